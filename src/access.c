@@ -1,0 +1,89 @@
+/*
+ * Access to simulated memory: the emulated MMU's view of a process.
+ * A TLB hit is a tag compare and a copy; a miss walks the page tables;
+ * a missing or insufficient mapping runs the fault handler and retries.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "fault.h"
+#include "machine.h"
+#include "pmap.h"
+#include "vmspace.h"
+
+/* A resolved fault allows the access; more retries mean a bug. */
+#define MAX_RETRIES 3
+
+/* => host bytes of the page holding va, translated for access. */
+static int translate(struct xvm_vmspace *vs, uint64_t va, unsigned access,
+                     uint8_t **host)
+{
+    struct xvm_machine *m = vs->m;
+    struct pmap *pm = vs->pmap;
+    uint64_t vpn = va >> m->pgshift;
+    struct tlbent *e = tlb_slot(&m->tlb, pm->asid, vpn);
+
+    if (e->asid == pm->asid && e->vpn == vpn && (e->perm & access) == access) {
+        m->st.tlb_hits++;
+        *host = e->host;
+        return 0;
+    }
+    m->st.tlb_misses++;
+    for (int tries = 0; tries <= MAX_RETRIES; tries++) {
+        if (pmap_translate(pm, va, access, &e) == 0) {
+            *host = e->host;
+            return 0;
+        }
+        int error = uvm_fault(vs, va, access, false);
+        if (error)
+            return error;
+    }
+    return EFAULT;
+}
+
+static int access_range(struct xvm_vmspace *vs, uint64_t va, uint8_t *buf,
+                        const uint8_t *src, size_t n, unsigned access)
+{
+    if (vs == NULL || (buf == NULL && src == NULL && n))
+        return EINVAL;
+    struct xvm_machine *m = vs->m;
+    if (va >= m->prof->va_max || m->prof->va_max - va < n)
+        return EFAULT;
+    while (n > 0) {
+        size_t off = (size_t)(va & (m->pgsz - 1));
+        size_t chunk = m->pgsz - off < n ? m->pgsz - off : n;
+        uint8_t *host;
+        int error = translate(vs, va, access, &host);
+        if (error)
+            return error;
+        if (src)
+            memcpy(host + off, src, chunk), src += chunk;
+        else
+            memcpy(buf, host + off, chunk), buf += chunk;
+        va += chunk;
+        n -= chunk;
+    }
+    return 0;
+}
+
+int xvm_read(xvm_vmspace *vs, uint64_t va, void *buf, size_t n)
+{
+    return access_range(vs, va, buf, NULL, n, XVM_PROT_READ);
+}
+
+int xvm_write(xvm_vmspace *vs, uint64_t va, const void *buf, size_t n)
+{
+    return access_range(vs, va, NULL, buf, n, XVM_PROT_WRITE);
+}
+
+int xvm_fetch(xvm_vmspace *vs, uint64_t va, void *buf, size_t n)
+{
+    return access_range(vs, va, buf, NULL, n, XVM_PROT_EXEC);
+}
+
+int xvm_extract(xvm_vmspace *vs, uint64_t va, uint64_t *pa)
+{
+    if (vs == NULL || pa == NULL)
+        return EINVAL;
+    return pmap_extract(vs->pmap, va, pa);
+}

@@ -1,0 +1,43 @@
+/* elf.h - validating parser for loadable ELF32/ELF64 images (headers only). */
+#ifndef XIPVM_ELF_H
+#define XIPVM_ELF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ELF_MAX_LOAD 16
+
+/* prot bits, as mapped from the segment's PF_R/PF_W/PF_X */
+#define ELF_PROT_READ  1
+#define ELF_PROT_WRITE 2
+#define ELF_PROT_EXEC  4
+
+struct elf_load {
+    uint64_t vaddr, memsz, offset, filesz, align;
+    int prot;                          /* bit0 read, bit1 write, bit2 exec */
+};
+
+struct elf_image {
+    int is64, big_endian, is_dyn;      /* ET_DYN (static-pie) vs ET_EXEC */
+    uint16_t machine;
+    uint64_t entry;                    /* e_entry as in the file (not relocated) */
+    uint64_t phdr_vaddr;               /* PT_PHDR vaddr or 0 */
+    uint16_t phnum, phentsize;
+    int has_interp;                    /* PT_INTERP present */
+    unsigned nload;
+    struct elf_load load[ELF_MAX_LOAD];
+    uint64_t lo, hi;                   /* page-unaligned min vaddr / max vaddr+memsz over PT_LOAD */
+};
+
+/*
+ * Parse and validate the ELF header and program headers of a whole file.
+ * => buf/len: the whole file; only [buf, buf+len) is ever read.
+ * => out: filled on success; zeroed first, contents unspecified on failure.
+ * => PT_LOAD entries come out in file order, which is checked to be ascending
+ *    by vaddr and non-overlapping.
+ * => returns 0, or ENOEXEC for anything not a valid loadable ELF.
+ * => pure: no allocation, no global state; safe on arbitrary bytes.
+ */
+int elf_parse(const uint8_t *buf, size_t len, struct elf_image *out);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * The machine instance: every piece of state of one simulated machine.
+ * Implementation-specific; not part of the public interface.
+ */
+#ifndef XVM_MACHINE_H
+#define XVM_MACHINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xipvm.h"
+#include "hmap.h"
+#include "physmem.h"
+#include "tlb.h"
+
+/* A machine profile: the sizes that drive translation and accounting. */
+struct profile {
+    const char *name;
+    unsigned page_shift;
+    unsigned levels;            /* page-table levels */
+    unsigned level_bits[4];     /* index bits per level, root first */
+    unsigned pte_size;          /* 4 or 8 bytes */
+    unsigned vm_page_size;      /* modelled sizeof(struct vm_page) */
+    bool big_endian;            /* byte order of PTEs in simulated RAM */
+    unsigned tlb_entries;       /* default software TLB size */
+    uint64_t va_max;            /* end of user address space */
+};
+
+const struct profile *profile_find(const char *name);
+
+struct xvm_vmspace;
+
+struct xvm_machine {
+    const struct profile *prof;
+    struct xvm_config cfg;
+    uint32_t pgsz;
+    unsigned pgshift;
+    unsigned lvl_shift[4];      /* VA shift of each page-table level */
+    struct physmem phys;
+    struct tlb tlb;
+    struct hmap devpv;          /* device pa -> PV list head (paper §6.3) */
+    pageh zero_page;            /* the one shared zero page */
+    uint64_t next_asid;         /* never reused: stale TLB tags stay stale */
+    struct xvm_vmspace *spaces;     /* every live address space */
+    struct xvm_object *objects;     /* every live object */
+    struct xvm_stats st;
+    /* Fault injection: the Nth host allocation / frame allocation fails. */
+    uint64_t nalloc, fail_alloc_at;
+    uint64_t nframe, fail_frame_at;
+};
+
+/* Host memory of the simulation; NULL on failure (or injected failure). */
+void *m_alloc(struct xvm_machine *m, size_t n);
+void *m_zalloc(struct xvm_machine *m, size_t n);
+void m_free(struct xvm_machine *m, void *p);
+
+static inline uint64_t m_trunc(const struct xvm_machine *m, uint64_t va)
+{
+    return va & ~(uint64_t)(m->pgsz - 1);
+}
+
+static inline uint64_t m_round(const struct xvm_machine *m, uint64_t va)
+{
+    return (va + m->pgsz - 1) & ~(uint64_t)(m->pgsz - 1);
+}
+
+static inline void stat_use(struct xvm_machine *m, int use, int64_t delta)
+{
+    m->st.pages[use] += (uint64_t)delta;
+    if (m->st.pages[use] > m->st.pages_peak[use])
+        m->st.pages_peak[use] = m->st.pages[use];
+}
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * uvm_object: something mappable, with a pager that produces its pages.
+ * A pager may hand back RAM pages (kept in the object's page table) or
+ * device pages (encoded physical addresses, never kept anywhere).
+ */
+#ifndef XVM_OBJECT_H
+#define XVM_OBJECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hmap.h"
+#include "physmem.h"
+
+struct xvm_object;
+
+/* pgo_get flags */
+#define PGO_LOCKED 0x1          /* resident pages only: no I/O, no allocation */
+
+struct pager_ops {
+    const char *name;
+    /*
+     * => off: page aligned, inside the object.
+     * => *pg: a RAM or device page with the bytes at off.
+     * => ENOENT with PGO_LOCKED when the page is not resident; EFAULT
+     *    past the end of the object; ENOMEM, EIO.
+     */
+    int (*get)(struct xvm_object *obj, uint64_t off, unsigned flags,
+               pageh *pg);
+    /* Frees the pager's private state; the object's pages are gone. */
+    void (*detach)(struct xvm_object *obj);
+};
+
+struct xvm_object {
+    const struct pager_ops *ops;
+    struct xvm_machine *m;
+    uint32_t refs;
+    uint64_t size;
+    bool read_only;             /* no writable shared mapping */
+    int use;                    /* XVM_USE_* of its RAM pages */
+    struct hmap pages;          /* offset -> pageh of resident RAM pages */
+    struct xvm_object *next, *prev;  /* the machine's object list */
+    uint64_t base;              /* pager's scalar (devobj: physical base) */
+    void *priv;                 /* pager's private state */
+};
+
+/* => a new object with one reference, on the machine's list. */
+int object_create(struct xvm_machine *m, const struct pager_ops *ops,
+                  uint64_t size, int use, struct xvm_object **out);
+void object_ref(struct xvm_object *obj);
+void object_unref(struct xvm_object *obj);
+pageh object_page(const struct xvm_object *obj, uint64_t off);
+/* Allocates a frame and enters it at off (not yet filled: caller fills). */
+int object_page_alloc(struct xvm_object *obj, uint64_t off, bool zero,
+                      pageh *pg);
+
+extern const struct pager_ops aobj_pager;
+extern const struct pager_ops devobj_pager;
+
+#endif

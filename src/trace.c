@@ -1,0 +1,659 @@
+/* trace.c - parser and formatter for xipvm trace format v1 (doc/trace-format.md). */
+#include "trace.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+/* op + PID + PATH + TRACE_MAX_ARGS args + !ERR: the longest legal line */
+#define TOK_MAX (TRACE_MAX_ARGS + 4)
+
+struct toks {
+    char *t[TOK_MAX];
+    unsigned n;
+    int overflow;
+};
+
+/* Messages for a numeric field: syntax error, value out of range. */
+struct field {
+    const char *bad, *range;
+};
+
+static const struct field F_PID = { "bad PID (want decimal or 0x hex)", "PID out of range (max 2^32-1)" };
+static const struct field F_PPID = { "bad PPID (want decimal or 0x hex)", "PPID out of range (max 2^32-1)" };
+static const struct field F_CPID = { "bad CPID (want decimal or 0x hex)", "CPID out of range (max 2^32-1)" };
+static const struct field F_ADDR = { "bad ADDR (want decimal or 0x hex)", "ADDR overflows 64 bits" };
+static const struct field F_LEN = { "bad LEN (want decimal or 0x hex)", "LEN overflows 64 bits" };
+static const struct field F_SIZE = { "bad SIZE (want decimal or 0x hex)", "SIZE above 2^32" };
+static const struct field F_OFF = { "bad OFF (want decimal or 0x hex)", "OFF overflows 64 bits" };
+
+static const struct {
+    int err;
+    const char *name;
+} errnames[] = {
+    { EFAULT, "EFAULT" }, { EACCES, "EACCES" }, { ENOMEM, "ENOMEM" },
+    { ENOEXEC, "ENOEXEC" }, { ENOENT, "ENOENT" }, { EINVAL, "EINVAL" },
+    { EROFS, "EROFS" }, { ESRCH, "ESRCH" }, { EEXIST, "EEXIST" },
+    { EPERM, "EPERM" }, { EIO, "EIO" }, { ELOOP, "ELOOP" },
+    { ENOTDIR, "ENOTDIR" },
+};
+
+#define NERRNAMES (sizeof(errnames) / sizeof(errnames[0]))
+
+const char *trace_errno_name(int err)
+{
+    for (size_t i = 0; i < NERRNAMES; i++)
+        if (errnames[i].err == err)
+            return errnames[i].name;
+    return NULL;
+}
+
+int trace_errno_from_name(const char *name)
+{
+    if (name == NULL)
+        return 0;
+    for (size_t i = 0; i < NERRNAMES; i++)
+        if (strcmp(errnames[i].name, name) == 0)
+            return errnames[i].err;
+    return 0;
+}
+
+/* ---------- lexing ---------- */
+
+/* not isspace(): locale-free and safe on negative chars */
+static int is_sep(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+           c == '\f';
+}
+
+static void tokenize(char *s, struct toks *tk)
+{
+    tk->n = 0;
+    tk->overflow = 0;
+    for (;;) {
+        while (is_sep(*s))
+            s++;
+        if (*s == '\0')
+            return;
+        if (tk->n == TOK_MAX) {
+            tk->overflow = 1;
+            return;
+        }
+        tk->t[tk->n++] = s;
+        while (*s != '\0' && !is_sep(*s))
+            s++;
+        if (*s == '\0')
+            return;
+        *s++ = '\0';
+    }
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* => 0 ok, 1 syntax error, 2 overflow.  Decimal or 0x hex, no sign. */
+static int parse_u64(const char *s, uint64_t *v)
+{
+    unsigned base = 10;
+    uint64_t x = 0;
+
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+    }
+    if (*s == '\0')
+        return 1;
+    for (; *s; s++) {
+        int d = hexval(*s);
+        if (d < 0 || (unsigned)d >= base)
+            return 1;
+        if (x > (UINT64_MAX - (unsigned)d) / base)
+            return 2;
+        x = x * base + (unsigned)d;
+    }
+    *v = x;
+    return 0;
+}
+
+static int num(const char *s, uint64_t max, uint64_t *v, const struct field *f,
+               const char **msg)
+{
+    int rc = parse_u64(s, v);
+
+    if (rc == 0 && *v <= max)
+        return 0;
+    *msg = rc == 1 ? f->bad : f->range;
+    return -EINVAL;
+}
+
+static int pid(const char *s, uint32_t *v, const struct field *f, const char **msg)
+{
+    uint64_t x = 0;
+    int rc = num(s, UINT32_MAX, &x, f, msg);
+
+    *v = (uint32_t)x;
+    return rc;
+}
+
+/* => letters r, w, x in any order, each at most once, '-' as filler. */
+static int parse_prot(const char *s, int *prot, const char **msg)
+{
+    *prot = 0;
+    for (; *s; s++) {
+        int bit = *s == 'r' ? TRACE_PROT_R : *s == 'w' ? TRACE_PROT_W
+                : *s == 'x' ? TRACE_PROT_X : 0;
+        if (*s == '-')
+            continue;
+        if (bit == 0 || (*prot & bit)) {
+            *msg = "bad PROT (want letters r, w, x or -)";
+            return -EINVAL;
+        }
+        *prot |= bit;
+    }
+    return 0;
+}
+
+static int parse_flags(const char *s, struct trace_event *ev, const char **msg)
+{
+    const char *rest = s;
+
+    if (strncmp(s, "private", 7) == 0)
+        rest = s + 7;
+    else if (strncmp(s, "shared", 6) == 0)
+        rest = s + 6, ev->shared = 1;
+    if (rest != s && (*rest == '\0' || strcmp(rest, ",fixed") == 0)) {
+        ev->fixed = *rest != '\0';
+        return 0;
+    }
+    *msg = "bad FLAGS (want private or shared, optionally ,fixed)";
+    return -EINVAL;
+}
+
+/* => tok is "=HEX"; size already parsed. Decodes into ev->data. */
+static int parse_data(const char *tok, uint64_t size, struct trace_event *ev,
+                      const char **msg)
+{
+    const char *h = tok + 1;
+    size_t nd = strlen(h);
+
+    if (size == 0 || size > TRACE_MAX_DATA) {
+        *msg = "SIZE must be 1..4096 when =HEX is given";
+        return -EINVAL;
+    }
+    if (nd % 2 != 0) {
+        *msg = "=HEX has an odd number of digits";
+        return -EINVAL;
+    }
+    if (nd / 2 != size) {
+        *msg = "=HEX length differs from SIZE";
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < size; i++) {
+        int hi = hexval(h[2 * i]), lo = hexval(h[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            *msg = "=HEX has a non-hex digit";
+            return -EINVAL;
+        }
+        ev->data[i] = (uint8_t)(hi << 4 | lo);
+    }
+    ev->has_data = 1;
+    ev->ndata = (size_t)size;
+    return 0;
+}
+
+/* ---------- per-op field parsers; t[0] is the op, n excludes !ERR ---------- */
+
+static int nfields(const struct toks *tk, unsigned lo, unsigned hi, const char **msg)
+{
+    if (tk->n - 1 < lo) {
+        *msg = "missing fields";
+        return -EINVAL;
+    }
+    if (tk->n - 1 > hi) {
+        *msg = "too many fields";
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int op_spawn(struct toks *tk, struct trace_event *ev, const char **msg)
+{
+    int rc = nfields(tk, 2, 2 + TRACE_MAX_ARGS, msg);
+
+    if (rc == 0)
+        rc = pid(tk->t[1], &ev->pid, &F_PID, msg);
+    if (rc)
+        return rc;
+    ev->path = tk->t[2];
+    ev->argc = tk->n - 3;
+    for (unsigned i = 0; i < ev->argc; i++)
+        ev->argv[i] = tk->t[3 + i];
+    return 0;
+}
+
+static int op_fork(struct toks *tk, struct trace_event *ev, const char **msg)
+{
+    int rc = nfields(tk, 2, 2, msg);
+
+    if (rc == 0)
+        rc = pid(tk->t[1], &ev->pid, &F_PPID, msg);
+    if (rc == 0)
+        rc = pid(tk->t[2], &ev->pid2, &F_CPID, msg);
+    return rc;
+}
+
+static int op_exit(struct toks *tk, struct trace_event *ev, const char **msg)
+{
+    int rc = nfields(tk, 1, 1, msg);
+
+    return rc ? rc : pid(tk->t[1], &ev->pid, &F_PID, msg);
+}
+
+/* PID ADDR LEN: shared prefix of mmap, munmap, mprotect */
+static int pid_addr_len(struct toks *tk, struct trace_event *ev, const char **msg)
+{
+    int rc = pid(tk->t[1], &ev->pid, &F_PID, msg);
+
+    if (rc == 0)
+        rc = num(tk->t[2], UINT64_MAX, &ev->addr, &F_ADDR, msg);
+    if (rc == 0)
+        rc = num(tk->t[3], UINT64_MAX, &ev->len, &F_LEN, msg);
+    return rc;
+}
+
+static int op_mmap(struct toks *tk, struct trace_event *ev, const char **msg)
+{
+    int rc = nfields(tk, 5, 7, msg);
+
+    /* PATH comes with OFF or not at all */
+    if (rc == 0 && tk->n == 7) {
+        *msg = "mmap PATH needs OFF";
+        return -EINVAL;
+    }
+    if (rc == 0)
+        rc = pid_addr_len(tk, ev, msg);
+    if (rc == 0)
+        rc = parse_prot(tk->t[4], &ev->prot, msg);
+    if (rc == 0)
+        rc = parse_flags(tk->t[5], ev, msg);
+    if (rc == 0 && tk->n == 8) {
+        ev->path = tk->t[6];
+        rc = num(tk->t[7], UINT64_MAX, &ev->off, &F_OFF, msg);
+    }
+    return rc;
+}
+
+static int op_munmap(struct toks *tk, struct trace_event *ev, const char **msg)
+{
+    int rc = nfields(tk, 3, 3, msg);
+
+    return rc ? rc : pid_addr_len(tk, ev, msg);
+}
+
+static int op_mprotect(struct toks *tk, struct trace_event *ev, const char **msg)
+{
+    int rc = nfields(tk, 4, 4, msg);
+
+    if (rc == 0)
+        rc = pid_addr_len(tk, ev, msg);
+    return rc ? rc : parse_prot(tk->t[4], &ev->prot, msg);
+}
+
+static int op_brk(struct toks *tk, struct trace_event *ev, const char **msg)
+{
+    int rc = nfields(tk, 2, 2, msg);
+
+    if (rc == 0)
+        rc = pid(tk->t[1], &ev->pid, &F_PID, msg);
+    return rc ? rc : num(tk->t[2], UINT64_MAX, &ev->addr, &F_ADDR, msg);
+}
+
+/* r/w/x: PID ADDR SIZE, plus =HEX for r and w */
+static int op_access(struct toks *tk, struct trace_event *ev, const char **msg)
+{
+    int rc = nfields(tk, 3, ev->op == T_EXEC_FETCH ? 3 : 4, msg);
+
+    if (rc == 0)
+        rc = pid(tk->t[1], &ev->pid, &F_PID, msg);
+    if (rc == 0)
+        rc = num(tk->t[2], UINT64_MAX, &ev->addr, &F_ADDR, msg);
+    if (rc == 0)
+        rc = num(tk->t[3], TRACE_MAX_SIZE, &ev->len, &F_SIZE, msg);
+    if (rc || tk->n == 4)
+        return rc;
+    if (tk->t[4][0] != '=') {
+        *msg = "expected =HEX after SIZE";
+        return -EINVAL;
+    }
+    return parse_data(tk->t[4], ev->len, ev, msg);
+}
+
+static int op_mark(struct toks *tk, struct trace_event *ev, const char **msg)
+{
+    int rc = nfields(tk, 1, 1, msg);
+
+    if (rc == 0)
+        ev->label = tk->t[1];
+    return rc;
+}
+
+typedef int (*op_fn)(struct toks *, struct trace_event *, const char **);
+
+/* hot ops first: the lookup is a linear scan */
+static const struct {
+    const char *name;
+    enum trace_op op;
+    op_fn fn;
+} ops[] = {
+    { "r", T_READ, op_access }, { "w", T_WRITE, op_access },
+    { "x", T_EXEC_FETCH, op_access }, { "mmap", T_MMAP, op_mmap },
+    { "munmap", T_MUNMAP, op_munmap }, { "mprotect", T_MPROTECT, op_mprotect },
+    { "brk", T_BRK, op_brk }, { "fork", T_FORK, op_fork },
+    { "spawn", T_SPAWN, op_spawn }, { "exec", T_EXEC, op_spawn },
+    { "exit", T_EXIT, op_exit }, { "mark", T_MARK, op_mark },
+};
+
+#define NOPS (sizeof(ops) / sizeof(ops[0]))
+
+/* scalar fields only: clearing data[] per event would cost 4 KiB of stores */
+static void reset_event(struct trace_event *ev)
+{
+    ev->pid = ev->pid2 = 0;
+    ev->addr = ev->len = ev->off = 0;
+    ev->prot = ev->shared = ev->fixed = 0;
+    ev->path = ev->label = NULL;
+    ev->argc = 0;
+    ev->has_data = 0;
+    ev->ndata = 0;
+    ev->expect_err = 0;
+}
+
+/* => strips a trailing !ERR token into ev->expect_err. */
+static int take_err(struct toks *tk, struct trace_event *ev, const char **msg)
+{
+    const char *last = tk->t[tk->n - 1];
+
+    if (tk->n < 2 || last[0] != '!')
+        return 0;
+    ev->expect_err = trace_errno_from_name(last + 1);
+    if (ev->expect_err == 0) {
+        *msg = "unknown !ERR name";
+        return -EINVAL;
+    }
+    tk->n--;
+    return 0;
+}
+
+static int parse_tokens(struct toks *tk, struct trace_event *ev, const char **msg)
+{
+    int rc;
+
+    if (tk->overflow) {
+        *msg = "too many fields";
+        return -EINVAL;
+    }
+    rc = take_err(tk, ev, msg);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < NOPS; i++) {
+        if (strcmp(tk->t[0], ops[i].name) == 0) {
+            ev->op = ops[i].op;
+            return ops[i].fn(tk, ev, msg);
+        }
+    }
+    *msg = "unknown op";
+    return -EINVAL;
+}
+
+int trace_parse_line(char *line, struct trace_event *ev, const char **msg)
+{
+    const char *dummy = NULL;
+    struct toks tk;
+    int rc;
+
+    if (msg == NULL)
+        msg = &dummy;
+    *msg = NULL;
+    reset_event(ev);
+    if (line == NULL)
+        return 0;
+    tokenize(line, &tk);
+    if (tk.n == 0 || tk.t[0][0] == '#')
+        return 0;
+    rc = parse_tokens(&tk, ev, msg);
+    return rc ? rc : 1;
+}
+
+int trace_check_header(const char *line)
+{
+    static const char magic[] = "xipvm-trace 1";
+
+    if (line == NULL || strncmp(line, magic, sizeof(magic) - 1) != 0)
+        return EINVAL;
+    for (line += sizeof(magic) - 1; *line; line++)
+        if (!is_sep(*line))
+            return EINVAL;
+    return 0;
+}
+
+/* ---------- formatting ---------- */
+
+struct out {
+    char *p;
+    size_t cap, n;
+    int full;
+};
+
+static void put_char(struct out *o, char c)
+{
+    /* keep one byte for the final NUL */
+    if (o->n + 1 >= o->cap) {
+        o->full = 1;
+        return;
+    }
+    o->p[o->n++] = c;
+}
+
+static void put_str(struct out *o, const char *s)
+{
+    while (*s)
+        put_char(o, *s++);
+}
+
+static void put_dec(struct out *o, uint64_t v)
+{
+    char tmp[20];
+    int i = 0;
+
+    do {
+        tmp[i++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (i > 0)
+        put_char(o, tmp[--i]);
+}
+
+static void put_hex(struct out *o, uint64_t v)
+{
+    static const char digits[] = "0123456789abcdef";
+    int shift = 60;
+
+    put_str(o, "0x");
+    while (shift > 0 && ((v >> shift) & 0xf) == 0)
+        shift -= 4;
+    for (; shift >= 0; shift -= 4)
+        put_char(o, digits[(v >> shift) & 0xf]);
+}
+
+static void put_sp_dec(struct out *o, uint64_t v)
+{
+    put_char(o, ' ');
+    put_dec(o, v);
+}
+
+static void put_sp_hex(struct out *o, uint64_t v)
+{
+    put_char(o, ' ');
+    put_hex(o, v);
+}
+
+static void put_sp_str(struct out *o, const char *s)
+{
+    put_char(o, ' ');
+    put_str(o, s);
+}
+
+static void put_prot(struct out *o, int prot)
+{
+    put_char(o, ' ');
+    put_char(o, (prot & TRACE_PROT_R) ? 'r' : '-');
+    put_char(o, (prot & TRACE_PROT_W) ? 'w' : '-');
+    put_char(o, (prot & TRACE_PROT_X) ? 'x' : '-');
+}
+
+/* => a string token that parses back as itself in any position. */
+static int token_ok(const char *s)
+{
+    if (s == NULL || s[0] == '\0' || s[0] == '!')
+        return 0;
+    for (; *s; s++)
+        if (is_sep(*s))
+            return 0;
+    return 1;
+}
+
+static int check_strings(const struct trace_event *ev)
+{
+    if (ev->op == T_MARK)
+        return token_ok(ev->label);
+    if (ev->op == T_MMAP)
+        return ev->path ? token_ok(ev->path) : ev->off == 0;
+    if (ev->op != T_SPAWN && ev->op != T_EXEC)
+        return 1;
+    if (!token_ok(ev->path) || ev->argc > TRACE_MAX_ARGS)
+        return 0;
+    for (unsigned i = 0; i < ev->argc; i++)
+        if (!token_ok(ev->argv[i]))
+            return 0;
+    return 1;
+}
+
+static int check_access(const struct trace_event *ev)
+{
+    if (ev->len > TRACE_MAX_SIZE)
+        return 0;
+    if (!ev->has_data)
+        return 1;
+    return ev->op != T_EXEC_FETCH && ev->len >= 1 &&
+           ev->len <= TRACE_MAX_DATA && ev->ndata == ev->len;
+}
+
+/* => 1 when the event can be written so that it parses back equal. */
+static int formattable(const struct trace_event *ev)
+{
+    if ((unsigned)ev->op > T_MARK)
+        return 0;
+    if (ev->expect_err != 0 && trace_errno_name(ev->expect_err) == NULL)
+        return 0;
+    if ((ev->op == T_MMAP || ev->op == T_MPROTECT) && (ev->prot & ~7) != 0)
+        return 0;
+    if ((ev->op == T_READ || ev->op == T_WRITE || ev->op == T_EXEC_FETCH) &&
+        !check_access(ev))
+        return 0;
+    return check_strings(ev);
+}
+
+static void put_access(struct out *o, const struct trace_event *ev)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    put_sp_hex(o, ev->addr);
+    put_sp_dec(o, ev->len);
+    if (!ev->has_data)
+        return;
+    put_str(o, " =");
+    for (size_t i = 0; i < ev->ndata; i++) {
+        put_char(o, digits[ev->data[i] >> 4]);
+        put_char(o, digits[ev->data[i] & 0xf]);
+    }
+}
+
+static void put_spawn(struct out *o, const struct trace_event *ev)
+{
+    put_sp_str(o, ev->path);
+    for (unsigned i = 0; i < ev->argc; i++)
+        put_sp_str(o, ev->argv[i]);
+}
+
+static void put_mmap(struct out *o, const struct trace_event *ev)
+{
+    put_sp_hex(o, ev->addr);
+    put_sp_dec(o, ev->len);
+    put_prot(o, ev->prot);
+    put_str(o, ev->shared ? " shared" : " private");
+    if (ev->fixed)
+        put_str(o, ",fixed");
+    if (ev->path) {
+        put_sp_str(o, ev->path);
+        put_sp_hex(o, ev->off);
+    }
+}
+
+/* everything after "OP PID" */
+static void put_body(struct out *o, const struct trace_event *ev)
+{
+    switch (ev->op) {
+    case T_SPAWN: case T_EXEC: put_spawn(o, ev); break;
+    case T_FORK: put_sp_dec(o, ev->pid2); break;
+    case T_MMAP: put_mmap(o, ev); break;
+    case T_MUNMAP: put_sp_hex(o, ev->addr), put_sp_dec(o, ev->len); break;
+    case T_MPROTECT:
+        put_sp_hex(o, ev->addr), put_sp_dec(o, ev->len), put_prot(o, ev->prot);
+        break;
+    case T_BRK: put_sp_hex(o, ev->addr); break;
+    case T_READ: case T_WRITE: case T_EXEC_FETCH: put_access(o, ev); break;
+    case T_EXIT: case T_MARK: break;
+    }
+}
+
+static const char *const op_names[] = {
+    [T_SPAWN] = "spawn", [T_FORK] = "fork", [T_EXEC] = "exec",
+    [T_EXIT] = "exit", [T_MMAP] = "mmap", [T_MUNMAP] = "munmap",
+    [T_MPROTECT] = "mprotect", [T_BRK] = "brk", [T_READ] = "r",
+    [T_WRITE] = "w", [T_EXEC_FETCH] = "x", [T_MARK] = "mark",
+};
+
+int trace_format_event(const struct trace_event *ev, char *buf, size_t cap)
+{
+    /* the length is returned as int: never produce more than INT_MAX bytes */
+    struct out o = { buf, cap > INT_MAX ? INT_MAX : cap, 0, 0 };
+
+    if (ev == NULL || !formattable(ev))
+        return -EINVAL;
+    if (buf == NULL || cap == 0)
+        return -ENOSPC;
+    put_str(&o, op_names[ev->op]);
+    if (ev->op == T_MARK)
+        put_sp_str(&o, ev->label);
+    else
+        put_sp_dec(&o, ev->pid);
+    put_body(&o, ev);
+    if (ev->expect_err) {
+        put_str(&o, " !");
+        put_str(&o, trace_errno_name(ev->expect_err));
+    }
+    put_char(&o, '\n');
+    if (o.full)
+        return -ENOSPC;
+    buf[o.n] = '\0';
+    return (int)o.n;
+}

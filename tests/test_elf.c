@@ -1,0 +1,999 @@
+/* test_elf.c - elf_parse against readelf on real binaries, synthetic and fuzzed input. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "elf.h"
+
+#define MAX_PH 64
+
+/* ---------- small utilities ---------- */
+
+struct blob {
+    uint8_t *buf;
+    size_t len;
+};
+
+static int read_whole(const char *path, struct blob *b)
+{
+    FILE *f = fopen(path, "rb");
+    long n;
+
+    b->buf = NULL;
+    b->len = 0;
+    if (f == NULL)
+        return -1;
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 ||
+        fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return -1;
+    }
+    b->buf = malloc((size_t)n);
+    if (b->buf == NULL || fread(b->buf, 1, (size_t)n, f) != (size_t)n) {
+        free(b->buf);
+        b->buf = NULL;
+        fclose(f);
+        return -1;
+    }
+    b->len = (size_t)n;
+    fclose(f);
+    return 0;
+}
+
+static int write_whole(const char *path, const uint8_t *buf, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    int ok;
+
+    if (f == NULL)
+        return -1;
+    ok = fwrite(buf, 1, len, f) == len;
+    return (fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+static int write_text(const char *path, const char *text)
+{
+    return write_whole(path, (const uint8_t *)text, strlen(text));
+}
+
+/* deterministic xorshift64* so failures reproduce */
+static uint64_t prng(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 0x2545F4914F6CDD1DULL;
+}
+
+/* ---------- independent reference: readelf -lhW ---------- */
+
+struct ref {
+    int ok, is64, big_endian, is_dyn, has_interp;
+    uint64_t entry, phdr_vaddr;
+    unsigned phnum, phentsize, nload;
+    struct elf_load load[MAX_PH];
+};
+
+static int ref_flags(char **tok, int n)
+{
+    int prot = 0;
+    for (int i = 0; i < n; i++) {
+        for (const char *c = tok[i]; *c; c++) {
+            if (*c == 'R')
+                prot |= ELF_PROT_READ;
+            else if (*c == 'W')
+                prot |= ELF_PROT_WRITE;
+            else if (*c == 'E')
+                prot |= ELF_PROT_EXEC;
+        }
+    }
+    return prot;
+}
+
+/* "  LOAD 0x.. 0x.. 0x.. 0x.. 0x.. R E 0x1000": flags are between memsz and align */
+static void ref_phdr_line(char *line, struct ref *r)
+{
+    char *tok[16];
+    int n = 0;
+
+    for (char *t = strtok(line, " \t\n"); t && n < 16; t = strtok(NULL, " \t\n"))
+        tok[n++] = t;
+    if (n < 8)
+        return;
+    if (strcmp(tok[0], "PHDR") == 0)
+        r->phdr_vaddr = strtoull(tok[2], NULL, 0);
+    if (strcmp(tok[0], "INTERP") == 0)
+        r->has_interp = 1;
+    if (strcmp(tok[0], "LOAD") != 0 || r->nload >= MAX_PH)
+        return;
+    struct elf_load *s = &r->load[r->nload++];
+    s->offset = strtoull(tok[1], NULL, 0);
+    s->vaddr = strtoull(tok[2], NULL, 0);
+    s->filesz = strtoull(tok[4], NULL, 0);
+    s->memsz = strtoull(tok[5], NULL, 0);
+    s->prot = ref_flags(tok + 6, n - 7);
+    s->align = strtoull(tok[n - 1], NULL, 0);
+}
+
+static const char *after_colon(const char *line)
+{
+    const char *c = strchr(line, ':');
+    return c ? c + 1 : "";
+}
+
+static void ref_header_line(const char *line, struct ref *r)
+{
+    const char *v = after_colon(line);
+
+    if (strstr(line, "Class:"))
+        r->is64 = strstr(v, "ELF64") != NULL;
+    else if (strstr(line, "Data:"))
+        r->big_endian = strstr(v, "big endian") != NULL;
+    else if (strstr(line, "Type:"))
+        r->is_dyn = strstr(v, "DYN") != NULL;
+    else if (strstr(line, "Entry point address:"))
+        r->entry = strtoull(v, NULL, 0);
+    else if (strstr(line, "Number of program headers:"))
+        r->phnum = (unsigned)strtoul(v, NULL, 0);
+    else if (strstr(line, "Size of program headers:"))
+        r->phentsize = (unsigned)strtoul(v, NULL, 0);
+}
+
+static int ref_load(const char *path, struct ref *r)
+{
+    char cmd[4200];
+    char line[1024];
+    FILE *p;
+    int in_ph = 0;
+
+    memset(r, 0, sizeof(*r));
+    snprintf(cmd, sizeof(cmd), "readelf -lhW '%s' 2>/dev/null", path);
+    p = popen(cmd, "r");
+    if (p == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), p)) {
+        if (strstr(line, "Program Headers:"))
+            in_ph = 1;
+        else if (strstr(line, "Section to Segment"))
+            in_ph = 0;
+        else if (in_ph)
+            ref_phdr_line(line, r);
+        else
+            ref_header_line(line, r);
+    }
+    r->ok = pclose(p) == 0 && r->phnum > 0;
+    return r->ok ? 0 : -1;
+}
+
+static void assert_matches_ref(const struct elf_image *img, const struct ref *r)
+{
+    assert_int_equal(img->is64, r->is64);
+    assert_int_equal(img->big_endian, r->big_endian);
+    assert_int_equal(img->is_dyn, r->is_dyn);
+    assert_int_equal(img->has_interp, r->has_interp);
+    assert_int_equal(img->entry, r->entry);
+    assert_int_equal(img->phdr_vaddr, r->phdr_vaddr);
+    assert_int_equal(img->phnum, r->phnum);
+    assert_int_equal(img->phentsize, r->phentsize);
+    assert_int_equal(img->nload, r->nload);
+    for (unsigned i = 0; i < r->nload; i++) {
+        assert_int_equal(img->load[i].vaddr, r->load[i].vaddr);
+        assert_int_equal(img->load[i].memsz, r->load[i].memsz);
+        assert_int_equal(img->load[i].filesz, r->load[i].filesz);
+        assert_int_equal(img->load[i].offset, r->load[i].offset);
+        assert_int_equal(img->load[i].align, r->load[i].align);
+        assert_int_equal(img->load[i].prot, r->load[i].prot);
+    }
+    assert_int_equal(img->lo, r->load[0].vaddr);
+    assert_int_equal(img->hi, r->load[r->nload - 1].vaddr +
+                                  r->load[r->nload - 1].memsz);
+}
+
+/* ---------- test-side ELF model: builder and LE reader ---------- */
+
+struct tph {
+    uint32_t type, flags;
+    uint64_t offset, vaddr, paddr, filesz, memsz, align;
+};
+
+struct tb {
+    int is64, be;
+    uint8_t ident_class, ident_data, ident_version;
+    uint16_t type, machine, phentsize, phnum;
+    uint32_t version;
+    uint64_t entry, phoff;
+    struct tph ph[MAX_PH];
+};
+
+static void put(uint8_t *p, uint64_t v, int size, int be)
+{
+    for (int i = 0; i < size; i++) {
+        int k = be ? size - 1 - i : i;
+        p[k] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static uint64_t get_le(const uint8_t *p, int size)
+{
+    uint64_t v = 0;
+    for (int i = size - 1; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void tb_write_ehdr(const struct tb *t, uint8_t *b)
+{
+    int w = t->is64 ? 8 : 4, be = t->be;
+
+    memset(b, 0, t->is64 ? 64 : 52);
+    b[0] = 0x7f, b[1] = 'E', b[2] = 'L', b[3] = 'F';
+    b[4] = t->ident_class, b[5] = t->ident_data, b[6] = t->ident_version;
+    put(b + 16, t->type, 2, be);
+    put(b + 18, t->machine, 2, be);
+    put(b + 20, t->version, 4, be);
+    put(b + 24, t->entry, w, be);
+    put(b + 24 + w, t->phoff, w, be);
+    put(b + (t->is64 ? 52 : 40), t->is64 ? 64 : 52, 2, be);     /* e_ehsize */
+    put(b + (t->is64 ? 54 : 42), t->phentsize, 2, be);
+    put(b + (t->is64 ? 56 : 44), t->phnum, 2, be);
+}
+
+static void tb_write_phdr(const struct tb *t, const struct tph *h, uint8_t *p)
+{
+    int be = t->be;
+
+    if (t->is64) {
+        put(p + 0, h->type, 4, be), put(p + 4, h->flags, 4, be);
+        put(p + 8, h->offset, 8, be), put(p + 16, h->vaddr, 8, be);
+        put(p + 24, h->paddr, 8, be), put(p + 32, h->filesz, 8, be);
+        put(p + 40, h->memsz, 8, be), put(p + 48, h->align, 8, be);
+    } else {
+        put(p + 0, h->type, 4, be), put(p + 4, h->offset, 4, be);
+        put(p + 8, h->vaddr, 4, be), put(p + 12, h->paddr, 4, be);
+        put(p + 16, h->filesz, 4, be), put(p + 20, h->memsz, 4, be);
+        put(p + 24, h->flags, 4, be), put(p + 28, h->align, 4, be);
+    }
+}
+
+/* => writes ehdr and as many phdrs as fit in len (phentsize step, as declared) */
+static void tb_write(const struct tb *t, uint8_t *buf, size_t len)
+{
+    size_t ent = t->is64 ? 56 : 32;
+
+    tb_write_ehdr(t, buf);
+    for (unsigned i = 0; i < t->phnum && i < MAX_PH; i++) {
+        uint64_t at = t->phoff + (uint64_t)i * t->phentsize;
+        if (t->phentsize < ent || at > len || len - at < ent)
+            break;
+        tb_write_phdr(t, &t->ph[i], buf + at);
+    }
+}
+
+/* Read a little-endian ELF (either class) into the model, independently of elf.c. */
+static int tb_read_le(const uint8_t *b, size_t len, struct tb *t)
+{
+    memset(t, 0, sizeof(*t));
+    if (len < 64 || b[5] != 1)
+        return -1;
+    t->is64 = b[4] == 2;
+    t->ident_class = b[4], t->ident_data = b[5], t->ident_version = b[6];
+    int w = t->is64 ? 8 : 4;
+    t->type = (uint16_t)get_le(b + 16, 2);
+    t->machine = (uint16_t)get_le(b + 18, 2);
+    t->version = (uint32_t)get_le(b + 20, 4);
+    t->entry = get_le(b + 24, w);
+    t->phoff = get_le(b + 24 + w, w);
+    t->phentsize = (uint16_t)get_le(b + (t->is64 ? 54 : 42), 2);
+    t->phnum = (uint16_t)get_le(b + (t->is64 ? 56 : 44), 2);
+    if (t->phnum > MAX_PH || t->phoff + (uint64_t)t->phnum * t->phentsize > len)
+        return -1;
+    for (unsigned i = 0; i < t->phnum; i++) {
+        const uint8_t *p = b + t->phoff + (size_t)i * t->phentsize;
+        struct tph *h = &t->ph[i];
+        h->type = (uint32_t)get_le(p, 4);
+        if (t->is64) {
+            h->flags = (uint32_t)get_le(p + 4, 4);
+            h->offset = get_le(p + 8, 8), h->vaddr = get_le(p + 16, 8);
+            h->paddr = get_le(p + 24, 8), h->filesz = get_le(p + 32, 8);
+            h->memsz = get_le(p + 40, 8), h->align = get_le(p + 48, 8);
+        } else {
+            h->offset = get_le(p + 4, 4), h->vaddr = get_le(p + 8, 4);
+            h->paddr = get_le(p + 12, 4), h->filesz = get_le(p + 16, 4);
+            h->memsz = get_le(p + 20, 4), h->flags = (uint32_t)get_le(p + 24, 4);
+            h->align = get_le(p + 28, 4);
+        }
+    }
+    return 0;
+}
+
+/*
+ * Convert a real little-endian ELF to another class/byte order: every header
+ * field is re-encoded; the phdr table stays at the same offset (an ELF32 table
+ * is smaller, so it fits); segment contents are copied unchanged.
+ */
+static int convert(const struct blob *src, int to64, int to_be, struct blob *dst)
+{
+    struct tb t;
+
+    if (tb_read_le(src->buf, src->len, &t) != 0)
+        return -1;
+    if (!to64) {
+        /* narrowing must not lose information */
+        if (t.entry > UINT32_MAX || t.phoff > UINT32_MAX)
+            return -1;
+        for (unsigned i = 0; i < t.phnum; i++)
+            if ((t.ph[i].vaddr | t.ph[i].offset | t.ph[i].memsz |
+                 t.ph[i].paddr | t.ph[i].align) > UINT32_MAX)
+                return -1;
+    }
+    t.is64 = to64, t.be = to_be;
+    t.ident_class = to64 ? 2 : 1, t.ident_data = to_be ? 2 : 1;
+    t.phentsize = to64 ? 56 : 32;
+    dst->len = src->len;
+    dst->buf = malloc(src->len);
+    if (dst->buf == NULL)
+        return -1;
+    memcpy(dst->buf, src->buf, src->len);
+    tb_write(&t, dst->buf, dst->len);
+    return 0;
+}
+
+/* ---------- fixture: real binaries built at test time ---------- */
+
+enum { BIN_STATIC, BIN_PIE, BIN_M32, BIN_BUSYBOX, NBIN };
+
+struct fixture {
+    char dir[64];
+    char path[NBIN][512];
+    struct blob bin[NBIN];
+};
+
+static const char prog_c[] =
+    "#include <stdio.h>\n"
+    "static char big[1 << 16];\n"
+    "int counter = 42;\n"
+    "int main(int argc, char **argv)\n"
+    "{\n"
+    "    big[argc] = (char)counter;\n"
+    "    printf(\"%s %d\\n\", argv[0], big[1]);\n"
+    "    return 0;\n"
+    "}\n";
+
+/* used when there is no 32-bit libc: still a real linker-made ELF32 */
+static const char start_c[] =
+    "int data = 1;\n"
+    "static char bss[4096];\n"
+    "void _start(void)\n"
+    "{\n"
+    "    bss[0] = (char)data;\n"
+    "    for (;;)\n"
+    "        ;\n"
+    "}\n";
+
+static int build(struct fixture *fx, int which, const char *flags, const char *src)
+{
+    char cmd[1200], out[sizeof(fx->path[0])];
+
+    /* via a local: gcc -Wrestrict sees fx->dir and fx->path as one object */
+    snprintf(out, sizeof(out), "%s/bin%d", fx->dir, which);
+    memcpy(fx->path[which], out, sizeof(out));
+    snprintf(cmd, sizeof(cmd), "cc %s -o %s %s/%s >/dev/null 2>&1",
+             flags, out, fx->dir, src);
+    if (system(cmd) != 0 || read_whole(fx->path[which], &fx->bin[which]) != 0) {
+        fx->path[which][0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+static int is_static_file(const char *path)
+{
+    struct ref r;
+    return ref_load(path, &r) == 0 && !r.has_interp;
+}
+
+/* /bin/busybox, or whichever busybox the busybox-static package installed */
+static void find_busybox(struct fixture *fx)
+{
+    char line[512];
+    FILE *p;
+    const char *cand = NULL;
+
+    if (is_static_file("/bin/busybox"))
+        cand = "/bin/busybox";
+    p = cand ? NULL : popen("dpkg -L busybox-static 2>/dev/null", "r");
+    while (p && fgets(line, sizeof(line), p)) {
+        line[strcspn(line, "\n")] = '\0';
+        size_t n = strlen(line);
+        if (n >= 8 && strcmp(line + n - 8, "/busybox") == 0 &&
+            is_static_file(line) && !fx->path[BIN_BUSYBOX][0])
+            snprintf(fx->path[BIN_BUSYBOX], sizeof(fx->path[0]), "%s", line);
+    }
+    if (p)
+        pclose(p);
+    if (cand)
+        snprintf(fx->path[BIN_BUSYBOX], sizeof(fx->path[0]), "%s", cand);
+    if (fx->path[BIN_BUSYBOX][0] &&
+        read_whole(fx->path[BIN_BUSYBOX], &fx->bin[BIN_BUSYBOX]) != 0)
+        fx->path[BIN_BUSYBOX][0] = '\0';
+}
+
+static int group_setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    char file[128];
+
+    if (fx == NULL)
+        return -1;
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_elf.XXXXXX");
+    if (mkdtemp(fx->dir) == NULL)
+        return -1;
+    snprintf(file, sizeof(file), "%s/prog.c", fx->dir);
+    write_text(file, prog_c);
+    snprintf(file, sizeof(file), "%s/start.c", fx->dir);
+    write_text(file, start_c);
+    build(fx, BIN_STATIC, "-static -O1", "prog.c");
+    build(fx, BIN_PIE, "-static-pie -fPIE -O1", "prog.c");
+    if (build(fx, BIN_M32, "-m32 -static -O1", "prog.c") != 0)
+        build(fx, BIN_M32, "-m32 -static -nostdlib -ffreestanding -O1", "start.c");
+    find_busybox(fx);
+    *state = fx;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    struct fixture *fx = *state;
+    char cmd[128];
+
+    for (int i = 0; i < NBIN; i++)
+        free(fx->bin[i].buf);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+    if (strncmp(fx->dir, "/tmp/test_elf.", 14) == 0 && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", fx->dir);
+    free(fx);
+    return 0;
+}
+
+/* ---------- tests on real binaries ---------- */
+
+static void check_real(void **state, int which)
+{
+    struct fixture *fx = *state;
+    struct elf_image img;
+    struct ref r;
+
+    if (fx->bin[which].buf == NULL) {
+        print_message("binary %d unavailable on this machine, skipped\n", which);
+        skip();
+    }
+    assert_int_equal(ref_load(fx->path[which], &r), 0);
+    assert_int_equal(elf_parse(fx->bin[which].buf, fx->bin[which].len, &img), 0);
+    assert_matches_ref(&img, &r);
+}
+
+static void test_static_exec(void **state)
+{
+    struct fixture *fx = *state;
+    check_real(state, BIN_STATIC);
+    struct elf_image img;
+    assert_int_equal(elf_parse(fx->bin[BIN_STATIC].buf, fx->bin[BIN_STATIC].len, &img), 0);
+    assert_int_equal(img.is_dyn, 0);
+    assert_int_equal(img.has_interp, 0);
+}
+
+static void test_static_pie(void **state)
+{
+    struct fixture *fx = *state;
+    check_real(state, BIN_PIE);
+    struct elf_image img;
+    assert_int_equal(elf_parse(fx->bin[BIN_PIE].buf, fx->bin[BIN_PIE].len, &img), 0);
+    assert_int_equal(img.is_dyn, 1);
+}
+
+static void test_m32(void **state)
+{
+    struct fixture *fx = *state;
+    check_real(state, BIN_M32);
+    struct elf_image img;
+    assert_int_equal(elf_parse(fx->bin[BIN_M32].buf, fx->bin[BIN_M32].len, &img), 0);
+    assert_int_equal(img.is64, 0);
+    assert_int_equal(img.phentsize, 32);
+}
+
+static void test_busybox(void **state)
+{
+    check_real(state, BIN_BUSYBOX);
+}
+
+static void assert_images_equal(const struct elf_image *a, const struct elf_image *b)
+{
+    assert_int_equal(a->is64, b->is64);
+    assert_int_equal(a->big_endian, b->big_endian);
+    assert_int_equal(a->is_dyn, b->is_dyn);
+    assert_int_equal(a->machine, b->machine);
+    assert_int_equal(a->entry, b->entry);
+    assert_int_equal(a->phdr_vaddr, b->phdr_vaddr);
+    assert_int_equal(a->phnum, b->phnum);
+    assert_int_equal(a->phentsize, b->phentsize);
+    assert_int_equal(a->has_interp, b->has_interp);
+    assert_int_equal(a->nload, b->nload);
+    for (unsigned i = 0; i < a->nload; i++) {
+        assert_int_equal(a->load[i].vaddr, b->load[i].vaddr);
+        assert_int_equal(a->load[i].memsz, b->load[i].memsz);
+        assert_int_equal(a->load[i].offset, b->load[i].offset);
+        assert_int_equal(a->load[i].filesz, b->load[i].filesz);
+        assert_int_equal(a->load[i].align, b->load[i].align);
+        assert_int_equal(a->load[i].prot, b->load[i].prot);
+    }
+    assert_int_equal(a->lo, b->lo);
+    assert_int_equal(a->hi, b->hi);
+}
+
+/* parse of the converted file equals the original apart from class/order */
+static void check_conversion(struct fixture *fx, const struct blob *src,
+                             int to64, int to_be)
+{
+    struct elf_image a, b;
+    struct blob dst = { 0 };
+    struct ref r;
+    char path[160];
+
+    assert_int_equal(elf_parse(src->buf, src->len, &a), 0);
+    assert_int_equal(convert(src, to64, to_be, &dst), 0);
+    assert_int_equal(elf_parse(dst.buf, dst.len, &b), 0);
+    assert_int_equal(b.is64, to64);
+    assert_int_equal(b.big_endian, to_be);
+    assert_int_equal(b.phentsize, to64 ? 56 : 32);
+    a.is64 = b.is64, a.big_endian = b.big_endian, a.phentsize = b.phentsize;
+    assert_images_equal(&a, &b);
+    /* and readelf agrees with the converted file too */
+    snprintf(path, sizeof(path), "%s/conv%d%d", fx->dir, to64, to_be);
+    assert_int_equal(write_whole(path, dst.buf, dst.len), 0);
+    assert_int_equal(ref_load(path, &r), 0);
+    assert_matches_ref(&b, &r);
+    free(dst.buf);
+}
+
+static void test_big_endian64(void **state)
+{
+    struct fixture *fx = *state;
+    int done = 0;
+
+    for (int i = 0; i < NBIN; i++) {
+        struct elf_image img;
+        if (fx->bin[i].buf == NULL ||
+            elf_parse(fx->bin[i].buf, fx->bin[i].len, &img) != 0 || !img.is64)
+            continue;
+        check_conversion(fx, &fx->bin[i], 1, 1);
+        done++;
+    }
+    if (!done)
+        skip();
+}
+
+static void test_big_endian32(void **state)
+{
+    struct fixture *fx = *state;
+    int done = 0;
+
+    /* real ELF32 when -m32 works */
+    if (fx->bin[BIN_M32].buf) {
+        check_conversion(fx, &fx->bin[BIN_M32], 0, 1);
+        done++;
+    }
+    /* otherwise (and also) narrow real ELF64 files whose values fit */
+    for (int i = 0; i < NBIN; i++) {
+        if (i == BIN_M32 || fx->bin[i].buf == NULL)
+            continue;
+        check_conversion(fx, &fx->bin[i], 0, 0);
+        check_conversion(fx, &fx->bin[i], 0, 1);
+        done++;
+    }
+    if (!done)
+        skip();
+}
+
+/* ---------- synthetic images: one rejection at a time ---------- */
+
+#define SYN_LEN 0x3000
+
+/* A minimal valid image: PHDR, INTERP-free, text r-x and data rw- with bss. */
+static void syn_base(struct tb *t, int is64, int be)
+{
+    memset(t, 0, sizeof(*t));
+    t->is64 = is64, t->be = be;
+    t->ident_class = is64 ? 2 : 1, t->ident_data = be ? 2 : 1, t->ident_version = 1;
+    t->type = 2, t->machine = 62, t->version = 1;
+    t->phentsize = is64 ? 56 : 32;
+    t->phoff = is64 ? 64 : 52;
+    t->phnum = 3;
+    t->entry = 0x401100;
+    t->ph[0] = (struct tph){ .type = 6, .flags = 4, .offset = t->phoff,
+                             .vaddr = 0x400000 + t->phoff, .filesz = 3u * t->phentsize,
+                             .memsz = 3u * t->phentsize, .align = 8 };
+    t->ph[1] = (struct tph){ .type = 1, .flags = 5, .offset = 0, .vaddr = 0x400000,
+                             .filesz = 0x2000, .memsz = 0x2000, .align = 0x1000 };
+    t->ph[2] = (struct tph){ .type = 1, .flags = 6, .offset = 0x2000,
+                             .vaddr = 0x403000, .filesz = 0x800, .memsz = 0x5000,
+                             .align = 0x1000 };
+}
+
+static int syn_parse(const struct tb *t, size_t len, struct elf_image *img)
+{
+    uint8_t *buf = calloc(1, len < 64 ? 64 : len);
+    int rc;
+
+    assert_non_null(buf);
+    tb_write(t, buf, len < 64 ? 64 : len);
+    rc = elf_parse(buf, len, img);
+    free(buf);
+    return rc;
+}
+
+static void expect_reject(const struct tb *t)
+{
+    struct elf_image img;
+    assert_int_equal(syn_parse(t, SYN_LEN, &img), ENOEXEC);
+}
+
+static void expect_accept(const struct tb *t)
+{
+    struct elf_image img;
+    assert_int_equal(syn_parse(t, SYN_LEN, &img), 0);
+}
+
+static void syn_valid(int is64, int be)
+{
+    struct elf_image img;
+    struct tb t;
+
+    syn_base(&t, is64, be);
+    assert_int_equal(syn_parse(&t, SYN_LEN, &img), 0);
+    assert_int_equal(img.is64, is64);
+    assert_int_equal(img.big_endian, be);
+    assert_int_equal(img.machine, 62);
+    assert_int_equal(img.phdr_vaddr, 0x400000 + t.phoff);
+    assert_int_equal(img.nload, 2);
+    assert_int_equal(img.load[0].prot, ELF_PROT_READ | ELF_PROT_EXEC);
+    assert_int_equal(img.load[1].prot, ELF_PROT_READ | ELF_PROT_WRITE);
+    assert_int_equal(img.lo, 0x400000);
+    assert_int_equal(img.hi, 0x408000);
+}
+
+static void syn_header_rejects(int is64, int be)
+{
+    struct tb t;
+    struct elf_image img;
+
+    syn_base(&t, is64, be), t.ident_class = 3, expect_reject(&t);
+    syn_base(&t, is64, be), t.ident_class = 0, expect_reject(&t);
+    syn_base(&t, is64, be), t.ident_data = 0, expect_reject(&t);
+    syn_base(&t, is64, be), t.ident_data = 3, expect_reject(&t);
+    syn_base(&t, is64, be), t.ident_version = 2, expect_reject(&t);
+    syn_base(&t, is64, be), t.version = 2, expect_reject(&t);
+    syn_base(&t, is64, be), t.type = 1, expect_reject(&t);   /* ET_REL */
+    syn_base(&t, is64, be), t.type = 4, expect_reject(&t);   /* ET_CORE */
+    syn_base(&t, is64, be), t.type = 3, expect_accept(&t);   /* ET_DYN */
+    syn_base(&t, is64, be), t.phentsize = is64 ? 32 : 56, expect_reject(&t);
+    syn_base(&t, is64, be), t.phentsize++, expect_reject(&t);
+    /* a lone entry would read fine with either stride: only the size check stops it */
+    syn_base(&t, is64, be), t.ph[0] = t.ph[1], t.phnum = 1, expect_accept(&t);
+    syn_base(&t, is64, be), t.ph[0] = t.ph[1], t.phnum = 1, t.phentsize += 8,
+        expect_reject(&t);
+    syn_base(&t, is64, be), t.phnum = 0, expect_reject(&t);
+    syn_base(&t, is64, be), t.phnum = 0xffff, expect_reject(&t);
+    /* table one byte past the end, exactly at the end, past-the-end offset */
+    syn_base(&t, is64, be), t.phoff = SYN_LEN - 3u * t.phentsize + 1, expect_reject(&t);
+    syn_base(&t, is64, be), t.phoff = SYN_LEN - 3u * t.phentsize, expect_accept(&t);
+    syn_base(&t, is64, be), t.phoff = SYN_LEN + 1, expect_reject(&t);
+    syn_base(&t, is64, be), t.phoff = is64 ? UINT64_MAX - 8 : UINT32_MAX - 8, expect_reject(&t);
+    /* no PT_LOAD at all */
+    syn_base(&t, is64, be), t.ph[1].type = 4, t.ph[2].type = 4, expect_reject(&t);
+    /* file shorter than the header */
+    syn_base(&t, is64, be);
+    assert_int_equal(syn_parse(&t, is64 ? 63 : 51, &img), ENOEXEC);
+    {
+        uint8_t bad[SYN_LEN] = { 0 };
+        tb_write(&t, bad, sizeof(bad));
+        bad[1] = 'e';
+        assert_int_equal(elf_parse(bad, sizeof(bad), &img), ENOEXEC);
+        assert_int_equal(elf_parse(NULL, 0, &img), ENOEXEC);
+    }
+}
+
+static void syn_segment_rejects(int is64, int be)
+{
+    uint64_t top = is64 ? UINT64_MAX : UINT32_MAX;
+    struct tb t;
+
+    syn_base(&t, is64, be), t.ph[2].filesz = t.ph[2].memsz + 1, expect_reject(&t);
+    syn_base(&t, is64, be), t.ph[2].filesz = SYN_LEN - 0x2000 + 1, expect_reject(&t);
+    syn_base(&t, is64, be), t.ph[2].filesz = SYN_LEN - 0x2000, expect_accept(&t);
+    syn_base(&t, is64, be), t.ph[2].offset = top - 0xfff, t.ph[2].align = 1,
+        t.ph[2].filesz = 0x1000, expect_reject(&t);
+    syn_base(&t, is64, be), t.ph[2].offset = SYN_LEN + 1, t.ph[2].filesz = 0,
+        t.ph[2].align = 0, expect_reject(&t);
+    /* end wraps (ELF64) or reaches 2^32 (ELF32) */
+    syn_base(&t, is64, be), t.ph[2].memsz = top - 0x403000 + 1, expect_reject(&t);
+    syn_base(&t, is64, be), t.ph[2].memsz = top - 0x403000, expect_accept(&t);
+    /* misaligned; alignment ignored when 0, 1 or not a power of two */
+    syn_base(&t, is64, be), t.ph[2].vaddr = 0x403010, expect_reject(&t);
+    syn_base(&t, is64, be), t.ph[2].vaddr = 0x403010, t.ph[2].align = 0x10, expect_accept(&t);
+    syn_base(&t, is64, be), t.ph[2].vaddr = 0x403010, t.ph[2].align = 1, expect_accept(&t);
+    syn_base(&t, is64, be), t.ph[2].vaddr = 0x403010, t.ph[2].align = 0, expect_accept(&t);
+    syn_base(&t, is64, be), t.ph[2].vaddr = 0x403010, t.ph[2].align = 0x3000, expect_accept(&t);
+    /* unsorted and overlapping */
+    syn_base(&t, is64, be);
+    { struct tph x = t.ph[1]; t.ph[1] = t.ph[2]; t.ph[2] = x; }
+    t.entry = 0x401100;
+    expect_reject(&t);
+    syn_base(&t, is64, be), t.ph[1].memsz = 0x3001, t.ph[1].align = 1, expect_reject(&t);
+    syn_base(&t, is64, be), t.ph[1].memsz = 0x3000, expect_accept(&t);
+}
+
+static void syn_entry_rejects(int is64, int be)
+{
+    struct tb t;
+
+    syn_base(&t, is64, be), t.entry = 0x403100, expect_reject(&t);   /* in rw- data */
+    syn_base(&t, is64, be), t.entry = 0x402000, expect_reject(&t);   /* one past text */
+    syn_base(&t, is64, be), t.entry = 0x401fff, expect_accept(&t);   /* last text byte */
+    syn_base(&t, is64, be), t.entry = 0x400000, expect_accept(&t);
+    syn_base(&t, is64, be), t.entry = 0x3fffff, expect_reject(&t);
+    syn_base(&t, is64, be), t.entry = 0, expect_reject(&t);
+    syn_base(&t, is64, be), t.ph[1].flags = 4, expect_reject(&t);    /* text not exec */
+}
+
+static void syn_count_limits(int is64, int be)
+{
+    struct elf_image img;
+    struct tb t;
+
+    /* exactly ELF_MAX_LOAD tiny segments pass; one more fails */
+    for (unsigned n = ELF_MAX_LOAD; n <= ELF_MAX_LOAD + 1; n++) {
+        syn_base(&t, is64, be);
+        t.phnum = (uint16_t)n;
+        t.entry = 0x400000;
+        for (unsigned i = 0; i < n; i++)
+            t.ph[i] = (struct tph){ .type = 1, .flags = 5, .offset = 0x1000 * i,
+                                    .vaddr = 0x400000 + 0x1000 * i, .filesz = 0x100,
+                                    .memsz = 0x1000, .align = 0x1000 };
+        assert_int_equal(syn_parse(&t, 0x20000, &img), n <= ELF_MAX_LOAD ? 0 : ENOEXEC);
+    }
+    /* PT_INTERP is reported, not rejected */
+    syn_base(&t, is64, be);
+    t.ph[0].type = 3;
+    assert_int_equal(syn_parse(&t, SYN_LEN, &img), 0);
+    assert_int_equal(img.has_interp, 1);
+    assert_int_equal(img.phdr_vaddr, 0);
+}
+
+static void test_synthetic(void **state)
+{
+    (void)state;
+    for (int is64 = 0; is64 <= 1; is64++) {
+        for (int be = 0; be <= 1; be++) {
+            syn_valid(is64, be);
+            syn_header_rejects(is64, be);
+            syn_segment_rejects(is64, be);
+            syn_entry_rejects(is64, be);
+            syn_count_limits(is64, be);
+        }
+    }
+}
+
+/* ---------- malformed input: truncation and mutation ---------- */
+
+/* invariants any accepted image must satisfy */
+static void check_invariants(const struct elf_image *img, size_t len)
+{
+    int exec_hit = 0;
+
+    assert_true(img->nload >= 1 && img->nload <= ELF_MAX_LOAD);
+    for (unsigned i = 0; i < img->nload; i++) {
+        const struct elf_load *s = &img->load[i];
+        assert_true(s->filesz <= s->memsz);
+        assert_true(s->offset <= len && s->filesz <= len - s->offset);
+        assert_true(s->vaddr + s->memsz >= s->vaddr);
+        if (i > 0)
+            assert_true(s->vaddr >= img->load[i - 1].vaddr + img->load[i - 1].memsz);
+        if ((s->prot & ELF_PROT_EXEC) && img->entry >= s->vaddr &&
+            img->entry < s->vaddr + s->memsz)
+            exec_hit = 1;
+    }
+    assert_true(exec_hit);
+    assert_int_equal(img->lo, img->load[0].vaddr);
+}
+
+static void parse_prefix(const struct blob *b, size_t n, int must_fail)
+{
+    struct elf_image img;
+    uint8_t *copy = malloc(n ? n : 1);
+    int rc;
+
+    assert_non_null(copy);
+    memcpy(copy, b->buf, n);
+    /* exact-size heap copy so ASan sees any read past n */
+    rc = elf_parse(copy, n, &img);
+    assert_true(rc == 0 || rc == ENOEXEC);
+    if (must_fail)
+        assert_int_equal(rc, ENOEXEC);
+    if (rc == 0)
+        check_invariants(&img, n);
+    free(copy);
+}
+
+static void truncate_one(const struct blob *b)
+{
+    struct elf_image img;
+    size_t need = 0;
+
+    assert_int_equal(elf_parse(b->buf, b->len, &img), 0);
+    for (unsigned i = 0; i < img.nload; i++)
+        if (img.load[i].offset + img.load[i].filesz > need)
+            need = img.load[i].offset + img.load[i].filesz;
+    for (size_t n = 0; n <= 256 && n <= b->len; n++)
+        parse_prefix(b, n, n < need);
+    size_t later[] = { 511, 512, 4095, 4096, 4097, need / 2, need - 1, need,
+                       b->len - 1, b->len };
+    for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
+        if (later[i] <= b->len)
+            parse_prefix(b, later[i], later[i] < need);
+}
+
+static void test_truncated(void **state)
+{
+    struct fixture *fx = *state;
+    struct tb t;
+    int done = 0;
+
+    for (int i = 0; i < NBIN; i++) {
+        if (fx->bin[i].buf) {
+            truncate_one(&fx->bin[i]);
+            done++;
+        }
+    }
+    /* synthetic ones always run, in all four class/order combinations */
+    for (int is64 = 0; is64 <= 1; is64++) {
+        for (int be = 0; be <= 1; be++) {
+            struct blob b = { calloc(1, SYN_LEN), SYN_LEN };
+            assert_non_null(b.buf);
+            syn_base(&t, is64, be);
+            tb_write(&t, b.buf, b.len);
+            truncate_one(&b);
+            free(b.buf);
+        }
+    }
+    (void)done;
+}
+
+static const uint64_t interesting[] = {
+    0, 1, 2, 0x7f, 0x80, 0xff, 0x1000, 0x7fffffff, 0x80000000, 0xffffffff,
+    0x100000000ULL, UINT64_MAX, UINT64_MAX - 1, 0x8000000000000000ULL,
+};
+
+/* mutate header bytes: flips, and "interesting" values over whole fields */
+static void mutate_once(uint8_t *buf, size_t hot, uint64_t *seed)
+{
+    unsigned nflip = 1 + (unsigned)(prng(seed) % 4);
+
+    for (unsigned k = 0; k < nflip; k++) {
+        uint64_t r = prng(seed);
+        size_t at = (size_t)(r >> 8) % hot;
+        switch (r & 3) {
+        case 0:
+        case 1:
+            buf[at] ^= (uint8_t)(1u << ((r >> 4) & 7));
+            break;
+        case 2:
+            buf[at] = (uint8_t)(r >> 40);
+            break;
+        default: {
+            uint64_t v = interesting[(r >> 40) % (sizeof(interesting) / 8)];
+            size_t w = (size_t)1 << ((r >> 56) % 4);
+            at &= ~(w - 1);
+            for (size_t i = 0; i < w && at + i < hot; i++)
+                buf[at + i] = (uint8_t)(v >> (8 * i));
+        }
+        }
+    }
+}
+
+static void fuzz_one(const struct blob *orig, unsigned iters, uint64_t seed)
+{
+    struct elf_image img;
+    uint8_t *buf = malloc(orig->len);
+    size_t hot = orig->len < 1024 ? orig->len : 1024;
+    unsigned accepted = 0;
+
+    assert_non_null(buf);
+    memcpy(buf, orig->buf, orig->len);
+    for (unsigned it = 0; it < iters; it++) {
+        mutate_once(buf, hot, &seed);
+        int rc = elf_parse(buf, orig->len, &img);
+        assert_true(rc == 0 || rc == ENOEXEC);
+        if (rc == 0) {
+            check_invariants(&img, orig->len);
+            accepted++;
+        }
+        memcpy(buf, orig->buf, hot);   /* restore only what was touched */
+    }
+    /* some mutations (e.g. of unused bytes) must leave the file valid */
+    assert_true(accepted > 0);
+    free(buf);
+}
+
+static void test_mutated(void **state)
+{
+    struct fixture *fx = *state;
+    struct tb t;
+    uint64_t seed = 0x9e3779b97f4a7c15ULL;
+
+    for (int i = 0; i < NBIN; i++)
+        if (fx->bin[i].buf)
+            fuzz_one(&fx->bin[i], 20000, seed + (uint64_t)i);
+    for (int is64 = 0; is64 <= 1; is64++) {
+        for (int be = 0; be <= 1; be++) {
+            struct blob b = { calloc(1, SYN_LEN), SYN_LEN };
+            assert_non_null(b.buf);
+            syn_base(&t, is64, be);
+            tb_write(&t, b.buf, b.len);
+            fuzz_one(&b, 20000, seed ^ (uint64_t)(is64 * 2 + be));
+            free(b.buf);
+        }
+    }
+}
+
+/* pure garbage, with and without a valid-looking ident */
+static void test_random_bytes(void **state)
+{
+    uint64_t seed = 12345;
+    struct elf_image img;
+    (void)state;
+
+    for (unsigned it = 0; it < 20000; it++) {
+        size_t n = (size_t)(prng(&seed) % 600);
+        uint8_t *buf = malloc(n ? n : 1);
+        assert_non_null(buf);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (uint8_t)prng(&seed);
+        if (n >= 7 && (it & 1)) {
+            buf[0] = 0x7f, buf[1] = 'E', buf[2] = 'L', buf[3] = 'F';
+            buf[4] = (uint8_t)(1 + (it >> 1) % 2), buf[5] = (uint8_t)(1 + (it >> 2) % 2);
+            buf[6] = 1;
+        }
+        int rc = elf_parse(buf, n, &img);
+        assert_true(rc == 0 || rc == ENOEXEC);
+        if (rc == 0)
+            check_invariants(&img, n);
+        free(buf);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_static_exec),
+        cmocka_unit_test(test_static_pie),
+        cmocka_unit_test(test_m32),
+        cmocka_unit_test(test_busybox),
+        cmocka_unit_test(test_big_endian64),
+        cmocka_unit_test(test_big_endian32),
+        cmocka_unit_test(test_synthetic),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_mutated),
+        cmocka_unit_test(test_random_bytes),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,695 @@
+/* test_trace.c - trace v1 parser/formatter: examples, malformed lines, round trips, garbage. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trace.h"
+
+#define LINE_CAP (2 * TRACE_MAX_DATA + 4096)
+
+/* deterministic xorshift64* so failures reproduce */
+static uint64_t prng(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 0x2545F4914F6CDD1DULL;
+}
+
+/* events are big (4 KiB of data): keep them off the stack */
+static struct trace_event *new_event(void)
+{
+    struct trace_event *ev = calloc(1, sizeof(*ev));
+    assert_non_null(ev);
+    return ev;
+}
+
+/* parse a copy of text (the parser writes into its line) */
+static int parse_copy(const char *text, char *line, struct trace_event *ev,
+                      const char **msg)
+{
+    snprintf(line, LINE_CAP, "%s", text);
+    return trace_parse_line(line, ev, msg);
+}
+
+static void assert_str_eq_or_null(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        assert_ptr_equal(a, b);
+    else
+        assert_string_equal(a, b);
+}
+
+static void assert_events_equal(const struct trace_event *a, const struct trace_event *b)
+{
+    assert_int_equal(a->op, b->op);
+    assert_int_equal(a->pid, b->pid);
+    assert_int_equal(a->pid2, b->pid2);
+    assert_int_equal(a->addr, b->addr);
+    assert_int_equal(a->len, b->len);
+    assert_int_equal(a->prot, b->prot);
+    assert_int_equal(a->shared, b->shared);
+    assert_int_equal(a->fixed, b->fixed);
+    assert_str_eq_or_null(a->path, b->path);
+    assert_int_equal(a->off, b->off);
+    assert_int_equal(a->argc, b->argc);
+    for (unsigned i = 0; i < a->argc; i++)
+        assert_string_equal(a->argv[i], b->argv[i]);
+    assert_str_eq_or_null(a->label, b->label);
+    assert_int_equal(a->has_data, b->has_data);
+    assert_int_equal(a->ndata, b->ndata);
+    if (a->has_data)
+        assert_memory_equal(a->data, b->data, a->ndata);
+    assert_int_equal(a->expect_err, b->expect_err);
+}
+
+/* ---------- well-formed lines ---------- */
+
+static void test_header(void **state)
+{
+    (void)state;
+    assert_int_equal(trace_check_header("xipvm-trace 1"), 0);
+    assert_int_equal(trace_check_header("xipvm-trace 1\n"), 0);
+    assert_int_equal(trace_check_header("xipvm-trace 1 \t\r\n"), 0);
+    assert_int_equal(trace_check_header("xipvm-trace 2"), EINVAL);
+    assert_int_equal(trace_check_header("xipvm-trace 10"), EINVAL);
+    assert_int_equal(trace_check_header("xipvm-trace  1"), EINVAL);
+    assert_int_equal(trace_check_header(" xipvm-trace 1"), EINVAL);
+    assert_int_equal(trace_check_header("xipvm-trace 1 x"), EINVAL);
+    assert_int_equal(trace_check_header("xipvm-trace"), EINVAL);
+    assert_int_equal(trace_check_header(""), EINVAL);
+    assert_int_equal(trace_check_header(NULL), EINVAL);
+}
+
+static void test_errno_names(void **state)
+{
+    static const char *const names[] = {
+        "EFAULT", "EACCES", "ENOMEM", "ENOEXEC", "ENOENT", "EINVAL", "EROFS",
+        "ESRCH", "EEXIST", "EPERM", "EIO", "ELOOP", "ENOTDIR",
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        int e = trace_errno_from_name(names[i]);
+        assert_true(e > 0);
+        assert_string_equal(trace_errno_name(e), names[i]);
+    }
+    assert_int_equal(trace_errno_from_name("EFAULT"), EFAULT);
+    assert_int_equal(trace_errno_from_name("ENOTDIR"), ENOTDIR);
+    assert_int_equal(trace_errno_from_name("EAGAIN"), 0);
+    assert_int_equal(trace_errno_from_name("efault"), 0);
+    assert_int_equal(trace_errno_from_name(""), 0);
+    assert_int_equal(trace_errno_from_name(NULL), 0);
+    assert_null(trace_errno_name(0));
+    assert_null(trace_errno_name(EAGAIN));
+    assert_null(trace_errno_name(-EFAULT));
+}
+
+static void test_blank_and_comments(void **state)
+{
+    static const char *const lines[] = {
+        "", "\n", "   \t \r\n", "# comment", "#", "   # indented comment",
+        "#r 1 2 3 garbage", "\v\f",
+    };
+    struct trace_event *ev = new_event();
+    char line[LINE_CAP];
+    const char *msg = "unset";
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        assert_int_equal(parse_copy(lines[i], line, ev, &msg), 0);
+        assert_null(msg);
+    }
+    assert_int_equal(trace_parse_line(NULL, ev, NULL), 0);
+    free(ev);
+}
+
+static void test_examples(void **state)
+{
+    struct trace_event *ev = new_event();
+    char line[LINE_CAP];
+    const char *msg;
+    (void)state;
+
+    assert_int_equal(parse_copy("spawn 1 /bin/busybox sh -c true\n", line, ev, &msg), 1);
+    assert_int_equal(ev->op, T_SPAWN);
+    assert_int_equal(ev->pid, 1);
+    assert_string_equal(ev->path, "/bin/busybox");
+    assert_int_equal(ev->argc, 3);
+    assert_string_equal(ev->argv[0], "sh");
+    assert_string_equal(ev->argv[2], "true");
+    /* tokens point into the line itself */
+    assert_true(ev->path >= line && ev->path < line + LINE_CAP);
+
+    assert_int_equal(parse_copy("spawn 7 /bin/true", line, ev, &msg), 1);
+    assert_int_equal(ev->argc, 0);
+
+    assert_int_equal(parse_copy("fork 1 0x2", line, ev, &msg), 1);
+    assert_int_equal(ev->op, T_FORK);
+    assert_int_equal(ev->pid, 1);
+    assert_int_equal(ev->pid2, 2);
+
+    assert_int_equal(parse_copy("exec 2 /bin/ls -l !ENOENT", line, ev, &msg), 1);
+    assert_int_equal(ev->op, T_EXEC);
+    assert_int_equal(ev->argc, 1);
+    assert_int_equal(ev->expect_err, ENOENT);
+
+    assert_int_equal(parse_copy("exit 4294967295", line, ev, &msg), 1);
+    assert_int_equal(ev->op, T_EXIT);
+    assert_int_equal(ev->pid, UINT32_MAX);
+
+    assert_int_equal(parse_copy("mmap 1 0x7f0000000000 8192 rw- private", line, ev, &msg), 1);
+    assert_int_equal(ev->op, T_MMAP);
+    assert_int_equal(ev->addr, 0x7f0000000000ULL);
+    assert_int_equal(ev->len, 8192);
+    assert_int_equal(ev->prot, TRACE_PROT_R | TRACE_PROT_W);
+    assert_int_equal(ev->shared, 0);
+    assert_int_equal(ev->fixed, 0);
+    assert_null(ev->path);
+
+    assert_int_equal(parse_copy("mmap 1 0x400000 0x1000 r-x shared,fixed /lib/libc.so 0x2000",
+                                line, ev, &msg), 1);
+    assert_int_equal(ev->prot, TRACE_PROT_R | TRACE_PROT_X);
+    assert_int_equal(ev->shared, 1);
+    assert_int_equal(ev->fixed, 1);
+    assert_string_equal(ev->path, "/lib/libc.so");
+    assert_int_equal(ev->off, 0x2000);
+
+    assert_int_equal(parse_copy("mmap 1 0 4096 - private,fixed", line, ev, &msg), 1);
+    assert_int_equal(ev->prot, 0);
+    assert_int_equal(ev->fixed, 1);
+    assert_int_equal(parse_copy("mmap 1 0 4096 xr private !EACCES", line, ev, &msg), 1);
+    assert_int_equal(ev->prot, TRACE_PROT_R | TRACE_PROT_X);
+    assert_int_equal(ev->expect_err, EACCES);
+
+    assert_int_equal(parse_copy("munmap 1 0x1000 0x2000", line, ev, &msg), 1);
+    assert_int_equal(ev->op, T_MUNMAP);
+    assert_int_equal(ev->len, 0x2000);
+
+    assert_int_equal(parse_copy("mprotect 1 0x1000 4096 r", line, ev, &msg), 1);
+    assert_int_equal(ev->op, T_MPROTECT);
+    assert_int_equal(ev->prot, TRACE_PROT_R);
+
+    assert_int_equal(parse_copy("brk 1 0x600000", line, ev, &msg), 1);
+    assert_int_equal(ev->op, T_BRK);
+    assert_int_equal(ev->addr, 0x600000);
+
+    assert_int_equal(parse_copy("r 1 0x1000 4 =deadBEEF", line, ev, &msg), 1);
+    assert_int_equal(ev->op, T_READ);
+    assert_int_equal(ev->has_data, 1);
+    assert_int_equal(ev->ndata, 4);
+    assert_int_equal(ev->data[0], 0xde);
+    assert_int_equal(ev->data[3], 0xef);
+
+    assert_int_equal(parse_copy("w 1 0x1000 8 !EFAULT", line, ev, &msg), 1);
+    assert_int_equal(ev->op, T_WRITE);
+    assert_int_equal(ev->has_data, 0);
+    assert_int_equal(ev->len, 8);
+    assert_int_equal(ev->expect_err, EFAULT);
+
+    assert_int_equal(parse_copy("w 1 0x1000 4294967296", line, ev, &msg), 1);
+    assert_int_equal(ev->len, 4294967296ULL);
+    assert_int_equal(parse_copy("r 1 0xffffffffffffffff 0", line, ev, &msg), 1);
+    assert_int_equal(ev->addr, UINT64_MAX);
+    assert_int_equal(ev->len, 0);
+
+    assert_int_equal(parse_copy("x 3 0x401000 16\r\n", line, ev, &msg), 1);
+    assert_int_equal(ev->op, T_EXEC_FETCH);
+    assert_int_equal(ev->pid, 3);
+
+    assert_int_equal(parse_copy("mark after-boot", line, ev, &msg), 1);
+    assert_int_equal(ev->op, T_MARK);
+    assert_string_equal(ev->label, "after-boot");
+
+    /* leading zeros are decimal, not octal; hex digits in either case */
+    assert_int_equal(parse_copy("\t brk  010 0XaB ", line, ev, &msg), 1);
+    assert_int_equal(ev->pid, 10);
+    assert_int_equal(ev->addr, 0xab);
+
+    /* a '!' argument is fine where it is not the last token */
+    assert_int_equal(parse_copy("spawn 1 /bin/sh !x !EPERM", line, ev, &msg), 1);
+    assert_int_equal(ev->argc, 1);
+    assert_string_equal(ev->argv[0], "!x");
+    assert_int_equal(ev->expect_err, EPERM);
+    free(ev);
+}
+
+/* fields from a previous event must not leak into the next */
+static void test_reset_between_lines(void **state)
+{
+    struct trace_event *ev = new_event();
+    char line[LINE_CAP];
+    (void)state;
+
+    assert_int_equal(parse_copy("mmap 1 0x1000 4096 rwx shared,fixed /f 0x10 !EIO",
+                                line, ev, NULL), 1);
+    assert_int_equal(parse_copy("r 2 0x10 1 =ab", line, ev, NULL), 1);
+    assert_int_equal(parse_copy("exit 5", line, ev, NULL), 1);
+    assert_int_equal(ev->pid, 5);
+    assert_int_equal(ev->addr, 0);
+    assert_int_equal(ev->len, 0);
+    assert_int_equal(ev->prot, 0);
+    assert_int_equal(ev->shared, 0);
+    assert_int_equal(ev->fixed, 0);
+    assert_null(ev->path);
+    assert_int_equal(ev->off, 0);
+    assert_int_equal(ev->has_data, 0);
+    assert_int_equal(ev->ndata, 0);
+    assert_int_equal(ev->expect_err, 0);
+    assert_null(ev->label);
+    free(ev);
+}
+
+/* ---------- malformed lines ---------- */
+
+struct bad {
+    const char *line, *msg_part;
+};
+
+static const struct bad bad_lines[] = {
+    /* unknown op */
+    { "read 1 0 1", "unknown op" }, { "R 1 0 1", "unknown op" },
+    { "xipvm-trace 1", "unknown op" }, { "!EFAULT", "unknown op" },
+    /* missing and extra fields */
+    { "spawn 1", "missing" }, { "spawn", "missing" }, { "fork 1", "missing" },
+    { "fork 1 2 3", "too many" }, { "exit", "missing" }, { "exit 1 2", "too many" },
+    { "mmap 1 0 4096 r--", "missing" }, { "mmap 1 0 4096 r-- private /f", "needs OFF" },
+    { "mmap 1 0 4096 r-- private /f 0 9", "too many" }, { "munmap 1 0", "missing" },
+    { "munmap 1 0 1 2", "too many" }, { "mprotect 1 0 1", "missing" },
+    { "mprotect 1 0 1 r w", "too many" }, { "brk 1", "missing" },
+    { "brk 1 2 3", "too many" }, { "r 1 0", "missing" }, { "r 1 0 1 =00 =00", "too many" },
+    { "x 1 0 1 =00", "too many" }, { "mark", "missing" }, { "mark a b", "too many" },
+    { "exit !EFAULT", "missing" }, { "r 1 0 1 00", "expected =HEX" },
+    /* bad numbers */
+    { "exit x", "bad PID" }, { "exit -1", "bad PID" }, { "exit +1", "bad PID" },
+    { "exit 4294967296", "PID out of range" }, { "exit 0x", "bad PID" },
+    { "exit 12a", "bad PID" }, { "exit 0x1g", "bad PID" }, { "exit 1.0", "bad PID" },
+    { "fork x 1", "bad PPID" }, { "fork 1 99999999999", "CPID out of range" },
+    { "brk 1 18446744073709551616", "ADDR overflows" },
+    { "brk 1 0x10000000000000000", "ADDR overflows" }, { "brk 1 0b101", "bad ADDR" },
+    { "munmap 1 0 1k", "bad LEN" }, { "mprotect 1 0 99999999999999999999 r", "LEN overflows" },
+    { "mmap 1 0 1 r private /f -1", "bad OFF" },
+    { "mmap 1 0 1 r private /f 0x1ffffffffffffffff", "OFF overflows" },
+    { "r 1 0 4294967297", "SIZE above" }, { "x 1 0 0x100000001", "SIZE above" },
+    { "w 1 0 zz", "bad SIZE" }, { "r 1 nope 1", "bad ADDR" },
+    /* =HEX */
+    { "r 1 0 2 =abc", "odd" }, { "w 1 0 2 =abcdef", "differs" }, { "w 1 0 2 =ab", "differs" },
+    { "r 1 0 0 =", "SIZE must be" }, { "r 1 0 0 =00", "SIZE must be" },
+    { "w 1 0 4097 =00", "SIZE must be" }, { "w 1 0 1 =0g", "non-hex" },
+    { "w 1 0 1 =", "differs" }, { "r 1 0 2 =0x12", "non-hex" },
+    /* !ERR */
+    { "exit 1 !EAGAIN", "unknown !ERR" }, { "exit 1 !", "unknown !ERR" },
+    { "exit 1 !efault", "unknown !ERR" }, { "exit 1 !EFAULT !EFAULT", "too many" },
+    /* PROT and FLAGS */
+    { "mprotect 1 0 1 rwxa", "bad PROT" }, { "mprotect 1 0 1 rr", "bad PROT" },
+    { "mprotect 1 0 1 R", "bad PROT" }, { "mmap 1 0 1 p private", "bad PROT" },
+    { "mmap 1 0 1 r Private", "bad FLAGS" }, { "mmap 1 0 1 r private,", "bad FLAGS" },
+    { "mmap 1 0 1 r fixed", "bad FLAGS" }, { "mmap 1 0 1 r shared,private", "bad FLAGS" },
+    { "mmap 1 0 1 r private,fixed,fixed", "bad FLAGS" }, { "mmap 1 0 1 r privatex", "bad FLAGS" },
+    { "mmap 1 0 1 r sharedfixed", "bad FLAGS" },
+};
+
+static void test_malformed(void **state)
+{
+    struct trace_event *ev = new_event();
+    char line[LINE_CAP];
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(bad_lines) / sizeof(bad_lines[0]); i++) {
+        const char *msg = NULL;
+        int rc = parse_copy(bad_lines[i].line, line, ev, &msg);
+        if (rc != -EINVAL || msg == NULL || strstr(msg, bad_lines[i].msg_part) == NULL)
+            fail_msg("line \"%s\": rc %d msg \"%s\", wanted \"%s\"", bad_lines[i].line,
+                     rc, msg ? msg : "(null)", bad_lines[i].msg_part);
+    }
+    free(ev);
+}
+
+static void test_too_many_args(void **state)
+{
+    struct trace_event *ev = new_event();
+    char text[LINE_CAP], line[LINE_CAP];
+    const char *msg = NULL;
+    (void)state;
+
+    /* exactly TRACE_MAX_ARGS args, with and without !ERR, then one more */
+    strcpy(text, "spawn 1 /bin/x");
+    for (int i = 0; i < TRACE_MAX_ARGS; i++)
+        strcat(text, " a");
+    assert_int_equal(parse_copy(text, line, ev, &msg), 1);
+    assert_int_equal(ev->argc, TRACE_MAX_ARGS);
+    strcat(text, " !ENOENT");
+    assert_int_equal(parse_copy(text, line, ev, &msg), 1);
+    assert_int_equal(ev->argc, TRACE_MAX_ARGS);
+    assert_int_equal(ev->expect_err, ENOENT);
+    strcpy(text + strlen(text) - strlen(" !ENOENT"), " b");
+    assert_int_equal(parse_copy(text, line, ev, &msg), -EINVAL);
+    assert_non_null(strstr(msg, "too many"));
+    strcat(text, " !ENOENT");
+    assert_int_equal(parse_copy(text, line, ev, &msg), -EINVAL);
+    assert_non_null(strstr(msg, "too many"));
+    /* a huge number of tokens is cut off, not overrun */
+    strcpy(text, "exec 1 /x");
+    while (strlen(text) < LINE_CAP - 3)
+        strcat(text, " y");
+    assert_int_equal(parse_copy(text, line, ev, &msg), -EINVAL);
+    free(ev);
+}
+
+static void test_full_data(void **state)
+{
+    struct trace_event *ev = new_event();
+    char *text = malloc(LINE_CAP), *line = malloc(LINE_CAP);
+    const char *msg;
+    (void)state;
+
+    assert_non_null(text);
+    assert_non_null(line);
+    int n = snprintf(text, LINE_CAP, "w 9 0x10 %d =", TRACE_MAX_DATA);
+    for (int i = 0; i < TRACE_MAX_DATA; i++)
+        n += snprintf(text + n, (size_t)(LINE_CAP - n), "%02x", i & 0xff);
+    assert_int_equal(parse_copy(text, line, ev, &msg), 1);
+    assert_int_equal(ev->ndata, TRACE_MAX_DATA);
+    assert_int_equal(ev->data[TRACE_MAX_DATA - 1], 0xff);
+    free(text);
+    free(line);
+    free(ev);
+}
+
+/* ---------- formatting ---------- */
+
+static void test_format_basic(void **state)
+{
+    struct trace_event *ev = new_event();
+    char buf[256];
+    (void)state;
+
+    ev->op = T_MMAP, ev->pid = 3, ev->addr = 0x400000, ev->len = 8192;
+    ev->prot = TRACE_PROT_R | TRACE_PROT_X, ev->shared = 1, ev->fixed = 1;
+    ev->path = "/lib/x.so", ev->off = 0x1000, ev->expect_err = EACCES;
+    int n = trace_format_event(ev, buf, sizeof(buf));
+    assert_string_equal(buf, "mmap 3 0x400000 8192 r-x shared,fixed /lib/x.so 0x1000 !EACCES\n");
+    assert_int_equal(n, (int)strlen(buf));
+
+    memset(ev, 0, sizeof(*ev));
+    ev->op = T_READ, ev->pid = 1, ev->addr = 0, ev->len = 2, ev->has_data = 1;
+    ev->ndata = 2, ev->data[0] = 0x0f, ev->data[1] = 0xa0;
+    trace_format_event(ev, buf, sizeof(buf));
+    assert_string_equal(buf, "r 1 0x0 2 =0fa0\n");
+
+    memset(ev, 0, sizeof(*ev));
+    ev->op = T_MARK, ev->label = "L1";
+    trace_format_event(ev, buf, sizeof(buf));
+    assert_string_equal(buf, "mark L1\n");
+
+    /* ENOSPC at every capacity short of length + NUL */
+    ev->op = T_FORK, ev->pid = 12, ev->pid2 = 345, ev->label = NULL;
+    n = trace_format_event(ev, buf, sizeof(buf));
+    assert_string_equal(buf, "fork 12 345\n");
+    for (int cap = 0; cap <= n; cap++) {
+        char small[32];
+        memset(small, 'Z', sizeof(small));
+        assert_int_equal(trace_format_event(ev, cap ? small : NULL, (size_t)cap), -ENOSPC);
+        /* nothing written past cap */
+        for (size_t k = (size_t)cap; k < sizeof(small); k++)
+            assert_int_equal(small[k], 'Z');
+    }
+    assert_int_equal(trace_format_event(ev, buf, (size_t)n + 1), n);
+    free(ev);
+}
+
+static void expect_format_einval(struct trace_event *ev)
+{
+    char buf[LINE_CAP];
+    assert_int_equal(trace_format_event(ev, buf, sizeof(buf)), -EINVAL);
+}
+
+static void test_format_rejects(void **state)
+{
+    struct trace_event *ev = new_event();
+    (void)state;
+
+    assert_int_equal(trace_format_event(NULL, NULL, 0), -EINVAL);
+    memset(ev, 0, sizeof(*ev)), ev->op = (enum trace_op)99, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = T_EXIT, ev->expect_err = EAGAIN, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = T_MPROTECT, ev->prot = 8, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = T_SPAWN, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = T_SPAWN, ev->path = "", expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = T_EXEC, ev->path = "a b", expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = T_EXEC, ev->path = "/x", ev->argc = 1,
+        ev->argv[0] = "!x", expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = T_EXEC, ev->path = "/x",
+        ev->argc = TRACE_MAX_ARGS + 1, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = T_MARK, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = T_MARK, ev->label = "a\tb", expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = T_MMAP, ev->off = 1, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = T_READ, ev->len = TRACE_MAX_SIZE + 1,
+        expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = T_READ, ev->len = 2, ev->has_data = 1,
+        ev->ndata = 1, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = T_WRITE, ev->len = 0, ev->has_data = 1,
+        expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = T_WRITE, ev->len = TRACE_MAX_DATA + 1,
+        ev->has_data = 1, ev->ndata = TRACE_MAX_DATA + 1, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = T_EXEC_FETCH, ev->len = 1, ev->has_data = 1,
+        ev->ndata = 1, expect_format_einval(ev);
+    free(ev);
+}
+
+/* ---------- round trip over generated events ---------- */
+
+static const int gen_errs[] = { EFAULT, EACCES, ENOMEM, ENOEXEC, ENOENT, EINVAL, EROFS,
+                                ESRCH, EEXIST, EPERM, EIO, ELOOP, ENOTDIR };
+
+static uint64_t gen_num(uint64_t *s)
+{
+    uint64_t r = prng(s);
+    switch (r & 3) {
+    case 0: return r >> 2 & 0xff;
+    case 1: return prng(s);
+    case 2: return UINT64_MAX - (r >> 60);
+    default: return r >> 20;
+    }
+}
+
+/* a token: no whitespace, not starting with '!', any other printable or high byte */
+static const char *gen_str(uint64_t *s, char **pool)
+{
+    char *start = *pool;
+    unsigned n = 1 + (unsigned)(prng(s) % 24);
+    for (unsigned i = 0; i < n; i++) {
+        char c;
+        do
+            c = (char)(0x21 + prng(s) % 0xdf);
+        while (c == '\x7f' || (i == 0 && c == '!'));
+        *(*pool)++ = c;
+    }
+    *(*pool)++ = '\0';
+    return start;
+}
+
+static void gen_access(uint64_t *s, struct trace_event *ev)
+{
+    ev->addr = gen_num(s);
+    ev->len = prng(s) % (TRACE_MAX_SIZE + 1);
+    if (ev->op != T_EXEC_FETCH && prng(s) % 2) {
+        ev->len = 1 + prng(s) % (prng(s) % 8 ? 16 : TRACE_MAX_DATA);
+        ev->has_data = 1;
+        ev->ndata = (size_t)ev->len;
+        for (size_t i = 0; i < ev->ndata; i++)
+            ev->data[i] = (uint8_t)prng(s);
+    }
+}
+
+static void gen_body(uint64_t *s, struct trace_event *ev, char **pool)
+{
+    switch (ev->op) {
+    case T_SPAWN: case T_EXEC:
+        ev->path = gen_str(s, pool);
+        ev->argc = (unsigned)(prng(s) % (TRACE_MAX_ARGS + 1));
+        for (unsigned i = 0; i < ev->argc; i++)
+            ev->argv[i] = gen_str(s, pool);
+        break;
+    case T_FORK: ev->pid2 = (uint32_t)prng(s); break;
+    case T_MMAP:
+        ev->addr = gen_num(s), ev->len = gen_num(s), ev->prot = (int)(prng(s) % 8);
+        ev->shared = (int)(prng(s) % 2), ev->fixed = (int)(prng(s) % 2);
+        if (prng(s) % 2)
+            ev->path = gen_str(s, pool), ev->off = gen_num(s);
+        break;
+    case T_MUNMAP: ev->addr = gen_num(s), ev->len = gen_num(s); break;
+    case T_MPROTECT:
+        ev->addr = gen_num(s), ev->len = gen_num(s), ev->prot = (int)(prng(s) % 8);
+        break;
+    case T_BRK: ev->addr = gen_num(s); break;
+    case T_READ: case T_WRITE: case T_EXEC_FETCH: gen_access(s, ev); break;
+    case T_MARK: ev->label = gen_str(s, pool); break;
+    case T_EXIT: break;
+    }
+}
+
+static void gen_event(uint64_t *s, struct trace_event *ev, char *pool)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->op = (enum trace_op)(prng(s) % (T_MARK + 1));
+    if (ev->op != T_MARK)
+        ev->pid = (uint32_t)gen_num(s);
+    gen_body(s, ev, &pool);
+    if (prng(s) % 4 == 0)
+        ev->expect_err = gen_errs[prng(s) % (sizeof(gen_errs) / sizeof(gen_errs[0]))];
+}
+
+static void test_round_trip(void **state)
+{
+    struct trace_event *a = new_event(), *b = new_event();
+    char *pool = malloc(4096), *buf = malloc(LINE_CAP), *buf2 = malloc(LINE_CAP);
+    uint64_t seed = 0x1234567887654321ULL;
+    (void)state;
+
+    assert_non_null(pool);
+    assert_non_null(buf);
+    assert_non_null(buf2);
+    for (int it = 0; it < 200000; it++) {
+        const char *msg = NULL;
+        gen_event(&seed, a, pool);
+        int n = trace_format_event(a, buf, LINE_CAP);
+        assert_true(n > 0);
+        assert_int_equal(buf[n - 1], '\n');
+        assert_int_equal((size_t)n, strlen(buf));
+        memcpy(buf2, buf, (size_t)n + 1);
+        int rc = trace_parse_line(buf2, b, &msg);
+        if (rc != 1)
+            fail_msg("iteration %d: \"%s\" -> %d %s", it, buf, rc, msg ? msg : "");
+        assert_events_equal(a, b);
+        /* and formatting the parsed event gives the same text */
+        char again[LINE_CAP];
+        assert_int_equal(trace_format_event(b, again, sizeof(again)), n);
+        assert_string_equal(again, buf);
+    }
+    free(pool);
+    free(buf);
+    free(buf2);
+    free(a);
+    free(b);
+}
+
+/* ---------- garbage never crashes ---------- */
+
+static const char *const vocab[] = {
+    "spawn", "fork", "exec", "exit", "mmap", "munmap", "mprotect", "brk", "r", "w", "x",
+    "mark", "0", "1", "0x", "0x10", "4096", "18446744073709551615", "18446744073709551616",
+    "4294967296", "-1", "rwx", "r--", "-", "private", "shared,fixed", "=", "=00", "=0",
+    "=abcd", "!EFAULT", "!EBOGUS", "!", "#", "/bin/sh", "\t", "", "\r\n", "  ",
+};
+
+/* a parsed line must be internally consistent */
+static void check_parsed(const struct trace_event *ev)
+{
+    char buf[LINE_CAP];
+
+    assert_true(ev->argc <= TRACE_MAX_ARGS);
+    assert_true(ev->ndata <= TRACE_MAX_DATA);
+    assert_true(!ev->has_data || ev->ndata == ev->len);
+    assert_true((ev->prot & ~7) == 0);
+    int n = trace_format_event(ev, buf, sizeof(buf));
+    assert_true(n > 0 || n == -EINVAL);
+}
+
+static void run_garbage(char *line, struct trace_event *ev)
+{
+    const char *msg = NULL;
+    int rc = trace_parse_line(line, ev, &msg);
+
+    assert_true(rc == 0 || rc == 1 || rc == -EINVAL);
+    if (rc == -EINVAL)
+        assert_non_null(msg);
+    if (rc == 1)
+        check_parsed(ev);
+}
+
+static void test_garbage(void **state)
+{
+    struct trace_event *ev = new_event();
+    uint64_t seed = 42;
+    (void)state;
+
+    for (int it = 0; it < 100000; it++) {
+        size_t n = (size_t)(prng(&seed) % 200);
+        char *line = malloc(n + 1);  /* exact size: ASan catches overreads */
+        assert_non_null(line);
+        for (size_t i = 0; i < n; i++) {
+            line[i] = (char)(1 + prng(&seed) % 255);
+        }
+        line[n] = '\0';
+        run_garbage(line, ev);
+        free(line);
+    }
+    for (int it = 0; it < 100000; it++) {
+        char line[512];
+        size_t len = 0;
+        unsigned ntok = (unsigned)(prng(&seed) % 12);
+        line[0] = '\0';
+        for (unsigned k = 0; k < ntok; k++) {
+            const char *w = vocab[prng(&seed) % (sizeof(vocab) / sizeof(vocab[0]))];
+            len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s", k ? " " : "", w);
+        }
+        run_garbage(line, ev);
+    }
+    free(ev);
+}
+
+/* byte flips in valid formatted lines */
+static void test_mutated_lines(void **state)
+{
+    struct trace_event *a = new_event(), *b = new_event();
+    char *pool = malloc(4096), *buf = malloc(LINE_CAP);
+    uint64_t seed = 7;
+    (void)state;
+
+    assert_non_null(pool);
+    assert_non_null(buf);
+    for (int it = 0; it < 100000; it++) {
+        gen_event(&seed, a, pool);
+        int n = trace_format_event(a, buf, LINE_CAP);
+        assert_true(n > 0);
+        for (int k = 0; k < 1 + (int)(prng(&seed) % 3); k++) {
+            size_t at = (size_t)(prng(&seed) % (uint64_t)n);
+            buf[at] = (char)(1 + prng(&seed) % 255);
+        }
+        char *line = malloc((size_t)n + 1);
+        assert_non_null(line);
+        memcpy(line, buf, (size_t)n + 1);
+        run_garbage(line, b);
+        free(line);
+    }
+    free(pool);
+    free(buf);
+    free(a);
+    free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_header),
+        cmocka_unit_test(test_errno_names),
+        cmocka_unit_test(test_blank_and_comments),
+        cmocka_unit_test(test_examples),
+        cmocka_unit_test(test_reset_between_lines),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_too_many_args),
+        cmocka_unit_test(test_full_data),
+        cmocka_unit_test(test_format_basic),
+        cmocka_unit_test(test_format_rejects),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_mutated_lines),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,488 @@
+/*
+ * The VM engine end to end through the public API: copy-on-write,
+ * inheritance, protection, unmapping, zero-fill, exit orders, running out
+ * of RAM, device pages.  The machine checker runs after every step.
+ */
+#include "testutil.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RW (XVM_PROT_READ | XVM_PROT_WRITE)
+
+static const char *const profiles[] = { "sgimips", "amd64" };
+
+/*
+ * Parent P writes AAAA; fork C; C writes page 0 (B); fork G from C;
+ * P writes page 1 (D).  Each sees its own:
+ *   P: D? -> A D A A    C: B A A A    G: B A A A
+ */
+static void test_fault_cow_after_fork_parent_child_grandchild(void **state)
+{
+    (void)state;
+    for (size_t p = 0; p < 2; p++) {
+        xvm_machine *m = tm_machine(profiles[p], 4u << 20, 1);
+        xvm_vmspace *P, *C, *G;
+        assert_int_equal(xvm_vmspace_create(m, &P), 0);
+        uint64_t a = tm_anon(P, 4, RW, XVM_MAP_PRIVATE);
+        for (int i = 0; i < 4; i++)
+            tm_wr8(P, a + i * PG + 7, 'A');
+        tm_check(m);
+        uint64_t anon_before = tm_stats(m).pages[XVM_USE_ANON];
+        uint64_t used_before = tm_stats(m).ram_pages - tm_stats(m).pages[XVM_USE_FREE];
+
+        assert_int_equal(xvm_vmspace_fork(P, &C), 0);
+        tm_check(m);
+        /* No page is copied at fork: only the child's root table is new. */
+        assert_int_equal(tm_stats(m).pages[XVM_USE_ANON], anon_before);
+        assert_int_equal(tm_stats(m).ram_pages - tm_stats(m).pages[XVM_USE_FREE],
+                         used_before + 1);
+
+        tm_wr8(C, a + 7, 'B');
+        tm_check(m);
+        assert_int_equal(tm_stats(m).pages[XVM_USE_ANON], anon_before + 1);
+        assert_int_equal(xvm_vmspace_fork(C, &G), 0);
+        tm_check(m);
+        tm_wr8(P, a + PG + 7, 'D');
+        tm_check(m);
+
+        assert_int_equal(tm_rd8(P, a + 7), 'A');
+        assert_int_equal(tm_rd8(P, a + PG + 7), 'D');
+        assert_int_equal(tm_rd8(C, a + 7), 'B');
+        assert_int_equal(tm_rd8(C, a + PG + 7), 'A');
+        assert_int_equal(tm_rd8(G, a + 7), 'B');
+        assert_int_equal(tm_rd8(G, a + PG + 7), 'A');
+        tm_wr8(G, a + 7, 'G');
+        tm_check(m);
+        assert_int_equal(tm_rd8(C, a + 7), 'B');
+        assert_int_equal(tm_rd8(G, a + 7), 'G');
+        assert_int_equal(tm_rd8(P, a + 3 * PG + 7), 'A');
+        assert_true(tm_stats(m).cow_promotions >= 3);
+        xvm_vmspace_destroy(C);
+        tm_check(m);
+        assert_int_equal(tm_rd8(G, a + PG + 7), 'A');
+        xvm_vmspace_destroy(G);
+        xvm_vmspace_destroy(P);
+        tm_check(m);
+        assert_int_equal(tm_stats(m).pages[XVM_USE_ANON], 0);
+        assert_int_equal(tm_stats(m).pv_entries, 0);
+        xvm_machine_destroy(m);
+    }
+}
+
+static void test_fault_inherit_share_child_writes_parent_sees(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 4u << 20, 1);
+    xvm_vmspace *P, *C;
+    assert_int_equal(xvm_vmspace_create(m, &P), 0);
+    uint64_t a = tm_anon(P, 3, RW, XVM_MAP_PRIVATE);
+    uint64_t s = tm_anon(P, 2, RW, XVM_MAP_SHARED);
+    tm_wr8(P, a, 1);
+    assert_int_equal(xvm_minherit(P, a, 3 * PG, XVM_INHERIT_SHARE), 0);
+    tm_check(m);
+    assert_int_equal(xvm_vmspace_fork(P, &C), 0);
+    tm_check(m);
+    tm_wr8(C, a, 2);
+    tm_wr8(C, a + 2 * PG, 3);      /* never touched before the fork */
+    tm_wr8(C, s + PG, 4);           /* MAP_SHARED: shared by default */
+    tm_check(m);
+    assert_int_equal(tm_rd8(P, a), 2);
+    assert_int_equal(tm_rd8(P, a + 2 * PG), 3);
+    assert_int_equal(tm_rd8(P, s + PG), 4);
+    tm_wr8(P, a + PG, 5);
+    assert_int_equal(tm_rd8(C, a + PG), 5);
+    tm_check(m);
+    /* A copy-inheriting grandchild takes its own copy of the shared amap. */
+    xvm_vmspace *G;
+    assert_int_equal(xvm_minherit(C, a, 3 * PG, XVM_INHERIT_COPY), 0);
+    assert_int_equal(xvm_vmspace_fork(C, &G), 0);
+    tm_wr8(G, a, 9);
+    tm_check(m);
+    assert_int_equal(tm_rd8(P, a), 2);
+    assert_int_equal(tm_rd8(C, a), 2);
+    assert_int_equal(tm_rd8(G, a), 9);
+    tm_wr8(P, a, 6);
+    assert_int_equal(tm_rd8(C, a), 6);
+    assert_int_equal(tm_rd8(G, a), 9);
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+static void test_fault_inherit_none_child_faults(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("amd64", 4u << 20, 1);
+    xvm_vmspace *P, *C;
+    uint8_t b;
+    assert_int_equal(xvm_vmspace_create(m, &P), 0);
+    uint64_t a = tm_anon(P, 2, RW, XVM_MAP_PRIVATE);
+    tm_wr8(P, a, 1);
+    assert_int_equal(xvm_minherit(P, a, PG, XVM_INHERIT_NONE), 0);
+    assert_int_equal(xvm_vmspace_fork(P, &C), 0);
+    tm_check(m);
+    assert_int_equal(xvm_read(C, a, &b, 1), EFAULT);
+    assert_int_equal(tm_rd8(C, a + PG), 0);
+    assert_int_equal(tm_rd8(P, a), 1);
+    assert_int_equal(xvm_minherit(P, a, PG, 7), EINVAL);
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+static void test_protect_write_after_mprotect_read_is_eacces(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 4u << 20, 1);
+    xvm_vmspace *vs;
+    uint8_t b = 1;
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    uint64_t a = tm_anon(vs, 4, RW, XVM_MAP_PRIVATE);
+    tm_wr8(vs, a + PG, 42);
+    assert_int_equal(xvm_mprotect(vs, a + PG, 2 * PG, XVM_PROT_READ), 0);
+    tm_check(m);
+    assert_int_equal(xvm_write(vs, a + PG, &b, 1), EACCES);
+    assert_int_equal(xvm_write(vs, a + 2 * PG + 5, &b, 1), EACCES);
+    assert_int_equal(tm_rd8(vs, a + PG), 42);
+    tm_wr8(vs, a, 1);               /* outside the range: still writable */
+    tm_wr8(vs, a + 3 * PG, 1);
+    assert_int_equal(xvm_fetch(vs, a, &b, 1), EACCES);
+    assert_int_equal(xvm_mprotect(vs, a + PG, PG, XVM_PROT_NONE), 0);
+    assert_int_equal(xvm_read(vs, a + PG, &b, 1), EACCES);
+    tm_check(m);
+    assert_int_equal(xvm_mprotect(vs, a, 4 * PG, RW), 0);
+    assert_int_equal(tm_rd8(vs, a + PG), 42);
+    tm_wr8(vs, a + PG, 43);
+    /* A write crossing into a read-only page fails at that page. */
+    assert_int_equal(xvm_mprotect(vs, a + 2 * PG, PG, XVM_PROT_READ), 0);
+    uint8_t two[2] = { 7, 7 };
+    assert_int_equal(xvm_write(vs, a + 2 * PG - 1, two, 2), EACCES);
+    assert_int_equal(tm_rd8(vs, a + 2 * PG - 1), 7);
+    /* Holes in the range: ENOMEM and nothing changes. */
+    assert_int_equal(xvm_mprotect(vs, a, 6 * PG, XVM_PROT_READ), ENOMEM);
+    tm_wr8(vs, a, 2);
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+static void test_protect_max_protection_cannot_be_exceeded(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 4u << 20, 1);
+    xvm_vmspace *vs;
+    uint64_t a = 0;
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    assert_int_equal(xvm_mmap(vs, &a, 2 * PG,
+                              XVM_PROT_READ | XVM_PROT_MPROTECT(XVM_PROT_READ),
+                              XVM_MAP_PRIVATE, NULL, 0), 0);
+    assert_int_equal(xvm_mprotect(vs, a, PG, RW), EACCES);
+    assert_int_equal(xvm_mprotect(vs, a, PG, XVM_PROT_READ | XVM_PROT_EXEC), EACCES);
+    uint8_t b = 1;
+    assert_int_equal(xvm_write(vs, a, &b, 1), EACCES);
+    assert_int_equal(xvm_mprotect(vs, a, PG, XVM_PROT_NONE), 0);
+    assert_int_equal(xvm_mprotect(vs, a, PG, XVM_PROT_READ), 0);
+    uint64_t c = 0;
+    assert_int_equal(xvm_mmap(vs, &c, PG, RW | XVM_PROT_MPROTECT(XVM_PROT_READ),
+                              XVM_MAP_PRIVATE, NULL, 0), EACCES);
+    tm_check(m);
+    /* The child inherits max_protection. */
+    xvm_vmspace *C;
+    assert_int_equal(xvm_vmspace_fork(vs, &C), 0);
+    assert_int_equal(xvm_mprotect(C, a, PG, RW), EACCES);
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+/*
+ * Eight pages AAAAAAAA, shared by fork with a child; the parent unmaps
+ * pages 3-4:  parent AAA..AAA, child AAAAAAAA.
+ */
+static void test_map_partial_munmap_in_middle_of_amap(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("amd64", 4u << 20, 1);
+    xvm_vmspace *P, *C;
+    uint8_t b;
+    assert_int_equal(xvm_vmspace_create(m, &P), 0);
+    uint64_t a = tm_anon(P, 8, RW, XVM_MAP_PRIVATE);
+    for (int i = 0; i < 8; i++)
+        tm_wr8(P, a + i * PG, (uint8_t)(10 + i));
+    assert_int_equal(tm_stats(m).pages[XVM_USE_ANON], 8);
+    assert_int_equal(xvm_vmspace_fork(P, &C), 0);
+    assert_int_equal(xvm_munmap(P, a + 3 * PG, 2 * PG), 0);
+    tm_check(m);
+    assert_int_equal(xvm_read(P, a + 3 * PG, &b, 1), EFAULT);
+    assert_int_equal(xvm_read(P, a + 4 * PG + 9, &b, 1), EFAULT);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(tm_rd8(C, a + i * PG), 10 + i);
+        if (i != 3 && i != 4)
+            assert_int_equal(tm_rd8(P, a + i * PG), 10 + i);
+    }
+    /* The child still holds all eight anons. */
+    assert_int_equal(tm_stats(m).pages[XVM_USE_ANON], 8);
+    xvm_vmspace_destroy(C);
+    tm_check(m);
+    /* Only the six the parent still maps survive. */
+    assert_int_equal(tm_stats(m).pages[XVM_USE_ANON], 6);
+    /* Unmapping a part of a now-private amap frees exactly that part. */
+    assert_int_equal(xvm_munmap(P, a + 6 * PG, PG), 0);
+    tm_check(m);
+    assert_int_equal(tm_stats(m).pages[XVM_USE_ANON], 5);
+    assert_int_equal(tm_rd8(P, a + 7 * PG), 17);
+    assert_int_equal(xvm_munmap(P, a + 1, PG), EINVAL);
+    assert_int_equal(xvm_munmap(P, a, 0), EINVAL);
+    xvm_machine_destroy(m);
+}
+
+static void test_fault_zero_fill_reads_zero_page_writes_allocate(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
+    xvm_vmspace *vs;
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    uint64_t a = tm_anon(vs, 16, RW, XVM_MAP_PRIVATE);
+    uint8_t buf[3 * PG];
+    memset(buf, 0xee, sizeof(buf));
+    assert_int_equal(xvm_read(vs, a + 100, buf, sizeof(buf)), 0);
+    for (size_t i = 0; i < sizeof(buf); i++)
+        assert_int_equal(buf[i], 0);
+    tm_check(m);
+    struct xvm_stats st = tm_stats(m);
+    assert_int_equal(st.pages[XVM_USE_ANON], 0);
+    assert_int_equal(st.zero_page_maps, 4);
+    tm_wr8(vs, a + PG + 1, 5);
+    st = tm_stats(m);
+    assert_int_equal(st.pages[XVM_USE_ANON], 1);
+    assert_int_equal(st.zero_fills, 1);
+    assert_int_equal(tm_rd8(vs, a + PG + 1), 5);
+    assert_int_equal(tm_rd8(vs, a + PG), 0);
+    /* The zero page itself never changed. */
+    assert_int_equal(tm_rd8(vs, a), 0);
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+static void exit_order(int parent_first)
+{
+    xvm_machine *m = tm_machine("sgimips", 4u << 20, 1);
+    struct xvm_stats st0 = tm_stats(m);
+    xvm_vmspace *P, *C;
+    assert_int_equal(xvm_vmspace_create(m, &P), 0);
+    uint64_t a = tm_anon(P, 8, RW, XVM_MAP_PRIVATE);
+    uint64_t s = tm_anon(P, 2, RW, XVM_MAP_SHARED);
+    for (int i = 0; i < 8; i++)
+        tm_wr8(P, a + i * PG, (uint8_t)i);
+    tm_wr8(P, s, 1);
+    assert_int_equal(xvm_vmspace_fork(P, &C), 0);
+    tm_wr8(C, a + 2 * PG, 99);
+    tm_wr8(C, s + PG, 2);
+    tm_check(m);
+    xvm_vmspace *first = parent_first ? P : C, *second = parent_first ? C : P;
+    xvm_vmspace_destroy(first);
+    tm_check(m);
+    assert_int_equal(tm_rd8(second, a + 2 * PG), parent_first ? 99 : 2);
+    assert_int_equal(tm_rd8(second, a + 5 * PG), 5);
+    assert_int_equal(tm_rd8(second, s + PG), 2);
+    tm_wr8(second, a + 5 * PG, 55);
+    tm_check(m);
+    xvm_vmspace_destroy(second);
+    tm_check(m);
+    struct xvm_stats st = tm_stats(m);
+    assert_int_equal(st.pages[XVM_USE_FREE], st0.pages[XVM_USE_FREE]);
+    assert_int_equal(st.pv_entries, 0);
+    xvm_machine_destroy(m);
+}
+
+static void test_exit_parent_first(void **state)
+{
+    (void)state;
+    exit_order(1);
+}
+
+static void test_exit_child_first(void **state)
+{
+    (void)state;
+    exit_order(0);
+}
+
+static void test_enomem_tiny_ram_then_recovery(void **state)
+{
+    (void)state;
+    for (size_t p = 0; p < 2; p++) {
+        xvm_machine *m = tm_machine(profiles[p], 16 * PG, 1);
+        xvm_vmspace *vs;
+        assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+        uint64_t a = tm_anon(vs, 64, RW, XVM_MAP_PRIVATE);
+        int error = 0;
+        uint64_t i;
+        for (i = 0; i < 64; i++) {
+            uint8_t v = (uint8_t)i;
+            if ((error = xvm_write(vs, a + i * PG, &v, 1)) != 0)
+                break;
+            tm_check(m);
+        }
+        assert_int_equal(error, ENOMEM);
+        assert_true(i > 2 && i < 16);
+        tm_check(m);
+        assert_int_equal(tm_stats(m).pages[XVM_USE_FREE], 0);
+        /* Reads of what was written still work; so does forking and
+         * reading in a child if a table can be had, else ENOMEM. */
+        for (uint64_t k = 0; k < i; k++)
+            assert_int_equal(tm_rd8(vs, a + k * PG), (uint8_t)k);
+        xvm_vmspace *C = NULL;
+        assert_int_equal(xvm_vmspace_fork(vs, &C), ENOMEM);
+        tm_check(m);
+        /* Free half and carry on. */
+        assert_int_equal(xvm_munmap(vs, a, 4 * PG), 0);
+        tm_check(m);
+        uint8_t v = 77;
+        assert_int_equal(xvm_write(vs, a + i * PG, &v, 1), 0);
+        assert_int_equal(tm_rd8(vs, a + i * PG), 77);
+        tm_check(m);
+        xvm_vmspace_destroy(vs);
+        tm_check(m);
+        struct xvm_stats st = tm_stats(m);
+        assert_int_equal(st.pages[XVM_USE_FREE], st.ram_pages - 1);
+        assert_true(st.enomem >= 1);
+        xvm_machine_destroy(m);
+    }
+}
+
+static void test_two_machines_side_by_side(void **state)
+{
+    (void)state;
+    xvm_machine *m1 = tm_machine("sgimips", 4u << 20, 1);
+    xvm_machine *m2 = tm_machine("sgimips", 4u << 20, 1);
+    xvm_vmspace *v1, *v2;
+    assert_int_equal(xvm_vmspace_create(m1, &v1), 0);
+    assert_int_equal(xvm_vmspace_create(m2, &v2), 0);
+    uint64_t a1 = tm_anon(v1, 4, RW, XVM_MAP_PRIVATE);
+    uint64_t a2 = tm_anon(v2, 4, RW, XVM_MAP_PRIVATE);
+    assert_int_equal(a1, a2);       /* same layout, separate worlds */
+    tm_wr8(v1, a1, 1);
+    tm_wr8(v2, a2, 2);
+    tm_wr8(v2, a2 + PG, 3);
+    assert_int_equal(tm_rd8(v1, a1), 1);
+    assert_int_equal(tm_rd8(v2, a2), 2);
+    assert_int_equal(tm_rd8(v1, a1 + PG), 0);
+    assert_int_equal(tm_stats(m1).pages[XVM_USE_ANON], 1);
+    assert_int_equal(tm_stats(m2).pages[XVM_USE_ANON], 2);
+    tm_check(m1);
+    xvm_machine_destroy(m2);
+    tm_check(m1);
+    assert_int_equal(tm_rd8(v1, a1), 1);
+    xvm_machine_destroy(m1);
+}
+
+/*
+ * A device segment mapped private into three processes; one writes and
+ * gets a private copy (promotion from the device page), the others and
+ * the device's bytes stay as they were.
+ */
+static void test_device_pages_shared_then_promoted_in_one(void **state)
+{
+    (void)state;
+    enum { NPG = 4 };
+    static const char *const names[] = { "sgimips", "amd64" };
+    for (size_t p = 0; p < 2; p++) {
+        xvm_machine *m = tm_machine(names[p], 4u << 20, 0);
+        uint8_t *dev = malloc(NPG * PG), *orig = malloc(NPG * PG);
+        for (size_t i = 0; i < NPG * PG; i++)
+            dev[i] = (uint8_t)(i * 7 + 3);
+        memcpy(orig, dev, NPG * PG);
+        uint64_t pa = 0x1c000000;
+        assert_int_equal(xvm_physload_device(m, pa, NPG * PG, dev), 0);
+        assert_int_equal(xvm_physload_device(m, pa, NPG * PG, dev), EEXIST);
+        assert_int_equal(xvm_physload_device(m, 0, NPG * PG, dev), EINVAL);
+        xvm_object *obj;
+        assert_int_equal(xvm_devobj_create(m, pa, NPG * PG, &obj), 0);
+        xvm_object *bad = NULL;
+        assert_int_equal(xvm_devobj_create(m, pa + PG, NPG * PG, &bad), EINVAL);
+        assert_null(bad);
+        struct xvm_stats st0 = tm_stats(m);
+        xvm_vmspace *vs[3];
+        uint64_t a[3];
+        for (int k = 0; k < 3; k++) {
+            assert_int_equal(xvm_vmspace_create(m, &vs[k]), 0);
+            a[k] = 0;
+            assert_int_equal(xvm_mmap(vs[k], &a[k], NPG * PG, RW | XVM_PROT_EXEC,
+                                      XVM_MAP_PRIVATE, obj, 0), 0);
+            uint8_t buf[NPG * PG];
+            assert_int_equal(xvm_read(vs[k], a[k], buf, sizeof(buf)), 0);
+            assert_memory_equal(buf, orig, sizeof(buf));
+            tm_check(m);
+        }
+        struct xvm_stats st = tm_stats(m);
+        /* Mapped without a single RAM frame for data; PV in the hash. */
+        assert_int_equal(st.pages[XVM_USE_ANON], 0);
+        assert_int_equal(st.pages[XVM_USE_PAGECACHE], 0);
+        assert_int_equal(st.pv_device, 3 * NPG);
+        assert_int_equal(st.device_maps - st0.device_maps, 3 * NPG);
+        uint64_t pa0;
+        assert_int_equal(xvm_extract(vs[0], a[0] + 5, &pa0), 0);
+        assert_int_equal(pa0, pa + 5);
+
+        uint8_t w[3] = { 0xAA, 0xBB, 0xCC };
+        assert_int_equal(xvm_write(vs[1], a[1] + PG - 1, w, 3), 0);
+        tm_check(m);
+        st = tm_stats(m);
+        assert_int_equal(st.cow_from_device, 2);
+        assert_int_equal(st.pages[XVM_USE_ANON], 2);
+        assert_int_equal(st.pv_device, 3 * NPG - 2);
+        uint8_t buf[NPG * PG];
+        assert_int_equal(xvm_read(vs[1], a[1], buf, sizeof(buf)), 0);
+        assert_memory_equal(buf + PG - 1, w, 3);
+        assert_memory_equal(buf, orig, PG - 1);
+        assert_memory_equal(buf + PG + 2, orig + PG + 2, (NPG - 1) * PG - 2);
+        for (int k = 0; k < 3; k += 2) {
+            assert_int_equal(xvm_read(vs[k], a[k], buf, sizeof(buf)), 0);
+            assert_memory_equal(buf, orig, sizeof(buf));
+        }
+        assert_memory_equal(dev, orig, NPG * PG);
+        /* A fork shares the promoted page until the child writes it. */
+        xvm_vmspace *c;
+        assert_int_equal(xvm_vmspace_fork(vs[1], &c), 0);
+        assert_int_equal(tm_rd8(c, a[1] + PG), 0xBB);
+        tm_wr8(c, a[1] + PG, 0x11);
+        assert_int_equal(tm_rd8(vs[1], a[1] + PG), 0xBB);
+        tm_check(m);
+        /* Shared mappings of read-only device memory cannot be writable. */
+        uint64_t sh = 0;
+        assert_int_equal(xvm_mmap(vs[0], &sh, PG, RW, XVM_MAP_SHARED, obj, 0), EACCES);
+        assert_int_equal(xvm_mmap(vs[0], &sh, PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, PG), 0);
+        assert_int_equal(xvm_mprotect(vs[0], sh, PG, RW), EACCES);
+        assert_int_equal(tm_rd8(vs[0], sh), orig[PG]);
+        /* Wiring a device page is refused (paper §11.4). */
+        assert_int_equal(xvm_mlock(vs[0], sh, PG), EINVAL);
+        tm_check(m);
+        xvm_object_release(obj);
+        for (int k = 0; k < 3; k++)
+            xvm_vmspace_destroy(vs[k]);
+        xvm_vmspace_destroy(c);
+        tm_check(m);
+        assert_int_equal(tm_stats(m).pv_entries, 0);
+        assert_memory_equal(dev, orig, NPG * PG);
+        xvm_machine_destroy(m);
+        free(dev);
+        free(orig);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fault_cow_after_fork_parent_child_grandchild),
+        cmocka_unit_test(test_fault_inherit_share_child_writes_parent_sees),
+        cmocka_unit_test(test_fault_inherit_none_child_faults),
+        cmocka_unit_test(test_protect_write_after_mprotect_read_is_eacces),
+        cmocka_unit_test(test_protect_max_protection_cannot_be_exceeded),
+        cmocka_unit_test(test_map_partial_munmap_in_middle_of_amap),
+        cmocka_unit_test(test_fault_zero_fill_reads_zero_page_writes_allocate),
+        cmocka_unit_test(test_exit_parent_first),
+        cmocka_unit_test(test_exit_child_first),
+        cmocka_unit_test(test_enomem_tiny_ram_then_recovery),
+        cmocka_unit_test(test_two_machines_side_by_side),
+        cmocka_unit_test(test_device_pages_shared_then_promoted_in_one),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
