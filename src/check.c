@@ -74,18 +74,20 @@ static void check_frames(struct ck *ck)
         struct vm_page *pg = &ph->pages[i];
         if (pg->use >= XVM_USE_COUNT)
             return (void)fail(ck, "frame %u: bad use %u", i, pg->use);
-        if ((pg->use == XVM_USE_FREE) != ((pg->flags & PG_FREE) != 0))
+        bool listed = i < ph->fresh;
+        if ((pg->use == XVM_USE_FREE && listed) != ((pg->flags & PG_FREE) != 0))
             return (void)fail(ck, "frame %u: free flag disagrees with use", i);
         if (pg->use == XVM_USE_FREE && pg->pv)
             return (void)fail(ck, "frame %u: free but mapped", i);
         by_use[pg->use]++;
     }
     for (uint32_t i = ph->free_head; i != UINT32_MAX; i = ph->pages[i].next_free) {
-        if (i >= ph->npages || !(ph->pages[i].flags & PG_FREE) ||
+        if (i >= ph->fresh || !(ph->pages[i].flags & PG_FREE) ||
             ++onlist > ph->nfree)
             return (void)fail(ck, "free list corrupt at frame %u", i);
     }
-    if (onlist != ph->nfree || by_use[XVM_USE_FREE] != ph->nfree)
+    if (onlist + (ph->npages - ph->fresh) != ph->nfree ||
+        by_use[XVM_USE_FREE] != ph->nfree)
         return (void)fail(ck, "free list holds %llu frames, %llu are free",
                           (unsigned long long)onlist,
                           (unsigned long long)by_use[XVM_USE_FREE]);

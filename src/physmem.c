@@ -21,12 +21,10 @@ int phys_init(struct xvm_machine *m, uint64_t ram_pa, uint64_t ram_bytes)
         return ENOMEM;
     ph->npages = (uint32_t)n;
     ph->ram = (struct ram_seg){ .pa = ram_pa, .npages = n, .first = 0 };
-    /* Free list in address order, so runs are reproducible. */
-    for (uint32_t i = 0; i < n; i++) {
-        ph->pages[i].flags = PG_FREE;
-        ph->pages[i].next_free = i + 1 < n ? i + 1 : NO_PAGE;
-    }
-    ph->free_head = 0;
+    /* Frames from `fresh` on were never used: they are free without being
+     * on the list, so a large RAM costs no host memory until touched. */
+    ph->fresh = 0;
+    ph->free_head = NO_PAGE;
     ph->nfree = (uint32_t)n;
     m->st.ram_pages = n;
     m->st.pages[XVM_USE_FREE] = n;
@@ -94,9 +92,9 @@ int phys_alloc(struct xvm_machine *m, int use, bool zero, pageh *out)
 
     if (++m->nframe == m->fail_frame_at)
         return ENOMEM;
-    if (ph->free_head == NO_PAGE || ph->nfree == 0)
+    if (ph->nfree == 0)
         return ENOMEM;
-    uint32_t i = ph->free_head;
+    uint32_t i = ph->free_head != NO_PAGE ? ph->free_head : ph->fresh;
     struct vm_page *pg = &ph->pages[i];
     if (pg->data == NULL) {
         /* Frame contents are host memory allocated on first use. */
@@ -105,7 +103,10 @@ int phys_alloc(struct xvm_machine *m, int use, bool zero, pageh *out)
             return ENOMEM;
         zero = true;
     }
-    ph->free_head = pg->next_free;
+    if (i == ph->free_head)
+        ph->free_head = pg->next_free;
+    else
+        ph->fresh++;
     ph->nfree--;
     pg->next_free = NO_PAGE;
     pg->flags = 0;

@@ -22,7 +22,7 @@ struct xvm_object;
 struct anon;
 
 /* vm_page flags */
-#define PG_FREE 0x01
+#define PG_FREE 0x01            /* on the free list */
 #define PG_BUSY 0x02            /* being filled; not yet visible */
 
 /* One RAM frame's metadata: the vm_page. */
@@ -55,6 +55,7 @@ struct physmem {
     struct vm_page *pages;      /* every RAM frame */
     uint32_t npages;
     uint32_t free_head, nfree;
+    uint32_t fresh;             /* frames from here on were never used */
     struct ram_seg ram;
     struct dev_seg *dev;
     unsigned ndev;

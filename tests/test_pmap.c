@@ -1,0 +1,207 @@
+/*
+ * pmap, PV tracking, the MMU walk and the software TLB, seen from inside:
+ * PTE bytes in simulated RAM are decoded here independently of pmap.c.
+ */
+#include "testutil.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "machine.h"
+#include "pmap.h"
+#include "vmspace.h"
+
+/* Decodes one PTE from a table frame, by the profile's size and order. */
+static uint64_t raw_pte(struct xvm_machine *m, pageh table, unsigned idx)
+{
+    const uint8_t *p = phys_page(m, table)->data + idx * m->prof->pte_size;
+    uint64_t v = 0;
+    for (unsigned k = 0; k < m->prof->pte_size; k++) {
+        unsigned b = m->prof->big_endian ? k : m->prof->pte_size - 1 - k;
+        v = v << 8 | p[b];
+    }
+    return v;
+}
+
+/* Walks the tables by hand: sgimips 10/10/12, amd64 9/9/9/9/12. */
+static uint64_t walk_by_hand(struct xvm_machine *m, struct pmap *pm, uint64_t va)
+{
+    pageh t = pm->root;
+    unsigned bits = m->prof->levels == 2 ? 10 : 9;
+    for (unsigned l = 0; l < m->prof->levels; l++) {
+        unsigned shift = 12 + bits * (m->prof->levels - 1 - l);
+        uint64_t pte = raw_pte(m, t, (unsigned)(va >> shift) & ((1u << bits) - 1));
+        if (!(pte & 1))
+            return 0;
+        if (l + 1 == m->prof->levels)
+            return pte;
+        t = phys_lookup(m, (pte >> 12) << 12);
+    }
+    return 0;
+}
+
+static void test_pmap_ptes_in_simulated_ram_decode_by_hand(void **state)
+{
+    (void)state;
+    static const char *const names[] = { "sgimips", "amd64" };
+    for (int p = 0; p < 2; p++) {
+        xvm_machine *m = tm_machine(names[p], 4u << 20, 0);
+        xvm_vmspace *vs;
+        assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+        uint64_t a = 0x10000000;
+        assert_int_equal(xvm_mmap(vs, &a, 3 * PG, XVM_PROT_READ | XVM_PROT_WRITE,
+                                  XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0), 0);
+        tm_wr8(vs, a + PG, 1);
+        uint64_t pa;
+        assert_int_equal(xvm_extract(vs, a + PG, &pa), 0);
+        uint64_t pte = walk_by_hand(m, vs->pmap, a + PG);
+        assert_int_equal((pte >> 12) << 12, pa);
+        assert_true(pte & PTE_W);
+        assert_true(pte & PTE_MOD);
+        assert_true(pte & PTE_REF);
+        assert_int_equal(walk_by_hand(m, vs->pmap, a + 2 * PG), 0);
+        /* Tables: root plus one per lower level. */
+        assert_int_equal(vs->pmap->ptpages, m->prof->levels);
+        assert_int_equal(tm_stats(m).pages[XVM_USE_PAGETABLE], m->prof->levels);
+        assert_int_equal(xvm_munmap(vs, a, 3 * PG), 0);
+        /* An emptied table is freed at once; only the root remains. */
+        assert_int_equal(vs->pmap->ptpages, 1);
+        tm_check(m);
+        xvm_machine_destroy(m);
+    }
+}
+
+static void test_pmap_referenced_modified_bits_follow_accesses(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
+    xvm_vmspace *vs;
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    uint64_t a = tm_anon(vs, 1, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
+    tm_wr8(vs, a, 1);
+    uint64_t pa;
+    assert_int_equal(xvm_extract(vs, a, &pa), 0);
+    pageh pg = phys_lookup(m, pa);
+    assert_true(pmap_is_modified(m, pg));
+    assert_true(pmap_is_referenced(m, pg));
+    pmap_clear_modify(m, pg);
+    pmap_clear_reference(m, pg);
+    assert_false(pmap_is_modified(m, pg));
+    assert_false(pmap_is_referenced(m, pg));
+    tm_check(m);
+    /* A read sets referenced only; the TLB must not hide the next write. */
+    assert_int_equal(tm_rd8(vs, a), 1);
+    assert_true(pmap_is_referenced(m, pg));
+    assert_false(pmap_is_modified(m, pg));
+    tm_wr8(vs, a, 2);
+    assert_true(pmap_is_modified(m, pg));
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+static void test_pmap_page_protect_device_page_finds_every_mapping(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
+    uint8_t *dev = calloc(1, 2 * PG);
+    dev[0] = 0x5a;
+    assert_int_equal(xvm_physload_device(m, 0x40000000, 2 * PG, dev), 0);
+    xvm_object *obj;
+    assert_int_equal(xvm_devobj_create(m, 0x40000000, 2 * PG, &obj), 0);
+    xvm_vmspace *vs[4];
+    uint64_t a[4];
+    for (int k = 0; k < 4; k++) {
+        assert_int_equal(xvm_vmspace_create(m, &vs[k]), 0);
+        a[k] = 0;
+        assert_int_equal(xvm_mmap(vs[k], &a[k], 2 * PG, XVM_PROT_READ,
+                                  XVM_MAP_SHARED, obj, 0), 0);
+        assert_int_equal(tm_rd8(vs[k], a[k]), 0x5a);
+    }
+    /* Two mappings in one address space too. */
+    uint64_t b = 0;
+    assert_int_equal(xvm_mmap(vs[0], &b, PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, 0), 0);
+    assert_int_equal(tm_rd8(vs[0], b), 0x5a);
+    pageh pg = page_device(0x40000000);
+    int n = 0;
+    for (struct pv_entry *pv = pmap_pv_head(m, pg); pv; pv = pv->next)
+        n++;
+    assert_int_equal(n, 5);
+    assert_int_equal(tm_stats(m).pv_device, 5);
+    pmap_page_protect(m, pg, XVM_PROT_NONE);
+    assert_null(pmap_pv_head(m, pg));
+    assert_int_equal(tm_stats(m).pv_device, 0);
+    tm_check(m);
+    for (int k = 0; k < 4; k++) {
+        uint64_t pa;
+        assert_int_equal(xvm_extract(vs[k], a[k], &pa), EFAULT);
+        /* The next access faults it back in. */
+        assert_int_equal(tm_rd8(vs[k], a[k]), 0x5a);
+    }
+    tm_check(m);
+    xvm_object_release(obj);
+    xvm_machine_destroy(m);
+    free(dev);
+}
+
+static void test_tlb_hits_misses_and_coherence(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
+    xvm_vmspace *vs;
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    uint64_t a = tm_anon(vs, 2, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
+    tm_wr8(vs, a, 1);
+    struct xvm_stats s0 = tm_stats(m);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(tm_rd8(vs, a + (uint64_t)i), i == 0 ? 1 : 0);
+    struct xvm_stats s1 = tm_stats(m);
+    assert_int_equal(s1.tlb_hits - s0.tlb_hits, 100);
+    assert_int_equal(s1.tlb_misses, s0.tlb_misses);
+    /* mprotect must drop the cached write permission at once. */
+    assert_int_equal(xvm_mprotect(vs, a, PG, XVM_PROT_READ), 0);
+    uint8_t v = 9;
+    assert_int_equal(xvm_write(vs, a, &v, 1), EACCES);
+    tm_check(m);
+    /* munmap must drop the cached translation. */
+    assert_int_equal(xvm_munmap(vs, a, PG), 0);
+    assert_int_equal(xvm_read(vs, a, &v, 1), EFAULT);
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+/* Fork write-protects the parent lazily; its writes still fault. */
+static void test_pmap_fork_write_protect_is_lazy_and_complete(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("amd64", 8u << 20, 0);
+    xvm_vmspace *P, *C;
+    assert_int_equal(xvm_vmspace_create(m, &P), 0);
+    uint64_t a = tm_anon(P, 600, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
+    for (int i = 0; i < 600; i++)
+        tm_wr8(P, a + (uint64_t)i * PG, 1);
+    uint64_t frames = tm_stats(m).ram_pages - tm_stats(m).pages[XVM_USE_FREE];
+    assert_int_equal(xvm_vmspace_fork(P, &C), 0);
+    /* No PTE was touched: only the child's root table is new. */
+    assert_int_equal(tm_stats(m).ram_pages - tm_stats(m).pages[XVM_USE_FREE],
+                     frames + 1);
+    tm_check(m);
+    for (int i = 0; i < 600; i += 7) {
+        tm_wr8(P, a + (uint64_t)i * PG, 2);
+        assert_int_equal(tm_rd8(C, a + (uint64_t)i * PG), 1);
+    }
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pmap_ptes_in_simulated_ram_decode_by_hand),
+        cmocka_unit_test(test_pmap_referenced_modified_bits_follow_accesses),
+        cmocka_unit_test(test_pmap_page_protect_device_page_finds_every_mapping),
+        cmocka_unit_test(test_tlb_hits_misses_and_coherence),
+        cmocka_unit_test(test_pmap_fork_write_protect_is_lazy_and_complete),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
