@@ -98,6 +98,7 @@ struct xvm_stats {
     uint64_t zero_fills, cow_promotions, cow_from_device, zero_page_maps;
     uint64_t neighbour_maps, device_maps;
     uint64_t amap_copies, enomem;
+    uint64_t reclaimed;                     /* page-cache pages freed */
     /* pmap and TLB */
     uint64_t pv_entries, pv_entries_peak, pv_device, pv_device_peak;
     uint64_t tlb_hits, tlb_misses, tlb_flushes;

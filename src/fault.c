@@ -32,6 +32,7 @@
 #include "machine.h"
 #include "map.h"
 #include "object.h"
+#include "pagedaemon.h"
 #include "pmap.h"
 #include "vmspace.h"
 
@@ -204,7 +205,8 @@ static int fault_lower(struct faultctx *f)
     if (f->wire && page_is_device(pg))
         return EINVAL;          /* device pages are never wired (§11.4) */
     if (f->cow_now && e->cow) {
-        if ((error = promote(f, phys_data(m, pg), &an)) != 0)
+        error = promote(f, phys_data(m, pg), &an);
+        if (error)
             return error;
         m->st.cow_promotions++;
         if (page_is_device(pg))
@@ -217,7 +219,8 @@ static int fault_lower(struct faultctx *f)
     return enter(f, pg, prot);
 }
 
-int uvm_fault(struct xvm_vmspace *vs, uint64_t va, unsigned access, bool wire)
+static int fault_once(struct xvm_vmspace *vs, uint64_t va, unsigned access,
+                      bool wire)
 {
     struct xvm_machine *m = vs->m;
     struct faultctx f = {
@@ -240,5 +243,19 @@ int uvm_fault(struct xvm_vmspace *vs, uint64_t va, unsigned access, bool wire)
     }
     if (error == ENOMEM)
         m->st.enomem++;
+    return error;
+}
+
+/*
+ * Out of RAM, the fault is restarted once the page daemon has freed clean
+ * page-cache pages, as UVM waits for the pagedaemon and restarts.  Only
+ * here, with nothing held, may pages be taken away.
+ */
+int uvm_fault(struct xvm_vmspace *vs, uint64_t va, unsigned access, bool wire)
+{
+    int error;
+    while ((error = fault_once(vs, va, access, wire)) == ENOMEM &&
+           pagedaemon_reclaim(vs->m) > 0)
+        ;
     return error;
 }
