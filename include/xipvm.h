@@ -102,6 +102,13 @@ struct xvm_stats {
     /* pmap and TLB */
     uint64_t pv_entries, pv_entries_peak, pv_device, pv_device_peak;
     uint64_t tlb_hits, tlb_misses, tlb_flushes;
+    /* flash and files */
+    uint64_t flash_reads, flash_bytes_read;     /* block interface */
+    uint64_t xip_reads, xip_bytes_read;         /* direct, through the window */
+    uint64_t flash_ns;                          /* simulated flash time */
+    uint64_t pagecache_fills, readahead_pages, fallback_pages;
+    uint64_t xip_hole_maps;
+    uint64_t buf_hits, buf_misses;
 };
 XVM_API void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st);
 XVM_API const char *xvm_use_name(enum xvm_use use);
@@ -158,6 +165,94 @@ XVM_API int xvm_fetch(xvm_vmspace *vs, uint64_t va, void *buf, size_t n);
 
 /* Resolve va to a physical address through the page tables (no fault). */
 XVM_API int xvm_extract(xvm_vmspace *vs, uint64_t va, uint64_t *pa);
+
+/*
+ * NOR flash: a memory-mappable device holding a read-only file-system
+ * image.  Its window is registered as a device segment at phys_base, so
+ * its pages are device pages; a block interface serves the file system's
+ * metadata and the copy-mode page cache.  Run-time writes are refused
+ * (EROFS): to update the image, unmount, close, open the new image, mount.
+ */
+typedef struct xvm_flash xvm_flash;
+
+struct xvm_flash_config {
+    uint64_t phys_base;         /* 0: the first free 16 MiB boundary after RAM */
+    uint32_t ns_per_access;     /* read-cost model: each access ... */
+    uint32_t ns_per_byte;       /* ... plus each byte (default 90 + 13/B) */
+    int xip_capable;            /* memory-mappable (NOR); default 1 */
+};
+XVM_API void xvm_flash_config_init(struct xvm_flash_config *cfg);
+/* Maps the image file read-only; the file is never modified. */
+XVM_API int xvm_flash_open(xvm_machine *m, const char *path,
+                           const struct xvm_flash_config *cfg, xvm_flash **out);
+/* Uses the caller's buffer (which must outlive the flash) as the image. */
+XVM_API int xvm_flash_attach(xvm_machine *m, const void *buf, uint64_t len,
+                             const struct xvm_flash_config *cfg,
+                             xvm_flash **out);
+/* EBUSY while mounted or while any of its pages is mapped. */
+XVM_API int xvm_flash_close(xvm_flash *f);
+XVM_API uint64_t xvm_flash_phys_base(const xvm_flash *f);
+XVM_API uint64_t xvm_flash_size(const xvm_flash *f);
+/* The block interface (strategy-style reads), counted and costed. */
+XVM_API int xvm_flash_read(xvm_flash *f, uint64_t off, void *buf, size_t len);
+XVM_API int xvm_flash_write(xvm_flash *f, uint64_t off, const void *buf,
+                            size_t len);
+
+/* Read-only FFS on a flash, mounted with or without XIP (paper §4.4). */
+typedef struct xvm_mount xvm_mount;
+typedef struct xvm_file xvm_file;
+
+#define XVM_MOUNT_XIP 0x1
+
+struct xvm_mount_config {
+    int flags;                  /* XVM_MOUNT_XIP */
+    unsigned readahead;         /* pages read ahead by the vnode pager; default 4 */
+    unsigned buffers;           /* metadata buffer cache, in pages; default 16 */
+};
+XVM_API void xvm_mount_config_init(struct xvm_mount_config *cfg);
+/* => EINVAL for a bad image; EOPNOTSUPP for xip on a device that is not
+ *    memory-mappable. */
+XVM_API int xvm_mount_flash(xvm_flash *f, const struct xvm_mount_config *cfg,
+                            xvm_mount **out);
+/* EBUSY while files are open or mapped. */
+XVM_API int xvm_unmount(xvm_mount *mp);
+XVM_API int xvm_mount_is_xip(const xvm_mount *mp);
+
+#define XVM_O_RDONLY 0
+#define XVM_O_WRONLY 1
+#define XVM_O_RDWR 2
+
+/* Regular files only (EISDIR for directories); writing modes: EROFS. */
+XVM_API int xvm_open(xvm_mount *mp, const char *path, int oflags,
+                     xvm_file **out);
+XVM_API void xvm_close(xvm_file *f);
+XVM_API uint64_t xvm_file_size(const xvm_file *f);
+/* read(): through the same object as mmap, so both see the same bytes. */
+XVM_API int xvm_pread(xvm_file *f, uint64_t off, void *buf, size_t len,
+                      size_t *done);
+/*
+ * mmap of a file: max_protection follows the open mode (a read-only open
+ * allows no writable shared mapping: EROFS on this read-only file system).
+ * Private mappings are copy-on-write.
+ */
+XVM_API int xvm_mmap_file(xvm_vmspace *vs, uint64_t *addr, uint64_t len,
+                          int prot, int flags, xvm_file *f, uint64_t off);
+
+/* How a file's pages would be mapped under XIP (paper §11.5). */
+struct xvm_file_info {
+    const char *path;
+    int type;                   /* 1 file, 2 directory, 3 symlink, 4 other */
+    uint64_t size;
+    uint64_t alloc_bytes;
+    uint64_t pages;             /* file pages */
+    uint64_t xip_pages;         /* map straight from flash */
+    uint64_t hole_pages;        /* map the zero page */
+    uint64_t fallback_pages;    /* need a page-cache copy */
+};
+/* Calls fn for every file, directory and link, depth first. */
+XVM_API int xvm_fsinfo(xvm_mount *mp,
+                       int (*fn)(void *arg, const struct xvm_file_info *fi),
+                       void *arg);
 
 #ifdef __cplusplus
 }

@@ -14,9 +14,9 @@
 /* A resolved fault allows the access; more retries mean a bug. */
 #define MAX_RETRIES 3
 
-/* => host bytes of the page holding va, translated for access. */
+/* => the TLB entry translating va for access. */
 static int translate(struct xvm_vmspace *vs, uint64_t va, unsigned access,
-                     uint8_t **host)
+                     struct tlbent **out)
 {
     struct xvm_machine *m = vs->m;
     struct pmap *pm = vs->pmap;
@@ -25,15 +25,13 @@ static int translate(struct xvm_vmspace *vs, uint64_t va, unsigned access,
 
     if (e->asid == pm->asid && e->vpn == vpn && (e->perm & access) == access) {
         m->st.tlb_hits++;
-        *host = e->host;
+        *out = e;
         return 0;
     }
     m->st.tlb_misses++;
     for (int tries = 0; tries <= MAX_RETRIES; tries++) {
-        if (pmap_translate(pm, va, access, &e) == 0) {
-            *host = e->host;
+        if (pmap_translate(pm, va, access, out) == 0)
             return 0;
-        }
         int error = uvm_fault(vs, va, access, false);
         if (error)
             return error;
@@ -52,10 +50,13 @@ static int access_range(struct xvm_vmspace *vs, uint64_t va, uint8_t *buf,
     while (n > 0) {
         size_t off = (size_t)(va & (m->pgsz - 1));
         size_t chunk = m->pgsz - off < n ? m->pgsz - off : n;
-        uint8_t *host;
-        int error = translate(vs, va, access, &host);
+        struct tlbent *e;
+        int error = translate(vs, va, access, &e);
         if (error)
             return error;
+        uint8_t *host = e->host;
+        if (e->dev)             /* in place: costs flash time */
+            phys_dev_read(m, e->dev, chunk);
         if (src)
             memcpy(host + off, src, chunk), src += chunk;
         else

@@ -290,7 +290,8 @@ static pageh expected_page(struct ck *ck, struct vm_map_entry *e, uint64_t va)
     if (e->obj == NULL)
         return m->zero_page;
     pageh pg;
-    if (e->obj->ops->get(e->obj, e->offset + (va - e->start), PGO_LOCKED, &pg))
+    if (e->obj->ops->get(e->obj, e->offset + (va - e->start),
+                        PGO_LOCKED | PGO_QUIET, &pg))
         return PAGEH_NONE;
     return pg;
 }

@@ -209,8 +209,10 @@ static int fault_lower(struct faultctx *f)
         if (error)
             return error;
         m->st.cow_promotions++;
-        if (page_is_device(pg))
+        if (page_is_device(pg)) {
             m->st.cow_from_device++;
+            phys_dev_read(m, phys_dev_seg(m, phys_addr(m, pg)), m->pgsz);
+        }
         return enter(f, an->page, f->enter_prot);
     }
     unsigned prot = f->enter_prot;

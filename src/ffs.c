@@ -257,12 +257,10 @@ static void decode_inode(const struct ffs *fs, const uint8_t *raw, struct ffs_in
     }
 }
 
-/* Locate inode ino (cgimin + block within the inode area + slot) and decode it. */
-static int read_inode(struct ffs *fs, uint32_t ino, struct ffs_inode *ip)
+/* Locate inode ino: cgimin + block within the inode area + slot. */
+static int inode_offset(const struct ffs *fs, uint32_t ino, uint64_t *off)
 {
-    uint8_t raw[FFS_DINODE2_SIZE];
-    uint64_t cg, start, fsba, off;
-    int err;
+    uint64_t cg, start, fsba;
 
     if (ino < FFS_ROOTINO || ino >= fs->ninodes)
         return EINVAL;
@@ -273,7 +271,30 @@ static int read_inode(struct ffs *fs, uint32_t ino, struct ffs_inode *ip)
     fsba = start + fs->iblkno + ((uint64_t)((ino % fs->ipg) / fs->inopb) << fs->fragshift);
     if (fsba + fs->frag > fs->size_frags)
         return EINVAL;
-    off = (fsba << fs->fshift) + (uint64_t)(ino % fs->inopb) * fs->dinode_size;
+    *off = (fsba << fs->fshift) + (uint64_t)(ino % fs->inopb) * fs->dinode_size;
+    return 0;
+}
+
+int ffs_db_offset(const struct ffs *fs, uint32_t ino, unsigned i,
+                  uint64_t *off, unsigned *ptr_size)
+{
+    int err = i < FFS_NDADDR ? inode_offset(fs, ino, off) : EINVAL;
+    if (err == 0) {
+        *off += (fs->ufs2 ? FFS_DI2_DB : FFS_DI1_DB) + (uint64_t)i * fs->ptr_size;
+        *ptr_size = fs->ptr_size;
+    }
+    return err;
+}
+
+/* Read and decode inode ino. */
+static int read_inode(struct ffs *fs, uint32_t ino, struct ffs_inode *ip)
+{
+    uint8_t raw[FFS_DINODE2_SIZE];
+    uint64_t off;
+    int err = inode_offset(fs, ino, &off);
+
+    if (err != 0)
+        return err;
     err = fs->io.read(fs->io.ctx, off, raw, fs->dinode_size);
     if (err != 0)
         return err;

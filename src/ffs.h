@@ -96,4 +96,12 @@ int ffs_readdir(struct ffs *fs, uint32_t ino,
                 int (*fn)(void *arg, const char *name, uint32_t ino, enum ffs_type type),
                 void *arg);
 
+/*
+ * => device byte offset of direct block pointer i (< 12) of inode ino and
+ *    the pointer's size (4 UFS1, 8 UFS2): lets tests punch holes in images,
+ *    which makefs never writes.
+ */
+int ffs_db_offset(const struct ffs *fs, uint32_t ino, unsigned i,
+                  uint64_t *off, unsigned *ptr_size);
+
 #endif /* XIPVM_FFS_H */

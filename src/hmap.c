@@ -29,7 +29,7 @@ void hmap_fini(struct xvm_machine *m, struct hmap *h)
 
 bool hmap_get(const struct hmap *h, uint64_t key, uint64_t *val)
 {
-    if (h->cap == 0)
+    if (h->cap == 0 || key == HMAP_EMPTY)
         return false;
     for (size_t i = slot_of(h, key);; i = (i + 1) & (h->cap - 1)) {
         if (h->keys[i] == key) {
@@ -78,6 +78,8 @@ static int grow(struct xvm_machine *m, struct hmap *h)
 
 int hmap_put(struct xvm_machine *m, struct hmap *h, uint64_t key, uint64_t val)
 {
+    if (key == HMAP_EMPTY)
+        return EINVAL;
     if (h->cap) {
         for (size_t i = slot_of(h, key);; i = (i + 1) & (h->cap - 1)) {
             if (h->keys[i] == key) {
@@ -100,7 +102,7 @@ int hmap_put(struct xvm_machine *m, struct hmap *h, uint64_t key, uint64_t val)
 
 bool hmap_del(struct hmap *h, uint64_t key)
 {
-    if (h->cap == 0)
+    if (h->cap == 0 || key == HMAP_EMPTY)
         return false;
     size_t mask = h->cap - 1, i = slot_of(h, key);
     while (h->keys[i] != key) {

@@ -16,6 +16,7 @@ struct xvm_object;
 
 /* pgo_get flags */
 #define PGO_LOCKED 0x1          /* resident pages only: no I/O, no allocation */
+#define PGO_QUIET 0x2           /* no accounting, no state change (checker) */
 
 struct pager_ops {
     const char *name;

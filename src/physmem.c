@@ -47,10 +47,10 @@ struct vm_page *phys_page(struct xvm_machine *m, pageh h)
 }
 
 /* Device segments are few (one per flash): a linear scan is fine. */
-static const struct dev_seg *dev_find(const struct xvm_machine *m, uint64_t pa)
+struct dev_seg *phys_dev_seg(const struct xvm_machine *m, uint64_t pa)
 {
     for (unsigned i = 0; i < m->phys.ndev; i++) {
-        const struct dev_seg *d = &m->phys.dev[i];
+        struct dev_seg *d = &m->phys.dev[i];
         if (pa >= d->pa && ((pa - d->pa) >> m->pgshift) < d->npages)
             return d;
     }
@@ -70,7 +70,7 @@ pageh phys_lookup(const struct xvm_machine *m, uint64_t pa)
     const struct ram_seg *r = &m->phys.ram;
     if (pa >= r->pa && ((pa - r->pa) >> m->pgshift) < r->npages)
         return page_ram(r->first + (uint32_t)((pa - r->pa) >> m->pgshift));
-    if (dev_find(m, pa))
+    if (phys_dev_seg(m, pa))
         return page_device(pa & ~(uint64_t)(m->pgsz - 1));
     return PAGEH_NONE;
 }
@@ -80,7 +80,7 @@ uint8_t *phys_data(struct xvm_machine *m, pageh h)
     if (!page_is_device(h))
         return phys_page(m, h)->data;
     uint64_t pa = h & ~(uint64_t)1;
-    const struct dev_seg *d = dev_find(m, pa);
+    const struct dev_seg *d = phys_dev_seg(m, pa);
     /* Device memory is read-only to the simulation: the MMU never grants
      * write to a device page (see pmap_enter). */
     return d ? (uint8_t *)(uintptr_t)(d->data + (pa - d->pa)) : NULL;
@@ -169,10 +169,46 @@ int phys_load_device(struct xvm_machine *m, uint64_t pa, uint64_t len,
         return ENOMEM;
     if (ph->ndev)
         memcpy(nd, ph->dev, ph->ndev * sizeof(*nd));
-    nd[ph->ndev] = (struct dev_seg){ pa, len >> m->pgshift, data };
+    nd[ph->ndev] = (struct dev_seg){ pa, len >> m->pgshift, data, 0, 0 };
     m_free(m, ph->dev);
     ph->dev = nd;
     ph->ndev++;
     m->st.device_pages += len >> m->pgshift;
     return 0;
+}
+
+int phys_unload_device(struct xvm_machine *m, uint64_t pa)
+{
+    struct physmem *ph = &m->phys;
+    struct dev_seg *d = phys_dev_seg(m, pa);
+    uint64_t key;
+    if (d == NULL || d->pa != pa)
+        return EINVAL;
+    uint64_t end = d->pa + (d->npages << m->pgshift);
+    for (size_t i = 0; hmap_next(&m->devpv, &i, &key, NULL);)
+        if (key >= d->pa && key < end)
+            return EBUSY;
+    m->st.device_pages -= d->npages;
+    *d = ph->dev[--ph->ndev];
+    return 0;
+}
+
+uint64_t phys_free_base(const struct xvm_machine *m)
+{
+    const uint64_t align = UINT64_C(16) << 20;
+    const struct physmem *ph = &m->phys;
+    uint64_t top = ph->ram.pa + (ph->ram.npages << m->pgshift);
+    for (unsigned i = 0; i < ph->ndev; i++) {
+        uint64_t end = ph->dev[i].pa + (ph->dev[i].npages << m->pgshift);
+        if (end > top)
+            top = end;
+    }
+    return (top + align - 1) & ~(align - 1);
+}
+
+void phys_dev_read(struct xvm_machine *m, const struct dev_seg *d, uint64_t n)
+{
+    m->st.xip_reads++;
+    m->st.xip_bytes_read += n;
+    m->st.flash_ns += d->ns_access + n * d->ns_byte;
 }

@@ -49,6 +49,7 @@ struct ram_seg {
 struct dev_seg {
     uint64_t pa, npages;
     const uint8_t *data;
+    uint32_t ns_access, ns_byte;    /* read-cost model of the device */
 };
 
 struct physmem {
@@ -97,5 +98,13 @@ void phys_free(struct xvm_machine *m, pageh h);
 
 int phys_load_device(struct xvm_machine *m, uint64_t pa, uint64_t len,
                      const void *data);
+/* => EBUSY while any page of the segment at pa is mapped. */
+int phys_unload_device(struct xvm_machine *m, uint64_t pa);
+/* => the device segment holding pa, or NULL. */
+struct dev_seg *phys_dev_seg(const struct xvm_machine *m, uint64_t pa);
+/* Counts and costs n bytes read from device memory in place. */
+void phys_dev_read(struct xvm_machine *m, const struct dev_seg *d, uint64_t n);
+/* => the lowest 16 MiB boundary above RAM and every device segment. */
+uint64_t phys_free_base(const struct xvm_machine *m);
 
 #endif

@@ -491,6 +491,7 @@ int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
     e->vpn = va >> m->pgshift;
     e->pa = pa;
     e->host = phys_data(m, pg);
+    e->dev = page_is_device(pg) ? phys_dev_seg(m, pa) : NULL;
     /* Write is granted only on a modified page: the first write to a
      * clean page comes back here to set the modified bit. */
     e->perm = (npte & PTE_R ? XVM_PROT_READ : 0) |

@@ -10,12 +10,15 @@
 
 #include <stdint.h>
 
+struct dev_seg;
+
 struct tlbent {
     uint64_t vpn;
     uint64_t asid;              /* 0: invalid */
     uint8_t *host;              /* host bytes of the frame */
     uint64_t pa;                /* physical address of the frame */
     unsigned perm;              /* XVM_PROT_* granted by this entry */
+    struct dev_seg *dev;        /* device (flash) page: its cost model */
 };
 
 struct tlb {

@@ -1,0 +1,39 @@
+/*
+ * The buffer cache: file-system metadata read through the flash's block
+ * interface, kept in a bounded number of page-sized buffers whose frames
+ * come from simulated RAM (XVM_USE_BUFFER), evicted least recently used.
+ */
+#ifndef XVM_BUFCACHE_H
+#define XVM_BUFCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hmap.h"
+#include "physmem.h"
+
+struct xvm_flash;
+
+struct buf {
+    uint64_t blk;               /* flash offset >> page shift */
+    pageh frame;
+    uint32_t prev, next;        /* LRU list, most recent first */
+};
+
+struct bufcache {
+    struct xvm_machine *m;
+    struct xvm_flash *f;
+    unsigned cap, n;
+    struct buf *bufs;
+    uint32_t head, tail;
+    struct hmap index;          /* blk -> buffer */
+};
+
+int bufcache_init(struct xvm_machine *m, struct xvm_flash *f, unsigned cap,
+                  struct bufcache *bc);
+void bufcache_fini(struct bufcache *bc);
+/* => 0, or EIO past the end of the device.  Never fails for lack of
+ *    frames: it then reads through without caching. */
+int bufcache_read(struct bufcache *bc, uint64_t off, void *buf, size_t len);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * fsinfo: how each file of a mounted image would map under XIP, the
+ * paper's open question of file-system layout (§11.5).  Reads the image
+ * without accounting, so it never disturbs an experiment's figures.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "machine.h"
+#include "vfs.h"
+
+#define MAX_DEPTH 64            /* deeper means a directory loop */
+#define PATH_CAP 4096
+
+struct walk {
+    struct xvm_mount *mp;
+    int (*fn)(void *arg, const struct xvm_file_info *fi);
+    void *arg;
+    char path[PATH_CAP];
+    size_t len;
+    unsigned depth;
+};
+
+static int walk_dir(struct walk *w, uint32_t ino);
+
+/* Classifies every page of a regular file; a vnode only for the walk. */
+static int count_pages(struct walk *w, uint32_t ino, struct xvm_file_info *fi)
+{
+    struct xvm_machine *m = w->mp->m;
+    struct vnode vn = { .mp = w->mp, .ino = ino, .size = fi->size };
+    fi->pages = m_round(m, fi->size) >> m->pgshift;
+    for (uint64_t p = 0; p < fi->pages; p++) {
+        enum xip_kind kind;
+        uint64_t pa;
+        int error = xip_classify(&vn, p << m->pgshift, true, &kind, &pa);
+        if (error)
+            return error;
+        fi->xip_pages += kind == XIP_DEVICE;
+        fi->hole_pages += kind == XIP_HOLE;
+        fi->fallback_pages += kind == XIP_FALLBACK;
+    }
+    return 0;
+}
+
+static int visit(void *arg, const char *name, uint32_t ino, enum ffs_type type)
+{
+    struct walk *w = arg;
+    size_t nlen = strlen(name), saved = w->len;
+    struct ffs_stat st;
+    if (saved + 1 + nlen + 1 > PATH_CAP)
+        return ENAMETOOLONG;
+    w->path[w->len++] = '/';
+    memcpy(w->path + w->len, name, nlen + 1);
+    w->len += nlen;
+
+    int error = ffs_stat(w->mp->qfs, ino, &st);
+    struct xvm_file_info fi = {
+        .path = w->path, .type = (int)type, .size = st.size,
+        .alloc_bytes = st.alloc_bytes,
+    };
+    if (error == 0 && type == FFS_REG)
+        error = count_pages(w, ino, &fi);
+    if (error == 0)
+        error = w->fn(w->arg, &fi);
+    if (error == 0 && type == FFS_DIR)
+        error = walk_dir(w, ino);
+    w->len = saved;
+    w->path[saved] = '\0';
+    return error;
+}
+
+static int walk_dir(struct walk *w, uint32_t ino)
+{
+    if (++w->depth > MAX_DEPTH)
+        return ELOOP;
+    int error = ffs_readdir(w->mp->qfs, ino, visit, w);
+    w->depth--;
+    return error;
+}
+
+int xvm_fsinfo(xvm_mount *mp, int (*fn)(void *arg, const struct xvm_file_info *fi),
+               void *arg)
+{
+    if (mp == NULL || fn == NULL)
+        return EINVAL;
+    struct walk *w = m_zalloc(mp->m, sizeof(*w));
+    if (w == NULL)
+        return ENOMEM;
+    w->mp = mp;
+    w->fn = fn;
+    w->arg = arg;
+    int error = walk_dir(w, ffs_root(mp->qfs));
+    m_free(mp->m, w);
+    return error;
+}

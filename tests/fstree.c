@@ -1,0 +1,124 @@
+#define _DEFAULT_SOURCE
+#include "testutil.h"
+#include "fstree.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAKEFS "/usr/sbin/makefs"
+
+char *tree_new(void)
+{
+    char tmpl[] = "/tmp/xipvm-tree.XXXXXX";
+    char *root = mkdtemp(tmpl);
+    assert_non_null(root);
+    return strdup(root);
+}
+
+void tree_remove(char *root)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+    free(root);
+}
+
+static void join(char *out, size_t cap, const char *root, const char *rel)
+{
+    assert_true((size_t)snprintf(out, cap, "%s/%s", root, rel) < cap);
+}
+
+/* mkdir -p of the parent directories of rel. */
+static void parents(const char *root, const char *rel)
+{
+    char path[1024];
+    join(path, sizeof(path), root, rel);
+    for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
+        *p = '/';
+    }
+}
+
+void tree_file(const char *root, const char *rel, uint64_t size, uint32_t seed)
+{
+    char path[1024];
+    parents(root, rel);
+    join(path, sizeof(path), root, rel);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    uint32_t x = seed | 1;
+    for (uint64_t i = 0; i < size; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        fputc((int)(x & 0xff), f);
+    }
+    assert_int_equal(fclose(f), 0);
+}
+
+void tree_dir(const char *root, const char *rel)
+{
+    char path[1024];
+    parents(root, rel);
+    join(path, sizeof(path), root, rel);
+    assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
+}
+
+void tree_link(const char *root, const char *target, const char *rel)
+{
+    char path[1024];
+    parents(root, rel);
+    join(path, sizeof(path), root, rel);
+    assert_int_equal(symlink(target, path), 0);
+}
+
+void image_make(const char *tree, const char *img, int version,
+                const char *endian, unsigned bsize, unsigned fsize)
+{
+    char cmd[2048];
+    assert_int_equal(access(MAKEFS, X_OK), 0);
+    snprintf(cmd, sizeof(cmd),
+             MAKEFS " -t ffs -M 1m -b 10%% -B %s -o version=%d,bsize=%u,fsize=%u '%s' '%s' "
+             ">/dev/null 2>&1", endian, version, bsize, fsize, img, tree);
+    if (system(cmd) != 0)
+        fail_msg("makefs failed: %s", cmd);
+}
+
+uint8_t *file_slurp(const char *path, uint64_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    assert_true(n >= 0);
+    rewind(f);
+    uint8_t *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *size = (uint64_t)n;
+    return buf;
+}
+
+void file_spit(const char *path, const uint8_t *data, uint64_t size)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, (size_t)size, f), (size_t)size);
+    assert_int_equal(fclose(f), 0);
+}
+
+uint64_t file_hash(const char *path)
+{
+    uint64_t n, h = 0xcbf29ce484222325ULL;
+    uint8_t *b = file_slurp(path, &n);
+    for (uint64_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    free(b);
+    return h;
+}

@@ -1,0 +1,708 @@
+/*
+ * Files on NOR flash through the XIP and copy-mode pagers, on real FFS
+ * images made by makefs at test time.  Every byte read through XIP
+ * mappings, copy-mode mappings and read() must equal the host file.
+ */
+#include "testutil.h"
+#include "fstree.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "flash.h"
+#include "machine.h"
+#include "vfs.h"
+
+struct tfile {
+    const char *path;
+    uint64_t size;
+};
+
+/* Sizes around pages, fragments, blocks and the indirect boundaries. */
+static const struct tfile files[] = {
+    { "empty", 0 },
+    { "one", 1 },
+    { "small", 100 },
+    { "page_minus", 4095 },
+    { "page", 4096 },
+    { "page_plus", 4097 },
+    { "frag5000", 5000 },
+    { "ten_k", 10000 },
+    { "mid", 65536 + 123 },
+    { "bin/prog", 200000 },
+    { "d1/d2/d3/d4/d5/d6/d7/d8/deep.txt", 3000 },
+};
+#define NFILES (sizeof(files) / sizeof(files[0]))
+#define BIG_SIZE (6u * 1024 * 1024 + 12345)    /* double indirect at 4K */
+
+struct fixture {
+    char *small, *big;          /* host trees */
+    char *dir;                  /* images */
+};
+
+static void make_tree(const char *root)
+{
+    for (size_t i = 0; i < NFILES; i++)
+        tree_file(root, files[i].path, files[i].size, (uint32_t)i * 7919 + 1);
+    tree_link(root, "d1/d2/d3/d4/d5/d6/d7/d8/deep.txt", "link_rel");
+    tree_link(root, "/bin/prog", "link_abs");
+    tree_dir(root, "emptydir");
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    fx->small = tree_new();
+    fx->big = tree_new();
+    fx->dir = tree_new();
+    make_tree(fx->small);
+    make_tree(fx->big);
+    tree_file(fx->big, "big", BIG_SIZE, 4242);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    tree_remove(fx->small);
+    tree_remove(fx->big);
+    tree_remove(fx->dir);
+    free(fx);
+    return 0;
+}
+
+struct world {
+    xvm_machine *m;
+    xvm_flash *flash;
+    xvm_mount *mp;
+    xvm_vmspace *vs;
+};
+
+static void world_up(struct world *w, const char *img, int xip, unsigned readahead,
+                     uint64_t ram)
+{
+    struct xvm_mount_config mc;
+    w->m = tm_machine("amd64", ram, 0);
+    assert_int_equal(xvm_flash_open(w->m, img, NULL, &w->flash), 0);
+    xvm_mount_config_init(&mc);
+    mc.flags = xip ? XVM_MOUNT_XIP : 0;
+    mc.readahead = readahead;
+    assert_int_equal(xvm_mount_flash(w->flash, &mc, &w->mp), 0);
+    assert_int_equal(xvm_mount_is_xip(w->mp), xip);
+    assert_int_equal(xvm_vmspace_create(w->m, &w->vs), 0);
+}
+
+static void world_down(struct world *w)
+{
+    xvm_vmspace_destroy(w->vs);
+    tm_check(w->m);
+    assert_int_equal(xvm_unmount(w->mp), 0);
+    assert_int_equal(xvm_flash_close(w->flash), 0);
+    xvm_machine_destroy(w->m);
+}
+
+static uint64_t frames(xvm_machine *m, int use)
+{
+    return tm_stats(m).pages[use];
+}
+
+/*
+ * Reads a file three ways and checks each page's placement: under XIP,
+ * pages of full blocks before the tail must be mapped in place (and the
+ * flash bytes there are the file's), a tail page that cannot fit in the
+ * fragment run must be a page-cache copy.
+ */
+static void verify_file(struct world *w, const char *path, const uint8_t *host,
+                        uint64_t size, unsigned bsize, unsigned fsize)
+{
+    xvm_file *f;
+    uint64_t pages = (size + PG - 1) / PG, addr = 0;
+    int xip = xvm_mount_is_xip(w->mp);
+    assert_int_equal(xvm_open(w->mp, path, XVM_O_RDONLY, &f), 0);
+    assert_int_equal(xvm_file_size(f), size);
+    uint8_t *buf = malloc(size + 2 * PG);
+    size_t done = 0;
+    uint64_t cache0 = frames(w->m, XVM_USE_PAGECACHE);
+
+    assert_int_equal(xvm_pread(f, 0, buf, size + 100, &done), 0);
+    assert_int_equal(done, size);
+    assert_memory_equal(buf, host, size);
+    if (size == 0) {
+        xvm_close(f);
+        free(buf);
+        return;
+    }
+    assert_int_equal(xvm_mmap_file(w->vs, &addr, size, XVM_PROT_READ,
+                                   XVM_MAP_PRIVATE, f, 0), 0);
+    memset(buf, 0xee, size + 2 * PG);
+    assert_int_equal(xvm_read(w->vs, addr, buf, pages * PG), 0);
+    assert_memory_equal(buf, host, size);
+    for (uint64_t i = size; i < pages * PG; i++)
+        assert_int_equal(buf[i], 0);    /* past EOF: always zero */
+
+    uint64_t base = xvm_flash_phys_base(w->flash), inplace = 0;
+    uint64_t last = (size - 1) / bsize, tail = size - last * bsize;
+    uint64_t fraglen = size > 12ull * bsize ? bsize : (tail + fsize - 1) / fsize * fsize;
+    for (uint64_t p = 0; p < pages; p++) {
+        uint64_t pa, off = p * PG;
+        assert_int_equal(xvm_extract(w->vs, addr + off, &pa), 0);
+        int in_flash = pa >= base && pa < base + xvm_flash_size(w->flash);
+        assert_int_equal(in_flash && !xip, 0);
+        if (!xip)
+            continue;
+        if (off / bsize < last)
+            assert_true(in_flash);          /* full block: in place */
+        if (off / bsize == last && off % bsize + PG > fraglen)
+            assert_false(in_flash);         /* does not fit the run */
+        if (in_flash) {
+            inplace++;
+            assert_memory_equal(w->flash->data + (pa - base), buf + off, PG);
+        }
+    }
+    uint64_t copied = frames(w->m, XVM_USE_PAGECACHE) - cache0;
+    /* Fault-ahead and read-ahead are off: exactly the pages touched. */
+    assert_int_equal(copied, xip ? pages - inplace : pages);
+    tm_check(w->m);
+    assert_int_equal(xvm_munmap(w->vs, addr, size), 0);
+    xvm_close(f);
+    free(buf);
+}
+
+static void verify_image(const char *tree, const char *img, int big,
+                         unsigned bsize, unsigned fsize)
+{
+    char host[1024];
+    for (int xip = 0; xip < 2; xip++) {
+        struct world w;
+        world_up(&w, img, xip, 0, 64u << 20);
+        /* Through symbolic links and dot-dot too: (image path, host file). */
+        static const char *const extra[][2] = {
+            { "link_rel", "d1/d2/d3/d4/d5/d6/d7/d8/deep.txt" },
+            { "/link_abs", "bin/prog" },
+            { "/d1/../bin/prog", "bin/prog" },
+            { "big", "big" },
+        };
+        for (size_t i = 0; i < NFILES + 3 + (size_t)big; i++) {
+            const char *path = i < NFILES ? files[i].path : extra[i - NFILES][0];
+            const char *hrel = i < NFILES ? files[i].path : extra[i - NFILES][1];
+            uint64_t size;
+            snprintf(host, sizeof(host), "%s/%s", tree, hrel);
+            uint8_t *bytes = file_slurp(host, &size);
+            verify_file(&w, path, bytes, size, bsize, fsize);
+            free(bytes);
+        }
+        world_down(&w);
+    }
+}
+
+static void test_xip_every_byte_matches_copy_mode_read_and_host(void **state)
+{
+    struct fixture *fx = *state;
+    static const unsigned geo[][2] = {
+        { 4096, 512 }, { 8192, 1024 }, { 16384, 2048 }, { 32768, 4096 },
+        { 32768, 32768 },
+    };
+    static const char *const endian[] = { "little", "big" };
+    char img[1024];
+    for (int v = 1; v <= 2; v++)
+        for (int e = 0; e < 2; e++)
+            for (size_t g = 0; g < 5; g++) {
+                /* The 6 MiB file in two of the twenty layouts. */
+                int big = g == 0 && v == e + 1;
+                snprintf(img, sizeof(img), "%s/ufs%d-%s-%u.img", fx->dir, v,
+                         endian[e], geo[g][0]);
+                image_make(big ? fx->big : fx->small, img, v, endian[e],
+                           geo[g][0], geo[g][1]);
+                uint64_t before = file_hash(img);
+                verify_image(big ? fx->big : fx->small, img, big, geo[g][0],
+                             geo[g][1]);
+                assert_true(file_hash(img) == before);  /* never written */
+                unlink(img);
+            }
+}
+
+static void build(struct fixture *fx, char *img, size_t cap, const char *name,
+                  int version, unsigned bsize, unsigned fsize)
+{
+    snprintf(img, cap, "%s/%s", fx->dir, name);
+    image_make(fx->small, img, version, "little", bsize, fsize);
+}
+
+/* Three processes share a file's device pages; one writes its copy. */
+static void test_xip_private_write_promotes_device_page(void **state)
+{
+    struct fixture *fx = *state;
+    char img[1024], host[1024];
+    build(fx, img, sizeof(img), "cow.img", 2, 16384, 2048);
+    uint64_t hash = file_hash(img), size;
+    snprintf(host, sizeof(host), "%s/bin/prog", fx->small);
+    uint8_t *orig = file_slurp(host, &size);
+    struct world w;
+    world_up(&w, img, 1, 0, 64u << 20);
+    xvm_file *f;
+    assert_int_equal(xvm_open(w.mp, "bin/prog", XVM_O_RDONLY, &f), 0);
+    xvm_vmspace *vs[3];
+    uint64_t a[3];
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(xvm_vmspace_create(w.m, &vs[k]), 0);
+        a[k] = 0;
+        assert_int_equal(xvm_mmap_file(vs[k], &a[k], size,
+                                       XVM_PROT_READ | XVM_PROT_WRITE | XVM_PROT_EXEC,
+                                       XVM_MAP_PRIVATE, f, 0), 0);
+        assert_int_equal(tm_rd8(vs[k], a[k] + PG + 5), orig[PG + 5]);
+    }
+    struct xvm_stats s0 = tm_stats(w.m);
+    assert_int_equal(s0.pv_device, 3);
+    assert_int_equal(s0.pages[XVM_USE_PAGECACHE], 0);
+    tm_wr8(vs[1], a[1] + PG + 5, (uint8_t)~orig[PG + 5]);
+    tm_check(w.m);
+    struct xvm_stats s1 = tm_stats(w.m);
+    assert_int_equal(s1.cow_from_device - s0.cow_from_device, 1);
+    assert_int_equal(s1.pages[XVM_USE_ANON], 1);
+    assert_int_equal(s1.pv_device, 2);
+    assert_int_equal(tm_rd8(vs[1], a[1] + PG + 5), (uint8_t)~orig[PG + 5]);
+    assert_int_equal(tm_rd8(vs[1], a[1] + PG + 6), orig[PG + 6]);
+    assert_int_equal(tm_rd8(vs[0], a[0] + PG + 5), orig[PG + 5]);
+    assert_int_equal(tm_rd8(vs[2], a[2] + PG + 5), orig[PG + 5]);
+    uint8_t b;
+    size_t done;
+    assert_int_equal(xvm_pread(f, PG + 5, &b, 1, &done), 0);
+    assert_int_equal(b, orig[PG + 5]);
+    /* Executing the file's text in place. */
+    uint8_t code[64];
+    assert_int_equal(xvm_fetch(vs[0], a[0] + 3 * PG - 32, code, 64), 0);
+    assert_memory_equal(code, orig + 3 * PG - 32, 64);
+    assert_true(tm_stats(w.m).xip_bytes_read >= 64);
+    for (int k = 0; k < 3; k++)
+        xvm_vmspace_destroy(vs[k]);
+    xvm_close(f);
+    world_down(&w);
+    assert_true(file_hash(img) == hash);
+    free(orig);
+}
+
+/* Punches a hole (direct block 1 of bin/prog) into a copy of an image. */
+static void punch_hole(const char *img, const char *holed, unsigned *bsize_out)
+{
+    uint64_t n;
+    uint8_t *bytes = file_slurp(img, &n);
+    xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
+    xvm_flash *f;
+    xvm_mount *mp;
+    uint32_t ino;
+    uint64_t off;
+    unsigned psz;
+    assert_int_equal(xvm_flash_attach(m, bytes, n, NULL, &f), 0);
+    assert_int_equal(xvm_mount_flash(f, NULL, &mp), 0);
+    assert_int_equal(ffs_namei(mp->qfs, "bin/prog", 1, &ino), 0);
+    assert_int_equal(ffs_db_offset(mp->qfs, ino, 1, &off, &psz), 0);
+    *bsize_out = ffs_bsize(mp->qfs);
+    assert_int_equal(xvm_unmount(mp), 0);
+    assert_int_equal(xvm_flash_close(f), 0);
+    xvm_machine_destroy(m);
+    memset(bytes + off, 0, psz);
+    file_spit(holed, bytes, n);
+    free(bytes);
+}
+
+static void test_xip_hole_maps_zero_page_and_write_zero_fills(void **state)
+{
+    struct fixture *fx = *state;
+    char img[1024], holed[1024], host[1024];
+    unsigned bsize;
+    build(fx, img, sizeof(img), "hole.img", 1, 8192, 1024);
+    snprintf(holed, sizeof(holed), "%s/holed.img", fx->dir);
+    punch_hole(img, holed, &bsize);
+    uint64_t size;
+    snprintf(host, sizeof(host), "%s/bin/prog", fx->small);
+    uint8_t *expect = file_slurp(host, &size);
+    memset(expect + bsize, 0, bsize);          /* block 1 is now a hole */
+    for (int xip = 0; xip < 2; xip++) {
+        struct world w;
+        world_up(&w, holed, xip, 0, 64u << 20);
+        xvm_file *f;
+        uint64_t a = 0, pa1, pa2;
+        assert_int_equal(xvm_open(w.mp, "/bin/prog", XVM_O_RDONLY, &f), 0);
+        assert_int_equal(xvm_mmap_file(w.vs, &a, size, XVM_PROT_READ | XVM_PROT_WRITE,
+                                       XVM_MAP_PRIVATE, f, 0), 0);
+        uint8_t *buf = malloc(size);
+        assert_int_equal(xvm_read(w.vs, a, buf, size), 0);
+        assert_memory_equal(buf, expect, size);
+        size_t done;
+        assert_int_equal(xvm_pread(f, 0, buf, size, &done), 0);
+        assert_memory_equal(buf, expect, size);
+        if (xip) {
+            /* Both pages of the hole map the one zero page. */
+            assert_int_equal(xvm_extract(w.vs, a + bsize, &pa1), 0);
+            assert_int_equal(xvm_extract(w.vs, a + bsize + PG, &pa2), 0);
+            assert_int_equal(pa1, pa2);
+            assert_true(tm_stats(w.m).xip_hole_maps >= 2);
+        }
+        uint64_t anon0 = frames(w.m, XVM_USE_ANON);
+        tm_wr8(w.vs, a + bsize + 10, 0x77);
+        assert_int_equal(frames(w.m, XVM_USE_ANON), anon0 + 1);
+        assert_int_equal(tm_rd8(w.vs, a + bsize + 10), 0x77);
+        assert_int_equal(tm_rd8(w.vs, a + bsize + 11), 0);
+        assert_int_equal(tm_rd8(w.vs, a + bsize + PG), 0);
+        tm_check(w.m);
+        free(buf);
+        assert_int_equal(xvm_munmap(w.vs, a, size), 0);
+        xvm_close(f);
+        world_down(&w);
+    }
+    free(expect);
+}
+
+struct totals {
+    uint64_t files, dirs, links, pages, xip, holes, fallbacks;
+};
+
+static int sum_info(void *arg, const struct xvm_file_info *fi)
+{
+    struct totals *t = arg;
+    t->files += fi->type == 1;
+    t->dirs += fi->type == 2;
+    t->links += fi->type == 3;
+    if (fi->type == 1) {
+        assert_int_equal(fi->pages, (fi->size + PG - 1) / PG);
+        assert_int_equal(fi->xip_pages + fi->hole_pages + fi->fallback_pages, fi->pages);
+        if (strcmp(fi->path, "/frag5000") == 0)
+            assert_int_equal(fi->fallback_pages, 1);
+    }
+    t->pages += fi->pages;
+    t->xip += fi->xip_pages;
+    t->holes += fi->hole_pages;
+    t->fallbacks += fi->fallback_pages;
+    return 0;
+}
+
+static void test_fsinfo_counts_every_file_and_page(void **state)
+{
+    struct fixture *fx = *state;
+    char img[1024];
+    build(fx, img, sizeof(img), "info.img", 2, 8192, 1024);
+    struct world w;
+    world_up(&w, img, 1, 0, 64u << 20);
+    struct totals t = { 0 };
+    struct xvm_stats s0 = tm_stats(w.m);
+    assert_int_equal(xvm_fsinfo(w.mp, sum_info, &t), 0);
+    assert_int_equal(t.files, NFILES);
+    assert_int_equal(t.links, 2);
+    assert_int_equal(t.dirs, 8 + 2);          /* d1..d8, bin, emptydir */
+    assert_int_equal(t.xip + t.holes + t.fallbacks, t.pages);
+    /* Files with a fragment tail that cannot hold a page fall back. */
+    assert_true(t.fallbacks >= 5);
+    /* fsinfo reads without accounting. */
+    assert_int_equal(tm_stats(w.m).flash_reads, s0.flash_reads);
+    world_down(&w);
+}
+
+static void test_fallback_page_for_fragment_tail_is_counted(void **state)
+{
+    struct fixture *fx = *state;
+    char img[1024];
+    build(fx, img, sizeof(img), "frag.img", 2, 8192, 1024);
+    struct world w;
+    world_up(&w, img, 1, 0, 64u << 20);
+    xvm_file *f;
+    uint64_t a = 0;
+    assert_int_equal(xvm_open(w.mp, "frag5000", XVM_O_RDONLY, &f), 0);
+    assert_int_equal(xvm_mmap_file(w.vs, &a, 5000, XVM_PROT_READ,
+                                   XVM_MAP_SHARED, f, 0), 0);
+    tm_rd8(w.vs, a + 4096);
+    struct xvm_stats st = tm_stats(w.m);
+    assert_int_equal(st.fallback_pages, 1);
+    assert_int_equal(st.pages[XVM_USE_PAGECACHE], 1);
+    tm_rd8(w.vs, a + 4097);
+    assert_int_equal(tm_stats(w.m).fallback_pages, 1);
+    tm_check(w.m);
+    xvm_close(f);
+    world_down(&w);
+}
+
+static void test_file_mappings_follow_open_mode(void **state)
+{
+    struct fixture *fx = *state;
+    char img[1024];
+    build(fx, img, sizeof(img), "mode.img", 2, 16384, 2048);
+    struct world w;
+    world_up(&w, img, 1, 0, 64u << 20);
+    xvm_file *f;
+    uint64_t a = 0;
+    assert_int_equal(xvm_open(w.mp, "bin/prog", XVM_O_RDWR, &f), EROFS);
+    assert_int_equal(xvm_open(w.mp, "bin/prog", XVM_O_WRONLY, &f), EROFS);
+    assert_int_equal(xvm_open(w.mp, "bin", XVM_O_RDONLY, &f), EISDIR);
+    assert_int_equal(xvm_open(w.mp, "nope", XVM_O_RDONLY, &f), ENOENT);
+    assert_int_equal(xvm_open(w.mp, "one/x", XVM_O_RDONLY, &f), ENOTDIR);
+    assert_int_equal(xvm_open(w.mp, "bin/prog", XVM_O_RDONLY, &f), 0);
+    assert_int_equal(xvm_mmap_file(w.vs, &a, PG, XVM_PROT_READ | XVM_PROT_WRITE,
+                                   XVM_MAP_SHARED, f, 0), EROFS);
+    assert_int_equal(xvm_mmap_file(w.vs, &a, PG, XVM_PROT_READ, XVM_MAP_SHARED, f, 0), 0);
+    assert_int_equal(xvm_mprotect(w.vs, a, PG, XVM_PROT_READ | XVM_PROT_WRITE), EACCES);
+    uint8_t v = 1;
+    assert_int_equal(xvm_write(w.vs, a, &v, 1), EACCES);
+    uint64_t p = 0;
+    assert_int_equal(xvm_mmap_file(w.vs, &p, PG, XVM_PROT_READ, XVM_MAP_PRIVATE, f, 0), 0);
+    assert_int_equal(xvm_mprotect(w.vs, p, PG, XVM_PROT_READ | XVM_PROT_WRITE), 0);
+    uint8_t orig;
+    size_t done;
+    assert_int_equal(xvm_pread(f, 0, &orig, 1, &done), 0);
+    tm_wr8(w.vs, p, (uint8_t)(orig + 1));
+    assert_int_equal(tm_rd8(w.vs, p), (uint8_t)(orig + 1));
+    assert_int_equal(tm_rd8(w.vs, a), orig);      /* the file is untouched */
+    assert_int_equal(xvm_mmap_file(w.vs, &p, PG, XVM_PROT_READ, XVM_MAP_PRIVATE, f, 3), EINVAL);
+    assert_int_equal(xvm_mmap_file(w.vs, &p, 400000, XVM_PROT_READ, XVM_MAP_PRIVATE, f, 0), EINVAL);
+    /* Busy: an open file keeps the mount, the mount keeps the flash. */
+    assert_int_equal(xvm_unmount(w.mp), EBUSY);
+    assert_int_equal(xvm_flash_close(w.flash), EBUSY);
+    assert_int_equal(xvm_flash_write(w.flash, 0, "x", 1), EROFS);
+    tm_check(w.m);
+    xvm_close(f);
+    /* The mapping still holds the vnode. */
+    assert_int_equal(xvm_unmount(w.mp), EBUSY);
+    assert_int_equal(xvm_munmap(w.vs, a, PG), 0);
+    assert_int_equal(xvm_munmap(w.vs, p, PG), 0);
+    world_down(&w);
+}
+
+/* Updating the image: unmount, close, open the new image, mount (§3.5). */
+static void test_replace_image_after_unmount(void **state)
+{
+    struct fixture *fx = *state;
+    char img1[1024], img2[1024];
+    build(fx, img1, sizeof(img1), "v1.img", 2, 16384, 2048);
+    char *tree = tree_new();
+    tree_file(tree, "bin/prog", 9000, 99);
+    snprintf(img2, sizeof(img2), "%s/v2.img", fx->dir);
+    image_make(tree, img2, 2, "big", 16384, 2048);
+    struct world w;
+    world_up(&w, img1, 1, 0, 64u << 20);
+    xvm_file *f;
+    assert_int_equal(xvm_open(w.mp, "bin/prog", XVM_O_RDONLY, &f), 0);
+    assert_int_equal(xvm_file_size(f), 200000);
+    xvm_close(f);
+    assert_int_equal(xvm_unmount(w.mp), 0);
+    assert_int_equal(xvm_flash_close(w.flash), 0);
+    assert_int_equal(xvm_flash_open(w.m, img2, NULL, &w.flash), 0);
+    assert_int_equal(xvm_mount_flash(w.flash, NULL, &w.mp), 0);
+    assert_int_equal(xvm_open(w.mp, "bin/prog", XVM_O_RDONLY, &f), 0);
+    assert_int_equal(xvm_file_size(f), 9000);
+    uint8_t b[16];
+    size_t done;
+    assert_int_equal(xvm_pread(f, 0, b, sizeof(b), &done), 0);
+    char host[1024];
+    uint64_t n;
+    snprintf(host, sizeof(host), "%s/bin/prog", tree);
+    uint8_t *want = file_slurp(host, &n);
+    assert_memory_equal(b, want, sizeof(b));
+    free(want);
+    xvm_close(f);
+    world_down(&w);
+    tree_remove(tree);
+}
+
+/* Copy mode with less RAM than the file: the page daemon makes room. */
+static void test_copy_mode_reclaims_page_cache_under_pressure(void **state)
+{
+    struct fixture *fx = *state;
+    char img[1024], host[1024];
+    snprintf(img, sizeof(img), "%s/pressure.img", fx->dir);
+    image_make(fx->big, img, 2, "little", 16384, 2048);
+    snprintf(host, sizeof(host), "%s/big", fx->big);
+    uint64_t size;
+    uint8_t *want = file_slurp(host, &size);
+    struct world w;
+    world_up(&w, img, 0, 4, 1u << 20);          /* 256 frames, 6 MiB file */
+    xvm_file *f;
+    uint64_t a = 0;
+    assert_int_equal(xvm_open(w.mp, "big", XVM_O_RDONLY, &f), 0);
+    assert_int_equal(xvm_mmap_file(w.vs, &a, size, XVM_PROT_READ,
+                                   XVM_MAP_PRIVATE, f, 0), 0);
+    uint8_t *buf = malloc(PG);
+    for (uint64_t off = 0; off < size; off += PG) {
+        size_t n = size - off < PG ? (size_t)(size - off) : PG;
+        assert_int_equal(xvm_read(w.vs, a + off, buf, n), 0);
+        assert_memory_equal(buf, want + off, n);
+    }
+    struct xvm_stats st = tm_stats(w.m);
+    assert_true(st.reclaimed > 0);
+    assert_true(st.readahead_pages > 0);
+    tm_check(w.m);
+    /* read() too. */
+    size_t done;
+    assert_int_equal(xvm_pread(f, size - PG, buf, PG, &done), 0);
+    assert_memory_equal(buf, want + size - PG, PG);
+    free(buf);
+    free(want);
+    xvm_close(f);
+    world_down(&w);
+}
+
+static void test_readahead_reads_the_configured_pages(void **state)
+{
+    struct fixture *fx = *state;
+    char img[1024];
+    build(fx, img, sizeof(img), "ra.img", 2, 16384, 2048);
+    for (unsigned ra = 0; ra <= 8; ra += 4) {
+        struct world w;
+        world_up(&w, img, 0, ra, 64u << 20);
+        xvm_file *f;
+        uint64_t a = 0;
+        assert_int_equal(xvm_open(w.mp, "bin/prog", XVM_O_RDONLY, &f), 0);
+        assert_int_equal(xvm_mmap_file(w.vs, &a, 200000, XVM_PROT_READ,
+                                       XVM_MAP_PRIVATE, f, 0), 0);
+        struct xvm_stats s0 = tm_stats(w.m);
+        tm_rd8(w.vs, a + 10 * PG);
+        struct xvm_stats s1 = tm_stats(w.m);
+        assert_int_equal(s1.pages[XVM_USE_PAGECACHE] - s0.pages[XVM_USE_PAGECACHE], 1 + ra);
+        /* Flash bytes read: the pages plus metadata through buffers. */
+        assert_true(s1.flash_bytes_read - s0.flash_bytes_read >= (1 + ra) * PG);
+        xvm_close(f);
+        world_down(&w);
+    }
+}
+
+static void test_mount_errors(void **state)
+{
+    struct fixture *fx = *state;
+    char img[1024];
+    build(fx, img, sizeof(img), "err.img", 1, 4096, 512);
+    uint64_t n;
+    uint8_t *bytes = file_slurp(img, &n);
+    xvm_machine *m = tm_machine("sgimips", 8u << 20, 0);
+    struct xvm_flash_config fc;
+    struct xvm_mount_config mc;
+    xvm_flash *f;
+    xvm_mount *mp;
+    /* A device that is not memory-mappable cannot XIP. */
+    xvm_flash_config_init(&fc);
+    fc.xip_capable = 0;
+    assert_int_equal(xvm_flash_attach(m, bytes, n, &fc, &f), 0);
+    assert_int_equal(xvm_flash_phys_base(f), 0);
+    xvm_mount_config_init(&mc);
+    mc.flags = XVM_MOUNT_XIP;
+    assert_int_equal(xvm_mount_flash(f, &mc, &mp), EOPNOTSUPP);
+    assert_int_equal(xvm_mount_flash(f, NULL, &mp), 0);
+    assert_int_equal(xvm_mount_flash(f, NULL, &mp), EBUSY);
+    assert_int_equal(xvm_unmount(mp), 0);
+    assert_int_equal(xvm_flash_close(f), 0);
+    /* Garbage: a bad superblock. */
+    uint8_t *junk = calloc(1, 1 << 20);
+    assert_int_equal(xvm_flash_attach(m, junk, 1 << 20, NULL, &f), 0);
+    assert_int_equal(xvm_mount_flash(f, NULL, &mp), EINVAL);
+    assert_int_equal(xvm_flash_close(f), 0);
+    /* Truncated images. */
+    for (uint64_t len = 4096; len < n; len *= 3) {
+        assert_int_equal(xvm_flash_attach(m, bytes, len, NULL, &f), 0);
+        int err = xvm_mount_flash(f, NULL, &mp);
+        assert_true(err == EIO || err == EINVAL);
+        assert_int_equal(xvm_flash_close(f), 0);
+    }
+    assert_int_equal(xvm_flash_attach(m, bytes, 100, NULL, &f), EINVAL);
+    assert_int_equal(xvm_flash_open(m, "/nonexistent.img", NULL, &f), ENOENT);
+    assert_int_equal(xvm_flash_open(m, "/tmp", NULL, &f), EINVAL);
+    assert_int_equal(xvm_flash_read(NULL, 0, junk, 1), EINVAL);
+    tm_check(m);
+    assert_int_equal(tm_stats(m).device_pages, 0);
+    xvm_machine_destroy(m);
+    free(junk);
+    free(bytes);
+}
+
+static int known_error(int e)
+{
+    return e == 0 || e == EINVAL || e == EIO || e == ENOENT || e == ENOTDIR ||
+           e == ELOOP || e == EISDIR || e == ENAMETOOLONG || e == EFBIG ||
+           e == EFAULT || e == ENOMEM;
+}
+
+/* Reads every file through every path of a damaged image. */
+static void exercise_damaged(xvm_machine *m, const uint8_t *bytes, uint64_t n, int xip)
+{
+    xvm_flash *f;
+    xvm_mount *mp;
+    struct xvm_mount_config mc;
+    xvm_mount_config_init(&mc);
+    mc.flags = xip ? XVM_MOUNT_XIP : 0;
+    assert_int_equal(xvm_flash_attach(m, bytes, n, NULL, &f), 0);
+    int err = xvm_mount_flash(f, &mc, &mp);
+    assert_true(known_error(err));
+    if (err == 0) {
+        xvm_vmspace *vs;
+        assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+        for (size_t i = 0; i < NFILES; i++) {
+            xvm_file *fl;
+            if (!known_error(err = xvm_open(mp, files[i].path, XVM_O_RDONLY, &fl)))
+                fail_msg("open %s: %d", files[i].path, err);
+            if (err)
+                continue;
+            uint64_t size = xvm_file_size(fl), a = 0;
+            uint8_t buf[512];
+            size_t done;
+            for (uint64_t off = 0; off < size && off < (1u << 20); off += 4000)
+                assert_true(known_error(xvm_pread(fl, off, buf, sizeof(buf), &done)));
+            if (size && size < (1u << 24) &&
+                xvm_mmap_file(vs, &a, size, XVM_PROT_READ, XVM_MAP_PRIVATE, fl, 0) == 0) {
+                for (uint64_t off = 0; off < size; off += PG)
+                    assert_true(known_error(xvm_read(vs, a + off, buf, 1)));
+                assert_int_equal(xvm_munmap(vs, a, size), 0);
+            }
+            xvm_close(fl);
+        }
+        xvm_vmspace_destroy(vs);
+        tm_check(m);
+        assert_int_equal(xvm_unmount(mp), 0);
+    }
+    assert_int_equal(xvm_flash_close(f), 0);
+}
+
+static void test_corrupted_images_give_errors_and_keep_machine_sane(void **state)
+{
+    struct fixture *fx = *state;
+    char img[1024];
+    build(fx, img, sizeof(img), "bad.img", 2, 8192, 1024);
+    uint64_t n;
+    uint8_t *orig = file_slurp(img, &n);
+    uint8_t *bytes = malloc(n);
+    xvm_machine *m = tm_machine("amd64", 16u << 20, 1);
+    uint32_t x = 2024;
+    for (int round = 0; round < 60; round++) {
+        memcpy(bytes, orig, n);
+        /* Flip a few bytes, mostly in the metadata-rich first 256 KiB. */
+        for (int k = 0; k < 8; k++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            uint64_t at = (round & 1) ? x % (256u << 10) : 8192 + x % 8192;
+            bytes[at % n] ^= (uint8_t)(1u << (x >> 29));
+        }
+        exercise_damaged(m, bytes, n, round & 2);
+    }
+    tm_check(m);
+    assert_int_equal(tm_stats(m).pages[XVM_USE_PAGECACHE], 0);
+    xvm_machine_destroy(m);
+    free(bytes);
+    free(orig);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_xip_every_byte_matches_copy_mode_read_and_host),
+        cmocka_unit_test(test_xip_private_write_promotes_device_page),
+        cmocka_unit_test(test_xip_hole_maps_zero_page_and_write_zero_fills),
+        cmocka_unit_test(test_fsinfo_counts_every_file_and_page),
+        cmocka_unit_test(test_fallback_page_for_fragment_tail_is_counted),
+        cmocka_unit_test(test_file_mappings_follow_open_mode),
+        cmocka_unit_test(test_replace_image_after_unmount),
+        cmocka_unit_test(test_copy_mode_reclaims_page_cache_under_pressure),
+        cmocka_unit_test(test_readahead_reads_the_configured_pages),
+        cmocka_unit_test(test_mount_errors),
+        cmocka_unit_test(test_corrupted_images_give_errors_and_keep_machine_sane),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
