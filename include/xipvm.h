@@ -85,6 +85,7 @@ enum xvm_use {
 };
 
 struct xvm_stats {
+    uint64_t page_size;
     uint64_t ram_pages;                     /* total frames */
     uint64_t pages[XVM_USE_COUNT];          /* frames in use, by kind */
     uint64_t pages_peak[XVM_USE_COUNT];
@@ -237,6 +238,67 @@ XVM_API int xvm_pread(xvm_file *f, uint64_t off, void *buf, size_t len,
  */
 XVM_API int xvm_mmap_file(xvm_vmspace *vs, uint64_t *addr, uint64_t len,
                           int prot, int flags, xvm_file *f, uint64_t off);
+
+/*
+ * Processes: a table of pids in the machine.  Programs are static ELF
+ * binaries (ELF32/ELF64, either byte order, ET_EXEC or static-pie ET_DYN
+ * placed at 0x01000000) read from a mount; text and data map the file
+ * private, bss and the brk heap are anonymous zero-fill, and a stack with
+ * argv sits at the top of the address space.  A dynamically linked
+ * program (PT_INTERP) is refused with ENOEXEC: crunch it (paper §4.3).
+ * Errors: ESRCH (no such pid), EEXIST (pid in use), ENOEXEC (not a
+ * loadable ELF; the caller's process is left as it was).
+ */
+struct xvm_proc_info {
+    uint64_t entry;             /* relocated entry point */
+    uint64_t stack_top, stack_pointer;
+    uint64_t brk_base, brk;
+    uint64_t load_base;         /* 0 for ET_EXEC */
+};
+XVM_API int xvm_spawn(xvm_machine *m, xvm_mount *mp, uint32_t pid,
+                      const char *path, unsigned argc,
+                      const char *const *argv);
+XVM_API int xvm_fork(xvm_machine *m, uint32_t ppid, uint32_t cpid);
+XVM_API int xvm_exec(xvm_machine *m, uint32_t pid, const char *path,
+                     unsigned argc, const char *const *argv);
+XVM_API int xvm_exit(xvm_machine *m, uint32_t pid);
+/* Moves the break: grows or shrinks the anonymous heap (page granular). */
+XVM_API int xvm_brk(xvm_machine *m, uint32_t pid, uint64_t addr);
+/* => the process's address space, or NULL. */
+XVM_API xvm_vmspace *xvm_proc_vmspace(xvm_machine *m, uint32_t pid);
+XVM_API int xvm_proc_info(xvm_machine *m, uint32_t pid,
+                          struct xvm_proc_info *info);
+
+/*
+ * Trace replay (format v1, doc/trace-format.md).  Feed it lines; each
+ * event runs on the machine, programs come from the mount.  A read whose
+ * bytes differ from =HEX, an unexpected failure or an expected failure
+ * that did not happen is a mismatch: counted and described, the replay
+ * goes on.  A malformed line is an error (EINVAL) with its line number.
+ */
+typedef struct xvm_replay xvm_replay;
+
+#define XVM_LABEL_MAX 64
+struct xvm_mark {
+    char label[XVM_LABEL_MAX];
+    uint64_t event;
+    struct xvm_stats st;
+};
+
+struct xvm_replay_totals {
+    uint64_t lines, events, mismatches;
+    unsigned nmarks;
+    const struct xvm_mark *marks;
+};
+
+XVM_API int xvm_replay_create(xvm_machine *m, xvm_mount *mp, xvm_replay **out);
+XVM_API void xvm_replay_destroy(xvm_replay *r);
+/* => line: NUL-terminated, modified in place.  msg gets a message for an
+ *    error and for a mismatch (then 0 is returned and *mismatch set). */
+XVM_API int xvm_replay_line(xvm_replay *r, char *line, int *mismatch,
+                            char *msg, size_t msglen);
+XVM_API void xvm_replay_totals(const xvm_replay *r,
+                               struct xvm_replay_totals *t);
 
 /* How a file's pages would be mapped under XIP (paper §11.5). */
 struct xvm_file_info {

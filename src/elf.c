@@ -151,7 +151,7 @@ static int check_ehdr(struct view eh, size_t len, const struct elf_layout *l,
 }
 
 /* => fills *seg from a PT_LOAD phdr and validates it on its own. */
-static int check_load(struct view ph, const struct elf_layout *l, size_t len,
+static int check_load(struct view ph, const struct elf_layout *l, uint64_t len,
                       struct elf_load *seg)
 {
     seg->offset = rd(ph, l->p_offset, l->word);
@@ -194,7 +194,7 @@ static int check_order(const struct elf_image *out, const struct elf_load *seg)
     return 0;
 }
 
-static int walk_phdrs(const uint8_t *buf, size_t len, uint64_t phoff,
+static int walk_phdrs(const uint8_t *buf, uint64_t fsize, uint64_t phoff,
                       const struct elf_layout *l, struct elf_image *out)
 {
     for (unsigned i = 0; i < out->phnum; i++) {
@@ -214,7 +214,7 @@ static int walk_phdrs(const uint8_t *buf, size_t len, uint64_t phoff,
         if (out->nload >= ELF_MAX_LOAD)
             return ENOEXEC;
         seg = &out->load[out->nload];
-        err = check_load(ph, l, len, seg);
+        err = check_load(ph, l, fsize, seg);
         if (err == 0)
             err = check_order(out, seg);
         if (err)
@@ -238,11 +238,20 @@ static int entry_ok(const struct elf_image *out)
 
 int elf_parse(const uint8_t *buf, size_t len, struct elf_image *out)
 {
+    return elf_parse_headers(buf, len, len, out);
+}
+
+int elf_parse_headers(const uint8_t *buf, size_t len, uint64_t fsize,
+                      struct elf_image *out)
+{
     const struct elf_layout *l = NULL;
     uint64_t phoff = 0;
     int err;
 
     memset(out, 0, sizeof(*out));
+    /* headers beyond the file's end */
+    if (len > fsize)
+        return ENOEXEC;
     /* too short to even hold e_ident */
     if (buf == NULL || len < EI_NIDENT)
         return ENOEXEC;
@@ -254,7 +263,7 @@ int elf_parse(const uint8_t *buf, size_t len, struct elf_image *out)
         return ENOEXEC;
     err = check_ehdr((struct view){ buf, out->big_endian }, len, l, out, &phoff);
     if (err == 0)
-        err = walk_phdrs(buf, len, phoff, l, out);
+        err = walk_phdrs(buf, fsize, phoff, l, out);
     if (err)
         return err;
     /* nothing to map */

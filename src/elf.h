@@ -7,6 +7,9 @@
 
 #define ELF_MAX_LOAD 16
 
+/* Where exec places an ET_DYN image on every profile (its vaddr 0). */
+#define ELF_DYN_BASE UINT64_C(0x01000000)
+
 /* prot bits, as mapped from the segment's PF_R/PF_W/PF_X */
 #define ELF_PROT_READ  1
 #define ELF_PROT_WRITE 2
@@ -39,5 +42,13 @@ struct elf_image {
  * => pure: no allocation, no global state; safe on arbitrary bytes.
  */
 int elf_parse(const uint8_t *buf, size_t len, struct elf_image *out);
+
+/*
+ * The same from the start of a file only, as exec reads it: the headers
+ * must lie in [buf, buf+len); segments are checked against fsize, the
+ * file's full size (len <= fsize).
+ */
+int elf_parse_headers(const uint8_t *buf, size_t len, uint64_t fsize,
+                      struct elf_image *out);
 
 #endif

@@ -155,6 +155,19 @@ static int enter(struct faultctx *f, pageh pg, unsigned prot)
     return error;
 }
 
+/*
+ * Enters a page just promoted into the amap.  If that fails, the page it
+ * replaces must not stay mapped: this process would go on seeing (and
+ * writing through a sharer's) old page.
+ */
+static int enter_promoted(struct faultctx *f, struct anon *an)
+{
+    int error = enter(f, an->page, f->enter_prot);
+    if (error)
+        pmap_remove(f->vs->pmap, f->va, f->va + f->vs->m->pgsz);
+    return error;
+}
+
 /* An anon exists for the page. */
 static int fault_upper(struct faultctx *f, struct anon *an)
 {
@@ -167,7 +180,7 @@ static int fault_upper(struct faultctx *f, struct anon *an)
         if (error)
             return error;
         m->st.cow_promotions++;
-        return enter(f, nan->page, f->enter_prot);
+        return enter_promoted(f, nan);
     }
     unsigned prot = f->enter_prot;
     if (an->ref > 1)
@@ -196,7 +209,7 @@ static int fault_lower(struct faultctx *f)
         if ((error = promote(f, NULL, &an)) != 0)
             return error;
         m->st.zero_fills++;
-        return enter(f, an->page, f->enter_prot);
+        return enter_promoted(f, an);
     }
 
     error = e->obj->ops->get(e->obj, e->offset + (f->va - e->start), 0, &pg);
@@ -213,7 +226,7 @@ static int fault_lower(struct faultctx *f)
             m->st.cow_from_device++;
             phys_dev_read(m, phys_dev_seg(m, phys_addr(m, pg)), m->pgsz);
         }
-        return enter(f, an->page, f->enter_prot);
+        return enter_promoted(f, an);
     }
     unsigned prot = f->enter_prot;
     if (e->cow || page_is_device(pg) || pg == m->zero_page)

@@ -64,6 +64,12 @@ static int flash_new(struct xvm_machine *m, const struct xvm_flash_config *cfg,
     return 0;
 }
 
+static void flash_link(struct xvm_flash *f)
+{
+    f->next = f->m->flashes;
+    f->m->flashes = f;
+}
+
 int xvm_flash_attach(xvm_machine *m, const void *buf, uint64_t len,
                      const struct xvm_flash_config *cfg, xvm_flash **out)
 {
@@ -80,6 +86,7 @@ int xvm_flash_attach(xvm_machine *m, const void *buf, uint64_t len,
         m_free(m, f);
         return error;
     }
+    flash_link(f);
     *out = f;
     return 0;
 }
@@ -120,6 +127,7 @@ int xvm_flash_open(xvm_machine *m, const char *path,
         m_free(m, f);
         return error;
     }
+    flash_link(f);
     *out = f;
     return 0;
 }
@@ -137,6 +145,11 @@ int xvm_flash_close(xvm_flash *f)
     }
     if (f->map)
         munmap(f->map, f->maplen);
+    for (struct xvm_flash **pp = &f->m->flashes; *pp; pp = &(*pp)->next)
+        if (*pp == f) {
+            *pp = f->next;
+            break;
+        }
     m_free(f->m, f);
     return 0;
 }

@@ -20,6 +20,7 @@ struct xvm_flash {
     size_t maplen;
     bool registered;            /* window registered as a device segment */
     struct xvm_mount *mounted;
+    struct xvm_flash *next;     /* the machine's list */
 };
 
 /* Counts and costs a read of len bytes through the block interface. */

@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include "machine.h"
+#include "flash.h"
 #include "object.h"
 #include "pmap.h"
+#include "proc.h"
 #include "vmspace.h"
 
 #define MAX_TLB_ENTRIES (1u << 20)
@@ -101,6 +103,7 @@ int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out)
     }
     m->next_asid = 1;
     hmap_init(&m->devpv);
+    hmap_init(&m->procs);
     unsigned ntlb = cfg->tlb_entries ? cfg->tlb_entries : p->tlb_entries;
     m->tlb.ent = m_zalloc(m, ntlb * sizeof(*m->tlb.ent));
     m->tlb.mask = ntlb - 1;
@@ -118,12 +121,20 @@ void xvm_machine_destroy(xvm_machine *m)
 {
     if (m == NULL)
         return;
+    proc_destroy_all(m);
     while (m->spaces)
         xvm_vmspace_destroy(m->spaces);
     /* Objects the caller still holds die with the machine. */
     while (m->objects) {
         m->objects->refs = 1;
         object_unref(m->objects);
+    }
+    /* Then mounts (now without vnodes) and flash devices. */
+    while (m->flashes) {
+        if (m->flashes->mounted)
+            (void)xvm_unmount(m->flashes->mounted);
+        if (xvm_flash_close(m->flashes) != 0)
+            break;
     }
     hmap_fini(m, &m->devpv);
     phys_fini(m);
@@ -139,6 +150,7 @@ uint32_t xvm_page_size(const xvm_machine *m)
 void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
 {
     *st = m->st;
+    st->page_size = m->pgsz;
     st->vm_page_bytes = m->prof->vm_page_size;
     st->vm_page_metadata_bytes = st->ram_pages * m->prof->vm_page_size;
 }

@@ -44,6 +44,8 @@ struct xvm_machine {
     uint64_t next_asid;         /* never reused: stale TLB tags stay stale */
     struct xvm_vmspace *spaces;     /* every live address space */
     struct xvm_object *objects;     /* every live object */
+    struct hmap procs;              /* pid -> struct proc * */
+    struct xvm_flash *flashes;      /* every flash device */
     struct xvm_stats st;
     /* Fault injection: the Nth host allocation / frame allocation fails. */
     uint64_t nalloc, fail_alloc_at;

@@ -280,11 +280,11 @@ static void pt_range(struct pmap *pm, pageh t, unsigned l, uint64_t base,
                 pte_store(m, tp->data, (unsigned)i, 0);
                 tp->offset--;
             }
-        } else if (prot < 0 || !(prot & (XVM_PROT_READ | XVM_PROT_EXEC))) {
-            if (prot >= 0 && (pte & PTE_WIRED))
-                continue;       /* wired mappings stay until unwired */
+        } else if (prot < 0 || (!(prot & (XVM_PROT_READ | XVM_PROT_EXEC)) &&
+                                !(pte & PTE_WIRED))) {
             leaf_zap(pm, tp, (unsigned)i, va, pte);
         } else {
+            /* Lower the bits; a wired mapping stays, without access. */
             uint64_t npte = pte & ~(prot_bits(~(unsigned)prot & XVM_PROT_ALL));
             if (npte != pte) {
                 pte_store(m, tp->data, (unsigned)i, npte);

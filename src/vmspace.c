@@ -382,10 +382,12 @@ static int unwire_apply(struct xvm_vmspace *vs, struct vm_map_entry *e, int v)
 int xvm_mlock(xvm_vmspace *vs, uint64_t addr, uint64_t len)
 {
     int error = range_apply(vs, addr, len, wire_check, wire_apply, 0);
-    if (vs == NULL || error == EINVAL)
+    if (vs == NULL)
         return error;
+    /* Entries wired by this call are undone if any part was refused. */
+    uint64_t end = addr + len < addr ? UINT64_MAX : addr + len;
     struct vm_map_entry *e = map_first_after(&vs->map, addr);
-    for (; e != &vs->map.header && e->start < addr + len; e = e->next) {
+    for (; e != &vs->map.header && e->start < end; e = e->next) {
         if (e->wired == WIRING && error)
             unwire_pages(vs, e, e->end);
         else if (e->wired == WIRING)

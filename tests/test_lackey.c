@@ -1,0 +1,863 @@
+/* test_lackey.c - lackey import/record against real valgrind runs, checked in lockstep with the raw log. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "elf.h"
+#include "lackey.h"
+#include "trace.h"
+
+extern char **environ;
+
+#define BUSYBOX "/bin/busybox"
+#define MAXCH   1024
+#define NDATA   8
+#define NHEAP   16
+#define NSTACK  4
+
+/* The program compiled at test time: known pages of data, heap and stack written with 1-byte stores. */
+static const char prog_src[] =
+    "#include <stdio.h>\n"
+    "#include <stdlib.h>\n"
+    "static char data[8 * 4096];\n"
+    "int main(void)\n"
+    "{\n"
+    "    char *h = malloc(16 * 4096);\n"
+    "    volatile char st[4 * 4096];\n"
+    "    for (int i = 0; i < 8; i++) ((volatile char *)data)[i * 4096] = 0x5a;\n"
+    "    for (int i = 0; i < 16; i++) ((volatile char *)h)[i * 4096] = 0x5b;\n"
+    "    for (int i = 0; i < 4; i++) st[i * 4096] = 0x5c;\n"
+    "    printf(\"%p %p %p\\n\", (void *)data, (void *)h, (void *)st);\n"
+    "    return 0;\n"
+    "}\n";
+
+struct prog {
+    const char *path;
+    int is_dyn;
+    uint64_t entry;
+    unsigned n;
+    uint64_t lo[ELF_MAX_LOAD], hi[ELF_MAX_LOAD];   /* page-rounded, file vaddrs */
+};
+
+struct check {
+    const struct prog *p;
+    uint64_t bias, delta;                  /* traced => file vaddr; traced => trace */
+    int started;
+    FILE *tr;
+    char line[8192];
+    struct trace_event ev;
+    uint64_t orig[MAXCH], base[MAXCH];     /* chunk map seen in the trace */
+    unsigned nch;
+    unsigned nann;                         /* mmap lines seen */
+    uint64_t ann[MAXCH];
+    uint64_t n_i, n_l, n_s, n_m;           /* raw lines */
+    uint64_t n_x, n_r, n_w, pieces, bytes;
+    uint8_t *raw_pages, *tr_pages;         /* ELF pages touched, by the log and by the trace */
+    uint64_t span_lo, npages;              /* trace addresses of the ELF span */
+};
+
+struct fixture {
+    char dir[64];
+    char path[256];
+    struct check *c;                       /* freed by teardown even after a failure */
+};
+
+static const char *tmp(struct fixture *f, const char *name)
+{
+    snprintf(f->path, sizeof f->path, "%s/%s", f->dir, name);
+    return f->path;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+
+    assert_non_null(f);
+    strcpy(f->dir, "/tmp/test_lackey.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    f->c = calloc(1, sizeof *f->c);
+    assert_non_null(f->c);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const names[] = {
+        "raw", "trace", "out", "prog.c", "prog", "progpie", "bad", "stdout",
+    };
+
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        unlink(tmp(f, names[i]));
+    rmdir(f->dir);
+    free(f->c->raw_pages);
+    free(f->c->tr_pages);
+    free(f->c);
+    free(f);
+    return 0;
+}
+
+/* => exit status of argv run with stdout on out_path (or inherited when NULL). */
+static int run(const char *const *argv, const char *out_path)
+{
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    int st = 0;
+
+    assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+    if (out_path != NULL)
+        assert_int_equal(posix_spawn_file_actions_addopen(&fa, 1, out_path,
+                         O_WRONLY | O_CREAT | O_TRUNC, 0644), 0);
+    assert_int_equal(posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* ---------- the ELF, as the test sees it ---------- */
+
+
+static void load_prog(const char *path, struct prog *p)
+{
+    FILE *fp = fopen(path, "rb");
+    struct elf_image im;
+    uint8_t *buf;
+    long len;
+
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    len = ftell(fp);
+    rewind(fp);
+    buf = malloc((size_t)len);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)len, fp), (size_t)len);
+    fclose(fp);
+    assert_int_equal(elf_parse(buf, (size_t)len, &im), 0);
+    free(buf);
+    memset(p, 0, sizeof *p);
+    p->path = path;
+    p->is_dyn = im.is_dyn;
+    p->entry = im.entry;
+    p->n = im.nload;
+    for (unsigned i = 0; i < im.nload; i++) {
+        p->lo[i] = im.load[i].vaddr & ~UINT64_C(0xfff);
+        p->hi[i] = (im.load[i].vaddr + im.load[i].memsz + 0xfff) & ~UINT64_C(0xfff);
+    }
+}
+
+/* ---------- lockstep check of a raw lackey log against its trace ---------- */
+
+
+static int in_elf(const struct check *c, uint64_t a)
+{
+    uint64_t v = a - c->bias;
+
+    for (unsigned i = 0; i < c->p->n; i++)
+        if (v >= c->p->lo[i] && v < c->p->hi[i])
+            return 1;
+    return 0;
+}
+
+/* byte class: 0 in the ELF, else the original 1 MiB chunk number + 1 */
+static uint64_t cls(const struct check *c, uint64_t a)
+{
+    return in_elf(c, a) ? 0 : (a >> 20) + 1;
+}
+
+static int in_trace_elf(const struct check *c, uint64_t t)
+{
+    uint64_t shift = c->p->is_dyn ? ELF_DYN_BASE : 0;
+
+    for (unsigned i = 0; i < c->p->n; i++)
+        if (t >= c->p->lo[i] + shift && t < c->p->hi[i] + shift)
+            return 1;
+    return 0;
+}
+
+/* Next r/w/x event of the trace; mmap lines are checked and remembered on the way. */
+static void next_access(struct check *c)
+{
+    for (;;) {
+        assert_non_null(fgets(c->line, sizeof c->line, c->tr));
+        assert_int_equal(trace_parse_line(c->line, &c->ev, NULL), 1);
+        if (c->ev.op != T_MMAP)
+            break;
+        assert_int_equal(c->ev.len, LACKEY_CHUNK);
+        assert_int_equal(c->ev.prot, TRACE_PROT_R | TRACE_PROT_W);
+        assert_true(!c->ev.shared && c->ev.fixed && c->ev.path == NULL);
+        assert_true(c->ev.addr >= LACKEY_ANON_BASE && c->ev.addr % LACKEY_CHUNK == 0);
+        assert_true(c->ev.addr + LACKEY_CHUNK <= LACKEY_ANON_LIMIT);
+        assert_false(in_trace_elf(c, c->ev.addr) || in_trace_elf(c, c->ev.addr + LACKEY_CHUNK - 1));
+        for (unsigned i = 0; i < c->nann; i++)
+            assert_true(c->ann[i] != c->ev.addr);
+        assert_true(c->nann < MAXCH);
+        c->ann[c->nann++] = c->ev.addr;
+    }
+    assert_true(c->ev.op == T_READ || c->ev.op == T_WRITE || c->ev.op == T_EXEC_FETCH);
+    assert_int_equal(c->ev.pid, 7);
+    assert_true(c->ev.addr + c->ev.len <= UINT64_C(0x80000000));
+}
+
+static int announced(const struct check *c, uint64_t base)
+{
+    for (unsigned i = 0; i < c->nann; i++)
+        if (c->ann[i] == base)
+            return 1;
+    return 0;
+}
+
+/* => the trace address of traced address a, learning the chunk map on first use. */
+static uint64_t expect_addr(struct check *c, uint64_t a, uint64_t got)
+{
+    uint64_t ch = a >> 20;
+
+    if (in_elf(c, a))
+        return a + c->delta;
+    for (unsigned i = 0; i < c->nch; i++)
+        if (c->orig[i] == ch)
+            return c->base[i] + (a & 0xfffff);
+    /* a new chunk: announced before use, used by no other chunk */
+    assert_true(announced(c, got & ~UINT64_C(0xfffff)));
+    for (unsigned i = 0; i < c->nch; i++)
+        assert_true(c->base[i] != (got & ~UINT64_C(0xfffff)));
+    assert_true(c->nch < MAXCH);
+    c->orig[c->nch] = ch;
+    c->base[c->nch++] = got & ~UINT64_C(0xfffff);
+    return got;
+}
+
+static void mark_page(const struct check *c, uint8_t *pages, uint64_t t)
+{
+    assert_true(t >= c->span_lo && (t - c->span_lo) / 4096 < c->npages);
+    pages[(t - c->span_lo) / 4096] = 1;
+}
+
+/* One raw access of n bytes at a, op 'x'/'r'/'w': split where the byte class changes. */
+static void check_access(struct check *c, int op, uint64_t a, uint64_t n)
+{
+    uint64_t i = 0;
+
+    while (i < n) {
+        uint64_t j = i + 1, want;
+
+        while (j < n && cls(c, a + j) == cls(c, a + i))
+            j++;
+        next_access(c);
+        assert_int_equal(c->ev.op, op == 'x' ? T_EXEC_FETCH : op == 'r' ? T_READ : T_WRITE);
+        assert_int_equal(c->ev.len, j - i);
+        want = expect_addr(c, a + i, c->ev.addr);
+        assert_int_equal(c->ev.addr, want);
+        for (uint64_t k = i; k < j; k++) {
+            if (in_elf(c, a + k)) {
+                mark_page(c, c->raw_pages, a + k + c->delta);
+                mark_page(c, c->tr_pages, c->ev.addr + (k - i));
+            }
+        }
+        *(op == 'x' ? &c->n_x : op == 'r' ? &c->n_r : &c->n_w) += 1;
+        c->pieces++;
+        c->bytes += j - i;
+        i = j;
+    }
+}
+
+static void raw_line(struct check *c, const char *s)
+{
+    char kind, *end;
+    uint64_t a, n;
+
+    if (s[0] == 'I' && s[1] == ' ' && s[2] == ' ')
+        kind = 'I';
+    else if (s[0] == ' ' && strchr("LSM", s[1]) != NULL && s[1] != '\0' && s[2] == ' ')
+        kind = s[1];
+    else
+        return;
+    a = strtoull(s + 3, &end, 16);
+    assert_int_equal(*end, ',');
+    n = strtoull(end + 1, NULL, 10);
+    if (!c->started) {
+        assert_int_equal(kind, 'I');
+        c->bias = a - c->p->entry;
+        if (!c->p->is_dyn)
+            assert_int_equal(c->bias, 0);
+        c->delta = (c->p->is_dyn ? ELF_DYN_BASE : 0) - c->bias;
+        c->started = 1;
+    }
+    if (kind == 'I') {
+        c->n_i++;
+        check_access(c, 'x', a, n);
+    } else if (kind == 'L') {
+        c->n_l++;
+        check_access(c, 'r', a, n);
+    } else if (kind == 'S') {
+        c->n_s++;
+        check_access(c, 'w', a, n);
+    } else {
+        c->n_m++;
+        check_access(c, 'r', a, n);
+        check_access(c, 'w', a, n);
+    }
+}
+
+/* Import raw with --exec p and check the whole trace against the raw log. */
+static void check_import(struct fixture *f, const char *raw, const struct prog *p,
+                         struct check *c)
+{
+    struct lackey_opts o = { .exec_host_path = p->path, .path_in_image = "/bin/prog",
+                             .pid = 7 };
+    const char *args[] = { "a1", "a2" };
+    struct lackey_stats st;
+    char err[256], line[8192];
+    uint64_t shift = p->is_dyn ? ELF_DYN_BASE : 0;
+    FILE *in = fopen(raw, "r"), *out = fopen(tmp(f, "trace"), "w+");
+
+    o.argc = 2;
+    o.argv = args;
+    assert_non_null(in);
+    assert_non_null(out);
+    assert_int_equal(lackey_import(in, out, &o, &st, err, sizeof err), 0);
+    fclose(in);
+    rewind(out);
+
+    memset(c, 0, sizeof *c);
+    c->p = p;
+    c->tr = out;
+    c->span_lo = p->lo[0] + shift;
+    c->npages = (p->hi[p->n - 1] - p->lo[0]) / 4096;
+    c->raw_pages = calloc(c->npages, 1);
+    c->tr_pages = calloc(c->npages, 1);
+    assert_true(c->raw_pages != NULL && c->tr_pages != NULL);
+
+    assert_non_null(fgets(line, sizeof line, out));
+    assert_int_equal(trace_check_header(line), 0);
+    assert_non_null(fgets(line, sizeof line, out));
+    assert_string_equal(line, "spawn 7 /bin/prog a1 a2\n");
+
+    /* the first event is the entry */
+    in = fopen(raw, "r");
+    assert_non_null(in);
+    while (fgets(line, sizeof line, in) != NULL) {
+        raw_line(c, line);
+        if (c->n_x == 1 && c->pieces == 1)
+            assert_int_equal(c->ev.addr, p->entry + shift);
+    }
+    fclose(in);
+    assert_null(fgets(line, sizeof line, out));   /* nothing after the last access */
+    fclose(out);
+
+    /* counts: every raw access is in the trace, split only at class changes */
+    assert_true(c->n_i > 0);
+    assert_int_equal(st.instr, c->n_i);
+    assert_int_equal(st.loads, c->n_l);
+    assert_int_equal(st.stores, c->n_s);
+    assert_int_equal(st.modifies, c->n_m);
+    assert_int_equal(st.ev_x, c->n_x);
+    assert_int_equal(st.ev_r, c->n_r);
+    assert_int_equal(st.ev_w, c->n_w);
+    assert_true(c->n_x >= c->n_i && c->n_r >= c->n_l + c->n_m && c->n_w >= c->n_s + c->n_m);
+    assert_int_equal(st.ev_mmap, c->nann);
+    assert_int_equal(st.chunks, c->nch);
+    assert_int_equal(c->nann, c->nch);
+    assert_int_equal(st.events, 1 + c->pieces + c->nann);
+    assert_int_equal(st.elf_bytes + st.inferred_bytes, c->bytes);
+    assert_true(st.inferred_bytes > 0 && st.elf_bytes > 0);
+    assert_int_equal(st.lines, st.skipped + c->n_i + c->n_l + c->n_s + c->n_m);
+    /* the same ELF pages, computed from the log and from the trace */
+    assert_memory_equal(c->raw_pages, c->tr_pages, c->npages);
+    free(c->raw_pages);
+    free(c->tr_pages);
+    c->raw_pages = c->tr_pages = NULL;
+}
+
+/* Check a trace on its own: every access in the ELF or in a chunk mapped before. */
+static void check_trace_alone(const char *path, const struct prog *p, uint32_t pid,
+                              const struct lackey_stats *st)
+{
+    FILE *fp = fopen(path, "r");
+    char line[8192];
+    struct trace_event ev;
+    uint64_t ann[MAXCH], n[3] = { 0, 0, 0 }, shift = p->is_dyn ? ELF_DYN_BASE : 0;
+    unsigned nann = 0, first = 1;
+
+    assert_non_null(fp);
+    assert_non_null(fgets(line, sizeof line, fp));
+    assert_int_equal(trace_check_header(line), 0);
+    assert_non_null(fgets(line, sizeof line, fp));
+    assert_int_equal(trace_parse_line(line, &ev, NULL), 1);
+    assert_int_equal(ev.op, T_SPAWN);
+    assert_int_equal(ev.pid, pid);
+    while (fgets(line, sizeof line, fp) != NULL) {
+        int in = 0;
+
+        assert_int_equal(trace_parse_line(line, &ev, NULL), 1);
+        assert_int_equal(ev.pid, pid);
+        if (ev.op == T_MMAP) {
+            assert_true(nann < MAXCH && ev.len == LACKEY_CHUNK && ev.fixed);
+            ann[nann++] = ev.addr;
+            continue;
+        }
+        if (first) {
+            assert_int_equal(ev.op, T_EXEC_FETCH);
+            assert_int_equal(ev.addr, p->entry + shift);
+            first = 0;
+        }
+        assert_true(ev.addr + ev.len <= UINT64_C(0x80000000));
+        for (unsigned i = 0; i < p->n && !in; i++)
+            in = ev.addr >= p->lo[i] + shift && ev.addr + ev.len <= p->hi[i] + shift;
+        for (unsigned i = 0; i < nann && !in; i++)
+            in = ev.addr >= ann[i] && ev.addr + ev.len <= ann[i] + LACKEY_CHUNK;
+        /* adjacent rounded segments may be merged: check both ends */
+        for (unsigned i = 0; i + 1 < p->n && !in; i++)
+            in = p->hi[i] == p->lo[i + 1] && ev.addr >= p->lo[i] + shift &&
+                 ev.addr + ev.len <= p->hi[i + 1] + shift;
+        assert_true(in);
+        n[ev.op == T_EXEC_FETCH ? 0 : ev.op == T_READ ? 1 : 2]++;
+    }
+    fclose(fp);
+    assert_int_equal(n[0], st->ev_x);
+    assert_int_equal(n[1], st->ev_r);
+    assert_int_equal(n[2], st->ev_w);
+    assert_int_equal(nann, st->chunks);
+}
+
+/* Record argv into the fixture's trace and check it. */
+static void record(struct fixture *f, const char *const *argv, const struct prog *p,
+                   int quiet, struct lackey_stats *st)
+{
+    struct lackey_opts o = { .pid = 1, .quiet = quiet };
+    char err[256], path[256];
+    int status = -1;
+    FILE *out;
+
+    snprintf(path, sizeof path, "%s", tmp(f, "trace"));
+    out = fopen(path, "w");
+    assert_non_null(out);
+    assert_int_equal(lackey_record(argv, out, &o, st, &status, err, sizeof err), 0);
+    fclose(out);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(st->forks, 0);
+    check_trace_alone(path, p, 1, st);
+}
+
+/* valgrind the program by hand into raw (program stdout into "stdout"). */
+static void valgrind_raw(struct fixture *f, const char *const *prog_argv)
+{
+    const char *argv[16] = { "valgrind", "--tool=lackey", "--trace-mem=yes" };
+    char logopt[300];
+    size_t k = 3;
+    char outp[256];
+
+    snprintf(logopt, sizeof logopt, "--log-file=%s", tmp(f, "raw"));
+    argv[k++] = logopt;
+    argv[k++] = "--";
+    for (size_t i = 0; prog_argv[i] != NULL && k < 15; i++)
+        argv[k++] = prog_argv[i];
+    argv[k] = NULL;
+    snprintf(outp, sizeof outp, "%s", tmp(f, "stdout"));
+    assert_int_equal(run(argv, outp), 0);
+}
+
+/* ---------- tests on real programs ---------- */
+
+static void test_busybox_true(void **state)
+{
+    struct fixture *f = *state;
+    const char *argv[] = { BUSYBOX, "true", NULL };
+    struct lackey_stats st;
+    struct check *c = f->c;
+    struct prog p;
+    char raw[256];
+
+    load_prog(BUSYBOX, &p);
+    assert_false(p.is_dyn);
+    record(f, argv, &p, 1, &st);
+    assert_true(st.instr > 1000 && st.chunks >= 1);
+
+    valgrind_raw(f, argv);
+    snprintf(raw, sizeof raw, "%s", tmp(f, "raw"));
+    check_import(f, raw, &p, c);
+}
+
+static void test_busybox_echo_output_passes(void **state)
+{
+    struct fixture *f = *state;
+    const char *argv[] = { "busybox", "echo", "hi", NULL };   /* found in $PATH */
+    struct lackey_stats st;
+    struct check *c = f->c;
+    struct prog p;
+    char raw[256], buf[16] = { 0 };
+    int saved, fd;
+    FILE *fp;
+
+    load_prog(BUSYBOX, &p);
+    /* the program's stdout goes through unchanged: catch it on our fd 1 */
+    fflush(stdout);
+    saved = dup(1);
+    fd = open(tmp(f, "out"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, 1);
+    close(fd);
+    record(f, argv, &p, 0, &st);
+    dup2(saved, 1);
+    close(saved);
+    fp = fopen(tmp(f, "out"), "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(buf, sizeof buf, fp));
+    fclose(fp);
+    assert_string_equal(buf, "hi\n");
+
+    valgrind_raw(f, (const char *const[]){ BUSYBOX, "echo", "hi", NULL });
+    snprintf(raw, sizeof raw, "%s", tmp(f, "raw"));
+    check_import(f, raw, &p, c);
+}
+
+/* Is there a `w PID T 1` line in the trace? */
+static int has_write1(const char *trace, uint64_t t)
+{
+    FILE *fp = fopen(trace, "r");
+    char line[8192];
+    struct trace_event ev;
+    int found = 0;
+
+    assert_non_null(fp);
+    while (!found && fgets(line, sizeof line, fp) != NULL)
+        found = trace_parse_line(line, &ev, NULL) == 1 && ev.op == T_WRITE &&
+                ev.addr == t && ev.len == 1;
+    fclose(fp);
+    return found;
+}
+
+/* The compiled program: its data, heap and stack pages are written where the trace says. */
+static void check_known_pages(struct fixture *f, const struct check *c)
+{
+    unsigned long long d, h, s;
+    FILE *fp = fopen(tmp(f, "stdout"), "r");
+    uint64_t want[NDATA + NHEAP + NSTACK];
+    unsigned n = 0;
+
+    assert_non_null(fp);
+    assert_int_equal(fscanf(fp, "%llx %llx %llx", &d, &h, &s), 3);
+    fclose(fp);
+    for (unsigned i = 0; i < NDATA; i++)
+        want[n++] = d + i * 4096u;
+    for (unsigned i = 0; i < NHEAP; i++)
+        want[n++] = h + i * 4096u;
+    for (unsigned i = 0; i < NSTACK; i++)
+        want[n++] = s + i * 4096u;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t t = 0;
+
+        if (in_elf(c, want[i]))
+            t = want[i] + c->delta;
+        else
+            for (unsigned k = 0; k < c->nch; k++)
+                if (c->orig[k] == want[i] >> 20)
+                    t = c->base[k] + (want[i] & 0xfffff);
+        assert_true(t != 0);
+        /* data in the ELF, heap and stack relocated */
+        assert_int_equal(in_trace_elf(c, t), i < NDATA);
+        if (!has_write1(tmp(f, "trace"), t))
+            fail_msg("no 1-byte write at 0x%llx (page %u of data/heap/stack)",
+                     (unsigned long long)t, i);
+    }
+}
+
+static void build_and_check(struct fixture *f, const char *kind, const char *exe, int dyn)
+{
+    const char *cc[] = { "cc", kind, "-O1", "-o", NULL, NULL, NULL };
+    char src[256], out[256], raw[256];
+    struct lackey_stats st;
+    struct check *c = f->c;
+    struct prog p;
+    FILE *fp;
+
+    snprintf(src, sizeof src, "%s", tmp(f, "prog.c"));
+    snprintf(out, sizeof out, "%s", tmp(f, exe));
+    fp = fopen(src, "w");
+    assert_non_null(fp);
+    fputs(prog_src, fp);
+    fclose(fp);
+    cc[4] = out;
+    cc[5] = src;
+    /* the toolchain supports this here: a failure is a failure, not a skip */
+    assert_int_equal(run(cc, NULL), 0);
+    load_prog(out, &p);
+    assert_int_equal(p.is_dyn, dyn);
+
+    record(f, (const char *const[]){ out, NULL }, &p, 1, &st);
+    assert_true(st.chunks >= 2);              /* heap and stack */
+
+    valgrind_raw(f, (const char *const[]){ out, NULL });
+    snprintf(raw, sizeof raw, "%s", tmp(f, "raw"));
+    check_import(f, raw, &p, c);
+    check_known_pages(f, c);
+}
+
+static void test_static_prog(void **state)
+{
+    build_and_check(*state, "-static", "prog", 0);
+}
+
+static void test_static_pie_prog(void **state)
+{
+    build_and_check(*state, "-static-pie", "progpie", 1);
+}
+
+static void test_fork_detected(void **state)
+{
+    struct fixture *f = *state;
+    const char *argv[] = { BUSYBOX, "sh", "-c", "true|true", NULL };
+    struct lackey_opts o = { .pid = 1, .quiet = 1 };
+    struct lackey_stats st;
+    char err[256];
+    int status = -1;
+    FILE *out = fopen(tmp(f, "trace"), "w");
+    struct prog p;
+
+    assert_non_null(out);
+    load_prog(BUSYBOX, &p);
+    assert_int_equal(lackey_record(argv, out, &o, &st, &status, err, sizeof err), 0);
+    fclose(out);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_true(st.forks >= 1);
+    check_trace_alone(tmp(f, "trace"), &p, 1, &st);
+}
+
+static void test_record_errors(void **state)
+{
+    struct fixture *f = *state;
+    struct lackey_opts o = { .pid = 1, .quiet = 1 };
+    struct lackey_stats st;
+    char err[256];
+    int status;
+    FILE *out = fopen(tmp(f, "trace"), "w");
+
+    assert_non_null(out);
+    assert_int_equal(lackey_record((const char *const[]){ "no-such-program-xyz", NULL },
+                                   out, &o, &st, &status, err, sizeof err), ENOENT);
+    assert_non_null(strstr(err, "no-such-program-xyz"));
+    assert_int_equal(lackey_record((const char *const[]){ "/etc/passwd", NULL },
+                                   out, &o, &st, &status, err, sizeof err), EACCES);
+    fclose(out);
+}
+
+/* ---------- synthetic input ---------- */
+
+/* Import text with --exec busybox; => the error, trace text in out (caller frees). */
+static int import_str(const char *text, size_t len, const char *exec, char *err,
+                      size_t errlen, char **out, struct lackey_stats *st)
+{
+    struct lackey_opts o = { .exec_host_path = exec, .pid = 1 };
+    size_t outlen = 0;
+    FILE *in = fmemopen((void *)(uintptr_t)text, len > 0 ? len : 1, "r");
+    FILE *of = open_memstream(out, &outlen);
+    int r;
+
+    assert_non_null(in);
+    assert_non_null(of);
+    if (len == 0)
+        fgetc(in);                          /* fmemopen needs size > 0: consume it */
+    r = lackey_import(in, of, &o, st, err, errlen);
+    fclose(in);
+    fclose(of);
+    return r;
+}
+
+static void expect_bad(const char *text, int want, const char *msg)
+{
+    struct lackey_stats st;
+    char err[256], *out = NULL;
+
+    assert_int_equal(import_str(text, strlen(text), BUSYBOX, err, sizeof err, &out, &st), want);
+    if (strstr(err, msg) == NULL)
+        fail_msg("error `%s' lacks `%s'", err, msg);
+    free(out);
+}
+
+#define START "I  0040ebf0,2\n"
+
+static void test_malformed(void **state)
+{
+    (void)state;
+    expect_bad("I  zz,2\n", EINVAL, "line 1: bad address");
+    expect_bad(START " L 1000\n", EINVAL, "line 2: missing ',SIZE'");
+    expect_bad(START " L 1000,\n", EINVAL, "line 2: missing size");
+    expect_bad(START " S 1000,0\n", EINVAL, "line 2: size 0");
+    expect_bad(START " S 1000,99999999\n", EINVAL, "line 2:");
+    expect_bad(START " M ffffffffffffffff,8\n", EINVAL, "line 2: access wraps");
+    expect_bad(START " L 10000000000000000,8\n", EINVAL, "line 2: address over 64 bits");
+    expect_bad(START " L 1000,8x\n", EINVAL, "line 2: junk");
+    expect_bad(START "==1== hi\n S 7ff0", EINVAL, "line 3: missing ',SIZE'");   /* truncated */
+    expect_bad(START " S 7ff0,", EINVAL, "line 2: missing size");
+    expect_bad(" L 1000,8\n" START, EINVAL, "line 1: data access before the first");
+    expect_bad("I  00401000,2\n", EINVAL, "line 1: first instruction at 0x401000");
+    expect_bad("", EINVAL, "line 0: no lackey instruction lines");
+    expect_bad("==1== Lackey\nhello world\n", EINVAL, "line 2: no lackey instruction");
+}
+
+static void test_bad_exec(void **state)
+{
+    struct fixture *f = *state;
+    struct lackey_stats st;
+    char err[256], *out = NULL;
+    FILE *fp = fopen(tmp(f, "bad"), "w");
+    const char *dyn = "/bin/ls";
+
+    assert_non_null(fp);
+    fputs("#!/bin/sh\necho not an ELF\n", fp);
+    fclose(fp);
+    assert_int_equal(import_str(START, strlen(START), tmp(f, "bad"), err, sizeof err,
+                                &out, &st), ENOEXEC);
+    assert_non_null(strstr(err, "not a loadable ELF"));
+    free(out);
+    assert_int_equal(import_str(START, strlen(START), "/nonexistent/x", err, sizeof err,
+                                &out, &st), ENOENT);
+    free(out);
+    assert_int_equal(import_str(START, strlen(START), NULL, err, sizeof err, &out, &st),
+                     EINVAL);
+    free(out);
+    /* a dynamically linked program would start in its interpreter */
+    if (access(dyn, R_OK) == 0) {
+        assert_int_equal(import_str(START, strlen(START), dyn, err, sizeof err, &out, &st),
+                         ENOEXEC);
+        assert_non_null(strstr(err, "PT_INTERP"));
+        free(out);
+    }
+}
+
+/* Splits at a chunk edge and at the ELF end; the exact relocated text. */
+static void test_splits(void **state)
+{
+    struct lackey_stats st;
+    char err[256], *out = NULL;
+    /* busybox's last segment ends at 0x5ebb58: page-rounded 0x5ec000 */
+    const char *in = START
+        " L 1fff0ffffc,8\n"
+        " S 5ebffc,8\n"
+        " M 5eb000,4\n"
+        "not lackey\n"
+        "SYSCALL[5,1](56) sys_clone ( 1200011 )   clone(fork): process 5 created child 6\n"
+        "I  0040ebf2,3\r\n";
+    const char *want =
+        "xipvm-trace 1\n"
+        "spawn 1 /bin/busybox\n"
+        "x 1 0x40ebf0 2\n"
+        "mmap 1 0x40000000 1048576 rw- private,fixed\n"
+        "r 1 0x400ffffc 4\n"
+        "mmap 1 0x40100000 1048576 rw- private,fixed\n"
+        "r 1 0x40100000 4\n"
+        "w 1 0x5ebffc 4\n"
+        "mmap 1 0x40200000 1048576 rw- private,fixed\n"
+        "w 1 0x402ec000 4\n"
+        "r 1 0x5eb000 4\n"
+        "w 1 0x5eb000 4\n"
+        "x 1 0x40ebf2 3\n";
+
+    (void)state;
+    assert_int_equal(import_str(in, strlen(in), BUSYBOX, err, sizeof err, &out, &st), 0);
+    assert_string_equal(out, want);
+    free(out);
+    assert_int_equal(st.lines, 7);
+    assert_int_equal(st.skipped, 2);
+    assert_int_equal(st.forks, 1);
+    assert_int_equal(st.chunks, 3);
+    assert_int_equal(st.elf_bytes, 2 + 4 + 4 + 4 + 3);
+    assert_int_equal(st.inferred_bytes, 8 + 4);
+    assert_int_equal(st.events, 1 + 8 + 3);
+}
+
+/* More chunks than fit below LACKEY_ANON_LIMIT: ERANGE, no crash. */
+static void test_erange(void **state)
+{
+    size_t cap = 1100 * 32 + 64, n = 0;
+    char *in = malloc(cap), err[256], *out = NULL;
+    struct lackey_stats st;
+
+    (void)state;
+    assert_non_null(in);
+    n += (size_t)snprintf(in + n, cap - n, START);
+    for (unsigned i = 0; i < 1100; i++)
+        n += (size_t)snprintf(in + n, cap - n, " L %x,8\n", 0x10000000u + i * 0x100000u);
+    assert_int_equal(import_str(in, n, BUSYBOX, err, sizeof err, &out, &st), ERANGE);
+    assert_non_null(strstr(err, "line 1025"));
+    assert_int_equal(st.chunks, (LACKEY_ANON_LIMIT - LACKEY_ANON_BASE) / LACKEY_CHUNK);
+    free(out);
+    free(in);
+}
+
+/* A line longer than the reader's buffer: skipped when foreign, an error when lackey's. */
+static void test_long_lines(void **state)
+{
+    size_t big = (2u << 20) + 10, n;
+    char *in = malloc(big + 64), err[256], *out = NULL;
+    struct lackey_stats st;
+
+    (void)state;
+    assert_non_null(in);
+    n = (size_t)sprintf(in, START);
+    memset(in + n, 'y', big);
+    n += big;
+    n += (size_t)sprintf(in + n, "\n L 1000,8\n");
+    assert_int_equal(import_str(in, n, BUSYBOX, err, sizeof err, &out, &st), 0);
+    assert_int_equal(st.lines, 3);
+    assert_int_equal(st.loads, 1);
+    free(out);
+
+    n = (size_t)sprintf(in, START "I  ");
+    memset(in + n, '0', big);
+    n += big;
+    in[n++] = '\n';
+    assert_int_equal(import_str(in, n, BUSYBOX, err, sizeof err, &out, &st), EINVAL);
+    assert_non_null(strstr(err, "line 2: line too long"));
+    free(out);
+    free(in);
+}
+
+static void test_bad_spawn_args(void **state)
+{
+    struct lackey_opts o = { .exec_host_path = BUSYBOX, .pid = 1, .argc = 1,
+                             .argv = (const char *const[]){ "two words" } };
+    char err[256], *buf = NULL;
+    size_t len = 0;
+    FILE *in = fmemopen((void *)(uintptr_t)START, strlen(START), "r");
+    FILE *of = open_memstream(&buf, &len);
+
+    (void)state;
+    assert_int_equal(lackey_import(in, of, &o, NULL, err, sizeof err), EINVAL);
+    assert_non_null(strstr(err, "`two words' is empty, holds whitespace"));
+    fclose(in);
+    fclose(of);
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_splits),
+        cmocka_unit_test(test_erange),
+        cmocka_unit_test(test_long_lines),
+        cmocka_unit_test(test_bad_spawn_args),
+        cmocka_unit_test_setup_teardown(test_bad_exec, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_busybox_true, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_busybox_echo_output_passes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_static_prog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_static_pie_prog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fork_detected, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,82 @@
+/*
+ * The xipvm command: shared pieces of its subcommands.
+ */
+#ifndef XVM_CLI_H
+#define XVM_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "xipvm.h"
+
+/* Options common to run, compare and bench. */
+struct run_opts {
+    const char *image;
+    const char *machine;        /* profile */
+    uint64_t ram;
+    int xip;                    /* 1 xip, 0 copy */
+    int fault_ahead;            /* -1: UVM's table */
+    int readahead;              /* -1: the mount's default */
+    bool json;
+    const char *svg;
+    const char *trace;
+};
+
+/* => 0 and *v for sizes like 64M, 1G, 4096, 0x1000; else -1. */
+int parse_size(const char *s, uint64_t *v);
+int parse_uint(const char *s, uint64_t max, uint64_t *v);
+/* Parses --image, --xip/--copy, --machine, --ram, --fault-ahead,
+ * --readahead, --json, --svg and one positional TRACE.
+ * => 0, or prints the problem and returns 2. */
+int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace);
+
+/* A machine with the image on flash, mounted. */
+struct world {
+    xvm_machine *m;
+    xvm_flash *flash;
+    xvm_mount *mp;
+};
+int world_open(const struct run_opts *o, int xip, struct world *w);
+void world_close(struct world *w);
+
+/* Input: plain, gzip or zstd by magic; "-" is standard input. */
+struct input;
+struct input *input_open(const char *path, char *err, size_t errlen);
+/* => the next line without its newline (NUL-terminated, writable), or
+ *    NULL at the end; *err set on a read or decode error. */
+char *input_line(struct input *in, int *err);
+uint64_t input_bytes(const struct input *in);   /* compressed bytes read */
+void input_close(struct input *in);
+
+/* One replay: its figures and RAM-over-time samples. */
+struct sample {
+    uint64_t event;
+    uint64_t pages[XVM_USE_COUNT];
+};
+struct run_result {
+    struct xvm_stats st;
+    uint64_t lines, events, mismatches;
+    unsigned nmarks;
+    struct xvm_mark *marks;
+    struct sample *samples;
+    size_t nsamples;
+    double seconds;
+};
+/* => 0 (mismatches counted in r), or 1 after printing an error. */
+int replay_file(const struct run_opts *o, int xip, struct run_result *r);
+void run_result_free(struct run_result *r);
+
+void print_json_run(FILE *out, const struct run_opts *o, int xip,
+                    const struct run_result *r);
+uint64_t ram_in_use(const struct xvm_stats *st);
+uint64_t flash_bytes(const struct xvm_stats *st);
+
+int write_svg(const char *path, const struct run_result *xip,
+              const struct run_result *copy, uint32_t page_size);
+
+int cmd_run(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_fsinfo(int argc, char **argv);
+
+#endif

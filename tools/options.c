@@ -1,0 +1,109 @@
+/*
+ * Command-line options shared by run, compare and bench.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int parse_uint(const char *s, uint64_t max, uint64_t *v)
+{
+    char *end;
+    if (s == NULL || *s == '\0' || *s == '-')
+        return -1;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 0);
+    if (errno || *end != '\0' || x > max)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+int parse_size(const char *s, uint64_t *v)
+{
+    char *end;
+    if (s == NULL || *s == '\0' || *s == '-')
+        return -1;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 0);
+    unsigned shift = 0;
+    switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    default: break;
+    }
+    if (errno || *end != '\0' || x > (UINT64_MAX >> shift))
+        return -1;
+    *v = (uint64_t)x << shift;
+    return 0;
+}
+
+/* => the option's value, advancing *i; NULL (with a message) if missing. */
+static const char *value(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "xipvm: %s needs a value\n", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
+{
+    memset(o, 0, sizeof(*o));
+    o->machine = "sgimips";
+    o->ram = UINT64_C(64) << 20;
+    o->xip = 1;
+    o->fault_ahead = -1;
+    o->readahead = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        uint64_t n;
+        if (strcmp(a, "--xip") == 0) {
+            o->xip = 1;
+        } else if (strcmp(a, "--copy") == 0) {
+            o->xip = 0;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if (strcmp(a, "--image") == 0 || strcmp(a, "--machine") == 0 ||
+                   strcmp(a, "--svg") == 0) {
+            if ((v = value(argc, argv, &i)) == NULL)
+                return 2;
+            *(a[2] == 'i' ? &o->image : a[2] == 'm' ? &o->machine : &o->svg) = v;
+        } else if (strcmp(a, "--ram") == 0) {
+            if ((v = value(argc, argv, &i)) == NULL)
+                return 2;
+            if (parse_size(v, &o->ram) || o->ram == 0) {
+                fprintf(stderr, "xipvm: --ram: not a size: %s\n", v);
+                return 2;
+            }
+        } else if (strcmp(a, "--fault-ahead") == 0 || strcmp(a, "--readahead") == 0) {
+            if ((v = value(argc, argv, &i)) == NULL)
+                return 2;
+            if (parse_uint(v, 64, &n)) {
+                fprintf(stderr, "xipvm: %s: expected 0 to 64, got %s\n", a, v);
+                return 2;
+            }
+            *(a[2] == 'f' ? &o->fault_ahead : &o->readahead) = (int)n;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "xipvm: unknown option %s\n", a);
+            return 2;
+        } else if (want_trace && o->trace == NULL) {
+            o->trace = a;
+        } else {
+            fprintf(stderr, "xipvm: unexpected argument %s\n", a);
+            return 2;
+        }
+    }
+    if (o->image == NULL) {
+        fprintf(stderr, "xipvm: --image IMAGE is required\n");
+        return 2;
+    }
+    if (want_trace && o->trace == NULL) {
+        fprintf(stderr, "xipvm: a TRACE file (or - for standard input) is required\n");
+        return 2;
+    }
+    return 0;
+}

@@ -1,0 +1,54 @@
+/*
+ * A machine with an image on emulated NOR flash, mounted XIP or copy.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "cli.h"
+
+int world_open(const struct run_opts *o, int xip, struct world *w)
+{
+    struct xvm_config cfg;
+    struct xvm_mount_config mc;
+    int error;
+
+    memset(w, 0, sizeof(*w));
+    xvm_config_init(&cfg);
+    cfg.profile = o->machine;
+    cfg.ram_bytes = o->ram;
+    if (o->fault_ahead >= 0)
+        xvm_config_fault_ahead(&cfg, (unsigned)o->fault_ahead);
+    if ((error = xvm_machine_create(&cfg, &w->m)) != 0) {
+        fprintf(stderr, "xipvm: machine %s with %llu bytes of RAM: %s\n",
+                o->machine, (unsigned long long)o->ram,
+                error == EINVAL ? "unknown profile or bad RAM size (sgimips "
+                "or amd64; a multiple of 4K, at most 4G on sgimips)"
+                                : strerror(error));
+        return 1;
+    }
+    if ((error = xvm_flash_open(w->m, o->image, NULL, &w->flash)) != 0) {
+        fprintf(stderr, "xipvm: %s: %s\n", o->image, strerror(error));
+        world_close(w);
+        return 1;
+    }
+    xvm_mount_config_init(&mc);
+    mc.flags = xip ? XVM_MOUNT_XIP : 0;
+    if (o->readahead >= 0)
+        mc.readahead = (unsigned)o->readahead;
+    if ((error = xvm_mount_flash(w->flash, &mc, &w->mp)) != 0) {
+        fprintf(stderr, "xipvm: %s: cannot mount: %s\n", o->image,
+                error == EINVAL ? "not a valid FFS image" : strerror(error));
+        world_close(w);
+        return 1;
+    }
+    return 0;
+}
+
+void world_close(struct world *w)
+{
+    /* Processes hold files: the machine goes first, taking them along. */
+    if (w->m) {
+        xvm_machine_destroy(w->m);
+    }
+    memset(w, 0, sizeof(*w));
+}

@@ -1,0 +1,44 @@
+/*
+ * xipvm: the command-line face of libxipvm.
+ */
+#include <string.h>
+
+#include "cli.h"
+
+int cmd_import_lackey(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *what;
+} commands[] = {
+    { "run", cmd_run, "replay a trace on an image, XIP or copy mode" },
+    { "compare", cmd_compare, "replay a trace in both modes: RAM saved by XIP" },
+    { "fsinfo", cmd_fsinfo, "how each file of an image maps under XIP" },
+    { "record", cmd_record, "record a program's trace with valgrind lackey" },
+    { "import-lackey", cmd_import_lackey, "convert a lackey log into a trace" },
+};
+
+static int usage(FILE *f)
+{
+    fprintf(f, "usage: xipvm COMMAND [ARGS...]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].what);
+    fprintf(f, "\n'xipvm COMMAND' without arguments describes its options.\n");
+    return f == stdout ? 0 : 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage(stderr);
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0)
+        return usage(stdout);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "xipvm: unknown command '%s'\n", argv[1]);
+    return usage(stderr);
+}
