@@ -124,6 +124,14 @@ static void print_compare(const struct run_result *x, const struct run_result *c
     printf("  %-22s %12llu %12llu\n", "PV entries, peak",
            (unsigned long long)x->st.pv_entries_peak, (unsigned long long)c->st.pv_entries_peak);
     printf("  %-22s %12.2f %12.2f\n", "replay, s", x->seconds, c->seconds);
+    const struct xvm_stats *st = &x->st;
+    printf("\nstruct vm_page: %llu bytes per %llu-byte page = %.2f%% of RAM "
+           "(paper, §2: about 1.8%%);\nthe %llu flash pages are device pages "
+           "and cost none (as RAM pages they would cost %llu KiB).\n",
+           (unsigned long long)st->vm_page_bytes, (unsigned long long)st->page_size,
+           100.0 * st->vm_page_bytes / st->page_size,
+           (unsigned long long)st->device_pages,
+           (unsigned long long)(st->device_pages * st->vm_page_bytes / 1024));
 }
 
 static void print_compare_json(const struct run_opts *o, const struct run_result *x,

@@ -13,7 +13,10 @@ static void stats_fields(FILE *out, const struct xvm_stats *st, const char *ind)
             "%s\"aobj_pages_peak\": %llu,\n"
             "%s\"page_table_pages_peak\": %llu,\n"
             "%s\"buffer_pages_peak\": %llu,\n"
+            "%s\"page_size\": %llu,\n"
             "%s\"vm_page_bytes\": %llu,\n"
+            "%s\"vm_page_share_percent\": %.3f,\n"
+            "%s\"device_pages\": %llu,\n"
             "%s\"vm_page_metadata_bytes\": %llu,\n"
             "%s\"faults\": %llu,\n"
             "%s\"faults_read\": %llu,\n"
@@ -40,7 +43,10 @@ static void stats_fields(FILE *out, const struct xvm_stats *st, const char *ind)
             ind, (unsigned long long)st->pages_peak[XVM_USE_AOBJ],
             ind, (unsigned long long)st->pages_peak[XVM_USE_PAGETABLE],
             ind, (unsigned long long)st->pages_peak[XVM_USE_BUFFER],
+            ind, (unsigned long long)st->page_size,
             ind, (unsigned long long)st->vm_page_bytes,
+            ind, 100.0 * st->vm_page_bytes / st->page_size,
+            ind, (unsigned long long)st->device_pages,
             ind, (unsigned long long)(st->ram_used_peak * st->vm_page_bytes),
             ind, (unsigned long long)st->faults,
             ind, (unsigned long long)st->faults_read,

@@ -64,8 +64,9 @@ int write_svg(const char *path, const struct run_result *xip,
                 LEFT - 6, y + 4, ymax_mib * t / 4.0);
         fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
                 LEFT, y, W - RIGHT, y);
-        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%llu</text>\n",
-                x, H - BOTTOM + 16, (unsigned long long)(xmax * (uint64_t)t / 4));
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">%llu</text>\n",
+                x, H - BOTTOM + 16, t == 4 ? "end" : "middle",
+                (unsigned long long)(xmax * (uint64_t)t / 4));
     }
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">events</text>\n",
             (W + LEFT) / 2, H - 12);
