@@ -1,0 +1,116 @@
+/*
+ * Trace replay throughput, parsing included, on a real lackey trace of
+ * busybox recorded at bench time, as plain text, gzip and zstd.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "bench.h"
+#include "cli.h"
+#include "lackey.h"
+
+#define MAX_RUNS 31
+
+static int record(const char *trace, const char *workdir, int quick)
+{
+    const char *argv_full[] = { "/bin/busybox", "ls", "-lR", "/usr/share/doc", NULL };
+    const char *argv_quick[] = { "/bin/busybox", "ls", "-l", "/usr/share", NULL };
+    struct lackey_opts o = { .path_in_image = "/bin/busybox", .pid = 1, .quiet = 1 };
+    struct lackey_stats st;
+    char err[256];
+    (void)workdir;
+    FILE *f = fopen(trace, "w");
+    if (f == NULL)
+        return errno;
+    int error = lackey_record(quick ? argv_quick : argv_full, f, &o, &st, NULL,
+                              err, sizeof(err));
+    if (fclose(f) != 0 && error == 0)
+        error = EIO;
+    if (error)
+        fprintf(stderr, "bench: recording busybox: %s\n", err);
+    return error;
+}
+
+static int compress_trace(const char *src, const char *gz, const char *zst)
+{
+    FILE *in = fopen(src, "rb");
+    if (in == NULL)
+        return errno;
+    fseek(in, 0, SEEK_END);
+    long n = ftell(in);
+    rewind(in);
+    char *buf = malloc((size_t)n);
+    size_t cap = ZSTD_compressBound((size_t)n);
+    char *out = malloc(cap);
+    int error = buf && out && fread(buf, 1, (size_t)n, in) == (size_t)n ? 0 : EIO;
+    fclose(in);
+    gzFile g = error ? NULL : gzopen(gz, "wb");
+    if (g == NULL || gzwrite(g, buf, (unsigned)n) != n || gzclose(g) != Z_OK)
+        error = EIO;
+    size_t z = error ? 0 : ZSTD_compress(out, cap, buf, (size_t)n, 3);
+    FILE *zf = error || ZSTD_isError(z) ? NULL : fopen(zst, "wb");
+    if (zf == NULL || fwrite(out, 1, z, zf) != z || fclose(zf) != 0)
+        error = EIO;
+    free(buf);
+    free(out);
+    return error;
+}
+
+/* An image with busybox at /bin/busybox. */
+static int image(const char *workdir, char *img, size_t cap)
+{
+    char cmd[1600];
+    snprintf(img, cap, "%s/busybox.img", workdir);
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s/bbroot/bin' && cp /bin/busybox '%s/bbroot/bin/' && "
+             "\"$(command -v makefs || echo /usr/sbin/makefs)\" -t ffs -M 1m -b 10%% "
+             "-o version=2,bsize=16384,fsize=2048 '%s' '%s/bbroot' >/dev/null",
+             workdir, workdir, img, workdir);
+    return system(cmd) == 0 ? 0 : EIO;
+}
+
+static double events_per_s(const char *img, const char *trace, uint64_t *events)
+{
+    struct run_opts o;
+    struct run_result r;
+    memset(&o, 0, sizeof(o));
+    o.image = img;
+    o.machine = "sgimips";
+    o.ram = UINT64_C(64) << 20;
+    o.fault_ahead = o.readahead = -1;
+    o.trace = trace;
+    if (replay_file(&o, 1, &r) != 0)
+        return -1;
+    double v = r.events / r.seconds;
+    *events = r.events;
+    run_result_free(&r);
+    return v;
+}
+
+int bench_replay(const struct bench_opts *o, struct replay_results *r)
+{
+    char img[600], plain[512], gz[600], zst[600];
+    unsigned runs = o->runs > MAX_RUNS ? MAX_RUNS : o->runs;
+    double v[MAX_RUNS];
+    snprintf(plain, sizeof(plain), "%s/busybox.trace", o->workdir);
+    snprintf(gz, sizeof(gz), "%s.gz", plain);
+    snprintf(zst, sizeof(zst), "%s.zst", plain);
+    int error = image(o->workdir, img, sizeof(img));
+    if (error == 0)
+        error = record(plain, o->workdir, o->quick);
+    if (error == 0)
+        error = compress_trace(plain, gz, zst);
+    if (error)
+        return error;
+    const char *files[3] = { plain, gz, zst };
+    double *dst[3] = { &r->plain, &r->gz, &r->zst };
+    for (int k = 0; k < 3; k++) {
+        for (unsigned i = 0; i < runs; i++)
+            v[i] = events_per_s(img, files[k], &r->events);
+        *dst[k] = median(v, runs);
+    }
+    return 0;
+}

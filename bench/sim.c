@@ -1,0 +1,304 @@
+/*
+ * The simulator's rows: TLB hits, faults by kind, fork + exit, scaling
+ * with processes and map entries, and host metadata per page.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "machine.h"
+#include "pmap.h"
+#include "xipvm.h"
+
+#define PG 4096u
+#define MAX_RUNS 31
+
+struct env {
+    const struct bench_opts *o;
+    char image[512];
+    uint64_t file_pages;
+};
+
+static xvm_machine *machine(uint64_t ram, unsigned ahead)
+{
+    struct xvm_config cfg;
+    xvm_machine *m = NULL;
+    xvm_config_init(&cfg);
+    cfg.profile = "amd64";
+    cfg.ram_bytes = ram;
+    xvm_config_fault_ahead(&cfg, ahead);
+    return xvm_machine_create(&cfg, &m) == 0 ? m : NULL;
+}
+
+/* An image holding one file of n pages (makefs, at bench time). */
+static int make_image(struct env *e)
+{
+    char dir[600], cmd[4096];
+    snprintf(dir, sizeof(dir), "%s/simroot", e->o->workdir);
+    snprintf(e->image, sizeof(e->image), "%s/sim.img", e->o->workdir);
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && head -c %llu /dev/urandom > '%s/data' && "
+             "\"$(command -v makefs || echo /usr/sbin/makefs)\" -t ffs -M 1m -b 10%% "
+             "-o version=2,bsize=16384,fsize=2048 '%s' '%s' >/dev/null",
+             dir, (unsigned long long)(e->file_pages * PG), dir, e->image, dir);
+    return system(cmd) == 0 ? 0 : EIO;
+}
+
+struct fs {
+    xvm_machine *m;
+    xvm_flash *flash;
+    xvm_mount *mp;
+    xvm_file *f;
+    xvm_vmspace *vs;
+};
+
+static int fs_up(struct env *e, int xip, struct fs *s)
+{
+    struct xvm_mount_config mc;
+    memset(s, 0, sizeof(*s));
+    if ((s->m = machine(UINT64_C(512) << 20, 0)) == NULL)
+        return ENOMEM;
+    xvm_mount_config_init(&mc);
+    mc.flags = xip ? XVM_MOUNT_XIP : 0;
+    mc.readahead = 0;
+    if (xvm_flash_open(s->m, e->image, NULL, &s->flash) ||
+        xvm_mount_flash(s->flash, &mc, &s->mp) ||
+        xvm_open(s->mp, "data", XVM_O_RDONLY, &s->f) ||
+        xvm_vmspace_create(s->m, &s->vs))
+        return EIO;
+    return 0;
+}
+
+static void fs_down(struct fs *s)
+{
+    xvm_machine_destroy(s->m);
+}
+
+/* Touches every page of [a, a+n pages): one fault each; => ns per page. */
+static double touch(xvm_vmspace *vs, uint64_t a, uint64_t n, int write)
+{
+    uint8_t b = 1;
+    double t0 = bench_now_ns();
+    for (uint64_t p = 0; p < n; p++)
+        if ((write ? xvm_write(vs, a + p * PG, &b, 1) : xvm_read(vs, a + p * PG, &b, 1)))
+            return -1;
+    return (bench_now_ns() - t0) / (double)n;
+}
+
+static uint64_t map_file(struct fs *s, uint64_t n, int prot)
+{
+    uint64_t a = 0;
+    if (xvm_mmap_file(s->vs, &a, n * PG, prot, XVM_MAP_PRIVATE, s->f, 0) ||
+        xvm_madvise(s->vs, a, n * PG, XVM_ADV_RANDOM))
+        return 0;
+    return a;
+}
+
+/* ns per 8-byte access hitting the TLB, for read, write or fetch. */
+static double tlb_hits(int kind, unsigned n)
+{
+    xvm_machine *m = machine(UINT64_C(16) << 20, 0);
+    xvm_vmspace *vs;
+    uint64_t a = 0, v = 0;
+    xvm_vmspace_create(m, &vs);
+    xvm_mmap(vs, &a, PG, XVM_PROT_ALL, XVM_MAP_PRIVATE, NULL, 0);
+    xvm_write(vs, a, &v, 8);
+    xvm_read(vs, a, &v, 8);
+    xvm_fetch(vs, a, &v, 8);
+    double t0 = bench_now_ns();
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t at = a + ((i * 8u) & (PG - 8));
+        if (kind == 0)
+            xvm_read(vs, at, &v, 8);
+        else if (kind == 1)
+            xvm_write(vs, at, &v, 8);
+        else
+            xvm_fetch(vs, at, &v, 8);
+    }
+    double ns = (bench_now_ns() - t0) / n;
+    xvm_machine_destroy(m);
+    return ns + (double)(v & 0);
+}
+
+enum fault_kind { XIP_READ, COPY_RESIDENT, COPY_FLASH, COW_DEVICE, ZERO_FILL, COW_FORK };
+
+static double fault_row(struct env *e, enum fault_kind k)
+{
+    struct fs s;
+    uint64_t n = e->file_pages, a = 0;
+    double ns = -1;
+    if (k == ZERO_FILL || k == COW_FORK) {
+        xvm_machine *m = machine(UINT64_C(512) << 20, 0);
+        xvm_vmspace *vs, *child;
+        xvm_vmspace_create(m, &vs);
+        xvm_mmap(vs, &a, n * PG, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE, NULL, 0);
+        if (k == ZERO_FILL) {
+            ns = touch(vs, a, n, 1);
+        } else if (touch(vs, a, n, 1) >= 0 && xvm_vmspace_fork(vs, &child) == 0) {
+            ns = touch(child, a, n, 1);
+        }
+        xvm_machine_destroy(m);
+        return ns;
+    }
+    if (fs_up(e, k == XIP_READ || k == COW_DEVICE, &s) != 0) {
+        fs_down(&s);
+        return -1;
+    }
+    if (k == COPY_RESIDENT) {       /* fill the page cache first */
+        a = map_file(&s, n, XVM_PROT_READ);
+        touch(s.vs, a, n, 0);
+        xvm_munmap(s.vs, a, n * PG);
+    }
+    a = map_file(&s, n, k == COW_DEVICE ? XVM_PROT_READ | XVM_PROT_WRITE : XVM_PROT_READ);
+    if (a)
+        ns = touch(s.vs, a, n, k == COW_DEVICE);
+    fs_down(&s);
+    return ns;
+}
+
+/* fork + destroy of the child, the parent having touched mib MiB. */
+static double fork_exit(uint64_t mib, unsigned iters)
+{
+    xvm_machine *m = machine((mib + 64) << 20, 0);
+    xvm_vmspace *vs, *c;
+    uint64_t a = 0;
+    xvm_vmspace_create(m, &vs);
+    xvm_mmap(vs, &a, mib << 20, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE, NULL, 0);
+    touch(vs, a, (mib << 20) / PG, 1);
+    double t0 = bench_now_ns();
+    for (unsigned i = 0; i < iters; i++) {
+        if (xvm_vmspace_fork(vs, &c) != 0)
+            break;
+        xvm_vmspace_destroy(c);
+    }
+    double ns = (bench_now_ns() - t0) / iters;
+    xvm_machine_destroy(m);
+    return ns;
+}
+
+/* A process laid out like busybox: text, rodata, data, bss, heap, stack. */
+static double busybox_fork(unsigned iters)
+{
+    static const struct { uint64_t at, pages; int prot; } seg[] = {
+        { 0x400000, 1, 1 }, { 0x401000, 388, 5 }, { 0x585000, 86, 1 },
+        { 0x5db000, 10, 3 }, { 0x5e5000, 7, 3 }, { 0x600000, 33, 3 },
+        { 0x7fff000000, 32, 3 },
+    };
+    xvm_machine *m = machine(UINT64_C(64) << 20, 0);
+    xvm_vmspace *vs, *c;
+    xvm_vmspace_create(m, &vs);
+    for (size_t i = 0; i < sizeof(seg) / sizeof(seg[0]); i++) {
+        uint64_t a = seg[i].at;
+        xvm_mmap(vs, &a, seg[i].pages * PG, seg[i].prot | XVM_PROT_WRITE,
+                 XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0);
+        touch(vs, a, seg[i].pages, 1);
+        xvm_mprotect(vs, a, seg[i].pages * PG, seg[i].prot);
+    }
+    double t0 = bench_now_ns();
+    for (unsigned i = 0; i < iters; i++) {
+        if (xvm_vmspace_fork(vs, &c) != 0)
+            break;
+        xvm_vmspace_destroy(c);
+    }
+    double ns = (bench_now_ns() - t0) / iters;
+    xvm_machine_destroy(m);
+    return ns;
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Random 8-byte reads over nproc processes of 4 touched pages each. */
+static double procs_row(unsigned nproc, unsigned events)
+{
+    xvm_machine *m = machine(UINT64_C(1) << 30, 0);
+    xvm_vmspace **vs = calloc(nproc, sizeof(*vs));
+    uint64_t a = 0x10000000, s = 88172645463325252ULL, v;
+    for (unsigned i = 0; i < nproc; i++) {
+        uint64_t at = a;
+        xvm_vmspace_create(m, &vs[i]);
+        xvm_mmap(vs[i], &at, 4 * PG, XVM_PROT_READ | XVM_PROT_WRITE,
+                 XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0);
+        touch(vs[i], a, 4, 1);
+    }
+    double t0 = bench_now_ns();
+    for (unsigned i = 0; i < events; i++) {
+        uint64_t r = rnd(&s);
+        xvm_read(vs[r % nproc], a + ((r >> 20) % (4 * PG / 8)) * 8, &v, 8);
+    }
+    double ns = (bench_now_ns() - t0) / events;
+    xvm_machine_destroy(m);
+    free(vs);
+    return ns;
+}
+
+/* Random reads over n one-page entries (first reads fault). */
+static double entries_row(unsigned n, unsigned events)
+{
+    xvm_machine *m = machine(UINT64_C(256) << 20, 0);
+    xvm_vmspace *vs;
+    uint64_t base = 0x100000000ULL, s = 88172645463325252ULL, v;
+    xvm_vmspace_create(m, &vs);
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t at = base + (uint64_t)i * 2 * PG;
+        xvm_mmap(vs, &at, PG, XVM_PROT_READ, XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0);
+    }
+    double t0 = bench_now_ns();
+    for (unsigned i = 0; i < events; i++) {
+        uint64_t r = rnd(&s);
+        xvm_read(vs, base + (r % n) * 2 * PG + ((r >> 32) & (PG - 8)), &v, 8);
+    }
+    double ns = (bench_now_ns() - t0) / events;
+    xvm_machine_destroy(m);
+    return ns;
+}
+
+#define MEDIAN(dst, expr)                                       \
+    do {                                                        \
+        double v_[MAX_RUNS];                                    \
+        for (unsigned i_ = 0; i_ < runs; i_++)                  \
+            v_[i_] = (expr);                                    \
+        (dst) = median(v_, runs);                               \
+    } while (0)
+
+int bench_sim(const struct bench_opts *o, struct sim_results *r)
+{
+    struct env e = { .o = o, .file_pages = o->quick ? 1024 : 4096 };
+    unsigned runs = o->runs > MAX_RUNS ? MAX_RUNS : o->runs;
+    unsigned hits = o->quick ? 2000000 : 20000000;
+    unsigned events = o->quick ? 200000 : 1000000;
+    static const uint64_t mib[3] = { 1, 16, 256 };
+    static const unsigned nprocs[3] = { 1, 100, 10000 }, nentries[3] = { 10, 1000, 100000 };
+
+    memset(r, 0, sizeof(*r));
+    if (make_image(&e) != 0)
+        return EIO;
+    MEDIAN(r->tlb_read, tlb_hits(0, hits));
+    MEDIAN(r->tlb_write, tlb_hits(1, hits));
+    MEDIAN(r->tlb_exec, tlb_hits(2, hits));
+    MEDIAN(r->xip_fault, fault_row(&e, XIP_READ));
+    MEDIAN(r->copy_resident_fault, fault_row(&e, COPY_RESIDENT));
+    MEDIAN(r->copy_flash_fault, fault_row(&e, COPY_FLASH));
+    MEDIAN(r->cow_device, fault_row(&e, COW_DEVICE));
+    MEDIAN(r->zero_fill, fault_row(&e, ZERO_FILL));
+    MEDIAN(r->cow_fork, fault_row(&e, COW_FORK));
+    for (int i = 0; i < 3; i++)
+        MEDIAN(r->fork_exit[i], fork_exit(o->quick && i == 2 ? 64 : mib[i], 200));
+    MEDIAN(r->busybox_fork, busybox_fork(1000));
+    for (int i = 0; i < 3; i++) {
+        MEDIAN(r->procs[i], procs_row(nprocs[i], events));
+        MEDIAN(r->entries[i], entries_row(nentries[i], events));
+    }
+    /* Host metadata: the vm_page per frame; nothing per device page but
+     * PV entries for live mappings and their hash slot. */
+    r->ram_page_bytes = sizeof(struct vm_page);
+    r->device_page_bytes = 0;
+    r->pv_bytes = sizeof(struct pv_entry) + 2 * 2 * sizeof(uint64_t);
+    return 0;
+}
