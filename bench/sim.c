@@ -123,6 +123,20 @@ static double tlb_hits(int kind, unsigned n)
 
 enum fault_kind { XIP_READ, COPY_RESIDENT, COPY_FLASH, COW_DEVICE, ZERO_FILL, COW_FORK };
 
+/*
+ * Steady state: the machine's frames have been used once, so the host's
+ * own page faults on fresh memory are not counted as simulator cost.
+ */
+static void warm(xvm_vmspace *vs, uint64_t n)
+{
+    uint64_t a = 0;
+    if (xvm_mmap(vs, &a, n * PG, XVM_PROT_READ | XVM_PROT_WRITE,
+                 XVM_MAP_PRIVATE, NULL, 0) == 0) {
+        touch(vs, a, n, 1);
+        xvm_munmap(vs, a, n * PG);
+    }
+}
+
 static double fault_row(struct env *e, enum fault_kind k)
 {
     struct fs s;
@@ -132,6 +146,7 @@ static double fault_row(struct env *e, enum fault_kind k)
         xvm_machine *m = machine(UINT64_C(512) << 20, 0);
         xvm_vmspace *vs, *child;
         xvm_vmspace_create(m, &vs);
+        warm(vs, 2 * n);
         xvm_mmap(vs, &a, n * PG, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE, NULL, 0);
         if (k == ZERO_FILL) {
             ns = touch(vs, a, n, 1);
@@ -145,6 +160,7 @@ static double fault_row(struct env *e, enum fault_kind k)
         fs_down(&s);
         return -1;
     }
+    warm(s.vs, 2 * n);
     if (k == COPY_RESIDENT) {       /* fill the page cache first */
         a = map_file(&s, n, XVM_PROT_READ);
         touch(s.vs, a, n, 0);
@@ -214,48 +230,54 @@ static uint64_t rnd(uint64_t *s)
     return *s;
 }
 
-/* Random 8-byte reads over nproc processes of 4 touched pages each. */
-static double procs_row(unsigned nproc, unsigned events)
+/* A random order of n events (Fisher-Yates). */
+static uint32_t *shuffled(uint32_t n)
+{
+    uint32_t *v = malloc(n * sizeof(*v));
+    uint64_t s = 88172645463325252ULL;
+    for (uint32_t i = 0; i < n; i++)
+        v[i] = i;
+    for (uint32_t i = n - 1; i > 0; i--) {
+        uint32_t j = (uint32_t)(rnd(&s) % (i + 1)), t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+    }
+    return v;
+}
+
+/*
+ * Scaling: the same events (first reads of npages pages, in random order,
+ * each a fault that maps the zero page) spread over nproc processes or
+ * over nentries map entries of one process.  => ns per event.
+ */
+static double spread_row(uint32_t nproc, uint32_t nentries, uint32_t npages)
 {
     xvm_machine *m = machine(UINT64_C(1) << 30, 0);
     xvm_vmspace **vs = calloc(nproc, sizeof(*vs));
-    uint64_t a = 0x10000000, s = 88172645463325252ULL, v;
-    for (unsigned i = 0; i < nproc; i++) {
-        uint64_t at = a;
-        xvm_vmspace_create(m, &vs[i]);
-        xvm_mmap(vs[i], &at, 4 * PG, XVM_PROT_READ | XVM_PROT_WRITE,
-                 XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0);
-        touch(vs[i], a, 4, 1);
+    uint32_t per_proc = npages / nproc, per_entry = npages / nproc / nentries;
+    const uint64_t base = 0x100000000ULL;
+    uint64_t v;
+    for (uint32_t p = 0; p < nproc; p++) {
+        xvm_vmspace_create(m, &vs[p]);
+        for (uint32_t k = 0; k < nentries; k++) {
+            /* A gap page between entries keeps them apart. */
+            uint64_t at = base + (uint64_t)k * (per_entry + 1) * PG;
+            xvm_mmap(vs[p], &at, (uint64_t)per_entry * PG, XVM_PROT_READ,
+                     XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0);
+        }
     }
+    uint32_t *order = shuffled(npages);
     double t0 = bench_now_ns();
-    for (unsigned i = 0; i < events; i++) {
-        uint64_t r = rnd(&s);
-        xvm_read(vs[r % nproc], a + ((r >> 20) % (4 * PG / 8)) * 8, &v, 8);
+    for (uint32_t i = 0; i < npages; i++) {
+        uint32_t e = order[i], p = e / per_proc, r = e % per_proc;
+        uint64_t at = base + (uint64_t)(r / per_entry) * (per_entry + 1) * PG +
+                      (uint64_t)(r % per_entry) * PG;
+        xvm_read(vs[p], at, &v, 8);
     }
-    double ns = (bench_now_ns() - t0) / events;
+    double ns = (bench_now_ns() - t0) / npages;
+    free(order);
     xvm_machine_destroy(m);
     free(vs);
-    return ns;
-}
-
-/* Random reads over n one-page entries (first reads fault). */
-static double entries_row(unsigned n, unsigned events)
-{
-    xvm_machine *m = machine(UINT64_C(256) << 20, 0);
-    xvm_vmspace *vs;
-    uint64_t base = 0x100000000ULL, s = 88172645463325252ULL, v;
-    xvm_vmspace_create(m, &vs);
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t at = base + (uint64_t)i * 2 * PG;
-        xvm_mmap(vs, &at, PG, XVM_PROT_READ, XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0);
-    }
-    double t0 = bench_now_ns();
-    for (unsigned i = 0; i < events; i++) {
-        uint64_t r = rnd(&s);
-        xvm_read(vs, base + (r % n) * 2 * PG + ((r >> 32) & (PG - 8)), &v, 8);
-    }
-    double ns = (bench_now_ns() - t0) / events;
-    xvm_machine_destroy(m);
     return ns;
 }
 
@@ -272,7 +294,6 @@ int bench_sim(const struct bench_opts *o, struct sim_results *r)
     struct env e = { .o = o, .file_pages = o->quick ? 1024 : 4096 };
     unsigned runs = o->runs > MAX_RUNS ? MAX_RUNS : o->runs;
     unsigned hits = o->quick ? 2000000 : 20000000;
-    unsigned events = o->quick ? 200000 : 1000000;
     static const uint64_t mib[3] = { 1, 16, 256 };
     static const unsigned nprocs[3] = { 1, 100, 10000 }, nentries[3] = { 10, 1000, 100000 };
 
@@ -291,9 +312,10 @@ int bench_sim(const struct bench_opts *o, struct sim_results *r)
     for (int i = 0; i < 3; i++)
         MEDIAN(r->fork_exit[i], fork_exit(o->quick && i == 2 ? 64 : mib[i], 200));
     MEDIAN(r->busybox_fork, busybox_fork(1000));
+    uint32_t spread = 100000;   /* 10 pages per process at 10,000 */
     for (int i = 0; i < 3; i++) {
-        MEDIAN(r->procs[i], procs_row(nprocs[i], events));
-        MEDIAN(r->entries[i], entries_row(nentries[i], events));
+        MEDIAN(r->procs[i], spread_row(nprocs[i], 1, spread));
+        MEDIAN(r->entries[i], spread_row(1, nentries[i], spread));
     }
     /* Host metadata: the vm_page per frame; nothing per device page but
      * PV entries for live mappings and their hash slot. */

@@ -72,6 +72,16 @@ XVM_API uint32_t xvm_page_size(const xvm_machine *m);
  */
 XVM_API int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen);
 
+/*
+ * Fault injection (tests, fuzzers): the alloc_n-th host allocation and the
+ * frame_n-th frame allocation from now fail once (ENOMEM); 0 disables.
+ * xvm_alloc_counts gives the machine's running totals of both.
+ */
+XVM_API void xvm_inject_failures(xvm_machine *m, uint64_t alloc_n,
+                                 uint64_t frame_n);
+XVM_API void xvm_alloc_counts(const xvm_machine *m, uint64_t *allocs,
+                              uint64_t *frames);
+
 /* Frame use, for accounting. */
 enum xvm_use {
     XVM_USE_FREE,

@@ -11,6 +11,18 @@
 #include <errno.h>
 #include <string.h>
 
+/* Decoded dinode: only the fields the reader uses. */
+struct ffs_inode {
+    uint32_t ino;
+    uint16_t mode;
+    uint32_t nlink;
+    uint64_t size;
+    uint64_t blocks;
+    int64_t db[FFS_NDADDR];
+    int64_t ib[FFS_NIADDR];
+    uint8_t shortlink[FFS_MAXSYMLINKLEN_UFS2];
+};
+
 struct ffs {
     struct ffs_io io;
     int ufs2;
@@ -27,19 +39,12 @@ struct ffs {
     uint64_t size_frags;        /* fs size in fragments */
     uint32_t maxsymlinklen;
     uint64_t ninodes;
+    /* The last inode read: bmap asks for the same one page after page,
+     * and a read-only image never changes it. */
+    struct ffs_inode last;
+    int last_ok;
 };
 
-/* Decoded dinode: only the fields the reader uses. */
-struct ffs_inode {
-    uint32_t ino;
-    uint16_t mode;
-    uint32_t nlink;
-    uint64_t size;
-    uint64_t blocks;
-    int64_t db[FFS_NDADDR];
-    int64_t ib[FFS_NIADDR];
-    uint8_t shortlink[FFS_MAXSYMLINKLEN_UFS2];
-};
 
 /* Byte-order aware decoders. */
 
@@ -291,9 +296,13 @@ static int read_inode(struct ffs *fs, uint32_t ino, struct ffs_inode *ip)
 {
     uint8_t raw[FFS_DINODE2_SIZE];
     uint64_t off;
-    int err = inode_offset(fs, ino, &off);
+    int err;
 
-    if (err != 0)
+    if (fs->last_ok && fs->last.ino == ino) {
+        *ip = fs->last;
+        return 0;
+    }
+    if ((err = inode_offset(fs, ino, &off)) != 0)
         return err;
     err = fs->io.read(fs->io.ctx, off, raw, fs->dinode_size);
     if (err != 0)
@@ -303,6 +312,8 @@ static int read_inode(struct ffs *fs, uint32_t ino, struct ffs_inode *ip)
     decode_inode(fs, raw, ip);
     if (ip->size > (uint64_t)INT64_MAX)
         return EINVAL;
+    fs->last = *ip;
+    fs->last_ok = 1;
     return 0;
 }
 
@@ -707,6 +718,7 @@ int ffs_mount(const struct ffs_io *io, struct ffs **out)
     if ((err = probe_sb(io, &tmp)) != 0)
         return err;
     tmp.io = *io;
+    tmp.last_ok = 0;
     /* The root must be a directory, or nothing else can work. */
     if ((err = read_inode(&tmp, FFS_ROOTINO, &root)) != 0)
         return err;
@@ -724,6 +736,12 @@ void ffs_unmount(struct ffs *fs)
 {
     if (fs != NULL)
         fs->io.free(fs->io.ctx, fs);
+}
+
+void ffs_invalidate(struct ffs *fs)
+{
+    if (fs)
+        fs->last_ok = 0;
 }
 
 uint32_t ffs_bsize(const struct ffs *fs) { return fs->bsize; }

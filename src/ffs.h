@@ -43,6 +43,13 @@ struct ffs;                 /* opaque mounted file system */
  */
 int ffs_mount(const struct ffs_io *io, struct ffs **out);
 
+/*
+ * The device must not change while mounted (it is read-only flash): the
+ * reader keeps the last inode it decoded.  After patching a mounted image
+ * on purpose (tests), ffs_invalidate() forgets it, as a remount would.
+ */
+void ffs_invalidate(struct ffs *fs);
+
 /* => fs may be NULL; frees everything ffs_mount allocated. */
 void ffs_unmount(struct ffs *fs);
 

@@ -137,6 +137,7 @@ void xvm_machine_destroy(xvm_machine *m)
             break;
     }
     hmap_fini(m, &m->devpv);
+    pmap_pv_pool_fini(m);
     phys_fini(m);
     m_free(m, m->tlb.ent);
     free(m);

@@ -40,6 +40,7 @@ struct xvm_machine {
     struct physmem phys;
     struct tlb tlb;
     struct hmap devpv;          /* device pa -> PV list head (paper §6.3) */
+    struct pv_entry *pv_free;   /* recycled PV entries */
     pageh zero_page;            /* the one shared zero page */
     uint64_t next_asid;         /* never reused: stale TLB tags stay stale */
     struct xvm_vmspace *spaces;     /* every live address space */
@@ -65,6 +66,19 @@ static inline uint64_t m_trunc(const struct xvm_machine *m, uint64_t va)
 static inline uint64_t m_round(const struct xvm_machine *m, uint64_t va)
 {
     return (va + m->pgsz - 1) & ~(uint64_t)(m->pgsz - 1);
+}
+
+static inline struct vm_page *phys_page(struct xvm_machine *m, pageh h)
+{
+    return &m->phys.pages[h >> 1];
+}
+
+static inline pageh phys_lookup(const struct xvm_machine *m, uint64_t pa)
+{
+    const struct ram_seg *r = &m->phys.ram;
+    if (pa >= r->pa && ((pa - r->pa) >> m->pgshift) < r->npages)
+        return page_ram(r->first + (uint32_t)((pa - r->pa) >> m->pgshift));
+    return phys_lookup_device(m, pa);
 }
 
 static inline void stat_use(struct xvm_machine *m, int use, int64_t delta)

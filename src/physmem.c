@@ -41,10 +41,6 @@ void phys_fini(struct xvm_machine *m)
     memset(ph, 0, sizeof(*ph));
 }
 
-struct vm_page *phys_page(struct xvm_machine *m, pageh h)
-{
-    return &m->phys.pages[h >> 1];
-}
 
 /* Device segments are few (one per flash): a linear scan is fine. */
 struct dev_seg *phys_dev_seg(const struct xvm_machine *m, uint64_t pa)
@@ -65,11 +61,8 @@ uint64_t phys_addr(const struct xvm_machine *m, pageh h)
     return r->pa + ((uint64_t)((h >> 1) - r->first) << m->pgshift);
 }
 
-pageh phys_lookup(const struct xvm_machine *m, uint64_t pa)
+pageh phys_lookup_device(const struct xvm_machine *m, uint64_t pa)
 {
-    const struct ram_seg *r = &m->phys.ram;
-    if (pa >= r->pa && ((pa - r->pa) >> m->pgshift) < r->npages)
-        return page_ram(r->first + (uint32_t)((pa - r->pa) >> m->pgshift));
     if (phys_dev_seg(m, pa))
         return page_device(pa & ~(uint64_t)(m->pgsz - 1));
     return PAGEH_NONE;

@@ -80,11 +80,11 @@ static inline pageh page_ram(uint32_t index)
 int phys_init(struct xvm_machine *m, uint64_t ram_pa, uint64_t ram_bytes);
 void phys_fini(struct xvm_machine *m);
 
-/* => RAM handle only. */
-struct vm_page *phys_page(struct xvm_machine *m, pageh h);
+/* phys_page() and phys_lookup() are inline, in machine.h: page-table
+ * walks call them at every level. */
 uint64_t phys_addr(const struct xvm_machine *m, pageh h);
-/* => the handle for pa: RAM, device, or PAGEH_NONE when unmanaged. */
-pageh phys_lookup(const struct xvm_machine *m, uint64_t pa);
+/* => the device page for pa, or PAGEH_NONE when no segment has it. */
+pageh phys_lookup_device(const struct xvm_machine *m, uint64_t pa);
 /* => host bytes of the page (RAM data or the device's backing store). */
 uint8_t *phys_data(struct xvm_machine *m, pageh h);
 

@@ -35,32 +35,59 @@ static unsigned level_index(const struct xvm_machine *m, unsigned level,
     return (unsigned)(va >> m->lvl_shift[level]) & (level_entries(m, level) - 1);
 }
 
+/* Fixed-size loads and stores by byte order; compilers make them single
+ * moves (plus a byte swap for the foreign order). */
+static uint64_t ld_le(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned k = 0; k < n; k++)
+        v |= (uint64_t)p[k] << (8 * k);
+    return v;
+}
+
+static uint64_t ld_be(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned k = 0; k < n; k++)
+        v = v << 8 | p[k];
+    return v;
+}
+
+static void st_le(uint8_t *p, unsigned n, uint64_t v)
+{
+    for (unsigned k = 0; k < n; k++)
+        p[k] = (uint8_t)(v >> (8 * k));
+}
+
+static void st_be(uint8_t *p, unsigned n, uint64_t v)
+{
+    for (unsigned k = n; k-- > 0; v >>= 8)
+        p[k] = (uint8_t)v;
+}
+
 static uint64_t pte_load(const struct xvm_machine *m, const uint8_t *tbl,
                          unsigned i)
 {
-    unsigned sz = m->prof->pte_size;
-    const uint8_t *p = tbl + (size_t)i * sz;
-    uint64_t v = 0;
-    if (m->prof->big_endian)
-        for (unsigned k = 0; k < sz; k++)
-            v = v << 8 | p[k];
-    else
-        for (unsigned k = sz; k-- > 0;)
-            v = v << 8 | p[k];
-    return v;
+    if (m->prof->pte_size == 8)
+        return m->prof->big_endian ? ld_be(tbl + 8 * (size_t)i, 8)
+                                   : ld_le(tbl + 8 * (size_t)i, 8);
+    return m->prof->big_endian ? ld_be(tbl + 4 * (size_t)i, 4)
+                               : ld_le(tbl + 4 * (size_t)i, 4);
 }
 
 static void pte_store(const struct xvm_machine *m, uint8_t *tbl, unsigned i,
                       uint64_t v)
 {
-    unsigned sz = m->prof->pte_size;
-    uint8_t *p = tbl + (size_t)i * sz;
-    if (m->prof->big_endian)
-        for (unsigned k = sz; k-- > 0; v >>= 8)
-            p[k] = (uint8_t)v;
-    else
-        for (unsigned k = 0; k < sz; k++, v >>= 8)
-            p[k] = (uint8_t)v;
+    if (m->prof->pte_size == 8) {
+        if (m->prof->big_endian)
+            st_be(tbl + 8 * (size_t)i, 8, v);
+        else
+            st_le(tbl + 8 * (size_t)i, 8, v);
+    } else if (m->prof->big_endian) {
+        st_be(tbl + 4 * (size_t)i, 4, v);
+    } else {
+        st_le(tbl + 4 * (size_t)i, 4, v);
+    }
 }
 
 uint64_t pte_frame_pa(const struct xvm_machine *m, uint64_t pte)
@@ -111,6 +138,31 @@ static void pv_count(struct xvm_machine *m, pageh pg, int delta)
     }
 }
 
+/* PV entries are recycled through a free list: faults must not pay malloc. */
+static struct pv_entry *pv_get(struct xvm_machine *m)
+{
+    struct pv_entry *pv = m->pv_free;
+    if (pv == NULL)
+        return m_alloc(m, sizeof(*pv));
+    m->pv_free = pv->next;
+    return pv;
+}
+
+static void pv_put(struct xvm_machine *m, struct pv_entry *pv)
+{
+    pv->next = m->pv_free;
+    m->pv_free = pv;
+}
+
+void pmap_pv_pool_fini(struct xvm_machine *m)
+{
+    while (m->pv_free) {
+        struct pv_entry *pv = m->pv_free;
+        m->pv_free = pv->next;
+        m_free(m, pv);
+    }
+}
+
 /* => pv: a preallocated entry, so this step cannot fail for RAM pages. */
 static int pv_insert(struct xvm_machine *m, pageh pg, struct pv_entry *pv)
 {
@@ -139,7 +191,7 @@ static void pv_delete(struct xvm_machine *m, pageh pg, struct pmap *pm,
         if (pv->pmap != pm || pv->va != va)
             continue;
         *pp = pv->next;
-        m_free(m, pv);
+        pv_put(m, pv);
         pv_count(m, pg, -1);
         if (page_is_device(pg)) {
             /* The key exists, so hmap_put cannot need memory here. */
@@ -344,13 +396,13 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
         tlb_invalidate(&m->tlb, pm->asid, va >> m->pgshift);
         return 0;
     }
-    struct pv_entry *pv = m_alloc(m, sizeof(*pv));
+    struct pv_entry *pv = pv_get(m);
     if (pv == NULL)
         return ENOMEM;
     pv->pmap = pm;
     pv->va = va;
     if (pv_insert(m, pg, pv)) {
-        m_free(m, pv);
+        pv_put(m, pv);
         return ENOMEM;
     }
     if (old & PTE_V)

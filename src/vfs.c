@@ -84,6 +84,7 @@ int xvm_mount_flash(xvm_flash *f, const struct xvm_mount_config *cfg,
         error = EINVAL;         /* blocks smaller than a page cannot XIP */
     if (error) {
         ffs_unmount(mp->fs);
+        ffs_unmount(mp->qfs);
         bufcache_fini(&mp->bc);
         m_free(m, mp);
         return error;

@@ -700,11 +700,13 @@ static int with_db0(struct mem_dev *d, const struct layout *l, struct ffs *fs, c
     int rc;
 
     wr(d, l->big, at, (unsigned)ps, v);
+    ffs_invalidate(fs);
     if (use_bmap)
         rc = ffs_bmap(fs, ino, 0, &dev_off, &len);
     else
         rc = ffs_read(fs, ino, 0, buf, sizeof(buf), &done);
     wr(d, l->big, at, (unsigned)ps, save);
+    ffs_invalidate(fs);
     return rc;
 }
 
@@ -764,11 +766,13 @@ static void test_targeted(void **state)
         ino = lookup_ok(fs, "llong", 0);
         uint64_t szoff = inode_off(&l, ino) + (v == 2 ? 16 : 8);
         wr(&dev, l.big, szoff, 8, 5000);
+        ffs_invalidate(fs);
         assert_int_equal(ffs_readlink(fs, ino, buf, sizeof(buf), &n), ENAMETOOLONG);
         assert_int_equal(ffs_namei(fs, "llong", 1, &ino), ENAMETOOLONG);
         ino = lookup_ok(fs, "d1", 0);
         szoff = inode_off(&l, ino) + (v == 2 ? 16 : 8);
         wr(&dev, l.big, szoff, 8, 700);
+        ffs_invalidate(fs);
         assert_int_equal(ffs_namei(fs, "d1/d2", 0, &ino), EINVAL);
         ffs_unmount(fs);
         assert_int_equal(dev.outstanding, 0);
@@ -975,6 +979,7 @@ static void test_holes(void **state)
         memset(dev.data + ip + (l.ufs2 ? 112 : 40) + 3 * ps, 0, ps);  /* db[3] */
         memset(dev.data + ind1 + 5 * ps, 0, ps);                      /* block 12+5 */
         memset(dev.data + ip + (l.ufs2 ? 208 : 88) + ps, 0, ps);      /* ib[1] */
+        ffs_invalidate(fs);
         memset(want + 3 * 4096, 0, 4096);
         memset(want + 17 * 4096, 0, 4096);
         uint64_t dbl = (12 + 4096 / ps) * 4096;

@@ -7,6 +7,7 @@
 
 int cmd_import_lackey(int argc, char **argv);
 int cmd_record(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 int bench_main(int argc, char **argv);
 
 static const struct {
@@ -19,6 +20,7 @@ static const struct {
     { "fsinfo", cmd_fsinfo, "how each file of an image maps under XIP" },
     { "record", cmd_record, "record a program's trace with valgrind lackey" },
     { "import-lackey", cmd_import_lackey, "convert a lackey log into a trace" },
+    { "synth", cmd_synth, "write a synthetic trace (same seed, same trace)" },
     { "bench", bench_main, "benchmarks, side by side with the host kernel" },
 };
 

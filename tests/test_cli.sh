@@ -1,0 +1,181 @@
+#!/bin/sh
+# The xipvm command end to end: exit statuses, --json keys, compare's JSON
+# and SVG, gzip/zstd/stdin input giving the same figures, fsinfo, usage
+# and image errors.  Usage: test_cli.sh PATH-TO-xipvm
+set -u
+XIPVM=${1:?usage: test_cli.sh XIPVM}
+MAKEFS=${MAKEFS:-$(command -v makefs || echo /usr/sbin/makefs)}
+for tool in "$XIPVM" "$MAKEFS" python3 gzip zstd; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "FAIL: $tool not found" >&2; exit 1; }
+done
+T=$(mktemp -d /tmp/test_cli.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+
+# expect STATUS DESCRIPTION -- COMMAND...: runs it, output in $T/out/$T/err
+expect() {
+    want=$1; what=$2; shift 3
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        fail "$what: exit $got, expected $want"
+        sed 's/^/    /' "$T/err" >&2
+    else
+        ok "$what"
+    fi
+}
+
+mkdir -p "$T/tree/bin" || exit 1
+cp /bin/busybox "$T/tree/bin/busybox" || { echo "FAIL: no /bin/busybox" >&2; exit 1; }
+"$MAKEFS" -t ffs -M 1m -b 10% -B little -o version=2,bsize=32768,fsize=4096 "$T/img" "$T/tree" >/dev/null 2>&1 ||
+    { echo "FAIL: makefs failed" >&2; exit 1; }
+
+# A clean trace: the ELF magic at the start of busybox's first segment.
+cat >"$T/clean.trace" <<'EOF'
+xipvm-trace 1
+spawn 1 /bin/busybox echo hi
+r 1 0x400000 4 =7f454c46
+x 1 0x401000 64
+mmap 1 0x40000000 0x3000 rw- private,fixed
+w 1 0x40000000 4 =01020304
+r 1 0x40000000 4 =01020304
+mark middle
+fork 1 2
+w 2 0x40001000 8
+r 1 0x50000000 1 !EFAULT
+exit 2
+mark end
+EOF
+# The same with one wrong =HEX.
+sed 's/^r 1 0x40000000 4 =01020304$/r 1 0x40000000 4 =01020305/' \
+    "$T/clean.trace" >"$T/bad.trace"
+
+RUN="$XIPVM run --image $T/img --fault-ahead 0 --readahead 0"
+expect 0 "run on a clean trace exits 0" -- $RUN "$T/clean.trace"
+grep -q "0 mismatches" "$T/out" || fail "run summary does not say 0 mismatches"
+expect 1 "run on a trace with a mismatch exits 1" -- $RUN "$T/bad.trace"
+grep -q "line 7" "$T/err" || fail "the mismatch message does not name line 7"
+expect 1 "copy mode exits 1 on the mismatch too" -- $RUN --copy "$T/bad.trace"
+
+KEYS="mode machine events mismatches ram_pages_peak page_cache_pages_peak
+anon_pages_peak page_table_pages_peak vm_page_metadata_bytes faults
+cow_promotions zero_fills device_pages_mapped fallback_pages flash_bytes_read
+pv_entries_peak tlb_hits tlb_misses marks"
+
+# check_json FILE MODE: one object with every key, the mode, no mismatch
+check_json() {
+    python3 - "$1" "$2" "$KEYS" <<'EOF' || fail "JSON of $1"
+import json, sys
+path, mode, keys = sys.argv[1], sys.argv[2], sys.argv[3].split()
+with open(path) as f:
+    d = json.load(f)
+missing = [k for k in keys if k not in d]
+assert not missing, "missing keys: %s" % missing
+assert d["mode"] == mode, d["mode"]
+assert d["machine"] == "sgimips"
+assert d["events"] == 12 and d["mismatches"] == 0, (d["events"], d["mismatches"])
+assert set(d["marks"]) == {"middle", "end"}
+assert d["marks"]["middle"]["event"] == 7
+# With fault-ahead and read-ahead off only the touched pages come in:
+# copy mode caches file page 0 (exec's header read, and the r at 0x400000),
+# the text page fetched, and the file page under the start of bss (exec
+# zeroes the rest of it: a copy-on-write); XIP maps the first two from
+# flash.  Anon pages: that bss page, exec's stack page, the parent's write
+# and the child's.
+if mode == "copy":
+    assert d["page_cache_pages_peak"] == 3, d["page_cache_pages_peak"]
+    assert d["device_pages_mapped"] == 0
+else:
+    assert d["page_cache_pages_peak"] == d["fallback_pages"] == 0
+    assert d["device_pages_mapped"] == 2, d["device_pages_mapped"]
+assert d["anon_pages_peak"] == 4, d["anon_pages_peak"]
+EOF
+}
+expect 0 "run --json (xip)" -- $RUN --json "$T/clean.trace"
+cp "$T/out" "$T/xip.json"
+check_json "$T/xip.json" xip && ok "xip JSON has every key and the expected pages"
+expect 0 "run --json --copy" -- $RUN --copy --json "$T/clean.trace"
+cp "$T/out" "$T/copy.json"
+check_json "$T/copy.json" copy && ok "copy JSON has every key and the expected pages"
+
+# Compressed and standard input give the same figures.
+same_json() {
+    python3 - "$1" "$2" <<'EOF'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+for k in ("events", "mismatches", "page_cache_pages_peak", "anon_pages_peak",
+          "faults", "device_pages_mapped", "flash_bytes_read", "tlb_misses", "marks"):
+    assert a[k] == b[k], (k, a[k], b[k])
+EOF
+}
+gzip -c "$T/clean.trace" >"$T/clean.trace.gz" || fail "gzip"
+zstd -q -c "$T/clean.trace" >"$T/clean.trace.zst" || fail "zstd"
+for f in clean.trace.gz clean.trace.zst; do
+    expect 0 "run --json on $f" -- $RUN --json "$T/$f"
+    cp "$T/out" "$T/other.json"
+    same_json "$T/xip.json" "$T/other.json" && ok "$f gives the same figures" ||
+        fail "$f gives other figures"
+done
+$RUN --json - <"$T/clean.trace" >"$T/other.json" 2>"$T/err" || fail "run - (stdin)"
+same_json "$T/xip.json" "$T/other.json" && ok "stdin gives the same figures" ||
+    fail "stdin gives other figures"
+$RUN --json - <"$T/clean.trace.zst" >"$T/other.json" 2>"$T/err" || fail "run - (zstd stdin)"
+same_json "$T/xip.json" "$T/other.json" && ok "zstd on stdin gives the same figures" ||
+    fail "zstd on stdin gives other figures"
+head -c 40 "$T/clean.trace.gz" >"$T/cut.gz"
+expect 1 "a truncated .gz is an error" -- $RUN "$T/cut.gz"
+
+# compare: xip, copy and saved; an SVG that is well-formed XML.
+CMP="$XIPVM compare --image $T/img --fault-ahead 0 --readahead 0"
+expect 0 "compare --json --svg" -- $CMP --json --svg "$T/chart.svg" "$T/clean.trace"
+python3 - "$T/out" <<'EOF' && ok "compare JSON has xip, copy and saved" || fail "compare JSON"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert set(d) >= {"xip", "copy", "saved"}, list(d)
+assert d["xip"]["mode"] == "xip" and d["copy"]["mode"] == "copy"
+assert d["saved"]["page_cache_bytes"] == 3 * 4096, d["saved"]
+EOF
+python3 - "$T/chart.svg" <<'EOF' && ok "the SVG is well-formed" || fail "SVG"
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+assert root.tag.endswith("svg"), root.tag
+assert len(list(root.iter())) > 3
+EOF
+expect 1 "compare exits 1 on a mismatch" -- $CMP "$T/bad.trace"
+
+# fsinfo lists the file.
+expect 0 "fsinfo" -- "$XIPVM" fsinfo "$T/img"
+grep -q "/bin/busybox" "$T/out" || fail "fsinfo does not list /bin/busybox"
+
+# Usage errors: exit 2 with a message.
+expect 2 "no command" -- "$XIPVM"
+expect 2 "unknown command" -- "$XIPVM" frobnicate
+grep -q "unknown command" "$T/err" || fail "no message for an unknown command"
+expect 2 "run without --image" -- "$XIPVM" run "$T/clean.trace"
+grep -q "image" "$T/err" || fail "no message about --image"
+expect 2 "run without a trace" -- "$XIPVM" run --image "$T/img"
+expect 2 "run with an unknown option" -- $RUN --bogus "$T/clean.trace"
+grep -q "unknown option" "$T/err" || fail "no message for an unknown option"
+expect 2 "run with a bad --readahead" -- $RUN --readahead many "$T/clean.trace"
+expect 2 "compare from stdin" -- $CMP -
+expect 2 "fsinfo without an image" -- "$XIPVM" fsinfo
+
+# Bad images and traces: a clear error, exit 1.
+expect 1 "a missing image" -- "$XIPVM" run --image "$T/nothere" "$T/clean.trace"
+grep -q "nothere" "$T/err" || fail "no message naming the missing image"
+head -c 1048576 /dev/zero >"$T/zeros.img"
+expect 1 "a non-FFS image" -- "$XIPVM" run --image "$T/zeros.img" "$T/clean.trace"
+grep -q "not a valid FFS image" "$T/err" || fail "no message for a non-FFS image"
+expect 1 "fsinfo of a non-FFS image" -- "$XIPVM" fsinfo "$T/zeros.img"
+expect 1 "a missing trace" -- $RUN "$T/nothere.trace"
+printf 'xipvm-trace 1\nspawn 1 /bin/busybox\nbogus 1\n' >"$T/malformed.trace"
+expect 1 "a malformed trace" -- $RUN "$T/malformed.trace"
+grep -q "line 3" "$T/err" || fail "the malformed line is not named"
+
+if [ "$fails" -ne 0 ]; then
+    echo "$fails failure(s)" >&2
+    exit 1
+fi
+echo "all passed"

@@ -1,0 +1,547 @@
+/*
+ * exec of real static programs from a makefs image: busybox, programs
+ * compiled at test time (static and static-pie), and the static one
+ * re-encoded as ELF64 big-endian and ELF32 of both byte orders.  Every
+ * PT_LOAD is checked against the host file through the process's address
+ * space; the stack, brk, fork/exec/exit and malformed programs too.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "testutil.h"
+#include "fstree.h"
+#include "elfconv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DYN_BASE UINT64_C(0x01000000)   /* where xipvm.h places static-pie */
+
+static const char prog_c[] =
+    "#include <stdio.h>\n"
+    "static char big[3 * 4096 + 100];\n"
+    "int counter = 42;\n"
+    "int main(int argc, char **argv)\n"
+    "{\n"
+    "    big[argc] = (char)counter;\n"
+    "    printf(\"%s %d\\n\", argv[0], big[1]);\n"
+    "    return 0;\n"
+    "}\n";
+
+enum { P_STATIC, P_PIE, P_BUSYBOX, P_BE64, P_LE32, P_BE32, NPROG };
+static const char *const prog_path[NPROG] = {
+    "/bin/prog", "/bin/pie", "/bin/busybox", "/bin/prog64be", "/bin/prog32le",
+    "/bin/prog32be",
+};
+
+struct fixture {
+    char *dir, *tree;
+    char img[512];
+    uint8_t *bytes[NPROG];
+    uint64_t size[NPROG];
+    struct ec_elf elf[NPROG];
+};
+
+static char *host(const struct fixture *fx, const char *rel)
+{
+    static char buf[4][1024];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof(buf[k]), "%s%s", fx->tree, rel);
+    return buf[k];
+}
+
+static int build(const struct fixture *fx, const char *flags, const char *out)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "cc %s -o '%s' '%s/prog.c' >/dev/null 2>&1",
+             flags, host(fx, out), fx->dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "test_exec: build failed: %s\n", cmd);
+        return -1;
+    }
+    return 0;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", from, to);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int group_setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    char path[1024];
+    fx->dir = tree_new();
+    fx->tree = tree_new();
+    tree_dir(fx->tree, "bin");
+    tree_dir(fx->tree, "bad/dir");
+    snprintf(path, sizeof(path), "%s/prog.c", fx->dir);
+    file_spit(path, (const uint8_t *)prog_c, sizeof(prog_c) - 1);
+    /* A build that fails is a failed test, not a skipped one. */
+    if (build(fx, "-static -O1", "/bin/prog") != 0 ||
+        build(fx, "-static-pie -fPIE -O1", "/bin/pie") != 0 ||
+        build(fx, "-O1", "/bad/dyn") != 0 ||
+        copy_file("/bin/busybox", host(fx, "/bin/busybox")) != 0)
+        return -1;
+    for (int i = 0; i < NPROG; i++) {
+        if (i >= P_BE64) {
+            int to64 = i == P_BE64, be = i != P_LE32;
+            if (ec_convert(fx->bytes[P_STATIC], fx->size[P_STATIC], to64, be,
+                           &fx->bytes[i]) != 0)
+                return -1;
+            fx->size[i] = fx->size[P_STATIC];
+            file_spit(host(fx, prog_path[i]), fx->bytes[i], fx->size[i]);
+        } else {
+            fx->bytes[i] = file_slurp(host(fx, prog_path[i]), &fx->size[i]);
+        }
+        if (ec_read(fx->bytes[i], fx->size[i], &fx->elf[i]) != 0)
+            return -1;
+    }
+    /* Malformed programs, made from the real one. */
+    const uint8_t *good = fx->bytes[P_STATIC];
+    file_spit(host(fx, "/bad/truncated"), good, 3000);  /* headers, no segments */
+    uint8_t *b = malloc(4096);
+    memcpy(b, good, 4096);
+    b[1] = 'X';
+    file_spit(host(fx, "/bad/magic"), b, 4096);
+    memcpy(b, good, 4096);
+    b[32] = 0xf0, b[33] = 0xff, b[34] = 0x7f;           /* e_phoff past EOF */
+    file_spit(host(fx, "/bad/phoff"), b, 4096);
+    free(b);
+    file_spit(host(fx, "/bad/empty"), (const uint8_t *)"", 0);
+    snprintf(fx->img, sizeof(fx->img), "%s/img", fx->dir);
+    image_make(fx->tree, fx->img, 2, "little", 32768, 4096);
+    *state = fx;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    struct fixture *fx = *state;
+    if (fx == NULL)
+        return 0;
+    for (int i = 0; i < NPROG; i++)
+        free(fx->bytes[i]);
+    tree_remove(fx->dir);
+    tree_remove(fx->tree);
+    free(fx);
+    return 0;
+}
+
+struct world {
+    xvm_machine *m;
+    xvm_flash *flash;
+    xvm_mount *mp;
+    struct xvm_stats st0;
+};
+
+static void up(struct world *w, const struct fixture *fx, const char *profile,
+               int xip)
+{
+    struct xvm_mount_config mc;
+    w->m = tm_machine(profile, 32u << 20, 0);
+    assert_int_equal(xvm_flash_open(w->m, fx->img, NULL, &w->flash), 0);
+    xvm_mount_config_init(&mc);
+    mc.flags = xip ? XVM_MOUNT_XIP : 0;
+    mc.readahead = 0;
+    assert_int_equal(xvm_mount_flash(w->flash, &mc, &w->mp), 0);
+    w->st0 = tm_stats(w->m);
+}
+
+static void down(struct world *w)
+{
+    tm_check(w->m);
+    xvm_machine_destroy(w->m);
+}
+
+static uint64_t trunc_pg(uint64_t v) { return v & ~(uint64_t)(PG - 1); }
+static uint64_t round_pg(uint64_t v) { return trunc_pg(v + PG - 1); }
+
+static uint64_t bias_of(const struct ec_elf *e)
+{
+    uint64_t lo = UINT64_MAX;
+    if (e->type != 3)
+        return 0;
+    for (unsigned i = 0; i < e->phnum; i++)
+        if (e->ph[i].type == EC_PT_LOAD && e->ph[i].vaddr < lo)
+            lo = e->ph[i].vaddr;
+    return DYN_BASE - trunc_pg(lo);
+}
+
+/*
+ * Every page of every PT_LOAD read through the process: the file part
+ * equals the file (the whole first and last page, as the vnode maps
+ * them), except that in a writable segment the bytes after p_filesz read
+ * zero, as does all of bss; text refuses writes, data takes them without
+ * touching the file.
+ */
+static void check_segments(struct world *w, const struct fixture *fx, int which,
+                           uint32_t pid)
+{
+    const struct ec_elf *e = &fx->elf[which];
+    const uint8_t *file = fx->bytes[which];
+    uint64_t bias = bias_of(e);
+    xvm_vmspace *vs = xvm_proc_vmspace(w->m, pid);
+    uint8_t page[PG], want[PG];
+    unsigned nload = 0;
+    int saw_text = 0, saw_data = 0;
+    assert_non_null(vs);
+    for (unsigned i = 0; i < e->phnum; i++) {
+        const struct ec_phdr *h = &e->ph[i];
+        if (h->type != EC_PT_LOAD)
+            continue;
+        nload++;
+        uint64_t va = h->vaddr + bias, fend = va + h->filesz, mend = va + h->memsz;
+        int writable = (h->flags & EC_PF_W) != 0;
+        for (uint64_t p = trunc_pg(va); p < round_pg(mend); p += PG) {
+            for (unsigned k = 0; k < PG; k++) {
+                uint64_t a = p + k, off = trunc_pg(h->offset) + (a - trunc_pg(va));
+                if (a >= round_pg(fend) || (writable && a >= fend))
+                    want[k] = 0;        /* bss, and the page after p_filesz */
+                else
+                    want[k] = off < fx->size[which] ? file[off] : 0;
+            }
+            memset(page, 0xa5, sizeof(page));
+            int rc = (h->flags & EC_PF_X) ? xvm_fetch(vs, p, page, PG)
+                                          : xvm_read(vs, p, page, PG);
+            if (rc != 0 || memcmp(page, want, PG) != 0)
+                fail_msg("%s: segment %u page 0x%llx: rc %d or bytes differ",
+                         prog_path[which], i, (unsigned long long)p, rc);
+        }
+        uint8_t x = 0x5a;
+        if (!writable) {
+            assert_int_equal(xvm_write(vs, va, &x, 1), EACCES);
+            saw_text = 1;
+        } else if (h->filesz > 0) {
+            uint8_t back = 0, orig = 0;
+            size_t done = 0;
+            xvm_file *f;
+            assert_int_equal(xvm_write(vs, va, &x, 1), 0);
+            assert_int_equal(xvm_read(vs, va, &back, 1), 0);
+            assert_int_equal(back, 0x5a);
+            assert_int_equal(xvm_open(w->mp, prog_path[which], XVM_O_RDONLY, &f), 0);
+            assert_int_equal(xvm_pread(f, h->offset, &orig, 1, &done), 0);
+            assert_int_equal(done, 1);
+            assert_int_equal(orig, file[h->offset]);   /* the file is unchanged */
+            xvm_close(f);
+            saw_data = 1;
+        }
+        if (h->memsz > h->filesz) {   /* bss takes writes and reads them back */
+            uint8_t back = 0;
+            assert_int_equal(xvm_write(vs, mend - 1, &x, 1), 0);
+            assert_int_equal(xvm_read(vs, mend - 1, &back, 1), 0);
+            assert_int_equal(back, 0x5a);
+        }
+    }
+    assert_true(nload >= 2);
+    assert_true(saw_text && saw_data);
+}
+
+static void test_segments_read_back_file_bytes(void **state)
+{
+    struct fixture *fx = *state;
+    static const char *const profiles[] = { "amd64", "sgimips" };
+    for (int which = 0; which < NPROG; which++)
+        for (int pr = 0; pr < 2; pr++)
+            for (int xip = 0; xip < 2; xip++) {
+                struct world w;
+                struct xvm_proc_info info;
+                const char *argv[] = { prog_path[which], "one" };
+                up(&w, fx, profiles[pr], xip);
+                assert_int_equal(xvm_spawn(w.m, w.mp, 1, prog_path[which], 2, argv), 0);
+                assert_int_equal(xvm_proc_info(w.m, 1, &info), 0);
+                assert_int_equal(info.entry, fx->elf[which].entry + bias_of(&fx->elf[which]));
+                assert_int_equal(info.load_base, fx->elf[which].type == 3 ? DYN_BASE : 0);
+                check_segments(&w, fx, which, 1);
+                tm_check(w.m);
+                assert_int_equal(xvm_exit(w.m, 1), 0);
+                down(&w);
+            }
+}
+
+/* The converted images really are what they claim to be. */
+static void test_converted_images_have_their_class_and_order(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(fx->elf[P_BE64].is64, 1);
+    assert_int_equal(fx->elf[P_BE64].be, 1);
+    assert_int_equal(fx->elf[P_LE32].is64, 0);
+    assert_int_equal(fx->elf[P_LE32].be, 0);
+    assert_int_equal(fx->elf[P_BE32].is64, 0);
+    assert_int_equal(fx->elf[P_BE32].be, 1);
+    assert_int_equal(fx->elf[P_PIE].type, 3);          /* ET_DYN */
+    assert_int_equal(fx->elf[P_STATIC].type, 2);       /* ET_EXEC */
+    for (int i = P_BE64; i <= P_BE32; i++) {
+        assert_int_equal(fx->elf[i].phnum, fx->elf[P_STATIC].phnum);
+        assert_int_equal(fx->elf[i].entry, fx->elf[P_STATIC].entry);
+        for (unsigned k = 0; k < fx->elf[i].phnum; k++)
+            assert_memory_equal(&fx->elf[i].ph[k], &fx->elf[P_STATIC].ph[k],
+                                sizeof(struct ec_phdr));
+    }
+}
+
+static uint64_t get_word(xvm_vmspace *vs, uint64_t va, int w, int be)
+{
+    uint8_t b[8];
+    uint64_t v = 0;
+    assert_int_equal(xvm_read(vs, va, b, (size_t)w), 0);
+    for (int i = 0; i < w; i++)
+        v |= (uint64_t)b[be ? w - 1 - i : i] << (8 * i);
+    return v;
+}
+
+/* argc, argv[] and the strings, in the program's word size and byte order. */
+static void test_stack_holds_argc_and_argv(void **state)
+{
+    struct fixture *fx = *state;
+    static const int progs[] = { P_STATIC, P_BE64, P_LE32, P_BE32, P_PIE };
+    for (size_t n = 0; n < sizeof(progs) / sizeof(progs[0]); n++) {
+        int which = progs[n];
+        int w64 = fx->elf[which].is64, be = fx->elf[which].be, ws = w64 ? 8 : 4;
+        const char *argv[] = { "prog", "alpha", "", "a-longer-argument-string" };
+        struct world w;
+        struct xvm_proc_info info;
+        char s[64];
+        up(&w, fx, "sgimips", 1);
+        assert_int_equal(xvm_spawn(w.m, w.mp, 7, prog_path[which], 4, argv), 0);
+        assert_int_equal(xvm_proc_info(w.m, 7, &info), 0);
+        xvm_vmspace *vs = xvm_proc_vmspace(w.m, 7);
+        assert_true(info.stack_pointer < info.stack_top);
+        assert_int_equal(info.stack_pointer % 16, 0);
+        assert_int_equal(info.stack_top, UINT64_C(0x80000000));
+        assert_int_equal(get_word(vs, info.stack_pointer, ws, be), 4);
+        for (int i = 0; i < 4; i++) {
+            uint64_t p = get_word(vs, info.stack_pointer + (uint64_t)(i + 1) * ws, ws, be);
+            assert_true(p > info.stack_pointer && p < info.stack_top);
+            size_t len = strlen(argv[i]) + 1;
+            assert_int_equal(xvm_read(vs, p, s, len), 0);
+            assert_string_equal(s, argv[i]);
+        }
+        assert_int_equal(get_word(vs, info.stack_pointer + 5u * ws, ws, be), 0);
+        assert_int_equal(get_word(vs, info.stack_pointer + 6u * ws, ws, be), 0);
+        /* the stack is there below the frame too, writable, zero */
+        assert_int_equal(tm_rd8(vs, info.stack_top - (1u << 20)), 0);
+        tm_wr8(vs, info.stack_top - (1u << 20), 9);
+        down(&w);
+    }
+}
+
+static void test_brk_grows_and_shrinks(void **state)
+{
+    struct fixture *fx = *state;
+    struct world w;
+    struct xvm_proc_info info;
+    up(&w, fx, "amd64", 0);
+    assert_int_equal(xvm_spawn(w.m, w.mp, 3, "/bin/prog", 0, NULL), 0);
+    assert_int_equal(xvm_proc_info(w.m, 3, &info), 0);
+    xvm_vmspace *vs = xvm_proc_vmspace(w.m, 3);
+    uint64_t base = info.brk_base, hi = 0;
+    for (unsigned i = 0; i < fx->elf[P_STATIC].phnum; i++)
+        if (fx->elf[P_STATIC].ph[i].type == EC_PT_LOAD)
+            hi = fx->elf[P_STATIC].ph[i].vaddr + fx->elf[P_STATIC].ph[i].memsz;
+    assert_int_equal(base, round_pg(hi));               /* right after bss */
+    assert_int_equal(info.brk, base);
+    uint8_t b;
+    assert_int_equal(xvm_read(vs, base, &b, 1), EFAULT);
+    assert_int_equal(xvm_brk(w.m, 3, base + 3 * PG + 5), 0);
+    assert_int_equal(xvm_proc_info(w.m, 3, &info), 0);
+    assert_int_equal(info.brk, base + 3 * PG + 5);
+    assert_int_equal(tm_rd8(vs, base + 3 * PG + 4), 0);
+    tm_wr8(vs, base + 3 * PG + 4, 0x42);
+    tm_wr8(vs, base, 0x43);
+    assert_int_equal(tm_rd8(vs, base + 3 * PG + 4), 0x42);
+    assert_int_equal(xvm_read(vs, base + 4 * PG, &b, 1), EFAULT);
+    uint64_t anon = tm_stats(w.m).pages[XVM_USE_ANON];
+    /* shrink: the pages above the new break go away with their memory */
+    assert_int_equal(xvm_brk(w.m, 3, base + PG), 0);
+    assert_int_equal(tm_stats(w.m).pages[XVM_USE_ANON], anon - 1);
+    assert_int_equal(xvm_read(vs, base + 3 * PG + 4, &b, 1), EFAULT);
+    assert_int_equal(tm_rd8(vs, base), 0x43);
+    /* grow again: fresh zero pages */
+    assert_int_equal(xvm_brk(w.m, 3, base + 4 * PG), 0);
+    assert_int_equal(tm_rd8(vs, base + 3 * PG + 4), 0);
+    assert_int_equal(xvm_brk(w.m, 3, base - 1), EINVAL);
+    assert_int_equal(xvm_brk(w.m, 4, base + PG), ESRCH);
+    assert_int_equal(xvm_brk(w.m, 3, base), 0);
+    assert_int_equal(xvm_read(vs, base, &b, 1), EFAULT);
+    tm_check(w.m);
+    down(&w);
+}
+
+static const struct ec_phdr *data_seg(const struct fixture *fx, int which)
+{
+    for (unsigned i = 0; i < fx->elf[which].phnum; i++)
+        if (fx->elf[which].ph[i].type == EC_PT_LOAD &&
+            (fx->elf[which].ph[i].flags & EC_PF_W))
+            return &fx->elf[which].ph[i];
+    fail_msg("no data segment");
+    return NULL;
+}
+
+static uint64_t data_va(const struct fixture *fx, int which)
+{
+    return data_seg(fx, which)->vaddr + bias_of(&fx->elf[which]);
+}
+
+static void test_fork_exec_exit_by_pid(void **state)
+{
+    struct fixture *fx = *state;
+    for (int xip = 0; xip < 2; xip++) {
+        struct world w;
+        up(&w, fx, "sgimips", xip);
+        uint64_t d = data_va(fx, P_STATIC), dbb = data_va(fx, P_BUSYBOX);
+        const uint8_t *dfile = fx->bytes[P_STATIC] + data_seg(fx, P_STATIC)->offset;
+        uint8_t orig = dfile[0];
+        assert_int_equal(xvm_spawn(w.m, w.mp, 1, "/bin/prog", 0, NULL), 0);
+        assert_int_equal(xvm_spawn(w.m, w.mp, 1, "/bin/prog", 0, NULL), EEXIST);
+        assert_int_equal(xvm_spawn(w.m, w.mp, 2, "/bin/nothere", 0, NULL), ENOENT);
+        assert_int_equal(xvm_fork(w.m, 1, 2), 0);
+        assert_int_equal(xvm_fork(w.m, 1, 2), EEXIST);
+        assert_int_equal(xvm_fork(w.m, 9, 3), ESRCH);
+        xvm_vmspace *p = xvm_proc_vmspace(w.m, 1), *c = xvm_proc_vmspace(w.m, 2);
+        assert_non_null(c);
+        assert_ptr_not_equal(p, c);
+        /* copy-on-write: the child's write is its own */
+        assert_int_equal(tm_rd8(c, d), orig);
+        tm_wr8(c, d, (uint8_t)(orig ^ 0xff));
+        assert_int_equal(tm_rd8(p, d), orig);
+        assert_int_equal(tm_rd8(c, d), (uint8_t)(orig ^ 0xff));
+        tm_wr8(p, d + 1, 0x11);
+        assert_int_equal(tm_rd8(c, d + 1), dfile[1]);
+        /* exec replaces the child's image; the parent is untouched */
+        const char *argv[] = { "busybox", "true" };
+        assert_int_equal(xvm_exec(w.m, 2, "/bin/busybox", 2, argv), 0);
+        c = xvm_proc_vmspace(w.m, 2);
+        struct xvm_proc_info info;
+        assert_int_equal(xvm_proc_info(w.m, 2, &info), 0);
+        assert_int_equal(info.entry, fx->elf[P_BUSYBOX].entry);
+        uint8_t b;
+        assert_int_equal(xvm_read(c, dbb, &b, 1), 0);
+        assert_int_equal(tm_rd8(p, d + 1), 0x11);
+        assert_int_equal(xvm_exec(w.m, 5, "/bin/prog", 0, NULL), ESRCH);
+        assert_int_equal(xvm_exit(w.m, 2), 0);
+        assert_int_equal(xvm_exit(w.m, 2), ESRCH);
+        assert_null(xvm_proc_vmspace(w.m, 2));
+        assert_int_equal(xvm_proc_info(w.m, 2, &info), ESRCH);
+        assert_int_equal(xvm_exit(w.m, 1), 0);
+        struct xvm_stats st = tm_stats(w.m);
+        assert_int_equal(st.pages[XVM_USE_ANON], 0);
+        assert_int_equal(st.pages[XVM_USE_PAGETABLE], w.st0.pages[XVM_USE_PAGETABLE]);
+        down(&w);
+    }
+}
+
+struct bad {
+    const char *path;
+    int error;
+};
+static const struct bad bads[] = {
+    { "/bad/truncated", ENOEXEC }, { "/bad/magic", ENOEXEC },
+    { "/bad/phoff", ENOEXEC },     { "/bad/dyn", ENOEXEC },
+    { "/bad/empty", ENOEXEC },     { "/bad/dir", EACCES },
+    { "/bad/missing", ENOENT },    { "/bin", EACCES },
+};
+#define NBAD (sizeof(bads) / sizeof(bads[0]))
+
+/* The dynamic program really is one (it has PT_INTERP). */
+static int has_interp(const char *path)
+{
+    uint64_t n;
+    struct ec_elf e;
+    uint8_t *b = file_slurp(path, &n);
+    int r = ec_read(b, n, &e) == 0 && e.phnum > 0;
+    int found = 0;
+    for (unsigned i = 0; r && i < e.phnum; i++)
+        found |= e.ph[i].type == EC_PT_INTERP;
+    free(b);
+    return found;
+}
+
+/* Frames of the kinds a process owns; file pages may stay cached. */
+static void assert_frames_back(struct world *w)
+{
+    struct xvm_stats st = tm_stats(w->m);
+    assert_int_equal(st.pages[XVM_USE_ANON], w->st0.pages[XVM_USE_ANON]);
+    assert_int_equal(st.pages[XVM_USE_AOBJ], w->st0.pages[XVM_USE_AOBJ]);
+    assert_int_equal(st.pages[XVM_USE_PAGETABLE], w->st0.pages[XVM_USE_PAGETABLE]);
+    assert_int_equal(st.pv_entries, 0);
+    tm_check(w->m);
+}
+
+static void test_malformed_programs_are_refused_without_leaks(void **state)
+{
+    struct fixture *fx = *state;
+    assert_true(has_interp(host(fx, "/bad/dyn")));
+    for (int xip = 0; xip < 2; xip++) {
+        struct world w;
+        up(&w, fx, "amd64", xip);
+        for (size_t i = 0; i < NBAD; i++) {
+            int rc = xvm_spawn(w.m, w.mp, 1, bads[i].path, 0, NULL);
+            if (rc != bads[i].error)
+                fail_msg("spawn %s: %d, expected %d", bads[i].path, rc, bads[i].error);
+            assert_null(xvm_proc_vmspace(w.m, 1));
+            assert_frames_back(&w);
+        }
+        /* the same again: nothing accumulates, not even cached pages */
+        struct xvm_stats before = tm_stats(w.m);
+        for (size_t i = 0; i < NBAD; i++)
+            assert_int_equal(xvm_spawn(w.m, w.mp, 1, bads[i].path, 0, NULL),
+                             bads[i].error);
+        struct xvm_stats after = tm_stats(w.m);
+        assert_memory_equal(before.pages, after.pages, sizeof(before.pages));
+        /* with nothing running the mount can go: no file was left open */
+        assert_int_equal(xvm_unmount(w.mp), 0);
+        assert_int_equal(xvm_flash_close(w.flash), 0);
+        down(&w);
+    }
+}
+
+static void test_failed_exec_leaves_the_old_image_running(void **state)
+{
+    struct fixture *fx = *state;
+    struct world w;
+    struct xvm_proc_info before, after;
+    up(&w, fx, "sgimips", 1);
+    const char *argv[] = { "prog", "x" };
+    assert_int_equal(xvm_spawn(w.m, w.mp, 4, "/bin/prog", 2, argv), 0);
+    xvm_vmspace *vs = xvm_proc_vmspace(w.m, 4);
+    uint64_t d = data_va(fx, P_STATIC);
+    tm_wr8(vs, d, 0x77);
+    assert_int_equal(xvm_proc_info(w.m, 4, &before), 0);
+    struct xvm_stats st0 = tm_stats(w.m);
+    for (size_t i = 0; i < NBAD; i++) {
+        assert_int_equal(xvm_exec(w.m, 4, bads[i].path, 0, NULL), bads[i].error);
+        assert_ptr_equal(xvm_proc_vmspace(w.m, 4), vs);
+        assert_int_equal(tm_rd8(vs, d), 0x77);
+        assert_int_equal(xvm_proc_info(w.m, 4, &after), 0);
+        assert_memory_equal(&before, &after, sizeof(before));
+        struct xvm_stats st = tm_stats(w.m);
+        assert_int_equal(st.pages[XVM_USE_ANON], st0.pages[XVM_USE_ANON]);
+        assert_int_equal(st.pages[XVM_USE_PAGETABLE], st0.pages[XVM_USE_PAGETABLE]);
+    }
+    tm_check(w.m);
+    /* and a good exec still works afterwards */
+    assert_int_equal(xvm_exec(w.m, 4, "/bin/prog32be", 2, argv), 0);
+    assert_int_equal(xvm_exit(w.m, 4), 0);
+    assert_frames_back(&w);
+    down(&w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_converted_images_have_their_class_and_order),
+        cmocka_unit_test(test_segments_read_back_file_bytes),
+        cmocka_unit_test(test_stack_holds_argc_and_argv),
+        cmocka_unit_test(test_brk_grows_and_shrinks),
+        cmocka_unit_test(test_fork_exec_exit_by_pid),
+        cmocka_unit_test(test_malformed_programs_are_refused_without_leaks),
+        cmocka_unit_test(test_failed_exec_leaves_the_old_image_running),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

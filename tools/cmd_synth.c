@@ -1,0 +1,169 @@
+/*
+ * xipvm synth: synthetic traces of a real static program (src/synth.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "synth.h"
+
+static const char synth_usage[] =
+    "usage: xipvm synth KIND --exec HOSTPATH [--as IMAGE_PATH] [--seed N]\n"
+    "                   [--events N] [-o TRACE] [KIND OPTIONS]\n"
+    "  Writes a synthetic v1 trace of the static ELF HOSTPATH, spawned as\n"
+    "  IMAGE_PATH (default: HOSTPATH); the same options and seed (default 1)\n"
+    "  always give the same trace.  --events N: r/w/x events in all (default\n"
+    "  100000; k, M, G are powers of 2).  Marks: spawned, peak, end.\n"
+    "kinds:\n"
+    "  spawn-many    --procs N (16) processes spawn the program, walk its text in\n"
+    "                random slices, use their heap, and exit as they finish\n"
+    "                (--keep: none exits)\n"
+    "  fork-storm    one process writes its data and 64 heap pages, then forks a\n"
+    "                random tree of --procs N (16) processes; each child writes\n"
+    "                --write-fraction F (0.25) of those pages and reads the rest;\n"
+    "                children exit before their parents\n"
+    "  data-writers  --procs N (16) processes each write --write-fraction F (0.5)\n"
+    "                of the data and bss pages, then read them back and exit\n"
+    "  text-walk     one process: instruction fetches, rodata loads, stack\n"
+    "                loads and stores\n"
+    "  Every kind walks text with --hot-pages N (32) hot pages, jumped into\n"
+    "  with probability --locality F (0.9), in runs of 1-15 byte fetches.\n";
+
+/* Options given, to refuse the ones the kind does not take. */
+struct given {
+    int procs, keep, write_fraction;
+};
+
+/* => 0 and *v (fixed point, SYNTH_ONE is 1) for a number 0 to 1. */
+static int parse_fraction(const char *s, uint64_t *v)
+{
+    char *end;
+    if (s == NULL || *s == '\0')
+        return -1;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (errno || *end != '\0' || !(d >= 0.0 && d <= 1.0))
+        return -1;
+    *v = (uint64_t)(d * (double)SYNTH_ONE + 0.5);
+    return 0;
+}
+
+static int bad(const char *opt, const char *want, const char *v)
+{
+    fprintf(stderr, "xipvm synth: %s: expected %s, got '%s'\n", opt, want, v);
+    return 2;
+}
+
+/* One option with a value; => 0, or 2 after a message. */
+static int option_value(const char *a, const char *v, struct synth_opts *o,
+                        struct given *gv, const char **out)
+{
+    uint64_t n;
+    if (strcmp(a, "--exec") == 0)
+        o->exec_host_path = v;
+    else if (strcmp(a, "--as") == 0)
+        o->path_in_image = v;
+    else if (strcmp(a, "-o") == 0)
+        *out = v;
+    else if (strcmp(a, "--seed") == 0)
+        return parse_uint(v, UINT64_MAX, &o->seed) ? bad(a, "a number", v) : 0;
+    else if (strcmp(a, "--events") == 0)
+        return parse_size(v, &o->events) ? bad(a, "a count such as 100000 or 1M", v) : 0;
+    else if (strcmp(a, "--procs") == 0) {
+        if (parse_uint(v, SYNTH_MAX_PROCS, &n) || n == 0)
+            return bad(a, "1 to 4096", v);
+        o->procs = (unsigned)n;
+        gv->procs = 1;
+    } else if (strcmp(a, "--hot-pages") == 0) {
+        if (parse_uint(v, UINT32_MAX, &n) || n == 0)
+            return bad(a, "at least 1", v);
+        o->hot_pages = (unsigned)n;
+    } else if (strcmp(a, "--locality") == 0)
+        return parse_fraction(v, &o->locality) ? bad(a, "0 to 1", v) : 0;
+    else if (strcmp(a, "--write-fraction") == 0) {
+        gv->write_fraction = 1;
+        return parse_fraction(v, &o->write_fraction) ? bad(a, "0 to 1", v) : 0;
+    } else {
+        fprintf(stderr, "xipvm synth: unknown option %s\n", a);
+        return 2;
+    }
+    return 0;
+}
+
+static int parse(int argc, char **argv, struct synth_opts *o, const char **out)
+{
+    struct given gv = { 0, 0, 0 };
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--keep") == 0) {
+            o->keep = gv.keep = 1;
+            continue;
+        }
+        if (a[0] != '-') {
+            fprintf(stderr, "xipvm synth: unexpected argument %s\n", a);
+            return 2;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "xipvm synth: %s needs a value\n", a);
+            return 2;
+        }
+        int rc = option_value(a, argv[++i], o, &gv, out);
+        if (rc)
+            return rc;
+    }
+    const char *kind = synth_kind_name(o->kind);
+    if ((gv.procs && o->kind == SYNTH_TEXT_WALK) ||
+        (gv.keep && o->kind != SYNTH_SPAWN_MANY) ||
+        (gv.write_fraction && o->kind != SYNTH_FORK_STORM &&
+         o->kind != SYNTH_DATA_WRITERS)) {
+        fprintf(stderr, "xipvm synth: %s does not take %s\n", kind,
+                gv.keep ? "--keep" : gv.procs ? "--procs" : "--write-fraction");
+        return 2;
+    }
+    if (o->exec_host_path == NULL) {
+        fprintf(stderr, "xipvm synth: --exec HOSTPATH (the program's ELF) is required\n");
+        return 2;
+    }
+    return 0;
+}
+
+int cmd_synth(int argc, char **argv)
+{
+    struct synth_opts o;
+    struct synth_stats st;
+    enum synth_kind kind;
+    const char *out = NULL;
+    char err[512];
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        fputs(synth_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (synth_kind_from_name(argv[1], &kind) != 0) {
+        fprintf(stderr, "xipvm synth: unknown kind '%s' (spawn-many, fork-storm, "
+                "data-writers, text-walk)\n", argv[1]);
+        return 2;
+    }
+    synth_opts_init(&o, kind);
+    if (parse(argc, argv, &o, &out) != 0)
+        return 2;
+    FILE *f = out == NULL || strcmp(out, "-") == 0 ? stdout : fopen(out, "w");
+    if (f == NULL) {
+        fprintf(stderr, "xipvm synth: %s: %s\n", out, strerror(errno));
+        return 1;
+    }
+    int error = synth_write(f, &o, &st, err, sizeof(err));
+    int cerr = f != stdout ? fclose(f) != 0 : fflush(f) != 0;
+    if (error || cerr) {
+        fprintf(stderr, "xipvm synth: %s\n", error ? err : "write error");
+        if (f != stdout)
+            remove(out);        /* no half-written trace left behind */
+        return error == EINVAL || error == ENOEXEC ? 2 : 1;
+    }
+    fprintf(stderr, "xipvm synth: %llu events (%llu x, %llu r, %llu w, %llu spawn, "
+            "%llu fork, %llu exit)\n", (unsigned long long)st.events,
+            (unsigned long long)st.x, (unsigned long long)st.r,
+            (unsigned long long)st.w, (unsigned long long)st.spawns,
+            (unsigned long long)st.forks, (unsigned long long)st.exits);
+    return 0;
+}
