@@ -20,6 +20,16 @@ struct figure {
     const char *unit;
 };
 
+/* Each row: the median of up to BENCH_MAX_RUNS repetitions of expr. */
+#define BENCH_MAX_RUNS 31
+#define MEDIAN(dst, runs, expr)                                 \
+    do {                                                        \
+        double v_[BENCH_MAX_RUNS];                              \
+        for (unsigned i_ = 0; i_ < (runs); i_++)                \
+            v_[i_] = (expr);                                    \
+        (dst) = median(v_, (runs));                             \
+    } while (0)
+
 /* clock.c */
 double bench_now_ns(void);
 double median(double *v, unsigned n);

@@ -19,7 +19,6 @@
 
 #include "bench.h"
 
-#define MAX_RUNS 31
 
 static long minflt(void)
 {
@@ -141,29 +140,22 @@ static int resident_file(const char *dir, size_t n, size_t pg)
     return fd;
 }
 
-#define MEDIAN(dst, expr)                                       \
-    do {                                                        \
-        double v_[MAX_RUNS];                                    \
-        for (unsigned i_ = 0; i_ < runs; i_++)                  \
-            v_[i_] = (expr);                                    \
-        (dst) = median(v_, runs);                               \
-    } while (0)
 
 int bench_kernel(const struct bench_opts *o, struct kernel_results *r)
 {
     size_t pg = (size_t)sysconf(_SC_PAGESIZE), n = o->quick ? 1024 : 4096;
-    unsigned runs = o->runs > MAX_RUNS ? MAX_RUNS : o->runs;
+    unsigned runs = o->runs > BENCH_MAX_RUNS ? BENCH_MAX_RUNS : o->runs;
     static const size_t mib[3] = { 1, 16, 256 };
     memset(r, 0, sizeof(*r));
     int fd = resident_file(o->workdir, n, pg);
     if (fd < 0)
         return errno ? errno : EIO;
-    MEDIAN(r->zero_fill, anon_zero_fill(n, pg));
-    MEDIAN(r->file_fault, file_fault(fd, n, pg, 0, &r->faults_per_page));
-    MEDIAN(r->cow_file, file_fault(fd, n, pg, 1, NULL));
-    MEDIAN(r->cow_fork, cow_after_fork(n, pg));
+    MEDIAN(r->zero_fill, runs, anon_zero_fill(n, pg));
+    MEDIAN(r->file_fault, runs, file_fault(fd, n, pg, 0, &r->faults_per_page));
+    MEDIAN(r->cow_file, runs, file_fault(fd, n, pg, 1, NULL));
+    MEDIAN(r->cow_fork, runs, cow_after_fork(n, pg));
     for (int i = 0; i < 3; i++)
-        MEDIAN(r->fork_exit[i], fork_exit(o->quick && i == 2 ? 64 : mib[i], pg, 50));
+        MEDIAN(r->fork_exit[i], runs, fork_exit(o->quick && i == 2 ? 64 : mib[i], pg, 50));
     close(fd);
     return 0;
 }

@@ -13,7 +13,6 @@
 #include "cli.h"
 #include "lackey.h"
 
-#define MAX_RUNS 31
 
 static int record(const char *trace, const char *workdir, int quick)
 {
@@ -93,8 +92,7 @@ static double events_per_s(const char *img, const char *trace, uint64_t *events)
 int bench_replay(const struct bench_opts *o, struct replay_results *r)
 {
     char img[600], plain[512], gz[600], zst[600];
-    unsigned runs = o->runs > MAX_RUNS ? MAX_RUNS : o->runs;
-    double v[MAX_RUNS];
+    unsigned runs = o->runs > BENCH_MAX_RUNS ? BENCH_MAX_RUNS : o->runs;
     snprintf(plain, sizeof(plain), "%s/busybox.trace", o->workdir);
     snprintf(gz, sizeof(gz), "%s.gz", plain);
     snprintf(zst, sizeof(zst), "%s.zst", plain);
@@ -107,10 +105,7 @@ int bench_replay(const struct bench_opts *o, struct replay_results *r)
         return error;
     const char *files[3] = { plain, gz, zst };
     double *dst[3] = { &r->plain, &r->gz, &r->zst };
-    for (int k = 0; k < 3; k++) {
-        for (unsigned i = 0; i < runs; i++)
-            v[i] = events_per_s(img, files[k], &r->events);
-        *dst[k] = median(v, runs);
-    }
+    for (int k = 0; k < 3; k++)
+        MEDIAN(*dst[k], runs, events_per_s(img, files[k], &r->events));
     return 0;
 }

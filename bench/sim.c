@@ -13,7 +13,6 @@
 #include "xipvm.h"
 
 #define PG 4096u
-#define MAX_RUNS 31
 
 struct env {
     const struct bench_opts *o;
@@ -173,22 +172,29 @@ static double fault_row(struct env *e, enum fault_kind k)
     return ns;
 }
 
+/* => ns per fork + destroy of a child of vs. */
+static double fork_loop(xvm_vmspace *vs, unsigned iters)
+{
+    xvm_vmspace *c;
+    double t0 = bench_now_ns();
+    for (unsigned i = 0; i < iters; i++) {
+        if (xvm_vmspace_fork(vs, &c) != 0)
+            return -1;
+        xvm_vmspace_destroy(c);
+    }
+    return (bench_now_ns() - t0) / iters;
+}
+
 /* fork + destroy of the child, the parent having touched mib MiB. */
 static double fork_exit(uint64_t mib, unsigned iters)
 {
     xvm_machine *m = machine((mib + 64) << 20, 0);
-    xvm_vmspace *vs, *c;
+    xvm_vmspace *vs;
     uint64_t a = 0;
     xvm_vmspace_create(m, &vs);
     xvm_mmap(vs, &a, mib << 20, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE, NULL, 0);
     touch(vs, a, (mib << 20) / PG, 1);
-    double t0 = bench_now_ns();
-    for (unsigned i = 0; i < iters; i++) {
-        if (xvm_vmspace_fork(vs, &c) != 0)
-            break;
-        xvm_vmspace_destroy(c);
-    }
-    double ns = (bench_now_ns() - t0) / iters;
+    double ns = fork_loop(vs, iters);
     xvm_machine_destroy(m);
     return ns;
 }
@@ -202,7 +208,7 @@ static double busybox_fork(unsigned iters)
         { 0x7fff000000, 32, 3 },
     };
     xvm_machine *m = machine(UINT64_C(64) << 20, 0);
-    xvm_vmspace *vs, *c;
+    xvm_vmspace *vs;
     xvm_vmspace_create(m, &vs);
     for (size_t i = 0; i < sizeof(seg) / sizeof(seg[0]); i++) {
         uint64_t a = seg[i].at;
@@ -211,13 +217,7 @@ static double busybox_fork(unsigned iters)
         touch(vs, a, seg[i].pages, 1);
         xvm_mprotect(vs, a, seg[i].pages * PG, seg[i].prot);
     }
-    double t0 = bench_now_ns();
-    for (unsigned i = 0; i < iters; i++) {
-        if (xvm_vmspace_fork(vs, &c) != 0)
-            break;
-        xvm_vmspace_destroy(c);
-    }
-    double ns = (bench_now_ns() - t0) / iters;
+    double ns = fork_loop(vs, iters);
     xvm_machine_destroy(m);
     return ns;
 }
@@ -281,18 +281,11 @@ static double spread_row(uint32_t nproc, uint32_t nentries, uint32_t npages)
     return ns;
 }
 
-#define MEDIAN(dst, expr)                                       \
-    do {                                                        \
-        double v_[MAX_RUNS];                                    \
-        for (unsigned i_ = 0; i_ < runs; i_++)                  \
-            v_[i_] = (expr);                                    \
-        (dst) = median(v_, runs);                               \
-    } while (0)
 
 int bench_sim(const struct bench_opts *o, struct sim_results *r)
 {
     struct env e = { .o = o, .file_pages = o->quick ? 1024 : 4096 };
-    unsigned runs = o->runs > MAX_RUNS ? MAX_RUNS : o->runs;
+    unsigned runs = o->runs > BENCH_MAX_RUNS ? BENCH_MAX_RUNS : o->runs;
     unsigned hits = o->quick ? 2000000 : 20000000;
     static const uint64_t mib[3] = { 1, 16, 256 };
     static const unsigned nprocs[3] = { 1, 100, 10000 }, nentries[3] = { 10, 1000, 100000 };
@@ -300,22 +293,22 @@ int bench_sim(const struct bench_opts *o, struct sim_results *r)
     memset(r, 0, sizeof(*r));
     if (make_image(&e) != 0)
         return EIO;
-    MEDIAN(r->tlb_read, tlb_hits(0, hits));
-    MEDIAN(r->tlb_write, tlb_hits(1, hits));
-    MEDIAN(r->tlb_exec, tlb_hits(2, hits));
-    MEDIAN(r->xip_fault, fault_row(&e, XIP_READ));
-    MEDIAN(r->copy_resident_fault, fault_row(&e, COPY_RESIDENT));
-    MEDIAN(r->copy_flash_fault, fault_row(&e, COPY_FLASH));
-    MEDIAN(r->cow_device, fault_row(&e, COW_DEVICE));
-    MEDIAN(r->zero_fill, fault_row(&e, ZERO_FILL));
-    MEDIAN(r->cow_fork, fault_row(&e, COW_FORK));
+    MEDIAN(r->tlb_read, runs, tlb_hits(0, hits));
+    MEDIAN(r->tlb_write, runs, tlb_hits(1, hits));
+    MEDIAN(r->tlb_exec, runs, tlb_hits(2, hits));
+    MEDIAN(r->xip_fault, runs, fault_row(&e, XIP_READ));
+    MEDIAN(r->copy_resident_fault, runs, fault_row(&e, COPY_RESIDENT));
+    MEDIAN(r->copy_flash_fault, runs, fault_row(&e, COPY_FLASH));
+    MEDIAN(r->cow_device, runs, fault_row(&e, COW_DEVICE));
+    MEDIAN(r->zero_fill, runs, fault_row(&e, ZERO_FILL));
+    MEDIAN(r->cow_fork, runs, fault_row(&e, COW_FORK));
     for (int i = 0; i < 3; i++)
-        MEDIAN(r->fork_exit[i], fork_exit(o->quick && i == 2 ? 64 : mib[i], 200));
-    MEDIAN(r->busybox_fork, busybox_fork(1000));
+        MEDIAN(r->fork_exit[i], runs, fork_exit(o->quick && i == 2 ? 64 : mib[i], 200));
+    MEDIAN(r->busybox_fork, runs, busybox_fork(1000));
     uint32_t spread = 100000;   /* 10 pages per process at 10,000 */
     for (int i = 0; i < 3; i++) {
-        MEDIAN(r->procs[i], spread_row(nprocs[i], 1, spread));
-        MEDIAN(r->entries[i], spread_row(1, nentries[i], spread));
+        MEDIAN(r->procs[i], runs, spread_row(nprocs[i], 1, spread));
+        MEDIAN(r->entries[i], runs, spread_row(1, nentries[i], spread));
     }
     /* Host metadata: the vm_page per frame; nothing per device page but
      * PV entries for live mappings and their hash slot. */

@@ -39,6 +39,7 @@ static int translate(struct xvm_vmspace *vs, uint64_t va, unsigned access,
     return EFAULT;
 }
 
+XVM_NOINLINE
 static int access_range(struct xvm_vmspace *vs, uint64_t va, uint8_t *buf,
                         const uint8_t *src, size_t n, unsigned access)
 {

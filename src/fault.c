@@ -264,13 +264,18 @@ static int fault_once(struct xvm_vmspace *vs, uint64_t va, unsigned access,
 /*
  * Out of RAM, the fault is restarted once the page daemon has freed clean
  * page-cache pages, as UVM waits for the pagedaemon and restarts.  Only
- * here, with nothing held, may pages be taken away.
+ * here, with nothing held, may pages be taken away.  The restarts are
+ * bounded: the fault may refill exactly the pages just freed (its own
+ * page, read-ahead) and fail again for a page table, forever.
  */
+#define MAX_RESTARTS 16
+
 int uvm_fault(struct xvm_vmspace *vs, uint64_t va, unsigned access, bool wire)
 {
     int error;
+    unsigned restarts = 0;
     while ((error = fault_once(vs, va, access, wire)) == ENOMEM &&
-           pagedaemon_reclaim(vs->m) > 0)
+           restarts++ < MAX_RESTARTS && pagedaemon_reclaim(vs->m) > 0)
         ;
     return error;
 }

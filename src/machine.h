@@ -81,6 +81,21 @@ static inline pageh phys_lookup(const struct xvm_machine *m, uint64_t pa)
     return phys_lookup_device(m, pa);
 }
 
+static inline void phys_dev_read(struct xvm_machine *m, const struct dev_seg *d,
+                                 uint64_t n)
+{
+    m->st.xip_reads++;
+    m->st.xip_bytes_read += n;
+    m->st.flash_ns += d->ns_access + n * d->ns_byte;
+}
+
+/* Keeps a slow path out of its caller's fast path (register spills). */
+#if defined(__GNUC__)
+#define XVM_NOINLINE __attribute__((noinline))
+#else
+#define XVM_NOINLINE
+#endif
+
 static inline void stat_use(struct xvm_machine *m, int use, int64_t delta)
 {
     m->st.pages[use] += (uint64_t)delta;

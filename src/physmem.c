@@ -198,10 +198,3 @@ uint64_t phys_free_base(const struct xvm_machine *m)
     }
     return (top + align - 1) & ~(align - 1);
 }
-
-void phys_dev_read(struct xvm_machine *m, const struct dev_seg *d, uint64_t n)
-{
-    m->st.xip_reads++;
-    m->st.xip_bytes_read += n;
-    m->st.flash_ns += d->ns_access + n * d->ns_byte;
-}

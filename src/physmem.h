@@ -102,8 +102,8 @@ int phys_load_device(struct xvm_machine *m, uint64_t pa, uint64_t len,
 int phys_unload_device(struct xvm_machine *m, uint64_t pa);
 /* => the device segment holding pa, or NULL. */
 struct dev_seg *phys_dev_seg(const struct xvm_machine *m, uint64_t pa);
-/* Counts and costs n bytes read from device memory in place. */
-void phys_dev_read(struct xvm_machine *m, const struct dev_seg *d, uint64_t n);
+/* phys_dev_read() (counts and costs n bytes read in place from device
+ * memory) is inline, in machine.h: the TLB-hit path calls it. */
 /* => the lowest 16 MiB boundary above RAM and every device segment. */
 uint64_t phys_free_base(const struct xvm_machine *m);
 

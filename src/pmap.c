@@ -65,8 +65,8 @@ static void st_be(uint8_t *p, unsigned n, uint64_t v)
         p[k] = (uint8_t)v;
 }
 
-static uint64_t pte_load(const struct xvm_machine *m, const uint8_t *tbl,
-                         unsigned i)
+static inline uint64_t pte_load(const struct xvm_machine *m, const uint8_t *tbl,
+                                unsigned i)
 {
     if (m->prof->pte_size == 8)
         return m->prof->big_endian ? ld_be(tbl + 8 * (size_t)i, 8)
@@ -75,8 +75,8 @@ static uint64_t pte_load(const struct xvm_machine *m, const uint8_t *tbl,
                                : ld_le(tbl + 4 * (size_t)i, 4);
 }
 
-static void pte_store(const struct xvm_machine *m, uint8_t *tbl, unsigned i,
-                      uint64_t v)
+static inline void pte_store(const struct xvm_machine *m, uint8_t *tbl,
+                             unsigned i, uint64_t v)
 {
     if (m->prof->pte_size == 8) {
         if (m->prof->big_endian)
@@ -105,6 +105,16 @@ static uint64_t prot_bits(unsigned prot)
     return (prot & XVM_PROT_READ ? PTE_R : 0) |
            (prot & XVM_PROT_WRITE ? PTE_W : 0) |
            (prot & XVM_PROT_EXEC ? PTE_X : 0);
+}
+
+/*
+ * Address-space ids: a counter times an odd constant, a bijection on 64
+ * bits, so ids never repeat and their high bits are already mixed for the
+ * TLB's index (no multiply on the access path).
+ */
+static uint64_t asid_next(struct xvm_machine *m)
+{
+    return m->next_asid++ * 0x9e3779b97f4a7c15ULL;
 }
 
 /* ---- PV tracking ---- */
@@ -236,6 +246,7 @@ static void table_free(struct pmap *pm, pageh t)
 {
     phys_free(pm->m, t);
     pm->ptpages--;
+    pm->hint_leaf = PAGEH_NONE;
 }
 
 /*
@@ -247,6 +258,14 @@ static int pt_leaf(struct pmap *pm, uint64_t va, bool create, bool sync,
 {
     struct xvm_machine *m = pm->m;
     pageh t = pm->root;
+    /* Faults and misses come in runs: the last leaf found is the hint. */
+    uint64_t key = va >> m->lvl_shift[m->prof->levels - 2];
+    if (pm->hint_leaf != PAGEH_NONE && pm->hint_key == key) {
+        if (sync)
+            leaf_sync(pm, pm->hint_leaf);
+        *leaf = pm->hint_leaf;
+        return 0;
+    }
     for (unsigned l = 0; l + 1 < m->prof->levels; l++) {
         struct vm_page *tp = table_page(m, t);
         unsigned i = level_index(m, l, va);
@@ -266,6 +285,8 @@ static int pt_leaf(struct pmap *pm, uint64_t va, bool create, bool sync,
     }
     if (sync)
         leaf_sync(pm, t);
+    pm->hint_key = key;
+    pm->hint_leaf = t;
     *leaf = t;
     return 0;
 }
@@ -276,7 +297,8 @@ int pmap_create(struct xvm_machine *m, struct pmap **out)
     if (pm == NULL)
         return ENOMEM;
     pm->m = m;
-    pm->asid = m->next_asid++;
+    pm->asid = asid_next(m);
+    pm->hint_leaf = PAGEH_NONE;
     int error = table_alloc(pm, &pm->root);
     if (error) {
         m_free(m, pm);
@@ -457,7 +479,7 @@ void pmap_unwire(struct pmap *pm, uint64_t va)
 void pmap_write_protect_all(struct pmap *pm)
 {
     pm->epoch++;
-    pm->asid = pm->m->next_asid++;
+    pm->asid = asid_next(pm->m);
     pm->m->st.tlb_flushes++;
 }
 

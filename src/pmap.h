@@ -39,6 +39,8 @@ struct pmap {
     uint32_t epoch;             /* bumped to write-protect everything lazily */
     uint64_t ptpages;           /* table pages, root included */
     uint64_t resident;          /* valid leaf PTEs */
+    uint64_t hint_key;          /* va >> leaf span of the last leaf found */
+    pageh hint_leaf;            /* or PAGEH_NONE */
 };
 
 /* pmap_enter flags */

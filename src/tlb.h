@@ -29,7 +29,7 @@ struct tlb {
 static inline struct tlbent *tlb_slot(const struct tlb *t, uint64_t asid,
                                       uint64_t vpn)
 {
-    return &t->ent[(vpn ^ (asid * 0x9e3779b97f4a7c15ULL >> 40)) & t->mask];
+    return &t->ent[(vpn ^ (asid >> 40)) & t->mask];
 }
 
 static inline void tlb_invalidate(struct tlb *t, uint64_t asid, uint64_t vpn)
