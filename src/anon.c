@@ -11,12 +11,12 @@
 
 int anon_alloc(struct xvm_machine *m, const uint8_t *src, struct anon **out)
 {
-    struct anon *an = m_alloc(m, sizeof(*an));
+    struct anon *an = pool_get(m, &m->anon_pool);
     if (an == NULL)
         return ENOMEM;
     int error = phys_alloc(m, XVM_USE_ANON, src == NULL, &an->page);
     if (error) {
-        m_free(m, an);
+        pool_put(&m->anon_pool, an);
         return error;
     }
     if (src)
@@ -34,5 +34,5 @@ void anon_unref(struct xvm_machine *m, struct anon *an)
     /* Nobody references it, but a stale mapping must not survive it. */
     pmap_page_protect(m, an->page, XVM_PROT_NONE);
     phys_free(m, an->page);
-    m_free(m, an);
+    pool_put(&m->anon_pool, an);
 }

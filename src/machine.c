@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "machine.h"
+#include "amap.h"
 #include "flash.h"
 #include "object.h"
 #include "pmap.h"
@@ -102,6 +103,8 @@ int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out)
         shift += p->level_bits[l];
     }
     m->next_asid = 1;
+    m->pv_pool.size = sizeof(struct pv_entry);
+    m->anon_pool.size = sizeof(struct anon);
     hmap_init(&m->devpv);
     hmap_init(&m->procs);
     unsigned ntlb = cfg->tlb_entries ? cfg->tlb_entries : p->tlb_entries;
@@ -137,7 +140,8 @@ void xvm_machine_destroy(xvm_machine *m)
             break;
     }
     hmap_fini(m, &m->devpv);
-    pmap_pv_pool_fini(m);
+    pool_fini(m, &m->pv_pool);
+    pool_fini(m, &m->anon_pool);
     phys_fini(m);
     m_free(m, m->tlb.ent);
     free(m);

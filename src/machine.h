@@ -12,6 +12,7 @@
 #include "xipvm.h"
 #include "hmap.h"
 #include "physmem.h"
+#include "pool.h"
 #include "tlb.h"
 
 /* A machine profile: the sizes that drive translation and accounting. */
@@ -40,7 +41,8 @@ struct xvm_machine {
     struct physmem phys;
     struct tlb tlb;
     struct hmap devpv;          /* device pa -> PV list head (paper §6.3) */
-    struct pv_entry *pv_free;   /* recycled PV entries */
+    struct pool pv_pool;        /* recycled PV entries */
+    struct pool anon_pool;      /* recycled anons */
     pageh zero_page;            /* the one shared zero page */
     uint64_t next_asid;         /* never reused: stale TLB tags stay stale */
     struct xvm_vmspace *spaces;     /* every live address space */

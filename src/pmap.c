@@ -18,6 +18,7 @@
 
 #include "machine.h"
 #include "pmap.h"
+#include "pool.h"
 
 static struct vm_page *table_page(struct xvm_machine *m, pageh t)
 {
@@ -148,31 +149,6 @@ static void pv_count(struct xvm_machine *m, pageh pg, int delta)
     }
 }
 
-/* PV entries are recycled through a free list: faults must not pay malloc. */
-static struct pv_entry *pv_get(struct xvm_machine *m)
-{
-    struct pv_entry *pv = m->pv_free;
-    if (pv == NULL)
-        return m_alloc(m, sizeof(*pv));
-    m->pv_free = pv->next;
-    return pv;
-}
-
-static void pv_put(struct xvm_machine *m, struct pv_entry *pv)
-{
-    pv->next = m->pv_free;
-    m->pv_free = pv;
-}
-
-void pmap_pv_pool_fini(struct xvm_machine *m)
-{
-    while (m->pv_free) {
-        struct pv_entry *pv = m->pv_free;
-        m->pv_free = pv->next;
-        m_free(m, pv);
-    }
-}
-
 /* => pv: a preallocated entry, so this step cannot fail for RAM pages. */
 static int pv_insert(struct xvm_machine *m, pageh pg, struct pv_entry *pv)
 {
@@ -201,7 +177,7 @@ static void pv_delete(struct xvm_machine *m, pageh pg, struct pmap *pm,
         if (pv->pmap != pm || pv->va != va)
             continue;
         *pp = pv->next;
-        pv_put(m, pv);
+        pool_put(&m->pv_pool, pv);
         pv_count(m, pg, -1);
         if (page_is_device(pg)) {
             /* The key exists, so hmap_put cannot need memory here. */
@@ -418,13 +394,13 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
         tlb_invalidate(&m->tlb, pm->asid, va >> m->pgshift);
         return 0;
     }
-    struct pv_entry *pv = pv_get(m);
+    struct pv_entry *pv = pool_get(m, &m->pv_pool);
     if (pv == NULL)
         return ENOMEM;
     pv->pmap = pm;
     pv->va = va;
     if (pv_insert(m, pg, pv)) {
-        pv_put(m, pv);
+        pool_put(&m->pv_pool, pv);
         return ENOMEM;
     }
     if (old & PTE_V)

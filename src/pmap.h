@@ -81,9 +81,6 @@ struct tlbent;
 int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
                    struct tlbent **out);
 
-/* Frees the recycled PV entries (machine teardown). */
-void pmap_pv_pool_fini(struct xvm_machine *m);
-
 /* PV lists, for the checker. */
 struct pv_entry *pmap_pv_head(struct xvm_machine *m, pageh pg);
 

@@ -12,6 +12,7 @@
 #include "ffs.h"
 #include "hmap.h"
 #include "object.h"
+#include "xipvm.h"
 
 struct xvm_mount {
     struct xvm_machine *m;

@@ -14,10 +14,25 @@ static uint64_t get(const uint8_t *p, int size, int be)
     return v;
 }
 
-static void put(uint8_t *p, uint64_t v, int size, int be)
+void ec_put(uint8_t *p, uint64_t v, int size, int be)
 {
     for (int i = 0; i < size; i++)
         p[be ? size - 1 - i : i] = (uint8_t)(v >> (8 * i));
+}
+
+void ec_write_phdr(uint8_t *p, const struct ec_phdr *h, int is64, int be)
+{
+    if (is64) {
+        ec_put(p + 0, h->type, 4, be), ec_put(p + 4, h->flags, 4, be);
+        ec_put(p + 8, h->offset, 8, be), ec_put(p + 16, h->vaddr, 8, be);
+        ec_put(p + 24, h->paddr, 8, be), ec_put(p + 32, h->filesz, 8, be);
+        ec_put(p + 40, h->memsz, 8, be), ec_put(p + 48, h->align, 8, be);
+    } else {
+        ec_put(p + 0, h->type, 4, be), ec_put(p + 4, h->offset, 4, be);
+        ec_put(p + 8, h->vaddr, 4, be), ec_put(p + 12, h->paddr, 4, be);
+        ec_put(p + 16, h->filesz, 4, be), ec_put(p + 20, h->memsz, 4, be);
+        ec_put(p + 24, h->flags, 4, be), ec_put(p + 28, h->align, 4, be);
+    }
 }
 
 int ec_read(const uint8_t *b, size_t len, struct ec_elf *e)
@@ -83,30 +98,17 @@ int ec_convert(const uint8_t *src, size_t len, int to64, int to_be,
     memset(b + 16, 0, (size_t)(to64 ? 64 : 52) - 16);
     b[4] = to64 ? 2 : 1;
     b[5] = to_be ? 2 : 1;
-    put(b + 16, e.type, 2, to_be);
-    put(b + 18, e.machine, 2, to_be);
-    put(b + 20, version, 4, to_be);
-    put(b + 24, e.entry, w, to_be);
-    put(b + 24 + w, e.phoff, w, to_be);
-    put(b + 24 + 2 * w, 0, w, to_be);                       /* e_shoff */
-    put(b + (to64 ? 52 : 40), to64 ? 64 : 52, 2, to_be);    /* e_ehsize */
-    put(b + (to64 ? 54 : 42), to64 ? 56 : 32, 2, to_be);    /* e_phentsize */
-    put(b + (to64 ? 56 : 44), e.phnum, 2, to_be);
-    for (unsigned i = 0; i < e.phnum; i++) {
-        const struct ec_phdr *h = &e.ph[i];
-        uint8_t *p = b + e.phoff + (size_t)i * (to64 ? 56 : 32);
-        if (to64) {
-            put(p + 0, h->type, 4, to_be), put(p + 4, h->flags, 4, to_be);
-            put(p + 8, h->offset, 8, to_be), put(p + 16, h->vaddr, 8, to_be);
-            put(p + 24, h->paddr, 8, to_be), put(p + 32, h->filesz, 8, to_be);
-            put(p + 40, h->memsz, 8, to_be), put(p + 48, h->align, 8, to_be);
-        } else {
-            put(p + 0, h->type, 4, to_be), put(p + 4, h->offset, 4, to_be);
-            put(p + 8, h->vaddr, 4, to_be), put(p + 12, h->paddr, 4, to_be);
-            put(p + 16, h->filesz, 4, to_be), put(p + 20, h->memsz, 4, to_be);
-            put(p + 24, h->flags, 4, to_be), put(p + 28, h->align, 4, to_be);
-        }
-    }
+    ec_put(b + 16, e.type, 2, to_be);
+    ec_put(b + 18, e.machine, 2, to_be);
+    ec_put(b + 20, version, 4, to_be);
+    ec_put(b + 24, e.entry, w, to_be);
+    ec_put(b + 24 + w, e.phoff, w, to_be);
+    ec_put(b + 24 + 2 * w, 0, w, to_be);                       /* e_shoff */
+    ec_put(b + (to64 ? 52 : 40), to64 ? 64 : 52, 2, to_be);    /* e_ehsize */
+    ec_put(b + (to64 ? 54 : 42), to64 ? 56 : 32, 2, to_be);    /* e_phentsize */
+    ec_put(b + (to64 ? 56 : 44), e.phnum, 2, to_be);
+    for (unsigned i = 0; i < e.phnum; i++)
+        ec_write_phdr(b + e.phoff + (size_t)i * (to64 ? 56 : 32), &e.ph[i], to64, to_be);
     *out = b;
     return 0;
 }

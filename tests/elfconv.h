@@ -30,6 +30,10 @@ struct ec_elf {
     struct ec_phdr ph[EC_MAX_PH];
 };
 
+/* Writes the size low bytes of v at p, big-endian if be. */
+void ec_put(uint8_t *p, uint64_t v, int size, int be);
+/* Writes h at p as an ELF64 (is64) or ELF32 program header. */
+void ec_write_phdr(uint8_t *p, const struct ec_phdr *h, int is64, int be);
 /* => 0, or -1 if buf is not an ELF whose program headers lie inside it. */
 int ec_read(const uint8_t *buf, size_t len, struct ec_elf *e);
 /* A copy of src (a little-endian ELF) re-encoded as to64/to_be, malloc'd

@@ -27,7 +27,7 @@ void tree_remove(char *root)
     free(root);
 }
 
-static void join(char *out, size_t cap, const char *root, const char *rel)
+void tree_path(char *out, size_t cap, const char *root, const char *rel)
 {
     assert_true((size_t)snprintf(out, cap, "%s/%s", root, rel) < cap);
 }
@@ -36,7 +36,7 @@ static void join(char *out, size_t cap, const char *root, const char *rel)
 static void parents(const char *root, const char *rel)
 {
     char path[1024];
-    join(path, sizeof(path), root, rel);
+    tree_path(path, sizeof(path), root, rel);
     for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')) != NULL; p++) {
         *p = '\0';
         assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
@@ -48,7 +48,7 @@ void tree_file(const char *root, const char *rel, uint64_t size, uint32_t seed)
 {
     char path[1024];
     parents(root, rel);
-    join(path, sizeof(path), root, rel);
+    tree_path(path, sizeof(path), root, rel);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     uint32_t x = seed | 1;
@@ -65,7 +65,7 @@ void tree_dir(const char *root, const char *rel)
 {
     char path[1024];
     parents(root, rel);
-    join(path, sizeof(path), root, rel);
+    tree_path(path, sizeof(path), root, rel);
     assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
 }
 
@@ -73,20 +73,35 @@ void tree_link(const char *root, const char *target, const char *rel)
 {
     char path[1024];
     parents(root, rel);
-    join(path, sizeof(path), root, rel);
+    tree_path(path, sizeof(path), root, rel);
     assert_int_equal(symlink(target, path), 0);
+}
+
+void image_make_opts(const char *tree, const char *img, int version,
+                     const char *endian, unsigned bsize, unsigned fsize,
+                     const char *opts)
+{
+    char cmd[2048];
+    assert_int_equal(access(MAKEFS, X_OK), 0);
+    snprintf(cmd, sizeof(cmd),
+             MAKEFS " -t ffs -M 1m %s -B %s -o version=%d,bsize=%u,fsize=%u '%s' '%s' "
+             ">/dev/null 2>&1", opts, endian, version, bsize, fsize, img, tree);
+    if (system(cmd) != 0)
+        fail_msg("makefs failed: %s", cmd);
 }
 
 void image_make(const char *tree, const char *img, int version,
                 const char *endian, unsigned bsize, unsigned fsize)
 {
-    char cmd[2048];
-    assert_int_equal(access(MAKEFS, X_OK), 0);
-    snprintf(cmd, sizeof(cmd),
-             MAKEFS " -t ffs -M 1m -b 10%% -B %s -o version=%d,bsize=%u,fsize=%u '%s' '%s' "
-             ">/dev/null 2>&1", endian, version, bsize, fsize, img, tree);
-    if (system(cmd) != 0)
-        fail_msg("makefs failed: %s", cmd);
+    image_make_opts(tree, img, version, endian, bsize, fsize, "-b 10%");
+}
+
+void image_make_in(char *img, size_t cap, const char *dir, const char *name,
+                   const char *tree, int version, const char *endian,
+                   unsigned bsize, unsigned fsize)
+{
+    tree_path(img, cap, dir, name);
+    image_make(tree, img, version, endian, bsize, fsize);
 }
 
 uint8_t *file_slurp(const char *path, uint64_t *size)
@@ -103,6 +118,13 @@ uint8_t *file_slurp(const char *path, uint64_t *size)
     fclose(f);
     *size = (uint64_t)n;
     return buf;
+}
+
+uint8_t *tree_slurp(const char *root, const char *rel, uint64_t *size)
+{
+    char path[1024];
+    tree_path(path, sizeof(path), root, rel);
+    return file_slurp(path, size);
 }
 
 void file_spit(const char *path, const uint8_t *data, uint64_t size)

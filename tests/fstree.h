@@ -11,6 +11,8 @@
 /* A fresh directory under /tmp; the caller removes it with tree_remove. */
 char *tree_new(void);
 void tree_remove(char *root);
+/* out = root/rel; fails the test if it does not fit. */
+void tree_path(char *out, size_t cap, const char *root, const char *rel);
 /* Writes rel (creating parents) with size bytes from a seeded generator. */
 void tree_file(const char *root, const char *rel, uint64_t size, uint32_t seed);
 void tree_dir(const char *root, const char *rel);
@@ -18,8 +20,18 @@ void tree_link(const char *root, const char *target, const char *rel);
 /* Runs makefs -t ffs; fails the test when makefs is missing or fails. */
 void image_make(const char *tree, const char *img, int version,
                 const char *endian, unsigned bsize, unsigned fsize);
+/* The same into img = dir/name (cap bytes). */
+void image_make_in(char *img, size_t cap, const char *dir, const char *name,
+                   const char *tree, int version, const char *endian,
+                   unsigned bsize, unsigned fsize);
+/* The same with opts (other makefs options) for image_make's "-b 10%". */
+void image_make_opts(const char *tree, const char *img, int version,
+                     const char *endian, unsigned bsize, unsigned fsize,
+                     const char *opts);
 /* => the whole file, malloc'd; fails the test if unreadable. */
 uint8_t *file_slurp(const char *path, uint64_t *size);
+/* => file_slurp of root/rel. */
+uint8_t *tree_slurp(const char *root, const char *rel, uint64_t *size);
 void file_spit(const char *path, const uint8_t *data, uint64_t size);
 /* FNV-1a of a file's bytes. */
 uint64_t file_hash(const char *path);

@@ -17,21 +17,6 @@
 
 #define RW (XVM_PROT_READ | XVM_PROT_WRITE)
 
-static xvm_vmspace *mkvs(xvm_machine *m)
-{
-    xvm_vmspace *vs = NULL;
-    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
-    return vs;
-}
-
-static xvm_vmspace *fork_of(xvm_vmspace *p)
-{
-    xvm_vmspace *c = NULL;
-    assert_int_equal(xvm_vmspace_fork(p, &c), 0);
-    tm_check(p->m);
-    return c;
-}
-
 static struct vm_map_entry *entry_at(xvm_vmspace *vs, uint64_t va)
 {
     struct vm_map_entry *e = map_lookup(&vs->map, va);
@@ -60,11 +45,11 @@ static void test_amap_partial_unmap_walks_used_slots_when_range_is_larger(void *
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t a = tm_anon(P, 16, RW, XVM_MAP_PRIVATE);
     tm_wr8(P, a, 'a');
     tm_wr8(P, a + 9 * PG, 'j');
-    xvm_vmspace *C = fork_of(P);
+    xvm_vmspace *C = tm_fork(P);
     struct amap *am = amap_at(P, a);
     assert_int_equal(am->ref, 2);
     assert_int_equal(am->nused, 2);
@@ -104,11 +89,11 @@ static void test_amap_partial_unmap_walks_range_when_amap_is_dense(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t a = tm_anon(P, 16, RW, XVM_MAP_PRIVATE);
     for (int i = 0; i < 15; i++)
         tm_wr8(P, a + i * PG, (uint8_t)(i + 1));
-    xvm_vmspace *C = fork_of(P);
+    xvm_vmspace *C = tm_fork(P);
     struct amap *am = amap_at(P, a);
     assert_int_equal(xvm_munmap(P, a + 2 * PG, 2 * PG), 0);
     tm_check(m);
@@ -144,7 +129,7 @@ static void test_amap_split_entry_copies_only_its_part(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t a = tm_anon(P, 6, RW, XVM_MAP_PRIVATE);
     for (int i = 0; i < 6; i++)
         tm_wr8(P, a + i * PG, (uint8_t)('A' + i));
@@ -158,7 +143,7 @@ static void test_amap_split_entry_copies_only_its_part(void **state)
     for (int i = 0; i < 6; i++)
         assert_int_equal(am->ppref[i], 1);
 
-    xvm_vmspace *C = fork_of(P);
+    xvm_vmspace *C = tm_fork(P);
     assert_int_equal(am->ref, 6);
     assert_int_equal(xvm_mprotect(C, a + 2 * PG, 2 * PG, RW), 0);
     struct xvm_stats s0 = tm_stats(m);
@@ -203,18 +188,18 @@ static void test_amap_copy_of_shared_amap_is_taken_at_fork(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t a = tm_anon(P, 4, RW, XVM_MAP_PRIVATE);
     tm_wr8(P, a, 1);
     tm_wr8(P, a + PG, 2);
     assert_int_equal(xvm_minherit(P, a, 4 * PG, XVM_INHERIT_SHARE), 0);
-    xvm_vmspace *C = fork_of(P);
+    xvm_vmspace *C = tm_fork(P);
     struct amap *am = amap_at(P, a);
     assert_ptr_equal(amap_at(C, a), am);
     assert_true(am->flags & AMAP_SHARED);
     assert_int_equal(xvm_minherit(C, a, 4 * PG, XVM_INHERIT_COPY), 0);
     struct xvm_stats s0 = tm_stats(m);
-    xvm_vmspace *G = fork_of(C);
+    xvm_vmspace *G = tm_fork(C);
     struct xvm_stats s1 = tm_stats(m);
     assert_int_equal(s1.amap_copies - s0.amap_copies, 1);
     assert_true(amap_at(G, a) != am);
@@ -232,7 +217,7 @@ static void test_amap_copy_of_shared_amap_is_taken_at_fork(void **state)
     assert_int_equal(tm_rd8(P, a + PG), 2);
     assert_int_equal(tm_rd8(G, a + PG), 20);
     /* A grand-grand-child of G (plain copy) shares G's amap lazily. */
-    xvm_vmspace *GG = fork_of(G);
+    xvm_vmspace *GG = tm_fork(G);
     struct amap *gam = amap_at(G, a);
     assert_ptr_equal(amap_at(GG, a), gam);
     assert_true(entry_at(GG, a)->needs_copy);
@@ -259,12 +244,12 @@ static void test_amap_references_after_a_sharer_split_its_entry(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t a = tm_anon(P, 4, RW, XVM_MAP_PRIVATE);
     for (int i = 0; i < 4; i++)
         tm_wr8(P, a + i * PG, (uint8_t)(i + 1));
     assert_int_equal(xvm_minherit(P, a, 4 * PG, XVM_INHERIT_SHARE), 0);
-    xvm_vmspace *C1 = fork_of(P);
+    xvm_vmspace *C1 = tm_fork(P);
     struct amap *am = amap_at(P, a);
     assert_null(am->ppref);
     assert_int_equal(xvm_mprotect(C1, a, PG, XVM_PROT_READ), 0);
@@ -272,12 +257,12 @@ static void test_amap_references_after_a_sharer_split_its_entry(void **state)
     assert_non_null(am->ppref);
     assert_int_equal(am->ref, 3);
     /* P's entry is still whole. */
-    xvm_vmspace *C2 = fork_of(P);
+    xvm_vmspace *C2 = tm_fork(P);
     assert_int_equal(am->ref, 4);
     for (int i = 0; i < 4; i++)
         assert_int_equal(am->ppref[i], 3);
     /* C1's first part: slot 0, one page of four. */
-    xvm_vmspace *G = fork_of(C1);
+    xvm_vmspace *G = tm_fork(C1);
     assert_int_equal(am->ref, 6);
     assert_int_equal(am->ppref[0], 4);
     tm_wr8(C2, a + 3 * PG, 40);
@@ -304,7 +289,7 @@ static void test_amap_inherit_share_copy_none_in_one_fork(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t sh = tm_anon(P, 2, RW, XVM_MAP_PRIVATE);
     uint64_t cp = tm_anon(P, 2, RW, XVM_MAP_PRIVATE);
     uint64_t no = tm_anon(P, 2, RW, XVM_MAP_PRIVATE);
@@ -313,7 +298,7 @@ static void test_amap_inherit_share_copy_none_in_one_fork(void **state)
     tm_wr8(P, no, 'n');
     assert_int_equal(xvm_minherit(P, sh, 2 * PG, XVM_INHERIT_SHARE), 0);
     assert_int_equal(xvm_minherit(P, no, 2 * PG, XVM_INHERIT_NONE), 0);
-    xvm_vmspace *C = fork_of(P);
+    xvm_vmspace *C = tm_fork(P);
     assert_int_equal(C->map.nentries, 2);
     uint8_t v;
     assert_int_equal(xvm_read(C, no, &v, 1), EFAULT);
@@ -323,7 +308,7 @@ static void test_amap_inherit_share_copy_none_in_one_fork(void **state)
     assert_int_equal(tm_rd8(P, sh + PG), 'S');
     assert_int_equal(tm_rd8(P, cp + PG), 0);
     /* Inheritance is inherited: the grand-child shares "sh" with both. */
-    xvm_vmspace *G = fork_of(C);
+    xvm_vmspace *G = tm_fork(C);
     tm_wr8(G, sh, 'g');
     tm_wr8(G, cp, 'G');
     tm_check(m);
@@ -348,11 +333,11 @@ static void test_amap_enomem_in_split_fork_and_copy_changes_nothing(void **state
     int failed = 0;
     for (uint64_t n = 1; n < 40; n++) {
         xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
-        xvm_vmspace *P = mkvs(m);
+        xvm_vmspace *P = tm_vs(m);
         uint64_t a = tm_anon(P, 4, RW, XVM_MAP_PRIVATE);
         for (int i = 0; i < 4; i++)
             tm_wr8(P, a + i * PG, (uint8_t)(i + 1));
-        xvm_vmspace *C = fork_of(P);
+        xvm_vmspace *C = tm_fork(P);
         m->fail_alloc_at = m->nalloc + n;
         int e1 = xvm_mprotect(P, a + PG, 2 * PG, XVM_PROT_READ);
         tm_check(m);

@@ -125,8 +125,8 @@ static int group_setup(void **state)
     fx->bss_byte = nm_symbol(bin, "bss_buf") + 3 * 4096 + 7;
     if (fx->data_word == 0 || fx->bss_byte < 4096)
         return -1;
-    snprintf(fx->img, sizeof(fx->img), "%s/img", fx->dir);
-    image_make(fx->tree, fx->img, 2, "little", 32768, 4096);
+    image_make_in(fx->img, sizeof(fx->img), fx->dir, "img",
+                  fx->tree, 2, "little", 32768, 4096);
     char bb[1024];
     snprintf(bb, sizeof(bb), "%s/bin/busybox", fx->tree);
     const char *bb_argv[] = { bb, "echo", "hi", NULL };
@@ -331,31 +331,14 @@ static void expect_free(struct expect *x)
 
 /* ---------- replay ---------- */
 
-struct world {
-    xvm_machine *m;
-    xvm_flash *flash;
-    xvm_mount *mp;
-};
-
 /* As tools/world.c sets it up for --fault-ahead 0 --readahead 0. */
-static void up(struct world *w, const struct fixture *fx, int xip)
+static void up(struct tm_world *w, const struct fixture *fx, int xip)
 {
-    struct xvm_mount_config mc;
-    w->m = tm_machine("sgimips", 64u << 20, 0);
-    assert_int_equal(xvm_flash_open(w->m, fx->img, NULL, &w->flash), 0);
-    xvm_mount_config_init(&mc);
-    mc.flags = xip ? XVM_MOUNT_XIP : 0;
-    mc.readahead = 0;
-    assert_int_equal(xvm_mount_flash(w->flash, &mc, &w->mp), 0);
+    tm_world_open(w, "sgimips", 64u << 20, 0, fx->img);
+    tm_world_mount(w, xip, 0, 0);
 }
 
-static void down(struct world *w)
-{
-    tm_check(w->m);
-    xvm_machine_destroy(w->m);
-}
-
-static void replay_path(struct world *w, const char *path,
+static void replay_path(struct tm_world *w, const char *path,
                         struct xvm_replay_totals *t)
 {
     char line[1024], msg[256];
@@ -395,7 +378,7 @@ static void check_recorded(const struct fixture *fx, int which)
      */
     assert_true(fx->size[which] > 12u * 32768u);
     for (int xip = 0; xip < 2; xip++) {
-        struct world w;
+        struct tm_world w;
         struct xvm_replay_totals t;
         up(&w, fx, xip);
         replay_path(&w, fx->trace[which], &t);
@@ -455,7 +438,7 @@ static void check_recorded(const struct fixture *fx, int which)
         }
         assert_int_equal(xvm_exit(w.m, 1), 0);
         assert_int_equal(tm_stats(w.m).pages[XVM_USE_ANON], 0);
-        down(&w);
+        tm_world_drop(&w);
     }
     expect_free(&x);
 }
@@ -483,7 +466,7 @@ struct outcome {
 static void replay_text(const struct fixture *fx, int xip, const char *text,
                         struct outcome *o)
 {
-    struct world w;
+    struct tm_world w;
     struct xvm_replay_totals t;
     xvm_replay *r;
     char *copy = strdup(text), *save = NULL, msg[256];
@@ -509,7 +492,7 @@ static void replay_text(const struct fixture *fx, int xip, const char *text,
     xvm_replay_destroy(r);
     free(copy);
     tm_check(w.m);
-    down(&w);
+    tm_world_drop(&w);
 }
 
 static void fmt(char *buf, size_t cap, const char *tmpl, uint64_t data)

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "elf.h"
+#include "elfconv.h"
 
 #define MAX_PH 64
 
@@ -64,15 +67,6 @@ static int write_whole(const char *path, const uint8_t *buf, size_t len)
 static int write_text(const char *path, const char *text)
 {
     return write_whole(path, (const uint8_t *)text, strlen(text));
-}
-
-/* deterministic xorshift64* so failures reproduce */
-static uint64_t prng(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 0x2545F4914F6CDD1DULL;
 }
 
 /* ---------- independent reference: readelf -lhW ---------- */
@@ -175,36 +169,48 @@ static int ref_load(const char *path, struct ref *r)
     return r->ok ? 0 : -1;
 }
 
-static void assert_matches_ref(const struct elf_image *img, const struct ref *r)
+static void assert_images_equal(const struct elf_image *a, const struct elf_image *b)
 {
-    assert_int_equal(img->is64, r->is64);
-    assert_int_equal(img->big_endian, r->big_endian);
-    assert_int_equal(img->is_dyn, r->is_dyn);
-    assert_int_equal(img->has_interp, r->has_interp);
-    assert_int_equal(img->entry, r->entry);
-    assert_int_equal(img->phdr_vaddr, r->phdr_vaddr);
-    assert_int_equal(img->phnum, r->phnum);
-    assert_int_equal(img->phentsize, r->phentsize);
-    assert_int_equal(img->nload, r->nload);
-    for (unsigned i = 0; i < r->nload; i++) {
-        assert_int_equal(img->load[i].vaddr, r->load[i].vaddr);
-        assert_int_equal(img->load[i].memsz, r->load[i].memsz);
-        assert_int_equal(img->load[i].filesz, r->load[i].filesz);
-        assert_int_equal(img->load[i].offset, r->load[i].offset);
-        assert_int_equal(img->load[i].align, r->load[i].align);
-        assert_int_equal(img->load[i].prot, r->load[i].prot);
+    assert_int_equal(a->is64, b->is64);
+    assert_int_equal(a->big_endian, b->big_endian);
+    assert_int_equal(a->is_dyn, b->is_dyn);
+    assert_int_equal(a->machine, b->machine);
+    assert_int_equal(a->entry, b->entry);
+    assert_int_equal(a->phdr_vaddr, b->phdr_vaddr);
+    assert_int_equal(a->phnum, b->phnum);
+    assert_int_equal(a->phentsize, b->phentsize);
+    assert_int_equal(a->has_interp, b->has_interp);
+    assert_int_equal(a->nload, b->nload);
+    for (unsigned i = 0; i < a->nload; i++) {
+        assert_int_equal(a->load[i].vaddr, b->load[i].vaddr);
+        assert_int_equal(a->load[i].memsz, b->load[i].memsz);
+        assert_int_equal(a->load[i].offset, b->load[i].offset);
+        assert_int_equal(a->load[i].filesz, b->load[i].filesz);
+        assert_int_equal(a->load[i].align, b->load[i].align);
+        assert_int_equal(a->load[i].prot, b->load[i].prot);
     }
-    assert_int_equal(img->lo, r->load[0].vaddr);
-    assert_int_equal(img->hi, r->load[r->nload - 1].vaddr +
-                                  r->load[r->nload - 1].memsz);
+    assert_int_equal(a->lo, b->lo);
+    assert_int_equal(a->hi, b->hi);
 }
 
-/* ---------- test-side ELF model: builder and LE reader ---------- */
+/* img against readelf's view; readelf -lh gives no e_machine number. */
+static void assert_matches_ref(const struct elf_image *img, const struct ref *r)
+{
+    struct elf_image want = *img;
 
-struct tph {
-    uint32_t type, flags;
-    uint64_t offset, vaddr, paddr, filesz, memsz, align;
-};
+    assert_int_equal(img->nload, r->nload);
+    want.is64 = r->is64, want.big_endian = r->big_endian, want.is_dyn = r->is_dyn;
+    want.has_interp = r->has_interp, want.entry = r->entry;
+    want.phdr_vaddr = r->phdr_vaddr;
+    assert_int_equal(img->phnum, r->phnum);
+    assert_int_equal(img->phentsize, r->phentsize);
+    memcpy(want.load, r->load, r->nload * sizeof(r->load[0]));
+    want.lo = r->load[0].vaddr;
+    want.hi = r->load[r->nload - 1].vaddr + r->load[r->nload - 1].memsz;
+    assert_images_equal(img, &want);
+}
+
+/* ---------- test-side ELF model: builder of synthetic images ---------- */
 
 struct tb {
     int is64, be;
@@ -212,24 +218,8 @@ struct tb {
     uint16_t type, machine, phentsize, phnum;
     uint32_t version;
     uint64_t entry, phoff;
-    struct tph ph[MAX_PH];
+    struct ec_phdr ph[MAX_PH];
 };
-
-static void put(uint8_t *p, uint64_t v, int size, int be)
-{
-    for (int i = 0; i < size; i++) {
-        int k = be ? size - 1 - i : i;
-        p[k] = (uint8_t)(v >> (8 * i));
-    }
-}
-
-static uint64_t get_le(const uint8_t *p, int size)
-{
-    uint64_t v = 0;
-    for (int i = size - 1; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
 
 static void tb_write_ehdr(const struct tb *t, uint8_t *b)
 {
@@ -238,31 +228,14 @@ static void tb_write_ehdr(const struct tb *t, uint8_t *b)
     memset(b, 0, t->is64 ? 64 : 52);
     b[0] = 0x7f, b[1] = 'E', b[2] = 'L', b[3] = 'F';
     b[4] = t->ident_class, b[5] = t->ident_data, b[6] = t->ident_version;
-    put(b + 16, t->type, 2, be);
-    put(b + 18, t->machine, 2, be);
-    put(b + 20, t->version, 4, be);
-    put(b + 24, t->entry, w, be);
-    put(b + 24 + w, t->phoff, w, be);
-    put(b + (t->is64 ? 52 : 40), t->is64 ? 64 : 52, 2, be);     /* e_ehsize */
-    put(b + (t->is64 ? 54 : 42), t->phentsize, 2, be);
-    put(b + (t->is64 ? 56 : 44), t->phnum, 2, be);
-}
-
-static void tb_write_phdr(const struct tb *t, const struct tph *h, uint8_t *p)
-{
-    int be = t->be;
-
-    if (t->is64) {
-        put(p + 0, h->type, 4, be), put(p + 4, h->flags, 4, be);
-        put(p + 8, h->offset, 8, be), put(p + 16, h->vaddr, 8, be);
-        put(p + 24, h->paddr, 8, be), put(p + 32, h->filesz, 8, be);
-        put(p + 40, h->memsz, 8, be), put(p + 48, h->align, 8, be);
-    } else {
-        put(p + 0, h->type, 4, be), put(p + 4, h->offset, 4, be);
-        put(p + 8, h->vaddr, 4, be), put(p + 12, h->paddr, 4, be);
-        put(p + 16, h->filesz, 4, be), put(p + 20, h->memsz, 4, be);
-        put(p + 24, h->flags, 4, be), put(p + 28, h->align, 4, be);
-    }
+    ec_put(b + 16, t->type, 2, be);
+    ec_put(b + 18, t->machine, 2, be);
+    ec_put(b + 20, t->version, 4, be);
+    ec_put(b + 24, t->entry, w, be);
+    ec_put(b + 24 + w, t->phoff, w, be);
+    ec_put(b + (t->is64 ? 52 : 40), t->is64 ? 64 : 52, 2, be);     /* e_ehsize */
+    ec_put(b + (t->is64 ? 54 : 42), t->phentsize, 2, be);
+    ec_put(b + (t->is64 ? 56 : 44), t->phnum, 2, be);
 }
 
 /* => writes ehdr and as many phdrs as fit in len (phentsize step, as declared) */
@@ -275,77 +248,8 @@ static void tb_write(const struct tb *t, uint8_t *buf, size_t len)
         uint64_t at = t->phoff + (uint64_t)i * t->phentsize;
         if (t->phentsize < ent || at > len || len - at < ent)
             break;
-        tb_write_phdr(t, &t->ph[i], buf + at);
+        ec_write_phdr(buf + at, &t->ph[i], t->is64, t->be);
     }
-}
-
-/* Read a little-endian ELF (either class) into the model, independently of elf.c. */
-static int tb_read_le(const uint8_t *b, size_t len, struct tb *t)
-{
-    memset(t, 0, sizeof(*t));
-    if (len < 64 || b[5] != 1)
-        return -1;
-    t->is64 = b[4] == 2;
-    t->ident_class = b[4], t->ident_data = b[5], t->ident_version = b[6];
-    int w = t->is64 ? 8 : 4;
-    t->type = (uint16_t)get_le(b + 16, 2);
-    t->machine = (uint16_t)get_le(b + 18, 2);
-    t->version = (uint32_t)get_le(b + 20, 4);
-    t->entry = get_le(b + 24, w);
-    t->phoff = get_le(b + 24 + w, w);
-    t->phentsize = (uint16_t)get_le(b + (t->is64 ? 54 : 42), 2);
-    t->phnum = (uint16_t)get_le(b + (t->is64 ? 56 : 44), 2);
-    if (t->phnum > MAX_PH || t->phoff + (uint64_t)t->phnum * t->phentsize > len)
-        return -1;
-    for (unsigned i = 0; i < t->phnum; i++) {
-        const uint8_t *p = b + t->phoff + (size_t)i * t->phentsize;
-        struct tph *h = &t->ph[i];
-        h->type = (uint32_t)get_le(p, 4);
-        if (t->is64) {
-            h->flags = (uint32_t)get_le(p + 4, 4);
-            h->offset = get_le(p + 8, 8), h->vaddr = get_le(p + 16, 8);
-            h->paddr = get_le(p + 24, 8), h->filesz = get_le(p + 32, 8);
-            h->memsz = get_le(p + 40, 8), h->align = get_le(p + 48, 8);
-        } else {
-            h->offset = get_le(p + 4, 4), h->vaddr = get_le(p + 8, 4);
-            h->paddr = get_le(p + 12, 4), h->filesz = get_le(p + 16, 4);
-            h->memsz = get_le(p + 20, 4), h->flags = (uint32_t)get_le(p + 24, 4);
-            h->align = get_le(p + 28, 4);
-        }
-    }
-    return 0;
-}
-
-/*
- * Convert a real little-endian ELF to another class/byte order: every header
- * field is re-encoded; the phdr table stays at the same offset (an ELF32 table
- * is smaller, so it fits); segment contents are copied unchanged.
- */
-static int convert(const struct blob *src, int to64, int to_be, struct blob *dst)
-{
-    struct tb t;
-
-    if (tb_read_le(src->buf, src->len, &t) != 0)
-        return -1;
-    if (!to64) {
-        /* narrowing must not lose information */
-        if (t.entry > UINT32_MAX || t.phoff > UINT32_MAX)
-            return -1;
-        for (unsigned i = 0; i < t.phnum; i++)
-            if ((t.ph[i].vaddr | t.ph[i].offset | t.ph[i].memsz |
-                 t.ph[i].paddr | t.ph[i].align) > UINT32_MAX)
-                return -1;
-    }
-    t.is64 = to64, t.be = to_be;
-    t.ident_class = to64 ? 2 : 1, t.ident_data = to_be ? 2 : 1;
-    t.phentsize = to64 ? 56 : 32;
-    dst->len = src->len;
-    dst->buf = malloc(src->len);
-    if (dst->buf == NULL)
-        return -1;
-    memcpy(dst->buf, src->buf, src->len);
-    tb_write(&t, dst->buf, dst->len);
-    return 0;
 }
 
 /* ---------- fixture: real binaries built at test time ---------- */
@@ -467,7 +371,8 @@ static int group_teardown(void **state)
 
 /* ---------- tests on real binaries ---------- */
 
-static void check_real(void **state, int which)
+/* => the parse of binary which, after checking it against readelf. */
+static struct elf_image check_real(void **state, int which)
 {
     struct fixture *fx = *state;
     struct elf_image img;
@@ -480,33 +385,25 @@ static void check_real(void **state, int which)
     assert_int_equal(ref_load(fx->path[which], &r), 0);
     assert_int_equal(elf_parse(fx->bin[which].buf, fx->bin[which].len, &img), 0);
     assert_matches_ref(&img, &r);
+    return img;
 }
 
 static void test_static_exec(void **state)
 {
-    struct fixture *fx = *state;
-    check_real(state, BIN_STATIC);
-    struct elf_image img;
-    assert_int_equal(elf_parse(fx->bin[BIN_STATIC].buf, fx->bin[BIN_STATIC].len, &img), 0);
+    struct elf_image img = check_real(state, BIN_STATIC);
     assert_int_equal(img.is_dyn, 0);
     assert_int_equal(img.has_interp, 0);
 }
 
 static void test_static_pie(void **state)
 {
-    struct fixture *fx = *state;
-    check_real(state, BIN_PIE);
-    struct elf_image img;
-    assert_int_equal(elf_parse(fx->bin[BIN_PIE].buf, fx->bin[BIN_PIE].len, &img), 0);
+    struct elf_image img = check_real(state, BIN_PIE);
     assert_int_equal(img.is_dyn, 1);
 }
 
 static void test_m32(void **state)
 {
-    struct fixture *fx = *state;
-    check_real(state, BIN_M32);
-    struct elf_image img;
-    assert_int_equal(elf_parse(fx->bin[BIN_M32].buf, fx->bin[BIN_M32].len, &img), 0);
+    struct elf_image img = check_real(state, BIN_M32);
     assert_int_equal(img.is64, 0);
     assert_int_equal(img.phentsize, 32);
 }
@@ -514,30 +411,6 @@ static void test_m32(void **state)
 static void test_busybox(void **state)
 {
     check_real(state, BIN_BUSYBOX);
-}
-
-static void assert_images_equal(const struct elf_image *a, const struct elf_image *b)
-{
-    assert_int_equal(a->is64, b->is64);
-    assert_int_equal(a->big_endian, b->big_endian);
-    assert_int_equal(a->is_dyn, b->is_dyn);
-    assert_int_equal(a->machine, b->machine);
-    assert_int_equal(a->entry, b->entry);
-    assert_int_equal(a->phdr_vaddr, b->phdr_vaddr);
-    assert_int_equal(a->phnum, b->phnum);
-    assert_int_equal(a->phentsize, b->phentsize);
-    assert_int_equal(a->has_interp, b->has_interp);
-    assert_int_equal(a->nload, b->nload);
-    for (unsigned i = 0; i < a->nload; i++) {
-        assert_int_equal(a->load[i].vaddr, b->load[i].vaddr);
-        assert_int_equal(a->load[i].memsz, b->load[i].memsz);
-        assert_int_equal(a->load[i].offset, b->load[i].offset);
-        assert_int_equal(a->load[i].filesz, b->load[i].filesz);
-        assert_int_equal(a->load[i].align, b->load[i].align);
-        assert_int_equal(a->load[i].prot, b->load[i].prot);
-    }
-    assert_int_equal(a->lo, b->lo);
-    assert_int_equal(a->hi, b->hi);
 }
 
 /* parse of the converted file equals the original apart from class/order */
@@ -550,7 +423,8 @@ static void check_conversion(struct fixture *fx, const struct blob *src,
     char path[160];
 
     assert_int_equal(elf_parse(src->buf, src->len, &a), 0);
-    assert_int_equal(convert(src, to64, to_be, &dst), 0);
+    assert_int_equal(ec_convert(src->buf, src->len, to64, to_be, &dst.buf), 0);
+    dst.len = src->len;
     assert_int_equal(elf_parse(dst.buf, dst.len, &b), 0);
     assert_int_equal(b.is64, to64);
     assert_int_equal(b.big_endian, to_be);
@@ -619,12 +493,12 @@ static void syn_base(struct tb *t, int is64, int be)
     t->phoff = is64 ? 64 : 52;
     t->phnum = 3;
     t->entry = 0x401100;
-    t->ph[0] = (struct tph){ .type = 6, .flags = 4, .offset = t->phoff,
+    t->ph[0] = (struct ec_phdr){ .type = 6, .flags = 4, .offset = t->phoff,
                              .vaddr = 0x400000 + t->phoff, .filesz = 3u * t->phentsize,
                              .memsz = 3u * t->phentsize, .align = 8 };
-    t->ph[1] = (struct tph){ .type = 1, .flags = 5, .offset = 0, .vaddr = 0x400000,
+    t->ph[1] = (struct ec_phdr){ .type = 1, .flags = 5, .offset = 0, .vaddr = 0x400000,
                              .filesz = 0x2000, .memsz = 0x2000, .align = 0x1000 };
-    t->ph[2] = (struct tph){ .type = 1, .flags = 6, .offset = 0x2000,
+    t->ph[2] = (struct ec_phdr){ .type = 1, .flags = 6, .offset = 0x2000,
                              .vaddr = 0x403000, .filesz = 0x800, .memsz = 0x5000,
                              .align = 0x1000 };
 }
@@ -735,7 +609,7 @@ static void syn_segment_rejects(int is64, int be)
     syn_base(&t, is64, be), t.ph[2].vaddr = 0x403010, t.ph[2].align = 0x3000, expect_accept(&t);
     /* unsorted and overlapping */
     syn_base(&t, is64, be);
-    { struct tph x = t.ph[1]; t.ph[1] = t.ph[2]; t.ph[2] = x; }
+    { struct ec_phdr x = t.ph[1]; t.ph[1] = t.ph[2]; t.ph[2] = x; }
     t.entry = 0x401100;
     expect_reject(&t);
     syn_base(&t, is64, be), t.ph[1].memsz = 0x3001, t.ph[1].align = 1, expect_reject(&t);
@@ -766,7 +640,7 @@ static void syn_count_limits(int is64, int be)
         t.phnum = (uint16_t)n;
         t.entry = 0x400000;
         for (unsigned i = 0; i < n; i++)
-            t.ph[i] = (struct tph){ .type = 1, .flags = 5, .offset = 0x1000 * i,
+            t.ph[i] = (struct ec_phdr){ .type = 1, .flags = 5, .offset = 0x1000 * i,
                                     .vaddr = 0x400000 + 0x1000 * i, .filesz = 0x100,
                                     .memsz = 0x1000, .align = 0x1000 };
         assert_int_equal(syn_parse(&t, 0x20000, &img), n <= ELF_MAX_LOAD ? 0 : ENOEXEC);
@@ -886,10 +760,10 @@ static const uint64_t interesting[] = {
 /* mutate header bytes: flips, and "interesting" values over whole fields */
 static void mutate_once(uint8_t *buf, size_t hot, uint64_t *seed)
 {
-    unsigned nflip = 1 + (unsigned)(prng(seed) % 4);
+    unsigned nflip = 1 + (unsigned)(tm_prng(seed) % 4);
 
     for (unsigned k = 0; k < nflip; k++) {
-        uint64_t r = prng(seed);
+        uint64_t r = tm_prng(seed);
         size_t at = (size_t)(r >> 8) % hot;
         switch (r & 3) {
         case 0:
@@ -963,11 +837,11 @@ static void test_random_bytes(void **state)
     (void)state;
 
     for (unsigned it = 0; it < 20000; it++) {
-        size_t n = (size_t)(prng(&seed) % 600);
+        size_t n = (size_t)(tm_prng(&seed) % 600);
         uint8_t *buf = malloc(n ? n : 1);
         assert_non_null(buf);
         for (size_t i = 0; i < n; i++)
-            buf[i] = (uint8_t)prng(&seed);
+            buf[i] = (uint8_t)tm_prng(&seed);
         if (n >= 7 && (it & 1)) {
             buf[0] = 0x7f, buf[1] = 'E', buf[2] = 'L', buf[3] = 'F';
             buf[4] = (uint8_t)(1 + (it >> 1) % 2), buf[5] = (uint8_t)(1 + (it >> 2) % 2);

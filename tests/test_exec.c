@@ -114,8 +114,8 @@ static int group_setup(void **state)
     file_spit(host(fx, "/bad/phoff"), b, 4096);
     free(b);
     file_spit(host(fx, "/bad/empty"), (const uint8_t *)"", 0);
-    snprintf(fx->img, sizeof(fx->img), "%s/img", fx->dir);
-    image_make(fx->tree, fx->img, 2, "little", 32768, 4096);
+    image_make_in(fx->img, sizeof(fx->img), fx->dir, "img",
+                  fx->tree, 2, "little", 32768, 4096);
     *state = fx;
     return 0;
 }
@@ -133,30 +133,11 @@ static int group_teardown(void **state)
     return 0;
 }
 
-struct world {
-    xvm_machine *m;
-    xvm_flash *flash;
-    xvm_mount *mp;
-    struct xvm_stats st0;
-};
-
-static void up(struct world *w, const struct fixture *fx, const char *profile,
+static void up(struct tm_world *w, const struct fixture *fx, const char *profile,
                int xip)
 {
-    struct xvm_mount_config mc;
-    w->m = tm_machine(profile, 32u << 20, 0);
-    assert_int_equal(xvm_flash_open(w->m, fx->img, NULL, &w->flash), 0);
-    xvm_mount_config_init(&mc);
-    mc.flags = xip ? XVM_MOUNT_XIP : 0;
-    mc.readahead = 0;
-    assert_int_equal(xvm_mount_flash(w->flash, &mc, &w->mp), 0);
-    w->st0 = tm_stats(w->m);
-}
-
-static void down(struct world *w)
-{
-    tm_check(w->m);
-    xvm_machine_destroy(w->m);
+    tm_world_open(w, profile, 32u << 20, 0, fx->img);
+    tm_world_mount(w, xip, 0, 0);
 }
 
 static uint64_t trunc_pg(uint64_t v) { return v & ~(uint64_t)(PG - 1); }
@@ -180,7 +161,7 @@ static uint64_t bias_of(const struct ec_elf *e)
  * zero, as does all of bss; text refuses writes, data takes them without
  * touching the file.
  */
-static void check_segments(struct world *w, const struct fixture *fx, int which,
+static void check_segments(struct tm_world *w, const struct fixture *fx, int which,
                            uint32_t pid)
 {
     const struct ec_elf *e = &fx->elf[which];
@@ -249,7 +230,7 @@ static void test_segments_read_back_file_bytes(void **state)
     for (int which = 0; which < NPROG; which++)
         for (int pr = 0; pr < 2; pr++)
             for (int xip = 0; xip < 2; xip++) {
-                struct world w;
+                struct tm_world w;
                 struct xvm_proc_info info;
                 const char *argv[] = { prog_path[which], "one" };
                 up(&w, fx, profiles[pr], xip);
@@ -260,7 +241,7 @@ static void test_segments_read_back_file_bytes(void **state)
                 check_segments(&w, fx, which, 1);
                 tm_check(w.m);
                 assert_int_equal(xvm_exit(w.m, 1), 0);
-                down(&w);
+                tm_world_drop(&w);
             }
 }
 
@@ -304,7 +285,7 @@ static void test_stack_holds_argc_and_argv(void **state)
         int which = progs[n];
         int w64 = fx->elf[which].is64, be = fx->elf[which].be, ws = w64 ? 8 : 4;
         const char *argv[] = { "prog", "alpha", "", "a-longer-argument-string" };
-        struct world w;
+        struct tm_world w;
         struct xvm_proc_info info;
         char s[64];
         up(&w, fx, "sgimips", 1);
@@ -327,14 +308,14 @@ static void test_stack_holds_argc_and_argv(void **state)
         /* the stack is there below the frame too, writable, zero */
         assert_int_equal(tm_rd8(vs, info.stack_top - (1u << 20)), 0);
         tm_wr8(vs, info.stack_top - (1u << 20), 9);
-        down(&w);
+        tm_world_drop(&w);
     }
 }
 
 static void test_brk_grows_and_shrinks(void **state)
 {
     struct fixture *fx = *state;
-    struct world w;
+    struct tm_world w;
     struct xvm_proc_info info;
     up(&w, fx, "amd64", 0);
     assert_int_equal(xvm_spawn(w.m, w.mp, 3, "/bin/prog", 0, NULL), 0);
@@ -370,7 +351,7 @@ static void test_brk_grows_and_shrinks(void **state)
     assert_int_equal(xvm_brk(w.m, 3, base), 0);
     assert_int_equal(xvm_read(vs, base, &b, 1), EFAULT);
     tm_check(w.m);
-    down(&w);
+    tm_world_drop(&w);
 }
 
 static const struct ec_phdr *data_seg(const struct fixture *fx, int which)
@@ -392,7 +373,7 @@ static void test_fork_exec_exit_by_pid(void **state)
 {
     struct fixture *fx = *state;
     for (int xip = 0; xip < 2; xip++) {
-        struct world w;
+        struct tm_world w;
         up(&w, fx, "sgimips", xip);
         uint64_t d = data_va(fx, P_STATIC), dbb = data_va(fx, P_BUSYBOX);
         const uint8_t *dfile = fx->bytes[P_STATIC] + data_seg(fx, P_STATIC)->offset;
@@ -432,7 +413,7 @@ static void test_fork_exec_exit_by_pid(void **state)
         struct xvm_stats st = tm_stats(w.m);
         assert_int_equal(st.pages[XVM_USE_ANON], 0);
         assert_int_equal(st.pages[XVM_USE_PAGETABLE], w.st0.pages[XVM_USE_PAGETABLE]);
-        down(&w);
+        tm_world_drop(&w);
     }
 }
 
@@ -463,7 +444,7 @@ static int has_interp(const char *path)
 }
 
 /* Frames of the kinds a process owns; file pages may stay cached. */
-static void assert_frames_back(struct world *w)
+static void assert_frames_back(struct tm_world *w)
 {
     struct xvm_stats st = tm_stats(w->m);
     assert_int_equal(st.pages[XVM_USE_ANON], w->st0.pages[XVM_USE_ANON]);
@@ -478,7 +459,7 @@ static void test_malformed_programs_are_refused_without_leaks(void **state)
     struct fixture *fx = *state;
     assert_true(has_interp(host(fx, "/bad/dyn")));
     for (int xip = 0; xip < 2; xip++) {
-        struct world w;
+        struct tm_world w;
         up(&w, fx, "amd64", xip);
         for (size_t i = 0; i < NBAD; i++) {
             int rc = xvm_spawn(w.m, w.mp, 1, bads[i].path, 0, NULL);
@@ -497,14 +478,14 @@ static void test_malformed_programs_are_refused_without_leaks(void **state)
         /* with nothing running the mount can go: no file was left open */
         assert_int_equal(xvm_unmount(w.mp), 0);
         assert_int_equal(xvm_flash_close(w.flash), 0);
-        down(&w);
+        tm_world_drop(&w);
     }
 }
 
 static void test_failed_exec_leaves_the_old_image_running(void **state)
 {
     struct fixture *fx = *state;
-    struct world w;
+    struct tm_world w;
     struct xvm_proc_info before, after;
     up(&w, fx, "sgimips", 1);
     const char *argv[] = { "prog", "x" };
@@ -529,7 +510,7 @@ static void test_failed_exec_leaves_the_old_image_running(void **state)
     assert_int_equal(xvm_exec(w.m, 4, "/bin/prog32be", 2, argv), 0);
     assert_int_equal(xvm_exit(w.m, 4), 0);
     assert_frames_back(&w);
-    down(&w);
+    tm_world_drop(&w);
 }
 
 int main(void)

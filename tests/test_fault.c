@@ -94,21 +94,6 @@ static uint64_t count_mapped(xvm_vmspace *vs, uint64_t a, unsigned npages)
     return n;
 }
 
-static xvm_vmspace *mkvs(xvm_machine *m)
-{
-    xvm_vmspace *vs = NULL;
-    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
-    return vs;
-}
-
-static xvm_vmspace *fork_of(xvm_vmspace *p)
-{
-    xvm_vmspace *c = NULL;
-    assert_int_equal(xvm_vmspace_fork(p, &c), 0);
-    tm_check(p->m);
-    return c;
-}
-
 static uint64_t map_obj(xvm_vmspace *vs, uint64_t len, int prot, int flags,
                         xvm_object *obj, uint64_t off)
 {
@@ -176,12 +161,12 @@ static void test_fault_upper_read_of_shared_anon_maps_read_only(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t a = tm_anon(P, 4, RW, XVM_MAP_PRIVATE);
     for (int i = 0; i < 4; i++)
         tm_wr8(P, a + i * PG, (uint8_t)('A' + i));
     tm_check(m);
-    xvm_vmspace *C = fork_of(P);
+    xvm_vmspace *C = tm_fork(P);
 
     /* The child's first write copies the amap: every anon now has ref 2. */
     struct xvm_stats s0 = tm_stats(m);
@@ -235,7 +220,7 @@ static void test_fault_upper_write_to_anon_with_ref_one_does_not_promote(void **
 {
     (void)state;
     xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t a = tm_anon(P, 2, RW, XVM_MAP_PRIVATE);
     tm_wr8(P, a, 1);
     tm_check(m);
@@ -259,7 +244,7 @@ static void test_fault_upper_write_to_anon_with_ref_one_does_not_promote(void **
 
     /* A child that exits before anyone writes leaves the amap with one
      * reference: the parent's next write copies nothing. */
-    xvm_vmspace *C = fork_of(P);
+    xvm_vmspace *C = tm_fork(P);
     assert_int_equal(tm_rd8(C, a), 2);
     xvm_vmspace_destroy(C);
     tm_check(m);
@@ -286,7 +271,7 @@ static void test_fault_upper_neighbours_follow_advice(void **state)
 {
     (void)state;
     xvm_machine *m = mk_ahead("sgimips", 4u << 20);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t a = tm_anon(P, 16, RW, XVM_MAP_PRIVATE);
     for (int i = 0; i < 16; i++)
         tm_wr8(P, a + i * PG, (uint8_t)(100 + i));
@@ -294,7 +279,7 @@ static void test_fault_upper_neighbours_follow_advice(void **state)
 
     /* normal, in the middle: exactly 7 neighbours, read-only (ref > 1
      * after the amap is shared, and needs-copy anyway). */
-    xvm_vmspace *C = fork_of(P);
+    xvm_vmspace *C = tm_fork(P);
     struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(tm_rd8(C, a + 8 * PG), 108);
     tm_check(m);
@@ -329,7 +314,7 @@ static void test_fault_upper_neighbours_follow_advice(void **state)
     assert_false(mapped(C, a + 15 * PG));
 
     /* sequential: 8/7 from the middle of a fresh child. */
-    xvm_vmspace *C2 = fork_of(P);
+    xvm_vmspace *C2 = tm_fork(P);
     assert_int_equal(xvm_madvise(C2, a, 16 * PG, XVM_ADV_SEQUENTIAL), 0);
     s0 = tm_stats(m);
     assert_int_equal(tm_rd8(C2, a + 8 * PG), 108);
@@ -339,7 +324,7 @@ static void test_fault_upper_neighbours_follow_advice(void **state)
     assert_int_equal(count_mapped(C2, a, 16), 16);
 
     /* Entry edges: the window is clipped to the entry. */
-    xvm_vmspace *C3 = fork_of(P);
+    xvm_vmspace *C3 = tm_fork(P);
     s0 = tm_stats(m);
     assert_int_equal(tm_rd8(C3, a), 100);
     s1 = tm_stats(m);
@@ -384,7 +369,7 @@ static void test_fault_config_fault_ahead_sets_every_window(void **state)
     for (size_t k = 0; k < 3; k++) {
         unsigned n = ns[k];
         xvm_machine *m = mk_ahead_n(n);
-        xvm_vmspace *P = mkvs(m);
+        xvm_vmspace *P = tm_vs(m);
         uint64_t a = tm_anon(P, 16, RW, XVM_MAP_PRIVATE);
         for (int i = 0; i < 16; i++)
             tm_wr8(P, a + i * PG, (uint8_t)i);
@@ -392,7 +377,7 @@ static void test_fault_config_fault_ahead_sets_every_window(void **state)
             XVM_ADV_NORMAL, XVM_ADV_RANDOM, XVM_ADV_SEQUENTIAL,
         };
         for (int j = 0; j < 3; j++) {
-            xvm_vmspace *C = fork_of(P);
+            xvm_vmspace *C = tm_fork(P);
             assert_int_equal(xvm_madvise(C, a, 16 * PG, advs[j]), 0);
             struct xvm_stats s0 = tm_stats(m);
             assert_int_equal(tm_rd8(C, a + 8 * PG), 8);
@@ -419,7 +404,7 @@ static void test_fault_lower_neighbours_of_shared_aobj_are_resident_pages(void *
     xvm_machine *m = mk_ahead("amd64", 4u << 20);
     xvm_object *obj;
     assert_int_equal(xvm_aobj_create(m, 16 * PG, &obj), 0);
-    xvm_vmspace *P = mkvs(m), *Q = mkvs(m);
+    xvm_vmspace *P = tm_vs(m), *Q = tm_vs(m);
     uint64_t p = map_obj(P, 16 * PG, RW, XVM_MAP_SHARED, obj, 0);
     for (int i = 0; i < 16; i++)
         tm_wr8(P, p + i * PG, (uint8_t)(50 + i));
@@ -445,7 +430,7 @@ static void test_fault_lower_neighbours_of_shared_aobj_are_resident_pages(void *
     tm_check(m);
 
     /* A private mapping of the object: neighbours are read-only. */
-    xvm_vmspace *R = mkvs(m);
+    xvm_vmspace *R = tm_vs(m);
     uint64_t r = map_obj(R, 16 * PG, RW, XVM_MAP_PRIVATE, obj, 0);
     s0 = tm_stats(m);
     assert_int_equal(tm_rd8(R, r + 8 * PG), 58);
@@ -484,7 +469,7 @@ static void test_fault_neighbours_stop_at_entry_edges(void **state)
     xvm_machine *m = mk_ahead("sgimips", 4u << 20);
     xvm_object *obj;
     assert_int_equal(xvm_aobj_create(m, 8 * PG, &obj), 0);
-    xvm_vmspace *P = mkvs(m), *Q = mkvs(m);
+    xvm_vmspace *P = tm_vs(m), *Q = tm_vs(m);
     uint64_t p = map_obj(P, 8 * PG, RW, XVM_MAP_SHARED, obj, 0);
     for (int i = 0; i < 8; i++)
         tm_wr8(P, p + i * PG, (uint8_t)i);
@@ -527,7 +512,7 @@ static void test_fault_lower_read_of_untouched_private_anon_maps_zero_page(void 
 {
     (void)state;
     xvm_machine *m = mk_ahead("amd64", 4u << 20);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t a = tm_anon(P, 8, RW, XVM_MAP_PRIVATE);
     struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(tm_rd8(P, a + 2 * PG + 9), 0);
@@ -562,7 +547,7 @@ static void test_fault_lower_shared_anon_write_maps_object_page(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t s = tm_anon(P, 4, RW, XVM_MAP_SHARED);
     struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(tm_rd8(P, s), 0);
@@ -573,7 +558,7 @@ static void test_fault_lower_shared_anon_write_maps_object_page(void **state)
     assert_true(writable(P, s));
     tm_wr8(P, s, 'a');              /* writable already: no fault */
     assert_int_equal(tm_stats(m).faults, s1.faults);
-    xvm_vmspace *C = fork_of(P);
+    xvm_vmspace *C = tm_fork(P);
     /* Fork write-protected the parent's PTEs: the write faults again,
      * and takes the same object page. */
     pageh pg = page_at(P, s);
@@ -619,7 +604,7 @@ static void test_fault_lower_private_aobj_write_copies_object_page(void **state)
     xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
     xvm_object *obj;
     assert_int_equal(xvm_aobj_create(m, 2 * PG, &obj), 0);
-    xvm_vmspace *A = mkvs(m), *B = mkvs(m);
+    xvm_vmspace *A = tm_vs(m), *B = tm_vs(m);
     uint64_t a = map_obj(A, 2 * PG, RW, XVM_MAP_SHARED, obj, 0);
     uint64_t b = map_obj(B, 2 * PG, RW, XVM_MAP_PRIVATE, obj, 0);
     tm_wr8(A, a, 'X');
@@ -660,7 +645,7 @@ static void test_fault_exec_fetch_faults_as_exec_and_needs_exec(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t a = tm_anon(P, 2, RW | XVM_PROT_EXEC, XVM_MAP_PRIVATE);
     uint8_t buf[4] = { 0 }, code[4] = { 0x27, 0xbd, 0xff, 0xe0 };
     struct xvm_stats s0 = tm_stats(m);
@@ -693,7 +678,7 @@ static void test_fault_exec_from_device_page_uses_no_ram(void **state)
     (void)state;
     xvm_machine *m = mk_ahead("amd64", 4u << 20);
     struct dev d = dev_make(m, 0x20000000, 8);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t t = map_obj(P, 8 * PG, RX, XVM_MAP_PRIVATE, d.obj, 0);
     struct xvm_stats s0 = tm_stats(m);
     uint8_t buf[16];
@@ -729,7 +714,7 @@ static void test_fault_device_pages_private_and_shared(void **state)
     (void)state;
     xvm_machine *m = mk_ahead("sgimips", 4u << 20);
     struct dev d = dev_make(m, 0x1c000000, 16);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t a = map_obj(P, 16 * PG, RW, XVM_MAP_PRIVATE, d.obj, 0);
     struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(tm_rd8(P, a + 8 * PG + 1), dev_byte(8 * PG + 1));
@@ -773,7 +758,7 @@ static void test_fault_device_pages_private_and_shared(void **state)
     assert_true(writable(P, a + 9 * PG));
 
     /* Shared, read-only. */
-    xvm_vmspace *Q = mkvs(m);
+    xvm_vmspace *Q = tm_vs(m);
     uint64_t q = map_obj(Q, 4 * PG, XVM_PROT_READ, XVM_MAP_SHARED, d.obj, 4 * PG);
     s0 = tm_stats(m);
     assert_int_equal(tm_rd8(Q, q + 3 * PG), dev_byte(7 * PG));
@@ -800,7 +785,7 @@ static void test_fault_mlock_wires_anon_aobj_and_refuses_device(void **state)
 {
     (void)state;
     xvm_machine *m = mk_ahead("sgimips", 4u << 20);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
 
     /* Private anon, RW: every page is zero-filled and wired; no
      * neighbours are made by a wiring fault. */
@@ -913,7 +898,7 @@ static void test_fault_mlock_refused_part_way_unwires_everything(void **state)
     xvm_machine *m = h->m = tm_machine("amd64", 4u << 20, 0);
     struct dev d = dev_make(m, 0x40000000, 2);
     h->buf = d.bytes;
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t x = 0x10000000;
     assert_int_equal(xvm_mmap(P, &x, 4 * PG, RW, XVM_MAP_PRIVATE | XVM_MAP_FIXED,
                               NULL, 0), 0);
@@ -948,7 +933,7 @@ static void test_fault_mlock_out_of_ram_part_way_unwires_everything(void **state
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 24 * PG, 0);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t a = tm_anon(P, 2, RW, XVM_MAP_PRIVATE);
     uint64_t b = tm_anon(P, 64, RW, XVM_MAP_PRIVATE);
     assert_int_equal(b, a + 2 * PG);
@@ -979,12 +964,12 @@ static void test_fault_write_to_wired_entry_after_fork_keeps_it_wired(void **sta
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t a = tm_anon(P, 2, RW, XVM_MAP_PRIVATE);
     tm_wr8(P, a, 'o');
     assert_int_equal(xvm_mlock(P, a, 2 * PG), 0);
     pageh old = page_at(P, a);
-    xvm_vmspace *C = fork_of(P);
+    xvm_vmspace *C = tm_fork(P);
     struct xvm_stats s0 = tm_stats(m);
     tm_wr8(P, a, 'n');
     tm_check(m);
@@ -1010,7 +995,7 @@ static void test_fault_mprotect_none_of_wired_memory_denies_access(void **state)
 {
     struct hold *h = *state;
     xvm_machine *m = h->m = tm_machine("sgimips", 4u << 20, 0);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t a = tm_anon(P, 1, RW, XVM_MAP_PRIVATE);
     tm_wr8(P, a, 5);
     assert_int_equal(xvm_mlock(P, a, PG), 0);
@@ -1035,16 +1020,16 @@ static void test_fault_promotion_in_shared_amap_unmaps_old_page_everywhere(void 
 {
     (void)state;
     xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t a = tm_anon(P, 2, RW, XVM_MAP_PRIVATE);
     tm_wr8(P, a, 'o');
     tm_wr8(P, a + PG, 'k');
     assert_int_equal(xvm_minherit(P, a, 2 * PG, XVM_INHERIT_SHARE), 0);
-    xvm_vmspace *C = fork_of(P);
+    xvm_vmspace *C = tm_fork(P);
     /* G copies the shared amap at fork: every anon now has ref 2. */
     assert_int_equal(xvm_minherit(C, a, 2 * PG, XVM_INHERIT_COPY), 0);
     struct xvm_stats s0 = tm_stats(m);
-    xvm_vmspace *G = fork_of(C);
+    xvm_vmspace *G = tm_fork(C);
     assert_int_equal(tm_stats(m).amap_copies - s0.amap_copies, 1);
     /* P wires the page read-only: shared with C, mapped from the anon. */
     assert_int_equal(xvm_mprotect(P, a, 2 * PG, XVM_PROT_READ), 0);
@@ -1089,11 +1074,11 @@ static void test_fault_enomem_entering_promoted_page_leaves_no_stale_mapping(voi
     int enomem = 0;
     for (uint64_t k = 1; k <= 4; k++) {
         xvm_machine *m = h->m = tm_machine("sgimips", 4u << 20, 0);
-        xvm_vmspace *P = mkvs(m);
+        xvm_vmspace *P = tm_vs(m);
         uint64_t a = tm_anon(P, 2, RW, XVM_MAP_PRIVATE);
         tm_wr8(P, a, 'f');
         tm_wr8(P, a + PG, 'g');
-        xvm_vmspace *C = fork_of(P);
+        xvm_vmspace *C = tm_fork(P);
         tm_wr8(C, a + PG, 'x');         /* C copies the amap: page 0 ref 2 */
         m->fail_alloc_at = m->nalloc + k;
         uint8_t v = 'P';
@@ -1121,12 +1106,12 @@ static void test_fault_mprotect_of_cow_mapping_after_fork_keeps_copy_on_write(vo
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t a = tm_anon(P, 4, RW, XVM_MAP_PRIVATE);
     for (int i = 0; i < 3; i++)
         tm_wr8(P, a + i * PG, (uint8_t)('a' + i));
     assert_int_equal(tm_rd8(P, a + 3 * PG), 0);     /* zero page, no W */
-    xvm_vmspace *C = fork_of(P);
+    xvm_vmspace *C = tm_fork(P);
     /* Lowering and raising protection does not make anything writable
      * in place: both still copy on their next write. */
     assert_int_equal(xvm_mprotect(P, a, 4 * PG, XVM_PROT_READ), 0);
@@ -1215,7 +1200,7 @@ static void test_fault_lower_hole_in_file_maps_zero_page_read_only(void **state)
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
     xvm_object *obj = tf_create(m, 8);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t s = map_obj(P, 8 * PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, 0);
     uint64_t p = map_obj(P, 8 * PG, RW, XVM_MAP_PRIVATE, obj, 0);
     assert_int_equal(tm_rd8(P, s + TF_HOLE * PG + 5), 0);
@@ -1245,7 +1230,7 @@ static void test_fault_enomem_restarts_after_page_daemon_reclaims(void **state)
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 16 * PG, 0);
     xvm_object *obj = tf_create(m, 64);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t f = map_obj(P, 64 * PG, XVM_PROT_READ, XVM_MAP_PRIVATE, obj, 0);
     uint64_t a = tm_anon(P, 8, RW, XVM_MAP_PRIVATE);
     uint64_t i;
@@ -1288,7 +1273,7 @@ static void test_fault_pmap_refuses_writable_device_and_out_of_range(void **stat
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
     struct dev d = dev_make(m, 0x1c000000, 1);
-    xvm_vmspace *P = mkvs(m);
+    xvm_vmspace *P = tm_vs(m);
     pageh dp = page_device(d.pa);
     assert_int_equal(pmap_enter(P->pmap, 0x10000000, dp, RW, 0), EINVAL);
     assert_int_equal(pmap_enter(P->pmap, m->prof->va_max, m->zero_page,
@@ -1341,10 +1326,10 @@ static void test_fault_pmap_page_protect_read_only_makes_writes_fault(void **sta
 {
     (void)state;
     xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
-    xvm_vmspace *P = mkvs(m), *Q;
+    xvm_vmspace *P = tm_vs(m), *Q;
     uint64_t s = tm_anon(P, 1, RW, XVM_MAP_SHARED);
     tm_wr8(P, s, 1);
-    Q = fork_of(P);
+    Q = tm_fork(P);
     tm_wr8(Q, s, 2);
     tm_wr8(P, s, 3);
     pageh pg = page_at(P, s);
@@ -1415,34 +1400,11 @@ static void lift(struct run *r)
             goto out;                                                   \
     } while (0)
 
-static int wr(xvm_vmspace *vs, uint64_t va, uint8_t v)
-{
-    return xvm_write(vs, va, &v, 1);
-}
-
 static uint8_t rd(xvm_vmspace *vs, uint64_t va)
 {
     uint8_t v = 0xff;
     assert_int_equal(xvm_read(vs, va, &v, 1), 0);
     return v;
-}
-
-static int rd_step(xvm_vmspace *vs, uint64_t va, uint8_t want)
-{
-    uint8_t v = 0xff;
-    int error = xvm_read(vs, va, &v, 1);
-    if (error == 0)
-        assert_int_equal(v, want);
-    return error;
-}
-
-static int fork_step(xvm_vmspace *p, xvm_vmspace **c)
-{
-    *c = NULL;
-    int error = xvm_vmspace_fork(p, c);
-    if (error)
-        assert_null(*c);
-    return error;
 }
 
 static int mmap_step(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot,
@@ -1484,26 +1446,26 @@ static uint64_t fork_cow_scenario(const char *profile, enum inject kind,
     STEP(&r, mmap_step(P, &a, 8 * PG, RW, XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0));
     STEP(&r, mmap_step(P, &s, 2 * PG, RW, XVM_MAP_SHARED | XVM_MAP_FIXED, NULL, 0));
     STEP(&r, mmap_step(P, &d, 4 * PG, RW, XVM_MAP_PRIVATE | XVM_MAP_FIXED, dobj, 0));
-    STEP(&r, wr(P, a, 'a'));
-    STEP(&r, wr(P, a + 5 * PG, 'f'));
-    STEP(&r, rd_step(P, a + 2 * PG, 0));
-    STEP(&r, wr(P, s, 's'));
-    STEP(&r, rd_step(P, d + PG, 2));
-    STEP(&r, wr(P, d + 2 * PG, 'd'));
-    STEP(&r, fork_step(P, &C));
-    STEP(&r, rd_step(C, a + 5 * PG, 'f'));
-    STEP(&r, wr(C, a, 'C'));
-    STEP(&r, wr(C, a + 3 * PG, 'c'));
-    STEP(&r, wr(P, a + 5 * PG, 'F'));
-    STEP(&r, wr(C, s + PG, 'S'));
-    STEP(&r, wr(C, d + 3 * PG, 'D'));
+    STEP(&r, tm_wr_step(P, a, 'a'));
+    STEP(&r, tm_wr_step(P, a + 5 * PG, 'f'));
+    STEP(&r, tm_rd_step(P, a + 2 * PG, 0));
+    STEP(&r, tm_wr_step(P, s, 's'));
+    STEP(&r, tm_rd_step(P, d + PG, 2));
+    STEP(&r, tm_wr_step(P, d + 2 * PG, 'd'));
+    STEP(&r, tm_fork_step(P, &C));
+    STEP(&r, tm_rd_step(C, a + 5 * PG, 'f'));
+    STEP(&r, tm_wr_step(C, a, 'C'));
+    STEP(&r, tm_wr_step(C, a + 3 * PG, 'c'));
+    STEP(&r, tm_wr_step(P, a + 5 * PG, 'F'));
+    STEP(&r, tm_wr_step(C, s + PG, 'S'));
+    STEP(&r, tm_wr_step(C, d + 3 * PG, 'D'));
     STEP(&r, xvm_mprotect(C, a + 2 * PG, 2 * PG, XVM_PROT_READ));
     STEP(&r, xvm_minherit(P, a, 4 * PG, XVM_INHERIT_SHARE));
-    STEP(&r, fork_step(P, &G));
-    STEP(&r, wr(G, a + PG, 'g'));
+    STEP(&r, tm_fork_step(P, &G));
+    STEP(&r, tm_wr_step(G, a + PG, 'g'));
     STEP(&r, xvm_munmap(C, a + 6 * PG, PG));
     STEP(&r, xvm_mlock(P, a + 4 * PG, 4 * PG));
-    STEP(&r, wr(P, a + 7 * PG, 'p'));
+    STEP(&r, tm_wr_step(P, a + 7 * PG, 'p'));
 
     passed = kind == INJECT_FRAME ? m->nframe - base_frame
                                   : m->nalloc - base_alloc;

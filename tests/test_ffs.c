@@ -12,6 +12,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,8 +24,8 @@
 #include <unistd.h>
 
 #include "ffs.h"
+#include "fstree.h"
 
-#define MAKEFS "/usr/sbin/makefs"
 #define BIG_SIZE (6u * 1024 * 1024 + 12345)
 #define NBIGDIR 120    /* > one 4096-byte directory block of entries */
 
@@ -70,32 +72,17 @@ static struct ffs_io make_io(struct mem_dev *d)
     return io;
 }
 
-/* Deterministic PRNG (xorshift64*) so runs are reproducible. */
-static uint64_t rng_next(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * UINT64_C(2685821657736338717);
-}
-
 /* Host helpers. */
-
-static void join(char *out, size_t cap, const char *a, const char *b)
-{
-    int n = snprintf(out, cap, "%s/%s", a, b);
-    assert_true(n > 0 && (size_t)n < cap);
-}
 
 static void write_file(const char *root, const char *rel, size_t size, uint64_t seed)
 {
     char p[4096];
-    join(p, sizeof(p), root, rel);
+    tree_path(p, sizeof(p), root, rel);
     FILE *f = fopen(p, "wb");
     assert_non_null(f);
     uint64_t s = seed * 2654435761u + 1;
     for (size_t i = 0; i < size; i++)
-        fputc((int)(rng_next(&s) & 0xff), f);
+        fputc((int)(tm_prng(&s) & 0xff), f);
     assert_int_equal(fclose(f), 0);
 }
 
@@ -103,7 +90,7 @@ static void write_file(const char *root, const char *rel, size_t size, uint64_t 
 static void write_sparse(const char *root, const char *rel, off_t at, off_t total)
 {
     char p[4096];
-    join(p, sizeof(p), root, rel);
+    tree_path(p, sizeof(p), root, rel);
     int fd = open(p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, "head", 4), 4);
@@ -111,20 +98,6 @@ static void write_sparse(const char *root, const char *rel, off_t at, off_t tota
     assert_int_equal(write(fd, "middle", 6), 6);
     assert_int_equal(ftruncate(fd, total), 0);
     assert_int_equal(close(fd), 0);
-}
-
-static void mk_dir(const char *root, const char *rel)
-{
-    char p[4096];
-    join(p, sizeof(p), root, rel);
-    assert_int_equal(mkdir(p, 0755), 0);
-}
-
-static void mk_link(const char *root, const char *target, const char *rel)
-{
-    char p[4096];
-    join(p, sizeof(p), root, rel);
-    assert_int_equal(symlink(target, p), 0);
 }
 
 static const size_t file_sizes[] = {
@@ -147,34 +120,34 @@ static void build_tree(const char *root, int with_big)
         write_file(root, "big", BIG_SIZE, 3);
     write_sparse(root, "sparse", 3 << 20, 5 << 20);
     write_sparse(root, "sparse_small", 20000, 40000);
-    mk_dir(root, "d1");
+    tree_dir(root, "d1");
     strcpy(rel, "d1");
     for (int i = 2; i <= 8; i++) {
         size_t n = strlen(rel);
         snprintf(rel + n, sizeof(rel) - n, "/d%d", i);
-        mk_dir(root, rel);
+        tree_dir(root, rel);
     }
     strcat(rel, "/leaf");
     write_file(root, rel, 777, 4);
-    mk_dir(root, "bigdir");
+    tree_dir(root, "bigdir");
     for (int i = 0; i < NBIGDIR; i++) {
         snprintf(rel, sizeof(rel), "bigdir/entry_with_a_rather_long_name_%04d", i);
         write_file(root, rel, (size_t)(i % 7), 500 + (uint64_t)i);
     }
-    mk_link(root, "small", "lrel");
-    mk_link(root, "../../small", "d1/d2/lup");
-    mk_link(root, "/d1/d2/d3", "labs");
-    mk_link(root, "d1", "ldir");
-    mk_link(root, "loop2", "loop1");
-    mk_link(root, "loop1", "loop2");
-    mk_link(root, "lself", "lself");
-    mk_link(root, "nonexistent", "ldangling");
+    tree_link(root, "small", "lrel");
+    tree_link(root, "../../small", "d1/d2/lup");
+    tree_link(root, "/d1/d2/d3", "labs");
+    tree_link(root, "d1", "ldir");
+    tree_link(root, "loop2", "loop1");
+    tree_link(root, "loop1", "loop2");
+    tree_link(root, "lself", "lself");
+    tree_link(root, "nonexistent", "ldangling");
     /* A slow symlink: target longer than the in-inode area. */
     strcpy(target, "");
     for (int i = 0; i < 70; i++)
         strcat(target, "./");
     strcat(target, "d1/../small");
-    mk_link(root, target, "llong");
+    tree_link(root, target, "llong");
     /* ch0 -> ch1 -> ... -> ch31 -> small is 32 links; chx adds a 33rd. */
     for (int i = 0; i < 32; i++) {
         char name[16];
@@ -183,63 +156,58 @@ static void build_tree(const char *root, int with_big)
             snprintf(target, sizeof(target), "small");
         else
             snprintf(target, sizeof(target), "ch%d", i + 1);
-        mk_link(root, target, name);
+        tree_link(root, target, name);
     }
-    mk_link(root, "ch0", "chx");
+    tree_link(root, "ch0", "chx");
 }
 
-static void rm_tree(const char *path)
-{
-    char cmd[4200];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-    assert_int_equal(system(cmd), 0);
-}
-
-static uint8_t *slurp(const char *path, uint64_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    uint8_t *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (uint64_t)n;
-    return buf;
-}
-
-/* Runs makefs; a missing makefs fails the test. */
+/* Runs makefs (without image_make's free-space reserve) => the image's bytes. */
 static uint8_t *make_image(const char *tree, const char *img, int version, const char *endian,
                            unsigned bsize, unsigned fsize, uint64_t *size)
 {
-    char cmd[8192];
-    assert_int_equal(access(MAKEFS, X_OK), 0);
-    snprintf(cmd, sizeof(cmd),
-             MAKEFS " -t ffs -M 1m -o version=%d -B %s -o bsize=%u,fsize=%u '%s' '%s' >/dev/null",
-             version, endian, bsize, fsize, img, tree);
-    assert_int_equal(system(cmd), 0);
-    uint8_t *data = slurp(img, size);
+    image_make_opts(tree, img, version, endian, bsize, fsize, "");
+    uint8_t *data = file_slurp(img, size);
     assert_int_equal(unlink(img), 0);
     return data;
 }
 
 struct fixture {
-    char dir[64];       /* mkdtemp root */
+    char *dir;          /* tree_new root */
     char tree[128];     /* host tree */
     char img[128];
 };
 
-static void fixture_init(struct fixture *fx, int with_big)
+static int fixture_up(void **state, int with_big)
 {
-    strcpy(fx->dir, "/tmp/test_ffs.XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
-    snprintf(fx->tree, sizeof(fx->tree), "%s/tree", fx->dir);
-    snprintf(fx->img, sizeof(fx->img), "%s/fs.img", fx->dir);
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    assert_non_null(fx);
+    fx->dir = tree_new();
+    tree_path(fx->tree, sizeof(fx->tree), fx->dir, "tree");
+    tree_path(fx->img, sizeof(fx->img), fx->dir, "fs.img");
     assert_int_equal(mkdir(fx->tree, 0755), 0);
     build_tree(fx->tree, with_big);
+    *state = fx;
+    return 0;
+}
+
+static int setup(void **state) { return fixture_up(state, 0); }
+static int setup_big(void **state) { return fixture_up(state, 1); }
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    tree_remove(fx->dir);
+    free(fx);
+    return 0;
+}
+
+/* An image of the fixture's tree on an in-memory device. */
+static struct mem_dev image_dev(struct fixture *fx, int version, const char *endian,
+                                unsigned bsize, unsigned fsize)
+{
+    struct mem_dev dev = { NULL, 0, 0, 0, -1 };
+    dev.data = make_image(fx->tree, fx->img, version, endian, bsize, fsize, &dev.size);
+    return dev;
 }
 
 /* Verification against the host tree. */
@@ -286,7 +254,7 @@ static void check_reg(struct ctx *c, const char *path, const char *host, const s
                       uint32_t ino)
 {
     uint64_t hsize;
-    uint8_t *want = slurp(host, &hsize);
+    uint8_t *want = file_slurp(host, &hsize);
     uint8_t *got = malloc(hsize + 100);
     size_t done = 0;
     int sparse = strstr(path, "sparse") != NULL;
@@ -399,11 +367,11 @@ static void check_entry(struct ctx *c, const char *path, const char *host, const
     struct stat hs;
     struct ffs_stat st;
 
-    join(chost, sizeof(chost), host, name);
+    tree_path(chost, sizeof(chost), host, name);
     if (path[0] == '\0')
         snprintf(cpath, sizeof(cpath), "%s", name);
     else
-        join(cpath, sizeof(cpath), path, name);
+        tree_path(cpath, sizeof(cpath), path, name);
     assert_int_equal(lstat(chost, &hs), 0);
     uint32_t ino = lookup_ok(c->fs, cpath, 0);
     assert_int_equal(ino, d->ino);
@@ -521,8 +489,7 @@ static void check_paths(struct ctx *c)
 static void verify_image(struct fixture *fx, int version, const char *endian,
                          unsigned bsize, unsigned fsize)
 {
-    struct mem_dev dev = { NULL, 0, 0, 0, -1 };
-    dev.data = make_image(fx->tree, fx->img, version, endian, bsize, fsize, &dev.size);
+    struct mem_dev dev = image_dev(fx, version, endian, bsize, fsize);
     struct ffs_io io = make_io(&dev);
     struct ffs *fs = NULL;
 
@@ -549,14 +516,11 @@ static void test_images(void **state)
     static const unsigned geo[][2] = {
         { 4096, 512 }, { 8192, 1024 }, { 16384, 2048 }, { 32768, 4096 }, { 32768, 32768 },
     };
-    struct fixture fx;
-    (void)state;
-    fixture_init(&fx, 1);
+    struct fixture *fx = *state;
     for (int v = 1; v <= 2; v++)
         for (int e = 0; e < 2; e++)
             for (size_t g = 0; g < sizeof(geo) / sizeof(geo[0]); g++)
-                verify_image(&fx, v, e ? "big" : "little", geo[g][0], geo[g][1]);
-    rm_tree(fx.dir);
+                verify_image(fx, v, e ? "big" : "little", geo[g][0], geo[g][1]);
 }
 
 /* Corruption. */
@@ -729,13 +693,9 @@ static void root_entry_patch(struct mem_dev *d, const struct layout *l, struct f
 /* Specific corruptions with exactly one right answer. */
 static void test_targeted(void **state)
 {
-    struct fixture fx;
-    (void)state;
-    fixture_init(&fx, 0);
+    struct fixture *fx = *state;
     for (int v = 1; v <= 2; v++) {
-        struct mem_dev dev = { NULL, 0, 0, 0, -1 };
-        dev.data = make_image(fx.tree, fx.img, v, v == 1 ? "big" : "little", 4096, 512,
-                              &dev.size);
+        struct mem_dev dev = image_dev(fx, v, v == 1 ? "big" : "little", 4096, 512);
         struct ffs_io io = make_io(&dev);
         struct ffs *fs;
         struct layout l;
@@ -778,7 +738,6 @@ static void test_targeted(void **state)
         assert_int_equal(dev.outstanding, 0);
         free(dev.data);
     }
-    rm_tree(fx.dir);
 }
 
 struct region { uint64_t off, len; };
@@ -792,9 +751,9 @@ static void fuzz_region(struct mem_dev *d, struct region r, unsigned iters, unsi
     assert_true(flips <= 16 && r.len > 0 && r.off + r.len <= d->size);
     for (unsigned it = 0; it < iters; it++) {
         for (unsigned k = 0; k < flips; k++) {
-            pos[k] = r.off + rng_next(seed) % r.len;
+            pos[k] = r.off + tm_prng(seed) % r.len;
             old[k] = d->data[pos[k]];
-            uint8_t x = (uint8_t)rng_next(seed);
+            uint8_t x = (uint8_t)tm_prng(seed);
             d->data[pos[k]] ^= x ? x : 0x80;
         }
         exercise(d);
@@ -806,8 +765,7 @@ static void fuzz_region(struct mem_dev *d, struct region r, unsigned iters, unsi
 static void corrupt_image(struct fixture *fx, int version, const char *endian,
                           unsigned bsize, unsigned fsize, uint64_t seed)
 {
-    struct mem_dev dev = { NULL, 0, 0, 0, -1 };
-    dev.data = make_image(fx->tree, fx->img, version, endian, bsize, fsize, &dev.size);
+    struct mem_dev dev = image_dev(fx, version, endian, bsize, fsize);
     uint8_t *clean = malloc(dev.size);
     assert_non_null(clean);
     memcpy(clean, dev.data, dev.size);
@@ -847,7 +805,7 @@ static void corrupt_image(struct fixture *fx, int version, const char *endian,
     }
     /* Pointers in indirect blocks replaced by large/negative values. */
     for (unsigned it = 0; it < 40; it++) {
-        uint64_t base = (it & 1 ? ind1 : ind2b) + (rng_next(&seed) % (l.bsize / 4)) * 4;
+        uint64_t base = (it & 1 ? ind1 : ind2b) + (tm_prng(&seed) % (l.bsize / 4)) * 4;
         uint8_t save[4];
         memcpy(save, dev.data + base, 4);
         memset(dev.data + base, it % 3 == 0 ? 0xff : 0x7f, 4);
@@ -860,25 +818,18 @@ static void corrupt_image(struct fixture *fx, int version, const char *endian,
 
 static void test_corruption(void **state)
 {
-    struct fixture fx;
-    (void)state;
-    fixture_init(&fx, 1);
-    corrupt_image(&fx, 1, "little", 4096, 512, 0x1234);
-    corrupt_image(&fx, 2, "big", 4096, 512, 0x5678);
-    corrupt_image(&fx, 1, "big", 4096, 1024, 0x9abc);
-    rm_tree(fx.dir);
+    struct fixture *fx = *state;
+    corrupt_image(fx, 1, "little", 4096, 512, 0x1234);
+    corrupt_image(fx, 2, "big", 4096, 512, 0x5678);
+    corrupt_image(fx, 1, "big", 4096, 1024, 0x9abc);
 }
 
 /* Every superblock byte flipped in turn. */
 static void test_superblock_flips(void **state)
 {
-    struct fixture fx;
-    (void)state;
-    fixture_init(&fx, 0);
+    struct fixture *fx = *state;
     for (int v = 1; v <= 2; v++) {
-        struct mem_dev dev = { NULL, 0, 0, 0, -1 };
-        dev.data = make_image(fx.tree, fx.img, v, v == 1 ? "big" : "little", 4096, 512,
-                              &dev.size);
+        struct mem_dev dev = image_dev(fx, v, v == 1 ? "big" : "little", 4096, 512);
         for (uint64_t i = 0; i < 1376; i++) {
             dev.data[8192 + i] ^= 0xff;
             exercise(&dev);
@@ -886,18 +837,14 @@ static void test_superblock_flips(void **state)
         }
         free(dev.data);
     }
-    rm_tree(fx.dir);
 }
 
 static void test_truncated(void **state)
 {
-    struct fixture fx;
-    (void)state;
-    fixture_init(&fx, 0);
+    struct fixture *fx = *state;
     for (int v = 1; v <= 2; v++) {
-        struct mem_dev dev = { NULL, 0, 0, 0, -1 };
-        uint64_t full;
-        dev.data = make_image(fx.tree, fx.img, v, "little", 8192, 1024, &full);
+        struct mem_dev dev = image_dev(fx, v, "little", 8192, 1024);
+        uint64_t full = dev.size;
         const uint64_t lens[] = { 0, 1, 100, 8192, 8192 + 1375, 8192 + 1376, 65536,
                                   65536 + 1376, full / 2, full - 1024, full - 1 };
         for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
@@ -912,17 +859,13 @@ static void test_truncated(void **state)
         exercise(&dev);
         free(dev.data);
     }
-    rm_tree(fx.dir);
 }
 
 /* Allocation failure at every allocation point: ENOMEM, nothing leaked. */
 static void test_enomem(void **state)
 {
-    struct fixture fx;
-    (void)state;
-    fixture_init(&fx, 0);
-    struct mem_dev dev = { NULL, 0, 0, 0, -1 };
-    dev.data = make_image(fx.tree, fx.img, 2, "little", 4096, 512, &dev.size);
+    struct fixture *fx = *state;
+    struct mem_dev dev = image_dev(fx, 2, "little", 4096, 512);
     int saw_ok = 0;
     for (long k = 0; k < 10 && !saw_ok; k++) {
         struct ffs_io io = make_io(&dev);
@@ -947,19 +890,14 @@ static void test_enomem(void **state)
     }
     assert_true(saw_ok);
     free(dev.data);
-    rm_tree(fx.dir);
 }
 
 /* Holes: zero a direct and an indirect pointer of a file; reads give zeros. */
 static void test_holes(void **state)
 {
-    struct fixture fx;
-    (void)state;
-    fixture_init(&fx, 1);
+    struct fixture *fx = *state;
     for (int v = 1; v <= 2; v++) {
-        struct mem_dev dev = { NULL, 0, 0, 0, -1 };
-        dev.data = make_image(fx.tree, fx.img, v, v == 1 ? "little" : "big", 4096, 512,
-                              &dev.size);
+        struct mem_dev dev = image_dev(fx, v, v == 1 ? "little" : "big", 4096, 512);
         struct ffs_io io = make_io(&dev);
         struct ffs *fs;
         struct layout l;
@@ -969,8 +907,8 @@ static void test_holes(void **state)
         size_t done;
 
         get_layout(&dev, &l);
-        join(host, sizeof(host), fx.tree, "big");
-        uint8_t *want = slurp(host, &hsize), *got = malloc(hsize);
+        tree_path(host, sizeof(host), fx->tree, "big");
+        uint8_t *want = file_slurp(host, &hsize), *got = malloc(hsize);
         assert_non_null(got);
         assert_int_equal(ffs_mount(&io, &fs), 0);
         uint32_t ino = lookup_ok(fs, "big", 0);
@@ -1001,20 +939,19 @@ static void test_holes(void **state)
         free(got);
         free(dev.data);
     }
-    rm_tree(fx.dir);
 }
 
 /* => optional argv[1]: cmocka test-name filter (glob). */
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_images),
-        cmocka_unit_test(test_holes),
-        cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_targeted),
-        cmocka_unit_test(test_enomem),
-        cmocka_unit_test(test_superblock_flips),
-        cmocka_unit_test(test_corruption),
+        cmocka_unit_test_setup_teardown(test_images, setup_big, teardown),
+        cmocka_unit_test_setup_teardown(test_holes, setup_big, teardown),
+        cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_targeted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enomem, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_superblock_flips, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corruption, setup_big, teardown),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

@@ -55,8 +55,7 @@ static int setup(void **state)
     fx->tree = tree_new();
     fx->dir = tree_new();
     tree_file(fx->tree, "data", DATA_SIZE, 77);
-    snprintf(path, sizeof(path), "%s/data", fx->tree);
-    fx->data = file_slurp(path, &fx->data_size);
+    fx->data = tree_slurp(fx->tree, "data", &fx->data_size);
 
     snprintf(path, sizeof(path), "%s/prog.c", fx->dir);
     file_spit(path, (const uint8_t *)prog_c, sizeof(prog_c) - 1);
@@ -66,8 +65,7 @@ static int setup(void **state)
     if (system(cmd) == 0) {
         uint64_t n;
         struct elf_image img;
-        snprintf(path, sizeof(path), "%s/bin/prog", fx->tree);
-        uint8_t *bin = file_slurp(path, &n);
+        uint8_t *bin = tree_slurp(fx->tree, "bin/prog", &n);
         if (elf_parse(bin, (size_t)n, &img) == 0 && !img.is_dyn) {
             /* The first whole page of file bytes in the writable segment. */
             for (unsigned i = 0; i < img.nload; i++) {
@@ -83,8 +81,8 @@ static int setup(void **state)
         }
         free(bin);
     }
-    snprintf(fx->img, sizeof(fx->img), "%s/inject.img", fx->dir);
-    image_make(fx->tree, fx->img, 2, "little", 16384, 2048);
+    image_make_in(fx->img, sizeof(fx->img), fx->dir, "inject.img",
+                  fx->tree, 2, "little", 16384, 2048);
     *state = fx;
     return 0;
 }
@@ -248,25 +246,11 @@ static void after_failure(struct run *r, int err, const char *what, int line)
         }                                                               \
     } while (0)
 
-static int wr(xvm_vmspace *vs, uint64_t va, uint8_t v)
-{
-    return xvm_write(vs, va, &v, 1);
-}
-
-static int rd_step(xvm_vmspace *vs, uint64_t va, uint8_t want)
-{
-    uint8_t v = (uint8_t)~want;
-    int error = xvm_read(vs, va, &v, 1);
-    if (error == 0)
-        assert_int_equal(v, want);
-    return error;
-}
-
 static int pwr(xvm_machine *m, uint32_t pid, uint64_t va, uint8_t v)
 {
     xvm_vmspace *vs = xvm_proc_vmspace(m, pid);
     assert_non_null(vs);
-    return wr(vs, va, v);
+    return tm_wr_step(vs, va, v);
 }
 
 static int vs_step(xvm_machine *m, xvm_vmspace **out)
@@ -275,15 +259,6 @@ static int vs_step(xvm_machine *m, xvm_vmspace **out)
     int error = xvm_vmspace_create(m, out);
     if (error)
         assert_null(*out);
-    return error;
-}
-
-static int fork_step(xvm_vmspace *p, xvm_vmspace **c)
-{
-    *c = NULL;
-    int error = xvm_vmspace_fork(p, c);
-    if (error)
-        assert_null(*c);
     return error;
 }
 
@@ -351,9 +326,9 @@ static void keeps_working(xvm_machine *m)
     xvm_vmspace *vs;
     uint64_t a = 0;
     uint8_t v = 0;
-    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    vs = tm_vs(m);
     assert_int_equal(xvm_mmap(vs, &a, 2 * PG, RW, XVM_MAP_PRIVATE, NULL, 0), 0);
-    assert_int_equal(wr(vs, a + PG + 9, 0x5a), 0);
+    assert_int_equal(tm_wr_step(vs, a + PG + 9, 0x5a), 0);
     assert_int_equal(xvm_read(vs, a + PG + 9, &v, 1), 0);
     assert_int_equal(v, 0x5a);
     xvm_vmspace_destroy(vs);
@@ -386,27 +361,27 @@ static bool scenario_fork_cow(struct fixture *fx, struct run *r)
     uint64_t a = 0;
     STEP(r, vs_step(r->m, &P));
     STEP(r, xvm_mmap(P, &a, 4 * PG, RW, XVM_MAP_PRIVATE, NULL, 0));
-    STEP(r, wr(P, a, 'a'));
+    STEP(r, tm_wr_step(P, a, 'a'));
     probe_set(r, 0, P, a, 'a');
-    STEP(r, wr(P, a + PG, 'b'));
+    STEP(r, tm_wr_step(P, a + PG, 'b'));
     probe_set(r, 0, P, a + PG, 'b');
-    STEP(r, fork_step(P, &C));
+    STEP(r, tm_fork_step(P, &C));
     probe_fork(r, 0, P, 0, C);
-    STEP(r, wr(C, a, 'C'));
+    STEP(r, tm_wr_step(C, a, 'C'));
     probe_set(r, 0, C, a, 'C');
-    STEP(r, wr(P, a + PG, 'P'));
+    STEP(r, tm_wr_step(P, a + PG, 'P'));
     probe_set(r, 0, P, a + PG, 'P');
-    STEP(r, wr(C, a + 2 * PG, 'c'));
+    STEP(r, tm_wr_step(C, a + 2 * PG, 'c'));
     probe_set(r, 0, C, a + 2 * PG, 'c');
-    STEP(r, rd_step(P, a + 2 * PG, 0));
+    STEP(r, tm_rd_step(P, a + 2 * PG, 0));
     probe_set(r, 0, P, a + 2 * PG, 0);
-    STEP(r, rd_step(C, a + PG, 'b'));
+    STEP(r, tm_rd_step(C, a + PG, 'b'));
     /* The child exits; the parent writes what it shared with it. */
     probe_drop(r, 0, C);
     xvm_vmspace_destroy(C);
-    STEP(r, wr(P, a, 'A'));
+    STEP(r, tm_wr_step(P, a, 'A'));
     probe_set(r, 0, P, a, 'A');
-    STEP(r, wr(P, a + 3 * PG, 'd'));
+    STEP(r, tm_wr_step(P, a + 3 * PG, 'd'));
     probe_set(r, 0, P, a + 3 * PG, 'd');
 
     bool reached = run_reached(r);
@@ -440,17 +415,17 @@ static bool scenario_file(struct fixture *fx, struct run *r, int xip)
     assert_memory_equal(buf, host, DATA_SIZE);
     STEP(r, vs_step(r->m, &vs));
     STEP(r, xvm_mmap_file(vs, &a, DATA_SIZE, RW, XVM_MAP_PRIVATE, f, 0));
-    STEP(r, rd_step(vs, a + 5, host[5]));
+    STEP(r, tm_rd_step(vs, a + 5, host[5]));
     probe_set(r, 0, vs, a + 5, host[5]);
     probe_set(r, 0, vs, a + PG + 1, host[PG + 1]);
     /* Copy-on-write of a device page (XIP) or a page-cache page. */
-    STEP(r, wr(vs, a + PG + 1, (uint8_t)~host[PG + 1]));
+    STEP(r, tm_wr_step(vs, a + PG + 1, (uint8_t)~host[PG + 1]));
     probe_set(r, 0, vs, a + PG + 1, (uint8_t)~host[PG + 1]);
-    STEP(r, rd_step(vs, a + PG + 2, host[PG + 2]));
+    STEP(r, tm_rd_step(vs, a + PG + 2, host[PG + 2]));
     /* The tail page, in fragments. */
-    STEP(r, rd_step(vs, a + 4 * PG + 7, host[4 * PG + 7]));
+    STEP(r, tm_rd_step(vs, a + 4 * PG + 7, host[4 * PG + 7]));
     probe_set(r, 0, vs, a + 4 * PG + 7, host[4 * PG + 7]);
-    STEP(r, wr(vs, a + 4 * PG + 8, 0xee));
+    STEP(r, tm_wr_step(vs, a + 4 * PG + 8, 0xee));
     probe_set(r, 0, vs, a + 4 * PG + 8, 0xee);
     STEP(r, xvm_pread(f, PG, buf, 16, &done));
     assert_memory_equal(buf, host + PG, 16);        /* the file is untouched */
@@ -716,24 +691,24 @@ static void test_inject_api_fails_the_nth_allocation_once(void **state)
     xvm_alloc_counts(m, &a0, &f0);
     assert_true(a0 > 0);                    /* the machine's own: TLB, frames */
     assert_int_equal(f0, 1);                /* the zero page */
-    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    vs = tm_vs(m);
     xvm_alloc_counts(m, &a1, &f1);
     assert_true(a1 > a0);
     assert_true(f1 > f0);                   /* the page-table root */
     assert_int_equal(xvm_mmap(vs, &addr, PG, RW, XVM_MAP_PRIVATE, NULL, 0), 0);
     /* The next frame: a page table or the page of the first write. */
     xvm_inject_failures(m, 0, 1);
-    assert_int_equal(wr(vs, addr, 1), ENOMEM);
-    assert_int_equal(wr(vs, addr, 1), 0);   /* once only */
+    assert_int_equal(tm_wr_step(vs, addr, 1), ENOMEM);
+    assert_int_equal(tm_wr_step(vs, addr, 1), 0);   /* once only */
     tm_check(m);
     /* The next host allocation. */
     xvm_inject_failures(m, 1, 0);
     assert_int_equal(xvm_vmspace_create(m, &vs2), ENOMEM);
-    assert_int_equal(xvm_vmspace_create(m, &vs2), 0);
+    vs2 = tm_vs(m);
     /* The third one from now, not the first. */
     xvm_alloc_counts(m, &a0, NULL);
     xvm_inject_failures(m, 3, 0);
-    assert_int_equal(xvm_vmspace_create(m2, &other), 0);   /* another machine */
+    other = tm_vs(m2);   /* another machine */
     xvm_vmspace_destroy(other);
     xvm_alloc_counts(m, &a1, NULL);
     assert_int_equal(a1, a0);

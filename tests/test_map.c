@@ -40,8 +40,7 @@ static void test_map_random_mmap_munmap_matches_model(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 1);
-    xvm_vmspace *vs;
-    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    xvm_vmspace *vs = tm_vs(m);
     uint32_t owner[NPAGES] = { 0 }, seed = 12345;
     for (int step = 0; step < 3000; step++) {
         uint32_t start = 1 + rnd(&seed) % (NPAGES - 1);
@@ -76,8 +75,7 @@ static void test_map_findspace_fills_gaps_without_overlap(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("amd64", 4u << 20, 1);
-    xvm_vmspace *vs;
-    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    xvm_vmspace *vs = tm_vs(m);
     uint64_t base = 0x10000000, a;
     for (int i = 0; i < 8; i++) {
         a = base + (uint64_t)i * 4 * PG;
@@ -103,8 +101,7 @@ static void test_map_many_entries_lookup(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("amd64", 4u << 20, 1);
-    xvm_vmspace *vs;
-    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    xvm_vmspace *vs = tm_vs(m);
     enum { N = 20000 };
     for (uint64_t i = 0; i < N; i++) {
         uint64_t a = 0x100000000ULL + i * 2 * PG;
@@ -127,8 +124,7 @@ static void test_map_bad_arguments_change_nothing(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 1);
-    xvm_vmspace *vs;
-    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    xvm_vmspace *vs = tm_vs(m);
     uint64_t a = 0;
     assert_int_equal(xvm_mmap(vs, &a, 0, XVM_PROT_READ, XVM_MAP_PRIVATE, NULL, 0), EINVAL);
     assert_int_equal(xvm_mmap(vs, &a, PG, XVM_PROT_READ, 0, NULL, 0), EINVAL);

@@ -47,8 +47,7 @@ static void test_pmap_ptes_in_simulated_ram_decode_by_hand(void **state)
     static const char *const names[] = { "sgimips", "amd64" };
     for (int p = 0; p < 2; p++) {
         xvm_machine *m = tm_machine(names[p], 4u << 20, 0);
-        xvm_vmspace *vs;
-        assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+        xvm_vmspace *vs = tm_vs(m);
         uint64_t a = 0x10000000;
         assert_int_equal(xvm_mmap(vs, &a, 3 * PG, XVM_PROT_READ | XVM_PROT_WRITE,
                                   XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0), 0);
@@ -76,8 +75,7 @@ static void test_pmap_referenced_modified_bits_follow_accesses(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
-    xvm_vmspace *vs;
-    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    xvm_vmspace *vs = tm_vs(m);
     uint64_t a = tm_anon(vs, 1, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
     tm_wr8(vs, a, 1);
     uint64_t pa;
@@ -112,7 +110,7 @@ static void test_pmap_page_protect_device_page_finds_every_mapping(void **state)
     xvm_vmspace *vs[4];
     uint64_t a[4];
     for (int k = 0; k < 4; k++) {
-        assert_int_equal(xvm_vmspace_create(m, &vs[k]), 0);
+        vs[k] = tm_vs(m);
         a[k] = 0;
         assert_int_equal(xvm_mmap(vs[k], &a[k], 2 * PG, XVM_PROT_READ,
                                   XVM_MAP_SHARED, obj, 0), 0);
@@ -148,8 +146,7 @@ static void test_tlb_hits_misses_and_coherence(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
-    xvm_vmspace *vs;
-    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    xvm_vmspace *vs = tm_vs(m);
     uint64_t a = tm_anon(vs, 2, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
     tm_wr8(vs, a, 1);
     struct xvm_stats s0 = tm_stats(m);
@@ -176,7 +173,7 @@ static void test_pmap_fork_write_protect_is_lazy_and_complete(void **state)
     (void)state;
     xvm_machine *m = tm_machine("amd64", 8u << 20, 0);
     xvm_vmspace *P, *C;
-    assert_int_equal(xvm_vmspace_create(m, &P), 0);
+    P = tm_vs(m);
     uint64_t a = tm_anon(P, 600, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
     for (int i = 0; i < 600; i++)
         tm_wr8(P, a + (uint64_t)i * PG, 1);

@@ -100,11 +100,10 @@ static void plant_junk(const char *img, const char *out)
 {
     uint64_t n;
     uint8_t *bytes = file_slurp(img, &n);
-    xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
-    xvm_flash *f;
-    xvm_mount *mp;
-    assert_int_equal(xvm_flash_attach(m, bytes, n, NULL, &f), 0);
-    assert_int_equal(xvm_mount_flash(f, NULL, &mp), 0);
+    struct tm_world w;
+    tm_world_attach(&w, "amd64", 4u << 20, 0, bytes, n);
+    tm_world_mount(&w, 0, TM_RA_DEFAULT, 0);
+    xvm_mount *mp = w.mp;
     unsigned bsize = ffs_bsize(mp->qfs), planted = 0;
     for (unsigned k = 0; k < NSIZES; k++) {
         char rel[128];
@@ -120,9 +119,7 @@ static void plant_junk(const char *img, const char *out)
         planted++;
     }
     assert_true(planted > NSIZES / 2);
-    assert_int_equal(xvm_unmount(mp), 0);
-    assert_int_equal(xvm_flash_close(f), 0);
-    xvm_machine_destroy(m);
+    tm_world_down(&w);
     file_spit(out, bytes, n);
     free(bytes);
 }
@@ -174,8 +171,8 @@ static int setup(void **state)
     }
     build_prog(fx);
     write_tagged(fx->progtree, 5);
-    snprintf(fx->progimg, sizeof(fx->progimg), "%s/prog.img", fx->dir);
-    image_make(fx->progtree, fx->progimg, 2, "little", 16384, 2048);
+    image_make_in(fx->progimg, sizeof(fx->progimg), fx->dir, "prog.img",
+                  fx->progtree, 2, "little", 16384, 2048);
     *state = fx;
     return 0;
 }
@@ -190,34 +187,12 @@ static int teardown(void **state)
     return 0;
 }
 
-struct world {
-    xvm_machine *m;
-    xvm_flash *flash;
-    xvm_mount *mp;
-    xvm_vmspace *vs;
-};
-
-static void world_up(struct world *w, const char *img, int xip, int ahead)
+static void world_up(struct tm_world *w, const char *img, int xip, int ahead)
 {
-    struct xvm_mount_config mc;
-    w->m = tm_machine("amd64", 16u << 20, ahead);
-    assert_int_equal(xvm_flash_open(w->m, img, NULL, &w->flash), 0);
-    xvm_mount_config_init(&mc);
-    mc.flags = xip ? XVM_MOUNT_XIP : 0;
-    assert_int_equal(xvm_mount_flash(w->flash, &mc, &w->mp), 0);
-    assert_int_equal(xvm_vmspace_create(w->m, &w->vs), 0);
+    tm_world_up(w, "amd64", 16u << 20, ahead, img, xip, TM_RA_DEFAULT);
 }
 
-static void world_down(struct world *w)
-{
-    xvm_vmspace_destroy(w->vs);
-    tm_check(w->m);
-    assert_int_equal(xvm_unmount(w->mp), 0);
-    assert_int_equal(xvm_flash_close(w->flash), 0);
-    xvm_machine_destroy(w->m);
-}
-
-static xvm_file *open_tagged(struct world *w, unsigned k)
+static xvm_file *open_tagged(struct tm_world *w, unsigned k)
 {
     char rel[128];
     xvm_file *f;
@@ -248,7 +223,7 @@ struct order {
 
 struct cow {
     struct fixture *fx;
-    struct world w;
+    struct tm_world w;
     uint64_t va[NREG];
     bool alive[NPROC + 1];
     uint64_t want[NPROC + 1][NREG];
@@ -413,7 +388,7 @@ static void test_security_cow_isolation_across_fork_exec_exit_in_every_order(voi
         assert_int_equal(c.orders, 2144);
         if (xip)
             assert_true(tm_stats(c.w.m).cow_from_device > 0);
-        world_down(&c.w);
+        tm_world_down(&c.w);
         assert_true(file_hash(fx->progimg) == hash);
     }
 }
@@ -425,7 +400,7 @@ static void test_security_read_only_file_mappings_cannot_be_written(void **state
     struct fixture *fx = *state;
     const unsigned k = 17;              /* 8193 bytes: three pages */
     for (int xip = 0; xip < 2; xip++) {
-        struct world w;
+        struct tm_world w;
         world_up(&w, fx->img[1], xip, 1);
         char rel[128];
         xvm_file *f = open_tagged(&w, k), *g;
@@ -472,14 +447,14 @@ static void test_security_read_only_file_mappings_cannot_be_written(void **state
         }
         tm_check(w.m);
         xvm_close(f);
-        world_down(&w);
+        tm_world_down(&w);
     }
     /* A program's text cannot be written either. */
     if (!fx->have_prog)
         fail_msg("could not build a static program with cc -static");
     static const char *const argv[] = { "/bin/prog" };
     for (int xip = 0; xip < 2; xip++) {
-        struct world w;
+        struct tm_world w;
         uint8_t before[16], after[16], v = 0xcc;
         world_up(&w, fx->progimg, xip, 1);
         assert_int_equal(xvm_spawn(w.m, w.mp, 1, "/bin/prog", 1, argv), 0);
@@ -493,7 +468,7 @@ static void test_security_read_only_file_mappings_cannot_be_written(void **state
         tm_check(w.m);
         assert_int_equal(xvm_exit(w.m, 1), 0);
         assert_int_equal(xvm_exit(w.m, 2), 0);
-        world_down(&w);
+        tm_world_down(&w);
     }
 }
 
@@ -508,7 +483,7 @@ static void expect_max(xvm_vmspace *vs, uint64_t a, uint64_t len, int max)
 static void test_security_max_protection_cannot_be_raised(void **state)
 {
     struct fixture *fx = *state;
-    struct world w;
+    struct tm_world w;
     world_up(&w, fx->img[1], 1, 0);
     xvm_vmspace *P = w.vs, *C;
     uint64_t a = 0, s = 0, f1 = 0, f2 = 0;
@@ -572,14 +547,14 @@ static void test_security_max_protection_cannot_be_raised(void **state)
     xvm_vmspace_destroy(G);
     xvm_vmspace_destroy(C);
     xvm_close(f);
-    world_down(&w);
+    tm_world_down(&w);
 }
 
 /* ---- the flash image ---- */
 
 /* Writes every page of every file through private mappings, mlocks,
  * forks and writes again: the flash never changes. */
-static void scribble(struct world *w)
+static void scribble(struct tm_world *w)
 {
     for (unsigned k = 0; k < NSIZES; k++) {
         xvm_file *f = open_tagged(w, k);
@@ -633,10 +608,10 @@ static void test_security_flash_image_is_never_modified(void **state)
     for (size_t l = 0; l < NLAYOUTS; l++) {
         uint64_t before = file_hash(fx->img[l]);
         for (int xip = 0; xip < 2; xip++) {
-            struct world w;
+            struct tm_world w;
             world_up(&w, fx->img[l], xip, 1);
             scribble(&w);
-            world_down(&w);
+            tm_world_down(&w);
             assert_true(file_hash(fx->img[l]) == before);
         }
     }
@@ -645,16 +620,11 @@ static void test_security_flash_image_is_never_modified(void **state)
     uint8_t *bytes = file_slurp(fx->img[0], &n);
     uint64_t before = hash_bytes(bytes, n);
     for (int xip = 0; xip < 2; xip++) {
-        struct world w;
-        struct xvm_mount_config mc;
-        xvm_mount_config_init(&mc);
-        mc.flags = xip ? XVM_MOUNT_XIP : 0;
-        w.m = tm_machine("sgimips", 16u << 20, 1);
-        assert_int_equal(xvm_flash_attach(w.m, bytes, n, NULL, &w.flash), 0);
-        assert_int_equal(xvm_mount_flash(w.flash, &mc, &w.mp), 0);
-        assert_int_equal(xvm_vmspace_create(w.m, &w.vs), 0);
+        struct tm_world w;
+        tm_world_attach(&w, "sgimips", 16u << 20, 1, bytes, n);
+        tm_world_mount(&w, xip, TM_RA_DEFAULT, 1);
         scribble(&w);
-        world_down(&w);
+        tm_world_down(&w);
         assert_true(hash_bytes(bytes, n) == before);
     }
     free(bytes);
@@ -663,7 +633,7 @@ static void test_security_flash_image_is_never_modified(void **state)
 /* ---- bytes past EOF, and nobody else's ---- */
 
 /* Reads every page of a mapping of file k: its own bytes, then zeros. */
-static void check_mapping(struct world *w, unsigned k, uint64_t a, uint8_t *buf,
+static void check_mapping(struct tm_world *w, unsigned k, uint64_t a, uint8_t *buf,
                           const char *what)
 {
     uint64_t size = sizes[k], pages = (size + PG - 1) / PG;
@@ -688,7 +658,7 @@ static void check_mapping(struct world *w, unsigned k, uint64_t a, uint8_t *buf,
 
 static void check_image(const char *img, int xip, const char *what)
 {
-    struct world w;
+    struct tm_world w;
     uint8_t *buf = malloc(PG);
     world_up(&w, img, xip, 1);
     /* All files mapped at once, then each read page by page. */
@@ -719,7 +689,7 @@ static void check_image(const char *img, int xip, const char *what)
     tm_check(w.m);
     for (unsigned k = 0; k < NSIZES; k++)
         xvm_close(f[k]);
-    world_down(&w);
+    tm_world_down(&w);
     free(buf);
 }
 

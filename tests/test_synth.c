@@ -142,8 +142,8 @@ static int setup(void **state)
     /* the toolchain supports it here: a failure is a failure, not a skip */
     if (run((const char *const[]){ "cc", "-static-pie", "-O1", "-o", pie, src, NULL }) != 0)
         fail_msg("cc -static-pie failed");
-    snprintf(fx->img, sizeof(fx->img), "%s/fs.img", fx->dir);
-    image_make(fx->root, fx->img, 2, "little", 32768, 4096);
+    image_make_in(fx->img, sizeof(fx->img), fx->dir, "fs.img",
+                  fx->root, 2, "little", 32768, 4096);
     snprintf(fx->notelf, sizeof(fx->notelf), "%s/prog.c", fx->dir);
     load_prog(&fx->prog[0], BUSYBOX, "/bin/busybox", "sgimips");
     load_prog(&fx->prog[1], pie, "/bin/pie", "amd64");
@@ -393,17 +393,13 @@ static void feed(xvm_replay *r, const char *buf, size_t len)
 static void replay(const struct fixture *fx, const struct prog *p, const char *buf,
                    size_t len, const struct facts *fc, int xip, struct outcome *out)
 {
-    struct xvm_mount_config mc;
     struct xvm_replay_totals t;
-    xvm_flash *fl;
-    xvm_mount *mp;
+    struct tm_world w;
     xvm_replay *r;
-    xvm_machine *m = tm_machine(p->profile, UINT64_C(128) << 20, 1);
-    assert_int_equal(xvm_flash_open(m, fx->img, NULL, &fl), 0);
-    xvm_mount_config_init(&mc);
-    mc.flags = xip ? XVM_MOUNT_XIP : 0;
-    assert_int_equal(xvm_mount_flash(fl, &mc, &mp), 0);
-    assert_int_equal(xvm_replay_create(m, mp, &r), 0);
+    tm_world_open(&w, p->profile, UINT64_C(128) << 20, 1, fx->img);
+    tm_world_mount(&w, xip, TM_RA_DEFAULT, 0);
+    xvm_machine *m = w.m;
+    assert_int_equal(xvm_replay_create(m, w.mp, &r), 0);
     feed(r, buf, len);
     xvm_replay_totals(r, &t);
     assert_int_equal(t.mismatches, 0);
@@ -422,10 +418,7 @@ static void replay(const struct fixture *fx, const struct prog *p, const char *b
         assert_true(e == 0 || e == ESRCH);
     }
     xvm_replay_destroy(r);
-    tm_check(m);
-    assert_int_equal(xvm_unmount(mp), 0);
-    assert_int_equal(xvm_flash_close(fl), 0);
-    xvm_machine_destroy(m);
+    tm_world_down(&w);
 }
 
 /* ---------- one kind on one program ---------- */

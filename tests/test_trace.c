@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,15 +15,6 @@
 #include "trace.h"
 
 #define LINE_CAP (2 * TRACE_MAX_DATA + 4096)
-
-/* deterministic xorshift64* so failures reproduce */
-static uint64_t prng(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 0x2545F4914F6CDD1DULL;
-}
 
 /* events are big (4 KiB of data): keep them off the stack */
 static struct trace_event *new_event(void)
@@ -469,10 +462,10 @@ static const int gen_errs[] = { EFAULT, EACCES, ENOMEM, ENOEXEC, ENOENT, EINVAL,
 
 static uint64_t gen_num(uint64_t *s)
 {
-    uint64_t r = prng(s);
+    uint64_t r = tm_prng(s);
     switch (r & 3) {
     case 0: return r >> 2 & 0xff;
-    case 1: return prng(s);
+    case 1: return tm_prng(s);
     case 2: return UINT64_MAX - (r >> 60);
     default: return r >> 20;
     }
@@ -482,11 +475,11 @@ static uint64_t gen_num(uint64_t *s)
 static const char *gen_str(uint64_t *s, char **pool)
 {
     char *start = *pool;
-    unsigned n = 1 + (unsigned)(prng(s) % 24);
+    unsigned n = 1 + (unsigned)(tm_prng(s) % 24);
     for (unsigned i = 0; i < n; i++) {
         char c;
         do
-            c = (char)(0x21 + prng(s) % 0xdf);
+            c = (char)(0x21 + tm_prng(s) % 0xdf);
         while (c == '\x7f' || (i == 0 && c == '!'));
         *(*pool)++ = c;
     }
@@ -497,13 +490,13 @@ static const char *gen_str(uint64_t *s, char **pool)
 static void gen_access(uint64_t *s, struct trace_event *ev)
 {
     ev->addr = gen_num(s);
-    ev->len = prng(s) % (TRACE_MAX_SIZE + 1);
-    if (ev->op != T_EXEC_FETCH && prng(s) % 2) {
-        ev->len = 1 + prng(s) % (prng(s) % 8 ? 16 : TRACE_MAX_DATA);
+    ev->len = tm_prng(s) % (TRACE_MAX_SIZE + 1);
+    if (ev->op != T_EXEC_FETCH && tm_prng(s) % 2) {
+        ev->len = 1 + tm_prng(s) % (tm_prng(s) % 8 ? 16 : TRACE_MAX_DATA);
         ev->has_data = 1;
         ev->ndata = (size_t)ev->len;
         for (size_t i = 0; i < ev->ndata; i++)
-            ev->data[i] = (uint8_t)prng(s);
+            ev->data[i] = (uint8_t)tm_prng(s);
     }
 }
 
@@ -512,20 +505,20 @@ static void gen_body(uint64_t *s, struct trace_event *ev, char **pool)
     switch (ev->op) {
     case T_SPAWN: case T_EXEC:
         ev->path = gen_str(s, pool);
-        ev->argc = (unsigned)(prng(s) % (TRACE_MAX_ARGS + 1));
+        ev->argc = (unsigned)(tm_prng(s) % (TRACE_MAX_ARGS + 1));
         for (unsigned i = 0; i < ev->argc; i++)
             ev->argv[i] = gen_str(s, pool);
         break;
-    case T_FORK: ev->pid2 = (uint32_t)prng(s); break;
+    case T_FORK: ev->pid2 = (uint32_t)tm_prng(s); break;
     case T_MMAP:
-        ev->addr = gen_num(s), ev->len = gen_num(s), ev->prot = (int)(prng(s) % 8);
-        ev->shared = (int)(prng(s) % 2), ev->fixed = (int)(prng(s) % 2);
-        if (prng(s) % 2)
+        ev->addr = gen_num(s), ev->len = gen_num(s), ev->prot = (int)(tm_prng(s) % 8);
+        ev->shared = (int)(tm_prng(s) % 2), ev->fixed = (int)(tm_prng(s) % 2);
+        if (tm_prng(s) % 2)
             ev->path = gen_str(s, pool), ev->off = gen_num(s);
         break;
     case T_MUNMAP: ev->addr = gen_num(s), ev->len = gen_num(s); break;
     case T_MPROTECT:
-        ev->addr = gen_num(s), ev->len = gen_num(s), ev->prot = (int)(prng(s) % 8);
+        ev->addr = gen_num(s), ev->len = gen_num(s), ev->prot = (int)(tm_prng(s) % 8);
         break;
     case T_BRK: ev->addr = gen_num(s); break;
     case T_READ: case T_WRITE: case T_EXEC_FETCH: gen_access(s, ev); break;
@@ -537,12 +530,12 @@ static void gen_body(uint64_t *s, struct trace_event *ev, char **pool)
 static void gen_event(uint64_t *s, struct trace_event *ev, char *pool)
 {
     memset(ev, 0, sizeof(*ev));
-    ev->op = (enum trace_op)(prng(s) % (T_MARK + 1));
+    ev->op = (enum trace_op)(tm_prng(s) % (T_MARK + 1));
     if (ev->op != T_MARK)
         ev->pid = (uint32_t)gen_num(s);
     gen_body(s, ev, &pool);
-    if (prng(s) % 4 == 0)
-        ev->expect_err = gen_errs[prng(s) % (sizeof(gen_errs) / sizeof(gen_errs[0]))];
+    if (tm_prng(s) % 4 == 0)
+        ev->expect_err = gen_errs[tm_prng(s) % (sizeof(gen_errs) / sizeof(gen_errs[0]))];
 }
 
 static void test_round_trip(void **state)
@@ -620,11 +613,11 @@ static void test_garbage(void **state)
     (void)state;
 
     for (int it = 0; it < 100000; it++) {
-        size_t n = (size_t)(prng(&seed) % 200);
+        size_t n = (size_t)(tm_prng(&seed) % 200);
         char *line = malloc(n + 1);  /* exact size: ASan catches overreads */
         assert_non_null(line);
         for (size_t i = 0; i < n; i++) {
-            line[i] = (char)(1 + prng(&seed) % 255);
+            line[i] = (char)(1 + tm_prng(&seed) % 255);
         }
         line[n] = '\0';
         run_garbage(line, ev);
@@ -633,10 +626,10 @@ static void test_garbage(void **state)
     for (int it = 0; it < 100000; it++) {
         char line[512];
         size_t len = 0;
-        unsigned ntok = (unsigned)(prng(&seed) % 12);
+        unsigned ntok = (unsigned)(tm_prng(&seed) % 12);
         line[0] = '\0';
         for (unsigned k = 0; k < ntok; k++) {
-            const char *w = vocab[prng(&seed) % (sizeof(vocab) / sizeof(vocab[0]))];
+            const char *w = vocab[tm_prng(&seed) % (sizeof(vocab) / sizeof(vocab[0]))];
             len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s", k ? " " : "", w);
         }
         run_garbage(line, ev);
@@ -658,9 +651,9 @@ static void test_mutated_lines(void **state)
         gen_event(&seed, a, pool);
         int n = trace_format_event(a, buf, LINE_CAP);
         assert_true(n > 0);
-        for (int k = 0; k < 1 + (int)(prng(&seed) % 3); k++) {
-            size_t at = (size_t)(prng(&seed) % (uint64_t)n);
-            buf[at] = (char)(1 + prng(&seed) % 255);
+        for (int k = 0; k < 1 + (int)(tm_prng(&seed) % 3); k++) {
+            size_t at = (size_t)(tm_prng(&seed) % (uint64_t)n);
+            buf[at] = (char)(1 + tm_prng(&seed) % 255);
         }
         char *line = malloc((size_t)n + 1);
         assert_non_null(line);

@@ -24,7 +24,7 @@ static void test_fault_cow_after_fork_parent_child_grandchild(void **state)
     for (size_t p = 0; p < 2; p++) {
         xvm_machine *m = tm_machine(profiles[p], 4u << 20, 1);
         xvm_vmspace *P, *C, *G;
-        assert_int_equal(xvm_vmspace_create(m, &P), 0);
+        P = tm_vs(m);
         uint64_t a = tm_anon(P, 4, RW, XVM_MAP_PRIVATE);
         for (int i = 0; i < 4; i++)
             tm_wr8(P, a + i * PG + 7, 'A');
@@ -76,7 +76,7 @@ static void test_fault_inherit_share_child_writes_parent_sees(void **state)
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 1);
     xvm_vmspace *P, *C;
-    assert_int_equal(xvm_vmspace_create(m, &P), 0);
+    P = tm_vs(m);
     uint64_t a = tm_anon(P, 3, RW, XVM_MAP_PRIVATE);
     uint64_t s = tm_anon(P, 2, RW, XVM_MAP_SHARED);
     tm_wr8(P, a, 1);
@@ -116,7 +116,7 @@ static void test_fault_inherit_none_child_faults(void **state)
     xvm_machine *m = tm_machine("amd64", 4u << 20, 1);
     xvm_vmspace *P, *C;
     uint8_t b;
-    assert_int_equal(xvm_vmspace_create(m, &P), 0);
+    P = tm_vs(m);
     uint64_t a = tm_anon(P, 2, RW, XVM_MAP_PRIVATE);
     tm_wr8(P, a, 1);
     assert_int_equal(xvm_minherit(P, a, PG, XVM_INHERIT_NONE), 0);
@@ -136,7 +136,7 @@ static void test_protect_write_after_mprotect_read_is_eacces(void **state)
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 1);
     xvm_vmspace *vs;
     uint8_t b = 1;
-    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    vs = tm_vs(m);
     uint64_t a = tm_anon(vs, 4, RW, XVM_MAP_PRIVATE);
     tm_wr8(vs, a + PG, 42);
     assert_int_equal(xvm_mprotect(vs, a + PG, 2 * PG, XVM_PROT_READ), 0);
@@ -171,7 +171,7 @@ static void test_protect_max_protection_cannot_be_exceeded(void **state)
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 1);
     xvm_vmspace *vs;
     uint64_t a = 0;
-    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    vs = tm_vs(m);
     assert_int_equal(xvm_mmap(vs, &a, 2 * PG,
                               XVM_PROT_READ | XVM_PROT_MPROTECT(XVM_PROT_READ),
                               XVM_MAP_PRIVATE, NULL, 0), 0);
@@ -203,7 +203,7 @@ static void test_map_partial_munmap_in_middle_of_amap(void **state)
     xvm_machine *m = tm_machine("amd64", 4u << 20, 1);
     xvm_vmspace *P, *C;
     uint8_t b;
-    assert_int_equal(xvm_vmspace_create(m, &P), 0);
+    P = tm_vs(m);
     uint64_t a = tm_anon(P, 8, RW, XVM_MAP_PRIVATE);
     for (int i = 0; i < 8; i++)
         tm_wr8(P, a + i * PG, (uint8_t)(10 + i));
@@ -238,8 +238,7 @@ static void test_fault_zero_fill_reads_zero_page_writes_allocate(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
-    xvm_vmspace *vs;
-    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    xvm_vmspace *vs = tm_vs(m);
     uint64_t a = tm_anon(vs, 16, RW, XVM_MAP_PRIVATE);
     uint8_t buf[3 * PG];
     memset(buf, 0xee, sizeof(buf));
@@ -267,7 +266,7 @@ static void exit_order(int parent_first)
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 1);
     struct xvm_stats st0 = tm_stats(m);
     xvm_vmspace *P, *C;
-    assert_int_equal(xvm_vmspace_create(m, &P), 0);
+    P = tm_vs(m);
     uint64_t a = tm_anon(P, 8, RW, XVM_MAP_PRIVATE);
     uint64_t s = tm_anon(P, 2, RW, XVM_MAP_SHARED);
     for (int i = 0; i < 8; i++)
@@ -310,8 +309,7 @@ static void test_enomem_tiny_ram_then_recovery(void **state)
     (void)state;
     for (size_t p = 0; p < 2; p++) {
         xvm_machine *m = tm_machine(profiles[p], 16 * PG, 1);
-        xvm_vmspace *vs;
-        assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+        xvm_vmspace *vs = tm_vs(m);
         uint64_t a = tm_anon(vs, 64, RW, XVM_MAP_PRIVATE);
         int error = 0;
         uint64_t i;
@@ -354,8 +352,8 @@ static void test_two_machines_side_by_side(void **state)
     xvm_machine *m1 = tm_machine("sgimips", 4u << 20, 1);
     xvm_machine *m2 = tm_machine("sgimips", 4u << 20, 1);
     xvm_vmspace *v1, *v2;
-    assert_int_equal(xvm_vmspace_create(m1, &v1), 0);
-    assert_int_equal(xvm_vmspace_create(m2, &v2), 0);
+    v1 = tm_vs(m1);
+    v2 = tm_vs(m2);
     uint64_t a1 = tm_anon(v1, 4, RW, XVM_MAP_PRIVATE);
     uint64_t a2 = tm_anon(v2, 4, RW, XVM_MAP_PRIVATE);
     assert_int_equal(a1, a2);       /* same layout, separate worlds */
@@ -403,7 +401,7 @@ static void test_device_pages_shared_then_promoted_in_one(void **state)
         xvm_vmspace *vs[3];
         uint64_t a[3];
         for (int k = 0; k < 3; k++) {
-            assert_int_equal(xvm_vmspace_create(m, &vs[k]), 0);
+            vs[k] = tm_vs(m);
             a[k] = 0;
             assert_int_equal(xvm_mmap(vs[k], &a[k], NPG * PG, RW | XVM_PROT_EXEC,
                                       XVM_MAP_PRIVATE, obj, 0), 0);

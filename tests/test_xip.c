@@ -75,36 +75,6 @@ static int teardown(void **state)
     return 0;
 }
 
-struct world {
-    xvm_machine *m;
-    xvm_flash *flash;
-    xvm_mount *mp;
-    xvm_vmspace *vs;
-};
-
-static void world_up(struct world *w, const char *img, int xip, unsigned readahead,
-                     uint64_t ram)
-{
-    struct xvm_mount_config mc;
-    w->m = tm_machine("amd64", ram, 0);
-    assert_int_equal(xvm_flash_open(w->m, img, NULL, &w->flash), 0);
-    xvm_mount_config_init(&mc);
-    mc.flags = xip ? XVM_MOUNT_XIP : 0;
-    mc.readahead = readahead;
-    assert_int_equal(xvm_mount_flash(w->flash, &mc, &w->mp), 0);
-    assert_int_equal(xvm_mount_is_xip(w->mp), xip);
-    assert_int_equal(xvm_vmspace_create(w->m, &w->vs), 0);
-}
-
-static void world_down(struct world *w)
-{
-    xvm_vmspace_destroy(w->vs);
-    tm_check(w->m);
-    assert_int_equal(xvm_unmount(w->mp), 0);
-    assert_int_equal(xvm_flash_close(w->flash), 0);
-    xvm_machine_destroy(w->m);
-}
-
 static uint64_t frames(xvm_machine *m, int use)
 {
     return tm_stats(m).pages[use];
@@ -116,7 +86,7 @@ static uint64_t frames(xvm_machine *m, int use)
  * flash bytes there are the file's), a tail page that cannot fit in the
  * fragment run must be a page-cache copy.
  */
-static void verify_file(struct world *w, const char *path, const uint8_t *host,
+static void verify_file(struct tm_world *w, const char *path, const uint8_t *host,
                         uint64_t size, unsigned bsize, unsigned fsize)
 {
     xvm_file *f;
@@ -177,8 +147,8 @@ static void verify_image(const char *tree, const char *img, int big,
 {
     char host[1024];
     for (int xip = 0; xip < 2; xip++) {
-        struct world w;
-        world_up(&w, img, xip, 0, 64u << 20);
+        struct tm_world w;
+        tm_world_up(&w, "amd64", 64u << 20, 0, img, xip, 0);
         /* Through symbolic links and dot-dot too: (image path, host file). */
         static const char *const extra[][2] = {
             { "link_rel", "d1/d2/d3/d4/d5/d6/d7/d8/deep.txt" },
@@ -195,7 +165,7 @@ static void verify_image(const char *tree, const char *img, int big,
             verify_file(&w, path, bytes, size, bsize, fsize);
             free(bytes);
         }
-        world_down(&w);
+        tm_world_down(&w);
     }
 }
 
@@ -228,27 +198,34 @@ static void test_xip_every_byte_matches_copy_mode_read_and_host(void **state)
 static void build(struct fixture *fx, char *img, size_t cap, const char *name,
                   int version, unsigned bsize, unsigned fsize)
 {
-    snprintf(img, cap, "%s/%s", fx->dir, name);
-    image_make(fx->small, img, version, "little", bsize, fsize);
+    image_make_in(img, cap, fx->dir, name, fx->small, version, "little", bsize, fsize);
+}
+
+/* build, then an XIP world on the image. */
+static void xip_up(struct tm_world *w, struct fixture *fx, const char *name,
+                   int version, unsigned bsize, unsigned fsize)
+{
+    char img[1024];
+    build(fx, img, sizeof(img), name, version, bsize, fsize);
+    tm_world_up(w, "amd64", 64u << 20, 0, img, 1, 0);
 }
 
 /* Three processes share a file's device pages; one writes its copy. */
 static void test_xip_private_write_promotes_device_page(void **state)
 {
     struct fixture *fx = *state;
-    char img[1024], host[1024];
+    char img[1024];
     build(fx, img, sizeof(img), "cow.img", 2, 16384, 2048);
     uint64_t hash = file_hash(img), size;
-    snprintf(host, sizeof(host), "%s/bin/prog", fx->small);
-    uint8_t *orig = file_slurp(host, &size);
-    struct world w;
-    world_up(&w, img, 1, 0, 64u << 20);
+    uint8_t *orig = tree_slurp(fx->small, "bin/prog", &size);
+    struct tm_world w;
+    tm_world_up(&w, "amd64", 64u << 20, 0, img, 1, 0);
     xvm_file *f;
     assert_int_equal(xvm_open(w.mp, "bin/prog", XVM_O_RDONLY, &f), 0);
     xvm_vmspace *vs[3];
     uint64_t a[3];
     for (int k = 0; k < 3; k++) {
-        assert_int_equal(xvm_vmspace_create(w.m, &vs[k]), 0);
+        vs[k] = tm_vs(w.m);
         a[k] = 0;
         assert_int_equal(xvm_mmap_file(vs[k], &a[k], size,
                                        XVM_PROT_READ | XVM_PROT_WRITE | XVM_PROT_EXEC,
@@ -280,7 +257,7 @@ static void test_xip_private_write_promotes_device_page(void **state)
     for (int k = 0; k < 3; k++)
         xvm_vmspace_destroy(vs[k]);
     xvm_close(f);
-    world_down(&w);
+    tm_world_down(&w);
     assert_true(file_hash(img) == hash);
     free(orig);
 }
@@ -290,20 +267,16 @@ static void punch_hole(const char *img, const char *holed, unsigned *bsize_out)
 {
     uint64_t n;
     uint8_t *bytes = file_slurp(img, &n);
-    xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
-    xvm_flash *f;
-    xvm_mount *mp;
+    struct tm_world w;
     uint32_t ino;
     uint64_t off;
     unsigned psz;
-    assert_int_equal(xvm_flash_attach(m, bytes, n, NULL, &f), 0);
-    assert_int_equal(xvm_mount_flash(f, NULL, &mp), 0);
-    assert_int_equal(ffs_namei(mp->qfs, "bin/prog", 1, &ino), 0);
-    assert_int_equal(ffs_db_offset(mp->qfs, ino, 1, &off, &psz), 0);
-    *bsize_out = ffs_bsize(mp->qfs);
-    assert_int_equal(xvm_unmount(mp), 0);
-    assert_int_equal(xvm_flash_close(f), 0);
-    xvm_machine_destroy(m);
+    tm_world_attach(&w, "amd64", 4u << 20, 0, bytes, n);
+    tm_world_mount(&w, 0, TM_RA_DEFAULT, 0);
+    assert_int_equal(ffs_namei(w.mp->qfs, "bin/prog", 1, &ino), 0);
+    assert_int_equal(ffs_db_offset(w.mp->qfs, ino, 1, &off, &psz), 0);
+    *bsize_out = ffs_bsize(w.mp->qfs);
+    tm_world_down(&w);
     memset(bytes + off, 0, psz);
     file_spit(holed, bytes, n);
     free(bytes);
@@ -312,18 +285,17 @@ static void punch_hole(const char *img, const char *holed, unsigned *bsize_out)
 static void test_xip_hole_maps_zero_page_and_write_zero_fills(void **state)
 {
     struct fixture *fx = *state;
-    char img[1024], holed[1024], host[1024];
+    char img[1024], holed[1024];
     unsigned bsize;
     build(fx, img, sizeof(img), "hole.img", 1, 8192, 1024);
     snprintf(holed, sizeof(holed), "%s/holed.img", fx->dir);
     punch_hole(img, holed, &bsize);
     uint64_t size;
-    snprintf(host, sizeof(host), "%s/bin/prog", fx->small);
-    uint8_t *expect = file_slurp(host, &size);
+    uint8_t *expect = tree_slurp(fx->small, "bin/prog", &size);
     memset(expect + bsize, 0, bsize);          /* block 1 is now a hole */
     for (int xip = 0; xip < 2; xip++) {
-        struct world w;
-        world_up(&w, holed, xip, 0, 64u << 20);
+        struct tm_world w;
+        tm_world_up(&w, "amd64", 64u << 20, 0, holed, xip, 0);
         xvm_file *f;
         uint64_t a = 0, pa1, pa2;
         assert_int_equal(xvm_open(w.mp, "/bin/prog", XVM_O_RDONLY, &f), 0);
@@ -352,7 +324,7 @@ static void test_xip_hole_maps_zero_page_and_write_zero_fills(void **state)
         free(buf);
         assert_int_equal(xvm_munmap(w.vs, a, size), 0);
         xvm_close(f);
-        world_down(&w);
+        tm_world_down(&w);
     }
     free(expect);
 }
@@ -383,10 +355,8 @@ static int sum_info(void *arg, const struct xvm_file_info *fi)
 static void test_fsinfo_counts_every_file_and_page(void **state)
 {
     struct fixture *fx = *state;
-    char img[1024];
-    build(fx, img, sizeof(img), "info.img", 2, 8192, 1024);
-    struct world w;
-    world_up(&w, img, 1, 0, 64u << 20);
+    struct tm_world w;
+    xip_up(&w, fx, "info.img", 2, 8192, 1024);
     struct totals t = { 0 };
     struct xvm_stats s0 = tm_stats(w.m);
     assert_int_equal(xvm_fsinfo(w.mp, sum_info, &t), 0);
@@ -398,16 +368,14 @@ static void test_fsinfo_counts_every_file_and_page(void **state)
     assert_true(t.fallbacks >= 5);
     /* fsinfo reads without accounting. */
     assert_int_equal(tm_stats(w.m).flash_reads, s0.flash_reads);
-    world_down(&w);
+    tm_world_down(&w);
 }
 
 static void test_fallback_page_for_fragment_tail_is_counted(void **state)
 {
     struct fixture *fx = *state;
-    char img[1024];
-    build(fx, img, sizeof(img), "frag.img", 2, 8192, 1024);
-    struct world w;
-    world_up(&w, img, 1, 0, 64u << 20);
+    struct tm_world w;
+    xip_up(&w, fx, "frag.img", 2, 8192, 1024);
     xvm_file *f;
     uint64_t a = 0;
     assert_int_equal(xvm_open(w.mp, "frag5000", XVM_O_RDONLY, &f), 0);
@@ -421,16 +389,14 @@ static void test_fallback_page_for_fragment_tail_is_counted(void **state)
     assert_int_equal(tm_stats(w.m).fallback_pages, 1);
     tm_check(w.m);
     xvm_close(f);
-    world_down(&w);
+    tm_world_down(&w);
 }
 
 static void test_file_mappings_follow_open_mode(void **state)
 {
     struct fixture *fx = *state;
-    char img[1024];
-    build(fx, img, sizeof(img), "mode.img", 2, 16384, 2048);
-    struct world w;
-    world_up(&w, img, 1, 0, 64u << 20);
+    struct tm_world w;
+    xip_up(&w, fx, "mode.img", 2, 16384, 2048);
     xvm_file *f;
     uint64_t a = 0;
     assert_int_equal(xvm_open(w.mp, "bin/prog", XVM_O_RDWR, &f), EROFS);
@@ -466,7 +432,7 @@ static void test_file_mappings_follow_open_mode(void **state)
     assert_int_equal(xvm_unmount(w.mp), EBUSY);
     assert_int_equal(xvm_munmap(w.vs, a, PG), 0);
     assert_int_equal(xvm_munmap(w.vs, p, PG), 0);
-    world_down(&w);
+    tm_world_down(&w);
 }
 
 /* Updating the image: unmount, close, open the new image, mount (§3.5). */
@@ -477,10 +443,9 @@ static void test_replace_image_after_unmount(void **state)
     build(fx, img1, sizeof(img1), "v1.img", 2, 16384, 2048);
     char *tree = tree_new();
     tree_file(tree, "bin/prog", 9000, 99);
-    snprintf(img2, sizeof(img2), "%s/v2.img", fx->dir);
-    image_make(tree, img2, 2, "big", 16384, 2048);
-    struct world w;
-    world_up(&w, img1, 1, 0, 64u << 20);
+    image_make_in(img2, sizeof(img2), fx->dir, "v2.img", tree, 2, "big", 16384, 2048);
+    struct tm_world w;
+    tm_world_up(&w, "amd64", 64u << 20, 0, img1, 1, 0);
     xvm_file *f;
     assert_int_equal(xvm_open(w.mp, "bin/prog", XVM_O_RDONLY, &f), 0);
     assert_int_equal(xvm_file_size(f), 200000);
@@ -494,14 +459,12 @@ static void test_replace_image_after_unmount(void **state)
     uint8_t b[16];
     size_t done;
     assert_int_equal(xvm_pread(f, 0, b, sizeof(b), &done), 0);
-    char host[1024];
     uint64_t n;
-    snprintf(host, sizeof(host), "%s/bin/prog", tree);
-    uint8_t *want = file_slurp(host, &n);
+    uint8_t *want = tree_slurp(tree, "bin/prog", &n);
     assert_memory_equal(b, want, sizeof(b));
     free(want);
     xvm_close(f);
-    world_down(&w);
+    tm_world_down(&w);
     tree_remove(tree);
 }
 
@@ -510,13 +473,13 @@ static void test_copy_mode_reclaims_page_cache_under_pressure(void **state)
 {
     struct fixture *fx = *state;
     char img[1024], host[1024];
-    snprintf(img, sizeof(img), "%s/pressure.img", fx->dir);
-    image_make(fx->big, img, 2, "little", 16384, 2048);
+    image_make_in(img, sizeof(img), fx->dir, "pressure.img",
+                  fx->big, 2, "little", 16384, 2048);
     snprintf(host, sizeof(host), "%s/big", fx->big);
     uint64_t size;
     uint8_t *want = file_slurp(host, &size);
-    struct world w;
-    world_up(&w, img, 0, 4, 1u << 20);          /* 256 frames, 6 MiB file */
+    struct tm_world w;
+    tm_world_up(&w, "amd64", 1u << 20, 0, img, 0, 4);          /* 256 frames, 6 MiB file */
     xvm_file *f;
     uint64_t a = 0;
     assert_int_equal(xvm_open(w.mp, "big", XVM_O_RDONLY, &f), 0);
@@ -539,7 +502,7 @@ static void test_copy_mode_reclaims_page_cache_under_pressure(void **state)
     free(buf);
     free(want);
     xvm_close(f);
-    world_down(&w);
+    tm_world_down(&w);
 }
 
 static void test_readahead_reads_the_configured_pages(void **state)
@@ -548,8 +511,8 @@ static void test_readahead_reads_the_configured_pages(void **state)
     char img[1024];
     build(fx, img, sizeof(img), "ra.img", 2, 16384, 2048);
     for (unsigned ra = 0; ra <= 8; ra += 4) {
-        struct world w;
-        world_up(&w, img, 0, ra, 64u << 20);
+        struct tm_world w;
+        tm_world_up(&w, "amd64", 64u << 20, 0, img, 0, ra);
         xvm_file *f;
         uint64_t a = 0;
         assert_int_equal(xvm_open(w.mp, "bin/prog", XVM_O_RDONLY, &f), 0);
@@ -562,7 +525,7 @@ static void test_readahead_reads_the_configured_pages(void **state)
         /* Flash bytes read: the pages plus metadata through buffers. */
         assert_true(s1.flash_bytes_read - s0.flash_bytes_read >= (1 + ra) * PG);
         xvm_close(f);
-        world_down(&w);
+        tm_world_down(&w);
     }
 }
 
@@ -632,8 +595,7 @@ static void exercise_damaged(xvm_machine *m, const uint8_t *bytes, uint64_t n, i
     int err = xvm_mount_flash(f, &mc, &mp);
     assert_true(known_error(err));
     if (err == 0) {
-        xvm_vmspace *vs;
-        assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+        xvm_vmspace *vs = tm_vs(m);
         for (size_t i = 0; i < NFILES; i++) {
             xvm_file *fl;
             if (!known_error(err = xvm_open(mp, files[i].path, XVM_O_RDONLY, &fl)))

@@ -29,16 +29,14 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
-    char path[1200];
     uint64_t n;
     fx->tree = tree_new();
     fx->dir = tree_new();
     tree_file(fx->tree, "big", BIG, 11);
     tree_file(fx->tree, "tail", TAIL, 12);
-    snprintf(path, sizeof(path), "%s/big", fx->tree);
-    fx->big = file_slurp(path, &n);
-    snprintf(fx->img, sizeof(fx->img), "%s/pager.img", fx->dir);
-    image_make(fx->tree, fx->img, 2, "little", 16384, 2048);
+    fx->big = tree_slurp(fx->tree, "big", &n);
+    image_make_in(fx->img, sizeof(fx->img), fx->dir, "pager.img",
+                  fx->tree, 2, "little", 16384, 2048);
     *state = fx;
     return 0;
 }
@@ -53,50 +51,27 @@ static int teardown(void **state)
     return 0;
 }
 
-struct world {
-    xvm_machine *m;
-    uint8_t *bytes;
-    xvm_flash *flash;
-    xvm_mount *mp;
-    xvm_vmspace *vs;
-};
-
 /* Mounts a copy of the image; edit(bytes, mp) may change it first. */
-static void world_up(struct world *w, const struct fixture *fx, int xip, int ahead,
+static void world_up(struct tm_world *w, const struct fixture *fx, int xip, int ahead,
                      void (*edit)(uint8_t *bytes, xvm_mount *mp))
 {
     uint64_t n;
-    struct xvm_mount_config mc;
-    w->bytes = file_slurp(fx->img, &n);
-    w->m = tm_machine("amd64", 8u << 20, ahead);
-    assert_int_equal(xvm_flash_attach(w->m, w->bytes, n, NULL, &w->flash), 0);
+    uint8_t *bytes = file_slurp(fx->img, &n);
+    tm_world_attach(w, "amd64", 8u << 20, ahead, bytes, n);
+    w->bytes = bytes;
     if (edit) {
         xvm_mount *mp;
         assert_int_equal(xvm_mount_flash(w->flash, NULL, &mp), 0);
         edit(w->bytes, mp);
         assert_int_equal(xvm_unmount(mp), 0);
     }
-    xvm_mount_config_init(&mc);
-    mc.flags = xip ? XVM_MOUNT_XIP : 0;
-    mc.readahead = 0;
-    assert_int_equal(xvm_mount_flash(w->flash, &mc, &w->mp), 0);
-    assert_int_equal(xvm_vmspace_create(w->m, &w->vs), 0);
-}
-
-static void world_down(struct world *w)
-{
-    xvm_vmspace_destroy(w->vs);
-    tm_check(w->m);
-    assert_int_equal(xvm_unmount(w->mp), 0);
-    assert_int_equal(xvm_flash_close(w->flash), 0);
-    xvm_machine_destroy(w->m);
-    free(w->bytes);
+    tm_world_mount(w, xip, 0, 1);
 }
 
 static void test_xip_pager_page_past_the_object_is_efault(void **state)
 {
     for (int xip = 0; xip < 2; xip++) {
-        struct world w;
+        struct tm_world w;
         xvm_file *f;
         pageh pg;
         world_up(&w, *state, xip, 0, NULL);
@@ -117,7 +92,7 @@ static void test_xip_pager_page_past_the_object_is_efault(void **state)
             assert_int_equal(p[o - (obj->size - PG)], 0);
         tm_check(w.m);
         xvm_close(f);
-        world_down(&w);
+        tm_world_down(&w);
     }
 }
 
@@ -149,7 +124,7 @@ static void test_xip_pager_bad_block_pointer_fails_the_fault_and_maps_nothing(vo
 {
     struct fixture *fx = *state;
     for (int xip = 0; xip < 2; xip++) {
-        struct world w;
+        struct tm_world w;
         xvm_file *f;
         uint64_t a = 0, pa;
         uint8_t b[8];
@@ -175,7 +150,7 @@ static void test_xip_pager_bad_block_pointer_fails_the_fault_and_maps_nothing(vo
         assert_int_equal(tm_stats(w.m).pages[XVM_USE_ANON], 0);
         assert_int_equal(xvm_munmap(w.vs, a, BIG), 0);
         xvm_close(f);
-        world_down(&w);
+        tm_world_down(&w);
     }
 }
 
@@ -187,7 +162,7 @@ static void test_xip_pager_bad_block_pointer_fails_the_fault_and_maps_nothing(vo
 static void test_xip_pager_neighbour_and_checker_lookups_are_resident_only_and_quiet(void **state)
 {
     struct fixture *fx = *state;
-    struct world w;
+    struct tm_world w;
     xvm_file *f, *t;
     uint64_t a = 0, ta = 0, pa;
     world_up(&w, fx, 1, 1, hole);
@@ -249,7 +224,7 @@ static void test_xip_pager_neighbour_and_checker_lookups_are_resident_only_and_q
         assert_int_equal(e, ENOENT);            /* ... or a copy not yet made */
     xvm_close(f);
     xvm_close(t);
-    world_down(&w);
+    tm_world_down(&w);
 }
 
 int main(void)
