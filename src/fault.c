@@ -58,6 +58,28 @@ static unsigned pmap_flags(const struct faultctx *f)
     return f->wire || f->entry->wired ? PMAP_WIRED : 0;
 }
 
+/*
+ * Large entries get their amap a chunk at a time, as UVM's amap_copy
+ * chunks: a first write into a huge mapping clips out the aligned chunk
+ * around it, so amaps (and their copies after fork) cost what is touched,
+ * not what is mapped.
+ */
+#define CHUNK_PAGES 1024u
+#define CHUNK_MAX(m) ((uint64_t)4 * CHUNK_PAGES << (m)->pgshift)
+
+static int chunk_entry(struct faultctx *f, struct vm_map_entry **ep)
+{
+    struct xvm_machine *m = f->vs->m;
+    struct vm_map *map = &f->vs->map;
+    uint64_t chunk = (uint64_t)CHUNK_PAGES << m->pgshift;
+    uint64_t lo = f->va & ~(chunk - 1), hi = lo + chunk;
+    int error = map_clip(m, map, *ep, lo);
+    if (error == 0)
+        error = map_clip(m, map, map_lookup(map, f->va), hi);
+    *ep = map_lookup(map, f->va);
+    return error;
+}
+
 /* Entry lookup, protection, needs-copy and the neighbour window. */
 static int fault_check(struct faultctx *f)
 {
@@ -68,9 +90,14 @@ static int fault_check(struct faultctx *f)
         return EFAULT;
     if ((f->access & e->prot) != f->access)
         return EACCES;
+    f->cow_now = (f->access & XVM_PROT_WRITE) != 0;
+    if (e->needs_copy && f->cow_now && !f->wire && e->end - e->start > CHUNK_MAX(m)) {
+        int error = chunk_entry(f, &e);
+        if (error)
+            return error;
+    }
     f->entry = e;
     f->enter_prot = e->prot;
-    f->cow_now = (f->access & XVM_PROT_WRITE) != 0;
     if (e->needs_copy) {
         if (f->cow_now) {
             int error = amap_copy(m, e);
@@ -188,6 +215,17 @@ static int fault_upper(struct faultctx *f, struct anon *an)
     return enter(f, an->page, prot);
 }
 
+/*
+ * A page promoted into a shared amap replaces, for every sharer, the
+ * object or zero page they may have mapped: they must fault and see the
+ * new one (as uvm_fault_lower_promote does; amap_add covers old anons).
+ */
+static void unshare_source(struct faultctx *f, pageh src)
+{
+    if (f->entry->amap->flags & AMAP_SHARED)
+        pmap_page_protect(f->vs->m, src, XVM_PROT_NONE);
+}
+
 /* No anon: the object's page, the zero page, or a fresh private copy. */
 static int fault_lower(struct faultctx *f)
 {
@@ -208,6 +246,7 @@ static int fault_lower(struct faultctx *f)
         }
         if ((error = promote(f, NULL, &an)) != 0)
             return error;
+        unshare_source(f, m->zero_page);
         m->st.zero_fills++;
         return enter_promoted(f, an);
     }
@@ -221,6 +260,7 @@ static int fault_lower(struct faultctx *f)
         error = promote(f, phys_data(m, pg), &an);
         if (error)
             return error;
+        unshare_source(f, pg);
         m->st.cow_promotions++;
         if (page_is_device(pg)) {
             m->st.cow_from_device++;

@@ -6,11 +6,13 @@
 #include <errno.h>
 #include <string.h>
 
+#include "flash.h"
 #include "machine.h"
 #include "vfs.h"
 
 #define MAX_DEPTH 64            /* deeper means a directory loop */
 #define PATH_CAP 4096
+#define SPARSE_MAX 64           /* a file's pages over the image's pages */
 
 struct walk {
     struct xvm_mount *mp;
@@ -19,6 +21,7 @@ struct walk {
     char path[PATH_CAP];
     size_t len;
     unsigned depth;
+    struct hmap seen;           /* directories walked: each has one parent */
 };
 
 static int walk_dir(struct walk *w, uint32_t ino);
@@ -29,6 +32,10 @@ static int count_pages(struct walk *w, uint32_t ino, struct xvm_file_info *fi)
     struct xvm_machine *m = w->mp->m;
     struct vnode vn = { .mp = w->mp, .ino = ino, .size = fi->size };
     fi->pages = m_round(m, fi->size) >> m->pgshift;
+    /* Sparse files may outgrow their image, but not absurdly: a corrupt
+     * size must not make the walk endless. */
+    if (fi->pages > SPARSE_MAX * (w->mp->flash->seglen >> m->pgshift) + 1024)
+        return EFBIG;
     for (uint64_t p = 0; p < fi->pages; p++) {
         enum xip_kind kind;
         uint64_t pa;
@@ -71,6 +78,12 @@ static int visit(void *arg, const char *name, uint32_t ino, enum ffs_type type)
 
 static int walk_dir(struct walk *w, uint32_t ino)
 {
+    /* A directory met twice is a loop in a corrupt image (FFS has no
+     * directory hard links): the walk would never end. */
+    if (hmap_get(&w->seen, ino, NULL))
+        return ELOOP;
+    if (hmap_put(w->mp->m, &w->seen, ino, 1) != 0)
+        return ENOMEM;
     if (++w->depth > MAX_DEPTH)
         return ELOOP;
     int error = ffs_readdir(w->mp->qfs, ino, visit, w);
@@ -89,7 +102,9 @@ int xvm_fsinfo(xvm_mount *mp, int (*fn)(void *arg, const struct xvm_file_info *f
     w->mp = mp;
     w->fn = fn;
     w->arg = arg;
+    hmap_init(&w->seen);
     int error = walk_dir(w, ffs_root(mp->qfs));
+    hmap_fini(mp->m, &w->seen);
     m_free(mp->m, w);
     return error;
 }

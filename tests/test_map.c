@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "amap.h"
 #include "machine.h"
 #include "map.h"
 #include "vmspace.h"
@@ -171,6 +172,49 @@ static void test_map_bad_arguments_change_nothing(void **state)
     xvm_machine_destroy(m);
 }
 
+/*
+ * A first write into a huge private mapping gets an amap for the chunk
+ * around it only (UVM's amap chunking): the entry is clipped, the amap's
+ * size is the chunk's, and forks copy only what was touched.
+ */
+static void test_map_huge_mapping_gets_amaps_by_chunk(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("amd64", 16u << 20, 0);
+    xvm_vmspace *vs, *child;
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    uint64_t len = UINT64_C(1) << 40, a = 0;        /* 2^28 pages */
+    assert_int_equal(xvm_mmap(vs, &a, len, XVM_PROT_READ | XVM_PROT_WRITE,
+                              XVM_MAP_PRIVATE, NULL, 0), 0);
+    uint64_t spots[3] = { 0, len / 2 + 12345, len - 1 };
+    for (int i = 0; i < 3; i++)
+        tm_wr8(vs, a + spots[i], (uint8_t)(i + 1));
+    tm_check(m);
+    assert_int_equal(tm_stats(m).pages[XVM_USE_ANON], 3);
+    struct vm_map_entry *e;
+    unsigned with_amap = 0;
+    map_foreach(&vs->map, e) {
+        if (e->amap) {
+            with_amap++;
+            assert_true(e->amap->nslot <= 1024);
+            assert_int_equal(e->end - e->start, (uint64_t)e->amap->nslot * PG);
+        }
+    }
+    assert_int_equal(with_amap, 3);
+    assert_true(vs->map.nentries <= 1 + 2 * 3);
+    /* Fork and write in the child: only a chunk's amap is copied. */
+    assert_int_equal(xvm_vmspace_fork(vs, &child), 0);
+    tm_wr8(child, a + spots[1], 9);
+    assert_int_equal(tm_rd8(vs, a + spots[1]), 2);
+    assert_int_equal(tm_rd8(child, a + spots[1]), 9);
+    assert_int_equal(tm_rd8(child, a + spots[2]), 3);
+    assert_int_equal(tm_rd8(child, a + 7 * PG), 0);
+    tm_check(m);
+    assert_int_equal(xvm_munmap(vs, a, len), 0);
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_map_findspace_fills_gaps_without_overlap),
         cmocka_unit_test(test_map_many_entries_lookup),
         cmocka_unit_test(test_map_bad_arguments_change_nothing),
+        cmocka_unit_test(test_map_huge_mapping_gets_amaps_by_chunk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

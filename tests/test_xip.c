@@ -371,6 +371,52 @@ static void test_fsinfo_counts_every_file_and_page(void **state)
     tm_world_down(&w);
 }
 
+static int count_info(void *arg, const struct xvm_file_info *fi)
+{
+    (void)fi;
+    ++*(unsigned *)arg;
+    return 0;
+}
+
+/*
+ * Corrupt images must not make fsinfo walk forever: a file claiming an
+ * absurd size gives EFBIG; a directory that contains itself gives ELOOP.
+ */
+static void test_fsinfo_refuses_absurd_sizes_and_directory_loops(void **state)
+{
+    struct fixture *fx = *state;
+    char img[1024];
+    build(fx, img, sizeof(img), "absurd.img", 2, 16384, 2048);
+    for (int damage = 0; damage < 2; damage++) {
+        uint64_t n, off;
+        unsigned psz;
+        uint32_t ino;
+        uint8_t *bytes = file_slurp(img, &n);
+        struct tm_world w;
+        tm_world_attach(&w, "amd64", 16u << 20, 0, bytes, n);
+        tm_world_mount(&w, 1, 0, 0);
+        if (damage == 0) {
+            /* UFS2 di_size sits 96 bytes before di_db[0]. */
+            assert_int_equal(ffs_namei(w.mp->qfs, "bin/prog", 1, &ino), 0);
+            assert_int_equal(ffs_db_offset(w.mp->qfs, ino, 0, &off, &psz), 0);
+            for (int k = 0; k < 8; k++)
+                bytes[off - 96 + (uint64_t)k] = k == 6 ? 0x40 : 0;  /* 2^54 bytes */
+        } else {
+            /* The root's first entry (".") renamed: a subdirectory that
+             * is the root itself. */
+            uint64_t dir0;
+            uint32_t len;
+            assert_int_equal(ffs_bmap(w.mp->qfs, 2, 0, &dir0, &len), 0);
+            bytes[dir0 + 8] = 'z';          /* "." -> "z", still inode 2 */
+        }
+        ffs_invalidate(w.mp->qfs);
+        unsigned seen = 0;
+        assert_int_equal(xvm_fsinfo(w.mp, count_info, &seen), damage ? ELOOP : EFBIG);
+        tm_world_down(&w);
+        free(bytes);
+    }
+}
+
 static void test_fallback_page_for_fragment_tail_is_counted(void **state)
 {
     struct fixture *fx = *state;
@@ -658,6 +704,7 @@ int main(void)
         cmocka_unit_test(test_xip_private_write_promotes_device_page),
         cmocka_unit_test(test_xip_hole_maps_zero_page_and_write_zero_fills),
         cmocka_unit_test(test_fsinfo_counts_every_file_and_page),
+        cmocka_unit_test(test_fsinfo_refuses_absurd_sizes_and_directory_loops),
         cmocka_unit_test(test_fallback_page_for_fragment_tail_is_counted),
         cmocka_unit_test(test_file_mappings_follow_open_mode),
         cmocka_unit_test(test_replace_image_after_unmount),

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Regenerates the seed corpora in fuzz/corpus/ (committed; run this only
+# to change them).  Needs makefs and python3.
+set -euo pipefail
+cd "$(dirname "$0")/corpus"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# ffs: small makefs images, both versions and byte orders.
+mkdir -p "$tmp/t/d/e"
+python3 - "$tmp/t" <<'PY'
+import sys, os
+root = sys.argv[1]
+def f(rel, n, seed):
+    x = seed | 1; b = bytearray()
+    for _ in range(n):
+        x ^= (x << 13) & 0xffffffff; x ^= x >> 17; x ^= (x << 5) & 0xffffffff
+        b.append(x & 0xff)
+    open(os.path.join(root, rel), 'wb').write(b)
+f('a', 100, 1); f('d/b', 5000, 2); f('d/e/c', 9000, 3); f('p', 4096, 4)
+os.symlink('d/b', os.path.join(root, 'l'))
+PY
+for v in 1 2; do
+    for e in little big; do
+        makefs -t ffs -M 64k -B $e -o version=$v,bsize=4096,fsize=512 \
+            "ffs/ufs$v-$e.img" "$tmp/t" >/dev/null
+    done
+done
+
+# elf: hand-made static programs, both classes and byte orders.
+python3 - <<'PY'
+import struct
+def elf(path, is64, big, etype, segs, entry):
+    e = '>' if big else '<'
+    eh, ph = (64, 56) if is64 else (52, 32)
+    hdr = b'\x7fELF' + bytes([2 if is64 else 1, 2 if big else 1, 1]) + bytes(9)
+    w = 'Q' if is64 else 'I'
+    hdr += struct.pack(e + 'HHI' + w + w + w + 'IHHHHHH', etype, 8, 1, entry,
+                       eh, 0, 0, eh, ph, len(segs), 0, 0, 0)
+    body = bytearray(hdr)
+    for off, va, fsz, msz, flags in segs:
+        if is64:
+            body += struct.pack(e + 'IIQQQQQQ', 1, flags, off, va, va, fsz, msz, 4096)
+        else:
+            body += struct.pack(e + 'IIIIIIII', 1, off, va, va, fsz, msz, flags, 4096)
+    size = max(off + fsz for off, va, fsz, msz, flags in segs)
+    body += bytes((i * 7 + 3) & 0xff for i in range(size - len(body)))
+    open(path, 'wb').write(body)
+elf('elf/exec32le', False, False, 2,
+    [(0, 0x400000, 0x1800, 0x1800, 5), (0x1800, 0x401800, 0x300, 0x2000, 6)], 0x400100)
+elf('elf/exec64be', True, True, 2,
+    [(0, 0x10000000, 0x1200, 0x1200, 5), (0x1200, 0x10011200, 0x100, 0x100, 6)], 0x10000080)
+elf('elf/exec32be', False, True, 2,
+    [(0, 0x400000, 0x2000, 0x2000, 5)], 0x400200)
+elf('elf/pie64le', True, False, 3,
+    [(0, 0, 0x1000, 0x1000, 5), (0x1000, 0x2000, 0x800, 0x5000, 6)], 0x40)
+
+# ops: a few byte streams, one per configuration byte.
+x = 12345
+for cfg in (0x00, 0x05, 0x0a, 0x13, 0x26, 0x3f):
+    b = bytearray([cfg])
+    for _ in range(300):
+        x = (x * 1103515245 + 12345) & 0x7fffffff
+        b.append((x >> 16) & 0xff)
+    open('ops/seq-%02x' % cfg, 'wb').write(b)
+PY
