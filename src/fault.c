@@ -64,7 +64,7 @@ static unsigned pmap_flags(const struct faultctx *f)
  * around it, so amaps (and their copies after fork) cost what is touched,
  * not what is mapped.
  */
-#define CHUNK_PAGES 1024u
+#define CHUNK_PAGES 16384u     /* 64 MiB: forks stay O(entries) for big heaps */
 #define CHUNK_MAX(m) ((uint64_t)4 * CHUNK_PAGES << (m)->pgshift)
 
 static int chunk_entry(struct faultctx *f, struct vm_map_entry **ep)

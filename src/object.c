@@ -80,6 +80,35 @@ int object_page_alloc(struct xvm_object *obj, uint64_t off, bool zero,
     return 0;
 }
 
+#define SCAN_CHUNK 64
+
+uint64_t object_put_clean(struct xvm_object *obj, uint64_t want)
+{
+    struct xvm_machine *m = obj->m;
+    uint64_t freed = 0;
+    while (freed < want) {
+        uint64_t offs[SCAN_CHUNK], off, v;
+        unsigned k = 0;
+        /* Collect first: the table may not change while it is walked. */
+        for (size_t i = 0; k < SCAN_CHUNK && k < want - freed &&
+                           hmap_next(&obj->pages, &i, &off, &v);) {
+            struct vm_page *pg = phys_page(m, v);
+            if (pg->wire == 0 && !(pg->flags & PG_BUSY))
+                offs[k++] = off;
+        }
+        if (k == 0)
+            break;
+        for (unsigned j = 0; j < k; j++) {
+            pageh h = object_page(obj, offs[j]);
+            pmap_page_protect(m, h, XVM_PROT_NONE);
+            hmap_del(&obj->pages, offs[j]);
+            phys_free(m, h);
+        }
+        freed += k;
+    }
+    return freed;
+}
+
 /* Public handle. */
 void xvm_object_release(xvm_object *obj)
 {

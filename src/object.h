@@ -28,7 +28,15 @@ struct pager_ops {
      */
     int (*get)(struct xvm_object *obj, uint64_t off, unsigned flags,
                pageh *pg);
-    /* Frees the pager's private state; the object's pages are gone. */
+    /*
+     * Gives back up to want resident pages that can be had again (clean,
+     * unwired), unmapping them first; the page daemon calls it.
+     * => how many were freed.  NULL: nothing is ever clean (no swap).
+     */
+    uint64_t (*put)(struct xvm_object *obj, uint64_t want);
+    /* Frees the pager's private state; the object's pages are gone.
+     * (UVM's pgo_reference/pgo_detach are object_ref/object_unref, which
+     * count the references and call detach at the last.) */
     void (*detach)(struct xvm_object *obj);
 };
 
@@ -51,6 +59,8 @@ int object_create(struct xvm_machine *m, const struct pager_ops *ops,
 void object_ref(struct xvm_object *obj);
 void object_unref(struct xvm_object *obj);
 pageh object_page(const struct xvm_object *obj, uint64_t off);
+/* put for pagers whose resident pages are always clean (read-only files). */
+uint64_t object_put_clean(struct xvm_object *obj, uint64_t want);
 /* Allocates a frame and enters it at off (not yet filled: caller fills). */
 int object_page_alloc(struct xvm_object *obj, uint64_t off, bool zero,
                       pageh *pg);

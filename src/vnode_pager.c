@@ -91,5 +91,6 @@ static int vnode_get_page(struct xvm_object *obj, uint64_t off, unsigned flags,
 const struct pager_ops vnode_pager = {
     .name = "vnode",
     .get = vnode_get_page,
+    .put = object_put_clean,
     .detach = vnode_detach,
 };

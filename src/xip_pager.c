@@ -87,5 +87,6 @@ static int xip_get(struct xvm_object *obj, uint64_t off, unsigned flags,
 const struct pager_ops xip_pager = {
     .name = "xip",
     .get = xip_get,
+    .put = object_put_clean,
     .detach = vnode_detach,
 };

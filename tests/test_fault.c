@@ -1182,7 +1182,9 @@ static int tf_get(struct xvm_object *obj, uint64_t off, unsigned flags,
     return 0;
 }
 
-static const struct pager_ops tf_pager = { .name = "testfile", .get = tf_get };
+static const struct pager_ops tf_pager = {
+    .name = "testfile", .get = tf_get, .put = object_put_clean,
+};
 
 static xvm_object *tf_create(xvm_machine *m, unsigned npages)
 {

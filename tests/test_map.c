@@ -196,7 +196,7 @@ static void test_map_huge_mapping_gets_amaps_by_chunk(void **state)
     map_foreach(&vs->map, e) {
         if (e->amap) {
             with_amap++;
-            assert_true(e->amap->nslot <= 1024);
+            assert_true(e->amap->nslot <= 16384);
             assert_int_equal(e->end - e->start, (uint64_t)e->amap->nslot * PG);
         }
     }

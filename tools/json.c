@@ -84,6 +84,25 @@ static void json_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
+/* RAM by kind over the replay: at most TIMELINE_MAX of the samples. */
+#define TIMELINE_MAX 256
+
+static void timeline(FILE *out, const struct run_result *r)
+{
+    size_t step = (r->nsamples + TIMELINE_MAX - 1) / TIMELINE_MAX;
+    fprintf(out, "  \"timeline\": [");
+    for (size_t i = 0, n = 0; i < r->nsamples; i += step ? step : 1, n++) {
+        const struct sample *s = &r->samples[i];
+        fprintf(out, "%s\n    {\"event\": %llu", n ? "," : "",
+                (unsigned long long)s->event);
+        for (int u = 1; u < XVM_USE_COUNT; u++)
+            fprintf(out, ", \"%s\": %llu", xvm_use_name(u),
+                    (unsigned long long)s->pages[u]);
+        fputc('}', out);
+    }
+    fprintf(out, "%s]", r->nsamples ? "\n  " : "");
+}
+
 void print_json_run(FILE *out, const struct run_opts *o, int xip,
                     const struct run_result *r)
 {
@@ -101,5 +120,7 @@ void print_json_run(FILE *out, const struct run_opts *o, int xip,
         stats_fields(out, &r->marks[i].st, "      ");
         fprintf(out, "\n    }");
     }
-    fprintf(out, "%s}\n}", r->nmarks ? "\n  " : "");
+    fprintf(out, "%s},\n", r->nmarks ? "\n  " : "");
+    timeline(out, r);
+    fprintf(out, "\n}");
 }
