@@ -162,16 +162,9 @@ static void pick_subset(struct gen *g, uint64_t *idx, uint64_t n, uint64_t k)
 static struct trace_event *ev_new(struct gen *g, enum trace_op op, uint32_t pid)
 {
     struct trace_event *ev = &g->ev;
+    trace_event_reset(ev);
     ev->op = op;
     ev->pid = pid;
-    ev->pid2 = 0;
-    ev->addr = ev->len = ev->off = 0;
-    ev->prot = ev->shared = ev->fixed = 0;
-    ev->path = ev->label = NULL;
-    ev->argc = 0;
-    ev->has_data = 0;
-    ev->ndata = 0;
-    ev->expect_err = 0;
     return ev;
 }
 

@@ -377,8 +377,7 @@ static const struct {
 
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 
-/* scalar fields only: clearing data[] per event would cost 4 KiB of stores */
-static void reset_event(struct trace_event *ev)
+void trace_event_reset(struct trace_event *ev)
 {
     ev->pid = ev->pid2 = 0;
     ev->addr = ev->len = ev->off = 0;
@@ -495,7 +494,7 @@ int trace_parse_line(char *line, struct trace_event *ev, const char **msg)
     if (msg == NULL)
         msg = &dummy;
     *msg = NULL;
-    reset_event(ev);
+    trace_event_reset(ev);
     if (line == NULL)
         return 0;
     if (fast_access(line, ev))

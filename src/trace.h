@@ -52,6 +52,10 @@ struct trace_event {
  */
 int trace_parse_line(char *line, struct trace_event *ev, const char **msg);
 
+/* Clears the scalar fields only: clearing data[] (4 KiB) per event would
+ * cost more than the event; argv[] and data[] are valid up to argc/ndata. */
+void trace_event_reset(struct trace_event *ev);
+
 /* => 0 when line is exactly "xipvm-trace 1" (trailing whitespace allowed), else EINVAL. */
 int trace_check_header(const char *line);
 

@@ -7,6 +7,7 @@
 #include "refmodel.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -424,30 +425,32 @@ int rm_mprotect(struct rm_model *rm, struct rm_proc *p, uint64_t addr,
     return error;
 }
 
-int rm_minherit(struct rm_model *rm, struct rm_proc *p, uint64_t addr,
-                uint64_t len, int inh)
+/* Sets one byte-sized attribute over whole mappings in [addr, addr+len). */
+static int set_attr(struct rm_model *rm, struct rm_proc *p, uint64_t addr,
+                    uint64_t len, size_t field, int value, int max)
 {
     uint64_t end;
-    if ((unsigned)inh > XVM_INHERIT_NONE)
+    if ((unsigned)value > (unsigned)max)
         return EINVAL;
     int error = range_walk(rm, p, addr, len, NULL, 0, &end);
     for (size_t i = 0; error == 0 && i < p->n; i++)
         if (p->maps[i].start >= addr && p->maps[i].end <= end)
-            p->maps[i].inherit = (uint8_t)inh;
+            *((uint8_t *)&p->maps[i] + field) = (uint8_t)value;
     return error;
+}
+
+int rm_minherit(struct rm_model *rm, struct rm_proc *p, uint64_t addr,
+                uint64_t len, int inh)
+{
+    return set_attr(rm, p, addr, len, offsetof(struct rm_map, inherit), inh,
+                    XVM_INHERIT_NONE);
 }
 
 int rm_madvise(struct rm_model *rm, struct rm_proc *p, uint64_t addr,
                uint64_t len, int adv)
 {
-    uint64_t end;
-    if ((unsigned)adv > XVM_ADV_SEQUENTIAL)
-        return EINVAL;
-    int error = range_walk(rm, p, addr, len, NULL, 0, &end);
-    for (size_t i = 0; error == 0 && i < p->n; i++)
-        if (p->maps[i].start >= addr && p->maps[i].end <= end)
-            p->maps[i].advice = (uint8_t)adv;
-    return error;
+    return set_attr(rm, p, addr, len, offsetof(struct rm_map, advice), adv,
+                    XVM_ADV_SEQUENTIAL);
 }
 
 static int wire_check(const struct rm_model *rm, const struct rm_map *m, int arg)
