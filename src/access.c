@@ -79,8 +79,9 @@ static inline uint8_t *tlb_hit(struct xvm_vmspace *vs, uint64_t va, size_t n,
     uint64_t asid = vs->pmap->asid, vpn = va >> m->pgshift;
     size_t off = (size_t)va & (m->pgsz - 1);
     struct tlbent *e = tlb_slot(&m->tlb, asid, vpn);
+    /* n > pgsz - off, not off + n > pgsz: a huge n must not wrap past it. */
     if (e->asid != asid || e->vpn != vpn || (e->perm & access) != access ||
-        off + n > m->pgsz)
+        n > m->pgsz - off)
         return NULL;
     m->st.tlb_hits++;
     if (e->dev)

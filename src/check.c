@@ -32,6 +32,10 @@ struct ck {
     struct amap_seen *seen;
     size_t nseen, capseen;
     struct hmap anons;          /* anon -> slots seen */
+    struct hmap ptes;           /* page -> valid PTEs mapping it */
+    struct pv_key *keys;        /* scratch: one PV list's (pmap, va) */
+    size_t capkeys;
+    struct hmap wired;          /* RAM page -> wired PTEs seen */
     /* per-pmap walk state */
     struct xvm_vmspace *vs;
     uint64_t leaves, tables;
@@ -270,13 +274,6 @@ static void check_objects(struct ck *ck)
     }
 }
 
-static bool pv_has(struct xvm_machine *m, pageh pg, struct pmap *pm, uint64_t va)
-{
-    for (struct pv_entry *pv = pmap_pv_head(m, pg); pv; pv = pv->next)
-        if (pv->pmap == pm && pv->va == va)
-            return true;
-    return false;
-}
 
 /* => the page the map says va should show, or PAGEH_NONE when unknown. */
 static pageh expected_page(struct ck *ck, struct vm_map_entry *e, uint64_t va)
@@ -310,9 +307,9 @@ static void visit_pte(void *arg, uint64_t va, uint64_t pte)
                           (unsigned long long)va);
     if (!page_is_device(pg) && phys_page(m, pg)->use == XVM_USE_FREE)
         return (void)fail(ck, "va %#llx maps a free frame", (unsigned long long)va);
-    if (!pv_has(m, pg, vs->pmap, va))
-        return (void)fail(ck, "va %#llx: mapping without PV entry",
-                          (unsigned long long)va);
+    /* Each page's PTEs are counted here and matched against its PV list
+     * in check_pv: a scan of the list per PTE would be quadratic. */
+    bump(ck, &ck->ptes, pg, 1);
     struct vm_map_entry *e = map_lookup(&vs->map, va);
     if (e == NULL)
         return (void)fail(ck, "va %#llx mapped outside every entry",
@@ -326,6 +323,8 @@ static void visit_pte(void *arg, uint64_t va, uint64_t pte)
     pageh want = expected_page(ck, e, va);
     if (want != PAGEH_NONE && want != pg)
         return (void)fail(ck, "va %#llx maps the wrong page", (unsigned long long)va);
+    if ((pte & PTE_WIRED) && !page_is_device(pg))
+        bump(ck, &ck->wired, pg, 1);
     if ((pte & PTE_W) && (page_is_device(pg) || pg == m->zero_page))
         return (void)fail(ck, "va %#llx: writable %s page", (unsigned long long)va,
                           page_is_device(pg) ? "device" : "zero");
@@ -359,18 +358,68 @@ static void check_pmap(struct ck *ck, struct xvm_vmspace *vs)
              (unsigned long long)vs->pmap->ptpages);
 }
 
+/* A RAM page's wire count is the number of wired PTEs mapping it. */
+static void check_wired(struct ck *ck)
+{
+    struct xvm_machine *m = ck->m;
+    for (uint32_t i = 0; i < m->phys.npages && !ck->error; i++) {
+        uint64_t n = 0;
+        (void)hmap_get(&ck->wired, page_ram(i), &n);
+        if (m->phys.pages[i].use != XVM_USE_FREE && m->phys.pages[i].wire != n)
+            fail(ck, "frame %u: wire count %u, %llu wired mappings", i,
+                 (unsigned)m->phys.pages[i].wire, (unsigned long long)n);
+    }
+}
+
 /* Every PV entry names a live pmap whose PTE maps that page. */
+struct pv_key {
+    uintptr_t pmap;
+    uint64_t va;
+};
+
+static int key_cmp(const void *a, const void *b)
+{
+    const struct pv_key *x = a, *y = b;
+    if (x->pmap != y->pmap)
+        return x->pmap < y->pmap ? -1 : 1;
+    return x->va < y->va ? -1 : x->va > y->va;
+}
+
+/*
+ * One page's PV list: every entry names a PTE that maps this page, no
+ * entry twice, and as many entries as PTEs map the page (so the two are
+ * the same set).  => the list's length.
+ */
 static uint64_t check_pv_list(struct ck *ck, pageh pg)
 {
-    uint64_t n = 0;
+    uint64_t n = 0, ptes = 0;
     for (struct pv_entry *pv = pmap_pv_head(ck->m, pg); pv; pv = pv->next) {
         uint64_t pa;
-        n++;
         if (pmap_extract(pv->pmap, pv->va, &pa) ||
-            m_trunc(ck->m, pa) != phys_addr(ck->m, pg))
+            m_trunc(ck->m, pa) != phys_addr(ck->m, pg)) {
             fail(ck, "PV entry for va %#llx has no matching PTE",
                  (unsigned long long)pv->va);
+            return n;
+        }
+        if (n == ck->capkeys) {
+            size_t cap = ck->capkeys ? 2 * ck->capkeys : 64;
+            struct pv_key *k = realloc(ck->keys, cap * sizeof(*k));
+            if (k == NULL)
+                return fail(ck, "checker: out of host memory"), n;
+            ck->keys = k;
+            ck->capkeys = cap;
+        }
+        ck->keys[n++] = (struct pv_key){ (uintptr_t)pv->pmap, pv->va };
     }
+    qsort(ck->keys, (size_t)n, sizeof(*ck->keys), key_cmp);
+    for (uint64_t i = 1; i < n; i++)
+        if (key_cmp(&ck->keys[i - 1], &ck->keys[i]) == 0)
+            return fail(ck, "PV entry for va %#llx listed twice",
+                        (unsigned long long)ck->keys[i].va), n;
+    (void)hmap_get(&ck->ptes, pg, &ptes);
+    if (ptes != n)
+        fail(ck, "page mapped by %llu PTEs has %llu PV entries",
+             (unsigned long long)ptes, (unsigned long long)n);
     return n;
 }
 
@@ -385,6 +434,9 @@ static void check_pv(struct ck *ck)
             return (void)fail(ck, "device PV hash holds a bad key");
         dev += check_pv_list(ck, k);
     }
+    for (size_t i = 0; hmap_next(&ck->ptes, &i, &k, &v) && !ck->error;)
+        if (page_is_device(k) && !hmap_get(&m->devpv, k, NULL))
+            return (void)fail(ck, "device page mapped without PV entries");
     if (total + dev != m->st.pv_entries || dev != m->st.pv_device)
         fail(ck, "PV entries: counted %llu (%llu device), found %llu (%llu)",
              (unsigned long long)m->st.pv_entries,
@@ -411,6 +463,25 @@ static void check_tlb(struct ck *ck)
             if (e->perm & XVM_PROT_WRITE &&
                 page_is_device(phys_lookup(m, pa)))
                 return (void)fail(ck, "TLB grants write to a device page");
+            /* A live entry was filled from a current table: it may grant
+             * no more than its PTE, and write only where no copy shares. */
+            uint64_t va = e->vpn << m->pgshift, pte = pmap_pte(vs->pmap, va);
+            unsigned allow = (pte & PTE_R ? XVM_PROT_READ : 0) |
+                             (pte & PTE_X ? XVM_PROT_EXEC : 0) |
+                             ((pte & (PTE_W | PTE_MOD)) == (PTE_W | PTE_MOD)
+                                  ? XVM_PROT_WRITE : 0);
+            if (e->perm & ~allow)
+                return (void)fail(ck, "TLB entry for va %#llx grants more "
+                                  "than its PTE", (unsigned long long)va);
+            if (!(e->perm & XVM_PROT_WRITE))
+                continue;
+            struct vm_page *pg = phys_page(m, phys_lookup(m, pa));
+            struct vm_map_entry *me = map_lookup(&vs->map, va);
+            if (me == NULL || !(me->prot & XVM_PROT_WRITE) ||
+                (pg->use == XVM_USE_ANON ? pg->owner.anon->ref != 1 : me->cow))
+                return (void)fail(ck, "TLB grants write to va %#llx, whose "
+                                  "page is shared copy-on-write",
+                                  (unsigned long long)va);
         }
     }
 }
@@ -425,6 +496,8 @@ int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen)
     m->fail_alloc_at = 0;
     hmap_init(&ck.amaps);
     hmap_init(&ck.anons);
+    hmap_init(&ck.ptes);
+    hmap_init(&ck.wired);
     check_frames(&ck);
     for (struct xvm_vmspace *vs = m->spaces; vs && !ck.error; vs = vs->next)
         check_map(&ck, vs);
@@ -435,11 +508,16 @@ int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen)
     for (struct xvm_vmspace *vs = m->spaces; vs && !ck.error; vs = vs->next)
         check_pmap(&ck, vs);
     if (!ck.error)
+        check_wired(&ck);
+    if (!ck.error)
         check_pv(&ck);
     if (!ck.error)
         check_tlb(&ck);
     hmap_fini(m, &ck.amaps);
     hmap_fini(m, &ck.anons);
+    hmap_fini(m, &ck.ptes);
+    free(ck.keys);
+    hmap_fini(m, &ck.wired);
     for (size_t i = 0; i < ck.nseen; i++)
         free(ck.seen[i].cover);
     free(ck.seen);

@@ -111,6 +111,8 @@ static int build_stack(struct xvm_vmspace *vs, const struct elf_image *img,
                           XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0)) != 0)
         return error;
     for (unsigned i = argc; i-- > 0;) {
+        if (argv[i] == NULL)
+            return EINVAL;      /* bad input must not crash: no string to copy */
         size_t n = strlen(argv[i]) + 1;
         if (n > 4096)
             return E2BIG;

@@ -36,7 +36,7 @@ struct vm_page {
     uint64_t offset;            /* object offset; PT pages: valid entries */
     uint32_t next_free;         /* free-list link (index) */
     uint32_t epoch;             /* PT pages: write-protect epoch (pmap.c) */
-    uint16_t wire;              /* wire count */
+    uint32_t wire;              /* wire count: 16 bits wrapped at 65536 wired PTEs */
     uint8_t use;                /* enum xvm_use */
     uint8_t flags;
 };

@@ -439,6 +439,13 @@ int pmap_extract(struct pmap *pm, uint64_t va, uint64_t *pa)
     return 0;
 }
 
+uint64_t pmap_pte(struct pmap *pm, uint64_t va)
+{
+    unsigned i;
+    uint8_t *tbl = pte_slot(pm, va, false, &i);
+    return tbl ? pte_load(pm->m, tbl, i) : 0;
+}
+
 void pmap_unwire(struct pmap *pm, uint64_t va)
 {
     unsigned i;

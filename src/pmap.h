@@ -81,6 +81,8 @@ struct tlbent;
 int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
                    struct tlbent **out);
 
+/* The leaf PTE for va, or 0; no table is made current (for the checker). */
+uint64_t pmap_pte(struct pmap *pm, uint64_t va);
 /* PV lists, for the checker. */
 struct pv_entry *pmap_pv_head(struct xvm_machine *m, pageh pg);
 

@@ -171,10 +171,11 @@ static int run_event(struct xvm_replay *r, int *differs)
     }
 }
 
+/* An errno the trace format has no name for is still named (strerror). */
 static const char *err_name(int e)
 {
     const char *n = trace_errno_name(e);
-    return n ? n : e ? "an error" : "success";
+    return n ? n : e ? strerror(e) : "success";
 }
 
 int xvm_replay_line(xvm_replay *r, char *line, int *mismatch, char *msg,

@@ -98,7 +98,14 @@ static int fork_entry(struct xvm_vmspace *parent, struct xvm_vmspace *child,
     if (e->amap) {
         if (e->amap->flags & AMAP_SHARED) {
             /* Others share that amap: the child's copy must be taken now. */
-            return amap_copy(m, e);
+            if ((error = amap_copy(m, e)) != 0)
+                return error;
+            /* The sharers may map these anons writable: now that the copy
+             * shares them too, their writes must fault and promote. */
+            for (uint32_t k = 0; k < e->amap->nused; k++)
+                pmap_page_protect(m, e->amap->anon[e->amap->slots[k]]->page,
+                                  XVM_PROT_READ | XVM_PROT_EXEC);
+            return 0;
         }
         e->needs_copy = true;
         old->needs_copy = true;

@@ -126,6 +126,16 @@ same_json "$T/xip.json" "$T/other.json" && ok "zstd on stdin gives the same figu
     fail "zstd on stdin gives other figures"
 head -c 40 "$T/clean.trace.gz" >"$T/cut.gz"
 expect 1 "a truncated .gz is an error" -- $RUN "$T/cut.gz"
+# Cut only the trailer (gzip CRC and length; zstd checksum): every line
+# is there, but the stream never ends, so the file is corrupt.
+n=$(wc -c <"$T/clean.trace.gz")
+head -c $((n - 8)) "$T/clean.trace.gz" >"$T/cut8.gz"
+expect 1 "a .gz without its trailer is an error" -- $RUN "$T/cut8.gz"
+grep -q "corrupt compressed data" "$T/err" || fail "no message for a cut .gz"
+n=$(wc -c <"$T/clean.trace.zst")
+head -c $((n - 4)) "$T/clean.trace.zst" >"$T/cut4.zst"
+expect 1 "a .zst without its end is an error" -- $RUN "$T/cut4.zst"
+grep -q "corrupt compressed data" "$T/err" || fail "no message for a cut .zst"
 
 # compare: xip, copy and saved; an SVG that is well-formed XML.
 CMP="$XIPVM compare --image $T/img --fault-ahead 0 --readahead 0"
@@ -160,6 +170,16 @@ expect 2 "run with an unknown option" -- $RUN --bogus "$T/clean.trace"
 grep -q "unknown option" "$T/err" || fail "no message for an unknown option"
 expect 2 "run with a bad --readahead" -- $RUN --readahead many "$T/clean.trace"
 expect 2 "compare from stdin" -- $CMP -
+expect 2 "run refuses --svg (a compare option)" -- $RUN --svg "$T/run.svg" "$T/clean.trace"
+[ ! -e "$T/run.svg" ] || fail "run wrote an SVG"
+expect 2 "run with an unknown --machine" -- $RUN --machine vax "$T/clean.trace"
+grep -q "machine" "$T/err" || fail "no message about --machine"
+expect 2 "run with a negative --ram" -- $RUN --ram " -1" "$T/clean.trace"
+# Numbers are decimal or 0x hex: a leading zero does not mean octal.
+expect 0 "--fault-ahead 08 is eight" -- $RUN --fault-ahead 08 "$T/clean.trace"
+expect 0 "--ram 0100M" -- $RUN --ram 0100M --json "$T/clean.trace"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["ram_pages"] == 25600, d["ram_pages"]' \
+    "$T/out" || fail "--ram 0100M is not 100 MiB"
 expect 2 "fsinfo without an image" -- "$XIPVM" fsinfo
 
 # Bad images and traces: a clear error, exit 1.
@@ -173,6 +193,20 @@ expect 1 "a missing trace" -- $RUN "$T/nothere.trace"
 printf 'xipvm-trace 1\nspawn 1 /bin/busybox\nbogus 1\n' >"$T/malformed.trace"
 expect 1 "a malformed trace" -- $RUN "$T/malformed.trace"
 grep -q "line 3" "$T/err" || fail "the malformed line is not named"
+# An error the trace format has no name for is still named in the message.
+printf 'xipvm-trace 1\nspawn 1 /bin/busybox\nmmap 1 0x40000000 0x1000 r-- private /bin 0\n' \
+    >"$T/dir.trace"
+expect 1 "mapping a directory is a mismatch" -- $RUN "$T/dir.trace"
+grep -q "line 3: expected success, got .*directory" "$T/err" ||
+    fail "the mismatch does not say which error: $(cat "$T/err")"
+# Errors leave nothing behind (AddressSanitizer builds report leaks).
+"$XIPVM" run --image "$T/nothere" "$T/clean.trace" >/dev/null 2>"$T/err.missing-image"
+$RUN "$T/nothere.trace" >/dev/null 2>"$T/err.missing-trace"
+$RUN "$T/malformed.trace" >/dev/null 2>"$T/err.malformed"
+$CMP "$T/malformed.trace" >/dev/null 2>"$T/err.cmp-malformed"
+for f in missing-image missing-trace malformed cmp-malformed; do
+    if grep -q "LeakSanitizer" "$T/err.$f"; then fail "run leaks on error ($f)"; else ok "no leak ($f)"; fi
+done
 
 if [ "$fails" -ne 0 ]; then
     echo "$fails failure(s)" >&2

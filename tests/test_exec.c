@@ -513,9 +513,30 @@ static void test_failed_exec_leaves_the_old_image_running(void **state)
     tm_world_drop(&w);
 }
 
+/* A NULL argument string is bad input: EINVAL, not a crash. */
+static void test_null_argument_is_einval(void **state)
+{
+    struct fixture *fx = *state;
+    struct tm_world w;
+    up(&w, fx, "sgimips", 1);
+    struct xvm_stats st0 = tm_stats(w.m);
+    const char *argv[] = { "prog", NULL, "x" };
+    assert_int_equal(xvm_spawn(w.m, w.mp, 5, "/bin/prog", 3, argv), EINVAL);
+    assert_null(xvm_proc_vmspace(w.m, 5));
+    assert_int_equal(xvm_spawn(w.m, w.mp, 5, "/bin/prog", 1, argv), 0);
+    assert_int_equal(xvm_exec(w.m, 5, "/bin/prog", 3, argv), EINVAL);
+    assert_int_equal(xvm_exit(w.m, 5), 0);
+    struct xvm_stats st = tm_stats(w.m);
+    assert_int_equal(st.pages[XVM_USE_ANON], st0.pages[XVM_USE_ANON]);
+    assert_int_equal(st.pages[XVM_USE_PAGETABLE], st0.pages[XVM_USE_PAGETABLE]);
+    tm_check(w.m);
+    tm_world_drop(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_null_argument_is_einval),
         cmocka_unit_test(test_converted_images_have_their_class_and_order),
         cmocka_unit_test(test_segments_read_back_file_bytes),
         cmocka_unit_test(test_stack_holds_argc_and_argv),

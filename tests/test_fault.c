@@ -1554,6 +1554,27 @@ static void test_fault_enomem_at_every_host_allocation_of_fork_cow(void **state)
     assert_int_equal(nbad, 0);
 }
 
+/*
+ * More than 65535 wired mappings of one page (the zero page under a big
+ * read-only mlock): its wire count must not wrap, or the page would look
+ * unwired while wired mappings remain.
+ */
+static void test_fault_mlock_wire_count_of_one_page_does_not_wrap(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
+    xvm_vmspace *P = tm_vs(m);
+    const uint64_t n = 65537;
+    uint64_t a = tm_anon(P, n, XVM_PROT_READ, XVM_MAP_PRIVATE);
+    assert_int_equal(xvm_mlock(P, a, n * PG), 0);
+    assert_int_equal(phys_page(m, m->zero_page)->wire, n);
+    tm_check(m);
+    assert_int_equal(xvm_munlock(P, a, n * PG), 0);
+    assert_int_equal(phys_page(m, m->zero_page)->wire, 0);
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1586,6 +1607,7 @@ int main(void)
         cmocka_unit_test(test_fault_pmap_page_protect_read_only_makes_writes_fault),
         cmocka_unit_test(test_fault_enomem_at_every_frame_allocation_of_fork_cow),
         cmocka_unit_test(test_fault_enomem_at_every_host_allocation_of_fork_cow),
+        cmocka_unit_test(test_fault_mlock_wire_count_of_one_page_does_not_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

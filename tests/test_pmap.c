@@ -191,6 +191,32 @@ static void test_pmap_fork_write_protect_is_lazy_and_complete(void **state)
     xvm_machine_destroy(m);
 }
 
+/*
+ * The checker sees a TLB entry that grants more than its PTE: a write
+ * permission left behind after the PTE was write-protected.
+ */
+static void test_check_catches_tlb_write_beyond_pte(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
+    xvm_vmspace *vs = tm_vs(m);
+    uint64_t a = tm_anon(vs, 1, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
+    tm_wr8(vs, a, 1);
+    tm_check(m);
+    struct tlbent *e = tlb_slot(&m->tlb, vs->pmap->asid, a >> 12);
+    assert_true(e->asid == vs->pmap->asid && (e->perm & XVM_PROT_WRITE));
+    /* Lower the PTE behind the TLB's back (as a missing invalidate would). */
+    pmap_page_protect(m, phys_lookup(m, e->pa), XVM_PROT_READ);
+    e->asid = vs->pmap->asid;
+    e->perm = XVM_PROT_READ | XVM_PROT_WRITE;
+    char msg[200];
+    assert_int_equal(xvm_machine_check(m, msg, sizeof(msg)), EINVAL);
+    assert_non_null(strstr(msg, "grants more than its PTE"));
+    e->asid = 0;
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_pmap_page_protect_device_page_finds_every_mapping),
         cmocka_unit_test(test_tlb_hits_misses_and_coherence),
         cmocka_unit_test(test_pmap_fork_write_protect_is_lazy_and_complete),
+        cmocka_unit_test(test_check_catches_tlb_write_beyond_pte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -466,6 +466,58 @@ static void test_device_pages_shared_then_promoted_in_one(void **state)
     }
 }
 
+/*
+ * A length that wraps the page offset (off + n past 2^64) must not pass
+ * the one-page TLB-hit test: it is EFAULT, never a huge copy.
+ */
+static void test_access_length_near_2_64_on_tlb_hit_is_efault(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
+    xvm_vmspace *P = tm_vs(m);
+    uint64_t a = tm_anon(P, 1, RW, XVM_MAP_PRIVATE);
+    tm_wr8(P, a + 1, 'x');          /* the page is now in the TLB, writable */
+    uint8_t b[8];
+    assert_int_equal(xvm_read(P, a + 1, b, SIZE_MAX), EFAULT);
+    assert_int_equal(xvm_write(P, a + 1, b, SIZE_MAX - 1), EFAULT);
+    assert_int_equal(xvm_fetch(P, a + 1, b, SIZE_MAX), EFAULT);
+    assert_int_equal(tm_rd8(P, a + 1), 'x');
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+/*
+ * P and C share an amap (inherit-share) and both have written its pages;
+ * C forks G with copy inheritance, so G's copy shares the anons.  A later
+ * write by P (which did not fork, so was not write-protected) must not
+ * reach G's copy.
+ */
+static void test_fault_copy_of_shared_amap_is_safe_from_other_sharers(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
+    xvm_vmspace *P = tm_vs(m), *C, *G;
+    uint64_t a = tm_anon(P, 2, RW, XVM_MAP_PRIVATE);
+    assert_int_equal(xvm_minherit(P, a, 2 * PG, XVM_INHERIT_SHARE), 0);
+    C = tm_fork(P);
+    tm_wr8(P, a, 1);
+    tm_wr8(C, a + PG, 2);
+    tm_wr8(P, a + PG, 3);           /* P's PTE and TLB entry now writable */
+    assert_int_equal(xvm_minherit(C, a, 2 * PG, XVM_INHERIT_COPY), 0);
+    G = tm_fork(C);
+    assert_int_equal(tm_rd8(G, a), 1);
+    assert_int_equal(tm_rd8(G, a + PG), 3);
+    tm_wr8(P, a, 7);
+    tm_wr8(P, a + PG, 8);
+    tm_check(m);
+    assert_int_equal(tm_rd8(C, a), 7);
+    assert_int_equal(tm_rd8(C, a + PG), 8);
+    assert_int_equal(tm_rd8(G, a), 1);
+    assert_int_equal(tm_rd8(G, a + PG), 3);
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -481,6 +533,8 @@ int main(void)
         cmocka_unit_test(test_enomem_tiny_ram_then_recovery),
         cmocka_unit_test(test_two_machines_side_by_side),
         cmocka_unit_test(test_device_pages_shared_then_promoted_in_one),
+        cmocka_unit_test(test_access_length_near_2_64_on_tlb_hit_is_efault),
+        cmocka_unit_test(test_fault_copy_of_shared_amap_is_safe_from_other_sharers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,7 +63,8 @@ struct run_result {
     size_t nsamples;
     double seconds;
 };
-/* => 0 (mismatches counted in r), or 1 after printing an error. */
+/* => 0 (mismatches counted in r), or 1 after printing an error (r then
+ *    holds nothing to free). */
 int replay_file(const struct run_opts *o, int xip, struct run_result *r);
 void run_result_free(struct run_result *r);
 

@@ -7,10 +7,10 @@
 #include "cli.h"
 
 static const char run_usage[] =
-    "usage: xipvm run --image IMG [--xip|--copy] [--machine NAME] [--ram SIZE]\n"
-    "                 [--fault-ahead N] [--readahead N] [--json] TRACE\n";
+    "usage: xipvm run --image IMG [--xip|--copy] [--machine sgimips|amd64]\n"
+    "                 [--ram SIZE] [--fault-ahead N] [--readahead N] [--json] TRACE\n";
 static const char compare_usage[] =
-    "usage: xipvm compare --image IMG [--machine NAME] [--ram SIZE]\n"
+    "usage: xipvm compare --image IMG [--machine sgimips|amd64] [--ram SIZE]\n"
     "                 [--fault-ahead N] [--readahead N] [--json] [--svg FILE] TRACE\n";
 
 static double kib(uint64_t bytes)
@@ -53,6 +53,11 @@ int cmd_run(int argc, char **argv)
     struct run_opts o;
     struct run_result r;
     int rc = parse_run_opts(argc, argv, &o, true);
+    if (rc == 0 && o.svg) {
+        /* run draws no chart: a silently ignored --svg hides a mistake. */
+        fprintf(stderr, "xipvm: --svg is an option of compare, not run\n");
+        rc = 2;
+    }
     if (rc) {
         fputs(run_usage, stderr);
         return rc;

@@ -27,6 +27,7 @@ struct input {
     char out[OUT_CAP + 1];
     size_t out_pos, out_len;
     int eof;                    /* no more decoded bytes will come */
+    int mid;                    /* inside a gzip member or zstd frame */
 };
 
 static int fill_raw(struct input *in)
@@ -58,12 +59,14 @@ struct input *input_open(const char *path, char *err, size_t errlen)
     const uint8_t *b = in->raw;
     if (in->raw_len >= 2 && b[0] == 0x1f && b[1] == 0x8b) {
         in->kind = GZIP;
+        in->mid = 1;
         /* 15 + 32: zlib or gzip headers, detected. */
         if (inflateInit2(&in->z, 15 + 32) != Z_OK)
             in->kind = PLAIN, in->eof = 1;
     } else if (in->raw_len >= 4 && b[0] == 0x28 && b[1] == 0xb5 &&
                b[2] == 0x2f && b[3] == 0xfd) {
         in->kind = ZSTD;
+        in->mid = 1;
         in->zs = ZSTD_createDStream();
         if (in->zs == NULL || ZSTD_isError(ZSTD_initDStream(in->zs))) {
             snprintf(err, errlen, "%s: cannot start zstd", path);
@@ -81,11 +84,14 @@ static int decode_more(struct input *in)
     if (in->raw_pos == in->raw_len) {
         if (fill_raw(in) != 0)
             return EIO;
-        if (in->raw_len == 0) {
+        /* Inside a member or frame, the decoder may still hold output;
+         * it is asked below, and must end it (else: truncated). */
+        if (in->raw_len == 0 && (in->kind == PLAIN || !in->mid)) {
             in->eof = 1;
             return 0;
         }
     }
+    size_t before = in->out_len;
     if (in->kind == PLAIN) {
         size_t n = in->raw_len - in->raw_pos < room ? in->raw_len - in->raw_pos : room;
         memcpy(in->out + in->out_len, in->raw + in->raw_pos, n);
@@ -103,10 +109,14 @@ static int decode_more(struct input *in)
         in->out_len = OUT_CAP - in->z.avail_out;
         if (rc == Z_STREAM_END) {
             /* Concatenated members continue; anything else ends it. */
+            in->mid = 0;
             if (inflateReset(&in->z) != Z_OK)
                 in->eof = 1;
             return 0;
         }
+        if (in->raw_len == 0 && in->out_len == before)
+            return EILSEQ;      /* the input ended inside a member */
+        in->mid = 1;
         return rc == Z_OK || rc == Z_BUF_ERROR ? 0 : EILSEQ;
     }
     ZSTD_inBuffer zin = { in->raw, in->raw_len, in->raw_pos };
@@ -114,7 +124,12 @@ static int decode_more(struct input *in)
     size_t rc = ZSTD_decompressStream(in->zs, &zout, &zin);
     in->raw_pos = zin.pos;
     in->out_len = zout.pos;
-    return ZSTD_isError(rc) ? EILSEQ : 0;
+    if (ZSTD_isError(rc))
+        return EILSEQ;
+    if (rc != 0 && in->raw_len == 0 && in->out_len == before)
+        return EILSEQ;          /* the input ended inside a frame */
+    in->mid = rc != 0;          /* 0: a frame ended, fully flushed */
+    return 0;
 }
 
 char *input_line(struct input *in, int *err)

@@ -1,19 +1,27 @@
 /*
  * Command-line options shared by run, compare and bench.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 
+/* Decimal, or hex after 0x: a leading zero is not octal (as in traces). */
+static int num_base(const char *s)
+{
+    return s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10;
+}
+
 int parse_uint(const char *s, uint64_t max, uint64_t *v)
 {
     char *end;
-    if (s == NULL || *s == '\0' || *s == '-')
+    /* A digit first: strtoull would skip blanks and accept a sign. */
+    if (s == NULL || !isdigit((unsigned char)*s))
         return -1;
     errno = 0;
-    unsigned long long x = strtoull(s, &end, 0);
+    unsigned long long x = strtoull(s, &end, num_base(s));
     if (errno || *end != '\0' || x > max)
         return -1;
     *v = x;
@@ -23,10 +31,11 @@ int parse_uint(const char *s, uint64_t max, uint64_t *v)
 int parse_size(const char *s, uint64_t *v)
 {
     char *end;
-    if (s == NULL || *s == '\0' || *s == '-')
+    /* A digit first: strtoull would skip blanks and accept a sign. */
+    if (s == NULL || !isdigit((unsigned char)*s))
         return -1;
     errno = 0;
-    unsigned long long x = strtoull(s, &end, 0);
+    unsigned long long x = strtoull(s, &end, num_base(s));
     unsigned shift = 0;
     switch (*end) {
     case 'k': case 'K': shift = 10; end++; break;
@@ -71,6 +80,11 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
                    strcmp(a, "--svg") == 0) {
             if ((v = value(argc, argv, &i)) == NULL)
                 return 2;
+            /* A bad --machine is a usage error (2), like a bad --ram. */
+            if (a[2] == 'm' && strcmp(v, "sgimips") != 0 && strcmp(v, "amd64") != 0) {
+                fprintf(stderr, "xipvm: --machine: expected sgimips or amd64, got %s\n", v);
+                return 2;
+            }
             *(a[2] == 'i' ? &o->image : a[2] == 'm' ? &o->machine : &o->svg) = v;
         } else if (strcmp(a, "--ram") == 0) {
             if ((v = value(argc, argv, &i)) == NULL)

@@ -58,8 +58,10 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
 
     memset(r, 0, sizeof(*r));
     r->samples = calloc(MAX_SAMPLES, sizeof(*r->samples));
-    if (r->samples == NULL || world_open(o, xip, &w) != 0)
+    if (r->samples == NULL || world_open(o, xip, &w) != 0) {
+        run_result_free(r);     /* callers free only a successful result */
         return 1;
+    }
     struct input *in = input_open(o->trace, err, sizeof(err));
     xvm_replay *rp = NULL;
     if (in == NULL) {
@@ -119,6 +121,8 @@ out:
     xvm_replay_destroy(rp);
     input_close(in);
     world_close(&w);
+    if (rc != 0)
+        run_result_free(r);     /* callers free only a successful result */
     return rc;
 }
 
