@@ -319,9 +319,11 @@ int bench_sim(const struct bench_opts *o, struct sim_results *r)
         MEDIAN(r->entries[i], runs, spread_row(1, nentries[i], spread));
     }
     /* Host metadata: the vm_page per frame; nothing per device page but
-     * PV entries for live mappings and their hash slot. */
+     * for each live mapping its PV entry, the leaf table's pointer to it
+     * and its slot in the device PV hash (at most half full). */
     r->ram_page_bytes = sizeof(struct vm_page);
     r->device_page_bytes = 0;
-    r->pv_bytes = sizeof(struct pv_entry) + 2 * 2 * sizeof(uint64_t);
+    r->pv_bytes = sizeof(struct pv_entry) + sizeof(struct pv_entry *) +
+                  2 * 2 * sizeof(uint64_t);
     return 0;
 }

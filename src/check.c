@@ -310,6 +310,10 @@ static void visit_pte(void *arg, uint64_t va, uint64_t pte)
     /* Each page's PTEs are counted here and matched against its PV list
      * in check_pv: a scan of the list per PTE would be quadratic. */
     bump(ck, &ck->ptes, pg, 1);
+    struct pv_entry *pv = pmap_pv_at(vs->pmap, va);
+    if (pv == NULL || pv->pmap != vs->pmap || pv->va != va)
+        return (void)fail(ck, "va %#llx: the leaf table's PV entry is wrong",
+                          (unsigned long long)va);
     struct vm_map_entry *e = map_lookup(&vs->map, va);
     if (e == NULL)
         return (void)fail(ck, "va %#llx mapped outside every entry",

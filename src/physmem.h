@@ -32,6 +32,7 @@ struct vm_page {
     union {
         struct xvm_object *obj;     /* owner, for object pages */
         struct anon *anon;      /* owner, for anon pages */
+        struct pv_entry **ptpv; /* leaf tables: each PTE's PV entry */
     } owner;
     uint64_t offset;            /* object offset; PT pages: valid entries */
     uint32_t next_free;         /* free-list link (index) */

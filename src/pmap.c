@@ -152,45 +152,37 @@ static void pv_count(struct xvm_machine *m, pageh pg, int delta)
 /* => pv: a preallocated entry, so this step cannot fail for RAM pages. */
 static int pv_insert(struct xvm_machine *m, pageh pg, struct pv_entry *pv)
 {
-    if (!page_is_device(pg)) {
-        struct vm_page *p = phys_page(m, pg);
-        pv->next = p->pv;
-        p->pv = pv;
-    } else {
-        /* Device pages have no vm_page: one hash per machine (§6.3). */
-        struct pv_entry *scratch;
-        pv->next = *pv_headp(m, pg, &scratch);
-        if (hmap_put(m, &m->devpv, pg, (uint64_t)(uintptr_t)pv))
-            return ENOMEM;
-    }
+    struct pv_entry *scratch, **headp = pv_headp(m, pg, &scratch);
+    if (page_is_device(pg) &&
+        hmap_put(m, &m->devpv, pg, (uint64_t)(uintptr_t)pv))
+        return ENOMEM;          /* device pages: one hash per machine (§6.3) */
+    pv->prev = NULL;
+    pv->next = *headp;
+    if (pv->next)
+        pv->next->prev = pv;
+    if (!page_is_device(pg))
+        *headp = pv;
     pv_count(m, pg, 1);
     return 0;
 }
-
-static void pv_delete(struct xvm_machine *m, pageh pg, struct pmap *pm,
-                      uint64_t va)
+/* O(1): lists are doubly linked, and the leaf table knows each PTE's entry. */
+static void pv_unlink(struct xvm_machine *m, pageh pg, struct pv_entry *pv)
 {
-    struct pv_entry *scratch;
-    struct pv_entry **headp = pv_headp(m, pg, &scratch);
-    for (struct pv_entry **pp = headp; *pp; pp = &(*pp)->next) {
-        struct pv_entry *pv = *pp;
-        if (pv->pmap != pm || pv->va != va)
-            continue;
-        *pp = pv->next;
-        pool_put(&m->pv_pool, pv);
-        pv_count(m, pg, -1);
-        if (page_is_device(pg)) {
-            /* The key exists, so hmap_put cannot need memory here. */
-            if (scratch)
-                (void)hmap_put(m, &m->devpv, pg, (uint64_t)(uintptr_t)scratch);
-            else
-                hmap_del(&m->devpv, pg);
-        }
-        return;
+    if (pv->next)
+        pv->next->prev = pv->prev;
+    if (pv->prev) {
+        pv->prev->next = pv->next;
+    } else if (!page_is_device(pg)) {
+        phys_page(m, pg)->pv = pv->next;
+    } else if (pv->next) {
+        /* The key exists, so hmap_put cannot need memory here. */
+        (void)hmap_put(m, &m->devpv, pg, (uint64_t)(uintptr_t)pv->next);
+    } else {
+        hmap_del(&m->devpv, pg);
     }
-    assert(!"pv entry missing");
+    pool_put(&m->pv_pool, pv);
+    pv_count(m, pg, -1);
 }
-
 /* ---- tables ---- */
 
 static void leaf_sync(struct pmap *pm, pageh leaf)
@@ -220,6 +212,7 @@ static int table_alloc(struct pmap *pm, pageh *out)
 
 static void table_free(struct pmap *pm, pageh t)
 {
+    m_free(pm->m, table_page(pm->m, t)->owner.ptpv);
     phys_free(pm->m, t);
     pm->ptpages--;
     pm->hint_leaf = PAGEH_NONE;
@@ -284,13 +277,25 @@ int pmap_create(struct xvm_machine *m, struct pmap **out)
     return 0;
 }
 
+struct pv_entry *pmap_pv_at(struct pmap *pm, uint64_t va)
+{
+    pageh leaf;
+    if (va >= pm->m->prof->va_max || pt_leaf(pm, va, false, false, &leaf))
+        return NULL;
+    struct pv_entry **ptpv = table_page(pm->m, leaf)->owner.ptpv;
+    return ptpv ? ptpv[level_index(pm->m, pm->m->prof->levels - 1, va)] : NULL;
+}
+
 /* Removes one valid leaf mapping: PV, counts, TLB. */
 static void leaf_zap(struct pmap *pm, struct vm_page *tp, unsigned i,
                      uint64_t va, uint64_t pte)
 {
     struct xvm_machine *m = pm->m;
     pageh pg = phys_lookup(m, pte_frame_pa(m, pte));
-    pv_delete(m, pg, pm, va);
+    struct pv_entry *pv = tp->owner.ptpv[i];
+    assert(pv != NULL && pv->pmap == pm && pv->va == va);
+    pv_unlink(m, pg, pv);
+    tp->owner.ptpv[i] = NULL;
     if ((pte & PTE_WIRED) && !page_is_device(pg))
         phys_page(m, pg)->wire--;
     pte_store(m, tp->data, i, 0);
@@ -394,6 +399,11 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
         tlb_invalidate(&m->tlb, pm->asid, va >> m->pgshift);
         return 0;
     }
+    /* A leaf table keeps a pointer to each PTE's PV entry beside it. */
+    if (tp->owner.ptpv == NULL &&
+        (tp->owner.ptpv = m_zalloc(m, level_entries(m, m->prof->levels - 1) *
+                                          sizeof(*tp->owner.ptpv))) == NULL)
+        return ENOMEM;
     struct pv_entry *pv = pool_get(m, &m->pv_pool);
     if (pv == NULL)
         return ENOMEM;
@@ -405,6 +415,7 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
     }
     if (old & PTE_V)
         leaf_zap(pm, tp, i, va, old);
+    tp->owner.ptpv[i] = pv;
     pte_store(m, tp->data, i, pte_make(m, pa, nflags));
     tp->offset++;
     pm->resident++;

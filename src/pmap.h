@@ -27,7 +27,7 @@
 struct xvm_machine;
 
 struct pv_entry {
-    struct pv_entry *next;
+    struct pv_entry *next, *prev;   /* the page's list; prev NULL at head */
     struct pmap *pmap;
     uint64_t va;
 };
@@ -83,6 +83,9 @@ int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
 
 /* The leaf PTE for va, or 0; no table is made current (for the checker). */
 uint64_t pmap_pte(struct pmap *pm, uint64_t va);
+/* The PV entry the leaf table holds for va's PTE, or NULL (checker). */
+struct pv_entry *pmap_pv_at(struct pmap *pm, uint64_t va);
+
 /* PV lists, for the checker. */
 struct pv_entry *pmap_pv_head(struct xvm_machine *m, pageh pg);
 
