@@ -415,7 +415,8 @@ static uint64_t check_pv_list(struct ck *ck, pageh pg)
         }
         ck->keys[n++] = (struct pv_key){ (uintptr_t)pv->pmap, pv->va };
     }
-    qsort(ck->keys, (size_t)n, sizeof(*ck->keys), key_cmp);
+    if (n > 1)
+        qsort(ck->keys, (size_t)n, sizeof(*ck->keys), key_cmp);
     for (uint64_t i = 1; i < n; i++)
         if (key_cmp(&ck->keys[i - 1], &ck->keys[i]) == 0)
             return fail(ck, "PV entry for va %#llx listed twice",
