@@ -171,6 +171,7 @@ grep -q "unknown option" "$T/err" || fail "no message for an unknown option"
 expect 2 "run with a bad --readahead" -- $RUN --readahead many "$T/clean.trace"
 expect 2 "compare from stdin" -- $CMP -
 expect 2 "run refuses --svg (a compare option)" -- $RUN --svg "$T/run.svg" "$T/clean.trace"
+expect 2 "compare refuses --copy (it runs both modes)" -- $CMP --copy "$T/clean.trace"
 [ ! -e "$T/run.svg" ] || fail "run wrote an SVG"
 expect 2 "run with an unknown --machine" -- $RUN --machine vax "$T/clean.trace"
 grep -q "machine" "$T/err" || fail "no message about --machine"

@@ -16,6 +16,7 @@ struct run_opts {
     const char *machine;        /* profile */
     uint64_t ram;
     int xip;                    /* 1 xip, 0 copy */
+    bool mode_given;            /* --xip or --copy was on the command line */
     int fault_ahead;            /* -1: UVM's table */
     int readahead;              /* -1: the mount's default */
     bool json;

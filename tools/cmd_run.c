@@ -166,6 +166,11 @@ int cmd_compare(int argc, char **argv)
         fputs(compare_usage, stderr);
         return rc;
     }
+    if (o.mode_given) {
+        fprintf(stderr, "xipvm: compare runs both modes: --xip and --copy are "
+                        "options of run\n");
+        return 2;
+    }
     if (strcmp(o.trace, "-") == 0) {
         fprintf(stderr, "xipvm: compare reads the trace twice: give a file\n");
         return 2;

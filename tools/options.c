@@ -72,8 +72,10 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
         uint64_t n;
         if (strcmp(a, "--xip") == 0) {
             o->xip = 1;
+            o->mode_given = true;
         } else if (strcmp(a, "--copy") == 0) {
             o->xip = 0;
+            o->mode_given = true;
         } else if (strcmp(a, "--json") == 0) {
             o->json = true;
         } else if (strcmp(a, "--image") == 0 || strcmp(a, "--machine") == 0 ||
