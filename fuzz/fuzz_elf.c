@@ -29,13 +29,13 @@ static void locate(void)
     xvm_mount *mp;
     uint32_t ino;
     if (xvm_machine_create(NULL, &m) || xvm_flash_attach(m, base, base_size, NULL, &fl) ||
-        xvm_mount_flash(fl, NULL, &mp) || ffs_namei(mp->qfs, "prog", 1, &ino))
+        xvm_mount_flash(fl, NULL, &mp) || ffs_namei(mp->fs, "prog", 1, &ino))
         abort();
-    bsize = ffs_bsize(mp->qfs);
+    bsize = ffs_bsize(mp->fs);
     nblocks = PROG_SIZE / bsize;
     for (unsigned k = 0; k < nblocks; k++) {
         uint32_t len;
-        if (ffs_bmap(mp->qfs, ino, k, &block_off[k], &len) || len < bsize ||
+        if (ffs_bmap(mp->fs, ino, k, &block_off[k], &len) || len < bsize ||
             block_off[k] > base_size - bsize)
             abort();
     }

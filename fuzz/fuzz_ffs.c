@@ -110,7 +110,7 @@ static void run(const uint8_t *data, size_t size, int xip)
     if (xvm_flash_attach(m, data, size, NULL, &fl) == 0 &&
         xvm_mount_flash(fl, &mc, &mp) == 0) {
         memset(&l, 0, sizeof(l));
-        l.fs = mp->qfs;
+        l.fs = mp->fs;
         ffs_readdir(l.fs, ffs_root(l.fs), collect, &l);
         unsigned entries = 0;
         (void)xvm_fsinfo(mp, count_entry, &entries);    /* any errno, no hang */

@@ -137,6 +137,8 @@ XVM_API int xvm_vmspace_create(xvm_machine *m, xvm_vmspace **out);
 /* No page is copied: the cost is O(map entries). */
 XVM_API int xvm_vmspace_fork(xvm_vmspace *parent, xvm_vmspace **child);
 XVM_API void xvm_vmspace_destroy(xvm_vmspace *vs);
+/* => the machine the address space belongs to. */
+XVM_API xvm_machine *xvm_vmspace_machine(const xvm_vmspace *vs);
 
 /* Objects that can be mapped.  Each create returns one reference. */
 XVM_API int xvm_aobj_create(xvm_machine *m, uint64_t size, xvm_object **out);

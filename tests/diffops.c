@@ -448,7 +448,7 @@ static int world_up(struct world *w)
         error = xvm_open(w->mp, file_paths[i], XVM_O_RDONLY, &w->files[i]);
     if (error)
         return fail(w, "setup: %d", error);
-    rm_init(&w->rm, w->m->prof->va_max, w->cfg.xip, w->di->files, DIFF_NFILES);
+    rm_init(&w->rm, w->m->core.prof->va_max, w->cfg.xip, w->di->files, DIFF_NFILES);
     w->tiny = w->cfg.ram_bytes / RM_PG < TINY_FRAMES;
     w->next_pid = 1;
     return 0;
@@ -474,8 +474,8 @@ static const uint8_t *lib_page(struct xvm_vmspace *vs, uint64_t pva)
     uint64_t pa;
     if (pmap_extract(vs->pmap, pva, &pa) != 0)
         return NULL;
-    pageh h = phys_lookup(vs->m, pa & ~(uint64_t)(RM_PG - 1));
-    return h == PAGEH_NONE ? NULL : phys_data(vs->m, h);
+    pageh h = phys_lookup(vs->vm->ph, pa & ~(uint64_t)(RM_PG - 1));
+    return h == PAGEH_NONE ? NULL : phys_data(vs->vm->ph, h);
 }
 
 /* Every resident page of the window and the stack top shows the model's
@@ -555,15 +555,15 @@ static int check_layout(struct world *w, struct rm_proc *p)
 static int check_all(struct world *w, bool resident)
 {
     char msg[256];
-    uint64_t fa = w->m->fail_alloc_at, ff = w->m->fail_frame_at;
-    w->m->fail_alloc_at = w->m->fail_frame_at = 0;
+    uint64_t fa = w->m->core.fail_at[INJECT_ALLOC], ff = w->m->core.fail_at[INJECT_FRAME];
+    w->m->core.fail_at[INJECT_ALLOC] = w->m->core.fail_at[INJECT_FRAME] = 0;
     int error = xvm_machine_check(w->m, msg, sizeof(msg));
-    w->m->fail_alloc_at = fa, w->m->fail_frame_at = ff;
+    w->m->core.fail_at[INJECT_ALLOC] = fa, w->m->core.fail_at[INJECT_FRAME] = ff;
     if (error)
         return fail(w, "machine check: %s", msg);
-    if (w->m->procs.n != w->rm.nprocs)
+    if (w->m->procs.table.n != w->rm.nprocs)
         return fail(w, "library has %llu processes, model %zu",
-                    (unsigned long long)w->m->procs.n, w->rm.nprocs);
+                    (unsigned long long)w->m->procs.table.n, w->rm.nprocs);
     for (size_t i = 0; i < w->rm.nprocs; i++)
         if (check_layout(w, w->rm.procs[i]) || (resident && check_resident(w, w->rm.procs[i])))
             return -1;
@@ -581,8 +581,8 @@ static bool may_take_frames(enum op op)
 /* An injected failure fires once; it is disarmed at the end of its step. */
 static bool fired(const struct xvm_machine *m)
 {
-    return (m->fail_alloc_at && m->nalloc >= m->fail_alloc_at) ||
-           (m->fail_frame_at && m->nframe >= m->fail_frame_at);
+    return (m->core.fail_at[INJECT_ALLOC] && m->core.occurred[INJECT_ALLOC] >= m->core.fail_at[INJECT_ALLOC]) ||
+           (m->core.fail_at[INJECT_FRAME] && m->core.occurred[INJECT_FRAME] >= m->core.fail_at[INJECT_FRAME]);
 }
 
 static bool enomem_ok(const struct world *w, enum op op)
@@ -1030,9 +1030,9 @@ static int op_inject(struct world *w)
     if (!w->cfg.inject)
         return 0;
     if (b & 1)
-        w->m->fail_frame_at = w->m->nframe + 1 + (b >> 1) % 12;
+        w->m->core.fail_at[INJECT_FRAME] = w->m->core.occurred[INJECT_FRAME] + 1 + (b >> 1) % 12;
     else
-        w->m->fail_alloc_at = w->m->nalloc + 1 + (b >> 1) % 12;
+        w->m->core.fail_at[INJECT_ALLOC] = w->m->core.occurred[INJECT_ALLOC] + 1 + (b >> 1) % 12;
     return 0;
 }
 
@@ -1053,10 +1053,10 @@ static int dispatch(struct world *w, enum op op)
 /* Disarms an injected failure once it fired. */
 static void disarm_fired(struct xvm_machine *m)
 {
-    if (m->fail_alloc_at && m->nalloc >= m->fail_alloc_at)
-        m->fail_alloc_at = 0;
-    if (m->fail_frame_at && m->nframe >= m->fail_frame_at)
-        m->fail_frame_at = 0;
+    if (m->core.fail_at[INJECT_ALLOC] && m->core.occurred[INJECT_ALLOC] >= m->core.fail_at[INJECT_ALLOC])
+        m->core.fail_at[INJECT_ALLOC] = 0;
+    if (m->core.fail_at[INJECT_FRAME] && m->core.occurred[INJECT_FRAME] >= m->core.fail_at[INJECT_FRAME])
+        m->core.fail_at[INJECT_FRAME] = 0;
 }
 
 /* One step: decode, run on both, compare, check. */
@@ -1077,7 +1077,7 @@ static int step(struct world *w)
 static int finish(struct world *w)
 {
     note(w, "finish");
-    w->m->fail_alloc_at = w->m->fail_frame_at = 0;
+    w->m->core.fail_at[INJECT_ALLOC] = w->m->core.fail_at[INJECT_FRAME] = 0;
     if (check_all(w, true))
         return -1;
     while (w->rm.nprocs > 0) {

@@ -338,7 +338,7 @@ static void test_amap_enomem_in_split_fork_and_copy_changes_nothing(void **state
         for (int i = 0; i < 4; i++)
             tm_wr8(P, a + i * PG, (uint8_t)(i + 1));
         xvm_vmspace *C = tm_fork(P);
-        m->fail_alloc_at = m->nalloc + n;
+        m->core.fail_at[INJECT_ALLOC] = m->core.occurred[INJECT_ALLOC] + n;
         int e1 = xvm_mprotect(P, a + PG, 2 * PG, XVM_PROT_READ);
         tm_check(m);
         int e2 = e1 ? 0 : xvm_munmap(C, a + 3 * PG, PG);
@@ -351,7 +351,7 @@ static void test_amap_enomem_in_split_fork_and_copy_changes_nothing(void **state
             assert_int_equal(e, ENOMEM);
             failed++;
         }
-        m->fail_alloc_at = 0;
+        m->core.fail_at[INJECT_ALLOC] = 0;
         if (e1) {
             /* A refused mprotect changed no protection (a clip done
              * before the failing one may stay: it changes nothing). */

@@ -76,14 +76,14 @@ static pageh page_at(xvm_vmspace *vs, uint64_t va)
 {
     uint64_t pa = 0;
     assert_int_equal(xvm_extract(vs, va, &pa), 0);
-    return phys_lookup(vs->m, pa & ~(uint64_t)(PG - 1));
+    return phys_lookup(vs->vm->ph, pa & ~(uint64_t)(PG - 1));
 }
 
 static unsigned wire_of(xvm_vmspace *vs, uint64_t va)
 {
     pageh pg = page_at(vs, va);
     assert_false(page_is_device(pg));
-    return phys_page(vs->m, pg)->wire;
+    return phys_page(vs->vm->ph, pg)->wire;
 }
 
 static uint64_t count_mapped(xvm_vmspace *vs, uint64_t a, unsigned npages)
@@ -99,7 +99,7 @@ static uint64_t map_obj(xvm_vmspace *vs, uint64_t len, int prot, int flags,
 {
     uint64_t a = 0;
     assert_int_equal(xvm_mmap(vs, &a, len, prot, flags, obj, off), 0);
-    tm_check(vs->m);
+    tm_check(xvm_vmspace_machine(vs));
     return a;
 }
 
@@ -524,8 +524,8 @@ static void test_fault_lower_read_of_untouched_private_anon_maps_zero_page(void 
     /* Neither anons nor an aobj: no neighbours in empty anonymous memory. */
     assert_int_equal(s1.neighbour_maps, s0.neighbour_maps);
     assert_int_equal(s1.pages[XVM_USE_ANON], 0);
-    assert_int_equal(page_at(P, a + 2 * PG), m->zero_page);
-    assert_int_equal(page_at(P, a + 6 * PG), m->zero_page);
+    assert_int_equal(page_at(P, a + 2 * PG), m->ph.zero_page);
+    assert_int_equal(page_at(P, a + 6 * PG), m->ph.zero_page);
     assert_false(writable(P, a + 2 * PG));
     /* The write zero-fills a private page in place of the zero page. */
     tm_wr8(P, a + 2 * PG + 9, 9);
@@ -533,7 +533,7 @@ static void test_fault_lower_read_of_untouched_private_anon_maps_zero_page(void 
     struct xvm_stats s2 = tm_stats(m);
     assert_int_equal(s2.zero_fills - s1.zero_fills, 1);
     assert_int_equal(s2.pages[XVM_USE_ANON], 1);
-    assert_true(page_at(P, a + 2 * PG) != m->zero_page);
+    assert_true(page_at(P, a + 2 * PG) != m->ph.zero_page);
     assert_int_equal(tm_rd8(P, a + 2 * PG), 0);
     assert_int_equal(tm_rd8(P, a + 6 * PG), 0);
     xvm_machine_destroy(m);
@@ -816,7 +816,7 @@ static void test_fault_mlock_wires_anon_aobj_and_refuses_device(void **state)
     uint64_t z = tm_anon(P, 2, XVM_PROT_READ, XVM_MAP_PRIVATE);
     assert_int_equal(xvm_mlock(P, z, 2 * PG), 0);
     tm_check(m);
-    assert_int_equal(page_at(P, z), m->zero_page);
+    assert_int_equal(page_at(P, z), m->ph.zero_page);
     assert_int_equal(wire_of(P, z), 2);
     /* Made writable and written: the wired zero page is replaced by a
      * wired anon (the entry is wired), and loses that wiring. */
@@ -977,7 +977,7 @@ static void test_fault_write_to_wired_entry_after_fork_keeps_it_wired(void **sta
     assert_true(page_at(P, a) != old);
     assert_int_equal(wire_of(P, a), 1);
     assert_true(pte_at(P, a) & PTE_WIRED);
-    assert_int_equal(phys_page(m, old)->wire, 0);
+    assert_int_equal(phys_page(&m->ph, old)->wire, 0);
     assert_int_equal(tm_rd8(C, a), 'o');
     assert_false(pte_at(C, a) & PTE_WIRED);
     assert_int_equal(xvm_munlock(P, a, 2 * PG), 0);
@@ -1035,7 +1035,7 @@ static void test_fault_promotion_in_shared_amap_unmaps_old_page_everywhere(void 
     assert_int_equal(xvm_mprotect(P, a, 2 * PG, XVM_PROT_READ), 0);
     assert_int_equal(xvm_mlock(P, a, 2 * PG), 0);
     pageh old = page_at(P, a);
-    assert_int_equal(phys_page(m, old)->wire, 1);
+    assert_int_equal(phys_page(&m->ph, old)->wire, 1);
     assert_int_equal(tm_rd8(C, a), 'o');
     tm_check(m);
     /* C writes: promotion inside the shared amap. */
@@ -1044,7 +1044,7 @@ static void test_fault_promotion_in_shared_amap_unmaps_old_page_everywhere(void 
     tm_check(m);
     assert_int_equal(tm_stats(m).cow_promotions - s0.cow_promotions, 1);
     assert_false(mapped(P, a));
-    assert_int_equal(phys_page(m, old)->wire, 0);
+    assert_int_equal(phys_page(&m->ph, old)->wire, 0);
     assert_int_equal(tm_rd8(G, a), 'o');
     /* Unlock with the page gone, and with a table gone entirely. */
     assert_int_equal(xvm_munlock(P, a, 2 * PG), 0);
@@ -1080,10 +1080,10 @@ static void test_fault_enomem_entering_promoted_page_leaves_no_stale_mapping(voi
         tm_wr8(P, a + PG, 'g');
         xvm_vmspace *C = tm_fork(P);
         tm_wr8(C, a + PG, 'x');         /* C copies the amap: page 0 ref 2 */
-        m->fail_alloc_at = m->nalloc + k;
+        m->core.fail_at[INJECT_ALLOC] = m->core.occurred[INJECT_ALLOC] + k;
         uint8_t v = 'P';
         int error = xvm_write(P, a, &v, 1);
-        m->fail_alloc_at = 0;
+        m->core.fail_at[INJECT_ALLOC] = 0;
         if (error == 0) {
             xvm_machine_destroy(m);
             h->m = NULL;
@@ -1165,7 +1165,7 @@ static int tf_get(struct xvm_object *obj, uint64_t off, unsigned flags,
     if (off >= obj->size)
         return EFAULT;
     if (off / PG == TF_HOLE) {
-        *pg = obj->m->zero_page;
+        *pg = obj->objs->ph->zero_page;
         return 0;
     }
     *pg = object_page(obj, off);
@@ -1176,7 +1176,7 @@ static int tf_get(struct xvm_object *obj, uint64_t off, unsigned flags,
     int error = object_page_alloc(obj, off, false, pg);
     if (error)
         return error;
-    uint8_t *data = phys_page(obj->m, *pg)->data;
+    uint8_t *data = phys_page(obj->objs->ph, *pg)->data;
     for (uint64_t i = 0; i < PG; i++)
         data[i] = tf_byte(off + i);
     return 0;
@@ -1189,7 +1189,7 @@ static const struct pager_ops tf_pager = {
 static xvm_object *tf_create(xvm_machine *m, unsigned npages)
 {
     xvm_object *obj;
-    assert_int_equal(object_create(m, &tf_pager, (uint64_t)npages * PG,
+    assert_int_equal(object_create(&m->objs, &tf_pager, (uint64_t)npages * PG,
                                    XVM_USE_PAGECACHE, &obj), 0);
     obj->read_only = true;
     return obj;
@@ -1208,10 +1208,10 @@ static void test_fault_lower_hole_in_file_maps_zero_page_read_only(void **state)
     assert_int_equal(tm_rd8(P, s + TF_HOLE * PG + 5), 0);
     assert_int_equal(tm_rd8(P, s + 2 * PG + 5), tf_byte(2 * PG + 5));
     tm_check(m);
-    assert_int_equal(page_at(P, s + TF_HOLE * PG), m->zero_page);
+    assert_int_equal(page_at(P, s + TF_HOLE * PG), m->ph.zero_page);
     assert_int_equal(tm_stats(m).pages[XVM_USE_PAGECACHE], 1);
     assert_int_equal(tm_rd8(P, p + TF_HOLE * PG), 0);
-    assert_int_equal(page_at(P, p + TF_HOLE * PG), m->zero_page);
+    assert_int_equal(page_at(P, p + TF_HOLE * PG), m->ph.zero_page);
     assert_false(writable(P, p + TF_HOLE * PG));
     struct xvm_stats s0 = tm_stats(m);
     tm_wr8(P, p + TF_HOLE * PG, 9);
@@ -1278,11 +1278,11 @@ static void test_fault_pmap_refuses_writable_device_and_out_of_range(void **stat
     xvm_vmspace *P = tm_vs(m);
     pageh dp = page_device(d.pa);
     assert_int_equal(pmap_enter(P->pmap, 0x10000000, dp, RW, 0), EINVAL);
-    assert_int_equal(pmap_enter(P->pmap, m->prof->va_max, m->zero_page,
+    assert_int_equal(pmap_enter(P->pmap, m->core.prof->va_max, m->ph.zero_page,
                                 XVM_PROT_READ, 0), EINVAL);
     assert_false(mapped(P, 0x10000000));
     uint64_t pa;
-    assert_int_equal(xvm_extract(P, m->prof->va_max + PG, &pa), EFAULT);
+    assert_int_equal(xvm_extract(P, m->core.prof->va_max + PG, &pa), EFAULT);
     /* A wired device mapping counts no wiring (there is no vm_page):
      * entered wired over a plain mapping, anew, and torn down wired. */
     uint64_t a = map_obj(P, PG, XVM_PROT_READ, XVM_MAP_SHARED, d.obj, 0);
@@ -1307,12 +1307,12 @@ static void test_fault_pmap_refuses_writable_device_and_out_of_range(void **stat
     tm_wr8(P, b, 1);
     pageh pg = page_at(P, b);
     assert_int_equal(pmap_enter(P->pmap, b, pg, RW, PMAP_WIRED), 0);
-    assert_int_equal(phys_page(m, pg)->wire, 1);
+    assert_int_equal(phys_page(&m->ph, pg)->wire, 1);
     assert_int_equal(pmap_enter(P->pmap, b, pg, RW, PMAP_WIRED), 0);
-    assert_int_equal(phys_page(m, pg)->wire, 1);
+    assert_int_equal(phys_page(&m->ph, pg)->wire, 1);
     assert_true(pte_at(P, b) & PTE_MOD);    /* kept across the re-enter */
     pmap_unwire(P->pmap, b);
-    assert_int_equal(phys_page(m, pg)->wire, 0);
+    assert_int_equal(phys_page(&m->ph, pg)->wire, 0);
     tm_check(m);
     xvm_vmspace_destroy(P);             /* with the device page wired */
     tm_check(m);
@@ -1336,20 +1336,20 @@ static void test_fault_pmap_page_protect_read_only_makes_writes_fault(void **sta
     tm_wr8(P, s, 3);
     pageh pg = page_at(P, s);
     assert_true(writable(P, s) && writable(Q, s));
-    pmap_page_protect(m, pg, XVM_PROT_READ);
+    pmap_page_protect(&m->mmu, pg, XVM_PROT_READ);
     assert_false(writable(P, s));
     assert_false(writable(Q, s));
-    pmap_page_protect(m, pg, XVM_PROT_READ);    /* nothing left to lower */
+    pmap_page_protect(&m->mmu, pg, XVM_PROT_READ);    /* nothing left to lower */
     tm_check(m);
     /* Clearing bits that are not set changes nothing. */
-    pmap_clear_modify(m, pg);
-    pmap_clear_modify(m, pg);
-    assert_false(pmap_is_modified(m, pg));
+    pmap_clear_modify(&m->mmu, pg);
+    pmap_clear_modify(&m->mmu, pg);
+    assert_false(pmap_is_modified(&m->mmu, pg));
     struct xvm_stats s0 = tm_stats(m);
     tm_wr8(Q, s, 4);
     assert_int_equal(tm_stats(m).faults_lower - s0.faults_lower, 1);
     assert_int_equal(tm_rd8(P, s), 4);
-    assert_true(pmap_is_modified(m, pg));
+    assert_true(pmap_is_modified(&m->mmu, pg));
     tm_check(m);
     xvm_machine_destroy(m);
 }
@@ -1361,7 +1361,7 @@ static void test_fault_pmap_page_protect_read_only_makes_writes_fault(void **sta
  * and the same step must succeed with the injection lifted); bytes read
  * back are checked at the end.
  */
-enum inject { INJECT_FRAME, INJECT_ALLOC };
+enum inject { T_FRAME, T_ALLOC };
 
 struct run {
     xvm_machine *m;
@@ -1381,8 +1381,8 @@ static bool run_ok(struct run *r, int line)
 
 static void lift(struct run *r)
 {
-    r->m->fail_frame_at = 0;
-    r->m->fail_alloc_at = 0;
+    r->m->core.fail_at[INJECT_FRAME] = 0;
+    r->m->core.fail_at[INJECT_ALLOC] = 0;
 }
 
 /* Runs one step; on ENOMEM checks the machine and runs it again.  A
@@ -1434,12 +1434,12 @@ static uint64_t fork_cow_scenario(const char *profile, enum inject kind,
     assert_int_equal(xvm_physload_device(m, 0x1c000000, 4 * PG, devb), 0);
     xvm_object *dobj;
     assert_int_equal(xvm_devobj_create(m, 0x1c000000, 4 * PG, &dobj), 0);
-    uint64_t base_frame = m->nframe, base_alloc = m->nalloc;
+    uint64_t base_frame = m->core.occurred[INJECT_FRAME], base_alloc = m->core.occurred[INJECT_ALLOC];
     if (n) {
-        if (kind == INJECT_FRAME)
-            m->fail_frame_at = base_frame + n;
+        if (kind == T_FRAME)
+            m->core.fail_at[INJECT_FRAME] = base_frame + n;
         else
-            m->fail_alloc_at = base_alloc + n;
+            m->core.fail_at[INJECT_ALLOC] = base_alloc + n;
     }
 
     xvm_vmspace *P = NULL, *C = NULL, *G = NULL;
@@ -1469,8 +1469,8 @@ static uint64_t fork_cow_scenario(const char *profile, enum inject kind,
     STEP(&r, xvm_mlock(P, a + 4 * PG, 4 * PG));
     STEP(&r, tm_wr_step(P, a + 7 * PG, 'p'));
 
-    passed = kind == INJECT_FRAME ? m->nframe - base_frame
-                                  : m->nalloc - base_alloc;
+    passed = kind == T_FRAME ? m->core.occurred[INJECT_FRAME] - base_frame
+                                  : m->core.occurred[INJECT_ALLOC] - base_alloc;
     lift(&r);
     /* What every process sees. */
     assert_int_equal(rd(P, a), 'a');
@@ -1528,7 +1528,7 @@ static int walk_injections(const char *profile, enum inject kind)
         failed_runs += failures;
         if (bad[0]) {
             print_message("%s %s point %llu of %llu: %s\n", profile,
-                          kind == INJECT_FRAME ? "frame" : "host allocation",
+                          kind == T_FRAME ? "frame" : "host allocation",
                           (unsigned long long)n, (unsigned long long)total, bad);
             nbad++;
         }
@@ -1541,16 +1541,16 @@ static int walk_injections(const char *profile, enum inject kind)
 static void test_fault_enomem_at_every_frame_allocation_of_fork_cow(void **state)
 {
     (void)state;
-    int nbad = walk_injections("sgimips", INJECT_FRAME);
-    nbad += walk_injections("amd64", INJECT_FRAME);
+    int nbad = walk_injections("sgimips", T_FRAME);
+    nbad += walk_injections("amd64", T_FRAME);
     assert_int_equal(nbad, 0);
 }
 
 static void test_fault_enomem_at_every_host_allocation_of_fork_cow(void **state)
 {
     (void)state;
-    int nbad = walk_injections("sgimips", INJECT_ALLOC);
-    nbad += walk_injections("amd64", INJECT_ALLOC);
+    int nbad = walk_injections("sgimips", T_ALLOC);
+    nbad += walk_injections("amd64", T_ALLOC);
     assert_int_equal(nbad, 0);
 }
 
@@ -1567,10 +1567,10 @@ static void test_fault_mlock_wire_count_of_one_page_does_not_wrap(void **state)
     const uint64_t n = 65537;
     uint64_t a = tm_anon(P, n, XVM_PROT_READ, XVM_MAP_PRIVATE);
     assert_int_equal(xvm_mlock(P, a, n * PG), 0);
-    assert_int_equal(phys_page(m, m->zero_page)->wire, n);
+    assert_int_equal(phys_page(&m->ph, m->ph.zero_page)->wire, n);
     tm_check(m);
     assert_int_equal(xvm_munlock(P, a, n * PG), 0);
-    assert_int_equal(phys_page(m, m->zero_page)->wire, 0);
+    assert_int_equal(phys_page(&m->ph, m->ph.zero_page)->wire, 0);
     tm_check(m);
     xvm_machine_destroy(m);
 }

@@ -68,7 +68,7 @@ static void dev_free(void *ctx, void *p)
 
 static struct ffs_io make_io(struct mem_dev *d)
 {
-    struct ffs_io io = { d, d->size, dev_read, dev_alloc, dev_free };
+    struct ffs_io io = { d, d->size, dev_read, dev_alloc, dev_free, NULL };
     return io;
 }
 

@@ -25,7 +25,7 @@ static uint32_t rnd(uint32_t *s)
 /* owner[p]: which mapping (by its start page + 1) covers page p, or 0. */
 static void check_against(struct xvm_vmspace *vs, const uint32_t *owner)
 {
-    uint64_t pg = vs->m->pgsz;
+    uint64_t pg = vs->vm->core->pgsz;
     for (uint32_t p = 1; p < NPAGES; p++) {
         struct vm_map_entry *e = map_lookup(&vs->map, p * pg);
         if (owner[p] == 0) {

@@ -15,10 +15,10 @@
 /* Decodes one PTE from a table frame, by the profile's size and order. */
 static uint64_t raw_pte(struct xvm_machine *m, pageh table, unsigned idx)
 {
-    const uint8_t *p = phys_page(m, table)->data + idx * m->prof->pte_size;
+    const uint8_t *p = phys_page(&m->ph, table)->data + idx * m->core.prof->pte_size;
     uint64_t v = 0;
-    for (unsigned k = 0; k < m->prof->pte_size; k++) {
-        unsigned b = m->prof->big_endian ? k : m->prof->pte_size - 1 - k;
+    for (unsigned k = 0; k < m->core.prof->pte_size; k++) {
+        unsigned b = m->core.prof->big_endian ? k : m->core.prof->pte_size - 1 - k;
         v = v << 8 | p[b];
     }
     return v;
@@ -28,15 +28,15 @@ static uint64_t raw_pte(struct xvm_machine *m, pageh table, unsigned idx)
 static uint64_t walk_by_hand(struct xvm_machine *m, struct pmap *pm, uint64_t va)
 {
     pageh t = pm->root;
-    unsigned bits = m->prof->levels == 2 ? 10 : 9;
-    for (unsigned l = 0; l < m->prof->levels; l++) {
-        unsigned shift = 12 + bits * (m->prof->levels - 1 - l);
+    unsigned bits = m->core.prof->levels == 2 ? 10 : 9;
+    for (unsigned l = 0; l < m->core.prof->levels; l++) {
+        unsigned shift = 12 + bits * (m->core.prof->levels - 1 - l);
         uint64_t pte = raw_pte(m, t, (unsigned)(va >> shift) & ((1u << bits) - 1));
         if (!(pte & 1))
             return 0;
-        if (l + 1 == m->prof->levels)
+        if (l + 1 == m->core.prof->levels)
             return pte;
-        t = phys_lookup(m, (pte >> 12) << 12);
+        t = phys_lookup(&m->ph, (pte >> 12) << 12);
     }
     return 0;
 }
@@ -61,8 +61,8 @@ static void test_pmap_ptes_in_simulated_ram_decode_by_hand(void **state)
         assert_true(pte & PTE_REF);
         assert_int_equal(walk_by_hand(m, vs->pmap, a + 2 * PG), 0);
         /* Tables: root plus one per lower level. */
-        assert_int_equal(vs->pmap->ptpages, m->prof->levels);
-        assert_int_equal(tm_stats(m).pages[XVM_USE_PAGETABLE], m->prof->levels);
+        assert_int_equal(vs->pmap->ptpages, m->core.prof->levels);
+        assert_int_equal(tm_stats(m).pages[XVM_USE_PAGETABLE], m->core.prof->levels);
         assert_int_equal(xvm_munmap(vs, a, 3 * PG), 0);
         /* An emptied table is freed at once; only the root remains. */
         assert_int_equal(vs->pmap->ptpages, 1);
@@ -80,20 +80,20 @@ static void test_pmap_referenced_modified_bits_follow_accesses(void **state)
     tm_wr8(vs, a, 1);
     uint64_t pa;
     assert_int_equal(xvm_extract(vs, a, &pa), 0);
-    pageh pg = phys_lookup(m, pa);
-    assert_true(pmap_is_modified(m, pg));
-    assert_true(pmap_is_referenced(m, pg));
-    pmap_clear_modify(m, pg);
-    pmap_clear_reference(m, pg);
-    assert_false(pmap_is_modified(m, pg));
-    assert_false(pmap_is_referenced(m, pg));
+    pageh pg = phys_lookup(&m->ph, pa);
+    assert_true(pmap_is_modified(&m->mmu, pg));
+    assert_true(pmap_is_referenced(&m->mmu, pg));
+    pmap_clear_modify(&m->mmu, pg);
+    pmap_clear_reference(&m->mmu, pg);
+    assert_false(pmap_is_modified(&m->mmu, pg));
+    assert_false(pmap_is_referenced(&m->mmu, pg));
     tm_check(m);
     /* A read sets referenced only; the TLB must not hide the next write. */
     assert_int_equal(tm_rd8(vs, a), 1);
-    assert_true(pmap_is_referenced(m, pg));
-    assert_false(pmap_is_modified(m, pg));
+    assert_true(pmap_is_referenced(&m->mmu, pg));
+    assert_false(pmap_is_modified(&m->mmu, pg));
     tm_wr8(vs, a, 2);
-    assert_true(pmap_is_modified(m, pg));
+    assert_true(pmap_is_modified(&m->mmu, pg));
     tm_check(m);
     xvm_machine_destroy(m);
 }
@@ -121,13 +121,10 @@ static void test_pmap_page_protect_device_page_finds_every_mapping(void **state)
     assert_int_equal(xvm_mmap(vs[0], &b, PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, 0), 0);
     assert_int_equal(tm_rd8(vs[0], b), 0x5a);
     pageh pg = page_device(0x40000000);
-    int n = 0;
-    for (struct pv_entry *pv = pmap_pv_head(m, pg); pv; pv = pv->next)
-        n++;
-    assert_int_equal(n, 5);
+    assert_int_equal(pmap_pv_count(&m->mmu, pg), 5);
     assert_int_equal(tm_stats(m).pv_device, 5);
-    pmap_page_protect(m, pg, XVM_PROT_NONE);
-    assert_null(pmap_pv_head(m, pg));
+    pmap_page_protect(&m->mmu, pg, XVM_PROT_NONE);
+    assert_int_equal(pmap_pv_count(&m->mmu, pg), 0);
     assert_int_equal(tm_stats(m).pv_device, 0);
     tm_check(m);
     for (int k = 0; k < 4; k++) {
@@ -203,10 +200,10 @@ static void test_check_catches_tlb_write_beyond_pte(void **state)
     uint64_t a = tm_anon(vs, 1, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
     tm_wr8(vs, a, 1);
     tm_check(m);
-    struct tlbent *e = tlb_slot(&m->tlb, vs->pmap->asid, a >> 12);
+    struct tlbent *e = tlb_slot(&m->mmu.tlb, vs->pmap->asid, a >> 12);
     assert_true(e->asid == vs->pmap->asid && (e->perm & XVM_PROT_WRITE));
     /* Lower the PTE behind the TLB's back (as a missing invalidate would). */
-    pmap_page_protect(m, phys_lookup(m, e->pa), XVM_PROT_READ);
+    pmap_page_protect(&m->mmu, phys_lookup(&m->ph, e->pa), XVM_PROT_READ);
     e->asid = vs->pmap->asid;
     e->perm = XVM_PROT_READ | XVM_PROT_WRITE;
     char msg[200];

@@ -104,20 +104,22 @@ static void plant_junk(const char *img, const char *out)
     tm_world_attach(&w, "amd64", 4u << 20, 0, bytes, n);
     tm_world_mount(&w, 0, TM_RA_DEFAULT, 0);
     xvm_mount *mp = w.mp;
-    unsigned bsize = ffs_bsize(mp->qfs), planted = 0;
+    unsigned bsize = ffs_bsize(mp->fs), planted = 0;
+    tm_quiet_begin(w.m);
     for (unsigned k = 0; k < NSIZES; k++) {
         char rel[128];
         uint32_t ino, alen;
         uint64_t dev, tail = sizes[k] % bsize;
         tag_name(rel, sizeof(rel), k);
-        assert_int_equal(ffs_namei(mp->qfs, rel, 1, &ino), 0);
-        assert_int_equal(ffs_bmap(mp->qfs, ino, (sizes[k] - 1) / bsize, &dev, &alen), 0);
+        assert_int_equal(ffs_namei(mp->fs, rel, 1, &ino), 0);
+        assert_int_equal(ffs_bmap(mp->fs, ino, (sizes[k] - 1) / bsize, &dev, &alen), 0);
         if (tail == 0 || dev == FFS_HOLE)
             continue;
         assert_true(alen > tail && dev + alen <= n);
         memset(bytes + dev + tail, 0xee, alen - tail);
         planted++;
     }
+    tm_quiet_end(w.m);
     assert_true(planted > NSIZES / 2);
     tm_world_down(&w);
     file_spit(out, bytes, n);

@@ -273,9 +273,11 @@ static void punch_hole(const char *img, const char *holed, unsigned *bsize_out)
     unsigned psz;
     tm_world_attach(&w, "amd64", 4u << 20, 0, bytes, n);
     tm_world_mount(&w, 0, TM_RA_DEFAULT, 0);
-    assert_int_equal(ffs_namei(w.mp->qfs, "bin/prog", 1, &ino), 0);
-    assert_int_equal(ffs_db_offset(w.mp->qfs, ino, 1, &off, &psz), 0);
-    *bsize_out = ffs_bsize(w.mp->qfs);
+    tm_quiet_begin(w.m);
+    assert_int_equal(ffs_namei(w.mp->fs, "bin/prog", 1, &ino), 0);
+    assert_int_equal(ffs_db_offset(w.mp->fs, ino, 1, &off, &psz), 0);
+    *bsize_out = ffs_bsize(w.mp->fs);
+    tm_quiet_end(w.m);
     tm_world_down(&w);
     memset(bytes + off, 0, psz);
     file_spit(holed, bytes, n);
@@ -395,10 +397,11 @@ static void test_fsinfo_refuses_absurd_sizes_and_directory_loops(void **state)
         struct tm_world w;
         tm_world_attach(&w, "amd64", 16u << 20, 0, bytes, n);
         tm_world_mount(&w, 1, 0, 0);
+        tm_quiet_begin(w.m);
         if (damage == 0) {
             /* UFS2 di_size sits 96 bytes before di_db[0]. */
-            assert_int_equal(ffs_namei(w.mp->qfs, "bin/prog", 1, &ino), 0);
-            assert_int_equal(ffs_db_offset(w.mp->qfs, ino, 0, &off, &psz), 0);
+            assert_int_equal(ffs_namei(w.mp->fs, "bin/prog", 1, &ino), 0);
+            assert_int_equal(ffs_db_offset(w.mp->fs, ino, 0, &off, &psz), 0);
             for (int k = 0; k < 8; k++)
                 bytes[off - 96 + (uint64_t)k] = k == 6 ? 0x40 : 0;  /* 2^54 bytes */
         } else {
@@ -406,10 +409,11 @@ static void test_fsinfo_refuses_absurd_sizes_and_directory_loops(void **state)
              * is the root itself. */
             uint64_t dir0;
             uint32_t len;
-            assert_int_equal(ffs_bmap(w.mp->qfs, 2, 0, &dir0, &len), 0);
+            assert_int_equal(ffs_bmap(w.mp->fs, 2, 0, &dir0, &len), 0);
             bytes[dir0 + 8] = 'z';          /* "." -> "z", still inode 2 */
         }
-        ffs_invalidate(w.mp->qfs);
+        tm_quiet_end(w.m);
+        ffs_invalidate(w.mp->fs);
         unsigned seen = 0;
         assert_int_equal(xvm_fsinfo(w.mp, count_info, &seen), damage ? ELOOP : EFBIG);
         tm_world_down(&w);

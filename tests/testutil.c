@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "machine.h"
 #include "vmspace.h"
 
 xvm_machine *tm_machine(const char *profile, uint64_t ram_bytes, int ahead)
@@ -73,7 +74,7 @@ xvm_vmspace *tm_fork(xvm_vmspace *p)
 {
     xvm_vmspace *c = NULL;
     assert_int_equal(xvm_vmspace_fork(p, &c), 0);
-    tm_check(p->m);
+    tm_check(xvm_vmspace_machine(p));
     return c;
 }
 
@@ -152,4 +153,14 @@ void tm_world_drop(struct tm_world *w)
 {
     tm_check(w->m);
     xvm_machine_destroy(w->m);
+}
+
+void tm_quiet_begin(xvm_machine *m)
+{
+    core_quiet_begin(&m->core);
+}
+
+void tm_quiet_end(xvm_machine *m)
+{
+    core_quiet_end(&m->core);
 }

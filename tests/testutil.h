@@ -78,4 +78,9 @@ void tm_world_down(struct tm_world *w);
  * the flash with it (for worlds whose processes still hold files). */
 void tm_world_drop(struct tm_world *w);
 
+/* Inspection the test does must not move the machine's figures: reads
+ * between these two are quiet (core_quiet_begin). */
+void tm_quiet_begin(xvm_machine *m);
+void tm_quiet_end(xvm_machine *m);
+
 #endif

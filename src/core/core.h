@@ -1,0 +1,84 @@
+/*
+ * The floor every layer stands on: the profile and its page geometry,
+ * the host allocator with fault injection, and the inspection scope.
+ * One per machine; every layer's state points at it.
+ */
+#ifndef XVM_CORE_H
+#define XVM_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profile.h"
+
+/* Places where a test can make the Nth occurrence fail (xvm_inject). */
+enum inject_site {
+    INJECT_ALLOC,               /* host memory of the simulation */
+    INJECT_FRAME,               /* a frame of simulated RAM */
+    INJECT_SITES
+};
+
+struct core {
+    const struct profile *prof;
+    uint32_t pgsz;
+    unsigned pgshift;
+    uint64_t occurred[INJECT_SITES];    /* occurrences so far, per site */
+    uint64_t fail_at[INJECT_SITES];     /* occurrence that fails; 0: none */
+    unsigned quiet;             /* > 0: inspecting (see core_quiet_begin) */
+};
+
+void core_init(struct core *c, const struct profile *prof);
+
+/*
+ * => true when this occurrence of site is the one set to fail.
+ * Every occurrence is counted, failing or not.
+ */
+static inline bool core_inject(struct core *c, enum inject_site site)
+{
+    return ++c->occurred[site] == c->fail_at[site];
+}
+
+/* Host memory of the simulation; NULL on failure (or injected failure). */
+void *core_alloc(struct core *c, size_t n);
+void *core_zalloc(struct core *c, size_t n);
+void core_free(struct core *c, void *p);
+
+/*
+ * Inspection (the checker, fsinfo) must change no figure and no state the
+ * simulation depends on: between begin and end, layers read devices
+ * without counting and bypass their caches.  Scopes nest.
+ */
+static inline void core_quiet_begin(struct core *c)
+{
+    c->quiet++;
+}
+
+static inline void core_quiet_end(struct core *c)
+{
+    c->quiet--;
+}
+
+static inline bool core_is_quiet(const struct core *c)
+{
+    return c->quiet != 0;
+}
+
+static inline uint64_t pg_trunc(const struct core *c, uint64_t va)
+{
+    return va & ~(uint64_t)(c->pgsz - 1);
+}
+
+static inline uint64_t pg_round(const struct core *c, uint64_t va)
+{
+    return (va + c->pgsz - 1) & ~(uint64_t)(c->pgsz - 1);
+}
+
+/* Keeps a slow path out of its caller's fast path (register spills). */
+#if defined(__GNUC__)
+#define XVM_NOINLINE __attribute__((noinline))
+#else
+#define XVM_NOINLINE
+#endif
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * The buffer cache; see bufcache.h.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "bufcache.h"
+
+#define NIL UINT32_MAX
+
+int bufcache_init(struct bufcache *bc, struct physmem *ph, struct xvm_flash *f,
+                  unsigned cap, struct buf_stats *st)
+{
+    memset(bc, 0, sizeof(*bc));
+    bc->core = ph->core;
+    bc->ph = ph;
+    bc->f = f;
+    bc->st = st;
+    bc->cap = cap;
+    bc->head = bc->tail = NIL;
+    hmap_init(&bc->index);
+    if (cap && (bc->bufs = core_alloc(bc->core, cap * sizeof(*bc->bufs))) == NULL)
+        return ENOMEM;
+    return 0;
+}
+
+void bufcache_fini(struct bufcache *bc)
+{
+    for (unsigned i = 0; i < bc->n; i++)
+        phys_free(bc->ph, bc->bufs[i].frame);
+    core_free(bc->core, bc->bufs);
+    hmap_fini(bc->core, &bc->index);
+    memset(bc, 0, sizeof(*bc));
+}
+
+static void lru_unlink(struct bufcache *bc, uint32_t i)
+{
+    struct buf *b = &bc->bufs[i];
+    if (b->prev != NIL)
+        bc->bufs[b->prev].next = b->next;
+    else
+        bc->head = b->next;
+    if (b->next != NIL)
+        bc->bufs[b->next].prev = b->prev;
+    else
+        bc->tail = b->prev;
+}
+
+static void lru_push(struct bufcache *bc, uint32_t i)
+{
+    struct buf *b = &bc->bufs[i];
+    b->prev = NIL;
+    b->next = bc->head;
+    if (bc->head != NIL)
+        bc->bufs[bc->head].prev = i;
+    bc->head = i;
+    if (bc->tail == NIL)
+        bc->tail = i;
+}
+
+/* => a buffer to (re)fill: a new one while under the cap and RAM allows,
+ *    else the least recently used; NIL when there is none at all. */
+static uint32_t buf_take(struct bufcache *bc)
+{
+    pageh frame;
+    if (bc->n < bc->cap && phys_alloc(bc->ph, XVM_USE_BUFFER, false, &frame) == 0) {
+        bc->bufs[bc->n].frame = frame;
+        return bc->n++;
+    }
+    uint32_t i = bc->tail;
+    if (i != NIL) {
+        lru_unlink(bc, i);
+        if (bc->bufs[i].blk != UINT64_MAX)
+            hmap_del(&bc->index, bc->bufs[i].blk);
+    }
+    return i;
+}
+
+/* Copies part of flash block blk, through a buffer when one can be had. */
+static void read_block(struct bufcache *bc, uint64_t blk, size_t boff,
+                       uint8_t *dst, size_t n)
+{
+    uint32_t pgsz = bc->core->pgsz;
+    uint64_t v;
+    if (hmap_get(&bc->index, blk, &v)) {
+        bc->st->hits++;
+        lru_unlink(bc, (uint32_t)v);
+        lru_push(bc, (uint32_t)v);
+        memcpy(dst, phys_page(bc->ph, bc->bufs[v].frame)->data + boff, n);
+        return;
+    }
+    bc->st->misses++;
+    uint64_t off = blk << bc->core->pgshift;
+    size_t fill = bc->f->len - off < pgsz ? (size_t)(bc->f->len - off) : pgsz;
+    uint32_t i = buf_take(bc);
+    if (i == NIL || hmap_put(bc->core, &bc->index, blk, i) != 0) {
+        if (i != NIL)
+            lru_push(bc, i), bc->bufs[i].blk = UINT64_MAX;
+        /* No buffer: read through, uncached. */
+        (void)flash_read(bc->f, off + boff, dst, n);
+        return;
+    }
+    uint8_t *data = phys_page(bc->ph, bc->bufs[i].frame)->data;
+    (void)flash_read(bc->f, off, data, fill);
+    bc->bufs[i].blk = blk;
+    lru_push(bc, i);
+    memcpy(dst, data + boff, n);
+}
+
+int bufcache_read(struct bufcache *bc, uint64_t off, void *buf, size_t len)
+{
+    uint32_t pgsz = bc->core->pgsz;
+    uint8_t *dst = buf;
+    if (off > bc->f->len || bc->f->len - off < len)
+        return EIO;
+    while (len > 0) {
+        size_t boff = (size_t)(off & (pgsz - 1));
+        size_t n = pgsz - boff < len ? pgsz - boff : len;
+        read_block(bc, off >> bc->core->pgshift, boff, dst, n);
+        dst += n;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+void bufcache_check(const struct bufcache *bc, struct check *ck)
+{
+    unsigned listed = 0;
+    uint64_t v;
+    for (uint32_t i = bc->head, prev = NIL; i != NIL; prev = i, i = bc->bufs[i].next) {
+        const struct buf *b = &bc->bufs[i];
+        if (i >= bc->n || b->prev != prev || ++listed > bc->n)
+            return (void)check_fail(ck, "buffer cache: LRU list broken at %u", i);
+        if (phys_page(bc->ph, b->frame)->use != XVM_USE_BUFFER)
+            return (void)check_fail(ck, "buffer %u: its frame is not a buffer", i);
+        if (b->blk != UINT64_MAX &&
+            (!hmap_get(&bc->index, b->blk, &v) || v != i))
+            return (void)check_fail(ck, "buffer %u: not indexed by its block", i);
+        if (bc->bufs[i].next == NIL && bc->tail != i)
+            return (void)check_fail(ck, "buffer cache: tail is not the last");
+    }
+    if (listed != bc->n)
+        return (void)check_fail(ck, "buffer cache: %u buffers, %u on the LRU "
+                                "list", bc->n, listed);
+    for (size_t i = 0; hmap_next(&bc->index, &i, NULL, &v);)
+        if (v >= bc->n)
+            return (void)check_fail(ck, "buffer cache: index names no buffer");
+}

@@ -1,0 +1,115 @@
+/*
+ * fsinfo: how each file of a mounted image would map under XIP, the
+ * paper's open question of file-system layout (§11.5).  Runs quiet (see
+ * core_quiet_begin), so it never disturbs an experiment's figures.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "vfs.h"
+
+#define MAX_DEPTH 64            /* deeper means a directory loop */
+#define PATH_CAP 4096
+#define SPARSE_MAX 64           /* a file's pages over the image's pages */
+
+struct walk {
+    struct xvm_mount *mp;
+    int (*fn)(void *arg, const struct xvm_file_info *fi);
+    void *arg;
+    char path[PATH_CAP];
+    size_t len;
+    unsigned depth;
+    struct hmap seen;           /* directories walked: each has one parent */
+};
+
+static int walk_dir(struct walk *w, uint32_t ino);
+
+/* Classifies every page of a regular file; a vnode only for the walk. */
+static int count_pages(struct walk *w, uint32_t ino, struct xvm_file_info *fi)
+{
+    const struct core *c = w->mp->vfs->core;
+    struct vnode vn = { .mp = w->mp, .ino = ino, .size = fi->size };
+    fi->pages = pg_round(c, fi->size) >> c->pgshift;
+    /* Sparse files may outgrow their image, but not absurdly: a corrupt
+     * size must not make the walk endless. */
+    if (fi->pages > SPARSE_MAX * (w->mp->flash->seglen >> c->pgshift) + 1024)
+        return EFBIG;
+    for (uint64_t p = 0; p < fi->pages; p++) {
+        enum xip_kind kind;
+        uint64_t pa;
+        int error = xip_classify(&vn, p << c->pgshift, &kind, &pa);
+        if (error)
+            return error;
+        fi->xip_pages += kind == XIP_DEVICE;
+        fi->hole_pages += kind == XIP_HOLE;
+        fi->fallback_pages += kind == XIP_FALLBACK;
+    }
+    return 0;
+}
+
+static int visit(void *arg, const char *name, uint32_t ino, enum ffs_type type)
+{
+    struct walk *w = arg;
+    size_t nlen = strlen(name), saved = w->len;
+    struct ffs_stat st;
+    if (saved + 1 + nlen + 1 > PATH_CAP)
+        return ENAMETOOLONG;
+    w->path[w->len++] = '/';
+    memcpy(w->path + w->len, name, nlen + 1);
+    w->len += nlen;
+
+    int error = ffs_stat(w->mp->fs, ino, &st);
+    struct xvm_file_info fi = {
+        .path = w->path, .type = (int)type, .size = st.size,
+        .alloc_bytes = st.alloc_bytes,
+    };
+    if (error == 0 && type == FFS_REG)
+        error = count_pages(w, ino, &fi);
+    if (error == 0) {
+        /* The caller's work is the caller's: counted as usual. */
+        core_quiet_end(w->mp->vfs->core);
+        error = w->fn(w->arg, &fi);
+        core_quiet_begin(w->mp->vfs->core);
+    }
+    if (error == 0 && type == FFS_DIR)
+        error = walk_dir(w, ino);
+    w->len = saved;
+    w->path[saved] = '\0';
+    return error;
+}
+
+static int walk_dir(struct walk *w, uint32_t ino)
+{
+    /* A directory met twice is a loop in a corrupt image (FFS has no
+     * directory hard links): the walk would never end. */
+    if (hmap_get(&w->seen, ino, NULL))
+        return ELOOP;
+    if (hmap_put(w->mp->vfs->core, &w->seen, ino, 1) != 0)
+        return ENOMEM;
+    if (++w->depth > MAX_DEPTH)
+        return ELOOP;
+    int error = ffs_readdir(w->mp->fs, ino, visit, w);
+    w->depth--;
+    return error;
+}
+
+int xvm_fsinfo(xvm_mount *mp, int (*fn)(void *arg, const struct xvm_file_info *fi),
+               void *arg)
+{
+    if (mp == NULL || fn == NULL)
+        return EINVAL;
+    struct core *c = mp->vfs->core;
+    struct walk *w = core_zalloc(c, sizeof(*w));
+    if (w == NULL)
+        return ENOMEM;
+    w->mp = mp;
+    w->fn = fn;
+    w->arg = arg;
+    hmap_init(&w->seen);
+    core_quiet_begin(c);
+    int error = walk_dir(w, ffs_root(mp->fs));
+    core_quiet_end(c);
+    hmap_fini(c, &w->seen);
+    core_free(c, w);
+    return error;
+}

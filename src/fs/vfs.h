@@ -1,0 +1,91 @@
+/*
+ * The file-system layer: mounts of a read-only FFS on a flash, vnodes
+ * (each one a uvm_object with a vnode or XIP pager), open files, read().
+ */
+#ifndef XVM_VFS_H
+#define XVM_VFS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bufcache.h"
+#include "check.h"
+#include "core.h"
+#include "ffs.h"
+#include "flash.h"
+#include "hmap.h"
+#include "object.h"
+#include "xipvm.h"
+
+/* The layer's state: every mount of a machine, and the layer's counters. */
+struct vfs {
+    struct core *core;
+    struct physmem *ph;
+    struct objects *objs;
+    struct xvm_mount *mounts;
+    struct buf_stats buf;               /* every mount's buffer cache */
+    uint64_t pagecache_fills;           /* file pages read into RAM */
+    uint64_t readahead_pages;           /* of which read ahead */
+    uint64_t fallback_pages;            /* XIP pages that needed a copy */
+    uint64_t xip_hole_maps;             /* XIP holes mapped to the zero page */
+};
+
+struct xvm_mount {
+    struct vfs *vfs;
+    struct xvm_flash *flash;
+    struct xvm_mount_config cfg;
+    bool xip;                   /* mount and vnodes XIP-capable (§4.4) */
+    uint64_t phys_base;         /* asked of the device at mount (§8.2) */
+    struct bufcache bc;
+    struct ffs *fs;             /* metadata through the buffer cache */
+    struct hmap vnodes;         /* ino -> struct vnode * */
+    struct xvm_mount *next, *prev;  /* the layer's list */
+};
+
+struct vnode {
+    struct xvm_mount *mp;
+    struct xvm_object *obj;     /* obj->priv == this vnode */
+    uint32_t ino;
+    uint64_t size;
+};
+
+struct xvm_file {
+    struct vnode *vp;           /* holds one reference on vp->obj */
+    int oflags;
+};
+
+void vfs_init(struct vfs *vfs, struct core *core, struct physmem *ph,
+              struct objects *objs);
+
+/* => EINVAL for a bad image; EOPNOTSUPP for xip on a flash whose window
+ *    is not a device segment; EBUSY when f is mounted already. */
+int vfs_mount(struct vfs *vfs, struct xvm_flash *f,
+              const struct xvm_mount_config *cfg, struct xvm_mount **out);
+
+/* => the vnode for a regular file, with one new reference on its object. */
+int vnode_get(struct xvm_mount *mp, uint32_t ino, struct vnode **out);
+/* The pagers' shared detach: the vnode leaves its mount. */
+void vnode_detach(struct xvm_object *obj);
+
+/* => a second open file on the same vnode (a process's text at fork). */
+int file_dup(struct xvm_file *f, struct xvm_file **out);
+
+/* vnode_pager.c: the page cache (copy mode and XIP fallbacks). */
+extern const struct pager_ops vnode_pager;
+/* Page-cache page at off: resident, or read from flash (ENOENT if
+ * PGO_LOCKED and not resident).  => readahead: pages to read after it. */
+int vnode_cache_get(struct vnode *vp, uint64_t off, unsigned flags,
+                    unsigned readahead, pageh *pg);
+
+/* xip_pager.c */
+extern const struct pager_ops xip_pager;
+enum xip_kind { XIP_DEVICE, XIP_HOLE, XIP_FALLBACK };
+/* How file page off maps under XIP; *pa for XIP_DEVICE. */
+int xip_classify(struct vnode *vp, uint64_t off, enum xip_kind *kind,
+                 uint64_t *pa);
+
+/* Mounts, their vnodes (one per inode, each on a live object that names
+ * it) and their buffer caches. */
+void vfs_check(const struct vfs *vfs, struct check *ck);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * The XIP vnode pager (paper §7.3): file offset -> bmap -> flash physical
+ * address -> device page.  No page cache, no vm_page.
+ *
+ * A page maps in place only when it is one page-aligned, contiguous run
+ * of this file's own blocks and whatever of it lies past EOF is zero on
+ * flash; otherwise (fragments, unaligned tails, foreign bytes) it falls
+ * back to a page-cache copy, so bytes past EOF always read as zero and
+ * never expose another file's.  Holes map the machine's zero page.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "vfs.h"
+
+int xip_classify(struct vnode *vp, uint64_t off, enum xip_kind *kind,
+                 uint64_t *pa)
+{
+    struct xvm_mount *mp = vp->mp;
+    struct ffs *fs = mp->fs;
+    uint32_t pgsz = mp->vfs->core->pgsz, bsize = ffs_bsize(fs), alen;
+    uint64_t boff = off % bsize, dev;
+
+    int error = ffs_bmap(fs, vp->ino, off / bsize, &dev, &alen);
+    if (error)
+        return error;
+    *kind = XIP_FALLBACK;
+    if (dev == FFS_HOLE) {
+        *kind = XIP_HOLE;
+        return 0;
+    }
+    if (bsize < pgsz || ((dev + boff) & (pgsz - 1)) || boff + pgsz > alen)
+        return 0;
+    uint64_t tail = vp->size - off;
+    if (tail < pgsz && !flash_is_zero(mp->flash, dev + boff + tail, pgsz - tail))
+        return 0;
+    *kind = XIP_DEVICE;
+    *pa = mp->phys_base + dev + boff;
+    return 0;
+}
+
+static int xip_get(struct xvm_object *obj, uint64_t off, unsigned flags,
+                   pageh *pg)
+{
+    struct vnode *vp = obj->priv;
+    struct vfs *vfs = vp->mp->vfs;
+    enum xip_kind kind;
+    uint64_t pa = 0;
+
+    if (off >= obj->size)
+        return EFAULT;
+    /* A fallback copy made earlier. */
+    if ((*pg = object_page(obj, off)) != PAGEH_NONE)
+        return 0;
+    int error = xip_classify(vp, off, &kind, &pa);
+    if (error)
+        return error;
+    switch (kind) {
+    case XIP_DEVICE:
+        *pg = page_device(pa);
+        return 0;
+    case XIP_HOLE:
+        *pg = vfs->ph->zero_page;
+        if (!core_is_quiet(vfs->core))
+            vfs->xip_hole_maps++;
+        return 0;
+    case XIP_FALLBACK:
+        break;
+    }
+    if ((error = vnode_cache_get(vp, off, flags, 0, pg)) == 0 &&
+        !(flags & PGO_LOCKED))
+        vfs->fallback_pages++;
+    return error;
+}
+
+const struct pager_ops xip_pager = {
+    .name = "xip",
+    .get = xip_get,
+    .put = object_put_clean,
+    .detach = vnode_detach,
+};

@@ -1,0 +1,39 @@
+/*
+ * The whole-machine checker: each layer's own check, bottom up.  Costs
+ * O(everything); for tests, fuzzers and debugging, never on a hot path.
+ * It runs quiet (core_quiet_begin) and its own host allocations do not
+ * move fault injection: checking changes nothing.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "machine.h"
+#include "vmspace.h"
+
+int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen)
+{
+    if (m == NULL)
+        return EINVAL;
+    struct check ck = { .msg = msg, .len = msglen };
+    struct core *c = &m->core;
+    uint64_t allocs = c->occurred[INJECT_ALLOC], fail_at = c->fail_at[INJECT_ALLOC];
+    c->fail_at[INJECT_ALLOC] = 0;
+    core_quiet_begin(c);
+    phys_check(&m->ph, &ck);
+    if (!ck.error)
+        mmu_check(&m->mmu, &ck);
+    if (!ck.error)
+        objects_check(&m->objs, &ck);
+    if (!ck.error)
+        vfs_check(&m->vfs, &ck);
+    if (!ck.error)
+        vm_check(&m->vm, &ck);
+    if (!ck.error)
+        procs_check(&m->procs, &ck);
+    core_quiet_end(c);
+    c->occurred[INJECT_ALLOC] = allocs;
+    c->fail_at[INJECT_ALLOC] = fail_at;
+    if (!ck.error && msg && msglen)
+        msg[0] = '\0';
+    return ck.error;
+}

@@ -1,0 +1,262 @@
+/*
+ * The machine: creation from a configuration, destruction, and the public
+ * calls that need more than one layer or the machine itself.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "machine.h"
+#include "vmspace.h"
+
+void xvm_config_init(struct xvm_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->profile = "sgimips";
+    cfg->ram_bytes = UINT64_C(64) << 20;
+    /* UVM's fault-ahead table (uvm_fault.c uvmadvice[]). */
+    cfg->ahead[XVM_ADV_NORMAL] = (struct xvm_ahead){ 3, 4 };
+    cfg->ahead[XVM_ADV_RANDOM] = (struct xvm_ahead){ 0, 0 };
+    cfg->ahead[XVM_ADV_SEQUENTIAL] = (struct xvm_ahead){ 8, 7 };
+}
+
+void xvm_config_fault_ahead(struct xvm_config *cfg, unsigned n)
+{
+    cfg->ahead[XVM_ADV_NORMAL] = (struct xvm_ahead){ n, n };
+    cfg->ahead[XVM_ADV_SEQUENTIAL] = (struct xvm_ahead){ n, n };
+}
+
+static int check_config(const struct xvm_config *cfg, const struct profile *p)
+{
+    uint64_t pgsz = UINT64_C(1) << p->page_shift;
+    if (cfg->ram_bytes % pgsz || cfg->ram_base % pgsz ||
+        cfg->ram_base + cfg->ram_bytes < cfg->ram_base)
+        return EINVAL;
+    /* Frame numbers must fit the PTE (20 bits in a 4-byte PTE). */
+    if (p->pte_size == 4 && cfg->ram_base + cfg->ram_bytes > (UINT64_C(1) << 32))
+        return EINVAL;
+    for (int i = 0; i < 3; i++)
+        if (cfg->ahead[i].back > 64 || cfg->ahead[i].forward > 64)
+            return EINVAL;
+    return 0;
+}
+
+int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out)
+{
+    struct xvm_config def;
+    if (out == NULL)
+        return EINVAL;
+    if (cfg == NULL) {
+        xvm_config_init(&def);
+        cfg = &def;
+    }
+    const struct profile *p = profile_find(cfg->profile ? cfg->profile : "");
+    if (p == NULL)
+        return EINVAL;
+    int error = check_config(cfg, p);
+    if (error)
+        return error;
+
+    struct xvm_machine *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return ENOMEM;
+    m->cfg = *cfg;
+    m->cfg.profile = p->name;
+    core_init(&m->core, p);
+    devices_init(&m->devs, &m->core);
+    objects_init(&m->objs, &m->core, &m->ph, &m->mmu);
+    vfs_init(&m->vfs, &m->core, &m->ph, &m->objs);
+    vm_init(&m->vm, &m->core, &m->ph, &m->mmu, &m->objs, cfg->ahead);
+    procs_init(&m->procs, &m->core, &m->vm);
+    if ((error = mmu_init(&m->mmu, &m->core, &m->ph, cfg->tlb_entries)) != 0 ||
+        (error = phys_init(&m->ph, &m->core, cfg->ram_base, cfg->ram_bytes)) != 0) {
+        xvm_machine_destroy(m);
+        return error;
+    }
+    *out = m;
+    return 0;
+}
+
+void xvm_machine_destroy(xvm_machine *m)
+{
+    if (m == NULL)
+        return;
+    /* Top down: processes and spaces hold objects, objects hold vnodes. */
+    procs_fini(&m->procs);
+    vm_fini(&m->vm);
+    objects_fini(&m->objs);
+    /* Then mounts (now without vnodes) and flash devices. */
+    while (m->devs.flashes) {
+        if (m->devs.flashes->mounted)
+            (void)xvm_unmount(m->devs.flashes->mounted);
+        if (xvm_flash_close(m->devs.flashes) != 0)
+            break;
+    }
+    mmu_fini(&m->mmu);
+    phys_fini(&m->ph);
+    free(m);
+}
+
+uint32_t xvm_page_size(const xvm_machine *m)
+{
+    return m->core.pgsz;
+}
+
+int xvm_physload_device(xvm_machine *m, uint64_t pa, uint64_t len,
+                        const void *data)
+{
+    if (m == NULL)
+        return EINVAL;
+    return phys_load_device(&m->ph, pa, len, data, (struct dev_cost){ 0, 0 });
+}
+
+int xvm_vmspace_create(xvm_machine *m, xvm_vmspace **out)
+{
+    if (m == NULL || out == NULL)
+        return EINVAL;
+    return vmspace_create(&m->vm, out);
+}
+
+xvm_machine *xvm_vmspace_machine(const xvm_vmspace *vs)
+{
+    if (vs == NULL)
+        return NULL;
+    /* The VM layer's state lives inside its machine. */
+    return (xvm_machine *)(void *)((char *)vs->vm - offsetof(xvm_machine, vm));
+}
+
+int xvm_aobj_create(xvm_machine *m, uint64_t size, xvm_object **out)
+{
+    if (m == NULL)
+        return EINVAL;
+    return aobj_create(&m->objs, size, out);
+}
+
+int xvm_devobj_create(xvm_machine *m, uint64_t pa, uint64_t len,
+                      xvm_object **out)
+{
+    if (m == NULL)
+        return EINVAL;
+    return devobj_create(&m->objs, pa, len, out);
+}
+
+/* ---- flash devices: the device layer, physical memory, and mounts ---- */
+
+/* Registers the window as a device segment: its pages are device pages. */
+static int flash_register(struct xvm_machine *m, struct xvm_flash *f)
+{
+    if (!f->cfg.xip_capable)
+        return 0;
+    if (f->cfg.phys_base == 0)
+        f->cfg.phys_base = phys_free_base(&m->ph);
+    struct dev_cost cost = { f->cfg.ns_per_access, f->cfg.ns_per_byte };
+    int error = phys_load_device(&m->ph, f->cfg.phys_base, f->seglen, f->data,
+                                 cost);
+    if (error == 0)
+        f->registered = true;
+    return error;
+}
+
+static int flash_setup(struct xvm_machine *m, struct xvm_flash *f,
+                       xvm_flash **out)
+{
+    int error;
+    f->owner = m;
+    if ((error = flash_register(m, f)) != 0) {
+        flash_free(f);
+        return error;
+    }
+    *out = f;
+    return 0;
+}
+
+int xvm_flash_open(xvm_machine *m, const char *path,
+                   const struct xvm_flash_config *cfg, xvm_flash **out)
+{
+    struct xvm_flash *f = NULL;
+    if (m == NULL || path == NULL || out == NULL)
+        return EINVAL;
+    int error = flash_open(&m->devs, path, cfg, &f);
+    return error ? error : flash_setup(m, f, out);
+}
+
+int xvm_flash_attach(xvm_machine *m, const void *buf, uint64_t len,
+                     const struct xvm_flash_config *cfg, xvm_flash **out)
+{
+    struct xvm_flash *f = NULL;
+    if (m == NULL || out == NULL)
+        return EINVAL;
+    int error = flash_attach(&m->devs, buf, len, cfg, &f);
+    return error ? error : flash_setup(m, f, out);
+}
+
+int xvm_flash_close(xvm_flash *f)
+{
+    if (f == NULL)
+        return EINVAL;
+    struct xvm_machine *m = f->owner;
+    if (f->mounted)
+        return EBUSY;
+    if (f->registered) {
+        if (pmap_device_mapped(&m->mmu, f->cfg.phys_base, f->seglen))
+            return EBUSY;
+        int error = phys_unload_device(&m->ph, f->cfg.phys_base);
+        if (error)
+            return error;
+    }
+    flash_free(f);
+    return 0;
+}
+
+int xvm_mount_flash(xvm_flash *f, const struct xvm_mount_config *cfg,
+                    xvm_mount **out)
+{
+    if (f == NULL || out == NULL)
+        return EINVAL;
+    return vfs_mount(&f->owner->vfs, f, cfg, out);
+}
+
+/* ---- processes ---- */
+
+int xvm_spawn(xvm_machine *m, xvm_mount *mp, uint32_t pid, const char *path,
+              unsigned argc, const char *const *argv)
+{
+    return m ? proc_spawn(&m->procs, mp, pid, path, argc, argv) : EINVAL;
+}
+
+int xvm_fork(xvm_machine *m, uint32_t ppid, uint32_t cpid)
+{
+    return m ? proc_fork(&m->procs, ppid, cpid) : EINVAL;
+}
+
+int xvm_exec(xvm_machine *m, uint32_t pid, const char *path, unsigned argc,
+             const char *const *argv)
+{
+    return m ? proc_exec(&m->procs, pid, path, argc, argv) : EINVAL;
+}
+
+int xvm_exit(xvm_machine *m, uint32_t pid)
+{
+    return m ? proc_exit(&m->procs, pid) : ESRCH;
+}
+
+int xvm_brk(xvm_machine *m, uint32_t pid, uint64_t addr)
+{
+    return m ? proc_brk(&m->procs, pid, addr) : ESRCH;
+}
+
+xvm_vmspace *xvm_proc_vmspace(xvm_machine *m, uint32_t pid)
+{
+    struct proc *p = m ? proc_find(&m->procs, pid) : NULL;
+    return p ? p->vs : NULL;
+}
+
+int xvm_proc_info(xvm_machine *m, uint32_t pid, struct xvm_proc_info *info)
+{
+    struct proc *p = m ? proc_find(&m->procs, pid) : NULL;
+    if (p == NULL || info == NULL)
+        return p ? EINVAL : ESRCH;
+    *info = p->info;
+    return 0;
+}

@@ -1,0 +1,31 @@
+/*
+ * The machine: the layers of one simulated machine, assembled.  Only the
+ * machine's own files see this struct; every layer below holds pointers
+ * to the layers it stands on, never to the machine.
+ */
+#ifndef XVM_MACHINE_H
+#define XVM_MACHINE_H
+
+#include "core.h"
+#include "flash.h"
+#include "object.h"
+#include "physmem.h"
+#include "pmap.h"
+#include "proc.h"
+#include "vfs.h"
+#include "vm.h"
+#include "xipvm.h"
+
+struct xvm_machine {
+    struct xvm_config cfg;
+    struct core core;           /* bottom to top */
+    struct devices devs;
+    struct physmem ph;
+    struct mmu mmu;
+    struct objects objs;
+    struct vfs vfs;
+    struct vm vm;
+    struct procs procs;
+};
+
+#endif

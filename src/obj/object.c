@@ -1,0 +1,155 @@
+/*
+ * uvm_object: references and the resident-page table.  See object.h.
+ */
+#include <errno.h>
+
+#include "object.h"
+
+void objects_init(struct objects *objs, struct core *core, struct physmem *ph,
+                  struct mmu *mmu)
+{
+    *objs = (struct objects){ .core = core, .ph = ph, .mmu = mmu };
+}
+
+void objects_fini(struct objects *objs)
+{
+    while (objs->list) {
+        objs->list->refs = 1;
+        object_unref(objs->list);
+    }
+}
+
+int object_create(struct objects *objs, const struct pager_ops *ops,
+                  uint64_t size, int use, struct xvm_object **out)
+{
+    struct xvm_object *obj = core_zalloc(objs->core, sizeof(*obj));
+    if (obj == NULL)
+        return ENOMEM;
+    obj->ops = ops;
+    obj->objs = objs;
+    obj->refs = 1;
+    obj->size = size;
+    obj->use = use;
+    hmap_init(&obj->pages);
+    obj->next = objs->list;
+    if (objs->list)
+        objs->list->prev = obj;
+    objs->list = obj;
+    *out = obj;
+    return 0;
+}
+
+void object_ref(struct xvm_object *obj)
+{
+    obj->refs++;
+}
+
+void object_unref(struct xvm_object *obj)
+{
+    struct objects *objs = obj->objs;
+    if (--obj->refs > 0)
+        return;
+    uint64_t off, v;
+    for (size_t i = 0; hmap_next(&obj->pages, &i, &off, &v);) {
+        pmap_page_protect(objs->mmu, v, XVM_PROT_NONE);
+        phys_free(objs->ph, v);
+    }
+    hmap_fini(objs->core, &obj->pages);
+    if (obj->ops->detach)
+        obj->ops->detach(obj);
+    if (obj->prev)
+        obj->prev->next = obj->next;
+    else
+        objs->list = obj->next;
+    if (obj->next)
+        obj->next->prev = obj->prev;
+    core_free(objs->core, obj);
+}
+
+pageh object_page(const struct xvm_object *obj, uint64_t off)
+{
+    uint64_t v;
+    return hmap_get(&obj->pages, off, &v) ? v : PAGEH_NONE;
+}
+
+int object_page_alloc(struct xvm_object *obj, uint64_t off, bool zero,
+                      pageh *out)
+{
+    struct objects *objs = obj->objs;
+    pageh pg;
+    int error = phys_alloc(objs->ph, obj->use, zero, &pg);
+    if (error)
+        return error;
+    error = hmap_put(objs->core, &obj->pages, off, pg);
+    if (error) {
+        phys_free(objs->ph, pg);
+        return error;
+    }
+    struct vm_page *p = phys_page(objs->ph, pg);
+    p->owner.obj = obj;
+    p->offset = off;
+    *out = pg;
+    return 0;
+}
+
+void object_page_free(struct xvm_object *obj, uint64_t off)
+{
+    pageh pg = object_page(obj, off);
+    if (pg == PAGEH_NONE)
+        return;
+    pmap_page_protect(obj->objs->mmu, pg, XVM_PROT_NONE);
+    hmap_del(&obj->pages, off);
+    phys_free(obj->objs->ph, pg);
+}
+
+#define SCAN_CHUNK 64
+
+uint64_t object_put_clean(struct xvm_object *obj, uint64_t want)
+{
+    const struct physmem *ph = obj->objs->ph;
+    uint64_t freed = 0;
+    while (freed < want) {
+        uint64_t offs[SCAN_CHUNK], off, v;
+        unsigned k = 0;
+        /* Collect first: the table may not change while it is walked. */
+        for (size_t i = 0; k < SCAN_CHUNK && k < want - freed &&
+                           hmap_next(&obj->pages, &i, &off, &v);) {
+            struct vm_page *pg = phys_page(ph, v);
+            if (pg->wire == 0 && !(pg->flags & PG_BUSY))
+                offs[k++] = off;
+        }
+        if (k == 0)
+            break;
+        for (unsigned j = 0; j < k; j++)
+            object_page_free(obj, offs[j]);
+        freed += k;
+    }
+    return freed;
+}
+
+/* Public handle. */
+void xvm_object_release(xvm_object *obj)
+{
+    if (obj)
+        object_unref(obj);
+}
+
+void objects_check(const struct objects *objs, struct check *ck)
+{
+    for (struct xvm_object *o = objs->list; o && !ck->error; o = o->next) {
+        uint64_t off, v;
+        if (o->refs == 0)
+            return (void)check_fail(ck, "object %p on the list with no "
+                                    "reference", (void *)o);
+        if ((o->next && o->next->prev != o) || (o->prev && o->prev->next != o))
+            return (void)check_fail(ck, "object list links broken");
+        for (size_t i = 0; hmap_next(&o->pages, &i, &off, &v);) {
+            struct vm_page *pg = phys_page(objs->ph, v);
+            if (page_is_device(v) || pg->owner.obj != o || pg->offset != off ||
+                pg->use != o->use)
+                return (void)check_fail(ck, "object %p: page at %#llx "
+                                        "misowned", (void *)o,
+                                        (unsigned long long)off);
+        }
+    }
+}

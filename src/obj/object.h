@@ -1,0 +1,98 @@
+/*
+ * uvm_object: something mappable, with a pager that produces its pages.
+ * A pager may hand back RAM pages (kept in the object's page table) or
+ * device pages (encoded physical addresses, never kept anywhere).
+ */
+#ifndef XVM_OBJECT_H
+#define XVM_OBJECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "check.h"
+#include "core.h"
+#include "hmap.h"
+#include "physmem.h"
+#include "pmap.h"
+
+struct xvm_object;
+
+/* pgo_get flags */
+#define PGO_LOCKED 0x1          /* resident pages only: no I/O, no allocation */
+
+struct pager_ops {
+    const char *name;
+    /*
+     * => off: page aligned, inside the object.
+     * => *pg: a RAM or device page with the bytes at off.
+     * => ENOENT with PGO_LOCKED when the page is not resident; EFAULT
+     *    past the end of the object; ENOMEM, EIO.
+     */
+    int (*get)(struct xvm_object *obj, uint64_t off, unsigned flags,
+               pageh *pg);
+    /*
+     * Gives back up to want resident pages that can be had again (clean,
+     * unwired), unmapping them first; the page daemon calls it.
+     * => how many were freed.  NULL: nothing is ever clean (no swap).
+     */
+    uint64_t (*put)(struct xvm_object *obj, uint64_t want);
+    /* Frees the pager's private state; the object's pages are gone.
+     * (UVM's pgo_reference/pgo_detach are object_ref/object_unref, which
+     * count the references and call detach at the last.) */
+    void (*detach)(struct xvm_object *obj);
+};
+
+/* The layer's state: every object of a machine, and the page daemon's
+ * counters (pagedaemon.c). */
+struct objects {
+    struct core *core;
+    struct physmem *ph;
+    struct mmu *mmu;
+    struct xvm_object *list;
+    uint64_t reclaimed;         /* page-cache pages the daemon freed */
+};
+
+struct xvm_object {
+    const struct pager_ops *ops;
+    struct objects *objs;
+    uint32_t refs;
+    uint64_t size;
+    bool read_only;             /* no writable shared mapping */
+    int use;                    /* XVM_USE_* of its RAM pages */
+    struct hmap pages;          /* offset -> pageh of resident RAM pages */
+    struct xvm_object *next, *prev;  /* the layer's list */
+    uint64_t base;              /* pager's scalar (devobj: physical base) */
+    void *priv;                 /* pager's private state */
+};
+
+void objects_init(struct objects *objs, struct core *core, struct physmem *ph,
+                  struct mmu *mmu);
+/* Frees every object, whatever its references (machine teardown). */
+void objects_fini(struct objects *objs);
+
+/* => a new object with one reference, on the layer's list. */
+int object_create(struct objects *objs, const struct pager_ops *ops,
+                  uint64_t size, int use, struct xvm_object **out);
+void object_ref(struct xvm_object *obj);
+void object_unref(struct xvm_object *obj);
+pageh object_page(const struct xvm_object *obj, uint64_t off);
+/* put for pagers whose resident pages are always clean (read-only files). */
+uint64_t object_put_clean(struct xvm_object *obj, uint64_t want);
+/* Allocates a frame and enters it at off (not yet filled: caller fills). */
+int object_page_alloc(struct xvm_object *obj, uint64_t off, bool zero,
+                      pageh *pg);
+/* Frees the page at off that object_page_alloc entered (a failed fill). */
+void object_page_free(struct xvm_object *obj, uint64_t off);
+
+extern const struct pager_ops aobj_pager;
+extern const struct pager_ops devobj_pager;
+
+/* aobj.c, devobj.c: => EINVAL for a bad size or range. */
+int aobj_create(struct objects *objs, uint64_t size, struct xvm_object **out);
+int devobj_create(struct objects *objs, uint64_t pa, uint64_t len,
+                  struct xvm_object **out);
+
+/* Every object is referenced, and its resident pages are its own. */
+void objects_check(const struct objects *objs, struct check *ck);
+
+#endif

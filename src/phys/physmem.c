@@ -1,0 +1,265 @@
+/*
+ * Physical memory; see physmem.h.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+
+#include "physmem.h"
+
+#define NO_PAGE UINT32_MAX
+
+/* The one update of the frame counters: by use, in use, and the mix of
+ * uses when in-use frames peak (so RAM at peak adds up by kind). */
+static void count_use(struct physmem *ph, int use, int64_t delta)
+{
+    gauge_add(&ph->use[use], delta);
+    if (use == XVM_USE_FREE)
+        return;
+    uint64_t peak = ph->used.peak;
+    gauge_add(&ph->used, delta);
+    if (ph->used.peak > peak)
+        for (int u = 0; u < XVM_USE_COUNT; u++)
+            ph->used_mix[u] = ph->use[u].cur;
+}
+
+int phys_init(struct physmem *ph, struct core *core, uint64_t ram_pa,
+              uint64_t ram_bytes)
+{
+    uint64_t n = ram_bytes >> core->pgshift;
+
+    memset(ph, 0, sizeof(*ph));
+    ph->core = core;
+    ph->zero_page = PAGEH_NONE;
+    if (n < 4 || n >= NO_PAGE || (ram_pa & (core->pgsz - 1)))
+        return EINVAL;
+    ph->pages = core_zalloc(core, (size_t)n * sizeof(*ph->pages));
+    if (ph->pages == NULL)
+        return ENOMEM;
+    ph->npages = (uint32_t)n;
+    ph->ram = (struct ram_seg){ .pa = ram_pa, .npages = n, .first = 0 };
+    /* Frames from `fresh` on were never used: they are free without being
+     * on the list, so a large RAM costs no host memory until touched. */
+    ph->fresh = 0;
+    ph->free_head = NO_PAGE;
+    ph->nfree = (uint32_t)n;
+    count_use(ph, XVM_USE_FREE, (int64_t)n);
+    return phys_alloc(ph, XVM_USE_ZERO, true, &ph->zero_page);
+}
+
+void phys_fini(struct physmem *ph)
+{
+    for (uint32_t i = 0; i < ph->npages; i++)
+        core_free(ph->core, ph->pages[i].data);
+    core_free(ph->core, ph->pages);
+    core_free(ph->core, ph->dev);
+    memset(ph, 0, sizeof(*ph));
+}
+
+/* Device segments are few (one per flash): a linear scan is fine. */
+struct dev_seg *phys_dev_seg(const struct physmem *ph, uint64_t pa)
+{
+    for (unsigned i = 0; i < ph->ndev; i++) {
+        struct dev_seg *d = &ph->dev[i];
+        if (pa >= d->pa && ((pa - d->pa) >> ph->core->pgshift) < d->npages)
+            return d;
+    }
+    return NULL;
+}
+
+uint64_t phys_addr(const struct physmem *ph, pageh h)
+{
+    if (page_is_device(h))
+        return h & ~(uint64_t)1;
+    const struct ram_seg *r = &ph->ram;
+    return r->pa + ((uint64_t)((h >> 1) - r->first) << ph->core->pgshift);
+}
+
+pageh phys_lookup_device(const struct physmem *ph, uint64_t pa)
+{
+    if (phys_dev_seg(ph, pa))
+        return page_device(pg_trunc(ph->core, pa));
+    return PAGEH_NONE;
+}
+
+uint8_t *phys_data(const struct physmem *ph, pageh h)
+{
+    if (!page_is_device(h))
+        return phys_page(ph, h)->data;
+    uint64_t pa = h & ~(uint64_t)1;
+    const struct dev_seg *d = phys_dev_seg(ph, pa);
+    /* Device memory is read-only to the simulation: the MMU never grants
+     * write to a device page (see pmap_enter). */
+    return d ? (uint8_t *)(uintptr_t)(d->data + (pa - d->pa)) : NULL;
+}
+
+void phys_copy(struct physmem *ph, pageh dst, pageh src)
+{
+    uint8_t *to = phys_page(ph, dst)->data;
+    if (!page_is_device(src)) {
+        memcpy(to, phys_page(ph, src)->data, ph->core->pgsz);
+        return;
+    }
+    uint64_t pa = phys_addr(ph, src);
+    const struct dev_seg *d = phys_dev_seg(ph, pa);
+    phys_dev_read(ph, d, to, d->data + (pa - d->pa), ph->core->pgsz);
+}
+
+int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out)
+{
+    struct core *c = ph->core;
+
+    if (core_inject(c, INJECT_FRAME) || ph->nfree == 0)
+        return ENOMEM;
+    uint32_t i = ph->free_head != NO_PAGE ? ph->free_head : ph->fresh;
+    struct vm_page *pg = &ph->pages[i];
+    if (pg->data == NULL) {
+        /* Frame contents are host memory allocated on first use. */
+        pg->data = core_alloc(c, c->pgsz);
+        if (pg->data == NULL)
+            return ENOMEM;
+        zero = true;
+    }
+    if (i == ph->free_head)
+        ph->free_head = pg->next_free;
+    else
+        ph->fresh++;
+    ph->nfree--;
+    pg->next_free = NO_PAGE;
+    pg->flags = 0;
+    pg->use = (uint8_t)use;
+    pg->pv = NULL;
+    pg->owner.obj = NULL;
+    pg->offset = 0;
+    pg->epoch = 0;
+    pg->wire = 0;
+    if (zero)
+        memset(pg->data, 0, c->pgsz);
+    count_use(ph, XVM_USE_FREE, -1);
+    count_use(ph, use, 1);
+    *out = page_ram(i);
+    return 0;
+}
+
+void phys_free(struct physmem *ph, pageh h)
+{
+    uint32_t i = (uint32_t)(h >> 1);
+    struct vm_page *pg = &ph->pages[i];
+
+    assert(pg->use != XVM_USE_FREE);
+    count_use(ph, pg->use, -1);
+    count_use(ph, XVM_USE_FREE, 1);
+    pg->use = XVM_USE_FREE;
+    pg->flags = PG_FREE;
+    pg->owner.obj = NULL;
+    pg->next_free = ph->free_head;
+    ph->free_head = i;
+    ph->nfree++;
+}
+
+int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
+                     const void *data, struct dev_cost cost)
+{
+    struct core *c = ph->core;
+
+    if (data == NULL || len == 0 || (pa & (c->pgsz - 1)) ||
+        (len & (c->pgsz - 1)) || pa + len < pa)
+        return EINVAL;
+    /* 4-byte PTEs hold 20-bit frame numbers: the segment must fit. */
+    if (c->prof->pte_size == 4 && pa + len > (UINT64_C(1) << 32))
+        return EINVAL;
+    uint64_t end = pa + len;
+    const struct ram_seg *r = &ph->ram;
+    uint64_t rend = r->pa + (r->npages << c->pgshift);
+    if (pa < rend && r->pa < end)
+        return EINVAL;
+    for (unsigned i = 0; i < ph->ndev; i++) {
+        uint64_t dend = ph->dev[i].pa + (ph->dev[i].npages << c->pgshift);
+        if (pa < dend && ph->dev[i].pa < end)
+            return EEXIST;
+    }
+    struct dev_seg *nd = core_alloc(c, (ph->ndev + 1) * sizeof(*nd));
+    if (nd == NULL)
+        return ENOMEM;
+    if (ph->ndev)
+        memcpy(nd, ph->dev, ph->ndev * sizeof(*nd));
+    nd[ph->ndev] = (struct dev_seg){ pa, len >> c->pgshift, data, cost };
+    core_free(c, ph->dev);
+    ph->dev = nd;
+    ph->ndev++;
+    ph->device_pages += len >> c->pgshift;
+    return 0;
+}
+
+int phys_unload_device(struct physmem *ph, uint64_t pa)
+{
+    struct dev_seg *d = phys_dev_seg(ph, pa);
+    if (d == NULL || d->pa != pa)
+        return EINVAL;
+    ph->device_pages -= d->npages;
+    *d = ph->dev[--ph->ndev];
+    return 0;
+}
+
+uint64_t phys_free_base(const struct physmem *ph)
+{
+    const uint64_t align = UINT64_C(16) << 20;
+    unsigned shift = ph->core->pgshift;
+    uint64_t top = ph->ram.pa + (ph->ram.npages << shift);
+    for (unsigned i = 0; i < ph->ndev; i++) {
+        uint64_t end = ph->dev[i].pa + (ph->dev[i].npages << shift);
+        if (end > top)
+            top = end;
+    }
+    return (top + align - 1) & ~(align - 1);
+}
+
+const char *xvm_use_name(enum xvm_use use)
+{
+    static const char *const names[XVM_USE_COUNT] = {
+        "free", "anon", "aobj", "pagecache", "pagetable", "zero", "buffer",
+    };
+    return (unsigned)use < XVM_USE_COUNT ? names[use] : "?";
+}
+
+void phys_check(const struct physmem *ph, struct check *ck)
+{
+    uint64_t by_use[XVM_USE_COUNT] = { 0 }, onlist = 0;
+
+    for (uint32_t i = 0; i < ph->npages; i++) {
+        const struct vm_page *pg = &ph->pages[i];
+        if (pg->use >= XVM_USE_COUNT)
+            return (void)check_fail(ck, "frame %u: bad use %u", i, pg->use);
+        bool listed = i < ph->fresh;
+        if ((pg->use == XVM_USE_FREE && listed) != ((pg->flags & PG_FREE) != 0))
+            return (void)check_fail(ck, "frame %u: free flag disagrees with use", i);
+        if (pg->use == XVM_USE_FREE && pg->pv)
+            return (void)check_fail(ck, "frame %u: free but mapped", i);
+        by_use[pg->use]++;
+    }
+    for (uint32_t i = ph->free_head; i != NO_PAGE; i = ph->pages[i].next_free) {
+        if (i >= ph->fresh || !(ph->pages[i].flags & PG_FREE) ||
+            ++onlist > ph->nfree)
+            return (void)check_fail(ck, "free list corrupt at frame %u", i);
+    }
+    if (onlist + (ph->npages - ph->fresh) != ph->nfree ||
+        by_use[XVM_USE_FREE] != ph->nfree)
+        return (void)check_fail(ck, "free list holds %llu frames, %llu are free",
+                                (unsigned long long)onlist,
+                                (unsigned long long)by_use[XVM_USE_FREE]);
+    uint64_t sum = 0;
+    for (int u = 0; u < XVM_USE_COUNT; u++) {
+        sum += by_use[u];
+        if (by_use[u] != ph->use[u].cur)
+            return (void)check_fail(ck, "%s frames: counted %llu, found %llu",
+                                    xvm_use_name(u),
+                                    (unsigned long long)ph->use[u].cur,
+                                    (unsigned long long)by_use[u]);
+    }
+    if (sum != ph->npages || ph->used.cur != ph->npages - ph->nfree)
+        return (void)check_fail(ck, "frames add up to %llu, RAM has %u",
+                                (unsigned long long)sum, ph->npages);
+    if (ph->zero_page == PAGEH_NONE ||
+        phys_page(ph, ph->zero_page)->use != XVM_USE_ZERO)
+        return (void)check_fail(ck, "zero page lost");
+}

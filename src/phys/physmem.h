@@ -1,0 +1,168 @@
+/*
+ * Physical memory: RAM segments, whose frames each have a vm_page, and
+ * device segments (paper §6.3), which have none.
+ *
+ * A page handle (pageh) follows the paper (§6.2, §7.1): it is either a RAM
+ * page, encoded as its index in the vm_page array shifted left by one, or a
+ * device page, encoded as its physical address with the low bit set.  Only
+ * RAM pages are ever dereferenced.
+ */
+#ifndef XVM_PHYSMEM_H
+#define XVM_PHYSMEM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+#include "core.h"
+#include "counter.h"
+#include "xipvm.h"
+
+typedef uint64_t pageh;
+#define PAGEH_NONE UINT64_MAX
+
+struct pv_entry;
+struct xvm_object;
+struct anon;
+
+/* vm_page flags */
+#define PG_FREE 0x01            /* on the free list */
+#define PG_BUSY 0x02            /* being filled; not yet visible */
+
+/* One RAM frame's metadata: the vm_page. */
+struct vm_page {
+    uint8_t *data;              /* host memory of the frame, allocated lazily */
+    struct pv_entry *pv;        /* mappings of this page */
+    union {
+        struct xvm_object *obj;     /* owner, for object pages */
+        struct anon *anon;      /* owner, for anon pages */
+        struct pv_entry **ptpv; /* leaf tables: each PTE's PV entry */
+    } owner;
+    uint64_t offset;            /* object offset; PT pages: valid entries */
+    uint32_t next_free;         /* free-list link (index) */
+    uint32_t epoch;             /* PT pages: write-protect epoch (pmap.c) */
+    uint32_t wire;              /* wired PTEs mapping the page */
+    uint8_t use;                /* enum xvm_use */
+    uint8_t flags;
+};
+
+struct ram_seg {
+    uint64_t pa, npages;
+    uint32_t first;             /* index of its first vm_page */
+};
+
+/* Read-cost model of a device segment: each access, plus each byte. */
+struct dev_cost {
+    uint32_t ns_access, ns_byte;
+};
+
+struct dev_seg {
+    uint64_t pa, npages;
+    const uint8_t *data;
+    struct dev_cost cost;
+};
+
+struct physmem {
+    struct core *core;
+    struct vm_page *pages;      /* every RAM frame */
+    uint32_t npages;
+    uint32_t free_head, nfree;
+    uint32_t fresh;             /* frames from here on were never used */
+    struct ram_seg ram;
+    struct dev_seg *dev;
+    unsigned ndev;
+    pageh zero_page;            /* the one shared zero page */
+    /* Counters. */
+    struct gauge use[XVM_USE_COUNT];    /* frames by use */
+    struct gauge used;          /* frames not free */
+    uint64_t used_mix[XVM_USE_COUNT];   /* frames by use when used peaked */
+    uint64_t device_pages;      /* pages in device segments */
+    uint64_t dev_reads, dev_bytes_read; /* in place, through segments */
+    uint64_t dev_ns;            /* their simulated time */
+};
+
+static inline bool page_is_device(pageh h)
+{
+    return (h & 1) != 0;
+}
+
+static inline pageh page_device(uint64_t pa)
+{
+    return pa | 1;
+}
+
+static inline pageh page_ram(uint32_t index)
+{
+    return (pageh)index << 1;
+}
+
+/* => the zero page made; EINVAL for a bad size or base. */
+int phys_init(struct physmem *ph, struct core *core, uint64_t ram_pa,
+              uint64_t ram_bytes);
+void phys_fini(struct physmem *ph);
+
+/* Only for RAM pages (page tables walk through it at every level). */
+static inline struct vm_page *phys_page(const struct physmem *ph, pageh h)
+{
+    return &ph->pages[h >> 1];
+}
+
+/* => the device segment holding pa, or NULL. */
+struct dev_seg *phys_dev_seg(const struct physmem *ph, uint64_t pa);
+
+/* => the device page for pa, or PAGEH_NONE when no segment has it. */
+pageh phys_lookup_device(const struct physmem *ph, uint64_t pa);
+
+/* => the page at physical address pa (RAM or device), or PAGEH_NONE. */
+static inline pageh phys_lookup(const struct physmem *ph, uint64_t pa)
+{
+    const struct ram_seg *r = &ph->ram;
+    if (pa >= r->pa && ((pa - r->pa) >> ph->core->pgshift) < r->npages)
+        return page_ram(r->first + (uint32_t)((pa - r->pa) >> ph->core->pgshift));
+    return phys_lookup_device(ph, pa);
+}
+
+uint64_t phys_addr(const struct physmem *ph, pageh h);
+/* => host bytes of the page (RAM data or the device's backing store). */
+uint8_t *phys_data(const struct physmem *ph, pageh h);
+
+/*
+ * Reads n bytes in place from device memory at src (inside segment d)
+ * into dst, and counts and costs them: the one way device bytes are read
+ * by the CPU (loads, fetches, read(), copy-on-write copies).
+ */
+static inline void phys_dev_read(struct physmem *ph, const struct dev_seg *d,
+                                 void *dst, const uint8_t *src, size_t n)
+{
+    memcpy(dst, src, n);
+    ph->dev_reads++;
+    ph->dev_bytes_read += n;
+    ph->dev_ns += d->cost.ns_access + n * d->cost.ns_byte;
+}
+
+/* Copies page src (RAM or device: device reads are counted) into the RAM
+ * page dst. */
+void phys_copy(struct physmem *ph, pageh dst, pageh src);
+
+/*
+ * Frame allocation, O(1).
+ * => use: enum xvm_use (not FREE); zero: clear the frame.
+ * => 0, or ENOMEM when RAM (or host memory for the frame) ran out.
+ */
+int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out);
+void phys_free(struct physmem *ph, pageh h);
+
+/* => EINVAL for a bad range, EEXIST when it overlaps a segment. */
+int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
+                     const void *data, struct dev_cost cost);
+/* => EINVAL when no segment starts at pa.  The caller makes sure that no
+ *    page of it is mapped any more. */
+int phys_unload_device(struct physmem *ph, uint64_t pa);
+/* => the lowest 16 MiB boundary above RAM and every device segment. */
+uint64_t phys_free_base(const struct physmem *ph);
+
+/* Frames: each free xor in use, the free list, the counters by use. */
+void phys_check(const struct physmem *ph, struct check *ck);
+
+#endif

@@ -1,0 +1,889 @@
+/*
+ * pmap: page tables in simulated RAM, PV tracking, and the MMU walk.
+ *
+ * Table pages are frames taken from simulated RAM (XVM_USE_PAGETABLE);
+ * each table's vm_page counts its valid entries in `offset`, so a table
+ * emptied by pmap_remove is freed at once.
+ *
+ * Fork write-protects the parent in O(1): pmap_write_protect_all() bumps
+ * the pmap's epoch and takes a fresh asid (dropping its TLB entries).  A
+ * leaf table whose epoch is behind is "stale": before anything reads or
+ * enters a PTE through it (pt_leaf), its write bits are cleared in one
+ * pass.  Clearing a write bit is always safe: at worst the next write
+ * takes a fault that re-enters the page writable.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pmap.h"
+
+static struct vm_page *table_page(struct mmu *mu, pageh t)
+{
+    return phys_page(mu->ph, t);
+}
+
+static unsigned level_entries(const struct mmu *mu, unsigned level)
+{
+    return 1u << mu->prof->level_bits[level];
+}
+
+static unsigned level_index(const struct mmu *mu, unsigned level,
+                            uint64_t va)
+{
+    return (unsigned)(va >> mu->lvl_shift[level]) & (level_entries(mu, level) - 1);
+}
+
+/* Fixed-size loads and stores by byte order; compilers make them single
+ * moves (plus a byte swap for the foreign order). */
+static uint64_t ld_le(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned k = 0; k < n; k++)
+        v |= (uint64_t)p[k] << (8 * k);
+    return v;
+}
+
+static uint64_t ld_be(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned k = 0; k < n; k++)
+        v = v << 8 | p[k];
+    return v;
+}
+
+static void st_le(uint8_t *p, unsigned n, uint64_t v)
+{
+    for (unsigned k = 0; k < n; k++)
+        p[k] = (uint8_t)(v >> (8 * k));
+}
+
+static void st_be(uint8_t *p, unsigned n, uint64_t v)
+{
+    for (unsigned k = n; k-- > 0; v >>= 8)
+        p[k] = (uint8_t)v;
+}
+
+static inline uint64_t pte_load(const struct mmu *mu, const uint8_t *tbl,
+                                unsigned i)
+{
+    if (mu->prof->pte_size == 8)
+        return mu->prof->big_endian ? ld_be(tbl + 8 * (size_t)i, 8)
+                                   : ld_le(tbl + 8 * (size_t)i, 8);
+    return mu->prof->big_endian ? ld_be(tbl + 4 * (size_t)i, 4)
+                               : ld_le(tbl + 4 * (size_t)i, 4);
+}
+
+static inline void pte_store(const struct mmu *mu, uint8_t *tbl,
+                             unsigned i, uint64_t v)
+{
+    if (mu->prof->pte_size == 8) {
+        if (mu->prof->big_endian)
+            st_be(tbl + 8 * (size_t)i, 8, v);
+        else
+            st_le(tbl + 8 * (size_t)i, 8, v);
+    } else if (mu->prof->big_endian) {
+        st_be(tbl + 4 * (size_t)i, 4, v);
+    } else {
+        st_le(tbl + 4 * (size_t)i, 4, v);
+    }
+}
+
+static uint64_t pte_frame_pa(const struct mmu *mu, uint64_t pte)
+{
+    return (pte >> 12) << mu->core->pgshift;
+}
+
+static uint64_t pte_make(const struct mmu *mu, uint64_t pa, uint64_t flags)
+{
+    return (pa >> mu->core->pgshift) << 12 | flags;
+}
+
+static uint64_t prot_bits(unsigned prot)
+{
+    return (prot & XVM_PROT_READ ? PTE_R : 0) |
+           (prot & XVM_PROT_WRITE ? PTE_W : 0) |
+           (prot & XVM_PROT_EXEC ? PTE_X : 0);
+}
+
+/*
+ * Address-space ids: a counter times an odd constant, a bijection on 64
+ * bits, so ids never repeat and their high bits are already mixed for the
+ * TLB's index (no multiply on the access path).
+ */
+static uint64_t asid_next(struct mmu *mu)
+{
+    return mu->next_asid++ * 0x9e3779b97f4a7c15ULL;
+}
+
+/* ---- PV tracking ---- */
+
+static struct pv_entry **pv_headp(const struct mmu *mu, pageh pg,
+                                  struct pv_entry **scratch)
+{
+    if (!page_is_device(pg))
+        return &phys_page(mu->ph, pg)->pv;
+    uint64_t v = 0;
+    *scratch = hmap_get(&mu->devpv, pg, &v) ? (struct pv_entry *)(uintptr_t)v
+                                           : NULL;
+    return scratch;
+}
+
+static struct pv_entry *pv_head(const struct mmu *mu, pageh pg)
+{
+    struct pv_entry *scratch;
+    return *pv_headp(mu, pg, &scratch);
+}
+
+static void pv_count(struct mmu *mu, pageh pg, int delta)
+{
+    gauge_add(&mu->pv, delta);
+    if (page_is_device(pg))
+        gauge_add(&mu->pv_device, delta);
+}
+
+/* => pv: a preallocated entry, so this step cannot fail for RAM pages. */
+static int pv_insert(struct mmu *mu, pageh pg, struct pv_entry *pv)
+{
+    struct pv_entry *scratch, **headp = pv_headp(mu, pg, &scratch);
+    if (page_is_device(pg) &&
+        hmap_put(mu->core, &mu->devpv, pg, (uint64_t)(uintptr_t)pv))
+        return ENOMEM;          /* device pages: one hash per machine (§6.3) */
+    pv->prev = NULL;
+    pv->next = *headp;
+    if (pv->next)
+        pv->next->prev = pv;
+    if (!page_is_device(pg))
+        *headp = pv;
+    else if (pv->next == NULL)
+        gauge_add(&mu->device_mapped, 1);
+    pv_count(mu, pg, 1);
+    return 0;
+}
+/* O(1): lists are doubly linked, and the leaf table knows each PTE's entry. */
+static void pv_unlink(struct mmu *mu, pageh pg, struct pv_entry *pv)
+{
+    if (pv->next)
+        pv->next->prev = pv->prev;
+    if (pv->prev) {
+        pv->prev->next = pv->next;
+    } else if (!page_is_device(pg)) {
+        phys_page(mu->ph, pg)->pv = pv->next;
+    } else if (pv->next) {
+        /* The key exists, so hmap_put cannot need memory here. */
+        (void)hmap_put(mu->core, &mu->devpv, pg, (uint64_t)(uintptr_t)pv->next);
+    } else {
+        hmap_del(&mu->devpv, pg);
+        gauge_add(&mu->device_mapped, -1);
+    }
+    pool_put(&mu->pv_pool, pv);
+    pv_count(mu, pg, -1);
+}
+/* ---- tables ---- */
+
+static void leaf_sync(struct pmap *pm, pageh leaf)
+{
+    struct mmu *mu = pm->mmu;
+    struct vm_page *tp = table_page(mu, leaf);
+    if (tp->epoch == pm->epoch)
+        return;
+    unsigned n = level_entries(mu, mu->prof->levels - 1);
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t pte = pte_load(mu, tp->data, i);
+        if ((pte & (PTE_V | PTE_W)) == (PTE_V | PTE_W))
+            pte_store(mu, tp->data, i, pte & ~(uint64_t)PTE_W);
+    }
+    tp->epoch = pm->epoch;
+}
+
+static int table_alloc(struct pmap *pm, pageh *out)
+{
+    int error = phys_alloc(pm->mmu->ph, XVM_USE_PAGETABLE, true, out);
+    if (error)
+        return error;
+    table_page(pm->mmu, *out)->epoch = pm->epoch;
+    pm->ptpages++;
+    return 0;
+}
+
+static void table_free(struct pmap *pm, pageh t)
+{
+    core_free(pm->mmu->core, table_page(pm->mmu, t)->owner.ptpv);
+    phys_free(pm->mmu->ph, t);
+    pm->ptpages--;
+    pm->hint_leaf = PAGEH_NONE;
+}
+
+/*
+ * => the leaf table covering va in *leaf, made current (leaf_sync).
+ * => create: allocate missing tables (ENOMEM); else ENOENT when absent.
+ */
+static int pt_leaf(struct pmap *pm, uint64_t va, bool create, bool sync,
+                   pageh *leaf)
+{
+    struct mmu *mu = pm->mmu;
+    pageh t = pm->root;
+    /* Faults and misses come in runs: the last leaf found is the hint. */
+    uint64_t key = va >> mu->lvl_shift[mu->prof->levels - 2];
+    if (pm->hint_leaf != PAGEH_NONE && pm->hint_key == key) {
+        if (sync)
+            leaf_sync(pm, pm->hint_leaf);
+        *leaf = pm->hint_leaf;
+        return 0;
+    }
+    for (unsigned l = 0; l + 1 < mu->prof->levels; l++) {
+        struct vm_page *tp = table_page(mu, t);
+        unsigned i = level_index(mu, l, va);
+        uint64_t pte = pte_load(mu, tp->data, i);
+        if (!(pte & PTE_V)) {
+            if (!create)
+                return ENOENT;
+            pageh nt;
+            int error = table_alloc(pm, &nt);
+            if (error)
+                return error;
+            pte = pte_make(mu, phys_addr(mu->ph, nt), PTE_V);
+            pte_store(mu, tp->data, i, pte);
+            tp->offset++;
+        }
+        t = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
+    }
+    if (sync)
+        leaf_sync(pm, t);
+    pm->hint_key = key;
+    pm->hint_leaf = t;
+    *leaf = t;
+    return 0;
+}
+
+int pmap_create(struct mmu *mu, struct pmap **out)
+{
+    struct pmap *pm = core_zalloc(mu->core, sizeof(*pm));
+    if (pm == NULL)
+        return ENOMEM;
+    pm->mmu = mu;
+    pm->asid = asid_next(mu);
+    pm->hint_leaf = PAGEH_NONE;
+    int error = table_alloc(pm, &pm->root);
+    if (error) {
+        core_free(mu->core, pm);
+        return error;
+    }
+    pm->next = mu->pmaps;
+    if (mu->pmaps)
+        mu->pmaps->prev = pm;
+    mu->pmaps = pm;
+    *out = pm;
+    return 0;
+}
+
+static struct pv_entry *pv_at(struct pmap *pm, uint64_t va)
+{
+    pageh leaf;
+    if (va >= pm->mmu->prof->va_max || pt_leaf(pm, va, false, false, &leaf))
+        return NULL;
+    struct pv_entry **ptpv = table_page(pm->mmu, leaf)->owner.ptpv;
+    return ptpv ? ptpv[level_index(pm->mmu, pm->mmu->prof->levels - 1, va)] : NULL;
+}
+
+/* Removes one valid leaf mapping: PV, counts, TLB. */
+static void leaf_zap(struct pmap *pm, struct vm_page *tp, unsigned i,
+                     uint64_t va, uint64_t pte)
+{
+    struct mmu *mu = pm->mmu;
+    pageh pg = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
+    struct pv_entry *pv = tp->owner.ptpv[i];
+    assert(pv != NULL && pv->pmap == pm && pv->va == va);
+    pv_unlink(mu, pg, pv);
+    tp->owner.ptpv[i] = NULL;
+    if ((pte & PTE_WIRED) && !page_is_device(pg))
+        phys_page(mu->ph, pg)->wire--;
+    pte_store(mu, tp->data, i, 0);
+    tp->offset--;
+    pm->resident--;
+    tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
+}
+
+/*
+ * Recursive walk over [sva, eva) below table t (level l, covering from
+ * base).  prot < 0: remove mappings and free tables left empty; else
+ * lower leaf protection to prot.
+ */
+static void pt_range(struct pmap *pm, pageh t, unsigned l, uint64_t base,
+                     uint64_t sva, uint64_t eva, int prot)
+{
+    struct mmu *mu = pm->mmu;
+    struct vm_page *tp = table_page(mu, t);
+    unsigned shift = mu->lvl_shift[l];
+    uint64_t span = (uint64_t)level_entries(mu, l) << shift;
+    uint64_t lo = sva > base ? sva : base;
+    uint64_t hi = eva - base < span ? eva : base + span;
+    bool leaf = l + 1 == mu->prof->levels;
+
+    for (uint64_t i = (lo - base) >> shift; i <= (hi - 1 - base) >> shift; i++) {
+        if (tp->offset == 0)
+            break;
+        uint64_t pte = pte_load(mu, tp->data, (unsigned)i);
+        if (!(pte & PTE_V))
+            continue;
+        uint64_t va = base + (i << shift);
+        if (!leaf) {
+            pageh child = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
+            pt_range(pm, child, l + 1, va, sva, eva, prot);
+            if (prot < 0 && table_page(mu, child)->offset == 0) {
+                table_free(pm, child);
+                pte_store(mu, tp->data, (unsigned)i, 0);
+                tp->offset--;
+            }
+        } else if (prot < 0 || (!(prot & (XVM_PROT_READ | XVM_PROT_EXEC)) &&
+                                !(pte & PTE_WIRED))) {
+            leaf_zap(pm, tp, (unsigned)i, va, pte);
+        } else {
+            /* Lower the bits; a wired mapping stays, without access. */
+            uint64_t npte = pte & ~(prot_bits(~(unsigned)prot & XVM_PROT_ALL));
+            if (npte != pte) {
+                pte_store(mu, tp->data, (unsigned)i, npte);
+                tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
+            }
+        }
+    }
+}
+
+void pmap_remove(struct pmap *pm, uint64_t sva, uint64_t eva)
+{
+    if (sva < eva)
+        pt_range(pm, pm->root, 0, 0, sva, eva, -1);
+}
+
+void pmap_protect(struct pmap *pm, uint64_t sva, uint64_t eva, unsigned prot)
+{
+    if (sva < eva)
+        pt_range(pm, pm->root, 0, 0, sva, eva, (int)(prot & XVM_PROT_ALL));
+}
+
+void pmap_destroy(struct pmap *pm)
+{
+    struct mmu *mu = pm->mmu;
+    pmap_remove(pm, 0, mu->prof->va_max);
+    assert(pm->resident == 0);
+    table_free(pm, pm->root);
+    if (pm->prev)
+        pm->prev->next = pm->next;
+    else
+        mu->pmaps = pm->next;
+    if (pm->next)
+        pm->next->prev = pm->prev;
+    core_free(mu->core, pm);
+}
+
+int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
+               unsigned flags)
+{
+    struct mmu *mu = pm->mmu;
+    if (page_is_device(pg) && (prot & XVM_PROT_WRITE))
+        return EINVAL;          /* a write never reaches a device page */
+    if (va >= mu->prof->va_max)
+        return EINVAL;
+
+    pageh leaf;
+    int error = pt_leaf(pm, va, true, true, &leaf);
+    if (error)
+        return error;
+    struct vm_page *tp = table_page(mu, leaf);
+    unsigned i = level_index(mu, mu->prof->levels - 1, va);
+    uint64_t old = pte_load(mu, tp->data, i);
+    uint64_t pa = phys_addr(mu->ph, pg);
+    uint64_t nflags = PTE_V | PTE_U | prot_bits(prot) |
+                      (flags & PMAP_WIRED ? PTE_WIRED : 0);
+
+    if ((old & PTE_V) && pte_frame_pa(mu, old) == pa) {
+        /* Same page: change protection, keep referenced/modified. */
+        if ((flags & PMAP_WIRED) && !(old & PTE_WIRED) && !page_is_device(pg))
+            phys_page(mu->ph, pg)->wire++;
+        nflags |= old & (PTE_REF | PTE_MOD | PTE_WIRED);
+        pte_store(mu, tp->data, i, pte_make(mu, pa, nflags));
+        tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
+        return 0;
+    }
+    /* A leaf table keeps a pointer to each PTE's PV entry beside it. */
+    if (tp->owner.ptpv == NULL &&
+        (tp->owner.ptpv = core_zalloc(mu->core, level_entries(mu, mu->prof->levels - 1) *
+                                          sizeof(*tp->owner.ptpv))) == NULL)
+        return ENOMEM;
+    struct pv_entry *pv = pool_get(mu->core, &mu->pv_pool);
+    if (pv == NULL)
+        return ENOMEM;
+    pv->pmap = pm;
+    pv->va = va;
+    if (pv_insert(mu, pg, pv)) {
+        pool_put(&mu->pv_pool, pv);
+        return ENOMEM;
+    }
+    if (old & PTE_V)
+        leaf_zap(pm, tp, i, va, old);
+    tp->owner.ptpv[i] = pv;
+    pte_store(mu, tp->data, i, pte_make(mu, pa, nflags));
+    tp->offset++;
+    pm->resident++;
+    if ((flags & PMAP_WIRED) && !page_is_device(pg))
+        phys_page(mu->ph, pg)->wire++;
+    tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
+    return 0;
+}
+
+/*
+ * => the leaf PTE slot for va, or NULL when no table covers it.
+ * => sync: make a stale table current first; only paths that grant
+ *    access need it (lowering, testing and reading never do).
+ */
+static uint8_t *pte_slot(struct pmap *pm, uint64_t va, bool sync, unsigned *idx)
+{
+    pageh leaf;
+    if (va >= pm->mmu->prof->va_max || pt_leaf(pm, va, false, sync, &leaf))
+        return NULL;
+    *idx = level_index(pm->mmu, pm->mmu->prof->levels - 1, va);
+    return table_page(pm->mmu, leaf)->data;
+}
+
+int pmap_extract(struct pmap *pm, uint64_t va, uint64_t *pa)
+{
+    unsigned i;
+    uint8_t *tbl = pte_slot(pm, va, false, &i);
+    uint64_t pte = tbl ? pte_load(pm->mmu, tbl, i) : 0;
+    if (!(pte & PTE_V))
+        return EFAULT;
+    *pa = pte_frame_pa(pm->mmu, pte) | (va & (pm->mmu->core->pgsz - 1));
+    return 0;
+}
+
+uint64_t pmap_pte(struct pmap *pm, uint64_t va)
+{
+    unsigned i;
+    uint8_t *tbl = pte_slot(pm, va, false, &i);
+    return tbl ? pte_load(pm->mmu, tbl, i) : 0;
+}
+
+void pmap_unwire(struct pmap *pm, uint64_t va)
+{
+    unsigned i;
+    uint8_t *tbl = pte_slot(pm, va, false, &i);
+    uint64_t pte = tbl ? pte_load(pm->mmu, tbl, i) : 0;
+    if ((pte & (PTE_V | PTE_WIRED)) != (PTE_V | PTE_WIRED))
+        return;
+    pte_store(pm->mmu, tbl, i, pte & ~(uint64_t)PTE_WIRED);
+    pageh pg = phys_lookup(pm->mmu->ph, pte_frame_pa(pm->mmu, pte));
+    if (!page_is_device(pg))
+        phys_page(pm->mmu->ph, pg)->wire--;
+}
+
+void pmap_write_protect_all(struct pmap *pm)
+{
+    pm->epoch++;
+    pm->asid = asid_next(pm->mmu);
+    pm->mmu->tlb.flushes++;
+}
+
+/*
+ * Applies op to the PTE of every mapping of pg.
+ * op: 0 = lower protection to prot, 1 = clear bits, 2 = test bits.
+ */
+static bool pv_apply(struct mmu *mu, pageh pg, int op, uint64_t bits,
+                     unsigned prot)
+{
+    struct pv_entry *pv = pv_head(mu, pg), *next;
+    for (; pv; pv = next) {
+        next = pv->next;
+        struct pmap *pm = pv->pmap;
+        unsigned i;
+        uint8_t *tbl = pte_slot(pm, pv->va, false, &i);
+        assert(tbl != NULL);
+        uint64_t pte = pte_load(mu, tbl, i);
+        if (op == 2) {
+            if (pte & bits)
+                return true;
+            continue;
+        }
+        if (op == 0 && !(prot & (XVM_PROT_READ | XVM_PROT_EXEC))) {
+            pmap_remove(pm, pv->va, pv->va + mu->core->pgsz);
+            continue;
+        }
+        uint64_t npte = op == 0 ? pte & ~prot_bits(~prot & XVM_PROT_ALL)
+                                : pte & ~bits;
+        if (npte != pte) {
+            pte_store(mu, tbl, i, npte);
+            tlb_invalidate(&mu->tlb, pm->asid, pv->va >> mu->core->pgshift);
+        }
+    }
+    return false;
+}
+
+void pmap_page_protect(struct mmu *mu, pageh pg, unsigned prot)
+{
+    (void)pv_apply(mu, pg, 0, 0, prot);
+}
+
+bool pmap_is_modified(struct mmu *mu, pageh pg)
+{
+    return pv_apply(mu, pg, 2, PTE_MOD, 0);
+}
+
+bool pmap_is_referenced(struct mmu *mu, pageh pg)
+{
+    return pv_apply(mu, pg, 2, PTE_REF, 0);
+}
+
+void pmap_clear_modify(struct mmu *mu, pageh pg)
+{
+    (void)pv_apply(mu, pg, 1, PTE_MOD, 0);
+}
+
+void pmap_clear_reference(struct mmu *mu, pageh pg)
+{
+    (void)pv_apply(mu, pg, 1, PTE_REF, 0);
+}
+
+/* What a TLB entry filled from pte grants.  Write is granted only on a
+ * modified page: the first write to a clean page comes back to the walk
+ * to set the modified bit. */
+static unsigned tlb_perm(uint64_t pte)
+{
+    return (pte & PTE_R ? XVM_PROT_READ : 0) | (pte & PTE_X ? XVM_PROT_EXEC : 0) |
+           ((pte & (PTE_W | PTE_MOD)) == (PTE_W | PTE_MOD) ? XVM_PROT_WRITE : 0);
+}
+
+int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
+                   struct tlbent **out)
+{
+    struct mmu *mu = pm->mmu;
+    unsigned i;
+    uint8_t *tbl = pte_slot(pm, va, true, &i);
+    uint64_t pte = tbl ? pte_load(mu, tbl, i) : 0;
+
+    if (!(pte & PTE_V))
+        return EFAULT;
+    if ((prot_bits(access) & pte) != prot_bits(access))
+        return EACCES;
+    uint64_t npte = pte | PTE_REF | (access & XVM_PROT_WRITE ? PTE_MOD : 0);
+    if (npte != pte)
+        pte_store(mu, tbl, i, npte);
+
+    uint64_t pa = pte_frame_pa(mu, npte);
+    pageh pg = phys_lookup(mu->ph, pa);
+    struct tlbent *e = tlb_slot(&mu->tlb, pm->asid, va >> mu->core->pgshift);
+    e->asid = pm->asid;
+    e->vpn = va >> mu->core->pgshift;
+    e->pa = pa;
+    e->host = phys_data(mu->ph, pg);
+    e->dev = page_is_device(pg) ? phys_dev_seg(mu->ph, pa) : NULL;
+    e->perm = tlb_perm(npte);
+    *out = e;
+    return 0;
+}
+
+unsigned pte_prot(uint64_t pte)
+{
+    return (pte & PTE_R ? XVM_PROT_READ : 0) |
+           (pte & PTE_W ? XVM_PROT_WRITE : 0) |
+           (pte & PTE_X ? XVM_PROT_EXEC : 0);
+}
+
+pageh pte_page(const struct mmu *mu, uint64_t pte)
+{
+    return phys_lookup(mu->ph, pte_frame_pa(mu, pte));
+}
+
+unsigned pmap_pv_count(const struct mmu *mu, pageh pg)
+{
+    unsigned n = 0;
+    for (struct pv_entry *pv = pv_head(mu, pg); pv; pv = pv->next)
+        n++;
+    return n;
+}
+
+bool pmap_device_mapped(const struct mmu *mu, uint64_t pa, uint64_t len)
+{
+    uint64_t key;
+    for (size_t i = 0; hmap_next(&mu->devpv, &i, &key, NULL);)
+        if (key - 1 - pa < len)         /* key is the device page: pa | 1 */
+            return true;
+    return false;
+}
+
+int mmu_init(struct mmu *mu, struct core *core, struct physmem *ph,
+             unsigned tlb_entries)
+{
+    const struct profile *p = core->prof;
+    memset(mu, 0, sizeof(*mu));
+    mu->core = core;
+    mu->prof = p;
+    mu->ph = ph;
+    unsigned shift = p->page_shift;
+    for (unsigned l = p->levels; l-- > 0;) {
+        mu->lvl_shift[l] = shift;
+        shift += p->level_bits[l];
+    }
+    mu->next_asid = 1;
+    mu->pv_pool.size = sizeof(struct pv_entry);
+    hmap_init(&mu->devpv);
+    if (tlb_entries == 0)
+        tlb_entries = p->tlb_entries;
+    if (tlb_entries > TLB_ENTRIES_MAX || (tlb_entries & (tlb_entries - 1)))
+        return EINVAL;
+    mu->tlb.ent = core_zalloc(core, tlb_entries * sizeof(*mu->tlb.ent));
+    mu->tlb.mask = tlb_entries - 1;
+    return mu->tlb.ent ? 0 : ENOMEM;
+}
+
+void mmu_fini(struct mmu *mu)
+{
+    hmap_fini(mu->core, &mu->devpv);
+    pool_fini(mu->core, &mu->pv_pool);
+    core_free(mu->core, mu->tlb.ent);
+    mu->tlb.ent = NULL;
+}
+
+/* ---- the layer's invariants ---- */
+
+typedef void (*table_visit_fn)(void *arg, pageh table, unsigned level,
+                               unsigned valid);
+
+static void visit_rec(struct pmap *pm, pageh t, unsigned l, uint64_t base,
+                      pte_visit_fn pfn, table_visit_fn tfn, void *arg)
+{
+    struct mmu *mu = pm->mmu;
+    struct vm_page *tp = table_page(mu, t);
+    unsigned n = level_entries(mu, l), valid = 0;
+    bool leaf = l + 1 == mu->prof->levels;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t pte = pte_load(mu, tp->data, i);
+        if (!(pte & PTE_V))
+            continue;
+        valid++;
+        uint64_t va = base + ((uint64_t)i << mu->lvl_shift[l]);
+        if (leaf) {
+            if (pfn)
+                pfn(arg, va, pte);
+        } else {
+            visit_rec(pm, phys_lookup(mu->ph, pte_frame_pa(mu, pte)), l + 1, va,
+                      pfn, tfn, arg);
+        }
+    }
+    if (tfn)
+        tfn(arg, t, l, valid);
+}
+
+void pmap_visit(struct pmap *pm, pte_visit_fn fn, void *arg)
+{
+    visit_rec(pm, pm->root, 0, 0, fn, NULL, arg);
+}
+
+
+struct mmu_ck {
+    struct mmu *mu;
+    struct check *ck;
+    struct pmap *pm;
+    uint64_t leaves, tables;
+    struct hmap ptes;           /* page -> valid PTEs mapping it */
+    struct hmap wired;          /* RAM page -> wired PTEs mapping it */
+    struct pv_key *keys;        /* scratch: one PV list's (pmap, va) */
+    size_t capkeys;
+};
+
+static void bump(struct mmu_ck *k, struct hmap *h, uint64_t key)
+{
+    uint64_t v = 0;
+    (void)hmap_get(h, key, &v);
+    if (hmap_put(k->mu->core, h, key, v + 1))
+        check_fail(k->ck, "checker: out of host memory");
+}
+
+static void check_pte(void *arg, uint64_t va, uint64_t pte)
+{
+    struct mmu_ck *k = arg;
+    struct mmu *mu = k->mu;
+    if (k->ck->error)
+        return;
+    k->leaves++;
+    pageh pg = pte_page(mu, pte);
+    if (pg == PAGEH_NONE)
+        return (void)check_fail(k->ck, "va %#llx maps unmanaged memory",
+                                (unsigned long long)va);
+    if (!page_is_device(pg) && phys_page(mu->ph, pg)->use == XVM_USE_FREE)
+        return (void)check_fail(k->ck, "va %#llx maps a free frame",
+                                (unsigned long long)va);
+    /* Each page's PTEs are counted here and matched against its PV list
+     * in check_pv: a scan of the list per PTE would be quadratic. */
+    bump(k, &k->ptes, pg);
+    struct pv_entry *pv = pv_at(k->pm, va);
+    if (pv == NULL || pv->pmap != k->pm || pv->va != va)
+        return (void)check_fail(k->ck, "va %#llx: the leaf table's PV entry "
+                                "is wrong", (unsigned long long)va);
+    if ((pte & PTE_WIRED) && !page_is_device(pg))
+        bump(k, &k->wired, pg);
+    if ((pte & PTE_W) && (page_is_device(pg) || pg == mu->ph->zero_page))
+        return (void)check_fail(k->ck, "va %#llx: writable %s page",
+                                (unsigned long long)va,
+                                page_is_device(pg) ? "device" : "zero");
+}
+
+static void check_table(void *arg, pageh t, unsigned level, unsigned valid)
+{
+    struct mmu_ck *k = arg;
+    struct vm_page *tp = table_page(k->mu, t);
+    (void)level;
+    k->tables++;
+    if (tp->use != XVM_USE_PAGETABLE || tp->offset != valid)
+        check_fail(k->ck, "page table frame: use %u, counts %llu valid of %u",
+                   tp->use, (unsigned long long)tp->offset, valid);
+}
+
+/* A RAM page's wire count is the number of wired PTEs mapping it. */
+static void check_wired(struct mmu_ck *k)
+{
+    const struct physmem *ph = k->mu->ph;
+    for (uint32_t i = 0; i < ph->npages && !k->ck->error; i++) {
+        uint64_t n = 0;
+        (void)hmap_get(&k->wired, page_ram(i), &n);
+        if (ph->pages[i].use != XVM_USE_FREE && ph->pages[i].wire != n)
+            check_fail(k->ck, "frame %u: wire count %u, %llu wired mappings",
+                       i, (unsigned)ph->pages[i].wire, (unsigned long long)n);
+    }
+}
+
+struct pv_key {
+    uintptr_t pmap;
+    uint64_t va;
+};
+
+static int key_cmp(const void *a, const void *b)
+{
+    const struct pv_key *x = a, *y = b;
+    if (x->pmap != y->pmap)
+        return x->pmap < y->pmap ? -1 : 1;
+    return x->va < y->va ? -1 : x->va > y->va;
+}
+
+/*
+ * One page's PV list: every entry names a PTE that maps this page, no
+ * entry twice, and as many entries as PTEs map the page (so the two are
+ * the same set).  => the list's length.
+ */
+static uint64_t check_pv_list(struct mmu_ck *k, pageh pg)
+{
+    struct mmu *mu = k->mu;
+    uint64_t n = 0, ptes = 0;
+    for (struct pv_entry *pv = pv_head(mu, pg); pv; pv = pv->next) {
+        uint64_t pa;
+        if (pmap_extract(pv->pmap, pv->va, &pa) ||
+            pg_trunc(mu->core, pa) != phys_addr(mu->ph, pg)) {
+            check_fail(k->ck, "PV entry for va %#llx has no matching PTE",
+                       (unsigned long long)pv->va);
+            return n;
+        }
+        if (n == k->capkeys) {
+            size_t cap = k->capkeys ? 2 * k->capkeys : 64;
+            struct pv_key *nk = realloc(k->keys, cap * sizeof(*nk));
+            if (nk == NULL)
+                return check_fail(k->ck, "checker: out of host memory"), n;
+            k->keys = nk;
+            k->capkeys = cap;
+        }
+        k->keys[n++] = (struct pv_key){ (uintptr_t)pv->pmap, pv->va };
+    }
+    if (n > 1)
+        qsort(k->keys, (size_t)n, sizeof(*k->keys), key_cmp);
+    for (uint64_t i = 1; i < n; i++)
+        if (key_cmp(&k->keys[i - 1], &k->keys[i]) == 0)
+            return check_fail(k->ck, "PV entry for va %#llx listed twice",
+                              (unsigned long long)k->keys[i].va), n;
+    (void)hmap_get(&k->ptes, pg, &ptes);
+    if (ptes != n)
+        check_fail(k->ck, "page mapped by %llu PTEs has %llu PV entries",
+                   (unsigned long long)ptes, (unsigned long long)n);
+    return n;
+}
+
+static void check_pv(struct mmu_ck *k)
+{
+    struct mmu *mu = k->mu;
+    uint64_t total = 0, dev = 0, key, v;
+    for (uint32_t i = 0; i < mu->ph->npages && !k->ck->error; i++)
+        total += check_pv_list(k, page_ram(i));
+    for (size_t i = 0; hmap_next(&mu->devpv, &i, &key, &v) && !k->ck->error;) {
+        if (!page_is_device(key) || v == 0)
+            return (void)check_fail(k->ck, "device PV hash holds a bad key");
+        dev += check_pv_list(k, key);
+    }
+    for (size_t i = 0; hmap_next(&k->ptes, &i, &key, &v) && !k->ck->error;)
+        if (page_is_device(key) && !hmap_get(&mu->devpv, key, NULL))
+            return (void)check_fail(k->ck, "device page mapped without PV "
+                                    "entries");
+    if (total + dev != mu->pv.cur || dev != mu->pv_device.cur ||
+        mu->devpv.n != mu->device_mapped.cur)
+        check_fail(k->ck, "PV entries: counted %llu (%llu device), found "
+                   "%llu (%llu)", (unsigned long long)mu->pv.cur,
+                   (unsigned long long)mu->pv_device.cur,
+                   (unsigned long long)(total + dev), (unsigned long long)dev);
+}
+
+/* Live TLB entries agree with the page tables they cache. */
+static void check_tlb(struct mmu_ck *k)
+{
+    struct mmu *mu = k->mu;
+    unsigned shift = mu->core->pgshift;
+    for (struct pmap *pm = mu->pmaps; pm && !k->ck->error; pm = pm->next) {
+        for (uint64_t i = 0; i <= mu->tlb.mask; i++) {
+            struct tlbent *e = &mu->tlb.ent[i];
+            uint64_t pa, va = e->vpn << shift;
+            if (e->asid != pm->asid)
+                continue;
+            if (tlb_slot(&mu->tlb, e->asid, e->vpn) != e)
+                return (void)check_fail(k->ck, "TLB entry in the wrong slot");
+            if (pmap_extract(pm, va, &pa) || pa != e->pa ||
+                e->host != phys_data(mu->ph, phys_lookup(mu->ph, pa)))
+                return (void)check_fail(k->ck, "TLB entry for va %#llx is "
+                                        "stale", (unsigned long long)va);
+            if (e->perm & XVM_PROT_WRITE &&
+                page_is_device(phys_lookup(mu->ph, pa)))
+                return (void)check_fail(k->ck, "TLB grants write to a device "
+                                        "page");
+            /* A live entry was filled from a current table: it may grant
+             * no more than its PTE, write only on a modified page. */
+            uint64_t pte = pmap_pte(pm, va);
+            if (e->perm & ~tlb_perm(pte))
+                return (void)check_fail(k->ck, "TLB entry for va %#llx grants "
+                                        "more than its PTE",
+                                        (unsigned long long)va);
+        }
+    }
+}
+
+void mmu_check(struct mmu *mu, struct check *ck)
+{
+    struct mmu_ck k = { .mu = mu, .ck = ck };
+    hmap_init(&k.ptes);
+    hmap_init(&k.wired);
+    for (struct pmap *pm = mu->pmaps; pm && !ck->error; pm = pm->next) {
+        k.pm = pm;
+        k.leaves = k.tables = 0;
+        visit_rec(pm, pm->root, 0, 0, check_pte, check_table, &k);
+        if (k.leaves != pm->resident)
+            check_fail(ck, "pmap: %llu valid PTEs, resident count %llu",
+                       (unsigned long long)k.leaves,
+                       (unsigned long long)pm->resident);
+        if (k.tables != pm->ptpages)
+            check_fail(ck, "pmap: %llu tables, counted %llu",
+                       (unsigned long long)k.tables,
+                       (unsigned long long)pm->ptpages);
+    }
+    if (!ck->error)
+        check_wired(&k);
+    if (!ck->error)
+        check_pv(&k);
+    if (!ck->error)
+        check_tlb(&k);
+    hmap_fini(mu->core, &k.ptes);
+    hmap_fini(mu->core, &k.wired);
+    free(k.keys);
+}

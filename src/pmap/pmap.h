@@ -1,0 +1,133 @@
+/*
+ * pmap: per-address-space page tables in simulated RAM, PV tracking and
+ * the emulated MMU's table walk, in the spirit of NetBSD's pmap(9).
+ *
+ * PTE layout (4 or 8 bytes, in the profile's byte order):
+ *   frame number << 12 | flags in the low 12 bits.
+ * Non-leaf entries hold the next table's frame with PTE_V.
+ */
+#ifndef XVM_PMAP_H
+#define XVM_PMAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "check.h"
+#include "core.h"
+#include "counter.h"
+#include "hmap.h"
+#include "physmem.h"
+#include "pool.h"
+#include "tlb.h"
+
+#define PTE_V 0x001
+#define PTE_R 0x002
+#define PTE_W 0x004
+#define PTE_X 0x008
+#define PTE_U 0x010
+#define PTE_REF 0x020
+#define PTE_MOD 0x040
+#define PTE_WIRED 0x080
+#define PTE_FLAGS 0xfffULL
+
+struct pv_entry {
+    struct pv_entry *next, *prev;   /* the page's list; prev NULL at head */
+    struct pmap *pmap;
+    uint64_t va;
+};
+
+/* The layer's state: the MMU, the TLB and every pmap of a machine. */
+struct mmu {
+    struct core *core;
+    const struct profile *prof;         /* core's, at hand */
+    struct physmem *ph;
+    unsigned lvl_shift[4];      /* VA shift of each page-table level */
+    struct tlb tlb;
+    struct hmap devpv;          /* device pa -> PV list head (paper §6.3) */
+    struct pool pv_pool;        /* recycled PV entries */
+    uint64_t next_asid;         /* never reused: stale TLB tags stay stale */
+    struct pmap *pmaps;         /* every live pmap */
+    /* Counters (and the TLB's, in tlb). */
+    struct gauge pv;            /* PV entries */
+    struct gauge pv_device;     /* PV entries of device pages */
+    struct gauge device_mapped; /* device pages with at least one mapping */
+};
+
+struct pmap {
+    struct mmu *mmu;
+    pageh root;
+    uint64_t asid;
+    uint32_t epoch;             /* bumped to write-protect everything lazily */
+    uint64_t ptpages;           /* table pages, root included */
+    uint64_t resident;          /* valid leaf PTEs */
+    uint64_t hint_key;          /* va >> leaf span of the last leaf found */
+    pageh hint_leaf;            /* or PAGEH_NONE */
+    struct pmap *next, *prev;   /* the mmu's list */
+};
+
+/* pmap_enter flags */
+#define PMAP_WIRED 0x1
+#define PMAP_NEIGHBOUR 0x2       /* a fault-ahead mapping (paper §11.2) */
+
+/* => ENOMEM (host memory for the TLB) or EINVAL (its size). */
+int mmu_init(struct mmu *mu, struct core *core, struct physmem *ph,
+             unsigned tlb_entries);
+void mmu_fini(struct mmu *mu);
+
+int pmap_create(struct mmu *mu, struct pmap **out);
+void pmap_destroy(struct pmap *pm);
+
+/*
+ * => prot: XVM_PROT_*; never write for a device page (EINVAL).
+ * => 0, or ENOMEM when a page table or PV entry could not be had; the
+ *    pmap is then unchanged but for empty tables it may have gained.
+ */
+int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
+               unsigned flags);
+void pmap_remove(struct pmap *pm, uint64_t sva, uint64_t eva);
+/* Lowers the protection of every mapping in [sva, eva) to at most prot. */
+void pmap_protect(struct pmap *pm, uint64_t sva, uint64_t eva, unsigned prot);
+/* Lowers every mapping of page pg (through its PV list) to at most prot. */
+void pmap_page_protect(struct mmu *mu, pageh pg, unsigned prot);
+/* => 0 and *pa, or EFAULT when va is not mapped. */
+int pmap_extract(struct pmap *pm, uint64_t va, uint64_t *pa);
+bool pmap_is_modified(struct mmu *mu, pageh pg);
+bool pmap_is_referenced(struct mmu *mu, pageh pg);
+void pmap_clear_modify(struct mmu *mu, pageh pg);
+void pmap_clear_reference(struct mmu *mu, pageh pg);
+void pmap_unwire(struct pmap *pm, uint64_t va);
+/* Write-protects every mapping in O(1) (fork): see pmap.c. */
+void pmap_write_protect_all(struct pmap *pm);
+/* => how many mappings page pg has (its PV list's length). */
+unsigned pmap_pv_count(const struct mmu *mu, pageh pg);
+/* => true while some page of [pa, pa+len) of device memory is mapped. */
+bool pmap_device_mapped(const struct mmu *mu, uint64_t pa, uint64_t len);
+
+/*
+ * The MMU's table walk on a TLB miss.  Sets referenced (and modified on
+ * write) in the PTE and fills the TLB entry.
+ * => EFAULT: no valid PTE; EACCES: the PTE does not allow access.
+ */
+int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
+                   struct tlbent **out);
+
+/* The leaf PTE for va, or 0; no table is made current. */
+uint64_t pmap_pte(struct pmap *pm, uint64_t va);
+/* What a PTE allows, as XVM_PROT_* (write only if the PTE has it). */
+unsigned pte_prot(uint64_t pte);
+/* The page a PTE maps. */
+pageh pte_page(const struct mmu *mu, uint64_t pte);
+
+/* Visits every valid leaf PTE of pm in address order. */
+typedef void (*pte_visit_fn)(void *arg, uint64_t va, uint64_t pte);
+void pmap_visit(struct pmap *pm, pte_visit_fn fn, void *arg);
+
+/*
+ * The layer's invariants: every pmap's tables count their valid entries,
+ * every valid PTE maps a managed, used page and has its PV entry beside
+ * it, PV lists and PTEs are the same sets, wire counts equal wired PTEs,
+ * and live TLB entries grant no more than the PTEs they cache.
+ */
+void mmu_check(struct mmu *mu, struct check *ck);
+
+#endif

@@ -1,0 +1,185 @@
+/*
+ * exec: loads a static ELF program from a mount into a new address space,
+ * as NetBSD's exec_elf does: each PT_LOAD maps the file private (text
+ * read-only and executable in place, data copy-on-write), the part of
+ * the last file page past p_filesz is zeroed (a copy-on-write of that
+ * page) and the rest of p_memsz is anonymous zero-fill; the break starts
+ * after the last segment; the stack holds argc, argv and an empty
+ * environment and auxiliary vector, in the program's word size and byte
+ * order.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "elf.h"
+#include "proc.h"
+#include "vmspace.h"
+
+#define HEADER_READ 4096u           /* the first page, as vn_rdwr does */
+#define HEADER_MAX (64u << 10)      /* program headers further in */
+#define STACK_SIZE (UINT64_C(8) << 20)
+#define MAX_ARGS 256
+
+static int read_headers(struct xvm_file *f, struct elf_image *img)
+{
+    uint8_t buf[HEADER_MAX];
+    uint64_t size = xvm_file_size(f);
+    size_t want = size < HEADER_READ ? (size_t)size : HEADER_READ, got;
+    int error = xvm_pread(f, 0, buf, want, &got);
+    if (error)
+        return error;
+    error = elf_parse_headers(buf, got, size, img);
+    if (error && size > got) {
+        want = size < HEADER_MAX ? (size_t)size : HEADER_MAX;
+        if ((error = xvm_pread(f, 0, buf, want, &got)) != 0)
+            return error;
+        error = elf_parse_headers(buf, got, size, img);
+    }
+    return error;
+}
+
+/* Maps one PT_LOAD at bias. */
+static int map_segment(struct xvm_vmspace *vs, struct xvm_file *f,
+                       const struct elf_load *s, uint64_t bias)
+{
+    const struct core *c = vs->vm->core;
+    uint64_t va = s->vaddr + bias, start = pg_trunc(c, va);
+    uint64_t fend = va + s->filesz, mend = va + s->memsz;
+    int prot = s->prot & XVM_PROT_ALL, error;
+
+    if ((va - s->offset) & (c->pgsz - 1))
+        return ENOEXEC;         /* file and memory pages do not line up */
+    if (mend > c->prof->va_max || mend < va)
+        return ENOEXEC;
+    if (s->filesz > 0) {
+        uint64_t at = start;
+        error = xvm_mmap_file(vs, &at, pg_round(c, fend) - start, prot,
+                              XVM_MAP_PRIVATE | XVM_MAP_FIXED, f,
+                              pg_trunc(c, s->offset));
+        if (error)
+            return error == EINVAL ? ENOEXEC : error;
+    }
+    uint64_t zstart = s->filesz ? pg_round(c, fend) : start;
+    if (pg_round(c, mend) > zstart) {
+        uint64_t at = zstart;
+        if ((error = xvm_mmap(vs, &at, pg_round(c, mend) - zstart, prot,
+                              XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0)) != 0)
+            return error;
+    }
+    /* bss begins inside the last file page: those bytes must read zero. */
+    if (s->memsz > s->filesz && s->filesz && (fend & (c->pgsz - 1)) &&
+        (prot & XVM_PROT_WRITE)) {
+        static const uint8_t zero[4096];
+        uint64_t n = pg_round(c, fend) - fend;
+        if (mend - fend < n)
+            n = mend - fend;
+        for (uint64_t done = 0; done < n;) {
+            size_t chunk = n - done < sizeof(zero) ? (size_t)(n - done) : sizeof(zero);
+            if ((error = xvm_write(vs, fend + done, zero, chunk)) != 0)
+                return error;
+            done += chunk;
+        }
+    }
+    return 0;
+}
+
+static void put_word(uint8_t *p, uint64_t v, unsigned size, bool big)
+{
+    for (unsigned i = 0; i < size; i++)
+        p[big ? size - 1 - i : i] = (uint8_t)(v >> (8 * i));
+}
+
+/*
+ * The initial stack, top down: argument strings, then (16-byte aligned)
+ * argc, argv[0..argc-1], NULL, envp NULL, auxv AT_NULL.
+ */
+static int build_stack(struct xvm_vmspace *vs, const struct elf_image *img,
+                       unsigned argc, const char *const *argv,
+                       struct xvm_proc_info *info)
+{
+    const struct core *c = vs->vm->core;
+    unsigned w = img->is64 ? 8 : 4;
+    uint64_t top = pg_trunc(c, c->prof->va_max), base = top - STACK_SIZE;
+    uint64_t sp = top, ptrs[MAX_ARGS];
+    int error;
+
+    if (argc > MAX_ARGS)
+        return E2BIG;
+    uint64_t at = base;
+    if ((error = xvm_mmap(vs, &at, STACK_SIZE, XVM_PROT_READ | XVM_PROT_WRITE,
+                          XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0)) != 0)
+        return error;
+    for (unsigned i = argc; i-- > 0;) {
+        if (argv[i] == NULL)
+            return EINVAL;      /* bad input must not crash: no string to copy */
+        size_t n = strlen(argv[i]) + 1;
+        if (n > 4096)
+            return E2BIG;
+        sp -= n;
+        if ((error = xvm_write(vs, sp, argv[i], n)) != 0)
+            return error;
+        ptrs[i] = sp;
+    }
+    uint64_t nwords = 1 + argc + 1 + 1 + 2;
+    sp = (sp - nwords * w) & ~UINT64_C(15);
+    uint8_t frame[(1 + MAX_ARGS + 4) * 8];
+    size_t k = 0;
+    put_word(frame + k, argc, w, img->big_endian), k += w;
+    for (unsigned i = 0; i < argc; i++)
+        put_word(frame + k, ptrs[i], w, img->big_endian), k += w;
+    memset(frame + k, 0, 4 * w);    /* argv NULL, envp NULL, AT_NULL pair */
+    k += 4 * w;
+    if ((error = xvm_write(vs, sp, frame, k)) != 0)
+        return error;
+    info->stack_top = top;
+    info->stack_pointer = sp;
+    return 0;
+}
+
+static int load(struct xvm_vmspace *vs, struct xvm_file *f,
+                const struct elf_image *img, unsigned argc,
+                const char *const *argv, struct xvm_proc_info *info)
+{
+    const struct core *c = vs->vm->core;
+    uint64_t bias = img->is_dyn ? ELF_DYN_BASE - pg_trunc(c, img->lo) : 0;
+    int error;
+    if (img->has_interp)
+        return ENOEXEC;         /* needs a dynamic linker: not simulated */
+    for (unsigned i = 0; i < img->nload; i++)
+        if ((error = map_segment(vs, f, &img->load[i], bias)) != 0)
+            return error;
+    memset(info, 0, sizeof(*info));
+    info->load_base = img->is_dyn ? ELF_DYN_BASE : 0;
+    info->entry = img->entry + bias;
+    info->brk_base = info->brk = pg_round(c, img->hi + bias);
+    if (info->brk_base + STACK_SIZE > pg_trunc(c, c->prof->va_max) - STACK_SIZE)
+        return ENOEXEC;         /* no room for heap and stack */
+    return build_stack(vs, img, argc, argv, info);
+}
+
+int exec_image(struct vm *vm, struct xvm_mount *mp, const char *path,
+               unsigned argc, const char *const *argv,
+               struct xvm_vmspace **vs_out, struct xvm_file **text,
+               struct xvm_proc_info *info)
+{
+    struct xvm_file *f;
+    struct xvm_vmspace *vs;
+    struct elf_image img;
+    const char *def[1] = { path };
+    if (argc == 0 || argv == NULL)
+        argc = 1, argv = def;
+    int error = xvm_open(mp, path, XVM_O_RDONLY, &f);
+    if (error)
+        return error == EISDIR ? EACCES : error;
+    if ((error = read_headers(f, &img)) == 0 &&
+        (error = vmspace_create(vm, &vs)) == 0) {
+        if ((error = load(vs, f, &img, argc, argv, info)) == 0) {
+            *vs_out = vs;
+            *text = f;
+            return 0;
+        }
+        xvm_vmspace_destroy(vs);
+    }
+    xvm_close(f);
+    return error;
+}

@@ -1,0 +1,363 @@
+/*
+ * The fault handler.
+ *
+ * A fault context is filled by fault_check() and read-only afterwards;
+ * then either the upper path (an anon exists for the page) or the lower
+ * path (the page comes from the object, or is zero) resolves it:
+ *
+ *                 +---------------- entry ----------------+
+ *   upper  amap:  |  anon  |        |  anon  |            |  private pages
+ *                 +--------+--------+--------+------------+
+ *   lower  obj:   | RAM pg | device | hole   |   (none)   |  pager's pages
+ *                 +--------+--------+--------+------------+
+ *                                       |          |
+ *                                   zero page   zero page / zero-fill
+ *
+ *   read  fault: map what is there, never writable when it is shared
+ *                (anon ref > 1, needs-copy, private object page, device);
+ *   write fault: upper, anon ref > 1 -> promote: copy into a new anon;
+ *                lower, private      -> promote: copy (or zero-fill)
+ *                                       into a new anon in the amap;
+ *                lower, shared       -> map the object page writable.
+ *
+ * Device pages skip all paging state: they are never wired (paper §11.4),
+ * never loaned, and a write always promotes them (§6.3).
+ */
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+
+#include "fault.h"
+#include "pagedaemon.h"
+
+struct faultctx {
+    struct xvm_vmspace *vs;
+    struct vm_map_entry *entry;
+    uint64_t va;                /* page aligned */
+    unsigned access;
+    unsigned enter_prot;        /* what a mapping may allow */
+    bool cow_now;               /* a write that must get a private page */
+    bool wire;
+    uint64_t sva, eva;          /* neighbour window, inside the entry */
+};
+
+static uint64_t slot_of(const struct faultctx *f, uint64_t va)
+{
+    struct vm_map_entry *e = f->entry;
+    return e->aoff + ((va - e->start) >> f->vs->vm->core->pgshift);
+}
+
+static unsigned pmap_flags(const struct faultctx *f)
+{
+    return f->wire || f->entry->wired ? PMAP_WIRED : 0;
+}
+
+/* Entry lookup, protection, needs-copy and the neighbour window. */
+static int fault_check(struct faultctx *f)
+{
+    struct vm *vm = f->vs->vm;
+    uint32_t pgsz = vm->core->pgsz;
+    struct vm_map_entry *e = map_lookup(&f->vs->map, f->va);
+
+    if (e == NULL)
+        return EFAULT;
+    if ((f->access & e->prot) != f->access)
+        return EACCES;
+    f->cow_now = (f->access & XVM_PROT_WRITE) != 0;
+    if (e->needs_copy && f->cow_now) {
+        /* mlock walks its entry page by page: no chunking under it. */
+        int error = map_copy_amap(vm, &f->vs->map, f->va, !f->wire, &e);
+        if (error)
+            return error;
+    }
+    f->entry = e;
+    f->enter_prot = e->prot;
+    if (e->needs_copy)
+        f->enter_prot &= ~(unsigned)XVM_PROT_WRITE;
+    const struct xvm_ahead *ah = &vm->ahead[e->advice];
+    uint64_t back = (uint64_t)ah->back << vm->core->pgshift;
+    uint64_t fwd = (uint64_t)ah->forward << vm->core->pgshift;
+    f->sva = f->va - e->start > back ? f->va - back : e->start;
+    f->eva = e->end - f->va - pgsz > fwd ? f->va + pgsz + fwd : e->end;
+    if (f->wire)
+        f->sva = f->va, f->eva = f->va + pgsz;
+    return 0;
+}
+
+/* Optional mappings around the fault: failure is harmless (§11.2). */
+static void neighbour(struct faultctx *f, uint64_t va, pageh pg, unsigned prot)
+{
+    struct vm *vm = f->vs->vm;
+    uint64_t pa;
+    if (pmap_extract(f->vs->pmap, va, &pa) == 0)
+        return;                 /* already mapped: leave it */
+    if (page_is_device(pg))
+        prot &= ~(unsigned)XVM_PROT_WRITE;
+    if (pmap_enter(f->vs->pmap, va, pg, prot, PMAP_NEIGHBOUR) == 0) {
+        vm->st.neighbour_maps++;
+        if (page_is_device(pg))
+            vm->st.device_maps++;
+    }
+}
+
+static void neighbours(struct faultctx *f)
+{
+    struct vm *vm = f->vs->vm;
+    struct vm_map_entry *e = f->entry;
+
+    for (uint64_t va = f->sva; va < f->eva; va += vm->core->pgsz) {
+        if (va == f->va)
+            continue;
+        struct anon *an = e->amap ? amap_lookup(e->amap, slot_of(f, va)) : NULL;
+        if (an) {
+            unsigned prot = f->enter_prot;
+            if (an->ref > 1)
+                prot &= ~(unsigned)XVM_PROT_WRITE;
+            neighbour(f, va, an->page, prot);
+        } else if (e->obj) {
+            pageh pg;
+            uint64_t off = e->offset + (va - e->start);
+            if (e->obj->ops->get(e->obj, off, PGO_LOCKED, &pg) != 0)
+                continue;
+            unsigned prot = f->enter_prot;
+            if (e->cow)
+                prot &= ~(unsigned)XVM_PROT_WRITE;
+            neighbour(f, va, pg, prot);
+        }
+    }
+}
+
+/* => the new anon in the entry's amap at va, a copy of src (or zeroed when
+ *    src is PAGEH_NONE). */
+static int promote(struct faultctx *f, pageh src, struct anon **out)
+{
+    struct vm *vm = f->vs->vm;
+    struct vm_map_entry *e = f->entry;
+    assert(e->amap != NULL && !e->needs_copy);
+    int error = anon_alloc(vm, src, out);
+    if (error)
+        return error;
+    amap_add(vm, e->amap, slot_of(f, f->va), *out);
+    return 0;
+}
+
+static int enter(struct faultctx *f, pageh pg, unsigned prot)
+{
+    struct vm *vm = f->vs->vm;
+    int error = pmap_enter(f->vs->pmap, f->va, pg, prot, pmap_flags(f));
+    if (error == 0 && page_is_device(pg))
+        vm->st.device_maps++;
+    return error;
+}
+
+/*
+ * Enters a page just promoted into the amap.  If that fails, the page it
+ * replaces must not stay mapped: this process would go on seeing (and
+ * writing through a sharer's) old page.
+ */
+static int enter_promoted(struct faultctx *f, struct anon *an)
+{
+    int error = enter(f, an->page, f->enter_prot);
+    if (error)
+        pmap_remove(f->vs->pmap, f->va, f->va + f->vs->vm->core->pgsz);
+    return error;
+}
+
+/* An anon exists for the page. */
+static int fault_upper(struct faultctx *f, struct anon *an)
+{
+    struct vm *vm = f->vs->vm;
+    vm->st.faults_upper++;
+    neighbours(f);
+    if (f->cow_now && an->ref > 1) {
+        struct anon *nan;
+        int error = promote(f, an->page, &nan);
+        if (error)
+            return error;
+        vm->st.cow_promotions++;
+        return enter_promoted(f, nan);
+    }
+    unsigned prot = f->enter_prot;
+    if (an->ref > 1)
+        prot &= ~(unsigned)XVM_PROT_WRITE;
+    return enter(f, an->page, prot);
+}
+
+/*
+ * A page promoted into a shared amap replaces, for every sharer, the
+ * object or zero page they may have mapped: they must fault and see the
+ * new one (as uvm_fault_lower_promote does; amap_add covers old anons).
+ */
+static void unshare_source(struct faultctx *f, pageh src)
+{
+    if (f->entry->amap->flags & AMAP_SHARED)
+        pmap_page_protect(f->vs->vm->mmu, src, XVM_PROT_NONE);
+}
+
+/* No anon: the object's page, the zero page, or a fresh private copy. */
+static int fault_lower(struct faultctx *f)
+{
+    struct vm *vm = f->vs->vm;
+    struct vm_map_entry *e = f->entry;
+    struct anon *an;
+    pageh pg;
+    int error;
+
+    vm->st.faults_lower++;
+    neighbours(f);
+    if (e->obj == NULL) {
+        if (!f->cow_now) {
+            /* Reading untouched anonymous memory costs no frame. */
+            vm->st.zero_page_maps++;
+            return enter(f, vm->ph->zero_page,
+                         f->enter_prot & ~(unsigned)XVM_PROT_WRITE);
+        }
+        if ((error = promote(f, PAGEH_NONE, &an)) != 0)
+            return error;
+        unshare_source(f, vm->ph->zero_page);
+        vm->st.zero_fills++;
+        return enter_promoted(f, an);
+    }
+
+    error = e->obj->ops->get(e->obj, e->offset + (f->va - e->start), 0, &pg);
+    if (error)
+        return error;
+    if (f->wire && page_is_device(pg))
+        return EINVAL;          /* device pages are never wired (§11.4) */
+    if (f->cow_now && e->cow) {
+        error = promote(f, pg, &an);
+        if (error)
+            return error;
+        unshare_source(f, pg);
+        vm->st.cow_promotions++;
+        if (page_is_device(pg))
+            vm->st.cow_from_device++;
+        return enter_promoted(f, an);
+    }
+    unsigned prot = f->enter_prot;
+    if (e->cow || page_is_device(pg) || pg == vm->ph->zero_page)
+        prot &= ~(unsigned)XVM_PROT_WRITE;
+    return enter(f, pg, prot);
+}
+
+static int fault_once(struct xvm_vmspace *vs, uint64_t va, unsigned access,
+                      bool wire)
+{
+    struct vm *vm = vs->vm;
+    struct faultctx f = {
+        .vs = vs, .va = pg_trunc(vm->core, va), .access = access, .wire = wire,
+    };
+
+    vm->st.faults++;
+    if (access & XVM_PROT_WRITE)
+        vm->st.faults_write++;
+    else if (access & XVM_PROT_EXEC)
+        vm->st.faults_exec++;
+    else
+        vm->st.faults_read++;
+
+    int error = fault_check(&f);
+    if (error == 0) {
+        struct vm_map_entry *e = f.entry;
+        struct anon *an = e->amap ? amap_lookup(e->amap, slot_of(&f, f.va)) : NULL;
+        error = an ? fault_upper(&f, an) : fault_lower(&f);
+    }
+    if (error == ENOMEM)
+        vm->st.enomem++;
+    return error;
+}
+
+/*
+ * Out of RAM, the fault is restarted once the page daemon has freed clean
+ * page-cache pages, as UVM waits for the pagedaemon and restarts.  Only
+ * here, with nothing held, may pages be taken away.
+ */
+struct fault_args {
+    struct xvm_vmspace *vs;
+    uint64_t va;
+    unsigned access;
+    bool wire;
+};
+
+static int fault_op(void *arg)
+{
+    struct fault_args *a = arg;
+    return fault_once(a->vs, a->va, a->access, a->wire);
+}
+
+int uvm_fault(struct xvm_vmspace *vs, uint64_t va, unsigned access, bool wire)
+{
+    struct fault_args a = { vs, va, access, wire };
+    return pagedaemon_retry(vs->vm->objs, fault_op, &a);
+}
+
+/*
+ * mlock: faults every page of each entry in wired (uvm_fault_wire).
+ * Locks do not nest (POSIX); entry->wired is 0, 1, or WIRING while this
+ * call may still have to undo it.
+ */
+#define WIRING 2
+
+static void unwire_pages(struct xvm_vmspace *vs, struct vm_map_entry *e,
+                         uint64_t upto)
+{
+    for (uint64_t va = e->start; va < upto; va += vs->vm->core->pgsz)
+        pmap_unwire(vs->pmap, va);
+    e->wired = 0;
+}
+
+static int wire_check(struct xvm_vmspace *vs, struct vm_map_entry *e, int v)
+{
+    (void)vs;
+    (void)v;
+    return e->prot == XVM_PROT_NONE ? EACCES : 0;
+}
+
+static int wire_apply(struct xvm_vmspace *vs, struct vm_map_entry *e, int v)
+{
+    unsigned access = e->prot & (XVM_PROT_READ | XVM_PROT_WRITE);
+    (void)v;
+    if (e->wired)
+        return 0;
+    if (access == 0)
+        access = XVM_PROT_EXEC;
+    e->wired = WIRING;
+    for (uint64_t va = e->start; va < e->end; va += vs->vm->core->pgsz) {
+        int error = uvm_fault(vs, va, access, true);
+        if (error) {
+            unwire_pages(vs, e, va);
+            return error;
+        }
+    }
+    return 0;
+}
+
+static int unwire_apply(struct xvm_vmspace *vs, struct vm_map_entry *e, int v)
+{
+    (void)v;
+    if (e->wired)
+        unwire_pages(vs, e, e->end);
+    return 0;
+}
+
+int xvm_mlock(xvm_vmspace *vs, uint64_t addr, uint64_t len)
+{
+    int error = vmspace_range_apply(vs, addr, len, wire_check, wire_apply, 0);
+    if (vs == NULL)
+        return error;
+    /* Entries wired by this call are undone if any part was refused. */
+    uint64_t end = addr + len < addr ? UINT64_MAX : addr + len;
+    struct vm_map_entry *e = map_first_after(&vs->map, addr);
+    for (; e != &vs->map.header && e->start < end; e = e->next) {
+        if (e->wired == WIRING && error)
+            unwire_pages(vs, e, e->end);
+        else if (e->wired == WIRING)
+            e->wired = 1;
+    }
+    return error;
+}
+
+int xvm_munlock(xvm_vmspace *vs, uint64_t addr, uint64_t len)
+{
+    return vmspace_range_apply(vs, addr, len, NULL, unwire_apply, 0);
+}

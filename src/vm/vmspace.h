@@ -1,0 +1,39 @@
+/*
+ * vmspace: one address space, a vm_map over a pmap.
+ */
+#ifndef XVM_VMSPACE_H
+#define XVM_VMSPACE_H
+
+#include "check.h"
+#include "map.h"
+#include "pmap.h"
+#include "vm.h"
+
+struct xvm_vmspace {
+    struct vm *vm;
+    struct vm_map map;
+    struct pmap *pmap;
+    struct xvm_vmspace *next, *prev;    /* the layer's list */
+};
+
+int vmspace_create(struct vm *vm, struct xvm_vmspace **out);
+
+/* Unmaps [start, end) (page aligned): pmap, amap and object references. */
+void vmspace_unmap(struct xvm_vmspace *vs, uint64_t start, uint64_t end);
+
+/* Clipped walk over [addr, addr+len): check on every entry first (a
+ * refusal changes nothing), then apply on each.  => EINVAL for a bad
+ * range, ENOMEM for a hole in it (as POSIX says), or their errors. */
+typedef int (*entry_fn)(struct xvm_vmspace *vs, struct vm_map_entry *e,
+                        int arg);
+int vmspace_range_apply(struct xvm_vmspace *vs, uint64_t addr, uint64_t len,
+                        entry_fn check, entry_fn apply, int arg);
+
+/*
+ * The layer's invariants: every map (map_check), amaps and anons against
+ * the entries that reference them, and every valid PTE and TLB grant
+ * against what its map entry allows and holds.
+ */
+void vm_check(struct vm *vm, struct check *ck);
+
+#endif
