@@ -1,23 +1,25 @@
 /*
- * Trace replay: one line, one event on the machine.  See xipvm.h.
+ * Trace replay: one line, one event on the machine, through the public
+ * API only.  See xipvm.h.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "machine.h"
 #include "trace.h"
+#include "xipvm.h"
 
 #define CHUNK 65536             /* r/w/x beyond this go in pieces */
 
 struct xvm_replay {
-    struct xvm_machine *m;
-    struct xvm_mount *mp;
+    xvm_machine *m;
+    xvm_mount *mp;
     uint64_t lines, events, mismatches;
     int header_seen;
     struct trace_event ev;
     uint32_t last_pid;          /* pid -> vmspace cache for the hot path */
-    struct xvm_vmspace *last_vs;
+    xvm_vmspace *last_vs;
     struct xvm_mark *marks;
     unsigned nmarks, capmarks;
     uint8_t buf[CHUNK];
@@ -27,7 +29,7 @@ int xvm_replay_create(xvm_machine *m, xvm_mount *mp, xvm_replay **out)
 {
     if (m == NULL || out == NULL)
         return EINVAL;
-    struct xvm_replay *r = m_zalloc(m, sizeof(*r));
+    struct xvm_replay *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return ENOMEM;
     r->m = m;
@@ -40,8 +42,8 @@ void xvm_replay_destroy(xvm_replay *r)
 {
     if (r == NULL)
         return;
-    m_free(r->m, r->marks);
-    m_free(r->m, r);
+    free(r->marks);
+    free(r);
 }
 
 void xvm_replay_totals(const xvm_replay *r, struct xvm_replay_totals *t)
@@ -66,12 +68,12 @@ static int do_mark(struct xvm_replay *r, const char *label)
 {
     if (r->nmarks == r->capmarks) {
         unsigned ncap = r->capmarks ? r->capmarks * 2 : 8;
-        struct xvm_mark *n = m_alloc(r->m, ncap * sizeof(*n));
+        struct xvm_mark *n = malloc(ncap * sizeof(*n));
         if (n == NULL)
             return ENOMEM;
         if (r->nmarks)
             memcpy(n, r->marks, r->nmarks * sizeof(*n));
-        m_free(r->m, r->marks);
+        free(r->marks);
         r->marks = n;
         r->capmarks = ncap;
     }
