@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "lackey.h"
+#include "xipvm_trace.h"
 
 /* Known bytes at known places: data, bss, heap (sbrk) and stack. */
 static const char prog_c[] =

@@ -2,7 +2,7 @@
 #include "lackey.h"
 
 #include "elf.h"
-#include "trace.h"
+#include "xipvm_trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -112,17 +112,17 @@ static int put_raw(struct imp *m, const char *s, size_t n)
 }
 
 /* Rare lines (spawn, mmap) go through the canonical formatter. */
-static int put_event(struct imp *m, const struct trace_event *ev)
+static int put_event(struct imp *m, const struct xvm_trace_event *ev)
 {
     char line[1024];
-    int n = trace_format_event(ev, line, sizeof line);
+    int n = xvm_trace_format_event(ev, line, sizeof line);
 
     if (n == -ENOSPC)
         return fail(m, EINVAL, "spawn line too long (over %zu bytes)", sizeof line);
     if (n < 0)
         return fail(m, EINVAL, "cannot write a %s line: a path or argument is "
                     "empty, holds whitespace or starts with '!'",
-                    ev->op == T_SPAWN ? "spawn" : "mmap");
+                    ev->op == XVM_T_SPAWN ? "spawn" : "mmap");
     m->st->events++;
     return put_raw(m, line, (size_t)n);
 }
@@ -154,7 +154,7 @@ static char *put_dec(char *p, uint64_t v)
     return p;
 }
 
-/* Hot path: the same text trace_format_event writes, without its checks. */
+/* Hot path: the same text xvm_trace_format_event writes, without its checks. */
 static int put_access(struct imp *m, char op, uint64_t addr, uint64_t size)
 {
     char *p;
@@ -323,7 +323,7 @@ static const struct range *elf_find(const struct imp *m, uint64_t a,
 /* => *base: the relocated address of the chunk holding a; announces new chunks. */
 static int chunk_base(struct imp *m, uint64_t a, uint64_t *base)
 {
-    struct trace_event ev;
+    struct xvm_trace_event ev;
     uint64_t key = (a >> 20) + 1;
     size_t i = (size_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >> 53) & (CTAB_SIZE - 1);
     int r;
@@ -341,11 +341,11 @@ static int chunk_base(struct imp *m, uint64_t a, uint64_t *base)
                     (unsigned long long)LACKEY_ANON_LIMIT,
                     (unsigned long long)m->st->chunks);
     memset(&ev, 0, sizeof ev);
-    ev.op = T_MMAP;
+    ev.op = XVM_T_MMAP;
     ev.pid = m->pid;
     ev.addr = m->next_anon;
     ev.len = LACKEY_CHUNK;
-    ev.prot = TRACE_PROT_R | TRACE_PROT_W;
+    ev.prot = XVM_PROT_READ | XVM_PROT_WRITE;
     ev.fixed = 1;
     if ((r = put_event(m, &ev)) != 0)
         return r;
@@ -575,30 +575,24 @@ static int run(struct imp *m, FILE *in)
 
 /* ---------- import ---------- */
 
-/* The v1 format has no quoting (doc/trace-format.md, "Ambiguity"). */
-static int token_ok(const char *s)
-{
-    return s != NULL && s[0] != '\0' && s[0] != '!' && strpbrk(s, " \t\n\r\v\f") == NULL;
-}
-
 static int write_head(struct imp *m, const struct lackey_opts *o)
 {
-    struct trace_event ev;
+    struct xvm_trace_event ev;
     int r;
 
-    if (o->argc > TRACE_MAX_ARGS || (o->argc > 0 && o->argv == NULL))
+    if (o->argc > XVM_TRACE_MAX_ARGS || (o->argc > 0 && o->argv == NULL))
         return fail(m, EINVAL, "too many spawn arguments (%u, at most %d)",
-                    o->argc, TRACE_MAX_ARGS);
+                    o->argc, XVM_TRACE_MAX_ARGS);
     if ((r = put_raw(m, "xipvm-trace 1\n", 14)) != 0)
         return r;
     memset(&ev, 0, sizeof ev);
-    ev.op = T_SPAWN;
+    ev.op = XVM_T_SPAWN;
     ev.pid = m->pid;
     ev.path = o->path_in_image != NULL ? o->path_in_image : o->exec_host_path;
     ev.argc = o->argc;
     for (unsigned i = 0; i < o->argc; i++) {
         ev.argv[i] = o->argv[i];
-        if (!token_ok(o->argv[i]))
+        if (!xvm_trace_token_ok(o->argv[i]))
             return fail(m, EINVAL, "spawn argument `%s' is empty, holds whitespace "
                         "or starts with '!': a v1 trace cannot carry it",
                         o->argv[i] != NULL ? o->argv[i] : "(null)");

@@ -15,7 +15,7 @@
 
 #include "elf.h"
 #include "synth.h"
-#include "trace.h"
+#include "xipvm_trace.h"
 
 #define PAGE_MASK    (SYNTH_PAGE - 1)
 #define SLOTS        4u         /* tracked words per page */
@@ -80,7 +80,7 @@ struct gen {
     char *msg;
     size_t msglen;
     char line[LINE_CAP];
-    struct trace_event ev;
+    struct xvm_trace_event ev;
 };
 
 static const char *const kind_names[SYNTH_KIND_COUNT] = {
@@ -159,26 +159,26 @@ static void pick_subset(struct gen *g, uint64_t *idx, uint64_t n, uint64_t k)
 /* ---------- output ---------- */
 
 /* Clears the scalar fields only: data[] is 4 KiB and written per use. */
-static struct trace_event *ev_new(struct gen *g, enum trace_op op, uint32_t pid)
+static struct xvm_trace_event *ev_new(struct gen *g, enum xvm_trace_op op, uint32_t pid)
 {
-    struct trace_event *ev = &g->ev;
-    trace_event_reset(ev);
+    struct xvm_trace_event *ev = &g->ev;
+    xvm_trace_event_reset(ev);
     ev->op = op;
     ev->pid = pid;
     return ev;
 }
 
-static void count(struct synth_stats *st, enum trace_op op)
+static void count(struct synth_stats *st, enum xvm_trace_op op)
 {
     switch (op) {
-    case T_EXEC_FETCH: st->x++; break;
-    case T_READ: st->r++; break;
-    case T_WRITE: st->w++; break;
-    case T_SPAWN: st->spawns++; break;
-    case T_FORK: st->forks++; break;
-    case T_EXIT: st->exits++; break;
-    case T_MMAP: st->mmaps++; break;
-    case T_MARK: st->marks++; break;
+    case XVM_T_EXEC_FETCH: st->x++; break;
+    case XVM_T_READ: st->r++; break;
+    case XVM_T_WRITE: st->w++; break;
+    case XVM_T_SPAWN: st->spawns++; break;
+    case XVM_T_FORK: st->forks++; break;
+    case XVM_T_EXIT: st->exits++; break;
+    case XVM_T_MMAP: st->mmaps++; break;
+    case XVM_T_MARK: st->marks++; break;
     default: break;
     }
 }
@@ -187,10 +187,10 @@ static void emit(struct gen *g)
 {
     if (g->err)
         return;
-    int n = trace_format_event(&g->ev, g->line, sizeof(g->line));
+    int n = xvm_trace_format_event(&g->ev, g->line, sizeof(g->line));
     if (n < 0) {
         fail(g, EINVAL, "cannot write a %s event (path '%s')",
-             g->ev.op == T_SPAWN ? "spawn" : "trace", g->path);
+             g->ev.op == XVM_T_SPAWN ? "spawn" : "trace", g->path);
         return;
     }
     if (fwrite(g->line, 1, (size_t)n, g->out) != (size_t)n) {
@@ -204,7 +204,7 @@ static void emit(struct gen *g)
 
 static void mark(struct gen *g, const char *label)
 {
-    ev_new(g, T_MARK, 0)->label = label;
+    ev_new(g, XVM_T_MARK, 0)->label = label;
     emit(g);
 }
 
@@ -427,7 +427,7 @@ static void word_op(struct gen *g, struct proc *p, uint64_t page, unsigned j,
 {
     size_t k = page * SLOTS + j;
     uint8_t *v = p->val + k * 8;
-    struct trace_event *ev = ev_new(g, write ? T_WRITE : T_READ,
+    struct xvm_trace_event *ev = ev_new(g, write ? XVM_T_WRITE : XVM_T_READ,
                                     (uint32_t)(p - g->p) + 1);
     ev->addr = g->track[page] + slot_off(page, j);
     ev->len = 8;
@@ -464,7 +464,7 @@ static void fetch(struct gen *g, struct proc *p)
     uint64_t n = 1 + below(g, 15);
     if (n > p->in->hi - p->pc)
         n = p->in->hi - p->pc;
-    struct trace_event *ev = ev_new(g, T_EXEC_FETCH, (uint32_t)(p - g->p) + 1);
+    struct xvm_trace_event *ev = ev_new(g, XVM_T_EXEC_FETCH, (uint32_t)(p - g->p) + 1);
     ev->addr = p->pc;
     ev->len = n;
     emit(g);
@@ -488,7 +488,7 @@ static void rodata_read(struct gen *g, struct proc *p)
     uint64_t page = chance(g, g->o->locality) ? g->rohot[below(g, g->nrohot)]
                                               : below(g, g->ro.pages);
     unsigned n = 1u << below(g, 4);
-    struct trace_event *ev = ev_new(g, T_READ, (uint32_t)(p - g->p) + 1);
+    struct xvm_trace_event *ev = ev_new(g, XVM_T_READ, (uint32_t)(p - g->p) + 1);
     ev->addr = pageset_addr(&g->ro, page) + (below(g, SYNTH_PAGE) & ~(uint64_t)(n - 1));
     ev->len = n;
     if (image_bytes(g, ev->addr, n, ev->data)) {
@@ -544,10 +544,10 @@ static int proc_alloc(struct gen *g, struct proc *p, const struct proc *from)
 
 static void map_chunk(struct gen *g, uint32_t pid, uint64_t addr)
 {
-    struct trace_event *ev = ev_new(g, T_MMAP, pid);
+    struct xvm_trace_event *ev = ev_new(g, XVM_T_MMAP, pid);
     ev->addr = addr;
     ev->len = SYNTH_CHUNK;
-    ev->prot = TRACE_PROT_R | TRACE_PROT_W;
+    ev->prot = XVM_PROT_READ | XVM_PROT_WRITE;
     ev->fixed = 1;
     emit(g);
 }
@@ -557,7 +557,7 @@ static void spawn(struct gen *g, struct proc *p)
     uint32_t pid = (uint32_t)(p - g->p) + 1;
     if (proc_alloc(g, p, NULL))
         return;
-    ev_new(g, T_SPAWN, pid)->path = g->path;
+    ev_new(g, XVM_T_SPAWN, pid)->path = g->path;
     emit(g);
     map_chunk(g, pid, g->anon);
     map_chunk(g, pid, g->anon + SYNTH_CHUNK);
@@ -571,14 +571,14 @@ static void fork_proc(struct gen *g, struct proc *parent, struct proc *child)
     child->pc = parent->pc;
     child->run = parent->run;
     child->in = parent->in;
-    struct trace_event *ev = ev_new(g, T_FORK, (uint32_t)(parent - g->p) + 1);
+    struct xvm_trace_event *ev = ev_new(g, XVM_T_FORK, (uint32_t)(parent - g->p) + 1);
     ev->pid2 = (uint32_t)(child - g->p) + 1;
     emit(g);
 }
 
 static void exit_proc(struct gen *g, struct proc *p)
 {
-    ev_new(g, T_EXIT, (uint32_t)(p - g->p) + 1);
+    ev_new(g, XVM_T_EXIT, (uint32_t)(p - g->p) + 1);
     emit(g);
     free(p->val);
     free(p->known);
@@ -839,8 +839,8 @@ static int prepare(struct gen *g)
     if (g->p == NULL)
         return fail(g, ENOMEM, "out of memory");
     /* refuse a path the trace cannot hold before writing anything */
-    ev_new(g, T_SPAWN, 1)->path = g->path;
-    if (trace_format_event(&g->ev, g->line, sizeof(g->line)) < 0)
+    ev_new(g, XVM_T_SPAWN, 1)->path = g->path;
+    if (xvm_trace_format_event(&g->ev, g->line, sizeof(g->line)) < 0)
         return fail(g, EINVAL, "'%s' cannot be a trace path (empty, blanks, "
                     "a leading '!' or too long)", g->path);
     return 0;
