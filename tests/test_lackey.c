@@ -196,12 +196,12 @@ static void next_access(struct check *c)
         assert_int_equal(xvm_trace_parse_line(c->line, &c->ev, NULL), 1);
         if (c->ev.op != XVM_T_MMAP)
             break;
-        assert_int_equal(c->ev.len, LACKEY_CHUNK);
+        assert_int_equal(c->ev.len, TRACE_ANON_CHUNK);
         assert_int_equal(c->ev.prot, XVM_PROT_READ | XVM_PROT_WRITE);
         assert_true(!c->ev.shared && c->ev.fixed && c->ev.path == NULL);
-        assert_true(c->ev.addr >= LACKEY_ANON_BASE && c->ev.addr % LACKEY_CHUNK == 0);
-        assert_true(c->ev.addr + LACKEY_CHUNK <= LACKEY_ANON_LIMIT);
-        assert_false(in_trace_elf(c, c->ev.addr) || in_trace_elf(c, c->ev.addr + LACKEY_CHUNK - 1));
+        assert_true(c->ev.addr >= TRACE_ANON_BASE && c->ev.addr % TRACE_ANON_CHUNK == 0);
+        assert_true(c->ev.addr + TRACE_ANON_CHUNK <= TRACE_ANON_LIMIT);
+        assert_false(in_trace_elf(c, c->ev.addr) || in_trace_elf(c, c->ev.addr + TRACE_ANON_CHUNK - 1));
         for (unsigned i = 0; i < c->nann; i++)
             assert_true(c->ann[i] != c->ev.addr);
         assert_true(c->nann < MAXCH);
@@ -405,7 +405,7 @@ static void check_trace_alone(const char *path, const struct prog *p, uint32_t p
         assert_int_equal(xvm_trace_parse_line(line, &ev, NULL), 1);
         assert_int_equal(ev.pid, pid);
         if (ev.op == XVM_T_MMAP) {
-            assert_true(nann < MAXCH && ev.len == LACKEY_CHUNK && ev.fixed);
+            assert_true(nann < MAXCH && ev.len == TRACE_ANON_CHUNK && ev.fixed);
             ann[nann++] = ev.addr;
             continue;
         }
@@ -418,7 +418,7 @@ static void check_trace_alone(const char *path, const struct prog *p, uint32_t p
         for (unsigned i = 0; i < p->n && !in; i++)
             in = ev.addr >= p->lo[i] + shift && ev.addr + ev.len <= p->hi[i] + shift;
         for (unsigned i = 0; i < nann && !in; i++)
-            in = ev.addr >= ann[i] && ev.addr + ev.len <= ann[i] + LACKEY_CHUNK;
+            in = ev.addr >= ann[i] && ev.addr + ev.len <= ann[i] + TRACE_ANON_CHUNK;
         /* adjacent rounded segments may be merged: check both ends */
         for (unsigned i = 0; i + 1 < p->n && !in; i++)
             in = p->hi[i] == p->lo[i + 1] && ev.addr >= p->lo[i] + shift &&
@@ -779,7 +779,7 @@ static void test_splits(void **state)
     assert_int_equal(st.events, 1 + 8 + 3);
 }
 
-/* More chunks than fit below LACKEY_ANON_LIMIT: ERANGE, no crash. */
+/* More chunks than fit below TRACE_ANON_LIMIT: ERANGE, no crash. */
 static void test_erange(void **state)
 {
     size_t cap = 1100 * 32 + 64, n = 0;
@@ -793,7 +793,7 @@ static void test_erange(void **state)
         n += (size_t)snprintf(in + n, cap - n, " L %x,8\n", 0x10000000u + i * 0x100000u);
     assert_int_equal(import_str(in, n, BUSYBOX, err, sizeof err, &out, &st), ERANGE);
     assert_non_null(strstr(err, "line 1025"));
-    assert_int_equal(st.chunks, (LACKEY_ANON_LIMIT - LACKEY_ANON_BASE) / LACKEY_CHUNK);
+    assert_int_equal(st.chunks, (TRACE_ANON_LIMIT - TRACE_ANON_BASE) / TRACE_ANON_CHUNK);
     free(out);
     free(in);
 }

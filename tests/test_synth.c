@@ -220,8 +220,8 @@ static int in_seg(const struct prog *p, uint64_t a, uint64_t n, int need)
 /* => the page's key for the dirty maps, or -1 outside data and chunks. */
 static int key_of(const struct prog *p, uint64_t a)
 {
-    if (a >= SYNTH_ANON_BASE && a < SYNTH_ANON_BASE + 2 * SYNTH_CHUNK)
-        return (int)((a - SYNTH_ANON_BASE) / PG);
+    if (a >= TRACE_ANON_BASE && a < TRACE_ANON_BASE + 2 * TRACE_ANON_CHUNK)
+        return (int)((a - TRACE_ANON_BASE) / PG);
     if (a >= p->wlo && a < p->whi)
         return (int)(CHUNKPG + (a - p->wlo) / PG);
     return -1;
@@ -280,8 +280,8 @@ static void on_access(const struct prog *p, const struct xvm_trace_event *ev,
 {
     struct pstate *s = &ps[ev->pid];
     assert_true(ev->pid >= 1 && ev->pid <= MAXPID && s->live);
-    int chunk = ev->addr >= SYNTH_ANON_BASE &&
-                ev->addr + ev->len <= SYNTH_ANON_BASE + 2 * SYNTH_CHUNK;
+    int chunk = ev->addr >= TRACE_ANON_BASE &&
+                ev->addr + ev->len <= TRACE_ANON_BASE + 2 * TRACE_ANON_CHUNK;
     if (chunk)
         assert_int_equal(s->nchunks, 2);        /* mapped before use */
     if (ev->op == XVM_T_EXEC_FETCH) {
@@ -304,8 +304,8 @@ static void on_mmap(const struct xvm_trace_event *ev, struct pstate *ps, struct 
 {
     assert_true(ev->pid >= 1 && ev->pid <= MAXPID && ps[ev->pid].live);
     assert_true(ev->path == NULL && ev->fixed && !ev->shared);
-    assert_int_equal(ev->len, SYNTH_CHUNK);
-    assert_int_equal(ev->addr, SYNTH_ANON_BASE + ps[ev->pid].nchunks * SYNTH_CHUNK);
+    assert_int_equal(ev->len, TRACE_ANON_CHUNK);
+    assert_int_equal(ev->addr, TRACE_ANON_BASE + ps[ev->pid].nchunks * TRACE_ANON_CHUNK);
     ps[ev->pid].nchunks++;
     fc->mmaps++;
 }

@@ -2,29 +2,27 @@
 #include "lackey.h"
 
 #include "elf.h"
+#include "util.h"
 #include "xipvm_trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
 
-#define PAGE       UINT64_C(0x1000)
-#define CHUNK_MASK (LACKEY_CHUNK - 1)
+#define CHUNK_MASK (TRACE_ANON_CHUNK - 1)
 #define USER_TOP   UINT64_C(0x80000000)  /* 32-bit profiles: user VA below this */
 #define IBUF_SIZE  (1u << 20)
 #define OBUF_SIZE  (1u << 20)
 #define OBUF_SLACK 64                     /* room for one r/w/x line */
-#define MAX_CHUNKS ((LACKEY_ANON_LIMIT - LACKEY_ANON_BASE) / LACKEY_CHUNK)
+#define MAX_CHUNKS ((TRACE_ANON_LIMIT - TRACE_ANON_BASE) / TRACE_ANON_CHUNK)
 #define CTAB_SIZE  2048                   /* power of two, > 2 * MAX_CHUNKS */
 #define LINE_SHOW  40                     /* bytes of a bad line quoted in errors */
 
@@ -41,8 +39,7 @@ struct chunk {
 struct imp {
     FILE *out;
     struct lackey_stats *st;
-    char *err;
-    size_t errlen;
+    struct trace_err *e;
     uint64_t lineno;
 
     uint32_t pid;
@@ -70,61 +67,49 @@ struct imp {
 
 /* ---------- errors ---------- */
 
-static int fail(struct imp *m, int e, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (m->err != NULL && m->errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(m->err, m->errlen, fmt, ap);
-        va_end(ap);
-    }
-    return e;
-}
-
 /* => EINVAL with "line N: what: `text`" (text shortened). */
-static int bad_line(struct imp *m, const char *what, const char *s, size_t n)
+static int bad_line(struct imp *imp, const char *what, const char *s, size_t n)
 {
-    return fail(m, EINVAL, "line %llu: %s: `%.*s'", (unsigned long long)m->lineno,
-                what, (int)(n > LINE_SHOW ? LINE_SHOW : n), s);
+    return trace_fail(imp->e, EINVAL, "line %llu: %s: `%.*s'", (unsigned long long)imp->lineno,
+                      what, (int)(n > LINE_SHOW ? LINE_SHOW : n), s);
 }
 
 /* ---------- output ---------- */
 
-static int flush_out(struct imp *m)
+static int flush_out(struct imp *imp)
 {
-    if (m->on > 0 && fwrite(m->obuf, 1, m->on, m->out) != m->on)
-        return fail(m, errno ? errno : EIO, "writing the trace: %s",
-                    strerror(errno ? errno : EIO));
-    m->on = 0;
+    if (imp->on > 0 && fwrite(imp->obuf, 1, imp->on, imp->out) != imp->on)
+        return trace_fail(imp->e, errno ? errno : EIO, "writing the trace: %s",
+                          strerror(errno ? errno : EIO));
+    imp->on = 0;
     return 0;
 }
 
-static int put_raw(struct imp *m, const char *s, size_t n)
+static int put_raw(struct imp *imp, const char *s, size_t n)
 {
     int r;
 
-    if (m->on + n > OBUF_SIZE && (r = flush_out(m)) != 0)
+    if (imp->on + n > OBUF_SIZE && (r = flush_out(imp)) != 0)
         return r;
-    memcpy(m->obuf + m->on, s, n);
-    m->on += n;
+    memcpy(imp->obuf + imp->on, s, n);
+    imp->on += n;
     return 0;
 }
 
 /* Rare lines (spawn, mmap) go through the canonical formatter. */
-static int put_event(struct imp *m, const struct xvm_trace_event *ev)
+static int put_event(struct imp *imp, const struct xvm_trace_event *ev)
 {
     char line[1024];
     int n = xvm_trace_format_event(ev, line, sizeof line);
 
     if (n == -ENOSPC)
-        return fail(m, EINVAL, "spawn line too long (over %zu bytes)", sizeof line);
+        return trace_fail(imp->e, EINVAL, "spawn line too long (over %zu bytes)", sizeof line);
     if (n < 0)
-        return fail(m, EINVAL, "cannot write a %s line: a path or argument is "
-                    "empty, holds whitespace or starts with '!'",
-                    ev->op == XVM_T_SPAWN ? "spawn" : "mmap");
-    m->st->events++;
-    return put_raw(m, line, (size_t)n);
+        return trace_fail(imp->e, EINVAL, "cannot write a %s line: a path or argument is "
+                          "empty, holds whitespace or starts with '!'",
+                          ev->op == XVM_T_SPAWN ? "spawn" : "mmap");
+    imp->st->events++;
+    return put_raw(imp, line, (size_t)n);
 }
 
 static char *put_hex(char *p, uint64_t v)
@@ -155,245 +140,206 @@ static char *put_dec(char *p, uint64_t v)
 }
 
 /* Hot path: the same text xvm_trace_format_event writes, without its checks. */
-static int put_access(struct imp *m, char op, uint64_t addr, uint64_t size)
+static int put_access(struct imp *imp, char op, uint64_t addr, uint64_t size)
 {
     char *p;
     int r;
 
-    if (m->on + OBUF_SLACK > OBUF_SIZE && (r = flush_out(m)) != 0)
+    if (imp->on + OBUF_SLACK > OBUF_SIZE && (r = flush_out(imp)) != 0)
         return r;
-    p = m->obuf + m->on;
+    p = imp->obuf + imp->on;
     *p++ = op;
     *p++ = ' ';
-    memcpy(p, m->pidstr, m->pidlen);
-    p += m->pidlen;
+    memcpy(p, imp->pidstr, imp->pidlen);
+    p += imp->pidlen;
     *p++ = ' ';
     p = put_hex(p, addr);
     *p++ = ' ';
     p = put_dec(p, size);
     *p++ = '\n';
-    m->on = (size_t)(p - m->obuf);
-    m->st->events++;
+    imp->on = (size_t)(p - imp->obuf);
+    imp->st->events++;
     if (op == 'x')
-        m->st->ev_x++;
+        imp->st->ev_x++;
     else if (op == 'r')
-        m->st->ev_r++;
+        imp->st->ev_r++;
     else
-        m->st->ev_w++;
+        imp->st->ev_w++;
     return 0;
 }
 
 /* ---------- the ELF ---------- */
 
-static int read_file(struct imp *m, const char *path, uint8_t **buf, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    struct stat sb;
-    int e;
-
-    if (f == NULL)
-        return fail(m, errno, "%s: %s", path, strerror(errno));
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0) {
-        fclose(f);
-        return fail(m, ENOEXEC, "%s: not a regular non-empty file", path);
-    }
-    *len = (size_t)sb.st_size;
-    *buf = malloc(*len);
-    if (*buf == NULL) {
-        fclose(f);
-        return fail(m, ENOMEM, "%s: out of memory", path);
-    }
-    if (fread(*buf, 1, *len, f) != *len) {
-        e = ferror(f) && errno ? errno : EIO;
-        free(*buf);
-        fclose(f);
-        return fail(m, e, "%s: read failed", path);
-    }
-    fclose(f);
-    return 0;
-}
-
 /* Page-round and merge the PT_LOADs (ascending, as elf_parse checks). */
-static int take_segments(struct imp *m, const struct elf_image *im, const char *path)
+static int take_segments(struct imp *imp, const struct elf_image *im, const char *path)
 {
     uint64_t top, shift = im->is_dyn ? ELF_DYN_BASE : 0;
 
-    m->nelf = 0;
+    imp->nelf = 0;
     for (unsigned i = 0; i < im->nload; i++) {
-        uint64_t lo = im->load[i].vaddr & ~(PAGE - 1);
+        uint64_t lo = im->load[i].vaddr & ~(TRACE_PAGE - 1);
         uint64_t end = im->load[i].vaddr + im->load[i].memsz;
-        uint64_t hi = (end + PAGE - 1) & ~(PAGE - 1);
+        uint64_t hi = (end + TRACE_PAGE - 1) & ~(TRACE_PAGE - 1);
 
         /* a segment at the very top of the space cannot be page-rounded */
         if (hi < end)
-            return fail(m, ERANGE, "%s: segment ends above 2^64", path);
-        if (m->nelf > 0 && lo <= m->img[m->nelf - 1].hi) {
-            if (hi > m->img[m->nelf - 1].hi)
-                m->img[m->nelf - 1].hi = hi;
+            return trace_fail(imp->e, ERANGE, "%s: segment ends above 2^64", path);
+        if (imp->nelf > 0 && lo <= imp->img[imp->nelf - 1].hi) {
+            if (hi > imp->img[imp->nelf - 1].hi)
+                imp->img[imp->nelf - 1].hi = hi;
             continue;
         }
-        m->img[m->nelf].lo = lo;
-        m->img[m->nelf++].hi = hi;
+        imp->img[imp->nelf].lo = lo;
+        imp->img[imp->nelf++].hi = hi;
     }
-    top = m->img[m->nelf - 1].hi + shift;
+    top = imp->img[imp->nelf - 1].hi + shift;
     /* the trace must fit a 32-bit profile */
     if (top > USER_TOP || top < shift)
-        return fail(m, ERANGE, "%s: segments end at 0x%llx, above 0x%llx: the trace "
-                    "would not fit a 32-bit profile", path,
-                    (unsigned long long)top, (unsigned long long)USER_TOP);
-    m->next_anon = LACKEY_ANON_BASE;
-    /* anonymous chunks go above the program when it reaches their base */
-    if (top > LACKEY_ANON_BASE)
-        m->next_anon = (top + CHUNK_MASK) & ~CHUNK_MASK;
+        return trace_fail(imp->e, ERANGE, "%s: segments end at 0x%llx, above 0x%llx: the trace "
+                          "would not fit a 32-bit profile", path,
+                          (unsigned long long)top, (unsigned long long)USER_TOP);
+    imp->next_anon = trace_anon_start(top);
     return 0;
 }
 
-static int load_elf(struct imp *m, const char *path)
+static int load_elf(struct imp *imp, const char *path)
 {
     struct elf_image im;
     uint8_t *buf = NULL;
     size_t len = 0;
     int r;
 
-    if (path == NULL)
-        return fail(m, EINVAL, "no ELF program given (--exec)");
-    if ((r = read_file(m, path, &buf, &len)) != 0)
-        return r;
-    r = elf_parse(buf, len, &im);
+    r = trace_load_elf(imp->e, path, &buf, &len, &im);
     free(buf);
     if (r != 0)
-        return fail(m, ENOEXEC, "%s: not a loadable ELF program", path);
-    /* the first instruction would be the interpreter's, not the program's */
-    if (im.has_interp)
-        return fail(m, ENOEXEC, "%s: dynamically linked (PT_INTERP); only static "
-                    "programs (-static, -static-pie) can be imported", path);
-    m->is_dyn = im.is_dyn;
-    m->entry = im.entry;
-    return take_segments(m, &im, path);
+        return r;
+    imp->is_dyn = im.is_dyn;
+    imp->entry = im.entry;
+    return take_segments(imp, &im, path);
 }
 
 /* The first instruction is the entry: fixes the ET_DYN bias and checks --exec. */
-static int start_at(struct imp *m, uint64_t addr)
+static int start_at(struct imp *imp, uint64_t addr)
 {
-    uint64_t bias = addr - m->entry;
+    uint64_t bias = addr - imp->entry;
 
-    if (!m->is_dyn && addr != m->entry)
-        return fail(m, EINVAL, "line %llu: first instruction at 0x%llx, not at the "
-                    "ELF entry 0x%llx: is --exec the traced program?",
-                    (unsigned long long)m->lineno, (unsigned long long)addr,
-                    (unsigned long long)m->entry);
-    if (m->is_dyn && (addr < m->entry || (bias & (PAGE - 1)) != 0))
-        return fail(m, EINVAL, "line %llu: first instruction at 0x%llx does not "
-                    "match the ET_DYN entry 0x%llx at a page-aligned bias: is "
-                    "--exec the traced program?", (unsigned long long)m->lineno,
-                    (unsigned long long)addr, (unsigned long long)m->entry);
-    if (bias > UINT64_MAX - m->img[m->nelf - 1].hi)
-        return fail(m, EINVAL, "line %llu: load bias 0x%llx puts the image above "
-                    "2^64", (unsigned long long)m->lineno, (unsigned long long)bias);
-    for (unsigned i = 0; i < m->nelf; i++) {
-        m->elf[i].lo = m->img[i].lo + bias;
-        m->elf[i].hi = m->img[i].hi + bias;
+    if (!imp->is_dyn && addr != imp->entry)
+        return trace_fail(imp->e, EINVAL, "line %llu: first instruction at 0x%llx, not at the "
+                          "ELF entry 0x%llx: is --exec the traced program?",
+                          (unsigned long long)imp->lineno, (unsigned long long)addr,
+                          (unsigned long long)imp->entry);
+    if (imp->is_dyn && (addr < imp->entry || (bias & (TRACE_PAGE - 1)) != 0))
+        return trace_fail(imp->e, EINVAL, "line %llu: first instruction at 0x%llx does not "
+                          "match the ET_DYN entry 0x%llx at a page-aligned bias: is "
+                          "--exec the traced program?", (unsigned long long)imp->lineno,
+                          (unsigned long long)addr, (unsigned long long)imp->entry);
+    if (bias > UINT64_MAX - imp->img[imp->nelf - 1].hi)
+        return trace_fail(imp->e, EINVAL, "line %llu: load bias 0x%llx puts the image above "
+                          "2^64", (unsigned long long)imp->lineno, (unsigned long long)bias);
+    for (unsigned i = 0; i < imp->nelf; i++) {
+        imp->elf[i].lo = imp->img[i].lo + bias;
+        imp->elf[i].hi = imp->img[i].hi + bias;
     }
-    m->delta = (m->is_dyn ? ELF_DYN_BASE : 0) - bias;
-    m->elf_hit = m->elf[0];
-    m->started = 1;
+    imp->delta = (imp->is_dyn ? ELF_DYN_BASE : 0) - bias;
+    imp->elf_hit = imp->elf[0];
+    imp->started = 1;
     return 0;
 }
 
 /* ---------- relocation ---------- */
 
 /* => the ELF range holding a, or NULL and [*gap_lo, *gap_hi) = the gap around a. */
-static const struct range *elf_find(const struct imp *m, uint64_t a,
+static const struct range *elf_find(const struct imp *imp, uint64_t a,
                                     uint64_t *gap_lo, uint64_t *gap_hi)
 {
     *gap_lo = 0;
     *gap_hi = UINT64_MAX;                 /* no range starts there: it is page-aligned */
-    for (unsigned i = 0; i < m->nelf; i++) {
-        if (a < m->elf[i].lo) {
-            *gap_hi = m->elf[i].lo;
+    for (unsigned i = 0; i < imp->nelf; i++) {
+        if (a < imp->elf[i].lo) {
+            *gap_hi = imp->elf[i].lo;
             return NULL;
         }
-        if (a < m->elf[i].hi)
-            return &m->elf[i];
-        *gap_lo = m->elf[i].hi;
+        if (a < imp->elf[i].hi)
+            return &imp->elf[i];
+        *gap_lo = imp->elf[i].hi;
     }
     return NULL;
 }
 
 /* => *base: the relocated address of the chunk holding a; announces new chunks. */
-static int chunk_base(struct imp *m, uint64_t a, uint64_t *base)
+static int chunk_base(struct imp *imp, uint64_t a, uint64_t *base)
 {
     struct xvm_trace_event ev;
     uint64_t key = (a >> 20) + 1;
     size_t i = (size_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >> 53) & (CTAB_SIZE - 1);
     int r;
 
-    for (; m->ctab[i].key != 0; i = (i + 1) & (CTAB_SIZE - 1)) {
-        if (m->ctab[i].key == key) {
-            *base = m->ctab[i].base;
+    for (; imp->ctab[i].key != 0; i = (i + 1) & (CTAB_SIZE - 1)) {
+        if (imp->ctab[i].key == key) {
+            *base = imp->ctab[i].base;
             return 0;
         }
     }
-    if (m->next_anon + LACKEY_CHUNK > LACKEY_ANON_LIMIT)
-        return fail(m, ERANGE, "line %llu: more anonymous memory than fits below "
-                    "0x%llx (%llu chunks of 1 MiB): the trace would not fit a "
-                    "32-bit profile", (unsigned long long)m->lineno,
-                    (unsigned long long)LACKEY_ANON_LIMIT,
-                    (unsigned long long)m->st->chunks);
+    if (imp->next_anon + TRACE_ANON_CHUNK > TRACE_ANON_LIMIT)
+        return trace_fail(imp->e, ERANGE, "line %llu: more anonymous memory than fits below "
+                          "0x%llx (%llu chunks of 1 MiB): the trace would not fit a "
+                          "32-bit profile", (unsigned long long)imp->lineno,
+                          (unsigned long long)TRACE_ANON_LIMIT,
+                          (unsigned long long)imp->st->chunks);
     memset(&ev, 0, sizeof ev);
     ev.op = XVM_T_MMAP;
-    ev.pid = m->pid;
-    ev.addr = m->next_anon;
-    ev.len = LACKEY_CHUNK;
+    ev.pid = imp->pid;
+    ev.addr = imp->next_anon;
+    ev.len = TRACE_ANON_CHUNK;
     ev.prot = XVM_PROT_READ | XVM_PROT_WRITE;
     ev.fixed = 1;
-    if ((r = put_event(m, &ev)) != 0)
+    if ((r = put_event(imp, &ev)) != 0)
         return r;
-    m->ctab[i].key = key;
-    m->ctab[i].base = *base = m->next_anon;
-    m->next_anon += LACKEY_CHUNK;
-    m->st->ev_mmap++;
-    m->st->chunks++;
+    imp->ctab[i].key = key;
+    imp->ctab[i].base = *base = imp->next_anon;
+    imp->next_anon += TRACE_ANON_CHUNK;
+    imp->st->ev_mmap++;
+    imp->st->chunks++;
     return 0;
 }
 
 /* Make the anon window (one chunk minus the ELF) around a, a not in the ELF. */
-static int set_window(struct imp *m, uint64_t a, uint64_t gap_lo, uint64_t gap_hi)
+static int set_window(struct imp *imp, uint64_t a, uint64_t gap_lo, uint64_t gap_hi)
 {
     uint64_t clo = a & ~CHUNK_MASK, base;
     uint64_t glast = gap_hi == UINT64_MAX ? UINT64_MAX : gap_hi - 1;
     int r;
 
-    if ((r = chunk_base(m, a, &base)) != 0)
+    if ((r = chunk_base(imp, a, &base)) != 0)
         return r;
-    m->win_lo = gap_lo > clo ? gap_lo : clo;
+    imp->win_lo = gap_lo > clo ? gap_lo : clo;
     /* inclusive end: the last chunk of the space ends at 2^64 - 1 */
-    m->win_last = glast < clo + CHUNK_MASK ? glast : clo + CHUNK_MASK;
-    m->win_base = base + (m->win_lo & CHUNK_MASK);
-    m->win_ok = 1;
+    imp->win_last = glast < clo + CHUNK_MASK ? glast : clo + CHUNK_MASK;
+    imp->win_base = base + (imp->win_lo & CHUNK_MASK);
+    imp->win_ok = 1;
     return 0;
 }
 
 /* Emit one access piece by piece: each piece lies in one ELF range or one anon window. */
-static int access_slow(struct imp *m, char op, uint64_t a, uint64_t n)
+static int access_slow(struct imp *imp, char op, uint64_t a, uint64_t n)
 {
     const struct range *e;
     uint64_t gap_lo, gap_hi, piece;
     int r;
 
     while (n > 0) {
-        if ((e = elf_find(m, a, &gap_lo, &gap_hi)) != NULL) {
+        if ((e = elf_find(imp, a, &gap_lo, &gap_hi)) != NULL) {
             piece = e->hi - a < n ? e->hi - a : n;
-            m->elf_hit = *e;
-            m->st->elf_bytes += piece;
-            r = put_access(m, op, a + m->delta, piece);
+            imp->elf_hit = *e;
+            imp->st->elf_bytes += piece;
+            r = put_access(imp, op, a + imp->delta, piece);
         } else {
-            if ((r = set_window(m, a, gap_lo, gap_hi)) != 0)
+            if ((r = set_window(imp, a, gap_lo, gap_hi)) != 0)
                 return r;
             /* the window is within one chunk: no overflow */
-            piece = m->win_last - a + 1 < n ? m->win_last - a + 1 : n;
-            m->st->inferred_bytes += piece;
-            r = put_access(m, op, m->win_base + (a - m->win_lo), piece);
+            piece = imp->win_last - a + 1 < n ? imp->win_last - a + 1 : n;
+            imp->st->inferred_bytes += piece;
+            r = put_access(imp, op, imp->win_base + (a - imp->win_lo), piece);
         }
         if (r != 0)
             return r;
@@ -404,19 +350,19 @@ static int access_slow(struct imp *m, char op, uint64_t a, uint64_t n)
 }
 
 /* => n >= 1 and a + n - 1 does not wrap (the parser checks). */
-static int do_access(struct imp *m, char op, uint64_t a, uint64_t n)
+static int do_access(struct imp *imp, char op, uint64_t a, uint64_t n)
 {
     uint64_t last = a + (n - 1);
 
-    if (a >= m->elf_hit.lo && last < m->elf_hit.hi) {
-        m->st->elf_bytes += n;
-        return put_access(m, op, a + m->delta, n);
+    if (a >= imp->elf_hit.lo && last < imp->elf_hit.hi) {
+        imp->st->elf_bytes += n;
+        return put_access(imp, op, a + imp->delta, n);
     }
-    if (m->win_ok && a >= m->win_lo && last <= m->win_last) {
-        m->st->inferred_bytes += n;
-        return put_access(m, op, m->win_base + (a - m->win_lo), n);
+    if (imp->win_ok && a >= imp->win_lo && last <= imp->win_last) {
+        imp->st->inferred_bytes += n;
+        return put_access(imp, op, imp->win_base + (a - imp->win_lo), n);
     }
-    return access_slow(m, op, a, n);
+    return access_slow(imp, op, a, n);
 }
 
 /* ---------- parsing ---------- */
@@ -433,7 +379,7 @@ static const signed char *hexval(void)
 }
 
 /* `HEX,DEC` then optional blanks; => 0 or EINVAL via bad_line. */
-static int parse_access(struct imp *m, const char *line, size_t len, const char *p,
+static int parse_access(struct imp *imp, const char *line, size_t len, const char *p,
                         const char *end, uint64_t *addr, uint64_t *size)
 {
     const signed char *hv = hexval();
@@ -443,23 +389,23 @@ static int parse_access(struct imp *m, const char *line, size_t len, const char 
     for (; p < end && hv[(unsigned char)*p] != 0; p++)
         a = (a << 4) | (uint64_t)(hv[(unsigned char)*p] - 1);
     if (p == q)
-        return bad_line(m, "bad address", line, len);
+        return bad_line(imp, "bad address", line, len);
     if (p - q > 16)
-        return bad_line(m, "address over 64 bits", line, len);
+        return bad_line(imp, "address over 64 bits", line, len);
     if (p == end || *p != ',')
-        return bad_line(m, "missing ',SIZE'", line, len);
+        return bad_line(imp, "missing ',SIZE'", line, len);
     for (q = ++p; p < end && *p >= '0' && *p <= '9' && p - q < 8; p++)
         n = n * 10 + (uint64_t)(*p - '0');
     if (p == q)
-        return bad_line(m, "missing size", line, len);
+        return bad_line(imp, "missing size", line, len);
     while (p < end && (*p == ' ' || *p == '\t'))
         p++;
     if (p != end)
-        return bad_line(m, "junk after size", line, len);
+        return bad_line(imp, "junk after size", line, len);
     if (n == 0 || n > LACKEY_MAX_SIZE)
-        return bad_line(m, "size 0 or too large", line, len);
+        return bad_line(imp, "size 0 or too large", line, len);
     if (a + (n - 1) < a)
-        return bad_line(m, "access wraps past 2^64", line, len);
+        return bad_line(imp, "access wraps past 2^64", line, len);
     *addr = a;
     *size = n;
     return 0;
@@ -482,92 +428,92 @@ static char lackey_kind(const char *s, size_t n)
 }
 
 /* => s[n] == '\0'; 0 or an errno. */
-static int do_line(struct imp *m, const char *s, size_t n)
+static int do_line(struct imp *imp, const char *s, size_t n)
 {
     uint64_t a = 0, size = 0;
     char kind;
     int r;
 
-    m->lineno++;
-    m->st->lines++;
+    imp->lineno++;
+    imp->st->lines++;
     if (n > 0 && s[n - 1] == '\r')
         n--;
     if ((kind = lackey_kind(s, n)) == 0) {
-        m->st->skipped++;
+        imp->st->skipped++;
         if (is_fork_line(s, n))
-            m->st->forks++;
+            imp->st->forks++;
         return 0;
     }
-    if ((r = parse_access(m, s, n, s + 3, s + n, &a, &size)) != 0)
+    if ((r = parse_access(imp, s, n, s + 3, s + n, &a, &size)) != 0)
         return r;
-    if (!m->started) {
+    if (!imp->started) {
         if (kind != 'I')
-            return bad_line(m, "data access before the first instruction", s, n);
-        if ((r = start_at(m, a)) != 0)
+            return bad_line(imp, "data access before the first instruction", s, n);
+        if ((r = start_at(imp, a)) != 0)
             return r;
     }
     switch (kind) {
     case 'I':
-        m->st->instr++;
-        return do_access(m, 'x', a, size);
+        imp->st->instr++;
+        return do_access(imp, 'x', a, size);
     case 'L':
-        m->st->loads++;
-        return do_access(m, 'r', a, size);
+        imp->st->loads++;
+        return do_access(imp, 'r', a, size);
     case 'S':
-        m->st->stores++;
-        return do_access(m, 'w', a, size);
+        imp->st->stores++;
+        return do_access(imp, 'w', a, size);
     default:
-        m->st->modifies++;
-        if ((r = do_access(m, 'r', a, size)) != 0)
+        imp->st->modifies++;
+        if ((r = do_access(imp, 'r', a, size)) != 0)
             return r;
-        return do_access(m, 'w', a, size);
+        return do_access(imp, 'w', a, size);
     }
 }
 
 /* Streams lines through do_line; a line longer than the buffer is skipped, or an error if it is lackey's. */
-static int run(struct imp *m, FILE *in)
+static int run(struct imp *imp, FILE *in)
 {
     size_t have = 0, pos = 0, got;
     int r, eof = 0, skipping = 0;
 
     for (;;) {
-        char *nl = have > pos ? memchr(m->ibuf + pos, '\n', have - pos) : NULL;
+        char *nl = have > pos ? memchr(imp->ibuf + pos, '\n', have - pos) : NULL;
 
         if (nl != NULL) {
             *nl = '\0';
-            if (!skipping && (r = do_line(m, m->ibuf + pos, (size_t)(nl - m->ibuf) - pos)) != 0)
+            if (!skipping && (r = do_line(imp, imp->ibuf + pos, (size_t)(nl - imp->ibuf) - pos)) != 0)
                 return r;
             skipping = 0;
-            pos = (size_t)(nl - m->ibuf) + 1;
+            pos = (size_t)(nl - imp->ibuf) + 1;
             continue;
         }
         if (eof) {
-            m->ibuf[have] = '\0';
+            imp->ibuf[have] = '\0';
             if (have > pos && !skipping)
-                return do_line(m, m->ibuf + pos, have - pos);
+                return do_line(imp, imp->ibuf + pos, have - pos);
             return 0;
         }
-        memmove(m->ibuf, m->ibuf + pos, have - pos);
+        memmove(imp->ibuf, imp->ibuf + pos, have - pos);
         have -= pos;
         pos = 0;
         if (have == IBUF_SIZE) {
             /* an overlong line: judge it by its start, then drop the rest */
             if (!skipping) {
-                m->lineno++;
-                m->st->lines++;
-                m->st->skipped++;
-                if (lackey_kind(m->ibuf, have) != 0)
-                    return bad_line(m, "line too long", m->ibuf, have);
+                imp->lineno++;
+                imp->st->lines++;
+                imp->st->skipped++;
+                if (lackey_kind(imp->ibuf, have) != 0)
+                    return bad_line(imp, "line too long", imp->ibuf, have);
             }
             skipping = 1;
             have = 0;
         }
-        got = fread(m->ibuf + have, 1, IBUF_SIZE - have, in);
+        got = fread(imp->ibuf + have, 1, IBUF_SIZE - have, in);
         have += got;
         if (got == 0) {
             if (ferror(in))
-                return fail(m, errno ? errno : EIO, "reading the lackey log: %s",
-                            strerror(errno ? errno : EIO));
+                return trace_fail(imp->e, errno ? errno : EIO, "reading the lackey log: %s",
+                                  strerror(errno ? errno : EIO));
             eof = 1;
         }
     }
@@ -575,71 +521,72 @@ static int run(struct imp *m, FILE *in)
 
 /* ---------- import ---------- */
 
-static int write_head(struct imp *m, const struct lackey_opts *o)
+static int write_head(struct imp *imp, const struct lackey_opts *o)
 {
     struct xvm_trace_event ev;
     int r;
 
     if (o->argc > XVM_TRACE_MAX_ARGS || (o->argc > 0 && o->argv == NULL))
-        return fail(m, EINVAL, "too many spawn arguments (%u, at most %d)",
-                    o->argc, XVM_TRACE_MAX_ARGS);
-    if ((r = put_raw(m, "xipvm-trace 1\n", 14)) != 0)
+        return trace_fail(imp->e, EINVAL, "too many spawn arguments (%u, at most %d)",
+                          o->argc, XVM_TRACE_MAX_ARGS);
+    static const char head[] = XVM_TRACE_HEADER "\n";
+
+    if ((r = put_raw(imp, head, sizeof head - 1)) != 0)
         return r;
     memset(&ev, 0, sizeof ev);
     ev.op = XVM_T_SPAWN;
-    ev.pid = m->pid;
+    ev.pid = imp->pid;
     ev.path = o->path_in_image != NULL ? o->path_in_image : o->exec_host_path;
     ev.argc = o->argc;
     for (unsigned i = 0; i < o->argc; i++) {
         ev.argv[i] = o->argv[i];
         if (!xvm_trace_token_ok(o->argv[i]))
-            return fail(m, EINVAL, "spawn argument `%s' is empty, holds whitespace "
-                        "or starts with '!': a v1 trace cannot carry it",
-                        o->argv[i] != NULL ? o->argv[i] : "(null)");
+            return trace_fail(imp->e, EINVAL, "spawn argument `%s' is empty, holds whitespace "
+                              "or starts with '!': a v1 trace cannot carry it",
+                              o->argv[i] != NULL ? o->argv[i] : "(null)");
     }
-    return put_event(m, &ev);
+    return put_event(imp, &ev);
 }
 
 static struct imp *imp_new(FILE *out, const struct lackey_opts *o,
-                           struct lackey_stats *st, char *err, size_t errlen)
+                           struct lackey_stats *st, struct trace_err *e)
 {
-    struct imp *m = calloc(1, sizeof *m);
+    struct imp *imp = calloc(1, sizeof *imp);
 
-    if (m == NULL)
+    if (imp == NULL)
         return NULL;
-    m->out = out;
-    m->st = st;
-    m->err = err;
-    m->errlen = errlen;
-    m->pid = o->pid;
-    m->pidlen = (size_t)(put_dec(m->pidstr, o->pid) - m->pidstr);
-    m->elf_hit.lo = m->elf_hit.hi = 0;    /* empty until the first instruction */
-    return m;
+    imp->out = out;
+    imp->st = st;
+    imp->e = e;
+    imp->pid = o->pid;
+    imp->pidlen = (size_t)(put_dec(imp->pidstr, o->pid) - imp->pidstr);
+    imp->elf_hit.lo = imp->elf_hit.hi = 0;    /* empty until the first instruction */
+    return imp;
 }
 
 /* Everything before reading the log: so record can fail before running valgrind. */
-static int imp_prepare(struct imp *m, const struct lackey_opts *o)
+static int imp_prepare(struct imp *imp, const struct lackey_opts *o)
 {
     int r;
 
-    if ((r = load_elf(m, o->exec_host_path)) != 0)
+    if ((r = load_elf(imp, o->exec_host_path)) != 0)
         return r;
-    return write_head(m, o);
+    return write_head(imp, o);
 }
 
-static int imp_finish(struct imp *m, FILE *in)
+static int imp_finish(struct imp *imp, FILE *in)
 {
-    int r = run(m, in);
+    int r = run(imp, in);
 
-    if (r == 0 && m->st->instr == 0)
-        r = fail(m, EINVAL, "line %llu: no lackey instruction lines: is this the "
-                 "output of valgrind --tool=lackey --trace-mem=yes?",
-                 (unsigned long long)m->lineno);
+    if (r == 0 && imp->st->instr == 0)
+        r = trace_fail(imp->e, EINVAL, "line %llu: no lackey instruction lines: is this the "
+                       "output of valgrind --tool=lackey --trace-mem=yes?",
+                       (unsigned long long)imp->lineno);
     if (r == 0)
-        r = flush_out(m);
-    if (r == 0 && fflush(m->out) != 0)
-        r = fail(m, errno ? errno : EIO, "writing the trace: %s",
-                 strerror(errno ? errno : EIO));
+        r = flush_out(imp);
+    if (r == 0 && fflush(imp->out) != 0)
+        r = trace_fail(imp->e, errno ? errno : EIO, "writing the trace: %s",
+                       strerror(errno ? errno : EIO));
     return r;
 }
 
@@ -647,28 +594,22 @@ int lackey_import(FILE *in, FILE *out, const struct lackey_opts *o,
                   struct lackey_stats *st, char *err, size_t errlen)
 {
     struct lackey_stats local;
-    struct imp *m;
+    struct trace_err e;
+    struct imp *imp;
     int r;
 
     if (st == NULL)
         st = &local;
     memset(st, 0, sizeof *st);
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
-    if (in == NULL || out == NULL || o == NULL) {
-        if (err != NULL && errlen > 0)
-            snprintf(err, errlen, "lackey_import: NULL argument");
-        return EINVAL;
-    }
-    if ((m = imp_new(out, o, st, err, errlen)) == NULL) {
-        if (err != NULL && errlen > 0)
-            snprintf(err, errlen, "out of memory");
-        return ENOMEM;
-    }
-    r = imp_prepare(m, o);
+    trace_err_init(&e, err, errlen);
+    if (in == NULL || out == NULL || o == NULL)
+        return trace_fail(&e, EINVAL, "lackey_import: NULL argument");
+    if ((imp = imp_new(out, o, st, &e)) == NULL)
+        return trace_fail(&e, ENOMEM, "out of memory");
+    r = imp_prepare(imp, o);
     if (r == 0)
-        r = imp_finish(m, in);
-    free(m);
+        r = imp_finish(imp, in);
+    free(imp);
     return r;
 }
 
@@ -747,7 +688,7 @@ static const char **valgrind_argv(const char *prog, const char *const *argv, int
     return v;
 }
 
-static int spawn_valgrind(struct imp *m, const char *prog, const char *const *argv,
+static int spawn_valgrind(struct imp *imp, const char *prog, const char *const *argv,
                           FILE *out, int quiet, struct child *c)
 {
     posix_spawn_file_actions_t fa;
@@ -756,7 +697,7 @@ static int spawn_valgrind(struct imp *m, const char *prog, const char *const *ar
     int p[2], r, logfd;
 
     if (pipe(p) != 0)
-        return fail(m, errno, "pipe: %s", strerror(errno));
+        return trace_fail(imp->e, errno, "pipe: %s", strerror(errno));
     /* neither end leaks into other children; the child gets a dup2'd copy */
     fcntl(p[0], F_SETFD, FD_CLOEXEC);
     fcntl(p[1], F_SETFD, FD_CLOEXEC);
@@ -773,7 +714,7 @@ static int spawn_valgrind(struct imp *m, const char *prog, const char *const *ar
     close(p[1]);
     if (r != 0) {
         close(p[0]);
-        return fail(m, r, "cannot run valgrind: %s", strerror(r));
+        return trace_fail(imp->e, r, "cannot run valgrind: %s", strerror(r));
     }
     c->logfd = p[0];
     return 0;
@@ -789,22 +730,22 @@ static int wait_child(pid_t pid, int *status)
 }
 
 /* Import from the pipe; on failure stop valgrind rather than let it block. */
-static int import_child(struct imp *m, struct child *c, int *status)
+static int import_child(struct imp *imp, struct child *c, int *status)
 {
     FILE *in = fdopen(c->logfd, "r");
     int r, w;
 
     if (in == NULL) {
-        r = fail(m, errno, "fdopen: %s", strerror(errno));
+        r = trace_fail(imp->e, errno, "fdopen: %s", strerror(errno));
         close(c->logfd);
     } else {
-        r = imp_finish(m, in);
+        r = imp_finish(imp, in);
         fclose(in);
     }
     if (r != 0)
         kill(c->pid, SIGKILL);
     if ((w = wait_child(c->pid, status)) != 0 && r == 0)
-        r = fail(m, w, "waitpid: %s", strerror(w));
+        r = trace_fail(imp->e, w, "waitpid: %s", strerror(w));
     return r;
 }
 
@@ -813,26 +754,23 @@ int lackey_record(const char *const *argv, FILE *out, const struct lackey_opts *
 {
     struct lackey_stats local;
     struct lackey_opts eo;
+    struct trace_err e;
     struct child c;
-    struct imp *m;
+    struct imp *imp;
     char prog[4096];
     int r, status = 0;
 
     if (st == NULL)
         st = &local;
     memset(st, 0, sizeof *st);
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
-    if (argv == NULL || argv[0] == NULL || out == NULL || o == NULL) {
-        if (err != NULL && errlen > 0)
-            snprintf(err, errlen, "lackey_record: no program");
-        return EINVAL;
-    }
-    if ((m = imp_new(out, o, st, err, errlen)) == NULL)
-        return ENOMEM;
+    trace_err_init(&e, err, errlen);
+    if (argv == NULL || argv[0] == NULL || out == NULL || o == NULL)
+        return trace_fail(&e, EINVAL, "lackey_record: no program");
+    if ((imp = imp_new(out, o, st, &e)) == NULL)
+        return trace_fail(&e, ENOMEM, "out of memory");
     eo = *o;
     if ((r = find_program(argv[0], prog, sizeof prog)) != 0) {
-        r = fail(m, r, "%s: %s", argv[0], strerror(r));
+        r = trace_fail(imp->e, r, "%s: %s", argv[0], strerror(r));
         goto done;
     }
     if (eo.exec_host_path == NULL)
@@ -842,17 +780,17 @@ int lackey_record(const char *const *argv, FILE *out, const struct lackey_opts *
         for (eo.argc = 0; argv[eo.argc + 1] != NULL; eo.argc++)
             ;
     }
-    if ((r = imp_prepare(m, &eo)) != 0 ||
-        (r = spawn_valgrind(m, prog, argv, out, o->quiet, &c)) != 0)
+    if ((r = imp_prepare(imp, &eo)) != 0 ||
+        (r = spawn_valgrind(imp, prog, argv, out, o->quiet, &c)) != 0)
         goto done;
-    r = import_child(m, &c, &status);
+    r = import_child(imp, &c, &status);
     if (child_status != NULL)
         *child_status = status;
     /* valgrind itself failed (bad option, program not runnable): no log */
     if (r == EINVAL && st->instr == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-        r = fail(m, ECHILD, "valgrind produced no trace (wait status 0x%x); "
-                 "see its messages above", (unsigned)status);
+        r = trace_fail(imp->e, ECHILD, "valgrind produced no trace (wait status 0x%x); "
+                       "see its messages above", (unsigned)status);
 done:
-    free(m);
+    free(imp);
     return r;
 }
