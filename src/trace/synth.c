@@ -33,6 +33,7 @@ struct range {
 /* A PT_LOAD as loaded: v is the relocated vaddr; r the pages it owns. */
 struct seg {
     uint64_t v, fsz, msz, off;
+    uint64_t bss_zeroed;        /* bytes exec zeroes from v + fsz */
     int prot;
     struct range r;
 };
@@ -240,6 +241,7 @@ static int take_segment(struct gen *g, const struct elf_image *im, unsigned i,
     s->msz = l->memsz;
     s->off = l->offset;
     s->prot = l->prot;
+    s->bss_zeroed = elf_bss_partial_page(l, TRACE_PAGE);
     if ((s->v - s->off) & PAGE_MASK)
         return trace_fail(&g->e, ENOEXEC, "%s: segment %u: address and file offset do not "
                           "share a page offset", g->o->exec_host_path, i);
@@ -313,7 +315,7 @@ static int image_byte(const struct gen *g, const struct seg *s, uint64_t a,
     *b = 0;
     if (s->fsz == 0 || a >= ((fend + PAGE_MASK) & ~PAGE_MASK))
         return 1;               /* anonymous zero-fill */
-    if (a >= fend && a < s->v + s->msz && (s->prot & ELF_PROT_WRITE))
+    if (a >= fend && a - fend < s->bss_zeroed)
         return 1;               /* exec zeroes the bss in the last file page */
     uint64_t off = s->off + (a - s->v);     /* a may lie below v: wraps back */
     if (off >= g->flen)
