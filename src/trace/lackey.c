@@ -21,7 +21,7 @@ extern char **environ;
 #define USER_TOP   UINT64_C(0x80000000)  /* 32-bit profiles: user VA below this */
 #define IBUF_SIZE  (1u << 20)
 #define OBUF_SIZE  (1u << 20)
-#define OBUF_SLACK 64                     /* room for one r/w/x line */
+#define LINE_CAP   1024u                  /* the longest line written (a spawn), NUL included */
 #define MAX_CHUNKS ((TRACE_ANON_LIMIT - TRACE_ANON_BASE) / TRACE_ANON_CHUNK)
 #define CTAB_SIZE  2048                   /* power of two, > 2 * MAX_CHUNKS */
 #define LINE_SHOW  40                     /* bytes of a bad line quoted in errors */
@@ -43,8 +43,7 @@ struct imp {
     uint64_t lineno;
 
     uint32_t pid;
-    char pidstr[12];
-    size_t pidlen;
+    struct xvm_trace_event access;        /* the r/w/x line being written */
 
     /* ELF: img[] in file vaddrs; elf[] in traced addresses once the bias is known */
     int is_dyn, started;
@@ -96,72 +95,39 @@ static int put_raw(struct imp *imp, const char *s, size_t n)
     return 0;
 }
 
-/* Rare lines (spawn, mmap) go through the canonical formatter. */
+/* Every line goes through the trace formatter, straight into obuf. */
 static int put_event(struct imp *imp, const struct xvm_trace_event *ev)
 {
-    char line[1024];
-    int n = xvm_trace_format_event(ev, line, sizeof line);
+    int n, r;
 
+    if (imp->on + LINE_CAP > OBUF_SIZE && (r = flush_out(imp)) != 0)
+        return r;
+    n = xvm_trace_format_event(ev, imp->obuf + imp->on, LINE_CAP);
     if (n == -ENOSPC)
-        return trace_fail(imp->e, EINVAL, "spawn line too long (over %zu bytes)", sizeof line);
+        return trace_fail(imp->e, EINVAL, "spawn line too long (over %u bytes)", LINE_CAP);
     if (n < 0)
         return trace_fail(imp->e, EINVAL, "cannot write a %s line: a path or argument is "
                           "empty, holds whitespace or starts with '!'",
                           ev->op == XVM_T_SPAWN ? "spawn" : "mmap");
+    imp->on += (size_t)n;
     imp->st->events++;
-    return put_raw(imp, line, (size_t)n);
+    return 0;
 }
 
-static char *put_hex(char *p, uint64_t v)
+/* The hot path: one r/w/x line, from the importer's access event. */
+static int put_access(struct imp *imp, enum xvm_trace_op op, uint64_t addr, uint64_t size)
 {
-    static const char dig[] = "0123456789abcdef";
-    int sh = 60;
-
-    *p++ = '0';
-    *p++ = 'x';
-    while (sh > 0 && (v >> sh) == 0)
-        sh -= 4;
-    for (; sh >= 0; sh -= 4)
-        *p++ = dig[(v >> sh) & 15];
-    return p;
-}
-
-static char *put_dec(char *p, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-
-    do
-        tmp[n++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    while (n > 0)
-        *p++ = tmp[--n];
-    return p;
-}
-
-/* Hot path: the same text xvm_trace_format_event writes, without its checks. */
-static int put_access(struct imp *imp, char op, uint64_t addr, uint64_t size)
-{
-    char *p;
+    struct xvm_trace_event *ev = &imp->access;
     int r;
 
-    if (imp->on + OBUF_SLACK > OBUF_SIZE && (r = flush_out(imp)) != 0)
+    ev->op = op;
+    ev->addr = addr;
+    ev->len = size;
+    if ((r = put_event(imp, ev)) != 0)
         return r;
-    p = imp->obuf + imp->on;
-    *p++ = op;
-    *p++ = ' ';
-    memcpy(p, imp->pidstr, imp->pidlen);
-    p += imp->pidlen;
-    *p++ = ' ';
-    p = put_hex(p, addr);
-    *p++ = ' ';
-    p = put_dec(p, size);
-    *p++ = '\n';
-    imp->on = (size_t)(p - imp->obuf);
-    imp->st->events++;
-    if (op == 'x')
+    if (op == XVM_T_EXEC_FETCH)
         imp->st->ev_x++;
-    else if (op == 'r')
+    else if (op == XVM_T_READ)
         imp->st->ev_r++;
     else
         imp->st->ev_w++;
@@ -321,7 +287,7 @@ static int set_window(struct imp *imp, uint64_t a, uint64_t gap_lo, uint64_t gap
 }
 
 /* Emit one access piece by piece: each piece lies in one ELF range or one anon window. */
-static int access_slow(struct imp *imp, char op, uint64_t a, uint64_t n)
+static int access_slow(struct imp *imp, enum xvm_trace_op op, uint64_t a, uint64_t n)
 {
     const struct range *e;
     uint64_t gap_lo, gap_hi, piece;
@@ -350,7 +316,7 @@ static int access_slow(struct imp *imp, char op, uint64_t a, uint64_t n)
 }
 
 /* => n >= 1 and a + n - 1 does not wrap (the parser checks). */
-static int do_access(struct imp *imp, char op, uint64_t a, uint64_t n)
+static int do_access(struct imp *imp, enum xvm_trace_op op, uint64_t a, uint64_t n)
 {
     uint64_t last = a + (n - 1);
 
@@ -455,18 +421,18 @@ static int do_line(struct imp *imp, const char *s, size_t n)
     switch (kind) {
     case 'I':
         imp->st->instr++;
-        return do_access(imp, 'x', a, size);
+        return do_access(imp, XVM_T_EXEC_FETCH, a, size);
     case 'L':
         imp->st->loads++;
-        return do_access(imp, 'r', a, size);
+        return do_access(imp, XVM_T_READ, a, size);
     case 'S':
         imp->st->stores++;
-        return do_access(imp, 'w', a, size);
+        return do_access(imp, XVM_T_WRITE, a, size);
     default:
         imp->st->modifies++;
-        if ((r = do_access(imp, 'r', a, size)) != 0)
+        if ((r = do_access(imp, XVM_T_READ, a, size)) != 0)
             return r;
-        return do_access(imp, 'w', a, size);
+        return do_access(imp, XVM_T_WRITE, a, size);
     }
 }
 
@@ -559,7 +525,8 @@ static struct imp *imp_new(FILE *out, const struct lackey_opts *o,
     imp->st = st;
     imp->e = e;
     imp->pid = o->pid;
-    imp->pidlen = (size_t)(put_dec(imp->pidstr, o->pid) - imp->pidstr);
+    xvm_trace_event_reset(&imp->access);
+    imp->access.pid = o->pid;
     imp->elf_hit.lo = imp->elf_hit.hi = 0;    /* empty until the first instruction */
     return imp;
 }
