@@ -189,7 +189,7 @@ int xvm_replay_line(xvm_replay *r, char *line, int *mismatch, char *msg,
     if (!r->header_seen) {
         if (xvm_trace_check_header(line) != 0) {
             snprintf(msg, msglen, "line %llu: not a trace: the first line "
-                     "must be 'xipvm-trace 1'", (unsigned long long)r->lines);
+                     "must be '" XVM_TRACE_HEADER "'", (unsigned long long)r->lines);
             return EINVAL;
         }
         r->header_seen = 1;
