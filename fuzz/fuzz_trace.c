@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "diffops.h"
-#include "trace.h"
 #include "xipvm.h"
+#include "xipvm_trace.h"
 
 #define MAX_INPUT (64u << 10)
 #define MAX_LINES 256
@@ -36,17 +36,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static int bounded(const char *line)
 {
     static char copy[MAX_INPUT + 1];
-    static struct trace_event ev;
+    static struct xvm_trace_event ev;
     strcpy(copy, line);
-    if (trace_parse_line(copy, &ev, NULL) != 1)
+    if (xvm_trace_parse_line(copy, &ev, NULL) != 1)
         return 1;               /* the replayer reports it */
-    if (ev.op == T_READ || ev.op == T_WRITE || ev.op == T_EXEC_FETCH)
+    if (ev.op == XVM_T_READ || ev.op == XVM_T_WRITE || ev.op == XVM_T_EXEC_FETCH)
         return ev.len <= MAX_ACCESS;
     /* An amap spans its whole entry: a huge mapping costs host memory
      * in proportion on its first write. */
-    if (ev.op == T_MMAP)
+    if (ev.op == XVM_T_MMAP)
         return ev.len <= MAX_MAP;
-    if (ev.op == T_BRK)
+    if (ev.op == XVM_T_BRK)
         return ev.addr <= MAX_MAP;
     return 1;
 }

@@ -281,37 +281,6 @@ XVM_API xvm_vmspace *xvm_proc_vmspace(xvm_machine *m, uint32_t pid);
 XVM_API int xvm_proc_info(xvm_machine *m, uint32_t pid,
                           struct xvm_proc_info *info);
 
-/*
- * Trace replay (format v1, doc/trace-format.md).  Feed it lines; each
- * event runs on the machine, programs come from the mount.  A read whose
- * bytes differ from =HEX, an unexpected failure or an expected failure
- * that did not happen is a mismatch: counted and described, the replay
- * goes on.  A malformed line is an error (EINVAL) with its line number.
- */
-typedef struct xvm_replay xvm_replay;
-
-#define XVM_LABEL_MAX 64
-struct xvm_mark {
-    char label[XVM_LABEL_MAX];
-    uint64_t event;
-    struct xvm_stats st;
-};
-
-struct xvm_replay_totals {
-    uint64_t lines, events, mismatches;
-    unsigned nmarks;
-    const struct xvm_mark *marks;
-};
-
-XVM_API int xvm_replay_create(xvm_machine *m, xvm_mount *mp, xvm_replay **out);
-XVM_API void xvm_replay_destroy(xvm_replay *r);
-/* => line: NUL-terminated, modified in place.  msg gets a message for an
- *    error and for a mismatch (then 0 is returned and *mismatch set). */
-XVM_API int xvm_replay_line(xvm_replay *r, char *line, int *mismatch,
-                            char *msg, size_t msglen);
-XVM_API void xvm_replay_totals(const xvm_replay *r,
-                               struct xvm_replay_totals *t);
-
 /* How a file's pages would be mapped under XIP (paper §11.5). */
 struct xvm_file_info {
     const char *path;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "lackey.h"
+#include "xipvm_trace.h"
 
 /* Known bytes at known places: data, bss, heap (sbrk) and stack. */
 static const char prog_c[] =
@@ -156,7 +157,7 @@ static uint64_t trunc_pg(uint64_t v) { return v & ~(uint64_t)(PG - 1); }
 static uint64_t round_pg(uint64_t v) { return trunc_pg(v + PG - 1); }
 
 #define STACK_TOP UINT64_C(0x80000000)  /* sgimips: top of kuseg */
-#define ANON_PAGES ((LACKEY_ANON_LIMIT - LACKEY_ANON_BASE) / PG)
+#define ANON_PAGES ((TRACE_ANON_LIMIT - TRACE_ANON_BASE) / PG)
 
 struct expect {
     /* inputs */
@@ -209,9 +210,9 @@ static void touch(struct expect *x, uint64_t va, int write)
         }
         if (fp != UINT64_MAX)
             x->file_touched[fp] = 1;
-    } else if (va >= LACKEY_ANON_BASE && va < LACKEY_ANON_LIMIT) {
+    } else if (va >= TRACE_ANON_BASE && va < TRACE_ANON_LIMIT) {
         if (write)
-            x->anon_written[(va - LACKEY_ANON_BASE) / PG] = 1;
+            x->anon_written[(va - TRACE_ANON_BASE) / PG] = 1;
     } else {
         fail_msg("trace touches 0x%llx, outside the ELF and the anonymous chunks",
                  (unsigned long long)va);

@@ -855,6 +855,28 @@ static void test_random_bytes(void **state)
     }
 }
 
+/* exec's bss rule: only bss starting inside the last file page of a
+ * writable segment costs a zeroing write (one copy-on-write page). */
+static void test_bss_partial_page_only_for_writable_mid_page_bss(void **state)
+{
+    (void)state;
+    struct elf_load l = { .vaddr = 0x10100, .filesz = 0x200, .memsz = 0x3000,
+                          .prot = ELF_PROT_READ | ELF_PROT_WRITE };
+    assert_int_equal(elf_bss_partial_page(&l, 4096), 4096 - 0x300);
+    l.memsz = 0x280;                    /* bss ends inside the page */
+    assert_int_equal(elf_bss_partial_page(&l, 4096), 0x80);
+    l.memsz = 0x200;                    /* no bss */
+    assert_int_equal(elf_bss_partial_page(&l, 4096), 0);
+    l.memsz = 0x3000;
+    l.prot = ELF_PROT_READ;             /* read-only: nothing written */
+    assert_int_equal(elf_bss_partial_page(&l, 4096), 0);
+    l.prot = ELF_PROT_READ | ELF_PROT_WRITE;
+    l.filesz = 0xf00;                   /* file bytes end on a page boundary */
+    assert_int_equal(elf_bss_partial_page(&l, 4096), 0);
+    l.filesz = 0;                       /* all bss: anonymous zero-fill */
+    assert_int_equal(elf_bss_partial_page(&l, 4096), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -868,6 +890,7 @@ int main(void)
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_mutated),
         cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_bss_partial_page_only_for_writable_mid_page_bss),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

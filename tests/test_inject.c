@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "elf.h"
+#include "xipvm_trace.h"
 
 #define RW (XVM_PROT_READ | XVM_PROT_WRITE)
 #define RAM (8u << 20)

@@ -18,7 +18,7 @@
 
 #include "elf.h"
 #include "lackey.h"
-#include "trace.h"
+#include "xipvm_trace.h"
 
 extern char **environ;
 
@@ -58,7 +58,7 @@ struct check {
     int started;
     FILE *tr;
     char line[8192];
-    struct trace_event ev;
+    struct xvm_trace_event ev;
     uint64_t orig[MAXCH], base[MAXCH];     /* chunk map seen in the trace */
     unsigned nch;
     unsigned nann;                         /* mmap lines seen */
@@ -193,21 +193,21 @@ static void next_access(struct check *c)
 {
     for (;;) {
         assert_non_null(fgets(c->line, sizeof c->line, c->tr));
-        assert_int_equal(trace_parse_line(c->line, &c->ev, NULL), 1);
-        if (c->ev.op != T_MMAP)
+        assert_int_equal(xvm_trace_parse_line(c->line, &c->ev, NULL), 1);
+        if (c->ev.op != XVM_T_MMAP)
             break;
-        assert_int_equal(c->ev.len, LACKEY_CHUNK);
-        assert_int_equal(c->ev.prot, TRACE_PROT_R | TRACE_PROT_W);
+        assert_int_equal(c->ev.len, TRACE_ANON_CHUNK);
+        assert_int_equal(c->ev.prot, XVM_PROT_READ | XVM_PROT_WRITE);
         assert_true(!c->ev.shared && c->ev.fixed && c->ev.path == NULL);
-        assert_true(c->ev.addr >= LACKEY_ANON_BASE && c->ev.addr % LACKEY_CHUNK == 0);
-        assert_true(c->ev.addr + LACKEY_CHUNK <= LACKEY_ANON_LIMIT);
-        assert_false(in_trace_elf(c, c->ev.addr) || in_trace_elf(c, c->ev.addr + LACKEY_CHUNK - 1));
+        assert_true(c->ev.addr >= TRACE_ANON_BASE && c->ev.addr % TRACE_ANON_CHUNK == 0);
+        assert_true(c->ev.addr + TRACE_ANON_CHUNK <= TRACE_ANON_LIMIT);
+        assert_false(in_trace_elf(c, c->ev.addr) || in_trace_elf(c, c->ev.addr + TRACE_ANON_CHUNK - 1));
         for (unsigned i = 0; i < c->nann; i++)
             assert_true(c->ann[i] != c->ev.addr);
         assert_true(c->nann < MAXCH);
         c->ann[c->nann++] = c->ev.addr;
     }
-    assert_true(c->ev.op == T_READ || c->ev.op == T_WRITE || c->ev.op == T_EXEC_FETCH);
+    assert_true(c->ev.op == XVM_T_READ || c->ev.op == XVM_T_WRITE || c->ev.op == XVM_T_EXEC_FETCH);
     assert_int_equal(c->ev.pid, 7);
     assert_true(c->ev.addr + c->ev.len <= UINT64_C(0x80000000));
 }
@@ -257,7 +257,7 @@ static void check_access(struct check *c, int op, uint64_t a, uint64_t n)
         while (j < n && cls(c, a + j) == cls(c, a + i))
             j++;
         next_access(c);
-        assert_int_equal(c->ev.op, op == 'x' ? T_EXEC_FETCH : op == 'r' ? T_READ : T_WRITE);
+        assert_int_equal(c->ev.op, op == 'x' ? XVM_T_EXEC_FETCH : op == 'r' ? XVM_T_READ : XVM_T_WRITE);
         assert_int_equal(c->ev.len, j - i);
         want = expect_addr(c, a + i, c->ev.addr);
         assert_int_equal(c->ev.addr, want);
@@ -342,7 +342,7 @@ static void check_import(struct fixture *f, const char *raw, const struct prog *
     assert_true(c->raw_pages != NULL && c->tr_pages != NULL);
 
     assert_non_null(fgets(line, sizeof line, out));
-    assert_int_equal(trace_check_header(line), 0);
+    assert_int_equal(xvm_trace_check_header(line), 0);
     assert_non_null(fgets(line, sizeof line, out));
     assert_string_equal(line, "spawn 7 /bin/prog a1 a2\n");
 
@@ -388,29 +388,29 @@ static void check_trace_alone(const char *path, const struct prog *p, uint32_t p
 {
     FILE *fp = fopen(path, "r");
     char line[8192];
-    struct trace_event ev;
+    struct xvm_trace_event ev;
     uint64_t ann[MAXCH], n[3] = { 0, 0, 0 }, shift = p->is_dyn ? ELF_DYN_BASE : 0;
     unsigned nann = 0, first = 1;
 
     assert_non_null(fp);
     assert_non_null(fgets(line, sizeof line, fp));
-    assert_int_equal(trace_check_header(line), 0);
+    assert_int_equal(xvm_trace_check_header(line), 0);
     assert_non_null(fgets(line, sizeof line, fp));
-    assert_int_equal(trace_parse_line(line, &ev, NULL), 1);
-    assert_int_equal(ev.op, T_SPAWN);
+    assert_int_equal(xvm_trace_parse_line(line, &ev, NULL), 1);
+    assert_int_equal(ev.op, XVM_T_SPAWN);
     assert_int_equal(ev.pid, pid);
     while (fgets(line, sizeof line, fp) != NULL) {
         int in = 0;
 
-        assert_int_equal(trace_parse_line(line, &ev, NULL), 1);
+        assert_int_equal(xvm_trace_parse_line(line, &ev, NULL), 1);
         assert_int_equal(ev.pid, pid);
-        if (ev.op == T_MMAP) {
-            assert_true(nann < MAXCH && ev.len == LACKEY_CHUNK && ev.fixed);
+        if (ev.op == XVM_T_MMAP) {
+            assert_true(nann < MAXCH && ev.len == TRACE_ANON_CHUNK && ev.fixed);
             ann[nann++] = ev.addr;
             continue;
         }
         if (first) {
-            assert_int_equal(ev.op, T_EXEC_FETCH);
+            assert_int_equal(ev.op, XVM_T_EXEC_FETCH);
             assert_int_equal(ev.addr, p->entry + shift);
             first = 0;
         }
@@ -418,13 +418,13 @@ static void check_trace_alone(const char *path, const struct prog *p, uint32_t p
         for (unsigned i = 0; i < p->n && !in; i++)
             in = ev.addr >= p->lo[i] + shift && ev.addr + ev.len <= p->hi[i] + shift;
         for (unsigned i = 0; i < nann && !in; i++)
-            in = ev.addr >= ann[i] && ev.addr + ev.len <= ann[i] + LACKEY_CHUNK;
+            in = ev.addr >= ann[i] && ev.addr + ev.len <= ann[i] + TRACE_ANON_CHUNK;
         /* adjacent rounded segments may be merged: check both ends */
         for (unsigned i = 0; i + 1 < p->n && !in; i++)
             in = p->hi[i] == p->lo[i + 1] && ev.addr >= p->lo[i] + shift &&
                  ev.addr + ev.len <= p->hi[i + 1] + shift;
         assert_true(in);
-        n[ev.op == T_EXEC_FETCH ? 0 : ev.op == T_READ ? 1 : 2]++;
+        n[ev.op == XVM_T_EXEC_FETCH ? 0 : ev.op == XVM_T_READ ? 1 : 2]++;
     }
     fclose(fp);
     assert_int_equal(n[0], st->ev_x);
@@ -529,12 +529,12 @@ static int has_write1(const char *trace, uint64_t t)
 {
     FILE *fp = fopen(trace, "r");
     char line[8192];
-    struct trace_event ev;
+    struct xvm_trace_event ev;
     int found = 0;
 
     assert_non_null(fp);
     while (!found && fgets(line, sizeof line, fp) != NULL)
-        found = trace_parse_line(line, &ev, NULL) == 1 && ev.op == T_WRITE &&
+        found = xvm_trace_parse_line(line, &ev, NULL) == 1 && ev.op == XVM_T_WRITE &&
                 ev.addr == t && ev.len == 1;
     fclose(fp);
     return found;
@@ -779,7 +779,7 @@ static void test_splits(void **state)
     assert_int_equal(st.events, 1 + 8 + 3);
 }
 
-/* More chunks than fit below LACKEY_ANON_LIMIT: ERANGE, no crash. */
+/* More chunks than fit below TRACE_ANON_LIMIT: ERANGE, no crash. */
 static void test_erange(void **state)
 {
     size_t cap = 1100 * 32 + 64, n = 0;
@@ -793,7 +793,7 @@ static void test_erange(void **state)
         n += (size_t)snprintf(in + n, cap - n, " L %x,8\n", 0x10000000u + i * 0x100000u);
     assert_int_equal(import_str(in, n, BUSYBOX, err, sizeof err, &out, &st), ERANGE);
     assert_non_null(strstr(err, "line 1025"));
-    assert_int_equal(st.chunks, (LACKEY_ANON_LIMIT - LACKEY_ANON_BASE) / LACKEY_CHUNK);
+    assert_int_equal(st.chunks, (TRACE_ANON_LIMIT - TRACE_ANON_BASE) / TRACE_ANON_CHUNK);
     free(out);
     free(in);
 }

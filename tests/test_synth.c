@@ -18,7 +18,7 @@
 
 #include "elf.h"
 #include "synth.h"
-#include "trace.h"
+#include "xipvm_trace.h"
 
 extern char **environ;
 
@@ -220,8 +220,8 @@ static int in_seg(const struct prog *p, uint64_t a, uint64_t n, int need)
 /* => the page's key for the dirty maps, or -1 outside data and chunks. */
 static int key_of(const struct prog *p, uint64_t a)
 {
-    if (a >= SYNTH_ANON_BASE && a < SYNTH_ANON_BASE + 2 * SYNTH_CHUNK)
-        return (int)((a - SYNTH_ANON_BASE) / PG);
+    if (a >= TRACE_ANON_BASE && a < TRACE_ANON_BASE + 2 * TRACE_ANON_CHUNK)
+        return (int)((a - TRACE_ANON_BASE) / PG);
     if (a >= p->wlo && a < p->whi)
         return (int)(CHUNKPG + (a - p->wlo) / PG);
     return -1;
@@ -244,18 +244,18 @@ static void on_write(const struct prog *p, struct pstate *ps, uint32_t pid,
 }
 
 /* Process events: pids alive when used, parents outliving children. */
-static void on_proc(const struct trace_event *ev, struct pstate *ps, struct facts *fc)
+static void on_proc(const struct xvm_trace_event *ev, struct pstate *ps, struct facts *fc)
 {
     assert_true(ev->pid >= 1 && ev->pid <= MAXPID);
     struct pstate *s = &ps[ev->pid];
     switch (ev->op) {
-    case T_SPAWN:
+    case XVM_T_SPAWN:
         assert_false(s->live);
         memset(s, 0, sizeof(*s));
         s->live = 1;
         fc->spawns++;
         break;
-    case T_FORK:
+    case XVM_T_FORK:
         assert_true(s->live && ev->pid2 <= MAXPID && !ps[ev->pid2].live);
         ps[ev->pid2] = *s;
         memset(ps[ev->pid2].own, 0, sizeof(s->own));
@@ -275,21 +275,21 @@ static void on_proc(const struct trace_event *ev, struct pstate *ps, struct fact
     }
 }
 
-static void on_access(const struct prog *p, const struct trace_event *ev,
+static void on_access(const struct prog *p, const struct xvm_trace_event *ev,
                       struct pstate *ps, struct facts *fc, uint32_t *xcount)
 {
     struct pstate *s = &ps[ev->pid];
     assert_true(ev->pid >= 1 && ev->pid <= MAXPID && s->live);
-    int chunk = ev->addr >= SYNTH_ANON_BASE &&
-                ev->addr + ev->len <= SYNTH_ANON_BASE + 2 * SYNTH_CHUNK;
+    int chunk = ev->addr >= TRACE_ANON_BASE &&
+                ev->addr + ev->len <= TRACE_ANON_BASE + 2 * TRACE_ANON_CHUNK;
     if (chunk)
         assert_int_equal(s->nchunks, 2);        /* mapped before use */
-    if (ev->op == T_EXEC_FETCH) {
+    if (ev->op == XVM_T_EXEC_FETCH) {
         assert_true(ev->len >= 1 && ev->len <= 15);
         assert_true(in_seg(p, ev->addr, ev->len, ELF_PROT_EXEC));
         xcount[ev->addr / PG - p->lo / PG]++;
         fc->x++;
-    } else if (ev->op == T_READ) {
+    } else if (ev->op == XVM_T_READ) {
         assert_true(chunk || in_seg(p, ev->addr, ev->len, ELF_PROT_READ));
         fc->r++;
         fc->rdata += (uint64_t)ev->has_data;
@@ -300,12 +300,12 @@ static void on_access(const struct prog *p, const struct trace_event *ev,
     }
 }
 
-static void on_mmap(const struct trace_event *ev, struct pstate *ps, struct facts *fc)
+static void on_mmap(const struct xvm_trace_event *ev, struct pstate *ps, struct facts *fc)
 {
     assert_true(ev->pid >= 1 && ev->pid <= MAXPID && ps[ev->pid].live);
     assert_true(ev->path == NULL && ev->fixed && !ev->shared);
-    assert_int_equal(ev->len, SYNTH_CHUNK);
-    assert_int_equal(ev->addr, SYNTH_ANON_BASE + ps[ev->pid].nchunks * SYNTH_CHUNK);
+    assert_int_equal(ev->len, TRACE_ANON_CHUNK);
+    assert_int_equal(ev->addr, TRACE_ANON_BASE + ps[ev->pid].nchunks * TRACE_ANON_CHUNK);
     ps[ev->pid].nchunks++;
     fc->mmaps++;
 }
@@ -333,7 +333,7 @@ static void page_figures(const struct prog *p, uint32_t *xcount, const uint8_t *
 static void analyze(const struct prog *p, const char *buf, size_t len,
                     unsigned hot, struct facts *fc)
 {
-    struct trace_event ev;
+    struct xvm_trace_event ev;
     char line[LINE], orig[LINE], again[LINE];
     struct pstate *ps = calloc(MAXPID + 1, sizeof(*ps));
     uint32_t *xcount = calloc(p->npages, sizeof(*xcount));
@@ -341,27 +341,27 @@ static void analyze(const struct prog *p, const char *buf, size_t len,
     size_t pos = 0;
     assert_true(ps && xcount && ro);
     memset(fc, 0, sizeof(*fc));
-    assert_int_equal(trace_check_header(next_line(buf, len, &pos, line)), 0);
+    assert_int_equal(xvm_trace_check_header(next_line(buf, len, &pos, line)), 0);
     fc->lines = 1;
     while (next_line(buf, len, &pos, line)) {
         memcpy(orig, line, sizeof(line));
-        assert_int_equal(trace_parse_line(line, &ev, NULL), 1);
-        assert_true(trace_format_event(&ev, again, sizeof(again)) > 0);
+        assert_int_equal(xvm_trace_parse_line(line, &ev, NULL), 1);
+        assert_true(xvm_trace_format_event(&ev, again, sizeof(again)) > 0);
         assert_string_equal(again, orig);       /* canonical */
         fc->lines++;
-        if (ev.op == T_MARK) {
+        if (ev.op == XVM_T_MARK) {
             assert_true(fc->nmarks < 8);
             snprintf(fc->marks[fc->nmarks++], 16, "%s", ev.label);
             if (strcmp(ev.label, "peak") == 0)
                 fc->peak_at = fc->lines;
-        } else if (ev.op == T_MMAP) {
+        } else if (ev.op == XVM_T_MMAP) {
             on_mmap(&ev, ps, fc);
-        } else if (ev.op == T_SPAWN || ev.op == T_FORK || ev.op == T_EXIT) {
+        } else if (ev.op == XVM_T_SPAWN || ev.op == XVM_T_FORK || ev.op == XVM_T_EXIT) {
             on_proc(&ev, ps, fc);
         } else {
             on_access(p, &ev, ps, fc, xcount);
             uint64_t pg = ev.addr / PG - p->lo / PG;
-            if (ev.op != T_WRITE && pg < p->npages &&
+            if (ev.op != XVM_T_WRITE && pg < p->npages &&
                 !in_seg(p, ev.addr, ev.len, ELF_PROT_WRITE))
                 ro[pg] = 1;
         }

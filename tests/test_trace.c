@@ -12,24 +12,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trace.h"
+#include "xipvm_trace.h"
 
-#define LINE_CAP (2 * TRACE_MAX_DATA + 4096)
+#define LINE_CAP (2 * XVM_TRACE_MAX_DATA + 4096)
 
 /* events are big (4 KiB of data): keep them off the stack */
-static struct trace_event *new_event(void)
+static struct xvm_trace_event *new_event(void)
 {
-    struct trace_event *ev = calloc(1, sizeof(*ev));
+    struct xvm_trace_event *ev = calloc(1, sizeof(*ev));
     assert_non_null(ev);
     return ev;
 }
 
 /* parse a copy of text (the parser writes into its line) */
-static int parse_copy(const char *text, char *line, struct trace_event *ev,
+static int parse_copy(const char *text, char *line, struct xvm_trace_event *ev,
                       const char **msg)
 {
     snprintf(line, LINE_CAP, "%s", text);
-    return trace_parse_line(line, ev, msg);
+    return xvm_trace_parse_line(line, ev, msg);
 }
 
 static void assert_str_eq_or_null(const char *a, const char *b)
@@ -40,7 +40,7 @@ static void assert_str_eq_or_null(const char *a, const char *b)
         assert_string_equal(a, b);
 }
 
-static void assert_events_equal(const struct trace_event *a, const struct trace_event *b)
+static void assert_events_equal(const struct xvm_trace_event *a, const struct xvm_trace_event *b)
 {
     assert_int_equal(a->op, b->op);
     assert_int_equal(a->pid, b->pid);
@@ -68,17 +68,17 @@ static void assert_events_equal(const struct trace_event *a, const struct trace_
 static void test_header(void **state)
 {
     (void)state;
-    assert_int_equal(trace_check_header("xipvm-trace 1"), 0);
-    assert_int_equal(trace_check_header("xipvm-trace 1\n"), 0);
-    assert_int_equal(trace_check_header("xipvm-trace 1 \t\r\n"), 0);
-    assert_int_equal(trace_check_header("xipvm-trace 2"), EINVAL);
-    assert_int_equal(trace_check_header("xipvm-trace 10"), EINVAL);
-    assert_int_equal(trace_check_header("xipvm-trace  1"), EINVAL);
-    assert_int_equal(trace_check_header(" xipvm-trace 1"), EINVAL);
-    assert_int_equal(trace_check_header("xipvm-trace 1 x"), EINVAL);
-    assert_int_equal(trace_check_header("xipvm-trace"), EINVAL);
-    assert_int_equal(trace_check_header(""), EINVAL);
-    assert_int_equal(trace_check_header(NULL), EINVAL);
+    assert_int_equal(xvm_trace_check_header("xipvm-trace 1"), 0);
+    assert_int_equal(xvm_trace_check_header("xipvm-trace 1\n"), 0);
+    assert_int_equal(xvm_trace_check_header("xipvm-trace 1 \t\r\n"), 0);
+    assert_int_equal(xvm_trace_check_header("xipvm-trace 2"), EINVAL);
+    assert_int_equal(xvm_trace_check_header("xipvm-trace 10"), EINVAL);
+    assert_int_equal(xvm_trace_check_header("xipvm-trace  1"), EINVAL);
+    assert_int_equal(xvm_trace_check_header(" xipvm-trace 1"), EINVAL);
+    assert_int_equal(xvm_trace_check_header("xipvm-trace 1 x"), EINVAL);
+    assert_int_equal(xvm_trace_check_header("xipvm-trace"), EINVAL);
+    assert_int_equal(xvm_trace_check_header(""), EINVAL);
+    assert_int_equal(xvm_trace_check_header(NULL), EINVAL);
 }
 
 static void test_errno_names(void **state)
@@ -89,19 +89,19 @@ static void test_errno_names(void **state)
     };
     (void)state;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        int e = trace_errno_from_name(names[i]);
+        int e = xvm_trace_errno_from_name(names[i]);
         assert_true(e > 0);
-        assert_string_equal(trace_errno_name(e), names[i]);
+        assert_string_equal(xvm_trace_errno_name(e), names[i]);
     }
-    assert_int_equal(trace_errno_from_name("EFAULT"), EFAULT);
-    assert_int_equal(trace_errno_from_name("ENOTDIR"), ENOTDIR);
-    assert_int_equal(trace_errno_from_name("EAGAIN"), 0);
-    assert_int_equal(trace_errno_from_name("efault"), 0);
-    assert_int_equal(trace_errno_from_name(""), 0);
-    assert_int_equal(trace_errno_from_name(NULL), 0);
-    assert_null(trace_errno_name(0));
-    assert_null(trace_errno_name(EAGAIN));
-    assert_null(trace_errno_name(-EFAULT));
+    assert_int_equal(xvm_trace_errno_from_name("EFAULT"), EFAULT);
+    assert_int_equal(xvm_trace_errno_from_name("ENOTDIR"), ENOTDIR);
+    assert_int_equal(xvm_trace_errno_from_name("EAGAIN"), 0);
+    assert_int_equal(xvm_trace_errno_from_name("efault"), 0);
+    assert_int_equal(xvm_trace_errno_from_name(""), 0);
+    assert_int_equal(xvm_trace_errno_from_name(NULL), 0);
+    assert_null(xvm_trace_errno_name(0));
+    assert_null(xvm_trace_errno_name(EAGAIN));
+    assert_null(xvm_trace_errno_name(-EFAULT));
 }
 
 static void test_blank_and_comments(void **state)
@@ -110,7 +110,7 @@ static void test_blank_and_comments(void **state)
         "", "\n", "   \t \r\n", "# comment", "#", "   # indented comment",
         "#r 1 2 3 garbage", "\v\f",
     };
-    struct trace_event *ev = new_event();
+    struct xvm_trace_event *ev = new_event();
     char line[LINE_CAP];
     const char *msg = "unset";
     (void)state;
@@ -119,19 +119,19 @@ static void test_blank_and_comments(void **state)
         assert_int_equal(parse_copy(lines[i], line, ev, &msg), 0);
         assert_null(msg);
     }
-    assert_int_equal(trace_parse_line(NULL, ev, NULL), 0);
+    assert_int_equal(xvm_trace_parse_line(NULL, ev, NULL), 0);
     free(ev);
 }
 
 static void test_examples(void **state)
 {
-    struct trace_event *ev = new_event();
+    struct xvm_trace_event *ev = new_event();
     char line[LINE_CAP];
     const char *msg;
     (void)state;
 
     assert_int_equal(parse_copy("spawn 1 /bin/busybox sh -c true\n", line, ev, &msg), 1);
-    assert_int_equal(ev->op, T_SPAWN);
+    assert_int_equal(ev->op, XVM_T_SPAWN);
     assert_int_equal(ev->pid, 1);
     assert_string_equal(ev->path, "/bin/busybox");
     assert_int_equal(ev->argc, 3);
@@ -144,31 +144,31 @@ static void test_examples(void **state)
     assert_int_equal(ev->argc, 0);
 
     assert_int_equal(parse_copy("fork 1 0x2", line, ev, &msg), 1);
-    assert_int_equal(ev->op, T_FORK);
+    assert_int_equal(ev->op, XVM_T_FORK);
     assert_int_equal(ev->pid, 1);
     assert_int_equal(ev->pid2, 2);
 
     assert_int_equal(parse_copy("exec 2 /bin/ls -l !ENOENT", line, ev, &msg), 1);
-    assert_int_equal(ev->op, T_EXEC);
+    assert_int_equal(ev->op, XVM_T_EXEC);
     assert_int_equal(ev->argc, 1);
     assert_int_equal(ev->expect_err, ENOENT);
 
     assert_int_equal(parse_copy("exit 4294967295", line, ev, &msg), 1);
-    assert_int_equal(ev->op, T_EXIT);
+    assert_int_equal(ev->op, XVM_T_EXIT);
     assert_int_equal(ev->pid, UINT32_MAX);
 
     assert_int_equal(parse_copy("mmap 1 0x7f0000000000 8192 rw- private", line, ev, &msg), 1);
-    assert_int_equal(ev->op, T_MMAP);
+    assert_int_equal(ev->op, XVM_T_MMAP);
     assert_int_equal(ev->addr, 0x7f0000000000ULL);
     assert_int_equal(ev->len, 8192);
-    assert_int_equal(ev->prot, TRACE_PROT_R | TRACE_PROT_W);
+    assert_int_equal(ev->prot, XVM_PROT_READ | XVM_PROT_WRITE);
     assert_int_equal(ev->shared, 0);
     assert_int_equal(ev->fixed, 0);
     assert_null(ev->path);
 
     assert_int_equal(parse_copy("mmap 1 0x400000 0x1000 r-x shared,fixed /lib/libc.so 0x2000",
                                 line, ev, &msg), 1);
-    assert_int_equal(ev->prot, TRACE_PROT_R | TRACE_PROT_X);
+    assert_int_equal(ev->prot, XVM_PROT_READ | XVM_PROT_EXEC);
     assert_int_equal(ev->shared, 1);
     assert_int_equal(ev->fixed, 1);
     assert_string_equal(ev->path, "/lib/libc.so");
@@ -178,30 +178,30 @@ static void test_examples(void **state)
     assert_int_equal(ev->prot, 0);
     assert_int_equal(ev->fixed, 1);
     assert_int_equal(parse_copy("mmap 1 0 4096 xr private !EACCES", line, ev, &msg), 1);
-    assert_int_equal(ev->prot, TRACE_PROT_R | TRACE_PROT_X);
+    assert_int_equal(ev->prot, XVM_PROT_READ | XVM_PROT_EXEC);
     assert_int_equal(ev->expect_err, EACCES);
 
     assert_int_equal(parse_copy("munmap 1 0x1000 0x2000", line, ev, &msg), 1);
-    assert_int_equal(ev->op, T_MUNMAP);
+    assert_int_equal(ev->op, XVM_T_MUNMAP);
     assert_int_equal(ev->len, 0x2000);
 
     assert_int_equal(parse_copy("mprotect 1 0x1000 4096 r", line, ev, &msg), 1);
-    assert_int_equal(ev->op, T_MPROTECT);
-    assert_int_equal(ev->prot, TRACE_PROT_R);
+    assert_int_equal(ev->op, XVM_T_MPROTECT);
+    assert_int_equal(ev->prot, XVM_PROT_READ);
 
     assert_int_equal(parse_copy("brk 1 0x600000", line, ev, &msg), 1);
-    assert_int_equal(ev->op, T_BRK);
+    assert_int_equal(ev->op, XVM_T_BRK);
     assert_int_equal(ev->addr, 0x600000);
 
     assert_int_equal(parse_copy("r 1 0x1000 4 =deadBEEF", line, ev, &msg), 1);
-    assert_int_equal(ev->op, T_READ);
+    assert_int_equal(ev->op, XVM_T_READ);
     assert_int_equal(ev->has_data, 1);
     assert_int_equal(ev->ndata, 4);
     assert_int_equal(ev->data[0], 0xde);
     assert_int_equal(ev->data[3], 0xef);
 
     assert_int_equal(parse_copy("w 1 0x1000 8 !EFAULT", line, ev, &msg), 1);
-    assert_int_equal(ev->op, T_WRITE);
+    assert_int_equal(ev->op, XVM_T_WRITE);
     assert_int_equal(ev->has_data, 0);
     assert_int_equal(ev->len, 8);
     assert_int_equal(ev->expect_err, EFAULT);
@@ -213,11 +213,11 @@ static void test_examples(void **state)
     assert_int_equal(ev->len, 0);
 
     assert_int_equal(parse_copy("x 3 0x401000 16\r\n", line, ev, &msg), 1);
-    assert_int_equal(ev->op, T_EXEC_FETCH);
+    assert_int_equal(ev->op, XVM_T_EXEC_FETCH);
     assert_int_equal(ev->pid, 3);
 
     assert_int_equal(parse_copy("mark after-boot", line, ev, &msg), 1);
-    assert_int_equal(ev->op, T_MARK);
+    assert_int_equal(ev->op, XVM_T_MARK);
     assert_string_equal(ev->label, "after-boot");
 
     /* leading zeros are decimal, not octal; hex digits in either case */
@@ -236,7 +236,7 @@ static void test_examples(void **state)
 /* fields from a previous event must not leak into the next */
 static void test_reset_between_lines(void **state)
 {
-    struct trace_event *ev = new_event();
+    struct xvm_trace_event *ev = new_event();
     char line[LINE_CAP];
     (void)state;
 
@@ -310,7 +310,7 @@ static const struct bad bad_lines[] = {
 
 static void test_malformed(void **state)
 {
-    struct trace_event *ev = new_event();
+    struct xvm_trace_event *ev = new_event();
     char line[LINE_CAP];
     (void)state;
 
@@ -326,20 +326,20 @@ static void test_malformed(void **state)
 
 static void test_too_many_args(void **state)
 {
-    struct trace_event *ev = new_event();
+    struct xvm_trace_event *ev = new_event();
     char text[LINE_CAP], line[LINE_CAP];
     const char *msg = NULL;
     (void)state;
 
-    /* exactly TRACE_MAX_ARGS args, with and without !ERR, then one more */
+    /* exactly XVM_TRACE_MAX_ARGS args, with and without !ERR, then one more */
     strcpy(text, "spawn 1 /bin/x");
-    for (int i = 0; i < TRACE_MAX_ARGS; i++)
+    for (int i = 0; i < XVM_TRACE_MAX_ARGS; i++)
         strcat(text, " a");
     assert_int_equal(parse_copy(text, line, ev, &msg), 1);
-    assert_int_equal(ev->argc, TRACE_MAX_ARGS);
+    assert_int_equal(ev->argc, XVM_TRACE_MAX_ARGS);
     strcat(text, " !ENOENT");
     assert_int_equal(parse_copy(text, line, ev, &msg), 1);
-    assert_int_equal(ev->argc, TRACE_MAX_ARGS);
+    assert_int_equal(ev->argc, XVM_TRACE_MAX_ARGS);
     assert_int_equal(ev->expect_err, ENOENT);
     strcpy(text + strlen(text) - strlen(" !ENOENT"), " b");
     assert_int_equal(parse_copy(text, line, ev, &msg), -EINVAL);
@@ -357,19 +357,19 @@ static void test_too_many_args(void **state)
 
 static void test_full_data(void **state)
 {
-    struct trace_event *ev = new_event();
+    struct xvm_trace_event *ev = new_event();
     char *text = malloc(LINE_CAP), *line = malloc(LINE_CAP);
     const char *msg;
     (void)state;
 
     assert_non_null(text);
     assert_non_null(line);
-    int n = snprintf(text, LINE_CAP, "w 9 0x10 %d =", TRACE_MAX_DATA);
-    for (int i = 0; i < TRACE_MAX_DATA; i++)
+    int n = snprintf(text, LINE_CAP, "w 9 0x10 %d =", XVM_TRACE_MAX_DATA);
+    for (int i = 0; i < XVM_TRACE_MAX_DATA; i++)
         n += snprintf(text + n, (size_t)(LINE_CAP - n), "%02x", i & 0xff);
     assert_int_equal(parse_copy(text, line, ev, &msg), 1);
-    assert_int_equal(ev->ndata, TRACE_MAX_DATA);
-    assert_int_equal(ev->data[TRACE_MAX_DATA - 1], 0xff);
+    assert_int_equal(ev->ndata, XVM_TRACE_MAX_DATA);
+    assert_int_equal(ev->data[XVM_TRACE_MAX_DATA - 1], 0xff);
     free(text);
     free(line);
     free(ev);
@@ -379,78 +379,78 @@ static void test_full_data(void **state)
 
 static void test_format_basic(void **state)
 {
-    struct trace_event *ev = new_event();
+    struct xvm_trace_event *ev = new_event();
     char buf[256];
     (void)state;
 
-    ev->op = T_MMAP, ev->pid = 3, ev->addr = 0x400000, ev->len = 8192;
-    ev->prot = TRACE_PROT_R | TRACE_PROT_X, ev->shared = 1, ev->fixed = 1;
+    ev->op = XVM_T_MMAP, ev->pid = 3, ev->addr = 0x400000, ev->len = 8192;
+    ev->prot = XVM_PROT_READ | XVM_PROT_EXEC, ev->shared = 1, ev->fixed = 1;
     ev->path = "/lib/x.so", ev->off = 0x1000, ev->expect_err = EACCES;
-    int n = trace_format_event(ev, buf, sizeof(buf));
+    int n = xvm_trace_format_event(ev, buf, sizeof(buf));
     assert_string_equal(buf, "mmap 3 0x400000 8192 r-x shared,fixed /lib/x.so 0x1000 !EACCES\n");
     assert_int_equal(n, (int)strlen(buf));
 
     memset(ev, 0, sizeof(*ev));
-    ev->op = T_READ, ev->pid = 1, ev->addr = 0, ev->len = 2, ev->has_data = 1;
+    ev->op = XVM_T_READ, ev->pid = 1, ev->addr = 0, ev->len = 2, ev->has_data = 1;
     ev->ndata = 2, ev->data[0] = 0x0f, ev->data[1] = 0xa0;
-    trace_format_event(ev, buf, sizeof(buf));
+    xvm_trace_format_event(ev, buf, sizeof(buf));
     assert_string_equal(buf, "r 1 0x0 2 =0fa0\n");
 
     memset(ev, 0, sizeof(*ev));
-    ev->op = T_MARK, ev->label = "L1";
-    trace_format_event(ev, buf, sizeof(buf));
+    ev->op = XVM_T_MARK, ev->label = "L1";
+    xvm_trace_format_event(ev, buf, sizeof(buf));
     assert_string_equal(buf, "mark L1\n");
 
     /* ENOSPC at every capacity short of length + NUL */
-    ev->op = T_FORK, ev->pid = 12, ev->pid2 = 345, ev->label = NULL;
-    n = trace_format_event(ev, buf, sizeof(buf));
+    ev->op = XVM_T_FORK, ev->pid = 12, ev->pid2 = 345, ev->label = NULL;
+    n = xvm_trace_format_event(ev, buf, sizeof(buf));
     assert_string_equal(buf, "fork 12 345\n");
     for (int cap = 0; cap <= n; cap++) {
         char small[32];
         memset(small, 'Z', sizeof(small));
-        assert_int_equal(trace_format_event(ev, cap ? small : NULL, (size_t)cap), -ENOSPC);
+        assert_int_equal(xvm_trace_format_event(ev, cap ? small : NULL, (size_t)cap), -ENOSPC);
         /* nothing written past cap */
         for (size_t k = (size_t)cap; k < sizeof(small); k++)
             assert_int_equal(small[k], 'Z');
     }
-    assert_int_equal(trace_format_event(ev, buf, (size_t)n + 1), n);
+    assert_int_equal(xvm_trace_format_event(ev, buf, (size_t)n + 1), n);
     free(ev);
 }
 
-static void expect_format_einval(struct trace_event *ev)
+static void expect_format_einval(struct xvm_trace_event *ev)
 {
     char buf[LINE_CAP];
-    assert_int_equal(trace_format_event(ev, buf, sizeof(buf)), -EINVAL);
+    assert_int_equal(xvm_trace_format_event(ev, buf, sizeof(buf)), -EINVAL);
 }
 
 static void test_format_rejects(void **state)
 {
-    struct trace_event *ev = new_event();
+    struct xvm_trace_event *ev = new_event();
     (void)state;
 
-    assert_int_equal(trace_format_event(NULL, NULL, 0), -EINVAL);
-    memset(ev, 0, sizeof(*ev)), ev->op = (enum trace_op)99, expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = T_EXIT, ev->expect_err = EAGAIN, expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = T_MPROTECT, ev->prot = 8, expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = T_SPAWN, expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = T_SPAWN, ev->path = "", expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = T_EXEC, ev->path = "a b", expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = T_EXEC, ev->path = "/x", ev->argc = 1,
+    assert_int_equal(xvm_trace_format_event(NULL, NULL, 0), -EINVAL);
+    memset(ev, 0, sizeof(*ev)), ev->op = (enum xvm_trace_op)99, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_EXIT, ev->expect_err = EAGAIN, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_MPROTECT, ev->prot = 8, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_SPAWN, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_SPAWN, ev->path = "", expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_EXEC, ev->path = "a b", expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_EXEC, ev->path = "/x", ev->argc = 1,
         ev->argv[0] = "!x", expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = T_EXEC, ev->path = "/x",
-        ev->argc = TRACE_MAX_ARGS + 1, expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = T_MARK, expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = T_MARK, ev->label = "a\tb", expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = T_MMAP, ev->off = 1, expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = T_READ, ev->len = TRACE_MAX_SIZE + 1,
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_EXEC, ev->path = "/x",
+        ev->argc = XVM_TRACE_MAX_ARGS + 1, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_MARK, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_MARK, ev->label = "a\tb", expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_MMAP, ev->off = 1, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_READ, ev->len = XVM_TRACE_MAX_SIZE + 1,
         expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = T_READ, ev->len = 2, ev->has_data = 1,
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_READ, ev->len = 2, ev->has_data = 1,
         ev->ndata = 1, expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = T_WRITE, ev->len = 0, ev->has_data = 1,
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_WRITE, ev->len = 0, ev->has_data = 1,
         expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = T_WRITE, ev->len = TRACE_MAX_DATA + 1,
-        ev->has_data = 1, ev->ndata = TRACE_MAX_DATA + 1, expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = T_EXEC_FETCH, ev->len = 1, ev->has_data = 1,
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_WRITE, ev->len = XVM_TRACE_MAX_DATA + 1,
+        ev->has_data = 1, ev->ndata = XVM_TRACE_MAX_DATA + 1, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_EXEC_FETCH, ev->len = 1, ev->has_data = 1,
         ev->ndata = 1, expect_format_einval(ev);
     free(ev);
 }
@@ -487,12 +487,12 @@ static const char *gen_str(uint64_t *s, char **pool)
     return start;
 }
 
-static void gen_access(uint64_t *s, struct trace_event *ev)
+static void gen_access(uint64_t *s, struct xvm_trace_event *ev)
 {
     ev->addr = gen_num(s);
-    ev->len = tm_prng(s) % (TRACE_MAX_SIZE + 1);
-    if (ev->op != T_EXEC_FETCH && tm_prng(s) % 2) {
-        ev->len = 1 + tm_prng(s) % (tm_prng(s) % 8 ? 16 : TRACE_MAX_DATA);
+    ev->len = tm_prng(s) % (XVM_TRACE_MAX_SIZE + 1);
+    if (ev->op != XVM_T_EXEC_FETCH && tm_prng(s) % 2) {
+        ev->len = 1 + tm_prng(s) % (tm_prng(s) % 8 ? 16 : XVM_TRACE_MAX_DATA);
         ev->has_data = 1;
         ev->ndata = (size_t)ev->len;
         for (size_t i = 0; i < ev->ndata; i++)
@@ -500,38 +500,38 @@ static void gen_access(uint64_t *s, struct trace_event *ev)
     }
 }
 
-static void gen_body(uint64_t *s, struct trace_event *ev, char **pool)
+static void gen_body(uint64_t *s, struct xvm_trace_event *ev, char **pool)
 {
     switch (ev->op) {
-    case T_SPAWN: case T_EXEC:
+    case XVM_T_SPAWN: case XVM_T_EXEC:
         ev->path = gen_str(s, pool);
-        ev->argc = (unsigned)(tm_prng(s) % (TRACE_MAX_ARGS + 1));
+        ev->argc = (unsigned)(tm_prng(s) % (XVM_TRACE_MAX_ARGS + 1));
         for (unsigned i = 0; i < ev->argc; i++)
             ev->argv[i] = gen_str(s, pool);
         break;
-    case T_FORK: ev->pid2 = (uint32_t)tm_prng(s); break;
-    case T_MMAP:
+    case XVM_T_FORK: ev->pid2 = (uint32_t)tm_prng(s); break;
+    case XVM_T_MMAP:
         ev->addr = gen_num(s), ev->len = gen_num(s), ev->prot = (int)(tm_prng(s) % 8);
         ev->shared = (int)(tm_prng(s) % 2), ev->fixed = (int)(tm_prng(s) % 2);
         if (tm_prng(s) % 2)
             ev->path = gen_str(s, pool), ev->off = gen_num(s);
         break;
-    case T_MUNMAP: ev->addr = gen_num(s), ev->len = gen_num(s); break;
-    case T_MPROTECT:
+    case XVM_T_MUNMAP: ev->addr = gen_num(s), ev->len = gen_num(s); break;
+    case XVM_T_MPROTECT:
         ev->addr = gen_num(s), ev->len = gen_num(s), ev->prot = (int)(tm_prng(s) % 8);
         break;
-    case T_BRK: ev->addr = gen_num(s); break;
-    case T_READ: case T_WRITE: case T_EXEC_FETCH: gen_access(s, ev); break;
-    case T_MARK: ev->label = gen_str(s, pool); break;
-    case T_EXIT: break;
+    case XVM_T_BRK: ev->addr = gen_num(s); break;
+    case XVM_T_READ: case XVM_T_WRITE: case XVM_T_EXEC_FETCH: gen_access(s, ev); break;
+    case XVM_T_MARK: ev->label = gen_str(s, pool); break;
+    case XVM_T_EXIT: break;
     }
 }
 
-static void gen_event(uint64_t *s, struct trace_event *ev, char *pool)
+static void gen_event(uint64_t *s, struct xvm_trace_event *ev, char *pool)
 {
     memset(ev, 0, sizeof(*ev));
-    ev->op = (enum trace_op)(tm_prng(s) % (T_MARK + 1));
-    if (ev->op != T_MARK)
+    ev->op = (enum xvm_trace_op)(tm_prng(s) % (XVM_T_MARK + 1));
+    if (ev->op != XVM_T_MARK)
         ev->pid = (uint32_t)gen_num(s);
     gen_body(s, ev, &pool);
     if (tm_prng(s) % 4 == 0)
@@ -540,7 +540,7 @@ static void gen_event(uint64_t *s, struct trace_event *ev, char *pool)
 
 static void test_round_trip(void **state)
 {
-    struct trace_event *a = new_event(), *b = new_event();
+    struct xvm_trace_event *a = new_event(), *b = new_event();
     char *pool = malloc(4096), *buf = malloc(LINE_CAP), *buf2 = malloc(LINE_CAP);
     uint64_t seed = 0x1234567887654321ULL;
     (void)state;
@@ -551,18 +551,18 @@ static void test_round_trip(void **state)
     for (int it = 0; it < 200000; it++) {
         const char *msg = NULL;
         gen_event(&seed, a, pool);
-        int n = trace_format_event(a, buf, LINE_CAP);
+        int n = xvm_trace_format_event(a, buf, LINE_CAP);
         assert_true(n > 0);
         assert_int_equal(buf[n - 1], '\n');
         assert_int_equal((size_t)n, strlen(buf));
         memcpy(buf2, buf, (size_t)n + 1);
-        int rc = trace_parse_line(buf2, b, &msg);
+        int rc = xvm_trace_parse_line(buf2, b, &msg);
         if (rc != 1)
             fail_msg("iteration %d: \"%s\" -> %d %s", it, buf, rc, msg ? msg : "");
         assert_events_equal(a, b);
         /* and formatting the parsed event gives the same text */
         char again[LINE_CAP];
-        assert_int_equal(trace_format_event(b, again, sizeof(again)), n);
+        assert_int_equal(xvm_trace_format_event(b, again, sizeof(again)), n);
         assert_string_equal(again, buf);
     }
     free(pool);
@@ -582,22 +582,22 @@ static const char *const vocab[] = {
 };
 
 /* a parsed line must be internally consistent */
-static void check_parsed(const struct trace_event *ev)
+static void check_parsed(const struct xvm_trace_event *ev)
 {
     char buf[LINE_CAP];
 
-    assert_true(ev->argc <= TRACE_MAX_ARGS);
-    assert_true(ev->ndata <= TRACE_MAX_DATA);
+    assert_true(ev->argc <= XVM_TRACE_MAX_ARGS);
+    assert_true(ev->ndata <= XVM_TRACE_MAX_DATA);
     assert_true(!ev->has_data || ev->ndata == ev->len);
     assert_true((ev->prot & ~7) == 0);
-    int n = trace_format_event(ev, buf, sizeof(buf));
+    int n = xvm_trace_format_event(ev, buf, sizeof(buf));
     assert_true(n > 0 || n == -EINVAL);
 }
 
-static void run_garbage(char *line, struct trace_event *ev)
+static void run_garbage(char *line, struct xvm_trace_event *ev)
 {
     const char *msg = NULL;
-    int rc = trace_parse_line(line, ev, &msg);
+    int rc = xvm_trace_parse_line(line, ev, &msg);
 
     assert_true(rc == 0 || rc == 1 || rc == -EINVAL);
     if (rc == -EINVAL)
@@ -608,7 +608,7 @@ static void run_garbage(char *line, struct trace_event *ev)
 
 static void test_garbage(void **state)
 {
-    struct trace_event *ev = new_event();
+    struct xvm_trace_event *ev = new_event();
     uint64_t seed = 42;
     (void)state;
 
@@ -640,7 +640,7 @@ static void test_garbage(void **state)
 /* byte flips in valid formatted lines */
 static void test_mutated_lines(void **state)
 {
-    struct trace_event *a = new_event(), *b = new_event();
+    struct xvm_trace_event *a = new_event(), *b = new_event();
     char *pool = malloc(4096), *buf = malloc(LINE_CAP);
     uint64_t seed = 7;
     (void)state;
@@ -649,7 +649,7 @@ static void test_mutated_lines(void **state)
     assert_non_null(buf);
     for (int it = 0; it < 100000; it++) {
         gen_event(&seed, a, pool);
-        int n = trace_format_event(a, buf, LINE_CAP);
+        int n = xvm_trace_format_event(a, buf, LINE_CAP);
         assert_true(n > 0);
         for (int k = 0; k < 1 + (int)(tm_prng(&seed) % 3); k++) {
             size_t at = (size_t)(tm_prng(&seed) % (uint64_t)n);

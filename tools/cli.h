@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "xipvm.h"
+#include "xipvm_trace.h"
 
 /* Options common to run, compare and bench. */
 struct run_opts {

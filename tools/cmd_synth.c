@@ -1,5 +1,5 @@
 /*
- * xipvm synth: synthetic traces of a real static program (src/synth.h).
+ * xipvm synth: synthetic traces of a real static program (src/trace/synth.h).
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -236,6 +236,17 @@ static int entry_ok(const struct elf_image *out)
     return 0;
 }
 
+uint64_t elf_bss_partial_page(const struct elf_load *l, uint64_t pgsz)
+{
+    uint64_t in_page = (l->vaddr + l->filesz) & (pgsz - 1);
+    uint64_t n = pgsz - in_page, bss = l->memsz - l->filesz;
+
+    if (l->memsz <= l->filesz || l->filesz == 0 || in_page == 0 ||
+        !(l->prot & ELF_PROT_WRITE))
+        return 0;
+    return n < bss ? n : bss;
+}
+
 int elf_parse(const uint8_t *buf, size_t len, struct elf_image *out)
 {
     return elf_parse_headers(buf, len, len, out);

@@ -67,12 +67,9 @@ static int map_segment(struct xvm_vmspace *vs, struct xvm_file *f,
             return error;
     }
     /* bss begins inside the last file page: those bytes must read zero. */
-    if (s->memsz > s->filesz && s->filesz && (fend & (c->pgsz - 1)) &&
-        (prot & XVM_PROT_WRITE)) {
+    uint64_t n = elf_bss_partial_page(s, c->pgsz);
+    if (n > 0) {
         static const uint8_t zero[4096];
-        uint64_t n = pg_round(c, fend) - fend;
-        if (mend - fend < n)
-            n = mend - fend;
         for (uint64_t done = 0; done < n;) {
             size_t chunk = n - done < sizeof(zero) ? (size_t)(n - done) : sizeof(zero);
             if ((error = xvm_write(vs, fend + done, zero, chunk)) != 0)

@@ -1,12 +1,12 @@
 /* trace.c - parser and formatter for xipvm trace format v1 (doc/trace-format.md). */
-#include "trace.h"
+#include "xipvm_trace.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
 
-/* op + PID + PATH + TRACE_MAX_ARGS args + !ERR: the longest legal line */
-#define TOK_MAX (TRACE_MAX_ARGS + 4)
+/* op + PID + PATH + XVM_TRACE_MAX_ARGS args + !ERR: the longest legal line */
+#define TOK_MAX (XVM_TRACE_MAX_ARGS + 4)
 
 struct toks {
     char *t[TOK_MAX];
@@ -40,7 +40,7 @@ static const struct {
 
 #define NERRNAMES (sizeof(errnames) / sizeof(errnames[0]))
 
-const char *trace_errno_name(int err)
+const char *xvm_trace_errno_name(int err)
 {
     for (size_t i = 0; i < NERRNAMES; i++)
         if (errnames[i].err == err)
@@ -48,7 +48,7 @@ const char *trace_errno_name(int err)
     return NULL;
 }
 
-int trace_errno_from_name(const char *name)
+int xvm_trace_errno_from_name(const char *name)
 {
     if (name == NULL)
         return 0;
@@ -162,8 +162,8 @@ static int parse_prot(const char *s, int *prot, const char **msg)
 {
     *prot = 0;
     for (; *s; s++) {
-        int bit = *s == 'r' ? TRACE_PROT_R : *s == 'w' ? TRACE_PROT_W
-                : *s == 'x' ? TRACE_PROT_X : 0;
+        int bit = *s == 'r' ? XVM_PROT_READ : *s == 'w' ? XVM_PROT_WRITE
+                : *s == 'x' ? XVM_PROT_EXEC : 0;
         if (*s == '-')
             continue;
         if (bit == 0 || (*prot & bit)) {
@@ -175,7 +175,7 @@ static int parse_prot(const char *s, int *prot, const char **msg)
     return 0;
 }
 
-static int parse_flags(const char *s, struct trace_event *ev, const char **msg)
+static int parse_flags(const char *s, struct xvm_trace_event *ev, const char **msg)
 {
     const char *rest = s;
 
@@ -192,13 +192,13 @@ static int parse_flags(const char *s, struct trace_event *ev, const char **msg)
 }
 
 /* => tok is "=HEX"; size already parsed. Decodes into ev->data. */
-static int parse_data(const char *tok, uint64_t size, struct trace_event *ev,
+static int parse_data(const char *tok, uint64_t size, struct xvm_trace_event *ev,
                       const char **msg)
 {
     const char *h = tok + 1;
     size_t nd = strlen(h);
 
-    if (size == 0 || size > TRACE_MAX_DATA) {
+    if (size == 0 || size > XVM_TRACE_MAX_DATA) {
         *msg = "SIZE must be 1..4096 when =HEX is given";
         return -EINVAL;
     }
@@ -238,9 +238,9 @@ static int nfields(const struct toks *tk, unsigned lo, unsigned hi, const char *
     return 0;
 }
 
-static int op_spawn(struct toks *tk, struct trace_event *ev, const char **msg)
+static int op_spawn(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
 {
-    int rc = nfields(tk, 2, 2 + TRACE_MAX_ARGS, msg);
+    int rc = nfields(tk, 2, 2 + XVM_TRACE_MAX_ARGS, msg);
 
     if (rc == 0)
         rc = pid(tk->t[1], &ev->pid, &F_PID, msg);
@@ -253,7 +253,7 @@ static int op_spawn(struct toks *tk, struct trace_event *ev, const char **msg)
     return 0;
 }
 
-static int op_fork(struct toks *tk, struct trace_event *ev, const char **msg)
+static int op_fork(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
 {
     int rc = nfields(tk, 2, 2, msg);
 
@@ -264,7 +264,7 @@ static int op_fork(struct toks *tk, struct trace_event *ev, const char **msg)
     return rc;
 }
 
-static int op_exit(struct toks *tk, struct trace_event *ev, const char **msg)
+static int op_exit(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
 {
     int rc = nfields(tk, 1, 1, msg);
 
@@ -272,7 +272,7 @@ static int op_exit(struct toks *tk, struct trace_event *ev, const char **msg)
 }
 
 /* PID ADDR LEN: shared prefix of mmap, munmap, mprotect */
-static int pid_addr_len(struct toks *tk, struct trace_event *ev, const char **msg)
+static int pid_addr_len(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
 {
     int rc = pid(tk->t[1], &ev->pid, &F_PID, msg);
 
@@ -283,7 +283,7 @@ static int pid_addr_len(struct toks *tk, struct trace_event *ev, const char **ms
     return rc;
 }
 
-static int op_mmap(struct toks *tk, struct trace_event *ev, const char **msg)
+static int op_mmap(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
 {
     int rc = nfields(tk, 5, 7, msg);
 
@@ -305,14 +305,14 @@ static int op_mmap(struct toks *tk, struct trace_event *ev, const char **msg)
     return rc;
 }
 
-static int op_munmap(struct toks *tk, struct trace_event *ev, const char **msg)
+static int op_munmap(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
 {
     int rc = nfields(tk, 3, 3, msg);
 
     return rc ? rc : pid_addr_len(tk, ev, msg);
 }
 
-static int op_mprotect(struct toks *tk, struct trace_event *ev, const char **msg)
+static int op_mprotect(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
 {
     int rc = nfields(tk, 4, 4, msg);
 
@@ -321,7 +321,7 @@ static int op_mprotect(struct toks *tk, struct trace_event *ev, const char **msg
     return rc ? rc : parse_prot(tk->t[4], &ev->prot, msg);
 }
 
-static int op_brk(struct toks *tk, struct trace_event *ev, const char **msg)
+static int op_brk(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
 {
     int rc = nfields(tk, 2, 2, msg);
 
@@ -331,16 +331,16 @@ static int op_brk(struct toks *tk, struct trace_event *ev, const char **msg)
 }
 
 /* r/w/x: PID ADDR SIZE, plus =HEX for r and w */
-static int op_access(struct toks *tk, struct trace_event *ev, const char **msg)
+static int op_access(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
 {
-    int rc = nfields(tk, 3, ev->op == T_EXEC_FETCH ? 3 : 4, msg);
+    int rc = nfields(tk, 3, ev->op == XVM_T_EXEC_FETCH ? 3 : 4, msg);
 
     if (rc == 0)
         rc = pid(tk->t[1], &ev->pid, &F_PID, msg);
     if (rc == 0)
         rc = num(tk->t[2], UINT64_MAX, &ev->addr, &F_ADDR, msg);
     if (rc == 0)
-        rc = num(tk->t[3], TRACE_MAX_SIZE, &ev->len, &F_SIZE, msg);
+        rc = num(tk->t[3], XVM_TRACE_MAX_SIZE, &ev->len, &F_SIZE, msg);
     if (rc || tk->n == 4)
         return rc;
     if (tk->t[4][0] != '=') {
@@ -350,7 +350,7 @@ static int op_access(struct toks *tk, struct trace_event *ev, const char **msg)
     return parse_data(tk->t[4], ev->len, ev, msg);
 }
 
-static int op_mark(struct toks *tk, struct trace_event *ev, const char **msg)
+static int op_mark(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
 {
     int rc = nfields(tk, 1, 1, msg);
 
@@ -359,25 +359,25 @@ static int op_mark(struct toks *tk, struct trace_event *ev, const char **msg)
     return rc;
 }
 
-typedef int (*op_fn)(struct toks *, struct trace_event *, const char **);
+typedef int (*op_fn)(struct toks *, struct xvm_trace_event *, const char **);
 
 /* hot ops first: the lookup is a linear scan */
 static const struct {
     const char *name;
-    enum trace_op op;
+    enum xvm_trace_op op;
     op_fn fn;
 } ops[] = {
-    { "r", T_READ, op_access }, { "w", T_WRITE, op_access },
-    { "x", T_EXEC_FETCH, op_access }, { "mmap", T_MMAP, op_mmap },
-    { "munmap", T_MUNMAP, op_munmap }, { "mprotect", T_MPROTECT, op_mprotect },
-    { "brk", T_BRK, op_brk }, { "fork", T_FORK, op_fork },
-    { "spawn", T_SPAWN, op_spawn }, { "exec", T_EXEC, op_spawn },
-    { "exit", T_EXIT, op_exit }, { "mark", T_MARK, op_mark },
+    { "r", XVM_T_READ, op_access }, { "w", XVM_T_WRITE, op_access },
+    { "x", XVM_T_EXEC_FETCH, op_access }, { "mmap", XVM_T_MMAP, op_mmap },
+    { "munmap", XVM_T_MUNMAP, op_munmap }, { "mprotect", XVM_T_MPROTECT, op_mprotect },
+    { "brk", XVM_T_BRK, op_brk }, { "fork", XVM_T_FORK, op_fork },
+    { "spawn", XVM_T_SPAWN, op_spawn }, { "exec", XVM_T_EXEC, op_spawn },
+    { "exit", XVM_T_EXIT, op_exit }, { "mark", XVM_T_MARK, op_mark },
 };
 
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 
-void trace_event_reset(struct trace_event *ev)
+void xvm_trace_event_reset(struct xvm_trace_event *ev)
 {
     ev->pid = ev->pid2 = 0;
     ev->addr = ev->len = ev->off = 0;
@@ -390,13 +390,13 @@ void trace_event_reset(struct trace_event *ev)
 }
 
 /* => strips a trailing !ERR token into ev->expect_err. */
-static int take_err(struct toks *tk, struct trace_event *ev, const char **msg)
+static int take_err(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
 {
     const char *last = tk->t[tk->n - 1];
 
     if (tk->n < 2 || last[0] != '!')
         return 0;
-    ev->expect_err = trace_errno_from_name(last + 1);
+    ev->expect_err = xvm_trace_errno_from_name(last + 1);
     if (ev->expect_err == 0) {
         *msg = "unknown !ERR name";
         return -EINVAL;
@@ -413,7 +413,7 @@ static int same(const char *a, const char *b)
     return *a == *b;
 }
 
-static int parse_tokens(struct toks *tk, struct trace_event *ev, const char **msg)
+static int parse_tokens(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
 {
     int rc;
 
@@ -464,10 +464,10 @@ static const char *scan_num(const char *p, uint64_t *v)
  * (=HEX, !ERR, junk, out-of-range values) to the general path, which
  * accepts or rejects it with the proper message.
  */
-static int fast_access(const char *p, struct trace_event *ev)
+static int fast_access(const char *p, struct xvm_trace_event *ev)
 {
     uint64_t pid, addr, size;
-    enum trace_op op = p[0] == 'x' ? T_EXEC_FETCH : p[0] == 'r' ? T_READ : T_WRITE;
+    enum xvm_trace_op op = p[0] == 'x' ? XVM_T_EXEC_FETCH : p[0] == 'r' ? XVM_T_READ : XVM_T_WRITE;
     if ((p[0] != 'x' && p[0] != 'r' && p[0] != 'w') || p[1] != ' ')
         return 0;
     if ((p = scan_num(p + 2, &pid)) == NULL || *p++ != ' ' ||
@@ -476,7 +476,7 @@ static int fast_access(const char *p, struct trace_event *ev)
         return 0;
     while (is_sep(*p))
         p++;
-    if (*p != '\0' || pid > UINT32_MAX || size > TRACE_MAX_SIZE)
+    if (*p != '\0' || pid > UINT32_MAX || size > XVM_TRACE_MAX_SIZE)
         return 0;
     ev->op = op;
     ev->pid = (uint32_t)pid;
@@ -485,7 +485,7 @@ static int fast_access(const char *p, struct trace_event *ev)
     return 1;
 }
 
-int trace_parse_line(char *line, struct trace_event *ev, const char **msg)
+int xvm_trace_parse_line(char *line, struct xvm_trace_event *ev, const char **msg)
 {
     const char *dummy = NULL;
     struct toks tk;
@@ -494,7 +494,7 @@ int trace_parse_line(char *line, struct trace_event *ev, const char **msg)
     if (msg == NULL)
         msg = &dummy;
     *msg = NULL;
-    trace_event_reset(ev);
+    xvm_trace_event_reset(ev);
     if (line == NULL)
         return 0;
     if (fast_access(line, ev))
@@ -506,9 +506,9 @@ int trace_parse_line(char *line, struct trace_event *ev, const char **msg)
     return rc ? rc : 1;
 }
 
-int trace_check_header(const char *line)
+int xvm_trace_check_header(const char *line)
 {
-    static const char magic[] = "xipvm-trace 1";
+    static const char magic[] = XVM_TRACE_HEADER;
 
     if (line == NULL || strncmp(line, magic, sizeof(magic) - 1) != 0)
         return EINVAL;
@@ -588,13 +588,13 @@ static void put_sp_str(struct out *o, const char *s)
 static void put_prot(struct out *o, int prot)
 {
     put_char(o, ' ');
-    put_char(o, (prot & TRACE_PROT_R) ? 'r' : '-');
-    put_char(o, (prot & TRACE_PROT_W) ? 'w' : '-');
-    put_char(o, (prot & TRACE_PROT_X) ? 'x' : '-');
+    put_char(o, (prot & XVM_PROT_READ) ? 'r' : '-');
+    put_char(o, (prot & XVM_PROT_WRITE) ? 'w' : '-');
+    put_char(o, (prot & XVM_PROT_EXEC) ? 'x' : '-');
 }
 
 /* => a string token that parses back as itself in any position. */
-static int token_ok(const char *s)
+int xvm_trace_token_ok(const char *s)
 {
     if (s == NULL || s[0] == '\0' || s[0] == '!')
         return 0;
@@ -604,48 +604,48 @@ static int token_ok(const char *s)
     return 1;
 }
 
-static int check_strings(const struct trace_event *ev)
+static int check_strings(const struct xvm_trace_event *ev)
 {
-    if (ev->op == T_MARK)
-        return token_ok(ev->label);
-    if (ev->op == T_MMAP)
-        return ev->path ? token_ok(ev->path) : ev->off == 0;
-    if (ev->op != T_SPAWN && ev->op != T_EXEC)
+    if (ev->op == XVM_T_MARK)
+        return xvm_trace_token_ok(ev->label);
+    if (ev->op == XVM_T_MMAP)
+        return ev->path ? xvm_trace_token_ok(ev->path) : ev->off == 0;
+    if (ev->op != XVM_T_SPAWN && ev->op != XVM_T_EXEC)
         return 1;
-    if (!token_ok(ev->path) || ev->argc > TRACE_MAX_ARGS)
+    if (!xvm_trace_token_ok(ev->path) || ev->argc > XVM_TRACE_MAX_ARGS)
         return 0;
     for (unsigned i = 0; i < ev->argc; i++)
-        if (!token_ok(ev->argv[i]))
+        if (!xvm_trace_token_ok(ev->argv[i]))
             return 0;
     return 1;
 }
 
-static int check_access(const struct trace_event *ev)
+static int check_access(const struct xvm_trace_event *ev)
 {
-    if (ev->len > TRACE_MAX_SIZE)
+    if (ev->len > XVM_TRACE_MAX_SIZE)
         return 0;
     if (!ev->has_data)
         return 1;
-    return ev->op != T_EXEC_FETCH && ev->len >= 1 &&
-           ev->len <= TRACE_MAX_DATA && ev->ndata == ev->len;
+    return ev->op != XVM_T_EXEC_FETCH && ev->len >= 1 &&
+           ev->len <= XVM_TRACE_MAX_DATA && ev->ndata == ev->len;
 }
 
 /* => 1 when the event can be written so that it parses back equal. */
-static int formattable(const struct trace_event *ev)
+static int formattable(const struct xvm_trace_event *ev)
 {
-    if ((unsigned)ev->op > T_MARK)
+    if ((unsigned)ev->op > XVM_T_MARK)
         return 0;
-    if (ev->expect_err != 0 && trace_errno_name(ev->expect_err) == NULL)
+    if (ev->expect_err != 0 && xvm_trace_errno_name(ev->expect_err) == NULL)
         return 0;
-    if ((ev->op == T_MMAP || ev->op == T_MPROTECT) && (ev->prot & ~7) != 0)
+    if ((ev->op == XVM_T_MMAP || ev->op == XVM_T_MPROTECT) && (ev->prot & ~7) != 0)
         return 0;
-    if ((ev->op == T_READ || ev->op == T_WRITE || ev->op == T_EXEC_FETCH) &&
+    if ((ev->op == XVM_T_READ || ev->op == XVM_T_WRITE || ev->op == XVM_T_EXEC_FETCH) &&
         !check_access(ev))
         return 0;
     return check_strings(ev);
 }
 
-static void put_access(struct out *o, const struct trace_event *ev)
+static void put_access(struct out *o, const struct xvm_trace_event *ev)
 {
     static const char digits[] = "0123456789abcdef";
 
@@ -660,14 +660,14 @@ static void put_access(struct out *o, const struct trace_event *ev)
     }
 }
 
-static void put_spawn(struct out *o, const struct trace_event *ev)
+static void put_spawn(struct out *o, const struct xvm_trace_event *ev)
 {
     put_sp_str(o, ev->path);
     for (unsigned i = 0; i < ev->argc; i++)
         put_sp_str(o, ev->argv[i]);
 }
 
-static void put_mmap(struct out *o, const struct trace_event *ev)
+static void put_mmap(struct out *o, const struct xvm_trace_event *ev)
 {
     put_sp_hex(o, ev->addr);
     put_sp_dec(o, ev->len);
@@ -682,30 +682,30 @@ static void put_mmap(struct out *o, const struct trace_event *ev)
 }
 
 /* everything after "OP PID" */
-static void put_body(struct out *o, const struct trace_event *ev)
+static void put_body(struct out *o, const struct xvm_trace_event *ev)
 {
     switch (ev->op) {
-    case T_SPAWN: case T_EXEC: put_spawn(o, ev); break;
-    case T_FORK: put_sp_dec(o, ev->pid2); break;
-    case T_MMAP: put_mmap(o, ev); break;
-    case T_MUNMAP: put_sp_hex(o, ev->addr), put_sp_dec(o, ev->len); break;
-    case T_MPROTECT:
+    case XVM_T_SPAWN: case XVM_T_EXEC: put_spawn(o, ev); break;
+    case XVM_T_FORK: put_sp_dec(o, ev->pid2); break;
+    case XVM_T_MMAP: put_mmap(o, ev); break;
+    case XVM_T_MUNMAP: put_sp_hex(o, ev->addr), put_sp_dec(o, ev->len); break;
+    case XVM_T_MPROTECT:
         put_sp_hex(o, ev->addr), put_sp_dec(o, ev->len), put_prot(o, ev->prot);
         break;
-    case T_BRK: put_sp_hex(o, ev->addr); break;
-    case T_READ: case T_WRITE: case T_EXEC_FETCH: put_access(o, ev); break;
-    case T_EXIT: case T_MARK: break;
+    case XVM_T_BRK: put_sp_hex(o, ev->addr); break;
+    case XVM_T_READ: case XVM_T_WRITE: case XVM_T_EXEC_FETCH: put_access(o, ev); break;
+    case XVM_T_EXIT: case XVM_T_MARK: break;
     }
 }
 
 static const char *const op_names[] = {
-    [T_SPAWN] = "spawn", [T_FORK] = "fork", [T_EXEC] = "exec",
-    [T_EXIT] = "exit", [T_MMAP] = "mmap", [T_MUNMAP] = "munmap",
-    [T_MPROTECT] = "mprotect", [T_BRK] = "brk", [T_READ] = "r",
-    [T_WRITE] = "w", [T_EXEC_FETCH] = "x", [T_MARK] = "mark",
+    [XVM_T_SPAWN] = "spawn", [XVM_T_FORK] = "fork", [XVM_T_EXEC] = "exec",
+    [XVM_T_EXIT] = "exit", [XVM_T_MMAP] = "mmap", [XVM_T_MUNMAP] = "munmap",
+    [XVM_T_MPROTECT] = "mprotect", [XVM_T_BRK] = "brk", [XVM_T_READ] = "r",
+    [XVM_T_WRITE] = "w", [XVM_T_EXEC_FETCH] = "x", [XVM_T_MARK] = "mark",
 };
 
-int trace_format_event(const struct trace_event *ev, char *buf, size_t cap)
+int xvm_trace_format_event(const struct xvm_trace_event *ev, char *buf, size_t cap)
 {
     /* the length is returned as int: never produce more than INT_MAX bytes */
     struct out o = { buf, cap > INT_MAX ? INT_MAX : cap, 0, 0 };
@@ -715,14 +715,14 @@ int trace_format_event(const struct trace_event *ev, char *buf, size_t cap)
     if (buf == NULL || cap == 0)
         return -ENOSPC;
     put_str(&o, op_names[ev->op]);
-    if (ev->op == T_MARK)
+    if (ev->op == XVM_T_MARK)
         put_sp_str(&o, ev->label);
     else
         put_sp_dec(&o, ev->pid);
     put_body(&o, ev);
     if (ev->expect_err) {
         put_str(&o, " !");
-        put_str(&o, trace_errno_name(ev->expect_err));
+        put_str(&o, xvm_trace_errno_name(ev->expect_err));
     }
     put_char(&o, '\n');
     if (o.full)

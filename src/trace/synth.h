@@ -1,10 +1,12 @@
 /* synth.h - synthetic v1 traces of a real static ELF: spawn storms, fork trees, data writers, text walks. */
-#ifndef XIPVM_SYNTH_H
-#define XIPVM_SYNTH_H
+#ifndef XVM_SYNTH_H
+#define XVM_SYNTH_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "util.h"
 
 enum synth_kind {
     SYNTH_SPAWN_MANY,       /* N processes of one binary walk its text, then exit */
@@ -14,12 +16,8 @@ enum synth_kind {
     SYNTH_KIND_COUNT
 };
 
-/* Page size the trace assumes (every profile uses 4 KiB pages). */
-#define SYNTH_PAGE        UINT64_C(4096)
-/* Each process gets a heap chunk and a stack chunk from this base (as lackey). */
-#define SYNTH_CHUNK       UINT64_C(0x100000)
-#define SYNTH_ANON_BASE   UINT64_C(0x40000000)
-#define SYNTH_ANON_LIMIT  UINT64_C(0x7ff00000)
+/* Each process maps a heap chunk and a stack chunk of TRACE_ANON_CHUNK
+ * from trace_anon_start() (util.h), as lackey import does. */
 #define SYNTH_MAX_PROCS   4096u
 /* Fractions are fixed point: SYNTH_ONE is 1.0, so the trace never depends on FP. */
 #define SYNTH_ONE         (UINT64_C(1) << 32)

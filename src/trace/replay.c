@@ -1,25 +1,25 @@
 /*
- * Trace replay: one line, one event on the machine.  See xipvm.h.
+ * Trace replay: one line, one event on the machine, through the public
+ * API only.  See xipvm.h.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include <stdlib.h>
-
+#include "xipvm_trace.h"
 #include "xipvm.h"
-#include "trace.h"
 
 #define CHUNK 65536             /* r/w/x beyond this go in pieces */
 
 struct xvm_replay {
-    struct xvm_machine *m;
-    struct xvm_mount *mp;
+    xvm_machine *m;
+    xvm_mount *mp;
     uint64_t lines, events, mismatches;
     int header_seen;
-    struct trace_event ev;
+    struct xvm_trace_event ev;
     uint32_t last_pid;          /* pid -> vmspace cache for the hot path */
-    struct xvm_vmspace *last_vs;
+    xvm_vmspace *last_vs;
     struct xvm_mark *marks;
     unsigned nmarks, capmarks;
     uint8_t buf[CHUNK];
@@ -87,18 +87,18 @@ static int do_mark(struct xvm_replay *r, const char *label)
 /* r, w and x: in chunks, checking =HEX for reads. */
 static int do_access(struct xvm_replay *r, xvm_vmspace *vs, int *differs)
 {
-    struct trace_event *ev = &r->ev;
+    struct xvm_trace_event *ev = &r->ev;
     uint64_t at = ev->addr, left = ev->len;
     while (left > 0) {
         size_t n = left < CHUNK ? (size_t)left : CHUNK;
         int error;
-        if (ev->op == T_WRITE) {
+        if (ev->op == XVM_T_WRITE) {
             const void *src = ev->has_data ? ev->data : r->buf;
             if (!ev->has_data)
                 memset(r->buf, 0, n);   /* data-less writes store zeros */
             error = xvm_write(vs, at, src, n);
         } else {
-            error = ev->op == T_READ ? xvm_read(vs, at, r->buf, n)
+            error = ev->op == XVM_T_READ ? xvm_read(vs, at, r->buf, n)
                                      : xvm_fetch(vs, at, r->buf, n);
             if (error == 0 && ev->has_data && memcmp(r->buf, ev->data, n) != 0)
                 *differs = 1;
@@ -113,7 +113,7 @@ static int do_access(struct xvm_replay *r, xvm_vmspace *vs, int *differs)
 
 static int do_mmap(struct xvm_replay *r, xvm_vmspace *vs)
 {
-    struct trace_event *ev = &r->ev;
+    struct xvm_trace_event *ev = &r->ev;
     int flags = (ev->shared ? XVM_MAP_SHARED : XVM_MAP_PRIVATE) |
                 (ev->fixed ? XVM_MAP_FIXED : 0);
     uint64_t addr = ev->addr;
@@ -132,29 +132,29 @@ static int do_mmap(struct xvm_replay *r, xvm_vmspace *vs)
 
 static int run_event(struct xvm_replay *r, int *differs)
 {
-    struct trace_event *ev = &r->ev;
-    const char *argv[TRACE_MAX_ARGS + 1];
+    struct xvm_trace_event *ev = &r->ev;
+    const char *argv[XVM_TRACE_MAX_ARGS + 1];
     xvm_vmspace *vs = NULL;
 
     switch (ev->op) {
-    case T_SPAWN:
-    case T_EXEC:
+    case XVM_T_SPAWN:
+    case XVM_T_EXEC:
         argv[0] = ev->path;
         for (unsigned i = 0; i < ev->argc; i++)
             argv[i + 1] = ev->argv[i];
         r->last_vs = NULL;
-        if (ev->op == T_EXEC)
+        if (ev->op == XVM_T_EXEC)
             return xvm_exec(r->m, ev->pid, ev->path, ev->argc + 1, argv);
         return r->mp ? xvm_spawn(r->m, r->mp, ev->pid, ev->path, ev->argc + 1, argv)
                      : ENOENT;
-    case T_FORK:
+    case XVM_T_FORK:
         return xvm_fork(r->m, ev->pid, ev->pid2);
-    case T_EXIT:
+    case XVM_T_EXIT:
         r->last_vs = NULL;
         return xvm_exit(r->m, ev->pid);
-    case T_BRK:
+    case XVM_T_BRK:
         return xvm_brk(r->m, ev->pid, ev->addr);
-    case T_MARK:
+    case XVM_T_MARK:
         return do_mark(r, ev->label);
     default:
         break;
@@ -162,11 +162,11 @@ static int run_event(struct xvm_replay *r, int *differs)
     if ((vs = space_of(r, ev->pid)) == NULL)
         return ESRCH;
     switch (ev->op) {
-    case T_MMAP:
+    case XVM_T_MMAP:
         return do_mmap(r, vs);
-    case T_MUNMAP:
+    case XVM_T_MUNMAP:
         return xvm_munmap(vs, ev->addr, ev->len);
-    case T_MPROTECT:
+    case XVM_T_MPROTECT:
         return xvm_mprotect(vs, ev->addr, ev->len, ev->prot);
     default:
         return do_access(r, vs, differs);
@@ -176,7 +176,7 @@ static int run_event(struct xvm_replay *r, int *differs)
 /* An errno the trace format has no name for is still named (strerror). */
 static const char *err_name(int e)
 {
-    const char *n = trace_errno_name(e);
+    const char *n = xvm_trace_errno_name(e);
     return n ? n : e ? strerror(e) : "success";
 }
 
@@ -187,15 +187,15 @@ int xvm_replay_line(xvm_replay *r, char *line, int *mismatch, char *msg,
     *mismatch = 0;
     r->lines++;
     if (!r->header_seen) {
-        if (trace_check_header(line) != 0) {
+        if (xvm_trace_check_header(line) != 0) {
             snprintf(msg, msglen, "line %llu: not a trace: the first line "
-                     "must be 'xipvm-trace 1'", (unsigned long long)r->lines);
+                     "must be '" XVM_TRACE_HEADER "'", (unsigned long long)r->lines);
             return EINVAL;
         }
         r->header_seen = 1;
         return 0;
     }
-    int rc = trace_parse_line(line, &r->ev, &why);
+    int rc = xvm_trace_parse_line(line, &r->ev, &why);
     if (rc < 0) {
         snprintf(msg, msglen, "line %llu: %s", (unsigned long long)r->lines,
                  why ? why : "malformed");

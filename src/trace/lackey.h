@@ -1,15 +1,13 @@
 /* lackey.h - valgrind lackey (--trace-mem=yes) logs to xipvm v1 traces: import and record. */
-#ifndef XIPVM_LACKEY_H
-#define XIPVM_LACKEY_H
+#ifndef XVM_LACKEY_H
+#define XVM_LACKEY_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-/* Anonymous memory is relocated in chunks of this size into [BASE, LIMIT). */
-#define LACKEY_CHUNK      UINT64_C(0x100000)
-#define LACKEY_ANON_BASE  UINT64_C(0x40000000)
-#define LACKEY_ANON_LIMIT UINT64_C(0x7ff00000)
+#include "util.h"
+
 /* Largest access size accepted on a lackey line (real ones are < 1 KiB). */
 #define LACKEY_MAX_SIZE   65536u
 
@@ -29,7 +27,7 @@ struct lackey_stats {
     uint64_t events;                   /* all event lines written, spawn included */
     uint64_t elf_bytes;                /* bytes of r/w/x events inside the ELF segments */
     uint64_t inferred_bytes;           /* bytes of r/w/x events inferred as anonymous memory */
-    uint64_t chunks;                   /* anonymous 1 MiB chunks created (== ev_mmap) */
+    uint64_t chunks;                   /* anonymous TRACE_ANON_CHUNK (1 MiB)s created (== ev_mmap) */
     uint64_t forks;                    /* "created child" SYSCALL lines: the program forked */
 };
 
@@ -41,13 +39,13 @@ struct lackey_stats {
  * => addresses inside the ELF's page-rounded PT_LOAD segments are kept
  *    (ET_DYN: rebased from the bias seen on the first I line to ELF_DYN_BASE);
  *    all others are relocated per 1 MiB chunk into anonymous `mmap ...
- *    private,fixed` chunks from LACKEY_ANON_BASE (above the ELF if it reaches
+ *    private,fixed` chunks from TRACE_ANON_BASE (above the ELF if it reaches
  *    there); accesses crossing a segment or chunk edge are split.
  * => streams in constant memory; st (may be NULL) is filled even on error.
  * => 0; EINVAL with "line N: ..." for a malformed lackey line, empty input or
  *    a first instruction that is not the entry; ENOEXEC for a bad ELF or one
  *    with PT_INTERP; ERANGE when anonymous chunks would pass
- *    LACKEY_ANON_LIMIT or the ELF ends above 0x80000000; ENOMEM; EIO or the
+ *    TRACE_ANON_LIMIT or the ELF ends above 0x80000000; ENOMEM; EIO or the
  *    errno of a failed read or write. err (may be NULL) gets a message.
  */
 int lackey_import(FILE *in, FILE *out, const struct lackey_opts *o,

@@ -8,16 +8,15 @@
  * seeded by the options, so a seed always gives the same trace.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "elf.h"
 #include "synth.h"
-#include "trace.h"
+#include "util.h"
+#include "xipvm_trace.h"
 
-#define PAGE_MASK    (SYNTH_PAGE - 1)
+#define PAGE_MASK    (TRACE_PAGE - 1)
 #define SLOTS        4u         /* tracked words per page */
 #define HEAP_PAGES   256u       /* the whole heap chunk */
 #define STACK_PAGES  16u        /* the stack window, at the top of its chunk */
@@ -34,6 +33,7 @@ struct range {
 /* A PT_LOAD as loaded: v is the relocated vaddr; r the pages it owns. */
 struct seg {
     uint64_t v, fsz, msz, off;
+    uint64_t bss_zeroed;        /* bytes exec zeroes from v + fsz */
     int prot;
     struct range r;
 };
@@ -76,11 +76,9 @@ struct gen {
     struct proc *p;             /* p[i] is pid i + 1 */
     unsigned np;
     int data_ops;               /* background traffic: 0 none, 1 heap, 2 data and heap */
-    int err;
-    char *msg;
-    size_t msglen;
+    struct trace_err e;         /* e.code: the first error stops the writing */
     char line[LINE_CAP];
-    struct trace_event ev;
+    struct xvm_trace_event ev;
 };
 
 static const char *const kind_names[SYNTH_KIND_COUNT] = {
@@ -112,17 +110,6 @@ int synth_kind_from_name(const char *name, enum synth_kind *kind)
 const char *synth_kind_name(enum synth_kind kind)
 {
     return (unsigned)kind < SYNTH_KIND_COUNT ? kind_names[kind] : NULL;
-}
-
-static int fail(struct gen *g, int err, const char *fmt, ...)
-{
-    va_list ap;
-    if (g->msg && g->msglen) {
-        va_start(ap, fmt);
-        vsnprintf(g->msg, g->msglen, fmt, ap);
-        va_end(ap);
-    }
-    return g->err = err;
 }
 
 /* ---------- randomness: splitmix64, integers only ---------- */
@@ -159,42 +146,42 @@ static void pick_subset(struct gen *g, uint64_t *idx, uint64_t n, uint64_t k)
 /* ---------- output ---------- */
 
 /* Clears the scalar fields only: data[] is 4 KiB and written per use. */
-static struct trace_event *ev_new(struct gen *g, enum trace_op op, uint32_t pid)
+static struct xvm_trace_event *ev_new(struct gen *g, enum xvm_trace_op op, uint32_t pid)
 {
-    struct trace_event *ev = &g->ev;
-    trace_event_reset(ev);
+    struct xvm_trace_event *ev = &g->ev;
+    xvm_trace_event_reset(ev);
     ev->op = op;
     ev->pid = pid;
     return ev;
 }
 
-static void count(struct synth_stats *st, enum trace_op op)
+static void count(struct synth_stats *st, enum xvm_trace_op op)
 {
     switch (op) {
-    case T_EXEC_FETCH: st->x++; break;
-    case T_READ: st->r++; break;
-    case T_WRITE: st->w++; break;
-    case T_SPAWN: st->spawns++; break;
-    case T_FORK: st->forks++; break;
-    case T_EXIT: st->exits++; break;
-    case T_MMAP: st->mmaps++; break;
-    case T_MARK: st->marks++; break;
+    case XVM_T_EXEC_FETCH: st->x++; break;
+    case XVM_T_READ: st->r++; break;
+    case XVM_T_WRITE: st->w++; break;
+    case XVM_T_SPAWN: st->spawns++; break;
+    case XVM_T_FORK: st->forks++; break;
+    case XVM_T_EXIT: st->exits++; break;
+    case XVM_T_MMAP: st->mmaps++; break;
+    case XVM_T_MARK: st->marks++; break;
     default: break;
     }
 }
 
 static void emit(struct gen *g)
 {
-    if (g->err)
+    if (g->e.code)
         return;
-    int n = trace_format_event(&g->ev, g->line, sizeof(g->line));
+    int n = xvm_trace_format_event(&g->ev, g->line, sizeof(g->line));
     if (n < 0) {
-        fail(g, EINVAL, "cannot write a %s event (path '%s')",
-             g->ev.op == T_SPAWN ? "spawn" : "trace", g->path);
+        trace_fail(&g->e, EINVAL, "cannot write a %s event (path '%s')",
+                   g->ev.op == XVM_T_SPAWN ? "spawn" : "trace", g->path);
         return;
     }
     if (fwrite(g->line, 1, (size_t)n, g->out) != (size_t)n) {
-        fail(g, EIO, "write error");
+        trace_fail(&g->e, EIO, "write error");
         return;
     }
     g->st.lines++;
@@ -204,34 +191,11 @@ static void emit(struct gen *g)
 
 static void mark(struct gen *g, const char *label)
 {
-    ev_new(g, T_MARK, 0)->label = label;
+    ev_new(g, XVM_T_MARK, 0)->label = label;
     emit(g);
 }
 
 /* ---------- the program's layout ---------- */
-
-static int read_file(struct gen *g, const char *path)
-{
-    struct stat sb;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return fail(g, errno ? errno : EIO, "%s: %s", path, strerror(errno));
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return fail(g, ENOEXEC, "%s: not a regular file", path);
-    }
-    g->flen = (size_t)sb.st_size;
-    g->file = malloc(g->flen ? g->flen : 1);
-    if (g->file == NULL) {
-        fclose(f);
-        return fail(g, ENOMEM, "%s: out of memory", path);
-    }
-    size_t got = fread(g->file, 1, g->flen, f);
-    fclose(f);
-    if (got != g->flen)
-        return fail(g, EIO, "%s: read failed", path);
-    return 0;
-}
 
 static void pageset_add(struct pageset *s, struct range r)
 {
@@ -241,16 +205,16 @@ static void pageset_add(struct pageset *s, struct range r)
         s->r[s->n - 1].hi = r.hi;   /* one run: fetches may cross */
     else
         s->r[s->n++] = r;
-    s->pages += (r.hi - r.lo) / SYNTH_PAGE;
+    s->pages += (r.hi - r.lo) / TRACE_PAGE;
 }
 
 /* => the address of page i of s (i < s->pages). */
 static uint64_t pageset_addr(const struct pageset *s, uint64_t i)
 {
     for (unsigned k = 0;; k++) {
-        uint64_t n = (s->r[k].hi - s->r[k].lo) / SYNTH_PAGE;
+        uint64_t n = (s->r[k].hi - s->r[k].lo) / TRACE_PAGE;
         if (i < n)
-            return s->r[k].lo + i * SYNTH_PAGE;
+            return s->r[k].lo + i * TRACE_PAGE;
         i -= n;
     }
 }
@@ -277,14 +241,15 @@ static int take_segment(struct gen *g, const struct elf_image *im, unsigned i,
     s->msz = l->memsz;
     s->off = l->offset;
     s->prot = l->prot;
+    s->bss_zeroed = elf_bss_partial_page(l, TRACE_PAGE);
     if ((s->v - s->off) & PAGE_MASK)
-        return fail(g, ENOEXEC, "%s: segment %u: address and file offset do not "
-                    "share a page offset", g->o->exec_host_path, i);
+        return trace_fail(&g->e, ENOEXEC, "%s: segment %u: address and file offset do not "
+                          "share a page offset", g->o->exec_host_path, i);
     uint64_t end = s->v + s->msz;
-    if (end < s->v || end > SYNTH_ANON_LIMIT)
-        return fail(g, ERANGE, "%s: segments end at 0x%llx, above 0x%llx: the "
-                    "trace would not fit a 32-bit profile", g->o->exec_host_path,
-                    (unsigned long long)end, (unsigned long long)SYNTH_ANON_LIMIT);
+    if (end < s->v || end > TRACE_ANON_LIMIT)
+        return trace_fail(&g->e, ERANGE, "%s: segments end at 0x%llx, above 0x%llx: the "
+                          "trace would not fit a 32-bit profile", g->o->exec_host_path,
+                          (unsigned long long)end, (unsigned long long)TRACE_ANON_LIMIT);
     s->r.lo = s->v & ~PAGE_MASK;
     s->r.hi = (end + PAGE_MASK) & ~PAGE_MASK;
     if (i + 1 < im->nload) {
@@ -312,7 +277,7 @@ static int layout(struct gen *g, const struct elf_image *im)
     g->nseg = im->nload;
     for (unsigned i = 0; i < im->nload; i++) {
         if (take_segment(g, im, i, bias))
-            return g->err;
+            return g->e.code;
         if (g->seg[i].prot & ELF_PROT_EXEC)
             pageset_add(&g->text, g->seg[i].r);
         if (g->seg[i].prot & ELF_PROT_WRITE)
@@ -320,34 +285,23 @@ static int layout(struct gen *g, const struct elf_image *im)
     }
     take_rodata(g);
     if (g->text.pages == 0)
-        return fail(g, ENOEXEC, "%s: no executable segment to walk",
-                    g->o->exec_host_path);
+        return trace_fail(&g->e, ENOEXEC, "%s: no executable segment to walk",
+                          g->o->exec_host_path);
     if (g->o->kind == SYNTH_DATA_WRITERS && g->data.pages == 0)
-        return fail(g, ENOEXEC, "%s: no writable segment to write",
-                    g->o->exec_host_path);
-    /* anonymous chunks go above the program when it reaches their base */
-    uint64_t top = g->seg[g->nseg - 1].v + g->seg[g->nseg - 1].msz;
-    g->anon = SYNTH_ANON_BASE;
-    if (top > g->anon)
-        g->anon = (top + SYNTH_CHUNK - 1) & ~(SYNTH_CHUNK - 1);
-    if (g->anon + 2 * SYNTH_CHUNK > SYNTH_ANON_LIMIT)
-        return fail(g, ERANGE, "%s: no room for heap and stack chunks below 0x%llx",
-                    g->o->exec_host_path, (unsigned long long)SYNTH_ANON_LIMIT);
+        return trace_fail(&g->e, ENOEXEC, "%s: no writable segment to write",
+                          g->o->exec_host_path);
+    g->anon = trace_anon_start(g->seg[g->nseg - 1].v + g->seg[g->nseg - 1].msz);
+    if (g->anon + 2 * TRACE_ANON_CHUNK > TRACE_ANON_LIMIT)
+        return trace_fail(&g->e, ERANGE, "%s: no room for heap and stack chunks below 0x%llx",
+                          g->o->exec_host_path, (unsigned long long)TRACE_ANON_LIMIT);
     return 0;
 }
 
 static int load_elf(struct gen *g)
 {
     struct elf_image im;
-    const char *path = g->o->exec_host_path;
-    if (read_file(g, path))
-        return g->err;
-    if (elf_parse(g->file, g->flen, &im) != 0)
-        return fail(g, ENOEXEC, "%s: not a loadable ELF program", path);
-    /* the simulator refuses it: a trace would only hold failures */
-    if (im.has_interp)
-        return fail(g, ENOEXEC, "%s: dynamically linked (PT_INTERP); only static "
-                    "programs (-static, -static-pie) can run", path);
+    if (trace_load_elf(&g->e, g->o->exec_host_path, &g->file, &g->flen, &im))
+        return g->e.code;
     return layout(g, &im);
 }
 
@@ -361,7 +315,7 @@ static int image_byte(const struct gen *g, const struct seg *s, uint64_t a,
     *b = 0;
     if (s->fsz == 0 || a >= ((fend + PAGE_MASK) & ~PAGE_MASK))
         return 1;               /* anonymous zero-fill */
-    if (a >= fend && a < s->v + s->msz && (s->prot & ELF_PROT_WRITE))
+    if (a >= fend && a - fend < s->bss_zeroed)
         return 1;               /* exec zeroes the bss in the last file page */
     uint64_t off = s->off + (a - s->v);     /* a may lie below v: wraps back */
     if (off >= g->flen)
@@ -390,12 +344,12 @@ static int image_bytes(const struct gen *g, uint64_t a, unsigned n, uint8_t *buf
 /* Spread over the page so different lines and offsets are exercised. */
 static uint64_t slot_off(uint64_t page, unsigned j)
 {
-    return j * (SYNTH_PAGE / SLOTS) + ((page * 7 + j * 13) % 128) * 8;
+    return j * (TRACE_PAGE / SLOTS) + ((page * 7 + j * 13) % 128) * 8;
 }
 
 static uint64_t stack_page_addr(const struct gen *g, unsigned i)
 {
-    return g->anon + 2 * SYNTH_CHUNK - (STACK_PAGES - i) * SYNTH_PAGE;
+    return g->anon + 2 * TRACE_ANON_CHUNK - (STACK_PAGES - i) * TRACE_PAGE;
 }
 
 static int tracking(struct gen *g)
@@ -406,11 +360,11 @@ static int tracking(struct gen *g)
     g->tval = calloc(g->ntrack * SLOTS, 8);
     g->tknown = calloc(g->ntrack * SLOTS, 1);
     if (!g->track || !g->tval || !g->tknown)
-        return fail(g, ENOMEM, "out of memory");
+        return trace_fail(&g->e, ENOMEM, "out of memory");
     for (uint64_t i = 0; i < nd; i++)
         g->track[i] = pageset_addr(&g->data, i);
     for (unsigned i = 0; i < HEAP_PAGES; i++)
-        g->track[nd + i] = g->anon + i * SYNTH_PAGE;
+        g->track[nd + i] = g->anon + i * TRACE_PAGE;
     for (unsigned i = 0; i < STACK_PAGES; i++)
         g->track[nd + HEAP_PAGES + i] = stack_page_addr(g, i);
     memset(g->tknown, 1, g->ntrack * SLOTS);
@@ -427,7 +381,7 @@ static void word_op(struct gen *g, struct proc *p, uint64_t page, unsigned j,
 {
     size_t k = page * SLOTS + j;
     uint8_t *v = p->val + k * 8;
-    struct trace_event *ev = ev_new(g, write ? T_WRITE : T_READ,
+    struct xvm_trace_event *ev = ev_new(g, write ? XVM_T_WRITE : XVM_T_READ,
                                     (uint32_t)(p - g->p) + 1);
     ev->addr = g->track[page] + slot_off(page, j);
     ev->len = 8;
@@ -451,7 +405,7 @@ static void jump(struct gen *g, struct proc *p)
 {
     uint64_t page = chance(g, g->o->locality) ? g->hot[below(g, g->nhot)]
                                               : below(g, g->text.pages);
-    p->pc = pageset_addr(&g->text, page) + below(g, SYNTH_PAGE);
+    p->pc = pageset_addr(&g->text, page) + below(g, TRACE_PAGE);
     p->in = pageset_find(&g->text, p->pc);
     p->run = 1 + (unsigned)below(g, RUN_MAX);
 }
@@ -464,7 +418,7 @@ static void fetch(struct gen *g, struct proc *p)
     uint64_t n = 1 + below(g, 15);
     if (n > p->in->hi - p->pc)
         n = p->in->hi - p->pc;
-    struct trace_event *ev = ev_new(g, T_EXEC_FETCH, (uint32_t)(p - g->p) + 1);
+    struct xvm_trace_event *ev = ev_new(g, XVM_T_EXEC_FETCH, (uint32_t)(p - g->p) + 1);
     ev->addr = p->pc;
     ev->len = n;
     emit(g);
@@ -488,8 +442,8 @@ static void rodata_read(struct gen *g, struct proc *p)
     uint64_t page = chance(g, g->o->locality) ? g->rohot[below(g, g->nrohot)]
                                               : below(g, g->ro.pages);
     unsigned n = 1u << below(g, 4);
-    struct trace_event *ev = ev_new(g, T_READ, (uint32_t)(p - g->p) + 1);
-    ev->addr = pageset_addr(&g->ro, page) + (below(g, SYNTH_PAGE) & ~(uint64_t)(n - 1));
+    struct xvm_trace_event *ev = ev_new(g, XVM_T_READ, (uint32_t)(p - g->p) + 1);
+    ev->addr = pageset_addr(&g->ro, page) + (below(g, TRACE_PAGE) & ~(uint64_t)(n - 1));
     ev->len = n;
     if (image_bytes(g, ev->addr, n, ev->data)) {
         ev->has_data = 1;
@@ -535,7 +489,7 @@ static int proc_alloc(struct gen *g, struct proc *p, const struct proc *from)
     p->val = malloc(n * 8);
     p->known = malloc(n);
     if (!p->val || !p->known)
-        return fail(g, ENOMEM, "out of memory");
+        return trace_fail(&g->e, ENOMEM, "out of memory");
     memcpy(p->val, from ? from->val : g->tval, n * 8);
     memcpy(p->known, from ? from->known : g->tknown, n);
     p->live = 1;
@@ -544,10 +498,10 @@ static int proc_alloc(struct gen *g, struct proc *p, const struct proc *from)
 
 static void map_chunk(struct gen *g, uint32_t pid, uint64_t addr)
 {
-    struct trace_event *ev = ev_new(g, T_MMAP, pid);
+    struct xvm_trace_event *ev = ev_new(g, XVM_T_MMAP, pid);
     ev->addr = addr;
-    ev->len = SYNTH_CHUNK;
-    ev->prot = TRACE_PROT_R | TRACE_PROT_W;
+    ev->len = TRACE_ANON_CHUNK;
+    ev->prot = XVM_PROT_READ | XVM_PROT_WRITE;
     ev->fixed = 1;
     emit(g);
 }
@@ -557,10 +511,10 @@ static void spawn(struct gen *g, struct proc *p)
     uint32_t pid = (uint32_t)(p - g->p) + 1;
     if (proc_alloc(g, p, NULL))
         return;
-    ev_new(g, T_SPAWN, pid)->path = g->path;
+    ev_new(g, XVM_T_SPAWN, pid)->path = g->path;
     emit(g);
     map_chunk(g, pid, g->anon);
-    map_chunk(g, pid, g->anon + SYNTH_CHUNK);
+    map_chunk(g, pid, g->anon + TRACE_ANON_CHUNK);
 }
 
 /* The child goes on where its parent is, with a copy of its words. */
@@ -571,14 +525,14 @@ static void fork_proc(struct gen *g, struct proc *parent, struct proc *child)
     child->pc = parent->pc;
     child->run = parent->run;
     child->in = parent->in;
-    struct trace_event *ev = ev_new(g, T_FORK, (uint32_t)(parent - g->p) + 1);
+    struct xvm_trace_event *ev = ev_new(g, XVM_T_FORK, (uint32_t)(parent - g->p) + 1);
     ev->pid2 = (uint32_t)(child - g->p) + 1;
     emit(g);
 }
 
 static void exit_proc(struct gen *g, struct proc *p)
 {
-    ev_new(g, T_EXIT, (uint32_t)(p - g->p) + 1);
+    ev_new(g, XVM_T_EXIT, (uint32_t)(p - g->p) + 1);
     emit(g);
     free(p->val);
     free(p->known);
@@ -590,7 +544,7 @@ static void exit_proc(struct gen *g, struct proc *p)
 
 static void run_steps(struct gen *g, struct proc *p, uint64_t n)
 {
-    for (uint64_t i = 0; i < n && !g->err; i++)
+    for (uint64_t i = 0; i < n && !g->e.code; i++)
         step(g, p);
 }
 
@@ -631,12 +585,12 @@ static void schedule(struct gen *g, void (*done)(struct gen *, struct proc *))
 {
     unsigned *run = malloc(g->np * sizeof(*run)), nrun = 0;
     if (run == NULL) {
-        fail(g, ENOMEM, "out of memory");
+        trace_fail(&g->e, ENOMEM, "out of memory");
         return;
     }
     for (unsigned i = 0; i < g->np; i++)
         run[nrun++] = i;
-    while (nrun > 0 && !g->err) {
+    while (nrun > 0 && !g->e.code) {
         unsigned k = (unsigned)below(g, nrun);
         struct proc *p = &g->p[run[k]];
         for (uint64_t s = 1 + below(g, SLICE_MAX); s > 0 && p->budget > 0; s--) {
@@ -667,7 +621,7 @@ static void spawn_many_done(struct gen *g, struct proc *p)
 static void kind_spawn_many(struct gen *g)
 {
     g->data_ops = 1;
-    for (unsigned i = 0; i < g->np && !g->err; i++)
+    for (unsigned i = 0; i < g->np && !g->e.code; i++)
         spawn(g, &g->p[i]);
     mark(g, "spawned");
     share_budget(g, 0, g->np, g->o->events);
@@ -680,7 +634,7 @@ static void kind_spawn_many(struct gen *g)
 /* Each child writes a fraction of the pages the first process wrote and reads the rest. */
 static void child_work(struct gen *g, struct proc *c, uint64_t ntouch)
 {
-    for (uint64_t t = 0; t < ntouch && !g->err; t++)
+    for (uint64_t t = 0; t < ntouch && !g->e.code; t++)
         word_op(g, c, t, (unsigned)below(g, SLOTS),
                 chance(g, g->o->write_fraction));
     run_steps(g, c, c->budget);
@@ -697,7 +651,7 @@ static void kind_fork_storm(struct gen *g)
     uint64_t rest = g->o->events > setup ? g->o->events - setup : 0;
     g->data_ops = 2;
     spawn(g, &g->p[0]);
-    for (uint64_t t = 0; t < ntouch && !g->err; t++)
+    for (uint64_t t = 0; t < ntouch && !g->e.code; t++)
         word_op(g, &g->p[0], t, (unsigned)below(g, SLOTS), 1);
     mark(g, "spawned");
     if (g->np == 1)
@@ -705,13 +659,13 @@ static void kind_fork_storm(struct gen *g)
     else
         share_budget(g, 1, g->np - 1, rest);
     run_steps(g, &g->p[0], g->p[0].budget);
-    for (unsigned k = 1; k < g->np && !g->err; k++) {
+    for (unsigned k = 1; k < g->np && !g->e.code; k++) {
         fork_proc(g, &g->p[below(g, k)], &g->p[k]);
         child_work(g, &g->p[k], ntouch);
     }
     mark(g, "peak");
     /* children have higher pids than their parents: exit them first */
-    for (unsigned k = g->np; k-- > 0 && !g->err;)
+    for (unsigned k = g->np; k-- > 0 && !g->e.code;)
         exit_proc(g, &g->p[k]);
     mark(g, "end");
 }
@@ -722,7 +676,7 @@ static int pick_pages(struct gen *g, struct proc *p, uint64_t *idx)
     p->npick = (n * g->o->write_fraction + SYNTH_ONE / 2) >> 32;
     p->pick = malloc((p->npick ? p->npick : 1) * sizeof(*p->pick));
     if (p->pick == NULL)
-        return fail(g, ENOMEM, "out of memory");
+        return trace_fail(&g->e, ENOMEM, "out of memory");
     for (uint64_t i = 0; i < n; i++)
         idx[i] = i;
     pick_subset(g, idx, n, p->npick);
@@ -746,7 +700,7 @@ static void shuffle(struct gen *g, unsigned *order, unsigned n)
 /* Reads back every word of the pages it wrote: its own bytes, nobody else's. */
 static void read_back(struct gen *g, struct proc *p)
 {
-    for (uint64_t k = 0; k < p->npick && !g->err; k++)
+    for (uint64_t k = 0; k < p->npick && !g->e.code; k++)
         for (unsigned j = 0; j < SLOTS; j++)
             word_op(g, p, p->pick[k], j, 0);
 }
@@ -759,13 +713,13 @@ static void kind_data_writers(struct gen *g)
     if (idx == NULL || order == NULL) {
         free(idx);
         free(order);
-        fail(g, ENOMEM, "out of memory");
+        trace_fail(&g->e, ENOMEM, "out of memory");
         return;
     }
     g->data_ops = 2;
-    for (unsigned i = 0; i < g->np && !g->err; i++) {
+    for (unsigned i = 0; i < g->np && !g->e.code; i++) {
         spawn(g, &g->p[i]);
-        if (!g->err)
+        if (!g->e.code)
             pick_pages(g, &g->p[i], idx);
     }
     mark(g, "spawned");
@@ -778,7 +732,7 @@ static void kind_data_writers(struct gen *g)
     schedule(g, NULL);
     mark(g, "peak");
     shuffle(g, order, g->np);
-    for (unsigned i = 0; i < g->np && !g->err; i++) {
+    for (unsigned i = 0; i < g->np && !g->e.code; i++) {
         read_back(g, &g->p[order[i]]);
         exit_proc(g, &g->p[order[i]]);
     }
@@ -792,15 +746,13 @@ static void kind_data_writers(struct gen *g)
 static int check_opts(struct gen *g, const struct synth_opts *o)
 {
     if ((unsigned)o->kind >= SYNTH_KIND_COUNT)
-        return fail(g, EINVAL, "unknown kind %d", (int)o->kind);
-    if (o->exec_host_path == NULL)
-        return fail(g, EINVAL, "no ELF program given (--exec)");
+        return trace_fail(&g->e, EINVAL, "unknown kind %d", (int)o->kind);
     if (o->procs < 1 || o->procs > SYNTH_MAX_PROCS)
-        return fail(g, EINVAL, "procs must be 1 to %u", SYNTH_MAX_PROCS);
+        return trace_fail(&g->e, EINVAL, "procs must be 1 to %u", SYNTH_MAX_PROCS);
     if (o->hot_pages < 1)
-        return fail(g, EINVAL, "hot pages must be at least 1");
+        return trace_fail(&g->e, EINVAL, "hot pages must be at least 1");
     if (o->locality > SYNTH_ONE || o->write_fraction > SYNTH_ONE)
-        return fail(g, EINVAL, "locality and write fraction must be 0 to 1");
+        return trace_fail(&g->e, EINVAL, "locality and write fraction must be 0 to 1");
     return 0;
 }
 
@@ -816,7 +768,7 @@ static int working_sets(struct gen *g)
     g->rohot = malloc((g->nrohot ? g->nrohot : 1) * sizeof(*g->rohot));
     if (!idx || !g->hot || !g->rohot) {
         free(idx);
-        return fail(g, ENOMEM, "out of memory");
+        return trace_fail(&g->e, ENOMEM, "out of memory");
     }
     for (uint64_t i = 0; i < g->text.pages; i++)
         idx[i] = i;
@@ -833,23 +785,23 @@ static int working_sets(struct gen *g)
 static int prepare(struct gen *g)
 {
     if (check_opts(g, g->o) || load_elf(g) || tracking(g) || working_sets(g))
-        return g->err;
+        return g->e.code;
     g->np = g->o->kind == SYNTH_TEXT_WALK ? 1 : g->o->procs;
     g->p = calloc(g->np, sizeof(*g->p));
     if (g->p == NULL)
-        return fail(g, ENOMEM, "out of memory");
+        return trace_fail(&g->e, ENOMEM, "out of memory");
     /* refuse a path the trace cannot hold before writing anything */
-    ev_new(g, T_SPAWN, 1)->path = g->path;
-    if (trace_format_event(&g->ev, g->line, sizeof(g->line)) < 0)
-        return fail(g, EINVAL, "'%s' cannot be a trace path (empty, blanks, "
-                    "a leading '!' or too long)", g->path);
+    ev_new(g, XVM_T_SPAWN, 1)->path = g->path;
+    if (xvm_trace_format_event(&g->ev, g->line, sizeof(g->line)) < 0)
+        return trace_fail(&g->e, EINVAL, "'%s' cannot be a trace path (empty, blanks, "
+                          "a leading '!' or too long)", g->path);
     return 0;
 }
 
 static void generate(struct gen *g)
 {
-    if (fputs("xipvm-trace 1\n", g->out) == EOF) {
-        fail(g, EIO, "write error");
+    if (fputs(XVM_TRACE_HEADER "\n", g->out) == EOF) {
+        trace_fail(&g->e, EIO, "write error");
         return;
     }
     g->st.lines = 1;
@@ -859,8 +811,8 @@ static void generate(struct gen *g)
     case SYNTH_DATA_WRITERS: kind_data_writers(g); break;
     default: kind_text_walk(g); break;
     }
-    if (!g->err && (fflush(g->out) != 0 || ferror(g->out)))
-        fail(g, errno ? errno : EIO, "write error");
+    if (!g->e.code && (fflush(g->out) != 0 || ferror(g->out)))
+        trace_fail(&g->e, errno ? errno : EIO, "write error");
 }
 
 static void cleanup(struct gen *g)
@@ -884,19 +836,15 @@ int synth_write(FILE *out, const struct synth_opts *o, struct synth_stats *st,
                 char *err, size_t errlen)
 {
     struct gen *g = calloc(1, sizeof(*g));
+    struct trace_err e;
     if (st)
         memset(st, 0, sizeof(*st));
-    if (err && errlen)
-        err[0] = '\0';
-    if (g == NULL) {
-        if (err && errlen)
-            snprintf(err, errlen, "out of memory");
-        return ENOMEM;
-    }
+    trace_err_init(&e, err, errlen);
+    if (g == NULL)
+        return trace_fail(&e, ENOMEM, "out of memory");
     g->out = out;
     g->o = o;
-    g->msg = err;
-    g->msglen = errlen;
+    g->e = e;
     g->path = o->path_in_image ? o->path_in_image : o->exec_host_path;
     /* the seed is mixed once so that seeds 1 and 2 share no stream */
     g->rng = o->seed;
@@ -905,7 +853,7 @@ int synth_write(FILE *out, const struct synth_opts *o, struct synth_stats *st,
         generate(g);
     if (st)
         *st = g->st;
-    int error = g->err;
+    int error = g->e.code;
     cleanup(g);
     return error;
 }

@@ -1,0 +1,135 @@
+/*
+ * libxipvm traces: the xipvm trace format, version 1 (doc/trace-format.md),
+ * read, written and replayed on a machine.
+ *
+ * Interface.  A trace is text: the header line XVM_TRACE_HEADER, then one
+ * event a line.  Programs that record or generate traces fill a struct
+ * xvm_trace_event and write it with xvm_trace_format_event(); readers
+ * parse lines with xvm_trace_parse_line(); xvm_replay_* runs them on a
+ * machine.  The parser and the formatter allocate nothing and keep no
+ * state: a formatted event parses back equal.
+ */
+#ifndef XIPVM_TRACE_H
+#define XIPVM_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xipvm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The first line of every trace (a '\n' follows it in a file). */
+#define XVM_TRACE_HEADER "xipvm-trace 1"
+
+enum xvm_trace_op {
+    XVM_T_SPAWN, XVM_T_FORK, XVM_T_EXEC, XVM_T_EXIT, XVM_T_MMAP, XVM_T_MUNMAP,
+    XVM_T_MPROTECT, XVM_T_BRK, XVM_T_READ, XVM_T_WRITE, XVM_T_EXEC_FETCH,
+    XVM_T_MARK
+};
+
+#define XVM_TRACE_MAX_ARGS 32
+#define XVM_TRACE_MAX_DATA 4096              /* bytes of =HEX */
+#define XVM_TRACE_MAX_SIZE UINT64_C(0x100000000) /* largest r/w/x SIZE without =HEX: 2^32 */
+
+struct xvm_trace_event {
+    enum xvm_trace_op op;
+    uint32_t pid, pid2;                 /* pid2: child of fork */
+    uint64_t addr, len;                 /* len also SIZE of r/w/x, ADDR of brk in addr */
+    int prot;                           /* XVM_PROT_READ | _WRITE | _EXEC */
+    int shared, fixed;                  /* mmap flags */
+    const char *path;                   /* mmap file or spawn/exec path; NULL for anonymous */
+    uint64_t off;                       /* mmap file offset; 0 when anonymous */
+    unsigned argc;
+    const char *argv[XVM_TRACE_MAX_ARGS]; /* spawn/exec args after PATH */
+    const char *label;                  /* mark */
+    int has_data;
+    size_t ndata;
+    uint8_t data[XVM_TRACE_MAX_DATA];
+    int expect_err;                     /* 0, or the errno named by !ERR */
+};
+
+/*
+ * Parse one line of a trace (not the header line).
+ * => line: NUL-terminated, modified in place: tokens are NUL-terminated inside
+ *    it, and ev's path/argv/label point into it (valid while line is).
+ * => a trailing '\n' or "\r\n" is fine.
+ * => returns 1 with *ev filled for an event, 0 for a blank/comment line, or
+ *    -EINVAL with *msg set to a short static human message.
+ * => on 1, every scalar field the op does not use is 0/NULL; on 0 or
+ *    -EINVAL, *ev holds nothing meaningful.
+ * => only scalar fields are reset on each call;
+ *    argv[] past argc and data[] past ndata are left as they were, so no
+ *    per-event clearing of the 4 KiB buffer.
+ * => msg may be NULL; no allocation, no global state.
+ */
+XVM_API int xvm_trace_parse_line(char *line, struct xvm_trace_event *ev,
+                                 const char **msg);
+
+/* Clears the scalar fields only: clearing data[] (4 KiB) per event would
+ * cost more than the event; argv[] and data[] are valid up to argc/ndata. */
+XVM_API void xvm_trace_event_reset(struct xvm_trace_event *ev);
+
+/* => 0 when line is exactly XVM_TRACE_HEADER (trailing whitespace
+ *    allowed), else EINVAL. */
+XVM_API int xvm_trace_check_header(const char *line);
+
+/* => 1 when s can be a PATH, ARG or LABEL: not NULL, not empty, no
+ *    whitespace, not starting with '!' (the format has no quoting). */
+XVM_API int xvm_trace_token_ok(const char *s);
+
+/* => "EFAULT"... for the errnos a trace may name, else NULL. */
+XVM_API const char *xvm_trace_errno_name(int err);
+
+/* => the errno for a name such as "EFAULT" (no '!'), or 0 when unknown. */
+XVM_API int xvm_trace_errno_from_name(const char *name);
+
+/*
+ * Format one event as a trace line ending in '\n', NUL-terminated, into buf.
+ * => returns the length (without the NUL), -ENOSPC when cap is too small, or
+ *    -EINVAL when the event cannot be written so that it parses back equal
+ *    (unknown op/errno, bad prot, NULL/empty path or label, strings holding
+ *    whitespace or starting with '!', data inconsistent with len, ...).
+ * => parsing the output gives back an equal event.
+ */
+XVM_API int xvm_trace_format_event(const struct xvm_trace_event *ev, char *buf,
+                                   size_t cap);
+
+/*
+ * Trace replay.  Feed it lines; each event runs on the machine, programs
+ * come from the mount.  A read whose bytes differ from =HEX, an unexpected
+ * failure or an expected failure that did not happen is a mismatch:
+ * counted and described, the replay goes on.  A malformed line is an
+ * error (EINVAL) with its line number.  A mark snapshots xvm_machine_stats
+ * under its label.
+ */
+typedef struct xvm_replay xvm_replay;
+
+#define XVM_LABEL_MAX 64
+struct xvm_mark {
+    char label[XVM_LABEL_MAX];
+    uint64_t event;
+    struct xvm_stats st;
+};
+
+struct xvm_replay_totals {
+    uint64_t lines, events, mismatches;
+    unsigned nmarks;
+    const struct xvm_mark *marks;
+};
+
+XVM_API int xvm_replay_create(xvm_machine *m, xvm_mount *mp, xvm_replay **out);
+XVM_API void xvm_replay_destroy(xvm_replay *r);
+/* => line: NUL-terminated, modified in place.  msg gets a message for an
+ *    error and for a mismatch (then 0 is returned and *mismatch set). */
+XVM_API int xvm_replay_line(xvm_replay *r, char *line, int *mismatch,
+                            char *msg, size_t msglen);
+XVM_API void xvm_replay_totals(const xvm_replay *r,
+                               struct xvm_replay_totals *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* XIPVM_TRACE_H */
