@@ -94,15 +94,23 @@ enum xvm_use {
     XVM_USE_COUNT
 };
 
+/*
+ * The machine's counters.  Every figure has one name and one meaning,
+ * the same in this header, in `xipvm run --json` and in doc/figures.md,
+ * which defines each of them.
+ */
 struct xvm_stats {
     uint64_t page_size;
-    uint64_t ram_pages;                     /* total frames */
-    uint64_t pages[XVM_USE_COUNT];          /* frames in use, by kind */
-    uint64_t pages_peak[XVM_USE_COUNT];
-    uint64_t ram_used_peak;                 /* frames not free, peak */
-    uint64_t vm_page_bytes;                 /* modelled struct vm_page size */
-    uint64_t vm_page_metadata_bytes;        /* ram_pages * vm_page_bytes */
+    uint64_t ram_pages;                     /* frames of RAM configured */
+    uint64_t pages[XVM_USE_COUNT];          /* frames in use now, by use */
+    uint64_t pages_peak[XVM_USE_COUNT];     /* each use's own maximum */
+    uint64_t ram_used_peak;                 /* frames in use (not free) at most */
+    uint64_t vm_page_bytes;                 /* modelled sizeof(struct vm_page) */
+    uint64_t vm_page_metadata_bytes;        /* the kernel's vm_page array for
+                                               the RAM configured: ram_pages *
+                                               vm_page_bytes */
     uint64_t device_pages;                  /* pages in device segments */
+    uint64_t device_pages_mapped_peak;      /* device pages mapped at once, at most */
     /* faults */
     uint64_t faults, faults_read, faults_write, faults_exec;
     uint64_t faults_upper, faults_lower;
@@ -113,16 +121,109 @@ struct xvm_stats {
     /* pmap and TLB */
     uint64_t pv_entries, pv_entries_peak, pv_device, pv_device_peak;
     uint64_t tlb_hits, tlb_misses, tlb_flushes;
-    /* flash and files */
-    uint64_t flash_reads, flash_bytes_read;     /* block interface */
-    uint64_t xip_reads, xip_bytes_read;         /* direct, through the window */
-    uint64_t flash_ns;                          /* simulated flash time */
+    /* flash, by path: the block interface and in place (XIP) */
+    uint64_t flash_block_reads, flash_block_bytes_read;
+    uint64_t flash_xip_reads, flash_xip_bytes_read;
+    uint64_t flash_bytes_read;              /* block + in place */
+    uint64_t flash_ns;                      /* simulated time of both */
     uint64_t pagecache_fills, readahead_pages, fallback_pages;
     uint64_t xip_hole_maps;
     uint64_t buf_hits, buf_misses;
 };
 XVM_API void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st);
+/* "anon", "aobj", "page_cache", "page_table", "zero", "buffer" ("free"). */
 XVM_API const char *xvm_use_name(enum xvm_use use);
+
+/*
+ * The counters of struct xvm_stats as a table, in declaration order: each
+ * scalar's name (its field name, and its JSON key) and where it is.
+ * pages[] and pages_peak[] are not in it (one value per use).
+ */
+struct xvm_figure {
+    const char *name;
+    size_t offset;              /* of its uint64_t in struct xvm_stats */
+};
+XVM_API const struct xvm_figure *xvm_stats_figures(size_t *n);
+
+/*
+ * RAM by kind, the rows of every report: the frames of each use, and the
+ * kernel's vm_page array for the frames in use (what a RAM sized to the
+ * run would pay).  The rows add up to the total.
+ */
+enum xvm_ram_kind {
+    XVM_RAM_ANON,       /* = XVM_USE_ANON ... */
+    XVM_RAM_AOBJ,
+    XVM_RAM_PAGECACHE,
+    XVM_RAM_PAGETABLE,
+    XVM_RAM_ZERO,
+    XVM_RAM_BUFFER,     /* ... = XVM_USE_BUFFER */
+    XVM_RAM_VM_PAGE,    /* vm_page metadata of the frames in use */
+    XVM_RAM_KINDS
+};
+XVM_API const char *xvm_ram_kind_name(enum xvm_ram_kind kind);
+
+/* The figures users read, computed by the library (doc/figures.md). */
+struct xvm_report {
+    struct xvm_stats st;                    /* every counter */
+    uint64_t ram_now[XVM_RAM_KINDS];        /* bytes by kind now */
+    uint64_t ram_now_total;
+    uint64_t ram_peak[XVM_RAM_KINDS];       /* bytes by kind when the total
+                                               peaked: they add up to it */
+    uint64_t ram_peak_total;                /* the most RAM in use at once */
+    double vm_page_share_percent;           /* vm_page_bytes of page_size */
+    uint64_t device_vm_page_bytes;          /* what the device pages mapped
+                                               at peak would have cost in
+                                               vm_pages as RAM pages */
+};
+XVM_API void xvm_report(const xvm_machine *m, struct xvm_report *r);
+
+/* What one run (XIP) saves against another (copy): copy minus xip. */
+struct xvm_savings {
+    int64_t ram_peak[XVM_RAM_KINDS];
+    int64_t ram_peak_total;
+    double ram_peak_total_percent;          /* of copy's total; 0 if it is 0 */
+};
+XVM_API void xvm_report_savings(const struct xvm_report *xip,
+                                const struct xvm_report *copy,
+                                struct xvm_savings *s);
+
+/*
+ * The timeline: RAM by kind over a run, at a bounded number of samples
+ * that always cover the whole run (the first near its start), each with
+ * the most RAM in use since the sample before it, so no peak is lost;
+ * and marks, labelled points with the whole report.  The caller's clock
+ * (`at`, events for a replay) only ever grows.
+ */
+#define XVM_TIMELINE_MAX 512
+#define XVM_MARKS_MAX 4096
+#define XVM_LABEL_MAX 64
+
+struct xvm_sample {
+    uint64_t at;
+    uint64_t ram[XVM_RAM_KINDS];            /* bytes by kind at `at` */
+    uint64_t ram_total;
+    uint64_t ram_total_max;                 /* the most since the last sample */
+};
+
+struct xvm_mark {
+    char label[XVM_LABEL_MAX];
+    uint64_t event;
+    struct xvm_report rep;
+};
+
+struct xvm_timeline {
+    const struct xvm_sample *samples;       /* valid until the next call */
+    size_t nsamples;
+    const struct xvm_mark *marks;
+    size_t nmarks;
+};
+/* Takes a sample when one is due at `at` (cheap when none is). */
+XVM_API void xvm_timeline_tick(xvm_machine *m, uint64_t at);
+/* Takes a sample at `at` now (the end of a run). */
+XVM_API void xvm_timeline_sample(xvm_machine *m, uint64_t at);
+/* => 0, E2BIG past XVM_MARKS_MAX marks, ENOMEM. */
+XVM_API int xvm_timeline_mark(xvm_machine *m, const char *label, uint64_t at);
+XVM_API void xvm_timeline_get(const xvm_machine *m, struct xvm_timeline *t);
 
 /*
  * Physical device segment, like the paper's bus_space_physload_device():

@@ -107,13 +107,6 @@ XVM_API int xvm_trace_format_event(const struct xvm_trace_event *ev, char *buf,
  */
 typedef struct xvm_replay xvm_replay;
 
-#define XVM_LABEL_MAX 64
-struct xvm_mark {
-    char label[XVM_LABEL_MAX];
-    uint64_t event;
-    struct xvm_stats st;
-};
-
 struct xvm_replay_totals {
     uint64_t lines, events, mismatches;
     unsigned nmarks;

@@ -59,10 +59,10 @@ expect 1 "run on a trace with a mismatch exits 1" -- $RUN "$T/bad.trace"
 grep -q "line 7" "$T/err" || fail "the mismatch message does not name line 7"
 expect 1 "copy mode exits 1 on the mismatch too" -- $RUN --copy "$T/bad.trace"
 
-KEYS="mode machine events mismatches ram_pages_peak page_cache_pages_peak
-anon_pages_peak page_table_pages_peak vm_page_metadata_bytes faults
-cow_promotions zero_fills device_pages_mapped fallback_pages flash_bytes_read
-pv_entries_peak tlb_hits tlb_misses marks"
+KEYS="mode machine events mismatches ram_used_peak pages_peak ram_peak
+ram_peak_total vm_page_metadata_bytes faults cow_promotions zero_fills
+device_maps fallback_pages flash_bytes_read flash_block_bytes_read
+flash_xip_bytes_read pv_entries_peak tlb_hits tlb_misses marks timeline"
 
 # check_json FILE MODE: one object with every key, the mode, no mismatch
 check_json() {
@@ -85,12 +85,18 @@ assert d["marks"]["middle"]["event"] == 7
 # flash.  Anon pages: that bss page, exec's stack page, the parent's write
 # and the child's.
 if mode == "copy":
-    assert d["page_cache_pages_peak"] == 3, d["page_cache_pages_peak"]
-    assert d["device_pages_mapped"] == 0
+    assert d["pages_peak"]["page_cache"] == 3, d["pages_peak"]
+    assert d["device_maps"] == 0
 else:
-    assert d["page_cache_pages_peak"] == d["fallback_pages"] == 0
-    assert d["device_pages_mapped"] == 2, d["device_pages_mapped"]
-assert d["anon_pages_peak"] == 4, d["anon_pages_peak"]
+    assert d["pages_peak"]["page_cache"] == d["fallback_pages"] == 0
+    assert d["device_maps"] == 2, d["device_maps"]
+assert d["pages_peak"]["anon"] == 4, d["pages_peak"]
+# One meaning per name: the total is its two paths, the RAM rows add up.
+assert d["flash_bytes_read"] == d["flash_block_bytes_read"] + d["flash_xip_bytes_read"]
+assert sum(d["ram_peak"].values()) == d["ram_peak_total"], d["ram_peak"]
+assert d["vm_page_metadata_bytes"] == d["ram_pages"] * d["vm_page_bytes"]
+# The timeline spans the run from its start.
+assert d["timeline"][0]["at"] == 0 and d["timeline"][-1]["at"] == d["events"]
 EOF
 }
 expect 0 "run --json (xip)" -- $RUN --json "$T/clean.trace"
@@ -105,8 +111,8 @@ same_json() {
     python3 - "$1" "$2" <<'EOF'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
-for k in ("events", "mismatches", "page_cache_pages_peak", "anon_pages_peak",
-          "faults", "device_pages_mapped", "flash_bytes_read", "tlb_misses", "marks"):
+for k in ("events", "mismatches", "pages_peak", "ram_peak",
+          "faults", "device_maps", "flash_bytes_read", "tlb_misses", "marks"):
     assert a[k] == b[k], (k, a[k], b[k])
 EOF
 }
@@ -145,7 +151,8 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert set(d) >= {"xip", "copy", "saved"}, list(d)
 assert d["xip"]["mode"] == "xip" and d["copy"]["mode"] == "copy"
-assert d["saved"]["page_cache_bytes"] == 3 * 4096, d["saved"]
+assert d["saved"]["ram_peak"]["page_cache"] == 3 * 4096, d["saved"]
+assert d["saved"]["ram_peak_total"] == d["copy"]["ram_peak_total"] - d["xip"]["ram_peak_total"]
 EOF
 python3 - "$T/chart.svg" <<'EOF' && ok "the SVG is well-formed" || fail "SVG"
 import sys, xml.etree.ElementTree as ET

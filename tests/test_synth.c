@@ -409,7 +409,7 @@ static void replay(const struct fixture *fx, const struct prog *p, const char *b
     for (unsigned i = 0; i < t.nmarks; i++) {
         assert_string_equal(t.marks[i].label, fc->marks[i]);
         if (strcmp(t.marks[i].label, "peak") == 0)
-            out->peak = t.marks[i].st;
+            out->peak = t.marks[i].rep.st;
     }
     tm_check(m);
     xvm_machine_stats(m, &out->st);

@@ -253,7 +253,7 @@ static void test_xip_private_write_promotes_device_page(void **state)
     uint8_t code[64];
     assert_int_equal(xvm_fetch(vs[0], a[0] + 3 * PG - 32, code, 64), 0);
     assert_memory_equal(code, orig + 3 * PG - 32, 64);
-    assert_true(tm_stats(w.m).xip_bytes_read >= 64);
+    assert_true(tm_stats(w.m).flash_xip_bytes_read >= 64);
     for (int k = 0; k < 3; k++)
         xvm_vmspace_destroy(vs[k]);
     xvm_close(f);
@@ -369,7 +369,7 @@ static void test_fsinfo_counts_every_file_and_page(void **state)
     /* Files with a fragment tail that cannot hold a page fall back. */
     assert_true(t.fallbacks >= 5);
     /* fsinfo reads without accounting. */
-    assert_int_equal(tm_stats(w.m).flash_reads, s0.flash_reads);
+    assert_int_equal(tm_stats(w.m).flash_block_reads, s0.flash_block_reads);
     tm_world_down(&w);
 }
 
@@ -573,7 +573,7 @@ static void test_readahead_reads_the_configured_pages(void **state)
         struct xvm_stats s1 = tm_stats(w.m);
         assert_int_equal(s1.pages[XVM_USE_PAGECACHE] - s0.pages[XVM_USE_PAGECACHE], 1 + ra);
         /* Flash bytes read: the pages plus metadata through buffers. */
-        assert_true(s1.flash_bytes_read - s0.flash_bytes_read >= (1 + ra) * PG);
+        assert_true(s1.flash_block_bytes_read - s0.flash_block_bytes_read >= (1 + ra) * PG);
         xvm_close(f);
         tm_world_down(&w);
     }

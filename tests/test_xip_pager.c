@@ -203,7 +203,7 @@ static void test_xip_pager_neighbour_and_checker_lookups_are_resident_only_and_q
     struct xvm_stats c1 = tm_stats(w.m);
     assert_int_equal(c1.xip_hole_maps, c0.xip_hole_maps);
     assert_int_equal(c1.fallback_pages, c0.fallback_pages);
-    assert_int_equal(c1.flash_reads, c0.flash_reads);
+    assert_int_equal(c1.flash_block_reads, c0.flash_block_reads);
     assert_int_equal(c1.pages[XVM_USE_PAGECACHE], c0.pages[XVM_USE_PAGECACHE]);
     /* Resident-only lookups straight at the pager. */
     struct xvm_object *obj = f->vp->obj;

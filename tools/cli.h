@@ -51,18 +51,15 @@ char *input_line(struct input *in, int *err);
 uint64_t input_bytes(const struct input *in);   /* compressed bytes read */
 void input_close(struct input *in);
 
-/* One replay: its figures and RAM-over-time samples. */
-struct sample {
-    uint64_t event;
-    uint64_t pages[XVM_USE_COUNT];
-};
+/* One replay: the library's report, its timeline (copied out before the
+ * machine goes), and how long it took. */
 struct run_result {
-    struct xvm_stats st;
+    struct xvm_report rep;
     uint64_t lines, events, mismatches;
-    unsigned nmarks;
-    struct xvm_mark *marks;
-    struct sample *samples;
+    struct xvm_sample *samples;
     size_t nsamples;
+    struct xvm_mark *marks;
+    size_t nmarks;
     double seconds;
 };
 /* => 0 (mismatches counted in r), or 1 after printing an error (r then
@@ -72,11 +69,13 @@ void run_result_free(struct run_result *r);
 
 void print_json_run(FILE *out, const struct run_opts *o, int xip,
                     const struct run_result *r);
-uint64_t ram_in_use(const struct xvm_stats *st);
-uint64_t flash_bytes(const struct xvm_stats *st);
+/* The figures of a report, as JSON members (no braces), indented by ind. */
+void print_json_report(FILE *out, const struct xvm_report *rep, const char *ind);
+/* RAM by kind (bytes) as a JSON object. */
+void print_json_ram(FILE *out, const uint64_t *ram);
 
 int write_svg(const char *path, const struct run_result *xip,
-              const struct run_result *copy, uint32_t page_size);
+              const struct run_result *copy);
 
 int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);

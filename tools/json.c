@@ -1,72 +1,8 @@
 /*
- * The --json form of a run's figures.
+ * The --json form of a run: the library's report, member for member.
+ * Keys are the names of the library's fields (doc/figures.md).
  */
 #include "cli.h"
-
-static void stats_fields(FILE *out, const struct xvm_stats *st, const char *ind)
-{
-    fprintf(out,
-            "%s\"ram_pages\": %llu,\n"
-            "%s\"ram_pages_peak\": %llu,\n"
-            "%s\"page_cache_pages_peak\": %llu,\n"
-            "%s\"anon_pages_peak\": %llu,\n"
-            "%s\"aobj_pages_peak\": %llu,\n"
-            "%s\"page_table_pages_peak\": %llu,\n"
-            "%s\"buffer_pages_peak\": %llu,\n"
-            "%s\"page_size\": %llu,\n"
-            "%s\"vm_page_bytes\": %llu,\n"
-            "%s\"vm_page_share_percent\": %.3f,\n"
-            "%s\"device_pages\": %llu,\n"
-            "%s\"vm_page_metadata_bytes\": %llu,\n"
-            "%s\"faults\": %llu,\n"
-            "%s\"faults_read\": %llu,\n"
-            "%s\"faults_write\": %llu,\n"
-            "%s\"faults_exec\": %llu,\n"
-            "%s\"cow_promotions\": %llu,\n"
-            "%s\"cow_from_device\": %llu,\n"
-            "%s\"zero_fills\": %llu,\n"
-            "%s\"neighbour_maps\": %llu,\n"
-            "%s\"device_pages_mapped\": %llu,\n"
-            "%s\"fallback_pages\": %llu,\n"
-            "%s\"flash_bytes_read\": %llu,\n"
-            "%s\"flash_block_bytes_read\": %llu,\n"
-            "%s\"flash_xip_bytes_read\": %llu,\n"
-            "%s\"flash_ns\": %llu,\n"
-            "%s\"pv_entries_peak\": %llu,\n"
-            "%s\"pv_device_peak\": %llu,\n"
-            "%s\"tlb_hits\": %llu,\n"
-            "%s\"tlb_misses\": %llu",
-            ind, (unsigned long long)st->ram_pages,
-            ind, (unsigned long long)st->ram_used_peak,
-            ind, (unsigned long long)st->pages_peak[XVM_USE_PAGECACHE],
-            ind, (unsigned long long)st->pages_peak[XVM_USE_ANON],
-            ind, (unsigned long long)st->pages_peak[XVM_USE_AOBJ],
-            ind, (unsigned long long)st->pages_peak[XVM_USE_PAGETABLE],
-            ind, (unsigned long long)st->pages_peak[XVM_USE_BUFFER],
-            ind, (unsigned long long)st->page_size,
-            ind, (unsigned long long)st->vm_page_bytes,
-            ind, 100.0 * st->vm_page_bytes / st->page_size,
-            ind, (unsigned long long)st->device_pages,
-            ind, (unsigned long long)(st->ram_used_peak * st->vm_page_bytes),
-            ind, (unsigned long long)st->faults,
-            ind, (unsigned long long)st->faults_read,
-            ind, (unsigned long long)st->faults_write,
-            ind, (unsigned long long)st->faults_exec,
-            ind, (unsigned long long)st->cow_promotions,
-            ind, (unsigned long long)st->cow_from_device,
-            ind, (unsigned long long)st->zero_fills,
-            ind, (unsigned long long)st->neighbour_maps,
-            ind, (unsigned long long)st->device_maps,
-            ind, (unsigned long long)st->fallback_pages,
-            ind, (unsigned long long)flash_bytes(st),
-            ind, (unsigned long long)st->flash_bytes_read,
-            ind, (unsigned long long)st->xip_bytes_read,
-            ind, (unsigned long long)st->flash_ns,
-            ind, (unsigned long long)st->pv_entries_peak,
-            ind, (unsigned long long)st->pv_device_peak,
-            ind, (unsigned long long)st->tlb_hits,
-            ind, (unsigned long long)st->tlb_misses);
-}
 
 /* Labels come from the trace: escape what JSON requires. */
 static void json_string(FILE *out, const char *s)
@@ -84,21 +20,60 @@ static void json_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
-/* RAM by kind over the replay: at most TIMELINE_MAX of the samples. */
-#define TIMELINE_MAX 256
+void print_json_ram(FILE *out, const uint64_t *ram)
+{
+    fputc('{', out);
+    for (int k = 0; k < XVM_RAM_KINDS; k++)
+        fprintf(out, "%s\"%s\": %llu", k ? ", " : "",
+                xvm_ram_kind_name((enum xvm_ram_kind)k),
+                (unsigned long long)ram[k]);
+    fputc('}', out);
+}
+
+static void uses(FILE *out, const char *name, const uint64_t *pages,
+                 const char *ind)
+{
+    fprintf(out, ",\n%s\"%s\": {", ind, name);
+    for (int u = 1; u < XVM_USE_COUNT; u++)
+        fprintf(out, "%s\"%s\": %llu", u > 1 ? ", " : "",
+                xvm_use_name((enum xvm_use)u), (unsigned long long)pages[u]);
+    fputc('}', out);
+}
+
+void print_json_report(FILE *out, const struct xvm_report *rep, const char *ind)
+{
+    size_t n;
+    const struct xvm_figure *fig = xvm_stats_figures(&n);
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "%s%s\"%s\": %llu", i ? ",\n" : "", ind, fig[i].name,
+                (unsigned long long)*(const uint64_t *)(const void *)
+                    ((const char *)&rep->st + fig[i].offset));
+    uses(out, "pages", rep->st.pages, ind);
+    uses(out, "pages_peak", rep->st.pages_peak, ind);
+    fprintf(out, ",\n%s\"ram_now\": ", ind);
+    print_json_ram(out, rep->ram_now);
+    fprintf(out, ",\n%s\"ram_now_total\": %llu,\n%s\"ram_peak\": ", ind,
+            (unsigned long long)rep->ram_now_total, ind);
+    print_json_ram(out, rep->ram_peak);
+    fprintf(out, ",\n%s\"ram_peak_total\": %llu,\n"
+            "%s\"vm_page_share_percent\": %.3f,\n"
+            "%s\"device_vm_page_bytes\": %llu", ind,
+            (unsigned long long)rep->ram_peak_total, ind,
+            rep->vm_page_share_percent, ind,
+            (unsigned long long)rep->device_vm_page_bytes);
+}
 
 static void timeline(FILE *out, const struct run_result *r)
 {
-    size_t step = (r->nsamples + TIMELINE_MAX - 1) / TIMELINE_MAX;
     fprintf(out, "  \"timeline\": [");
-    for (size_t i = 0, n = 0; i < r->nsamples; i += step ? step : 1, n++) {
-        const struct sample *s = &r->samples[i];
-        fprintf(out, "%s\n    {\"event\": %llu", n ? "," : "",
-                (unsigned long long)s->event);
-        for (int u = 1; u < XVM_USE_COUNT; u++)
-            fprintf(out, ", \"%s\": %llu", xvm_use_name(u),
-                    (unsigned long long)s->pages[u]);
-        fputc('}', out);
+    for (size_t i = 0; i < r->nsamples; i++) {
+        const struct xvm_sample *s = &r->samples[i];
+        fprintf(out, "%s\n    {\"at\": %llu, \"ram\": ", i ? "," : "",
+                (unsigned long long)s->at);
+        print_json_ram(out, s->ram);
+        fprintf(out, ", \"ram_total\": %llu, \"ram_total_max\": %llu}",
+                (unsigned long long)s->ram_total,
+                (unsigned long long)s->ram_total_max);
     }
     fprintf(out, "%s]", r->nsamples ? "\n  " : "");
 }
@@ -110,14 +85,14 @@ void print_json_run(FILE *out, const struct run_opts *o, int xip,
     json_string(out, o->machine);
     fprintf(out, ",\n  \"events\": %llu,\n  \"mismatches\": %llu,\n",
             (unsigned long long)r->events, (unsigned long long)r->mismatches);
-    stats_fields(out, &r->st, "  ");
+    print_json_report(out, &r->rep, "  ");
     fprintf(out, ",\n  \"marks\": {");
-    for (unsigned i = 0; i < r->nmarks; i++) {
+    for (size_t i = 0; i < r->nmarks; i++) {
         fprintf(out, "%s\n    ", i ? "," : "");
         json_string(out, r->marks[i].label);
         fprintf(out, ": {\n      \"event\": %llu,\n",
                 (unsigned long long)r->marks[i].event);
-        stats_fields(out, &r->marks[i].st, "      ");
+        print_json_report(out, &r->marks[i].rep, "      ");
         fprintf(out, "\n    }");
     }
     fprintf(out, "%s},\n", r->nmarks ? "\n  " : "");

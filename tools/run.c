@@ -1,6 +1,6 @@
 /*
- * Replays one trace file on a fresh machine and collects its figures,
- * with RAM-in-use samples for the chart and progress on a terminal.
+ * Replays one trace file on a fresh machine and keeps what the library
+ * reports of it, with progress on a terminal.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "xipvm_trace.h"
 
-#define MAX_SAMPLES 2048
 #define PROGRESS_NS 250000000LL
 
 static double now(void)
@@ -20,31 +20,20 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Keeps at most MAX_SAMPLES by halving the resolution when full. */
-static void sample(struct run_result *r, xvm_machine *m, uint64_t event,
-                   uint64_t *every)
+/* Copies the timeline out of the machine, which the caller destroys. */
+static int keep_timeline(xvm_machine *m, struct run_result *r)
 {
-    if (r->nsamples == MAX_SAMPLES) {
-        for (size_t i = 0; i < MAX_SAMPLES / 2; i++)
-            r->samples[i] = r->samples[2 * i + 1];
-        r->nsamples = MAX_SAMPLES / 2;
-        *every *= 2;
-    }
-    struct xvm_stats st;
-    xvm_machine_stats(m, &st);
-    struct sample *s = &r->samples[r->nsamples++];
-    s->event = event;
-    memcpy(s->pages, st.pages, sizeof(s->pages));
-}
-
-uint64_t ram_in_use(const struct xvm_stats *st)
-{
-    return st->ram_pages - st->pages[XVM_USE_FREE];
-}
-
-uint64_t flash_bytes(const struct xvm_stats *st)
-{
-    return st->flash_bytes_read + st->xip_bytes_read;
+    struct xvm_timeline tl;
+    xvm_timeline_get(m, &tl);
+    r->samples = malloc((tl.nsamples ? tl.nsamples : 1) * sizeof(*r->samples));
+    r->marks = malloc((tl.nmarks ? tl.nmarks : 1) * sizeof(*r->marks));
+    if (r->samples == NULL || r->marks == NULL)
+        return -1;
+    memcpy(r->samples, tl.samples, tl.nsamples * sizeof(*r->samples));
+    memcpy(r->marks, tl.marks, tl.nmarks * sizeof(*r->marks));
+    r->nsamples = tl.nsamples;
+    r->nmarks = tl.nmarks;
+    return 0;
 }
 
 int replay_file(const struct run_opts *o, int xip, struct run_result *r)
@@ -52,16 +41,13 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
     struct world w;
     char err[512];
     int rc = 1, ioerr = 0, mism;
-    uint64_t every = 1, next = 0, nlines = 0;
+    uint64_t nlines = 0;
     bool progress = isatty(STDERR_FILENO) && isatty(STDOUT_FILENO);
     double t0 = now(), shown = t0;
 
     memset(r, 0, sizeof(*r));
-    r->samples = calloc(MAX_SAMPLES, sizeof(*r->samples));
-    if (r->samples == NULL || world_open(o, xip, &w) != 0) {
-        run_result_free(r);     /* callers free only a successful result */
+    if (world_open(o, xip, &w) != 0)
         return 1;
-    }
     struct input *in = input_open(o->trace, err, sizeof(err));
     xvm_replay *rp = NULL;
     if (in == NULL) {
@@ -73,6 +59,7 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
         goto out;
     }
     struct xvm_replay_totals t;
+    xvm_timeline_sample(w.m, 0);
     for (char *line; (line = input_line(in, &ioerr)) != NULL;) {
         if (xvm_replay_line(rp, line, &mism, err, sizeof(err)) != 0) {
             fprintf(stderr, "xipvm: %s: %s\n", o->trace, err);
@@ -80,19 +67,13 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
         }
         if (mism && r->mismatches++ < 10)
             fprintf(stderr, "xipvm: mismatch: %s\n", err);
-        if ((++nlines & 1023) != 0)
+        if (!progress || (++nlines & 65535) != 0 ||
+            now() - shown < PROGRESS_NS * 1e-9)
             continue;
+        shown = now();
         xvm_replay_totals(rp, &t);
-        if (t.events >= next) {
-            sample(r, w.m, t.events, &every);
-            next = t.events + every;
-            if (progress && now() - shown > PROGRESS_NS * 1e-9) {
-                shown = now();
-                fprintf(stderr, "\r%s: %llu events, %.1f MB read ",
-                        xip ? "xip" : "copy", (unsigned long long)t.events,
-                        input_bytes(in) / 1e6);
-            }
-        }
+        fprintf(stderr, "\r%s: %llu events, %.1f MB read ", xip ? "xip" : "copy",
+                (unsigned long long)t.events, input_bytes(in) / 1e6);
     }
     if (progress)
         fprintf(stderr, "\r%60s\r", "");
@@ -103,19 +84,20 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
         goto out;
     }
     xvm_replay_totals(rp, &t);
-    sample(r, w.m, t.events, &every);
-    r->lines = t.lines;
-    r->events = t.events;
-    r->mismatches = t.mismatches;
-    r->nmarks = t.nmarks;
-    if (t.nmarks && (r->marks = malloc(t.nmarks * sizeof(*r->marks))) != NULL)
-        memcpy(r->marks, t.marks, t.nmarks * sizeof(*r->marks));
-    xvm_machine_stats(w.m, &r->st);
-    r->seconds = now() - t0;
     if (t.lines == 0) {
         fprintf(stderr, "xipvm: %s: empty trace\n", o->trace);
         goto out;
     }
+    xvm_timeline_sample(w.m, t.events);
+    r->lines = t.lines;
+    r->events = t.events;
+    r->mismatches = t.mismatches;
+    xvm_report(w.m, &r->rep);
+    if (keep_timeline(w.m, r) != 0) {
+        fprintf(stderr, "xipvm: out of memory\n");
+        goto out;
+    }
+    r->seconds = now() - t0;
     rc = 0;
 out:
     xvm_replay_destroy(rp);

@@ -12,21 +12,19 @@
 #define TOP 40
 #define BOTTOM 50
 
-static uint64_t used(const struct sample *s)
+/* The most in use over each sample's span: no peak falls between samples. */
+static uint64_t used(const struct xvm_sample *s)
 {
-    uint64_t n = 0;
-    for (int u = 1; u < XVM_USE_COUNT; u++)
-        n += s->pages[u];
-    return n;
+    return s->ram_total_max > s->ram_total ? s->ram_total_max : s->ram_total;
 }
 
 static void series(FILE *f, const struct run_result *r, uint64_t xmax,
-                   double ymax_mib, uint32_t pgsz, const char *colour)
+                   double ymax_mib, const char *colour)
 {
     fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", colour);
     for (size_t i = 0; i < r->nsamples; i++) {
-        double x = LEFT + (double)r->samples[i].event / (double)xmax * (W - LEFT - RIGHT);
-        double mib = (double)used(&r->samples[i]) * pgsz / 1048576.0;
+        double x = LEFT + (double)r->samples[i].at / (double)xmax * (W - LEFT - RIGHT);
+        double mib = (double)used(&r->samples[i]) / 1048576.0;
         double y = H - BOTTOM - mib / ymax_mib * (H - TOP - BOTTOM);
         fprintf(f, "%.1f,%.1f ", x, y);
     }
@@ -34,7 +32,7 @@ static void series(FILE *f, const struct run_result *r, uint64_t xmax,
 }
 
 int write_svg(const char *path, const struct run_result *xip,
-              const struct run_result *copy, uint32_t pgsz)
+              const struct run_result *copy)
 {
     FILE *f = fopen(path, "w");
     if (f == NULL)
@@ -43,12 +41,12 @@ int write_svg(const char *path, const struct run_result *xip,
     const struct run_result *runs[2] = { xip, copy };
     for (int k = 0; k < 2; k++)
         for (size_t i = 0; i < runs[k]->nsamples; i++) {
-            if (runs[k]->samples[i].event > xmax)
-                xmax = runs[k]->samples[i].event;
+            if (runs[k]->samples[i].at > xmax)
+                xmax = runs[k]->samples[i].at;
             if (used(&runs[k]->samples[i]) > ymax)
                 ymax = used(&runs[k]->samples[i]);
         }
-    double ymax_mib = (double)ymax * pgsz / 1048576.0 * 1.1;
+    double ymax_mib = (double)ymax / 1048576.0 * 1.1;
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                "font-family=\"sans-serif\" font-size=\"12\">\n", W, H);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
@@ -70,8 +68,8 @@ int write_svg(const char *path, const struct run_result *xip,
     }
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">events</text>\n",
             (W + LEFT) / 2, H - 12);
-    series(f, copy, xmax, ymax_mib, pgsz, "#d95f02");
-    series(f, xip, xmax, ymax_mib, pgsz, "#1b9e77");
+    series(f, copy, xmax, ymax_mib, "#d95f02");
+    series(f, xip, xmax, ymax_mib, "#1b9e77");
     fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#d95f02\">copy</text>\n", W - 120, TOP + 4);
     fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#1b9e77\">xip</text>\n", W - 120, TOP + 20);
     fprintf(f, "</svg>\n");

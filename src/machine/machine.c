@@ -95,6 +95,7 @@ void xvm_machine_destroy(xvm_machine *m)
     }
     mmu_fini(&m->mmu);
     phys_fini(&m->ph);
+    timeline_fini(&m->tl);
     free(m);
 }
 

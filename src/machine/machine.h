@@ -12,6 +12,7 @@
 #include "physmem.h"
 #include "pmap.h"
 #include "proc.h"
+#include "timeline.h"
 #include "vfs.h"
 #include "vm.h"
 #include "xipvm.h"
@@ -26,6 +27,7 @@ struct xvm_machine {
     struct vfs vfs;
     struct vm vm;
     struct procs procs;
+    struct timeline tl;         /* the report's samples and marks */
 };
 
 #endif

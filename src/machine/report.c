@@ -1,8 +1,10 @@
 /*
- * What the machine reports: every layer's counters gathered into the
- * public structs.  The figures are computed here, once; the CLI, the
- * bench and API users only read them.
+ * What the machine reports: every layer's counters gathered, and the
+ * figures computed from them, once, here.  The CLI, the bench and API
+ * users only read them (doc/figures.md defines each).
  */
+#include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "machine.h"
@@ -22,6 +24,7 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     st->vm_page_bytes = m->core.prof->vm_page_size;
     st->vm_page_metadata_bytes = st->ram_pages * st->vm_page_bytes;
     st->device_pages = ph->device_pages;
+    st->device_pages_mapped_peak = m->mmu.device_mapped.peak;
     st->faults = vs->faults;
     st->faults_read = vs->faults_read;
     st->faults_write = vs->faults_write;
@@ -44,10 +47,11 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     st->tlb_hits = m->mmu.tlb.hits;
     st->tlb_misses = m->mmu.tlb.misses;
     st->tlb_flushes = m->mmu.tlb.flushes;
-    st->flash_reads = m->devs.st.reads;
-    st->flash_bytes_read = m->devs.st.bytes_read;
-    st->xip_reads = ph->dev_reads;
-    st->xip_bytes_read = ph->dev_bytes_read;
+    st->flash_block_reads = m->devs.st.reads;
+    st->flash_block_bytes_read = m->devs.st.bytes_read;
+    st->flash_xip_reads = ph->dev_reads;
+    st->flash_xip_bytes_read = ph->dev_bytes_read;
+    st->flash_bytes_read = st->flash_block_bytes_read + st->flash_xip_bytes_read;
     st->flash_ns = m->devs.st.ns + ph->dev_ns;
     st->pagecache_fills = m->vfs.pagecache_fills;
     st->readahead_pages = m->vfs.readahead_pages;
@@ -55,4 +59,98 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     st->xip_hole_maps = m->vfs.xip_hole_maps;
     st->buf_hits = m->vfs.buf.hits;
     st->buf_misses = m->vfs.buf.misses;
+}
+
+#define FIGURE(f) { #f, offsetof(struct xvm_stats, f) }
+
+static const struct xvm_figure figures[] = {
+    FIGURE(page_size), FIGURE(ram_pages), FIGURE(ram_used_peak),
+    FIGURE(vm_page_bytes), FIGURE(vm_page_metadata_bytes),
+    FIGURE(device_pages), FIGURE(device_pages_mapped_peak),
+    FIGURE(faults), FIGURE(faults_read), FIGURE(faults_write),
+    FIGURE(faults_exec), FIGURE(faults_upper), FIGURE(faults_lower),
+    FIGURE(zero_fills), FIGURE(cow_promotions), FIGURE(cow_from_device),
+    FIGURE(zero_page_maps), FIGURE(neighbour_maps), FIGURE(device_maps),
+    FIGURE(amap_copies), FIGURE(enomem), FIGURE(reclaimed),
+    FIGURE(pv_entries), FIGURE(pv_entries_peak), FIGURE(pv_device),
+    FIGURE(pv_device_peak), FIGURE(tlb_hits), FIGURE(tlb_misses),
+    FIGURE(tlb_flushes), FIGURE(flash_block_reads),
+    FIGURE(flash_block_bytes_read), FIGURE(flash_xip_reads),
+    FIGURE(flash_xip_bytes_read), FIGURE(flash_bytes_read), FIGURE(flash_ns),
+    FIGURE(pagecache_fills), FIGURE(readahead_pages), FIGURE(fallback_pages),
+    FIGURE(xip_hole_maps), FIGURE(buf_hits), FIGURE(buf_misses),
+};
+
+const struct xvm_figure *xvm_stats_figures(size_t *n)
+{
+    *n = sizeof(figures) / sizeof(figures[0]);
+    return figures;
+}
+
+const char *xvm_ram_kind_name(enum xvm_ram_kind kind)
+{
+    static const char *const names[XVM_RAM_KINDS] = {
+        "anon", "aobj", "page_cache", "page_table", "zero", "buffer",
+        "vm_page",
+    };
+    return (unsigned)kind < XVM_RAM_KINDS ? names[kind] : "?";
+}
+
+void xvm_report(const xvm_machine *m, struct xvm_report *r)
+{
+    const struct physmem *ph = &m->ph;
+    uint64_t now[XVM_USE_COUNT];
+    memset(r, 0, sizeof(*r));
+    xvm_machine_stats(m, &r->st);
+    for (int u = 0; u < XVM_USE_COUNT; u++)
+        now[u] = ph->use[u].cur;
+    ram_by_kind(ph, now, r->ram_now, &r->ram_now_total);
+    ram_by_kind(ph, ph->used_mix, r->ram_peak, &r->ram_peak_total);
+    r->vm_page_share_percent = 100.0 * (double)r->st.vm_page_bytes /
+                               (double)r->st.page_size;
+    r->device_vm_page_bytes = r->st.device_pages_mapped_peak * r->st.vm_page_bytes;
+}
+
+void xvm_report_savings(const struct xvm_report *xip,
+                        const struct xvm_report *copy, struct xvm_savings *s)
+{
+    memset(s, 0, sizeof(*s));
+    for (int k = 0; k < XVM_RAM_KINDS; k++)
+        s->ram_peak[k] = (int64_t)copy->ram_peak[k] - (int64_t)xip->ram_peak[k];
+    s->ram_peak_total = (int64_t)copy->ram_peak_total - (int64_t)xip->ram_peak_total;
+    if (copy->ram_peak_total)
+        s->ram_peak_total_percent = 100.0 * (double)s->ram_peak_total /
+                                    (double)copy->ram_peak_total;
+}
+
+/* ---- the timeline (timeline.c keeps it) ---- */
+
+void xvm_timeline_sample(xvm_machine *m, uint64_t at)
+{
+    timeline_sample(&m->tl, &m->ph, at);
+}
+
+void xvm_timeline_tick(xvm_machine *m, uint64_t at)
+{
+    if (at >= m->tl.next)
+        timeline_sample(&m->tl, &m->ph, at);
+}
+
+int xvm_timeline_mark(xvm_machine *m, const char *label, uint64_t at)
+{
+    int error = 0;
+    if (m == NULL || label == NULL)
+        return EINVAL;
+    struct xvm_mark *mk = timeline_mark(&m->tl, label, at, &error);
+    if (mk)
+        xvm_report(m, &mk->rep);
+    return error;
+}
+
+void xvm_timeline_get(const xvm_machine *m, struct xvm_timeline *t)
+{
+    t->samples = m->tl.samples;
+    t->nsamples = m->tl.n;
+    t->marks = m->tl.marks;
+    t->nmarks = m->tl.nmarks;
 }

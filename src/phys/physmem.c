@@ -217,7 +217,7 @@ uint64_t phys_free_base(const struct physmem *ph)
 const char *xvm_use_name(enum xvm_use use)
 {
     static const char *const names[XVM_USE_COUNT] = {
-        "free", "anon", "aobj", "pagecache", "pagetable", "zero", "buffer",
+        "free", "anon", "aobj", "page_cache", "page_table", "zero", "buffer",
     };
     return (unsigned)use < XVM_USE_COUNT ? names[use] : "?";
 }

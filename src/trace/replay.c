@@ -20,8 +20,6 @@ struct xvm_replay {
     struct xvm_trace_event ev;
     uint32_t last_pid;          /* pid -> vmspace cache for the hot path */
     xvm_vmspace *last_vs;
-    struct xvm_mark *marks;
-    unsigned nmarks, capmarks;
     uint8_t buf[CHUNK];
 };
 
@@ -42,7 +40,6 @@ void xvm_replay_destroy(xvm_replay *r)
 {
     if (r == NULL)
         return;
-    free(r->marks);
     free(r);
 }
 
@@ -51,8 +48,10 @@ void xvm_replay_totals(const xvm_replay *r, struct xvm_replay_totals *t)
     t->lines = r->lines;
     t->events = r->events;
     t->mismatches = r->mismatches;
-    t->nmarks = r->nmarks;
-    t->marks = r->marks;
+    struct xvm_timeline tl;
+    xvm_timeline_get(r->m, &tl);
+    t->nmarks = (unsigned)tl.nmarks;
+    t->marks = tl.marks;
 }
 
 static xvm_vmspace *space_of(struct xvm_replay *r, uint32_t pid)
@@ -64,25 +63,6 @@ static xvm_vmspace *space_of(struct xvm_replay *r, uint32_t pid)
     return r->last_vs;
 }
 
-static int do_mark(struct xvm_replay *r, const char *label)
-{
-    if (r->nmarks == r->capmarks) {
-        unsigned ncap = r->capmarks ? r->capmarks * 2 : 8;
-        struct xvm_mark *n = malloc(ncap * sizeof(*n));
-        if (n == NULL)
-            return ENOMEM;
-        if (r->nmarks)
-            memcpy(n, r->marks, r->nmarks * sizeof(*n));
-        free(r->marks);
-        r->marks = n;
-        r->capmarks = ncap;
-    }
-    struct xvm_mark *mk = &r->marks[r->nmarks++];
-    snprintf(mk->label, sizeof(mk->label), "%s", label);
-    mk->event = r->events;
-    xvm_machine_stats(r->m, &mk->st);
-    return 0;
-}
 
 /* r, w and x: in chunks, checking =HEX for reads. */
 static int do_access(struct xvm_replay *r, xvm_vmspace *vs, int *differs)
@@ -155,7 +135,7 @@ static int run_event(struct xvm_replay *r, int *differs)
     case XVM_T_BRK:
         return xvm_brk(r->m, ev->pid, ev->addr);
     case XVM_T_MARK:
-        return do_mark(r, ev->label);
+        return xvm_timeline_mark(r->m, ev->label, r->events);
     default:
         break;
     }
@@ -205,6 +185,7 @@ int xvm_replay_line(xvm_replay *r, char *line, int *mismatch, char *msg,
         return 0;
     r->events++;
     int differs = 0, error = run_event(r, &differs);
+    xvm_timeline_tick(r->m, r->events);
     if (error != r->ev.expect_err) {
         snprintf(msg, msglen, "line %llu: expected %s, got %s",
                  (unsigned long long)r->lines, err_name(r->ev.expect_err),
