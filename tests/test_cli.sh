@@ -106,6 +106,22 @@ expect 0 "run --json --copy" -- $RUN --copy --json "$T/clean.trace"
 cp "$T/out" "$T/copy.json"
 check_json "$T/copy.json" copy && ok "copy JSON has every key and the expected pages"
 
+# Every key the JSON prints is defined in doc/figures.md (one name, one
+# meaning): the run's keys, its per-use and per-kind keys, the timeline's.
+FIGURES="$(dirname "$0")/../doc/figures.md"
+python3 - "$T/xip.json" "$FIGURES" <<'EOF' && ok "every JSON key is in doc/figures.md" || fail "undocumented JSON keys"
+import json, sys
+d = json.load(open(sys.argv[1]))
+doc = open(sys.argv[2]).read()
+keys = set(d)
+for k in ("pages", "pages_peak", "ram_now", "ram_peak"):
+    keys |= set(d[k])
+for s in d["timeline"]:
+    keys |= set(s) | set(s["ram"])
+missing = sorted(k for k in keys if "`%s`" % k not in doc)
+assert not missing, "not in doc/figures.md: %s" % missing
+EOF
+
 # Compressed and standard input give the same figures.
 same_json() {
     python3 - "$1" "$2" <<'EOF'

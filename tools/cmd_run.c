@@ -8,10 +8,12 @@
 
 static const char run_usage[] =
     "usage: xipvm run --image IMG [--xip|--copy] [--machine sgimips|amd64]\n"
-    "                 [--ram SIZE] [--fault-ahead N] [--readahead N] [--json] TRACE\n";
+    "                 [--ram SIZE] [--fault-ahead N] [--readahead N] [--json] TRACE\n"
+    "the figures it prints are defined in doc/figures.md\n";
 static const char compare_usage[] =
     "usage: xipvm compare --image IMG [--machine sgimips|amd64] [--ram SIZE]\n"
-    "                 [--fault-ahead N] [--readahead N] [--json] [--svg FILE] TRACE\n";
+    "                 [--fault-ahead N] [--readahead N] [--json] [--svg FILE] TRACE\n"
+    "the figures it prints are defined in doc/figures.md\n";
 
 static double kib(uint64_t bytes)
 {

@@ -29,7 +29,8 @@ static int usage(FILE *f)
     fprintf(f, "usage: xipvm COMMAND [ARGS...]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].what);
-    fprintf(f, "\n'xipvm COMMAND' without arguments describes its options.\n");
+    fprintf(f, "\n'xipvm COMMAND' without arguments describes its options.\n"
+               "Every figure the reports print is defined in doc/figures.md.\n");
     return f == stdout ? 0 : 2;
 }
 

@@ -652,6 +652,9 @@ static void visit_rec(struct pmap *pm, pageh t, unsigned l, uint64_t base,
                       pte_visit_fn pfn, table_visit_fn tfn, void *arg)
 {
     struct mmu *mu = pm->mmu;
+    /* Profiles have at most 4 levels; the bound also tells the compiler. */
+    if (l >= sizeof(mu->lvl_shift) / sizeof(mu->lvl_shift[0]))
+        return;
     struct vm_page *tp = table_page(mu, t);
     unsigned n = level_entries(mu, l), valid = 0;
     bool leaf = l + 1 == mu->prof->levels;
