@@ -372,9 +372,10 @@ static void test_cache_allocator_and_bound(void **state)
     cfg.free = counted_free;
     cfg.alloc_ctx = &got;
     assert_int_equal(cache_init(&c, &cfg, err, sizeof err), 0);
-    /* 8 bytes per line: (512 + 512 + 32768) lines. */
+    /* 16 bytes per line, 4 per set: 512 + 512 + 32768 lines in
+     * 64 + 64 + 2048 sets. */
     assert_int_equal(got, cache_host_bytes(&cfg));
-    assert_int_equal(got, 8 * (512 + 512 + 32768));
+    assert_int_equal(got, 16 * (512 + 512 + 32768) + 4 * (64 + 64 + 2048));
     assert_int_equal(c.min_line, 64);
     assert_int_equal(cache_cg_size(&c, 512), 64);
     assert_int_equal(cache_cg_size(&c, 32), 32);

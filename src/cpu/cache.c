@@ -152,21 +152,41 @@ static size_t lines_of(const struct cache_geom *g)
     return g->size ? g->size / g->line : 0;
 }
 
-size_t cache_host_bytes(const struct cache_config *cfg)
+static size_t sets_of(const struct cache_geom *g)
 {
-    return (lines_of(&cfg->i1) + lines_of(&cfg->d1) + lines_of(&cfg->ll))
-           * sizeof(uint64_t);
+    return g->size ? g->size / ((size_t)g->line * g->assoc) : 0;
 }
 
-static void level_init(struct cache_level *l, const struct cache_geom *g,
-                       uint64_t *tags)
+/* Per level: tags and stamps (8 bytes each per line), mru (4 per set),
+ * rounded to 8 so that the next level's tags stay aligned. */
+static size_t level_bytes(const struct cache_geom *g)
 {
+    size_t n = lines_of(g) * 2 * sizeof(uint64_t) + sets_of(g) * sizeof(uint32_t);
+    return (n + 7) & ~(size_t)7;
+}
+
+size_t cache_host_bytes(const struct cache_config *cfg)
+{
+    return level_bytes(&cfg->i1) + level_bytes(&cfg->d1) + level_bytes(&cfg->ll);
+}
+
+/* Carves l's arrays out of *mem (8-byte parts first keep alignment). */
+static void level_init(struct cache_level *l, const struct cache_geom *g,
+                       char **mem)
+{
+    size_t lines = lines_of(g), sets = sets_of(g);
     memset(l, 0, sizeof *l);
     l->geom = *g;
-    l->tags = tags;
+    l->tags = (uint64_t *)(void *)*mem;
+    l->stamp = l->tags + lines;
+    l->mru = (uint32_t *)(void *)(l->stamp + lines);
+    memset(l->tags, 0xff, lines * sizeof *l->tags);     /* CACHE_EMPTY */
+    memset(l->stamp, 0, lines * sizeof *l->stamp);
+    memset(l->mru, 0, sets * sizeof *l->mru);
+    *mem += level_bytes(g);
     l->assoc = g->assoc;
     l->line_bits = log2u(g->line);
-    l->set_mask = g->size / ((uint64_t)g->line * g->assoc) - 1;
+    l->set_mask = sets - 1;
 }
 
 static void *default_alloc(void *ctx, size_t n)
@@ -195,17 +215,15 @@ int cache_init(struct cache *c, const struct cache_config *cfg,
 
     void *(*alloc)(void *, size_t) = cfg->alloc ? cfg->alloc : default_alloc;
     size_t bytes = cache_host_bytes(cfg);
-    uint64_t *tags = alloc(cfg->alloc_ctx, bytes);
-    if (tags == NULL) {
+    char *mem = alloc(cfg->alloc_ctx, bytes);
+    if (mem == NULL) {
         fail(err, errlen, "cache: no memory for %zu bytes of tags", bytes);
         return ENOMEM;
     }
-    memset(tags, 0xff, bytes);          /* every way CACHE_EMPTY */
-    level_init(&c->i1, &cfg->i1, tags);
-    level_init(&c->d1, &cfg->d1, tags + lines_of(&cfg->i1));
+    level_init(&c->i1, &cfg->i1, &mem);
+    level_init(&c->d1, &cfg->d1, &mem);
     if (has_ll)
-        level_init(&c->ll, &cfg->ll,
-                   tags + lines_of(&cfg->i1) + lines_of(&cfg->d1));
+        level_init(&c->ll, &cfg->ll, &mem);
     c->has_ll = has_ll;
     c->min_line = cfg->i1.line < cfg->d1.line ? cfg->i1.line : cfg->d1.line;
     if (has_ll && cfg->ll.line < c->min_line)
@@ -258,25 +276,33 @@ static void write_back(struct cache *c, struct cache_level *l, uint64_t vb,
 }
 
 /*
- * One line lookup: block b becomes MRU of its set (dirty if asked).
- * => true on a miss; the LRU way was evicted (written back if dirty).
+ * One line lookup: block b becomes the newest way of its set (dirty if
+ * asked).  => true on a miss; the least recently used way was replaced
+ * (written back if dirty).  Both scans run over every way without an
+ * early exit: the compiler makes them branch-free.
  */
 static bool set_ref(struct cache *c, struct cache_level *l, uint64_t b,
                     bool dirty, unsigned *wbs)
 {
-    uint64_t *set = l->tags + (b & l->set_mask) * l->assoc;
-    uint32_t i;
-    for (i = 0; i < l->assoc; i++) {
-        if (set[i] >> 1 == b) {
-            uint64_t t = set[i] | (uint64_t)dirty;
-            memmove(set + 1, set, i * sizeof *set);
-            set[0] = t;
-            return false;
-        }
+    uint64_t set = b & l->set_mask;
+    uint64_t *tags = l->tags + set * l->assoc;
+    uint64_t *stamp = l->stamp + set * l->assoc;
+    uint32_t w = l->assoc;
+    for (uint32_t i = 0; i < l->assoc; i++)
+        w = tags[i] >> 1 == b ? i : w;
+    if (w < l->assoc) {
+        tags[w] |= (uint64_t)dirty;
+        stamp[w] = ++l->clock;
+        l->mru[set] = w;
+        return false;
     }
-    uint64_t victim = set[l->assoc - 1];
-    memmove(set + 1, set, (l->assoc - 1) * sizeof *set);
-    set[0] = b << 1 | (uint64_t)dirty;
+    uint32_t v = 0;
+    for (uint32_t i = 1; i < l->assoc; i++)
+        v = stamp[i] < stamp[v] ? i : v;
+    uint64_t victim = tags[v];
+    tags[v] = b << 1 | (uint64_t)dirty;
+    stamp[v] = ++l->clock;
+    l->mru[set] = v;
     if (victim != CACHE_EMPTY && (victim & 1))
         write_back(c, l, victim >> 1, wbs);
     return true;
@@ -332,9 +358,11 @@ static void level_flush(struct cache *c, struct cache_level *l)
     for (size_t i = 0; i < n; i++) {
         uint64_t t = l->tags[i];
         l->tags[i] = CACHE_EMPTY;
+        l->stamp[i] = 0;
         if (t != CACHE_EMPTY && (t & 1))
             write_back(c, l, t >> 1, &wbs);
     }
+    memset(l->mru, 0, (size_t)(l->set_mask + 1) * sizeof *l->mru);
 }
 
 void cache_flush(struct cache *c)
@@ -362,15 +390,22 @@ static int level_check(const struct cache_level *l, const char *name,
 {
     for (uint64_t s = 0; s <= l->set_mask; s++) {
         const uint64_t *set = l->tags + s * l->assoc;
+        const uint64_t *stamp = l->stamp + s * l->assoc;
+        uint64_t newest = 0;
+        if (l->mru[s] >= l->assoc)
+            return fail(err, errlen, "cache %s: set %llu names way %u", name,
+                        (unsigned long long)s, l->mru[s]);
         for (uint32_t i = 0; i < l->assoc; i++) {
-            if (set[i] == CACHE_EMPTY) {
-                for (uint32_t j = i + 1; j < l->assoc; j++)
-                    if (set[j] != CACHE_EMPTY)
-                        return fail(err, errlen, "cache %s: set %llu has a "
-                                    "line after an empty way", name,
-                                    (unsigned long long)s);
-                break;
-            }
+            if ((set[i] == CACHE_EMPTY) != (stamp[i] == 0) ||
+                stamp[i] > l->clock)
+                return fail(err, errlen, "cache %s: set %llu way %u: stamp "
+                            "%llu does not fit its tag", name,
+                            (unsigned long long)s, i,
+                            (unsigned long long)stamp[i]);
+            if (stamp[i] > newest)
+                newest = stamp[i];
+            if (set[i] == CACHE_EMPTY)
+                continue;
             uint64_t b = set[i] >> 1;
             if ((b & l->set_mask) != s)
                 return fail(err, errlen, "cache %s: block %#llx sits in set "
@@ -380,11 +415,15 @@ static int level_check(const struct cache_level *l, const char *name,
                 return fail(err, errlen, "cache %s: dirty line %#llx", name,
                             (unsigned long long)b);
             for (uint32_t j = 0; j < i; j++)
-                if (set[j] >> 1 == b)
-                    return fail(err, errlen, "cache %s: block %#llx twice in "
-                                "set %llu", name, (unsigned long long)b,
-                                (unsigned long long)s);
+                if (set[j] != CACHE_EMPTY &&
+                    (set[j] >> 1 == b || stamp[j] == stamp[i]))
+                    return fail(err, errlen, "cache %s: set %llu holds block "
+                                "%#llx twice or two ways of one age", name,
+                                (unsigned long long)s, (unsigned long long)b);
         }
+        if (newest != 0 && stamp[l->mru[s]] != newest)
+            return fail(err, errlen, "cache %s: set %llu: mru is not the "
+                        "newest way", name, (unsigned long long)s);
     }
     return 0;
 }
