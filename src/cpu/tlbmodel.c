@@ -105,6 +105,7 @@ int tlbm_init(struct tlbm *t, const struct tlbm_config *cfg,
             return fail(err, errlen, "tlb entries: %u is not a power of two "
                         "from 1 to 2^24", cfg->entries);
         e = array_init(&t->arr[0], cfg->entries, 1);
+        t->l1[0][0] = t->l1[0][1] = t->l1[1][0] = t->l1[1][1] = &t->arr[0];
         break;
     case TLBM_R4K:
         if (cfg->entries == 0 || cfg->entries > 255)
@@ -138,6 +139,10 @@ int tlbm_init(struct tlbm *t, const struct tlbm_config *cfg,
                         "walk reads one fewer)", cfg->walk_reads);
         for (int i = 0; i < 5 && e == 0; i++)
             e = array_init(&t->arr[i], sh[i]->entries, sh[i]->ways);
+        t->l1[0][0] = &t->arr[TLBM_DTLB];
+        t->l1[0][1] = &t->arr[TLBM_DTLB2M];
+        t->l1[1][0] = &t->arr[TLBM_ITLB];
+        t->l1[1][1] = &t->arr[TLBM_ITLB2M];
         break;
     }
     default:
@@ -188,7 +193,11 @@ static struct tlbm_ent *set_of(const struct tlbm_array *a, uint64_t vpn)
 static bool array_lookup(struct tlbm_array *a, uint64_t asid, uint64_t key)
 {
     struct tlbm_ent *set = set_of(a, KEY_VPN(key));
-    for (uint32_t i = 0; i < a->ways; i++) {
+    if (set[0].key == key && set[0].asid == asid) {
+        a->hits++;
+        return true;
+    }
+    for (uint32_t i = 1; i < a->ways; i++) {
         if (set[i].key == key && set[i].asid == asid) {
             struct tlbm_ent e = set[i];
             memmove(set + 1, set, i * sizeof *set);
@@ -246,11 +255,6 @@ static unsigned direct_access(struct tlbm *t, uint64_t asid, uint64_t va,
     return r;
 }
 
-static unsigned r4k_hint(uint64_t asid, uint64_t va)
-{
-    return (unsigned)(((va >> 13) ^ asid ^ (asid >> 40)) & 63);
-}
-
 static bool pair_covers(const struct tlbm_pair *p, uint64_t asid, uint64_t va)
 {
     return p->vpn2 != TLBM_NONE && p->asid == asid &&
@@ -260,7 +264,7 @@ static bool pair_covers(const struct tlbm_pair *p, uint64_t asid, uint64_t va)
 static unsigned r4k_access(struct tlbm *t, uint64_t asid, uint64_t va,
                            bool exec, unsigned shift)
 {
-    unsigned h = r4k_hint(asid, va);
+    unsigned h = tlbm_hint(asid, va);
     struct tlbm_pair *p = &t->pair[t->hint[h]];
     if (!pair_covers(p, asid, va)) {
         p = NULL;

@@ -120,9 +120,12 @@ struct tlbm {
     struct tlbm_array arr[5];
     /* R4K. */
     struct tlbm_pair *pair;
-    uint8_t hint[64];           /* (asid, va >> 13) hash -> pair index */
+    uint8_t hint[256];          /* tlbm_hint(asid, va) -> pair index */
     uint32_t victim;            /* next round-robin victim */
     uint64_t shifts_seen;       /* bit n: a 2^n entry was ever made */
+    /* [exec][large]: the array whose MRU way, when it matches, is a hit
+     * that changes nothing (DIRECT: its slots; AMD64: the L1 arrays). */
+    struct tlbm_array *l1[2][2];
 };
 
 /* AMD64 array indices in arr[]. */
@@ -157,6 +160,13 @@ bool tlbm_page_ok(const struct tlbm *t, unsigned shift);
  *    fewer for 2 MiB pages, whose PDE is the leaf). */
 unsigned tlbm_walk_reads(const struct tlbm *t, unsigned shift);
 
+/* R4K: the hint slot of (asid, va): which pair last served its 8 KiB. */
+static inline unsigned tlbm_hint(uint64_t asid, uint64_t va)
+{
+    uint64_t h = (va >> 13) ^ asid ^ (asid >> 40);
+    return (unsigned)((h ^ h >> 8 ^ h >> 16) & 255);
+}
+
 unsigned tlbm_access_slow(struct tlbm *t, uint64_t asid, uint64_t va,
                           bool exec, unsigned shift);
 
@@ -167,8 +177,9 @@ unsigned tlbm_access_slow(struct tlbm *t, uint64_t asid, uint64_t va,
  *    present.  On TLBM_WALK the caller sends its page-table reads (the
  *    PTEs its pmap walk touches, tlbm_walk_reads() of them) through the
  *    data cache, and may do the same with a refill handler's loads.
- * => a repeat of the side's last page is decided inline, without a lookup
- *    (its entry is MRU already, so no state would change).
+ * => decided inline, without a call, when the side's last page repeats,
+ *    the page is the MRU way of its first-level set, or (R4K) the hint
+ *    names a pair covering it: none of these changes any state.
  * => when a mapping changes size (a super page made or demoted), flush
  *    its page first, as an OS must on real hardware: lookups use the
  *    arrays for the size passed.
@@ -180,6 +191,22 @@ static inline unsigned tlbm_access(struct tlbm *t, uint64_t asid, uint64_t va,
     t->st.lookups[exec]++;
     if (va >> m->shift == m->vpn && m->asid == asid)
         return TLBM_HIT;
+    struct tlbm_array *a = t->l1[exec][shift != 12];
+    if (a != NULL) {
+        uint64_t vpn = va >> shift;
+        const struct tlbm_ent *e = a->ent + (vpn & a->set_mask) * a->ways;
+        if (e->key == (vpn << 6 | shift) && e->asid == asid) {
+            a->hits++;
+            *m = (struct tlbm_memo){ asid, vpn, shift };
+            return TLBM_HIT;
+        }
+    } else if (t->pair != NULL) {
+        const struct tlbm_pair *p = &t->pair[t->hint[tlbm_hint(asid, va)]];
+        if (va >> (p->shift + 1) == p->vpn2 && p->asid == asid) {
+            *m = (struct tlbm_memo){ asid, p->vpn2, p->shift + 1 };
+            return TLBM_HIT;
+        }
+    }
     return tlbm_access_slow(t, asid, va, exec, shift);
 }
 
