@@ -133,11 +133,13 @@ static void test_cache_straddling_access_counts_once(void **state)
     unsigned r = cache_load(&c, 0x103c, 8);       /* lines 0x40, 0x41: both miss */
     assert_int_equal(r & CACHE_L1_MISS, 1);
     assert_int_equal(CACHE_FILLS(r), 2);          /* two lines from memory */
+    assert_int_equal(CACHE_L1_LINES(r), 2);
     assert_int_equal(cache_load(&c, 0x1040, 4), 0);       /* second line is in */
     assert_int_equal(cache_load(&c, 0x1038, 4), 0);       /* first too */
     assert_int_equal(cache_load(&c, 0x1080, 1) != 0, 1);  /* line 0x42 */
     r = cache_load(&c, 0x10bc, 8);                /* 0x42 hits, 0x43 misses */
     assert_int_equal(r & CACHE_L1_MISS, 1);
+    assert_int_equal(CACHE_L1_LINES(r), 1);
     assert_int_equal(CACHE_FILLS(r), 1);
     assert_int_equal(c.d1.refs[CACHE_R], 5);
     assert_int_equal(c.d1.misses[CACHE_R], 3);
@@ -166,6 +168,7 @@ static void test_cache_straddle_looks_up_both_ll_lines(void **state)
     assert_int_equal(CACHE_FILLS(r), 1);
     r = cache_fetch(&c, 0x203c, 8);
     assert_int_equal(r & CACHE_L1_MISS, 1);
+    assert_int_equal(CACHE_L1_LINES(r), 2);     /* one from LL, one from memory */
     assert_int_equal(CACHE_FILLS(r), 1);
     assert_int_equal(c.i1.misses[CACHE_I], 1);
     assert_int_equal(c.ll.refs[CACHE_I], 1);
@@ -393,6 +396,7 @@ static void test_cache_odd_sizes_and_addresses(void **state)
     assert_int_equal(cache_load(&c, 0x5000, 1), 0);
     unsigned r = cache_load(&c, 0x8000, 100000);   /* a page: 64 lines */
     assert_int_equal(CACHE_FILLS(r), 64);
+    assert_int_equal(CACHE_L1_LINES(r), 64);
     r = cache_load(&c, UINT64_MAX - 3, 16);         /* no wrap to 0 */
     assert_int_equal(CACHE_FILLS(r), 1);
     assert_int_equal(c.d1.refs[CACHE_R], 4);

@@ -342,11 +342,14 @@ unsigned cache_access_slow(struct cache *c, struct cache_level *l,
         fills = l1_missed;
     }
     c->mem_fills += fills;
+    /* At most 257 lines (a page of 16-byte lines, misaligned) each way. */
     if (fills > 0x3ff)
         fills = 0x3ff;
     if (wbs > 0x7ff)
         wbs = 0x7ff;
-    return CACHE_L1_MISS | fills << 1 | wbs << 11;
+    if (l1_missed > 0x3ff)
+        l1_missed = 0x3ff;
+    return CACHE_L1_MISS | fills << 1 | wbs << 11 | l1_missed << 22;
 }
 
 static void level_flush(struct cache *c, struct cache_level *l)

@@ -26,12 +26,14 @@
  * memory.  I1 lines are never dirty.
  *
  * Every access returns a small word: 0 on an L1 hit (the common case,
- * decided inline without a call), else CACHE_L1_MISS plus the number of
- * lines that came from memory (CACHE_FILLS) and the number of dirty lines
- * written to memory (CACHE_WBS).  The caller charges RAM or flash by the
- * physical address it passed: when accesses are split at page boundaries,
- * all the lines of one access are in one page, so one address decides.
- * Lines filled from LL are CACHE_L1_MISS minus the memory fills.
+ * decided inline without a call), else CACHE_L1_MISS with the number of
+ * L1 lines that missed (CACHE_L1_LINES, 1 or 2 unless the access is
+ * larger than a line), the number of lines that came from memory
+ * (CACHE_FILLS; LL lines when there is an LL, the rest came from LL) and
+ * the number of dirty lines written to memory (CACHE_WBS).  The caller
+ * charges RAM or flash by the physical address it passed: when accesses
+ * are split at page boundaries, all the lines of one access are in one
+ * page, so one address decides.
  *
  * No globals: everything lives in a struct cache the caller owns.
  */
@@ -99,9 +101,10 @@ struct cache {
 #define CACHE_EMPTY UINT64_MAX
 
 /* The access result word. */
-#define CACHE_L1_MISS   1u
-#define CACHE_FILLS(r)  (((r) >> 1) & 0x3ffu)   /* lines from memory */
-#define CACHE_WBS(r)    (((r) >> 11) & 0x7ffu)  /* dirty lines to memory */
+#define CACHE_L1_MISS     1u
+#define CACHE_FILLS(r)    (((r) >> 1) & 0x3ffu)   /* lines from memory */
+#define CACHE_WBS(r)      (((r) >> 11) & 0x7ffu)  /* dirty lines to memory */
+#define CACHE_L1_LINES(r) (((r) >> 22) & 0x3ffu)  /* L1 lines that missed */
 
 /*
  * cache_geom_check: is g a geometry cachegrind accepts?
@@ -198,8 +201,9 @@ static inline unsigned cache_access_(struct cache *c, struct cache_level *l,
  * address in the machine; the virtual one when matching cachegrind),
  * size the bytes accessed (0 counts as 1; above CACHE_MAX_ACCESS as
  * CACHE_MAX_ACCESS).
- * => 0 on an L1 hit; else CACHE_L1_MISS | fills and write-backs, read
- *    with CACHE_FILLS() and CACHE_WBS().
+ * => 0 on an L1 hit; else CACHE_L1_MISS | missing L1 lines, memory
+ *    fills and write-backs, read with CACHE_L1_LINES(), CACHE_FILLS()
+ *    and CACHE_WBS().
  * => fetch: I1 (then LL); load: D1 read; store: D1 write, the line
  *    becomes dirty; modify: one D1 read reference that also dirties the
  *    line (cachegrind counts a modify as a read).
