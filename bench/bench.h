@@ -9,9 +9,9 @@
 #include <stdint.h>
 
 struct bench_opts {
-    unsigned runs;              /* repetitions per row; the median is kept */
-    bool quick;                 /* smaller sizes, for CI */
-    const char *workdir;        /* scratch files (images, traces) */
+    unsigned runs;       /* repetitions per row; the median is kept */
+    bool quick;          /* smaller sizes, for CI */
+    const char *workdir; /* scratch files (images, traces) */
 };
 
 /* One measured figure: ns per unit (or a plain number), median of runs. */
@@ -22,12 +22,12 @@ struct figure {
 
 /* Each row: the median of up to BENCH_MAX_RUNS repetitions of expr. */
 #define BENCH_MAX_RUNS 31
-#define MEDIAN(dst, runs, expr)                                 \
-    do {                                                        \
-        double v_[BENCH_MAX_RUNS];                              \
-        for (unsigned i_ = 0; i_ < (runs); i_++)                \
-            v_[i_] = (expr);                                    \
-        (dst) = median(v_, (runs));                             \
+#define MEDIAN(dst, runs, expr)                                                \
+    do {                                                                       \
+        double v_[BENCH_MAX_RUNS];                                             \
+        for (unsigned i_ = 0; i_ < (runs); i_++)                               \
+            v_[i_] = (expr);                                                   \
+        (dst) = median(v_, (runs));                                            \
     } while (0)
 
 /* clock.c */
@@ -39,19 +39,19 @@ struct sim_results {
     double tlb_read, tlb_write, tlb_exec;
     double xip_fault, copy_resident_fault, copy_flash_fault;
     double cow_device, zero_fill, cow_fork;
-    double fork_exit[3];        /* 1, 16, 256 MiB touched */
-    double busybox_fork;        /* a process laid out like busybox */
-    double procs[3];            /* per event with 1, 100, 10000 processes */
-    double entries[3];          /* per event with 10, 1000, 100000 entries */
+    double fork_exit[3]; /* 1, 16, 256 MiB touched */
+    double busybox_fork; /* a process laid out like busybox */
+    double procs[3];     /* per event with 1, 100, 10000 processes */
+    double entries[3];   /* per event with 10, 1000, 100000 entries */
     double ram_page_bytes, device_page_bytes, pv_bytes;
 };
 struct kernel_results {
     double zero_fill, file_fault, cow_file, cow_fork;
     double fork_exit[3];
-    double faults_per_page;     /* minor faults seen per page touched */
+    double faults_per_page; /* minor faults seen per page touched */
 };
 struct replay_results {
-    double plain, gz, zst;      /* events per second, parsing included */
+    double plain, gz, zst; /* events per second, parsing included */
     uint64_t events;
 };
 

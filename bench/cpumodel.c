@@ -13,7 +13,7 @@
 struct ev {
     uint64_t addr;
     uint32_t size;
-    uint32_t kind;              /* 'I', 'L', 'S', 'M' */
+    uint32_t kind; /* 'I', 'L', 'S', 'M' */
 };
 
 struct evs {
@@ -85,7 +85,7 @@ static int synth(struct evs *e, size_t n)
                     return ENOMEM;
             }
         }
-        if (rnd(&s) % 8 == 0)   /* calls and returns move the stack */
+        if (rnd(&s) % 8 == 0) /* calls and returns move the stack */
             sp += (rnd(&s) % 2 ? 64 : -64);
     }
     return 0;
@@ -137,18 +137,10 @@ static double pass(const struct evs *e, struct cache *c, struct tlbm *t,
         }
         uint32_t sz = cache_cg_size(c, v->size);
         switch (v->kind) {
-        case 'I':
-            acc += cache_fetch(c, v->addr, v->size);
-            break;
-        case 'L':
-            acc += cache_load(c, v->addr, sz);
-            break;
-        case 'S':
-            acc += cache_store(c, v->addr, sz);
-            break;
-        default:
-            acc += cache_modify(c, v->addr, sz);
-            break;
+        case 'I': acc += cache_fetch(c, v->addr, v->size); break;
+        case 'L': acc += cache_load(c, v->addr, sz); break;
+        case 'S': acc += cache_store(c, v->addr, sz); break;
+        default: acc += cache_modify(c, v->addr, sz); break;
         }
     }
     *sum += acc;
@@ -176,10 +168,14 @@ static double run(const struct evs *e, int tlb_kind, uint64_t *sum,
     double ns = pass(e, &c, tlb_kind >= 0 ? &t : NULL, sum);
     if (tlb_kind < 0) {
         uint64_t dr = c.d1.refs[CACHE_R] + c.d1.refs[CACHE_W];
-        r->i1_miss = 100.0 * (double)c.i1.misses[CACHE_I] / (double)c.i1.refs[CACHE_I];
-        r->d1_miss = 100.0 * (double)(c.d1.misses[CACHE_R] + c.d1.misses[CACHE_W]) / (double)dr;
-        r->ll_miss = 100.0 * (double)(c.ll.misses[0] + c.ll.misses[1] + c.ll.misses[2]) /
-                     (double)(c.i1.refs[CACHE_I] + dr);
+        r->i1_miss =
+            100.0 * (double)c.i1.misses[CACHE_I] / (double)c.i1.refs[CACHE_I];
+        r->d1_miss = 100.0 *
+                     (double)(c.d1.misses[CACHE_R] + c.d1.misses[CACHE_W]) /
+                     (double)dr;
+        r->ll_miss =
+            100.0 * (double)(c.ll.misses[0] + c.ll.misses[1] + c.ll.misses[2]) /
+            (double)(c.i1.refs[CACHE_I] + dr);
     }
     if (tlb_kind == TLBM_R4K)
         r->r4k_refills = t.st.refills;
@@ -203,7 +199,9 @@ int bench_cpumodel(const struct bench_opts *o, const char *lackey,
         free(e.v);
         return err;
     }
-    unsigned runs = o->runs < 1 ? 1 : o->runs > BENCH_MAX_RUNS ? BENCH_MAX_RUNS : o->runs;
+    unsigned runs = o->runs < 1                ? 1
+                    : o->runs > BENCH_MAX_RUNS ? BENCH_MAX_RUNS
+                                               : o->runs;
     uint64_t sum = 0;
     memset(r, 0, sizeof *r);
     r->events = e.n;
@@ -211,7 +209,7 @@ int bench_cpumodel(const struct bench_opts *o, const char *lackey,
     MEDIAN(r->cache_ns, runs, run(&e, -1, &sum, r) - r->loop_ns);
     MEDIAN(r->cache_r4k_ns, runs, run(&e, TLBM_R4K, &sum, r) - r->loop_ns);
     MEDIAN(r->cache_amd64_ns, runs, run(&e, TLBM_AMD64, &sum, r) - r->loop_ns);
-    if (sum == 42)              /* keeps the loops; never true in practice */
+    if (sum == 42) /* keeps the loops; never true in practice */
         fputs("", stderr);
     free(e.v);
     return 0;

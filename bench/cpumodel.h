@@ -12,13 +12,13 @@
 #include "bench.h"
 
 struct cpumodel_results {
-    uint64_t events;            /* accesses per run */
-    double loop_ns;             /* the bare loop over the events */
-    double cache_ns;            /* + I1/D1/LL (32K/8/64, 32K/8/64, 2M/16/64) */
-    double cache_r4k_ns;        /* + R4000 joint TLB in front */
-    double cache_amd64_ns;      /* + amd64 TLBs in front */
-    double i1_miss, d1_miss, ll_miss;   /* miss rates of the stream, % */
-    uint64_t r4k_refills, amd64_walks;  /* TLB misses of one run */
+    uint64_t events;       /* accesses per run */
+    double loop_ns;        /* the bare loop over the events */
+    double cache_ns;       /* + I1/D1/LL (32K/8/64, 32K/8/64, 2M/16/64) */
+    double cache_r4k_ns;   /* + R4000 joint TLB in front */
+    double cache_amd64_ns; /* + amd64 TLBs in front */
+    double i1_miss, d1_miss, ll_miss;  /* miss rates of the stream, % */
+    uint64_t r4k_refills, amd64_walks; /* TLB misses of one run */
 };
 
 /*

@@ -21,7 +21,7 @@ int main(int argc, char **argv)
             lackey = argv[++i];
         else {
             fprintf(stderr, "usage: xipvm-cpubench [--quick] [--runs N] "
-                    "[--lackey LOG]\n");
+                            "[--lackey LOG]\n");
             return 2;
         }
     }
@@ -36,11 +36,14 @@ int main(int argc, char **argv)
     printf("  miss rates: I1 %.3f%%  D1 %.3f%%  LL %.4f%% of all accesses\n",
            r.i1_miss, r.d1_miss, r.ll_miss);
     printf("  TLB misses: R4000 %llu refills, amd64 %llu walks\n",
-           (unsigned long long)r.r4k_refills, (unsigned long long)r.amd64_walks);
+           (unsigned long long)r.r4k_refills,
+           (unsigned long long)r.amd64_walks);
     printf("  %-40s %6.2f ns/access\n", "bare loop over the events", r.loop_ns);
     printf("  above the bare loop:\n");
     printf("  %-40s %6.2f ns/access\n", "caches (I1, D1, LL)", r.cache_ns);
-    printf("  %-40s %6.2f ns/access\n", "caches + R4000 joint TLB", r.cache_r4k_ns);
-    printf("  %-40s %6.2f ns/access\n", "caches + amd64 TLBs", r.cache_amd64_ns);
+    printf("  %-40s %6.2f ns/access\n", "caches + R4000 joint TLB",
+           r.cache_r4k_ns);
+    printf("  %-40s %6.2f ns/access\n", "caches + amd64 TLBs",
+           r.cache_amd64_ns);
     return 0;
 }

@@ -19,7 +19,6 @@
 
 #include "bench.h"
 
-
 static long minflt(void)
 {
     struct rusage ru;
@@ -58,7 +57,8 @@ static double anon_zero_fill(size_t n, size_t pg)
     return ns;
 }
 
-static double file_fault(int fd, size_t n, size_t pg, int write, double *per_page)
+static double file_fault(int fd, size_t n, size_t pg, int write,
+                         double *per_page)
 {
     int prot = PROT_READ | (write ? PROT_WRITE : 0);
     uint8_t *p = mmap(NULL, n * pg, prot, MAP_PRIVATE, fd, 0);
@@ -140,7 +140,6 @@ static int resident_file(const char *dir, size_t n, size_t pg)
     return fd;
 }
 
-
 int bench_kernel(const struct bench_opts *o, struct kernel_results *r)
 {
     size_t pg = (size_t)sysconf(_SC_PAGESIZE), n = o->quick ? 1024 : 4096;
@@ -155,7 +154,8 @@ int bench_kernel(const struct bench_opts *o, struct kernel_results *r)
     MEDIAN(r->cow_file, runs, file_fault(fd, n, pg, 1, NULL));
     MEDIAN(r->cow_fork, runs, cow_after_fork(n, pg));
     for (int i = 0; i < 3; i++)
-        MEDIAN(r->fork_exit[i], runs, fork_exit(o->quick && i == 2 ? 64 : mib[i], pg, 50));
+        MEDIAN(r->fork_exit[i], runs,
+               fork_exit(o->quick && i == 2 ? 64 : mib[i], pg, 50));
     close(fd);
     return 0;
 }

@@ -13,12 +13,15 @@
 #include "cli.h"
 #include "lackey.h"
 
-
 static int record(const char *trace, const char *workdir, int quick)
 {
-    const char *argv_full[] = { "/bin/busybox", "ls", "-lR", "/usr/share/doc", NULL };
-    const char *argv_quick[] = { "/bin/busybox", "ls", "-l", "/usr/share", NULL };
-    struct lackey_opts o = { .path_in_image = "/bin/busybox", .pid = 1, .quiet = 1 };
+    const char *argv_full[] = { "/bin/busybox", "ls", "-lR", "/usr/share/doc",
+                                NULL };
+    const char *argv_quick[] = { "/bin/busybox", "ls", "-l", "/usr/share",
+                                 NULL };
+    struct lackey_opts o = { .path_in_image = "/bin/busybox",
+                             .pid = 1,
+                             .quiet = 1 };
     struct lackey_stats st;
     char err[256];
     (void)workdir;
@@ -45,7 +48,8 @@ static int compress_trace(const char *src, const char *gz, const char *zst)
     char *buf = malloc((size_t)n);
     size_t cap = ZSTD_compressBound((size_t)n);
     char *out = malloc(cap);
-    int error = buf && out && fread(buf, 1, (size_t)n, in) == (size_t)n ? 0 : EIO;
+    int error =
+        buf && out && fread(buf, 1, (size_t)n, in) == (size_t)n ? 0 : EIO;
     fclose(in);
     gzFile g = error ? NULL : gzopen(gz, "wb");
     if (g == NULL || gzwrite(g, buf, (unsigned)n) != n || gzclose(g) != Z_OK)
@@ -64,8 +68,10 @@ static int image(const char *workdir, char *img, size_t cap)
 {
     char cmd[1600];
     snprintf(img, cap, "%s/busybox.img", workdir);
-    snprintf(cmd, sizeof(cmd), "mkdir -p '%s/bbroot/bin' && cp /bin/busybox '%s/bbroot/bin/' && "
-             "\"$(command -v makefs || echo /usr/sbin/makefs)\" -t ffs -M 1m -b 10%% "
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p '%s/bbroot/bin' && cp /bin/busybox '%s/bbroot/bin/' && "
+             "\"$(command -v makefs || echo /usr/sbin/makefs)\" -t ffs -M 1m "
+             "-b 10%% "
              "-o version=2,bsize=16384,fsize=2048 '%s' '%s/bbroot' >/dev/null",
              workdir, workdir, img, workdir);
     return system(cmd) == 0 ? 0 : EIO;

@@ -37,8 +37,10 @@ static int make_image(struct env *e)
     char dir[600], cmd[4096];
     snprintf(dir, sizeof(dir), "%s/simroot", e->o->workdir);
     snprintf(e->image, sizeof(e->image), "%s/sim.img", e->o->workdir);
-    snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && head -c %llu /dev/urandom > '%s/data' && "
-             "\"$(command -v makefs || echo /usr/sbin/makefs)\" -t ffs -M 1m -b 10%% "
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p '%s' && head -c %llu /dev/urandom > '%s/data' && "
+             "\"$(command -v makefs || echo /usr/sbin/makefs)\" -t ffs -M 1m "
+             "-b 10%% "
              "-o version=2,bsize=16384,fsize=2048 '%s' '%s' >/dev/null",
              dir, (unsigned long long)(e->file_pages * PG), dir, e->image, dir);
     return system(cmd) == 0 ? 0 : EIO;
@@ -80,7 +82,8 @@ static double touch(xvm_vmspace *vs, uint64_t a, uint64_t n, int write)
     uint8_t b = 1;
     double t0 = bench_now_ns();
     for (uint64_t p = 0; p < n; p++)
-        if ((write ? xvm_write(vs, a + p * PG, &b, 1) : xvm_read(vs, a + p * PG, &b, 1)))
+        if ((write ? xvm_write(vs, a + p * PG, &b, 1)
+                   : xvm_read(vs, a + p * PG, &b, 1)))
             return -1;
     return (bench_now_ns() - t0) / (double)n;
 }
@@ -120,7 +123,14 @@ static double tlb_hits(int kind, unsigned n)
     return ns + (double)(v & 0);
 }
 
-enum fault_kind { XIP_READ, COPY_RESIDENT, COPY_FLASH, COW_DEVICE, ZERO_FILL, COW_FORK };
+enum fault_kind {
+    XIP_READ,
+    COPY_RESIDENT,
+    COPY_FLASH,
+    COW_DEVICE,
+    ZERO_FILL,
+    COW_FORK
+};
 
 /*
  * Steady state: the machine's frames have been used once, so the host's
@@ -146,10 +156,12 @@ static double fault_row(struct env *e, enum fault_kind k)
         xvm_vmspace *vs, *child;
         xvm_vmspace_create(m, &vs);
         warm(vs, 2 * n);
-        xvm_mmap(vs, &a, n * PG, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE, NULL, 0);
+        xvm_mmap(vs, &a, n * PG, XVM_PROT_READ | XVM_PROT_WRITE,
+                 XVM_MAP_PRIVATE, NULL, 0);
         if (k == ZERO_FILL) {
             ns = touch(vs, a, n, 1);
-        } else if (touch(vs, a, n, 1) >= 0 && xvm_vmspace_fork(vs, &child) == 0) {
+        } else if (touch(vs, a, n, 1) >= 0 &&
+                   xvm_vmspace_fork(vs, &child) == 0) {
             ns = touch(child, a, n, 1);
         }
         xvm_machine_destroy(m);
@@ -166,7 +178,7 @@ static double fault_row(struct env *e, enum fault_kind k)
     a = map_file(&s, n, prot);
     touch(s.vs, a, n, k == COW_DEVICE);
     xvm_munmap(s.vs, a, n * PG);
-    if (k == COPY_FLASH) {          /* drop the page cache: reopen */
+    if (k == COPY_FLASH) { /* drop the page cache: reopen */
         xvm_close(s.f);
         if (xvm_open(s.mp, "data", XVM_O_RDONLY, &s.f) != 0) {
             fs_down(&s);
@@ -200,7 +212,8 @@ static double fork_exit(uint64_t mib, unsigned iters)
     xvm_vmspace *vs;
     uint64_t a = 0;
     xvm_vmspace_create(m, &vs);
-    xvm_mmap(vs, &a, mib << 20, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE, NULL, 0);
+    xvm_mmap(vs, &a, mib << 20, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE,
+             NULL, 0);
     touch(vs, a, (mib << 20) / PG, 1);
     double ns = fork_loop(vs, iters);
     xvm_machine_destroy(m);
@@ -210,9 +223,12 @@ static double fork_exit(uint64_t mib, unsigned iters)
 /* A process laid out like busybox: text, rodata, data, bss, heap, stack. */
 static double busybox_fork(unsigned iters)
 {
-    static const struct { uint64_t at, pages; int prot; } seg[] = {
-        { 0x400000, 1, 1 }, { 0x401000, 388, 5 }, { 0x585000, 86, 1 },
-        { 0x5db000, 10, 3 }, { 0x5e5000, 7, 3 }, { 0x600000, 33, 3 },
+    static const struct {
+        uint64_t at, pages;
+        int prot;
+    } seg[] = {
+        { 0x400000, 1, 1 },      { 0x401000, 388, 5 }, { 0x585000, 86, 1 },
+        { 0x5db000, 10, 3 },     { 0x5e5000, 7, 3 },   { 0x600000, 33, 3 },
         { 0x7fff000000, 32, 3 },
     };
     xvm_machine *m = machine(UINT64_C(64) << 20, 0);
@@ -289,14 +305,14 @@ static double spread_row(uint32_t nproc, uint32_t nentries, uint32_t npages)
     return ns;
 }
 
-
 int bench_sim(const struct bench_opts *o, struct sim_results *r)
 {
     struct env e = { .o = o, .file_pages = o->quick ? 1024 : 4096 };
     unsigned runs = o->runs > BENCH_MAX_RUNS ? BENCH_MAX_RUNS : o->runs;
     unsigned hits = o->quick ? 2000000 : 20000000;
     static const uint64_t mib[3] = { 1, 16, 256 };
-    static const unsigned nprocs[3] = { 1, 100, 10000 }, nentries[3] = { 10, 1000, 100000 };
+    static const unsigned nprocs[3] = { 1, 100, 10000 },
+                          nentries[3] = { 10, 1000, 100000 };
 
     memset(r, 0, sizeof(*r));
     if (make_image(&e) != 0)
@@ -311,9 +327,10 @@ int bench_sim(const struct bench_opts *o, struct sim_results *r)
     MEDIAN(r->zero_fill, runs, fault_row(&e, ZERO_FILL));
     MEDIAN(r->cow_fork, runs, fault_row(&e, COW_FORK));
     for (int i = 0; i < 3; i++)
-        MEDIAN(r->fork_exit[i], runs, fork_exit(o->quick && i == 2 ? 64 : mib[i], 200));
+        MEDIAN(r->fork_exit[i], runs,
+               fork_exit(o->quick && i == 2 ? 64 : mib[i], 200));
     MEDIAN(r->busybox_fork, runs, busybox_fork(1000));
-    uint32_t spread = 100000;   /* 10 pages per process at 10,000 */
+    uint32_t spread = 100000; /* 10 pages per process at 10,000 */
     for (int i = 0; i < 3; i++) {
         MEDIAN(r->procs[i], runs, spread_row(nprocs[i], 1, spread));
         MEDIAN(r->entries[i], runs, spread_row(1, nentries[i], spread));

@@ -13,7 +13,8 @@
 
 static const char usage[] =
     "usage: xipvm bench [--quick] [--runs N] [--workdir DIR]\n"
-    "  Each row is the median of N runs (default 5).  --quick: smaller sizes.\n";
+    "  Each row is the median of N runs (default 5).  --quick: smaller "
+    "sizes.\n";
 
 static void row(const char *what, double sim, double kern, const char *unit,
                 const char *target)
@@ -27,21 +28,25 @@ static void row(const char *what, double sim, double kern, const char *unit,
 }
 
 static void print_table(const struct bench_opts *o, const struct sim_results *s,
-                        const struct kernel_results *k, const struct replay_results *r)
+                        const struct kernel_results *k,
+                        const struct replay_results *r)
 {
     static const char *const mib[3] = { "1", "16", "256" };
     char what[80];
-    printf("xipvm bench: median of %u runs%s\n\n", o->runs, o->quick ? " (quick sizes)" : "");
-    printf("  %-44s %13s  %13s  %7s  %s\n", "", "simulator", "kernel", "ratio", "target");
+    printf("xipvm bench: median of %u runs%s\n\n", o->runs,
+           o->quick ? " (quick sizes)" : "");
+    printf("  %-44s %13s  %13s  %7s  %s\n", "", "simulator", "kernel", "ratio",
+           "target");
     row("access, TLB hit, read (8 bytes)", s->tlb_read, 0, "ns", "<= 3 ns");
     row("access, TLB hit, write (8 bytes)", s->tlb_write, 0, "ns", "<= 3 ns");
     row("access, TLB hit, execute (8 bytes)", s->tlb_exec, 0, "ns", "<= 3 ns");
     row("fault: XIP read, device page", s->xip_fault, k->file_fault, "ns",
         "<= 150 ns, 10x kernel");
-    row("fault: copy-mode read, page-cache page", s->copy_resident_fault, k->file_fault, "ns", "");
+    row("fault: copy-mode read, page-cache page", s->copy_resident_fault,
+        k->file_fault, "ns", "");
     row("fault: copy-mode read, reads flash", s->copy_flash_fault, 0, "ns", "");
-    row("fault: COW promotion from a device page", s->cow_device, k->cow_file, "ns",
-        "<= 600 ns, 10x kernel");
+    row("fault: COW promotion from a device page", s->cow_device, k->cow_file,
+        "ns", "<= 600 ns, 10x kernel");
     row("fault: anonymous zero-fill", s->zero_fill, k->zero_fill, "ns", "");
     row("fault: copy-on-write after fork", s->cow_fork, k->cow_fork, "ns", "");
     for (int i = 0; i < 3; i++) {
@@ -49,15 +54,22 @@ static void print_table(const struct bench_opts *o, const struct sim_results *s,
                  o->quick && i == 2 ? "64" : mib[i]);
         row(what, s->fork_exit[i] / 1000, k->fork_exit[i] / 1000, "us", "flat");
     }
-    row("fork + exit, busybox-sized process", s->busybox_fork / 1000, 0, "us", "<= 20 us");
-    printf("  %-44s %10.2f M/s\n", "replay, plain lackey trace", r->plain / 1e6);
+    row("fork + exit, busybox-sized process", s->busybox_fork / 1000, 0, "us",
+        "<= 20 us");
+    printf("  %-44s %10.2f M/s\n", "replay, plain lackey trace",
+           r->plain / 1e6);
     printf("  %-44s %10.2f M/s\n", "replay, .gz", r->gz / 1e6);
-    printf("  %-44s %10.2f M/s  %28s\n", "replay, .zst", r->zst / 1e6, ">= 20 M events/s");
-    printf("  %-44s %10.0f B\n", "host metadata per simulated RAM page", s->ram_page_bytes);
-    printf("  %-44s %10.0f B  %28s\n", "host metadata per device page", s->device_page_bytes,
-           "<= 64 B RAM, 0 device");
-    printf("  %-44s %10.0f B\n", "  + per live device mapping (PV, hash)", s->pv_bytes);
-    static const char *const np[3] = { "1", "100", "10,000" }, *const ne[3] = { "10", "1,000", "100,000" };
+    printf("  %-44s %10.2f M/s  %28s\n", "replay, .zst", r->zst / 1e6,
+           ">= 20 M events/s");
+    printf("  %-44s %10.0f B\n", "host metadata per simulated RAM page",
+           s->ram_page_bytes);
+    printf("  %-44s %10.0f B  %28s\n", "host metadata per device page",
+           s->device_page_bytes, "<= 64 B RAM, 0 device");
+    printf("  %-44s %10.0f B\n", "  + per live device mapping (PV, hash)",
+           s->pv_bytes);
+    static const char *const np[3] = { "1", "100", "10,000" }, *const ne[3] = {
+        "10", "1,000", "100,000"
+    };
     for (int i = 0; i < 3; i++) {
         snprintf(what, sizeof(what), "per event, %s processes", np[i]);
         row(what, s->procs[i], 0, "ns", i == 2 ? "<= 2x smallest" : "");
@@ -66,8 +78,10 @@ static void print_table(const struct bench_opts *o, const struct sim_results *s,
         snprintf(what, sizeof(what), "per event, %s map entries", ne[i]);
         row(what, s->entries[i], 0, "ns", i == 2 ? "<= 2x smallest" : "");
     }
-    printf("\nkernel: %.2f minor faults per page touched on the MADV_RANDOM file "
-           "mapping; its fault costs are per fault.\n", k->faults_per_page);
+    printf(
+        "\nkernel: %.2f minor faults per page touched on the MADV_RANDOM file "
+        "mapping; its fault costs are per fault.\n",
+        k->faults_per_page);
     printf("replay trace: %llu events (busybox under valgrind lackey).\n",
            (unsigned long long)r->events);
 }
@@ -127,9 +141,11 @@ int bench_main(int argc, char **argv)
     if (kernel_in_child(&o, &k) != 0)
         fprintf(stderr, "xipvm bench: kernel rows failed\n");
     else if (bench_sim(&o, &s) != 0)
-        fprintf(stderr, "xipvm bench: simulator rows failed (makefs missing?)\n");
+        fprintf(stderr,
+                "xipvm bench: simulator rows failed (makefs missing?)\n");
     else if (bench_replay(&o, &r) != 0)
-        fprintf(stderr, "xipvm bench: replay rows failed (valgrind missing?)\n");
+        fprintf(stderr,
+                "xipvm bench: replay rows failed (valgrind missing?)\n");
     else {
         print_table(&o, &s, &k, &r);
         rc = 0;

@@ -23,7 +23,8 @@ static int run_file(const char *path)
     uint8_t *buf = NULL;
     size_t len = 0, cap = 0, n;
     do {
-        if (len == cap && (buf = realloc(buf, cap = cap ? 2 * cap : 65536)) == NULL)
+        if (len == cap &&
+            (buf = realloc(buf, cap = cap ? 2 * cap : 65536)) == NULL)
             return fclose(f), -1;
         n = fread(buf + len, 1, cap - len, f);
         len += n;
@@ -64,8 +65,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         struct stat st;
         int error = stat(argv[i], &st) != 0 ? -1
-                    : S_ISDIR(st.st_mode) ? run_dir(argv[i], &count)
-                    : (count++, run_file(argv[i]));
+                    : S_ISDIR(st.st_mode)   ? run_dir(argv[i], &count)
+                                            : (count++, run_file(argv[i]));
         if (error) {
             fprintf(stderr, "%s: cannot read\n", argv[i]);
             return 1;

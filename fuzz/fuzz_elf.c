@@ -13,10 +13,10 @@
 #include "vfs.h"
 #include "xipvm.h"
 
-#define PROG_SIZE (16u << 10)           /* the input is cut or padded to this */
-#define PG 4096u
+#define PROG_SIZE (16u << 10) /* the input is cut or padded to this */
+#define PG        4096u
 
-static uint8_t *base;                   /* the image, /prog zeroed */
+static uint8_t *base; /* the image, /prog zeroed */
 static uint64_t base_size;
 static uint64_t block_off[PROG_SIZE / 512];
 static unsigned nblocks, bsize;
@@ -28,7 +28,8 @@ static void locate(void)
     xvm_flash *fl;
     xvm_mount *mp;
     uint32_t ino;
-    if (xvm_machine_create(NULL, &m) || xvm_flash_attach(m, base, base_size, NULL, &fl) ||
+    if (xvm_machine_create(NULL, &m) ||
+        xvm_flash_attach(m, base, base_size, NULL, &fl) ||
         xvm_mount_flash(fl, NULL, &mp) || ffs_namei(mp->fs, "prog", 1, &ino))
         abort();
     bsize = ffs_bsize(mp->fs);
@@ -49,8 +50,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     struct rm_file f = { "prog", prog, PROG_SIZE, 0 };
     (void)argc;
     (void)argv;
-    memset(prog, 0xa5, sizeof(prog));   /* no zero blocks: no holes */
-    if (diff_make_image(&f, 1, 2, "little", 4096, 512, &base, &base_size) != 0) {
+    memset(prog, 0xa5, sizeof(prog)); /* no zero blocks: no holes */
+    if (diff_make_image(&f, 1, 2, "little", 4096, 512, &base, &base_size) !=
+        0) {
         fprintf(stderr, "fuzz_elf: cannot build the image\n");
         abort();
     }
@@ -99,7 +101,8 @@ static void run(const uint8_t *img, int xip)
         abort();
     xvm_mount_config_init(&mc);
     mc.flags = xip ? XVM_MOUNT_XIP : 0;
-    if (xvm_flash_attach(m, img, base_size, NULL, &fl) || xvm_mount_flash(fl, &mc, &mp))
+    if (xvm_flash_attach(m, img, base_size, NULL, &fl) ||
+        xvm_mount_flash(fl, &mc, &mp))
         abort();
     if (xvm_spawn(m, mp, 1, "prog", 2, argv) == 0) {
         touch(m, 1);

@@ -16,7 +16,7 @@
 #define MAX_FILES 32
 #define MAX_DEPTH 8
 #define MAX_BYTES (64u << 10)
-#define PG 4096u
+#define PG        4096u
 
 struct listing {
     struct ffs *fs;
@@ -26,7 +26,8 @@ struct listing {
 };
 
 /* Depth-first, bounded: corrupt directories may loop. */
-static int collect(void *arg, const char *name, uint32_t ino, enum ffs_type type)
+static int collect(void *arg, const char *name, uint32_t ino,
+                   enum ffs_type type)
 {
     struct listing *l = arg;
     size_t len = strlen(l->at);
@@ -48,7 +49,7 @@ static int count_entry(void *arg, const struct xvm_file_info *fi)
 {
     unsigned *n = arg;
     (void)fi;
-    return ++*n > 4096;         /* enough: stop the walk */
+    return ++*n > 4096; /* enough: stop the walk */
 }
 
 static void check(xvm_machine *m, const char *when)
@@ -61,12 +62,13 @@ static void check(xvm_machine *m, const char *when)
 }
 
 /* read() and a mapping of [off, off + len) see the same bytes. */
-static void compare_range(xvm_vmspace *vs, xvm_file *f, uint64_t off, uint64_t len)
+static void compare_range(xvm_vmspace *vs, xvm_file *f, uint64_t off,
+                          uint64_t len)
 {
     static uint8_t a[PG], b[PG];
     uint64_t addr = 0;
-    if (len == 0 || xvm_mmap_file(vs, &addr, len, XVM_PROT_READ, XVM_MAP_PRIVATE,
-                                  f, off) != 0)
+    if (len == 0 || xvm_mmap_file(vs, &addr, len, XVM_PROT_READ,
+                                  XVM_MAP_PRIVATE, f, off) != 0)
         return;
     for (uint64_t at = 0; at < len; at += PG) {
         size_t n = len - at < PG ? (size_t)(len - at) : PG, done = 0;
@@ -102,7 +104,7 @@ static void run(const uint8_t *data, size_t size, int xip)
     xvm_vmspace *vs;
     static struct listing l;
     xvm_config_init(&cfg);
-    cfg.ram_bytes = 1u << 20;           /* small: the page daemon runs */
+    cfg.ram_bytes = 1u << 20; /* small: the page daemon runs */
     if (xvm_machine_create(&cfg, &m) != 0)
         abort();
     xvm_mount_config_init(&mc);
@@ -113,7 +115,7 @@ static void run(const uint8_t *data, size_t size, int xip)
         l.fs = mp->fs;
         ffs_readdir(l.fs, ffs_root(l.fs), collect, &l);
         unsigned entries = 0;
-        (void)xvm_fsinfo(mp, count_entry, &entries);    /* any errno, no hang */
+        (void)xvm_fsinfo(mp, count_entry, &entries); /* any errno, no hang */
         if (xvm_vmspace_create(m, &vs) == 0) {
             for (unsigned i = 0; i < l.n; i++) {
                 xvm_file *f;

@@ -11,7 +11,7 @@
 #include "diffops.h"
 
 #define MAX_INPUT 4096
-#define MAX_OPS 200
+#define MAX_OPS   200
 
 static struct diff_image images[2];
 
@@ -20,7 +20,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     char err[256];
     (void)argc;
     (void)argv;
-    if (diff_image_build(&images[0], 2, "little", 4096, 512, err, sizeof(err)) ||
+    if (diff_image_build(&images[0], 2, "little", 4096, 512, err,
+                         sizeof(err)) ||
         diff_image_build(&images[1], 1, "big", 8192, 1024, err, sizeof(err))) {
         fprintf(stderr, "fuzz_ops: %s\n", err);
         abort();

@@ -13,10 +13,10 @@
 #include "xipvm.h"
 #include "xipvm_trace.h"
 
-#define MAX_INPUT (64u << 10)
-#define MAX_LINES 256
+#define MAX_INPUT  (64u << 10)
+#define MAX_LINES  256
 #define MAX_ACCESS (64u << 10)
-#define MAX_MAP (UINT64_C(1) << 40)   /* amaps come by the chunk */
+#define MAX_MAP    (UINT64_C(1) << 40) /* amaps come by the chunk */
 
 static struct diff_image image;
 
@@ -39,8 +39,9 @@ static int bounded(const char *line)
     static struct xvm_trace_event ev;
     strcpy(copy, line);
     if (xvm_trace_parse_line(copy, &ev, NULL) != 1)
-        return 1;               /* the replayer reports it */
-    if (ev.op == XVM_T_READ || ev.op == XVM_T_WRITE || ev.op == XVM_T_EXEC_FETCH)
+        return 1; /* the replayer reports it */
+    if (ev.op == XVM_T_READ || ev.op == XVM_T_WRITE ||
+        ev.op == XVM_T_EXEC_FETCH)
         return ev.len <= MAX_ACCESS;
     /* An amap spans its whole entry: a huge mapping costs host memory
      * in proportion on its first write. */

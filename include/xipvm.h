@@ -27,18 +27,18 @@ typedef struct xvm_vmspace xvm_vmspace;
 typedef struct xvm_object xvm_object;
 
 /* Protection bits, as PROT_* in mmap(2). */
-#define XVM_PROT_NONE 0x0
-#define XVM_PROT_READ 0x1
+#define XVM_PROT_NONE  0x0
+#define XVM_PROT_READ  0x1
 #define XVM_PROT_WRITE 0x2
-#define XVM_PROT_EXEC 0x4
-#define XVM_PROT_ALL 0x7
+#define XVM_PROT_EXEC  0x4
+#define XVM_PROT_ALL   0x7
 /* NetBSD's PROT_MPROTECT: sets max_protection at mmap time. */
 #define XVM_PROT_MPROTECT(p) ((p) << 3)
 
 /* Mapping flags. */
-#define XVM_MAP_SHARED 0x01
+#define XVM_MAP_SHARED  0x01
 #define XVM_MAP_PRIVATE 0x02
-#define XVM_MAP_FIXED 0x10
+#define XVM_MAP_FIXED   0x10
 
 enum xvm_inherit { XVM_INHERIT_SHARE, XVM_INHERIT_COPY, XVM_INHERIT_NONE };
 enum xvm_advice { XVM_ADV_NORMAL, XVM_ADV_RANDOM, XVM_ADV_SEQUENTIAL };
@@ -49,11 +49,11 @@ struct xvm_ahead {
 };
 
 struct xvm_config {
-    const char *profile;            /* "sgimips" (default) or "amd64" */
-    uint64_t ram_bytes;             /* simulated RAM; default 64 MiB */
-    uint64_t ram_base;              /* physical address of RAM; default 0 */
-    unsigned tlb_entries;           /* 0: the profile's default */
-    struct xvm_ahead ahead[3];      /* by enum xvm_advice; UVM's table by default */
+    const char *profile;       /* "sgimips" (default) or "amd64" */
+    uint64_t ram_bytes;        /* simulated RAM; default 64 MiB */
+    uint64_t ram_base;         /* physical address of RAM; default 0 */
+    unsigned tlb_entries;      /* 0: the profile's default */
+    struct xvm_ahead ahead[3]; /* by enum xvm_advice; UVM's table by default */
 };
 
 /* Fills *cfg with the defaults above. */
@@ -85,12 +85,12 @@ XVM_API void xvm_alloc_counts(const xvm_machine *m, uint64_t *allocs,
 /* Frame use, for accounting. */
 enum xvm_use {
     XVM_USE_FREE,
-    XVM_USE_ANON,       /* private copies and zero-fills (anons) */
-    XVM_USE_AOBJ,       /* shared anonymous memory */
-    XVM_USE_PAGECACHE,  /* file pages copied into RAM */
-    XVM_USE_PAGETABLE,  /* page-table pages */
-    XVM_USE_ZERO,       /* the shared zero page */
-    XVM_USE_BUFFER,     /* file-system metadata buffers */
+    XVM_USE_ANON,      /* private copies and zero-fills (anons) */
+    XVM_USE_AOBJ,      /* shared anonymous memory */
+    XVM_USE_PAGECACHE, /* file pages copied into RAM */
+    XVM_USE_PAGETABLE, /* page-table pages */
+    XVM_USE_ZERO,      /* the shared zero page */
+    XVM_USE_BUFFER,    /* file-system metadata buffers */
     XVM_USE_COUNT
 };
 
@@ -101,31 +101,32 @@ enum xvm_use {
  */
 struct xvm_stats {
     uint64_t page_size;
-    uint64_t ram_pages;                     /* frames of RAM configured */
-    uint64_t pages[XVM_USE_COUNT];          /* frames in use now, by use */
-    uint64_t pages_peak[XVM_USE_COUNT];     /* each use's own maximum */
-    uint64_t ram_used_peak;                 /* frames in use (not free) at most */
-    uint64_t vm_page_bytes;                 /* modelled sizeof(struct vm_page) */
-    uint64_t vm_page_metadata_bytes;        /* the kernel's vm_page array for
+    uint64_t ram_pages;                 /* frames of RAM configured */
+    uint64_t pages[XVM_USE_COUNT];      /* frames in use now, by use */
+    uint64_t pages_peak[XVM_USE_COUNT]; /* each use's own maximum */
+    uint64_t ram_used_peak;             /* frames in use (not free) at most */
+    uint64_t vm_page_bytes;             /* modelled sizeof(struct vm_page) */
+    uint64_t vm_page_metadata_bytes;    /* the kernel's vm_page array for
                                                the RAM configured: ram_pages *
                                                vm_page_bytes */
-    uint64_t device_pages;                  /* pages in device segments */
-    uint64_t device_pages_mapped_peak;      /* device pages mapped at once, at most */
+    uint64_t device_pages;              /* pages in device segments */
+    uint64_t
+        device_pages_mapped_peak; /* device pages mapped at once, at most */
     /* faults */
     uint64_t faults, faults_read, faults_write, faults_exec;
     uint64_t faults_upper, faults_lower;
     uint64_t zero_fills, cow_promotions, cow_from_device, zero_page_maps;
     uint64_t neighbour_maps, device_maps;
     uint64_t amap_copies, enomem;
-    uint64_t reclaimed;                     /* page-cache pages freed */
+    uint64_t reclaimed; /* page-cache pages freed */
     /* pmap and TLB */
     uint64_t pv_entries, pv_entries_peak, pv_device, pv_device_peak;
     uint64_t tlb_hits, tlb_misses, tlb_flushes;
     /* flash, by path: the block interface and in place (XIP) */
     uint64_t flash_block_reads, flash_block_bytes_read;
     uint64_t flash_xip_reads, flash_xip_bytes_read;
-    uint64_t flash_bytes_read;              /* block + in place */
-    uint64_t flash_ns;                      /* simulated time of both */
+    uint64_t flash_bytes_read; /* block + in place */
+    uint64_t flash_ns;         /* simulated time of both */
     uint64_t pagecache_fills, readahead_pages, fallback_pages;
     uint64_t xip_hole_maps;
     uint64_t buf_hits, buf_misses;
@@ -141,7 +142,7 @@ XVM_API const char *xvm_use_name(enum xvm_use use);
  */
 struct xvm_figure {
     const char *name;
-    size_t offset;              /* of its uint64_t in struct xvm_stats */
+    size_t offset; /* of its uint64_t in struct xvm_stats */
 };
 XVM_API const struct xvm_figure *xvm_stats_figures(size_t *n);
 
@@ -151,27 +152,27 @@ XVM_API const struct xvm_figure *xvm_stats_figures(size_t *n);
  * run would pay).  The rows add up to the total.
  */
 enum xvm_ram_kind {
-    XVM_RAM_ANON,       /* = XVM_USE_ANON ... */
+    XVM_RAM_ANON, /* = XVM_USE_ANON ... */
     XVM_RAM_AOBJ,
     XVM_RAM_PAGECACHE,
     XVM_RAM_PAGETABLE,
     XVM_RAM_ZERO,
-    XVM_RAM_BUFFER,     /* ... = XVM_USE_BUFFER */
-    XVM_RAM_VM_PAGE,    /* vm_page metadata of the frames in use */
+    XVM_RAM_BUFFER,  /* ... = XVM_USE_BUFFER */
+    XVM_RAM_VM_PAGE, /* vm_page metadata of the frames in use */
     XVM_RAM_KINDS
 };
 XVM_API const char *xvm_ram_kind_name(enum xvm_ram_kind kind);
 
 /* The figures users read, computed by the library (doc/figures.md). */
 struct xvm_report {
-    struct xvm_stats st;                    /* every counter */
-    uint64_t ram_now[XVM_RAM_KINDS];        /* bytes by kind now */
+    struct xvm_stats st;             /* every counter */
+    uint64_t ram_now[XVM_RAM_KINDS]; /* bytes by kind now */
     uint64_t ram_now_total;
-    uint64_t ram_peak[XVM_RAM_KINDS];       /* bytes by kind when the total
+    uint64_t ram_peak[XVM_RAM_KINDS]; /* bytes by kind when the total
                                                peaked: they add up to it */
-    uint64_t ram_peak_total;                /* the most RAM in use at once */
-    double vm_page_share_percent;           /* vm_page_bytes of page_size */
-    uint64_t device_vm_page_bytes;          /* what the device pages mapped
+    uint64_t ram_peak_total;          /* the most RAM in use at once */
+    double vm_page_share_percent;     /* vm_page_bytes of page_size */
+    uint64_t device_vm_page_bytes;    /* what the device pages mapped
                                                at peak would have cost in
                                                vm_pages as RAM pages */
 };
@@ -181,7 +182,7 @@ XVM_API void xvm_report(const xvm_machine *m, struct xvm_report *r);
 struct xvm_savings {
     int64_t ram_peak[XVM_RAM_KINDS];
     int64_t ram_peak_total;
-    double ram_peak_total_percent;          /* of copy's total; 0 if it is 0 */
+    double ram_peak_total_percent; /* of copy's total; 0 if it is 0 */
 };
 XVM_API void xvm_report_savings(const struct xvm_report *xip,
                                 const struct xvm_report *copy,
@@ -195,14 +196,14 @@ XVM_API void xvm_report_savings(const struct xvm_report *xip,
  * (`at`, events for a replay) only ever grows.
  */
 #define XVM_TIMELINE_MAX 512
-#define XVM_MARKS_MAX 4096
-#define XVM_LABEL_MAX 64
+#define XVM_MARKS_MAX    4096
+#define XVM_LABEL_MAX    64
 
 struct xvm_sample {
     uint64_t at;
-    uint64_t ram[XVM_RAM_KINDS];            /* bytes by kind at `at` */
+    uint64_t ram[XVM_RAM_KINDS]; /* bytes by kind at `at` */
     uint64_t ram_total;
-    uint64_t ram_total_max;                 /* the most since the last sample */
+    uint64_t ram_total_max; /* the most since the last sample */
 };
 
 struct xvm_mark {
@@ -212,7 +213,7 @@ struct xvm_mark {
 };
 
 struct xvm_timeline {
-    const struct xvm_sample *samples;       /* valid until the next call */
+    const struct xvm_sample *samples; /* valid until the next call */
     size_t nsamples;
     const struct xvm_mark *marks;
     size_t nmarks;
@@ -257,7 +258,8 @@ XVM_API void xvm_object_release(xvm_object *obj);
 XVM_API int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot,
                      int flags, xvm_object *obj, uint64_t off);
 XVM_API int xvm_munmap(xvm_vmspace *vs, uint64_t addr, uint64_t len);
-XVM_API int xvm_mprotect(xvm_vmspace *vs, uint64_t addr, uint64_t len, int prot);
+XVM_API int xvm_mprotect(xvm_vmspace *vs, uint64_t addr, uint64_t len,
+                         int prot);
 XVM_API int xvm_minherit(xvm_vmspace *vs, uint64_t addr, uint64_t len,
                          enum xvm_inherit inh);
 XVM_API int xvm_madvise(xvm_vmspace *vs, uint64_t addr, uint64_t len,
@@ -290,10 +292,10 @@ XVM_API int xvm_extract(xvm_vmspace *vs, uint64_t va, uint64_t *pa);
 typedef struct xvm_flash xvm_flash;
 
 struct xvm_flash_config {
-    uint64_t phys_base;         /* 0: the first free 16 MiB boundary after RAM */
-    uint32_t ns_per_access;     /* read-cost model: each access ... */
-    uint32_t ns_per_byte;       /* ... plus each byte (default 90 + 13/B) */
-    int xip_capable;            /* memory-mappable (NOR); default 1 */
+    uint64_t phys_base;     /* 0: the first free 16 MiB boundary after RAM */
+    uint32_t ns_per_access; /* read-cost model: each access ... */
+    uint32_t ns_per_byte;   /* ... plus each byte (default 90 + 13/B) */
+    int xip_capable;        /* memory-mappable (NOR); default 1 */
 };
 XVM_API void xvm_flash_config_init(struct xvm_flash_config *cfg);
 /* Maps the image file read-only; the file is never modified. */
@@ -319,9 +321,9 @@ typedef struct xvm_file xvm_file;
 #define XVM_MOUNT_XIP 0x1
 
 struct xvm_mount_config {
-    int flags;                  /* XVM_MOUNT_XIP */
-    unsigned readahead;         /* pages read ahead by the vnode pager; default 4 */
-    unsigned buffers;           /* metadata buffer cache, in pages; default 16 */
+    int flags;          /* XVM_MOUNT_XIP */
+    unsigned readahead; /* pages read ahead by the vnode pager; default 4 */
+    unsigned buffers;   /* metadata buffer cache, in pages; default 16 */
 };
 XVM_API void xvm_mount_config_init(struct xvm_mount_config *cfg);
 /* => EINVAL for a bad image; EOPNOTSUPP for xip on a device that is not
@@ -334,7 +336,7 @@ XVM_API int xvm_mount_is_xip(const xvm_mount *mp);
 
 #define XVM_O_RDONLY 0
 #define XVM_O_WRONLY 1
-#define XVM_O_RDWR 2
+#define XVM_O_RDWR   2
 
 /* Regular files only (EISDIR for directories); writing modes: EROFS. */
 XVM_API int xvm_open(xvm_mount *mp, const char *path, int oflags,
@@ -363,14 +365,13 @@ XVM_API int xvm_mmap_file(xvm_vmspace *vs, uint64_t *addr, uint64_t len,
  * loadable ELF; the caller's process is left as it was).
  */
 struct xvm_proc_info {
-    uint64_t entry;             /* relocated entry point */
+    uint64_t entry; /* relocated entry point */
     uint64_t stack_top, stack_pointer;
     uint64_t brk_base, brk;
-    uint64_t load_base;         /* 0 for ET_EXEC */
+    uint64_t load_base; /* 0 for ET_EXEC */
 };
 XVM_API int xvm_spawn(xvm_machine *m, xvm_mount *mp, uint32_t pid,
-                      const char *path, unsigned argc,
-                      const char *const *argv);
+                      const char *path, unsigned argc, const char *const *argv);
 XVM_API int xvm_fork(xvm_machine *m, uint32_t ppid, uint32_t cpid);
 XVM_API int xvm_exec(xvm_machine *m, uint32_t pid, const char *path,
                      unsigned argc, const char *const *argv);
@@ -385,13 +386,13 @@ XVM_API int xvm_proc_info(xvm_machine *m, uint32_t pid,
 /* How a file's pages would be mapped under XIP (paper §11.5). */
 struct xvm_file_info {
     const char *path;
-    int type;                   /* 1 file, 2 directory, 3 symlink, 4 other */
+    int type; /* 1 file, 2 directory, 3 symlink, 4 other */
     uint64_t size;
     uint64_t alloc_bytes;
-    uint64_t pages;             /* file pages */
-    uint64_t xip_pages;         /* map straight from flash */
-    uint64_t hole_pages;        /* map the zero page */
-    uint64_t fallback_pages;    /* need a page-cache copy */
+    uint64_t pages;          /* file pages */
+    uint64_t xip_pages;      /* map straight from flash */
+    uint64_t hole_pages;     /* map the zero page */
+    uint64_t fallback_pages; /* need a page-cache copy */
 };
 /* Calls fn for every file, directory and link, depth first. */
 XVM_API int xvm_fsinfo(xvm_mount *mp,

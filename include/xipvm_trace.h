@@ -25,30 +25,40 @@ extern "C" {
 #define XVM_TRACE_HEADER "xipvm-trace 1"
 
 enum xvm_trace_op {
-    XVM_T_SPAWN, XVM_T_FORK, XVM_T_EXEC, XVM_T_EXIT, XVM_T_MMAP, XVM_T_MUNMAP,
-    XVM_T_MPROTECT, XVM_T_BRK, XVM_T_READ, XVM_T_WRITE, XVM_T_EXEC_FETCH,
+    XVM_T_SPAWN,
+    XVM_T_FORK,
+    XVM_T_EXEC,
+    XVM_T_EXIT,
+    XVM_T_MMAP,
+    XVM_T_MUNMAP,
+    XVM_T_MPROTECT,
+    XVM_T_BRK,
+    XVM_T_READ,
+    XVM_T_WRITE,
+    XVM_T_EXEC_FETCH,
     XVM_T_MARK
 };
 
 #define XVM_TRACE_MAX_ARGS 32
-#define XVM_TRACE_MAX_DATA 4096              /* bytes of =HEX */
-#define XVM_TRACE_MAX_SIZE UINT64_C(0x100000000) /* largest r/w/x SIZE without =HEX: 2^32 */
+#define XVM_TRACE_MAX_DATA 4096 /* bytes of =HEX */
+#define XVM_TRACE_MAX_SIZE                                                     \
+    UINT64_C(0x100000000) /* largest r/w/x SIZE without =HEX: 2^32 */
 
 struct xvm_trace_event {
     enum xvm_trace_op op;
-    uint32_t pid, pid2;                 /* pid2: child of fork */
-    uint64_t addr, len;                 /* len also SIZE of r/w/x, ADDR of brk in addr */
-    int prot;                           /* XVM_PROT_READ | _WRITE | _EXEC */
-    int shared, fixed;                  /* mmap flags */
-    const char *path;                   /* mmap file or spawn/exec path; NULL for anonymous */
-    uint64_t off;                       /* mmap file offset; 0 when anonymous */
+    uint32_t pid, pid2; /* pid2: child of fork */
+    uint64_t addr, len; /* len also SIZE of r/w/x, ADDR of brk in addr */
+    int prot;           /* XVM_PROT_READ | _WRITE | _EXEC */
+    int shared, fixed;  /* mmap flags */
+    const char *path;   /* mmap file or spawn/exec path; NULL for anonymous */
+    uint64_t off;       /* mmap file offset; 0 when anonymous */
     unsigned argc;
     const char *argv[XVM_TRACE_MAX_ARGS]; /* spawn/exec args after PATH */
-    const char *label;                  /* mark */
+    const char *label;                    /* mark */
     int has_data;
     size_t ndata;
     uint8_t data[XVM_TRACE_MAX_DATA];
-    int expect_err;                     /* 0, or the errno named by !ERR */
+    int expect_err; /* 0, or the errno named by !ERR */
 };
 
 /*
@@ -117,8 +127,8 @@ XVM_API int xvm_replay_create(xvm_machine *m, xvm_mount *mp, xvm_replay **out);
 XVM_API void xvm_replay_destroy(xvm_replay *r);
 /* => line: NUL-terminated, modified in place.  msg gets a message for an
  *    error and for a mismatch (then 0 is returned and *mismatch set). */
-XVM_API int xvm_replay_line(xvm_replay *r, char *line, int *mismatch,
-                            char *msg, size_t msglen);
+XVM_API int xvm_replay_line(xvm_replay *r, char *line, int *mismatch, char *msg,
+                            size_t msglen);
 XVM_API void xvm_replay_totals(const xvm_replay *r,
                                struct xvm_replay_totals *t);
 

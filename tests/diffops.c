@@ -26,14 +26,14 @@
 #include "vmspace.h"
 #include "xipvm.h"
 
-#define MAKEFS "/usr/sbin/makefs"
-#define WIN_BASE UINT64_C(0x400000)     /* the window operations collide in */
-#define WIN_PAGES 64u
-#define MAX_PROCS 6
-#define MAX_ACCESS (2 * RM_PG + 512)
-#define LOG_LINES 24
+#define MAKEFS       "/usr/sbin/makefs"
+#define WIN_BASE     UINT64_C(0x400000) /* the window operations collide in */
+#define WIN_PAGES    64u
+#define MAX_PROCS    6
+#define MAX_ACCESS   (2 * RM_PG + 512)
+#define LOG_LINES    24
 #define VERIFY_EVERY 8
-#define TINY_FRAMES 256         /* below this, RAM may run out */
+#define TINY_FRAMES  256 /* below this, RAM may run out */
 
 /* ---- the image -------------------------------------------------------- */
 
@@ -53,12 +53,18 @@ static const uint64_t file_sizes[DIFF_NFILES] = {
 /* ELF32 little endian, text and data+bss in the window; ELF64 big
  * endian higher up, with data and no bss. */
 static const struct rm_prog progs[DIFF_NPROGS] = {
-    { .file = F_PROG_A, .is64 = false, .big_endian = false,
-      .entry = WIN_BASE + 0x100, .nseg = 2,
+    { .file = F_PROG_A,
+      .is64 = false,
+      .big_endian = false,
+      .entry = WIN_BASE + 0x100,
+      .nseg = 2,
       .seg = { { WIN_BASE, 0, 0x1a00, 0x1a00, RX },
                { WIN_BASE + 0x3a00, 0x1a00, 0x700, 0x2400, RW } } },
-    { .file = F_PROG_B, .is64 = true, .big_endian = true,
-      .entry = WIN_BASE + 0x10040, .nseg = 2,
+    { .file = F_PROG_B,
+      .is64 = true,
+      .big_endian = true,
+      .entry = WIN_BASE + 0x10040,
+      .nseg = 2,
       .seg = { { WIN_BASE + 0x10000, 0, 0x1200, 0x1200, RX },
                { WIN_BASE + 0x12200, 0x1200, 0x300, 0x300, RW } } },
 };
@@ -90,7 +96,7 @@ static unsigned elf_flags(int prot)
 static void put_phdr(uint8_t *ph, const struct rm_seg *s, bool is64, bool big)
 {
     unsigned w = is64 ? 8 : 4;
-    put(ph, 1, 4, big);                                 /* PT_LOAD */
+    put(ph, 1, 4, big); /* PT_LOAD */
     if (is64) {
         put(ph + 4, elf_flags(s->prot), 4, big);
         ph += 8;
@@ -99,15 +105,16 @@ static void put_phdr(uint8_t *ph, const struct rm_seg *s, bool is64, bool big)
     }
     put(ph, s->offset, w, big);
     put(ph + w, s->vaddr, w, big);
-    put(ph + 2 * w, s->vaddr, w, big);                  /* p_paddr */
+    put(ph + 2 * w, s->vaddr, w, big); /* p_paddr */
     put(ph + 3 * w, s->filesz, w, big);
     put(ph + 4 * w, s->memsz, w, big);
     if (!is64)
         put(ph + 5 * w, elf_flags(s->prot), 4, big), ph += 4;
-    put(ph + 5 * w, RM_PG, w, big);                     /* p_align */
+    put(ph + 5 * w, RM_PG, w, big); /* p_align */
 }
 
-uint8_t *diff_prog_bytes(const struct rm_prog *prog, uint64_t size, uint32_t seed)
+uint8_t *diff_prog_bytes(const struct rm_prog *prog, uint64_t size,
+                         uint32_t seed)
 {
     uint8_t *b = malloc(size);
     if (b == NULL)
@@ -120,12 +127,12 @@ uint8_t *diff_prog_bytes(const struct rm_prog *prog, uint64_t size, uint32_t see
     b[4] = is64 ? 2 : 1;
     b[5] = big ? 2 : 1;
     b[6] = 1;
-    put(b + 16, 2, 2, big);                             /* ET_EXEC */
-    put(b + 18, is64 ? 43 : 8, 2, big);                 /* SPARC V9, MIPS */
+    put(b + 16, 2, 2, big);             /* ET_EXEC */
+    put(b + 18, is64 ? 43 : 8, 2, big); /* SPARC V9, MIPS */
     put(b + 20, 1, 4, big);
     put(b + 24, prog->entry, w, big);
-    put(b + 24 + w, eh, w, big);                        /* e_phoff */
-    put(b + 28 + 3 * w, eh, 2, big);                    /* e_ehsize */
+    put(b + 24 + w, eh, w, big);     /* e_phoff */
+    put(b + 28 + 3 * w, eh, 2, big); /* e_ehsize */
     put(b + 30 + 3 * w, phs, 2, big);
     put(b + 32 + 3 * w, prog->nseg, 2, big);
     for (unsigned i = 0; i < prog->nseg; i++)
@@ -216,16 +223,18 @@ static int make_tree_image(const char *dir, const struct rm_file *files,
 {
     char cmd[4096], path[1024], tree[1024];
     if ((size_t)snprintf(tree, sizeof(tree), "%s/tree", dir) >= sizeof(tree) ||
-        (size_t)snprintf(path, sizeof(path), "%s/fs.img", dir) >= sizeof(path) ||
+        (size_t)snprintf(path, sizeof(path), "%s/fs.img", dir) >=
+            sizeof(path) ||
         mkdir(tree, 0755) != 0)
         return -1;
     for (unsigned i = 0; i < n; i++)
         if (write_file(tree, files[i].path, files[i].data, files[i].size))
             return -1;
-    if ((size_t)snprintf(cmd, sizeof(cmd),
-                         MAKEFS " -t ffs -M 1m -b 10%% -B %s -o version=%d,bsize=%u,"
-                         "fsize=%u '%s' '%s' >/dev/null 2>&1", endian, version,
-                         bsize, fsize, path, tree) >= sizeof(cmd) ||
+    if ((size_t)snprintf(
+            cmd, sizeof(cmd),
+            MAKEFS " -t ffs -M 1m -b 10%% -B %s -o version=%d,bsize=%u,"
+                   "fsize=%u '%s' '%s' >/dev/null 2>&1",
+            endian, version, bsize, fsize, path, tree) >= sizeof(cmd) ||
         access(MAKEFS, X_OK) != 0 || system(cmd) != 0)
         return -1;
     *img = slurp(path, size);
@@ -258,14 +267,15 @@ int diff_image_build(struct diff_image *di, int ufs_version, const char *endian,
     memset(di, 0, sizeof(*di));
     memcpy(di->progs, progs, sizeof(progs));
     for (unsigned i = 0; i < DIFF_NFILES; i++) {
-        uint8_t *b = i < DIFF_NPROGS ? diff_prog_bytes(&progs[i], file_sizes[i], 77 + i)
-                                     : malloc(file_sizes[i]);
+        uint8_t *b = i < DIFF_NPROGS
+                         ? diff_prog_bytes(&progs[i], file_sizes[i], 77 + i)
+                         : malloc(file_sizes[i]);
         if (b && i >= DIFF_NPROGS)
             fill(b, file_sizes[i], 1000 + i);
         di->files[i] = (struct rm_file){ file_paths[i], b, file_sizes[i], 0 };
     }
-    if (diff_make_image(di->files, DIFF_NFILES, ufs_version, endian, bsize, fsize,
-                        &di->img, &di->img_size) != 0) {
+    if (diff_make_image(di->files, DIFF_NFILES, ufs_version, endian, bsize,
+                        fsize, &di->img, &di->img_size) != 0) {
         snprintf(err, errlen, "cannot build the image with " MAKEFS);
         diff_image_free(di);
         return -1;
@@ -328,19 +338,35 @@ void diff_config_decode(struct diff_src *s, struct diff_config *cfg)
 /* ---- the world: a machine and its model ------------------------------ */
 
 enum op {
-    OP_MMAP_ANON, OP_MMAP_FILE, OP_MUNMAP, OP_MPROTECT, OP_MINHERIT,
-    OP_MADVISE, OP_MLOCK, OP_MUNLOCK, OP_FORK, OP_EXIT, OP_EXEC, OP_SPAWN,
-    OP_READ, OP_WRITE, OP_FETCH, OP_BRK, OP_INJECT, OP_VERIFY,
+    OP_MMAP_ANON,
+    OP_MMAP_FILE,
+    OP_MUNMAP,
+    OP_MPROTECT,
+    OP_MINHERIT,
+    OP_MADVISE,
+    OP_MLOCK,
+    OP_MUNLOCK,
+    OP_FORK,
+    OP_EXIT,
+    OP_EXEC,
+    OP_SPAWN,
+    OP_READ,
+    OP_WRITE,
+    OP_FETCH,
+    OP_BRK,
+    OP_INJECT,
+    OP_VERIFY,
 };
 
 /* How often each operation is drawn. */
 static const uint8_t op_table[] = {
     OP_MMAP_ANON, OP_MMAP_ANON, OP_MMAP_ANON, OP_MMAP_FILE, OP_MMAP_FILE,
-    OP_MMAP_FILE, OP_MUNMAP, OP_MUNMAP, OP_MPROTECT, OP_MPROTECT,
-    OP_MPROTECT, OP_MINHERIT, OP_MINHERIT, OP_MADVISE, OP_MLOCK, OP_MUNLOCK,
-    OP_FORK, OP_FORK, OP_EXIT, OP_EXEC, OP_SPAWN, OP_READ, OP_READ, OP_READ,
-    OP_READ, OP_WRITE, OP_WRITE, OP_WRITE, OP_WRITE, OP_FETCH, OP_FETCH,
-    OP_BRK, OP_INJECT, OP_VERIFY,
+    OP_MMAP_FILE, OP_MUNMAP,    OP_MUNMAP,    OP_MPROTECT,  OP_MPROTECT,
+    OP_MPROTECT,  OP_MINHERIT,  OP_MINHERIT,  OP_MADVISE,   OP_MLOCK,
+    OP_MUNLOCK,   OP_FORK,      OP_FORK,      OP_EXIT,      OP_EXEC,
+    OP_SPAWN,     OP_READ,      OP_READ,      OP_READ,      OP_READ,
+    OP_WRITE,     OP_WRITE,     OP_WRITE,     OP_WRITE,     OP_FETCH,
+    OP_FETCH,     OP_BRK,       OP_INJECT,    OP_VERIFY,
 };
 
 struct world {
@@ -368,8 +394,9 @@ static size_t dump_proc(const struct rm_proc *p, char *out, size_t cap)
     for (size_t i = 0; i < p->n && at < cap; i++) {
         const struct rm_map *r = &p->maps[i];
         at += (size_t)snprintf(out + at, cap - at, " [%llx-%llx %d/%d%s f%d]",
-                               (unsigned long long)r->start, (unsigned long long)r->end,
-                               r->prot, r->maxprot, r->shared ? "s" : "p", r->file);
+                               (unsigned long long)r->start,
+                               (unsigned long long)r->end, r->prot, r->maxprot,
+                               r->shared ? "s" : "p", r->file);
     }
     if (at < cap)
         at += (size_t)snprintf(out + at, cap - at, "\n");
@@ -383,12 +410,14 @@ static size_t dump_space(struct xvm_vmspace *vs, char *out, size_t cap)
     struct vm_map_entry *e;
     if (vs == NULL)
         return at < cap ? at : cap;
-    map_foreach(&vs->map, e) {
+    map_foreach(&vs->map, e)
+    {
         if (at >= cap)
             break;
         at += (size_t)snprintf(out + at, cap - at, " [%llx-%llx %d/%d%s%s]",
-                               (unsigned long long)e->start, (unsigned long long)e->end,
-                               e->prot, e->maxprot, e->cow ? "p" : "s", e->obj ? " o" : "");
+                               (unsigned long long)e->start,
+                               (unsigned long long)e->end, e->prot, e->maxprot,
+                               e->cow ? "p" : "s", e->obj ? " o" : "");
     }
     if (at < cap)
         at += (size_t)snprintf(out + at, cap - at, "\n");
@@ -403,19 +432,23 @@ static int fail(struct world *w, const char *fmt, ...)
     va_start(ap, fmt);
     at = (size_t)snprintf(msg, cap, "op %u (%s, %s, %s%s): ", w->res->ops,
                           w->cfg.profile, w->cfg.xip ? "xip" : "copy",
-                          w->tiny ? "tiny" : "large", w->cfg.inject ? ", inject" : "");
+                          w->tiny ? "tiny" : "large",
+                          w->cfg.inject ? ", inject" : "");
     if (at < cap)
         at += (size_t)vsnprintf(msg + at, cap - at, fmt, ap);
     va_end(ap);
     if (at < cap)
-        at += (size_t)snprintf(msg + at, cap - at, "\n  failing: %s\n  before:\n", w->cur);
+        at += (size_t)snprintf(msg + at, cap - at,
+                               "\n  failing: %s\n  before:\n", w->cur);
     unsigned first = w->nlog > LOG_LINES ? w->nlog - LOG_LINES : 0;
     for (unsigned i = first; i < w->nlog && at < cap; i++)
-        at += (size_t)snprintf(msg + at, cap - at, "    %s\n", w->log[i % LOG_LINES]);
+        at += (size_t)snprintf(msg + at, cap - at, "    %s\n",
+                               w->log[i % LOG_LINES]);
     for (size_t i = 0; i < w->rm.nprocs && at < cap; i++) {
         at += dump_proc(w->rm.procs[i], msg + at, cap - at);
         if (at < cap)
-            at += dump_space(xvm_proc_vmspace(w->m, w->rm.procs[i]->pid), msg + at, cap - at);
+            at += dump_space(xvm_proc_vmspace(w->m, w->rm.procs[i]->pid),
+                             msg + at, cap - at);
     }
     return -1;
 }
@@ -441,14 +474,16 @@ static int world_up(struct world *w)
         return fail(w, "machine_create");
     xvm_mount_config_init(&mc);
     mc.flags = w->cfg.xip ? XVM_MOUNT_XIP : 0;
-    int error = xvm_flash_attach(w->m, w->di->img, w->di->img_size, NULL, &w->flash);
+    int error =
+        xvm_flash_attach(w->m, w->di->img, w->di->img_size, NULL, &w->flash);
     if (error == 0)
         error = xvm_mount_flash(w->flash, &mc, &w->mp);
     for (unsigned i = 0; error == 0 && i < DIFF_NFILES; i++)
         error = xvm_open(w->mp, file_paths[i], XVM_O_RDONLY, &w->files[i]);
     if (error)
         return fail(w, "setup: %d", error);
-    rm_init(&w->rm, w->m->core.prof->va_max, w->cfg.xip, w->di->files, DIFF_NFILES);
+    rm_init(&w->rm, w->m->core.prof->va_max, w->cfg.xip, w->di->files,
+            DIFF_NFILES);
     w->tiny = w->cfg.ram_bytes / RM_PG < TINY_FRAMES;
     w->next_pid = 1;
     return 0;
@@ -485,8 +520,9 @@ static int check_resident(struct world *w, struct rm_proc *p)
     struct xvm_vmspace *vs = xvm_proc_vmspace(w->m, p->pid);
     uint8_t page[RM_PG];
     for (unsigned i = 0; i < WIN_PAGES + 2; i++) {
-        uint64_t va = i < WIN_PAGES ? WIN_BASE + i * RM_PG
-                                    : p->stack_top - (i - WIN_PAGES + 1) * RM_PG;
+        uint64_t va = i < WIN_PAGES
+                          ? WIN_BASE + i * RM_PG
+                          : p->stack_top - (i - WIN_PAGES + 1) * RM_PG;
         const uint8_t *lib = lib_page(vs, va);
         if (lib == NULL)
             continue;
@@ -495,8 +531,9 @@ static int check_resident(struct world *w, struct rm_proc *p)
                         (unsigned long long)va);
         for (unsigned k = 0; k < RM_PG; k++)
             if (lib[k] != page[k])
-                return fail(w, "pid %u: byte 0x%llx is %02x, model %02x", p->pid,
-                            (unsigned long long)(va + k), lib[k], page[k]);
+                return fail(w, "pid %u: byte 0x%llx is %02x, model %02x",
+                            p->pid, (unsigned long long)(va + k), lib[k],
+                            page[k]);
     }
     return 0;
 }
@@ -512,7 +549,8 @@ static int entry_differs(struct world *w, const struct vm_map_entry *e,
     if (r->file < 0)
         return 0;
     const struct vnode *vp = e->obj->priv;
-    return e->obj->ops == &aobj_pager || vp->size != w->rm.files[r->file].size ||
+    return e->obj->ops == &aobj_pager ||
+           vp->size != w->rm.files[r->file].size ||
            e->offset + (at - e->start) != r->off + (at - r->start);
 }
 
@@ -532,16 +570,19 @@ static int check_layout(struct world *w, struct rm_proc *p)
         uint64_t rs = r ? r->start : UINT64_MAX;
         uint64_t lo = es < rs ? es : rs;
         if (lo > at)
-            at = lo;            /* skip a gap in both */
+            at = lo; /* skip a gap in both */
         if (es > at || rs > at || (r == NULL) != (e == &vs->map.header))
             return fail(w, "pid %u: 0x%llx mapped in %s only", p->pid,
-                        (unsigned long long)at, es > at || r == NULL ? "the model" : "the library");
+                        (unsigned long long)at,
+                        es > at || r == NULL ? "the model" : "the library");
         if (entry_differs(w, e, r, at))
-            return fail(w, "pid %u: 0x%llx: lib prot %d/%d inh %d adv %d cow %d obj %d;"
-                        " model %d/%d inh %d adv %d shared %d file %d", p->pid,
-                        (unsigned long long)at, e->prot, e->maxprot, e->inherit,
-                        e->advice, e->cow, e->obj != NULL, r->prot, r->maxprot,
-                        r->inherit, r->advice, r->shared, r->file);
+            return fail(
+                w,
+                "pid %u: 0x%llx: lib prot %d/%d inh %d adv %d cow %d obj %d;"
+                " model %d/%d inh %d adv %d shared %d file %d",
+                p->pid, (unsigned long long)at, e->prot, e->maxprot, e->inherit,
+                e->advice, e->cow, e->obj != NULL, r->prot, r->maxprot,
+                r->inherit, r->advice, r->shared, r->file);
         uint64_t end = e->end < r->end ? e->end : r->end;
         at = end;
         if (e->end == end)
@@ -555,17 +596,20 @@ static int check_layout(struct world *w, struct rm_proc *p)
 static int check_all(struct world *w, bool resident)
 {
     char msg[256];
-    uint64_t fa = w->m->core.fail_at[INJECT_ALLOC], ff = w->m->core.fail_at[INJECT_FRAME];
+    uint64_t fa = w->m->core.fail_at[INJECT_ALLOC],
+             ff = w->m->core.fail_at[INJECT_FRAME];
     w->m->core.fail_at[INJECT_ALLOC] = w->m->core.fail_at[INJECT_FRAME] = 0;
     int error = xvm_machine_check(w->m, msg, sizeof(msg));
-    w->m->core.fail_at[INJECT_ALLOC] = fa, w->m->core.fail_at[INJECT_FRAME] = ff;
+    w->m->core.fail_at[INJECT_ALLOC] = fa,
+    w->m->core.fail_at[INJECT_FRAME] = ff;
     if (error)
         return fail(w, "machine check: %s", msg);
     if (w->m->procs.table.n != w->rm.nprocs)
         return fail(w, "library has %llu processes, model %zu",
                     (unsigned long long)w->m->procs.table.n, w->rm.nprocs);
     for (size_t i = 0; i < w->rm.nprocs; i++)
-        if (check_layout(w, w->rm.procs[i]) || (resident && check_resident(w, w->rm.procs[i])))
+        if (check_layout(w, w->rm.procs[i]) ||
+            (resident && check_resident(w, w->rm.procs[i])))
             return -1;
     return 0;
 }
@@ -574,15 +618,18 @@ static int check_all(struct world *w, bool resident)
 
 static bool may_take_frames(enum op op)
 {
-    return op == OP_READ || op == OP_WRITE || op == OP_FETCH || op == OP_MLOCK ||
-           op == OP_FORK || op == OP_SPAWN || op == OP_EXEC || op == OP_VERIFY;
+    return op == OP_READ || op == OP_WRITE || op == OP_FETCH ||
+           op == OP_MLOCK || op == OP_FORK || op == OP_SPAWN || op == OP_EXEC ||
+           op == OP_VERIFY;
 }
 
 /* An injected failure fires once; it is disarmed at the end of its step. */
 static bool fired(const struct xvm_machine *m)
 {
-    return (m->core.fail_at[INJECT_ALLOC] && m->core.occurred[INJECT_ALLOC] >= m->core.fail_at[INJECT_ALLOC]) ||
-           (m->core.fail_at[INJECT_FRAME] && m->core.occurred[INJECT_FRAME] >= m->core.fail_at[INJECT_FRAME]);
+    return (m->core.fail_at[INJECT_ALLOC] &&
+            m->core.occurred[INJECT_ALLOC] >= m->core.fail_at[INJECT_ALLOC]) ||
+           (m->core.fail_at[INJECT_FRAME] &&
+            m->core.occurred[INJECT_FRAME] >= m->core.fail_at[INJECT_FRAME]);
 }
 
 static bool enomem_ok(const struct world *w, enum op op)
@@ -648,7 +695,10 @@ static uint64_t pick_addr(struct world *w)
 {
     unsigned b = byte(w);
     static const uint64_t odd[] = {
-        0, WIN_BASE + 0x123, WIN_BASE + (WIN_PAGES - 1) * RM_PG, WIN_BASE - RM_PG,
+        0,
+        WIN_BASE + 0x123,
+        WIN_BASE + (WIN_PAGES - 1) * RM_PG,
+        WIN_BASE - RM_PG,
     };
     return b < 240 ? WIN_BASE + (b % WIN_PAGES) * RM_PG : odd[b & 3];
 }
@@ -690,7 +740,8 @@ static int pick_prot(struct world *w)
 }
 
 /* An access: in the window (crossing pages), or at the top of the stack. */
-static void pick_access(struct world *w, struct rm_proc *p, uint64_t *va, size_t *n)
+static void pick_access(struct world *w, struct rm_proc *p, uint64_t *va,
+                        size_t *n)
 {
     unsigned b = byte(w), c = byte(w);
     if (b < 160 && p->n > 1) {
@@ -703,7 +754,8 @@ static void pick_access(struct world *w, struct rm_proc *p, uint64_t *va, size_t
         *va = p->stack_top - 1 - (uint64_t)c * 23;
     }
     unsigned d = byte(w);
-    *n = d < 160 ? 1 + d % 64 : 1 + (size_t)(d * 131u + c * 7u) % (MAX_ACCESS - 1);
+    *n = d < 160 ? 1 + d % 64
+                 : 1 + (size_t)(d * 131u + c * 7u) % (MAX_ACCESS - 1);
     if (*va > p->stack_top - *n && *va < p->stack_top && b >= 224)
         *n = (size_t)(p->stack_top - *va);
 }
@@ -719,23 +771,28 @@ struct mmap_args {
 static int model_mmap(struct world *w, void *arg)
 {
     struct mmap_args *a = arg;
-    return rm_mmap(&w->rm, a->p, &a->addr, a->len, a->prot, a->flags, a->file, a->off);
+    return rm_mmap(&w->rm, a->p, &a->addr, a->len, a->prot, a->flags, a->file,
+                   a->off);
 }
 
 static int do_mmap(struct world *w, struct mmap_args *a)
 {
     struct xvm_vmspace *vs = xvm_proc_vmspace(w->m, a->p->pid);
     uint64_t addr = a->addr;
-    note(w, "mmap pid %u 0x%llx len 0x%llx prot 0x%x flags 0x%x file %d off 0x%llx",
-         a->p->pid, (unsigned long long)a->addr, (unsigned long long)a->len, a->prot,
-         a->flags, a->file, (unsigned long long)a->off);
+    note(
+        w,
+        "mmap pid %u 0x%llx len 0x%llx prot 0x%x flags 0x%x file %d off 0x%llx",
+        a->p->pid, (unsigned long long)a->addr, (unsigned long long)a->len,
+        a->prot, a->flags, a->file, (unsigned long long)a->off);
     int lib = a->file < 0
-        ? xvm_mmap(vs, &addr, a->len, a->prot, a->flags, NULL, 0)
-        : xvm_mmap_file(vs, &addr, a->len, a->prot, a->flags, w->files[a->file], a->off);
+                  ? xvm_mmap(vs, &addr, a->len, a->prot, a->flags, NULL, 0)
+                  : xvm_mmap_file(vs, &addr, a->len, a->prot, a->flags,
+                                  w->files[a->file], a->off);
     if (lib == 0 && !(a->flags & XVM_MAP_FIXED)) {
-        a->addr = addr;         /* the model checks the library's choice */
+        a->addr = addr; /* the model checks the library's choice */
         size_t at = strlen(w->cur);
-        snprintf(w->cur + at, sizeof(w->cur) - at, " -> 0x%llx", (unsigned long long)addr);
+        snprintf(w->cur + at, sizeof(w->cur) - at, " -> 0x%llx",
+                 (unsigned long long)addr);
     }
     return compare(w, OP_MMAP_ANON, lib, model_mmap, a) < 0 ? -1 : 0;
 }
@@ -747,7 +804,8 @@ static int op_mmap_anon(struct world *w)
     a.addr = pick_addr(w);
     a.len = pick_len(w);
     a.prot = pick_prot(w);
-    a.flags = (b & 1 ? XVM_MAP_SHARED : XVM_MAP_PRIVATE) | (b & 6 ? XVM_MAP_FIXED : 0);
+    a.flags = (b & 1 ? XVM_MAP_SHARED : XVM_MAP_PRIVATE) |
+              (b & 6 ? XVM_MAP_FIXED : 0);
     return do_mmap(w, &a);
 }
 
@@ -756,15 +814,19 @@ static int op_mmap_file(struct world *w)
     struct mmap_args a = { .p = pick_proc(w) };
     unsigned b = byte(w), c = byte(w);
     a.file = (int)(b % DIFF_NFILES);
-    uint64_t size = w->di->files[a.file].size, pages = (size + RM_PG - 1) / RM_PG;
+    uint64_t size = w->di->files[a.file].size,
+             pages = (size + RM_PG - 1) / RM_PG;
     a.addr = pick_addr(w);
     a.off = (c % pages) * RM_PG + (c == 255);
-    a.len = b & 0x20 ? size - (a.off < size ? a.off & ~(uint64_t)(RM_PG - 1) : 0)
-                     : (1 + (b >> 6)) * RM_PG;
+    a.len = b & 0x20
+                ? size - (a.off < size ? a.off & ~(uint64_t)(RM_PG - 1) : 0)
+                : (1 + (b >> 6)) * RM_PG;
     a.prot = pick_prot(w);
-    a.flags = (b & 8 ? XVM_MAP_SHARED : XVM_MAP_PRIVATE) | (b & 0x10 ? 0 : XVM_MAP_FIXED);
+    a.flags = (b & 8 ? XVM_MAP_SHARED : XVM_MAP_PRIVATE) |
+              (b & 0x10 ? 0 : XVM_MAP_FIXED);
     if ((b & 8) && (c & 3))
-        a.prot &= ~XVM_PROT_WRITE;  /* shared and writable: EROFS, now and then */
+        a.prot &=
+            ~XVM_PROT_WRITE; /* shared and writable: EROFS, now and then */
     return do_mmap(w, &a);
 }
 
@@ -793,8 +855,10 @@ static int lib_range(struct xvm_vmspace *vs, const struct range_args *a)
     switch (a->op) {
     case OP_MUNMAP: return xvm_munmap(vs, a->addr, a->len);
     case OP_MPROTECT: return xvm_mprotect(vs, a->addr, a->len, a->v);
-    case OP_MINHERIT: return xvm_minherit(vs, a->addr, a->len, (enum xvm_inherit)a->v);
-    case OP_MADVISE: return xvm_madvise(vs, a->addr, a->len, (enum xvm_advice)a->v);
+    case OP_MINHERIT:
+        return xvm_minherit(vs, a->addr, a->len, (enum xvm_inherit)a->v);
+    case OP_MADVISE:
+        return xvm_madvise(vs, a->addr, a->len, (enum xvm_advice)a->v);
     case OP_MLOCK: return xvm_mlock(vs, a->addr, a->len);
     default: return xvm_munlock(vs, a->addr, a->len);
     }
@@ -803,21 +867,23 @@ static int lib_range(struct xvm_vmspace *vs, const struct range_args *a)
 static int op_range(struct world *w, enum op op)
 {
     static const char *const names[] = {
-        [OP_MUNMAP] = "munmap", [OP_MPROTECT] = "mprotect", [OP_MINHERIT] = "minherit",
-        [OP_MADVISE] = "madvise", [OP_MLOCK] = "mlock", [OP_MUNLOCK] = "munlock",
+        [OP_MUNMAP] = "munmap",     [OP_MPROTECT] = "mprotect",
+        [OP_MINHERIT] = "minherit", [OP_MADVISE] = "madvise",
+        [OP_MLOCK] = "mlock",       [OP_MUNLOCK] = "munlock",
     };
     struct range_args a = { .op = op, .p = pick_proc(w) };
     pick_range(w, a.p, &a.addr, &a.len);
     unsigned b = byte(w);
     a.v = op == OP_MPROTECT ? (int)(b & 7) : (int)(b % 3);
     if (b == 255)
-        a.v = 9;                /* out of range: EINVAL */
+        a.v = 9; /* out of range: EINVAL */
     note(w, "%s pid %u 0x%llx len 0x%llx v %d", names[op], a.p->pid,
          (unsigned long long)a.addr, (unsigned long long)a.len, a.v);
     int lib = lib_range(xvm_proc_vmspace(w->m, a.p->pid), &a);
     if (lib == ENOMEM && op == OP_MLOCK && enomem_ok(w, op)) {
         /* Partial wiring promoted pages the model must copy too. */
-        sync_anons(w, a.p, a.addr, a.addr + (a.len < 64 * RM_PG ? a.len : 64 * RM_PG));
+        sync_anons(w, a.p, a.addr,
+                   a.addr + (a.len < 64 * RM_PG ? a.len : 64 * RM_PG));
     }
     return compare(w, op, lib, model_range, &a) < 0 ? -1 : 0;
 }
@@ -840,7 +906,8 @@ static int model_access(struct world *w, void *arg)
 
 /* Data for a write: every page piece starts with a byte that differs
  * from the current one, so a piece written shows it was written. */
-static void write_data(struct world *w, struct rm_proc *p, uint64_t va, size_t n)
+static void write_data(struct world *w, struct rm_proc *p, uint64_t va,
+                       size_t n)
 {
     uint8_t page[RM_PG];
     fill(w->data, n, w->res->ops * 2654435761u + 7);
@@ -857,7 +924,8 @@ static void write_data(struct world *w, struct rm_proc *p, uint64_t va, size_t n
  * prefix (each shows the new data); the model writes that prefix.  The
  * rest must still show the old bytes where resident (check_resident).
  */
-static void write_prefix(struct world *w, struct rm_proc *p, uint64_t va, size_t n)
+static void write_prefix(struct world *w, struct rm_proc *p, uint64_t va,
+                         size_t n)
 {
     struct xvm_vmspace *vs = xvm_proc_vmspace(w->m, p->pid);
     size_t done = 0;
@@ -898,7 +966,8 @@ static int op_access(struct world *w, enum op op)
         return 0;
     }
     int r = compare(w, op, lib, model_access, &a);
-    if (r == 0 && lib == 0 && op != OP_WRITE && memcmp(w->buf, w->mbuf, a.n) != 0) {
+    if (r == 0 && lib == 0 && op != OP_WRITE &&
+        memcmp(w->buf, w->mbuf, a.n) != 0) {
         size_t k = 0;
         while (w->buf[k] == w->mbuf[k])
             k++;
@@ -915,7 +984,7 @@ static int op_verify(struct world *w)
     uint32_t pid = a.p->pid;
     struct xvm_vmspace *vs = xvm_proc_vmspace(w->m, pid);
     for (unsigned i = 0; i < WIN_PAGES; i++) {
-        a.p = rm_proc_find(&w->rm, pid);    /* a rollback renews it */
+        a.p = rm_proc_find(&w->rm, pid); /* a rollback renews it */
         a.va = WIN_BASE + i * RM_PG;
         const struct rm_map *r = rm_lookup(a.p, a.va);
         if (r == NULL || !(r->prot & XVM_PROT_READ))
@@ -934,7 +1003,7 @@ static int op_verify(struct world *w)
 struct proc_args {
     enum op op;
     uint32_t pid, pid2;
-    int prog;                   /* -1: a path that is not a program */
+    int prog; /* -1: a path that is not a program */
     unsigned argc;
     const char *argv[3];
     uint64_t addr;
@@ -974,7 +1043,9 @@ static const char *prog_path(int prog)
 
 static void pick_program(struct world *w, struct proc_args *a)
 {
-    static const char *const words[] = { "a", "-x", "hello", "/bin/b", "", "zz" };
+    static const char *const words[] = {
+        "a", "-x", "hello", "/bin/b", "", "zz"
+    };
     unsigned b = byte(w);
     a->prog = b < 230 ? (int)(b % DIFF_NPROGS) : -1 - (int)(b % 3);
     a->argc = 1 + b % 3;
@@ -986,7 +1057,7 @@ static void pick_program(struct world *w, struct proc_args *a)
 static int op_proc(struct world *w, enum op op)
 {
     static const char *const names[] = {
-        [OP_FORK] = "fork", [OP_EXIT] = "exit", [OP_EXEC] = "exec",
+        [OP_FORK] = "fork",   [OP_EXIT] = "exit", [OP_EXEC] = "exec",
         [OP_SPAWN] = "spawn", [OP_BRK] = "brk",
     };
     struct proc_args a = { .op = op };
@@ -1001,8 +1072,8 @@ static int op_proc(struct world *w, enum op op)
     if (op == OP_BRK) {
         struct rm_proc *p = rm_proc_find(&w->rm, a.pid);
         unsigned c = byte(w);
-        a.addr = (p ? p->brk_base : WIN_BASE) + (c % 12) * RM_PG + (c & 0x10 ? 123 : 0) -
-                 (c >= 240 ? RM_PG : 0);
+        a.addr = (p ? p->brk_base : WIN_BASE) + (c % 12) * RM_PG +
+                 (c & 0x10 ? 123 : 0) - (c >= 240 ? RM_PG : 0);
     }
     note(w, "%s %u %u %s 0x%llx", names[op], a.pid, a.pid2,
          op == OP_EXEC || op == OP_SPAWN ? prog_path(a.prog) : "",
@@ -1030,9 +1101,11 @@ static int op_inject(struct world *w)
     if (!w->cfg.inject)
         return 0;
     if (b & 1)
-        w->m->core.fail_at[INJECT_FRAME] = w->m->core.occurred[INJECT_FRAME] + 1 + (b >> 1) % 12;
+        w->m->core.fail_at[INJECT_FRAME] =
+            w->m->core.occurred[INJECT_FRAME] + 1 + (b >> 1) % 12;
     else
-        w->m->core.fail_at[INJECT_ALLOC] = w->m->core.occurred[INJECT_ALLOC] + 1 + (b >> 1) % 12;
+        w->m->core.fail_at[INJECT_ALLOC] =
+            w->m->core.occurred[INJECT_ALLOC] + 1 + (b >> 1) % 12;
     return 0;
 }
 
@@ -1041,9 +1114,14 @@ static int dispatch(struct world *w, enum op op)
     switch (op) {
     case OP_MMAP_ANON: return op_mmap_anon(w);
     case OP_MMAP_FILE: return op_mmap_file(w);
-    case OP_READ: case OP_WRITE: case OP_FETCH: return op_access(w, op);
-    case OP_FORK: case OP_EXIT: case OP_EXEC: case OP_SPAWN: case OP_BRK:
-        return op_proc(w, op);
+    case OP_READ:
+    case OP_WRITE:
+    case OP_FETCH: return op_access(w, op);
+    case OP_FORK:
+    case OP_EXIT:
+    case OP_EXEC:
+    case OP_SPAWN:
+    case OP_BRK: return op_proc(w, op);
     case OP_INJECT: return op_inject(w);
     case OP_VERIFY: return op_verify(w);
     default: return op_range(w, op);
@@ -1053,9 +1131,11 @@ static int dispatch(struct world *w, enum op op)
 /* Disarms an injected failure once it fired. */
 static void disarm_fired(struct xvm_machine *m)
 {
-    if (m->core.fail_at[INJECT_ALLOC] && m->core.occurred[INJECT_ALLOC] >= m->core.fail_at[INJECT_ALLOC])
+    if (m->core.fail_at[INJECT_ALLOC] &&
+        m->core.occurred[INJECT_ALLOC] >= m->core.fail_at[INJECT_ALLOC])
         m->core.fail_at[INJECT_ALLOC] = 0;
-    if (m->core.fail_at[INJECT_FRAME] && m->core.occurred[INJECT_FRAME] >= m->core.fail_at[INJECT_FRAME])
+    if (m->core.fail_at[INJECT_FRAME] &&
+        m->core.occurred[INJECT_FRAME] >= m->core.fail_at[INJECT_FRAME])
         m->core.fail_at[INJECT_FRAME] = 0;
 }
 
@@ -1063,7 +1143,8 @@ static void disarm_fired(struct xvm_machine *m)
 static int step(struct world *w)
 {
     enum op op = (enum op)op_table[byte(w) % sizeof(op_table)];
-    if (w->rm.nprocs == 0 || (w->rm.nprocs >= MAX_PROCS && (op == OP_FORK || op == OP_SPAWN)))
+    if (w->rm.nprocs == 0 ||
+        (w->rm.nprocs >= MAX_PROCS && (op == OP_FORK || op == OP_SPAWN)))
         op = w->rm.nprocs ? OP_EXIT : OP_SPAWN;
     int error = dispatch(w, op);
     disarm_fired(w->m);
@@ -1089,11 +1170,13 @@ static int finish(struct world *w)
         return -1;
     struct xvm_stats st;
     xvm_machine_stats(w->m, &st);
-    if (st.pages[XVM_USE_ANON] || st.pages[XVM_USE_AOBJ] || st.pages[XVM_USE_PAGETABLE])
-        return fail(w, "leak after exit: %llu anon, %llu aobj, %llu page-table frames",
-                    (unsigned long long)st.pages[XVM_USE_ANON],
-                    (unsigned long long)st.pages[XVM_USE_AOBJ],
-                    (unsigned long long)st.pages[XVM_USE_PAGETABLE]);
+    if (st.pages[XVM_USE_ANON] || st.pages[XVM_USE_AOBJ] ||
+        st.pages[XVM_USE_PAGETABLE])
+        return fail(
+            w, "leak after exit: %llu anon, %llu aobj, %llu page-table frames",
+            (unsigned long long)st.pages[XVM_USE_ANON],
+            (unsigned long long)st.pages[XVM_USE_AOBJ],
+            (unsigned long long)st.pages[XVM_USE_PAGETABLE]);
     return 0;
 }
 

@@ -35,14 +35,15 @@ int diff_image_build(struct diff_image *di, int ufs_version, const char *endian,
                      unsigned bsize, unsigned fsize, char *err, size_t errlen);
 void diff_image_free(struct diff_image *di);
 /* The bytes of one hand-made program (what the image holds). */
-uint8_t *diff_prog_bytes(const struct rm_prog *prog, uint64_t size, uint32_t seed);
+uint8_t *diff_prog_bytes(const struct rm_prog *prog, uint64_t size,
+                         uint32_t seed);
 
 struct diff_config {
-    const char *profile;        /* "sgimips" or "amd64" */
-    uint64_t ram_bytes;         /* tiny (e.g. 24 frames) or large */
-    bool xip;                   /* mount with XIP, else copy mode */
-    bool ahead;                 /* UVM's fault-ahead, else none */
-    bool inject;                /* inject allocation failures */
+    const char *profile; /* "sgimips" or "amd64" */
+    uint64_t ram_bytes;  /* tiny (e.g. 24 frames) or large */
+    bool xip;            /* mount with XIP, else copy mode */
+    bool ahead;          /* UVM's fault-ahead, else none */
+    bool inject;         /* inject allocation failures */
     unsigned max_ops;
 };
 
@@ -50,7 +51,7 @@ struct diff_config {
 struct diff_src {
     const uint8_t *data;
     size_t len, pos;
-    uint64_t rng;               /* nonzero: PRNG mode */
+    uint64_t rng; /* nonzero: PRNG mode */
 };
 
 void diff_src_bytes(struct diff_src *s, const uint8_t *data, size_t len);
@@ -60,10 +61,10 @@ unsigned diff_byte(struct diff_src *s);
 void diff_config_decode(struct diff_src *s, struct diff_config *cfg);
 
 struct diff_result {
-    unsigned ops;               /* operations run */
-    unsigned enomem_accepted;   /* library ENOMEMs the rule allowed */
-    unsigned errors;            /* predicted errors, matched */
-    char msg[16384];             /* the divergence, with the last operations */
+    unsigned ops;             /* operations run */
+    unsigned enomem_accepted; /* library ENOMEMs the rule allowed */
+    unsigned errors;          /* predicted errors, matched */
+    char msg[16384];          /* the divergence, with the last operations */
 };
 
 /* => 0 when library and model agreed on everything, -1 with res->msg. */

@@ -67,7 +67,8 @@ int ec_read(const uint8_t *b, size_t len, struct ec_elf *e)
         } else {
             h->offset = get(p + 4, 4, be), h->vaddr = get(p + 8, 4, be);
             h->paddr = get(p + 12, 4, be), h->filesz = get(p + 16, 4, be);
-            h->memsz = get(p + 20, 4, be), h->flags = (uint32_t)get(p + 24, 4, be);
+            h->memsz = get(p + 20, 4, be),
+            h->flags = (uint32_t)get(p + 24, 4, be);
             h->align = get(p + 28, 4, be);
         }
     }
@@ -103,12 +104,13 @@ int ec_convert(const uint8_t *src, size_t len, int to64, int to_be,
     ec_put(b + 20, version, 4, to_be);
     ec_put(b + 24, e.entry, w, to_be);
     ec_put(b + 24 + w, e.phoff, w, to_be);
-    ec_put(b + 24 + 2 * w, 0, w, to_be);                       /* e_shoff */
-    ec_put(b + (to64 ? 52 : 40), to64 ? 64 : 52, 2, to_be);    /* e_ehsize */
-    ec_put(b + (to64 ? 54 : 42), to64 ? 56 : 32, 2, to_be);    /* e_phentsize */
+    ec_put(b + 24 + 2 * w, 0, w, to_be);                    /* e_shoff */
+    ec_put(b + (to64 ? 52 : 40), to64 ? 64 : 52, 2, to_be); /* e_ehsize */
+    ec_put(b + (to64 ? 54 : 42), to64 ? 56 : 32, 2, to_be); /* e_phentsize */
     ec_put(b + (to64 ? 56 : 44), e.phnum, 2, to_be);
     for (unsigned i = 0; i < e.phnum; i++)
-        ec_write_phdr(b + e.phoff + (size_t)i * (to64 ? 56 : 32), &e.ph[i], to64, to_be);
+        ec_write_phdr(b + e.phoff + (size_t)i * (to64 ? 56 : 32), &e.ph[i],
+                      to64, to_be);
     *out = b;
     return 0;
 }

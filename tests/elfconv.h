@@ -11,12 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EC_MAX_PH 32
-#define EC_PT_LOAD 1
+#define EC_MAX_PH    32
+#define EC_PT_LOAD   1
 #define EC_PT_INTERP 3
-#define EC_PF_X 1
-#define EC_PF_W 2
-#define EC_PF_R 4
+#define EC_PF_X      1
+#define EC_PF_W      2
+#define EC_PF_R      4
 
 struct ec_phdr {
     uint32_t type, flags;

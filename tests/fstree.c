@@ -84,8 +84,10 @@ void image_make_opts(const char *tree, const char *img, int version,
     char cmd[2048];
     assert_int_equal(access(MAKEFS, X_OK), 0);
     snprintf(cmd, sizeof(cmd),
-             MAKEFS " -t ffs -M 1m %s -B %s -o version=%d,bsize=%u,fsize=%u '%s' '%s' "
-             ">/dev/null 2>&1", opts, endian, version, bsize, fsize, img, tree);
+             MAKEFS
+             " -t ffs -M 1m %s -B %s -o version=%d,bsize=%u,fsize=%u '%s' '%s' "
+             ">/dev/null 2>&1",
+             opts, endian, version, bsize, fsize, img, tree);
     if (system(cmd) != 0)
         fail_msg("makefs failed: %s", cmd);
 }

@@ -19,7 +19,7 @@ static void *xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
     if (p == NULL)
-        abort();            /* the oracle has no error paths of its own */
+        abort(); /* the oracle has no error paths of its own */
     return p;
 }
 
@@ -175,7 +175,8 @@ static void page_bytes(const struct rm_model *rm, const struct rm_map *m,
         const struct rm_file *f = &rm->files[m->file];
         uint64_t off = m->off + (pva - m->start);
         if (off < f->size)
-            memcpy(out, f->data + off, f->size - off < RM_PG ? f->size - off : RM_PG);
+            memcpy(out, f->data + off,
+                   f->size - off < RM_PG ? f->size - off : RM_PG);
     }
 }
 
@@ -322,7 +323,7 @@ static int mmap_args(const struct rm_model *rm, uint64_t len, int prot,
     unsigned pr = (unsigned)prot & XVM_PROT_ALL;
     bool shared = flags & XVM_MAP_SHARED;
     if (file >= 0 && shared && (prot & XVM_PROT_WRITE))
-        return EROFS;           /* read-only file system */
+        return EROFS; /* read-only file system */
     if ((unsigned)prot >> 6 ||
         (flags & ~(XVM_MAP_SHARED | XVM_MAP_PRIVATE | XVM_MAP_FIXED)) ||
         shared == !!(flags & XVM_MAP_PRIVATE) || (off & PGMASK))
@@ -362,11 +363,16 @@ int rm_mmap(struct rm_model *rm, struct rm_proc *p, uint64_t *addr,
     }
     bool shared = flags & XVM_MAP_SHARED;
     struct rm_map m = {
-        .start = *addr, .end = end,
-        .prot = (uint8_t)(prot & XVM_PROT_ALL), .maxprot = (uint8_t)maxprot,
+        .start = *addr,
+        .end = end,
+        .prot = (uint8_t)(prot & XVM_PROT_ALL),
+        .maxprot = (uint8_t)maxprot,
         .inherit = shared ? XVM_INHERIT_SHARE : XVM_INHERIT_COPY,
-        .advice = XVM_ADV_NORMAL, .shared = shared, .file = file,
-        .off = off, .store = shared && file >= 0 ? NULL : store_new(),
+        .advice = XVM_ADV_NORMAL,
+        .shared = shared,
+        .file = file,
+        .off = off,
+        .store = shared && file >= 0 ? NULL : store_new(),
     };
     insert(p, &m);
     return 0;
@@ -406,7 +412,8 @@ static int range_walk(struct rm_model *rm, struct rm_proc *p, uint64_t addr,
     return 0;
 }
 
-static int prot_check(const struct rm_model *rm, const struct rm_map *m, int prot)
+static int prot_check(const struct rm_model *rm, const struct rm_map *m,
+                      int prot)
 {
     (void)rm;
     return ((unsigned)prot & m->maxprot) == (unsigned)prot ? 0 : EACCES;
@@ -453,7 +460,8 @@ int rm_madvise(struct rm_model *rm, struct rm_proc *p, uint64_t addr,
                     XVM_ADV_SEQUENTIAL);
 }
 
-static int wire_check(const struct rm_model *rm, const struct rm_map *m, int arg)
+static int wire_check(const struct rm_model *rm, const struct rm_map *m,
+                      int arg)
 {
     (void)rm;
     (void)arg;
@@ -510,8 +518,8 @@ static int access_page(struct rm_proc *p, uint64_t va, unsigned access,
     return 0;
 }
 
-int rm_access(struct rm_model *rm, struct rm_proc *p, uint64_t va,
-              uint8_t *buf, size_t n, unsigned access)
+int rm_access(struct rm_model *rm, struct rm_proc *p, uint64_t va, uint8_t *buf,
+              size_t n, unsigned access)
 {
     uint8_t page[RM_PG];
     if (va >= rm->va_max || rm->va_max - va < n)
@@ -634,20 +642,20 @@ static int load_segment(struct rm_model *rm, struct rm_proc *p, int file,
     uint64_t start = trunc_pg(s->vaddr), fend = s->vaddr + s->filesz;
     uint64_t mend = s->vaddr + s->memsz, at = start;
     int flags = XVM_MAP_PRIVATE | XVM_MAP_FIXED, error;
-    if (s->filesz && (error = rm_mmap(rm, p, &at, round_pg(fend) - start,
-                                      s->prot, flags, file,
-                                      trunc_pg(s->offset))) != 0)
+    if (s->filesz &&
+        (error = rm_mmap(rm, p, &at, round_pg(fend) - start, s->prot, flags,
+                         file, trunc_pg(s->offset))) != 0)
         return error == EINVAL ? ENOEXEC : error;
     at = s->filesz ? round_pg(fend) : start;
-    if (round_pg(mend) > at &&
-        (error = rm_mmap(rm, p, &at, round_pg(mend) - at, s->prot, flags,
-                         -1, 0)) != 0)
+    if (round_pg(mend) > at && (error = rm_mmap(rm, p, &at, round_pg(mend) - at,
+                                                s->prot, flags, -1, 0)) != 0)
         return error;
     if (s->memsz > s->filesz && s->filesz && (fend & PGMASK) &&
         (s->prot & XVM_PROT_WRITE)) {
         static const uint8_t zero[RM_PG];
         uint64_t n = round_pg(fend) - fend;
-        rm_write(rm, p, fend, zero, (size_t)(mend - fend < n ? mend - fend : n));
+        rm_write(rm, p, fend, zero,
+                 (size_t)(mend - fend < n ? mend - fend : n));
     }
     return 0;
 }
@@ -699,7 +707,7 @@ int rm_exec(struct rm_model *rm, uint32_t pid, const struct rm_prog *prog,
             continue;
         int error = image(rm, pid, prog, argc, argv, &p);
         if (error)
-            return error;       /* the old image runs on */
+            return error; /* the old image runs on */
         proc_free(rm->procs[i]);
         rm->procs[i] = p;
         return 0;
@@ -728,7 +736,7 @@ int rm_brk(struct rm_model *rm, struct rm_proc *p, uint64_t addr)
     if (new > old) {
         uint64_t at = old;
         if (!range_free(p, old, new))
-            return ENOMEM;      /* the heap would run into a mapping */
+            return ENOMEM; /* the heap would run into a mapping */
         error = rm_mmap(rm, p, &at, new - old, XVM_PROT_READ | XVM_PROT_WRITE,
                         XVM_MAP_PRIVATE | XVM_MAP_FIXED, -1, 0);
     } else if (new < old) {

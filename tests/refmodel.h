@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RM_PG 4096u
+#define RM_PG         4096u
 #define RM_STACK_SIZE (UINT64_C(8) << 20)
 
 /* A file of the image, as the host sees it. */
@@ -37,7 +37,7 @@ struct rm_file {
     const char *path;
     const uint8_t *data;
     uint64_t size;
-    uint64_t dev_pages;         /* under XIP: leading pages mapped in place */
+    uint64_t dev_pages; /* under XIP: leading pages mapped in place */
 };
 
 /* A program: PT_LOADs of one of the files. */
@@ -47,7 +47,7 @@ struct rm_seg {
 };
 
 struct rm_prog {
-    int file;                   /* index in the model's files */
+    int file; /* index in the model's files */
     bool is64, big_endian;
     uint64_t entry;
     unsigned nseg;
@@ -58,23 +58,23 @@ struct rm_prog {
 struct rm_store {
     unsigned refs;
     size_t n, cap;
-    uint64_t *idx;              /* page index of each page */
-    uint8_t **bytes;            /* RM_PG bytes each */
+    uint64_t *idx;   /* page index of each page */
+    uint8_t **bytes; /* RM_PG bytes each */
 };
 
 struct rm_map {
-    uint64_t start, end;        /* page aligned */
+    uint64_t start, end; /* page aligned */
     uint8_t prot, maxprot, inherit, advice;
-    bool shared;                /* MAP_SHARED */
-    int file;                   /* -1: anonymous */
-    uint64_t off;               /* file offset of start */
-    struct rm_store *store;     /* NULL for shared file mappings */
-    uint64_t sbase;             /* store page index of start */
+    bool shared;            /* MAP_SHARED */
+    int file;               /* -1: anonymous */
+    uint64_t off;           /* file offset of start */
+    struct rm_store *store; /* NULL for shared file mappings */
+    uint64_t sbase;         /* store page index of start */
 };
 
 struct rm_proc {
     uint32_t pid;
-    struct rm_map *maps;        /* sorted by start, disjoint */
+    struct rm_map *maps; /* sorted by start, disjoint */
     size_t n, cap;
     uint64_t brk_base, brk, stack_top, sp, entry;
 };
@@ -135,8 +135,8 @@ int rm_munlock(struct rm_model *rm, struct rm_proc *p, uint64_t addr,
 
 /* Accesses: access is one XVM_PROT_* bit.  A write applies whole pages in
  * order up to the first that fails, as the library does. */
-int rm_access(struct rm_model *rm, struct rm_proc *p, uint64_t va,
-              uint8_t *buf, size_t n, unsigned access);
+int rm_access(struct rm_model *rm, struct rm_proc *p, uint64_t va, uint8_t *buf,
+              size_t n, unsigned access);
 int rm_write(struct rm_model *rm, struct rm_proc *p, uint64_t va,
              const uint8_t *src, size_t n);
 /* The page at pva (page aligned) as the process would read it, ignoring

@@ -41,7 +41,8 @@ static uint64_t anon_frames(xvm_machine *m)
  * the 2 used slots than of the 8-page range.  Slots outside the range,
  * and slots another entry still covers, survive.
  */
-static void test_amap_partial_unmap_walks_used_slots_when_range_is_larger(void **state)
+static void test_amap_partial_unmap_walks_used_slots_when_range_is_larger(
+    void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
@@ -327,7 +328,8 @@ static void test_amap_inherit_share_copy_none_in_one_fork(void **state)
 
 /* Out of host memory while splitting or copying amaps: ENOMEM, nothing
  * changed, and the same call works once memory is back. */
-static void test_amap_enomem_in_split_fork_and_copy_changes_nothing(void **state)
+static void test_amap_enomem_in_split_fork_and_copy_changes_nothing(
+    void **state)
 {
     (void)state;
     int failed = 0;
@@ -378,13 +380,16 @@ static void test_amap_enomem_in_split_fork_and_copy_changes_nothing(void **state
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_amap_partial_unmap_walks_used_slots_when_range_is_larger),
-        cmocka_unit_test(test_amap_partial_unmap_walks_range_when_amap_is_dense),
+        cmocka_unit_test(
+            test_amap_partial_unmap_walks_used_slots_when_range_is_larger),
+        cmocka_unit_test(
+            test_amap_partial_unmap_walks_range_when_amap_is_dense),
         cmocka_unit_test(test_amap_split_entry_copies_only_its_part),
         cmocka_unit_test(test_amap_copy_of_shared_amap_is_taken_at_fork),
         cmocka_unit_test(test_amap_references_after_a_sharer_split_its_entry),
         cmocka_unit_test(test_amap_inherit_share_copy_none_in_one_fork),
-        cmocka_unit_test(test_amap_enomem_in_split_fork_and_copy_changes_nothing),
+        cmocka_unit_test(
+            test_amap_enomem_in_split_fork_and_copy_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,7 +52,7 @@ static void test_cache_loop_fitting_i1_misses_only_cold(void **state)
             fills += CACHE_FILLS(cache_fetch(&c, a, 4));
     assert_int_equal(c.i1.refs[CACHE_I], 1280);
     assert_int_equal(c.i1.misses[CACHE_I], 8);
-    assert_int_equal(fills, 8);                 /* no LL: from memory */
+    assert_int_equal(fills, 8); /* no LL: from memory */
     assert_int_equal(c.mem_fills, 8);
     assert_int_equal(c.d1.refs[CACHE_R] + c.d1.refs[CACHE_W], 0);
     check(&c);
@@ -130,14 +130,14 @@ static void test_cache_straddling_access_counts_once(void **state)
     (void)state;
     struct cache c;
     mk(&c, G1K2W, G1K2W, NONE);
-    unsigned r = cache_load(&c, 0x103c, 8);       /* lines 0x40, 0x41: both miss */
+    unsigned r = cache_load(&c, 0x103c, 8); /* lines 0x40, 0x41: both miss */
     assert_int_equal(r & CACHE_L1_MISS, 1);
-    assert_int_equal(CACHE_FILLS(r), 2);          /* two lines from memory */
+    assert_int_equal(CACHE_FILLS(r), 2); /* two lines from memory */
     assert_int_equal(CACHE_L1_LINES(r), 2);
-    assert_int_equal(cache_load(&c, 0x1040, 4), 0);       /* second line is in */
-    assert_int_equal(cache_load(&c, 0x1038, 4), 0);       /* first too */
-    assert_int_equal(cache_load(&c, 0x1080, 1) != 0, 1);  /* line 0x42 */
-    r = cache_load(&c, 0x10bc, 8);                /* 0x42 hits, 0x43 misses */
+    assert_int_equal(cache_load(&c, 0x1040, 4), 0);      /* second line is in */
+    assert_int_equal(cache_load(&c, 0x1038, 4), 0);      /* first too */
+    assert_int_equal(cache_load(&c, 0x1080, 1) != 0, 1); /* line 0x42 */
+    r = cache_load(&c, 0x10bc, 8); /* 0x42 hits, 0x43 misses */
     assert_int_equal(r & CACHE_L1_MISS, 1);
     assert_int_equal(CACHE_L1_LINES(r), 1);
     assert_int_equal(CACHE_FILLS(r), 1);
@@ -168,7 +168,7 @@ static void test_cache_straddle_looks_up_both_ll_lines(void **state)
     assert_int_equal(CACHE_FILLS(r), 1);
     r = cache_fetch(&c, 0x203c, 8);
     assert_int_equal(r & CACHE_L1_MISS, 1);
-    assert_int_equal(CACHE_L1_LINES(r), 2);     /* one from LL, one from memory */
+    assert_int_equal(CACHE_L1_LINES(r), 2); /* one from LL, one from memory */
     assert_int_equal(CACHE_FILLS(r), 1);
     assert_int_equal(c.i1.misses[CACHE_I], 1);
     assert_int_equal(c.ll.refs[CACHE_I], 1);
@@ -275,8 +275,8 @@ static void test_cache_fully_associative_lru(void **state)
     mk(&c, G1K2W, (struct cache_geom){ 1024, 16, 64 }, NONE);
     for (uint64_t k = 0; k < 16; k++)
         cache_load(&c, k * 4096, 4);
-    cache_load(&c, 0, 4);                       /* line 0 becomes MRU */
-    cache_load(&c, 16 * 4096, 4);               /* evicts line 1 */
+    cache_load(&c, 0, 4);         /* line 0 becomes MRU */
+    cache_load(&c, 16 * 4096, 4); /* evicts line 1 */
     assert_int_equal(cache_load(&c, 0, 4), 0);
     assert_int_not_equal(cache_load(&c, 4096, 4), 0);
     assert_int_equal(c.d1.misses[CACHE_R], 18);
@@ -291,19 +291,21 @@ static void expect_bad(const char *opt, const char *val, const char *msg)
     assert_int_equal(cache_geom_parse(opt, val, &g, err, sizeof err), EINVAL);
     if (strstr(err, msg) == NULL)
         fail_msg("%s=%s: '%s' lacks '%s'", opt, val, err, msg);
-    assert_int_equal(g.size, 1);                /* untouched */
+    assert_int_equal(g.size, 1); /* untouched */
 }
 
 static void test_cache_geometry_errors_name_the_option(void **state)
 {
     (void)state;
-    expect_bad("--D1", "32768,8,48", "--D1: line size 48 is not a power of two");
+    expect_bad("--D1", "32768,8,48",
+               "--D1: line size 48 is not a power of two");
     expect_bad("--I1", "0,8,64", "--I1: size, associativity and line size");
     expect_bad("--I1", "32768,0,64", "above zero");
     expect_bad("--LL", "32768,8,8", "--LL: line size 8 is below 16");
     expect_bad("--D1", "3000,2,64", "does not divide the size 3000");
     expect_bad("--D1", "24576,2,64", "set count 192");
-    expect_bad("--D1", "1024,32,64", "associativity 32 is larger than the 16 lines");
+    expect_bad("--D1", "1024,32,64",
+               "associativity 32 is larger than the 16 lines");
     expect_bad("--D1", "64,1,64", "not larger than the line");
     expect_bad("--D1", "4096M,8,64", "too large");
     expect_bad("--D1", "32768,8", "is not SIZE,ASSOC,LINE");
@@ -314,7 +316,7 @@ static void test_cache_geometry_errors_name_the_option(void **state)
 
     struct cache_geom g;
     assert_int_equal(cache_geom_parse("--LL", "12M,24,64", &g, NULL, 0), 0);
-    assert_int_equal(g.size, 12u << 20);                /* 8192 sets */
+    assert_int_equal(g.size, 12u << 20); /* 8192 sets */
     assert_int_equal(cache_geom_parse("--I1", "32K,8,64", &g, NULL, 0), 0);
     assert_int_equal(g.size, 32768);
     assert_int_equal(cache_geom_parse("--I1", "1024,16,64", &g, NULL, 0), 0);
@@ -322,13 +324,17 @@ static void test_cache_geometry_errors_name_the_option(void **state)
     struct cache_config cfg;
     char err[200];
     cache_config_default(&cfg);
-    assert_int_equal(cache_parse_option(&cfg, "--I1=4096,2,32", err, sizeof err), 0);
+    assert_int_equal(
+        cache_parse_option(&cfg, "--I1=4096,2,32", err, sizeof err), 0);
     assert_int_equal(cfg.i1.size, 4096);
     assert_int_equal(cfg.i1.line, 32);
-    assert_int_equal(cache_parse_option(&cfg, "--L2=1M,8,64", err, sizeof err), 0);
+    assert_int_equal(cache_parse_option(&cfg, "--L2=1M,8,64", err, sizeof err),
+                     0);
     assert_int_equal(cfg.ll.size, 1u << 20);
-    assert_int_equal(cache_parse_option(&cfg, "--I1x=1", err, sizeof err), ENOENT);
-    assert_int_equal(cache_parse_option(&cfg, "--D1=1,1,1", err, sizeof err), EINVAL);
+    assert_int_equal(cache_parse_option(&cfg, "--I1x=1", err, sizeof err),
+                     ENOENT);
+    assert_int_equal(cache_parse_option(&cfg, "--D1=1,1,1", err, sizeof err),
+                     EINVAL);
     assert_non_null(strstr(err, "--D1"));
 
     /* cache_init checks every level, naming it. */
@@ -392,12 +398,12 @@ static void test_cache_odd_sizes_and_addresses(void **state)
     (void)state;
     struct cache c;
     mk(&c, G1K2W, G1K2W, NONE);
-    assert_int_not_equal(cache_load(&c, 0x5000, 0), 0);    /* counts as 1 */
+    assert_int_not_equal(cache_load(&c, 0x5000, 0), 0); /* counts as 1 */
     assert_int_equal(cache_load(&c, 0x5000, 1), 0);
-    unsigned r = cache_load(&c, 0x8000, 100000);   /* a page: 64 lines */
+    unsigned r = cache_load(&c, 0x8000, 100000); /* a page: 64 lines */
     assert_int_equal(CACHE_FILLS(r), 64);
     assert_int_equal(CACHE_L1_LINES(r), 64);
-    r = cache_load(&c, UINT64_MAX - 3, 16);         /* no wrap to 0 */
+    r = cache_load(&c, UINT64_MAX - 3, 16); /* no wrap to 0 */
     assert_int_equal(CACHE_FILLS(r), 1);
     assert_int_equal(c.d1.refs[CACHE_R], 4);
     check(&c);

@@ -115,7 +115,8 @@ static int teardown(void **state)
  * write end of a pipe handed to the child as fd 9 (--log-fd=9).
  * => the child's pid; fails the test when it cannot start.
  */
-static pid_t run_valgrind(const char *const *args, const char *input, int log_fd)
+static pid_t run_valgrind(const char *const *args, const char *input,
+                          int log_fd)
 {
     const char *argv[24];
     int n = 0;
@@ -163,13 +164,15 @@ static void read_summary(const char *path, struct cg_summary *s)
     bool events_ok = false, found = false;
     while (fgets(line, sizeof line, f) != NULL) {
         if (strncmp(line, "events:", 7) == 0)
-            events_ok = strstr(line, "Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw")
-                        != NULL;
+            events_ok =
+                strstr(line, "Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw") != NULL;
         if (strncmp(line, "summary:", 8) == 0) {
             unsigned long long v[9];
-            found = sscanf(line + 8, "%llu %llu %llu %llu %llu %llu %llu "
-                           "%llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
-                           &v[5], &v[6], &v[7], &v[8]) == 9;
+            found = sscanf(line + 8,
+                           "%llu %llu %llu %llu %llu %llu %llu "
+                           "%llu %llu",
+                           &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                           &v[7], &v[8]) == 9;
             for (int i = 0; i < 9; i++)
                 s->v[i] = v[i];
         }
@@ -186,8 +189,9 @@ static void run_cachegrind(struct world *w, size_t g)
     snprintf(d1, sizeof d1, "--D1=%s", geoms[g].d1);
     snprintf(ll, sizeof ll, "--LL=%s", geoms[g].ll);
     snprintf(out, sizeof out, "--cachegrind-out-file=%s/cg.%zu.out", w->dir, g);
-    const char *args[] = { "--tool=cachegrind", "--cache-sim=yes", i1, d1,
-                           ll, out, NULL };
+    const char *args[] = {
+        "--tool=cachegrind", "--cache-sim=yes", i1, d1, ll, out, NULL
+    };
     wait_ok(run_valgrind(args, w->input, -1), "cachegrind");
     read_summary(out + strlen("--cachegrind-out-file="), &w->cg[g]);
 }
@@ -205,7 +209,8 @@ static void mk_cache(struct cache *c, size_t g)
 }
 
 /* One lackey access line: "I  ADDR,SIZE" or " [LSM] ADDR,SIZE". */
-static bool parse_line(const char *s, char *kind, uint64_t *addr, uint32_t *size)
+static bool parse_line(const char *s, char *kind, uint64_t *addr,
+                       uint32_t *size)
 {
     if (s[0] == 'I' && s[1] == ' ' && s[2] == ' ')
         *kind = 'I';
@@ -328,7 +333,8 @@ static void test_cachegrind_equal_miss_counts_on_busybox_sort(void **state)
             m->d1.misses[CACHE_R] + m->d1.misses[CACHE_W],
             m->ll.misses[CACHE_I],
             m->ll.misses[CACHE_R] + m->ll.misses[CACHE_W],
-            m->ll.misses[CACHE_I] + m->ll.misses[CACHE_R] + m->ll.misses[CACHE_W],
+            m->ll.misses[CACHE_I] + m->ll.misses[CACHE_R] +
+                m->ll.misses[CACHE_W],
         };
         uint64_t theirs[5] = { v[1], v[4] + v[7], v[2], v[5] + v[8],
                                v[2] + v[5] + v[8] };
@@ -337,9 +343,10 @@ static void test_cachegrind_equal_miss_counts_on_busybox_sort(void **state)
                       geoms[g].ll);
         for (int k = 0; k < 5; k++) {
             print_message("  %-3s misses: model %9llu  cachegrind %9llu  "
-                          "diff %.4f%%\n", names[k],
-                          (unsigned long long)ours[k],
-                          (unsigned long long)theirs[k], pct(ours[k], theirs[k]));
+                          "diff %.4f%%\n",
+                          names[k], (unsigned long long)ours[k],
+                          (unsigned long long)theirs[k],
+                          pct(ours[k], theirs[k]));
             if (pct(ours[k], theirs[k]) > 1.0)
                 fail_msg("%s misses differ by more than 1%%", names[k]);
         }

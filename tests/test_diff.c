@@ -22,7 +22,7 @@ static unsigned scaled(unsigned n)
 }
 
 struct fixture {
-    struct diff_image img[2];   /* UFS2 little endian 4K, UFS1 big endian 8K */
+    struct diff_image img[2]; /* UFS2 little endian 4K, UFS1 big endian 8K */
 };
 
 static int setup(void **state)
@@ -30,7 +30,8 @@ static int setup(void **state)
     struct fixture *fx = calloc(1, sizeof(*fx));
     char err[256];
     *state = NULL;
-    if (diff_image_build(&fx->img[0], 2, "little", 4096, 512, err, sizeof(err)) ||
+    if (diff_image_build(&fx->img[0], 2, "little", 4096, 512, err,
+                         sizeof(err)) ||
         diff_image_build(&fx->img[1], 1, "big", 8192, 1024, err, sizeof(err))) {
         fprintf(stderr, "%s\n", err);
         free(fx);
@@ -53,15 +54,18 @@ static int teardown(void **state)
 
 /* Runs seeds [first, first + n) on every profile, mount mode and image. */
 static void run_seeds(struct fixture *fx, uint64_t frames, int inject,
-                          uint64_t first, unsigned n)
+                      uint64_t first, unsigned n)
 {
     static const char *const profiles[] = { "sgimips", "amd64" };
     unsigned total = 0, accepted = 0, errors = 0;
     n = scaled(n);
     for (unsigned k = 0; k < 4 * n; k++) {
         struct diff_config cfg = {
-            .profile = profiles[k & 1], .ram_bytes = frames * RM_PG,
-            .xip = k & 2, .ahead = (k / 4) & 1, .inject = inject,
+            .profile = profiles[k & 1],
+            .ram_bytes = frames * RM_PG,
+            .xip = k & 2,
+            .ahead = (k / 4) & 1,
+            .inject = inject,
             .max_ops = OPS_PER_SEQ,
         };
         struct diff_src src;
@@ -69,7 +73,7 @@ static void run_seeds(struct fixture *fx, uint64_t frames, int inject,
         uint64_t seed = first + k / 4;
         diff_src_seed(&src, seed);
         if (diff_run(&fx->img[(k / 8) & 1], &cfg, &src, &res) != 0) {
-            fprintf(stderr, "%s", res.msg);     /* longer than fail_msg takes */
+            fprintf(stderr, "%s", res.msg); /* longer than fail_msg takes */
             fail_msg("seed %llu, image %u, fault-ahead %u: see above",
                      (unsigned long long)seed, (k / 8) & 1, (k / 4) & 1);
         }
@@ -78,7 +82,8 @@ static void run_seeds(struct fixture *fx, uint64_t frames, int inject,
         errors += res.errors;
     }
     print_message("%u sequences, %u operations, %u predicted errors matched, "
-                  "%u ENOMEM accepted\n", 4 * n, total, errors, accepted);
+                  "%u ENOMEM accepted\n",
+                  4 * n, total, errors, accepted);
 }
 
 static void test_diff_large_ram_never_runs_out(void **state)

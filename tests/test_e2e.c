@@ -22,24 +22,23 @@
 #include "xipvm_trace.h"
 
 /* Known bytes at known places: data, bss, heap (sbrk) and stack. */
-static const char prog_c[] =
-    "#include <unistd.h>\n"
-    "volatile unsigned int data_word = 0x11223344;\n"
-    "volatile char bss_buf[5 * 4096];\n"
-    "int main(void)\n"
-    "{\n"
-    "    volatile char stack[256];\n"
-    "    for (int i = 0; i < 256; i++)\n"
-    "        stack[i] = (char)i;\n"
-    "    data_word = 0xcafef00du;\n"
-    "    bss_buf[3 * 4096 + 7] = 0x77;\n"
-    "    char *h = sbrk(8192);\n"
-    "    if (h != (char *)-1) {\n"
-    "        h[100] = 0x33;\n"
-    "        h[4096 + 5] = 0x44;\n"
-    "    }\n"
-    "    return stack[3] == 3 ? 0 : 1;\n"
-    "}\n";
+static const char prog_c[] = "#include <unistd.h>\n"
+                             "volatile unsigned int data_word = 0x11223344;\n"
+                             "volatile char bss_buf[5 * 4096];\n"
+                             "int main(void)\n"
+                             "{\n"
+                             "    volatile char stack[256];\n"
+                             "    for (int i = 0; i < 256; i++)\n"
+                             "        stack[i] = (char)i;\n"
+                             "    data_word = 0xcafef00du;\n"
+                             "    bss_buf[3 * 4096 + 7] = 0x77;\n"
+                             "    char *h = sbrk(8192);\n"
+                             "    if (h != (char *)-1) {\n"
+                             "        h[100] = 0x33;\n"
+                             "        h[4096 + 5] = 0x44;\n"
+                             "    }\n"
+                             "    return stack[3] == 3 ? 0 : 1;\n"
+                             "}\n";
 
 enum { T_BUSYBOX, T_PROG, NTRACE };
 static const char *const image_path[NTRACE] = { "/bin/busybox", "/bin/prog" };
@@ -50,7 +49,7 @@ struct fixture {
     uint8_t *bytes[NTRACE];
     uint64_t size[NTRACE];
     struct ec_elf elf[NTRACE];
-    uint64_t data_word, bss_byte;   /* addresses in the program, from nm */
+    uint64_t data_word, bss_byte; /* addresses in the program, from nm */
 };
 
 static int run(const char *cmd)
@@ -84,7 +83,8 @@ static int record(struct fixture *fx, int which, const char *const *argv)
     struct lackey_stats st;
     char err[256];
     int status = 0;
-    snprintf(fx->trace[which], sizeof(fx->trace[which]), "%s/t%d.trace", fx->dir, which);
+    snprintf(fx->trace[which], sizeof(fx->trace[which]), "%s/t%d.trace",
+             fx->dir, which);
     FILE *out = fopen(fx->trace[which], "w");
     if (out == NULL)
         return -1;
@@ -126,13 +126,14 @@ static int group_setup(void **state)
     fx->bss_byte = nm_symbol(bin, "bss_buf") + 3 * 4096 + 7;
     if (fx->data_word == 0 || fx->bss_byte < 4096)
         return -1;
-    image_make_in(fx->img, sizeof(fx->img), fx->dir, "img",
-                  fx->tree, 2, "little", 32768, 4096);
+    image_make_in(fx->img, sizeof(fx->img), fx->dir, "img", fx->tree, 2,
+                  "little", 32768, 4096);
     char bb[1024];
     snprintf(bb, sizeof(bb), "%s/bin/busybox", fx->tree);
     const char *bb_argv[] = { bb, "echo", "hi", NULL };
     const char *prog_argv[] = { bin, NULL };
-    if (record(fx, T_BUSYBOX, bb_argv) != 0 || record(fx, T_PROG, prog_argv) != 0)
+    if (record(fx, T_BUSYBOX, bb_argv) != 0 ||
+        record(fx, T_PROG, prog_argv) != 0)
         return -1;
     *state = fx;
     return 0;
@@ -153,28 +154,34 @@ static int group_teardown(void **state)
 
 /* ---------- expectations from the ELF and the trace alone ---------- */
 
-static uint64_t trunc_pg(uint64_t v) { return v & ~(uint64_t)(PG - 1); }
-static uint64_t round_pg(uint64_t v) { return trunc_pg(v + PG - 1); }
+static uint64_t trunc_pg(uint64_t v)
+{
+    return v & ~(uint64_t)(PG - 1);
+}
+static uint64_t round_pg(uint64_t v)
+{
+    return trunc_pg(v + PG - 1);
+}
 
-#define STACK_TOP UINT64_C(0x80000000)  /* sgimips: top of kuseg */
+#define STACK_TOP  UINT64_C(0x80000000) /* sgimips: top of kuseg */
 #define ANON_PAGES ((TRACE_ANON_LIMIT - TRACE_ANON_BASE) / PG)
 
 struct expect {
     /* inputs */
     const struct ec_elf *elf;
     uint64_t file_pages;
-    uint64_t lo, npages;            /* the ELF's page range */
-    uint8_t *first;                 /* per ELF page: 0, 'r' (read/exec) or 'w' */
-    uint8_t *written;               /* per ELF page */
-    uint8_t *file_touched;          /* per file page */
-    uint8_t *anon_written;          /* per page of the anonymous chunk area */
+    uint64_t lo, npages;   /* the ELF's page range */
+    uint8_t *first;        /* per ELF page: 0, 'r' (read/exec) or 'w' */
+    uint8_t *written;      /* per ELF page */
+    uint8_t *file_touched; /* per file page */
+    uint8_t *anon_written; /* per page of the anonymous chunk area */
     unsigned argc;
-    size_t argbytes;                /* argument strings, NULs included */
+    size_t argbytes; /* argument strings, NULs included */
     uint64_t events, writes_to_readonly;
     /* results */
-    uint64_t pagecache_copy;        /* distinct file pages, exec's included */
-    uint64_t device_maps_xip;       /* file-part pages first touched by a read */
-    uint64_t anon;                  /* distinct pages written privately */
+    uint64_t pagecache_copy;  /* distinct file pages, exec's included */
+    uint64_t device_maps_xip; /* file-part pages first touched by a read */
+    uint64_t anon;            /* distinct pages written privately */
 };
 
 static const struct ec_phdr *seg_of(const struct expect *x, uint64_t va)
@@ -214,8 +221,9 @@ static void touch(struct expect *x, uint64_t va, int write)
         if (write)
             x->anon_written[(va - TRACE_ANON_BASE) / PG] = 1;
     } else {
-        fail_msg("trace touches 0x%llx, outside the ELF and the anonymous chunks",
-                 (unsigned long long)va);
+        fail_msg(
+            "trace touches 0x%llx, outside the ELF and the anonymous chunks",
+            (unsigned long long)va);
     }
 }
 
@@ -236,7 +244,7 @@ static void read_trace(struct expect *x, const char *path)
         if (strncmp(line, "spawn ", 6) == 0) {
             /* the image path is argv[0], then the arguments */
             char *save = NULL, *t = strtok_r(line + 6, " \n", &save);
-            assert_non_null(t);                     /* the pid */
+            assert_non_null(t); /* the pid */
             while ((t = strtok_r(NULL, " \n", &save)) != NULL)
                 x->argc++, x->argbytes += strlen(t) + 1;
             continue;
@@ -273,7 +281,7 @@ static void add_exec(struct expect *x)
             h->memsz <= h->filesz || h->filesz == 0 || fend % PG == 0)
             continue;
         uint64_t k = (trunc_pg(fend) - x->lo) / PG;
-        x->first[k] = 'w';          /* exec runs before the trace */
+        x->first[k] = 'w'; /* exec runs before the trace */
         x->written[k] = 1;
         x->file_touched[file_page(h, fend)] = 1;
     }
@@ -283,7 +291,8 @@ static uint64_t stack_pages(const struct expect *x)
 {
     unsigned w = x->elf->is64 ? 8 : 4;
     uint64_t sp = STACK_TOP - x->argbytes;
-    sp = (sp - (uint64_t)(x->argc + 5) * w) & ~UINT64_C(15);  /* argc argv NULL NULL AT_NULL */
+    sp = (sp - (uint64_t)(x->argc + 5) * w) &
+         ~UINT64_C(15); /* argc argv NULL NULL AT_NULL */
     return (STACK_TOP - trunc_pg(sp)) / PG;
 }
 
@@ -296,9 +305,11 @@ static void expect_compute(struct expect *x, const struct ec_elf *e,
     for (unsigned i = 0; i < e->phnum; i++)
         if (e->ph[i].type == EC_PT_LOAD) {
             lo = e->ph[i].vaddr < lo ? e->ph[i].vaddr : lo;
-            hi = e->ph[i].vaddr + e->ph[i].memsz > hi ? e->ph[i].vaddr + e->ph[i].memsz : hi;
+            hi = e->ph[i].vaddr + e->ph[i].memsz > hi
+                     ? e->ph[i].vaddr + e->ph[i].memsz
+                     : hi;
         }
-    assert_int_equal(e->type, 2);   /* ET_EXEC: trace addresses are the ELF's */
+    assert_int_equal(e->type, 2); /* ET_EXEC: trace addresses are the ELF's */
     x->lo = trunc_pg(lo);
     x->npages = (round_pg(hi) - x->lo) / PG;
     x->file_pages = round_pg(file_size) / PG;
@@ -392,11 +403,13 @@ static void check_recorded(const struct fixture *fx, int which)
          * reclaim), so they equal the peaks; both are checked.
          */
         assert_int_equal(st.reclaimed, 0);
-        assert_int_equal(st.pages[XVM_USE_PAGECACHE], st.pages_peak[XVM_USE_PAGECACHE]);
+        assert_int_equal(st.pages[XVM_USE_PAGECACHE],
+                         st.pages_peak[XVM_USE_PAGECACHE]);
         assert_int_equal(st.pages[XVM_USE_ANON], st.pages_peak[XVM_USE_ANON]);
         if (!xip) {
             if (st.pages[XVM_USE_PAGECACHE] != x.pagecache_copy)
-                fail_msg("%s copy: page cache %llu, expected %llu", image_path[which],
+                fail_msg("%s copy: page cache %llu, expected %llu",
+                         image_path[which],
                          (unsigned long long)st.pages[XVM_USE_PAGECACHE],
                          (unsigned long long)x.pagecache_copy);
             assert_int_equal(st.device_maps, 0);
@@ -405,7 +418,8 @@ static void check_recorded(const struct fixture *fx, int which)
             assert_int_equal(xvm_fsinfo(w.mp, fallbacks, &fb), 0);
             assert_int_equal(fb, 0);
             assert_int_equal(st.fallback_pages, 0);
-            assert_int_equal(st.pages_peak[XVM_USE_PAGECACHE], st.fallback_pages);
+            assert_int_equal(st.pages_peak[XVM_USE_PAGECACHE],
+                             st.fallback_pages);
             if (st.device_maps != x.device_maps_xip)
                 fail_msg("%s xip: device pages mapped %llu, expected %llu",
                          image_path[which], (unsigned long long)st.device_maps,
@@ -413,7 +427,8 @@ static void check_recorded(const struct fixture *fx, int which)
         }
         if (st.pages[XVM_USE_ANON] != x.anon)
             fail_msg("%s %s: anon pages %llu, expected %llu", image_path[which],
-                     xip ? "xip" : "copy", (unsigned long long)st.pages[XVM_USE_ANON],
+                     xip ? "xip" : "copy",
+                     (unsigned long long)st.pages[XVM_USE_ANON],
                      (unsigned long long)x.anon);
         if (which == T_PROG) {
             /*
@@ -431,11 +446,14 @@ static void check_recorded(const struct fixture *fx, int which)
             assert_memory_equal(b, "\0\0\0\0", 4);
             assert_int_equal(xvm_open(w.mp, "/bin/prog", XVM_O_RDONLY, &f), 0);
             const struct ec_phdr *h = seg_of(&x, fx->data_word);
-            assert_int_equal(xvm_pread(f, h->offset + (fx->data_word - h->vaddr), f4,
-                                       4, &done), 0);
+            assert_int_equal(xvm_pread(f,
+                                       h->offset + (fx->data_word - h->vaddr),
+                                       f4, 4, &done),
+                             0);
             assert_memory_equal(f4, "\x44\x33\x22\x11", 4);
             xvm_close(f);
-            assert_true(x.anon > stack_pages(&x) + 2);  /* heap and stack writes */
+            assert_true(x.anon >
+                        stack_pages(&x) + 2); /* heap and stack writes */
         }
         assert_int_equal(xvm_exit(w.m, 1), 0);
         assert_int_equal(tm_stats(w.m).pages[XVM_USE_ANON], 0);
@@ -457,10 +475,10 @@ static void test_program_trace_pages_match_independent_counts(void **state)
 /* ---------- hand-written traces ---------- */
 
 struct outcome {
-    int error;                      /* of the first malformed line */
+    int error; /* of the first malformed line */
     char error_msg[256];
     uint64_t mismatches;
-    char msgs[8][256];              /* of the first mismatches */
+    char msgs[8][256]; /* of the first mismatches */
     uint64_t events;
 };
 
@@ -565,14 +583,14 @@ static void test_unmet_expectations_count_as_mismatches(void **state)
     fmt(text, sizeof(text),
         "xipvm-trace 1\n"
         "spawn 1 /bin/prog\n"
-        "r 1 0x%1$llx 4 =44332211\n"          /* right */
-        "r 1 0x%1$llx 4 =44332212\n"          /* 4: bytes differ */
-        "r 1 0x400000 1 !EFAULT\n"            /* 5: error expected, none */
-        "r 1 0x50000000 1\n"                  /* 6: unexpected error */
-        "w 1 0x400000 1 !EFAULT\n"            /* 7: EACCES, not EFAULT */
+        "r 1 0x%1$llx 4 =44332211\n" /* right */
+        "r 1 0x%1$llx 4 =44332212\n" /* 4: bytes differ */
+        "r 1 0x400000 1 !EFAULT\n"   /* 5: error expected, none */
+        "r 1 0x50000000 1\n"         /* 6: unexpected error */
+        "w 1 0x400000 1 !EFAULT\n"   /* 7: EACCES, not EFAULT */
         "fork 1 2\n"
         "w 2 0x%1$llx 1 =00\n"
-        "r 1 0x%1$llx 1 =00\n"                /* 10: the child's write leaked? no */
+        "r 1 0x%1$llx 1 =00\n" /* 10: the child's write leaked? no */
         "exit 1\n",
         fx->data_word);
     struct outcome o;
@@ -594,13 +612,16 @@ static void test_malformed_traces_name_their_line(void **state)
     } cases[] = {
         { "xipvm-trace 2\nspawn 1 /bin/prog\n", "line 1:" },
         { "spawn 1 /bin/prog\n", "line 1:" },
-        { "xipvm-trace 1\n# comment\nspawn 1 /bin/prog\nread 1 0x400000 1\n", "line 4:" },
+        { "xipvm-trace 1\n# comment\nspawn 1 /bin/prog\nread 1 0x400000 1\n",
+          "line 4:" },
         { "xipvm-trace 1\nspawn 1 /bin/prog\nr 1 0x40z000 1\n", "line 3:" },
         { "xipvm-trace 1\nspawn 1 /bin/prog\nexit 4294967296\n", "line 3:" },
         { "xipvm-trace 1\nfork 1\n", "line 2:" },
         { "xipvm-trace 1\nspawn 1 /bin/prog\nr 1 0x400000 2 =7f\n", "line 3:" },
-        { "xipvm-trace 1\nspawn 1 /bin/prog\nr 1 0x400000 1 !ENOSUCH\n", "line 3:" },
-        { "xipvm-trace 1\nspawn 1 /bin/prog\nmprotect 1 0x400000 4096 rwq\n", "line 3:" },
+        { "xipvm-trace 1\nspawn 1 /bin/prog\nr 1 0x400000 1 !ENOSUCH\n",
+          "line 3:" },
+        { "xipvm-trace 1\nspawn 1 /bin/prog\nmprotect 1 0x400000 4096 rwq\n",
+          "line 3:" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct outcome o;

@@ -100,7 +100,8 @@ static void ref_phdr_line(char *line, struct ref *r)
     char *tok[16];
     int n = 0;
 
-    for (char *t = strtok(line, " \t\n"); t && n < 16; t = strtok(NULL, " \t\n"))
+    for (char *t = strtok(line, " \t\n"); t && n < 16;
+         t = strtok(NULL, " \t\n"))
         tok[n++] = t;
     if (n < 8)
         return;
@@ -169,7 +170,8 @@ static int ref_load(const char *path, struct ref *r)
     return r->ok ? 0 : -1;
 }
 
-static void assert_images_equal(const struct elf_image *a, const struct elf_image *b)
+static void assert_images_equal(const struct elf_image *a,
+                                const struct elf_image *b)
 {
     assert_int_equal(a->is64, b->is64);
     assert_int_equal(a->big_endian, b->big_endian);
@@ -199,7 +201,8 @@ static void assert_matches_ref(const struct elf_image *img, const struct ref *r)
     struct elf_image want = *img;
 
     assert_int_equal(img->nload, r->nload);
-    want.is64 = r->is64, want.big_endian = r->big_endian, want.is_dyn = r->is_dyn;
+    want.is64 = r->is64, want.big_endian = r->big_endian,
+    want.is_dyn = r->is_dyn;
     want.has_interp = r->has_interp, want.entry = r->entry;
     want.phdr_vaddr = r->phdr_vaddr;
     assert_int_equal(img->phnum, r->phnum);
@@ -233,7 +236,7 @@ static void tb_write_ehdr(const struct tb *t, uint8_t *b)
     ec_put(b + 20, t->version, 4, be);
     ec_put(b + 24, t->entry, w, be);
     ec_put(b + 24 + w, t->phoff, w, be);
-    ec_put(b + (t->is64 ? 52 : 40), t->is64 ? 64 : 52, 2, be);     /* e_ehsize */
+    ec_put(b + (t->is64 ? 52 : 40), t->is64 ? 64 : 52, 2, be); /* e_ehsize */
     ec_put(b + (t->is64 ? 54 : 42), t->phentsize, 2, be);
     ec_put(b + (t->is64 ? 56 : 44), t->phnum, 2, be);
 }
@@ -262,37 +265,36 @@ struct fixture {
     struct blob bin[NBIN];
 };
 
-static const char prog_c[] =
-    "#include <stdio.h>\n"
-    "static char big[1 << 16];\n"
-    "int counter = 42;\n"
-    "int main(int argc, char **argv)\n"
-    "{\n"
-    "    big[argc] = (char)counter;\n"
-    "    printf(\"%s %d\\n\", argv[0], big[1]);\n"
-    "    return 0;\n"
-    "}\n";
+static const char prog_c[] = "#include <stdio.h>\n"
+                             "static char big[1 << 16];\n"
+                             "int counter = 42;\n"
+                             "int main(int argc, char **argv)\n"
+                             "{\n"
+                             "    big[argc] = (char)counter;\n"
+                             "    printf(\"%s %d\\n\", argv[0], big[1]);\n"
+                             "    return 0;\n"
+                             "}\n";
 
 /* used when there is no 32-bit libc: still a real linker-made ELF32 */
-static const char start_c[] =
-    "int data = 1;\n"
-    "static char bss[4096];\n"
-    "void _start(void)\n"
-    "{\n"
-    "    bss[0] = (char)data;\n"
-    "    for (;;)\n"
-    "        ;\n"
-    "}\n";
+static const char start_c[] = "int data = 1;\n"
+                              "static char bss[4096];\n"
+                              "void _start(void)\n"
+                              "{\n"
+                              "    bss[0] = (char)data;\n"
+                              "    for (;;)\n"
+                              "        ;\n"
+                              "}\n";
 
-static int build(struct fixture *fx, int which, const char *flags, const char *src)
+static int build(struct fixture *fx, int which, const char *flags,
+                 const char *src)
 {
     char cmd[1200], out[sizeof(fx->path[0])];
 
     /* via a local: gcc -Wrestrict sees fx->dir and fx->path as one object */
     snprintf(out, sizeof(out), "%s/bin%d", fx->dir, which);
     memcpy(fx->path[which], out, sizeof(out));
-    snprintf(cmd, sizeof(cmd), "cc %s -o %s %s/%s >/dev/null 2>&1",
-             flags, out, fx->dir, src);
+    snprintf(cmd, sizeof(cmd), "cc %s -o %s %s/%s >/dev/null 2>&1", flags, out,
+             fx->dir, src);
     if (system(cmd) != 0 || read_whole(fx->path[which], &fx->bin[which]) != 0) {
         fx->path[which][0] = '\0';
         return -1;
@@ -349,7 +351,8 @@ static int group_setup(void **state)
     build(fx, BIN_STATIC, "-static -O1", "prog.c");
     build(fx, BIN_PIE, "-static-pie -fPIE -O1", "prog.c");
     if (build(fx, BIN_M32, "-m32 -static -O1", "prog.c") != 0)
-        build(fx, BIN_M32, "-m32 -static -nostdlib -ffreestanding -O1", "start.c");
+        build(fx, BIN_M32, "-m32 -static -nostdlib -ffreestanding -O1",
+              "start.c");
     find_busybox(fx);
     *state = fx;
     return 0;
@@ -379,11 +382,13 @@ static struct elf_image check_real(void **state, int which)
     struct ref r;
 
     if (fx->bin[which].buf == NULL) {
-        print_message("binary %d unavailable on this machine, skipped\n", which);
+        print_message("binary %d unavailable on this machine, skipped\n",
+                      which);
         skip();
     }
     assert_int_equal(ref_load(fx->path[which], &r), 0);
-    assert_int_equal(elf_parse(fx->bin[which].buf, fx->bin[which].len, &img), 0);
+    assert_int_equal(elf_parse(fx->bin[which].buf, fx->bin[which].len, &img),
+                     0);
     assert_matches_ref(&img, &r);
     return img;
 }
@@ -487,20 +492,34 @@ static void syn_base(struct tb *t, int is64, int be)
 {
     memset(t, 0, sizeof(*t));
     t->is64 = is64, t->be = be;
-    t->ident_class = is64 ? 2 : 1, t->ident_data = be ? 2 : 1, t->ident_version = 1;
+    t->ident_class = is64 ? 2 : 1, t->ident_data = be ? 2 : 1,
+    t->ident_version = 1;
     t->type = 2, t->machine = 62, t->version = 1;
     t->phentsize = is64 ? 56 : 32;
     t->phoff = is64 ? 64 : 52;
     t->phnum = 3;
     t->entry = 0x401100;
-    t->ph[0] = (struct ec_phdr){ .type = 6, .flags = 4, .offset = t->phoff,
-                             .vaddr = 0x400000 + t->phoff, .filesz = 3u * t->phentsize,
-                             .memsz = 3u * t->phentsize, .align = 8 };
-    t->ph[1] = (struct ec_phdr){ .type = 1, .flags = 5, .offset = 0, .vaddr = 0x400000,
-                             .filesz = 0x2000, .memsz = 0x2000, .align = 0x1000 };
-    t->ph[2] = (struct ec_phdr){ .type = 1, .flags = 6, .offset = 0x2000,
-                             .vaddr = 0x403000, .filesz = 0x800, .memsz = 0x5000,
-                             .align = 0x1000 };
+    t->ph[0] = (struct ec_phdr){ .type = 6,
+                                 .flags = 4,
+                                 .offset = t->phoff,
+                                 .vaddr = 0x400000 + t->phoff,
+                                 .filesz = 3u * t->phentsize,
+                                 .memsz = 3u * t->phentsize,
+                                 .align = 8 };
+    t->ph[1] = (struct ec_phdr){ .type = 1,
+                                 .flags = 5,
+                                 .offset = 0,
+                                 .vaddr = 0x400000,
+                                 .filesz = 0x2000,
+                                 .memsz = 0x2000,
+                                 .align = 0x1000 };
+    t->ph[2] = (struct ec_phdr){ .type = 1,
+                                 .flags = 6,
+                                 .offset = 0x2000,
+                                 .vaddr = 0x403000,
+                                 .filesz = 0x800,
+                                 .memsz = 0x5000,
+                                 .align = 0x1000 };
 }
 
 static int syn_parse(const struct tb *t, size_t len, struct elf_image *img)
@@ -556,24 +575,28 @@ static void syn_header_rejects(int is64, int be)
     syn_base(&t, is64, be), t.ident_data = 3, expect_reject(&t);
     syn_base(&t, is64, be), t.ident_version = 2, expect_reject(&t);
     syn_base(&t, is64, be), t.version = 2, expect_reject(&t);
-    syn_base(&t, is64, be), t.type = 1, expect_reject(&t);   /* ET_REL */
-    syn_base(&t, is64, be), t.type = 4, expect_reject(&t);   /* ET_CORE */
-    syn_base(&t, is64, be), t.type = 3, expect_accept(&t);   /* ET_DYN */
+    syn_base(&t, is64, be), t.type = 1, expect_reject(&t); /* ET_REL */
+    syn_base(&t, is64, be), t.type = 4, expect_reject(&t); /* ET_CORE */
+    syn_base(&t, is64, be), t.type = 3, expect_accept(&t); /* ET_DYN */
     syn_base(&t, is64, be), t.phentsize = is64 ? 32 : 56, expect_reject(&t);
     syn_base(&t, is64, be), t.phentsize++, expect_reject(&t);
     /* a lone entry would read fine with either stride: only the size check stops it */
     syn_base(&t, is64, be), t.ph[0] = t.ph[1], t.phnum = 1, expect_accept(&t);
     syn_base(&t, is64, be), t.ph[0] = t.ph[1], t.phnum = 1, t.phentsize += 8,
-        expect_reject(&t);
+                            expect_reject(&t);
     syn_base(&t, is64, be), t.phnum = 0, expect_reject(&t);
     syn_base(&t, is64, be), t.phnum = 0xffff, expect_reject(&t);
     /* table one byte past the end, exactly at the end, past-the-end offset */
-    syn_base(&t, is64, be), t.phoff = SYN_LEN - 3u * t.phentsize + 1, expect_reject(&t);
-    syn_base(&t, is64, be), t.phoff = SYN_LEN - 3u * t.phentsize, expect_accept(&t);
+    syn_base(&t, is64, be), t.phoff = SYN_LEN - 3u * t.phentsize + 1,
+                            expect_reject(&t);
+    syn_base(&t, is64, be), t.phoff = SYN_LEN - 3u * t.phentsize,
+                            expect_accept(&t);
     syn_base(&t, is64, be), t.phoff = SYN_LEN + 1, expect_reject(&t);
-    syn_base(&t, is64, be), t.phoff = is64 ? UINT64_MAX - 8 : UINT32_MAX - 8, expect_reject(&t);
+    syn_base(&t, is64, be), t.phoff = is64 ? UINT64_MAX - 8 : UINT32_MAX - 8,
+                            expect_reject(&t);
     /* no PT_LOAD at all */
-    syn_base(&t, is64, be), t.ph[1].type = 4, t.ph[2].type = 4, expect_reject(&t);
+    syn_base(&t, is64, be), t.ph[1].type = 4, t.ph[2].type = 4,
+                            expect_reject(&t);
     /* file shorter than the header */
     syn_base(&t, is64, be);
     assert_int_equal(syn_parse(&t, is64 ? 63 : 51, &img), ENOEXEC);
@@ -591,28 +614,41 @@ static void syn_segment_rejects(int is64, int be)
     uint64_t top = is64 ? UINT64_MAX : UINT32_MAX;
     struct tb t;
 
-    syn_base(&t, is64, be), t.ph[2].filesz = t.ph[2].memsz + 1, expect_reject(&t);
-    syn_base(&t, is64, be), t.ph[2].filesz = SYN_LEN - 0x2000 + 1, expect_reject(&t);
-    syn_base(&t, is64, be), t.ph[2].filesz = SYN_LEN - 0x2000, expect_accept(&t);
+    syn_base(&t, is64, be), t.ph[2].filesz = t.ph[2].memsz + 1,
+                            expect_reject(&t);
+    syn_base(&t, is64, be), t.ph[2].filesz = SYN_LEN - 0x2000 + 1,
+                            expect_reject(&t);
+    syn_base(&t, is64, be), t.ph[2].filesz = SYN_LEN - 0x2000,
+                            expect_accept(&t);
     syn_base(&t, is64, be), t.ph[2].offset = top - 0xfff, t.ph[2].align = 1,
-        t.ph[2].filesz = 0x1000, expect_reject(&t);
+                            t.ph[2].filesz = 0x1000, expect_reject(&t);
     syn_base(&t, is64, be), t.ph[2].offset = SYN_LEN + 1, t.ph[2].filesz = 0,
-        t.ph[2].align = 0, expect_reject(&t);
+                            t.ph[2].align = 0, expect_reject(&t);
     /* end wraps (ELF64) or reaches 2^32 (ELF32) */
-    syn_base(&t, is64, be), t.ph[2].memsz = top - 0x403000 + 1, expect_reject(&t);
+    syn_base(&t, is64, be), t.ph[2].memsz = top - 0x403000 + 1,
+                            expect_reject(&t);
     syn_base(&t, is64, be), t.ph[2].memsz = top - 0x403000, expect_accept(&t);
     /* misaligned; alignment ignored when 0, 1 or not a power of two */
     syn_base(&t, is64, be), t.ph[2].vaddr = 0x403010, expect_reject(&t);
-    syn_base(&t, is64, be), t.ph[2].vaddr = 0x403010, t.ph[2].align = 0x10, expect_accept(&t);
-    syn_base(&t, is64, be), t.ph[2].vaddr = 0x403010, t.ph[2].align = 1, expect_accept(&t);
-    syn_base(&t, is64, be), t.ph[2].vaddr = 0x403010, t.ph[2].align = 0, expect_accept(&t);
-    syn_base(&t, is64, be), t.ph[2].vaddr = 0x403010, t.ph[2].align = 0x3000, expect_accept(&t);
+    syn_base(&t, is64, be), t.ph[2].vaddr = 0x403010, t.ph[2].align = 0x10,
+                            expect_accept(&t);
+    syn_base(&t, is64, be), t.ph[2].vaddr = 0x403010, t.ph[2].align = 1,
+                            expect_accept(&t);
+    syn_base(&t, is64, be), t.ph[2].vaddr = 0x403010, t.ph[2].align = 0,
+                            expect_accept(&t);
+    syn_base(&t, is64, be), t.ph[2].vaddr = 0x403010, t.ph[2].align = 0x3000,
+                            expect_accept(&t);
     /* unsorted and overlapping */
     syn_base(&t, is64, be);
-    { struct ec_phdr x = t.ph[1]; t.ph[1] = t.ph[2]; t.ph[2] = x; }
+    {
+        struct ec_phdr x = t.ph[1];
+        t.ph[1] = t.ph[2];
+        t.ph[2] = x;
+    }
     t.entry = 0x401100;
     expect_reject(&t);
-    syn_base(&t, is64, be), t.ph[1].memsz = 0x3001, t.ph[1].align = 1, expect_reject(&t);
+    syn_base(&t, is64, be), t.ph[1].memsz = 0x3001, t.ph[1].align = 1,
+                            expect_reject(&t);
     syn_base(&t, is64, be), t.ph[1].memsz = 0x3000, expect_accept(&t);
 }
 
@@ -620,13 +656,17 @@ static void syn_entry_rejects(int is64, int be)
 {
     struct tb t;
 
-    syn_base(&t, is64, be), t.entry = 0x403100, expect_reject(&t);   /* in rw- data */
-    syn_base(&t, is64, be), t.entry = 0x402000, expect_reject(&t);   /* one past text */
-    syn_base(&t, is64, be), t.entry = 0x401fff, expect_accept(&t);   /* last text byte */
+    syn_base(&t, is64, be), t.entry = 0x403100,
+                            expect_reject(&t); /* in rw- data */
+    syn_base(&t, is64, be), t.entry = 0x402000,
+                            expect_reject(&t); /* one past text */
+    syn_base(&t, is64, be), t.entry = 0x401fff,
+                            expect_accept(&t); /* last text byte */
     syn_base(&t, is64, be), t.entry = 0x400000, expect_accept(&t);
     syn_base(&t, is64, be), t.entry = 0x3fffff, expect_reject(&t);
     syn_base(&t, is64, be), t.entry = 0, expect_reject(&t);
-    syn_base(&t, is64, be), t.ph[1].flags = 4, expect_reject(&t);    /* text not exec */
+    syn_base(&t, is64, be), t.ph[1].flags = 4,
+                            expect_reject(&t); /* text not exec */
 }
 
 static void syn_count_limits(int is64, int be)
@@ -640,10 +680,15 @@ static void syn_count_limits(int is64, int be)
         t.phnum = (uint16_t)n;
         t.entry = 0x400000;
         for (unsigned i = 0; i < n; i++)
-            t.ph[i] = (struct ec_phdr){ .type = 1, .flags = 5, .offset = 0x1000 * i,
-                                    .vaddr = 0x400000 + 0x1000 * i, .filesz = 0x100,
-                                    .memsz = 0x1000, .align = 0x1000 };
-        assert_int_equal(syn_parse(&t, 0x20000, &img), n <= ELF_MAX_LOAD ? 0 : ENOEXEC);
+            t.ph[i] = (struct ec_phdr){ .type = 1,
+                                        .flags = 5,
+                                        .offset = 0x1000 * i,
+                                        .vaddr = 0x400000 + 0x1000 * i,
+                                        .filesz = 0x100,
+                                        .memsz = 0x1000,
+                                        .align = 0x1000 };
+        assert_int_equal(syn_parse(&t, 0x20000, &img),
+                         n <= ELF_MAX_LOAD ? 0 : ENOEXEC);
     }
     /* PT_INTERP is reported, not rejected */
     syn_base(&t, is64, be);
@@ -681,7 +726,8 @@ static void check_invariants(const struct elf_image *img, size_t len)
         assert_true(s->offset <= len && s->filesz <= len - s->offset);
         assert_true(s->vaddr + s->memsz >= s->vaddr);
         if (i > 0)
-            assert_true(s->vaddr >= img->load[i - 1].vaddr + img->load[i - 1].memsz);
+            assert_true(s->vaddr >=
+                        img->load[i - 1].vaddr + img->load[i - 1].memsz);
         if ((s->prot & ELF_PROT_EXEC) && img->entry >= s->vaddr &&
             img->entry < s->vaddr + s->memsz)
             exec_hit = 1;
@@ -719,8 +765,8 @@ static void truncate_one(const struct blob *b)
             need = img.load[i].offset + img.load[i].filesz;
     for (size_t n = 0; n <= 256 && n <= b->len; n++)
         parse_prefix(b, n, n < need);
-    size_t later[] = { 511, 512, 4095, 4096, 4097, need / 2, need - 1, need,
-                       b->len - 1, b->len };
+    size_t later[] = { 511,      512,      4095, 4096,       4097,
+                       need / 2, need - 1, need, b->len - 1, b->len };
     for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
         if (later[i] <= b->len)
             parse_prefix(b, later[i], later[i] < need);
@@ -753,8 +799,20 @@ static void test_truncated(void **state)
 }
 
 static const uint64_t interesting[] = {
-    0, 1, 2, 0x7f, 0x80, 0xff, 0x1000, 0x7fffffff, 0x80000000, 0xffffffff,
-    0x100000000ULL, UINT64_MAX, UINT64_MAX - 1, 0x8000000000000000ULL,
+    0,
+    1,
+    2,
+    0x7f,
+    0x80,
+    0xff,
+    0x1000,
+    0x7fffffff,
+    0x80000000,
+    0xffffffff,
+    0x100000000ULL,
+    UINT64_MAX,
+    UINT64_MAX - 1,
+    0x8000000000000000ULL,
 };
 
 /* mutate header bytes: flips, and "interesting" values over whole fields */
@@ -767,12 +825,8 @@ static void mutate_once(uint8_t *buf, size_t hot, uint64_t *seed)
         size_t at = (size_t)(r >> 8) % hot;
         switch (r & 3) {
         case 0:
-        case 1:
-            buf[at] ^= (uint8_t)(1u << ((r >> 4) & 7));
-            break;
-        case 2:
-            buf[at] = (uint8_t)(r >> 40);
-            break;
+        case 1: buf[at] ^= (uint8_t)(1u << ((r >> 4) & 7)); break;
+        case 2: buf[at] = (uint8_t)(r >> 40); break;
         default: {
             uint64_t v = interesting[(r >> 40) % (sizeof(interesting) / 8)];
             size_t w = (size_t)1 << ((r >> 56) % 4);
@@ -801,7 +855,7 @@ static void fuzz_one(const struct blob *orig, unsigned iters, uint64_t seed)
             check_invariants(&img, orig->len);
             accepted++;
         }
-        memcpy(buf, orig->buf, hot);   /* restore only what was touched */
+        memcpy(buf, orig->buf, hot); /* restore only what was touched */
     }
     /* some mutations (e.g. of unused bytes) must leave the file valid */
     assert_true(accepted > 0);
@@ -844,7 +898,8 @@ static void test_random_bytes(void **state)
             buf[i] = (uint8_t)tm_prng(&seed);
         if (n >= 7 && (it & 1)) {
             buf[0] = 0x7f, buf[1] = 'E', buf[2] = 'L', buf[3] = 'F';
-            buf[4] = (uint8_t)(1 + (it >> 1) % 2), buf[5] = (uint8_t)(1 + (it >> 2) % 2);
+            buf[4] = (uint8_t)(1 + (it >> 1) % 2),
+            buf[5] = (uint8_t)(1 + (it >> 2) % 2);
             buf[6] = 1;
         }
         int rc = elf_parse(buf, n, &img);
@@ -860,20 +915,22 @@ static void test_random_bytes(void **state)
 static void test_bss_partial_page_only_for_writable_mid_page_bss(void **state)
 {
     (void)state;
-    struct elf_load l = { .vaddr = 0x10100, .filesz = 0x200, .memsz = 0x3000,
+    struct elf_load l = { .vaddr = 0x10100,
+                          .filesz = 0x200,
+                          .memsz = 0x3000,
                           .prot = ELF_PROT_READ | ELF_PROT_WRITE };
     assert_int_equal(elf_bss_partial_page(&l, 4096), 4096 - 0x300);
-    l.memsz = 0x280;                    /* bss ends inside the page */
+    l.memsz = 0x280; /* bss ends inside the page */
     assert_int_equal(elf_bss_partial_page(&l, 4096), 0x80);
-    l.memsz = 0x200;                    /* no bss */
+    l.memsz = 0x200; /* no bss */
     assert_int_equal(elf_bss_partial_page(&l, 4096), 0);
     l.memsz = 0x3000;
-    l.prot = ELF_PROT_READ;             /* read-only: nothing written */
+    l.prot = ELF_PROT_READ; /* read-only: nothing written */
     assert_int_equal(elf_bss_partial_page(&l, 4096), 0);
     l.prot = ELF_PROT_READ | ELF_PROT_WRITE;
-    l.filesz = 0xf00;                   /* file bytes end on a page boundary */
+    l.filesz = 0xf00; /* file bytes end on a page boundary */
     assert_int_equal(elf_bss_partial_page(&l, 4096), 0);
-    l.filesz = 0;                       /* all bss: anonymous zero-fill */
+    l.filesz = 0; /* all bss: anonymous zero-fill */
     assert_int_equal(elf_bss_partial_page(&l, 4096), 0);
 }
 

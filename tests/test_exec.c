@@ -17,23 +17,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DYN_BASE UINT64_C(0x01000000)   /* where xipvm.h places static-pie */
+#define DYN_BASE UINT64_C(0x01000000) /* where xipvm.h places static-pie */
 
-static const char prog_c[] =
-    "#include <stdio.h>\n"
-    "static char big[3 * 4096 + 100];\n"
-    "int counter = 42;\n"
-    "int main(int argc, char **argv)\n"
-    "{\n"
-    "    big[argc] = (char)counter;\n"
-    "    printf(\"%s %d\\n\", argv[0], big[1]);\n"
-    "    return 0;\n"
-    "}\n";
+static const char prog_c[] = "#include <stdio.h>\n"
+                             "static char big[3 * 4096 + 100];\n"
+                             "int counter = 42;\n"
+                             "int main(int argc, char **argv)\n"
+                             "{\n"
+                             "    big[argc] = (char)counter;\n"
+                             "    printf(\"%s %d\\n\", argv[0], big[1]);\n"
+                             "    return 0;\n"
+                             "}\n";
 
 enum { P_STATIC, P_PIE, P_BUSYBOX, P_BE64, P_LE32, P_BE32, NPROG };
 static const char *const prog_path[NPROG] = {
-    "/bin/prog", "/bin/pie", "/bin/busybox", "/bin/prog64be", "/bin/prog32le",
-    "/bin/prog32be",
+    "/bin/prog",     "/bin/pie",      "/bin/busybox",
+    "/bin/prog64be", "/bin/prog32le", "/bin/prog32be",
 };
 
 struct fixture {
@@ -104,18 +103,19 @@ static int group_setup(void **state)
     }
     /* Malformed programs, made from the real one. */
     const uint8_t *good = fx->bytes[P_STATIC];
-    file_spit(host(fx, "/bad/truncated"), good, 3000);  /* headers, no segments */
+    file_spit(host(fx, "/bad/truncated"), good,
+              3000); /* headers, no segments */
     uint8_t *b = malloc(4096);
     memcpy(b, good, 4096);
     b[1] = 'X';
     file_spit(host(fx, "/bad/magic"), b, 4096);
     memcpy(b, good, 4096);
-    b[32] = 0xf0, b[33] = 0xff, b[34] = 0x7f;           /* e_phoff past EOF */
+    b[32] = 0xf0, b[33] = 0xff, b[34] = 0x7f; /* e_phoff past EOF */
     file_spit(host(fx, "/bad/phoff"), b, 4096);
     free(b);
     file_spit(host(fx, "/bad/empty"), (const uint8_t *)"", 0);
-    image_make_in(fx->img, sizeof(fx->img), fx->dir, "img",
-                  fx->tree, 2, "little", 32768, 4096);
+    image_make_in(fx->img, sizeof(fx->img), fx->dir, "img", fx->tree, 2,
+                  "little", 32768, 4096);
     *state = fx;
     return 0;
 }
@@ -133,15 +133,21 @@ static int group_teardown(void **state)
     return 0;
 }
 
-static void up(struct tm_world *w, const struct fixture *fx, const char *profile,
-               int xip)
+static void up(struct tm_world *w, const struct fixture *fx,
+               const char *profile, int xip)
 {
     tm_world_open(w, profile, 32u << 20, 0, fx->img);
     tm_world_mount(w, xip, 0, 0);
 }
 
-static uint64_t trunc_pg(uint64_t v) { return v & ~(uint64_t)(PG - 1); }
-static uint64_t round_pg(uint64_t v) { return trunc_pg(v + PG - 1); }
+static uint64_t trunc_pg(uint64_t v)
+{
+    return v & ~(uint64_t)(PG - 1);
+}
+static uint64_t round_pg(uint64_t v)
+{
+    return trunc_pg(v + PG - 1);
+}
 
 static uint64_t bias_of(const struct ec_elf *e)
 {
@@ -161,8 +167,8 @@ static uint64_t bias_of(const struct ec_elf *e)
  * zero, as does all of bss; text refuses writes, data takes them without
  * touching the file.
  */
-static void check_segments(struct tm_world *w, const struct fixture *fx, int which,
-                           uint32_t pid)
+static void check_segments(struct tm_world *w, const struct fixture *fx,
+                           int which, uint32_t pid)
 {
     const struct ec_elf *e = &fx->elf[which];
     const uint8_t *file = fx->bytes[which];
@@ -177,13 +183,15 @@ static void check_segments(struct tm_world *w, const struct fixture *fx, int whi
         if (h->type != EC_PT_LOAD)
             continue;
         nload++;
-        uint64_t va = h->vaddr + bias, fend = va + h->filesz, mend = va + h->memsz;
+        uint64_t va = h->vaddr + bias, fend = va + h->filesz,
+                 mend = va + h->memsz;
         int writable = (h->flags & EC_PF_W) != 0;
         for (uint64_t p = trunc_pg(va); p < round_pg(mend); p += PG) {
             for (unsigned k = 0; k < PG; k++) {
-                uint64_t a = p + k, off = trunc_pg(h->offset) + (a - trunc_pg(va));
+                uint64_t a = p + k,
+                         off = trunc_pg(h->offset) + (a - trunc_pg(va));
                 if (a >= round_pg(fend) || (writable && a >= fend))
-                    want[k] = 0;        /* bss, and the page after p_filesz */
+                    want[k] = 0; /* bss, and the page after p_filesz */
                 else
                     want[k] = off < fx->size[which] ? file[off] : 0;
             }
@@ -205,14 +213,15 @@ static void check_segments(struct tm_world *w, const struct fixture *fx, int whi
             assert_int_equal(xvm_write(vs, va, &x, 1), 0);
             assert_int_equal(xvm_read(vs, va, &back, 1), 0);
             assert_int_equal(back, 0x5a);
-            assert_int_equal(xvm_open(w->mp, prog_path[which], XVM_O_RDONLY, &f), 0);
+            assert_int_equal(
+                xvm_open(w->mp, prog_path[which], XVM_O_RDONLY, &f), 0);
             assert_int_equal(xvm_pread(f, h->offset, &orig, 1, &done), 0);
             assert_int_equal(done, 1);
-            assert_int_equal(orig, file[h->offset]);   /* the file is unchanged */
+            assert_int_equal(orig, file[h->offset]); /* the file is unchanged */
             xvm_close(f);
             saw_data = 1;
         }
-        if (h->memsz > h->filesz) {   /* bss takes writes and reads them back */
+        if (h->memsz > h->filesz) { /* bss takes writes and reads them back */
             uint8_t back = 0;
             assert_int_equal(xvm_write(vs, mend - 1, &x, 1), 0);
             assert_int_equal(xvm_read(vs, mend - 1, &back, 1), 0);
@@ -234,10 +243,13 @@ static void test_segments_read_back_file_bytes(void **state)
                 struct xvm_proc_info info;
                 const char *argv[] = { prog_path[which], "one" };
                 up(&w, fx, profiles[pr], xip);
-                assert_int_equal(xvm_spawn(w.m, w.mp, 1, prog_path[which], 2, argv), 0);
+                assert_int_equal(
+                    xvm_spawn(w.m, w.mp, 1, prog_path[which], 2, argv), 0);
                 assert_int_equal(xvm_proc_info(w.m, 1, &info), 0);
-                assert_int_equal(info.entry, fx->elf[which].entry + bias_of(&fx->elf[which]));
-                assert_int_equal(info.load_base, fx->elf[which].type == 3 ? DYN_BASE : 0);
+                assert_int_equal(info.entry, fx->elf[which].entry +
+                                                 bias_of(&fx->elf[which]));
+                assert_int_equal(info.load_base,
+                                 fx->elf[which].type == 3 ? DYN_BASE : 0);
                 check_segments(&w, fx, which, 1);
                 tm_check(w.m);
                 assert_int_equal(xvm_exit(w.m, 1), 0);
@@ -255,8 +267,8 @@ static void test_converted_images_have_their_class_and_order(void **state)
     assert_int_equal(fx->elf[P_LE32].be, 0);
     assert_int_equal(fx->elf[P_BE32].is64, 0);
     assert_int_equal(fx->elf[P_BE32].be, 1);
-    assert_int_equal(fx->elf[P_PIE].type, 3);          /* ET_DYN */
-    assert_int_equal(fx->elf[P_STATIC].type, 2);       /* ET_EXEC */
+    assert_int_equal(fx->elf[P_PIE].type, 3);    /* ET_DYN */
+    assert_int_equal(fx->elf[P_STATIC].type, 2); /* ET_EXEC */
     for (int i = P_BE64; i <= P_BE32; i++) {
         assert_int_equal(fx->elf[i].phnum, fx->elf[P_STATIC].phnum);
         assert_int_equal(fx->elf[i].entry, fx->elf[P_STATIC].entry);
@@ -284,7 +296,8 @@ static void test_stack_holds_argc_and_argv(void **state)
     for (size_t n = 0; n < sizeof(progs) / sizeof(progs[0]); n++) {
         int which = progs[n];
         int w64 = fx->elf[which].is64, be = fx->elf[which].be, ws = w64 ? 8 : 4;
-        const char *argv[] = { "prog", "alpha", "", "a-longer-argument-string" };
+        const char *argv[] = { "prog", "alpha", "",
+                               "a-longer-argument-string" };
         struct tm_world w;
         struct xvm_proc_info info;
         char s[64];
@@ -297,7 +310,8 @@ static void test_stack_holds_argc_and_argv(void **state)
         assert_int_equal(info.stack_top, UINT64_C(0x80000000));
         assert_int_equal(get_word(vs, info.stack_pointer, ws, be), 4);
         for (int i = 0; i < 4; i++) {
-            uint64_t p = get_word(vs, info.stack_pointer + (uint64_t)(i + 1) * ws, ws, be);
+            uint64_t p = get_word(
+                vs, info.stack_pointer + (uint64_t)(i + 1) * ws, ws, be);
             assert_true(p > info.stack_pointer && p < info.stack_top);
             size_t len = strlen(argv[i]) + 1;
             assert_int_equal(xvm_read(vs, p, s, len), 0);
@@ -325,7 +339,7 @@ static void test_brk_grows_and_shrinks(void **state)
     for (unsigned i = 0; i < fx->elf[P_STATIC].phnum; i++)
         if (fx->elf[P_STATIC].ph[i].type == EC_PT_LOAD)
             hi = fx->elf[P_STATIC].ph[i].vaddr + fx->elf[P_STATIC].ph[i].memsz;
-    assert_int_equal(base, round_pg(hi));               /* right after bss */
+    assert_int_equal(base, round_pg(hi)); /* right after bss */
     assert_int_equal(info.brk, base);
     uint8_t b;
     assert_int_equal(xvm_read(vs, base, &b, 1), EFAULT);
@@ -376,15 +390,18 @@ static void test_fork_exec_exit_by_pid(void **state)
         struct tm_world w;
         up(&w, fx, "sgimips", xip);
         uint64_t d = data_va(fx, P_STATIC), dbb = data_va(fx, P_BUSYBOX);
-        const uint8_t *dfile = fx->bytes[P_STATIC] + data_seg(fx, P_STATIC)->offset;
+        const uint8_t *dfile =
+            fx->bytes[P_STATIC] + data_seg(fx, P_STATIC)->offset;
         uint8_t orig = dfile[0];
         assert_int_equal(xvm_spawn(w.m, w.mp, 1, "/bin/prog", 0, NULL), 0);
         assert_int_equal(xvm_spawn(w.m, w.mp, 1, "/bin/prog", 0, NULL), EEXIST);
-        assert_int_equal(xvm_spawn(w.m, w.mp, 2, "/bin/nothere", 0, NULL), ENOENT);
+        assert_int_equal(xvm_spawn(w.m, w.mp, 2, "/bin/nothere", 0, NULL),
+                         ENOENT);
         assert_int_equal(xvm_fork(w.m, 1, 2), 0);
         assert_int_equal(xvm_fork(w.m, 1, 2), EEXIST);
         assert_int_equal(xvm_fork(w.m, 9, 3), ESRCH);
-        xvm_vmspace *p = xvm_proc_vmspace(w.m, 1), *c = xvm_proc_vmspace(w.m, 2);
+        xvm_vmspace *p = xvm_proc_vmspace(w.m, 1),
+                    *c = xvm_proc_vmspace(w.m, 2);
         assert_non_null(c);
         assert_ptr_not_equal(p, c);
         /* copy-on-write: the child's write is its own */
@@ -412,7 +429,8 @@ static void test_fork_exec_exit_by_pid(void **state)
         assert_int_equal(xvm_exit(w.m, 1), 0);
         struct xvm_stats st = tm_stats(w.m);
         assert_int_equal(st.pages[XVM_USE_ANON], 0);
-        assert_int_equal(st.pages[XVM_USE_PAGETABLE], w.st0.pages[XVM_USE_PAGETABLE]);
+        assert_int_equal(st.pages[XVM_USE_PAGETABLE],
+                         w.st0.pages[XVM_USE_PAGETABLE]);
         tm_world_drop(&w);
     }
 }
@@ -449,7 +467,8 @@ static void assert_frames_back(struct tm_world *w)
     struct xvm_stats st = tm_stats(w->m);
     assert_int_equal(st.pages[XVM_USE_ANON], w->st0.pages[XVM_USE_ANON]);
     assert_int_equal(st.pages[XVM_USE_AOBJ], w->st0.pages[XVM_USE_AOBJ]);
-    assert_int_equal(st.pages[XVM_USE_PAGETABLE], w->st0.pages[XVM_USE_PAGETABLE]);
+    assert_int_equal(st.pages[XVM_USE_PAGETABLE],
+                     w->st0.pages[XVM_USE_PAGETABLE]);
     assert_int_equal(st.pv_entries, 0);
     tm_check(w->m);
 }
@@ -464,7 +483,8 @@ static void test_malformed_programs_are_refused_without_leaks(void **state)
         for (size_t i = 0; i < NBAD; i++) {
             int rc = xvm_spawn(w.m, w.mp, 1, bads[i].path, 0, NULL);
             if (rc != bads[i].error)
-                fail_msg("spawn %s: %d, expected %d", bads[i].path, rc, bads[i].error);
+                fail_msg("spawn %s: %d, expected %d", bads[i].path, rc,
+                         bads[i].error);
             assert_null(xvm_proc_vmspace(w.m, 1));
             assert_frames_back(&w);
         }
@@ -496,14 +516,16 @@ static void test_failed_exec_leaves_the_old_image_running(void **state)
     assert_int_equal(xvm_proc_info(w.m, 4, &before), 0);
     struct xvm_stats st0 = tm_stats(w.m);
     for (size_t i = 0; i < NBAD; i++) {
-        assert_int_equal(xvm_exec(w.m, 4, bads[i].path, 0, NULL), bads[i].error);
+        assert_int_equal(xvm_exec(w.m, 4, bads[i].path, 0, NULL),
+                         bads[i].error);
         assert_ptr_equal(xvm_proc_vmspace(w.m, 4), vs);
         assert_int_equal(tm_rd8(vs, d), 0x77);
         assert_int_equal(xvm_proc_info(w.m, 4, &after), 0);
         assert_memory_equal(&before, &after, sizeof(before));
         struct xvm_stats st = tm_stats(w.m);
         assert_int_equal(st.pages[XVM_USE_ANON], st0.pages[XVM_USE_ANON]);
-        assert_int_equal(st.pages[XVM_USE_PAGETABLE], st0.pages[XVM_USE_PAGETABLE]);
+        assert_int_equal(st.pages[XVM_USE_PAGETABLE],
+                         st0.pages[XVM_USE_PAGETABLE]);
     }
     tm_check(w.m);
     /* and a good exec still works afterwards */

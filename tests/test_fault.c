@@ -121,8 +121,10 @@ static struct dev dev_make(xvm_machine *m, uint64_t pa, unsigned npages)
     assert_non_null(d.bytes);
     for (size_t i = 0; i < (size_t)npages * PG; i++)
         d.bytes[i] = dev_byte(i);
-    assert_int_equal(xvm_physload_device(m, pa, (uint64_t)npages * PG, d.bytes), 0);
-    assert_int_equal(xvm_devobj_create(m, pa, (uint64_t)npages * PG, &d.obj), 0);
+    assert_int_equal(xvm_physload_device(m, pa, (uint64_t)npages * PG, d.bytes),
+                     0);
+    assert_int_equal(xvm_devobj_create(m, pa, (uint64_t)npages * PG, &d.obj),
+                     0);
     return d;
 }
 
@@ -216,7 +218,8 @@ static void test_fault_upper_read_of_shared_anon_maps_read_only(void **state)
 }
 
 /* An anon with ref 1 is written in place: no promotion, same frame. */
-static void test_fault_upper_write_to_anon_with_ref_one_does_not_promote(void **state)
+static void test_fault_upper_write_to_anon_with_ref_one_does_not_promote(
+    void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
@@ -374,7 +377,9 @@ static void test_fault_config_fault_ahead_sets_every_window(void **state)
         for (int i = 0; i < 16; i++)
             tm_wr8(P, a + i * PG, (uint8_t)i);
         static const enum xvm_advice advs[] = {
-            XVM_ADV_NORMAL, XVM_ADV_RANDOM, XVM_ADV_SEQUENTIAL,
+            XVM_ADV_NORMAL,
+            XVM_ADV_RANDOM,
+            XVM_ADV_SEQUENTIAL,
         };
         for (int j = 0; j < 3; j++) {
             xvm_vmspace *C = tm_fork(P);
@@ -383,7 +388,8 @@ static void test_fault_config_fault_ahead_sets_every_window(void **state)
             assert_int_equal(tm_rd8(C, a + 8 * PG), 8);
             tm_check(m);
             uint64_t want = advs[j] == XVM_ADV_RANDOM ? 0 : 2 * n;
-            assert_int_equal(tm_stats(m).neighbour_maps - s0.neighbour_maps, want);
+            assert_int_equal(tm_stats(m).neighbour_maps - s0.neighbour_maps,
+                             want);
             assert_int_equal(count_mapped(C, a, 16), want + 1);
             xvm_vmspace_destroy(C);
         }
@@ -398,7 +404,8 @@ static void test_fault_config_fault_ahead_sets_every_window(void **state)
  * are neighbours, writable in a shared mapping; pages not resident are
  * not neighbours (no allocation in fault-ahead).
  */
-static void test_fault_lower_neighbours_of_shared_aobj_are_resident_pages(void **state)
+static void test_fault_lower_neighbours_of_shared_aobj_are_resident_pages(
+    void **state)
 {
     (void)state;
     xvm_machine *m = mk_ahead("amd64", 4u << 20);
@@ -421,7 +428,7 @@ static void test_fault_lower_neighbours_of_shared_aobj_are_resident_pages(void *
     assert_int_equal(s1.neighbour_maps - s0.neighbour_maps, 7);
     assert_int_equal(s1.pages[XVM_USE_AOBJ], 16);
     assert_true(writable(Q, q + 5 * PG));
-    assert_true(writable(Q, q + 8 * PG));   /* shared: the object page */
+    assert_true(writable(Q, q + 8 * PG)); /* shared: the object page */
     /* Writing a neighbour: no fault, and P sees it (one page). */
     tm_wr8(Q, q + 12 * PG, 0xEE);
     assert_int_equal(tm_stats(m).faults, s1.faults);
@@ -475,10 +482,12 @@ static void test_fault_neighbours_stop_at_entry_edges(void **state)
         tm_wr8(P, p + i * PG, (uint8_t)i);
     uint64_t x = 0x10000000;
     assert_int_equal(xvm_mmap(Q, &x, 4 * PG, XVM_PROT_READ,
-                              XVM_MAP_SHARED | XVM_MAP_FIXED, obj, 0), 0);
+                              XVM_MAP_SHARED | XVM_MAP_FIXED, obj, 0),
+                     0);
     uint64_t y = x + 4 * PG;
     assert_int_equal(xvm_mmap(Q, &y, 4 * PG, XVM_PROT_READ,
-                              XVM_MAP_SHARED | XVM_MAP_FIXED, obj, 4 * PG), 0);
+                              XVM_MAP_SHARED | XVM_MAP_FIXED, obj, 4 * PG),
+                     0);
     assert_int_equal(y, x + 4 * PG);
     tm_check(m);
     struct xvm_stats s0 = tm_stats(m);
@@ -497,7 +506,8 @@ static void test_fault_neighbours_stop_at_entry_edges(void **state)
     assert_false(writable(Q, y + PG));
     /* A hint inside a mapping places a new one after it, leaving both. */
     uint64_t h = x + PG;
-    assert_int_equal(xvm_mmap(Q, &h, PG, XVM_PROT_READ, XVM_MAP_PRIVATE, NULL, 0), 0);
+    assert_int_equal(
+        xvm_mmap(Q, &h, PG, XVM_PROT_READ, XVM_MAP_PRIVATE, NULL, 0), 0);
     assert_true(h >= y + 4 * PG);
     assert_int_equal(tm_rd8(Q, x + PG), 1);
     tm_check(m);
@@ -508,7 +518,8 @@ static void test_fault_neighbours_stop_at_entry_edges(void **state)
 /* ---- lower path ---- */
 
 /* Untouched private anonymous memory reads as the shared zero page. */
-static void test_fault_lower_read_of_untouched_private_anon_maps_zero_page(void **state)
+static void test_fault_lower_read_of_untouched_private_anon_maps_zero_page(
+    void **state)
 {
     (void)state;
     xvm_machine *m = mk_ahead("amd64", 4u << 20);
@@ -556,7 +567,7 @@ static void test_fault_lower_shared_anon_write_maps_object_page(void **state)
     assert_int_equal(s1.faults_lower - s0.faults_lower, 1);
     assert_int_equal(s1.pages[XVM_USE_AOBJ], 1);
     assert_true(writable(P, s));
-    tm_wr8(P, s, 'a');              /* writable already: no fault */
+    tm_wr8(P, s, 'a'); /* writable already: no fault */
     assert_int_equal(tm_stats(m).faults, s1.faults);
     xvm_vmspace *C = tm_fork(P);
     /* Fork write-protected the parent's PTEs: the write faults again,
@@ -759,7 +770,8 @@ static void test_fault_device_pages_private_and_shared(void **state)
 
     /* Shared, read-only. */
     xvm_vmspace *Q = tm_vs(m);
-    uint64_t q = map_obj(Q, 4 * PG, XVM_PROT_READ, XVM_MAP_SHARED, d.obj, 4 * PG);
+    uint64_t q =
+        map_obj(Q, 4 * PG, XVM_PROT_READ, XVM_MAP_SHARED, d.obj, 4 * PG);
     s0 = tm_stats(m);
     assert_int_equal(tm_rd8(Q, q + 3 * PG), dev_byte(7 * PG));
     tm_check(m);
@@ -790,7 +802,7 @@ static void test_fault_mlock_wires_anon_aobj_and_refuses_device(void **state)
     /* Private anon, RW: every page is zero-filled and wired; no
      * neighbours are made by a wiring fault. */
     uint64_t a = tm_anon(P, 4, RW, XVM_MAP_PRIVATE);
-    tm_wr8(P, a + PG, 7);               /* one page already there */
+    tm_wr8(P, a + PG, 7); /* one page already there */
     struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(xvm_mlock(P, a, 4 * PG), 0);
     tm_check(m);
@@ -810,7 +822,7 @@ static void test_fault_mlock_wires_anon_aobj_and_refuses_device(void **state)
     for (int i = 0; i < 4; i++)
         assert_int_equal(wire_of(P, a + i * PG), 0);
     assert_false(pte_at(P, a) & PTE_WIRED);
-    assert_int_equal(xvm_munlock(P, a, 4 * PG), 0);     /* no-op */
+    assert_int_equal(xvm_munlock(P, a, 4 * PG), 0); /* no-op */
 
     /* Read-only private anon: the zero page is wired, once per mapping. */
     uint64_t z = tm_anon(P, 2, XVM_PROT_READ, XVM_MAP_PRIVATE);
@@ -826,7 +838,7 @@ static void test_fault_mlock_wires_anon_aobj_and_refuses_device(void **state)
     tm_check(m);
     assert_int_equal(tm_stats(m).zero_fills - s0.zero_fills, 1);
     assert_int_equal(wire_of(P, z + PG), 1);
-    assert_int_equal(wire_of(P, z), 1);     /* the zero page, once */
+    assert_int_equal(wire_of(P, z), 1); /* the zero page, once */
     assert_int_equal(xvm_munlock(P, z, 2 * PG), 0);
     assert_int_equal(wire_of(P, z), 0);
     assert_int_equal(wire_of(P, z + PG), 0);
@@ -842,7 +854,7 @@ static void test_fault_mlock_wires_anon_aobj_and_refuses_device(void **state)
     /* PROT_NONE cannot be wired. */
     uint64_t n = tm_anon(P, 1, XVM_PROT_NONE, XVM_MAP_PRIVATE);
     assert_int_equal(xvm_mlock(P, n, PG), EACCES);
-    assert_int_equal(xvm_mlock(P, n + 4 * PG, PG), ENOMEM);  /* a hole */
+    assert_int_equal(xvm_mlock(P, n + 4 * PG, PG), ENOMEM); /* a hole */
 
     /* Shared anon (aobj): object pages allocated and wired. */
     uint64_t s = tm_anon(P, 3, RW, XVM_MAP_SHARED);
@@ -900,14 +912,17 @@ static void test_fault_mlock_refused_part_way_unwires_everything(void **state)
     h->buf = d.bytes;
     xvm_vmspace *P = tm_vs(m);
     uint64_t x = 0x10000000;
-    assert_int_equal(xvm_mmap(P, &x, 4 * PG, RW, XVM_MAP_PRIVATE | XVM_MAP_FIXED,
-                              NULL, 0), 0);
+    assert_int_equal(
+        xvm_mmap(P, &x, 4 * PG, RW, XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0),
+        0);
     uint64_t y = x + 4 * PG;
     assert_int_equal(xvm_mmap(P, &y, 2 * PG, XVM_PROT_READ,
-                              XVM_MAP_SHARED | XVM_MAP_FIXED, d.obj, 0), 0);
+                              XVM_MAP_SHARED | XVM_MAP_FIXED, d.obj, 0),
+                     0);
     uint64_t z = y + 2 * PG;
-    assert_int_equal(xvm_mmap(P, &z, 2 * PG, RW, XVM_MAP_PRIVATE | XVM_MAP_FIXED,
-                              NULL, 0), 0);
+    assert_int_equal(
+        xvm_mmap(P, &z, 2 * PG, RW, XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0),
+        0);
     tm_check(m);
     assert_int_equal(xvm_mlock(P, x, 8 * PG), EINVAL);
     tm_check(m);
@@ -929,7 +944,8 @@ static void test_fault_mlock_refused_part_way_unwires_everything(void **state)
 }
 
 /* Out of RAM in the middle of an entry: ENOMEM, nothing left wired. */
-static void test_fault_mlock_out_of_ram_part_way_unwires_everything(void **state)
+static void test_fault_mlock_out_of_ram_part_way_unwires_everything(
+    void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 24 * PG, 0);
@@ -960,7 +976,8 @@ static void test_fault_mlock_out_of_ram_part_way_unwires_everything(void **state
  * the entry is wired, so the promoted page is entered wired and the old
  * page's wiring goes with its mapping.
  */
-static void test_fault_write_to_wired_entry_after_fork_keeps_it_wired(void **state)
+static void test_fault_write_to_wired_entry_after_fork_keeps_it_wired(
+    void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
@@ -1016,7 +1033,8 @@ static void test_fault_mprotect_none_of_wired_memory_denies_access(void **state)
  * wired sharer's munlock then finds nothing to unwire, and its next
  * fault sees the new page.
  */
-static void test_fault_promotion_in_shared_amap_unmaps_old_page_everywhere(void **state)
+static void test_fault_promotion_in_shared_amap_unmaps_old_page_everywhere(
+    void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
@@ -1055,7 +1073,7 @@ static void test_fault_promotion_in_shared_amap_unmaps_old_page_everywhere(void 
     tm_wr8(C, a + PG, 'K');
     assert_int_equal(xvm_munmap(P, a, PG), 0);
     assert_false(mapped(P, a + PG));
-    assert_int_equal(P->pmap->ptpages, 1);   /* only the root is left */
+    assert_int_equal(P->pmap->ptpages, 1); /* only the root is left */
     assert_int_equal(xvm_munlock(P, a + PG, PG), 0);
     assert_int_equal(tm_rd8(P, a + PG), 'K');
     tm_check(m);
@@ -1068,7 +1086,8 @@ static void test_fault_promotion_in_shared_amap_unmaps_old_page_everywhere(void 
  * stay mapped at va, or the parent would see the child's later writes.
  * (Regression: fault.c once left that stale mapping behind.)
  */
-static void test_fault_enomem_entering_promoted_page_leaves_no_stale_mapping(void **state)
+static void test_fault_enomem_entering_promoted_page_leaves_no_stale_mapping(
+    void **state)
 {
     struct hold *h = *state;
     int enomem = 0;
@@ -1079,7 +1098,7 @@ static void test_fault_enomem_entering_promoted_page_leaves_no_stale_mapping(voi
         tm_wr8(P, a, 'f');
         tm_wr8(P, a + PG, 'g');
         xvm_vmspace *C = tm_fork(P);
-        tm_wr8(C, a + PG, 'x');         /* C copies the amap: page 0 ref 2 */
+        tm_wr8(C, a + PG, 'x'); /* C copies the amap: page 0 ref 2 */
         m->core.fail_at[INJECT_ALLOC] = m->core.occurred[INJECT_ALLOC] + k;
         uint8_t v = 'P';
         int error = xvm_write(P, a, &v, 1);
@@ -1091,7 +1110,7 @@ static void test_fault_enomem_entering_promoted_page_leaves_no_stale_mapping(voi
         }
         assert_int_equal(error, ENOMEM);
         enomem++;
-        tm_wr8(C, a, 'y');              /* C's own page, written in place */
+        tm_wr8(C, a, 'y'); /* C's own page, written in place */
         assert_int_equal(tm_rd8(P, a), 'f');
         tm_check(m);
         xvm_machine_destroy(m);
@@ -1102,7 +1121,8 @@ static void test_fault_enomem_entering_promoted_page_leaves_no_stale_mapping(voi
 
 /* ---- mprotect and copy-on-write ---- */
 
-static void test_fault_mprotect_of_cow_mapping_after_fork_keeps_copy_on_write(void **state)
+static void test_fault_mprotect_of_cow_mapping_after_fork_keeps_copy_on_write(
+    void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
@@ -1110,7 +1130,7 @@ static void test_fault_mprotect_of_cow_mapping_after_fork_keeps_copy_on_write(vo
     uint64_t a = tm_anon(P, 4, RW, XVM_MAP_PRIVATE);
     for (int i = 0; i < 3; i++)
         tm_wr8(P, a + i * PG, (uint8_t)('a' + i));
-    assert_int_equal(tm_rd8(P, a + 3 * PG), 0);     /* zero page, no W */
+    assert_int_equal(tm_rd8(P, a + 3 * PG), 0); /* zero page, no W */
     xvm_vmspace *C = tm_fork(P);
     /* Lowering and raising protection does not make anything writable
      * in place: both still copy on their next write. */
@@ -1152,7 +1172,7 @@ static void test_fault_mprotect_of_cow_mapping_after_fork_keeps_copy_on_write(vo
  * of npages whose pages are copied into the page cache on first touch,
  * and whose holes are the shared zero page (paper §7.3).
  */
-#define TF_HOLE 3                       /* page 3 of the file is a hole */
+#define TF_HOLE 3 /* page 3 of the file is a hole */
 
 static uint8_t tf_byte(uint64_t off)
 {
@@ -1183,14 +1203,17 @@ static int tf_get(struct xvm_object *obj, uint64_t off, unsigned flags,
 }
 
 static const struct pager_ops tf_pager = {
-    .name = "testfile", .get = tf_get, .put = object_put_clean,
+    .name = "testfile",
+    .get = tf_get,
+    .put = object_put_clean,
 };
 
 static xvm_object *tf_create(xvm_machine *m, unsigned npages)
 {
     xvm_object *obj;
     assert_int_equal(object_create(&m->objs, &tf_pager, (uint64_t)npages * PG,
-                                   XVM_USE_PAGECACHE, &obj), 0);
+                                   XVM_USE_PAGECACHE, &obj),
+                     0);
     obj->read_only = true;
     return obj;
 }
@@ -1270,7 +1293,8 @@ static void test_fault_enomem_restarts_after_page_daemon_reclaims(void **state)
 
 /* ---- pmap contract the fault handler relies on ---- */
 
-static void test_fault_pmap_refuses_writable_device_and_out_of_range(void **state)
+static void test_fault_pmap_refuses_writable_device_and_out_of_range(
+    void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
@@ -1279,7 +1303,8 @@ static void test_fault_pmap_refuses_writable_device_and_out_of_range(void **stat
     pageh dp = page_device(d.pa);
     assert_int_equal(pmap_enter(P->pmap, 0x10000000, dp, RW, 0), EINVAL);
     assert_int_equal(pmap_enter(P->pmap, m->core.prof->va_max, m->ph.zero_page,
-                                XVM_PROT_READ, 0), EINVAL);
+                                XVM_PROT_READ, 0),
+                     EINVAL);
     assert_false(mapped(P, 0x10000000));
     uint64_t pa;
     assert_int_equal(xvm_extract(P, m->core.prof->va_max + PG, &pa), EFAULT);
@@ -1295,7 +1320,7 @@ static void test_fault_pmap_refuses_writable_device_and_out_of_range(void **stat
     assert_int_equal(tm_stats(m).pv_device, 1);
     pmap_unwire(P->pmap, a);
     assert_false(pte_at(P, a) & PTE_WIRED);
-    pmap_unwire(P->pmap, a);                /* not wired: no-op */
+    pmap_unwire(P->pmap, a); /* not wired: no-op */
     tm_check(m);
     pmap_remove(P->pmap, a, a + PG);
     assert_int_equal(pmap_enter(P->pmap, a, dp, XVM_PROT_READ, PMAP_WIRED), 0);
@@ -1310,11 +1335,11 @@ static void test_fault_pmap_refuses_writable_device_and_out_of_range(void **stat
     assert_int_equal(phys_page(&m->ph, pg)->wire, 1);
     assert_int_equal(pmap_enter(P->pmap, b, pg, RW, PMAP_WIRED), 0);
     assert_int_equal(phys_page(&m->ph, pg)->wire, 1);
-    assert_true(pte_at(P, b) & PTE_MOD);    /* kept across the re-enter */
+    assert_true(pte_at(P, b) & PTE_MOD); /* kept across the re-enter */
     pmap_unwire(P->pmap, b);
     assert_int_equal(phys_page(&m->ph, pg)->wire, 0);
     tm_check(m);
-    xvm_vmspace_destroy(P);             /* with the device page wired */
+    xvm_vmspace_destroy(P); /* with the device page wired */
     tm_check(m);
     assert_int_equal(tm_stats(m).pv_device, 0);
     xvm_object_release(d.obj);
@@ -1324,7 +1349,8 @@ static void test_fault_pmap_refuses_writable_device_and_out_of_range(void **stat
 
 /* pmap_page_protect to read-only lowers every mapping of a page; the
  * next write faults and is resolved again. */
-static void test_fault_pmap_page_protect_read_only_makes_writes_fault(void **state)
+static void test_fault_pmap_page_protect_read_only_makes_writes_fault(
+    void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
@@ -1339,7 +1365,7 @@ static void test_fault_pmap_page_protect_read_only_makes_writes_fault(void **sta
     pmap_page_protect(&m->mmu, pg, XVM_PROT_READ);
     assert_false(writable(P, s));
     assert_false(writable(Q, s));
-    pmap_page_protect(&m->mmu, pg, XVM_PROT_READ);    /* nothing left to lower */
+    pmap_page_protect(&m->mmu, pg, XVM_PROT_READ); /* nothing left to lower */
     tm_check(m);
     /* Clearing bits that are not set changes nothing. */
     pmap_clear_modify(&m->mmu, pg);
@@ -1367,7 +1393,7 @@ struct run {
     xvm_machine *m;
     enum inject kind;
     int failures;
-    char bad[300];              /* the first checker failure, if any */
+    char bad[300]; /* the first checker failure, if any */
 };
 
 static bool run_ok(struct run *r, int line)
@@ -1387,19 +1413,19 @@ static void lift(struct run *r)
 
 /* Runs one step; on ENOMEM checks the machine and runs it again.  A
  * checker failure ends the run and is reported by the walk. */
-#define STEP(r, call)                                                   \
-    do {                                                                \
-        int err_ = (call);                                              \
-        if (err_ != 0) {                                                \
-            assert_int_equal(err_, ENOMEM);                             \
-            (r)->failures++;                                            \
-            if (!run_ok((r), __LINE__))                                 \
-                goto out;                                               \
-            lift(r);                                                    \
-            assert_int_equal((call), 0);                                \
-        }                                                               \
-        if (!run_ok((r), __LINE__))                                     \
-            goto out;                                                   \
+#define STEP(r, call)                                                          \
+    do {                                                                       \
+        int err_ = (call);                                                     \
+        if (err_ != 0) {                                                       \
+            assert_int_equal(err_, ENOMEM);                                    \
+            (r)->failures++;                                                   \
+            if (!run_ok((r), __LINE__))                                        \
+                goto out;                                                      \
+            lift(r);                                                           \
+            assert_int_equal((call), 0);                                       \
+        }                                                                      \
+        if (!run_ok((r), __LINE__))                                            \
+            goto out;                                                          \
     } while (0)
 
 static uint8_t rd(xvm_vmspace *vs, uint64_t va)
@@ -1434,7 +1460,8 @@ static uint64_t fork_cow_scenario(const char *profile, enum inject kind,
     assert_int_equal(xvm_physload_device(m, 0x1c000000, 4 * PG, devb), 0);
     xvm_object *dobj;
     assert_int_equal(xvm_devobj_create(m, 0x1c000000, 4 * PG, &dobj), 0);
-    uint64_t base_frame = m->core.occurred[INJECT_FRAME], base_alloc = m->core.occurred[INJECT_ALLOC];
+    uint64_t base_frame = m->core.occurred[INJECT_FRAME],
+             base_alloc = m->core.occurred[INJECT_ALLOC];
     if (n) {
         if (kind == T_FRAME)
             m->core.fail_at[INJECT_FRAME] = base_frame + n;
@@ -1445,9 +1472,12 @@ static uint64_t fork_cow_scenario(const char *profile, enum inject kind,
     xvm_vmspace *P = NULL, *C = NULL, *G = NULL;
     STEP(&r, xvm_vmspace_create(m, &P));
     uint64_t a = 0x10000000, s = 0x10100000, d = 0x10200000;
-    STEP(&r, mmap_step(P, &a, 8 * PG, RW, XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0));
-    STEP(&r, mmap_step(P, &s, 2 * PG, RW, XVM_MAP_SHARED | XVM_MAP_FIXED, NULL, 0));
-    STEP(&r, mmap_step(P, &d, 4 * PG, RW, XVM_MAP_PRIVATE | XVM_MAP_FIXED, dobj, 0));
+    STEP(&r, mmap_step(P, &a, 8 * PG, RW, XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL,
+                       0));
+    STEP(&r,
+         mmap_step(P, &s, 2 * PG, RW, XVM_MAP_SHARED | XVM_MAP_FIXED, NULL, 0));
+    STEP(&r, mmap_step(P, &d, 4 * PG, RW, XVM_MAP_PRIVATE | XVM_MAP_FIXED, dobj,
+                       0));
     STEP(&r, tm_wr_step(P, a, 'a'));
     STEP(&r, tm_wr_step(P, a + 5 * PG, 'f'));
     STEP(&r, tm_rd_step(P, a + 2 * PG, 0));
@@ -1470,7 +1500,7 @@ static uint64_t fork_cow_scenario(const char *profile, enum inject kind,
     STEP(&r, tm_wr_step(P, a + 7 * PG, 'p'));
 
     passed = kind == T_FRAME ? m->core.occurred[INJECT_FRAME] - base_frame
-                                  : m->core.occurred[INJECT_ALLOC] - base_alloc;
+                             : m->core.occurred[INJECT_ALLOC] - base_alloc;
     lift(&r);
     /* What every process sees. */
     assert_int_equal(rd(P, a), 'a');
@@ -1514,8 +1544,8 @@ static int walk_injections(const char *profile, enum inject kind)
 {
     int failures = 0, nbad = 0;
     char bad[300];
-    uint64_t total = fork_cow_scenario(profile, kind, 0, &failures, bad,
-                                       sizeof(bad));
+    uint64_t total =
+        fork_cow_scenario(profile, kind, 0, &failures, bad, sizeof(bad));
     assert_int_equal(failures, 0);
     assert_string_equal(bad, "");
     assert_true(total > 10);
@@ -1529,7 +1559,8 @@ static int walk_injections(const char *profile, enum inject kind)
         if (bad[0]) {
             print_message("%s %s point %llu of %llu: %s\n", profile,
                           kind == T_FRAME ? "frame" : "host allocation",
-                          (unsigned long long)n, (unsigned long long)total, bad);
+                          (unsigned long long)n, (unsigned long long)total,
+                          bad);
             nbad++;
         }
     }
@@ -1538,7 +1569,8 @@ static int walk_injections(const char *profile, enum inject kind)
     return nbad;
 }
 
-static void test_fault_enomem_at_every_frame_allocation_of_fork_cow(void **state)
+static void test_fault_enomem_at_every_frame_allocation_of_fork_cow(
+    void **state)
 {
     (void)state;
     int nbad = walk_injections("sgimips", T_FRAME);
@@ -1579,34 +1611,50 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fault_upper_read_of_shared_anon_maps_read_only),
-        cmocka_unit_test(test_fault_upper_write_to_anon_with_ref_one_does_not_promote),
+        cmocka_unit_test(
+            test_fault_upper_write_to_anon_with_ref_one_does_not_promote),
         cmocka_unit_test(test_fault_upper_neighbours_follow_advice),
         cmocka_unit_test(test_fault_config_fault_ahead_sets_every_window),
-        cmocka_unit_test(test_fault_lower_neighbours_of_shared_aobj_are_resident_pages),
+        cmocka_unit_test(
+            test_fault_lower_neighbours_of_shared_aobj_are_resident_pages),
         cmocka_unit_test(test_fault_neighbours_stop_at_entry_edges),
-        cmocka_unit_test(test_fault_lower_read_of_untouched_private_anon_maps_zero_page),
+        cmocka_unit_test(
+            test_fault_lower_read_of_untouched_private_anon_maps_zero_page),
         cmocka_unit_test(test_fault_lower_shared_anon_write_maps_object_page),
-        cmocka_unit_test(test_fault_lower_private_aobj_write_copies_object_page),
+        cmocka_unit_test(
+            test_fault_lower_private_aobj_write_copies_object_page),
         cmocka_unit_test(test_fault_exec_fetch_faults_as_exec_and_needs_exec),
         cmocka_unit_test(test_fault_exec_from_device_page_uses_no_ram),
         cmocka_unit_test(test_fault_device_pages_private_and_shared),
         cmocka_unit_test(test_fault_mlock_wires_anon_aobj_and_refuses_device),
-        cmocka_unit_test_setup_teardown(test_fault_mlock_refused_part_way_unwires_everything,
-                                        hold_setup, hold_teardown),
-        cmocka_unit_test(test_fault_mlock_out_of_ram_part_way_unwires_everything),
-        cmocka_unit_test(test_fault_write_to_wired_entry_after_fork_keeps_it_wired),
-        cmocka_unit_test_setup_teardown(test_fault_mprotect_none_of_wired_memory_denies_access,
-                                        hold_setup, hold_teardown),
-        cmocka_unit_test(test_fault_promotion_in_shared_amap_unmaps_old_page_everywhere),
-        cmocka_unit_test_setup_teardown(test_fault_enomem_entering_promoted_page_leaves_no_stale_mapping,
-                                        hold_setup, hold_teardown),
-        cmocka_unit_test(test_fault_mprotect_of_cow_mapping_after_fork_keeps_copy_on_write),
-        cmocka_unit_test(test_fault_lower_hole_in_file_maps_zero_page_read_only),
+        cmocka_unit_test_setup_teardown(
+            test_fault_mlock_refused_part_way_unwires_everything, hold_setup,
+            hold_teardown),
+        cmocka_unit_test(
+            test_fault_mlock_out_of_ram_part_way_unwires_everything),
+        cmocka_unit_test(
+            test_fault_write_to_wired_entry_after_fork_keeps_it_wired),
+        cmocka_unit_test_setup_teardown(
+            test_fault_mprotect_none_of_wired_memory_denies_access, hold_setup,
+            hold_teardown),
+        cmocka_unit_test(
+            test_fault_promotion_in_shared_amap_unmaps_old_page_everywhere),
+        cmocka_unit_test_setup_teardown(
+            test_fault_enomem_entering_promoted_page_leaves_no_stale_mapping,
+            hold_setup, hold_teardown),
+        cmocka_unit_test(
+            test_fault_mprotect_of_cow_mapping_after_fork_keeps_copy_on_write),
+        cmocka_unit_test(
+            test_fault_lower_hole_in_file_maps_zero_page_read_only),
         cmocka_unit_test(test_fault_enomem_restarts_after_page_daemon_reclaims),
-        cmocka_unit_test(test_fault_pmap_refuses_writable_device_and_out_of_range),
-        cmocka_unit_test(test_fault_pmap_page_protect_read_only_makes_writes_fault),
-        cmocka_unit_test(test_fault_enomem_at_every_frame_allocation_of_fork_cow),
-        cmocka_unit_test(test_fault_enomem_at_every_host_allocation_of_fork_cow),
+        cmocka_unit_test(
+            test_fault_pmap_refuses_writable_device_and_out_of_range),
+        cmocka_unit_test(
+            test_fault_pmap_page_protect_read_only_makes_writes_fault),
+        cmocka_unit_test(
+            test_fault_enomem_at_every_frame_allocation_of_fork_cow),
+        cmocka_unit_test(
+            test_fault_enomem_at_every_host_allocation_of_fork_cow),
         cmocka_unit_test(test_fault_mlock_wire_count_of_one_page_does_not_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,7 +27,7 @@
 #include "fstree.h"
 
 #define BIG_SIZE (6u * 1024 * 1024 + 12345)
-#define NBIGDIR 120    /* > one 4096-byte directory block of entries */
+#define NBIGDIR  120 /* > one 4096-byte directory block of entries */
 
 /* In-memory device with a counting allocator. */
 struct mem_dev {
@@ -35,7 +35,7 @@ struct mem_dev {
     uint64_t size;
     long outstanding;
     long allocs;
-    long fail_at;       /* allocation number that fails, -1 never */
+    long fail_at; /* allocation number that fails, -1 never */
 };
 
 static int dev_read(void *ctx, uint64_t off, void *buf, size_t len)
@@ -74,7 +74,8 @@ static struct ffs_io make_io(struct mem_dev *d)
 
 /* Host helpers. */
 
-static void write_file(const char *root, const char *rel, size_t size, uint64_t seed)
+static void write_file(const char *root, const char *rel, size_t size,
+                       uint64_t seed)
 {
     char p[4096];
     tree_path(p, sizeof(p), root, rel);
@@ -87,7 +88,8 @@ static void write_file(const char *root, const char *rel, size_t size, uint64_t 
 }
 
 /* Data at 0 and 3 MiB, holes between and after (the host file is sparse). */
-static void write_sparse(const char *root, const char *rel, off_t at, off_t total)
+static void write_sparse(const char *root, const char *rel, off_t at,
+                         off_t total)
 {
     char p[4096];
     tree_path(p, sizeof(p), root, rel);
@@ -101,10 +103,39 @@ static void write_sparse(const char *root, const char *rel, off_t at, off_t tota
 }
 
 static const size_t file_sizes[] = {
-    1, 511, 512, 513, 1023, 1024, 1025, 2047, 2048, 2049, 4095, 4096, 4097,
-    8191, 8192, 8193, 16383, 16384, 16385, 32767, 32768, 32769, 65535, 65536,
-    65537, 12 * 4096 - 1, 12 * 4096, 12 * 4096 + 1, 12 * 8192 + 1, 12 * 16384 + 1,
-    12 * 32768 - 1, 12 * 32768 + 1, 12 * 32768 + 70000,
+    1,
+    511,
+    512,
+    513,
+    1023,
+    1024,
+    1025,
+    2047,
+    2048,
+    2049,
+    4095,
+    4096,
+    4097,
+    8191,
+    8192,
+    8193,
+    16383,
+    16384,
+    16385,
+    32767,
+    32768,
+    32769,
+    65535,
+    65536,
+    65537,
+    12 * 4096 - 1,
+    12 * 4096,
+    12 * 4096 + 1,
+    12 * 8192 + 1,
+    12 * 16384 + 1,
+    12 * 32768 - 1,
+    12 * 32768 + 1,
+    12 * 32768 + 70000,
 };
 
 static void build_tree(const char *root, int with_big)
@@ -131,7 +162,8 @@ static void build_tree(const char *root, int with_big)
     write_file(root, rel, 777, 4);
     tree_dir(root, "bigdir");
     for (int i = 0; i < NBIGDIR; i++) {
-        snprintf(rel, sizeof(rel), "bigdir/entry_with_a_rather_long_name_%04d", i);
+        snprintf(rel, sizeof(rel), "bigdir/entry_with_a_rather_long_name_%04d",
+                 i);
         write_file(root, rel, (size_t)(i % 7), 500 + (uint64_t)i);
     }
     tree_link(root, "small", "lrel");
@@ -162,8 +194,9 @@ static void build_tree(const char *root, int with_big)
 }
 
 /* Runs makefs (without image_make's free-space reserve) => the image's bytes. */
-static uint8_t *make_image(const char *tree, const char *img, int version, const char *endian,
-                           unsigned bsize, unsigned fsize, uint64_t *size)
+static uint8_t *make_image(const char *tree, const char *img, int version,
+                           const char *endian, unsigned bsize, unsigned fsize,
+                           uint64_t *size)
 {
     image_make_opts(tree, img, version, endian, bsize, fsize, "");
     uint8_t *data = file_slurp(img, size);
@@ -172,8 +205,8 @@ static uint8_t *make_image(const char *tree, const char *img, int version, const
 }
 
 struct fixture {
-    char *dir;          /* tree_new root */
-    char tree[128];     /* host tree */
+    char *dir;      /* tree_new root */
+    char tree[128]; /* host tree */
     char img[128];
 };
 
@@ -190,8 +223,14 @@ static int fixture_up(void **state, int with_big)
     return 0;
 }
 
-static int setup(void **state) { return fixture_up(state, 0); }
-static int setup_big(void **state) { return fixture_up(state, 1); }
+static int setup(void **state)
+{
+    return fixture_up(state, 0);
+}
+static int setup_big(void **state)
+{
+    return fixture_up(state, 1);
+}
 
 static int teardown(void **state)
 {
@@ -202,11 +241,13 @@ static int teardown(void **state)
 }
 
 /* An image of the fixture's tree on an in-memory device. */
-static struct mem_dev image_dev(struct fixture *fx, int version, const char *endian,
-                                unsigned bsize, unsigned fsize)
+static struct mem_dev image_dev(struct fixture *fx, int version,
+                                const char *endian, unsigned bsize,
+                                unsigned fsize)
 {
     struct mem_dev dev = { NULL, 0, 0, 0, -1 };
-    dev.data = make_image(fx->tree, fx->img, version, endian, bsize, fsize, &dev.size);
+    dev.data =
+        make_image(fx->tree, fx->img, version, endian, bsize, fsize, &dev.size);
     return dev;
 }
 
@@ -239,7 +280,8 @@ static uint64_t expected_alloc(const struct ctx *c, uint64_t size)
         return 0;
     if (nblk <= 12) {
         uint64_t tail = size - (nblk - 1) * c->bsize;
-        bytes = (nblk - 1) * c->bsize + (tail + c->fsize - 1) / c->fsize * c->fsize;
+        bytes =
+            (nblk - 1) * c->bsize + (tail + c->fsize - 1) / c->fsize * c->fsize;
     } else {
         bytes = nblk * c->bsize;
         uint64_t r = nblk - 12;
@@ -250,8 +292,8 @@ static uint64_t expected_alloc(const struct ctx *c, uint64_t size)
     return bytes + ind * c->bsize;
 }
 
-static void check_reg(struct ctx *c, const char *path, const char *host, const struct stat *hs,
-                      uint32_t ino)
+static void check_reg(struct ctx *c, const char *path, const char *host,
+                      const struct stat *hs, uint32_t ino)
 {
     uint64_t hsize;
     uint8_t *want = file_slurp(host, &hsize);
@@ -326,10 +368,18 @@ static void check_link(struct ctx *c, const char *host, uint32_t ino)
     assert_int_equal(st.size, (uint64_t)n);
 }
 
-struct dent { char name[256]; uint32_t ino; enum ffs_type type; };
-struct dlist { struct dent *v; size_t n, cap; };
+struct dent {
+    char name[256];
+    uint32_t ino;
+    enum ffs_type type;
+};
+struct dlist {
+    struct dent *v;
+    size_t n, cap;
+};
 
-static int collect(void *arg, const char *name, uint32_t ino, enum ffs_type type)
+static int collect(void *arg, const char *name, uint32_t ino,
+                   enum ffs_type type)
 {
     struct dlist *l = arg;
     if (l->n == l->cap) {
@@ -345,23 +395,31 @@ static int collect(void *arg, const char *name, uint32_t ino, enum ffs_type type
     return 0;
 }
 
-static int stop_first(void *arg, const char *name, uint32_t ino, enum ffs_type type)
+static int stop_first(void *arg, const char *name, uint32_t ino,
+                      enum ffs_type type)
 {
-    (void)name; (void)ino; (void)type;
+    (void)name;
+    (void)ino;
+    (void)type;
     ++*(int *)arg;
     return 77;
 }
 
 static enum ffs_type host_type(mode_t m)
 {
-    return S_ISREG(m) ? FFS_REG : S_ISDIR(m) ? FFS_DIR : S_ISLNK(m) ? FFS_LNK : FFS_OTHER;
+    return S_ISREG(m)   ? FFS_REG
+           : S_ISDIR(m) ? FFS_DIR
+           : S_ISLNK(m) ? FFS_LNK
+                        : FFS_OTHER;
 }
 
-static void check_dir(struct ctx *c, const char *path, const char *host, uint32_t ino);
+static void check_dir(struct ctx *c, const char *path, const char *host,
+                      uint32_t ino);
 
 /* Compare entry name of directory path/host with the image. */
-static void check_entry(struct ctx *c, const char *path, const char *host, const char *name,
-                        const struct dent *d, unsigned *subdirs)
+static void check_entry(struct ctx *c, const char *path, const char *host,
+                        const char *name, const struct dent *d,
+                        unsigned *subdirs)
 {
     char cpath[2048], chost[4096];
     struct stat hs;
@@ -395,7 +453,8 @@ static void check_entry(struct ctx *c, const char *path, const char *host, const
     }
 }
 
-static void check_dir(struct ctx *c, const char *path, const char *host, uint32_t ino)
+static void check_dir(struct ctx *c, const char *path, const char *host,
+                      uint32_t ino)
 {
     struct dlist l = { NULL, 0, 0 };
     size_t nhost = 0;
@@ -454,7 +513,8 @@ static void check_paths(struct ctx *c)
     assert_true(lookup_ok(fs, "lrel", 0) != small);
     assert_int_equal(lookup_ok(fs, "d1/d2/lup", 1), small);
     assert_int_equal(lookup_ok(fs, "labs", 1), lookup_ok(fs, "d1/d2/d3", 0));
-    assert_int_equal(lookup_ok(fs, "labs/d4/d5", 0), lookup_ok(fs, "/d1/d2/d3/d4/d5", 0));
+    assert_int_equal(lookup_ok(fs, "labs/d4/d5", 0),
+                     lookup_ok(fs, "/d1/d2/d3/d4/d5", 0));
     assert_int_equal(lookup_ok(fs, "/ldir/d2/", 0), lookup_ok(fs, "d1/d2", 0));
     assert_int_equal(lookup_ok(fs, "ldir/", 0), lookup_ok(fs, "d1", 0));
     assert_int_equal(lookup_ok(fs, "llong", 1), small);
@@ -514,7 +574,8 @@ static void verify_image(struct fixture *fx, int version, const char *endian,
 static void test_images(void **state)
 {
     static const unsigned geo[][2] = {
-        { 4096, 512 }, { 8192, 1024 }, { 16384, 2048 }, { 32768, 4096 }, { 32768, 32768 },
+        { 4096, 512 },   { 8192, 1024 },   { 16384, 2048 },
+        { 32768, 4096 }, { 32768, 32768 },
     };
     struct fixture *fx = *state;
     for (int v = 1; v <= 2; v++)
@@ -537,9 +598,14 @@ static void check_rc(int rc)
     fail_msg("unexpected return %d", rc);
 }
 
-struct walk_state { struct ffs *fs; int depth; unsigned budget; };
+struct walk_state {
+    struct ffs *fs;
+    int depth;
+    unsigned budget;
+};
 
-static int exercise_entry(void *arg, const char *name, uint32_t ino, enum ffs_type type)
+static int exercise_entry(void *arg, const char *name, uint32_t ino,
+                          enum ffs_type type)
 {
     struct walk_state *w = arg;
     struct ffs_stat st;
@@ -562,7 +628,8 @@ static int exercise_entry(void *arg, const char *name, uint32_t ino, enum ffs_ty
     } else {
         uint32_t bs = ffs_bsize(w->fs);
         uint64_t nindir = bs / (ffs_is_ufs2(w->fs) ? 8 : 4);
-        const uint64_t offs[] = { 0, 12 * (uint64_t)bs - 100, (12 + nindir) * bs + 5,
+        const uint64_t offs[] = { 0, 12 * (uint64_t)bs - 100,
+                                  (12 + nindir) * bs + 5,
                                   (12 + nindir + nindir * nindir) * bs };
         for (size_t i = 0; i < 4; i++) {
             check_rc(ffs_read(w->fs, ino, offs[i], buf, sizeof(buf), &done));
@@ -574,8 +641,10 @@ static int exercise_entry(void *arg, const char *name, uint32_t ino, enum ffs_ty
 }
 
 static const char *const probe_paths[] = {
-    "small", "lrel", "labs/d4", "d1/d2/lup", "llong", "ch0", "loop1", "bigdir/x",
-    "d1/d2/d3/d4/d5/d6/d7/d8/leaf", "big", "ldir/d2/",
+    "small",     "lrel",     "labs/d4",
+    "d1/d2/lup", "llong",    "ch0",
+    "loop1",     "bigdir/x", "d1/d2/d3/d4/d5/d6/d7/d8/leaf",
+    "big",       "ldir/d2/",
 };
 
 /* Mount and touch everything; all results must be errnos; no leaks. */
@@ -589,7 +658,8 @@ static void exercise(struct mem_dev *dev)
         struct walk_state w = { fs, 0, 150 };
         uint32_t ino;
         check_rc(ffs_readdir(fs, ffs_root(fs), exercise_entry, &w));
-        for (size_t i = 0; i < sizeof(probe_paths) / sizeof(probe_paths[0]); i++) {
+        for (size_t i = 0; i < sizeof(probe_paths) / sizeof(probe_paths[0]);
+             i++) {
             check_rc(ffs_namei(fs, probe_paths[i], 1, &ino));
             check_rc(ffs_namei(fs, probe_paths[i], 0, &ino));
         }
@@ -618,7 +688,8 @@ struct layout {
 static void get_layout(const struct mem_dev *d, struct layout *l)
 {
     l->sb = 8192;
-    l->big = rd(d, 0, l->sb + 1372, 4) != 0x011954 && rd(d, 0, l->sb + 1372, 4) != 0x19540119;
+    l->big = rd(d, 0, l->sb + 1372, 4) != 0x011954 &&
+             rd(d, 0, l->sb + 1372, 4) != 0x19540119;
     l->ufs2 = rd(d, l->big, l->sb + 1372, 4) == 0x19540119;
     l->bsize = rd(d, l->big, l->sb + 48, 4);
     l->fsize = rd(d, l->big, l->sb + 52, 4);
@@ -633,14 +704,17 @@ static void get_layout(const struct mem_dev *d, struct layout *l)
 static uint64_t inode_off(const struct layout *l, uint32_t ino)
 {
     uint64_t cg = ino / l->ipg;
-    return (cg * l->fpg + l->iblkno + (ino % l->ipg) / l->inopb * l->frag) * l->fsize +
+    return (cg * l->fpg + l->iblkno + (ino % l->ipg) / l->inopb * l->frag) *
+               l->fsize +
            (ino % l->inopb) * l->isize;
 }
 
 /* Device offset of indirect pointer slot i (0..2) of inode ino, and its block. */
-static uint64_t ind_block(const struct mem_dev *d, const struct layout *l, uint32_t ino, int i)
+static uint64_t ind_block(const struct mem_dev *d, const struct layout *l,
+                          uint32_t ino, int i)
 {
-    uint64_t p = inode_off(l, ino) + (l->ufs2 ? 208 + 8 * (uint64_t)i : 88 + 4 * (uint64_t)i);
+    uint64_t p = inode_off(l, ino) +
+                 (l->ufs2 ? 208 + 8 * (uint64_t)i : 88 + 4 * (uint64_t)i);
     return rd(d, l->big, p, l->ufs2 ? 8 : 4) * l->fsize;
 }
 
@@ -652,11 +726,12 @@ static void wr(struct mem_dev *d, int big, uint64_t off, unsigned n, uint64_t v)
 }
 
 /* Set direct pointer 0 of the file at path, run f, restore. */
-static int with_db0(struct mem_dev *d, const struct layout *l, struct ffs *fs, const char *path,
-                    uint64_t v, int use_bmap)
+static int with_db0(struct mem_dev *d, const struct layout *l, struct ffs *fs,
+                    const char *path, uint64_t v, int use_bmap)
 {
     uint32_t ino = lookup_ok(fs, path, 0);
-    uint64_t at = inode_off(l, ino) + (l->ufs2 ? 112 : 40), ps = l->ufs2 ? 8 : 4;
+    uint64_t at = inode_off(l, ino) + (l->ufs2 ? 112 : 40),
+             ps = l->ufs2 ? 8 : 4;
     uint64_t save = rd(d, l->big, at, (unsigned)ps), dev_off;
     uint32_t len;
     uint8_t buf[64];
@@ -675,8 +750,9 @@ static int with_db0(struct mem_dev *d, const struct layout *l, struct ffs *fs, c
 }
 
 /* Patch n bytes of the first root directory entry at field off, expect err. */
-static void root_entry_patch(struct mem_dev *d, const struct layout *l, struct ffs *fs,
-                             uint64_t dir0, unsigned off, unsigned n, uint64_t v)
+static void root_entry_patch(struct mem_dev *d, const struct layout *l,
+                             struct ffs *fs, uint64_t dir0, unsigned off,
+                             unsigned n, uint64_t v)
 {
     uint64_t save = rd(d, l->big, dir0 + off, n);
     uint32_t ino;
@@ -695,7 +771,8 @@ static void test_targeted(void **state)
 {
     struct fixture *fx = *state;
     for (int v = 1; v <= 2; v++) {
-        struct mem_dev dev = image_dev(fx, v, v == 1 ? "big" : "little", 4096, 512);
+        struct mem_dev dev =
+            image_dev(fx, v, v == 1 ? "big" : "little", 4096, 512);
         struct ffs_io io = make_io(&dev);
         struct ffs *fs;
         struct layout l;
@@ -707,19 +784,27 @@ static void test_targeted(void **state)
         get_layout(&dev, &l);
         assert_int_equal(ffs_mount(&io, &fs), 0);
         assert_int_equal(ffs_bmap(fs, 2, 0, &dir0, &len), 0);
-        root_entry_patch(&dev, &l, fs, dir0, 4, 2, 0);          /* reclen 0 */
-        root_entry_patch(&dev, &l, fs, dir0, 4, 2, 516);        /* past the chunk */
-        root_entry_patch(&dev, &l, fs, dir0, 4, 2, 14);         /* not a multiple of 4 */
-        root_entry_patch(&dev, &l, fs, dir0, 7, 1, 200);        /* name longer than record */
-        root_entry_patch(&dev, &l, fs, dir0, 0, 4, 0xffffff00); /* inode out of range */
+        root_entry_patch(&dev, &l, fs, dir0, 4, 2, 0);   /* reclen 0 */
+        root_entry_patch(&dev, &l, fs, dir0, 4, 2, 516); /* past the chunk */
+        root_entry_patch(&dev, &l, fs, dir0, 4, 2,
+                         14); /* not a multiple of 4 */
+        root_entry_patch(&dev, &l, fs, dir0, 7, 1,
+                         200); /* name longer than record */
+        root_entry_patch(&dev, &l, fs, dir0, 0, 4,
+                         0xffffff00); /* inode out of range */
         /* Block numbers outside the fs, negative, or misaligned. */
         for (int b = 0; b < 2; b++) {
-            assert_int_equal(with_db0(&dev, &l, fs, "sz_8192", frags + 64, b), EINVAL);
-            assert_int_equal(with_db0(&dev, &l, fs, "sz_8192", frags - 4, b), EINVAL);
-            assert_int_equal(with_db0(&dev, &l, fs, "sz_8192", ps == 8 ? UINT64_MAX : 0xffffffff, b),
+            assert_int_equal(with_db0(&dev, &l, fs, "sz_8192", frags + 64, b),
                              EINVAL);
-            assert_int_equal(with_db0(&dev, &l, fs, "sz_8192", 64 + 1, b), EINVAL);
-            assert_int_equal(with_db0(&dev, &l, fs, "sz_1025", 64 + 6, b), EINVAL);
+            assert_int_equal(with_db0(&dev, &l, fs, "sz_8192", frags - 4, b),
+                             EINVAL);
+            assert_int_equal(with_db0(&dev, &l, fs, "sz_8192",
+                                      ps == 8 ? UINT64_MAX : 0xffffffff, b),
+                             EINVAL);
+            assert_int_equal(with_db0(&dev, &l, fs, "sz_8192", 64 + 1, b),
+                             EINVAL);
+            assert_int_equal(with_db0(&dev, &l, fs, "sz_1025", 64 + 6, b),
+                             EINVAL);
             assert_int_equal(with_db0(&dev, &l, fs, "sz_1025", 64 + 5, b), 0);
         }
         /* Oversized symlink and directory size. */
@@ -727,7 +812,8 @@ static void test_targeted(void **state)
         uint64_t szoff = inode_off(&l, ino) + (v == 2 ? 16 : 8);
         wr(&dev, l.big, szoff, 8, 5000);
         ffs_invalidate(fs);
-        assert_int_equal(ffs_readlink(fs, ino, buf, sizeof(buf), &n), ENAMETOOLONG);
+        assert_int_equal(ffs_readlink(fs, ino, buf, sizeof(buf), &n),
+                         ENAMETOOLONG);
         assert_int_equal(ffs_namei(fs, "llong", 1, &ino), ENAMETOOLONG);
         ino = lookup_ok(fs, "d1", 0);
         szoff = inode_off(&l, ino) + (v == 2 ? 16 : 8);
@@ -740,11 +826,13 @@ static void test_targeted(void **state)
     }
 }
 
-struct region { uint64_t off, len; };
+struct region {
+    uint64_t off, len;
+};
 
 /* Flip `flips` random bytes inside r, exercise, restore. */
-static void fuzz_region(struct mem_dev *d, struct region r, unsigned iters, unsigned flips,
-                        uint64_t *seed)
+static void fuzz_region(struct mem_dev *d, struct region r, unsigned iters,
+                        unsigned flips, uint64_t *seed)
 {
     uint64_t pos[16];
     uint8_t old[16];
@@ -785,18 +873,23 @@ static void corrupt_image(struct fixture *fx, int version, const char *endian,
     assert_int_equal(ffs_bmap(fs, bigdir, 1, &dir1, &len), 0);
     assert_int_equal(ffs_bmap(fs, d8, 0, &leafdir, &len), 0);
     ffs_unmount(fs);
-    uint64_t ind1 = ind_block(&dev, &l, big, 0), ind2 = ind_block(&dev, &l, big, 1);
+    uint64_t ind1 = ind_block(&dev, &l, big, 0),
+             ind2 = ind_block(&dev, &l, big, 1);
     assert_true(ind1 != 0 && ind2 != 0);
     uint64_t ind2b = rd(&dev, l.big, ind2, l.ufs2 ? 8 : 4) * l.fsize;
     assert_true(ind2b != 0);
 
     struct region regs[] = {
-        { l.sb, 1376 },                                            /* superblock */
-        { inode_off(&l, root), l.isize },                          /* root inode */
-        { inode_off(&l, 2), l.isize * 60 },                        /* inode area */
-        { inode_off(&l, big), l.isize },                           /* big file inode */
-        { dir0, l.bsize }, { dir1, 512 }, { leafdir, 512 },        /* directories */
-        { ind1, l.bsize }, { ind2, l.bsize }, { ind2b, l.bsize },  /* indirect blocks */
+        { l.sb, 1376 },                     /* superblock */
+        { inode_off(&l, root), l.isize },   /* root inode */
+        { inode_off(&l, 2), l.isize * 60 }, /* inode area */
+        { inode_off(&l, big), l.isize },    /* big file inode */
+        { dir0, l.bsize },
+        { dir1, 512 },
+        { leafdir, 512 }, /* directories */
+        { ind1, l.bsize },
+        { ind2, l.bsize },
+        { ind2b, l.bsize }, /* indirect blocks */
     };
     for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
         fuzz_region(&dev, regs[i], 100, 1, &seed);
@@ -805,7 +898,8 @@ static void corrupt_image(struct fixture *fx, int version, const char *endian,
     }
     /* Pointers in indirect blocks replaced by large/negative values. */
     for (unsigned it = 0; it < 40; it++) {
-        uint64_t base = (it & 1 ? ind1 : ind2b) + (tm_prng(&seed) % (l.bsize / 4)) * 4;
+        uint64_t base =
+            (it & 1 ? ind1 : ind2b) + (tm_prng(&seed) % (l.bsize / 4)) * 4;
         uint8_t save[4];
         memcpy(save, dev.data + base, 4);
         memset(dev.data + base, it % 3 == 0 ? 0xff : 0x7f, 4);
@@ -829,7 +923,8 @@ static void test_superblock_flips(void **state)
 {
     struct fixture *fx = *state;
     for (int v = 1; v <= 2; v++) {
-        struct mem_dev dev = image_dev(fx, v, v == 1 ? "big" : "little", 4096, 512);
+        struct mem_dev dev =
+            image_dev(fx, v, v == 1 ? "big" : "little", 4096, 512);
         for (uint64_t i = 0; i < 1376; i++) {
             dev.data[8192 + i] ^= 0xff;
             exercise(&dev);
@@ -845,8 +940,11 @@ static void test_truncated(void **state)
     for (int v = 1; v <= 2; v++) {
         struct mem_dev dev = image_dev(fx, v, "little", 8192, 1024);
         uint64_t full = dev.size;
-        const uint64_t lens[] = { 0, 1, 100, 8192, 8192 + 1375, 8192 + 1376, 65536,
-                                  65536 + 1376, full / 2, full - 1024, full - 1 };
+        const uint64_t lens[] = {
+            0,           1,           100,     8192,
+            8192 + 1375, 8192 + 1376, 65536,   65536 + 1376,
+            full / 2,    full - 1024, full - 1
+        };
         for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
             struct ffs *fs = (struct ffs *)&dev;
             dev.size = lens[i];
@@ -897,7 +995,8 @@ static void test_holes(void **state)
 {
     struct fixture *fx = *state;
     for (int v = 1; v <= 2; v++) {
-        struct mem_dev dev = image_dev(fx, v, v == 1 ? "little" : "big", 4096, 512);
+        struct mem_dev dev =
+            image_dev(fx, v, v == 1 ? "little" : "big", 4096, 512);
         struct ffs_io io = make_io(&dev);
         struct ffs *fs;
         struct layout l;
@@ -914,9 +1013,9 @@ static void test_holes(void **state)
         uint32_t ino = lookup_ok(fs, "big", 0);
         uint64_t ip = inode_off(&l, ino), ps = l.ufs2 ? 8 : 4;
         uint64_t ind1 = ind_block(&dev, &l, ino, 0);
-        memset(dev.data + ip + (l.ufs2 ? 112 : 40) + 3 * ps, 0, ps);  /* db[3] */
-        memset(dev.data + ind1 + 5 * ps, 0, ps);                      /* block 12+5 */
-        memset(dev.data + ip + (l.ufs2 ? 208 : 88) + ps, 0, ps);      /* ib[1] */
+        memset(dev.data + ip + (l.ufs2 ? 112 : 40) + 3 * ps, 0, ps); /* db[3] */
+        memset(dev.data + ind1 + 5 * ps, 0, ps); /* block 12+5 */
+        memset(dev.data + ip + (l.ufs2 ? 208 : 88) + ps, 0, ps); /* ib[1] */
         ffs_invalidate(fs);
         memset(want + 3 * 4096, 0, 4096);
         memset(want + 17 * 4096, 0, 4096);

@@ -22,29 +22,28 @@
 #include "elf.h"
 #include "xipvm_trace.h"
 
-#define RW (XVM_PROT_READ | XVM_PROT_WRITE)
-#define RAM (8u << 20)
+#define RW         (XVM_PROT_READ | XVM_PROT_WRITE)
+#define RAM        (8u << 20)
 #define MAX_POINTS 100000u
 
 enum kind { K_ALLOC, K_FRAME };
 
-static const char prog_c[] =
-    "char data[3 * 4096] = { 1, 2, 3 };\n"
-    "int main(int argc, char **argv)\n"
-    "{\n"
-    "    (void)argv;\n"
-    "    data[argc] = 7;\n"
-    "    return data[0] - 1;\n"
-    "}\n";
+static const char prog_c[] = "char data[3 * 4096] = { 1, 2, 3 };\n"
+                             "int main(int argc, char **argv)\n"
+                             "{\n"
+                             "    (void)argv;\n"
+                             "    data[argc] = 7;\n"
+                             "    return data[0] - 1;\n"
+                             "}\n";
 
 struct fixture {
     char *tree, *dir;
     char img[1024];
     bool have_prog;
-    uint8_t *data;              /* the host bytes of the image's "data" */
+    uint8_t *data; /* the host bytes of the image's "data" */
     uint64_t data_size;
-    uint64_t dpage;             /* a file-backed page of the program's data */
-    uint8_t dbytes[2];          /* its first two bytes in the file */
+    uint64_t dpage;    /* a file-backed page of the program's data */
+    uint8_t dbytes[2]; /* its first two bytes in the file */
 };
 
 #define DATA_SIZE 20000u
@@ -61,8 +60,9 @@ static int setup(void **state)
     snprintf(path, sizeof(path), "%s/prog.c", fx->dir);
     file_spit(path, (const uint8_t *)prog_c, sizeof(prog_c) - 1);
     tree_dir(fx->tree, "bin");
-    snprintf(cmd, sizeof(cmd), "cc -static -O1 -o '%s/bin/prog' '%s' >/dev/null 2>&1",
-             fx->tree, path);
+    snprintf(cmd, sizeof(cmd),
+             "cc -static -O1 -o '%s/bin/prog' '%s' >/dev/null 2>&1", fx->tree,
+             path);
     if (system(cmd) == 0) {
         uint64_t n;
         struct elf_image img;
@@ -72,7 +72,8 @@ static int setup(void **state)
             for (unsigned i = 0; i < img.nload; i++) {
                 const struct elf_load *s = &img.load[i];
                 uint64_t va = (s->vaddr + PG - 1) & ~(uint64_t)(PG - 1);
-                if ((s->prot & ELF_PROT_WRITE) && va + PG <= s->vaddr + s->filesz) {
+                if ((s->prot & ELF_PROT_WRITE) &&
+                    va + PG <= s->vaddr + s->filesz) {
                     fx->dpage = va;
                     memcpy(fx->dbytes, bin + s->offset + (va - s->vaddr), 2);
                     fx->have_prog = true;
@@ -82,8 +83,8 @@ static int setup(void **state)
         }
         free(bin);
     }
-    image_make_in(fx->img, sizeof(fx->img), fx->dir, "inject.img",
-                  fx->tree, 2, "little", 16384, 2048);
+    image_make_in(fx->img, sizeof(fx->img), fx->dir, "inject.img", fx->tree, 2,
+                  "little", 16384, 2048);
     *state = fx;
     return 0;
 }
@@ -201,10 +202,11 @@ static void verify(struct run *r, int line)
             fail_msg("line %d: pid %u is gone", line, p->pid);
         int e = xvm_read(vs, p->va, &v, 1);
         if (e != 0 || v != p->want)
-            fail_msg("line %d (%s point %llu): pid %u va %#llx: error %d, read %#x, want %#x",
+            fail_msg("line %d (%s point %llu): pid %u va %#llx: error %d, read "
+                     "%#x, want %#x",
                      line, r->kind == K_ALLOC ? "allocation" : "frame",
-                     (unsigned long long)r->n, p->pid, (unsigned long long)p->va,
-                     e, v, p->want);
+                     (unsigned long long)r->n, p->pid,
+                     (unsigned long long)p->va, e, v, p->want);
     }
 }
 
@@ -236,15 +238,15 @@ static void after_failure(struct run *r, int err, const char *what, int line)
 
 /* Runs a step; on ENOMEM checks the machine and runs it again (the
  * injected point fires once, so the second run must succeed). */
-#define STEP(r, call)                                                   \
-    do {                                                                \
-        int err_ = (call);                                              \
-        if (err_ != 0) {                                                \
-            after_failure((r), err_, #call, __LINE__);                  \
-            if ((err_ = (call)) != 0)                                   \
-                fail_msg("line %d: %s failed again: %d", __LINE__,      \
-                         #call, err_);                                  \
-        }                                                               \
+#define STEP(r, call)                                                          \
+    do {                                                                       \
+        int err_ = (call);                                                     \
+        if (err_ != 0) {                                                       \
+            after_failure((r), err_, #call, __LINE__);                         \
+            if ((err_ = (call)) != 0)                                          \
+                fail_msg("line %d: %s failed again: %d", __LINE__, #call,      \
+                         err_);                                                \
+        }                                                                      \
     } while (0)
 
 static int pwr(xvm_machine *m, uint32_t pid, uint64_t va, uint8_t v)
@@ -429,7 +431,7 @@ static bool scenario_file(struct fixture *fx, struct run *r, int xip)
     STEP(r, tm_wr_step(vs, a + 4 * PG + 8, 0xee));
     probe_set(r, 0, vs, a + 4 * PG + 8, 0xee);
     STEP(r, xvm_pread(f, PG, buf, 16, &done));
-    assert_memory_equal(buf, host + PG, 16);        /* the file is untouched */
+    assert_memory_equal(buf, host + PG, 16); /* the file is untouched */
     STEP(r, xvm_munmap(vs, a + PG, PG));
     probe_drop(r, 0, vs);
     probe_set(r, 0, vs, a + 5, host[5]);
@@ -476,7 +478,7 @@ static bool scenario_proc(struct fixture *fx, struct run *r)
     probe_set(r, 1, NULL, heap + PG, 'p');
     probe_set(r, 1, NULL, d + 1, fx->dbytes[1]);
     probe_set(r, 1, NULL, d, fx->dbytes[0]);
-    STEP(r, pwr(r->m, 1, d + 1, 'd'));          /* COW from a device page */
+    STEP(r, pwr(r->m, 1, d + 1, 'd')); /* COW from a device page */
     probe_set(r, 1, NULL, d + 1, 'd');
     STEP(r, fork_pid_step(r->m, 1, 2));
     probe_fork(r, 1, NULL, 2, NULL);
@@ -491,7 +493,7 @@ static bool scenario_proc(struct fixture *fx, struct run *r)
     STEP(r, brk_step(r->m, 2, heap + PG + 1));
     STEP(r, pwr(r->m, 2, heap + PG, 'e'));
     probe_set(r, 2, NULL, heap + PG, 'e');
-    STEP(r, brk_step(r->m, 1, heap + PG));      /* shrink */
+    STEP(r, brk_step(r->m, 1, heap + PG)); /* shrink */
     probe_del(r, 1, NULL, heap + PG);
     STEP(r, probes_step(r));
     probe_drop(r, 2, NULL);
@@ -500,7 +502,8 @@ static bool scenario_proc(struct fixture *fx, struct run *r)
     bool reached = run_reached(r);
     verify(r, __LINE__);
     uint8_t v;
-    assert_int_equal(xvm_read(xvm_proc_vmspace(r->m, 1), heap + PG, &v, 1), EFAULT);
+    assert_int_equal(xvm_read(xvm_proc_vmspace(r->m, 1), heap + PG, &v, 1),
+                     EFAULT);
     tm_check(r->m);
     keeps_working(r->m);
     assert_int_equal(xvm_exit(r->m, 1), 0);
@@ -563,10 +566,12 @@ static bool scenario_replay(struct fixture *fx, struct run *r)
         for (int attempt = 0;; attempt++) {
             snprintf(line, sizeof(line), "%s", trace_lines[i]);
             char *hex = strstr(line, "=DATA");
-            if (hex)        /* the first bytes of /data */
-                snprintf(hex, sizeof(line) - (size_t)(hex - line), "=%02x%02x%02x%02x",
-                         fx->data[0], fx->data[1], fx->data[2], fx->data[3]);
-            assert_int_equal(xvm_replay_line(rp, line, &mismatch, msg, sizeof(msg)), 0);
+            if (hex) /* the first bytes of /data */
+                snprintf(hex, sizeof(line) - (size_t)(hex - line),
+                         "=%02x%02x%02x%02x", fx->data[0], fx->data[1],
+                         fx->data[2], fx->data[3]);
+            assert_int_equal(
+                xvm_replay_line(rp, line, &mismatch, msg, sizeof(msg)), 0);
             if (!mismatch)
                 break;
             /* Only the injected failure may go wrong, and only once. */
@@ -610,7 +615,7 @@ static uint64_t walk(struct fixture *fx, scenario_fn fn, enum kind kind,
     for (n = 1; n < MAX_POINTS; n++) {
         run_begin(&r, kind, n);
         bool reached = fn(fx, &r);
-        assert_true(r.failures <= 1);     /* the point fires once */
+        assert_true(r.failures <= 1); /* the point fires once */
         reported += r.failures;
         if (!reached)
             break;
@@ -627,55 +632,70 @@ static uint64_t walk(struct fixture *fx, scenario_fn fn, enum kind kind,
     return points;
 }
 
-static void test_inject_fork_cow_fails_cleanly_at_every_host_allocation(void **state)
+static void test_inject_fork_cow_fails_cleanly_at_every_host_allocation(
+    void **state)
 {
     walk(*state, scenario_fork_cow, K_ALLOC, "fork-cow");
 }
 
-static void test_inject_fork_cow_fails_cleanly_at_every_frame_allocation(void **state)
+static void test_inject_fork_cow_fails_cleanly_at_every_frame_allocation(
+    void **state)
 {
     walk(*state, scenario_fork_cow, K_FRAME, "fork-cow");
 }
 
-static void test_inject_xip_file_mapping_fails_cleanly_at_every_host_allocation(void **state)
+static void test_inject_xip_file_mapping_fails_cleanly_at_every_host_allocation(
+    void **state)
 {
     walk(*state, scenario_file_xip, K_ALLOC, "file-xip");
 }
 
-static void test_inject_xip_file_mapping_fails_cleanly_at_every_frame_allocation(void **state)
+static void
+test_inject_xip_file_mapping_fails_cleanly_at_every_frame_allocation(
+    void **state)
 {
     walk(*state, scenario_file_xip, K_FRAME, "file-xip");
 }
 
-static void test_inject_copy_file_mapping_fails_cleanly_at_every_host_allocation(void **state)
+static void
+test_inject_copy_file_mapping_fails_cleanly_at_every_host_allocation(
+    void **state)
 {
     walk(*state, scenario_file_copy, K_ALLOC, "file-copy");
 }
 
-static void test_inject_copy_file_mapping_fails_cleanly_at_every_frame_allocation(void **state)
+static void
+test_inject_copy_file_mapping_fails_cleanly_at_every_frame_allocation(
+    void **state)
 {
     walk(*state, scenario_file_copy, K_FRAME, "file-copy");
 }
 
-static void test_inject_spawn_fork_exec_brk_fails_cleanly_at_every_host_allocation(void **state)
+static void
+test_inject_spawn_fork_exec_brk_fails_cleanly_at_every_host_allocation(
+    void **state)
 {
     need_prog(*state);
     walk(*state, scenario_proc, K_ALLOC, "proc");
 }
 
-static void test_inject_spawn_fork_exec_brk_fails_cleanly_at_every_frame_allocation(void **state)
+static void
+test_inject_spawn_fork_exec_brk_fails_cleanly_at_every_frame_allocation(
+    void **state)
 {
     need_prog(*state);
     walk(*state, scenario_proc, K_FRAME, "proc");
 }
 
-static void test_inject_replay_fails_cleanly_at_every_host_allocation(void **state)
+static void test_inject_replay_fails_cleanly_at_every_host_allocation(
+    void **state)
 {
     need_prog(*state);
     walk(*state, scenario_replay, K_ALLOC, "replay");
 }
 
-static void test_inject_replay_fails_cleanly_at_every_frame_allocation(void **state)
+static void test_inject_replay_fails_cleanly_at_every_frame_allocation(
+    void **state)
 {
     need_prog(*state);
     walk(*state, scenario_replay, K_FRAME, "replay");
@@ -690,17 +710,17 @@ static void test_inject_api_fails_the_nth_allocation_once(void **state)
     xvm_vmspace *vs, *vs2, *child, *other;
     uint64_t a0, f0, a1, f1, addr = 0;
     xvm_alloc_counts(m, &a0, &f0);
-    assert_true(a0 > 0);                    /* the machine's own: TLB, frames */
-    assert_int_equal(f0, 1);                /* the zero page */
+    assert_true(a0 > 0);     /* the machine's own: TLB, frames */
+    assert_int_equal(f0, 1); /* the zero page */
     vs = tm_vs(m);
     xvm_alloc_counts(m, &a1, &f1);
     assert_true(a1 > a0);
-    assert_true(f1 > f0);                   /* the page-table root */
+    assert_true(f1 > f0); /* the page-table root */
     assert_int_equal(xvm_mmap(vs, &addr, PG, RW, XVM_MAP_PRIVATE, NULL, 0), 0);
     /* The next frame: a page table or the page of the first write. */
     xvm_inject_failures(m, 0, 1);
     assert_int_equal(tm_wr_step(vs, addr, 1), ENOMEM);
-    assert_int_equal(tm_wr_step(vs, addr, 1), 0);   /* once only */
+    assert_int_equal(tm_wr_step(vs, addr, 1), 0); /* once only */
     tm_check(m);
     /* The next host allocation. */
     xvm_inject_failures(m, 1, 0);
@@ -709,7 +729,7 @@ static void test_inject_api_fails_the_nth_allocation_once(void **state)
     /* The third one from now, not the first. */
     xvm_alloc_counts(m, &a0, NULL);
     xvm_inject_failures(m, 3, 0);
-    other = tm_vs(m2);   /* another machine */
+    other = tm_vs(m2); /* another machine */
     xvm_vmspace_destroy(other);
     xvm_alloc_counts(m, &a1, NULL);
     assert_int_equal(a1, a0);
@@ -737,16 +757,26 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_inject_api_fails_the_nth_allocation_once),
-        cmocka_unit_test(test_inject_fork_cow_fails_cleanly_at_every_host_allocation),
-        cmocka_unit_test(test_inject_fork_cow_fails_cleanly_at_every_frame_allocation),
-        cmocka_unit_test(test_inject_xip_file_mapping_fails_cleanly_at_every_host_allocation),
-        cmocka_unit_test(test_inject_xip_file_mapping_fails_cleanly_at_every_frame_allocation),
-        cmocka_unit_test(test_inject_copy_file_mapping_fails_cleanly_at_every_host_allocation),
-        cmocka_unit_test(test_inject_copy_file_mapping_fails_cleanly_at_every_frame_allocation),
-        cmocka_unit_test(test_inject_spawn_fork_exec_brk_fails_cleanly_at_every_host_allocation),
-        cmocka_unit_test(test_inject_spawn_fork_exec_brk_fails_cleanly_at_every_frame_allocation),
-        cmocka_unit_test(test_inject_replay_fails_cleanly_at_every_host_allocation),
-        cmocka_unit_test(test_inject_replay_fails_cleanly_at_every_frame_allocation),
+        cmocka_unit_test(
+            test_inject_fork_cow_fails_cleanly_at_every_host_allocation),
+        cmocka_unit_test(
+            test_inject_fork_cow_fails_cleanly_at_every_frame_allocation),
+        cmocka_unit_test(
+            test_inject_xip_file_mapping_fails_cleanly_at_every_host_allocation),
+        cmocka_unit_test(
+            test_inject_xip_file_mapping_fails_cleanly_at_every_frame_allocation),
+        cmocka_unit_test(
+            test_inject_copy_file_mapping_fails_cleanly_at_every_host_allocation),
+        cmocka_unit_test(
+            test_inject_copy_file_mapping_fails_cleanly_at_every_frame_allocation),
+        cmocka_unit_test(
+            test_inject_spawn_fork_exec_brk_fails_cleanly_at_every_host_allocation),
+        cmocka_unit_test(
+            test_inject_spawn_fork_exec_brk_fails_cleanly_at_every_frame_allocation),
+        cmocka_unit_test(
+            test_inject_replay_fails_cleanly_at_every_host_allocation),
+        cmocka_unit_test(
+            test_inject_replay_fails_cleanly_at_every_frame_allocation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

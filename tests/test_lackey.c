@@ -37,7 +37,8 @@ static const char prog_src[] =
     "{\n"
     "    char *h = malloc(16 * 4096);\n"
     "    volatile char st[4 * 4096];\n"
-    "    for (int i = 0; i < 8; i++) ((volatile char *)data)[i * 4096] = 0x5a;\n"
+    "    for (int i = 0; i < 8; i++) ((volatile char *)data)[i * 4096] = "
+    "0x5a;\n"
     "    for (int i = 0; i < 16; i++) ((volatile char *)h)[i * 4096] = 0x5b;\n"
     "    for (int i = 0; i < 4; i++) st[i * 4096] = 0x5c;\n"
     "    printf(\"%p %p %p\\n\", (void *)data, (void *)h, (void *)st);\n"
@@ -49,30 +50,31 @@ struct prog {
     int is_dyn;
     uint64_t entry;
     unsigned n;
-    uint64_t lo[ELF_MAX_LOAD], hi[ELF_MAX_LOAD];   /* page-rounded, file vaddrs */
+    uint64_t lo[ELF_MAX_LOAD], hi[ELF_MAX_LOAD]; /* page-rounded, file vaddrs */
 };
 
 struct check {
     const struct prog *p;
-    uint64_t bias, delta;                  /* traced => file vaddr; traced => trace */
+    uint64_t bias, delta; /* traced => file vaddr; traced => trace */
     int started;
     FILE *tr;
     char line[8192];
     struct xvm_trace_event ev;
-    uint64_t orig[MAXCH], base[MAXCH];     /* chunk map seen in the trace */
+    uint64_t orig[MAXCH], base[MAXCH]; /* chunk map seen in the trace */
     unsigned nch;
-    unsigned nann;                         /* mmap lines seen */
+    unsigned nann; /* mmap lines seen */
     uint64_t ann[MAXCH];
-    uint64_t n_i, n_l, n_s, n_m;           /* raw lines */
+    uint64_t n_i, n_l, n_s, n_m; /* raw lines */
     uint64_t n_x, n_r, n_w, pieces, bytes;
-    uint8_t *raw_pages, *tr_pages;         /* ELF pages touched, by the log and by the trace */
-    uint64_t span_lo, npages;              /* trace addresses of the ELF span */
+    uint8_t *raw_pages,
+        *tr_pages; /* ELF pages touched, by the log and by the trace */
+    uint64_t span_lo, npages; /* trace addresses of the ELF span */
 };
 
 struct fixture {
     char dir[64];
     char path[256];
-    struct check *c;                       /* freed by teardown even after a failure */
+    struct check *c; /* freed by teardown even after a failure */
 };
 
 static const char *tmp(struct fixture *f, const char *name)
@@ -120,16 +122,19 @@ static int run(const char *const *argv, const char *out_path)
 
     assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
     if (out_path != NULL)
-        assert_int_equal(posix_spawn_file_actions_addopen(&fa, 1, out_path,
-                         O_WRONLY | O_CREAT | O_TRUNC, 0644), 0);
-    assert_int_equal(posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0);
+        assert_int_equal(
+            posix_spawn_file_actions_addopen(
+                &fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644),
+            0);
+    assert_int_equal(
+        posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ),
+        0);
     posix_spawn_file_actions_destroy(&fa);
     assert_int_equal(waitpid(pid, &st, 0), pid);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* ---------- the ELF, as the test sees it ---------- */
-
 
 static void load_prog(const char *path, struct prog *p)
 {
@@ -155,12 +160,12 @@ static void load_prog(const char *path, struct prog *p)
     p->n = im.nload;
     for (unsigned i = 0; i < im.nload; i++) {
         p->lo[i] = im.load[i].vaddr & ~UINT64_C(0xfff);
-        p->hi[i] = (im.load[i].vaddr + im.load[i].memsz + 0xfff) & ~UINT64_C(0xfff);
+        p->hi[i] =
+            (im.load[i].vaddr + im.load[i].memsz + 0xfff) & ~UINT64_C(0xfff);
     }
 }
 
 /* ---------- lockstep check of a raw lackey log against its trace ---------- */
-
 
 static int in_elf(const struct check *c, uint64_t a)
 {
@@ -199,15 +204,18 @@ static void next_access(struct check *c)
         assert_int_equal(c->ev.len, TRACE_ANON_CHUNK);
         assert_int_equal(c->ev.prot, XVM_PROT_READ | XVM_PROT_WRITE);
         assert_true(!c->ev.shared && c->ev.fixed && c->ev.path == NULL);
-        assert_true(c->ev.addr >= TRACE_ANON_BASE && c->ev.addr % TRACE_ANON_CHUNK == 0);
+        assert_true(c->ev.addr >= TRACE_ANON_BASE &&
+                    c->ev.addr % TRACE_ANON_CHUNK == 0);
         assert_true(c->ev.addr + TRACE_ANON_CHUNK <= TRACE_ANON_LIMIT);
-        assert_false(in_trace_elf(c, c->ev.addr) || in_trace_elf(c, c->ev.addr + TRACE_ANON_CHUNK - 1));
+        assert_false(in_trace_elf(c, c->ev.addr) ||
+                     in_trace_elf(c, c->ev.addr + TRACE_ANON_CHUNK - 1));
         for (unsigned i = 0; i < c->nann; i++)
             assert_true(c->ann[i] != c->ev.addr);
         assert_true(c->nann < MAXCH);
         c->ann[c->nann++] = c->ev.addr;
     }
-    assert_true(c->ev.op == XVM_T_READ || c->ev.op == XVM_T_WRITE || c->ev.op == XVM_T_EXEC_FETCH);
+    assert_true(c->ev.op == XVM_T_READ || c->ev.op == XVM_T_WRITE ||
+                c->ev.op == XVM_T_EXEC_FETCH);
     assert_int_equal(c->ev.pid, 7);
     assert_true(c->ev.addr + c->ev.len <= UINT64_C(0x80000000));
 }
@@ -257,7 +265,9 @@ static void check_access(struct check *c, int op, uint64_t a, uint64_t n)
         while (j < n && cls(c, a + j) == cls(c, a + i))
             j++;
         next_access(c);
-        assert_int_equal(c->ev.op, op == 'x' ? XVM_T_EXEC_FETCH : op == 'r' ? XVM_T_READ : XVM_T_WRITE);
+        assert_int_equal(c->ev.op, op == 'x'   ? XVM_T_EXEC_FETCH
+                                   : op == 'r' ? XVM_T_READ
+                                               : XVM_T_WRITE);
         assert_int_equal(c->ev.len, j - i);
         want = expect_addr(c, a + i, c->ev.addr);
         assert_int_equal(c->ev.addr, want);
@@ -281,7 +291,8 @@ static void raw_line(struct check *c, const char *s)
 
     if (s[0] == 'I' && s[1] == ' ' && s[2] == ' ')
         kind = 'I';
-    else if (s[0] == ' ' && strchr("LSM", s[1]) != NULL && s[1] != '\0' && s[2] == ' ')
+    else if (s[0] == ' ' && strchr("LSM", s[1]) != NULL && s[1] != '\0' &&
+             s[2] == ' ')
         kind = s[1];
     else
         return;
@@ -313,10 +324,11 @@ static void raw_line(struct check *c, const char *s)
 }
 
 /* Import raw with --exec p and check the whole trace against the raw log. */
-static void check_import(struct fixture *f, const char *raw, const struct prog *p,
-                         struct check *c)
+static void check_import(struct fixture *f, const char *raw,
+                         const struct prog *p, struct check *c)
 {
-    struct lackey_opts o = { .exec_host_path = p->path, .path_in_image = "/bin/prog",
+    struct lackey_opts o = { .exec_host_path = p->path,
+                             .path_in_image = "/bin/prog",
                              .pid = 7 };
     const char *args[] = { "a1", "a2" };
     struct lackey_stats st;
@@ -355,7 +367,8 @@ static void check_import(struct fixture *f, const char *raw, const struct prog *
             assert_int_equal(c->ev.addr, p->entry + shift);
     }
     fclose(in);
-    assert_null(fgets(line, sizeof line, out));   /* nothing after the last access */
+    assert_null(
+        fgets(line, sizeof line, out)); /* nothing after the last access */
     fclose(out);
 
     /* counts: every raw access is in the trace, split only at class changes */
@@ -367,7 +380,8 @@ static void check_import(struct fixture *f, const char *raw, const struct prog *
     assert_int_equal(st.ev_x, c->n_x);
     assert_int_equal(st.ev_r, c->n_r);
     assert_int_equal(st.ev_w, c->n_w);
-    assert_true(c->n_x >= c->n_i && c->n_r >= c->n_l + c->n_m && c->n_w >= c->n_s + c->n_m);
+    assert_true(c->n_x >= c->n_i && c->n_r >= c->n_l + c->n_m &&
+                c->n_w >= c->n_s + c->n_m);
     assert_int_equal(st.ev_mmap, c->nann);
     assert_int_equal(st.chunks, c->nch);
     assert_int_equal(c->nann, c->nch);
@@ -383,13 +397,14 @@ static void check_import(struct fixture *f, const char *raw, const struct prog *
 }
 
 /* Check a trace on its own: every access in the ELF or in a chunk mapped before. */
-static void check_trace_alone(const char *path, const struct prog *p, uint32_t pid,
-                              const struct lackey_stats *st)
+static void check_trace_alone(const char *path, const struct prog *p,
+                              uint32_t pid, const struct lackey_stats *st)
 {
     FILE *fp = fopen(path, "r");
     char line[8192];
     struct xvm_trace_event ev;
-    uint64_t ann[MAXCH], n[3] = { 0, 0, 0 }, shift = p->is_dyn ? ELF_DYN_BASE : 0;
+    uint64_t ann[MAXCH], n[3] = { 0, 0, 0 },
+                         shift = p->is_dyn ? ELF_DYN_BASE : 0;
     unsigned nann = 0, first = 1;
 
     assert_non_null(fp);
@@ -416,9 +431,11 @@ static void check_trace_alone(const char *path, const struct prog *p, uint32_t p
         }
         assert_true(ev.addr + ev.len <= UINT64_C(0x80000000));
         for (unsigned i = 0; i < p->n && !in; i++)
-            in = ev.addr >= p->lo[i] + shift && ev.addr + ev.len <= p->hi[i] + shift;
+            in = ev.addr >= p->lo[i] + shift &&
+                 ev.addr + ev.len <= p->hi[i] + shift;
         for (unsigned i = 0; i < nann && !in; i++)
-            in = ev.addr >= ann[i] && ev.addr + ev.len <= ann[i] + TRACE_ANON_CHUNK;
+            in = ev.addr >= ann[i] &&
+                 ev.addr + ev.len <= ann[i] + TRACE_ANON_CHUNK;
         /* adjacent rounded segments may be merged: check both ends */
         for (unsigned i = 0; i + 1 < p->n && !in; i++)
             in = p->hi[i] == p->lo[i + 1] && ev.addr >= p->lo[i] + shift &&
@@ -434,8 +451,8 @@ static void check_trace_alone(const char *path, const struct prog *p, uint32_t p
 }
 
 /* Record argv into the fixture's trace and check it. */
-static void record(struct fixture *f, const char *const *argv, const struct prog *p,
-                   int quiet, struct lackey_stats *st)
+static void record(struct fixture *f, const char *const *argv,
+                   const struct prog *p, int quiet, struct lackey_stats *st)
 {
     struct lackey_opts o = { .pid = 1, .quiet = quiet };
     char err[256], path[256];
@@ -445,7 +462,8 @@ static void record(struct fixture *f, const char *const *argv, const struct prog
     snprintf(path, sizeof path, "%s", tmp(f, "trace"));
     out = fopen(path, "w");
     assert_non_null(out);
-    assert_int_equal(lackey_record(argv, out, &o, st, &status, err, sizeof err), 0);
+    assert_int_equal(lackey_record(argv, out, &o, st, &status, err, sizeof err),
+                     0);
     fclose(out);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_int_equal(st->forks, 0);
@@ -494,7 +512,7 @@ static void test_busybox_true(void **state)
 static void test_busybox_echo_output_passes(void **state)
 {
     struct fixture *f = *state;
-    const char *argv[] = { "busybox", "echo", "hi", NULL };   /* found in $PATH */
+    const char *argv[] = { "busybox", "echo", "hi", NULL }; /* found in $PATH */
     struct lackey_stats st;
     struct check *c = f->c;
     struct prog p;
@@ -534,8 +552,8 @@ static int has_write1(const char *trace, uint64_t t)
 
     assert_non_null(fp);
     while (!found && fgets(line, sizeof line, fp) != NULL)
-        found = xvm_trace_parse_line(line, &ev, NULL) == 1 && ev.op == XVM_T_WRITE &&
-                ev.addr == t && ev.len == 1;
+        found = xvm_trace_parse_line(line, &ev, NULL) == 1 &&
+                ev.op == XVM_T_WRITE && ev.addr == t && ev.len == 1;
     fclose(fp);
     return found;
 }
@@ -575,7 +593,8 @@ static void check_known_pages(struct fixture *f, const struct check *c)
     }
 }
 
-static void build_and_check(struct fixture *f, const char *kind, const char *exe, int dyn)
+static void build_and_check(struct fixture *f, const char *kind,
+                            const char *exe, int dyn)
 {
     const char *cc[] = { "cc", kind, "-O1", "-o", NULL, NULL, NULL };
     char src[256], out[256], raw[256];
@@ -598,7 +617,7 @@ static void build_and_check(struct fixture *f, const char *kind, const char *exe
     assert_int_equal(p.is_dyn, dyn);
 
     record(f, (const char *const[]){ out, NULL }, &p, 1, &st);
-    assert_true(st.chunks >= 2);              /* heap and stack */
+    assert_true(st.chunks >= 2); /* heap and stack */
 
     valgrind_raw(f, (const char *const[]){ out, NULL });
     snprintf(raw, sizeof raw, "%s", tmp(f, "raw"));
@@ -629,7 +648,8 @@ static void test_fork_detected(void **state)
 
     assert_non_null(out);
     load_prog(BUSYBOX, &p);
-    assert_int_equal(lackey_record(argv, out, &o, &st, &status, err, sizeof err), 0);
+    assert_int_equal(
+        lackey_record(argv, out, &o, &st, &status, err, sizeof err), 0);
     fclose(out);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_true(st.forks >= 1);
@@ -646,11 +666,14 @@ static void test_record_errors(void **state)
     FILE *out = fopen(tmp(f, "trace"), "w");
 
     assert_non_null(out);
-    assert_int_equal(lackey_record((const char *const[]){ "no-such-program-xyz", NULL },
-                                   out, &o, &st, &status, err, sizeof err), ENOENT);
+    assert_int_equal(
+        lackey_record((const char *const[]){ "no-such-program-xyz", NULL }, out,
+                      &o, &st, &status, err, sizeof err),
+        ENOENT);
     assert_non_null(strstr(err, "no-such-program-xyz"));
     assert_int_equal(lackey_record((const char *const[]){ "/etc/passwd", NULL },
-                                   out, &o, &st, &status, err, sizeof err), EACCES);
+                                   out, &o, &st, &status, err, sizeof err),
+                     EACCES);
     fclose(out);
 }
 
@@ -669,7 +692,7 @@ static int import_str(const char *text, size_t len, const char *exec, char *err,
     assert_non_null(in);
     assert_non_null(of);
     if (len == 0)
-        fgetc(in);                          /* fmemopen needs size > 0: consume it */
+        fgetc(in); /* fmemopen needs size > 0: consume it */
     r = lackey_import(in, of, &o, st, err, errlen);
     fclose(in);
     fclose(of);
@@ -681,7 +704,9 @@ static void expect_bad(const char *text, int want, const char *msg)
     struct lackey_stats st;
     char err[256], *out = NULL;
 
-    assert_int_equal(import_str(text, strlen(text), BUSYBOX, err, sizeof err, &out, &st), want);
+    assert_int_equal(
+        import_str(text, strlen(text), BUSYBOX, err, sizeof err, &out, &st),
+        want);
     if (strstr(err, msg) == NULL)
         fail_msg("error `%s' lacks `%s'", err, msg);
     free(out);
@@ -698,14 +723,19 @@ static void test_malformed(void **state)
     expect_bad(START " S 1000,0\n", EINVAL, "line 2: size 0");
     expect_bad(START " S 1000,99999999\n", EINVAL, "line 2:");
     expect_bad(START " M ffffffffffffffff,8\n", EINVAL, "line 2: access wraps");
-    expect_bad(START " L 10000000000000000,8\n", EINVAL, "line 2: address over 64 bits");
+    expect_bad(START " L 10000000000000000,8\n", EINVAL,
+               "line 2: address over 64 bits");
     expect_bad(START " L 1000,8x\n", EINVAL, "line 2: junk");
-    expect_bad(START "==1== hi\n S 7ff0", EINVAL, "line 3: missing ',SIZE'");   /* truncated */
+    expect_bad(START "==1== hi\n S 7ff0", EINVAL,
+               "line 3: missing ',SIZE'"); /* truncated */
     expect_bad(START " S 7ff0,", EINVAL, "line 2: missing size");
-    expect_bad(" L 1000,8\n" START, EINVAL, "line 1: data access before the first");
-    expect_bad("I  00401000,2\n", EINVAL, "line 1: first instruction at 0x401000");
+    expect_bad(" L 1000,8\n" START, EINVAL,
+               "line 1: data access before the first");
+    expect_bad("I  00401000,2\n", EINVAL,
+               "line 1: first instruction at 0x401000");
     expect_bad("", EINVAL, "line 0: no lackey instruction lines");
-    expect_bad("==1== Lackey\nhello world\n", EINVAL, "line 2: no lackey instruction");
+    expect_bad("==1== Lackey\nhello world\n", EINVAL,
+               "line 2: no lackey instruction");
 }
 
 static void test_bad_exec(void **state)
@@ -719,20 +749,24 @@ static void test_bad_exec(void **state)
     assert_non_null(fp);
     fputs("#!/bin/sh\necho not an ELF\n", fp);
     fclose(fp);
-    assert_int_equal(import_str(START, strlen(START), tmp(f, "bad"), err, sizeof err,
-                                &out, &st), ENOEXEC);
+    assert_int_equal(import_str(START, strlen(START), tmp(f, "bad"), err,
+                                sizeof err, &out, &st),
+                     ENOEXEC);
     assert_non_null(strstr(err, "not a loadable ELF"));
     free(out);
-    assert_int_equal(import_str(START, strlen(START), "/nonexistent/x", err, sizeof err,
-                                &out, &st), ENOENT);
+    assert_int_equal(import_str(START, strlen(START), "/nonexistent/x", err,
+                                sizeof err, &out, &st),
+                     ENOENT);
     free(out);
-    assert_int_equal(import_str(START, strlen(START), NULL, err, sizeof err, &out, &st),
-                     EINVAL);
+    assert_int_equal(
+        import_str(START, strlen(START), NULL, err, sizeof err, &out, &st),
+        EINVAL);
     free(out);
     /* a dynamically linked program would start in its interpreter */
     if (access(dyn, R_OK) == 0) {
-        assert_int_equal(import_str(START, strlen(START), dyn, err, sizeof err, &out, &st),
-                         ENOEXEC);
+        assert_int_equal(
+            import_str(START, strlen(START), dyn, err, sizeof err, &out, &st),
+            ENOEXEC);
         assert_non_null(strstr(err, "PT_INTERP"));
         free(out);
     }
@@ -744,30 +778,30 @@ static void test_splits(void **state)
     struct lackey_stats st;
     char err[256], *out = NULL;
     /* busybox's last segment ends at 0x5ebb58: page-rounded 0x5ec000 */
-    const char *in = START
-        " L 1fff0ffffc,8\n"
-        " S 5ebffc,8\n"
-        " M 5eb000,4\n"
-        "not lackey\n"
-        "SYSCALL[5,1](56) sys_clone ( 1200011 )   clone(fork): process 5 created child 6\n"
-        "I  0040ebf2,3\r\n";
-    const char *want =
-        "xipvm-trace 1\n"
-        "spawn 1 /bin/busybox\n"
-        "x 1 0x40ebf0 2\n"
-        "mmap 1 0x40000000 1048576 rw- private,fixed\n"
-        "r 1 0x400ffffc 4\n"
-        "mmap 1 0x40100000 1048576 rw- private,fixed\n"
-        "r 1 0x40100000 4\n"
-        "w 1 0x5ebffc 4\n"
-        "mmap 1 0x40200000 1048576 rw- private,fixed\n"
-        "w 1 0x402ec000 4\n"
-        "r 1 0x5eb000 4\n"
-        "w 1 0x5eb000 4\n"
-        "x 1 0x40ebf2 3\n";
+    const char *in = START " L 1fff0ffffc,8\n"
+                           " S 5ebffc,8\n"
+                           " M 5eb000,4\n"
+                           "not lackey\n"
+                           "SYSCALL[5,1](56) sys_clone ( 1200011 )   "
+                           "clone(fork): process 5 created child 6\n"
+                           "I  0040ebf2,3\r\n";
+    const char *want = "xipvm-trace 1\n"
+                       "spawn 1 /bin/busybox\n"
+                       "x 1 0x40ebf0 2\n"
+                       "mmap 1 0x40000000 1048576 rw- private,fixed\n"
+                       "r 1 0x400ffffc 4\n"
+                       "mmap 1 0x40100000 1048576 rw- private,fixed\n"
+                       "r 1 0x40100000 4\n"
+                       "w 1 0x5ebffc 4\n"
+                       "mmap 1 0x40200000 1048576 rw- private,fixed\n"
+                       "w 1 0x402ec000 4\n"
+                       "r 1 0x5eb000 4\n"
+                       "w 1 0x5eb000 4\n"
+                       "x 1 0x40ebf2 3\n";
 
     (void)state;
-    assert_int_equal(import_str(in, strlen(in), BUSYBOX, err, sizeof err, &out, &st), 0);
+    assert_int_equal(
+        import_str(in, strlen(in), BUSYBOX, err, sizeof err, &out, &st), 0);
     assert_string_equal(out, want);
     free(out);
     assert_int_equal(st.lines, 7);
@@ -790,10 +824,13 @@ static void test_erange(void **state)
     assert_non_null(in);
     n += (size_t)snprintf(in + n, cap - n, START);
     for (unsigned i = 0; i < 1100; i++)
-        n += (size_t)snprintf(in + n, cap - n, " L %x,8\n", 0x10000000u + i * 0x100000u);
-    assert_int_equal(import_str(in, n, BUSYBOX, err, sizeof err, &out, &st), ERANGE);
+        n += (size_t)snprintf(in + n, cap - n, " L %x,8\n",
+                              0x10000000u + i * 0x100000u);
+    assert_int_equal(import_str(in, n, BUSYBOX, err, sizeof err, &out, &st),
+                     ERANGE);
     assert_non_null(strstr(err, "line 1025"));
-    assert_int_equal(st.chunks, (TRACE_ANON_LIMIT - TRACE_ANON_BASE) / TRACE_ANON_CHUNK);
+    assert_int_equal(st.chunks,
+                     (TRACE_ANON_LIMIT - TRACE_ANON_BASE) / TRACE_ANON_CHUNK);
     free(out);
     free(in);
 }
@@ -820,7 +857,8 @@ static void test_long_lines(void **state)
     memset(in + n, '0', big);
     n += big;
     in[n++] = '\n';
-    assert_int_equal(import_str(in, n, BUSYBOX, err, sizeof err, &out, &st), EINVAL);
+    assert_int_equal(import_str(in, n, BUSYBOX, err, sizeof err, &out, &st),
+                     EINVAL);
     assert_non_null(strstr(err, "line 2: line too long"));
     free(out);
     free(in);
@@ -828,7 +866,9 @@ static void test_long_lines(void **state)
 
 static void test_bad_spawn_args(void **state)
 {
-    struct lackey_opts o = { .exec_host_path = BUSYBOX, .pid = 1, .argc = 1,
+    struct lackey_opts o = { .exec_host_path = BUSYBOX,
+                             .pid = 1,
+                             .argc = 1,
                              .argv = (const char *const[]){ "two words" } };
     char err[256], *buf = NULL;
     size_t len = 0;
@@ -854,7 +894,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_exec, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busybox_true, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_busybox_echo_output_passes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_busybox_echo_output_passes, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_static_prog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_static_pie_prog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fork_detected, setup, teardown),

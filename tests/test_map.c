@@ -52,7 +52,8 @@ static void test_map_random_mmap_munmap_matches_model(void **state)
         if (rnd(&seed) % 3) {
             assert_int_equal(xvm_mmap(vs, &addr, (uint64_t)len * PG,
                                       XVM_PROT_READ | XVM_PROT_WRITE,
-                                      XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0), 0);
+                                      XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0),
+                             0);
             for (uint32_t p = start; p < start + len; p++)
                 owner[p] = start + 1;
             tm_wr8(vs, addr, (uint8_t)step);
@@ -81,17 +82,18 @@ static void test_map_findspace_fills_gaps_without_overlap(void **state)
     for (int i = 0; i < 8; i++) {
         a = base + (uint64_t)i * 4 * PG;
         assert_int_equal(xvm_mmap(vs, &a, 2 * PG, XVM_PROT_READ,
-                                  XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0), 0);
+                                  XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0),
+                         0);
     }
     /* Gaps of two pages: a two-page hint at base lands in the first gap. */
     a = base;
-    assert_int_equal(xvm_mmap(vs, &a, 2 * PG, XVM_PROT_READ, XVM_MAP_PRIVATE,
-                              NULL, 0), 0);
+    assert_int_equal(
+        xvm_mmap(vs, &a, 2 * PG, XVM_PROT_READ, XVM_MAP_PRIVATE, NULL, 0), 0);
     assert_int_equal(a, base + 2 * PG);
     /* Three pages fit only past the last mapping. */
     a = base;
-    assert_int_equal(xvm_mmap(vs, &a, 3 * PG, XVM_PROT_READ, XVM_MAP_PRIVATE,
-                              NULL, 0), 0);
+    assert_int_equal(
+        xvm_mmap(vs, &a, 3 * PG, XVM_PROT_READ, XVM_MAP_PRIVATE, NULL, 0), 0);
     assert_int_equal(a, base + 30 * PG);
     assert_int_equal(vs->map.nentries, 10);
     tm_check(m);
@@ -107,7 +109,8 @@ static void test_map_many_entries_lookup(void **state)
     for (uint64_t i = 0; i < N; i++) {
         uint64_t a = 0x100000000ULL + i * 2 * PG;
         assert_int_equal(xvm_mmap(vs, &a, PG, XVM_PROT_READ,
-                                  XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0), 0);
+                                  XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0),
+                         0);
     }
     assert_int_equal(vs->map.nentries, N);
     for (uint64_t i = 0; i < N; i += 97) {
@@ -127,24 +130,33 @@ static void test_map_bad_arguments_change_nothing(void **state)
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 1);
     xvm_vmspace *vs = tm_vs(m);
     uint64_t a = 0;
-    assert_int_equal(xvm_mmap(vs, &a, 0, XVM_PROT_READ, XVM_MAP_PRIVATE, NULL, 0), EINVAL);
+    assert_int_equal(
+        xvm_mmap(vs, &a, 0, XVM_PROT_READ, XVM_MAP_PRIVATE, NULL, 0), EINVAL);
     assert_int_equal(xvm_mmap(vs, &a, PG, XVM_PROT_READ, 0, NULL, 0), EINVAL);
     assert_int_equal(xvm_mmap(vs, &a, PG, XVM_PROT_READ,
-                              XVM_MAP_PRIVATE | XVM_MAP_SHARED, NULL, 0), EINVAL);
-    assert_int_equal(xvm_mmap(vs, &a, PG, 0x1000, XVM_MAP_PRIVATE, NULL, 0), EINVAL);
+                              XVM_MAP_PRIVATE | XVM_MAP_SHARED, NULL, 0),
+                     EINVAL);
+    assert_int_equal(xvm_mmap(vs, &a, PG, 0x1000, XVM_MAP_PRIVATE, NULL, 0),
+                     EINVAL);
     a = 0x1001;
     assert_int_equal(xvm_mmap(vs, &a, PG, XVM_PROT_READ,
-                              XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0), EINVAL);
+                              XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0),
+                     EINVAL);
     a = 0;
     assert_int_equal(xvm_mmap(vs, &a, PG, XVM_PROT_READ,
-                              XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0), EINVAL);
+                              XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0),
+                     EINVAL);
     a = 0x7ffff000;
     assert_int_equal(xvm_mmap(vs, &a, 2 * PG, XVM_PROT_READ,
-                              XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0), EINVAL);
+                              XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0),
+                     EINVAL);
     a = 0;
     assert_int_equal(xvm_mmap(vs, &a, UINT64_C(1) << 40, XVM_PROT_READ,
-                              XVM_MAP_PRIVATE, NULL, 0), ENOMEM);
-    assert_int_equal(xvm_mmap(NULL, &a, PG, XVM_PROT_READ, XVM_MAP_PRIVATE, NULL, 0), EINVAL);
+                              XVM_MAP_PRIVATE, NULL, 0),
+                     ENOMEM);
+    assert_int_equal(
+        xvm_mmap(NULL, &a, PG, XVM_PROT_READ, XVM_MAP_PRIVATE, NULL, 0),
+        EINVAL);
     assert_int_equal(xvm_mprotect(vs, 0x10000, PG, XVM_PROT_READ), ENOMEM);
     assert_int_equal(xvm_mprotect(vs, 0x10000, PG, 0x40), EINVAL);
     assert_int_equal(xvm_madvise(vs, 0x10000, PG, 9), EINVAL);
@@ -165,7 +177,7 @@ static void test_map_bad_arguments_change_nothing(void **state)
     cfg.tlb_entries = 100;
     assert_int_equal(xvm_machine_create(&cfg, &bad), EINVAL);
     xvm_config_init(&cfg);
-    cfg.ram_bytes = UINT64_C(8) << 30;      /* beyond 4-byte PTEs */
+    cfg.ram_bytes = UINT64_C(8) << 30; /* beyond 4-byte PTEs */
     assert_int_equal(xvm_machine_create(&cfg, &bad), EINVAL);
     assert_null(bad);
     tm_check(m);
@@ -183,9 +195,10 @@ static void test_map_huge_mapping_gets_amaps_by_chunk(void **state)
     xvm_machine *m = tm_machine("amd64", 16u << 20, 0);
     xvm_vmspace *vs, *child;
     assert_int_equal(xvm_vmspace_create(m, &vs), 0);
-    uint64_t len = UINT64_C(1) << 40, a = 0;        /* 2^28 pages */
+    uint64_t len = UINT64_C(1) << 40, a = 0; /* 2^28 pages */
     assert_int_equal(xvm_mmap(vs, &a, len, XVM_PROT_READ | XVM_PROT_WRITE,
-                              XVM_MAP_PRIVATE, NULL, 0), 0);
+                              XVM_MAP_PRIVATE, NULL, 0),
+                     0);
     uint64_t spots[3] = { 0, len / 2 + 12345, len - 1 };
     for (int i = 0; i < 3; i++)
         tm_wr8(vs, a + spots[i], (uint8_t)(i + 1));
@@ -193,7 +206,8 @@ static void test_map_huge_mapping_gets_amaps_by_chunk(void **state)
     assert_int_equal(tm_stats(m).pages[XVM_USE_ANON], 3);
     struct vm_map_entry *e;
     unsigned with_amap = 0;
-    map_foreach(&vs->map, e) {
+    map_foreach(&vs->map, e)
+    {
         if (e->amap) {
             with_amap++;
             assert_true(e->amap->nslot <= 16384);

@@ -15,23 +15,27 @@
 /* Decodes one PTE from a table frame, by the profile's size and order. */
 static uint64_t raw_pte(struct xvm_machine *m, pageh table, unsigned idx)
 {
-    const uint8_t *p = phys_page(&m->ph, table)->data + idx * m->core.prof->pte_size;
+    const uint8_t *p =
+        phys_page(&m->ph, table)->data + idx * m->core.prof->pte_size;
     uint64_t v = 0;
     for (unsigned k = 0; k < m->core.prof->pte_size; k++) {
-        unsigned b = m->core.prof->big_endian ? k : m->core.prof->pte_size - 1 - k;
+        unsigned b =
+            m->core.prof->big_endian ? k : m->core.prof->pte_size - 1 - k;
         v = v << 8 | p[b];
     }
     return v;
 }
 
 /* Walks the tables by hand: sgimips 10/10/12, amd64 9/9/9/9/12. */
-static uint64_t walk_by_hand(struct xvm_machine *m, struct pmap *pm, uint64_t va)
+static uint64_t walk_by_hand(struct xvm_machine *m, struct pmap *pm,
+                             uint64_t va)
 {
     pageh t = pm->root;
     unsigned bits = m->core.prof->levels == 2 ? 10 : 9;
     for (unsigned l = 0; l < m->core.prof->levels; l++) {
         unsigned shift = 12 + bits * (m->core.prof->levels - 1 - l);
-        uint64_t pte = raw_pte(m, t, (unsigned)(va >> shift) & ((1u << bits) - 1));
+        uint64_t pte =
+            raw_pte(m, t, (unsigned)(va >> shift) & ((1u << bits) - 1));
         if (!(pte & 1))
             return 0;
         if (l + 1 == m->core.prof->levels)
@@ -49,8 +53,10 @@ static void test_pmap_ptes_in_simulated_ram_decode_by_hand(void **state)
         xvm_machine *m = tm_machine(names[p], 4u << 20, 0);
         xvm_vmspace *vs = tm_vs(m);
         uint64_t a = 0x10000000;
-        assert_int_equal(xvm_mmap(vs, &a, 3 * PG, XVM_PROT_READ | XVM_PROT_WRITE,
-                                  XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0), 0);
+        assert_int_equal(xvm_mmap(vs, &a, 3 * PG,
+                                  XVM_PROT_READ | XVM_PROT_WRITE,
+                                  XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0),
+                         0);
         tm_wr8(vs, a + PG, 1);
         uint64_t pa;
         assert_int_equal(xvm_extract(vs, a + PG, &pa), 0);
@@ -62,7 +68,8 @@ static void test_pmap_ptes_in_simulated_ram_decode_by_hand(void **state)
         assert_int_equal(walk_by_hand(m, vs->pmap, a + 2 * PG), 0);
         /* Tables: root plus one per lower level. */
         assert_int_equal(vs->pmap->ptpages, m->core.prof->levels);
-        assert_int_equal(tm_stats(m).pages[XVM_USE_PAGETABLE], m->core.prof->levels);
+        assert_int_equal(tm_stats(m).pages[XVM_USE_PAGETABLE],
+                         m->core.prof->levels);
         assert_int_equal(xvm_munmap(vs, a, 3 * PG), 0);
         /* An emptied table is freed at once; only the root remains. */
         assert_int_equal(vs->pmap->ptpages, 1);
@@ -76,7 +83,8 @@ static void test_pmap_referenced_modified_bits_follow_accesses(void **state)
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
     xvm_vmspace *vs = tm_vs(m);
-    uint64_t a = tm_anon(vs, 1, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
+    uint64_t a =
+        tm_anon(vs, 1, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
     tm_wr8(vs, a, 1);
     uint64_t pa;
     assert_int_equal(xvm_extract(vs, a, &pa), 0);
@@ -113,12 +121,14 @@ static void test_pmap_page_protect_device_page_finds_every_mapping(void **state)
         vs[k] = tm_vs(m);
         a[k] = 0;
         assert_int_equal(xvm_mmap(vs[k], &a[k], 2 * PG, XVM_PROT_READ,
-                                  XVM_MAP_SHARED, obj, 0), 0);
+                                  XVM_MAP_SHARED, obj, 0),
+                         0);
         assert_int_equal(tm_rd8(vs[k], a[k]), 0x5a);
     }
     /* Two mappings in one address space too. */
     uint64_t b = 0;
-    assert_int_equal(xvm_mmap(vs[0], &b, PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, 0), 0);
+    assert_int_equal(
+        xvm_mmap(vs[0], &b, PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, 0), 0);
     assert_int_equal(tm_rd8(vs[0], b), 0x5a);
     pageh pg = page_device(0x40000000);
     assert_int_equal(pmap_pv_count(&m->mmu, pg), 5);
@@ -144,7 +154,8 @@ static void test_tlb_hits_misses_and_coherence(void **state)
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
     xvm_vmspace *vs = tm_vs(m);
-    uint64_t a = tm_anon(vs, 2, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
+    uint64_t a =
+        tm_anon(vs, 2, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
     tm_wr8(vs, a, 1);
     struct xvm_stats s0 = tm_stats(m);
     for (int i = 0; i < 100; i++)
@@ -171,7 +182,8 @@ static void test_pmap_fork_write_protect_is_lazy_and_complete(void **state)
     xvm_machine *m = tm_machine("amd64", 8u << 20, 0);
     xvm_vmspace *P, *C;
     P = tm_vs(m);
-    uint64_t a = tm_anon(P, 600, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
+    uint64_t a =
+        tm_anon(P, 600, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
     for (int i = 0; i < 600; i++)
         tm_wr8(P, a + (uint64_t)i * PG, 1);
     uint64_t frames = tm_stats(m).ram_pages - tm_stats(m).pages[XVM_USE_FREE];
@@ -197,7 +209,8 @@ static void test_check_catches_tlb_write_beyond_pte(void **state)
     (void)state;
     xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
     xvm_vmspace *vs = tm_vs(m);
-    uint64_t a = tm_anon(vs, 1, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
+    uint64_t a =
+        tm_anon(vs, 1, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
     tm_wr8(vs, a, 1);
     tm_check(m);
     struct tlbent *e = tlb_slot(&m->mmu.tlb, vs->pmap->asid, a >> 12);
@@ -219,7 +232,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pmap_ptes_in_simulated_ram_decode_by_hand),
         cmocka_unit_test(test_pmap_referenced_modified_bits_follow_accesses),
-        cmocka_unit_test(test_pmap_page_protect_device_page_finds_every_mapping),
+        cmocka_unit_test(
+            test_pmap_page_protect_device_page_finds_every_mapping),
         cmocka_unit_test(test_tlb_hits_misses_and_coherence),
         cmocka_unit_test(test_pmap_fork_write_protect_is_lazy_and_complete),
         cmocka_unit_test(test_check_catches_tlb_write_beyond_pte),

@@ -29,9 +29,11 @@ static void test_public_api_round_trip(void **state)
     assert_int_equal(xvm_vmspace_create(m, &vs), 0);
     assert_int_equal(xvm_aobj_create(m, 8192, &aobj), 0);
     assert_int_equal(xvm_mmap(vs, &a, 8192, XVM_PROT_READ | XVM_PROT_WRITE,
-                              XVM_MAP_SHARED, aobj, 0), 0);
+                              XVM_MAP_SHARED, aobj, 0),
+                     0);
     assert_int_equal(xvm_mmap(vs, &s, 4096, XVM_PROT_READ | XVM_PROT_WRITE,
-                              XVM_MAP_PRIVATE, NULL, 0), 0);
+                              XVM_MAP_PRIVATE, NULL, 0),
+                     0);
     assert_int_equal(xvm_write(vs, a + 4095, "hi", 2), 0);
     assert_int_equal(xvm_vmspace_fork(vs, &child), 0);
     char buf[2];

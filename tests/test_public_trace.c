@@ -34,7 +34,7 @@ static size_t write_trace(char *buf, size_t cap)
     ev->op = XVM_T_SPAWN;
     ev->pid = 1;
     ev->path = "/bin/prog";
-    ev->expect_err = ENOENT;            /* no mount: no program */
+    ev->expect_err = ENOENT; /* no mount: no program */
     assert_true((len = xvm_trace_format_event(ev, buf + n, cap - n)) > 0);
     n += (size_t)len;
 
@@ -47,7 +47,7 @@ static size_t write_trace(char *buf, size_t cap)
     ev->ndata = 2;
     ev->data[0] = 0xbe;
     ev->data[1] = 0xef;
-    ev->expect_err = ESRCH;             /* no such process */
+    ev->expect_err = ESRCH; /* no such process */
     assert_true((len = xvm_trace_format_event(ev, buf + n, cap - n)) > 0);
     n += (size_t)len;
     free(ev);
@@ -58,9 +58,9 @@ static void test_public_trace_written_parsed_and_replayed(void **state)
 {
     (void)state;
     static const char want[] = XVM_TRACE_HEADER "\n"
-                               "mark start\n"
-                               "spawn 1 /bin/prog !ENOENT\n"
-                               "w 1 0x1000 2 =beef !ESRCH\n";
+                                                "mark start\n"
+                                                "spawn 1 /bin/prog !ENOENT\n"
+                                                "w 1 0x1000 2 =beef !ESRCH\n";
     char text[512], *line, *save = NULL, msg[256];
     struct xvm_trace_event *ev = calloc(1, sizeof(*ev));
     struct xvm_replay_totals t;
@@ -88,7 +88,8 @@ static void test_public_trace_written_parsed_and_replayed(void **state)
             assert_int_equal(xvm_trace_parse_line(copy, ev, NULL), 1);
             snprintf(copy, sizeof(copy), "%s", line);
         }
-        assert_int_equal(xvm_replay_line(r, copy, &mismatch, msg, sizeof(msg)), 0);
+        assert_int_equal(xvm_replay_line(r, copy, &mismatch, msg, sizeof(msg)),
+                         0);
         assert_int_equal(mismatch, 0);
     }
     xvm_replay_totals(r, &t);

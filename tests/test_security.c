@@ -27,12 +27,13 @@
 
 #define RW (XVM_PROT_READ | XVM_PROT_WRITE)
 #define RX (XVM_PROT_READ | XVM_PROT_EXEC)
-#define R XVM_PROT_READ
+#define R  XVM_PROT_READ
 
 /* Odd sizes around fragments, pages, blocks and the indirect boundary. */
 static const uint64_t sizes[] = {
-    1, 3, 100, 511, 513, 1023, 1025, 2047, 2049, 3000, 4095, 4097, 5000,
-    6143, 6145, 7000, 8191, 8193, 10001, 12287, 12289, 14000, 16383, 16385,
+    1,     3,     100,   511,   513,   1023,  1025,   2047,
+    2049,  3000,  4095,  4097,  5000,  6143,  6145,   7000,
+    8191,  8193,  10001, 12287, 12289, 14000, 16383,  16385,
     20487, 24575, 32769, 40000, 49153, 65537, 100003, 200001,
 };
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
@@ -48,24 +49,23 @@ static const struct layout {
 };
 #define NLAYOUTS (sizeof(layouts) / sizeof(layouts[0]))
 
-static const char prog_c[] =
-    "char data[4 * 4096] = { 1, 2, 3 };\n"
-    "int main(int argc, char **argv)\n"
-    "{\n"
-    "    (void)argv;\n"
-    "    data[argc] = 7;\n"
-    "    return data[0] - 1;\n"
-    "}\n";
+static const char prog_c[] = "char data[4 * 4096] = { 1, 2, 3 };\n"
+                             "int main(int argc, char **argv)\n"
+                             "{\n"
+                             "    (void)argv;\n"
+                             "    data[argc] = 7;\n"
+                             "    return data[0] - 1;\n"
+                             "}\n";
 
 struct fixture {
     char *tagged, *progtree, *dir;
-    char img[NLAYOUTS][1024];   /* tagged files, one image per layout */
-    char junk[NLAYOUTS][1024];  /* the same with junk past every EOF */
+    char img[NLAYOUTS][1024];  /* tagged files, one image per layout */
+    char junk[NLAYOUTS][1024]; /* the same with junk past every EOF */
     char progimg[1024];
     bool have_prog;
-    uint64_t dpage;             /* a file-backed page of the program's data */
-    uint8_t dbytes[8];          /* its bytes at +16 in the file */
-    uint64_t text;              /* an address in its text */
+    uint64_t dpage;    /* a file-backed page of the program's data */
+    uint8_t dbytes[8]; /* its bytes at +16 in the file */
+    uint64_t text;     /* an address in its text */
 };
 
 /* Byte o of tagged file k: a word naming the file and the offset. */
@@ -77,7 +77,10 @@ static uint8_t tag_byte(unsigned k, uint64_t o)
 
 static void tag_name(char *out, size_t cap, unsigned k)
 {
-    snprintf(out, cap, "%s/t%02u_%llu", k % 3 == 0 ? "a" : k % 3 == 1 ? "b/c" : ".",
+    snprintf(out, cap, "%s/t%02u_%llu",
+             k % 3 == 0   ? "a"
+             : k % 3 == 1 ? "b/c"
+                          : ".",
              k, (unsigned long long)sizes[k]);
 }
 
@@ -85,7 +88,7 @@ static void write_tagged(const char *root, unsigned k)
 {
     char rel[128], path[1200];
     tag_name(rel, sizeof(rel), k);
-    tree_file(root, rel, 0, 1);         /* parents and an empty file */
+    tree_file(root, rel, 0, 1); /* parents and an empty file */
     snprintf(path, sizeof(path), "%s/%s", root, rel);
     uint8_t *b = malloc(sizes[k]);
     assert_non_null(b);
@@ -112,7 +115,8 @@ static void plant_junk(const char *img, const char *out)
         uint64_t dev, tail = sizes[k] % bsize;
         tag_name(rel, sizeof(rel), k);
         assert_int_equal(ffs_namei(mp->fs, rel, 1, &ino), 0);
-        assert_int_equal(ffs_bmap(mp->fs, ino, (sizes[k] - 1) / bsize, &dev, &alen), 0);
+        assert_int_equal(
+            ffs_bmap(mp->fs, ino, (sizes[k] - 1) / bsize, &dev, &alen), 0);
         if (tail == 0 || dev == FFS_HOLE)
             continue;
         assert_true(alen > tail && dev + alen <= n);
@@ -133,7 +137,8 @@ static void build_prog(struct fixture *fx)
     file_spit(src, (const uint8_t *)prog_c, sizeof(prog_c) - 1);
     tree_dir(fx->progtree, "bin");
     snprintf(bin, sizeof(bin), "%s/bin/prog", fx->progtree);
-    snprintf(cmd, sizeof(cmd), "cc -static -O1 -o '%s' '%s' >/dev/null 2>&1", bin, src);
+    snprintf(cmd, sizeof(cmd), "cc -static -O1 -o '%s' '%s' >/dev/null 2>&1",
+             bin, src);
     if (system(cmd) != 0)
         return;
     uint64_t n;
@@ -165,8 +170,10 @@ static int setup(void **state)
     for (unsigned k = 0; k < NSIZES; k++)
         write_tagged(fx->tagged, k);
     for (size_t l = 0; l < NLAYOUTS; l++) {
-        snprintf(fx->img[l], sizeof(fx->img[l]), "%s/tagged%zu.img", fx->dir, l);
-        snprintf(fx->junk[l], sizeof(fx->junk[l]), "%s/junk%zu.img", fx->dir, l);
+        snprintf(fx->img[l], sizeof(fx->img[l]), "%s/tagged%zu.img", fx->dir,
+                 l);
+        snprintf(fx->junk[l], sizeof(fx->junk[l]), "%s/junk%zu.img", fx->dir,
+                 l);
         image_make(fx->tagged, fx->img[l], layouts[l].version, "little",
                    layouts[l].bsize, layouts[l].fsize);
         plant_junk(fx->img[l], fx->junk[l]);
@@ -206,10 +213,11 @@ static xvm_file *open_tagged(struct tm_world *w, unsigned k)
 
 /* ---- copy-on-write isolation ---- */
 
-#define NPROC 3
-#define NREG 4
+#define NPROC   3
+#define NREG    4
 #define ANON_VA UINT64_C(0x30000000)
-static const char *const region_name[NREG] = { "data", "heap", "stack", "anon" };
+static const char *const region_name[NREG] = { "data", "heap", "stack",
+                                               "anon" };
 
 enum act { A_FORK, A_EXEC, A_EXIT };
 
@@ -244,7 +252,8 @@ static void cow_fresh_image(struct cow *c, uint32_t pid)
     uint64_t a = ANON_VA;
     assert_int_equal(xvm_proc_info(c->w.m, pid, &in), 0);
     assert_int_equal(xvm_brk(c->w.m, pid, in.brk + PG), 0);
-    assert_int_equal(xvm_mmap(vs, &a, PG, RW, XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0), 0);
+    assert_int_equal(
+        xvm_mmap(vs, &a, PG, RW, XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0), 0);
     c->va[1] = in.brk_base;
     c->va[2] = in.stack_top - 4 * PG;
     memcpy(&c->want[pid][0], c->fx->dbytes, 8);
@@ -268,7 +277,7 @@ static void cow_verify(struct cow *c, const struct order *o, unsigned upto)
             for (unsigned i = 0; i < upto; i++) {
                 size_t len = strlen(order);
                 snprintf(order + len, sizeof(order) - len, "%s%c%u",
-                         i ? " " : "", "FEX"[o->s[i].act], o->s[i].pid);
+                         i ? " " : "", "FEX"[o->s[i].act], o -> s[i].pid);
             }
             uint32_t writer = (uint32_t)(v >> 44) & 0xff;
             if (v >> 52 == 0x5ec && writer != p)
@@ -372,7 +381,8 @@ static void cow_enumerate(struct cow *c, struct order *o, unsigned born,
     }
 }
 
-static void test_security_cow_isolation_across_fork_exec_exit_in_every_order(void **state)
+static void test_security_cow_isolation_across_fork_exec_exit_in_every_order(
+    void **state)
 {
     struct fixture *fx = *state;
     if (!fx->have_prog)
@@ -386,7 +396,8 @@ static void test_security_cow_isolation_across_fork_exec_exit_in_every_order(voi
         c.va[3] = ANON_VA;
         cow_enumerate(&c, &o, 1u << 1, 1u << 1, 0);
         print_message("%s: %llu orders, %llu events\n", xip ? "xip" : "copy",
-                      (unsigned long long)c.orders, (unsigned long long)c.events);
+                      (unsigned long long)c.orders,
+                      (unsigned long long)c.events);
         assert_int_equal(c.orders, 2144);
         if (xip)
             assert_true(tm_stats(c.w.m).cow_from_device > 0);
@@ -397,10 +408,11 @@ static void test_security_cow_isolation_across_fork_exec_exit_in_every_order(voi
 
 /* ---- read-only file mappings ---- */
 
-static void test_security_read_only_file_mappings_cannot_be_written(void **state)
+static void test_security_read_only_file_mappings_cannot_be_written(
+    void **state)
 {
     struct fixture *fx = *state;
-    const unsigned k = 17;              /* 8193 bytes: three pages */
+    const unsigned k = 17; /* 8193 bytes: three pages */
     for (int xip = 0; xip < 2; xip++) {
         struct tm_world w;
         world_up(&w, fx->img[1], xip, 1);
@@ -413,13 +425,19 @@ static void test_security_read_only_file_mappings_cannot_be_written(void **state
         uint64_t a = 0, b = 0, p = 0;
         uint8_t v = 0x99;
         /* Shared and writable: refused, whatever max is asked for. */
-        assert_int_equal(xvm_mmap_file(w.vs, &a, sizes[k], RW, XVM_MAP_SHARED, f, 0), EROFS);
-        assert_int_equal(xvm_mmap_file(w.vs, &a, sizes[k], RW | XVM_PROT_MPROTECT(RW),
-                                       XVM_MAP_SHARED, f, 0), EROFS);
+        assert_int_equal(
+            xvm_mmap_file(w.vs, &a, sizes[k], RW, XVM_MAP_SHARED, f, 0), EROFS);
+        assert_int_equal(xvm_mmap_file(w.vs, &a, sizes[k],
+                                       RW | XVM_PROT_MPROTECT(RW),
+                                       XVM_MAP_SHARED, f, 0),
+                         EROFS);
         /* Shared read-only: no write, no mprotect to write, even asked. */
-        assert_int_equal(xvm_mmap_file(w.vs, &a, sizes[k], R, XVM_MAP_SHARED, f, 0), 0);
-        assert_int_equal(xvm_mmap_file(w.vs, &b, sizes[k], R | XVM_PROT_MPROTECT(XVM_PROT_ALL),
-                                       XVM_MAP_SHARED, f, 0), 0);
+        assert_int_equal(
+            xvm_mmap_file(w.vs, &a, sizes[k], R, XVM_MAP_SHARED, f, 0), 0);
+        assert_int_equal(xvm_mmap_file(w.vs, &b, sizes[k],
+                                       R | XVM_PROT_MPROTECT(XVM_PROT_ALL),
+                                       XVM_MAP_SHARED, f, 0),
+                         0);
         for (uint64_t off = 0; off < sizes[k]; off += PG) {
             assert_int_equal(xvm_write(w.vs, a + off, &v, 1), EACCES);
             assert_int_equal(xvm_write(w.vs, b + off, &v, 1), EACCES);
@@ -429,8 +447,10 @@ static void test_security_read_only_file_mappings_cannot_be_written(void **state
         assert_int_equal(xvm_mprotect(w.vs, b, 3 * PG, XVM_PROT_ALL), EACCES);
         assert_int_equal(xvm_write(w.vs, a, &v, 1), EACCES);
         /* Private with max read: mprotect beyond max is refused. */
-        assert_int_equal(xvm_mmap_file(w.vs, &p, sizes[k], R | XVM_PROT_MPROTECT(R),
-                                       XVM_MAP_PRIVATE, f, 0), 0);
+        assert_int_equal(xvm_mmap_file(w.vs, &p, sizes[k],
+                                       R | XVM_PROT_MPROTECT(R),
+                                       XVM_MAP_PRIVATE, f, 0),
+                         0);
         assert_int_equal(xvm_mprotect(w.vs, p, PG, RW), EACCES);
         assert_int_equal(xvm_mprotect(w.vs, p, PG, RX), EACCES);
         assert_int_equal(xvm_write(w.vs, p, &v, 1), EACCES);
@@ -442,8 +462,12 @@ static void test_security_read_only_file_mappings_cannot_be_written(void **state
             if (which == 3)
                 assert_int_equal(xvm_pread(f, 0, buf, sizeof(buf), &done), 0);
             else
-                assert_int_equal(xvm_read(w.vs, which == 0 ? a : which == 1 ? b : p,
-                                          buf, sizeof(buf)), 0);
+                assert_int_equal(xvm_read(w.vs,
+                                          which == 0   ? a
+                                          : which == 1 ? b
+                                                       : p,
+                                          buf, sizeof(buf)),
+                                 0);
             for (uint64_t o = 0; o < sizes[k]; o++)
                 assert_int_equal(buf[o], tag_byte(k, o));
         }
@@ -464,8 +488,9 @@ static void test_security_read_only_file_mappings_cannot_be_written(void **state
         xvm_vmspace *vs = xvm_proc_vmspace(w.m, 2);
         assert_int_equal(xvm_fetch(vs, fx->text, before, sizeof(before)), 0);
         assert_int_equal(xvm_write(vs, fx->text, &v, 1), EACCES);
-        assert_int_equal(xvm_fetch(xvm_proc_vmspace(w.m, 1), fx->text, after,
-                                   sizeof(after)), 0);
+        assert_int_equal(
+            xvm_fetch(xvm_proc_vmspace(w.m, 1), fx->text, after, sizeof(after)),
+            0);
         assert_memory_equal(before, after, sizeof(before));
         tm_check(w.m);
         assert_int_equal(xvm_exit(w.m, 1), 0);
@@ -491,19 +516,23 @@ static void test_security_max_protection_cannot_be_raised(void **state)
     uint64_t a = 0, s = 0, f1 = 0, f2 = 0;
     uint8_t v = 1;
     /* prot beyond max at mmap time is refused. */
-    assert_int_equal(xvm_mmap(P, &a, PG, RW | XVM_PROT_MPROTECT(R), XVM_MAP_PRIVATE,
-                              NULL, 0), EACCES);
-    assert_int_equal(xvm_mmap(P, &a, 2 * PG, R | XVM_PROT_MPROTECT(R), XVM_MAP_PRIVATE,
-                              NULL, 0), 0);
-    assert_int_equal(xvm_mmap(P, &s, PG, RW | XVM_PROT_MPROTECT(RW), XVM_MAP_SHARED,
-                              NULL, 0), 0);
+    assert_int_equal(xvm_mmap(P, &a, PG, RW | XVM_PROT_MPROTECT(R),
+                              XVM_MAP_PRIVATE, NULL, 0),
+                     EACCES);
+    assert_int_equal(xvm_mmap(P, &a, 2 * PG, R | XVM_PROT_MPROTECT(R),
+                              XVM_MAP_PRIVATE, NULL, 0),
+                     0);
+    assert_int_equal(xvm_mmap(P, &s, PG, RW | XVM_PROT_MPROTECT(RW),
+                              XVM_MAP_SHARED, NULL, 0),
+                     0);
     xvm_file *f = open_tagged(&w, 20);
     assert_int_equal(xvm_mmap_file(P, &f1, PG, R, XVM_MAP_SHARED, f, 0), 0);
     assert_int_equal(xvm_mmap_file(P, &f2, PG, RX | XVM_PROT_MPROTECT(RX),
-                                   XVM_MAP_PRIVATE, f, 0), 0);
+                                   XVM_MAP_PRIVATE, f, 0),
+                     0);
     expect_max(P, a, 2 * PG, R);
     expect_max(P, s, PG, RW);
-    expect_max(P, f1, PG, RX);          /* read-only file, shared: no write */
+    expect_max(P, f1, PG, RX); /* read-only file, shared: no write */
     expect_max(P, f2, PG, RX);
     /* Lowering prot never lowers max, and max never rises back. */
     assert_int_equal(xvm_mprotect(P, a, 2 * PG, XVM_PROT_NONE), 0);
@@ -511,16 +540,19 @@ static void test_security_max_protection_cannot_be_raised(void **state)
     /* A range over two entries: one refusal changes nothing. */
     assert_int_equal(xvm_mprotect(P, s, PG, XVM_PROT_NONE), 0);
     uint64_t both = 0x20000000;
-    assert_int_equal(xvm_mmap(P, &both, PG, RW, XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0), 0);
+    assert_int_equal(
+        xvm_mmap(P, &both, PG, RW, XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0),
+        0);
     uint64_t b2 = both + PG;
     assert_int_equal(xvm_mmap(P, &b2, PG, R | XVM_PROT_MPROTECT(R),
-                              XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0), 0);
+                              XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0),
+                     0);
     assert_int_equal(xvm_mprotect(P, both, 2 * PG, RW), EACCES);
     assert_int_equal(xvm_write(P, b2, &v, 1), EACCES);
     assert_int_equal(xvm_write(P, both, &v, 1), 0);
     assert_int_equal(xvm_mprotect(P, both, PG, R), 0);
     assert_int_equal(xvm_mprotect(P, both, 2 * PG, RW), EACCES);
-    assert_int_equal(xvm_write(P, both, &v, 1), EACCES);     /* still R */
+    assert_int_equal(xvm_write(P, both, &v, 1), EACCES); /* still R */
     /* After fork, in both processes; and in a fork of the fork. */
     assert_int_equal(xvm_minherit(P, s, PG, XVM_INHERIT_SHARE), 0);
     assert_int_equal(xvm_vmspace_fork(P, &C), 0);
@@ -563,10 +595,11 @@ static void scribble(struct tm_world *w)
         uint64_t a = 0, len = sizes[k];
         uint8_t *buf = malloc(len);
         assert_int_equal(xvm_mmap_file(w->vs, &a, len, RW | XVM_PROT_EXEC,
-                                       XVM_MAP_PRIVATE, f, 0), 0);
+                                       XVM_MAP_PRIVATE, f, 0),
+                         0);
         memset(buf, 0xa5 ^ (int)k, len);
         assert_int_equal(xvm_write(w->vs, a, buf, len), 0);
-        if (k % 4 == 0)     /* every page is a private copy now */
+        if (k % 4 == 0) /* every page is a private copy now */
             assert_int_equal(xvm_mlock(w->vs, a, len), 0);
         xvm_vmspace *c;
         assert_int_equal(xvm_vmspace_fork(w->vs, &c), 0);
@@ -584,7 +617,8 @@ static void scribble(struct tm_world *w)
         assert_int_equal(xvm_pread(f, 0, buf, len, &done), 0);
         for (uint64_t o = 0; o < len; o++)
             assert_int_equal(buf[o], tag_byte(k, o));
-        assert_int_equal(xvm_mmap_file(w->vs, &s, len, R, XVM_MAP_SHARED, f, 0), 0);
+        assert_int_equal(xvm_mmap_file(w->vs, &s, len, R, XVM_MAP_SHARED, f, 0),
+                         0);
         assert_int_equal(xvm_read(w->vs, s, buf, len), 0);
         for (uint64_t o = 0; o < len; o++)
             assert_int_equal(buf[o], tag_byte(k, o));
@@ -635,8 +669,8 @@ static void test_security_flash_image_is_never_modified(void **state)
 /* ---- bytes past EOF, and nobody else's ---- */
 
 /* Reads every page of a mapping of file k: its own bytes, then zeros. */
-static void check_mapping(struct tm_world *w, unsigned k, uint64_t a, uint8_t *buf,
-                          const char *what)
+static void check_mapping(struct tm_world *w, unsigned k, uint64_t a,
+                          uint8_t *buf, const char *what)
 {
     uint64_t size = sizes[k], pages = (size + PG - 1) / PG;
     for (uint64_t p = 0; p < pages; p++) {
@@ -650,10 +684,11 @@ static void check_mapping(struct tm_world *w, unsigned k, uint64_t a, uint8_t *b
             /* Whose byte is it?  Byte 5 of its word names the file. */
             uint64_t at = i - (o % 8) + 5;
             int owner = at < PG ? (int)buf[at] - 1 : -1;
-            fail_msg("%s: file %u (%llu bytes) offset %llu reads %#x, want %#x%s "
-                     "(the word's file tag says file %d)", what, k,
-                     (unsigned long long)size, (unsigned long long)o, buf[i], want,
-                     o >= size ? " past EOF" : "", owner);
+            fail_msg(
+                "%s: file %u (%llu bytes) offset %llu reads %#x, want %#x%s "
+                "(the word's file tag says file %d)",
+                what, k, (unsigned long long)size, (unsigned long long)o,
+                buf[i], want, o >= size ? " past EOF" : "", owner);
         }
     }
 }
@@ -669,10 +704,12 @@ static void check_image(const char *img, int xip, const char *what)
     for (unsigned k = 0; k < NSIZES; k++) {
         f[k] = open_tagged(&w, k);
         priv[k] = shar[k] = 0;
-        assert_int_equal(xvm_mmap_file(w.vs, &priv[k], sizes[k], R, XVM_MAP_PRIVATE,
-                                       f[k], 0), 0);
-        assert_int_equal(xvm_mmap_file(w.vs, &shar[k], sizes[k], RX, XVM_MAP_SHARED,
-                                       f[k], 0), 0);
+        assert_int_equal(xvm_mmap_file(w.vs, &priv[k], sizes[k], R,
+                                       XVM_MAP_PRIVATE, f[k], 0),
+                         0);
+        assert_int_equal(xvm_mmap_file(w.vs, &shar[k], sizes[k], RX,
+                                       XVM_MAP_SHARED, f[k], 0),
+                         0);
     }
     for (unsigned k = 0; k < NSIZES; k++) {
         char tag[160];
@@ -695,7 +732,8 @@ static void check_image(const char *img, int xip, const char *what)
     free(buf);
 }
 
-static void test_security_bytes_past_eof_read_zero_and_no_foreign_bytes(void **state)
+static void test_security_bytes_past_eof_read_zero_and_no_foreign_bytes(
+    void **state)
 {
     struct fixture *fx = *state;
     for (size_t l = 0; l < NLAYOUTS; l++) {
@@ -715,11 +753,14 @@ static void test_security_bytes_past_eof_read_zero_and_no_foreign_bytes(void **s
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_security_cow_isolation_across_fork_exec_exit_in_every_order),
-        cmocka_unit_test(test_security_read_only_file_mappings_cannot_be_written),
+        cmocka_unit_test(
+            test_security_cow_isolation_across_fork_exec_exit_in_every_order),
+        cmocka_unit_test(
+            test_security_read_only_file_mappings_cannot_be_written),
         cmocka_unit_test(test_security_max_protection_cannot_be_raised),
         cmocka_unit_test(test_security_flash_image_is_never_modified),
-        cmocka_unit_test(test_security_bytes_past_eof_read_zero_and_no_foreign_bytes),
+        cmocka_unit_test(
+            test_security_bytes_past_eof_read_zero_and_no_foreign_bytes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -22,37 +22,37 @@
 
 extern char **environ;
 
-#define BUSYBOX  "/bin/busybox"
-#define EVENTS   20000u
-#define PROCS    8u
-#define MAXPID   64u
-#define CHUNKPG  512u           /* pages of the heap and stack chunks */
-#define MAXDATA  64u            /* data pages the tests' programs have at most */
-#define KEYS     (CHUNKPG + MAXDATA)
-#define LINE     9216u
+#define BUSYBOX "/bin/busybox"
+#define EVENTS  20000u
+#define PROCS   8u
+#define MAXPID  64u
+#define CHUNKPG 512u /* pages of the heap and stack chunks */
+#define MAXDATA 64u  /* data pages the tests' programs have at most */
+#define KEYS    (CHUNKPG + MAXDATA)
+#define LINE    9216u
 
 /* Initialised data and bss over several pages, for COW to work on. */
-static const char prog_src[] =
-    "#include <stdio.h>\n"
-    "#include <string.h>\n"
-    "static char data[6 * 4096] = { 1, 2, 3 };\n"
-    "static char bss[10 * 4096];\n"
-    "int main(int argc, char **argv)\n"
-    "{\n"
-    "    data[argc] ^= 1;\n"
-    "    memset(bss, argc, sizeof(bss));\n"
-    "    puts(argv[0]);\n"
-    "    return bss[100] + data[4096];\n"
-    "}\n";
+static const char prog_src[] = "#include <stdio.h>\n"
+                               "#include <string.h>\n"
+                               "static char data[6 * 4096] = { 1, 2, 3 };\n"
+                               "static char bss[10 * 4096];\n"
+                               "int main(int argc, char **argv)\n"
+                               "{\n"
+                               "    data[argc] ^= 1;\n"
+                               "    memset(bss, argc, sizeof(bss));\n"
+                               "    puts(argv[0]);\n"
+                               "    return bss[100] + data[4096];\n"
+                               "}\n";
 
 struct prog {
     char host[512];
     const char *as, *profile;
     struct elf_image im;
     uint64_t bias;
-    uint64_t wlo, whi, wfile;   /* writable pages; whole file pages end at wfile */
-    unsigned exec_cow;          /* 1 when exec zeroes bss in the last file page */
-    uint64_t lo, npages;        /* the image's page span */
+    uint64_t wlo, whi,
+        wfile;           /* writable pages; whole file pages end at wfile */
+    unsigned exec_cow;   /* 1 when exec zeroes bss in the last file page */
+    uint64_t lo, npages; /* the image's page span */
 };
 
 struct fixture {
@@ -66,12 +66,14 @@ struct facts {
     uint64_t lines, spawns, forks, exits, mmaps, x, r, w, rdata;
     unsigned nmarks;
     char marks[8][16];
-    uint64_t peak_at, first_exit_at;    /* event numbers */
-    uint64_t cow_child;         /* first writes of a forked pid to pages it inherited dirty */
-    uint64_t dev_first;         /* first writes to whole file pages no copy of which is held */
-    uint64_t ro_pages;          /* distinct text and rodata pages fetched or read */
-    uint64_t hot_permille;      /* x events in the most fetched --hot-pages pages */
-    uint64_t data_written[MAXPID + 1];  /* distinct data pages written, by pid */
+    uint64_t peak_at, first_exit_at; /* event numbers */
+    uint64_t
+        cow_child; /* first writes of a forked pid to pages it inherited dirty */
+    uint64_t
+        dev_first; /* first writes to whole file pages no copy of which is held */
+    uint64_t ro_pages;     /* distinct text and rodata pages fetched or read */
+    uint64_t hot_permille; /* x events in the most fetched --hot-pages pages */
+    uint64_t data_written[MAXPID + 1]; /* distinct data pages written, by pid */
 };
 
 struct pstate {
@@ -87,7 +89,8 @@ static int run(const char *const *argv)
 {
     pid_t pid;
     int st = 0;
-    if (posix_spawnp(&pid, argv[0], NULL, NULL, (char *const *)argv, environ) != 0)
+    if (posix_spawnp(&pid, argv[0], NULL, NULL, (char *const *)argv, environ) !=
+        0)
         return -1;
     if (waitpid(pid, &st, 0) != pid)
         return -1;
@@ -104,7 +107,8 @@ static void load_prog(struct prog *p, const char *host, const char *as,
     p->profile = profile;
     assert_int_equal(elf_parse(buf, n, &p->im), 0);
     free(buf);
-    p->bias = p->im.is_dyn ? ELF_DYN_BASE - (p->im.lo & ~(uint64_t)(PG - 1)) : 0;
+    p->bias =
+        p->im.is_dyn ? ELF_DYN_BASE - (p->im.lo & ~(uint64_t)(PG - 1)) : 0;
     p->lo = (p->im.lo + p->bias) & ~(uint64_t)(PG - 1);
     p->npages = (p->im.hi + p->bias + PG - 1) / PG - p->lo / PG;
     unsigned nw = 0;
@@ -140,10 +144,11 @@ static int setup(void **state)
     file_spit(src, (const uint8_t *)prog_src, sizeof(prog_src) - 1);
     snprintf(pie, sizeof(pie), "%s/bin/pie", fx->root);
     /* the toolchain supports it here: a failure is a failure, not a skip */
-    if (run((const char *const[]){ "cc", "-static-pie", "-O1", "-o", pie, src, NULL }) != 0)
+    if (run((const char *const[]){ "cc", "-static-pie", "-O1", "-o", pie, src,
+                                   NULL }) != 0)
         fail_msg("cc -static-pie failed");
-    image_make_in(fx->img, sizeof(fx->img), fx->dir, "fs.img",
-                  fx->root, 2, "little", 32768, 4096);
+    image_make_in(fx->img, sizeof(fx->img), fx->dir, "fs.img", fx->root, 2,
+                  "little", 32768, 4096);
     snprintf(fx->notelf, sizeof(fx->notelf), "%s/prog.c", fx->dir);
     load_prog(&fx->prog[0], BUSYBOX, "/bin/busybox", "sgimips");
     load_prog(&fx->prog[1], pie, "/bin/pie", "amd64");
@@ -164,7 +169,8 @@ static int teardown(void **state)
 
 /* ---------- generating ---------- */
 
-static char *gen(const struct synth_opts *o, size_t *len, struct synth_stats *st)
+static char *gen(const struct synth_opts *o, size_t *len,
+                 struct synth_stats *st)
 {
     char *buf = NULL, err[256];
     size_t n = 0;
@@ -178,7 +184,8 @@ static char *gen(const struct synth_opts *o, size_t *len, struct synth_stats *st
     return buf;
 }
 
-static void opts_for(struct synth_opts *o, enum synth_kind k, const struct prog *p)
+static void opts_for(struct synth_opts *o, enum synth_kind k,
+                     const struct prog *p)
 {
     synth_opts_init(o, k);
     o->seed = 42;
@@ -194,7 +201,7 @@ static char *next_line(const char *buf, size_t len, size_t *pos, char *line)
     if (*pos >= len)
         return NULL;
     const char *nl = memchr(buf + *pos, '\n', len - *pos);
-    assert_non_null(nl);        /* every line ends in a newline */
+    assert_non_null(nl); /* every line ends in a newline */
     size_t n = (size_t)(nl - (buf + *pos)) + 1;
     assert_true(n < LINE);
     memcpy(line, buf + *pos, n);
@@ -210,7 +217,8 @@ static int in_seg(const struct prog *p, uint64_t a, uint64_t n, int need)
     for (unsigned i = 0; i < p->im.nload; i++) {
         const struct elf_load *l = &p->im.load[i];
         uint64_t lo = (l->vaddr + p->bias) & ~(uint64_t)(PG - 1);
-        uint64_t hi = (l->vaddr + p->bias + l->memsz + PG - 1) & ~(uint64_t)(PG - 1);
+        uint64_t hi =
+            (l->vaddr + p->bias + l->memsz + PG - 1) & ~(uint64_t)(PG - 1);
         if ((l->prot & need) == need && a >= lo && a + n <= hi)
             return 1;
     }
@@ -244,7 +252,8 @@ static void on_write(const struct prog *p, struct pstate *ps, uint32_t pid,
 }
 
 /* Process events: pids alive when used, parents outliving children. */
-static void on_proc(const struct xvm_trace_event *ev, struct pstate *ps, struct facts *fc)
+static void on_proc(const struct xvm_trace_event *ev, struct pstate *ps,
+                    struct facts *fc)
 {
     assert_true(ev->pid >= 1 && ev->pid <= MAXPID);
     struct pstate *s = &ps[ev->pid];
@@ -283,7 +292,7 @@ static void on_access(const struct prog *p, const struct xvm_trace_event *ev,
     int chunk = ev->addr >= TRACE_ANON_BASE &&
                 ev->addr + ev->len <= TRACE_ANON_BASE + 2 * TRACE_ANON_CHUNK;
     if (chunk)
-        assert_int_equal(s->nchunks, 2);        /* mapped before use */
+        assert_int_equal(s->nchunks, 2); /* mapped before use */
     if (ev->op == XVM_T_EXEC_FETCH) {
         assert_true(ev->len >= 1 && ev->len <= 15);
         assert_true(in_seg(p, ev->addr, ev->len, ELF_PROT_EXEC));
@@ -300,12 +309,14 @@ static void on_access(const struct prog *p, const struct xvm_trace_event *ev,
     }
 }
 
-static void on_mmap(const struct xvm_trace_event *ev, struct pstate *ps, struct facts *fc)
+static void on_mmap(const struct xvm_trace_event *ev, struct pstate *ps,
+                    struct facts *fc)
 {
     assert_true(ev->pid >= 1 && ev->pid <= MAXPID && ps[ev->pid].live);
     assert_true(ev->path == NULL && ev->fixed && !ev->shared);
     assert_int_equal(ev->len, TRACE_ANON_CHUNK);
-    assert_int_equal(ev->addr, TRACE_ANON_BASE + ps[ev->pid].nchunks * TRACE_ANON_CHUNK);
+    assert_int_equal(ev->addr,
+                     TRACE_ANON_BASE + ps[ev->pid].nchunks * TRACE_ANON_CHUNK);
     ps[ev->pid].nchunks++;
     fc->mmaps++;
 }
@@ -317,8 +328,8 @@ static int cmp_desc(const void *a, const void *b)
 }
 
 /* Distinct text/rodata pages used, and the share of fetches in the hottest. */
-static void page_figures(const struct prog *p, uint32_t *xcount, const uint8_t *ro,
-                         unsigned hot, struct facts *fc)
+static void page_figures(const struct prog *p, uint32_t *xcount,
+                         const uint8_t *ro, unsigned hot, struct facts *fc)
 {
     for (uint64_t i = 0; i < p->npages; i++)
         fc->ro_pages += ro[i];
@@ -341,13 +352,14 @@ static void analyze(const struct prog *p, const char *buf, size_t len,
     size_t pos = 0;
     assert_true(ps && xcount && ro);
     memset(fc, 0, sizeof(*fc));
-    assert_int_equal(xvm_trace_check_header(next_line(buf, len, &pos, line)), 0);
+    assert_int_equal(xvm_trace_check_header(next_line(buf, len, &pos, line)),
+                     0);
     fc->lines = 1;
     while (next_line(buf, len, &pos, line)) {
         memcpy(orig, line, sizeof(line));
         assert_int_equal(xvm_trace_parse_line(line, &ev, NULL), 1);
         assert_true(xvm_trace_format_event(&ev, again, sizeof(again)) > 0);
-        assert_string_equal(again, orig);       /* canonical */
+        assert_string_equal(again, orig); /* canonical */
         fc->lines++;
         if (ev.op == XVM_T_MARK) {
             assert_true(fc->nmarks < 8);
@@ -356,7 +368,8 @@ static void analyze(const struct prog *p, const char *buf, size_t len,
                 fc->peak_at = fc->lines;
         } else if (ev.op == XVM_T_MMAP) {
             on_mmap(&ev, ps, fc);
-        } else if (ev.op == XVM_T_SPAWN || ev.op == XVM_T_FORK || ev.op == XVM_T_EXIT) {
+        } else if (ev.op == XVM_T_SPAWN || ev.op == XVM_T_FORK ||
+                   ev.op == XVM_T_EXIT) {
             on_proc(&ev, ps, fc);
         } else {
             on_access(p, &ev, ps, fc, xcount);
@@ -376,7 +389,7 @@ static void analyze(const struct prog *p, const char *buf, size_t len,
 
 struct outcome {
     struct xvm_stats st;
-    struct xvm_stats peak;      /* at mark "peak" */
+    struct xvm_stats peak; /* at mark "peak" */
 };
 
 static void feed(xvm_replay *r, const char *buf, size_t len)
@@ -385,13 +398,15 @@ static void feed(xvm_replay *r, const char *buf, size_t len)
     size_t pos = 0;
     while (next_line(buf, len, &pos, line)) {
         int mismatch = 0;
-        if (xvm_replay_line(r, line, &mismatch, msg, sizeof(msg)) != 0 || mismatch)
+        if (xvm_replay_line(r, line, &mismatch, msg, sizeof(msg)) != 0 ||
+            mismatch)
             fail_msg("replay: %s", msg);
     }
 }
 
-static void replay(const struct fixture *fx, const struct prog *p, const char *buf,
-                   size_t len, const struct facts *fc, int xip, struct outcome *out)
+static void replay(const struct fixture *fx, const struct prog *p,
+                   const char *buf, size_t len, const struct facts *fc, int xip,
+                   struct outcome *out)
 {
     struct xvm_replay_totals t;
     struct tm_world w;
@@ -414,7 +429,7 @@ static void replay(const struct fixture *fx, const struct prog *p, const char *b
     tm_check(m);
     xvm_machine_stats(m, &out->st);
     for (uint32_t pid = 1; pid <= MAXPID; pid++) {
-        int e = xvm_exit(m, pid);       /* --keep leaves them running */
+        int e = xvm_exit(m, pid); /* --keep leaves them running */
         assert_true(e == 0 || e == ESRCH);
     }
     xvm_replay_destroy(r);
@@ -439,7 +454,7 @@ static char *generate_checked(const struct synth_opts *o, size_t *len,
     size_t n2, n3;
     char *t1 = gen(o, len, st), *t2 = gen(o, &n2, NULL);
     assert_int_equal(*len, n2);
-    assert_memory_equal(t1, t2, n2);            /* same seed, same bytes */
+    assert_memory_equal(t1, t2, n2); /* same seed, same bytes */
     other.seed++;
     char *t3 = gen(&other, &n3, NULL);
     assert_true(n3 != *len || memcmp(t1, t3, n3) != 0);
@@ -460,7 +475,7 @@ static void check_kind(const struct fixture *fx, const struct prog *p,
     assert_int_equal(st.x, fc->x);
     assert_int_equal(st.r, fc->r);
     assert_int_equal(st.w, fc->w);
-    assert_true(fc->rdata > fc->r / 2);         /* most reads check their bytes */
+    assert_true(fc->rdata > fc->r / 2); /* most reads check their bytes */
     check_marks(fc);
     for (int xip = 0; xip < 2; xip++)
         replay(fx, p, t, len, fc, xip, &out[xip]);
@@ -561,7 +576,7 @@ static void text_walk(const struct fixture *fx, const struct prog *p)
     assert_int_equal(fc.x + fc.r + fc.w, EVENTS);
     assert_true(fc.x > EVENTS / 2);
     check_cow(p, &fc, out);
-    assert_true(fc.hot_permille >= 750);        /* locality 0.9 */
+    assert_true(fc.hot_permille >= 750); /* locality 0.9 */
     /* no locality: fetches spread over the whole text */
     o.locality = 0;
     char *t = gen(&o, &len, NULL);
@@ -624,7 +639,7 @@ static int gen_error(const struct synth_opts *o)
     assert_non_null(f);
     int rc = synth_write(f, o, NULL, err, sizeof(err));
     fclose(f);
-    assert_int_equal(n, 0);                     /* nothing written */
+    assert_int_equal(n, 0); /* nothing written */
     free(buf);
     if (rc)
         assert_true(err[0] != '\0');
@@ -664,7 +679,7 @@ static void test_bad_options(void **state)
     assert_int_equal(gen_error(&o), ENOEXEC);
     o.exec_host_path = "/nonexistent/prog";
     assert_int_equal(gen_error(&o), ENOENT);
-    o.exec_host_path = "/bin/bash";             /* dynamically linked */
+    o.exec_host_path = "/bin/bash"; /* dynamically linked */
     if (access(o.exec_host_path, R_OK) == 0)
         assert_int_equal(gen_error(&o), ENOEXEC);
     opts_for(&o, SYNTH_TEXT_WALK, &fx->prog[0]);
@@ -698,12 +713,9 @@ static void test_zero_events(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spawn_many),
-        cmocka_unit_test(test_fork_storm),
-        cmocka_unit_test(test_data_writers),
-        cmocka_unit_test(test_text_walk),
-        cmocka_unit_test(test_kinds_differ),
-        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_spawn_many),   cmocka_unit_test(test_fork_storm),
+        cmocka_unit_test(test_data_writers), cmocka_unit_test(test_text_walk),
+        cmocka_unit_test(test_kinds_differ), cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_zero_events),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -47,7 +47,7 @@ static void test_tlbm_r4k_pair_entry_maps_even_and_odd_page(void **state)
     struct tlbm t;
     mk_kind(&t, TLBM_R4K);
     assert_int_equal(X(&t, 1, 0x400000, 12), TLBM_REFILL);
-    assert_int_equal(D(&t, 1, 0x401ffc, 12), TLBM_HIT);    /* odd page */
+    assert_int_equal(D(&t, 1, 0x401ffc, 12), TLBM_HIT); /* odd page */
     assert_int_equal(X(&t, 1, 0x400ff0, 12), TLBM_HIT);
     assert_int_equal(D(&t, 1, 0x402000, 12), TLBM_REFILL); /* next pair */
     /* An odd page first: the same pair, so its even page hits. */
@@ -77,10 +77,10 @@ static void test_tlbm_r4k_48_entries_round_robin(void **state)
     assert_int_equal(t.st.refills, 48);
     check(&t);
 
-    assert_int_equal(D(&t, 7, 0x10000000, 12), TLBM_HIT);          /* pair 0 */
+    assert_int_equal(D(&t, 7, 0x10000000, 12), TLBM_HIT); /* pair 0 */
     assert_int_equal(D(&t, 7, 0x10000000 + 48 * 2 * K4, 12), TLBM_REFILL);
     assert_int_equal(D(&t, 7, 0x10000000 + 1 * 2 * K4, 12), TLBM_HIT);
-    assert_int_equal(D(&t, 7, 0x10000000, 12), TLBM_REFILL);       /* FIFO */
+    assert_int_equal(D(&t, 7, 0x10000000, 12), TLBM_REFILL); /* FIFO */
     tlbm_fini(&t);
 
     mk_kind(&t, TLBM_R4K);
@@ -159,7 +159,7 @@ static void test_tlbm_r4k_asids_and_flushes(void **state)
     assert_int_equal(D(&t, 2, 0x400000, 12), TLBM_HIT);
     assert_int_equal(D(&t, 1, 0x400000, 12), TLBM_REFILL);
     assert_int_equal(D(&t, 1, 0x600000, 12), TLBM_REFILL);
-    tlbm_flush_page(&t, 1, 0x601000);          /* the odd page: its pair */
+    tlbm_flush_page(&t, 1, 0x601000); /* the odd page: its pair */
     assert_int_equal(D(&t, 1, 0x600000, 12), TLBM_REFILL);
     tlbm_flush_all(&t);
     assert_int_equal(D(&t, 2, 0x400000, 12), TLBM_REFILL);
@@ -177,8 +177,8 @@ static void test_tlbm_r4k_shared_by_fetch_and_data(void **state)
     tlbm_config_default(&cfg, TLBM_R4K);
     cfg.entries = 2;
     mk(&t, &cfg);
-    assert_int_equal(X(&t, 1, 0x400000, 12), TLBM_REFILL);  /* entry 1 */
-    assert_int_equal(D(&t, 1, 0x7f0000, 12), TLBM_REFILL);  /* entry 0 */
+    assert_int_equal(X(&t, 1, 0x400000, 12), TLBM_REFILL); /* entry 1 */
+    assert_int_equal(D(&t, 1, 0x7f0000, 12), TLBM_REFILL); /* entry 0 */
     assert_int_equal(X(&t, 1, 0x400004, 12), TLBM_HIT);
     assert_int_equal(D(&t, 1, 0x10000000, 12), TLBM_REFILL); /* evicts 1 */
     assert_int_equal(X(&t, 1, 0x400008, 12), TLBM_REFILL);
@@ -194,9 +194,9 @@ static void test_tlbm_amd64_split_l1_unified_stlb(void **state)
     mk_kind(&t, TLBM_AMD64);
     assert_int_equal(X(&t, 1, 0x401000, 12), TLBM_WALK);
     assert_int_equal(X(&t, 1, 0x401ffc, 12), TLBM_HIT);
-    assert_int_equal(D(&t, 1, 0x401800, 12), TLBM_HIT_L2);  /* DTLB cold */
+    assert_int_equal(D(&t, 1, 0x401800, 12), TLBM_HIT_L2); /* DTLB cold */
     assert_int_equal(D(&t, 1, 0x401800, 12), TLBM_HIT);
-    assert_int_equal(X(&t, 1, 0x402000, 12), TLBM_WALK);    /* no pairs */
+    assert_int_equal(X(&t, 1, 0x402000, 12), TLBM_WALK); /* no pairs */
     assert_int_equal(t.st.walks, 2);
     assert_int_equal(t.st.walk_reads, 8);
     assert_int_equal(t.st.l2_hits, 1);

@@ -40,7 +40,8 @@ static void assert_str_eq_or_null(const char *a, const char *b)
         assert_string_equal(a, b);
 }
 
-static void assert_events_equal(const struct xvm_trace_event *a, const struct xvm_trace_event *b)
+static void assert_events_equal(const struct xvm_trace_event *a,
+                                const struct xvm_trace_event *b)
 {
     assert_int_equal(a->op, b->op);
     assert_int_equal(a->pid, b->pid);
@@ -84,8 +85,8 @@ static void test_header(void **state)
 static void test_errno_names(void **state)
 {
     static const char *const names[] = {
-        "EFAULT", "EACCES", "ENOMEM", "ENOEXEC", "ENOENT", "EINVAL", "EROFS",
-        "ESRCH", "EEXIST", "EPERM", "EIO", "ELOOP", "ENOTDIR",
+        "EFAULT", "EACCES", "ENOMEM", "ENOEXEC", "ENOENT", "EINVAL",  "EROFS",
+        "ESRCH",  "EEXIST", "EPERM",  "EIO",     "ELOOP",  "ENOTDIR",
     };
     (void)state;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -107,8 +108,14 @@ static void test_errno_names(void **state)
 static void test_blank_and_comments(void **state)
 {
     static const char *const lines[] = {
-        "", "\n", "   \t \r\n", "# comment", "#", "   # indented comment",
-        "#r 1 2 3 garbage", "\v\f",
+        "",
+        "\n",
+        "   \t \r\n",
+        "# comment",
+        "#",
+        "   # indented comment",
+        "#r 1 2 3 garbage",
+        "\v\f",
     };
     struct xvm_trace_event *ev = new_event();
     char line[LINE_CAP];
@@ -130,7 +137,8 @@ static void test_examples(void **state)
     const char *msg;
     (void)state;
 
-    assert_int_equal(parse_copy("spawn 1 /bin/busybox sh -c true\n", line, ev, &msg), 1);
+    assert_int_equal(
+        parse_copy("spawn 1 /bin/busybox sh -c true\n", line, ev, &msg), 1);
     assert_int_equal(ev->op, XVM_T_SPAWN);
     assert_int_equal(ev->pid, 1);
     assert_string_equal(ev->path, "/bin/busybox");
@@ -148,7 +156,8 @@ static void test_examples(void **state)
     assert_int_equal(ev->pid, 1);
     assert_int_equal(ev->pid2, 2);
 
-    assert_int_equal(parse_copy("exec 2 /bin/ls -l !ENOENT", line, ev, &msg), 1);
+    assert_int_equal(parse_copy("exec 2 /bin/ls -l !ENOENT", line, ev, &msg),
+                     1);
     assert_int_equal(ev->op, XVM_T_EXEC);
     assert_int_equal(ev->argc, 1);
     assert_int_equal(ev->expect_err, ENOENT);
@@ -157,7 +166,9 @@ static void test_examples(void **state)
     assert_int_equal(ev->op, XVM_T_EXIT);
     assert_int_equal(ev->pid, UINT32_MAX);
 
-    assert_int_equal(parse_copy("mmap 1 0x7f0000000000 8192 rw- private", line, ev, &msg), 1);
+    assert_int_equal(
+        parse_copy("mmap 1 0x7f0000000000 8192 rw- private", line, ev, &msg),
+        1);
     assert_int_equal(ev->op, XVM_T_MMAP);
     assert_int_equal(ev->addr, 0x7f0000000000ULL);
     assert_int_equal(ev->len, 8192);
@@ -166,18 +177,23 @@ static void test_examples(void **state)
     assert_int_equal(ev->fixed, 0);
     assert_null(ev->path);
 
-    assert_int_equal(parse_copy("mmap 1 0x400000 0x1000 r-x shared,fixed /lib/libc.so 0x2000",
-                                line, ev, &msg), 1);
+    assert_int_equal(
+        parse_copy(
+            "mmap 1 0x400000 0x1000 r-x shared,fixed /lib/libc.so 0x2000", line,
+            ev, &msg),
+        1);
     assert_int_equal(ev->prot, XVM_PROT_READ | XVM_PROT_EXEC);
     assert_int_equal(ev->shared, 1);
     assert_int_equal(ev->fixed, 1);
     assert_string_equal(ev->path, "/lib/libc.so");
     assert_int_equal(ev->off, 0x2000);
 
-    assert_int_equal(parse_copy("mmap 1 0 4096 - private,fixed", line, ev, &msg), 1);
+    assert_int_equal(
+        parse_copy("mmap 1 0 4096 - private,fixed", line, ev, &msg), 1);
     assert_int_equal(ev->prot, 0);
     assert_int_equal(ev->fixed, 1);
-    assert_int_equal(parse_copy("mmap 1 0 4096 xr private !EACCES", line, ev, &msg), 1);
+    assert_int_equal(
+        parse_copy("mmap 1 0 4096 xr private !EACCES", line, ev, &msg), 1);
     assert_int_equal(ev->prot, XVM_PROT_READ | XVM_PROT_EXEC);
     assert_int_equal(ev->expect_err, EACCES);
 
@@ -226,7 +242,8 @@ static void test_examples(void **state)
     assert_int_equal(ev->addr, 0xab);
 
     /* a '!' argument is fine where it is not the last token */
-    assert_int_equal(parse_copy("spawn 1 /bin/sh !x !EPERM", line, ev, &msg), 1);
+    assert_int_equal(parse_copy("spawn 1 /bin/sh !x !EPERM", line, ev, &msg),
+                     1);
     assert_int_equal(ev->argc, 1);
     assert_string_equal(ev->argv[0], "!x");
     assert_int_equal(ev->expect_err, EPERM);
@@ -240,8 +257,10 @@ static void test_reset_between_lines(void **state)
     char line[LINE_CAP];
     (void)state;
 
-    assert_int_equal(parse_copy("mmap 1 0x1000 4096 rwx shared,fixed /f 0x10 !EIO",
-                                line, ev, NULL), 1);
+    assert_int_equal(
+        parse_copy("mmap 1 0x1000 4096 rwx shared,fixed /f 0x10 !EIO", line, ev,
+                   NULL),
+        1);
     assert_int_equal(parse_copy("r 2 0x10 1 =ab", line, ev, NULL), 1);
     assert_int_equal(parse_copy("exit 5", line, ev, NULL), 1);
     assert_int_equal(ev->pid, 5);
@@ -267,44 +286,81 @@ struct bad {
 
 static const struct bad bad_lines[] = {
     /* unknown op */
-    { "read 1 0 1", "unknown op" }, { "R 1 0 1", "unknown op" },
-    { "xipvm-trace 1", "unknown op" }, { "!EFAULT", "unknown op" },
+    { "read 1 0 1", "unknown op" },
+    { "R 1 0 1", "unknown op" },
+    { "xipvm-trace 1", "unknown op" },
+    { "!EFAULT", "unknown op" },
     /* missing and extra fields */
-    { "spawn 1", "missing" }, { "spawn", "missing" }, { "fork 1", "missing" },
-    { "fork 1 2 3", "too many" }, { "exit", "missing" }, { "exit 1 2", "too many" },
-    { "mmap 1 0 4096 r--", "missing" }, { "mmap 1 0 4096 r-- private /f", "needs OFF" },
-    { "mmap 1 0 4096 r-- private /f 0 9", "too many" }, { "munmap 1 0", "missing" },
-    { "munmap 1 0 1 2", "too many" }, { "mprotect 1 0 1", "missing" },
-    { "mprotect 1 0 1 r w", "too many" }, { "brk 1", "missing" },
-    { "brk 1 2 3", "too many" }, { "r 1 0", "missing" }, { "r 1 0 1 =00 =00", "too many" },
-    { "x 1 0 1 =00", "too many" }, { "mark", "missing" }, { "mark a b", "too many" },
-    { "exit !EFAULT", "missing" }, { "r 1 0 1 00", "expected =HEX" },
+    { "spawn 1", "missing" },
+    { "spawn", "missing" },
+    { "fork 1", "missing" },
+    { "fork 1 2 3", "too many" },
+    { "exit", "missing" },
+    { "exit 1 2", "too many" },
+    { "mmap 1 0 4096 r--", "missing" },
+    { "mmap 1 0 4096 r-- private /f", "needs OFF" },
+    { "mmap 1 0 4096 r-- private /f 0 9", "too many" },
+    { "munmap 1 0", "missing" },
+    { "munmap 1 0 1 2", "too many" },
+    { "mprotect 1 0 1", "missing" },
+    { "mprotect 1 0 1 r w", "too many" },
+    { "brk 1", "missing" },
+    { "brk 1 2 3", "too many" },
+    { "r 1 0", "missing" },
+    { "r 1 0 1 =00 =00", "too many" },
+    { "x 1 0 1 =00", "too many" },
+    { "mark", "missing" },
+    { "mark a b", "too many" },
+    { "exit !EFAULT", "missing" },
+    { "r 1 0 1 00", "expected =HEX" },
     /* bad numbers */
-    { "exit x", "bad PID" }, { "exit -1", "bad PID" }, { "exit +1", "bad PID" },
-    { "exit 4294967296", "PID out of range" }, { "exit 0x", "bad PID" },
-    { "exit 12a", "bad PID" }, { "exit 0x1g", "bad PID" }, { "exit 1.0", "bad PID" },
-    { "fork x 1", "bad PPID" }, { "fork 1 99999999999", "CPID out of range" },
+    { "exit x", "bad PID" },
+    { "exit -1", "bad PID" },
+    { "exit +1", "bad PID" },
+    { "exit 4294967296", "PID out of range" },
+    { "exit 0x", "bad PID" },
+    { "exit 12a", "bad PID" },
+    { "exit 0x1g", "bad PID" },
+    { "exit 1.0", "bad PID" },
+    { "fork x 1", "bad PPID" },
+    { "fork 1 99999999999", "CPID out of range" },
     { "brk 1 18446744073709551616", "ADDR overflows" },
-    { "brk 1 0x10000000000000000", "ADDR overflows" }, { "brk 1 0b101", "bad ADDR" },
-    { "munmap 1 0 1k", "bad LEN" }, { "mprotect 1 0 99999999999999999999 r", "LEN overflows" },
+    { "brk 1 0x10000000000000000", "ADDR overflows" },
+    { "brk 1 0b101", "bad ADDR" },
+    { "munmap 1 0 1k", "bad LEN" },
+    { "mprotect 1 0 99999999999999999999 r", "LEN overflows" },
     { "mmap 1 0 1 r private /f -1", "bad OFF" },
     { "mmap 1 0 1 r private /f 0x1ffffffffffffffff", "OFF overflows" },
-    { "r 1 0 4294967297", "SIZE above" }, { "x 1 0 0x100000001", "SIZE above" },
-    { "w 1 0 zz", "bad SIZE" }, { "r 1 nope 1", "bad ADDR" },
+    { "r 1 0 4294967297", "SIZE above" },
+    { "x 1 0 0x100000001", "SIZE above" },
+    { "w 1 0 zz", "bad SIZE" },
+    { "r 1 nope 1", "bad ADDR" },
     /* =HEX */
-    { "r 1 0 2 =abc", "odd" }, { "w 1 0 2 =abcdef", "differs" }, { "w 1 0 2 =ab", "differs" },
-    { "r 1 0 0 =", "SIZE must be" }, { "r 1 0 0 =00", "SIZE must be" },
-    { "w 1 0 4097 =00", "SIZE must be" }, { "w 1 0 1 =0g", "non-hex" },
-    { "w 1 0 1 =", "differs" }, { "r 1 0 2 =0x12", "non-hex" },
+    { "r 1 0 2 =abc", "odd" },
+    { "w 1 0 2 =abcdef", "differs" },
+    { "w 1 0 2 =ab", "differs" },
+    { "r 1 0 0 =", "SIZE must be" },
+    { "r 1 0 0 =00", "SIZE must be" },
+    { "w 1 0 4097 =00", "SIZE must be" },
+    { "w 1 0 1 =0g", "non-hex" },
+    { "w 1 0 1 =", "differs" },
+    { "r 1 0 2 =0x12", "non-hex" },
     /* !ERR */
-    { "exit 1 !EAGAIN", "unknown !ERR" }, { "exit 1 !", "unknown !ERR" },
-    { "exit 1 !efault", "unknown !ERR" }, { "exit 1 !EFAULT !EFAULT", "too many" },
+    { "exit 1 !EAGAIN", "unknown !ERR" },
+    { "exit 1 !", "unknown !ERR" },
+    { "exit 1 !efault", "unknown !ERR" },
+    { "exit 1 !EFAULT !EFAULT", "too many" },
     /* PROT and FLAGS */
-    { "mprotect 1 0 1 rwxa", "bad PROT" }, { "mprotect 1 0 1 rr", "bad PROT" },
-    { "mprotect 1 0 1 R", "bad PROT" }, { "mmap 1 0 1 p private", "bad PROT" },
-    { "mmap 1 0 1 r Private", "bad FLAGS" }, { "mmap 1 0 1 r private,", "bad FLAGS" },
-    { "mmap 1 0 1 r fixed", "bad FLAGS" }, { "mmap 1 0 1 r shared,private", "bad FLAGS" },
-    { "mmap 1 0 1 r private,fixed,fixed", "bad FLAGS" }, { "mmap 1 0 1 r privatex", "bad FLAGS" },
+    { "mprotect 1 0 1 rwxa", "bad PROT" },
+    { "mprotect 1 0 1 rr", "bad PROT" },
+    { "mprotect 1 0 1 R", "bad PROT" },
+    { "mmap 1 0 1 p private", "bad PROT" },
+    { "mmap 1 0 1 r Private", "bad FLAGS" },
+    { "mmap 1 0 1 r private,", "bad FLAGS" },
+    { "mmap 1 0 1 r fixed", "bad FLAGS" },
+    { "mmap 1 0 1 r shared,private", "bad FLAGS" },
+    { "mmap 1 0 1 r private,fixed,fixed", "bad FLAGS" },
+    { "mmap 1 0 1 r privatex", "bad FLAGS" },
     { "mmap 1 0 1 r sharedfixed", "bad FLAGS" },
 };
 
@@ -317,9 +373,11 @@ static void test_malformed(void **state)
     for (size_t i = 0; i < sizeof(bad_lines) / sizeof(bad_lines[0]); i++) {
         const char *msg = NULL;
         int rc = parse_copy(bad_lines[i].line, line, ev, &msg);
-        if (rc != -EINVAL || msg == NULL || strstr(msg, bad_lines[i].msg_part) == NULL)
-            fail_msg("line \"%s\": rc %d msg \"%s\", wanted \"%s\"", bad_lines[i].line,
-                     rc, msg ? msg : "(null)", bad_lines[i].msg_part);
+        if (rc != -EINVAL || msg == NULL ||
+            strstr(msg, bad_lines[i].msg_part) == NULL)
+            fail_msg("line \"%s\": rc %d msg \"%s\", wanted \"%s\"",
+                     bad_lines[i].line, rc, msg ? msg : "(null)",
+                     bad_lines[i].msg_part);
     }
     free(ev);
 }
@@ -387,11 +445,14 @@ static void test_format_basic(void **state)
     ev->prot = XVM_PROT_READ | XVM_PROT_EXEC, ev->shared = 1, ev->fixed = 1;
     ev->path = "/lib/x.so", ev->off = 0x1000, ev->expect_err = EACCES;
     int n = xvm_trace_format_event(ev, buf, sizeof(buf));
-    assert_string_equal(buf, "mmap 3 0x400000 8192 r-x shared,fixed /lib/x.so 0x1000 !EACCES\n");
+    assert_string_equal(
+        buf,
+        "mmap 3 0x400000 8192 r-x shared,fixed /lib/x.so 0x1000 !EACCES\n");
     assert_int_equal(n, (int)strlen(buf));
 
     memset(ev, 0, sizeof(*ev));
-    ev->op = XVM_T_READ, ev->pid = 1, ev->addr = 0, ev->len = 2, ev->has_data = 1;
+    ev->op = XVM_T_READ, ev->pid = 1, ev->addr = 0, ev->len = 2,
+    ev->has_data = 1;
     ev->ndata = 2, ev->data[0] = 0x0f, ev->data[1] = 0xa0;
     xvm_trace_format_event(ev, buf, sizeof(buf));
     assert_string_equal(buf, "r 1 0x0 2 =0fa0\n");
@@ -408,7 +469,9 @@ static void test_format_basic(void **state)
     for (int cap = 0; cap <= n; cap++) {
         char small[32];
         memset(small, 'Z', sizeof(small));
-        assert_int_equal(xvm_trace_format_event(ev, cap ? small : NULL, (size_t)cap), -ENOSPC);
+        assert_int_equal(
+            xvm_trace_format_event(ev, cap ? small : NULL, (size_t)cap),
+            -ENOSPC);
         /* nothing written past cap */
         for (size_t k = (size_t)cap; k < sizeof(small); k++)
             assert_int_equal(small[k], 'Z');
@@ -429,36 +492,51 @@ static void test_format_rejects(void **state)
     (void)state;
 
     assert_int_equal(xvm_trace_format_event(NULL, NULL, 0), -EINVAL);
-    memset(ev, 0, sizeof(*ev)), ev->op = (enum xvm_trace_op)99, expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_EXIT, ev->expect_err = EAGAIN, expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_MPROTECT, ev->prot = 8, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = (enum xvm_trace_op)99,
+                                expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_EXIT, ev->expect_err = EAGAIN,
+                                expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_MPROTECT, ev->prot = 8,
+                                expect_format_einval(ev);
     memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_SPAWN, expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_SPAWN, ev->path = "", expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_EXEC, ev->path = "a b", expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_EXEC, ev->path = "/x", ev->argc = 1,
-        ev->argv[0] = "!x", expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_SPAWN, ev->path = "",
+                                expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_EXEC, ev->path = "a b",
+                                expect_format_einval(ev);
     memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_EXEC, ev->path = "/x",
-        ev->argc = XVM_TRACE_MAX_ARGS + 1, expect_format_einval(ev);
+                                ev->argc = 1, ev->argv[0] = "!x",
+                                expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_EXEC, ev->path = "/x",
+                                ev->argc = XVM_TRACE_MAX_ARGS + 1,
+                                expect_format_einval(ev);
     memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_MARK, expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_MARK, ev->label = "a\tb", expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_MMAP, ev->off = 1, expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_READ, ev->len = XVM_TRACE_MAX_SIZE + 1,
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_MARK, ev->label = "a\tb",
+                                expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_MMAP, ev->off = 1,
+                                expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_READ,
+                                ev->len = XVM_TRACE_MAX_SIZE + 1,
+                                expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_READ, ev->len = 2,
+                                ev->has_data = 1, ev->ndata = 1,
+                                expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_WRITE, ev->len = 0,
+                                ev->has_data = 1, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)),
+        ev->op = XVM_T_WRITE, ev->len = XVM_TRACE_MAX_DATA + 1,
+        ev->has_data = 1, ev->ndata = XVM_TRACE_MAX_DATA + 1,
         expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_READ, ev->len = 2, ev->has_data = 1,
-        ev->ndata = 1, expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_WRITE, ev->len = 0, ev->has_data = 1,
-        expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_WRITE, ev->len = XVM_TRACE_MAX_DATA + 1,
-        ev->has_data = 1, ev->ndata = XVM_TRACE_MAX_DATA + 1, expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_EXEC_FETCH, ev->len = 1, ev->has_data = 1,
-        ev->ndata = 1, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_EXEC_FETCH, ev->len = 1,
+                                ev->has_data = 1, ev->ndata = 1,
+                                expect_format_einval(ev);
     free(ev);
 }
 
 /* ---------- round trip over generated events ---------- */
 
-static const int gen_errs[] = { EFAULT, EACCES, ENOMEM, ENOEXEC, ENOENT, EINVAL, EROFS,
-                                ESRCH, EEXIST, EPERM, EIO, ELOOP, ENOTDIR };
+static const int gen_errs[] = { EFAULT, EACCES, ENOMEM, ENOEXEC, ENOENT,
+                                EINVAL, EROFS,  ESRCH,  EEXIST,  EPERM,
+                                EIO,    ELOOP,  ENOTDIR };
 
 static uint64_t gen_num(uint64_t *s)
 {
@@ -503,7 +581,8 @@ static void gen_access(uint64_t *s, struct xvm_trace_event *ev)
 static void gen_body(uint64_t *s, struct xvm_trace_event *ev, char **pool)
 {
     switch (ev->op) {
-    case XVM_T_SPAWN: case XVM_T_EXEC:
+    case XVM_T_SPAWN:
+    case XVM_T_EXEC:
         ev->path = gen_str(s, pool);
         ev->argc = (unsigned)(tm_prng(s) % (XVM_TRACE_MAX_ARGS + 1));
         for (unsigned i = 0; i < ev->argc; i++)
@@ -511,17 +590,21 @@ static void gen_body(uint64_t *s, struct xvm_trace_event *ev, char **pool)
         break;
     case XVM_T_FORK: ev->pid2 = (uint32_t)tm_prng(s); break;
     case XVM_T_MMAP:
-        ev->addr = gen_num(s), ev->len = gen_num(s), ev->prot = (int)(tm_prng(s) % 8);
+        ev->addr = gen_num(s), ev->len = gen_num(s),
+        ev->prot = (int)(tm_prng(s) % 8);
         ev->shared = (int)(tm_prng(s) % 2), ev->fixed = (int)(tm_prng(s) % 2);
         if (tm_prng(s) % 2)
             ev->path = gen_str(s, pool), ev->off = gen_num(s);
         break;
     case XVM_T_MUNMAP: ev->addr = gen_num(s), ev->len = gen_num(s); break;
     case XVM_T_MPROTECT:
-        ev->addr = gen_num(s), ev->len = gen_num(s), ev->prot = (int)(tm_prng(s) % 8);
+        ev->addr = gen_num(s), ev->len = gen_num(s),
+        ev->prot = (int)(tm_prng(s) % 8);
         break;
     case XVM_T_BRK: ev->addr = gen_num(s); break;
-    case XVM_T_READ: case XVM_T_WRITE: case XVM_T_EXEC_FETCH: gen_access(s, ev); break;
+    case XVM_T_READ:
+    case XVM_T_WRITE:
+    case XVM_T_EXEC_FETCH: gen_access(s, ev); break;
     case XVM_T_MARK: ev->label = gen_str(s, pool); break;
     case XVM_T_EXIT: break;
     }
@@ -535,13 +618,15 @@ static void gen_event(uint64_t *s, struct xvm_trace_event *ev, char *pool)
         ev->pid = (uint32_t)gen_num(s);
     gen_body(s, ev, &pool);
     if (tm_prng(s) % 4 == 0)
-        ev->expect_err = gen_errs[tm_prng(s) % (sizeof(gen_errs) / sizeof(gen_errs[0]))];
+        ev->expect_err =
+            gen_errs[tm_prng(s) % (sizeof(gen_errs) / sizeof(gen_errs[0]))];
 }
 
 static void test_round_trip(void **state)
 {
     struct xvm_trace_event *a = new_event(), *b = new_event();
-    char *pool = malloc(4096), *buf = malloc(LINE_CAP), *buf2 = malloc(LINE_CAP);
+    char *pool = malloc(4096), *buf = malloc(LINE_CAP),
+         *buf2 = malloc(LINE_CAP);
     uint64_t seed = 0x1234567887654321ULL;
     (void)state;
 
@@ -558,7 +643,8 @@ static void test_round_trip(void **state)
         memcpy(buf2, buf, (size_t)n + 1);
         int rc = xvm_trace_parse_line(buf2, b, &msg);
         if (rc != 1)
-            fail_msg("iteration %d: \"%s\" -> %d %s", it, buf, rc, msg ? msg : "");
+            fail_msg("iteration %d: \"%s\" -> %d %s", it, buf, rc,
+                     msg ? msg : "");
         assert_events_equal(a, b);
         /* and formatting the parsed event gives the same text */
         char again[LINE_CAP];
@@ -575,10 +661,45 @@ static void test_round_trip(void **state)
 /* ---------- garbage never crashes ---------- */
 
 static const char *const vocab[] = {
-    "spawn", "fork", "exec", "exit", "mmap", "munmap", "mprotect", "brk", "r", "w", "x",
-    "mark", "0", "1", "0x", "0x10", "4096", "18446744073709551615", "18446744073709551616",
-    "4294967296", "-1", "rwx", "r--", "-", "private", "shared,fixed", "=", "=00", "=0",
-    "=abcd", "!EFAULT", "!EBOGUS", "!", "#", "/bin/sh", "\t", "", "\r\n", "  ",
+    "spawn",
+    "fork",
+    "exec",
+    "exit",
+    "mmap",
+    "munmap",
+    "mprotect",
+    "brk",
+    "r",
+    "w",
+    "x",
+    "mark",
+    "0",
+    "1",
+    "0x",
+    "0x10",
+    "4096",
+    "18446744073709551615",
+    "18446744073709551616",
+    "4294967296",
+    "-1",
+    "rwx",
+    "r--",
+    "-",
+    "private",
+    "shared,fixed",
+    "=",
+    "=00",
+    "=0",
+    "=abcd",
+    "!EFAULT",
+    "!EBOGUS",
+    "!",
+    "#",
+    "/bin/sh",
+    "\t",
+    "",
+    "\r\n",
+    "  ",
 };
 
 /* a parsed line must be internally consistent */
@@ -614,7 +735,7 @@ static void test_garbage(void **state)
 
     for (int it = 0; it < 100000; it++) {
         size_t n = (size_t)(tm_prng(&seed) % 200);
-        char *line = malloc(n + 1);  /* exact size: ASan catches overreads */
+        char *line = malloc(n + 1); /* exact size: ASan catches overreads */
         assert_non_null(line);
         for (size_t i = 0; i < n; i++) {
             line[i] = (char)(1 + tm_prng(&seed) % 255);
@@ -629,8 +750,10 @@ static void test_garbage(void **state)
         unsigned ntok = (unsigned)(tm_prng(&seed) % 12);
         line[0] = '\0';
         for (unsigned k = 0; k < ntok; k++) {
-            const char *w = vocab[tm_prng(&seed) % (sizeof(vocab) / sizeof(vocab[0]))];
-            len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s", k ? " " : "", w);
+            const char *w =
+                vocab[tm_prng(&seed) % (sizeof(vocab) / sizeof(vocab[0]))];
+            len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s",
+                                    k ? " " : "", w);
         }
         run_garbage(line, ev);
     }

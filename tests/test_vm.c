@@ -30,13 +30,15 @@ static void test_fault_cow_after_fork_parent_child_grandchild(void **state)
             tm_wr8(P, a + i * PG + 7, 'A');
         tm_check(m);
         uint64_t anon_before = tm_stats(m).pages[XVM_USE_ANON];
-        uint64_t used_before = tm_stats(m).ram_pages - tm_stats(m).pages[XVM_USE_FREE];
+        uint64_t used_before =
+            tm_stats(m).ram_pages - tm_stats(m).pages[XVM_USE_FREE];
 
         assert_int_equal(xvm_vmspace_fork(P, &C), 0);
         tm_check(m);
         /* No page is copied at fork: only the child's root table is new. */
         assert_int_equal(tm_stats(m).pages[XVM_USE_ANON], anon_before);
-        assert_int_equal(tm_stats(m).ram_pages - tm_stats(m).pages[XVM_USE_FREE],
+        assert_int_equal(tm_stats(m).ram_pages -
+                             tm_stats(m).pages[XVM_USE_FREE],
                          used_before + 1);
 
         tm_wr8(C, a + 7, 'B');
@@ -85,8 +87,8 @@ static void test_fault_inherit_share_child_writes_parent_sees(void **state)
     assert_int_equal(xvm_vmspace_fork(P, &C), 0);
     tm_check(m);
     tm_wr8(C, a, 2);
-    tm_wr8(C, a + 2 * PG, 3);      /* never touched before the fork */
-    tm_wr8(C, s + PG, 4);           /* MAP_SHARED: shared by default */
+    tm_wr8(C, a + 2 * PG, 3); /* never touched before the fork */
+    tm_wr8(C, s + PG, 4);     /* MAP_SHARED: shared by default */
     tm_check(m);
     assert_int_equal(tm_rd8(P, a), 2);
     assert_int_equal(tm_rd8(P, a + 2 * PG), 3);
@@ -144,7 +146,7 @@ static void test_protect_write_after_mprotect_read_is_eacces(void **state)
     assert_int_equal(xvm_write(vs, a + PG, &b, 1), EACCES);
     assert_int_equal(xvm_write(vs, a + 2 * PG + 5, &b, 1), EACCES);
     assert_int_equal(tm_rd8(vs, a + PG), 42);
-    tm_wr8(vs, a, 1);               /* outside the range: still writable */
+    tm_wr8(vs, a, 1); /* outside the range: still writable */
     tm_wr8(vs, a + 3 * PG, 1);
     assert_int_equal(xvm_fetch(vs, a, &b, 1), EACCES);
     assert_int_equal(xvm_mprotect(vs, a + PG, PG, XVM_PROT_NONE), 0);
@@ -174,16 +176,19 @@ static void test_protect_max_protection_cannot_be_exceeded(void **state)
     vs = tm_vs(m);
     assert_int_equal(xvm_mmap(vs, &a, 2 * PG,
                               XVM_PROT_READ | XVM_PROT_MPROTECT(XVM_PROT_READ),
-                              XVM_MAP_PRIVATE, NULL, 0), 0);
+                              XVM_MAP_PRIVATE, NULL, 0),
+                     0);
     assert_int_equal(xvm_mprotect(vs, a, PG, RW), EACCES);
-    assert_int_equal(xvm_mprotect(vs, a, PG, XVM_PROT_READ | XVM_PROT_EXEC), EACCES);
+    assert_int_equal(xvm_mprotect(vs, a, PG, XVM_PROT_READ | XVM_PROT_EXEC),
+                     EACCES);
     uint8_t b = 1;
     assert_int_equal(xvm_write(vs, a, &b, 1), EACCES);
     assert_int_equal(xvm_mprotect(vs, a, PG, XVM_PROT_NONE), 0);
     assert_int_equal(xvm_mprotect(vs, a, PG, XVM_PROT_READ), 0);
     uint64_t c = 0;
     assert_int_equal(xvm_mmap(vs, &c, PG, RW | XVM_PROT_MPROTECT(XVM_PROT_READ),
-                              XVM_MAP_PRIVATE, NULL, 0), EACCES);
+                              XVM_MAP_PRIVATE, NULL, 0),
+                     EACCES);
     tm_check(m);
     /* The child inherits max_protection. */
     xvm_vmspace *C;
@@ -356,7 +361,7 @@ static void test_two_machines_side_by_side(void **state)
     v2 = tm_vs(m2);
     uint64_t a1 = tm_anon(v1, 4, RW, XVM_MAP_PRIVATE);
     uint64_t a2 = tm_anon(v2, 4, RW, XVM_MAP_PRIVATE);
-    assert_int_equal(a1, a2);       /* same layout, separate worlds */
+    assert_int_equal(a1, a2); /* same layout, separate worlds */
     tm_wr8(v1, a1, 1);
     tm_wr8(v2, a2, 2);
     tm_wr8(v2, a2 + PG, 3);
@@ -403,8 +408,10 @@ static void test_device_pages_shared_then_promoted_in_one(void **state)
         for (int k = 0; k < 3; k++) {
             vs[k] = tm_vs(m);
             a[k] = 0;
-            assert_int_equal(xvm_mmap(vs[k], &a[k], NPG * PG, RW | XVM_PROT_EXEC,
-                                      XVM_MAP_PRIVATE, obj, 0), 0);
+            assert_int_equal(xvm_mmap(vs[k], &a[k], NPG * PG,
+                                      RW | XVM_PROT_EXEC, XVM_MAP_PRIVATE, obj,
+                                      0),
+                             0);
             uint8_t buf[NPG * PG];
             assert_int_equal(xvm_read(vs[k], a[k], buf, sizeof(buf)), 0);
             assert_memory_equal(buf, orig, sizeof(buf));
@@ -446,8 +453,11 @@ static void test_device_pages_shared_then_promoted_in_one(void **state)
         tm_check(m);
         /* Shared mappings of read-only device memory cannot be writable. */
         uint64_t sh = 0;
-        assert_int_equal(xvm_mmap(vs[0], &sh, PG, RW, XVM_MAP_SHARED, obj, 0), EACCES);
-        assert_int_equal(xvm_mmap(vs[0], &sh, PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, PG), 0);
+        assert_int_equal(xvm_mmap(vs[0], &sh, PG, RW, XVM_MAP_SHARED, obj, 0),
+                         EACCES);
+        assert_int_equal(
+            xvm_mmap(vs[0], &sh, PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, PG),
+            0);
         assert_int_equal(xvm_mprotect(vs[0], sh, PG, RW), EACCES);
         assert_int_equal(tm_rd8(vs[0], sh), orig[PG]);
         /* Wiring a device page is refused (paper §11.4). */
@@ -476,7 +486,7 @@ static void test_access_length_near_2_64_on_tlb_hit_is_efault(void **state)
     xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
     xvm_vmspace *P = tm_vs(m);
     uint64_t a = tm_anon(P, 1, RW, XVM_MAP_PRIVATE);
-    tm_wr8(P, a + 1, 'x');          /* the page is now in the TLB, writable */
+    tm_wr8(P, a + 1, 'x'); /* the page is now in the TLB, writable */
     uint8_t b[8];
     assert_int_equal(xvm_read(P, a + 1, b, SIZE_MAX), EFAULT);
     assert_int_equal(xvm_write(P, a + 1, b, SIZE_MAX - 1), EFAULT);
@@ -492,7 +502,8 @@ static void test_access_length_near_2_64_on_tlb_hit_is_efault(void **state)
  * write by P (which did not fork, so was not write-protected) must not
  * reach G's copy.
  */
-static void test_fault_copy_of_shared_amap_is_safe_from_other_sharers(void **state)
+static void test_fault_copy_of_shared_amap_is_safe_from_other_sharers(
+    void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
@@ -502,7 +513,7 @@ static void test_fault_copy_of_shared_amap_is_safe_from_other_sharers(void **sta
     C = tm_fork(P);
     tm_wr8(P, a, 1);
     tm_wr8(C, a + PG, 2);
-    tm_wr8(P, a + PG, 3);           /* P's PTE and TLB entry now writable */
+    tm_wr8(P, a + PG, 3); /* P's PTE and TLB entry now writable */
     assert_int_equal(xvm_minherit(C, a, 2 * PG, XVM_INHERIT_COPY), 0);
     G = tm_fork(C);
     assert_int_equal(tm_rd8(G, a), 1);
@@ -534,7 +545,8 @@ int main(void)
         cmocka_unit_test(test_two_machines_side_by_side),
         cmocka_unit_test(test_device_pages_shared_then_promoted_in_one),
         cmocka_unit_test(test_access_length_near_2_64_on_tlb_hit_is_efault),
-        cmocka_unit_test(test_fault_copy_of_shared_amap_is_safe_from_other_sharers),
+        cmocka_unit_test(
+            test_fault_copy_of_shared_amap_is_safe_from_other_sharers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,12 +35,12 @@ static const struct tfile files[] = {
     { "bin/prog", 200000 },
     { "d1/d2/d3/d4/d5/d6/d7/d8/deep.txt", 3000 },
 };
-#define NFILES (sizeof(files) / sizeof(files[0]))
-#define BIG_SIZE (6u * 1024 * 1024 + 12345)    /* double indirect at 4K */
+#define NFILES   (sizeof(files) / sizeof(files[0]))
+#define BIG_SIZE (6u * 1024 * 1024 + 12345) /* double indirect at 4K */
 
 struct fixture {
-    char *small, *big;          /* host trees */
-    char *dir;                  /* images */
+    char *small, *big; /* host trees */
+    char *dir;         /* images */
 };
 
 static void make_tree(const char *root)
@@ -86,8 +86,9 @@ static uint64_t frames(xvm_machine *m, int use)
  * flash bytes there are the file's), a tail page that cannot fit in the
  * fragment run must be a page-cache copy.
  */
-static void verify_file(struct tm_world *w, const char *path, const uint8_t *host,
-                        uint64_t size, unsigned bsize, unsigned fsize)
+static void verify_file(struct tm_world *w, const char *path,
+                        const uint8_t *host, uint64_t size, unsigned bsize,
+                        unsigned fsize)
 {
     xvm_file *f;
     uint64_t pages = (size + PG - 1) / PG, addr = 0;
@@ -106,17 +107,19 @@ static void verify_file(struct tm_world *w, const char *path, const uint8_t *hos
         free(buf);
         return;
     }
-    assert_int_equal(xvm_mmap_file(w->vs, &addr, size, XVM_PROT_READ,
-                                   XVM_MAP_PRIVATE, f, 0), 0);
+    assert_int_equal(
+        xvm_mmap_file(w->vs, &addr, size, XVM_PROT_READ, XVM_MAP_PRIVATE, f, 0),
+        0);
     memset(buf, 0xee, size + 2 * PG);
     assert_int_equal(xvm_read(w->vs, addr, buf, pages * PG), 0);
     assert_memory_equal(buf, host, size);
     for (uint64_t i = size; i < pages * PG; i++)
-        assert_int_equal(buf[i], 0);    /* past EOF: always zero */
+        assert_int_equal(buf[i], 0); /* past EOF: always zero */
 
     uint64_t base = xvm_flash_phys_base(w->flash), inplace = 0;
     uint64_t last = (size - 1) / bsize, tail = size - last * bsize;
-    uint64_t fraglen = size > 12ull * bsize ? bsize : (tail + fsize - 1) / fsize * fsize;
+    uint64_t fraglen =
+        size > 12ull * bsize ? bsize : (tail + fsize - 1) / fsize * fsize;
     for (uint64_t p = 0; p < pages; p++) {
         uint64_t pa, off = p * PG;
         assert_int_equal(xvm_extract(w->vs, addr + off, &pa), 0);
@@ -125,9 +128,9 @@ static void verify_file(struct tm_world *w, const char *path, const uint8_t *hos
         if (!xip)
             continue;
         if (off / bsize < last)
-            assert_true(in_flash);          /* full block: in place */
+            assert_true(in_flash); /* full block: in place */
         if (off / bsize == last && off % bsize + PG > fraglen)
-            assert_false(in_flash);         /* does not fit the run */
+            assert_false(in_flash); /* does not fit the run */
         if (in_flash) {
             inplace++;
             assert_memory_equal(w->flash->data + (pa - base), buf + off, PG);
@@ -157,8 +160,10 @@ static void verify_image(const char *tree, const char *img, int big,
             { "big", "big" },
         };
         for (size_t i = 0; i < NFILES + 3 + (size_t)big; i++) {
-            const char *path = i < NFILES ? files[i].path : extra[i - NFILES][0];
-            const char *hrel = i < NFILES ? files[i].path : extra[i - NFILES][1];
+            const char *path =
+                i < NFILES ? files[i].path : extra[i - NFILES][0];
+            const char *hrel =
+                i < NFILES ? files[i].path : extra[i - NFILES][1];
             uint64_t size;
             snprintf(host, sizeof(host), "%s/%s", tree, hrel);
             uint8_t *bytes = file_slurp(host, &size);
@@ -173,8 +178,8 @@ static void test_xip_every_byte_matches_copy_mode_read_and_host(void **state)
 {
     struct fixture *fx = *state;
     static const unsigned geo[][2] = {
-        { 4096, 512 }, { 8192, 1024 }, { 16384, 2048 }, { 32768, 4096 },
-        { 32768, 32768 },
+        { 4096, 512 },   { 8192, 1024 },   { 16384, 2048 },
+        { 32768, 4096 }, { 32768, 32768 },
     };
     static const char *const endian[] = { "little", "big" };
     char img[1024];
@@ -190,7 +195,7 @@ static void test_xip_every_byte_matches_copy_mode_read_and_host(void **state)
                 uint64_t before = file_hash(img);
                 verify_image(big ? fx->big : fx->small, img, big, geo[g][0],
                              geo[g][1]);
-                assert_true(file_hash(img) == before);  /* never written */
+                assert_true(file_hash(img) == before); /* never written */
                 unlink(img);
             }
 }
@@ -198,7 +203,8 @@ static void test_xip_every_byte_matches_copy_mode_read_and_host(void **state)
 static void build(struct fixture *fx, char *img, size_t cap, const char *name,
                   int version, unsigned bsize, unsigned fsize)
 {
-    image_make_in(img, cap, fx->dir, name, fx->small, version, "little", bsize, fsize);
+    image_make_in(img, cap, fx->dir, name, fx->small, version, "little", bsize,
+                  fsize);
 }
 
 /* build, then an XIP world on the image. */
@@ -227,9 +233,11 @@ static void test_xip_private_write_promotes_device_page(void **state)
     for (int k = 0; k < 3; k++) {
         vs[k] = tm_vs(w.m);
         a[k] = 0;
-        assert_int_equal(xvm_mmap_file(vs[k], &a[k], size,
-                                       XVM_PROT_READ | XVM_PROT_WRITE | XVM_PROT_EXEC,
-                                       XVM_MAP_PRIVATE, f, 0), 0);
+        assert_int_equal(
+            xvm_mmap_file(vs[k], &a[k], size,
+                          XVM_PROT_READ | XVM_PROT_WRITE | XVM_PROT_EXEC,
+                          XVM_MAP_PRIVATE, f, 0),
+            0);
         assert_int_equal(tm_rd8(vs[k], a[k] + PG + 5), orig[PG + 5]);
     }
     struct xvm_stats s0 = tm_stats(w.m);
@@ -294,15 +302,17 @@ static void test_xip_hole_maps_zero_page_and_write_zero_fills(void **state)
     punch_hole(img, holed, &bsize);
     uint64_t size;
     uint8_t *expect = tree_slurp(fx->small, "bin/prog", &size);
-    memset(expect + bsize, 0, bsize);          /* block 1 is now a hole */
+    memset(expect + bsize, 0, bsize); /* block 1 is now a hole */
     for (int xip = 0; xip < 2; xip++) {
         struct tm_world w;
         tm_world_up(&w, "amd64", 64u << 20, 0, holed, xip, 0);
         xvm_file *f;
         uint64_t a = 0, pa1, pa2;
         assert_int_equal(xvm_open(w.mp, "/bin/prog", XVM_O_RDONLY, &f), 0);
-        assert_int_equal(xvm_mmap_file(w.vs, &a, size, XVM_PROT_READ | XVM_PROT_WRITE,
-                                       XVM_MAP_PRIVATE, f, 0), 0);
+        assert_int_equal(xvm_mmap_file(w.vs, &a, size,
+                                       XVM_PROT_READ | XVM_PROT_WRITE,
+                                       XVM_MAP_PRIVATE, f, 0),
+                         0);
         uint8_t *buf = malloc(size);
         assert_int_equal(xvm_read(w.vs, a, buf, size), 0);
         assert_memory_equal(buf, expect, size);
@@ -343,7 +353,8 @@ static int sum_info(void *arg, const struct xvm_file_info *fi)
     t->links += fi->type == 3;
     if (fi->type == 1) {
         assert_int_equal(fi->pages, (fi->size + PG - 1) / PG);
-        assert_int_equal(fi->xip_pages + fi->hole_pages + fi->fallback_pages, fi->pages);
+        assert_int_equal(fi->xip_pages + fi->hole_pages + fi->fallback_pages,
+                         fi->pages);
         if (strcmp(fi->path, "/frag5000") == 0)
             assert_int_equal(fi->fallback_pages, 1);
     }
@@ -364,7 +375,7 @@ static void test_fsinfo_counts_every_file_and_page(void **state)
     assert_int_equal(xvm_fsinfo(w.mp, sum_info, &t), 0);
     assert_int_equal(t.files, NFILES);
     assert_int_equal(t.links, 2);
-    assert_int_equal(t.dirs, 8 + 2);          /* d1..d8, bin, emptydir */
+    assert_int_equal(t.dirs, 8 + 2); /* d1..d8, bin, emptydir */
     assert_int_equal(t.xip + t.holes + t.fallbacks, t.pages);
     /* Files with a fragment tail that cannot hold a page fall back. */
     assert_true(t.fallbacks >= 5);
@@ -403,19 +414,21 @@ static void test_fsinfo_refuses_absurd_sizes_and_directory_loops(void **state)
             assert_int_equal(ffs_namei(w.mp->fs, "bin/prog", 1, &ino), 0);
             assert_int_equal(ffs_db_offset(w.mp->fs, ino, 0, &off, &psz), 0);
             for (int k = 0; k < 8; k++)
-                bytes[off - 96 + (uint64_t)k] = k == 6 ? 0x40 : 0;  /* 2^54 bytes */
+                bytes[off - 96 + (uint64_t)k] =
+                    k == 6 ? 0x40 : 0; /* 2^54 bytes */
         } else {
             /* The root's first entry (".") renamed: a subdirectory that
              * is the root itself. */
             uint64_t dir0;
             uint32_t len;
             assert_int_equal(ffs_bmap(w.mp->fs, 2, 0, &dir0, &len), 0);
-            bytes[dir0 + 8] = 'z';          /* "." -> "z", still inode 2 */
+            bytes[dir0 + 8] = 'z'; /* "." -> "z", still inode 2 */
         }
         tm_quiet_end(w.m);
         ffs_invalidate(w.mp->fs);
         unsigned seen = 0;
-        assert_int_equal(xvm_fsinfo(w.mp, count_info, &seen), damage ? ELOOP : EFBIG);
+        assert_int_equal(xvm_fsinfo(w.mp, count_info, &seen),
+                         damage ? ELOOP : EFBIG);
         tm_world_down(&w);
         free(bytes);
     }
@@ -429,8 +442,8 @@ static void test_fallback_page_for_fragment_tail_is_counted(void **state)
     xvm_file *f;
     uint64_t a = 0;
     assert_int_equal(xvm_open(w.mp, "frag5000", XVM_O_RDONLY, &f), 0);
-    assert_int_equal(xvm_mmap_file(w.vs, &a, 5000, XVM_PROT_READ,
-                                   XVM_MAP_SHARED, f, 0), 0);
+    assert_int_equal(
+        xvm_mmap_file(w.vs, &a, 5000, XVM_PROT_READ, XVM_MAP_SHARED, f, 0), 0);
     tm_rd8(w.vs, a + 4096);
     struct xvm_stats st = tm_stats(w.m);
     assert_int_equal(st.fallback_pages, 1);
@@ -456,22 +469,31 @@ static void test_file_mappings_follow_open_mode(void **state)
     assert_int_equal(xvm_open(w.mp, "one/x", XVM_O_RDONLY, &f), ENOTDIR);
     assert_int_equal(xvm_open(w.mp, "bin/prog", XVM_O_RDONLY, &f), 0);
     assert_int_equal(xvm_mmap_file(w.vs, &a, PG, XVM_PROT_READ | XVM_PROT_WRITE,
-                                   XVM_MAP_SHARED, f, 0), EROFS);
-    assert_int_equal(xvm_mmap_file(w.vs, &a, PG, XVM_PROT_READ, XVM_MAP_SHARED, f, 0), 0);
-    assert_int_equal(xvm_mprotect(w.vs, a, PG, XVM_PROT_READ | XVM_PROT_WRITE), EACCES);
+                                   XVM_MAP_SHARED, f, 0),
+                     EROFS);
+    assert_int_equal(
+        xvm_mmap_file(w.vs, &a, PG, XVM_PROT_READ, XVM_MAP_SHARED, f, 0), 0);
+    assert_int_equal(xvm_mprotect(w.vs, a, PG, XVM_PROT_READ | XVM_PROT_WRITE),
+                     EACCES);
     uint8_t v = 1;
     assert_int_equal(xvm_write(w.vs, a, &v, 1), EACCES);
     uint64_t p = 0;
-    assert_int_equal(xvm_mmap_file(w.vs, &p, PG, XVM_PROT_READ, XVM_MAP_PRIVATE, f, 0), 0);
-    assert_int_equal(xvm_mprotect(w.vs, p, PG, XVM_PROT_READ | XVM_PROT_WRITE), 0);
+    assert_int_equal(
+        xvm_mmap_file(w.vs, &p, PG, XVM_PROT_READ, XVM_MAP_PRIVATE, f, 0), 0);
+    assert_int_equal(xvm_mprotect(w.vs, p, PG, XVM_PROT_READ | XVM_PROT_WRITE),
+                     0);
     uint8_t orig;
     size_t done;
     assert_int_equal(xvm_pread(f, 0, &orig, 1, &done), 0);
     tm_wr8(w.vs, p, (uint8_t)(orig + 1));
     assert_int_equal(tm_rd8(w.vs, p), (uint8_t)(orig + 1));
-    assert_int_equal(tm_rd8(w.vs, a), orig);      /* the file is untouched */
-    assert_int_equal(xvm_mmap_file(w.vs, &p, PG, XVM_PROT_READ, XVM_MAP_PRIVATE, f, 3), EINVAL);
-    assert_int_equal(xvm_mmap_file(w.vs, &p, 400000, XVM_PROT_READ, XVM_MAP_PRIVATE, f, 0), EINVAL);
+    assert_int_equal(tm_rd8(w.vs, a), orig); /* the file is untouched */
+    assert_int_equal(
+        xvm_mmap_file(w.vs, &p, PG, XVM_PROT_READ, XVM_MAP_PRIVATE, f, 3),
+        EINVAL);
+    assert_int_equal(
+        xvm_mmap_file(w.vs, &p, 400000, XVM_PROT_READ, XVM_MAP_PRIVATE, f, 0),
+        EINVAL);
     /* Busy: an open file keeps the mount, the mount keeps the flash. */
     assert_int_equal(xvm_unmount(w.mp), EBUSY);
     assert_int_equal(xvm_flash_close(w.flash), EBUSY);
@@ -493,7 +515,8 @@ static void test_replace_image_after_unmount(void **state)
     build(fx, img1, sizeof(img1), "v1.img", 2, 16384, 2048);
     char *tree = tree_new();
     tree_file(tree, "bin/prog", 9000, 99);
-    image_make_in(img2, sizeof(img2), fx->dir, "v2.img", tree, 2, "big", 16384, 2048);
+    image_make_in(img2, sizeof(img2), fx->dir, "v2.img", tree, 2, "big", 16384,
+                  2048);
     struct tm_world w;
     tm_world_up(&w, "amd64", 64u << 20, 0, img1, 1, 0);
     xvm_file *f;
@@ -523,18 +546,19 @@ static void test_copy_mode_reclaims_page_cache_under_pressure(void **state)
 {
     struct fixture *fx = *state;
     char img[1024], host[1024];
-    image_make_in(img, sizeof(img), fx->dir, "pressure.img",
-                  fx->big, 2, "little", 16384, 2048);
+    image_make_in(img, sizeof(img), fx->dir, "pressure.img", fx->big, 2,
+                  "little", 16384, 2048);
     snprintf(host, sizeof(host), "%s/big", fx->big);
     uint64_t size;
     uint8_t *want = file_slurp(host, &size);
     struct tm_world w;
-    tm_world_up(&w, "amd64", 1u << 20, 0, img, 0, 4);          /* 256 frames, 6 MiB file */
+    tm_world_up(&w, "amd64", 1u << 20, 0, img, 0,
+                4); /* 256 frames, 6 MiB file */
     xvm_file *f;
     uint64_t a = 0;
     assert_int_equal(xvm_open(w.mp, "big", XVM_O_RDONLY, &f), 0);
-    assert_int_equal(xvm_mmap_file(w.vs, &a, size, XVM_PROT_READ,
-                                   XVM_MAP_PRIVATE, f, 0), 0);
+    assert_int_equal(
+        xvm_mmap_file(w.vs, &a, size, XVM_PROT_READ, XVM_MAP_PRIVATE, f, 0), 0);
     uint8_t *buf = malloc(PG);
     for (uint64_t off = 0; off < size; off += PG) {
         size_t n = size - off < PG ? (size_t)(size - off) : PG;
@@ -567,13 +591,16 @@ static void test_readahead_reads_the_configured_pages(void **state)
         uint64_t a = 0;
         assert_int_equal(xvm_open(w.mp, "bin/prog", XVM_O_RDONLY, &f), 0);
         assert_int_equal(xvm_mmap_file(w.vs, &a, 200000, XVM_PROT_READ,
-                                       XVM_MAP_PRIVATE, f, 0), 0);
+                                       XVM_MAP_PRIVATE, f, 0),
+                         0);
         struct xvm_stats s0 = tm_stats(w.m);
         tm_rd8(w.vs, a + 10 * PG);
         struct xvm_stats s1 = tm_stats(w.m);
-        assert_int_equal(s1.pages[XVM_USE_PAGECACHE] - s0.pages[XVM_USE_PAGECACHE], 1 + ra);
+        assert_int_equal(
+            s1.pages[XVM_USE_PAGECACHE] - s0.pages[XVM_USE_PAGECACHE], 1 + ra);
         /* Flash bytes read: the pages plus metadata through buffers. */
-        assert_true(s1.flash_block_bytes_read - s0.flash_block_bytes_read >= (1 + ra) * PG);
+        assert_true(s1.flash_block_bytes_read - s0.flash_block_bytes_read >=
+                    (1 + ra) * PG);
         xvm_close(f);
         tm_world_down(&w);
     }
@@ -634,7 +661,8 @@ static int known_error(int e)
 }
 
 /* Reads every file through every path of a damaged image. */
-static void exercise_damaged(xvm_machine *m, const uint8_t *bytes, uint64_t n, int xip)
+static void exercise_damaged(xvm_machine *m, const uint8_t *bytes, uint64_t n,
+                             int xip)
 {
     xvm_flash *f;
     xvm_mount *mp;
@@ -648,7 +676,8 @@ static void exercise_damaged(xvm_machine *m, const uint8_t *bytes, uint64_t n, i
         xvm_vmspace *vs = tm_vs(m);
         for (size_t i = 0; i < NFILES; i++) {
             xvm_file *fl;
-            if (!known_error(err = xvm_open(mp, files[i].path, XVM_O_RDONLY, &fl)))
+            if (!known_error(
+                    err = xvm_open(mp, files[i].path, XVM_O_RDONLY, &fl)))
                 fail_msg("open %s: %d", files[i].path, err);
             if (err)
                 continue;
@@ -656,9 +685,11 @@ static void exercise_damaged(xvm_machine *m, const uint8_t *bytes, uint64_t n, i
             uint8_t buf[512];
             size_t done;
             for (uint64_t off = 0; off < size && off < (1u << 20); off += 4000)
-                assert_true(known_error(xvm_pread(fl, off, buf, sizeof(buf), &done)));
+                assert_true(
+                    known_error(xvm_pread(fl, off, buf, sizeof(buf), &done)));
             if (size && size < (1u << 24) &&
-                xvm_mmap_file(vs, &a, size, XVM_PROT_READ, XVM_MAP_PRIVATE, fl, 0) == 0) {
+                xvm_mmap_file(vs, &a, size, XVM_PROT_READ, XVM_MAP_PRIVATE, fl,
+                              0) == 0) {
                 for (uint64_t off = 0; off < size; off += PG)
                     assert_true(known_error(xvm_read(vs, a + off, buf, 1)));
                 assert_int_equal(xvm_munmap(vs, a, size), 0);
@@ -672,7 +703,8 @@ static void exercise_damaged(xvm_machine *m, const uint8_t *bytes, uint64_t n, i
     assert_int_equal(xvm_flash_close(f), 0);
 }
 
-static void test_corrupted_images_give_errors_and_keep_machine_sane(void **state)
+static void test_corrupted_images_give_errors_and_keep_machine_sane(
+    void **state)
 {
     struct fixture *fx = *state;
     char img[1024];
@@ -715,7 +747,8 @@ int main(void)
         cmocka_unit_test(test_copy_mode_reclaims_page_cache_under_pressure),
         cmocka_unit_test(test_readahead_reads_the_configured_pages),
         cmocka_unit_test(test_mount_errors),
-        cmocka_unit_test(test_corrupted_images_give_errors_and_keep_machine_sane),
+        cmocka_unit_test(
+            test_corrupted_images_give_errors_and_keep_machine_sane),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

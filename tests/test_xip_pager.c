@@ -17,8 +17,8 @@
 #include "object.h"
 #include "vfs.h"
 
-#define BIG 100000u             /* 16 KiB blocks: six full, one in fragments */
-#define TAIL 5000u              /* fragments only */
+#define BIG  100000u /* 16 KiB blocks: six full, one in fragments */
+#define TAIL 5000u   /* fragments only */
 
 struct fixture {
     char *tree, *dir;
@@ -35,8 +35,8 @@ static int setup(void **state)
     tree_file(fx->tree, "big", BIG, 11);
     tree_file(fx->tree, "tail", TAIL, 12);
     fx->big = tree_slurp(fx->tree, "big", &n);
-    image_make_in(fx->img, sizeof(fx->img), fx->dir, "pager.img",
-                  fx->tree, 2, "little", 16384, 2048);
+    image_make_in(fx->img, sizeof(fx->img), fx->dir, "pager.img", fx->tree, 2,
+                  "little", 16384, 2048);
     *state = fx;
     return 0;
 }
@@ -52,8 +52,8 @@ static int teardown(void **state)
 }
 
 /* Mounts a copy of the image; edit(bytes, mp) may change it first. */
-static void world_up(struct tm_world *w, const struct fixture *fx, int xip, int ahead,
-                     void (*edit)(uint8_t *bytes, xvm_mount *mp))
+static void world_up(struct tm_world *w, const struct fixture *fx, int xip,
+                     int ahead, void (*edit)(uint8_t *bytes, xvm_mount *mp))
 {
     uint64_t n;
     uint8_t *bytes = file_slurp(fx->img, &n);
@@ -81,11 +81,12 @@ static void test_xip_pager_page_past_the_object_is_efault(void **state)
         assert_int_equal(obj->size, (BIG + PG - 1) / PG * PG);
         static const unsigned flags[] = { 0, PGO_LOCKED, PGO_LOCKED };
         for (int i = 0; i < 3; i++) {
-            if (i == 2)     /* and quiet, as the checker asks */
+            if (i == 2) /* and quiet, as the checker asks */
                 tm_quiet_begin(w.m);
-            assert_int_equal(obj->ops->get(obj, obj->size, flags[i], &pg), EFAULT);
-            assert_int_equal(obj->ops->get(obj, obj->size + 7 * PG, flags[i], &pg),
+            assert_int_equal(obj->ops->get(obj, obj->size, flags[i], &pg),
                              EFAULT);
+            assert_int_equal(
+                obj->ops->get(obj, obj->size + 7 * PG, flags[i], &pg), EFAULT);
         }
         tm_quiet_end(w.m);
         /* The last page is inside: its bytes past EOF are zero. */
@@ -99,15 +100,15 @@ static void test_xip_pager_page_past_the_object_is_efault(void **state)
     }
 }
 
-static void set_ptr(uint8_t *bytes, xvm_mount *mp, const char *path, unsigned blk,
-                    uint64_t value)
+static void set_ptr(uint8_t *bytes, xvm_mount *mp, const char *path,
+                    unsigned blk, uint64_t value)
 {
     uint32_t ino;
     uint64_t off;
     unsigned psz;
     assert_int_equal(ffs_namei(mp->fs, path, 1, &ino), 0);
     assert_int_equal(ffs_db_offset(mp->fs, ino, blk, &off, &psz), 0);
-    for (unsigned i = 0; i < psz; i++)  /* little-endian image */
+    for (unsigned i = 0; i < psz; i++) /* little-endian image */
         bytes[off + i] = (uint8_t)(value >> (8 * i));
 }
 
@@ -123,7 +124,8 @@ static void hole(uint8_t *bytes, xvm_mount *mp)
     set_ptr(bytes, mp, "big", 2, 0);
 }
 
-static void test_xip_pager_bad_block_pointer_fails_the_fault_and_maps_nothing(void **state)
+static void test_xip_pager_bad_block_pointer_fails_the_fault_and_maps_nothing(
+    void **state)
 {
     struct fixture *fx = *state;
     for (int xip = 0; xip < 2; xip++) {
@@ -134,8 +136,10 @@ static void test_xip_pager_bad_block_pointer_fails_the_fault_and_maps_nothing(vo
         size_t done;
         world_up(&w, fx, xip, 1, bad_pointer);
         assert_int_equal(xvm_open(w.mp, "big", XVM_O_RDONLY, &f), 0);
-        assert_int_equal(xvm_mmap_file(w.vs, &a, BIG, XVM_PROT_READ | XVM_PROT_WRITE,
-                                       XVM_MAP_PRIVATE, f, 0), 0);
+        assert_int_equal(xvm_mmap_file(w.vs, &a, BIG,
+                                       XVM_PROT_READ | XVM_PROT_WRITE,
+                                       XVM_MAP_PRIVATE, f, 0),
+                         0);
         /* Block 0 is fine; block 1 (pages 4-7) does not map anywhere. */
         assert_int_equal(xvm_read(w.vs, a + 10, b, 1), 0);
         assert_int_equal(b[0], fx->big[10]);
@@ -162,7 +166,9 @@ static void test_xip_pager_bad_block_pointer_fails_the_fault_and_maps_nothing(vo
  * map only what the pager can give without I/O, and the checker's quiet
  * lookups count nothing.
  */
-static void test_xip_pager_neighbour_and_checker_lookups_are_resident_only_and_quiet(void **state)
+static void
+test_xip_pager_neighbour_and_checker_lookups_are_resident_only_and_quiet(
+    void **state)
 {
     struct fixture *fx = *state;
     struct tm_world w;
@@ -171,8 +177,10 @@ static void test_xip_pager_neighbour_and_checker_lookups_are_resident_only_and_q
     world_up(&w, fx, 1, 1, hole);
     assert_int_equal(xvm_open(w.mp, "big", XVM_O_RDONLY, &f), 0);
     assert_int_equal(xvm_open(w.mp, "tail", XVM_O_RDONLY, &t), 0);
-    assert_int_equal(xvm_mmap_file(w.vs, &a, BIG, XVM_PROT_READ, XVM_MAP_PRIVATE, f, 0), 0);
-    assert_int_equal(xvm_mmap_file(w.vs, &ta, TAIL, XVM_PROT_READ, XVM_MAP_SHARED, t, 0), 0);
+    assert_int_equal(
+        xvm_mmap_file(w.vs, &a, BIG, XVM_PROT_READ, XVM_MAP_PRIVATE, f, 0), 0);
+    assert_int_equal(
+        xvm_mmap_file(w.vs, &ta, TAIL, XVM_PROT_READ, XVM_MAP_SHARED, t, 0), 0);
     /* Page 7 (block 1) faults; 4..6 and 8..11 (hole) come along. */
     struct xvm_stats s0 = tm_stats(w.m);
     assert_int_equal(tm_rd8(w.vs, a + 7 * PG), fx->big[7 * PG]);
@@ -180,12 +188,13 @@ static void test_xip_pager_neighbour_and_checker_lookups_are_resident_only_and_q
     assert_true(s1.neighbour_maps - s0.neighbour_maps >= 6);
     assert_int_equal(xvm_extract(w.vs, a + 8 * PG, &pa), 0);
     assert_int_equal(xvm_extract(w.vs, a + 9 * PG, &pa), 0);
-    assert_int_equal(s1.xip_hole_maps - s0.xip_hole_maps, 4);  /* 8..11 */
+    assert_int_equal(s1.xip_hole_maps - s0.xip_hole_maps, 4); /* 8..11 */
     assert_int_equal(tm_rd8(w.vs, a + 9 * PG + 3), 0);
     /* The tail (pages 24, fragments) is a fallback: a neighbour fault of
      * page 23 does not read it, the fault of page 24 does. */
     uint64_t last = (BIG - 1) / PG;
-    assert_int_equal(tm_rd8(w.vs, a + (last - 1) * PG), fx->big[(last - 1) * PG]);
+    assert_int_equal(tm_rd8(w.vs, a + (last - 1) * PG),
+                     fx->big[(last - 1) * PG]);
     struct xvm_stats s2 = tm_stats(w.m);
     assert_int_not_equal(xvm_extract(w.vs, a + last * PG, &pa), 0);
     assert_int_equal(s2.fallback_pages, s1.fallback_pages);
@@ -217,18 +226,19 @@ static void test_xip_pager_neighbour_and_checker_lookups_are_resident_only_and_q
     assert_int_equal(tm_stats(w.m).xip_hole_maps, c1.xip_hole_maps + 1);
     assert_int_equal(obj->ops->get(obj, PG, PGO_LOCKED, &pg), 0);
     assert_true(page_is_device(pg));
-    assert_int_equal(obj->ops->get(obj, last * PG, PGO_LOCKED, &pg), 0);  /* resident */
+    assert_int_equal(obj->ops->get(obj, last * PG, PGO_LOCKED, &pg),
+                     0); /* resident */
     assert_false(page_is_device(pg));
     struct xvm_object *tobj = t->vp->obj;
     tm_quiet_begin(w.m);
     assert_int_equal(tobj->ops->get(tobj, PG, PGO_LOCKED, &pg), 0);
     tm_quiet_end(w.m);
-    assert_false(page_is_device(pg));           /* the fallback copy */
+    assert_false(page_is_device(pg)); /* the fallback copy */
     int e = tobj->ops->get(tobj, 0, PGO_LOCKED, &pg);
     if (e == 0)
-        assert_true(page_is_device(pg));        /* in place ... */
+        assert_true(page_is_device(pg)); /* in place ... */
     else
-        assert_int_equal(e, ENOENT);            /* ... or a copy not yet made */
+        assert_int_equal(e, ENOENT); /* ... or a copy not yet made */
     xvm_close(f);
     xvm_close(t);
     tm_world_down(&w);
@@ -238,8 +248,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xip_pager_page_past_the_object_is_efault),
-        cmocka_unit_test(test_xip_pager_bad_block_pointer_fails_the_fault_and_maps_nothing),
-        cmocka_unit_test(test_xip_pager_neighbour_and_checker_lookups_are_resident_only_and_quiet),
+        cmocka_unit_test(
+            test_xip_pager_bad_block_pointer_fails_the_fault_and_maps_nothing),
+        cmocka_unit_test(
+            test_xip_pager_neighbour_and_checker_lookups_are_resident_only_and_quiet),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -101,16 +101,16 @@ int tm_fork_step(xvm_vmspace *p, xvm_vmspace **c)
     return error;
 }
 
-void tm_world_open(struct tm_world *w, const char *profile, uint64_t ram, int ahead,
-                   const char *img)
+void tm_world_open(struct tm_world *w, const char *profile, uint64_t ram,
+                   int ahead, const char *img)
 {
     memset(w, 0, sizeof(*w));
     w->m = tm_machine(profile, ram, ahead);
     assert_int_equal(xvm_flash_open(w->m, img, NULL, &w->flash), 0);
 }
 
-void tm_world_attach(struct tm_world *w, const char *profile, uint64_t ram, int ahead,
-                     const uint8_t *bytes, uint64_t len)
+void tm_world_attach(struct tm_world *w, const char *profile, uint64_t ram,
+                     int ahead, const uint8_t *bytes, uint64_t len)
 {
     memset(w, 0, sizeof(*w));
     w->m = tm_machine(profile, ram, ahead);
@@ -131,8 +131,8 @@ void tm_world_mount(struct tm_world *w, int xip, int readahead, int vmspace)
     w->st0 = tm_stats(w->m);
 }
 
-void tm_world_up(struct tm_world *w, const char *profile, uint64_t ram, int ahead,
-                 const char *img, int xip, int readahead)
+void tm_world_up(struct tm_world *w, const char *profile, uint64_t ram,
+                 int ahead, const char *img, int xip, int readahead)
 {
     tm_world_open(w, profile, ram, ahead, img);
     tm_world_mount(w, xip, readahead, 1);

@@ -49,10 +49,10 @@ struct tm_world {
     xvm_machine *m;
     xvm_flash *flash;
     xvm_mount *mp;
-    xvm_vmspace *vs;            /* NULL when tm_world_mount was not asked for one */
-    uint8_t *bytes;             /* a malloc'd image behind the flash, freed by
+    xvm_vmspace *vs;      /* NULL when tm_world_mount was not asked for one */
+    uint8_t *bytes;       /* a malloc'd image behind the flash, freed by
                                    tm_world_down; NULL unless the caller sets it */
-    struct xvm_stats st0;       /* the machine's stats once mounted */
+    struct xvm_stats st0; /* the machine's stats once mounted */
 };
 
 /* Keeps xvm_mount_config_init's readahead. */
@@ -61,15 +61,15 @@ struct tm_world {
 /* A machine (tm_machine(profile, ram, ahead)) with the image at path on
  * flash (xvm_flash_open), mounted (XIP if xip) with readahead pages read
  * ahead, and a vmspace in w->vs. */
-void tm_world_up(struct tm_world *w, const char *profile, uint64_t ram, int ahead,
-                 const char *img, int xip, int readahead);
+void tm_world_up(struct tm_world *w, const char *profile, uint64_t ram,
+                 int ahead, const char *img, int xip, int readahead);
 /* Its steps: the machine with the image file on flash, or with the
  * caller's bytes attached as flash; then the mount (and a vmspace if
  * vmspace is set; w->st0 is taken after both). */
-void tm_world_open(struct tm_world *w, const char *profile, uint64_t ram, int ahead,
-                   const char *img);
-void tm_world_attach(struct tm_world *w, const char *profile, uint64_t ram, int ahead,
-                     const uint8_t *bytes, uint64_t len);
+void tm_world_open(struct tm_world *w, const char *profile, uint64_t ram,
+                   int ahead, const char *img);
+void tm_world_attach(struct tm_world *w, const char *profile, uint64_t ram,
+                     int ahead, const uint8_t *bytes, uint64_t len);
 void tm_world_mount(struct tm_world *w, int xip, int readahead, int vmspace);
 /* Destroys the vmspace, runs the checker, unmounts, closes the flash and
  * destroys the machine; frees w->bytes. */

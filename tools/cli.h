@@ -14,12 +14,12 @@
 /* Options common to run, compare and bench. */
 struct run_opts {
     const char *image;
-    const char *machine;        /* profile */
+    const char *machine; /* profile */
     uint64_t ram;
-    int xip;                    /* 1 xip, 0 copy */
-    bool mode_given;            /* --xip or --copy was on the command line */
-    int fault_ahead;            /* -1: UVM's table */
-    int readahead;              /* -1: the mount's default */
+    int xip;         /* 1 xip, 0 copy */
+    bool mode_given; /* --xip or --copy was on the command line */
+    int fault_ahead; /* -1: UVM's table */
+    int readahead;   /* -1: the mount's default */
     bool json;
     const char *svg;
     const char *trace;
@@ -48,7 +48,7 @@ struct input *input_open(const char *path, char *err, size_t errlen);
 /* => the next line without its newline (NUL-terminated, writable), or
  *    NULL at the end; *err set on a read or decode error. */
 char *input_line(struct input *in, int *err);
-uint64_t input_bytes(const struct input *in);   /* compressed bytes read */
+uint64_t input_bytes(const struct input *in); /* compressed bytes read */
 void input_close(struct input *in);
 
 /* One replay: the library's report, its timeline (copied out before the
@@ -70,7 +70,8 @@ void run_result_free(struct run_result *r);
 void print_json_run(FILE *out, const struct run_opts *o, int xip,
                     const struct run_result *r);
 /* The figures of a report, as JSON members (no braces), indented by ind. */
-void print_json_report(FILE *out, const struct xvm_report *rep, const char *ind);
+void print_json_report(FILE *out, const struct xvm_report *rep,
+                       const char *ind);
 /* RAM by kind (bytes) as a JSON object. */
 void print_json_ram(FILE *out, const uint64_t *ram);
 

@@ -19,15 +19,16 @@ static int show(void *arg, const struct xvm_file_info *fi)
     const char *type = fi->type >= 1 && fi->type <= 4 ? types[fi->type] : "?";
     if (fi->type != 1) {
         printf("%-5s %10llu %10llu %7s %7s %7s %7s  %s\n", type,
-               (unsigned long long)fi->size, (unsigned long long)fi->alloc_bytes,
-               "-", "-", "-", "-", fi->path);
+               (unsigned long long)fi->size,
+               (unsigned long long)fi->alloc_bytes, "-", "-", "-", "-",
+               fi->path);
         return 0;
     }
     printf("%-5s %10llu %10llu %7llu %7llu %7llu %7llu  %s\n", type,
            (unsigned long long)fi->size, (unsigned long long)fi->alloc_bytes,
            (unsigned long long)fi->pages, (unsigned long long)fi->xip_pages,
-           (unsigned long long)fi->hole_pages, (unsigned long long)fi->fallback_pages,
-           fi->path);
+           (unsigned long long)fi->hole_pages,
+           (unsigned long long)fi->fallback_pages, fi->path);
     t->files++;
     t->size += fi->size;
     t->alloc += fi->alloc_bytes;
@@ -49,7 +50,7 @@ int cmd_fsinfo(int argc, char **argv)
     }
     memset(&o, 0, sizeof(o));
     o.image = argv[1];
-    o.machine = "amd64";        /* room for any image's physical window */
+    o.machine = "amd64"; /* room for any image's physical window */
     o.ram = UINT64_C(16) << 20;
     o.fault_ahead = o.readahead = -1;
     if (world_open(&o, 1, &w) != 0)
@@ -62,12 +63,13 @@ int cmd_fsinfo(int argc, char **argv)
         world_close(&w);
         return 1;
     }
-    printf("\n%llu files, %llu bytes (%llu allocated), %llu pages: %llu in place "
-           "(%.1f%%), %llu holes, %llu need a copy\n",
-           (unsigned long long)t.files, (unsigned long long)t.size,
-           (unsigned long long)t.alloc, (unsigned long long)t.pages,
-           (unsigned long long)t.xip, t.pages ? 100.0 * t.xip / t.pages : 0.0,
-           (unsigned long long)t.holes, (unsigned long long)t.fallbacks);
+    printf(
+        "\n%llu files, %llu bytes (%llu allocated), %llu pages: %llu in place "
+        "(%.1f%%), %llu holes, %llu need a copy\n",
+        (unsigned long long)t.files, (unsigned long long)t.size,
+        (unsigned long long)t.alloc, (unsigned long long)t.pages,
+        (unsigned long long)t.xip, t.pages ? 100.0 * t.xip / t.pages : 0.0,
+        (unsigned long long)t.holes, (unsigned long long)t.fallbacks);
     world_close(&w);
     return 0;
 }

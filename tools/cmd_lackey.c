@@ -16,22 +16,25 @@ static const char import_usage[] =
     "  Converts `valgrind --tool=lackey --trace-mem=yes PATH` output (a file,\n"
     "  or standard input) into a v1 trace (standard output unless -o).\n";
 static const char record_usage[] =
-    "usage: xipvm record [--as IMAGE_PATH] [--pid N] -o TRACE -- PROGRAM [ARGS...]\n"
+    "usage: xipvm record [--as IMAGE_PATH] [--pid N] -o TRACE -- PROGRAM "
+    "[ARGS...]\n"
     "  Runs PROGRAM on the host under valgrind lackey and writes its trace;\n"
     "  the spawn line names IMAGE_PATH (default: PROGRAM's host path).\n";
 
 static void report(const struct lackey_stats *st)
 {
     uint64_t total = st->elf_bytes + st->inferred_bytes;
-    fprintf(stderr,
-            "xipvm: %llu events (%llu x, %llu r, %llu w); %llu bytes in the "
-            "program's segments, %llu bytes (%.1f%%) inferred as anonymous memory "
-            "in %llu chunks of 1 MiB\n",
-            (unsigned long long)st->events, (unsigned long long)st->ev_x,
-            (unsigned long long)st->ev_r, (unsigned long long)st->ev_w,
-            (unsigned long long)st->elf_bytes, (unsigned long long)st->inferred_bytes,
-            total ? 100.0 * st->inferred_bytes / total : 0.0,
-            (unsigned long long)st->chunks);
+    fprintf(
+        stderr,
+        "xipvm: %llu events (%llu x, %llu r, %llu w); %llu bytes in the "
+        "program's segments, %llu bytes (%.1f%%) inferred as anonymous memory "
+        "in %llu chunks of 1 MiB\n",
+        (unsigned long long)st->events, (unsigned long long)st->ev_x,
+        (unsigned long long)st->ev_r, (unsigned long long)st->ev_w,
+        (unsigned long long)st->elf_bytes,
+        (unsigned long long)st->inferred_bytes,
+        total ? 100.0 * st->inferred_bytes / total : 0.0,
+        (unsigned long long)st->chunks);
 }
 
 /* --as, --pid, -o, --exec: => index of the first other argument, or -1. */
@@ -102,7 +105,8 @@ int cmd_import_lackey(int argc, char **argv)
         return 2;
     }
     o.exec_host_path = exec;
-    FILE *in = i < argc && strcmp(argv[i], "-") != 0 ? fopen(argv[i], "r") : stdin;
+    FILE *in =
+        i < argc && strcmp(argv[i], "-") != 0 ? fopen(argv[i], "r") : stdin;
     if (in == NULL) {
         fprintf(stderr, "xipvm: %s: %s\n", argv[i], strerror(errno));
         return 1;
@@ -146,7 +150,8 @@ int cmd_record(int argc, char **argv)
     }
     report(&st);
     if (st.forks)
-        fprintf(stderr, "xipvm: %s forked: recorded as its first process only\n",
+        fprintf(stderr,
+                "xipvm: %s forked: recorded as its first process only\n",
                 argv[i]);
     if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
         fprintf(stderr, "xipvm: note: %s exited with status %d\n", argv[i],

@@ -8,11 +8,13 @@
 
 static const char run_usage[] =
     "usage: xipvm run --image IMG [--xip|--copy] [--machine sgimips|amd64]\n"
-    "                 [--ram SIZE] [--fault-ahead N] [--readahead N] [--json] TRACE\n"
+    "                 [--ram SIZE] [--fault-ahead N] [--readahead N] [--json] "
+    "TRACE\n"
     "the figures it prints are defined in doc/figures.md\n";
 static const char compare_usage[] =
     "usage: xipvm compare --image IMG [--machine sgimips|amd64] [--ram SIZE]\n"
-    "                 [--fault-ahead N] [--readahead N] [--json] [--svg FILE] TRACE\n"
+    "                 [--fault-ahead N] [--readahead N] [--json] [--svg FILE] "
+    "TRACE\n"
     "the figures it prints are defined in doc/figures.md\n";
 
 static double kib(uint64_t bytes)
@@ -26,23 +28,30 @@ static void print_summary(const struct run_opts *o, int xip,
     const struct xvm_report *rep = &r->rep;
     const struct xvm_stats *st = &rep->st;
     printf("%s mode on %s, %llu MiB RAM: %llu events, %llu mismatches, %.2f s "
-           "(%.2f M events/s)\n", xip ? "XIP" : "copy", o->machine,
-           (unsigned long long)(o->ram >> 20), (unsigned long long)r->events,
-           (unsigned long long)r->mismatches, r->seconds,
-           r->seconds > 0 ? r->events / r->seconds / 1e6 : 0.0);
+           "(%.2f M events/s)\n",
+           xip ? "XIP" : "copy", o->machine, (unsigned long long)(o->ram >> 20),
+           (unsigned long long)r->events, (unsigned long long)r->mismatches,
+           r->seconds, r->seconds > 0 ? r->events / r->seconds / 1e6 : 0.0);
     printf("  RAM at peak       %10.0f KiB  (page cache %.0f, anon %.0f, "
-           "page tables %.0f, vm_page %.0f KiB)\n", kib(rep->ram_peak_total),
-           kib(rep->ram_peak[XVM_RAM_PAGECACHE]), kib(rep->ram_peak[XVM_RAM_ANON]),
-           kib(rep->ram_peak[XVM_RAM_PAGETABLE]), kib(rep->ram_peak[XVM_RAM_VM_PAGE]));
-    printf("  faults            %10llu      (COW %llu, from device %llu, zero-fill %llu)\n",
-           (unsigned long long)st->faults, (unsigned long long)st->cow_promotions,
-           (unsigned long long)st->cow_from_device, (unsigned long long)st->zero_fills);
+           "page tables %.0f, vm_page %.0f KiB)\n",
+           kib(rep->ram_peak_total), kib(rep->ram_peak[XVM_RAM_PAGECACHE]),
+           kib(rep->ram_peak[XVM_RAM_ANON]),
+           kib(rep->ram_peak[XVM_RAM_PAGETABLE]),
+           kib(rep->ram_peak[XVM_RAM_VM_PAGE]));
+    printf("  faults            %10llu      (COW %llu, from device %llu, "
+           "zero-fill %llu)\n",
+           (unsigned long long)st->faults,
+           (unsigned long long)st->cow_promotions,
+           (unsigned long long)st->cow_from_device,
+           (unsigned long long)st->zero_fills);
     printf("  device maps       %10llu      fallback pages %llu\n",
-           (unsigned long long)st->device_maps, (unsigned long long)st->fallback_pages);
+           (unsigned long long)st->device_maps,
+           (unsigned long long)st->fallback_pages);
     printf("  flash read        %10.0f KiB  (%.3f ms simulated)\n",
            kib(st->flash_bytes_read), st->flash_ns / 1e6);
     printf("  PV entries peak   %10llu      TLB hits %llu, misses %llu\n",
-           (unsigned long long)st->pv_entries_peak, (unsigned long long)st->tlb_hits,
+           (unsigned long long)st->pv_entries_peak,
+           (unsigned long long)st->tlb_hits,
            (unsigned long long)st->tlb_misses);
 }
 
@@ -79,12 +88,14 @@ static void row(const char *name, uint64_t x, uint64_t c, int64_t saved)
            (double)saved / 1024.0, c ? 100.0 * (double)saved / (double)c : 0.0);
 }
 
-static void print_compare(const struct run_result *x, const struct run_result *c)
+static void print_compare(const struct run_result *x,
+                          const struct run_result *c)
 {
     const struct xvm_report *rx = &x->rep, *rc = &c->rep;
     struct xvm_savings sv;
     xvm_report_savings(rx, rc, &sv);
-    printf("RAM at peak, KiB        %12s %12s %12s %8s\n", "xip", "copy", "saved", "");
+    printf("RAM at peak, KiB        %12s %12s %12s %8s\n", "xip", "copy",
+           "saved", "");
     for (int k = 0; k < XVM_RAM_KINDS; k++)
         row(xvm_ram_kind_name((enum xvm_ram_kind)k), rx->ram_peak[k],
             rc->ram_peak[k], sv.ram_peak[k]);
@@ -92,20 +103,23 @@ static void print_compare(const struct run_result *x, const struct run_result *c
     printf("\n%-24s %12s %12s\n", "", "xip", "copy");
     printf("  %-22s %12llu %12llu\n", "events", (unsigned long long)x->events,
            (unsigned long long)c->events);
-    printf("  %-22s %12llu %12llu\n", "mismatches", (unsigned long long)x->mismatches,
+    printf("  %-22s %12llu %12llu\n", "mismatches",
+           (unsigned long long)x->mismatches,
            (unsigned long long)c->mismatches);
-    printf("  %-22s %12llu %12llu\n", "faults", (unsigned long long)rx->st.faults,
+    printf("  %-22s %12llu %12llu\n", "faults",
+           (unsigned long long)rx->st.faults,
            (unsigned long long)rc->st.faults);
     printf("  %-22s %12llu %12llu\n", "COW promotions",
            (unsigned long long)rx->st.cow_promotions,
            (unsigned long long)rc->st.cow_promotions);
     printf("  %-22s %12llu %12llu\n", "device maps",
-           (unsigned long long)rx->st.device_maps, (unsigned long long)rc->st.device_maps);
+           (unsigned long long)rx->st.device_maps,
+           (unsigned long long)rc->st.device_maps);
     printf("  %-22s %12llu %12llu\n", "fallback pages",
            (unsigned long long)rx->st.fallback_pages,
            (unsigned long long)rc->st.fallback_pages);
-    printf("  %-22s %12.0f %12.0f\n", "flash read, KiB", kib(rx->st.flash_bytes_read),
-           kib(rc->st.flash_bytes_read));
+    printf("  %-22s %12.0f %12.0f\n", "flash read, KiB",
+           kib(rx->st.flash_bytes_read), kib(rc->st.flash_bytes_read));
     printf("  %-22s %12.3f %12.3f\n", "flash time, ms", rx->st.flash_ns / 1e6,
            rc->st.flash_ns / 1e6);
     printf("  %-22s %12llu %12llu\n", "PV entries, peak",
@@ -121,7 +135,8 @@ static void print_compare(const struct run_result *x, const struct run_result *c
            kib(rx->device_vm_page_bytes));
 }
 
-static void print_compare_json(const struct run_opts *o, const struct run_result *x,
+static void print_compare_json(const struct run_opts *o,
+                               const struct run_result *x,
                                const struct run_result *c)
 {
     struct xvm_savings sv;
@@ -133,8 +148,10 @@ static void print_compare_json(const struct run_opts *o, const struct run_result
     printf(",\n\"saved\": {\n  \"ram_peak\": {");
     for (int k = 0; k < XVM_RAM_KINDS; k++)
         printf("%s\"%s\": %lld", k ? ", " : "",
-               xvm_ram_kind_name((enum xvm_ram_kind)k), (long long)sv.ram_peak[k]);
-    printf("},\n  \"ram_peak_total\": %lld,\n  \"ram_peak_total_percent\": %.2f\n}\n}\n",
+               xvm_ram_kind_name((enum xvm_ram_kind)k),
+               (long long)sv.ram_peak[k]);
+    printf("},\n  \"ram_peak_total\": %lld,\n  \"ram_peak_total_percent\": "
+           "%.2f\n}\n}\n",
            (long long)sv.ram_peak_total, sv.ram_peak_total_percent);
 }
 

@@ -16,14 +16,19 @@ static const char synth_usage[] =
     "  always give the same trace.  --events N: r/w/x events in all (default\n"
     "  100000; k, M, G are powers of 2).  Marks: spawned, peak, end.\n"
     "kinds:\n"
-    "  spawn-many    --procs N (16) processes spawn the program, walk its text in\n"
+    "  spawn-many    --procs N (16) processes spawn the program, walk its text "
+    "in\n"
     "                random slices, use their heap, and exit as they finish\n"
     "                (--keep: none exits)\n"
-    "  fork-storm    one process writes its data and 64 heap pages, then forks a\n"
-    "                random tree of --procs N (16) processes; each child writes\n"
-    "                --write-fraction F (0.25) of those pages and reads the rest;\n"
+    "  fork-storm    one process writes its data and 64 heap pages, then forks "
+    "a\n"
+    "                random tree of --procs N (16) processes; each child "
+    "writes\n"
+    "                --write-fraction F (0.25) of those pages and reads the "
+    "rest;\n"
     "                children exit before their parents\n"
-    "  data-writers  --procs N (16) processes each write --write-fraction F (0.5)\n"
+    "  data-writers  --procs N (16) processes each write --write-fraction F "
+    "(0.5)\n"
     "                of the data and bss pages, then read them back and exit\n"
     "  text-walk     one process: instruction fetches, rodata loads, stack\n"
     "                loads and stores\n"
@@ -69,7 +74,9 @@ static int option_value(const char *a, const char *v, struct synth_opts *o,
     else if (strcmp(a, "--seed") == 0)
         return parse_uint(v, UINT64_MAX, &o->seed) ? bad(a, "a number", v) : 0;
     else if (strcmp(a, "--events") == 0)
-        return parse_size(v, &o->events) ? bad(a, "a count such as 100000 or 1M", v) : 0;
+        return parse_size(v, &o->events)
+                   ? bad(a, "a count such as 100000 or 1M", v)
+                   : 0;
     else if (strcmp(a, "--procs") == 0) {
         if (parse_uint(v, SYNTH_MAX_PROCS, &n) || n == 0)
             return bad(a, "1 to 4096", v);
@@ -118,11 +125,15 @@ static int parse(int argc, char **argv, struct synth_opts *o, const char **out)
         (gv.write_fraction && o->kind != SYNTH_FORK_STORM &&
          o->kind != SYNTH_DATA_WRITERS)) {
         fprintf(stderr, "xipvm synth: %s does not take %s\n", kind,
-                gv.keep ? "--keep" : gv.procs ? "--procs" : "--write-fraction");
+                gv.keep    ? "--keep"
+                : gv.procs ? "--procs"
+                           : "--write-fraction");
         return 2;
     }
     if (o->exec_host_path == NULL) {
-        fprintf(stderr, "xipvm synth: --exec HOSTPATH (the program's ELF) is required\n");
+        fprintf(
+            stderr,
+            "xipvm synth: --exec HOSTPATH (the program's ELF) is required\n");
         return 2;
     }
     return 0;
@@ -135,13 +146,16 @@ int cmd_synth(int argc, char **argv)
     enum synth_kind kind;
     const char *out = NULL;
     char err[512];
-    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "--help") == 0) {
         fputs(synth_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     if (synth_kind_from_name(argv[1], &kind) != 0) {
-        fprintf(stderr, "xipvm synth: unknown kind '%s' (spawn-many, fork-storm, "
-                "data-writers, text-walk)\n", argv[1]);
+        fprintf(stderr,
+                "xipvm synth: unknown kind '%s' (spawn-many, fork-storm, "
+                "data-writers, text-walk)\n",
+                argv[1]);
         return 2;
     }
     synth_opts_init(&o, kind);
@@ -157,13 +171,15 @@ int cmd_synth(int argc, char **argv)
     if (error || cerr) {
         fprintf(stderr, "xipvm synth: %s\n", error ? err : "write error");
         if (f != stdout)
-            remove(out);        /* no half-written trace left behind */
+            remove(out); /* no half-written trace left behind */
         return error == EINVAL || error == ENOEXEC ? 2 : 1;
     }
-    fprintf(stderr, "xipvm synth: %llu events (%llu x, %llu r, %llu w, %llu spawn, "
-            "%llu fork, %llu exit)\n", (unsigned long long)st.events,
-            (unsigned long long)st.x, (unsigned long long)st.r,
-            (unsigned long long)st.w, (unsigned long long)st.spawns,
-            (unsigned long long)st.forks, (unsigned long long)st.exits);
+    fprintf(stderr,
+            "xipvm synth: %llu events (%llu x, %llu r, %llu w, %llu spawn, "
+            "%llu fork, %llu exit)\n",
+            (unsigned long long)st.events, (unsigned long long)st.x,
+            (unsigned long long)st.r, (unsigned long long)st.w,
+            (unsigned long long)st.spawns, (unsigned long long)st.forks,
+            (unsigned long long)st.exits);
     return 0;
 }

@@ -10,8 +10,8 @@
 
 #include "cli.h"
 
-#define RAW_CAP (1u << 17)
-#define OUT_CAP (1u << 20)
+#define RAW_CAP  (1u << 17)
+#define OUT_CAP  (1u << 20)
 #define MAX_LINE (1u << 16)
 
 enum kind { PLAIN, GZIP, ZSTD };
@@ -26,8 +26,8 @@ struct input {
     uint64_t raw_total;
     char out[OUT_CAP + 1];
     size_t out_pos, out_len;
-    int eof;                    /* no more decoded bytes will come */
-    int mid;                    /* inside a gzip member or zstd frame */
+    int eof; /* no more decoded bytes will come */
+    int mid; /* inside a gzip member or zstd frame */
 };
 
 static int fill_raw(struct input *in)
@@ -93,7 +93,8 @@ static int decode_more(struct input *in)
     }
     size_t before = in->out_len;
     if (in->kind == PLAIN) {
-        size_t n = in->raw_len - in->raw_pos < room ? in->raw_len - in->raw_pos : room;
+        size_t n =
+            in->raw_len - in->raw_pos < room ? in->raw_len - in->raw_pos : room;
         memcpy(in->out + in->out_len, in->raw + in->raw_pos, n);
         in->raw_pos += n;
         in->out_len += n;
@@ -115,7 +116,7 @@ static int decode_more(struct input *in)
             return 0;
         }
         if (in->raw_len == 0 && in->out_len == before)
-            return EILSEQ;      /* the input ended inside a member */
+            return EILSEQ; /* the input ended inside a member */
         in->mid = 1;
         return rc == Z_OK || rc == Z_BUF_ERROR ? 0 : EILSEQ;
     }
@@ -127,8 +128,8 @@ static int decode_more(struct input *in)
     if (ZSTD_isError(rc))
         return EILSEQ;
     if (rc != 0 && in->raw_len == 0 && in->out_len == before)
-        return EILSEQ;          /* the input ended inside a frame */
-    in->mid = rc != 0;          /* 0: a frame ended, fully flushed */
+        return EILSEQ; /* the input ended inside a frame */
+    in->mid = rc != 0; /* 0: a frame ended, fully flushed */
     return 0;
 }
 
@@ -146,7 +147,7 @@ char *input_line(struct input *in, int *err)
         if (in->eof) {
             if (in->out_pos == in->out_len)
                 return NULL;
-            in->out[in->out_len] = '\0';    /* a last line without '\n' */
+            in->out[in->out_len] = '\0'; /* a last line without '\n' */
             in->out_pos = in->out_len;
             return start;
         }
@@ -166,7 +167,7 @@ char *input_line(struct input *in, int *err)
                 return NULL;
         } while (in->out_len == before && !in->eof && ++guard < 1000000);
         if (in->out_len == before && !in->eof) {
-            *err = EILSEQ;      /* a decoder that makes no progress */
+            *err = EILSEQ; /* a decoder that makes no progress */
             return NULL;
         }
     }

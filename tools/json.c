@@ -46,8 +46,9 @@ void print_json_report(FILE *out, const struct xvm_report *rep, const char *ind)
     const struct xvm_figure *fig = xvm_stats_figures(&n);
     for (size_t i = 0; i < n; i++)
         fprintf(out, "%s%s\"%s\": %llu", i ? ",\n" : "", ind, fig[i].name,
-                (unsigned long long)*(const uint64_t *)(const void *)
-                    ((const char *)&rep->st + fig[i].offset));
+                (unsigned long long)*(
+                    const uint64_t *)(const void *)((const char *)&rep->st +
+                                                    fig[i].offset));
     uses(out, "pages", rep->st.pages, ind);
     uses(out, "pages_peak", rep->st.pages_peak, ind);
     fprintf(out, ",\n%s\"ram_now\": ", ind);
@@ -55,10 +56,11 @@ void print_json_report(FILE *out, const struct xvm_report *rep, const char *ind)
     fprintf(out, ",\n%s\"ram_now_total\": %llu,\n%s\"ram_peak\": ", ind,
             (unsigned long long)rep->ram_now_total, ind);
     print_json_ram(out, rep->ram_peak);
-    fprintf(out, ",\n%s\"ram_peak_total\": %llu,\n"
+    fprintf(out,
+            ",\n%s\"ram_peak_total\": %llu,\n"
             "%s\"vm_page_share_percent\": %.3f,\n"
-            "%s\"device_vm_page_bytes\": %llu", ind,
-            (unsigned long long)rep->ram_peak_total, ind,
+            "%s\"device_vm_page_bytes\": %llu",
+            ind, (unsigned long long)rep->ram_peak_total, ind,
             rep->vm_page_share_percent, ind,
             (unsigned long long)rep->device_vm_page_bytes);
 }
@@ -81,7 +83,8 @@ static void timeline(FILE *out, const struct run_result *r)
 void print_json_run(FILE *out, const struct run_opts *o, int xip,
                     const struct run_result *r)
 {
-    fprintf(out, "{\n  \"mode\": \"%s\",\n  \"machine\": ", xip ? "xip" : "copy");
+    fprintf(out,
+            "{\n  \"mode\": \"%s\",\n  \"machine\": ", xip ? "xip" : "copy");
     json_string(out, o->machine);
     fprintf(out, ",\n  \"events\": %llu,\n  \"mismatches\": %llu,\n",
             (unsigned long long)r->events, (unsigned long long)r->mismatches);

@@ -38,9 +38,21 @@ int parse_size(const char *s, uint64_t *v)
     unsigned long long x = strtoull(s, &end, num_base(s));
     unsigned shift = 0;
     switch (*end) {
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        end++;
+        break;
     default: break;
     }
     if (errno || *end != '\0' || x > (UINT64_MAX >> shift))
@@ -83,11 +95,16 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
             if ((v = value(argc, argv, &i)) == NULL)
                 return 2;
             /* A bad --machine is a usage error (2), like a bad --ram. */
-            if (a[2] == 'm' && strcmp(v, "sgimips") != 0 && strcmp(v, "amd64") != 0) {
-                fprintf(stderr, "xipvm: --machine: expected sgimips or amd64, got %s\n", v);
+            if (a[2] == 'm' && strcmp(v, "sgimips") != 0 &&
+                strcmp(v, "amd64") != 0) {
+                fprintf(stderr,
+                        "xipvm: --machine: expected sgimips or amd64, got %s\n",
+                        v);
                 return 2;
             }
-            *(a[2] == 'i' ? &o->image : a[2] == 'm' ? &o->machine : &o->svg) = v;
+            *(a[2] == 'i'   ? &o->image
+              : a[2] == 'm' ? &o->machine
+                            : &o->svg) = v;
         } else if (strcmp(a, "--ram") == 0) {
             if ((v = value(argc, argv, &i)) == NULL)
                 return 2;
@@ -95,7 +112,8 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
                 fprintf(stderr, "xipvm: --ram: not a size: %s\n", v);
                 return 2;
             }
-        } else if (strcmp(a, "--fault-ahead") == 0 || strcmp(a, "--readahead") == 0) {
+        } else if (strcmp(a, "--fault-ahead") == 0 ||
+                   strcmp(a, "--readahead") == 0) {
             if ((v = value(argc, argv, &i)) == NULL)
                 return 2;
             if (parse_uint(v, 64, &n)) {
@@ -118,7 +136,8 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
         return 2;
     }
     if (want_trace && o->trace == NULL) {
-        fprintf(stderr, "xipvm: a TRACE file (or - for standard input) is required\n");
+        fprintf(stderr,
+                "xipvm: a TRACE file (or - for standard input) is required\n");
         return 2;
     }
     return 0;

@@ -72,15 +72,17 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
             continue;
         shown = now();
         xvm_replay_totals(rp, &t);
-        fprintf(stderr, "\r%s: %llu events, %.1f MB read ", xip ? "xip" : "copy",
-                (unsigned long long)t.events, input_bytes(in) / 1e6);
+        fprintf(stderr, "\r%s: %llu events, %.1f MB read ",
+                xip ? "xip" : "copy", (unsigned long long)t.events,
+                input_bytes(in) / 1e6);
     }
     if (progress)
         fprintf(stderr, "\r%60s\r", "");
     if (ioerr) {
         fprintf(stderr, "xipvm: %s: %s\n", o->trace,
-                ioerr == E2BIG ? "line too long" : ioerr == EILSEQ
-                ? "corrupt compressed data" : strerror(ioerr));
+                ioerr == E2BIG    ? "line too long"
+                : ioerr == EILSEQ ? "corrupt compressed data"
+                                  : strerror(ioerr));
         goto out;
     }
     xvm_replay_totals(rp, &t);
@@ -104,7 +106,7 @@ out:
     input_close(in);
     world_close(&w);
     if (rc != 0)
-        run_result_free(r);     /* callers free only a successful result */
+        run_result_free(r); /* callers free only a successful result */
     return rc;
 }
 

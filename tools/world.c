@@ -21,9 +21,10 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
     if ((error = xvm_machine_create(&cfg, &w->m)) != 0) {
         fprintf(stderr, "xipvm: machine %s with %llu bytes of RAM: %s\n",
                 o->machine, (unsigned long long)o->ram,
-                error == EINVAL ? "unknown profile or bad RAM size (sgimips "
-                "or amd64; a multiple of 4K, at most 4G on sgimips)"
-                                : strerror(error));
+                error == EINVAL
+                    ? "unknown profile or bad RAM size (sgimips "
+                      "or amd64; a multiple of 4K, at most 4G on sgimips)"
+                    : strerror(error));
         return 1;
     }
     if ((error = xvm_flash_open(w->m, o->image, NULL, &w->flash)) != 0) {

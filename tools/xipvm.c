@@ -16,7 +16,8 @@ static const struct {
     const char *what;
 } commands[] = {
     { "run", cmd_run, "replay a trace on an image, XIP or copy mode" },
-    { "compare", cmd_compare, "replay a trace in both modes: RAM saved by XIP" },
+    { "compare", cmd_compare,
+      "replay a trace in both modes: RAM saved by XIP" },
     { "fsinfo", cmd_fsinfo, "how each file of an image maps under XIP" },
     { "record", cmd_record, "record a program's trace with valgrind lackey" },
     { "import-lackey", cmd_import_lackey, "convert a lackey log into a trace" },
@@ -29,8 +30,9 @@ static int usage(FILE *f)
     fprintf(f, "usage: xipvm COMMAND [ARGS...]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].what);
-    fprintf(f, "\n'xipvm COMMAND' without arguments describes its options.\n"
-               "Every figure the reports print is defined in doc/figures.md.\n");
+    fprintf(f,
+            "\n'xipvm COMMAND' without arguments describes its options.\n"
+            "Every figure the reports print is defined in doc/figures.md.\n");
     return f == stdout ? 0 : 2;
 }
 

@@ -10,7 +10,7 @@
 struct check {
     char *msg;
     size_t len;
-    int error;                  /* 0, or EINVAL once something failed */
+    int error; /* 0, or EINVAL once something failed */
 };
 
 /* Records the first failure only.  => EINVAL. */

@@ -14,8 +14,8 @@
 
 /* Places where a test can make the Nth occurrence fail (xvm_inject). */
 enum inject_site {
-    INJECT_ALLOC,               /* host memory of the simulation */
-    INJECT_FRAME,               /* a frame of simulated RAM */
+    INJECT_ALLOC, /* host memory of the simulation */
+    INJECT_FRAME, /* a frame of simulated RAM */
     INJECT_SITES
 };
 
@@ -23,9 +23,9 @@ struct core {
     const struct profile *prof;
     uint32_t pgsz;
     unsigned pgshift;
-    uint64_t occurred[INJECT_SITES];    /* occurrences so far, per site */
-    uint64_t fail_at[INJECT_SITES];     /* occurrence that fails; 0: none */
-    unsigned quiet;             /* > 0: inspecting (see core_quiet_begin) */
+    uint64_t occurred[INJECT_SITES]; /* occurrences so far, per site */
+    uint64_t fail_at[INJECT_SITES];  /* occurrence that fails; 0: none */
+    unsigned quiet; /* > 0: inspecting (see core_quiet_begin) */
 };
 
 void core_init(struct core *c, const struct profile *prof);

@@ -13,7 +13,7 @@
 
 struct gauge {
     uint64_t cur, peak, total;
-    uint64_t window_peak;       /* peak since gauge_window_reset() */
+    uint64_t window_peak; /* peak since gauge_window_reset() */
 };
 
 static inline void gauge_add(struct gauge *g, int64_t delta)

@@ -112,7 +112,8 @@ bool hmap_del(struct hmap *h, uint64_t key)
     }
     /* Backward-shift: move later members of the probe run into the gap. */
     size_t gap = i;
-    for (size_t j = (i + 1) & mask; h->keys[j] != HMAP_EMPTY; j = (j + 1) & mask) {
+    for (size_t j = (i + 1) & mask; h->keys[j] != HMAP_EMPTY;
+         j = (j + 1) & mask) {
         size_t home = slot_of(h, h->keys[j]);
         if (((j - home) & mask) >= ((j - gap) & mask)) {
             h->keys[gap] = h->keys[j];

@@ -11,14 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HMAP_EMPTY UINT64_MAX   /* a key that can never be stored */
+#define HMAP_EMPTY UINT64_MAX /* a key that can never be stored */
 
 struct core;
 
 struct hmap {
     uint64_t *keys;
     uint64_t *vals;
-    size_t cap;     /* power of two, or 0 */
+    size_t cap; /* power of two, or 0 */
     size_t n;
 };
 

@@ -17,7 +17,7 @@ struct pool_item {
 
 struct pool {
     struct pool_item *free;
-    size_t size;                /* object size, at least a pointer */
+    size_t size; /* object size, at least a pointer */
 };
 
 static inline void *pool_get(struct core *c, struct pool *p)

@@ -9,7 +9,7 @@
 
 static const struct profile profiles[] = {
     {
-        .name = "sgimips",          /* NetBSD/sgimips, MIPS32 */
+        .name = "sgimips", /* NetBSD/sgimips, MIPS32 */
         .page_shift = 12,
         .levels = 2,
         .level_bits = { 10, 10 },
@@ -17,10 +17,10 @@ static const struct profile profiles[] = {
         .vm_page_size = 72,
         .big_endian = true,
         .tlb_entries = 64,
-        .va_max = UINT64_C(0x80000000),        /* kuseg */
+        .va_max = UINT64_C(0x80000000), /* kuseg */
     },
     {
-        .name = "amd64",            /* NetBSD/amd64 */
+        .name = "amd64", /* NetBSD/amd64 */
         .page_shift = 12,
         .levels = 4,
         .level_bits = { 9, 9, 9, 9 },
@@ -28,7 +28,7 @@ static const struct profile profiles[] = {
         .vm_page_size = 128,
         .big_endian = false,
         .tlb_entries = 1024,
-        .va_max = UINT64_C(0x800000000000),    /* lower canonical half */
+        .va_max = UINT64_C(0x800000000000), /* lower canonical half */
     },
 };
 

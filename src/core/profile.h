@@ -10,13 +10,13 @@
 struct profile {
     const char *name;
     unsigned page_shift;
-    unsigned levels;            /* page-table levels */
-    unsigned level_bits[4];     /* index bits per level, root first */
-    unsigned pte_size;          /* 4 or 8 bytes */
-    unsigned vm_page_size;      /* modelled sizeof(struct vm_page) */
-    bool big_endian;            /* byte order of PTEs in simulated RAM */
-    unsigned tlb_entries;       /* default software TLB size */
-    uint64_t va_max;            /* end of user address space */
+    unsigned levels;        /* page-table levels */
+    unsigned level_bits[4]; /* index bits per level, root first */
+    unsigned pte_size;      /* 4 or 8 bytes */
+    unsigned vm_page_size;  /* modelled sizeof(struct vm_page) */
+    bool big_endian;        /* byte order of PTEs in simulated RAM */
+    unsigned tlb_entries;   /* default software TLB size */
+    uint64_t va_max;        /* end of user address space */
 };
 
 /* => the profile called name, or NULL. */

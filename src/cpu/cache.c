@@ -37,38 +37,48 @@ static unsigned log2u(uint64_t x)
     return n;
 }
 
-int cache_geom_check(const char *opt, const struct cache_geom *g,
-                     char *err, size_t errlen)
+int cache_geom_check(const char *opt, const struct cache_geom *g, char *err,
+                     size_t errlen)
 {
     if (g->size == 0 || g->assoc == 0 || g->line == 0)
-        return fail(err, errlen, "%s: size, associativity and line size "
-                    "must all be above zero (got %u,%u,%u)", opt,
-                    g->size, g->assoc, g->line);
+        return fail(err, errlen,
+                    "%s: size, associativity and line size "
+                    "must all be above zero (got %u,%u,%u)",
+                    opt, g->size, g->assoc, g->line);
     if (g->size > INT32_MAX)
-        return fail(err, errlen, "%s: size %u is too large (at most %d "
-                    "bytes)", opt, g->size, INT32_MAX);
+        return fail(err, errlen,
+                    "%s: size %u is too large (at most %d "
+                    "bytes)",
+                    opt, g->size, INT32_MAX);
     if (!pow2(g->line))
-        return fail(err, errlen, "%s: line size %u is not a power of two",
-                    opt, g->line);
+        return fail(err, errlen, "%s: line size %u is not a power of two", opt,
+                    g->line);
     if (g->line < CACHE_MIN_LINE)
-        return fail(err, errlen, "%s: line size %u is below %u bytes (an "
-                    "access could span three lines)", opt, g->line,
-                    CACHE_MIN_LINE);
+        return fail(err, errlen,
+                    "%s: line size %u is below %u bytes (an "
+                    "access could span three lines)",
+                    opt, g->line, CACHE_MIN_LINE);
     if (g->size <= g->line)
-        return fail(err, errlen, "%s: size %u is not larger than the line "
-                    "size %u", opt, g->size, g->line);
+        return fail(err, errlen,
+                    "%s: size %u is not larger than the line "
+                    "size %u",
+                    opt, g->size, g->line);
     if (g->assoc > g->size / g->line)
-        return fail(err, errlen, "%s: associativity %u is larger than the "
-                    "%u lines of the cache", opt, g->assoc, g->size / g->line);
+        return fail(err, errlen,
+                    "%s: associativity %u is larger than the "
+                    "%u lines of the cache",
+                    opt, g->assoc, g->size / g->line);
     if (g->size % ((uint64_t)g->line * g->assoc) != 0)
-        return fail(err, errlen, "%s: line size %u times associativity %u "
-                    "does not divide the size %u", opt, g->line, g->assoc,
-                    g->size);
+        return fail(err, errlen,
+                    "%s: line size %u times associativity %u "
+                    "does not divide the size %u",
+                    opt, g->line, g->assoc, g->size);
     uint64_t sets = g->size / ((uint64_t)g->line * g->assoc);
     if (!pow2(sets))
-        return fail(err, errlen, "%s: set count %llu (size / (line * "
-                    "associativity)) is not a power of two", opt,
-                    (unsigned long long)sets);
+        return fail(err, errlen,
+                    "%s: set count %llu (size / (line * "
+                    "associativity)) is not a power of two",
+                    opt, (unsigned long long)sets);
     return 0;
 }
 
@@ -95,19 +105,22 @@ int cache_geom_parse(const char *opt, const char *val, struct cache_geom *g,
     for (int i = 0; i < 3; i++) {
         s = number(s, &v[i]);
         if (s == NULL)
-            return fail(err, errlen, "%s: '%s' is not SIZE,ASSOC,LINE "
+            return fail(err, errlen,
+                        "%s: '%s' is not SIZE,ASSOC,LINE "
                         "(decimal numbers below 2^32, e.g. 32768,8,64)",
                         opt, val);
         if (i == 0 && (*s == 'K' || *s == 'k' || *s == 'M' || *s == 'm')) {
             v[0] <<= (*s == 'K' || *s == 'k') ? 10 : 20;
             s++;
             if (v[0] > UINT32_MAX)
-                return fail(err, errlen, "%s: size in '%s' is too large",
-                            opt, val);
+                return fail(err, errlen, "%s: size in '%s' is too large", opt,
+                            val);
         }
         if (*s != (i < 2 ? ',' : '\0'))
-            return fail(err, errlen, "%s: '%s' is not SIZE,ASSOC,LINE "
-                        "(e.g. 32768,8,64 or 32K,8,64)", opt, val);
+            return fail(err, errlen,
+                        "%s: '%s' is not SIZE,ASSOC,LINE "
+                        "(e.g. 32768,8,64 or 32K,8,64)",
+                        opt, val);
         s++;
     }
     struct cache_geom n = { (uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2] };
@@ -117,8 +130,8 @@ int cache_geom_parse(const char *opt, const char *val, struct cache_geom *g,
     return e;
 }
 
-int cache_parse_option(struct cache_config *cfg, const char *arg,
-                       char *err, size_t errlen)
+int cache_parse_option(struct cache_config *cfg, const char *arg, char *err,
+                       size_t errlen)
 {
     static const struct {
         const char *name;
@@ -127,7 +140,8 @@ int cache_parse_option(struct cache_config *cfg, const char *arg,
         { "--I1", offsetof(struct cache_config, i1) },
         { "--D1", offsetof(struct cache_config, d1) },
         { "--LL", offsetof(struct cache_config, ll) },
-        { "--L2", offsetof(struct cache_config, ll) },  /* cachegrind's old name */
+        { "--L2",
+          offsetof(struct cache_config, ll) }, /* cachegrind's old name */
     };
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
         size_t n = strlen(opts[i].name);
@@ -161,13 +175,15 @@ static size_t sets_of(const struct cache_geom *g)
  * rounded to 8 so that the next level's tags stay aligned. */
 static size_t level_bytes(const struct cache_geom *g)
 {
-    size_t n = lines_of(g) * 2 * sizeof(uint64_t) + sets_of(g) * sizeof(uint32_t);
+    size_t n =
+        lines_of(g) * 2 * sizeof(uint64_t) + sets_of(g) * sizeof(uint32_t);
     return (n + 7) & ~(size_t)7;
 }
 
 size_t cache_host_bytes(const struct cache_config *cfg)
 {
-    return level_bytes(&cfg->i1) + level_bytes(&cfg->d1) + level_bytes(&cfg->ll);
+    return level_bytes(&cfg->i1) + level_bytes(&cfg->d1) +
+           level_bytes(&cfg->ll);
 }
 
 /* Carves l's arrays out of *mem (8-byte parts first keep alignment). */
@@ -180,7 +196,7 @@ static void level_init(struct cache_level *l, const struct cache_geom *g,
     l->tags = (uint64_t *)(void *)*mem;
     l->stamp = l->tags + lines;
     l->mru = (uint32_t *)(void *)(l->stamp + lines);
-    memset(l->tags, 0xff, lines * sizeof *l->tags);     /* CACHE_EMPTY */
+    memset(l->tags, 0xff, lines * sizeof *l->tags); /* CACHE_EMPTY */
     memset(l->stamp, 0, lines * sizeof *l->stamp);
     memset(l->mru, 0, sets * sizeof *l->mru);
     *mem += level_bytes(g);
@@ -201,8 +217,8 @@ static void default_free(void *ctx, void *p)
     free(p);
 }
 
-int cache_init(struct cache *c, const struct cache_config *cfg,
-               char *err, size_t errlen)
+int cache_init(struct cache *c, const struct cache_config *cfg, char *err,
+               size_t errlen)
 {
     int e;
     memset(c, 0, sizeof *c);
@@ -318,7 +334,7 @@ unsigned cache_access_slow(struct cache *c, struct cache_level *l,
         size = CACHE_MAX_ACCESS;
     uint64_t last = addr + (size - 1);
     if (last < addr)
-        last = UINT64_MAX;              /* no wrap past the top */
+        last = UINT64_MAX; /* no wrap past the top */
     unsigned wbs = 0, fills = 0, l1_missed = 0;
 
     l->refs[kind]++;
@@ -334,7 +350,8 @@ unsigned cache_access_slow(struct cache *c, struct cache_level *l,
          * L1 lines that missed; the LL miss counts once. */
         struct cache_level *ll = &c->ll;
         ll->refs[kind]++;
-        for (uint64_t b = addr >> ll->line_bits; b <= last >> ll->line_bits; b++)
+        for (uint64_t b = addr >> ll->line_bits; b <= last >> ll->line_bits;
+             b++)
             fills += set_ref(c, ll, b, false, &wbs);
         if (fills)
             ll->misses[kind]++;
@@ -371,9 +388,9 @@ static void level_flush(struct cache *c, struct cache_level *l)
 void cache_flush(struct cache *c)
 {
     level_flush(c, &c->i1);
-    level_flush(c, &c->d1);             /* into LL first, */
+    level_flush(c, &c->d1); /* into LL first, */
     if (c->has_ll)
-        level_flush(c, &c->ll);         /* then LL to memory */
+        level_flush(c, &c->ll); /* then LL to memory */
 }
 
 void cache_reset_stats(struct cache *c)
@@ -401,9 +418,10 @@ static int level_check(const struct cache_level *l, const char *name,
         for (uint32_t i = 0; i < l->assoc; i++) {
             if ((set[i] == CACHE_EMPTY) != (stamp[i] == 0) ||
                 stamp[i] > l->clock)
-                return fail(err, errlen, "cache %s: set %llu way %u: stamp "
-                            "%llu does not fit its tag", name,
-                            (unsigned long long)s, i,
+                return fail(err, errlen,
+                            "cache %s: set %llu way %u: stamp "
+                            "%llu does not fit its tag",
+                            name, (unsigned long long)s, i,
                             (unsigned long long)stamp[i]);
             if (stamp[i] > newest)
                 newest = stamp[i];
@@ -411,22 +429,27 @@ static int level_check(const struct cache_level *l, const char *name,
                 continue;
             uint64_t b = set[i] >> 1;
             if ((b & l->set_mask) != s)
-                return fail(err, errlen, "cache %s: block %#llx sits in set "
-                            "%llu", name, (unsigned long long)b,
-                            (unsigned long long)s);
+                return fail(err, errlen,
+                            "cache %s: block %#llx sits in set "
+                            "%llu",
+                            name, (unsigned long long)b, (unsigned long long)s);
             if (clean && (set[i] & 1))
                 return fail(err, errlen, "cache %s: dirty line %#llx", name,
                             (unsigned long long)b);
             for (uint32_t j = 0; j < i; j++)
                 if (set[j] != CACHE_EMPTY &&
                     (set[j] >> 1 == b || stamp[j] == stamp[i]))
-                    return fail(err, errlen, "cache %s: set %llu holds block "
-                                "%#llx twice or two ways of one age", name,
-                                (unsigned long long)s, (unsigned long long)b);
+                    return fail(err, errlen,
+                                "cache %s: set %llu holds block "
+                                "%#llx twice or two ways of one age",
+                                name, (unsigned long long)s,
+                                (unsigned long long)b);
         }
         if (newest != 0 && stamp[l->mru[s]] != newest)
-            return fail(err, errlen, "cache %s: set %llu: mru is not the "
-                        "newest way", name, (unsigned long long)s);
+            return fail(err, errlen,
+                        "cache %s: set %llu: mru is not the "
+                        "newest way",
+                        name, (unsigned long long)s);
     }
     return 0;
 }

@@ -46,9 +46,9 @@
 
 /* One level's shape, cachegrind's `SIZE,ASSOC,LINE`; size 0: absent. */
 struct cache_geom {
-    uint32_t size;              /* bytes */
-    uint32_t assoc;             /* ways; size / line: fully associative */
-    uint32_t line;              /* bytes, a power of two, at least 16 */
+    uint32_t size;  /* bytes */
+    uint32_t assoc; /* ways; size / line: fully associative */
+    uint32_t line;  /* bytes, a power of two, at least 16 */
 };
 
 /* cachegrind's smallest line: no instruction then spans three lines. */
@@ -57,7 +57,7 @@ struct cache_geom {
 #define CACHE_MAX_ACCESS 4096u
 
 struct cache_config {
-    struct cache_geom i1, d1, ll;       /* ll.size == 0: no last level */
+    struct cache_geom i1, d1, ll; /* ll.size == 0: no last level */
     /* Host memory for the tag arrays, taken once by cache_init; NULL: malloc. */
     void *(*alloc)(void *ctx, size_t n);
     void (*free)(void *ctx, void *p);
@@ -74,25 +74,25 @@ enum cache_kind { CACHE_I = 0, CACHE_R = 1, CACHE_W = 2 };
  * names the way used last, so a repeat needs no scan at all.
  */
 struct cache_level {
-    uint64_t *tags;             /* sets * assoc: block << 1 | dirty */
-    uint64_t *stamp;            /* sets * assoc: clock at last use; 0 never */
-    uint32_t *mru;              /* sets: the way used last */
+    uint64_t *tags;  /* sets * assoc: block << 1 | dirty */
+    uint64_t *stamp; /* sets * assoc: clock at last use; 0 never */
+    uint32_t *mru;   /* sets: the way used last */
     uint64_t clock;
-    uint64_t set_mask;          /* sets - 1 */
+    uint64_t set_mask; /* sets - 1 */
     uint32_t assoc;
     uint32_t line_bits;
     struct cache_geom geom;
     /* refs: accesses that looked this level up (for LL: L1 misses). */
-    uint64_t refs[3], misses[3];        /* by enum cache_kind */
-    uint64_t writebacks;        /* dirty lines evicted from this level */
+    uint64_t refs[3], misses[3]; /* by enum cache_kind */
+    uint64_t writebacks;         /* dirty lines evicted from this level */
 };
 
 struct cache {
     struct cache_level i1, d1, ll;
     bool has_ll;
-    uint32_t min_line;          /* smallest line of all levels */
-    uint64_t mem_fills;         /* lines read from memory */
-    uint64_t mem_writebacks;    /* dirty lines written to memory */
+    uint32_t min_line;       /* smallest line of all levels */
+    uint64_t mem_fills;      /* lines read from memory */
+    uint64_t mem_writebacks; /* dirty lines written to memory */
     void (*free)(void *ctx, void *p);
     void *alloc_ctx;
 };
@@ -102,9 +102,9 @@ struct cache {
 
 /* The access result word. */
 #define CACHE_L1_MISS     1u
-#define CACHE_FILLS(r)    (((r) >> 1) & 0x3ffu)   /* lines from memory */
-#define CACHE_WBS(r)      (((r) >> 11) & 0x7ffu)  /* dirty lines to memory */
-#define CACHE_L1_LINES(r) (((r) >> 22) & 0x3ffu)  /* L1 lines that missed */
+#define CACHE_FILLS(r)    (((r) >> 1) & 0x3ffu)  /* lines from memory */
+#define CACHE_WBS(r)      (((r) >> 11) & 0x7ffu) /* dirty lines to memory */
+#define CACHE_L1_LINES(r) (((r) >> 22) & 0x3ffu) /* L1 lines that missed */
 
 /*
  * cache_geom_check: is g a geometry cachegrind accepts?
@@ -116,8 +116,8 @@ struct cache {
  *    or more (cachegrind's int).  The size itself need not be a power of
  *    two (12 MiB, 24 ways, 64 B lines is fine: 8192 sets).
  */
-int cache_geom_check(const char *opt, const struct cache_geom *g,
-                     char *err, size_t errlen);
+int cache_geom_check(const char *opt, const struct cache_geom *g, char *err,
+                     size_t errlen);
 
 /*
  * cache_geom_parse: "SIZE,ASSOC,LINE", as in `--I1=32768,8,64`.
@@ -133,8 +133,8 @@ int cache_geom_parse(const char *opt, const char *val, struct cache_geom *g,
  * => 0 when parsed; ENOENT when arg is none of these (cfg untouched);
  *    EINVAL with a message for a bad value.
  */
-int cache_parse_option(struct cache_config *cfg, const char *arg,
-                       char *err, size_t errlen);
+int cache_parse_option(struct cache_config *cfg, const char *arg, char *err,
+                       size_t errlen);
 
 /* A cachegrind-like default: 32 KiB 8-way I1 and D1, 2 MiB 16-way LL, 64 B
  * lines, malloc. */
@@ -150,8 +150,8 @@ size_t cache_host_bytes(const struct cache_config *cfg);
  * => 0; EINVAL (bad geometry); ENOMEM (the allocator failed; nothing
  *    is left allocated).  cache_fini releases.
  */
-int cache_init(struct cache *c, const struct cache_config *cfg,
-               char *err, size_t errlen);
+int cache_init(struct cache *c, const struct cache_config *cfg, char *err,
+               size_t errlen);
 void cache_fini(struct cache *c);
 
 /* Empties every level; dirty lines are written back and counted. */
@@ -179,8 +179,8 @@ unsigned cache_access_slow(struct cache *c, struct cache_level *l,
  * cache_access_slow.
  */
 static inline unsigned cache_access_(struct cache *c, struct cache_level *l,
-                                     unsigned kind, bool dirty,
-                                     uint64_t addr, uint32_t size)
+                                     unsigned kind, bool dirty, uint64_t addr,
+                                     uint32_t size)
 {
     uint64_t b = addr >> l->line_bits;
     uint64_t last = addr + (size ? size - 1 : 0);
@@ -208,7 +208,8 @@ static inline unsigned cache_access_(struct cache *c, struct cache_level *l,
  *    becomes dirty; modify: one D1 read reference that also dirties the
  *    line (cachegrind counts a modify as a read).
  */
-static inline unsigned cache_fetch(struct cache *c, uint64_t addr, uint32_t size)
+static inline unsigned cache_fetch(struct cache *c, uint64_t addr,
+                                   uint32_t size)
 {
     return cache_access_(c, &c->i1, CACHE_I, false, addr, size);
 }
@@ -218,12 +219,14 @@ static inline unsigned cache_load(struct cache *c, uint64_t addr, uint32_t size)
     return cache_access_(c, &c->d1, CACHE_R, false, addr, size);
 }
 
-static inline unsigned cache_store(struct cache *c, uint64_t addr, uint32_t size)
+static inline unsigned cache_store(struct cache *c, uint64_t addr,
+                                   uint32_t size)
 {
     return cache_access_(c, &c->d1, CACHE_W, true, addr, size);
 }
 
-static inline unsigned cache_modify(struct cache *c, uint64_t addr, uint32_t size)
+static inline unsigned cache_modify(struct cache *c, uint64_t addr,
+                                    uint32_t size)
 {
     return cache_access_(c, &c->d1, CACHE_R, true, addr, size);
 }

@@ -13,7 +13,7 @@
 
 #define KEY(vpn, shift) ((vpn) << 6 | (uint64_t)(shift))
 #define KEY_VPN(k)      ((k) >> 6)
-#define KEY_SHIFT(k)    ((unsigned)((k) & 63))
+#define KEY_SHIFT(k)    ((unsigned)((k)&63))
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -65,12 +65,14 @@ static void memo_forget(struct tlbm *t)
         t->memo[i] = (struct tlbm_memo){ 0, TLBM_NONE, 63 };
 }
 
-static int shape_check(const char *name, const struct tlbm_shape *s,
-                       char *err, size_t errlen)
+static int shape_check(const char *name, const struct tlbm_shape *s, char *err,
+                       size_t errlen)
 {
     if (s->entries == 0 || s->ways == 0)
-        return fail(err, errlen, "tlb %s: entries and ways must be above "
-                    "zero (got %u, %u)", name, s->entries, s->ways);
+        return fail(err, errlen,
+                    "tlb %s: entries and ways must be above "
+                    "zero (got %u, %u)",
+                    name, s->entries, s->ways);
     if (s->ways > s->entries || s->entries % s->ways != 0)
         return fail(err, errlen, "tlb %s: %u ways do not divide %u entries",
                     name, s->ways, s->entries);
@@ -92,8 +94,8 @@ static int array_init(struct tlbm_array *a, uint32_t entries, uint32_t ways)
     return 0;
 }
 
-int tlbm_init(struct tlbm *t, const struct tlbm_config *cfg,
-              char *err, size_t errlen)
+int tlbm_init(struct tlbm *t, const struct tlbm_config *cfg, char *err,
+              size_t errlen)
 {
     int e = 0;
     memset(t, 0, sizeof *t);
@@ -102,8 +104,10 @@ int tlbm_init(struct tlbm *t, const struct tlbm_config *cfg,
     switch (cfg->kind) {
     case TLBM_DIRECT:
         if (!pow2(cfg->entries) || cfg->entries > (1u << 24))
-            return fail(err, errlen, "tlb entries: %u is not a power of two "
-                        "from 1 to 2^24", cfg->entries);
+            return fail(err, errlen,
+                        "tlb entries: %u is not a power of two "
+                        "from 1 to 2^24",
+                        cfg->entries);
         e = array_init(&t->arr[0], cfg->entries, 1);
         t->l1[0][0] = t->l1[0][1] = t->l1[1][0] = t->l1[1][1] = &t->arr[0];
         break;
@@ -112,8 +116,10 @@ int tlbm_init(struct tlbm *t, const struct tlbm_config *cfg,
             return fail(err, errlen, "tlb entries: %u is not from 1 to 255",
                         cfg->entries);
         if (cfg->wired >= cfg->entries)
-            return fail(err, errlen, "tlb wired: %u leaves none of the %u "
-                        "entries to replace", cfg->wired, cfg->entries);
+            return fail(err, errlen,
+                        "tlb wired: %u leaves none of the %u "
+                        "entries to replace",
+                        cfg->wired, cfg->entries);
         t->pair = malloc(cfg->entries * sizeof *t->pair);
         if (t->pair == NULL) {
             e = ENOMEM;
@@ -124,19 +130,19 @@ int tlbm_init(struct tlbm *t, const struct tlbm_config *cfg,
         t->victim = cfg->entries - 1;
         break;
     case TLBM_AMD64: {
-        static const char *const names[5] = {
-            "itlb", "dtlb", "itlb_large", "dtlb_large", "stlb"
-        };
-        const struct tlbm_shape *sh[5] = {
-            &cfg->itlb, &cfg->dtlb, &cfg->itlb_large, &cfg->dtlb_large,
-            &cfg->stlb
-        };
+        static const char *const names[5] = { "itlb", "dtlb", "itlb_large",
+                                              "dtlb_large", "stlb" };
+        const struct tlbm_shape *sh[5] = { &cfg->itlb, &cfg->dtlb,
+                                           &cfg->itlb_large, &cfg->dtlb_large,
+                                           &cfg->stlb };
         for (int i = 0; i < 5; i++)
             if ((e = shape_check(names[i], sh[i], err, errlen)) != 0)
                 return e;
         if (cfg->walk_reads < 2)
-            return fail(err, errlen, "tlb walk_reads: %u is below 2 (a 2 MiB "
-                        "walk reads one fewer)", cfg->walk_reads);
+            return fail(err, errlen,
+                        "tlb walk_reads: %u is below 2 (a 2 MiB "
+                        "walk reads one fewer)",
+                        cfg->walk_reads);
         for (int i = 0; i < 5 && e == 0; i++)
             e = array_init(&t->arr[i], sh[i]->entries, sh[i]->ways);
         t->l1[0][0] = &t->arr[TLBM_DTLB];
@@ -145,8 +151,7 @@ int tlbm_init(struct tlbm *t, const struct tlbm_config *cfg,
         t->l1[1][1] = &t->arr[TLBM_ITLB2M];
         break;
     }
-    default:
-        return fail(err, errlen, "tlb kind: unknown (%d)", (int)cfg->kind);
+    default: return fail(err, errlen, "tlb kind: unknown (%d)", (int)cfg->kind);
     }
     if (e != 0) {
         tlbm_fini(t);
@@ -166,12 +171,9 @@ void tlbm_fini(struct tlbm *t)
 bool tlbm_page_ok(const struct tlbm *t, unsigned shift)
 {
     switch (t->cfg.kind) {
-    case TLBM_R4K:
-        return shift >= 12 && shift <= 24 && shift % 2 == 0;
-    case TLBM_AMD64:
-        return shift == 12 || shift == 21;
-    default:
-        return shift >= 12 && shift <= 40;
+    case TLBM_R4K: return shift >= 12 && shift <= 24 && shift % 2 == 0;
+    case TLBM_AMD64: return shift == 12 || shift == 21;
+    default: return shift >= 12 && shift <= 40;
     }
 }
 
@@ -248,7 +250,7 @@ static unsigned direct_access(struct tlbm *t, uint64_t asid, uint64_t va,
         t->st.refills++;
         *e = (struct tlbm_ent){ asid, key };
         t->shifts_seen |= UINT64_C(1) << shift;
-        t->memo[!exec].vpn = TLBM_NONE;         /* the slot may be its */
+        t->memo[!exec].vpn = TLBM_NONE; /* the slot may be its */
         r = TLBM_REFILL;
     }
     memo_set(t, exec, asid, vpn, shift);
@@ -299,7 +301,7 @@ static unsigned r4k_access(struct tlbm *t, uint64_t asid, uint64_t va,
     t->victim = v == t->cfg.wired ? t->cfg.entries - 1 : v - 1;
     t->pair[v] = (struct tlbm_pair){ asid, vpn2, shift };
     t->hint[h] = (uint8_t)v;
-    t->memo[!exec].vpn = TLBM_NONE;             /* the victim may be its */
+    t->memo[!exec].vpn = TLBM_NONE; /* the victim may be its */
     memo_set(t, exec, asid, vpn2, shift + 1);
     return TLBM_REFILL;
 }
@@ -335,16 +337,13 @@ static unsigned amd64_access(struct tlbm *t, uint64_t asid, uint64_t va,
     return r;
 }
 
-unsigned tlbm_access_slow(struct tlbm *t, uint64_t asid, uint64_t va,
-                          bool exec, unsigned shift)
+unsigned tlbm_access_slow(struct tlbm *t, uint64_t asid, uint64_t va, bool exec,
+                          unsigned shift)
 {
     switch (t->cfg.kind) {
-    case TLBM_R4K:
-        return r4k_access(t, asid, va, exec, shift);
-    case TLBM_AMD64:
-        return amd64_access(t, asid, va, exec, shift);
-    default:
-        return direct_access(t, asid, va, exec, shift);
+    case TLBM_R4K: return r4k_access(t, asid, va, exec, shift);
+    case TLBM_AMD64: return amd64_access(t, asid, va, exec, shift);
+    default: return direct_access(t, asid, va, exec, shift);
     }
 }
 
@@ -416,7 +415,8 @@ void tlbm_flush_all(struct tlbm *t)
         return;
     }
     for (int n = 0; n < 5; n++)
-        for (size_t i = 0; t->arr[n].ent != NULL && i < array_len(&t->arr[n]); i++)
+        for (size_t i = 0; t->arr[n].ent != NULL && i < array_len(&t->arr[n]);
+             i++)
             t->arr[n].ent[i] = (struct tlbm_ent){ 0, TLBM_NONE };
 }
 
@@ -436,9 +436,10 @@ int tlbm_check(const struct tlbm *t, char *err, size_t errlen)
                     continue;
                 unsigned sh = (p->shift > q->shift ? p->shift : q->shift) + 1;
                 if (base >> sh == (q->vpn2 << (q->shift + 1)) >> sh)
-                    return fail(err, errlen, "tlb: R4K entries %u and %u "
-                                "overlap at %#llx", j, i,
-                                (unsigned long long)base);
+                    return fail(err, errlen,
+                                "tlb: R4K entries %u and %u "
+                                "overlap at %#llx",
+                                j, i, (unsigned long long)base);
             }
         }
         return 0;
@@ -454,17 +455,22 @@ int tlbm_check(const struct tlbm *t, char *err, size_t errlen)
                     continue;
                 }
                 if (empty)
-                    return fail(err, errlen, "tlb array %d set %llu: an entry "
-                                "after an empty way", n, (unsigned long long)s);
+                    return fail(err, errlen,
+                                "tlb array %d set %llu: an entry "
+                                "after an empty way",
+                                n, (unsigned long long)s);
                 if ((KEY_VPN(set[i].key) & a->set_mask) != s)
-                    return fail(err, errlen, "tlb array %d: page %#llx in set "
-                                "%llu", n, (unsigned long long)KEY_VPN(set[i].key),
+                    return fail(err, errlen,
+                                "tlb array %d: page %#llx in set "
+                                "%llu",
+                                n, (unsigned long long)KEY_VPN(set[i].key),
                                 (unsigned long long)s);
                 for (uint32_t j = 0; j < i; j++)
                     if (set[j].key == set[i].key && set[j].asid == set[i].asid)
-                        return fail(err, errlen, "tlb array %d: page %#llx "
-                                    "twice", n,
-                                    (unsigned long long)KEY_VPN(set[i].key));
+                        return fail(err, errlen,
+                                    "tlb array %d: page %#llx "
+                                    "twice",
+                                    n, (unsigned long long)KEY_VPN(set[i].key));
             }
         }
     }

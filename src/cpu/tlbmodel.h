@@ -53,28 +53,28 @@ struct tlbm_shape {
 
 struct tlbm_config {
     enum tlbm_kind kind;
-    uint32_t entries;           /* DIRECT: slots, a power of two; R4K: pairs */
-    uint32_t wired;             /* R4K: entries [0, wired) never replaced */
-    uint32_t refill_cycles;     /* DIRECT, R4K: the refill handler's cost */
-    uint32_t walk_reads;        /* table reads of one refill or 4 KiB walk */
+    uint32_t entries;       /* DIRECT: slots, a power of two; R4K: pairs */
+    uint32_t wired;         /* R4K: entries [0, wired) never replaced */
+    uint32_t refill_cycles; /* DIRECT, R4K: the refill handler's cost */
+    uint32_t walk_reads;    /* table reads of one refill or 4 KiB walk */
     /* AMD64 only. */
-    struct tlbm_shape itlb, dtlb;               /* 4 KiB, first level */
-    struct tlbm_shape itlb_large, dtlb_large;   /* 2 MiB, first level */
-    struct tlbm_shape stlb;                     /* unified second level */
-    bool stlb_large;            /* the STLB holds 2 MiB entries too */
-    uint32_t stlb_cycles;       /* a first-level miss that hits the STLB */
+    struct tlbm_shape itlb, dtlb;             /* 4 KiB, first level */
+    struct tlbm_shape itlb_large, dtlb_large; /* 2 MiB, first level */
+    struct tlbm_shape stlb;                   /* unified second level */
+    bool stlb_large;      /* the STLB holds 2 MiB entries too */
+    uint32_t stlb_cycles; /* a first-level miss that hits the STLB */
 };
 
 /* Results of tlbm_access. */
-#define TLBM_HIT    0u          /* first-level hit: free */
-#define TLBM_HIT_L2 1u          /* AMD64: STLB hit, stlb_cycles */
-#define TLBM_REFILL 2u          /* DIRECT, R4K: refill handler, refill_cycles */
-#define TLBM_WALK   3u          /* AMD64: hardware walk, tlbm_walk_reads() reads */
+#define TLBM_HIT    0u /* first-level hit: free */
+#define TLBM_HIT_L2 1u /* AMD64: STLB hit, stlb_cycles */
+#define TLBM_REFILL 2u /* DIRECT, R4K: refill handler, refill_cycles */
+#define TLBM_WALK   3u /* AMD64: hardware walk, tlbm_walk_reads() reads */
 
 /* One set-associative array, each set MRU first. */
 struct tlbm_ent {
     uint64_t asid;
-    uint64_t key;               /* vpn << 6 | page shift; TLBM_NONE: empty */
+    uint64_t key; /* vpn << 6 | page shift; TLBM_NONE: empty */
 };
 #define TLBM_NONE UINT64_MAX
 
@@ -88,7 +88,7 @@ struct tlbm_array {
 /* An R4000 joint-TLB entry: the pair of 2^shift pages at vpn2 << (shift+1). */
 struct tlbm_pair {
     uint64_t asid;
-    uint64_t vpn2;              /* TLBM_NONE: empty */
+    uint64_t vpn2; /* TLBM_NONE: empty */
     uint32_t shift;
 };
 
@@ -100,16 +100,16 @@ struct tlbm_pair {
  */
 struct tlbm_memo {
     uint64_t asid;
-    uint64_t vpn;               /* va >> shift; TLBM_NONE: nothing */
+    uint64_t vpn; /* va >> shift; TLBM_NONE: nothing */
     uint32_t shift;
 };
 
 struct tlbm_stats {
-    uint64_t lookups[2];        /* [0] data, [1] fetch */
-    uint64_t misses[2];         /* first-level misses (R4K, DIRECT: refills) */
-    uint64_t l2_hits, l2_misses;        /* AMD64 STLB */
-    uint64_t refills;           /* software refills (DIRECT, R4K) */
-    uint64_t walks, walk_reads; /* AMD64 hardware walks and their reads */
+    uint64_t lookups[2];         /* [0] data, [1] fetch */
+    uint64_t misses[2];          /* first-level misses (R4K, DIRECT: refills) */
+    uint64_t l2_hits, l2_misses; /* AMD64 STLB */
+    uint64_t refills;            /* software refills (DIRECT, R4K) */
+    uint64_t walks, walk_reads;  /* AMD64 hardware walks and their reads */
 };
 
 struct tlbm {
@@ -120,9 +120,9 @@ struct tlbm {
     struct tlbm_array arr[5];
     /* R4K. */
     struct tlbm_pair *pair;
-    uint8_t hint[256];          /* tlbm_hint(asid, va) -> pair index */
-    uint32_t victim;            /* next round-robin victim */
-    uint64_t shifts_seen;       /* bit n: a 2^n entry was ever made */
+    uint8_t hint[256];    /* tlbm_hint(asid, va) -> pair index */
+    uint32_t victim;      /* next round-robin victim */
+    uint64_t shifts_seen; /* bit n: a 2^n entry was ever made */
     /* [exec][large]: the array whose MRU way, when it matches, is a hit
      * that changes nothing (DIRECT: its slots; AMD64: the L1 arrays). */
     struct tlbm_array *l1[2][2];
@@ -148,8 +148,8 @@ void tlbm_config_default(struct tlbm_config *cfg, enum tlbm_kind kind);
  * => 0; EINVAL with a message naming the field; ENOMEM.  Host memory:
  *    16 bytes per entry of every array (24 per R4K pair), from malloc.
  */
-int tlbm_init(struct tlbm *t, const struct tlbm_config *cfg,
-              char *err, size_t errlen);
+int tlbm_init(struct tlbm *t, const struct tlbm_config *cfg, char *err,
+              size_t errlen);
 void tlbm_fini(struct tlbm *t);
 
 /* => whether a mapping of 2^shift bytes can be held: R4K 12..24 even;
@@ -167,8 +167,8 @@ static inline unsigned tlbm_hint(uint64_t asid, uint64_t va)
     return (unsigned)((h ^ h >> 8 ^ h >> 16) & 255);
 }
 
-unsigned tlbm_access_slow(struct tlbm *t, uint64_t asid, uint64_t va,
-                          bool exec, unsigned shift);
+unsigned tlbm_access_slow(struct tlbm *t, uint64_t asid, uint64_t va, bool exec,
+                          unsigned shift);
 
 /*
  * tlbm_access: a fetch (exec) or a data access at va in address space asid,

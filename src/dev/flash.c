@@ -53,7 +53,7 @@ int flash_attach(struct devices *devs, const void *buf, uint64_t len,
 {
     struct xvm_flash *f;
     if (buf == NULL || len == 0 || (len & (devs->core->pgsz - 1)))
-        return EINVAL;          /* a buffer cannot be padded: whole pages */
+        return EINVAL; /* a buffer cannot be padded: whole pages */
     int error = flash_new(devs, cfg, &f);
     if (error)
         return error;
@@ -76,7 +76,7 @@ int flash_open(struct devices *devs, const char *path,
         return errno;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0) {
         close(fd);
-        return EINVAL;          /* not a regular, non-empty image file */
+        return EINVAL; /* not a regular, non-empty image file */
     }
     int error = flash_new(devs, cfg, &f);
     if (error) {
@@ -146,7 +146,7 @@ int xvm_flash_read(xvm_flash *f, uint64_t off, void *buf, size_t len)
 int xvm_flash_write(xvm_flash *f, uint64_t off, const void *buf, size_t len)
 {
     (void)f, (void)off, (void)buf, (void)len;
-    return EROFS;               /* run-time writes are refused (§3.5) */
+    return EROFS; /* run-time writes are refused (§3.5) */
 }
 
 bool flash_is_zero(const struct xvm_flash *f, uint64_t off, uint64_t len)

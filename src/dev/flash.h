@@ -16,7 +16,7 @@
 /* Block-interface reads of every flash device of a machine. */
 struct flash_stats {
     uint64_t reads, bytes_read;
-    uint64_t ns;                /* simulated time of those reads */
+    uint64_t ns; /* simulated time of those reads */
 };
 
 /* The layer's state: the machine's flash devices. */
@@ -31,16 +31,16 @@ struct xvm_mount;
 
 struct xvm_flash {
     struct devices *devs;
-    struct xvm_machine *owner;  /* opaque here: for the machine's calls */
+    struct xvm_machine *owner; /* opaque here: for the machine's calls */
     struct xvm_flash_config cfg;
-    const uint8_t *data;        /* the image */
-    uint64_t len;               /* image bytes */
-    uint64_t seglen;            /* window: len rounded up to pages */
-    void *map;                  /* host mapping of an image file */
+    const uint8_t *data; /* the image */
+    uint64_t len;        /* image bytes */
+    uint64_t seglen;     /* window: len rounded up to pages */
+    void *map;           /* host mapping of an image file */
     size_t maplen;
-    bool registered;            /* window registered as a device segment */
+    bool registered; /* window registered as a device segment */
     struct xvm_mount *mounted;
-    struct xvm_flash *next;     /* the machine's list */
+    struct xvm_flash *next; /* the machine's list */
 };
 
 void devices_init(struct devices *devs, struct core *core);

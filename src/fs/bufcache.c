@@ -19,7 +19,8 @@ int bufcache_init(struct bufcache *bc, struct physmem *ph, struct xvm_flash *f,
     bc->cap = cap;
     bc->head = bc->tail = NIL;
     hmap_init(&bc->index);
-    if (cap && (bc->bufs = core_alloc(bc->core, cap * sizeof(*bc->bufs))) == NULL)
+    if (cap &&
+        (bc->bufs = core_alloc(bc->core, cap * sizeof(*bc->bufs))) == NULL)
         return ENOMEM;
     return 0;
 }
@@ -63,7 +64,8 @@ static void lru_push(struct bufcache *bc, uint32_t i)
 static uint32_t buf_take(struct bufcache *bc)
 {
     pageh frame;
-    if (bc->n < bc->cap && phys_alloc(bc->ph, XVM_USE_BUFFER, false, &frame) == 0) {
+    if (bc->n < bc->cap &&
+        phys_alloc(bc->ph, XVM_USE_BUFFER, false, &frame) == 0) {
         bc->bufs[bc->n].frame = frame;
         return bc->n++;
     }
@@ -128,21 +130,27 @@ void bufcache_check(const struct bufcache *bc, struct check *ck)
 {
     unsigned listed = 0;
     uint64_t v;
-    for (uint32_t i = bc->head, prev = NIL; i != NIL; prev = i, i = bc->bufs[i].next) {
+    for (uint32_t i = bc->head, prev = NIL; i != NIL;
+         prev = i, i = bc->bufs[i].next) {
         const struct buf *b = &bc->bufs[i];
         if (i >= bc->n || b->prev != prev || ++listed > bc->n)
-            return (void)check_fail(ck, "buffer cache: LRU list broken at %u", i);
+            return (void)check_fail(ck, "buffer cache: LRU list broken at %u",
+                                    i);
         if (phys_page(bc->ph, b->frame)->use != XVM_USE_BUFFER)
-            return (void)check_fail(ck, "buffer %u: its frame is not a buffer", i);
+            return (void)check_fail(ck, "buffer %u: its frame is not a buffer",
+                                    i);
         if (b->blk != UINT64_MAX &&
             (!hmap_get(&bc->index, b->blk, &v) || v != i))
-            return (void)check_fail(ck, "buffer %u: not indexed by its block", i);
+            return (void)check_fail(ck, "buffer %u: not indexed by its block",
+                                    i);
         if (bc->bufs[i].next == NIL && bc->tail != i)
             return (void)check_fail(ck, "buffer cache: tail is not the last");
     }
     if (listed != bc->n)
-        return (void)check_fail(ck, "buffer cache: %u buffers, %u on the LRU "
-                                "list", bc->n, listed);
+        return (void)check_fail(ck,
+                                "buffer cache: %u buffers, %u on the LRU "
+                                "list",
+                                bc->n, listed);
     for (size_t i = 0; hmap_next(&bc->index, &i, NULL, &v);)
         if (v >= bc->n)
             return (void)check_fail(ck, "buffer cache: index names no buffer");

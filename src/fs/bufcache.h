@@ -16,9 +16,9 @@
 #include "physmem.h"
 
 struct buf {
-    uint64_t blk;               /* flash offset >> page shift */
+    uint64_t blk; /* flash offset >> page shift */
     pageh frame;
-    uint32_t prev, next;        /* LRU list, most recent first */
+    uint32_t prev, next; /* LRU list, most recent first */
 };
 
 /* Hits and misses of every buffer cache of a machine. */
@@ -34,7 +34,7 @@ struct bufcache {
     unsigned cap, n;
     struct buf *bufs;
     uint32_t head, tail;
-    struct hmap index;          /* blk -> buffer */
+    struct hmap index; /* blk -> buffer */
 };
 
 int bufcache_init(struct bufcache *bc, struct physmem *ph, struct xvm_flash *f,

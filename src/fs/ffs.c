@@ -26,17 +26,17 @@ struct ffs_inode {
 struct ffs {
     struct ffs_io io;
     int ufs2;
-    int big;                    /* file system is big-endian */
+    int big; /* file system is big-endian */
     uint32_t bsize, fsize, frag;
     unsigned bshift, fshift, fragshift;
     uint32_t nindir;
     unsigned nindir_shift;
-    uint32_t ptr_size;          /* 4 (UFS1) or 8 (UFS2) */
+    uint32_t ptr_size; /* 4 (UFS1) or 8 (UFS2) */
     uint32_t dinode_size;
     uint32_t inopb, ipg, fpg, ncg;
     uint32_t iblkno;
     uint32_t old_cgoffset, old_cgmask;
-    uint64_t size_frags;        /* fs size in fragments */
+    uint64_t size_frags; /* fs size in fragments */
     uint32_t maxsymlinklen;
     uint64_t ninodes;
     /* The last inode read: bmap asks for the same one page after page,
@@ -44,7 +44,6 @@ struct ffs {
     struct ffs_inode last;
     int last_ok;
 };
-
 
 /* Byte-order aware decoders. */
 
@@ -56,9 +55,18 @@ static uint64_t get_n(int big, const uint8_t *p, unsigned n)
     return v;
 }
 
-static uint16_t get16(int big, const uint8_t *p) { return (uint16_t)get_n(big, p, 2); }
-static uint32_t get32(int big, const uint8_t *p) { return (uint32_t)get_n(big, p, 4); }
-static uint64_t get64(int big, const uint8_t *p) { return get_n(big, p, 8); }
+static uint16_t get16(int big, const uint8_t *p)
+{
+    return (uint16_t)get_n(big, p, 2);
+}
+static uint32_t get32(int big, const uint8_t *p)
+{
+    return (uint32_t)get_n(big, p, 4);
+}
+static uint64_t get64(int big, const uint8_t *p)
+{
+    return get_n(big, p, 8);
+}
 
 /* Signed decoders without implementation-defined conversions. */
 static int64_t sget32(int big, const uint8_t *p)
@@ -84,7 +92,10 @@ static int ilog2_exact(int64_t v)
     return s;
 }
 
-static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
 
 /* Superblock parsing. */
 
@@ -112,7 +123,7 @@ static int sb_geometry(struct ffs *fs, const uint8_t *sb)
 
     if (bshift < 12 || bshift > 16 || fshift < 9 || fshift > bshift)
         return EINVAL;
-    if (bshift - fshift > 3)                          /* MAXFRAG is 8 */
+    if (bshift - fshift > 3) /* MAXFRAG is 8 */
         return EINVAL;
     if (sget32(big, sb + FFS_SB_FRAG) != bsize / fsize ||
         sget32(big, sb + FFS_SB_BSHIFT) != bshift ||
@@ -150,14 +161,15 @@ static int sb_groups(struct ffs *fs, const uint8_t *sb)
     if (ipg % fs->inopb != 0 || fpg % fs->frag != 0)
         return EINVAL;
     /* The inode blocks must fit inside a cylinder group. */
-    if ((uint64_t)iblkno + ((uint64_t)(ipg / fs->inopb) << fs->fragshift) > (uint64_t)fpg)
+    if ((uint64_t)iblkno + ((uint64_t)(ipg / fs->inopb) << fs->fragshift) >
+        (uint64_t)fpg)
         return EINVAL;
     fs->ncg = (uint32_t)ncg;
     fs->ipg = (uint32_t)ipg;
     fs->fpg = (uint32_t)fpg;
     fs->iblkno = (uint32_t)iblkno;
     fs->ninodes = (uint64_t)ncg * (uint64_t)ipg;
-    if (fs->ninodes > UINT64_C(0x100000000))          /* inode numbers are 32-bit */
+    if (fs->ninodes > UINT64_C(0x100000000)) /* inode numbers are 32-bit */
         return EINVAL;
     if (!fs->ufs2) {
         int64_t cgoff = sget32(big, sb + FFS_SB_OLD_CGOFFSET);
@@ -189,7 +201,7 @@ static int sb_size(struct ffs *fs, const uint8_t *sb, uint64_t dev_size)
         return EINVAL;
     fs->size_frags = (uint64_t)size;
     if (fs->size_frags << fs->fshift > dev_size)
-        return EIO;                                   /* valid fs on a short device */
+        return EIO; /* valid fs on a short device */
     return 0;
 }
 
@@ -199,7 +211,8 @@ static int sb_misc(struct ffs *fs, const uint8_t *sb, uint32_t loc)
     int big = fs->big;
     int64_t maxsym = sget32(big, sb + FFS_SB_MAXSYMLINKLEN);
 
-    if (maxsym < 0 || maxsym > (fs->ufs2 ? FFS_MAXSYMLINKLEN_UFS2 : FFS_MAXSYMLINKLEN_UFS1))
+    if (maxsym < 0 ||
+        maxsym > (fs->ufs2 ? FFS_MAXSYMLINKLEN_UFS2 : FFS_MAXSYMLINKLEN_UFS1))
         return EINVAL;
     fs->maxsymlinklen = (uint32_t)maxsym;
     /* A UFS2 superblock records where it lives; a mismatch is a stray copy. */
@@ -214,14 +227,14 @@ static int sb_misc(struct ffs *fs, const uint8_t *sb, uint32_t loc)
     return 0;
 }
 
-static int parse_sb(struct ffs *fs, const uint8_t *sb, uint32_t loc, uint64_t dev_size)
+static int parse_sb(struct ffs *fs, const uint8_t *sb, uint32_t loc,
+                    uint64_t dev_size)
 {
     int err;
 
     if (!sb_magic(sb, &fs->big, &fs->ufs2))
         return EINVAL;
-    if ((err = sb_misc(fs, sb, loc)) != 0 ||
-        (err = sb_geometry(fs, sb)) != 0 ||
+    if ((err = sb_misc(fs, sb, loc)) != 0 || (err = sb_geometry(fs, sb)) != 0 ||
         (err = sb_groups(fs, sb)) != 0 ||
         (err = sb_size(fs, sb, dev_size)) != 0)
         return err;
@@ -232,10 +245,12 @@ static int parse_sb(struct ffs *fs, const uint8_t *sb, uint32_t loc, uint64_t de
 
 static int is_fast_symlink(const struct ffs *fs, const struct ffs_inode *ip)
 {
-    return ip->size < fs->maxsymlinklen || (fs->maxsymlinklen == 0 && ip->blocks == 0);
+    return ip->size < fs->maxsymlinklen ||
+           (fs->maxsymlinklen == 0 && ip->blocks == 0);
 }
 
-static void decode_inode(const struct ffs *fs, const uint8_t *raw, struct ffs_inode *ip)
+static void decode_inode(const struct ffs *fs, const uint8_t *raw,
+                         struct ffs_inode *ip)
 {
     int big = fs->big;
 
@@ -273,19 +288,21 @@ static int inode_offset(const struct ffs *fs, uint32_t ino, uint64_t *off)
     start = (uint64_t)fs->fpg * cg;
     if (!fs->ufs2)
         start += (uint64_t)fs->old_cgoffset * (cg & ~(uint64_t)fs->old_cgmask);
-    fsba = start + fs->iblkno + ((uint64_t)((ino % fs->ipg) / fs->inopb) << fs->fragshift);
+    fsba = start + fs->iblkno +
+           ((uint64_t)((ino % fs->ipg) / fs->inopb) << fs->fragshift);
     if (fsba + fs->frag > fs->size_frags)
         return EINVAL;
     *off = (fsba << fs->fshift) + (uint64_t)(ino % fs->inopb) * fs->dinode_size;
     return 0;
 }
 
-int ffs_db_offset(const struct ffs *fs, uint32_t ino, unsigned i,
-                  uint64_t *off, unsigned *ptr_size)
+int ffs_db_offset(const struct ffs *fs, uint32_t ino, unsigned i, uint64_t *off,
+                  unsigned *ptr_size)
 {
     int err = i < FFS_NDADDR ? inode_offset(fs, ino, off) : EINVAL;
     if (err == 0) {
-        *off += (fs->ufs2 ? FFS_DI2_DB : FFS_DI1_DB) + (uint64_t)i * fs->ptr_size;
+        *off +=
+            (fs->ufs2 ? FFS_DI2_DB : FFS_DI1_DB) + (uint64_t)i * fs->ptr_size;
         *ptr_size = fs->ptr_size;
     }
     return err;
@@ -341,8 +358,9 @@ static int read_ptr(struct ffs *fs, int64_t blk, uint64_t idx, int64_t *out)
 
     if (err != 0)
         return err;
-    err = fs->io.read(fs->io.ctx, ((uint64_t)blk << fs->fshift) + idx * fs->ptr_size,
-                      b, fs->ptr_size);
+    err = fs->io.read(fs->io.ctx,
+                      ((uint64_t)blk << fs->fshift) + idx * fs->ptr_size, b,
+                      fs->ptr_size);
     if (err != 0)
         return err;
     *out = fs->ufs2 ? sget64(fs->big, b) : sget32(fs->big, b);
@@ -350,7 +368,8 @@ static int read_ptr(struct ffs *fs, int64_t blk, uint64_t idx, int64_t *out)
 }
 
 /* rel = lblk - NDADDR; walk single, double or triple indirect blocks. */
-static int walk_indirect(struct ffs *fs, const struct ffs_inode *ip, uint64_t rel, int64_t *addr)
+static int walk_indirect(struct ffs *fs, const struct ffs_inode *ip,
+                         uint64_t rel, int64_t *addr)
 {
     unsigned level = 0;
     uint64_t span = fs->nindir;
@@ -364,7 +383,8 @@ static int walk_indirect(struct ffs *fs, const struct ffs_inode *ip, uint64_t re
     }
     blk = ip->ib[level];
     for (int d = (int)level; d >= 0 && blk != 0; d--) {
-        uint64_t idx = (rel >> (fs->nindir_shift * (unsigned)d)) & (fs->nindir - 1);
+        uint64_t idx =
+            (rel >> (fs->nindir_shift * (unsigned)d)) & (fs->nindir - 1);
         int err = read_ptr(fs, blk, idx, &blk);
         if (err != 0)
             return err;
@@ -425,7 +445,8 @@ static int read_data(struct ffs *fs, const struct ffs_inode *ip, uint64_t off,
             memset(p, 0, (size_t)n);
         else if (boff + n > blen)
             return EINVAL;
-        else if ((err = fs->io.read(fs->io.ctx, dev_off + boff, p, (size_t)n)) != 0)
+        else if ((err = fs->io.read(fs->io.ctx, dev_off + boff, p,
+                                    (size_t)n)) != 0)
             return err;
         p += n;
         off += n;
@@ -437,11 +458,12 @@ static int read_data(struct ffs *fs, const struct ffs_inode *ip, uint64_t off,
 
 /* Directories. */
 
-typedef int (*dirent_fn)(struct ffs *fs, void *arg, const char *name, size_t namlen,
-                         uint32_t ino, unsigned dtype);
+typedef int (*dirent_fn)(struct ffs *fs, void *arg, const char *name,
+                         size_t namlen, uint32_t ino, unsigned dtype);
 
 /* Walk one DIRBLKSIZ chunk; entries never straddle chunks. */
-static int parse_chunk(struct ffs *fs, const uint8_t *c, dirent_fn fn, void *arg)
+static int parse_chunk(struct ffs *fs, const uint8_t *c, dirent_fn fn,
+                       void *arg)
 {
     char name[FFS_MAXNAMLEN + 1];
     uint32_t pos = 0;
@@ -456,18 +478,20 @@ static int parse_chunk(struct ffs *fs, const uint8_t *c, dirent_fn fn, void *arg
         ino = get32(fs->big, e + FFS_DIRENT_INO);
         reclen = get16(fs->big, e + FFS_DIRENT_RECLEN);
         namlen = e[FFS_DIRENT_NAMLEN];
-        if (reclen < FFS_DIRENT_NAME || reclen % 4 != 0 || reclen > FFS_DIRBLKSIZ - pos)
+        if (reclen < FFS_DIRENT_NAME || reclen % 4 != 0 ||
+            reclen > FFS_DIRBLKSIZ - pos)
             return EINVAL;
         pos += reclen;
         if (ino == 0)
-            continue;                                 /* free slot */
+            continue; /* free slot */
         if (namlen == 0 || FFS_DIRENT_NAME + namlen > reclen)
             return EINVAL;
         if (ino < FFS_ROOTINO || ino >= fs->ninodes)
             return EINVAL;
         memcpy(name, e + FFS_DIRENT_NAME, namlen);
         name[namlen] = '\0';
-        if (memchr(name, '\0', namlen) != NULL || memchr(name, '/', namlen) != NULL)
+        if (memchr(name, '\0', namlen) != NULL ||
+            memchr(name, '/', namlen) != NULL)
             return EINVAL;
         rc = fn(fs, arg, name, namlen, ino, e[FFS_DIRENT_TYPE]);
         if (rc != 0)
@@ -477,7 +501,8 @@ static int parse_chunk(struct ffs *fs, const uint8_t *c, dirent_fn fn, void *arg
 }
 
 /* Calls fn for every live entry of directory ip; fn's non-zero value stops. */
-static int dir_iterate(struct ffs *fs, const struct ffs_inode *ip, dirent_fn fn, void *arg)
+static int dir_iterate(struct ffs *fs, const struct ffs_inode *ip, dirent_fn fn,
+                       void *arg)
 {
     uint8_t *buf;
     int err = 0;
@@ -485,7 +510,8 @@ static int dir_iterate(struct ffs *fs, const struct ffs_inode *ip, dirent_fn fn,
     if ((ip->mode & FFS_IFMT) != FFS_IFDIR)
         return ENOTDIR;
     /* Bounds the walk: a directory fits in the fs and is whole chunks. */
-    if (ip->size % FFS_DIRBLKSIZ != 0 || ip->size > fs->size_frags << fs->fshift)
+    if (ip->size % FFS_DIRBLKSIZ != 0 || ip->size > fs->size_frags
+                                                        << fs->fshift)
         return EINVAL;
     buf = fs->io.alloc(fs->io.ctx, fs->bsize);
     if (buf == NULL)
@@ -496,7 +522,7 @@ static int dir_iterate(struct ffs *fs, const struct ffs_inode *ip, dirent_fn fn,
 
         err = bmap_inode(fs, ip, off >> fs->bshift, &dev_off, &blen);
         if (err == 0 && (dev_off == FFS_HOLE || n > blen))
-            err = EINVAL;                             /* directories have no holes */
+            err = EINVAL; /* directories have no holes */
         if (err == 0)
             err = fs->io.read(fs->io.ctx, dev_off, buf, (size_t)n);
         for (uint64_t c = 0; c < n && err == 0; c += FFS_DIRBLKSIZ)
@@ -512,7 +538,7 @@ struct lookup_arg {
     uint32_t ino;
 };
 
-#define LOOKUP_FOUND (-1)   /* stop value distinct from errno values */
+#define LOOKUP_FOUND (-1) /* stop value distinct from errno values */
 
 static int lookup_cb(struct ffs *fs, void *arg, const char *name, size_t namlen,
                      uint32_t ino, unsigned dtype)
@@ -527,8 +553,8 @@ static int lookup_cb(struct ffs *fs, void *arg, const char *name, size_t namlen,
     return LOOKUP_FOUND;
 }
 
-static int dir_lookup(struct ffs *fs, const struct ffs_inode *dp, const char *name,
-                      size_t namlen, uint32_t *ino)
+static int dir_lookup(struct ffs *fs, const struct ffs_inode *dp,
+                      const char *name, size_t namlen, uint32_t *ino)
 {
     struct lookup_arg la = { name, namlen, 0 };
     int rc = dir_iterate(fs, dp, lookup_cb, &la);
@@ -546,15 +572,15 @@ static enum ffs_type mode_type(uint16_t mode)
     case FFS_IFREG: return FFS_REG;
     case FFS_IFDIR: return FFS_DIR;
     case FFS_IFLNK: return FFS_LNK;
-    default:        return FFS_OTHER;
+    default: return FFS_OTHER;
     }
 }
 
 /* Symlinks. */
 
 /* Copies the link text (size < MAXPATHLEN) into buf[cap]; *len = bytes copied. */
-static int link_text(struct ffs *fs, const struct ffs_inode *ip, char *buf, size_t cap,
-                     size_t *len)
+static int link_text(struct ffs *fs, const struct ffs_inode *ip, char *buf,
+                     size_t cap, size_t *len)
 {
     size_t n;
 
@@ -565,7 +591,8 @@ static int link_text(struct ffs *fs, const struct ffs_inode *ip, char *buf, size
         return ENAMETOOLONG;
     n = (size_t)min_u64(ip->size, cap);
     if (is_fast_symlink(fs, ip)) {
-        size_t area = fs->ufs2 ? FFS_MAXSYMLINKLEN_UFS2 : FFS_MAXSYMLINKLEN_UFS1;
+        size_t area =
+            fs->ufs2 ? FFS_MAXSYMLINKLEN_UFS2 : FFS_MAXSYMLINKLEN_UFS1;
         if (ip->size > area)
             return EINVAL;
         memcpy(buf, ip->shortlink, n);
@@ -595,15 +622,16 @@ static size_t bounded_len(const char *s, size_t max)
 }
 
 struct walk {
-    char *path;         /* remaining path, MAXPATHLEN bytes */
-    char *link;         /* scratch for link text, MAXPATHLEN bytes */
+    char *path; /* remaining path, MAXPATHLEN bytes */
+    char *link; /* scratch for link text, MAXPATHLEN bytes */
     size_t pos;
     uint32_t cur;
     unsigned hops;
 };
 
 /* Replace path[0..end) by the link text of ip; restart from root if absolute. */
-static int splice_link(struct ffs *fs, struct walk *w, const struct ffs_inode *ip, size_t end)
+static int splice_link(struct ffs *fs, struct walk *w,
+                       const struct ffs_inode *ip, size_t end)
 {
     size_t llen, rest;
     int err;
@@ -626,7 +654,8 @@ static int splice_link(struct ffs *fs, struct walk *w, const struct ffs_inode *i
 }
 
 /* Resolve one component starting at w->pos; *finished when nothing is left. */
-static int walk_step(struct ffs *fs, struct walk *w, int follow_last, int *finished)
+static int walk_step(struct ffs *fs, struct walk *w, int follow_last,
+                     int *finished)
 {
     struct ffs_inode dp, ip;
     size_t start, end, next;
@@ -659,13 +688,15 @@ static int walk_step(struct ffs *fs, struct walk *w, int follow_last, int *finis
     if ((err = read_inode(fs, child, &ip)) != 0)
         return err;
     /* A trailing '/' (end != next) forces following like a later component. */
-    if ((ip.mode & FFS_IFMT) == FFS_IFLNK && (!last || follow_last || end != next))
+    if ((ip.mode & FFS_IFMT) == FFS_IFLNK &&
+        (!last || follow_last || end != next))
         return splice_link(fs, w, &ip, end);
     w->cur = child;
     return 0;
 }
 
-static int walk_path(struct ffs *fs, struct walk *w, int follow_last, uint32_t *ino)
+static int walk_path(struct ffs *fs, struct walk *w, int follow_last,
+                     uint32_t *ino)
 {
     struct ffs_inode ip;
     int finished = 0, err;
@@ -696,7 +727,7 @@ static int probe_sb(const struct ffs_io *io, struct ffs *fs)
     for (unsigned i = 0; i < 2; i++) {
         int rc;
         if (io->size < (uint64_t)locs[i] + FFS_SB_READ_LEN)
-            continue;                                 /* device too short for this copy */
+            continue; /* device too short for this copy */
         if ((rc = io->read(io->ctx, locs[i], sb, sizeof(sb))) != 0)
             return rc;
         memset(fs, 0, sizeof(*fs));
@@ -717,7 +748,8 @@ int ffs_mount(const struct ffs_io *io, struct ffs **out)
 
     if (out != NULL)
         *out = NULL;
-    if (io == NULL || out == NULL || io->read == NULL || io->alloc == NULL || io->free == NULL)
+    if (io == NULL || out == NULL || io->read == NULL || io->alloc == NULL ||
+        io->free == NULL)
         return EINVAL;
     if ((err = probe_sb(io, &tmp)) != 0)
         return err;
@@ -748,12 +780,31 @@ void ffs_invalidate(struct ffs *fs)
         fs->last_ok = 0;
 }
 
-uint32_t ffs_bsize(const struct ffs *fs) { return fs->bsize; }
-uint32_t ffs_fsize(const struct ffs *fs) { return fs->fsize; }
-int ffs_is_ufs2(const struct ffs *fs) { return fs->ufs2; }
-int ffs_is_big_endian(const struct ffs *fs) { return fs->big; }
-uint32_t ffs_root(const struct ffs *fs) { (void)fs; return FFS_ROOTINO; }
-uint64_t ffs_ninodes(const struct ffs *fs) { return fs->ninodes; }
+uint32_t ffs_bsize(const struct ffs *fs)
+{
+    return fs->bsize;
+}
+uint32_t ffs_fsize(const struct ffs *fs)
+{
+    return fs->fsize;
+}
+int ffs_is_ufs2(const struct ffs *fs)
+{
+    return fs->ufs2;
+}
+int ffs_is_big_endian(const struct ffs *fs)
+{
+    return fs->big;
+}
+uint32_t ffs_root(const struct ffs *fs)
+{
+    (void)fs;
+    return FFS_ROOTINO;
+}
+uint64_t ffs_ninodes(const struct ffs *fs)
+{
+    return fs->ninodes;
+}
 
 int ffs_namei(struct ffs *fs, const char *path, int follow_last, uint32_t *ino)
 {
@@ -796,12 +847,14 @@ int ffs_stat(struct ffs *fs, uint32_t ino, struct ffs_stat *st)
     st->nlink = ip.nlink;
     st->size = ip.size;
     /* Saturate rather than wrap on a corrupt block count. */
-    st->alloc_bytes = ip.blocks > UINT64_MAX / FFS_DEV_BSIZE ? UINT64_MAX
-                                                             : ip.blocks * FFS_DEV_BSIZE;
+    st->alloc_bytes = ip.blocks > UINT64_MAX / FFS_DEV_BSIZE
+                          ? UINT64_MAX
+                          : ip.blocks * FFS_DEV_BSIZE;
     return 0;
 }
 
-int ffs_bmap(struct ffs *fs, uint32_t ino, uint64_t lblk, uint64_t *dev_off, uint32_t *len)
+int ffs_bmap(struct ffs *fs, uint32_t ino, uint64_t lblk, uint64_t *dev_off,
+             uint32_t *len)
 {
     struct ffs_inode ip;
     int err;
@@ -818,7 +871,8 @@ int ffs_bmap(struct ffs *fs, uint32_t ino, uint64_t lblk, uint64_t *dev_off, uin
     return bmap_inode(fs, &ip, lblk, dev_off, len);
 }
 
-int ffs_read(struct ffs *fs, uint32_t ino, uint64_t off, void *buf, size_t len, size_t *done)
+int ffs_read(struct ffs *fs, uint32_t ino, uint64_t off, void *buf, size_t len,
+             size_t *done)
 {
     struct ffs_inode ip;
     size_t got = 0;
@@ -847,7 +901,8 @@ int ffs_read(struct ffs *fs, uint32_t ino, uint64_t off, void *buf, size_t len, 
     return err;
 }
 
-int ffs_readlink(struct ffs *fs, uint32_t ino, char *buf, size_t cap, size_t *len)
+int ffs_readlink(struct ffs *fs, uint32_t ino, char *buf, size_t cap,
+                 size_t *len)
 {
     struct ffs_inode ip;
     int err;
@@ -866,13 +921,14 @@ struct readdir_arg {
     void *arg;
 };
 
-static int readdir_cb(struct ffs *fs, void *arg, const char *name, size_t namlen,
-                      uint32_t ino, unsigned dtype)
+static int readdir_cb(struct ffs *fs, void *arg, const char *name,
+                      size_t namlen, uint32_t ino, unsigned dtype)
 {
     struct readdir_arg *ra = arg;
     enum ffs_type type;
 
-    if ((namlen == 1 && name[0] == '.') || (namlen == 2 && name[0] == '.' && name[1] == '.'))
+    if ((namlen == 1 && name[0] == '.') ||
+        (namlen == 2 && name[0] == '.' && name[1] == '.'))
         return 0;
     switch (dtype) {
     case FFS_DT_REG: type = FFS_REG; break;
@@ -892,7 +948,8 @@ static int readdir_cb(struct ffs *fs, void *arg, const char *name, size_t namlen
 }
 
 int ffs_readdir(struct ffs *fs, uint32_t ino,
-                int (*fn)(void *arg, const char *name, uint32_t ino, enum ffs_type type),
+                int (*fn)(void *arg, const char *name, uint32_t ino,
+                          enum ffs_type type),
                 void *arg)
 {
     struct readdir_arg ra = { fn, arg };

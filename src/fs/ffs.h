@@ -14,9 +14,10 @@
 /* Block I/O and memory for the reader; the VM core supplies these (buffer cache, counted allocator). */
 struct ffs_io {
     void *ctx;
-    uint64_t size;                                   /* device bytes */
-    int (*read)(void *ctx, uint64_t off, void *buf, size_t len); /* 0, or EIO when off+len > size */
-    void *(*alloc)(void *ctx, size_t n);             /* NULL on failure -> ENOMEM */
+    uint64_t size; /* device bytes */
+    int (*read)(void *ctx, uint64_t off, void *buf,
+                size_t len);             /* 0, or EIO when off+len > size */
+    void *(*alloc)(void *ctx, size_t n); /* NULL on failure -> ENOMEM */
     void (*free)(void *ctx, void *p);
     /* => non-zero while the caller inspects (checker, fsinfo): the reader
      *    then keeps nothing it reads.  NULL: never. */
@@ -30,13 +31,13 @@ enum ffs_type { FFS_REG = 1, FFS_DIR, FFS_LNK, FFS_OTHER };
 struct ffs_stat {
     uint32_t ino;
     enum ffs_type type;
-    uint16_t mode;          /* full st_mode: type and permission bits */
+    uint16_t mode; /* full st_mode: type and permission bits */
     uint32_t nlink;
     uint64_t size;
-    uint64_t alloc_bytes;   /* di_blocks * 512 */
+    uint64_t alloc_bytes; /* di_blocks * 512 */
 };
 
-struct ffs;                 /* opaque mounted file system */
+struct ffs; /* opaque mounted file system */
 
 /*
  * => io is copied; io->ctx must stay valid until ffs_unmount.
@@ -60,7 +61,7 @@ uint32_t ffs_bsize(const struct ffs *fs);
 uint32_t ffs_fsize(const struct ffs *fs);
 int ffs_is_ufs2(const struct ffs *fs);
 int ffs_is_big_endian(const struct ffs *fs);
-uint32_t ffs_root(const struct ffs *fs);    /* ROOTINO = 2 */
+uint32_t ffs_root(const struct ffs *fs); /* ROOTINO = 2 */
 /* => number of inodes (ncg * ipg); valid inode numbers are 2 .. n-1. */
 uint64_t ffs_ninodes(const struct ffs *fs);
 
@@ -86,16 +87,19 @@ int ffs_stat(struct ffs *fs, uint32_t ino, struct ffs_stat *st);
  * => EINVAL for block numbers outside the fs or misaligned; EFBIG beyond
  *    triple indirect range; EIO.
  */
-int ffs_bmap(struct ffs *fs, uint32_t ino, uint64_t lblk, uint64_t *dev_off, uint32_t *len);
+int ffs_bmap(struct ffs *fs, uint32_t ino, uint64_t lblk, uint64_t *dev_off,
+             uint32_t *len);
 
 /* => reads up to EOF (*done < len only at EOF); holes read as zero. */
-int ffs_read(struct ffs *fs, uint32_t ino, uint64_t off, void *buf, size_t len, size_t *done);
+int ffs_read(struct ffs *fs, uint32_t ino, uint64_t off, void *buf, size_t len,
+             size_t *done);
 
 /*
  * => EINVAL if ino is not a symlink; copies min(size, cap) bytes, adds a
  *    NUL when cap > size; *len = bytes copied (without the NUL).
  */
-int ffs_readlink(struct ffs *fs, uint32_t ino, char *buf, size_t cap, size_t *len);
+int ffs_readlink(struct ffs *fs, uint32_t ino, char *buf, size_t cap,
+                 size_t *len);
 
 /*
  * => calls fn for each entry except "." and ".."; stops and returns fn's
@@ -103,7 +107,8 @@ int ffs_readlink(struct ffs *fs, uint32_t ino, char *buf, size_t cap, size_t *le
  *    corrupt directory (entries before the corruption were delivered).
  */
 int ffs_readdir(struct ffs *fs, uint32_t ino,
-                int (*fn)(void *arg, const char *name, uint32_t ino, enum ffs_type type),
+                int (*fn)(void *arg, const char *name, uint32_t ino,
+                          enum ffs_type type),
                 void *arg);
 
 /*
@@ -111,7 +116,7 @@ int ffs_readdir(struct ffs *fs, uint32_t ino,
  *    the pointer's size (4 UFS1, 8 UFS2): lets tests punch holes in images,
  *    which makefs never writes.
  */
-int ffs_db_offset(const struct ffs *fs, uint32_t ino, unsigned i,
-                  uint64_t *off, unsigned *ptr_size);
+int ffs_db_offset(const struct ffs *fs, uint32_t ino, unsigned i, uint64_t *off,
+                  unsigned *ptr_size);
 
 #endif /* XVM_FFS_H */

@@ -8,9 +8,9 @@
 
 #include "vfs.h"
 
-#define MAX_DEPTH 64            /* deeper means a directory loop */
-#define PATH_CAP 4096
-#define SPARSE_MAX 64           /* a file's pages over the image's pages */
+#define MAX_DEPTH  64 /* deeper means a directory loop */
+#define PATH_CAP   4096
+#define SPARSE_MAX 64 /* a file's pages over the image's pages */
 
 struct walk {
     struct xvm_mount *mp;
@@ -19,7 +19,7 @@ struct walk {
     char path[PATH_CAP];
     size_t len;
     unsigned depth;
-    struct hmap seen;           /* directories walked: each has one parent */
+    struct hmap seen; /* directories walked: each has one parent */
 };
 
 static int walk_dir(struct walk *w, uint32_t ino);
@@ -60,7 +60,9 @@ static int visit(void *arg, const char *name, uint32_t ino, enum ffs_type type)
 
     int error = ffs_stat(w->mp->fs, ino, &st);
     struct xvm_file_info fi = {
-        .path = w->path, .type = (int)type, .size = st.size,
+        .path = w->path,
+        .type = (int)type,
+        .size = st.size,
         .alloc_bytes = st.alloc_bytes,
     };
     if (error == 0 && type == FFS_REG)
@@ -93,8 +95,8 @@ static int walk_dir(struct walk *w, uint32_t ino)
     return error;
 }
 
-int xvm_fsinfo(xvm_mount *mp, int (*fn)(void *arg, const struct xvm_file_info *fi),
-               void *arg)
+int xvm_fsinfo(xvm_mount *mp,
+               int (*fn)(void *arg, const struct xvm_file_info *fi), void *arg)
 {
     if (mp == NULL || fn == NULL)
         return EINVAL;

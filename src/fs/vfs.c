@@ -8,7 +8,7 @@
 #include "vfs.h"
 
 #define DEFAULT_READAHEAD 4
-#define DEFAULT_BUFFERS 16
+#define DEFAULT_BUFFERS   16
 
 void vfs_init(struct vfs *vfs, struct core *core, struct physmem *ph,
               struct objects *objs)
@@ -79,7 +79,7 @@ int vfs_mount(struct vfs *vfs, struct xvm_flash *f,
     if (error == 0)
         error = ffs_mount(&io, &mp->fs);
     if (error == 0 && ffs_bsize(mp->fs) < vfs->core->pgsz && xip)
-        error = EINVAL;         /* blocks smaller than a page cannot XIP */
+        error = EINVAL; /* blocks smaller than a page cannot XIP */
     if (error) {
         ffs_unmount(mp->fs);
         bufcache_fini(&mp->bc);
@@ -155,7 +155,7 @@ int vnode_get(struct xvm_mount *mp, uint32_t ino, struct vnode **out)
     vp->obj->read_only = true;
     if ((error = hmap_put(vfs->core, &mp->vnodes, ino,
                           (uint64_t)(uintptr_t)vp)) != 0) {
-        object_unref(vp->obj);          /* detach frees the vnode */
+        object_unref(vp->obj); /* detach frees the vnode */
         return error;
     }
     *out = vp;
@@ -259,7 +259,8 @@ int xvm_pread(xvm_file *f, uint64_t off, void *buf, size_t len, size_t *done)
         }
         const uint8_t *src = phys_data(vfs->ph, g.pg) + in;
         if (page_is_device(g.pg))
-            phys_dev_read(vfs->ph, phys_dev_seg(vfs->ph, phys_addr(vfs->ph, g.pg)),
+            phys_dev_read(vfs->ph,
+                          phys_dev_seg(vfs->ph, phys_addr(vfs->ph, g.pg)),
                           (uint8_t *)buf + n, src, chunk);
         else
             memcpy((uint8_t *)buf + n, src, chunk);
@@ -281,11 +282,13 @@ void vfs_check(const struct vfs *vfs, struct check *ck)
             struct vnode *vp = (struct vnode *)(uintptr_t)v;
             if (vp->mp != mp || vp->ino != ino || vp->obj == NULL ||
                 vp->obj->priv != vp || vp->obj->refs == 0)
-                return (void)check_fail(ck, "vnode of inode %llu: not its "
+                return (void)check_fail(ck,
+                                        "vnode of inode %llu: not its "
                                         "object's, or dead",
                                         (unsigned long long)ino);
             if (vp->obj->size != pg_round(vfs->core, vp->size))
-                return (void)check_fail(ck, "vnode of inode %llu: object "
+                return (void)check_fail(ck,
+                                        "vnode of inode %llu: object "
                                         "size differs from the file's",
                                         (unsigned long long)ino);
         }

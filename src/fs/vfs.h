@@ -23,34 +23,34 @@ struct vfs {
     struct physmem *ph;
     struct objects *objs;
     struct xvm_mount *mounts;
-    struct buf_stats buf;               /* every mount's buffer cache */
-    uint64_t pagecache_fills;           /* file pages read into RAM */
-    uint64_t readahead_pages;           /* of which read ahead */
-    uint64_t fallback_pages;            /* XIP pages that needed a copy */
-    uint64_t xip_hole_maps;             /* XIP holes mapped to the zero page */
+    struct buf_stats buf;     /* every mount's buffer cache */
+    uint64_t pagecache_fills; /* file pages read into RAM */
+    uint64_t readahead_pages; /* of which read ahead */
+    uint64_t fallback_pages;  /* XIP pages that needed a copy */
+    uint64_t xip_hole_maps;   /* XIP holes mapped to the zero page */
 };
 
 struct xvm_mount {
     struct vfs *vfs;
     struct xvm_flash *flash;
     struct xvm_mount_config cfg;
-    bool xip;                   /* mount and vnodes XIP-capable (§4.4) */
-    uint64_t phys_base;         /* asked of the device at mount (§8.2) */
+    bool xip;           /* mount and vnodes XIP-capable (§4.4) */
+    uint64_t phys_base; /* asked of the device at mount (§8.2) */
     struct bufcache bc;
-    struct ffs *fs;             /* metadata through the buffer cache */
-    struct hmap vnodes;         /* ino -> struct vnode * */
-    struct xvm_mount *next, *prev;  /* the layer's list */
+    struct ffs *fs;                /* metadata through the buffer cache */
+    struct hmap vnodes;            /* ino -> struct vnode * */
+    struct xvm_mount *next, *prev; /* the layer's list */
 };
 
 struct vnode {
     struct xvm_mount *mp;
-    struct xvm_object *obj;     /* obj->priv == this vnode */
+    struct xvm_object *obj; /* obj->priv == this vnode */
     uint32_t ino;
     uint64_t size;
 };
 
 struct xvm_file {
-    struct vnode *vp;           /* holds one reference on vp->obj */
+    struct vnode *vp; /* holds one reference on vp->obj */
     int oflags;
 };
 

@@ -19,14 +19,16 @@ static int vnode_fill(struct vnode *vp, uint64_t off, uint8_t *dst)
     for (uint64_t at = off; at < end;) {
         uint64_t dev, boff = at % bsize;
         uint32_t alen;
-        size_t n = end - at < bsize - boff ? (size_t)(end - at) : (size_t)(bsize - boff);
+        size_t n = end - at < bsize - boff ? (size_t)(end - at)
+                                           : (size_t)(bsize - boff);
         int error = ffs_bmap(mp->fs, vp->ino, at / bsize, &dev, &alen);
         if (error)
             return error;
         if (dev != FFS_HOLE) {
             if (boff + n > alen)
-                return EIO;     /* the inode claims more than it has */
-            if ((error = flash_read(mp->flash, dev + boff, dst + (at - off), n)))
+                return EIO; /* the inode claims more than it has */
+            if ((error =
+                     flash_read(mp->flash, dev + boff, dst + (at - off), n)))
                 return error;
         }
         at += n;
@@ -41,7 +43,8 @@ static int cache_fill(struct vnode *vp, uint64_t off, pageh *pg)
     int error = object_page_alloc(obj, off, false, pg);
     if (error)
         return error;
-    if ((error = vnode_fill(vp, off, phys_page(obj->objs->ph, *pg)->data)) != 0) {
+    if ((error = vnode_fill(vp, off, phys_page(obj->objs->ph, *pg)->data)) !=
+        0) {
         object_page_free(obj, off);
         return error;
     }

@@ -32,7 +32,8 @@ int xip_classify(struct vnode *vp, uint64_t off, enum xip_kind *kind,
     if (bsize < pgsz || ((dev + boff) & (pgsz - 1)) || boff + pgsz > alen)
         return 0;
     uint64_t tail = vp->size - off;
-    if (tail < pgsz && !flash_is_zero(mp->flash, dev + boff + tail, pgsz - tail))
+    if (tail < pgsz &&
+        !flash_is_zero(mp->flash, dev + boff + tail, pgsz - tail))
         return 0;
     *kind = XIP_DEVICE;
     *pa = mp->phys_base + dev + boff;
@@ -56,16 +57,13 @@ static int xip_get(struct xvm_object *obj, uint64_t off, unsigned flags,
     if (error)
         return error;
     switch (kind) {
-    case XIP_DEVICE:
-        *pg = page_device(pa);
-        return 0;
+    case XIP_DEVICE: *pg = page_device(pa); return 0;
     case XIP_HOLE:
         *pg = vfs->ph->zero_page;
         if (!core_is_quiet(vfs->core))
             vfs->xip_hole_maps++;
         return 0;
-    case XIP_FALLBACK:
-        break;
+    case XIP_FALLBACK: break;
     }
     if ((error = vnode_cache_get(vp, off, flags, 0, pg)) == 0 &&
         !(flags & PGO_LOCKED))

@@ -16,7 +16,8 @@ int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen)
         return EINVAL;
     struct check ck = { .msg = msg, .len = msglen };
     struct core *c = &m->core;
-    uint64_t allocs = c->occurred[INJECT_ALLOC], fail_at = c->fail_at[INJECT_ALLOC];
+    uint64_t allocs = c->occurred[INJECT_ALLOC],
+             fail_at = c->fail_at[INJECT_ALLOC];
     c->fail_at[INJECT_ALLOC] = 0;
     core_quiet_begin(c);
     phys_check(&m->ph, &ck);

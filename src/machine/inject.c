@@ -13,8 +13,10 @@ void xvm_inject_failures(xvm_machine *m, uint64_t alloc_n, uint64_t frame_n)
         return;
     /* Counters are 64-bit and only ever incremented: no wrap in practice. */
     struct core *c = &m->core;
-    c->fail_at[INJECT_ALLOC] = alloc_n ? c->occurred[INJECT_ALLOC] + alloc_n : 0;
-    c->fail_at[INJECT_FRAME] = frame_n ? c->occurred[INJECT_FRAME] + frame_n : 0;
+    c->fail_at[INJECT_ALLOC] =
+        alloc_n ? c->occurred[INJECT_ALLOC] + alloc_n : 0;
+    c->fail_at[INJECT_FRAME] =
+        frame_n ? c->occurred[INJECT_FRAME] + frame_n : 0;
 }
 
 void xvm_alloc_counts(const xvm_machine *m, uint64_t *allocs, uint64_t *frames)

@@ -34,7 +34,8 @@ static int check_config(const struct xvm_config *cfg, const struct profile *p)
         cfg->ram_base + cfg->ram_bytes < cfg->ram_base)
         return EINVAL;
     /* Frame numbers must fit the PTE (20 bits in a 4-byte PTE). */
-    if (p->pte_size == 4 && cfg->ram_base + cfg->ram_bytes > (UINT64_C(1) << 32))
+    if (p->pte_size == 4 &&
+        cfg->ram_base + cfg->ram_bytes > (UINT64_C(1) << 32))
         return EINVAL;
     for (int i = 0; i < 3; i++)
         if (cfg->ahead[i].back > 64 || cfg->ahead[i].forward > 64)
@@ -70,7 +71,8 @@ int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out)
     vm_init(&m->vm, &m->core, &m->ph, &m->mmu, &m->objs, cfg->ahead);
     procs_init(&m->procs, &m->core, &m->vm);
     if ((error = mmu_init(&m->mmu, &m->core, &m->ph, cfg->tlb_entries)) != 0 ||
-        (error = phys_init(&m->ph, &m->core, cfg->ram_base, cfg->ram_bytes)) != 0) {
+        (error = phys_init(&m->ph, &m->core, cfg->ram_base, cfg->ram_bytes)) !=
+            0) {
         xvm_machine_destroy(m);
         return error;
     }
@@ -152,8 +154,8 @@ static int flash_register(struct xvm_machine *m, struct xvm_flash *f)
     if (f->cfg.phys_base == 0)
         f->cfg.phys_base = phys_free_base(&m->ph);
     struct dev_cost cost = { f->cfg.ns_per_access, f->cfg.ns_per_byte };
-    int error = phys_load_device(&m->ph, f->cfg.phys_base, f->seglen, f->data,
-                                 cost);
+    int error =
+        phys_load_device(&m->ph, f->cfg.phys_base, f->seglen, f->data, cost);
     if (error == 0)
         f->registered = true;
     return error;

@@ -19,7 +19,7 @@
 
 struct xvm_machine {
     struct xvm_config cfg;
-    struct core core;           /* bottom to top */
+    struct core core; /* bottom to top */
     struct devices devs;
     struct physmem ph;
     struct mmu mmu;
@@ -27,7 +27,7 @@ struct xvm_machine {
     struct vfs vfs;
     struct vm vm;
     struct procs procs;
-    struct timeline tl;         /* the report's samples and marks */
+    struct timeline tl; /* the report's samples and marks */
 };
 
 #endif

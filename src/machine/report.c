@@ -51,7 +51,8 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     st->flash_block_bytes_read = m->devs.st.bytes_read;
     st->flash_xip_reads = ph->dev_reads;
     st->flash_xip_bytes_read = ph->dev_bytes_read;
-    st->flash_bytes_read = st->flash_block_bytes_read + st->flash_xip_bytes_read;
+    st->flash_bytes_read =
+        st->flash_block_bytes_read + st->flash_xip_bytes_read;
     st->flash_ns = m->devs.st.ns + ph->dev_ns;
     st->pagecache_fills = m->vfs.pagecache_fills;
     st->readahead_pages = m->vfs.readahead_pages;
@@ -61,24 +62,53 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     st->buf_misses = m->vfs.buf.misses;
 }
 
-#define FIGURE(f) { #f, offsetof(struct xvm_stats, f) }
+#define FIGURE(f)                                                              \
+    {                                                                          \
+#f, offsetof(struct xvm_stats, f)                                      \
+    }
 
 static const struct xvm_figure figures[] = {
-    FIGURE(page_size), FIGURE(ram_pages), FIGURE(ram_used_peak),
-    FIGURE(vm_page_bytes), FIGURE(vm_page_metadata_bytes),
-    FIGURE(device_pages), FIGURE(device_pages_mapped_peak),
-    FIGURE(faults), FIGURE(faults_read), FIGURE(faults_write),
-    FIGURE(faults_exec), FIGURE(faults_upper), FIGURE(faults_lower),
-    FIGURE(zero_fills), FIGURE(cow_promotions), FIGURE(cow_from_device),
-    FIGURE(zero_page_maps), FIGURE(neighbour_maps), FIGURE(device_maps),
-    FIGURE(amap_copies), FIGURE(enomem), FIGURE(reclaimed),
-    FIGURE(pv_entries), FIGURE(pv_entries_peak), FIGURE(pv_device),
-    FIGURE(pv_device_peak), FIGURE(tlb_hits), FIGURE(tlb_misses),
-    FIGURE(tlb_flushes), FIGURE(flash_block_reads),
-    FIGURE(flash_block_bytes_read), FIGURE(flash_xip_reads),
-    FIGURE(flash_xip_bytes_read), FIGURE(flash_bytes_read), FIGURE(flash_ns),
-    FIGURE(pagecache_fills), FIGURE(readahead_pages), FIGURE(fallback_pages),
-    FIGURE(xip_hole_maps), FIGURE(buf_hits), FIGURE(buf_misses),
+    FIGURE(page_size),
+    FIGURE(ram_pages),
+    FIGURE(ram_used_peak),
+    FIGURE(vm_page_bytes),
+    FIGURE(vm_page_metadata_bytes),
+    FIGURE(device_pages),
+    FIGURE(device_pages_mapped_peak),
+    FIGURE(faults),
+    FIGURE(faults_read),
+    FIGURE(faults_write),
+    FIGURE(faults_exec),
+    FIGURE(faults_upper),
+    FIGURE(faults_lower),
+    FIGURE(zero_fills),
+    FIGURE(cow_promotions),
+    FIGURE(cow_from_device),
+    FIGURE(zero_page_maps),
+    FIGURE(neighbour_maps),
+    FIGURE(device_maps),
+    FIGURE(amap_copies),
+    FIGURE(enomem),
+    FIGURE(reclaimed),
+    FIGURE(pv_entries),
+    FIGURE(pv_entries_peak),
+    FIGURE(pv_device),
+    FIGURE(pv_device_peak),
+    FIGURE(tlb_hits),
+    FIGURE(tlb_misses),
+    FIGURE(tlb_flushes),
+    FIGURE(flash_block_reads),
+    FIGURE(flash_block_bytes_read),
+    FIGURE(flash_xip_reads),
+    FIGURE(flash_xip_bytes_read),
+    FIGURE(flash_bytes_read),
+    FIGURE(flash_ns),
+    FIGURE(pagecache_fills),
+    FIGURE(readahead_pages),
+    FIGURE(fallback_pages),
+    FIGURE(xip_hole_maps),
+    FIGURE(buf_hits),
+    FIGURE(buf_misses),
 };
 
 const struct xvm_figure *xvm_stats_figures(size_t *n)
@@ -90,8 +120,7 @@ const struct xvm_figure *xvm_stats_figures(size_t *n)
 const char *xvm_ram_kind_name(enum xvm_ram_kind kind)
 {
     static const char *const names[XVM_RAM_KINDS] = {
-        "anon", "aobj", "page_cache", "page_table", "zero", "buffer",
-        "vm_page",
+        "anon", "aobj", "page_cache", "page_table", "zero", "buffer", "vm_page",
     };
     return (unsigned)kind < XVM_RAM_KINDS ? names[kind] : "?";
 }
@@ -106,9 +135,10 @@ void xvm_report(const xvm_machine *m, struct xvm_report *r)
         now[u] = ph->use[u].cur;
     ram_by_kind(ph, now, r->ram_now, &r->ram_now_total);
     ram_by_kind(ph, ph->used_mix, r->ram_peak, &r->ram_peak_total);
-    r->vm_page_share_percent = 100.0 * (double)r->st.vm_page_bytes /
-                               (double)r->st.page_size;
-    r->device_vm_page_bytes = r->st.device_pages_mapped_peak * r->st.vm_page_bytes;
+    r->vm_page_share_percent =
+        100.0 * (double)r->st.vm_page_bytes / (double)r->st.page_size;
+    r->device_vm_page_bytes =
+        r->st.device_pages_mapped_peak * r->st.vm_page_bytes;
 }
 
 void xvm_report_savings(const struct xvm_report *xip,
@@ -117,10 +147,11 @@ void xvm_report_savings(const struct xvm_report *xip,
     memset(s, 0, sizeof(*s));
     for (int k = 0; k < XVM_RAM_KINDS; k++)
         s->ram_peak[k] = (int64_t)copy->ram_peak[k] - (int64_t)xip->ram_peak[k];
-    s->ram_peak_total = (int64_t)copy->ram_peak_total - (int64_t)xip->ram_peak_total;
+    s->ram_peak_total =
+        (int64_t)copy->ram_peak_total - (int64_t)xip->ram_peak_total;
     if (copy->ram_peak_total)
-        s->ram_peak_total_percent = 100.0 * (double)s->ram_peak_total /
-                                    (double)copy->ram_peak_total;
+        s->ram_peak_total_percent =
+            100.0 * (double)s->ram_peak_total / (double)copy->ram_peak_total;
 }
 
 /* ---- the timeline (timeline.c keeps it) ---- */

@@ -31,20 +31,20 @@ static void merge_pairs(struct timeline *tl)
             merged.ram_total_max = tl->samples[i].ram_total_max;
         tl->samples[out] = merged;
     }
-    if ((tl->n - 1) % 2)        /* an odd one out keeps its place */
+    if ((tl->n - 1) % 2) /* an odd one out keeps its place */
         tl->samples[out++] = tl->samples[tl->n - 1];
     tl->n = out;
     tl->every *= 2;
 }
 
-void ram_by_kind(const struct physmem *ph, const uint64_t *pages,
-                 uint64_t *ram, uint64_t *total)
+void ram_by_kind(const struct physmem *ph, const uint64_t *pages, uint64_t *ram,
+                 uint64_t *total)
 {
     const struct core *c = ph->core;
     uint64_t used = 0;
     *total = 0;
     for (int k = 0; k < XVM_RAM_VM_PAGE; k++) {
-        ram[k] = pages[k + 1] * c->pgsz;        /* kind k is use k + 1 */
+        ram[k] = pages[k + 1] * c->pgsz; /* kind k is use k + 1 */
         used += pages[k + 1];
         *total += ram[k];
     }
@@ -58,7 +58,7 @@ void timeline_sample(struct timeline *tl, struct physmem *ph, uint64_t at)
     if (tl->samples == NULL) {
         tl->samples = calloc(XVM_TIMELINE_MAX, sizeof(*tl->samples));
         if (tl->samples == NULL)
-            return;             /* instrumentation: no timeline, no harm */
+            return; /* instrumentation: no timeline, no harm */
         tl->every = 1;
     }
     if (tl->n == XVM_TIMELINE_MAX)

@@ -12,10 +12,10 @@
 #include "xipvm.h"
 
 struct timeline {
-    struct xvm_sample *samples;     /* XVM_TIMELINE_MAX, made at first use */
+    struct xvm_sample *samples; /* XVM_TIMELINE_MAX, made at first use */
     size_t n;
-    uint64_t every;                 /* clock ticks between samples */
-    uint64_t next;                  /* when the next one is due */
+    uint64_t every; /* clock ticks between samples */
+    uint64_t next;  /* when the next one is due */
     struct xvm_mark *marks;
     size_t nmarks, capmarks;
 };
@@ -23,8 +23,8 @@ struct timeline {
 void timeline_fini(struct timeline *tl);
 
 /* RAM by kind, bytes, for frames by use (pages[XVM_USE_*], FREE aside). */
-void ram_by_kind(const struct physmem *ph, const uint64_t *pages,
-                 uint64_t *ram, uint64_t *total);
+void ram_by_kind(const struct physmem *ph, const uint64_t *pages, uint64_t *ram,
+                 uint64_t *total);
 
 /* A sample of ph at `at`; starts a new window of ph's in-use peak. */
 void timeline_sample(struct timeline *tl, struct physmem *ph, uint64_t at);

@@ -139,17 +139,20 @@ void objects_check(const struct objects *objs, struct check *ck)
     for (struct xvm_object *o = objs->list; o && !ck->error; o = o->next) {
         uint64_t off, v;
         if (o->refs == 0)
-            return (void)check_fail(ck, "object %p on the list with no "
-                                    "reference", (void *)o);
+            return (void)check_fail(ck,
+                                    "object %p on the list with no "
+                                    "reference",
+                                    (void *)o);
         if ((o->next && o->next->prev != o) || (o->prev && o->prev->next != o))
             return (void)check_fail(ck, "object list links broken");
         for (size_t i = 0; hmap_next(&o->pages, &i, &off, &v);) {
             struct vm_page *pg = phys_page(objs->ph, v);
             if (page_is_device(v) || pg->owner.obj != o || pg->offset != off ||
                 pg->use != o->use)
-                return (void)check_fail(ck, "object %p: page at %#llx "
-                                        "misowned", (void *)o,
-                                        (unsigned long long)off);
+                return (void)check_fail(ck,
+                                        "object %p: page at %#llx "
+                                        "misowned",
+                                        (void *)o, (unsigned long long)off);
         }
     }
 }

@@ -18,7 +18,7 @@
 struct xvm_object;
 
 /* pgo_get flags */
-#define PGO_LOCKED 0x1          /* resident pages only: no I/O, no allocation */
+#define PGO_LOCKED 0x1 /* resident pages only: no I/O, no allocation */
 
 struct pager_ops {
     const char *name;
@@ -28,8 +28,7 @@ struct pager_ops {
      * => ENOENT with PGO_LOCKED when the page is not resident; EFAULT
      *    past the end of the object; ENOMEM, EIO.
      */
-    int (*get)(struct xvm_object *obj, uint64_t off, unsigned flags,
-               pageh *pg);
+    int (*get)(struct xvm_object *obj, uint64_t off, unsigned flags, pageh *pg);
     /*
      * Gives back up to want resident pages that can be had again (clean,
      * unwired), unmapping them first; the page daemon calls it.
@@ -49,7 +48,7 @@ struct objects {
     struct physmem *ph;
     struct mmu *mmu;
     struct xvm_object *list;
-    uint64_t reclaimed;         /* page-cache pages the daemon freed */
+    uint64_t reclaimed; /* page-cache pages the daemon freed */
 };
 
 struct xvm_object {
@@ -57,12 +56,12 @@ struct xvm_object {
     struct objects *objs;
     uint32_t refs;
     uint64_t size;
-    bool read_only;             /* no writable shared mapping */
-    int use;                    /* XVM_USE_* of its RAM pages */
-    struct hmap pages;          /* offset -> pageh of resident RAM pages */
-    struct xvm_object *next, *prev;  /* the layer's list */
-    uint64_t base;              /* pager's scalar (devobj: physical base) */
-    void *priv;                 /* pager's private state */
+    bool read_only;                 /* no writable shared mapping */
+    int use;                        /* XVM_USE_* of its RAM pages */
+    struct hmap pages;              /* offset -> pageh of resident RAM pages */
+    struct xvm_object *next, *prev; /* the layer's list */
+    uint64_t base;                  /* pager's scalar (devobj: physical base) */
+    void *priv;                     /* pager's private state */
 };
 
 void objects_init(struct objects *objs, struct core *core, struct physmem *ph,

@@ -19,7 +19,8 @@
 uint64_t pagedaemon_reclaim(struct objects *objs)
 {
     uint64_t cached = objs->ph->use[XVM_USE_PAGECACHE].cur;
-    uint64_t want = cached / BATCH_DIV > BATCH_MIN ? cached / BATCH_DIV : BATCH_MIN;
+    uint64_t want =
+        cached / BATCH_DIV > BATCH_MIN ? cached / BATCH_DIV : BATCH_MIN;
     uint64_t freed = 0;
     for (struct xvm_object *o = objs->list; o && freed < want; o = o->next)
         if (o->ops->put)

@@ -232,7 +232,8 @@ void phys_check(const struct physmem *ph, struct check *ck)
             return (void)check_fail(ck, "frame %u: bad use %u", i, pg->use);
         bool listed = i < ph->fresh;
         if ((pg->use == XVM_USE_FREE && listed) != ((pg->flags & PG_FREE) != 0))
-            return (void)check_fail(ck, "frame %u: free flag disagrees with use", i);
+            return (void)check_fail(
+                ck, "frame %u: free flag disagrees with use", i);
         if (pg->use == XVM_USE_FREE && pg->pv)
             return (void)check_fail(ck, "frame %u: free but mapped", i);
         by_use[pg->use]++;
@@ -244,7 +245,8 @@ void phys_check(const struct physmem *ph, struct check *ck)
     }
     if (onlist + (ph->npages - ph->fresh) != ph->nfree ||
         by_use[XVM_USE_FREE] != ph->nfree)
-        return (void)check_fail(ck, "free list holds %llu frames, %llu are free",
+        return (void)check_fail(ck,
+                                "free list holds %llu frames, %llu are free",
                                 (unsigned long long)onlist,
                                 (unsigned long long)by_use[XVM_USE_FREE]);
     uint64_t sum = 0;

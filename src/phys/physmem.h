@@ -27,29 +27,29 @@ struct xvm_object;
 struct anon;
 
 /* vm_page flags */
-#define PG_FREE 0x01            /* on the free list */
-#define PG_BUSY 0x02            /* being filled; not yet visible */
+#define PG_FREE 0x01 /* on the free list */
+#define PG_BUSY 0x02 /* being filled; not yet visible */
 
 /* One RAM frame's metadata: the vm_page. */
 struct vm_page {
-    uint8_t *data;              /* host memory of the frame, allocated lazily */
-    struct pv_entry *pv;        /* mappings of this page */
+    uint8_t *data;       /* host memory of the frame, allocated lazily */
+    struct pv_entry *pv; /* mappings of this page */
     union {
-        struct xvm_object *obj;     /* owner, for object pages */
+        struct xvm_object *obj; /* owner, for object pages */
         struct anon *anon;      /* owner, for anon pages */
         struct pv_entry **ptpv; /* leaf tables: each PTE's PV entry */
     } owner;
-    uint64_t offset;            /* object offset; PT pages: valid entries */
-    uint32_t next_free;         /* free-list link (index) */
-    uint32_t epoch;             /* PT pages: write-protect epoch (pmap.c) */
-    uint32_t wire;              /* wired PTEs mapping the page */
-    uint8_t use;                /* enum xvm_use */
+    uint64_t offset;    /* object offset; PT pages: valid entries */
+    uint32_t next_free; /* free-list link (index) */
+    uint32_t epoch;     /* PT pages: write-protect epoch (pmap.c) */
+    uint32_t wire;      /* wired PTEs mapping the page */
+    uint8_t use;        /* enum xvm_use */
     uint8_t flags;
 };
 
 struct ram_seg {
     uint64_t pa, npages;
-    uint32_t first;             /* index of its first vm_page */
+    uint32_t first; /* index of its first vm_page */
 };
 
 /* Read-cost model of a device segment: each access, plus each byte. */
@@ -65,21 +65,21 @@ struct dev_seg {
 
 struct physmem {
     struct core *core;
-    struct vm_page *pages;      /* every RAM frame */
+    struct vm_page *pages; /* every RAM frame */
     uint32_t npages;
     uint32_t free_head, nfree;
-    uint32_t fresh;             /* frames from here on were never used */
+    uint32_t fresh; /* frames from here on were never used */
     struct ram_seg ram;
     struct dev_seg *dev;
     unsigned ndev;
-    pageh zero_page;            /* the one shared zero page */
+    pageh zero_page; /* the one shared zero page */
     /* Counters. */
     struct gauge use[XVM_USE_COUNT];    /* frames by use */
-    struct gauge used;          /* frames not free */
+    struct gauge used;                  /* frames not free */
     uint64_t used_mix[XVM_USE_COUNT];   /* frames by use when used peaked */
-    uint64_t device_pages;      /* pages in device segments */
+    uint64_t device_pages;              /* pages in device segments */
     uint64_t dev_reads, dev_bytes_read; /* in place, through segments */
-    uint64_t dev_ns;            /* their simulated time */
+    uint64_t dev_ns;                    /* their simulated time */
 };
 
 static inline bool page_is_device(pageh h)
@@ -119,7 +119,8 @@ static inline pageh phys_lookup(const struct physmem *ph, uint64_t pa)
 {
     const struct ram_seg *r = &ph->ram;
     if (pa >= r->pa && ((pa - r->pa) >> ph->core->pgshift) < r->npages)
-        return page_ram(r->first + (uint32_t)((pa - r->pa) >> ph->core->pgshift));
+        return page_ram(r->first +
+                        (uint32_t)((pa - r->pa) >> ph->core->pgshift));
     return phys_lookup_device(ph, pa);
 }
 

@@ -29,10 +29,10 @@ static unsigned level_entries(const struct mmu *mu, unsigned level)
     return 1u << mu->prof->level_bits[level];
 }
 
-static unsigned level_index(const struct mmu *mu, unsigned level,
-                            uint64_t va)
+static unsigned level_index(const struct mmu *mu, unsigned level, uint64_t va)
 {
-    return (unsigned)(va >> mu->lvl_shift[level]) & (level_entries(mu, level) - 1);
+    return (unsigned)(va >> mu->lvl_shift[level]) &
+           (level_entries(mu, level) - 1);
 }
 
 /* Fixed-size loads and stores by byte order; compilers make them single
@@ -70,13 +70,13 @@ static inline uint64_t pte_load(const struct mmu *mu, const uint8_t *tbl,
 {
     if (mu->prof->pte_size == 8)
         return mu->prof->big_endian ? ld_be(tbl + 8 * (size_t)i, 8)
-                                   : ld_le(tbl + 8 * (size_t)i, 8);
+                                    : ld_le(tbl + 8 * (size_t)i, 8);
     return mu->prof->big_endian ? ld_be(tbl + 4 * (size_t)i, 4)
-                               : ld_le(tbl + 4 * (size_t)i, 4);
+                                : ld_le(tbl + 4 * (size_t)i, 4);
 }
 
-static inline void pte_store(const struct mmu *mu, uint8_t *tbl,
-                             unsigned i, uint64_t v)
+static inline void pte_store(const struct mmu *mu, uint8_t *tbl, unsigned i,
+                             uint64_t v)
 {
     if (mu->prof->pte_size == 8) {
         if (mu->prof->big_endian)
@@ -125,8 +125,8 @@ static struct pv_entry **pv_headp(const struct mmu *mu, pageh pg,
     if (!page_is_device(pg))
         return &phys_page(mu->ph, pg)->pv;
     uint64_t v = 0;
-    *scratch = hmap_get(&mu->devpv, pg, &v) ? (struct pv_entry *)(uintptr_t)v
-                                           : NULL;
+    *scratch =
+        hmap_get(&mu->devpv, pg, &v) ? (struct pv_entry *)(uintptr_t)v : NULL;
     return scratch;
 }
 
@@ -149,7 +149,7 @@ static int pv_insert(struct mmu *mu, pageh pg, struct pv_entry *pv)
     struct pv_entry *scratch, **headp = pv_headp(mu, pg, &scratch);
     if (page_is_device(pg) &&
         hmap_put(mu->core, &mu->devpv, pg, (uint64_t)(uintptr_t)pv))
-        return ENOMEM;          /* device pages: one hash per machine (§6.3) */
+        return ENOMEM; /* device pages: one hash per machine (§6.3) */
     pv->prev = NULL;
     pv->next = *headp;
     if (pv->next)
@@ -284,7 +284,8 @@ static struct pv_entry *pv_at(struct pmap *pm, uint64_t va)
     if (va >= pm->mmu->prof->va_max || pt_leaf(pm, va, false, false, &leaf))
         return NULL;
     struct pv_entry **ptpv = table_page(pm->mmu, leaf)->owner.ptpv;
-    return ptpv ? ptpv[level_index(pm->mmu, pm->mmu->prof->levels - 1, va)] : NULL;
+    return ptpv ? ptpv[level_index(pm->mmu, pm->mmu->prof->levels - 1, va)]
+                : NULL;
 }
 
 /* Removes one valid leaf mapping: PV, counts, TLB. */
@@ -321,7 +322,8 @@ static void pt_range(struct pmap *pm, pageh t, unsigned l, uint64_t base,
     uint64_t hi = eva - base < span ? eva : base + span;
     bool leaf = l + 1 == mu->prof->levels;
 
-    for (uint64_t i = (lo - base) >> shift; i <= (hi - 1 - base) >> shift; i++) {
+    for (uint64_t i = (lo - base) >> shift; i <= (hi - 1 - base) >> shift;
+         i++) {
         if (tp->offset == 0)
             break;
         uint64_t pte = pte_load(mu, tp->data, (unsigned)i);
@@ -382,7 +384,7 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
 {
     struct mmu *mu = pm->mmu;
     if (page_is_device(pg) && (prot & XVM_PROT_WRITE))
-        return EINVAL;          /* a write never reaches a device page */
+        return EINVAL; /* a write never reaches a device page */
     if (va >= mu->prof->va_max)
         return EINVAL;
 
@@ -394,8 +396,8 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
     unsigned i = level_index(mu, mu->prof->levels - 1, va);
     uint64_t old = pte_load(mu, tp->data, i);
     uint64_t pa = phys_addr(mu->ph, pg);
-    uint64_t nflags = PTE_V | PTE_U | prot_bits(prot) |
-                      (flags & PMAP_WIRED ? PTE_WIRED : 0);
+    uint64_t nflags =
+        PTE_V | PTE_U | prot_bits(prot) | (flags & PMAP_WIRED ? PTE_WIRED : 0);
 
     if ((old & PTE_V) && pte_frame_pa(mu, old) == pa) {
         /* Same page: change protection, keep referenced/modified. */
@@ -408,8 +410,9 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
     }
     /* A leaf table keeps a pointer to each PTE's PV entry beside it. */
     if (tp->owner.ptpv == NULL &&
-        (tp->owner.ptpv = core_zalloc(mu->core, level_entries(mu, mu->prof->levels - 1) *
-                                          sizeof(*tp->owner.ptpv))) == NULL)
+        (tp->owner.ptpv =
+             core_zalloc(mu->core, level_entries(mu, mu->prof->levels - 1) *
+                                       sizeof(*tp->owner.ptpv))) == NULL)
         return ENOMEM;
     struct pv_entry *pv = pool_get(mu->core, &mu->pv_pool);
     if (pv == NULL)
@@ -508,8 +511,8 @@ static bool pv_apply(struct mmu *mu, pageh pg, int op, uint64_t bits,
             pmap_remove(pm, pv->va, pv->va + mu->core->pgsz);
             continue;
         }
-        uint64_t npte = op == 0 ? pte & ~prot_bits(~prot & XVM_PROT_ALL)
-                                : pte & ~bits;
+        uint64_t npte =
+            op == 0 ? pte & ~prot_bits(~prot & XVM_PROT_ALL) : pte & ~bits;
         if (npte != pte) {
             pte_store(mu, tbl, i, npte);
             tlb_invalidate(&mu->tlb, pm->asid, pv->va >> mu->core->pgshift);
@@ -548,8 +551,10 @@ void pmap_clear_reference(struct mmu *mu, pageh pg)
  * to set the modified bit. */
 static unsigned tlb_perm(uint64_t pte)
 {
-    return (pte & PTE_R ? XVM_PROT_READ : 0) | (pte & PTE_X ? XVM_PROT_EXEC : 0) |
-           ((pte & (PTE_W | PTE_MOD)) == (PTE_W | PTE_MOD) ? XVM_PROT_WRITE : 0);
+    return (pte & PTE_R ? XVM_PROT_READ : 0) |
+           (pte & PTE_X ? XVM_PROT_EXEC : 0) |
+           ((pte & (PTE_W | PTE_MOD)) == (PTE_W | PTE_MOD) ? XVM_PROT_WRITE
+                                                           : 0);
 }
 
 int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
@@ -605,7 +610,7 @@ bool pmap_device_mapped(const struct mmu *mu, uint64_t pa, uint64_t len)
 {
     uint64_t key;
     for (size_t i = 0; hmap_next(&mu->devpv, &i, &key, NULL);)
-        if (key - 1 - pa < len)         /* key is the device page: pa | 1 */
+        if (key - 1 - pa < len) /* key is the device page: pa | 1 */
             return true;
     return false;
 }
@@ -681,15 +686,14 @@ void pmap_visit(struct pmap *pm, pte_visit_fn fn, void *arg)
     visit_rec(pm, pm->root, 0, 0, fn, NULL, arg);
 }
 
-
 struct mmu_ck {
     struct mmu *mu;
     struct check *ck;
     struct pmap *pm;
     uint64_t leaves, tables;
-    struct hmap ptes;           /* page -> valid PTEs mapping it */
-    struct hmap wired;          /* RAM page -> wired PTEs mapping it */
-    struct pv_key *keys;        /* scratch: one PV list's (pmap, va) */
+    struct hmap ptes;    /* page -> valid PTEs mapping it */
+    struct hmap wired;   /* RAM page -> wired PTEs mapping it */
+    struct pv_key *keys; /* scratch: one PV list's (pmap, va) */
     size_t capkeys;
 };
 
@@ -720,8 +724,10 @@ static void check_pte(void *arg, uint64_t va, uint64_t pte)
     bump(k, &k->ptes, pg);
     struct pv_entry *pv = pv_at(k->pm, va);
     if (pv == NULL || pv->pmap != k->pm || pv->va != va)
-        return (void)check_fail(k->ck, "va %#llx: the leaf table's PV entry "
-                                "is wrong", (unsigned long long)va);
+        return (void)check_fail(k->ck,
+                                "va %#llx: the leaf table's PV entry "
+                                "is wrong",
+                                (unsigned long long)va);
     if ((pte & PTE_WIRED) && !page_is_device(pg))
         bump(k, &k->wired, pg);
     if ((pte & PTE_W) && (page_is_device(pg) || pg == mu->ph->zero_page))
@@ -749,8 +755,8 @@ static void check_wired(struct mmu_ck *k)
         uint64_t n = 0;
         (void)hmap_get(&k->wired, page_ram(i), &n);
         if (ph->pages[i].use != XVM_USE_FREE && ph->pages[i].wire != n)
-            check_fail(k->ck, "frame %u: wire count %u, %llu wired mappings",
-                       i, (unsigned)ph->pages[i].wire, (unsigned long long)n);
+            check_fail(k->ck, "frame %u: wire count %u, %llu wired mappings", i,
+                       (unsigned)ph->pages[i].wire, (unsigned long long)n);
     }
 }
 
@@ -799,7 +805,8 @@ static uint64_t check_pv_list(struct mmu_ck *k, pageh pg)
     for (uint64_t i = 1; i < n; i++)
         if (key_cmp(&k->keys[i - 1], &k->keys[i]) == 0)
             return check_fail(k->ck, "PV entry for va %#llx listed twice",
-                              (unsigned long long)k->keys[i].va), n;
+                              (unsigned long long)k->keys[i].va),
+                   n;
     (void)hmap_get(&k->ptes, pg, &ptes);
     if (ptes != n)
         check_fail(k->ck, "page mapped by %llu PTEs has %llu PV entries",
@@ -821,11 +828,13 @@ static void check_pv(struct mmu_ck *k)
     for (size_t i = 0; hmap_next(&k->ptes, &i, &key, &v) && !k->ck->error;)
         if (page_is_device(key) && !hmap_get(&mu->devpv, key, NULL))
             return (void)check_fail(k->ck, "device page mapped without PV "
-                                    "entries");
+                                           "entries");
     if (total + dev != mu->pv.cur || dev != mu->pv_device.cur ||
         mu->devpv.n != mu->device_mapped.cur)
-        check_fail(k->ck, "PV entries: counted %llu (%llu device), found "
-                   "%llu (%llu)", (unsigned long long)mu->pv.cur,
+        check_fail(k->ck,
+                   "PV entries: counted %llu (%llu device), found "
+                   "%llu (%llu)",
+                   (unsigned long long)mu->pv.cur,
                    (unsigned long long)mu->pv_device.cur,
                    (unsigned long long)(total + dev), (unsigned long long)dev);
 }
@@ -845,17 +854,20 @@ static void check_tlb(struct mmu_ck *k)
                 return (void)check_fail(k->ck, "TLB entry in the wrong slot");
             if (pmap_extract(pm, va, &pa) || pa != e->pa ||
                 e->host != phys_data(mu->ph, phys_lookup(mu->ph, pa)))
-                return (void)check_fail(k->ck, "TLB entry for va %#llx is "
-                                        "stale", (unsigned long long)va);
+                return (void)check_fail(k->ck,
+                                        "TLB entry for va %#llx is "
+                                        "stale",
+                                        (unsigned long long)va);
             if (e->perm & XVM_PROT_WRITE &&
                 page_is_device(phys_lookup(mu->ph, pa)))
                 return (void)check_fail(k->ck, "TLB grants write to a device "
-                                        "page");
+                                               "page");
             /* A live entry was filled from a current table: it may grant
              * no more than its PTE, write only on a modified page. */
             uint64_t pte = pmap_pte(pm, va);
             if (e->perm & ~tlb_perm(pte))
-                return (void)check_fail(k->ck, "TLB entry for va %#llx grants "
+                return (void)check_fail(k->ck,
+                                        "TLB entry for va %#llx grants "
                                         "more than its PTE",
                                         (unsigned long long)va);
         }

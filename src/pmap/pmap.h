@@ -20,18 +20,18 @@
 #include "pool.h"
 #include "tlb.h"
 
-#define PTE_V 0x001
-#define PTE_R 0x002
-#define PTE_W 0x004
-#define PTE_X 0x008
-#define PTE_U 0x010
-#define PTE_REF 0x020
-#define PTE_MOD 0x040
+#define PTE_V     0x001
+#define PTE_R     0x002
+#define PTE_W     0x004
+#define PTE_X     0x008
+#define PTE_U     0x010
+#define PTE_REF   0x020
+#define PTE_MOD   0x040
 #define PTE_WIRED 0x080
 #define PTE_FLAGS 0xfffULL
 
 struct pv_entry {
-    struct pv_entry *next, *prev;   /* the page's list; prev NULL at head */
+    struct pv_entry *next, *prev; /* the page's list; prev NULL at head */
     struct pmap *pmap;
     uint64_t va;
 };
@@ -39,14 +39,14 @@ struct pv_entry {
 /* The layer's state: the MMU, the TLB and every pmap of a machine. */
 struct mmu {
     struct core *core;
-    const struct profile *prof;         /* core's, at hand */
+    const struct profile *prof; /* core's, at hand */
     struct physmem *ph;
-    unsigned lvl_shift[4];      /* VA shift of each page-table level */
+    unsigned lvl_shift[4]; /* VA shift of each page-table level */
     struct tlb tlb;
-    struct hmap devpv;          /* device pa -> PV list head (paper §6.3) */
-    struct pool pv_pool;        /* recycled PV entries */
-    uint64_t next_asid;         /* never reused: stale TLB tags stay stale */
-    struct pmap *pmaps;         /* every live pmap */
+    struct hmap devpv;   /* device pa -> PV list head (paper §6.3) */
+    struct pool pv_pool; /* recycled PV entries */
+    uint64_t next_asid;  /* never reused: stale TLB tags stay stale */
+    struct pmap *pmaps;  /* every live pmap */
     /* Counters (and the TLB's, in tlb). */
     struct gauge pv;            /* PV entries */
     struct gauge pv_device;     /* PV entries of device pages */
@@ -57,17 +57,17 @@ struct pmap {
     struct mmu *mmu;
     pageh root;
     uint64_t asid;
-    uint32_t epoch;             /* bumped to write-protect everything lazily */
-    uint64_t ptpages;           /* table pages, root included */
-    uint64_t resident;          /* valid leaf PTEs */
-    uint64_t hint_key;          /* va >> leaf span of the last leaf found */
-    pageh hint_leaf;            /* or PAGEH_NONE */
-    struct pmap *next, *prev;   /* the mmu's list */
+    uint32_t epoch;           /* bumped to write-protect everything lazily */
+    uint64_t ptpages;         /* table pages, root included */
+    uint64_t resident;        /* valid leaf PTEs */
+    uint64_t hint_key;        /* va >> leaf span of the last leaf found */
+    pageh hint_leaf;          /* or PAGEH_NONE */
+    struct pmap *next, *prev; /* the mmu's list */
 };
 
 /* pmap_enter flags */
-#define PMAP_WIRED 0x1
-#define PMAP_NEIGHBOUR 0x2       /* a fault-ahead mapping (paper §11.2) */
+#define PMAP_WIRED     0x1
+#define PMAP_NEIGHBOUR 0x2 /* a fault-ahead mapping (paper §11.2) */
 
 /* => ENOMEM (host memory for the TLB) or EINVAL (its size). */
 int mmu_init(struct mmu *mu, struct core *core, struct physmem *ph,

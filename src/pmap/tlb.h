@@ -17,17 +17,17 @@ struct dev_seg;
 
 struct tlbent {
     uint64_t vpn;
-    uint64_t asid;              /* 0: invalid */
-    uint8_t *host;              /* host bytes of the frame */
-    uint64_t pa;                /* physical address of the frame */
-    unsigned perm;              /* XVM_PROT_* granted by this entry */
-    struct dev_seg *dev;        /* device (flash) page: its segment */
+    uint64_t asid;       /* 0: invalid */
+    uint8_t *host;       /* host bytes of the frame */
+    uint64_t pa;         /* physical address of the frame */
+    unsigned perm;       /* XVM_PROT_* granted by this entry */
+    struct dev_seg *dev; /* device (flash) page: its segment */
 };
 
 struct tlb {
     struct tlbent *ent;
     uint64_t mask;
-    uint64_t hits, misses, flushes;     /* counters */
+    uint64_t hits, misses, flushes; /* counters */
 };
 
 static inline struct tlbent *tlb_slot(const struct tlb *t, uint64_t asid,

@@ -32,7 +32,7 @@
 /* Byte offsets and sizes of the fields we read, per ELF class. */
 struct elf_layout {
     size_t ehsize;
-    size_t word;                       /* size of an address/offset field */
+    size_t word; /* size of an address/offset field */
     size_t e_type, e_machine, e_version, e_entry, e_phoff;
     size_t e_phentsize, e_phnum;
     size_t phentsize;
@@ -40,21 +40,43 @@ struct elf_layout {
 };
 
 static const struct elf_layout layout32 = {
-    .ehsize = 52, .word = 4,
-    .e_type = 16, .e_machine = 18, .e_version = 20, .e_entry = 24,
-    .e_phoff = 28, .e_phentsize = 42, .e_phnum = 44,
+    .ehsize = 52,
+    .word = 4,
+    .e_type = 16,
+    .e_machine = 18,
+    .e_version = 20,
+    .e_entry = 24,
+    .e_phoff = 28,
+    .e_phentsize = 42,
+    .e_phnum = 44,
     .phentsize = 32,
-    .p_type = 0, .p_offset = 4, .p_vaddr = 8, .p_filesz = 16,
-    .p_memsz = 20, .p_flags = 24, .p_align = 28,
+    .p_type = 0,
+    .p_offset = 4,
+    .p_vaddr = 8,
+    .p_filesz = 16,
+    .p_memsz = 20,
+    .p_flags = 24,
+    .p_align = 28,
 };
 
 static const struct elf_layout layout64 = {
-    .ehsize = 64, .word = 8,
-    .e_type = 16, .e_machine = 18, .e_version = 20, .e_entry = 24,
-    .e_phoff = 32, .e_phentsize = 54, .e_phnum = 56,
+    .ehsize = 64,
+    .word = 8,
+    .e_type = 16,
+    .e_machine = 18,
+    .e_version = 20,
+    .e_entry = 24,
+    .e_phoff = 32,
+    .e_phentsize = 54,
+    .e_phnum = 56,
     .phentsize = 56,
-    .p_type = 0, .p_flags = 4, .p_offset = 8, .p_vaddr = 16,
-    .p_filesz = 32, .p_memsz = 40, .p_align = 48,
+    .p_type = 0,
+    .p_flags = 4,
+    .p_offset = 8,
+    .p_vaddr = 16,
+    .p_filesz = 32,
+    .p_memsz = 40,
+    .p_align = 48,
 };
 
 /* A bounds-checked view of one header (ehdr or a phdr) in the file. */
@@ -272,7 +294,8 @@ int elf_parse_headers(const uint8_t *buf, size_t len, uint64_t fsize,
     /* too short for the class's ELF header */
     if (len < l->ehsize)
         return ENOEXEC;
-    err = check_ehdr((struct view){ buf, out->big_endian }, len, l, out, &phoff);
+    err =
+        check_ehdr((struct view){ buf, out->big_endian }, len, l, out, &phoff);
     if (err == 0)
         err = walk_phdrs(buf, fsize, phoff, l, out);
     if (err)

@@ -1,6 +1,6 @@
 /* elf.h - validating parser for loadable ELF32/ELF64 images (headers only). */
-#ifndef XIPVM_ELF_H
-#define XIPVM_ELF_H
+#ifndef XVM_ELF_H
+#define XVM_ELF_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -17,19 +17,20 @@
 
 struct elf_load {
     uint64_t vaddr, memsz, offset, filesz, align;
-    int prot;                          /* bit0 read, bit1 write, bit2 exec */
+    int prot; /* bit0 read, bit1 write, bit2 exec */
 };
 
 struct elf_image {
-    int is64, big_endian, is_dyn;      /* ET_DYN (static-pie) vs ET_EXEC */
+    int is64, big_endian, is_dyn; /* ET_DYN (static-pie) vs ET_EXEC */
     uint16_t machine;
-    uint64_t entry;                    /* e_entry as in the file (not relocated) */
-    uint64_t phdr_vaddr;               /* PT_PHDR vaddr or 0 */
+    uint64_t entry;      /* e_entry as in the file (not relocated) */
+    uint64_t phdr_vaddr; /* PT_PHDR vaddr or 0 */
     uint16_t phnum, phentsize;
-    int has_interp;                    /* PT_INTERP present */
+    int has_interp; /* PT_INTERP present */
     unsigned nload;
     struct elf_load load[ELF_MAX_LOAD];
-    uint64_t lo, hi;                   /* page-unaligned min vaddr / max vaddr+memsz over PT_LOAD */
+    uint64_t lo,
+        hi; /* page-unaligned min vaddr / max vaddr+memsz over PT_LOAD */
 };
 
 /*

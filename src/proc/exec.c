@@ -15,10 +15,10 @@
 #include "proc.h"
 #include "vmspace.h"
 
-#define HEADER_READ 4096u           /* the first page, as vn_rdwr does */
-#define HEADER_MAX (64u << 10)      /* program headers further in */
-#define STACK_SIZE (UINT64_C(8) << 20)
-#define MAX_ARGS 256
+#define HEADER_READ 4096u       /* the first page, as vn_rdwr does */
+#define HEADER_MAX  (64u << 10) /* program headers further in */
+#define STACK_SIZE  (UINT64_C(8) << 20)
+#define MAX_ARGS    256
 
 static int read_headers(struct xvm_file *f, struct elf_image *img)
 {
@@ -48,7 +48,7 @@ static int map_segment(struct xvm_vmspace *vs, struct xvm_file *f,
     int prot = s->prot & XVM_PROT_ALL, error;
 
     if ((va - s->offset) & (c->pgsz - 1))
-        return ENOEXEC;         /* file and memory pages do not line up */
+        return ENOEXEC; /* file and memory pages do not line up */
     if (mend > c->prof->va_max || mend < va)
         return ENOEXEC;
     if (s->filesz > 0) {
@@ -71,7 +71,8 @@ static int map_segment(struct xvm_vmspace *vs, struct xvm_file *f,
     if (n > 0) {
         static const uint8_t zero[4096];
         for (uint64_t done = 0; done < n;) {
-            size_t chunk = n - done < sizeof(zero) ? (size_t)(n - done) : sizeof(zero);
+            size_t chunk =
+                n - done < sizeof(zero) ? (size_t)(n - done) : sizeof(zero);
             if ((error = xvm_write(vs, fend + done, zero, chunk)) != 0)
                 return error;
             done += chunk;
@@ -108,7 +109,7 @@ static int build_stack(struct xvm_vmspace *vs, const struct elf_image *img,
         return error;
     for (unsigned i = argc; i-- > 0;) {
         if (argv[i] == NULL)
-            return EINVAL;      /* bad input must not crash: no string to copy */
+            return EINVAL; /* bad input must not crash: no string to copy */
         size_t n = strlen(argv[i]) + 1;
         if (n > 4096)
             return E2BIG;
@@ -124,7 +125,7 @@ static int build_stack(struct xvm_vmspace *vs, const struct elf_image *img,
     put_word(frame + k, argc, w, img->big_endian), k += w;
     for (unsigned i = 0; i < argc; i++)
         put_word(frame + k, ptrs[i], w, img->big_endian), k += w;
-    memset(frame + k, 0, 4 * w);    /* argv NULL, envp NULL, AT_NULL pair */
+    memset(frame + k, 0, 4 * w); /* argv NULL, envp NULL, AT_NULL pair */
     k += 4 * w;
     if ((error = xvm_write(vs, sp, frame, k)) != 0)
         return error;
@@ -141,7 +142,7 @@ static int load(struct xvm_vmspace *vs, struct xvm_file *f,
     uint64_t bias = img->is_dyn ? ELF_DYN_BASE - pg_trunc(c, img->lo) : 0;
     int error;
     if (img->has_interp)
-        return ENOEXEC;         /* needs a dynamic linker: not simulated */
+        return ENOEXEC; /* needs a dynamic linker: not simulated */
     for (unsigned i = 0; i < img->nload; i++)
         if ((error = map_segment(vs, f, &img->load[i], bias)) != 0)
             return error;
@@ -150,7 +151,7 @@ static int load(struct xvm_vmspace *vs, struct xvm_file *f,
     info->entry = img->entry + bias;
     info->brk_base = info->brk = pg_round(c, img->hi + bias);
     if (info->brk_base + STACK_SIZE > pg_trunc(c, c->prof->va_max) - STACK_SIZE)
-        return ENOEXEC;         /* no room for heap and stack */
+        return ENOEXEC; /* no room for heap and stack */
     return build_stack(vs, img, argc, argv, info);
 }
 

@@ -6,7 +6,7 @@
 #include "proc.h"
 #include "vmspace.h"
 
-#define STACK_GAP (UINT64_C(8) << 20)   /* the heap stops this short of it */
+#define STACK_GAP (UINT64_C(8) << 20) /* the heap stops this short of it */
 
 void procs_init(struct procs *ps, struct core *core, struct vm *vm)
 {
@@ -48,10 +48,10 @@ int proc_spawn(struct procs *ps, struct xvm_mount *mp, uint32_t pid,
         return ENOMEM;
     p->pid = pid;
     p->mp = mp;
-    int error = exec_image(ps->vm, mp, path, argc, argv, &p->vs, &p->text,
-                           &p->info);
-    if (error == 0 &&
-        (error = hmap_put(ps->core, &ps->table, pid, (uint64_t)(uintptr_t)p)) != 0)
+    int error =
+        exec_image(ps->vm, mp, path, argc, argv, &p->vs, &p->text, &p->info);
+    if (error == 0 && (error = hmap_put(ps->core, &ps->table, pid,
+                                        (uint64_t)(uintptr_t)p)) != 0)
         proc_free(ps, p);
     else if (error)
         core_free(ps->core, p);
@@ -79,7 +79,8 @@ int proc_fork(struct procs *ps, uint32_t ppid, uint32_t cpid)
     }
     /* The child runs the same program: a second open file on its text. */
     if ((error = file_dup(parent->text, &c->text)) != 0 ||
-        (error = hmap_put(ps->core, &ps->table, cpid, (uint64_t)(uintptr_t)c))) {
+        (error =
+             hmap_put(ps->core, &ps->table, cpid, (uint64_t)(uintptr_t)c))) {
         if (c->text != parent->text)
             xvm_close(c->text);
         xvm_vmspace_destroy(c->vs);
@@ -102,7 +103,7 @@ int proc_exec(struct procs *ps, uint32_t pid, const char *path, unsigned argc,
     struct xvm_proc_info info;
     int error = exec_image(ps->vm, p->mp, path, argc, argv, &vs, &text, &info);
     if (error)
-        return error;           /* the old image runs on */
+        return error; /* the old image runs on */
     xvm_vmspace_destroy(p->vs);
     xvm_close(p->text);
     p->vs = vs;
@@ -135,7 +136,7 @@ int proc_brk(struct procs *ps, uint32_t pid, uint64_t addr)
         uint64_t at = old;
         struct vm_map_entry *e = map_first_after(&p->vs->map, old);
         if (e != &p->vs->map.header && e->start < new)
-            return ENOMEM;      /* the heap would run into a mapping */
+            return ENOMEM; /* the heap would run into a mapping */
         error = xvm_mmap(p->vs, &at, new - old, XVM_PROT_READ | XVM_PROT_WRITE,
                          XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0);
     } else if (new < old) {

@@ -17,14 +17,14 @@
 struct procs {
     struct core *core;
     struct vm *vm;
-    struct hmap table;          /* pid -> struct proc * */
+    struct hmap table; /* pid -> struct proc * */
 };
 
 struct proc {
     uint32_t pid;
     struct xvm_vmspace *vs;
-    struct xvm_mount *mp;       /* where exec finds programs */
-    struct xvm_file *text;      /* the running program (p_textvp) */
+    struct xvm_mount *mp;  /* where exec finds programs */
+    struct xvm_file *text; /* the running program (p_textvp) */
     struct xvm_proc_info info;
 };
 
@@ -45,9 +45,8 @@ struct proc *proc_find(const struct procs *ps, uint32_t pid);
 
 /* exec.c: a new address space running path; nothing changes on error. */
 int exec_image(struct vm *vm, struct xvm_mount *mp, const char *path,
-               unsigned argc, const char *const *argv,
-               struct xvm_vmspace **vs, struct xvm_file **text,
-               struct xvm_proc_info *info);
+               unsigned argc, const char *const *argv, struct xvm_vmspace **vs,
+               struct xvm_file **text, struct xvm_proc_info *info);
 
 /* Every process has a live address space and text, under its own pid. */
 void procs_check(const struct procs *ps, struct check *ck);

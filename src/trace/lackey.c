@@ -18,21 +18,21 @@
 extern char **environ;
 
 #define CHUNK_MASK (TRACE_ANON_CHUNK - 1)
-#define USER_TOP   UINT64_C(0x80000000)  /* 32-bit profiles: user VA below this */
+#define USER_TOP   UINT64_C(0x80000000) /* 32-bit profiles: user VA below this */
 #define IBUF_SIZE  (1u << 20)
 #define OBUF_SIZE  (1u << 20)
-#define LINE_CAP   1024u                  /* the longest line written (a spawn), NUL included */
+#define LINE_CAP   1024u /* the longest line written (a spawn), NUL included */
 #define MAX_CHUNKS ((TRACE_ANON_LIMIT - TRACE_ANON_BASE) / TRACE_ANON_CHUNK)
-#define CTAB_SIZE  2048                   /* power of two, > 2 * MAX_CHUNKS */
-#define LINE_SHOW  40                     /* bytes of a bad line quoted in errors */
+#define CTAB_SIZE  2048 /* power of two, > 2 * MAX_CHUNKS */
+#define LINE_SHOW  40   /* bytes of a bad line quoted in errors */
 
 struct range {
-    uint64_t lo, hi;                      /* [lo, hi) */
+    uint64_t lo, hi; /* [lo, hi) */
 };
 
 struct chunk {
-    uint64_t key;                         /* original chunk number + 1; 0: empty */
-    uint64_t base;                        /* relocated chunk address */
+    uint64_t key;  /* original chunk number + 1; 0: empty */
+    uint64_t base; /* relocated chunk address */
 };
 
 /* One importer run; heap-allocated because of the buffers and chunk table. */
@@ -43,25 +43,26 @@ struct imp {
     uint64_t lineno;
 
     uint32_t pid;
-    struct xvm_trace_event access;        /* the r/w/x line being written */
+    struct xvm_trace_event access; /* the r/w/x line being written */
 
     /* ELF: img[] in file vaddrs; elf[] in traced addresses once the bias is known */
     int is_dyn, started;
-    uint64_t entry, delta;                /* delta: traced address => trace address */
+    uint64_t entry, delta; /* delta: traced address => trace address */
     unsigned nelf;
     struct range img[ELF_MAX_LOAD], elf[ELF_MAX_LOAD];
-    struct range elf_hit;                 /* last ELF range used (fast path) */
+    struct range elf_hit; /* last ELF range used (fast path) */
 
     /* anonymous relocation */
     uint64_t next_anon;
-    uint64_t win_lo, win_last;            /* last anon window, inclusive: one chunk minus the ELF */
-    uint64_t win_base;                    /* trace address of win_lo */
+    uint64_t win_lo,
+        win_last; /* last anon window, inclusive: one chunk minus the ELF */
+    uint64_t win_base; /* trace address of win_lo */
     int win_ok;
     struct chunk ctab[CTAB_SIZE];
 
     size_t on;
     char obuf[OBUF_SIZE];
-    char ibuf[IBUF_SIZE + 1];             /* +1: NUL after a last unterminated line */
+    char ibuf[IBUF_SIZE + 1]; /* +1: NUL after a last unterminated line */
 };
 
 /* ---------- errors ---------- */
@@ -69,8 +70,9 @@ struct imp {
 /* => EINVAL with "line N: what: `text`" (text shortened). */
 static int bad_line(struct imp *imp, const char *what, const char *s, size_t n)
 {
-    return trace_fail(imp->e, EINVAL, "line %llu: %s: `%.*s'", (unsigned long long)imp->lineno,
-                      what, (int)(n > LINE_SHOW ? LINE_SHOW : n), s);
+    return trace_fail(imp->e, EINVAL, "line %llu: %s: `%.*s'",
+                      (unsigned long long)imp->lineno, what,
+                      (int)(n > LINE_SHOW ? LINE_SHOW : n), s);
 }
 
 /* ---------- output ---------- */
@@ -104,9 +106,11 @@ static int put_event(struct imp *imp, const struct xvm_trace_event *ev)
         return r;
     n = xvm_trace_format_event(ev, imp->obuf + imp->on, LINE_CAP);
     if (n == -ENOSPC)
-        return trace_fail(imp->e, EINVAL, "spawn line too long (over %u bytes)", LINE_CAP);
+        return trace_fail(imp->e, EINVAL, "spawn line too long (over %u bytes)",
+                          LINE_CAP);
     if (n < 0)
-        return trace_fail(imp->e, EINVAL, "cannot write a %s line: a path or argument is "
+        return trace_fail(imp->e, EINVAL,
+                          "cannot write a %s line: a path or argument is "
                           "empty, holds whitespace or starts with '!'",
                           ev->op == XVM_T_SPAWN ? "spawn" : "mmap");
     imp->on += (size_t)n;
@@ -115,7 +119,8 @@ static int put_event(struct imp *imp, const struct xvm_trace_event *ev)
 }
 
 /* The hot path: one r/w/x line, from the importer's access event. */
-static int put_access(struct imp *imp, enum xvm_trace_op op, uint64_t addr, uint64_t size)
+static int put_access(struct imp *imp, enum xvm_trace_op op, uint64_t addr,
+                      uint64_t size)
 {
     struct xvm_trace_event *ev = &imp->access;
     int r;
@@ -137,7 +142,8 @@ static int put_access(struct imp *imp, enum xvm_trace_op op, uint64_t addr, uint
 /* ---------- the ELF ---------- */
 
 /* Page-round and merge the PT_LOADs (ascending, as elf_parse checks). */
-static int take_segments(struct imp *imp, const struct elf_image *im, const char *path)
+static int take_segments(struct imp *imp, const struct elf_image *im,
+                         const char *path)
 {
     uint64_t top, shift = im->is_dyn ? ELF_DYN_BASE : 0;
 
@@ -149,7 +155,8 @@ static int take_segments(struct imp *imp, const struct elf_image *im, const char
 
         /* a segment at the very top of the space cannot be page-rounded */
         if (hi < end)
-            return trace_fail(imp->e, ERANGE, "%s: segment ends above 2^64", path);
+            return trace_fail(imp->e, ERANGE, "%s: segment ends above 2^64",
+                              path);
         if (imp->nelf > 0 && lo <= imp->img[imp->nelf - 1].hi) {
             if (hi > imp->img[imp->nelf - 1].hi)
                 imp->img[imp->nelf - 1].hi = hi;
@@ -161,9 +168,11 @@ static int take_segments(struct imp *imp, const struct elf_image *im, const char
     top = imp->img[imp->nelf - 1].hi + shift;
     /* the trace must fit a 32-bit profile */
     if (top > USER_TOP || top < shift)
-        return trace_fail(imp->e, ERANGE, "%s: segments end at 0x%llx, above 0x%llx: the trace "
-                          "would not fit a 32-bit profile", path,
-                          (unsigned long long)top, (unsigned long long)USER_TOP);
+        return trace_fail(imp->e, ERANGE,
+                          "%s: segments end at 0x%llx, above 0x%llx: the trace "
+                          "would not fit a 32-bit profile",
+                          path, (unsigned long long)top,
+                          (unsigned long long)USER_TOP);
     imp->next_anon = trace_anon_start(top);
     return 0;
 }
@@ -190,18 +199,26 @@ static int start_at(struct imp *imp, uint64_t addr)
     uint64_t bias = addr - imp->entry;
 
     if (!imp->is_dyn && addr != imp->entry)
-        return trace_fail(imp->e, EINVAL, "line %llu: first instruction at 0x%llx, not at the "
+        return trace_fail(imp->e, EINVAL,
+                          "line %llu: first instruction at 0x%llx, not at the "
                           "ELF entry 0x%llx: is --exec the traced program?",
-                          (unsigned long long)imp->lineno, (unsigned long long)addr,
+                          (unsigned long long)imp->lineno,
+                          (unsigned long long)addr,
                           (unsigned long long)imp->entry);
     if (imp->is_dyn && (addr < imp->entry || (bias & (TRACE_PAGE - 1)) != 0))
-        return trace_fail(imp->e, EINVAL, "line %llu: first instruction at 0x%llx does not "
-                          "match the ET_DYN entry 0x%llx at a page-aligned bias: is "
-                          "--exec the traced program?", (unsigned long long)imp->lineno,
-                          (unsigned long long)addr, (unsigned long long)imp->entry);
+        return trace_fail(
+            imp->e, EINVAL,
+            "line %llu: first instruction at 0x%llx does not "
+            "match the ET_DYN entry 0x%llx at a page-aligned bias: is "
+            "--exec the traced program?",
+            (unsigned long long)imp->lineno, (unsigned long long)addr,
+            (unsigned long long)imp->entry);
     if (bias > UINT64_MAX - imp->img[imp->nelf - 1].hi)
-        return trace_fail(imp->e, EINVAL, "line %llu: load bias 0x%llx puts the image above "
-                          "2^64", (unsigned long long)imp->lineno, (unsigned long long)bias);
+        return trace_fail(imp->e, EINVAL,
+                          "line %llu: load bias 0x%llx puts the image above "
+                          "2^64",
+                          (unsigned long long)imp->lineno,
+                          (unsigned long long)bias);
     for (unsigned i = 0; i < imp->nelf; i++) {
         imp->elf[i].lo = imp->img[i].lo + bias;
         imp->elf[i].hi = imp->img[i].hi + bias;
@@ -219,7 +236,7 @@ static const struct range *elf_find(const struct imp *imp, uint64_t a,
                                     uint64_t *gap_lo, uint64_t *gap_hi)
 {
     *gap_lo = 0;
-    *gap_hi = UINT64_MAX;                 /* no range starts there: it is page-aligned */
+    *gap_hi = UINT64_MAX; /* no range starts there: it is page-aligned */
     for (unsigned i = 0; i < imp->nelf; i++) {
         if (a < imp->elf[i].lo) {
             *gap_hi = imp->elf[i].lo;
@@ -237,7 +254,8 @@ static int chunk_base(struct imp *imp, uint64_t a, uint64_t *base)
 {
     struct xvm_trace_event ev;
     uint64_t key = (a >> 20) + 1;
-    size_t i = (size_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >> 53) & (CTAB_SIZE - 1);
+    size_t i =
+        (size_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >> 53) & (CTAB_SIZE - 1);
     int r;
 
     for (; imp->ctab[i].key != 0; i = (i + 1) & (CTAB_SIZE - 1)) {
@@ -247,11 +265,14 @@ static int chunk_base(struct imp *imp, uint64_t a, uint64_t *base)
         }
     }
     if (imp->next_anon + TRACE_ANON_CHUNK > TRACE_ANON_LIMIT)
-        return trace_fail(imp->e, ERANGE, "line %llu: more anonymous memory than fits below "
-                          "0x%llx (%llu chunks of 1 MiB): the trace would not fit a "
-                          "32-bit profile", (unsigned long long)imp->lineno,
-                          (unsigned long long)TRACE_ANON_LIMIT,
-                          (unsigned long long)imp->st->chunks);
+        return trace_fail(
+            imp->e, ERANGE,
+            "line %llu: more anonymous memory than fits below "
+            "0x%llx (%llu chunks of 1 MiB): the trace would not fit a "
+            "32-bit profile",
+            (unsigned long long)imp->lineno,
+            (unsigned long long)TRACE_ANON_LIMIT,
+            (unsigned long long)imp->st->chunks);
     memset(&ev, 0, sizeof ev);
     ev.op = XVM_T_MMAP;
     ev.pid = imp->pid;
@@ -270,7 +291,8 @@ static int chunk_base(struct imp *imp, uint64_t a, uint64_t *base)
 }
 
 /* Make the anon window (one chunk minus the ELF) around a, a not in the ELF. */
-static int set_window(struct imp *imp, uint64_t a, uint64_t gap_lo, uint64_t gap_hi)
+static int set_window(struct imp *imp, uint64_t a, uint64_t gap_lo,
+                      uint64_t gap_hi)
 {
     uint64_t clo = a & ~CHUNK_MASK, base;
     uint64_t glast = gap_hi == UINT64_MAX ? UINT64_MAX : gap_hi - 1;
@@ -287,7 +309,8 @@ static int set_window(struct imp *imp, uint64_t a, uint64_t gap_lo, uint64_t gap
 }
 
 /* Emit one access piece by piece: each piece lies in one ELF range or one anon window. */
-static int access_slow(struct imp *imp, enum xvm_trace_op op, uint64_t a, uint64_t n)
+static int access_slow(struct imp *imp, enum xvm_trace_op op, uint64_t a,
+                       uint64_t n)
 {
     const struct range *e;
     uint64_t gap_lo, gap_hi, piece;
@@ -316,7 +339,8 @@ static int access_slow(struct imp *imp, enum xvm_trace_op op, uint64_t a, uint64
 }
 
 /* => n >= 1 and a + n - 1 does not wrap (the parser checks). */
-static int do_access(struct imp *imp, enum xvm_trace_op op, uint64_t a, uint64_t n)
+static int do_access(struct imp *imp, enum xvm_trace_op op, uint64_t a,
+                     uint64_t n)
 {
     uint64_t last = a + (n - 1);
 
@@ -336,17 +360,18 @@ static int do_access(struct imp *imp, enum xvm_trace_op op, uint64_t a, uint64_t
 static const signed char *hexval(void)
 {
     static const signed char t[256] = {
-        ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
-        ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
-        ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
-        ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+        ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+        ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+        ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
+        ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
     };
-    return t;                             /* digit value + 1; 0: not a hex digit */
+    return t; /* digit value + 1; 0: not a hex digit */
 }
 
 /* `HEX,DEC` then optional blanks; => 0 or EINVAL via bad_line. */
-static int parse_access(struct imp *imp, const char *line, size_t len, const char *p,
-                        const char *end, uint64_t *addr, uint64_t *size)
+static int parse_access(struct imp *imp, const char *line, size_t len,
+                        const char *p, const char *end, uint64_t *addr,
+                        uint64_t *size)
 {
     const signed char *hv = hexval();
     uint64_t a = 0, n = 0;
@@ -380,7 +405,8 @@ static int parse_access(struct imp *imp, const char *line, size_t len, const cha
 /* A SYSCALL line telling that the traced process forked (fork, vfork, clone-as-fork). */
 static int is_fork_line(const char *s, size_t n)
 {
-    return n > 8 && memcmp(s, "SYSCALL[", 8) == 0 && strstr(s, "created child") != NULL;
+    return n > 8 && memcmp(s, "SYSCALL[", 8) == 0 &&
+           strstr(s, "created child") != NULL;
 }
 
 /* => 'I', 'L', 'S', 'M' for a line lackey's --trace-mem wrote, else 0. */
@@ -388,7 +414,8 @@ static char lackey_kind(const char *s, size_t n)
 {
     if (n >= 3 && s[0] == 'I' && s[1] == ' ' && s[2] == ' ')
         return 'I';
-    if (n >= 3 && s[0] == ' ' && s[2] == ' ' && (s[1] == 'L' || s[1] == 'S' || s[1] == 'M'))
+    if (n >= 3 && s[0] == ' ' && s[2] == ' ' &&
+        (s[1] == 'L' || s[1] == 'S' || s[1] == 'M'))
         return s[1];
     return 0;
 }
@@ -414,7 +441,8 @@ static int do_line(struct imp *imp, const char *s, size_t n)
         return r;
     if (!imp->started) {
         if (kind != 'I')
-            return bad_line(imp, "data access before the first instruction", s, n);
+            return bad_line(imp, "data access before the first instruction", s,
+                            n);
         if ((r = start_at(imp, a)) != 0)
             return r;
     }
@@ -422,12 +450,8 @@ static int do_line(struct imp *imp, const char *s, size_t n)
     case 'I':
         imp->st->instr++;
         return do_access(imp, XVM_T_EXEC_FETCH, a, size);
-    case 'L':
-        imp->st->loads++;
-        return do_access(imp, XVM_T_READ, a, size);
-    case 'S':
-        imp->st->stores++;
-        return do_access(imp, XVM_T_WRITE, a, size);
+    case 'L': imp->st->loads++; return do_access(imp, XVM_T_READ, a, size);
+    case 'S': imp->st->stores++; return do_access(imp, XVM_T_WRITE, a, size);
     default:
         imp->st->modifies++;
         if ((r = do_access(imp, XVM_T_READ, a, size)) != 0)
@@ -443,11 +467,13 @@ static int run(struct imp *imp, FILE *in)
     int r, eof = 0, skipping = 0;
 
     for (;;) {
-        char *nl = have > pos ? memchr(imp->ibuf + pos, '\n', have - pos) : NULL;
+        char *nl =
+            have > pos ? memchr(imp->ibuf + pos, '\n', have - pos) : NULL;
 
         if (nl != NULL) {
             *nl = '\0';
-            if (!skipping && (r = do_line(imp, imp->ibuf + pos, (size_t)(nl - imp->ibuf) - pos)) != 0)
+            if (!skipping && (r = do_line(imp, imp->ibuf + pos,
+                                          (size_t)(nl - imp->ibuf) - pos)) != 0)
                 return r;
             skipping = 0;
             pos = (size_t)(nl - imp->ibuf) + 1;
@@ -478,7 +504,8 @@ static int run(struct imp *imp, FILE *in)
         have += got;
         if (got == 0) {
             if (ferror(in))
-                return trace_fail(imp->e, errno ? errno : EIO, "reading the lackey log: %s",
+                return trace_fail(imp->e, errno ? errno : EIO,
+                                  "reading the lackey log: %s",
                                   strerror(errno ? errno : EIO));
             eof = 1;
         }
@@ -493,8 +520,9 @@ static int write_head(struct imp *imp, const struct lackey_opts *o)
     int r;
 
     if (o->argc > XVM_TRACE_MAX_ARGS || (o->argc > 0 && o->argv == NULL))
-        return trace_fail(imp->e, EINVAL, "too many spawn arguments (%u, at most %d)",
-                          o->argc, XVM_TRACE_MAX_ARGS);
+        return trace_fail(imp->e, EINVAL,
+                          "too many spawn arguments (%u, at most %d)", o->argc,
+                          XVM_TRACE_MAX_ARGS);
     static const char head[] = XVM_TRACE_HEADER "\n";
 
     if ((r = put_raw(imp, head, sizeof head - 1)) != 0)
@@ -507,7 +535,8 @@ static int write_head(struct imp *imp, const struct lackey_opts *o)
     for (unsigned i = 0; i < o->argc; i++) {
         ev.argv[i] = o->argv[i];
         if (!xvm_trace_token_ok(o->argv[i]))
-            return trace_fail(imp->e, EINVAL, "spawn argument `%s' is empty, holds whitespace "
+            return trace_fail(imp->e, EINVAL,
+                              "spawn argument `%s' is empty, holds whitespace "
                               "or starts with '!': a v1 trace cannot carry it",
                               o->argv[i] != NULL ? o->argv[i] : "(null)");
     }
@@ -527,7 +556,8 @@ static struct imp *imp_new(FILE *out, const struct lackey_opts *o,
     imp->pid = o->pid;
     xvm_trace_event_reset(&imp->access);
     imp->access.pid = o->pid;
-    imp->elf_hit.lo = imp->elf_hit.hi = 0;    /* empty until the first instruction */
+    imp->elf_hit.lo = imp->elf_hit.hi =
+        0; /* empty until the first instruction */
     return imp;
 }
 
@@ -546,7 +576,8 @@ static int imp_finish(struct imp *imp, FILE *in)
     int r = run(imp, in);
 
     if (r == 0 && imp->st->instr == 0)
-        r = trace_fail(imp->e, EINVAL, "line %llu: no lackey instruction lines: is this the "
+        r = trace_fail(imp->e, EINVAL,
+                       "line %llu: no lackey instruction lines: is this the "
                        "output of valgrind --tool=lackey --trace-mem=yes?",
                        (unsigned long long)imp->lineno);
     if (r == 0)
@@ -593,7 +624,7 @@ static int find_program(const char *prog, char *buf, size_t cap)
         strcpy(buf, prog);
         return access(prog, X_OK) == 0 ? 0 : errno;
     }
-    for (const char *d = dirs != NULL ? dirs : "/usr/bin:/bin"; ; d++) {
+    for (const char *d = dirs != NULL ? dirs : "/usr/bin:/bin";; d++) {
         size_t n = strcspn(d, ":");
         int w = snprintf(buf, cap, "%.*s/%s", (int)n, n > 0 ? d : ".", prog);
 
@@ -607,7 +638,7 @@ static int find_program(const char *prog, char *buf, size_t cap)
 
 struct child {
     pid_t pid;
-    int logfd;                            /* read end of the log pipe */
+    int logfd; /* read end of the log pipe */
 };
 
 /* The file actions that route the log pipe and the program's stdio. */
@@ -619,7 +650,8 @@ static int child_fds(posix_spawn_file_actions_t *fa, int wfd, int logfd,
     if (r == 0 && quiet) {
         r = posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
         if (r == 0)
-            r = posix_spawn_file_actions_addopen(fa, 1, "/dev/null", O_WRONLY, 0);
+            r = posix_spawn_file_actions_addopen(fa, 1, "/dev/null", O_WRONLY,
+                                                 0);
         if (r == 0)
             r = posix_spawn_file_actions_adddup2(fa, 1, 2);
     } else if (r == 0 && fileno(out) == 1) {
@@ -630,12 +662,16 @@ static int child_fds(posix_spawn_file_actions_t *fa, int wfd, int logfd,
 }
 
 /* => vargv: valgrind's argv for prog + args (caller frees). */
-static const char **valgrind_argv(const char *prog, const char *const *argv, int logfd,
-                                  char *fdopt, size_t fdcap)
+static const char **valgrind_argv(const char *prog, const char *const *argv,
+                                  int logfd, char *fdopt, size_t fdcap)
 {
     static const char *const head[] = {
-        "valgrind", "--tool=lackey", "--trace-mem=yes", "--trace-syscalls=yes",
-        "--trace-children=no", "--child-silent-after-fork=yes",
+        "valgrind",
+        "--tool=lackey",
+        "--trace-mem=yes",
+        "--trace-syscalls=yes",
+        "--trace-children=no",
+        "--child-silent-after-fork=yes",
     };
     size_t nh = sizeof head / sizeof head[0], na = 0, k = 0;
     const char **v;
@@ -655,8 +691,9 @@ static const char **valgrind_argv(const char *prog, const char *const *argv, int
     return v;
 }
 
-static int spawn_valgrind(struct imp *imp, const char *prog, const char *const *argv,
-                          FILE *out, int quiet, struct child *c)
+static int spawn_valgrind(struct imp *imp, const char *prog,
+                          const char *const *argv, FILE *out, int quiet,
+                          struct child *c)
 {
     posix_spawn_file_actions_t fa;
     char fdopt[32];
@@ -674,7 +711,8 @@ static int spawn_valgrind(struct imp *imp, const char *prog, const char *const *
     if (r == 0) {
         r = child_fds(&fa, p[1], logfd, out, quiet);
         if (r == 0)
-            r = posix_spawnp(&c->pid, "valgrind", &fa, NULL, (char *const *)v, environ);
+            r = posix_spawnp(&c->pid, "valgrind", &fa, NULL, (char *const *)v,
+                             environ);
         posix_spawn_file_actions_destroy(&fa);
     }
     free(v);
@@ -716,8 +754,9 @@ static int import_child(struct imp *imp, struct child *c, int *status)
     return r;
 }
 
-int lackey_record(const char *const *argv, FILE *out, const struct lackey_opts *o,
-                  struct lackey_stats *st, int *child_status, char *err, size_t errlen)
+int lackey_record(const char *const *argv, FILE *out,
+                  const struct lackey_opts *o, struct lackey_stats *st,
+                  int *child_status, char *err, size_t errlen)
 {
     struct lackey_stats local;
     struct lackey_opts eo;
@@ -754,9 +793,12 @@ int lackey_record(const char *const *argv, FILE *out, const struct lackey_opts *
     if (child_status != NULL)
         *child_status = status;
     /* valgrind itself failed (bad option, program not runnable): no log */
-    if (r == EINVAL && st->instr == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-        r = trace_fail(imp->e, ECHILD, "valgrind produced no trace (wait status 0x%x); "
-                       "see its messages above", (unsigned)status);
+    if (r == EINVAL && st->instr == 0 &&
+        !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        r = trace_fail(imp->e, ECHILD,
+                       "valgrind produced no trace (wait status 0x%x); "
+                       "see its messages above",
+                       (unsigned)status);
 done:
     free(imp);
     return r;

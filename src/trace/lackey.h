@@ -9,26 +9,31 @@
 #include "util.h"
 
 /* Largest access size accepted on a lackey line (real ones are < 1 KiB). */
-#define LACKEY_MAX_SIZE   65536u
+#define LACKEY_MAX_SIZE 65536u
 
 struct lackey_opts {
-    const char *exec_host_path;        /* the traced ELF on the host; record: NULL => program */
-    const char *path_in_image;         /* spawn PATH in the trace; NULL => exec_host_path */
-    unsigned argc;                     /* spawn ARGs after PATH (at most 32) */
-    const char *const *argv;           /* record: NULL => the program's argv[1..] */
-    uint32_t pid;                      /* the trace's PID (the CLI's default is 1) */
-    int quiet;                         /* record: program's stdin/stdout/stderr on /dev/null */
+    const char *
+        exec_host_path; /* the traced ELF on the host; record: NULL => program */
+    const char
+        *path_in_image; /* spawn PATH in the trace; NULL => exec_host_path */
+    unsigned argc;      /* spawn ARGs after PATH (at most 32) */
+    const char *const *argv; /* record: NULL => the program's argv[1..] */
+    uint32_t pid;            /* the trace's PID (the CLI's default is 1) */
+    int quiet; /* record: program's stdin/stdout/stderr on /dev/null */
 };
 
 struct lackey_stats {
-    uint64_t lines, skipped;           /* input lines; lines that were not lackey accesses */
-    uint64_t instr, loads, stores, modifies;  /* lackey I, L, S, M lines */
-    uint64_t ev_x, ev_r, ev_w, ev_mmap;       /* trace lines written, by kind */
-    uint64_t events;                   /* all event lines written, spawn included */
-    uint64_t elf_bytes;                /* bytes of r/w/x events inside the ELF segments */
-    uint64_t inferred_bytes;           /* bytes of r/w/x events inferred as anonymous memory */
-    uint64_t chunks;                   /* anonymous TRACE_ANON_CHUNK (1 MiB)s created (== ev_mmap) */
-    uint64_t forks;                    /* "created child" SYSCALL lines: the program forked */
+    uint64_t lines,
+        skipped; /* input lines; lines that were not lackey accesses */
+    uint64_t instr, loads, stores, modifies; /* lackey I, L, S, M lines */
+    uint64_t ev_x, ev_r, ev_w, ev_mmap;      /* trace lines written, by kind */
+    uint64_t events;    /* all event lines written, spawn included */
+    uint64_t elf_bytes; /* bytes of r/w/x events inside the ELF segments */
+    uint64_t
+        inferred_bytes; /* bytes of r/w/x events inferred as anonymous memory */
+    uint64_t
+        chunks; /* anonymous TRACE_ANON_CHUNK (1 MiB)s created (== ev_mmap) */
+    uint64_t forks; /* "created child" SYSCALL lines: the program forked */
 };
 
 /*

@@ -10,7 +10,7 @@
 #include "xipvm_trace.h"
 #include "xipvm.h"
 
-#define CHUNK 65536             /* r/w/x beyond this go in pieces */
+#define CHUNK 65536 /* r/w/x beyond this go in pieces */
 
 struct xvm_replay {
     xvm_machine *m;
@@ -18,7 +18,7 @@ struct xvm_replay {
     uint64_t lines, events, mismatches;
     int header_seen;
     struct xvm_trace_event ev;
-    uint32_t last_pid;          /* pid -> vmspace cache for the hot path */
+    uint32_t last_pid; /* pid -> vmspace cache for the hot path */
     xvm_vmspace *last_vs;
     uint8_t buf[CHUNK];
 };
@@ -63,7 +63,6 @@ static xvm_vmspace *space_of(struct xvm_replay *r, uint32_t pid)
     return r->last_vs;
 }
 
-
 /* r, w and x: in chunks, checking =HEX for reads. */
 static int do_access(struct xvm_replay *r, xvm_vmspace *vs, int *differs)
 {
@@ -75,11 +74,11 @@ static int do_access(struct xvm_replay *r, xvm_vmspace *vs, int *differs)
         if (ev->op == XVM_T_WRITE) {
             const void *src = ev->has_data ? ev->data : r->buf;
             if (!ev->has_data)
-                memset(r->buf, 0, n);   /* data-less writes store zeros */
+                memset(r->buf, 0, n); /* data-less writes store zeros */
             error = xvm_write(vs, at, src, n);
         } else {
             error = ev->op == XVM_T_READ ? xvm_read(vs, at, r->buf, n)
-                                     : xvm_fetch(vs, at, r->buf, n);
+                                         : xvm_fetch(vs, at, r->buf, n);
             if (error == 0 && ev->has_data && memcmp(r->buf, ev->data, n) != 0)
                 *differs = 1;
         }
@@ -106,7 +105,7 @@ static int do_mmap(struct xvm_replay *r, xvm_vmspace *vs)
     if (error)
         return error;
     error = xvm_mmap_file(vs, &addr, ev->len, ev->prot, flags, f, ev->off);
-    xvm_close(f);               /* the mapping holds the vnode */
+    xvm_close(f); /* the mapping holds the vnode */
     return error;
 }
 
@@ -125,31 +124,22 @@ static int run_event(struct xvm_replay *r, int *differs)
         r->last_vs = NULL;
         if (ev->op == XVM_T_EXEC)
             return xvm_exec(r->m, ev->pid, ev->path, ev->argc + 1, argv);
-        return r->mp ? xvm_spawn(r->m, r->mp, ev->pid, ev->path, ev->argc + 1, argv)
+        return r->mp ? xvm_spawn(r->m, r->mp, ev->pid, ev->path, ev->argc + 1,
+                                 argv)
                      : ENOENT;
-    case XVM_T_FORK:
-        return xvm_fork(r->m, ev->pid, ev->pid2);
-    case XVM_T_EXIT:
-        r->last_vs = NULL;
-        return xvm_exit(r->m, ev->pid);
-    case XVM_T_BRK:
-        return xvm_brk(r->m, ev->pid, ev->addr);
-    case XVM_T_MARK:
-        return xvm_timeline_mark(r->m, ev->label, r->events);
-    default:
-        break;
+    case XVM_T_FORK: return xvm_fork(r->m, ev->pid, ev->pid2);
+    case XVM_T_EXIT: r->last_vs = NULL; return xvm_exit(r->m, ev->pid);
+    case XVM_T_BRK: return xvm_brk(r->m, ev->pid, ev->addr);
+    case XVM_T_MARK: return xvm_timeline_mark(r->m, ev->label, r->events);
+    default: break;
     }
     if ((vs = space_of(r, ev->pid)) == NULL)
         return ESRCH;
     switch (ev->op) {
-    case XVM_T_MMAP:
-        return do_mmap(r, vs);
-    case XVM_T_MUNMAP:
-        return xvm_munmap(vs, ev->addr, ev->len);
-    case XVM_T_MPROTECT:
-        return xvm_mprotect(vs, ev->addr, ev->len, ev->prot);
-    default:
-        return do_access(r, vs, differs);
+    case XVM_T_MMAP: return do_mmap(r, vs);
+    case XVM_T_MUNMAP: return xvm_munmap(vs, ev->addr, ev->len);
+    case XVM_T_MPROTECT: return xvm_mprotect(vs, ev->addr, ev->len, ev->prot);
+    default: return do_access(r, vs, differs);
     }
 }
 
@@ -168,8 +158,10 @@ int xvm_replay_line(xvm_replay *r, char *line, int *mismatch, char *msg,
     r->lines++;
     if (!r->header_seen) {
         if (xvm_trace_check_header(line) != 0) {
-            snprintf(msg, msglen, "line %llu: not a trace: the first line "
-                     "must be '" XVM_TRACE_HEADER "'", (unsigned long long)r->lines);
+            snprintf(msg, msglen,
+                     "line %llu: not a trace: the first line "
+                     "must be '" XVM_TRACE_HEADER "'",
+                     (unsigned long long)r->lines);
             return EINVAL;
         }
         r->header_seen = 1;

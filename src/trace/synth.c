@@ -16,24 +16,24 @@
 #include "util.h"
 #include "xipvm_trace.h"
 
-#define PAGE_MASK    (TRACE_PAGE - 1)
-#define SLOTS        4u         /* tracked words per page */
-#define HEAP_PAGES   256u       /* the whole heap chunk */
-#define STACK_PAGES  16u        /* the stack window, at the top of its chunk */
-#define HOT_HEAP     16u        /* heap pages used with high probability */
-#define TOUCH_HEAP   64u        /* fork-storm: heap pages the first process writes */
-#define SLICE_MAX    256u       /* events a process runs before another is picked */
-#define RUN_MAX      32u        /* instructions in a sequential run */
-#define LINE_CAP     9216u      /* a spawn PATH plus slack; data is 8 bytes at most */
+#define PAGE_MASK   (TRACE_PAGE - 1)
+#define SLOTS       4u    /* tracked words per page */
+#define HEAP_PAGES  256u  /* the whole heap chunk */
+#define STACK_PAGES 16u   /* the stack window, at the top of its chunk */
+#define HOT_HEAP    16u   /* heap pages used with high probability */
+#define TOUCH_HEAP  64u   /* fork-storm: heap pages the first process writes */
+#define SLICE_MAX   256u  /* events a process runs before another is picked */
+#define RUN_MAX     32u   /* instructions in a sequential run */
+#define LINE_CAP    9216u /* a spawn PATH plus slack; data is 8 bytes at most */
 
 struct range {
-    uint64_t lo, hi;            /* trace addresses, page aligned, [lo, hi) */
+    uint64_t lo, hi; /* trace addresses, page aligned, [lo, hi) */
 };
 
 /* A PT_LOAD as loaded: v is the relocated vaddr; r the pages it owns. */
 struct seg {
     uint64_t v, fsz, msz, off;
-    uint64_t bss_zeroed;        /* bytes exec zeroes from v + fsz */
+    uint64_t bss_zeroed; /* bytes exec zeroes from v + fsz */
     int prot;
     struct range r;
 };
@@ -47,12 +47,12 @@ struct pageset {
 
 struct proc {
     int live;
-    uint64_t budget;            /* background steps left */
-    uint64_t pc;                /* text walker */
+    uint64_t budget; /* background steps left */
+    uint64_t pc;     /* text walker */
     unsigned run;
     const struct range *in;
-    uint8_t *val, *known;       /* tracked words: 8 bytes each, known flag */
-    uint32_t *pick;             /* data-writers: data pages to write */
+    uint8_t *val, *known; /* tracked words: 8 bytes each, known flag */
+    uint32_t *pick;       /* data-writers: data pages to write */
     uint64_t npick, nwritten;
 };
 
@@ -67,22 +67,25 @@ struct gen {
     struct seg seg[ELF_MAX_LOAD];
     unsigned nseg;
     struct pageset text, ro, data;
-    uint64_t anon;              /* heap chunk; the stack chunk follows */
-    uint64_t *hot, *rohot;      /* page numbers in text and ro */
+    uint64_t anon;         /* heap chunk; the stack chunk follows */
+    uint64_t *hot, *rohot; /* page numbers in text and ro */
     uint64_t nhot, nrohot;
-    uint64_t ntrack;            /* tracked pages: data, then heap, then stack */
-    uint64_t *track;            /* their addresses */
-    uint8_t *tval, *tknown;     /* a fresh process's tracked words */
-    struct proc *p;             /* p[i] is pid i + 1 */
+    uint64_t ntrack;        /* tracked pages: data, then heap, then stack */
+    uint64_t *track;        /* their addresses */
+    uint8_t *tval, *tknown; /* a fresh process's tracked words */
+    struct proc *p;         /* p[i] is pid i + 1 */
     unsigned np;
-    int data_ops;               /* background traffic: 0 none, 1 heap, 2 data and heap */
-    struct trace_err e;         /* e.code: the first error stops the writing */
+    int data_ops; /* background traffic: 0 none, 1 heap, 2 data and heap */
+    struct trace_err e; /* e.code: the first error stops the writing */
     char line[LINE_CAP];
     struct xvm_trace_event ev;
 };
 
 static const char *const kind_names[SYNTH_KIND_COUNT] = {
-    "spawn-many", "fork-storm", "data-writers", "text-walk",
+    "spawn-many",
+    "fork-storm",
+    "data-writers",
+    "text-walk",
 };
 
 void synth_opts_init(struct synth_opts *o, enum synth_kind kind)
@@ -94,7 +97,8 @@ void synth_opts_init(struct synth_opts *o, enum synth_kind kind)
     o->procs = 16;
     o->hot_pages = 32;
     o->locality = SYNTH_ONE / 10 * 9;
-    o->write_fraction = kind == SYNTH_DATA_WRITERS ? SYNTH_ONE / 2 : SYNTH_ONE / 4;
+    o->write_fraction =
+        kind == SYNTH_DATA_WRITERS ? SYNTH_ONE / 2 : SYNTH_ONE / 4;
 }
 
 int synth_kind_from_name(const char *name, enum synth_kind *kind)
@@ -146,7 +150,8 @@ static void pick_subset(struct gen *g, uint64_t *idx, uint64_t n, uint64_t k)
 /* ---------- output ---------- */
 
 /* Clears the scalar fields only: data[] is 4 KiB and written per use. */
-static struct xvm_trace_event *ev_new(struct gen *g, enum xvm_trace_op op, uint32_t pid)
+static struct xvm_trace_event *ev_new(struct gen *g, enum xvm_trace_op op,
+                                      uint32_t pid)
 {
     struct xvm_trace_event *ev = &g->ev;
     xvm_trace_event_reset(ev);
@@ -202,7 +207,7 @@ static void pageset_add(struct pageset *s, struct range r)
     if (r.hi <= r.lo)
         return;
     if (s->n > 0 && s->r[s->n - 1].hi == r.lo)
-        s->r[s->n - 1].hi = r.hi;   /* one run: fetches may cross */
+        s->r[s->n - 1].hi = r.hi; /* one run: fetches may cross */
     else
         s->r[s->n++] = r;
     s->pages += (r.hi - r.lo) / TRACE_PAGE;
@@ -243,13 +248,17 @@ static int take_segment(struct gen *g, const struct elf_image *im, unsigned i,
     s->prot = l->prot;
     s->bss_zeroed = elf_bss_partial_page(l, TRACE_PAGE);
     if ((s->v - s->off) & PAGE_MASK)
-        return trace_fail(&g->e, ENOEXEC, "%s: segment %u: address and file offset do not "
-                          "share a page offset", g->o->exec_host_path, i);
+        return trace_fail(&g->e, ENOEXEC,
+                          "%s: segment %u: address and file offset do not "
+                          "share a page offset",
+                          g->o->exec_host_path, i);
     uint64_t end = s->v + s->msz;
     if (end < s->v || end > TRACE_ANON_LIMIT)
-        return trace_fail(&g->e, ERANGE, "%s: segments end at 0x%llx, above 0x%llx: the "
-                          "trace would not fit a 32-bit profile", g->o->exec_host_path,
-                          (unsigned long long)end, (unsigned long long)TRACE_ANON_LIMIT);
+        return trace_fail(&g->e, ERANGE,
+                          "%s: segments end at 0x%llx, above 0x%llx: the "
+                          "trace would not fit a 32-bit profile",
+                          g->o->exec_host_path, (unsigned long long)end,
+                          (unsigned long long)TRACE_ANON_LIMIT);
     s->r.lo = s->v & ~PAGE_MASK;
     s->r.hi = (end + PAGE_MASK) & ~PAGE_MASK;
     if (i + 1 < im->nload) {
@@ -292,8 +301,9 @@ static int layout(struct gen *g, const struct elf_image *im)
                           g->o->exec_host_path);
     g->anon = trace_anon_start(g->seg[g->nseg - 1].v + g->seg[g->nseg - 1].msz);
     if (g->anon + 2 * TRACE_ANON_CHUNK > TRACE_ANON_LIMIT)
-        return trace_fail(&g->e, ERANGE, "%s: no room for heap and stack chunks below 0x%llx",
-                          g->o->exec_host_path, (unsigned long long)TRACE_ANON_LIMIT);
+        return trace_fail(
+            &g->e, ERANGE, "%s: no room for heap and stack chunks below 0x%llx",
+            g->o->exec_host_path, (unsigned long long)TRACE_ANON_LIMIT);
     return 0;
 }
 
@@ -314,18 +324,19 @@ static int image_byte(const struct gen *g, const struct seg *s, uint64_t a,
     uint64_t fend = s->v + s->fsz;
     *b = 0;
     if (s->fsz == 0 || a >= ((fend + PAGE_MASK) & ~PAGE_MASK))
-        return 1;               /* anonymous zero-fill */
+        return 1; /* anonymous zero-fill */
     if (a >= fend && a - fend < s->bss_zeroed)
-        return 1;               /* exec zeroes the bss in the last file page */
-    uint64_t off = s->off + (a - s->v);     /* a may lie below v: wraps back */
+        return 1; /* exec zeroes the bss in the last file page */
+    uint64_t off = s->off + (a - s->v); /* a may lie below v: wraps back */
     if (off >= g->flen)
-        return 0;               /* past the end of the file: the image decides */
+        return 0; /* past the end of the file: the image decides */
     *b = g->file[off];
     return 1;
 }
 
 /* => 1 with the n bytes at a in buf when all are known. */
-static int image_bytes(const struct gen *g, uint64_t a, unsigned n, uint8_t *buf)
+static int image_bytes(const struct gen *g, uint64_t a, unsigned n,
+                       uint8_t *buf)
 {
     for (unsigned i = 0; i < g->nseg; i++) {
         const struct seg *s = &g->seg[i];
@@ -370,8 +381,9 @@ static int tracking(struct gen *g)
     memset(g->tknown, 1, g->ntrack * SLOTS);
     for (uint64_t i = 0; i < nd; i++)
         for (unsigned j = 0; j < SLOTS; j++)
-            g->tknown[i * SLOTS + j] = (uint8_t)image_bytes(
-                g, g->track[i] + slot_off(i, j), 8, g->tval + (i * SLOTS + j) * 8);
+            g->tknown[i * SLOTS + j] =
+                (uint8_t)image_bytes(g, g->track[i] + slot_off(i, j), 8,
+                                     g->tval + (i * SLOTS + j) * 8);
     return 0;
 }
 
@@ -381,8 +393,8 @@ static void word_op(struct gen *g, struct proc *p, uint64_t page, unsigned j,
 {
     size_t k = page * SLOTS + j;
     uint8_t *v = p->val + k * 8;
-    struct xvm_trace_event *ev = ev_new(g, write ? XVM_T_WRITE : XVM_T_READ,
-                                    (uint32_t)(p - g->p) + 1);
+    struct xvm_trace_event *ev =
+        ev_new(g, write ? XVM_T_WRITE : XVM_T_READ, (uint32_t)(p - g->p) + 1);
     ev->addr = g->track[page] + slot_off(page, j);
     ev->len = 8;
     if (write) {
@@ -418,7 +430,8 @@ static void fetch(struct gen *g, struct proc *p)
     uint64_t n = 1 + below(g, 15);
     if (n > p->in->hi - p->pc)
         n = p->in->hi - p->pc;
-    struct xvm_trace_event *ev = ev_new(g, XVM_T_EXEC_FETCH, (uint32_t)(p - g->p) + 1);
+    struct xvm_trace_event *ev =
+        ev_new(g, XVM_T_EXEC_FETCH, (uint32_t)(p - g->p) + 1);
     ev->addr = p->pc;
     ev->len = n;
     emit(g);
@@ -428,7 +441,8 @@ static void fetch(struct gen *g, struct proc *p)
 
 static void stack_op(struct gen *g, struct proc *p, int write)
 {
-    uint64_t down = chance(g, g->o->locality) ? below(g, 2) : below(g, STACK_PAGES);
+    uint64_t down =
+        chance(g, g->o->locality) ? below(g, 2) : below(g, STACK_PAGES);
     uint64_t page = g->data.pages + HEAP_PAGES + (STACK_PAGES - 1 - down);
     word_op(g, p, page, (unsigned)below(g, SLOTS), write);
 }
@@ -442,8 +456,10 @@ static void rodata_read(struct gen *g, struct proc *p)
     uint64_t page = chance(g, g->o->locality) ? g->rohot[below(g, g->nrohot)]
                                               : below(g, g->ro.pages);
     unsigned n = 1u << below(g, 4);
-    struct xvm_trace_event *ev = ev_new(g, XVM_T_READ, (uint32_t)(p - g->p) + 1);
-    ev->addr = pageset_addr(&g->ro, page) + (below(g, TRACE_PAGE) & ~(uint64_t)(n - 1));
+    struct xvm_trace_event *ev =
+        ev_new(g, XVM_T_READ, (uint32_t)(p - g->p) + 1);
+    ev->addr = pageset_addr(&g->ro, page) +
+               (below(g, TRACE_PAGE) & ~(uint64_t)(n - 1));
     ev->len = n;
     if (image_bytes(g, ev->addr, n, ev->data)) {
         ev->has_data = 1;
@@ -461,7 +477,8 @@ static uint64_t data_page(struct gen *g, int write)
     int writers = g->o->kind == SYNTH_DATA_WRITERS;
     if (g->data_ops == 2 && g->data.pages && below(g, 2) && !(write && writers))
         return below(g, g->data.pages);
-    uint64_t h = chance(g, g->o->locality) ? below(g, HOT_HEAP) : below(g, HEAP_PAGES);
+    uint64_t h =
+        chance(g, g->o->locality) ? below(g, HOT_HEAP) : below(g, HEAP_PAGES);
     return g->data.pages + h;
 }
 
@@ -478,7 +495,8 @@ static void step(struct gen *g, struct proc *p)
     else if (r < 94 || !g->data_ops)
         stack_op(g, p, 0);
     else
-        word_op(g, p, data_page(g, r >= 97), (unsigned)below(g, SLOTS), r >= 97);
+        word_op(g, p, data_page(g, r >= 97), (unsigned)below(g, SLOTS),
+                r >= 97);
 }
 
 /* ---------- processes ---------- */
@@ -525,7 +543,8 @@ static void fork_proc(struct gen *g, struct proc *parent, struct proc *child)
     child->pc = parent->pc;
     child->run = parent->run;
     child->in = parent->in;
-    struct xvm_trace_event *ev = ev_new(g, XVM_T_FORK, (uint32_t)(parent - g->p) + 1);
+    struct xvm_trace_event *ev =
+        ev_new(g, XVM_T_FORK, (uint32_t)(parent - g->p) + 1);
     ev->pid2 = (uint32_t)(child - g->p) + 1;
     emit(g);
 }
@@ -549,7 +568,8 @@ static void run_steps(struct gen *g, struct proc *p, uint64_t n)
 }
 
 /* Splits the event budget evenly over procs [first, first + n). */
-static void share_budget(struct gen *g, unsigned first, unsigned n, uint64_t events)
+static void share_budget(struct gen *g, unsigned first, unsigned n,
+                         uint64_t events)
 {
     for (unsigned i = 0; i < n; i++)
         g->p[first + i].budget = events / n + (i < events % n);
@@ -593,7 +613,8 @@ static void schedule(struct gen *g, void (*done)(struct gen *, struct proc *))
     while (nrun > 0 && !g->e.code) {
         unsigned k = (unsigned)below(g, nrun);
         struct proc *p = &g->p[run[k]];
-        for (uint64_t s = 1 + below(g, SLICE_MAX); s > 0 && p->budget > 0; s--) {
+        for (uint64_t s = 1 + below(g, SLICE_MAX); s > 0 && p->budget > 0;
+             s--) {
             if (g->o->kind == SYNTH_DATA_WRITERS)
                 writer_step(g, p);
             else
@@ -642,7 +663,7 @@ static void child_work(struct gen *g, struct proc *c, uint64_t ntouch)
 
 static uint64_t touched_pages(const struct gen *g)
 {
-    return g->data.pages + TOUCH_HEAP;  /* tracked pages are data, then heap */
+    return g->data.pages + TOUCH_HEAP; /* tracked pages are data, then heap */
 }
 
 static void kind_fork_storm(struct gen *g)
@@ -748,11 +769,13 @@ static int check_opts(struct gen *g, const struct synth_opts *o)
     if ((unsigned)o->kind >= SYNTH_KIND_COUNT)
         return trace_fail(&g->e, EINVAL, "unknown kind %d", (int)o->kind);
     if (o->procs < 1 || o->procs > SYNTH_MAX_PROCS)
-        return trace_fail(&g->e, EINVAL, "procs must be 1 to %u", SYNTH_MAX_PROCS);
+        return trace_fail(&g->e, EINVAL, "procs must be 1 to %u",
+                          SYNTH_MAX_PROCS);
     if (o->hot_pages < 1)
         return trace_fail(&g->e, EINVAL, "hot pages must be at least 1");
     if (o->locality > SYNTH_ONE || o->write_fraction > SYNTH_ONE)
-        return trace_fail(&g->e, EINVAL, "locality and write fraction must be 0 to 1");
+        return trace_fail(&g->e, EINVAL,
+                          "locality and write fraction must be 0 to 1");
     return 0;
 }
 
@@ -763,7 +786,7 @@ static int working_sets(struct gen *g)
     uint64_t *idx = malloc(n * sizeof(*idx));
     g->nhot = g->o->hot_pages < g->text.pages ? g->o->hot_pages : g->text.pages;
     g->nrohot = g->o->hot_pages / 4 + 1 < g->ro.pages ? g->o->hot_pages / 4 + 1
-                                                       : g->ro.pages;
+                                                      : g->ro.pages;
     g->hot = malloc(g->nhot * sizeof(*g->hot));
     g->rohot = malloc((g->nrohot ? g->nrohot : 1) * sizeof(*g->rohot));
     if (!idx || !g->hot || !g->rohot) {
@@ -793,8 +816,10 @@ static int prepare(struct gen *g)
     /* refuse a path the trace cannot hold before writing anything */
     ev_new(g, XVM_T_SPAWN, 1)->path = g->path;
     if (xvm_trace_format_event(&g->ev, g->line, sizeof(g->line)) < 0)
-        return trace_fail(&g->e, EINVAL, "'%s' cannot be a trace path (empty, blanks, "
-                          "a leading '!' or too long)", g->path);
+        return trace_fail(&g->e, EINVAL,
+                          "'%s' cannot be a trace path (empty, blanks, "
+                          "a leading '!' or too long)",
+                          g->path);
     return 0;
 }
 

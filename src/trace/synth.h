@@ -9,36 +9,38 @@
 #include "util.h"
 
 enum synth_kind {
-    SYNTH_SPAWN_MANY,       /* N processes of one binary walk its text, then exit */
-    SYNTH_FORK_STORM,       /* one process forks a tree; children write COW pages */
-    SYNTH_DATA_WRITERS,     /* N processes write pages of data and bss */
-    SYNTH_TEXT_WALK,        /* one process, a locality model of its text */
+    SYNTH_SPAWN_MANY,   /* N processes of one binary walk its text, then exit */
+    SYNTH_FORK_STORM,   /* one process forks a tree; children write COW pages */
+    SYNTH_DATA_WRITERS, /* N processes write pages of data and bss */
+    SYNTH_TEXT_WALK,    /* one process, a locality model of its text */
     SYNTH_KIND_COUNT
 };
 
 /* Each process maps a heap chunk and a stack chunk of TRACE_ANON_CHUNK
  * from trace_anon_start() (util.h), as lackey import does. */
-#define SYNTH_MAX_PROCS   4096u
+#define SYNTH_MAX_PROCS 4096u
 /* Fractions are fixed point: SYNTH_ONE is 1.0, so the trace never depends on FP. */
-#define SYNTH_ONE         (UINT64_C(1) << 32)
+#define SYNTH_ONE (UINT64_C(1) << 32)
 
 struct synth_opts {
     enum synth_kind kind;
     uint64_t seed;
-    uint64_t events;             /* r/w/x events in all (a target for fork-storm and data-writers) */
-    unsigned procs;              /* spawn-many, fork-storm, data-writers: 1..SYNTH_MAX_PROCS */
-    int keep;                    /* spawn-many: no process exits */
-    unsigned hot_pages;          /* text pages of the working set, >= 1 */
-    uint64_t locality;           /* P(jump into the working set), 0..SYNTH_ONE */
-    uint64_t write_fraction;     /* fork-storm, data-writers: 0..SYNTH_ONE */
-    const char *exec_host_path;  /* the ELF on the host */
-    const char *path_in_image;   /* spawn PATH; NULL => exec_host_path */
+    uint64_t
+        events; /* r/w/x events in all (a target for fork-storm and data-writers) */
+    unsigned
+        procs; /* spawn-many, fork-storm, data-writers: 1..SYNTH_MAX_PROCS */
+    int keep;  /* spawn-many: no process exits */
+    unsigned hot_pages;         /* text pages of the working set, >= 1 */
+    uint64_t locality;          /* P(jump into the working set), 0..SYNTH_ONE */
+    uint64_t write_fraction;    /* fork-storm, data-writers: 0..SYNTH_ONE */
+    const char *exec_host_path; /* the ELF on the host */
+    const char *path_in_image;  /* spawn PATH; NULL => exec_host_path */
 };
 
 struct synth_stats {
-    uint64_t lines;              /* all lines written, header included */
-    uint64_t events;             /* event lines (lines - 1) */
-    uint64_t x, r, w;            /* access events, by kind */
+    uint64_t lines;   /* all lines written, header included */
+    uint64_t events;  /* event lines (lines - 1) */
+    uint64_t x, r, w; /* access events, by kind */
     uint64_t spawns, forks, exits, mmaps, marks;
 };
 

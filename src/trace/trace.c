@@ -19,22 +19,29 @@ struct field {
     const char *bad, *range;
 };
 
-static const struct field F_PID = { "bad PID (want decimal or 0x hex)", "PID out of range (max 2^32-1)" };
-static const struct field F_PPID = { "bad PPID (want decimal or 0x hex)", "PPID out of range (max 2^32-1)" };
-static const struct field F_CPID = { "bad CPID (want decimal or 0x hex)", "CPID out of range (max 2^32-1)" };
-static const struct field F_ADDR = { "bad ADDR (want decimal or 0x hex)", "ADDR overflows 64 bits" };
-static const struct field F_LEN = { "bad LEN (want decimal or 0x hex)", "LEN overflows 64 bits" };
-static const struct field F_SIZE = { "bad SIZE (want decimal or 0x hex)", "SIZE above 2^32" };
-static const struct field F_OFF = { "bad OFF (want decimal or 0x hex)", "OFF overflows 64 bits" };
+static const struct field F_PID = { "bad PID (want decimal or 0x hex)",
+                                    "PID out of range (max 2^32-1)" };
+static const struct field F_PPID = { "bad PPID (want decimal or 0x hex)",
+                                     "PPID out of range (max 2^32-1)" };
+static const struct field F_CPID = { "bad CPID (want decimal or 0x hex)",
+                                     "CPID out of range (max 2^32-1)" };
+static const struct field F_ADDR = { "bad ADDR (want decimal or 0x hex)",
+                                     "ADDR overflows 64 bits" };
+static const struct field F_LEN = { "bad LEN (want decimal or 0x hex)",
+                                    "LEN overflows 64 bits" };
+static const struct field F_SIZE = { "bad SIZE (want decimal or 0x hex)",
+                                     "SIZE above 2^32" };
+static const struct field F_OFF = { "bad OFF (want decimal or 0x hex)",
+                                    "OFF overflows 64 bits" };
 
 static const struct {
     int err;
     const char *name;
 } errnames[] = {
-    { EFAULT, "EFAULT" }, { EACCES, "EACCES" }, { ENOMEM, "ENOMEM" },
+    { EFAULT, "EFAULT" },   { EACCES, "EACCES" }, { ENOMEM, "ENOMEM" },
     { ENOEXEC, "ENOEXEC" }, { ENOENT, "ENOENT" }, { EINVAL, "EINVAL" },
-    { EROFS, "EROFS" }, { ESRCH, "ESRCH" }, { EEXIST, "EEXIST" },
-    { EPERM, "EPERM" }, { EIO, "EIO" }, { ELOOP, "ELOOP" },
+    { EROFS, "EROFS" },     { ESRCH, "ESRCH" },   { EEXIST, "EEXIST" },
+    { EPERM, "EPERM" },     { EIO, "EIO" },       { ELOOP, "ELOOP" },
     { ENOTDIR, "ENOTDIR" },
 };
 
@@ -91,15 +98,15 @@ static void tokenize(char *s, struct toks *tk)
 
 /* Digit values for 0-9, a-f, A-F; -1 elsewhere.  A table: no branches. */
 static const int8_t hex_digit[256] = {
-    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
-    ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12,
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+    ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
     ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
     ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
 };
 
 static int hexval(char c)
 {
-    return hex_digit[(unsigned char)c] - 1;     /* stored +1: 0 means none */
+    return hex_digit[(unsigned char)c] - 1; /* stored +1: 0 means none */
 }
 
 /* => 0 ok, 1 syntax error, 2 overflow.  Decimal or 0x hex, no sign.
@@ -129,7 +136,8 @@ static int parse_u64(const char *s, uint64_t *v)
         unsigned d = (unsigned)(*s - '0');
         if (d > 9)
             return 1;
-        if (x > UINT64_MAX / 10 || (x == UINT64_MAX / 10 && d > UINT64_MAX % 10))
+        if (x > UINT64_MAX / 10 ||
+            (x == UINT64_MAX / 10 && d > UINT64_MAX % 10))
             return 2;
         x = x * 10 + d;
     }
@@ -148,7 +156,8 @@ static int num(const char *s, uint64_t max, uint64_t *v, const struct field *f,
     return -EINVAL;
 }
 
-static int pid(const char *s, uint32_t *v, const struct field *f, const char **msg)
+static int pid(const char *s, uint32_t *v, const struct field *f,
+               const char **msg)
 {
     uint64_t x = 0;
     int rc = num(s, UINT32_MAX, &x, f, msg);
@@ -162,8 +171,10 @@ static int parse_prot(const char *s, int *prot, const char **msg)
 {
     *prot = 0;
     for (; *s; s++) {
-        int bit = *s == 'r' ? XVM_PROT_READ : *s == 'w' ? XVM_PROT_WRITE
-                : *s == 'x' ? XVM_PROT_EXEC : 0;
+        int bit = *s == 'r'   ? XVM_PROT_READ
+                  : *s == 'w' ? XVM_PROT_WRITE
+                  : *s == 'x' ? XVM_PROT_EXEC
+                              : 0;
         if (*s == '-')
             continue;
         if (bit == 0 || (*prot & bit)) {
@@ -175,7 +186,8 @@ static int parse_prot(const char *s, int *prot, const char **msg)
     return 0;
 }
 
-static int parse_flags(const char *s, struct xvm_trace_event *ev, const char **msg)
+static int parse_flags(const char *s, struct xvm_trace_event *ev,
+                       const char **msg)
 {
     const char *rest = s;
 
@@ -192,8 +204,8 @@ static int parse_flags(const char *s, struct xvm_trace_event *ev, const char **m
 }
 
 /* => tok is "=HEX"; size already parsed. Decodes into ev->data. */
-static int parse_data(const char *tok, uint64_t size, struct xvm_trace_event *ev,
-                      const char **msg)
+static int parse_data(const char *tok, uint64_t size,
+                      struct xvm_trace_event *ev, const char **msg)
 {
     const char *h = tok + 1;
     size_t nd = strlen(h);
@@ -225,7 +237,8 @@ static int parse_data(const char *tok, uint64_t size, struct xvm_trace_event *ev
 
 /* ---------- per-op field parsers; t[0] is the op, n excludes !ERR ---------- */
 
-static int nfields(const struct toks *tk, unsigned lo, unsigned hi, const char **msg)
+static int nfields(const struct toks *tk, unsigned lo, unsigned hi,
+                   const char **msg)
 {
     if (tk->n - 1 < lo) {
         *msg = "missing fields";
@@ -238,7 +251,8 @@ static int nfields(const struct toks *tk, unsigned lo, unsigned hi, const char *
     return 0;
 }
 
-static int op_spawn(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
+static int op_spawn(struct toks *tk, struct xvm_trace_event *ev,
+                    const char **msg)
 {
     int rc = nfields(tk, 2, 2 + XVM_TRACE_MAX_ARGS, msg);
 
@@ -253,7 +267,8 @@ static int op_spawn(struct toks *tk, struct xvm_trace_event *ev, const char **ms
     return 0;
 }
 
-static int op_fork(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
+static int op_fork(struct toks *tk, struct xvm_trace_event *ev,
+                   const char **msg)
 {
     int rc = nfields(tk, 2, 2, msg);
 
@@ -264,7 +279,8 @@ static int op_fork(struct toks *tk, struct xvm_trace_event *ev, const char **msg
     return rc;
 }
 
-static int op_exit(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
+static int op_exit(struct toks *tk, struct xvm_trace_event *ev,
+                   const char **msg)
 {
     int rc = nfields(tk, 1, 1, msg);
 
@@ -272,7 +288,8 @@ static int op_exit(struct toks *tk, struct xvm_trace_event *ev, const char **msg
 }
 
 /* PID ADDR LEN: shared prefix of mmap, munmap, mprotect */
-static int pid_addr_len(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
+static int pid_addr_len(struct toks *tk, struct xvm_trace_event *ev,
+                        const char **msg)
 {
     int rc = pid(tk->t[1], &ev->pid, &F_PID, msg);
 
@@ -283,7 +300,8 @@ static int pid_addr_len(struct toks *tk, struct xvm_trace_event *ev, const char 
     return rc;
 }
 
-static int op_mmap(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
+static int op_mmap(struct toks *tk, struct xvm_trace_event *ev,
+                   const char **msg)
 {
     int rc = nfields(tk, 5, 7, msg);
 
@@ -305,14 +323,16 @@ static int op_mmap(struct toks *tk, struct xvm_trace_event *ev, const char **msg
     return rc;
 }
 
-static int op_munmap(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
+static int op_munmap(struct toks *tk, struct xvm_trace_event *ev,
+                     const char **msg)
 {
     int rc = nfields(tk, 3, 3, msg);
 
     return rc ? rc : pid_addr_len(tk, ev, msg);
 }
 
-static int op_mprotect(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
+static int op_mprotect(struct toks *tk, struct xvm_trace_event *ev,
+                       const char **msg)
 {
     int rc = nfields(tk, 4, 4, msg);
 
@@ -331,7 +351,8 @@ static int op_brk(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
 }
 
 /* r/w/x: PID ADDR SIZE, plus =HEX for r and w */
-static int op_access(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
+static int op_access(struct toks *tk, struct xvm_trace_event *ev,
+                     const char **msg)
 {
     int rc = nfields(tk, 3, ev->op == XVM_T_EXEC_FETCH ? 3 : 4, msg);
 
@@ -350,7 +371,8 @@ static int op_access(struct toks *tk, struct xvm_trace_event *ev, const char **m
     return parse_data(tk->t[4], ev->len, ev, msg);
 }
 
-static int op_mark(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
+static int op_mark(struct toks *tk, struct xvm_trace_event *ev,
+                   const char **msg)
 {
     int rc = nfields(tk, 1, 1, msg);
 
@@ -367,12 +389,18 @@ static const struct {
     enum xvm_trace_op op;
     op_fn fn;
 } ops[] = {
-    { "r", XVM_T_READ, op_access }, { "w", XVM_T_WRITE, op_access },
-    { "x", XVM_T_EXEC_FETCH, op_access }, { "mmap", XVM_T_MMAP, op_mmap },
-    { "munmap", XVM_T_MUNMAP, op_munmap }, { "mprotect", XVM_T_MPROTECT, op_mprotect },
-    { "brk", XVM_T_BRK, op_brk }, { "fork", XVM_T_FORK, op_fork },
-    { "spawn", XVM_T_SPAWN, op_spawn }, { "exec", XVM_T_EXEC, op_spawn },
-    { "exit", XVM_T_EXIT, op_exit }, { "mark", XVM_T_MARK, op_mark },
+    { "r", XVM_T_READ, op_access },
+    { "w", XVM_T_WRITE, op_access },
+    { "x", XVM_T_EXEC_FETCH, op_access },
+    { "mmap", XVM_T_MMAP, op_mmap },
+    { "munmap", XVM_T_MUNMAP, op_munmap },
+    { "mprotect", XVM_T_MPROTECT, op_mprotect },
+    { "brk", XVM_T_BRK, op_brk },
+    { "fork", XVM_T_FORK, op_fork },
+    { "spawn", XVM_T_SPAWN, op_spawn },
+    { "exec", XVM_T_EXEC, op_spawn },
+    { "exit", XVM_T_EXIT, op_exit },
+    { "mark", XVM_T_MARK, op_mark },
 };
 
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
@@ -390,7 +418,8 @@ void xvm_trace_event_reset(struct xvm_trace_event *ev)
 }
 
 /* => strips a trailing !ERR token into ev->expect_err. */
-static int take_err(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
+static int take_err(struct toks *tk, struct xvm_trace_event *ev,
+                    const char **msg)
 {
     const char *last = tk->t[tk->n - 1];
 
@@ -413,7 +442,8 @@ static int same(const char *a, const char *b)
     return *a == *b;
 }
 
-static int parse_tokens(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
+static int parse_tokens(struct toks *tk, struct xvm_trace_event *ev,
+                        const char **msg)
 {
     int rc;
 
@@ -449,7 +479,8 @@ static const char *scan_num(const char *p, uint64_t *v)
     } else {
         for (start = p; (unsigned)(*p - '0') <= 9; p++) {
             unsigned d = (unsigned)(*p - '0');
-            if (x > UINT64_MAX / 10 || (x == UINT64_MAX / 10 && d > UINT64_MAX % 10))
+            if (x > UINT64_MAX / 10 ||
+                (x == UINT64_MAX / 10 && d > UINT64_MAX % 10))
                 return NULL;
             x = x * 10 + d;
         }
@@ -467,7 +498,9 @@ static const char *scan_num(const char *p, uint64_t *v)
 static int fast_access(const char *p, struct xvm_trace_event *ev)
 {
     uint64_t pid, addr, size;
-    enum xvm_trace_op op = p[0] == 'x' ? XVM_T_EXEC_FETCH : p[0] == 'r' ? XVM_T_READ : XVM_T_WRITE;
+    enum xvm_trace_op op = p[0] == 'x'   ? XVM_T_EXEC_FETCH
+                           : p[0] == 'r' ? XVM_T_READ
+                                         : XVM_T_WRITE;
     if ((p[0] != 'x' && p[0] != 'r' && p[0] != 'w') || p[1] != ' ')
         return 0;
     if ((p = scan_num(p + 2, &pid)) == NULL || *p++ != ' ' ||
@@ -485,7 +518,8 @@ static int fast_access(const char *p, struct xvm_trace_event *ev)
     return 1;
 }
 
-int xvm_trace_parse_line(char *line, struct xvm_trace_event *ev, const char **msg)
+int xvm_trace_parse_line(char *line, struct xvm_trace_event *ev,
+                         const char **msg)
 {
     const char *dummy = NULL;
     struct toks tk;
@@ -637,9 +671,11 @@ static int formattable(const struct xvm_trace_event *ev)
         return 0;
     if (ev->expect_err != 0 && xvm_trace_errno_name(ev->expect_err) == NULL)
         return 0;
-    if ((ev->op == XVM_T_MMAP || ev->op == XVM_T_MPROTECT) && (ev->prot & ~7) != 0)
+    if ((ev->op == XVM_T_MMAP || ev->op == XVM_T_MPROTECT) &&
+        (ev->prot & ~7) != 0)
         return 0;
-    if ((ev->op == XVM_T_READ || ev->op == XVM_T_WRITE || ev->op == XVM_T_EXEC_FETCH) &&
+    if ((ev->op == XVM_T_READ || ev->op == XVM_T_WRITE ||
+         ev->op == XVM_T_EXEC_FETCH) &&
         !check_access(ev))
         return 0;
     return check_strings(ev);
@@ -685,7 +721,8 @@ static void put_mmap(struct out *o, const struct xvm_trace_event *ev)
 static void put_body(struct out *o, const struct xvm_trace_event *ev)
 {
     switch (ev->op) {
-    case XVM_T_SPAWN: case XVM_T_EXEC: put_spawn(o, ev); break;
+    case XVM_T_SPAWN:
+    case XVM_T_EXEC: put_spawn(o, ev); break;
     case XVM_T_FORK: put_sp_dec(o, ev->pid2); break;
     case XVM_T_MMAP: put_mmap(o, ev); break;
     case XVM_T_MUNMAP: put_sp_hex(o, ev->addr), put_sp_dec(o, ev->len); break;
@@ -693,19 +730,31 @@ static void put_body(struct out *o, const struct xvm_trace_event *ev)
         put_sp_hex(o, ev->addr), put_sp_dec(o, ev->len), put_prot(o, ev->prot);
         break;
     case XVM_T_BRK: put_sp_hex(o, ev->addr); break;
-    case XVM_T_READ: case XVM_T_WRITE: case XVM_T_EXEC_FETCH: put_access(o, ev); break;
-    case XVM_T_EXIT: case XVM_T_MARK: break;
+    case XVM_T_READ:
+    case XVM_T_WRITE:
+    case XVM_T_EXEC_FETCH: put_access(o, ev); break;
+    case XVM_T_EXIT:
+    case XVM_T_MARK: break;
     }
 }
 
 static const char *const op_names[] = {
-    [XVM_T_SPAWN] = "spawn", [XVM_T_FORK] = "fork", [XVM_T_EXEC] = "exec",
-    [XVM_T_EXIT] = "exit", [XVM_T_MMAP] = "mmap", [XVM_T_MUNMAP] = "munmap",
-    [XVM_T_MPROTECT] = "mprotect", [XVM_T_BRK] = "brk", [XVM_T_READ] = "r",
-    [XVM_T_WRITE] = "w", [XVM_T_EXEC_FETCH] = "x", [XVM_T_MARK] = "mark",
+    [XVM_T_SPAWN] = "spawn",
+    [XVM_T_FORK] = "fork",
+    [XVM_T_EXEC] = "exec",
+    [XVM_T_EXIT] = "exit",
+    [XVM_T_MMAP] = "mmap",
+    [XVM_T_MUNMAP] = "munmap",
+    [XVM_T_MPROTECT] = "mprotect",
+    [XVM_T_BRK] = "brk",
+    [XVM_T_READ] = "r",
+    [XVM_T_WRITE] = "w",
+    [XVM_T_EXEC_FETCH] = "x",
+    [XVM_T_MARK] = "mark",
 };
 
-int xvm_trace_format_event(const struct xvm_trace_event *ev, char *buf, size_t cap)
+int xvm_trace_format_event(const struct xvm_trace_event *ev, char *buf,
+                           size_t cap)
 {
     /* the length is returned as int: never produce more than INT_MAX bytes */
     struct out o = { buf, cap > INT_MAX ? INT_MAX : cap, 0, 0 };

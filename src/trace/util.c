@@ -74,8 +74,10 @@ int trace_load_elf(struct trace_err *e, const char *path, uint8_t **file,
     /* lackey: the first instruction would be the interpreter's; synth: the
      * simulator would refuse it, so a trace would only hold failures */
     if (im->has_interp)
-        return trace_fail(e, ENOEXEC, "%s: dynamically linked (PT_INTERP); only "
-                          "static programs (-static, -static-pie) can be traced",
-                          path);
+        return trace_fail(
+            e, ENOEXEC,
+            "%s: dynamically linked (PT_INTERP); only "
+            "static programs (-static, -static-pie) can be traced",
+            path);
     return 0;
 }

@@ -32,9 +32,9 @@ static inline uint64_t trace_anon_start(uint64_t top)
 
 /* Where a call's error message goes, and its errno. */
 struct trace_err {
-    char *msg;                  /* NULL: the caller wants no message */
+    char *msg; /* NULL: the caller wants no message */
     size_t len;
-    int code;                   /* the last error reported, 0 for none */
+    int code; /* the last error reported, 0 for none */
 };
 
 /* => e writes into msg (len bytes; msg may be NULL), cleared now. */

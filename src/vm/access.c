@@ -52,8 +52,9 @@ static int access_range(struct xvm_vmspace *vs, uint64_t va, uint8_t *buf,
         uint8_t *host = e->host;
         if (src)
             memcpy(host + off, src, chunk), src += chunk;
-        else if (e->dev)        /* in place: costs flash time */
-            phys_dev_read(vs->vm->ph, e->dev, buf, host + off, chunk), buf += chunk;
+        else if (e->dev) /* in place: costs flash time */
+            phys_dev_read(vs->vm->ph, e->dev, buf, host + off, chunk),
+                buf += chunk;
         else
             memcpy(buf, host + off, chunk), buf += chunk;
         va += chunk;

@@ -173,8 +173,10 @@ void amap_check(const struct amap *am, uint64_t refs, const uint32_t *cover,
                 struct check *ck)
 {
     if (am->ref != refs)
-        return (void)check_fail(ck, "amap %p: ref %u, referenced by %llu "
-                                "entries", (const void *)am, am->ref,
+        return (void)check_fail(ck,
+                                "amap %p: ref %u, referenced by %llu "
+                                "entries",
+                                (const void *)am, am->ref,
                                 (unsigned long long)refs);
     uint32_t used = 0;
     for (uint32_t s = 0; s < am->nslot; s++) {
@@ -182,17 +184,21 @@ void amap_check(const struct amap *am, uint64_t refs, const uint32_t *cover,
             continue;
         used++;
         if (am->bckptr[s] >= am->nused || am->slots[am->bckptr[s]] != s)
-            return (void)check_fail(ck, "amap %p slot %u: am_slots[am_bckptr"
-                                    "[x]] != x", (const void *)am, s);
+            return (void)check_fail(ck,
+                                    "amap %p slot %u: am_slots[am_bckptr"
+                                    "[x]] != x",
+                                    (const void *)am, s);
         if (cover[s] == 0)
             return (void)check_fail(ck, "amap %p slot %u: anon nobody maps",
                                     (const void *)am, s);
     }
     for (uint32_t s = 0; am->ppref && s < am->nslot; s++)
         if ((uint32_t)am->ppref[s] != cover[s])
-            return (void)check_fail(ck, "amap %p slot %u: ppref %d, covered "
-                                    "%u times", (const void *)am, s,
-                                    am->ppref[s], cover[s]);
+            return (void)check_fail(ck,
+                                    "amap %p slot %u: ppref %d, covered "
+                                    "%u times",
+                                    (const void *)am, s, am->ppref[s],
+                                    cover[s]);
     if (used != am->nused)
         return (void)check_fail(ck, "amap %p: nused %u, %u slots used",
                                 (const void *)am, am->nused, used);

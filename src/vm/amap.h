@@ -21,7 +21,7 @@
 #include "check.h"
 #include "vm.h"
 
-#define AMAP_SHARED 0x1         /* referenced by an inherit-share mapping */
+#define AMAP_SHARED 0x1 /* referenced by an inherit-share mapping */
 
 struct amap {
     uint32_t ref, flags;

@@ -11,8 +11,8 @@
 #include "vm.h"
 
 struct anon {
-    uint32_t ref;               /* amap slots that point here */
-    pageh page;                 /* always a RAM page */
+    uint32_t ref; /* amap slots that point here */
+    pageh page;   /* always a RAM page */
 };
 
 /* => a new anon with ref 1 owning a fresh frame, a copy of page src (RAM or

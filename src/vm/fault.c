@@ -33,12 +33,12 @@
 struct faultctx {
     struct xvm_vmspace *vs;
     struct vm_map_entry *entry;
-    uint64_t va;                /* page aligned */
+    uint64_t va; /* page aligned */
     unsigned access;
-    unsigned enter_prot;        /* what a mapping may allow */
-    bool cow_now;               /* a write that must get a private page */
+    unsigned enter_prot; /* what a mapping may allow */
+    bool cow_now;        /* a write that must get a private page */
     bool wire;
-    uint64_t sva, eva;          /* neighbour window, inside the entry */
+    uint64_t sva, eva; /* neighbour window, inside the entry */
 };
 
 static uint64_t slot_of(const struct faultctx *f, uint64_t va)
@@ -90,7 +90,7 @@ static void neighbour(struct faultctx *f, uint64_t va, pageh pg, unsigned prot)
     struct vm *vm = f->vs->vm;
     uint64_t pa;
     if (pmap_extract(f->vs->pmap, va, &pa) == 0)
-        return;                 /* already mapped: leave it */
+        return; /* already mapped: leave it */
     if (page_is_device(pg))
         prot &= ~(unsigned)XVM_PROT_WRITE;
     if (pmap_enter(f->vs->pmap, va, pg, prot, PMAP_NEIGHBOUR) == 0) {
@@ -223,7 +223,7 @@ static int fault_lower(struct faultctx *f)
     if (error)
         return error;
     if (f->wire && page_is_device(pg))
-        return EINVAL;          /* device pages are never wired (§11.4) */
+        return EINVAL; /* device pages are never wired (§11.4) */
     if (f->cow_now && e->cow) {
         error = promote(f, pg, &an);
         if (error)
@@ -245,7 +245,10 @@ static int fault_once(struct xvm_vmspace *vs, uint64_t va, unsigned access,
 {
     struct vm *vm = vs->vm;
     struct faultctx f = {
-        .vs = vs, .va = pg_trunc(vm->core, va), .access = access, .wire = wire,
+        .vs = vs,
+        .va = pg_trunc(vm->core, va),
+        .access = access,
+        .wire = wire,
     };
 
     vm->st.faults++;
@@ -259,7 +262,8 @@ static int fault_once(struct xvm_vmspace *vs, uint64_t va, unsigned access,
     int error = fault_check(&f);
     if (error == 0) {
         struct vm_map_entry *e = f.entry;
-        struct anon *an = e->amap ? amap_lookup(e->amap, slot_of(&f, f.va)) : NULL;
+        struct anon *an =
+            e->amap ? amap_lookup(e->amap, slot_of(&f, f.va)) : NULL;
         error = an ? fault_upper(&f, an) : fault_lower(&f);
     }
     if (error == ENOMEM)

@@ -201,14 +201,15 @@ int map_findspace(struct vm_map *map, uint64_t hint, uint64_t len,
 void map_entry_free(struct vm *vm, struct vm_map_entry *e)
 {
     if (e->amap)
-        amap_unref(vm, e->amap, e->aoff, (e->end - e->start) >> vm->core->pgshift);
+        amap_unref(vm, e->amap, e->aoff,
+                   (e->end - e->start) >> vm->core->pgshift);
     if (e->obj)
         object_unref(e->obj);
     core_free(vm->core, e);
 }
 
 /* Entries larger than CHUNK_MAX get their amap a chunk at a time. */
-#define CHUNK_PAGES 16384u     /* 64 MiB: forks stay O(entries) for big heaps */
+#define CHUNK_PAGES  16384u /* 64 MiB: forks stay O(entries) for big heaps */
 #define CHUNK_MAX(c) ((uint64_t)4 * CHUNK_PAGES << (c)->pgshift)
 
 int map_copy_amap(struct vm *vm, struct vm_map *map, uint64_t va, bool chunk,
@@ -274,7 +275,8 @@ void map_check(const struct vm *vm, const struct vm_map *map, struct check *ck)
 
     if (check_treap(ck, map->root, 0, UINT64_MAX) != map->nentries)
         check_fail(ck, "map tree size differs from entry count");
-    map_foreach(map, e) {
+    map_foreach(map, e)
+    {
         n++;
         if (e->next->prev != e || e->prev->next != e)
             return (void)check_fail(ck, "map list links broken");
@@ -287,7 +289,8 @@ void map_check(const struct vm *vm, const struct vm_map *map, struct check *ck)
             return (void)check_fail(ck, "lookup of %#llx misses its entry",
                                     (unsigned long long)e->start);
         if ((e->prot & e->maxprot) != e->prot)
-            return (void)check_fail(ck, "entry %#llx: prot exceeds "
+            return (void)check_fail(ck,
+                                    "entry %#llx: prot exceeds "
                                     "max_protection",
                                     (unsigned long long)e->start);
         uint64_t np = (e->end - e->start) >> c->pgshift;
@@ -295,13 +298,17 @@ void map_check(const struct vm *vm, const struct vm_map *map, struct check *ck)
             if (e->aoff + np > e->amap->nslot)
                 return (void)check_fail(ck, "entry %#llx: past its amap",
                                         (unsigned long long)e->start);
-            if (e->amap->ppref == NULL && (e->aoff != 0 || np != e->amap->nslot))
-                return (void)check_fail(ck, "entry %#llx: partial amap "
+            if (e->amap->ppref == NULL &&
+                (e->aoff != 0 || np != e->amap->nslot))
+                return (void)check_fail(ck,
+                                        "entry %#llx: partial amap "
                                         "reference without ppref",
                                         (unsigned long long)e->start);
         } else if (e->cow && !e->needs_copy) {
-            return (void)check_fail(ck, "entry %#llx: private, no amap, no "
-                                    "needs-copy", (unsigned long long)e->start);
+            return (void)check_fail(ck,
+                                    "entry %#llx: private, no amap, no "
+                                    "needs-copy",
+                                    (unsigned long long)e->start);
         }
         if (e->obj && e->obj->refs == 0)
             return (void)check_fail(ck, "entry %#llx: dead object",

@@ -16,26 +16,26 @@
 struct xvm_object;
 
 struct vm_map_entry {
-    struct vm_map_entry *prev, *next;   /* address order; map->header ends */
-    struct vm_map_entry *left, *right;  /* treap */
+    struct vm_map_entry *prev, *next;  /* address order; map->header ends */
+    struct vm_map_entry *left, *right; /* treap */
     uint32_t prio;
     uint64_t start, end;
-    struct xvm_object *obj;             /* NULL: anonymous zero-fill */
-    uint64_t offset;                    /* object offset of start */
-    struct amap *amap;                  /* private pages, or NULL */
-    uint64_t aoff;                      /* amap slot of start */
+    struct xvm_object *obj; /* NULL: anonymous zero-fill */
+    uint64_t offset;        /* object offset of start */
+    struct amap *amap;      /* private pages, or NULL */
+    uint64_t aoff;          /* amap slot of start */
     uint8_t prot, maxprot, inherit, advice;
-    bool cow;                           /* private: copy on write */
-    bool needs_copy;                    /* amap must be copied before a write */
-    uint32_t wired;                     /* mlock count */
+    bool cow;        /* private: copy on write */
+    bool needs_copy; /* amap must be copied before a write */
+    uint32_t wired;  /* mlock count */
 };
 
 struct vm_map {
-    struct vm_map_entry header;         /* list sentinel */
+    struct vm_map_entry header; /* list sentinel */
     struct vm_map_entry *root;
     uint64_t nentries;
     uint64_t minva, maxva;
-    uint32_t rng;                       /* treap priorities */
+    uint32_t rng; /* treap priorities */
 };
 
 void map_init(struct vm_map *map, uint64_t minva, uint64_t maxva);
@@ -47,8 +47,8 @@ struct vm_map_entry *map_entry_alloc(struct vm *vm, struct vm_map *map);
 void map_insert(struct vm_map *map, struct vm_map_entry *e);
 void map_remove(struct vm_map *map, struct vm_map_entry *e);
 /* Splits e so that one entry ends and the next starts at va (ENOMEM). */
-int map_clip(struct vm *vm, struct vm_map *map,
-             struct vm_map_entry *e, uint64_t va);
+int map_clip(struct vm *vm, struct vm_map *map, struct vm_map_entry *e,
+             uint64_t va);
 /* Clips so [start, end) is made of whole entries; => first entry or header. */
 int map_clip_range(struct vm *vm, struct vm_map *map, uint64_t start,
                    uint64_t end, struct vm_map_entry **first);
@@ -76,7 +76,7 @@ int map_copy_amap(struct vm *vm, struct vm_map *map, uint64_t va, bool chunk,
  */
 void map_check(const struct vm *vm, const struct vm_map *map, struct check *ck);
 
-#define map_foreach(map, e) \
+#define map_foreach(map, e)                                                    \
     for ((e) = (map)->header.next; (e) != &(map)->header; (e) = (e)->next)
 
 #endif

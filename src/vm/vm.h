@@ -28,9 +28,9 @@ struct vm {
     struct physmem *ph;
     struct mmu *mmu;
     struct objects *objs;
-    struct xvm_ahead ahead[3];          /* by enum xvm_advice */
-    struct pool anon_pool;              /* recycled anons */
-    struct xvm_vmspace *spaces;         /* every live address space */
+    struct xvm_ahead ahead[3];  /* by enum xvm_advice */
+    struct pool anon_pool;      /* recycled anons */
+    struct xvm_vmspace *spaces; /* every live address space */
     struct vm_stats st;
 };
 

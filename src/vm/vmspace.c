@@ -82,8 +82,8 @@ static int fork_entry(struct xvm_vmspace *parent, struct xvm_vmspace *child,
     if (old->inherit == XVM_INHERIT_SHARE && old->cow &&
         (old->needs_copy || old->amap == NULL)) {
         /* Both must see one amap: make the parent's real first. */
-        if ((error = map_copy_amap(vm, &parent->map, old->start, false,
-                                   &old)) != 0)
+        if ((error =
+                 map_copy_amap(vm, &parent->map, old->start, false, &old)) != 0)
             return error;
     }
     struct vm_map_entry *e = map_entry_alloc(vm, &child->map);
@@ -111,8 +111,8 @@ static int fork_entry(struct xvm_vmspace *parent, struct xvm_vmspace *child,
         if (e->amap->flags & AMAP_SHARED) {
             /* Others share that amap: the child's copy must be taken now. */
             e->needs_copy = true;
-            if ((error = map_copy_amap(vm, &child->map, e->start, false,
-                                       &e)) != 0)
+            if ((error = map_copy_amap(vm, &child->map, e->start, false, &e)) !=
+                0)
                 return error;
             /* The sharers may map these anons writable: now that the copy
              * shares them too, their writes must fault and promote. */
@@ -134,7 +134,8 @@ int xvm_vmspace_fork(xvm_vmspace *parent, xvm_vmspace **out)
     if (error)
         return error;
     struct vm_map_entry *e;
-    map_foreach(&parent->map, e) {
+    map_foreach(&parent->map, e)
+    {
         if ((error = fork_entry(parent, child, e)) != 0) {
             xvm_vmspace_destroy(child);
             return error;
@@ -174,8 +175,8 @@ static int check_range(struct xvm_vmspace *vs, uint64_t addr, uint64_t len,
     return 0;
 }
 
-int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot,
-             int flags, xvm_object *obj, uint64_t off)
+int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot, int flags,
+             xvm_object *obj, uint64_t off)
 {
     if (vs == NULL || addr == NULL)
         return EINVAL;
@@ -187,8 +188,8 @@ int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot,
     uint64_t start = 0, end;
     int error;
 
-    if ((unsigned)prot >> 6 || (flags & ~(XVM_MAP_SHARED | XVM_MAP_PRIVATE |
-                                          XVM_MAP_FIXED)) ||
+    if ((unsigned)prot >> 6 ||
+        (flags & ~(XVM_MAP_SHARED | XVM_MAP_PRIVATE | XVM_MAP_FIXED)) ||
         shared == !!(flags & XVM_MAP_PRIVATE) || (off & (c->pgsz - 1)))
         return EINVAL;
     if (maxprot == 0)
@@ -207,7 +208,8 @@ int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot,
         uint64_t rlen = pg_round(c, len);
         if (len == 0 || rlen < len)
             return EINVAL;
-        uint64_t hint = *addr ? pg_trunc(c, *addr) : vs->map.maxva / MMAP_BASE_DIV;
+        uint64_t hint =
+            *addr ? pg_trunc(c, *addr) : vs->map.maxva / MMAP_BASE_DIV;
         if (map_findspace(&vs->map, hint, rlen, &start) != 0 &&
             map_findspace(&vs->map, vs->map.minva, rlen, &start) != 0)
             return ENOMEM;
@@ -230,7 +232,8 @@ int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot,
     /* Fixed mappings replace what was there; clipping cannot be undone,
      * so it happens after every allocation above. */
     struct vm_map_entry *first;
-    if (fixed && (error = map_clip_range(vm, &vs->map, start, end, &first)) != 0) {
+    if (fixed &&
+        (error = map_clip_range(vm, &vs->map, start, end, &first)) != 0) {
         if (obj)
             object_unref(obj);
         core_free(vm->core, e);
@@ -269,7 +272,7 @@ int xvm_munmap(xvm_vmspace *vs, uint64_t addr, uint64_t len)
 }
 
 int vmspace_range_apply(xvm_vmspace *vs, uint64_t addr, uint64_t len,
-                       entry_fn check, entry_fn apply, int arg)
+                        entry_fn check, entry_fn apply, int arg)
 {
     uint64_t end;
     struct vm_map_entry *e;
@@ -282,7 +285,7 @@ int vmspace_range_apply(xvm_vmspace *vs, uint64_t addr, uint64_t len,
     uint64_t at = addr;
     for (e = map_first_after(&vs->map, addr); at < end; e = e->next) {
         if (e == &vs->map.header || e->start > at)
-            return ENOMEM;      /* a hole in the range, as POSIX says */
+            return ENOMEM; /* a hole in the range, as POSIX says */
         if (check && (error = check(vs, e, arg)) != 0)
             return error;
         at = e->end;
@@ -313,7 +316,8 @@ int xvm_mprotect(xvm_vmspace *vs, uint64_t addr, uint64_t len, int prot)
 {
     if (prot & ~XVM_PROT_ALL)
         return EINVAL;
-    return vmspace_range_apply(vs, addr, len, protect_check, protect_apply, prot);
+    return vmspace_range_apply(vs, addr, len, protect_check, protect_apply,
+                               prot);
 }
 
 static int inherit_apply(struct xvm_vmspace *vs, struct vm_map_entry *e, int v)
@@ -346,7 +350,6 @@ int xvm_madvise(xvm_vmspace *vs, uint64_t addr, uint64_t len,
     return vmspace_range_apply(vs, addr, len, NULL, advice_apply, (int)adv);
 }
 
-
 int xvm_mmap_file(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot,
                   int flags, xvm_file *f, uint64_t off)
 {
@@ -357,7 +360,7 @@ int xvm_mmap_file(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot,
     if ((flags & XVM_MAP_SHARED) && (prot & XVM_PROT_WRITE))
         return EROFS;
     if (f->vp->obj->objs != vs->vm->objs)
-        return EINVAL;          /* a file of another machine */
+        return EINVAL; /* a file of another machine */
     return xvm_mmap(vs, addr, len, prot, flags, f->vp->obj, off);
 }
 
@@ -373,11 +376,11 @@ struct amap_seen {
 struct vm_ck {
     struct vm *vm;
     struct check *ck;
-    struct hmap amaps;          /* amap -> index in seen[] */
+    struct hmap amaps; /* amap -> index in seen[] */
     struct amap_seen *seen;
     size_t nseen, capseen;
-    struct hmap anons;          /* anon -> slots seen */
-    struct xvm_vmspace *vs;     /* the space whose PTEs are visited */
+    struct hmap anons;      /* anon -> slots seen */
+    struct xvm_vmspace *vs; /* the space whose PTEs are visited */
 };
 
 static uint64_t key(const void *p)
@@ -402,7 +405,8 @@ static struct amap_seen *seen(struct vm_ck *k, struct amap *am)
     as->am = am;
     as->refs = 0;
     as->cover = calloc(am->nslot ? am->nslot : 1, sizeof(*as->cover));
-    if (as->cover == NULL || hmap_put(k->vm->core, &k->amaps, key(am), k->nseen)) {
+    if (as->cover == NULL ||
+        hmap_put(k->vm->core, &k->amaps, key(am), k->nseen)) {
         free(as->cover);
         return check_fail(k->ck, "checker: out of host memory"), NULL;
     }
@@ -414,7 +418,8 @@ static struct amap_seen *seen(struct vm_ck *k, struct amap *am)
 static void cover_amaps(struct vm_ck *k, struct xvm_vmspace *vs)
 {
     struct vm_map_entry *e;
-    map_foreach(&vs->map, e) {
+    map_foreach(&vs->map, e)
+    {
         if (e->amap == NULL)
             continue;
         struct amap_seen *as = seen(k, e->amap);
@@ -454,8 +459,8 @@ static void check_amaps(struct vm_ck *k)
 static pageh expected_page(struct vm *vm, struct vm_map_entry *e, uint64_t va)
 {
     if (e->amap) {
-        struct anon *an =
-            amap_lookup(e->amap, e->aoff + ((va - e->start) >> vm->core->pgshift));
+        struct anon *an = amap_lookup(
+            e->amap, e->aoff + ((va - e->start) >> vm->core->pgshift));
         if (an)
             return an->page;
     }
@@ -478,8 +483,10 @@ static void check_pte(void *arg, uint64_t va, uint64_t pte)
         return (void)check_fail(k->ck, "va %#llx mapped outside every entry",
                                 (unsigned long long)va);
     if ((pte_prot(pte) & e->prot) != pte_prot(pte))
-        return (void)check_fail(k->ck, "va %#llx: PTE allows more than the "
-                                "entry", (unsigned long long)va);
+        return (void)check_fail(k->ck,
+                                "va %#llx: PTE allows more than the "
+                                "entry",
+                                (unsigned long long)va);
     pageh want = expected_page(k->vm, e, va), pg = pte_page(k->vm->mmu, pte);
     if (want != PAGEH_NONE && want != pg)
         return (void)check_fail(k->ck, "va %#llx maps the wrong page",
@@ -496,12 +503,15 @@ static void check_tlb_writes(struct vm_ck *k, struct xvm_vmspace *vs)
         if (t->asid != vs->pmap->asid || !(t->perm & XVM_PROT_WRITE))
             continue;
         uint64_t va = t->vpn << shift;
-        struct vm_page *pg = phys_page(k->vm->ph, phys_lookup(k->vm->ph, t->pa));
+        struct vm_page *pg =
+            phys_page(k->vm->ph, phys_lookup(k->vm->ph, t->pa));
         struct vm_map_entry *me = map_lookup(&vs->map, va);
         if (me == NULL || !(me->prot & XVM_PROT_WRITE) ||
             (pg->use == XVM_USE_ANON ? pg->owner.anon->ref != 1 : me->cow))
-            check_fail(k->ck, "TLB grants write to va %#llx, whose page is "
-                       "shared copy-on-write", (unsigned long long)va);
+            check_fail(k->ck,
+                       "TLB grants write to va %#llx, whose page is "
+                       "shared copy-on-write",
+                       (unsigned long long)va);
     }
 }
 

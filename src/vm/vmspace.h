@@ -13,7 +13,7 @@ struct xvm_vmspace {
     struct vm *vm;
     struct vm_map map;
     struct pmap *pmap;
-    struct xvm_vmspace *next, *prev;    /* the layer's list */
+    struct xvm_vmspace *next, *prev; /* the layer's list */
 };
 
 int vmspace_create(struct vm *vm, struct xvm_vmspace **out);
