@@ -338,7 +338,9 @@ XVM_API int xvm_mount_is_xip(const xvm_mount *mp);
 #define XVM_O_WRONLY 1
 #define XVM_O_RDWR   2
 
-/* Regular files only (EISDIR for directories); writing modes: EROFS. */
+/* Regular files only: EISDIR for a directory, EACCES for anything else
+ * that is not a regular file; writing modes: EROFS.  (spawn, exec and a
+ * trace's mmap PATH refuse every non-regular file with EACCES.) */
 XVM_API int xvm_open(xvm_mount *mp, const char *path, int oflags,
                      xvm_file **out);
 XVM_API void xvm_close(xvm_file *f);

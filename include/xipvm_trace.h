@@ -2,12 +2,15 @@
  * libxipvm traces: the xipvm trace format, version 1 (doc/trace-format.md),
  * read, written and replayed on a machine.
  *
- * Interface.  A trace is text: the header line XVM_TRACE_HEADER, then one
- * event a line.  Programs that record or generate traces fill a struct
- * xvm_trace_event and write it with xvm_trace_format_event(); readers
- * parse lines with xvm_trace_parse_line(); xvm_replay_* runs them on a
- * machine.  The parser and the formatter allocate nothing and keep no
- * state: a formatted event parses back equal.
+ * Interface.  A trace has two forms that carry the same events: text (the
+ * header line XVM_TRACE_HEADER, then one event a line) for traces written
+ * by hand, and a compact binary form for recorded ones.  Programs that
+ * record or generate traces fill a struct xvm_trace_event and write it
+ * with an xvm_trace_writer (either form) or xvm_trace_format_event() (a
+ * text line); xvm_trace_reader reads either form, plain or compressed;
+ * xvm_trace_parse_text() parses one text line; xvm_replay_* runs events
+ * on a machine.  The parser and the formatter allocate nothing and keep
+ * no state: a formatted event parses back equal.
  */
 #ifndef XIPVM_TRACE_H
 #define XIPVM_TRACE_H
@@ -39,6 +42,9 @@ enum xvm_trace_op {
     XVM_T_MARK
 };
 
+/* A text line holds at most XVM_TRACE_MAX_LINE - 1 bytes before its '\n';
+ * an event of either form must fit one. */
+#define XVM_TRACE_MAX_LINE 65536
 #define XVM_TRACE_MAX_ARGS 32
 #define XVM_TRACE_MAX_DATA 4096 /* bytes of =HEX */
 #define XVM_TRACE_MAX_SIZE                                                     \
@@ -63,8 +69,10 @@ struct xvm_trace_event {
 
 /*
  * Parse one line of a trace (not the header line).
- * => line: NUL-terminated, modified in place: tokens are NUL-terminated inside
- *    it, and ev's path/argv/label point into it (valid while line is).
+ * => line: len bytes and a NUL after them (line[len] == '\0'), modified in
+ *    place: tokens are NUL-terminated inside it, and ev's path/argv/label
+ *    point into it (valid while line is).  A NUL byte among the len bytes
+ *    is an error, as is a line of XVM_TRACE_MAX_LINE bytes or more.
  * => a trailing '\n' or "\r\n" is fine.
  * => returns 1 with *ev filled for an event, 0 for a blank/comment line, or
  *    -EINVAL with *msg set to a short static human message.
@@ -75,6 +83,9 @@ struct xvm_trace_event {
  *    per-event clearing of the 4 KiB buffer.
  * => msg may be NULL; no allocation, no global state.
  */
+XVM_API int xvm_trace_parse_text(char *line, size_t len,
+                                 struct xvm_trace_event *ev, const char **msg);
+/* The same for a NUL-terminated line (its length is strlen(line)). */
 XVM_API int xvm_trace_parse_line(char *line, struct xvm_trace_event *ev,
                                  const char **msg);
 
@@ -90,7 +101,8 @@ XVM_API int xvm_trace_check_header(const char *line);
  *    whitespace, not starting with '!' (the format has no quoting). */
 XVM_API int xvm_trace_token_ok(const char *s);
 
-/* => "EFAULT"... for the errnos a trace may name, else NULL. */
+/* => "EFAULT"... for the errnos a trace may name (every errno a trace
+ *    event can fail with), else NULL. */
 XVM_API const char *xvm_trace_errno_name(int err);
 
 /* => the errno for a name such as "EFAULT" (no '!'), or 0 when unknown. */
@@ -108,12 +120,102 @@ XVM_API int xvm_trace_format_event(const struct xvm_trace_event *ev, char *buf,
                                    size_t cap);
 
 /*
- * Trace replay.  Feed it lines; each event runs on the machine, programs
+ * Reading traces: either form, plain or in a gzip or zstd stream (told
+ * apart by their first bytes), from a file ("-": standard input) or from
+ * memory.  Text is parsed in place in the reader's buffer; binary frames
+ * are checked as they come (doc/trace-format.md says what is an error).
+ */
+enum xvm_trace_format { XVM_TRACE_TEXT, XVM_TRACE_BINARY };
+typedef struct xvm_trace_reader xvm_trace_reader;
+
+/* => 0, or an errno with a message in err (errlen bytes). */
+XVM_API int xvm_trace_reader_open(const char *path, xvm_trace_reader **out,
+                                  char *err, size_t errlen);
+/* buf must outlive the reader. */
+XVM_API int xvm_trace_reader_mem(const void *buf, size_t len,
+                                 xvm_trace_reader **out);
+/*
+ * => 1 with the next event in *ev (its strings valid until the next call),
+ *    0 at the end of the trace, or an errno: EINVAL for a malformed trace
+ *    (a text line, or a binary header, frame or record), E2BIG for a text
+ *    line that is too long, EILSEQ for corrupt compressed data, EIO or the
+ *    errno of a failed read, ENOMEM.  xvm_trace_reader_error() tells what
+ *    and where ("line 12: bad PID", "binary trace: record at byte 9 of the
+ *    frame at byte 16: bad varint").  Errors stick.
+ */
+XVM_API int xvm_trace_read(xvm_trace_reader *rd, struct xvm_trace_event *ev);
+/* => the last error's message, or NULL. */
+XVM_API const char *xvm_trace_reader_error(const xvm_trace_reader *rd);
+/* => the trace's form (known after the first xvm_trace_read). */
+XVM_API enum xvm_trace_format xvm_trace_reader_format(
+    const xvm_trace_reader *rd);
+/* Where the last event came from: "line 12", or "event 7 (record at byte
+ * 9 of the frame at byte 16)"; snprintf's contract. */
+XVM_API int xvm_trace_reader_where(const xvm_trace_reader *rd, char *buf,
+                                   size_t len);
+/* => text lines read so far (the header included); 0 for binary. */
+XVM_API uint64_t xvm_trace_reader_lines(const xvm_trace_reader *rd);
+/* => bytes taken from the file or memory so far (compressed bytes). */
+XVM_API uint64_t xvm_trace_reader_bytes(const xvm_trace_reader *rd);
+XVM_API void xvm_trace_reader_close(xvm_trace_reader *rd);
+
+/*
+ * Writing traces.  Text: plain, or one gzip or zstd stream.  Binary: raw
+ * frames, or each frame compressed by zstd as it fills (1 MiB of records).
+ * Both refuse (EINVAL) an event xvm_trace_format_event would refuse or
+ * whose line would be XVM_TRACE_MAX_LINE bytes or more: a trace written in
+ * one form always converts to the other.
+ */
+enum xvm_trace_compression {
+    XVM_TRACE_PLAIN,
+    XVM_TRACE_GZIP, /* text only */
+    XVM_TRACE_ZSTD
+};
+
+struct xvm_trace_writer_config {
+    enum xvm_trace_format format;
+    enum xvm_trace_compression compression;
+    int level; /* compression level (1 to 22 zstd, 1 to 9 gzip); 0: default */
+};
+typedef struct xvm_trace_writer xvm_trace_writer;
+/* => 0 or an errno: the bytes of the trace go on, in order. */
+typedef int (*xvm_trace_write_fn)(void *ctx, const void *buf, size_t len);
+
+/* Binary, zstd frames, default level. */
+XVM_API void xvm_trace_writer_config_init(struct xvm_trace_writer_config *cfg);
+/* By the name's ending: ".xvt" binary (zstd frames); ".gz", ".zst" text
+ * compressed so; anything else plain text. */
+XVM_API void xvm_trace_writer_config_path(const char *path,
+                                          struct xvm_trace_writer_config *cfg);
+/* => 0, EINVAL for a bad configuration (binary and gzip), ENOMEM, or the
+ *    errno of the first write (the binary header). */
+XVM_API int xvm_trace_writer_create(const struct xvm_trace_writer_config *cfg,
+                                    xvm_trace_write_fn fn, void *ctx,
+                                    xvm_trace_writer **out);
+/* A file ("-": standard output), created or truncated; cfg NULL: by the
+ * name (xvm_trace_writer_config_path).  err gets a message. */
+XVM_API int xvm_trace_writer_open(const char *path,
+                                  const struct xvm_trace_writer_config *cfg,
+                                  xvm_trace_writer **out, char *err,
+                                  size_t errlen);
+/* => 0, EINVAL for an event no trace can hold (nothing written), or the
+ *    errno of a failed write (it sticks). */
+XVM_API int xvm_trace_write(xvm_trace_writer *w,
+                            const struct xvm_trace_event *ev);
+/* => events written so far. */
+XVM_API uint64_t xvm_trace_writer_events(const xvm_trace_writer *w);
+/* Flushes (the binary end frame, the compressed stream's end), closes the
+ * file and frees.  => 0, or the first error any write met. */
+XVM_API int xvm_trace_writer_close(xvm_trace_writer *w);
+
+/*
+ * Trace replay.  Feed it events (xvm_replay_event, e.g. from a reader) or
+ * text lines (xvm_replay_line); each event runs on the machine, programs
  * come from the mount.  A read whose bytes differ from =HEX, an unexpected
  * failure or an expected failure that did not happen is a mismatch:
  * counted and described, the replay goes on.  A malformed line is an
- * error (EINVAL) with its line number.  A mark snapshots xvm_machine_stats
- * under its label.
+ * error (EINVAL) with its line number; more than XVM_MARKS_MAX marks is an
+ * error (E2BIG).  A mark keeps the report under its label.
  */
 typedef struct xvm_replay xvm_replay;
 
@@ -125,8 +227,34 @@ struct xvm_replay_totals {
 
 XVM_API int xvm_replay_create(xvm_machine *m, xvm_mount *mp, xvm_replay **out);
 XVM_API void xvm_replay_destroy(xvm_replay *r);
+/*
+ * Runs one event.  => 0, with *mismatch set and msg describing it (no
+ * position: the caller knows it) when the event's outcome differs from
+ * the trace's; or E2BIG past XVM_MARKS_MAX marks, ENOMEM for a mark, with
+ * msg; the event then counts for nothing.
+ */
+XVM_API int xvm_replay_event(xvm_replay *r, const struct xvm_trace_event *ev,
+                             int *mismatch, char *msg, size_t msglen);
+/* What xvm_replay_reader tells as it goes (any may be NULL). */
+struct xvm_replay_hooks {
+    /* A mismatch: where ("line 7", "event 9 (record at ...)"), and what. */
+    void (*mismatch)(void *arg, const char *where, const char *what);
+    /* Every 65,536 events: how many so far. */
+    void (*progress)(void *arg, uint64_t events);
+    void *arg;
+};
+/*
+ * Replays every event of a trace (either form).  Binary access records run
+ * straight from the reader's buffer.  => 0 at the trace's end (mismatches
+ * in xvm_replay_totals), or an error: the reader's (EINVAL, E2BIG, EILSEQ,
+ * EIO...) or xvm_replay_event's, with msg saying what and where.
+ */
+XVM_API int xvm_replay_reader(xvm_replay *r, xvm_trace_reader *rd,
+                              const struct xvm_replay_hooks *hooks, char *msg,
+                              size_t msglen);
 /* => line: NUL-terminated, modified in place.  msg gets a message for an
- *    error and for a mismatch (then 0 is returned and *mismatch set). */
+ *    error and for a mismatch (then 0 is returned and *mismatch set), both
+ *    prefixed with "line N: ". */
 XVM_API int xvm_replay_line(xvm_replay *r, char *line, int *mismatch, char *msg,
                             size_t msglen);
 XVM_API void xvm_replay_totals(const xvm_replay *r,

@@ -42,15 +42,6 @@ struct world {
 int world_open(const struct run_opts *o, int xip, struct world *w);
 void world_close(struct world *w);
 
-/* Input: plain, gzip or zstd by magic; "-" is standard input. */
-struct input;
-struct input *input_open(const char *path, char *err, size_t errlen);
-/* => the next line without its newline (NUL-terminated, writable), or
- *    NULL at the end; *err set on a read or decode error. */
-char *input_line(struct input *in, int *err);
-uint64_t input_bytes(const struct input *in); /* compressed bytes read */
-void input_close(struct input *in);
-
 /* One replay: the library's report, its timeline (copied out before the
  * machine goes), and how long it took. */
 struct run_result {
@@ -81,5 +72,6 @@ int write_svg(const char *path, const struct run_result *xip,
 int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_fsinfo(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 #endif

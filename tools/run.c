@@ -36,21 +36,49 @@ static int keep_timeline(xvm_machine *m, struct run_result *r)
     return 0;
 }
 
+struct progress {
+    const struct run_opts *o;
+    int xip;
+    bool tty;
+    double shown;
+    uint64_t mismatches;
+    xvm_trace_reader *rd;
+};
+
+static void on_mismatch(void *arg, const char *where, const char *what)
+{
+    struct progress *p = arg;
+    if (p->mismatches++ < 10)
+        fprintf(stderr, "xipvm: mismatch: %s: %s: %s\n", p->o->trace, where,
+                what);
+}
+
+static void on_progress(void *arg, uint64_t events)
+{
+    struct progress *p = arg;
+    if (!p->tty || now() - p->shown < PROGRESS_NS * 1e-9)
+        return;
+    p->shown = now();
+    fprintf(stderr, "\r%s: %llu events, %.1f MB read ", p->xip ? "xip" : "copy",
+            (unsigned long long)events, xvm_trace_reader_bytes(p->rd) / 1e6);
+}
+
 int replay_file(const struct run_opts *o, int xip, struct run_result *r)
 {
     struct world w;
     char err[512];
-    int rc = 1, ioerr = 0, mism;
-    uint64_t nlines = 0;
-    bool progress = isatty(STDERR_FILENO) && isatty(STDOUT_FILENO);
-    double t0 = now(), shown = t0;
+    int rc = 1;
+    double t0 = now();
+    struct progress p = {
+        o, xip, isatty(STDERR_FILENO) && isatty(STDOUT_FILENO), t0, 0, NULL
+    };
+    struct xvm_replay_hooks hooks = { on_mismatch, on_progress, &p };
+    xvm_replay *rp = NULL;
 
     memset(r, 0, sizeof(*r));
     if (world_open(o, xip, &w) != 0)
         return 1;
-    struct input *in = input_open(o->trace, err, sizeof(err));
-    xvm_replay *rp = NULL;
-    if (in == NULL) {
+    if (xvm_trace_reader_open(o->trace, &p.rd, err, sizeof(err)) != 0) {
         fprintf(stderr, "xipvm: %s\n", err);
         goto out;
     }
@@ -58,40 +86,18 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
         fprintf(stderr, "xipvm: out of memory\n");
         goto out;
     }
-    struct xvm_replay_totals t;
     xvm_timeline_sample(w.m, 0);
-    for (char *line; (line = input_line(in, &ioerr)) != NULL;) {
-        if (xvm_replay_line(rp, line, &mism, err, sizeof(err)) != 0) {
-            fprintf(stderr, "xipvm: %s: %s\n", o->trace, err);
-            goto out;
-        }
-        if (mism && r->mismatches++ < 10)
-            fprintf(stderr, "xipvm: mismatch: %s\n", err);
-        if (!progress || (++nlines & 65535) != 0 ||
-            now() - shown < PROGRESS_NS * 1e-9)
-            continue;
-        shown = now();
-        xvm_replay_totals(rp, &t);
-        fprintf(stderr, "\r%s: %llu events, %.1f MB read ",
-                xip ? "xip" : "copy", (unsigned long long)t.events,
-                input_bytes(in) / 1e6);
-    }
-    if (progress)
+    int error = xvm_replay_reader(rp, p.rd, &hooks, err, sizeof(err));
+    if (p.tty)
         fprintf(stderr, "\r%60s\r", "");
-    if (ioerr) {
-        fprintf(stderr, "xipvm: %s: %s\n", o->trace,
-                ioerr == E2BIG    ? "line too long"
-                : ioerr == EILSEQ ? "corrupt compressed data"
-                                  : strerror(ioerr));
+    if (error) {
+        fprintf(stderr, "xipvm: %s: %s\n", o->trace, err);
         goto out;
     }
+    struct xvm_replay_totals t;
     xvm_replay_totals(rp, &t);
-    if (t.lines == 0) {
-        fprintf(stderr, "xipvm: %s: empty trace\n", o->trace);
-        goto out;
-    }
     xvm_timeline_sample(w.m, t.events);
-    r->lines = t.lines;
+    r->lines = xvm_trace_reader_lines(p.rd);
     r->events = t.events;
     r->mismatches = t.mismatches;
     xvm_report(w.m, &r->rep);
@@ -103,7 +109,7 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
     rc = 0;
 out:
     xvm_replay_destroy(rp);
-    input_close(in);
+    xvm_trace_reader_close(p.rd);
     world_close(&w);
     if (rc != 0)
         run_result_free(r); /* callers free only a successful result */

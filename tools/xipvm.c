@@ -22,6 +22,7 @@ static const struct {
     { "record", cmd_record, "record a program's trace with valgrind lackey" },
     { "import-lackey", cmd_import_lackey, "convert a lackey log into a trace" },
     { "synth", cmd_synth, "write a synthetic trace (same seed, same trace)" },
+    { "convert", cmd_convert, "a trace from text to binary or back" },
     { "bench", bench_main, "benchmarks, side by side with the host kernel" },
 };
 

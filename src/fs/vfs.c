@@ -136,7 +136,7 @@ int vnode_get(struct xvm_mount *mp, uint32_t ino, struct vnode **out)
     if (error)
         return error;
     if (st.type != FFS_REG)
-        return st.type == FFS_DIR ? EISDIR : EINVAL;
+        return st.type == FFS_DIR ? EISDIR : EACCES; /* not a file */
     struct vnode *vp = core_zalloc(vfs->core, sizeof(*vp));
     if (vp == NULL)
         return ENOMEM;

@@ -167,7 +167,7 @@ int exec_image(struct vm *vm, struct xvm_mount *mp, const char *path,
     if (argc == 0 || argv == NULL)
         argc = 1, argv = def;
     int error = xvm_open(mp, path, XVM_O_RDONLY, &f);
-    if (error)
+    if (error) /* not a regular file: EACCES, as execve(2) */
         return error == EISDIR ? EACCES : error;
     if ((error = read_headers(f, &img)) == 0 &&
         (error = vmspace_create(vm, &vs)) == 0) {

@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xipvm_trace.h"
+#include "reader.h"
 #include "xipvm.h"
+#include "xipvm_trace.h"
 
 #define CHUNK 65536 /* r/w/x beyond this go in pieces */
 
@@ -21,6 +22,7 @@ struct xvm_replay {
     uint32_t last_pid; /* pid -> vmspace cache for the hot path */
     xvm_vmspace *last_vs;
     uint8_t buf[CHUNK];
+    uint8_t zeros[CHUNK]; /* what a data-less write stores; never written */
 };
 
 int xvm_replay_create(xvm_machine *m, xvm_mount *mp, xvm_replay **out)
@@ -64,18 +66,15 @@ static xvm_vmspace *space_of(struct xvm_replay *r, uint32_t pid)
 }
 
 /* r, w and x: in chunks, checking =HEX for reads. */
-static int do_access(struct xvm_replay *r, xvm_vmspace *vs, int *differs)
+static int do_access(struct xvm_replay *r, const struct xvm_trace_event *ev,
+                     xvm_vmspace *vs, int *differs)
 {
-    struct xvm_trace_event *ev = &r->ev;
     uint64_t at = ev->addr, left = ev->len;
     while (left > 0) {
         size_t n = left < CHUNK ? (size_t)left : CHUNK;
         int error;
         if (ev->op == XVM_T_WRITE) {
-            const void *src = ev->has_data ? ev->data : r->buf;
-            if (!ev->has_data)
-                memset(r->buf, 0, n); /* data-less writes store zeros */
-            error = xvm_write(vs, at, src, n);
+            error = xvm_write(vs, at, ev->has_data ? ev->data : r->zeros, n);
         } else {
             error = ev->op == XVM_T_READ ? xvm_read(vs, at, r->buf, n)
                                          : xvm_fetch(vs, at, r->buf, n);
@@ -90,9 +89,9 @@ static int do_access(struct xvm_replay *r, xvm_vmspace *vs, int *differs)
     return 0;
 }
 
-static int do_mmap(struct xvm_replay *r, xvm_vmspace *vs)
+static int do_mmap(struct xvm_replay *r, const struct xvm_trace_event *ev,
+                   xvm_vmspace *vs)
 {
-    struct xvm_trace_event *ev = &r->ev;
     int flags = (ev->shared ? XVM_MAP_SHARED : XVM_MAP_PRIVATE) |
                 (ev->fixed ? XVM_MAP_FIXED : 0);
     uint64_t addr = ev->addr;
@@ -102,16 +101,16 @@ static int do_mmap(struct xvm_replay *r, xvm_vmspace *vs)
         return ENOENT;
     xvm_file *f;
     int error = xvm_open(r->mp, ev->path, XVM_O_RDONLY, &f);
-    if (error)
-        return error;
+    if (error) /* a directory is no file to map: EACCES, as spawn says */
+        return error == EISDIR ? EACCES : error;
     error = xvm_mmap_file(vs, &addr, ev->len, ev->prot, flags, f, ev->off);
     xvm_close(f); /* the mapping holds the vnode */
     return error;
 }
 
-static int run_event(struct xvm_replay *r, int *differs)
+static int run_event(struct xvm_replay *r, const struct xvm_trace_event *ev,
+                     int *differs)
 {
-    struct xvm_trace_event *ev = &r->ev;
     const char *argv[XVM_TRACE_MAX_ARGS + 1];
     xvm_vmspace *vs = NULL;
 
@@ -130,16 +129,16 @@ static int run_event(struct xvm_replay *r, int *differs)
     case XVM_T_FORK: return xvm_fork(r->m, ev->pid, ev->pid2);
     case XVM_T_EXIT: r->last_vs = NULL; return xvm_exit(r->m, ev->pid);
     case XVM_T_BRK: return xvm_brk(r->m, ev->pid, ev->addr);
-    case XVM_T_MARK: return xvm_timeline_mark(r->m, ev->label, r->events);
+    case XVM_T_MARK: return 0; /* xvm_replay_event keeps marks */
     default: break;
     }
     if ((vs = space_of(r, ev->pid)) == NULL)
         return ESRCH;
     switch (ev->op) {
-    case XVM_T_MMAP: return do_mmap(r, vs);
+    case XVM_T_MMAP: return do_mmap(r, ev, vs);
     case XVM_T_MUNMAP: return xvm_munmap(vs, ev->addr, ev->len);
     case XVM_T_MPROTECT: return xvm_mprotect(vs, ev->addr, ev->len, ev->prot);
-    default: return do_access(r, vs, differs);
+    default: return do_access(r, ev, vs, differs);
     }
 }
 
@@ -150,10 +149,71 @@ static const char *err_name(int e)
     return n ? n : e ? strerror(e) : "success";
 }
 
+/* The bulk of a trace: an access in one piece, in the cached space. */
+static inline int access_now(struct xvm_replay *r,
+                             const struct xvm_trace_event *ev, int *differs)
+{
+    xvm_vmspace *vs = space_of(r, ev->pid);
+    if (vs == NULL)
+        return ESRCH;
+    size_t n = (size_t)ev->len;
+    int error;
+    switch (ev->op) {
+    case XVM_T_EXEC_FETCH: return xvm_fetch(vs, ev->addr, r->buf, n);
+    case XVM_T_WRITE:
+        return xvm_write(vs, ev->addr, ev->has_data ? ev->data : r->zeros, n);
+    default:
+        error = xvm_read(vs, ev->addr, r->buf, n);
+        if (error == 0 && ev->has_data && memcmp(r->buf, ev->data, n) != 0)
+            *differs = 1;
+        return error;
+    }
+}
+
+int xvm_replay_event(xvm_replay *r, const struct xvm_trace_event *ev,
+                     int *mismatch, char *msg, size_t msglen)
+{
+    int differs = 0, error;
+    *mismatch = 0;
+    if (ev->op >= XVM_T_READ && ev->op <= XVM_T_EXEC_FETCH &&
+        ev->len <= CHUNK) {
+        error = access_now(r, ev, &differs);
+    } else if (ev->op == XVM_T_MARK) {
+        /* A mark that cannot be kept is the replay's failure, not the
+         * trace's: the trace cannot expect it. */
+        error = xvm_timeline_mark(r->m, ev->label, r->events + 1);
+        if (error == E2BIG) {
+            snprintf(msg, msglen,
+                     "more than %d marks: a replay keeps at most %d",
+                     XVM_MARKS_MAX, XVM_MARKS_MAX);
+            return E2BIG;
+        }
+        if (error) {
+            snprintf(msg, msglen, "mark: %s", strerror(error));
+            return error;
+        }
+    } else {
+        error = run_event(r, ev, &differs);
+    }
+    r->events++;
+    xvm_timeline_tick(r->m, r->events);
+    if (error != ev->expect_err) {
+        snprintf(msg, msglen, "expected %s, got %s", err_name(ev->expect_err),
+                 err_name(error));
+        *mismatch = 1;
+    } else if (differs) {
+        snprintf(msg, msglen, "bytes read differ from =HEX");
+        *mismatch = 1;
+    }
+    r->mismatches += (uint64_t)*mismatch;
+    return 0;
+}
+
 int xvm_replay_line(xvm_replay *r, char *line, int *mismatch, char *msg,
                     size_t msglen)
 {
     const char *why = NULL;
+    char what[256];
     *mismatch = 0;
     r->lines++;
     if (!r->header_seen) {
@@ -175,19 +235,102 @@ int xvm_replay_line(xvm_replay *r, char *line, int *mismatch, char *msg,
     }
     if (rc == 0)
         return 0;
-    r->events++;
-    int differs = 0, error = run_event(r, &differs);
-    xvm_timeline_tick(r->m, r->events);
-    if (error != r->ev.expect_err) {
-        snprintf(msg, msglen, "line %llu: expected %s, got %s",
-                 (unsigned long long)r->lines, err_name(r->ev.expect_err),
-                 err_name(error));
-        *mismatch = 1;
-    } else if (differs) {
-        snprintf(msg, msglen, "line %llu: bytes read differ from =HEX",
-                 (unsigned long long)r->lines);
-        *mismatch = 1;
+    int error = xvm_replay_event(r, &r->ev, mismatch, what, sizeof(what));
+    if (error || *mismatch)
+        snprintf(msg, msglen, "line %llu: %s", (unsigned long long)r->lines,
+                 what);
+    return error;
+}
+
+/* ---- a whole trace from a reader ---- */
+
+#define PROGRESS_EVERY 65536
+
+static void report_mismatch(const struct xvm_replay_hooks *h,
+                            const xvm_trace_reader *rd, const char *what)
+{
+    char where[160];
+    if (h == NULL || h->mismatch == NULL)
+        return;
+    xvm_trace_reader_where(rd, where, sizeof(where));
+    h->mismatch(h->arg, where, what);
+}
+
+/*
+ * The hot loop of a binary replay: the plain access records of the
+ * current frame, decoded where they lie and run at once, until a record
+ * of another kind (xvm_replay_reader takes it through the reader).
+ */
+static void run_accesses(struct xvm_replay *r, xvm_trace_reader *rd,
+                         const struct xvm_replay_hooks *h)
+{
+    struct tb_dec *d = rd->dec;
+    xvm_vmspace *vs = d->have_pid ? space_of(r, d->pid) : NULL;
+    if (vs == NULL)
+        return; /* no such process: the general path says so */
+    const uint8_t *frame = rd->frame, *end = frame + rd->flen;
+    size_t pos = rd->fpos;
+    struct tb_reg *reg = d->reg;
+    for (;;) {
+        uint8_t op;
+        uint64_t delta, addr, len;
+        enum xvm_trace_op xop;
+        long n = tb_peek_access(frame + pos, end, &op, &delta);
+        if (n <= 0)
+            break;
+        tb_take_access(reg, op, delta, &xop, &addr, &len);
+        int error = xop == XVM_T_EXEC_FETCH ? xvm_fetch(vs, addr, r->buf, len)
+                    : xop == XVM_T_READ     ? xvm_read(vs, addr, r->buf, len)
+                                        : xvm_write(vs, addr, r->zeros, len);
+        rd->rec_at = pos;
+        pos += (size_t)n;
+        rd->events++;
+        r->events++;
+        xvm_timeline_tick(r->m, r->events);
+        if (error) {
+            char what[96];
+            rd->fpos = pos;
+            snprintf(what, sizeof(what), "expected success, got %s",
+                     err_name(error));
+            r->mismatches++;
+            report_mismatch(h, rd, what);
+        }
+        if ((r->events & (PROGRESS_EVERY - 1)) == 0 && h && h->progress) {
+            rd->fpos = pos;
+            h->progress(h->arg, r->events);
+        }
     }
-    r->mismatches += (uint64_t)*mismatch;
-    return 0;
+    rd->fpos = pos;
+}
+
+int xvm_replay_reader(xvm_replay *r, xvm_trace_reader *rd,
+                      const struct xvm_replay_hooks *h, char *msg,
+                      size_t msglen)
+{
+    char what[256], where[160];
+    int mismatch;
+    if (r == NULL || rd == NULL)
+        return EINVAL;
+    for (;;) {
+        if (rd->fmt == XVM_TRACE_BINARY && rd->fpos < rd->flen &&
+            rd->error == 0)
+            run_accesses(r, rd, h);
+        int got = xvm_trace_read(rd, &r->ev);
+        if (got == 0)
+            return 0;
+        if (got != 1) {
+            snprintf(msg, msglen, "%s", xvm_trace_reader_error(rd));
+            return got;
+        }
+        int error = xvm_replay_event(r, &r->ev, &mismatch, what, sizeof(what));
+        if (error) {
+            xvm_trace_reader_where(rd, where, sizeof(where));
+            snprintf(msg, msglen, "%s: %s", where, what);
+            return error;
+        }
+        if (mismatch)
+            report_mismatch(h, rd, what);
+        if ((r->events & (PROGRESS_EVERY - 1)) == 0 && h && h->progress)
+            h->progress(h->arg, r->events);
+    }
 }

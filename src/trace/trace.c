@@ -1,5 +1,7 @@
 /* trace.c - parser and formatter for xipvm trace format v1 (doc/trace-format.md). */
 #include "xipvm_trace.h"
+#include "textscan.h"
+#include "tracefmt.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -34,18 +36,50 @@ static const struct field F_SIZE = { "bad SIZE (want decimal or 0x hex)",
 static const struct field F_OFF = { "bad OFF (want decimal or 0x hex)",
                                     "OFF overflows 64 bits" };
 
+/* Every errno a trace event can fail with, in a fixed order: the binary
+ * format writes a name as its index + 1 (doc/trace-format.md), so the
+ * order never changes and new names go at the end. */
 static const struct {
     int err;
     const char *name;
 } errnames[] = {
-    { EFAULT, "EFAULT" },   { EACCES, "EACCES" }, { ENOMEM, "ENOMEM" },
-    { ENOEXEC, "ENOEXEC" }, { ENOENT, "ENOENT" }, { EINVAL, "EINVAL" },
-    { EROFS, "EROFS" },     { ESRCH, "ESRCH" },   { EEXIST, "EEXIST" },
-    { EPERM, "EPERM" },     { EIO, "EIO" },       { ELOOP, "ELOOP" },
+    { EFAULT, "EFAULT" },
+    { EACCES, "EACCES" },
+    { ENOMEM, "ENOMEM" },
+    { ENOEXEC, "ENOEXEC" },
+    { ENOENT, "ENOENT" },
+    { EINVAL, "EINVAL" },
+    { EROFS, "EROFS" },
+    { ESRCH, "ESRCH" },
+    { EEXIST, "EEXIST" },
+    { EPERM, "EPERM" },
+    { EIO, "EIO" },
+    { ELOOP, "ELOOP" },
     { ENOTDIR, "ENOTDIR" },
+    { EISDIR, "EISDIR" },
+    { ENAMETOOLONG, "ENAMETOOLONG" },
+    { E2BIG, "E2BIG" },
+    { EFBIG, "EFBIG" },
+    { ENOSPC, "ENOSPC" },
+    { EBUSY, "EBUSY" },
+    { EOPNOTSUPP, "EOPNOTSUPP" },
+    { ERANGE, "ERANGE" },
 };
 
 #define NERRNAMES (sizeof(errnames) / sizeof(errnames[0]))
+
+int xvm_trace_errno_code(int err)
+{
+    for (size_t i = 0; i < NERRNAMES; i++)
+        if (errnames[i].err == err)
+            return (int)i + 1;
+    return 0;
+}
+
+int xvm_trace_errno_from_code(int code)
+{
+    return code >= 1 && (size_t)code <= NERRNAMES ? errnames[code - 1].err : 0;
+}
 
 const char *xvm_trace_errno_name(int err)
 {
@@ -67,12 +101,7 @@ int xvm_trace_errno_from_name(const char *name)
 
 /* ---------- lexing ---------- */
 
-/* not isspace(): locale-free and safe on negative chars */
-static int is_sep(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
-           c == '\f';
-}
+#define is_sep ts_is_sep
 
 static void tokenize(char *s, struct toks *tk)
 {
@@ -96,17 +125,9 @@ static void tokenize(char *s, struct toks *tk)
     }
 }
 
-/* Digit values for 0-9, a-f, A-F; -1 elsewhere.  A table: no branches. */
-static const int8_t hex_digit[256] = {
-    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
-    ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
-    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
-    ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
-};
-
 static int hexval(char c)
 {
-    return hex_digit[(unsigned char)c] - 1; /* stored +1: 0 means none */
+    return ts_hex_digit[(unsigned char)c] - 1; /* stored +1: 0 means none */
 }
 
 /* => 0 ok, 1 syntax error, 2 overflow.  Decimal or 0x hex, no sign.
@@ -407,14 +428,7 @@ static const struct {
 
 void xvm_trace_event_reset(struct xvm_trace_event *ev)
 {
-    ev->pid = ev->pid2 = 0;
-    ev->addr = ev->len = ev->off = 0;
-    ev->prot = ev->shared = ev->fixed = 0;
-    ev->path = ev->label = NULL;
-    ev->argc = 0;
-    ev->has_data = 0;
-    ev->ndata = 0;
-    ev->expect_err = 0;
+    trace_event_clear(ev);
 }
 
 /* => strips a trailing !ERR token into ev->expect_err. */
@@ -465,60 +479,27 @@ static int parse_tokens(struct toks *tk, struct xvm_trace_event *ev,
     return -EINVAL;
 }
 
-/* => past the number at p (decimal or 0x hex), or NULL: none, overflow. */
-static const char *scan_num(const char *p, uint64_t *v)
-{
-    uint64_t x = 0;
-    const char *start;
-    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-        for (start = p += 2; hexval(*p) >= 0; p++) {
-            if (x >> 60)
-                return NULL;
-            x = x << 4 | (unsigned)hexval(*p);
-        }
-    } else {
-        for (start = p; (unsigned)(*p - '0') <= 9; p++) {
-            unsigned d = (unsigned)(*p - '0');
-            if (x > UINT64_MAX / 10 ||
-                (x == UINT64_MAX / 10 && d > UINT64_MAX % 10))
-                return NULL;
-            x = x * 10 + d;
-        }
-    }
-    *v = x;
-    return p == start ? NULL : p;
-}
-
 /*
- * The bulk of real traces: "r|w|x PID ADDR SIZE" and nothing else, parsed
- * in one pass.  => 1 when it was such a line; 0 sends anything else
- * (=HEX, !ERR, junk, out-of-range values) to the general path, which
- * accepts or rejects it with the proper message.
+ * The bulk of real traces: "r|w|x PID ADDR SIZE" and nothing else, up to
+ * end (the line's length: a NUL byte before it sends the line to the
+ * general path, which refuses it).  => 1 when it was such a line; 0 sends
+ * anything else (=HEX, !ERR, junk, out-of-range values) to the general
+ * path.
  */
-static int fast_access(const char *p, struct xvm_trace_event *ev)
+static inline int fast_access(const char *p, const char *end,
+                              struct xvm_trace_event *ev)
 {
-    uint64_t pid, addr, size;
-    enum xvm_trace_op op = p[0] == 'x'   ? XVM_T_EXEC_FETCH
-                           : p[0] == 'r' ? XVM_T_READ
-                                         : XVM_T_WRITE;
-    if ((p[0] != 'x' && p[0] != 'r' && p[0] != 'w') || p[1] != ' ')
+    if ((p = ts_access(p, 0, ev)) == NULL)
         return 0;
-    if ((p = scan_num(p + 2, &pid)) == NULL || *p++ != ' ' ||
-        (p = scan_num(p, &addr)) == NULL || *p++ != ' ' ||
-        (p = scan_num(p, &size)) == NULL)
-        return 0;
-    while (is_sep(*p))
+    while (p < end && is_sep(*p))
         p++;
-    if (*p != '\0' || pid > UINT32_MAX || size > XVM_TRACE_MAX_SIZE)
-        return 0;
-    ev->op = op;
-    ev->pid = (uint32_t)pid;
-    ev->addr = addr;
-    ev->len = size;
-    return 1;
+    if (p == end)
+        return 1;
+    trace_event_clear(ev);
+    return 0;
 }
 
-int xvm_trace_parse_line(char *line, struct xvm_trace_event *ev,
+int xvm_trace_parse_text(char *line, size_t len, struct xvm_trace_event *ev,
                          const char **msg)
 {
     const char *dummy = NULL;
@@ -528,16 +509,30 @@ int xvm_trace_parse_line(char *line, struct xvm_trace_event *ev,
     if (msg == NULL)
         msg = &dummy;
     *msg = NULL;
-    xvm_trace_event_reset(ev);
+    trace_event_clear(ev);
     if (line == NULL)
         return 0;
-    if (fast_access(line, ev))
+    if (len < XVM_TRACE_MAX_LINE && fast_access(line, line + len, ev))
         return 1;
+    if (memchr(line, '\0', len) != NULL) {
+        *msg = "NUL byte in the line";
+        return -EINVAL;
+    }
+    if (len >= XVM_TRACE_MAX_LINE) {
+        *msg = "line longer than 65535 bytes";
+        return -EINVAL;
+    }
     tokenize(line, &tk);
     if (tk.n == 0 || tk.t[0][0] == '#')
         return 0;
     rc = parse_tokens(&tk, ev, msg);
     return rc ? rc : 1;
+}
+
+int xvm_trace_parse_line(char *line, struct xvm_trace_event *ev,
+                         const char **msg)
+{
+    return xvm_trace_parse_text(line, line ? strlen(line) : 0, ev, msg);
 }
 
 int xvm_trace_check_header(const char *line)
@@ -665,7 +660,7 @@ static int check_access(const struct xvm_trace_event *ev)
 }
 
 /* => 1 when the event can be written so that it parses back equal. */
-static int formattable(const struct xvm_trace_event *ev)
+int trace_event_ok(const struct xvm_trace_event *ev)
 {
     if ((unsigned)ev->op > XVM_T_MARK)
         return 0;
@@ -759,7 +754,7 @@ int xvm_trace_format_event(const struct xvm_trace_event *ev, char *buf,
     /* the length is returned as int: never produce more than INT_MAX bytes */
     struct out o = { buf, cap > INT_MAX ? INT_MAX : cap, 0, 0 };
 
-    if (ev == NULL || !formattable(ev))
+    if (ev == NULL || !trace_event_ok(ev))
         return -EINVAL;
     if (buf == NULL || cap == 0)
         return -ENOSPC;
