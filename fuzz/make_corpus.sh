@@ -64,3 +64,24 @@ for cfg in (0x00, 0x05, 0x0a, 0x13, 0x26, 0x3f):
         b.append((x >> 16) & 0xff)
     open('ops/seq-%02x' % cfg, 'wb').write(b)
 PY
+
+# tracebin: binary traces, made from the spec (hand.xvt is the trace of
+# tests/test_tracebin.c) and converted from the text corpus by xipvm.
+python3 - <<'PY'
+import struct
+head = b'\x89XVT\r\n\x1a\n' + bytes([1]) + bytes(7)
+def frame(kind, rec): return bytes([kind]) + struct.pack('<II', len(rec), len(rec)) + rec
+def end(n): return b'E' + struct.pack('<II', 0, 8) + struct.pack('<Q', n)
+hand = bytes([0x70,1,4,0x80,0xc0,0x80,4,2,0,4,0x0b,0x28,0x80,0x80,0x80,0x80,8,
+              0x61,8,0,1,2,3,4,5,6,7,8,0x71,1,0x21,0xe0,0xff,0xff,0xff,1,0x88,3]) + b'end'
+open('tracebin/hand.xvt', 'wb').write(head + frame(0x52, hand) + end(7))
+rec = bytearray()
+for i in range(200):
+    rec += bytes([0x70, 1 + (i % 2)]) + bytes([0x04, 0x00, 0x28, 0x10, 0x48, 0x03])
+open('tracebin/two-procs.xvt', 'wb').write(
+    head + frame(0x52, bytes(rec)) + frame(0x52, bytes([0x70, 3, 0x01, 0x02])) + end(601))
+PY
+XIPVM=${XIPVM:-../../build/xipvm}
+"$XIPVM" convert --compress none trace/basic.trace tracebin/basic-raw.xvt
+"$XIPVM" convert trace/basic.trace tracebin/basic-zstd.xvt
+"$XIPVM" convert --compress none trace/errors.trace tracebin/errors-raw.xvt

@@ -182,6 +182,64 @@ expect 1 "compare exits 1 on a mismatch" -- $CMP "$T/bad.trace"
 expect 0 "fsinfo" -- "$XIPVM" fsinfo "$T/img"
 grep -q "/bin/busybox" "$T/out" || fail "fsinfo does not list /bin/busybox"
 
+# convert: text <-> binary, by name or --to, and back to the same bytes
+# (the writer's canonical text: decimal sizes, lower-case hex).
+expect 0 "convert text to canonical text" -- "$XIPVM" convert "$T/clean.trace" "$T/canon.trace"
+grep -q "^mmap 1 0x40000000 12288 rw- private,fixed$" "$T/canon.trace" || fail "canonical text: $(cat "$T/canon.trace")"
+expect 0 "convert text to binary (by the name .xvt)" -- "$XIPVM" convert "$T/clean.trace" "$T/clean.xvt"
+head -c 4 "$T/clean.xvt" | od -An -tx1 | grep -q "89 58 56 54" || fail "clean.xvt is not binary"
+expect 0 "convert binary back to text" -- "$XIPVM" convert "$T/clean.xvt" "$T/back.trace"
+cmp -s "$T/canon.trace" "$T/back.trace" || fail "text -> binary -> text changed the trace"
+expect 0 "convert --to binary --compress none, to stdout" -- "$XIPVM" convert --to binary --compress none "$T/clean.trace" -
+cp "$T/out" "$T/raw.bin"
+expect 0 "convert from stdin" -- sh -c "\"$XIPVM\" convert - \"$T/back2.trace\" <\"$T/raw.bin\""
+cmp -s "$T/canon.trace" "$T/back2.trace" || fail "raw binary from stdin changed the trace"
+expect 0 "convert to .zst text" -- "$XIPVM" convert "$T/clean.xvt" "$T/back.trace.zst"
+zstd -dc "$T/back.trace.zst" | cmp -s - "$T/canon.trace" || fail ".zst text differs"
+expect 2 "convert --to binary --compress gzip is refused" -- "$XIPVM" convert --to binary --compress gzip "$T/clean.trace" "$T/x.xvt"
+expect 2 "convert with one argument" -- "$XIPVM" convert "$T/clean.trace"
+# A binary trace replays with the same figures as its text.
+$RUN --json "$T/clean.trace" >"$T/text.json" 2>/dev/null
+expect 0 "run a binary trace" -- $RUN --json "$T/clean.xvt"
+python3 - "$T/text.json" "$T/out" <<'EOF2' || fail "binary and text replays differ"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+for d in (a, b):
+    d.pop("timeline", None)
+assert a == b
+EOF2
+# A cut binary trace: an error naming the frame, and no output left.
+n=$(wc -c <"$T/clean.xvt")
+head -c $((n - 3)) "$T/clean.xvt" >"$T/cut.xvt"
+expect 1 "a cut binary trace" -- $RUN "$T/cut.xvt"
+grep -q "binary trace: frame at byte" "$T/err" || fail "no frame offset: $(cat "$T/err")"
+expect 1 "converting a cut binary trace fails" -- "$XIPVM" convert "$T/cut.xvt" "$T/cut.trace"
+[ ! -e "$T/cut.trace" ] || fail "a failed convert left its output"
+# A NUL byte ends nothing: it is an error, with the line.
+printf 'xipvm-trace 1\nspawn 1 /bin/busybox\nx 1 0x401000 16\000junk\n' >"$T/nul.trace"
+expect 1 "a NUL byte in a line" -- $RUN "$T/nul.trace"
+grep -q "line 3: NUL byte" "$T/err" || fail "no message for the NUL byte: $(cat "$T/err")"
+
+# Marks: labels of any bytes make valid JSON; past 4096, a clear error,
+# quickly and in little memory even for a million (a 10 KB .gz).
+printf 'xipvm-trace 1\nspawn 1 /bin/busybox\nmark \377\303(\355\240\200ok\nmark caf\303\251\n' >"$T/marks.trace"
+expect 0 "marks with labels that are not UTF-8" -- $RUN --json "$T/marks.trace"
+python3 - "$T/out" <<'EOF2' || fail "marks' JSON is not valid"
+import json, sys
+d = json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))
+assert set(d["marks"]) == {"\u00ff\u00c3(\u00ed\u00a0\u0080ok", "caf\u00e9"}, d["marks"].keys()
+EOF2
+python3 -c '
+import gzip, sys
+with gzip.open(sys.argv[1], "wt") as f:
+    f.write("xipvm-trace 1\n")
+    for i in range(1000000):
+        f.write("mark m%d\n" % i)' "$T/million.trace.gz"
+expect 1 "a million marks" -- /usr/bin/time -f "%M" $RUN "$T/million.trace.gz"
+grep -q "line 4098: more than 4096 marks" "$T/err" || fail "no message past the marks' bound: $(cat "$T/err")"
+kb=$(tail -1 "$T/err")
+[ "$kb" -lt 200000 ] || fail "a million marks took $kb KB"
+
 # Usage errors: exit 2 with a message.
 expect 2 "no command" -- "$XIPVM"
 expect 2 "unknown command" -- "$XIPVM" frobnicate

@@ -4,18 +4,50 @@
  */
 #include "cli.h"
 
-/* Labels come from the trace: escape what JSON requires. */
-static void json_string(FILE *out, const char *s)
+/* => the length of the well-formed UTF-8 sequence at s (RFC 3629: no
+ *    over-long forms, no surrogates, at most U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *s)
 {
+    unsigned c = s[0], n, min, cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, min = 0x80, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, min = 0x800, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, min = 0x10000, cp = c & 0x07;
+    else
+        return 0;
+    for (unsigned i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/*
+ * Labels come from the trace: any bytes but whitespace.  Escape what JSON
+ * requires; a byte that is not part of well-formed UTF-8 becomes \u00XX
+ * (its Latin-1 reading), so the output is always valid JSON in UTF-8.
+ */
+static void json_string(FILE *out, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
     fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
+    while (*s) {
+        size_t n = utf8_len(s);
+        if (n == 0 || *s < 0x20) {
+            fprintf(out, "\\u%04x", *s++);
+        } else if (*s == '"' || *s == '\\') {
+            fprintf(out, "\\%c", *s++);
+        } else {
+            fwrite(s, 1, n, out);
+            s += n;
+        }
     }
     fputc('"', out);
 }

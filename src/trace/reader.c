@@ -39,12 +39,6 @@ static xvm_trace_reader *reader_new(void)
     if (rd == NULL)
         return NULL;
     rd->fd = -1;
-    /* Zeroed: a decoder may read the slack past a frame's end. */
-    rd->buf = calloc(1, BUF_CAP + TB_SLACK);
-    if (rd->buf == NULL) {
-        free(rd);
-        return NULL;
-    }
     return rd;
 }
 
@@ -87,7 +81,7 @@ static int fill_raw(xvm_trace_reader *rd)
 /* Decompresses more after len.  => 0, or an error (set). */
 static int inflate_more(xvm_trace_reader *rd)
 {
-    size_t room = BUF_CAP - rd->len, before = rd->len;
+    size_t room = rd->cap - rd->len, before = rd->len;
     if (rd->raw_pos == rd->raw_len) {
         if (fill_raw(rd) != 0)
             return rd->error;
@@ -103,7 +97,7 @@ static int inflate_more(xvm_trace_reader *rd)
         rd->z.avail_out = (uInt)room;
         int rc = inflate(&rd->z, Z_NO_FLUSH);
         rd->raw_pos = rd->raw_len - rd->z.avail_in;
-        rd->len = BUF_CAP - rd->z.avail_out;
+        rd->len = rd->cap - rd->z.avail_out;
         if (rc == Z_STREAM_END) {
             rd->mid = false; /* concatenated members continue */
             if (inflateReset(&rd->z) != Z_OK)
@@ -120,7 +114,7 @@ static int inflate_more(xvm_trace_reader *rd)
         return 0;
     }
     ZSTD_inBuffer zin = { rd->raw, rd->raw_len, rd->raw_pos };
-    ZSTD_outBuffer zout = { rd->buf, BUF_CAP, rd->len };
+    ZSTD_outBuffer zout = { rd->buf, rd->cap, rd->len };
     size_t rc = ZSTD_decompressStream(rd->zs, &zout, &zin);
     rd->raw_pos = zin.pos;
     rd->len = zout.pos;
@@ -143,13 +137,13 @@ static int more(xvm_trace_reader *rd)
 {
     if (rd->eof)
         return 0;
-    if (rd->len == BUF_CAP) {
+    if (rd->len == rd->cap) {
         size_t keep = rd->len - rd->pos;
         memmove(rd->buf, rd->buf + rd->pos, keep);
         rd->base += rd->pos;
         rd->pos = 0;
         rd->len = keep;
-        if (keep == BUF_CAP)
+        if (keep == rd->cap)
             return failf(rd, E2BIG, "internal: buffer full");
     }
     size_t before = rd->len;
@@ -157,7 +151,7 @@ static int more(xvm_trace_reader *rd)
         if (guard == 1000000)
             return failf(rd, EILSEQ, "corrupt compressed data (no progress)");
         if (rd->comp == PLAIN) {
-            long k = src_read(rd, rd->buf + rd->len, BUF_CAP - rd->len);
+            long k = src_read(rd, rd->buf + rd->len, rd->cap - rd->len);
             if (k < 0)
                 return failf(rd, (int)-k, "read error: %s", strerror((int)-k));
             rd->len += (size_t)k;
@@ -173,7 +167,7 @@ static int more(xvm_trace_reader *rd)
 /* => 0 with at least n unread bytes, or with fewer at the end; or error. */
 static int ensure(xvm_trace_reader *rd, size_t n)
 {
-    if (rd->len - rd->pos < n && rd->pos > 0 && BUF_CAP - rd->pos < n + 1) {
+    if (rd->len - rd->pos < n && rd->pos > 0 && rd->cap - rd->pos < n + 1) {
         size_t keep = rd->len - rd->pos;
         memmove(rd->buf, rd->buf + rd->pos, keep);
         rd->base += rd->pos;
@@ -198,6 +192,14 @@ static int start(xvm_trace_reader *rd)
         got += (size_t)k;
     if (k < 0)
         return failf(rd, (int)-k, "read error: %s", strerror((int)-k));
+    /* A plain trace in memory needs no more than itself. */
+    bool small = rd->mem && rd->mem_len < BUF_CAP &&
+                 !(got >= 2 && head[0] == 0x1f && head[1] == 0x8b) &&
+                 !(got == 4 && memcmp(head, "\x28\xb5\x2f\xfd", 4) == 0);
+    rd->cap = small ? rd->mem_len + 1 : BUF_CAP;
+    /* Zeroed: a decoder may read the slack past a frame's end. */
+    if ((rd->buf = calloc(1, rd->cap + TB_SLACK)) == NULL)
+        return failf(rd, ENOMEM, "out of memory");
     if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
         rd->comp = GZIP;
         if (inflateInit2(&rd->z, 15 + 32) != Z_OK) /* gzip or zlib */
@@ -243,11 +245,10 @@ static int start(xvm_trace_reader *rd)
                 return failf(rd, EINVAL,
                              "binary trace: reserved header byte %u not 0", i);
         rd->pos += TB_HEAD_LEN;
-        if ((rd->dec = malloc(sizeof(*rd->dec))) == NULL ||
-            (rd->fz = ZSTD_createDCtx()) == NULL ||
-            (rd->fbuf = calloc(1, TB_FRAME_MAX + TB_SLACK)) == NULL)
+        if ((rd->dec = malloc(sizeof(*rd->dec))) == NULL)
             return failf(rd, ENOMEM, "out of memory");
-        memset(rd->dec, 0, sizeof(*rd->dec));
+        memset(&rd->dec->regs, 0, sizeof(rd->dec->regs));
+        rd->dec->have_pid = false;
         return 0;
     }
     rd->fmt = XVM_TRACE_TEXT;
@@ -408,6 +409,10 @@ static int next_frame(xvm_trace_reader *rd)
     if (kind == TB_FRAME_RAW) {
         rd->frame = payload; /* the buffer's slack lies beyond it */
     } else {
+        if (rd->fz == NULL &&
+            ((rd->fz = ZSTD_createDCtx()) == NULL ||
+             (rd->fbuf = calloc(1, TB_FRAME_MAX + TB_SLACK)) == NULL))
+            return failf(rd, ENOMEM, "out of memory");
         unsigned long long want = ZSTD_getFrameContentSize(payload, stored);
         if (want != rawlen ||
             ZSTD_findFrameCompressedSize(payload, stored) != stored)
@@ -432,14 +437,15 @@ static int read_binary(xvm_trace_reader *rd, struct xvm_trace_event *ev)
             return rc;
     }
     const char *why = NULL;
+    size_t fault = 0;
     rd->rec_at = rd->fpos;
     long n = tb_decode(rd->dec, rd->frame + rd->fpos, rd->frame + rd->flen, ev,
-                       &why);
+                       &why, &fault);
     if (n < 0)
         return failf(rd, EINVAL,
                      "binary trace: record at byte %llu of the frame at byte "
                      "%llu: %s",
-                     (unsigned long long)rd->rec_at,
+                     (unsigned long long)(rd->rec_at + fault),
                      (unsigned long long)rd->frame_at, why);
     rd->fpos += (size_t)n;
     rd->events++;

@@ -40,8 +40,8 @@ struct xvm_trace_reader {
     size_t raw_pos, raw_len;
     /* the decoded stream: buf[pos, len) is unread; base is the stream
      * offset of buf[0] */
-    uint8_t *buf;
-    size_t pos, len;
+    uint8_t *buf; /* cap bytes, then TB_SLACK more (zero or stale) */
+    size_t cap, pos, len;
     uint64_t base;
     bool eof; /* no more decoded bytes will come */
     enum xvm_trace_format fmt;

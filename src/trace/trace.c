@@ -633,20 +633,41 @@ int xvm_trace_token_ok(const char *s)
     return 1;
 }
 
-static int check_strings(const struct xvm_trace_event *ev)
+/* => 1 when s is one token: not NULL, not empty, no whitespace. */
+static int token_chars_ok(const char *s)
 {
-    if (ev->op == XVM_T_MARK)
-        return xvm_trace_token_ok(ev->label);
-    if (ev->op == XVM_T_MMAP)
-        return ev->path ? xvm_trace_token_ok(ev->path) : ev->off == 0;
-    if (ev->op != XVM_T_SPAWN && ev->op != XVM_T_EXEC)
-        return 1;
-    if (!xvm_trace_token_ok(ev->path) || ev->argc > XVM_TRACE_MAX_ARGS)
+    if (s == NULL || s[0] == '\0')
         return 0;
-    for (unsigned i = 0; i < ev->argc; i++)
-        if (!xvm_trace_token_ok(ev->argv[i]))
+    for (; *s; s++)
+        if (is_sep(*s))
             return 0;
     return 1;
+}
+
+/*
+ * Strings are tokens; only the line's last token may not start with '!'
+ * (it would read as !ERR): a label, or spawn/exec's last string, when the
+ * event carries no !ERR after it.  The parser accepts exactly these.
+ */
+static int check_strings(const struct xvm_trace_event *ev)
+{
+    const char *last = NULL;
+    if (ev->op == XVM_T_MARK) {
+        if (!token_chars_ok(ev->label))
+            return 0;
+        last = ev->label;
+    } else if (ev->op == XVM_T_MMAP) {
+        /* OFF always follows PATH */
+        return ev->path ? token_chars_ok(ev->path) : ev->off == 0;
+    } else if (ev->op == XVM_T_SPAWN || ev->op == XVM_T_EXEC) {
+        if (!token_chars_ok(ev->path) || ev->argc > XVM_TRACE_MAX_ARGS)
+            return 0;
+        for (unsigned i = 0; i < ev->argc; i++)
+            if (!token_chars_ok(ev->argv[i]))
+                return 0;
+        last = ev->argc ? ev->argv[ev->argc - 1] : ev->path;
+    }
+    return last == NULL || last[0] != '!' || ev->expect_err != 0;
 }
 
 static int check_access(const struct xvm_trace_event *ev)

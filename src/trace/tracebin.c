@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "textscan.h"
 #include "tracefmt.h"
 
 void tb_enc_frame(struct tb_enc *e)
@@ -194,8 +195,13 @@ static bool get_str(struct cur *c, const char **out)
         return fail(c, "strings longer than a trace line");
     memcpy(c->s, c->p, (size_t)n);
     c->s[n] = '\0';
-    if (memchr(c->s, '\0', (size_t)n) || !xvm_trace_token_ok(c->s))
-        return fail(c, "bad string (empty, NUL, whitespace or leading '!')");
+    /* A leading '!' is refused only where it would read as !ERR: the
+     * event's formatting says (tb_decode). */
+    bool ok = n > 0;
+    for (size_t i = 0; i < n && ok; i++)
+        ok = c->s[i] != '\0' && !ts_is_sep(c->s[i]);
+    if (!ok)
+        return fail(c, "bad string (empty, NUL or whitespace)");
     *out = c->s;
     c->s += n + 1;
     c->p += n;
@@ -301,16 +307,17 @@ static bool get_access(struct tb_dec *d, struct cur *c, uint8_t op,
 }
 
 long tb_decode(struct tb_dec *d, const uint8_t *p, const uint8_t *end,
-               struct xvm_trace_event *ev, const char **msg)
+               struct xvm_trace_event *ev, const char **msg, size_t *fault)
 {
     struct cur c = { p, end, d->strings, d->strings + sizeof(d->strings),
                      NULL };
-    const uint8_t *start = p;
+    const uint8_t *start = p, *rec = p, *expect_at = p;
     int expect = 0;
     uint8_t op;
 
     trace_event_clear(ev);
     for (;;) {
+        rec = c.p;
         if (!get_byte(&c, &op))
             goto bad;
         if (op == TB_PID && !expect) {
@@ -326,6 +333,7 @@ long tb_decode(struct tb_dec *d, const uint8_t *p, const uint8_t *end,
         }
         if (op == TB_EXPECT && !expect) {
             uint64_t code;
+            expect_at = rec;
             if (!get(&c, &code))
                 goto bad;
             if ((expect = xvm_trace_errno_from_code(
@@ -339,6 +347,7 @@ long tb_decode(struct tb_dec *d, const uint8_t *p, const uint8_t *end,
     }
     if (op == TB_PID || op == TB_EXPECT) {
         fail(&c, "EXPECT record not followed by an event");
+        rec = expect_at;
         goto bad;
     }
     if (op < TB_ACCESS_END || op == TB_READ_DATA || op == TB_WRITE_DATA) {
@@ -350,13 +359,18 @@ long tb_decode(struct tb_dec *d, const uint8_t *p, const uint8_t *end,
     ev->expect_err = expect;
     /* A record the text form could not hold is not a trace event. */
     if (ev->op != XVM_T_READ && ev->op != XVM_T_WRITE &&
-        ev->op != XVM_T_EXEC_FETCH &&
-        xvm_trace_format_event(ev, d->line, sizeof(d->line)) < 0) {
-        fail(&c, "event longer than a trace line");
-        goto bad;
+        ev->op != XVM_T_EXEC_FETCH) {
+        int n = xvm_trace_format_event(ev, d->line, sizeof(d->line));
+        if (n < 0) {
+            fail(&c, n == -ENOSPC ? "event longer than a trace line"
+                                  : "its last string starts with '!' and "
+                                    "no !ERR follows");
+            goto bad;
+        }
     }
     return (long)(c.p - start);
 bad:
     *msg = c.msg;
+    *fault = (size_t)(rec - start);
     return -EINVAL;
 }

@@ -281,9 +281,10 @@ static inline long tb_decode_access(struct tb_dec *d, const uint8_t *p,
  * Decodes the records of one event from [p, end); the bytes after end up
  * to TB_SLACK are readable (their contents do not matter).
  * => the bytes taken (> 0) with *ev filled (strings in d->strings), or
- *    -EINVAL with *msg (a short static message).
+ *    -EINVAL with *msg (a short static message) and *fault, the offset
+ *    from p of the record at fault.
  */
 long tb_decode(struct tb_dec *d, const uint8_t *p, const uint8_t *end,
-               struct xvm_trace_event *ev, const char **msg);
+               struct xvm_trace_event *ev, const char **msg, size_t *fault);
 
 #endif

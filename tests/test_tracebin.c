@@ -1,0 +1,646 @@
+/*
+ * test_tracebin.c - the binary trace form, the trace reader and writer:
+ * bytes made by hand from doc/trace-format.md, round trips through both
+ * forms and compressions, every class of bad input with its message and
+ * offset, and the text form's edges (NUL bytes, the 64 KiB line).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xipvm_trace.h"
+
+/* ---- an in-memory sink for the writer ---- */
+
+struct sink {
+    uint8_t *p;
+    size_t n, cap;
+};
+
+static int sink_fn(void *ctx, const void *buf, size_t len)
+{
+    struct sink *s = ctx;
+    if (s->n + len > s->cap) {
+        s->cap = (s->n + len) * 2;
+        s->p = realloc(s->p, s->cap);
+        assert_non_null(s->p);
+    }
+    memcpy(s->p + s->n, buf, len);
+    s->n += len;
+    return 0;
+}
+
+static struct xvm_trace_event *new_event(void)
+{
+    struct xvm_trace_event *ev = calloc(1, sizeof(*ev));
+    assert_non_null(ev);
+    xvm_trace_event_reset(ev);
+    return ev;
+}
+
+/* ---- a trace made by hand ---- */
+
+/* The header, then one raw frame of 41 bytes of records: */
+static const uint8_t hand_records[] = {
+    0x70, 0x01,                         /* PID 1 */
+    0x04, 0x80, 0xc0, 0x80, 0x04,       /* x 1 0x401000 4: zigzag 0x802000 */
+    0x02, 0x00,                         /* x 1 0x401004 2: delta 0 */
+    0x04, 0x0b,                         /* x 1 0x401000 4: delta -6 */
+    0x28, 0x80, 0x80, 0x80, 0x80, 0x08, /* r 1 0x40000000 8 */
+    0x61, 0x08, 0x00, 1,    2,    3,
+    4,    5,    6,    7,    8,          /* w ... 8 =0102030405060708 */
+    0x71, 0x01,                         /* EXPECT EFAULT */
+    0x21, 0xe0, 0xff, 0xff, 0xff, 0x01, /* r 1 0x50000000 1 */
+    0x88, 0x03, 'e',  'n',  'd',        /* mark end */
+};
+
+static const char hand_text[] = "xipvm-trace 1\n"
+                                "x 1 0x401000 4\n"
+                                "x 1 0x401004 2\n"
+                                "x 1 0x401000 4\n"
+                                "r 1 0x40000000 8\n"
+                                "w 1 0x40000008 8 =0102030405060708\n"
+                                "r 1 0x50000000 1 !EFAULT\n"
+                                "mark end\n";
+
+#define HAND_EVENTS 7
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* => a binary trace: header, one frame of records (kind), end frame
+ *    counting events.  *n gets its length. */
+static uint8_t *make_trace(char kind, const uint8_t *rec, size_t nrec,
+                           uint64_t events, size_t *n)
+{
+    static const uint8_t head[16] = { 0x89, 'X',  'V',  'T', '\r',
+                                      '\n', 0x1a, '\n', 1 };
+    uint8_t *b = calloc(1, 16 + 9 + nrec + 17);
+    assert_non_null(b);
+    memcpy(b, head, 16);
+    b[16] = (uint8_t)kind;
+    put_u32(b + 17, (uint32_t)nrec);
+    put_u32(b + 21, (uint32_t)nrec);
+    memcpy(b + 25, rec, nrec);
+    uint8_t *e = b + 25 + nrec;
+    e[0] = 'E';
+    put_u32(e + 1, 0);
+    put_u32(e + 5, 8);
+    for (int i = 0; i < 8; i++)
+        e[9 + i] = (uint8_t)(events >> (8 * i));
+    *n = 16 + 9 + nrec + 17;
+    return b;
+}
+
+/* Reads every event of buf, writing each to w (if any); => the reader's
+ * last result (0 at the end), with its message in msg. */
+static int read_all(const void *buf, size_t len, xvm_trace_writer *w,
+                    uint64_t *events, char *msg, size_t msglen)
+{
+    xvm_trace_reader *rd;
+    struct xvm_trace_event *ev = new_event();
+    int rc;
+    *events = 0;
+    assert_int_equal(xvm_trace_reader_mem(buf, len, &rd), 0);
+    while ((rc = xvm_trace_read(rd, ev)) == 1) {
+        ++*events;
+        if (w)
+            assert_int_equal(xvm_trace_write(w, ev), 0);
+    }
+    snprintf(msg, msglen, "%s",
+             xvm_trace_reader_error(rd) ? xvm_trace_reader_error(rd) : "");
+    xvm_trace_reader_close(rd);
+    free(ev);
+    return rc;
+}
+
+/* => buf converted by the reader and a writer of cfg; s gets the bytes. */
+static void convert(const void *buf, size_t len,
+                    const struct xvm_trace_writer_config *cfg, struct sink *s)
+{
+    xvm_trace_writer *w;
+    uint64_t n;
+    char msg[512];
+    memset(s, 0, sizeof(*s));
+    assert_int_equal(xvm_trace_writer_create(cfg, sink_fn, s, &w), 0);
+    assert_int_equal(read_all(buf, len, w, &n, msg, sizeof(msg)), 0);
+    assert_int_equal(xvm_trace_writer_close(w), 0);
+}
+
+static const struct xvm_trace_writer_config text_plain = { XVM_TRACE_TEXT,
+                                                           XVM_TRACE_PLAIN, 0 };
+static const struct xvm_trace_writer_config bin_raw = { XVM_TRACE_BINARY,
+                                                        XVM_TRACE_PLAIN, 0 };
+static const struct xvm_trace_writer_config bin_zstd = { XVM_TRACE_BINARY,
+                                                         XVM_TRACE_ZSTD, 0 };
+
+static void test_hand_made_binary_reads_as_its_text(void **state)
+{
+    (void)state;
+    size_t n;
+    uint8_t *b =
+        make_trace('R', hand_records, sizeof(hand_records), HAND_EVENTS, &n);
+    struct sink s;
+    convert(b, n, &text_plain, &s);
+    assert_int_equal(s.n, strlen(hand_text));
+    assert_memory_equal(s.p, hand_text, s.n);
+    free(s.p);
+    free(b);
+}
+
+static void test_text_writes_as_the_hand_made_binary(void **state)
+{
+    (void)state;
+    size_t n;
+    uint8_t *b =
+        make_trace('R', hand_records, sizeof(hand_records), HAND_EVENTS, &n);
+    struct sink s;
+    convert(hand_text, strlen(hand_text), &bin_raw, &s);
+    assert_int_equal(s.n, n);
+    assert_memory_equal(s.p, b, n);
+    free(s.p);
+    free(b);
+}
+
+/* Events of every kind, many processes, many frames: text -> binary (raw
+ * and zstd) -> text gives the same bytes. */
+static char *big_text(size_t *len)
+{
+    size_t cap = 64u << 20, n = 0;
+    char *t = malloc(cap);
+    uint64_t seed = 0x9e3779b97f4a7c15ULL;
+    assert_non_null(t);
+    n += (size_t)sprintf(t, "xipvm-trace 1\n# a comment\n\n");
+    for (unsigned i = 0; i < 400000; i++) {
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        unsigned pid = 1 + (unsigned)(seed % 1500); /* slot collisions */
+        uint64_t a = 0x400000 + (seed >> 20) % 0x100000;
+        switch (seed % 23) {
+        case 0:
+            n += (size_t)sprintf(t + n, "spawn %u /bin/p%u a b c\n", pid, i);
+            break;
+        case 1: n += (size_t)sprintf(t + n, "fork %u %u\n", pid, i); break;
+        case 2:
+            n += (size_t)sprintf(t + n,
+                                 "mmap %u 0x%llx 8192 r-x shared,fixed "
+                                 "/lib/x 0x1000 !EISDIR\n",
+                                 pid, (unsigned long long)a << 12);
+            break;
+        case 3: n += (size_t)sprintf(t + n, "mark m%u\n", i); break;
+        case 4:
+            n += (size_t)sprintf(t + n, "w %u 0x%llx 3 =a1b2c3\n", pid,
+                                 (unsigned long long)a);
+            break;
+        case 5:
+            n += (size_t)sprintf(t + n, "r %u 0x%llx 4096\n", pid,
+                                 (unsigned long long)a);
+            break;
+        case 6:
+            n += (size_t)sprintf(t + n, "x %u 0xffffffffffffff00 0 !EFAULT\n",
+                                 pid);
+            break;
+        default:
+            n += (size_t)sprintf(t + n, "%c %u 0x%llx %u\n", "xrw"[seed % 3],
+                                 pid, (unsigned long long)a,
+                                 1 + (unsigned)(seed % 16));
+        }
+    }
+    *len = n;
+    return t;
+}
+
+static void test_round_trip_many_frames_both_compressions(void **state)
+{
+    (void)state;
+    size_t len;
+    char *text = big_text(&len);
+    struct sink plain, canon, raw, zst, back;
+    /* The writer's text is canonical (no comment, hex in lower case). */
+    convert(text, len, &text_plain, &canon);
+    convert(canon.p, canon.n, &bin_raw, &raw);
+    convert(canon.p, canon.n, &bin_zstd, &zst);
+    assert_true(raw.n > (1u << 20) + 4096); /* several frames */
+    assert_true(zst.n < raw.n);
+    convert(raw.p, raw.n, &text_plain, &back);
+    assert_int_equal(back.n, canon.n);
+    assert_memory_equal(back.p, canon.p, canon.n);
+    free(back.p);
+    convert(zst.p, zst.n, &text_plain, &back);
+    assert_int_equal(back.n, canon.n);
+    assert_memory_equal(back.p, canon.p, canon.n);
+    /* Binary -> binary: the same bytes. */
+    convert(raw.p, raw.n, &bin_raw, &plain);
+    assert_int_equal(plain.n, raw.n);
+    assert_memory_equal(plain.p, raw.p, raw.n);
+    free(plain.p), free(back.p), free(raw.p), free(zst.p), free(canon.p);
+    free(text);
+}
+
+/* ---- bad binary input: a message naming the place ---- */
+
+struct bad {
+    const char *what;
+    uint8_t rec[24];
+    size_t n;
+    const char *msg; /* expected, whole */
+};
+
+#define AT(r) "binary trace: record at byte " #r " of the frame at byte 16: "
+
+static const struct bad bad_records[] = {
+    { "a fetch cut in its delta",
+      { 0x70, 0x01, 0x04, 0x80, 0xc0 },
+      5,
+      AT(2) "truncated record" },
+    { "a varint of 11 bytes",
+      { 0x70, 0x01, 0x04, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0x01 },
+      14,
+      AT(2) "bad varint" },
+    { "a varint past 64 bits",
+      { 0x70, 0x01, 0x04, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0x02 },
+      13,
+      AT(2) "bad varint" },
+    { "an over-long varint",
+      { 0x70, 0x01, 0x04, 0x80, 0x00 },
+      5,
+      AT(2) "bad varint" },
+    { "an unknown record type",
+      { 0x70, 0x01, 0x02, 0x00, 0x90, 0x00 },
+      6,
+      AT(4) "unknown record type" },
+    { "an access before any PID",
+      { 0x02, 0x00 },
+      2,
+      AT(0) "access before any PID record" },
+    { "a PID at the frame's end",
+      { 0x70, 0x01 },
+      2,
+      AT(0) "PID record not followed by an event" },
+    { "EXPECT then PID",
+      { 0x71, 0x01, 0x70, 0x01, 0x02, 0x00 },
+      6,
+      AT(0) "EXPECT record not followed by an event" },
+    { "an unknown errno code",
+      { 0x71, 0x63, 0x83, 0x01 },
+      4,
+      AT(0) "unknown errno code" },
+    { "a pid of 33 bits",
+      { 0x83, 0x80, 0x80, 0x80, 0x80, 0x10 },
+      6,
+      AT(0) "pid out of range" },
+    { "a label with a space",
+      { 0x88, 0x03, 'a', ' ', 'b' },
+      5,
+      AT(0) "bad string (empty, NUL or whitespace)" },
+    { "a label holding a NUL",
+      { 0x88, 0x03, 'a', 0, 'b' },
+      5,
+      AT(0) "bad string (empty, NUL or whitespace)" },
+    { "an empty path",
+      { 0x80, 0x01, 0x00, 0x00 },
+      4,
+      AT(0) "bad string (empty, NUL or whitespace)" },
+    { "a label starting with '!'",
+      { 0x88, 0x02, '!', 'b' },
+      4,
+      AT(0) "its last string starts with '!' and no !ERR follows" },
+    { "33 arguments",
+      { 0x80, 0x01, 0x01, 'p', 0x21 },
+      5,
+      AT(0) "too many arguments" },
+    { "a string past the frame",
+      { 0x88, 0x09, 'a', 'b' },
+      4,
+      AT(0) "truncated record" },
+    { "data of 0 bytes",
+      { 0x70, 0x01, 0x60, 0x00, 0x00 },
+      5,
+      AT(2) "data size out of range (1 to 4096)" },
+    { "data of 4097 bytes",
+      { 0x70, 0x01, 0x61, 0x81, 0x20, 0x00 },
+      6,
+      AT(2) "data size out of range (1 to 4096)" },
+    { "data past the frame",
+      { 0x70, 0x01, 0x61, 0x04, 0x00, 1, 2 },
+      7,
+      AT(2) "truncated record" },
+    { "a size above 2^32",
+      { 0x70, 0x01, 0x20, 0x81, 0x80, 0x80, 0x80, 0x10, 0x00 },
+      9,
+      AT(2) "size above 2^32" },
+    { "mmap flags with bit 6",
+      { 0x84, 0x01, 0x00, 0x01, 0x40 },
+      5,
+      AT(0) "bad flags" },
+    { "mprotect prot with bit 3",
+      { 0x86, 0x01, 0x00, 0x01, 0x08 },
+      5,
+      AT(0) "bad flags" },
+};
+
+static void test_bad_records_say_what_and_where(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad_records) / sizeof(bad_records[0]); i++) {
+        const struct bad *b = &bad_records[i];
+        size_t n;
+        uint64_t events;
+        char msg[512];
+        uint8_t *t = make_trace('R', b->rec, b->n, 1, &n);
+        int rc = read_all(t, n, NULL, &events, msg, sizeof(msg));
+        if (rc != EINVAL || strcmp(msg, b->msg) != 0)
+            fail_msg("%s: rc %d, message '%s', wanted '%s'", b->what, rc, msg,
+                     b->msg);
+        free(t);
+    }
+}
+
+/* Frames and the file around them. */
+static void test_bad_frames_say_what_and_where(void **state)
+{
+    (void)state;
+    size_t n;
+    uint64_t events;
+    char msg[512];
+    uint8_t *t =
+        make_trace('R', hand_records, sizeof(hand_records), HAND_EVENTS, &n);
+    uint8_t *c = malloc(n + 64);
+    static const struct {
+        const char *what;
+        size_t at; /* byte to patch, or cut the file there (value 0x100) */
+        unsigned value;
+        int rc;
+        const char *msg;
+    } cases[] = {
+        { "a cut header", 10, 0x100, EINVAL, "binary trace: truncated header" },
+        { "another version", 8, 2, EINVAL, "binary trace: version 2, not 1" },
+        { "a reserved byte set", 12, 1, EINVAL,
+          "binary trace: reserved header byte 12 not 0" },
+        { "an unknown frame kind", 16, 'X', EINVAL,
+          "binary trace: frame at byte 16: unknown frame kind" },
+        { "raw and stored lengths differ", 21, 40, EINVAL,
+          "binary trace: frame at byte 16: bad stored length" },
+        { "a frame of 0 bytes", 17, 0, EINVAL,
+          "binary trace: frame at byte 16: record bytes out of range (1 to 1 "
+          "MiB)" },
+        { "a cut frame head", 20, 0x100, EINVAL,
+          "binary trace: frame at byte 16: truncated frame header" },
+        { "a cut frame", 40, 0x100, EINVAL,
+          "binary trace: frame at byte 16: truncated frame" },
+        { "no end frame", 66, 0x100, EINVAL,
+          "binary trace: frame at byte 66: the trace ends without its end "
+          "frame" },
+        { "a cut end frame", 80, 0x100, EINVAL,
+          "binary trace: frame at byte 66: truncated end frame" },
+        { "a wrong count", 75, 8, EINVAL,
+          "binary trace: the end frame counts 8 events, the frames held 7" },
+        { "a 'Z' frame of raw bytes", 16, 'Z', EINVAL,
+          "binary trace: frame at byte 16: bad zstd frame" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len = n;
+        memcpy(c, t, n);
+        if (cases[i].value == 0x100)
+            len = cases[i].at;
+        else
+            c[cases[i].at] = (uint8_t)cases[i].value;
+        int rc = read_all(c, len, NULL, &events, msg, sizeof(msg));
+        if (rc != cases[i].rc || strcmp(msg, cases[i].msg) != 0)
+            fail_msg("%s: rc %d, message '%s', wanted '%s'", cases[i].what, rc,
+                     msg, cases[i].msg);
+    }
+    /* Anything after the end frame. */
+    memcpy(c, t, n);
+    c[n] = 0;
+    assert_int_equal(read_all(c, n + 1, NULL, &events, msg, sizeof(msg)),
+                     EINVAL);
+    assert_string_equal(msg,
+                        "binary trace: data after the end frame (byte 83)");
+    free(c);
+    free(t);
+}
+
+/* A corrupt zstd frame, and a mismatch's place in a binary trace. */
+static void test_corrupt_zstd_frame(void **state)
+{
+    (void)state;
+    struct sink z;
+    uint64_t events;
+    char msg[512];
+    convert(hand_text, strlen(hand_text), &bin_zstd, &z);
+    assert_int_equal(z.p[16], 'Z');
+    z.p[16 + 9 + 8] ^= 0xff; /* inside the compressed bytes */
+    assert_int_equal(read_all(z.p, z.n, NULL, &events, msg, sizeof(msg)),
+                     EINVAL);
+    assert_non_null(strstr(msg, "binary trace: frame at byte 16: "));
+    free(z.p);
+}
+
+/* ---- the writer refuses what no trace can hold, in both forms ---- */
+
+static void test_writers_refuse_the_same_events(void **state)
+{
+    (void)state;
+    const struct xvm_trace_writer_config *cfgs[] = { &text_plain, &bin_raw };
+    char *huge = malloc(40000);
+    assert_non_null(huge);
+    memset(huge, 'a', 39999);
+    huge[39999] = '\0';
+    for (int k = 0; k < 2; k++) {
+        struct sink s = { 0 };
+        xvm_trace_writer *w;
+        struct xvm_trace_event *ev = new_event();
+        assert_int_equal(xvm_trace_writer_create(cfgs[k], sink_fn, &s, &w), 0);
+        ev->op = XVM_T_MARK;
+        ev->label = "a b";
+        assert_int_equal(xvm_trace_write(w, ev), EINVAL);
+        ev->op = XVM_T_EXEC_FETCH;
+        ev->len = 1;
+        ev->expect_err = EINTR; /* no trace names it */
+        assert_int_equal(xvm_trace_write(w, ev), EINVAL);
+        /* Two paths of 40,000 bytes: a line of more than 64 KiB. */
+        xvm_trace_event_reset(ev);
+        ev->op = XVM_T_SPAWN;
+        ev->pid = 1;
+        ev->path = huge;
+        ev->argc = 1;
+        ev->argv[0] = huge;
+        assert_int_equal(xvm_trace_write(w, ev), EINVAL);
+        ev->argc = 0; /* one fits */
+        assert_int_equal(xvm_trace_write(w, ev), 0);
+        assert_int_equal(xvm_trace_writer_events(w), 1);
+        assert_int_equal(xvm_trace_writer_close(w), 0);
+        free(ev);
+        free(s.p);
+    }
+    free(huge);
+}
+
+/* ---- the text form's edges ---- */
+
+static int read_text(const char *text, size_t len, char *msg, size_t msglen)
+{
+    uint64_t events;
+    return read_all(text, len, NULL, &events, msg, msglen);
+}
+
+static void test_text_nul_bytes_are_errors(void **state)
+{
+    (void)state;
+    char msg[512];
+    static const char line[] = "xipvm-trace 1\nx 1 0x401000 16\0junk\n";
+    assert_int_equal(read_text(line, sizeof(line) - 1, msg, sizeof(msg)),
+                     EINVAL);
+    assert_string_equal(msg, "line 2: NUL byte in the line");
+    static const char head[] = "xipvm-trace 1\0junk\nx 1 0x401000 16\n";
+    assert_int_equal(read_text(head, sizeof(head) - 1, msg, sizeof(msg)),
+                     EINVAL);
+    assert_non_null(strstr(msg, "line 1: not a trace"));
+    /* The parser alone, given the line's length. */
+    struct xvm_trace_event *ev = new_event();
+    char l[] = "r 1 0x1000 4\0 !EFAULT";
+    const char *why;
+    assert_int_equal(xvm_trace_parse_text(l, sizeof(l) - 1, ev, &why), -EINVAL);
+    assert_string_equal(why, "NUL byte in the line");
+    free(ev);
+}
+
+/* A comment line of n bytes before its '\n'. */
+static size_t comment(char *p, size_t n)
+{
+    p[0] = '#';
+    memset(p + 1, 'c', n - 1);
+    p[n] = '\n';
+    return n + 1;
+}
+
+static void test_text_line_limit_holds_everywhere(void **state)
+{
+    (void)state;
+    char msg[512];
+    size_t cap = (5u << 20), n;
+    char *t = malloc(cap);
+    assert_non_null(t);
+    /* The longest line, then one byte more: at the buffer's start. */
+    n = (size_t)sprintf(t, "xipvm-trace 1\n");
+    n += comment(t + n, 65535);
+    n += (size_t)sprintf(t + n, "x 1 0x1000 1\n");
+    assert_int_equal(read_text(t, n, msg, sizeof(msg)), 0);
+    n = (size_t)sprintf(t, "xipvm-trace 1\n");
+    n += comment(t + n, 65536);
+    assert_int_equal(read_text(t, n, msg, sizeof(msg)), E2BIG);
+    assert_string_equal(msg, "line 2: longer than 65535 bytes");
+    /* Far into the reader's 4 MiB buffer, straddling its end, past it. */
+    static const size_t leads[] = { 1u << 20, (4u << 20) - 1000,
+                                    (4u << 20) + 5 };
+    for (size_t k = 0; k < sizeof(leads) / sizeof(leads[0]); k++) {
+        size_t lead = leads[k];
+        n = (size_t)sprintf(t, "xipvm-trace 1\n");
+        unsigned lines = 1;
+        while (n < lead)
+            n += comment(t + n, 999), lines++;
+        n += comment(t + n, 65536);
+        assert_int_equal(read_text(t, n, msg, sizeof(msg)), E2BIG);
+        char want[64];
+        snprintf(want, sizeof(want), "line %u: longer than 65535 bytes",
+                 lines + 1);
+        assert_string_equal(msg, want);
+    }
+    /* A last line without '\n', too long. */
+    n = (size_t)sprintf(t, "xipvm-trace 1\n");
+    n += comment(t + n, 70000) - 1;
+    assert_int_equal(read_text(t, n, msg, sizeof(msg)), E2BIG);
+    free(t);
+}
+
+/* Every errno the format names: through both forms. */
+static void test_every_errno_name_round_trips(void **state)
+{
+    (void)state;
+    static const char *const names[] = {
+        "EFAULT",  "EACCES",     "ENOMEM",       "ENOEXEC", "ENOENT", "EINVAL",
+        "EROFS",   "ESRCH",      "EEXIST",       "EPERM",   "EIO",    "ELOOP",
+        "ENOTDIR", "EISDIR",     "ENAMETOOLONG", "E2BIG",   "EFBIG",  "ENOSPC",
+        "EBUSY",   "EOPNOTSUPP", "ERANGE",
+    };
+    char text[4096];
+    size_t n = (size_t)sprintf(text, "xipvm-trace 1\n");
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        assert_int_not_equal(xvm_trace_errno_from_name(names[i]), 0);
+        n += (size_t)sprintf(text + n, "exit %zu !%s\n", i + 1, names[i]);
+    }
+    struct sink bin, back;
+    convert(text, n, &bin_raw, &bin);
+    convert(bin.p, bin.n, &text_plain, &back);
+    assert_int_equal(back.n, n);
+    assert_memory_equal(back.p, text, n);
+    /* The code is the name's place in the list (doc/trace-format.md). */
+    assert_int_equal(bin.p[25], 0x71);
+    assert_int_equal(bin.p[26], 1);
+    free(bin.p);
+    free(back.p);
+}
+
+/* Marks past XVM_MARKS_MAX: the replay's error, not a mismatch. */
+static void test_replay_marks_past_the_bound_are_an_error(void **state)
+{
+    (void)state;
+    xvm_machine *m;
+    xvm_replay *r;
+    struct xvm_trace_event *ev = new_event();
+    struct xvm_replay_totals t;
+    char msg[256], label[32];
+    int mismatch;
+    assert_int_equal(xvm_machine_create(NULL, &m), 0);
+    assert_int_equal(xvm_replay_create(m, NULL, &r), 0);
+    ev->op = XVM_T_MARK;
+    ev->label = label;
+    for (int i = 0; i < XVM_MARKS_MAX; i++) {
+        snprintf(label, sizeof(label), "m%d", i);
+        assert_int_equal(xvm_replay_event(r, ev, &mismatch, msg, sizeof(msg)),
+                         0);
+        assert_int_equal(mismatch, 0);
+    }
+    assert_int_equal(xvm_replay_event(r, ev, &mismatch, msg, sizeof(msg)),
+                     E2BIG);
+    assert_string_equal(msg, "more than 4096 marks: a replay keeps at most "
+                             "4096");
+    xvm_replay_totals(r, &t);
+    assert_int_equal(t.nmarks, XVM_MARKS_MAX);
+    assert_int_equal(t.events, XVM_MARKS_MAX);
+    assert_int_equal(t.mismatches, 0);
+    assert_string_equal(t.marks[XVM_MARKS_MAX - 1].label, "m4095");
+    xvm_replay_destroy(r);
+    xvm_machine_destroy(m);
+    free(ev);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hand_made_binary_reads_as_its_text),
+        cmocka_unit_test(test_text_writes_as_the_hand_made_binary),
+        cmocka_unit_test(test_round_trip_many_frames_both_compressions),
+        cmocka_unit_test(test_bad_records_say_what_and_where),
+        cmocka_unit_test(test_bad_frames_say_what_and_where),
+        cmocka_unit_test(test_corrupt_zstd_frame),
+        cmocka_unit_test(test_writers_refuse_the_same_events),
+        cmocka_unit_test(test_text_nul_bytes_are_errors),
+        cmocka_unit_test(test_text_line_limit_holds_everywhere),
+        cmocka_unit_test(test_every_errno_name_round_trips),
+        cmocka_unit_test(test_replay_marks_past_the_bound_are_an_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
