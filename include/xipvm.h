@@ -62,7 +62,16 @@ XVM_API void xvm_config_init(struct xvm_config *cfg);
  * random stays 0/0 as in UVM. */
 XVM_API void xvm_config_fault_ahead(struct xvm_config *cfg, unsigned n);
 
+/*
+ * => 0; EINVAL for an unknown profile or a bad configuration (RAM not in
+ *    whole pages, fault-ahead windows above 64); ERANGE for more RAM than
+ *    the profile allows (xvm_profile_ram_max); ENOMEM.
+ */
 XVM_API int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out);
+/* => the most RAM a machine of the profile may have (sgimips: 3 GiB, so
+ *    that RAM and the flash window fit the 4 GiB its 4-byte PTEs reach;
+ *    amd64: 8 TiB), or 0 for an unknown profile. */
+XVM_API uint64_t xvm_profile_ram_max(const char *profile);
 XVM_API void xvm_machine_destroy(xvm_machine *m);
 XVM_API uint32_t xvm_page_size(const xvm_machine *m);
 

@@ -263,6 +263,10 @@ expect 0 "--ram 0100M" -- $RUN --ram 0100M --json "$T/clean.trace"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["ram_pages"] == 25600, d["ram_pages"]' \
     "$T/out" || fail "--ram 0100M is not 100 MiB"
 expect 2 "fsinfo without an image" -- "$XIPVM" fsinfo
+# Each profile's most RAM: named when passed.
+expect 1 "--machine sgimips --ram 4G is past its maximum" -- $RUN --machine sgimips --ram 4G "$T/clean.trace"
+grep -q "the sgimips profile has at most 3G of RAM" "$T/err" || fail "no message naming the maximum: $(cat "$T/err")"
+expect 0 "--machine sgimips --ram 3G, the maximum" -- $RUN --machine sgimips --ram 3G "$T/clean.trace"
 
 # Bad images and traces: a clear error, exit 1.
 expect 1 "a missing image" -- "$XIPVM" run --image "$T/nothere" "$T/clean.trace"

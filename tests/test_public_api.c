@@ -58,10 +58,33 @@ static void test_public_api_round_trip(void **state)
     xvm_machine_destroy(m);
 }
 
+/* Each profile's most RAM: refused past it with ERANGE, taken at it. */
+static void test_public_api_ram_max_per_profile(void **state)
+{
+    (void)state;
+    struct xvm_config cfg;
+    xvm_machine *m;
+    assert_int_equal(xvm_profile_ram_max("sgimips"), (uint64_t)3 << 30);
+    assert_int_equal(xvm_profile_ram_max("amd64"), (uint64_t)8 << 40);
+    assert_int_equal(xvm_profile_ram_max("vax"), 0);
+    xvm_config_init(&cfg);
+    cfg.ram_bytes = ((uint64_t)3 << 30) + 4096;
+    assert_int_equal(xvm_machine_create(&cfg, &m), ERANGE);
+    cfg.ram_bytes = (uint64_t)4 << 30;
+    assert_int_equal(xvm_machine_create(&cfg, &m), ERANGE);
+    cfg.ram_bytes = (uint64_t)3 << 30;
+    assert_int_equal(xvm_machine_create(&cfg, &m), 0);
+    xvm_machine_destroy(m);
+    cfg.profile = "amd64";
+    cfg.ram_bytes = ((uint64_t)8 << 40) + 4096;
+    assert_int_equal(xvm_machine_create(&cfg, &m), ERANGE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_public_api_round_trip),
+        cmocka_unit_test(test_public_api_ram_max_per_profile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,6 +53,11 @@ int parse_size(const char *s, uint64_t *v)
         shift = 30;
         end++;
         break;
+    case 't':
+    case 'T':
+        shift = 40;
+        end++;
+        break;
     default: break;
     }
     if (errno || *end != '\0' || x > (UINT64_MAX >> shift))

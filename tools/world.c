@@ -6,8 +6,23 @@
 
 #include "cli.h"
 
+/* A size as --ram takes it: 4G, 64M, 12K, or bytes. */
+static const char *size_str(uint64_t v, char *buf, size_t len)
+{
+    static const char units[] = "KMGT";
+    int u = -1;
+    while (u < 3 && v && v % 1024 == 0)
+        v /= 1024, u++;
+    if (u < 0)
+        snprintf(buf, len, "%llu", (unsigned long long)v);
+    else
+        snprintf(buf, len, "%llu%c", (unsigned long long)v, units[u]);
+    return buf;
+}
+
 int world_open(const struct run_opts *o, int xip, struct world *w)
 {
+    char a[32], b[32];
     struct xvm_config cfg;
     struct xvm_mount_config mc;
     int error;
@@ -19,16 +34,29 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
     if (o->fault_ahead >= 0)
         xvm_config_fault_ahead(&cfg, (unsigned)o->fault_ahead);
     if ((error = xvm_machine_create(&cfg, &w->m)) != 0) {
-        fprintf(stderr, "xipvm: machine %s with %llu bytes of RAM: %s\n",
-                o->machine, (unsigned long long)o->ram,
-                error == EINVAL
-                    ? "unknown profile or bad RAM size (sgimips "
-                      "or amd64; a multiple of 4K, at most 4G on sgimips)"
-                    : strerror(error));
+        uint64_t max = xvm_profile_ram_max(o->machine);
+        if (error == ERANGE)
+            fprintf(stderr,
+                    "xipvm: --ram %s: the %s profile has at most %s of RAM\n",
+                    size_str(o->ram, a, sizeof(a)), o->machine,
+                    size_str(max, b, sizeof(b)));
+        else
+            fprintf(stderr, "xipvm: machine %s with %llu bytes of RAM: %s\n",
+                    o->machine, (unsigned long long)o->ram,
+                    error == EINVAL ? "unknown profile or bad RAM size "
+                                      "(sgimips or amd64; whole 4K pages)"
+                                    : strerror(error));
         return 1;
     }
     if ((error = xvm_flash_open(w->m, o->image, NULL, &w->flash)) != 0) {
-        fprintf(stderr, "xipvm: %s: %s\n", o->image, strerror(error));
+        if (error == ERANGE)
+            fprintf(stderr,
+                    "xipvm: %s: its window does not fit the physical "
+                    "addresses the %s profile reaches above %s of RAM (use "
+                    "less --ram)\n",
+                    o->image, o->machine, size_str(o->ram, a, sizeof(a)));
+        else
+            fprintf(stderr, "xipvm: %s: %s\n", o->image, strerror(error));
         world_close(w);
         return 1;
     }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "profile.h"
+#include "xipvm.h"
 
 static const struct profile profiles[] = {
     {
@@ -18,6 +19,10 @@ static const struct profile profiles[] = {
         .big_endian = true,
         .tlb_entries = 64,
         .va_max = UINT64_C(0x80000000), /* kuseg */
+        /* 4-byte PTEs hold 20-bit frame numbers: physical addresses stay
+         * below 4 GiB, and the flash window and other device segments
+         * get the last GiB, above RAM. */
+        .ram_max = UINT64_C(3) << 30,
     },
     {
         .name = "amd64", /* NetBSD/amd64 */
@@ -29,8 +34,16 @@ static const struct profile profiles[] = {
         .big_endian = false,
         .tlb_entries = 1024,
         .va_max = UINT64_C(0x800000000000), /* lower canonical half */
+        /* 2^31 frames: frame indexes stay 32-bit with room to spare. */
+        .ram_max = UINT64_C(8) << 40,
     },
 };
+
+uint64_t xvm_profile_ram_max(const char *name)
+{
+    const struct profile *p = name ? profile_find(name) : NULL;
+    return p ? p->ram_max : 0;
+}
 
 const struct profile *profile_find(const char *name)
 {

@@ -17,6 +17,7 @@ struct profile {
     bool big_endian;        /* byte order of PTEs in simulated RAM */
     unsigned tlb_entries;   /* default software TLB size */
     uint64_t va_max;        /* end of user address space */
+    uint64_t ram_max;       /* the most RAM a machine may have */
 };
 
 /* => the profile called name, or NULL. */

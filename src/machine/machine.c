@@ -33,6 +33,8 @@ static int check_config(const struct xvm_config *cfg, const struct profile *p)
     if (cfg->ram_bytes % pgsz || cfg->ram_base % pgsz ||
         cfg->ram_base + cfg->ram_bytes < cfg->ram_base)
         return EINVAL;
+    if (cfg->ram_bytes > p->ram_max)
+        return ERANGE;
     /* Frame numbers must fit the PTE (20 bits in a 4-byte PTE). */
     if (p->pte_size == 4 &&
         cfg->ram_base + cfg->ram_bytes > (UINT64_C(1) << 32))

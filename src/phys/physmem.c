@@ -167,7 +167,7 @@ int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
         return EINVAL;
     /* 4-byte PTEs hold 20-bit frame numbers: the segment must fit. */
     if (c->prof->pte_size == 4 && pa + len > (UINT64_C(1) << 32))
-        return EINVAL;
+        return ERANGE;
     uint64_t end = pa + len;
     const struct ram_seg *r = &ph->ram;
     uint64_t rend = r->pa + (r->npages << c->pgshift);

@@ -154,7 +154,8 @@ void phys_copy(struct physmem *ph, pageh dst, pageh src);
 int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out);
 void phys_free(struct physmem *ph, pageh h);
 
-/* => EINVAL for a bad range, EEXIST when it overlaps a segment. */
+/* => EINVAL for a bad range, EEXIST when it overlaps a segment, ERANGE
+ *    when it lies beyond the physical addresses the PTEs reach. */
 int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
                      const void *data, struct dev_cost cost);
 /* => EINVAL when no segment starts at pa.  The caller makes sure that no
