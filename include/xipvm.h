@@ -404,8 +404,22 @@ struct xvm_file_info {
     uint64_t xip_pages;      /* map straight from flash */
     uint64_t hole_pages;     /* map the zero page */
     uint64_t fallback_pages; /* need a page-cache copy */
+    uint64_t ino;            /* its inode number (as the entry says) */
+    int error;               /* 0, or why the entry could not be read */
+    const char *problem;     /* with error: "corrupt directory entry",
+                                "unreadable inode", "bad block map",
+                                "directory loop", ... */
 };
-/* Calls fn for every file, directory and link, depth first. */
+/*
+ * Calls fn for every file, directory and link, depth first.  Each regular
+ * file's inode is classified once (hard links share it), holes cost
+ * nothing: linear in the image's size.  Damage does not stop the walk: an
+ * entry that cannot be read (a corrupt directory record, its inode, its
+ * block map, a loop) comes to fn with error and problem set and its path
+ * (a corrupt record's name as far as it reads, bytes shown as \xNN), and
+ * the walk goes on.  => 0; the first entry's error once all are told;
+ * fn's non-zero value (which stops the walk); ENOMEM.
+ */
 XVM_API int xvm_fsinfo(xvm_mount *mp,
                        int (*fn)(void *arg, const struct xvm_file_info *fi),
                        void *arg);

@@ -240,6 +240,39 @@ grep -q "line 4098: more than 4096 marks" "$T/err" || fail "no message past the 
 kb=$(tail -1 "$T/err")
 [ "$kb" -lt 200000 ] || fail "a million marks took $kb KB"
 
+# fsinfo of a directory with a corrupt record: the record's path and inode
+# named, every other entry listed (all but the records after it in its
+# 512-byte chunk, worked out here from the image's bytes), exit 1.
+mkdir -p "$T/ctree/d"
+for i in $(seq 100 139); do echo "$i" >"$T/ctree/d/entry_with_a_long_name_$i"; done
+"$MAKEFS" -t ffs -M 1m -b 10% -o version=1,bsize=4096,fsize=512 "$T/corrupt.img" "$T/ctree" >/dev/null 2>&1 ||
+    fail "makefs of ctree"
+python3 - "$T/corrupt.img" "$T/expect" <<'EOF2' || fail "cannot corrupt the image"
+import struct, sys
+img = bytearray(open(sys.argv[1], "rb").read())
+recs = {}
+for i in range(100, 140):
+    name = b"entry_with_a_long_name_%d" % i
+    at = img.find(name)
+    assert at > 0 and img.find(name, at + 1) < 0 and img[at - 1] == len(name)
+    recs[name.decode()] = at - 8
+# the third record of the first chunk holding some of them
+chunk = min(r // 512 for r in recs.values())
+mine = sorted((r, n) for n, r in recs.items() if r // 512 == chunk)
+victim_at, victim = mine[2]
+ino = struct.unpack_from("<I", img, victim_at)[0]
+struct.pack_into("<H", img, victim_at + 4, 2)
+open(sys.argv[1], "wb").write(img)
+kept = sorted(n for n, r in recs.items() if not (r // 512 == chunk and r >= victim_at))
+open(sys.argv[2], "w").write("%s %d\n" % (victim, ino) + "\n".join(kept) + "\n")
+EOF2
+expect 1 "fsinfo of an image with a corrupt directory record" -- "$XIPVM" fsinfo "$T/corrupt.img"
+read -r victim ino <"$T/expect"
+grep -q "corrupt.img: /d/$victim (inode $ino): corrupt directory entry" "$T/err" ||
+    fail "the corrupt entry is not named: $(cat "$T/err")"
+awk '$NF ~ /^\/d\// { sub("/d/", "", $NF); print $NF }' "$T/out" | sort >"$T/listed"
+tail -n +2 "$T/expect" | cmp -s - "$T/listed" || fail "fsinfo does not list the intact rest"
+
 # Usage errors: exit 2 with a message.
 expect 2 "no command" -- "$XIPVM"
 expect 2 "unknown command" -- "$XIPVM" frobnicate

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ffs_format.h"
 #include "flash.h"
 #include "machine.h"
 #include "vfs.h"
@@ -434,6 +435,308 @@ static void test_fsinfo_refuses_absurd_sizes_and_directory_loops(void **state)
     }
 }
 
+/* fsinfo's figures of one file, by path. */
+struct one_file {
+    const char *path;
+    struct xvm_file_info fi;
+    unsigned seen, errors;
+};
+
+static int find_info(void *arg, const struct xvm_file_info *fi)
+{
+    struct one_file *o = arg;
+    o->errors += fi->error != 0;
+    if (strcmp(fi->path, o->path) == 0) {
+        o->fi = *fi;
+        o->fi.path = NULL;
+        o->seen++;
+    }
+    return 0;
+}
+
+/* The pager's rule, page by page (what fsinfo did before runs). */
+static void pager_counts(struct tm_world *w, const char *path, uint64_t *xip,
+                         uint64_t *holes, uint64_t *fallbacks)
+{
+    uint32_t ino;
+    struct ffs_stat st;
+    *xip = *holes = *fallbacks = 0;
+    tm_quiet_begin(w->m);
+    assert_int_equal(ffs_namei(w->mp->fs, path, 1, &ino), 0);
+    assert_int_equal(ffs_stat(w->mp->fs, ino, &st), 0);
+    struct vnode vn = { .mp = w->mp, .ino = ino, .size = st.size };
+    for (uint64_t off = 0; off < st.size; off += PG) {
+        enum xip_kind kind;
+        uint64_t pa;
+        assert_int_equal(xip_classify(&vn, off, &kind, &pa), 0);
+        *xip += kind == XIP_DEVICE;
+        *holes += kind == XIP_HOLE;
+        *fallbacks += kind == XIP_FALLBACK;
+    }
+    tm_quiet_end(w->m);
+}
+
+/* Patches n little-endian bytes of value v at off of a mounted image. */
+static void poke(uint8_t *img, uint64_t off, unsigned n, uint64_t v)
+{
+    for (unsigned k = 0; k < n; k++)
+        img[off + k] = (uint8_t)(v >> (8 * k));
+}
+
+/*
+ * fsinfo walks block maps in runs: on files with holes in the direct
+ * blocks, a whole single-indirect range missing and a sparse tail reaching
+ * the double and triple indirect ranges, and on files of every size, its
+ * figures equal the pager's, page by page.
+ */
+static void test_fsinfo_equals_the_pager_page_by_page(void **state)
+{
+    struct fixture *fx = *state;
+    static const struct {
+        int version;
+        unsigned bsize, fsize;
+    } geo[] = { { 1, 4096, 512 }, { 2, 16384, 2048 }, { 2, 65536, 8192 } };
+    for (size_t g = 0; g < sizeof(geo) / sizeof(geo[0]); g++) {
+        char img[1024], name[32];
+        uint64_t n, off;
+        unsigned psz;
+        uint32_t ino;
+        snprintf(name, sizeof(name), "runs%zu.img", g);
+        image_make_in(img, sizeof(img), fx->dir, name, fx->big, geo[g].version,
+                      "little", geo[g].bsize, geo[g].fsize);
+        uint8_t *bytes = file_slurp(img, &n);
+        struct tm_world w;
+        tm_world_attach(&w, "amd64", 64u << 20, 0, bytes, n);
+        tm_world_mount(&w, 1, 0, 0);
+        tm_quiet_begin(w.m);
+        assert_int_equal(ffs_namei(w.mp->fs, "big", 1, &ino), 0);
+        assert_int_equal(ffs_db_offset(w.mp->fs, ino, 0, &off, &psz), 0);
+        tm_quiet_end(w.m);
+        int ufs2 = geo[g].version == 2;
+        uint64_t dino = off - (ufs2 ? FFS_DI2_DB : FFS_DI1_DB);
+        poke(bytes, off + 3 * psz, psz, 0); /* db[3]: a hole */
+        poke(bytes, dino + (ufs2 ? FFS_DI2_IB : FFS_DI1_IB), psz, 0);
+        uint64_t nindir = geo[g].bsize / psz;
+        uint64_t sparse = (12 + nindir + 5) * geo[g].bsize + 1000;
+        uint64_t di_size = dino + (ufs2 ? FFS_DI2_SIZE : FFS_DI1_SIZE);
+        poke(bytes, di_size, 8, sparse); /* into double indirect */
+        ffs_invalidate(w.mp->fs);
+        for (size_t i = 0; i <= NFILES; i++) {
+            const char *path = i < NFILES ? files[i].path : "big";
+            char full[256];
+            uint64_t xip, holes, fb;
+            snprintf(full, sizeof(full), "/%s", path);
+            struct one_file o = { .path = full };
+            assert_int_equal(xvm_fsinfo(w.mp, find_info, &o), 0);
+            assert_int_equal(o.seen, 1);
+            assert_int_equal(o.errors, 0);
+            if (i < NFILES && files[i].size > (uint64_t)16 * PG * 64)
+                continue;
+            pager_counts(&w, path, &xip, &holes, &fb);
+            assert_int_equal(o.fi.xip_pages, xip);
+            assert_int_equal(o.fi.hole_pages, holes);
+            assert_int_equal(o.fi.fallback_pages, fb);
+            assert_int_equal(o.fi.pages, xip + holes + fb);
+            if (i == NFILES) { /* the holes are there */
+                assert_true(holes > nindir);
+                assert_true(xip > 0);
+            }
+        }
+        /* Far into the triple indirect range (2^20 and more blocks), then
+         * 7 * nindir^2 blocks further: only holes more, in no time. */
+        struct one_file o0 = { .path = "/big" }, o1 = { .path = "/big" };
+        uint64_t huge = (12 + nindir + nindir * nindir + nindir * 3) *
+                        (uint64_t)geo[g].bsize;
+        uint64_t more = 7 * nindir * nindir * (uint64_t)geo[g].bsize;
+        poke(bytes, di_size, 8, huge);
+        ffs_invalidate(w.mp->fs);
+        assert_int_equal(xvm_fsinfo(w.mp, find_info, &o0), 0);
+        poke(bytes, di_size, 8, huge + more);
+        ffs_invalidate(w.mp->fs);
+        assert_int_equal(xvm_fsinfo(w.mp, find_info, &o1), 0);
+        assert_int_equal(o1.fi.pages, (huge + more) / PG);
+        assert_int_equal(o0.fi.pages, o0.fi.xip_pages + o0.fi.hole_pages +
+                                          o0.fi.fallback_pages);
+        assert_int_equal(o1.fi.xip_pages, o0.fi.xip_pages);
+        assert_int_equal(o1.fi.fallback_pages, o0.fi.fallback_pages);
+        assert_int_equal(o1.fi.hole_pages, o0.fi.hole_pages + more / PG);
+        tm_world_down(&w);
+        free(bytes);
+    }
+}
+
+struct link_info {
+    unsigned links, errors;
+    struct xvm_file_info first;
+};
+
+static int links_info(void *arg, const struct xvm_file_info *fi)
+{
+    struct link_info *l = arg;
+    l->errors += fi->error != 0;
+    if (fi->type != 1 || strncmp(fi->path, "/l/", 3) != 0)
+        return 0;
+    if (l->links++ == 0) {
+        l->first = *fi;
+    } else {
+        assert_int_equal(fi->ino, l->first.ino);
+        assert_int_equal(fi->pages, l->first.pages);
+        assert_int_equal(fi->xip_pages, l->first.xip_pages);
+        assert_int_equal(fi->hole_pages, l->first.hole_pages);
+        assert_int_equal(fi->fallback_pages, l->first.fallback_pages);
+    }
+    return 0;
+}
+
+/* Hard links to one sparse file (two whole blocks, then a hole of 80 MiB
+ * less): every link listed with its figures. */
+static void test_fsinfo_lists_every_hard_link(void **state)
+{
+    struct fixture *fx = *state;
+    char *tree = tree_new(), img[1024], a[1024], b[1024];
+    enum { LINKS = 2000 };
+    tree_file(tree, "l/f0000", 32768, 7);
+    tree_path(a, sizeof(a), tree, "l/f0000");
+    for (int i = 1; i < LINKS; i++) {
+        char rel[32];
+        snprintf(rel, sizeof(rel), "l/f%04d", i);
+        tree_path(b, sizeof(b), tree, rel);
+        assert_int_equal(link(a, b), 0);
+    }
+    image_make_in(img, sizeof(img), fx->dir, "links.img", tree, 2, "little",
+                  16384, 2048);
+    tree_remove(tree);
+    uint64_t n, off;
+    unsigned psz;
+    uint32_t ino;
+    uint8_t *bytes = file_slurp(img, &n);
+    struct tm_world w;
+    tm_world_attach(&w, "amd64", 64u << 20, 0, bytes, n);
+    tm_world_mount(&w, 1, 0, 0);
+    tm_quiet_begin(w.m);
+    assert_int_equal(ffs_namei(w.mp->fs, "l/f0000", 1, &ino), 0);
+    assert_int_equal(ffs_db_offset(w.mp->fs, ino, 0, &off, &psz), 0);
+    tm_quiet_end(w.m);
+    poke(bytes, off - FFS_DI2_DB + FFS_DI2_SIZE, 8, (uint64_t)80 << 20);
+    ffs_invalidate(w.mp->fs);
+    struct link_info l = { 0 };
+    assert_int_equal(xvm_fsinfo(w.mp, links_info, &l), 0);
+    assert_int_equal(l.links, LINKS);
+    assert_int_equal(l.errors, 0);
+    assert_int_equal(l.first.pages, (80u << 20) / PG);
+    assert_int_equal(l.first.xip_pages, 8);
+    assert_int_equal(l.first.hole_pages, l.first.pages - 8);
+    tm_world_down(&w);
+    free(bytes);
+}
+
+struct listing {
+    char names[64][64];
+    uint64_t inos[64];
+    unsigned n;
+    struct xvm_file_info bad;
+    char bad_path[256];
+    unsigned nbad;
+};
+
+static int list_dir(void *arg, const struct xvm_file_info *fi)
+{
+    struct listing *l = arg;
+    if (fi->error) {
+        l->bad = *fi;
+        snprintf(l->bad_path, sizeof(l->bad_path), "%s", fi->path);
+        l->nbad++;
+    } else if (strncmp(fi->path, "/d/", 3) == 0 && l->n < 64) {
+        snprintf(l->names[l->n], sizeof(l->names[0]), "%s", fi->path + 3);
+        l->inos[l->n++] = fi->ino;
+    }
+    return 0;
+}
+
+static int has_name(const struct listing *l, const char *name)
+{
+    for (unsigned i = 0; i < l->n; i++)
+        if (strcmp(l->names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * A corrupt record in a directory: fsinfo names its path and inode, lists
+ * every entry of the other chunks and those before it in its own, and
+ * returns EINVAL once all are told.  Which entries are lost is worked out
+ * from the image's bytes: the records after it in its 512-byte chunk.
+ */
+static void test_fsinfo_tells_a_corrupt_entry_and_lists_the_rest(void **state)
+{
+    struct fixture *fx = *state;
+    char *tree = tree_new(), img[1024];
+    enum { N = 40 };
+    for (int i = 0; i < N; i++) {
+        char rel[64];
+        snprintf(rel, sizeof(rel), "d/entry_with_a_long_name_%03d", i);
+        tree_file(tree, rel, 100, (uint32_t)i);
+    }
+    image_make_in(img, sizeof(img), fx->dir, "dirs.img", tree, 1, "little",
+                  4096, 512);
+    tree_remove(tree);
+    uint64_t n;
+    uint8_t *bytes = file_slurp(img, &n);
+    struct tm_world w;
+    tm_world_attach(&w, "amd64", 64u << 20, 0, bytes, n);
+    tm_world_mount(&w, 1, 0, 0);
+    struct listing before = { 0 };
+    assert_int_equal(xvm_fsinfo(w.mp, list_dir, &before), 0);
+    assert_int_equal(before.n, N);
+    /* The directory's records, by where their names lie in the image. */
+    uint32_t dino;
+    uint64_t dev;
+    uint32_t len;
+    tm_quiet_begin(w.m);
+    assert_int_equal(ffs_namei(w.mp->fs, "d", 1, &dino), 0);
+    assert_int_equal(ffs_bmap(w.mp->fs, dino, 0, &dev, &len), 0);
+    tm_quiet_end(w.m);
+    uint64_t at[N];
+    for (int i = 0; i < N; i++) {
+        const char *nm = before.names[i];
+        size_t k = strlen(nm);
+        at[i] = UINT64_MAX;
+        for (uint64_t o = dev; o + k <= dev + len; o++)
+            if (memcmp(bytes + o, nm, k) == 0 && bytes[o - 1] == k)
+                at[i] = o - 8 - dev; /* the record starts 8 bytes before */
+        assert_true(at[i] != UINT64_MAX);
+    }
+    /* Break the third record of the first chunk: its length is 2. */
+    int victim = -1;
+    for (int i = 0; i < N; i++)
+        if (at[i] < FFS_DIRBLKSIZ && (victim < 0 || at[i] < at[victim]) &&
+            at[i] > 24 + 40)
+            victim = i;
+    assert_true(victim >= 0);
+    poke(bytes, dev + at[victim] + 4, 2, 2);
+    ffs_invalidate(w.mp->fs);
+    struct listing after = { 0 };
+    assert_int_equal(xvm_fsinfo(w.mp, list_dir, &after), EINVAL);
+    assert_int_equal(after.nbad, 1);
+    char want[128];
+    snprintf(want, sizeof(want), "/d/%s", before.names[victim]);
+    assert_string_equal(after.bad_path, want);
+    assert_int_equal(after.bad.ino, before.inos[victim]);
+    assert_int_equal(after.bad.error, EINVAL);
+    assert_string_equal(after.bad.problem, "corrupt directory entry");
+    unsigned lost = 0;
+    for (int i = 0; i < N; i++) {
+        int gone = at[i] / FFS_DIRBLKSIZ == at[victim] / FFS_DIRBLKSIZ &&
+                   at[i] >= at[victim];
+        lost += gone;
+        assert_int_equal(has_name(&after, before.names[i]), !gone);
+    }
+    assert_int_equal(after.n, N - lost);
+    assert_true(after.n > N / 2);
+    tm_world_down(&w);
+    free(bytes);
+}
+
 static void test_fallback_page_for_fragment_tail_is_counted(void **state)
 {
     struct fixture *fx = *state;
@@ -741,6 +1044,9 @@ int main(void)
         cmocka_unit_test(test_xip_hole_maps_zero_page_and_write_zero_fills),
         cmocka_unit_test(test_fsinfo_counts_every_file_and_page),
         cmocka_unit_test(test_fsinfo_refuses_absurd_sizes_and_directory_loops),
+        cmocka_unit_test(test_fsinfo_equals_the_pager_page_by_page),
+        cmocka_unit_test(test_fsinfo_lists_every_hard_link),
+        cmocka_unit_test(test_fsinfo_tells_a_corrupt_entry_and_lists_the_rest),
         cmocka_unit_test(test_fallback_page_for_fragment_tail_is_counted),
         cmocka_unit_test(test_file_mappings_follow_open_mode),
         cmocka_unit_test(test_replace_image_after_unmount),

@@ -9,12 +9,22 @@
 static const char usage[] = "usage: xipvm fsinfo IMAGE\n";
 
 struct totals {
-    uint64_t files, size, alloc, pages, xip, holes, fallbacks;
+    const char *image;
+    uint64_t files, size, alloc, pages, xip, holes, fallbacks, damaged;
 };
 
 static int show(void *arg, const struct xvm_file_info *fi)
 {
     struct totals *t = arg;
+    if (fi->error) {
+        /* Told, and the rest listed. */
+        fflush(stdout);
+        fprintf(stderr, "xipvm: %s: %s (inode %llu): %s (%s)\n", t->image,
+                fi->path, (unsigned long long)fi->ino,
+                fi->problem ? fi->problem : "unreadable", strerror(fi->error));
+        t->damaged++;
+        return 0;
+    }
     static const char *const types[] = { "?", "file", "dir", "link", "other" };
     const char *type = fi->type >= 1 && fi->type <= 4 ? types[fi->type] : "?";
     if (fi->type != 1) {
@@ -43,7 +53,7 @@ int cmd_fsinfo(int argc, char **argv)
 {
     struct run_opts o;
     struct world w;
-    struct totals t = { 0 };
+    struct totals t = { .image = argv[1] };
     if (argc != 2 || argv[1][0] == '-') {
         fputs(usage, stderr);
         return 2;
@@ -58,7 +68,7 @@ int cmd_fsinfo(int argc, char **argv)
     printf("%-5s %10s %10s %7s %7s %7s %7s  %s\n", "type", "size", "allocated",
            "pages", "xip", "holes", "copies", "path");
     int error = xvm_fsinfo(w.mp, show, &t);
-    if (error) {
+    if (error && t.damaged == 0) {
         fprintf(stderr, "xipvm: %s: %s\n", o.image, strerror(error));
         world_close(&w);
         return 1;
@@ -70,6 +80,9 @@ int cmd_fsinfo(int argc, char **argv)
         (unsigned long long)t.alloc, (unsigned long long)t.pages,
         (unsigned long long)t.xip, t.pages ? 100.0 * t.xip / t.pages : 0.0,
         (unsigned long long)t.holes, (unsigned long long)t.fallbacks);
+    if (t.damaged)
+        printf("%llu entries could not be read (see above)\n",
+               (unsigned long long)t.damaged);
     world_close(&w);
-    return 0;
+    return error ? 1 : 0;
 }

@@ -423,6 +423,124 @@ static int bmap_inode(struct ffs *fs, const struct ffs_inode *ip, uint64_t lblk,
     return 0;
 }
 
+/*
+ * The block map in runs, for whole-file walks (fsinfo): every allocated
+ * block once, every hole as one run however large, each indirect block
+ * read once.  The same checks as bmap_inode, block for block.
+ */
+struct runs {
+    struct ffs *fs;
+    const struct ffs_inode *ip;
+    uint64_t nblocks;
+    uint64_t hole_at, hole_n; /* a hole run not yet told */
+    ffs_run_fn fn;
+    void *arg;
+    uint8_t *ind[FFS_NIADDR]; /* one indirect block per level */
+};
+
+static int run_flush(struct runs *r)
+{
+    int err = 0;
+    if (r->hole_n)
+        err = r->fn(r->arg, r->hole_at, r->hole_n, FFS_HOLE, 0);
+    r->hole_n = 0;
+    return err;
+}
+
+/* Blocks [lblk, lblk + n) are a hole (clipped to EOF). */
+static int run_hole(struct runs *r, uint64_t lblk, uint64_t n)
+{
+    if (lblk >= r->nblocks)
+        return 0;
+    n = min_u64(n, r->nblocks - lblk);
+    if (r->hole_n && r->hole_at + r->hole_n == lblk) {
+        r->hole_n += n;
+        return 0;
+    }
+    int err = run_flush(r);
+    r->hole_at = lblk;
+    r->hole_n = n;
+    return err;
+}
+
+static int run_block(struct runs *r, uint64_t lblk, int64_t addr)
+{
+    struct ffs *fs = r->fs;
+    uint32_t nfrags = fs->frag;
+    int err;
+    if (addr == 0)
+        return run_hole(r, lblk, 1);
+    if (lblk < FFS_NDADDR && r->ip->size < (lblk + 1) << fs->bshift) {
+        uint64_t tail = r->ip->size & (fs->bsize - 1);
+        nfrags = (uint32_t)((tail + fs->fsize - 1) >> fs->fshift);
+    }
+    if ((err = check_run(fs, addr, nfrags)) != 0 || (err = run_flush(r)) != 0)
+        return err;
+    return r->fn(r->arg, lblk, 1, (uint64_t)addr << fs->fshift,
+                 nfrags << fs->fshift);
+}
+
+/* The tree below indirect block blk at level d (0: pointers to data),
+ * mapping span blocks from lblk. */
+static int run_tree(struct runs *r, int64_t blk, unsigned d, uint64_t lblk,
+                    uint64_t span)
+{
+    struct ffs *fs = r->fs;
+    uint64_t child = span >> fs->nindir_shift;
+    int err;
+    if (lblk >= r->nblocks)
+        return 0;
+    if (blk == 0)
+        return run_hole(r, lblk, span);
+    if ((err = check_run(fs, blk, fs->frag)) != 0 ||
+        (err = fs->io.read(fs->io.ctx, (uint64_t)blk << fs->fshift, r->ind[d],
+                           fs->bsize)) != 0)
+        return err;
+    for (uint32_t i = 0; i < fs->nindir && lblk + i * child < r->nblocks; i++) {
+        const uint8_t *p = r->ind[d] + (size_t)i * fs->ptr_size;
+        int64_t a = fs->ufs2 ? sget64(fs->big, p) : sget32(fs->big, p);
+        err = d == 0 ? run_block(r, lblk + i, a)
+                     : run_tree(r, a, d - 1, lblk + i * child, child);
+        if (err != 0)
+            return err;
+    }
+    return 0;
+}
+
+int ffs_bmap_runs(struct ffs *fs, uint32_t ino, ffs_run_fn fn, void *arg)
+{
+    struct ffs_inode ip;
+    struct runs r = { .fs = fs, .ip = &ip, .fn = fn, .arg = arg };
+    int err;
+    if (fs == NULL || fn == NULL)
+        return EINVAL;
+    if ((err = read_inode(fs, ino, &ip)) != 0)
+        return err;
+    r.nblocks = (ip.size + fs->bsize - 1) >> fs->bshift;
+    uint64_t lblk = FFS_NDADDR, span = fs->nindir, max = FFS_NDADDR;
+    for (unsigned l = 0; l < FFS_NIADDR; l++, span <<= fs->nindir_shift)
+        max += span;
+    if (r.nblocks > max)
+        return EFBIG; /* past triple indirect: bmap says so too */
+    for (uint64_t b = 0; b < FFS_NDADDR && b < r.nblocks && err == 0; b++)
+        err = run_block(&r, b, ip.db[b]);
+    span = fs->nindir;
+    for (unsigned l = 0; l < FFS_NIADDR && err == 0 && lblk < r.nblocks; l++) {
+        if ((r.ind[l] = fs->io.alloc(fs->io.ctx, fs->bsize)) == NULL)
+            err = ENOMEM;
+        else
+            err = run_tree(&r, ip.ib[l], l, lblk, span);
+        lblk += span;
+        span <<= fs->nindir_shift;
+    }
+    if (err == 0)
+        err = run_flush(&r);
+    for (unsigned l = 0; l < FFS_NIADDR; l++)
+        if (r.ind[l])
+            fs->io.free(fs->io.ctx, r.ind[l]);
+    return err;
+}
+
 /* Read file bytes [off, off+len) clipped to EOF; holes zero. */
 static int read_data(struct ffs *fs, const struct ffs_inode *ip, uint64_t off,
                      uint8_t *p, size_t len, size_t *done)
@@ -461,9 +579,10 @@ static int read_data(struct ffs *fs, const struct ffs_inode *ip, uint64_t off,
 typedef int (*dirent_fn)(struct ffs *fs, void *arg, const char *name,
                          size_t namlen, uint32_t ino, unsigned dtype);
 
-/* Walk one DIRBLKSIZ chunk; entries never straddle chunks. */
+/* Walk one DIRBLKSIZ chunk; entries never straddle chunks.  On EINVAL,
+ * *fault is the offset of the bad record in the chunk. */
 static int parse_chunk(struct ffs *fs, const uint8_t *c, dirent_fn fn,
-                       void *arg)
+                       void *arg, uint32_t *fault)
 {
     char name[FFS_MAXNAMLEN + 1];
     uint32_t pos = 0;
@@ -473,6 +592,7 @@ static int parse_chunk(struct ffs *fs, const uint8_t *c, dirent_fn fn,
         uint32_t ino, reclen, namlen;
         int rc;
 
+        *fault = pos;
         if (FFS_DIRBLKSIZ - pos < FFS_DIRENT_NAME)
             return EINVAL;
         ino = get32(fs->big, e + FFS_DIRENT_INO);
@@ -500,9 +620,42 @@ static int parse_chunk(struct ffs *fs, const uint8_t *c, dirent_fn fn,
     return 0;
 }
 
-/* Calls fn for every live entry of directory ip; fn's non-zero value stops. */
+/* What can be read of a bad record at e (rest bytes left in its chunk). */
+static void describe_bad(const struct ffs *fs, const uint8_t *e, uint32_t rest,
+                         uint64_t off, struct ffs_bad_entry *b)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t k = 0;
+    memset(b, 0, sizeof(*b));
+    b->off = off;
+    b->error = EINVAL;
+    if (rest < FFS_DIRENT_NAME)
+        return;
+    b->ino = get32(fs->big, e + FFS_DIRENT_INO);
+    uint32_t n = e[FFS_DIRENT_NAMLEN];
+    if (n > rest - FFS_DIRENT_NAME)
+        n = rest - FFS_DIRENT_NAME;
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t ch = e[FFS_DIRENT_NAME + i];
+        if (ch > 0x20 && ch < 0x7f && ch != '/' && ch != '\\') {
+            b->name[k++] = (char)ch;
+        } else { /* \xNN: the name may hold anything */
+            b->name[k++] = '\\', b->name[k++] = 'x';
+            b->name[k++] = hex[ch >> 4], b->name[k++] = hex[ch & 15];
+        }
+    }
+    b->name[k] = '\0';
+}
+
+/*
+ * Calls fn for every live entry of directory ip; fn's non-zero value stops.
+ * bad NULL: the first corrupt record or block is the error.  Else each
+ * goes to bad, and the walk goes on with the next chunk or block (the
+ * records of a chunk after a corrupt one cannot be found: their chain
+ * of record lengths is broken).
+ */
 static int dir_iterate(struct ffs *fs, const struct ffs_inode *ip, dirent_fn fn,
-                       void *arg)
+                       void *arg, ffs_bad_fn bad, void *bad_arg)
 {
     uint8_t *buf;
     int err = 0;
@@ -518,15 +671,29 @@ static int dir_iterate(struct ffs *fs, const struct ffs_inode *ip, dirent_fn fn,
         return ENOMEM;
     for (uint64_t off = 0; off < ip->size && err == 0; off += fs->bsize) {
         uint64_t n = min_u64(fs->bsize, ip->size - off), dev_off;
-        uint32_t blen;
+        uint32_t blen, fault = 0;
 
         err = bmap_inode(fs, ip, off >> fs->bshift, &dev_off, &blen);
         if (err == 0 && (dev_off == FFS_HOLE || n > blen))
             err = EINVAL; /* directories have no holes */
         if (err == 0)
             err = fs->io.read(fs->io.ctx, dev_off, buf, (size_t)n);
-        for (uint64_t c = 0; c < n && err == 0; c += FFS_DIRBLKSIZ)
-            err = parse_chunk(fs, buf + c, fn, arg);
+        if (err != 0 && bad && err != ENOMEM) {
+            struct ffs_bad_entry b = { .off = off, .error = err };
+            bad(bad_arg, &b);
+            err = 0;
+            continue;
+        }
+        for (uint64_t c = 0; c < n && err == 0; c += FFS_DIRBLKSIZ) {
+            err = parse_chunk(fs, buf + c, fn, arg, &fault);
+            if (err == EINVAL && bad) {
+                struct ffs_bad_entry b;
+                describe_bad(fs, buf + c + fault, FFS_DIRBLKSIZ - fault,
+                             off + c + fault, &b);
+                bad(bad_arg, &b);
+                err = 0;
+            }
+        }
     }
     fs->io.free(fs->io.ctx, buf);
     return err;
@@ -557,7 +724,7 @@ static int dir_lookup(struct ffs *fs, const struct ffs_inode *dp,
                       const char *name, size_t namlen, uint32_t *ino)
 {
     struct lookup_arg la = { name, namlen, 0 };
-    int rc = dir_iterate(fs, dp, lookup_cb, &la);
+    int rc = dir_iterate(fs, dp, lookup_cb, &la, NULL, NULL);
 
     if (rc == LOOKUP_FOUND) {
         *ino = la.ino;
@@ -952,6 +1119,14 @@ int ffs_readdir(struct ffs *fs, uint32_t ino,
                           enum ffs_type type),
                 void *arg)
 {
+    return ffs_readdir_salvage(fs, ino, fn, NULL, arg);
+}
+
+int ffs_readdir_salvage(struct ffs *fs, uint32_t ino,
+                        int (*fn)(void *arg, const char *name, uint32_t ino,
+                                  enum ffs_type type),
+                        ffs_bad_fn bad, void *arg)
+{
     struct readdir_arg ra = { fn, arg };
     struct ffs_inode ip;
     int err;
@@ -960,5 +1135,5 @@ int ffs_readdir(struct ffs *fs, uint32_t ino,
         return EINVAL;
     if ((err = read_inode(fs, ino, &ip)) != 0)
         return err;
-    return dir_iterate(fs, &ip, readdir_cb, &ra);
+    return dir_iterate(fs, &ip, readdir_cb, &ra, bad, arg);
 }

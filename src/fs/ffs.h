@@ -111,6 +111,41 @@ int ffs_readdir(struct ffs *fs, uint32_t ino,
                           enum ffs_type type),
                 void *arg);
 
+/* A directory record or block that cannot be read (ffs_readdir_salvage). */
+struct ffs_bad_entry {
+    uint64_t off;           /* its byte offset in the directory */
+    uint32_t ino;           /* the record's inode number as stored, or 0 */
+    int error;              /* EINVAL (corrupt), EIO... */
+    char name[4 * 255 + 1]; /* its name as far as it can be read ("\xNN"
+                               for bytes that cannot be shown), or "" */
+};
+typedef void (*ffs_bad_fn)(void *arg, const struct ffs_bad_entry *b);
+
+/*
+ * ffs_readdir that goes on past damage: a corrupt record (and the rest of
+ * its 512-byte chunk, whose chain is broken) or an unreadable block goes
+ * to bad, then the walk continues with the next chunk or block.  The
+ * return value is for the directory itself (ENOTDIR, EINVAL for its
+ * inode or size, ENOMEM) or fn's non-zero value.
+ */
+int ffs_readdir_salvage(struct ffs *fs, uint32_t ino,
+                        int (*fn)(void *arg, const char *name, uint32_t ino,
+                                  enum ffs_type type),
+                        ffs_bad_fn bad, void *arg);
+
+/*
+ * The block map of a file in runs, in order: fn(arg, lblk, n, dev_off,
+ * len) for each allocated block (n 1; dev_off and len as ffs_bmap says)
+ * and for each run of holes up to EOF (dev_off FFS_HOLE, len 0), however
+ * long.  Each indirect block is read once and a missing one is a hole
+ * run: the walk is linear in the file's allocated blocks.
+ * => 0; the errors of ffs_bmap (EINVAL, EFBIG for a file past triple
+ *    indirect, EIO); ENOMEM; or fn's non-zero value.
+ */
+typedef int (*ffs_run_fn)(void *arg, uint64_t lblk, uint64_t n,
+                          uint64_t dev_off, uint32_t len);
+int ffs_bmap_runs(struct ffs *fs, uint32_t ino, ffs_run_fn fn, void *arg);
+
 /*
  * => device byte offset of direct block pointer i (< 12) of inode ino and
  *    the pointer's size (4 UFS1, 8 UFS2): lets tests punch holes in images,

@@ -83,6 +83,11 @@ enum xip_kind { XIP_DEVICE, XIP_HOLE, XIP_FALLBACK };
 /* How file page off maps under XIP; *pa for XIP_DEVICE. */
 int xip_classify(struct vnode *vp, uint64_t off, enum xip_kind *kind,
                  uint64_t *pa);
+/* The same, given the block map of its block (ffs_bmap's dev and len) and
+ * the file's size: the one rule, for xip_classify and fsinfo's runs. */
+enum xip_kind xip_classify_block(struct xvm_mount *mp, uint64_t size,
+                                 uint64_t off, uint64_t dev, uint32_t alen,
+                                 uint64_t *pa);
 
 /* Mounts, their vnodes (one per inode, each on a live object that names
  * it) and their buffer caches. */

@@ -13,31 +13,34 @@
 
 #include "vfs.h"
 
+enum xip_kind xip_classify_block(struct xvm_mount *mp, uint64_t size,
+                                 uint64_t off, uint64_t dev, uint32_t alen,
+                                 uint64_t *pa)
+{
+    uint32_t pgsz = mp->vfs->core->pgsz, bsize = ffs_bsize(mp->fs);
+    uint64_t boff = off % bsize;
+    if (dev == FFS_HOLE)
+        return XIP_HOLE;
+    if (bsize < pgsz || ((dev + boff) & (pgsz - 1)) || boff + pgsz > alen)
+        return XIP_FALLBACK;
+    uint64_t tail = size - off;
+    if (tail < pgsz &&
+        !flash_is_zero(mp->flash, dev + boff + tail, pgsz - tail))
+        return XIP_FALLBACK;
+    *pa = mp->phys_base + dev + boff;
+    return XIP_DEVICE;
+}
+
 int xip_classify(struct vnode *vp, uint64_t off, enum xip_kind *kind,
                  uint64_t *pa)
 {
     struct xvm_mount *mp = vp->mp;
-    struct ffs *fs = mp->fs;
-    uint32_t pgsz = mp->vfs->core->pgsz, bsize = ffs_bsize(fs), alen;
-    uint64_t boff = off % bsize, dev;
-
-    int error = ffs_bmap(fs, vp->ino, off / bsize, &dev, &alen);
-    if (error)
-        return error;
-    *kind = XIP_FALLBACK;
-    if (dev == FFS_HOLE) {
-        *kind = XIP_HOLE;
-        return 0;
-    }
-    if (bsize < pgsz || ((dev + boff) & (pgsz - 1)) || boff + pgsz > alen)
-        return 0;
-    uint64_t tail = vp->size - off;
-    if (tail < pgsz &&
-        !flash_is_zero(mp->flash, dev + boff + tail, pgsz - tail))
-        return 0;
-    *kind = XIP_DEVICE;
-    *pa = mp->phys_base + dev + boff;
-    return 0;
+    uint32_t bsize = ffs_bsize(mp->fs), alen;
+    uint64_t dev;
+    int error = ffs_bmap(mp->fs, vp->ino, off / bsize, &dev, &alen);
+    if (error == 0)
+        *kind = xip_classify_block(mp, vp->size, off, dev, alen, pa);
+    return error;
 }
 
 static int xip_get(struct xvm_object *obj, uint64_t off, unsigned flags,
