@@ -149,26 +149,54 @@ static void test_pmap_page_protect_device_page_finds_every_mapping(void **state)
     free(dev);
 }
 
-static void test_tlb_hits_misses_and_coherence(void **state)
+/* Two private pages, the first written: in the TLB, writable. */
+static xvm_vmspace *tlb_up(xvm_machine **m, uint64_t *a)
+{
+    *m = tm_machine("sgimips", 4u << 20, 0);
+    xvm_vmspace *vs = tm_vs(*m);
+    *a = tm_anon(vs, 2, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
+    tm_wr8(vs, *a, 1);
+    return vs;
+}
+
+static void test_pmap_tlb_hits_on_every_access_after_the_first(void **state)
 {
     (void)state;
-    xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
-    xvm_vmspace *vs = tm_vs(m);
-    uint64_t a =
-        tm_anon(vs, 2, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
-    tm_wr8(vs, a, 1);
+    xvm_machine *m;
+    uint64_t a;
+    xvm_vmspace *vs = tlb_up(&m, &a);
     struct xvm_stats s0 = tm_stats(m);
     for (int i = 0; i < 100; i++)
         assert_int_equal(tm_rd8(vs, a + (uint64_t)i), i == 0 ? 1 : 0);
     struct xvm_stats s1 = tm_stats(m);
     assert_int_equal(s1.tlb_hits - s0.tlb_hits, 100);
     assert_int_equal(s1.tlb_misses, s0.tlb_misses);
-    /* mprotect must drop the cached write permission at once. */
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+/* mprotect must drop the cached write permission at once. */
+static void test_pmap_tlb_loses_write_permission_at_mprotect(void **state)
+{
+    (void)state;
+    xvm_machine *m;
+    uint64_t a;
+    xvm_vmspace *vs = tlb_up(&m, &a);
     assert_int_equal(xvm_mprotect(vs, a, PG, XVM_PROT_READ), 0);
     uint8_t v = 9;
     assert_int_equal(xvm_write(vs, a, &v, 1), EACCES);
     tm_check(m);
-    /* munmap must drop the cached translation. */
+    xvm_machine_destroy(m);
+}
+
+/* munmap must drop the cached translation. */
+static void test_pmap_tlb_loses_the_translation_at_munmap(void **state)
+{
+    (void)state;
+    xvm_machine *m;
+    uint64_t a;
+    xvm_vmspace *vs = tlb_up(&m, &a);
+    uint8_t v = 9;
     assert_int_equal(xvm_munmap(vs, a, PG), 0);
     assert_int_equal(xvm_read(vs, a, &v, 1), EFAULT);
     tm_check(m);
@@ -204,7 +232,7 @@ static void test_pmap_fork_write_protect_is_lazy_and_complete(void **state)
  * The checker sees a TLB entry that grants more than its PTE: a write
  * permission left behind after the PTE was write-protected.
  */
-static void test_check_catches_tlb_write_beyond_pte(void **state)
+static void test_pmap_check_catches_tlb_write_beyond_pte(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
@@ -234,9 +262,11 @@ int main(void)
         cmocka_unit_test(test_pmap_referenced_modified_bits_follow_accesses),
         cmocka_unit_test(
             test_pmap_page_protect_device_page_finds_every_mapping),
-        cmocka_unit_test(test_tlb_hits_misses_and_coherence),
+        cmocka_unit_test(test_pmap_tlb_hits_on_every_access_after_the_first),
+        cmocka_unit_test(test_pmap_tlb_loses_write_permission_at_mprotect),
+        cmocka_unit_test(test_pmap_tlb_loses_the_translation_at_munmap),
         cmocka_unit_test(test_pmap_fork_write_protect_is_lazy_and_complete),
-        cmocka_unit_test(test_check_catches_tlb_write_beyond_pte),
+        cmocka_unit_test(test_pmap_check_catches_tlb_write_beyond_pte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
