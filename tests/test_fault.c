@@ -277,29 +277,39 @@ struct nb16 {
     uint64_t a;
 };
 
-static struct nb16 nb16_up(void)
+static int nb16_setup(void **state)
 {
-    struct nb16 t;
-    t.m = mk_ahead("sgimips", 4u << 20);
-    t.P = tm_vs(t.m);
-    t.a = tm_anon(t.P, 16, RW, XVM_MAP_PRIVATE);
+    struct nb16 *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -1;
+    t->m = mk_ahead("sgimips", 4u << 20);
+    t->P = tm_vs(t->m);
+    t->a = tm_anon(t->P, 16, RW, XVM_MAP_PRIVATE);
     for (int i = 0; i < 16; i++)
-        tm_wr8(t.P, t.a + i * PG, (uint8_t)(100 + i));
-    tm_check(t.m);
-    return t;
+        tm_wr8(t->P, t->a + i * PG, (uint8_t)(100 + i));
+    tm_check(t->m);
+    *state = t;
+    return 0;
+}
+
+static int nb16_teardown(void **state)
+{
+    struct nb16 *t = *state;
+    xvm_machine_destroy(t->m);
+    free(t);
+    return 0;
 }
 
 static void test_fault_upper_neighbours_of_normal_advice_are_3_back_4_forward(
     void **state)
 {
-    (void)state;
-    struct nb16 t = nb16_up();
-    xvm_machine *m = t.m;
-    uint64_t a = t.a;
+    struct nb16 *t = *state;
+    xvm_machine *m = t->m;
+    uint64_t a = t->a;
 
     /* normal, in the middle: exactly 7 neighbours, read-only (ref > 1
      * after the amap is shared, and needs-copy anyway). */
-    xvm_vmspace *C = tm_fork(t.P);
+    xvm_vmspace *C = tm_fork(t->P);
     struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(tm_rd8(C, a + 8 * PG), 108);
     tm_check(m);
@@ -322,18 +332,16 @@ static void test_fault_upper_neighbours_of_normal_advice_are_3_back_4_forward(
     struct xvm_stats s2 = tm_stats(m);
     assert_int_equal(s2.neighbour_maps - s1.neighbour_maps, 4);
     assert_int_equal(count_mapped(C, a, 16), 13);
-    xvm_machine_destroy(m);
 }
 
 static void test_fault_upper_neighbours_of_random_advice_are_none(void **state)
 {
-    (void)state;
-    struct nb16 t = nb16_up();
-    xvm_machine *m = t.m;
-    uint64_t a = t.a;
+    struct nb16 *t = *state;
+    xvm_machine *m = t->m;
+    uint64_t a = t->a;
 
     /* random: 0/0. */
-    xvm_vmspace *C = tm_fork(t.P);
+    xvm_vmspace *C = tm_fork(t->P);
     struct xvm_stats s2 = tm_stats(m);
     assert_int_equal(xvm_madvise(C, a, 16 * PG, XVM_ADV_RANDOM), 0);
     assert_int_equal(tm_rd8(C, a + 14 * PG), 114);
@@ -343,20 +351,18 @@ static void test_fault_upper_neighbours_of_random_advice_are_none(void **state)
     assert_int_equal(s3.neighbour_maps, s2.neighbour_maps);
     assert_false(mapped(C, a + 13 * PG));
     assert_false(mapped(C, a + 15 * PG));
-    xvm_machine_destroy(m);
 }
 
 static void
 test_fault_upper_neighbours_of_sequential_advice_are_8_back_7_forward(
     void **state)
 {
-    (void)state;
-    struct nb16 t = nb16_up();
-    xvm_machine *m = t.m;
-    uint64_t a = t.a;
+    struct nb16 *t = *state;
+    xvm_machine *m = t->m;
+    uint64_t a = t->a;
 
     /* sequential: 8/7 from the middle of a fresh child. */
-    xvm_vmspace *C2 = tm_fork(t.P);
+    xvm_vmspace *C2 = tm_fork(t->P);
     assert_int_equal(xvm_madvise(C2, a, 16 * PG, XVM_ADV_SEQUENTIAL), 0);
     struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(tm_rd8(C2, a + 8 * PG), 108);
@@ -364,18 +370,16 @@ test_fault_upper_neighbours_of_sequential_advice_are_8_back_7_forward(
     struct xvm_stats s1 = tm_stats(m);
     assert_int_equal(s1.neighbour_maps - s0.neighbour_maps, 15);
     assert_int_equal(count_mapped(C2, a, 16), 16);
-    xvm_machine_destroy(m);
 }
 
 static void test_fault_upper_neighbours_are_clipped_to_the_entry(void **state)
 {
-    (void)state;
-    struct nb16 t = nb16_up();
-    xvm_machine *m = t.m;
-    uint64_t a = t.a;
+    struct nb16 *t = *state;
+    xvm_machine *m = t->m;
+    uint64_t a = t->a;
 
     /* Entry edges: the window is clipped to the entry. */
-    xvm_vmspace *C3 = tm_fork(t.P);
+    xvm_vmspace *C3 = tm_fork(t->P);
     struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(tm_rd8(C3, a), 100);
     struct xvm_stats s1 = tm_stats(m);
@@ -385,7 +389,6 @@ static void test_fault_upper_neighbours_are_clipped_to_the_entry(void **state)
     struct xvm_stats s2 = tm_stats(m);
     assert_int_equal(s2.neighbour_maps - s1.neighbour_maps, 3);
     assert_int_equal(count_mapped(C3, a, 16), 9);
-    xvm_machine_destroy(m);
 }
 
 /* Anons with ref 1 are mapped writable as neighbours: the parent's own
@@ -393,11 +396,10 @@ static void test_fault_upper_neighbours_are_clipped_to_the_entry(void **state)
  * copy its amap first: its child has gone.) */
 static void test_fault_upper_neighbours_with_ref_one_are_writable(void **state)
 {
-    (void)state;
-    struct nb16 t = nb16_up();
-    xvm_machine *m = t.m;
-    xvm_vmspace *P = t.P;
-    uint64_t a = t.a;
+    struct nb16 *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *P = t->P;
+    uint64_t a = t->a;
 
     xvm_vmspace_destroy(tm_fork(P));
     tm_wr8(P, a, 100);
@@ -417,7 +419,6 @@ static void test_fault_upper_neighbours_with_ref_one_are_writable(void **state)
     tm_wr8(P, a + 12 * PG, 7);
     assert_int_equal(tm_stats(m).faults, s1.faults);
     tm_check(m);
-    xvm_machine_destroy(m);
 }
 
 /* xvm_config_fault_ahead(n): n back and n forward; random stays 0/0. */
@@ -468,38 +469,43 @@ struct aobj16 {
 };
 
 /* An aobj of 16 pages, every one resident (written through P). */
-static struct aobj16 aobj16_up(void)
+static int aobj16_setup(void **state)
 {
-    struct aobj16 t;
-    t.m = mk_ahead("amd64", 4u << 20);
-    assert_int_equal(xvm_aobj_create(t.m, 16 * PG, &t.obj), 0);
-    t.P = tm_vs(t.m);
-    t.p = map_obj(t.P, 16 * PG, RW, XVM_MAP_SHARED, t.obj, 0);
+    struct aobj16 *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -1;
+    t->m = mk_ahead("amd64", 4u << 20);
+    assert_int_equal(xvm_aobj_create(t->m, 16 * PG, &t->obj), 0);
+    t->P = tm_vs(t->m);
+    t->p = map_obj(t->P, 16 * PG, RW, XVM_MAP_SHARED, t->obj, 0);
     for (int i = 0; i < 16; i++)
-        tm_wr8(t.P, t.p + i * PG, (uint8_t)(50 + i));
-    tm_check(t.m);
-    assert_int_equal(tm_stats(t.m).pages[XVM_USE_AOBJ], 16);
-    assert_int_equal(tm_stats(t.m).zero_page_maps, 0);
-    return t;
+        tm_wr8(t->P, t->p + i * PG, (uint8_t)(50 + i));
+    tm_check(t->m);
+    assert_int_equal(tm_stats(t->m).pages[XVM_USE_AOBJ], 16);
+    assert_int_equal(tm_stats(t->m).zero_page_maps, 0);
+    *state = t;
+    return 0;
 }
 
-static void aobj16_down(struct aobj16 *t)
+static int aobj16_teardown(void **state)
 {
+    struct aobj16 *t = *state;
     xvm_object_release(t->obj);
     tm_check(t->m);
     xvm_machine_destroy(t->m);
+    free(t);
+    return 0;
 }
 
 static void test_fault_lower_neighbours_of_shared_aobj_are_resident_pages(
     void **state)
 {
-    (void)state;
-    struct aobj16 t = aobj16_up();
-    xvm_machine *m = t.m;
-    xvm_vmspace *P = t.P, *Q = tm_vs(m);
-    uint64_t p = t.p;
+    struct aobj16 *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *P = t->P, *Q = tm_vs(m);
+    uint64_t p = t->p;
 
-    uint64_t q = map_obj(Q, 16 * PG, RW, XVM_MAP_SHARED, t.obj, 0);
+    uint64_t q = map_obj(Q, 16 * PG, RW, XVM_MAP_SHARED, t->obj, 0);
     struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(tm_rd8(Q, q + 8 * PG), 58);
     tm_check(m);
@@ -515,20 +521,18 @@ static void test_fault_lower_neighbours_of_shared_aobj_are_resident_pages(
     assert_int_equal(tm_rd8(P, p + 12 * PG), 0xEE);
     assert_int_equal(page_at(P, p + 12 * PG), page_at(Q, q + 12 * PG));
     tm_check(m);
-    aobj16_down(&t);
 }
 
 /* A private mapping of the object: neighbours are read-only. */
 static void test_fault_lower_neighbours_in_private_mapping_are_read_only(
     void **state)
 {
-    (void)state;
-    struct aobj16 t = aobj16_up();
-    xvm_machine *m = t.m;
+    struct aobj16 *t = *state;
+    xvm_machine *m = t->m;
 
-    tm_wr8(t.P, t.p + 12 * PG, 0xEE);
+    tm_wr8(t->P, t->p + 12 * PG, 0xEE);
     xvm_vmspace *R = tm_vs(m);
-    uint64_t r = map_obj(R, 16 * PG, RW, XVM_MAP_PRIVATE, t.obj, 0);
+    uint64_t r = map_obj(R, 16 * PG, RW, XVM_MAP_PRIVATE, t->obj, 0);
     struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(tm_rd8(R, r + 8 * PG), 58);
     tm_check(m);
@@ -537,16 +541,14 @@ static void test_fault_lower_neighbours_in_private_mapping_are_read_only(
     for (int i = 5; i <= 12; i++)
         assert_false(writable(R, r + i * PG));
     assert_int_equal(tm_rd8(R, r + 12 * PG), 0xEE);
-    aobj16_down(&t);
 }
 
 /* A fresh object: nothing resident, so no neighbours, one frame. */
 static void test_fault_lower_fault_in_fresh_aobj_maps_no_neighbours(
     void **state)
 {
-    (void)state;
-    struct aobj16 t = aobj16_up();
-    xvm_machine *m = t.m;
+    struct aobj16 *t = *state;
+    xvm_machine *m = t->m;
     xvm_vmspace *Q = tm_vs(m);
 
     xvm_object *fresh;
@@ -563,7 +565,6 @@ static void test_fault_lower_fault_in_fresh_aobj_maps_no_neighbours(
     assert_int_equal(s1.zero_page_maps, s0.zero_page_maps);
     assert_true(writable(Q, f + 8 * PG));
     xvm_object_release(fresh);
-    aobj16_down(&t);
 }
 
 /* Two adjacent read-only entries of one object (x, then y), whose 8
@@ -575,45 +576,50 @@ struct edges {
     uint64_t x, y;
 };
 
-static struct edges edges_up(void)
+static int edges_setup(void **state)
 {
-    struct edges t;
-    t.m = mk_ahead("sgimips", 4u << 20);
-    assert_int_equal(xvm_aobj_create(t.m, 8 * PG, &t.obj), 0);
-    xvm_vmspace *P = tm_vs(t.m);
-    t.Q = tm_vs(t.m);
-    uint64_t p = map_obj(P, 8 * PG, RW, XVM_MAP_SHARED, t.obj, 0);
+    struct edges *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -1;
+    t->m = mk_ahead("sgimips", 4u << 20);
+    assert_int_equal(xvm_aobj_create(t->m, 8 * PG, &t->obj), 0);
+    xvm_vmspace *P = tm_vs(t->m);
+    t->Q = tm_vs(t->m);
+    uint64_t p = map_obj(P, 8 * PG, RW, XVM_MAP_SHARED, t->obj, 0);
     for (int i = 0; i < 8; i++)
         tm_wr8(P, p + i * PG, (uint8_t)i);
-    t.x = 0x10000000;
-    assert_int_equal(xvm_mmap(t.Q, &t.x, 4 * PG, XVM_PROT_READ,
-                              XVM_MAP_SHARED | XVM_MAP_FIXED, t.obj, 0),
+    t->x = 0x10000000;
+    assert_int_equal(xvm_mmap(t->Q, &t->x, 4 * PG, XVM_PROT_READ,
+                              XVM_MAP_SHARED | XVM_MAP_FIXED, t->obj, 0),
                      0);
-    t.y = t.x + 4 * PG;
-    assert_int_equal(xvm_mmap(t.Q, &t.y, 4 * PG, XVM_PROT_READ,
-                              XVM_MAP_SHARED | XVM_MAP_FIXED, t.obj, 4 * PG),
+    t->y = t->x + 4 * PG;
+    assert_int_equal(xvm_mmap(t->Q, &t->y, 4 * PG, XVM_PROT_READ,
+                              XVM_MAP_SHARED | XVM_MAP_FIXED, t->obj, 4 * PG),
                      0);
-    assert_int_equal(t.y, t.x + 4 * PG);
-    tm_check(t.m);
-    return t;
+    assert_int_equal(t->y, t->x + 4 * PG);
+    tm_check(t->m);
+    *state = t;
+    return 0;
 }
 
-static void edges_down(struct edges *t)
+static int edges_teardown(void **state)
 {
+    struct edges *t = *state;
     tm_check(t->m);
     xvm_object_release(t->obj);
     xvm_machine_destroy(t->m);
+    free(t);
+    return 0;
 }
 
 /* A fault near the end of the first entry maps no neighbour in the
  * second. */
 static void test_fault_neighbours_stop_at_entry_edges(void **state)
 {
-    (void)state;
-    struct edges t = edges_up();
-    xvm_machine *m = t.m;
-    xvm_vmspace *Q = t.Q;
-    uint64_t x = t.x, y = t.y;
+    struct edges *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *Q = t->Q;
+    uint64_t x = t->x, y = t->y;
 
     struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(tm_rd8(Q, x + 3 * PG), 3);
@@ -629,22 +635,19 @@ static void test_fault_neighbours_stop_at_entry_edges(void **state)
     assert_int_equal(count_mapped(Q, x, 8), 8);
     /* Read-only entry: neighbours of a shared object are read-only too. */
     assert_false(writable(Q, y + PG));
-    edges_down(&t);
 }
 
 /* A hint inside a mapping places a new one after it, leaving both. */
 static void test_fault_mmap_hint_inside_a_mapping_places_it_after(void **state)
 {
-    (void)state;
-    struct edges t = edges_up();
-    xvm_vmspace *Q = t.Q;
+    struct edges *t = *state;
+    xvm_vmspace *Q = t->Q;
 
-    uint64_t h = t.x + PG;
+    uint64_t h = t->x + PG;
     assert_int_equal(
         xvm_mmap(Q, &h, PG, XVM_PROT_READ, XVM_MAP_PRIVATE, NULL, 0), 0);
-    assert_true(h >= t.y + 4 * PG);
-    assert_int_equal(tm_rd8(Q, t.x + PG), 1);
-    edges_down(&t);
+    assert_true(h >= t->y + 4 * PG);
+    assert_int_equal(tm_rd8(Q, t->x + PG), 1);
 }
 
 /* ---- lower path ---- */
@@ -982,14 +985,39 @@ static void test_fault_device_shared_mapping_is_read_only_and_counts_pv(
 
 /* ---- wiring ---- */
 
+/* A machine with fault-ahead and one vmspace, for the mlock tests. */
+struct ahead {
+    xvm_machine *m;
+    xvm_vmspace *P;
+};
+
+static int ahead_setup(void **state)
+{
+    struct ahead *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -1;
+    t->m = mk_ahead("sgimips", 4u << 20);
+    t->P = tm_vs(t->m);
+    *state = t;
+    return 0;
+}
+
+static int ahead_teardown(void **state)
+{
+    struct ahead *t = *state;
+    xvm_machine_destroy(t->m);
+    free(t);
+    return 0;
+}
+
 /* Private anon, RW: every page is zero-filled and wired; no neighbours
  * are made by a wiring fault; locks do not nest. */
 static void test_fault_mlock_wires_every_private_anon_page_without_neighbours(
     void **state)
 {
-    (void)state;
-    xvm_machine *m = mk_ahead("sgimips", 4u << 20);
-    xvm_vmspace *P = tm_vs(m);
+    struct ahead *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *P = t->P;
 
     uint64_t a = tm_anon(P, 4, RW, XVM_MAP_PRIVATE);
     tm_wr8(P, a + PG, 7); /* one page already there */
@@ -1013,15 +1041,14 @@ static void test_fault_mlock_wires_every_private_anon_page_without_neighbours(
         assert_int_equal(wire_of(P, a + i * PG), 0);
     assert_false(pte_at(P, a) & PTE_WIRED);
     assert_int_equal(xvm_munlock(P, a, 4 * PG), 0); /* no-op */
-    xvm_machine_destroy(m);
 }
 
 /* Read-only private anon: the zero page is wired, once per mapping. */
 static void test_fault_mlock_of_read_only_anon_wires_the_zero_page(void **state)
 {
-    (void)state;
-    xvm_machine *m = mk_ahead("sgimips", 4u << 20);
-    xvm_vmspace *P = tm_vs(m);
+    struct ahead *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *P = t->P;
 
     uint64_t z = tm_anon(P, 2, XVM_PROT_READ, XVM_MAP_PRIVATE);
     assert_int_equal(xvm_mlock(P, z, 2 * PG), 0);
@@ -1041,15 +1068,14 @@ static void test_fault_mlock_of_read_only_anon_wires_the_zero_page(void **state)
     assert_int_equal(wire_of(P, z), 0);
     assert_int_equal(wire_of(P, z + PG), 0);
     tm_check(m);
-    xvm_machine_destroy(m);
 }
 
 /* Exec-only mapping: wired by an exec fault. */
 static void test_fault_mlock_of_exec_only_mapping_faults_as_exec(void **state)
 {
-    (void)state;
-    xvm_machine *m = mk_ahead("sgimips", 4u << 20);
-    xvm_vmspace *P = tm_vs(m);
+    struct ahead *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *P = t->P;
 
     uint64_t x = tm_anon(P, 1, XVM_PROT_EXEC, XVM_MAP_PRIVATE);
     struct xvm_stats s0 = tm_stats(m);
@@ -1057,30 +1083,28 @@ static void test_fault_mlock_of_exec_only_mapping_faults_as_exec(void **state)
     assert_int_equal(tm_stats(m).faults_exec - s0.faults_exec, 1);
     assert_true(pte_at(P, x) & PTE_WIRED);
     tm_check(m);
-    xvm_machine_destroy(m);
 }
 
 /* PROT_NONE cannot be wired; nor can a hole. */
 static void test_fault_mlock_of_prot_none_is_eacces_and_of_a_hole_enomem(
     void **state)
 {
-    (void)state;
-    xvm_machine *m = mk_ahead("sgimips", 4u << 20);
-    xvm_vmspace *P = tm_vs(m);
+    struct ahead *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *P = t->P;
 
     uint64_t n = tm_anon(P, 1, XVM_PROT_NONE, XVM_MAP_PRIVATE);
     assert_int_equal(xvm_mlock(P, n, PG), EACCES);
     assert_int_equal(xvm_mlock(P, n + 4 * PG, PG), ENOMEM); /* a hole */
     tm_check(m);
-    xvm_machine_destroy(m);
 }
 
 /* Shared anon (aobj): object pages allocated and wired. */
 static void test_fault_mlock_of_shared_anon_wires_object_pages(void **state)
 {
-    (void)state;
-    xvm_machine *m = mk_ahead("sgimips", 4u << 20);
-    xvm_vmspace *P = tm_vs(m);
+    struct ahead *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *P = t->P;
 
     uint64_t s = tm_anon(P, 3, RW, XVM_MAP_SHARED);
     struct xvm_stats s0 = tm_stats(m);
@@ -1094,16 +1118,15 @@ static void test_fault_mlock_of_shared_anon_wires_object_pages(void **state)
     assert_int_equal(xvm_munlock(P, s, 3 * PG), 0);
     assert_int_equal(wire_of(P, s), 0);
     tm_check(m);
-    xvm_machine_destroy(m);
 }
 
 /* Device pages are never wired (paper §11.4): EINVAL, nothing left
  * wired, read access unaffected. */
 static void test_fault_mlock_of_shared_device_pages_is_einval(void **state)
 {
-    (void)state;
-    xvm_machine *m = mk_ahead("sgimips", 4u << 20);
-    xvm_vmspace *P = tm_vs(m);
+    struct ahead *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *P = t->P;
 
     struct dev d = dev_make(m, 0x1c000000, 4);
     uint64_t dv = map_obj(P, 4 * PG, XVM_PROT_READ, XVM_MAP_SHARED, d.obj, 0);
@@ -1114,7 +1137,6 @@ static void test_fault_mlock_of_shared_device_pages_is_einval(void **state)
     xvm_vmspace_destroy(P);
     tm_check(m);
     xvm_object_release(d.obj);
-    xvm_machine_destroy(m);
     free(d.bytes);
 }
 
@@ -1123,9 +1145,9 @@ static void test_fault_mlock_of_shared_device_pages_is_einval(void **state)
 static void test_fault_mlock_of_private_device_mapping_waits_for_copies(
     void **state)
 {
-    (void)state;
-    xvm_machine *m = mk_ahead("sgimips", 4u << 20);
-    xvm_vmspace *P = tm_vs(m);
+    struct ahead *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *P = t->P;
 
     struct dev d = dev_make(m, 0x1c000000, 4);
     uint64_t dp = map_obj(P, 4 * PG, RW, XVM_MAP_PRIVATE, d.obj, 0);
@@ -1143,7 +1165,6 @@ static void test_fault_mlock_of_private_device_mapping_waits_for_copies(
     xvm_vmspace_destroy(P);
     tm_check(m);
     xvm_object_release(d.obj);
-    xvm_machine_destroy(m);
     free(d.bytes);
 }
 
@@ -1885,22 +1906,37 @@ int main(void)
         cmocka_unit_test(test_fault_upper_read_of_shared_anon_maps_read_only),
         cmocka_unit_test(
             test_fault_upper_write_to_anon_with_ref_one_does_not_promote),
-        cmocka_unit_test(
-            test_fault_upper_neighbours_of_normal_advice_are_3_back_4_forward),
-        cmocka_unit_test(test_fault_upper_neighbours_of_random_advice_are_none),
-        cmocka_unit_test(
-            test_fault_upper_neighbours_of_sequential_advice_are_8_back_7_forward),
-        cmocka_unit_test(test_fault_upper_neighbours_are_clipped_to_the_entry),
-        cmocka_unit_test(test_fault_upper_neighbours_with_ref_one_are_writable),
+        cmocka_unit_test_setup_teardown(
+            test_fault_upper_neighbours_of_normal_advice_are_3_back_4_forward,
+            nb16_setup, nb16_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_upper_neighbours_of_random_advice_are_none, nb16_setup,
+            nb16_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_upper_neighbours_of_sequential_advice_are_8_back_7_forward,
+            nb16_setup, nb16_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_upper_neighbours_are_clipped_to_the_entry, nb16_setup,
+            nb16_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_upper_neighbours_with_ref_one_are_writable, nb16_setup,
+            nb16_teardown),
         cmocka_unit_test(test_fault_config_fault_ahead_sets_every_window),
-        cmocka_unit_test(
-            test_fault_lower_neighbours_of_shared_aobj_are_resident_pages),
-        cmocka_unit_test(
-            test_fault_lower_neighbours_in_private_mapping_are_read_only),
-        cmocka_unit_test(
-            test_fault_lower_fault_in_fresh_aobj_maps_no_neighbours),
-        cmocka_unit_test(test_fault_neighbours_stop_at_entry_edges),
-        cmocka_unit_test(test_fault_mmap_hint_inside_a_mapping_places_it_after),
+        cmocka_unit_test_setup_teardown(
+            test_fault_lower_neighbours_of_shared_aobj_are_resident_pages,
+            aobj16_setup, aobj16_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_lower_neighbours_in_private_mapping_are_read_only,
+            aobj16_setup, aobj16_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_lower_fault_in_fresh_aobj_maps_no_neighbours,
+            aobj16_setup, aobj16_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_neighbours_stop_at_entry_edges, edges_setup,
+            edges_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_mmap_hint_inside_a_mapping_places_it_after, edges_setup,
+            edges_teardown),
         cmocka_unit_test(
             test_fault_lower_read_of_untouched_private_anon_maps_zero_page),
         cmocka_unit_test(test_fault_lower_shared_anon_write_maps_object_page),
@@ -1918,17 +1954,27 @@ int main(void)
             test_fault_device_private_mapping_reads_in_place_writes_promote),
         cmocka_unit_test(
             test_fault_device_shared_mapping_is_read_only_and_counts_pv),
-        cmocka_unit_test(
-            test_fault_mlock_wires_every_private_anon_page_without_neighbours),
-        cmocka_unit_test(
-            test_fault_mlock_of_read_only_anon_wires_the_zero_page),
-        cmocka_unit_test(test_fault_mlock_of_exec_only_mapping_faults_as_exec),
-        cmocka_unit_test(
-            test_fault_mlock_of_prot_none_is_eacces_and_of_a_hole_enomem),
-        cmocka_unit_test(test_fault_mlock_of_shared_anon_wires_object_pages),
-        cmocka_unit_test(test_fault_mlock_of_shared_device_pages_is_einval),
-        cmocka_unit_test(
-            test_fault_mlock_of_private_device_mapping_waits_for_copies),
+        cmocka_unit_test_setup_teardown(
+            test_fault_mlock_wires_every_private_anon_page_without_neighbours,
+            ahead_setup, ahead_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_mlock_of_read_only_anon_wires_the_zero_page, ahead_setup,
+            ahead_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_mlock_of_exec_only_mapping_faults_as_exec, ahead_setup,
+            ahead_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_mlock_of_prot_none_is_eacces_and_of_a_hole_enomem,
+            ahead_setup, ahead_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_mlock_of_shared_anon_wires_object_pages, ahead_setup,
+            ahead_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_mlock_of_shared_device_pages_is_einval, ahead_setup,
+            ahead_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_mlock_of_private_device_mapping_waits_for_copies,
+            ahead_setup, ahead_teardown),
         cmocka_unit_test_setup_teardown(
             test_fault_mlock_refused_part_way_unwires_everything, hold_setup,
             hold_teardown),
