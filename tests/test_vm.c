@@ -487,8 +487,8 @@ static void test_machines_side_by_side_share_nothing(void **state)
 /*
  * A device segment mapped private into three processes; one writes and
  * gets a private copy (promotion from the device page), the others and
- * the device's bytes stay as they were.  Each test runs on both
- * profiles.
+ * the device's bytes stay as they were.  Each test is registered once
+ * for each profile (DEVICE_TEST).
  */
 enum { NPG = 4 };
 static const uint64_t dev_pa = 0x1c000000;
@@ -515,10 +515,34 @@ static void dev3_device(struct dev3 *t, const char *profile)
     assert_int_equal(xvm_devobj_create(m, dev_pa, NPG * PG, &t->obj), 0);
 }
 
-/* ... mapped private into three processes, each reading it all. */
-static void dev3_up(struct dev3 *t, const char *profile)
+/* Releases the object and destroys the machine. */
+static void dev3_down(struct dev3 *t)
 {
-    dev3_device(t, profile);
+    xvm_object_release(t->obj);
+    xvm_machine_destroy(t->m);
+    free(t->dev);
+    free(t->orig);
+}
+
+/* Fixtures for the profile named by the test's initial state: the
+ * device alone, or mapped private into three processes, each reading it
+ * all. */
+static int dev3_device_setup(void **state)
+{
+    struct dev3 *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -1;
+    dev3_device(t, *state);
+    *state = t;
+    return 0;
+}
+
+static int dev3_setup(void **state)
+{
+    int error = dev3_device_setup(state);
+    if (error)
+        return error;
+    struct dev3 *t = *state;
     xvm_machine *m = t->m;
     t->st0 = tm_stats(m);
     for (int k = 0; k < 3; k++) {
@@ -533,6 +557,27 @@ static void dev3_up(struct dev3 *t, const char *profile)
         assert_memory_equal(buf, t->orig, sizeof(buf));
         tm_check(m);
     }
+    return 0;
+}
+
+static int dev3_device_teardown(void **state)
+{
+    struct dev3 *t = *state;
+    dev3_down(t);
+    free(t);
+    return 0;
+}
+
+/* Every process gone: no PV entry left, the device bytes untouched. */
+static int dev3_teardown(void **state)
+{
+    struct dev3 *t = *state;
+    for (int k = 0; k < 3; k++)
+        xvm_vmspace_destroy(t->vs[k]);
+    tm_check(t->m);
+    assert_int_equal(tm_stats(t->m).pv_entries, 0);
+    assert_memory_equal(t->dev, t->orig, NPG * PG);
+    return dev3_device_teardown(state);
 }
 
 /* The second process writes three bytes across its first two pages. */
@@ -544,152 +589,94 @@ static void dev3_write(struct dev3 *t)
     tm_check(t->m);
 }
 
-/* Releases the object and destroys the machine. */
-static void dev3_down(struct dev3 *t)
-{
-    xvm_machine *m = t->m;
-    xvm_object_release(t->obj);
-    xvm_machine_destroy(m);
-    free(t->dev);
-    free(t->orig);
-}
-
-/* Every process gone: no PV entry left, the device bytes untouched. */
-static void dev3_destroy_all(struct dev3 *t)
-{
-    xvm_machine *m = t->m;
-    for (int k = 0; k < 3; k++)
-        xvm_vmspace_destroy(t->vs[k]);
-    tm_check(m);
-    assert_int_equal(tm_stats(m).pv_entries, 0);
-    assert_memory_equal(t->dev, t->orig, NPG * PG);
-}
-
 static void test_device_registration_refuses_overlap_and_bad_ranges(
     void **state)
 {
-    (void)state;
-    for (size_t p = 0; p < 2; p++) {
-        struct dev3 t;
-        dev3_device(&t, profiles[p]);
-        xvm_machine *m = t.m;
-        assert_int_equal(xvm_physload_device(m, dev_pa, NPG * PG, t.dev),
-                         EEXIST);
-        assert_int_equal(xvm_physload_device(m, 0, NPG * PG, t.dev), EINVAL);
-        xvm_object *bad = NULL;
-        assert_int_equal(xvm_devobj_create(m, dev_pa + PG, NPG * PG, &bad),
-                         EINVAL);
-        assert_null(bad);
-        tm_check(m);
-        dev3_down(&t);
-    }
+    struct dev3 *t = *state;
+    xvm_machine *m = t->m;
+    assert_int_equal(xvm_physload_device(m, dev_pa, NPG * PG, t->dev), EEXIST);
+    assert_int_equal(xvm_physload_device(m, 0, NPG * PG, t->dev), EINVAL);
+    xvm_object *bad = NULL;
+    assert_int_equal(xvm_devobj_create(m, dev_pa + PG, NPG * PG, &bad), EINVAL);
+    assert_null(bad);
+    tm_check(m);
 }
 
 static void test_device_pages_mapped_private_in_three_use_no_ram(void **state)
 {
-    (void)state;
-    for (size_t p = 0; p < 2; p++) {
-        struct dev3 t;
-        dev3_up(&t, profiles[p]);
-        struct xvm_stats st = tm_stats(t.m);
-        /* Mapped without a single RAM frame for data; PV in the hash. */
-        assert_int_equal(st.pages[XVM_USE_ANON], 0);
-        assert_int_equal(st.pages[XVM_USE_PAGECACHE], 0);
-        assert_int_equal(st.pv_device, 3 * NPG);
-        assert_int_equal(st.device_maps - t.st0.device_maps, 3 * NPG);
-        uint64_t pa0;
-        assert_int_equal(xvm_extract(t.vs[0], t.a[0] + 5, &pa0), 0);
-        assert_int_equal(pa0, dev_pa + 5);
-        dev3_destroy_all(&t);
-        dev3_down(&t);
-    }
+    struct dev3 *t = *state;
+    struct xvm_stats st = tm_stats(t->m);
+    /* Mapped without a single RAM frame for data; PV in the hash. */
+    assert_int_equal(st.pages[XVM_USE_ANON], 0);
+    assert_int_equal(st.pages[XVM_USE_PAGECACHE], 0);
+    assert_int_equal(st.pv_device, 3 * NPG);
+    assert_int_equal(st.device_maps - t->st0.device_maps, 3 * NPG);
+    uint64_t pa0;
+    assert_int_equal(xvm_extract(t->vs[0], t->a[0] + 5, &pa0), 0);
+    assert_int_equal(pa0, dev_pa + 5);
 }
 
 static void test_device_page_written_by_one_process_is_promoted_there_only(
     void **state)
 {
-    (void)state;
-    for (size_t p = 0; p < 2; p++) {
-        struct dev3 t;
-        dev3_up(&t, profiles[p]);
-        dev3_write(&t);
-        struct xvm_stats st = tm_stats(t.m);
-        assert_int_equal(st.cow_from_device, 2);
-        assert_int_equal(st.pages[XVM_USE_ANON], 2);
-        assert_int_equal(st.pv_device, 3 * NPG - 2);
-        uint8_t buf[NPG * PG];
-        assert_int_equal(xvm_read(t.vs[1], t.a[1], buf, sizeof(buf)), 0);
-        assert_memory_equal(buf + PG - 1, dev3_w, 3);
-        assert_memory_equal(buf, t.orig, PG - 1);
-        assert_memory_equal(buf + PG + 2, t.orig + PG + 2, (NPG - 1) * PG - 2);
-        for (int k = 0; k < 3; k += 2) {
-            assert_int_equal(xvm_read(t.vs[k], t.a[k], buf, sizeof(buf)), 0);
-            assert_memory_equal(buf, t.orig, sizeof(buf));
-        }
-        assert_memory_equal(t.dev, t.orig, NPG * PG);
-        dev3_destroy_all(&t);
-        dev3_down(&t);
+    struct dev3 *t = *state;
+    dev3_write(t);
+    struct xvm_stats st = tm_stats(t->m);
+    assert_int_equal(st.cow_from_device, 2);
+    assert_int_equal(st.pages[XVM_USE_ANON], 2);
+    assert_int_equal(st.pv_device, 3 * NPG - 2);
+    uint8_t buf[NPG * PG];
+    assert_int_equal(xvm_read(t->vs[1], t->a[1], buf, sizeof(buf)), 0);
+    assert_memory_equal(buf + PG - 1, dev3_w, 3);
+    assert_memory_equal(buf, t->orig, PG - 1);
+    assert_memory_equal(buf + PG + 2, t->orig + PG + 2, (NPG - 1) * PG - 2);
+    for (int k = 0; k < 3; k += 2) {
+        assert_int_equal(xvm_read(t->vs[k], t->a[k], buf, sizeof(buf)), 0);
+        assert_memory_equal(buf, t->orig, sizeof(buf));
     }
+    assert_memory_equal(t->dev, t->orig, NPG * PG);
 }
 
 /* A fork shares the promoted page until the child writes it. */
 static void test_device_promoted_page_is_shared_by_fork_until_written(
     void **state)
 {
-    (void)state;
-    for (size_t p = 0; p < 2; p++) {
-        struct dev3 t;
-        dev3_up(&t, profiles[p]);
-        dev3_write(&t);
-        xvm_vmspace *c;
-        assert_int_equal(xvm_vmspace_fork(t.vs[1], &c), 0);
-        assert_int_equal(tm_rd8(c, t.a[1] + PG), 0xBB);
-        tm_wr8(c, t.a[1] + PG, 0x11);
-        assert_int_equal(tm_rd8(t.vs[1], t.a[1] + PG), 0xBB);
-        tm_check(t.m);
-        xvm_vmspace_destroy(c);
-        dev3_destroy_all(&t);
-        dev3_down(&t);
-    }
+    struct dev3 *t = *state;
+    dev3_write(t);
+    xvm_vmspace *c;
+    assert_int_equal(xvm_vmspace_fork(t->vs[1], &c), 0);
+    assert_int_equal(tm_rd8(c, t->a[1] + PG), 0xBB);
+    tm_wr8(c, t->a[1] + PG, 0x11);
+    assert_int_equal(tm_rd8(t->vs[1], t->a[1] + PG), 0xBB);
+    tm_check(t->m);
+    xvm_vmspace_destroy(c);
 }
 
 /* Shared mappings of read-only device memory cannot be writable. */
 static void test_device_shared_mapping_cannot_be_writable(void **state)
 {
-    (void)state;
-    for (size_t p = 0; p < 2; p++) {
-        struct dev3 t;
-        dev3_up(&t, profiles[p]);
-        uint64_t sh = 0;
-        assert_int_equal(
-            xvm_mmap(t.vs[0], &sh, PG, RW, XVM_MAP_SHARED, t.obj, 0), EACCES);
-        assert_int_equal(xvm_mmap(t.vs[0], &sh, PG, XVM_PROT_READ,
-                                  XVM_MAP_SHARED, t.obj, PG),
-                         0);
-        assert_int_equal(xvm_mprotect(t.vs[0], sh, PG, RW), EACCES);
-        assert_int_equal(tm_rd8(t.vs[0], sh), t.orig[PG]);
-        tm_check(t.m);
-        dev3_destroy_all(&t);
-        dev3_down(&t);
-    }
+    struct dev3 *t = *state;
+    uint64_t sh = 0;
+    assert_int_equal(xvm_mmap(t->vs[0], &sh, PG, RW, XVM_MAP_SHARED, t->obj, 0),
+                     EACCES);
+    assert_int_equal(
+        xvm_mmap(t->vs[0], &sh, PG, XVM_PROT_READ, XVM_MAP_SHARED, t->obj, PG),
+        0);
+    assert_int_equal(xvm_mprotect(t->vs[0], sh, PG, RW), EACCES);
+    assert_int_equal(tm_rd8(t->vs[0], sh), t->orig[PG]);
+    tm_check(t->m);
 }
 
 /* Wiring a device page is refused (paper §11.4). */
 static void test_device_page_cannot_be_wired(void **state)
 {
-    (void)state;
-    for (size_t p = 0; p < 2; p++) {
-        struct dev3 t;
-        dev3_up(&t, profiles[p]);
-        uint64_t sh = 0;
-        assert_int_equal(xvm_mmap(t.vs[0], &sh, PG, XVM_PROT_READ,
-                                  XVM_MAP_SHARED, t.obj, PG),
-                         0);
-        assert_int_equal(xvm_mlock(t.vs[0], sh, PG), EINVAL);
-        tm_check(t.m);
-        dev3_destroy_all(&t);
-        dev3_down(&t);
-    }
+    struct dev3 *t = *state;
+    uint64_t sh = 0;
+    assert_int_equal(
+        xvm_mmap(t->vs[0], &sh, PG, XVM_PROT_READ, XVM_MAP_SHARED, t->obj, PG),
+        0);
+    assert_int_equal(xvm_mlock(t->vs[0], sh, PG), EINVAL);
+    tm_check(t->m);
 }
 
 /*
@@ -745,6 +732,13 @@ static void test_fault_copy_of_shared_amap_is_safe_from_other_sharers(
     xvm_machine_destroy(m);
 }
 
+/* A device test on each profile, named after it. */
+#define DEVICE_TEST(f, setup, teardown)                                        \
+    { #f "_sgimips", f, setup, teardown, "sgimips" },                          \
+    {                                                                          \
+#f "_amd64", f, setup, teardown, "amd64"                               \
+    }
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -771,15 +765,19 @@ int main(void)
         cmocka_unit_test(
             test_enomem_in_tiny_ram_changes_nothing_and_freeing_recovers),
         cmocka_unit_test(test_machines_side_by_side_share_nothing),
-        cmocka_unit_test(
-            test_device_registration_refuses_overlap_and_bad_ranges),
-        cmocka_unit_test(test_device_pages_mapped_private_in_three_use_no_ram),
-        cmocka_unit_test(
-            test_device_page_written_by_one_process_is_promoted_there_only),
-        cmocka_unit_test(
-            test_device_promoted_page_is_shared_by_fork_until_written),
-        cmocka_unit_test(test_device_shared_mapping_cannot_be_writable),
-        cmocka_unit_test(test_device_page_cannot_be_wired),
+        DEVICE_TEST(test_device_registration_refuses_overlap_and_bad_ranges,
+                    dev3_device_setup, dev3_device_teardown),
+        DEVICE_TEST(test_device_pages_mapped_private_in_three_use_no_ram,
+                    dev3_setup, dev3_teardown),
+        DEVICE_TEST(
+            test_device_page_written_by_one_process_is_promoted_there_only,
+            dev3_setup, dev3_teardown),
+        DEVICE_TEST(test_device_promoted_page_is_shared_by_fork_until_written,
+                    dev3_setup, dev3_teardown),
+        DEVICE_TEST(test_device_shared_mapping_cannot_be_writable, dev3_setup,
+                    dev3_teardown),
+        DEVICE_TEST(test_device_page_cannot_be_wired, dev3_setup,
+                    dev3_teardown),
         cmocka_unit_test(test_access_length_near_2_64_on_tlb_hit_is_efault),
         cmocka_unit_test(
             test_fault_copy_of_shared_amap_is_safe_from_other_sharers),
