@@ -825,90 +825,97 @@ static void targeted_down(struct targeted *t)
     free(t->dev.data);
 }
 
-static void test_ffs_corrupt_directory_entry_is_einval(void **state)
+/* Runs check on the UFS1 (big-endian) image, then on the UFS2
+ * (little-endian) one, each mounted, then unmounted leaking nothing. */
+static void on_each_format(struct fixture *fx,
+                           void (*check)(struct targeted *t, int v))
 {
-    struct fixture *fx = *state;
     for (int v = 1; v <= 2; v++) {
         struct targeted t;
-        uint64_t dir0;
-        uint32_t len;
-
         targeted_up(fx, v, &t);
-        assert_int_equal(ffs_bmap(t.fs, 2, 0, &dir0, &len), 0);
-        root_entry_patch(&t.dev, &t.l, t.fs, dir0, 4, 2, 0);   /* reclen 0 */
-        root_entry_patch(&t.dev, &t.l, t.fs, dir0, 4, 2, 516); /* past the
-                                                                  chunk */
-        root_entry_patch(&t.dev, &t.l, t.fs, dir0, 4, 2,
-                         14); /* not a multiple of 4 */
-        root_entry_patch(&t.dev, &t.l, t.fs, dir0, 7, 1,
-                         200); /* name longer than record */
-        root_entry_patch(&t.dev, &t.l, t.fs, dir0, 0, 4,
-                         0xffffff00); /* inode out of range */
+        check(&t, v);
         targeted_down(&t);
     }
 }
 
+static void corrupt_directory_entry(struct targeted *t, int v)
+{
+    uint64_t dir0;
+    uint32_t len;
+    (void)v;
+    assert_int_equal(ffs_bmap(t->fs, 2, 0, &dir0, &len), 0);
+    root_entry_patch(&t->dev, &t->l, t->fs, dir0, 4, 2, 0);   /* reclen 0 */
+    root_entry_patch(&t->dev, &t->l, t->fs, dir0, 4, 2, 516); /* past the
+                                                                chunk */
+    root_entry_patch(&t->dev, &t->l, t->fs, dir0, 4, 2,
+                     14); /* not a multiple of 4 */
+    root_entry_patch(&t->dev, &t->l, t->fs, dir0, 7, 1,
+                     200); /* name longer than record */
+    root_entry_patch(&t->dev, &t->l, t->fs, dir0, 0, 4,
+                     0xffffff00); /* inode out of range */
+}
+
+static void test_ffs_corrupt_directory_entry_is_einval(void **state)
+{
+    on_each_format(*state, corrupt_directory_entry);
+}
+
 /* Block numbers outside the fs, negative, or misaligned. */
+static void bad_block_pointer(struct targeted *t, int v)
+{
+    struct mem_dev *d = &t->dev;
+    (void)v;
+    for (int b = 0; b < 2; b++) {
+        assert_int_equal(with_db0(d, &t->l, t->fs, "sz_8192", t->frags + 64, b),
+                         EINVAL);
+        assert_int_equal(with_db0(d, &t->l, t->fs, "sz_8192", t->frags - 4, b),
+                         EINVAL);
+        assert_int_equal(with_db0(d, &t->l, t->fs, "sz_8192",
+                                  t->ps == 8 ? UINT64_MAX : 0xffffffff, b),
+                         EINVAL);
+        assert_int_equal(with_db0(d, &t->l, t->fs, "sz_8192", 64 + 1, b),
+                         EINVAL);
+        assert_int_equal(with_db0(d, &t->l, t->fs, "sz_1025", 64 + 6, b),
+                         EINVAL);
+        assert_int_equal(with_db0(d, &t->l, t->fs, "sz_1025", 64 + 5, b), 0);
+    }
+}
+
 static void test_ffs_block_pointer_outside_or_misaligned_is_einval(void **state)
 {
-    struct fixture *fx = *state;
-    for (int v = 1; v <= 2; v++) {
-        struct targeted t;
+    on_each_format(*state, bad_block_pointer);
+}
 
-        targeted_up(fx, v, &t);
-        struct mem_dev *d = &t.dev;
-        for (int b = 0; b < 2; b++) {
-            assert_int_equal(
-                with_db0(d, &t.l, t.fs, "sz_8192", t.frags + 64, b), EINVAL);
-            assert_int_equal(with_db0(d, &t.l, t.fs, "sz_8192", t.frags - 4, b),
-                             EINVAL);
-            assert_int_equal(with_db0(d, &t.l, t.fs, "sz_8192",
-                                      t.ps == 8 ? UINT64_MAX : 0xffffffff, b),
-                             EINVAL);
-            assert_int_equal(with_db0(d, &t.l, t.fs, "sz_8192", 64 + 1, b),
-                             EINVAL);
-            assert_int_equal(with_db0(d, &t.l, t.fs, "sz_1025", 64 + 6, b),
-                             EINVAL);
-            assert_int_equal(with_db0(d, &t.l, t.fs, "sz_1025", 64 + 5, b), 0);
-        }
-        targeted_down(&t);
-    }
+static void oversized_symlink(struct targeted *t, int v)
+{
+    char buf[64];
+    size_t n;
+    uint32_t ino = lookup_ok(t->fs, "llong", 0);
+    uint64_t szoff = inode_off(&t->l, ino) + (v == 2 ? 16 : 8);
+    wr(&t->dev, t->l.big, szoff, 8, 5000);
+    ffs_invalidate(t->fs);
+    assert_int_equal(ffs_readlink(t->fs, ino, buf, sizeof(buf), &n),
+                     ENAMETOOLONG);
+    assert_int_equal(ffs_namei(t->fs, "llong", 1, &ino), ENAMETOOLONG);
 }
 
 static void test_ffs_oversized_symlink_is_enametoolong(void **state)
 {
-    struct fixture *fx = *state;
-    for (int v = 1; v <= 2; v++) {
-        struct targeted t;
-        char buf[64];
-        size_t n;
+    on_each_format(*state, oversized_symlink);
+}
 
-        targeted_up(fx, v, &t);
-        uint32_t ino = lookup_ok(t.fs, "llong", 0);
-        uint64_t szoff = inode_off(&t.l, ino) + (v == 2 ? 16 : 8);
-        wr(&t.dev, t.l.big, szoff, 8, 5000);
-        ffs_invalidate(t.fs);
-        assert_int_equal(ffs_readlink(t.fs, ino, buf, sizeof(buf), &n),
-                         ENAMETOOLONG);
-        assert_int_equal(ffs_namei(t.fs, "llong", 1, &ino), ENAMETOOLONG);
-        targeted_down(&t);
-    }
+static void oversized_directory(struct targeted *t, int v)
+{
+    uint32_t ino = lookup_ok(t->fs, "d1", 0);
+    uint64_t szoff = inode_off(&t->l, ino) + (v == 2 ? 16 : 8);
+    wr(&t->dev, t->l.big, szoff, 8, 700);
+    ffs_invalidate(t->fs);
+    assert_int_equal(ffs_namei(t->fs, "d1/d2", 0, &ino), EINVAL);
 }
 
 static void test_ffs_directory_size_past_its_blocks_is_einval(void **state)
 {
-    struct fixture *fx = *state;
-    for (int v = 1; v <= 2; v++) {
-        struct targeted t;
-
-        targeted_up(fx, v, &t);
-        uint32_t ino = lookup_ok(t.fs, "d1", 0);
-        uint64_t szoff = inode_off(&t.l, ino) + (v == 2 ? 16 : 8);
-        wr(&t.dev, t.l.big, szoff, 8, 700);
-        ffs_invalidate(t.fs);
-        assert_int_equal(ffs_namei(t.fs, "d1/d2", 0, &ino), EINVAL);
-        targeted_down(&t);
-    }
+    on_each_format(*state, oversized_directory);
 }
 
 struct region {
