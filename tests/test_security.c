@@ -436,110 +436,107 @@ static void expect_file_bytes(struct tm_world *w, xvm_file *f, unsigned k,
         assert_int_equal(buf[o], tag_byte(k, o));
 }
 
+/* Runs check on RO_FILE opened read-only, in a copy mount and then in
+ * an XIP mount of the same image; the checker passes after each. */
+static void on_each_mount(struct fixture *fx,
+                          void (*check)(struct tm_world *w, xvm_file *f))
+{
+    for (int xip = 0; xip < 2; xip++) {
+        struct tm_world w;
+        world_up(&w, fx->img[1], xip, 1);
+        xvm_file *f = open_tagged(&w, RO_FILE);
+        check(&w, f);
+        tm_check(w.m);
+        xvm_close(f);
+        tm_world_down(&w);
+    }
+}
+
+static void open_for_writing(struct tm_world *w, xvm_file *f)
+{
+    char rel[128];
+    xvm_file *g;
+    (void)f;
+    tag_name(rel, sizeof(rel), RO_FILE);
+    assert_int_equal(xvm_open(w->mp, rel, XVM_O_RDWR, &g), EROFS);
+    assert_int_equal(xvm_open(w->mp, rel, XVM_O_WRONLY, &g), EROFS);
+    assert_int_equal(xvm_flash_write(w->flash, 0, "x", 1), EROFS);
+}
+
 static void test_security_read_only_file_cannot_be_opened_for_writing(
     void **state)
 {
-    struct fixture *fx = *state;
-    const unsigned k = RO_FILE;
-    for (int xip = 0; xip < 2; xip++) {
-        struct tm_world w;
-        world_up(&w, fx->img[1], xip, 1);
-        char rel[128];
-        xvm_file *f = open_tagged(&w, k), *g;
-        tag_name(rel, sizeof(rel), k);
-        assert_int_equal(xvm_open(w.mp, rel, XVM_O_RDWR, &g), EROFS);
-        assert_int_equal(xvm_open(w.mp, rel, XVM_O_WRONLY, &g), EROFS);
-        assert_int_equal(xvm_flash_write(w.flash, 0, "x", 1), EROFS);
-        tm_check(w.m);
-        xvm_close(f);
-        tm_world_down(&w);
-    }
+    on_each_mount(*state, open_for_writing);
 }
 
 /* Shared and writable: refused, whatever max is asked for. */
+static void map_shared_writable(struct tm_world *w, xvm_file *f)
+{
+    uint64_t a = 0, size = sizes[RO_FILE];
+    assert_int_equal(xvm_mmap_file(w->vs, &a, size, RW, XVM_MAP_SHARED, f, 0),
+                     EROFS);
+    assert_int_equal(xvm_mmap_file(w->vs, &a, size, RW | XVM_PROT_MPROTECT(RW),
+                                   XVM_MAP_SHARED, f, 0),
+                     EROFS);
+}
+
 static void test_security_shared_writable_mapping_of_the_file_is_erofs(
     void **state)
 {
-    struct fixture *fx = *state;
-    const unsigned k = RO_FILE;
-    for (int xip = 0; xip < 2; xip++) {
-        struct tm_world w;
-        world_up(&w, fx->img[1], xip, 1);
-        xvm_file *f = open_tagged(&w, k);
-        uint64_t a = 0;
-        assert_int_equal(
-            xvm_mmap_file(w.vs, &a, sizes[k], RW, XVM_MAP_SHARED, f, 0), EROFS);
-        assert_int_equal(xvm_mmap_file(w.vs, &a, sizes[k],
-                                       RW | XVM_PROT_MPROTECT(RW),
-                                       XVM_MAP_SHARED, f, 0),
-                         EROFS);
-        tm_check(w.m);
-        xvm_close(f);
-        tm_world_down(&w);
-    }
+    on_each_mount(*state, map_shared_writable);
 }
 
 /* Shared read-only: no write, no mprotect to write, even asked. */
+static void write_shared_read_only(struct tm_world *w, xvm_file *f)
+{
+    uint64_t a = 0, b = 0, size = sizes[RO_FILE];
+    uint8_t v = 0x99;
+    assert_int_equal(xvm_mmap_file(w->vs, &a, size, R, XVM_MAP_SHARED, f, 0),
+                     0);
+    assert_int_equal(xvm_mmap_file(w->vs, &b, size,
+                                   R | XVM_PROT_MPROTECT(XVM_PROT_ALL),
+                                   XVM_MAP_SHARED, f, 0),
+                     0);
+    for (uint64_t off = 0; off < size; off += PG) {
+        assert_int_equal(xvm_write(w->vs, a + off, &v, 1), EACCES);
+        assert_int_equal(xvm_write(w->vs, b + off, &v, 1), EACCES);
+    }
+    assert_int_equal(xvm_mprotect(w->vs, a, PG, RW), EACCES);
+    assert_int_equal(xvm_mprotect(w->vs, b, 3 * PG, RW), EACCES);
+    assert_int_equal(xvm_mprotect(w->vs, b, 3 * PG, XVM_PROT_ALL), EACCES);
+    assert_int_equal(xvm_write(w->vs, a, &v, 1), EACCES);
+    /* Nothing changed: both mappings give the file. */
+    expect_file_bytes(w, f, RO_FILE, a);
+    expect_file_bytes(w, f, RO_FILE, b);
+}
+
 static void test_security_shared_read_only_file_mapping_stays_unwritable(
     void **state)
 {
-    struct fixture *fx = *state;
-    const unsigned k = RO_FILE;
-    for (int xip = 0; xip < 2; xip++) {
-        struct tm_world w;
-        world_up(&w, fx->img[1], xip, 1);
-        xvm_file *f = open_tagged(&w, k);
-        uint64_t a = 0, b = 0;
-        uint8_t v = 0x99;
-        assert_int_equal(
-            xvm_mmap_file(w.vs, &a, sizes[k], R, XVM_MAP_SHARED, f, 0), 0);
-        assert_int_equal(xvm_mmap_file(w.vs, &b, sizes[k],
-                                       R | XVM_PROT_MPROTECT(XVM_PROT_ALL),
-                                       XVM_MAP_SHARED, f, 0),
-                         0);
-        for (uint64_t off = 0; off < sizes[k]; off += PG) {
-            assert_int_equal(xvm_write(w.vs, a + off, &v, 1), EACCES);
-            assert_int_equal(xvm_write(w.vs, b + off, &v, 1), EACCES);
-        }
-        assert_int_equal(xvm_mprotect(w.vs, a, PG, RW), EACCES);
-        assert_int_equal(xvm_mprotect(w.vs, b, 3 * PG, RW), EACCES);
-        assert_int_equal(xvm_mprotect(w.vs, b, 3 * PG, XVM_PROT_ALL), EACCES);
-        assert_int_equal(xvm_write(w.vs, a, &v, 1), EACCES);
-        /* Nothing changed: both mappings give the file. */
-        expect_file_bytes(&w, f, k, a);
-        expect_file_bytes(&w, f, k, b);
-        tm_check(w.m);
-        xvm_close(f);
-        tm_world_down(&w);
-    }
+    on_each_mount(*state, write_shared_read_only);
 }
 
 /* Private with max read: mprotect beyond max is refused. */
+static void raise_private_read_max(struct tm_world *w, xvm_file *f)
+{
+    uint64_t p = 0;
+    uint8_t v = 0x99;
+    assert_int_equal(xvm_mmap_file(w->vs, &p, sizes[RO_FILE],
+                                   R | XVM_PROT_MPROTECT(R), XVM_MAP_PRIVATE, f,
+                                   0),
+                     0);
+    assert_int_equal(xvm_mprotect(w->vs, p, PG, RW), EACCES);
+    assert_int_equal(xvm_mprotect(w->vs, p, PG, RX), EACCES);
+    assert_int_equal(xvm_write(w->vs, p, &v, 1), EACCES);
+    /* Nothing changed: the mapping and read() give the file. */
+    expect_file_bytes(w, f, RO_FILE, p);
+    expect_file_bytes(w, f, RO_FILE, 0);
+}
+
 static void test_security_private_file_mapping_stays_within_max_read(
     void **state)
 {
-    struct fixture *fx = *state;
-    const unsigned k = RO_FILE;
-    for (int xip = 0; xip < 2; xip++) {
-        struct tm_world w;
-        world_up(&w, fx->img[1], xip, 1);
-        xvm_file *f = open_tagged(&w, k);
-        uint64_t p = 0;
-        uint8_t v = 0x99;
-        assert_int_equal(xvm_mmap_file(w.vs, &p, sizes[k],
-                                       R | XVM_PROT_MPROTECT(R),
-                                       XVM_MAP_PRIVATE, f, 0),
-                         0);
-        assert_int_equal(xvm_mprotect(w.vs, p, PG, RW), EACCES);
-        assert_int_equal(xvm_mprotect(w.vs, p, PG, RX), EACCES);
-        assert_int_equal(xvm_write(w.vs, p, &v, 1), EACCES);
-        /* Nothing changed: the mapping and read() give the file. */
-        expect_file_bytes(&w, f, k, p);
-        expect_file_bytes(&w, f, k, 0);
-        tm_check(w.m);
-        xvm_close(f);
-        tm_world_down(&w);
-    }
+    on_each_mount(*state, raise_private_read_max);
 }
 
 /* A program's text cannot be written either. */
