@@ -472,77 +472,85 @@ static void test_exec_spawn_and_fork_refuse_taken_or_unknown_pids(void **state)
     }
 }
 
-/* copy-on-write: the child's write is its own */
-static void test_exec_forked_child_and_parent_write_their_own_data(void **state)
+/* Runs check on /bin/prog as pid 1 and its fork, pid 2, in a copy mount
+ * and then in an XIP mount; the checker passes after each. */
+static void on_parent_and_child(const struct fixture *fx,
+                                void (*check)(const struct fixture *fx,
+                                              struct tm_world *w))
 {
-    struct fixture *fx = *state;
     for (int xip = 0; xip < 2; xip++) {
         struct tm_world w;
         fork_up(&w, fx, xip);
-        uint64_t d = data_va(fx, P_STATIC);
-        const uint8_t *dfile =
-            fx->bytes[P_STATIC] + data_seg(fx, P_STATIC)->offset;
-        uint8_t orig = dfile[0];
-        xvm_vmspace *p = xvm_proc_vmspace(w.m, 1),
-                    *c = xvm_proc_vmspace(w.m, 2);
-        assert_non_null(c);
-        assert_ptr_not_equal(p, c);
-        assert_int_equal(tm_rd8(c, d), orig);
-        tm_wr8(c, d, (uint8_t)(orig ^ 0xff));
-        assert_int_equal(tm_rd8(p, d), orig);
-        assert_int_equal(tm_rd8(c, d), (uint8_t)(orig ^ 0xff));
-        tm_wr8(p, d + 1, 0x11);
-        assert_int_equal(tm_rd8(c, d + 1), dfile[1]);
+        check(fx, &w);
         tm_check(w.m);
         tm_world_drop(&w);
     }
 }
 
+/* copy-on-write: the child's write is its own */
+static void write_own_data(const struct fixture *fx, struct tm_world *w)
+{
+    uint64_t d = data_va(fx, P_STATIC);
+    const uint8_t *dfile = fx->bytes[P_STATIC] + data_seg(fx, P_STATIC)->offset;
+    uint8_t orig = dfile[0];
+    xvm_vmspace *p = xvm_proc_vmspace(w->m, 1), *c = xvm_proc_vmspace(w->m, 2);
+    assert_non_null(c);
+    assert_ptr_not_equal(p, c);
+    assert_int_equal(tm_rd8(c, d), orig);
+    tm_wr8(c, d, (uint8_t)(orig ^ 0xff));
+    assert_int_equal(tm_rd8(p, d), orig);
+    assert_int_equal(tm_rd8(c, d), (uint8_t)(orig ^ 0xff));
+    tm_wr8(p, d + 1, 0x11);
+    assert_int_equal(tm_rd8(c, d + 1), dfile[1]);
+}
+
+static void test_exec_forked_child_and_parent_write_their_own_data(void **state)
+{
+    on_parent_and_child(*state, write_own_data);
+}
+
 /* exec replaces the child's image; the parent is untouched */
+static void exec_in_child(const struct fixture *fx, struct tm_world *w)
+{
+    uint64_t d = data_va(fx, P_STATIC), dbb = data_va(fx, P_BUSYBOX);
+    xvm_vmspace *p = xvm_proc_vmspace(w->m, 1), *c;
+    tm_wr8(p, d + 1, 0x11);
+    const char *argv[] = { "busybox", "true" };
+    assert_int_equal(xvm_exec(w->m, 2, "/bin/busybox", 2, argv), 0);
+    c = xvm_proc_vmspace(w->m, 2);
+    struct xvm_proc_info info;
+    assert_int_equal(xvm_proc_info(w->m, 2, &info), 0);
+    assert_int_equal(info.entry, fx->elf[P_BUSYBOX].entry);
+    uint8_t b;
+    assert_int_equal(xvm_read(c, dbb, &b, 1), 0);
+    assert_int_equal(tm_rd8(p, d + 1), 0x11);
+}
+
 static void test_exec_replaces_the_childs_image_only(void **state)
 {
-    struct fixture *fx = *state;
-    for (int xip = 0; xip < 2; xip++) {
-        struct tm_world w;
-        fork_up(&w, fx, xip);
-        uint64_t d = data_va(fx, P_STATIC), dbb = data_va(fx, P_BUSYBOX);
-        xvm_vmspace *p = xvm_proc_vmspace(w.m, 1), *c;
-        tm_wr8(p, d + 1, 0x11);
-        const char *argv[] = { "busybox", "true" };
-        assert_int_equal(xvm_exec(w.m, 2, "/bin/busybox", 2, argv), 0);
-        c = xvm_proc_vmspace(w.m, 2);
-        struct xvm_proc_info info;
-        assert_int_equal(xvm_proc_info(w.m, 2, &info), 0);
-        assert_int_equal(info.entry, fx->elf[P_BUSYBOX].entry);
-        uint8_t b;
-        assert_int_equal(xvm_read(c, dbb, &b, 1), 0);
-        assert_int_equal(tm_rd8(p, d + 1), 0x11);
-        tm_check(w.m);
-        tm_world_drop(&w);
-    }
+    on_parent_and_child(*state, exec_in_child);
+}
+
+static void exit_both(const struct fixture *fx, struct tm_world *w)
+{
+    uint64_t d = data_va(fx, P_STATIC);
+    struct xvm_proc_info info;
+    tm_wr8(xvm_proc_vmspace(w->m, 2), d, 1);
+    tm_wr8(xvm_proc_vmspace(w->m, 1), d + 1, 0x11);
+    assert_int_equal(xvm_exit(w->m, 2), 0);
+    assert_int_equal(xvm_exit(w->m, 2), ESRCH);
+    assert_null(xvm_proc_vmspace(w->m, 2));
+    assert_int_equal(xvm_proc_info(w->m, 2, &info), ESRCH);
+    assert_int_equal(xvm_exit(w->m, 1), 0);
+    struct xvm_stats st = tm_stats(w->m);
+    assert_int_equal(st.pages[XVM_USE_ANON], 0);
+    assert_int_equal(st.pages[XVM_USE_PAGETABLE],
+                     w->st0.pages[XVM_USE_PAGETABLE]);
 }
 
 static void test_exec_exit_frees_the_process_and_its_pid(void **state)
 {
-    struct fixture *fx = *state;
-    for (int xip = 0; xip < 2; xip++) {
-        struct tm_world w;
-        fork_up(&w, fx, xip);
-        uint64_t d = data_va(fx, P_STATIC);
-        struct xvm_proc_info info;
-        tm_wr8(xvm_proc_vmspace(w.m, 2), d, 1);
-        tm_wr8(xvm_proc_vmspace(w.m, 1), d + 1, 0x11);
-        assert_int_equal(xvm_exit(w.m, 2), 0);
-        assert_int_equal(xvm_exit(w.m, 2), ESRCH);
-        assert_null(xvm_proc_vmspace(w.m, 2));
-        assert_int_equal(xvm_proc_info(w.m, 2, &info), ESRCH);
-        assert_int_equal(xvm_exit(w.m, 1), 0);
-        struct xvm_stats st = tm_stats(w.m);
-        assert_int_equal(st.pages[XVM_USE_ANON], 0);
-        assert_int_equal(st.pages[XVM_USE_PAGETABLE],
-                         w.st0.pages[XVM_USE_PAGETABLE]);
-        tm_world_drop(&w);
-    }
+    on_parent_and_child(*state, exit_both);
 }
 
 struct bad {
