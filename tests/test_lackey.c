@@ -743,38 +743,42 @@ static void test_lackey_record_counts_forks_of_the_program(void **state)
     check_trace_alone(tmp(f, "trace"), &p, 1, &st);
 }
 
-static void test_lackey_record_of_missing_program_is_enoent(void **state)
+/* => lackey_record's error for argv (its trace into the fixture's), with
+ * its message in err. */
+static int record_error(struct fixture *f, const char *const *argv, char *err,
+                        size_t errlen)
 {
-    struct fixture *f = *state;
     struct lackey_opts o = { .pid = 1, .quiet = 1 };
     struct lackey_stats st;
-    char err[256];
     int status;
     FILE *out = fopen(tmp(f, "trace"), "w");
 
     assert_non_null(out);
+    int rc = lackey_record(argv, out, &o, &st, &status, err, errlen);
+    fclose(out);
+    return rc;
+}
+
+static void test_lackey_record_of_missing_program_is_enoent(void **state)
+{
+    char err[256];
+
     assert_int_equal(
-        lackey_record((const char *const[]){ "no-such-program-xyz", NULL }, out,
-                      &o, &st, &status, err, sizeof err),
+        record_error(*state,
+                     (const char *const[]){ "no-such-program-xyz", NULL }, err,
+                     sizeof err),
         ENOENT);
     assert_non_null(strstr(err, "no-such-program-xyz"));
-    fclose(out);
 }
 
 static void test_lackey_record_of_non_executable_is_eacces(void **state)
 {
-    struct fixture *f = *state;
-    struct lackey_opts o = { .pid = 1, .quiet = 1 };
-    struct lackey_stats st;
     char err[256];
-    int status;
-    FILE *out = fopen(tmp(f, "trace"), "w");
 
-    assert_non_null(out);
-    assert_int_equal(lackey_record((const char *const[]){ "/etc/passwd", NULL },
-                                   out, &o, &st, &status, err, sizeof err),
+    assert_int_equal(record_error(*state,
+                                  (const char *const[]){ "/etc/passwd", NULL },
+                                  err, sizeof err),
                      EACCES);
-    fclose(out);
 }
 
 /* ---------- synthetic input ---------- */
