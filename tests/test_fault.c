@@ -265,36 +265,47 @@ static void test_fault_upper_write_to_anon_with_ref_one_does_not_promote(
 
 /* ---- neighbours (fault-ahead) ---- */
 
-/*
- * 16 anon pages of a parent, to be shared by fork: the children fault
- * reads in.  Normal advice maps 3 back and 4 forward inside the entry;
- * pages already mapped are left alone; random maps none; sequential maps
- * 8 back and 7 forward.
- */
-struct nb16 {
+/* A machine with fault-ahead and one vmspace P (and a, a mapping some
+ * fixtures make). */
+struct ahead {
     xvm_machine *m;
     xvm_vmspace *P;
     uint64_t a;
 };
 
-static int nb16_setup(void **state)
+static int ahead_setup(void **state)
 {
-    struct nb16 *t = calloc(1, sizeof(*t));
+    struct ahead *t = calloc(1, sizeof(*t));
     if (t == NULL)
         return -1;
     t->m = mk_ahead("sgimips", 4u << 20);
     t->P = tm_vs(t->m);
-    t->a = tm_anon(t->P, 16, RW, XVM_MAP_PRIVATE);
-    for (int i = 0; i < 16; i++)
-        tm_wr8(t->P, t->a + i * PG, (uint8_t)(100 + i));
-    tm_check(t->m);
     *state = t;
     return 0;
 }
 
-static int nb16_teardown(void **state)
+/*
+ * ... with 16 anon pages of the parent at a (page i holds 100 + i), to be
+ * shared by fork: the children fault reads in.  Normal advice maps 3 back
+ * and 4 forward inside the entry; pages already mapped are left alone;
+ * random maps none; sequential maps 8 back and 7 forward.
+ */
+static int nb16_setup(void **state)
 {
-    struct nb16 *t = *state;
+    int error = ahead_setup(state);
+    if (error)
+        return error;
+    struct ahead *t = *state;
+    t->a = tm_anon(t->P, 16, RW, XVM_MAP_PRIVATE);
+    for (int i = 0; i < 16; i++)
+        tm_wr8(t->P, t->a + i * PG, (uint8_t)(100 + i));
+    tm_check(t->m);
+    return 0;
+}
+
+static int ahead_teardown(void **state)
+{
+    struct ahead *t = *state;
     xvm_machine_destroy(t->m);
     free(t);
     return 0;
@@ -303,7 +314,7 @@ static int nb16_teardown(void **state)
 static void test_fault_upper_neighbours_of_normal_advice_are_3_back_4_forward(
     void **state)
 {
-    struct nb16 *t = *state;
+    struct ahead *t = *state;
     xvm_machine *m = t->m;
     uint64_t a = t->a;
 
@@ -336,7 +347,7 @@ static void test_fault_upper_neighbours_of_normal_advice_are_3_back_4_forward(
 
 static void test_fault_upper_neighbours_of_random_advice_are_none(void **state)
 {
-    struct nb16 *t = *state;
+    struct ahead *t = *state;
     xvm_machine *m = t->m;
     uint64_t a = t->a;
 
@@ -357,7 +368,7 @@ static void
 test_fault_upper_neighbours_of_sequential_advice_are_8_back_7_forward(
     void **state)
 {
-    struct nb16 *t = *state;
+    struct ahead *t = *state;
     xvm_machine *m = t->m;
     uint64_t a = t->a;
 
@@ -374,7 +385,7 @@ test_fault_upper_neighbours_of_sequential_advice_are_8_back_7_forward(
 
 static void test_fault_upper_neighbours_are_clipped_to_the_entry(void **state)
 {
-    struct nb16 *t = *state;
+    struct ahead *t = *state;
     xvm_machine *m = t->m;
     uint64_t a = t->a;
 
@@ -396,7 +407,7 @@ static void test_fault_upper_neighbours_are_clipped_to_the_entry(void **state)
  * copy its amap first: its child has gone.) */
 static void test_fault_upper_neighbours_with_ref_one_are_writable(void **state)
 {
-    struct nb16 *t = *state;
+    struct ahead *t = *state;
     xvm_machine *m = t->m;
     xvm_vmspace *P = t->P;
     uint64_t a = t->a;
@@ -984,31 +995,6 @@ static void test_fault_device_shared_mapping_is_read_only_and_counts_pv(
 }
 
 /* ---- wiring ---- */
-
-/* A machine with fault-ahead and one vmspace, for the mlock tests. */
-struct ahead {
-    xvm_machine *m;
-    xvm_vmspace *P;
-};
-
-static int ahead_setup(void **state)
-{
-    struct ahead *t = calloc(1, sizeof(*t));
-    if (t == NULL)
-        return -1;
-    t->m = mk_ahead("sgimips", 4u << 20);
-    t->P = tm_vs(t->m);
-    *state = t;
-    return 0;
-}
-
-static int ahead_teardown(void **state)
-{
-    struct ahead *t = *state;
-    xvm_machine_destroy(t->m);
-    free(t);
-    return 0;
-}
 
 /* Private anon, RW: every page is zero-filled and wired; no neighbours
  * are made by a wiring fault; locks do not nest. */
@@ -1908,19 +1894,19 @@ int main(void)
             test_fault_upper_write_to_anon_with_ref_one_does_not_promote),
         cmocka_unit_test_setup_teardown(
             test_fault_upper_neighbours_of_normal_advice_are_3_back_4_forward,
-            nb16_setup, nb16_teardown),
+            nb16_setup, ahead_teardown),
         cmocka_unit_test_setup_teardown(
             test_fault_upper_neighbours_of_random_advice_are_none, nb16_setup,
-            nb16_teardown),
+            ahead_teardown),
         cmocka_unit_test_setup_teardown(
             test_fault_upper_neighbours_of_sequential_advice_are_8_back_7_forward,
-            nb16_setup, nb16_teardown),
+            nb16_setup, ahead_teardown),
         cmocka_unit_test_setup_teardown(
             test_fault_upper_neighbours_are_clipped_to_the_entry, nb16_setup,
-            nb16_teardown),
+            ahead_teardown),
         cmocka_unit_test_setup_teardown(
             test_fault_upper_neighbours_with_ref_one_are_writable, nb16_setup,
-            nb16_teardown),
+            ahead_teardown),
         cmocka_unit_test(test_fault_config_fault_ahead_sets_every_window),
         cmocka_unit_test_setup_teardown(
             test_fault_lower_neighbours_of_shared_aobj_are_resident_pages,
