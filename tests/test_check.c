@@ -396,13 +396,17 @@ static void test_check_map_catches_entry_faults(void **state)
     s.p->map.nentries++;
     expect_fail(s.m, "entry count");
     s.p->map.nentries--;
-    uint32_t prio = e->prio;
-    struct vm_map_entry *root = s.p->map.root;
-    if (root != e) {
-        e->prio = root->prio + 1;
-        expect_fail(s.m, "heap order");
-        e->prio = prio;
-    }
+    /* The tree's idea of the free space before the first entry. */
+    struct mt_node *leaf = s.p->map.tree.root;
+    while (!leaf->leaf)
+        leaf = leaf->u.c[0];
+    leaf->gap[0]++;
+    expect_fail(s.m, "map tree key or gap");
+    leaf->gap[0]--;
+    leaf->key[0]++;
+    expect_fail(s.m, "map tree key or gap");
+    leaf->key[0]--;
+    tm_check(s.m);
     scene_down(&s);
 }
 

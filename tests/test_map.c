@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "amap.h"
 #include "machine.h"
@@ -129,6 +130,72 @@ static void expect_nothing_changed(xvm_machine *m, xvm_vmspace *vs)
 {
     assert_int_equal(vs->map.nentries, 0);
     tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+/* First fit from a hint, by a walk over a model of the map's pages. */
+static uint64_t model_fit(const uint8_t *used, uint32_t npages, uint32_t hint,
+                          uint32_t len)
+{
+    for (uint32_t from = hint; from < 2 * npages; from++) {
+        uint32_t at = from < npages ? from : from - npages + 1; /* wrap */
+        if (from >= npages && at >= hint)
+            break;
+        uint32_t k = 0;
+        while (k < len && at + k < npages && !used[at + k])
+            k++;
+        if (k == len)
+            return at;
+    }
+    return 0;
+}
+
+/*
+ * Placement under churn: thousands of anywhere-mappings of random sizes
+ * and hints, with random unmaps between, in a small address space; each
+ * lands where a first-fit walk over the pages says (from the hint, then
+ * from the bottom), and the tree checks out all along.
+ */
+static void test_map_placement_is_first_fit_under_churn(void **state)
+{
+    (void)state;
+    enum { SPACE = 4096 }; /* pages above the null page */
+    xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
+    xvm_vmspace *vs = tm_vs(m);
+    uint8_t *used = calloc(SPACE + 1, 1);
+    uint32_t seed = 777;
+    used[0] = 1; /* page zero stays unmapped */
+    /* A space of SPACE pages: everything above is one fixed mapping. */
+    uint64_t top = (uint64_t)SPACE * PG;
+    assert_int_equal(xvm_mmap(vs, &top, vs->map.maxva - top, XVM_PROT_READ,
+                              XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0),
+                     0);
+    for (int step = 0; step < 6000; step++) {
+        uint32_t len = 1 + rnd(&seed) % (rnd(&seed) % 3 ? 4 : 64);
+        uint32_t hint = rnd(&seed) % SPACE;
+        if (rnd(&seed) % 4 == 0) {
+            uint32_t at = 1 + rnd(&seed) % (SPACE - 64), n = rnd(&seed) % 64;
+            assert_int_equal(
+                xvm_munmap(vs, (uint64_t)at * PG, (uint64_t)(n + 1) * PG), 0);
+            memset(used + at, 0, n + 1);
+            continue;
+        }
+        uint64_t want = model_fit(used, SPACE, hint ? hint : 1, len);
+        uint64_t addr = (uint64_t)hint * PG;
+        int rc = xvm_mmap(vs, &addr, (uint64_t)len * PG, XVM_PROT_READ,
+                          XVM_MAP_PRIVATE, NULL, 0);
+        if (want == 0) {
+            assert_int_equal(rc, ENOMEM);
+        } else {
+            assert_int_equal(rc, 0);
+            assert_int_equal(addr, want * PG);
+            memset(used + want, 1, len);
+        }
+        if (step % 500 == 0)
+            tm_check(m);
+    }
+    tm_check(m);
+    free(used);
     xvm_machine_destroy(m);
 }
 
@@ -262,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_map_random_mmap_munmap_matches_model),
         cmocka_unit_test(test_map_findspace_fills_gaps_without_overlap),
         cmocka_unit_test(test_map_lookup_among_20000_entries_finds_each),
+        cmocka_unit_test(test_map_placement_is_first_fit_under_churn),
         cmocka_unit_test(test_map_mmap_bad_arguments_change_nothing),
         cmocka_unit_test(
             test_map_mprotect_and_madvise_bad_arguments_change_nothing),

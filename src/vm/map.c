@@ -1,5 +1,5 @@
 /*
- * vm_map entries: treap + list.  See map.h.
+ * vm_map entries: list + B+tree (maptree.c).  See map.h.
  */
 #include <assert.h>
 #include <errno.h>
@@ -14,129 +14,77 @@ void map_init(struct vm_map *map, uint64_t minva, uint64_t maxva)
     map->header.start = map->header.end = maxva;
     map->minva = minva;
     map->maxva = maxva;
-    map->rng = 0x2545f491u;
 }
 
 struct vm_map_entry *map_lookup(const struct vm_map *map, uint64_t va)
 {
-    struct vm_map_entry *t = map->root;
-    while (t) {
-        if (va < t->start)
-            t = t->left;
-        else if (va >= t->end)
-            t = t->right;
-        else
-            return t;
-    }
-    return NULL;
+    struct vm_map_entry *e = mt_floor(&map->tree, va);
+    return e && va < e->end ? e : NULL;
 }
 
 struct vm_map_entry *map_first_after(struct vm_map *map, uint64_t va)
 {
-    struct vm_map_entry *t = map->root, *best = &map->header;
-    while (t) {
-        if (t->end > va) {
-            best = t;
-            t = t->left;
-        } else {
-            t = t->right;
-        }
-    }
-    return best;
+    struct vm_map_entry *e = mt_floor(&map->tree, va);
+    if (e == NULL)
+        return map->header.next;
+    return e->end > va ? e : e->next;
 }
 
 struct vm_map_entry *map_entry_alloc(struct vm *vm, struct vm_map *map)
 {
     struct vm_map_entry *e = core_zalloc(vm->core, sizeof(*e));
-    if (e) {
-        /* xorshift32: treap priorities, reproducible per map. */
-        uint32_t x = map->rng;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        map->rng = x;
-        e->prio = x;
+    if (e && mt_reserve(&vm->mt_spare, &map->tree) != 0) {
+        core_free(vm->core, e);
+        return NULL;
     }
     return e;
 }
 
-static struct vm_map_entry *rotate_right(struct vm_map_entry *t)
+/* Where the free space before e starts: the end of the entry before it. */
+static uint64_t gap_start(const struct vm_map *map,
+                          const struct vm_map_entry *e)
 {
-    struct vm_map_entry *l = t->left;
-    t->left = l->right;
-    l->right = t;
-    return l;
+    return e->prev == &map->header ? map->minva : e->prev->end;
 }
 
-static struct vm_map_entry *rotate_left(struct vm_map_entry *t)
+void map_insert(struct vm *vm, struct vm_map *map, struct vm_map_entry *e)
 {
-    struct vm_map_entry *r = t->right;
-    t->right = r->left;
-    r->left = t;
-    return r;
-}
-
-static struct vm_map_entry *treap_insert(struct vm_map_entry *t,
-                                         struct vm_map_entry *e)
-{
-    if (t == NULL)
-        return e;
-    if (e->start < t->start) {
-        t->left = treap_insert(t->left, e);
-        if (t->left->prio > t->prio)
-            t = rotate_right(t);
-    } else {
-        t->right = treap_insert(t->right, e);
-        if (t->right->prio > t->prio)
-            t = rotate_left(t);
-    }
-    return t;
-}
-
-static struct vm_map_entry *treap_delete(struct vm_map_entry *t,
-                                         struct vm_map_entry *e)
-{
-    assert(t != NULL);
-    if (t == e) {
-        if (t->left == NULL)
-            return t->right;
-        if (t->right == NULL)
-            return t->left;
-        if (t->left->prio > t->right->prio) {
-            t = rotate_right(t);
-            t->right = treap_delete(t->right, e);
-        } else {
-            t = rotate_left(t);
-            t->left = treap_delete(t->left, e);
-        }
-        return t;
-    }
-    if (e->start < t->start)
-        t->left = treap_delete(t->left, e);
-    else
-        t->right = treap_delete(t->right, e);
-    return t;
-}
-
-void map_insert(struct vm_map *map, struct vm_map_entry *e)
-{
-    struct vm_map_entry *after = map_first_after(map, e->start);
-    e->left = e->right = NULL;
-    map->root = treap_insert(map->root, e);
-    /* Link before the first entry that ends after e starts. */
-    e->next = after;
-    e->prev = after->prev;
-    after->prev->next = e;
-    after->prev = e;
+    struct vm_map_entry *prev = mt_floor(&map->tree, e->start);
+    struct vm_map_entry *next = prev ? prev->next : map->header.next;
+    /* Link after the last entry starting below e. */
+    e->prev = next->prev;
+    e->next = next;
+    next->prev->next = e;
+    next->prev = e;
+    mt_insert(&vm->mt_spare, &map->tree, e->start, e,
+              e->start - gap_start(map, e));
+    if (next != &map->header)
+        mt_set_gap(&map->tree, next->start, next, next->start - e->end);
     map->nentries++;
 }
 
-void map_remove(struct vm_map *map, struct vm_map_entry *e)
+void map_remove(struct vm *vm, struct vm_map *map, struct vm_map_entry *e)
 {
-    map->root = treap_delete(map->root, e);
+    struct vm_map_entry *next = e->next;
+    uint64_t from = gap_start(map, e);
+    mt_remove(&vm->mt_spare, &map->tree, e->start, e);
     e->prev->next = e->next;
     e->next->prev = e->prev;
+    if (next != &map->header)
+        mt_set_gap(&map->tree, next->start, next, next->start - from);
     map->nentries--;
+}
+
+void map_fini(struct vm *vm, struct vm_map *map)
+{
+    mt_fini(&vm->mt_spare, &map->tree);
+    while (map->header.next != &map->header) {
+        struct vm_map_entry *e = map->header.next;
+        e->prev->next = e->next;
+        e->next->prev = e->prev;
+        map_entry_free(vm, e);
+    }
+    map->nentries = 0;
 }
 
 int map_clip(struct vm *vm, struct vm_map *map, struct vm_map_entry *e,
@@ -151,9 +99,7 @@ int map_clip(struct vm *vm, struct vm_map *map, struct vm_map_entry *e,
         core_free(vm->core, ne);
         return ENOMEM;
     }
-    uint32_t prio = ne->prio;
     *ne = *e;
-    ne->prio = prio;
     /* e keeps [start, va); ne takes [va, end).  Only ne's key is new. */
     uint64_t delta = va - e->start;
     ne->start = va;
@@ -162,7 +108,7 @@ int map_clip(struct vm *vm, struct vm_map *map, struct vm_map_entry *e,
     e->end = va;
     if (ne->obj)
         object_ref(ne->obj);
-    map_insert(map, ne);
+    map_insert(vm, map, ne);
     return 0;
 }
 
@@ -184,16 +130,31 @@ int map_findspace(struct vm_map *map, uint64_t hint, uint64_t len,
                   uint64_t *addr)
 {
     uint64_t va = hint < map->minva ? map->minva : hint;
-    for (struct vm_map_entry *e = map_first_after(map, va);; e = e->next) {
+    struct vm_map_entry *e = map_first_after(map, va);
+    if (va >= map->maxva || len == 0)
+        return ENOMEM;
+    /* The free space around va, if va is free. */
+    if (e == &map->header || va < e->start) {
         uint64_t limit = e == &map->header ? map->maxva : e->start;
-        if (va <= limit && limit - va >= len) {
+        if (limit - va >= len) {
             *addr = va;
             return 0;
         }
-        if (e == &map->header)
-            break;
-        if (e->end > va)
-            va = e->end;
+    }
+    /* Else the first gap after e's start (each starts above va). */
+    if (e != &map->header) {
+        struct vm_map_entry *next = e->next, *f;
+        if (next != &map->header &&
+            (f = mt_find_gap(&map->tree, next->start, next, len)) != NULL) {
+            *addr = gap_start(map, f);
+            return 0;
+        }
+        /* The space after the last entry. */
+        uint64_t last = map->header.prev->end;
+        if (map->maxva - last >= len) {
+            *addr = last;
+            return 0;
+        }
     }
     return ENOMEM;
 }
@@ -250,21 +211,26 @@ int map_copy_amap(struct vm *vm, struct vm_map *map, uint64_t va, bool chunk,
     return 0;
 }
 
-/* The treap: search order, heap order, size. */
-static uint64_t check_treap(struct check *ck, const struct vm_map_entry *t,
-                            uint64_t lo, uint64_t hi)
+/* The tree's entries, in step with the list. */
+struct tree_ck {
+    const struct vm_map *map;
+    const struct vm_map_entry *next;
+    struct check *ck;
+};
+
+static void tree_entry(void *arg, uint64_t key, uint64_t gap,
+                       const struct vm_map_entry *e)
 {
-    if (t == NULL)
-        return 0;
-    if (t->start < lo || t->start >= hi)
-        check_fail(ck, "map tree out of order at %#llx",
-                   (unsigned long long)t->start);
-    if ((t->left && t->left->prio > t->prio) ||
-        (t->right && t->right->prio > t->prio))
-        check_fail(ck, "map tree heap order broken at %#llx",
-                   (unsigned long long)t->start);
-    return 1 + check_treap(ck, t->left, lo, t->start) +
-           check_treap(ck, t->right, t->start + 1, hi);
+    struct tree_ck *t = arg;
+    if (t->ck->error)
+        return;
+    if (e != t->next)
+        return (void)check_fail(t->ck, "map tree and list differ at %#llx",
+                                (unsigned long long)key);
+    if (key != e->start || gap != e->start - gap_start(t->map, e))
+        return (void)check_fail(t->ck, "map tree key or gap of %#llx wrong",
+                                (unsigned long long)e->start);
+    t->next = e->next;
 }
 
 void map_check(const struct vm *vm, const struct vm_map *map, struct check *ck)
@@ -273,8 +239,14 @@ void map_check(const struct vm *vm, const struct vm_map *map, struct check *ck)
     const struct vm_map_entry *e;
     uint64_t n = 0, prev_end = map->minva;
 
-    if (check_treap(ck, map->root, 0, UINT64_MAX) != map->nentries)
+    struct tree_ck tc = { map, map->header.next, ck };
+    if (mt_check(&map->tree, ck, tree_entry, &tc) != map->nentries &&
+        !ck->error)
         check_fail(ck, "map tree size differs from entry count");
+    if (!ck->error && tc.next != &map->header)
+        check_fail(ck, "map list has entries the tree lacks");
+    if (ck->error)
+        return;
     map_foreach(map, e) {
         n++;
         if (e->next->prev != e || e->prev->next != e)

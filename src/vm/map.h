@@ -1,7 +1,8 @@
 /*
  * vm_map: the entries of one address space, kept both in an address-
- * ordered list (for range walks) and in a treap keyed by start address
- * (for O(log n) lookup).
+ * ordered list (for range walks) and in a B+tree keyed by start address
+ * that also knows the free gaps (maptree.h: lookup and placement of new
+ * mappings in O(log n), few host cache misses).
  */
 #ifndef XVM_MAP_H
 #define XVM_MAP_H
@@ -11,14 +12,13 @@
 
 #include "amap.h"
 #include "check.h"
+#include "maptree.h"
 #include "vm.h"
 
 struct xvm_object;
 
 struct vm_map_entry {
-    struct vm_map_entry *prev, *next;  /* address order; map->header ends */
-    struct vm_map_entry *left, *right; /* treap */
-    uint32_t prio;
+    struct vm_map_entry *prev, *next; /* address order; map->header ends */
     uint64_t start, end;
     struct xvm_object *obj; /* NULL: anonymous zero-fill */
     uint64_t offset;        /* object offset of start */
@@ -32,10 +32,9 @@ struct vm_map_entry {
 
 struct vm_map {
     struct vm_map_entry header; /* list sentinel */
-    struct vm_map_entry *root;
+    struct maptree tree;
     uint64_t nentries;
     uint64_t minva, maxva;
-    uint32_t rng; /* treap priorities */
 };
 
 void map_init(struct vm_map *map, uint64_t minva, uint64_t maxva);
@@ -43,16 +42,23 @@ void map_init(struct vm_map *map, uint64_t minva, uint64_t maxva);
 struct vm_map_entry *map_lookup(const struct vm_map *map, uint64_t va);
 /* => the first entry ending after va (it may start after va), or header. */
 struct vm_map_entry *map_first_after(struct vm_map *map, uint64_t va);
+/* => a zeroed entry, with the tree's nodes for inserting it (and two
+ *    more) reserved; NULL when memory ran out. */
 struct vm_map_entry *map_entry_alloc(struct vm *vm, struct vm_map *map);
-void map_insert(struct vm_map *map, struct vm_map_entry *e);
-void map_remove(struct vm_map *map, struct vm_map_entry *e);
+/* Links e (its range free in the map) in: cannot fail after
+ * map_entry_alloc. */
+void map_insert(struct vm *vm, struct vm_map *map, struct vm_map_entry *e);
+void map_remove(struct vm *vm, struct vm_map *map, struct vm_map_entry *e);
+/* Unlinks and frees every entry (an address space's end). */
+void map_fini(struct vm *vm, struct vm_map *map);
 /* Splits e so that one entry ends and the next starts at va (ENOMEM). */
 int map_clip(struct vm *vm, struct vm_map *map, struct vm_map_entry *e,
              uint64_t va);
 /* Clips so [start, end) is made of whole entries; => first entry or header. */
 int map_clip_range(struct vm *vm, struct vm_map *map, uint64_t start,
                    uint64_t end, struct vm_map_entry **first);
-/* => a free range of len bytes at or after hint (first fit), or ENOMEM. */
+/* => a free range of len bytes at or after hint (the lowest), or ENOMEM.
+ *    O(log n): the tree knows the largest gap below each node. */
 int map_findspace(struct vm_map *map, uint64_t hint, uint64_t len,
                   uint64_t *addr);
 /* Drops an entry's references (amap, object) and frees it. */
@@ -70,9 +76,9 @@ int map_copy_amap(struct vm *vm, struct vm_map *map, uint64_t va, bool chunk,
                   struct vm_map_entry **ep);
 
 /*
- * The map's own invariants: the treap (order, heap, size), the list
- * (sorted, disjoint, linked), lookups, and each entry's protection,
- * amap bounds and references.
+ * The map's own invariants: the tree (maptree's check: same entries as
+ * the list, keys, gaps, depth), the list (sorted, disjoint, linked),
+ * lookups, and each entry's protection, amap bounds and references.
  */
 void map_check(const struct vm *vm, const struct vm_map *map, struct check *ck);
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core.h"
+#include "maptree.h"
 #include "object.h"
 #include "physmem.h"
 #include "pmap.h"
@@ -30,6 +31,7 @@ struct vm {
     struct objects *objs;
     struct xvm_ahead ahead[3];  /* by enum xvm_advice */
     struct pool anon_pool;      /* recycled anons */
+    struct mt_spare mt_spare;   /* map tree nodes, reserved ahead */
     struct xvm_vmspace *spaces; /* every live address space */
     struct vm_stats st;
 };

@@ -18,6 +18,7 @@ void vm_init(struct vm *vm, struct core *core, struct physmem *ph,
     *vm = (struct vm){ .core = core, .ph = ph, .mmu = mmu, .objs = objs };
     memcpy(vm->ahead, ahead, sizeof(vm->ahead));
     vm->anon_pool.size = sizeof(struct anon);
+    vm->mt_spare.core = core;
 }
 
 void vm_fini(struct vm *vm)
@@ -25,6 +26,7 @@ void vm_fini(struct vm *vm)
     while (vm->spaces)
         xvm_vmspace_destroy(vm->spaces);
     pool_fini(vm->core, &vm->anon_pool);
+    mt_spare_fini(&vm->mt_spare);
 }
 
 int vmspace_create(struct vm *vm, struct xvm_vmspace **out)
@@ -55,11 +57,7 @@ void xvm_vmspace_destroy(xvm_vmspace *vs)
     struct vm *vm = vs->vm;
     /* Tear the tables down in one walk, then drop the references. */
     pmap_destroy(vs->pmap);
-    while (vs->map.header.next != &vs->map.header) {
-        struct vm_map_entry *e = vs->map.header.next;
-        map_remove(&vs->map, e);
-        map_entry_free(vm, e);
-    }
+    map_fini(vm, &vs->map);
     if (vs->prev)
         vs->prev->next = vs->next;
     else
@@ -89,9 +87,7 @@ static int fork_entry(struct xvm_vmspace *parent, struct xvm_vmspace *child,
     struct vm_map_entry *e = map_entry_alloc(vm, &child->map);
     if (e == NULL)
         return ENOMEM;
-    uint32_t prio = e->prio;
     *e = *old;
-    e->prio = prio;
     e->wired = 0;
     if (e->amap && (error = amap_ref(vm, e->amap, e->aoff, npages)) != 0) {
         core_free(vm->core, e);
@@ -99,7 +95,7 @@ static int fork_entry(struct xvm_vmspace *parent, struct xvm_vmspace *child,
     }
     if (e->obj)
         object_ref(e->obj);
-    map_insert(&child->map, e);
+    map_insert(vm, &child->map, e);
 
     if (old->inherit == XVM_INHERIT_SHARE) {
         if (e->amap)
@@ -156,7 +152,7 @@ void vmspace_unmap(struct xvm_vmspace *vs, uint64_t start, uint64_t end)
     while (e != &vs->map.header && e->start < end) {
         struct vm_map_entry *next = e->next;
         pmap_remove(vs->pmap, e->start, e->end);
-        map_remove(&vs->map, e);
+        map_remove(vs->vm, &vs->map, e);
         map_entry_free(vs->vm, e);
         e = next;
     }
@@ -253,7 +249,7 @@ int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot, int flags,
     e->advice = XVM_ADV_NORMAL;
     e->cow = !shared;
     e->needs_copy = !shared;
-    map_insert(&vs->map, e);
+    map_insert(vm, &vs->map, e);
     *addr = start;
     return 0;
 }
