@@ -235,10 +235,11 @@ static void test_check_pmap_catches_pv_lists_that_disagree(void **state)
     /* The PTE's own PV pointer names another mapping. */
     struct vm_page *leaf = leaf_of(s.m, s.p, s.a);
     unsigned i = (unsigned)((s.a >> 12) & 1023);
-    struct pv_entry *mine = leaf->owner.ptpv[i];
-    leaf->owner.ptpv[i] = leaf_of(s.m, s.c, s.a)->owner.ptpv[i];
+    /* Pointers beside a leaf table come in segments of 64. */
+    struct pv_entry **slot = &leaf->owner.ptpv[i / 64][i % 64], *mine = *slot;
+    *slot = leaf_of(s.m, s.c, s.a)->owner.ptpv[i / 64][i % 64];
     expect_fail(s.m, "PV entry is wrong");
-    leaf->owner.ptpv[i] = mine;
+    *slot = mine;
     scene_down(&s);
 }
 

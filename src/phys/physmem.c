@@ -1,13 +1,24 @@
 /*
  * Physical memory; see physmem.h.
+ *
+ * Host memory: the frames' bytes are one arena and their vm_pages one
+ * array, both reserved address space that the host backs only where it
+ * is touched (frames are used from the bottom up), so a machine costs
+ * what it uses, whatever its RAM; the arena is backed 2 MiB at a time as
+ * frames are first used, so a burst of new frames (page tables of many
+ * new address spaces) costs one host call per 512 frames, not a host
+ * page fault per frame.
  */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE, madvise */
 #include <assert.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "physmem.h"
 
-#define NO_PAGE UINT32_MAX
+#define NO_PAGE  UINT32_MAX
+#define POPULATE 512u /* frames the host backs at once: 2 MiB of 4 KiB */
 
 /* The one update of the frame counters: by use, in use, and the mix of
  * uses when in-use frames peak (so RAM at peak adds up by kind). */
@@ -23,6 +34,19 @@ static void count_use(struct physmem *ph, int use, int64_t delta)
             ph->used_mix[u] = ph->use[u].cur;
 }
 
+/* => len bytes of zeroed memory, backed by the host as touched; NULL
+ *    when the host refuses (or an injected failure). */
+static void *reserve(struct core *c, size_t len)
+{
+    if (core_inject(c, INJECT_ALLOC))
+        return NULL;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    return p;
+}
+
 int phys_init(struct physmem *ph, struct core *core, uint64_t ram_pa,
               uint64_t ram_bytes)
 {
@@ -33,11 +57,11 @@ int phys_init(struct physmem *ph, struct core *core, uint64_t ram_pa,
     ph->zero_page = PAGEH_NONE;
     if (n < 4 || n >= NO_PAGE || (ram_pa & (core->pgsz - 1)))
         return EINVAL;
-    ph->pages = core_zalloc(core, (size_t)n * sizeof(*ph->pages));
-    if (ph->pages == NULL)
-        return ENOMEM;
     ph->npages = (uint32_t)n;
     ph->ram = (struct ram_seg){ .pa = ram_pa, .npages = n, .first = 0 };
+    if ((ph->pages = reserve(core, (size_t)n * sizeof(*ph->pages))) == NULL ||
+        (ph->arena = reserve(core, (size_t)n * core->pgsz)) == NULL)
+        return ENOMEM;
     /* Frames from `fresh` on were never used: they are free without being
      * on the list, so a large RAM costs no host memory until touched. */
     ph->fresh = 0;
@@ -49,9 +73,11 @@ int phys_init(struct physmem *ph, struct core *core, uint64_t ram_pa,
 
 void phys_fini(struct physmem *ph)
 {
-    for (uint32_t i = 0; i < ph->npages; i++)
-        core_free(ph->core, ph->pages[i].data);
-    core_free(ph->core, ph->pages);
+    size_t n = ph->ram.npages;
+    if (ph->pages)
+        munmap(ph->pages, n * sizeof(*ph->pages));
+    if (ph->arena)
+        munmap(ph->arena, n * ph->core->pgsz);
     core_free(ph->core, ph->dev);
     memset(ph, 0, sizeof(*ph));
 }
@@ -114,11 +140,19 @@ int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out)
     uint32_t i = ph->free_head != NO_PAGE ? ph->free_head : ph->fresh;
     struct vm_page *pg = &ph->pages[i];
     if (pg->data == NULL) {
-        /* Frame contents are host memory allocated on first use. */
-        pg->data = core_alloc(c, c->pgsz);
-        if (pg->data == NULL)
-            return ENOMEM;
-        zero = true;
+        /* A frame never used: its arena bytes are still the host's zeros. */
+        pg->data = ph->arena + (size_t)i * c->pgsz;
+        zero = false;
+#ifdef MADV_POPULATE_WRITE
+        /* Frames are first used in order: the host backs them 2 MiB at a
+         * time, in one call, not one host fault per frame. */
+        if (i % POPULATE == 0)
+            (void)madvise(pg->data,
+                          (size_t)(ph->npages - i < POPULATE ? ph->npages - i
+                                                             : POPULATE) *
+                              c->pgsz,
+                          MADV_POPULATE_WRITE); /* a hint: may be refused */
+#endif
     }
     if (i == ph->free_head)
         ph->free_head = pg->next_free;
@@ -226,7 +260,10 @@ void phys_check(const struct physmem *ph, struct check *ck)
 {
     uint64_t by_use[XVM_USE_COUNT] = { 0 }, onlist = 0;
 
-    for (uint32_t i = 0; i < ph->npages; i++) {
+    /* Frames from `fresh` on were never used: free, not listed, untouched
+     * (reading their vm_pages would make the host back them). */
+    by_use[XVM_USE_FREE] = ph->npages - ph->fresh;
+    for (uint32_t i = 0; i < ph->fresh; i++) {
         const struct vm_page *pg = &ph->pages[i];
         if (pg->use >= XVM_USE_COUNT)
             return (void)check_fail(ck, "frame %u: bad use %u", i, pg->use);

@@ -32,12 +32,13 @@ struct anon;
 
 /* One RAM frame's metadata: the vm_page. */
 struct vm_page {
-    uint8_t *data;       /* host memory of the frame, allocated lazily */
+    uint8_t *data;       /* its bytes in the arena, set on first use */
     struct pv_entry *pv; /* mappings of this page */
     union {
-        struct xvm_object *obj; /* owner, for object pages */
-        struct anon *anon;      /* owner, for anon pages */
-        struct pv_entry **ptpv; /* leaf tables: each PTE's PV entry */
+        struct xvm_object *obj;  /* owner, for object pages */
+        struct anon *anon;       /* owner, for anon pages */
+        struct pv_entry ***ptpv; /* leaf tables: each PTE's PV entry, in
+                                    segments made as needed (pmap.c) */
     } owner;
     uint64_t offset;    /* object offset; PT pages: valid entries */
     uint32_t next_free; /* free-list link (index) */
@@ -65,7 +66,8 @@ struct dev_seg {
 
 struct physmem {
     struct core *core;
-    struct vm_page *pages; /* every RAM frame */
+    struct vm_page *pages; /* every RAM frame (reserved, touched in use) */
+    uint8_t *arena;        /* the frames' bytes, the same way */
     uint32_t npages;
     uint32_t free_head, nfree;
     uint32_t fresh; /* frames from here on were never used */

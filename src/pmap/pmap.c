@@ -207,9 +207,64 @@ static int table_alloc(struct pmap *pm, pageh *out)
     return 0;
 }
 
+/*
+ * Beside each leaf table, a pointer to each valid PTE's PV entry, in
+ * segments of PTPV_SEG made when a PTE among them is first entered: a
+ * table of a few mappings costs a directory and a segment, not a pointer
+ * per PTE, and nothing comes from fresh host pages in a burst of new
+ * address spaces.
+ */
+#define PTPV_SEG 64
+
+static struct pv_entry **ptpv_slot(struct vm_page *tp, unsigned i)
+{
+    struct pv_entry **seg =
+        tp->owner.ptpv ? tp->owner.ptpv[i / PTPV_SEG] : NULL;
+    return seg ? &seg[i % PTPV_SEG] : NULL;
+}
+
+static struct pv_entry *ptpv_get(struct vm_page *tp, unsigned i)
+{
+    struct pv_entry **slot = ptpv_slot(tp, i);
+    return slot ? *slot : NULL;
+}
+
+/* => the slot for PTE i, made if need be; NULL: out of memory. */
+static struct pv_entry **ptpv_make(struct mmu *mu, struct vm_page *tp,
+                                   unsigned i)
+{
+    struct pv_entry ***dir = tp->owner.ptpv;
+    if (dir == NULL) {
+        if ((dir = pool_get(mu->core, &mu->dir_pool)) == NULL)
+            return NULL;
+        memset(dir, 0, mu->dir_pool.size);
+        tp->owner.ptpv = dir;
+    }
+    if (dir[i / PTPV_SEG] == NULL) {
+        struct pv_entry **seg = pool_get(mu->core, &mu->seg_pool);
+        if (seg == NULL)
+            return NULL;
+        memset(seg, 0, mu->seg_pool.size);
+        dir[i / PTPV_SEG] = seg;
+    }
+    return &dir[i / PTPV_SEG][i % PTPV_SEG];
+}
+
+static void ptpv_free(struct mmu *mu, struct vm_page *tp)
+{
+    struct pv_entry ***dir = tp->owner.ptpv;
+    if (dir == NULL)
+        return;
+    for (unsigned s = 0; s < mu->nseg; s++)
+        if (dir[s])
+            pool_put(&mu->seg_pool, dir[s]);
+    pool_put(&mu->dir_pool, dir);
+    tp->owner.ptpv = NULL;
+}
+
 static void table_free(struct pmap *pm, pageh t)
 {
-    core_free(pm->mmu->core, table_page(pm->mmu, t)->owner.ptpv);
+    ptpv_free(pm->mmu, table_page(pm->mmu, t));
     phys_free(pm->mmu->ph, t);
     pm->ptpages--;
     pm->hint_leaf = PAGEH_NONE;
@@ -283,9 +338,8 @@ static struct pv_entry *pv_at(struct pmap *pm, uint64_t va)
     pageh leaf;
     if (va >= pm->mmu->prof->va_max || pt_leaf(pm, va, false, false, &leaf))
         return NULL;
-    struct pv_entry **ptpv = table_page(pm->mmu, leaf)->owner.ptpv;
-    return ptpv ? ptpv[level_index(pm->mmu, pm->mmu->prof->levels - 1, va)]
-                : NULL;
+    return ptpv_get(table_page(pm->mmu, leaf),
+                    level_index(pm->mmu, pm->mmu->prof->levels - 1, va));
 }
 
 /* Removes one valid leaf mapping: PV, counts, TLB. */
@@ -294,10 +348,10 @@ static void leaf_zap(struct pmap *pm, struct vm_page *tp, unsigned i,
 {
     struct mmu *mu = pm->mmu;
     pageh pg = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
-    struct pv_entry *pv = tp->owner.ptpv[i];
+    struct pv_entry **slot = ptpv_slot(tp, i), *pv = *slot;
     assert(pv != NULL && pv->pmap == pm && pv->va == va);
     pv_unlink(mu, pg, pv);
-    tp->owner.ptpv[i] = NULL;
+    *slot = NULL;
     if ((pte & PTE_WIRED) && !page_is_device(pg))
         phys_page(mu->ph, pg)->wire--;
     pte_store(mu, tp->data, i, 0);
@@ -409,10 +463,8 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
         return 0;
     }
     /* A leaf table keeps a pointer to each PTE's PV entry beside it. */
-    if (tp->owner.ptpv == NULL &&
-        (tp->owner.ptpv =
-             core_zalloc(mu->core, level_entries(mu, mu->prof->levels - 1) *
-                                       sizeof(*tp->owner.ptpv))) == NULL)
+    struct pv_entry **slot = ptpv_make(mu, tp, i);
+    if (slot == NULL)
         return ENOMEM;
     struct pv_entry *pv = pool_get(mu->core, &mu->pv_pool);
     if (pv == NULL)
@@ -425,7 +477,7 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
     }
     if (old & PTE_V)
         leaf_zap(pm, tp, i, va, old);
-    tp->owner.ptpv[i] = pv;
+    *slot = pv;
     pte_store(mu, tp->data, i, pte_make(mu, pa, nflags));
     tp->offset++;
     pm->resident++;
@@ -630,6 +682,10 @@ int mmu_init(struct mmu *mu, struct core *core, struct physmem *ph,
     }
     mu->next_asid = 1;
     mu->pv_pool.size = sizeof(struct pv_entry);
+    unsigned leaf_ptes = 1u << p->level_bits[p->levels - 1];
+    mu->nseg = (leaf_ptes + PTPV_SEG - 1) / PTPV_SEG;
+    mu->seg_pool.size = PTPV_SEG * sizeof(struct pv_entry *);
+    mu->dir_pool.size = mu->nseg * sizeof(struct pv_entry **);
     hmap_init(&mu->devpv);
     if (tlb_entries == 0)
         tlb_entries = p->tlb_entries;
@@ -644,6 +700,8 @@ void mmu_fini(struct mmu *mu)
 {
     hmap_fini(mu->core, &mu->devpv);
     pool_fini(mu->core, &mu->pv_pool);
+    pool_fini(mu->core, &mu->seg_pool);
+    pool_fini(mu->core, &mu->dir_pool);
     core_free(mu->core, mu->tlb.ent);
     mu->tlb.ent = NULL;
 }
@@ -751,8 +809,8 @@ static void check_table(void *arg, pageh t, unsigned level, unsigned valid)
 static void check_wired(struct mmu_ck *k)
 {
     const struct physmem *ph = k->mu->ph;
-    for (uint32_t i = 0; i < ph->npages && !k->ck->error; i++) {
-        uint64_t n = 0;
+    for (uint32_t i = 0; i < ph->fresh && !k->ck->error; i++) {
+        uint64_t n = 0; /* frames from `fresh` on were never used */
         (void)hmap_get(&k->wired, page_ram(i), &n);
         if (ph->pages[i].use != XVM_USE_FREE && ph->pages[i].wire != n)
             check_fail(k->ck, "frame %u: wire count %u, %llu wired mappings", i,
@@ -818,8 +876,8 @@ static void check_pv(struct mmu_ck *k)
 {
     struct mmu *mu = k->mu;
     uint64_t total = 0, dev = 0, key, v;
-    for (uint32_t i = 0; i < mu->ph->npages && !k->ck->error; i++)
-        total += check_pv_list(k, page_ram(i));
+    for (uint32_t i = 0; i < mu->ph->fresh && !k->ck->error; i++)
+        total += check_pv_list(k, page_ram(i)); /* the rest never used */
     for (size_t i = 0; hmap_next(&mu->devpv, &i, &key, &v) && !k->ck->error;) {
         if (!page_is_device(key) || v == 0)
             return (void)check_fail(k->ck, "device PV hash holds a bad key");

@@ -43,10 +43,13 @@ struct mmu {
     struct physmem *ph;
     unsigned lvl_shift[4]; /* VA shift of each page-table level */
     struct tlb tlb;
-    struct hmap devpv;   /* device pa -> PV list head (paper §6.3) */
-    struct pool pv_pool; /* recycled PV entries */
-    uint64_t next_asid;  /* never reused: stale TLB tags stay stale */
-    struct pmap *pmaps;  /* every live pmap */
+    struct hmap devpv;    /* device pa -> PV list head (paper §6.3) */
+    struct pool pv_pool;  /* recycled PV entries */
+    struct pool seg_pool; /* segments of leaf tables' PV pointers */
+    struct pool dir_pool; /* their directories, one per leaf table */
+    unsigned nseg;        /* segments a leaf table's pointers fill */
+    uint64_t next_asid;   /* never reused: stale TLB tags stay stale */
+    struct pmap *pmaps;   /* every live pmap */
     /* Counters (and the TLB's, in tlb). */
     struct gauge pv;            /* PV entries */
     struct gauge pv_device;     /* PV entries of device pages */
