@@ -91,8 +91,34 @@ enum xvm_use {
     XVM_USE_PAGETABLE, /* page-table pages */
     XVM_USE_ZERO,      /* the shared zero page */
     XVM_USE_BUFFER,    /* file-system metadata buffers */
+    XVM_USE_KERNEL,    /* kernel memory: slabs of kernel objects, u-areas */
     XVM_USE_COUNT
 };
+
+/*
+ * Kernel memory: the kernel's data structures, charged to simulated RAM
+ * (use XVM_USE_KERNEL) at the profile's size of each (NetBSD's; the
+ * sizes and their sources are in doc/kernel-memory.md).  Arrays count
+ * one unit per slot.
+ */
+enum xvm_kmem_type {
+    XVM_KMEM_MAP_ENTRY,  /* struct vm_map_entry */
+    XVM_KMEM_AMAP,       /* struct vm_amap */
+    XVM_KMEM_AMAP_SLOTS, /* an amap's int arrays (am_slots, am_bckptr,
+                            am_ppref): one int per slot each */
+    XVM_KMEM_AMAP_ANONS, /* an amap's am_anon: one pointer per slot */
+    XVM_KMEM_ANON,       /* struct vm_anon */
+    XVM_KMEM_PV,         /* struct pv_entry, beyond the one a RAM page's
+                            vm_page holds */
+    XVM_KMEM_VMSPACE,    /* struct vmspace (with its vm_map) + struct pmap */
+    XVM_KMEM_AOBJ,       /* struct uvm_aobj */
+    XVM_KMEM_VNODE,      /* vnode + inode + in-core dinode */
+    XVM_KMEM_PROC,       /* struct proc + struct lwp */
+    XVM_KMEM_USPACE,     /* u-area and kernel stack (USPACE), whole pages */
+    XVM_KMEM_TYPES
+};
+/* "map_entry", "amap", "amap_slots", ... */
+XVM_API const char *xvm_kmem_type_name(enum xvm_kmem_type type);
 
 /*
  * The machine's counters.  Every figure has one name and one meaning,
@@ -130,6 +156,13 @@ struct xvm_stats {
     uint64_t pagecache_fills, readahead_pages, fallback_pages;
     uint64_t xip_hole_maps;
     uint64_t buf_hits, buf_misses;
+    /* kernel memory: per type, units live now and at most, bytes a unit */
+    uint64_t kmem_units[XVM_KMEM_TYPES];
+    uint64_t kmem_units_peak[XVM_KMEM_TYPES];
+    uint64_t kmem_unit_bytes[XVM_KMEM_TYPES];
+    uint64_t kmem_bytes;      /* sum of units x their size, now */
+    uint64_t kmem_bytes_peak; /* its maximum */
+    uint64_t kmem_refused;    /* kernel allocations RAM could not serve */
 };
 XVM_API void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st);
 /* "anon", "aobj", "page_cache", "page_table", "zero", "buffer" ("free"). */
@@ -157,7 +190,8 @@ enum xvm_ram_kind {
     XVM_RAM_PAGECACHE,
     XVM_RAM_PAGETABLE,
     XVM_RAM_ZERO,
-    XVM_RAM_BUFFER,  /* ... = XVM_USE_BUFFER */
+    XVM_RAM_BUFFER,
+    XVM_RAM_KERNEL,  /* ... = XVM_USE_KERNEL */
     XVM_RAM_VM_PAGE, /* vm_page metadata of the frames in use */
     XVM_RAM_KINDS
 };

@@ -93,7 +93,7 @@ static void test_diff_large_ram_never_runs_out(void **state)
 
 static void test_diff_tiny_ram_enomem_is_all_or_nothing(void **state)
 {
-    run_seeds(*state, 24, 0, 100001, 180);
+    run_seeds(*state, 40, 0, 100001, 180);
 }
 
 static void test_diff_injected_failures_leave_no_trace(void **state)

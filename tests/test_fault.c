@@ -1212,7 +1212,7 @@ static xvm_object *tf_create(xvm_machine *m, unsigned npages)
 {
     xvm_object *obj;
     assert_int_equal(object_create(&m->objs, &tf_pager, (uint64_t)npages * PG,
-                                   XVM_USE_PAGECACHE, &obj),
+                                   XVM_USE_PAGECACHE, -1, &obj),
                      0);
     obj->read_only = true;
     return obj;

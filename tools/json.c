@@ -49,6 +49,16 @@ void print_json_report(FILE *out, const struct xvm_report *rep, const char *ind)
                 (unsigned long long)*(
                     const uint64_t *)(const void *)((const char *)&rep->st +
                                                     fig[i].offset));
+    fprintf(out, ",\n%s\"kmem\": {", ind);
+    for (int t = 0; t < XVM_KMEM_TYPES; t++)
+        fprintf(out,
+                "%s\"%s\": {\"units\": %llu, \"units_peak\": %llu, "
+                "\"unit_bytes\": %llu}",
+                t ? ", " : "", xvm_kmem_type_name((enum xvm_kmem_type)t),
+                (unsigned long long)rep->st.kmem_units[t],
+                (unsigned long long)rep->st.kmem_units_peak[t],
+                (unsigned long long)rep->st.kmem_unit_bytes[t]);
+    fputc('}', out);
     uses(out, "pages", rep->st.pages, ind);
     uses(out, "pages_peak", rep->st.pages_peak, ind);
     fprintf(out, ",\n%s\"ram_now\": ", ind);

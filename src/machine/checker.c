@@ -22,6 +22,8 @@ int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen)
     core_quiet_begin(c);
     phys_check(&m->ph, &ck);
     if (!ck.error)
+        kmem_check(&m->kmem, &ck);
+    if (!ck.error)
         mmu_check(&m->mmu, &ck);
     if (!ck.error)
         objects_check(&m->objs, &ck);

@@ -76,6 +76,7 @@ int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out)
         xvm_machine_destroy(m);
         return error;
     }
+    kmem_init(&m->kmem, &m->ph);
     *out = m;
     return 0;
 }
@@ -96,6 +97,8 @@ void xvm_machine_destroy(xvm_machine *m)
             break;
     }
     mmu_fini(&m->mmu);
+    if (m->ph.km)
+        kmem_fini(&m->kmem);
     phys_fini(&m->ph);
     timeline_fini(&m->tl);
     free(m);

@@ -60,6 +60,14 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     st->xip_hole_maps = m->vfs.xip_hole_maps;
     st->buf_hits = m->vfs.buf.hits;
     st->buf_misses = m->vfs.buf.misses;
+    for (int t = 0; t < XVM_KMEM_TYPES; t++) {
+        st->kmem_units[t] = m->kmem.units[t].cur;
+        st->kmem_units_peak[t] = m->kmem.units[t].peak;
+        st->kmem_unit_bytes[t] = m->core.prof->kmem_size[t];
+    }
+    st->kmem_bytes = m->kmem.bytes.cur;
+    st->kmem_bytes_peak = m->kmem.bytes.peak;
+    st->kmem_refused = m->kmem.refused;
 }
 
 #define FIGURE(f)                                                              \
@@ -109,6 +117,9 @@ static const struct xvm_figure figures[] = {
     FIGURE(xip_hole_maps),
     FIGURE(buf_hits),
     FIGURE(buf_misses),
+    FIGURE(kmem_bytes),
+    FIGURE(kmem_bytes_peak),
+    FIGURE(kmem_refused),
 };
 
 const struct xvm_figure *xvm_stats_figures(size_t *n)
@@ -120,9 +131,19 @@ const struct xvm_figure *xvm_stats_figures(size_t *n)
 const char *xvm_ram_kind_name(enum xvm_ram_kind kind)
 {
     static const char *const names[XVM_RAM_KINDS] = {
-        "anon", "aobj", "page_cache", "page_table", "zero", "buffer", "vm_page",
+        "anon", "aobj",   "page_cache", "page_table",
+        "zero", "buffer", "kernel",     "vm_page",
     };
     return (unsigned)kind < XVM_RAM_KINDS ? names[kind] : "?";
+}
+
+const char *xvm_kmem_type_name(enum xvm_kmem_type type)
+{
+    static const char *const names[XVM_KMEM_TYPES] = {
+        "map_entry", "amap", "amap_slots", "amap_anons", "anon",   "pv",
+        "vmspace",   "aobj", "vnode",      "proc",       "uspace",
+    };
+    return (unsigned)type < XVM_KMEM_TYPES ? names[type] : "?";
 }
 
 void xvm_report(const xvm_machine *m, struct xvm_report *r)

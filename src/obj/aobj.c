@@ -29,5 +29,5 @@ int aobj_create(struct objects *objs, uint64_t size, struct xvm_object **out)
     if (out == NULL || size == 0 || pg_round(objs->core, size) < size)
         return EINVAL;
     return object_create(objs, &aobj_pager, pg_round(objs->core, size),
-                         XVM_USE_AOBJ, out);
+                         XVM_USE_AOBJ, XVM_KMEM_AOBJ, out);
 }

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 
+#include "kmem.h"
 #include "object.h"
 
 void objects_init(struct objects *objs, struct core *core, struct physmem *ph,
@@ -20,11 +21,15 @@ void objects_fini(struct objects *objs)
 }
 
 int object_create(struct objects *objs, const struct pager_ops *ops,
-                  uint64_t size, int use, struct xvm_object **out)
+                  uint64_t size, int use, int ktype, struct xvm_object **out)
 {
-    struct xvm_object *obj = core_zalloc(objs->core, sizeof(*obj));
+    struct xvm_object *obj =
+        ktype >= 0 ? kmem_alloc(objs->ph->km, (enum xvm_kmem_type)ktype, 1,
+                                sizeof(*obj))
+                   : core_zalloc(objs->core, sizeof(*obj));
     if (obj == NULL)
         return ENOMEM;
+    obj->ktype = (int8_t)ktype;
     obj->ops = ops;
     obj->objs = objs;
     obj->refs = 1;
@@ -63,7 +68,10 @@ void object_unref(struct xvm_object *obj)
         objs->list = obj->next;
     if (obj->next)
         obj->next->prev = obj->prev;
-    core_free(objs->core, obj);
+    if (obj->ktype >= 0)
+        kmem_free(objs->ph->km, (enum xvm_kmem_type)obj->ktype, 1, obj);
+    else
+        core_free(objs->core, obj);
 }
 
 pageh object_page(const struct xvm_object *obj, uint64_t off)

@@ -56,9 +56,11 @@ struct xvm_object {
     struct objects *objs;
     uint32_t refs;
     uint64_t size;
-    bool read_only;                 /* no writable shared mapping */
-    int use;                        /* XVM_USE_* of its RAM pages */
-    struct hmap pages;              /* offset -> pageh of resident RAM pages */
+    bool read_only;    /* no writable shared mapping */
+    int8_t ktype;      /* its kernel memory (enum xvm_kmem_type), or -1: part
+                     of a structure charged by its owner (a vnode) */
+    int use;           /* XVM_USE_* of its RAM pages */
+    struct hmap pages; /* offset -> pageh of resident RAM pages */
     struct xvm_object *next, *prev; /* the layer's list */
     uint64_t base;                  /* pager's scalar (devobj: physical base) */
     void *priv;                     /* pager's private state */
@@ -69,9 +71,11 @@ void objects_init(struct objects *objs, struct core *core, struct physmem *ph,
 /* Frees every object, whatever its references (machine teardown). */
 void objects_fini(struct objects *objs);
 
-/* => a new object with one reference, on the layer's list. */
+/* => a new object with one reference, on the layer's list; ktype: the
+ *    kernel memory it is charged as, or -1 when its owner's structure
+ *    holds it (a vnode's object). */
 int object_create(struct objects *objs, const struct pager_ops *ops,
-                  uint64_t size, int use, struct xvm_object **out);
+                  uint64_t size, int use, int ktype, struct xvm_object **out);
 void object_ref(struct xvm_object *obj);
 void object_unref(struct xvm_object *obj);
 pageh object_page(const struct xvm_object *obj, uint64_t off);

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 
+#include "kmem.h"
 #include "proc.h"
 #include "vmspace.h"
 
@@ -20,11 +21,33 @@ struct proc *proc_find(const struct procs *ps, uint32_t pid)
     return hmap_get(&ps->table, pid, &v) ? (struct proc *)(uintptr_t)v : NULL;
 }
 
+/* struct proc and its LWP, and the u-area with the kernel stack: kernel
+ * memory from the start (as fork1() allocates them before anything). */
+static struct proc *proc_alloc(struct procs *ps)
+{
+    struct kmem *km = ps->vm->ph->km;
+    struct proc *p = kmem_alloc(km, XVM_KMEM_PROC, 1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    if ((p->uarea = kmem_alloc(km, XVM_KMEM_USPACE, 1, 0)) == NULL) {
+        kmem_free(km, XVM_KMEM_PROC, 1, p);
+        return NULL;
+    }
+    return p;
+}
+
+static void proc_release(struct procs *ps, struct proc *p)
+{
+    struct kmem *km = ps->vm->ph->km;
+    kmem_free(km, XVM_KMEM_USPACE, 1, p->uarea);
+    kmem_free(km, XVM_KMEM_PROC, 1, p);
+}
+
 static void proc_free(struct procs *ps, struct proc *p)
 {
     xvm_vmspace_destroy(p->vs);
     xvm_close(p->text);
-    core_free(ps->core, p);
+    proc_release(ps, p);
 }
 
 void procs_fini(struct procs *ps)
@@ -43,7 +66,7 @@ int proc_spawn(struct procs *ps, struct xvm_mount *mp, uint32_t pid,
         return EINVAL;
     if (proc_find(ps, pid))
         return EEXIST;
-    struct proc *p = core_zalloc(ps->core, sizeof(*p));
+    struct proc *p = proc_alloc(ps);
     if (p == NULL)
         return ENOMEM;
     p->pid = pid;
@@ -54,7 +77,7 @@ int proc_spawn(struct procs *ps, struct xvm_mount *mp, uint32_t pid,
                                         (uint64_t)(uintptr_t)p)) != 0)
         proc_free(ps, p);
     else if (error)
-        core_free(ps->core, p);
+        proc_release(ps, p);
     return error;
 }
 
@@ -67,14 +90,16 @@ int proc_fork(struct procs *ps, uint32_t ppid, uint32_t cpid)
         return ESRCH;
     if (proc_find(ps, cpid))
         return EEXIST;
-    struct proc *c = core_zalloc(ps->core, sizeof(*c));
+    struct proc *c = proc_alloc(ps);
     if (c == NULL)
         return ENOMEM;
+    void *uarea = c->uarea;
     *c = *parent;
+    c->uarea = uarea;
     c->pid = cpid;
     int error = xvm_vmspace_fork(parent->vs, &c->vs);
     if (error) {
-        core_free(ps->core, c);
+        proc_release(ps, c);
         return error;
     }
     /* The child runs the same program: a second open file on its text. */
@@ -84,7 +109,7 @@ int proc_fork(struct procs *ps, uint32_t ppid, uint32_t cpid)
         if (c->text != parent->text)
             xvm_close(c->text);
         xvm_vmspace_destroy(c->vs);
-        core_free(ps->core, c);
+        proc_release(ps, c);
         return error;
     }
     return 0;

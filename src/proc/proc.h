@@ -26,6 +26,7 @@ struct proc {
     struct xvm_mount *mp;  /* where exec finds programs */
     struct xvm_file *text; /* the running program (p_textvp) */
     struct xvm_proc_info info;
+    void *uarea; /* its u-area and kernel stack (kernel memory) */
 };
 
 void procs_init(struct procs *ps, struct core *core, struct vm *vm);

@@ -5,15 +5,16 @@
 #include <errno.h>
 
 #include "anon.h"
+#include "kmem.h"
 
 int anon_alloc(struct vm *vm, pageh src, struct anon **out)
 {
-    struct anon *an = pool_get(vm->core, &vm->anon_pool);
+    struct anon *an = kmem_alloc(vm->ph->km, XVM_KMEM_ANON, 1, sizeof(*an));
     if (an == NULL)
         return ENOMEM;
     int error = phys_alloc(vm->ph, XVM_USE_ANON, src == PAGEH_NONE, &an->page);
     if (error) {
-        pool_put(&vm->anon_pool, an);
+        kmem_free(vm->ph->km, XVM_KMEM_ANON, 1, an);
         return error;
     }
     if (src != PAGEH_NONE)
@@ -32,7 +33,7 @@ void anon_unref(struct vm *vm, struct anon *an)
     /* Nobody references it, but a stale mapping must not survive it. */
     pmap_page_protect(vm->mmu, an->page, XVM_PROT_NONE);
     phys_free(vm->ph, an->page);
-    pool_put(&vm->anon_pool, an);
+    kmem_free(vm->ph->km, XVM_KMEM_ANON, 1, an);
 }
 
 void anon_check(const struct vm *vm, const struct anon *an, uint32_t refs,

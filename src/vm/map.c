@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "kmem.h"
 #include "map.h"
 
 void map_init(struct vm_map *map, uint64_t minva, uint64_t maxva)
@@ -47,7 +48,8 @@ struct vm_map_entry *map_first_after(struct vm_map *map, uint64_t va)
 
 struct vm_map_entry *map_entry_alloc(struct vm *vm, struct vm_map *map)
 {
-    struct vm_map_entry *e = core_zalloc(vm->core, sizeof(*e));
+    struct vm_map_entry *e =
+        kmem_alloc(vm->ph->km, XVM_KMEM_MAP_ENTRY, 1, sizeof(*e));
     if (e) {
         /* xorshift32: treap priorities, reproducible per map. */
         uint32_t x = map->rng;
@@ -148,7 +150,7 @@ int map_clip(struct vm *vm, struct vm_map *map, struct vm_map_entry *e,
     if (ne == NULL)
         return ENOMEM;
     if (e->amap && amap_splitref(vm, e->amap) != 0) {
-        core_free(vm->core, ne);
+        map_entry_release(vm, ne);
         return ENOMEM;
     }
     uint32_t prio = ne->prio;
@@ -205,7 +207,12 @@ void map_entry_free(struct vm *vm, struct vm_map_entry *e)
                    (e->end - e->start) >> vm->core->pgshift);
     if (e->obj)
         object_unref(e->obj);
-    core_free(vm->core, e);
+    map_entry_release(vm, e);
+}
+
+void map_entry_release(struct vm *vm, struct vm_map_entry *e)
+{
+    kmem_free(vm->ph->km, XVM_KMEM_MAP_ENTRY, 1, e);
 }
 
 /* Entries larger than CHUNK_MAX get their amap a chunk at a time. */

@@ -57,6 +57,8 @@ int map_findspace(struct vm_map *map, uint64_t hint, uint64_t len,
                   uint64_t *addr);
 /* Drops an entry's references (amap, object) and frees it. */
 void map_entry_free(struct vm *vm, struct vm_map_entry *e);
+/* Frees an entry that holds no reference (a failed allocation's). */
+void map_entry_release(struct vm *vm, struct vm_map_entry *e);
 
 /*
  * Resolves needs-copy for the entry holding va before a write: gives it an

@@ -12,7 +12,6 @@
 #include "object.h"
 #include "physmem.h"
 #include "pmap.h"
-#include "pool.h"
 #include "xipvm.h"
 
 struct vm_stats {
@@ -29,7 +28,6 @@ struct vm {
     struct mmu *mmu;
     struct objects *objs;
     struct xvm_ahead ahead[3];  /* by enum xvm_advice */
-    struct pool anon_pool;      /* recycled anons */
     struct xvm_vmspace *spaces; /* every live address space */
     struct vm_stats st;
 };

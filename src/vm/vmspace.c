@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kmem.h"
 #include "vfs.h"
 #include "vmspace.h"
 
@@ -17,24 +18,24 @@ void vm_init(struct vm *vm, struct core *core, struct physmem *ph,
 {
     *vm = (struct vm){ .core = core, .ph = ph, .mmu = mmu, .objs = objs };
     memcpy(vm->ahead, ahead, sizeof(vm->ahead));
-    vm->anon_pool.size = sizeof(struct anon);
 }
 
 void vm_fini(struct vm *vm)
 {
     while (vm->spaces)
         xvm_vmspace_destroy(vm->spaces);
-    pool_fini(vm->core, &vm->anon_pool);
 }
 
 int vmspace_create(struct vm *vm, struct xvm_vmspace **out)
 {
-    struct xvm_vmspace *vs = core_zalloc(vm->core, sizeof(*vs));
+    /* struct vmspace and its pmap, as the kernel has them. */
+    struct xvm_vmspace *vs =
+        kmem_alloc(vm->ph->km, XVM_KMEM_VMSPACE, 1, sizeof(*vs));
     if (vs == NULL)
         return ENOMEM;
     int error = pmap_create(vm->mmu, &vs->pmap);
     if (error) {
-        core_free(vm->core, vs);
+        kmem_free(vm->ph->km, XVM_KMEM_VMSPACE, 1, vs);
         return error;
     }
     vs->vm = vm;
@@ -66,7 +67,7 @@ void xvm_vmspace_destroy(xvm_vmspace *vs)
         vm->spaces = vs->next;
     if (vs->next)
         vs->next->prev = vs->prev;
-    core_free(vm->core, vs);
+    kmem_free(vm->ph->km, XVM_KMEM_VMSPACE, 1, vs);
 }
 
 /* One parent entry into the child, by its inheritance (uvmspace_fork). */
@@ -94,7 +95,7 @@ static int fork_entry(struct xvm_vmspace *parent, struct xvm_vmspace *child,
     e->prio = prio;
     e->wired = 0;
     if (e->amap && (error = amap_ref(vm, e->amap, e->aoff, npages)) != 0) {
-        core_free(vm->core, e);
+        map_entry_release(vm, e);
         return error;
     }
     if (e->obj)
@@ -223,7 +224,7 @@ int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot, int flags,
         return ENOMEM;
     if (obj == NULL && shared) {
         if ((error = aobj_create(vm->objs, end - start, &obj)) != 0) {
-            core_free(vm->core, e);
+            map_entry_release(vm, e);
             return error;
         }
     } else if (obj) {
@@ -236,7 +237,7 @@ int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot, int flags,
         (error = map_clip_range(vm, &vs->map, start, end, &first)) != 0) {
         if (obj)
             object_unref(obj);
-        core_free(vm->core, e);
+        map_entry_release(vm, e);
         return error;
     }
     if (fixed)
