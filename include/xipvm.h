@@ -54,6 +54,11 @@ struct xvm_config {
     uint64_t ram_base;         /* physical address of RAM; default 0 */
     unsigned tlb_entries;      /* 0: the profile's default */
     struct xvm_ahead ahead[3]; /* by enum xvm_advice; UVM's table by default */
+    /* The page daemon's free targets, bytes: it wakes when free RAM falls
+     * below freemin and frees pages until freetarg are free.  0: NetBSD's
+     * uvmpd_tune() (0.5 % of RAM, 128 KiB to 1 MiB, here at most RAM/16;
+     * freetarg = 4/3 freemin).  Whole pages, freemin < freetarg < RAM. */
+    uint64_t freemin, freetarg;
 };
 
 /* Fills *cfg with the defaults above. */
@@ -144,7 +149,24 @@ struct xvm_stats {
     uint64_t zero_fills, cow_promotions, cow_from_device, zero_page_maps;
     uint64_t neighbour_maps, device_maps;
     uint64_t amap_copies, enomem;
-    uint64_t reclaimed; /* page-cache pages freed */
+    /* the page daemon (doc/sizing.md) */
+    uint64_t freemin, freetarg;            /* its free targets, pages */
+    uint64_t pages_active, pages_inactive; /* its queues now */
+    uint64_t pd_runs;                      /* scans run */
+    uint64_t pd_scanned;                   /* inactive pages looked at */
+    uint64_t pd_reactivated; /* found referenced (or kept), requeued */
+    uint64_t pd_deactivated; /* moved to the inactive queue */
+    uint64_t pd_freed;       /* pages freed */
+    uint64_t reclaimed;      /* of those, page-cache pages */
+    uint64_t refaults;       /* page-cache fills of pages it had freed */
+    uint64_t readahead_used, readahead_unused; /* read-ahead pages used,
+                                                  and freed unused */
+    /* swap */
+    uint64_t swap_pages;                /* size of the swap area */
+    uint64_t swap_used, swap_used_peak; /* slots in use */
+    uint64_t swap_outs, swap_ins;       /* pages written, read */
+    uint64_t swap_ns;                   /* their simulated time */
+    uint64_t io_ns;                     /* flash_ns + swap_ns */
     /* pmap and TLB */
     uint64_t pv_entries, pv_entries_peak, pv_device, pv_device_peak;
     uint64_t tlb_hits, tlb_misses, tlb_flushes;
@@ -347,6 +369,25 @@ XVM_API uint64_t xvm_flash_size(const xvm_flash *f);
 XVM_API int xvm_flash_read(xvm_flash *f, uint64_t off, void *buf, size_t len);
 XVM_API int xvm_flash_write(xvm_flash *f, uint64_t off, const void *buf,
                             size_t len);
+
+/*
+ * Swap (optional; most NOR products have none): a swap area on a block
+ * device with its own cost model, like swapctl -a.  Without swap, a fault
+ * that cannot get memory after the page daemon has run kills its process
+ * (xvm_oom_next).  With swap, the page daemon pages anons and shared
+ * anonymous memory out, and faults page them back in.
+ */
+struct xvm_swap_config {
+    uint64_t bytes;           /* size: whole pages */
+    uint32_t ns_read_access;  /* page-in: each transfer ...        */
+    uint32_t ns_read_byte;    /* ... plus each byte                */
+    uint32_t ns_write_access; /* page-out: each transfer ...       */
+    uint32_t ns_write_byte;   /* ... plus each byte (doc/sizing.md)  */
+};
+/* Fills *cfg with an eMMC-class device's costs and no size. */
+XVM_API void xvm_swap_config_init(struct xvm_swap_config *cfg);
+/* => EINVAL for a bad size, EBUSY when the machine has swap already. */
+XVM_API int xvm_swapon(xvm_machine *m, const struct xvm_swap_config *cfg);
 
 /* Read-only FFS on a flash, mounted with or without XIP (paper §4.4). */
 typedef struct xvm_mount xvm_mount;

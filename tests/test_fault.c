@@ -1193,7 +1193,7 @@ static int tf_get(struct xvm_object *obj, uint64_t off, unsigned flags,
         return 0;
     if (flags & PGO_LOCKED)
         return ENOENT;
-    int error = object_page_alloc(obj, off, false, pg);
+    int error = object_page_alloc(obj, off, false, 0, pg);
     if (error)
         return error;
     uint8_t *data = phys_page(obj->objs->ph, *pg)->data;

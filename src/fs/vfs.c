@@ -253,12 +253,13 @@ int xvm_pread(xvm_file *f, uint64_t off, void *buf, size_t len, size_t *done)
         if (chunk > vp->size - off)
             chunk = (size_t)(vp->size - off);
         /* Any pager; restarted after the page daemon freed RAM. */
-        int error = pagedaemon_retry(vfs->objs, page_get, &g);
+        int error = pagedaemon_retry(&vfs->objs->pd, page_get, &g);
         if (error) {
             if (done)
                 *done = n;
             return error;
         }
+        pageq_activate(&vfs->objs->pd, g.pg);
         const uint8_t *src = phys_data(vfs->ph, g.pg) + in;
         if (page_is_device(g.pg))
             phys_dev_read(vfs->ph,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "machine.h"
+#include "pagedaemon.h"
 #include "vmspace.h"
 
 int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen)
@@ -27,6 +28,8 @@ int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen)
         mmu_check(&m->mmu, &ck);
     if (!ck.error)
         objects_check(&m->objs, &ck);
+    if (!ck.error)
+        pagedaemon_check(&m->objs.pd, &ck);
     if (!ck.error)
         vfs_check(&m->vfs, &ck);
     if (!ck.error)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "machine.h"
+#include "pagedaemon.h"
 #include "vmspace.h"
 
 void xvm_config_init(struct xvm_config *cfg)
@@ -36,6 +37,9 @@ static int check_config(const struct xvm_config *cfg, const struct profile *p)
     /* Frame numbers must fit the PTE (20 bits in a 4-byte PTE). */
     if (p->pte_size == 4 &&
         cfg->ram_base + cfg->ram_bytes > (UINT64_C(1) << 32))
+        return EINVAL;
+    if ((cfg->freemin | cfg->freetarg) % pgsz ||
+        (cfg->freetarg && cfg->freetarg <= cfg->freemin))
         return EINVAL;
     for (int i = 0; i < 3; i++)
         if (cfg->ahead[i].back > 64 || cfg->ahead[i].forward > 64)
@@ -77,6 +81,12 @@ int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out)
         return error;
     }
     kmem_init(&m->kmem, &m->ph);
+    if ((error = pagedaemon_init(&m->objs.pd, &m->ph, &m->mmu,
+                                 cfg->freemin >> p->page_shift,
+                                 cfg->freetarg >> p->page_shift)) != 0) {
+        xvm_machine_destroy(m);
+        return error;
+    }
     *out = m;
     return 0;
 }
@@ -89,6 +99,7 @@ void xvm_machine_destroy(xvm_machine *m)
     procs_fini(&m->procs);
     vm_fini(&m->vm);
     objects_fini(&m->objs);
+    pagedaemon_fini(&m->objs.pd);
     /* Then mounts (now without vnodes) and flash devices. */
     while (m->devs.flashes) {
         if (m->devs.flashes->mounted)
@@ -96,6 +107,7 @@ void xvm_machine_destroy(xvm_machine *m)
         if (xvm_flash_close(m->devs.flashes) != 0)
             break;
     }
+    swap_destroy(m->devs.swap);
     mmu_fini(&m->mmu);
     if (m->ph.km)
         kmem_fini(&m->kmem);
@@ -115,6 +127,18 @@ int xvm_physload_device(xvm_machine *m, uint64_t pa, uint64_t len,
     if (m == NULL)
         return EINVAL;
     return phys_load_device(&m->ph, pa, len, data, (struct dev_cost){ 0, 0 });
+}
+
+int xvm_swapon(xvm_machine *m, const struct xvm_swap_config *cfg)
+{
+    if (m == NULL || cfg == NULL)
+        return EINVAL;
+    if (m->devs.swap)
+        return EBUSY;
+    int error = swap_create(&m->core, cfg, &m->devs.swap);
+    if (error == 0)
+        m->objs.pd.swap = m->devs.swap;
+    return error;
 }
 
 int xvm_vmspace_create(xvm_machine *m, xvm_vmspace **out)

@@ -9,6 +9,7 @@
 #include "core.h"
 #include "flash.h"
 #include "kmem.h"
+#include "swap.h"
 #include "object.h"
 #include "physmem.h"
 #include "pmap.h"

@@ -39,7 +39,31 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     st->device_maps = vs->device_maps;
     st->amap_copies = vs->amap_copies;
     st->enomem = vs->enomem;
-    st->reclaimed = m->objs.reclaimed;
+    const struct pagedaemon *pd = &m->objs.pd;
+    struct pdpolicy_stats ps;
+    pd->ops->stats(pd->st, &ps);
+    st->freemin = pd->freemin;
+    st->freetarg = pd->freetarg;
+    st->pages_active = ps.active;
+    st->pages_inactive = ps.inactive;
+    st->pd_runs = pd->runs;
+    st->pd_scanned = ps.scans;
+    st->pd_reactivated = ps.reactivations;
+    st->pd_deactivated = ps.deactivations;
+    st->pd_freed = pd->freed;
+    st->reclaimed = pd->reclaimed;
+    st->refaults = m->vfs.refaults;
+    st->readahead_used = pd->readahead_used;
+    st->readahead_unused = pd->readahead_unused;
+    const struct swapdev *sw = m->devs.swap;
+    if (sw) {
+        st->swap_pages = sw->nslots;
+        st->swap_used = sw->used.cur;
+        st->swap_used_peak = sw->used.peak;
+        st->swap_outs = sw->writes;
+        st->swap_ins = sw->reads;
+        st->swap_ns = sw->ns;
+    }
     st->pv_entries = m->mmu.pv.cur;
     st->pv_entries_peak = m->mmu.pv.peak;
     st->pv_device = m->mmu.pv_device.cur;
@@ -54,6 +78,7 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     st->flash_bytes_read =
         st->flash_block_bytes_read + st->flash_xip_bytes_read;
     st->flash_ns = m->devs.st.ns + ph->dev_ns;
+    st->io_ns = st->flash_ns + (m->devs.swap ? m->devs.swap->ns : 0);
     st->pagecache_fills = m->vfs.pagecache_fills;
     st->readahead_pages = m->vfs.readahead_pages;
     st->fallback_pages = m->vfs.fallback_pages;
@@ -97,7 +122,25 @@ static const struct xvm_figure figures[] = {
     FIGURE(device_maps),
     FIGURE(amap_copies),
     FIGURE(enomem),
+    FIGURE(freemin),
+    FIGURE(freetarg),
+    FIGURE(pages_active),
+    FIGURE(pages_inactive),
+    FIGURE(pd_runs),
+    FIGURE(pd_scanned),
+    FIGURE(pd_reactivated),
+    FIGURE(pd_deactivated),
+    FIGURE(pd_freed),
     FIGURE(reclaimed),
+    FIGURE(refaults),
+    FIGURE(readahead_used),
+    FIGURE(readahead_unused),
+    FIGURE(swap_pages),
+    FIGURE(swap_used),
+    FIGURE(swap_used_peak),
+    FIGURE(swap_outs),
+    FIGURE(swap_ins),
+    FIGURE(swap_ns),
     FIGURE(pv_entries),
     FIGURE(pv_entries_peak),
     FIGURE(pv_device),
@@ -111,6 +154,7 @@ static const struct xvm_figure figures[] = {
     FIGURE(flash_xip_bytes_read),
     FIGURE(flash_bytes_read),
     FIGURE(flash_ns),
+    FIGURE(io_ns),
     FIGURE(pagecache_fills),
     FIGURE(readahead_pages),
     FIGURE(fallback_pages),

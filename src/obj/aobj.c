@@ -16,7 +16,7 @@ static int aobj_get(struct xvm_object *obj, uint64_t off, unsigned flags,
         return 0;
     if (flags & PGO_LOCKED)
         return ENOENT;
-    return object_page_alloc(obj, off, true, pg);
+    return object_page_alloc(obj, off, true, 0, pg);
 }
 
 const struct pager_ops aobj_pager = {

@@ -64,7 +64,7 @@ void amap_add(struct vm *vm, struct amap *am, uint64_t slot, struct anon *an)
     if (old) {
         /* Other address spaces may map the old page through this shared
          * amap: they must fault and see the new one. */
-        if (am->flags & AMAP_SHARED)
+        if ((am->flags & AMAP_SHARED) && old->page != PAGEH_NONE)
             pmap_page_protect(vm->mmu, old->page, XVM_PROT_NONE);
         am->anon[s] = an;
         anon_unref(vm, old);
@@ -173,8 +173,11 @@ int amap_copy(struct vm *vm, struct amap *old, uint64_t slot, uint64_t len,
 
 void amap_protect(struct vm *vm, struct amap *am, unsigned prot)
 {
-    for (uint32_t k = 0; k < am->nused; k++)
-        pmap_page_protect(vm->mmu, am->anon[am->slots[k]]->page, prot);
+    for (uint32_t k = 0; k < am->nused; k++) {
+        pageh pg = am->anon[am->slots[k]]->page;
+        if (pg != PAGEH_NONE) /* a paged-out anon has no mapping */
+            pmap_page_protect(vm->mmu, pg, prot);
+    }
 }
 
 void amap_check(const struct amap *am, uint64_t refs, const uint32_t *cover,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kmem.h"
+#include "swap.h"
 #include "vfs.h"
 #include "vmspace.h"
 
@@ -18,6 +19,8 @@ void vm_init(struct vm *vm, struct core *core, struct physmem *ph,
 {
     *vm = (struct vm){ .core = core, .ph = ph, .mmu = mmu, .objs = objs };
     memcpy(vm->ahead, ahead, sizeof(vm->ahead));
+    objs->pd.anon = &anon_pager;
+    objs->pd.anon_arg = vm;
 }
 
 void vm_fini(struct vm *vm)
@@ -229,6 +232,8 @@ int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot, int flags,
         }
     } else if (obj) {
         object_ref(obj);
+        if (p & XVM_PROT_EXEC)
+            object_mark_exec(obj); /* vn_markexec */
     }
     /* Fixed mappings replace what was there; clipping cannot be undone,
      * so it happens after every allocation above. */
@@ -307,6 +312,8 @@ static int protect_check(struct xvm_vmspace *vs, struct vm_map_entry *e, int p)
 
 static int protect_apply(struct xvm_vmspace *vs, struct vm_map_entry *e, int p)
 {
+    if ((p & XVM_PROT_EXEC) && e->obj)
+        object_mark_exec(e->obj);
     if ((e->prot & ~(unsigned)p) != 0)
         pmap_protect(vs->pmap, e->start, e->end, (unsigned)p);
     e->prot = (uint8_t)p;
@@ -447,23 +454,38 @@ static void check_amaps(struct vm_ck *k)
                 check_fail(k->ck, "checker: out of host memory");
         }
     }
-    for (size_t i = 0; hmap_next(&k->anons, &i, &a, &refs) && !k->ck->error;)
-        anon_check(k->vm, (struct anon *)(uintptr_t)a, (uint32_t)refs, k->ck);
+    uint64_t resident = 0, swapped = 0;
+    for (size_t i = 0; hmap_next(&k->anons, &i, &a, &refs) && !k->ck->error;) {
+        const struct anon *an = (const struct anon *)(uintptr_t)a;
+        anon_check(k->vm, an, (uint32_t)refs, k->ck);
+        resident += an->page != PAGEH_NONE;
+        swapped += an->swslot != 0;
+    }
     uint64_t frames = k->vm->ph->use[XVM_USE_ANON].cur;
-    if (!k->ck->error && k->anons.n != frames)
-        check_fail(k->ck, "%llu anons reachable, %llu anon frames",
-                   (unsigned long long)k->anons.n, (unsigned long long)frames);
+    if (!k->ck->error && resident != frames)
+        check_fail(k->ck, "%llu anons reachable in RAM, %llu anon frames",
+                   (unsigned long long)resident, (unsigned long long)frames);
+    const struct swapdev *sw = k->vm->objs->pd.swap;
+    if (!k->ck->error && swapped > (sw ? sw->used.cur : 0))
+        check_fail(k->ck, "%llu anons hold swap slots, %llu slots in use",
+                   (unsigned long long)swapped,
+                   (unsigned long long)(sw ? sw->used.cur : 0));
 }
 
 /* => the page the map says va should show, or PAGEH_NONE when unknown
- *    (an object page that is not resident). */
-static pageh expected_page(struct vm *vm, struct vm_map_entry *e, uint64_t va)
+ *    (an object page that is not resident); *gone: an anon in swap, which
+ *    nothing may map. */
+static pageh expected_page(struct vm *vm, struct vm_map_entry *e, uint64_t va,
+                           bool *gone)
 {
+    *gone = false;
     if (e->amap) {
         struct anon *an = amap_lookup(
             e->amap, e->aoff + ((va - e->start) >> vm->core->pgshift));
-        if (an)
+        if (an) {
+            *gone = an->page == PAGEH_NONE;
             return an->page;
+        }
     }
     if (e->obj == NULL)
         return vm->ph->zero_page;
@@ -488,7 +510,12 @@ static void check_pte(void *arg, uint64_t va, uint64_t pte)
                                 "va %#llx: PTE allows more than the "
                                 "entry",
                                 (unsigned long long)va);
-    pageh want = expected_page(k->vm, e, va), pg = pte_page(k->vm->mmu, pte);
+    bool gone;
+    pageh want = expected_page(k->vm, e, va, &gone),
+          pg = pte_page(k->vm->mmu, pte);
+    if (gone)
+        return (void)check_fail(k->ck, "va %#llx maps a paged-out anon",
+                                (unsigned long long)va);
     if (want != PAGEH_NONE && want != pg)
         return (void)check_fail(k->ck, "va %#llx maps the wrong page",
                                 (unsigned long long)va);
