@@ -149,6 +149,7 @@ struct xvm_stats {
     uint64_t zero_fills, cow_promotions, cow_from_device, zero_page_maps;
     uint64_t neighbour_maps, device_maps;
     uint64_t amap_copies, enomem;
+    uint64_t oom_kills; /* processes killed for lack of memory */
     /* the page daemon (doc/sizing.md) */
     uint64_t freemin, freetarg;            /* its free targets, pages */
     uint64_t pages_active, pages_inactive; /* its queues now */
@@ -451,6 +452,17 @@ XVM_API int xvm_fork(xvm_machine *m, uint32_t ppid, uint32_t cpid);
 XVM_API int xvm_exec(xvm_machine *m, uint32_t pid, const char *path,
                      unsigned argc, const char *const *argv);
 XVM_API int xvm_exit(xvm_machine *m, uint32_t pid);
+/*
+ * Out of memory.  A process whose fault (or mmap, brk) cannot get memory
+ * after the page daemon has run is killed, as NetBSD kills it ("killed:
+ * out of swap"); so is one whose spawn or exec cannot get memory, and
+ * the child of a fork that cannot (the parent gets ENOMEM and goes on).
+ * The call that ran out returns ENOMEM; the kill happens at the next
+ * spawn, fork, exec, exit, brk or xvm_oom_next.  Only a full RAM kills:
+ * injected failures and a lack of address space only fail their call.
+ * => 0 and the pid of the next process killed (in order), or ENOENT.
+ */
+XVM_API int xvm_oom_next(xvm_machine *m, uint32_t *pid);
 /* Moves the break: grows or shrinks the anonymous heap (page granular). */
 XVM_API int xvm_brk(xvm_machine *m, uint32_t pid, uint64_t addr);
 /* => the process's address space, or NULL. */

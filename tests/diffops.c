@@ -1139,6 +1139,30 @@ static void disarm_fired(struct xvm_machine *m)
         m->core.fail_at[INJECT_FRAME] = 0;
 }
 
+/*
+ * Processes the library killed for lack of memory leave the model too.
+ * Only a full RAM kills, so only a tiny RAM may; a kill names a process
+ * of the model, or one a spawn or fork was making (which the model never
+ * made: that ENOMEM was accepted).
+ */
+static int reap_kills(struct world *w)
+{
+    uint32_t pid;
+    while (xvm_oom_next(w->m, &pid) == 0) {
+        if (!w->tiny)
+            return fail(w, "pid %u killed for lack of memory in a large RAM",
+                        pid);
+        for (size_t i = 0; i < w->rm.nprocs; i++)
+            if (w->rm.procs[i]->pid == pid) {
+                if (rm_exit(&w->rm, pid) != 0)
+                    return fail(w, "model: exit of killed pid %u", pid);
+                break;
+            }
+        w->res->oom_kills++;
+    }
+    return 0;
+}
+
 /* One step: decode, run on both, compare, check. */
 static int step(struct world *w)
 {
@@ -1148,6 +1172,8 @@ static int step(struct world *w)
         op = w->rm.nprocs ? OP_EXIT : OP_SPAWN;
     int error = dispatch(w, op);
     disarm_fired(w->m);
+    if (error == 0)
+        error = reap_kills(w);
     snprintf(w->log[w->nlog++ % LOG_LINES], sizeof(w->log[0]), "%s", w->cur);
     if (error)
         return -1;

@@ -57,7 +57,7 @@ static void run_seeds(struct fixture *fx, uint64_t frames, int inject,
                       uint64_t first, unsigned n)
 {
     static const char *const profiles[] = { "sgimips", "amd64" };
-    unsigned total = 0, accepted = 0, errors = 0;
+    unsigned total = 0, accepted = 0, errors = 0, kills = 0;
     n = scaled(n);
     for (unsigned k = 0; k < 4 * n; k++) {
         struct diff_config cfg = {
@@ -79,11 +79,12 @@ static void run_seeds(struct fixture *fx, uint64_t frames, int inject,
         }
         total += res.ops;
         accepted += res.enomem_accepted;
+        kills += res.oom_kills;
         errors += res.errors;
     }
     print_message("%u sequences, %u operations, %u predicted errors matched, "
-                  "%u ENOMEM accepted\n",
-                  4 * n, total, errors, accepted);
+                  "%u ENOMEM accepted, %u processes killed out of memory\n",
+                  4 * n, total, errors, accepted, kills);
 }
 
 static void test_diff_large_ram_never_runs_out(void **state)

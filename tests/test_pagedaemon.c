@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RAM_PAGES 64  /* 256 KiB: the whole machine */
+#define RAM_PAGES  64  /* 256 KiB: the whole machine */
 #define FILE_PAGES 200 /* the file the patterns read */
 
 struct fixture {
@@ -218,9 +218,9 @@ static void test_pagedaemon_free_targets(void **state)
     static const struct {
         uint64_t ram, freemin, freetarg;
     } cases[] = {
-        { 256u << 10, 4, 5 },           /* RAM / 16 */
-        { 16u << 20, 32, 42 },          /* 128 KiB */
-        { 64u << 20, 81, 108 },         /* 0.5 % */
+        { 256u << 10, 4, 5 },            /* RAM / 16 */
+        { 16u << 20, 32, 42 },           /* 128 KiB */
+        { 64u << 20, 81, 108 },          /* 0.5 % */
         { UINT64_C(1) << 30, 256, 341 }, /* 1 MiB */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -266,6 +266,13 @@ int xvm_exec(xvm_machine *m, uint32_t pid, const char *path, unsigned argc,
     return m ? proc_exec(&m->procs, pid, path, argc, argv) : EINVAL;
 }
 
+int xvm_oom_next(xvm_machine *m, uint32_t *pid)
+{
+    if (m == NULL || pid == NULL)
+        return EINVAL;
+    return proc_oom_next(&m->procs, pid);
+}
+
 int xvm_exit(xvm_machine *m, uint32_t pid)
 {
     return m ? proc_exit(&m->procs, pid) : ESRCH;

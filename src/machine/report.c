@@ -39,6 +39,7 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     st->device_maps = vs->device_maps;
     st->amap_copies = vs->amap_copies;
     st->enomem = vs->enomem;
+    st->oom_kills = m->procs.oom_kills;
     const struct pagedaemon *pd = &m->objs.pd;
     struct pdpolicy_stats ps;
     pd->ops->stats(pd->st, &ps);
@@ -122,6 +123,7 @@ static const struct xvm_figure figures[] = {
     FIGURE(device_maps),
     FIGURE(amap_copies),
     FIGURE(enomem),
+    FIGURE(oom_kills),
     FIGURE(freemin),
     FIGURE(freetarg),
     FIGURE(pages_active),

@@ -300,7 +300,13 @@ static int fault_op(void *arg)
 int uvm_fault(struct xvm_vmspace *vs, uint64_t va, unsigned access, bool wire)
 {
     struct fault_args a = { vs, va, access, wire };
-    return pagedaemon_retry(&vs->vm->objs->pd, fault_op, &a);
+    uint64_t refused = vs->vm->ph->refused;
+    int error = pagedaemon_retry(&vs->vm->objs->pd, fault_op, &a);
+    /* RAM was full and the page daemon could not help: the process is
+     * killed (uvm_fault's caller, the trap handler, in NetBSD). */
+    if (error == ENOMEM && vs->vm->ph->refused != refused)
+        vm_oom(vs);
+    return error;
 }
 
 /*

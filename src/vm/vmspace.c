@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kmem.h"
+#include "pagedaemon.h"
 #include "swap.h"
 #include "vfs.h"
 #include "vmspace.h"
@@ -52,11 +53,85 @@ int vmspace_create(struct vm *vm, struct xvm_vmspace **out)
     return 0;
 }
 
+/* ---- calls that need memory: the page daemon's retry, and OOM ---- */
+
+/* Frames refused because RAM was full (injected failures aside). */
+static uint64_t exhausted(const struct vm *vm)
+{
+    return vm->ph->refused;
+}
+
+void vm_oom(struct xvm_vmspace *vs)
+{
+    struct vm *vm = vs->vm;
+    if (vs->owner == NULL || vs->oom)
+        return; /* no process to kill, or already marked */
+    vs->oom = true;
+    vs->oom_next = NULL;
+    if (vm->oom_tail)
+        vm->oom_tail->oom_next = vs;
+    else
+        vm->oom_head = vs;
+    vm->oom_tail = vs;
+}
+
+struct xvm_vmspace *vm_oom_take(struct vm *vm)
+{
+    struct xvm_vmspace *vs = vm->oom_head;
+    if (vs == NULL)
+        return NULL;
+    vm->oom_head = vs->oom_next;
+    if (vm->oom_head == NULL)
+        vm->oom_tail = NULL;
+    vs->oom = false;
+    return vs;
+}
+
+static void oom_unlink(struct xvm_vmspace *vs)
+{
+    struct vm *vm = vs->vm;
+    struct xvm_vmspace **pp = &vm->oom_head, *prev = NULL;
+    for (; *pp && *pp != vs; prev = *pp, pp = &(*pp)->oom_next)
+        ;
+    if (*pp == NULL)
+        return;
+    *pp = vs->oom_next;
+    if (vm->oom_tail == vs)
+        vm->oom_tail = prev;
+    vs->oom = false;
+}
+
+struct vs_call {
+    struct xvm_vmspace *vs;
+    int (*body)(struct xvm_vmspace *vs, void *args);
+    void *args;
+};
+
+static int vs_call_op(void *arg)
+{
+    struct vs_call *c = arg;
+    return c->body(c->vs, c->args);
+}
+
+int vmspace_call(struct xvm_vmspace *vs,
+                 int (*body)(struct xvm_vmspace *vs, void *args), void *args)
+{
+    struct vm *vm = vs->vm;
+    uint64_t before = exhausted(vm);
+    struct vs_call c = { vs, body, args };
+    int error = pagedaemon_retry(&vm->objs->pd, vs_call_op, &c);
+    if (error == ENOMEM && exhausted(vm) != before)
+        vm_oom(vs);
+    return error;
+}
+
 void xvm_vmspace_destroy(xvm_vmspace *vs)
 {
     if (vs == NULL)
         return;
     struct vm *vm = vs->vm;
+    if (vs->oom)
+        oom_unlink(vs);
     /* Tear the tables down in one walk, then drop the references. */
     pmap_destroy(vs->pmap);
     while (vs->map.header.next != &vs->map.header) {
@@ -129,10 +204,9 @@ static int fork_entry(struct xvm_vmspace *parent, struct xvm_vmspace *child,
     return 0;
 }
 
-int xvm_vmspace_fork(xvm_vmspace *parent, xvm_vmspace **out)
+static int fork_body(struct xvm_vmspace *parent, void *args)
 {
-    if (parent == NULL || out == NULL)
-        return EINVAL;
+    xvm_vmspace **out = args;
     struct xvm_vmspace *child;
     int error = vmspace_create(parent->vm, &child);
     if (error)
@@ -150,6 +224,15 @@ int xvm_vmspace_fork(xvm_vmspace *parent, xvm_vmspace **out)
     pmap_write_protect_all(parent->pmap);
     *out = child;
     return 0;
+}
+
+/* A fork that cannot get memory fails (the parent goes on): no OOM. */
+int xvm_vmspace_fork(xvm_vmspace *parent, xvm_vmspace **out)
+{
+    if (parent == NULL || out == NULL)
+        return EINVAL;
+    struct vs_call c = { parent, fork_body, out };
+    return pagedaemon_retry(&parent->vm->objs->pd, vs_call_op, &c);
 }
 
 void vmspace_unmap(struct xvm_vmspace *vs, uint64_t start, uint64_t end)
@@ -179,11 +262,21 @@ static int check_range(struct xvm_vmspace *vs, uint64_t addr, uint64_t len,
     return 0;
 }
 
-int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot, int flags,
-             xvm_object *obj, uint64_t off)
+/* ---- the mmap family ---- */
+
+struct mmap_args {
+    uint64_t *addr, len;
+    int prot, flags;
+    xvm_object *obj;
+    uint64_t off;
+};
+
+static int mmap_body(struct xvm_vmspace *vs, void *args)
 {
-    if (vs == NULL || addr == NULL)
-        return EINVAL;
+    const struct mmap_args *a = args;
+    uint64_t *addr = a->addr, len = a->len, off = a->off;
+    int prot = a->prot, flags = a->flags;
+    xvm_object *obj = a->obj;
     struct vm *vm = vs->vm;
     const struct core *c = vm->core;
     unsigned maxprot = (unsigned)prot >> 3 & XVM_PROT_ALL;
@@ -262,29 +355,51 @@ int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot, int flags,
     return 0;
 }
 
-int xvm_munmap(xvm_vmspace *vs, uint64_t addr, uint64_t len)
+int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot, int flags,
+             xvm_object *obj, uint64_t off)
 {
+    if (vs == NULL || addr == NULL)
+        return EINVAL;
+    struct mmap_args a = { addr, len, prot, flags, obj, off };
+    return vmspace_call(vs, mmap_body, &a);
+}
+
+struct range_args {
+    uint64_t addr, len;
+    entry_fn check, apply;
+    int arg;
+};
+
+static int munmap_body(struct xvm_vmspace *vs, void *args)
+{
+    const struct range_args *a = args;
     uint64_t end;
     struct vm_map_entry *first;
     int error;
-    if (vs == NULL)
-        return EINVAL;
-    if ((error = check_range(vs, addr, len, &end)) != 0)
+    if ((error = check_range(vs, a->addr, a->len, &end)) != 0)
         return error;
-    if ((error = map_clip_range(vs->vm, &vs->map, addr, end, &first)) != 0)
+    if ((error = map_clip_range(vs->vm, &vs->map, a->addr, end, &first)) != 0)
         return error;
-    vmspace_unmap(vs, addr, end);
+    vmspace_unmap(vs, a->addr, end);
     return 0;
 }
 
-int vmspace_range_apply(xvm_vmspace *vs, uint64_t addr, uint64_t len,
-                        entry_fn check, entry_fn apply, int arg)
+int xvm_munmap(xvm_vmspace *vs, uint64_t addr, uint64_t len)
 {
-    uint64_t end;
-    struct vm_map_entry *e;
-    int error;
     if (vs == NULL)
         return EINVAL;
+    struct range_args a = { addr, len, NULL, NULL, 0 };
+    return vmspace_call(vs, munmap_body, &a);
+}
+
+static int range_body(struct xvm_vmspace *vs, void *args)
+{
+    const struct range_args *a = args;
+    uint64_t addr = a->addr, len = a->len, end;
+    entry_fn check = a->check, apply = a->apply;
+    int arg = a->arg;
+    struct vm_map_entry *e;
+    int error;
     if ((error = check_range(vs, addr, len, &end)) != 0)
         return error;
     /* Validate every entry first, so a refusal changes nothing. */
@@ -302,6 +417,15 @@ int vmspace_range_apply(xvm_vmspace *vs, uint64_t addr, uint64_t len,
         if ((error = apply(vs, e, arg)) != 0)
             return error;
     return 0;
+}
+
+int vmspace_range_apply(xvm_vmspace *vs, uint64_t addr, uint64_t len,
+                        entry_fn check, entry_fn apply, int arg)
+{
+    if (vs == NULL)
+        return EINVAL;
+    struct range_args a = { addr, len, check, apply, arg };
+    return vmspace_call(vs, range_body, &a);
 }
 
 static int protect_check(struct xvm_vmspace *vs, struct vm_map_entry *e, int p)
