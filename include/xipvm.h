@@ -63,6 +63,8 @@ struct xvm_config {
 
 /* Fills *cfg with the defaults above. */
 XVM_API void xvm_config_init(struct xvm_config *cfg);
+/* => the library's version, "MAJOR.MINOR.PATCH". */
+XVM_API const char *xvm_version(void);
 /* Sets every advice's window to back = forward = n (0 disables fault-ahead);
  * random stays 0/0 as in UVM. */
 XVM_API void xvm_config_fault_ahead(struct xvm_config *cfg, unsigned n);

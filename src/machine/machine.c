@@ -22,6 +22,11 @@ void xvm_config_init(struct xvm_config *cfg)
     cfg->ahead[XVM_ADV_SEQUENTIAL] = (struct xvm_ahead){ 8, 7 };
 }
 
+const char *xvm_version(void)
+{
+    return XVM_VERSION;
+}
+
 void xvm_config_fault_ahead(struct xvm_config *cfg, unsigned n)
 {
     cfg->ahead[XVM_ADV_NORMAL] = (struct xvm_ahead){ n, n };
@@ -68,11 +73,10 @@ int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out)
         return ENOMEM;
     m->cfg = *cfg;
     m->cfg.profile = p->name;
+    /* Bottom up: each layer's init may rely on those below it. */
     core_init(&m->core, p);
     devices_init(&m->devs, &m->core);
     objects_init(&m->objs, &m->core, &m->ph, &m->mmu);
-    vfs_init(&m->vfs, &m->core, &m->ph, &m->objs);
-    vm_init(&m->vm, &m->core, &m->ph, &m->mmu, &m->objs, cfg->ahead);
     procs_init(&m->procs, &m->core, &m->vm);
     if ((error = mmu_init(&m->mmu, &m->core, &m->ph, cfg->tlb_entries)) != 0 ||
         (error = phys_init(&m->ph, &m->core, cfg->ram_base, cfg->ram_bytes)) !=
@@ -87,6 +91,9 @@ int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out)
         xvm_machine_destroy(m);
         return error;
     }
+    vfs_init(&m->vfs, &m->core, &m->ph, &m->objs);
+    /* The VM layer registers its anon pager with the page daemon. */
+    vm_init(&m->vm, &m->core, &m->ph, &m->mmu, &m->objs, cfg->ahead);
     *out = m;
     return 0;
 }

@@ -149,7 +149,8 @@ static int free_page(struct pagedaemon *pd, uint32_t i)
     }
 }
 
-uint64_t pagedaemon_scan(struct pagedaemon *pd)
+/* A scan that frees pages until target are free. */
+static uint64_t scan(struct pagedaemon *pd, uint64_t target)
 {
     struct physmem *ph = pd->ph;
     uint64_t freed = 0;
@@ -158,7 +159,7 @@ uint64_t pagedaemon_scan(struct pagedaemon *pd)
     pd->runs++;
     pd->ops->tune(pd->st, pd->freetarg);
     pd->ops->scan_init(pd->st);
-    while (ph->nfree < pd->freetarg && dirtyreacts < NUMDIRTYREACTS) {
+    while (ph->nfree < target && dirtyreacts < NUMDIRTYREACTS) {
         uint32_t i = pd->ops->select_victim(pd->st);
         if (i == PDP_NONE)
             break;
@@ -177,6 +178,11 @@ uint64_t pagedaemon_scan(struct pagedaemon *pd)
     pd->ops->balance(pd->st);
     pd->freed += freed;
     return freed;
+}
+
+uint64_t pagedaemon_scan(struct pagedaemon *pd)
+{
+    return scan(pd, pd->freetarg);
 }
 
 void pagedaemon_kick(struct pagedaemon *pd)
@@ -203,15 +209,22 @@ bool pagedaemon_reclaimable(const struct pagedaemon *pd)
 
 int pagedaemon_retry(struct pagedaemon *pd, int (*op)(void *arg), void *arg)
 {
+    struct physmem *ph = pd->ph;
     pagedaemon_kick(pd);
     for (unsigned restarts = 0;; restarts++) {
+        uint64_t refused = ph->refused;
         int error = op(arg);
+        /* Only a full RAM is worth a scan: an injected failure, or a lack
+         * of address space, fails at once. */
         if (error != ENOMEM || restarts == MAX_RESTARTS ||
-            pd->ph->nfree >= pd->freetarg || !pagedaemon_reclaimable(pd))
+            ph->refused == refused || !pagedaemon_reclaimable(pd))
             return error;
-        /* A scan that frees nothing may still have moved referenced
-         * pages out of the way: the next one gets them. */
-        if (pagedaemon_scan(pd) == 0 && pagedaemon_scan(pd) == 0)
+        /* The call may need several frames (a kernel stack, a big slot
+         * array): each restart frees freetarg more than are free now.  A
+         * scan that frees nothing may still have moved referenced pages
+         * out of the way: the next one gets them. */
+        uint64_t target = ph->nfree + pd->freetarg;
+        if (scan(pd, target) == 0 && scan(pd, target) == 0)
             return error;
     }
 }
