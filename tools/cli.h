@@ -24,9 +24,10 @@ struct run_opts {
     const char *svg;
     const char *trace;
     /* sizing (doc/sizing.md) */
-    uint64_t swap;  /* bytes of swap; 0: none */
-    int buffers;    /* metadata buffers; -1: the mount's default */
-    bool csv;       /* CSV instead of text or JSON */
+    uint64_t swap; /* bytes of swap; 0: none */
+    int buffers;   /* metadata buffers; -1: the mount's default */
+    bool csv;      /* CSV instead of text or JSON */
+    bool quiet;    /* no progress, no oom messages (sweep jobs) */
 };
 
 /* => 0 and *v for sizes like 64M, 1G, 4096, 0x1000; else -1. */
@@ -113,5 +114,6 @@ int write_svg(const char *path, const struct run_result *xip,
 int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_fsinfo(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 #endif

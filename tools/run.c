@@ -43,7 +43,7 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
     int rc = 1, ioerr = 0, mism;
     uint64_t kills = 0;
     uint64_t nlines = 0;
-    bool progress = isatty(STDERR_FILENO) && isatty(STDOUT_FILENO);
+    bool progress = !o->quiet && isatty(STDERR_FILENO) && isatty(STDOUT_FILENO);
     double t0 = now(), shown = t0;
 
     memset(r, 0, sizeof(*r));
@@ -70,7 +70,7 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
             fprintf(stderr, "xipvm: mismatch: %s\n", err);
         xvm_replay_totals(rp, &t);
         for (; kills < t.oom_kills; kills++)
-            if (kills < 10 && kills < t.nooms)
+            if (!o->quiet && kills < 10 && kills < t.nooms)
                 fprintf(stderr,
                         "xipvm: oom: pid %u killed at line %llu: out of "
                         "swap (%s mode, %llu KiB of RAM)\n",
