@@ -188,8 +188,12 @@ uint64_t pagedaemon_scan(struct pagedaemon *pd)
 void pagedaemon_kick(struct pagedaemon *pd)
 {
     uint64_t free = pd->ph->nfree;
-    if (free < pd->freemin ||
-        (free < pd->freetarg && pd->ops->needs_scan(pd->st)))
+    /* A scan that can free nothing (no swap to page anons out to, too
+     * few file pages) is only cost: a machine that stays out of memory
+     * would pay it at every call. */
+    if ((free < pd->freemin ||
+         (free < pd->freetarg && pd->ops->needs_scan(pd->st))) &&
+        pagedaemon_reclaimable(pd))
         (void)pagedaemon_scan(pd);
 }
 

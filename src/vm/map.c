@@ -215,9 +215,12 @@ void map_entry_release(struct vm *vm, struct vm_map_entry *e)
     kmem_free(vm->ph->km, XVM_KMEM_MAP_ENTRY, 1, e);
 }
 
-/* Entries larger than CHUNK_MAX get their amap a chunk at a time. */
-#define CHUNK_PAGES  16384u /* 64 MiB: forks stay O(entries) for big heaps */
-#define CHUNK_MAX(c) ((uint64_t)4 * CHUNK_PAGES << (c)->pgshift)
+/* An entry of UVM_AMAP_LARGE pages or more gets its amap by the aligned
+ * chunk of UVM_AMAP_CHUNK pages around the write (uvm_amap.h): a stack
+ * or heap reservation costs the kernel what is touched, not what is
+ * mapped. */
+#define AMAP_LARGE 256u
+#define AMAP_CHUNK 16u
 
 int map_copy_amap(struct vm *vm, struct vm_map *map, uint64_t va, bool chunk,
                   struct vm_map_entry **ep)
@@ -227,8 +230,8 @@ int map_copy_amap(struct vm *vm, struct vm_map *map, uint64_t va, bool chunk,
     int error;
 
     assert(e != NULL && e->needs_copy);
-    if (chunk && e->end - e->start > CHUNK_MAX(c)) {
-        uint64_t chunk = (uint64_t)CHUNK_PAGES << c->pgshift;
+    if (chunk && (e->end - e->start) >> c->pgshift >= AMAP_LARGE) {
+        uint64_t chunk = (uint64_t)AMAP_CHUNK << c->pgshift;
         uint64_t lo = va & ~(chunk - 1), hi = lo + chunk;
         error = map_clip(vm, map, e, lo);
         if (error == 0)
