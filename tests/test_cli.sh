@@ -2,35 +2,8 @@
 # The xipvm command end to end: exit statuses, --json keys, compare's JSON
 # and SVG, gzip/zstd/stdin input giving the same figures, fsinfo, usage
 # and image errors.  Usage: test_cli.sh PATH-TO-xipvm
-set -u
-XIPVM=${1:?usage: test_cli.sh XIPVM}
-MAKEFS=${MAKEFS:-$(command -v makefs || echo /usr/sbin/makefs)}
-for tool in "$XIPVM" "$MAKEFS" python3 gzip zstd; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "FAIL: $tool not found" >&2; exit 1; }
-done
-T=$(mktemp -d /tmp/test_cli.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
-
-# expect STATUS DESCRIPTION -- COMMAND...: runs it, output in $T/out/$T/err
-expect() {
-    want=$1; what=$2; shift 3
-    "$@" >"$T/out" 2>"$T/err"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "$what: exit $got, expected $want"
-        sed 's/^/    /' "$T/err" >&2
-    else
-        ok "$what"
-    fi
-}
-
-mkdir -p "$T/tree/bin" || exit 1
-cp /bin/busybox "$T/tree/bin/busybox" || { echo "FAIL: no /bin/busybox" >&2; exit 1; }
-"$MAKEFS" -t ffs -M 1m -b 10% -B little -o version=2,bsize=32768,fsize=4096 "$T/img" "$T/tree" >/dev/null 2>&1 ||
-    { echo "FAIL: makefs failed" >&2; exit 1; }
+NAME=test_cli TOOLS="python3 gzip zstd"
+. "$(dirname "$0")/cli_lib.sh"
 
 # A clean trace: the ELF magic at the start of busybox's first segment.
 cat >"$T/clean.trace" <<'EOF'
@@ -290,8 +263,4 @@ for f in missing-image missing-trace malformed cmp-malformed; do
     if grep -q "LeakSanitizer" "$T/err.$f"; then fail "run leaks on error ($f)"; else ok "no leak ($f)"; fi
 done
 
-if [ "$fails" -ne 0 ]; then
-    echo "$fails failure(s)" >&2
-    exit 1
-fi
-echo "all passed"
+finish

@@ -5,33 +5,8 @@
 # tasks run here one by one) merging to the same CSV as a local sweep,
 # results.json and the charts well-formed, and usage errors.
 # Usage: test_sweep.sh PATH-TO-xipvm
-set -u
-XIPVM=${1:?usage: test_sweep.sh XIPVM}
-MAKEFS=${MAKEFS:-$(command -v makefs || echo /usr/sbin/makefs)}
-for tool in "$XIPVM" "$MAKEFS" python3 parallel; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "FAIL: $tool not found (.ci/install-deps)" >&2; exit 1; }
-done
-T=$(mktemp -d /tmp/test_sweep.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
-expect() {
-    want=$1; what=$2; shift 3
-    "$@" >"$T/out" 2>"$T/err"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "$what: exit $got, expected $want"
-        sed 's/^/    /' "$T/err" >&2
-    else
-        ok "$what"
-    fi
-}
-
-mkdir -p "$T/tree/bin" || exit 1
-cp /bin/busybox "$T/tree/bin/busybox" || { echo "FAIL: no /bin/busybox" >&2; exit 1; }
-"$MAKEFS" -t ffs -M 1m -b 10% -B little -o version=2,bsize=32768,fsize=4096 "$T/img" "$T/tree" >/dev/null 2>&1 ||
-    { echo "FAIL: makefs failed" >&2; exit 1; }
+NAME=test_sweep TOOLS="python3 parallel"
+. "$(dirname "$0")/cli_lib.sh"
 
 # The working set: 1 MiB of anonymous memory written and kept, and 1 MiB
 # of busybox's text fetched three times.  XIP needs RAM for the anonymous
@@ -143,8 +118,4 @@ expect 1 "a missing trace" -- "$XIPVM" sweep --image "$T/img" --out "$T/x" "$T/n
 mkdir -p "$T/empty"
 expect 1 "--merge of a directory no job wrote" -- "$XIPVM" sweep --merge "$T/empty"
 
-if [ "$fails" -ne 0 ]; then
-    echo "$fails failure(s)" >&2
-    exit 1
-fi
-echo "all passed"
+finish

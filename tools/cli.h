@@ -30,6 +30,9 @@ struct run_opts {
     bool quiet;    /* no progress, no oom messages (sweep jobs) */
 };
 
+/* => the option argv[*i]'s value, advancing *i; NULL (with a message)
+ *    if it is missing. */
+const char *opt_value(int argc, char **argv, int *i);
 /* => 0 and *v for sizes like 64M, 1G, 4096, 0x1000; else -1. */
 int parse_size(const char *s, uint64_t *v);
 int parse_uint(const char *s, uint64_t max, uint64_t *v);
@@ -105,6 +108,8 @@ void csv_field(FILE *out, const char *s);
 /* The figures of a report, as JSON members (no braces), indented by ind. */
 void print_json_report(FILE *out, const struct xvm_report *rep,
                        const char *ind);
+/* s as a JSON string, escaped. */
+void json_string(FILE *out, const char *s);
 /* RAM by kind (bytes) as a JSON object. */
 void print_json_ram(FILE *out, const uint64_t *ram);
 

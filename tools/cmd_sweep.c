@@ -181,15 +181,6 @@ static int absolute(const char *path, char **out)
     return 0;
 }
 
-static const char *opt_value(int argc, char **argv, int *i)
-{
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "xipvm: %s needs a value\n", argv[*i]);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 int grid_parse(int argc, char **argv, struct grid *g)
 {
     grid_init(g);
@@ -533,18 +524,26 @@ static int self_path(char *buf, size_t len)
     return 0;
 }
 
+/* => path opened for writing the jobs' commands, and this program's
+ * path in self; NULL after saying why. */
+static FILE *open_jobs(const char *path, char *self, size_t len)
+{
+    if (self_path(self, len) != 0) {
+        fprintf(stderr, "xipvm: cannot find my own path\n");
+        return NULL;
+    }
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        fprintf(stderr, "xipvm: %s: %s\n", path, strerror(errno));
+    return f;
+}
+
 static int emit_jobs(const struct grid *g)
 {
     char self[PATH_MAX];
-    if (self_path(self, sizeof(self)) != 0) {
-        fprintf(stderr, "xipvm: cannot find my own path\n");
+    FILE *f = open_jobs(g->emit, self, sizeof(self));
+    if (f == NULL)
         return 1;
-    }
-    FILE *f = fopen(g->emit, "w");
-    if (f == NULL) {
-        fprintf(stderr, "xipvm: %s: %s\n", g->emit, strerror(errno));
-        return 1;
-    }
     for (unsigned i = 0; i < g->njobs; i++) {
         shq(f, self);
         fprintf(f, " sweep --job %u", i);
@@ -566,15 +565,9 @@ static int emit_jobs(const struct grid *g)
 static int emit_slurm(const struct grid *g)
 {
     char self[PATH_MAX];
-    if (self_path(self, sizeof(self)) != 0) {
-        fprintf(stderr, "xipvm: cannot find my own path\n");
+    FILE *f = open_jobs(g->slurm, self, sizeof(self));
+    if (f == NULL)
         return 1;
-    }
-    FILE *f = fopen(g->slurm, "w");
-    if (f == NULL) {
-        fprintf(stderr, "xipvm: %s: %s\n", g->slurm, strerror(errno));
-        return 1;
-    }
     fprintf(f,
             "#!/bin/sh\n"
             "# xipvm sweep: one array task per job; then: xipvm sweep "

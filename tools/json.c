@@ -5,7 +5,7 @@
 #include "cli.h"
 
 /* Labels come from the trace: escape what JSON requires. */
-static void json_string(FILE *out, const char *s)
+void json_string(FILE *out, const char *s)
 {
     fputc('"', out);
     for (; *s; s++) {

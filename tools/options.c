@@ -61,8 +61,7 @@ int parse_size(const char *s, uint64_t *v)
     return 0;
 }
 
-/* => the option's value, advancing *i; NULL (with a message) if missing. */
-static const char *value(int argc, char **argv, int *i)
+const char *opt_value(int argc, char **argv, int *i)
 {
     if (*i + 1 >= argc) {
         fprintf(stderr, "xipvm: %s needs a value\n", argv[*i]);
@@ -82,7 +81,7 @@ int parse_sizing_opt(int argc, char **argv, int *i, struct run_opts *o)
         return 1;
     }
     if (strcmp(a, "--swap") == 0) {
-        if ((v = value(argc, argv, i)) == NULL)
+        if ((v = opt_value(argc, argv, i)) == NULL)
             return 2;
         if (parse_size(v, &o->swap) || (o->swap & 4095)) {
             fprintf(stderr,
@@ -92,7 +91,7 @@ int parse_sizing_opt(int argc, char **argv, int *i, struct run_opts *o)
         return 1;
     }
     if (strcmp(a, "--buffers") == 0) {
-        if ((v = value(argc, argv, i)) == NULL)
+        if ((v = opt_value(argc, argv, i)) == NULL)
             return 2;
         if (parse_uint(v, 65536, &n)) {
             fprintf(stderr, "xipvm: --buffers: expected 0 to 65536, got %s\n",
@@ -132,7 +131,7 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
             o->json = true;
         } else if (strcmp(a, "--image") == 0 || strcmp(a, "--machine") == 0 ||
                    strcmp(a, "--svg") == 0) {
-            if ((v = value(argc, argv, &i)) == NULL)
+            if ((v = opt_value(argc, argv, &i)) == NULL)
                 return 2;
             /* A bad --machine is a usage error (2), like a bad --ram. */
             if (a[2] == 'm' && strcmp(v, "sgimips") != 0 &&
@@ -146,7 +145,7 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
               : a[2] == 'm' ? &o->machine
                             : &o->svg) = v;
         } else if (strcmp(a, "--ram") == 0) {
-            if ((v = value(argc, argv, &i)) == NULL)
+            if ((v = opt_value(argc, argv, &i)) == NULL)
                 return 2;
             if (parse_size(v, &o->ram) || o->ram == 0) {
                 fprintf(stderr, "xipvm: --ram: not a size: %s\n", v);
@@ -154,7 +153,7 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
             }
         } else if (strcmp(a, "--fault-ahead") == 0 ||
                    strcmp(a, "--readahead") == 0) {
-            if ((v = value(argc, argv, &i)) == NULL)
+            if ((v = opt_value(argc, argv, &i)) == NULL)
                 return 2;
             if (parse_uint(v, 64, &n)) {
                 fprintf(stderr, "xipvm: %s: expected 0 to 64, got %s\n", a, v);

@@ -211,21 +211,6 @@ static int col(const struct table *t, const char *name)
 
 /* ---- writing ---- */
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 /* A CSV field as a JSON value: numbers and booleans as such. */
 static void json_value(FILE *f, const char *s)
 {
@@ -242,7 +227,7 @@ static void json_value(FILE *f, const char *s)
             return;
         }
     }
-    json_str(f, s);
+    json_string(f, s);
 }
 
 static void ram_text(char *buf, size_t len, uint64_t ram)
@@ -313,6 +298,18 @@ static void json_saved(FILE *f, uint64_t copy, uint64_t xip)
         fprintf(f, "%lld", (long long)copy - (long long)xip);
     else
         fputs("null", f);
+}
+
+/* "XIP saves 896K" (copy's minus XIP's), when both have an answer. */
+static void print_saved(uint64_t copy, uint64_t xip)
+{
+    if (copy && xip) {
+        char s[32];
+        int64_t d = (int64_t)copy - (int64_t)xip;
+        ram_text(s, sizeof(s), (uint64_t)(d < 0 ? -d : d));
+        printf("XIP saves %s%s", d < 0 ? "-" : "", s);
+    }
+    printf("\n");
 }
 
 /* ---- charts ---- */
@@ -528,14 +525,14 @@ int sweep_merge(const char *dir, double pct)
         goto out;
     }
     fprintf(f, "{\n\"params\": {\"sweep\": ");
-    json_str(f, args ? args : "");
+    json_string(f, args ? args : "");
     fprintf(f, ", \"max_slowdown\": ");
     if (pct >= 0)
         fprintf(f, "%g", pct);
     else
         fputs("null", f);
     fprintf(f, ", \"time_metric\": \"%s\", \"version\": ", TIME_METRIC);
-    json_str(f, xvm_version());
+    json_string(f, xvm_version());
     fprintf(f, ", \"runs\": %zu},\n\"runs\": [", t.n);
     for (size_t i = 0; i < t.n; i++) {
         char *fld[256], *copy;
@@ -543,7 +540,7 @@ int sweep_merge(const char *dir, double pct)
         fprintf(f, "%s\n  {", i ? "," : "");
         for (unsigned k = 0; k < nf; k++) {
             fprintf(f, "%s", k ? ", " : "");
-            json_str(f, t.cols[k]);
+            json_string(f, t.cols[k]);
             fputs(": ", f);
             json_value(f, fld[k]);
         }
@@ -554,7 +551,7 @@ int sweep_merge(const char *dir, double pct)
     for (size_t k = 0; k < nans; k++) {
         const struct answer *a = &ans[k];
         fprintf(f, "%s\n  {\"group\": ", k ? "," : "");
-        json_str(f, a->key);
+        json_string(f, a->key);
         for (int x = 1; x >= 0; x--) {
             if (!a->seen[x])
                 continue;
@@ -606,22 +603,10 @@ int sweep_merge(const char *dir, double pct)
         if (a->within[0])
             ram_text(cw, sizeof(cw), a->within[0]);
         printf("  %s\n    fits:          xip %-8s copy %-8s", a->key, xf, cf);
-        if (a->fit[0] && a->fit[1]) {
-            char s[32];
-            int64_t d = (int64_t)a->fit[0] - (int64_t)a->fit[1];
-            ram_text(s, sizeof(s), (uint64_t)(d < 0 ? -d : d));
-            printf("XIP saves %s%s", d < 0 ? "-" : "", s);
-        }
-        printf("\n");
+        print_saved(a->fit[0], a->fit[1]);
         if (pct >= 0) {
             printf("    within %g %%:  xip %-8s copy %-8s", pct, xw, cw);
-            if (a->within[0] && a->within[1]) {
-                char s[32];
-                int64_t d = (int64_t)a->within[0] - (int64_t)a->within[1];
-                ram_text(s, sizeof(s), (uint64_t)(d < 0 ? -d : d));
-                printf("XIP saves %s%s", d < 0 ? "-" : "", s);
-            }
-            printf("\n");
+            print_saved(a->within[0], a->within[1]);
         }
     }
     rc = 0;
