@@ -64,7 +64,11 @@ fit = {(r["mode"], int(r["ram"])): r["fits"] == "true" for r in rows}
 assert not fit["xip", 512 << 10] and not fit["xip", 1 << 20]
 assert not fit["copy", 1 << 20] and fit["copy", 2 << 20]
 j = json.load(open(d + "/results.json"))
-assert j["params"]["max_slowdown"] == 10 and j["params"]["time_metric"] == "io_ns"
+p = j["params"]
+assert p["max_slowdown"] == 10 and p["time_metric"] == "io_ns" and p["version"]
+assert p["ram"] == [512 << 10 << k for k in range(5)] and p["mode"] == ["xip", "copy"]
+assert p["machine"] == ["sgimips"] and p["swap"] == [0] and p["readahead"] == [4]
+assert p["fault_ahead"] == ["uvm"] and p["buffers"] == [16] and len(p["trace"]) == 1
 assert len(j["runs"]) == 10 and j["runs"][0]["mode"] == "xip"
 (m,) = j["min_ram"]
 M = 1 << 20

@@ -240,6 +240,35 @@ static void ram_text(char *buf, size_t len, uint64_t ram)
         snprintf(buf, len, "%llu", (unsigned long long)ram);
 }
 
+/* ", "NAME": [v, ...]": the distinct values of column NAME, first seen
+ * first (an axis has at most GRID_MAX). */
+static void axis_values(FILE *f, const struct table *t, const char *name)
+{
+    int c = col(t, name);
+    if (c < 0)
+        return;
+    char *vals[GRID_MAX];
+    unsigned nvals = 0;
+    fprintf(f, ", ");
+    json_string(f, name);
+    fputs(": [", f);
+    for (size_t i = 0; i < t->n && nvals < GRID_MAX; i++) {
+        char *fld[256], *copy;
+        unsigned nf = split(t->lines[i], &copy, fld, 256);
+        bool seen = (unsigned)c >= nf;
+        for (unsigned k = 0; k < nvals && !seen; k++)
+            seen = strcmp(vals[k], fld[c]) == 0;
+        if (!seen && (vals[nvals] = strdup(fld[c])) != NULL) {
+            fputs(nvals ? ", " : "", f);
+            json_value(f, vals[nvals++]);
+        }
+        free(copy);
+    }
+    fputc(']', f);
+    for (unsigned k = 0; k < nvals; k++)
+        free(vals[k]);
+}
+
 /* ---- the minimum RAM ---- */
 
 static int cmp_rec(const void *a, const void *b)
@@ -526,6 +555,12 @@ int sweep_merge(const char *dir, double pct)
     }
     fprintf(f, "{\n\"params\": {\"sweep\": ");
     json_string(f, args ? args : "");
+    /* Each axis's values, as the rows have them, in job order. */
+    static const char *const grid[] = { "image",     "trace",       "machine",
+                                        "mode",      "ram",         "swap",
+                                        "readahead", "fault_ahead", "buffers" };
+    for (size_t g = 0; g < sizeof(grid) / sizeof(grid[0]); g++)
+        axis_values(f, &t, grid[g]);
     fprintf(f, ", \"max_slowdown\": ");
     if (pct >= 0)
         fprintf(f, "%g", pct);
