@@ -213,12 +213,13 @@ void *kmem_alloc(struct kmem *km, enum xvm_kmem_type type, uint64_t n,
     if (h == NULL)
         return NULL;
     uint32_t frame;
+    uint64_t full = km->ph->refused;
     if (kc ? !slab_get(km, kc, &frame) : !big_get(km, pages, &frame)) {
         if (pooled)
             pool_put(&km->hostfree[type], h);
         else
             core_free(km->core, h);
-        km->refused++;
+        km->refused += km->ph->refused != full; /* not injected failures */
         return NULL;
     }
     uint64_t tag = frame;

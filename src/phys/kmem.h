@@ -56,7 +56,7 @@ struct kmem {
     /* Counters. */
     struct gauge units[XVM_KMEM_TYPES]; /* objects live (slots for arrays) */
     struct gauge bytes;                 /* sum of units x their size */
-    uint64_t refused;                   /* allocations RAM could not serve */
+    uint64_t refused; /* allocations a full RAM could not serve */
 };
 
 /* Links the allocator to physmem (ph->km) and sizes its caches. */
