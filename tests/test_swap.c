@@ -127,6 +127,39 @@ static void test_swap_fork_and_copy_on_write_of_paged_out_anons(void **state)
     xvm_machine_destroy(m);
 }
 
+/* Shared anonymous memory (an aobj) goes to swap too, by its own slots:
+ * a fork shares it, each side sees the other's writes, every page
+ * survives, and the slots go with the object. */
+static void test_swap_shared_anonymous_memory_pages_out_and_in(void **state)
+{
+    (void)state;
+    xvm_machine *m = machine_with_swap();
+    xvm_vmspace *parent = tm_vs(m);
+    uint64_t a = tm_anon(parent, PAGES, RW, XVM_MAP_SHARED);
+    write_all(parent, a, 5);
+    tm_check(m);
+    struct xvm_stats s1 = tm_stats(m);
+    assert_true(s1.swap_outs >= PAGES - RAM / PG);
+    assert_true(s1.pages[XVM_USE_AOBJ] < RAM / PG);
+    xvm_vmspace *child = tm_fork(parent);
+    write_all(child, a, 6);
+    check_all(parent, a, 6);
+    tm_check(m);
+    /* Read twice more: pages paged in clean are dropped, not written. */
+    check_all(child, a, 6);
+    struct xvm_stats s2 = tm_stats(m);
+    check_all(child, a, 6);
+    assert_int_equal(tm_stats(m).swap_outs, s2.swap_outs);
+    assert_int_equal(tm_stats(m).oom_kills, 0);
+    xvm_vmspace_destroy(child);
+    xvm_vmspace_destroy(parent);
+    tm_check(m);
+    struct xvm_stats st = tm_stats(m);
+    assert_int_equal(st.swap_used, 0);
+    assert_int_equal(st.pages[XVM_USE_AOBJ], 0);
+    xvm_machine_destroy(m);
+}
+
 /* Swap full: the daemon cannot page out; bare address spaces just get
  * ENOMEM (nobody to kill); once memory is given back, what was written
  * is all there. */
@@ -190,6 +223,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_swap_round_trips_keep_every_page),
         cmocka_unit_test(test_swap_fork_and_copy_on_write_of_paged_out_anons),
+        cmocka_unit_test(test_swap_shared_anonymous_memory_pages_out_and_in),
         cmocka_unit_test(test_swap_full_fails_cleanly),
         cmocka_unit_test(test_swap_bad_configs_are_refused),
     };

@@ -111,6 +111,8 @@ extern const struct pager_ops devobj_pager;
 int aobj_create(struct objects *objs, uint64_t size, struct xvm_object **out);
 int devobj_create(struct objects *objs, uint64_t pa, uint64_t len,
                   struct xvm_object **out);
+/* => how many of an aobj's pages are in swap slots (0 for other objects). */
+uint64_t aobj_swapped(const struct xvm_object *obj);
 
 /* Every object is referenced, and its resident pages are its own. */
 void objects_check(const struct objects *objs, struct check *ck);

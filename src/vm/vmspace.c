@@ -590,9 +590,12 @@ static void check_amaps(struct vm_ck *k)
     if (!k->ck->error && resident != frames)
         check_fail(k->ck, "%llu anons reachable in RAM, %llu anon frames",
                    (unsigned long long)resident, (unsigned long long)frames);
+    /* Every slot in use is an anon's or an aobj page's. */
+    for (const struct xvm_object *o = k->vm->objs->list; o; o = o->next)
+        swapped += aobj_swapped(o);
     const struct swapdev *sw = k->vm->objs->pd.swap;
-    if (!k->ck->error && swapped > (sw ? sw->used.cur : 0))
-        check_fail(k->ck, "%llu anons hold swap slots, %llu slots in use",
+    if (!k->ck->error && swapped != (sw ? sw->used.cur : 0))
+        check_fail(k->ck, "%llu swap slots held, %llu in use",
                    (unsigned long long)swapped,
                    (unsigned long long)(sw ? sw->used.cur : 0));
 }
