@@ -94,6 +94,22 @@ static void test_swap_round_trips_keep_every_page(void **state)
     xvm_machine_destroy(m);
 }
 
+/* Nobody was killed; once both spaces are gone, so are every anonymous
+ * page and every swap slot. */
+static void destroy_all(xvm_machine *m, xvm_vmspace *parent,
+                        xvm_vmspace *child)
+{
+    assert_int_equal(tm_stats(m).oom_kills, 0);
+    xvm_vmspace_destroy(child);
+    xvm_vmspace_destroy(parent);
+    tm_check(m);
+    struct xvm_stats st = tm_stats(m);
+    assert_int_equal(st.swap_used, 0);
+    assert_int_equal(st.pages[XVM_USE_ANON], 0);
+    assert_int_equal(st.pages[XVM_USE_AOBJ], 0);
+    xvm_machine_destroy(m);
+}
+
 /* Fork shares paged-out anons; each side's writes stay its own. */
 static void test_swap_fork_and_copy_on_write_of_paged_out_anons(void **state)
 {
@@ -117,14 +133,7 @@ static void test_swap_fork_and_copy_on_write_of_paged_out_anons(void **state)
         assert_true(v == (p % 2 ? pattern(3, p) : ~pattern(3, p)));
     }
     tm_check(m);
-    assert_int_equal(tm_stats(m).oom_kills, 0);
-    xvm_vmspace_destroy(child);
-    xvm_vmspace_destroy(parent);
-    tm_check(m);
-    struct xvm_stats st = tm_stats(m);
-    assert_int_equal(st.swap_used, 0);
-    assert_int_equal(st.pages[XVM_USE_ANON], 0);
-    xvm_machine_destroy(m);
+    destroy_all(m, parent, child);
 }
 
 /* Shared anonymous memory (an aobj) goes to swap too, by its own slots:
@@ -150,14 +159,7 @@ static void test_swap_shared_anonymous_memory_pages_out_and_in(void **state)
     struct xvm_stats s2 = tm_stats(m);
     check_all(child, a, 6);
     assert_int_equal(tm_stats(m).swap_outs, s2.swap_outs);
-    assert_int_equal(tm_stats(m).oom_kills, 0);
-    xvm_vmspace_destroy(child);
-    xvm_vmspace_destroy(parent);
-    tm_check(m);
-    struct xvm_stats st = tm_stats(m);
-    assert_int_equal(st.swap_used, 0);
-    assert_int_equal(st.pages[XVM_USE_AOBJ], 0);
-    xvm_machine_destroy(m);
+    destroy_all(m, parent, child);
 }
 
 /* Swap full: the daemon cannot page out; bare address spaces just get
