@@ -96,8 +96,7 @@ static void test_swap_round_trips_keep_every_page(void **state)
 
 /* Nobody was killed; once both spaces are gone, so are every anonymous
  * page and every swap slot. */
-static void destroy_all(xvm_machine *m, xvm_vmspace *parent,
-                        xvm_vmspace *child)
+static void destroy_all(xvm_machine *m, xvm_vmspace *parent, xvm_vmspace *child)
 {
     assert_int_equal(tm_stats(m).oom_kills, 0);
     xvm_vmspace_destroy(child);
