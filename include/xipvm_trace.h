@@ -216,13 +216,31 @@ XVM_API int xvm_trace_writer_close(xvm_trace_writer *w);
  * counted and described, the replay goes on.  A malformed line is an
  * error (EINVAL) with its line number; more than XVM_MARKS_MAX marks is an
  * error (E2BIG).  A mark keeps the report under its label.
+ *
+ * Out of memory is an event, not a mismatch: when the machine kills a
+ * process for lack of memory (xvm_oom_next), the replay records an oom
+ * event with its pid, and skips that process's later events (and those
+ * of children it would have forked) until the pid is spawned again.
  */
 typedef struct xvm_replay xvm_replay;
+
+#define XVM_OOM_EVENTS_MAX 4096 /* oom events kept (all are counted) */
+
+struct xvm_oom_event {
+    uint32_t pid;   /* the process killed */
+    uint64_t event; /* events replayed when it was killed */
+    uint64_t line;  /* the text trace's line that ran out of memory (0
+                       in a binary trace: its event tells) */
+};
 
 struct xvm_replay_totals {
     uint64_t lines, events, mismatches;
     unsigned nmarks;
     const struct xvm_mark *marks;
+    uint64_t oom_kills; /* processes killed for lack of memory */
+    uint64_t skipped;   /* events of killed processes, not replayed */
+    size_t nooms;       /* the first XVM_OOM_EVENTS_MAX kills */
+    const struct xvm_oom_event *ooms;
 };
 
 XVM_API int xvm_replay_create(xvm_machine *m, xvm_mount *mp, xvm_replay **out);
@@ -230,8 +248,9 @@ XVM_API void xvm_replay_destroy(xvm_replay *r);
 /*
  * Runs one event.  => 0, with *mismatch set and msg describing it (no
  * position: the caller knows it) when the event's outcome differs from
- * the trace's; or E2BIG past XVM_MARKS_MAX marks, ENOMEM for a mark, with
- * msg; the event then counts for nothing.
+ * the trace's, or msg set ("pid 7 killed: out of swap") and no mismatch
+ * when the machine killed its process; or E2BIG past XVM_MARKS_MAX marks,
+ * ENOMEM for a mark, with msg.
  */
 XVM_API int xvm_replay_event(xvm_replay *r, const struct xvm_trace_event *ev,
                              int *mismatch, char *msg, size_t msglen);
@@ -241,6 +260,8 @@ struct xvm_replay_hooks {
     void (*mismatch)(void *arg, const char *where, const char *what);
     /* Every 65,536 events: how many so far. */
     void (*progress)(void *arg, uint64_t events);
+    /* A process the machine killed for lack of memory (every one). */
+    void (*oom)(void *arg, const struct xvm_oom_event *oom);
     void *arg;
 };
 /*

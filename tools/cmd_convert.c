@@ -18,8 +18,9 @@ static const char usage[] =
     "  zstd frames, *.gz and *.zst compressed text, anything else plain\n"
     "  text.  Binary traces compress with zstd or not at all.\n";
 
-static int opt_value(const char *name, const char *v,
-                     struct xvm_trace_writer_config *cfg, bool *to, bool *comp)
+static int convert_opt(const char *name, const char *v,
+                       struct xvm_trace_writer_config *cfg, bool *to,
+                       bool *comp)
 {
     uint64_t n;
     if (strcmp(name, "--to") == 0) {
@@ -67,7 +68,7 @@ static int options(int argc, char **argv, struct xvm_trace_writer_config *cfg,
                 fprintf(stderr, "xipvm: %s needs a value\n", a);
                 return 2;
             }
-            if (opt_value(a, argv[++i], &given, &to, &comp) != 0)
+            if (convert_opt(a, argv[++i], &given, &to, &comp) != 0)
                 return 2;
         } else if (npos < 2) {
             pos[npos++] = a;

@@ -29,8 +29,10 @@ static int keep_timeline(xvm_machine *m, struct run_result *r)
     r->marks = malloc((tl.nmarks ? tl.nmarks : 1) * sizeof(*r->marks));
     if (r->samples == NULL || r->marks == NULL)
         return -1;
-    memcpy(r->samples, tl.samples, tl.nsamples * sizeof(*r->samples));
-    memcpy(r->marks, tl.marks, tl.nmarks * sizeof(*r->marks));
+    if (tl.nsamples)
+        memcpy(r->samples, tl.samples, tl.nsamples * sizeof(*r->samples));
+    if (tl.nmarks)
+        memcpy(r->marks, tl.marks, tl.nmarks * sizeof(*r->marks));
     r->nsamples = tl.nsamples;
     r->nmarks = tl.nmarks;
     return 0;
@@ -41,7 +43,7 @@ struct progress {
     int xip;
     bool tty;
     double shown;
-    uint64_t mismatches;
+    uint64_t mismatches, kills;
     xvm_trace_reader *rd;
 };
 
@@ -51,6 +53,25 @@ static void on_mismatch(void *arg, const char *where, const char *what)
     if (p->mismatches++ < 10)
         fprintf(stderr, "xipvm: mismatch: %s: %s: %s\n", p->o->trace, where,
                 what);
+}
+
+static void on_oom(void *arg, const struct xvm_oom_event *oom)
+{
+    struct progress *p = arg;
+    char where[64];
+    if (p->o->quiet || p->kills++ >= 10)
+        return;
+    if (oom->line)
+        snprintf(where, sizeof(where), "line %llu",
+                 (unsigned long long)oom->line);
+    else
+        snprintf(where, sizeof(where), "event %llu",
+                 (unsigned long long)oom->event);
+    fprintf(stderr,
+            "xipvm: oom: pid %u killed at %s: out of swap (%s mode, %llu KiB "
+            "of RAM)\n",
+            (unsigned)oom->pid, where, p->xip ? "XIP" : "copy",
+            (unsigned long long)(p->o->ram >> 10));
 }
 
 static void on_progress(void *arg, uint64_t events)
@@ -70,9 +91,11 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
     int rc = 1;
     double t0 = now();
     struct progress p = {
-        o, xip, isatty(STDERR_FILENO) && isatty(STDOUT_FILENO), t0, 0, NULL
+        o,   xip, !o->quiet && isatty(STDERR_FILENO) && isatty(STDOUT_FILENO),
+        t0,  0,   0,
+        NULL
     };
-    struct xvm_replay_hooks hooks = { on_mismatch, on_progress, &p };
+    struct xvm_replay_hooks hooks = { on_mismatch, on_progress, on_oom, &p };
     xvm_replay *rp = NULL;
 
     memset(r, 0, sizeof(*r));
@@ -100,6 +123,17 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
     r->lines = xvm_trace_reader_lines(p.rd);
     r->events = t.events;
     r->mismatches = t.mismatches;
+    r->oom_kills = t.oom_kills;
+    r->skipped = t.skipped;
+    if (t.nooms) {
+        r->ooms = malloc(t.nooms * sizeof(*r->ooms));
+        if (r->ooms == NULL) {
+            fprintf(stderr, "xipvm: out of memory\n");
+            goto out;
+        }
+        memcpy(r->ooms, t.ooms, t.nooms * sizeof(*r->ooms));
+        r->nooms = t.nooms;
+    }
     xvm_report(w.m, &r->rep);
     if (keep_timeline(w.m, r) != 0) {
         fprintf(stderr, "xipvm: out of memory\n");
@@ -120,5 +154,6 @@ void run_result_free(struct run_result *r)
 {
     free(r->marks);
     free(r->samples);
+    free(r->ooms);
     memset(r, 0, sizeof(*r));
 }

@@ -23,6 +23,21 @@ static const struct profile profiles[] = {
          * below 4 GiB, and the flash window and other device segments
          * get the last GiB, above RAM. */
         .ram_max = UINT64_C(3) << 30,
+        /* ILP32 (o32): doc/kernel-memory.md. */
+        .kmem_size = {
+            [XVM_KMEM_MAP_ENTRY] = 88,
+            [XVM_KMEM_AMAP] = 48,
+            [XVM_KMEM_AMAP_SLOTS] = 4,
+            [XVM_KMEM_AMAP_ANONS] = 4,
+            [XVM_KMEM_ANON] = 16,
+            [XVM_KMEM_PV] = 12,
+            [XVM_KMEM_VMSPACE] = 288,
+            [XVM_KMEM_AOBJ] = 72,
+            [XVM_KMEM_VNODE] = 512,
+            [XVM_KMEM_PROC] = 1408,
+            [XVM_KMEM_USPACE] = 8192, /* UPAGES 2 */
+        },
+        .kmem_align = 8,
     },
     {
         .name = "amd64", /* NetBSD/amd64 */
@@ -36,6 +51,21 @@ static const struct profile profiles[] = {
         .va_max = UINT64_C(0x800000000000), /* lower canonical half */
         /* 2^31 frames: frame indexes stay 32-bit with room to spare. */
         .ram_max = UINT64_C(8) << 40,
+        /* LP64: doc/kernel-memory.md. */
+        .kmem_size = {
+            [XVM_KMEM_MAP_ENTRY] = 144,
+            [XVM_KMEM_AMAP] = 80,
+            [XVM_KMEM_AMAP_SLOTS] = 4,
+            [XVM_KMEM_AMAP_ANONS] = 8,
+            [XVM_KMEM_ANON] = 32,
+            [XVM_KMEM_PV] = 32,
+            [XVM_KMEM_VMSPACE] = 1088,
+            [XVM_KMEM_AOBJ] = 128,
+            [XVM_KMEM_VNODE] = 832,
+            [XVM_KMEM_PROC] = 2304,
+            [XVM_KMEM_USPACE] = 16384, /* UPAGES 4 */
+        },
+        .kmem_align = 8,
     },
 };
 

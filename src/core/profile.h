@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "xipvm.h"
+
 struct profile {
     const char *name;
     unsigned page_shift;
@@ -18,6 +20,11 @@ struct profile {
     unsigned tlb_entries;   /* default software TLB size */
     uint64_t va_max;        /* end of user address space */
     uint64_t ram_max;       /* the most RAM a machine may have */
+    /* Kernel memory: bytes of one unit of each kernel object type (its
+     * sizeof in NetBSD on this machine; doc/kernel-memory.md says where
+     * each comes from), and the pool allocator's alignment. */
+    uint32_t kmem_size[XVM_KMEM_TYPES];
+    uint32_t kmem_align;
 };
 
 /* => the profile called name, or NULL. */

@@ -17,7 +17,7 @@
 
 #include "physmem.h"
 
-#define NO_PAGE  UINT32_MAX
+#define NO_PAGE  PAGE_NONE
 #define POPULATE 512u /* frames the host backs at once: 2 MiB of 4 KiB */
 
 /* The one update of the frame counters: by use, in use, and the mix of
@@ -135,23 +135,31 @@ int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out)
 {
     struct core *c = ph->core;
 
-    if (core_inject(c, INJECT_FRAME) || ph->nfree == 0)
+    if (core_inject(c, INJECT_FRAME))
         return ENOMEM;
+    if (ph->nfree == 0) {
+        ph->refused++;
+        return ENOMEM;
+    }
     uint32_t i = ph->free_head != NO_PAGE ? ph->free_head : ph->fresh;
     struct vm_page *pg = &ph->pages[i];
-    if (pg->data == NULL) {
-        /* A frame never used: its arena bytes are still the host's zeros. */
+    if (pg->data == NULL && use != XVM_USE_KERNEL) {
+        /* A frame never used: its arena bytes are still the host's zeros.
+         * Kernel frames (kmem) have no bytes. */
         pg->data = ph->arena + (size_t)i * c->pgsz;
         zero = false;
 #ifdef MADV_POPULATE_WRITE
         /* Frames are first used in order: the host backs them 2 MiB at a
          * time, in one call, not one host fault per frame. */
-        if (i % POPULATE == 0)
-            (void)madvise(pg->data,
-                          (size_t)(ph->npages - i < POPULATE ? ph->npages - i
-                                                             : POPULATE) *
-                              c->pgsz,
+        if (i >= ph->populated) {
+            uint32_t from = i - i % POPULATE;
+            uint32_t n =
+                ph->npages - from < POPULATE ? ph->npages - from : POPULATE;
+            (void)madvise(ph->arena + (size_t)from * c->pgsz,
+                          (size_t)n * c->pgsz,
                           MADV_POPULATE_WRITE); /* a hint: may be refused */
+            ph->populated = from + n;
+        }
 #endif
     }
     if (i == ph->free_head)
@@ -167,7 +175,7 @@ int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out)
     pg->offset = 0;
     pg->epoch = 0;
     pg->wire = 0;
-    if (zero)
+    if (zero && pg->data)
         memset(pg->data, 0, c->pgsz);
     count_use(ph, XVM_USE_FREE, -1);
     count_use(ph, use, 1);
@@ -251,7 +259,8 @@ uint64_t phys_free_base(const struct physmem *ph)
 const char *xvm_use_name(enum xvm_use use)
 {
     static const char *const names[XVM_USE_COUNT] = {
-        "free", "anon", "aobj", "page_cache", "page_table", "zero", "buffer",
+        "free",       "anon", "aobj",   "page_cache",
+        "page_table", "zero", "buffer", "kernel",
     };
     return (unsigned)use < XVM_USE_COUNT ? names[use] : "?";
 }

@@ -1,8 +1,10 @@
 /*
- * Trace replay: one line, one event on the machine, through the public
- * API only.  See xipvm.h.
+ * Trace replay: one event at a time on the machine, through the public
+ * API only; or a whole trace from a reader, whose binary access records
+ * run straight from its buffer.  See xipvm_trace.h.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,13 @@
 
 #define CHUNK 65536 /* r/w/x beyond this go in pieces */
 
+/* Pids of processes killed for lack of memory: open addressing, linear
+ * probing, deletion by backward shift; 0 is never a pid. */
+struct pidset {
+    uint32_t *slot;
+    size_t cap, n;
+};
+
 struct xvm_replay {
     xvm_machine *m;
     xvm_mount *mp;
@@ -21,9 +30,76 @@ struct xvm_replay {
     struct xvm_trace_event ev;
     uint32_t last_pid; /* pid -> vmspace cache for the hot path */
     xvm_vmspace *last_vs;
+    struct pidset killed; /* their events are skipped */
+    uint64_t oom_kills, skipped;
+    struct xvm_oom_event *ooms;
+    size_t nooms;
+    uint64_t line_now; /* the text line of the event running, or 0 */
+    const struct xvm_replay_hooks *hooks; /* xvm_replay_reader's */
     uint8_t buf[CHUNK];
     uint8_t zeros[CHUNK]; /* what a data-less write stores; never written */
 };
+
+static size_t pid_home(const struct pidset *s, uint32_t pid)
+{
+    return (size_t)(pid * 0x9e3779b1u) & (s->cap - 1);
+}
+
+static bool pid_has(const struct pidset *s, uint32_t pid)
+{
+    if (s->n == 0)
+        return false;
+    for (size_t i = pid_home(s, pid);; i = (i + 1) & (s->cap - 1)) {
+        if (s->slot[i] == pid)
+            return true;
+        if (s->slot[i] == 0)
+            return false;
+    }
+}
+
+static int pid_add(struct pidset *s, uint32_t pid)
+{
+    if (pid == 0 || pid_has(s, pid))
+        return 0;
+    if (2 * (s->n + 1) > s->cap) {
+        struct pidset g = { calloc(s->cap ? 2 * s->cap : 16, sizeof(uint32_t)),
+                            s->cap ? 2 * s->cap : 16, 0 };
+        if (g.slot == NULL)
+            return ENOMEM;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->slot[i])
+                (void)pid_add(&g, s->slot[i]);
+        free(s->slot);
+        *s = g;
+    }
+    size_t i = pid_home(s, pid);
+    while (s->slot[i])
+        i = (i + 1) & (s->cap - 1);
+    s->slot[i] = pid;
+    s->n++;
+    return 0;
+}
+
+static void pid_del(struct pidset *s, uint32_t pid)
+{
+    if (!pid_has(s, pid))
+        return;
+    size_t i = pid_home(s, pid);
+    while (s->slot[i] != pid)
+        i = (i + 1) & (s->cap - 1);
+    s->slot[i] = 0;
+    s->n--;
+    /* Shift back the entries after it that probed past it. */
+    for (size_t j = (i + 1) & (s->cap - 1); s->slot[j];
+         j = (j + 1) & (s->cap - 1)) {
+        size_t h = pid_home(s, s->slot[j]);
+        if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
+            s->slot[i] = s->slot[j];
+            s->slot[j] = 0;
+            i = j;
+        }
+    }
+}
 
 int xvm_replay_create(xvm_machine *m, xvm_mount *mp, xvm_replay **out)
 {
@@ -42,6 +118,8 @@ void xvm_replay_destroy(xvm_replay *r)
 {
     if (r == NULL)
         return;
+    free(r->killed.slot);
+    free(r->ooms);
     free(r);
 }
 
@@ -54,6 +132,10 @@ void xvm_replay_totals(const xvm_replay *r, struct xvm_replay_totals *t)
     xvm_timeline_get(r->m, &tl);
     t->nmarks = (unsigned)tl.nmarks;
     t->marks = tl.marks;
+    t->oom_kills = r->oom_kills;
+    t->skipped = r->skipped;
+    t->nooms = r->nooms;
+    t->ooms = r->ooms;
 }
 
 static xvm_vmspace *space_of(struct xvm_replay *r, uint32_t pid)
@@ -142,13 +224,6 @@ static int run_event(struct xvm_replay *r, const struct xvm_trace_event *ev,
     }
 }
 
-/* An errno the trace format has no name for is still named (strerror). */
-static const char *err_name(int e)
-{
-    const char *n = xvm_trace_errno_name(e);
-    return n ? n : e ? strerror(e) : "success";
-}
-
 /* The bulk of a trace: an access in one piece, in the cached space. */
 static inline int access_now(struct xvm_replay *r,
                              const struct xvm_trace_event *ev, int *differs)
@@ -170,33 +245,75 @@ static inline int access_now(struct xvm_replay *r,
     }
 }
 
-int xvm_replay_event(xvm_replay *r, const struct xvm_trace_event *ev,
-                     int *mismatch, char *msg, size_t msglen)
+/*
+ * Events of a process the machine killed are not replayed: the process
+ * is gone.  A fork by it makes no child, an exit ends its pid's record,
+ * and a spawn of its pid is a new process.  => true to skip the event.
+ */
+static bool skip_killed(struct xvm_replay *r, const struct xvm_trace_event *ev)
 {
-    int differs = 0, error;
-    *mismatch = 0;
-    if (ev->op >= XVM_T_READ && ev->op <= XVM_T_EXEC_FETCH &&
-        ev->len <= CHUNK) {
-        error = access_now(r, ev, &differs);
-    } else if (ev->op == XVM_T_MARK) {
-        /* A mark that cannot be kept is the replay's failure, not the
-         * trace's: the trace cannot expect it. */
-        error = xvm_timeline_mark(r->m, ev->label, r->events + 1);
-        if (error == E2BIG) {
-            snprintf(msg, msglen,
-                     "more than %d marks: a replay keeps at most %d",
-                     XVM_MARKS_MAX, XVM_MARKS_MAX);
-            return E2BIG;
-        }
-        if (error) {
-            snprintf(msg, msglen, "mark: %s", strerror(error));
-            return error;
-        }
-    } else {
-        error = run_event(r, ev, &differs);
+    if (ev->op == XVM_T_MARK || r->killed.n == 0)
+        return false;
+    if (ev->op == XVM_T_SPAWN) {
+        pid_del(&r->killed, ev->pid);
+        return false;
     }
-    r->events++;
-    xvm_timeline_tick(r->m, r->events);
+    if (!pid_has(&r->killed, ev->pid))
+        return false;
+    if (ev->op == XVM_T_FORK)
+        (void)pid_add(&r->killed, ev->pid2);
+    else if (ev->op == XVM_T_EXIT)
+        pid_del(&r->killed, ev->pid);
+    r->skipped++;
+    return true;
+}
+
+/* Takes the machine's kills (told to the hooks); => true when the event's
+ * own process (or the child its fork was making) was killed. */
+static bool take_kills(struct xvm_replay *r, const struct xvm_trace_event *ev)
+{
+    bool own = false;
+    uint32_t pid;
+    while (xvm_oom_next(r->m, &pid) == 0) {
+        struct xvm_oom_event oom = { pid, r->events, r->line_now };
+        r->oom_kills++;
+        r->last_vs = NULL;
+        (void)pid_add(&r->killed, pid);
+        own |= pid == ev->pid || (ev->op == XVM_T_FORK && pid == ev->pid2);
+        if (r->hooks && r->hooks->oom)
+            r->hooks->oom(r->hooks->arg, &oom);
+        if (r->nooms == XVM_OOM_EVENTS_MAX)
+            continue;
+        if (r->nooms % 64 == 0) {
+            struct xvm_oom_event *n =
+                realloc(r->ooms, (r->nooms + 64) * sizeof(*n));
+            if (n == NULL)
+                continue; /* instrumentation: the count stays exact */
+            r->ooms = n;
+        }
+        r->ooms[r->nooms++] = oom;
+    }
+    return own;
+}
+
+/* An errno the trace format has no name for is still named (strerror). */
+static const char *err_name(int e)
+{
+    const char *n = xvm_trace_errno_name(e);
+    return n ? n : e ? strerror(e) : "success";
+}
+
+/* After an event ran: the machine's kills, or a mismatch. */
+static void settle(struct xvm_replay *r, const struct xvm_trace_event *ev,
+                   int error, int differs, int *mismatch, char *msg,
+                   size_t msglen)
+{
+    *mismatch = 0;
+    if (error == ENOMEM && take_kills(r, ev)) {
+        snprintf(msg, msglen, "pid %u killed: out of swap",
+                 r->ooms && r->nooms ? r->ooms[r->nooms - 1].pid : ev->pid);
+        return;
+    }
     if (error != ev->expect_err) {
         snprintf(msg, msglen, "expected %s, got %s", err_name(ev->expect_err),
                  err_name(error));
@@ -206,6 +323,38 @@ int xvm_replay_event(xvm_replay *r, const struct xvm_trace_event *ev,
         *mismatch = 1;
     }
     r->mismatches += (uint64_t)*mismatch;
+}
+
+int xvm_replay_event(xvm_replay *r, const struct xvm_trace_event *ev,
+                     int *mismatch, char *msg, size_t msglen)
+{
+    int differs = 0, error;
+    *mismatch = 0;
+    r->events++;
+    if (skip_killed(r, ev))
+        return 0;
+    if (ev->op >= XVM_T_READ && ev->op <= XVM_T_EXEC_FETCH &&
+        ev->len <= CHUNK) {
+        error = access_now(r, ev, &differs);
+    } else if (ev->op == XVM_T_MARK) {
+        /* A mark that cannot be kept is the replay's failure, not the
+         * trace's: the trace cannot expect it. */
+        error = xvm_timeline_mark(r->m, ev->label, r->events);
+        if (error == E2BIG)
+            snprintf(msg, msglen,
+                     "more than %d marks: a replay keeps at most %d",
+                     XVM_MARKS_MAX, XVM_MARKS_MAX);
+        else if (error)
+            snprintf(msg, msglen, "mark: %s", strerror(error));
+        if (error) {
+            r->events--; /* it did not happen */
+            return error;
+        }
+    } else {
+        error = run_event(r, ev, &differs);
+    }
+    xvm_timeline_tick(r->m, r->events);
+    settle(r, ev, error, differs, mismatch, msg, msglen);
     return 0;
 }
 
@@ -235,8 +384,10 @@ int xvm_replay_line(xvm_replay *r, char *line, int *mismatch, char *msg,
     }
     if (rc == 0)
         return 0;
+    r->line_now = r->lines;
+    what[0] = '\0';
     int error = xvm_replay_event(r, &r->ev, mismatch, what, sizeof(what));
-    if (error || *mismatch)
+    if (error || *mismatch || what[0])
         snprintf(msg, msglen, "line %llu: %s", (unsigned long long)r->lines,
                  what);
     return error;
@@ -259,15 +410,16 @@ static void report_mismatch(const struct xvm_replay_hooks *h,
 /*
  * The hot loop of a binary replay: the plain access records of the
  * current frame, decoded where they lie and run at once, until a record
- * of another kind (xvm_replay_reader takes it through the reader).
+ * of another kind, or one that did not succeed (xvm_replay_reader takes
+ * the rest through the reader).  Not while killed processes are skipped.
  */
 static void run_accesses(struct xvm_replay *r, xvm_trace_reader *rd,
                          const struct xvm_replay_hooks *h)
 {
     struct tb_dec *d = rd->dec;
     xvm_vmspace *vs = d->have_pid ? space_of(r, d->pid) : NULL;
-    if (vs == NULL)
-        return; /* no such process: the general path says so */
+    if (vs == NULL || r->killed.n)
+        return; /* the general path tells it */
     const uint8_t *frame = rd->frame, *end = frame + rd->flen;
     size_t pos = rd->fpos;
     struct tb_reg *reg = d->reg;
@@ -289,11 +441,15 @@ static void run_accesses(struct xvm_replay *r, xvm_trace_reader *rd,
         xvm_timeline_tick(r->m, r->events);
         if (error) {
             char what[96];
+            int mismatch;
+            trace_event_clear(&r->ev);
+            r->ev.op = xop, r->ev.pid = d->pid, r->ev.addr = addr;
+            r->ev.len = len;
             rd->fpos = pos;
-            snprintf(what, sizeof(what), "expected success, got %s",
-                     err_name(error));
-            r->mismatches++;
-            report_mismatch(h, rd, what);
+            settle(r, &r->ev, error, 0, &mismatch, what, sizeof(what));
+            if (mismatch)
+                report_mismatch(h, rd, what);
+            return; /* a kill changes what the next events are */
         }
         if ((r->events & (PROGRESS_EVERY - 1)) == 0 && h && h->progress) {
             rd->fpos = pos;
@@ -308,29 +464,36 @@ int xvm_replay_reader(xvm_replay *r, xvm_trace_reader *rd,
                       size_t msglen)
 {
     char what[256], where[160];
-    int mismatch;
+    int mismatch, error = 0;
     if (r == NULL || rd == NULL)
         return EINVAL;
+    r->hooks = h;
     for (;;) {
         if (rd->fmt == XVM_TRACE_BINARY && rd->fpos < rd->flen &&
             rd->error == 0)
             run_accesses(r, rd, h);
         int got = xvm_trace_read(rd, &r->ev);
         if (got == 0)
-            return 0;
+            break;
         if (got != 1) {
             snprintf(msg, msglen, "%s", xvm_trace_reader_error(rd));
-            return got;
+            error = got;
+            break;
         }
-        int error = xvm_replay_event(r, &r->ev, &mismatch, what, sizeof(what));
+        r->line_now = rd->fmt == XVM_TRACE_TEXT ? rd->line : 0;
+        r->lines = rd->line;
+        error = xvm_replay_event(r, &r->ev, &mismatch, what, sizeof(what));
         if (error) {
             xvm_trace_reader_where(rd, where, sizeof(where));
             snprintf(msg, msglen, "%s: %s", where, what);
-            return error;
+            break;
         }
         if (mismatch)
             report_mismatch(h, rd, what);
         if ((r->events & (PROGRESS_EVERY - 1)) == 0 && h && h->progress)
             h->progress(h->arg, r->events);
     }
+    r->lines = rd->line;
+    r->hooks = NULL;
+    return error;
 }
