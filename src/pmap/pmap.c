@@ -342,23 +342,32 @@ static int pt_leaf(struct pmap *pm, uint64_t va, bool create, bool sync,
     return 0;
 }
 
-int pmap_create(struct mmu *mu, struct pmap **out)
+int pmap_init(struct mmu *mu, struct pmap *pm)
 {
-    struct pmap *pm = core_zalloc(mu->core, sizeof(*pm));
-    if (pm == NULL)
-        return ENOMEM;
+    memset(pm, 0, sizeof(*pm));
     pm->mmu = mu;
     pm->asid = asid_next(mu);
     pm->hint_leaf = PAGEH_NONE;
     int error = table_alloc(pm, &pm->root);
-    if (error) {
-        core_free(mu->core, pm);
+    if (error)
         return error;
-    }
     pm->next = mu->pmaps;
     if (mu->pmaps)
         mu->pmaps->prev = pm;
     mu->pmaps = pm;
+    return 0;
+}
+
+int pmap_create(struct mmu *mu, struct pmap **out)
+{
+    struct pmap *pm = core_alloc(mu->core, sizeof(*pm));
+    if (pm == NULL)
+        return ENOMEM;
+    int error = pmap_init(mu, pm);
+    if (error) {
+        core_free(mu->core, pm);
+        return error;
+    }
     *out = pm;
     return 0;
 }
@@ -448,7 +457,7 @@ void pmap_protect(struct pmap *pm, uint64_t sva, uint64_t eva, unsigned prot)
         pt_range(pm, pm->root, 0, 0, sva, eva, (int)(prot & XVM_PROT_ALL));
 }
 
-void pmap_destroy(struct pmap *pm)
+void pmap_fini(struct pmap *pm)
 {
     struct mmu *mu = pm->mmu;
     pmap_remove(pm, 0, mu->prof->va_max);
@@ -460,7 +469,12 @@ void pmap_destroy(struct pmap *pm)
         mu->pmaps = pm->next;
     if (pm->next)
         pm->next->prev = pm->prev;
-    core_free(mu->core, pm);
+}
+
+void pmap_destroy(struct pmap *pm)
+{
+    pmap_fini(pm);
+    core_free(pm->mmu->core, pm);
 }
 
 int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,

@@ -57,15 +57,17 @@ struct mmu {
     struct gauge device_mapped; /* device pages with at least one mapping */
 };
 
+/* What the access path and the walk read comes first (one cache line
+ * with the address space that holds it, vmspace.h). */
 struct pmap {
     struct mmu *mmu;
-    pageh root;
     uint64_t asid;
+    pageh root;
+    uint64_t hint_key;        /* va >> leaf span of the last leaf found */
+    pageh hint_leaf;          /* or PAGEH_NONE */
     uint32_t epoch;           /* bumped to write-protect everything lazily */
     uint64_t ptpages;         /* table pages, root included */
     uint64_t resident;        /* valid leaf PTEs */
-    uint64_t hint_key;        /* va >> leaf span of the last leaf found */
-    pageh hint_leaf;          /* or PAGEH_NONE */
     struct pmap *next, *prev; /* the mmu's list */
 };
 
@@ -80,6 +82,10 @@ void mmu_fini(struct mmu *mu);
 
 int pmap_create(struct mmu *mu, struct pmap **out);
 void pmap_destroy(struct pmap *pm);
+/* The same in the caller's storage (an address space keeps its pmap
+ * beside its other hot fields): => 0 or ENOMEM; pmap_fini undoes it. */
+int pmap_init(struct mmu *mu, struct pmap *pm);
+void pmap_fini(struct pmap *pm);
 
 /*
  * => prot: XVM_PROT_*; never write for a device page (EINVAL).

@@ -57,7 +57,7 @@ static int fault_check(struct faultctx *f)
 {
     struct vm *vm = f->vs->vm;
     uint32_t pgsz = vm->core->pgsz;
-    struct vm_map_entry *e = map_lookup(&f->vs->map, f->va);
+    struct vm_map_entry *e = map_lookup_hint(&f->vs->map, f->va);
 
     if (e == NULL)
         return EFAULT;

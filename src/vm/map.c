@@ -23,6 +23,16 @@ struct vm_map_entry *map_lookup(const struct vm_map *map, uint64_t va)
     return e && va < e->end ? e : NULL;
 }
 
+struct vm_map_entry *map_lookup_hint(struct vm_map *map, uint64_t va)
+{
+    struct vm_map_entry *e = map->hint;
+    if (e && e->start <= va && va < e->end)
+        return e;
+    if ((e = map_lookup(map, va)) != NULL)
+        map->hint = e;
+    return e;
+}
+
 struct vm_map_entry *map_first_after(struct vm_map *map, uint64_t va)
 {
     struct vm_map_entry *e = mt_floor(&map->tree, va);
@@ -70,6 +80,8 @@ void map_remove(struct vm *vm, struct vm_map *map, struct vm_map_entry *e)
     struct vm_map_entry *next = e->next;
     uint64_t from = gap_start(map, e);
     mt_remove(&vm->mt_spare, &map->tree, e->start, e);
+    if (map->hint == e)
+        map->hint = NULL;
     e->prev->next = e->next;
     e->next->prev = e->prev;
     if (next != &map->header)
@@ -80,6 +92,7 @@ void map_remove(struct vm *vm, struct vm_map *map, struct vm_map_entry *e)
 void map_fini(struct vm *vm, struct vm_map *map)
 {
     mt_fini(&vm->mt_spare, &map->tree);
+    map->hint = NULL;
     while (map->header.next != &map->header) {
         struct vm_map_entry *e = map->header.next;
         e->prev->next = e->next;

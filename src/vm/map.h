@@ -17,22 +17,26 @@
 
 struct xvm_object;
 
+/* What a fault reads comes first, in one cache line; the list links,
+ * for range walks, last. */
 struct vm_map_entry {
-    struct vm_map_entry *prev, *next; /* address order; map->header ends */
     uint64_t start, end;
-    struct xvm_object *obj; /* NULL: anonymous zero-fill */
-    uint64_t offset;        /* object offset of start */
-    struct amap *amap;      /* private pages, or NULL */
-    uint64_t aoff;          /* amap slot of start */
     uint8_t prot, maxprot, inherit, advice;
-    bool cow;        /* private: copy on write */
-    bool needs_copy; /* amap must be copied before a write */
-    uint32_t wired;  /* mlock count */
+    bool cow;                         /* private: copy on write */
+    bool needs_copy;                  /* amap must be copied before a write */
+    uint32_t wired;                   /* mlock count */
+    struct xvm_object *obj;           /* NULL: anonymous zero-fill */
+    uint64_t offset;                  /* object offset of start */
+    struct amap *amap;                /* private pages, or NULL */
+    uint64_t aoff;                    /* amap slot of start */
+    struct vm_map_entry *prev, *next; /* address order; map->header ends */
 };
 
 struct vm_map {
-    struct vm_map_entry header; /* list sentinel */
+    struct vm_map_entry *hint; /* the entry the last fault found (first:
+                                   beside the pmap in the address space) */
     struct maptree tree;
+    struct vm_map_entry header; /* list sentinel */
     uint64_t nentries;
     uint64_t minva, maxva;
 };
@@ -40,6 +44,8 @@ struct vm_map {
 void map_init(struct vm_map *map, uint64_t minva, uint64_t maxva);
 /* => the entry containing va, or NULL. */
 struct vm_map_entry *map_lookup(const struct vm_map *map, uint64_t va);
+/* The same, trying the entry found last first (faults come in runs). */
+struct vm_map_entry *map_lookup_hint(struct vm_map *map, uint64_t va);
 /* => the first entry ending after va (it may start after va), or header. */
 struct vm_map_entry *map_first_after(struct vm_map *map, uint64_t va);
 /* => a zeroed entry, with the tree's nodes for inserting it (and two

@@ -39,7 +39,8 @@ int vmspace_create(struct vm *vm, struct xvm_vmspace **out)
         kmem_alloc(vm->ph->km, XVM_KMEM_VMSPACE, 1, sizeof(*vs));
     if (vs == NULL)
         return ENOMEM;
-    int error = pmap_create(vm->mmu, &vs->pmap);
+    vs->pmap = &vs->pmap_store;
+    int error = pmap_init(vm->mmu, vs->pmap);
     if (error) {
         kmem_free(vm->ph->km, XVM_KMEM_VMSPACE, 1, vs);
         return error;
@@ -135,7 +136,7 @@ void xvm_vmspace_destroy(xvm_vmspace *vs)
     if (vs->oom)
         oom_unlink(vs);
     /* Tear the tables down in one walk, then drop the references. */
-    pmap_destroy(vs->pmap);
+    pmap_fini(vs->pmap);
     map_fini(vm, &vs->map);
     if (vs->prev)
         vs->prev->next = vs->next;

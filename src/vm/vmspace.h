@@ -10,9 +10,13 @@
 #include "vm.h"
 
 struct xvm_vmspace {
+    /* What the access path and a fault read first, together: the layer,
+     * the pmap kept in place (its id and leaf hint), then the map's hint;
+     * a process's state then costs the host few cache lines per access. */
     struct vm *vm;
+    struct pmap *pmap; /* &pmap_store */
+    struct pmap pmap_store;
     struct vm_map map;
-    struct pmap *pmap;
     struct xvm_vmspace *next, *prev; /* the layer's list */
     void *owner; /* the process running in it (opaque here), or NULL */
     bool oom;    /* out of memory: on the VM layer's queue to be killed */
