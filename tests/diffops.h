@@ -3,7 +3,8 @@
  * stream) into small operations, runs each on the library and on the
  * reference model (refmodel.h), and compares every result, every byte
  * read, the map layout of every process and the process table; the
- * machine checker runs after every operation.  No CMocka here: the
+ * machine checker runs after every operation (full_check) or at the end
+ * with cheap checks between (see struct diff_config).  No CMocka here: the
  * fuzzers link it too.
  */
 #ifndef XVM_DIFFOPS_H
@@ -45,6 +46,11 @@ struct diff_config {
     bool ahead;          /* UVM's fault-ahead, else none */
     bool inject;         /* inject allocation failures */
     unsigned max_ops;
+    /* After each operation: the whole-machine checker (short runs), or
+     * the cheap checks (machine_check_quick: counters, every map) with
+     * the whole machine checked at the end (fuzzing at speed).  The
+     * reference model is compared after every operation either way. */
+    bool full_check;
 };
 
 /* Where operations come from: fixed bytes, or a seeded PRNG. */

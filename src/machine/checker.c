@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "kmem.h"
 #include "machine.h"
 #include "pagedaemon.h"
 #include "vmspace.h"
@@ -43,6 +44,65 @@ int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen)
     core_quiet_end(c);
     c->occurred[INJECT_ALLOC] = allocs;
     c->fail_at[INJECT_ALLOC] = fail_at;
+    if (!ck.error && msg && msglen)
+        msg[0] = '\0';
+    return ck.error;
+}
+
+/* Every gauge within its peak; the peak within what was ever added. */
+static void check_gauge(struct check *ck, const struct gauge *g,
+                        const char *what)
+{
+    if (g->cur > g->peak || g->peak > g->total)
+        check_fail(ck, "%s: now %llu, peak %llu, total %llu", what,
+                   (unsigned long long)g->cur, (unsigned long long)g->peak,
+                   (unsigned long long)g->total);
+}
+
+int machine_check_quick(struct xvm_machine *m, char *msg, size_t msglen)
+{
+    struct check ck = { .msg = msg, .len = msglen };
+    const struct physmem *ph = &m->ph;
+    uint64_t frames = 0;
+    core_quiet_begin(&m->core);
+    /* physmem: frames by use add up to RAM, the free ones to the list's. */
+    for (int u = 0; u < XVM_USE_COUNT; u++) {
+        frames += ph->use[u].cur;
+        check_gauge(&ck, &ph->use[u], xvm_use_name((enum xvm_use)u));
+    }
+    if (!ck.error &&
+        (frames != ph->npages || ph->use[XVM_USE_FREE].cur != ph->nfree ||
+         ph->used.cur != ph->npages - ph->nfree))
+        check_fail(&ck, "frames by use add up to %llu of %u, %u free",
+                   (unsigned long long)frames, ph->npages, ph->nfree);
+    /* kmem: the bytes charged are the units' sizes. */
+    uint64_t bytes = 0;
+    for (int t = 0; t < XVM_KMEM_TYPES && !ck.error; t++) {
+        check_gauge(&ck, &m->kmem.units[t], "kmem units");
+        bytes +=
+            kmem_size(&m->kmem, (enum xvm_kmem_type)t, m->kmem.units[t].cur);
+    }
+    if (!ck.error && bytes != m->kmem.bytes.cur)
+        check_fail(&ck, "kmem: %llu bytes charged, units make %llu",
+                   (unsigned long long)m->kmem.bytes.cur,
+                   (unsigned long long)bytes);
+    /* pmap: PV entries of device pages are PV entries. */
+    if (!ck.error) {
+        check_gauge(&ck, &m->mmu.pv, "PV entries");
+        check_gauge(&ck, &m->mmu.pv_device, "device PV entries");
+    }
+    if (!ck.error && (m->mmu.pv_device.cur > m->mmu.pv.cur ||
+                      m->mmu.device_mapped.cur > m->mmu.pv_device.cur))
+        check_fail(&ck,
+                   "PV entries: %llu, of device pages %llu, device "
+                   "pages mapped %llu",
+                   (unsigned long long)m->mmu.pv.cur,
+                   (unsigned long long)m->mmu.pv_device.cur,
+                   (unsigned long long)m->mmu.device_mapped.cur);
+    /* vm: every address space's map, whole. */
+    for (struct xvm_vmspace *vs = m->vm.spaces; vs && !ck.error; vs = vs->next)
+        map_check(&m->vm, &vs->map, &ck);
+    core_quiet_end(&m->core);
     if (!ck.error && msg && msglen)
         msg[0] = '\0';
     return ck.error;

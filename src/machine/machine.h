@@ -33,4 +33,13 @@ struct xvm_machine {
     struct timeline tl; /* the report's samples and marks */
 };
 
+/*
+ * The cheap checks after one operation, for fuzzers that run many: every
+ * layer's counters (frames by use add up, kmem bytes match its units,
+ * gauges within their peaks, PV counts) and every address space's map
+ * (O(entries)).  xvm_machine_check is the whole machine.  => 0 or EINVAL
+ * with msg.
+ */
+int machine_check_quick(struct xvm_machine *m, char *msg, size_t msglen);
+
 #endif

@@ -239,7 +239,7 @@ void pagedaemon_check(const struct pagedaemon *pd, struct check *ck)
     if (pd->ops->check && pd->ops->check(pd->st, msg, sizeof(msg)) != 0)
         return (void)check_fail(ck, "%s", msg);
     const struct physmem *ph = pd->ph;
-    for (uint32_t i = 0; i < ph->npages; i++) {
+    for (uint32_t i = 0; i < ph->fresh; i++) { /* the rest never used */
         const struct vm_page *pg = &ph->pages[i];
         bool pageable = pg->use == XVM_USE_ANON || pg->use == XVM_USE_AOBJ ||
                         pg->use == XVM_USE_PAGECACHE;

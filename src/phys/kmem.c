@@ -284,7 +284,7 @@ void kmem_check(const struct kmem *km, struct check *ck)
     /* Every kernel frame is a slab of some cache holding what it says,
      * or part of a big allocation. */
     uint64_t objs_seen = 0, objs = 0;
-    for (uint32_t i = 0; i < ph->npages; i++) {
+    for (uint32_t i = 0; i < ph->fresh; i++) { /* the rest never used */
         const struct vm_page *pg = &ph->pages[i];
         if (pg->use != XVM_USE_KERNEL)
             continue;

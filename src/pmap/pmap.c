@@ -91,6 +91,8 @@ static inline void pte_store(const struct mmu *mu, uint8_t *tbl, unsigned i,
     }
 }
 
+static const uint8_t zero_line[64]; /* what 64 bytes of empty PTEs are */
+
 static uint64_t pte_frame_pa(const struct mmu *mu, uint64_t pte)
 {
     return (pte >> 12) << mu->core->pgshift;
@@ -219,9 +221,13 @@ static void leaf_sync(struct pmap *pm, pageh leaf)
     if (tp->epoch == pm->epoch)
         return;
     unsigned n = level_entries(mu, mu->prof->levels - 1);
-    for (unsigned i = 0; i < n; i++) {
+    uint64_t left = tp->offset; /* valid entries not yet seen */
+    for (unsigned i = 0; i < n && left > 0; i++) {
         uint64_t pte = pte_load(mu, tp->data, i);
-        if ((pte & (PTE_V | PTE_W)) == (PTE_V | PTE_W))
+        if (!(pte & PTE_V))
+            continue;
+        left--;
+        if (pte & PTE_W)
             pte_store(mu, tp->data, i, pte & ~(uint64_t)PTE_W);
     }
     tp->epoch = pm->epoch;
@@ -414,14 +420,24 @@ static void pt_range(struct pmap *pm, pageh t, unsigned l, uint64_t base,
     uint64_t lo = sva > base ? sva : base;
     uint64_t hi = eva - base < span ? eva : base + span;
     bool leaf = l + 1 == mu->prof->levels;
+    uint64_t left = tp->offset; /* valid entries not yet met */
 
-    for (uint64_t i = (lo - base) >> shift; i <= (hi - 1 - base) >> shift;
-         i++) {
-        if (tp->offset == 0)
-            break;
+    uint64_t last = (hi - 1 - base) >> shift;
+    unsigned psz = mu->prof->pte_size;
+    for (uint64_t i = (lo - base) >> shift; i <= last; i++) {
+        if (left == 0)
+            break; /* the rest of the table is empty */
+        /* Tables are mostly empty, and an invalid PTE is all zeros: skip
+         * 64 bytes of them at a time. */
+        if ((i * psz) % 64 == 0 && last - i >= 64 / psz &&
+            memcmp(tp->data + i * psz, zero_line, 64) == 0) {
+            i += 64 / psz - 1;
+            continue;
+        }
         uint64_t pte = pte_load(mu, tp->data, (unsigned)i);
         if (!(pte & PTE_V))
             continue;
+        left--;
         uint64_t va = base + (i << shift);
         if (!leaf) {
             pageh child = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
