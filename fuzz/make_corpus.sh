@@ -85,3 +85,26 @@ XIPVM=${XIPVM:-../../build/xipvm}
 "$XIPVM" convert --compress none trace/basic.trace tracebin/basic-raw.xvt
 "$XIPVM" convert trace/basic.trace tracebin/basic-zstd.xvt
 "$XIPVM" convert --compress none trace/errors.trace tracebin/errors-raw.xvt
+
+# ffs, more of what makefs makes: UFS2 big-endian with 32K blocks, UFS1
+# with 64K blocks, a tree 40 directories deep, 30 hard links to one file,
+# symlink loops (a pair, a self link, through a parent).
+mkdir -p "$tmp/deep" "$tmp/links/a" "$tmp/links/b" "$tmp/loops/d" "$tmp/big"
+d="$tmp/deep"
+for i in $(seq 1 40); do d="$d/d$i"; done
+mkdir -p "$d" && echo bottom >"$d/f"
+for i in $(seq 1 20); do head -c $((i * 777)) /dev/urandom >"$tmp/big/f$i"; done
+head -c 70000 /dev/urandom >"$tmp/links/a/orig"
+for i in $(seq 1 30); do ln "$tmp/links/a/orig" "$tmp/links/b/l$i"; done
+ln -s b "$tmp/loops/a"; ln -s a "$tmp/loops/b"; ln -s self "$tmp/loops/self"
+ln -s ../d "$tmp/loops/d/up"; ln -s /loops/deeper/../a "$tmp/loops/abs"
+makefs -t ffs -M 1m -B big -o version=2,bsize=32768,fsize=4096 \
+    ffs/ufs2-big-32k.img "$tmp/big" >/dev/null
+makefs -t ffs -M 1m -B little -o version=1,bsize=65536,fsize=8192 \
+    ffs/ufs1-little-64k.img "$tmp/big" >/dev/null
+makefs -t ffs -M 256k -o version=2,bsize=4096,fsize=512 \
+    ffs/ufs2-deep-tree.img "$tmp/deep" >/dev/null
+makefs -t ffs -M 512k -B big -o version=1,bsize=8192,fsize=1024 \
+    ffs/ufs1-big-hard-links.img "$tmp/links" >/dev/null
+makefs -t ffs -M 128k -o version=2,bsize=4096,fsize=512 \
+    ffs/ufs2-symlink-loops.img "$tmp/loops" >/dev/null
