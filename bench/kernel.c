@@ -4,7 +4,9 @@
  * private with MADV_RANDOM, copy-on-write faults on that mapping,
  * copy-on-write after fork, and fork + exit.  Fault costs are divided by
  * the minor faults the kernel counted, not by pages: Linux may map
- * several pages per fault (fault-around).
+ * several pages per fault (fault-around).  CPU time is this process's
+ * (the faults are kernel work done for it) and, for fork + exit, its
+ * children's too.
  */
 #define _DEFAULT_SOURCE
 #include <errno.h>
@@ -26,12 +28,15 @@ static long minflt(void)
     return ru.ru_minflt;
 }
 
-/* Touches n pages of p; => ns per counted minor fault. */
-static double touch(volatile uint8_t *p, size_t n, size_t pg, int write,
-                    double *per_page)
+static const struct span failed = { -1, -1 };
+
+/* Touches n pages of p; => time per counted minor fault (the faults are
+ * the kernel's work in this process: its CPU time counts them). */
+static struct span touch(volatile uint8_t *p, size_t n, size_t pg, int write,
+                         double *per_page)
 {
     long f0 = minflt();
-    double t0 = bench_now_ns();
+    struct span t0 = tm_now(false);
     unsigned sum = 0;
     for (size_t i = 0; i < n; i++) {
         if (write)
@@ -39,73 +44,75 @@ static double touch(volatile uint8_t *p, size_t n, size_t pg, int write,
         else
             sum += p[i * pg];
     }
-    double ns = bench_now_ns() - t0;
     long faults = minflt() - f0;
+    struct span t = tm_per(t0, false, (double)(faults > 0 ? faults : 1));
     if (per_page)
         *per_page = (double)faults / (double)n;
-    return ns / (double)(faults > 0 ? faults : 1) + (double)(sum & 0);
+    t.cpu += (double)(sum & 0);
+    return t;
 }
 
-static double anon_zero_fill(size_t n, size_t pg)
+static struct span anon_zero_fill(size_t n, size_t pg)
 {
     uint8_t *p = mmap(NULL, n * pg, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
-        return -1;
-    double ns = touch(p, n, pg, 1, NULL);
+        return failed;
+    struct span t = touch(p, n, pg, 1, NULL);
     munmap(p, n * pg);
-    return ns;
+    return t;
 }
 
-static double file_fault(int fd, size_t n, size_t pg, int write,
-                         double *per_page)
+static struct span file_fault(int fd, size_t n, size_t pg, int write,
+                              double *per_page)
 {
     int prot = PROT_READ | (write ? PROT_WRITE : 0);
     uint8_t *p = mmap(NULL, n * pg, prot, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED)
-        return -1;
+        return failed;
     madvise(p, n * pg, MADV_RANDOM);
-    double ns = touch(p, n, pg, write, per_page);
+    struct span t = touch(p, n, pg, write, per_page);
     munmap(p, n * pg);
-    return ns;
+    return t;
 }
 
 /* The child times its copy-on-write faults and reports through a pipe. */
-static double cow_after_fork(size_t n, size_t pg)
+static struct span cow_after_fork(size_t n, size_t pg)
 {
     int fds[2];
-    double ns = -1;
+    struct span t = failed;
     uint8_t *p = mmap(NULL, n * pg, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED || pipe(fds) != 0)
-        return -1;
+        return failed;
     touch(p, n, pg, 1, NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        double v = touch(p, n, pg, 1, NULL);
+        struct span v = touch(p, n, pg, 1, NULL);
         ssize_t w = write(fds[1], &v, sizeof(v));
         _exit(w == (ssize_t)sizeof(v) ? 0 : 1);
     }
     if (pid > 0) {
-        if (read(fds[0], &ns, sizeof(ns)) != (ssize_t)sizeof(ns))
-            ns = -1;
+        if (read(fds[0], &t, sizeof(t)) != (ssize_t)sizeof(t))
+            t = failed;
         waitpid(pid, NULL, 0);
     }
     close(fds[0]);
     close(fds[1]);
     munmap(p, n * pg);
-    return ns;
+    return t;
 }
 
-static double fork_exit(size_t mib, size_t pg, unsigned iters)
+/* Fork and reap: the parent's and the children's CPU time. */
+static struct span fork_exit(size_t mib, size_t pg, unsigned iters)
 {
     size_t n = (mib << 20) / pg;
     uint8_t *p = mmap(NULL, n * pg, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
-        return -1;
+        return failed;
     touch(p, n, pg, 1, NULL);
-    double t0 = bench_now_ns();
+    struct span t0 = tm_now(true);
     for (unsigned i = 0; i < iters; i++) {
         pid_t pid = fork();
         if (pid == 0)
@@ -114,9 +121,9 @@ static double fork_exit(size_t mib, size_t pg, unsigned iters)
             break;
         waitpid(pid, NULL, 0);
     }
-    double ns = (bench_now_ns() - t0) / iters;
+    struct span t = tm_per(t0, true, iters);
     munmap(p, n * pg);
-    return ns;
+    return t;
 }
 
 /* A file of n pages in the page cache. */
@@ -149,13 +156,14 @@ int bench_kernel(const struct bench_opts *o, struct kernel_results *r)
     int fd = resident_file(o->workdir, n, pg);
     if (fd < 0)
         return errno ? errno : EIO;
-    MEDIAN(r->zero_fill, runs, anon_zero_fill(n, pg));
-    MEDIAN(r->file_fault, runs, file_fault(fd, n, pg, 0, &r->faults_per_page));
-    MEDIAN(r->cow_file, runs, file_fault(fd, n, pg, 1, NULL));
-    MEDIAN(r->cow_fork, runs, cow_after_fork(n, pg));
+    MEDIAN_TM(r->zero_fill, runs, anon_zero_fill(n, pg));
+    MEDIAN_TM(r->file_fault, runs,
+              file_fault(fd, n, pg, 0, &r->faults_per_page));
+    MEDIAN_TM(r->cow_file, runs, file_fault(fd, n, pg, 1, NULL));
+    MEDIAN_TM(r->cow_fork, runs, cow_after_fork(n, pg));
     for (int i = 0; i < 3; i++)
-        MEDIAN(r->fork_exit[i], runs,
-               fork_exit(o->quick && i == 2 ? 64 : mib[i], pg, 50));
+        MEDIAN_TM(r->fork_exit[i], runs,
+                  fork_exit(o->quick && i == 2 ? 64 : mib[i], pg, 50));
     close(fd);
     return 0;
 }

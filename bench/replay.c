@@ -1,34 +1,37 @@
 /*
- * Trace replay throughput, parsing included, on a real lackey trace of
- * busybox recorded at bench time, as plain text, gzip and zstd.
+ * Trace replay on a real lackey trace of busybox recorded at bench time,
+ * in every form (text plain, .gz, .zst; binary raw and zstd frames),
+ * parsing included; reading alone against wc -l and zstd -dc; and the
+ * replay's CPU per access against valgrind's cachegrind simulating the
+ * same program's caches online, run here.
  */
+#define _DEFAULT_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
-#include <zstd.h>
 
 #include "bench.h"
 #include "cli.h"
 #include "lackey.h"
 
-static int record(const char *trace, const char *workdir, int quick)
+/* The program every replay row traces (and cachegrind runs). */
+static const char *const prog_full[] = { "/bin/busybox", "ls", "-lR",
+                                         "/usr/share/doc", NULL };
+static const char *const prog_quick[] = { "/bin/busybox", "ls", "-l",
+                                          "/usr/share", NULL };
+
+static int record(const char *trace, int quick)
 {
-    const char *argv_full[] = { "/bin/busybox", "ls", "-lR", "/usr/share/doc",
-                                NULL };
-    const char *argv_quick[] = { "/bin/busybox", "ls", "-l", "/usr/share",
-                                 NULL };
     struct lackey_opts o = { .path_in_image = "/bin/busybox",
                              .pid = 1,
                              .quiet = 1 };
     struct lackey_stats st;
     char err[256];
-    (void)workdir;
     FILE *f = fopen(trace, "w");
     if (f == NULL)
         return errno;
-    int error = lackey_record(quick ? argv_quick : argv_full, f, &o, &st, NULL,
+    int error = lackey_record(quick ? prog_quick : prog_full, f, &o, &st, NULL,
                               err, sizeof(err));
     if (fclose(f) != 0 && error == 0)
         error = EIO;
@@ -37,47 +40,48 @@ static int record(const char *trace, const char *workdir, int quick)
     return error;
 }
 
-static int compress_trace(const char *src, const char *gz, const char *zst)
+/* src rewritten by the library's writer as cfg says. */
+static int convert(const char *src, const char *dst,
+                   const struct xvm_trace_writer_config *cfg)
 {
-    FILE *in = fopen(src, "rb");
-    if (in == NULL)
-        return errno;
-    fseek(in, 0, SEEK_END);
-    long n = ftell(in);
-    rewind(in);
-    char *buf = malloc((size_t)n);
-    size_t cap = ZSTD_compressBound((size_t)n);
-    char *out = malloc(cap);
-    int error =
-        buf && out && fread(buf, 1, (size_t)n, in) == (size_t)n ? 0 : EIO;
-    fclose(in);
-    gzFile g = error ? NULL : gzopen(gz, "wb");
-    if (g == NULL || gzwrite(g, buf, (unsigned)n) != n || gzclose(g) != Z_OK)
-        error = EIO;
-    size_t z = error ? 0 : ZSTD_compress(out, cap, buf, (size_t)n, 3);
-    FILE *zf = error || ZSTD_isError(z) ? NULL : fopen(zst, "wb");
-    if (zf == NULL || fwrite(out, 1, z, zf) != z || fclose(zf) != 0)
-        error = EIO;
-    free(buf);
-    free(out);
-    return error;
+    char err[512];
+    xvm_trace_reader *rd;
+    xvm_trace_writer *w;
+    struct xvm_trace_event *ev = malloc(sizeof(*ev));
+    int rc = ENOMEM, got;
+    if (ev == NULL)
+        return ENOMEM;
+    if ((rc = xvm_trace_reader_open(src, &rd, err, sizeof(err))) != 0) {
+        free(ev);
+        return rc;
+    }
+    if ((rc = xvm_trace_writer_open(dst, cfg, &w, err, sizeof(err))) == 0) {
+        while ((got = xvm_trace_read(rd, ev)) == 1)
+            if ((rc = xvm_trace_write(w, ev)) != 0)
+                break;
+        if (rc == 0 && got != 0)
+            rc = got;
+        int cl = xvm_trace_writer_close(w);
+        rc = rc ? rc : cl;
+    }
+    xvm_trace_reader_close(rd);
+    free(ev);
+    return rc;
 }
 
 /* An image with busybox at /bin/busybox. */
 static int image(const char *workdir, char *img, size_t cap)
 {
-    char cmd[1600];
+    char dir[600], cmd[1400];
     snprintf(img, cap, "%s/busybox.img", workdir);
-    snprintf(cmd, sizeof(cmd),
-             "mkdir -p '%s/bbroot/bin' && cp /bin/busybox '%s/bbroot/bin/' && "
-             "\"$(command -v makefs || echo /usr/sbin/makefs)\" -t ffs -M 1m "
-             "-b 10%% "
-             "-o version=2,bsize=16384,fsize=2048 '%s' '%s/bbroot' >/dev/null",
-             workdir, workdir, img, workdir);
-    return system(cmd) == 0 ? 0 : EIO;
+    snprintf(dir, sizeof(dir), "%s/bbroot", workdir);
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s/bin' && cp /bin/busybox '%s/bin/'",
+             dir, dir);
+    return system(cmd) == 0 && bench_makefs(dir, img, NULL) == 0 ? 0 : EIO;
 }
 
-static double events_per_s(const char *img, const char *trace, uint64_t *events)
+/* A replay of trace: per event; *events set. */
+static struct span replay(const char *img, const char *trace, uint64_t *events)
 {
     struct run_opts o;
     struct run_result r;
@@ -87,31 +91,179 @@ static double events_per_s(const char *img, const char *trace, uint64_t *events)
     o.ram = UINT64_C(64) << 20;
     o.fault_ahead = o.readahead = -1;
     o.trace = trace;
+    o.quiet = true;
+    struct span t0 = tm_now(false);
     if (replay_file(&o, 1, &r) != 0)
-        return -1;
-    double v = r.events / r.seconds;
+        return (struct span){ -1, -1 };
     *events = r.events;
+    struct span t = tm_per(t0, false, (double)r.events);
     run_result_free(&r);
-    return v;
+    return t;
 }
 
-int bench_replay(const struct bench_opts *o, struct replay_results *r)
+/* Reading alone (no replay): per event. */
+static struct span read_only(const char *trace, uint64_t *events)
 {
-    char img[600], plain[512], gz[600], zst[600];
-    unsigned runs = o->runs > BENCH_MAX_RUNS ? BENCH_MAX_RUNS : o->runs;
+    char err[512];
+    xvm_trace_reader *rd;
+    struct xvm_trace_event *ev = malloc(sizeof(*ev));
+    uint64_t n = 0, sum = 0;
+    int got;
+    struct span t0 = tm_now(false);
+    if (ev == NULL || xvm_trace_reader_open(trace, &rd, err, sizeof(err))) {
+        free(ev);
+        return (struct span){ -1, -1 };
+    }
+    while ((got = xvm_trace_read(rd, ev)) == 1)
+        n++, sum += ev->len;
+    xvm_trace_reader_close(rd);
+    free(ev);
+    *events = n + (sum & 0);
+    return got == 0 ? tm_per(t0, false, (double)n) : (struct span){ -1, -1 };
+}
+
+/* A tool over the file, per event of the trace. */
+static struct span tool(const char *fmt, const char *file, uint64_t events)
+{
+    char cmd[1400];
+    struct span t;
+    snprintf(cmd, sizeof(cmd), fmt, file);
+    if (run_timed(cmd, &t) != 0)
+        return (struct span){ -1, -1 };
+    t.cpu /= (double)events;
+    t.wall /= (double)events;
+    return t;
+}
+
+/*
+ * cachegrind running the traced program with its cache simulation: its
+ * CPU time (a child's) per simulated access (I refs + D refs).
+ */
+static struct span cachegrind(const char *workdir, int quick, uint64_t *refs)
+{
+    const char *const *argv = quick ? prog_quick : prog_full;
+    char cmd[2048], log[600], line[512];
+    size_t n = 0;
+    struct span t;
+    snprintf(log, sizeof(log), "%s/cachegrind.log", workdir);
+    n += (size_t)snprintf(cmd + n, sizeof(cmd) - n,
+                          "valgrind --tool=cachegrind --cache-sim=yes "
+                          "--cachegrind-out-file=/dev/null --log-file='%s'",
+                          log);
+    for (; *argv; argv++)
+        n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, " '%s'", *argv);
+    snprintf(cmd + n, sizeof(cmd) - n, " >/dev/null 2>&1 </dev/null");
+    if (run_timed(cmd, &t) != 0)
+        return (struct span){ -1, -1 };
+    FILE *f = fopen(log, "r");
+    uint64_t ir = 0, dr = 0;
+    while (f && fgets(line, sizeof(line), f)) {
+        char *p = strstr(line, "I   refs:");
+        char *q = strstr(line, "D   refs:");
+        char *v = p ? p + 9 : q ? q + 9 : NULL;
+        if (v == NULL)
+            continue;
+        uint64_t x = 0;
+        for (; *v && *v != '('; v++)
+            if (*v >= '0' && *v <= '9')
+                x = x * 10 + (uint64_t)(*v - '0');
+        *(p ? &ir : &dr) = x;
+    }
+    if (f)
+        fclose(f);
+    *refs = ir + dr;
+    if (*refs == 0)
+        return (struct span){ -1, -1 };
+    t.cpu /= (double)*refs;
+    t.wall /= (double)*refs;
+    return t;
+}
+
+static struct row *timed(struct table *t, struct span v, const char *unit,
+                         const char *name)
+{
+    struct row *r = table_row(t, unit, "%s", name);
+    r->cpu = v.cpu, r->wall = v.wall;
+    return r;
+}
+
+int bench_replay(const struct bench_opts *o, struct table *t)
+{
+    char img[600], plain[512], gz[600], zst[600], bin[600], binz[600];
+    char cmd[4096];
+    unsigned runs = o->runs;
+    uint64_t events = 0, lines, refs = 0;
+    struct span v, text, rawbin, cg;
+    struct row *r;
     snprintf(plain, sizeof(plain), "%s/busybox.trace", o->workdir);
     snprintf(gz, sizeof(gz), "%s.gz", plain);
     snprintf(zst, sizeof(zst), "%s.zst", plain);
+    snprintf(bin, sizeof(bin), "%s/busybox.raw.xvt", o->workdir);
+    snprintf(binz, sizeof(binz), "%s/busybox.xvt", o->workdir);
+    struct xvm_trace_writer_config raw = { XVM_TRACE_BINARY, XVM_TRACE_PLAIN,
+                                           0 },
+                                   framed = { XVM_TRACE_BINARY, XVM_TRACE_ZSTD,
+                                              0 };
+    snprintf(cmd, sizeof(cmd), "gzip -c '%s' > '%s' && zstd -q -f '%s' -o '%s'",
+             plain, gz, plain, zst);
     int error = image(o->workdir, img, sizeof(img));
     if (error == 0)
-        error = record(plain, o->workdir, o->quick);
+        error = record(plain, o->quick);
+    if (error == 0 && system(cmd) != 0)
+        error = EIO;
     if (error == 0)
-        error = compress_trace(plain, gz, zst);
-    if (error)
+        error = convert(plain, bin, &raw);
+    if (error == 0)
+        error = convert(plain, binz, &framed);
+    if (error) {
+        fprintf(stderr, "bench: replay inputs: %s\n", strerror(error));
         return error;
-    const char *files[3] = { plain, gz, zst };
-    double *dst[3] = { &r->plain, &r->gz, &r->zst };
-    for (int k = 0; k < 3; k++)
-        MEDIAN(*dst[k], runs, events_per_s(img, files[k], &r->events));
+    }
+    /* Replays, every form. */
+    MEDIAN_TM(text, runs, replay(img, plain, &events));
+    timed(t, text, "ns", "replay per event, text");
+    MEDIAN_TM(v, runs, replay(img, gz, &events));
+    timed(t, v, "ns", "replay per event, text .gz");
+    MEDIAN_TM(v, runs, replay(img, zst, &events));
+    timed(t, v, "ns", "replay per event, text .zst");
+    MEDIAN_TM(rawbin, runs, replay(img, bin, &events));
+    r = timed(t, rawbin, "ns", "replay per event, binary");
+    snprintf(r->target, sizeof(r->target), ">= 3x text's events/s");
+    row_verdict(r, text.cpu >= 3 * rawbin.cpu, "%.1fx", text.cpu / rawbin.cpu);
+    MEDIAN_TM(v, runs, replay(img, binz, &events));
+    r = timed(t, v, "ns", "replay per event, binary, zstd frames");
+    snprintf(r->target, sizeof(r->target), ">= 3x text's events/s");
+    row_verdict(r, text.cpu >= 3 * v.cpu, "%.1fx", text.cpu / v.cpu);
+    /* Against cachegrind simulating the same program's caches. */
+    MEDIAN_TM(cg, runs, cachegrind(o->workdir, o->quick, &refs));
+    r = table_row(t, "ns", "replay (binary) per access vs cachegrind online");
+    r->cpu = rawbin.cpu, r->wall = rawbin.wall, r->anchor = cg.cpu;
+    snprintf(r->anchor_name, sizeof(r->anchor_name), "cachegrind");
+    snprintf(r->target, sizeof(r->target), "<= cachegrind");
+    row_verdict(r, rawbin.cpu <= cg.cpu, "%.2fx", rawbin.cpu / cg.cpu);
+    /* Reading alone, against the tools that only read. */
+    MEDIAN_TM(v, runs, read_only(plain, &lines));
+    r = timed(t, v, "ns", "reading text, per event (no replay)");
+    MEDIAN_TM(cg, runs, tool("wc -l '%s' >/dev/null", plain, lines));
+    r->anchor = cg.cpu;
+    snprintf(r->anchor_name, sizeof(r->anchor_name), "wc -l");
+    MEDIAN_TM(v, runs, read_only(zst, &lines));
+    r = timed(t, v, "ns", "reading text .zst, per event (no replay)");
+    MEDIAN_TM(cg, runs, tool("zstd -dc '%s' >/dev/null", zst, lines));
+    r->anchor = cg.cpu;
+    snprintf(r->anchor_name, sizeof(r->anchor_name), "zstd -dc");
+    MEDIAN_TM(v, runs, read_only(bin, &lines));
+    timed(t, v, "ns", "reading binary, per event (no replay)");
+    MEDIAN_TM(v, runs, read_only(binz, &lines));
+    r = timed(t, v, "ns", "reading binary, zstd frames, per event");
+    MEDIAN_TM(cg, runs, tool("zstd -dc '%s' >/dev/null", zst, lines));
+    r->anchor = cg.cpu;
+    snprintf(r->anchor_name, sizeof(r->anchor_name), "zstd -dc .zst");
+    table_note(t,
+               "replay trace: %llu events of busybox %s under valgrind "
+               "lackey; cachegrind ran the same command (%llu I+D refs).\n",
+               (unsigned long long)events,
+               o->quick ? "ls -l /usr/share" : "ls -lR /usr/share/doc",
+               (unsigned long long)refs);
     return 0;
 }
