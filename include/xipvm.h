@@ -65,6 +65,8 @@ XVM_API void xvm_config_fault_ahead(struct xvm_config *cfg, unsigned n);
 XVM_API int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out);
 XVM_API void xvm_machine_destroy(xvm_machine *m);
 XVM_API uint32_t xvm_page_size(const xvm_machine *m);
+/* The library's version, "MAJOR.MINOR.PATCH". */
+XVM_API const char *xvm_version(void);
 
 /*
  * Walks the whole machine and verifies every invariant.  Returns 0, or

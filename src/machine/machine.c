@@ -101,6 +101,11 @@ void xvm_machine_destroy(xvm_machine *m)
     free(m);
 }
 
+const char *xvm_version(void)
+{
+    return XVM_VERSION;
+}
+
 uint32_t xvm_page_size(const xvm_machine *m)
 {
     return m->core.pgsz;
