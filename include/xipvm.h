@@ -77,7 +77,9 @@ XVM_API int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen);
 /*
  * Fault injection (tests, fuzzers): the alloc_n-th host allocation and the
  * frame_n-th frame allocation from now fail once (ENOMEM); 0 disables.
- * xvm_alloc_counts gives the machine's running totals of both.
+ * xvm_alloc_counts gives the machine's running totals of both.  The same
+ * as xvm_inject() on XVM_INJECT_ALLOC and XVM_INJECT_FRAME (below), which
+ * names more sites.
  */
 XVM_API void xvm_inject_failures(xvm_machine *m, uint64_t alloc_n,
                                  uint64_t frame_n);
@@ -281,7 +283,12 @@ XVM_API int xvm_read(xvm_vmspace *vs, uint64_t va, void *buf, size_t n);
 XVM_API int xvm_write(xvm_vmspace *vs, uint64_t va, const void *buf, size_t n);
 XVM_API int xvm_fetch(xvm_vmspace *vs, uint64_t va, void *buf, size_t n);
 
-/* Resolve va to a physical address through the page tables (no fault). */
+/*
+ * Resolves va to a physical address through the page tables (no fault).
+ * => EFAULT: nothing is mapped at va; ENOENT: va is mapped but the page
+ *    tables hold no translation for it yet (not faulted in, or dropped);
+ *    an access would fault it in.  xvm_page_info() says more.
+ */
 XVM_API int xvm_extract(xvm_vmspace *vs, uint64_t va, uint64_t *pa);
 
 /*
@@ -400,6 +407,212 @@ struct xvm_file_info {
 XVM_API int xvm_fsinfo(xvm_mount *mp,
                        int (*fn)(void *arg, const struct xvm_file_info *fi),
                        void *arg);
+
+/* ==================================================================
+ * For VM developers: introspection, user pagers, targeted fault
+ * injection.  (doc/libxipvm.3 is the tour; doc/design.md the decisions.)
+ * ================================================================== */
+
+/* ---- Introspection: what one page, one address space holds ---- */
+
+/* What a virtual address shows. */
+enum xvm_page_kind {
+    XVM_PAGE_UNMAPPED,     /* no mapping: an access is EFAULT */
+    XVM_PAGE_NOT_RESIDENT, /* mapped, but no page yet: an access faults */
+    XVM_PAGE_RAM,          /* a frame of RAM (anon, object page) */
+    XVM_PAGE_DEVICE,       /* a device page (XIP flash, device object) */
+    XVM_PAGE_ZERO,         /* the machine's shared zero page */
+    XVM_PAGE_KINDS
+};
+
+/* Who supplies the page at an address. */
+enum xvm_owner {
+    XVM_OWNER_NONE,   /* anonymous memory with no anon yet (zero-fill) */
+    XVM_OWNER_ANON,   /* an anon: a private page in the entry's amap */
+    XVM_OWNER_OBJECT, /* the mapped object's pager */
+};
+
+/* The pager behind an object. */
+enum xvm_object_kind {
+    XVM_OBJECT_NONE,   /* anonymous memory: no object */
+    XVM_OBJECT_AOBJ,   /* shared anonymous memory */
+    XVM_OBJECT_DEVICE, /* xvm_devobj_create */
+    XVM_OBJECT_VNODE,  /* a file through the page cache (copy mode) */
+    XVM_OBJECT_XIP,    /* a file on an XIP mount: in place from flash */
+    XVM_OBJECT_USER,   /* xvm_object_create: the caller's pager */
+};
+
+struct xvm_page_info {
+    enum xvm_page_kind kind;
+    uint64_t pa;             /* the page's physical address (RAM, DEVICE,
+                                ZERO); else 0 */
+    int mapped;              /* this space's page tables translate va now */
+    int writable;            /* ... and that translation allows writes */
+    unsigned prot;           /* what it allows, XVM_PROT_* (0 unmapped) */
+    unsigned pv_count;       /* mappings of the page, all spaces */
+    uint32_t wired;          /* wired mappings of the page (mlock) */
+    int modified;            /* some mapping of the page wrote it */
+    int referenced;          /* some mapping of the page accessed it */
+    enum xvm_owner owner;    /* who supplies it */
+    uint32_t anon_refs;      /* ANON: amap slots sharing the anon */
+    uint32_t object_refs;    /* OBJECT: references to the object */
+    enum xvm_object_kind object_kind; /* the entry's object, or NONE */
+    uint64_t object_offset;  /* the object's offset of va's page */
+    enum xvm_use use;        /* RAM and ZERO: what the frame is used for */
+};
+/*
+ * Describes the page at va in vs: the map entry, the amap, the object's
+ * resident pages and the page tables, without faulting, counting or
+ * changing anything.  A page the VM holds but this space's tables do not
+ * translate yet (after a fork, or a resident page-cache page) has its
+ * kind with mapped = 0; XIP device pages are always there to be mapped.
+ * => 0 (kind UNMAPPED when nothing is mapped), EINVAL for NULL arguments.
+ */
+XVM_API int xvm_page_info(xvm_vmspace *vs, uint64_t va,
+                          struct xvm_page_info *out);
+
+struct xvm_map_entry_info {
+    uint64_t start, end;     /* [start, end), page aligned */
+    unsigned prot, max_prot; /* XVM_PROT_* */
+    enum xvm_inherit inherit;
+    enum xvm_advice advice;
+    int shared;      /* MAP_SHARED; else private, copy-on-write */
+    int needs_copy;  /* its amap is copied before its next write */
+    int wired;       /* mlock'ed */
+    int has_amap;    /* holds private pages (anons), or will share them */
+    enum xvm_object_kind object_kind; /* NONE: anonymous memory */
+    uint64_t object_offset;           /* of start */
+};
+/*
+ * The map entry containing addr or, if none, the first one after it.
+ * Walk a space with
+ *   for (uint64_t a = 0; xvm_map_entry_next(vs, a, &ei) == 0; a = ei.end)
+ * => 0, ENOENT past the last entry, EINVAL for NULL arguments.
+ */
+XVM_API int xvm_map_entry_next(xvm_vmspace *vs, uint64_t addr,
+                               struct xvm_map_entry_info *out);
+
+/* One address space's pages, by what its page tables translate now. */
+struct xvm_vmspace_stats {
+    uint64_t map_entries;
+    uint64_t virtual_bytes; /* the entries' sizes, added */
+    uint64_t resident;      /* pages translated: the sum of resident_kind */
+    uint64_t resident_kind[XVM_PAGE_KINDS]; /* RAM, DEVICE, ZERO */
+    uint64_t resident_use[XVM_USE_COUNT];   /* RAM and ZERO, by frame use */
+    uint64_t writable;    /* of them, translations allowing writes */
+    uint64_t wired;       /* of them, wired translations */
+    uint64_t page_tables; /* table pages of this space, root included */
+};
+XVM_API int xvm_vmspace_stats(xvm_vmspace *vs, struct xvm_vmspace_stats *st);
+
+/* ---- User pagers: objects whose pages come from the caller ---- */
+
+/*
+ * A page handle (paper §6.2): a RAM page the pager allocated for its
+ * object (xvm_object_page_alloc), a device page (xvm_device_page), or the
+ * zero page (xvm_zero_page).  Handles name pages; they are not addresses.
+ */
+typedef uint64_t xvm_page_handle;
+#define XVM_PAGE_HANDLE_NONE UINT64_MAX
+
+/* get flags: resident pages only, no I/O, no allocation (the fault's
+ * neighbours and the checker ask so). */
+#define XVM_PGO_LOCKED 0x1
+
+struct xvm_pager_ops {
+    const char *name;
+    /*
+     * => off: page aligned, below the object's size.
+     * => 0 and *pg: a page holding the object's bytes at off: a RAM page
+     *    of this object at off, a device page, or the zero page.
+     * => ENOENT with XVM_PGO_LOCKED when nothing is resident at off;
+     *    ENOMEM (the page daemon frees memory and the fault is retried),
+     *    EIO, or any errno: the access that faulted returns it.
+     */
+    int (*get)(xvm_object *obj, uint64_t off, unsigned flags,
+               xvm_page_handle *pg);
+    /*
+     * Gives back up to want resident pages that can be had again (with
+     * xvm_object_page_free); the page daemon calls it when RAM runs out.
+     * => how many were freed.  NULL: none ever can (no backing store).
+     */
+    uint64_t (*put)(xvm_object *obj, uint64_t want);
+    /* The last reference is gone: the object's RAM pages are already
+     * freed; free the pager's own state.  May be NULL. */
+    void (*detach)(xvm_object *obj);
+};
+
+/* The object allows no writable shared mapping (as a read-only file). */
+#define XVM_OBJECT_READONLY 0x1
+
+/*
+ * An object of size bytes (rounded up to pages) whose pages come from
+ * ops; priv is the pager's (xvm_object_private).  Map it with xvm_mmap;
+ * drop the creator's reference with xvm_object_release.  ops must outlive
+ * the object.  The RAM pages it allocates count as XVM_USE_PAGECACHE.
+ * A pager that hands out device or zero pages must be XVM_OBJECT_READONLY
+ * or see writes through shared mappings refused (EACCES): those pages are
+ * never writable.  Handles that are none of the three make the access
+ * EIO.  => 0, EINVAL (bad size, flags, ops without get), ENOMEM.
+ */
+XVM_API int xvm_object_create(xvm_machine *m, const struct xvm_pager_ops *ops,
+                              uint64_t size, int flags, void *priv,
+                              xvm_object **out);
+XVM_API void *xvm_object_private(const xvm_object *obj);
+XVM_API uint64_t xvm_object_size(const xvm_object *obj);
+XVM_API xvm_machine *xvm_object_machine(const xvm_object *obj);
+/* One more reference (each is dropped with xvm_object_release). */
+XVM_API void xvm_object_ref(xvm_object *obj);
+
+/* For pagers: a RAM frame entered as the object's page at off, with
+ * *data its page_size bytes to fill (not cleared).  => EEXIST when a page
+ * is resident there, EINVAL, ENOMEM. */
+XVM_API int xvm_object_page_alloc(xvm_object *obj, uint64_t off,
+                                  xvm_page_handle *pg, uint8_t **data);
+/* => the object's resident RAM page at off, or XVM_PAGE_HANDLE_NONE. */
+XVM_API xvm_page_handle xvm_object_page_lookup(const xvm_object *obj,
+                                               uint64_t off);
+/* Unmaps and frees the resident page at off.  => 0, ENOENT (none), EBUSY
+ * (wired by mlock). */
+XVM_API int xvm_object_page_free(xvm_object *obj, uint64_t off);
+/* A put for pagers whose pages are all clean (read-only data). */
+XVM_API uint64_t xvm_pager_put_clean(xvm_object *obj, uint64_t want);
+/* => 0 and the device page at pa (page aligned, in a device segment:
+ *    xvm_physload_device, a flash window), or EINVAL. */
+XVM_API int xvm_device_page(xvm_machine *m, uint64_t pa, xvm_page_handle *pg);
+XVM_API xvm_page_handle xvm_zero_page(xvm_machine *m);
+
+/* ---- Targeted fault injection ---- */
+
+/* Named places that can be made to fail; each counts its occurrences. */
+enum xvm_inject_site {
+    XVM_INJECT_ALLOC,      /* host memory of the simulation: ENOMEM */
+    XVM_INJECT_FRAME,      /* a frame of simulated RAM (any use): ENOMEM */
+    XVM_INJECT_PAGETABLE,  /* a page-table page: ENOMEM */
+    XVM_INJECT_PV,         /* a PV entry (a new mapping): ENOMEM */
+    XVM_INJECT_AMAP,       /* a new amap, or a copy of one: ENOMEM */
+    XVM_INJECT_ANON,       /* an anon (zero-fill or copy): ENOMEM */
+    XVM_INJECT_COW,        /* a copy-on-write promotion (a copy): ENOMEM */
+    XVM_INJECT_FLASH_READ, /* a read through a flash's block interface:
+                              metadata, page-cache fills: EIO */
+    XVM_INJECT_SITES
+};
+/*
+ * The n-th occurrence of site from now fails, once; n = 0 disarms it.
+ * Sites are independent: a page-table page is also a frame, but arming
+ * one does not move the other.  An injected failure reaches the caller
+ * of the access or call that met it (the page daemon does not retry it)
+ * and leaves the machine consistent.  Inspection (the checker,
+ * xvm_page_info, fsinfo) neither counts nor fails.
+ * => 0, EINVAL for a bad site or NULL machine.
+ */
+XVM_API int xvm_inject(xvm_machine *m, enum xvm_inject_site site, uint64_t n);
+/* => how many times site occurred on m so far (0 for a bad site). */
+XVM_API uint64_t xvm_inject_count(const xvm_machine *m,
+                                  enum xvm_inject_site site);
+/* "alloc", "frame", "pagetable", "pv", "amap", "anon", "cow",
+ * "flash_read"; NULL for a bad site. */
+XVM_API const char *xvm_inject_site_name(enum xvm_inject_site site);
 
 #ifdef __cplusplus
 }

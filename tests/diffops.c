@@ -826,7 +826,7 @@ static int op_mmap_file(struct world *w)
               (b & 0x10 ? 0 : XVM_MAP_FIXED);
     if ((b & 8) && (c & 3))
         a.prot &=
-            ~XVM_PROT_WRITE; /* shared and writable: EROFS, now and then */
+            ~XVM_PROT_WRITE; /* shared and writable: EACCES, now and then */
     return do_mmap(w, &a);
 }
 
