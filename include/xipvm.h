@@ -357,7 +357,7 @@ XVM_API int xvm_pread(xvm_file *f, uint64_t off, void *buf, size_t len,
                       size_t *done);
 /*
  * mmap of a file: max_protection follows the open mode (a read-only open
- * allows no writable shared mapping: EROFS on this read-only file system).
+ * allows no writable shared mapping: EACCES, as Linux and NetBSD answer).
  * Private mappings are copy-on-write.
  */
 XVM_API int xvm_mmap_file(xvm_vmspace *vs, uint64_t *addr, uint64_t len,
@@ -444,21 +444,21 @@ enum xvm_object_kind {
 
 struct xvm_page_info {
     enum xvm_page_kind kind;
-    uint64_t pa;             /* the page's physical address (RAM, DEVICE,
+    uint64_t pa;          /* the page's physical address (RAM, DEVICE,
                                 ZERO); else 0 */
-    int mapped;              /* this space's page tables translate va now */
-    int writable;            /* ... and that translation allows writes */
-    unsigned prot;           /* what it allows, XVM_PROT_* (0 unmapped) */
-    unsigned pv_count;       /* mappings of the page, all spaces */
-    uint32_t wired;          /* wired mappings of the page (mlock) */
-    int modified;            /* some mapping of the page wrote it */
-    int referenced;          /* some mapping of the page accessed it */
-    enum xvm_owner owner;    /* who supplies it */
-    uint32_t anon_refs;      /* ANON: amap slots sharing the anon */
-    uint32_t object_refs;    /* OBJECT: references to the object */
+    int mapped;           /* this space's page tables translate va now */
+    int writable;         /* ... and that translation allows writes */
+    unsigned prot;        /* what it allows, XVM_PROT_* (0 unmapped) */
+    unsigned pv_count;    /* mappings of the page, all spaces */
+    uint32_t wired;       /* wired mappings of the page (mlock) */
+    int modified;         /* some mapping of the page wrote it */
+    int referenced;       /* some mapping of the page accessed it */
+    enum xvm_owner owner; /* who supplies it */
+    uint32_t anon_refs;   /* ANON: amap slots sharing the anon */
+    uint32_t object_refs; /* OBJECT: references to the object */
     enum xvm_object_kind object_kind; /* the entry's object, or NONE */
-    uint64_t object_offset;  /* the object's offset of va's page */
-    enum xvm_use use;        /* RAM and ZERO: what the frame is used for */
+    uint64_t object_offset;           /* the object's offset of va's page */
+    enum xvm_use use; /* RAM and ZERO: what the frame is used for */
 };
 /*
  * Describes the page at va in vs: the map entry, the amap, the object's
@@ -476,10 +476,10 @@ struct xvm_map_entry_info {
     unsigned prot, max_prot; /* XVM_PROT_* */
     enum xvm_inherit inherit;
     enum xvm_advice advice;
-    int shared;      /* MAP_SHARED; else private, copy-on-write */
-    int needs_copy;  /* its amap is copied before its next write */
-    int wired;       /* mlock'ed */
-    int has_amap;    /* holds private pages (anons), or will share them */
+    int shared;     /* MAP_SHARED; else private, copy-on-write */
+    int needs_copy; /* its amap is copied before its next write */
+    int wired;      /* mlock'ed */
+    int has_amap;   /* holds private pages (anons), or will share them */
     enum xvm_object_kind object_kind; /* NONE: anonymous memory */
     uint64_t object_offset;           /* of start */
 };

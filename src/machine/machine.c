@@ -149,6 +149,48 @@ int xvm_devobj_create(xvm_machine *m, uint64_t pa, uint64_t len,
     return devobj_create(&m->objs, pa, len, out);
 }
 
+int xvm_object_create(xvm_machine *m, const struct xvm_pager_ops *ops,
+                      uint64_t size, int flags, void *priv, xvm_object **out)
+{
+    if (m == NULL || ops == NULL || ops->get == NULL || out == NULL ||
+        size == 0 || pg_round(&m->core, size) < size ||
+        (flags & ~XVM_OBJECT_READONLY))
+        return EINVAL;
+    int error = object_create(&m->objs, ops, pg_round(&m->core, size),
+                              XVM_USE_PAGECACHE, out);
+    if (error)
+        return error;
+    (*out)->user = true;
+    (*out)->read_only = (flags & XVM_OBJECT_READONLY) != 0;
+    (*out)->priv = priv;
+    return 0;
+}
+
+xvm_machine *xvm_object_machine(const xvm_object *obj)
+{
+    if (obj == NULL)
+        return NULL;
+    /* The object layer's state lives inside its machine. */
+    return (xvm_machine *)(void *)((char *)obj->objs -
+                                   offsetof(xvm_machine, objs));
+}
+
+int xvm_device_page(xvm_machine *m, uint64_t pa, xvm_page_handle *pg)
+{
+    if (m == NULL || pg == NULL || (pa & (m->core.pgsz - 1)))
+        return EINVAL;
+    pageh h = phys_lookup_device(&m->ph, pa);
+    if (h == PAGEH_NONE)
+        return EINVAL;
+    *pg = h;
+    return 0;
+}
+
+xvm_page_handle xvm_zero_page(xvm_machine *m)
+{
+    return m ? m->ph.zero_page : XVM_PAGE_HANDLE_NONE;
+}
+
 /* ---- flash devices: the device layer, physical memory, and mounts ---- */
 
 /* Registers the window as a device segment: its pages are device pages. */

@@ -18,28 +18,27 @@
 struct xvm_object;
 
 /* pgo_get flags */
-#define PGO_LOCKED 0x1 /* resident pages only: no I/O, no allocation */
+#define PGO_LOCKED                                                             \
+    XVM_PGO_LOCKED /* resident pages only: no I/O, no
+                                     allocation */
 
-struct pager_ops {
-    const char *name;
-    /*
-     * => off: page aligned, inside the object.
-     * => *pg: a RAM or device page with the bytes at off.
-     * => ENOENT with PGO_LOCKED when the page is not resident; EFAULT
-     *    past the end of the object; ENOMEM, EIO.
-     */
-    int (*get)(struct xvm_object *obj, uint64_t off, unsigned flags, pageh *pg);
-    /*
-     * Gives back up to want resident pages that can be had again (clean,
-     * unwired), unmapping them first; the page daemon calls it.
-     * => how many were freed.  NULL: nothing is ever clean (no swap).
-     */
-    uint64_t (*put)(struct xvm_object *obj, uint64_t want);
-    /* Frees the pager's private state; the object's pages are gone.
-     * (UVM's pgo_reference/pgo_detach are object_ref/object_unref, which
-     * count the references and call detach at the last.) */
-    void (*detach)(struct xvm_object *obj);
-};
+/*
+ * The pager ops are the public table (struct xvm_pager_ops in xipvm.h),
+ * so the built-in pagers and users' are one kind:
+ *   get     => off: page aligned, inside the object.
+ *           => *pg: a RAM or device page with the bytes at off.
+ *           => ENOENT with PGO_LOCKED when the page is not resident;
+ *              EFAULT past the end of the object; ENOMEM, EIO.
+ *   put     gives back up to want resident pages that can be had again
+ *           (clean, unwired), unmapping them first; the page daemon
+ *           calls it.  => how many were freed.  NULL: nothing is ever
+ *           clean (no swap).
+ *   detach  frees the pager's private state; the object's pages are
+ *           gone.  (UVM's pgo_reference/pgo_detach are object_ref and
+ *           object_unref, which count the references and call detach at
+ *           the last.)
+ */
+#define pager_ops xvm_pager_ops
 
 /* The layer's state: every object of a machine, and the page daemon's
  * counters (pagedaemon.c). */
@@ -57,6 +56,7 @@ struct xvm_object {
     uint32_t refs;
     uint64_t size;
     bool read_only;                 /* no writable shared mapping */
+    bool user;                      /* a user's pager: its pages are checked */
     int use;                        /* XVM_USE_* of its RAM pages */
     struct hmap pages;              /* offset -> pageh of resident RAM pages */
     struct xvm_object *next, *prev; /* the layer's list */
@@ -75,6 +75,12 @@ int object_create(struct objects *objs, const struct pager_ops *ops,
 void object_ref(struct xvm_object *obj);
 void object_unref(struct xvm_object *obj);
 pageh object_page(const struct xvm_object *obj, uint64_t off);
+/*
+ * The pager's get, for every caller (fault, checker, introspection).  A
+ * user pager's page must be its own RAM page at off, a device page or
+ * the zero page: anything else is EIO, never dereferenced.
+ */
+int object_get(struct xvm_object *obj, uint64_t off, unsigned flags, pageh *pg);
 /* put for pagers whose resident pages are always clean (read-only files). */
 uint64_t object_put_clean(struct xvm_object *obj, uint64_t want);
 /* Allocates a frame and enters it at off (not yet filled: caller fills). */

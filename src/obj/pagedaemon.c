@@ -33,8 +33,12 @@ int pagedaemon_retry(struct objects *objs, int (*op)(void *arg), void *arg)
 {
     int error;
     unsigned restarts = 0;
-    while ((error = op(arg)) == ENOMEM && restarts++ < MAX_RESTARTS &&
-           pagedaemon_reclaim(objs) > 0)
-        ;
-    return error;
+    for (;;) {
+        uint64_t injected = objs->core->injected;
+        error = op(arg);
+        /* An injected failure is for the caller to see: not retried. */
+        if (error != ENOMEM || objs->core->injected != injected ||
+            restarts++ >= MAX_RESTARTS || pagedaemon_reclaim(objs) == 0)
+            return error;
+    }
 }

@@ -20,7 +20,8 @@ uint64_t pagedaemon_reclaim(struct objects *objs);
  * Runs op(arg); while it fails with ENOMEM and the daemon can free
  * something, frees a batch and runs it again, a bounded number of times
  * (the retry may refill exactly the pages just freed and fail again, for
- * ever).  => op's last result.
+ * ever).  A failure injected during op (xvm_inject) is not retried: it is
+ * meant for the caller.  => op's last result.
  */
 int pagedaemon_retry(struct objects *objs, int (*op)(void *arg), void *arg);
 

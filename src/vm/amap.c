@@ -9,6 +9,8 @@
 int amap_alloc(struct vm *vm, uint32_t nslot, struct amap **out)
 {
     struct core *c = vm->core;
+    if (core_inject(c, INJECT_AMAP))
+        return ENOMEM;
     struct amap *am = core_zalloc(c, sizeof(*am));
     if (am == NULL)
         return ENOMEM;

@@ -8,6 +8,8 @@
 
 int anon_alloc(struct vm *vm, pageh src, struct anon **out)
 {
+    if (core_inject(vm->core, INJECT_ANON))
+        return ENOMEM;
     struct anon *an = pool_get(vm->core, &vm->anon_pool);
     if (an == NULL)
         return ENOMEM;

@@ -18,8 +18,8 @@ int main(void)
     xvm_config_init(&cfg);
     if (xvm_machine_create(&cfg, &m) != 0 || xvm_vmspace_create(m, &vs) != 0)
         return 1;
-    if (xvm_mmap(vs, &va, 8192, XVM_PROT_READ | XVM_PROT_WRITE,
-                 XVM_MAP_PRIVATE, NULL, 0) != 0 ||
+    if (xvm_mmap(vs, &va, 8192, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE,
+                 NULL, 0) != 0 ||
         xvm_write(vs, va, "hello", 5) != 0 ||
         xvm_vmspace_fork(vs, &child) != 0 ||
         xvm_write(child, va, "HELLO", 5) != 0 ||

@@ -1,0 +1,415 @@
+/*
+ * A VM developer's own pagers, through the installed interface only (the
+ * shared library and xipvm.h): a pager of RAM pages it fills itself, one
+ * of device pages it chooses, one that mixes in the zero page, and pagers
+ * that misbehave.  What the accesses read is what the pager put there
+ * (computed here from the pattern, not asked of the library); the page
+ * daemon calls put when RAM runs out; detach runs once, at the last
+ * reference; the checker passes after every scenario.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xipvm.h"
+
+#define PG 4096u
+#define RW (XVM_PROT_READ | XVM_PROT_WRITE)
+
+static void check(xvm_machine *m)
+{
+    char msg[256];
+    if (xvm_machine_check(m, msg, sizeof(msg)) != 0)
+        fail_msg("machine check: %s", msg);
+}
+
+static xvm_machine *machine(uint64_t ram)
+{
+    struct xvm_config cfg;
+    xvm_machine *m;
+    xvm_config_init(&cfg);
+    cfg.profile = "amd64";
+    cfg.ram_bytes = ram;
+    xvm_config_fault_ahead(&cfg, 0);
+    assert_int_equal(xvm_machine_create(&cfg, &m), 0);
+    return m;
+}
+
+/* ---- a pager of RAM pages: byte i of page p is pattern(p, i) ---- */
+
+struct pattern {
+    uint8_t seed;
+    unsigned gets, fills, puts, detaches;
+    unsigned locked_misses;
+};
+
+static uint8_t pattern(const struct pattern *pt, uint64_t page, size_t i)
+{
+    return (uint8_t)(pt->seed + page * 7 + i * 13);
+}
+
+static int pattern_get(xvm_object *obj, uint64_t off, unsigned flags,
+                       xvm_page_handle *pg)
+{
+    struct pattern *pt = xvm_object_private(obj);
+    uint8_t *data;
+    pt->gets++;
+    if ((*pg = xvm_object_page_lookup(obj, off)) != XVM_PAGE_HANDLE_NONE)
+        return 0;
+    if (flags & XVM_PGO_LOCKED) {
+        pt->locked_misses++;
+        return ENOENT;
+    }
+    int error = xvm_object_page_alloc(obj, off, pg, &data);
+    if (error)
+        return error;
+    for (size_t i = 0; i < PG; i++)
+        data[i] = pattern(pt, off / PG, i);
+    pt->fills++;
+    return 0;
+}
+
+static uint64_t pattern_put(xvm_object *obj, uint64_t want)
+{
+    struct pattern *pt = xvm_object_private(obj);
+    pt->puts++;
+    return xvm_pager_put_clean(obj, want);
+}
+
+static void pattern_detach(xvm_object *obj)
+{
+    struct pattern *pt = xvm_object_private(obj);
+    pt->detaches++;
+}
+
+static const struct xvm_pager_ops pattern_ops = {
+    .name = "pattern",
+    .get = pattern_get,
+    .put = pattern_put,
+    .detach = pattern_detach,
+};
+
+static void test_user_pager_ram_pages_private_shared_and_freed(void **state)
+{
+    (void)state;
+    xvm_machine *m = machine(4u << 20);
+    struct pattern pt = { .seed = 3 };
+    xvm_object *obj;
+    xvm_vmspace *vs, *child;
+    uint64_t a = 0, s = 0;
+    uint8_t v;
+
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    assert_int_equal(
+        xvm_object_create(m, &pattern_ops, 4 * PG - 100, 0, &pt, &obj), 0);
+    assert_int_equal(xvm_object_size(obj), 4 * PG); /* whole pages */
+    assert_ptr_equal(xvm_object_machine(obj), m);
+    assert_ptr_equal(xvm_object_private(obj), &pt);
+    /* A private mapping and a shared one of the same object. */
+    assert_int_equal(xvm_mmap(vs, &a, 4 * PG, RW, XVM_MAP_PRIVATE, obj, 0), 0);
+    assert_int_equal(xvm_mmap(vs, &s, 2 * PG, RW, XVM_MAP_SHARED, obj, 2 * PG),
+                     0);
+    for (uint64_t p = 0; p < 4; p++)
+        for (size_t i = 0; i < PG; i += 511) {
+            assert_int_equal(xvm_read(vs, a + p * PG + i, &v, 1), 0);
+            assert_int_equal(v, pattern(&pt, p, i));
+        }
+    assert_int_equal(pt.fills, 4); /* one fill per page, then resident */
+    struct xvm_page_info pi;
+    assert_int_equal(xvm_page_info(vs, a + PG, &pi), 0);
+    assert_int_equal(pi.kind, XVM_PAGE_RAM);
+    assert_int_equal(pi.owner, XVM_OWNER_OBJECT);
+    assert_int_equal(pi.object_kind, XVM_OBJECT_USER);
+    assert_int_equal(pi.object_refs, 3); /* creator, two mappings */
+    assert_int_equal(pi.use, XVM_USE_PAGECACHE);
+
+    /* A shared write lands in the pager's own frame: the private mapping
+     * of that page (already mapped, not yet written) sees it too, as
+     * mmap(2) leaves unspecified and UVM does. */
+    v = 0xab;
+    assert_int_equal(xvm_write(vs, s + 5, &v, 1), 0);
+    assert_int_equal(xvm_read(vs, a + 2 * PG + 5, &v, 1), 0);
+    assert_int_equal(v, 0xab);
+    /* A private write is a copy-on-write of the pager's page. */
+    v = 0xcd;
+    assert_int_equal(xvm_write(vs, a + 3 * PG + 1, &v, 1), 0);
+    assert_int_equal(xvm_read(vs, s + PG + 1, &v, 1), 0);
+    assert_int_equal(v, pattern(&pt, 3, 1));
+    assert_int_equal(xvm_read(vs, s + PG, &v, 1), 0);
+    assert_int_equal(v, pattern(&pt, 3, 0));
+    assert_int_equal(xvm_page_info(vs, a + 3 * PG, &pi), 0);
+    assert_int_equal(pi.owner, XVM_OWNER_ANON);
+    check(m);
+
+    /* A fork shares the shared mapping's pages, copies the private. */
+    assert_int_equal(xvm_vmspace_fork(vs, &child), 0);
+    v = 0xef;
+    assert_int_equal(xvm_write(child, s + 6, &v, 1), 0);
+    assert_int_equal(xvm_read(vs, s + 6, &v, 1), 0);
+    assert_int_equal(v, 0xef);
+    check(m);
+
+    /* Freeing a mapped page unmaps it: the next access gets it again. */
+    unsigned fills = pt.fills;
+    assert_int_equal(xvm_object_page_free(obj, 0), 0);
+    assert_int_equal(xvm_object_page_free(obj, 0), ENOENT);
+    assert_int_equal(xvm_page_info(vs, a, &pi), 0);
+    assert_int_equal(pi.kind, XVM_PAGE_NOT_RESIDENT);
+    assert_int_equal(xvm_read(child, a + 9, &v, 1), 0);
+    assert_int_equal(v, pattern(&pt, 0, 9));
+    assert_int_equal(pt.fills, fills + 1);
+    /* A wired page stays. */
+    assert_int_equal(xvm_mlock(vs, s, PG), 0);
+    assert_int_equal(xvm_object_page_free(obj, 2 * PG), EBUSY);
+    assert_int_equal(xvm_munlock(vs, s, PG), 0);
+    check(m);
+
+    /* The helpers refuse what is not a user object's page. */
+    xvm_page_handle h;
+    uint8_t *data;
+    assert_int_equal(xvm_object_page_alloc(obj, PG, &h, &data), EEXIST);
+    assert_int_equal(xvm_object_page_alloc(obj, 4 * PG, &h, &data), EINVAL);
+    assert_int_equal(xvm_object_page_alloc(obj, 100, &h, &data), EINVAL);
+    xvm_object *aobj;
+    assert_int_equal(xvm_aobj_create(m, PG, &aobj), 0);
+    assert_int_equal(xvm_object_page_alloc(aobj, 0, &h, &data), EINVAL);
+    assert_int_equal(xvm_object_page_free(aobj, 0), EINVAL);
+    xvm_object_release(aobj);
+
+    /* detach runs once, when the last reference goes. */
+    xvm_object_release(obj);
+    xvm_vmspace_destroy(child);
+    assert_int_equal(pt.detaches, 0);
+    xvm_vmspace_destroy(vs);
+    assert_int_equal(pt.detaches, 1);
+    struct xvm_stats st;
+    xvm_machine_stats(m, &st);
+    assert_int_equal(st.pages[XVM_USE_PAGECACHE], 0);
+    check(m);
+    xvm_machine_destroy(m);
+}
+
+/* Out of RAM, the page daemon asks the pager to put pages back; every
+ * page read after that is the pattern again (filled anew). */
+static void test_user_pager_put_when_ram_runs_out(void **state)
+{
+    (void)state;
+    const uint64_t pages = 200; /* 800 KiB through 512 KiB of RAM */
+    xvm_machine *m = machine(512u << 10);
+    struct pattern pt = { .seed = 9 };
+    xvm_object *obj;
+    xvm_vmspace *vs;
+    uint64_t a = 0;
+    uint8_t v;
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    assert_int_equal(xvm_object_create(m, &pattern_ops, pages * PG,
+                                       XVM_OBJECT_READONLY, &pt, &obj),
+                     0);
+    assert_int_equal(xvm_mmap(vs, &a, pages * PG, RW, XVM_MAP_SHARED, obj, 0),
+                     EACCES);
+    assert_int_equal(
+        xvm_mmap(vs, &a, pages * PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, 0), 0);
+    for (int round = 0; round < 2; round++)
+        for (uint64_t p = 0; p < pages; p++) {
+            assert_int_equal(xvm_read(vs, a + p * PG + p, &v, 1), 0);
+            assert_int_equal(v, pattern(&pt, p, p));
+        }
+    assert_true(pt.puts > 0);
+    assert_true(pt.fills > pages); /* some pages came back twice */
+    struct xvm_stats st;
+    xvm_machine_stats(m, &st);
+    assert_true(st.reclaimed > 0);
+    check(m);
+    xvm_vmspace_destroy(vs);
+    xvm_object_release(obj);
+    assert_int_equal(pt.detaches, 1);
+    xvm_machine_destroy(m);
+}
+
+/* ---- a pager of device pages: page p is device page n-1-p ---- */
+
+#define DEV_PA    0x40000000ull
+#define DEV_PAGES 4
+
+struct devpager {
+    xvm_machine *m;
+    int zero_holes; /* odd pages are holes: the zero page */
+};
+
+static int dev_get(xvm_object *obj, uint64_t off, unsigned flags,
+                   xvm_page_handle *pg)
+{
+    struct devpager *d = xvm_object_private(obj);
+    (void)flags; /* device pages are always there */
+    uint64_t p = off / PG;
+    if (d->zero_holes && (p & 1)) {
+        *pg = xvm_zero_page(d->m);
+        return 0;
+    }
+    return xvm_device_page(d->m, DEV_PA + (DEV_PAGES - 1 - p) * PG, pg);
+}
+
+static const struct xvm_pager_ops dev_ops = { .name = "reversed device",
+                                              .get = dev_get };
+
+static void test_user_pager_device_pages(void **state)
+{
+    (void)state;
+    xvm_machine *m = machine(4u << 20);
+    uint8_t *mem = malloc(DEV_PAGES * PG);
+    for (unsigned p = 0; p < DEV_PAGES; p++)
+        memset(mem + p * PG, 0x10 + p, PG);
+    assert_int_equal(xvm_physload_device(m, DEV_PA, DEV_PAGES * PG, mem), 0);
+    xvm_page_handle h;
+    assert_int_equal(xvm_device_page(m, DEV_PA + 1, &h), EINVAL);
+    assert_int_equal(xvm_device_page(m, DEV_PA + DEV_PAGES * PG, &h), EINVAL);
+    assert_int_equal(xvm_device_page(m, 0, &h), EINVAL); /* RAM */
+
+    for (int holes = 0; holes <= 1; holes++) {
+        struct devpager d = { m, holes };
+        xvm_object *ro, *rw;
+        xvm_vmspace *vs;
+        uint64_t a = 0, s = 0, w = 0;
+        uint8_t v;
+        assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+        assert_int_equal(xvm_object_create(m, &dev_ops, DEV_PAGES * PG,
+                                           XVM_OBJECT_READONLY, &d, &ro),
+                         0);
+        assert_int_equal(xvm_mmap(vs, &a, DEV_PAGES * PG, RW | XVM_PROT_EXEC,
+                                  XVM_MAP_PRIVATE, ro, 0),
+                         0);
+        for (unsigned p = 0; p < DEV_PAGES; p++) {
+            uint8_t want = holes && (p & 1) ? 0 : 0x10 + DEV_PAGES - 1 - p;
+            assert_int_equal(xvm_fetch(vs, a + p * PG + 3, &v, 1), 0);
+            assert_int_equal(v, want);
+            struct xvm_page_info pi;
+            assert_int_equal(xvm_page_info(vs, a + p * PG, &pi), 0);
+            assert_int_equal(pi.kind, holes && (p & 1) ? XVM_PAGE_ZERO
+                                                       : XVM_PAGE_DEVICE);
+            if (pi.kind == XVM_PAGE_DEVICE)
+                assert_int_equal(pi.pa, DEV_PA + (DEV_PAGES - 1 - p) * PG);
+            assert_int_equal(pi.writable, 0);
+        }
+        /* A private write copies the device page into an anon. */
+        v = 0x99;
+        assert_int_equal(xvm_write(vs, a + 7, &v, 1), 0);
+        assert_int_equal(xvm_read(vs, a + 8, &v, 1), 0);
+        assert_int_equal(v, 0x10 + DEV_PAGES - 1);
+        assert_int_equal(mem[(DEV_PAGES - 1) * PG + 7], 0x10 + DEV_PAGES - 1);
+        /* Mlock refuses device pages (paper §11.4). */
+        assert_int_equal(xvm_mlock(vs, a + 2 * PG, PG), EINVAL);
+        /* A read-only object: no writable shared mapping. */
+        assert_int_equal(xvm_mmap(vs, &s, PG, RW, XVM_MAP_SHARED, ro, 0),
+                         EACCES);
+        /* Not read-only: the mapping is made, but a write through it to a
+         * device or zero page is refused. */
+        assert_int_equal(
+            xvm_object_create(m, &dev_ops, DEV_PAGES * PG, 0, &d, &rw), 0);
+        assert_int_equal(xvm_mmap(vs, &w, 2 * PG, RW, XVM_MAP_SHARED, rw, 0),
+                         0);
+        v = 1;
+        assert_int_equal(xvm_write(vs, w, &v, 1), EACCES);
+        assert_int_equal(xvm_write(vs, w + PG, &v, 1), EACCES);
+        assert_int_equal(xvm_read(vs, w, &v, 1), 0);
+        assert_int_equal(v, 0x10 + DEV_PAGES - 1);
+        check(m);
+        xvm_object_release(ro);
+        xvm_object_release(rw);
+        xvm_vmspace_destroy(vs);
+    }
+    check(m);
+    xvm_machine_destroy(m);
+    free(mem);
+}
+
+/* ---- pagers that misbehave: the access fails, nothing breaks ---- */
+
+struct bad {
+    xvm_object *other; /* a page of another object */
+    int mode;
+};
+
+static int bad_get(xvm_object *obj, uint64_t off, unsigned flags,
+                   xvm_page_handle *pg)
+{
+    struct bad *b = xvm_object_private(obj);
+    uint8_t *data;
+    (void)flags;
+    switch (b->mode) {
+    case 0: *pg = 0x123456789ull; return 0; /* no page at all */
+    case 1: *pg = XVM_PAGE_HANDLE_NONE; return 0;
+    case 2: /* another object's page */
+        if ((*pg = xvm_object_page_lookup(b->other, 0)) == XVM_PAGE_HANDLE_NONE)
+            return xvm_object_page_alloc(b->other, 0, pg, &data);
+        return 0;
+    case 3: /* its own page, but at another offset */
+        if ((*pg = xvm_object_page_lookup(obj, off + PG)) ==
+            XVM_PAGE_HANDLE_NONE)
+            return xvm_object_page_alloc(obj, off + PG, pg, &data);
+        return 0;
+    default: return EIO; /* an I/O error of its own */
+    }
+}
+
+static const struct xvm_pager_ops bad_ops = { .name = "bad", .get = bad_get };
+
+static void test_user_pager_bad_pages_are_eio(void **state)
+{
+    (void)state;
+    xvm_machine *m = machine(4u << 20);
+    struct bad b = { NULL, 0 };
+    xvm_object *obj;
+    xvm_vmspace *vs;
+    uint64_t a = 0;
+    uint8_t v;
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    assert_int_equal(xvm_object_create(m, &bad_ops, 4 * PG, 0, &b, &b.other),
+                     0);
+    assert_int_equal(xvm_object_create(m, &bad_ops, 2 * PG, 0, &b, &obj), 0);
+    assert_int_equal(xvm_mmap(vs, &a, 2 * PG, RW, XVM_MAP_PRIVATE, obj, 0), 0);
+    for (b.mode = 0; b.mode <= 4; b.mode++) {
+        assert_int_equal(xvm_read(vs, a, &v, 1), EIO);
+        assert_int_equal(xvm_write(vs, a, &v, 1), EIO);
+        check(m);
+    }
+    /* Arguments. */
+    assert_int_equal(xvm_object_create(m, NULL, PG, 0, NULL, &obj), EINVAL);
+    assert_int_equal(xvm_object_create(m,
+                                       &(struct xvm_pager_ops){ .name = "x" },
+                                       PG, 0, NULL, &obj),
+                     EINVAL);
+    assert_int_equal(xvm_object_create(m, &bad_ops, 0, 0, NULL, &obj), EINVAL);
+    assert_int_equal(xvm_object_create(m, &bad_ops, UINT64_MAX, 0, NULL, &obj),
+                     EINVAL);
+    assert_int_equal(xvm_object_create(m, &bad_ops, PG, 2, NULL, &obj), EINVAL);
+    /* Another machine's object cannot be mapped here. */
+    xvm_machine *m2 = machine(1u << 20);
+    xvm_object *foreign;
+    assert_int_equal(xvm_object_create(m2, &bad_ops, PG, 0, &b, &foreign), 0);
+    assert_int_equal(xvm_mmap(vs, &a, PG, RW, XVM_MAP_PRIVATE, foreign, 0),
+                     EINVAL);
+    xvm_object_release(foreign);
+    xvm_machine_destroy(m2);
+    xvm_object_release(b.other);
+    xvm_object_release(obj);
+    xvm_vmspace_destroy(vs);
+    check(m);
+    xvm_machine_destroy(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_user_pager_ram_pages_private_shared_and_freed),
+        cmocka_unit_test(test_user_pager_put_when_ram_runs_out),
+        cmocka_unit_test(test_user_pager_device_pages),
+        cmocka_unit_test(test_user_pager_bad_pages_are_eio),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
