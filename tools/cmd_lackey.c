@@ -10,16 +10,55 @@
 #include "cli.h"
 #include "lackey.h"
 
-static const char import_usage[] =
-    "usage: xipvm import-lackey --exec PATH [--as IMAGE_PATH] [--pid N]\n"
-    "                           [-o TRACE] [LACKEY_LOG]\n"
-    "  Converts `valgrind --tool=lackey --trace-mem=yes PATH` output (a file,\n"
-    "  or standard input) into a v1 trace (standard output unless -o).\n";
-static const char record_usage[] =
-    "usage: xipvm record [--as IMAGE_PATH] [--pid N] -o TRACE -- PROGRAM "
-    "[ARGS...]\n"
-    "  Runs PROGRAM on the host under valgrind lackey and writes its trace;\n"
-    "  the spawn line names IMAGE_PATH (default: PROGRAM's host path).\n";
+int cmd_import_lackey(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+
+static const struct cli_opt import_opts[] = {
+    { "--exec", "PATH", NULL,
+      "the program's ELF on the host, as it ran under lackey; required" },
+    { "--as", "IMAGE_PATH", "the --exec path",
+      "the program's path in the image (the spawn line)" },
+    { "--pid", "N", "1", "the process id in the trace" },
+    { "-o", "TRACE", "standard output", "write the trace there" },
+    { NULL, NULL, NULL, NULL },
+};
+
+const struct cli_cmd import_lackey_cmd = {
+    .name = "import-lackey",
+    .synopsis = "--exec PATH [OPTIONS] [LACKEY_LOG]",
+    .summary = "convert a lackey log into a trace",
+    .opts = import_opts,
+    .details =
+        "Converts `valgrind --tool=lackey --trace-mem=yes PATH` output "
+        "(LACKEY_LOG,\nor standard input) into a v1 trace; what it inferred "
+        "is said on\nstandard error.  Exit status: 0, 1 when a file cannot "
+        "be read or\nwritten or the log is not lackey's, 2 for a usage "
+        "error.\n",
+    .fn = cmd_import_lackey,
+};
+
+static const struct cli_opt record_opts[] = {
+    { "--as", "IMAGE_PATH", "PROGRAM's host path",
+      "the program's path in the image (the spawn line)" },
+    { "--pid", "N", "1", "the process id in the trace" },
+    { "-o", "TRACE", NULL,
+      "write the trace there (- for standard output); "
+      "required" },
+    { NULL, NULL, NULL, NULL },
+};
+
+const struct cli_cmd record_cmd = {
+    .name = "record",
+    .synopsis = "[OPTIONS] -o TRACE -- PROGRAM [ARGS...]",
+    .summary = "record a program's trace with valgrind lackey",
+    .opts = record_opts,
+    .details = "Runs PROGRAM on the host under valgrind lackey (valgrind "
+               "must be\ninstalled) and writes its trace.  Only its first "
+               "process is recorded.\nExit status: 0 (PROGRAM's own status "
+               "is said on standard error), 1\nwhen valgrind or the output "
+               "fails, 2 for a usage error.\n",
+    .fn = cmd_record,
+};
 
 static void report(const struct lackey_stats *st)
 {
@@ -37,41 +76,41 @@ static void report(const struct lackey_stats *st)
         (unsigned long long)st->chunks);
 }
 
-/* --as, --pid, -o, --exec: => index of the first other argument, or -1. */
-static int options(int argc, char **argv, struct lackey_opts *o,
-                   const char **out, const char **exec)
+/*
+ * The options of cmd's table (--as, --pid, -o, --exec), up to "--" or
+ * the first other argument.  => the index of the first other argument,
+ * or -1 after a message.
+ */
+static int options(const struct cli_cmd *cmd, int argc, char **argv,
+                   struct lackey_opts *o, const char **out, const char **exec)
 {
-    int i;
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
+    struct cli_args args = { cmd, argc, 1, argv, true };
+    const struct cli_opt *opt;
+    const char *v;
+    int kind;
+    while ((kind = cli_next(&args, &opt, &v)) == CLI_OPT) {
         uint64_t n;
-        if (strcmp(a, "--") == 0)
-            return i + 1;
-        if (a[0] != '-' || a[1] == '\0')
-            return i;
-        if (i + 1 >= argc) {
-            fprintf(stderr, "xipvm: %s needs a value\n", a);
-            return -1;
-        }
-        const char *v = argv[++i];
-        if (strcmp(a, "--as") == 0) {
+        if (strcmp(opt->name, "--as") == 0) {
             o->path_in_image = v;
-        } else if (strcmp(a, "-o") == 0) {
+        } else if (strcmp(opt->name, "-o") == 0) {
             *out = v;
-        } else if (strcmp(a, "--exec") == 0 && exec) {
+        } else if (strcmp(opt->name, "--exec") == 0) {
             *exec = v;
-        } else if (strcmp(a, "--pid") == 0) {
+        } else if (strcmp(opt->name, "--pid") == 0) {
             if (parse_uint(v, UINT32_MAX, &n) || n == 0) {
-                fprintf(stderr, "xipvm: --pid: expected 1 to 4294967295\n");
+                fprintf(stderr,
+                        "xipvm %s: --pid: expected 1 to 4294967295, "
+                        "got %s\n",
+                        cmd->name, v);
                 return -1;
             }
             o->pid = (uint32_t)n;
-        } else {
-            fprintf(stderr, "xipvm: unknown option %s\n", a);
-            return -1;
         }
     }
-    return i;
+    if (kind == CLI_ERR)
+        return -1;
+    /* CLI_ARG: the argument just taken is the first other one. */
+    return kind == CLI_ARG ? args.i - 1 : args.i;
 }
 
 static FILE *open_out(const char *path)
@@ -99,9 +138,13 @@ int cmd_import_lackey(int argc, char **argv)
     struct lackey_stats st;
     const char *out = NULL, *exec = NULL;
     char err[512];
-    int i = options(argc, argv, &o, &out, &exec);
+    int i = options(&import_lackey_cmd, argc, argv, &o, &out, &exec);
+    if (i >= 0 && exec == NULL)
+        fprintf(stderr, "xipvm import-lackey: --exec PATH is required\n");
+    else if (i >= 0 && argc - i > 1)
+        fprintf(stderr, "xipvm import-lackey: one LACKEY_LOG only\n");
     if (i < 0 || exec == NULL || argc - i > 1) {
-        fputs(import_usage, stderr);
+        cli_usage(stderr, &import_lackey_cmd);
         return 2;
     }
     o.exec_host_path = exec;
@@ -133,9 +176,13 @@ int cmd_record(int argc, char **argv)
     const char *out = NULL;
     char err[512];
     int status = 0;
-    int i = options(argc, argv, &o, &out, NULL);
+    int i = options(&record_cmd, argc, argv, &o, &out, NULL);
+    if (i >= 0 && out == NULL)
+        fprintf(stderr, "xipvm record: -o TRACE is required\n");
+    else if (i >= argc)
+        fprintf(stderr, "xipvm record: the PROGRAM to run is missing\n");
     if (i < 0 || i >= argc || out == NULL) {
-        fputs(record_usage, stderr);
+        cli_usage(stderr, &record_cmd);
         return 2;
     }
     FILE *f = open_out(out);
