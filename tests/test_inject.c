@@ -847,22 +847,29 @@ static struct counts counts_of(xvm_machine *m)
     return c;
 }
 
-/* The counts moved by exactly frame, pagetable, pv, amap, anon, cow (and
- * no flash read); host allocations are not pinned. */
+/* The counts moved by exactly pagetable, pv, amap, anon, cow (and no
+ * flash read), and frames by at least frame: kernel memory takes a slab
+ * frame now and then on top (doc/kernel-memory.md).  Host allocations
+ * are not pinned.  frame_exact: frames too exactly. */
 static void moved(xvm_machine *m, struct counts *since, uint64_t frame,
-                  uint64_t pt, uint64_t pv, uint64_t amap, uint64_t anon,
-                  uint64_t cow, int line)
+                  bool frame_exact, uint64_t pt, uint64_t pv, uint64_t amap,
+                  uint64_t anon, uint64_t cow, int line)
 {
     struct counts now = counts_of(m);
     const uint64_t want[XVM_INJECT_SITES] = {
         now.n[0] - since->n[0], frame, pt, pv, amap, anon, cow, 0
     };
-    for (int i = 0; i < XVM_INJECT_SITES; i++)
-        if (now.n[i] - since->n[i] != want[i])
-            fail_msg("line %d: %s occurred %llu times, expected %llu", line,
+    for (int i = 0; i < XVM_INJECT_SITES; i++) {
+        uint64_t got = now.n[i] - since->n[i];
+        bool ok = i == XVM_INJECT_FRAME && !frame_exact ? got >= want[i]
+                                                        : got == want[i];
+        if (!ok)
+            fail_msg("line %d: %s occurred %llu times, expected %s%llu", line,
                      xvm_inject_site_name((enum xvm_inject_site)i),
-                     (unsigned long long)(now.n[i] - since->n[i]),
+                     (unsigned long long)got,
+                     i == XVM_INJECT_FRAME && !frame_exact ? "at least " : "",
                      (unsigned long long)want[i]);
+    }
     *since = now;
 }
 
@@ -872,7 +879,7 @@ static void moved(xvm_machine *m, struct counts *since, uint64_t frame,
  * tables below the root (3 frames) and one PV entry; after a fork, the
  * child's write copies the amap and promotes (a copy-on-write) into a new
  * anon, in tables of its own.  Arming one site never fires or moves
- * another.
+ * another, and a site fires at exactly its nth occurrence.
  */
 static void test_inject_sites_are_independent_and_counted(void **state)
 {
@@ -890,41 +897,44 @@ static void test_inject_sites_are_independent_and_counted(void **state)
                         "flash_read");
 
     vs = tm_vs(m);
-    moved(m, &c, 1, 1, 0, 0, 0, 0, __LINE__); /* the root table */
+    moved(m, &c, 1, false, 1, 0, 0, 0, 0, __LINE__); /* the root table */
     assert_int_equal(xvm_mmap(vs, &a, 2 * PG, RW, XVM_MAP_PRIVATE, NULL, 0), 0);
-    moved(m, &c, 0, 0, 0, 0, 0, 0, __LINE__);
+    moved(m, &c, 0, false, 0, 0, 0, 0, 0, __LINE__);
 
-    /* The first PV entry fails; the eighth frame from now is armed too.
-     * The failed enter leaves the anon in the amap but frees the tables it
-     * made (they hold nothing): the retry makes them again. */
+    /* The first PV entry fails; a frame far ahead is armed too and does
+     * not fire.  The failed enter leaves the anon in the amap but frees
+     * the tables it made (they hold nothing): the retry makes them
+     * again. */
     assert_int_equal(xvm_inject(m, XVM_INJECT_PV, 1), 0);
-    assert_int_equal(xvm_inject(m, XVM_INJECT_FRAME, 8), 0);
+    assert_int_equal(xvm_inject(m, XVM_INJECT_FRAME, 1000), 0);
     assert_int_equal(tm_wr_step(vs, a, 1), ENOMEM);
-    moved(m, &c, 4, 3, 1, 1, 1, 0, __LINE__);
+    moved(m, &c, 4, false, 3, 1, 1, 1, 0, __LINE__);
     tm_check(m);
     assert_int_equal(tm_wr_step(vs, a, 1), 0);
-    moved(m, &c, 3, 3, 1, 0, 0, 0, __LINE__);
-    /* The eighth frame: the next page's anon. */
+    moved(m, &c, 3, false, 3, 1, 0, 0, 0, __LINE__);
+    /* The next frame fails, whatever wants it first (the anon's frame, or
+     * a slab for the anon): the write stops there. */
+    assert_int_equal(xvm_inject(m, XVM_INJECT_FRAME, 1), 0);
     assert_int_equal(tm_wr_step(vs, a + PG, 2), ENOMEM);
-    moved(m, &c, 1, 0, 0, 0, 1, 0, __LINE__);
+    moved(m, &c, 1, true, 0, 0, 0, 1, 0, __LINE__);
     tm_check(m);
     assert_int_equal(tm_wr_step(vs, a + PG, 2), 0);
-    moved(m, &c, 1, 0, 1, 0, 1, 0, __LINE__);
+    moved(m, &c, 1, false, 0, 1, 0, 1, 0, __LINE__);
 
     /* A page-table page fails without taking a frame. */
     assert_int_equal(xvm_inject(m, XVM_INJECT_PAGETABLE, 1), 0);
     assert_int_equal(xvm_vmspace_fork(vs, &child), ENOMEM);
-    moved(m, &c, 0, 1, 0, 0, 0, 0, __LINE__);
+    moved(m, &c, 0, false, 1, 0, 0, 0, 0, __LINE__);
     assert_int_equal(xvm_vmspace_fork(vs, &child), 0);
-    moved(m, &c, 1, 1, 0, 0, 0, 0, __LINE__);
+    moved(m, &c, 1, false, 1, 0, 0, 0, 0, __LINE__);
 
     /* The child's write: amap copy, copy-on-write, anon, tables, PV. */
     assert_int_equal(xvm_inject(m, XVM_INJECT_COW, 1), 0);
     assert_int_equal(tm_wr_step(child, a, 3), ENOMEM);
-    moved(m, &c, 0, 0, 0, 1, 0, 1, __LINE__);
+    moved(m, &c, 0, false, 0, 0, 1, 0, 1, __LINE__);
     tm_check(m);
     assert_int_equal(tm_wr_step(child, a, 3), 0);
-    moved(m, &c, 4, 3, 1, 0, 1, 1, __LINE__);
+    moved(m, &c, 4, false, 3, 1, 0, 1, 1, __LINE__);
     assert_int_equal(tm_rd8(vs, a), 1);
 
     /* Disarmed: nothing fails. */

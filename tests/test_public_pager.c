@@ -75,11 +75,11 @@ static int pattern_get(xvm_object *obj, uint64_t off, unsigned flags,
     return 0;
 }
 
-static uint64_t pattern_put(xvm_object *obj, uint64_t want)
+static int pattern_put(xvm_object *obj, uint64_t off)
 {
     struct pattern *pt = xvm_object_private(obj);
     pt->puts++;
-    return xvm_pager_put_clean(obj, want);
+    return xvm_pager_put_clean(obj, off);
 }
 
 static void pattern_detach(xvm_object *obj)

@@ -76,12 +76,18 @@ const char *fmt_size(char *buf, size_t len, uint64_t bytes);
         { "--machine", "NAME", "sgimips", "the profile: sgimips or amd64" },   \
         { "--ram", "SIZE", "64M",                                              \
           "simulated RAM: bytes, or with K, M or G (powers of 2)" },           \
+        { "--swap", "SIZE", "none",                                            \
+          "a swap area of SIZE (whole 4 KiB pages) on its own device" },       \
         { "--fault-ahead", "N", "UVM's table: 3 back, 4 ahead",                \
           "pages mapped around a fault on each side, 0 to 64" },               \
         { "--readahead", "N", "4",                                             \
           "pages the vnode pager reads ahead, 0 to 64" },                      \
+        { "--buffers", "N", "16",                                              \
+          "pages of the metadata buffer cache, 0 to 65536" },                  \
+        { "--json", NULL, NULL, "print the report as JSON" },                  \
     {                                                                          \
-        "--json", NULL, NULL, "print the report as JSON"                       \
+        "--csv", NULL, NULL,                                                   \
+            "print the report as CSV (a header, a row per run; doc/sizing.md)" \
     }
 
 /* Options common to run, compare and bench. */
@@ -96,16 +102,26 @@ struct run_opts {
     bool json;
     const char *svg;
     const char *trace;
+    /* sizing (doc/sizing.md) */
+    uint64_t swap; /* bytes of swap; 0: none */
+    int buffers;   /* metadata buffers; -1: the mount's default */
+    bool csv;      /* CSV instead of text or JSON */
+    bool quiet;    /* no progress, no oom messages (sweep jobs) */
 };
 
 /* => 0 and *v for sizes like 64M, 1G, 4096, 0x1000; else -1. */
 int parse_size(const char *s, uint64_t *v);
 int parse_uint(const char *s, uint64_t max, uint64_t *v);
 /* Parses --image, --xip/--copy, --machine, --ram, --fault-ahead,
- * --readahead, --json, --svg and one positional TRACE, as far as the
- * table of the command argv[0] names them (--xip and --copy conflict).
+ * --readahead, --swap, --buffers, --json, --csv, --svg and one positional
+ * TRACE, as far as the table of the command argv[0] names them (--xip
+ * and --copy conflict, --json and --csv too).
  * => 0, or prints the problem and the usage and returns 2. */
 int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace);
+/* The sizing options shared by run and compare (--swap SIZE, --buffers
+ * N, --csv): the option a with its value v (NULL for a flag).  => 1 when
+ * a was one, 0 when it is not, 2 after printing a bad value. */
+int parse_sizing_opt(const char *a, const char *v, struct run_opts *o);
 
 /* A machine with the image on flash, mounted. */
 struct world {
@@ -130,6 +146,9 @@ void input_close(struct input *in);
 struct run_result {
     struct xvm_report rep;
     uint64_t lines, events, mismatches;
+    uint64_t oom_kills, skipped; /* processes killed, events skipped */
+    struct xvm_oom_event *ooms;  /* the first kills */
+    size_t nooms;
     struct xvm_sample *samples;
     size_t nsamples;
     struct xvm_mark *marks;
@@ -143,9 +162,32 @@ void run_result_free(struct run_result *r);
 
 void print_json_run(FILE *out, const struct run_opts *o, int xip,
                     const struct run_result *r);
+/* The run's parameters, as one JSON object. */
+void print_json_params(FILE *out, const struct run_opts *o, int xip);
+/* The mount's read-ahead and buffers the options give (defaults
+ * resolved), as the parameters record them. */
+int run_readahead(const struct run_opts *o);
+int run_buffers(const struct run_opts *o);
+
+/* => whether the run fits its RAM: no process was killed for lack of
+ *    memory. */
+static inline bool run_fits(const struct run_result *r)
+{
+    return r->oom_kills == 0;
+}
+
+/* CSV (csv.c): one header, then one row per run, the same columns for
+ * run, compare and sweep. */
+void csv_header(FILE *out);
+void csv_row(FILE *out, const struct run_opts *o, int xip,
+             const struct run_result *r);
+/* A field that may hold commas or quotes, quoted as RFC 4180 says. */
+void csv_field(FILE *out, const char *s);
 /* The figures of a report, as JSON members (no braces), indented by ind. */
 void print_json_report(FILE *out, const struct xvm_report *rep,
                        const char *ind);
+/* s as a JSON string, escaped. */
+void json_string(FILE *out, const char *s);
 /* RAM by kind (bytes) as a JSON object. */
 void print_json_ram(FILE *out, const uint64_t *ram);
 
@@ -155,5 +197,6 @@ int write_svg(const char *path, const struct run_result *xip,
 int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_fsinfo(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 #endif

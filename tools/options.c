@@ -88,6 +88,35 @@ bad(const struct cli_cmd *cmd, const char *fmt, ...)
     return 2;
 }
 
+/* ---- sizing options: --swap, --buffers, --csv (doc/sizing.md) ---- */
+
+int parse_sizing_opt(const char *a, const char *v, struct run_opts *o)
+{
+    uint64_t n;
+    if (strcmp(a, "--csv") == 0) {
+        o->csv = true;
+        return 1;
+    }
+    if (strcmp(a, "--swap") == 0) {
+        if (parse_size(v, &o->swap) || (o->swap & 4095)) {
+            fprintf(stderr,
+                    "xipvm: --swap: not a size in whole 4 KiB pages: %s\n", v);
+            return 2;
+        }
+        return 1;
+    }
+    if (strcmp(a, "--buffers") == 0) {
+        if (parse_uint(v, 65536, &n)) {
+            fprintf(stderr, "xipvm: --buffers: expected 0 to 65536, got %s\n",
+                    v);
+            return 2;
+        }
+        o->buffers = (int)n;
+        return 1;
+    }
+    return 0;
+}
+
 static int parse(const struct cli_cmd *cmd, int argc, char **argv,
                  struct run_opts *o, bool want_trace)
 {
@@ -107,6 +136,11 @@ static int parse(const struct cli_cmd *cmd, int argc, char **argv,
             continue;
         }
         const char *a = opt->name;
+        int sizing = parse_sizing_opt(a, v, o);
+        if (sizing == 2)
+            return 2;
+        if (sizing == 1)
+            continue;
         if (strcmp(a, "--xip") == 0) {
             o->xip = 1;
             o->mode_given = xip_given = true;
@@ -138,6 +172,8 @@ static int parse(const struct cli_cmd *cmd, int argc, char **argv,
     }
     if (xip_given && copy_given)
         return bad(cmd, "--xip and --copy conflict: give one");
+    if (o->json && o->csv)
+        return bad(cmd, "--json or --csv, not both");
     if (o->image == NULL)
         return bad(cmd, "--image IMAGE is required");
     if (want_trace && o->trace == NULL)
@@ -154,6 +190,7 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
     o->xip = 1;
     o->fault_ahead = -1;
     o->readahead = -1;
+    o->buffers = -1;
     int rc = parse(cmd, argc, argv, o, want_trace);
     if (rc)
         cli_usage(stderr, cmd);

@@ -34,7 +34,6 @@ struct core {
     unsigned pgshift;
     uint64_t occurred[INJECT_SITES]; /* occurrences so far, per site */
     uint64_t fail_at[INJECT_SITES];  /* occurrence that fails; 0: none */
-    uint64_t injected;               /* injected failures so far */
     unsigned quiet; /* > 0: inspecting (see core_quiet_begin) */
 };
 
@@ -47,10 +46,7 @@ void core_init(struct core *c, const struct profile *prof);
  */
 static inline bool core_inject(struct core *c, enum inject_site site)
 {
-    if (c->quiet || ++c->occurred[site] != c->fail_at[site])
-        return false;
-    c->injected++;
-    return true;
+    return !c->quiet && ++c->occurred[site] == c->fail_at[site];
 }
 
 /* Host memory of the simulation; NULL on failure (or injected failure). */

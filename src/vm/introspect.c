@@ -157,8 +157,7 @@ int xvm_vmspace_stats(xvm_vmspace *vs, struct xvm_vmspace_stats *st)
         return EINVAL;
     memset(st, 0, sizeof(*st));
     struct vm_map_entry *e;
-    map_foreach(&vs->map, e)
-    {
+    map_foreach(&vs->map, e) {
         st->map_entries++;
         st->virtual_bytes += e->end - e->start;
     }
