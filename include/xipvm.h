@@ -9,6 +9,7 @@
 #ifndef XIPVM_H
 #define XIPVM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,7 @@ extern "C" {
 typedef struct xvm_machine xvm_machine;
 typedef struct xvm_vmspace xvm_vmspace;
 typedef struct xvm_object xvm_object;
+struct xvm_pdpolicy_ops;
 
 /* Protection bits, as PROT_* in mmap(2). */
 #define XVM_PROT_NONE  0x0
@@ -59,6 +61,11 @@ struct xvm_config {
      * uvmpd_tune() (0.5 % of RAM, 128 KiB to 1 MiB, here at most RAM/16;
      * freetarg = 4/3 freemin).  Whole pages, freemin < freetarg < RAM. */
     uint64_t freemin, freetarg;
+    /* The page-replacement policy: a built-in by name ("clock", UVM's
+     * uvm_pdpolicy_clock, the default), or the caller's ops table
+     * (struct xvm_pdpolicy_ops, below), which wins when not NULL. */
+    const char *policy;
+    const struct xvm_pdpolicy_ops *policy_ops;
 };
 
 /* Fills *cfg with the defaults above. */
@@ -671,6 +678,89 @@ XVM_API int xvm_pager_put_clean(xvm_object *obj, uint64_t off);
  *    xvm_physload_device, a flash window), or EINVAL. */
 XVM_API int xvm_device_page(xvm_machine *m, uint64_t pa, xvm_page_handle *pg);
 XVM_API xvm_page_handle xvm_zero_page(xvm_machine *m);
+
+/* ---- Page-replacement policies: the page daemon's, or yours ---- */
+
+/*
+ * The page daemon (UVM's, doc/sizing.md) decides when pages must go and
+ * frees them; a policy decides which.  It is told which pages are
+ * pageable (anons, shared anonymous memory, page-cache and user-pager
+ * pages) and when they are used, and is asked for victims.  Pages are
+ * named by frame index, below env->npages, so a policy can keep its own
+ * per-page state in arrays of that size.  Pick one with
+ * xvm_config.policy (a built-in's name) or .policy_ops (yours).
+ */
+#define XVM_PDP_NONE      UINT32_MAX /* no page */
+#define XVM_PDP_READAHEAD 0x1        /* enqueue: read ahead, not asked for */
+
+/* What a page holds (the clock's usage thresholds). */
+enum xvm_pdp_class {
+    XVM_PDP_ANON, /* anons and shared anonymous memory: swap-backed */
+    XVM_PDP_FILE, /* page-cache pages of files not mapped executable */
+    XVM_PDP_EXEC, /* page-cache pages of files mapped executable */
+};
+
+/* What the machine offers a policy.  Calls take `arg`. */
+struct xvm_pdpolicy_env {
+    void *arg;
+    uint32_t npages; /* frames of RAM: every page index is below it */
+    void *builtin;   /* the built-in policies' own access; others ignore it */
+    /* pmap_is_referenced / pmap_clear_reference of the page's mappings */
+    bool (*referenced)(void *arg, uint32_t pg);
+    void (*clear_reference)(void *arg, uint32_t pg);
+    enum xvm_pdp_class (*page_class)(void *arg, uint32_t pg);
+    /* pages in use by class, and free pages */
+    void (*counts)(void *arg, uint64_t *anon, uint64_t *file, uint64_t *exec,
+                   uint64_t *free);
+    bool (*swap_full)(void *arg); /* true also when there is no swap */
+};
+
+/* A policy's counters (in struct xvm_stats: pages_active, ...). */
+struct xvm_pdpolicy_stats {
+    uint64_t active, inactive; /* pages on each queue now */
+    uint64_t scans;            /* inactive pages looked at (pdscans) */
+    uint64_t reactivations;    /* found referenced, or kept (pdreact) */
+    uint64_t deactivations;    /* moved to the inactive queue (pddeact) */
+};
+
+/*
+ * A policy.  create, enqueue, activate, dequeue and select_victim are
+ * required; the others may be NULL (nothing to do; never a scan due; no
+ * counters; nothing to check).  The daemon stops a scan at XVM_PDP_NONE,
+ * at a page index that is not a queued page, and after 2 x npages picks.
+ */
+struct xvm_pdpolicy_ops {
+    const char *name;
+    /* => the policy's state for one machine, or NULL (no memory). */
+    void *(*create)(const struct xvm_pdpolicy_env *env);
+    void (*destroy)(void *st);
+    /* A page became pageable (filled, promoted, paged in); flags:
+     * XVM_PDP_READAHEAD. */
+    void (*enqueue)(void *st, uint32_t pg, unsigned flags);
+    /* The page was used (a fault mapped it, read() copied it), or a
+     * victim could not go (wired, busy, no swap): keep it. */
+    void (*activate)(void *st, uint32_t pg);
+    /* The page leaves the queues (it is being freed). */
+    void (*dequeue)(void *st, uint32_t pg);
+    /* Before a scan: the free target the daemon works towards. */
+    void (*tune)(void *st, uint64_t freetarg);
+    /* => true while the queues are out of balance (a scan is due). */
+    bool (*needs_scan)(void *st);
+    void (*scan_init)(void *st);
+    /* => the next page to free, or XVM_PDP_NONE when the scan is over.
+     *    Pages passed over (referenced ones) are the policy's to requeue;
+     *    the page returned is freed (dequeue) or kept (activate). */
+    uint32_t (*select_victim)(void *st);
+    /* After the scan: refill the inactive queue to its target. */
+    void (*balance)(void *st);
+    void (*stats)(const void *st, struct xvm_pdpolicy_stats *out);
+    /* => 0, or EINVAL with a message when the queues are inconsistent
+     *    (xvm_machine_check asks). */
+    int (*check)(const void *st, char *msg, size_t len);
+};
+
+/* => the built-in policy called name ("clock"), or NULL. */
+XVM_API const struct xvm_pdpolicy_ops *xvm_pdpolicy_builtin(const char *name);
 
 /* ---- Targeted fault injection ---- */
 

@@ -15,6 +15,7 @@ void xvm_config_init(struct xvm_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->profile = "sgimips";
+    cfg->policy = "clock";
     cfg->ram_bytes = UINT64_C(64) << 20;
     /* UVM's fault-ahead table (uvm_fault.c uvmadvice[]). */
     cfg->ahead[XVM_ADV_NORMAL] = (struct xvm_ahead){ 3, 4 };
@@ -85,9 +86,12 @@ int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out)
         return error;
     }
     kmem_init(&m->kmem, &m->ph);
-    if ((error = pagedaemon_init(&m->objs.pd, &m->ph, &m->mmu,
-                                 cfg->freemin >> p->page_shift,
-                                 cfg->freetarg >> p->page_shift)) != 0) {
+    const struct pdpolicy_ops *policy =
+        cfg->policy_ops ? cfg->policy_ops
+                        : pdpolicy_find(cfg->policy ? cfg->policy : "clock");
+    if ((error = pagedaemon_init(
+             &m->objs.pd, &m->ph, &m->mmu, cfg->freemin >> p->page_shift,
+             cfg->freetarg >> p->page_shift, policy)) != 0) {
         xvm_machine_destroy(m);
         return error;
     }

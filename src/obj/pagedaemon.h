@@ -25,8 +25,11 @@
  *    between 128 KiB and 1 MiB, at most RAM / 16 here; freetarg 4/3 of
  *    freemin).  EINVAL unless freemin < freetarg < RAM; ENOMEM.
  */
+/* => policy: a built-in's ops or a user's (its required members checked:
+ *    EINVAL), whose NULL optional members do nothing. */
 int pagedaemon_init(struct pagedaemon *pd, struct physmem *ph, struct mmu *mmu,
-                    uint64_t freemin, uint64_t freetarg);
+                    uint64_t freemin, uint64_t freetarg,
+                    const struct pdpolicy_ops *policy);
 void pagedaemon_fini(struct pagedaemon *pd);
 
 /* One scan.  => pages freed. */

@@ -1,11 +1,19 @@
 /*
- * A VM developer's own pagers, through the installed interface only (the
- * shared library and xipvm.h): a pager of RAM pages it fills itself, one
- * of device pages it chooses, one that mixes in the zero page, and pagers
- * that misbehave.  What the accesses read is what the pager put there
- * (computed here from the pattern, not asked of the library); the page
- * daemon calls put when RAM runs out; detach runs once, at the last
- * reference; the checker passes after every scenario.
+ * A VM developer's own pagers and page-replacement policies, through the
+ * installed interface only (the shared library and xipvm.h).
+ *
+ * Pagers: one of RAM pages it fills itself, one of device pages it
+ * chooses, one that mixes in the zero page, and pagers that misbehave.
+ * What the accesses read is what the pager put there (computed here from
+ * the pattern, not asked of the library); the page daemon calls put when
+ * RAM runs out; detach runs once, at the last reference.
+ *
+ * Policies: a FIFO of its own (per-page arrays indexed by frame), chosen
+ * in the config, that the page daemon follows: a page it never picks
+ * stays resident through a scan that evicts everything else, where the
+ * built-in clock lets it go; a policy that names garbage or pages that
+ * cannot go stops a scan, never hangs it.  The checker passes after
+ * every scenario (and asks the policy's own check).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +22,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -403,6 +412,387 @@ static void test_user_pager_bad_pages_are_eio(void **state)
     xvm_machine_destroy(m);
 }
 
+/* ---- a page-replacement policy of our own: FIFO, with one page it
+ *      never picks ---- */
+
+struct fifo {
+    struct xvm_pdpolicy_env env;
+    uint32_t *prev, *next; /* by frame index */
+    unsigned char *queued;
+    uint32_t head, tail, n;
+    uint32_t pinned; /* never a victim (XVM_PDP_NONE: none) */
+    uint32_t cursor; /* the scan's position */
+    uint32_t first;  /* the first page ever enqueued */
+    unsigned long enqueues, activates, dequeues, selects, checks;
+    int mode; /* 0 FIFO; 1 names garbage; 2 always the first page */
+};
+
+/* The test's handle on the one policy state a machine makes. */
+static struct fifo *the_fifo;
+static unsigned creates, destroys;
+
+static void *fifo_create(const struct xvm_pdpolicy_env *env)
+{
+    struct fifo *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return NULL;
+    f->env = *env;
+    f->prev = calloc(env->npages, sizeof(uint32_t));
+    f->next = calloc(env->npages, sizeof(uint32_t));
+    f->queued = calloc(env->npages, 1);
+    f->head = f->tail = f->pinned = f->cursor = f->first = XVM_PDP_NONE;
+    the_fifo = f;
+    creates++;
+    return f;
+}
+
+static void fifo_destroy(void *st)
+{
+    struct fifo *f = st;
+    free(f->prev);
+    free(f->next);
+    free(f->queued);
+    free(f);
+    the_fifo = NULL;
+    destroys++;
+}
+
+static void unlink_page(struct fifo *f, uint32_t pg)
+{
+    if (f->cursor == pg)
+        f->cursor = f->next[pg];
+    if (f->prev[pg] != XVM_PDP_NONE)
+        f->next[f->prev[pg]] = f->next[pg];
+    else
+        f->head = f->next[pg];
+    if (f->next[pg] != XVM_PDP_NONE)
+        f->prev[f->next[pg]] = f->prev[pg];
+    else
+        f->tail = f->prev[pg];
+    f->queued[pg] = 0;
+    f->n--;
+}
+
+static void append(struct fifo *f, uint32_t pg)
+{
+    f->prev[pg] = f->tail;
+    f->next[pg] = XVM_PDP_NONE;
+    if (f->tail != XVM_PDP_NONE)
+        f->next[f->tail] = pg;
+    else
+        f->head = pg;
+    f->tail = pg;
+    f->queued[pg] = 1;
+    f->n++;
+}
+
+static void fifo_enqueue(void *st, uint32_t pg, unsigned flags)
+{
+    struct fifo *f = st;
+    (void)flags;
+    assert_true(pg < f->env.npages && !f->queued[pg]);
+    f->enqueues++;
+    if (f->first == XVM_PDP_NONE)
+        f->first = pg;
+    append(f, pg);
+}
+
+/* FIFO ignores use; a victim that could not go goes to the back. */
+static void fifo_activate(void *st, uint32_t pg)
+{
+    struct fifo *f = st;
+    f->activates++;
+    if (pg < f->env.npages && f->queued[pg] && f->cursor == pg) {
+        unlink_page(f, pg);
+        append(f, pg);
+    }
+}
+
+static void fifo_dequeue(void *st, uint32_t pg)
+{
+    struct fifo *f = st;
+    assert_true(pg < f->env.npages && f->queued[pg]);
+    f->dequeues++;
+    unlink_page(f, pg);
+}
+
+static void fifo_scan_init(void *st)
+{
+    struct fifo *f = st;
+    f->cursor = f->head;
+}
+
+static uint32_t fifo_select(void *st)
+{
+    struct fifo *f = st;
+    f->selects++;
+    if (f->mode == 1)
+        return f->selects & 1 ? f->env.npages + 7 : 0; /* garbage */
+    if (f->mode == 2)
+        return f->first; /* the same page, whatever happens to it */
+    while (f->cursor != XVM_PDP_NONE && f->cursor == f->pinned)
+        f->cursor = f->next[f->cursor];
+    return f->cursor;
+}
+
+static void fifo_stats(const void *st, struct xvm_pdpolicy_stats *out)
+{
+    const struct fifo *f = st;
+    memset(out, 0, sizeof(*out));
+    out->inactive = f->n;
+    out->scans = f->selects;
+}
+
+static int fifo_check(const void *st, char *msg, size_t len)
+{
+    struct fifo *f = (struct fifo *)st;
+    uint32_t n = 0;
+    f->checks++;
+    for (uint32_t p = f->head; p != XVM_PDP_NONE; p = f->next[p])
+        if (++n > f->n || !f->queued[p]) {
+            snprintf(msg, len, "fifo: list broken at %u", p);
+            return EINVAL;
+        }
+    if (n != f->n) {
+        snprintf(msg, len, "fifo: %u listed, %u counted", n, f->n);
+        return EINVAL;
+    }
+    return 0;
+}
+
+static const struct xvm_pdpolicy_ops fifo_ops = {
+    .name = "fifo",
+    .create = fifo_create,
+    .destroy = fifo_destroy,
+    .enqueue = fifo_enqueue,
+    .activate = fifo_activate,
+    .dequeue = fifo_dequeue,
+    .scan_init = fifo_scan_init,
+    .select_victim = fifo_select,
+    .stats = fifo_stats,
+    .check = fifo_check,
+};
+
+static xvm_machine *machine_with(uint64_t ram, const char *policy,
+                                 const struct xvm_pdpolicy_ops *ops)
+{
+    struct xvm_config cfg;
+    xvm_machine *m;
+    xvm_config_init(&cfg);
+    cfg.profile = "amd64";
+    cfg.ram_bytes = ram;
+    cfg.policy = policy;
+    cfg.policy_ops = ops;
+    xvm_config_fault_ahead(&cfg, 0);
+    assert_int_equal(xvm_machine_create(&cfg, &m), 0);
+    return m;
+}
+
+/*
+ * Reads a pattern object of 3 x RAM pages, page by page, twice, after
+ * reading page 0 once.  => whether page 0 kept its first frame; *fills
+ * how many fills the pager made.
+ */
+static bool scan_keeps_page0(xvm_machine *m, bool pin, unsigned *fills)
+{
+    struct pattern pt = { .seed = 5 };
+    const uint64_t pages = 3 * (1u << 20) / PG;
+    xvm_object *obj;
+    xvm_vmspace *vs;
+    uint64_t a = 0;
+    uint8_t v;
+    struct xvm_page_info pi0, pi;
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    assert_int_equal(xvm_object_create(m, &pattern_ops, pages * PG,
+                                       XVM_OBJECT_READONLY, &pt, &obj),
+                     0);
+    assert_int_equal(
+        xvm_mmap(vs, &a, pages * PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, 0), 0);
+    assert_int_equal(xvm_read(vs, a, &v, 1), 0);
+    assert_int_equal(xvm_page_info(vs, a, &pi0), 0);
+    assert_int_equal(pi0.kind, XVM_PAGE_RAM);
+    if (pin) /* frames are numbered from the physical address 0 */
+        the_fifo->pinned = (uint32_t)(pi0.pa / PG);
+    for (int round = 0; round < 2; round++)
+        for (uint64_t p = 1; p < pages; p++) {
+            assert_int_equal(xvm_read(vs, a + p * PG + p % PG, &v, 1), 0);
+            assert_int_equal(v, pattern(&pt, p, p % PG));
+        }
+    assert_int_equal(xvm_page_info(vs, a, &pi), 0);
+    bool kept = pi.kind == XVM_PAGE_RAM && pi.pa == pi0.pa;
+    assert_int_equal(xvm_read(vs, a + 9, &v, 1), 0);
+    assert_int_equal(v, pattern(&pt, 0, 9));
+    *fills = pt.fills;
+    check(m);
+    xvm_vmspace_destroy(vs);
+    xvm_object_release(obj);
+    return kept;
+}
+
+/* The machine runs on our FIFO: it is created, told of every pageable
+ * page, asked for victims and checked; a page it never picks stays. */
+static void test_user_policy_decides_what_goes(void **state)
+{
+    (void)state;
+    unsigned fills_fifo, fills_clock;
+    creates = destroys = 0;
+    xvm_machine *m = machine_with(1u << 20, "ignored: ops win", &fifo_ops);
+    assert_int_equal(creates, 1);
+    assert_non_null(the_fifo);
+    struct fifo *f = the_fifo;
+    assert_true(f->env.npages == (1u << 20) / PG);
+    assert_true(scan_keeps_page0(m, true, &fills_fifo));
+    assert_true(f->enqueues >= fills_fifo); /* every fill, and anons */
+    assert_true(f->selects > 0 && f->dequeues > 0);
+    assert_true(f->checks > 0); /* the machine checker asked */
+    struct xvm_stats st;
+    xvm_machine_stats(m, &st);
+    assert_int_equal(st.pages_inactive, f->n); /* our counters, reported */
+    assert_true(st.pd_freed > 0);
+    xvm_machine_destroy(m);
+    assert_int_equal(destroys, 1);
+    assert_null(the_fifo);
+
+    /* The built-in clock, on the same reads: page 0, used once, goes. */
+    m = machine_with(1u << 20, "clock", NULL);
+    assert_false(scan_keeps_page0(m, false, &fills_clock));
+    xvm_machine_destroy(m);
+}
+
+/* A policy that names garbage, or a page that cannot go, stops a scan:
+ * the access that needed memory fails, nothing hangs or breaks. */
+static void test_user_policy_bad_victims_stop_the_scan(void **state)
+{
+    (void)state;
+    for (int mode = 1; mode <= 2; mode++) {
+        xvm_machine *m = machine_with(512u << 10, NULL, &fifo_ops);
+        struct pattern pt = { .seed = 1 };
+        const uint64_t pages = 256; /* 1 MiB through 512 KiB */
+        xvm_object *obj;
+        xvm_vmspace *vs;
+        uint64_t a = 0, p;
+        uint8_t v;
+        the_fifo->mode = mode;
+        assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+        assert_int_equal(xvm_object_create(m, &pattern_ops, pages * PG,
+                                           XVM_OBJECT_READONLY, &pt, &obj),
+                         0);
+        assert_int_equal(
+            xvm_mmap(vs, &a, pages * PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, 0),
+            0);
+        /* Mode 2 names the first page queued: wire it, so it cannot go
+         * (mlock faults it in: the object's page 0 is the first). */
+        assert_int_equal(xvm_mlock(vs, a, PG), 0);
+        int e = 0;
+        for (p = 0; p < pages && e == 0; p++)
+            e = xvm_read(vs, a + p * PG, &v, 1);
+        assert_int_equal(e, ENOMEM);
+        assert_true(the_fifo->selects > 0);
+        /* Bounded: at most 2 x npages picks per scan. */
+        check(m);
+        assert_int_equal(xvm_read(vs, a, &v, 1), 0);
+        assert_int_equal(v, pattern(&pt, 0, 0));
+        xvm_vmspace_destroy(vs);
+        xvm_object_release(obj);
+        xvm_machine_destroy(m);
+    }
+}
+
+/* Choosing: by name among the built-ins, or an ops table with what a
+ * policy cannot do without; a built-in can be wrapped. */
+static unsigned wrapped_selects;
+
+static uint32_t counting_select(void *st)
+{
+    wrapped_selects++;
+    return xvm_pdpolicy_builtin("clock")->select_victim(st);
+}
+
+/* Without scan_init: the victim is simply the oldest page. */
+static uint32_t oldest(void *st)
+{
+    struct fifo *f = st;
+    f->selects++;
+    return f->head;
+}
+
+static void test_policy_config_choices(void **state)
+{
+    (void)state;
+    struct xvm_config cfg;
+    xvm_machine *m;
+    xvm_config_init(&cfg);
+    assert_string_equal(cfg.policy, "clock");
+    assert_null(cfg.policy_ops);
+    const struct xvm_pdpolicy_ops *clock = xvm_pdpolicy_builtin("clock");
+    assert_non_null(clock);
+    assert_string_equal(clock->name, "clock");
+    assert_null(xvm_pdpolicy_builtin("lru"));
+    assert_null(xvm_pdpolicy_builtin(NULL));
+    cfg.policy = "lru";
+    assert_int_equal(xvm_machine_create(&cfg, &m), EINVAL);
+    struct xvm_pdpolicy_ops partial = fifo_ops;
+    partial.select_victim = NULL;
+    cfg.policy_ops = &partial;
+    assert_int_equal(xvm_machine_create(&cfg, &m), EINVAL);
+    partial = fifo_ops;
+    partial.create = NULL;
+    assert_int_equal(xvm_machine_create(&cfg, &m), EINVAL);
+    /* Only the required members: the rest do nothing. */
+    struct xvm_pdpolicy_ops minimal = {
+        .create = fifo_create,
+        .enqueue = fifo_enqueue,
+        .activate = fifo_activate,
+        .dequeue = fifo_dequeue,
+        .select_victim = oldest,
+    };
+    struct pattern pt = { .seed = 2 };
+    xvm_object *obj;
+    xvm_vmspace *vs;
+    uint64_t a = 0;
+    uint8_t v;
+    cfg.policy_ops = &minimal;
+    cfg.ram_bytes = 512u << 10;
+    assert_int_equal(xvm_machine_create(&cfg, &m), 0);
+    struct fifo *f = the_fifo;
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    assert_int_equal(xvm_object_create(m, &pattern_ops, 256 * PG,
+                                       XVM_OBJECT_READONLY, &pt, &obj),
+                     0);
+    assert_int_equal(
+        xvm_mmap(vs, &a, 256 * PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, 0), 0);
+    for (uint64_t p = 0; p < 256; p++) {
+        assert_int_equal(xvm_read(vs, a + p * PG + 1, &v, 1), 0);
+        assert_int_equal(v, pattern(&pt, p, 1));
+    }
+    assert_true(f->selects > 0);
+    check(m);
+    xvm_vmspace_destroy(vs);
+    xvm_object_release(obj);
+    xvm_machine_destroy(m);
+    fifo_destroy(f); /* no destroy member: the state is ours to free */
+    /* The built-in clock, wrapped to count its picks. */
+    struct xvm_pdpolicy_ops counting = *clock;
+    counting.name = "counting clock";
+    counting.select_victim = counting_select;
+    cfg.policy_ops = &counting;
+    assert_int_equal(xvm_machine_create(&cfg, &m), 0);
+    pt.fills = 0;
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    assert_int_equal(xvm_object_create(m, &pattern_ops, 256 * PG,
+                                       XVM_OBJECT_READONLY, &pt, &obj),
+                     0);
+    assert_int_equal(
+        xvm_mmap(vs, &a, 256 * PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, 0), 0);
+    for (uint64_t p = 0; p < 256; p++)
+        assert_int_equal(xvm_read(vs, a + p * PG, &v, 1), 0);
+    assert_true(wrapped_selects > 0);
+    check(m);
+    xvm_vmspace_destroy(vs);
+    xvm_object_release(obj);
+    xvm_machine_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +800,9 @@ int main(void)
         cmocka_unit_test(test_user_pager_put_when_ram_runs_out),
         cmocka_unit_test(test_user_pager_device_pages),
         cmocka_unit_test(test_user_pager_bad_pages_are_eio),
+        cmocka_unit_test(test_user_policy_decides_what_goes),
+        cmocka_unit_test(test_user_policy_bad_victims_stop_the_scan),
+        cmocka_unit_test(test_policy_config_choices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
