@@ -104,6 +104,45 @@ static const struct xvm_pager_ops pattern_ops = {
     .detach = pattern_detach,
 };
 
+/* A read-only pattern object of `pages` pages, mapped shared in a space
+ * of its own: what the page daemon scenarios read through. */
+struct patmap {
+    xvm_vmspace *vs;
+    xvm_object *obj;
+    uint64_t a, pages;
+};
+
+static void patmap_up(xvm_machine *m, struct pattern *pt, uint64_t pages,
+                      struct patmap *pm)
+{
+    pm->a = 0;
+    pm->pages = pages;
+    assert_int_equal(xvm_vmspace_create(m, &pm->vs), 0);
+    assert_int_equal(xvm_object_create(m, &pattern_ops, pages * PG,
+                                       XVM_OBJECT_READONLY, pt, &pm->obj),
+                     0);
+    assert_int_equal(xvm_mmap(pm->vs, &pm->a, pages * PG, XVM_PROT_READ,
+                              XVM_MAP_SHARED, pm->obj, 0),
+                     0);
+}
+
+/* Reads byte p % PG of every page p from `from` on, checking it. */
+static void patmap_read_all(const struct patmap *pm, const struct pattern *pt,
+                            uint64_t from)
+{
+    uint8_t v;
+    for (uint64_t p = from; p < pm->pages; p++) {
+        assert_int_equal(xvm_read(pm->vs, pm->a + p * PG + p % PG, &v, 1), 0);
+        assert_int_equal(v, pattern(pt, p, p % PG));
+    }
+}
+
+static void patmap_down(struct patmap *pm)
+{
+    xvm_vmspace_destroy(pm->vs);
+    xvm_object_release(pm->obj);
+}
+
 static void test_user_pager_ram_pages_private_shared_and_freed(void **state)
 {
     (void)state;
@@ -212,31 +251,20 @@ static void test_user_pager_put_when_ram_runs_out(void **state)
     const uint64_t pages = 200; /* 800 KiB through 512 KiB of RAM */
     xvm_machine *m = machine(512u << 10);
     struct pattern pt = { .seed = 9 };
-    xvm_object *obj;
-    xvm_vmspace *vs;
+    struct patmap pm;
     uint64_t a = 0;
-    uint8_t v;
-    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
-    assert_int_equal(xvm_object_create(m, &pattern_ops, pages * PG,
-                                       XVM_OBJECT_READONLY, &pt, &obj),
-                     0);
-    assert_int_equal(xvm_mmap(vs, &a, pages * PG, RW, XVM_MAP_SHARED, obj, 0),
-                     EACCES);
+    patmap_up(m, &pt, pages, &pm);
     assert_int_equal(
-        xvm_mmap(vs, &a, pages * PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, 0), 0);
+        xvm_mmap(pm.vs, &a, pages * PG, RW, XVM_MAP_SHARED, pm.obj, 0), EACCES);
     for (int round = 0; round < 2; round++)
-        for (uint64_t p = 0; p < pages; p++) {
-            assert_int_equal(xvm_read(vs, a + p * PG + p, &v, 1), 0);
-            assert_int_equal(v, pattern(&pt, p, p));
-        }
+        patmap_read_all(&pm, &pt, 0);
     assert_true(pt.puts > 0);
     assert_true(pt.fills > pages); /* some pages came back twice */
     struct xvm_stats st;
     xvm_machine_stats(m, &st);
     assert_true(st.reclaimed > 0);
     check(m);
-    xvm_vmspace_destroy(vs);
-    xvm_object_release(obj);
+    patmap_down(&pm);
     assert_int_equal(pt.detaches, 1);
     xvm_machine_destroy(m);
 }
@@ -596,36 +624,24 @@ static xvm_machine *machine_with(uint64_t ram, const char *policy,
 static bool scan_keeps_page0(xvm_machine *m, bool pin, unsigned *fills)
 {
     struct pattern pt = { .seed = 5 };
-    const uint64_t pages = 3 * (1u << 20) / PG;
-    xvm_object *obj;
-    xvm_vmspace *vs;
-    uint64_t a = 0;
+    struct patmap pm;
     uint8_t v;
     struct xvm_page_info pi0, pi;
-    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
-    assert_int_equal(xvm_object_create(m, &pattern_ops, pages * PG,
-                                       XVM_OBJECT_READONLY, &pt, &obj),
-                     0);
-    assert_int_equal(
-        xvm_mmap(vs, &a, pages * PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, 0), 0);
-    assert_int_equal(xvm_read(vs, a, &v, 1), 0);
-    assert_int_equal(xvm_page_info(vs, a, &pi0), 0);
+    patmap_up(m, &pt, 3 * (1u << 20) / PG, &pm);
+    assert_int_equal(xvm_read(pm.vs, pm.a, &v, 1), 0);
+    assert_int_equal(xvm_page_info(pm.vs, pm.a, &pi0), 0);
     assert_int_equal(pi0.kind, XVM_PAGE_RAM);
     if (pin) /* frames are numbered from the physical address 0 */
         the_fifo->pinned = (uint32_t)(pi0.pa / PG);
     for (int round = 0; round < 2; round++)
-        for (uint64_t p = 1; p < pages; p++) {
-            assert_int_equal(xvm_read(vs, a + p * PG + p % PG, &v, 1), 0);
-            assert_int_equal(v, pattern(&pt, p, p % PG));
-        }
-    assert_int_equal(xvm_page_info(vs, a, &pi), 0);
+        patmap_read_all(&pm, &pt, 1);
+    assert_int_equal(xvm_page_info(pm.vs, pm.a, &pi), 0);
     bool kept = pi.kind == XVM_PAGE_RAM && pi.pa == pi0.pa;
-    assert_int_equal(xvm_read(vs, a + 9, &v, 1), 0);
+    assert_int_equal(xvm_read(pm.vs, pm.a + 9, &v, 1), 0);
     assert_int_equal(v, pattern(&pt, 0, 9));
     *fills = pt.fills;
     check(m);
-    xvm_vmspace_destroy(vs);
-    xvm_object_release(obj);
+    patmap_down(&pm);
     return kept;
 }
 
@@ -667,33 +683,23 @@ static void test_user_policy_bad_victims_stop_the_scan(void **state)
     for (int mode = 1; mode <= 2; mode++) {
         xvm_machine *m = machine_with(512u << 10, NULL, &fifo_ops);
         struct pattern pt = { .seed = 1 };
-        const uint64_t pages = 256; /* 1 MiB through 512 KiB */
-        xvm_object *obj;
-        xvm_vmspace *vs;
-        uint64_t a = 0, p;
+        struct patmap pm;
         uint8_t v;
         the_fifo->mode = mode;
-        assert_int_equal(xvm_vmspace_create(m, &vs), 0);
-        assert_int_equal(xvm_object_create(m, &pattern_ops, pages * PG,
-                                           XVM_OBJECT_READONLY, &pt, &obj),
-                         0);
-        assert_int_equal(
-            xvm_mmap(vs, &a, pages * PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, 0),
-            0);
+        patmap_up(m, &pt, 256, &pm); /* 1 MiB through 512 KiB */
         /* Mode 2 names the first page queued: wire it, so it cannot go
          * (mlock faults it in: the object's page 0 is the first). */
-        assert_int_equal(xvm_mlock(vs, a, PG), 0);
+        assert_int_equal(xvm_mlock(pm.vs, pm.a, PG), 0);
         int e = 0;
-        for (p = 0; p < pages && e == 0; p++)
-            e = xvm_read(vs, a + p * PG, &v, 1);
+        for (uint64_t p = 0; p < pm.pages && e == 0; p++)
+            e = xvm_read(pm.vs, pm.a + p * PG, &v, 1);
         assert_int_equal(e, ENOMEM);
         assert_true(the_fifo->selects > 0);
         /* Bounded: at most 2 x npages picks per scan. */
         check(m);
-        assert_int_equal(xvm_read(vs, a, &v, 1), 0);
+        assert_int_equal(xvm_read(pm.vs, pm.a, &v, 1), 0);
         assert_int_equal(v, pattern(&pt, 0, 0));
-        xvm_vmspace_destroy(vs);
-        xvm_object_release(obj);
+        patmap_down(&pm);
         xvm_machine_destroy(m);
     }
 }
@@ -747,28 +753,16 @@ static void test_policy_config_choices(void **state)
         .select_victim = oldest,
     };
     struct pattern pt = { .seed = 2 };
-    xvm_object *obj;
-    xvm_vmspace *vs;
-    uint64_t a = 0;
-    uint8_t v;
+    struct patmap pm;
     cfg.policy_ops = &minimal;
     cfg.ram_bytes = 512u << 10;
     assert_int_equal(xvm_machine_create(&cfg, &m), 0);
     struct fifo *f = the_fifo;
-    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
-    assert_int_equal(xvm_object_create(m, &pattern_ops, 256 * PG,
-                                       XVM_OBJECT_READONLY, &pt, &obj),
-                     0);
-    assert_int_equal(
-        xvm_mmap(vs, &a, 256 * PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, 0), 0);
-    for (uint64_t p = 0; p < 256; p++) {
-        assert_int_equal(xvm_read(vs, a + p * PG + 1, &v, 1), 0);
-        assert_int_equal(v, pattern(&pt, p, 1));
-    }
+    patmap_up(m, &pt, 256, &pm);
+    patmap_read_all(&pm, &pt, 0);
     assert_true(f->selects > 0);
     check(m);
-    xvm_vmspace_destroy(vs);
-    xvm_object_release(obj);
+    patmap_down(&pm);
     xvm_machine_destroy(m);
     fifo_destroy(f); /* no destroy member: the state is ours to free */
     /* The built-in clock, wrapped to count its picks. */
@@ -777,19 +771,11 @@ static void test_policy_config_choices(void **state)
     counting.select_victim = counting_select;
     cfg.policy_ops = &counting;
     assert_int_equal(xvm_machine_create(&cfg, &m), 0);
-    pt.fills = 0;
-    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
-    assert_int_equal(xvm_object_create(m, &pattern_ops, 256 * PG,
-                                       XVM_OBJECT_READONLY, &pt, &obj),
-                     0);
-    assert_int_equal(
-        xvm_mmap(vs, &a, 256 * PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, 0), 0);
-    for (uint64_t p = 0; p < 256; p++)
-        assert_int_equal(xvm_read(vs, a + p * PG, &v, 1), 0);
+    patmap_up(m, &pt, 256, &pm);
+    patmap_read_all(&pm, &pt, 0);
     assert_true(wrapped_selects > 0);
     check(m);
-    xvm_vmspace_destroy(vs);
-    xvm_object_release(obj);
+    patmap_down(&pm);
     xvm_machine_destroy(m);
 }
 
