@@ -406,6 +406,39 @@ XVM_API int xvm_fsinfo(xvm_mount *mp,
                        int (*fn)(void *arg, const struct xvm_file_info *fi),
                        void *arg);
 
+/*
+ * The per-file report: what the run did with each regular file of a
+ * mount, counted by the file system and the fault handler as it ran
+ * (doc/figures.md, "Files").  Page figures are distinct pages of the
+ * file, over the whole run.
+ */
+struct xvm_file_report {
+    const char *path;           /* in the image (valid during the call) */
+    uint64_t size;              /* bytes */
+    uint64_t file_pages;        /* pages the file spans */
+    uint64_t pages_touched;     /* asked of its pager by a fault or read() */
+    uint64_t pages_in_place;    /* of those, mapped from flash (XIP) */
+    uint64_t pages_cached;      /* read into the page cache (copy mode,
+                                   read-ahead, XIP fallbacks) */
+    uint64_t pages_copied;      /* copy-on-write copies of its pages
+                                   into anons (data, relocations): one
+                                   per process that wrote the page */
+    uint64_t text_pages_copied; /* of those, in mappings that were ever
+                                   executable: writes to text */
+    uint64_t processes;         /* address spaces that mapped the file
+                                   (exec's own mappings included) */
+    int textrel;                /* an ELF asking for text relocations
+                                   (DT_TEXTREL, DF_TEXTREL) that some
+                                   process mapped */
+};
+/* Calls fn for every regular file of the mount, depth first; a non-zero
+ * return from fn stops the walk and is returned.  Reads nothing that
+ * counts (inspection is quiet). */
+XVM_API int xvm_file_report(xvm_mount *mp,
+                            int (*fn)(void *arg,
+                                      const struct xvm_file_report *fr),
+                            void *arg);
+
 #ifdef __cplusplus
 }
 #endif
