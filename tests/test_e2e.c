@@ -236,7 +236,7 @@ static void read_trace(struct expect *x, const char *path)
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     assert_non_null(fgets(line, sizeof(line), f));
-    assert_string_equal(line, "xipvm-trace 1\n");
+    assert_string_equal(line, XVM_TRACE_HEADER "\n");
     while (fgets(line, sizeof(line), f)) {
         if (line[0] == '#' || line[0] == '\n')
             continue;
@@ -610,7 +610,7 @@ static void test_malformed_traces_name_their_line(void **state)
     static const struct {
         const char *text, *msg;
     } cases[] = {
-        { "xipvm-trace 2\nspawn 1 /bin/prog\n", "line 1:" },
+        { "xipvm-trace 3\nspawn 1 /bin/prog\n", "line 1:" },
         { "spawn 1 /bin/prog\n", "line 1:" },
         { "xipvm-trace 1\n# comment\nspawn 1 /bin/prog\nread 1 0x400000 1\n",
           "line 4:" },

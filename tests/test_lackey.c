@@ -785,19 +785,20 @@ static void test_splits(void **state)
                            "SYSCALL[5,1](56) sys_clone ( 1200011 )   "
                            "clone(fork): process 5 created child 6\n"
                            "I  0040ebf2,3\r\n";
-    const char *want = "xipvm-trace 1\n"
-                       "spawn 1 /bin/busybox\n"
-                       "x 1 0x40ebf0 2\n"
-                       "mmap 1 0x40000000 1048576 rw- private,fixed\n"
-                       "r 1 0x400ffffc 4\n"
-                       "mmap 1 0x40100000 1048576 rw- private,fixed\n"
-                       "r 1 0x40100000 4\n"
-                       "w 1 0x5ebffc 4\n"
-                       "mmap 1 0x40200000 1048576 rw- private,fixed\n"
-                       "w 1 0x402ec000 4\n"
-                       "r 1 0x5eb000 4\n"
-                       "w 1 0x5eb000 4\n"
-                       "x 1 0x40ebf2 3\n";
+    const char *want =
+        XVM_TRACE_HEADER "\n"
+                         "spawn 1 /bin/busybox\n"
+                         "x 1 0x40ebf0 2\n"
+                         "mmap 1 0x40000000 1048576 rw- private,fixed\n"
+                         "r 1 0x400ffffc 4\n"
+                         "mmap 1 0x40100000 1048576 rw- private,fixed\n"
+                         "r 1 0x40100000 4\n"
+                         "w 1 0x5ebffc 4\n"
+                         "mmap 1 0x40200000 1048576 rw- private,fixed\n"
+                         "w 1 0x402ec000 4\n"
+                         "r 1 0x5eb000 4\n"
+                         "w 1 0x5eb000 4\n"
+                         "x 1 0x40ebf2 3\n";
 
     (void)state;
     assert_int_equal(

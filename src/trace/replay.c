@@ -16,7 +16,7 @@ struct xvm_replay {
     xvm_machine *m;
     xvm_mount *mp;
     uint64_t lines, events, mismatches;
-    int header_seen;
+    int version; /* the header's; 0 before it */
     struct xvm_trace_event ev;
     uint32_t last_pid; /* pid -> vmspace cache for the hot path */
     xvm_vmspace *last_vs;
@@ -109,6 +109,31 @@ static int do_mmap(struct xvm_replay *r, xvm_vmspace *vs)
     return error;
 }
 
+/* pread: the file's bytes through read(), then copied out to memory. */
+static int do_pread(struct xvm_replay *r, xvm_vmspace *vs)
+{
+    struct xvm_trace_event *ev = &r->ev;
+    uint64_t done = 0;
+    xvm_file *f;
+    if (r->mp == NULL)
+        return ENOENT;
+    int error = xvm_open(r->mp, ev->path, XVM_O_RDONLY, &f);
+    if (error)
+        return error;
+    while (error == 0 && done < ev->len) {
+        size_t n = ev->len - done < CHUNK ? (size_t)(ev->len - done) : CHUNK;
+        size_t got = 0;
+        error = xvm_pread(f, ev->off + done, r->buf, n, &got);
+        if (error == 0 && got > 0)
+            error = xvm_write(vs, ev->addr + done, r->buf, got);
+        if (got < n)
+            break; /* the end of the file */
+        done += n;
+    }
+    xvm_close(f);
+    return error;
+}
+
 static int run_event(struct xvm_replay *r, int *differs)
 {
     struct xvm_trace_event *ev = &r->ev;
@@ -139,6 +164,7 @@ static int run_event(struct xvm_replay *r, int *differs)
     case XVM_T_MMAP: return do_mmap(r, vs);
     case XVM_T_MUNMAP: return xvm_munmap(vs, ev->addr, ev->len);
     case XVM_T_MPROTECT: return xvm_mprotect(vs, ev->addr, ev->len, ev->prot);
+    case XVM_T_PREAD: return do_pread(r, vs);
     default: return do_access(r, vs, differs);
     }
 }
@@ -156,18 +182,17 @@ int xvm_replay_line(xvm_replay *r, char *line, int *mismatch, char *msg,
     const char *why = NULL;
     *mismatch = 0;
     r->lines++;
-    if (!r->header_seen) {
-        if (xvm_trace_check_header(line) != 0) {
+    if (r->version == 0) {
+        if ((r->version = xvm_trace_header_version(line)) == 0) {
             snprintf(msg, msglen,
                      "line %llu: not a trace: the first line "
-                     "must be '" XVM_TRACE_HEADER "'",
+                     "must be '" XVM_TRACE_HEADER "' (or 'xipvm-trace 1')",
                      (unsigned long long)r->lines);
             return EINVAL;
         }
-        r->header_seen = 1;
         return 0;
     }
-    int rc = xvm_trace_parse_line(line, &r->ev, &why);
+    int rc = xvm_trace_parse_line_v(line, r->version, &r->ev, &why);
     if (rc < 0) {
         snprintf(msg, msglen, "line %llu: %s", (unsigned long long)r->lines,
                  why ? why : "malformed");
