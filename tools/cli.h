@@ -51,6 +51,15 @@ char *input_line(struct input *in, int *err);
 uint64_t input_bytes(const struct input *in); /* compressed bytes read */
 void input_close(struct input *in);
 
+/* Output written whole or not at all (a temporary file renamed at the
+ * end); .gz and .zst compress; "-" is standard output. */
+struct output;
+FILE *output_open(const char *path, struct output **o, char *err,
+                  size_t errlen);
+/* => 0 once the file is in place; -1 (message in err, nothing left). */
+int output_commit(struct output *o, char *err, size_t errlen);
+void output_abort(struct output *o);
+
 /* One replay: the library's report, its timeline (copied out before the
  * machine goes), and how long it took. */
 struct run_result {
@@ -81,5 +90,6 @@ int write_svg(const char *path, const struct run_result *xip,
 int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_fsinfo(int argc, char **argv);
+int cmd_mkimage(int argc, char **argv);
 
 #endif
