@@ -151,6 +151,21 @@ XVM_API int xvm_replay_line(xvm_replay *r, char *line, int *mismatch, char *msg,
 XVM_API void xvm_replay_totals(const xvm_replay *r,
                                struct xvm_replay_totals *t);
 
+/*
+ * Several traces on one machine, as a product runs several programs:
+ * announce n sources before the first line, then feed each source's
+ * lines (its header first) with xvm_replay_line_from, interleaved as the
+ * caller likes (xipvm run: slices of events).  With n > 1 every source's
+ * pids are renumbered apart (machine pids 1, 2, ... in order of first
+ * appearance, fork children included) and its mark labels become
+ * "SRC:LABEL" (SRC from 1); line numbers in messages are the source's.
+ * xvm_replay_line is source 0.  => 0, EINVAL (after the first line, n
+ * 0, or src out of range), ENOMEM, ERANGE (pids run out).
+ */
+XVM_API int xvm_replay_sources(xvm_replay *r, unsigned n);
+XVM_API int xvm_replay_line_from(xvm_replay *r, unsigned src, char *line,
+                                 int *mismatch, char *msg, size_t msglen);
+
 #ifdef __cplusplus
 }
 #endif

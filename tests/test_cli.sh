@@ -97,6 +97,17 @@ assert sum(d["ram_peak"].values()) == d["ram_peak_total"], d["ram_peak"]
 assert d["vm_page_metadata_bytes"] == d["ram_pages"] * d["vm_page_bytes"]
 # The timeline spans the run from its start.
 assert d["timeline"][0]["at"] == 0 and d["timeline"][-1]["at"] == d["events"]
+# Per file: busybox's header page (exec's read, then the r), the text page
+# fetched, the page under the start of bss (exec's copy-on-write); one
+# process mapped it; in place under XIP, cached in copy mode.
+f = d["files"]["/bin/busybox"]
+assert f["pages_touched"] == 3 and f["processes"] == 1, f
+assert f["pages_copied"] == 1 and f["text_pages_copied"] == 0, f
+assert f["file_pages"] == (f["size"] + 4095) // 4096 and f["textrel"] == 0, f
+if mode == "copy":
+    assert f["pages_cached"] == 3 and f["pages_in_place"] == 0, f
+else:
+    assert f["pages_in_place"] == 3 and f["pages_cached"] == 0, f
 EOF
 }
 expect 0 "run --json (xip)" -- $RUN --json "$T/clean.trace"
@@ -118,6 +129,8 @@ for k in ("pages", "pages_peak", "ram_now", "ram_peak"):
     keys |= set(d[k])
 for s in d["timeline"]:
     keys |= set(s) | set(s["ram"])
+for f in d["files"].values():
+    keys |= set(f)
 missing = sorted(k for k in keys if "`%s`" % k not in doc)
 assert not missing, "not in doc/figures.md: %s" % missing
 EOF

@@ -22,16 +22,23 @@ struct run_opts {
     int readahead;   /* -1: the mount's default */
     bool json;
     const char *svg;
-    const char *trace;
+    const char *trace; /* the first TRACE */
+    /* several traces at once: each trace's processes renumbered apart,
+     * interleaved in slices of `slice` events (--slice, default 10000) */
+    const char **traces;
+    int ntraces;
+    uint64_t slice;
 };
 
 /* => 0 and *v for sizes like 64M, 1G, 4096, 0x1000; else -1. */
 int parse_size(const char *s, uint64_t *v);
 int parse_uint(const char *s, uint64_t max, uint64_t *v);
 /* Parses --image, --xip/--copy, --machine, --ram, --fault-ahead,
- * --readahead, --json, --svg and one positional TRACE.
+ * --readahead, --json, --svg, --slice and the positional TRACEs.
  * => 0, or prints the problem and returns 2. */
 int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace);
+/* Frees what parse_run_opts allocated (its list of traces). */
+void run_opts_free(struct run_opts *o);
 
 /* A machine with the image on flash, mounted. */
 struct world {
@@ -60,8 +67,8 @@ FILE *output_open(const char *path, struct output **o, char *err,
 int output_commit(struct output *o, char *err, size_t errlen);
 void output_abort(struct output *o);
 
-/* One replay: the library's report, its timeline (copied out before the
- * machine goes), and how long it took. */
+/* One replay: the library's report, its timeline and per-file report
+ * (copied out before the machine goes), and how long it took. */
 struct run_result {
     struct xvm_report rep;
     uint64_t lines, events, mismatches;
@@ -69,6 +76,8 @@ struct run_result {
     size_t nsamples;
     struct xvm_mark *marks;
     size_t nmarks;
+    struct xvm_file_report *files; /* every regular file; paths owned */
+    size_t nfiles;
     double seconds;
 };
 /* => 0 (mismatches counted in r), or 1 after printing an error (r then
@@ -83,6 +92,8 @@ void print_json_report(FILE *out, const struct xvm_report *rep,
                        const char *ind);
 /* RAM by kind (bytes) as a JSON object. */
 void print_json_ram(FILE *out, const uint64_t *ram);
+/* The per-file report as a JSON object: path -> figures. */
+void print_json_files(FILE *out, const struct run_result *r, const char *ind);
 
 int write_svg(const char *path, const struct run_result *xip,
               const struct run_result *copy);
