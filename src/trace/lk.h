@@ -70,6 +70,7 @@ struct lk_sys {
     uint64_t line;
     int used;       /* slot in use (pending tables) */
     int completion; /* delivered at its [async] completion line */
+    int partial;    /* execve's path cut short with the log's end */
     int has_path;
     char path[LK_PATH_MAX]; /* the string shown after a pointer argument;
                                last: clearing the rest stops here */
@@ -97,6 +98,7 @@ struct lklog {
     char *buf; /* LK_LINE_MAX + 1 */
     size_t have, pos;
     int eof, skipping, pushback;
+    int cut;    /* the last line had no end (an execve's) */
     char *line; /* the current line (NUL-terminated), len bytes */
     size_t len;
     /* the preamble */
@@ -229,6 +231,7 @@ struct lk_event {
     uint32_t hpid; /* LS_FORK: the child; LS_WAIT: the one waited for,
                       0 for any child */
     uint32_t path; /* LS_EXEC: the path as given to execve */
+    int partial;   /* LS_EXEC: only the path's start is known */
     uint64_t line;
 };
 

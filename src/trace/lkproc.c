@@ -1015,6 +1015,7 @@ static int do_syscall(struct lkimp *im, struct lkproc *p, struct lklog *l,
         if (!s->has_path)
             return lklog_bad(l, s->line, "execve without its path");
         ev->sync = LS_EXEC;
+        ev->partial = s->partial;
         if ((ev->path = str_intern(im, s->path)) == 0)
             return nomem(im);
         return 0;
@@ -1042,6 +1043,7 @@ int lkproc_step(struct lkimp *im, struct lkproc *p, struct lk_event *ev)
     struct lk_item it;
     int r;
     ev->sync = LS_NONE;
+    ev->partial = 0;
     for (;;) {
         if ((r = lklog_next(&p->log, &it)) != 0)
             return r;

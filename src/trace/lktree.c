@@ -219,7 +219,7 @@ static int exec_target(struct tree *t, const char *path, char *prog, size_t cap,
  * starts the new image.  given: execve's path (NULL for the root).
  */
 static int start_image(struct tree *t, struct lkproc *p, struct seg *s,
-                       const char *given, uint64_t line)
+                       const char *given, int partial, uint64_t line)
 {
     char full[LK_PATH_MAX], prog[LK_PATH_MAX], extra[2][LK_PATH_MAX];
     char *words[XVM_TRACE_MAX_ARGS + 2];
@@ -234,7 +234,9 @@ static int start_image(struct tree *t, struct lkproc *p, struct seg *s,
         return trace_fail(t->im.e, E2BIG, "%s: more than %d arguments", s->file,
                           XVM_TRACE_MAX_ARGS);
     }
-    if (given != NULL && (nw == 0 || strcmp(words[0], given) != 0)) {
+    if (given != NULL &&
+        (nw == 0 || (partial ? strncmp(words[0], given, strlen(given))
+                             : strcmp(words[0], given)) != 0)) {
         r = trace_fail(t->im.e, ENOENT,
                        "%s: its process ran execve(%s) (line %llu of its log "
                        "before), but this log runs %s: a log was lost (a "
@@ -246,7 +248,7 @@ static int start_image(struct tree *t, struct lkproc *p, struct seg *s,
         return r;
     }
     /* the program: execve's path, the option's, or the command's */
-    const char *name = given                  ? given
+    const char *name = given                  ? words[0]
                        : t->o->exec_host_path ? t->o->exec_host_path
                        : nw > 0               ? words[0]
                                               : "";
@@ -343,7 +345,7 @@ static int do_fork(struct tree *t, struct lkproc *p, uint32_t child,
     return run(t, c, 1);
 }
 
-static int do_exec(struct tree *t, struct lkproc *p, uint32_t path,
+static int do_exec(struct tree *t, struct lkproc *p, uint32_t path, int partial,
                    uint64_t line)
 {
     const char *given = str_of(&t->im, path);
@@ -354,7 +356,7 @@ static int do_exec(struct tree *t, struct lkproc *p, uint32_t path,
                           "there is no log of what it ran: a log was lost",
                           p->log.name, (unsigned long long)line,
                           (unsigned)p->hpid, given);
-    return start_image(t, p, s, given, line);
+    return start_image(t, p, s, given, partial, line);
 }
 
 /* Runs p until it exits, or (fresh: a child just forked) until it has
@@ -378,8 +380,8 @@ static int run(struct tree *t, struct lkproc *p, int fresh)
         if (ev.sync == LS_FORK) {
             r = do_fork(t, p, ev.hpid, ev.line);
         } else if (ev.sync == LS_EXEC) {
-            if ((r = do_exec(t, p, ev.path, ev.line)) == 0 && fresh &&
-                !p->yielded) {
+            if ((r = do_exec(t, p, ev.path, ev.partial, ev.line)) == 0 &&
+                fresh && !p->yielded) {
                 p->yielded = 1;
                 p->state = P_SUSPENDED;
                 break;
@@ -565,7 +567,7 @@ int lackey_import_dir(const char *dir, FILE *out, const struct lackey_opts *o,
         r = tw_header(w);
     }
     if (r == 0)
-        r = start_image(&t, root, &t.segs[0], NULL, 0);
+        r = start_image(&t, root, &t.segs[0], NULL, 0, 0);
     if (r == 0)
         r = run(&t, root, 0);
     /* the rest, in fork order, each to its exit */
