@@ -197,12 +197,18 @@ static enum lk_sc sc_of(const char *s, size_t n)
     return SC_OTHER;
 }
 
-/* => past a decimal or 0x hex number at p, or NULL. */
+/* => past a decimal (maybe negative: two's complement) or 0x hex number
+ *    at p, or NULL. */
 static const char *number(const char *p, uint64_t *v)
 {
     const signed char *hv = hexval();
     const char *start;
     uint64_t x = 0;
+    if (p[0] == '-' && p[1] >= '0' && p[1] <= '9') {
+        const char *q = number(p + 1, &x);
+        *v = 0 - x;
+        return q;
+    }
     if (p[0] == '0' && p[1] == 'x') {
         for (start = p += 2; hv[(unsigned char)*p] != 0 && p - start < 16; p++)
             x = x << 4 | (uint64_t)(hv[(unsigned char)*p] - 1);

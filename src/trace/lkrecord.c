@@ -2,13 +2,16 @@
  * lkrecord.c - running valgrind lackey over a whole process tree and
  * keeping one log per process image.
  *
- * valgrind (--trace-children=yes, --log-file=DIR/log.%p) opens a new log
- * in a forked child and again in every exec'd image, truncating a file
- * of the same name: a process that forks and then execs would lose the
- * part before its exec.  So each log is renamed the moment it appears
- * (inotify): DIR/NNNNNNNN.PID.log, in creation order.  Should a process
- * exec before its log was renamed, the import sees a log missing and
- * says so.
+ * valgrind (--trace-children=yes, --log-file=DIR/log.%p.%n) opens a new
+ * log in a forked child and again in every exec'd image, truncating a
+ * file of the same name.  %n, valgrind's count of the logs a process
+ * opened, keeps a child's log before its exec (log.PID.2, or more) apart
+ * from the log of what it execs (log.PID.1: the count restarts at every
+ * exec); and each log is renamed the moment it appears (inotify), to
+ * DIR/NNNNNNNN.PID.log in creation order, so that a second exec in the
+ * same process (log.PID.1 again) finds the name free.  Should a log
+ * still be lost (an exec chain faster than the renaming), the import
+ * sees one missing and says so.
  *
  * valgrind runs under a helper that leads a process group of its own and
  * is the subreaper of the tree, so that the recording waits for every
@@ -84,13 +87,14 @@ struct collector {
     struct trace_err *e;
 };
 
-/* Renames one new log out of valgrind's way. */
+/* Renames one new log (log.PID.N) out of valgrind's way. */
 static int keep(struct collector *c, const char *name)
 {
     char to[64];
     if (strncmp(name, "log.", 4) != 0)
         return 0; /* one of ours */
-    snprintf(to, sizeof(to), "%08u.%s.log", ++c->seq, name + 4);
+    snprintf(to, sizeof(to), "%08u.%.*s.log", ++c->seq,
+             (int)strcspn(name + 4, "."), name + 4);
     if (renameat(c->dfd, name, c->dfd, to) != 0)
         return trace_fail(c->e, errno, "%s/%s: %s", c->dir, name,
                           strerror(errno));
@@ -196,7 +200,7 @@ static int collect(const char *const *argv, const char *dir,
 
     if ((r = find_program(argv[0], prog, sizeof(prog))) != 0)
         return trace_fail(e, r, "%s: %s", argv[0], strerror(r));
-    snprintf(logopt, sizeof(logopt), "--log-file=%s/log.%%p", dir);
+    snprintf(logopt, sizeof(logopt), "--log-file=%s/log.%%p.%%n", dir);
     if ((c.dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         return trace_fail(e, errno, "%s: %s", dir, strerror(errno));
     c.ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);

@@ -353,9 +353,14 @@ static int do_exec(struct tree *t, struct lkproc *p, uint32_t path, int partial,
     if (s == NULL || s->fork_child)
         return trace_fail(t->im.e, ENOENT,
                           "%s: line %llu: process %u ran execve(%s), but "
-                          "there is no log of what it ran: a log was lost",
+                          "there is no log of what it ran: %s",
                           p->log.name, (unsigned long long)line,
-                          (unsigned)p->hpid, given);
+                          (unsigned)p->hpid, given,
+                          strcmp(given, "/proc/self/exe") == 0
+                              ? "valgrind cannot run /proc/self/exe (that is "
+                                "valgrind itself): run programs by their "
+                                "path"
+                              : "a log was lost");
     return start_image(t, p, s, given, partial, line);
 }
 
