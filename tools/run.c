@@ -29,8 +29,10 @@ static int keep_timeline(xvm_machine *m, struct run_result *r)
     r->marks = malloc((tl.nmarks ? tl.nmarks : 1) * sizeof(*r->marks));
     if (r->samples == NULL || r->marks == NULL)
         return -1;
-    memcpy(r->samples, tl.samples, tl.nsamples * sizeof(*r->samples));
-    memcpy(r->marks, tl.marks, tl.nmarks * sizeof(*r->marks));
+    if (tl.nsamples)
+        memcpy(r->samples, tl.samples, tl.nsamples * sizeof(*r->samples));
+    if (tl.nmarks)
+        memcpy(r->marks, tl.marks, tl.nmarks * sizeof(*r->marks));
     r->nsamples = tl.nsamples;
     r->nmarks = tl.nmarks;
     return 0;

@@ -5,16 +5,13 @@
  * on write and address spaces it gave.  Records live as long as the
  * mount, by inode, whatever becomes of the file's vnode; they are
  * instrumentation, in host memory, and charge nothing to the machine.
+ * A file's pages are kept in a hash by page: the memory is that of the
+ * pages used, whatever size the file (or a corrupt image) claims.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "vfs.h"
-
-static uint64_t words(uint64_t npages)
-{
-    return (npages + 63) / 64;
-}
 
 int acct_get(struct xvm_mount *mp, uint32_t ino, uint64_t size,
              struct file_acct **out)
@@ -25,19 +22,13 @@ int acct_get(struct xvm_mount *mp, uint32_t ino, uint64_t size,
         *out = (struct file_acct *)(uintptr_t)v;
         return 0;
     }
-    uint64_t npages = pg_round(c, size) >> c->pgshift;
     struct file_acct *a = core_zalloc(c, sizeof(*a));
     if (a == NULL)
         return ENOMEM;
     a->ino = ino;
-    a->npages = npages;
-    if (npages > 0 &&
-        (a->bits = core_zalloc(c, ACCT_MAPS * words(npages) * 8)) == NULL) {
-        core_free(c, a);
-        return ENOMEM;
-    }
+    a->npages = pg_round(c, size) >> c->pgshift;
+    hmap_init(&a->bits);
     if (hmap_put(c, &mp->accts, ino, (uint64_t)(uintptr_t)a) != 0) {
-        core_free(c, a->bits);
         core_free(c, a);
         return ENOMEM;
     }
@@ -52,16 +43,15 @@ const struct file_acct *acct_find(const struct xvm_mount *mp, uint32_t ino)
                                          : NULL;
 }
 
-void acct_page(struct file_acct *a, enum acct_map which, uint64_t pgidx)
+void acct_page(struct core *c, struct file_acct *a, enum acct_map which,
+               uint64_t pgidx)
 {
-    if (pgidx >= a->npages)
+    uint64_t v = 0, bit = UINT64_C(1) << which;
+    if (pgidx >= a->npages || (hmap_get(&a->bits, pgidx, &v) && (v & bit)))
         return;
-    uint64_t *w = &a->bits[which * words(a->npages) + pgidx / 64];
-    uint64_t bit = UINT64_C(1) << (pgidx % 64);
-    if (*w & bit)
-        return;
-    *w |= bit;
-    a->pages[which]++;
+    /* bookkeeping of the report: a failure to grow loses a count */
+    if (hmap_put(c, &a->bits, pgidx, v | bit) == 0)
+        a->pages[which]++;
 }
 
 struct file_acct *vnode_acct(const struct xvm_object *obj)
@@ -77,7 +67,7 @@ void acct_fini(struct xvm_mount *mp)
     uint64_t v;
     for (size_t i = 0; hmap_next(&mp->accts, &i, NULL, &v);) {
         struct file_acct *a = (struct file_acct *)(uintptr_t)v;
-        core_free(c, a->bits);
+        hmap_fini(c, &a->bits);
         core_free(c, a);
     }
     hmap_fini(c, &mp->accts);

@@ -45,7 +45,7 @@ enum acct_map {
 struct file_acct {
     uint32_t ino;
     uint64_t npages;
-    uint64_t *bits;            /* ACCT_MAPS bitmaps of npages bits */
+    struct hmap bits;          /* page -> the maps it is in, a bit each */
     uint64_t pages[ACCT_MAPS]; /* bits set in each */
     uint64_t copied;           /* copy-on-write copies of its pages */
     uint64_t text_copied;      /* of those, in executable mappings */
@@ -114,7 +114,8 @@ int acct_get(struct xvm_mount *mp, uint32_t ino, uint64_t size,
 /* => the record of ino, or NULL when nothing was ever counted for it. */
 const struct file_acct *acct_find(const struct xvm_mount *mp, uint32_t ino);
 /* Page pgidx of the file enters map which (counted once). */
-void acct_page(struct file_acct *a, enum acct_map which, uint64_t pgidx);
+void acct_page(struct core *c, struct file_acct *a, enum acct_map which,
+               uint64_t pgidx);
 /* => the record behind a vnode's object, or NULL for other objects. */
 struct file_acct *vnode_acct(const struct xvm_object *obj);
 /* Frees every record of the mount. */

@@ -53,7 +53,7 @@ static int xip_get(struct xvm_object *obj, uint64_t off, unsigned flags,
     bool count = !(flags & PGO_LOCKED) && !core_is_quiet(vfs->core);
     uint64_t pgidx = off >> vfs->core->pgshift;
     if (count)
-        acct_page(vp->acct, ACCT_TOUCHED, pgidx);
+        acct_page(vp->mp->vfs->core, vp->acct, ACCT_TOUCHED, pgidx);
     /* A fallback copy made earlier. */
     if ((*pg = object_page(obj, off)) != PAGEH_NONE)
         return 0;
@@ -64,7 +64,7 @@ static int xip_get(struct xvm_object *obj, uint64_t off, unsigned flags,
     case XIP_DEVICE:
         *pg = page_device(pa);
         if (count)
-            acct_page(vp->acct, ACCT_IN_PLACE, pgidx);
+            acct_page(vp->mp->vfs->core, vp->acct, ACCT_IN_PLACE, pgidx);
         return 0;
     case XIP_HOLE:
         *pg = vfs->ph->zero_page;

@@ -162,6 +162,16 @@ static int iv_insert_at(struct ivals *v, size_t i, const struct ival *x)
     return 0;
 }
 
+/* Splits interval i at address at (inside it) into two. */
+static int iv_split(struct ivals *v, size_t i, uint64_t at)
+{
+    struct ival right = v->v[i];
+    right.off += at - right.lo;
+    right.lo = at;
+    v->v[i].hi = at;
+    return iv_insert_at(v, i + 1, &right);
+}
+
 /* Removes [lo, hi) from v, splitting what straddles it. */
 static int iv_remove(struct ivals *v, uint64_t lo, uint64_t hi)
 {
@@ -169,11 +179,10 @@ static int iv_remove(struct ivals *v, uint64_t lo, uint64_t hi)
     while (i < v->n && v->v[i].lo < hi) {
         struct ival *x = &v->v[i];
         if (x->lo < lo && x->hi > hi) { /* the middle goes: two remain */
-            struct ival right = *x;
-            right.off += hi - x->lo;
-            right.lo = hi;
-            x->hi = lo;
-            return iv_insert_at(v, i + 1, &right);
+            if (iv_split(v, i, hi) != 0)
+                return ENOMEM;
+            v->v[i].hi = lo;
+            return 0;
         }
         if (x->lo < lo) {
             x->hi = lo;
@@ -230,24 +239,13 @@ static int iv_copy(struct ivals *to, const struct ivals *from)
 static int iv_protect(struct ivals *v, uint64_t lo, uint64_t hi, uint8_t prot)
 {
     for (size_t i = iv_find(v, lo); i < v->n && v->v[i].lo < hi; i++) {
-        struct ival x = v->v[i];
-        if (x.lo < lo) { /* keep the left part, go on with the rest */
-            struct ival right = x;
-            right.off += lo - x.lo;
-            right.lo = lo;
-            v->v[i].hi = lo;
-            if (iv_insert_at(v, i + 1, &right) != 0)
+        if (v->v[i].lo < lo) { /* the left part keeps its prot */
+            if (iv_split(v, i, lo) != 0)
                 return ENOMEM;
             continue;
         }
-        if (x.hi > hi) {
-            struct ival right = x;
-            right.off += hi - x.lo;
-            right.lo = hi;
-            v->v[i].hi = hi;
-            if (iv_insert_at(v, i + 1, &right) != 0)
-                return ENOMEM;
-        }
+        if (v->v[i].hi > hi && iv_split(v, i, hi) != 0)
+            return ENOMEM;
         v->v[i].prot = prot;
     }
     return 0;
@@ -1079,7 +1077,7 @@ int lkproc_new(struct lkimp *im, struct lkproc **out)
 
 int lkproc_fork(struct lkimp *im, const struct lkproc *pp, struct lkproc **out)
 {
-    struct lkproc *c;
+    struct lkproc *c = NULL;
     int r = lkproc_new(im, &c);
     if (r)
         return r;

@@ -318,7 +318,7 @@ static int do_fork(struct tree *t, struct lkproc *p, uint32_t child,
                    uint64_t line)
 {
     struct seg *s = next_seg(t, child);
-    struct lkproc *c;
+    struct lkproc *c = NULL;
     int r;
     if (s == NULL || !s->fork_child)
         return trace_fail(
@@ -442,7 +442,7 @@ static void tree_fini(struct tree *t)
 static int new_root(struct tree *t, struct lkproc **out)
 {
     char cwd[LK_PATH_MAX];
-    struct lkproc *p;
+    struct lkproc *p = NULL;
     int r = lkproc_new(&t->im, &p);
     if (r)
         return r;
@@ -491,7 +491,7 @@ int lackey_import(FILE *in, FILE *out, const struct lackey_opts *o,
     struct trace_err e;
     struct twriter *w;
     struct tree t;
-    struct lkproc *p;
+    struct lkproc *p = NULL;
     int r;
 
     if (st == NULL)
@@ -549,7 +549,7 @@ int lackey_import_dir(const char *dir, FILE *out, const struct lackey_opts *o,
     struct trace_err e;
     struct twriter *w;
     struct tree t;
-    struct lkproc *root;
+    struct lkproc *root = NULL;
     int r;
 
     if (st == NULL)
