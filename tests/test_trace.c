@@ -660,7 +660,10 @@ static void gen_body(uint64_t *s, struct xvm_trace_event *ev, char **pool)
     case XVM_T_SPAWN:
     case XVM_T_EXEC:
         ev->path = gen_str(s, pool);
-        ev->argc = (unsigned)(tm_prng(s) % (XVM_TRACE_MAX_ARGS + 1));
+        /* mostly a few, sometimes up to the most a line may hold */
+        ev->argc = (unsigned)(tm_prng(s) % 64 == 0
+                                  ? tm_prng(s) % (XVM_TRACE_MAX_ARGS + 1)
+                                  : tm_prng(s) % 9);
         for (unsigned i = 0; i < ev->argc; i++)
             ev->argv[i] = gen_str(s, pool);
         break;

@@ -60,7 +60,7 @@ static void print_files(const struct run_result *r)
             continue;
         if (!any++)
             printf("\n  %-44s %7s %8s %8s %7s %7s %5s %6s\n", "files, pages",
-                   "size", "touched", "in place", "cached", "copied", "text",
+                   "pages", "touched", "in place", "cached", "copied", "text",
                    "procs");
         put_path(f->path, 44);
         printf(" %7llu %8llu %8llu %7llu %7llu %5llu %6llu\n",
