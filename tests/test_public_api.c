@@ -12,7 +12,7 @@
 
 #include "xipvm.h"
 
-static void test_public_api_round_trip(void **state)
+static void test_public_api_calls_work_through_the_shared_library(void **state)
 {
     (void)state;
     struct xvm_config cfg;
@@ -61,7 +61,7 @@ static void test_public_api_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_public_api_round_trip),
+        cmocka_unit_test(test_public_api_calls_work_through_the_shared_library),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
