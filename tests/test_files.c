@@ -160,7 +160,7 @@ static uint64_t map_file(xvm_mount *mp, xvm_vmspace *vs, const char *path,
     return va;
 }
 
-static void test_report_counts_each_files_pages(void **state)
+static void test_files_report_counts_each_files_pages_by_hand(void **state)
 {
     struct fixture *fx = *state;
     for (int xip = 0; xip < 2; xip++) {
@@ -251,7 +251,7 @@ static void test_report_counts_each_files_pages(void **state)
     }
 }
 
-static void test_report_bad_arguments(void **state)
+static void test_files_report_without_a_mount_is_einval(void **state)
 {
     (void)state;
     assert_int_equal(xvm_file_report(NULL, collect, NULL), EINVAL);
@@ -260,9 +260,9 @@ static void test_report_bad_arguments(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_report_bad_arguments),
-        cmocka_unit_test_setup_teardown(test_report_counts_each_files_pages,
-                                        setup, teardown),
+        cmocka_unit_test(test_files_report_without_a_mount_is_einval),
+        cmocka_unit_test_setup_teardown(
+            test_files_report_counts_each_files_pages_by_hand, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

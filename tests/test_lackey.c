@@ -785,7 +785,7 @@ static void test_lackey_import_of_static_pie_writes_its_known_pages(
     import_prog(*state, 1);
 }
 
-static void test_lackey_record_counts_forks_of_the_program(void **state)
+static void test_lackey_record_follows_the_forks_of_the_program(void **state)
 {
     struct fixture *f = *state;
     const char *argv[] = { BUSYBOX, "sh", "-c", "true|true", NULL };
@@ -1150,7 +1150,8 @@ int main(void)
             test_lackey_import_of_static_pie_writes_its_known_pages, setup,
             teardown),
         cmocka_unit_test_setup_teardown(
-            test_lackey_record_counts_forks_of_the_program, setup, teardown),
+            test_lackey_record_follows_the_forks_of_the_program, setup,
+            teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

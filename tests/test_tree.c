@@ -628,7 +628,7 @@ static void replay(struct tm_world *w, const char *trace, unsigned ntimes,
     xvm_replay_destroy(r);
 }
 
-static void test_per_file_pages_match_the_logs(void **state)
+static void test_tree_per_file_pages_match_the_raw_logs(void **state)
 {
     struct fixture *fx = *state;
     const struct ctx *c = fx->c;
@@ -692,7 +692,7 @@ static void test_per_file_pages_match_the_logs(void **state)
  * the copies on write three times as many; events add up; the traces'
  * pids were renumbered apart (else the second spawn would fail).
  */
-static void test_several_traces_at_once(void **state)
+static void test_tree_several_traces_at_once_share_the_files(void **state)
 {
     struct fixture *fx = *state;
     struct tm_world w1, w3;
@@ -765,7 +765,7 @@ static void expect_bad(const char *const *logs, int n, int want,
         fail_msg("error %d `%s', expected %d and `%s'", r, err, want, msg);
 }
 
-static void test_logs_made_by_hand_interleave_by_the_rule(void **state)
+static void test_tree_logs_made_by_hand_interleave_by_the_rule(void **state)
 {
     /* 100 forks 101, which execs busybox again; 100 waits for it */
     const char *logs[] = {
@@ -800,7 +800,7 @@ static void test_logs_made_by_hand_interleave_by_the_rule(void **state)
 }
 
 /* Malformed, truncated and missing logs: a clear error with the line. */
-static void test_bad_logs_are_refused_with_their_line(void **state)
+static void test_tree_bad_logs_are_refused_with_their_line(void **state)
 {
     (void)state;
     expect_bad((const char *[]){ PRE(100) ENTRY "I  0040eb" }, 1, EINVAL,
@@ -854,10 +854,10 @@ static void test_bad_logs_are_refused_with_their_line(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_logs_made_by_hand_interleave_by_the_rule),
-        cmocka_unit_test(test_bad_logs_are_refused_with_their_line),
-        cmocka_unit_test(test_per_file_pages_match_the_logs),
-        cmocka_unit_test(test_several_traces_at_once),
+        cmocka_unit_test(test_tree_logs_made_by_hand_interleave_by_the_rule),
+        cmocka_unit_test(test_tree_bad_logs_are_refused_with_their_line),
+        cmocka_unit_test(test_tree_per_file_pages_match_the_raw_logs),
+        cmocka_unit_test(test_tree_several_traces_at_once_share_the_files),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
