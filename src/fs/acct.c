@@ -47,7 +47,9 @@ void acct_page(struct core *c, struct file_acct *a, enum acct_map which,
                uint64_t pgidx)
 {
     uint64_t v = 0, bit = UINT64_C(1) << which;
-    if (pgidx >= a->npages || (hmap_get(&a->bits, pgidx, &v) && (v & bit)))
+    /* inspection counts nothing */
+    if (core_is_quiet(c) || pgidx >= a->npages ||
+        (hmap_get(&a->bits, pgidx, &v) && (v & bit)))
         return;
     /* bookkeeping of the report: a failure to grow loses a count */
     if (hmap_put(c, &a->bits, pgidx, v | bit) == 0)

@@ -49,9 +49,8 @@ static int cache_fill(struct vnode *vp, uint64_t off, pageh *pg)
         return error;
     }
     vp->mp->vfs->pagecache_fills++;
-    if (!core_is_quiet(obj->objs->core))
-        acct_page(vp->mp->vfs->core, vp->acct, ACCT_CACHED,
-                  off >> obj->objs->core->pgshift);
+    acct_page(vp->mp->vfs->core, vp->acct, ACCT_CACHED,
+              off >> obj->objs->core->pgshift);
     return 0;
 }
 
@@ -87,7 +86,7 @@ static int vnode_get_page(struct xvm_object *obj, uint64_t off, unsigned flags,
     struct vnode *vp = obj->priv;
     if (off >= obj->size)
         return EFAULT;
-    if (!(flags & PGO_LOCKED) && !core_is_quiet(obj->objs->core))
+    if (!(flags & PGO_LOCKED))
         acct_page(vp->mp->vfs->core, vp->acct, ACCT_TOUCHED,
                   off >> obj->objs->core->pgshift);
     return vnode_cache_get(vp, off, flags,

@@ -50,7 +50,7 @@ static int xip_get(struct xvm_object *obj, uint64_t off, unsigned flags,
 
     if (off >= obj->size)
         return EFAULT;
-    bool count = !(flags & PGO_LOCKED) && !core_is_quiet(vfs->core);
+    bool count = !(flags & PGO_LOCKED); /* a fault's or read()'s page */
     uint64_t pgidx = off >> vfs->core->pgshift;
     if (count)
         acct_page(vp->mp->vfs->core, vp->acct, ACCT_TOUCHED, pgidx);
