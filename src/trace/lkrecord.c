@@ -198,6 +198,10 @@ static int collect(const char *const *argv, const char *dir,
     int pfd[2] = { -1, -1 }, r, status = 0, got = 0;
     pid_t h = -1;
 
+    if ((r = find_program("valgrind", prog, sizeof(prog))) != 0)
+        return trace_fail(e, r,
+                          "valgrind: %s (Debian: apt-get install valgrind)",
+                          strerror(r));
     if ((r = find_program(argv[0], prog, sizeof(prog))) != 0)
         return trace_fail(e, r, "%s: %s", argv[0], strerror(r));
     snprintf(logopt, sizeof(logopt), "--log-file=%s/log.%%p.%%n", dir);
