@@ -799,6 +799,100 @@ static void test_tree_logs_made_by_hand_interleave_by_the_rule(void **state)
     free(trace);
 }
 
+/*
+ * One process's system calls, by hand, and the events they become: brk
+ * moves the heap after exec's break; a file mmap is the file's pages and
+ * anonymous memory past its last page, in a trace chunk; dup2, close,
+ * lseek, read and pread64 follow the file; a read into memory no call
+ * mapped (the stack) announces its chunk; mprotect, mremap (a munmap and
+ * an mmap like the old one), munmap; valgrind's preload and its code are
+ * left out.
+ */
+static void test_tree_system_calls_become_events(void **state)
+{
+    char *dir = tree_new(), path[PATH_MAX], log[8192], want[6 * PATH_MAX];
+    char err[1024], *trace = NULL;
+    (void)state;
+    tree_file(dir, "data", 5000, 3); /* two pages, the second partly */
+    tree_path(path, sizeof(path), dir, "data");
+    snprintf(
+        log, sizeof(log),
+        PRE(100) ENTRY
+        "SYSCALL[100,1](12) sys_brk ( 0x0 ) --> [pre-success] "
+        "Success(0x5ed000) \n"
+        "SYSCALL[100,1](12) sys_brk ( 0x5ef000 ) --> [pre-success] "
+        "Success(0x5ef000) \n"
+        " S 005ed010,8\n"
+        "SYSCALL[100,1](257) sys_openat ( 4294967196, 0x1(%s), 524288 ) "
+        "--> [async] ... \n"
+        "SYSCALL[100,1](257) ... [async] --> Success(0x3) \n"
+        "SYSCALL[100,1](9) sys_mmap ( 0x0, 8192, 1, 2, 3, 0 ) --> "
+        "[pre-success] Success(0x4835000) \n"
+        " L 04835008,8\n"
+        "SYSCALL[100,1](33) sys_dup2 ( 3, 7 )[sync] --> Success(0x7) \n"
+        "SYSCALL[100,1](3) sys_close ( 3 )[sync] --> Success(0x0) \n"
+        "SYSCALL[100,1](8) sys_lseek ( 7, 100, 0 )[sync] --> Success(0x64) \n"
+        "SYSCALL[100,1](0) sys_read ( 7, 0x1ffefff000, 50 ) --> [async] ... \n"
+        "SYSCALL[100,1](0) ... [async] --> Success(0x32) \n"
+        "SYSCALL[100,1](17) sys_pread64 ( 7, 0x1ffefff100, 10, 4096 ) --> "
+        "Success(0xa) \n"
+        "SYSCALL[100,1](10) sys_mprotect ( 0x4835000, 4096, 3 )[sync] --> "
+        "Success(0x0) \n"
+        "SYSCALL[100,1](25) sys_mremap ( 0x4835000, 8192, 16384, 0x1 ) --> "
+        "[pre-success] Success(0x4a00000) \n"
+        "SYSCALL[100,1](11) sys_munmap ( 0x4a00000, 16384 )[sync] --> "
+        "Success(0x0) \n"
+        "SYSCALL[100,1](257) sys_openat ( 4294967196, "
+        "0x1(/usr/libexec/valgrind/vgpreload_core-amd64-linux.so), 524288 "
+        ") --> Success(0x4) \n"
+        "SYSCALL[100,1](9) sys_mmap ( 0x0, 4096, 5, 2, 4, 0 ) --> "
+        "Success(0x4900000) \n"
+        "I  04900010,4\n"
+        "SYSCALL[100,1](231) exit_group( 0 ) --> [pre-success] "
+        "Success(0x0) \n",
+        path);
+    /* busybox ends at 0x5ebb58: the break starts at 0x5ec000; the first
+     * chunk goes at 0x40000000 (host 0x48xxxxx), the stack's next */
+    snprintf(want, sizeof(want),
+             XVM_TRACE_HEADER
+             "\n"
+             "spawn 1 /bin/busybox true\n"
+             "x 1 0x40ebf0 2\n"
+             "brk 1 0x5ee000\n"
+             "w 1 0x5ec010 8\n"
+             "mmap 1 0x40035000 8192 r-- private,fixed %s 0x0\n"
+             "r 1 0x40035008 8\n"
+             "mmap 1 0x40100000 1048576 rw- private,fixed\n"
+             "pread 1 0x401ff000 50 %s 0x64\n"
+             "pread 1 0x401ff100 10 %s 0x1000\n"
+             "mprotect 1 0x40035000 4096 rw-\n"
+             "munmap 1 0x40035000 4096\n"
+             "munmap 1 0x40036000 4096\n"
+             "mmap 1 0x40200000 8192 rw- private,fixed %s 0x0\n"
+             "mmap 1 0x40202000 8192 rw- private,fixed\n"
+             "munmap 1 0x40200000 16384\n"
+             "exit 1\n",
+             path, path, path, path);
+    const char *logs[] = { log };
+    struct lackey_stats st;
+    char *ldir = tree_new(), lpath[PATH_MAX];
+    size_t len = 0;
+    struct lackey_opts o = { .pid = 1 };
+    tree_path(lpath, sizeof(lpath), ldir, "1.log");
+    file_spit(lpath, (const uint8_t *)logs[0], strlen(logs[0]));
+    FILE *out = open_memstream(&trace, &len);
+    if (lackey_import_dir(ldir, out, &o, &st, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    fclose(out);
+    assert_string_equal(trace, want);
+    assert_int_equal(st.dropped_bytes, 4);
+    assert_int_equal(st.reads, 2);
+    assert_int_equal(st.files, 2); /* busybox, data */
+    free(trace);
+    tree_remove(ldir);
+    tree_remove(dir);
+}
+
 /* Malformed, truncated and missing logs: a clear error with the line. */
 static void test_tree_bad_logs_are_refused_with_their_line(void **state)
 {
@@ -856,6 +950,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tree_logs_made_by_hand_interleave_by_the_rule),
         cmocka_unit_test(test_tree_bad_logs_are_refused_with_their_line),
+        cmocka_unit_test(test_tree_system_calls_become_events),
         cmocka_unit_test(test_tree_per_file_pages_match_the_raw_logs),
         cmocka_unit_test(test_tree_several_traces_at_once_share_the_files),
     };
