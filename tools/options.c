@@ -61,14 +61,47 @@ int parse_size(const char *s, uint64_t *v)
     return 0;
 }
 
-/* => the option's value, advancing *i; NULL (with a message) if missing. */
-static const char *value(int argc, char **argv, int *i)
+const char *opt_value(int argc, char **argv, int *i)
 {
     if (*i + 1 >= argc) {
         fprintf(stderr, "xipvm: %s needs a value\n", argv[*i]);
         return NULL;
     }
     return argv[++*i];
+}
+
+/* ---- sizing options: --swap, --buffers, --csv (doc/sizing.md) ---- */
+
+int parse_sizing_opt(int argc, char **argv, int *i, struct run_opts *o)
+{
+    const char *a = argv[*i], *v;
+    uint64_t n;
+    if (strcmp(a, "--csv") == 0) {
+        o->csv = true;
+        return 1;
+    }
+    if (strcmp(a, "--swap") == 0) {
+        if ((v = opt_value(argc, argv, i)) == NULL)
+            return 2;
+        if (parse_size(v, &o->swap) || (o->swap & 4095)) {
+            fprintf(stderr,
+                    "xipvm: --swap: not a size in whole 4 KiB pages: %s\n", v);
+            return 2;
+        }
+        return 1;
+    }
+    if (strcmp(a, "--buffers") == 0) {
+        if ((v = opt_value(argc, argv, i)) == NULL)
+            return 2;
+        if (parse_uint(v, 65536, &n)) {
+            fprintf(stderr, "xipvm: --buffers: expected 0 to 65536, got %s\n",
+                    v);
+            return 2;
+        }
+        o->buffers = (int)n;
+        return 1;
+    }
+    return 0;
 }
 
 int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
@@ -79,6 +112,7 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
     o->xip = 1;
     o->fault_ahead = -1;
     o->readahead = -1;
+    o->buffers = -1;
     o->slice = 10000;
     /* the positional TRACEs, pointers into argv */
     if (want_trace &&
@@ -87,6 +121,11 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         uint64_t n;
+        int s = parse_sizing_opt(argc, argv, &i, o);
+        if (s == 2)
+            return 2;
+        if (s == 1)
+            continue;
         if (strcmp(a, "--xip") == 0) {
             o->xip = 1;
             o->mode_given = true;
@@ -97,7 +136,7 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
             o->json = true;
         } else if (strcmp(a, "--image") == 0 || strcmp(a, "--machine") == 0 ||
                    strcmp(a, "--svg") == 0) {
-            if ((v = value(argc, argv, &i)) == NULL)
+            if ((v = opt_value(argc, argv, &i)) == NULL)
                 return 2;
             /* A bad --machine is a usage error (2), like a bad --ram. */
             if (a[2] == 'm' && strcmp(v, "sgimips") != 0 &&
@@ -111,7 +150,7 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
               : a[2] == 'm' ? &o->machine
                             : &o->svg) = v;
         } else if (strcmp(a, "--ram") == 0) {
-            if ((v = value(argc, argv, &i)) == NULL)
+            if ((v = opt_value(argc, argv, &i)) == NULL)
                 return 2;
             if (parse_size(v, &o->ram) || o->ram == 0) {
                 fprintf(stderr, "xipvm: --ram: not a size: %s\n", v);
@@ -119,7 +158,7 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
             }
         } else if (strcmp(a, "--fault-ahead") == 0 ||
                    strcmp(a, "--readahead") == 0) {
-            if ((v = value(argc, argv, &i)) == NULL)
+            if ((v = opt_value(argc, argv, &i)) == NULL)
                 return 2;
             if (parse_uint(v, 64, &n)) {
                 fprintf(stderr, "xipvm: %s: expected 0 to 64, got %s\n", a, v);
@@ -127,7 +166,7 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
             }
             *(a[2] == 'f' ? &o->fault_ahead : &o->readahead) = (int)n;
         } else if (strcmp(a, "--slice") == 0) {
-            if ((v = value(argc, argv, &i)) == NULL)
+            if ((v = opt_value(argc, argv, &i)) == NULL)
                 return 2;
             if (parse_uint(v, UINT32_MAX, &o->slice) || o->slice == 0) {
                 fprintf(stderr,
@@ -155,6 +194,10 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
     }
     if (o->image == NULL) {
         fprintf(stderr, "xipvm: --image IMAGE is required\n");
+        return 2;
+    }
+    if (o->json && o->csv) {
+        fprintf(stderr, "xipvm: --json or --csv, not both\n");
         return 2;
     }
     if (want_trace && o->trace == NULL) {

@@ -77,8 +77,9 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
     struct world w;
     char err[512];
     int rc = 1, ioerr = 0, mism;
+    uint64_t kills = 0;
     uint64_t nlines = 0, events = 0;
-    bool progress = isatty(STDERR_FILENO) && isatty(STDOUT_FILENO);
+    bool progress = !o->quiet && isatty(STDERR_FILENO) && isatty(STDOUT_FILENO);
     double t0 = now(), shown = t0;
     int n = o->ntraces > 0 ? o->ntraces : 1;
     const char *const *names = o->ntraces > 0 ? o->traces : &o->trace;
@@ -138,6 +139,16 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
             }
             if (mism && r->mismatches++ < 10)
                 fprintf(stderr, "xipvm: %s: mismatch: %s\n", sc->name, err);
+            xvm_replay_totals(rp, &t);
+            for (; kills < t.oom_kills; kills++)
+                if (!o->quiet && kills < 10 && kills < t.nooms)
+                    fprintf(stderr,
+                            "xipvm: oom: pid %u killed at line %llu: out of "
+                            "swap (%s mode, %llu KiB of RAM)\n",
+                            (unsigned)t.ooms[kills].pid,
+                            (unsigned long long)t.ooms[kills].line,
+                            xip ? "XIP" : "copy",
+                            (unsigned long long)(o->ram >> 10));
             if (!progress || (++nlines & 65535) != 0 ||
                 now() - shown < PROGRESS_NS * 1e-9)
                 continue;
@@ -154,6 +165,17 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
     r->lines = t.lines;
     r->events = t.events;
     r->mismatches = t.mismatches;
+    r->oom_kills = t.oom_kills;
+    r->skipped = t.skipped;
+    if (t.nooms) {
+        r->ooms = malloc(t.nooms * sizeof(*r->ooms));
+        if (r->ooms == NULL) {
+            fprintf(stderr, "xipvm: out of memory\n");
+            goto out;
+        }
+        memcpy(r->ooms, t.ooms, t.nooms * sizeof(*r->ooms));
+        r->nooms = t.nooms;
+    }
     xvm_report(w.m, &r->rep);
     int ferr = xvm_file_report(w.mp, keep_file, r);
     if (keep_timeline(w.m, r) != 0 || ferr != 0) {
@@ -181,5 +203,6 @@ void run_result_free(struct run_result *r)
     free(r->files);
     free(r->marks);
     free(r->samples);
+    free(r->ooms);
     memset(r, 0, sizeof(*r));
 }

@@ -8,6 +8,8 @@
 
 #include "core.h"
 #include "flash.h"
+#include "kmem.h"
+#include "swap.h"
 #include "object.h"
 #include "physmem.h"
 #include "pmap.h"
@@ -22,6 +24,7 @@ struct xvm_machine {
     struct core core; /* bottom to top */
     struct devices devs;
     struct physmem ph;
+    struct kmem kmem; /* kernel memory, on ph's frames */
     struct mmu mmu;
     struct objects objs;
     struct vfs vfs;
