@@ -84,6 +84,9 @@ const char *fmt_size(char *buf, size_t len, uint64_t bytes);
           "pages the vnode pager reads ahead, 0 to 64" },                      \
         { "--buffers", "N", "16",                                              \
           "pages of the metadata buffer cache, 0 to 65536" },                  \
+        { "--slice", "N", "10000",                                             \
+          "several TRACEs run at once, their processes apart, in turns of "    \
+          "N events" },                                                        \
         { "--json", NULL, NULL, "print the report as JSON" },                  \
     {                                                                          \
         "--csv", NULL, NULL,                                                   \
@@ -101,23 +104,31 @@ struct run_opts {
     int readahead;   /* -1: the mount's default */
     bool json;
     const char *svg;
-    const char *trace;
+    const char *trace; /* the first TRACE */
     /* sizing (doc/sizing.md) */
     uint64_t swap; /* bytes of swap; 0: none */
     int buffers;   /* metadata buffers; -1: the mount's default */
     bool csv;      /* CSV instead of text or JSON */
     bool quiet;    /* no progress, no oom messages (sweep jobs) */
+    /* several traces at once: each trace's processes renumbered apart,
+     * interleaved in slices of `slice` events (--slice, default 10000) */
+    const char **traces;
+    int ntraces;
+    uint64_t slice;
 };
 
 /* => 0 and *v for sizes like 64M, 1G, 4096, 0x1000; else -1. */
 int parse_size(const char *s, uint64_t *v);
 int parse_uint(const char *s, uint64_t max, uint64_t *v);
 /* Parses --image, --xip/--copy, --machine, --ram, --fault-ahead,
- * --readahead, --swap, --buffers, --json, --csv, --svg and one positional
- * TRACE, as far as the table of the command argv[0] names them (--xip
- * and --copy conflict, --json and --csv too).
- * => 0, or prints the problem and the usage and returns 2. */
+ * --readahead, --swap, --buffers, --json, --csv, --svg, --slice and the
+ * positional TRACEs, as far as the table of the command argv[0] names
+ * them (--xip and --copy conflict, --json and --csv too).
+ * => 0, or prints the problem and the usage and returns 2 (nothing then
+ *    to free). */
 int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace);
+/* Frees what parse_run_opts allocated (its list of traces). */
+void run_opts_free(struct run_opts *o);
 /* The sizing options shared by run and compare (--swap SIZE, --buffers
  * N, --csv): the option a with its value v (NULL for a flag).  => 1 when
  * a was one, 0 when it is not, 2 after printing a bad value. */
@@ -141,8 +152,17 @@ char *input_line(struct input *in, int *err);
 uint64_t input_bytes(const struct input *in); /* compressed bytes read */
 void input_close(struct input *in);
 
-/* One replay: the library's report, its timeline (copied out before the
- * machine goes), and how long it took. */
+/* Output written whole or not at all (a temporary file renamed at the
+ * end); .gz and .zst compress; "-" is standard output. */
+struct output;
+FILE *output_open(const char *path, struct output **o, char *err,
+                  size_t errlen);
+/* => 0 once the file is in place; -1 (message in err, nothing left). */
+int output_commit(struct output *o, char *err, size_t errlen);
+void output_abort(struct output *o);
+
+/* One replay: the library's report, its timeline and per-file report
+ * (copied out before the machine goes), and how long it took. */
 struct run_result {
     struct xvm_report rep;
     uint64_t lines, events, mismatches;
@@ -153,6 +173,8 @@ struct run_result {
     size_t nsamples;
     struct xvm_mark *marks;
     size_t nmarks;
+    struct xvm_file_report *files; /* every regular file; paths owned */
+    size_t nfiles;
     double seconds;
 };
 /* => 0 (mismatches counted in r), or 1 after printing an error (r then
@@ -190,6 +212,8 @@ void print_json_report(FILE *out, const struct xvm_report *rep,
 void json_string(FILE *out, const char *s);
 /* RAM by kind (bytes) as a JSON object. */
 void print_json_ram(FILE *out, const uint64_t *ram);
+/* The per-file report as a JSON object: path -> figures. */
+void print_json_files(FILE *out, const struct run_result *r, const char *ind);
 
 int write_svg(const char *path, const struct run_result *xip,
               const struct run_result *copy);
@@ -197,6 +221,7 @@ int write_svg(const char *path, const struct run_result *xip,
 int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_fsinfo(int argc, char **argv);
+int cmd_mkimage(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 
 #endif

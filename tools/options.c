@@ -130,9 +130,14 @@ static int parse(const struct cli_cmd *cmd, int argc, char **argv,
         if (kind == CLI_ERR)
             return 2;
         if (kind == CLI_ARG) {
-            if (!want_trace || o->trace != NULL)
+            if (!want_trace)
                 return bad(cmd, "unexpected argument %s", v);
-            o->trace = v;
+            if (strcmp(v, "-") == 0)
+                for (int k = 0; k < o->ntraces; k++)
+                    if (strcmp(o->traces[k], "-") == 0)
+                        return bad(cmd, "standard input given twice");
+            o->traces[o->ntraces++] = v;
+            o->trace = o->traces[0];
             continue;
         }
         const char *a = opt->name;
@@ -166,6 +171,10 @@ static int parse(const struct cli_cmd *cmd, int argc, char **argv,
             if (parse_uint(v, 64, &n))
                 return bad(cmd, "%s: expected 0 to 64, got %s", a, v);
             *(a[2] == 'f' ? &o->fault_ahead : &o->readahead) = (int)n;
+        } else if (strcmp(a, "--slice") == 0) {
+            if (parse_uint(v, UINT32_MAX, &o->slice) || o->slice == 0)
+                return bad(cmd, "%s: expected 1 to 4294967295 events, got %s",
+                           a, v);
         } else {
             return bad(cmd, "%s: in the table, not parsed", a);
         }
@@ -191,8 +200,22 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
     o->fault_ahead = -1;
     o->readahead = -1;
     o->buffers = -1;
+    o->slice = 10000;
+    /* the positional TRACEs, pointers into argv */
+    if (want_trace &&
+        (o->traces = calloc((size_t)argc, sizeof(char *))) == NULL)
+        return 2;
     int rc = parse(cmd, argc, argv, o, want_trace);
-    if (rc)
+    if (rc) {
         cli_usage(stderr, cmd);
+        run_opts_free(o);
+    }
     return rc;
+}
+
+void run_opts_free(struct run_opts *o)
+{
+    free(o->traces);
+    o->traces = NULL;
+    o->ntraces = 0;
 }
