@@ -44,7 +44,7 @@ struct diff_config {
     uint64_t ram_bytes;  /* tiny (e.g. 24 frames) or large */
     bool xip;            /* mount with XIP, else copy mode */
     bool ahead;          /* UVM's fault-ahead, else none */
-    bool inject;         /* inject allocation failures */
+    bool inject;         /* inject failures (the ENOMEM sites) */
     unsigned max_ops;
     /* After each operation: the whole-machine checker (short runs), or
      * the cheap checks (machine_check_quick: counters, every map) with

@@ -2,7 +2,7 @@
 # The xipvm command end to end: exit statuses, --json keys, compare's JSON
 # and SVG, gzip/zstd/stdin input giving the same figures, fsinfo, usage
 # and image errors.  Usage: test_cli.sh PATH-TO-xipvm
-NAME=test_cli TOOLS="python3 gzip zstd"
+NAME=test_cli TOOLS="python3 gzip zstd valgrind pgrep"
 . "$(dirname "$0")/cli_lib.sh"
 
 # A clean trace: the ELF magic at the start of busybox's first segment.
@@ -70,6 +70,17 @@ assert sum(d["ram_peak"].values()) == d["ram_peak_total"], d["ram_peak"]
 assert d["vm_page_metadata_bytes"] == d["ram_pages"] * d["vm_page_bytes"]
 # The timeline spans the run from its start.
 assert d["timeline"][0]["at"] == 0 and d["timeline"][-1]["at"] == d["events"]
+# Per file: busybox's header page (exec's read, then the r), the text page
+# fetched, the page under the start of bss (exec's copy-on-write); one
+# process mapped it; in place under XIP, cached in copy mode.
+f = d["files"]["/bin/busybox"]
+assert f["pages_touched"] == 3 and f["processes"] == 1, f
+assert f["pages_copied"] == 1 and f["text_pages_copied"] == 0, f
+assert f["file_pages"] == (f["size"] + 4095) // 4096 and f["textrel"] == 0, f
+if mode == "copy":
+    assert f["pages_cached"] == 3 and f["pages_in_place"] == 0, f
+else:
+    assert f["pages_in_place"] == 3 and f["pages_cached"] == 0, f
 EOF
 }
 expect 0 "run --json (xip)" -- $RUN --json "$T/clean.trace"
@@ -91,6 +102,8 @@ for k in ("pages", "pages_peak", "ram_now", "ram_peak"):
     keys |= set(d[k])
 for s in d["timeline"]:
     keys |= set(s) | set(s["ram"])
+for f in d["files"].values():
+    keys |= set(f)
 missing = sorted(k for k in keys if "`%s`" % k not in doc)
 assert not missing, "not in doc/figures.md: %s" % missing
 EOF
@@ -330,7 +343,7 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["ram_pages
 expect 2 "fsinfo without an image" -- "$XIPVM" fsinfo
 # Each profile's most RAM: named when passed.
 expect 1 "--machine sgimips --ram 4G is past its maximum" -- $RUN --machine sgimips --ram 4G "$T/clean.trace"
-grep -q "the sgimips profile has at most 3G of RAM" "$T/err" || fail "no message naming the maximum: $(cat "$T/err")"
+grep -q "the sgimips profile has at most 3 GiB of RAM" "$T/err" || fail "no message naming the maximum: $(cat "$T/err")"
 expect 0 "--machine sgimips --ram 3G, the maximum" -- $RUN --machine sgimips --ram 3G "$T/clean.trace"
 
 # Bad images and traces: a clear error, exit 1.
@@ -338,7 +351,7 @@ expect 1 "a missing image" -- "$XIPVM" run --image "$T/nothere" "$T/clean.trace"
 grep -q "nothere" "$T/err" || fail "no message naming the missing image"
 head -c 1048576 /dev/zero >"$T/zeros.img"
 expect 1 "a non-FFS image" -- "$XIPVM" run --image "$T/zeros.img" "$T/clean.trace"
-grep -q "not a valid FFS image" "$T/err" || fail "no message for a non-FFS image"
+grep -q "not an FFS image" "$T/err" || fail "no message for a non-FFS image"
 expect 1 "fsinfo of a non-FFS image" -- "$XIPVM" fsinfo "$T/zeros.img"
 expect 1 "a missing trace" -- $RUN "$T/nothere.trace"
 printf 'xipvm-trace 1\nspawn 1 /bin/busybox\nbogus 1\n' >"$T/malformed.trace"
@@ -357,6 +370,159 @@ $RUN "$T/malformed.trace" >/dev/null 2>"$T/err.malformed"
 $CMP "$T/malformed.trace" >/dev/null 2>"$T/err.cmp-malformed"
 for f in missing-image missing-trace malformed cmp-malformed; do
     if grep -q "LeakSanitizer" "$T/err.$f"; then fail "run leaks on error ($f)"; else ok "no leak ($f)"; fi
+done
+
+
+# ---- Several traces at once ----
+expect 0 "run two traces at once" -- $RUN --json --slice 3 "$T/clean.trace" "$T/clean.trace"
+python3 - "$T/out" <<'EOF' && ok "two traces: events add up, pids and marks apart" || fail "two traces"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["events"] == 24 and d["mismatches"] == 0, (d["events"], d["mismatches"])
+assert set(d["marks"]) == {"1:middle", "1:end", "2:middle", "2:end"}, list(d["marks"])
+assert d["files"]["/bin/busybox"]["processes"] == 2
+EOF
+expect 0 "compare two traces at once" -- $CMP "$T/clean.trace" "$T/clean.trace.gz"
+expect 2 "a bad --slice" -- $RUN --slice 0 "$T/clean.trace"
+expect 2 "standard input twice" -- $RUN - -
+
+# ---- Escapes: version 2 strings; version 1 traces read as before ----
+printf 'xipvm-trace 2\nspawn 1 /bin/busybox a\\qb\n' >"$T/badesc.trace"
+expect 1 "a bad escape" -- $RUN "$T/badesc.trace"
+grep -q "line 2: bad escape" "$T/err" || fail "the bad escape's line is not named"
+printf 'xipvm-trace 1\nspawn 1 /bin/busybox a\\qb\n' >"$T/v1.trace"
+expect 0 "a version 1 trace keeps its backslashes" -- $RUN "$T/v1.trace"
+printf 'xipvm-trace 2\nspawn 1 /bin/busybox two\\x20words \\e\n' >"$T/v2.trace"
+expect 0 "a version 2 trace with escaped arguments" -- $RUN "$T/v2.trace"
+
+# ---- record: a process tree, its files, an image ----
+BB=/bin/busybox
+export LC_ALL=C
+expect 0 "record a process tree into .zst with --root" -- "$XIPVM" record \
+    --root "$T/root" -o "$T/tree.trace.zst" -- $BB sh -c \
+    'echo "two words" | /bin/busybox cat >/dev/null; /bin/busybox true'
+[ "$(head -c 4 "$T/tree.trace.zst" | od -An -tx1 | tr -d ' \n')" = 28b52ffd ] ||
+    fail "record -o x.zst is not zstd"
+zstd -q -dc "$T/tree.trace.zst" >"$T/tree.trace" || fail "the recorded .zst"
+sed -n 2p "$T/tree.trace" | grep -qF 'spawn 1 /bin/busybox sh -c echo\x20"two\x20words"\x20|' ||
+    fail "the spawn line does not carry the argument: $(sed -n 2p "$T/tree.trace")"
+[ "$(grep -c '^fork ' "$T/tree.trace")" -ge 2 ] || fail "no forks in the trace"
+[ "$(grep -c '^exec ' "$T/tree.trace")" -ge 2 ] || fail "no execs in the trace"
+[ "$(grep -c '^exit ' "$T/tree.trace")" -eq "$(($(grep -c '^fork ' "$T/tree.trace") + 1))" ] ||
+    fail "not every process exits"
+[ -f "$T/root/usr/bin/busybox" ] && [ -L "$T/root/bin" ] || fail "--root did not copy busybox"
+expect 0 "mkimage of the root" -- "$XIPVM" mkimage "$T/root" "$T/tree.img"
+expect 0 "compare on the recorded tree" -- "$XIPVM" compare --image "$T/tree.img" --json "$T/tree.trace.zst"
+python3 - "$T/out" <<'EOF' && ok "the tree replays in both modes" || fail "tree replay"
+import json, sys
+d = json.load(open(sys.argv[1]))
+for m in ("xip", "copy"):
+    assert d[m]["mismatches"] == 0
+    assert d[m]["files"]["/usr/bin/busybox"]["processes"] >= 3, d[m]["files"]
+assert d["saved"]["ram_peak_total"] > 0
+EOF
+expect 0 "record into .gz" -- "$XIPVM" record -o "$T/true.trace.gz" -- $BB true
+[ "$(head -c 2 "$T/true.trace.gz" | od -An -tx1 | tr -d ' \n')" = 1f8b ] ||
+    fail "record -o x.gz is not gzip"
+expect 1 "record of a missing program" -- "$XIPVM" record -o "$T/none.trace" -- /nonexistent/prog
+[ ! -e "$T/none.trace" ] || fail "a failed record left a file"
+expect 2 "mkimage with a bad --bsize" -- "$XIPVM" mkimage "$T/root" "$T/x.img" --bsize 1000
+expect 1 "mkimage of a file" -- "$XIPVM" mkimage "$T/clean.trace" "$T/x.img"
+[ ! -e "$T/x.img" ] || fail "a failed mkimage left an image"
+
+# An interrupted record stops every process it started, leaves no trace.
+"$XIPVM" record -o "$T/int.trace" -- /bin/sh -c '/bin/sleep 27.125; true' \
+    >/dev/null 2>"$T/err" &
+rpid=$!
+i=0
+while ! pgrep -f 'sleep 27.125' >/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 0.5
+kill -INT $rpid
+wait $rpid
+st=$?
+[ $st -eq 130 ] && ok "an interrupted record exits 130" || fail "interrupted record: exit $st"
+sleep 0.3
+pgrep -f 'sleep 27.125' >/dev/null && fail "the recorded processes outlive the record"
+[ -z "$(ls -A "$T" | grep int.trace)" ] || fail "an interrupted record left a file"
+
+# ---- import-lackey of per-process logs: bad ones, a clear error ----
+mkdir -p "$T/logs1" "$T/logs2" "$T/logs3"
+PRE='==100== Command: /bin/busybox true\n==100== Parent PID: 1\nI  0040ebf0,2\n'
+printf "${PRE}I  0040eb" >"$T/logs1/1.log"
+printf "${PRE}SYSCALL[100,1](9) sys_mmap ( 0x0, 4096, 1, 2, 7, 0 ) --> Success(0x4835000) \n" >"$T/logs2/1.log"
+printf "${PRE}SYSCALL[100,1](257) sys_openat ( 4294967196, 0x1(/nonexistent/x.so), 0 ) --> Success(0x3) \nSYSCALL[100,1](9) sys_mmap ( 0x0, 4096, 1, 2, 3, 0 ) --> Success(0x4835000) \n" >"$T/logs3/1.log"
+for c in "1:line 4:the log ends in the middle of a line" \
+         "2:line 4:mmap of fd 7" \
+         "3:line 5:mmap of /nonexistent/x.so"; do
+    n=${c%%:*}; rest=${c#*:}; at=${rest%%:*}; msg=${rest#*:}
+    expect 1 "import-lackey: $msg" -- "$XIPVM" import-lackey -o "$T/imp$n.trace" "$T/logs$n"
+    grep -q "$at: $msg" "$T/err" || fail "no '$at: $msg' in: $(cat "$T/err")"
+    [ -z "$(ls -A "$T" | grep "imp$n.trace")" ] || fail "a failed import left a file"
+done
+
+# ---- A command that explains itself ----
+# --help on every command lists each option with its default, on standard
+# output, exit 0; the manual page has a section for every command and
+# names every option --help lists.
+MAN="$(dirname "$0")/../doc/xipvm.1"
+expect 0 "xipvm --help" -- "$XIPVM" --help
+cmds=$(awk '/^commands:/ { f = 1; next } f && /^  [a-z]/ { print $1 }' "$T/out")
+[ -n "$cmds" ] || fail "xipvm --help lists no command"
+for c in $cmds; do
+    expect 0 "$c --help" -- "$XIPVM" "$c" --help
+    [ -s "$T/err" ] && fail "$c --help wrote to standard error"
+    cp "$T/out" "$T/help.$c"
+    expect 0 "$c -h" -- "$XIPVM" "$c" -h
+    cmp -s "$T/out" "$T/help.$c" || fail "$c -h and --help differ"
+done
+# Help wins wherever it is (before --): no image, no trace needed.
+expect 0 "run --ram 1M --help" -- "$XIPVM" run --ram 1M --help
+python3 - "$MAN" "$T" $cmds <<'PY' && ok "the manual page covers every command and option" ||
+import re, sys
+man, tmp, cmds = sys.argv[1], sys.argv[2], sys.argv[3:]
+text = open(man).read().replace("\\-", "-")
+missing = []
+for c in cmds:
+    if not re.search(r"^\.SS %s$" % re.escape(c), text, re.M):
+        missing.append("section " + c)
+    help = open("%s/help.%s" % (tmp, c)).read()
+    opts = re.findall(r"^  (-[-\w]+)", help.split("\noptions:\n", 1)[1], re.M)
+    assert opts, "no options in %s --help" % c
+    missing += ["%s %s" % (c, o) for o in opts
+                if not re.search(r"(?<![-\w])%s(?![-\w])" % re.escape(o), text)]
+for section in ("EXIT STATUS", "OUTPUT", "EXAMPLES"):
+    if ".SH %s" % section not in text and '.SH "%s"' % section not in text:
+        missing.append(section)
+assert not missing, "not in doc/xipvm.1: %s" % missing
+# Defaults are shown: run's options that have one say so.
+run = open("%s/help.run" % tmp).read()
+for o, d in (("--ram", "64M"), ("--machine", "sgimips"), ("--readahead", "4")):
+    line = re.search(r"^  %s .*?(?=^  -)" % o, run, re.M | re.S).group(0)
+    assert "default: %s" % d in " ".join(line.split()), (o, line)
+PY
+    fail "the manual page or the defaults"
+expect 0 "--version" -- "$XIPVM" --version
+grep -Eq '^xipvm [0-9]+\.[0-9]+\.[0-9]+' "$T/out" || fail "--version: $(cat "$T/out")"
+# Conflicting options are refused, not silently decided.
+expect 2 "run --xip --copy" -- $RUN --xip --copy "$T/clean.trace"
+grep -q "conflict" "$T/err" || fail "no message for --xip --copy"
+expect 2 "record --as without its value" -- "$XIPVM" record --as
+grep -q "needs a value" "$T/err" || fail "no message for a missing value"
+expect 2 "import-lackey without --exec" -- "$XIPVM" import-lackey "$T/clean.trace"
+grep -q "exec" "$T/err" || fail "no message about --exec"
+# Sizes keep their unit: 512K is 512 KiB, not 0 MiB.
+expect 0 "run --ram 512K" -- $RUN --ram 512K "$T/clean.trace"
+grep -q "512 KiB RAM" "$T/out" || fail "--ram 512K printed as: $(head -n 1 "$T/out")"
+expect 0 "run --ram 1536K" -- $RUN --ram 1536K "$T/clean.trace"
+grep -q "1.5 MiB RAM" "$T/out" || fail "--ram 1536K printed as: $(head -n 1 "$T/out")"
+# One message for every file that is not an FFS image.
+head -c 100 /dev/urandom >"$T/tiny.img"
+head -c 300000 /dev/urandom >"$T/noise.img"
+: >"$T/empty.img"
+for f in tiny noise empty zeros; do
+    expect 1 "fsinfo of $f.img" -- "$XIPVM" fsinfo "$T/$f.img"
+    [ "$(cat "$T/err")" = "xipvm: $T/$f.img: not an FFS image" ] ||
+        fail "fsinfo of $f.img says: $(cat "$T/err")"
 done
 
 finish

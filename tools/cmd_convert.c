@@ -9,14 +9,30 @@
 
 #include "cli.h"
 
-static const char usage[] =
-    "usage: xipvm convert [--to text|binary] [--compress none|gzip|zstd]\n"
-    "                     [--level N] IN OUT\n"
-    "  Reads a trace in either form (text or binary, plain, .gz or .zst;\n"
-    "  '-' is standard input) and writes the same events to OUT ('-' is\n"
-    "  standard output).  By default OUT's name decides: *.xvt binary with\n"
-    "  zstd frames, *.gz and *.zst compressed text, anything else plain\n"
-    "  text.  Binary traces compress with zstd or not at all.\n";
+static const struct cli_opt convert_opts[] = {
+    { "--to", "FORM", "by OUT's name",
+      "text or binary (the other form's compression by default)" },
+    { "--compress", "KIND", "by OUT's name",
+      "none, gzip or zstd (binary: zstd or none)" },
+    { "--level", "N", "zstd's 3, gzip's 6", "compression level, 1 to 22" },
+    { NULL, NULL, NULL, NULL },
+};
+
+const struct cli_cmd convert_cmd = {
+    .name = "convert",
+    .synopsis = "[--to text|binary] [--compress none|gzip|zstd] [--level N] "
+                "IN OUT",
+    .summary = "a trace from text to binary or back, event for event",
+    .opts = convert_opts,
+    .details =
+        "Reads a trace in either form (text or binary, plain, .gz or .zst; "
+        "'-' is\nstandard input) and writes the same events to OUT ('-' is "
+        "standard\noutput).  By default OUT's name decides: *.xvt binary "
+        "with zstd frames,\n*.gz and *.zst compressed text, anything else "
+        "plain text.  Exit status: 0,\n1 when IN cannot be read or OUT "
+        "written (no partial OUT is left), 2 for\na usage error.\n",
+    .fn = cmd_convert,
+};
 
 static int convert_opt(const char *name, const char *v,
                        struct xvm_trace_writer_config *cfg, bool *to,
@@ -30,7 +46,8 @@ static int convert_opt(const char *name, const char *v,
         else if (strcmp(v, "binary") == 0)
             cfg->format = XVM_TRACE_BINARY;
         else
-            return fprintf(stderr, "xipvm: --to: text or binary\n"), -1;
+            return fprintf(stderr, "xipvm convert: --to: text or binary\n"),
+                   -1;
     } else if (strcmp(name, "--compress") == 0) {
         *comp = true;
         if (strcmp(v, "none") == 0)
@@ -40,14 +57,13 @@ static int convert_opt(const char *name, const char *v,
         else if (strcmp(v, "zstd") == 0)
             cfg->compression = XVM_TRACE_ZSTD;
         else
-            return fprintf(stderr, "xipvm: --compress: none, gzip or zstd\n"),
+            return fprintf(stderr,
+                           "xipvm convert: --compress: none, gzip or zstd\n"),
                    -1;
-    } else if (strcmp(name, "--level") == 0) {
+    } else { /* --level */
         if (parse_uint(v, 22, &n) != 0 || n == 0)
-            return fprintf(stderr, "xipvm: --level: 1 to 22\n"), -1;
+            return fprintf(stderr, "xipvm convert: --level: 1 to 22\n"), -1;
         cfg->level = (int)n;
-    } else {
-        return fprintf(stderr, "xipvm: unknown option %s\n%s", name, usage), -1;
     }
     return 0;
 }
@@ -59,26 +75,28 @@ static int options(int argc, char **argv, struct xvm_trace_writer_config *cfg,
     struct xvm_trace_writer_config given = { XVM_TRACE_TEXT, XVM_TRACE_PLAIN,
                                              0 };
     bool to = false, comp = false;
-    int npos = 0;
-    const char *pos[2] = { NULL, NULL };
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] == '-' && a[1] != '\0') {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "xipvm: %s needs a value\n", a);
-                return 2;
-            }
-            if (convert_opt(a, argv[++i], &given, &to, &comp) != 0)
+    int npos = 0, kind;
+    const char *pos[2] = { NULL, NULL }, *v;
+    const struct cli_opt *opt;
+    struct cli_args args = { &convert_cmd, argc, 1, argv, false };
+    while ((kind = cli_next(&args, &opt, &v)) != CLI_END) {
+        if (kind == CLI_ERR) {
+            cli_usage(stderr, &convert_cmd);
+            return 2;
+        }
+        if (kind == CLI_OPT) {
+            if (convert_opt(opt->name, v, &given, &to, &comp) != 0)
                 return 2;
         } else if (npos < 2) {
-            pos[npos++] = a;
+            pos[npos++] = v;
         } else {
-            fprintf(stderr, "xipvm: unexpected argument '%s'\n%s", a, usage);
+            fprintf(stderr, "xipvm convert: unexpected argument %s\n", v);
+            cli_usage(stderr, &convert_cmd);
             return 2;
         }
     }
     if (npos != 2) {
-        fputs(usage, stderr);
+        cli_usage(stderr, &convert_cmd);
         return 2;
     }
     *in = pos[0];

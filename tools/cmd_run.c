@@ -6,18 +6,103 @@
 
 #include "cli.h"
 
-static const char run_usage[] =
-    "usage: xipvm run --image IMG [--xip|--copy] [--machine sgimips|amd64]\n"
-    "                 [--ram SIZE] [--swap SIZE] [--fault-ahead N] "
-    "[--readahead N]\n"
-    "                 [--buffers N] [--json|--csv] TRACE\n"
-    "the figures it prints are defined in doc/figures.md\n";
-static const char compare_usage[] =
-    "usage: xipvm compare --image IMG [--machine sgimips|amd64] [--ram SIZE]\n"
-    "                 [--swap SIZE] [--fault-ahead N] [--readahead N] "
-    "[--buffers N]\n"
-    "                 [--json|--csv] [--svg FILE] TRACE\n"
-    "the figures it prints are defined in doc/figures.md\n";
+static const struct cli_opt run_opts[] = {
+    CLI_RUN_OPTS,
+    { "--xip", NULL, NULL,
+      "mount the image XIP: file pages map in place (the default)" },
+    { "--copy", NULL, NULL,
+      "mount without XIP: file pages are copied into "
+      "the page cache" },
+    { NULL, NULL, NULL, NULL },
+};
+
+static const char trace_details[] =
+    "TRACE is a trace (doc/trace-format.md): plain, .gz or .zst, or - for\n"
+    "standard input.  Several traces run at once, as a product runs several\n"
+    "programs: their processes apart, in turns of --slice events.  Exit\n"
+    "status: 0, 1 when the traces' expectations (=HEX, !ERR) are not all met\n"
+    "or a file cannot be read, 2 for a usage error.  --fault-ahead 0\n"
+    "--readahead 0: no page is touched that the trace does not.\n";
+
+const struct cli_cmd run_cmd = {
+    .name = "run",
+    .synopsis = "--image IMG [--xip|--copy] [OPTIONS] TRACE...",
+    .summary = "replay a trace on an image, XIP or copy mode",
+    .opts = run_opts,
+    .details = trace_details,
+    .fn = cmd_run,
+};
+
+static const struct cli_opt compare_opts[] = {
+    CLI_RUN_OPTS,
+    { "--svg", "FILE", NULL, "draw RAM over the replay, both modes, as SVG" },
+    { NULL, NULL, NULL, NULL },
+};
+
+const struct cli_cmd compare_cmd = {
+    .name = "compare",
+    .synopsis = "--image IMG [OPTIONS] [--svg FILE] TRACE...",
+    .summary = "replay a trace in both modes: the RAM XIP saves",
+    .opts = compare_opts,
+    .details = trace_details,
+    .fn = cmd_compare,
+};
+
+/* A file the run did something with. */
+static int active(const struct xvm_file_report *f)
+{
+    return f->pages_touched || f->pages_cached || f->processes ||
+           f->pages_copied;
+}
+
+/* path, cut at the front to fit width. */
+static void put_path(const char *path, int width)
+{
+    int n = (int)strlen(path);
+    if (n <= width)
+        printf("  %-*s", width, path);
+    else
+        printf("  ...%s", path + n - (width - 3));
+}
+
+/* Text relocations and writes to text, called out. */
+static void text_notes(const struct run_result *r, const char *mode)
+{
+    for (size_t i = 0; i < r->nfiles; i++) {
+        const struct xvm_file_report *f = &r->files[i];
+        if (f->textrel)
+            printf("  TEXTREL: %s asks for text relocations (%s: %llu text "
+                   "pages copied)\n",
+                   f->path, mode, (unsigned long long)f->text_pages_copied);
+        else if (f->text_pages_copied)
+            printf("  writes to text: %s (%s: %llu text pages copied)\n",
+                   f->path, mode, (unsigned long long)f->text_pages_copied);
+    }
+}
+
+static void print_files(const struct run_result *r)
+{
+    int any = 0;
+    for (size_t i = 0; i < r->nfiles; i++) {
+        const struct xvm_file_report *f = &r->files[i];
+        if (!active(f))
+            continue;
+        if (!any++)
+            printf("\n  %-44s %7s %8s %8s %7s %7s %5s %6s\n", "files, pages",
+                   "pages", "touched", "in place", "cached", "copied", "text",
+                   "procs");
+        put_path(f->path, 44);
+        printf(" %7llu %8llu %8llu %7llu %7llu %5llu %6llu\n",
+               (unsigned long long)f->file_pages,
+               (unsigned long long)f->pages_touched,
+               (unsigned long long)f->pages_in_place,
+               (unsigned long long)f->pages_cached,
+               (unsigned long long)f->pages_copied,
+               (unsigned long long)f->text_pages_copied,
+               (unsigned long long)f->processes);
+    }
+    text_notes(r, "this run");
+}
 
 static double kib(uint64_t bytes)
 {
@@ -25,20 +110,12 @@ static double kib(uint64_t bytes)
 }
 
 /* "in 512 KiB of RAM": RAM sizes below a MiB are not 0 MiB. */
-static void ram_words(char *buf, size_t len, uint64_t ram)
-{
-    if (ram % (UINT64_C(1) << 20) == 0)
-        snprintf(buf, len, "%llu MiB", (unsigned long long)(ram >> 20));
-    else
-        snprintf(buf, len, "%llu KiB", (unsigned long long)(ram >> 10));
-}
-
 /* Whether the run fits its RAM, in words. */
 static void print_fit(const struct run_opts *o, int xip,
                       const struct run_result *r)
 {
     char ram[32];
-    ram_words(ram, sizeof(ram), o->ram);
+    fmt_size(ram, sizeof(ram), o->ram);
     if (run_fits(r))
         return;
     printf("  DOES NOT FIT      %s mode in %s of RAM%s: %llu process%s "
@@ -54,7 +131,7 @@ static void print_summary(const struct run_opts *o, int xip,
     const struct xvm_report *rep = &r->rep;
     const struct xvm_stats *st = &rep->st;
     char ram[32];
-    ram_words(ram, sizeof(ram), o->ram);
+    fmt_size(ram, sizeof(ram), o->ram);
     printf("%s mode on %s, %s RAM: %llu events, %llu mismatches, %.2f s "
            "(%.2f M events/s)\n",
            xip ? "XIP" : "copy", o->machine, ram, (unsigned long long)r->events,
@@ -95,6 +172,7 @@ static void print_summary(const struct run_opts *o, int xip,
                (unsigned long long)st->swap_outs,
                (unsigned long long)st->swap_ins, st->swap_ns / 1e6,
                (unsigned long long)(st->swap_used_peak * st->page_size >> 10));
+    print_files(r);
 }
 
 int cmd_run(int argc, char **argv)
@@ -102,17 +180,13 @@ int cmd_run(int argc, char **argv)
     struct run_opts o;
     struct run_result r;
     int rc = parse_run_opts(argc, argv, &o, true);
-    if (rc == 0 && o.svg) {
-        /* run draws no chart: a silently ignored --svg hides a mistake. */
-        fprintf(stderr, "xipvm: --svg is an option of compare, not run\n");
-        rc = 2;
-    }
-    if (rc) {
-        fputs(run_usage, stderr);
+    if (rc)
         return rc;
-    }
-    if (replay_file(&o, o.xip, &r) != 0)
+    rc = replay_file(&o, o.xip, &r);
+    if (rc != 0) {
+        run_opts_free(&o);
         return 1;
+    }
     if (o.json) {
         print_json_run(stdout, &o, o.xip, &r);
         putchar('\n');
@@ -124,6 +198,7 @@ int cmd_run(int argc, char **argv)
     }
     rc = r.mismatches ? 1 : 0;
     run_result_free(&r);
+    run_opts_free(&o);
     return rc;
 }
 
@@ -131,6 +206,57 @@ static void row(const char *name, uint64_t x, uint64_t c, int64_t saved)
 {
     printf("  %-18s %12.0f %12.0f %12.0f %7.1f%%\n", name, kib(x), kib(c),
            (double)saved / 1024.0, c ? 100.0 * (double)saved / (double)c : 0.0);
+}
+
+/* The same file in the other run (both walked the same image). */
+static const struct xvm_file_report *same_file(const struct run_result *r,
+                                               size_t i, const char *path)
+{
+    if (i < r->nfiles && strcmp(r->files[i].path, path) == 0)
+        return &r->files[i];
+    for (size_t k = 0; k < r->nfiles; k++)
+        if (strcmp(r->files[k].path, path) == 0)
+            return &r->files[k];
+    return NULL;
+}
+
+/* Per file: what XIP mapped in place, what copy mode cached. */
+static void print_compare_files(const struct run_result *x,
+                                const struct run_result *c)
+{
+    static const struct xvm_file_report none;
+    uint64_t pg = x->rep.st.page_size;
+    int any = 0;
+    for (size_t i = 0; i < x->nfiles; i++) {
+        const struct xvm_file_report *fx = &x->files[i];
+        const struct xvm_file_report *fc = same_file(c, i, fx->path);
+        if (fc == NULL)
+            fc = &none;
+        if (!active(fx) && !active(fc))
+            continue;
+        if (!any++) {
+            printf("\n  %-44s %8s %8s %8s %8s %9s %6s\n", "per file, pages",
+                   "touched", "in place", "cached", "cached", "copied",
+                   "procs");
+            printf("  %-44s %8s %8s %8s %8s %9s %6s\n", "", "", "(xip)",
+                   "(xip)", "(copy)", "xip/copy", "");
+        }
+        put_path(fx->path, 44);
+        printf(" %8llu %8llu %8llu %8llu %4llu/%-4llu %6llu\n",
+               (unsigned long long)fx->pages_touched,
+               (unsigned long long)fx->pages_in_place,
+               (unsigned long long)fx->pages_cached,
+               (unsigned long long)fc->pages_cached,
+               (unsigned long long)fx->pages_copied,
+               (unsigned long long)fc->pages_copied,
+               (unsigned long long)fc->processes);
+    }
+    if (any)
+        printf("  (page cache saved by XIP: (copy - xip) cached pages x %llu "
+               "bytes)\n",
+               (unsigned long long)pg);
+    text_notes(x, "xip");
+    text_notes(c, "copy");
 }
 
 /* A saving means something only when both runs fit their RAM. */
@@ -192,6 +318,7 @@ static void print_compare(const struct run_opts *o, const struct run_result *x,
            (unsigned long long)rx->st.pv_entries_peak,
            (unsigned long long)rc->st.pv_entries_peak);
     printf("  %-22s %12.2f %12.2f\n", "replay, s", x->seconds, c->seconds);
+    print_compare_files(x, c);
     printf("\nstruct vm_page: %llu bytes per %llu-byte page = %.2f%% of RAM "
            "(paper, §2: about 1.8%%);\nthe %llu device pages mapped at peak "
            "cost none (as RAM pages their vm_pages would cost %.0f KiB).\n",
@@ -233,23 +360,22 @@ int cmd_compare(int argc, char **argv)
     struct run_opts o;
     struct run_result x, c;
     int rc = parse_run_opts(argc, argv, &o, true);
-    if (rc) {
-        fputs(compare_usage, stderr);
+    if (rc)
         return rc;
-    }
-    if (o.mode_given) {
-        fprintf(stderr, "xipvm: compare runs both modes: --xip and --copy are "
-                        "options of run\n");
-        return 2;
-    }
-    if (strcmp(o.trace, "-") == 0) {
-        fprintf(stderr, "xipvm: compare reads the trace twice: give a file\n");
-        return 2;
-    }
-    if (replay_file(&o, 1, &x) != 0)
+    for (int k = 0; k < o.ntraces; k++)
+        if (strcmp(o.traces[k], "-") == 0) {
+            fprintf(stderr,
+                    "xipvm: compare reads the traces twice: give files\n");
+            run_opts_free(&o);
+            return 2;
+        }
+    if (replay_file(&o, 1, &x) != 0) {
+        run_opts_free(&o);
         return 1;
+    }
     if (replay_file(&o, 0, &c) != 0) {
         run_result_free(&x);
+        run_opts_free(&o);
         return 1;
     }
     if (o.json) {
@@ -269,5 +395,6 @@ int cmd_compare(int argc, char **argv)
         rc = 1;
     run_result_free(&x);
     run_result_free(&c);
+    run_opts_free(&o);
     return rc;
 }

@@ -38,21 +38,39 @@ static int keep_timeline(xvm_machine *m, struct run_result *r)
     return 0;
 }
 
+/* Keeps the library's per-file report (paths copied). */
+static int keep_file(void *arg, const struct xvm_file_report *fr)
+{
+    struct run_result *r = arg;
+    if (r->nfiles % 64 == 0) {
+        size_t cap = r->nfiles + 64;
+        struct xvm_file_report *n = realloc(r->files, cap * sizeof(*n));
+        if (n == NULL)
+            return ENOMEM;
+        r->files = n;
+    }
+    r->files[r->nfiles] = *fr;
+    if ((r->files[r->nfiles].path = strdup(fr->path)) == NULL)
+        return ENOMEM;
+    r->nfiles++;
+    return 0;
+}
+
 struct progress {
     const struct run_opts *o;
     int xip;
     bool tty;
     double shown;
     uint64_t mismatches, kills;
-    xvm_trace_reader *rd;
+    const char *name;       /* the trace being read */
+    xvm_trace_reader *rd;   /* its reader */
 };
 
 static void on_mismatch(void *arg, const char *where, const char *what)
 {
     struct progress *p = arg;
     if (p->mismatches++ < 10)
-        fprintf(stderr, "xipvm: mismatch: %s: %s: %s\n", p->o->trace, where,
-                what);
+        fprintf(stderr, "xipvm: %s: mismatch: %s: %s\n", p->name, where, what);
 }
 
 static void on_oom(void *arg, const struct xvm_oom_event *oom)
@@ -88,39 +106,66 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
 {
     struct world w;
     char err[512];
-    int rc = 1;
+    int rc = 1, n = o->ntraces > 0 ? o->ntraces : 1;
+    const char *const *names = o->ntraces > 0 ? o->traces : &o->trace;
     double t0 = now();
     struct progress p = {
         o,   xip, !o->quiet && isatty(STDERR_FILENO) && isatty(STDOUT_FILENO),
         t0,  0,   0,
-        NULL
+        NULL, NULL
     };
     struct xvm_replay_hooks hooks = { on_mismatch, on_progress, on_oom, &p };
+    xvm_trace_reader **rd = calloc((size_t)n, sizeof(*rd));
+    int *done = calloc((size_t)n, sizeof(*done));
     xvm_replay *rp = NULL;
 
     memset(r, 0, sizeof(*r));
-    if (world_open(o, xip, &w) != 0)
+    if (rd == NULL || done == NULL) {
+        fprintf(stderr, "xipvm: out of memory\n");
+        free(rd);
+        free(done);
         return 1;
-    if (xvm_trace_reader_open(o->trace, &p.rd, err, sizeof(err)) != 0) {
-        fprintf(stderr, "xipvm: %s\n", err);
-        goto out;
     }
-    if (xvm_replay_create(w.m, w.mp, &rp) != 0) {
+    if (world_open(o, xip, &w) != 0) {
+        free(rd);
+        free(done);
+        return 1;
+    }
+    for (int k = 0; k < n; k++) {
+        if (xvm_trace_reader_open(names[k], &rd[k], err, sizeof(err)) != 0) {
+            fprintf(stderr, "xipvm: %s\n", err);
+            goto out;
+        }
+    }
+    if (xvm_replay_create(w.m, w.mp, &rp) != 0 ||
+        xvm_replay_sources(rp, (unsigned)n) != 0) {
         fprintf(stderr, "xipvm: out of memory\n");
         goto out;
     }
     xvm_timeline_sample(w.m, 0);
-    int error = xvm_replay_reader(rp, p.rd, &hooks, err, sizeof(err));
+    /* the traces in turn, a slice of events of each (one: all at once) */
+    for (int left = n, k = 0; left > 0; k = (k + 1) % n) {
+        if (done[k])
+            continue;
+        p.name = names[k];
+        p.rd = rd[k];
+        int error = xvm_replay_reader_from(rp, (unsigned)k, rd[k],
+                                           n > 1 ? o->slice : 0, &hooks,
+                                           &done[k], err, sizeof(err));
+        if (error) {
+            if (p.tty)
+                fprintf(stderr, "\r%60s\r", "");
+            fprintf(stderr, "xipvm: %s: %s\n", names[k], err);
+            goto out;
+        }
+        left -= done[k];
+    }
     if (p.tty)
         fprintf(stderr, "\r%60s\r", "");
-    if (error) {
-        fprintf(stderr, "xipvm: %s: %s\n", o->trace, err);
-        goto out;
-    }
     struct xvm_replay_totals t;
     xvm_replay_totals(rp, &t);
     xvm_timeline_sample(w.m, t.events);
-    r->lines = xvm_trace_reader_lines(p.rd);
+    r->lines = t.lines;
     r->events = t.events;
     r->mismatches = t.mismatches;
     r->oom_kills = t.oom_kills;
@@ -135,15 +180,20 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
         r->nooms = t.nooms;
     }
     xvm_report(w.m, &r->rep);
-    if (keep_timeline(w.m, r) != 0) {
-        fprintf(stderr, "xipvm: out of memory\n");
+    int ferr = xvm_file_report(w.mp, keep_file, r);
+    if (keep_timeline(w.m, r) != 0 || ferr != 0) {
+        fprintf(stderr, "xipvm: %s\n",
+                ferr && ferr != ENOMEM ? strerror(ferr) : "out of memory");
         goto out;
     }
     r->seconds = now() - t0;
     rc = 0;
 out:
     xvm_replay_destroy(rp);
-    xvm_trace_reader_close(p.rd);
+    for (int k = 0; k < n; k++)
+        xvm_trace_reader_close(rd[k]);
+    free(rd);
+    free(done);
     world_close(&w);
     if (rc != 0)
         run_result_free(r); /* callers free only a successful result */
@@ -152,6 +202,9 @@ out:
 
 void run_result_free(struct run_result *r)
 {
+    for (size_t i = 0; i < r->nfiles; i++)
+        free((char *)r->files[i].path);
+    free(r->files);
     free(r->marks);
     free(r->samples);
     free(r->ooms);

@@ -6,23 +6,21 @@
 
 #include "cli.h"
 
-/* A size as --ram takes it: 4G, 64M, 12K, or bytes. */
-static const char *size_str(uint64_t v, char *buf, size_t len)
+/*
+ * One message for an image that is not one: an empty or special file
+ * (flash open: EINVAL), no superblock, or one that claims more than the
+ * file holds (mount: EINVAL, EIO).
+ */
+static void image_error(const char *image, int error)
 {
-    static const char units[] = "KMGT";
-    int u = -1;
-    while (u < 3 && v && v % 1024 == 0)
-        v /= 1024, u++;
-    if (u < 0)
-        snprintf(buf, len, "%llu", (unsigned long long)v);
+    if (error == EINVAL || error == EIO)
+        fprintf(stderr, "xipvm: %s: not an FFS image\n", image);
     else
-        snprintf(buf, len, "%llu%c", (unsigned long long)v, units[u]);
-    return buf;
+        fprintf(stderr, "xipvm: %s: %s\n", image, strerror(error));
 }
 
 int world_open(const struct run_opts *o, int xip, struct world *w)
 {
-    char a[32], b[32];
     struct xvm_config cfg;
     struct xvm_mount_config mc;
     int error;
@@ -34,17 +32,18 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
     if (o->fault_ahead >= 0)
         xvm_config_fault_ahead(&cfg, (unsigned)o->fault_ahead);
     if ((error = xvm_machine_create(&cfg, &w->m)) != 0) {
-        uint64_t max = xvm_profile_ram_max(o->machine);
+        char ram[32], max[32];
         if (error == ERANGE)
             fprintf(stderr,
                     "xipvm: --ram %s: the %s profile has at most %s of RAM\n",
-                    size_str(o->ram, a, sizeof(a)), o->machine,
-                    size_str(max, b, sizeof(b)));
+                    fmt_size(ram, sizeof(ram), o->ram), o->machine,
+                    fmt_size(max, sizeof(max),
+                             xvm_profile_ram_max(o->machine)));
         else
-            fprintf(stderr, "xipvm: machine %s with %llu bytes of RAM: %s\n",
-                    o->machine, (unsigned long long)o->ram,
+            fprintf(stderr, "xipvm: machine %s with %s of RAM: %s\n",
+                    o->machine, fmt_size(ram, sizeof(ram), o->ram),
                     error == EINVAL ? "unknown profile or bad RAM size "
-                                      "(sgimips or amd64; whole 4K pages)"
+                                      "(sgimips or amd64; a multiple of 4K)"
                                     : strerror(error));
         return 1;
     }
@@ -60,14 +59,15 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
         }
     }
     if ((error = xvm_flash_open(w->m, o->image, NULL, &w->flash)) != 0) {
+        char ram[32];
         if (error == ERANGE)
             fprintf(stderr,
                     "xipvm: %s: its window does not fit the physical "
                     "addresses the %s profile reaches above %s of RAM (use "
                     "less --ram)\n",
-                    o->image, o->machine, size_str(o->ram, a, sizeof(a)));
+                    o->image, o->machine, fmt_size(ram, sizeof(ram), o->ram));
         else
-            fprintf(stderr, "xipvm: %s: %s\n", o->image, strerror(error));
+            image_error(o->image, error);
         world_close(w);
         return 1;
     }
@@ -78,8 +78,7 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
     if (o->buffers >= 0)
         mc.buffers = (unsigned)o->buffers;
     if ((error = xvm_mount_flash(w->flash, &mc, &w->mp)) != 0) {
-        fprintf(stderr, "xipvm: %s: cannot mount: %s\n", o->image,
-                error == EINVAL ? "not a valid FFS image" : strerror(error));
+        image_error(o->image, error);
         world_close(w);
         return 1;
     }

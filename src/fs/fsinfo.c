@@ -1,7 +1,9 @@
 /*
  * fsinfo: how each file of a mounted image would map under XIP, the
- * paper's open question of file-system layout (§11.5).  Runs quiet (see
- * core_quiet_begin), so it never disturbs an experiment's figures.
+ * paper's open question of file-system layout (§11.5); and the walk over
+ * a mount's files it is made of, which the per-file report walks too.
+ * Both run quiet (see core_quiet_begin), so they never disturb an
+ * experiment's figures.
  *
  * Linear in the image's size: each directory is read once, each regular
  * file's inode is classified once however many links name it (a cache by
@@ -21,43 +23,176 @@
 #define PATH_CAP  4096
 #define STOP      (-2) /* the caller's fn asked to stop (w->stop) */
 
+struct walk {
+    struct xvm_mount *mp;
+    vfs_walk_fn fn;
+    vfs_walk_bad_fn bad;
+    void *arg;
+    char path[PATH_CAP];
+    size_t len;
+    unsigned depth;
+    int first_error;  /* of an entry, returned at the end */
+    int stop;         /* the caller's non-zero value */
+    struct hmap seen; /* directories walked: each has one parent */
+};
+
+static int walk_dir(struct walk *w, uint32_t ino);
+
+/* Calls the caller's fn outside the quiet scope (the caller's work is
+ * counted as usual).  => 0, or STOP when fn asked to stop. */
+static int tell(struct walk *w, uint32_t ino, enum ffs_type type,
+                const struct ffs_stat *st)
+{
+    struct core *c = w->mp->vfs->core;
+    if (w->stop)
+        return STOP;
+    core_quiet_end(c);
+    w->stop = w->fn(w->arg, w->path, ino, type, st);
+    core_quiet_begin(c);
+    return w->stop ? STOP : 0;
+}
+
+/* An entry that cannot be read, told to bad (when there is one). */
+static int tell_bad(struct walk *w, const char *path, uint32_t ino,
+                    enum ffs_type type, int error, const char *problem)
+{
+    struct core *c = w->mp->vfs->core;
+    if (w->stop)
+        return STOP;
+    if (w->first_error == 0)
+        w->first_error = error;
+    if (w->bad == NULL)
+        return 0;
+    core_quiet_end(c);
+    w->stop = w->bad(w->arg, path, ino, type, error, problem);
+    core_quiet_begin(c);
+    return w->stop ? STOP : 0;
+}
+
+/* Appends "/name" to the path; => its old length, or ENAMETOOLONG. */
+static int path_push(struct walk *w, const char *name, size_t *saved)
+{
+    size_t nlen = strlen(name);
+    *saved = w->len;
+    if (w->len + 1 + nlen + 1 > PATH_CAP)
+        return ENAMETOOLONG;
+    w->path[w->len++] = '/';
+    memcpy(w->path + w->len, name, nlen + 1);
+    w->len += nlen;
+    return 0;
+}
+
+static void path_pop(struct walk *w, size_t saved)
+{
+    w->len = saved;
+    w->path[saved] = '\0';
+}
+
+static int visit(void *arg, const char *name, uint32_t ino, enum ffs_type type)
+{
+    struct walk *w = arg;
+    struct ffs_stat st;
+    size_t saved;
+    int rc;
+    if (path_push(w, name, &saved) != 0) /* its last name */
+        return tell_bad(w, name, ino, type, ENAMETOOLONG,
+                        "path longer than 4096 bytes");
+    if ((rc = ffs_stat(w->mp->fs, ino, &st)) != 0) {
+        rc = tell_bad(w, w->path, ino, type, rc, "unreadable inode");
+    } else if (type == FFS_DIR && hmap_get(&w->seen, ino, NULL)) {
+        /* A directory met twice is a loop in a corrupt image (FFS has no
+         * directory hard links): told, not walked again. */
+        rc = tell_bad(w, w->path, ino, type, ELOOP, "directory loop");
+    } else if (type == FFS_DIR && w->depth >= MAX_DEPTH) {
+        rc = tell_bad(w, w->path, ino, type, ELOOP,
+                      "directories nested deeper than 256");
+    } else if ((rc = tell(w, ino, type, &st)) == 0 && type == FFS_DIR &&
+               (rc = walk_dir(w, ino)) != 0 && rc != STOP && rc != ENOMEM) {
+        rc = tell_bad(w, w->path, ino, type, rc, "unreadable directory");
+    }
+    path_pop(w, saved);
+    return rc;
+}
+
+/* A corrupt record or unreadable block of the directory at w->path. */
+static void bad_entry(void *arg, const struct ffs_bad_entry *b)
+{
+    struct walk *w = arg;
+    char name[sizeof(b->name) + 40];
+    size_t saved;
+    const char *problem = b->error == EINVAL ? "corrupt directory entry"
+                                             : "unreadable directory block";
+    if (b->name[0])
+        snprintf(name, sizeof(name), "%s", b->name);
+    else
+        snprintf(name, sizeof(name), "(entry at byte %llu)",
+                 (unsigned long long)b->off);
+    if (path_push(w, name, &saved) != 0) {
+        (void)tell_bad(w, w->path, b->ino, FFS_OTHER, b->error, problem);
+        return;
+    }
+    /* a stop asked here comes with the next entry */
+    (void)tell_bad(w, w->path, b->ino, FFS_OTHER, b->error, problem);
+    path_pop(w, saved);
+}
+
+/* => 0; STOP, ENOMEM; or the error of the directory itself (its inode,
+ *    its size), for the caller to tell. */
+static int walk_dir(struct walk *w, uint32_t ino)
+{
+    if (hmap_put(w->mp->vfs->core, &w->seen, ino, 1) != 0)
+        return ENOMEM;
+    w->depth++;
+    int error = ffs_readdir_salvage(w->mp->fs, ino, visit, bad_entry, w);
+    w->depth--;
+    return w->stop ? STOP : error;
+}
+
+int vfs_walk(struct xvm_mount *mp, vfs_walk_fn fn, vfs_walk_bad_fn bad,
+             void *arg)
+{
+    struct core *c = mp->vfs->core;
+    struct walk *w = core_zalloc(c, sizeof(*w));
+    if (w == NULL)
+        return ENOMEM;
+    w->mp = mp;
+    w->fn = fn;
+    w->bad = bad;
+    w->arg = arg;
+    hmap_init(&w->seen);
+    core_quiet_begin(c);
+    int error = walk_dir(w, ffs_root(mp->fs));
+    if (error != 0 && error != STOP && error != ENOMEM) {
+        (void)tell_bad(w, "/", ffs_root(mp->fs), FFS_DIR, error,
+                       "unreadable directory");
+        error = 0;
+    }
+    core_quiet_end(c);
+    if (error == STOP)
+        error = w->stop;
+    else if (error == 0)
+        error = w->first_error;
+    hmap_fini(c, &w->seen);
+    core_free(c, w);
+    return error;
+}
+
+/* ---- fsinfo: the walk, each regular file classified ---- */
+
 /* A regular file's classification, kept per inode. */
 struct counts {
     uint64_t pages, xip, holes, fallbacks;
     int error;
 };
 
-struct walk {
+struct info_walk {
     struct xvm_mount *mp;
     int (*fn)(void *arg, const struct xvm_file_info *fi);
     void *arg;
-    char path[PATH_CAP];
-    size_t len;
-    unsigned depth;
-    int first_error;   /* of an entry, returned at the end */
-    int stop;          /* the caller's non-zero value */
-    struct hmap seen;  /* directories walked: each has one parent */
     struct hmap files; /* inode -> index in counts */
     struct counts *counts;
     size_t ncounts, capcounts;
 };
-
-static int walk_dir(struct walk *w, uint32_t ino);
-
-/* Tells the caller an entry (quiet off: the caller's work is counted as
- * usual).  => 0, or STOP when fn asked to stop. */
-static int tell(struct walk *w, const struct xvm_file_info *fi)
-{
-    struct core *c = w->mp->vfs->core;
-    if (w->stop)
-        return STOP;
-    if (fi->error && w->first_error == 0)
-        w->first_error = fi->error;
-    core_quiet_end(c);
-    w->stop = w->fn(w->arg, fi);
-    core_quiet_begin(c);
-    return w->stop ? STOP : 0;
-}
 
 struct classify {
     struct xvm_mount *mp;
@@ -91,86 +226,62 @@ static int classify_run(void *arg, uint64_t lblk, uint64_t n, uint64_t dev,
     return 0;
 }
 
-/* => the classification of regular file ino of size bytes, made once. */
-static int file_counts(struct walk *w, uint32_t ino, uint64_t size,
+/* => the classification of regular file ino of size bytes, made once
+ *    (quiet, as the walk). */
+static int file_counts(struct info_walk *iw, uint32_t ino, uint64_t size,
                        struct counts **out)
 {
-    struct core *c = w->mp->vfs->core;
+    struct core *c = iw->mp->vfs->core;
     uint64_t v;
-    if (hmap_get(&w->files, ino, &v)) {
-        *out = &w->counts[v];
+    if (hmap_get(&iw->files, ino, &v)) {
+        *out = &iw->counts[v];
         return 0;
     }
-    if (w->ncounts == w->capcounts) {
-        size_t cap = w->capcounts ? 2 * w->capcounts : 64;
+    if (iw->ncounts == iw->capcounts) {
+        size_t cap = iw->capcounts ? 2 * iw->capcounts : 64;
         struct counts *n = core_alloc(c, cap * sizeof(*n));
         if (n == NULL)
             return ENOMEM;
-        if (w->ncounts)
-            memcpy(n, w->counts, w->ncounts * sizeof(*n));
-        core_free(c, w->counts);
-        w->counts = n;
-        w->capcounts = cap;
+        if (iw->ncounts)
+            memcpy(n, iw->counts, iw->ncounts * sizeof(*n));
+        core_free(c, iw->counts);
+        iw->counts = n;
+        iw->capcounts = cap;
     }
-    if (hmap_put(c, &w->files, ino, w->ncounts) != 0)
+    if (hmap_put(c, &iw->files, ino, iw->ncounts) != 0)
         return ENOMEM;
-    struct counts *k = &w->counts[w->ncounts++];
-    struct classify cl = { w->mp, size, ffs_bsize(w->mp->fs), c->pgsz, k };
+    struct counts *k = &iw->counts[iw->ncounts++];
+    struct classify cl = { iw->mp, size, ffs_bsize(iw->mp->fs), c->pgsz, k };
     memset(k, 0, sizeof(*k));
     k->pages = pg_round(c, size) >> c->pgshift;
-    k->error = ffs_bmap_runs(w->mp->fs, ino, classify_run, &cl);
+    core_quiet_begin(c);
+    k->error = ffs_bmap_runs(iw->mp->fs, ino, classify_run, &cl);
+    core_quiet_end(c);
     if (k->error == ENOMEM) {
-        hmap_del(&w->files, ino);
-        w->ncounts--;
+        hmap_del(&iw->files, ino);
+        iw->ncounts--;
         return ENOMEM;
     }
     *out = k;
     return 0;
 }
 
-/* Appends "/name" to the path; => its old length, or ENAMETOOLONG. */
-static int path_push(struct walk *w, const char *name, size_t *saved)
+static int info_visit(void *arg, const char *path, uint32_t ino,
+                      enum ffs_type type, const struct ffs_stat *st)
 {
-    size_t nlen = strlen(name);
-    *saved = w->len;
-    if (w->len + 1 + nlen + 1 > PATH_CAP)
-        return ENAMETOOLONG;
-    w->path[w->len++] = '/';
-    memcpy(w->path + w->len, name, nlen + 1);
-    w->len += nlen;
-    return 0;
-}
-
-static void path_pop(struct walk *w, size_t saved)
-{
-    w->len = saved;
-    w->path[saved] = '\0';
-}
-
-static int visit(void *arg, const char *name, uint32_t ino, enum ffs_type type)
-{
-    struct walk *w = arg;
-    struct ffs_stat st;
+    struct info_walk *iw = arg;
     struct counts *k;
-    size_t saved;
-    struct xvm_file_info fi = { .path = w->path,
-                                .ino = ino,
-                                .type = (int)type };
-    int rc;
-    if ((fi.error = path_push(w, name, &saved)) != 0) {
-        fi.path = name; /* the path does not fit: its last name */
-        fi.problem = "path longer than 4096 bytes";
-        return tell(w, &fi);
-    }
-    if ((fi.error = ffs_stat(w->mp->fs, ino, &st)) != 0) {
-        fi.problem = "unreadable inode";
-    } else {
-        fi.size = st.size;
-        fi.alloc_bytes = st.alloc_bytes;
-    }
-    if (fi.error == 0 && type == FFS_REG) {
-        if ((rc = file_counts(w, ino, st.size, &k)) != 0)
-            goto out;
+    struct xvm_file_info fi = {
+        .path = path,
+        .ino = ino,
+        .type = (int)type,
+        .size = st->size,
+        .alloc_bytes = st->alloc_bytes,
+    };
+    if (type == FFS_REG) {
+        int error = file_counts(iw, ino, st->size, &k);
+        if (error)
+            return error;
         fi.pages = k->pages;
         if ((fi.error = k->error) != 0) {
             fi.problem = "bad block map";
@@ -180,62 +291,21 @@ static int visit(void *arg, const char *name, uint32_t ino, enum ffs_type type)
             fi.fallback_pages = k->fallbacks;
         }
     }
-    if (fi.error == 0 && type == FFS_DIR) {
-        /* A directory met twice is a loop in a corrupt image (FFS has no
-         * directory hard links): told, not walked again. */
-        if (hmap_get(&w->seen, ino, NULL)) {
-            fi.error = ELOOP;
-            fi.problem = "directory loop";
-        } else if (w->depth >= MAX_DEPTH) {
-            fi.error = ELOOP;
-            fi.problem = "directories nested deeper than 256";
-        }
-    }
-    if ((rc = tell(w, &fi)) == 0 && fi.error == 0 && type == FFS_DIR &&
-        (rc = walk_dir(w, ino)) != 0 && rc != STOP && rc != ENOMEM) {
-        fi.error = rc;
-        fi.problem = "unreadable directory";
-        rc = tell(w, &fi);
-    }
-out:
-    path_pop(w, saved);
-    return rc;
+    return iw->fn(iw->arg, &fi);
 }
 
-/* A corrupt record or unreadable block of the directory at w->path. */
-static void bad_entry(void *arg, const struct ffs_bad_entry *b)
+static int info_bad(void *arg, const char *path, uint32_t ino,
+                    enum ffs_type type, int error, const char *problem)
 {
-    struct walk *w = arg;
-    char name[sizeof(b->name) + 40];
-    size_t saved;
-    struct xvm_file_info fi = { .ino = b->ino, .error = b->error };
-    if (b->name[0])
-        snprintf(name, sizeof(name), "%s", b->name);
-    else
-        snprintf(name, sizeof(name), "(entry at byte %llu)",
-                 (unsigned long long)b->off);
-    fi.problem = b->error == EINVAL ? "corrupt directory entry"
-                                    : "unreadable directory block";
-    if (path_push(w, name, &saved) != 0) {
-        fi.path = w->path;
-        (void)tell(w, &fi);
-        return;
-    }
-    fi.path = w->path;
-    (void)tell(w, &fi); /* a stop asked here comes with the next entry */
-    path_pop(w, saved);
-}
-
-/* => 0; STOP, ENOMEM; or the error of the directory itself (its inode,
- *    its size), for the caller to tell. */
-static int walk_dir(struct walk *w, uint32_t ino)
-{
-    if (hmap_put(w->mp->vfs->core, &w->seen, ino, 1) != 0)
-        return ENOMEM;
-    w->depth++;
-    int error = ffs_readdir_salvage(w->mp->fs, ino, visit, bad_entry, w);
-    w->depth--;
-    return w->stop ? STOP : error;
+    struct info_walk *iw = arg;
+    struct xvm_file_info fi = {
+        .path = path,
+        .ino = ino,
+        .type = (int)type,
+        .error = error,
+        .problem = problem,
+    };
+    return iw->fn(iw->arg, &fi);
 }
 
 int xvm_fsinfo(xvm_mount *mp,
@@ -244,33 +314,13 @@ int xvm_fsinfo(xvm_mount *mp,
     if (mp == NULL || fn == NULL)
         return EINVAL;
     struct core *c = mp->vfs->core;
-    struct walk *w = core_zalloc(c, sizeof(*w));
-    if (w == NULL)
-        return ENOMEM;
-    w->mp = mp;
-    w->fn = fn;
-    w->arg = arg;
-    hmap_init(&w->seen);
-    hmap_init(&w->files);
-    core_quiet_begin(c);
-    int error = walk_dir(w, ffs_root(mp->fs));
-    if (error != 0 && error != STOP && error != ENOMEM) {
-        struct xvm_file_info fi = { .path = "/",
-                                    .ino = ffs_root(mp->fs),
-                                    .type = 2,
-                                    .error = error,
-                                    .problem = "unreadable directory" };
-        (void)tell(w, &fi);
-        error = 0;
-    }
-    core_quiet_end(c);
-    if (error == STOP)
-        error = w->stop;
-    else if (error == 0)
-        error = w->first_error;
-    hmap_fini(c, &w->seen);
-    hmap_fini(c, &w->files);
-    core_free(c, w->counts);
-    core_free(c, w);
+    struct info_walk iw = { .mp = mp, .fn = fn, .arg = arg };
+    hmap_init(&iw.files);
+    int error = vfs_walk(mp, info_visit, info_bad, &iw);
+    /* a block map's error is the entry's: the first one once all are told */
+    for (size_t i = 0; error == 0 && i < iw.ncounts; i++)
+        error = iw.counts[i].error;
+    hmap_fini(c, &iw.files);
+    core_free(c, iw.counts);
     return error;
 }

@@ -322,13 +322,14 @@ static int read_text(xvm_trace_reader *rd, struct xvm_trace_event *ev)
     char *line;
     while ((line = next_line(rd, &n)) != NULL) {
         if (rd->line == 1) {
-            if (memchr(line, '\0', n) || xvm_trace_check_header(line) != 0)
+            if (memchr(line, '\0', n) ||
+                (rd->version = xvm_trace_header_version(line)) == 0)
                 return failf(rd, EINVAL,
                              "line 1: not a trace: the first line must be "
-                             "'" XVM_TRACE_HEADER "'");
+                             "'" XVM_TRACE_HEADER "' (or 'xipvm-trace 1')");
             continue;
         }
-        int rc = xvm_trace_parse_text(line, n, ev, &why);
+        int rc = trace_parse_text_v(line, n, rd->version, ev, &why);
         if (rc == 1)
             return 1;
         if (rc < 0)

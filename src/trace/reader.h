@@ -50,6 +50,7 @@ struct xvm_trace_reader {
     int error; /* sticky */
     /* text */
     uint64_t line;
+    int version; /* the header's */
     /* binary */
     const uint8_t *frame; /* the records of the current frame */
     size_t fpos, flen;

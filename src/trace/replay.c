@@ -15,6 +15,21 @@
 
 #define CHUNK 65536 /* r/w/x beyond this go in pieces */
 
+/* One trace among several replayed at once. */
+struct source {
+    uint64_t lines;
+    int version; /* the header's; 0 before it */
+};
+
+/* (source, pid) -> the pid it runs under, when several traces share a
+ * machine: open addressing, host memory. */
+struct pidmap {
+    uint64_t *key; /* (source + 1) << 32 | pid; 0 empty */
+    uint32_t *val;
+    size_t cap, n;
+    uint32_t next;
+};
+
 /* Pids of processes killed for lack of memory: open addressing, linear
  * probing, deletion by backward shift; 0 is never a pid. */
 struct pidset {
@@ -26,7 +41,9 @@ struct xvm_replay {
     xvm_machine *m;
     xvm_mount *mp;
     uint64_t lines, events, mismatches;
-    int header_seen;
+    struct source one, *src; /* src: nsrc of them, or &one */
+    unsigned nsrc;
+    struct pidmap pids;
     struct xvm_trace_event ev;
     uint32_t last_pid; /* pid -> vmspace cache for the hot path */
     xvm_vmspace *last_vs;
@@ -110,14 +127,97 @@ int xvm_replay_create(xvm_machine *m, xvm_mount *mp, xvm_replay **out)
         return ENOMEM;
     r->m = m;
     r->mp = mp;
+    r->src = &r->one;
+    r->nsrc = 1;
     *out = r;
     return 0;
+}
+
+int xvm_replay_sources(xvm_replay *r, unsigned n)
+{
+    if (r == NULL || n == 0 || r->lines > 0 || r->nsrc > 1)
+        return EINVAL;
+    if (n == 1)
+        return 0;
+    if ((r->src = calloc(n, sizeof(*r->src))) == NULL) {
+        r->src = &r->one;
+        return ENOMEM;
+    }
+    r->nsrc = n;
+    return 0;
+}
+
+static uint64_t pid_hash(uint64_t key, size_t cap)
+{
+    return (key * UINT64_C(0x9e3779b97f4a7c15)) >> 7 & (cap - 1);
+}
+
+/* => the machine's pid for the source's pid, a new one the first time. */
+static int pid_of(struct xvm_replay *r, unsigned src, uint32_t pid,
+                  uint32_t *out)
+{
+    struct pidmap *pm = &r->pids;
+    uint64_t key = (uint64_t)(src + 1) << 32 | pid;
+    if (2 * (pm->n + 1) > pm->cap) {
+        size_t ncap = pm->cap ? 2 * pm->cap : 64;
+        uint64_t *nk = calloc(ncap, sizeof(*nk));
+        uint32_t *nv = calloc(ncap, sizeof(*nv));
+        if (nk == NULL || nv == NULL) {
+            free(nk);
+            free(nv);
+            return ENOMEM;
+        }
+        for (size_t i = 0; i < pm->cap; i++) {
+            if (pm->key[i] == 0)
+                continue;
+            size_t j = pid_hash(pm->key[i], ncap);
+            while (nk[j] != 0)
+                j = (j + 1) & (ncap - 1);
+            nk[j] = pm->key[i];
+            nv[j] = pm->val[i];
+        }
+        free(pm->key);
+        free(pm->val);
+        pm->key = nk, pm->val = nv, pm->cap = ncap;
+    }
+    size_t i = pid_hash(key, pm->cap);
+    for (; pm->key[i] != 0; i = (i + 1) & (pm->cap - 1))
+        if (pm->key[i] == key) {
+            *out = pm->val[i];
+            return 0;
+        }
+    if (pm->next == UINT32_MAX)
+        return ERANGE;
+    pm->key[i] = key;
+    pm->val[i] = *out = ++pm->next;
+    pm->n++;
+    return 0;
+}
+
+/* Several sources: pids apart, marks prefixed with the source's number. */
+static int renumber(struct xvm_replay *r, unsigned src,
+                    struct xvm_trace_event *ev, char *label, size_t cap)
+{
+    int error = 0;
+    if (ev->op == XVM_T_MARK) {
+        snprintf(label, cap, "%u:%s", src + 1, ev->label);
+        ev->label = label;
+        return 0;
+    }
+    if ((error = pid_of(r, src, ev->pid, &ev->pid)) == 0 &&
+        ev->op == XVM_T_FORK)
+        error = pid_of(r, src, ev->pid2, &ev->pid2);
+    return error;
 }
 
 void xvm_replay_destroy(xvm_replay *r)
 {
     if (r == NULL)
         return;
+    if (r->src != &r->one)
+        free(r->src);
+    free(r->pids.key);
+    free(r->pids.val);
     free(r->killed.slot);
     free(r->ooms);
     free(r);
@@ -190,6 +290,31 @@ static int do_mmap(struct xvm_replay *r, const struct xvm_trace_event *ev,
     return error;
 }
 
+/* pread: the file's bytes through read(), then copied out to memory. */
+static int do_pread(struct xvm_replay *r, const struct xvm_trace_event *ev,
+                    xvm_vmspace *vs)
+{
+    uint64_t done = 0;
+    xvm_file *f;
+    if (r->mp == NULL)
+        return ENOENT;
+    int error = xvm_open(r->mp, ev->path, XVM_O_RDONLY, &f);
+    if (error)
+        return error;
+    while (error == 0 && done < ev->len) {
+        size_t n = ev->len - done < CHUNK ? (size_t)(ev->len - done) : CHUNK;
+        size_t got = 0;
+        error = xvm_pread(f, ev->off + done, r->buf, n, &got);
+        if (error == 0 && got > 0)
+            error = xvm_write(vs, ev->addr + done, r->buf, got);
+        if (got < n)
+            break; /* the end of the file */
+        done += n;
+    }
+    xvm_close(f);
+    return error;
+}
+
 static int run_event(struct xvm_replay *r, const struct xvm_trace_event *ev,
                      int *differs)
 {
@@ -220,6 +345,7 @@ static int run_event(struct xvm_replay *r, const struct xvm_trace_event *ev,
     case XVM_T_MMAP: return do_mmap(r, ev, vs);
     case XVM_T_MUNMAP: return xvm_munmap(vs, ev->addr, ev->len);
     case XVM_T_MPROTECT: return xvm_mprotect(vs, ev->addr, ev->len, ev->prot);
+    case XVM_T_PREAD: return do_pread(r, ev, vs);
     default: return do_access(r, ev, vs, differs);
     }
 }
@@ -361,34 +487,52 @@ int xvm_replay_event(xvm_replay *r, const struct xvm_trace_event *ev,
 int xvm_replay_line(xvm_replay *r, char *line, int *mismatch, char *msg,
                     size_t msglen)
 {
+    return xvm_replay_line_from(r, 0, line, mismatch, msg, msglen);
+}
+
+int xvm_replay_line_from(xvm_replay *r, unsigned src, char *line, int *mismatch,
+                         char *msg, size_t msglen)
+{
     const char *why = NULL;
-    char what[256];
+    char what[256], label[XVM_LABEL_MAX];
     *mismatch = 0;
+    if (src >= r->nsrc) {
+        snprintf(msg, msglen, "no trace %u: %u were announced", src + 1,
+                 r->nsrc);
+        return EINVAL;
+    }
+    struct source *s = &r->src[src];
     r->lines++;
-    if (!r->header_seen) {
-        if (xvm_trace_check_header(line) != 0) {
+    s->lines++;
+    if (s->version == 0) {
+        if ((s->version = xvm_trace_header_version(line)) == 0) {
             snprintf(msg, msglen,
                      "line %llu: not a trace: the first line "
-                     "must be '" XVM_TRACE_HEADER "'",
-                     (unsigned long long)r->lines);
+                     "must be '" XVM_TRACE_HEADER "' (or 'xipvm-trace 1')",
+                     (unsigned long long)s->lines);
             return EINVAL;
         }
-        r->header_seen = 1;
         return 0;
     }
-    int rc = xvm_trace_parse_line(line, &r->ev, &why);
+    int rc = xvm_trace_parse_line_v(line, s->version, &r->ev, &why);
     if (rc < 0) {
-        snprintf(msg, msglen, "line %llu: %s", (unsigned long long)r->lines,
+        snprintf(msg, msglen, "line %llu: %s", (unsigned long long)s->lines,
                  why ? why : "malformed");
         return EINVAL;
     }
     if (rc == 0)
         return 0;
-    r->line_now = r->lines;
+    if (r->nsrc > 1 &&
+        (rc = renumber(r, src, &r->ev, label, sizeof(label))) != 0) {
+        snprintf(msg, msglen, "line %llu: %s", (unsigned long long)s->lines,
+                 rc == ENOMEM ? "out of memory" : "out of pids");
+        return rc;
+    }
+    r->line_now = s->lines;
     what[0] = '\0';
     int error = xvm_replay_event(r, &r->ev, mismatch, what, sizeof(what));
     if (error || *mismatch || what[0])
-        snprintf(msg, msglen, "line %llu: %s", (unsigned long long)r->lines,
+        snprintf(msg, msglen, "line %llu: %s", (unsigned long long)s->lines,
                  what);
     return error;
 }
@@ -410,20 +554,26 @@ static void report_mismatch(const struct xvm_replay_hooks *h,
 /*
  * The hot loop of a binary replay: the plain access records of the
  * current frame, decoded where they lie and run at once, until a record
- * of another kind, or one that did not succeed (xvm_replay_reader takes
- * the rest through the reader).  Not while killed processes are skipped.
+ * of another kind, one that did not succeed (xvm_replay_reader_from takes
+ * the rest through the reader), or the event numbered stop.  Not while
+ * killed processes are skipped.
  */
-static void run_accesses(struct xvm_replay *r, xvm_trace_reader *rd,
+static void run_accesses(struct xvm_replay *r, unsigned src,
+                         xvm_trace_reader *rd, uint64_t stop,
                          const struct xvm_replay_hooks *h)
 {
     struct tb_dec *d = rd->dec;
-    xvm_vmspace *vs = d->have_pid ? space_of(r, d->pid) : NULL;
-    if (vs == NULL || r->killed.n)
+    uint32_t pid = d->pid;
+    if (!d->have_pid || r->killed.n ||
+        (r->nsrc > 1 && pid_of(r, src, d->pid, &pid) != 0))
         return; /* the general path tells it */
+    xvm_vmspace *vs = space_of(r, pid);
+    if (vs == NULL)
+        return;
     const uint8_t *frame = rd->frame, *end = frame + rd->flen;
     size_t pos = rd->fpos;
     struct tb_reg *reg = d->reg;
-    for (;;) {
+    while (r->events != stop) {
         uint8_t op;
         uint64_t delta, addr, len;
         enum xvm_trace_op xop;
@@ -443,7 +593,7 @@ static void run_accesses(struct xvm_replay *r, xvm_trace_reader *rd,
             char what[96];
             int mismatch;
             trace_event_clear(&r->ev);
-            r->ev.op = xop, r->ev.pid = d->pid, r->ev.addr = addr;
+            r->ev.op = xop, r->ev.pid = pid, r->ev.addr = addr;
             r->ev.len = len;
             rd->fpos = pos;
             settle(r, &r->ev, error, 0, &mismatch, what, sizeof(what));
@@ -459,29 +609,50 @@ static void run_accesses(struct xvm_replay *r, xvm_trace_reader *rd,
     rd->fpos = pos;
 }
 
-int xvm_replay_reader(xvm_replay *r, xvm_trace_reader *rd,
-                      const struct xvm_replay_hooks *h, char *msg,
-                      size_t msglen)
+int xvm_replay_reader_from(xvm_replay *r, unsigned src, xvm_trace_reader *rd,
+                           uint64_t max_events,
+                           const struct xvm_replay_hooks *h, int *done,
+                           char *msg, size_t msglen)
 {
-    char what[256], where[160];
+    char what[256], where[160], label[XVM_LABEL_MAX];
     int mismatch, error = 0;
-    if (r == NULL || rd == NULL)
+    if (r == NULL || rd == NULL || done == NULL)
         return EINVAL;
+    if (src >= r->nsrc) {
+        snprintf(msg, msglen, "no trace %u: %u were announced", src + 1,
+                 r->nsrc);
+        return EINVAL;
+    }
+    struct source *s = &r->src[src];
+    /* r->events never wraps: no limit is a stop never reached */
+    uint64_t stop = max_events ? r->events + max_events : UINT64_MAX;
+    *done = 0;
     r->hooks = h;
-    for (;;) {
+    while (r->events != stop) {
         if (rd->fmt == XVM_TRACE_BINARY && rd->fpos < rd->flen &&
-            rd->error == 0)
-            run_accesses(r, rd, h);
+            rd->error == 0) {
+            run_accesses(r, src, rd, stop, h);
+            if (r->events == stop)
+                break;
+        }
         int got = xvm_trace_read(rd, &r->ev);
-        if (got == 0)
+        if (got == 0) {
+            *done = 1;
             break;
+        }
         if (got != 1) {
             snprintf(msg, msglen, "%s", xvm_trace_reader_error(rd));
             error = got;
             break;
         }
         r->line_now = rd->fmt == XVM_TRACE_TEXT ? rd->line : 0;
-        r->lines = rd->line;
+        if (r->nsrc > 1 &&
+            (error = renumber(r, src, &r->ev, label, sizeof(label))) != 0) {
+            xvm_trace_reader_where(rd, where, sizeof(where));
+            snprintf(msg, msglen, "%s: %s", where,
+                     error == ENOMEM ? "out of memory" : "out of pids");
+            break;
+        }
         error = xvm_replay_event(r, &r->ev, &mismatch, what, sizeof(what));
         if (error) {
             xvm_trace_reader_where(rd, where, sizeof(where));
@@ -493,7 +664,16 @@ int xvm_replay_reader(xvm_replay *r, xvm_trace_reader *rd,
         if ((r->events & (PROGRESS_EVERY - 1)) == 0 && h && h->progress)
             h->progress(h->arg, r->events);
     }
-    r->lines = rd->line;
+    r->lines += rd->line - s->lines;
+    s->lines = rd->line;
     r->hooks = NULL;
     return error;
+}
+
+int xvm_replay_reader(xvm_replay *r, xvm_trace_reader *rd,
+                      const struct xvm_replay_hooks *h, char *msg,
+                      size_t msglen)
+{
+    int done;
+    return xvm_replay_reader_from(r, 0, rd, 0, h, &done, msg, msglen);
 }

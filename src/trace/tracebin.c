@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "textscan.h"
 #include "tracefmt.h"
 
 void tb_enc_frame(struct tb_enc *e)
@@ -73,7 +72,7 @@ static uint8_t *put_op(const struct xvm_trace_event *ev, uint8_t *p)
         [XVM_T_EXEC] = TB_EXEC,         [XVM_T_EXIT] = TB_EXIT,
         [XVM_T_MMAP] = TB_MMAP,         [XVM_T_MUNMAP] = TB_MUNMAP,
         [XVM_T_MPROTECT] = TB_MPROTECT, [XVM_T_BRK] = TB_BRK,
-        [XVM_T_MARK] = TB_MARK,
+        [XVM_T_MARK] = TB_MARK,         [XVM_T_PREAD] = TB_PREAD,
     };
     *p++ = code[ev->op];
     if (ev->op == XVM_T_MARK)
@@ -107,6 +106,11 @@ static uint8_t *put_op(const struct xvm_trace_event *ev, uint8_t *p)
             *p++ = (uint8_t)ev->prot;
         return p;
     case XVM_T_BRK: return tb_put_varint(p, ev->addr);
+    case XVM_T_PREAD:
+        p = tb_put_varint(p, ev->addr);
+        p = tb_put_varint(p, ev->len);
+        p = put_str(p, ev->path);
+        return tb_put_varint(p, ev->off);
     default: return p; /* exit */
     }
 }
@@ -183,7 +187,7 @@ static bool get_byte(struct cur *c, uint8_t *b)
     return true;
 }
 
-/* A PATH, ARG or LABEL: a length and bytes that make a token. */
+/* A PATH, ARG or LABEL: a length and bytes, any but NUL (empty too). */
 static bool get_str(struct cur *c, const char **out)
 {
     uint64_t n;
@@ -195,13 +199,8 @@ static bool get_str(struct cur *c, const char **out)
         return fail(c, "strings longer than a trace line");
     memcpy(c->s, c->p, (size_t)n);
     c->s[n] = '\0';
-    /* A leading '!' is refused only where it would read as !ERR: the
-     * event's formatting says (tb_decode). */
-    bool ok = n > 0;
-    for (size_t i = 0; i < n && ok; i++)
-        ok = c->s[i] != '\0' && !ts_is_sep(c->s[i]);
-    if (!ok)
-        return fail(c, "bad string (empty, NUL or whitespace)");
+    if (memchr(c->s, '\0', (size_t)n) != NULL)
+        return fail(c, "NUL byte in a string");
     *out = c->s;
     c->s += n + 1;
     c->p += n;
@@ -263,6 +262,11 @@ static bool get_op(struct cur *c, uint8_t op, struct xvm_trace_event *ev)
         ev->op = XVM_T_BRK;
         return get_pid(c, &ev->pid) && get(c, &ev->addr);
     case TB_MARK: ev->op = XVM_T_MARK; return get_str(c, &ev->label);
+    case TB_PREAD:
+        ev->op = XVM_T_PREAD;
+        return get_pid(c, &ev->pid) && get(c, &ev->addr) &&
+               get_max(c, XVM_TRACE_MAX_SIZE, &ev->len, "size above 2^32") &&
+               get_str(c, &ev->path) && get(c, &ev->off);
     default: return fail(c, "unknown record type");
     }
 }
@@ -363,8 +367,7 @@ long tb_decode(struct tb_dec *d, const uint8_t *p, const uint8_t *end,
         int n = xvm_trace_format_event(ev, d->line, sizeof(d->line));
         if (n < 0) {
             fail(&c, n == -ENOSPC ? "event longer than a trace line"
-                                  : "its last string starts with '!' and "
-                                    "no !ERR follows");
+                                  : "event the text form cannot hold");
             goto bad;
         }
     }

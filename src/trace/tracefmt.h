@@ -38,6 +38,10 @@ static inline void trace_event_clear(struct xvm_trace_event *ev)
     ev->expect_err = 0;
 }
 
+/* xvm_trace_parse_text for a trace of the given version (1 or 2). */
+int trace_parse_text_v(char *line, size_t len, int version,
+                       struct xvm_trace_event *ev, const char **msg);
+
 /* => 1 when xvm_trace_format_event can write ev (whatever its length). */
 int trace_event_ok(const struct xvm_trace_event *ev);
 
@@ -70,6 +74,7 @@ int trace_event_ok(const struct xvm_trace_event *ev);
 #define TB_MPROTECT   0x86
 #define TB_BRK        0x87
 #define TB_MARK       0x88
+#define TB_PREAD      0x89
 
 /* mmap's flags byte */
 #define TB_MMAP_SHARED 0x08

@@ -46,6 +46,7 @@ int vmspace_create(struct vm *vm, struct xvm_vmspace **out)
         return error;
     }
     vs->vm = vm;
+    hmap_init(&vs->files);
     /* Page zero stays unmapped so null pointers fault. */
     map_init(&vs->map, vm->core->pgsz, vm->core->prof->va_max);
     vs->next = vm->spaces;
@@ -138,6 +139,7 @@ void xvm_vmspace_destroy(xvm_vmspace *vs)
     /* Tear the tables down in one walk, then drop the references. */
     pmap_fini(vs->pmap);
     map_fini(vm, &vs->map);
+    hmap_fini(vm->core, &vs->files);
     if (vs->prev)
         vs->prev->next = vs->next;
     else
@@ -294,8 +296,9 @@ static int mmap_body(struct xvm_vmspace *vs, void *args)
         maxprot &= ~(unsigned)XVM_PROT_WRITE;
     if ((p & maxprot) != p)
         return EACCES;
-    if (obj && (off >= obj->size || obj->size - off < len))
-        return EINVAL;
+    if (obj &&
+        (obj->objs != vm->objs || off >= obj->size || obj->size - off < len))
+        return EINVAL; /* another machine's object, or past its end */
     if (fixed) {
         start = *addr;
         if ((error = check_range(vs, start, len, &end)) != 0)
@@ -348,6 +351,7 @@ static int mmap_body(struct xvm_vmspace *vs, void *args)
     e->inherit = shared ? XVM_INHERIT_SHARE : XVM_INHERIT_COPY;
     e->advice = XVM_ADV_NORMAL;
     e->cow = !shared;
+    e->text = (p & XVM_PROT_EXEC) != 0;
     e->needs_copy = !shared;
     map_insert(vm, &vs->map, e);
     *addr = start;
@@ -399,6 +403,10 @@ static int range_body(struct xvm_vmspace *vs, void *args)
     int arg = a->arg;
     struct vm_map_entry *e;
     int error;
+    /* An empty range at an aligned address: nothing to do, as both
+     * kernels answer (munmap, which Linux refuses, does not come here). */
+    if (len == 0 && !(addr & (vs->vm->core->pgsz - 1)))
+        return 0;
     if ((error = check_range(vs, addr, len, &end)) != 0)
         return error;
     /* Validate every entry first, so a refusal changes nothing. */
@@ -440,6 +448,8 @@ static int protect_apply(struct xvm_vmspace *vs, struct vm_map_entry *e, int p)
     if ((e->prot & ~(unsigned)p) != 0)
         pmap_protect(vs->pmap, e->start, e->end, (unsigned)p);
     e->prot = (uint8_t)p;
+    if (p & XVM_PROT_EXEC)
+        e->text = true;
     return 0;
 }
 
@@ -486,13 +496,19 @@ int xvm_mmap_file(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot,
 {
     if (vs == NULL || f == NULL)
         return EINVAL;
-    /* Open read-only on a read-only file system: a shared mapping can
-     * never write back. */
-    if ((flags & XVM_MAP_SHARED) && (prot & XVM_PROT_WRITE))
-        return EROFS;
-    if (f->vp->obj->objs != vs->vm->objs)
-        return EINVAL; /* a file of another machine */
-    return xvm_mmap(vs, addr, len, prot, flags, f->vp->obj, off);
+    /* Files are open read-only (a read-only file system): their objects
+     * are read_only, so xvm_mmap refuses a writable shared mapping with
+     * EACCES, as both kernels do for a file opened O_RDONLY; it refuses
+     * an object of another machine (EINVAL). */
+    int error = xvm_mmap(vs, addr, len, prot, flags, f->vp->obj, off);
+    struct file_acct *a = f->vp->acct;
+    uint64_t key = (uint64_t)(uintptr_t)a;
+    /* The file's count of address spaces that mapped it; the set is
+     * bookkeeping of the report: a failure to grow it loses a count. */
+    if (error == 0 && !hmap_get(&vs->files, key, NULL) &&
+        hmap_put(vs->vm->core, &vs->files, key, 1) == 0)
+        a->processes++;
+    return error;
 }
 
 /* ---- the layer's invariants ---- */
@@ -615,7 +631,7 @@ static pageh expected_page(struct vm *vm, struct vm_map_entry *e, uint64_t va,
     if (e->obj == NULL)
         return vm->ph->zero_page;
     pageh pg;
-    if (e->obj->ops->get(e->obj, e->offset + (va - e->start), PGO_LOCKED, &pg))
+    if (object_get(e->obj, e->offset + (va - e->start), PGO_LOCKED, &pg))
         return PAGEH_NONE;
     return pg;
 }
