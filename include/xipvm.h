@@ -99,6 +99,8 @@ enum xvm_use {
     XVM_USE_ZERO,      /* the shared zero page */
     XVM_USE_BUFFER,    /* file-system metadata buffers */
     XVM_USE_KERNEL,    /* kernel memory: slabs of kernel objects, u-areas */
+    XVM_USE_MD,        /* memory disks' images (paper §11.6): RAM outside
+                          the managed pages, without vm_pages */
     XVM_USE_COUNT
 };
 
@@ -134,7 +136,9 @@ XVM_API const char *xvm_kmem_type_name(enum xvm_kmem_type type);
  */
 struct xvm_stats {
     uint64_t page_size;
-    uint64_t ram_pages;                 /* frames of RAM configured */
+    uint64_t ram_pages;                 /* frames of RAM managed: configured,
+                                           less memory disks' */
+    uint64_t md_pages;                  /* frames of RAM memory disks hold */
     uint64_t pages[XVM_USE_COUNT];      /* frames in use now, by use */
     uint64_t pages_peak[XVM_USE_COUNT]; /* each use's own maximum */
     uint64_t ram_used_peak;             /* frames in use (not free) at most */
@@ -190,7 +194,8 @@ struct xvm_stats {
     uint64_t kmem_refused;    /* kernel allocations RAM could not serve */
 };
 XVM_API void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st);
-/* "anon", "aobj", "page_cache", "page_table", "zero", "buffer" ("free"). */
+/* "anon", "aobj", "page_cache", "page_table", "zero", "buffer", "kernel",
+ * "md" ("free"). */
 XVM_API const char *xvm_use_name(enum xvm_use use);
 
 /*
@@ -216,8 +221,9 @@ enum xvm_ram_kind {
     XVM_RAM_PAGETABLE,
     XVM_RAM_ZERO,
     XVM_RAM_BUFFER,
-    XVM_RAM_KERNEL,  /* ... = XVM_USE_KERNEL */
-    XVM_RAM_VM_PAGE, /* vm_page metadata of the frames in use */
+    XVM_RAM_KERNEL,  /* = XVM_USE_KERNEL */
+    XVM_RAM_MD,      /* ... = XVM_USE_MD: memory-disk images */
+    XVM_RAM_VM_PAGE, /* vm_page metadata of the (managed) frames in use */
     XVM_RAM_KINDS
 };
 XVM_API const char *xvm_ram_kind_name(enum xvm_ram_kind kind);
@@ -350,13 +356,34 @@ XVM_API int xvm_extract(xvm_vmspace *vs, uint64_t va, uint64_t *pa);
  */
 typedef struct xvm_flash xvm_flash;
 
+/* The block device an image lives on. */
+enum xvm_device {
+    XVM_DEVICE_NOR, /* NOR flash: its own address range, no RAM */
+    XVM_DEVICE_MD   /* a memory disk (md(4)): the image in RAM (§11.6) */
+};
+
 struct xvm_flash_config {
     uint64_t phys_base;     /* 0: the first free 16 MiB boundary after RAM */
     uint32_t ns_per_access; /* read-cost model: each access ... */
     uint32_t ns_per_byte;   /* ... plus each byte (default 90 + 13/B) */
     int xip_capable;        /* memory-mappable (NOR); default 1 */
+    enum xvm_device device; /* default XVM_DEVICE_NOR */
 };
 XVM_API void xvm_flash_config_init(struct xvm_flash_config *cfg);
+/*
+ * A memory disk (paper §11.6): the image is loaded into the top of the
+ * machine's RAM, as a boot loader loads an md(4) root.  Those frames
+ * leave the managed pages (no vm_page; reported as use and kind `md`)
+ * and, xip_capable, become a device segment at their own address, so an
+ * XIP mount maps the image's pages in place and copy mode holds a
+ * second copy in the page cache.  Costs: RAM's (60 ns + 1 ns/B).
+ * xvm_flash_open and _attach then answer EBUSY when those frames were
+ * ever allocated (open it right after xvm_machine_create), ENOMEM when
+ * the rest of RAM would not exceed the page daemon's free target, and
+ * EINVAL for a phys_base (it is the RAM's).  xvm_flash_close gives the
+ * frames back to RAM.
+ */
+XVM_API void xvm_md_config_init(struct xvm_flash_config *cfg);
 /* Maps the image file read-only; the file is never modified. */
 XVM_API int xvm_flash_open(xvm_machine *m, const char *path,
                            const struct xvm_flash_config *cfg, xvm_flash **out);

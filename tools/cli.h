@@ -28,6 +28,8 @@ struct run_opts {
     int buffers;   /* metadata buffers; -1: the mount's default */
     bool csv;      /* CSV instead of text or JSON */
     bool quiet;    /* no progress, no oom messages (sweep jobs) */
+    /* beyond the paper (doc/beyond-the-paper.md) */
+    int device; /* XVM_DEVICE_NOR or XVM_DEVICE_MD: where the image lives */
 };
 
 /* => the option argv[*i]'s value, advancing *i; NULL (with a message)
@@ -86,6 +88,9 @@ void print_json_run(FILE *out, const struct run_opts *o, int xip,
                     const struct run_result *r);
 /* The run's parameters, as one JSON object. */
 void print_json_params(FILE *out, const struct run_opts *o, int xip);
+/* "nor", "md"; => 0 and *device, or -1 for another name. */
+int parse_device(const char *s, int *device);
+const char *device_name(int device);
 /* The mount's read-ahead and buffers the options give (defaults
  * resolved), as the parameters record them. */
 int run_readahead(const struct run_opts *o);

@@ -43,7 +43,7 @@ static const struct {
 void csv_header(FILE *out)
 {
     fputs("mode,machine,image,trace,ram,swap,readahead,fault_ahead,buffers,"
-          "version,events,mismatches,oom_kills,fits,ram_peak_total",
+          "device,version,events,mismatches,oom_kills,fits,ram_peak_total",
           out);
     for (int k = 0; k < XVM_RAM_KINDS; k++)
         fprintf(out, ",ram_peak_%s", xvm_ram_kind_name((enum xvm_ram_kind)k));
@@ -65,11 +65,12 @@ void csv_row(FILE *out, const struct run_opts *o, int xip,
     csv_field(out, o->image);
     fputc(',', out);
     csv_field(out, o->trace);
-    fprintf(out, ",%llu,%llu,%d,%s,%d,%s,%llu,%llu,%llu,%s,%llu",
+    fprintf(out, ",%llu,%llu,%d,%s,%d,%s,%s,%llu,%llu,%llu,%s,%llu",
             (unsigned long long)o->ram, (unsigned long long)o->swap,
-            run_readahead(o), fa, run_buffers(o), xvm_version(),
-            (unsigned long long)r->events, (unsigned long long)r->mismatches,
-            (unsigned long long)r->oom_kills, run_fits(r) ? "true" : "false",
+            run_readahead(o), fa, run_buffers(o), device_name(o->device),
+            xvm_version(), (unsigned long long)r->events,
+            (unsigned long long)r->mismatches, (unsigned long long)r->oom_kills,
+            run_fits(r) ? "true" : "false",
             (unsigned long long)rep->ram_peak_total);
     for (int k = 0; k < XVM_RAM_KINDS; k++)
         fprintf(out, ",%llu", (unsigned long long)rep->ram_peak[k]);

@@ -105,8 +105,10 @@ void print_json_params(FILE *out, const struct run_opts *o, int xip)
         fprintf(out, "\"fault_ahead\": %d, ", o->fault_ahead);
     else
         fprintf(out, "\"fault_ahead\": \"uvm\", ");
-    fprintf(out, "\"buffers\": %d, \"policy\": \"clock\", \"version\": ",
-            run_buffers(o));
+    fprintf(out,
+            "\"buffers\": %d, \"policy\": \"clock\", \"device\": \"%s\", "
+            "\"version\": ",
+            run_buffers(o), device_name(o->device));
     json_string(out, xvm_version());
     fputc('}', out);
 }

@@ -70,6 +70,41 @@ const char *opt_value(int argc, char **argv, int *i)
     return argv[++*i];
 }
 
+/* ---- beyond the paper (doc/beyond-the-paper.md) ---- */
+
+int parse_device(const char *s, int *device)
+{
+    if (strcmp(s, "nor") == 0)
+        *device = XVM_DEVICE_NOR;
+    else if (strcmp(s, "md") == 0)
+        *device = XVM_DEVICE_MD;
+    else
+        return -1;
+    return 0;
+}
+
+const char *device_name(int device)
+{
+    return device == XVM_DEVICE_MD ? "md" : "nor";
+}
+
+/* --device nor|md.  => 1 when argv[*i] was one, 0 when not, 2 after
+ * printing a bad value. */
+static int parse_beyond_opt(int argc, char **argv, int *i, struct run_opts *o)
+{
+    const char *a = argv[*i], *v;
+    if (strcmp(a, "--device") == 0) {
+        if ((v = opt_value(argc, argv, i)) == NULL)
+            return 2;
+        if (parse_device(v, &o->device)) {
+            fprintf(stderr, "xipvm: --device: expected nor or md, got %s\n", v);
+            return 2;
+        }
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- sizing options: --swap, --buffers, --csv (doc/sizing.md) ---- */
 
 int parse_sizing_opt(int argc, char **argv, int *i, struct run_opts *o)
@@ -117,6 +152,8 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
         const char *a = argv[i], *v;
         uint64_t n;
         int s = parse_sizing_opt(argc, argv, &i, o);
+        if (s == 0)
+            s = parse_beyond_opt(argc, argv, &i, o);
         if (s == 2)
             return 2;
         if (s == 1)

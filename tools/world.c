@@ -38,8 +38,19 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
             return 1;
         }
     }
-    if ((error = xvm_flash_open(w->m, o->image, NULL, &w->flash)) != 0) {
-        fprintf(stderr, "xipvm: %s: %s\n", o->image, strerror(error));
+    struct xvm_flash_config fc;
+    if (o->device == XVM_DEVICE_MD)
+        xvm_md_config_init(&fc); /* the image in RAM (§11.6) */
+    else
+        xvm_flash_config_init(&fc);
+    if ((error = xvm_flash_open(w->m, o->image, &fc, &w->flash)) != 0) {
+        if (o->device == XVM_DEVICE_MD && error == ENOMEM)
+            fprintf(stderr,
+                    "xipvm: %s: the memory disk leaves too little of %llu "
+                    "bytes of RAM\n",
+                    o->image, (unsigned long long)o->ram);
+        else
+            fprintf(stderr, "xipvm: %s: %s\n", o->image, strerror(error));
         world_close(w);
         return 1;
     }

@@ -180,18 +180,34 @@ int xvm_devobj_create(xvm_machine *m, uint64_t pa, uint64_t len,
 
 /* ---- flash devices: the device layer, physical memory, and mounts ---- */
 
-/* Registers the window as a device segment: its pages are device pages. */
+/*
+ * Registers the window as a device segment: its pages are device pages.
+ * A memory disk first takes its RAM out of the managed pages (§11.6): the
+ * window is that RAM, so no page of the image has a vm_page, and the page
+ * daemon keeps at least its free target of the rest.
+ */
 static int flash_register(struct xvm_machine *m, struct xvm_flash *f)
 {
+    int error;
+    if (f->cfg.device == XVM_DEVICE_MD) {
+        uint64_t pa;
+        error = phys_md_carve(&m->ph, f->seglen >> m->core.pgshift,
+                              m->objs.pd.freetarg, &pa);
+        if (error)
+            return error;
+        f->md_pa = f->cfg.phys_base = pa;
+    }
     if (!f->cfg.xip_capable)
         return 0;
     if (f->cfg.phys_base == 0)
         f->cfg.phys_base = phys_free_base(&m->ph);
     struct dev_cost cost = { f->cfg.ns_per_access, f->cfg.ns_per_byte };
-    int error =
+    error =
         phys_load_device(&m->ph, f->cfg.phys_base, f->seglen, f->data, cost);
     if (error == 0)
         f->registered = true;
+    else if (f->md_pa)
+        phys_md_release(&m->ph, f->md_pa);
     return error;
 }
 
@@ -242,6 +258,8 @@ int xvm_flash_close(xvm_flash *f)
         if (error)
             return error;
     }
+    if (f->md_pa)
+        phys_md_release(&m->ph, f->md_pa);
     flash_free(f);
     return 0;
 }

@@ -16,6 +16,7 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     memset(st, 0, sizeof(*st));
     st->page_size = m->core.pgsz;
     st->ram_pages = ph->npages;
+    st->md_pages = ph->md_pages;
     for (int u = 0; u < XVM_USE_COUNT; u++) {
         st->pages[u] = ph->use[u].cur;
         st->pages_peak[u] = ph->use[u].peak;
@@ -104,6 +105,7 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
 static const struct xvm_figure figures[] = {
     FIGURE(page_size),
     FIGURE(ram_pages),
+    FIGURE(md_pages),
     FIGURE(ram_used_peak),
     FIGURE(vm_page_bytes),
     FIGURE(vm_page_metadata_bytes),
@@ -177,8 +179,8 @@ const struct xvm_figure *xvm_stats_figures(size_t *n)
 const char *xvm_ram_kind_name(enum xvm_ram_kind kind)
 {
     static const char *const names[XVM_RAM_KINDS] = {
-        "anon", "aobj",   "page_cache", "page_table",
-        "zero", "buffer", "kernel",     "vm_page",
+        "anon",   "aobj",   "page_cache", "page_table", "zero",
+        "buffer", "kernel", "md",         "vm_page",
     };
     return (unsigned)kind < XVM_RAM_KINDS ? names[kind] : "?";
 }

@@ -84,6 +84,19 @@ struct dev_seg {
     uint64_t pa, npages;
     const uint8_t *data;
     struct dev_cost cost;
+    uint64_t mapped; /* valid PTEs mapping its pages (pmap.c): one count
+                        per segment, as the paper's struct vm_physseg */
+};
+
+/*
+ * A memory disk's RAM (md(4), paper §11.6): frames at the top of RAM
+ * taken out of the managed pages.  They are stacked: only the topmost
+ * goes back to RAM, so one given back below another waits for it (gone).
+ */
+#define MD_MAX 8
+struct md_carve {
+    uint64_t pa, npages;
+    bool gone; /* given back, waiting for those above it */
 };
 
 struct physmem {
@@ -95,8 +108,12 @@ struct physmem {
     struct ram_seg ram;
     struct dev_seg *dev;
     unsigned ndev;
-    pageh zero_page; /* the one shared zero page */
-    struct kmem *km; /* the kernel allocator on these frames (kmem.c) */
+    struct md_carve md[MD_MAX]; /* memory disks' RAM, bottom up */
+    unsigned nmd;
+    uint64_t md_pages; /* frames they hold (use XVM_USE_MD) */
+    uint32_t nframes;  /* frames of the vm_page array (RAM configured) */
+    pageh zero_page;   /* the one shared zero page */
+    struct kmem *km;   /* the kernel allocator on these frames (kmem.c) */
     /* Counters. */
     struct gauge use[XVM_USE_COUNT];    /* frames by use */
     struct gauge used;                  /* frames not free */
@@ -187,6 +204,20 @@ int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
 /* => EINVAL when no segment starts at pa.  The caller makes sure that no
  *    page of it is mapped any more. */
 int phys_unload_device(struct physmem *ph, uint64_t pa);
+/*
+ * Memory disks (paper §11.6): the top npages frames of RAM leave the
+ * managed pages (no vm_page is ever used for them; they count as use
+ * XVM_USE_MD, which has no vm_page metadata) so that the caller can
+ * register them as a device segment.
+ * => 0 and *pa; EBUSY when one of them was ever allocated (a memory disk
+ *    is set up at boot); ENOMEM when keep frames or fewer would remain;
+ *    E2BIG past MD_MAX of them.
+ */
+int phys_md_carve(struct physmem *ph, uint64_t npages, uint64_t keep,
+                  uint64_t *pa);
+/* Gives a memory disk's frames back to RAM (once those above it went). */
+void phys_md_release(struct physmem *ph, uint64_t pa);
+
 /* => the lowest 16 MiB boundary above RAM and every device segment. */
 uint64_t phys_free_base(const struct physmem *ph);
 
