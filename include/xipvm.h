@@ -43,6 +43,27 @@ typedef struct xvm_object xvm_object;
 enum xvm_inherit { XVM_INHERIT_SHARE, XVM_INHERIT_COPY, XVM_INHERIT_NONE };
 enum xvm_advice { XVM_ADV_NORMAL, XVM_ADV_RANDOM, XVM_ADV_SEQUENTIAL };
 
+/*
+ * How device pages are tracked: the designs doc/beyond-the-paper.md
+ * compares (paper §6.3 and what came after).  Every design gives the same
+ * answers to every call; they differ in memory and cost.
+ */
+enum xvm_device_design {
+    XVM_DESIGN_SEGMENT,   /* the paper's: device pages have no vm_page (only
+                             their segment's), their PV entries live in one
+                             hash per machine */
+    XVM_DESIGN_AMAP_COPY, /* the paper's alternative: no shared amaps, amaps
+                             copied at every fork, no PV entries for device
+                             pages at all (a promotion in an amap shared by
+                             minherit finds the sharers by their maps) */
+    XVM_DESIGN_VM_PAGE,   /* OpenBSD's (PHYSLOAD_DEVICE, PG_DEV): device
+                             segments get vm_pages, charged to kernel memory,
+                             with PV lists in them as RAM pages have */
+    XVM_DESIGNS
+};
+/* "segment", "amap-copy", "vm_page" ("?" for others). */
+XVM_API const char *xvm_device_design_name(enum xvm_device_design d);
+
 /* Neighbour (fault-ahead) window in pages for one advice. */
 struct xvm_ahead {
     unsigned back, forward;
@@ -59,6 +80,18 @@ struct xvm_config {
      * uvmpd_tune() (0.5 % of RAM, 128 KiB to 1 MiB, here at most RAM/16;
      * freetarg = 4/3 freemin).  Whole pages, freemin < freetarg < RAM. */
     uint64_t freemin, freetarg;
+    /* How device pages are tracked; default XVM_DESIGN_SEGMENT. */
+    enum xvm_device_design device_design;
+    /*
+     * Bounded neighbour mappings (paper §11.2): UVM enters fault-ahead
+     * mappings whatever they cost.  With a reserve, a neighbour is
+     * skipped (counted in neighbour_skipped) while free frames are at or
+     * below neighbour_reserve (bytes, whole pages), or while PV entries in
+     * use are at or above neighbour_pv_limit (entries).  0: no bound
+     * (UVM's, the default).  The faulting page itself is always entered.
+     */
+    uint64_t neighbour_reserve;
+    uint64_t neighbour_pv_limit;
 };
 
 /* Fills *cfg with the defaults above. */
@@ -124,6 +157,9 @@ enum xvm_kmem_type {
     XVM_KMEM_VNODE,      /* vnode + inode + in-core dinode */
     XVM_KMEM_PROC,       /* struct proc + struct lwp */
     XVM_KMEM_USPACE,     /* u-area and kernel stack (USPACE), whole pages */
+    XVM_KMEM_DEVICE_VM_PAGE, /* struct vm_page of device pages: one per
+                                page of each device segment, only in the
+                                vm_page design (an array) */
     XVM_KMEM_TYPES
 };
 /* "map_entry", "amap", "amap_slots", ... */
@@ -155,7 +191,17 @@ struct xvm_stats {
     uint64_t zero_fills, cow_promotions, cow_from_device, zero_page_maps;
     uint64_t neighbour_maps, device_maps;
     uint64_t amap_copies, enomem;
-    uint64_t oom_kills; /* processes killed for lack of memory */
+    /* beyond the paper (doc/beyond-the-paper.md) */
+    uint64_t neighbour_skipped; /* fault-ahead mappings the reserve skipped */
+    uint64_t forks;             /* address spaces forked */
+    uint64_t amap_slots_copied; /* slots of amaps copied (fork's eager
+                                    copies under amap-copy, needs-copy) */
+    uint64_t sharer_scans;      /* amap-copy: promotions of a device page
+                                    in an amap shared by minherit, whose
+                                    sharers were found by their maps */
+    uint64_t device_metadata_bytes; /* vm_pages of device segments (the
+                                       vm_page design), bytes */
+    uint64_t oom_kills;             /* processes killed for lack of memory */
     /* the page daemon (doc/sizing.md) */
     uint64_t freemin, freetarg;            /* its free targets, pages */
     uint64_t pages_active, pages_inactive; /* its queues now */

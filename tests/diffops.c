@@ -332,6 +332,7 @@ void diff_config_decode(struct diff_src *s, struct diff_config *cfg)
     cfg->xip = b & 4;
     cfg->ahead = b & 8;
     cfg->inject = b & 16;
+    cfg->design = (enum xvm_device_design)((b >> 5) % XVM_DESIGNS);
     cfg->max_ops = 200;
 }
 
@@ -429,10 +430,10 @@ static int fail(struct world *w, const char *fmt, ...)
     size_t cap = sizeof(w->res->msg), at;
     va_list ap;
     va_start(ap, fmt);
-    at = (size_t)snprintf(msg, cap, "op %u (%s, %s, %s%s): ", w->res->ops,
-                          w->cfg.profile, w->cfg.xip ? "xip" : "copy",
-                          w->tiny ? "tiny" : "large",
-                          w->cfg.inject ? ", inject" : "");
+    at = (size_t)snprintf(
+        msg, cap, "op %u (%s, %s, %s%s, %s design): ", w->res->ops,
+        w->cfg.profile, w->cfg.xip ? "xip" : "copy", w->tiny ? "tiny" : "large",
+        w->cfg.inject ? ", inject" : "", xvm_device_design_name(w->cfg.design));
     if (at < cap)
         at += (size_t)vsnprintf(msg + at, cap - at, fmt, ap);
     va_end(ap);
@@ -467,6 +468,7 @@ static int world_up(struct world *w)
     xvm_config_init(&cfg);
     cfg.profile = w->cfg.profile;
     cfg.ram_bytes = w->cfg.ram_bytes;
+    cfg.device_design = w->cfg.design;
     if (!w->cfg.ahead)
         xvm_config_fault_ahead(&cfg, 0);
     if (xvm_machine_create(&cfg, &w->m) != 0)

@@ -30,6 +30,9 @@ struct run_opts {
     bool quiet;    /* no progress, no oom messages (sweep jobs) */
     /* beyond the paper (doc/beyond-the-paper.md) */
     int device; /* XVM_DEVICE_NOR or XVM_DEVICE_MD: where the image lives */
+    int design; /* enum xvm_device_design */
+    uint64_t neighbour_reserve;  /* bytes; 0: UVM's fault-ahead, unbounded */
+    uint64_t neighbour_pv_limit; /* PV entries; 0: no limit */
 };
 
 /* => the option argv[*i]'s value, advancing *i; NULL (with a message)
@@ -91,6 +94,8 @@ void print_json_params(FILE *out, const struct run_opts *o, int xip);
 /* "nor", "md"; => 0 and *device, or -1 for another name. */
 int parse_device(const char *s, int *device);
 const char *device_name(int device);
+/* "segment", "amap-copy", "vm_page"; => 0 and *design, or -1. */
+int parse_design(const char *s, int *design);
 /* The mount's read-ahead and buffers the options give (defaults
  * resolved), as the parameters record them. */
 int run_readahead(const struct run_opts *o);

@@ -10,13 +10,17 @@ static const char run_usage[] =
     "usage: xipvm run --image IMG [--xip|--copy] [--machine sgimips|amd64]\n"
     "                 [--ram SIZE] [--swap SIZE] [--fault-ahead N] "
     "[--readahead N]\n"
-    "                 [--buffers N] [--json|--csv] TRACE\n"
+    "                 [--buffers N] [--json|--csv] [BEYOND] TRACE\n"
+    "BEYOND (doc/beyond-the-paper.md): [--device nor|md]\n"
+    "       [--device-design segment|amap-copy|vm_page]\n"
+    "       [--neighbour-reserve SIZE] [--neighbour-pv-limit N]\n"
     "the figures it prints are defined in doc/figures.md\n";
 static const char compare_usage[] =
     "usage: xipvm compare --image IMG [--machine sgimips|amd64] [--ram SIZE]\n"
     "                 [--swap SIZE] [--fault-ahead N] [--readahead N] "
     "[--buffers N]\n"
-    "                 [--json|--csv] [--svg FILE] TRACE\n"
+    "                 [--json|--csv] [--svg FILE] [BEYOND] TRACE\n"
+    "BEYOND: as xipvm run's (doc/beyond-the-paper.md)\n"
     "the figures it prints are defined in doc/figures.md\n";
 
 static double kib(uint64_t bytes)

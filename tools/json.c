@@ -107,8 +107,12 @@ void print_json_params(FILE *out, const struct run_opts *o, int xip)
         fprintf(out, "\"fault_ahead\": \"uvm\", ");
     fprintf(out,
             "\"buffers\": %d, \"policy\": \"clock\", \"device\": \"%s\", "
-            "\"version\": ",
-            run_buffers(o), device_name(o->device));
+            "\"device_design\": \"%s\", \"neighbour_reserve\": %llu, "
+            "\"neighbour_pv_limit\": %llu, \"version\": ",
+            run_buffers(o), device_name(o->device),
+            xvm_device_design_name((enum xvm_device_design)o->design),
+            (unsigned long long)o->neighbour_reserve,
+            (unsigned long long)o->neighbour_pv_limit);
     json_string(out, xvm_version());
     fputc('}', out);
 }

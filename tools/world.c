@@ -18,12 +18,16 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
     cfg.ram_bytes = o->ram;
     if (o->fault_ahead >= 0)
         xvm_config_fault_ahead(&cfg, (unsigned)o->fault_ahead);
+    cfg.device_design = (enum xvm_device_design)o->design;
+    cfg.neighbour_reserve = o->neighbour_reserve;
+    cfg.neighbour_pv_limit = o->neighbour_pv_limit;
     if ((error = xvm_machine_create(&cfg, &w->m)) != 0) {
         fprintf(stderr, "xipvm: machine %s with %llu bytes of RAM: %s\n",
                 o->machine, (unsigned long long)o->ram,
                 error == EINVAL
-                    ? "unknown profile or bad RAM size (sgimips "
-                      "or amd64; a multiple of 4K, at most 4G on sgimips)"
+                    ? "unknown profile, bad RAM size (sgimips "
+                      "or amd64; a multiple of 4K, at most 4G on sgimips) "
+                      "or a neighbour reserve above it"
                     : strerror(error));
         return 1;
     }

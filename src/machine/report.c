@@ -40,6 +40,13 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     st->device_maps = vs->device_maps;
     st->amap_copies = vs->amap_copies;
     st->enomem = vs->enomem;
+    st->neighbour_skipped = vs->neighbour_skipped;
+    st->forks = vs->forks;
+    st->amap_slots_copied = vs->amap_slots_copied;
+    st->sharer_scans = vs->sharer_scans;
+    st->device_metadata_bytes =
+        m->kmem.units[XVM_KMEM_DEVICE_VM_PAGE].cur *
+        m->core.prof->kmem_size[XVM_KMEM_DEVICE_VM_PAGE];
     st->oom_kills = m->procs.oom_kills;
     const struct pagedaemon *pd = &m->objs.pd;
     struct pdpolicy_stats ps;
@@ -125,6 +132,11 @@ static const struct xvm_figure figures[] = {
     FIGURE(device_maps),
     FIGURE(amap_copies),
     FIGURE(enomem),
+    FIGURE(neighbour_skipped),
+    FIGURE(forks),
+    FIGURE(amap_slots_copied),
+    FIGURE(sharer_scans),
+    FIGURE(device_metadata_bytes),
     FIGURE(oom_kills),
     FIGURE(freemin),
     FIGURE(freetarg),
@@ -188,8 +200,9 @@ const char *xvm_ram_kind_name(enum xvm_ram_kind kind)
 const char *xvm_kmem_type_name(enum xvm_kmem_type type)
 {
     static const char *const names[XVM_KMEM_TYPES] = {
-        "map_entry", "amap", "amap_slots", "amap_anons", "anon",   "pv",
-        "vmspace",   "aobj", "vnode",      "proc",       "uspace",
+        "map_entry", "amap", "amap_slots", "amap_anons",
+        "anon",      "pv",   "vmspace",    "aobj",
+        "vnode",     "proc", "uspace",     "device_vm_page",
     };
     return (unsigned)type < XVM_KMEM_TYPES ? names[type] : "?";
 }

@@ -162,7 +162,8 @@ void phys_free(struct physmem *ph, pageh h)
 }
 
 int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
-                     const void *data, struct dev_cost cost)
+                     const void *data, struct dev_cost cost,
+                     struct vm_page *pages)
 {
     struct core *c = ph->core;
 
@@ -187,7 +188,10 @@ int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
         return ENOMEM;
     if (ph->ndev)
         memcpy(nd, ph->dev, ph->ndev * sizeof(*nd));
-    nd[ph->ndev] = (struct dev_seg){ pa, len >> c->pgshift, data, cost, 0 };
+    nd[ph->ndev] =
+        (struct dev_seg){ pa, len >> c->pgshift, data, cost, 0, pages };
+    for (uint64_t i = 0; pages && i < len >> c->pgshift; i++)
+        pages[i].flags = PG_DEV;
     core_free(c, ph->dev);
     ph->dev = nd;
     ph->ndev++;
@@ -195,11 +199,12 @@ int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
     return 0;
 }
 
-int phys_unload_device(struct physmem *ph, uint64_t pa)
+int phys_unload_device(struct physmem *ph, uint64_t pa, struct vm_page **pages)
 {
     struct dev_seg *d = phys_dev_seg(ph, pa);
     if (d == NULL || d->pa != pa)
         return EINVAL;
+    *pages = d->pages;
     ph->device_pages -= d->npages;
     *d = ph->dev[--ph->ndev];
     return 0;

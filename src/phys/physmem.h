@@ -36,6 +36,7 @@ struct kmem;
 #define PG_INACTIVE  0x08 /* on the inactive queue */
 #define PG_READAHEAD 0x10 /* read ahead and not used yet */
 #define PG_CLEAN     0x20 /* anon page equal to its swap slot's copy */
+#define PG_DEV       0x40 /* a device page's vm_page (the vm_page design) */
 
 /*
  * One RAM frame's metadata: the vm_page.  The two links serve whichever
@@ -84,8 +85,10 @@ struct dev_seg {
     uint64_t pa, npages;
     const uint8_t *data;
     struct dev_cost cost;
-    uint64_t mapped; /* valid PTEs mapping its pages (pmap.c): one count
+    uint64_t mapped;       /* valid PTEs mapping its pages (pmap.c): one count
                         per segment, as the paper's struct vm_physseg */
+    struct vm_page *pages; /* the vm_page design: one per page (PG_DEV),
+                              for their PV lists; else NULL */
 };
 
 /*
@@ -198,12 +201,24 @@ void phys_copy(struct physmem *ph, pageh dst, pageh src);
 int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out);
 void phys_free(struct physmem *ph, pageh h);
 
-/* => EINVAL for a bad range, EEXIST when it overlaps a segment. */
+/* => pages: len / page size vm_pages for it (the vm_page design), or NULL.
+ * => EINVAL for a bad range, EEXIST when it overlaps a segment. */
 int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
-                     const void *data, struct dev_cost cost);
-/* => EINVAL when no segment starts at pa.  The caller makes sure that no
- *    page of it is mapped any more. */
-int phys_unload_device(struct physmem *ph, uint64_t pa);
+                     const void *data, struct dev_cost cost,
+                     struct vm_page *pages);
+/* => EINVAL when no segment starts at pa; else 0 and its vm_pages (or
+ *    NULL) in *pages for the caller to free.  The caller makes sure that
+ *    no page of it is mapped any more. */
+int phys_unload_device(struct physmem *ph, uint64_t pa, struct vm_page **pages);
+
+/* => the vm_page of a device page in a segment that has them, else NULL. */
+static inline struct vm_page *phys_dev_page(const struct physmem *ph,
+                                            const struct dev_seg *d, pageh h)
+{
+    return d->pages
+               ? &d->pages[((h & ~(uint64_t)1) - d->pa) >> ph->core->pgshift]
+               : NULL;
+}
 /*
  * Memory disks (paper §11.6): the top npages frames of RAM leave the
  * managed pages (no vm_page is ever used for them; they count as use

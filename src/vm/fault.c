@@ -195,11 +195,18 @@ static int fault_upper(struct faultctx *f, struct anon *an)
  * A page promoted into a shared amap replaces, for every sharer, the
  * object or zero page they may have mapped: they must fault and see the
  * new one (as uvm_fault_lower_promote does; amap_add covers old anons).
+ * Without PV entries for device pages (the amap-copy design), the sharers
+ * are found by their maps instead.
  */
 static void unshare_source(struct faultctx *f, pageh src)
 {
-    if (f->entry->amap->flags & AMAP_SHARED)
-        pmap_page_protect(f->vs->vm->mmu, src, XVM_PROT_NONE);
+    struct vm *vm = f->vs->vm;
+    if (!(f->entry->amap->flags & AMAP_SHARED))
+        return;
+    if (pmap_tracks(vm->mmu, src))
+        pmap_page_protect(vm->mmu, src, XVM_PROT_NONE);
+    else
+        vm_unmap_sharers(vm, f->entry->amap, slot_of(f, f->va));
 }
 
 /* No anon: the object's page, the zero page, or a fresh private copy. */

@@ -20,6 +20,9 @@ struct vm_stats {
     uint64_t zero_fills, cow_promotions, cow_from_device, zero_page_maps;
     uint64_t neighbour_maps, device_maps;
     uint64_t amap_copies, enomem;
+    /* beyond the paper (doc/beyond-the-paper.md) */
+    uint64_t neighbour_skipped; /* fault-ahead mappings the reserve skipped */
+    uint64_t forks, amap_slots_copied, sharer_scans;
 };
 
 struct vm {
