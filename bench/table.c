@@ -12,9 +12,12 @@
 #include "cli.h"
 
 static const char usage[] =
-    "usage: xipvm bench [--quick] [--runs N] [--workdir DIR]\n"
+    "usage: xipvm bench [--quick] [--runs N] [--workdir DIR] [--designs]\n"
     "  Each row is the median of N runs (default 5).  --quick: smaller "
-    "sizes.\n";
+    "sizes.\n"
+    "  --designs: only the device-page designs' rows (under valgrind\n"
+    "  --tool=callgrind --collect-atstart=no each loop is dumped alone:\n"
+    "  doc/beyond-the-paper.md).\n";
 
 static void row(const char *what, double sim, double kern, const char *unit,
                 const char *target)
@@ -27,9 +30,12 @@ static void row(const char *what, double sim, double kern, const char *unit,
     printf("  %s\n", target);
 }
 
+static void print_designs(const struct design_results *d);
+
 static void print_table(const struct bench_opts *o, const struct sim_results *s,
                         const struct kernel_results *k,
-                        const struct replay_results *r)
+                        const struct replay_results *r,
+                        const struct design_results *dz)
 {
     static const char *const mib[3] = { "1", "16", "256" };
     char what[80];
@@ -78,12 +84,37 @@ static void print_table(const struct bench_opts *o, const struct sim_results *s,
         snprintf(what, sizeof(what), "per event, %s map entries", ne[i]);
         row(what, s->entries[i], 0, "ns", i == 2 ? "<= 2x smallest" : "");
     }
+    print_designs(dz);
     printf(
         "\nkernel: %.2f minor faults per page touched on the MADV_RANDOM file "
         "mapping; its fault costs are per fault.\n",
         k->faults_per_page);
     printf("replay trace: %llu events (busybox under valgrind lackey).\n",
            (unsigned long long)r->events);
+}
+
+/* The device-page designs, one row per operation and design. */
+static void print_designs(const struct design_results *d)
+{
+    static const char *const what[4] = {
+        "XIP read fault, device page",
+        "COW fault from a device page",
+        "fork + exit, XIP process",
+        "fork + child runs 64 text pages",
+    };
+    const double *rows[4] = { d->xip_fault, d->cow_device, d->fork_exit,
+                              d->fork_text };
+    for (int r = 0; r < 4; r++)
+        for (int k = 0; k < XVM_DESIGNS; k++) {
+            char label[96];
+            const double *v = rows[r];
+            snprintf(label, sizeof(label), "%s: %s", what[r],
+                     xvm_device_design_name((enum xvm_device_design)k));
+            if (r >= 2)
+                row(label, v[k] / 1000, 0, "us", "");
+            else
+                row(label, v[k], 0, "ns", "");
+        }
 }
 
 /*
@@ -117,11 +148,15 @@ int bench_main(int argc, char **argv)
     struct sim_results s;
     struct kernel_results k;
     struct replay_results r;
+    struct design_results dz;
+    bool designs_only = false;
     char tmp[] = "/tmp/xipvm-bench.XXXXXX";
     for (int i = 1; i < argc; i++) {
         uint64_t n;
         if (strcmp(argv[i], "--quick") == 0) {
             o.quick = true;
+        } else if (strcmp(argv[i], "--designs") == 0) {
+            designs_only = true;
         } else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc &&
                    parse_uint(argv[i + 1], 31, &n) == 0 && n > 0) {
             o.runs = (unsigned)n;
@@ -138,7 +173,17 @@ int bench_main(int argc, char **argv)
         return 1;
     }
     int rc = 1;
-    if (kernel_in_child(&o, &k) != 0)
+    if (designs_only) {
+        if (bench_designs(&o, &dz) != 0) {
+            fprintf(stderr, "xipvm bench: design rows failed (makefs "
+                            "missing?)\n");
+        } else {
+            printf("xipvm bench --designs: median of %u runs%s\n\n", o.runs,
+                   o.quick ? " (quick sizes)" : "");
+            print_designs(&dz);
+            rc = 0;
+        }
+    } else if (kernel_in_child(&o, &k) != 0)
         fprintf(stderr, "xipvm bench: kernel rows failed\n");
     else if (bench_sim(&o, &s) != 0)
         fprintf(stderr,
@@ -146,8 +191,10 @@ int bench_main(int argc, char **argv)
     else if (bench_replay(&o, &r) != 0)
         fprintf(stderr,
                 "xipvm bench: replay rows failed (valgrind missing?)\n");
+    else if (bench_designs(&o, &dz) != 0)
+        fprintf(stderr, "xipvm bench: design rows failed\n");
     else {
-        print_table(&o, &s, &k, &r);
+        print_table(&o, &s, &k, &r, &dz);
         rc = 0;
     }
     if (strcmp(o.workdir, tmp) == 0) {
