@@ -108,6 +108,8 @@ int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out)
     vfs_init(&m->vfs, &m->core, &m->ph, &m->objs);
     /* The VM layer registers its anon pager with the page daemon. */
     vm_init(&m->vm, &m->core, &m->ph, &m->mmu, &m->objs, cfg->ahead);
+    vm_set_neighbour_reserve(&m->vm, cfg->neighbour_reserve >> p->page_shift,
+                             cfg->neighbour_pv_limit);
     *out = m;
     return 0;
 }

@@ -85,6 +85,25 @@ static int fault_check(struct faultctx *f)
     return 0;
 }
 
+void vm_set_neighbour_reserve(struct vm *vm, uint64_t pages, uint64_t pv_limit)
+{
+    vm->reserve_pages = pages;
+    vm->pv_limit = pv_limit;
+}
+
+/*
+ * The neighbour reserve (§11.2): UVM enters fault-ahead mappings without
+ * asking what they cost; each may take a PV entry (kernel memory) and a
+ * page-table page.  Bounded, they are skipped while free frames or PV
+ * entries are short, so a tight system spends its last pages on what was
+ * asked for.
+ */
+static bool neighbour_reserved(const struct vm *vm)
+{
+    return (vm->reserve_pages && vm->ph->nfree <= vm->reserve_pages) ||
+           (vm->pv_limit && vm->mmu->pv.cur >= vm->pv_limit);
+}
+
 /* Optional mappings around the fault: failure is harmless (§11.2). */
 static void neighbour(struct faultctx *f, uint64_t va, pageh pg, unsigned prot)
 {
@@ -92,6 +111,10 @@ static void neighbour(struct faultctx *f, uint64_t va, pageh pg, unsigned prot)
     uint64_t pa;
     if (pmap_extract(f->vs->pmap, va, &pa) == 0)
         return; /* already mapped: leave it */
+    if (neighbour_reserved(vm)) {
+        vm->st.neighbour_skipped++;
+        return;
+    }
     if (page_is_device(pg))
         prot &= ~(unsigned)XVM_PROT_WRITE;
     if (pmap_enter(f->vs->pmap, va, pg, prot, PMAP_NEIGHBOUR) == 0) {
