@@ -134,6 +134,8 @@ enum xvm_use {
     XVM_USE_KERNEL,    /* kernel memory: slabs of kernel objects, u-areas */
     XVM_USE_MD,        /* memory disks' images (paper §11.6): RAM outside
                           the managed pages, without vm_pages */
+    XVM_USE_LOAN,      /* pages only loans hold (§11.3): their owner wrote
+                          or freed them during the I/O */
     XVM_USE_COUNT
 };
 
@@ -201,6 +203,11 @@ struct xvm_stats {
                                     sharers were found by their maps */
     uint64_t device_metadata_bytes; /* vm_pages of device segments (the
                                        vm_page design), bytes */
+    uint64_t loans;                 /* loans made (xvm_loan_start), §11.3 */
+    uint64_t loans_active;          /* loans not yet ended */
+    uint64_t loan_pages;            /* pages lent, RAM and device */
+    uint64_t loan_device_pages;     /* of those, device pages (kept per I/O) */
+    uint64_t loan_breaks;           /* writes during a loan that copied */
     uint64_t oom_kills;             /* processes killed for lack of memory */
     /* the page daemon (doc/sizing.md) */
     uint64_t freemin, freetarg;            /* its free targets, pages */
@@ -241,7 +248,7 @@ struct xvm_stats {
 };
 XVM_API void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st);
 /* "anon", "aobj", "page_cache", "page_table", "zero", "buffer", "kernel",
- * "md" ("free"). */
+ * "md", "loan" ("free"). */
 XVM_API const char *xvm_use_name(enum xvm_use use);
 
 /*
@@ -268,7 +275,8 @@ enum xvm_ram_kind {
     XVM_RAM_ZERO,
     XVM_RAM_BUFFER,
     XVM_RAM_KERNEL,  /* = XVM_USE_KERNEL */
-    XVM_RAM_MD,      /* ... = XVM_USE_MD: memory-disk images */
+    XVM_RAM_MD,      /* = XVM_USE_MD: memory-disk images */
+    XVM_RAM_LOAN,    /* ... = XVM_USE_LOAN: pages only loans hold */
     XVM_RAM_VM_PAGE, /* vm_page metadata of the (managed) frames in use */
     XVM_RAM_KINDS
 };
@@ -389,6 +397,32 @@ XVM_API int xvm_munlock(xvm_vmspace *vs, uint64_t addr, uint64_t len);
 XVM_API int xvm_read(xvm_vmspace *vs, uint64_t va, void *buf, size_t n);
 XVM_API int xvm_write(xvm_vmspace *vs, uint64_t va, const void *buf, size_t n);
 XVM_API int xvm_fetch(xvm_vmspace *vs, uint64_t va, void *buf, size_t n);
+
+/*
+ * Page loaning (UVM's uvm_loan to kernel pages, paper §11.3): a zero-copy
+ * send.  The pages of [va, va+len) are lent to the kernel for the
+ * duration of an I/O: faulted in for reading, and write-protected in
+ * every address space.  The I/O reads them in place (xvm_loan_read; a
+ * device page is read straight from flash).  A process that writes a
+ * loaned page meanwhile gets a copy (a loan break): the I/O still sends
+ * the bytes of the loan.  RAM pages count their loans in their vm_page;
+ * device pages have none, so their loan state lives in the loan, per I/O,
+ * as the paper proposes.  Loans outlive the mapping and the process; a
+ * page nobody else holds is freed when its last loan ends.
+ * => 0 and *out; EINVAL (len 0 or above XVM_LOAN_MAX), EFAULT (a page
+ *    not mapped), EACCES (not readable), EBUSY (a page lent 65535 times
+ *    at once), ENOMEM.  On error nothing is lent.
+ */
+typedef struct xvm_loan xvm_loan;
+#define XVM_LOAN_MAX (UINT64_C(1) << 32) /* bytes of one loan, at most */
+XVM_API int xvm_loan_start(xvm_vmspace *vs, uint64_t va, uint64_t len,
+                           xvm_loan **out);
+/* The I/O reads n bytes at off of the loaned range.  => 0, or EINVAL past
+ * its end. */
+XVM_API int xvm_loan_read(const xvm_loan *ln, uint64_t off, void *buf,
+                          size_t n);
+/* The I/O is done: the loan ends.  NULL is ignored. */
+XVM_API void xvm_loan_end(xvm_loan *ln);
 
 /* Resolve va to a physical address through the page tables (no fault). */
 XVM_API int xvm_extract(xvm_vmspace *vs, uint64_t va, uint64_t *pa);

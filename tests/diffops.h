@@ -63,11 +63,12 @@ unsigned diff_byte(struct diff_src *s);
 void diff_config_decode(struct diff_src *s, struct diff_config *cfg);
 
 struct diff_result {
-    unsigned ops;             /* operations run */
-    unsigned enomem_accepted; /* library ENOMEMs the rule allowed */
-    unsigned oom_kills;       /* processes the library killed (tiny RAM) */
-    unsigned errors;          /* predicted errors, matched */
-    char msg[16384];          /* the divergence, with the last operations */
+    unsigned ops;                /* operations run */
+    unsigned enomem_accepted;    /* library ENOMEMs the rule allowed */
+    unsigned oom_kills;          /* processes the library killed (tiny RAM) */
+    unsigned errors;             /* predicted errors, matched */
+    unsigned loans, loan_breaks; /* loans checked, writes that broke one */
+    char msg[16384];             /* the divergence, with the last operations */
 };
 
 /* => 0 when library and model agreed on everything, -1 with res->msg. */

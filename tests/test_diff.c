@@ -58,7 +58,8 @@ static void run_seeds(struct fixture *fx, uint64_t frames, int inject,
                       uint64_t first, unsigned n)
 {
     static const char *const profiles[] = { "sgimips", "amd64" };
-    unsigned total = 0, accepted = 0, errors = 0, kills = 0;
+    unsigned total = 0, accepted = 0, errors = 0, kills = 0, loans = 0,
+             breaks = 0;
     unsigned by_design[XVM_DESIGNS] = { 0 };
     n = scaled(n);
     for (unsigned k = 0; k < 4 * n; k++) {
@@ -88,12 +89,15 @@ static void run_seeds(struct fixture *fx, uint64_t frames, int inject,
         accepted += res.enomem_accepted;
         kills += res.oom_kills;
         errors += res.errors;
+        loans += res.loans;
+        breaks += res.loan_breaks;
     }
     print_message("%u sequences (%u, %u, %u by design), %u operations, %u "
                   "predicted errors matched, %u ENOMEM accepted, %u processes "
-                  "killed out of memory\n",
+                  "killed out of memory, %u loans (%u writes during one "
+                  "copied)\n",
                   4 * n, by_design[0], by_design[1], by_design[2], total,
-                  errors, accepted, kills);
+                  errors, accepted, kills, loans, breaks);
     for (int d = 0; d < XVM_DESIGNS; d++)
         assert_true(by_design[d] >= 4 * n / 4); /* each gets its share */
 }

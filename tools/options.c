@@ -88,21 +88,57 @@ const char *device_name(int device)
     return device == XVM_DEVICE_MD ? "md" : "nor";
 }
 
-/* --device nor|md.  => 1 when argv[*i] was one, 0 when not, 2 after
- * printing a bad value. */
+int parse_design(const char *s, int *design)
+{
+    for (int d = 0; d < XVM_DESIGNS; d++)
+        if (strcmp(s, xvm_device_design_name((enum xvm_device_design)d)) == 0) {
+            *design = d;
+            return 0;
+        }
+    return -1;
+}
+
+/* --device nor|md, --device-design segment|amap-copy|vm_page,
+ * --neighbour-reserve SIZE, --neighbour-pv-limit N.  => 1 when argv[*i]
+ * was one, 0 when not, 2 after printing a bad value. */
 static int parse_beyond_opt(int argc, char **argv, int *i, struct run_opts *o)
 {
     const char *a = argv[*i], *v;
-    if (strcmp(a, "--device") == 0) {
-        if ((v = opt_value(argc, argv, i)) == NULL)
-            return 2;
-        if (parse_device(v, &o->device)) {
-            fprintf(stderr, "xipvm: --device: expected nor or md, got %s\n", v);
-            return 2;
-        }
-        return 1;
+    bool dev = strcmp(a, "--device") == 0,
+         design = strcmp(a, "--device-design") == 0,
+         reserve = strcmp(a, "--neighbour-reserve") == 0,
+         pvlim = strcmp(a, "--neighbour-pv-limit") == 0;
+    if (!dev && !design && !reserve && !pvlim)
+        return 0;
+    if ((v = opt_value(argc, argv, i)) == NULL)
+        return 2;
+    if (dev && parse_device(v, &o->device)) {
+        fprintf(stderr, "xipvm: --device: expected nor or md, got %s\n", v);
+        return 2;
     }
-    return 0;
+    if (design && parse_design(v, &o->design)) {
+        fprintf(stderr,
+                "xipvm: --device-design: expected segment, amap-copy or "
+                "vm_page, got %s\n",
+                v);
+        return 2;
+    }
+    if (reserve && (parse_size(v, &o->neighbour_reserve) ||
+                    (o->neighbour_reserve & 4095))) {
+        fprintf(stderr,
+                "xipvm: --neighbour-reserve: not a size in whole 4 KiB "
+                "pages: %s\n",
+                v);
+        return 2;
+    }
+    if (pvlim && parse_uint(v, UINT32_MAX, &o->neighbour_pv_limit)) {
+        fprintf(stderr,
+                "xipvm: --neighbour-pv-limit: expected a number of PV "
+                "entries, got %s\n",
+                v);
+        return 2;
+    }
+    return 1;
 }
 
 /* ---- sizing options: --swap, --buffers, --csv (doc/sizing.md) ---- */

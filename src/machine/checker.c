@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "loan.h"
 #include "machine.h"
 #include "pagedaemon.h"
 #include "vmspace.h"
@@ -34,6 +35,8 @@ int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen)
         vfs_check(&m->vfs, &ck);
     if (!ck.error)
         vm_check(&m->vm, &ck);
+    if (!ck.error)
+        loan_check(&m->vm, &ck);
     if (!ck.error)
         procs_check(&m->procs, &ck);
     /* Last: a page on the wrong queue is most often a symptom of what a

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loan.h"
 #include "machine.h"
 #include "pagedaemon.h"
 #include "vmspace.h"
@@ -120,6 +121,7 @@ void xvm_machine_destroy(xvm_machine *m)
         return;
     /* Top down: processes and spaces hold objects, objects hold vnodes. */
     procs_fini(&m->procs);
+    vm_loans_fini(&m->vm);
     vm_fini(&m->vm);
     objects_fini(&m->objs);
     pagedaemon_fini(&m->objs.pd);
@@ -302,8 +304,9 @@ int xvm_flash_close(xvm_flash *f)
     if (f->mounted)
         return EBUSY;
     if (f->registered) {
-        if (pmap_device_mapped(&m->mmu, f->cfg.phys_base, f->seglen))
-            return EBUSY;
+        if (pmap_device_mapped(&m->mmu, f->cfg.phys_base, f->seglen) ||
+            vm_loans_hold(&m->vm, f->cfg.phys_base, f->seglen))
+            return EBUSY; /* mapped, or lent to an I/O */
         int error = segment_unload(m, f->cfg.phys_base);
         if (error)
             return error;

@@ -45,6 +45,11 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     st->forks = vs->forks;
     st->amap_slots_copied = vs->amap_slots_copied;
     st->sharer_scans = vs->sharer_scans;
+    st->loans = vs->loans;
+    st->loans_active = m->vm.nloans;
+    st->loan_pages = vs->loan_pages;
+    st->loan_device_pages = vs->loan_device_pages;
+    st->loan_breaks = vs->loan_breaks;
     st->device_metadata_bytes =
         m->kmem.units[XVM_KMEM_DEVICE_VM_PAGE].cur *
         m->core.prof->kmem_size[XVM_KMEM_DEVICE_VM_PAGE];
@@ -138,6 +143,11 @@ static const struct xvm_figure figures[] = {
     FIGURE(amap_slots_copied),
     FIGURE(sharer_scans),
     FIGURE(device_metadata_bytes),
+    FIGURE(loans),
+    FIGURE(loans_active),
+    FIGURE(loan_pages),
+    FIGURE(loan_device_pages),
+    FIGURE(loan_breaks),
     FIGURE(oom_kills),
     FIGURE(freemin),
     FIGURE(freetarg),
@@ -193,7 +203,7 @@ const char *xvm_ram_kind_name(enum xvm_ram_kind kind)
 {
     static const char *const names[XVM_RAM_KINDS] = {
         "anon",   "aobj",   "page_cache", "page_table", "zero",
-        "buffer", "kernel", "md",         "vm_page",
+        "buffer", "kernel", "md",         "loan",       "vm_page",
     };
     return (unsigned)kind < XVM_RAM_KINDS ? names[kind] : "?";
 }

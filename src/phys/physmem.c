@@ -137,6 +137,7 @@ int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out)
     pg->offset = 0;
     pg->epoch = 0;
     pg->wire = 0;
+    pg->loan = 0;
     if (zero && pg->data)
         memset(pg->data, 0, c->pgsz);
     count_use(ph, XVM_USE_FREE, -1);
@@ -150,7 +151,7 @@ void phys_free(struct physmem *ph, pageh h)
     uint32_t i = (uint32_t)(h >> 1);
     struct vm_page *pg = &ph->pages[i];
 
-    assert(pg->use != XVM_USE_FREE);
+    assert(pg->use != XVM_USE_FREE && pg->loan == 0);
     count_use(ph, pg->use, -1);
     count_use(ph, XVM_USE_FREE, 1);
     pg->use = XVM_USE_FREE;
@@ -159,6 +160,28 @@ void phys_free(struct physmem *ph, pageh h)
     pg->next_free = ph->free_head;
     ph->free_head = i;
     ph->nfree++;
+}
+
+void phys_release(struct physmem *ph, pageh h)
+{
+    struct vm_page *pg = phys_page(ph, h);
+    if (pg->loan == 0) {
+        phys_free(ph, h);
+        return;
+    }
+    count_use(ph, pg->use, -1);
+    count_use(ph, XVM_USE_LOAN, 1);
+    pg->use = XVM_USE_LOAN;
+    pg->owner.obj = NULL;
+    pg->flags = 0;
+}
+
+void phys_unloan(struct physmem *ph, pageh h)
+{
+    struct vm_page *pg = phys_page(ph, h);
+    assert(pg->loan > 0);
+    if (--pg->loan == 0 && pg->use == XVM_USE_LOAN)
+        phys_free(ph, h);
 }
 
 int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
@@ -268,7 +291,7 @@ const char *xvm_use_name(enum xvm_use use)
 {
     static const char *const names[XVM_USE_COUNT] = {
         "free", "anon",   "aobj",   "page_cache", "page_table",
-        "zero", "buffer", "kernel", "md",
+        "zero", "buffer", "kernel", "md",         "loan",
     };
     return (unsigned)use < XVM_USE_COUNT ? names[use] : "?";
 }
@@ -287,6 +310,10 @@ void phys_check(const struct physmem *ph, struct check *ck)
                 ck, "frame %u: free flag disagrees with use", i);
         if (pg->use == XVM_USE_FREE && pg->pv)
             return (void)check_fail(ck, "frame %u: free but mapped", i);
+        if ((pg->use == XVM_USE_FREE && pg->loan) ||
+            (pg->use == XVM_USE_LOAN && (pg->loan == 0 || pg->pv)))
+            return (void)check_fail(ck, "frame %u: %s with %u loans", i,
+                                    xvm_use_name(pg->use), pg->loan);
         by_use[pg->use]++;
     }
     for (uint32_t i = ph->free_head; i != NO_PAGE; i = ph->pages[i].next_free) {

@@ -67,7 +67,10 @@ struct vm_page {
     uint32_t wire; /* wired PTEs mapping the page */
     uint8_t use;   /* enum xvm_use */
     uint8_t flags;
+    uint16_t loan; /* loans holding the page (UVM's loan_count, §11.3) */
 };
+
+#define LOAN_MAX UINT16_MAX /* loans of one page at once */
 
 #define PAGE_NONE UINT32_MAX /* no frame: the end of a list */
 
@@ -199,7 +202,21 @@ void phys_copy(struct physmem *ph, pageh dst, pageh src);
  *    full RAM counts in `refused`, injected failures do not.
  */
 int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out);
+/* => a page no loan holds (loaned pages go through phys_orphan). */
 void phys_free(struct physmem *ph, pageh h);
+/* Frees a page its owner no longer has, unless loans hold it: it then
+ * stays, of use XVM_USE_LOAN and without owner, until the last loan of it
+ * ends (phys_unloan).  The caller unmapped and dequeued it. */
+void phys_release(struct physmem *ph, pageh h);
+/* One loan of a RAM page ends; an orphan no loan holds is freed. */
+void phys_unloan(struct physmem *ph, pageh h);
+
+/* => true when a RAM page is lent to an I/O: it must not be mapped
+ *    writable (a write copies it first, §11.3). */
+static inline bool page_loaned(const struct physmem *ph, pageh h)
+{
+    return !page_is_device(h) && phys_page(ph, h)->loan != 0;
+}
 
 /* => pages: len / page size vm_pages for it (the vm_page design), or NULL.
  * => EINVAL for a bad range, EEXIST when it overlaps a segment. */

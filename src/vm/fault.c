@@ -21,7 +21,9 @@
  *                lower, shared       -> map the object page writable.
  *
  * Device pages skip all paging state: they are never wired (paper §11.4),
- * never loaned, and a write always promotes them (§6.3).
+ * and a write always promotes them (§6.3).  A loaned RAM page is never
+ * mapped writable: a write copies it first (a loan break, §11.3); a
+ * loaned device page needs nothing (loan.h).
  */
 #include <assert.h>
 #include <errno.h>
@@ -115,7 +117,7 @@ static void neighbour(struct faultctx *f, uint64_t va, pageh pg, unsigned prot)
         vm->st.neighbour_skipped++;
         return;
     }
-    if (page_is_device(pg))
+    if (page_is_device(pg) || page_loaned(vm->ph, pg))
         prot &= ~(unsigned)XVM_PROT_WRITE;
     if (pmap_enter(f->vs->pmap, va, pg, prot, PMAP_NEIGHBOUR) == 0) {
         vm->st.neighbour_maps++;
@@ -172,6 +174,8 @@ static int promote(struct faultctx *f, pageh src, struct anon **out)
 static int enter(struct faultctx *f, pageh pg, unsigned prot)
 {
     struct vm *vm = f->vs->vm;
+    if (page_loaned(vm->ph, pg))
+        prot &= ~(unsigned)XVM_PROT_WRITE; /* a write must copy (§11.3) */
     int error = pmap_enter(f->vs->pmap, f->va, pg, prot, pmap_flags(f));
     if (error == 0 && page_is_device(pg))
         vm->st.device_maps++;
@@ -208,6 +212,12 @@ static int fault_upper(struct faultctx *f, struct anon *an)
             return error;
         vm->st.cow_promotions++;
         return enter_promoted(f, nan);
+    }
+    if (f->cow_now && page_loaned(vm->ph, an->page)) {
+        /* Its own page, lent to an I/O: the anon takes a copy. */
+        if ((error = anon_loanbreak(vm, an)) != 0)
+            return error;
+        vm->st.loan_breaks++;
     }
     unsigned prot = f->enter_prot;
     if (an->ref > 1)
@@ -277,6 +287,14 @@ static int fault_lower(struct faultctx *f)
             a->text_copied += e->text;
         }
         return enter_promoted(f, an);
+    }
+    if (f->cow_now && page_loaned(vm->ph, pg)) {
+        /* A shared object's page, lent to an I/O: the object takes a
+         * copy in its place. */
+        uint64_t off = e->offset + (f->va - e->start);
+        if ((error = object_loanbreak(e->obj, off, &pg)) != 0)
+            return error;
+        vm->st.loan_breaks++;
     }
     unsigned prot = f->enter_prot;
     if (e->cow || page_is_device(pg) || pg == vm->ph->zero_page)

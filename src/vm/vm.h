@@ -23,6 +23,7 @@ struct vm_stats {
     /* beyond the paper (doc/beyond-the-paper.md) */
     uint64_t neighbour_skipped; /* fault-ahead mappings the reserve skipped */
     uint64_t forks, amap_slots_copied, sharer_scans;
+    uint64_t loans, loan_pages, loan_device_pages, loan_breaks;
 };
 
 struct vm {
@@ -37,6 +38,8 @@ struct vm {
      * skipped at or below reserve_pages free frames, or at or above
      * pv_limit PV entries in use; 0: no bound. */
     uint64_t reserve_pages, pv_limit;
+    struct xvm_loan *loans; /* loans not yet ended (loan.c) */
+    uint64_t nloans;
     struct vm_stats st;
 };
 

@@ -684,6 +684,9 @@ static void check_pte(void *arg, uint64_t va, uint64_t pte)
     if (want != PAGEH_NONE && want != pg)
         return (void)check_fail(k->ck, "va %#llx maps the wrong page",
                                 (unsigned long long)va);
+    if ((pte_prot(pte) & XVM_PROT_WRITE) && page_loaned(k->vm->ph, pg))
+        return (void)check_fail(k->ck, "va %#llx maps a loaned page writable",
+                                (unsigned long long)va);
 }
 
 /* A TLB entry grants write only where no copy shares the page. */
@@ -725,6 +728,7 @@ void vm_check(struct vm *vm, struct check *ck)
         pmap_visit(vs->pmap, check_pte, &k);
         check_tlb_writes(&k, vs);
     }
+
     hmap_fini(vm->core, &k.amaps);
     hmap_fini(vm->core, &k.anons);
     for (size_t i = 0; i < k.nseen; i++)
