@@ -6,7 +6,21 @@
 
 #include "cli.h"
 
-static const char usage[] = "usage: xipvm fsinfo IMAGE\n";
+static const struct cli_opt fsinfo_opts[] = { { NULL, NULL, NULL, NULL } };
+
+const struct cli_cmd fsinfo_cmd = {
+    .name = "fsinfo",
+    .synopsis = "IMAGE",
+    .summary = "how each file of an image maps under XIP",
+    .opts = fsinfo_opts,
+    .details =
+        "One line per file, directory and link: type, size and allocated "
+        "bytes;\nfor files, pages, then how many map in place from flash "
+        "(xip), map\nthe zero page (holes) and need a page-cache copy "
+        "(copies); then the\ntotals.  Exit status: 0, 1 when IMAGE cannot be "
+        "read or is not an FFS\nimage, 2 for a usage error.\n",
+    .fn = cmd_fsinfo,
+};
 
 struct totals {
     uint64_t files, size, alloc, pages, xip, holes, fallbacks;
@@ -44,12 +58,20 @@ int cmd_fsinfo(int argc, char **argv)
     struct run_opts o;
     struct world w;
     struct totals t = { 0 };
-    if (argc != 2 || argv[1][0] == '-') {
-        fputs(usage, stderr);
+    struct cli_args args = { &fsinfo_cmd, argc, 1, argv, false };
+    const struct cli_opt *opt;
+    const char *v, *image = NULL;
+    int kind;
+    while ((kind = cli_next(&args, &opt, &v)) == CLI_ARG && image == NULL)
+        image = v;
+    if (kind != CLI_END || image == NULL) {
+        if (kind == CLI_ARG)
+            fprintf(stderr, "xipvm fsinfo: one IMAGE only\n");
+        cli_usage(stderr, &fsinfo_cmd);
         return 2;
     }
     memset(&o, 0, sizeof(o));
-    o.image = argv[1];
+    o.image = image;
     o.machine = "amd64"; /* room for any image's physical window */
     o.ram = UINT64_C(16) << 20;
     o.fault_ahead = o.readahead = -1;
