@@ -690,7 +690,9 @@ struct xvm_page_info {
     int mapped;           /* this space's page tables translate va now */
     int writable;         /* ... and that translation allows writes */
     unsigned prot;        /* what it allows, XVM_PROT_* (0 unmapped) */
-    unsigned pv_count;    /* mappings of the page, all spaces */
+    unsigned pv_count;    /* mappings of the page, all spaces (0 for a
+                             device page under the amap-copy design,
+                             which tracks none) */
     uint32_t wired;       /* wired mappings of the page (mlock) */
     int modified;         /* some mapping of the page wrote it */
     int referenced;       /* some mapping of the page accessed it */
@@ -700,6 +702,7 @@ struct xvm_page_info {
     enum xvm_object_kind object_kind; /* the entry's object, or NONE */
     uint64_t object_offset;           /* the object's offset of va's page */
     enum xvm_use use; /* RAM and ZERO: what the frame is used for */
+    uint32_t loans;   /* RAM and ZERO: loans holding the page (§11.3) */
 };
 /*
  * Describes the page at va in vs: the map entry, the amap, the object's

@@ -82,6 +82,12 @@ static void test_loan_anon_written_during_the_loan_is_copied(void **state)
     assert_int_equal(s1.loan_pages - s0.loan_pages, 4);
     assert_int_equal(s1.loan_device_pages, 0);
     assert_int_equal(s1.pages[XVM_USE_ANON], s0.pages[XVM_USE_ANON]);
+    struct xvm_page_info pi;
+    assert_int_equal(xvm_page_info(vs, va + 2 * PG, &pi), 0);
+    assert_int_equal(pi.loans, 1);
+    assert_false(pi.writable);
+    assert_int_equal(xvm_page_info(vs, va, &pi), 0);
+    assert_int_equal(pi.loans, 0);
     tm_check(m); /* lent pages are mapped read-only */
     /* Writes to pages 2 and 3 (lent) and 5 (not). */
     fill(vs, va + 2 * PG, 2, 0x80);
