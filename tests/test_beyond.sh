@@ -160,17 +160,26 @@ printf 'xipvm-trace 2\nloan 1 0x0 4 =00\n' >"$T/loan-malformed.trace"
 expect 1 "loan takes no =HEX" -- $RUN "$T/loan-malformed.trace"
 
 # ---- sweep --device nor,md: an axis, grouped apart ----
+# 1M cannot hold the md image: those points do not fit (no job fails).
 expect 0 "sweep --device nor,md" -- "$XIPVM" sweep --image "$T/img" --out "$T/sw" \
-    --ram 8M,16M --device nor,md --jobs 2 "$T/t.trace"
+    --ram 1M,8M,16M --device nor,md --jobs 2 "$T/t.trace"
+[ -s "$T/err" ] && fail "sweep: a point without room said more than its row: $(cat "$T/err")"
 python3 - "$T/sw" <<'EOF' && ok "sweep: both devices, a group each" || fail "sweep device axis"
 import csv, json, sys
 d = sys.argv[1]
 rows = list(csv.DictReader(open(d + "/results.csv")))
-assert sorted({r["device"] for r in rows}) == ["md", "nor"] and len(rows) == 8
+assert sorted({r["device"] for r in rows}) == ["md", "nor"] and len(rows) == 12
+small = [r for r in rows if r["device"] == "md" and r["ram"] == str(1 << 20)]
+assert len(small) == 2 and all(r["fits"] == "false" for r in small), small
+assert all(r["fits"] == "true" for r in rows if r["ram"] != str(1 << 20))
 j = json.load(open(d + "/results.json"))
 assert j["params"]["device"] == ["nor", "md"], j["params"]["device"]
 assert len(j["min_ram"]) == 2
-assert all(int(r["ram_peak_md"]) > 0 for r in rows if r["device"] == "md")
+assert all(int(r["ram_peak_md"]) > 0 for r in rows
+           if r["device"] == "md" and r["fits"] == "true")
+for g in j["min_ram"]:
+    if "dev=md" in g["group"]:
+        assert g["xip"]["fits"] == 8 << 20, g
 EOF
 
 finish

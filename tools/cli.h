@@ -102,7 +102,8 @@ const char *fmt_size(char *buf, size_t len, uint64_t bytes);
           "how device pages are tracked: segment (the paper's PV hash), "      \
           "amap-copy (no shared amaps), vm_page (OpenBSD's)" },                \
         { "--neighbour-reserve", "SIZE", "0: unbounded",                       \
-          "skip fault-ahead mappings while free RAM is at most SIZE (§11.2)" }, \
+          "skip fault-ahead mappings while free RAM is at most SIZE "          \
+          "(§11.2)" },                                                         \
     {                                                                          \
         "--neighbour-pv-limit", "N", "0: no limit",                            \
             "skip fault-ahead mappings while N PV entries or more are in use"  \
@@ -162,6 +163,10 @@ struct world {
     xvm_flash *flash;
     xvm_mount *mp;
 };
+/* => 0; 1 after printing an error; WORLD_NO_ROOM after printing that a
+ * memory disk (--device md) leaves too little of the RAM: the point does
+ * not fit, a sweep records it so. */
+#define WORLD_NO_ROOM 3
 int world_open(const struct run_opts *o, int xip, struct world *w);
 void world_close(struct world *w);
 
@@ -198,9 +203,11 @@ struct run_result {
     struct xvm_file_report *files; /* every regular file; paths owned */
     size_t nfiles;
     double seconds;
+    bool no_room; /* a memory disk left too little RAM: nothing ran */
 };
 /* => 0 (mismatches counted in r), or 1 after printing an error (r then
- *    holds nothing to free). */
+ *    holds nothing to free), or WORLD_NO_ROOM (r: no_room, nothing else,
+ *    nothing to free). */
 int replay_file(const struct run_opts *o, int xip, struct run_result *r);
 void run_result_free(struct run_result *r);
 
@@ -222,7 +229,7 @@ int run_buffers(const struct run_opts *o);
  *    memory. */
 static inline bool run_fits(const struct run_result *r)
 {
-    return r->oom_kills == 0;
+    return r->oom_kills == 0 && !r->no_room;
 }
 
 /* CSV (csv.c): one header, then one row per run, the same columns for

@@ -91,10 +91,12 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
         fprintf(stderr, "xipvm: out of memory\n");
         return 1;
     }
-    if (world_open(o, xip, &w) != 0) {
+    if ((rc = world_open(o, xip, &w)) != 0) {
         free(src);
-        return 1;
+        r->no_room = rc == WORLD_NO_ROOM;
+        return rc;
     }
+    rc = 1;
     for (int k = 0; k < n; k++) {
         src[k].name = names[k];
         if ((src[k].in = input_open(names[k], err, sizeof(err))) == NULL) {

@@ -63,14 +63,16 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
         xvm_flash_config_init(&fc);
     if ((error = xvm_flash_open(w->m, o->image, &fc, &w->flash)) != 0) {
         char ram[32];
-        if (o->device == XVM_DEVICE_MD && error == ENOMEM)
-            fprintf(stderr,
-                    "xipvm: %s: the memory disk leaves too little of %s of "
-                    "RAM\n",
-                    o->image, fmt_size(ram, sizeof(ram), o->ram));
-        else
-            image_error(o->image, error);
         world_close(w);
+        if (o->device == XVM_DEVICE_MD && error == ENOMEM) {
+            if (!o->quiet) /* a sweep's row says it does not fit */
+                fprintf(stderr,
+                        "xipvm: %s: the memory disk leaves too little of %s of "
+                        "RAM\n",
+                        o->image, fmt_size(ram, sizeof(ram), o->ram));
+            return WORLD_NO_ROOM;
+        }
+        image_error(o->image, error);
         return 1;
     }
     xvm_mount_config_init(&mc);

@@ -344,8 +344,10 @@ static int do_loan(struct xvm_replay *r, xvm_vmspace *vs)
     return error;
 }
 
-/* unloan: the earliest loan of that process and range ends; =HEX: the
- * bytes its I/O sent.  No such loan: EINVAL. */
+/* unloan: the I/O reads the lent bytes (as a device's transfer does:
+ * device pages in place, counted as flash reads) and the earliest loan of
+ * that process and range ends; =HEX: the bytes it sent.  No such loan:
+ * EINVAL. */
 static int do_unloan(struct xvm_replay *r, int *differs)
 {
     struct xvm_trace_event *ev = &r->ev;
@@ -353,9 +355,13 @@ static int do_unloan(struct xvm_replay *r, int *differs)
         struct lent *l = &r->loans[i];
         if (l->pid != ev->pid || l->addr != ev->addr || l->len != ev->len)
             continue;
-        if (ev->has_data && (xvm_loan_read(l->ln, 0, r->buf, ev->ndata) != 0 ||
-                             memcmp(r->buf, ev->data, ev->ndata) != 0))
-            *differs = 1;
+        for (uint64_t at = 0; at < l->len; at += CHUNK) {
+            size_t n = l->len - at < CHUNK ? (size_t)(l->len - at) : CHUNK;
+            if (xvm_loan_read(l->ln, at, r->buf, n) != 0 ||
+                (at == 0 && ev->has_data &&
+                 memcmp(r->buf, ev->data, ev->ndata) != 0))
+                *differs = 1;
+        }
         xvm_loan_end(l->ln);
         memmove(l, l + 1, (r->nloans - i - 1) * sizeof(*l));
         r->nloans--;
