@@ -349,8 +349,8 @@ static double design_fault(struct env *e, enum fault_kind k)
     xvm_munmap(s.vs, a, n * PG);
     a = map_file(&s, n, prot);
     snprintf(label, sizeof(label), "row=%s design=%s n=%llu",
-             cow ? "cow_device" : "xip_fault", xvm_device_design_name(e->design),
-             (unsigned long long)n);
+             cow ? "cow_device" : "xip_fault",
+             xvm_device_design_name(e->design), (unsigned long long)n);
     if (a) {
         COLLECT_BEGIN();
         ns = touch(s.vs, a, n, cow);
@@ -416,8 +416,7 @@ int bench_designs(const struct bench_opts *o, struct design_results *r)
         MEDIAN(r->xip_fault[d], runs, design_fault(&e, XIP_READ));
         MEDIAN(r->cow_device[d], runs, design_fault(&e, COW_DEVICE));
         MEDIAN(r->fork_exit[d], runs, design_fork(&e, o->quick ? 50 : 200, 0));
-        MEDIAN(r->fork_text[d], runs,
-               design_fork(&e, o->quick ? 50 : 200, 64));
+        MEDIAN(r->fork_text[d], runs, design_fork(&e, o->quick ? 50 : 200, 64));
     }
     return 0;
 }

@@ -40,11 +40,11 @@ uint8_t *diff_prog_bytes(const struct rm_prog *prog, uint64_t size,
                          uint32_t seed);
 
 struct diff_config {
-    const char *profile; /* "sgimips" or "amd64" */
-    uint64_t ram_bytes;  /* tiny (e.g. 24 frames) or large */
-    bool xip;            /* mount with XIP, else copy mode */
-    bool ahead;          /* UVM's fault-ahead, else none */
-    bool inject;         /* inject failures (the ENOMEM sites) */
+    const char *profile;           /* "sgimips" or "amd64" */
+    uint64_t ram_bytes;            /* tiny (e.g. 24 frames) or large */
+    bool xip;                      /* mount with XIP, else copy mode */
+    bool ahead;                    /* UVM's fault-ahead, else none */
+    bool inject;                   /* inject failures (the ENOMEM sites) */
     enum xvm_device_design design; /* how device pages are tracked */
     unsigned max_ops;
 };
