@@ -17,33 +17,15 @@
 #define FILE_PAGES 16
 #define RW         (XVM_PROT_READ | XVM_PROT_WRITE)
 
-struct fixture {
-    char *tree, *dir;
-    char img[1024];
-    uint8_t *data; /* the file on the host */
-    uint64_t size;
-};
-
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
-    fx->tree = tree_new();
-    fx->dir = tree_new();
-    tree_file(fx->tree, "data", FILE_PAGES * PG, 99);
-    image_make_in(fx->img, sizeof(fx->img), fx->dir, "d.img", fx->tree, 2,
-                  "little", 16384, 2048);
-    fx->data = tree_slurp(fx->tree, "data", &fx->size);
-    *state = fx;
+    *state = one_file_image_new("data", FILE_PAGES * PG, 99);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct fixture *fx = *state;
-    tree_remove(fx->tree);
-    tree_remove(fx->dir);
-    free(fx->data);
-    free(fx);
+    one_file_image_free(*state);
     return 0;
 }
 
@@ -52,7 +34,7 @@ struct world {
     xvm_file *f;
 };
 
-static void up(struct world *t, const struct fixture *fx,
+static void up(struct world *t, const struct one_file_image *fx,
                enum xvm_device_design d)
 {
     tm_design = d;
@@ -79,7 +61,7 @@ static uint64_t map_data(struct world *t, xvm_vmspace *vs, int prot)
 /* What each design keeps for device pages: n pages mapped by 2 spaces. */
 static void test_design_device_pv_and_metadata_by_design(void **state)
 {
-    struct fixture *fx = *state;
+    struct one_file_image *fx = *state;
     const unsigned n = 5;
     for (int d = 0; d < XVM_DESIGNS; d++) {
         struct world t;
@@ -126,7 +108,7 @@ static void test_design_device_pv_and_metadata_by_design(void **state)
 /* A mapped device page keeps its flash, whatever tracks it. */
 static void test_design_flash_close_while_mapped_is_ebusy(void **state)
 {
-    struct fixture *fx = *state;
+    struct one_file_image *fx = *state;
     for (int d = 0; d < XVM_DESIGNS; d++) {
         tm_design = (enum xvm_device_design)d;
         xvm_machine *m = tm_machine("amd64", UINT64_C(8) << 20, 0);
@@ -202,7 +184,7 @@ static void test_design_amap_copy_copies_at_fork_others_at_write(void **state)
  */
 static void test_design_shared_amap_promotion_reaches_every_sharer(void **state)
 {
-    struct fixture *fx = *state;
+    struct one_file_image *fx = *state;
     for (int d = 0; d < XVM_DESIGNS; d++) {
         struct world t;
         up(&t, fx, (enum xvm_device_design)d);

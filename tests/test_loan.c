@@ -16,33 +16,15 @@
 #define RW     (XVM_PROT_READ | XVM_PROT_WRITE)
 #define NPAGES 6
 
-struct fixture {
-    char *tree, *dir;
-    char img[1024];
-    uint8_t *data;
-    uint64_t size;
-};
-
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
-    fx->tree = tree_new();
-    fx->dir = tree_new();
-    tree_file(fx->tree, "data", 8 * PG, 5);
-    image_make_in(fx->img, sizeof(fx->img), fx->dir, "l.img", fx->tree, 2,
-                  "little", 16384, 2048);
-    fx->data = tree_slurp(fx->tree, "data", &fx->size);
-    *state = fx;
+    *state = one_file_image_new("data", 8 * PG, 5);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct fixture *fx = *state;
-    tree_remove(fx->tree);
-    tree_remove(fx->dir);
-    free(fx->data);
-    free(fx);
+    one_file_image_free(*state);
     return 0;
 }
 
@@ -129,7 +111,7 @@ static void test_loan_anon_written_during_the_loan_is_copied(void **state)
  * always, the I/O reads the flash in place, and the flash stays busy. */
 static void test_loan_device_pages_live_in_the_loan(void **state)
 {
-    struct fixture *fx = *state;
+    struct one_file_image *fx = *state;
     for (int d = 0; d < XVM_DESIGNS; d++) {
         struct tm_world w;
         xvm_file *f;

@@ -417,11 +417,13 @@ static int op_brk(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
     return rc ? rc : num(tk->t[2], UINT64_MAX, &ev->addr, &F_ADDR, msg);
 }
 
-/* r/w/x: PID ADDR SIZE, plus =HEX for r and w */
+/* r/w/x: PID ADDR SIZE, plus =HEX for r and w; loan and unloan (§11.3)
+ * the same: PID ADDR LEN, plus =HEX for unloan */
 static int op_access(struct toks *tk, struct xvm_trace_event *ev,
                      const char **msg)
 {
-    int rc = nfields(tk, 3, ev->op == XVM_T_EXEC_FETCH ? 3 : 4, msg);
+    bool no_data = ev->op == XVM_T_EXEC_FETCH || ev->op == XVM_T_LOAN;
+    int rc = nfields(tk, 3, no_data ? 3 : 4, msg);
 
     if (rc == 0)
         rc = pid(tk->t[1], &ev->pid, &F_PID, msg);
@@ -433,27 +435,6 @@ static int op_access(struct toks *tk, struct xvm_trace_event *ev,
         return rc;
     if (tk->t[4][0] != '=') {
         *msg = "expected =HEX after SIZE";
-        return -EINVAL;
-    }
-    return parse_data(tk->t[4], ev->len, ev, msg);
-}
-
-/* loan PID ADDR LEN, unloan PID ADDR LEN [=HEX]: a zero-copy I/O (§11.3) */
-static int op_loan(struct toks *tk, struct xvm_trace_event *ev,
-                   const char **msg)
-{
-    int rc = nfields(tk, 3, ev->op == XVM_T_UNLOAN ? 4 : 3, msg);
-
-    if (rc == 0)
-        rc = pid(tk->t[1], &ev->pid, &F_PID, msg);
-    if (rc == 0)
-        rc = num(tk->t[2], UINT64_MAX, &ev->addr, &F_ADDR, msg);
-    if (rc == 0)
-        rc = num(tk->t[3], XVM_TRACE_MAX_SIZE, &ev->len, &F_RLEN, msg);
-    if (rc || tk->n == 4)
-        return rc;
-    if (tk->t[4][0] != '=') {
-        *msg = "expected =HEX after LEN";
         return -EINVAL;
     }
     return parse_data(tk->t[4], ev->len, ev, msg);
@@ -491,8 +472,8 @@ static const struct {
     { "exit", XVM_T_EXIT, op_exit },
     { "mark", XVM_T_MARK, op_mark },
     { "pread", XVM_T_PREAD, op_pread },
-    { "loan", XVM_T_LOAN, op_loan },
-    { "unloan", XVM_T_UNLOAN, op_loan },
+    { "loan", XVM_T_LOAN, op_access },
+    { "unloan", XVM_T_UNLOAN, op_access },
 };
 
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
