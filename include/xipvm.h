@@ -519,6 +519,8 @@ struct xvm_file_report {
     int textrel;                /* an ELF asking for text relocations
                                    (DT_TEXTREL, DF_TEXTREL) that some
                                    process mapped */
+    uint64_t ino;               /* its inode: hard links share it */
+    uint64_t pages_written;     /* distinct pages copied on write */
 };
 /* Calls fn for every regular file of the mount, depth first; a non-zero
  * return from fn stops the walk and is returned.  Reads nothing that
@@ -527,6 +529,31 @@ XVM_API int xvm_file_report(xvm_mount *mp,
                             int (*fn)(void *arg,
                                       const struct xvm_file_report *fr),
                             void *arg);
+
+/*
+ * The per-page report: one page of a file as the run used it (what an
+ * XIP advisor weighs, doc/figures.md "Pages").  Counted with the file's
+ * figures above, over the whole run.
+ */
+struct xvm_page_report {
+    uint64_t page;    /* index of the page in the file */
+    uint64_t touches; /* faults and read()s that asked the file's pager
+                         for it (at most 2^28 - 1) */
+    uint64_t copies;  /* copy-on-write copies of it into anons (at most
+                         2^28 - 1) */
+    int in_place;     /* given as a device page (XIP) at least once */
+    int cached;       /* read into the page cache at least once
+                         (read-ahead too) */
+    int written;      /* copied on write at least once: written */
+};
+/* Calls fn for every page of the regular file with inode ino
+ * (xvm_file_report's ino) that the run touched, cached or copied, in
+ * page order.  => 0; ENOENT when ino is no regular file of the mount;
+ * fn's non-zero value (which stops the walk); EINVAL; ENOMEM. */
+XVM_API int xvm_file_pages(xvm_mount *mp, uint64_t ino,
+                           int (*fn)(void *arg,
+                                     const struct xvm_page_report *pr),
+                           void *arg);
 
 #ifdef __cplusplus
 }

@@ -40,13 +40,14 @@ enum acct_map {
     ACCT_TOUCHED,  /* asked of the pager by a fault or read() */
     ACCT_IN_PLACE, /* of those, given as device pages (XIP) */
     ACCT_CACHED,   /* read into the page cache (read-ahead too) */
+    ACCT_WRITTEN,  /* copied on write into an anon at least once */
     ACCT_MAPS
 };
 
 struct file_acct {
     uint32_t ino;
     uint64_t npages;
-    struct hmap bits;          /* page -> the maps it is in, a bit each */
+    struct hmap bits;          /* page -> its maps and counts (acct.c) */
     uint64_t pages[ACCT_MAPS]; /* bits set in each */
     uint64_t copied;           /* copy-on-write copies of its pages */
     uint64_t text_copied;      /* of those, in executable mappings */
@@ -117,6 +118,14 @@ const struct file_acct *acct_find(const struct xvm_mount *mp, uint32_t ino);
 /* Page pgidx of the file enters map which (counted once). */
 void acct_page(struct core *c, struct file_acct *a, enum acct_map which,
                uint64_t pgidx);
+/* A copy on write of page pgidx into an anon (text: in a mapping that
+ * was ever executable). */
+void acct_copy(struct core *c, struct file_acct *a, uint64_t pgidx, bool text);
+/* Calls fn for each page the record counted anything for, in page order.
+ * => 0, fn's non-zero value, or ENOMEM. */
+int acct_pages(struct core *c, const struct file_acct *a,
+               int (*fn)(void *arg, const struct xvm_page_report *pr),
+               void *arg);
 /* => the record behind a vnode's object, or NULL for other objects. */
 struct file_acct *vnode_acct(const struct xvm_object *obj);
 /* Frees every record of the mount. */

@@ -242,10 +242,10 @@ static int fault_lower(struct faultctx *f)
         if (page_is_device(pg))
             vm->st.cow_from_device++;
         struct file_acct *a = vnode_acct(e->obj);
-        if (a) {
-            a->copied++;
-            a->text_copied += e->text;
-        }
+        if (a)
+            acct_copy(vm->core, a,
+                      (e->offset + (f->va - e->start)) >> vm->core->pgshift,
+                      e->text);
         return enter_promoted(f, an);
     }
     unsigned prot = f->enter_prot;
