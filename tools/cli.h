@@ -33,6 +33,7 @@ struct run_opts {
     const char **traces;
     int ntraces;
     uint64_t slice;
+    bool pages; /* keep every file's pages (xvm_file_pages): advise */
 };
 
 /* => the option argv[*i]'s value, advancing *i; NULL (with a message)
@@ -79,6 +80,12 @@ FILE *output_open(const char *path, struct output **o, char *err,
 int output_commit(struct output *o, char *err, size_t errlen);
 void output_abort(struct output *o);
 
+/* The pages of one file that the run used (xvm_file_pages). */
+struct file_pages {
+    struct xvm_page_report *v;
+    size_t n;
+};
+
 /* One replay: the library's report, its timeline and per-file report
  * (copied out before the machine goes), and how long it took. */
 struct run_result {
@@ -93,6 +100,7 @@ struct run_result {
     size_t nmarks;
     struct xvm_file_report *files; /* every regular file; paths owned */
     size_t nfiles;
+    struct file_pages *pages; /* [nfiles], with run_opts.pages */
     double seconds;
 };
 /* => 0 (mismatches counted in r), or 1 after printing an error (r then

@@ -3,6 +3,7 @@
  */
 #include <string.h>
 
+#include "advise_cli.h"
 #include "cli.h"
 
 int cmd_import_lackey(int argc, char **argv);
@@ -22,6 +23,9 @@ static const struct {
       "replay traces over a grid of RAM sizes and settings: the RAM each "
       "mode needs" },
     { "fsinfo", cmd_fsinfo, "how each file of an image maps under XIP" },
+    { "advise", cmd_advise,
+      "which pages to keep XIP and which to compress, for a flash or RAM "
+      "budget" },
     { "record", cmd_record,
       "record a command's trace, its whole process tree, with valgrind" },
     { "mkimage", cmd_mkimage, "make an FFS image of a directory (makefs)" },
