@@ -13,7 +13,7 @@
 #include "advise_cli.h"
 
 #define ZLIB_LEVEL Z_BEST_COMPRESSION /* mkcramfs's */
-#define ZSTD_LEVEL 19                 /* the highest before --ultra */
+#define ZSTD_LEVEL 15                 /* squashfs-tools' default */
 
 /* The page reports of the run's i-th file, or none. */
 static const struct file_pages *pages_of(const struct run_result *r, size_t i)

@@ -532,7 +532,7 @@ static int decide(struct advice *ad)
 
 int cmd_advise(int argc, char **argv)
 {
-    struct run_opts o;
+    struct run_opts o = { 0 };
     struct adv_opts a;
     struct run_result r;
     struct advice ad = { .o = &o, .a = &a, .r = &r };
