@@ -489,6 +489,17 @@ struct xvm_file_info {
     uint64_t xip_pages;      /* map straight from flash */
     uint64_t hole_pages;     /* map the zero page */
     uint64_t fallback_pages; /* need a page-cache copy */
+    /* of those, why: the first test of the XIP pager's rule each fails
+     * (doc/figures.md, "fsinfo") */
+    uint64_t spanning_pages;   /* blocks smaller than a page: a page spans
+                                  several (never with 4 KiB pages: FFS
+                                  blocks are 4 KiB or more) */
+    uint64_t unaligned_pages;  /* starts off a page boundary on flash: a
+                                  fragment tail makefs put at a fragment
+                                  boundary */
+    uint64_t tail_short_pages; /* in a fragment tail that ends before the
+                                  page does: other files' bytes follow */
+    uint64_t past_eof_pages;   /* bytes past EOF not zero on flash */
 };
 /* Calls fn for every file, directory and link, depth first. */
 XVM_API int xvm_fsinfo(xvm_mount *mp,

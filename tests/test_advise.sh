@@ -208,4 +208,45 @@ expect 1 "an image that is not FFS" -- \
     $XIPVM advise --image "$T/adv.trace" --svg "$T/none.svg" "$T/adv.trace"
 [ ! -e "$T/none.svg" ] || fail "a failed advise wrote its SVG"
 
+# fsinfo says why pages need copies, in words and as JSON.  With 4 KiB
+# fragments every tail is whole pages: no copies (adv.img).  With 1 KiB
+# fragments a 100-byte file's page cannot map (its fragment is 1 KiB):
+# off a page boundary or ending short, nothing else.
+expect 0 "fsinfo --json, 4 KiB fragments" -- "$XIPVM" fsinfo --json "$T/adv.img"
+cp "$T/out" "$T/whole.json"
+mkdir -p "$T/frag"
+python3 -c 'import sys; [open(sys.argv[1] + "/f%d" % i, "wb").write(bytes([65 + i]) * (100 + 3000 * i)) for i in range(6)]' "$T/frag"
+"$MAKEFS" -t ffs -M 1m -B little -o version=2,bsize=8192,fsize=1024 \
+    "$T/frag.img" "$T/frag" >/dev/null 2>&1 || fail "makefs of the fragments"
+expect 0 "fsinfo --json, 1 KiB fragments" -- "$XIPVM" fsinfo --json "$T/frag.img"
+cp "$T/out" "$T/frag.json"
+expect 0 "fsinfo, 1 KiB fragments" -- "$XIPVM" fsinfo "$T/frag.img"
+grep -q "copies: 1 page " "$T/out" || fail "fsinfo's text gives no reason"
+python3 - "$T/whole.json" "$T/frag.json" "$(dirname "$0")/../doc/figures.md" <<'EOF' && ok "fsinfo's reasons" || fail "fsinfo's reasons"
+import json, re, sys
+whole, frag = (json.load(open(p)) for p in sys.argv[1:3])
+defined = set(re.findall(r"`([a-z_]+)`", open(sys.argv[3]).read()))
+why = ("spanning_pages", "unaligned_pages", "tail_short_pages", "past_eof_pages")
+for d in (whole, frag):
+    keys = set(d) | set(d["totals"]) | {k for f in d["files"].values() for k in f}
+    assert not keys - defined, "not in doc/figures.md: %s" % (keys - defined)
+    for f in list(d["files"].values()) + [d["totals"]]:
+        assert sum(f[k] for k in why) == f["fallback_pages"], f
+        assert f["xip_pages"] + f["hole_pages"] + f["fallback_pages"] == f["file_pages"]
+    for k in d["totals"]:
+        if k != "regular_files":
+            assert d["totals"][k] == sum(f[k] for f in d["files"].values()), k
+assert whole["totals"]["fallback_pages"] == 0, whole["totals"]
+assert whole["totals"]["regular_files"] == 4  # the hard link under both paths
+f0 = frag["files"]["/f0"]
+assert f0["file_pages"] == 1 and f0["fallback_pages"] == 1
+assert f0["unaligned_pages"] + f0["tail_short_pages"] == 1, f0
+assert frag["totals"]["past_eof_pages"] == 0 and frag["totals"]["spanning_pages"] == 0
+EOF
+expect 2 "fsinfo with an unknown option" -- "$XIPVM" fsinfo --csv "$T/adv.img"
+expect 2 "fsinfo with two images" -- "$XIPVM" fsinfo "$T/adv.img" "$T/adv.img"
+expect 1 "fsinfo --json of a non-FFS image prints nothing" -- \
+    "$XIPVM" fsinfo --json "$T/adv.trace"
+[ ! -s "$T/out" ] || fail "a failed fsinfo --json printed a document"
+
 finish

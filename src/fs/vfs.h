@@ -109,6 +109,23 @@ enum xip_kind { XIP_DEVICE, XIP_HOLE, XIP_FALLBACK };
 /* How file page off maps under XIP; *pa for XIP_DEVICE. */
 int xip_classify(struct vnode *vp, uint64_t off, enum xip_kind *kind,
                  uint64_t *pa);
+/* Why a page maps as it does: the XIP pager's one rule, the first test
+ * a page fails (fsinfo tells them). */
+enum xip_why {
+    XIP_OK,             /* in place */
+    XIP_WHY_HOLE,       /* a hole: the zero page */
+    XIP_WHY_SPANNING,   /* blocks smaller than a page: it spans several */
+    XIP_WHY_UNALIGNED,  /* it starts off a page boundary on flash */
+    XIP_WHY_TAIL_SHORT, /* a fragment tail ending before the page does */
+    XIP_WHY_PAST_EOF,   /* bytes past EOF not zero on flash */
+};
+/* => the rule for page off of a file of size bytes, its block at dev
+ *    with alen bytes allocated there (ffs_bmap's). */
+enum xip_why xip_rule(struct xvm_mount *mp, uint64_t size, uint64_t off,
+                      uint64_t dev, uint32_t alen);
+/* xip_rule for page off of vp (its block map read); *pa for XIP_OK. */
+int xip_explain(struct vnode *vp, uint64_t off, enum xip_why *why,
+                uint64_t *pa);
 
 /* acct.c: the record of inode ino (size bytes), made on first use. */
 int acct_get(struct xvm_mount *mp, uint32_t ino, uint64_t size,
