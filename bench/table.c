@@ -11,10 +11,26 @@
 #include "bench.h"
 #include "cli.h"
 
-static const char usage[] =
-    "usage: xipvm bench [--quick] [--runs N] [--workdir DIR]\n"
-    "  Each row is the median of N runs (default 5).  --quick: smaller "
-    "sizes.\n";
+static const struct cli_opt bench_opts[] = {
+    { "--quick", NULL, NULL, "smaller sizes, for a quick look" },
+    { "--runs", "N", "5", "each row is the median of N runs, 1 to 31" },
+    { "--workdir", "DIR", "a temporary directory, removed after",
+      "where the images and traces are made" },
+    { NULL, NULL, NULL, NULL },
+};
+
+const struct cli_cmd bench_cmd = {
+    .name = "bench",
+    .synopsis = "[--quick] [--runs N] [--workdir DIR]",
+    .summary = "benchmarks, side by side with the host kernel",
+    .opts = bench_opts,
+    .details = "One table: each row's time in the simulator and, where the "
+               "host kernel\ndoes the same, in the kernel, their ratio and "
+               "the target\n(doc/performance.md).  Needs makefs and "
+               "valgrind.  Exit status: 0, 1\nwhen a row could not run, 2 "
+               "for a usage error.\n",
+    .fn = bench_main,
+};
 
 static void row(const char *what, double sim, double kern, const char *unit,
                 const char *target)
@@ -118,18 +134,28 @@ int bench_main(int argc, char **argv)
     struct kernel_results k;
     struct replay_results r;
     char tmp[] = "/tmp/xipvm-bench.XXXXXX";
-    for (int i = 1; i < argc; i++) {
+    struct cli_args args = { &bench_cmd, argc, 1, argv, false };
+    const struct cli_opt *opt;
+    const char *v;
+    int kind;
+    while ((kind = cli_next(&args, &opt, &v)) != CLI_END) {
         uint64_t n;
-        if (strcmp(argv[i], "--quick") == 0) {
+        if (kind == CLI_OPT && strcmp(opt->name, "--quick") == 0) {
             o.quick = true;
-        } else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc &&
-                   parse_uint(argv[i + 1], 31, &n) == 0 && n > 0) {
+        } else if (kind == CLI_OPT && strcmp(opt->name, "--runs") == 0 &&
+                   parse_uint(v, 31, &n) == 0 && n > 0) {
             o.runs = (unsigned)n;
-            i++;
-        } else if (strcmp(argv[i], "--workdir") == 0 && i + 1 < argc) {
-            o.workdir = argv[++i];
+        } else if (kind == CLI_OPT && strcmp(opt->name, "--workdir") == 0) {
+            o.workdir = v;
         } else {
-            fputs(usage, stderr);
+            if (kind == CLI_OPT)
+                fprintf(stderr,
+                        "xipvm bench: --runs: expected 1 to 31, "
+                        "got %s\n",
+                        v);
+            else if (kind == CLI_ARG)
+                fprintf(stderr, "xipvm bench: unexpected argument %s\n", v);
+            cli_usage(stderr, &bench_cmd);
             return 2;
         }
     }

@@ -622,13 +622,16 @@ static bool may_take_frames(enum op op)
     return op != OP_EXIT && op != OP_INJECT;
 }
 
+/* The sites whose failure is ENOMEM: all but the flash read (EIO). */
+#define ENOMEM_SITES INJECT_FLASH_READ
+
 /* An injected failure fires once; it is disarmed at the end of its step. */
 static bool fired(const struct xvm_machine *m)
 {
-    return (m->core.fail_at[INJECT_ALLOC] &&
-            m->core.occurred[INJECT_ALLOC] >= m->core.fail_at[INJECT_ALLOC]) ||
-           (m->core.fail_at[INJECT_FRAME] &&
-            m->core.occurred[INJECT_FRAME] >= m->core.fail_at[INJECT_FRAME]);
+    for (int s = 0; s < ENOMEM_SITES; s++)
+        if (m->core.fail_at[s] && m->core.occurred[s] >= m->core.fail_at[s])
+            return true;
+    return false;
 }
 
 static bool enomem_ok(const struct world *w, enum op op)
@@ -825,7 +828,7 @@ static int op_mmap_file(struct world *w)
               (b & 0x10 ? 0 : XVM_MAP_FIXED);
     if ((b & 8) && (c & 3))
         a.prot &=
-            ~XVM_PROT_WRITE; /* shared and writable: EROFS, now and then */
+            ~XVM_PROT_WRITE; /* shared and writable: EACCES, now and then */
     return do_mmap(w, &a);
 }
 
@@ -1092,20 +1095,18 @@ static int op_proc(struct world *w, enum op op)
     return compare(w, op, lib, model_proc, &a) < 0 ? -1 : 0;
 }
 
-/* Arms a failure of one of the next few host or frame allocations. */
+/* Arms a failure of one of the next few occurrences of a site whose
+ * failure is ENOMEM (host or frame allocation, page table, PV entry,
+ * amap, anon, copy-on-write). */
 static int op_inject(struct world *w)
 {
     unsigned b = byte(w);
-    note(w, "inject %s +%u", b & 1 ? "frame" : "alloc", 1 + (b >> 1) % 12);
+    enum xvm_inject_site site = (enum xvm_inject_site)(b % ENOMEM_SITES);
+    unsigned n = 1 + (b / ENOMEM_SITES) % 12;
+    note(w, "inject %s +%u", xvm_inject_site_name(site), n);
     if (!w->cfg.inject)
         return 0;
-    if (b & 1)
-        w->m->core.fail_at[INJECT_FRAME] =
-            w->m->core.occurred[INJECT_FRAME] + 1 + (b >> 1) % 12;
-    else
-        w->m->core.fail_at[INJECT_ALLOC] =
-            w->m->core.occurred[INJECT_ALLOC] + 1 + (b >> 1) % 12;
-    return 0;
+    return xvm_inject(w->m, site, n);
 }
 
 static int dispatch(struct world *w, enum op op)
@@ -1130,12 +1131,9 @@ static int dispatch(struct world *w, enum op op)
 /* Disarms an injected failure once it fired. */
 static void disarm_fired(struct xvm_machine *m)
 {
-    if (m->core.fail_at[INJECT_ALLOC] &&
-        m->core.occurred[INJECT_ALLOC] >= m->core.fail_at[INJECT_ALLOC])
-        m->core.fail_at[INJECT_ALLOC] = 0;
-    if (m->core.fail_at[INJECT_FRAME] &&
-        m->core.occurred[INJECT_FRAME] >= m->core.fail_at[INJECT_FRAME])
-        m->core.fail_at[INJECT_FRAME] = 0;
+    for (int s = 0; s < ENOMEM_SITES; s++)
+        if (m->core.fail_at[s] && m->core.occurred[s] >= m->core.fail_at[s])
+            m->core.fail_at[s] = 0;
 }
 
 /*

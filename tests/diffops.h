@@ -43,7 +43,7 @@ struct diff_config {
     uint64_t ram_bytes;  /* tiny (e.g. 24 frames) or large */
     bool xip;            /* mount with XIP, else copy mode */
     bool ahead;          /* UVM's fault-ahead, else none */
-    bool inject;         /* inject allocation failures */
+    bool inject;         /* inject failures (the ENOMEM sites) */
     unsigned max_ops;
 };
 

@@ -11,6 +11,88 @@
 #include "xipvm.h"
 #include "xipvm_trace.h"
 
+/*
+ * Every subcommand describes itself in one table: its options, each with
+ * its argument, default and one line of help.  The table is what --help
+ * prints (and what doc/xipvm.1 must cover: test_cli checks) and what the
+ * parsers accept: cli_next() refuses an option the table does not name.
+ * A new option is one line in its command's table, then its case in the
+ * parser.
+ */
+struct cli_opt {
+    const char *name; /* "--ram", "-o" */
+    const char *arg;  /* its value's name ("SIZE"), or NULL for a flag */
+    const char *def;  /* the default, or NULL (none, or required) */
+    const char *help; /* one line */
+};
+
+struct cli_cmd {
+    const char *name;           /* "run" */
+    const char *synopsis;       /* after the name: "--image IMG ... TRACE" */
+    const char *summary;        /* one line: what it does */
+    const struct cli_opt *opts; /* ends with { NULL } */
+    const char *details;        /* lines after the options, or NULL */
+    int (*fn)(int argc, char **argv);
+};
+
+/* The program's commands, in the order `xipvm --help` lists them; each
+ * program defines it (tools/xipvm.c, bench/main.c). */
+extern const struct cli_cmd *const cli_commands[];
+
+/* --help: usage, summary, every option with its default, details. */
+void cli_help(FILE *f, const struct cli_cmd *cmd);
+/* A usage error's reminder: the synopsis and where the help is. */
+void cli_usage(FILE *f, const struct cli_cmd *cmd);
+/* => the table's entry for name, or NULL. */
+const struct cli_opt *cli_opt_find(const struct cli_cmd *cmd, const char *name);
+/* "xipvm 0.1.0" and the trace format it reads and writes. */
+void cli_version(FILE *f);
+
+/* Walks argv[first..] against cmd's table. */
+struct cli_args {
+    const struct cli_cmd *cmd;
+    int argc, i;
+    char **argv;
+    bool stop_at_dashdash; /* "--" ends the options (record) */
+};
+enum { CLI_END, CLI_OPT, CLI_ARG, CLI_ERR };
+/*
+ * => CLI_OPT: *opt and *val (the option's value, NULL for a flag);
+ *    CLI_ARG: a positional argument in *val; CLI_END: no more (after
+ *    "--" when stop_at_dashdash, a->i is the first argument after it);
+ *    CLI_ERR: an unknown option or a missing value, said on stderr.
+ */
+int cli_next(struct cli_args *a, const struct cli_opt **opt, const char **val);
+
+/* A size for people, always with its unit: "512 KiB", "64 MiB", "1.5 GiB",
+ * and "4097 B" when it is not a whole number of KiB. */
+const char *fmt_size(char *buf, size_t len, uint64_t bytes);
+
+/* The options of run and compare (and every command replaying a trace
+ * on an image), as table lines. */
+#define CLI_RUN_OPTS                                                           \
+    { "--image", "IMG", NULL,                                                  \
+      "the FFS image (made by makefs) on emulated NOR flash; required" },      \
+        { "--machine", "NAME", "sgimips", "the profile: sgimips or amd64" },   \
+        { "--ram", "SIZE", "64M",                                              \
+          "simulated RAM: bytes, or with K, M or G (powers of 2)" },           \
+        { "--swap", "SIZE", "none",                                            \
+          "a swap area of SIZE (whole 4 KiB pages) on its own device" },       \
+        { "--fault-ahead", "N", "UVM's table: 3 back, 4 ahead",                \
+          "pages mapped around a fault on each side, 0 to 64" },               \
+        { "--readahead", "N", "4",                                             \
+          "pages the vnode pager reads ahead, 0 to 64" },                      \
+        { "--buffers", "N", "16",                                              \
+          "pages of the metadata buffer cache, 0 to 65536" },                  \
+        { "--slice", "N", "10000",                                             \
+          "several TRACEs run at once, their processes apart, in turns of "    \
+          "N events" },                                                        \
+        { "--json", NULL, NULL, "print the report as JSON" },                  \
+    {                                                                          \
+        "--csv", NULL, NULL,                                                   \
+            "print the report as CSV (a header, a row per run; doc/sizing.md)" \
+    }
+
 /* Options common to run, compare and bench. */
 struct run_opts {
     const char *image;
@@ -36,22 +118,28 @@ struct run_opts {
     bool pages; /* keep every file's pages (xvm_file_pages): advise */
 };
 
-/* => the option argv[*i]'s value, advancing *i; NULL (with a message)
- *    if it is missing. */
-const char *opt_value(int argc, char **argv, int *i);
 /* => 0 and *v for sizes like 64M, 1G, 4096, 0x1000; else -1. */
 int parse_size(const char *s, uint64_t *v);
 int parse_uint(const char *s, uint64_t max, uint64_t *v);
 /* Parses --image, --xip/--copy, --machine, --ram, --fault-ahead,
  * --readahead, --swap, --buffers, --json, --csv, --svg, --slice and the
- * positional TRACEs.  => 0, or prints the problem and returns 2. */
+ * positional TRACEs, as far as the table of the command argv[0] names
+ * them (--xip and --copy conflict, --json and --csv too).
+ * => 0, or prints the problem and the usage and returns 2 (nothing then
+ *    to free). */
 int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace);
+/* The same for a command with options of its own beside run's: each
+ * option of its table that run's parser does not know goes to own(arg,
+ * name, value), which => 0, or 2 after saying what is wrong. */
+typedef int (*cli_own_fn)(void *arg, const char *opt, const char *val);
+int parse_run_opts_own(int argc, char **argv, struct run_opts *o,
+                       bool want_trace, cli_own_fn own, void *own_arg);
 /* Frees what parse_run_opts allocated (its list of traces). */
 void run_opts_free(struct run_opts *o);
-/* The sizing options shared by run, compare and sweep (--swap SIZE,
- * --buffers N, --csv).  => 1 when argv[*i] was one (and *i advanced past
- * its value), 0 when it is not, 2 after printing a bad value. */
-int parse_sizing_opt(int argc, char **argv, int *i, struct run_opts *o);
+/* The sizing options shared by run and compare (--swap SIZE, --buffers
+ * N, --csv): the option a with its value v (NULL for a flag).  => 1 when
+ * a was one, 0 when it is not, 2 after printing a bad value. */
+int parse_sizing_opt(const char *a, const char *v, struct run_opts *o);
 
 /* A machine with the image on flash, mounted. */
 struct world {

@@ -10,30 +10,44 @@
 
 #include "advise_cli.h"
 
-static const char usage[] =
-    "usage: xipvm advise --image IMG [--flash-budget SIZE | --ram-budget "
-    "SIZE]\n"
-    "                    [--codec zlib|zstd] [--pages] [--json|--csv] "
-    "[--svg FILE]\n"
-    "                    [--machine sgimips|amd64] [--ram SIZE] [--swap SIZE]\n"
-    "                    [--fault-ahead N] [--readahead N] [--buffers N] "
-    "[--slice N]\n"
-    "                    TRACE...\n"
-    "Replays the traces in copy mode and weighs every page of the image's\n"
-    "files: kept XIP (uncompressed, page-aligned: a page of flash, no RAM)\n"
-    "or compressed (each 4 KiB block alone, as cramfs: less flash, a page\n"
-    "of RAM when used).  Prints the RAM saved against the flash spent for\n"
-    "the best choice at every flash size, and the choice within a budget:\n"
-    "  --flash-budget SIZE  the flash the files' data may take\n"
-    "  --ram-budget SIZE    the RAM the pages left compressed may cost in\n"
-    "                       copy mode (their page-cache copies)\n"
-    "  --codec zlib|zstd    the compression the choice counts (zlib, "
-    "cramfs's)\n"
-    "  --pages              list every page the run used (text)\n"
-    "  --csv                the curve as CSV; --json everything; --svg the "
-    "curve\n"
-    "The figures are defined in doc/figures.md, the model in "
-    "doc/advise.md.\n";
+static const struct cli_opt advise_opts[] = {
+    CLI_RUN_OPTS,
+    { "--flash-budget", "SIZE", "none",
+      "the flash the files' data may take: the choice saves the most RAM "
+      "within it" },
+    { "--ram-budget", "SIZE", "none",
+      "the RAM the pages left compressed may cost in copy mode: the choice "
+      "spends the least flash within it" },
+    { "--codec", "NAME", "zlib",
+      "the compression the choice counts: zlib (level 9, as mkcramfs) or "
+      "zstd (level 15)" },
+    { "--pages", NULL, NULL, "list every page the run used (text)" },
+    { "--svg", "FILE", NULL,
+      "draw the curve of RAM saved against flash spent as SVG" },
+    { NULL, NULL, NULL, NULL },
+};
+
+const struct cli_cmd advise_cmd = {
+    .name = "advise",
+    .synopsis = "--image IMG [--flash-budget SIZE|--ram-budget SIZE] "
+                "[OPTIONS] TRACE...",
+    .summary = "which pages to keep XIP, which to compress, for a flash or "
+               "RAM budget",
+    .opts = advise_opts,
+    .details =
+        "Replays the TRACEs in copy mode and weighs every page of the "
+        "image's\nfiles: kept XIP (uncompressed and page-aligned: a page of "
+        "flash, no\nRAM) or compressed (each 4 KiB block alone, as cramfs: "
+        "less flash, a\npage of RAM when used).  Prints each file's pages "
+        "touched, written and\ntheir sizes, the RAM saved against the flash "
+        "spent by the best choice\nat every flash size, and the choice for "
+        "the budget (doc/advise.md).\n--csv prints the curve, --json "
+        "everything (per page too).  Exit\nstatus: 0; 1 when the traces' "
+        "expectations are not met, the replay\ndoes not fit its RAM or the "
+        "flash budget is below every page\ncompressed; 2 for a usage "
+        "error.\n",
+    .fn = cmd_advise,
+};
 
 struct adv_opts {
     enum adv_codec codec;
@@ -42,46 +56,34 @@ struct adv_opts {
     bool pages;
 };
 
-/* Takes advise's own options out of argv (the rest are run's); => 0, or
- * 2 after saying what is wrong. */
-static int parse_advise(int *argc, char **argv, struct adv_opts *a)
+/* advise's own options, beside run's. */
+static int advise_opt(void *arg, const char *a, const char *v)
 {
-    int n = 1;
-    memset(a, 0, sizeof(*a));
-    for (int i = 1; i < *argc; i++) {
-        const char *s = argv[i], *v;
-        if (strcmp(s, "--pages") == 0) {
-            a->pages = true;
-        } else if (strcmp(s, "--codec") == 0) {
-            if ((v = opt_value(*argc, argv, &i)) == NULL)
-                return 2;
-            if (strcmp(v, "zlib") != 0 && strcmp(v, "zstd") != 0) {
-                fprintf(stderr,
-                        "xipvm: --codec: expected zlib or zstd, got "
-                        "%s\n",
-                        v);
-                return 2;
-            }
-            a->codec = v[1] == 's' ? ADV_ZSTD : ADV_ZLIB;
-        } else if (strcmp(s, "--flash-budget") == 0 ||
-                   strcmp(s, "--ram-budget") == 0) {
-            if ((v = opt_value(*argc, argv, &i)) == NULL)
-                return 2;
-            if (a->budget) {
-                fprintf(stderr, "xipvm: one budget: --flash-budget or "
-                                "--ram-budget\n");
-                return 2;
-            }
-            if (parse_size(v, &a->limit)) {
-                fprintf(stderr, "xipvm: %s: not a size: %s\n", s, v);
-                return 2;
-            }
-            a->budget = s[2] == 'f' ? 'f' : 'r';
-        } else {
-            argv[n++] = argv[i];
+    struct adv_opts *ao = arg;
+    if (strcmp(a, "--pages") == 0) {
+        ao->pages = true;
+    } else if (strcmp(a, "--codec") == 0) {
+        if (strcmp(v, "zlib") != 0 && strcmp(v, "zstd") != 0) {
+            fprintf(stderr,
+                    "xipvm advise: --codec: expected zlib or zstd, "
+                    "got %s\n",
+                    v);
+            return 2;
         }
+        ao->codec = v[1] == 's' ? ADV_ZSTD : ADV_ZLIB;
+    } else {
+        /* --flash-budget, --ram-budget */
+        if (ao->budget) {
+            fprintf(stderr, "xipvm advise: --flash-budget and --ram-budget "
+                            "conflict: give one\n");
+            return 2;
+        }
+        if (parse_size(v, &ao->limit)) {
+            fprintf(stderr, "xipvm advise: %s: not a size: %s\n", a, v);
+            return 2;
+        }
+        ao->budget = a[2] == 'f' ? 'f' : 'r';
     }
-    *argc = n;
     return 0;
 }
 
@@ -532,23 +534,13 @@ static int decide(struct advice *ad)
 
 int cmd_advise(int argc, char **argv)
 {
-    struct run_opts o = { 0 };
-    struct adv_opts a;
+    struct run_opts o;
+    struct adv_opts a = { .codec = ADV_ZLIB };
     struct run_result r;
     struct advice ad = { .o = &o, .a = &a, .r = &r };
-    int rc = parse_advise(&argc, argv, &a);
-    if (rc == 0)
-        rc = parse_run_opts(argc, argv, &o, true);
-    if (rc == 0 && o.mode_given) {
-        fprintf(stderr, "xipvm: advise replays in copy mode: --xip and "
-                        "--copy are options of run\n");
-        rc = 2;
-    }
-    if (rc) {
-        fputs(usage, stderr);
-        run_opts_free(&o);
+    int rc = parse_run_opts_own(argc, argv, &o, true, advise_opt, &a);
+    if (rc)
         return rc;
-    }
     o.pages = true;
     if (replay_file(&o, 0, &r) != 0) {
         run_opts_free(&o);

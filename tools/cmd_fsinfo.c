@@ -10,7 +10,28 @@
 
 #include "cli.h"
 
-static const char usage[] = "usage: xipvm fsinfo [--json] IMAGE\n";
+static const struct cli_opt fsinfo_opts[] = {
+    { "--json", NULL, NULL,
+      "print the files and totals as JSON (doc/figures.md, \"fsinfo\")" },
+    { NULL, NULL, NULL, NULL },
+};
+
+const struct cli_cmd fsinfo_cmd = {
+    .name = "fsinfo",
+    .synopsis = "[--json] IMAGE",
+    .summary = "how each file of an image maps under XIP, and why not",
+    .opts = fsinfo_opts,
+    .details =
+        "One line per file, directory and link: type, size and allocated "
+        "bytes;\nfor files, pages, then how many map in place from flash "
+        "(xip), map\nthe zero page (holes) and need a page-cache copy "
+        "(copies), and under a\nfile with copies why makefs's layout makes "
+        "them (a fragment tail off a\npage boundary or ending before the "
+        "page, bytes past EOF not zero,\nblocks smaller than a page); then "
+        "the totals.  Exit status: 0, 1 when\nIMAGE cannot be read or is "
+        "not an FFS image, 2 for a usage error.\n",
+    .fn = cmd_fsinfo,
+};
 
 struct totals {
     FILE *json; /* the JSON document as it is made, or NULL: text */
@@ -176,22 +197,24 @@ int cmd_fsinfo(int argc, char **argv)
     struct run_opts o;
     struct world w;
     struct totals t = { 0 };
-    const char *image = NULL;
+    struct cli_args args = { &fsinfo_cmd, argc, 1, argv, false };
+    const struct cli_opt *opt;
+    const char *v, *image = NULL;
     bool json = false;
     char *doc = NULL;
     size_t doclen = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0 && !json) {
-            json = true;
-        } else if (argv[i][0] == '-' || image != NULL) {
-            fputs(usage, stderr);
-            return 2;
-        } else {
-            image = argv[i];
-        }
+    int kind;
+    while ((kind = cli_next(&args, &opt, &v)) == CLI_OPT ||
+           (kind == CLI_ARG && image == NULL)) {
+        if (kind == CLI_ARG)
+            image = v;
+        else
+            json = true; /* the one option */
     }
-    if (image == NULL) {
-        fputs(usage, stderr);
+    if (kind != CLI_END || image == NULL) {
+        if (kind == CLI_ARG)
+            fprintf(stderr, "xipvm fsinfo: one IMAGE only\n");
+        cli_usage(stderr, &fsinfo_cmd);
         return 2;
     }
     memset(&o, 0, sizeof(o));

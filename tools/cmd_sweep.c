@@ -29,21 +29,49 @@
 #include "cli.h"
 #include "sweep.h"
 
-static const char usage[] =
-    "usage: xipvm sweep --image IMG --out DIR [--ram A:B|LIST] "
-    "[--mode xip,copy]\n"
-    "                   [--machine LIST] [--readahead LIST] [--fault-ahead "
-    "LIST]\n"
-    "                   [--swap LIST] [--buffers LIST] [--max-slowdown P]\n"
-    "                   [--jobs N | --emit-jobs FILE | --slurm FILE] "
-    "TRACE...\n"
-    "       xipvm sweep --merge DIR [--max-slowdown P]\n"
-    "--ram 256K:64M doubles from 256K to 64M; lists are comma-separated;\n"
-    "--fault-ahead takes uvm (UVM's table) or pages; --max-slowdown P: the\n"
-    "smallest RAM whose time stays within P % of the largest RAM's (time:\n"
-    "io_ns, flash and swap I/O, until the CPU model reports time).\n"
-    "Writes DIR/results.csv, DIR/results.json and DIR/<metric>.svg; see\n"
-    "doc/sizing.md\n";
+static const struct cli_opt sweep_opts[] = {
+    { "--image", "IMG", NULL, "the FFS image on emulated NOR flash; required" },
+    { "--out", "DIR", NULL,
+      "where the jobs and the results go; required (but with --merge)" },
+    { "-o", "DIR", NULL, "the same as --out" },
+    { "--ram", "A:B|LIST", "64M",
+      "RAM sizes: A:B doubles from A to B, or a comma-separated list" },
+    { "--mode", "LIST", "xip,copy", "mount modes: xip, copy" },
+    { "--machine", "LIST", "sgimips", "profiles: sgimips, amd64" },
+    { "--readahead", "LIST", "4", "read-ahead pages, 0 to 64 each" },
+    { "--fault-ahead", "LIST", "uvm",
+      "fault-ahead pages on each side, or uvm (UVM's table)" },
+    { "--swap", "LIST", "0", "swap sizes (0: none), whole 4 KiB pages" },
+    { "--buffers", "LIST", "16", "metadata buffer pages, 0 to 65536" },
+    { "--max-slowdown", "P", NULL,
+      "report the smallest RAM each mode needs to stay within P % of its "
+      "time with the largest RAM" },
+    { "--jobs", "N", "all local cores", "run N jobs at a time here" },
+    { "--emit-jobs", "FILE", NULL,
+      "write one command per job to FILE (for GNU parallel) instead" },
+    { "--slurm", "FILE", NULL, "write a Slurm array script to FILE instead" },
+    { "--merge", "DIR", NULL,
+      "collect what the jobs wrote in DIR into the results" },
+    { "--job", "N", NULL, "run job N of the grid only (emitted job lines)" },
+    { NULL, NULL, NULL, NULL },
+};
+
+const struct cli_cmd sweep_cmd = {
+    .name = "sweep",
+    .synopsis = "--image IMG --out DIR [OPTIONS] TRACE... | --merge DIR "
+                "[--max-slowdown P]",
+    .summary = "replay traces over a grid of RAM sizes and settings: the RAM "
+               "each mode needs",
+    .opts = sweep_opts,
+    .details =
+        "Each job is one trace at one point of the grid (RAM varies "
+        "fastest).  Writes\nDIR/results.csv, DIR/results.json and "
+        "DIR/<metric>.svg; --jobs, --emit-jobs,\n--slurm and --job exclude "
+        "each other.  Time is io_ns (flash and swap I/O)\nuntil the CPU "
+        "model reports time.  See doc/sizing.md.  Exit status: 0, 1\nwhen "
+        "a job or the merge failed, 2 for a usage error.\n",
+    .fn = cmd_sweep,
+};
 
 /* ---- the grid ---- */
 
@@ -183,20 +211,24 @@ static int absolute(const char *path, char **out)
 
 int grid_parse(int argc, char **argv, struct grid *g)
 {
+    struct cli_args args = { &sweep_cmd, argc, 1, argv, false };
+    const struct cli_opt *opt;
+    const char *v;
+    int kind;
     grid_init(g);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
+    while ((kind = cli_next(&args, &opt, &v)) != CLI_END) {
         int rc = 0;
-        if (a[0] != '-' || a[1] == '\0') {
+        if (kind == CLI_ERR)
+            return 2;
+        if (kind == CLI_ARG) {
             if (g->ntraces == GRID_MAX) {
                 fprintf(stderr, "xipvm: more than %d traces\n", GRID_MAX);
                 return 2;
             }
-            g->traces[g->ntraces++] = (char *)a;
+            g->traces[g->ntraces++] = (char *)v;
             continue;
         }
-        if ((v = opt_value(argc, argv, &i)) == NULL)
-            return 2;
+        const char *a = opt->name;
         if (strcmp(a, "--image") == 0)
             g->image = (char *)v;
         else if (strcmp(a, "--out") == 0 || strcmp(a, "-o") == 0)
@@ -616,7 +648,7 @@ int cmd_sweep(int argc, char **argv)
     int rc = grid_parse(argc, argv, &g);
     if (rc) {
         if (rc == 2)
-            fputs(usage, stderr);
+            cli_usage(stderr, &sweep_cmd);
         return rc;
     }
     if (g.merge) {

@@ -6,6 +6,19 @@
 
 #include "cli.h"
 
+/*
+ * One message for an image that is not one: an empty or special file
+ * (flash open: EINVAL), no superblock, or one that claims more than the
+ * file holds (mount: EINVAL, EIO).
+ */
+static void image_error(const char *image, int error)
+{
+    if (error == EINVAL || error == EIO)
+        fprintf(stderr, "xipvm: %s: not an FFS image\n", image);
+    else
+        fprintf(stderr, "xipvm: %s: %s\n", image, strerror(error));
+}
+
 int world_open(const struct run_opts *o, int xip, struct world *w)
 {
     struct xvm_config cfg;
@@ -19,8 +32,9 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
     if (o->fault_ahead >= 0)
         xvm_config_fault_ahead(&cfg, (unsigned)o->fault_ahead);
     if ((error = xvm_machine_create(&cfg, &w->m)) != 0) {
-        fprintf(stderr, "xipvm: machine %s with %llu bytes of RAM: %s\n",
-                o->machine, (unsigned long long)o->ram,
+        char ram[32];
+        fprintf(stderr, "xipvm: machine %s with %s of RAM: %s\n", o->machine,
+                fmt_size(ram, sizeof(ram), o->ram),
                 error == EINVAL
                     ? "unknown profile or bad RAM size (sgimips "
                       "or amd64; a multiple of 4K, at most 4G on sgimips)"
@@ -39,7 +53,7 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
         }
     }
     if ((error = xvm_flash_open(w->m, o->image, NULL, &w->flash)) != 0) {
-        fprintf(stderr, "xipvm: %s: %s\n", o->image, strerror(error));
+        image_error(o->image, error);
         world_close(w);
         return 1;
     }
@@ -50,8 +64,7 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
     if (o->buffers >= 0)
         mc.buffers = (unsigned)o->buffers;
     if ((error = xvm_mount_flash(w->flash, &mc, &w->mp)) != 0) {
-        fprintf(stderr, "xipvm: %s: cannot mount: %s\n", o->image,
-                error == EINVAL ? "not a valid FFS image" : strerror(error));
+        image_error(o->image, error);
         world_close(w);
         return 1;
     }

@@ -124,7 +124,8 @@ uint64_t xvm_flash_size(const xvm_flash *f)
 
 int flash_read(struct xvm_flash *f, uint64_t off, void *buf, size_t len)
 {
-    if (off > f->len || f->len - off < len)
+    if (off > f->len || f->len - off < len ||
+        core_inject(f->devs->core, INJECT_FLASH_READ))
         return EIO;
     memcpy(buf, f->data + off, len);
     if (!core_is_quiet(f->devs->core)) {

@@ -57,7 +57,8 @@ void flash_free(struct xvm_flash *f);
 
 /*
  * The block interface: copies [off, off+len) and counts it (not while the
- * core is quiet).  => 0, or EIO past the end of the image.
+ * core is quiet).  => 0, or EIO past the end of the image or when a read
+ * error is injected (INJECT_FLASH_READ).
  */
 int flash_read(struct xvm_flash *f, uint64_t off, void *buf, size_t len);
 

@@ -15,6 +15,7 @@ void xvm_config_init(struct xvm_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->profile = "sgimips";
+    cfg->policy = "clock";
     cfg->ram_bytes = UINT64_C(64) << 20;
     /* UVM's fault-ahead table (uvm_fault.c uvmadvice[]). */
     cfg->ahead[XVM_ADV_NORMAL] = (struct xvm_ahead){ 3, 4 };
@@ -85,9 +86,12 @@ int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out)
         return error;
     }
     kmem_init(&m->kmem, &m->ph);
-    if ((error = pagedaemon_init(&m->objs.pd, &m->ph, &m->mmu,
-                                 cfg->freemin >> p->page_shift,
-                                 cfg->freetarg >> p->page_shift)) != 0) {
+    const struct pdpolicy_ops *policy =
+        cfg->policy_ops ? cfg->policy_ops
+                        : pdpolicy_find(cfg->policy ? cfg->policy : "clock");
+    if ((error = pagedaemon_init(
+             &m->objs.pd, &m->ph, &m->mmu, cfg->freemin >> p->page_shift,
+             cfg->freetarg >> p->page_shift, policy)) != 0) {
         xvm_machine_destroy(m);
         return error;
     }
@@ -176,6 +180,50 @@ int xvm_devobj_create(xvm_machine *m, uint64_t pa, uint64_t len,
     if (m == NULL)
         return EINVAL;
     return devobj_create(&m->objs, pa, len, out);
+}
+
+int xvm_object_create(xvm_machine *m, const struct xvm_pager_ops *ops,
+                      uint64_t size, int flags, void *priv, xvm_object **out)
+{
+    if (m == NULL || ops == NULL || ops->get == NULL || out == NULL ||
+        size == 0 || pg_round(&m->core, size) < size ||
+        (flags & ~XVM_OBJECT_READONLY))
+        return EINVAL;
+    /* The object is part of the caller's structures: host memory, not
+     * the machine's kernel memory (as a vnode's is part of the vnode's). */
+    int error = object_create(&m->objs, ops, pg_round(&m->core, size),
+                              XVM_USE_PAGECACHE, -1, out);
+    if (error)
+        return error;
+    (*out)->user = true;
+    (*out)->read_only = (flags & XVM_OBJECT_READONLY) != 0;
+    (*out)->priv = priv;
+    return 0;
+}
+
+xvm_machine *xvm_object_machine(const xvm_object *obj)
+{
+    if (obj == NULL)
+        return NULL;
+    /* The object layer's state lives inside its machine. */
+    return (xvm_machine *)(void *)((char *)obj->objs -
+                                   offsetof(xvm_machine, objs));
+}
+
+int xvm_device_page(xvm_machine *m, uint64_t pa, xvm_page_handle *pg)
+{
+    if (m == NULL || pg == NULL || (pa & (m->core.pgsz - 1)))
+        return EINVAL;
+    pageh h = phys_lookup_device(&m->ph, pa);
+    if (h == PAGEH_NONE)
+        return EINVAL;
+    *pg = h;
+    return 0;
+}
+
+xvm_page_handle xvm_zero_page(xvm_machine *m)
+{
+    return m ? m->ph.zero_page : XVM_PAGE_HANDLE_NONE;
 }
 
 /* ---- flash devices: the device layer, physical memory, and mounts ---- */

@@ -229,6 +229,8 @@ static void leaf_sync(struct pmap *pm, pageh leaf)
 
 static int table_alloc(struct pmap *pm, pageh *out)
 {
+    if (core_inject(pm->mmu->core, INJECT_PAGETABLE))
+        return ENOMEM;
     int error = phys_alloc(pm->mmu->ph, XVM_USE_PAGETABLE, true, out);
     if (error)
         return error;
@@ -443,6 +445,8 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
         (tp->owner.ptpv =
              core_zalloc(mu->core, level_entries(mu, mu->prof->levels - 1) *
                                        sizeof(*tp->owner.ptpv))) == NULL)
+        return ENOMEM;
+    if (core_inject(mu->core, INJECT_PV))
         return ENOMEM;
     struct pv_entry *pv = pv_alloc(mu, pg);
     if (pv == NULL)
@@ -683,8 +687,10 @@ void mmu_fini(struct mmu *mu)
 typedef void (*table_visit_fn)(void *arg, pageh table, unsigned level,
                                unsigned valid);
 
+/* current: pass leaf PTEs as the MMU sees them (pmap_pte_current). */
 static void visit_rec(struct pmap *pm, pageh t, unsigned l, uint64_t base,
-                      pte_visit_fn pfn, table_visit_fn tfn, void *arg)
+                      pte_visit_fn pfn, table_visit_fn tfn, void *arg,
+                      bool current)
 {
     struct mmu *mu = pm->mmu;
     /* Profiles have at most 4 levels; the bound also tells the compiler. */
@@ -700,11 +706,13 @@ static void visit_rec(struct pmap *pm, pageh t, unsigned l, uint64_t base,
         valid++;
         uint64_t va = base + ((uint64_t)i << mu->lvl_shift[l]);
         if (leaf) {
+            if (current && tp->epoch != pm->epoch)
+                pte &= ~(uint64_t)PTE_W;
             if (pfn)
                 pfn(arg, va, pte);
         } else {
             visit_rec(pm, phys_lookup(mu->ph, pte_frame_pa(mu, pte)), l + 1, va,
-                      pfn, tfn, arg);
+                      pfn, tfn, arg, current);
         }
     }
     if (tfn)
@@ -713,7 +721,23 @@ static void visit_rec(struct pmap *pm, pageh t, unsigned l, uint64_t base,
 
 void pmap_visit(struct pmap *pm, pte_visit_fn fn, void *arg)
 {
-    visit_rec(pm, pm->root, 0, 0, fn, NULL, arg);
+    visit_rec(pm, pm->root, 0, 0, fn, NULL, arg, false);
+}
+
+void pmap_visit_current(struct pmap *pm, pte_visit_fn fn, void *arg)
+{
+    visit_rec(pm, pm->root, 0, 0, fn, NULL, arg, true);
+}
+
+uint64_t pmap_pte_current(struct pmap *pm, uint64_t va)
+{
+    pageh leaf;
+    if (va >= pm->mmu->prof->va_max || pt_leaf(pm, va, false, false, &leaf))
+        return 0;
+    struct vm_page *tp = table_page(pm->mmu, leaf);
+    uint64_t pte = pte_load(
+        pm->mmu, tp->data, level_index(pm->mmu, pm->mmu->prof->levels - 1, va));
+    return tp->epoch == pm->epoch ? pte : pte & ~(uint64_t)PTE_W;
 }
 
 struct mmu_ck {
@@ -912,7 +936,7 @@ void mmu_check(struct mmu *mu, struct check *ck)
     for (struct pmap *pm = mu->pmaps; pm && !ck->error; pm = pm->next) {
         k.pm = pm;
         k.leaves = k.tables = 0;
-        visit_rec(pm, pm->root, 0, 0, check_pte, check_table, &k);
+        visit_rec(pm, pm->root, 0, 0, check_pte, check_table, &k, false);
         if (k.leaves != pm->resident)
             check_fail(ck, "pmap: %llu valid PTEs, resident count %llu",
                        (unsigned long long)k.leaves,

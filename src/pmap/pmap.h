@@ -124,6 +124,14 @@ typedef void (*pte_visit_fn)(void *arg, uint64_t va, uint64_t pte);
 void pmap_visit(struct pmap *pm, pte_visit_fn fn, void *arg);
 
 /*
+ * The same as the MMU sees them: a write bit in a table that a fork
+ * write-protected lazily (stale, see pmap.c) counts as cleared.  Nothing
+ * is changed (introspection).
+ */
+uint64_t pmap_pte_current(struct pmap *pm, uint64_t va);
+void pmap_visit_current(struct pmap *pm, pte_visit_fn fn, void *arg);
+
+/*
  * The layer's invariants: every pmap's tables count their valid entries,
  * every valid PTE maps a managed, used page and has its PV entry beside
  * it, PV lists and PTEs are the same sets, wire counts equal wired PTEs,

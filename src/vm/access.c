@@ -139,5 +139,10 @@ int xvm_extract(xvm_vmspace *vs, uint64_t va, uint64_t *pa)
 {
     if (vs == NULL || pa == NULL)
         return EINVAL;
-    return pmap_extract(vs->pmap, va, pa);
+    int error = pmap_extract(vs->pmap, va, pa);
+    /* Mapped, but no translation yet: not the same as nothing there. */
+    if (error == EFAULT && va < vs->vm->core->prof->va_max &&
+        map_lookup(&vs->map, va) != NULL)
+        return ENOENT;
+    return error;
 }

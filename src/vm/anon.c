@@ -18,6 +18,8 @@
 
 int anon_alloc(struct vm *vm, pageh src, struct anon **out)
 {
+    if (core_inject(vm->core, INJECT_ANON))
+        return ENOMEM;
     struct anon *an = kmem_alloc(vm->ph->km, XVM_KMEM_ANON, 1, sizeof(*an));
     if (an == NULL)
         return ENOMEM;

@@ -120,7 +120,7 @@ static void neighbours(struct faultctx *f)
         } else if (e->obj) {
             pageh pg;
             uint64_t off = e->offset + (va - e->start);
-            if (e->obj->ops->get(e->obj, off, PGO_LOCKED, &pg) != 0)
+            if (object_get(e->obj, off, PGO_LOCKED, &pg) != 0)
                 continue;
             unsigned prot = f->enter_prot;
             if (e->cow)
@@ -137,6 +137,8 @@ static int promote(struct faultctx *f, pageh src, struct anon **out)
     struct vm *vm = f->vs->vm;
     struct vm_map_entry *e = f->entry;
     assert(e->amap != NULL && !e->needs_copy);
+    if (src != PAGEH_NONE && core_inject(vm->core, INJECT_COW))
+        return ENOMEM; /* a copy-on-write promotion, not a zero-fill */
     int error = anon_alloc(vm, src, out);
     if (error)
         return error;
@@ -228,7 +230,7 @@ static int fault_lower(struct faultctx *f)
         return enter_promoted(f, an);
     }
 
-    error = e->obj->ops->get(e->obj, e->offset + (f->va - e->start), 0, &pg);
+    error = object_get(e->obj, e->offset + (f->va - e->start), 0, &pg);
     if (error)
         return error;
     if (f->wire && page_is_device(pg))
@@ -248,8 +250,11 @@ static int fault_lower(struct faultctx *f)
                       e->text);
         return enter_promoted(f, an);
     }
+    bool never_writable = page_is_device(pg) || pg == vm->ph->zero_page;
+    if (f->cow_now && never_writable)
+        return EACCES; /* a shared write to a device or zero page */
     unsigned prot = f->enter_prot;
-    if (e->cow || page_is_device(pg) || pg == vm->ph->zero_page)
+    if (e->cow || never_writable)
         prot &= ~(unsigned)XVM_PROT_WRITE;
     return enter(f, pg, prot);
 }

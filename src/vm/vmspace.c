@@ -299,8 +299,9 @@ static int mmap_body(struct xvm_vmspace *vs, void *args)
         maxprot &= ~(unsigned)XVM_PROT_WRITE;
     if ((p & maxprot) != p)
         return EACCES;
-    if (obj && (off >= obj->size || obj->size - off < len))
-        return EINVAL;
+    if (obj &&
+        (obj->objs != vm->objs || off >= obj->size || obj->size - off < len))
+        return EINVAL; /* another machine's object, or past its end */
     if (fixed) {
         start = *addr;
         if ((error = check_range(vs, start, len, &end)) != 0)
@@ -405,6 +406,10 @@ static int range_body(struct xvm_vmspace *vs, void *args)
     int arg = a->arg;
     struct vm_map_entry *e;
     int error;
+    /* An empty range at an aligned address: nothing to do, as both
+     * kernels answer (munmap, which Linux refuses, does not come here). */
+    if (len == 0 && !(addr & (vs->vm->core->pgsz - 1)))
+        return 0;
     if ((error = check_range(vs, addr, len, &end)) != 0)
         return error;
     /* Validate every entry first, so a refusal changes nothing. */
@@ -494,12 +499,10 @@ int xvm_mmap_file(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot,
 {
     if (vs == NULL || f == NULL)
         return EINVAL;
-    /* Open read-only on a read-only file system: a shared mapping can
-     * never write back. */
-    if ((flags & XVM_MAP_SHARED) && (prot & XVM_PROT_WRITE))
-        return EROFS;
-    if (f->vp->obj->objs != vs->vm->objs)
-        return EINVAL; /* a file of another machine */
+    /* Files are open read-only (a read-only file system): their objects
+     * are read_only, so xvm_mmap refuses a writable shared mapping with
+     * EACCES, as both kernels do for a file opened O_RDONLY; it refuses
+     * an object of another machine (EINVAL). */
     int error = xvm_mmap(vs, addr, len, prot, flags, f->vp->obj, off);
     struct file_acct *a = f->vp->acct;
     uint64_t key = (uint64_t)(uintptr_t)a;
@@ -631,7 +634,7 @@ static pageh expected_page(struct vm *vm, struct vm_map_entry *e, uint64_t va,
     if (e->obj == NULL)
         return vm->ph->zero_page;
     pageh pg;
-    if (e->obj->ops->get(e->obj, e->offset + (va - e->start), PGO_LOCKED, &pg))
+    if (object_get(e->obj, e->offset + (va - e->start), PGO_LOCKED, &pg))
         return PAGEH_NONE;
     return pg;
 }

@@ -41,8 +41,9 @@ struct xvm_vmspace *vm_oom_take(struct vm *vm);
 void vmspace_unmap(struct xvm_vmspace *vs, uint64_t start, uint64_t end);
 
 /* Clipped walk over [addr, addr+len): check on every entry first (a
- * refusal changes nothing), then apply on each.  => EINVAL for a bad
- * range, ENOMEM for a hole in it (as POSIX says), or their errors. */
+ * refusal changes nothing), then apply on each.  => 0 for len 0 at an
+ * aligned address; EINVAL for a bad range, ENOMEM for a hole in it (as
+ * POSIX says), or their errors. */
 typedef int (*entry_fn)(struct xvm_vmspace *vs, struct vm_map_entry *e,
                         int arg);
 int vmspace_range_apply(struct xvm_vmspace *vs, uint64_t addr, uint64_t len,
