@@ -164,6 +164,18 @@ missing = set(keys(fl)) - defined
 assert not missing, "not in doc/figures.md: %s" % missing
 EOF
 
+# Two traces at once (their processes apart): twice the touches, the
+# same pages.
+expect 0 "advise of two traces at once" -- \
+    $ADV --json "$T/adv.trace" "$T/adv.trace"
+python3 - "$T/out" <<'EOF' && ok "two traces: each page touched twice as often" || fail "two traces"
+import json, sys
+f = json.load(open(sys.argv[1]))["files"]
+data = f.get("/etc/data") or f["/etc/data.link"]
+got = [(p["page"], p["touches"], p["copies"]) for p in data["pages"]]
+assert got == [(0, 4, 0), (1, 2, 2), (3, 2, 0)], got
+EOF
+
 # CSV: the curve, the same points as the JSON's
 expect 0 "advise --csv" -- $ADV --csv "$T/adv.trace"
 python3 - "$T/out" "$T/adv.json" <<'EOF' && ok "CSV is the curve" || fail "CSV curve"
