@@ -74,6 +74,12 @@ static struct where locate(const uint8_t *bytes, uint64_t n, const char *path,
     return wh;
 }
 
+/* A free block near the end of the image: its first byte. */
+static uint64_t free_block(uint64_t n)
+{
+    return (n / BSIZE - 2) * BSIZE;
+}
+
 /* Moves a file's one-block tail (direct block 0) to byte `to` of the
  * image: its bytes copied there, the rest of its fragments zero, the
  * pointer rewritten (little-endian fragment number). */
@@ -124,9 +130,10 @@ static int in_place(void *arg, const struct xvm_file_report *fr)
 }
 
 /*
- * fsinfo of path on the image bytes, and a run that maps the file XIP and
- * reads every page: the pages in place are fsinfo's xip_pages, its
- * fallbacks the run's, and the bytes the host file's (zeros past EOF).
+ * fsinfo of path on the image bytes, and (given fx, the host tree) a run
+ * that maps the file XIP and reads every page: the pages in place are
+ * fsinfo's xip_pages, its fallbacks the run's, and the bytes the host
+ * file's (zeros past EOF).
  */
 static struct xvm_file_info explain(struct fixture *fx, const uint8_t *bytes,
                                     uint64_t n, const char *path)
@@ -137,6 +144,10 @@ static struct xvm_file_info explain(struct fixture *fx, const uint8_t *bytes,
     tm_world_mount(&w, 1, 0, 1);
     assert_int_equal(xvm_fsinfo(w.mp, find, &in), 0);
     assert_true(in.found);
+    if (fx == NULL) { /* fsinfo alone */
+        tm_world_down(&w);
+        return in.fi;
+    }
 
     uint64_t size;
     uint8_t *host = tree_slurp(fx->tree, path + 1, &size);
@@ -163,40 +174,37 @@ static struct xvm_file_info explain(struct fixture *fx, const uint8_t *bytes,
     return in.fi;
 }
 
-/* A free block near the end of the image: its first byte. */
-static uint64_t free_block(uint64_t n)
+/* explain() of path on the image with its tail moved to byte `at` of
+ * a free block. */
+static struct xvm_file_info moved(struct fixture *fx, const char *path,
+                                  uint64_t at)
 {
-    return (n / BSIZE - 2) * BSIZE;
+    uint64_t n;
+    uint8_t *b = file_slurp(fx->img, &n);
+    move_tail(b, n, path + 1, free_block(n) + at);
+    struct xvm_file_info fi = explain(fx, b, n, path);
+    free(b);
+    return fi;
 }
 
 static void test_fsinfo_tail_on_a_page_boundary_ending_short(void **state)
 {
-    struct fixture *fx = *state;
-    uint64_t n;
-    uint8_t *b = file_slurp(fx->img, &n);
     /* t's 3 fragments from a page boundary: page 0 in place, page 1
      * would show the 2048 bytes after them */
-    move_tail(b, n, "t", free_block(n));
-    struct xvm_file_info fi = explain(fx, b, n, "/t");
+    struct xvm_file_info fi = moved(*state, "/t", 0);
     assert_int_equal(fi.pages, 2);
     assert_int_equal(fi.xip_pages, 1);
     assert_int_equal(fi.tail_short_pages, 1);
     assert_int_equal(fi.fallback_pages, 1);
-    free(b);
 }
 
 static void test_fsinfo_tail_off_a_page_boundary(void **state)
 {
-    struct fixture *fx = *state;
-    uint64_t n;
-    uint8_t *b = file_slurp(fx->img, &n);
     /* one fragment past a page boundary: neither page can map */
-    move_tail(b, n, "t", free_block(n) + FSIZE);
-    struct xvm_file_info fi = explain(fx, b, n, "/t");
+    struct xvm_file_info fi = moved(*state, "/t", FSIZE);
     assert_int_equal(fi.xip_pages, 0);
     assert_int_equal(fi.unaligned_pages, 2);
     assert_int_equal(fi.fallback_pages, 2);
-    free(b);
 }
 
 static void test_fsinfo_bytes_past_eof_not_zero(void **state)
@@ -225,15 +233,10 @@ static void test_fsinfo_holes_are_no_copies(void **state)
     uint8_t *b = file_slurp(fx->img, &n);
     struct where wh = locate(b, n, "big", 1);
     memset(b + wh.ptr_off, 0, wh.ptr_size); /* block 1: a hole */
-    struct tm_world w;
-    struct info in = { .want = "/big" };
-    tm_world_attach(&w, "amd64", 16u << 20, 0, b, n);
-    tm_world_mount(&w, 1, 0, 0);
-    assert_int_equal(xvm_fsinfo(w.mp, find, &in), 0);
-    assert_int_equal(in.fi.hole_pages, BSIZE / PG);
-    assert_int_equal(in.fi.xip_pages, 2 * BSIZE / PG);
-    assert_int_equal(in.fi.fallback_pages, 0);
-    tm_world_down(&w);
+    struct xvm_file_info fi = explain(NULL, b, n, "/big");
+    assert_int_equal(fi.hole_pages, BSIZE / PG);
+    assert_int_equal(fi.xip_pages, 2 * BSIZE / PG);
+    assert_int_equal(fi.fallback_pages, 0);
     free(b);
 }
 
