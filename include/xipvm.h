@@ -610,6 +610,17 @@ struct xvm_file_info {
     uint64_t xip_pages;      /* map straight from flash */
     uint64_t hole_pages;     /* map the zero page */
     uint64_t fallback_pages; /* need a page-cache copy */
+    /* of those, why: the first test of the XIP pager's rule each fails
+     * (doc/figures.md, "fsinfo") */
+    uint64_t spanning_pages;   /* blocks smaller than a page: a page spans
+                                  several (never with 4 KiB pages: FFS
+                                  blocks are 4 KiB or more) */
+    uint64_t unaligned_pages;  /* starts off a page boundary on flash: a
+                                  fragment tail makefs put at a fragment
+                                  boundary */
+    uint64_t tail_short_pages; /* in a fragment tail that ends before the
+                                  page does: other files' bytes follow */
+    uint64_t past_eof_pages;   /* bytes past EOF not zero on flash */
 };
 /* Calls fn for every file, directory and link, depth first. */
 XVM_API int xvm_fsinfo(xvm_mount *mp,
@@ -640,6 +651,8 @@ struct xvm_file_report {
     int textrel;                /* an ELF asking for text relocations
                                    (DT_TEXTREL, DF_TEXTREL) that some
                                    process mapped */
+    uint64_t ino;               /* its inode: hard links share it */
+    uint64_t pages_written;     /* distinct pages copied on write */
 };
 /* Calls fn for every regular file of the mount, depth first; a non-zero
  * return from fn stops the walk and is returned.  Reads nothing that
@@ -648,6 +661,31 @@ XVM_API int xvm_file_report(xvm_mount *mp,
                             int (*fn)(void *arg,
                                       const struct xvm_file_report *fr),
                             void *arg);
+
+/*
+ * The per-page report: one page of a file as the run used it (what an
+ * XIP advisor weighs, doc/figures.md "Pages").  Counted with the file's
+ * figures above, over the whole run.
+ */
+struct xvm_page_report {
+    uint64_t page;    /* index of the page in the file */
+    uint64_t touches; /* faults and read()s that asked the file's pager
+                         for it (at most 2^28 - 1) */
+    uint64_t copies;  /* copy-on-write copies of it into anons (at most
+                         2^28 - 1) */
+    int in_place;     /* given as a device page (XIP) at least once */
+    int cached;       /* read into the page cache at least once
+                         (read-ahead too) */
+    int written;      /* copied on write at least once: written */
+};
+/* Calls fn for every page of the regular file with inode ino
+ * (xvm_file_report's ino) that the run touched, cached or copied, in
+ * page order.  => 0; ENOENT when ino is no regular file of the mount;
+ * fn's non-zero value (which stops the walk); EINVAL; ENOMEM. */
+XVM_API int xvm_file_pages(xvm_mount *mp, uint64_t ino,
+                           int (*fn)(void *arg,
+                                     const struct xvm_page_report *pr),
+                           void *arg);
 
 /* ==================================================================
  * For VM developers: introspection, user pagers, targeted fault

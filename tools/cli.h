@@ -136,6 +136,7 @@ struct run_opts {
     int design; /* enum xvm_device_design */
     uint64_t neighbour_reserve;  /* bytes; 0: UVM's fault-ahead, unbounded */
     uint64_t neighbour_pv_limit; /* PV entries; 0: no limit */
+    bool pages; /* keep every file's pages (xvm_file_pages): advise */
 };
 
 /* => 0 and *v for sizes like 64M, 1G, 4096, 0x1000; else -1. */
@@ -148,6 +149,12 @@ int parse_uint(const char *s, uint64_t max, uint64_t *v);
  * => 0, or prints the problem and the usage and returns 2 (nothing then
  *    to free). */
 int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace);
+/* The same for a command with options of its own beside run's: each
+ * option of its table that run's parser does not know goes to own(arg,
+ * name, value), which => 0, or 2 after saying what is wrong. */
+typedef int (*cli_own_fn)(void *arg, const char *opt, const char *val);
+int parse_run_opts_own(int argc, char **argv, struct run_opts *o,
+                       bool want_trace, cli_own_fn own, void *own_arg);
 /* Frees what parse_run_opts allocated (its list of traces). */
 void run_opts_free(struct run_opts *o);
 /* The sizing options shared by run and compare (--swap SIZE, --buffers
@@ -188,6 +195,12 @@ FILE *output_open(const char *path, struct output **o, char *err,
 int output_commit(struct output *o, char *err, size_t errlen);
 void output_abort(struct output *o);
 
+/* The pages of one file that the run used (xvm_file_pages). */
+struct file_pages {
+    struct xvm_page_report *v;
+    size_t n;
+};
+
 /* One replay: the library's report, its timeline and per-file report
  * (copied out before the machine goes), and how long it took. */
 struct run_result {
@@ -202,6 +215,7 @@ struct run_result {
     size_t nmarks;
     struct xvm_file_report *files; /* every regular file; paths owned */
     size_t nfiles;
+    struct file_pages *pages; /* [nfiles], with run_opts.pages */
     double seconds;
     bool no_room; /* a memory disk left too little RAM: nothing ran */
 };

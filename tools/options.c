@@ -183,7 +183,8 @@ int parse_sizing_opt(const char *a, const char *v, struct run_opts *o)
 }
 
 static int parse(const struct cli_cmd *cmd, int argc, char **argv,
-                 struct run_opts *o, bool want_trace)
+                 struct run_opts *o, bool want_trace, cli_own_fn own,
+                 void *own_arg)
 {
     struct cli_args args = { cmd, argc, 1, argv, false };
     const struct cli_opt *opt;
@@ -242,6 +243,10 @@ static int parse(const struct cli_cmd *cmd, int argc, char **argv,
             if (parse_uint(v, UINT32_MAX, &o->slice) || o->slice == 0)
                 return bad(cmd, "%s: expected 1 to 4294967295 events, got %s",
                            a, v);
+        } else if (own != NULL) {
+            int rc = own(own_arg, a, v);
+            if (rc)
+                return rc;
         } else {
             return bad(cmd, "%s: in the table, not parsed", a);
         }
@@ -259,6 +264,12 @@ static int parse(const struct cli_cmd *cmd, int argc, char **argv,
 
 int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
 {
+    return parse_run_opts_own(argc, argv, o, want_trace, NULL, NULL);
+}
+
+int parse_run_opts_own(int argc, char **argv, struct run_opts *o,
+                       bool want_trace, cli_own_fn own, void *own_arg)
+{
     const struct cli_cmd *cmd = command(argc > 0 ? argv[0] : "run");
     memset(o, 0, sizeof(*o));
     o->machine = "sgimips";
@@ -272,7 +283,7 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
     if (want_trace &&
         (o->traces = calloc((size_t)argc, sizeof(char *))) == NULL)
         return 2;
-    int rc = parse(cmd, argc, argv, o, want_trace);
+    int rc = parse(cmd, argc, argv, o, want_trace, own, own_arg);
     if (rc) {
         cli_usage(stderr, cmd);
         run_opts_free(o);

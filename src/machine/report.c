@@ -288,6 +288,7 @@ static int file_visit(void *arg, const char *path, uint32_t ino,
         .path = path,
         .size = st->size,
         .file_pages = pg_round(c, st->size) >> c->pgshift,
+        .ino = ino,
     };
     const struct file_acct *a = acct_find(w->mp, ino);
     if (a) {
@@ -297,6 +298,7 @@ static int file_visit(void *arg, const char *path, uint32_t ino,
         fr.pages_copied = a->copied;
         fr.text_pages_copied = a->text_copied;
         fr.processes = a->processes;
+        fr.pages_written = a->pages[ACCT_WRITTEN];
         if (a->processes > 0)
             fr.textrel = file_textrel(w, ino, st->size);
     }
@@ -318,6 +320,26 @@ int xvm_file_report(xvm_mount *mp,
     int error = vfs_walk(mp, file_visit, w);
     core_free(mp->vfs->core, w);
     return error;
+}
+
+int xvm_file_pages(xvm_mount *mp, uint64_t ino,
+                   int (*fn)(void *arg, const struct xvm_page_report *pr),
+                   void *arg)
+{
+    struct ffs_stat st;
+    if (mp == NULL || fn == NULL)
+        return EINVAL;
+    struct core *c = mp->vfs->core;
+    core_quiet_begin(c);
+    int error =
+        ino > UINT32_MAX ? ENOENT : ffs_stat(mp->fs, (uint32_t)ino, &st);
+    core_quiet_end(c);
+    if (error == EINVAL || (error == 0 && st.type != FFS_REG))
+        return ENOENT;
+    if (error)
+        return error;
+    const struct file_acct *a = acct_find(mp, (uint32_t)ino);
+    return a ? acct_pages(c, a, fn, arg) : 0;
 }
 
 /* ---- the timeline (timeline.c keeps it) ---- */

@@ -284,10 +284,10 @@ static int fault_lower(struct faultctx *f)
         if (page_is_device(pg))
             vm->st.cow_from_device++;
         struct file_acct *a = vnode_acct(e->obj);
-        if (a) {
-            a->copied++;
-            a->text_copied += e->text;
-        }
+        if (a)
+            acct_copy(vm->core, a,
+                      (e->offset + (f->va - e->start)) >> vm->core->pgshift,
+                      e->text);
         return enter_promoted(f, an);
     }
     bool never_writable = page_is_device(pg) || pg == vm->ph->zero_page;
