@@ -15,14 +15,15 @@
 
 /* Groups of rows (--only). */
 enum {
-    G_ACCESS = 1,  /* TLB hits, faults, fork + exit */
-    G_REPLAY = 2,  /* trace replay, parsing, against cachegrind */
-    G_SCALE = 4,   /* per event as processes and entries grow */
-    G_CORNERS = 8, /* what used to be quadratic */
-    G_MEMORY = 16, /* host bytes, from RSS */
-    G_FUZZ = 32,   /* fault-sequence fuzzing */
-    G_TLB = 64,    /* the TLB-hit path in instructions (callgrind) */
-    G_ALL = 127
+    G_ACCESS = 1,    /* TLB hits, faults, fork + exit */
+    G_REPLAY = 2,    /* trace replay, parsing, against cachegrind */
+    G_SCALE = 4,     /* per event as processes and entries grow */
+    G_CORNERS = 8,   /* what used to be quadratic */
+    G_MEMORY = 16,   /* host bytes, from RSS */
+    G_FUZZ = 32,     /* fault-sequence fuzzing */
+    G_TLB = 64,      /* the TLB-hit path in instructions (callgrind) */
+    G_DESIGNS = 128, /* the device-page designs side by side */
+    G_ALL = 255
 };
 
 struct bench_opts {
@@ -92,7 +93,7 @@ struct row {
     char verdict[80]; /* what the row shows against its target */
 };
 
-#define TABLE_MAX 96
+#define TABLE_MAX 128
 
 struct table {
     struct row rows[TABLE_MAX];
@@ -127,6 +128,12 @@ int bench_corners(const struct bench_opts *o, struct table *t);
 int bench_memory(const struct bench_opts *o, struct table *t);
 int bench_fuzz(const struct bench_opts *o, struct table *t);
 int bench_tlb(const struct bench_opts *o, struct table *t);
+/* The device-page designs side by side (doc/beyond-the-paper.md), one row
+ * per operation and enum xvm_device_design.  Under callgrind (valgrind
+ * --tool=callgrind --collect-atstart=no) each timed loop is collected
+ * alone and dumped with a label naming the row, the design and its
+ * operations, so instructions per operation come from the dumps. */
+int bench_designs(const struct bench_opts *o, struct table *t);
 /* The probe callgrind runs (xipvm bench --probe-tlb KIND N). */
 int bench_tlb_probe(int kind, unsigned n);
 

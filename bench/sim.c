@@ -16,23 +16,46 @@
 #include "machine.h"
 #include "xipvm.h"
 
+/* Instruction counts by callgrind: each measured loop alone, dumped with
+ * its label (doc/beyond-the-paper.md runs the bench under it). */
+#ifdef HAVE_CALLGRIND_H
+#include <valgrind/callgrind.h>
+#define COLLECT_BEGIN() CALLGRIND_TOGGLE_COLLECT
+#define COLLECT_END(label)                                                     \
+    do {                                                                       \
+        CALLGRIND_TOGGLE_COLLECT;                                              \
+        CALLGRIND_DUMP_STATS_AT(label);                                        \
+    } while (0)
+#else
+#define COLLECT_BEGIN()    ((void)0)
+#define COLLECT_END(label) ((void)(label))
+#endif
+
 #define PG 4096u
 
 struct env {
     const struct bench_opts *o;
     char image[512];
     uint64_t file_pages;
+    enum xvm_device_design design; /* of the machines fs_up makes */
 };
 
-static xvm_machine *machine(uint64_t ram, unsigned ahead)
+static xvm_machine *machine_design(uint64_t ram, unsigned ahead,
+                                   enum xvm_device_design d)
 {
     struct xvm_config cfg;
     xvm_machine *m = NULL;
     xvm_config_init(&cfg);
     cfg.profile = "amd64";
     cfg.ram_bytes = ram;
+    cfg.device_design = d;
     xvm_config_fault_ahead(&cfg, ahead);
     return xvm_machine_create(&cfg, &m) == 0 ? m : NULL;
+}
+
+static xvm_machine *machine(uint64_t ram, unsigned ahead)
+{
+    return machine_design(ram, ahead, XVM_DESIGN_SEGMENT);
 }
 
 /* An image holding one file of n pages (makefs, at bench time). */
@@ -57,11 +80,12 @@ struct fs {
     xvm_vmspace *vs;
 };
 
-static int fs_up(const char *image, uint64_t ram, int xip, struct fs *s)
+static int fs_up_design(const char *image, uint64_t ram,
+                        enum xvm_device_design d, int xip, struct fs *s)
 {
     struct xvm_mount_config mc;
     memset(s, 0, sizeof(*s));
-    if ((s->m = machine(ram, 0)) == NULL)
+    if ((s->m = machine_design(ram, 0, d)) == NULL)
         return ENOMEM;
     xvm_mount_config_init(&mc);
     mc.flags = xip ? XVM_MOUNT_XIP : 0;
@@ -72,6 +96,11 @@ static int fs_up(const char *image, uint64_t ram, int xip, struct fs *s)
         xvm_vmspace_create(s->m, &s->vs))
         return EIO;
     return 0;
+}
+
+static int fs_up(const char *image, uint64_t ram, int xip, struct fs *s)
+{
+    return fs_up_design(image, ram, XVM_DESIGN_SEGMENT, xip, s);
 }
 
 static void fs_down(struct fs *s)
@@ -393,6 +422,115 @@ out:
     xvm_machine_destroy(m);
     free(vs);
     return t;
+}
+
+/* ---- the device-page designs side by side ---- */
+
+/* A fault row under design d, its loop collected alone under callgrind. */
+static struct span design_fault(struct env *e, enum fault_kind k)
+{
+    char label[96];
+    struct fs s;
+    uint64_t n = e->file_pages, a;
+    struct span t = failed;
+    if (fs_up_design(e->image, UINT64_C(512) << 20, e->design, 1, &s) != 0) {
+        fs_down(&s);
+        return failed;
+    }
+    warm(s.vs, 2 * n);
+    int cow = k == COW_DEVICE;
+    int prot = cow ? XVM_PROT_READ | XVM_PROT_WRITE : XVM_PROT_READ;
+    a = map_file(&s, n, prot);
+    touch(s.vs, a, n, cow);
+    xvm_munmap(s.vs, a, n * PG);
+    a = map_file(&s, n, prot);
+    snprintf(label, sizeof(label), "row=%s design=%s n=%llu",
+             cow ? "cow_device" : "xip_fault",
+             xvm_device_design_name(e->design), (unsigned long long)n);
+    if (a) {
+        COLLECT_BEGIN();
+        t = touch(s.vs, a, n, cow);
+        COLLECT_END(label);
+    }
+    fs_down(&s);
+    return t;
+}
+
+/*
+ * Fork-heavy: a process with 256 pages of XIP text it has run (device
+ * mappings) and 64 pages of data it has written (an amap) forks a child
+ * that runs `run` pages of the text and exits, iters times.  => per fork.
+ */
+static struct span design_fork(struct env *e, unsigned iters, uint64_t run)
+{
+    char label[96];
+    struct fs s;
+    uint64_t text = 256, data = 64, a, d = 0;
+    struct span t = failed;
+    if (e->file_pages < text ||
+        fs_up_design(e->image, UINT64_C(512) << 20, e->design, 1, &s) != 0) {
+        fs_down(&s);
+        return failed;
+    }
+    a = map_file(&s, text, XVM_PROT_READ | XVM_PROT_EXEC);
+    if (a == 0 || touch(s.vs, a, text, 0).cpu < 0 ||
+        xvm_mmap(s.vs, &d, data * PG, XVM_PROT_READ | XVM_PROT_WRITE,
+                 XVM_MAP_PRIVATE, NULL, 0) != 0 ||
+        touch(s.vs, d, data, 1).cpu < 0) {
+        fs_down(&s);
+        return failed;
+    }
+    snprintf(label, sizeof(label), "row=%s design=%s n=%u",
+             run ? "fork_text" : "fork_exit", xvm_device_design_name(e->design),
+             iters);
+    uint8_t b;
+    COLLECT_BEGIN();
+    struct span t0 = tm_now(false);
+    unsigned i;
+    for (i = 0; i < iters; i++) {
+        xvm_vmspace *c;
+        if (xvm_vmspace_fork(s.vs, &c) != 0)
+            break;
+        for (uint64_t p = 0; p < run; p++)
+            xvm_fetch(c, a + p * PG, &b, 1);
+        xvm_vmspace_destroy(c);
+    }
+    if (i == iters)
+        t = tm_per(t0, false, iters);
+    COLLECT_END(label);
+    fs_down(&s);
+    return t;
+}
+
+int bench_designs(const struct bench_opts *o, struct table *t)
+{
+    struct env e = { .o = o, .file_pages = o->quick ? 1024 : 4096 };
+    unsigned runs = o->runs, iters = o->quick ? 50 : 200;
+    static const char *const what[4] = {
+        "XIP read fault, device page",
+        "COW fault from a device page",
+        "fork + exit, XIP process",
+        "fork + child runs 64 text pages",
+    };
+    struct span v[4];
+    if (make_image(&e) != 0)
+        return EIO;
+    for (int d = 0; d < XVM_DESIGNS; d++) {
+        e.design = (enum xvm_device_design)d;
+        MEDIAN_TM(v[0], runs, design_fault(&e, XIP_READ));
+        MEDIAN_TM(v[1], runs, design_fault(&e, COW_DEVICE));
+        MEDIAN_TM(v[2], runs, design_fork(&e, iters, 0));
+        MEDIAN_TM(v[3], runs, design_fork(&e, iters, 64));
+        for (int i = 0; i < 4; i++) {
+            if (v[i].cpu < 0)
+                return EIO;
+            struct row *r =
+                table_row(t, "ns", "design %s: %s",
+                          xvm_device_design_name(e.design), what[i]);
+            r->cpu = v[i].cpu, r->wall = v[i].wall;
+        }
+    }
+    return 0;
 }
 
 /* The first touch of n new address spaces, forked from one: each reads a

@@ -23,13 +23,18 @@ static const struct cli_opt bench_opts[] = {
       "where the images and traces are made" },
     { "--only", "GROUPS", "all",
       "comma-separated groups of rows: access, replay, scale, corners, "
-      "memory, fuzz, tlb" },
+      "memory, fuzz, tlb, designs" },
+    { "--designs", NULL, NULL,
+      "only the device-page designs' rows, as --only designs "
+      "(doc/beyond-the-paper.md: under callgrind, each loop's "
+      "instructions)" },
     { NULL, NULL, NULL, NULL },
 };
 
 const struct cli_cmd bench_cmd = {
     .name = "bench",
-    .synopsis = "[--quick] [--runs N] [--workdir DIR] [--only GROUPS]",
+    .synopsis =
+        "[--quick] [--runs N] [--workdir DIR] [--only GROUPS] [--designs]",
     .summary = "benchmarks, side by side with an anchor, in CPU time",
     .opts = bench_opts,
     .details = "One table: each row's CPU time (and wall time) in the "
@@ -45,9 +50,9 @@ static const struct {
     const char *name;
     unsigned bit;
 } groups[] = {
-    { "access", G_ACCESS },   { "replay", G_REPLAY }, { "scale", G_SCALE },
-    { "corners", G_CORNERS }, { "memory", G_MEMORY }, { "fuzz", G_FUZZ },
-    { "tlb", G_TLB },
+    { "access", G_ACCESS },   { "replay", G_REPLAY },   { "scale", G_SCALE },
+    { "corners", G_CORNERS }, { "memory", G_MEMORY },   { "fuzz", G_FUZZ },
+    { "tlb", G_TLB },         { "designs", G_DESIGNS },
 };
 
 static int parse_groups(const char *s, unsigned *out)
@@ -170,6 +175,8 @@ int bench_main(int argc, char **argv)
             o.runs = (unsigned)n;
         } else if (kind == CLI_OPT && strcmp(opt->name, "--workdir") == 0) {
             o.workdir = v;
+        } else if (kind == CLI_OPT && strcmp(opt->name, "--designs") == 0) {
+            o.groups = G_DESIGNS;
         } else if (kind == CLI_OPT && strcmp(opt->name, "--only") == 0 &&
                    parse_groups(v, &o.groups) == 0) {
             continue;
@@ -180,7 +187,7 @@ int bench_main(int argc, char **argv)
                         strcmp(opt->name, "--runs") == 0
                             ? "1 to 31"
                             : "groups among access, replay, scale, corners, "
-                              "memory, fuzz, tlb",
+                              "memory, fuzz, tlb, designs",
                         v ? v : "");
             else if (kind == CLI_ARG)
                 fprintf(stderr, "xipvm bench: unexpected argument %s\n", v);
@@ -204,7 +211,7 @@ int bench_main(int argc, char **argv)
     } order[] = { { G_ACCESS, "access" }, { G_SCALE, "scale" },
                   { G_MEMORY, "memory" }, { G_CORNERS, "corners" },
                   { G_FUZZ, "fuzz" },     { G_TLB, "tlb" },
-                  { G_REPLAY, "replay" } };
+                  { G_REPLAY, "replay" }, { G_DESIGNS, "designs" } };
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && rc == 0; i++) {
         if (!(o.groups & order[i].bit))
             continue;
@@ -214,6 +221,7 @@ int bench_main(int argc, char **argv)
                 : order[i].bit == G_CORNERS ? bench_corners(&o, &t)
                 : order[i].bit == G_FUZZ    ? bench_fuzz(&o, &t)
                 : order[i].bit == G_TLB     ? bench_tlb(&o, &t)
+                : order[i].bit == G_DESIGNS ? bench_designs(&o, &t)
                                             : bench_replay(&o, &t);
         if (e != 0) {
             fprintf(stderr, "xipvm bench: the %s rows failed\n", order[i].what);

@@ -45,6 +45,27 @@ struct xvm_pdpolicy_ops;
 enum xvm_inherit { XVM_INHERIT_SHARE, XVM_INHERIT_COPY, XVM_INHERIT_NONE };
 enum xvm_advice { XVM_ADV_NORMAL, XVM_ADV_RANDOM, XVM_ADV_SEQUENTIAL };
 
+/*
+ * How device pages are tracked: the designs doc/beyond-the-paper.md
+ * compares (paper §6.3 and what came after).  Every design gives the same
+ * answers to every call; they differ in memory and cost.
+ */
+enum xvm_device_design {
+    XVM_DESIGN_SEGMENT,   /* the paper's: device pages have no vm_page (only
+                             their segment's), their PV entries live in one
+                             hash per machine */
+    XVM_DESIGN_AMAP_COPY, /* the paper's alternative: no shared amaps, amaps
+                             copied at every fork, no PV entries for device
+                             pages at all (a promotion in an amap shared by
+                             minherit finds the sharers by their maps) */
+    XVM_DESIGN_VM_PAGE,   /* OpenBSD's (PHYSLOAD_DEVICE, PG_DEV): device
+                             segments get vm_pages, charged to kernel memory,
+                             with PV lists in them as RAM pages have */
+    XVM_DESIGNS
+};
+/* "segment", "amap-copy", "vm_page" ("?" for others). */
+XVM_API const char *xvm_device_design_name(enum xvm_device_design d);
+
 /* Neighbour (fault-ahead) window in pages for one advice. */
 struct xvm_ahead {
     unsigned back, forward;
@@ -61,6 +82,18 @@ struct xvm_config {
      * uvmpd_tune() (0.5 % of RAM, 128 KiB to 1 MiB, here at most RAM/16;
      * freetarg = 4/3 freemin).  Whole pages, freemin < freetarg < RAM. */
     uint64_t freemin, freetarg;
+    /* How device pages are tracked; default XVM_DESIGN_SEGMENT. */
+    enum xvm_device_design device_design;
+    /*
+     * Bounded neighbour mappings (paper §11.2): UVM enters fault-ahead
+     * mappings whatever they cost.  With a reserve, a neighbour is
+     * skipped (counted in neighbour_skipped) while free frames are at or
+     * below neighbour_reserve (bytes, whole pages), or while PV entries in
+     * use are at or above neighbour_pv_limit (entries).  0: no bound
+     * (UVM's, the default).  The faulting page itself is always entered.
+     */
+    uint64_t neighbour_reserve;
+    uint64_t neighbour_pv_limit;
     /* The page-replacement policy: a built-in by name ("clock", UVM's
      * uvm_pdpolicy_clock, the default), or the caller's ops table
      * (struct xvm_pdpolicy_ops, below), which wins when not NULL. */
@@ -117,6 +150,10 @@ enum xvm_use {
     XVM_USE_ZERO,      /* the shared zero page */
     XVM_USE_BUFFER,    /* file-system metadata buffers */
     XVM_USE_KERNEL,    /* kernel memory: slabs of kernel objects, u-areas */
+    XVM_USE_MD,        /* memory disks' images (paper §11.6): RAM outside
+                          the managed pages, without vm_pages */
+    XVM_USE_LOAN,      /* pages only loans hold (§11.3): their owner wrote
+                          or freed them during the I/O */
     XVM_USE_COUNT
 };
 
@@ -140,6 +177,9 @@ enum xvm_kmem_type {
     XVM_KMEM_VNODE,      /* vnode + inode + in-core dinode */
     XVM_KMEM_PROC,       /* struct proc + struct lwp */
     XVM_KMEM_USPACE,     /* u-area and kernel stack (USPACE), whole pages */
+    XVM_KMEM_DEVICE_VM_PAGE, /* struct vm_page of device pages: one per
+                                page of each device segment, only in the
+                                vm_page design (an array) */
     XVM_KMEM_TYPES
 };
 /* "map_entry", "amap", "amap_slots", ... */
@@ -152,7 +192,9 @@ XVM_API const char *xvm_kmem_type_name(enum xvm_kmem_type type);
  */
 struct xvm_stats {
     uint64_t page_size;
-    uint64_t ram_pages;                 /* frames of RAM configured */
+    uint64_t ram_pages;                 /* frames of RAM managed: configured,
+                                           less memory disks' */
+    uint64_t md_pages;                  /* frames of RAM memory disks hold */
     uint64_t pages[XVM_USE_COUNT];      /* frames in use now, by use */
     uint64_t pages_peak[XVM_USE_COUNT]; /* each use's own maximum */
     uint64_t ram_used_peak;             /* frames in use (not free) at most */
@@ -169,7 +211,22 @@ struct xvm_stats {
     uint64_t zero_fills, cow_promotions, cow_from_device, zero_page_maps;
     uint64_t neighbour_maps, device_maps;
     uint64_t amap_copies, enomem;
-    uint64_t oom_kills; /* processes killed for lack of memory */
+    /* beyond the paper (doc/beyond-the-paper.md) */
+    uint64_t neighbour_skipped; /* fault-ahead mappings the reserve skipped */
+    uint64_t forks;             /* address spaces forked */
+    uint64_t amap_slots_copied; /* slots of amaps copied (fork's eager
+                                    copies under amap-copy, needs-copy) */
+    uint64_t sharer_scans;      /* amap-copy: promotions of a device page
+                                    in an amap shared by minherit, whose
+                                    sharers were found by their maps */
+    uint64_t device_metadata_bytes; /* vm_pages of device segments (the
+                                       vm_page design), bytes */
+    uint64_t loans;                 /* loans made (xvm_loan_start), §11.3 */
+    uint64_t loans_active;          /* loans not yet ended */
+    uint64_t loan_pages;            /* pages lent, RAM and device */
+    uint64_t loan_device_pages;     /* of those, device pages (kept per I/O) */
+    uint64_t loan_breaks;           /* writes during a loan that copied */
+    uint64_t oom_kills;             /* processes killed for lack of memory */
     /* the page daemon (doc/sizing.md) */
     uint64_t freemin, freetarg;            /* its free targets, pages */
     uint64_t pages_active, pages_inactive; /* its queues now */
@@ -208,7 +265,8 @@ struct xvm_stats {
     uint64_t kmem_refused;    /* kernel allocations RAM could not serve */
 };
 XVM_API void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st);
-/* "anon", "aobj", "page_cache", "page_table", "zero", "buffer" ("free"). */
+/* "anon", "aobj", "page_cache", "page_table", "zero", "buffer", "kernel",
+ * "md", "loan" ("free"). */
 XVM_API const char *xvm_use_name(enum xvm_use use);
 
 /*
@@ -234,8 +292,10 @@ enum xvm_ram_kind {
     XVM_RAM_PAGETABLE,
     XVM_RAM_ZERO,
     XVM_RAM_BUFFER,
-    XVM_RAM_KERNEL,  /* ... = XVM_USE_KERNEL */
-    XVM_RAM_VM_PAGE, /* vm_page metadata of the frames in use */
+    XVM_RAM_KERNEL,  /* = XVM_USE_KERNEL */
+    XVM_RAM_MD,      /* = XVM_USE_MD: memory-disk images */
+    XVM_RAM_LOAN,    /* ... = XVM_USE_LOAN: pages only loans hold */
+    XVM_RAM_VM_PAGE, /* vm_page metadata of the (managed) frames in use */
     XVM_RAM_KINDS
 };
 XVM_API const char *xvm_ram_kind_name(enum xvm_ram_kind kind);
@@ -357,6 +417,32 @@ XVM_API int xvm_write(xvm_vmspace *vs, uint64_t va, const void *buf, size_t n);
 XVM_API int xvm_fetch(xvm_vmspace *vs, uint64_t va, void *buf, size_t n);
 
 /*
+ * Page loaning (UVM's uvm_loan to kernel pages, paper §11.3): a zero-copy
+ * send.  The pages of [va, va+len) are lent to the kernel for the
+ * duration of an I/O: faulted in for reading, and write-protected in
+ * every address space.  The I/O reads them in place (xvm_loan_read; a
+ * device page is read straight from flash).  A process that writes a
+ * loaned page meanwhile gets a copy (a loan break): the I/O still sends
+ * the bytes of the loan.  RAM pages count their loans in their vm_page;
+ * device pages have none, so their loan state lives in the loan, per I/O,
+ * as the paper proposes.  Loans outlive the mapping and the process; a
+ * page nobody else holds is freed when its last loan ends.
+ * => 0 and *out; EINVAL (len 0 or above XVM_LOAN_MAX), EFAULT (a page
+ *    not mapped), EACCES (not readable), EBUSY (a page lent 65535 times
+ *    at once), ENOMEM.  On error nothing is lent.
+ */
+typedef struct xvm_loan xvm_loan;
+#define XVM_LOAN_MAX (UINT64_C(1) << 32) /* bytes of one loan, at most */
+XVM_API int xvm_loan_start(xvm_vmspace *vs, uint64_t va, uint64_t len,
+                           xvm_loan **out);
+/* The I/O reads n bytes at off of the loaned range.  => 0, or EINVAL past
+ * its end. */
+XVM_API int xvm_loan_read(const xvm_loan *ln, uint64_t off, void *buf,
+                          size_t n);
+/* The I/O is done: the loan ends.  NULL is ignored. */
+XVM_API void xvm_loan_end(xvm_loan *ln);
+
+/*
  * Resolves va to a physical address through the page tables (no fault).
  * => EFAULT: nothing is mapped at va; ENOENT: va is mapped but the page
  *    tables hold no translation for it yet (not faulted in, or dropped);
@@ -373,13 +459,34 @@ XVM_API int xvm_extract(xvm_vmspace *vs, uint64_t va, uint64_t *pa);
  */
 typedef struct xvm_flash xvm_flash;
 
+/* The block device an image lives on. */
+enum xvm_device {
+    XVM_DEVICE_NOR, /* NOR flash: its own address range, no RAM */
+    XVM_DEVICE_MD   /* a memory disk (md(4)): the image in RAM (§11.6) */
+};
+
 struct xvm_flash_config {
     uint64_t phys_base;     /* 0: the first free 16 MiB boundary after RAM */
     uint32_t ns_per_access; /* read-cost model: each access ... */
     uint32_t ns_per_byte;   /* ... plus each byte (default 90 + 13/B) */
     int xip_capable;        /* memory-mappable (NOR); default 1 */
+    enum xvm_device device; /* default XVM_DEVICE_NOR */
 };
 XVM_API void xvm_flash_config_init(struct xvm_flash_config *cfg);
+/*
+ * A memory disk (paper §11.6): the image is loaded into the top of the
+ * machine's RAM, as a boot loader loads an md(4) root.  Those frames
+ * leave the managed pages (no vm_page; reported as use and kind `md`)
+ * and, xip_capable, become a device segment at their own address, so an
+ * XIP mount maps the image's pages in place and copy mode holds a
+ * second copy in the page cache.  Costs: RAM's (60 ns + 1 ns/B).
+ * xvm_flash_open and _attach then answer EBUSY when those frames were
+ * ever allocated (open it right after xvm_machine_create), ENOMEM when
+ * the rest of RAM would not exceed the page daemon's free target, and
+ * EINVAL for a phys_base (it is the RAM's).  xvm_flash_close gives the
+ * frames back to RAM.
+ */
+XVM_API void xvm_md_config_init(struct xvm_flash_config *cfg);
 /* Maps the image file read-only; the file is never modified. */
 XVM_API int xvm_flash_open(xvm_machine *m, const char *path,
                            const struct xvm_flash_config *cfg, xvm_flash **out);
@@ -514,9 +621,20 @@ struct xvm_file_info {
     uint64_t xip_pages;      /* map straight from flash */
     uint64_t hole_pages;     /* map the zero page */
     uint64_t fallback_pages; /* need a page-cache copy */
-    uint64_t ino;            /* its inode number (as the entry says) */
-    int error;               /* 0, or why the entry could not be read */
-    const char *problem;     /* with error: "corrupt directory entry",
+    /* of those, why: the first test of the XIP pager's rule each fails
+     * (doc/figures.md, "fsinfo") */
+    uint64_t spanning_pages;   /* blocks smaller than a page: a page spans
+                                  several (never with 4 KiB pages: FFS
+                                  blocks are 4 KiB or more) */
+    uint64_t unaligned_pages;  /* starts off a page boundary on flash: a
+                                  fragment tail makefs put at a fragment
+                                  boundary */
+    uint64_t tail_short_pages; /* in a fragment tail that ends before the
+                                  page does: other files' bytes follow */
+    uint64_t past_eof_pages;   /* bytes past EOF not zero on flash */
+    uint64_t ino;              /* its inode number (as the entry says) */
+    int error;                 /* 0, or why the entry could not be read */
+    const char *problem;       /* with error: "corrupt directory entry",
                                 "unreadable inode", "bad block map",
                                 "directory loop", ... */
 };
@@ -558,6 +676,8 @@ struct xvm_file_report {
     int textrel;                /* an ELF asking for text relocations
                                    (DT_TEXTREL, DF_TEXTREL) that some
                                    process mapped */
+    uint64_t ino;               /* its inode: hard links share it */
+    uint64_t pages_written;     /* distinct pages copied on write */
 };
 /* Calls fn for every regular file of the mount, depth first; a non-zero
  * return from fn stops the walk and is returned.  Reads nothing that
@@ -566,6 +686,31 @@ XVM_API int xvm_file_report(xvm_mount *mp,
                             int (*fn)(void *arg,
                                       const struct xvm_file_report *fr),
                             void *arg);
+
+/*
+ * The per-page report: one page of a file as the run used it (what an
+ * XIP advisor weighs, doc/figures.md "Pages").  Counted with the file's
+ * figures above, over the whole run.
+ */
+struct xvm_page_report {
+    uint64_t page;    /* index of the page in the file */
+    uint64_t touches; /* faults and read()s that asked the file's pager
+                         for it (at most 2^28 - 1) */
+    uint64_t copies;  /* copy-on-write copies of it into anons (at most
+                         2^28 - 1) */
+    int in_place;     /* given as a device page (XIP) at least once */
+    int cached;       /* read into the page cache at least once
+                         (read-ahead too) */
+    int written;      /* copied on write at least once: written */
+};
+/* Calls fn for every page of the regular file with inode ino
+ * (xvm_file_report's ino) that the run touched, cached or copied, in
+ * page order.  => 0; ENOENT when ino is no regular file of the mount;
+ * fn's non-zero value (which stops the walk); EINVAL; ENOMEM. */
+XVM_API int xvm_file_pages(xvm_mount *mp, uint64_t ino,
+                           int (*fn)(void *arg,
+                                     const struct xvm_page_report *pr),
+                           void *arg);
 
 /* ==================================================================
  * For VM developers: introspection, user pagers, targeted fault
@@ -608,7 +753,9 @@ struct xvm_page_info {
     int mapped;           /* this space's page tables translate va now */
     int writable;         /* ... and that translation allows writes */
     unsigned prot;        /* what it allows, XVM_PROT_* (0 unmapped) */
-    unsigned pv_count;    /* mappings of the page, all spaces */
+    unsigned pv_count;    /* mappings of the page, all spaces (0 for a
+                             device page under the amap-copy design,
+                             which tracks none) */
     uint32_t wired;       /* wired mappings of the page (mlock) */
     int modified;         /* some mapping of the page wrote it */
     int referenced;       /* some mapping of the page accessed it */
@@ -618,6 +765,7 @@ struct xvm_page_info {
     enum xvm_object_kind object_kind; /* the entry's object, or NONE */
     uint64_t object_offset;           /* the object's offset of va's page */
     enum xvm_use use; /* RAM and ZERO: what the frame is used for */
+    uint32_t loans;   /* RAM and ZERO: loans holding the page (§11.3) */
 };
 /*
  * Describes the page at va in vs: the map entry, the amap, the object's

@@ -44,7 +44,9 @@ enum xvm_trace_op {
     XVM_T_WRITE,
     XVM_T_EXEC_FETCH,
     XVM_T_MARK,
-    XVM_T_PREAD /* read(2) of a file into memory (version 2) */
+    XVM_T_PREAD, /* read(2) of a file into memory (version 2) */
+    XVM_T_LOAN,  /* a range lent to the kernel for an I/O (version 2) */
+    XVM_T_UNLOAN /* that I/O done: the loan ends (version 2) */
 };
 
 /* A text line holds at most XVM_TRACE_MAX_LINE - 1 bytes before its '\n';
@@ -58,8 +60,8 @@ enum xvm_trace_op {
 struct xvm_trace_event {
     enum xvm_trace_op op;
     uint32_t pid, pid2; /* pid2: child of fork */
-    uint64_t addr, len; /* len also SIZE of r/w/x and pread, ADDR of brk in
-                           addr */
+    uint64_t addr, len; /* len also SIZE of r/w/x, pread, loan and unloan,
+                           ADDR of brk in addr */
     int prot;           /* XVM_PROT_READ | _WRITE | _EXEC */
     int shared, fixed;  /* mmap flags */
     const char *path;   /* mmap or pread file, spawn/exec path; NULL for

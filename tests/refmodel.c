@@ -540,6 +540,13 @@ int rm_access(struct rm_model *rm, struct rm_proc *p, uint64_t va, uint8_t *buf,
     return 0;
 }
 
+int rm_loan(struct rm_model *rm, struct rm_proc *p, uint64_t va, uint8_t *buf,
+            size_t n)
+{
+    /* Lending is reading now: the bytes are what the I/O sends. */
+    return n == 0 ? EINVAL : rm_access(rm, p, va, buf, n, XVM_PROT_READ);
+}
+
 int rm_write(struct rm_model *rm, struct rm_proc *p, uint64_t va,
              const uint8_t *src, size_t n)
 {

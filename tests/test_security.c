@@ -923,5 +923,7 @@ int main(void)
             test_security_bytes_past_eof_read_zero_and_no_foreign_bytes),
         cmocka_unit_test(test_security_junk_on_flash_past_eof_never_shows),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    /* Every property holds whatever tracks the device pages. */
+    return tm_run_designs("test_security", tests,
+                          sizeof(tests) / sizeof(tests[0]), setup, teardown);
 }

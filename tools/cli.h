@@ -93,6 +93,22 @@ const char *fmt_size(char *buf, size_t len, uint64_t bytes);
             "print the report as CSV (a header, a row per run; doc/sizing.md)" \
     }
 
+/* Beyond the paper (doc/beyond-the-paper.md), options of run and compare
+ * (parse_beyond_opt). */
+#define CLI_BEYOND_OPTS                                                        \
+    { "--device", "nor|md", "nor",                                             \
+      "where the image lives: NOR flash, or a memory disk in RAM (§11.6)" },   \
+        { "--device-design", "NAME", "segment",                                \
+          "how device pages are tracked: segment (the paper's PV hash), "      \
+          "amap-copy (no shared amaps), vm_page (OpenBSD's)" },                \
+        { "--neighbour-reserve", "SIZE", "0: unbounded",                       \
+          "skip fault-ahead mappings while free RAM is at most SIZE "          \
+          "(§11.2)" },                                                         \
+    {                                                                          \
+        "--neighbour-pv-limit", "N", "0: no limit",                            \
+            "skip fault-ahead mappings while N PV entries or more are in use"  \
+    }
+
 /* Options common to run, compare and bench. */
 struct run_opts {
     const char *image;
@@ -115,6 +131,12 @@ struct run_opts {
     const char **traces;
     int ntraces;
     uint64_t slice;
+    /* beyond the paper (doc/beyond-the-paper.md) */
+    int device; /* XVM_DEVICE_NOR or XVM_DEVICE_MD: where the image lives */
+    int design; /* enum xvm_device_design */
+    uint64_t neighbour_reserve;  /* bytes; 0: UVM's fault-ahead, unbounded */
+    uint64_t neighbour_pv_limit; /* PV entries; 0: no limit */
+    bool pages; /* keep every file's pages (xvm_file_pages): advise */
 };
 
 /* => 0 and *v for sizes like 64M, 1G, 4096, 0x1000; else -1. */
@@ -127,12 +149,20 @@ int parse_uint(const char *s, uint64_t max, uint64_t *v);
  * => 0, or prints the problem and the usage and returns 2 (nothing then
  *    to free). */
 int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace);
+/* The same for a command with options of its own beside run's: each
+ * option of its table that run's parser does not know goes to own(arg,
+ * name, value), which => 0, or 2 after saying what is wrong. */
+typedef int (*cli_own_fn)(void *arg, const char *opt, const char *val);
+int parse_run_opts_own(int argc, char **argv, struct run_opts *o,
+                       bool want_trace, cli_own_fn own, void *own_arg);
 /* Frees what parse_run_opts allocated (its list of traces). */
 void run_opts_free(struct run_opts *o);
 /* The sizing options shared by run and compare (--swap SIZE, --buffers
  * N, --csv): the option a with its value v (NULL for a flag).  => 1 when
  * a was one, 0 when it is not, 2 after printing a bad value. */
 int parse_sizing_opt(const char *a, const char *v, struct run_opts *o);
+/* The options of CLI_BEYOND_OPTS, the same way. */
+int parse_beyond_opt(const char *a, const char *v, struct run_opts *o);
 
 /* A machine with the image on flash, mounted. */
 struct world {
@@ -140,6 +170,10 @@ struct world {
     xvm_flash *flash;
     xvm_mount *mp;
 };
+/* => 0; 1 after printing an error; WORLD_NO_ROOM after printing that a
+ * memory disk (--device md) leaves too little of the RAM: the point does
+ * not fit, a sweep records it so. */
+#define WORLD_NO_ROOM 3
 int world_open(const struct run_opts *o, int xip, struct world *w);
 void world_close(struct world *w);
 
@@ -151,6 +185,12 @@ FILE *output_open(const char *path, struct output **o, char *err,
 /* => 0 once the file is in place; -1 (message in err, nothing left). */
 int output_commit(struct output *o, char *err, size_t errlen);
 void output_abort(struct output *o);
+
+/* The pages of one file that the run used (xvm_file_pages). */
+struct file_pages {
+    struct xvm_page_report *v;
+    size_t n;
+};
 
 /* One replay: the library's report, its timeline and per-file report
  * (copied out before the machine goes), and how long it took. */
@@ -166,10 +206,13 @@ struct run_result {
     size_t nmarks;
     struct xvm_file_report *files; /* every regular file; paths owned */
     size_t nfiles;
+    struct file_pages *pages; /* [nfiles], with run_opts.pages */
     double seconds;
+    bool no_room; /* a memory disk left too little RAM: nothing ran */
 };
 /* => 0 (mismatches counted in r), or 1 after printing an error (r then
- *    holds nothing to free). */
+ *    holds nothing to free), or WORLD_NO_ROOM (r: no_room, nothing else,
+ *    nothing to free). */
 int replay_file(const struct run_opts *o, int xip, struct run_result *r);
 void run_result_free(struct run_result *r);
 
@@ -177,6 +220,11 @@ void print_json_run(FILE *out, const struct run_opts *o, int xip,
                     const struct run_result *r);
 /* The run's parameters, as one JSON object. */
 void print_json_params(FILE *out, const struct run_opts *o, int xip);
+/* "nor", "md"; => 0 and *device, or -1 for another name. */
+int parse_device(const char *s, int *device);
+const char *device_name(int device);
+/* "segment", "amap-copy", "vm_page"; => 0 and *design, or -1. */
+int parse_design(const char *s, int *design);
 /* The mount's read-ahead and buffers the options give (defaults
  * resolved), as the parameters record them. */
 int run_readahead(const struct run_opts *o);
@@ -186,7 +234,7 @@ int run_buffers(const struct run_opts *o);
  *    memory. */
 static inline bool run_fits(const struct run_result *r)
 {
-    return r->oom_kills == 0;
+    return r->oom_kills == 0 && !r->no_room;
 }
 
 /* CSV (csv.c): one header, then one row per run, the same columns for

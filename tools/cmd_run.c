@@ -8,6 +8,7 @@
 
 static const struct cli_opt run_opts[] = {
     CLI_RUN_OPTS,
+    CLI_BEYOND_OPTS,
     { "--xip", NULL, NULL,
       "mount the image XIP: file pages map in place (the default)" },
     { "--copy", NULL, NULL,
@@ -35,6 +36,7 @@ const struct cli_cmd run_cmd = {
 
 static const struct cli_opt compare_opts[] = {
     CLI_RUN_OPTS,
+    CLI_BEYOND_OPTS,
     { "--svg", "FILE", NULL, "draw RAM over the replay, both modes, as SVG" },
     { NULL, NULL, NULL, NULL },
 };

@@ -43,6 +43,8 @@ static const struct cli_opt sweep_opts[] = {
       "fault-ahead pages on each side, or uvm (UVM's table)" },
     { "--swap", "LIST", "0", "swap sizes (0: none), whole 4 KiB pages" },
     { "--buffers", "LIST", "16", "metadata buffer pages, 0 to 65536" },
+    { "--device", "LIST", "nor",
+      "where the image lives: nor (NOR flash), md (a memory disk in RAM)" },
     { "--max-slowdown", "P", NULL,
       "report the smallest RAM each mode needs to stay within P % of its "
       "time with the largest RAM" },
@@ -161,6 +163,11 @@ static int tok_mode(const char *t, void *out)
     return 0;
 }
 
+static int tok_device(const char *t, void *out)
+{
+    return parse_device(t, out);
+}
+
 static int tok_machine(const char *t, void *out)
 {
     static const char *const known[] = { "sgimips", "amd64" };
@@ -248,6 +255,9 @@ int grid_parse(int argc, char **argv, struct grid *g)
                       sizeof(g->fault_ahead[0]), tok_fault_ahead);
         else if (strcmp(a, "--swap") == 0)
             rc = list(a, v, &g->nswap, g->swap, sizeof(g->swap[0]), tok_size);
+        else if (strcmp(a, "--device") == 0)
+            rc = list(a, v, &g->ndevice, g->device, sizeof(g->device[0]),
+                      tok_device);
         else if (strcmp(a, "--buffers") == 0)
             rc = list(a, v, &g->nbuffers, g->buffers, sizeof(g->buffers[0]),
                       tok_buffers);
@@ -327,8 +337,10 @@ int grid_parse(int argc, char **argv, struct grid *g)
         g->swap[g->nswap++] = 0;
     if (g->nbuffers == 0)
         g->buffers[g->nbuffers++] = -1;
+    if (g->ndevice == 0)
+        g->device[g->ndevice++] = XVM_DEVICE_NOR;
     uint64_t n = g->ntraces;
-    n *= g->nmachine * g->nmode * g->nswap;
+    n *= g->nmachine * g->nmode * g->nswap * g->ndevice;
     n *= g->nreadahead * g->nfault_ahead * g->nbuffers;
     n *= g->nram;
     if (n > 1000000) {
@@ -356,7 +368,7 @@ void grid_free(struct grid *g)
 }
 
 /* Job i's point: RAM fastest, then buffers, fault-ahead, read-ahead,
- * swap, mode, machine, trace. */
+ * swap, device, mode, machine, trace. */
 void grid_point(const struct grid *g, unsigned i, struct run_opts *o)
 {
     memset(o, 0, sizeof(*o));
@@ -366,6 +378,7 @@ void grid_point(const struct grid *g, unsigned i, struct run_opts *o)
     o->fault_ahead = g->fault_ahead[i % g->nfault_ahead], i /= g->nfault_ahead;
     o->readahead = g->readahead[i % g->nreadahead], i /= g->nreadahead;
     o->swap = g->swap[i % g->nswap], i /= g->nswap;
+    o->device = g->device[i % g->ndevice], i /= g->ndevice;
     o->xip = g->mode[i % g->nmode], i /= g->nmode;
     o->machine = g->machine[i % g->nmachine], i /= g->nmachine;
     o->trace = g->traces[i];
@@ -405,7 +418,9 @@ static int run_job(const struct grid *g, unsigned i)
         fprintf(stderr, "xipvm: %s: path too long\n", g->out);
         return 1;
     }
-    if (replay_file(&o, o.xip, &r) != 0)
+    /* A memory disk larger than the point's RAM: a row that does not fit. */
+    int rc = replay_file(&o, o.xip, &r);
+    if (rc != 0 && rc != WORLD_NO_ROOM)
         return 1;
     FILE *f = fopen(tmp, "w");
     if (f == NULL) {
@@ -538,6 +553,9 @@ static void grid_args(FILE *f, const struct grid *g)
         def.buffers = g->buffers[k];
         fprintf(f, "%s%d", k ? "," : "", run_buffers(&def));
     }
+    fputs(" --device ", f);
+    for (unsigned k = 0; k < g->ndevice; k++)
+        fprintf(f, "%s%s", k ? "," : "", device_name(g->device[k]));
     if (g->max_slowdown >= 0)
         fprintf(f, " --max-slowdown %g", g->max_slowdown);
     for (unsigned t = 0; t < g->ntraces; t++) {

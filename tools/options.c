@@ -93,6 +93,71 @@ bad(const struct cli_cmd *cmd, const char *fmt, ...)
     return 2;
 }
 
+/* ---- beyond the paper (doc/beyond-the-paper.md) ---- */
+
+int parse_device(const char *s, int *device)
+{
+    if (strcmp(s, "nor") == 0)
+        *device = XVM_DEVICE_NOR;
+    else if (strcmp(s, "md") == 0)
+        *device = XVM_DEVICE_MD;
+    else
+        return -1;
+    return 0;
+}
+
+const char *device_name(int device)
+{
+    return device == XVM_DEVICE_MD ? "md" : "nor";
+}
+
+int parse_design(const char *s, int *design)
+{
+    for (int d = 0; d < XVM_DESIGNS; d++)
+        if (strcmp(s, xvm_device_design_name((enum xvm_device_design)d)) == 0) {
+            *design = d;
+            return 0;
+        }
+    return -1;
+}
+
+/* --device nor|md, --device-design segment|amap-copy|vm_page,
+ * --neighbour-reserve SIZE, --neighbour-pv-limit N: the option a with its
+ * value v.  => 1 when a was one, 0 when not, 2 after printing a bad value. */
+int parse_beyond_opt(const char *a, const char *v, struct run_opts *o)
+{
+    if (strcmp(a, "--device") == 0) {
+        if (parse_device(v, &o->device) == 0)
+            return 1;
+        fprintf(stderr, "xipvm: --device: expected nor or md, got %s\n", v);
+    } else if (strcmp(a, "--device-design") == 0) {
+        if (parse_design(v, &o->design) == 0)
+            return 1;
+        fprintf(stderr,
+                "xipvm: --device-design: expected segment, amap-copy or "
+                "vm_page, got %s\n",
+                v);
+    } else if (strcmp(a, "--neighbour-reserve") == 0) {
+        if (parse_size(v, &o->neighbour_reserve) == 0 &&
+            (o->neighbour_reserve & 4095) == 0)
+            return 1;
+        fprintf(stderr,
+                "xipvm: --neighbour-reserve: not a size in whole 4 KiB "
+                "pages: %s\n",
+                v);
+    } else if (strcmp(a, "--neighbour-pv-limit") == 0) {
+        if (parse_uint(v, UINT32_MAX, &o->neighbour_pv_limit) == 0)
+            return 1;
+        fprintf(stderr,
+                "xipvm: --neighbour-pv-limit: expected a number of PV "
+                "entries, got %s\n",
+                v);
+    } else {
+        return 0;
+    }
+    return 2;
+}
+
 /* ---- sizing options: --swap, --buffers, --csv (doc/sizing.md) ---- */
 
 int parse_sizing_opt(const char *a, const char *v, struct run_opts *o)
@@ -123,7 +188,8 @@ int parse_sizing_opt(const char *a, const char *v, struct run_opts *o)
 }
 
 static int parse(const struct cli_cmd *cmd, int argc, char **argv,
-                 struct run_opts *o, bool want_trace)
+                 struct run_opts *o, bool want_trace, cli_own_fn own,
+                 void *own_arg)
 {
     struct cli_args args = { cmd, argc, 1, argv, false };
     const struct cli_opt *opt;
@@ -147,6 +213,8 @@ static int parse(const struct cli_cmd *cmd, int argc, char **argv,
         }
         const char *a = opt->name;
         int sizing = parse_sizing_opt(a, v, o);
+        if (sizing == 0)
+            sizing = parse_beyond_opt(a, v, o);
         if (sizing == 2)
             return 2;
         if (sizing == 1)
@@ -180,6 +248,10 @@ static int parse(const struct cli_cmd *cmd, int argc, char **argv,
             if (parse_uint(v, UINT32_MAX, &o->slice) || o->slice == 0)
                 return bad(cmd, "%s: expected 1 to 4294967295 events, got %s",
                            a, v);
+        } else if (own != NULL) {
+            int rc = own(own_arg, a, v);
+            if (rc)
+                return rc;
         } else {
             return bad(cmd, "%s: in the table, not parsed", a);
         }
@@ -197,6 +269,12 @@ static int parse(const struct cli_cmd *cmd, int argc, char **argv,
 
 int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
 {
+    return parse_run_opts_own(argc, argv, o, want_trace, NULL, NULL);
+}
+
+int parse_run_opts_own(int argc, char **argv, struct run_opts *o,
+                       bool want_trace, cli_own_fn own, void *own_arg)
+{
     const struct cli_cmd *cmd = command(argc > 0 ? argv[0] : "run");
     memset(o, 0, sizeof(*o));
     o->machine = "sgimips";
@@ -210,7 +288,7 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
     if (want_trace &&
         (o->traces = calloc((size_t)argc, sizeof(char *))) == NULL)
         return 2;
-    int rc = parse(cmd, argc, argv, o, want_trace);
+    int rc = parse(cmd, argc, argv, o, want_trace, own, own_arg);
     if (rc) {
         cli_usage(stderr, cmd);
         run_opts_free(o);

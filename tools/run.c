@@ -38,20 +38,53 @@ static int keep_timeline(xvm_machine *m, struct run_result *r)
     return 0;
 }
 
-/* Keeps the library's per-file report (paths copied). */
+struct keep {
+    struct run_result *r;
+    xvm_mount *mp;
+    bool pages; /* each file's pages too */
+};
+
+static int keep_page(void *arg, const struct xvm_page_report *pr)
+{
+    struct file_pages *fp = arg;
+    if (fp->n % 64 == 0) {
+        struct xvm_page_report *n = realloc(fp->v, (fp->n + 64) * sizeof(*n));
+        if (n == NULL)
+            return ENOMEM;
+        fp->v = n;
+    }
+    fp->v[fp->n++] = *pr;
+    return 0;
+}
+
+/* Keeps the library's per-file report (paths copied), and each file's
+ * pages when asked. */
 static int keep_file(void *arg, const struct xvm_file_report *fr)
 {
-    struct run_result *r = arg;
+    struct keep *k = arg;
+    struct run_result *r = k->r;
     if (r->nfiles % 64 == 0) {
         size_t cap = r->nfiles + 64;
         struct xvm_file_report *n = realloc(r->files, cap * sizeof(*n));
         if (n == NULL)
             return ENOMEM;
         r->files = n;
+        if (k->pages) {
+            struct file_pages *p = realloc(r->pages, cap * sizeof(*p));
+            if (p == NULL)
+                return ENOMEM;
+            r->pages = p;
+        }
     }
     r->files[r->nfiles] = *fr;
     if ((r->files[r->nfiles].path = strdup(fr->path)) == NULL)
         return ENOMEM;
+    if (k->pages) {
+        r->pages[r->nfiles] = (struct file_pages){ NULL, 0 };
+        r->nfiles++;
+        return xvm_file_pages(k->mp, fr->ino, keep_page,
+                              &r->pages[r->nfiles - 1]);
+    }
     r->nfiles++;
     return 0;
 }
@@ -62,8 +95,8 @@ struct progress {
     bool tty;
     double shown;
     uint64_t mismatches, kills;
-    const char *name;       /* the trace being read */
-    xvm_trace_reader *rd;   /* its reader */
+    const char *name;     /* the trace being read */
+    xvm_trace_reader *rd; /* its reader */
 };
 
 static void on_mismatch(void *arg, const char *where, const char *what)
@@ -110,8 +143,8 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
     const char *const *names = o->ntraces > 0 ? o->traces : &o->trace;
     double t0 = now();
     struct progress p = {
-        o,   xip, !o->quiet && isatty(STDERR_FILENO) && isatty(STDOUT_FILENO),
-        t0,  0,   0,
+        o,    xip, !o->quiet && isatty(STDERR_FILENO) && isatty(STDOUT_FILENO),
+        t0,   0,   0,
         NULL, NULL
     };
     struct xvm_replay_hooks hooks = { on_mismatch, on_progress, on_oom, &p };
@@ -126,11 +159,13 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
         free(done);
         return 1;
     }
-    if (world_open(o, xip, &w) != 0) {
+    if ((rc = world_open(o, xip, &w)) != 0) {
         free(rd);
         free(done);
-        return 1;
+        r->no_room = rc == WORLD_NO_ROOM;
+        return rc;
     }
+    rc = 1;
     for (int k = 0; k < n; k++) {
         if (xvm_trace_reader_open(names[k], &rd[k], err, sizeof(err)) != 0) {
             fprintf(stderr, "xipvm: %s\n", err);
@@ -149,9 +184,9 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
             continue;
         p.name = names[k];
         p.rd = rd[k];
-        int error = xvm_replay_reader_from(rp, (unsigned)k, rd[k],
-                                           n > 1 ? o->slice : 0, &hooks,
-                                           &done[k], err, sizeof(err));
+        int error =
+            xvm_replay_reader_from(rp, (unsigned)k, rd[k], n > 1 ? o->slice : 0,
+                                   &hooks, &done[k], err, sizeof(err));
         if (error) {
             if (p.tty)
                 fprintf(stderr, "\r%60s\r", "");
@@ -180,7 +215,8 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
         r->nooms = t.nooms;
     }
     xvm_report(w.m, &r->rep);
-    int ferr = xvm_file_report(w.mp, keep_file, r);
+    struct keep keep = { r, w.mp, o->pages };
+    int ferr = xvm_file_report(w.mp, keep_file, &keep);
     if (keep_timeline(w.m, r) != 0 || ferr != 0) {
         fprintf(stderr, "xipvm: %s\n",
                 ferr && ferr != ENOMEM ? strerror(ferr) : "out of memory");
@@ -202,9 +238,13 @@ out:
 
 void run_result_free(struct run_result *r)
 {
-    for (size_t i = 0; i < r->nfiles; i++)
+    for (size_t i = 0; i < r->nfiles; i++) {
         free((char *)r->files[i].path);
+        if (r->pages)
+            free(r->pages[i].v);
+    }
     free(r->files);
+    free(r->pages);
     free(r->marks);
     free(r->samples);
     free(r->ooms);

@@ -29,6 +29,8 @@ struct grid {
     unsigned nswap;
     int buffers[GRID_MAX]; /* -1: the mount's default */
     unsigned nbuffers;
+    int device[2]; /* XVM_DEVICE_NOR, XVM_DEVICE_MD */
+    unsigned ndevice;
     double max_slowdown; /* percent; < 0: not asked */
     unsigned jobs;       /* local children; 0: every core */
     const char *out;     /* as given */

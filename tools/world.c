@@ -31,20 +31,24 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
     cfg.ram_bytes = o->ram;
     if (o->fault_ahead >= 0)
         xvm_config_fault_ahead(&cfg, (unsigned)o->fault_ahead);
+    cfg.device_design = (enum xvm_device_design)o->design;
+    cfg.neighbour_reserve = o->neighbour_reserve;
+    cfg.neighbour_pv_limit = o->neighbour_pv_limit;
     if ((error = xvm_machine_create(&cfg, &w->m)) != 0) {
         char ram[32], max[32];
         if (error == ERANGE)
-            fprintf(stderr,
-                    "xipvm: --ram %s: the %s profile has at most %s of RAM\n",
-                    fmt_size(ram, sizeof(ram), o->ram), o->machine,
-                    fmt_size(max, sizeof(max),
-                             xvm_profile_ram_max(o->machine)));
+            fprintf(
+                stderr,
+                "xipvm: --ram %s: the %s profile has at most %s of RAM\n",
+                fmt_size(ram, sizeof(ram), o->ram), o->machine,
+                fmt_size(max, sizeof(max), xvm_profile_ram_max(o->machine)));
         else
             fprintf(stderr, "xipvm: machine %s with %s of RAM: %s\n",
                     o->machine, fmt_size(ram, sizeof(ram), o->ram),
-                    error == EINVAL ? "unknown profile or bad RAM size "
-                                      "(sgimips or amd64; a multiple of 4K)"
-                                    : strerror(error));
+                    error == EINVAL
+                        ? "unknown profile, bad RAM size (sgimips or amd64; "
+                          "a multiple of 4K) or a neighbour reserve above it"
+                        : strerror(error));
         return 1;
     }
     if (o->swap) {
@@ -58,8 +62,22 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
             return 1;
         }
     }
-    if ((error = xvm_flash_open(w->m, o->image, NULL, &w->flash)) != 0) {
+    struct xvm_flash_config fc;
+    if (o->device == XVM_DEVICE_MD)
+        xvm_md_config_init(&fc); /* the image in RAM (§11.6) */
+    else
+        xvm_flash_config_init(&fc);
+    if ((error = xvm_flash_open(w->m, o->image, &fc, &w->flash)) != 0) {
         char ram[32];
+        world_close(w);
+        if (o->device == XVM_DEVICE_MD && error == ENOMEM) {
+            if (!o->quiet) /* a sweep's row says it does not fit */
+                fprintf(stderr,
+                        "xipvm: %s: the memory disk leaves too little of %s of "
+                        "RAM\n",
+                        o->image, fmt_size(ram, sizeof(ram), o->ram));
+            return WORLD_NO_ROOM;
+        }
         if (error == ERANGE)
             fprintf(stderr,
                     "xipvm: %s: its window does not fit the physical "
@@ -68,7 +86,6 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
                     o->image, o->machine, fmt_size(ram, sizeof(ram), o->ram));
         else
             image_error(o->image, error);
-        world_close(w);
         return 1;
     }
     xvm_mount_config_init(&mc);

@@ -179,9 +179,11 @@ int vfs_walk(struct xvm_mount *mp, vfs_walk_fn fn, vfs_walk_bad_fn bad,
 
 /* ---- fsinfo: the walk, each regular file classified ---- */
 
-/* A regular file's classification, kept per inode. */
+/* A regular file's classification, kept per inode: its pages by the
+ * pager's rule (enum xip_why). */
+#define NWHY (XIP_WHY_PAST_EOF + 1)
 struct counts {
-    uint64_t pages, xip, holes, fallbacks;
+    uint64_t pages, why[NWHY];
     int error;
 };
 
@@ -202,27 +204,22 @@ struct classify {
 };
 
 /* One run of the block map: every page of an allocated block by the
- * pager's own rule; a hole run in one step. */
+ * pager's own rule (xip_rule); a hole run in one step. */
 static int classify_run(void *arg, uint64_t lblk, uint64_t n, uint64_t dev,
                         uint32_t len)
 {
     struct classify *cl = arg;
-    uint64_t from = lblk * cl->bsize, to = (lblk + n) * cl->bsize, pa;
+    uint64_t from = lblk * cl->bsize, to = (lblk + n) * cl->bsize;
     if (to > cl->size)
         to = cl->size;
     from = (from + cl->pgsz - 1) / cl->pgsz * cl->pgsz; /* first whole page */
     if (dev == FFS_HOLE) {
         uint64_t pages = (to + cl->pgsz - 1) / cl->pgsz - from / cl->pgsz;
-        cl->k->holes += to > from ? pages : 0;
+        cl->k->why[XIP_WHY_HOLE] += to > from ? pages : 0;
         return 0;
     }
-    for (uint64_t off = from; off < to; off += cl->pgsz) {
-        switch (xip_classify_block(cl->mp, cl->size, off, dev, len, &pa)) {
-        case XIP_DEVICE: cl->k->xip++; break;
-        case XIP_HOLE: cl->k->holes++; break;
-        case XIP_FALLBACK: cl->k->fallbacks++; break;
-        }
-    }
+    for (uint64_t off = from; off < to; off += cl->pgsz)
+        cl->k->why[xip_rule(cl->mp, cl->size, off, dev, len)]++;
     return 0;
 }
 
@@ -286,9 +283,14 @@ static int info_visit(void *arg, const char *path, uint32_t ino,
         if ((fi.error = k->error) != 0) {
             fi.problem = "bad block map";
         } else {
-            fi.xip_pages = k->xip;
-            fi.hole_pages = k->holes;
-            fi.fallback_pages = k->fallbacks;
+            fi.xip_pages = k->why[XIP_OK];
+            fi.hole_pages = k->why[XIP_WHY_HOLE];
+            fi.spanning_pages = k->why[XIP_WHY_SPANNING];
+            fi.unaligned_pages = k->why[XIP_WHY_UNALIGNED];
+            fi.tail_short_pages = k->why[XIP_WHY_TAIL_SHORT];
+            fi.past_eof_pages = k->why[XIP_WHY_PAST_EOF];
+            fi.fallback_pages = fi.spanning_pages + fi.unaligned_pages +
+                                fi.tail_short_pages + fi.past_eof_pages;
         }
     }
     return iw->fn(iw->arg, &fi);

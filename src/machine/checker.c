@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kmem.h"
+#include "loan.h"
 #include "machine.h"
 #include "pagedaemon.h"
 #include "vmspace.h"
@@ -32,6 +33,8 @@ int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen)
         vfs_check(&m->vfs, &ck);
     if (!ck.error)
         vm_check(&m->vm, &ck);
+    if (!ck.error)
+        loan_check(&m->vm, &ck);
     if (!ck.error)
         procs_check(&m->procs, &ck);
     /* Last: a page on the wrong queue is most often a symptom of what a

@@ -59,7 +59,7 @@ void object_unref(struct xvm_object *obj)
     for (size_t i = 0; hmap_next(&obj->pages, &i, &off, &v);) {
         pmap_page_protect(objs->mmu, v, XVM_PROT_NONE);
         pageq_dequeue(&objs->pd, v);
-        phys_free(objs->ph, v);
+        phys_release(objs->ph, v); /* loaned: kept until the I/O is done */
     }
     if (obj->execmap)
         objs->pd.execpages -= obj->pages.n;
@@ -125,6 +125,27 @@ int object_page_alloc(struct xvm_object *obj, uint64_t off, bool zero,
     if (obj->execmap)
         objs->pd.execpages++;
     pageq_enqueue(&objs->pd, pg, pqflags);
+    *out = pg;
+    return 0;
+}
+
+int object_loanbreak(struct xvm_object *obj, uint64_t off, pageh *out)
+{
+    struct objects *objs = obj->objs;
+    pageh old = object_page(obj, off), pg;
+    int error = phys_alloc(objs->ph, obj->use, false, &pg);
+    if (error)
+        return error;
+    phys_copy(objs->ph, pg, old);
+    pmap_page_protect(objs->mmu, old, XVM_PROT_NONE);
+    pageq_dequeue(&objs->pd, old);
+    phys_release(objs->ph, old);
+    /* The key is there: replacing its value needs no memory. */
+    (void)hmap_put(objs->core, &obj->pages, off, pg);
+    struct vm_page *p = phys_page(objs->ph, pg);
+    p->owner.obj = obj;
+    p->offset = off;
+    pageq_enqueue(&objs->pd, pg, 0);
     *out = pg;
     return 0;
 }

@@ -101,6 +101,10 @@ int object_put_clean(struct xvm_object *obj, uint64_t off);
  */
 int object_page_alloc(struct xvm_object *obj, uint64_t off, bool zero,
                       unsigned pqflags, pageh *pg);
+/* A write to a loaned page at off (§11.3): the object gets a copy in a
+ * new frame in its place; the old page stays with its loans.
+ * => 0 and *pg, the copy; ENOMEM. */
+int object_loanbreak(struct xvm_object *obj, uint64_t off, pageh *pg);
 /* Frees the page at off that object_page_alloc entered (a failed fill). */
 void object_page_free(struct xvm_object *obj, uint64_t off);
 /* => true (once) when the page daemon freed the page at off before: a

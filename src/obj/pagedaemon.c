@@ -195,8 +195,8 @@ static int free_page(struct pagedaemon *pd, uint32_t i)
     bool readahead = pg->flags & PG_READAHEAD;
     int error;
 
-    if (pg->wire || (pg->flags & PG_BUSY))
-        return EBUSY;
+    if (pg->wire || pg->loan || (pg->flags & PG_BUSY))
+        return EBUSY; /* wired, lent to an I/O (§11.3), or being filled */
     switch (pg->use) {
     case XVM_USE_PAGECACHE:
     case XVM_USE_AOBJ: {

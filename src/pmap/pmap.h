@@ -44,8 +44,9 @@ struct mmu {
     struct physmem *ph;
     unsigned lvl_shift[4]; /* VA shift of each page-table level */
     struct tlb tlb;
-    struct hmap devpv;    /* device pa -> PV list head (paper §6.3) */
-    struct pool pv_pool;  /* recycled PV entries a vm_page holds */
+    enum xvm_device_design design; /* where device pages' PV lists live */
+    struct hmap devpv;   /* segment design: device pa -> PV list head (§6.3) */
+    struct pool pv_pool; /* recycled PV entries a vm_page holds */
     struct pool seg_pool; /* segments of leaf tables' PV pointers */
     struct pool dir_pool; /* their directories, one per leaf table */
     unsigned nseg;        /* segments a leaf table's pointers fill */
@@ -54,7 +55,8 @@ struct mmu {
     /* Counters (and the TLB's, in tlb). */
     struct gauge pv;            /* PV entries */
     struct gauge pv_device;     /* PV entries of device pages */
-    struct gauge device_mapped; /* device pages with at least one mapping */
+    struct gauge device_mapped; /* device pages with at least one mapping
+                                   (not known under amap-copy: 0) */
 };
 
 /* What the access path and the walk read comes first (one cache line
@@ -77,7 +79,7 @@ struct pmap {
 
 /* => ENOMEM (host memory for the TLB) or EINVAL (its size). */
 int mmu_init(struct mmu *mu, struct core *core, struct physmem *ph,
-             unsigned tlb_entries);
+             unsigned tlb_entries, enum xvm_device_design design);
 void mmu_fini(struct mmu *mu);
 
 int pmap_create(struct mmu *mu, struct pmap **out);
@@ -97,8 +99,15 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
 void pmap_remove(struct pmap *pm, uint64_t sva, uint64_t eva);
 /* Lowers the protection of every mapping in [sva, eva) to at most prot. */
 void pmap_protect(struct pmap *pm, uint64_t sva, uint64_t eva, unsigned prot);
-/* Lowers every mapping of page pg (through its PV list) to at most prot. */
+/* Lowers every mapping of page pg (through its PV list) to at most prot.
+ * Under the amap-copy design a device page has no PV list: never asked. */
 void pmap_page_protect(struct mmu *mu, pageh pg, unsigned prot);
+/* => whether mappings of pg are tracked (all but device pages under
+ *    amap-copy). */
+static inline bool pmap_tracks(const struct mmu *mu, pageh pg)
+{
+    return !page_is_device(pg) || mu->design != XVM_DESIGN_AMAP_COPY;
+}
 /* => 0 and *pa, or EFAULT when va is not mapped. */
 int pmap_extract(struct pmap *pm, uint64_t va, uint64_t *pa);
 bool pmap_is_modified(struct mmu *mu, pageh pg);
@@ -110,7 +119,8 @@ void pmap_unwire(struct pmap *pm, uint64_t va);
 void pmap_write_protect_all(struct pmap *pm);
 /* => how many mappings page pg has (its PV list's length). */
 unsigned pmap_pv_count(const struct mmu *mu, pageh pg);
-/* => true while some page of [pa, pa+len) of device memory is mapped. */
+/* => true while some page of [pa, pa+len) of device memory is mapped
+ *    (each device segment counts its mappings, in every design). */
 bool pmap_device_mapped(const struct mmu *mu, uint64_t pa, uint64_t len);
 
 /*

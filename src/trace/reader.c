@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
-#include <zstd.h>
 
 #include "reader.h"
 #include "textscan.h"
@@ -90,6 +88,10 @@ static int inflate_more(xvm_trace_reader *rd)
             return 0;
         }
     }
+#ifdef XVM_NO_COMPRESSION
+    (void)room, (void)before;
+    return failf(rd, ENOTSUP, "%s", NO_COMPRESSION);
+#else
     if (rd->comp == GZIP) {
         rd->z.next_in = rd->raw + rd->raw_pos;
         rd->z.avail_in = (uInt)(rd->raw_len - rd->raw_pos);
@@ -126,6 +128,7 @@ static int inflate_more(xvm_trace_reader *rd)
                      "corrupt compressed data (the zstd stream ends early)");
     rd->mid = rc != 0; /* 0: a frame ended, fully flushed */
     return 0;
+#endif
 }
 
 /*
@@ -200,6 +203,11 @@ static int start(xvm_trace_reader *rd)
     /* Zeroed: a decoder may read the slack past a frame's end. */
     if ((rd->buf = calloc(1, rd->cap + TB_SLACK)) == NULL)
         return failf(rd, ENOMEM, "out of memory");
+#ifdef XVM_NO_COMPRESSION
+    if ((got >= 2 && head[0] == 0x1f && head[1] == 0x8b) ||
+        (got == 4 && memcmp(head, "\x28\xb5\x2f\xfd", 4) == 0))
+        return failf(rd, ENOTSUP, "%s", NO_COMPRESSION);
+#else
     if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
         rd->comp = GZIP;
         if (inflateInit2(&rd->z, 15 + 32) != Z_OK) /* gzip or zlib */
@@ -212,6 +220,7 @@ static int start(xvm_trace_reader *rd)
             ZSTD_isError(ZSTD_initDStream(rd->zs)))
             return failf(rd, ENOMEM, "out of memory");
     }
+#endif
     if (rd->comp == PLAIN) {
         memcpy(rd->buf, head, got);
         rd->len = got;
@@ -397,6 +406,11 @@ static int next_frame(xvm_trace_reader *rd)
         return bad_frame(rd, "unknown frame kind");
     if (rawlen == 0 || rawlen > TB_FRAME_MAX)
         return bad_frame(rd, "record bytes out of range (1 to 1 MiB)");
+#ifdef XVM_NO_COMPRESSION
+    if (kind == TB_FRAME_ZSTD)
+        return failf(rd, ENOTSUP, "%s", NO_COMPRESSION);
+#define ZSTD_compressBound(n) (n)
+#endif
     if (kind == TB_FRAME_RAW
             ? stored != rawlen
             : stored == 0 || stored > ZSTD_compressBound(TB_FRAME_MAX))
@@ -410,6 +424,7 @@ static int next_frame(xvm_trace_reader *rd)
     if (kind == TB_FRAME_RAW) {
         rd->frame = payload; /* the buffer's slack lies beyond it */
     } else {
+#ifndef XVM_NO_COMPRESSION
         if (rd->fz == NULL &&
             ((rd->fz = ZSTD_createDCtx()) == NULL ||
              (rd->fbuf = calloc(1, TB_FRAME_MAX + TB_SLACK)) == NULL))
@@ -423,6 +438,7 @@ static int next_frame(xvm_trace_reader *rd)
         if (ZSTD_isError(got) || got != rawlen)
             return bad_frame(rd, "corrupt zstd frame");
         rd->frame = rd->fbuf;
+#endif
     }
     rd->fpos = 0;
     rd->flen = rawlen;
@@ -569,10 +585,12 @@ void xvm_trace_reader_close(xvm_trace_reader *rd)
 {
     if (rd == NULL)
         return;
+#ifndef XVM_NO_COMPRESSION
     if (rd->z_init)
         inflateEnd(&rd->z);
     ZSTD_freeDStream(rd->zs);
     ZSTD_freeDCtx(rd->fz);
+#endif
     if (rd->own_fd)
         close(rd->fd);
     free(rd->raw);

@@ -9,8 +9,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#ifndef XVM_NO_COMPRESSION
 #include <zlib.h>
 #include <zstd.h>
+#endif
 
 #include "tracefmt.h"
 
@@ -32,9 +34,11 @@ struct xvm_trace_reader {
     bool src_eof;
     /* stream decompression */
     enum comp comp;
+#ifndef XVM_NO_COMPRESSION
     z_stream z;
     bool z_init;
     ZSTD_DStream *zs;
+#endif
     bool mid; /* inside a gzip member or zstd frame */
     uint8_t *raw;
     size_t raw_pos, raw_len;
@@ -56,7 +60,9 @@ struct xvm_trace_reader {
     size_t fpos, flen;
     uint64_t frame_at, rec_at; /* stream offset of the frame; record in it */
     uint64_t events;
+#ifndef XVM_NO_COMPRESSION
     ZSTD_DCtx *fz;
+#endif
     uint8_t *fbuf; /* a zstd frame's records */
     struct tb_dec *dec;
     char err[ERR_LEN];

@@ -73,8 +73,10 @@ static uint8_t *put_op(const struct xvm_trace_event *ev, uint8_t *p)
         [XVM_T_MMAP] = TB_MMAP,         [XVM_T_MUNMAP] = TB_MUNMAP,
         [XVM_T_MPROTECT] = TB_MPROTECT, [XVM_T_BRK] = TB_BRK,
         [XVM_T_MARK] = TB_MARK,         [XVM_T_PREAD] = TB_PREAD,
+        [XVM_T_LOAN] = TB_LOAN,         [XVM_T_UNLOAN] = TB_UNLOAN,
     };
-    *p++ = code[ev->op];
+    *p++ =
+        ev->op == XVM_T_UNLOAN && ev->has_data ? TB_UNLOAN_DATA : code[ev->op];
     if (ev->op == XVM_T_MARK)
         return put_str(p, ev->label);
     p = tb_put_varint(p, ev->pid);
@@ -111,6 +113,15 @@ static uint8_t *put_op(const struct xvm_trace_event *ev, uint8_t *p)
         p = tb_put_varint(p, ev->len);
         p = put_str(p, ev->path);
         return tb_put_varint(p, ev->off);
+    case XVM_T_LOAN:
+    case XVM_T_UNLOAN:
+        p = tb_put_varint(p, ev->addr);
+        p = tb_put_varint(p, ev->len);
+        if (ev->has_data) { /* unloan's: exactly LEN bytes */
+            memcpy(p, ev->data, ev->ndata);
+            p += ev->ndata;
+        }
+        return p;
     default: return p; /* exit */
     }
 }
@@ -267,6 +278,26 @@ static bool get_op(struct cur *c, uint8_t op, struct xvm_trace_event *ev)
         return get_pid(c, &ev->pid) && get(c, &ev->addr) &&
                get_max(c, XVM_TRACE_MAX_SIZE, &ev->len, "size above 2^32") &&
                get_str(c, &ev->path) && get(c, &ev->off);
+    case TB_LOAN:
+    case TB_UNLOAN:
+        ev->op = op == TB_LOAN ? XVM_T_LOAN : XVM_T_UNLOAN;
+        return get_pid(c, &ev->pid) && get(c, &ev->addr) &&
+               get_max(c, XVM_TRACE_MAX_SIZE, &ev->len, "size above 2^32");
+    case TB_UNLOAN_DATA:
+        ev->op = XVM_T_UNLOAN;
+        if (!get_pid(c, &ev->pid) || !get(c, &ev->addr) ||
+            !get_max(c, XVM_TRACE_MAX_DATA, &ev->len,
+                     "data size out of range (1 to 4096)"))
+            return false;
+        if (ev->len == 0)
+            return fail(c, "data size out of range (1 to 4096)");
+        if (ev->len > (uint64_t)(c->end - c->p))
+            return fail(c, "truncated record");
+        memcpy(ev->data, c->p, (size_t)ev->len);
+        c->p += ev->len;
+        ev->has_data = 1;
+        ev->ndata = (size_t)ev->len;
+        return true;
     default: return fail(c, "unknown record type");
     }
 }

@@ -38,6 +38,12 @@ static inline void trace_event_clear(struct xvm_trace_event *ev)
     ev->expect_err = 0;
 }
 
+/* What a libxipvm built without zlib and zstd (-Dcompression=false, a
+ * subproject's default) says of a compressed trace (ENOTSUP). */
+#define NO_COMPRESSION                                                         \
+    "a compressed trace, and this libxipvm was built without zlib and "       \
+    "zstd (-Dcompression=false)"
+
 /* xvm_trace_parse_text for a trace of the given version (1 or 2). */
 int trace_parse_text_v(char *line, size_t len, int version,
                        struct xvm_trace_event *ev, const char **msg);
@@ -60,21 +66,24 @@ int trace_event_ok(const struct xvm_trace_event *ev);
 #define TB_END_LEN    8          /* the end frame's payload: events, u64 LE */
 
 /* Records: the first byte. */
-#define TB_ACCESS_END 0x60 /* 0x00..0x5f: x, r, w (kind << 5 | size code) */
-#define TB_READ_DATA  0x60 /* r with =HEX: size, delta, bytes */
-#define TB_WRITE_DATA 0x61 /* w with =HEX */
-#define TB_PID        0x70 /* the process of the access records that follow */
-#define TB_EXPECT     0x71 /* the next event fails with this errno code */
-#define TB_SPAWN      0x80
-#define TB_EXEC       0x81
-#define TB_FORK       0x82
-#define TB_EXIT       0x83
-#define TB_MMAP       0x84
-#define TB_MUNMAP     0x85
-#define TB_MPROTECT   0x86
-#define TB_BRK        0x87
-#define TB_MARK       0x88
-#define TB_PREAD      0x89
+#define TB_ACCESS_END  0x60 /* 0x00..0x5f: x, r, w (kind << 5 | size code) */
+#define TB_READ_DATA   0x60 /* r with =HEX: size, delta, bytes */
+#define TB_WRITE_DATA  0x61 /* w with =HEX */
+#define TB_PID         0x70 /* the process of the access records that follow */
+#define TB_EXPECT      0x71 /* the next event fails with this errno code */
+#define TB_SPAWN       0x80
+#define TB_EXEC        0x81
+#define TB_FORK        0x82
+#define TB_EXIT        0x83
+#define TB_MMAP        0x84
+#define TB_MUNMAP      0x85
+#define TB_MPROTECT    0x86
+#define TB_BRK         0x87
+#define TB_MARK        0x88
+#define TB_PREAD       0x89
+#define TB_LOAN        0x8a
+#define TB_UNLOAN      0x8b
+#define TB_UNLOAN_DATA 0x8c /* unloan with =HEX: LEN bytes follow */
 
 /* mmap's flags byte */
 #define TB_MMAP_SHARED 0x08

@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifndef XVM_NO_COMPRESSION
 #include <zlib.h>
 #include <zstd.h>
+#endif
 
 #include "tracefmt.h"
 
@@ -27,9 +29,11 @@ struct xvm_trace_writer {
     /* text: lines gather in out, then go out plain or compressed */
     uint8_t *out;
     size_t out_len;
+#ifndef XVM_NO_COMPRESSION
     z_stream z;
     bool z_init;
     ZSTD_CCtx *zc;
+#endif
     uint8_t *zbuf; /* compressed bytes */
     size_t zcap;
     /* binary: records gather in frame */
@@ -41,7 +45,11 @@ struct xvm_trace_writer {
 void xvm_trace_writer_config_init(struct xvm_trace_writer_config *cfg)
 {
     cfg->format = XVM_TRACE_BINARY;
+#ifdef XVM_NO_COMPRESSION
+    cfg->compression = XVM_TRACE_PLAIN;
+#else
     cfg->compression = XVM_TRACE_ZSTD;
+#endif
     cfg->level = 0;
 }
 
@@ -91,8 +99,12 @@ static int fd_write(void *ctx, const void *buf, size_t len)
 /* Sends out[0, out_len) on, compressed as configured; end: the stream's. */
 static int text_flush(xvm_trace_writer *w, bool end)
 {
+#ifdef XVM_NO_COMPRESSION
+    (void)end;
+#endif
     if (w->cfg.compression == XVM_TRACE_PLAIN) {
         sink(w, w->out, w->out_len);
+#ifndef XVM_NO_COMPRESSION
     } else if (w->cfg.compression == XVM_TRACE_GZIP) {
         w->z.next_in = w->out;
         w->z.avail_in = (uInt)w->out_len;
@@ -116,6 +128,7 @@ static int text_flush(xvm_trace_writer *w, bool end)
                 return w->error = w->error ? w->error : EIO;
             sink(w, w->zbuf, o.pos);
         } while (in.pos < in.size || (end && left != 0));
+#endif
     }
     w->out_len = 0;
     return w->error;
@@ -125,6 +138,7 @@ static int text_start(xvm_trace_writer *w)
 {
     if ((w->out = malloc(OUT_CAP + XVM_TRACE_MAX_LINE + 1)) == NULL)
         return ENOMEM;
+#ifndef XVM_NO_COMPRESSION
     int level = w->cfg.level;
     if (w->cfg.compression == XVM_TRACE_GZIP) {
         w->zcap = OUT_CAP;
@@ -142,6 +156,7 @@ static int text_start(xvm_trace_writer *w)
             ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_checksumFlag, 1)))
             return ENOMEM;
     }
+#endif
     memcpy(w->out, XVM_TRACE_HEADER "\n", sizeof(XVM_TRACE_HEADER));
     w->out_len = sizeof(XVM_TRACE_HEADER);
     return 0;
@@ -167,6 +182,7 @@ static int frame_flush(xvm_trace_writer *w)
     head[0] = TB_FRAME_RAW;
     tb_put_u32(head + 1, (uint32_t)w->flen);
     tb_put_u32(head + 5, (uint32_t)w->flen);
+#ifndef XVM_NO_COMPRESSION
     if (w->cfg.compression == XVM_TRACE_ZSTD) {
         size_t z = ZSTD_compress2(w->zc, w->zbuf, w->zcap, w->frame, w->flen);
         if (ZSTD_isError(z))
@@ -175,7 +191,9 @@ static int frame_flush(xvm_trace_writer *w)
         tb_put_u32(head + 5, (uint32_t)z);
         sink(w, head, sizeof(head));
         sink(w, w->zbuf, z);
-    } else {
+    } else
+#endif
+    {
         sink(w, head, sizeof(head));
         sink(w, w->frame, w->flen);
     }
@@ -191,6 +209,7 @@ static int binary_start(xvm_trace_writer *w)
         return EINVAL; /* binary traces compress frame by frame (zstd) */
     if ((w->frame = malloc(TB_FRAME_MAX + TB_EVENT_MAX)) == NULL)
         return ENOMEM;
+#ifndef XVM_NO_COMPRESSION
     if (w->cfg.compression == XVM_TRACE_ZSTD) {
         w->zcap = ZSTD_compressBound(TB_FRAME_MAX);
         if ((w->zbuf = malloc(w->zcap)) == NULL ||
@@ -201,6 +220,7 @@ static int binary_start(xvm_trace_writer *w)
             ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_checksumFlag, 1)))
             return ENOMEM;
     }
+#endif
     memset(&w->enc, 0, sizeof(w->enc));
     tb_enc_frame(&w->enc);
     return sink(w, head, sizeof(head));
@@ -232,6 +252,10 @@ static int writer_make(const struct xvm_trace_writer_config *cfg,
         cfg->level > 22 ||
         (cfg->format == XVM_TRACE_BINARY && cfg->compression == XVM_TRACE_GZIP))
         return EINVAL;
+#ifdef XVM_NO_COMPRESSION
+    if (cfg->compression != XVM_TRACE_PLAIN)
+        return ENOTSUP;
+#endif
     xvm_trace_writer *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return ENOMEM;
@@ -278,7 +302,11 @@ int xvm_trace_writer_open(const char *path,
     int error = writer_make(cfg, NULL, NULL, fd, out);
     if (error) {
         snprintf(err, errlen, "%s: %s", path,
-                 error == EINVAL ? "bad trace format" : strerror(error));
+                 error == EINVAL    ? "bad trace format"
+                 : error == ENOTSUP ? "a compressed trace, and this libxipvm "
+                                      "was built without zlib and zstd "
+                                      "(-Dcompression=false)"
+                                    : strerror(error));
         if (!std)
             close(fd);
         return error;
@@ -322,9 +350,11 @@ int xvm_trace_writer_close(xvm_trace_writer *w)
     }
     if (w->own_fd && close(w->fd) != 0 && error == 0)
         error = errno ? errno : EIO;
+#ifndef XVM_NO_COMPRESSION
     if (w->z_init)
         deflateEnd(&w->z);
     ZSTD_freeCCtx(w->zc);
+#endif
     free(w->out);
     free(w->zbuf);
     free(w->frame);

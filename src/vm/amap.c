@@ -167,6 +167,7 @@ int amap_copy(struct vm *vm, struct amap *old, uint64_t slot, uint64_t len,
             amap_add(vm, am, s - slot, an);
         }
         amap_unref(vm, old, slot, len);
+        vm->st.amap_slots_copied += len;
     }
     vm->st.amap_copies++;
     *out = am;

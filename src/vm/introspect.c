@@ -100,6 +100,7 @@ int xvm_page_info(xvm_vmspace *vs, uint64_t va, struct xvm_page_info *out)
             const struct vm_page *p = phys_page(vm->ph, pg);
             out->wired = p->wire;
             out->use = (enum xvm_use)p->use;
+            out->loans = p->loan;
         }
     }
     core_quiet_end(vm->core);

@@ -186,15 +186,20 @@ static int fork_entry(struct xvm_vmspace *parent, struct xvm_vmspace *child,
     }
     /* Copy: both sides copy the amap before their next write. */
     if (e->amap) {
-        if (e->amap->flags & AMAP_SHARED) {
-            /* Others share that amap: the child's copy must be taken now. */
+        bool shared = e->amap->flags & AMAP_SHARED;
+        if (shared || vm->mmu->design == XVM_DESIGN_AMAP_COPY) {
+            /* Others share that amap, or amaps are never shared (the
+             * paper's alternative to tracking device pages, §6.3): the
+             * child's copy is taken now. */
             e->needs_copy = true;
             if ((error = map_copy_amap(vm, &child->map, e->start, false, &e)) !=
                 0)
                 return error;
             /* The sharers may map these anons writable: now that the copy
-             * shares them too, their writes must fault and promote. */
-            amap_protect(vm, e->amap, XVM_PROT_READ | XVM_PROT_EXEC);
+             * shares them too, their writes must fault and promote.  The
+             * parent alone is write-protected by the fork. */
+            if (shared)
+                amap_protect(vm, e->amap, XVM_PROT_READ | XVM_PROT_EXEC);
             return 0;
         }
         e->needs_copy = true;
@@ -233,7 +238,26 @@ int xvm_vmspace_fork(xvm_vmspace *parent, xvm_vmspace **out)
     if (parent == NULL || out == NULL)
         return EINVAL;
     struct vs_call c = { parent, fork_body, out };
-    return pagedaemon_retry(&parent->vm->objs->pd, vs_call_op, &c);
+    int error = pagedaemon_retry(&parent->vm->objs->pd, vs_call_op, &c);
+    if (error == 0)
+        parent->vm->st.forks++;
+    return error;
+}
+
+void vm_unmap_sharers(struct vm *vm, const struct amap *am, uint64_t slot)
+{
+    unsigned shift = vm->core->pgshift;
+    vm->st.sharer_scans++;
+    for (struct xvm_vmspace *vs = vm->spaces; vs; vs = vs->next) {
+        struct vm_map_entry *e;
+        map_foreach(&vs->map, e) {
+            uint64_t n = (e->end - e->start) >> shift;
+            if (e->amap == am && slot >= e->aoff && slot - e->aoff < n) {
+                uint64_t va = e->start + ((slot - e->aoff) << shift);
+                pmap_remove(vs->pmap, va, va + vm->core->pgsz);
+            }
+        }
+    }
 }
 
 void vmspace_unmap(struct xvm_vmspace *vs, uint64_t start, uint64_t end)
@@ -660,6 +684,9 @@ static void check_pte(void *arg, uint64_t va, uint64_t pte)
     if (want != PAGEH_NONE && want != pg)
         return (void)check_fail(k->ck, "va %#llx maps the wrong page",
                                 (unsigned long long)va);
+    if ((pte_prot(pte) & XVM_PROT_WRITE) && page_loaned(k->vm->ph, pg))
+        return (void)check_fail(k->ck, "va %#llx maps a loaned page writable",
+                                (unsigned long long)va);
 }
 
 /* A TLB entry grants write only where no copy shares the page. */
@@ -701,6 +728,7 @@ void vm_check(struct vm *vm, struct check *ck)
         pmap_visit(vs->pmap, check_pte, &k);
         check_tlb_writes(&k, vs);
     }
+
     hmap_fini(vm->core, &k.amaps);
     hmap_fini(vm->core, &k.anons);
     for (size_t i = 0; i < k.nseen; i++)
