@@ -424,6 +424,21 @@ EOF
 expect 0 "record into .gz" -- "$XIPVM" record -o "$T/true.trace.gz" -- $BB true
 [ "$(head -c 2 "$T/true.trace.gz" | od -An -tx1 | tr -d ' \n')" = 1f8b ] ||
     fail "record -o x.gz is not gzip"
+# Binary straight from the record: the same events as the text the same
+# logs import to.
+expect 0 "record into .xvt" -- "$XIPVM" record --keep-logs "$T/logs" \
+    -o "$T/true.xvt" -- $BB sh -c '/bin/busybox true; /bin/busybox true'
+[ "$(head -c 8 "$T/true.xvt" | od -An -tx1 | tr -d ' \n')" = 895856540d0a1a0a ] ||
+    fail "record -o x.xvt is not a binary trace"
+expect 0 "import-lackey the kept logs into .xvt" -- "$XIPVM" import-lackey \
+    -o "$T/imported.xvt" "$T/logs"
+cmp -s "$T/true.xvt" "$T/imported.xvt" || fail "record and import-lackey wrote different .xvt"
+expect 0 "import-lackey the kept logs as text" -- "$XIPVM" import-lackey "$T/logs"
+cp "$T/out" "$T/imported.trace"
+expect 0 "convert the recorded .xvt to text" -- "$XIPVM" convert "$T/true.xvt" "$T/true.txt"
+cmp -s "$T/true.txt" "$T/imported.trace" && ok "record -o x.xvt holds the events of the text import" ||
+    fail "the recorded .xvt and the text import differ"
+[ "$(grep -c '^fork ' "$T/imported.trace")" -ge 1 ] || fail "no fork in the recorded tree"
 expect 1 "record of a missing program" -- "$XIPVM" record -o "$T/none.trace" -- /nonexistent/prog
 [ ! -e "$T/none.trace" ] || fail "a failed record left a file"
 expect 2 "mkimage with a bad --bsize" -- "$XIPVM" mkimage "$T/root" "$T/x.img" --bsize 1000

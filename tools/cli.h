@@ -178,13 +178,21 @@ int world_open(const struct run_opts *o, int xip, struct world *w);
 void world_close(struct world *w);
 
 /* Output written whole or not at all (a temporary file renamed at the
- * end); .gz and .zst compress; "-" is standard output. */
+ * end); "-" is standard output. */
 struct output;
 FILE *output_open(const char *path, struct output **o, char *err,
                   size_t errlen);
 /* => 0 once the file is in place; -1 (message in err, nothing left). */
 int output_commit(struct output *o, char *err, size_t errlen);
 void output_abort(struct output *o);
+/* A trace written so, through a trace writer whose form the name picks
+ * (xvm_trace_writer_config_path: .xvt binary, .gz and .zst compressed
+ * text, else plain text; "-" plain text).  commit closes the writer. */
+xvm_trace_writer *trace_output_open(const char *path, struct output **o,
+                                    char *err, size_t errlen);
+int trace_output_commit(xvm_trace_writer *w, struct output *o, char *err,
+                        size_t errlen);
+void trace_output_abort(xvm_trace_writer *w, struct output *o);
 
 /* The pages of one file that the run used (xvm_file_pages). */
 struct file_pages {

@@ -46,8 +46,7 @@ static int convert_opt(const char *name, const char *v,
         else if (strcmp(v, "binary") == 0)
             cfg->format = XVM_TRACE_BINARY;
         else
-            return fprintf(stderr, "xipvm convert: --to: text or binary\n"),
-                   -1;
+            return fprintf(stderr, "xipvm convert: --to: text or binary\n"), -1;
     } else if (strcmp(name, "--compress") == 0) {
         *comp = true;
         if (strcmp(v, "none") == 0)

@@ -28,7 +28,7 @@ static const struct cli_opt import_opts[] = {
     { "--root", "DIR", NULL,
       "LOG_DIR: copy every file the run used into DIR at the same paths" },
     { "-o", "TRACE", "standard output",
-      "write the trace there (.gz and .zst compress)" },
+      "write the trace there (.xvt: binary; .gz and .zst compress)" },
     { NULL, NULL, NULL, NULL },
 };
 
@@ -57,8 +57,8 @@ static const struct cli_opt record_opts[] = {
     { "--keep-logs", "DIR", NULL,
       "keep lackey's per-process logs in DIR (for import-lackey)" },
     { "-o", "TRACE", NULL,
-      "write the trace there (- for standard output; .gz and .zst "
-      "compress); required" },
+      "write the trace there (- for standard output; .xvt: binary; .gz "
+      "and .zst compress); required" },
     { NULL, NULL, NULL, NULL },
 };
 
@@ -188,8 +188,9 @@ int cmd_import_lackey(int argc, char **argv)
             return 1;
         }
     }
-    FILE *f = output_open(o.out ? o.out : "-", &out, err, sizeof(err));
-    if (f == NULL) {
+    xvm_trace_writer *tw =
+        trace_output_open(o.out ? o.out : "-", &out, err, sizeof(err));
+    if (tw == NULL) {
         fprintf(stderr, "xipvm: %s\n", err);
         if (in && in != stdin)
             fclose(in);
@@ -197,16 +198,16 @@ int cmd_import_lackey(int argc, char **argv)
     }
     o.lk.exec_host_path = o.exec;
     int error =
-        dir ? lackey_import_dir(in_path, f, &o.lk, &st, err, sizeof(err))
-            : lackey_import(in, f, &o.lk, &st, err, sizeof(err));
+        dir ? lackey_import_dir_to(in_path, tw, &o.lk, &st, err, sizeof(err))
+            : lackey_import_to(in, tw, &o.lk, &st, err, sizeof(err));
     if (in && in != stdin)
         fclose(in);
     if (error) {
-        output_abort(out);
+        trace_output_abort(tw, out);
         fprintf(stderr, "xipvm: %s\n", err);
         return 1;
     }
-    if (output_commit(out, err, sizeof(err)) != 0) {
+    if (trace_output_commit(tw, out, err, sizeof(err)) != 0) {
         fprintf(stderr, "xipvm: %s\n", err);
         return 1;
     }
@@ -232,30 +233,31 @@ int cmd_record(int argc, char **argv)
         cli_usage(stderr, &record_cmd);
         return 2;
     }
-    FILE *f = output_open(o.out, &out, err, sizeof(err));
-    if (f == NULL) {
+    xvm_trace_writer *tw = trace_output_open(o.out, &out, err, sizeof(err));
+    if (tw == NULL) {
         fprintf(stderr, "xipvm: %s\n", err);
         return 1;
     }
+    o.lk.trace_on_stdout = strcmp(o.out, "-") == 0;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     for (int k = 0; k < 3; k++)
         sigaction(sigs[k], &sa, &old[k]);
     o.lk.stop = &stop;
-    int error = lackey_record((const char *const *)argv + i, f, &o.lk, &st,
-                              &status, err, sizeof(err));
+    int error = lackey_record_to((const char *const *)argv + i, tw, &o.lk, &st,
+                                 &status, err, sizeof(err));
     for (int k = 0; k < 3; k++)
         sigaction(sigs[k], &old[k], NULL);
     if (error == 0 && stop)
         error = EINTR, snprintf(err, sizeof(err), "interrupted");
     if (error) {
-        output_abort(out);
+        trace_output_abort(tw, out);
         fprintf(stderr, "xipvm: %s%s\n", err,
                 error == EINTR ? ": no trace written" : "");
         return error == EINTR ? 130 : 1;
     }
-    if (output_commit(out, err, sizeof(err)) != 0) {
+    if (trace_output_commit(tw, out, err, sizeof(err)) != 0) {
         fprintf(stderr, "xipvm: %s\n", err);
         return 1;
     }

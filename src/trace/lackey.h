@@ -23,6 +23,7 @@
 #include <stdio.h>
 
 #include "util.h"
+#include "xipvm_trace.h"
 
 /* Largest access size accepted on a lackey line (real ones are < 1 KiB). */
 #define LACKEY_MAX_SIZE 65536u
@@ -54,6 +55,9 @@ struct lackey_opts {
     /* record: keep the per-process logs in this new directory; NULL: a
      * temporary one, removed */
     const char *keep_logs;
+    /* record: the trace goes to standard output, so the program's output
+     * goes to standard error (lackey_record sets it from its FILE) */
+    int trace_on_stdout;
 };
 
 struct lackey_stats {
@@ -98,6 +102,12 @@ struct lackey_stats {
  */
 int lackey_import(FILE *in, FILE *out, const struct lackey_opts *o,
                   struct lackey_stats *st, char *err, size_t errlen);
+/* The same into a trace writer (text or binary, plain or compressed, as
+ * it was made); the caller closes it.  lackey_import is this with a plain
+ * text writer on out; so are lackey_import_dir and lackey_record. */
+int lackey_import_to(FILE *in, xvm_trace_writer *out,
+                     const struct lackey_opts *o, struct lackey_stats *st,
+                     char *err, size_t errlen);
 
 /*
  * Import the per-process logs of one run (lackey_collect's directory:
@@ -112,6 +122,9 @@ int lackey_import(FILE *in, FILE *out, const struct lackey_opts *o,
  */
 int lackey_import_dir(const char *dir, FILE *out, const struct lackey_opts *o,
                       struct lackey_stats *st, char *err, size_t errlen);
+int lackey_import_dir_to(const char *dir, xvm_trace_writer *out,
+                         const struct lackey_opts *o, struct lackey_stats *st,
+                         char *err, size_t errlen);
 
 /*
  * Run `valgrind --tool=lackey --trace-mem=yes --trace-syscalls=yes
@@ -135,6 +148,9 @@ int lackey_collect(const char *const *argv, const char *dir,
 int lackey_record(const char *const *argv, FILE *out,
                   const struct lackey_opts *o, struct lackey_stats *st,
                   int *child_status, char *err, size_t errlen);
+int lackey_record_to(const char *const *argv, xvm_trace_writer *out,
+                     const struct lackey_opts *o, struct lackey_stats *st,
+                     int *child_status, char *err, size_t errlen);
 
 /* The files a trace names, mirrored into a root directory (root.c):
  * path's directories, symbolic links (and their targets) and the file. */

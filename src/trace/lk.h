@@ -10,24 +10,18 @@
 #include "util.h"
 #include "xipvm_trace.h"
 
-/* ---------- lkwriter.c: trace lines, each through xvm_trace_format_event */
-
-#define TW_BUF      (1u << 20)
-#define TW_LINE_MAX 65000u /* readers take lines up to 64 KiB */
+/* ---------- lkwriter.c: events into a trace writer, counted ---------- */
 
 struct twriter {
-    FILE *out;
+    xvm_trace_writer *out; /* text or binary, as the caller made it */
     struct trace_err *e;
     struct lackey_stats *st;
-    size_t n;
-    char buf[TW_BUF];
 };
 
-void tw_init(struct twriter *w, FILE *out, struct lackey_stats *st,
+void tw_init(struct twriter *w, xvm_trace_writer *out, struct lackey_stats *st,
              struct trace_err *e);
-int tw_header(struct twriter *w);
+/* => 0, or an error (in e): E2BIG for a line readers would refuse. */
 int tw_event(struct twriter *w, const struct xvm_trace_event *ev);
-int tw_flush(struct twriter *w);
 
 /* ---------- lklog.c: one log, as items ---------- */
 

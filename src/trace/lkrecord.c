@@ -289,9 +289,9 @@ int lackey_collect(const char *const *argv, const char *dir,
     return r;
 }
 
-int lackey_record(const char *const *argv, FILE *out,
-                  const struct lackey_opts *o, struct lackey_stats *st,
-                  int *child_status, char *err, size_t errlen)
+int lackey_record_to(const char *const *argv, xvm_trace_writer *out,
+                     const struct lackey_opts *o, struct lackey_stats *st,
+                     int *child_status, char *err, size_t errlen)
 {
     struct lackey_stats local;
     struct lackey_opts io;
@@ -319,12 +319,12 @@ int lackey_record(const char *const *argv, FILE *out,
         if ((dir = mkdtemp(tmpl)) == NULL)
             return trace_fail(&e, errno, "%s: %s", tmpl, strerror(errno));
     }
-    r = collect(argv, dir, o, fileno(out) == 1, child_status, &e);
+    r = collect(argv, dir, o, o->trace_on_stdout, child_status, &e);
     if (r == 0) {
         io = *o;
         if (io.cwd == NULL)
             io.cwd = cwd;
-        r = lackey_import_dir(dir, out, &io, st, err, errlen);
+        r = lackey_import_dir_to(dir, out, &io, st, err, errlen);
     }
     if (o->keep_logs == NULL || (r != 0 && e.code != 0))
         remove_dir(dir);

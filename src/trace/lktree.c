@@ -410,7 +410,7 @@ static int run(struct tree *t, struct lkproc *p, int fresh)
 
 /* ---------- the import ---------- */
 
-static int tree_init(struct tree *t, struct twriter *w, FILE *out,
+static int tree_init(struct tree *t, struct twriter *w, xvm_trace_writer *out,
                      const struct lackey_opts *o, struct lackey_stats *st,
                      struct trace_err *e)
 {
@@ -475,17 +475,9 @@ static int fill_root(struct tree *t)
     return 0;
 }
 
-static int finish(struct tree *t, struct twriter *w, FILE *out)
-{
-    int r = tw_flush(w);
-    if (r == 0 && fflush(out) != 0)
-        r = trace_fail(t->im.e, errno ? errno : EIO, "writing the trace: %s",
-                       strerror(errno ? errno : EIO));
-    return r ? r : fill_root(t);
-}
-
-int lackey_import(FILE *in, FILE *out, const struct lackey_opts *o,
-                  struct lackey_stats *st, char *err, size_t errlen)
+int lackey_import_to(FILE *in, xvm_trace_writer *out,
+                     const struct lackey_opts *o, struct lackey_stats *st,
+                     char *err, size_t errlen)
 {
     struct lackey_stats local;
     struct trace_err e;
@@ -506,9 +498,7 @@ int lackey_import(FILE *in, FILE *out, const struct lackey_opts *o,
         return trace_fail(&e, ENOMEM, "out of memory");
     tree_init(&t, w, out, o, st, &e);
     t.im.single = 1;
-    if ((r = new_root(&t, &p)) == 0)
-        r = tw_header(w);
-    if (r == 0) {
+    if ((r = new_root(&t, &p)) == 0) {
         struct xvm_trace_event ev;
         xvm_trace_event_reset(&ev);
         ev.op = XVM_T_SPAWN;
@@ -536,14 +526,15 @@ int lackey_import(FILE *in, FILE *out, const struct lackey_opts *o,
     if (r == 0)
         r = run(&t, p, 0);
     if (r == 0)
-        r = finish(&t, w, out);
+        r = fill_root(&t);
     tree_fini(&t);
     free(w);
     return r;
 }
 
-int lackey_import_dir(const char *dir, FILE *out, const struct lackey_opts *o,
-                      struct lackey_stats *st, char *err, size_t errlen)
+int lackey_import_dir_to(const char *dir, xvm_trace_writer *out,
+                         const struct lackey_opts *o, struct lackey_stats *st,
+                         char *err, size_t errlen)
 {
     struct lackey_stats local;
     struct trace_err e;
@@ -569,7 +560,6 @@ int lackey_import_dir(const char *dir, FILE *out, const struct lackey_opts *o,
     if (r == 0 && (r = new_root(&t, &root)) == 0) {
         root->hpid = t.segs[0].pid;
         t.segs[0].used = 1;
-        r = tw_header(w);
     }
     if (r == 0)
         r = start_image(&t, root, &t.segs[0], NULL, 0, 0);
@@ -585,7 +575,7 @@ int lackey_import_dir(const char *dir, FILE *out, const struct lackey_opts *o,
                            "%s: a log no process of the run led to (pid %u)",
                            t.segs[i].file, (unsigned)t.segs[i].pid);
     if (r == 0)
-        r = finish(&t, w, out);
+        r = fill_root(&t);
     tree_fini(&t);
     free(w);
     return r;

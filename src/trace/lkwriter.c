@@ -1,58 +1,126 @@
-/* lkwriter.c - the importer's trace lines, each through xvm_trace_format_event, buffered. */
+/*
+ * lkwriter.c - the importer's events into a trace writer
+ * (xvm_trace_writer: text or binary, plain or compressed, as configured),
+ * with the importer's messages; and the text-to-a-FILE form of the
+ * importer's entry points.
+ */
 #include "lk.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
-void tw_init(struct twriter *w, FILE *out, struct lackey_stats *st,
+void tw_init(struct twriter *w, xvm_trace_writer *out, struct lackey_stats *st,
              struct trace_err *e)
 {
     w->out = out;
     w->st = st;
     w->e = e;
-    w->n = 0;
 }
 
-int tw_flush(struct twriter *w)
-{
-    if (w->n > 0 && fwrite(w->buf, 1, w->n, w->out) != w->n)
-        return trace_fail(w->e, errno ? errno : EIO, "writing the trace: %s",
-                          strerror(errno ? errno : EIO));
-    w->n = 0;
-    return 0;
-}
-
-int tw_header(struct twriter *w)
-{
-    static const char head[] = XVM_TRACE_HEADER "\n";
-    int r;
-    if (w->n + sizeof(head) > TW_BUF && (r = tw_flush(w)) != 0)
-        return r;
-    memcpy(w->buf + w->n, head, sizeof(head) - 1);
-    w->n += sizeof(head) - 1;
-    return 0;
-}
-
-/* Every line goes through the trace formatter, straight into the buffer. */
 int tw_event(struct twriter *w, const struct xvm_trace_event *ev)
 {
-    int n, r;
-
-    if (w->n + TW_LINE_MAX + 1 > TW_BUF && (r = tw_flush(w)) != 0)
-        return r;
-    n = xvm_trace_format_event(ev, w->buf + w->n, TW_LINE_MAX + 1);
-    if (n == -ENOSPC)
+    int r = xvm_trace_write(w->out, ev);
+    if (r == 0) {
+        w->st->events++;
+        return 0;
+    }
+    if (r != EINVAL)
+        return trace_fail(w->e, r, "writing the trace: %s", strerror(r));
+    /* Why: its line would be too long, or no trace can hold it. */
+    char *line = malloc(XVM_TRACE_MAX_LINE + 1);
+    int n = line ? xvm_trace_format_event(ev, line, XVM_TRACE_MAX_LINE + 1)
+                 : -ENOMEM;
+    free(line);
+    if (n == -ENOMEM)
+        return trace_fail(w->e, ENOMEM, "out of memory");
+    if (n == -ENOSPC || n >= 0)
         return trace_fail(w->e, E2BIG,
-                          "a %s line longer than %u bytes: readers would "
+                          "a %s line of %u bytes or more: readers would "
                           "refuse it",
-                          ev->op == XVM_T_MMAP ? "mmap" : "spawn or exec",
-                          TW_LINE_MAX);
-    if (n < 0)
-        return trace_fail(
-            w->e, EINVAL, "cannot write a trace line (op %d): %s", (int)ev->op,
-            ev->argc > XVM_TRACE_MAX_ARGS ? "more than 256 arguments"
-                                          : "the event is malformed");
-    w->n += (size_t)n;
-    w->st->events++;
+                          ev->op == XVM_T_MMAP    ? "mmap"
+                          : ev->op == XVM_T_PREAD ? "pread"
+                                                  : "spawn or exec",
+                          (unsigned)XVM_TRACE_MAX_LINE);
+    return trace_fail(w->e, EINVAL, "cannot write a trace line (op %d): %s",
+                      (int)ev->op,
+                      ev->argc > XVM_TRACE_MAX_ARGS ? "more than 256 arguments"
+                                                    : "the event is malformed");
+}
+
+/* ---------- the entry points on a FILE: plain text ---------- */
+
+static int file_sink(void *ctx, const void *buf, size_t len)
+{
+    return fwrite(buf, 1, len, ctx) == len ? 0 : errno ? errno : EIO;
+}
+
+/* A plain text writer on out. */
+static int file_writer(FILE *out, xvm_trace_writer **w, struct trace_err *e)
+{
+    struct xvm_trace_writer_config cfg;
+    xvm_trace_writer_config_init(&cfg);
+    cfg.format = XVM_TRACE_TEXT;
+    cfg.compression = XVM_TRACE_PLAIN;
+    int r = out ? xvm_trace_writer_create(&cfg, file_sink, out, w) : EINVAL;
+    if (r)
+        return trace_fail(e, r, "%s",
+                          r == EINVAL ? "lackey: NULL output" : strerror(r));
     return 0;
+}
+
+/* Closes w (its last bytes out) and flushes out; r: the import's. */
+static int file_done(xvm_trace_writer *w, FILE *out, int r, struct trace_err *e)
+{
+    int c = xvm_trace_writer_close(w);
+    if (c == 0 && fflush(out) != 0)
+        c = errno ? errno : EIO;
+    if (r == 0 && c != 0)
+        r = trace_fail(e, c, "writing the trace: %s", strerror(c));
+    return r;
+}
+
+int lackey_import(FILE *in, FILE *out, const struct lackey_opts *o,
+                  struct lackey_stats *st, char *err, size_t errlen)
+{
+    struct trace_err e;
+    xvm_trace_writer *w;
+    trace_err_init(&e, err, errlen);
+    int r = file_writer(out, &w, &e);
+    if (r)
+        return r;
+    return file_done(w, out, lackey_import_to(in, w, o, st, err, errlen), &e);
+}
+
+int lackey_import_dir(const char *dir, FILE *out, const struct lackey_opts *o,
+                      struct lackey_stats *st, char *err, size_t errlen)
+{
+    struct trace_err e;
+    xvm_trace_writer *w;
+    trace_err_init(&e, err, errlen);
+    int r = file_writer(out, &w, &e);
+    if (r)
+        return r;
+    return file_done(w, out, lackey_import_dir_to(dir, w, o, st, err, errlen),
+                     &e);
+}
+
+int lackey_record(const char *const *argv, FILE *out,
+                  const struct lackey_opts *o, struct lackey_stats *st,
+                  int *child_status, char *err, size_t errlen)
+{
+    struct trace_err e;
+    struct lackey_opts io;
+    xvm_trace_writer *w;
+    trace_err_init(&e, err, errlen);
+    if (o == NULL)
+        return trace_fail(&e, EINVAL, "lackey_record: no options");
+    int r = file_writer(out, &w, &e);
+    if (r)
+        return r;
+    io = *o;
+    io.trace_on_stdout = fileno(out) == 1;
+    return file_done(
+        w, out, lackey_record_to(argv, w, &io, st, child_status, err, errlen),
+        &e);
 }

@@ -41,7 +41,7 @@ static inline void trace_event_clear(struct xvm_trace_event *ev)
 /* What a libxipvm built without zlib and zstd (-Dcompression=false, a
  * subproject's default) says of a compressed trace (ENOTSUP). */
 #define NO_COMPRESSION                                                         \
-    "a compressed trace, and this libxipvm was built without zlib and "       \
+    "a compressed trace, and this libxipvm was built without zlib and "        \
     "zstd (-Dcompression=false)"
 
 /* xvm_trace_parse_text for a trace of the given version (1 or 2). */

@@ -22,10 +22,10 @@ struct xvm_object;
 struct vm_map_entry {
     uint64_t start, end;
     uint8_t prot, maxprot, inherit, advice;
-    bool cow;                         /* private: copy on write */
-    bool text;        /* was ever executable: its copies are writes to text */
-    bool needs_copy;                  /* amap must be copied before a write */
-    uint32_t wired;                   /* mlock count */
+    bool cow;        /* private: copy on write */
+    bool text;       /* was ever executable: its copies are writes to text */
+    bool needs_copy; /* amap must be copied before a write */
+    uint32_t wired;  /* mlock count */
     struct xvm_object *obj;           /* NULL: anonymous zero-fill */
     uint64_t offset;                  /* object offset of start */
     struct amap *amap;                /* private pages, or NULL */
