@@ -62,7 +62,9 @@ expect 1 "copy mode exits 1 on the mismatch too" -- $RUN --copy "$T/bad.trace"
 KEYS="mode machine events mismatches ram_used_peak pages_peak ram_peak
 ram_peak_total vm_page_metadata_bytes faults cow_promotions zero_fills
 device_maps fallback_pages flash_bytes_read flash_block_bytes_read
-flash_xip_bytes_read pv_entries_peak tlb_hits tlb_misses marks timeline"
+flash_xip_bytes_read pv_entries_peak soft_tlb_hits soft_tlb_misses tlb_misses
+cycles time_ns i1_refs i1_misses d1_refs d1_misses ll_misses stall_ns_flash
+stall_ns_ram marks timeline"
 
 # check_json FILE MODE: one object with every key, the mode, no mismatch
 check_json() {

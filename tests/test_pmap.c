@@ -161,8 +161,8 @@ static void test_tlb_hits_misses_and_coherence(void **state)
     for (int i = 0; i < 100; i++)
         assert_int_equal(tm_rd8(vs, a + (uint64_t)i), i == 0 ? 1 : 0);
     struct xvm_stats s1 = tm_stats(m);
-    assert_int_equal(s1.tlb_hits - s0.tlb_hits, 100);
-    assert_int_equal(s1.tlb_misses, s0.tlb_misses);
+    assert_int_equal(s1.soft_tlb_hits - s0.soft_tlb_hits, 100);
+    assert_int_equal(s1.soft_tlb_misses, s0.soft_tlb_misses);
     /* mprotect must drop the cached write permission at once. */
     assert_int_equal(xvm_mprotect(vs, a, PG, XVM_PROT_READ), 0);
     uint8_t v = 9;

@@ -23,15 +23,26 @@ struct run_opts {
     bool json;
     const char *svg;
     const char *trace;
+    /* The CPU model (doc/time-model.md): --cpu NAME|FILE, cachegrind's
+     * --I1= --D1= --LL=, --no-cache, --superpages / --no-superpages. */
+    const char *cpu;     /* NULL: the built-in named like machine */
+    const char *geom[3]; /* I1, D1, LL values, or NULL */
+    bool no_cache;
+    int superpages; /* -1: the profile's choice */
 };
 
 /* => 0 and *v for sizes like 64M, 1G, 4096, 0x1000; else -1. */
 int parse_size(const char *s, uint64_t *v);
 int parse_uint(const char *s, uint64_t max, uint64_t *v);
 /* Parses --image, --xip/--copy, --machine, --ram, --fault-ahead,
- * --readahead, --json, --svg and one positional TRACE.
+ * --readahead, --json, --svg, the CPU options and one positional TRACE.
  * => 0, or prints the problem and returns 2. */
 int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace);
+/* The CPU profile the options name (--cpu, then the cache, --no-cache
+ * and super page options over it), checked.  => 0 and *out (the caller
+ * destroys it), or prints the problem (naming the option or the file's
+ * key) and returns 2 (bad input) or 1 (I/O, memory). */
+int cpu_profile_of(const struct run_opts *o, xvm_cpu_profile **out);
 
 /* A machine with the image on flash, mounted. */
 struct world {
@@ -81,5 +92,6 @@ int write_svg(const char *path, const struct run_result *xip,
 int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_fsinfo(int argc, char **argv);
+int cmd_profiles(int argc, char **argv);
 
 #endif

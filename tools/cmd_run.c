@@ -6,16 +6,23 @@
 
 #include "cli.h"
 
+#define CPU_USAGE                                                              \
+    "                 [--cpu NAME|FILE] [--I1=SIZE,ASSOC,LINE] [--D1=...] "    \
+    "[--LL=...]\n"                                                             \
+    "                 [--no-cache] [--superpages|--no-superpages]\n"
+
 static const char run_usage[] =
     "usage: xipvm run --image IMG [--xip|--copy] [--machine sgimips|amd64]\n"
     "                 [--ram SIZE] [--fault-ahead N] [--readahead N] [--json] "
-    "TRACE\n"
-    "the figures it prints are defined in doc/figures.md\n";
+    "TRACE\n" CPU_USAGE
+    "the figures it prints are defined in doc/figures.md; the CPU model\n"
+    "and its profiles (xipvm profiles) in doc/time-model.md\n";
 static const char compare_usage[] =
     "usage: xipvm compare --image IMG [--machine sgimips|amd64] [--ram SIZE]\n"
     "                 [--fault-ahead N] [--readahead N] [--json] [--svg FILE] "
-    "TRACE\n"
-    "the figures it prints are defined in doc/figures.md\n";
+    "TRACE\n" CPU_USAGE
+    "the figures it prints are defined in doc/figures.md; the CPU model\n"
+    "and its profiles (xipvm profiles) in doc/time-model.md\n";
 
 static double kib(uint64_t bytes)
 {
@@ -49,10 +56,28 @@ static void print_summary(const struct run_opts *o, int xip,
            (unsigned long long)st->fallback_pages);
     printf("  flash read        %10.0f KiB  (%.3f ms simulated)\n",
            kib(st->flash_bytes_read), st->flash_ns / 1e6);
-    printf("  PV entries peak   %10llu      TLB hits %llu, misses %llu\n",
+    printf("  PV entries peak   %10llu      software TLB hits %llu, misses "
+           "%llu\n",
            (unsigned long long)st->pv_entries_peak,
-           (unsigned long long)st->tlb_hits,
-           (unsigned long long)st->tlb_misses);
+           (unsigned long long)st->soft_tlb_hits,
+           (unsigned long long)st->soft_tlb_misses);
+    printf("  time              %10.3f ms   (%.2f M cycles, CPU %s)\n"
+           "    execution %.3f, stalls on RAM %.3f, on flash %.3f, TLB %.3f, "
+           "kernel %.3f ms\n",
+           st->time_ns / 1e6, st->cycles / 1e6, o->cpu ? o->cpu : o->machine,
+           st->time_ns_exec / 1e6, st->stall_ns_ram / 1e6,
+           st->stall_ns_flash / 1e6, st->time_ns_tlb / 1e6,
+           st->time_ns_kernel / 1e6);
+    printf("  caches            I1 %llu misses of %llu, D1 %llu of %llu, LL "
+           "%llu\n",
+           (unsigned long long)st->i1_misses, (unsigned long long)st->i1_refs,
+           (unsigned long long)st->d1_misses, (unsigned long long)st->d1_refs,
+           (unsigned long long)st->ll_misses);
+    printf("  TLB (modelled)    %10llu misses, %llu refills or walks; %llu "
+           "super pages\n",
+           (unsigned long long)st->tlb_misses,
+           (unsigned long long)st->tlb_refills,
+           (unsigned long long)st->superpages);
 }
 
 int cmd_run(int argc, char **argv)
@@ -88,12 +113,21 @@ static void row(const char *name, uint64_t x, uint64_t c, int64_t saved)
            (double)saved / 1024.0, c ? 100.0 * (double)saved / (double)c : 0.0);
 }
 
+static void trow(const char *name, uint64_t x, uint64_t c)
+{
+    printf("  %-22s %12.3f %12.3f\n", name, x / 1e6, c / 1e6);
+}
+
 static void print_compare(const struct run_result *x,
                           const struct run_result *c)
 {
     const struct xvm_report *rx = &x->rep, *rc = &c->rep;
     struct xvm_savings sv;
     xvm_report_savings(rx, rc, &sv);
+    printf("XIP saves %.0f KiB of RAM at peak (%.1f%%) and takes %.3fx the "
+           "time of copy mode\n(%.3f ms against %.3f ms).\n\n",
+           (double)sv.ram_peak_total / 1024.0, sv.ram_peak_total_percent,
+           sv.slowdown, rx->st.time_ns / 1e6, rc->st.time_ns / 1e6);
     printf("RAM at peak, KiB        %12s %12s %12s %8s\n", "xip", "copy",
            "saved", "");
     for (int k = 0; k < XVM_RAM_KINDS; k++)
@@ -122,6 +156,26 @@ static void print_compare(const struct run_result *x,
            kib(rx->st.flash_bytes_read), kib(rc->st.flash_bytes_read));
     printf("  %-22s %12.3f %12.3f\n", "flash time, ms", rx->st.flash_ns / 1e6,
            rc->st.flash_ns / 1e6);
+    printf("\n%-24s %12s %12s\n", "time, ms", "xip", "copy");
+    trow("total", rx->st.time_ns, rc->st.time_ns);
+    trow("execution", rx->st.time_ns_exec, rc->st.time_ns_exec);
+    trow("stalls on RAM", rx->st.stall_ns_ram, rc->st.stall_ns_ram);
+    trow("stalls on flash", rx->st.stall_ns_flash, rc->st.stall_ns_flash);
+    trow("TLB refills", rx->st.time_ns_tlb, rc->st.time_ns_tlb);
+    trow("kernel (faults, I/O)", rx->st.time_ns_kernel, rc->st.time_ns_kernel);
+    printf("  %-22s %12.3f %12s\n", "slowdown (xip / copy)", sv.slowdown, "");
+    printf("  %-22s %12llu %12llu\n", "I1 misses",
+           (unsigned long long)rx->st.i1_misses,
+           (unsigned long long)rc->st.i1_misses);
+    printf("  %-22s %12llu %12llu\n", "D1 misses",
+           (unsigned long long)rx->st.d1_misses,
+           (unsigned long long)rc->st.d1_misses);
+    printf("  %-22s %12llu %12llu\n", "LL misses",
+           (unsigned long long)rx->st.ll_misses,
+           (unsigned long long)rc->st.ll_misses);
+    printf("  %-22s %12llu %12llu\n", "TLB misses (modelled)",
+           (unsigned long long)rx->st.tlb_misses,
+           (unsigned long long)rc->st.tlb_misses);
     printf("  %-22s %12llu %12llu\n", "PV entries, peak",
            (unsigned long long)rx->st.pv_entries_peak,
            (unsigned long long)rc->st.pv_entries_peak);
@@ -151,8 +205,9 @@ static void print_compare_json(const struct run_opts *o,
                xvm_ram_kind_name((enum xvm_ram_kind)k),
                (long long)sv.ram_peak[k]);
     printf("},\n  \"ram_peak_total\": %lld,\n  \"ram_peak_total_percent\": "
-           "%.2f\n}\n}\n",
-           (long long)sv.ram_peak_total, sv.ram_peak_total_percent);
+           "%.2f\n},\n\"slowdown\": %.4f\n}\n",
+           (long long)sv.ram_peak_total, sv.ram_peak_total_percent,
+           sv.slowdown);
 }
 
 int cmd_compare(int argc, char **argv)

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -71,6 +72,112 @@ static const char *value(int argc, char **argv, int *i)
     return argv[++*i];
 }
 
+/*
+ * The CPU model's options, in one block: --cpu NAME|FILE, --I1=G, --D1=G,
+ * --LL=G (cachegrind's SIZE,ASSOC,LINE), --no-cache, --superpages and
+ * --no-superpages.  => 0 when argv[*i] was one, 1 when not, 2 on error.
+ */
+static int cpu_option(int argc, char **argv, int *i, struct run_opts *o)
+{
+    static const char *const geo[3] = { "--I1=", "--D1=", "--LL=" };
+    const char *a = argv[*i];
+    for (int k = 0; k < 3; k++)
+        if (strncmp(a, geo[k], 5) == 0) {
+            o->geom[k] = a + 5;
+            return 0;
+        }
+    if (strcmp(a, "--cpu") == 0) {
+        if ((o->cpu = value(argc, argv, i)) == NULL)
+            return 2;
+    } else if (strcmp(a, "--no-cache") == 0) {
+        o->no_cache = true;
+    } else if (strcmp(a, "--superpages") == 0) {
+        o->superpages = 1;
+    } else if (strcmp(a, "--no-superpages") == 0) {
+        o->superpages = 0;
+    } else {
+        return 1;
+    }
+    return 0;
+}
+
+/* A profile file, whole; NULL (with a message) when it cannot be read. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    size_t n = 0, cap = 1 << 16;
+    if (f == NULL || (buf = malloc(cap + 1)) == NULL) {
+        fprintf(stderr, "xipvm: --cpu %s: %s\n", path,
+                f ? "out of memory" : strerror(errno));
+        if (f)
+            fclose(f);
+        return NULL;
+    }
+    n = fread(buf, 1, cap + 1, f);
+    int bad = ferror(f) || n > cap || memchr(buf, '\0', n) != NULL;
+    fclose(f);
+    if (bad) {
+        fprintf(stderr,
+                "xipvm: --cpu %s: not a profile (unreadable, binary or "
+                "above 64 KiB)\n",
+                path);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+int cpu_profile_of(const struct run_opts *o, xvm_cpu_profile **out)
+{
+    static const char *const key[3] = { "I1", "D1", "LL" };
+    char err[400];
+    xvm_cpu_profile *p = NULL;
+    const char *name = o->cpu ? o->cpu : o->machine;
+    int rc = 2;
+    /* A built-in's name, unless a file of that name is in the way. */
+    bool builtin = xvm_cpu_builtin_text(name) != NULL &&
+                   (o->cpu == NULL || access(name, F_OK) != 0);
+    if (xvm_cpu_profile_create(builtin ? name : NULL, &p) != 0) {
+        fprintf(stderr, "xipvm: out of memory\n");
+        return 1;
+    }
+    if (!builtin) {
+        char *text = slurp(name);
+        if (text == NULL) {
+            xvm_cpu_profile_destroy(p);
+            return 2;
+        }
+        int e = xvm_cpu_profile_parse(p, text, name, err, sizeof(err));
+        free(text);
+        if (e) {
+            fprintf(stderr, "xipvm: --cpu %s\n", err);
+            goto out;
+        }
+    }
+    for (int k = 0; k < 3; k++)
+        if (o->geom[k] &&
+            xvm_cpu_profile_set(p, key[k], o->geom[k], err, sizeof(err))) {
+            fprintf(stderr, "xipvm: --%s\n", err);
+            goto out;
+        }
+    if (o->no_cache)
+        (void)xvm_cpu_profile_set(p, "caches", "off", NULL, 0);
+    if (o->superpages >= 0)
+        (void)xvm_cpu_profile_set(p, "superpages", o->superpages ? "on" : "off",
+                                  NULL, 0);
+    if (xvm_cpu_profile_check(p, err, sizeof(err)) != 0) {
+        fprintf(stderr, "xipvm: --cpu %s: %s\n", name, err);
+        goto out;
+    }
+    *out = p;
+    return 0;
+out:
+    xvm_cpu_profile_destroy(p);
+    return rc;
+}
+
 int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
 {
     memset(o, 0, sizeof(*o));
@@ -79,9 +186,15 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
     o->xip = 1;
     o->fault_ahead = -1;
     o->readahead = -1;
+    o->superpages = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         uint64_t n;
+        int cpu = cpu_option(argc, argv, &i, o);
+        if (cpu == 2)
+            return 2;
+        if (cpu == 0)
+            continue;
         if (strcmp(a, "--xip") == 0) {
             o->xip = 1;
             o->mode_given = true;
@@ -135,6 +248,11 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
         fprintf(stderr, "xipvm: --image IMAGE is required\n");
         return 2;
     }
+    xvm_cpu_profile *p;
+    int rc = cpu_profile_of(o, &p);
+    if (rc)
+        return rc;
+    xvm_cpu_profile_destroy(p);
     if (want_trace && o->trace == NULL) {
         fprintf(stderr,
                 "xipvm: a TRACE file (or - for standard input) is required\n");

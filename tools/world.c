@@ -18,7 +18,13 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
     cfg.ram_bytes = o->ram;
     if (o->fault_ahead >= 0)
         xvm_config_fault_ahead(&cfg, (unsigned)o->fault_ahead);
-    if ((error = xvm_machine_create(&cfg, &w->m)) != 0) {
+    xvm_cpu_profile *cpu;
+    if (cpu_profile_of(o, &cpu) != 0)
+        return 1;
+    cfg.cpu = cpu;
+    error = xvm_machine_create(&cfg, &w->m);
+    xvm_cpu_profile_destroy(cpu);
+    if (error != 0) {
         fprintf(stderr, "xipvm: machine %s with %llu bytes of RAM: %s\n",
                 o->machine, (unsigned long long)o->ram,
                 error == EINVAL

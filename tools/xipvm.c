@@ -17,8 +17,10 @@ static const struct {
 } commands[] = {
     { "run", cmd_run, "replay a trace on an image, XIP or copy mode" },
     { "compare", cmd_compare,
-      "replay a trace in both modes: RAM saved by XIP" },
+      "replay a trace in both modes: RAM saved and time lost by XIP" },
     { "fsinfo", cmd_fsinfo, "how each file of an image maps under XIP" },
+    { "profiles", cmd_profiles,
+      "the built-in CPU profiles (caches, TLB, latencies)" },
     { "record", cmd_record, "record a program's trace with valgrind lackey" },
     { "import-lackey", cmd_import_lackey, "convert a lackey log into a trace" },
     { "synth", cmd_synth, "write a synthetic trace (same seed, same trace)" },

@@ -196,19 +196,19 @@ static void level_init(struct cache_level *l, const struct cache_geom *g,
     l->tags = (uint64_t *)(void *)*mem;
     l->stamp = l->tags + lines;
     l->mru = (uint32_t *)(void *)(l->stamp + lines);
-    memset(l->tags, 0xff, lines * sizeof *l->tags); /* CACHE_EMPTY */
-    memset(l->stamp, 0, lines * sizeof *l->stamp);
-    memset(l->mru, 0, sets * sizeof *l->mru);
+    (void)sets; /* the allocator zeroed everything: empty, never used */
     *mem += level_bytes(g);
     l->assoc = g->assoc;
     l->line_bits = log2u(g->line);
     l->set_mask = sets - 1;
 }
 
+/* Zeroed: a large calloc is fresh pages, touched only when used, so a
+ * large LL costs nothing until the lines fill. */
 static void *default_alloc(void *ctx, size_t n)
 {
     (void)ctx;
-    return malloc(n);
+    return calloc(1, n);
 }
 
 static void default_free(void *ctx, void *p)
@@ -261,7 +261,7 @@ static bool ll_mark_dirty(struct cache_level *ll, uint64_t b)
 {
     uint64_t *set = ll->tags + (b & ll->set_mask) * ll->assoc;
     for (uint32_t i = 0; i < ll->assoc; i++) {
-        if (set[i] >> 1 == b) {
+        if (set[i] >> 1 == b + 1) {
             set[i] |= 1;
             return true;
         }
@@ -305,7 +305,7 @@ static bool set_ref(struct cache *c, struct cache_level *l, uint64_t b,
     uint64_t *stamp = l->stamp + set * l->assoc;
     uint32_t w = l->assoc;
     for (uint32_t i = 0; i < l->assoc; i++)
-        w = tags[i] >> 1 == b ? i : w;
+        w = tags[i] >> 1 == b + 1 ? i : w;
     if (w < l->assoc) {
         tags[w] |= (uint64_t)dirty;
         stamp[w] = ++l->clock;
@@ -316,11 +316,11 @@ static bool set_ref(struct cache *c, struct cache_level *l, uint64_t b,
     for (uint32_t i = 1; i < l->assoc; i++)
         v = stamp[i] < stamp[v] ? i : v;
     uint64_t victim = tags[v];
-    tags[v] = b << 1 | (uint64_t)dirty;
+    tags[v] = (b + 1) << 1 | (uint64_t)dirty;
     stamp[v] = ++l->clock;
     l->mru[set] = v;
     if (victim != CACHE_EMPTY && (victim & 1))
-        write_back(c, l, victim >> 1, wbs);
+        write_back(c, l, (victim >> 1) - 1, wbs);
     return true;
 }
 
@@ -380,7 +380,7 @@ static void level_flush(struct cache *c, struct cache_level *l)
         l->tags[i] = CACHE_EMPTY;
         l->stamp[i] = 0;
         if (t != CACHE_EMPTY && (t & 1))
-            write_back(c, l, t >> 1, &wbs);
+            write_back(c, l, (t >> 1) - 1, &wbs);
     }
     memset(l->mru, 0, (size_t)(l->set_mask + 1) * sizeof *l->mru);
 }
@@ -427,7 +427,7 @@ static int level_check(const struct cache_level *l, const char *name,
                 newest = stamp[i];
             if (set[i] == CACHE_EMPTY)
                 continue;
-            uint64_t b = set[i] >> 1;
+            uint64_t b = (set[i] >> 1) - 1;
             if ((b & l->set_mask) != s)
                 return fail(err, errlen,
                             "cache %s: block %#llx sits in set "
@@ -438,7 +438,7 @@ static int level_check(const struct cache_level *l, const char *name,
                             (unsigned long long)b);
             for (uint32_t j = 0; j < i; j++)
                 if (set[j] != CACHE_EMPTY &&
-                    (set[j] >> 1 == b || stamp[j] == stamp[i]))
+                    ((set[j] >> 1) - 1 == b || stamp[j] == stamp[i]))
                     return fail(err, errlen,
                                 "cache %s: set %llu holds block "
                                 "%#llx twice or two ways of one age",
@@ -454,13 +454,16 @@ static int level_check(const struct cache_level *l, const char *name,
     return 0;
 }
 
+int cache_check_l1(const struct cache *c, char *err, size_t errlen)
+{
+    int e = level_check(&c->i1, "I1", true, err, errlen);
+    return e ? e : level_check(&c->d1, "D1", false, err, errlen);
+}
+
 int cache_check(const struct cache *c, char *err, size_t errlen)
 {
-    int e;
-    if ((e = level_check(&c->i1, "I1", true, err, errlen)) != 0 ||
-        (e = level_check(&c->d1, "D1", false, err, errlen)) != 0)
-        return e;
-    if (c->has_ll && (e = level_check(&c->ll, "LL", false, err, errlen)) != 0)
-        return e;
-    return 0;
+    int e = cache_check_l1(c, err, errlen);
+    if (e == 0 && c->has_ll)
+        e = level_check(&c->ll, "LL", false, err, errlen);
+    return e;
 }

@@ -55,6 +55,7 @@ void tlbm_config_default(struct tlbm_config *cfg, enum tlbm_kind kind)
         cfg->stlb_large = true;
         cfg->stlb_cycles = 9;
         cfg->walk_reads = 4;
+        cfg->large_shift = 21;
         break;
     }
 }
@@ -140,9 +141,12 @@ int tlbm_init(struct tlbm *t, const struct tlbm_config *cfg, char *err,
                 return e;
         if (cfg->walk_reads < 2)
             return fail(err, errlen,
-                        "tlb walk_reads: %u is below 2 (a 2 MiB "
+                        "tlb walk_reads: %u is below 2 (a large-page "
                         "walk reads one fewer)",
                         cfg->walk_reads);
+        if (cfg->large_shift <= 12 || cfg->large_shift > 40)
+            return fail(err, errlen, "tlb large_shift: %u is not from 13 to 40",
+                        cfg->large_shift);
         for (int i = 0; i < 5 && e == 0; i++)
             e = array_init(&t->arr[i], sh[i]->entries, sh[i]->ways);
         t->l1[0][0] = &t->arr[TLBM_DTLB];
@@ -172,14 +176,14 @@ bool tlbm_page_ok(const struct tlbm *t, unsigned shift)
 {
     switch (t->cfg.kind) {
     case TLBM_R4K: return shift >= 12 && shift <= 24 && shift % 2 == 0;
-    case TLBM_AMD64: return shift == 12 || shift == 21;
+    case TLBM_AMD64: return shift == 12 || shift == t->cfg.large_shift;
     default: return shift >= 12 && shift <= 40;
     }
 }
 
 unsigned tlbm_walk_reads(const struct tlbm *t, unsigned shift)
 {
-    if (t->cfg.kind == TLBM_AMD64 && shift == 21)
+    if (t->cfg.kind == TLBM_AMD64 && shift == t->cfg.large_shift)
         return t->cfg.walk_reads - 1;
     return t->cfg.walk_reads;
 }

@@ -49,6 +49,7 @@ static int cache_fill(struct vnode *vp, uint64_t off, pageh *pg)
         return error;
     }
     vp->mp->vfs->pagecache_fills++;
+    cpu_pagecache_fill(obj->objs->mmu->cpu);
     return 0;
 }
 

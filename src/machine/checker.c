@@ -21,6 +21,11 @@ int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen)
     c->fail_at[INJECT_ALLOC] = 0;
     core_quiet_begin(c);
     phys_check(&m->ph, &ck);
+    if (!ck.error) {
+        char why[200];
+        if (cpu_check(&m->cpu, why, sizeof(why)) != 0)
+            check_fail(&ck, "cpu model: %s", why);
+    }
     if (!ck.error)
         mmu_check(&m->mmu, &ck);
     if (!ck.error)

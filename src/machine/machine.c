@@ -59,18 +59,39 @@ int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out)
     if (error)
         return error;
 
+    /* The CPU: the caller's profile, or the built-in of the machine's. */
+    xvm_cpu_profile *own = NULL;
+    const xvm_cpu_profile *cp = cfg->cpu;
+    if (cp == NULL && (error = xvm_cpu_profile_create(p->name, &own)) != 0)
+        return error == ENOENT ? EINVAL : error;
+    if (cp == NULL)
+        cp = own;
+    if (cpu_params_check(&cp->p, NULL, 0) != 0) {
+        xvm_cpu_profile_destroy(own);
+        return EINVAL;
+    }
     struct xvm_machine *m = calloc(1, sizeof(*m));
-    if (m == NULL)
+    if (m == NULL) {
+        xvm_cpu_profile_destroy(own);
         return ENOMEM;
+    }
     m->cfg = *cfg;
     m->cfg.profile = p->name;
+    m->cfg.cpu = NULL; /* the caller's profile may go: ours is m->cpu.p */
     core_init(&m->core, p);
     devices_init(&m->devs, &m->core);
     objects_init(&m->objs, &m->core, &m->ph, &m->mmu);
     vfs_init(&m->vfs, &m->core, &m->ph, &m->objs);
     vm_init(&m->vm, &m->core, &m->ph, &m->mmu, &m->objs, cfg->ahead);
     procs_init(&m->procs, &m->core, &m->vm);
-    if ((error = mmu_init(&m->mmu, &m->core, &m->ph, cfg->tlb_entries)) != 0 ||
+    error = cpu_init(&m->cpu, &m->core, &cp->p, p->levels, NULL, 0);
+    xvm_cpu_profile_destroy(own);
+    if (error) {
+        free(m);
+        return error;
+    }
+    if ((error = mmu_init(&m->mmu, &m->core, &m->ph, &m->cpu,
+                          cfg->tlb_entries)) != 0 ||
         (error = phys_init(&m->ph, &m->core, cfg->ram_base, cfg->ram_bytes)) !=
             0) {
         xvm_machine_destroy(m);
@@ -96,6 +117,7 @@ void xvm_machine_destroy(xvm_machine *m)
             break;
     }
     mmu_fini(&m->mmu);
+    cpu_fini(&m->cpu);
     phys_fini(&m->ph);
     timeline_fini(&m->tl);
     free(m);
@@ -111,7 +133,7 @@ int xvm_physload_device(xvm_machine *m, uint64_t pa, uint64_t len,
 {
     if (m == NULL)
         return EINVAL;
-    return phys_load_device(&m->ph, pa, len, data, (struct dev_cost){ 0, 0 });
+    return phys_load_device(&m->ph, pa, len, data);
 }
 
 int xvm_vmspace_create(xvm_machine *m, xvm_vmspace **out)
@@ -153,9 +175,7 @@ static int flash_register(struct xvm_machine *m, struct xvm_flash *f)
         return 0;
     if (f->cfg.phys_base == 0)
         f->cfg.phys_base = phys_free_base(&m->ph);
-    struct dev_cost cost = { f->cfg.ns_per_access, f->cfg.ns_per_byte };
-    int error =
-        phys_load_device(&m->ph, f->cfg.phys_base, f->seglen, f->data, cost);
+    int error = phys_load_device(&m->ph, f->cfg.phys_base, f->seglen, f->data);
     if (error == 0)
         f->registered = true;
     return error;
@@ -174,13 +194,27 @@ static int flash_setup(struct xvm_machine *m, struct xvm_flash *f,
     return 0;
 }
 
+/* No config: the defaults, with the CPU profile's block-interface cost. */
+static const struct xvm_flash_config *flash_cfg(
+    const struct xvm_machine *m, const struct xvm_flash_config *cfg,
+    struct xvm_flash_config *def)
+{
+    if (cfg)
+        return cfg;
+    xvm_flash_config_init(def);
+    def->ns_per_access = m->cpu.p.block_access_ns;
+    def->ns_per_byte = m->cpu.p.block_byte_ns;
+    return def;
+}
+
 int xvm_flash_open(xvm_machine *m, const char *path,
                    const struct xvm_flash_config *cfg, xvm_flash **out)
 {
     struct xvm_flash *f = NULL;
+    struct xvm_flash_config def;
     if (m == NULL || path == NULL || out == NULL)
         return EINVAL;
-    int error = flash_open(&m->devs, path, cfg, &f);
+    int error = flash_open(&m->devs, path, flash_cfg(m, cfg, &def), &f);
     return error ? error : flash_setup(m, f, out);
 }
 
@@ -188,9 +222,10 @@ int xvm_flash_attach(xvm_machine *m, const void *buf, uint64_t len,
                      const struct xvm_flash_config *cfg, xvm_flash **out)
 {
     struct xvm_flash *f = NULL;
+    struct xvm_flash_config def;
     if (m == NULL || out == NULL)
         return EINVAL;
-    int error = flash_attach(&m->devs, buf, len, cfg, &f);
+    int error = flash_attach(&m->devs, buf, len, flash_cfg(m, cfg, &def), &f);
     return error ? error : flash_setup(m, f, out);
 }
 

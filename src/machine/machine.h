@@ -7,6 +7,7 @@
 #define XVM_MACHINE_H
 
 #include "core.h"
+#include "cpu.h"
 #include "flash.h"
 #include "object.h"
 #include "physmem.h"
@@ -22,6 +23,7 @@ struct xvm_machine {
     struct core core; /* bottom to top */
     struct devices devs;
     struct physmem ph;
+    struct cpu cpu;
     struct mmu mmu;
     struct objects objs;
     struct vfs vfs;

@@ -158,7 +158,7 @@ void phys_free(struct physmem *ph, pageh h)
 }
 
 int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
-                     const void *data, struct dev_cost cost)
+                     const void *data)
 {
     struct core *c = ph->core;
 
@@ -183,7 +183,7 @@ int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
         return ENOMEM;
     if (ph->ndev)
         memcpy(nd, ph->dev, ph->ndev * sizeof(*nd));
-    nd[ph->ndev] = (struct dev_seg){ pa, len >> c->pgshift, data, cost };
+    nd[ph->ndev] = (struct dev_seg){ pa, len >> c->pgshift, data };
     core_free(c, ph->dev);
     ph->dev = nd;
     ph->ndev++;

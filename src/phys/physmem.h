@@ -52,15 +52,9 @@ struct ram_seg {
     uint32_t first; /* index of its first vm_page */
 };
 
-/* Read-cost model of a device segment: each access, plus each byte. */
-struct dev_cost {
-    uint32_t ns_access, ns_byte;
-};
-
 struct dev_seg {
     uint64_t pa, npages;
     const uint8_t *data;
-    struct dev_cost cost;
 };
 
 struct physmem {
@@ -79,7 +73,6 @@ struct physmem {
     uint64_t used_mix[XVM_USE_COUNT];   /* frames by use when used peaked */
     uint64_t device_pages;              /* pages in device segments */
     uint64_t dev_reads, dev_bytes_read; /* in place, through segments */
-    uint64_t dev_ns;                    /* their simulated time */
 };
 
 static inline bool page_is_device(pageh h)
@@ -130,16 +123,17 @@ uint8_t *phys_data(const struct physmem *ph, pageh h);
 
 /*
  * Reads n bytes in place from device memory at src (inside segment d)
- * into dst, and counts and costs them: the one way device bytes are read
- * by the CPU (loads, fetches, read(), copy-on-write copies).
+ * into dst, and counts them: the one way device bytes are read by the
+ * CPU (loads, fetches, read(), copy-on-write copies).  What they cost is
+ * the CPU model's business (the caller's layer charges it).
  */
 static inline void phys_dev_read(struct physmem *ph, const struct dev_seg *d,
                                  void *dst, const uint8_t *src, size_t n)
 {
+    (void)d;
     memcpy(dst, src, n);
     ph->dev_reads++;
     ph->dev_bytes_read += n;
-    ph->dev_ns += d->cost.ns_access + n * d->cost.ns_byte;
 }
 
 /* Copies page src (RAM or device: device reads are counted) into the RAM
@@ -156,7 +150,7 @@ void phys_free(struct physmem *ph, pageh h);
 
 /* => EINVAL for a bad range, EEXIST when it overlaps a segment. */
 int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
-                     const void *data, struct dev_cost cost);
+                     const void *data);
 /* => EINVAL when no segment starts at pa.  The caller makes sure that no
  *    page of it is mapped any more. */
 int phys_unload_device(struct physmem *ph, uint64_t pa);

@@ -2,6 +2,8 @@
  * Access to simulated memory: the emulated MMU's view of a process.
  * A TLB hit is a tag compare and a copy; a miss walks the page tables;
  * a missing or insufficient mapping runs the fault handler and retries.
+ * Every piece of an access the software TLB translated also goes through
+ * the CPU model (cpu_charge): what it costs, never what it does.
  */
 #include <errno.h>
 #include <string.h>
@@ -32,6 +34,40 @@ static int translate(struct xvm_vmspace *vs, uint64_t va, unsigned access,
     return EFAULT;
 }
 
+/* The table reads of a refill or walk the CPU's TLB model asked for. */
+XVM_NOINLINE
+static void walk_reads(struct xvm_vmspace *vs, uint64_t va, unsigned shift)
+{
+    struct cpu *c = vs->pmap->mmu->cpu;
+    uint64_t pas[5];
+    unsigned n = pmap_walk_pas(vs->pmap, va, pas);
+    unsigned want = tlbm_walk_reads(&c->tlb, shift);
+    for (unsigned i = 0; i < want && i < n; i++)
+        cpu_walk_read(c, pas[i], vs->vm->core->prof->pte_size);
+}
+
+/*
+ * The CPU model's cost of n bytes at va that the software TLB entry e
+ * translated: the TLB model (a miss reads the tables), then the caches
+ * at the physical address, which tell RAM from NOR.
+ */
+static inline void cpu_charge(struct xvm_vmspace *vs, const struct tlbent *e,
+                              uint64_t va, size_t n, unsigned kind)
+{
+    struct cpu *c = vs->pmap->mmu->cpu;
+    if (cpu_tlb(c, e->asid, va, kind, e->shift) >= TLBM_REFILL)
+        walk_reads(vs, va, e->shift);
+    cpu_cache(c, e->pa + (va & (vs->vm->core->pgsz - 1)), (uint32_t)n,
+              e->dev != NULL, kind);
+}
+
+static unsigned cpu_kind(unsigned access)
+{
+    return access & XVM_PROT_WRITE  ? CPU_STORE
+           : access & XVM_PROT_EXEC ? CPU_FETCH
+                                    : CPU_LOAD;
+}
+
 XVM_NOINLINE
 static int access_range(struct xvm_vmspace *vs, uint64_t va, uint8_t *buf,
                         const uint8_t *src, size_t n, unsigned access)
@@ -49,6 +85,7 @@ static int access_range(struct xvm_vmspace *vs, uint64_t va, uint8_t *buf,
         int error = translate(vs, va, access, &e);
         if (error)
             return error;
+        cpu_charge(vs, e, va, chunk, cpu_kind(access));
         uint8_t *host = e->host;
         if (src)
             memcpy(host + off, src, chunk), src += chunk;
@@ -109,6 +146,7 @@ int xvm_read(xvm_vmspace *vs, uint64_t va, void *buf, size_t n)
 {
     struct tlbent *e = vs && buf ? tlb_hit(vs, va, n, XVM_PROT_READ) : NULL;
     if (e) {
+        cpu_charge(vs, e, va, n, CPU_LOAD);
         load_hit(vs, e, va, buf, n);
         return 0;
     }
@@ -119,6 +157,7 @@ int xvm_write(xvm_vmspace *vs, uint64_t va, const void *buf, size_t n)
 {
     struct tlbent *e = vs && buf ? tlb_hit(vs, va, n, XVM_PROT_WRITE) : NULL;
     if (e) {
+        cpu_charge(vs, e, va, n, CPU_STORE);
         copy_small(e->host + (va & (vs->vm->core->pgsz - 1)), buf, n);
         return 0;
     }
@@ -129,6 +168,7 @@ int xvm_fetch(xvm_vmspace *vs, uint64_t va, void *buf, size_t n)
 {
     struct tlbent *e = vs && buf ? tlb_hit(vs, va, n, XVM_PROT_EXEC) : NULL;
     if (e) {
+        cpu_charge(vs, e, va, n, CPU_FETCH);
         load_hit(vs, e, va, buf, n);
         return 0;
     }
