@@ -410,8 +410,7 @@ static size_t dump_space(struct xvm_vmspace *vs, char *out, size_t cap)
     struct vm_map_entry *e;
     if (vs == NULL)
         return at < cap ? at : cap;
-    map_foreach(&vs->map, e)
-    {
+    map_foreach(&vs->map, e) {
         if (at >= cap)
             break;
         at += (size_t)snprintf(out + at, cap - at, " [%llx-%llx %d/%d%s%s]",

@@ -206,8 +206,7 @@ static void test_map_huge_mapping_gets_amaps_by_chunk(void **state)
     assert_int_equal(tm_stats(m).pages[XVM_USE_ANON], 3);
     struct vm_map_entry *e;
     unsigned with_amap = 0;
-    map_foreach(&vs->map, e)
-    {
+    map_foreach(&vs->map, e) {
         if (e->amap) {
             with_amap++;
             assert_true(e->amap->nslot <= 16384);

@@ -275,8 +275,7 @@ void map_check(const struct vm *vm, const struct vm_map *map, struct check *ck)
 
     if (check_treap(ck, map->root, 0, UINT64_MAX) != map->nentries)
         check_fail(ck, "map tree size differs from entry count");
-    map_foreach(map, e)
-    {
+    map_foreach(map, e) {
         n++;
         if (e->next->prev != e || e->prev->next != e)
             return (void)check_fail(ck, "map list links broken");

@@ -134,16 +134,18 @@ int xvm_vmspace_fork(xvm_vmspace *parent, xvm_vmspace **out)
     if (error)
         return error;
     struct vm_map_entry *e;
-    map_foreach(&parent->map, e)
-    {
-        if ((error = fork_entry(parent, child, e)) != 0) {
-            xvm_vmspace_destroy(child);
-            return error;
-        }
+    map_foreach(&parent->map, e) {
+        if ((error = fork_entry(parent, child, e)) != 0)
+            break;
     }
     /* The parent's writable pages must fault before their next write:
-     * O(1) here, paid lazily per page table (pmap.c). */
+     * O(1) here, paid lazily per page table (pmap.c).  Also after a
+     * failure: entries already marked needs-copy must not stay writable. */
     pmap_write_protect_all(parent->pmap);
+    if (error) {
+        xvm_vmspace_destroy(child);
+        return error;
+    }
     *out = child;
     return 0;
 }
@@ -418,8 +420,7 @@ static struct amap_seen *seen(struct vm_ck *k, struct amap *am)
 static void cover_amaps(struct vm_ck *k, struct xvm_vmspace *vs)
 {
     struct vm_map_entry *e;
-    map_foreach(&vs->map, e)
-    {
+    map_foreach(&vs->map, e) {
         if (e->amap == NULL)
             continue;
         struct amap_seen *as = seen(k, e->amap);
@@ -506,7 +507,7 @@ static void check_tlb_writes(struct vm_ck *k, struct xvm_vmspace *vs)
         struct vm_page *pg =
             phys_page(k->vm->ph, phys_lookup(k->vm->ph, t->pa));
         struct vm_map_entry *me = map_lookup(&vs->map, va);
-        if (me == NULL || !(me->prot & XVM_PROT_WRITE) ||
+        if (me == NULL || !(me->prot & XVM_PROT_WRITE) || me->needs_copy ||
             (pg->use == XVM_USE_ANON ? pg->owner.anon->ref != 1 : me->cow))
             check_fail(k->ck,
                        "TLB grants write to va %#llx, whose page is "
