@@ -52,7 +52,10 @@ struct kernel_results {
 };
 struct replay_results {
     double plain, gz, zst; /* events per second, parsing included */
+    double plain_nocache;  /* the same with the CPU model off */
     uint64_t events;
+    double cg_ns;         /* cachegrind on the same workload: ns/access */
+    uint64_t cg_accesses; /* its Ir + Dr + Dw */
 };
 
 int bench_sim(const struct bench_opts *o, struct sim_results *r);

@@ -1,11 +1,17 @@
 /*
  * Trace replay throughput, parsing included, on a real lackey trace of
- * busybox recorded at bench time, as plain text, gzip and zstd.
+ * busybox recorded at bench time, as plain text, gzip and zstd; the plain
+ * one also with the CPU model off (--no-cache); and valgrind's cachegrind
+ * on the same workload, per access, as the anchor of the cache model.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -13,12 +19,13 @@
 #include "cli.h"
 #include "lackey.h"
 
+static const char *argv_full[] = { "/bin/busybox", "ls", "-lR",
+                                   "/usr/share/doc", NULL };
+static const char *argv_quick[] = { "/bin/busybox", "ls", "-l", "/usr/share",
+                                    NULL };
+
 static int record(const char *trace, const char *workdir, int quick)
 {
-    const char *argv_full[] = { "/bin/busybox", "ls", "-lR", "/usr/share/doc",
-                                NULL };
-    const char *argv_quick[] = { "/bin/busybox", "ls", "-l", "/usr/share",
-                                 NULL };
     struct lackey_opts o = { .path_in_image = "/bin/busybox",
                              .pid = 1,
                              .quiet = 1 };
@@ -77,7 +84,8 @@ static int image(const char *workdir, char *img, size_t cap)
     return system(cmd) == 0 ? 0 : EIO;
 }
 
-static double events_per_s(const char *img, const char *trace, uint64_t *events)
+static double events_per_s(const char *img, const char *trace, bool no_cache,
+                           uint64_t *events)
 {
     struct run_opts o;
     struct run_result r;
@@ -85,7 +93,8 @@ static double events_per_s(const char *img, const char *trace, uint64_t *events)
     o.image = img;
     o.machine = "sgimips";
     o.ram = UINT64_C(64) << 20;
-    o.fault_ahead = o.readahead = -1;
+    o.fault_ahead = o.readahead = o.superpages = -1;
+    o.no_cache = no_cache;
     o.trace = trace;
     if (replay_file(&o, 1, &r) != 0)
         return -1;
@@ -93,6 +102,58 @@ static double events_per_s(const char *img, const char *trace, uint64_t *events)
     *events = r.events;
     run_result_free(&r);
     return v;
+}
+
+static double now_s(void)
+{
+    return bench_now_ns() / 1e9;
+}
+
+/*
+ * valgrind --tool=cachegrind --cache-sim=yes on the recorded workload,
+ * output to the work directory, the program's to /dev/null.
+ * => ns per access (Ir + Dr + Dw of its summary), or -1.
+ */
+static double cachegrind_ns(const char *workdir, int quick, uint64_t *acc)
+{
+    char out[600], line[512];
+    const char *const *prog = quick ? argv_quick : argv_full;
+    const char *argv[16] = { "valgrind", "--tool=cachegrind",
+                             "--cache-sim=yes" };
+    int n = 3;
+    snprintf(out, sizeof(out), "--cachegrind-out-file=%s/cg.out", workdir);
+    argv[n++] = out;
+    for (; *prog; prog++)
+        argv[n++] = *prog;
+    argv[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    extern char **environ;
+    double t0 = now_s();
+    int e =
+        posix_spawnp(&pid, "valgrind", &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    int st;
+    if (e != 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+        return -1;
+    double secs = now_s() - t0;
+    FILE *f = fopen(out + strlen("--cachegrind-out-file="), "r");
+    unsigned long long v[9] = { 0 };
+    bool found = false;
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "summary:", 8) == 0)
+            found = sscanf(line + 8,
+                           "%llu %llu %llu %llu %llu %llu %llu %llu "
+                           "%llu",
+                           &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                           &v[7], &v[8]) == 9;
+    if (f)
+        fclose(f);
+    *acc = v[0] + v[3] + v[6];
+    return found && *acc ? secs * 1e9 / (double)*acc : -1;
 }
 
 int bench_replay(const struct bench_opts *o, struct replay_results *r)
@@ -112,6 +173,9 @@ int bench_replay(const struct bench_opts *o, struct replay_results *r)
     const char *files[3] = { plain, gz, zst };
     double *dst[3] = { &r->plain, &r->gz, &r->zst };
     for (int k = 0; k < 3; k++)
-        MEDIAN(*dst[k], runs, events_per_s(img, files[k], &r->events));
-    return 0;
+        MEDIAN(*dst[k], runs, events_per_s(img, files[k], false, &r->events));
+    MEDIAN(r->plain_nocache, runs, events_per_s(img, plain, true, &r->events));
+    MEDIAN(r->cg_ns, runs,
+           cachegrind_ns(o->workdir, o->quick, &r->cg_accesses));
+    return r->cg_ns > 0 ? 0 : ENOENT;
 }

@@ -61,6 +61,12 @@ static void print_table(const struct bench_opts *o, const struct sim_results *s,
     printf("  %-44s %10.2f M/s\n", "replay, .gz", r->gz / 1e6);
     printf("  %-44s %10.2f M/s  %28s\n", "replay, .zst", r->zst / 1e6,
            ">= 20 M events/s");
+    printf("  %-44s %10.2f M/s\n", "replay, plain, CPU model off (--no-cache)",
+           r->plain_nocache / 1e6);
+    row("replay per event: full CPU model / off", 1e9 / r->plain,
+        1e9 / r->plain_nocache, "ns", "ratio <= 1.5");
+    row("per access: replay (full model) / cachegrind", 1e9 / r->plain,
+        r->cg_ns, "ns", "");
     printf("  %-44s %10.0f B\n", "host metadata per simulated RAM page",
            s->ram_page_bytes);
     printf("  %-44s %10.0f B  %28s\n", "host metadata per device page",
@@ -82,8 +88,10 @@ static void print_table(const struct bench_opts *o, const struct sim_results *s,
         "\nkernel: %.2f minor faults per page touched on the MADV_RANDOM file "
         "mapping; its fault costs are per fault.\n",
         k->faults_per_page);
-    printf("replay trace: %llu events (busybox under valgrind lackey).\n",
-           (unsigned long long)r->events);
+    printf("replay trace: %llu events (busybox under valgrind lackey); "
+           "cachegrind ran the same\nworkload: %llu accesses (Ir + Dr + Dw), "
+           "its time per access in the kernel column.\n",
+           (unsigned long long)r->events, (unsigned long long)r->cg_accesses);
 }
 
 /*

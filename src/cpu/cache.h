@@ -44,6 +44,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core.h" /* XVM_INLINE */
+
 /* One level's shape, cachegrind's `SIZE,ASSOC,LINE`; size 0: absent. */
 struct cache_geom {
     uint32_t size;  /* bytes */
@@ -183,9 +185,9 @@ unsigned cache_access_slow(struct cache *c, struct cache_level *l,
  * mask, two loads and a compare; everything else goes to
  * cache_access_slow.
  */
-static inline unsigned cache_access_(struct cache *c, struct cache_level *l,
-                                     unsigned kind, bool dirty, uint64_t addr,
-                                     uint32_t size)
+static XVM_INLINE unsigned cache_access_(struct cache *c, struct cache_level *l,
+                                         unsigned kind, bool dirty,
+                                         uint64_t addr, uint32_t size)
 {
     uint64_t b = addr >> l->line_bits;
     uint64_t last = addr + (size ? size - 1 : 0);
@@ -213,25 +215,26 @@ static inline unsigned cache_access_(struct cache *c, struct cache_level *l,
  *    becomes dirty; modify: one D1 read reference that also dirties the
  *    line (cachegrind counts a modify as a read).
  */
-static inline unsigned cache_fetch(struct cache *c, uint64_t addr,
-                                   uint32_t size)
+static XVM_INLINE unsigned cache_fetch(struct cache *c, uint64_t addr,
+                                       uint32_t size)
 {
     return cache_access_(c, &c->i1, CACHE_I, false, addr, size);
 }
 
-static inline unsigned cache_load(struct cache *c, uint64_t addr, uint32_t size)
+static XVM_INLINE unsigned cache_load(struct cache *c, uint64_t addr,
+                                      uint32_t size)
 {
     return cache_access_(c, &c->d1, CACHE_R, false, addr, size);
 }
 
-static inline unsigned cache_store(struct cache *c, uint64_t addr,
-                                   uint32_t size)
+static XVM_INLINE unsigned cache_store(struct cache *c, uint64_t addr,
+                                       uint32_t size)
 {
     return cache_access_(c, &c->d1, CACHE_W, true, addr, size);
 }
 
-static inline unsigned cache_modify(struct cache *c, uint64_t addr,
-                                    uint32_t size)
+static XVM_INLINE unsigned cache_modify(struct cache *c, uint64_t addr,
+                                        uint32_t size)
 {
     return cache_access_(c, &c->d1, CACHE_R, true, addr, size);
 }

@@ -15,7 +15,9 @@
  * the page walk's PTE reads through cpu_walk_read()), then cpu_cache()
  * with the physical address.  Device (flash) pages fill their lines from
  * NOR, RAM pages from RAM.  With the caches off (`caches = off`, the
- * command's --no-cache) every access goes to memory at its latency.
+ * command's --no-cache) the model is off: no caches and no TLB model,
+ * every access goes to memory at its latency (as an uncached machine's
+ * would, and as the simulator charged flash before it had a CPU model).
  */
 #ifndef XVM_CPU_H
 #define XVM_CPU_H
@@ -36,7 +38,7 @@
 struct cpu_params {
     char name[CPU_NAME_MAX];
     double clock_mhz;
-    bool caches;                  /* false: no cache model (--no-cache) */
+    bool caches;                  /* false: no caches, no TLB model */
     struct cache_geom i1, d1, ll; /* ll.size 0: no last level */
     struct tlbm_config tlb;       /* walk_reads: set by the machine */
     uint32_t instr_cycles;        /* an instruction whose fetch hits I1 */
@@ -78,10 +80,26 @@ enum cpu_bucket {
 #define CPU_LOAD  1u
 #define CPU_STORE 2u
 
+/*
+ * The line each side (data, fetch) used last, by virtual line of one
+ * address space, and its tag in L1.  The next access to the same line
+ * hits the TLB model's entry and the L1 way it used last, so it changes
+ * no state but counters and the dirty bit: cpu_quick() does just that.
+ * Forgotten whenever the TLB model misses or is flushed (an entry could
+ * have gone) and, for data, when a walk reads through D1.
+ */
+struct cpu_memo {
+    uint64_t asid;
+    uint64_t line; /* va >> bits; UINT64_MAX: none */
+    uint64_t *tag; /* the line's tag in I1 or D1 */
+    unsigned bits; /* the L1's line shift */
+};
+
 struct cpu {
     struct core *core;
     struct cpu_params p;
-    struct cache cache; /* when p.caches */
+    struct cpu_memo memo[2]; /* [0] data, [1] fetch */
+    struct cache cache;      /* when p.caches */
     struct tlbm tlb;
     uint64_t nor_fill_ps[2]; /* a line from NOR: [0] data, [1] fetch side */
     /* Counters (the report reads them). */
@@ -155,9 +173,11 @@ void cpu_uncached(struct cpu *c, bool dev, uint32_t n, unsigned kind);
  */
 unsigned cpu_tlb_miss(struct cpu *c, unsigned r, unsigned shift);
 
-static inline unsigned cpu_tlb(struct cpu *c, uint64_t asid, uint64_t va,
-                               unsigned kind, unsigned shift)
+static XVM_INLINE unsigned cpu_tlb(struct cpu *c, uint64_t asid, uint64_t va,
+                                   unsigned kind, unsigned shift)
 {
+    if (!c->p.caches)
+        return TLBM_HIT; /* --no-cache: no caches, no TLB model */
     unsigned r = tlbm_access(&c->tlb, asid, va, kind == CPU_FETCH, shift);
     return r == TLBM_HIT ? r : cpu_tlb_miss(c, r, shift);
 }
@@ -167,13 +187,32 @@ static inline unsigned cpu_tlb(struct cpu *c, uint64_t asid, uint64_t va,
  * program's references. */
 void cpu_walk_read(struct cpu *c, uint64_t pa, uint32_t size);
 
+/* Remembers the line an access of n bytes at va (physical pa) used. */
+static XVM_INLINE void cpu_memo_set(struct cpu *c, uint64_t asid, uint64_t va,
+                                    uint64_t pa, uint32_t n, unsigned kind)
+{
+    struct cpu_memo *m = &c->memo[kind == CPU_FETCH];
+    struct cache_level *l = kind == CPU_FETCH ? &c->cache.i1 : &c->cache.d1;
+    uint64_t b = pa >> l->line_bits;
+    if ((pa + (n ? n - 1 : 0)) >> l->line_bits != b) {
+        m->line = UINT64_MAX; /* two lines: not one to remember */
+        return;
+    }
+    uint64_t set = b & l->set_mask;
+    m->tag = l->tags + set * l->assoc + l->mru[set];
+    m->line = va >> l->line_bits;
+    m->asid = asid;
+}
+
 /*
  * The caches for n bytes at physical address pa (one page), of a device
- * (NOR) page or not.  An L1 hit is decided inline and costs nothing here:
- * the execution time comes from the reference counts.
+ * (NOR) page or not; asid and va name the line for cpu_quick.  An L1
+ * hit costs nothing here: the execution time comes from the reference
+ * counts.
  */
-static inline void cpu_cache(struct cpu *c, uint64_t pa, uint32_t n, bool dev,
-                             unsigned kind)
+static XVM_INLINE void cpu_cache(struct cpu *c, uint64_t asid, uint64_t va,
+                                 uint64_t pa, uint32_t n, bool dev,
+                                 unsigned kind)
 {
     if (!c->p.caches) {
         cpu_uncached(c, dev, n, kind);
@@ -184,6 +223,25 @@ static inline void cpu_cache(struct cpu *c, uint64_t pa, uint32_t n, bool dev,
                                     : cache_store(&c->cache, pa, n);
     if (r != 0)
         cpu_cache_miss(c, r, dev, kind);
+    cpu_memo_set(c, asid, va, pa, n, kind);
+}
+
+/*
+ * The common case at the cost of a compare: an access of one line that
+ * the same side used last, in the same address space.  => true when it
+ * was counted (an L1 hit, a TLB hit); false: take cpu_tlb and cpu_cache.
+ */
+static XVM_INLINE bool cpu_quick(struct cpu *c, uint64_t asid, uint64_t va,
+                                 uint32_t n, unsigned kind)
+{
+    struct cpu_memo *m = &c->memo[kind == CPU_FETCH];
+    uint64_t line = va >> m->bits;
+    if (line != m->line || (va + n - 1) >> m->bits != line || m->asid != asid)
+        return false;
+    (kind == CPU_FETCH ? &c->cache.i1 : &c->cache.d1)->refs[kind]++;
+    *m->tag |= (uint64_t)(kind == CPU_STORE);
+    c->tlb.st.lookups[kind == CPU_FETCH]++;
+    return true;
 }
 
 /* The modelled TLB's entries of a page, or of an address space, go:

@@ -44,6 +44,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core.h" /* XVM_INLINE */
+
 enum tlbm_kind { TLBM_DIRECT, TLBM_R4K, TLBM_AMD64 };
 
 /* One array: entries in total, ways per set (== entries: fully assoc). */
@@ -187,8 +189,8 @@ unsigned tlbm_access_slow(struct tlbm *t, uint64_t asid, uint64_t va, bool exec,
  *    its page first, as an OS must on real hardware: lookups use the
  *    arrays for the size passed.
  */
-static inline unsigned tlbm_access(struct tlbm *t, uint64_t asid, uint64_t va,
-                                   bool exec, unsigned shift)
+static XVM_INLINE unsigned tlbm_access(struct tlbm *t, uint64_t asid,
+                                       uint64_t va, bool exec, unsigned shift)
 {
     struct tlbm_memo *m = &t->memo[exec];
     t->st.lookups[exec]++;

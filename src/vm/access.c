@@ -46,19 +46,30 @@ static void walk_reads(struct xvm_vmspace *vs, uint64_t va, unsigned shift)
         cpu_walk_read(c, pas[i], vs->vm->core->prof->pte_size);
 }
 
-/*
- * The CPU model's cost of n bytes at va that the software TLB entry e
- * translated: the TLB model (a miss reads the tables), then the caches
- * at the physical address, which tell RAM from NOR.
- */
-static inline void cpu_charge(struct xvm_vmspace *vs, const struct tlbent *e,
-                              uint64_t va, size_t n, unsigned kind)
+/* The CPU model's full path: its TLB (a miss reads the tables), then its
+ * caches at the physical address, which tell RAM from NOR. */
+XVM_NOINLINE
+static void cpu_charge_full(struct xvm_vmspace *vs, const struct tlbent *e,
+                            uint64_t va, size_t n, unsigned kind)
 {
     struct cpu *c = vs->pmap->mmu->cpu;
     if (cpu_tlb(c, e->asid, va, kind, e->shift) >= TLBM_REFILL)
         walk_reads(vs, va, e->shift);
-    cpu_cache(c, e->pa + (va & (vs->vm->core->pgsz - 1)), (uint32_t)n,
-              e->dev != NULL, kind);
+    cpu_cache(c, e->asid, va, e->pa + (va & (vs->vm->core->pgsz - 1)),
+              (uint32_t)n, e->dev != NULL, kind);
+}
+
+/*
+ * The CPU model's cost of n bytes at va that the software TLB entry e
+ * translated: a compare when the line is the one this side used last,
+ * else the full path.  What the access does is not its business.
+ */
+static XVM_INLINE void cpu_charge(struct xvm_vmspace *vs,
+                                  const struct tlbent *e, uint64_t va, size_t n,
+                                  unsigned kind)
+{
+    if (!cpu_quick(vs->pmap->mmu->cpu, e->asid, va, (uint32_t)n, kind))
+        cpu_charge_full(vs, e, va, n, kind);
 }
 
 static unsigned cpu_kind(unsigned access)
