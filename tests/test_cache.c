@@ -243,7 +243,7 @@ static void test_cache_writebacks_counted_on_dirty_evictions(void **state)
 }
 
 /* LL hits after L1 conflict misses, LL misses when LL conflicts too. */
-static void test_cache_ll_hits_and_misses(void **state)
+static void test_cache_ll_holds_the_lines_d1_cannot(void **state)
 {
     (void)state;
     struct cache c;
@@ -256,8 +256,16 @@ static void test_cache_ll_hits_and_misses(void **state)
     assert_int_equal(c.d1.misses[CACHE_R], 12);
     assert_int_equal(c.ll.refs[CACHE_R], 12);
     assert_int_equal(c.ll.misses[CACHE_R], 4);
-    /* Five lines in a 4-way LL set: every pass misses everywhere. */
-    cache_reset_stats(&c);
+    check(&c);
+    cache_fini(&c);
+}
+
+/* Five lines in a 4-way LL set: every pass misses everywhere. */
+static void test_cache_ll_set_overflow_misses_every_time(void **state)
+{
+    (void)state;
+    struct cache c;
+    mk(&c, G1K2W, G1K2W, (struct cache_geom){ 4096, 4, 64 });
     for (int it = 0; it < 3; it++)
         for (uint64_t k = 0; k < 5; k++)
             cache_load(&c, 0x100000 + k * 1024, 4);
@@ -313,14 +321,22 @@ static void test_cache_geometry_errors_name_the_option(void **state)
     expect_bad("--D1", "a,8,64", "is not SIZE,ASSOC,LINE");
     expect_bad("--D1", "-1,8,64", "is not SIZE,ASSOC,LINE");
     expect_bad("--D1", "99999999999,8,64", "is not SIZE,ASSOC,LINE");
+}
 
+static void test_cache_geometry_sizes_take_k_and_m_suffixes(void **state)
+{
+    (void)state;
     struct cache_geom g;
     assert_int_equal(cache_geom_parse("--LL", "12M,24,64", &g, NULL, 0), 0);
     assert_int_equal(g.size, 12u << 20); /* 8192 sets */
     assert_int_equal(cache_geom_parse("--I1", "32K,8,64", &g, NULL, 0), 0);
     assert_int_equal(g.size, 32768);
     assert_int_equal(cache_geom_parse("--I1", "1024,16,64", &g, NULL, 0), 0);
+}
 
+static void test_cache_option_sets_its_level_or_is_refused(void **state)
+{
+    (void)state;
     struct cache_config cfg;
     char err[200];
     cache_config_default(&cfg);
@@ -336,9 +352,16 @@ static void test_cache_geometry_errors_name_the_option(void **state)
     assert_int_equal(cache_parse_option(&cfg, "--D1=1,1,1", err, sizeof err),
                      EINVAL);
     assert_non_null(strstr(err, "--D1"));
+}
 
-    /* cache_init checks every level, naming it. */
+/* cache_init checks every level, naming it. */
+static void test_cache_init_names_the_level_of_a_bad_geometry(void **state)
+{
+    (void)state;
+    struct cache_config cfg;
+    char err[200];
     struct cache c;
+    cache_config_default(&cfg);
     cfg.d1.line = 48;
     assert_int_equal(cache_init(&c, &cfg, err, sizeof err), EINVAL);
     assert_non_null(strstr(err, "--D1: line size 48"));
@@ -363,7 +386,7 @@ static void counted_free(void *ctx, void *p)
     free(p);
 }
 
-static void test_cache_allocator_and_bound(void **state)
+static void test_cache_init_without_host_memory_is_enomem(void **state)
 {
     (void)state;
     struct cache_config cfg;
@@ -375,8 +398,16 @@ static void test_cache_allocator_and_bound(void **state)
     cfg.alloc_ctx = &calls;
     assert_int_equal(cache_init(&c, &cfg, err, sizeof err), ENOMEM);
     assert_int_equal(calls, 1);
+}
 
+static void test_cache_host_bytes_are_what_the_geometry_says(void **state)
+{
+    (void)state;
+    struct cache_config cfg;
+    struct cache c;
+    char err[160];
     size_t got = 0;
+    cache_config_default(&cfg);
     cfg.alloc = counted_alloc;
     cfg.free = counted_free;
     cfg.alloc_ctx = &got;
@@ -420,10 +451,15 @@ int main(void)
         cmocka_unit_test(test_cache_straddle_looks_up_both_ll_lines),
         cmocka_unit_test(test_cache_modify_is_one_read_that_dirties),
         cmocka_unit_test(test_cache_writebacks_counted_on_dirty_evictions),
-        cmocka_unit_test(test_cache_ll_hits_and_misses),
+        cmocka_unit_test(test_cache_ll_holds_the_lines_d1_cannot),
+        cmocka_unit_test(test_cache_ll_set_overflow_misses_every_time),
         cmocka_unit_test(test_cache_fully_associative_lru),
         cmocka_unit_test(test_cache_geometry_errors_name_the_option),
-        cmocka_unit_test(test_cache_allocator_and_bound),
+        cmocka_unit_test(test_cache_geometry_sizes_take_k_and_m_suffixes),
+        cmocka_unit_test(test_cache_option_sets_its_level_or_is_refused),
+        cmocka_unit_test(test_cache_init_names_the_level_of_a_bad_geometry),
+        cmocka_unit_test(test_cache_init_without_host_memory_is_enomem),
+        cmocka_unit_test(test_cache_host_bytes_are_what_the_geometry_says),
         cmocka_unit_test(test_cache_odd_sizes_and_addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -520,51 +520,15 @@ static void fmt(char *buf, size_t cap, const char *tmpl, uint64_t data)
     snprintf(buf, cap, tmpl, (unsigned long long)data);
 }
 
-static void test_fork_cow_exec_protection_and_unmapped_traces(void **state)
+/* Replays tmpl (see fmt) in copy and XIP mounts: no error, no mismatch,
+ * and one event a line after the header. */
+static void replay_clean(const struct fixture *fx, const char *tmpl)
 {
-    struct fixture *fx = *state;
     char text[4096];
-    fmt(text, sizeof(text),
-        "xipvm-trace 1\n"
-        "spawn 1 /bin/prog\n"
-        "r 1 0x400000 4 =7f454c46\n"
-        "x 1 0x401000 16\n"
-        "r 1 0x%1$llx 4 =44332211\n"
-        "w 1 0x%1$llx 4 =aabbccdd\n"
-        "mmap 1 0x40000000 8192 rw- private,fixed\n"
-        "w 1 0x40000000 4 =01020304\n"
-        "fork 1 2\n"
-        "fork 1 2 !EEXIST\n"
-        "fork 5 6 !ESRCH\n"
-        "w 2 0x%1$llx 4 =00000000\n"
-        "w 2 0x40000000 2 =ffff\n"
-        "r 1 0x%1$llx 4 =aabbccdd\n"
-        "r 1 0x40000000 4 =01020304\n"
-        "r 2 0x%1$llx 4 =00000000\n"
-        "r 2 0x40000000 4 =ffff0304\n"
-        "exec 2 /bin/busybox true\n"
-        "r 2 0x40000000 1 !EFAULT\n"
-        "r 1 0x40000000 4 =01020304\n"
-        "exec 2 /bin/nothere !ENOENT\n"
-        "exec 2 /bin !EACCES\n"
-        "x 1 0x401000 1\n"
-        "w 1 0x401000 1 =90 !EACCES\n"
-        "mprotect 1 0x40000000 4096 r\n"
-        "w 1 0x40000000 1 =ff !EACCES\n"
-        "r 1 0x40000000 4 =01020304\n"
-        "w 1 0x40001000 1 =ee\n"
-        "r 1 0x50000000 1 !EFAULT\n"
-        "w 1 0x50000000 1 !EFAULT\n"
-        "munmap 1 0x40000000 8192\n"
-        "r 1 0x40000000 1 !EFAULT\n"
-        "r 1 0x40001000 1 !EFAULT\n"
-        "brk 1 0x7fff0000 !EINVAL\n"
-        "exit 2\n"
-        "exit 2 !ESRCH\n"
-        "r 2 0x400000 1 !ESRCH\n"
-        "mark end\n"
-        "exit 1\n",
-        fx->data_word);
+    uint64_t lines = 0;
+    fmt(text, sizeof(text), tmpl, fx->data_word);
+    for (const char *c = text; *c; c++)
+        lines += *c == '\n';
     for (int xip = 0; xip < 2; xip++) {
         struct outcome o;
         replay_text(fx, xip, text, &o);
@@ -572,8 +536,91 @@ static void test_fork_cow_exec_protection_and_unmapped_traces(void **state)
         if (o.mismatches)
             fail_msg("%s: %llu mismatches, first: %s", xip ? "xip" : "copy",
                      (unsigned long long)o.mismatches, o.msgs[0]);
-        assert_int_equal(o.events, 38);
+        assert_int_equal(o.events, lines - 1);
     }
+}
+
+static void test_e2e_trace_of_fork_copies_on_write(void **state)
+{
+    replay_clean(*state, "xipvm-trace 1\n"
+                         "spawn 1 /bin/prog\n"
+                         "r 1 0x400000 4 =7f454c46\n"
+                         "x 1 0x401000 16\n"
+                         "r 1 0x%1$llx 4 =44332211\n"
+                         "w 1 0x%1$llx 4 =aabbccdd\n"
+                         "mmap 1 0x40000000 8192 rw- private,fixed\n"
+                         "w 1 0x40000000 4 =01020304\n"
+                         "fork 1 2\n"
+                         "fork 1 2 !EEXIST\n"
+                         "fork 5 6 !ESRCH\n"
+                         "w 2 0x%1$llx 4 =00000000\n"
+                         "w 2 0x40000000 2 =ffff\n"
+                         "r 1 0x%1$llx 4 =aabbccdd\n"
+                         "r 1 0x40000000 4 =01020304\n"
+                         "r 2 0x%1$llx 4 =00000000\n"
+                         "r 2 0x40000000 4 =ffff0304\n"
+                         "exit 2\n"
+                         "exit 1\n");
+}
+
+static void test_e2e_trace_of_exec_replaces_the_child_image_only(void **state)
+{
+    replay_clean(*state, "xipvm-trace 1\n"
+                         "spawn 1 /bin/prog\n"
+                         "mmap 1 0x40000000 8192 rw- private,fixed\n"
+                         "w 1 0x40000000 4 =01020304\n"
+                         "fork 1 2\n"
+                         "w 2 0x40000000 2 =ffff\n"
+                         "exec 2 /bin/busybox true\n"
+                         "r 2 0x40000000 1 !EFAULT\n"
+                         "r 1 0x40000000 4 =01020304\n"
+                         "exec 2 /bin/nothere !ENOENT\n"
+                         "exec 2 /bin !EACCES\n"
+                         "exit 2\n"
+                         "exit 1\n");
+}
+
+static void test_e2e_trace_of_writes_to_protected_pages_gets_eacces(
+    void **state)
+{
+    replay_clean(*state, "xipvm-trace 1\n"
+                         "spawn 1 /bin/prog\n"
+                         "x 1 0x401000 1\n"
+                         "w 1 0x401000 1 =90 !EACCES\n"
+                         "mmap 1 0x40000000 8192 rw- private,fixed\n"
+                         "w 1 0x40000000 4 =01020304\n"
+                         "mprotect 1 0x40000000 4096 r\n"
+                         "w 1 0x40000000 1 =ff !EACCES\n"
+                         "r 1 0x40000000 4 =01020304\n"
+                         "w 1 0x40001000 1 =ee\n"
+                         "exit 1\n");
+}
+
+static void test_e2e_trace_of_unmapped_accesses_gets_efault(void **state)
+{
+    replay_clean(*state, "xipvm-trace 1\n"
+                         "spawn 1 /bin/prog\n"
+                         "r 1 0x50000000 1 !EFAULT\n"
+                         "w 1 0x50000000 1 !EFAULT\n"
+                         "mmap 1 0x40000000 8192 rw- private,fixed\n"
+                         "w 1 0x40000000 4 =01020304\n"
+                         "munmap 1 0x40000000 8192\n"
+                         "r 1 0x40000000 1 !EFAULT\n"
+                         "r 1 0x40001000 1 !EFAULT\n"
+                         "brk 1 0x7fff0000 !EINVAL\n"
+                         "exit 1\n");
+}
+
+static void test_e2e_trace_of_exit_ends_the_pid(void **state)
+{
+    replay_clean(*state, "xipvm-trace 1\n"
+                         "spawn 1 /bin/prog\n"
+                         "fork 1 2\n"
+                         "exit 2\n"
+                         "exit 2 !ESRCH\n"
+                         "r 2 0x400000 1 !ESRCH\n"
+                         "mark end\n"
+                         "exit 1\n");
 }
 
 static void test_unmet_expectations_count_as_mismatches(void **state)
@@ -639,7 +686,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_busybox_trace_pages_match_independent_counts),
         cmocka_unit_test(test_program_trace_pages_match_independent_counts),
-        cmocka_unit_test(test_fork_cow_exec_protection_and_unmapped_traces),
+        cmocka_unit_test(test_e2e_trace_of_fork_copies_on_write),
+        cmocka_unit_test(test_e2e_trace_of_exec_replaces_the_child_image_only),
+        cmocka_unit_test(
+            test_e2e_trace_of_writes_to_protected_pages_gets_eacces),
+        cmocka_unit_test(test_e2e_trace_of_unmapped_accesses_gets_efault),
+        cmocka_unit_test(test_e2e_trace_of_exit_ends_the_pid),
         cmocka_unit_test(test_unmet_expectations_count_as_mismatches),
         cmocka_unit_test(test_malformed_traces_name_their_line),
     };

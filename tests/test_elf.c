@@ -393,27 +393,27 @@ static struct elf_image check_real(void **state, int which)
     return img;
 }
 
-static void test_static_exec(void **state)
+static void test_elf_static_executable_matches_readelf(void **state)
 {
     struct elf_image img = check_real(state, BIN_STATIC);
     assert_int_equal(img.is_dyn, 0);
     assert_int_equal(img.has_interp, 0);
 }
 
-static void test_static_pie(void **state)
+static void test_elf_static_pie_matches_readelf_and_is_dyn(void **state)
 {
     struct elf_image img = check_real(state, BIN_PIE);
     assert_int_equal(img.is_dyn, 1);
 }
 
-static void test_m32(void **state)
+static void test_elf_elf32_executable_matches_readelf(void **state)
 {
     struct elf_image img = check_real(state, BIN_M32);
     assert_int_equal(img.is64, 0);
     assert_int_equal(img.phentsize, 32);
 }
 
-static void test_busybox(void **state)
+static void test_elf_static_busybox_matches_readelf(void **state)
 {
     check_real(state, BIN_BUSYBOX);
 }
@@ -444,7 +444,8 @@ static void check_conversion(struct fixture *fx, const struct blob *src,
     free(dst.buf);
 }
 
-static void test_big_endian64(void **state)
+static void test_elf_converted_to_big_endian_parses_as_the_original(
+    void **state)
 {
     struct fixture *fx = *state;
     int done = 0;
@@ -461,7 +462,7 @@ static void test_big_endian64(void **state)
         skip();
 }
 
-static void test_big_endian32(void **state)
+static void test_elf_converted_to_elf32_parses_as_the_original(void **state)
 {
     struct fixture *fx = *state;
     int done = 0;
@@ -669,12 +670,12 @@ static void syn_entry_rejects(int is64, int be)
                             expect_reject(&t); /* text not exec */
 }
 
+/* exactly ELF_MAX_LOAD tiny segments pass; one more fails */
 static void syn_count_limits(int is64, int be)
 {
     struct elf_image img;
     struct tb t;
 
-    /* exactly ELF_MAX_LOAD tiny segments pass; one more fails */
     for (unsigned n = ELF_MAX_LOAD; n <= ELF_MAX_LOAD + 1; n++) {
         syn_base(&t, is64, be);
         t.phnum = (uint16_t)n;
@@ -690,7 +691,14 @@ static void syn_count_limits(int is64, int be)
         assert_int_equal(syn_parse(&t, 0x20000, &img),
                          n <= ELF_MAX_LOAD ? 0 : ENOEXEC);
     }
-    /* PT_INTERP is reported, not rejected */
+}
+
+/* PT_INTERP is reported, not rejected */
+static void syn_interp(int is64, int be)
+{
+    struct elf_image img;
+    struct tb t;
+
     syn_base(&t, is64, be);
     t.ph[0].type = 3;
     assert_int_equal(syn_parse(&t, SYN_LEN, &img), 0);
@@ -698,18 +706,48 @@ static void syn_count_limits(int is64, int be)
     assert_int_equal(img.phdr_vaddr, 0);
 }
 
-static void test_synthetic(void **state)
+/* Runs one family of synthetic cases in all four class/order combinations. */
+static void syn_all(void (*family)(int is64, int be))
+{
+    for (int is64 = 0; is64 <= 1; is64++)
+        for (int be = 0; be <= 1; be++)
+            family(is64, be);
+}
+
+static void test_elf_minimal_synthetic_image_is_accepted(void **state)
 {
     (void)state;
-    for (int is64 = 0; is64 <= 1; is64++) {
-        for (int be = 0; be <= 1; be++) {
-            syn_valid(is64, be);
-            syn_header_rejects(is64, be);
-            syn_segment_rejects(is64, be);
-            syn_entry_rejects(is64, be);
-            syn_count_limits(is64, be);
-        }
-    }
+    syn_all(syn_valid);
+}
+
+static void test_elf_bad_header_fields_are_enoexec(void **state)
+{
+    (void)state;
+    syn_all(syn_header_rejects);
+}
+
+static void test_elf_bad_load_segments_are_enoexec(void **state)
+{
+    (void)state;
+    syn_all(syn_segment_rejects);
+}
+
+static void test_elf_entry_outside_executable_text_is_enoexec(void **state)
+{
+    (void)state;
+    syn_all(syn_entry_rejects);
+}
+
+static void test_elf_more_than_max_load_segments_is_enoexec(void **state)
+{
+    (void)state;
+    syn_all(syn_count_limits);
+}
+
+static void test_elf_interp_is_reported_not_refused(void **state)
+{
+    (void)state;
+    syn_all(syn_interp);
 }
 
 /* ---------- malformed input: truncation and mutation ---------- */
@@ -772,7 +810,7 @@ static void truncate_one(const struct blob *b)
             parse_prefix(b, later[i], later[i] < need);
 }
 
-static void test_truncated(void **state)
+static void test_elf_truncated_files_are_enoexec_or_consistent(void **state)
 {
     struct fixture *fx = *state;
     struct tb t;
@@ -862,7 +900,7 @@ static void fuzz_one(const struct blob *orig, unsigned iters, uint64_t seed)
     free(buf);
 }
 
-static void test_mutated(void **state)
+static void test_elf_mutated_headers_are_enoexec_or_consistent(void **state)
 {
     struct fixture *fx = *state;
     struct tb t;
@@ -884,7 +922,7 @@ static void test_mutated(void **state)
 }
 
 /* pure garbage, with and without a valid-looking ident */
-static void test_random_bytes(void **state)
+static void test_elf_random_bytes_are_enoexec_or_consistent(void **state)
 {
     uint64_t seed = 12345;
     struct elf_image img;
@@ -937,16 +975,22 @@ static void test_bss_partial_page_only_for_writable_mid_page_bss(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_static_exec),
-        cmocka_unit_test(test_static_pie),
-        cmocka_unit_test(test_m32),
-        cmocka_unit_test(test_busybox),
-        cmocka_unit_test(test_big_endian64),
-        cmocka_unit_test(test_big_endian32),
-        cmocka_unit_test(test_synthetic),
-        cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_mutated),
-        cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_elf_static_executable_matches_readelf),
+        cmocka_unit_test(test_elf_static_pie_matches_readelf_and_is_dyn),
+        cmocka_unit_test(test_elf_elf32_executable_matches_readelf),
+        cmocka_unit_test(test_elf_static_busybox_matches_readelf),
+        cmocka_unit_test(
+            test_elf_converted_to_big_endian_parses_as_the_original),
+        cmocka_unit_test(test_elf_converted_to_elf32_parses_as_the_original),
+        cmocka_unit_test(test_elf_minimal_synthetic_image_is_accepted),
+        cmocka_unit_test(test_elf_bad_header_fields_are_enoexec),
+        cmocka_unit_test(test_elf_bad_load_segments_are_enoexec),
+        cmocka_unit_test(test_elf_entry_outside_executable_text_is_enoexec),
+        cmocka_unit_test(test_elf_more_than_max_load_segments_is_enoexec),
+        cmocka_unit_test(test_elf_interp_is_reported_not_refused),
+        cmocka_unit_test(test_elf_truncated_files_are_enoexec_or_consistent),
+        cmocka_unit_test(test_elf_mutated_headers_are_enoexec_or_consistent),
+        cmocka_unit_test(test_elf_random_bytes_are_enoexec_or_consistent),
         cmocka_unit_test(test_bss_partial_page_only_for_writable_mid_page_bss),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -232,7 +232,7 @@ static void check_segments(struct tm_world *w, const struct fixture *fx,
     assert_true(saw_text && saw_data);
 }
 
-static void test_segments_read_back_file_bytes(void **state)
+static void test_exec_segments_read_back_the_file_bytes(void **state)
 {
     struct fixture *fx = *state;
     static const char *const profiles[] = { "amd64", "sgimips" };
@@ -258,7 +258,7 @@ static void test_segments_read_back_file_bytes(void **state)
 }
 
 /* The converted images really are what they claim to be. */
-static void test_converted_images_have_their_class_and_order(void **state)
+static void test_exec_converted_images_have_their_class_and_order(void **state)
 {
     struct fixture *fx = *state;
     assert_int_equal(fx->elf[P_BE64].is64, 1);
@@ -289,7 +289,7 @@ static uint64_t get_word(xvm_vmspace *vs, uint64_t va, int w, int be)
 }
 
 /* argc, argv[] and the strings, in the program's word size and byte order. */
-static void test_stack_holds_argc_and_argv(void **state)
+static void test_exec_stack_holds_argc_and_argv(void **state)
 {
     struct fixture *fx = *state;
     static const int progs[] = { P_STATIC, P_BE64, P_LE32, P_BE32, P_PIE };
@@ -326,23 +326,53 @@ static void test_stack_holds_argc_and_argv(void **state)
     }
 }
 
-static void test_brk_grows_and_shrinks(void **state)
+/* /bin/prog spawned as pid 3 (copy mode); => its vmspace and break base. */
+static xvm_vmspace *brk_up(struct tm_world *w, const struct fixture *fx,
+                           uint64_t *base)
+{
+    struct xvm_proc_info info;
+    up(w, fx, "amd64", 0);
+    assert_int_equal(xvm_spawn(w->m, w->mp, 3, "/bin/prog", 0, NULL), 0);
+    assert_int_equal(xvm_proc_info(w->m, 3, &info), 0);
+    *base = info.brk_base;
+    return xvm_proc_vmspace(w->m, 3);
+}
+
+/* The heap of three pages and 5 bytes, its first and last page written. */
+static void brk_grow(struct tm_world *w, xvm_vmspace *vs, uint64_t base)
+{
+    assert_int_equal(xvm_brk(w->m, 3, base + 3 * PG + 5), 0);
+    tm_wr8(vs, base + 3 * PG + 4, 0x42);
+    tm_wr8(vs, base, 0x43);
+}
+
+static void test_exec_brk_starts_empty_right_after_bss(void **state)
 {
     struct fixture *fx = *state;
     struct tm_world w;
     struct xvm_proc_info info;
-    up(&w, fx, "amd64", 0);
-    assert_int_equal(xvm_spawn(w.m, w.mp, 3, "/bin/prog", 0, NULL), 0);
-    assert_int_equal(xvm_proc_info(w.m, 3, &info), 0);
-    xvm_vmspace *vs = xvm_proc_vmspace(w.m, 3);
-    uint64_t base = info.brk_base, hi = 0;
+    uint64_t base;
+    xvm_vmspace *vs = brk_up(&w, fx, &base);
+    uint64_t hi = 0;
     for (unsigned i = 0; i < fx->elf[P_STATIC].phnum; i++)
         if (fx->elf[P_STATIC].ph[i].type == EC_PT_LOAD)
             hi = fx->elf[P_STATIC].ph[i].vaddr + fx->elf[P_STATIC].ph[i].memsz;
     assert_int_equal(base, round_pg(hi)); /* right after bss */
+    assert_int_equal(xvm_proc_info(w.m, 3, &info), 0);
     assert_int_equal(info.brk, base);
     uint8_t b;
     assert_int_equal(xvm_read(vs, base, &b, 1), EFAULT);
+    tm_check(w.m);
+    tm_world_drop(&w);
+}
+
+static void test_exec_brk_grows_by_zero_pages_up_to_the_break(void **state)
+{
+    struct tm_world w;
+    struct xvm_proc_info info;
+    uint64_t base;
+    xvm_vmspace *vs = brk_up(&w, *state, &base);
+    uint8_t b;
     assert_int_equal(xvm_brk(w.m, 3, base + 3 * PG + 5), 0);
     assert_int_equal(xvm_proc_info(w.m, 3, &info), 0);
     assert_int_equal(info.brk, base + 3 * PG + 5);
@@ -351,8 +381,19 @@ static void test_brk_grows_and_shrinks(void **state)
     tm_wr8(vs, base, 0x43);
     assert_int_equal(tm_rd8(vs, base + 3 * PG + 4), 0x42);
     assert_int_equal(xvm_read(vs, base + 4 * PG, &b, 1), EFAULT);
+    tm_check(w.m);
+    tm_world_drop(&w);
+}
+
+/* shrink: the pages above the new break go away with their memory */
+static void test_exec_brk_shrink_frees_the_pages_above_the_break(void **state)
+{
+    struct tm_world w;
+    uint64_t base;
+    xvm_vmspace *vs = brk_up(&w, *state, &base);
+    uint8_t b;
+    brk_grow(&w, vs, base);
     uint64_t anon = tm_stats(w.m).pages[XVM_USE_ANON];
-    /* shrink: the pages above the new break go away with their memory */
     assert_int_equal(xvm_brk(w.m, 3, base + PG), 0);
     assert_int_equal(tm_stats(w.m).pages[XVM_USE_ANON], anon - 1);
     assert_int_equal(xvm_read(vs, base + 3 * PG + 4, &b, 1), EFAULT);
@@ -360,8 +401,29 @@ static void test_brk_grows_and_shrinks(void **state)
     /* grow again: fresh zero pages */
     assert_int_equal(xvm_brk(w.m, 3, base + 4 * PG), 0);
     assert_int_equal(tm_rd8(vs, base + 3 * PG + 4), 0);
+    tm_check(w.m);
+    tm_world_drop(&w);
+}
+
+static void test_exec_brk_below_base_or_of_unknown_pid_is_refused(void **state)
+{
+    struct tm_world w;
+    uint64_t base;
+    xvm_vmspace *vs = brk_up(&w, *state, &base);
+    brk_grow(&w, vs, base);
     assert_int_equal(xvm_brk(w.m, 3, base - 1), EINVAL);
     assert_int_equal(xvm_brk(w.m, 4, base + PG), ESRCH);
+    tm_check(w.m);
+    tm_world_drop(&w);
+}
+
+static void test_exec_brk_back_to_its_base_unmaps_the_heap(void **state)
+{
+    struct tm_world w;
+    uint64_t base;
+    xvm_vmspace *vs = brk_up(&w, *state, &base);
+    uint8_t b;
+    brk_grow(&w, vs, base);
     assert_int_equal(xvm_brk(w.m, 3, base), 0);
     assert_int_equal(xvm_read(vs, base, &b, 1), EFAULT);
     tm_check(w.m);
@@ -383,16 +445,20 @@ static uint64_t data_va(const struct fixture *fx, int which)
     return data_seg(fx, which)->vaddr + bias_of(&fx->elf[which]);
 }
 
-static void test_fork_exec_exit_by_pid(void **state)
+/* /bin/prog as pid 1 and its fork, pid 2 (sgimips, XIP or copy). */
+static void fork_up(struct tm_world *w, const struct fixture *fx, int xip)
+{
+    up(w, fx, "sgimips", xip);
+    assert_int_equal(xvm_spawn(w->m, w->mp, 1, "/bin/prog", 0, NULL), 0);
+    assert_int_equal(xvm_fork(w->m, 1, 2), 0);
+}
+
+static void test_exec_spawn_and_fork_refuse_taken_or_unknown_pids(void **state)
 {
     struct fixture *fx = *state;
     for (int xip = 0; xip < 2; xip++) {
         struct tm_world w;
         up(&w, fx, "sgimips", xip);
-        uint64_t d = data_va(fx, P_STATIC), dbb = data_va(fx, P_BUSYBOX);
-        const uint8_t *dfile =
-            fx->bytes[P_STATIC] + data_seg(fx, P_STATIC)->offset;
-        uint8_t orig = dfile[0];
         assert_int_equal(xvm_spawn(w.m, w.mp, 1, "/bin/prog", 0, NULL), 0);
         assert_int_equal(xvm_spawn(w.m, w.mp, 1, "/bin/prog", 0, NULL), EEXIST);
         assert_int_equal(xvm_spawn(w.m, w.mp, 2, "/bin/nothere", 0, NULL),
@@ -400,39 +466,91 @@ static void test_fork_exec_exit_by_pid(void **state)
         assert_int_equal(xvm_fork(w.m, 1, 2), 0);
         assert_int_equal(xvm_fork(w.m, 1, 2), EEXIST);
         assert_int_equal(xvm_fork(w.m, 9, 3), ESRCH);
-        xvm_vmspace *p = xvm_proc_vmspace(w.m, 1),
-                    *c = xvm_proc_vmspace(w.m, 2);
-        assert_non_null(c);
-        assert_ptr_not_equal(p, c);
-        /* copy-on-write: the child's write is its own */
-        assert_int_equal(tm_rd8(c, d), orig);
-        tm_wr8(c, d, (uint8_t)(orig ^ 0xff));
-        assert_int_equal(tm_rd8(p, d), orig);
-        assert_int_equal(tm_rd8(c, d), (uint8_t)(orig ^ 0xff));
-        tm_wr8(p, d + 1, 0x11);
-        assert_int_equal(tm_rd8(c, d + 1), dfile[1]);
-        /* exec replaces the child's image; the parent is untouched */
-        const char *argv[] = { "busybox", "true" };
-        assert_int_equal(xvm_exec(w.m, 2, "/bin/busybox", 2, argv), 0);
-        c = xvm_proc_vmspace(w.m, 2);
-        struct xvm_proc_info info;
-        assert_int_equal(xvm_proc_info(w.m, 2, &info), 0);
-        assert_int_equal(info.entry, fx->elf[P_BUSYBOX].entry);
-        uint8_t b;
-        assert_int_equal(xvm_read(c, dbb, &b, 1), 0);
-        assert_int_equal(tm_rd8(p, d + 1), 0x11);
         assert_int_equal(xvm_exec(w.m, 5, "/bin/prog", 0, NULL), ESRCH);
-        assert_int_equal(xvm_exit(w.m, 2), 0);
-        assert_int_equal(xvm_exit(w.m, 2), ESRCH);
-        assert_null(xvm_proc_vmspace(w.m, 2));
-        assert_int_equal(xvm_proc_info(w.m, 2, &info), ESRCH);
-        assert_int_equal(xvm_exit(w.m, 1), 0);
-        struct xvm_stats st = tm_stats(w.m);
-        assert_int_equal(st.pages[XVM_USE_ANON], 0);
-        assert_int_equal(st.pages[XVM_USE_PAGETABLE],
-                         w.st0.pages[XVM_USE_PAGETABLE]);
+        tm_check(w.m);
         tm_world_drop(&w);
     }
+}
+
+/* Runs check on /bin/prog as pid 1 and its fork, pid 2, in a copy mount
+ * and then in an XIP mount; the checker passes after each. */
+static void on_parent_and_child(const struct fixture *fx,
+                                void (*check)(const struct fixture *fx,
+                                              struct tm_world *w))
+{
+    for (int xip = 0; xip < 2; xip++) {
+        struct tm_world w;
+        fork_up(&w, fx, xip);
+        check(fx, &w);
+        tm_check(w.m);
+        tm_world_drop(&w);
+    }
+}
+
+/* copy-on-write: the child's write is its own */
+static void write_own_data(const struct fixture *fx, struct tm_world *w)
+{
+    uint64_t d = data_va(fx, P_STATIC);
+    const uint8_t *dfile = fx->bytes[P_STATIC] + data_seg(fx, P_STATIC)->offset;
+    uint8_t orig = dfile[0];
+    xvm_vmspace *p = xvm_proc_vmspace(w->m, 1), *c = xvm_proc_vmspace(w->m, 2);
+    assert_non_null(c);
+    assert_ptr_not_equal(p, c);
+    assert_int_equal(tm_rd8(c, d), orig);
+    tm_wr8(c, d, (uint8_t)(orig ^ 0xff));
+    assert_int_equal(tm_rd8(p, d), orig);
+    assert_int_equal(tm_rd8(c, d), (uint8_t)(orig ^ 0xff));
+    tm_wr8(p, d + 1, 0x11);
+    assert_int_equal(tm_rd8(c, d + 1), dfile[1]);
+}
+
+static void test_exec_forked_child_and_parent_write_their_own_data(void **state)
+{
+    on_parent_and_child(*state, write_own_data);
+}
+
+/* exec replaces the child's image; the parent is untouched */
+static void exec_in_child(const struct fixture *fx, struct tm_world *w)
+{
+    uint64_t d = data_va(fx, P_STATIC), dbb = data_va(fx, P_BUSYBOX);
+    xvm_vmspace *p = xvm_proc_vmspace(w->m, 1), *c;
+    tm_wr8(p, d + 1, 0x11);
+    const char *argv[] = { "busybox", "true" };
+    assert_int_equal(xvm_exec(w->m, 2, "/bin/busybox", 2, argv), 0);
+    c = xvm_proc_vmspace(w->m, 2);
+    struct xvm_proc_info info;
+    assert_int_equal(xvm_proc_info(w->m, 2, &info), 0);
+    assert_int_equal(info.entry, fx->elf[P_BUSYBOX].entry);
+    uint8_t b;
+    assert_int_equal(xvm_read(c, dbb, &b, 1), 0);
+    assert_int_equal(tm_rd8(p, d + 1), 0x11);
+}
+
+static void test_exec_replaces_the_childs_image_only(void **state)
+{
+    on_parent_and_child(*state, exec_in_child);
+}
+
+static void exit_both(const struct fixture *fx, struct tm_world *w)
+{
+    uint64_t d = data_va(fx, P_STATIC);
+    struct xvm_proc_info info;
+    tm_wr8(xvm_proc_vmspace(w->m, 2), d, 1);
+    tm_wr8(xvm_proc_vmspace(w->m, 1), d + 1, 0x11);
+    assert_int_equal(xvm_exit(w->m, 2), 0);
+    assert_int_equal(xvm_exit(w->m, 2), ESRCH);
+    assert_null(xvm_proc_vmspace(w->m, 2));
+    assert_int_equal(xvm_proc_info(w->m, 2, &info), ESRCH);
+    assert_int_equal(xvm_exit(w->m, 1), 0);
+    struct xvm_stats st = tm_stats(w->m);
+    assert_int_equal(st.pages[XVM_USE_ANON], 0);
+    assert_int_equal(st.pages[XVM_USE_PAGETABLE],
+                     w->st0.pages[XVM_USE_PAGETABLE]);
+}
+
+static void test_exec_exit_frees_the_process_and_its_pid(void **state)
+{
+    on_parent_and_child(*state, exit_both);
 }
 
 struct bad {
@@ -473,7 +591,7 @@ static void assert_frames_back(struct tm_world *w)
     tm_check(w->m);
 }
 
-static void test_malformed_programs_are_refused_without_leaks(void **state)
+static void test_exec_malformed_programs_are_refused_without_leaks(void **state)
 {
     struct fixture *fx = *state;
     assert_true(has_interp(host(fx, "/bad/dyn")));
@@ -502,7 +620,7 @@ static void test_malformed_programs_are_refused_without_leaks(void **state)
     }
 }
 
-static void test_failed_exec_leaves_the_old_image_running(void **state)
+static void test_exec_failed_exec_leaves_the_old_image_running(void **state)
 {
     struct fixture *fx = *state;
     struct tm_world w;
@@ -536,7 +654,7 @@ static void test_failed_exec_leaves_the_old_image_running(void **state)
 }
 
 /* A NULL argument string is bad input: EINVAL, not a crash. */
-static void test_null_argument_is_einval(void **state)
+static void test_exec_null_argument_string_is_einval(void **state)
 {
     struct fixture *fx = *state;
     struct tm_world w;
@@ -558,14 +676,23 @@ static void test_null_argument_is_einval(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_null_argument_is_einval),
-        cmocka_unit_test(test_converted_images_have_their_class_and_order),
-        cmocka_unit_test(test_segments_read_back_file_bytes),
-        cmocka_unit_test(test_stack_holds_argc_and_argv),
-        cmocka_unit_test(test_brk_grows_and_shrinks),
-        cmocka_unit_test(test_fork_exec_exit_by_pid),
-        cmocka_unit_test(test_malformed_programs_are_refused_without_leaks),
-        cmocka_unit_test(test_failed_exec_leaves_the_old_image_running),
+        cmocka_unit_test(test_exec_null_argument_string_is_einval),
+        cmocka_unit_test(test_exec_converted_images_have_their_class_and_order),
+        cmocka_unit_test(test_exec_segments_read_back_the_file_bytes),
+        cmocka_unit_test(test_exec_stack_holds_argc_and_argv),
+        cmocka_unit_test(test_exec_brk_starts_empty_right_after_bss),
+        cmocka_unit_test(test_exec_brk_grows_by_zero_pages_up_to_the_break),
+        cmocka_unit_test(test_exec_brk_shrink_frees_the_pages_above_the_break),
+        cmocka_unit_test(test_exec_brk_below_base_or_of_unknown_pid_is_refused),
+        cmocka_unit_test(test_exec_brk_back_to_its_base_unmaps_the_heap),
+        cmocka_unit_test(test_exec_spawn_and_fork_refuse_taken_or_unknown_pids),
+        cmocka_unit_test(
+            test_exec_forked_child_and_parent_write_their_own_data),
+        cmocka_unit_test(test_exec_replaces_the_childs_image_only),
+        cmocka_unit_test(test_exec_exit_frees_the_process_and_its_pid),
+        cmocka_unit_test(
+            test_exec_malformed_programs_are_refused_without_leaks),
+        cmocka_unit_test(test_exec_failed_exec_leaves_the_old_image_running),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

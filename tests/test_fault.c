@@ -265,24 +265,62 @@ static void test_fault_upper_write_to_anon_with_ref_one_does_not_promote(
 
 /* ---- neighbours (fault-ahead) ---- */
 
-/*
- * 16 anon pages shared by fork; the child faults reads in.  Normal advice
- * maps 3 back and 4 forward inside the entry; pages already mapped are
- * left alone; random maps none; sequential maps 8 back and 7 forward.
- */
-static void test_fault_upper_neighbours_follow_advice(void **state)
+/* A machine with fault-ahead and one vmspace P (and a, a mapping some
+ * fixtures make). */
+struct ahead {
+    xvm_machine *m;
+    xvm_vmspace *P;
+    uint64_t a;
+};
+
+static int ahead_setup(void **state)
 {
-    (void)state;
-    xvm_machine *m = mk_ahead("sgimips", 4u << 20);
-    xvm_vmspace *P = tm_vs(m);
-    uint64_t a = tm_anon(P, 16, RW, XVM_MAP_PRIVATE);
+    struct ahead *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -1;
+    t->m = mk_ahead("sgimips", 4u << 20);
+    t->P = tm_vs(t->m);
+    *state = t;
+    return 0;
+}
+
+/*
+ * ... with 16 anon pages of the parent at a (page i holds 100 + i), to be
+ * shared by fork: the children fault reads in.  Normal advice maps 3 back
+ * and 4 forward inside the entry; pages already mapped are left alone;
+ * random maps none; sequential maps 8 back and 7 forward.
+ */
+static int nb16_setup(void **state)
+{
+    int error = ahead_setup(state);
+    if (error)
+        return error;
+    struct ahead *t = *state;
+    t->a = tm_anon(t->P, 16, RW, XVM_MAP_PRIVATE);
     for (int i = 0; i < 16; i++)
-        tm_wr8(P, a + i * PG, (uint8_t)(100 + i));
-    tm_check(m);
+        tm_wr8(t->P, t->a + i * PG, (uint8_t)(100 + i));
+    tm_check(t->m);
+    return 0;
+}
+
+static int ahead_teardown(void **state)
+{
+    struct ahead *t = *state;
+    xvm_machine_destroy(t->m);
+    free(t);
+    return 0;
+}
+
+static void test_fault_upper_neighbours_of_normal_advice_are_3_back_4_forward(
+    void **state)
+{
+    struct ahead *t = *state;
+    xvm_machine *m = t->m;
+    uint64_t a = t->a;
 
     /* normal, in the middle: exactly 7 neighbours, read-only (ref > 1
      * after the amap is shared, and needs-copy anyway). */
-    xvm_vmspace *C = tm_fork(P);
+    xvm_vmspace *C = tm_fork(t->P);
     struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(tm_rd8(C, a + 8 * PG), 108);
     tm_check(m);
@@ -305,8 +343,17 @@ static void test_fault_upper_neighbours_follow_advice(void **state)
     struct xvm_stats s2 = tm_stats(m);
     assert_int_equal(s2.neighbour_maps - s1.neighbour_maps, 4);
     assert_int_equal(count_mapped(C, a, 16), 13);
+}
+
+static void test_fault_upper_neighbours_of_random_advice_are_none(void **state)
+{
+    struct ahead *t = *state;
+    xvm_machine *m = t->m;
+    uint64_t a = t->a;
 
     /* random: 0/0. */
+    xvm_vmspace *C = tm_fork(t->P);
+    struct xvm_stats s2 = tm_stats(m);
     assert_int_equal(xvm_madvise(C, a, 16 * PG, XVM_ADV_RANDOM), 0);
     assert_int_equal(tm_rd8(C, a + 14 * PG), 114);
     tm_check(m);
@@ -315,44 +362,66 @@ static void test_fault_upper_neighbours_follow_advice(void **state)
     assert_int_equal(s3.neighbour_maps, s2.neighbour_maps);
     assert_false(mapped(C, a + 13 * PG));
     assert_false(mapped(C, a + 15 * PG));
+}
+
+static void
+test_fault_upper_neighbours_of_sequential_advice_are_8_back_7_forward(
+    void **state)
+{
+    struct ahead *t = *state;
+    xvm_machine *m = t->m;
+    uint64_t a = t->a;
 
     /* sequential: 8/7 from the middle of a fresh child. */
-    xvm_vmspace *C2 = tm_fork(P);
+    xvm_vmspace *C2 = tm_fork(t->P);
     assert_int_equal(xvm_madvise(C2, a, 16 * PG, XVM_ADV_SEQUENTIAL), 0);
-    s0 = tm_stats(m);
+    struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(tm_rd8(C2, a + 8 * PG), 108);
     tm_check(m);
-    s1 = tm_stats(m);
+    struct xvm_stats s1 = tm_stats(m);
     assert_int_equal(s1.neighbour_maps - s0.neighbour_maps, 15);
     assert_int_equal(count_mapped(C2, a, 16), 16);
+}
+
+static void test_fault_upper_neighbours_are_clipped_to_the_entry(void **state)
+{
+    struct ahead *t = *state;
+    xvm_machine *m = t->m;
+    uint64_t a = t->a;
 
     /* Entry edges: the window is clipped to the entry. */
-    xvm_vmspace *C3 = tm_fork(P);
-    s0 = tm_stats(m);
+    xvm_vmspace *C3 = tm_fork(t->P);
+    struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(tm_rd8(C3, a), 100);
-    s1 = tm_stats(m);
+    struct xvm_stats s1 = tm_stats(m);
     assert_int_equal(s1.neighbour_maps - s0.neighbour_maps, 4);
     assert_int_equal(tm_rd8(C3, a + 15 * PG), 115);
     tm_check(m);
-    s2 = tm_stats(m);
+    struct xvm_stats s2 = tm_stats(m);
     assert_int_equal(s2.neighbour_maps - s1.neighbour_maps, 3);
     assert_int_equal(count_mapped(C3, a, 16), 9);
+}
 
-    /* Anons with ref 1 are mapped writable as neighbours: the parent's
-     * own pages, unmapped by PROT_NONE and faulted back in.  (The parent
-     * must copy its amap first: make the children go.) */
-    xvm_vmspace_destroy(C);
-    xvm_vmspace_destroy(C2);
-    xvm_vmspace_destroy(C3);
+/* Anons with ref 1 are mapped writable as neighbours: the parent's own
+ * pages, unmapped by PROT_NONE and faulted back in.  (The parent must
+ * copy its amap first: its child has gone.) */
+static void test_fault_upper_neighbours_with_ref_one_are_writable(void **state)
+{
+    struct ahead *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *P = t->P;
+    uint64_t a = t->a;
+
+    xvm_vmspace_destroy(tm_fork(P));
     tm_wr8(P, a, 100);
     assert_int_equal(xvm_mprotect(P, a, 16 * PG, XVM_PROT_NONE), 0);
     assert_int_equal(count_mapped(P, a, 16), 0);
     assert_int_equal(xvm_mprotect(P, a, 16 * PG, RW), 0);
     tm_check(m);
-    s0 = tm_stats(m);
+    struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(tm_rd8(P, a + 8 * PG), 108);
     tm_check(m);
-    s1 = tm_stats(m);
+    struct xvm_stats s1 = tm_stats(m);
     assert_int_equal(s1.neighbour_maps - s0.neighbour_maps, 7);
     assert_true(writable(P, a + 5 * PG));
     assert_true(writable(P, a + 12 * PG));
@@ -361,7 +430,6 @@ static void test_fault_upper_neighbours_follow_advice(void **state)
     tm_wr8(P, a + 12 * PG, 7);
     assert_int_equal(tm_stats(m).faults, s1.faults);
     tm_check(m);
-    xvm_machine_destroy(m);
 }
 
 /* xvm_config_fault_ahead(n): n back and n forward; random stays 0/0. */
@@ -404,22 +472,51 @@ static void test_fault_config_fault_ahead_sets_every_window(void **state)
  * are neighbours, writable in a shared mapping; pages not resident are
  * not neighbours (no allocation in fault-ahead).
  */
+struct aobj16 {
+    xvm_machine *m;
+    xvm_object *obj;
+    xvm_vmspace *P;
+    uint64_t p;
+};
+
+/* An aobj of 16 pages, every one resident (written through P). */
+static int aobj16_setup(void **state)
+{
+    struct aobj16 *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -1;
+    t->m = mk_ahead("amd64", 4u << 20);
+    assert_int_equal(xvm_aobj_create(t->m, 16 * PG, &t->obj), 0);
+    t->P = tm_vs(t->m);
+    t->p = map_obj(t->P, 16 * PG, RW, XVM_MAP_SHARED, t->obj, 0);
+    for (int i = 0; i < 16; i++)
+        tm_wr8(t->P, t->p + i * PG, (uint8_t)(50 + i));
+    tm_check(t->m);
+    assert_int_equal(tm_stats(t->m).pages[XVM_USE_AOBJ], 16);
+    assert_int_equal(tm_stats(t->m).zero_page_maps, 0);
+    *state = t;
+    return 0;
+}
+
+static int aobj16_teardown(void **state)
+{
+    struct aobj16 *t = *state;
+    xvm_object_release(t->obj);
+    tm_check(t->m);
+    xvm_machine_destroy(t->m);
+    free(t);
+    return 0;
+}
+
 static void test_fault_lower_neighbours_of_shared_aobj_are_resident_pages(
     void **state)
 {
-    (void)state;
-    xvm_machine *m = mk_ahead("amd64", 4u << 20);
-    xvm_object *obj;
-    assert_int_equal(xvm_aobj_create(m, 16 * PG, &obj), 0);
-    xvm_vmspace *P = tm_vs(m), *Q = tm_vs(m);
-    uint64_t p = map_obj(P, 16 * PG, RW, XVM_MAP_SHARED, obj, 0);
-    for (int i = 0; i < 16; i++)
-        tm_wr8(P, p + i * PG, (uint8_t)(50 + i));
-    tm_check(m);
-    assert_int_equal(tm_stats(m).pages[XVM_USE_AOBJ], 16);
-    assert_int_equal(tm_stats(m).zero_page_maps, 0);
+    struct aobj16 *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *P = t->P, *Q = tm_vs(m);
+    uint64_t p = t->p;
 
-    uint64_t q = map_obj(Q, 16 * PG, RW, XVM_MAP_SHARED, obj, 0);
+    uint64_t q = map_obj(Q, 16 * PG, RW, XVM_MAP_SHARED, t->obj, 0);
     struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(tm_rd8(Q, q + 8 * PG), 58);
     tm_check(m);
@@ -435,27 +532,43 @@ static void test_fault_lower_neighbours_of_shared_aobj_are_resident_pages(
     assert_int_equal(tm_rd8(P, p + 12 * PG), 0xEE);
     assert_int_equal(page_at(P, p + 12 * PG), page_at(Q, q + 12 * PG));
     tm_check(m);
+}
 
-    /* A private mapping of the object: neighbours are read-only. */
+/* A private mapping of the object: neighbours are read-only. */
+static void test_fault_lower_neighbours_in_private_mapping_are_read_only(
+    void **state)
+{
+    struct aobj16 *t = *state;
+    xvm_machine *m = t->m;
+
+    tm_wr8(t->P, t->p + 12 * PG, 0xEE);
     xvm_vmspace *R = tm_vs(m);
-    uint64_t r = map_obj(R, 16 * PG, RW, XVM_MAP_PRIVATE, obj, 0);
-    s0 = tm_stats(m);
+    uint64_t r = map_obj(R, 16 * PG, RW, XVM_MAP_PRIVATE, t->obj, 0);
+    struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(tm_rd8(R, r + 8 * PG), 58);
     tm_check(m);
-    s1 = tm_stats(m);
+    struct xvm_stats s1 = tm_stats(m);
     assert_int_equal(s1.neighbour_maps - s0.neighbour_maps, 7);
     for (int i = 5; i <= 12; i++)
         assert_false(writable(R, r + i * PG));
     assert_int_equal(tm_rd8(R, r + 12 * PG), 0xEE);
+}
 
-    /* A fresh object: nothing resident, so no neighbours, one frame. */
+/* A fresh object: nothing resident, so no neighbours, one frame. */
+static void test_fault_lower_fault_in_fresh_aobj_maps_no_neighbours(
+    void **state)
+{
+    struct aobj16 *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *Q = tm_vs(m);
+
     xvm_object *fresh;
     assert_int_equal(xvm_aobj_create(m, 16 * PG, &fresh), 0);
     uint64_t f = map_obj(Q, 16 * PG, RW, XVM_MAP_SHARED, fresh, 0);
-    s0 = tm_stats(m);
+    struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(tm_rd8(Q, f + 8 * PG), 0);
     tm_check(m);
-    s1 = tm_stats(m);
+    struct xvm_stats s1 = tm_stats(m);
     assert_int_equal(s1.faults_lower - s0.faults_lower, 1);
     assert_int_equal(s1.neighbour_maps, s0.neighbour_maps);
     assert_int_equal(s1.pages[XVM_USE_AOBJ] - s0.pages[XVM_USE_AOBJ], 1);
@@ -463,33 +576,62 @@ static void test_fault_lower_neighbours_of_shared_aobj_are_resident_pages(
     assert_int_equal(s1.zero_page_maps, s0.zero_page_maps);
     assert_true(writable(Q, f + 8 * PG));
     xvm_object_release(fresh);
-    xvm_object_release(obj);
-    tm_check(m);
-    xvm_machine_destroy(m);
 }
 
-/* Two adjacent entries of one object: a fault near the end of the first
- * maps no neighbour in the second. */
-static void test_fault_neighbours_stop_at_entry_edges(void **state)
-{
-    (void)state;
-    xvm_machine *m = mk_ahead("sgimips", 4u << 20);
+/* Two adjacent read-only entries of one object (x, then y), whose 8
+ * pages hold their index. */
+struct edges {
+    xvm_machine *m;
     xvm_object *obj;
-    assert_int_equal(xvm_aobj_create(m, 8 * PG, &obj), 0);
-    xvm_vmspace *P = tm_vs(m), *Q = tm_vs(m);
-    uint64_t p = map_obj(P, 8 * PG, RW, XVM_MAP_SHARED, obj, 0);
+    xvm_vmspace *Q;
+    uint64_t x, y;
+};
+
+static int edges_setup(void **state)
+{
+    struct edges *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -1;
+    t->m = mk_ahead("sgimips", 4u << 20);
+    assert_int_equal(xvm_aobj_create(t->m, 8 * PG, &t->obj), 0);
+    xvm_vmspace *P = tm_vs(t->m);
+    t->Q = tm_vs(t->m);
+    uint64_t p = map_obj(P, 8 * PG, RW, XVM_MAP_SHARED, t->obj, 0);
     for (int i = 0; i < 8; i++)
         tm_wr8(P, p + i * PG, (uint8_t)i);
-    uint64_t x = 0x10000000;
-    assert_int_equal(xvm_mmap(Q, &x, 4 * PG, XVM_PROT_READ,
-                              XVM_MAP_SHARED | XVM_MAP_FIXED, obj, 0),
+    t->x = 0x10000000;
+    assert_int_equal(xvm_mmap(t->Q, &t->x, 4 * PG, XVM_PROT_READ,
+                              XVM_MAP_SHARED | XVM_MAP_FIXED, t->obj, 0),
                      0);
-    uint64_t y = x + 4 * PG;
-    assert_int_equal(xvm_mmap(Q, &y, 4 * PG, XVM_PROT_READ,
-                              XVM_MAP_SHARED | XVM_MAP_FIXED, obj, 4 * PG),
+    t->y = t->x + 4 * PG;
+    assert_int_equal(xvm_mmap(t->Q, &t->y, 4 * PG, XVM_PROT_READ,
+                              XVM_MAP_SHARED | XVM_MAP_FIXED, t->obj, 4 * PG),
                      0);
-    assert_int_equal(y, x + 4 * PG);
-    tm_check(m);
+    assert_int_equal(t->y, t->x + 4 * PG);
+    tm_check(t->m);
+    *state = t;
+    return 0;
+}
+
+static int edges_teardown(void **state)
+{
+    struct edges *t = *state;
+    tm_check(t->m);
+    xvm_object_release(t->obj);
+    xvm_machine_destroy(t->m);
+    free(t);
+    return 0;
+}
+
+/* A fault near the end of the first entry maps no neighbour in the
+ * second. */
+static void test_fault_neighbours_stop_at_entry_edges(void **state)
+{
+    struct edges *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *Q = t->Q;
+    uint64_t x = t->x, y = t->y;
+
     struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(tm_rd8(Q, x + 3 * PG), 3);
     tm_check(m);
@@ -504,15 +646,19 @@ static void test_fault_neighbours_stop_at_entry_edges(void **state)
     assert_int_equal(count_mapped(Q, x, 8), 8);
     /* Read-only entry: neighbours of a shared object are read-only too. */
     assert_false(writable(Q, y + PG));
-    /* A hint inside a mapping places a new one after it, leaving both. */
-    uint64_t h = x + PG;
+}
+
+/* A hint inside a mapping places a new one after it, leaving both. */
+static void test_fault_mmap_hint_inside_a_mapping_places_it_after(void **state)
+{
+    struct edges *t = *state;
+    xvm_vmspace *Q = t->Q;
+
+    uint64_t h = t->x + PG;
     assert_int_equal(
         xvm_mmap(Q, &h, PG, XVM_PROT_READ, XVM_MAP_PRIVATE, NULL, 0), 0);
-    assert_true(h >= y + 4 * PG);
-    assert_int_equal(tm_rd8(Q, x + PG), 1);
-    tm_check(m);
-    xvm_object_release(obj);
-    xvm_machine_destroy(m);
+    assert_true(h >= t->y + 4 * PG);
+    assert_int_equal(tm_rd8(Q, t->x + PG), 1);
 }
 
 /* ---- lower path ---- */
@@ -586,7 +732,22 @@ static void test_fault_lower_shared_anon_write_maps_object_page(void **state)
     assert_int_equal(tm_stats(m).pages[XVM_USE_AOBJ], 2);
     assert_int_equal(tm_stats(m).pages[XVM_USE_ANON], 0);
     tm_check(m);
-    /* Splitting the object's entry: each part holds the object. */
+    xvm_machine_destroy(m);
+}
+
+/* Splitting the entry of shared anonymous memory (an aobj shared with a
+ * forked child): each part holds the object. */
+static void test_fault_split_entry_of_shared_anon_each_part_holds_the_object(
+    void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
+    xvm_vmspace *P = tm_vs(m);
+    uint64_t s = tm_anon(P, 4, RW, XVM_MAP_SHARED);
+    tm_wr8(P, s, 'a');
+    xvm_vmspace *C = tm_fork(P);
+    tm_wr8(C, s + 3 * PG, 'c');
+    tm_check(m);
     struct xvm_object *obj = map_lookup(&P->map, s)->obj;
     uint32_t refs = obj->refs;
     assert_int_equal(xvm_mprotect(P, s + PG, PG, XVM_PROT_READ), 0);
@@ -652,7 +813,7 @@ static void test_fault_lower_private_aobj_write_copies_object_page(void **state)
 
 /* ---- exec ---- */
 
-static void test_fault_exec_fetch_faults_as_exec_and_needs_exec(void **state)
+static void test_fault_exec_fetch_faults_as_exec(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
@@ -670,13 +831,35 @@ static void test_fault_exec_fetch_faults_as_exec_and_needs_exec(void **state)
     assert_int_equal(xvm_fetch(P, a, buf, 4), 0);
     assert_memory_equal(buf, code, 4);
     tm_check(m);
-    /* Without exec permission: EACCES, counted as an exec fault. */
+    xvm_machine_destroy(m);
+}
+
+/* Without exec permission: EACCES, counted as an exec fault. */
+static void test_fault_exec_fetch_without_exec_permission_is_eacces(
+    void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
+    xvm_vmspace *P = tm_vs(m);
+    uint8_t buf[4] = { 0 };
     uint64_t d = tm_anon(P, 1, RW, XVM_MAP_PRIVATE);
-    s0 = tm_stats(m);
+    struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(xvm_fetch(P, d, buf, 1), EACCES);
     assert_int_equal(tm_stats(m).faults_exec - s0.faults_exec, 1);
     assert_false(mapped(P, d));
-    /* Nothing mapped: EFAULT. */
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+/* Nothing mapped: EFAULT. */
+static void test_fault_fetch_or_read_where_nothing_is_mapped_is_efault(
+    void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
+    xvm_vmspace *P = tm_vs(m);
+    uint8_t buf[4] = { 0 };
+    tm_anon(P, 2, RW | XVM_PROT_EXEC, XVM_MAP_PRIVATE);
     assert_int_equal(xvm_fetch(P, 0x100, buf, 1), EFAULT);
     assert_int_equal(xvm_read(P, 0x100, buf, 1), EFAULT);
     tm_check(m);
@@ -717,10 +900,10 @@ static void test_fault_exec_from_device_page_uses_no_ram(void **state)
 
 /*
  * Private device mapping: neighbours are read-only device mappings; a
- * write promotes from the device page (cow_from_device).  Shared device
- * mappings are read-only and count PV entries in the device hash.
+ * write promotes from the device page (cow_from_device).
  */
-static void test_fault_device_pages_private_and_shared(void **state)
+static void test_fault_device_private_mapping_reads_in_place_writes_promote(
+    void **state)
 {
     (void)state;
     xvm_machine *m = mk_ahead("sgimips", 4u << 20);
@@ -767,15 +950,35 @@ static void test_fault_device_pages_private_and_shared(void **state)
     assert_int_equal(s1.neighbour_maps - s0.neighbour_maps, 7);
     assert_int_equal(s1.device_maps - s0.device_maps, 7);
     assert_true(writable(P, a + 9 * PG));
+    xvm_vmspace_destroy(P);
+    tm_check(m);
+    assert_int_equal(tm_stats(m).pv_device, 0);
+    xvm_object_release(d.obj);
+    xvm_machine_destroy(m);
+    free(d.bytes);
+}
+
+/* Shared device mappings are read-only and count PV entries in the device
+ * hash; they map the very device pages a private mapping reads. */
+static void test_fault_device_shared_mapping_is_read_only_and_counts_pv(
+    void **state)
+{
+    (void)state;
+    xvm_machine *m = mk_ahead("sgimips", 4u << 20);
+    struct dev d = dev_make(m, 0x1c000000, 16);
+    xvm_vmspace *P = tm_vs(m);
+    uint64_t a = map_obj(P, 16 * PG, RW, XVM_MAP_PRIVATE, d.obj, 0);
+    assert_int_equal(tm_rd8(P, a + 8 * PG + 1), dev_byte(8 * PG + 1));
+    tm_check(m);
 
     /* Shared, read-only. */
     xvm_vmspace *Q = tm_vs(m);
     uint64_t q =
         map_obj(Q, 4 * PG, XVM_PROT_READ, XVM_MAP_SHARED, d.obj, 4 * PG);
-    s0 = tm_stats(m);
+    struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(tm_rd8(Q, q + 3 * PG), dev_byte(7 * PG));
     tm_check(m);
-    s1 = tm_stats(m);
+    struct xvm_stats s1 = tm_stats(m);
     assert_int_equal(s1.device_maps - s0.device_maps, 4);
     assert_int_equal(s1.pv_device - s0.pv_device, 4);
     assert_int_equal(page_at(Q, q + 3 * PG), page_at(P, a + 7 * PG));
@@ -793,14 +996,15 @@ static void test_fault_device_pages_private_and_shared(void **state)
 
 /* ---- wiring ---- */
 
-static void test_fault_mlock_wires_anon_aobj_and_refuses_device(void **state)
+/* Private anon, RW: every page is zero-filled and wired; no neighbours
+ * are made by a wiring fault; locks do not nest. */
+static void test_fault_mlock_wires_every_private_anon_page_without_neighbours(
+    void **state)
 {
-    (void)state;
-    xvm_machine *m = mk_ahead("sgimips", 4u << 20);
-    xvm_vmspace *P = tm_vs(m);
+    struct ahead *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *P = t->P;
 
-    /* Private anon, RW: every page is zero-filled and wired; no
-     * neighbours are made by a wiring fault. */
     uint64_t a = tm_anon(P, 4, RW, XVM_MAP_PRIVATE);
     tm_wr8(P, a + PG, 7); /* one page already there */
     struct xvm_stats s0 = tm_stats(m);
@@ -823,8 +1027,15 @@ static void test_fault_mlock_wires_anon_aobj_and_refuses_device(void **state)
         assert_int_equal(wire_of(P, a + i * PG), 0);
     assert_false(pte_at(P, a) & PTE_WIRED);
     assert_int_equal(xvm_munlock(P, a, 4 * PG), 0); /* no-op */
+}
 
-    /* Read-only private anon: the zero page is wired, once per mapping. */
+/* Read-only private anon: the zero page is wired, once per mapping. */
+static void test_fault_mlock_of_read_only_anon_wires_the_zero_page(void **state)
+{
+    struct ahead *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *P = t->P;
+
     uint64_t z = tm_anon(P, 2, XVM_PROT_READ, XVM_MAP_PRIVATE);
     assert_int_equal(xvm_mlock(P, z, 2 * PG), 0);
     tm_check(m);
@@ -833,7 +1044,7 @@ static void test_fault_mlock_wires_anon_aobj_and_refuses_device(void **state)
     /* Made writable and written: the wired zero page is replaced by a
      * wired anon (the entry is wired), and loses that wiring. */
     assert_int_equal(xvm_mprotect(P, z, 2 * PG, RW), 0);
-    s0 = tm_stats(m);
+    struct xvm_stats s0 = tm_stats(m);
     tm_wr8(P, z + PG, 3);
     tm_check(m);
     assert_int_equal(tm_stats(m).zero_fills - s0.zero_fills, 1);
@@ -843,44 +1054,90 @@ static void test_fault_mlock_wires_anon_aobj_and_refuses_device(void **state)
     assert_int_equal(wire_of(P, z), 0);
     assert_int_equal(wire_of(P, z + PG), 0);
     tm_check(m);
+}
 
-    /* Exec-only mapping: wired by an exec fault. */
+/* Exec-only mapping: wired by an exec fault. */
+static void test_fault_mlock_of_exec_only_mapping_faults_as_exec(void **state)
+{
+    struct ahead *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *P = t->P;
+
     uint64_t x = tm_anon(P, 1, XVM_PROT_EXEC, XVM_MAP_PRIVATE);
-    s0 = tm_stats(m);
+    struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(xvm_mlock(P, x, PG), 0);
     assert_int_equal(tm_stats(m).faults_exec - s0.faults_exec, 1);
     assert_true(pte_at(P, x) & PTE_WIRED);
     tm_check(m);
-    /* PROT_NONE cannot be wired. */
+}
+
+/* PROT_NONE cannot be wired; nor can a hole. */
+static void test_fault_mlock_of_prot_none_is_eacces_and_of_a_hole_enomem(
+    void **state)
+{
+    struct ahead *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *P = t->P;
+
     uint64_t n = tm_anon(P, 1, XVM_PROT_NONE, XVM_MAP_PRIVATE);
     assert_int_equal(xvm_mlock(P, n, PG), EACCES);
     assert_int_equal(xvm_mlock(P, n + 4 * PG, PG), ENOMEM); /* a hole */
+    tm_check(m);
+}
 
-    /* Shared anon (aobj): object pages allocated and wired. */
+/* Shared anon (aobj): object pages allocated and wired. */
+static void test_fault_mlock_of_shared_anon_wires_object_pages(void **state)
+{
+    struct ahead *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *P = t->P;
+
     uint64_t s = tm_anon(P, 3, RW, XVM_MAP_SHARED);
-    s0 = tm_stats(m);
+    struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(xvm_mlock(P, s, 3 * PG), 0);
     tm_check(m);
-    s1 = tm_stats(m);
+    struct xvm_stats s1 = tm_stats(m);
     assert_int_equal(s1.pages[XVM_USE_AOBJ] - s0.pages[XVM_USE_AOBJ], 3);
     assert_int_equal(s1.zero_fills, s0.zero_fills);
     for (int i = 0; i < 3; i++)
         assert_int_equal(wire_of(P, s + i * PG), 1);
     assert_int_equal(xvm_munlock(P, s, 3 * PG), 0);
     assert_int_equal(wire_of(P, s), 0);
+    tm_check(m);
+}
 
-    /* Device pages are never wired (paper §11.4): EINVAL, nothing left
-     * wired, read access unaffected. */
+/* Device pages are never wired (paper §11.4): EINVAL, nothing left
+ * wired, read access unaffected. */
+static void test_fault_mlock_of_shared_device_pages_is_einval(void **state)
+{
+    struct ahead *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *P = t->P;
+
     struct dev d = dev_make(m, 0x1c000000, 4);
     uint64_t dv = map_obj(P, 4 * PG, XVM_PROT_READ, XVM_MAP_SHARED, d.obj, 0);
-    s0 = tm_stats(m);
     assert_int_equal(xvm_mlock(P, dv, 4 * PG), EINVAL);
     tm_check(m);
     assert_false(pte_at(P, dv) & PTE_WIRED);
     assert_int_equal(tm_rd8(P, dv + 3 * PG), dev_byte(3 * PG));
-    /* Private writable device mapping: refused too, before any copy. */
+    xvm_vmspace_destroy(P);
+    tm_check(m);
+    xvm_object_release(d.obj);
+    free(d.bytes);
+}
+
+/* Private writable device mapping: refused too, before any copy; once
+ * its pages are private copies, it can be wired. */
+static void test_fault_mlock_of_private_device_mapping_waits_for_copies(
+    void **state)
+{
+    struct ahead *t = *state;
+    xvm_machine *m = t->m;
+    xvm_vmspace *P = t->P;
+
+    struct dev d = dev_make(m, 0x1c000000, 4);
     uint64_t dp = map_obj(P, 4 * PG, RW, XVM_MAP_PRIVATE, d.obj, 0);
-    s0 = tm_stats(m);
+    struct xvm_stats s0 = tm_stats(m);
     assert_int_equal(xvm_mlock(P, dp, 4 * PG), EINVAL);
     tm_check(m);
     assert_int_equal(tm_stats(m).cow_promotions, s0.cow_promotions);
@@ -894,7 +1151,6 @@ static void test_fault_mlock_wires_anon_aobj_and_refuses_device(void **state)
     xvm_vmspace_destroy(P);
     tm_check(m);
     xvm_object_release(d.obj);
-    xvm_machine_destroy(m);
     free(d.bytes);
 }
 
@@ -1308,8 +1564,21 @@ static void test_fault_pmap_refuses_writable_device_and_out_of_range(
     assert_false(mapped(P, 0x10000000));
     uint64_t pa;
     assert_int_equal(xvm_extract(P, m->core.prof->va_max + PG, &pa), EFAULT);
-    /* A wired device mapping counts no wiring (there is no vm_page):
-     * entered wired over a plain mapping, anew, and torn down wired. */
+    tm_check(m);
+    xvm_object_release(d.obj);
+    xvm_machine_destroy(m);
+    free(d.bytes);
+}
+
+/* A wired device mapping counts no wiring (there is no vm_page): entered
+ * wired over a plain mapping, anew, and torn down wired. */
+static void test_fault_pmap_wired_device_mapping_counts_no_wiring(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
+    struct dev d = dev_make(m, 0x1c000000, 1);
+    xvm_vmspace *P = tm_vs(m);
+    pageh dp = page_device(d.pa);
     uint64_t a = map_obj(P, PG, XVM_PROT_READ, XVM_MAP_SHARED, d.obj, 0);
     assert_int_equal(tm_rd8(P, a), dev_byte(0));
     assert_false(pte_at(P, a) & PTE_WIRED);
@@ -1327,7 +1596,20 @@ static void test_fault_pmap_refuses_writable_device_and_out_of_range(
     assert_true(pte_at(P, a) & PTE_WIRED);
     assert_int_equal(tm_stats(m).pv_device, 1);
     tm_check(m);
-    /* The same page entered wired over an unwired mapping: wired once. */
+    xvm_vmspace_destroy(P); /* with the device page wired */
+    tm_check(m);
+    assert_int_equal(tm_stats(m).pv_device, 0);
+    xvm_object_release(d.obj);
+    xvm_machine_destroy(m);
+    free(d.bytes);
+}
+
+/* The same page entered wired over an unwired mapping: wired once. */
+static void test_fault_pmap_page_entered_wired_twice_is_wired_once(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
+    xvm_vmspace *P = tm_vs(m);
     uint64_t b = tm_anon(P, 1, RW, XVM_MAP_PRIVATE);
     tm_wr8(P, b, 1);
     pageh pg = page_at(P, b);
@@ -1339,12 +1621,9 @@ static void test_fault_pmap_refuses_writable_device_and_out_of_range(
     pmap_unwire(P->pmap, b);
     assert_int_equal(phys_page(&m->ph, pg)->wire, 0);
     tm_check(m);
-    xvm_vmspace_destroy(P); /* with the device page wired */
+    xvm_vmspace_destroy(P);
     tm_check(m);
-    assert_int_equal(tm_stats(m).pv_device, 0);
-    xvm_object_release(d.obj);
     xvm_machine_destroy(m);
-    free(d.bytes);
 }
 
 /* pmap_page_protect to read-only lowers every mapping of a page; the
@@ -1613,20 +1892,75 @@ int main(void)
         cmocka_unit_test(test_fault_upper_read_of_shared_anon_maps_read_only),
         cmocka_unit_test(
             test_fault_upper_write_to_anon_with_ref_one_does_not_promote),
-        cmocka_unit_test(test_fault_upper_neighbours_follow_advice),
+        cmocka_unit_test_setup_teardown(
+            test_fault_upper_neighbours_of_normal_advice_are_3_back_4_forward,
+            nb16_setup, ahead_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_upper_neighbours_of_random_advice_are_none, nb16_setup,
+            ahead_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_upper_neighbours_of_sequential_advice_are_8_back_7_forward,
+            nb16_setup, ahead_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_upper_neighbours_are_clipped_to_the_entry, nb16_setup,
+            ahead_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_upper_neighbours_with_ref_one_are_writable, nb16_setup,
+            ahead_teardown),
         cmocka_unit_test(test_fault_config_fault_ahead_sets_every_window),
-        cmocka_unit_test(
-            test_fault_lower_neighbours_of_shared_aobj_are_resident_pages),
-        cmocka_unit_test(test_fault_neighbours_stop_at_entry_edges),
+        cmocka_unit_test_setup_teardown(
+            test_fault_lower_neighbours_of_shared_aobj_are_resident_pages,
+            aobj16_setup, aobj16_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_lower_neighbours_in_private_mapping_are_read_only,
+            aobj16_setup, aobj16_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_lower_fault_in_fresh_aobj_maps_no_neighbours,
+            aobj16_setup, aobj16_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_neighbours_stop_at_entry_edges, edges_setup,
+            edges_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_mmap_hint_inside_a_mapping_places_it_after, edges_setup,
+            edges_teardown),
         cmocka_unit_test(
             test_fault_lower_read_of_untouched_private_anon_maps_zero_page),
         cmocka_unit_test(test_fault_lower_shared_anon_write_maps_object_page),
         cmocka_unit_test(
+            test_fault_split_entry_of_shared_anon_each_part_holds_the_object),
+        cmocka_unit_test(
             test_fault_lower_private_aobj_write_copies_object_page),
-        cmocka_unit_test(test_fault_exec_fetch_faults_as_exec_and_needs_exec),
+        cmocka_unit_test(test_fault_exec_fetch_faults_as_exec),
+        cmocka_unit_test(
+            test_fault_exec_fetch_without_exec_permission_is_eacces),
+        cmocka_unit_test(
+            test_fault_fetch_or_read_where_nothing_is_mapped_is_efault),
         cmocka_unit_test(test_fault_exec_from_device_page_uses_no_ram),
-        cmocka_unit_test(test_fault_device_pages_private_and_shared),
-        cmocka_unit_test(test_fault_mlock_wires_anon_aobj_and_refuses_device),
+        cmocka_unit_test(
+            test_fault_device_private_mapping_reads_in_place_writes_promote),
+        cmocka_unit_test(
+            test_fault_device_shared_mapping_is_read_only_and_counts_pv),
+        cmocka_unit_test_setup_teardown(
+            test_fault_mlock_wires_every_private_anon_page_without_neighbours,
+            ahead_setup, ahead_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_mlock_of_read_only_anon_wires_the_zero_page, ahead_setup,
+            ahead_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_mlock_of_exec_only_mapping_faults_as_exec, ahead_setup,
+            ahead_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_mlock_of_prot_none_is_eacces_and_of_a_hole_enomem,
+            ahead_setup, ahead_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_mlock_of_shared_anon_wires_object_pages, ahead_setup,
+            ahead_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_mlock_of_shared_device_pages_is_einval, ahead_setup,
+            ahead_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fault_mlock_of_private_device_mapping_waits_for_copies,
+            ahead_setup, ahead_teardown),
         cmocka_unit_test_setup_teardown(
             test_fault_mlock_refused_part_way_unwires_everything, hold_setup,
             hold_teardown),
@@ -1649,6 +1983,9 @@ int main(void)
         cmocka_unit_test(test_fault_enomem_restarts_after_page_daemon_reclaims),
         cmocka_unit_test(
             test_fault_pmap_refuses_writable_device_and_out_of_range),
+        cmocka_unit_test(test_fault_pmap_wired_device_mapping_counts_no_wiring),
+        cmocka_unit_test(
+            test_fault_pmap_page_entered_wired_twice_is_wired_once),
         cmocka_unit_test(
             test_fault_pmap_page_protect_read_only_makes_writes_fault),
         cmocka_unit_test(

@@ -204,10 +204,22 @@ static uint8_t *make_image(const char *tree, const char *img, int version,
     return data;
 }
 
+/* Images already made from the fixture's tree, by format. */
+struct cached_image {
+    int version;
+    const char *endian;
+    unsigned bsize, fsize;
+    uint8_t *data;
+    uint64_t size;
+};
+
+/* The host tree, built once per group of tests, and its images. */
 struct fixture {
     char *dir;      /* tree_new root */
     char tree[128]; /* host tree */
     char img[128];
+    struct cached_image cache[32];
+    size_t ncache;
 };
 
 static int fixture_up(void **state, int with_big)
@@ -235,19 +247,38 @@ static int setup_big(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
+    for (size_t i = 0; i < fx->ncache; i++)
+        free(fx->cache[i].data);
     tree_remove(fx->dir);
     free(fx);
     return 0;
 }
 
-/* An image of the fixture's tree on an in-memory device. */
+/* A copy of an image of the fixture's tree on an in-memory device; each
+   format is made by makefs once per group. */
 static struct mem_dev image_dev(struct fixture *fx, int version,
                                 const char *endian, unsigned bsize,
                                 unsigned fsize)
 {
     struct mem_dev dev = { NULL, 0, 0, 0, -1 };
-    dev.data =
-        make_image(fx->tree, fx->img, version, endian, bsize, fsize, &dev.size);
+    struct cached_image *ci = NULL;
+    for (size_t i = 0; i < fx->ncache && ci == NULL; i++)
+        if (fx->cache[i].version == version &&
+            strcmp(fx->cache[i].endian, endian) == 0 &&
+            fx->cache[i].bsize == bsize && fx->cache[i].fsize == fsize)
+            ci = &fx->cache[i];
+    if (ci == NULL) {
+        assert_true(fx->ncache < sizeof(fx->cache) / sizeof(fx->cache[0]));
+        ci = &fx->cache[fx->ncache++];
+        ci->version = version, ci->endian = endian;
+        ci->bsize = bsize, ci->fsize = fsize;
+        ci->data = make_image(fx->tree, fx->img, version, endian, bsize, fsize,
+                              &ci->size);
+    }
+    dev.size = ci->size;
+    dev.data = malloc(ci->size);
+    assert_non_null(dev.data);
+    memcpy(dev.data, ci->data, ci->size);
     return dev;
 }
 
@@ -571,7 +602,7 @@ static void verify_image(struct fixture *fx, int version, const char *endian,
     free(dev.data);
 }
 
-static void test_images(void **state)
+static void test_ffs_every_format_reads_back_the_host_tree(void **state)
 {
     static const unsigned geo[][2] = {
         { 4096, 512 },   { 8192, 1024 },   { 16384, 2048 },
@@ -766,64 +797,125 @@ static void root_entry_patch(struct mem_dev *d, const struct layout *l,
     assert_int_equal(ffs_namei(fs, "small", 0, &ino), 0);
 }
 
-/* Specific corruptions with exactly one right answer. */
-static void test_targeted(void **state)
-{
-    struct fixture *fx = *state;
-    for (int v = 1; v <= 2; v++) {
-        struct mem_dev dev =
-            image_dev(fx, v, v == 1 ? "big" : "little", 4096, 512);
-        struct ffs_io io = make_io(&dev);
-        struct ffs *fs;
-        struct layout l;
-        uint64_t dir0, frags = dev.size / 512, ps = v == 2 ? 8 : 4;
-        uint32_t len, ino;
-        char buf[64];
-        size_t n;
+/*
+ * Specific corruptions with exactly one right answer, each on a UFS1
+ * big-endian and a UFS2 little-endian image.
+ */
+struct targeted {
+    struct mem_dev dev;
+    struct ffs_io io;
+    struct ffs *fs;
+    struct layout l;
+    uint64_t frags, ps; /* fragments on the device, bytes a block pointer */
+};
 
-        get_layout(&dev, &l);
-        assert_int_equal(ffs_mount(&io, &fs), 0);
-        assert_int_equal(ffs_bmap(fs, 2, 0, &dir0, &len), 0);
-        root_entry_patch(&dev, &l, fs, dir0, 4, 2, 0);   /* reclen 0 */
-        root_entry_patch(&dev, &l, fs, dir0, 4, 2, 516); /* past the chunk */
-        root_entry_patch(&dev, &l, fs, dir0, 4, 2,
-                         14); /* not a multiple of 4 */
-        root_entry_patch(&dev, &l, fs, dir0, 7, 1,
-                         200); /* name longer than record */
-        root_entry_patch(&dev, &l, fs, dir0, 0, 4,
-                         0xffffff00); /* inode out of range */
-        /* Block numbers outside the fs, negative, or misaligned. */
-        for (int b = 0; b < 2; b++) {
-            assert_int_equal(with_db0(&dev, &l, fs, "sz_8192", frags + 64, b),
-                             EINVAL);
-            assert_int_equal(with_db0(&dev, &l, fs, "sz_8192", frags - 4, b),
-                             EINVAL);
-            assert_int_equal(with_db0(&dev, &l, fs, "sz_8192",
-                                      ps == 8 ? UINT64_MAX : 0xffffffff, b),
-                             EINVAL);
-            assert_int_equal(with_db0(&dev, &l, fs, "sz_8192", 64 + 1, b),
-                             EINVAL);
-            assert_int_equal(with_db0(&dev, &l, fs, "sz_1025", 64 + 6, b),
-                             EINVAL);
-            assert_int_equal(with_db0(&dev, &l, fs, "sz_1025", 64 + 5, b), 0);
-        }
-        /* Oversized symlink and directory size. */
-        ino = lookup_ok(fs, "llong", 0);
-        uint64_t szoff = inode_off(&l, ino) + (v == 2 ? 16 : 8);
-        wr(&dev, l.big, szoff, 8, 5000);
-        ffs_invalidate(fs);
-        assert_int_equal(ffs_readlink(fs, ino, buf, sizeof(buf), &n),
-                         ENAMETOOLONG);
-        assert_int_equal(ffs_namei(fs, "llong", 1, &ino), ENAMETOOLONG);
-        ino = lookup_ok(fs, "d1", 0);
-        szoff = inode_off(&l, ino) + (v == 2 ? 16 : 8);
-        wr(&dev, l.big, szoff, 8, 700);
-        ffs_invalidate(fs);
-        assert_int_equal(ffs_namei(fs, "d1/d2", 0, &ino), EINVAL);
-        ffs_unmount(fs);
-        assert_int_equal(dev.outstanding, 0);
-        free(dev.data);
+static void targeted_up(struct fixture *fx, int v, struct targeted *t)
+{
+    t->dev = image_dev(fx, v, v == 1 ? "big" : "little", 4096, 512);
+    t->io = make_io(&t->dev);
+    t->frags = t->dev.size / 512, t->ps = v == 2 ? 8 : 4;
+    get_layout(&t->dev, &t->l);
+    assert_int_equal(ffs_mount(&t->io, &t->fs), 0);
+}
+
+static void targeted_down(struct targeted *t)
+{
+    ffs_unmount(t->fs);
+    assert_int_equal(t->dev.outstanding, 0);
+    free(t->dev.data);
+}
+
+/* Runs check on the UFS1 (big-endian) image, then on the UFS2
+ * (little-endian) one, each mounted, then unmounted leaking nothing. */
+static void on_each_format(struct fixture *fx,
+                           void (*check)(struct targeted *t, int v))
+{
+    for (int v = 1; v <= 2; v++) {
+        struct targeted t;
+        targeted_up(fx, v, &t);
+        check(&t, v);
+        targeted_down(&t);
     }
+}
+
+static void corrupt_directory_entry(struct targeted *t, int v)
+{
+    uint64_t dir0;
+    uint32_t len;
+    (void)v;
+    assert_int_equal(ffs_bmap(t->fs, 2, 0, &dir0, &len), 0);
+    root_entry_patch(&t->dev, &t->l, t->fs, dir0, 4, 2, 0);   /* reclen 0 */
+    root_entry_patch(&t->dev, &t->l, t->fs, dir0, 4, 2, 516); /* past the
+                                                                chunk */
+    root_entry_patch(&t->dev, &t->l, t->fs, dir0, 4, 2,
+                     14); /* not a multiple of 4 */
+    root_entry_patch(&t->dev, &t->l, t->fs, dir0, 7, 1,
+                     200); /* name longer than record */
+    root_entry_patch(&t->dev, &t->l, t->fs, dir0, 0, 4,
+                     0xffffff00); /* inode out of range */
+}
+
+static void test_ffs_corrupt_directory_entry_is_einval(void **state)
+{
+    on_each_format(*state, corrupt_directory_entry);
+}
+
+/* Block numbers outside the fs, negative, or misaligned. */
+static void bad_block_pointer(struct targeted *t, int v)
+{
+    struct mem_dev *d = &t->dev;
+    (void)v;
+    for (int b = 0; b < 2; b++) {
+        assert_int_equal(with_db0(d, &t->l, t->fs, "sz_8192", t->frags + 64, b),
+                         EINVAL);
+        assert_int_equal(with_db0(d, &t->l, t->fs, "sz_8192", t->frags - 4, b),
+                         EINVAL);
+        assert_int_equal(with_db0(d, &t->l, t->fs, "sz_8192",
+                                  t->ps == 8 ? UINT64_MAX : 0xffffffff, b),
+                         EINVAL);
+        assert_int_equal(with_db0(d, &t->l, t->fs, "sz_8192", 64 + 1, b),
+                         EINVAL);
+        assert_int_equal(with_db0(d, &t->l, t->fs, "sz_1025", 64 + 6, b),
+                         EINVAL);
+        assert_int_equal(with_db0(d, &t->l, t->fs, "sz_1025", 64 + 5, b), 0);
+    }
+}
+
+static void test_ffs_block_pointer_outside_or_misaligned_is_einval(void **state)
+{
+    on_each_format(*state, bad_block_pointer);
+}
+
+static void oversized_symlink(struct targeted *t, int v)
+{
+    char buf[64];
+    size_t n;
+    uint32_t ino = lookup_ok(t->fs, "llong", 0);
+    uint64_t szoff = inode_off(&t->l, ino) + (v == 2 ? 16 : 8);
+    wr(&t->dev, t->l.big, szoff, 8, 5000);
+    ffs_invalidate(t->fs);
+    assert_int_equal(ffs_readlink(t->fs, ino, buf, sizeof(buf), &n),
+                     ENAMETOOLONG);
+    assert_int_equal(ffs_namei(t->fs, "llong", 1, &ino), ENAMETOOLONG);
+}
+
+static void test_ffs_oversized_symlink_is_enametoolong(void **state)
+{
+    on_each_format(*state, oversized_symlink);
+}
+
+static void oversized_directory(struct targeted *t, int v)
+{
+    uint32_t ino = lookup_ok(t->fs, "d1", 0);
+    uint64_t szoff = inode_off(&t->l, ino) + (v == 2 ? 16 : 8);
+    wr(&t->dev, t->l.big, szoff, 8, 700);
+    ffs_invalidate(t->fs);
+    assert_int_equal(ffs_namei(t->fs, "d1/d2", 0, &ino), EINVAL);
+}
+
+static void test_ffs_directory_size_past_its_blocks_is_einval(void **state)
+{
+    on_each_format(*state, oversized_directory);
 }
 
 struct region {
@@ -910,7 +1002,7 @@ static void corrupt_image(struct fixture *fx, int version, const char *endian,
     free(dev.data);
 }
 
-static void test_corruption(void **state)
+static void test_ffs_random_corruption_gives_errnos_only(void **state)
 {
     struct fixture *fx = *state;
     corrupt_image(fx, 1, "little", 4096, 512, 0x1234);
@@ -919,7 +1011,7 @@ static void test_corruption(void **state)
 }
 
 /* Every superblock byte flipped in turn. */
-static void test_superblock_flips(void **state)
+static void test_ffs_every_superblock_byte_flipped_gives_errnos(void **state)
 {
     struct fixture *fx = *state;
     for (int v = 1; v <= 2; v++) {
@@ -934,7 +1026,7 @@ static void test_superblock_flips(void **state)
     }
 }
 
-static void test_truncated(void **state)
+static void test_ffs_truncated_image_fails_mount_with_eio(void **state)
 {
     struct fixture *fx = *state;
     for (int v = 1; v <= 2; v++) {
@@ -960,7 +1052,8 @@ static void test_truncated(void **state)
 }
 
 /* Allocation failure at every allocation point: ENOMEM, nothing leaked. */
-static void test_enomem(void **state)
+static void test_ffs_allocation_failure_anywhere_is_enomem_without_leaks(
+    void **state)
 {
     struct fixture *fx = *state;
     struct mem_dev dev = image_dev(fx, 2, "little", 4096, 512);
@@ -991,7 +1084,7 @@ static void test_enomem(void **state)
 }
 
 /* Holes: zero a direct and an indirect pointer of a file; reads give zeros. */
-static void test_holes(void **state)
+static void test_ffs_zeroed_block_pointers_read_as_holes(void **state)
 {
     struct fixture *fx = *state;
     for (int v = 1; v <= 2; v++) {
@@ -1043,16 +1136,26 @@ static void test_holes(void **state)
 /* => optional argv[1]: cmocka test-name filter (glob). */
 int main(int argc, char **argv)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_images, setup_big, teardown),
-        cmocka_unit_test_setup_teardown(test_holes, setup_big, teardown),
-        cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_targeted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_enomem, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_superblock_flips, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_corruption, setup_big, teardown),
+    /* Two trees, each built once: with the 6 MiB file "big" (whose
+       indirect blocks the tests below aim at) and without. */
+    const struct CMUnitTest with_big[] = {
+        cmocka_unit_test(test_ffs_every_format_reads_back_the_host_tree),
+        cmocka_unit_test(test_ffs_zeroed_block_pointers_read_as_holes),
+        cmocka_unit_test(test_ffs_random_corruption_gives_errnos_only),
+    };
+    const struct CMUnitTest without_big[] = {
+        cmocka_unit_test(test_ffs_truncated_image_fails_mount_with_eio),
+        cmocka_unit_test(test_ffs_corrupt_directory_entry_is_einval),
+        cmocka_unit_test(
+            test_ffs_block_pointer_outside_or_misaligned_is_einval),
+        cmocka_unit_test(test_ffs_oversized_symlink_is_enametoolong),
+        cmocka_unit_test(test_ffs_directory_size_past_its_blocks_is_einval),
+        cmocka_unit_test(
+            test_ffs_allocation_failure_anywhere_is_enomem_without_leaks),
+        cmocka_unit_test(test_ffs_every_superblock_byte_flipped_gives_errnos),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(with_big, setup_big, teardown);
+    return failed + cmocka_run_group_tests(without_big, setup, teardown);
 }

@@ -702,38 +702,85 @@ static void test_inject_replay_fails_cleanly_at_every_frame_allocation(
 }
 
 /* The injector itself: counts, fires once, 0 disables, one machine only. */
-static void test_inject_api_fails_the_nth_allocation_once(void **state)
+static void test_inject_alloc_counts_count_the_machines_allocations(
+    void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 1u << 20, 0);
-    xvm_machine *m2 = tm_machine("sgimips", 1u << 20, 0);
-    xvm_vmspace *vs, *vs2, *child, *other;
-    uint64_t a0, f0, a1, f1, addr = 0;
+    uint64_t a0, f0, a1, f1;
     xvm_alloc_counts(m, &a0, &f0);
     assert_true(a0 > 0);     /* the machine's own: TLB, frames */
     assert_int_equal(f0, 1); /* the zero page */
-    vs = tm_vs(m);
+    tm_vs(m);
     xvm_alloc_counts(m, &a1, &f1);
     assert_true(a1 > a0);
     assert_true(f1 > f0); /* the page-table root */
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+/* The next frame: a page table or the page of the first write. */
+static void test_inject_frame_failure_fires_once(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 1u << 20, 0);
+    xvm_vmspace *vs = tm_vs(m);
+    uint64_t addr = 0;
     assert_int_equal(xvm_mmap(vs, &addr, PG, RW, XVM_MAP_PRIVATE, NULL, 0), 0);
-    /* The next frame: a page table or the page of the first write. */
     xvm_inject_failures(m, 0, 1);
     assert_int_equal(tm_wr_step(vs, addr, 1), ENOMEM);
     assert_int_equal(tm_wr_step(vs, addr, 1), 0); /* once only */
     tm_check(m);
-    /* The next host allocation. */
+    xvm_machine_destroy(m);
+}
+
+/* The next host allocation. */
+static void test_inject_host_failure_fires_at_the_next_allocation(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 1u << 20, 0);
+    xvm_vmspace *vs2;
     xvm_inject_failures(m, 1, 0);
     assert_int_equal(xvm_vmspace_create(m, &vs2), ENOMEM);
-    vs2 = tm_vs(m);
-    /* The third one from now, not the first. */
+    tm_vs(m);
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+/* The third one from now, not the first; another machine's allocations
+ * do not count. */
+static void test_inject_failure_counts_its_own_machines_allocations_only(
+    void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 1u << 20, 0);
+    xvm_machine *m2 = tm_machine("sgimips", 1u << 20, 0);
+    uint64_t a0, a1;
+    tm_vs(m);
     xvm_alloc_counts(m, &a0, NULL);
     xvm_inject_failures(m, 3, 0);
-    other = tm_vs(m2); /* another machine */
+    xvm_vmspace *other = tm_vs(m2); /* another machine */
     xvm_vmspace_destroy(other);
     xvm_alloc_counts(m, &a1, NULL);
     assert_int_equal(a1, a0);
-    /* 0 disables a pending injection. */
+    xvm_inject_failures(m, 0, 0);
+    tm_check(m);
+    tm_check(m2);
+    xvm_machine_destroy(m);
+    xvm_machine_destroy(m2);
+}
+
+/* 0 disables a pending injection. */
+static void test_inject_zero_disables_a_pending_failure(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 1u << 20, 0);
+    xvm_vmspace *vs = tm_vs(m), *child;
+    uint64_t a0, a1, addr = 0;
+    assert_int_equal(xvm_mmap(vs, &addr, PG, RW, XVM_MAP_PRIVATE, NULL, 0), 0);
+    tm_wr8(vs, addr, 1);
+    xvm_alloc_counts(m, &a0, NULL);
+    xvm_inject_failures(m, 3, 0);
     xvm_inject_failures(m, 0, 0);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(xvm_vmspace_fork(vs, &child), 0);
@@ -741,22 +788,36 @@ static void test_inject_api_fails_the_nth_allocation_once(void **state)
     }
     xvm_alloc_counts(m, &a1, NULL);
     assert_true(a1 >= a0 + 3);
-    /* NULL is harmless. */
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+/* NULL is harmless. */
+static void test_inject_calls_without_a_machine_are_harmless(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 1u << 20, 0);
+    uint64_t a1, f1;
     xvm_alloc_counts(m, NULL, NULL);
     xvm_inject_failures(NULL, 1, 1);
     xvm_alloc_counts(NULL, &a1, &f1);
     assert_int_equal(a1, 0);
     assert_int_equal(f1, 0);
     tm_check(m);
-    tm_check(m2);
     xvm_machine_destroy(m);
-    xvm_machine_destroy(m2);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_inject_api_fails_the_nth_allocation_once),
+        cmocka_unit_test(
+            test_inject_alloc_counts_count_the_machines_allocations),
+        cmocka_unit_test(test_inject_frame_failure_fires_once),
+        cmocka_unit_test(test_inject_host_failure_fires_at_the_next_allocation),
+        cmocka_unit_test(
+            test_inject_failure_counts_its_own_machines_allocations_only),
+        cmocka_unit_test(test_inject_zero_disables_a_pending_failure),
+        cmocka_unit_test(test_inject_calls_without_a_machine_are_harmless),
         cmocka_unit_test(
             test_inject_fork_cow_fails_cleanly_at_every_host_allocation),
         cmocka_unit_test(

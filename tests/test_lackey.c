@@ -71,10 +71,17 @@ struct check {
     uint64_t span_lo, npages; /* trace addresses of the ELF span */
 };
 
+/* The programs compiled at test time, once for the whole group. */
+struct progs {
+    char dir[64];
+    char path[2][256]; /* "" until built */
+};
+
 struct fixture {
     char dir[64];
     char path[256];
     struct check *c; /* freed by teardown even after a failure */
+    struct progs *progs;
 };
 
 static const char *tmp(struct fixture *f, const char *name)
@@ -83,11 +90,39 @@ static const char *tmp(struct fixture *f, const char *name)
     return f->path;
 }
 
+static int group_setup(void **state)
+{
+    struct progs *g = calloc(1, sizeof *g);
+
+    assert_non_null(g);
+    strcpy(g->dir, "/tmp/test_lackey.XXXXXX");
+    assert_non_null(mkdtemp(g->dir));
+    *state = g;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    struct progs *g = *state;
+    static const char *const names[] = { "prog.c", "prog", "progpie" };
+    char path[320];
+
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", g->dir, names[i]);
+        unlink(path);
+    }
+    rmdir(g->dir);
+    free(g);
+    return 0;
+}
+
+/* => a per-test fixture; the group's programs stay reachable from it. */
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
 
     assert_non_null(f);
+    f->progs = *state;
     strcpy(f->dir, "/tmp/test_lackey.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     f->c = calloc(1, sizeof *f->c);
@@ -100,7 +135,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     static const char *const names[] = {
-        "raw", "trace", "out", "prog.c", "prog", "progpie", "bad", "stdout",
+        "raw", "trace", "out", "bad", "stdout",
     };
 
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -490,33 +525,40 @@ static void valgrind_raw(struct fixture *f, const char *const *prog_argv)
 
 /* ---------- tests on real programs ---------- */
 
-static void test_busybox_true(void **state)
+static void test_lackey_record_of_busybox_true_is_a_valid_trace(void **state)
 {
     struct fixture *f = *state;
     const char *argv[] = { BUSYBOX, "true", NULL };
     struct lackey_stats st;
-    struct check *c = f->c;
     struct prog p;
-    char raw[256];
 
     load_prog(BUSYBOX, &p);
     assert_false(p.is_dyn);
     record(f, argv, &p, 1, &st);
     assert_true(st.instr > 1000 && st.chunks >= 1);
+}
 
+static void test_lackey_import_of_busybox_true_matches_the_raw_log(void **state)
+{
+    struct fixture *f = *state;
+    const char *argv[] = { BUSYBOX, "true", NULL };
+    struct check *c = f->c;
+    struct prog p;
+    char raw[256];
+
+    load_prog(BUSYBOX, &p);
     valgrind_raw(f, argv);
     snprintf(raw, sizeof raw, "%s", tmp(f, "raw"));
     check_import(f, raw, &p, c);
 }
 
-static void test_busybox_echo_output_passes(void **state)
+static void test_lackey_record_passes_the_program_output_through(void **state)
 {
     struct fixture *f = *state;
     const char *argv[] = { "busybox", "echo", "hi", NULL }; /* found in $PATH */
     struct lackey_stats st;
-    struct check *c = f->c;
     struct prog p;
-    char raw[256], buf[16] = { 0 };
+    char buf[16] = { 0 };
     int saved, fd;
     FILE *fp;
 
@@ -536,7 +578,16 @@ static void test_busybox_echo_output_passes(void **state)
     assert_non_null(fgets(buf, sizeof buf, fp));
     fclose(fp);
     assert_string_equal(buf, "hi\n");
+}
 
+static void test_lackey_import_of_busybox_echo_matches_the_raw_log(void **state)
+{
+    struct fixture *f = *state;
+    struct check *c = f->c;
+    struct prog p;
+    char raw[256];
+
+    load_prog(BUSYBOX, &p);
     valgrind_raw(f, (const char *const[]){ BUSYBOX, "echo", "hi", NULL });
     snprintf(raw, sizeof raw, "%s", tmp(f, "raw"));
     check_import(f, raw, &p, c);
@@ -593,31 +644,54 @@ static void check_known_pages(struct fixture *f, const struct check *c)
     }
 }
 
-static void build_and_check(struct fixture *f, const char *kind,
-                            const char *exe, int dyn)
+/* The test program built with -static (or -static-pie when pie) into the
+   group's directory, once; => its path, with p loaded from it. */
+static const char *built_prog(struct fixture *f, int pie, struct prog *p)
 {
-    const char *cc[] = { "cc", kind, "-O1", "-o", NULL, NULL, NULL };
-    char src[256], out[256], raw[256];
-    struct lackey_stats st;
-    struct check *c = f->c;
-    struct prog p;
+    struct progs *g = f->progs;
+    const char *cc[] = {
+        "cc", pie ? "-static-pie" : "-static", "-O1", "-o", NULL, NULL, NULL
+    };
+    char src[320], out[sizeof(g->path[0])];
     FILE *fp;
 
-    snprintf(src, sizeof src, "%s", tmp(f, "prog.c"));
-    snprintf(out, sizeof out, "%s", tmp(f, exe));
-    fp = fopen(src, "w");
-    assert_non_null(fp);
-    fputs(prog_src, fp);
-    fclose(fp);
-    cc[4] = out;
-    cc[5] = src;
-    /* the toolchain supports this here: a failure is a failure, not a skip */
-    assert_int_equal(run(cc, NULL), 0);
-    load_prog(out, &p);
-    assert_int_equal(p.is_dyn, dyn);
+    if (g->path[pie][0] == '\0') {
+        snprintf(src, sizeof src, "%s/prog.c", g->dir);
+        fp = fopen(src, "w");
+        assert_non_null(fp);
+        fputs(prog_src, fp);
+        fclose(fp);
+        /* via a local: gcc -Wrestrict sees g->dir and g->path as one
+           object */
+        snprintf(out, sizeof out, "%s/%s", g->dir, pie ? "progpie" : "prog");
+        cc[4] = out;
+        cc[5] = src;
+        /* the toolchain supports this here: a failure is a failure, not a
+           skip */
+        assert_int_equal(run(cc, NULL), 0);
+        memcpy(g->path[pie], out, sizeof out);
+    }
+    load_prog(g->path[pie], p);
+    assert_int_equal(p->is_dyn, pie);
+    return g->path[pie];
+}
+
+static void record_prog(struct fixture *f, int pie)
+{
+    struct lackey_stats st;
+    struct prog p;
+    const char *out = built_prog(f, pie, &p);
 
     record(f, (const char *const[]){ out, NULL }, &p, 1, &st);
     assert_true(st.chunks >= 2); /* heap and stack */
+}
+
+static void import_prog(struct fixture *f, int pie)
+{
+    struct check *c = f->c;
+    struct prog p;
+    char raw[256];
+    const char *out = built_prog(f, pie, &p);
 
     valgrind_raw(f, (const char *const[]){ out, NULL });
     snprintf(raw, sizeof raw, "%s", tmp(f, "raw"));
@@ -625,17 +699,30 @@ static void build_and_check(struct fixture *f, const char *kind,
     check_known_pages(f, c);
 }
 
-static void test_static_prog(void **state)
+static void test_lackey_record_of_static_program_maps_heap_and_stack(
+    void **state)
 {
-    build_and_check(*state, "-static", "prog", 0);
+    record_prog(*state, 0);
 }
 
-static void test_static_pie_prog(void **state)
+static void test_lackey_import_of_static_program_writes_its_known_pages(
+    void **state)
 {
-    build_and_check(*state, "-static-pie", "progpie", 1);
+    import_prog(*state, 0);
 }
 
-static void test_fork_detected(void **state)
+static void test_lackey_record_of_static_pie_maps_heap_and_stack(void **state)
+{
+    record_prog(*state, 1);
+}
+
+static void test_lackey_import_of_static_pie_writes_its_known_pages(
+    void **state)
+{
+    import_prog(*state, 1);
+}
+
+static void test_lackey_record_counts_forks_of_the_program(void **state)
 {
     struct fixture *f = *state;
     const char *argv[] = { BUSYBOX, "sh", "-c", "true|true", NULL };
@@ -656,25 +743,42 @@ static void test_fork_detected(void **state)
     check_trace_alone(tmp(f, "trace"), &p, 1, &st);
 }
 
-static void test_record_errors(void **state)
+/* => lackey_record's error for argv (its trace into the fixture's), with
+ * its message in err. */
+static int record_error(struct fixture *f, const char *const *argv, char *err,
+                        size_t errlen)
 {
-    struct fixture *f = *state;
     struct lackey_opts o = { .pid = 1, .quiet = 1 };
     struct lackey_stats st;
-    char err[256];
     int status;
     FILE *out = fopen(tmp(f, "trace"), "w");
 
     assert_non_null(out);
+    int rc = lackey_record(argv, out, &o, &st, &status, err, errlen);
+    fclose(out);
+    return rc;
+}
+
+static void test_lackey_record_of_missing_program_is_enoent(void **state)
+{
+    char err[256];
+
     assert_int_equal(
-        lackey_record((const char *const[]){ "no-such-program-xyz", NULL }, out,
-                      &o, &st, &status, err, sizeof err),
+        record_error(*state,
+                     (const char *const[]){ "no-such-program-xyz", NULL }, err,
+                     sizeof err),
         ENOENT);
     assert_non_null(strstr(err, "no-such-program-xyz"));
-    assert_int_equal(lackey_record((const char *const[]){ "/etc/passwd", NULL },
-                                   out, &o, &st, &status, err, sizeof err),
+}
+
+static void test_lackey_record_of_non_executable_is_eacces(void **state)
+{
+    char err[256];
+
+    assert_int_equal(record_error(*state,
+                                  (const char *const[]){ "/etc/passwd", NULL },
+                                  err, sizeof err),
                      EACCES);
-    fclose(out);
 }
 
 /* ---------- synthetic input ---------- */
@@ -714,7 +818,7 @@ static void expect_bad(const char *text, int want, const char *msg)
 
 #define START "I  0040ebf0,2\n"
 
-static void test_malformed(void **state)
+static void test_lackey_malformed_log_is_einval_naming_the_line(void **state)
 {
     (void)state;
     expect_bad("I  zz,2\n", EINVAL, "line 1: bad address");
@@ -738,13 +842,12 @@ static void test_malformed(void **state)
                "line 2: no lackey instruction");
 }
 
-static void test_bad_exec(void **state)
+static void test_lackey_import_with_non_elf_exec_is_enoexec(void **state)
 {
     struct fixture *f = *state;
     struct lackey_stats st;
     char err[256], *out = NULL;
     FILE *fp = fopen(tmp(f, "bad"), "w");
-    const char *dyn = "/bin/ls";
 
     assert_non_null(fp);
     fputs("#!/bin/sh\necho not an ELF\n", fp);
@@ -754,15 +857,40 @@ static void test_bad_exec(void **state)
                      ENOEXEC);
     assert_non_null(strstr(err, "not a loadable ELF"));
     free(out);
+}
+
+static void test_lackey_import_with_missing_exec_is_enoent(void **state)
+{
+    struct lackey_stats st;
+    char err[256], *out = NULL;
+
+    (void)state;
     assert_int_equal(import_str(START, strlen(START), "/nonexistent/x", err,
                                 sizeof err, &out, &st),
                      ENOENT);
     free(out);
+}
+
+static void test_lackey_import_without_exec_is_einval(void **state)
+{
+    struct lackey_stats st;
+    char err[256], *out = NULL;
+
+    (void)state;
     assert_int_equal(
         import_str(START, strlen(START), NULL, err, sizeof err, &out, &st),
         EINVAL);
     free(out);
-    /* a dynamically linked program would start in its interpreter */
+}
+
+/* a dynamically linked program would start in its interpreter */
+static void test_lackey_import_with_dynamic_exec_is_enoexec(void **state)
+{
+    struct lackey_stats st;
+    char err[256], *out = NULL;
+    const char *dyn = "/bin/ls";
+
+    (void)state;
     if (access(dyn, R_OK) == 0) {
         assert_int_equal(
             import_str(START, strlen(START), dyn, err, sizeof err, &out, &st),
@@ -773,7 +901,8 @@ static void test_bad_exec(void **state)
 }
 
 /* Splits at a chunk edge and at the ELF end; the exact relocated text. */
-static void test_splits(void **state)
+static void test_lackey_accesses_split_at_chunk_edges_and_the_elf_end(
+    void **state)
 {
     struct lackey_stats st;
     char err[256], *out = NULL;
@@ -814,7 +943,7 @@ static void test_splits(void **state)
 }
 
 /* More chunks than fit below TRACE_ANON_LIMIT: ERANGE, no crash. */
-static void test_erange(void **state)
+static void test_lackey_more_chunks_than_fit_is_erange(void **state)
 {
     size_t cap = 1100 * 32 + 64, n = 0;
     char *in = malloc(cap), err[256], *out = NULL;
@@ -836,9 +965,11 @@ static void test_erange(void **state)
 }
 
 /* A line longer than the reader's buffer: skipped when foreign, an error when lackey's. */
-static void test_long_lines(void **state)
+#define LONG_LINE ((2u << 20) + 10)
+
+static void test_lackey_overlong_foreign_line_is_skipped(void **state)
 {
-    size_t big = (2u << 20) + 10, n;
+    size_t big = LONG_LINE, n;
     char *in = malloc(big + 64), err[256], *out = NULL;
     struct lackey_stats st;
 
@@ -852,7 +983,17 @@ static void test_long_lines(void **state)
     assert_int_equal(st.lines, 3);
     assert_int_equal(st.loads, 1);
     free(out);
+    free(in);
+}
 
+static void test_lackey_overlong_lackey_line_is_einval(void **state)
+{
+    size_t big = LONG_LINE, n;
+    char *in = malloc(big + 64), err[256], *out = NULL;
+    struct lackey_stats st;
+
+    (void)state;
+    assert_non_null(in);
     n = (size_t)sprintf(in, START "I  ");
     memset(in + n, '0', big);
     n += big;
@@ -864,7 +1005,7 @@ static void test_long_lines(void **state)
     free(in);
 }
 
-static void test_bad_spawn_args(void **state)
+static void test_lackey_spawn_argument_with_whitespace_is_einval(void **state)
 {
     struct lackey_opts o = { .exec_host_path = BUSYBOX,
                              .pid = 1,
@@ -886,19 +1027,48 @@ static void test_bad_spawn_args(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_splits),
-        cmocka_unit_test(test_erange),
-        cmocka_unit_test(test_long_lines),
-        cmocka_unit_test(test_bad_spawn_args),
-        cmocka_unit_test_setup_teardown(test_bad_exec, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_record_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_busybox_true, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_busybox_echo_output_passes, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_static_prog, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_static_pie_prog, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fork_detected, setup, teardown),
+        cmocka_unit_test(test_lackey_malformed_log_is_einval_naming_the_line),
+        cmocka_unit_test(
+            test_lackey_accesses_split_at_chunk_edges_and_the_elf_end),
+        cmocka_unit_test(test_lackey_more_chunks_than_fit_is_erange),
+        cmocka_unit_test(test_lackey_overlong_foreign_line_is_skipped),
+        cmocka_unit_test(test_lackey_overlong_lackey_line_is_einval),
+        cmocka_unit_test(test_lackey_spawn_argument_with_whitespace_is_einval),
+        cmocka_unit_test_setup_teardown(
+            test_lackey_import_with_non_elf_exec_is_enoexec, setup, teardown),
+        cmocka_unit_test(test_lackey_import_with_missing_exec_is_enoent),
+        cmocka_unit_test(test_lackey_import_without_exec_is_einval),
+        cmocka_unit_test(test_lackey_import_with_dynamic_exec_is_enoexec),
+        cmocka_unit_test_setup_teardown(
+            test_lackey_record_of_missing_program_is_enoent, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_lackey_record_of_non_executable_is_eacces, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_lackey_record_of_busybox_true_is_a_valid_trace, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_lackey_import_of_busybox_true_matches_the_raw_log, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_lackey_record_passes_the_program_output_through, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_lackey_import_of_busybox_echo_matches_the_raw_log, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_lackey_record_of_static_program_maps_heap_and_stack, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_lackey_import_of_static_program_writes_its_known_pages, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_lackey_record_of_static_pie_maps_heap_and_stack, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_lackey_import_of_static_pie_writes_its_known_pages, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_lackey_record_counts_forks_of_the_program, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -100,7 +100,7 @@ static void test_map_findspace_fills_gaps_without_overlap(void **state)
     xvm_machine_destroy(m);
 }
 
-static void test_map_many_entries_lookup(void **state)
+static void test_map_lookup_among_20000_entries_finds_each(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("amd64", 4u << 20, 1);
@@ -124,7 +124,15 @@ static void test_map_many_entries_lookup(void **state)
     xvm_machine_destroy(m);
 }
 
-static void test_map_bad_arguments_change_nothing(void **state)
+/* Each refusal below leaves the vmspace empty and the machine sane. */
+static void expect_nothing_changed(xvm_machine *m, xvm_vmspace *vs)
+{
+    assert_int_equal(vs->map.nentries, 0);
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+static void test_map_mmap_bad_arguments_change_nothing(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("sgimips", 4u << 20, 1);
@@ -157,14 +165,36 @@ static void test_map_bad_arguments_change_nothing(void **state)
     assert_int_equal(
         xvm_mmap(NULL, &a, PG, XVM_PROT_READ, XVM_MAP_PRIVATE, NULL, 0),
         EINVAL);
+    expect_nothing_changed(m, vs);
+}
+
+static void test_map_mprotect_and_madvise_bad_arguments_change_nothing(
+    void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 4u << 20, 1);
+    xvm_vmspace *vs = tm_vs(m);
     assert_int_equal(xvm_mprotect(vs, 0x10000, PG, XVM_PROT_READ), ENOMEM);
     assert_int_equal(xvm_mprotect(vs, 0x10000, PG, 0x40), EINVAL);
     assert_int_equal(xvm_madvise(vs, 0x10000, PG, 9), EINVAL);
-    assert_int_equal(vs->map.nentries, 0);
+    expect_nothing_changed(m, vs);
+}
+
+static void test_map_access_unmapped_or_without_buffer_is_refused(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 4u << 20, 1);
+    xvm_vmspace *vs = tm_vs(m);
     uint8_t b;
     assert_int_equal(xvm_read(vs, 0, &b, 1), EFAULT);
     assert_int_equal(xvm_read(vs, UINT64_MAX, &b, 1), EFAULT);
     assert_int_equal(xvm_read(vs, 0x10000, NULL, 1), EINVAL);
+    expect_nothing_changed(m, vs);
+}
+
+static void test_map_machine_create_refuses_bad_configurations(void **state)
+{
+    (void)state;
     struct xvm_config cfg;
     xvm_machine *bad = NULL;
     xvm_config_init(&cfg);
@@ -180,8 +210,6 @@ static void test_map_bad_arguments_change_nothing(void **state)
     cfg.ram_bytes = UINT64_C(8) << 30; /* beyond 4-byte PTEs */
     assert_int_equal(xvm_machine_create(&cfg, &bad), EINVAL);
     assert_null(bad);
-    tm_check(m);
-    xvm_machine_destroy(m);
 }
 
 /*
@@ -233,8 +261,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_map_random_mmap_munmap_matches_model),
         cmocka_unit_test(test_map_findspace_fills_gaps_without_overlap),
-        cmocka_unit_test(test_map_many_entries_lookup),
-        cmocka_unit_test(test_map_bad_arguments_change_nothing),
+        cmocka_unit_test(test_map_lookup_among_20000_entries_finds_each),
+        cmocka_unit_test(test_map_mmap_bad_arguments_change_nothing),
+        cmocka_unit_test(
+            test_map_mprotect_and_madvise_bad_arguments_change_nothing),
+        cmocka_unit_test(test_map_access_unmapped_or_without_buffer_is_refused),
+        cmocka_unit_test(test_map_machine_create_refuses_bad_configurations),
         cmocka_unit_test(test_map_huge_mapping_gets_amaps_by_chunk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -149,30 +149,63 @@ static void test_pmap_page_protect_device_page_finds_every_mapping(void **state)
     free(dev);
 }
 
-static void test_tlb_hits_misses_and_coherence(void **state)
+/* Two private pages, the first written: in the TLB, writable. */
+struct tlbfx {
+    xvm_machine *m;
+    xvm_vmspace *vs;
+    uint64_t a;
+};
+
+static int tlb_setup(void **state)
 {
-    (void)state;
-    xvm_machine *m = tm_machine("sgimips", 4u << 20, 0);
-    xvm_vmspace *vs = tm_vs(m);
-    uint64_t a =
-        tm_anon(vs, 2, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
-    tm_wr8(vs, a, 1);
-    struct xvm_stats s0 = tm_stats(m);
+    struct tlbfx *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -1;
+    t->m = tm_machine("sgimips", 4u << 20, 0);
+    t->vs = tm_vs(t->m);
+    t->a = tm_anon(t->vs, 2, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
+    tm_wr8(t->vs, t->a, 1);
+    *state = t;
+    return 0;
+}
+
+/* The checker passes after each test. */
+static int tlb_teardown(void **state)
+{
+    struct tlbfx *t = *state;
+    tm_check(t->m);
+    xvm_machine_destroy(t->m);
+    free(t);
+    return 0;
+}
+
+static void test_pmap_tlb_hits_on_every_access_after_the_first(void **state)
+{
+    struct tlbfx *t = *state;
+    struct xvm_stats s0 = tm_stats(t->m);
     for (int i = 0; i < 100; i++)
-        assert_int_equal(tm_rd8(vs, a + (uint64_t)i), i == 0 ? 1 : 0);
-    struct xvm_stats s1 = tm_stats(m);
+        assert_int_equal(tm_rd8(t->vs, t->a + (uint64_t)i), i == 0 ? 1 : 0);
+    struct xvm_stats s1 = tm_stats(t->m);
     assert_int_equal(s1.soft_tlb_hits - s0.soft_tlb_hits, 100);
     assert_int_equal(s1.soft_tlb_misses, s0.soft_tlb_misses);
-    /* mprotect must drop the cached write permission at once. */
-    assert_int_equal(xvm_mprotect(vs, a, PG, XVM_PROT_READ), 0);
+}
+
+/* mprotect must drop the cached write permission at once. */
+static void test_pmap_tlb_loses_write_permission_at_mprotect(void **state)
+{
+    struct tlbfx *t = *state;
     uint8_t v = 9;
-    assert_int_equal(xvm_write(vs, a, &v, 1), EACCES);
-    tm_check(m);
-    /* munmap must drop the cached translation. */
-    assert_int_equal(xvm_munmap(vs, a, PG), 0);
-    assert_int_equal(xvm_read(vs, a, &v, 1), EFAULT);
-    tm_check(m);
-    xvm_machine_destroy(m);
+    assert_int_equal(xvm_mprotect(t->vs, t->a, PG, XVM_PROT_READ), 0);
+    assert_int_equal(xvm_write(t->vs, t->a, &v, 1), EACCES);
+}
+
+/* munmap must drop the cached translation. */
+static void test_pmap_tlb_loses_the_translation_at_munmap(void **state)
+{
+    struct tlbfx *t = *state;
+    uint8_t v = 9;
+    assert_int_equal(xvm_munmap(t->vs, t->a, PG), 0);
+    assert_int_equal(xvm_read(t->vs, t->a, &v, 1), EFAULT);
 }
 
 /* Fork write-protects the parent lazily; its writes still fault. */
@@ -204,7 +237,7 @@ static void test_pmap_fork_write_protect_is_lazy_and_complete(void **state)
  * The checker sees a TLB entry that grants more than its PTE: a write
  * permission left behind after the PTE was write-protected.
  */
-static void test_check_catches_tlb_write_beyond_pte(void **state)
+static void test_pmap_check_catches_tlb_write_beyond_pte(void **state)
 {
     (void)state;
     xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
@@ -234,9 +267,17 @@ int main(void)
         cmocka_unit_test(test_pmap_referenced_modified_bits_follow_accesses),
         cmocka_unit_test(
             test_pmap_page_protect_device_page_finds_every_mapping),
-        cmocka_unit_test(test_tlb_hits_misses_and_coherence),
+        cmocka_unit_test_setup_teardown(
+            test_pmap_tlb_hits_on_every_access_after_the_first, tlb_setup,
+            tlb_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_pmap_tlb_loses_write_permission_at_mprotect, tlb_setup,
+            tlb_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_pmap_tlb_loses_the_translation_at_munmap, tlb_setup,
+            tlb_teardown),
         cmocka_unit_test(test_pmap_fork_write_protect_is_lazy_and_complete),
-        cmocka_unit_test(test_check_catches_tlb_write_beyond_pte),
+        cmocka_unit_test(test_pmap_check_catches_tlb_write_beyond_pte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,7 +12,7 @@
 
 #include "xipvm.h"
 
-static void test_public_api_round_trip(void **state)
+static void test_public_api_calls_work_through_the_shared_library(void **state)
 {
     (void)state;
     struct xvm_config cfg;
@@ -60,7 +60,7 @@ static void test_public_api_round_trip(void **state)
 
 /* CPU profiles: the built-ins, a key changed, a machine made from one,
  * and its time in the report (a fetch of a fresh page takes time). */
-static void test_public_api_cpu_profile(void **state)
+static void test_public_api_cpu_profiles_and_time(void **state)
 {
     (void)state;
     xvm_cpu_profile *p;
@@ -114,8 +114,8 @@ static void test_public_api_cpu_profile(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_public_api_round_trip),
-        cmocka_unit_test(test_public_api_cpu_profile),
+        cmocka_unit_test(test_public_api_calls_work_through_the_shared_library),
+        cmocka_unit_test(test_public_api_cpu_profiles_and_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

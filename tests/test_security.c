@@ -381,101 +381,168 @@ static void cow_enumerate(struct cow *c, struct order *o, unsigned born,
     }
 }
 
-static void test_security_cow_isolation_across_fork_exec_exit_in_every_order(
-    void **state)
+static void cow_isolation(struct fixture *fx, int xip)
 {
-    struct fixture *fx = *state;
     if (!fx->have_prog)
         fail_msg("could not build a static program with cc -static");
-    for (int xip = 1; xip >= 0; xip--) {
-        struct cow c = { .fx = fx };
-        struct order o = { .n = 0 };
-        uint64_t hash = file_hash(fx->progimg);
-        world_up(&c.w, fx->progimg, xip, xip);
-        c.va[0] = fx->dpage + 16;
-        c.va[3] = ANON_VA;
-        cow_enumerate(&c, &o, 1u << 1, 1u << 1, 0);
-        print_message("%s: %llu orders, %llu events\n", xip ? "xip" : "copy",
-                      (unsigned long long)c.orders,
-                      (unsigned long long)c.events);
-        assert_int_equal(c.orders, 2144);
-        if (xip)
-            assert_true(tm_stats(c.w.m).cow_from_device > 0);
-        tm_world_down(&c.w);
-        assert_true(file_hash(fx->progimg) == hash);
-    }
+    struct cow c = { .fx = fx };
+    struct order o = { .n = 0 };
+    uint64_t hash = file_hash(fx->progimg);
+    world_up(&c.w, fx->progimg, xip, xip);
+    c.va[0] = fx->dpage + 16;
+    c.va[3] = ANON_VA;
+    cow_enumerate(&c, &o, 1u << 1, 1u << 1, 0);
+    print_message("%s: %llu orders, %llu events\n", xip ? "xip" : "copy",
+                  (unsigned long long)c.orders, (unsigned long long)c.events);
+    assert_int_equal(c.orders, 2144);
+    if (xip)
+        assert_true(tm_stats(c.w.m).cow_from_device > 0);
+    tm_world_down(&c.w);
+    assert_true(file_hash(fx->progimg) == hash);
+}
+
+static void
+test_security_cow_isolation_across_fork_exec_exit_in_every_order_xip(
+    void **state)
+{
+    cow_isolation(*state, 1);
+}
+
+static void
+test_security_cow_isolation_across_fork_exec_exit_in_every_order_copy(
+    void **state)
+{
+    cow_isolation(*state, 0);
 }
 
 /* ---- read-only file mappings ---- */
 
-static void test_security_read_only_file_mappings_cannot_be_written(
-    void **state)
+/* The tagged file of three pages (8193 bytes), for the tests below. */
+#define RO_FILE 17
+
+/* Every byte of file k's first three pages, read at a (or by read() when
+ * a is 0), is the file's. */
+static void expect_file_bytes(struct tm_world *w, xvm_file *f, unsigned k,
+                              uint64_t a)
 {
-    struct fixture *fx = *state;
-    const unsigned k = 17; /* 8193 bytes: three pages */
+    uint8_t buf[3 * PG];
+    size_t done;
+    memset(buf, 0x99, sizeof(buf));
+    if (a == 0)
+        assert_int_equal(xvm_pread(f, 0, buf, sizeof(buf), &done), 0);
+    else
+        assert_int_equal(xvm_read(w->vs, a, buf, sizeof(buf)), 0);
+    for (uint64_t o = 0; o < sizes[k]; o++)
+        assert_int_equal(buf[o], tag_byte(k, o));
+}
+
+/* Runs check on RO_FILE opened read-only, in a copy mount and then in
+ * an XIP mount of the same image; the checker passes after each. */
+static void on_each_mount(struct fixture *fx,
+                          void (*check)(struct tm_world *w, xvm_file *f))
+{
     for (int xip = 0; xip < 2; xip++) {
         struct tm_world w;
         world_up(&w, fx->img[1], xip, 1);
-        char rel[128];
-        xvm_file *f = open_tagged(&w, k), *g;
-        tag_name(rel, sizeof(rel), k);
-        assert_int_equal(xvm_open(w.mp, rel, XVM_O_RDWR, &g), EROFS);
-        assert_int_equal(xvm_open(w.mp, rel, XVM_O_WRONLY, &g), EROFS);
-        assert_int_equal(xvm_flash_write(w.flash, 0, "x", 1), EROFS);
-        uint64_t a = 0, b = 0, p = 0;
-        uint8_t v = 0x99;
-        /* Shared and writable: refused, whatever max is asked for. */
-        assert_int_equal(
-            xvm_mmap_file(w.vs, &a, sizes[k], RW, XVM_MAP_SHARED, f, 0), EROFS);
-        assert_int_equal(xvm_mmap_file(w.vs, &a, sizes[k],
-                                       RW | XVM_PROT_MPROTECT(RW),
-                                       XVM_MAP_SHARED, f, 0),
-                         EROFS);
-        /* Shared read-only: no write, no mprotect to write, even asked. */
-        assert_int_equal(
-            xvm_mmap_file(w.vs, &a, sizes[k], R, XVM_MAP_SHARED, f, 0), 0);
-        assert_int_equal(xvm_mmap_file(w.vs, &b, sizes[k],
-                                       R | XVM_PROT_MPROTECT(XVM_PROT_ALL),
-                                       XVM_MAP_SHARED, f, 0),
-                         0);
-        for (uint64_t off = 0; off < sizes[k]; off += PG) {
-            assert_int_equal(xvm_write(w.vs, a + off, &v, 1), EACCES);
-            assert_int_equal(xvm_write(w.vs, b + off, &v, 1), EACCES);
-        }
-        assert_int_equal(xvm_mprotect(w.vs, a, PG, RW), EACCES);
-        assert_int_equal(xvm_mprotect(w.vs, b, 3 * PG, RW), EACCES);
-        assert_int_equal(xvm_mprotect(w.vs, b, 3 * PG, XVM_PROT_ALL), EACCES);
-        assert_int_equal(xvm_write(w.vs, a, &v, 1), EACCES);
-        /* Private with max read: mprotect beyond max is refused. */
-        assert_int_equal(xvm_mmap_file(w.vs, &p, sizes[k],
-                                       R | XVM_PROT_MPROTECT(R),
-                                       XVM_MAP_PRIVATE, f, 0),
-                         0);
-        assert_int_equal(xvm_mprotect(w.vs, p, PG, RW), EACCES);
-        assert_int_equal(xvm_mprotect(w.vs, p, PG, RX), EACCES);
-        assert_int_equal(xvm_write(w.vs, p, &v, 1), EACCES);
-        /* Nothing changed: every mapping and read() give the file. */
-        uint8_t buf[3 * PG];
-        size_t done;
-        for (int which = 0; which < 4; which++) {
-            memset(buf, 0x99, sizeof(buf));
-            if (which == 3)
-                assert_int_equal(xvm_pread(f, 0, buf, sizeof(buf), &done), 0);
-            else
-                assert_int_equal(xvm_read(w.vs,
-                                          which == 0   ? a
-                                          : which == 1 ? b
-                                                       : p,
-                                          buf, sizeof(buf)),
-                                 0);
-            for (uint64_t o = 0; o < sizes[k]; o++)
-                assert_int_equal(buf[o], tag_byte(k, o));
-        }
+        xvm_file *f = open_tagged(&w, RO_FILE);
+        check(&w, f);
         tm_check(w.m);
         xvm_close(f);
         tm_world_down(&w);
     }
-    /* A program's text cannot be written either. */
+}
+
+static void open_for_writing(struct tm_world *w, xvm_file *f)
+{
+    char rel[128];
+    xvm_file *g;
+    (void)f;
+    tag_name(rel, sizeof(rel), RO_FILE);
+    assert_int_equal(xvm_open(w->mp, rel, XVM_O_RDWR, &g), EROFS);
+    assert_int_equal(xvm_open(w->mp, rel, XVM_O_WRONLY, &g), EROFS);
+    assert_int_equal(xvm_flash_write(w->flash, 0, "x", 1), EROFS);
+}
+
+static void test_security_read_only_file_cannot_be_opened_for_writing(
+    void **state)
+{
+    on_each_mount(*state, open_for_writing);
+}
+
+/* Shared and writable: refused, whatever max is asked for. */
+static void map_shared_writable(struct tm_world *w, xvm_file *f)
+{
+    uint64_t a = 0, size = sizes[RO_FILE];
+    assert_int_equal(xvm_mmap_file(w->vs, &a, size, RW, XVM_MAP_SHARED, f, 0),
+                     EROFS);
+    assert_int_equal(xvm_mmap_file(w->vs, &a, size, RW | XVM_PROT_MPROTECT(RW),
+                                   XVM_MAP_SHARED, f, 0),
+                     EROFS);
+}
+
+static void test_security_shared_writable_mapping_of_the_file_is_erofs(
+    void **state)
+{
+    on_each_mount(*state, map_shared_writable);
+}
+
+/* Shared read-only: no write, no mprotect to write, even asked. */
+static void write_shared_read_only(struct tm_world *w, xvm_file *f)
+{
+    uint64_t a = 0, b = 0, size = sizes[RO_FILE];
+    uint8_t v = 0x99;
+    assert_int_equal(xvm_mmap_file(w->vs, &a, size, R, XVM_MAP_SHARED, f, 0),
+                     0);
+    assert_int_equal(xvm_mmap_file(w->vs, &b, size,
+                                   R | XVM_PROT_MPROTECT(XVM_PROT_ALL),
+                                   XVM_MAP_SHARED, f, 0),
+                     0);
+    for (uint64_t off = 0; off < size; off += PG) {
+        assert_int_equal(xvm_write(w->vs, a + off, &v, 1), EACCES);
+        assert_int_equal(xvm_write(w->vs, b + off, &v, 1), EACCES);
+    }
+    assert_int_equal(xvm_mprotect(w->vs, a, PG, RW), EACCES);
+    assert_int_equal(xvm_mprotect(w->vs, b, 3 * PG, RW), EACCES);
+    assert_int_equal(xvm_mprotect(w->vs, b, 3 * PG, XVM_PROT_ALL), EACCES);
+    assert_int_equal(xvm_write(w->vs, a, &v, 1), EACCES);
+    /* Nothing changed: both mappings give the file. */
+    expect_file_bytes(w, f, RO_FILE, a);
+    expect_file_bytes(w, f, RO_FILE, b);
+}
+
+static void test_security_shared_read_only_file_mapping_stays_unwritable(
+    void **state)
+{
+    on_each_mount(*state, write_shared_read_only);
+}
+
+/* Private with max read: mprotect beyond max is refused. */
+static void raise_private_read_max(struct tm_world *w, xvm_file *f)
+{
+    uint64_t p = 0;
+    uint8_t v = 0x99;
+    assert_int_equal(xvm_mmap_file(w->vs, &p, sizes[RO_FILE],
+                                   R | XVM_PROT_MPROTECT(R), XVM_MAP_PRIVATE, f,
+                                   0),
+                     0);
+    assert_int_equal(xvm_mprotect(w->vs, p, PG, RW), EACCES);
+    assert_int_equal(xvm_mprotect(w->vs, p, PG, RX), EACCES);
+    assert_int_equal(xvm_write(w->vs, p, &v, 1), EACCES);
+    /* Nothing changed: the mapping and read() give the file. */
+    expect_file_bytes(w, f, RO_FILE, p);
+    expect_file_bytes(w, f, RO_FILE, 0);
+}
+
+static void test_security_private_file_mapping_stays_within_max_read(
+    void **state)
+{
+    on_each_mount(*state, raise_private_read_max);
+}
+
+/* A program's text cannot be written either. */
+static void test_security_program_text_cannot_be_written(void **state)
+{
+    struct fixture *fx = *state;
     if (!fx->have_prog)
         fail_msg("could not build a static program with cc -static");
     static const char *const argv[] = { "/bin/prog" };
@@ -507,38 +574,46 @@ static void expect_max(xvm_vmspace *vs, uint64_t a, uint64_t len, int max)
         assert_int_equal(xvm_mprotect(vs, a, len, p), (p & ~max) ? EACCES : 0);
 }
 
-static void test_security_max_protection_cannot_be_raised(void **state)
-{
-    struct fixture *fx = *state;
+/*
+ * Mappings of every kind with their max protection: private anon a
+ * (2 pages, max R), shared anon s (max RW), the read-only file shared
+ * (f1) and private with max RX (f2).
+ */
+struct maxp {
     struct tm_world w;
-    world_up(&w, fx->img[1], 1, 0);
-    xvm_vmspace *P = w.vs, *C;
-    uint64_t a = 0, s = 0, f1 = 0, f2 = 0;
-    uint8_t v = 1;
-    /* prot beyond max at mmap time is refused. */
-    assert_int_equal(xvm_mmap(P, &a, PG, RW | XVM_PROT_MPROTECT(R),
-                              XVM_MAP_PRIVATE, NULL, 0),
-                     EACCES);
-    assert_int_equal(xvm_mmap(P, &a, 2 * PG, R | XVM_PROT_MPROTECT(R),
+    xvm_file *f;
+    uint64_t a, s, f1, f2;
+};
+
+static void maxp_up(struct fixture *fx, struct maxp *t)
+{
+    world_up(&t->w, fx->img[1], 1, 0);
+    xvm_vmspace *P = t->w.vs;
+    t->a = t->s = t->f1 = t->f2 = 0;
+    assert_int_equal(xvm_mmap(P, &t->a, 2 * PG, R | XVM_PROT_MPROTECT(R),
                               XVM_MAP_PRIVATE, NULL, 0),
                      0);
-    assert_int_equal(xvm_mmap(P, &s, PG, RW | XVM_PROT_MPROTECT(RW),
+    assert_int_equal(xvm_mmap(P, &t->s, PG, RW | XVM_PROT_MPROTECT(RW),
                               XVM_MAP_SHARED, NULL, 0),
                      0);
-    xvm_file *f = open_tagged(&w, 20);
-    assert_int_equal(xvm_mmap_file(P, &f1, PG, R, XVM_MAP_SHARED, f, 0), 0);
-    assert_int_equal(xvm_mmap_file(P, &f2, PG, RX | XVM_PROT_MPROTECT(RX),
-                                   XVM_MAP_PRIVATE, f, 0),
+    t->f = open_tagged(&t->w, 20);
+    assert_int_equal(xvm_mmap_file(P, &t->f1, PG, R, XVM_MAP_SHARED, t->f, 0),
                      0);
-    expect_max(P, a, 2 * PG, R);
-    expect_max(P, s, PG, RW);
-    expect_max(P, f1, PG, RX); /* read-only file, shared: no write */
-    expect_max(P, f2, PG, RX);
-    /* Lowering prot never lowers max, and max never rises back. */
-    assert_int_equal(xvm_mprotect(P, a, 2 * PG, XVM_PROT_NONE), 0);
-    expect_max(P, a, 2 * PG, R);
-    /* A range over two entries: one refusal changes nothing. */
-    assert_int_equal(xvm_mprotect(P, s, PG, XVM_PROT_NONE), 0);
+    assert_int_equal(xvm_mmap_file(P, &t->f2, PG, RX | XVM_PROT_MPROTECT(RX),
+                                   XVM_MAP_PRIVATE, t->f, 0),
+                     0);
+}
+
+static void maxp_down(struct maxp *t)
+{
+    tm_check(t->w.m);
+    xvm_close(t->f);
+    tm_world_down(&t->w);
+}
+
+/* Two adjacent private pages at 0x20000000: RW, then one of max R. */
+static uint64_t map_rw_then_read_max(xvm_vmspace *P)
+{
     uint64_t both = 0x20000000;
     assert_int_equal(
         xvm_mmap(P, &both, PG, RW, XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0),
@@ -547,13 +622,68 @@ static void test_security_max_protection_cannot_be_raised(void **state)
     assert_int_equal(xvm_mmap(P, &b2, PG, R | XVM_PROT_MPROTECT(R),
                               XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0),
                      0);
+    return both;
+}
+
+/* prot beyond max at mmap time is refused. */
+static void test_security_mmap_beyond_max_protection_is_eacces(void **state)
+{
+    struct fixture *fx = *state;
+    struct tm_world w;
+    world_up(&w, fx->img[1], 1, 0);
+    uint64_t a = 0;
+    assert_int_equal(xvm_mmap(w.vs, &a, PG, RW | XVM_PROT_MPROTECT(R),
+                              XVM_MAP_PRIVATE, NULL, 0),
+                     EACCES);
+    tm_world_down(&w);
+}
+
+static void test_security_max_protection_cannot_be_raised(void **state)
+{
+    struct maxp t;
+    maxp_up(*state, &t);
+    xvm_vmspace *P = t.w.vs;
+    expect_max(P, t.a, 2 * PG, R);
+    expect_max(P, t.s, PG, RW);
+    expect_max(P, t.f1, PG, RX); /* read-only file, shared: no write */
+    expect_max(P, t.f2, PG, RX);
+    /* Lowering prot never lowers max, and max never rises back. */
+    assert_int_equal(xvm_mprotect(P, t.a, 2 * PG, XVM_PROT_NONE), 0);
+    expect_max(P, t.a, 2 * PG, R);
+    maxp_down(&t);
+}
+
+/* A range over two entries: one refusal changes nothing. */
+static void test_security_mprotect_refused_over_two_entries_changes_neither(
+    void **state)
+{
+    struct maxp t;
+    maxp_up(*state, &t);
+    xvm_vmspace *P = t.w.vs;
+    uint8_t v = 1;
+    assert_int_equal(xvm_mprotect(P, t.s, PG, XVM_PROT_NONE), 0);
+    uint64_t both = map_rw_then_read_max(P), b2 = both + PG;
     assert_int_equal(xvm_mprotect(P, both, 2 * PG, RW), EACCES);
     assert_int_equal(xvm_write(P, b2, &v, 1), EACCES);
     assert_int_equal(xvm_write(P, both, &v, 1), 0);
     assert_int_equal(xvm_mprotect(P, both, PG, R), 0);
     assert_int_equal(xvm_mprotect(P, both, 2 * PG, RW), EACCES);
     assert_int_equal(xvm_write(P, both, &v, 1), EACCES); /* still R */
-    /* After fork, in both processes; and in a fork of the fork. */
+    maxp_down(&t);
+}
+
+/* After fork, in both processes; and in a fork of the fork. */
+static void test_security_max_protection_holds_in_child_and_grandchild(
+    void **state)
+{
+    struct maxp t;
+    maxp_up(*state, &t);
+    xvm_vmspace *P = t.w.vs, *C;
+    uint64_t a = t.a, s = t.s, f1 = t.f1, f2 = t.f2;
+    uint8_t v = 1;
+    assert_int_equal(xvm_mprotect(P, a, 2 * PG, XVM_PROT_NONE), 0);
+    assert_int_equal(xvm_mprotect(P, s, PG, XVM_PROT_NONE), 0);
+    uint64_t b2 = map_rw_then_read_max(P) + PG;
     assert_int_equal(xvm_minherit(P, s, PG, XVM_INHERIT_SHARE), 0);
     assert_int_equal(xvm_vmspace_fork(P, &C), 0);
     xvm_vmspace *G;
@@ -577,11 +707,10 @@ static void test_security_max_protection_cannot_be_raised(void **state)
         assert_int_equal(xvm_read(all[i], f1, &b, 1), 0);
         assert_int_equal(b, tag_byte(20, 0));
     }
-    tm_check(w.m);
+    tm_check(t.w.m);
     xvm_vmspace_destroy(G);
     xvm_vmspace_destroy(C);
-    xvm_close(f);
-    tm_world_down(&w);
+    maxp_down(&t);
 }
 
 /* ---- the flash image ---- */
@@ -651,7 +780,12 @@ static void test_security_flash_image_is_never_modified(void **state)
             assert_true(file_hash(fx->img[l]) == before);
         }
     }
-    /* A caller's buffer as the image: the same. */
+}
+
+/* A caller's buffer as the image: the same. */
+static void test_security_callers_image_buffer_is_never_modified(void **state)
+{
+    struct fixture *fx = *state;
     uint64_t n;
     uint8_t *bytes = file_slurp(fx->img[0], &n);
     uint64_t before = hash_bytes(bytes, n);
@@ -742,7 +876,17 @@ static void test_security_bytes_past_eof_read_zero_and_no_foreign_bytes(
             snprintf(what, sizeof(what), "ufs%d %u/%u", layouts[l].version,
                      layouts[l].bsize, layouts[l].fsize);
             check_image(fx->img[l], xip, what);
-            /* Junk on flash past every EOF must not show either. */
+        }
+    }
+}
+
+/* Junk on flash past every EOF must not show either. */
+static void test_security_junk_on_flash_past_eof_never_shows(void **state)
+{
+    struct fixture *fx = *state;
+    for (size_t l = 0; l < NLAYOUTS; l++) {
+        char what[96];
+        for (int xip = 0; xip < 2; xip++) {
             snprintf(what, sizeof(what), "ufs%d %u/%u junk", layouts[l].version,
                      layouts[l].bsize, layouts[l].fsize);
             check_image(fx->junk[l], xip, what);
@@ -754,13 +898,29 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(
-            test_security_cow_isolation_across_fork_exec_exit_in_every_order),
+            test_security_cow_isolation_across_fork_exec_exit_in_every_order_xip),
         cmocka_unit_test(
-            test_security_read_only_file_mappings_cannot_be_written),
+            test_security_cow_isolation_across_fork_exec_exit_in_every_order_copy),
+        cmocka_unit_test(
+            test_security_read_only_file_cannot_be_opened_for_writing),
+        cmocka_unit_test(
+            test_security_shared_writable_mapping_of_the_file_is_erofs),
+        cmocka_unit_test(
+            test_security_shared_read_only_file_mapping_stays_unwritable),
+        cmocka_unit_test(
+            test_security_private_file_mapping_stays_within_max_read),
+        cmocka_unit_test(test_security_program_text_cannot_be_written),
+        cmocka_unit_test(test_security_mmap_beyond_max_protection_is_eacces),
         cmocka_unit_test(test_security_max_protection_cannot_be_raised),
+        cmocka_unit_test(
+            test_security_mprotect_refused_over_two_entries_changes_neither),
+        cmocka_unit_test(
+            test_security_max_protection_holds_in_child_and_grandchild),
         cmocka_unit_test(test_security_flash_image_is_never_modified),
+        cmocka_unit_test(test_security_callers_image_buffer_is_never_modified),
         cmocka_unit_test(
             test_security_bytes_past_eof_read_zero_and_no_foreign_bytes),
+        cmocka_unit_test(test_security_junk_on_flash_past_eof_never_shows),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

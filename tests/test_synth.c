@@ -585,39 +585,83 @@ static void text_walk(const struct fixture *fx, const struct prog *p)
     assert_true(cold.hot_permille < 500);
 }
 
-static void test_spawn_many(void **state)
+/* prog[0] is busybox (sgimips), prog[1] the static-pie program (amd64). */
+static void test_synth_spawn_many_of_busybox_runs_every_process(void **state)
 {
     struct fixture *fx = *state;
-    for (int i = 0; i < 2; i++)
-        spawn_many(fx, &fx->prog[i], 0);
+    spawn_many(fx, &fx->prog[0], 0);
+}
+
+static void test_synth_spawn_many_of_static_pie_runs_every_process(void **state)
+{
+    struct fixture *fx = *state;
+    spawn_many(fx, &fx->prog[1], 0);
+}
+
+static void test_synth_spawn_many_with_keep_leaves_every_process_running(
+    void **state)
+{
+    struct fixture *fx = *state;
     spawn_many(fx, &fx->prog[0], 1);
 }
 
-static void test_fork_storm(void **state)
+static void test_synth_fork_storm_of_busybox_children_copy_on_write(
+    void **state)
 {
     struct fixture *fx = *state;
-    for (int i = 0; i < 2; i++)
-        fork_storm(fx, &fx->prog[i]);
+    fork_storm(fx, &fx->prog[0]);
 }
 
-static void test_data_writers(void **state)
+static void test_synth_fork_storm_of_static_pie_children_copy_on_write(
+    void **state)
 {
     struct fixture *fx = *state;
-    for (int i = 0; i < 2; i++)
-        data_writers(fx, &fx->prog[i], SYNTH_ONE / 2);
+    fork_storm(fx, &fx->prog[1]);
+}
+
+static void test_synth_data_writers_of_busybox_write_half_their_data(
+    void **state)
+{
+    struct fixture *fx = *state;
+    data_writers(fx, &fx->prog[0], SYNTH_ONE / 2);
+}
+
+static void test_synth_data_writers_of_static_pie_write_half_their_data(
+    void **state)
+{
+    struct fixture *fx = *state;
+    data_writers(fx, &fx->prog[1], SYNTH_ONE / 2);
+}
+
+static void test_synth_data_writers_writing_all_promote_every_file_page(
+    void **state)
+{
+    struct fixture *fx = *state;
     data_writers(fx, &fx->prog[1], SYNTH_ONE);
+}
+
+static void test_synth_data_writers_writing_nothing_write_no_data(void **state)
+{
+    struct fixture *fx = *state;
     data_writers(fx, &fx->prog[0], 0);
 }
 
-static void test_text_walk(void **state)
+static void test_synth_text_walk_of_busybox_fetches_mostly_hot_pages(
+    void **state)
 {
     struct fixture *fx = *state;
-    for (int i = 0; i < 2; i++)
-        text_walk(fx, &fx->prog[i]);
+    text_walk(fx, &fx->prog[0]);
+}
+
+static void test_synth_text_walk_of_static_pie_fetches_mostly_hot_pages(
+    void **state)
+{
+    struct fixture *fx = *state;
+    text_walk(fx, &fx->prog[1]);
 }
 
 /* Kinds differ from one another on the same seed. */
-static void test_kinds_differ(void **state)
+static void test_synth_kinds_differ_on_the_same_seed(void **state)
 {
     struct fixture *fx = *state;
     struct synth_opts a, b;
@@ -646,16 +690,21 @@ static int gen_error(const struct synth_opts *o)
     return rc;
 }
 
-static void test_bad_options(void **state)
+static void test_synth_kind_names_map_both_ways(void **state)
 {
-    struct fixture *fx = *state;
-    struct synth_opts o;
     enum synth_kind k;
+    (void)state;
     assert_int_equal(synth_kind_from_name("bogus", &k), EINVAL);
     assert_int_equal(synth_kind_from_name("fork-storm", &k), 0);
     assert_int_equal(k, SYNTH_FORK_STORM);
     assert_string_equal(synth_kind_name(SYNTH_TEXT_WALK), "text-walk");
     assert_null(synth_kind_name(SYNTH_KIND_COUNT));
+}
+
+static void test_synth_out_of_range_options_are_einval(void **state)
+{
+    struct fixture *fx = *state;
+    struct synth_opts o;
     opts_for(&o, SYNTH_TEXT_WALK, &fx->prog[0]);
     o.kind = SYNTH_KIND_COUNT;
     assert_int_equal(gen_error(&o), EINVAL);
@@ -670,6 +719,13 @@ static void test_bad_options(void **state)
     assert_int_equal(gen_error(&o), EINVAL);
     o.procs = SYNTH_MAX_PROCS + 1;
     assert_int_equal(gen_error(&o), EINVAL);
+}
+
+static void test_synth_program_missing_or_not_static_elf_is_refused(
+    void **state)
+{
+    struct fixture *fx = *state;
+    struct synth_opts o;
     opts_for(&o, SYNTH_TEXT_WALK, &fx->prog[0]);
     o.exec_host_path = NULL;
     assert_int_equal(gen_error(&o), EINVAL);
@@ -682,6 +738,12 @@ static void test_bad_options(void **state)
     o.exec_host_path = "/bin/bash"; /* dynamically linked */
     if (access(o.exec_host_path, R_OK) == 0)
         assert_int_equal(gen_error(&o), ENOEXEC);
+}
+
+static void test_synth_path_in_image_that_is_no_token_is_einval(void **state)
+{
+    struct fixture *fx = *state;
+    struct synth_opts o;
     opts_for(&o, SYNTH_TEXT_WALK, &fx->prog[0]);
     o.path_in_image = "/bin/has space";
     assert_int_equal(gen_error(&o), EINVAL);
@@ -690,7 +752,8 @@ static void test_bad_options(void **state)
 }
 
 /* Without events every kind still spawns, marks and exits. */
-static void test_zero_events(void **state)
+static void test_synth_every_kind_without_events_spawns_marks_and_exits(
+    void **state)
 {
     struct fixture *fx = *state;
     struct synth_opts o;
@@ -713,10 +776,34 @@ static void test_zero_events(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spawn_many),   cmocka_unit_test(test_fork_storm),
-        cmocka_unit_test(test_data_writers), cmocka_unit_test(test_text_walk),
-        cmocka_unit_test(test_kinds_differ), cmocka_unit_test(test_bad_options),
-        cmocka_unit_test(test_zero_events),
+        cmocka_unit_test(test_synth_spawn_many_of_busybox_runs_every_process),
+        cmocka_unit_test(
+            test_synth_spawn_many_of_static_pie_runs_every_process),
+        cmocka_unit_test(
+            test_synth_spawn_many_with_keep_leaves_every_process_running),
+        cmocka_unit_test(
+            test_synth_fork_storm_of_busybox_children_copy_on_write),
+        cmocka_unit_test(
+            test_synth_fork_storm_of_static_pie_children_copy_on_write),
+        cmocka_unit_test(
+            test_synth_data_writers_of_busybox_write_half_their_data),
+        cmocka_unit_test(
+            test_synth_data_writers_of_static_pie_write_half_their_data),
+        cmocka_unit_test(
+            test_synth_data_writers_writing_all_promote_every_file_page),
+        cmocka_unit_test(test_synth_data_writers_writing_nothing_write_no_data),
+        cmocka_unit_test(
+            test_synth_text_walk_of_busybox_fetches_mostly_hot_pages),
+        cmocka_unit_test(
+            test_synth_text_walk_of_static_pie_fetches_mostly_hot_pages),
+        cmocka_unit_test(test_synth_kinds_differ_on_the_same_seed),
+        cmocka_unit_test(test_synth_kind_names_map_both_ways),
+        cmocka_unit_test(test_synth_out_of_range_options_are_einval),
+        cmocka_unit_test(
+            test_synth_program_missing_or_not_static_elf_is_refused),
+        cmocka_unit_test(test_synth_path_in_image_that_is_no_token_is_einval),
+        cmocka_unit_test(
+            test_synth_every_kind_without_events_spawns_marks_and_exits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -66,7 +66,7 @@ static void test_tlbm_r4k_pair_entry_maps_even_and_odd_page(void **state)
  * round robin (entries 47, 46, ... 0, then 47 again), not LRU: after 48
  * fills, re-using pair 0 does not save it, the 49th fill evicts it.
  */
-static void test_tlbm_r4k_48_entries_round_robin(void **state)
+static void test_tlbm_r4k_48_pairs_fit_and_are_replaced_in_order(void **state)
 {
     (void)state;
     struct tlbm t;
@@ -82,7 +82,12 @@ static void test_tlbm_r4k_48_entries_round_robin(void **state)
     assert_int_equal(D(&t, 7, 0x10000000 + 1 * 2 * K4, 12), TLBM_HIT);
     assert_int_equal(D(&t, 7, 0x10000000, 12), TLBM_REFILL); /* FIFO */
     tlbm_fini(&t);
+}
 
+static void test_tlbm_r4k_49_pairs_in_a_cycle_refill_every_time(void **state)
+{
+    (void)state;
+    struct tlbm t;
     mk_kind(&t, TLBM_R4K);
     for (int pass = 0; pass < 2; pass++)
         for (uint64_t k = 0; k < 49; k++)
@@ -90,8 +95,13 @@ static void test_tlbm_r4k_48_entries_round_robin(void **state)
     assert_int_equal(t.st.refills, 98);
     check(&t);
     tlbm_fini(&t);
+}
 
-    /* Wired entries are the kernel's: 8 wired leave 40 for refills. */
+/* Wired entries are the kernel's: 8 wired leave 40 for refills. */
+static void test_tlbm_r4k_wired_entries_leave_the_rest_for_refills(void **state)
+{
+    (void)state;
+    struct tlbm t;
     struct tlbm_config cfg;
     tlbm_config_default(&cfg, TLBM_R4K);
     cfg.wired = 8;
@@ -109,7 +119,8 @@ static void test_tlbm_r4k_48_entries_round_robin(void **state)
 }
 
 /* Page-mask sizes: a 16 KiB pair covers 32 KiB, a 16 MiB pair 32 MiB. */
-static void test_tlbm_r4k_large_page_pairs(void **state)
+static void test_tlbm_r4k_page_sizes_are_even_powers_from_4k_to_16m(
+    void **state)
 {
     (void)state;
     struct tlbm t;
@@ -119,23 +130,56 @@ static void test_tlbm_r4k_large_page_pairs(void **state)
     assert_false(tlbm_page_ok(&t, 13));
     assert_false(tlbm_page_ok(&t, 21));
     assert_false(tlbm_page_ok(&t, 26));
+    tlbm_fini(&t);
+}
 
+static void test_tlbm_r4k_16k_pair_covers_32k(void **state)
+{
+    (void)state;
+    struct tlbm t;
+    mk_kind(&t, TLBM_R4K);
     assert_int_equal(X(&t, 1, 0x400000, 14), TLBM_REFILL);
     assert_int_equal(X(&t, 1, 0x404000, 14), TLBM_HIT);
     assert_int_equal(X(&t, 1, 0x407ffc, 14), TLBM_HIT);
     assert_int_equal(X(&t, 1, 0x408000, 14), TLBM_REFILL);
+    check(&t);
+    tlbm_fini(&t);
+}
 
-    /* A 1 MiB pair: 2 MiB of text for one refill, every 4 KiB touched. */
+/* A 1 MiB pair: 2 MiB of text for one refill, every 4 KiB touched. */
+static void test_tlbm_r4k_1m_pair_covers_2m_for_one_refill(void **state)
+{
+    (void)state;
+    struct tlbm t;
+    mk_kind(&t, TLBM_R4K);
     uint64_t before = t.st.refills;
     for (uint64_t va = 0x1000000; va < 0x1200000; va += K4)
         assert_int_equal(X(&t, 1, va, 20),
                          va == 0x1000000 ? TLBM_REFILL : TLBM_HIT);
     assert_int_equal(t.st.refills - before, 1);
-    /* 16 MiB pages: 32 MiB per entry. */
+    check(&t);
+    tlbm_fini(&t);
+}
+
+/* 16 MiB pages: 32 MiB per entry. */
+static void test_tlbm_r4k_16m_pair_covers_32m(void **state)
+{
+    (void)state;
+    struct tlbm t;
+    mk_kind(&t, TLBM_R4K);
     assert_int_equal(D(&t, 1, 0x4000000, 24), TLBM_REFILL);
     assert_int_equal(D(&t, 1, 0x5fffff0, 24), TLBM_HIT);
+    check(&t);
+    tlbm_fini(&t);
+}
 
-    /* Made large without a flush: the small pair in the way is dropped. */
+/* Made large without a flush: the small pair in the way is dropped. */
+static void test_tlbm_r4k_small_pair_in_the_way_of_a_large_one_is_dropped(
+    void **state)
+{
+    (void)state;
+    struct tlbm t;
+    mk_kind(&t, TLBM_R4K);
     assert_int_equal(D(&t, 2, 0x800000, 12), TLBM_REFILL);
     assert_int_equal(D(&t, 2, 0x802000, 12), TLBM_REFILL);
     tlbm_flush_page(&t, 2, 0x800000);
@@ -202,12 +246,18 @@ static void test_tlbm_amd64_split_l1_unified_stlb(void **state)
     assert_int_equal(t.st.l2_hits, 1);
     assert_int_equal(tlbm_walk_reads(&t, 12), 4);
     assert_int_equal(tlbm_walk_reads(&t, 21), 3);
+    check(&t);
+    tlbm_fini(&t);
+}
 
-    /* DTLB: 64 entries, 4 ways, 16 sets.  Five pages 16 apart share a
-     * DTLB set but not an STLB set (128 sets): a cycle of five misses the
-     * DTLB every time and hits the STLB from the second pass on. */
-    tlbm_flush_all(&t);
-    memset(&t.st, 0, sizeof t.st);
+/* DTLB: 64 entries, 4 ways, 16 sets.  Five pages 16 apart share a DTLB
+ * set but not an STLB set (128 sets): a cycle of five misses the DTLB
+ * every time and hits the STLB from the second pass on. */
+static void test_tlbm_amd64_dtlb_set_conflicts_hit_the_stlb(void **state)
+{
+    (void)state;
+    struct tlbm t;
+    mk_kind(&t, TLBM_AMD64);
     uint64_t dtlb_misses = t.arr[TLBM_DTLB].misses;
     for (int pass = 0; pass < 3; pass++)
         for (uint64_t k = 0; k < 5; k++)
@@ -216,8 +266,16 @@ static void test_tlbm_amd64_split_l1_unified_stlb(void **state)
     assert_int_equal(t.st.walks, 5);
     assert_int_equal(t.st.l2_hits, 10);
     assert_int_equal(t.arr[TLBM_DTLB].misses - dtlb_misses, 15);
-    /* Four of them fit the set (LRU): no misses at all once warm. */
-    memset(&t.st, 0, sizeof t.st);
+    check(&t);
+    tlbm_fini(&t);
+}
+
+/* Four of them fit the set (LRU): no misses at all once warm. */
+static void test_tlbm_amd64_dtlb_set_holds_four_pages(void **state)
+{
+    (void)state;
+    struct tlbm t;
+    mk_kind(&t, TLBM_AMD64);
     for (int pass = 0; pass < 3; pass++)
         for (uint64_t k = 0; k < 4; k++)
             D(&t, 1, 0x20000000 + k * 16 * K4, 12);
@@ -227,7 +285,8 @@ static void test_tlbm_amd64_split_l1_unified_stlb(void **state)
 }
 
 /* 2 MiB pages: their own L1 arrays, in the STLB when stlb_large. */
-static void test_tlbm_amd64_large_pages(void **state)
+static void test_tlbm_amd64_2m_page_is_one_entry_apart_from_4k_ones(
+    void **state)
 {
     (void)state;
     struct tlbm t;
@@ -243,10 +302,16 @@ static void test_tlbm_amd64_large_pages(void **state)
     /* A 4 KiB page of the same address is another entry, elsewhere. */
     assert_int_equal(D(&t, 1, 0x7f000000, 12), TLBM_WALK);
     assert_int_equal(D(&t, 1, 0x40100000, 21), TLBM_HIT);
+    check(&t);
+    tlbm_fini(&t);
+}
 
-    /* ITLB-2M: 8 entries, fully associative; nine large pages cycle. */
-    tlbm_flush_all(&t);
-    memset(&t.st, 0, sizeof t.st);
+/* ITLB-2M: 8 entries, fully associative; nine large pages cycle. */
+static void test_tlbm_amd64_nine_2m_pages_cycle_through_the_itlb(void **state)
+{
+    (void)state;
+    struct tlbm t;
+    mk_kind(&t, TLBM_AMD64);
     for (int pass = 0; pass < 2; pass++)
         for (uint64_t k = 0; k < 9; k++)
             X(&t, 1, 0x80000000 + k * M2, 21);
@@ -255,8 +320,13 @@ static void test_tlbm_amd64_large_pages(void **state)
     assert_int_equal(t.st.l2_hits, 9);
     check(&t);
     tlbm_fini(&t);
+}
 
-    /* Sandy Bridge: the STLB holds no 2 MiB entries, so no L2 hit. */
+/* Sandy Bridge: the STLB holds no 2 MiB entries, so no L2 hit. */
+static void test_tlbm_amd64_stlb_without_2m_entries_walks_again(void **state)
+{
+    (void)state;
+    struct tlbm t;
     struct tlbm_config cfg;
     tlbm_config_default(&cfg, TLBM_AMD64);
     cfg.stlb_large = false;
@@ -336,12 +406,26 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tlbm_r4k_pair_entry_maps_even_and_odd_page),
-        cmocka_unit_test(test_tlbm_r4k_48_entries_round_robin),
-        cmocka_unit_test(test_tlbm_r4k_large_page_pairs),
+        cmocka_unit_test(test_tlbm_r4k_48_pairs_fit_and_are_replaced_in_order),
+        cmocka_unit_test(test_tlbm_r4k_49_pairs_in_a_cycle_refill_every_time),
+        cmocka_unit_test(
+            test_tlbm_r4k_wired_entries_leave_the_rest_for_refills),
+        cmocka_unit_test(
+            test_tlbm_r4k_page_sizes_are_even_powers_from_4k_to_16m),
+        cmocka_unit_test(test_tlbm_r4k_16k_pair_covers_32k),
+        cmocka_unit_test(test_tlbm_r4k_1m_pair_covers_2m_for_one_refill),
+        cmocka_unit_test(test_tlbm_r4k_16m_pair_covers_32m),
+        cmocka_unit_test(
+            test_tlbm_r4k_small_pair_in_the_way_of_a_large_one_is_dropped),
         cmocka_unit_test(test_tlbm_r4k_asids_and_flushes),
         cmocka_unit_test(test_tlbm_r4k_shared_by_fetch_and_data),
         cmocka_unit_test(test_tlbm_amd64_split_l1_unified_stlb),
-        cmocka_unit_test(test_tlbm_amd64_large_pages),
+        cmocka_unit_test(test_tlbm_amd64_dtlb_set_conflicts_hit_the_stlb),
+        cmocka_unit_test(test_tlbm_amd64_dtlb_set_holds_four_pages),
+        cmocka_unit_test(
+            test_tlbm_amd64_2m_page_is_one_entry_apart_from_4k_ones),
+        cmocka_unit_test(test_tlbm_amd64_nine_2m_pages_cycle_through_the_itlb),
+        cmocka_unit_test(test_tlbm_amd64_stlb_without_2m_entries_walks_again),
         cmocka_unit_test(test_tlbm_direct_mapped),
         cmocka_unit_test(test_tlbm_bad_configurations),
     };

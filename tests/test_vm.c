@@ -73,18 +73,27 @@ static void test_fault_cow_after_fork_parent_child_grandchild(void **state)
     }
 }
 
-static void test_fault_inherit_share_child_writes_parent_sees(void **state)
-{
-    (void)state;
-    xvm_machine *m = tm_machine("sgimips", 4u << 20, 1);
+/* P's private pages a (3) inherited shared by its child C, and a shared
+ * mapping s (2): C's writes show in P and P's in C. */
+struct share {
+    xvm_machine *m;
     xvm_vmspace *P, *C;
-    P = tm_vs(m);
-    uint64_t a = tm_anon(P, 3, RW, XVM_MAP_PRIVATE);
-    uint64_t s = tm_anon(P, 2, RW, XVM_MAP_SHARED);
+    uint64_t a, s;
+};
+
+static struct share share_child_writes_parent_sees(void)
+{
+    struct share t;
+    xvm_machine *m = t.m = tm_machine("sgimips", 4u << 20, 1);
+    xvm_vmspace *P, *C;
+    P = t.P = tm_vs(m);
+    uint64_t a = t.a = tm_anon(P, 3, RW, XVM_MAP_PRIVATE);
+    uint64_t s = t.s = tm_anon(P, 2, RW, XVM_MAP_SHARED);
     tm_wr8(P, a, 1);
     assert_int_equal(xvm_minherit(P, a, 3 * PG, XVM_INHERIT_SHARE), 0);
     tm_check(m);
     assert_int_equal(xvm_vmspace_fork(P, &C), 0);
+    t.C = C;
     tm_check(m);
     tm_wr8(C, a, 2);
     tm_wr8(C, a + 2 * PG, 3); /* never touched before the fork */
@@ -96,8 +105,25 @@ static void test_fault_inherit_share_child_writes_parent_sees(void **state)
     tm_wr8(P, a + PG, 5);
     assert_int_equal(tm_rd8(C, a + PG), 5);
     tm_check(m);
-    /* A copy-inheriting grandchild takes its own copy of the shared amap. */
-    xvm_vmspace *G;
+    return t;
+}
+
+static void test_fault_inherit_share_child_writes_parent_sees(void **state)
+{
+    (void)state;
+    struct share t = share_child_writes_parent_sees();
+    xvm_machine_destroy(t.m);
+}
+
+/* A copy-inheriting grandchild takes its own copy of the shared amap. */
+static void test_fault_copy_inheriting_grandchild_copies_the_shared_amap(
+    void **state)
+{
+    (void)state;
+    struct share t = share_child_writes_parent_sees();
+    xvm_machine *m = t.m;
+    xvm_vmspace *P = t.P, *C = t.C, *G;
+    uint64_t a = t.a;
     assert_int_equal(xvm_minherit(C, a, 3 * PG, XVM_INHERIT_COPY), 0);
     assert_int_equal(xvm_vmspace_fork(C, &G), 0);
     tm_wr8(G, a, 9);
@@ -127,20 +153,39 @@ static void test_fault_inherit_none_child_faults(void **state)
     assert_int_equal(xvm_read(C, a, &b, 1), EFAULT);
     assert_int_equal(tm_rd8(C, a + PG), 0);
     assert_int_equal(tm_rd8(P, a), 1);
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+static void test_fault_minherit_of_unknown_inheritance_is_einval(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("amd64", 4u << 20, 1);
+    xvm_vmspace *P = tm_vs(m);
+    uint64_t a = tm_anon(P, 2, RW, XVM_MAP_PRIVATE);
+    tm_wr8(P, a, 1);
     assert_int_equal(xvm_minherit(P, a, PG, 7), EINVAL);
     tm_check(m);
     xvm_machine_destroy(m);
 }
 
+/* Four private pages at *a, the second holding 42. */
+static xvm_vmspace *protect_up(xvm_machine **m, uint64_t *a)
+{
+    *m = tm_machine("sgimips", 4u << 20, 1);
+    xvm_vmspace *vs = tm_vs(*m);
+    *a = tm_anon(vs, 4, RW, XVM_MAP_PRIVATE);
+    tm_wr8(vs, *a + PG, 42);
+    return vs;
+}
+
 static void test_protect_write_after_mprotect_read_is_eacces(void **state)
 {
     (void)state;
-    xvm_machine *m = tm_machine("sgimips", 4u << 20, 1);
-    xvm_vmspace *vs;
+    xvm_machine *m;
+    uint64_t a;
+    xvm_vmspace *vs = protect_up(&m, &a);
     uint8_t b = 1;
-    vs = tm_vs(m);
-    uint64_t a = tm_anon(vs, 4, RW, XVM_MAP_PRIVATE);
-    tm_wr8(vs, a + PG, 42);
     assert_int_equal(xvm_mprotect(vs, a + PG, 2 * PG, XVM_PROT_READ), 0);
     tm_check(m);
     assert_int_equal(xvm_write(vs, a + PG, &b, 1), EACCES);
@@ -149,35 +194,76 @@ static void test_protect_write_after_mprotect_read_is_eacces(void **state)
     tm_wr8(vs, a, 1); /* outside the range: still writable */
     tm_wr8(vs, a + 3 * PG, 1);
     assert_int_equal(xvm_fetch(vs, a, &b, 1), EACCES);
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+static void test_protect_none_denies_reads_and_read_write_restores(void **state)
+{
+    (void)state;
+    xvm_machine *m;
+    uint64_t a;
+    xvm_vmspace *vs = protect_up(&m, &a);
+    uint8_t b = 1;
     assert_int_equal(xvm_mprotect(vs, a + PG, PG, XVM_PROT_NONE), 0);
     assert_int_equal(xvm_read(vs, a + PG, &b, 1), EACCES);
     tm_check(m);
     assert_int_equal(xvm_mprotect(vs, a, 4 * PG, RW), 0);
     assert_int_equal(tm_rd8(vs, a + PG), 42);
     tm_wr8(vs, a + PG, 43);
-    /* A write crossing into a read-only page fails at that page. */
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+/* A write crossing into a read-only page fails at that page. */
+static void test_protect_write_crossing_into_read_only_page_stops_there(
+    void **state)
+{
+    (void)state;
+    xvm_machine *m;
+    uint64_t a;
+    xvm_vmspace *vs = protect_up(&m, &a);
     assert_int_equal(xvm_mprotect(vs, a + 2 * PG, PG, XVM_PROT_READ), 0);
     uint8_t two[2] = { 7, 7 };
     assert_int_equal(xvm_write(vs, a + 2 * PG - 1, two, 2), EACCES);
     assert_int_equal(tm_rd8(vs, a + 2 * PG - 1), 7);
-    /* Holes in the range: ENOMEM and nothing changes. */
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+/* Holes in the range: ENOMEM and nothing changes. */
+static void test_protect_range_with_holes_is_enomem_and_changes_nothing(
+    void **state)
+{
+    (void)state;
+    xvm_machine *m;
+    uint64_t a;
+    xvm_vmspace *vs = protect_up(&m, &a);
     assert_int_equal(xvm_mprotect(vs, a, 6 * PG, XVM_PROT_READ), ENOMEM);
     tm_wr8(vs, a, 2);
     tm_check(m);
     xvm_machine_destroy(m);
 }
 
-static void test_protect_max_protection_cannot_be_exceeded(void **state)
+/* Two private pages at *a that may be no more than readable. */
+static xvm_vmspace *read_max_up(xvm_machine **m, uint64_t *a)
 {
-    (void)state;
-    xvm_machine *m = tm_machine("sgimips", 4u << 20, 1);
-    xvm_vmspace *vs;
-    uint64_t a = 0;
-    vs = tm_vs(m);
-    assert_int_equal(xvm_mmap(vs, &a, 2 * PG,
+    *m = tm_machine("sgimips", 4u << 20, 1);
+    xvm_vmspace *vs = tm_vs(*m);
+    *a = 0;
+    assert_int_equal(xvm_mmap(vs, a, 2 * PG,
                               XVM_PROT_READ | XVM_PROT_MPROTECT(XVM_PROT_READ),
                               XVM_MAP_PRIVATE, NULL, 0),
                      0);
+    return vs;
+}
+
+static void test_protect_max_protection_cannot_be_exceeded(void **state)
+{
+    (void)state;
+    xvm_machine *m;
+    uint64_t a;
+    xvm_vmspace *vs = read_max_up(&m, &a);
     assert_int_equal(xvm_mprotect(vs, a, PG, RW), EACCES);
     assert_int_equal(xvm_mprotect(vs, a, PG, XVM_PROT_READ | XVM_PROT_EXEC),
                      EACCES);
@@ -190,7 +276,15 @@ static void test_protect_max_protection_cannot_be_exceeded(void **state)
                               XVM_MAP_PRIVATE, NULL, 0),
                      EACCES);
     tm_check(m);
-    /* The child inherits max_protection. */
+    xvm_machine_destroy(m);
+}
+
+static void test_protect_child_inherits_max_protection(void **state)
+{
+    (void)state;
+    xvm_machine *m;
+    uint64_t a;
+    xvm_vmspace *vs = read_max_up(&m, &a);
     xvm_vmspace *C;
     assert_int_equal(xvm_vmspace_fork(vs, &C), 0);
     assert_int_equal(xvm_mprotect(C, a, PG, RW), EACCES);
@@ -234,8 +328,20 @@ static void test_map_partial_munmap_in_middle_of_amap(void **state)
     tm_check(m);
     assert_int_equal(tm_stats(m).pages[XVM_USE_ANON], 5);
     assert_int_equal(tm_rd8(P, a + 7 * PG), 17);
+    xvm_machine_destroy(m);
+}
+
+static void test_map_munmap_unaligned_or_empty_is_einval(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("amd64", 4u << 20, 1);
+    xvm_vmspace *P = tm_vs(m);
+    uint64_t a = tm_anon(P, 8, RW, XVM_MAP_PRIVATE);
+    for (int i = 0; i < 8; i++)
+        tm_wr8(P, a + i * PG, (uint8_t)(10 + i));
     assert_int_equal(xvm_munmap(P, a + 1, PG), EINVAL);
     assert_int_equal(xvm_munmap(P, a, 0), EINVAL);
+    tm_check(m);
     xvm_machine_destroy(m);
 }
 
@@ -297,19 +403,20 @@ static void exit_order(int parent_first)
     xvm_machine_destroy(m);
 }
 
-static void test_exit_parent_first(void **state)
+static void test_exit_of_the_parent_first_leaves_the_child_whole(void **state)
 {
     (void)state;
     exit_order(1);
 }
 
-static void test_exit_child_first(void **state)
+static void test_exit_of_the_child_first_leaves_the_parent_whole(void **state)
 {
     (void)state;
     exit_order(0);
 }
 
-static void test_enomem_tiny_ram_then_recovery(void **state)
+static void test_enomem_in_tiny_ram_changes_nothing_and_freeing_recovers(
+    void **state)
 {
     (void)state;
     for (size_t p = 0; p < 2; p++) {
@@ -351,7 +458,7 @@ static void test_enomem_tiny_ram_then_recovery(void **state)
     }
 }
 
-static void test_two_machines_side_by_side(void **state)
+static void test_machines_side_by_side_share_nothing(void **state)
 {
     (void)state;
     xvm_machine *m1 = tm_machine("sgimips", 4u << 20, 1);
@@ -380,100 +487,196 @@ static void test_two_machines_side_by_side(void **state)
 /*
  * A device segment mapped private into three processes; one writes and
  * gets a private copy (promotion from the device page), the others and
- * the device's bytes stay as they were.
+ * the device's bytes stay as they were.  Each test is registered once
+ * for each profile (DEVICE_TEST).
  */
-static void test_device_pages_shared_then_promoted_in_one(void **state)
-{
-    (void)state;
-    enum { NPG = 4 };
-    static const char *const names[] = { "sgimips", "amd64" };
-    for (size_t p = 0; p < 2; p++) {
-        xvm_machine *m = tm_machine(names[p], 4u << 20, 0);
-        uint8_t *dev = malloc(NPG * PG), *orig = malloc(NPG * PG);
-        for (size_t i = 0; i < NPG * PG; i++)
-            dev[i] = (uint8_t)(i * 7 + 3);
-        memcpy(orig, dev, NPG * PG);
-        uint64_t pa = 0x1c000000;
-        assert_int_equal(xvm_physload_device(m, pa, NPG * PG, dev), 0);
-        assert_int_equal(xvm_physload_device(m, pa, NPG * PG, dev), EEXIST);
-        assert_int_equal(xvm_physload_device(m, 0, NPG * PG, dev), EINVAL);
-        xvm_object *obj;
-        assert_int_equal(xvm_devobj_create(m, pa, NPG * PG, &obj), 0);
-        xvm_object *bad = NULL;
-        assert_int_equal(xvm_devobj_create(m, pa + PG, NPG * PG, &bad), EINVAL);
-        assert_null(bad);
-        struct xvm_stats st0 = tm_stats(m);
-        xvm_vmspace *vs[3];
-        uint64_t a[3];
-        for (int k = 0; k < 3; k++) {
-            vs[k] = tm_vs(m);
-            a[k] = 0;
-            assert_int_equal(xvm_mmap(vs[k], &a[k], NPG * PG,
-                                      RW | XVM_PROT_EXEC, XVM_MAP_PRIVATE, obj,
-                                      0),
-                             0);
-            uint8_t buf[NPG * PG];
-            assert_int_equal(xvm_read(vs[k], a[k], buf, sizeof(buf)), 0);
-            assert_memory_equal(buf, orig, sizeof(buf));
-            tm_check(m);
-        }
-        struct xvm_stats st = tm_stats(m);
-        /* Mapped without a single RAM frame for data; PV in the hash. */
-        assert_int_equal(st.pages[XVM_USE_ANON], 0);
-        assert_int_equal(st.pages[XVM_USE_PAGECACHE], 0);
-        assert_int_equal(st.pv_device, 3 * NPG);
-        assert_int_equal(st.device_maps - st0.device_maps, 3 * NPG);
-        uint64_t pa0;
-        assert_int_equal(xvm_extract(vs[0], a[0] + 5, &pa0), 0);
-        assert_int_equal(pa0, pa + 5);
+enum { NPG = 4 };
+static const uint64_t dev_pa = 0x1c000000;
 
-        uint8_t w[3] = { 0xAA, 0xBB, 0xCC };
-        assert_int_equal(xvm_write(vs[1], a[1] + PG - 1, w, 3), 0);
-        tm_check(m);
-        st = tm_stats(m);
-        assert_int_equal(st.cow_from_device, 2);
-        assert_int_equal(st.pages[XVM_USE_ANON], 2);
-        assert_int_equal(st.pv_device, 3 * NPG - 2);
+struct dev3 {
+    xvm_machine *m;
+    uint8_t *dev, *orig;
+    xvm_object *obj;
+    struct xvm_stats st0; /* before the three mappings */
+    xvm_vmspace *vs[3];
+    uint64_t a[3];
+};
+
+/* The device memory, registered, with a device object over it. */
+static void dev3_device(struct dev3 *t, const char *profile)
+{
+    xvm_machine *m = t->m = tm_machine(profile, 4u << 20, 0);
+    t->dev = malloc(NPG * PG), t->orig = malloc(NPG * PG);
+    assert_true(t->dev != NULL && t->orig != NULL);
+    for (size_t i = 0; i < NPG * PG; i++)
+        t->dev[i] = (uint8_t)(i * 7 + 3);
+    memcpy(t->orig, t->dev, NPG * PG);
+    assert_int_equal(xvm_physload_device(m, dev_pa, NPG * PG, t->dev), 0);
+    assert_int_equal(xvm_devobj_create(m, dev_pa, NPG * PG, &t->obj), 0);
+}
+
+/* Releases the object and destroys the machine. */
+static void dev3_down(struct dev3 *t)
+{
+    xvm_object_release(t->obj);
+    xvm_machine_destroy(t->m);
+    free(t->dev);
+    free(t->orig);
+}
+
+/* Fixtures for the profile named by the test's initial state: the
+ * device alone, or mapped private into three processes, each reading it
+ * all. */
+static int dev3_device_setup(void **state)
+{
+    struct dev3 *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -1;
+    dev3_device(t, *state);
+    *state = t;
+    return 0;
+}
+
+static int dev3_setup(void **state)
+{
+    int error = dev3_device_setup(state);
+    if (error)
+        return error;
+    struct dev3 *t = *state;
+    xvm_machine *m = t->m;
+    t->st0 = tm_stats(m);
+    for (int k = 0; k < 3; k++) {
+        t->vs[k] = tm_vs(m);
+        t->a[k] = 0;
+        assert_int_equal(xvm_mmap(t->vs[k], &t->a[k], NPG * PG,
+                                  RW | XVM_PROT_EXEC, XVM_MAP_PRIVATE, t->obj,
+                                  0),
+                         0);
         uint8_t buf[NPG * PG];
-        assert_int_equal(xvm_read(vs[1], a[1], buf, sizeof(buf)), 0);
-        assert_memory_equal(buf + PG - 1, w, 3);
-        assert_memory_equal(buf, orig, PG - 1);
-        assert_memory_equal(buf + PG + 2, orig + PG + 2, (NPG - 1) * PG - 2);
-        for (int k = 0; k < 3; k += 2) {
-            assert_int_equal(xvm_read(vs[k], a[k], buf, sizeof(buf)), 0);
-            assert_memory_equal(buf, orig, sizeof(buf));
-        }
-        assert_memory_equal(dev, orig, NPG * PG);
-        /* A fork shares the promoted page until the child writes it. */
-        xvm_vmspace *c;
-        assert_int_equal(xvm_vmspace_fork(vs[1], &c), 0);
-        assert_int_equal(tm_rd8(c, a[1] + PG), 0xBB);
-        tm_wr8(c, a[1] + PG, 0x11);
-        assert_int_equal(tm_rd8(vs[1], a[1] + PG), 0xBB);
+        assert_int_equal(xvm_read(t->vs[k], t->a[k], buf, sizeof(buf)), 0);
+        assert_memory_equal(buf, t->orig, sizeof(buf));
         tm_check(m);
-        /* Shared mappings of read-only device memory cannot be writable. */
-        uint64_t sh = 0;
-        assert_int_equal(xvm_mmap(vs[0], &sh, PG, RW, XVM_MAP_SHARED, obj, 0),
-                         EACCES);
-        assert_int_equal(
-            xvm_mmap(vs[0], &sh, PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, PG),
-            0);
-        assert_int_equal(xvm_mprotect(vs[0], sh, PG, RW), EACCES);
-        assert_int_equal(tm_rd8(vs[0], sh), orig[PG]);
-        /* Wiring a device page is refused (paper §11.4). */
-        assert_int_equal(xvm_mlock(vs[0], sh, PG), EINVAL);
-        tm_check(m);
-        xvm_object_release(obj);
-        for (int k = 0; k < 3; k++)
-            xvm_vmspace_destroy(vs[k]);
-        xvm_vmspace_destroy(c);
-        tm_check(m);
-        assert_int_equal(tm_stats(m).pv_entries, 0);
-        assert_memory_equal(dev, orig, NPG * PG);
-        xvm_machine_destroy(m);
-        free(dev);
-        free(orig);
     }
+    return 0;
+}
+
+static int dev3_device_teardown(void **state)
+{
+    struct dev3 *t = *state;
+    dev3_down(t);
+    free(t);
+    return 0;
+}
+
+/* Every process gone: no PV entry left, the device bytes untouched. */
+static int dev3_teardown(void **state)
+{
+    struct dev3 *t = *state;
+    for (int k = 0; k < 3; k++)
+        xvm_vmspace_destroy(t->vs[k]);
+    tm_check(t->m);
+    assert_int_equal(tm_stats(t->m).pv_entries, 0);
+    assert_memory_equal(t->dev, t->orig, NPG * PG);
+    return dev3_device_teardown(state);
+}
+
+/* The second process writes three bytes across its first two pages. */
+static const uint8_t dev3_w[3] = { 0xAA, 0xBB, 0xCC };
+
+static void dev3_write(struct dev3 *t)
+{
+    assert_int_equal(xvm_write(t->vs[1], t->a[1] + PG - 1, dev3_w, 3), 0);
+    tm_check(t->m);
+}
+
+static void test_device_registration_refuses_overlap_and_bad_ranges(
+    void **state)
+{
+    struct dev3 *t = *state;
+    xvm_machine *m = t->m;
+    assert_int_equal(xvm_physload_device(m, dev_pa, NPG * PG, t->dev), EEXIST);
+    assert_int_equal(xvm_physload_device(m, 0, NPG * PG, t->dev), EINVAL);
+    xvm_object *bad = NULL;
+    assert_int_equal(xvm_devobj_create(m, dev_pa + PG, NPG * PG, &bad), EINVAL);
+    assert_null(bad);
+    tm_check(m);
+}
+
+static void test_device_pages_mapped_private_in_three_use_no_ram(void **state)
+{
+    struct dev3 *t = *state;
+    struct xvm_stats st = tm_stats(t->m);
+    /* Mapped without a single RAM frame for data; PV in the hash. */
+    assert_int_equal(st.pages[XVM_USE_ANON], 0);
+    assert_int_equal(st.pages[XVM_USE_PAGECACHE], 0);
+    assert_int_equal(st.pv_device, 3 * NPG);
+    assert_int_equal(st.device_maps - t->st0.device_maps, 3 * NPG);
+    uint64_t pa0;
+    assert_int_equal(xvm_extract(t->vs[0], t->a[0] + 5, &pa0), 0);
+    assert_int_equal(pa0, dev_pa + 5);
+}
+
+static void test_device_page_written_by_one_process_is_promoted_there_only(
+    void **state)
+{
+    struct dev3 *t = *state;
+    dev3_write(t);
+    struct xvm_stats st = tm_stats(t->m);
+    assert_int_equal(st.cow_from_device, 2);
+    assert_int_equal(st.pages[XVM_USE_ANON], 2);
+    assert_int_equal(st.pv_device, 3 * NPG - 2);
+    uint8_t buf[NPG * PG];
+    assert_int_equal(xvm_read(t->vs[1], t->a[1], buf, sizeof(buf)), 0);
+    assert_memory_equal(buf + PG - 1, dev3_w, 3);
+    assert_memory_equal(buf, t->orig, PG - 1);
+    assert_memory_equal(buf + PG + 2, t->orig + PG + 2, (NPG - 1) * PG - 2);
+    for (int k = 0; k < 3; k += 2) {
+        assert_int_equal(xvm_read(t->vs[k], t->a[k], buf, sizeof(buf)), 0);
+        assert_memory_equal(buf, t->orig, sizeof(buf));
+    }
+    assert_memory_equal(t->dev, t->orig, NPG * PG);
+}
+
+/* A fork shares the promoted page until the child writes it. */
+static void test_device_promoted_page_is_shared_by_fork_until_written(
+    void **state)
+{
+    struct dev3 *t = *state;
+    dev3_write(t);
+    xvm_vmspace *c;
+    assert_int_equal(xvm_vmspace_fork(t->vs[1], &c), 0);
+    assert_int_equal(tm_rd8(c, t->a[1] + PG), 0xBB);
+    tm_wr8(c, t->a[1] + PG, 0x11);
+    assert_int_equal(tm_rd8(t->vs[1], t->a[1] + PG), 0xBB);
+    tm_check(t->m);
+    xvm_vmspace_destroy(c);
+}
+
+/* Shared mappings of read-only device memory cannot be writable. */
+static void test_device_shared_mapping_cannot_be_writable(void **state)
+{
+    struct dev3 *t = *state;
+    uint64_t sh = 0;
+    assert_int_equal(xvm_mmap(t->vs[0], &sh, PG, RW, XVM_MAP_SHARED, t->obj, 0),
+                     EACCES);
+    assert_int_equal(
+        xvm_mmap(t->vs[0], &sh, PG, XVM_PROT_READ, XVM_MAP_SHARED, t->obj, PG),
+        0);
+    assert_int_equal(xvm_mprotect(t->vs[0], sh, PG, RW), EACCES);
+    assert_int_equal(tm_rd8(t->vs[0], sh), t->orig[PG]);
+    tm_check(t->m);
+}
+
+/* Wiring a device page is refused (paper §11.4). */
+static void test_device_page_cannot_be_wired(void **state)
+{
+    struct dev3 *t = *state;
+    uint64_t sh = 0;
+    assert_int_equal(
+        xvm_mmap(t->vs[0], &sh, PG, XVM_PROT_READ, XVM_MAP_SHARED, t->obj, PG),
+        0);
+    assert_int_equal(xvm_mlock(t->vs[0], sh, PG), EINVAL);
+    tm_check(t->m);
 }
 
 /*
@@ -529,21 +732,52 @@ static void test_fault_copy_of_shared_amap_is_safe_from_other_sharers(
     xvm_machine_destroy(m);
 }
 
+/* A device test on each profile, named after it. */
+#define DEVICE_TEST(f, setup, teardown)                                        \
+    { #f "_sgimips", f, setup, teardown, "sgimips" },                          \
+    {                                                                          \
+#f "_amd64", f, setup, teardown, "amd64"                               \
+    }
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fault_cow_after_fork_parent_child_grandchild),
         cmocka_unit_test(test_fault_inherit_share_child_writes_parent_sees),
+        cmocka_unit_test(
+            test_fault_copy_inheriting_grandchild_copies_the_shared_amap),
         cmocka_unit_test(test_fault_inherit_none_child_faults),
+        cmocka_unit_test(test_fault_minherit_of_unknown_inheritance_is_einval),
         cmocka_unit_test(test_protect_write_after_mprotect_read_is_eacces),
+        cmocka_unit_test(
+            test_protect_none_denies_reads_and_read_write_restores),
+        cmocka_unit_test(
+            test_protect_write_crossing_into_read_only_page_stops_there),
+        cmocka_unit_test(
+            test_protect_range_with_holes_is_enomem_and_changes_nothing),
         cmocka_unit_test(test_protect_max_protection_cannot_be_exceeded),
+        cmocka_unit_test(test_protect_child_inherits_max_protection),
         cmocka_unit_test(test_map_partial_munmap_in_middle_of_amap),
+        cmocka_unit_test(test_map_munmap_unaligned_or_empty_is_einval),
         cmocka_unit_test(test_fault_zero_fill_reads_zero_page_writes_allocate),
-        cmocka_unit_test(test_exit_parent_first),
-        cmocka_unit_test(test_exit_child_first),
-        cmocka_unit_test(test_enomem_tiny_ram_then_recovery),
-        cmocka_unit_test(test_two_machines_side_by_side),
-        cmocka_unit_test(test_device_pages_shared_then_promoted_in_one),
+        cmocka_unit_test(test_exit_of_the_parent_first_leaves_the_child_whole),
+        cmocka_unit_test(test_exit_of_the_child_first_leaves_the_parent_whole),
+        cmocka_unit_test(
+            test_enomem_in_tiny_ram_changes_nothing_and_freeing_recovers),
+        cmocka_unit_test(test_machines_side_by_side_share_nothing),
+        DEVICE_TEST(test_device_registration_refuses_overlap_and_bad_ranges,
+                    dev3_device_setup, dev3_device_teardown),
+        DEVICE_TEST(test_device_pages_mapped_private_in_three_use_no_ram,
+                    dev3_setup, dev3_teardown),
+        DEVICE_TEST(
+            test_device_page_written_by_one_process_is_promoted_there_only,
+            dev3_setup, dev3_teardown),
+        DEVICE_TEST(test_device_promoted_page_is_shared_by_fork_until_written,
+                    dev3_setup, dev3_teardown),
+        DEVICE_TEST(test_device_shared_mapping_cannot_be_writable, dev3_setup,
+                    dev3_teardown),
+        DEVICE_TEST(test_device_page_cannot_be_wired, dev3_setup,
+                    dev3_teardown),
         cmocka_unit_test(test_access_length_near_2_64_on_tlb_hit_is_efault),
         cmocka_unit_test(
             test_fault_copy_of_shared_amap_is_safe_from_other_sharers),

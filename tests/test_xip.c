@@ -200,11 +200,15 @@ static void test_xip_every_byte_matches_copy_mode_read_and_host(void **state)
             }
 }
 
+/* Makes img = dir/name from the small tree, once per group: a later call
+ * with the same name reuses it (no test writes an image). */
 static void build(struct fixture *fx, char *img, size_t cap, const char *name,
                   int version, unsigned bsize, unsigned fsize)
 {
-    image_make_in(img, cap, fx->dir, name, fx->small, version, "little", bsize,
-                  fsize);
+    tree_path(img, cap, fx->dir, name);
+    if (access(img, F_OK) == 0)
+        return;
+    image_make(fx->small, img, version, "little", bsize, fsize);
 }
 
 /* build, then an XIP world on the image. */
@@ -216,36 +220,61 @@ static void xip_up(struct tm_world *w, struct fixture *fx, const char *name,
     tm_world_up(w, "amd64", 64u << 20, 0, img, 1, 0);
 }
 
+/* The file bin/prog mapped private (RWX) by three processes of an XIP
+ * world, each reading a byte of its second page. */
+struct three {
+    char img[1024];
+    uint64_t hash, size;
+    uint8_t *orig;
+    struct tm_world w;
+    xvm_file *f;
+    xvm_vmspace *vs[3];
+    uint64_t a[3];
+};
+
+static void three_up(struct fixture *fx, struct three *t)
+{
+    build(fx, t->img, sizeof(t->img), "cow.img", 2, 16384, 2048);
+    t->hash = file_hash(t->img);
+    t->orig = tree_slurp(fx->small, "bin/prog", &t->size);
+    tm_world_up(&t->w, "amd64", 64u << 20, 0, t->img, 1, 0);
+    assert_int_equal(xvm_open(t->w.mp, "bin/prog", XVM_O_RDONLY, &t->f), 0);
+    for (int k = 0; k < 3; k++) {
+        t->vs[k] = tm_vs(t->w.m);
+        t->a[k] = 0;
+        assert_int_equal(
+            xvm_mmap_file(t->vs[k], &t->a[k], t->size,
+                          XVM_PROT_READ | XVM_PROT_WRITE | XVM_PROT_EXEC,
+                          XVM_MAP_PRIVATE, t->f, 0),
+            0);
+        assert_int_equal(tm_rd8(t->vs[k], t->a[k] + PG + 5), t->orig[PG + 5]);
+    }
+}
+
+static void three_down(struct three *t)
+{
+    for (int k = 0; k < 3; k++)
+        xvm_vmspace_destroy(t->vs[k]);
+    xvm_close(t->f);
+    tm_world_down(&t->w);
+    assert_true(file_hash(t->img) == t->hash);
+    free(t->orig);
+}
+
 /* Three processes share a file's device pages; one writes its copy. */
 static void test_xip_private_write_promotes_device_page(void **state)
 {
-    struct fixture *fx = *state;
-    char img[1024];
-    build(fx, img, sizeof(img), "cow.img", 2, 16384, 2048);
-    uint64_t hash = file_hash(img), size;
-    uint8_t *orig = tree_slurp(fx->small, "bin/prog", &size);
-    struct tm_world w;
-    tm_world_up(&w, "amd64", 64u << 20, 0, img, 1, 0);
-    xvm_file *f;
-    assert_int_equal(xvm_open(w.mp, "bin/prog", XVM_O_RDONLY, &f), 0);
-    xvm_vmspace *vs[3];
-    uint64_t a[3];
-    for (int k = 0; k < 3; k++) {
-        vs[k] = tm_vs(w.m);
-        a[k] = 0;
-        assert_int_equal(
-            xvm_mmap_file(vs[k], &a[k], size,
-                          XVM_PROT_READ | XVM_PROT_WRITE | XVM_PROT_EXEC,
-                          XVM_MAP_PRIVATE, f, 0),
-            0);
-        assert_int_equal(tm_rd8(vs[k], a[k] + PG + 5), orig[PG + 5]);
-    }
-    struct xvm_stats s0 = tm_stats(w.m);
+    struct three t;
+    three_up(*state, &t);
+    uint8_t *orig = t.orig;
+    xvm_vmspace **vs = t.vs;
+    uint64_t *a = t.a;
+    struct xvm_stats s0 = tm_stats(t.w.m);
     assert_int_equal(s0.pv_device, 3);
     assert_int_equal(s0.pages[XVM_USE_PAGECACHE], 0);
     tm_wr8(vs[1], a[1] + PG + 5, (uint8_t)~orig[PG + 5]);
-    tm_check(w.m);
-    struct xvm_stats s1 = tm_stats(w.m);
+    tm_check(t.w.m);
+    struct xvm_stats s1 = tm_stats(t.w.m);
     assert_int_equal(s1.cow_from_device - s0.cow_from_device, 1);
     assert_int_equal(s1.pages[XVM_USE_ANON], 1);
     assert_int_equal(s1.pv_device, 2);
@@ -255,19 +284,21 @@ static void test_xip_private_write_promotes_device_page(void **state)
     assert_int_equal(tm_rd8(vs[2], a[2] + PG + 5), orig[PG + 5]);
     uint8_t b;
     size_t done;
-    assert_int_equal(xvm_pread(f, PG + 5, &b, 1, &done), 0);
+    assert_int_equal(xvm_pread(t.f, PG + 5, &b, 1, &done), 0);
     assert_int_equal(b, orig[PG + 5]);
-    /* Executing the file's text in place. */
+    three_down(&t);
+}
+
+/* Executing the file's text in place. */
+static void test_xip_file_text_executes_in_place(void **state)
+{
+    struct three t;
+    three_up(*state, &t);
     uint8_t code[64];
-    assert_int_equal(xvm_fetch(vs[0], a[0] + 3 * PG - 32, code, 64), 0);
-    assert_memory_equal(code, orig + 3 * PG - 32, 64);
-    assert_true(tm_stats(w.m).flash_xip_bytes_read >= 64);
-    for (int k = 0; k < 3; k++)
-        xvm_vmspace_destroy(vs[k]);
-    xvm_close(f);
-    tm_world_down(&w);
-    assert_true(file_hash(img) == hash);
-    free(orig);
+    assert_int_equal(xvm_fetch(t.vs[0], t.a[0] + 3 * PG - 32, code, 64), 0);
+    assert_memory_equal(code, t.orig + 3 * PG - 32, 64);
+    assert_true(tm_stats(t.w.m).flash_xip_bytes_read >= 64);
+    three_down(&t);
 }
 
 /* Punches a hole (direct block 1 of bin/prog) into a copy of an image. */
@@ -395,43 +426,49 @@ static int count_info(void *arg, const struct xvm_file_info *fi)
  * Corrupt images must not make fsinfo walk forever: a file claiming an
  * absurd size gives EFBIG; a directory that contains itself gives ELOOP.
  */
-static void test_fsinfo_refuses_absurd_sizes_and_directory_loops(void **state)
+static void fsinfo_of_damaged(struct fixture *fx, int damage)
 {
-    struct fixture *fx = *state;
     char img[1024];
     build(fx, img, sizeof(img), "absurd.img", 2, 16384, 2048);
-    for (int damage = 0; damage < 2; damage++) {
-        uint64_t n, off;
-        unsigned psz;
-        uint32_t ino;
-        uint8_t *bytes = file_slurp(img, &n);
-        struct tm_world w;
-        tm_world_attach(&w, "amd64", 16u << 20, 0, bytes, n);
-        tm_world_mount(&w, 1, 0, 0);
-        tm_quiet_begin(w.m);
-        if (damage == 0) {
-            /* UFS2 di_size sits 96 bytes before di_db[0]. */
-            assert_int_equal(ffs_namei(w.mp->fs, "bin/prog", 1, &ino), 0);
-            assert_int_equal(ffs_db_offset(w.mp->fs, ino, 0, &off, &psz), 0);
-            for (int k = 0; k < 8; k++)
-                bytes[off - 96 + (uint64_t)k] =
-                    k == 6 ? 0x40 : 0; /* 2^54 bytes */
-        } else {
-            /* The root's first entry (".") renamed: a subdirectory that
-             * is the root itself. */
-            uint64_t dir0;
-            uint32_t len;
-            assert_int_equal(ffs_bmap(w.mp->fs, 2, 0, &dir0, &len), 0);
-            bytes[dir0 + 8] = 'z'; /* "." -> "z", still inode 2 */
-        }
-        tm_quiet_end(w.m);
-        ffs_invalidate(w.mp->fs);
-        unsigned seen = 0;
-        assert_int_equal(xvm_fsinfo(w.mp, count_info, &seen),
-                         damage ? ELOOP : EFBIG);
-        tm_world_down(&w);
-        free(bytes);
+    uint64_t n, off;
+    unsigned psz;
+    uint32_t ino;
+    uint8_t *bytes = file_slurp(img, &n);
+    struct tm_world w;
+    tm_world_attach(&w, "amd64", 16u << 20, 0, bytes, n);
+    tm_world_mount(&w, 1, 0, 0);
+    tm_quiet_begin(w.m);
+    if (damage == 0) {
+        /* UFS2 di_size sits 96 bytes before di_db[0]. */
+        assert_int_equal(ffs_namei(w.mp->fs, "bin/prog", 1, &ino), 0);
+        assert_int_equal(ffs_db_offset(w.mp->fs, ino, 0, &off, &psz), 0);
+        for (int k = 0; k < 8; k++)
+            bytes[off - 96 + (uint64_t)k] = k == 6 ? 0x40 : 0; /* 2^54 bytes */
+    } else {
+        /* The root's first entry (".") renamed: a subdirectory that is
+         * the root itself. */
+        uint64_t dir0;
+        uint32_t len;
+        assert_int_equal(ffs_bmap(w.mp->fs, 2, 0, &dir0, &len), 0);
+        bytes[dir0 + 8] = 'z'; /* "." -> "z", still inode 2 */
     }
+    tm_quiet_end(w.m);
+    ffs_invalidate(w.mp->fs);
+    unsigned seen = 0;
+    assert_int_equal(xvm_fsinfo(w.mp, count_info, &seen),
+                     damage ? ELOOP : EFBIG);
+    tm_world_down(&w);
+    free(bytes);
+}
+
+static void test_fsinfo_refuses_an_absurd_file_size_with_efbig(void **state)
+{
+    fsinfo_of_damaged(*state, 0);
+}
+
+static void test_fsinfo_refuses_a_directory_loop_with_eloop(void **state)
+{
+    fsinfo_of_damaged(*state, 1);
 }
 
 static void test_fallback_page_for_fragment_tail_is_counted(void **state)
@@ -455,19 +492,34 @@ static void test_fallback_page_for_fragment_tail_is_counted(void **state)
     tm_world_down(&w);
 }
 
-static void test_file_mappings_follow_open_mode(void **state)
+/* An XIP world on mode.img with bin/prog open read-only in *f. */
+static void mode_up(struct fixture *fx, struct tm_world *w, xvm_file **f)
+{
+    xip_up(w, fx, "mode.img", 2, 16384, 2048);
+    assert_int_equal(xvm_open(w->mp, "bin/prog", XVM_O_RDONLY, f), 0);
+}
+
+static void test_file_open_for_writing_or_of_no_file_is_refused(void **state)
 {
     struct fixture *fx = *state;
     struct tm_world w;
     xip_up(&w, fx, "mode.img", 2, 16384, 2048);
     xvm_file *f;
-    uint64_t a = 0;
     assert_int_equal(xvm_open(w.mp, "bin/prog", XVM_O_RDWR, &f), EROFS);
     assert_int_equal(xvm_open(w.mp, "bin/prog", XVM_O_WRONLY, &f), EROFS);
     assert_int_equal(xvm_open(w.mp, "bin", XVM_O_RDONLY, &f), EISDIR);
     assert_int_equal(xvm_open(w.mp, "nope", XVM_O_RDONLY, &f), ENOENT);
     assert_int_equal(xvm_open(w.mp, "one/x", XVM_O_RDONLY, &f), ENOTDIR);
-    assert_int_equal(xvm_open(w.mp, "bin/prog", XVM_O_RDONLY, &f), 0);
+    tm_world_down(&w);
+}
+
+static void test_file_shared_mapping_of_read_only_file_stays_read_only(
+    void **state)
+{
+    struct tm_world w;
+    xvm_file *f;
+    uint64_t a = 0;
+    mode_up(*state, &w, &f);
     assert_int_equal(xvm_mmap_file(w.vs, &a, PG, XVM_PROT_READ | XVM_PROT_WRITE,
                                    XVM_MAP_SHARED, f, 0),
                      EROFS);
@@ -477,7 +529,21 @@ static void test_file_mappings_follow_open_mode(void **state)
                      EACCES);
     uint8_t v = 1;
     assert_int_equal(xvm_write(w.vs, a, &v, 1), EACCES);
-    uint64_t p = 0;
+    tm_check(w.m);
+    assert_int_equal(xvm_munmap(w.vs, a, PG), 0);
+    xvm_close(f);
+    tm_world_down(&w);
+}
+
+static void test_file_private_mapping_is_written_without_touching_the_file(
+    void **state)
+{
+    struct tm_world w;
+    xvm_file *f;
+    uint64_t a = 0, p = 0;
+    mode_up(*state, &w, &f);
+    assert_int_equal(
+        xvm_mmap_file(w.vs, &a, PG, XVM_PROT_READ, XVM_MAP_SHARED, f, 0), 0);
     assert_int_equal(
         xvm_mmap_file(w.vs, &p, PG, XVM_PROT_READ, XVM_MAP_PRIVATE, f, 0), 0);
     assert_int_equal(xvm_mprotect(w.vs, p, PG, XVM_PROT_READ | XVM_PROT_WRITE),
@@ -488,27 +554,63 @@ static void test_file_mappings_follow_open_mode(void **state)
     tm_wr8(w.vs, p, (uint8_t)(orig + 1));
     assert_int_equal(tm_rd8(w.vs, p), (uint8_t)(orig + 1));
     assert_int_equal(tm_rd8(w.vs, a), orig); /* the file is untouched */
+    tm_check(w.m);
+    assert_int_equal(xvm_munmap(w.vs, a, PG), 0);
+    assert_int_equal(xvm_munmap(w.vs, p, PG), 0);
+    xvm_close(f);
+    tm_world_down(&w);
+}
+
+static void test_file_mapping_at_unaligned_offset_or_past_eof_is_einval(
+    void **state)
+{
+    struct tm_world w;
+    xvm_file *f;
+    uint64_t p = 0;
+    mode_up(*state, &w, &f);
     assert_int_equal(
         xvm_mmap_file(w.vs, &p, PG, XVM_PROT_READ, XVM_MAP_PRIVATE, f, 3),
         EINVAL);
     assert_int_equal(
         xvm_mmap_file(w.vs, &p, 400000, XVM_PROT_READ, XVM_MAP_PRIVATE, f, 0),
         EINVAL);
-    /* Busy: an open file keeps the mount, the mount keeps the flash. */
+    tm_check(w.m);
+    xvm_close(f);
+    tm_world_down(&w);
+}
+
+/* Busy: an open file keeps the mount, the mount keeps the flash. */
+static void test_file_open_keeps_the_mount_and_the_flash_busy(void **state)
+{
+    struct tm_world w;
+    xvm_file *f;
+    mode_up(*state, &w, &f);
     assert_int_equal(xvm_unmount(w.mp), EBUSY);
     assert_int_equal(xvm_flash_close(w.flash), EBUSY);
     assert_int_equal(xvm_flash_write(w.flash, 0, "x", 1), EROFS);
     tm_check(w.m);
     xvm_close(f);
-    /* The mapping still holds the vnode. */
+    tm_world_down(&w);
+}
+
+/* The mapping still holds the vnode once the file is closed. */
+static void test_file_mapping_keeps_the_mount_busy_after_close(void **state)
+{
+    struct tm_world w;
+    xvm_file *f;
+    uint64_t a = 0;
+    mode_up(*state, &w, &f);
+    assert_int_equal(
+        xvm_mmap_file(w.vs, &a, PG, XVM_PROT_READ, XVM_MAP_SHARED, f, 0), 0);
+    tm_check(w.m);
+    xvm_close(f);
     assert_int_equal(xvm_unmount(w.mp), EBUSY);
     assert_int_equal(xvm_munmap(w.vs, a, PG), 0);
-    assert_int_equal(xvm_munmap(w.vs, p, PG), 0);
     tm_world_down(&w);
 }
 
 /* Updating the image: unmount, close, open the new image, mount (§3.5). */
-static void test_replace_image_after_unmount(void **state)
+static void test_image_replaced_after_unmount_is_read_anew(void **state)
 {
     struct fixture *fx = *state;
     char img1[1024], img2[1024];
@@ -606,19 +708,37 @@ static void test_readahead_reads_the_configured_pages(void **state)
     }
 }
 
-static void test_mount_errors(void **state)
+/* The bytes of err.img (UFS1, 4096/512) and a machine to attach them. */
+static uint8_t *mount_errors_up(struct fixture *fx, uint64_t *n,
+                                xvm_machine **m)
 {
-    struct fixture *fx = *state;
     char img[1024];
     build(fx, img, sizeof(img), "err.img", 1, 4096, 512);
+    uint8_t *bytes = file_slurp(img, n);
+    *m = tm_machine("sgimips", 8u << 20, 0);
+    return bytes;
+}
+
+/* Whatever was refused, the machine holds no device page. */
+static void mount_errors_down(xvm_machine *m, uint8_t *bytes)
+{
+    tm_check(m);
+    assert_int_equal(tm_stats(m).device_pages, 0);
+    xvm_machine_destroy(m);
+    free(bytes);
+}
+
+/* A device that is not memory-mappable cannot XIP. */
+static void test_mount_xip_of_flash_not_memory_mappable_is_eopnotsupp(
+    void **state)
+{
     uint64_t n;
-    uint8_t *bytes = file_slurp(img, &n);
-    xvm_machine *m = tm_machine("sgimips", 8u << 20, 0);
+    xvm_machine *m;
+    uint8_t *bytes = mount_errors_up(*state, &n, &m);
     struct xvm_flash_config fc;
     struct xvm_mount_config mc;
     xvm_flash *f;
     xvm_mount *mp;
-    /* A device that is not memory-mappable cannot XIP. */
     xvm_flash_config_init(&fc);
     fc.xip_capable = 0;
     assert_int_equal(xvm_flash_attach(m, bytes, n, &fc, &f), 0);
@@ -627,30 +747,73 @@ static void test_mount_errors(void **state)
     mc.flags = XVM_MOUNT_XIP;
     assert_int_equal(xvm_mount_flash(f, &mc, &mp), EOPNOTSUPP);
     assert_int_equal(xvm_mount_flash(f, NULL, &mp), 0);
-    assert_int_equal(xvm_mount_flash(f, NULL, &mp), EBUSY);
     assert_int_equal(xvm_unmount(mp), 0);
     assert_int_equal(xvm_flash_close(f), 0);
-    /* Garbage: a bad superblock. */
+    mount_errors_down(m, bytes);
+}
+
+static void test_mount_of_a_mounted_flash_is_ebusy(void **state)
+{
+    uint64_t n;
+    xvm_machine *m;
+    uint8_t *bytes = mount_errors_up(*state, &n, &m);
+    struct xvm_flash_config fc;
+    xvm_flash *f;
+    xvm_mount *mp, *mp2;
+    xvm_flash_config_init(&fc);
+    fc.xip_capable = 0;
+    assert_int_equal(xvm_flash_attach(m, bytes, n, &fc, &f), 0);
+    assert_int_equal(xvm_mount_flash(f, NULL, &mp), 0);
+    assert_int_equal(xvm_mount_flash(f, NULL, &mp2), EBUSY);
+    assert_int_equal(xvm_unmount(mp), 0);
+    assert_int_equal(xvm_flash_close(f), 0);
+    mount_errors_down(m, bytes);
+}
+
+/* Garbage: a bad superblock. */
+static void test_mount_of_garbage_is_einval(void **state)
+{
+    uint64_t n;
+    xvm_machine *m;
+    uint8_t *bytes = mount_errors_up(*state, &n, &m);
+    xvm_flash *f;
+    xvm_mount *mp;
     uint8_t *junk = calloc(1, 1 << 20);
     assert_int_equal(xvm_flash_attach(m, junk, 1 << 20, NULL, &f), 0);
     assert_int_equal(xvm_mount_flash(f, NULL, &mp), EINVAL);
     assert_int_equal(xvm_flash_close(f), 0);
-    /* Truncated images. */
+    mount_errors_down(m, bytes);
+    free(junk);
+}
+
+static void test_mount_of_truncated_image_is_eio_or_einval(void **state)
+{
+    uint64_t n;
+    xvm_machine *m;
+    uint8_t *bytes = mount_errors_up(*state, &n, &m);
+    xvm_flash *f;
+    xvm_mount *mp;
     for (uint64_t len = 4096; len < n; len *= 3) {
         assert_int_equal(xvm_flash_attach(m, bytes, len, NULL, &f), 0);
         int err = xvm_mount_flash(f, NULL, &mp);
         assert_true(err == EIO || err == EINVAL);
         assert_int_equal(xvm_flash_close(f), 0);
     }
+    mount_errors_down(m, bytes);
+}
+
+static void test_flash_attach_open_and_read_refuse_bad_arguments(void **state)
+{
+    uint64_t n;
+    xvm_machine *m;
+    uint8_t *bytes = mount_errors_up(*state, &n, &m);
+    xvm_flash *f;
+    uint8_t junk[1];
     assert_int_equal(xvm_flash_attach(m, bytes, 100, NULL, &f), EINVAL);
     assert_int_equal(xvm_flash_open(m, "/nonexistent.img", NULL, &f), ENOENT);
     assert_int_equal(xvm_flash_open(m, "/tmp", NULL, &f), EINVAL);
     assert_int_equal(xvm_flash_read(NULL, 0, junk, 1), EINVAL);
-    tm_check(m);
-    assert_int_equal(tm_stats(m).device_pages, 0);
-    xvm_machine_destroy(m);
-    free(junk);
-    free(bytes);
+    mount_errors_down(m, bytes);
 }
 
 static int known_error(int e)
@@ -738,15 +901,30 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xip_every_byte_matches_copy_mode_read_and_host),
         cmocka_unit_test(test_xip_private_write_promotes_device_page),
+        cmocka_unit_test(test_xip_file_text_executes_in_place),
         cmocka_unit_test(test_xip_hole_maps_zero_page_and_write_zero_fills),
         cmocka_unit_test(test_fsinfo_counts_every_file_and_page),
-        cmocka_unit_test(test_fsinfo_refuses_absurd_sizes_and_directory_loops),
+        cmocka_unit_test(test_fsinfo_refuses_an_absurd_file_size_with_efbig),
+        cmocka_unit_test(test_fsinfo_refuses_a_directory_loop_with_eloop),
         cmocka_unit_test(test_fallback_page_for_fragment_tail_is_counted),
-        cmocka_unit_test(test_file_mappings_follow_open_mode),
-        cmocka_unit_test(test_replace_image_after_unmount),
+        cmocka_unit_test(test_file_open_for_writing_or_of_no_file_is_refused),
+        cmocka_unit_test(
+            test_file_shared_mapping_of_read_only_file_stays_read_only),
+        cmocka_unit_test(
+            test_file_private_mapping_is_written_without_touching_the_file),
+        cmocka_unit_test(
+            test_file_mapping_at_unaligned_offset_or_past_eof_is_einval),
+        cmocka_unit_test(test_file_open_keeps_the_mount_and_the_flash_busy),
+        cmocka_unit_test(test_file_mapping_keeps_the_mount_busy_after_close),
+        cmocka_unit_test(test_image_replaced_after_unmount_is_read_anew),
         cmocka_unit_test(test_copy_mode_reclaims_page_cache_under_pressure),
         cmocka_unit_test(test_readahead_reads_the_configured_pages),
-        cmocka_unit_test(test_mount_errors),
+        cmocka_unit_test(
+            test_mount_xip_of_flash_not_memory_mappable_is_eopnotsupp),
+        cmocka_unit_test(test_mount_of_a_mounted_flash_is_ebusy),
+        cmocka_unit_test(test_mount_of_garbage_is_einval),
+        cmocka_unit_test(test_mount_of_truncated_image_is_eio_or_einval),
+        cmocka_unit_test(test_flash_attach_open_and_read_refuse_bad_arguments),
         cmocka_unit_test(
             test_corrupted_images_give_errors_and_keep_machine_sane),
     };

@@ -166,82 +166,136 @@ static void test_xip_pager_bad_block_pointer_fails_the_fault_and_maps_nothing(
  * map only what the pager can give without I/O, and the checker's quiet
  * lookups count nothing.
  */
-static void
-test_xip_pager_neighbour_and_checker_lookups_are_resident_only_and_quiet(
+/* "big" (block 2 a hole) mapped private at a, with fault-ahead, and
+ * "tail" mapped shared at ta, in an XIP world. */
+struct pw {
+    struct tm_world w;
+    xvm_file *f, *t;
+    uint64_t a, ta;
+};
+
+static void pw_up(struct fixture *fx, struct pw *p)
+{
+    world_up(&p->w, fx, 1, 1, hole);
+    p->a = p->ta = 0;
+    assert_int_equal(xvm_open(p->w.mp, "big", XVM_O_RDONLY, &p->f), 0);
+    assert_int_equal(xvm_open(p->w.mp, "tail", XVM_O_RDONLY, &p->t), 0);
+    assert_int_equal(xvm_mmap_file(p->w.vs, &p->a, BIG, XVM_PROT_READ,
+                                   XVM_MAP_PRIVATE, p->f, 0),
+                     0);
+    assert_int_equal(xvm_mmap_file(p->w.vs, &p->ta, TAIL, XVM_PROT_READ,
+                                   XVM_MAP_SHARED, p->t, 0),
+                     0);
+}
+
+/* The faults of the first test below: pages 7, 23 and 24 of "big", and
+ * the fallback page of "tail" twice. */
+static void pw_touch(struct fixture *fx, struct pw *p)
+{
+    uint64_t last = (BIG - 1) / PG;
+    uint8_t v;
+    assert_int_equal(tm_rd8(p->w.vs, p->a + 7 * PG), fx->big[7 * PG]);
+    assert_int_equal(tm_rd8(p->w.vs, p->a + (last - 1) * PG),
+                     fx->big[(last - 1) * PG]);
+    assert_int_equal(tm_rd8(p->w.vs, p->a + BIG - 1), fx->big[BIG - 1]);
+    assert_int_equal(xvm_read(p->w.vs, p->ta + PG + 1, &v, 1), 0);
+    assert_int_equal(xvm_read(p->w.vs, p->ta + PG + 2, &v, 1), 0);
+}
+
+static void pw_down(struct pw *p)
+{
+    xvm_close(p->f);
+    xvm_close(p->t);
+    tm_world_down(&p->w);
+}
+
+static void test_xip_pager_neighbours_take_holes_but_not_the_fallback_tail(
     void **state)
 {
     struct fixture *fx = *state;
-    struct tm_world w;
-    xvm_file *f, *t;
-    uint64_t a = 0, ta = 0, pa;
-    world_up(&w, fx, 1, 1, hole);
-    assert_int_equal(xvm_open(w.mp, "big", XVM_O_RDONLY, &f), 0);
-    assert_int_equal(xvm_open(w.mp, "tail", XVM_O_RDONLY, &t), 0);
-    assert_int_equal(
-        xvm_mmap_file(w.vs, &a, BIG, XVM_PROT_READ, XVM_MAP_PRIVATE, f, 0), 0);
-    assert_int_equal(
-        xvm_mmap_file(w.vs, &ta, TAIL, XVM_PROT_READ, XVM_MAP_SHARED, t, 0), 0);
+    struct pw p;
+    uint64_t pa;
+    pw_up(fx, &p);
+    struct tm_world *w = &p.w;
+    uint64_t a = p.a;
     /* Page 7 (block 1) faults; 4..6 and 8..11 (hole) come along. */
-    struct xvm_stats s0 = tm_stats(w.m);
-    assert_int_equal(tm_rd8(w.vs, a + 7 * PG), fx->big[7 * PG]);
-    struct xvm_stats s1 = tm_stats(w.m);
+    struct xvm_stats s0 = tm_stats(w->m);
+    assert_int_equal(tm_rd8(w->vs, a + 7 * PG), fx->big[7 * PG]);
+    struct xvm_stats s1 = tm_stats(w->m);
     assert_true(s1.neighbour_maps - s0.neighbour_maps >= 6);
-    assert_int_equal(xvm_extract(w.vs, a + 8 * PG, &pa), 0);
-    assert_int_equal(xvm_extract(w.vs, a + 9 * PG, &pa), 0);
+    assert_int_equal(xvm_extract(w->vs, a + 8 * PG, &pa), 0);
+    assert_int_equal(xvm_extract(w->vs, a + 9 * PG, &pa), 0);
     assert_int_equal(s1.xip_hole_maps - s0.xip_hole_maps, 4); /* 8..11 */
-    assert_int_equal(tm_rd8(w.vs, a + 9 * PG + 3), 0);
+    assert_int_equal(tm_rd8(w->vs, a + 9 * PG + 3), 0);
     /* The tail (pages 24, fragments) is a fallback: a neighbour fault of
      * page 23 does not read it, the fault of page 24 does. */
     uint64_t last = (BIG - 1) / PG;
-    assert_int_equal(tm_rd8(w.vs, a + (last - 1) * PG),
+    assert_int_equal(tm_rd8(w->vs, a + (last - 1) * PG),
                      fx->big[(last - 1) * PG]);
-    struct xvm_stats s2 = tm_stats(w.m);
-    assert_int_not_equal(xvm_extract(w.vs, a + last * PG, &pa), 0);
+    struct xvm_stats s2 = tm_stats(w->m);
+    assert_int_not_equal(xvm_extract(w->vs, a + last * PG, &pa), 0);
     assert_int_equal(s2.fallback_pages, s1.fallback_pages);
-    assert_int_equal(tm_rd8(w.vs, a + BIG - 1), fx->big[BIG - 1]);
-    struct xvm_stats s3 = tm_stats(w.m);
+    assert_int_equal(tm_rd8(w->vs, a + BIG - 1), fx->big[BIG - 1]);
+    struct xvm_stats s3 = tm_stats(w->m);
     assert_int_equal(s3.fallback_pages, s2.fallback_pages + 1);
     /* A second file's fallback page, read twice: one copy. */
     uint8_t v;
-    assert_int_equal(xvm_read(w.vs, ta + PG + 1, &v, 1), 0);
-    assert_int_equal(xvm_read(w.vs, ta + PG + 2, &v, 1), 0);
-    /* The checker runs the pager's quiet lookups: no accounting moves. */
-    struct xvm_stats c0 = tm_stats(w.m);
-    tm_check(w.m);
-    tm_check(w.m);
-    struct xvm_stats c1 = tm_stats(w.m);
+    assert_int_equal(xvm_read(w->vs, p.ta + PG + 1, &v, 1), 0);
+    assert_int_equal(xvm_read(w->vs, p.ta + PG + 2, &v, 1), 0);
+    pw_down(&p);
+}
+
+/* The checker runs the pager's quiet lookups: no accounting moves. */
+static void test_xip_pager_checker_lookups_move_no_figure(void **state)
+{
+    struct pw p;
+    pw_up(*state, &p);
+    pw_touch(*state, &p);
+    struct xvm_stats c0 = tm_stats(p.w.m);
+    tm_check(p.w.m);
+    tm_check(p.w.m);
+    struct xvm_stats c1 = tm_stats(p.w.m);
     assert_int_equal(c1.xip_hole_maps, c0.xip_hole_maps);
     assert_int_equal(c1.fallback_pages, c0.fallback_pages);
     assert_int_equal(c1.flash_block_reads, c0.flash_block_reads);
     assert_int_equal(c1.pages[XVM_USE_PAGECACHE], c0.pages[XVM_USE_PAGECACHE]);
-    /* Resident-only lookups straight at the pager. */
-    struct xvm_object *obj = f->vp->obj;
+    pw_down(&p);
+}
+
+/* Resident-only lookups straight at the pager. */
+static void test_xip_pager_locked_lookups_find_resident_pages_only(void **state)
+{
+    struct pw p;
+    pw_up(*state, &p);
+    pw_touch(*state, &p);
+    struct tm_world *w = &p.w;
+    struct xvm_stats c1 = tm_stats(w->m);
+    uint64_t last = (BIG - 1) / PG;
+    struct xvm_object *obj = p.f->vp->obj;
     pageh pg;
-    tm_quiet_begin(w.m);
+    tm_quiet_begin(w->m);
     assert_int_equal(obj->ops->get(obj, 9 * PG, PGO_LOCKED, &pg), 0);
-    tm_quiet_end(w.m);
-    assert_true(pg == w.m->ph.zero_page);
-    assert_int_equal(tm_stats(w.m).xip_hole_maps, c1.xip_hole_maps);
+    tm_quiet_end(w->m);
+    assert_true(pg == w->m->ph.zero_page);
+    assert_int_equal(tm_stats(w->m).xip_hole_maps, c1.xip_hole_maps);
     assert_int_equal(obj->ops->get(obj, 9 * PG, PGO_LOCKED, &pg), 0);
-    assert_int_equal(tm_stats(w.m).xip_hole_maps, c1.xip_hole_maps + 1);
+    assert_int_equal(tm_stats(w->m).xip_hole_maps, c1.xip_hole_maps + 1);
     assert_int_equal(obj->ops->get(obj, PG, PGO_LOCKED, &pg), 0);
     assert_true(page_is_device(pg));
     assert_int_equal(obj->ops->get(obj, last * PG, PGO_LOCKED, &pg),
                      0); /* resident */
     assert_false(page_is_device(pg));
-    struct xvm_object *tobj = t->vp->obj;
-    tm_quiet_begin(w.m);
+    struct xvm_object *tobj = p.t->vp->obj;
+    tm_quiet_begin(w->m);
     assert_int_equal(tobj->ops->get(tobj, PG, PGO_LOCKED, &pg), 0);
-    tm_quiet_end(w.m);
+    tm_quiet_end(w->m);
     assert_false(page_is_device(pg)); /* the fallback copy */
     int e = tobj->ops->get(tobj, 0, PGO_LOCKED, &pg);
     if (e == 0)
         assert_true(page_is_device(pg)); /* in place ... */
     else
         assert_int_equal(e, ENOENT); /* ... or a copy not yet made */
-    xvm_close(f);
-    xvm_close(t);
-    tm_world_down(&w);
+    pw_down(&p);
 }
 
 int main(void)
@@ -251,7 +305,10 @@ int main(void)
         cmocka_unit_test(
             test_xip_pager_bad_block_pointer_fails_the_fault_and_maps_nothing),
         cmocka_unit_test(
-            test_xip_pager_neighbour_and_checker_lookups_are_resident_only_and_quiet),
+            test_xip_pager_neighbours_take_holes_but_not_the_fallback_tail),
+        cmocka_unit_test(test_xip_pager_checker_lookups_move_no_figure),
+        cmocka_unit_test(
+            test_xip_pager_locked_lookups_find_resident_pages_only),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
