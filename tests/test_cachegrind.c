@@ -503,6 +503,21 @@ static void run_all(struct world *w)
                   (unsigned long long)w->n_big);
 }
 
+/* Prints each pair; fails when one differs by more than 1 %. */
+static void within_one_percent(const char *who, const char *const *what,
+                               const uint64_t *ours, const uint64_t *theirs,
+                               int n)
+{
+    for (int k = 0; k < n; k++) {
+        print_message("  %-3s misses: %s %9llu  cachegrind %9llu  "
+                      "diff %.4f%%\n",
+                      what[k], who, (unsigned long long)ours[k],
+                      (unsigned long long)theirs[k], pct(ours[k], theirs[k]));
+        if (pct(ours[k], theirs[k]) > 1.0)
+            fail_msg("%s misses differ by more than 1%%", what[k]);
+    }
+}
+
 static const char *const names[5] = { "I1", "D1", "LLi", "LLd", "LL" };
 
 static void test_cachegrind_equal_miss_counts_on_busybox_sort(void **state)
@@ -534,15 +549,7 @@ static void test_cachegrind_equal_miss_counts_on_busybox_sort(void **state)
                                v[2] + v[5] + v[8] };
         print_message("--I1=%s --D1=%s --LL=%s\n", geoms[g].i1, geoms[g].d1,
                       geoms[g].ll);
-        for (int k = 0; k < 5; k++) {
-            print_message("  %-3s misses: model %9llu  cachegrind %9llu  "
-                          "diff %.4f%%\n",
-                          names[k], (unsigned long long)ours[k],
-                          (unsigned long long)theirs[k],
-                          pct(ours[k], theirs[k]));
-            if (pct(ours[k], theirs[k]) > 1.0)
-                fail_msg("%s misses differ by more than 1%%", names[k]);
-        }
+        within_one_percent("model", names, ours, theirs, 5);
     }
 }
 
@@ -580,15 +587,7 @@ static void test_cachegrind_equal_miss_counts_through_the_replay(void **state)
         uint64_t ours[3] = { st->i1_misses, st->d1_misses, st->ll_misses };
         uint64_t theirs[3] = { v[1], v[4] + v[7], v[2] + v[5] + v[8] };
         static const char *const what[3] = { "I1", "D1", "LL" };
-        for (int k = 0; k < 3; k++) {
-            print_message("  %-3s misses: machine %9llu  cachegrind %9llu  "
-                          "diff %.4f%%\n",
-                          what[k], (unsigned long long)ours[k],
-                          (unsigned long long)theirs[k],
-                          pct(ours[k], theirs[k]));
-            if (pct(ours[k], theirs[k]) > 1.0)
-                fail_msg("%s misses differ by more than 1%%", what[k]);
-        }
+        within_one_percent("machine", what, ours, theirs, 3);
     }
 }
 

@@ -101,6 +101,30 @@ struct run {
     xvm_replay *rp;
 };
 
+/* One trace line, which must replay without error or mismatch. */
+static void line(struct run *r, const char *fmt, ...)
+{
+    char buf[256], msg[256];
+    va_list ap;
+    int mism = 0;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (xvm_replay_line(r->rp, buf, &mism, msg, sizeof(msg)) != 0 || mism)
+        fail_msg("replaying '%s': %s", buf, msg);
+}
+
+static void start(struct run *r)
+{
+    line(r, XVM_TRACE_HEADER);
+    line(r, "spawn 1 /bin/busybox true");
+    line(r, "mmap 1 %#llx 0x10000 r-x private,fixed /bin/text 0",
+         (unsigned long long)TEXT);
+    line(r, "mmap 1 %#llx 0x10000 r-- private,fixed /bin/text 0",
+         (unsigned long long)DATA);
+    line(r, "mmap 1 %#llx 0x1000 rw- private,fixed", (unsigned long long)ANON);
+}
+
 /* A machine of the given CPU profile text (and key overrides), the image
  * mounted XIP or copy, fault-ahead and read-ahead off, busybox spawned as
  * pid 1, /bin/text mapped at TEXT (r-x) and DATA (r--), a page at ANON. */
@@ -129,30 +153,21 @@ static void up(struct run *r, const struct fixture *fx, const char *machine,
     mc.readahead = 0;
     assert_int_equal(xvm_mount_flash(r->flash, &mc, &r->mp), 0);
     assert_int_equal(xvm_replay_create(r->m, r->mp, &r->rp), 0);
+    start(r);
 }
 
-/* One trace line, which must replay without error or mismatch. */
-static void line(struct run *r, const char *fmt, ...)
+/* `times` passes of n accesses (op: "x 1" or "r 1", size bytes) at
+ * base, base + stride, ...; `mark b` after the first when mark is set. */
+static void passes(struct run *r, const char *op, unsigned size, uint64_t base,
+                   unsigned stride, unsigned n, unsigned times, bool mark)
 {
-    char buf[256], msg[256];
-    va_list ap;
-    int mism = 0;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (xvm_replay_line(r->rp, buf, &mism, msg, sizeof(msg)) != 0 || mism)
-        fail_msg("replaying '%s': %s", buf, msg);
-}
-
-static void start(struct run *r)
-{
-    line(r, XVM_TRACE_HEADER);
-    line(r, "spawn 1 /bin/busybox true");
-    line(r, "mmap 1 %#llx 0x10000 r-x private,fixed /bin/text 0",
-         (unsigned long long)TEXT);
-    line(r, "mmap 1 %#llx 0x10000 r-- private,fixed /bin/text 0",
-         (unsigned long long)DATA);
-    line(r, "mmap 1 %#llx 0x1000 rw- private,fixed", (unsigned long long)ANON);
+    for (unsigned it = 0; it < times; it++) {
+        for (unsigned k = 0; k < n; k++)
+            line(r, "%s %#llx %u", op,
+                 (unsigned long long)(base + (uint64_t)stride * k), size);
+        if (it == 0 && mark)
+            line(r, "mark b");
+    }
 }
 
 /*
@@ -163,8 +178,7 @@ static void start(struct run *r)
  */
 static void clean_d1(struct run *r)
 {
-    for (unsigned k = 0; k < 2 * 4096 / 32; k++)
-        line(r, "r 1 %#llx 4", (unsigned long long)(DATA + 0x8000 + 32 * k));
+    passes(r, "r 1", 4, DATA + 0x8000, 32, 2 * 4096 / 32, 1, false);
 }
 
 static void down(struct run *r)
@@ -234,15 +248,9 @@ static void test_cpu_loop_fits_i1(void **state)
     for (int xip = 0; xip < 2; xip++) {
         struct run r;
         up(&r, *state, "sgimips", tiny, xip, NULL, NULL);
-        start(&r);
         line(&r, "x 1 %#llx 4", (unsigned long long)TEXT); /* fault, line 0 */
         line(&r, "mark a");
-        for (int it = 0; it < 11; it++) {
-            for (unsigned k = 0; k < 128; k++)
-                line(&r, "x 1 %#llx 4", (unsigned long long)(TEXT + 4 * k));
-            if (it == 0)
-                line(&r, "mark b");
-        }
+        passes(&r, "x 1", 4, TEXT, 4, 128, 11, true);
         line(&r, "mark c");
         /* The first pass misses lines 1..15 once each. */
         struct delta d = diff(&r, 0, 1);
@@ -271,15 +279,9 @@ static void test_cpu_loop_thrashes_i1(void **state)
     for (int xip = 0; xip < 2; xip++) {
         struct run r;
         up(&r, *state, "sgimips", tiny, xip, NULL, NULL);
-        start(&r);
         line(&r, "x 1 %#llx 4", (unsigned long long)TEXT);
         line(&r, "mark a");
-        for (int it = 0; it < 11; it++) {
-            for (unsigned k = 0; k < 48; k++)
-                line(&r, "x 1 %#llx 4", (unsigned long long)(TEXT + 32 * k));
-            if (it == 0)
-                line(&r, "mark b");
-        }
+        passes(&r, "x 1", 4, TEXT, 32, 48, 11, true);
         line(&r, "mark c");
         struct delta d = diff(&r, 0, 1);
         assert_int_equal(d.i1_refs, 48);
@@ -306,13 +308,10 @@ static void test_cpu_stride_across_sets(void **state)
     for (int xip = 0; xip < 2; xip++) {
         struct run r;
         up(&r, *state, "sgimips", tiny, xip, NULL, NULL);
-        start(&r);
         clean_d1(&r);
         line(&r, "r 1 %#llx 8", (unsigned long long)DATA);
         line(&r, "mark a");
-        for (int it = 0; it < 11; it++)
-            for (unsigned k = 0; k < 8; k++)
-                line(&r, "r 1 %#llx 8", (unsigned long long)(DATA + 32 * k));
+        passes(&r, "r 1", 8, DATA, 32, 8, 11, false);
         line(&r, "mark b");
         struct delta d = diff(&r, 0, 1);
         assert_int_equal(d.d1_refs, 88);
@@ -324,9 +323,7 @@ static void test_cpu_stride_across_sets(void **state)
         uint64_t p = DATA + 0x2000;
         line(&r, "r 1 %#llx 8", (unsigned long long)p);
         line(&r, "mark c");
-        for (int it = 0; it < 10; it++)
-            for (unsigned k = 0; k < 3; k++)
-                line(&r, "r 1 %#llx 8", (unsigned long long)(p + 512 * k));
+        passes(&r, "r 1", 8, p, 512, 3, 10, false);
         line(&r, "mark d");
         d = diff(&r, 2, 3);
         assert_int_equal(d.d1_refs, 30);
@@ -344,7 +341,6 @@ static void test_cpu_straddling_access(void **state)
     for (int xip = 0; xip < 2; xip++) {
         struct run r;
         up(&r, *state, "sgimips", tiny, xip, NULL, NULL);
-        start(&r);
         line(&r, "x 1 %#llx 4", (unsigned long long)(TEXT + 0x400)); /* page */
         line(&r, "mark a");
         line(&r, "x 1 %#llx 8", (unsigned long long)(TEXT + 28));
@@ -368,7 +364,6 @@ static void test_cpu_write_back(void **state)
 {
     struct run r;
     up(&r, *state, "sgimips", tiny, 1, NULL, NULL);
-    start(&r);
     clean_d1(&r);
     /* Set 0 holds two dirty lines of the page: at 0 (older) and 512. */
     line(&r, "w 1 %#llx 8", (unsigned long long)ANON); /* zero fill */
@@ -395,7 +390,6 @@ static void test_cpu_r4000_pairs(void **state)
 {
     struct run r;
     up(&r, *state, "sgimips", tiny, 1, NULL, NULL);
-    start(&r);
     line(&r, "mark a");
     line(&r, "x 1 %#llx 4", (unsigned long long)(TEXT + 4096 * 0));
     line(&r, "x 1 %#llx 4", (unsigned long long)(TEXT + 4096 * 1));
@@ -427,18 +421,12 @@ static void test_cpu_xip_vs_copy_time(void **state)
     for (int xip = 0; xip < 2; xip++) {
         struct run r;
         up(&r, *state, "sgimips", tiny, xip, NULL, NULL);
-        start(&r);
         line(&r, "x 1 %#llx 4", (unsigned long long)TEXT);
         line(&r, "x 1 %#llx 4", (unsigned long long)(TEXT + 0x1000));
         line(&r, "mark a");
-        for (int it = 0; it < 2000; it++)
-            for (unsigned k = 0; k < 128; k++)
-                line(&r, "x 1 %#llx 4", (unsigned long long)(TEXT + 4 * k));
+        passes(&r, "x 1", 4, TEXT, 4, 128, 2000, false);
         line(&r, "mark b");
-        for (int it = 0; it < 100; it++)
-            for (unsigned k = 0; k < 64; k++)
-                line(&r, "x 1 %#llx 4",
-                     (unsigned long long)(TEXT + 0x1000 + 32 * k));
+        passes(&r, "x 1", 4, TEXT + 0x1000, 32, 64, 100, false);
         line(&r, "mark c");
         fits[xip] = diff(&r, 0, 1).time;
         thrash[xip] = diff(&r, 1, 2).time;
@@ -464,11 +452,9 @@ static void test_cpu_no_cache(void **state)
     for (int xip = 0; xip < 2; xip++) {
         struct run r;
         up(&r, *state, "sgimips", tiny, xip, "caches", "off");
-        start(&r);
         line(&r, "x 1 %#llx 4", (unsigned long long)TEXT);
         line(&r, "mark a");
-        for (unsigned k = 0; k < 10; k++)
-            line(&r, "x 1 %#llx 4", (unsigned long long)TEXT);
+        passes(&r, "x 1", 4, TEXT, 0, 10, 1, false);
         line(&r, "mark b");
         struct delta d = diff(&r, 0, 1);
         assert_int_equal(d.i1_refs, 10);
@@ -722,11 +708,8 @@ static void test_superpage_xip_text(void **state)
     for (int on = 0; on < 2; on++) {
         struct run r;
         up(&r, *state, "sgimips", tiny, 1, "superpages", on ? "on" : "off");
-        start(&r);
         line(&r, "mark a");
-        for (int it = 0; it < 3; it++)
-            for (unsigned p = 0; p < 16; p++)
-                line(&r, "x 1 %#llx 4", (unsigned long long)(TEXT + 4096 * p));
+        passes(&r, "x 1", 4, TEXT, 4096, 16, 3, false);
         line(&r, "mark b");
         const struct xvm_stats *a = at(&r, 0), *b = at(&r, 1);
         refills[on] = b->tlb_refills - a->tlb_refills;

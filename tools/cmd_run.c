@@ -113,6 +113,13 @@ static void row(const char *name, uint64_t x, uint64_t c, int64_t saved)
            (double)saved / 1024.0, c ? 100.0 * (double)saved / (double)c : 0.0);
 }
 
+/* A row of counts, and one of ns shown as ms, xip then copy. */
+static void nrow(const char *name, uint64_t x, uint64_t c)
+{
+    printf("  %-22s %12llu %12llu\n", name, (unsigned long long)x,
+           (unsigned long long)c);
+}
+
 static void trow(const char *name, uint64_t x, uint64_t c)
 {
     printf("  %-22s %12.3f %12.3f\n", name, x / 1e6, c / 1e6);
@@ -135,23 +142,12 @@ static void print_compare(const struct run_result *x,
             rc->ram_peak[k], sv.ram_peak[k]);
     row("total", rx->ram_peak_total, rc->ram_peak_total, sv.ram_peak_total);
     printf("\n%-24s %12s %12s\n", "", "xip", "copy");
-    printf("  %-22s %12llu %12llu\n", "events", (unsigned long long)x->events,
-           (unsigned long long)c->events);
-    printf("  %-22s %12llu %12llu\n", "mismatches",
-           (unsigned long long)x->mismatches,
-           (unsigned long long)c->mismatches);
-    printf("  %-22s %12llu %12llu\n", "faults",
-           (unsigned long long)rx->st.faults,
-           (unsigned long long)rc->st.faults);
-    printf("  %-22s %12llu %12llu\n", "COW promotions",
-           (unsigned long long)rx->st.cow_promotions,
-           (unsigned long long)rc->st.cow_promotions);
-    printf("  %-22s %12llu %12llu\n", "device maps",
-           (unsigned long long)rx->st.device_maps,
-           (unsigned long long)rc->st.device_maps);
-    printf("  %-22s %12llu %12llu\n", "fallback pages",
-           (unsigned long long)rx->st.fallback_pages,
-           (unsigned long long)rc->st.fallback_pages);
+    nrow("events", x->events, c->events);
+    nrow("mismatches", x->mismatches, c->mismatches);
+    nrow("faults", rx->st.faults, rc->st.faults);
+    nrow("COW promotions", rx->st.cow_promotions, rc->st.cow_promotions);
+    nrow("device maps", rx->st.device_maps, rc->st.device_maps);
+    nrow("fallback pages", rx->st.fallback_pages, rc->st.fallback_pages);
     printf("  %-22s %12.0f %12.0f\n", "flash read, KiB",
            kib(rx->st.flash_bytes_read), kib(rc->st.flash_bytes_read));
     printf("  %-22s %12.3f %12.3f\n", "flash time, ms", rx->st.flash_ns / 1e6,
@@ -164,21 +160,11 @@ static void print_compare(const struct run_result *x,
     trow("TLB refills", rx->st.time_ns_tlb, rc->st.time_ns_tlb);
     trow("kernel (faults, I/O)", rx->st.time_ns_kernel, rc->st.time_ns_kernel);
     printf("  %-22s %12.3f %12s\n", "slowdown (xip / copy)", sv.slowdown, "");
-    printf("  %-22s %12llu %12llu\n", "I1 misses",
-           (unsigned long long)rx->st.i1_misses,
-           (unsigned long long)rc->st.i1_misses);
-    printf("  %-22s %12llu %12llu\n", "D1 misses",
-           (unsigned long long)rx->st.d1_misses,
-           (unsigned long long)rc->st.d1_misses);
-    printf("  %-22s %12llu %12llu\n", "LL misses",
-           (unsigned long long)rx->st.ll_misses,
-           (unsigned long long)rc->st.ll_misses);
-    printf("  %-22s %12llu %12llu\n", "TLB misses (modelled)",
-           (unsigned long long)rx->st.tlb_misses,
-           (unsigned long long)rc->st.tlb_misses);
-    printf("  %-22s %12llu %12llu\n", "PV entries, peak",
-           (unsigned long long)rx->st.pv_entries_peak,
-           (unsigned long long)rc->st.pv_entries_peak);
+    nrow("I1 misses", rx->st.i1_misses, rc->st.i1_misses);
+    nrow("D1 misses", rx->st.d1_misses, rc->st.d1_misses);
+    nrow("LL misses", rx->st.ll_misses, rc->st.ll_misses);
+    nrow("TLB misses (modelled)", rx->st.tlb_misses, rc->st.tlb_misses);
+    nrow("PV entries, peak", rx->st.pv_entries_peak, rc->st.pv_entries_peak);
     printf("  %-22s %12.2f %12.2f\n", "replay, s", x->seconds, c->seconds);
     printf("\nstruct vm_page: %llu bytes per %llu-byte page = %.2f%% of RAM "
            "(paper, §2: about 1.8%%);\nthe %llu device pages mapped at peak "

@@ -62,8 +62,7 @@ static void time_panel(FILE *f, const struct run_result *xip,
                           st->stall_ns_flash, st->time_ns_tlb,
                           st->time_ns_kernel };
         double x = LEFT, y = y0 + 12 + 28 * k;
-        fprintf(f,
-                "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
+        fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
                 LEFT - 6, y + 14, k ? "copy" : "xip");
         for (int i = 0; i < 5; i++) {
             double w = (double)v[i] / tmax * (W - LEFT - RIGHT - 80);
@@ -74,8 +73,8 @@ static void time_panel(FILE *f, const struct run_result *xip,
                     x, y, w, colour[i], part[i], v[i] / 1e6);
             x += w;
         }
-        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%.3f</text>\n", x + 6,
-                y + 14, st->time_ns / 1e6);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%.3f</text>\n", x + 6, y + 14,
+                st->time_ns / 1e6);
     }
     for (int i = 0; i < 5; i++) {
         int x = LEFT + i * 140, y = y0 + 80;

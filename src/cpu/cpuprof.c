@@ -4,6 +4,7 @@
  * of data/cpu/, compiled in (cpu_builtin.c is generated from them).
  */
 #include "cpu.h"
+#include "check.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -11,17 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return EINVAL;
-}
 
 void cpu_params_init(struct cpu_params *p)
 {
@@ -198,14 +188,14 @@ static int set_table(struct cpu_params *p, const struct key *k,
     switch (k->kind) {
     case V_CYC:
         if (dec(value, MAX_CYCLES, &v))
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "%s: expected whole cycles from 0 to %llu, got '%s'",
                         k->name, (unsigned long long)MAX_CYCLES, value);
         *(uint32_t *)f = (uint32_t)v;
         return 0;
     case V_NS:
         if (milli(value, MAX_NS, &v))
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "%s: expected ns from 0 to %llu (at most three "
                         "decimals), got '%s'",
                         k->name, (unsigned long long)MAX_NS, value);
@@ -213,19 +203,19 @@ static int set_table(struct cpu_params *p, const struct key *k,
         return 0;
     case V_NSI:
         if (dec(value, MAX_NS, &v))
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "%s: expected whole ns from 0 to %llu, got '%s'",
                         k->name, (unsigned long long)MAX_NS, value);
         *(uint32_t *)f = (uint32_t)v;
         return 0;
     case V_SHAPE:
         if (shape(value, f))
-            return fail(err, errlen, "%s: expected ENTRIES,WAYS, got '%s'",
+            return errf(err, errlen, "%s: expected ENTRIES,WAYS, got '%s'",
                         k->name, value);
         return 0;
     case V_TLBU:
         if (dec(value, 1u << 24, &v))
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "%s: expected a whole number up to 2^24, got '%s'",
                         k->name, value);
         *(uint32_t *)f = (uint32_t)v;
@@ -240,14 +230,14 @@ static int set_sizes(struct cpu_params *p, const char *value, char *err,
     char b[256];
     uint64_t mask = 0;
     if (strlen(value) >= sizeof(b))
-        return fail(err, errlen, "superpage_sizes: too long");
+        return errf(err, errlen, "superpage_sizes: too long");
     strcpy(b, value);
     if (strcmp(b, "none") != 0) {
         for (char *tok = strtok(b, ","); tok; tok = strtok(NULL, ",")) {
             uint64_t sz;
             int sh;
             if (size_of(tok, &sz) || (sh = log2_exact(sz)) < 13 || sh > 40)
-                return fail(err, errlen,
+                return errf(err, errlen,
                             "superpage_sizes: '%s' is not a power of two "
                             "from 8K to 1024G",
                             tok);
@@ -267,7 +257,7 @@ int cpu_params_set(struct cpu_params *p, const char *key, const char *value,
     if (!strcmp(key, "name")) {
         size_t n = strlen(value);
         if (n == 0 || n >= CPU_NAME_MAX)
-            return fail(err, errlen, "name: 1 to %d characters",
+            return errf(err, errlen, "name: 1 to %d characters",
                         CPU_NAME_MAX - 1);
         memcpy(p->name, value, n + 1);
         return 0;
@@ -275,12 +265,12 @@ int cpu_params_set(struct cpu_params *p, const char *key, const char *value,
     if (!strcmp(key, "clock_mhz")) {
         uint64_t v;
         if (milli(value, 1000000, &v))
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "clock_mhz: expected MHz (up to three decimals), "
                         "got '%s'",
                         value);
         if (v == 0)
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "clock_mhz: a zero clock runs nothing: give the "
                         "core's frequency in MHz");
         p->clock_mhz = (double)v / 1000.0;
@@ -302,14 +292,14 @@ int cpu_params_set(struct cpu_params *p, const char *key, const char *value,
                   : key[0] == 's' ? &p->superpages
                                   : &p->tlb.stlb_large;
         if (boolean(value, b))
-            return fail(err, errlen, "%s: expected on or off, got '%s'", key,
+            return errf(err, errlen, "%s: expected on or off, got '%s'", key,
                         value);
         return 0;
     }
     if (!strcmp(key, "nor_word_bytes")) {
         uint64_t v;
         if (dec(value, 64, &v) || log2_exact(v) < 0)
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "nor_word_bytes: expected 1, 2, 4 ... 64, got '%s'",
                         value);
         p->nor_word_bytes = (uint32_t)v;
@@ -324,7 +314,7 @@ int cpu_params_set(struct cpu_params *p, const char *key, const char *value,
         else if (!strcmp(value, "direct"))
             k = TLBM_DIRECT;
         else
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "tlb: expected r4000, split or direct, got '%s'",
                         value);
         tlbm_config_default(&p->tlb, k); /* the other tlb_ keys follow */
@@ -334,7 +324,7 @@ int cpu_params_set(struct cpu_params *p, const char *key, const char *value,
         uint64_t sz;
         int sh;
         if (size_of(value, &sz) || (sh = log2_exact(sz)) < 13 || sh > 40)
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "tlb_large_page: '%s' is not a power of two from "
                         "8K to 1024G",
                         value);
@@ -343,7 +333,7 @@ int cpu_params_set(struct cpu_params *p, const char *key, const char *value,
     }
     if (!strcmp(key, "superpage_sizes"))
         return set_sizes(p, value, err, errlen);
-    return fail(err, errlen, "%s: unknown key", key);
+    return errf(err, errlen, "%s: unknown key", key);
 }
 
 /* Can the TLB hold a 2^shift mapping?  (tlbm_page_ok, before a tlbm.) */
@@ -360,7 +350,7 @@ int cpu_params_check(const struct cpu_params *p, char *err, size_t errlen)
 {
     int e;
     if (!(p->clock_mhz > 0))
-        return fail(err, errlen,
+        return errf(err, errlen,
                     "clock_mhz: missing or zero: a profile needs the "
                     "core's frequency in MHz");
     if ((e = cache_geom_check("I1", &p->i1, err, errlen)) != 0 ||
@@ -369,7 +359,7 @@ int cpu_params_check(const struct cpu_params *p, char *err, size_t errlen)
     if (p->ll.size && (e = cache_geom_check("LL", &p->ll, err, errlen)) != 0)
         return e;
     if (p->nor_word_bytes == 0)
-        return fail(err, errlen, "nor_word_bytes: zero");
+        return errf(err, errlen, "nor_word_bytes: zero");
     struct tlbm t;
     struct tlbm_config tc = p->tlb;
     if (tc.walk_reads < 2)
@@ -379,7 +369,7 @@ int cpu_params_check(const struct cpu_params *p, char *err, size_t errlen)
     tlbm_fini(&t);
     for (unsigned s = 0; s < 64; s++)
         if ((p->superpage_sizes >> s & 1) && !page_ok(&p->tlb, s))
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "superpage_sizes: %llu KiB pages do not fit this "
                         "TLB (tlb, tlb_large_page)",
                         (unsigned long long)(UINT64_C(1) << s) >> 10);
@@ -409,7 +399,7 @@ int cpu_params_parse(struct cpu_params *p, const char *text, const char *origin,
         size_t n = nl ? (size_t)(nl - s) : strlen(s);
         lineno++;
         if (n >= sizeof(line))
-            return fail(err, errlen, "%s:%u: line too long", origin, lineno);
+            return errf(err, errlen, "%s:%u: line too long", origin, lineno);
         memcpy(line, s, n);
         line[n] = '\0';
         s = nl ? nl + 1 : NULL;
@@ -421,15 +411,15 @@ int cpu_params_parse(struct cpu_params *p, const char *text, const char *origin,
             continue;
         char *eq = strchr(l, '=');
         if (eq == NULL)
-            return fail(err, errlen, "%s:%u: expected KEY = VALUE, got '%s'",
+            return errf(err, errlen, "%s:%u: expected KEY = VALUE, got '%s'",
                         origin, lineno, l);
         *eq = '\0';
         char *key = trim(l), *value = trim(eq + 1);
         if (*key == '\0' || *value == '\0')
-            return fail(err, errlen, "%s:%u: expected KEY = VALUE", origin,
+            return errf(err, errlen, "%s:%u: expected KEY = VALUE", origin,
                         lineno);
         if (cpu_params_set(p, key, value, msg, sizeof(msg)) != 0)
-            return fail(err, errlen, "%s:%u: %s", origin, lineno, msg);
+            return errf(err, errlen, "%s:%u: %s", origin, lineno, msg);
     }
     return 0;
 }
