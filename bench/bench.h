@@ -53,6 +53,7 @@ struct kernel_results {
 struct replay_results {
     double plain, gz, zst; /* events per second, parsing included */
     double plain_nocache;  /* the same with the CPU model off */
+    double model_ratio;    /* time per event, model on / off (median) */
     uint64_t events;
     double cg_ns;         /* cachegrind on the same workload: ns/access */
     uint64_t cg_accesses; /* its Ir + Dr + Dw */

@@ -172,9 +172,19 @@ int bench_replay(const struct bench_opts *o, struct replay_results *r)
         return error;
     const char *files[3] = { plain, gz, zst };
     double *dst[3] = { &r->plain, &r->gz, &r->zst };
-    for (int k = 0; k < 3; k++)
+    for (int k = 1; k < 3; k++)
         MEDIAN(*dst[k], runs, events_per_s(img, files[k], false, &r->events));
-    MEDIAN(r->plain_nocache, runs, events_per_s(img, plain, true, &r->events));
+    /* The model on and off in turns, so that a machine whose load drifts
+     * slows both alike; the ratio is the median of each turn's. */
+    double on[BENCH_MAX_RUNS], off[BENCH_MAX_RUNS], ratio[BENCH_MAX_RUNS];
+    for (unsigned i = 0; i < runs; i++) {
+        on[i] = events_per_s(img, plain, false, &r->events);
+        off[i] = events_per_s(img, plain, true, &r->events);
+        ratio[i] = off[i] / on[i];
+    }
+    r->plain = median(on, runs);
+    r->plain_nocache = median(off, runs);
+    r->model_ratio = median(ratio, runs);
     MEDIAN(r->cg_ns, runs,
            cachegrind_ns(o->workdir, o->quick, &r->cg_accesses));
     return r->cg_ns > 0 ? 0 : ENOENT;
