@@ -98,22 +98,6 @@ void cpu_cache_miss(struct cpu *c, unsigned r, bool dev, unsigned kind)
     miss_cost(c, r, dev, kind == CPU_FETCH, CPU_EXEC);
 }
 
-void cpu_uncached(struct cpu *c, bool dev, uint32_t n, unsigned kind)
-{
-    c->acc[kind]++;
-    if (dev) {
-        uint32_t w = c->p.nor_word_bytes, words = n ? (n + w - 1) / w : 1;
-        c->nor_fills++;
-        c->ps[CPU_FLASH] += c->p.nor_first_ps + (words - 1) * c->p.nor_word_ps;
-    } else {
-        if (kind == CPU_STORE)
-            c->ram_writebacks++;
-        else
-            c->ram_fills++;
-        c->ps[CPU_RAM] += c->p.ram_line_ps;
-    }
-}
-
 static void memo_forget(struct cpu *c)
 {
     c->memo[0].line = c->memo[1].line = UINT64_MAX;
@@ -154,12 +138,16 @@ void cpu_walk_read(struct cpu *c, uint64_t pa, uint32_t size)
 
 void cpu_tlb_flush_page(struct cpu *c, uint64_t asid, uint64_t va)
 {
+    if (!c->p.caches)
+        return; /* the model is off: no TLB to flush */
     memo_forget(c);
     tlbm_flush_page(&c->tlb, asid, va);
 }
 
 void cpu_tlb_flush_asid(struct cpu *c, uint64_t asid)
 {
+    if (!c->p.caches)
+        return;
     memo_forget(c);
     tlbm_flush_asid(&c->tlb, asid);
 }

@@ -161,8 +161,25 @@ void cpu_fini(struct cpu *c);
 
 /* The cost of line fills and write-backs an access caused (cold path). */
 void cpu_cache_miss(struct cpu *c, unsigned r, bool dev, unsigned kind);
-/* An access with the caches off: straight to memory. */
-void cpu_uncached(struct cpu *c, bool dev, uint32_t n, unsigned kind);
+
+/* An access with the model off (--no-cache): straight to memory, NOR in
+ * words of the bus, RAM at a line's latency. */
+static XVM_INLINE void cpu_uncached(struct cpu *c, bool dev, uint32_t n,
+                                    unsigned kind)
+{
+    c->acc[kind]++;
+    if (dev) {
+        uint32_t w = c->p.nor_word_bytes, words = n ? (n + w - 1) / w : 1;
+        c->nor_fills++;
+        c->ps[CPU_FLASH] += c->p.nor_first_ps + (words - 1) * c->p.nor_word_ps;
+        return;
+    }
+    if (kind == CPU_STORE)
+        c->ram_writebacks++;
+    else
+        c->ram_fills++;
+    c->ps[CPU_RAM] += c->p.ram_line_ps;
+}
 
 /*
  * The modelled TLB for one access at va in address space asid, through a

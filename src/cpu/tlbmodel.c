@@ -362,9 +362,8 @@ void tlbm_flush_page(struct tlbm *t, uint64_t asid, uint64_t va)
         struct tlbm_array *a = &t->arr[n];
         if (a->ent == NULL)
             continue;
-        for (unsigned s = 12; s < 64; s++) {
-            if (!(t->shifts_seen >> s & 1))
-                continue;
+        for (uint64_t seen = t->shifts_seen; seen != 0; seen &= seen - 1) {
+            unsigned s = (unsigned)__builtin_ctzll(seen);
             uint64_t key = KEY(va >> s, s);
             struct tlbm_ent *set = set_of(a, va >> s);
             for (uint32_t i = 0; i < a->ways; i++) {

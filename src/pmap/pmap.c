@@ -125,8 +125,14 @@ static uint64_t asid_next(struct mmu *mu)
  */
 static void model_drop(struct pmap *pm, uint64_t va)
 {
-    cpu_tlb_flush_page(pm->mmu->cpu, pm->asid, va);
+    if (!pm->model_flushed)
+        cpu_tlb_flush_page(pm->mmu->cpu, pm->asid, va);
 }
+
+/* Removing more than this many pages flushes the TLB model's entries of
+ * the address space once instead of page by page, as pmaps flush a whole
+ * TLB for a large range. */
+#define MODEL_FLUSH_PAGES 32
 
 /* ---- PV tracking ---- */
 
@@ -409,8 +415,17 @@ static void pt_range(struct pmap *pm, pageh t, unsigned l, uint64_t base,
 
 void pmap_remove(struct pmap *pm, uint64_t sva, uint64_t eva)
 {
-    if (sva < eva)
+    if (sva >= eva)
+        return;
+    bool whole = (eva - sva) >> pm->mmu->core->pgshift > MODEL_FLUSH_PAGES;
+    if (whole && !pm->model_flushed) {
+        cpu_tlb_flush_asid(pm->mmu->cpu, pm->asid);
+        pm->model_flushed = true;
         pt_range(pm, pm->root, 0, 0, sva, eva, -1);
+        pm->model_flushed = false;
+        return;
+    }
+    pt_range(pm, pm->root, 0, 0, sva, eva, -1);
 }
 
 void pmap_protect(struct pmap *pm, uint64_t sva, uint64_t eva, unsigned prot)
@@ -422,6 +437,9 @@ void pmap_protect(struct pmap *pm, uint64_t sva, uint64_t eva, unsigned prot)
 void pmap_destroy(struct pmap *pm)
 {
     struct mmu *mu = pm->mmu;
+    /* Its address-space id dies and is never reused: the TLB model's
+     * entries of it can never hit again and age out (doc/design.md). */
+    pm->model_flushed = true;
     pmap_remove(pm, 0, mu->prof->va_max);
     assert(pm->resident == 0);
     table_free(pm, pm->root);

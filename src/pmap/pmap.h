@@ -72,6 +72,7 @@ struct pmap {
     uint32_t epoch;           /* bumped to write-protect everything lazily */
     uint64_t ptpages;         /* table pages, root included */
     uint64_t resident;        /* valid leaf PTEs */
+    bool model_flushed;       /* pmap_remove flushed the TLB model whole */
     uint64_t hint_key;        /* va >> leaf span of the last leaf found */
     pageh hint_leaf;          /* or PAGEH_NONE */
     struct pmap *next, *prev; /* the mmu's list */

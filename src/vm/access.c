@@ -62,13 +62,19 @@ static void cpu_charge_full(struct xvm_vmspace *vs, const struct tlbent *e,
 /*
  * The CPU model's cost of n bytes at va that the software TLB entry e
  * translated: a compare when the line is the one this side used last,
- * else the full path.  What the access does is not its business.
+ * a count when the model is off, else the full path.  What the access
+ * does is not its business.
  */
 static XVM_INLINE void cpu_charge(struct xvm_vmspace *vs,
                                   const struct tlbent *e, uint64_t va, size_t n,
                                   unsigned kind)
 {
-    if (!cpu_quick(vs->pmap->mmu->cpu, e->asid, va, (uint32_t)n, kind))
+    struct cpu *c = vs->pmap->mmu->cpu;
+    if (cpu_quick(c, e->asid, va, (uint32_t)n, kind))
+        return;
+    if (!c->p.caches)
+        cpu_uncached(c, e->dev != NULL, (uint32_t)n, kind); /* model off */
+    else
         cpu_charge_full(vs, e, va, n, kind);
 }
 
