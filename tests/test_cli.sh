@@ -198,8 +198,12 @@ expect 0 "profiles lists the built-ins" -- "$XIPVM" profiles
 for p in sgimips amd64 cortex-a7; do
     grep -q "^  $p " "$T/out" || fail "profiles does not list $p"
 done
-expect 0 "profiles sgimips prints the file" -- "$XIPVM" profiles sgimips
-cp "$T/out" "$T/my.cpu"
+for p in sgimips amd64 cortex-a7; do
+    expect 0 "profiles $p prints the installed file" -- "$XIPVM" profiles $p
+    cmp -s "$T/out" "$(dirname "$0")/../data/cpu/$p.cpu" ||
+        fail "profiles $p differs from data/cpu/$p.cpu"
+done
+"$XIPVM" profiles sgimips >"$T/my.cpu"
 grep -q "^clock_mhz = 180" "$T/my.cpu" || fail "the sgimips file has no clock"
 expect 2 "profiles of an unknown name" -- "$XIPVM" profiles vax
 expect 0 "run --cpu FILE (a copied built-in) gives the built-in's figures" -- \

@@ -336,24 +336,31 @@ static uint64_t lg_span(const struct mmu *mu, uint64_t va, uint64_t pte,
     return size;
 }
 
+/* The page at va (one of a super page's) becomes a plain page; the
+ * software TLB forgets it, its entry carried the size. */
+static void lg_strip(struct pmap *pm, uint64_t va)
+{
+    struct mmu *mu = pm->mmu;
+    unsigned i;
+    uint8_t *tbl = pte_slot(pm, va, false, &i);
+    assert(tbl != NULL);
+    uint64_t p = pte_load(mu, tbl, i);
+    assert((p & PTE_V) && (p & PTE_LG));
+    pte_store(mu, tbl, i, p & ~(uint64_t)PTE_LG);
+    tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
+}
+
 /*
  * Splits the super page holding va back into plain pages: each of its
- * PTEs loses PTE_LG, the software TLB forgets them (their entries carry
- * the size) and the TLB model drops the large entry.
+ * PTEs loses PTE_LG and the TLB model drops the large entry.  A run is
+ * whole until it is demoted.
  */
 static void demote(struct pmap *pm, uint64_t va, uint64_t pte)
 {
     struct mmu *mu = pm->mmu;
     uint64_t base, size = lg_span(mu, va, pte, &base);
-    for (uint64_t a = base; a - base < size; a += mu->core->pgsz) {
-        unsigned i;
-        uint8_t *tbl = pte_slot(pm, a, false, &i);
-        uint64_t p = tbl ? pte_load(mu, tbl, i) : 0;
-        if ((p & PTE_V) && (p & PTE_LG)) {
-            pte_store(mu, tbl, i, p & ~(uint64_t)PTE_LG);
-            tlb_invalidate(&mu->tlb, pm->asid, a >> mu->core->pgshift);
-        }
-    }
+    for (uint64_t a = base; a - base < size; a += mu->core->pgsz)
+        lg_strip(pm, a);
     model_drop(pm, base);
     mu->demotions++;
 }
@@ -694,8 +701,10 @@ int pmap_enter_large(struct pmap *pm, uint64_t va, uint64_t pa, unsigned shift,
     for (uint64_t off = 0; off < size; off += mu->core->pgsz) {
         int error = pmap_enter(pm, va + off, page_device(pa + off), prot,
                                PMAP_LG(shift));
-        if (error) {
-            pmap_remove(pm, va, va + off); /* they fault back in */
+        if (error) { /* no part of a run stays: they fault back in */
+            for (uint64_t a = va; a < va + off; a += mu->core->pgsz)
+                lg_strip(pm, a);
+            pmap_remove(pm, va, va + off);
             return error;
         }
     }
