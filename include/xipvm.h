@@ -55,6 +55,11 @@ struct xvm_config {
     uint64_t ram_base;         /* physical address of RAM; default 0 */
     unsigned tlb_entries;      /* 0: the profile's default */
     struct xvm_ahead ahead[3]; /* by enum xvm_advice; UVM's table by default */
+    /* The page daemon's free targets, bytes: it wakes when free RAM falls
+     * below freemin and frees pages until freetarg are free.  0: NetBSD's
+     * uvmpd_tune() (0.5 % of RAM, 128 KiB to 1 MiB, here at most RAM/16;
+     * freetarg = 4/3 freemin).  Whole pages, freemin < freetarg < RAM. */
+    uint64_t freemin, freetarg;
     /* The CPU: caches, TLB, latencies (the time model); copied at
      * creation.  NULL: the built-in CPU profile named like `profile`. */
     const xvm_cpu_profile *cpu;
@@ -62,6 +67,8 @@ struct xvm_config {
 
 /* Fills *cfg with the defaults above. */
 XVM_API void xvm_config_init(struct xvm_config *cfg);
+/* => the library's version, "MAJOR.MINOR.PATCH". */
+XVM_API const char *xvm_version(void);
 /* Sets every advice's window to back = forward = n (0 disables fault-ahead);
  * random stays 0/0 as in UVM. */
 XVM_API void xvm_config_fault_ahead(struct xvm_config *cfg, unsigned n);
@@ -97,8 +104,34 @@ enum xvm_use {
     XVM_USE_PAGETABLE, /* page-table pages */
     XVM_USE_ZERO,      /* the shared zero page */
     XVM_USE_BUFFER,    /* file-system metadata buffers */
+    XVM_USE_KERNEL,    /* kernel memory: slabs of kernel objects, u-areas */
     XVM_USE_COUNT
 };
+
+/*
+ * Kernel memory: the kernel's data structures, charged to simulated RAM
+ * (use XVM_USE_KERNEL) at the profile's size of each (NetBSD's; the
+ * sizes and their sources are in doc/kernel-memory.md).  Arrays count
+ * one unit per slot.
+ */
+enum xvm_kmem_type {
+    XVM_KMEM_MAP_ENTRY,  /* struct vm_map_entry */
+    XVM_KMEM_AMAP,       /* struct vm_amap */
+    XVM_KMEM_AMAP_SLOTS, /* an amap's int arrays (am_slots, am_bckptr,
+                            am_ppref): one int per slot each */
+    XVM_KMEM_AMAP_ANONS, /* an amap's am_anon: one pointer per slot */
+    XVM_KMEM_ANON,       /* struct vm_anon */
+    XVM_KMEM_PV,         /* struct pv_entry, beyond the one a RAM page's
+                            vm_page holds */
+    XVM_KMEM_VMSPACE,    /* struct vmspace (with its vm_map) + struct pmap */
+    XVM_KMEM_AOBJ,       /* struct uvm_aobj */
+    XVM_KMEM_VNODE,      /* vnode + inode + in-core dinode */
+    XVM_KMEM_PROC,       /* struct proc + struct lwp */
+    XVM_KMEM_USPACE,     /* u-area and kernel stack (USPACE), whole pages */
+    XVM_KMEM_TYPES
+};
+/* "map_entry", "amap", "amap_slots", ... */
+XVM_API const char *xvm_kmem_type_name(enum xvm_kmem_type type);
 
 /*
  * The machine's counters.  Every figure has one name and one meaning,
@@ -124,7 +157,25 @@ struct xvm_stats {
     uint64_t zero_fills, cow_promotions, cow_from_device, zero_page_maps;
     uint64_t neighbour_maps, device_maps;
     uint64_t amap_copies, enomem;
-    uint64_t reclaimed; /* page-cache pages freed */
+    uint64_t oom_kills; /* processes killed for lack of memory */
+    /* the page daemon (doc/sizing.md) */
+    uint64_t freemin, freetarg;            /* its free targets, pages */
+    uint64_t pages_active, pages_inactive; /* its queues now */
+    uint64_t pd_runs;                      /* scans run */
+    uint64_t pd_scanned;                   /* inactive pages looked at */
+    uint64_t pd_reactivated; /* found referenced (or kept), requeued */
+    uint64_t pd_deactivated; /* moved to the inactive queue */
+    uint64_t pd_freed;       /* pages freed */
+    uint64_t reclaimed;      /* of those, page-cache pages */
+    uint64_t refaults;       /* page-cache fills of pages it had freed */
+    uint64_t readahead_used, readahead_unused; /* read-ahead pages used,
+                                                  and freed unused */
+    /* swap */
+    uint64_t swap_pages;                /* size of the swap area */
+    uint64_t swap_used, swap_used_peak; /* slots in use */
+    uint64_t swap_outs, swap_ins;       /* pages written, read */
+    uint64_t swap_ns;                   /* their simulated time */
+    uint64_t io_ns;                     /* flash_ns + swap_ns */
     /* pmap and the simulator's software TLB */
     uint64_t pv_entries, pv_entries_peak, pv_device, pv_device_peak;
     uint64_t soft_tlb_hits, soft_tlb_misses, soft_tlb_flushes;
@@ -145,6 +196,13 @@ struct xvm_stats {
     uint64_t pagecache_fills, readahead_pages, fallback_pages;
     uint64_t xip_hole_maps;
     uint64_t buf_hits, buf_misses;
+    /* kernel memory: per type, units live now and at most, bytes a unit */
+    uint64_t kmem_units[XVM_KMEM_TYPES];
+    uint64_t kmem_units_peak[XVM_KMEM_TYPES];
+    uint64_t kmem_unit_bytes[XVM_KMEM_TYPES];
+    uint64_t kmem_bytes;      /* sum of units x their size, now */
+    uint64_t kmem_bytes_peak; /* its maximum */
+    uint64_t kmem_refused;    /* kernel allocations RAM could not serve */
 };
 XVM_API void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st);
 /* "anon", "aobj", "page_cache", "page_table", "zero", "buffer" ("free"). */
@@ -172,7 +230,8 @@ enum xvm_ram_kind {
     XVM_RAM_PAGECACHE,
     XVM_RAM_PAGETABLE,
     XVM_RAM_ZERO,
-    XVM_RAM_BUFFER,  /* ... = XVM_USE_BUFFER */
+    XVM_RAM_BUFFER,
+    XVM_RAM_KERNEL,  /* ... = XVM_USE_KERNEL */
     XVM_RAM_VM_PAGE, /* vm_page metadata of the frames in use */
     XVM_RAM_KINDS
 };
@@ -363,6 +422,25 @@ XVM_API int xvm_flash_read(xvm_flash *f, uint64_t off, void *buf, size_t len);
 XVM_API int xvm_flash_write(xvm_flash *f, uint64_t off, const void *buf,
                             size_t len);
 
+/*
+ * Swap (optional; most NOR products have none): a swap area on a block
+ * device with its own cost model, like swapctl -a.  Without swap, a fault
+ * that cannot get memory after the page daemon has run kills its process
+ * (xvm_oom_next).  With swap, the page daemon pages anons and shared
+ * anonymous memory out, and faults page them back in.
+ */
+struct xvm_swap_config {
+    uint64_t bytes;           /* size: whole pages */
+    uint32_t ns_read_access;  /* page-in: each transfer ...        */
+    uint32_t ns_read_byte;    /* ... plus each byte                */
+    uint32_t ns_write_access; /* page-out: each transfer ...       */
+    uint32_t ns_write_byte;   /* ... plus each byte (doc/sizing.md)  */
+};
+/* Fills *cfg with an eMMC-class device's costs and no size. */
+XVM_API void xvm_swap_config_init(struct xvm_swap_config *cfg);
+/* => EINVAL for a bad size, EBUSY when the machine has swap already. */
+XVM_API int xvm_swapon(xvm_machine *m, const struct xvm_swap_config *cfg);
+
 /* Read-only FFS on a flash, mounted with or without XIP (paper §4.4). */
 typedef struct xvm_mount xvm_mount;
 typedef struct xvm_file xvm_file;
@@ -425,6 +503,17 @@ XVM_API int xvm_fork(xvm_machine *m, uint32_t ppid, uint32_t cpid);
 XVM_API int xvm_exec(xvm_machine *m, uint32_t pid, const char *path,
                      unsigned argc, const char *const *argv);
 XVM_API int xvm_exit(xvm_machine *m, uint32_t pid);
+/*
+ * Out of memory.  A process whose fault (or mmap, brk) cannot get memory
+ * after the page daemon has run is killed, as NetBSD kills it ("killed:
+ * out of swap"); so is one whose spawn or exec cannot get memory, and
+ * the child of a fork that cannot (the parent gets ENOMEM and goes on).
+ * The call that ran out returns ENOMEM; the kill happens at the next
+ * spawn, fork, exec, exit, brk or xvm_oom_next.  Only a full RAM kills:
+ * injected failures and a lack of address space only fail their call.
+ * => 0 and the pid of the next process killed (in order), or ENOENT.
+ */
+XVM_API int xvm_oom_next(xvm_machine *m, uint32_t *pid);
 /* Moves the break: grows or shrinks the anonymous heap (page granular). */
 XVM_API int xvm_brk(xvm_machine *m, uint32_t pid, uint64_t addr);
 /* => the process's address space, or NULL. */

@@ -114,13 +114,30 @@ XVM_API int xvm_trace_format_event(const struct xvm_trace_event *ev, char *buf,
  * counted and described, the replay goes on.  A malformed line is an
  * error (EINVAL) with its line number.  A mark snapshots xvm_machine_stats
  * under its label.
+ *
+ * Out of memory is an event, not a mismatch: when the machine kills a
+ * process for lack of memory (xvm_oom_next), the replay records an oom
+ * event with its pid, and skips that process's later events (and those
+ * of children it would have forked) until the pid is spawned again.
  */
 typedef struct xvm_replay xvm_replay;
+
+#define XVM_OOM_EVENTS_MAX 4096 /* oom events kept (all are counted) */
+
+struct xvm_oom_event {
+    uint32_t pid;   /* the process killed */
+    uint64_t event; /* events replayed when it was killed */
+    uint64_t line;  /* the trace line that ran out of memory */
+};
 
 struct xvm_replay_totals {
     uint64_t lines, events, mismatches;
     unsigned nmarks;
     const struct xvm_mark *marks;
+    uint64_t oom_kills; /* processes killed for lack of memory */
+    uint64_t skipped;   /* events of killed processes, not replayed */
+    size_t nooms;       /* the first XVM_OOM_EVENTS_MAX kills */
+    const struct xvm_oom_event *ooms;
 };
 
 XVM_API int xvm_replay_create(xvm_machine *m, xvm_mount *mp, xvm_replay **out);

@@ -328,7 +328,7 @@ void diff_config_decode(struct diff_src *s, struct diff_config *cfg)
 {
     unsigned b = diff_byte(s);
     cfg->profile = b & 1 ? "amd64" : "sgimips";
-    cfg->ram_bytes = (uint64_t)(b & 2 ? 24 : 1024) * RM_PG;
+    cfg->ram_bytes = (uint64_t)(b & 2 ? 40 : 1024) * RM_PG;
     cfg->xip = b & 4;
     cfg->ahead = b & 8;
     cfg->inject = b & 16;
@@ -615,11 +615,11 @@ static int check_all(struct world *w, bool resident)
 
 /* ---- the ENOMEM rule ------------------------------------------------- */
 
+/* Kernel memory is RAM too: every operation that may make a map entry
+ * (a clip), an amap, an anon, a PV entry or a process may run out. */
 static bool may_take_frames(enum op op)
 {
-    return op == OP_READ || op == OP_WRITE || op == OP_FETCH ||
-           op == OP_MLOCK || op == OP_FORK || op == OP_SPAWN || op == OP_EXEC ||
-           op == OP_VERIFY;
+    return op != OP_EXIT && op != OP_INJECT;
 }
 
 /* An injected failure fires once; it is disarmed at the end of its step. */
@@ -1138,6 +1138,30 @@ static void disarm_fired(struct xvm_machine *m)
         m->core.fail_at[INJECT_FRAME] = 0;
 }
 
+/*
+ * Processes the library killed for lack of memory leave the model too.
+ * Only a full RAM kills, so only a tiny RAM may; a kill names a process
+ * of the model, or one a spawn or fork was making (which the model never
+ * made: that ENOMEM was accepted).
+ */
+static int reap_kills(struct world *w)
+{
+    uint32_t pid;
+    while (xvm_oom_next(w->m, &pid) == 0) {
+        if (!w->tiny)
+            return fail(w, "pid %u killed for lack of memory in a large RAM",
+                        pid);
+        for (size_t i = 0; i < w->rm.nprocs; i++)
+            if (w->rm.procs[i]->pid == pid) {
+                if (rm_exit(&w->rm, pid) != 0)
+                    return fail(w, "model: exit of killed pid %u", pid);
+                break;
+            }
+        w->res->oom_kills++;
+    }
+    return 0;
+}
+
 /* One step: decode, run on both, compare, check. */
 static int step(struct world *w)
 {
@@ -1147,6 +1171,8 @@ static int step(struct world *w)
         op = w->rm.nprocs ? OP_EXIT : OP_SPAWN;
     int error = dispatch(w, op);
     disarm_fired(w->m);
+    if (error == 0)
+        error = reap_kills(w);
     snprintf(w->log[w->nlog++ % LOG_LINES], sizeof(w->log[0]), "%s", w->cur);
     if (error)
         return -1;

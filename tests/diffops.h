@@ -63,6 +63,7 @@ void diff_config_decode(struct diff_src *s, struct diff_config *cfg);
 struct diff_result {
     unsigned ops;             /* operations run */
     unsigned enomem_accepted; /* library ENOMEMs the rule allowed */
+    unsigned oom_kills;       /* processes the library killed (tiny RAM) */
     unsigned errors;          /* predicted errors, matched */
     char msg[16384];          /* the divergence, with the last operations */
 };

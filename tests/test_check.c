@@ -12,6 +12,7 @@
 
 #include "amap.h"
 #include "fstree.h"
+#include "kmem.h"
 #include "machine.h"
 #include "pmap.h"
 #include "vmspace.h"
@@ -501,6 +502,102 @@ static void test_check_objects_vfs_and_buffers_catch_corruption(void **state)
     tm_world_down(&w);
 }
 
+/* ---- kmem, the page queues, swap ---- */
+
+/* => a kernel slab frame of m (one exists once a vmspace does). */
+static struct vm_page *a_slab(xvm_machine *m)
+{
+    for (uint32_t i = 0; i < m->ph.npages; i++) {
+        struct vm_page *pg = &m->ph.pages[i];
+        if (pg->use == XVM_USE_KERNEL && pg->owner.kc)
+            return pg;
+    }
+    fail_msg("no kernel slab");
+    return NULL;
+}
+
+static void test_check_kmem_catches_slab_faults(void **state)
+{
+    (void)state;
+    struct scene s;
+    scene_up(&s);
+    struct vm_page *slab = a_slab(s.m);
+    slab->offset++;
+    expect_fail(s.m, "kmem:");
+    slab->offset--;
+    slab->owner.kc->slabs++;
+    expect_fail(s.m, "kmem:");
+    slab->owner.kc->slabs--;
+    uint64_t off = slab->offset;
+    slab->offset = 0;
+    expect_fail(s.m, "holds 0 objects");
+    slab->offset = off;
+    scene_down(&s);
+}
+
+/* => an anon page of the scene (queued on the page daemon's queues). */
+static struct vm_page *an_anon_page(xvm_machine *m)
+{
+    for (uint32_t i = 0; i < m->ph.npages; i++)
+        if (m->ph.pages[i].use == XVM_USE_ANON)
+            return &m->ph.pages[i];
+    fail_msg("no anon page");
+    return NULL;
+}
+
+static void test_check_pagedaemon_catches_queue_faults(void **state)
+{
+    (void)state;
+    struct scene s;
+    scene_up(&s);
+    struct vm_page *pg = an_anon_page(s.m);
+    pg->flags &= (uint8_t)~PG_QUEUED;
+    expect_fail(s.m, "missing from the page queues");
+    pg->flags |= PG_QUEUED;
+    uint8_t q = pg->flags & (PG_ACTIVE | PG_INACTIVE);
+    pg->flags ^= PG_ACTIVE | PG_INACTIVE; /* on one queue, flagged the other */
+    expect_fail(s.m, "queue broken");
+    pg->flags = (uint8_t)((pg->flags & ~(PG_ACTIVE | PG_INACTIVE)) | q);
+    s.m->objs.pd.execpages++;
+    expect_fail(s.m, "exec pages counted");
+    s.m->objs.pd.execpages--;
+    scene_down(&s);
+}
+
+static void test_check_swap_catches_lost_slots(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("sgimips", 64 * PG, 0);
+    struct xvm_swap_config sc;
+    xvm_swap_config_init(&sc);
+    sc.bytes = 1u << 20;
+    assert_int_equal(xvm_swapon(m, &sc), 0);
+    xvm_vmspace *vs = tm_vs(m);
+    uint64_t a = tm_anon(vs, 128, RW, XVM_MAP_PRIVATE);
+    for (unsigned p = 0; p < 128; p++)
+        tm_wr8(vs, a + p * PG, (uint8_t)p);
+    tm_check(m);
+    m->devs.swap->used.cur++;
+    expect_fail(m, "swap:");
+    m->devs.swap->used.cur--;
+    /* An anon in swap whose slot is forgotten. */
+    struct vm_map_entry *e = map_lookup(&vs->map, a);
+    struct anon *out = NULL;
+    for (uint32_t k = 0; k < e->amap->nused && out == NULL; k++) {
+        struct anon *an = e->amap->anon[e->amap->slots[k]];
+        if (an->page == PAGEH_NONE)
+            out = an;
+    }
+    assert_non_null(out);
+    uint32_t slot = out->swslot;
+    out->swslot = 0;
+    expect_fail(m, "neither in RAM nor in a swap slot");
+    out->swslot = slot;
+    tm_check(m);
+    xvm_vmspace_destroy(vs);
+    xvm_machine_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,6 +619,9 @@ int main(void)
         cmocka_unit_test(test_check_vm_catches_a_pte_beyond_its_entry),
         cmocka_unit_test(test_check_vm_catches_a_tlb_write_to_a_shared_page),
         cmocka_unit_test(test_check_objects_vfs_and_buffers_catch_corruption),
+        cmocka_unit_test(test_check_kmem_catches_slab_faults),
+        cmocka_unit_test(test_check_pagedaemon_catches_queue_faults),
+        cmocka_unit_test(test_check_swap_catches_lost_slots),
     };
     return cmocka_run_group_tests(tests, fs_setup, fs_teardown);
 }

@@ -2,35 +2,8 @@
 # The xipvm command end to end: exit statuses, --json keys, compare's JSON
 # and SVG, gzip/zstd/stdin input giving the same figures, fsinfo, usage
 # and image errors.  Usage: test_cli.sh PATH-TO-xipvm
-set -u
-XIPVM=${1:?usage: test_cli.sh XIPVM}
-MAKEFS=${MAKEFS:-$(command -v makefs || echo /usr/sbin/makefs)}
-for tool in "$XIPVM" "$MAKEFS" python3 gzip zstd; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "FAIL: $tool not found" >&2; exit 1; }
-done
-T=$(mktemp -d /tmp/test_cli.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
-
-# expect STATUS DESCRIPTION -- COMMAND...: runs it, output in $T/out/$T/err
-expect() {
-    want=$1; what=$2; shift 3
-    "$@" >"$T/out" 2>"$T/err"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "$what: exit $got, expected $want"
-        sed 's/^/    /' "$T/err" >&2
-    else
-        ok "$what"
-    fi
-}
-
-mkdir -p "$T/tree/bin" || exit 1
-cp /bin/busybox "$T/tree/bin/busybox" || { echo "FAIL: no /bin/busybox" >&2; exit 1; }
-"$MAKEFS" -t ffs -M 1m -b 10% -B little -o version=2,bsize=32768,fsize=4096 "$T/img" "$T/tree" >/dev/null 2>&1 ||
-    { echo "FAIL: makefs failed" >&2; exit 1; }
+NAME=test_cli TOOLS="python3 gzip zstd"
+. "$(dirname "$0")/cli_lib.sh"
 
 # A clean trace: the ELF magic at the start of busybox's first segment.
 cat >"$T/clean.trace" <<'EOF'
@@ -240,6 +213,64 @@ grep -q "my.cpu:[0-9]*: icache_ways: unknown key" "$T/err" || fail "unknown key 
 expect 2 "a --cpu that is no file and no built-in" -- $RUN --cpu "$T/none.cpu" "$T/clean.trace"
 grep -q "none.cpu" "$T/err" || fail "the missing profile is not named"
 
+# Parameters and CSV: every run records its own settings.
+python3 - "$T/xip.json" <<'EOF' && ok "run JSON records its parameters" || fail "run JSON params"
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = d["params"]
+assert p["mode"] == "xip" and p["machine"] == "sgimips" and p["ram"] == 64 << 20
+assert p["swap"] == 0 and p["readahead"] == 0 and p["fault_ahead"] == 0
+assert p["buffers"] == 16 and p["policy"] == "clock" and p["version"]
+assert p["image"].endswith("/img") and p["trace"].endswith("clean.trace")
+assert d["fits"] is True and d["oom"] == [] and d["oom_kills"] == 0
+EOF
+expect 0 "run --csv" -- $RUN --csv "$T/clean.trace"
+python3 - "$T/out" <<'EOF' && ok "run --csv: a header and one row" || fail "run --csv"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert len(rows) == 1 and rows[0]["mode"] == "xip" and rows[0]["fits"] == "true"
+assert rows[0]["events"] == "12" and rows[0]["readahead"] == "0"
+EOF
+expect 0 "compare --csv" -- $CMP --csv "$T/clean.trace"
+[ "$(wc -l <"$T/out")" -eq 3 ] || fail "compare --csv: not a header and two rows"
+expect 2 "--json and --csv together" -- $RUN --json --csv "$T/clean.trace"
+
+# Out of memory: 16 MiB written in a 512 KiB machine.  The process is
+# killed (an oom event, not a mismatch), the run says it does not fit,
+# and compare prints no saving.
+cat >"$T/oom.trace" <<'EOF'
+xipvm-trace 1
+spawn 1 /bin/busybox
+mmap 1 0x40000000 0x1000000 rw- private,fixed
+w 1 0x40000000 0x1000000
+r 1 0x40000000 4
+exit 1
+EOF
+expect 0 "a run that does not fit exits 0" -- $RUN --ram 512K "$T/oom.trace"
+grep -q "DOES NOT FIT" "$T/out" || fail "the summary does not say it does not fit"
+grep -q "512 KiB" "$T/out" || fail "the summary does not say 512 KiB"
+grep -q "oom: pid 1 killed at line 4" "$T/err" || fail "no oom message: $(cat "$T/err")"
+expect 0 "run --json of it" -- $RUN --ram 512K --json "$T/oom.trace"
+python3 - "$T/out" <<'EOF' && ok "JSON: fits false, the kill, events skipped" || fail "oom JSON"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["fits"] is False and d["oom_kills"] == 1 and d["mismatches"] == 0
+assert d["oom"] == [{"pid": 1, "event": 3, "line": 4}], d["oom"]
+assert d["events_skipped"] == 2
+EOF
+expect 0 "compare --json of it" -- $CMP --ram 512K --json "$T/oom.trace"
+python3 - "$T/out" <<'EOF' && ok "compare JSON: no saving" || fail "compare oom JSON"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["saved"] is None and d["fits"] == {"xip": False, "copy": False}, d["fits"]
+EOF
+expect 0 "compare of it" -- $CMP --ram 512K "$T/oom.trace"
+grep -q "no saving to report" "$T/out" || fail "compare prints a saving for runs that do not fit"
+expect 0 "with swap it fits" -- $RUN --ram 512K --swap 32M --json "$T/oom.trace"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["fits"] and d["swap_outs"] > 0 and d["params"]["swap"] == 32 << 20' \
+    "$T/out" || fail "--swap 32M does not make it fit"
+expect 2 "a bad --swap" -- $RUN --swap 1000 "$T/oom.trace"
+
 # fsinfo lists the file.
 expect 0 "fsinfo" -- "$XIPVM" fsinfo "$T/img"
 grep -q "/bin/busybox" "$T/out" || fail "fsinfo does not list /bin/busybox"
@@ -294,8 +325,4 @@ for f in missing-image missing-trace malformed cmp-malformed; do
     if grep -q "LeakSanitizer" "$T/err.$f"; then fail "run leaks on error ($f)"; else ok "no leak ($f)"; fi
 done
 
-if [ "$fails" -ne 0 ]; then
-    echo "$fails failure(s)" >&2
-    exit 1
-fi
-echo "all passed"
+finish

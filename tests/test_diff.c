@@ -57,7 +57,7 @@ static void run_seeds(struct fixture *fx, uint64_t frames, int inject,
                       uint64_t first, unsigned n)
 {
     static const char *const profiles[] = { "sgimips", "amd64" };
-    unsigned total = 0, accepted = 0, errors = 0;
+    unsigned total = 0, accepted = 0, errors = 0, kills = 0;
     n = scaled(n);
     for (unsigned k = 0; k < 4 * n; k++) {
         struct diff_config cfg = {
@@ -79,11 +79,12 @@ static void run_seeds(struct fixture *fx, uint64_t frames, int inject,
         }
         total += res.ops;
         accepted += res.enomem_accepted;
+        kills += res.oom_kills;
         errors += res.errors;
     }
     print_message("%u sequences, %u operations, %u predicted errors matched, "
-                  "%u ENOMEM accepted\n",
-                  4 * n, total, errors, accepted);
+                  "%u ENOMEM accepted, %u processes killed out of memory\n",
+                  4 * n, total, errors, accepted, kills);
 }
 
 static void test_diff_large_ram_never_runs_out(void **state)
@@ -93,7 +94,7 @@ static void test_diff_large_ram_never_runs_out(void **state)
 
 static void test_diff_tiny_ram_enomem_is_all_or_nothing(void **state)
 {
-    run_seeds(*state, 24, 0, 100001, 180);
+    run_seeds(*state, 40, 0, 100001, 180);
 }
 
 static void test_diff_injected_failures_leave_no_trace(void **state)

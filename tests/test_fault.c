@@ -1449,7 +1449,7 @@ static int tf_get(struct xvm_object *obj, uint64_t off, unsigned flags,
         return 0;
     if (flags & PGO_LOCKED)
         return ENOENT;
-    int error = object_page_alloc(obj, off, false, pg);
+    int error = object_page_alloc(obj, off, false, 0, pg);
     if (error)
         return error;
     uint8_t *data = phys_page(obj->objs->ph, *pg)->data;
@@ -1468,7 +1468,7 @@ static xvm_object *tf_create(xvm_machine *m, unsigned npages)
 {
     xvm_object *obj;
     assert_int_equal(object_create(&m->objs, &tf_pager, (uint64_t)npages * PG,
-                                   XVM_USE_PAGECACHE, &obj),
+                                   XVM_USE_PAGECACHE, -1, &obj),
                      0);
     obj->read_only = true;
     return obj;

@@ -111,11 +111,52 @@ static void test_public_api_cpu_profiles_and_time(void **state)
     xvm_machine_destroy(m);
 }
 
+/* Sizing: free targets, swap, kernel memory and the OOM killer. */
+static void test_public_api_sizing_calls_are_exported(void **state)
+{
+    (void)state;
+    struct xvm_config cfg;
+    struct xvm_swap_config sc;
+    xvm_machine *m;
+    xvm_vmspace *vs;
+    uint32_t pid;
+    uint64_t a = 0;
+
+    assert_non_null(xvm_version());
+    xvm_config_init(&cfg);
+    cfg.ram_bytes = 64 * 4096;
+    cfg.freemin = 2 * 4096;
+    cfg.freetarg = 4 * 4096;
+    assert_int_equal(xvm_machine_create(&cfg, &m), 0);
+    xvm_swap_config_init(&sc);
+    sc.bytes = 1 << 20;
+    assert_int_equal(xvm_swapon(m, &sc), 0);
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    assert_int_equal(xvm_mmap(vs, &a, 128 * 4096,
+                              XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE,
+                              NULL, 0),
+                     0);
+    for (uint64_t p = 0; p < 128; p++)
+        assert_int_equal(xvm_write(vs, a + p * 4096, &p, sizeof(p)), 0);
+    struct xvm_stats st;
+    xvm_machine_stats(m, &st);
+    assert_int_equal(st.freemin, 2);
+    assert_int_equal(st.freetarg, 4);
+    assert_true(st.swap_outs > 0 && st.kmem_bytes > 0);
+    assert_int_equal(st.kmem_units[XVM_KMEM_VMSPACE], 1);
+    assert_string_equal(xvm_kmem_type_name(XVM_KMEM_MAP_ENTRY), "map_entry");
+    assert_string_equal(xvm_ram_kind_name(XVM_RAM_KERNEL), "kernel");
+    assert_int_equal(xvm_oom_next(m, &pid), ENOENT);
+    xvm_vmspace_destroy(vs);
+    xvm_machine_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_public_api_calls_work_through_the_shared_library),
         cmocka_unit_test(test_public_api_cpu_profiles_and_time),
+        cmocka_unit_test(test_public_api_sizing_calls_are_exported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

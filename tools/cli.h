@@ -23,6 +23,11 @@ struct run_opts {
     bool json;
     const char *svg;
     const char *trace;
+    /* sizing (doc/sizing.md) */
+    uint64_t swap; /* bytes of swap; 0: none */
+    int buffers;   /* metadata buffers; -1: the mount's default */
+    bool csv;      /* CSV instead of text or JSON */
+    bool quiet;    /* no progress, no oom messages (sweep jobs) */
     /* The CPU model (doc/time-model.md): --cpu NAME|FILE, cachegrind's
      * --I1= --D1= --LL=, --no-cache, --superpages / --no-superpages. */
     const char *cpu;     /* NULL: the built-in named like machine */
@@ -31,13 +36,20 @@ struct run_opts {
     int superpages; /* -1: the profile's choice */
 };
 
+/* => the option argv[*i]'s value, advancing *i; NULL (with a message)
+ *    if it is missing. */
+const char *opt_value(int argc, char **argv, int *i);
 /* => 0 and *v for sizes like 64M, 1G, 4096, 0x1000; else -1. */
 int parse_size(const char *s, uint64_t *v);
 int parse_uint(const char *s, uint64_t max, uint64_t *v);
 /* Parses --image, --xip/--copy, --machine, --ram, --fault-ahead,
- * --readahead, --json, --svg, the CPU options and one positional TRACE.
- * => 0, or prints the problem and returns 2. */
+ * --readahead, --swap, --buffers, --json, --csv, --svg, the CPU options
+ * and one positional TRACE.  => 0, or prints the problem and returns 2. */
 int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace);
+/* The sizing options shared by run, compare and sweep (--swap SIZE,
+ * --buffers N, --csv).  => 1 when argv[*i] was one (and *i advanced past
+ * its value), 0 when it is not, 2 after printing a bad value. */
+int parse_sizing_opt(int argc, char **argv, int *i, struct run_opts *o);
 /* The CPU profile the options name (--cpu, then the cache, --no-cache
  * and super page options over it), checked.  => 0 and *out (the caller
  * destroys it), or prints the problem (naming the option or the file's
@@ -67,6 +79,9 @@ void input_close(struct input *in);
 struct run_result {
     struct xvm_report rep;
     uint64_t lines, events, mismatches;
+    uint64_t oom_kills, skipped; /* processes killed, events skipped */
+    struct xvm_oom_event *ooms;  /* the first kills */
+    size_t nooms;
     struct xvm_sample *samples;
     size_t nsamples;
     struct xvm_mark *marks;
@@ -80,9 +95,32 @@ void run_result_free(struct run_result *r);
 
 void print_json_run(FILE *out, const struct run_opts *o, int xip,
                     const struct run_result *r);
+/* The run's parameters, as one JSON object. */
+void print_json_params(FILE *out, const struct run_opts *o, int xip);
+/* The mount's read-ahead and buffers the options give (defaults
+ * resolved), as the parameters record them. */
+int run_readahead(const struct run_opts *o);
+int run_buffers(const struct run_opts *o);
+
+/* => whether the run fits its RAM: no process was killed for lack of
+ *    memory. */
+static inline bool run_fits(const struct run_result *r)
+{
+    return r->oom_kills == 0;
+}
+
+/* CSV (csv.c): one header, then one row per run, the same columns for
+ * run, compare and sweep. */
+void csv_header(FILE *out);
+void csv_row(FILE *out, const struct run_opts *o, int xip,
+             const struct run_result *r);
+/* A field that may hold commas or quotes, quoted as RFC 4180 says. */
+void csv_field(FILE *out, const char *s);
 /* The figures of a report, as JSON members (no braces), indented by ind. */
 void print_json_report(FILE *out, const struct xvm_report *rep,
                        const char *ind);
+/* s as a JSON string, escaped. */
+void json_string(FILE *out, const char *s);
 /* RAM by kind (bytes) as a JSON object. */
 void print_json_ram(FILE *out, const uint64_t *ram);
 
@@ -92,6 +130,7 @@ int write_svg(const char *path, const struct run_result *xip,
 int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_fsinfo(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 int cmd_profiles(int argc, char **argv);
 
 #endif

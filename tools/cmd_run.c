@@ -13,14 +13,16 @@
 
 static const char run_usage[] =
     "usage: xipvm run --image IMG [--xip|--copy] [--machine sgimips|amd64]\n"
-    "                 [--ram SIZE] [--fault-ahead N] [--readahead N] [--json] "
-    "TRACE\n" CPU_USAGE
+    "                 [--ram SIZE] [--swap SIZE] [--fault-ahead N] "
+    "[--readahead N]\n"
+    "                 [--buffers N] [--json|--csv] TRACE\n" CPU_USAGE
     "the figures it prints are defined in doc/figures.md; the CPU model\n"
     "and its profiles (xipvm profiles) in doc/time-model.md\n";
 static const char compare_usage[] =
     "usage: xipvm compare --image IMG [--machine sgimips|amd64] [--ram SIZE]\n"
-    "                 [--fault-ahead N] [--readahead N] [--json] [--svg FILE] "
-    "TRACE\n" CPU_USAGE
+    "                 [--swap SIZE] [--fault-ahead N] [--readahead N] "
+    "[--buffers N]\n"
+    "                 [--json|--csv] [--svg FILE] TRACE\n" CPU_USAGE
     "the figures it prints are defined in doc/figures.md; the CPU model\n"
     "and its profiles (xipvm profiles) in doc/time-model.md\n";
 
@@ -29,22 +31,49 @@ static double kib(uint64_t bytes)
     return bytes / 1024.0;
 }
 
+/* "in 512 KiB of RAM": RAM sizes below a MiB are not 0 MiB. */
+static void ram_words(char *buf, size_t len, uint64_t ram)
+{
+    if (ram % (UINT64_C(1) << 20) == 0)
+        snprintf(buf, len, "%llu MiB", (unsigned long long)(ram >> 20));
+    else
+        snprintf(buf, len, "%llu KiB", (unsigned long long)(ram >> 10));
+}
+
+/* Whether the run fits its RAM, in words. */
+static void print_fit(const struct run_opts *o, int xip,
+                      const struct run_result *r)
+{
+    char ram[32];
+    ram_words(ram, sizeof(ram), o->ram);
+    if (run_fits(r))
+        return;
+    printf("  DOES NOT FIT      %s mode in %s of RAM%s: %llu process%s "
+           "killed (out of swap), %llu events of them skipped\n",
+           xip ? "XIP" : "copy", ram, o->swap ? " and its swap" : "",
+           (unsigned long long)r->oom_kills, r->oom_kills == 1 ? "" : "es",
+           (unsigned long long)r->skipped);
+}
+
 static void print_summary(const struct run_opts *o, int xip,
                           const struct run_result *r)
 {
     const struct xvm_report *rep = &r->rep;
     const struct xvm_stats *st = &rep->st;
-    printf("%s mode on %s, %llu MiB RAM: %llu events, %llu mismatches, %.2f s "
+    char ram[32];
+    ram_words(ram, sizeof(ram), o->ram);
+    printf("%s mode on %s, %s RAM: %llu events, %llu mismatches, %.2f s "
            "(%.2f M events/s)\n",
-           xip ? "XIP" : "copy", o->machine, (unsigned long long)(o->ram >> 20),
-           (unsigned long long)r->events, (unsigned long long)r->mismatches,
-           r->seconds, r->seconds > 0 ? r->events / r->seconds / 1e6 : 0.0);
-    printf("  RAM at peak       %10.0f KiB  (page cache %.0f, anon %.0f, "
-           "page tables %.0f, vm_page %.0f KiB)\n",
-           kib(rep->ram_peak_total), kib(rep->ram_peak[XVM_RAM_PAGECACHE]),
-           kib(rep->ram_peak[XVM_RAM_ANON]),
-           kib(rep->ram_peak[XVM_RAM_PAGETABLE]),
-           kib(rep->ram_peak[XVM_RAM_VM_PAGE]));
+           xip ? "XIP" : "copy", o->machine, ram, (unsigned long long)r->events,
+           (unsigned long long)r->mismatches, r->seconds,
+           r->seconds > 0 ? r->events / r->seconds / 1e6 : 0.0);
+    print_fit(o, xip, r);
+    /* The rows add up to the total (doc/figures.md, ram_peak). */
+    printf("  RAM at peak, KiB\n");
+    for (int k = 0; k < XVM_RAM_KINDS; k++)
+        printf("    %-16s %10.0f\n", xvm_ram_kind_name((enum xvm_ram_kind)k),
+               kib(rep->ram_peak[k]));
+    printf("    %-16s %10.0f\n", "total", kib(rep->ram_peak_total));
     printf("  faults            %10llu      (COW %llu, from device %llu, "
            "zero-fill %llu)\n",
            (unsigned long long)st->faults,
@@ -78,6 +107,19 @@ static void print_summary(const struct run_opts *o, int xip,
            (unsigned long long)st->tlb_misses,
            (unsigned long long)st->tlb_refills,
            (unsigned long long)st->superpages);
+    printf("  page daemon       %10llu runs (%llu pages freed, %llu refaults, "
+           "%llu read ahead and unused)\n",
+           (unsigned long long)st->pd_runs, (unsigned long long)st->pd_freed,
+           (unsigned long long)st->refaults,
+           (unsigned long long)st->readahead_unused);
+    printf("  kernel objects    %10.0f KiB  at peak\n",
+           kib(st->kmem_bytes_peak));
+    if (st->swap_pages)
+        printf("  swap              %10llu pages out, %llu in (%.3f ms "
+               "simulated), %llu KiB used at peak\n",
+               (unsigned long long)st->swap_outs,
+               (unsigned long long)st->swap_ins, st->swap_ns / 1e6,
+               (unsigned long long)(st->swap_used_peak * st->page_size >> 10));
 }
 
 int cmd_run(int argc, char **argv)
@@ -99,6 +141,9 @@ int cmd_run(int argc, char **argv)
     if (o.json) {
         print_json_run(stdout, &o, o.xip, &r);
         putchar('\n');
+    } else if (o.csv) {
+        csv_header(stdout);
+        csv_row(stdout, &o, o.xip, &r);
     } else {
         print_summary(&o, o.xip, &r);
     }
@@ -125,26 +170,45 @@ static void trow(const char *name, uint64_t x, uint64_t c)
     printf("  %-22s %12.3f %12.3f\n", name, x / 1e6, c / 1e6);
 }
 
-static void print_compare(const struct run_result *x,
+/* A saving (and a slowdown) means something only when both runs fit their
+ * RAM. */
+static void print_compare(const struct run_opts *o, const struct run_result *x,
                           const struct run_result *c)
 {
     const struct xvm_report *rx = &x->rep, *rc = &c->rep;
     struct xvm_savings sv;
     xvm_report_savings(rx, rc, &sv);
-    printf("XIP saves %.0f KiB of RAM at peak (%.1f%%) and takes %.3fx the "
-           "time of copy mode\n(%.3f ms against %.3f ms).\n\n",
-           (double)sv.ram_peak_total / 1024.0, sv.ram_peak_total_percent,
-           sv.slowdown, rx->st.time_ns / 1e6, rc->st.time_ns / 1e6);
-    printf("RAM at peak, KiB        %12s %12s %12s %8s\n", "xip", "copy",
-           "saved", "");
-    for (int k = 0; k < XVM_RAM_KINDS; k++)
-        row(xvm_ram_kind_name((enum xvm_ram_kind)k), rx->ram_peak[k],
-            rc->ram_peak[k], sv.ram_peak[k]);
-    row("total", rx->ram_peak_total, rc->ram_peak_total, sv.ram_peak_total);
+    if (run_fits(x) && run_fits(c)) {
+        printf("XIP saves %.0f KiB of RAM at peak (%.1f%%) and takes %.3fx the "
+               "time of copy mode\n(%.3f ms against %.3f ms).\n\n",
+               (double)sv.ram_peak_total / 1024.0, sv.ram_peak_total_percent,
+               sv.slowdown, rx->st.time_ns / 1e6, rc->st.time_ns / 1e6);
+        printf("RAM at peak, KiB        %12s %12s %12s %8s\n", "xip", "copy",
+               "saved", "");
+        for (int k = 0; k < XVM_RAM_KINDS; k++)
+            row(xvm_ram_kind_name((enum xvm_ram_kind)k), rx->ram_peak[k],
+                rc->ram_peak[k], sv.ram_peak[k]);
+        row("total", rx->ram_peak_total, rc->ram_peak_total, sv.ram_peak_total);
+    } else {
+        print_fit(o, 1, x);
+        print_fit(o, 0, c);
+        printf("  no saving to report: a run that does not fit its RAM "
+               "says nothing\n  of what XIP saves (try a larger --ram, or "
+               "xipvm sweep)\n\nRAM at peak, KiB        %12s %12s\n",
+               "xip", "copy");
+        for (int k = 0; k < XVM_RAM_KINDS; k++)
+            printf("  %-18s %12.0f %12.0f\n",
+                   xvm_ram_kind_name((enum xvm_ram_kind)k),
+                   kib(rx->ram_peak[k]), kib(rc->ram_peak[k]));
+        printf("  %-18s %12.0f %12.0f\n", "total", kib(rx->ram_peak_total),
+               kib(rc->ram_peak_total));
+    }
     printf("\n%-24s %12s %12s\n", "", "xip", "copy");
     nrow("events", x->events, c->events);
     nrow("mismatches", x->mismatches, c->mismatches);
+    nrow("processes killed (OOM)", x->oom_kills, c->oom_kills);
     nrow("faults", rx->st.faults, rc->st.faults);
+    nrow("refaults", rx->st.refaults, rc->st.refaults);
     nrow("COW promotions", rx->st.cow_promotions, rc->st.cow_promotions);
     nrow("device maps", rx->st.device_maps, rc->st.device_maps);
     nrow("fallback pages", rx->st.fallback_pages, rc->st.fallback_pages);
@@ -159,7 +223,9 @@ static void print_compare(const struct run_result *x,
     trow("stalls on flash", rx->st.stall_ns_flash, rc->st.stall_ns_flash);
     trow("TLB refills", rx->st.time_ns_tlb, rc->st.time_ns_tlb);
     trow("kernel (faults, I/O)", rx->st.time_ns_kernel, rc->st.time_ns_kernel);
-    printf("  %-22s %12.3f %12s\n", "slowdown (xip / copy)", sv.slowdown, "");
+    if (run_fits(x) && run_fits(c))
+        printf("  %-22s %12.3f %12s\n", "slowdown (xip / copy)", sv.slowdown,
+               "");
     nrow("I1 misses", rx->st.i1_misses, rc->st.i1_misses);
     nrow("D1 misses", rx->st.d1_misses, rc->st.d1_misses);
     nrow("LL misses", rx->st.ll_misses, rc->st.ll_misses);
@@ -185,6 +251,13 @@ static void print_compare_json(const struct run_opts *o,
     print_json_run(stdout, o, 1, x);
     printf(",\n\"copy\": ");
     print_json_run(stdout, o, 0, c);
+    printf(",\n\"fits\": {\"xip\": %s, \"copy\": %s}",
+           run_fits(x) ? "true" : "false", run_fits(c) ? "true" : "false");
+    if (!run_fits(x) || !run_fits(c)) {
+        /* No saving: a run that does not fit its RAM measures nothing. */
+        printf(",\n\"saved\": null,\n\"slowdown\": null\n}\n");
+        return;
+    }
     printf(",\n\"saved\": {\n  \"ram_peak\": {");
     for (int k = 0; k < XVM_RAM_KINDS; k++)
         printf("%s\"%s\": %lld", k ? ", " : "",
@@ -220,10 +293,15 @@ int cmd_compare(int argc, char **argv)
         run_result_free(&x);
         return 1;
     }
-    if (o.json)
+    if (o.json) {
         print_compare_json(&o, &x, &c);
-    else
-        print_compare(&x, &c);
+    } else if (o.csv) {
+        csv_header(stdout);
+        csv_row(stdout, &o, 1, &x);
+        csv_row(stdout, &o, 0, &c);
+    } else {
+        print_compare(&o, &x, &c);
+    }
     if (o.svg && write_svg(o.svg, &x, &c) != 0) {
         fprintf(stderr, "xipvm: cannot write %s\n", o.svg);
         rc = 1;

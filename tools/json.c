@@ -5,7 +5,7 @@
 #include "cli.h"
 
 /* Labels come from the trace: escape what JSON requires. */
-static void json_string(FILE *out, const char *s)
+void json_string(FILE *out, const char *s)
 {
     fputc('"', out);
     for (; *s; s++) {
@@ -49,6 +49,16 @@ void print_json_report(FILE *out, const struct xvm_report *rep, const char *ind)
                 (unsigned long long)*(
                     const uint64_t *)(const void *)((const char *)&rep->st +
                                                     fig[i].offset));
+    fprintf(out, ",\n%s\"kmem\": {", ind);
+    for (int t = 0; t < XVM_KMEM_TYPES; t++)
+        fprintf(out,
+                "%s\"%s\": {\"units\": %llu, \"units_peak\": %llu, "
+                "\"unit_bytes\": %llu}",
+                t ? ", " : "", xvm_kmem_type_name((enum xvm_kmem_type)t),
+                (unsigned long long)rep->st.kmem_units[t],
+                (unsigned long long)rep->st.kmem_units_peak[t],
+                (unsigned long long)rep->st.kmem_unit_bytes[t]);
+    fputc('}', out);
     uses(out, "pages", rep->st.pages, ind);
     uses(out, "pages_peak", rep->st.pages_peak, ind);
     fprintf(out, ",\n%s\"ram_now\": ", ind);
@@ -80,14 +90,47 @@ static void timeline(FILE *out, const struct run_result *r)
     fprintf(out, "%s]", r->nsamples ? "\n  " : "");
 }
 
+void print_json_params(FILE *out, const struct run_opts *o, int xip)
+{
+    fprintf(out, "{\"image\": ");
+    json_string(out, o->image);
+    fprintf(out, ", \"trace\": ");
+    json_string(out, o->trace ? o->trace : "");
+    fprintf(out, ", \"mode\": \"%s\", \"machine\": ", xip ? "xip" : "copy");
+    json_string(out, o->machine);
+    fprintf(out, ", \"cpu\": ");
+    json_string(out, o->cpu ? o->cpu : o->machine);
+    fprintf(out, ", \"ram\": %llu, \"swap\": %llu, \"readahead\": %d, ",
+            (unsigned long long)o->ram, (unsigned long long)o->swap,
+            run_readahead(o));
+    if (o->fault_ahead >= 0)
+        fprintf(out, "\"fault_ahead\": %d, ", o->fault_ahead);
+    else
+        fprintf(out, "\"fault_ahead\": \"uvm\", ");
+    fprintf(out, "\"buffers\": %d, \"policy\": \"clock\", \"version\": ",
+            run_buffers(o));
+    json_string(out, xvm_version());
+    fputc('}', out);
+}
+
 void print_json_run(FILE *out, const struct run_opts *o, int xip,
                     const struct run_result *r)
 {
     fprintf(out,
             "{\n  \"mode\": \"%s\",\n  \"machine\": ", xip ? "xip" : "copy");
     json_string(out, o->machine);
+    fprintf(out, ",\n  \"params\": ");
+    print_json_params(out, o, xip);
     fprintf(out, ",\n  \"events\": %llu,\n  \"mismatches\": %llu,\n",
             (unsigned long long)r->events, (unsigned long long)r->mismatches);
+    fprintf(out, "  \"fits\": %s,\n  \"events_skipped\": %llu,\n  \"oom\": [",
+            run_fits(r) ? "true" : "false", (unsigned long long)r->skipped);
+    for (size_t i = 0; i < r->nooms; i++)
+        fprintf(out, "%s{\"pid\": %u, \"event\": %llu, \"line\": %llu}",
+                i ? ", " : "", (unsigned)r->ooms[i].pid,
+                (unsigned long long)r->ooms[i].event,
+                (unsigned long long)r->ooms[i].line);
+    fprintf(out, "],\n");
     print_json_report(out, &r->rep, "  ");
     fprintf(out, ",\n  \"marks\": {");
     for (size_t i = 0; i < r->nmarks; i++) {

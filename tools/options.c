@@ -62,8 +62,7 @@ int parse_size(const char *s, uint64_t *v)
     return 0;
 }
 
-/* => the option's value, advancing *i; NULL (with a message) if missing. */
-static const char *value(int argc, char **argv, int *i)
+const char *opt_value(int argc, char **argv, int *i)
 {
     if (*i + 1 >= argc) {
         fprintf(stderr, "xipvm: %s needs a value\n", argv[*i]);
@@ -72,10 +71,45 @@ static const char *value(int argc, char **argv, int *i)
     return argv[++*i];
 }
 
+/* ---- sizing options: --swap, --buffers, --csv (doc/sizing.md) ---- */
+
+int parse_sizing_opt(int argc, char **argv, int *i, struct run_opts *o)
+{
+    const char *a = argv[*i], *v;
+    uint64_t n;
+    if (strcmp(a, "--csv") == 0) {
+        o->csv = true;
+        return 1;
+    }
+    if (strcmp(a, "--swap") == 0) {
+        if ((v = opt_value(argc, argv, i)) == NULL)
+            return 2;
+        if (parse_size(v, &o->swap) || (o->swap & 4095)) {
+            fprintf(stderr,
+                    "xipvm: --swap: not a size in whole 4 KiB pages: %s\n", v);
+            return 2;
+        }
+        return 1;
+    }
+    if (strcmp(a, "--buffers") == 0) {
+        if ((v = opt_value(argc, argv, i)) == NULL)
+            return 2;
+        if (parse_uint(v, 65536, &n)) {
+            fprintf(stderr, "xipvm: --buffers: expected 0 to 65536, got %s\n",
+                    v);
+            return 2;
+        }
+        o->buffers = (int)n;
+        return 1;
+    }
+    return 0;
+}
+
 /*
  * The CPU model's options, in one block: --cpu NAME|FILE, --I1=G, --D1=G,
  * --LL=G (cachegrind's SIZE,ASSOC,LINE), --no-cache, --superpages and
- * --no-superpages.  => 0 when argv[*i] was one, 1 when not, 2 on error.
+ * --no-superpages.  => 1 when argv[*i] was one, 0 when not, 2 on error (as
+ * parse_sizing_opt).
  */
 static int cpu_option(int argc, char **argv, int *i, struct run_opts *o)
 {
@@ -84,10 +118,10 @@ static int cpu_option(int argc, char **argv, int *i, struct run_opts *o)
     for (int k = 0; k < 3; k++)
         if (strncmp(a, geo[k], 5) == 0) {
             o->geom[k] = a + 5;
-            return 0;
+            return 1;
         }
     if (strcmp(a, "--cpu") == 0) {
-        if ((o->cpu = value(argc, argv, i)) == NULL)
+        if ((o->cpu = opt_value(argc, argv, i)) == NULL)
             return 2;
     } else if (strcmp(a, "--no-cache") == 0) {
         o->no_cache = true;
@@ -96,9 +130,9 @@ static int cpu_option(int argc, char **argv, int *i, struct run_opts *o)
     } else if (strcmp(a, "--no-superpages") == 0) {
         o->superpages = 0;
     } else {
-        return 1;
+        return 0;
     }
-    return 0;
+    return 1;
 }
 
 /* A profile file, whole; NULL (with a message) when it cannot be read. */
@@ -186,14 +220,17 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
     o->xip = 1;
     o->fault_ahead = -1;
     o->readahead = -1;
+    o->buffers = -1;
     o->superpages = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         uint64_t n;
-        int cpu = cpu_option(argc, argv, &i, o);
-        if (cpu == 2)
+        int s = parse_sizing_opt(argc, argv, &i, o);
+        if (s == 0)
+            s = cpu_option(argc, argv, &i, o);
+        if (s == 2)
             return 2;
-        if (cpu == 0)
+        if (s == 1)
             continue;
         if (strcmp(a, "--xip") == 0) {
             o->xip = 1;
@@ -205,7 +242,7 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
             o->json = true;
         } else if (strcmp(a, "--image") == 0 || strcmp(a, "--machine") == 0 ||
                    strcmp(a, "--svg") == 0) {
-            if ((v = value(argc, argv, &i)) == NULL)
+            if ((v = opt_value(argc, argv, &i)) == NULL)
                 return 2;
             /* A bad --machine is a usage error (2), like a bad --ram. */
             if (a[2] == 'm' && strcmp(v, "sgimips") != 0 &&
@@ -219,7 +256,7 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
               : a[2] == 'm' ? &o->machine
                             : &o->svg) = v;
         } else if (strcmp(a, "--ram") == 0) {
-            if ((v = value(argc, argv, &i)) == NULL)
+            if ((v = opt_value(argc, argv, &i)) == NULL)
                 return 2;
             if (parse_size(v, &o->ram) || o->ram == 0) {
                 fprintf(stderr, "xipvm: --ram: not a size: %s\n", v);
@@ -227,7 +264,7 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
             }
         } else if (strcmp(a, "--fault-ahead") == 0 ||
                    strcmp(a, "--readahead") == 0) {
-            if ((v = value(argc, argv, &i)) == NULL)
+            if ((v = opt_value(argc, argv, &i)) == NULL)
                 return 2;
             if (parse_uint(v, 64, &n)) {
                 fprintf(stderr, "xipvm: %s: expected 0 to 64, got %s\n", a, v);
@@ -246,6 +283,10 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
     }
     if (o->image == NULL) {
         fprintf(stderr, "xipvm: --image IMAGE is required\n");
+        return 2;
+    }
+    if (o->json && o->csv) {
+        fprintf(stderr, "xipvm: --json or --csv, not both\n");
         return 2;
     }
     xvm_cpu_profile *p;

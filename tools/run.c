@@ -29,8 +29,10 @@ static int keep_timeline(xvm_machine *m, struct run_result *r)
     r->marks = malloc((tl.nmarks ? tl.nmarks : 1) * sizeof(*r->marks));
     if (r->samples == NULL || r->marks == NULL)
         return -1;
-    memcpy(r->samples, tl.samples, tl.nsamples * sizeof(*r->samples));
-    memcpy(r->marks, tl.marks, tl.nmarks * sizeof(*r->marks));
+    if (tl.nsamples)
+        memcpy(r->samples, tl.samples, tl.nsamples * sizeof(*r->samples));
+    if (tl.nmarks)
+        memcpy(r->marks, tl.marks, tl.nmarks * sizeof(*r->marks));
     r->nsamples = tl.nsamples;
     r->nmarks = tl.nmarks;
     return 0;
@@ -41,8 +43,9 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
     struct world w;
     char err[512];
     int rc = 1, ioerr = 0, mism;
+    uint64_t kills = 0;
     uint64_t nlines = 0;
-    bool progress = isatty(STDERR_FILENO) && isatty(STDOUT_FILENO);
+    bool progress = !o->quiet && isatty(STDERR_FILENO) && isatty(STDOUT_FILENO);
     double t0 = now(), shown = t0;
 
     memset(r, 0, sizeof(*r));
@@ -67,6 +70,16 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
         }
         if (mism && r->mismatches++ < 10)
             fprintf(stderr, "xipvm: mismatch: %s\n", err);
+        xvm_replay_totals(rp, &t);
+        for (; kills < t.oom_kills; kills++)
+            if (!o->quiet && kills < 10 && kills < t.nooms)
+                fprintf(stderr,
+                        "xipvm: oom: pid %u killed at line %llu: out of "
+                        "swap (%s mode, %llu KiB of RAM)\n",
+                        (unsigned)t.ooms[kills].pid,
+                        (unsigned long long)t.ooms[kills].line,
+                        xip ? "XIP" : "copy",
+                        (unsigned long long)(o->ram >> 10));
         if (!progress || (++nlines & 65535) != 0 ||
             now() - shown < PROGRESS_NS * 1e-9)
             continue;
@@ -94,6 +107,17 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
     r->lines = t.lines;
     r->events = t.events;
     r->mismatches = t.mismatches;
+    r->oom_kills = t.oom_kills;
+    r->skipped = t.skipped;
+    if (t.nooms) {
+        r->ooms = malloc(t.nooms * sizeof(*r->ooms));
+        if (r->ooms == NULL) {
+            fprintf(stderr, "xipvm: out of memory\n");
+            goto out;
+        }
+        memcpy(r->ooms, t.ooms, t.nooms * sizeof(*r->ooms));
+        r->nooms = t.nooms;
+    }
     xvm_report(w.m, &r->rep);
     if (keep_timeline(w.m, r) != 0) {
         fprintf(stderr, "xipvm: out of memory\n");
@@ -114,5 +138,6 @@ void run_result_free(struct run_result *r)
 {
     free(r->marks);
     free(r->samples);
+    free(r->ooms);
     memset(r, 0, sizeof(*r));
 }

@@ -33,6 +33,17 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
                     : strerror(error));
         return 1;
     }
+    if (o->swap) {
+        struct xvm_swap_config sc;
+        xvm_swap_config_init(&sc);
+        sc.bytes = o->swap;
+        if ((error = xvm_swapon(w->m, &sc)) != 0) {
+            fprintf(stderr, "xipvm: --swap %llu: %s\n",
+                    (unsigned long long)o->swap, strerror(error));
+            world_close(w);
+            return 1;
+        }
+    }
     if ((error = xvm_flash_open(w->m, o->image, NULL, &w->flash)) != 0) {
         fprintf(stderr, "xipvm: %s: %s\n", o->image, strerror(error));
         world_close(w);
@@ -42,6 +53,8 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
     mc.flags = xip ? XVM_MOUNT_XIP : 0;
     if (o->readahead >= 0)
         mc.readahead = (unsigned)o->readahead;
+    if (o->buffers >= 0)
+        mc.buffers = (unsigned)o->buffers;
     if ((error = xvm_mount_flash(w->flash, &mc, &w->mp)) != 0) {
         fprintf(stderr, "xipvm: %s: cannot mount: %s\n", o->image,
                 error == EINVAL ? "not a valid FFS image" : strerror(error));
@@ -58,4 +71,18 @@ void world_close(struct world *w)
         xvm_machine_destroy(w->m);
     }
     memset(w, 0, sizeof(*w));
+}
+
+int run_readahead(const struct run_opts *o)
+{
+    struct xvm_mount_config mc;
+    xvm_mount_config_init(&mc);
+    return o->readahead >= 0 ? o->readahead : (int)mc.readahead;
+}
+
+int run_buffers(const struct run_opts *o)
+{
+    struct xvm_mount_config mc;
+    xvm_mount_config_init(&mc);
+    return o->buffers >= 0 ? o->buffers : (int)mc.buffers;
 }

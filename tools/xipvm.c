@@ -18,6 +18,9 @@ static const struct {
     { "run", cmd_run, "replay a trace on an image, XIP or copy mode" },
     { "compare", cmd_compare,
       "replay a trace in both modes: RAM saved and time lost by XIP" },
+    { "sweep", cmd_sweep,
+      "replay traces over a grid of RAM sizes and settings: the RAM each "
+      "mode needs" },
     { "fsinfo", cmd_fsinfo, "how each file of an image maps under XIP" },
     { "profiles", cmd_profiles,
       "the built-in CPU profiles (caches, TLB, latencies)" },

@@ -18,6 +18,21 @@ static const struct profile profiles[] = {
         .big_endian = true,
         .tlb_entries = 64,
         .va_max = UINT64_C(0x80000000), /* kuseg */
+        /* ILP32 (o32): doc/kernel-memory.md. */
+        .kmem_size = {
+            [XVM_KMEM_MAP_ENTRY] = 88,
+            [XVM_KMEM_AMAP] = 48,
+            [XVM_KMEM_AMAP_SLOTS] = 4,
+            [XVM_KMEM_AMAP_ANONS] = 4,
+            [XVM_KMEM_ANON] = 16,
+            [XVM_KMEM_PV] = 12,
+            [XVM_KMEM_VMSPACE] = 288,
+            [XVM_KMEM_AOBJ] = 72,
+            [XVM_KMEM_VNODE] = 512,
+            [XVM_KMEM_PROC] = 1408,
+            [XVM_KMEM_USPACE] = 8192, /* UPAGES 2 */
+        },
+        .kmem_align = 8,
     },
     {
         .name = "amd64", /* NetBSD/amd64 */
@@ -29,6 +44,21 @@ static const struct profile profiles[] = {
         .big_endian = false,
         .tlb_entries = 1024,
         .va_max = UINT64_C(0x800000000000), /* lower canonical half */
+        /* LP64: doc/kernel-memory.md. */
+        .kmem_size = {
+            [XVM_KMEM_MAP_ENTRY] = 144,
+            [XVM_KMEM_AMAP] = 80,
+            [XVM_KMEM_AMAP_SLOTS] = 4,
+            [XVM_KMEM_AMAP_ANONS] = 8,
+            [XVM_KMEM_ANON] = 32,
+            [XVM_KMEM_PV] = 32,
+            [XVM_KMEM_VMSPACE] = 1088,
+            [XVM_KMEM_AOBJ] = 128,
+            [XVM_KMEM_VNODE] = 832,
+            [XVM_KMEM_PROC] = 2304,
+            [XVM_KMEM_USPACE] = 16384, /* UPAGES 4 */
+        },
+        .kmem_align = 8,
     },
 };
 

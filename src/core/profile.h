@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "xipvm.h"
+
 struct profile {
     const char *name;
     unsigned page_shift;
@@ -17,6 +19,11 @@ struct profile {
     bool big_endian;        /* byte order of PTEs in simulated RAM */
     unsigned tlb_entries;   /* default software TLB size */
     uint64_t va_max;        /* end of user address space */
+    /* Kernel memory: bytes of one unit of each kernel object type (its
+     * sizeof in NetBSD on this machine; doc/kernel-memory.md says where
+     * each comes from), and the pool allocator's alignment. */
+    uint32_t kmem_size[XVM_KMEM_TYPES];
+    uint32_t kmem_align;
 };
 
 /* => the profile called name, or NULL. */

@@ -24,6 +24,7 @@ struct devices {
     struct core *core;
     struct xvm_flash *flashes;
     struct flash_stats st;
+    struct swapdev *swap; /* the swap area (swap.c), or NULL */
 };
 
 struct xvm_machine;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "kmem.h"
 #include "pagedaemon.h"
 #include "vfs.h"
 
@@ -137,7 +138,8 @@ int vnode_get(struct xvm_mount *mp, uint32_t ino, struct vnode **out)
         return error;
     if (st.type != FFS_REG)
         return st.type == FFS_DIR ? EISDIR : EINVAL;
-    struct vnode *vp = core_zalloc(vfs->core, sizeof(*vp));
+    /* The vnode, its inode and the in-core dinode: kernel memory. */
+    struct vnode *vp = kmem_alloc(vfs->ph->km, XVM_KMEM_VNODE, 1, sizeof(*vp));
     if (vp == NULL)
         return ENOMEM;
     vp->mp = mp;
@@ -145,10 +147,10 @@ int vnode_get(struct xvm_mount *mp, uint32_t ino, struct vnode **out)
     vp->size = st.size;
     /* The object spans whole pages; bytes past EOF read as zero. */
     error = object_create(vfs->objs, mp->xip ? &xip_pager : &vnode_pager,
-                          pg_round(vfs->core, st.size), XVM_USE_PAGECACHE,
+                          pg_round(vfs->core, st.size), XVM_USE_PAGECACHE, -1,
                           &vp->obj);
     if (error) {
-        core_free(vfs->core, vp);
+        kmem_free(vfs->ph->km, XVM_KMEM_VNODE, 1, vp);
         return error;
     }
     vp->obj->priv = vp;
@@ -166,7 +168,7 @@ void vnode_detach(struct xvm_object *obj)
 {
     struct vnode *vp = obj->priv;
     hmap_del(&vp->mp->vnodes, vp->ino);
-    core_free(vp->mp->vfs->core, vp);
+    kmem_free(vp->mp->vfs->ph->km, XVM_KMEM_VNODE, 1, vp);
 }
 
 int xvm_open(xvm_mount *mp, const char *path, int oflags, xvm_file **out)
@@ -251,12 +253,13 @@ int xvm_pread(xvm_file *f, uint64_t off, void *buf, size_t len, size_t *done)
         if (chunk > vp->size - off)
             chunk = (size_t)(vp->size - off);
         /* Any pager; restarted after the page daemon freed RAM. */
-        int error = pagedaemon_retry(vfs->objs, page_get, &g);
+        int error = pagedaemon_retry(&vfs->objs->pd, page_get, &g);
         if (error) {
             if (done)
                 *done = n;
             return error;
         }
+        pageq_activate(&vfs->objs->pd, g.pg);
         const uint8_t *src = phys_data(vfs->ph, g.pg) + in;
         cpu_copy(vfs->objs->mmu->cpu, chunk, page_is_device(g.pg));
         if (page_is_device(g.pg))

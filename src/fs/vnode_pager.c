@@ -36,11 +36,13 @@ static int vnode_fill(struct vnode *vp, uint64_t off, uint8_t *dst)
     return 0;
 }
 
-/* => a new page-cache page at off, filled; nothing left behind on error. */
-static int cache_fill(struct vnode *vp, uint64_t off, pageh *pg)
+/* => a new page-cache page at off, filled; nothing left behind on error.
+ *    A page the page daemon freed before is read again: a refault. */
+static int cache_fill(struct vnode *vp, uint64_t off, unsigned pqflags,
+                      pageh *pg)
 {
     struct xvm_object *obj = vp->obj;
-    int error = object_page_alloc(obj, off, false, pg);
+    int error = object_page_alloc(obj, off, false, pqflags, pg);
     if (error)
         return error;
     if ((error = vnode_fill(vp, off, phys_page(obj->objs->ph, *pg)->data)) !=
@@ -49,6 +51,8 @@ static int cache_fill(struct vnode *vp, uint64_t off, pageh *pg)
         return error;
     }
     vp->mp->vfs->pagecache_fills++;
+    if (object_was_evicted(obj, off))
+        vp->mp->vfs->refaults++;
     cpu_pagecache_fill(obj->objs->mmu->cpu);
     return 0;
 }
@@ -61,7 +65,7 @@ int vnode_cache_get(struct vnode *vp, uint64_t off, unsigned flags,
         return 0;
     if (flags & PGO_LOCKED)
         return ENOENT;
-    int error = cache_fill(vp, off, pg);
+    int error = cache_fill(vp, off, 0, pg);
     if (error)
         return error;
     /* Read-ahead is a hint: it stops at the first page it cannot have. */
@@ -72,7 +76,7 @@ int vnode_cache_get(struct vnode *vp, uint64_t off, unsigned flags,
             break;
         if (object_page(obj, next) != PAGEH_NONE)
             continue;
-        if (cache_fill(vp, next, &ra) != 0)
+        if (cache_fill(vp, next, PDP_READAHEAD, &ra) != 0)
             break;
         vp->mp->vfs->readahead_pages++;
     }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "machine.h"
+#include "pagedaemon.h"
 #include "vmspace.h"
 
 int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen)
@@ -27,6 +28,10 @@ int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen)
             check_fail(&ck, "cpu model: %s", why);
     }
     if (!ck.error)
+        kmem_check(&m->kmem, &ck);
+    if (!ck.error && m->devs.swap)
+        swap_check(m->devs.swap, &ck);
+    if (!ck.error)
         mmu_check(&m->mmu, &ck);
     if (!ck.error)
         objects_check(&m->objs, &ck);
@@ -36,6 +41,10 @@ int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen)
         vm_check(&m->vm, &ck);
     if (!ck.error)
         procs_check(&m->procs, &ck);
+    /* Last: a page on the wrong queue is most often a symptom of what a
+     * layer's own check names better. */
+    if (!ck.error)
+        pagedaemon_check(&m->objs.pd, &ck);
     core_quiet_end(c);
     c->occurred[INJECT_ALLOC] = allocs;
     c->fail_at[INJECT_ALLOC] = fail_at;

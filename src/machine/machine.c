@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "machine.h"
+#include "pagedaemon.h"
 #include "vmspace.h"
 
 void xvm_config_init(struct xvm_config *cfg)
@@ -19,6 +20,11 @@ void xvm_config_init(struct xvm_config *cfg)
     cfg->ahead[XVM_ADV_NORMAL] = (struct xvm_ahead){ 3, 4 };
     cfg->ahead[XVM_ADV_RANDOM] = (struct xvm_ahead){ 0, 0 };
     cfg->ahead[XVM_ADV_SEQUENTIAL] = (struct xvm_ahead){ 8, 7 };
+}
+
+const char *xvm_version(void)
+{
+    return XVM_VERSION;
 }
 
 void xvm_config_fault_ahead(struct xvm_config *cfg, unsigned n)
@@ -36,6 +42,9 @@ static int check_config(const struct xvm_config *cfg, const struct profile *p)
     /* Frame numbers must fit the PTE (20 bits in a 4-byte PTE). */
     if (p->pte_size == 4 &&
         cfg->ram_base + cfg->ram_bytes > (UINT64_C(1) << 32))
+        return EINVAL;
+    if ((cfg->freemin | cfg->freetarg) % pgsz ||
+        (cfg->freetarg && cfg->freetarg <= cfg->freemin))
         return EINVAL;
     for (int i = 0; i < 3; i++)
         if (cfg->ahead[i].back > 64 || cfg->ahead[i].forward > 64)
@@ -78,11 +87,10 @@ int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out)
     m->cfg = *cfg;
     m->cfg.profile = p->name;
     m->cfg.cpu = NULL; /* the caller's profile may go: ours is m->cpu.p */
+    /* Bottom up: each layer's init may rely on those below it. */
     core_init(&m->core, p);
     devices_init(&m->devs, &m->core);
     objects_init(&m->objs, &m->core, &m->ph, &m->mmu);
-    vfs_init(&m->vfs, &m->core, &m->ph, &m->objs);
-    vm_init(&m->vm, &m->core, &m->ph, &m->mmu, &m->objs, cfg->ahead);
     procs_init(&m->procs, &m->core, &m->vm);
     error = cpu_init(&m->cpu, &m->core, &cp->p, p->levels, NULL, 0);
     xvm_cpu_profile_destroy(own);
@@ -97,6 +105,16 @@ int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out)
         xvm_machine_destroy(m);
         return error;
     }
+    kmem_init(&m->kmem, &m->ph);
+    if ((error = pagedaemon_init(&m->objs.pd, &m->ph, &m->mmu,
+                                 cfg->freemin >> p->page_shift,
+                                 cfg->freetarg >> p->page_shift)) != 0) {
+        xvm_machine_destroy(m);
+        return error;
+    }
+    vfs_init(&m->vfs, &m->core, &m->ph, &m->objs);
+    /* The VM layer registers its anon pager with the page daemon. */
+    vm_init(&m->vm, &m->core, &m->ph, &m->mmu, &m->objs, cfg->ahead);
     *out = m;
     return 0;
 }
@@ -109,6 +127,7 @@ void xvm_machine_destroy(xvm_machine *m)
     procs_fini(&m->procs);
     vm_fini(&m->vm);
     objects_fini(&m->objs);
+    pagedaemon_fini(&m->objs.pd);
     /* Then mounts (now without vnodes) and flash devices. */
     while (m->devs.flashes) {
         if (m->devs.flashes->mounted)
@@ -116,8 +135,11 @@ void xvm_machine_destroy(xvm_machine *m)
         if (xvm_flash_close(m->devs.flashes) != 0)
             break;
     }
+    swap_destroy(m->devs.swap);
     mmu_fini(&m->mmu);
     cpu_fini(&m->cpu);
+    if (m->ph.km)
+        kmem_fini(&m->kmem);
     phys_fini(&m->ph);
     timeline_fini(&m->tl);
     free(m);
@@ -134,6 +156,18 @@ int xvm_physload_device(xvm_machine *m, uint64_t pa, uint64_t len,
     if (m == NULL)
         return EINVAL;
     return phys_load_device(&m->ph, pa, len, data);
+}
+
+int xvm_swapon(xvm_machine *m, const struct xvm_swap_config *cfg)
+{
+    if (m == NULL || cfg == NULL)
+        return EINVAL;
+    if (m->devs.swap)
+        return EBUSY;
+    int error = swap_create(&m->core, cfg, &m->devs.swap);
+    if (error == 0)
+        m->objs.pd.swap = m->devs.swap;
+    return error;
 }
 
 int xvm_vmspace_create(xvm_machine *m, xvm_vmspace **out)
@@ -272,6 +306,13 @@ int xvm_exec(xvm_machine *m, uint32_t pid, const char *path, unsigned argc,
              const char *const *argv)
 {
     return m ? proc_exec(&m->procs, pid, path, argc, argv) : EINVAL;
+}
+
+int xvm_oom_next(xvm_machine *m, uint32_t *pid)
+{
+    if (m == NULL || pid == NULL)
+        return EINVAL;
+    return proc_oom_next(&m->procs, pid);
 }
 
 int xvm_exit(xvm_machine *m, uint32_t pid)

@@ -9,6 +9,8 @@
 #include "core.h"
 #include "cpu.h"
 #include "flash.h"
+#include "kmem.h"
+#include "swap.h"
 #include "object.h"
 #include "physmem.h"
 #include "pmap.h"
@@ -23,6 +25,7 @@ struct xvm_machine {
     struct core core; /* bottom to top */
     struct devices devs;
     struct physmem ph;
+    struct kmem kmem; /* kernel memory, on ph's frames */
     struct cpu cpu;
     struct mmu mmu;
     struct objects objs;

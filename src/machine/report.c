@@ -80,7 +80,32 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     st->device_maps = vs->device_maps;
     st->amap_copies = vs->amap_copies;
     st->enomem = vs->enomem;
-    st->reclaimed = m->objs.reclaimed;
+    st->oom_kills = m->procs.oom_kills;
+    const struct pagedaemon *pd = &m->objs.pd;
+    struct pdpolicy_stats ps;
+    pd->ops->stats(pd->st, &ps);
+    st->freemin = pd->freemin;
+    st->freetarg = pd->freetarg;
+    st->pages_active = ps.active;
+    st->pages_inactive = ps.inactive;
+    st->pd_runs = pd->runs;
+    st->pd_scanned = ps.scans;
+    st->pd_reactivated = ps.reactivations;
+    st->pd_deactivated = ps.deactivations;
+    st->pd_freed = pd->freed;
+    st->reclaimed = pd->reclaimed;
+    st->refaults = m->vfs.refaults;
+    st->readahead_used = pd->readahead_used;
+    st->readahead_unused = pd->readahead_unused;
+    const struct swapdev *sw = m->devs.swap;
+    if (sw) {
+        st->swap_pages = sw->nslots;
+        st->swap_used = sw->used.cur;
+        st->swap_used_peak = sw->used.peak;
+        st->swap_outs = sw->writes;
+        st->swap_ins = sw->reads;
+        st->swap_ns = sw->ns;
+    }
     st->pv_entries = m->mmu.pv.cur;
     st->pv_entries_peak = m->mmu.pv.peak;
     st->pv_device = m->mmu.pv_device.cur;
@@ -90,7 +115,8 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     st->soft_tlb_flushes = m->mmu.tlb.flushes;
     st->superpages = m->mmu.superpages;
     st->superpage_demotions = m->mmu.demotions;
-    cpu_figures(&m->cpu, m->devs.st.ns, st);
+    /* The kernel's I/O: the block interface's reads and swap's. */
+    cpu_figures(&m->cpu, m->devs.st.ns + st->swap_ns, st);
     st->flash_block_reads = m->devs.st.reads;
     st->flash_block_bytes_read = m->devs.st.bytes_read;
     st->flash_xip_reads = ph->dev_reads;
@@ -99,12 +125,21 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
         st->flash_block_bytes_read + st->flash_xip_bytes_read;
     st->flash_block_ns = m->devs.st.ns;
     st->flash_ns = st->stall_ns_flash + st->flash_block_ns;
+    st->io_ns = st->flash_ns + st->swap_ns;
     st->pagecache_fills = m->vfs.pagecache_fills;
     st->readahead_pages = m->vfs.readahead_pages;
     st->fallback_pages = m->vfs.fallback_pages;
     st->xip_hole_maps = m->vfs.xip_hole_maps;
     st->buf_hits = m->vfs.buf.hits;
     st->buf_misses = m->vfs.buf.misses;
+    for (int t = 0; t < XVM_KMEM_TYPES; t++) {
+        st->kmem_units[t] = m->kmem.units[t].cur;
+        st->kmem_units_peak[t] = m->kmem.units[t].peak;
+        st->kmem_unit_bytes[t] = m->core.prof->kmem_size[t];
+    }
+    st->kmem_bytes = m->kmem.bytes.cur;
+    st->kmem_bytes_peak = m->kmem.bytes.peak;
+    st->kmem_refused = m->kmem.refused;
 }
 
 #define FIGURE(f)                                                              \
@@ -134,7 +169,26 @@ static const struct xvm_figure figures[] = {
     FIGURE(device_maps),
     FIGURE(amap_copies),
     FIGURE(enomem),
+    FIGURE(oom_kills),
+    FIGURE(freemin),
+    FIGURE(freetarg),
+    FIGURE(pages_active),
+    FIGURE(pages_inactive),
+    FIGURE(pd_runs),
+    FIGURE(pd_scanned),
+    FIGURE(pd_reactivated),
+    FIGURE(pd_deactivated),
+    FIGURE(pd_freed),
     FIGURE(reclaimed),
+    FIGURE(refaults),
+    FIGURE(readahead_used),
+    FIGURE(readahead_unused),
+    FIGURE(swap_pages),
+    FIGURE(swap_used),
+    FIGURE(swap_used_peak),
+    FIGURE(swap_outs),
+    FIGURE(swap_ins),
+    FIGURE(swap_ns),
     FIGURE(pv_entries),
     FIGURE(pv_entries_peak),
     FIGURE(pv_device),
@@ -168,12 +222,16 @@ static const struct xvm_figure figures[] = {
     FIGURE(flash_bytes_read),
     FIGURE(flash_block_ns),
     FIGURE(flash_ns),
+    FIGURE(io_ns),
     FIGURE(pagecache_fills),
     FIGURE(readahead_pages),
     FIGURE(fallback_pages),
     FIGURE(xip_hole_maps),
     FIGURE(buf_hits),
     FIGURE(buf_misses),
+    FIGURE(kmem_bytes),
+    FIGURE(kmem_bytes_peak),
+    FIGURE(kmem_refused),
 };
 
 const struct xvm_figure *xvm_stats_figures(size_t *n)
@@ -185,9 +243,19 @@ const struct xvm_figure *xvm_stats_figures(size_t *n)
 const char *xvm_ram_kind_name(enum xvm_ram_kind kind)
 {
     static const char *const names[XVM_RAM_KINDS] = {
-        "anon", "aobj", "page_cache", "page_table", "zero", "buffer", "vm_page",
+        "anon", "aobj",   "page_cache", "page_table",
+        "zero", "buffer", "kernel",     "vm_page",
     };
     return (unsigned)kind < XVM_RAM_KINDS ? names[kind] : "?";
+}
+
+const char *xvm_kmem_type_name(enum xvm_kmem_type type)
+{
+    static const char *const names[XVM_KMEM_TYPES] = {
+        "map_entry", "amap", "amap_slots", "amap_anons", "anon",   "pv",
+        "vmspace",   "aobj", "vnode",      "proc",       "uspace",
+    };
+    return (unsigned)type < XVM_KMEM_TYPES ? names[type] : "?";
 }
 
 void xvm_report(const xvm_machine *m, struct xvm_report *r)

@@ -34,7 +34,8 @@ int devobj_create(struct objects *objs, uint64_t pa, uint64_t len,
         if (pg == PAGEH_NONE || !page_is_device(pg))
             return EINVAL;
     }
-    int error = object_create(objs, &devobj_pager, len, XVM_USE_FREE, out);
+    /* Device objects are few and small (uvm_device): not charged. */
+    int error = object_create(objs, &devobj_pager, len, XVM_USE_FREE, -1, out);
     if (error)
         return error;
     (*out)->base = pa;

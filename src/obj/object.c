@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 
+#include "kmem.h"
 #include "object.h"
 
 void objects_init(struct objects *objs, struct core *core, struct physmem *ph,
@@ -20,17 +21,22 @@ void objects_fini(struct objects *objs)
 }
 
 int object_create(struct objects *objs, const struct pager_ops *ops,
-                  uint64_t size, int use, struct xvm_object **out)
+                  uint64_t size, int use, int ktype, struct xvm_object **out)
 {
-    struct xvm_object *obj = core_zalloc(objs->core, sizeof(*obj));
+    struct xvm_object *obj =
+        ktype >= 0 ? kmem_alloc(objs->ph->km, (enum xvm_kmem_type)ktype, 1,
+                                sizeof(*obj))
+                   : core_zalloc(objs->core, sizeof(*obj));
     if (obj == NULL)
         return ENOMEM;
+    obj->ktype = (int8_t)ktype;
     obj->ops = ops;
     obj->objs = objs;
     obj->refs = 1;
     obj->size = size;
     obj->use = use;
     hmap_init(&obj->pages);
+    hmap_init(&obj->evicted);
     obj->next = objs->list;
     if (objs->list)
         objs->list->prev = obj;
@@ -52,9 +58,13 @@ void object_unref(struct xvm_object *obj)
     uint64_t off, v;
     for (size_t i = 0; hmap_next(&obj->pages, &i, &off, &v);) {
         pmap_page_protect(objs->mmu, v, XVM_PROT_NONE);
+        pageq_dequeue(&objs->pd, v);
         phys_free(objs->ph, v);
     }
+    if (obj->execmap)
+        objs->pd.execpages -= obj->pages.n;
     hmap_fini(objs->core, &obj->pages);
+    hmap_fini(objs->core, &obj->evicted);
     if (obj->ops->detach)
         obj->ops->detach(obj);
     if (obj->prev)
@@ -63,7 +73,10 @@ void object_unref(struct xvm_object *obj)
         objs->list = obj->next;
     if (obj->next)
         obj->next->prev = obj->prev;
-    core_free(objs->core, obj);
+    if (obj->ktype >= 0)
+        kmem_free(objs->ph->km, (enum xvm_kmem_type)obj->ktype, 1, obj);
+    else
+        core_free(objs->core, obj);
 }
 
 pageh object_page(const struct xvm_object *obj, uint64_t off)
@@ -73,7 +86,7 @@ pageh object_page(const struct xvm_object *obj, uint64_t off)
 }
 
 int object_page_alloc(struct xvm_object *obj, uint64_t off, bool zero,
-                      pageh *out)
+                      unsigned pqflags, pageh *out)
 {
     struct objects *objs = obj->objs;
     pageh pg;
@@ -88,43 +101,50 @@ int object_page_alloc(struct xvm_object *obj, uint64_t off, bool zero,
     struct vm_page *p = phys_page(objs->ph, pg);
     p->owner.obj = obj;
     p->offset = off;
+    if (obj->execmap)
+        objs->pd.execpages++;
+    pageq_enqueue(&objs->pd, pg, pqflags);
     *out = pg;
     return 0;
 }
 
 void object_page_free(struct xvm_object *obj, uint64_t off)
 {
+    struct objects *objs = obj->objs;
     pageh pg = object_page(obj, off);
     if (pg == PAGEH_NONE)
         return;
-    pmap_page_protect(obj->objs->mmu, pg, XVM_PROT_NONE);
+    pmap_page_protect(objs->mmu, pg, XVM_PROT_NONE);
+    pageq_dequeue(&objs->pd, pg);
     hmap_del(&obj->pages, off);
-    phys_free(obj->objs->ph, pg);
+    if (obj->execmap)
+        objs->pd.execpages--;
+    phys_free(objs->ph, pg);
 }
 
-#define SCAN_CHUNK 64
-
-uint64_t object_put_clean(struct xvm_object *obj, uint64_t want)
+int object_put_clean(struct xvm_object *obj, uint64_t off)
 {
-    const struct physmem *ph = obj->objs->ph;
-    uint64_t freed = 0;
-    while (freed < want) {
-        uint64_t offs[SCAN_CHUNK], off, v;
-        unsigned k = 0;
-        /* Collect first: the table may not change while it is walked. */
-        for (size_t i = 0; k < SCAN_CHUNK && k < want - freed &&
-                           hmap_next(&obj->pages, &i, &off, &v);) {
-            struct vm_page *pg = phys_page(ph, v);
-            if (pg->wire == 0 && !(pg->flags & PG_BUSY))
-                offs[k++] = off;
-        }
-        if (k == 0)
-            break;
-        for (unsigned j = 0; j < k; j++)
-            object_page_free(obj, offs[j]);
-        freed += k;
-    }
-    return freed;
+    pageh pg = object_page(obj, off);
+    if (pg == PAGEH_NONE)
+        return EBUSY;
+    /* Remembered for counting refaults; if the note cannot be had, the
+     * refault goes uncounted, the page still goes. */
+    (void)hmap_put(obj->objs->core, &obj->evicted, off, 1);
+    object_page_free(obj, off);
+    return 0;
+}
+
+bool object_was_evicted(struct xvm_object *obj, uint64_t off)
+{
+    return hmap_del(&obj->evicted, off);
+}
+
+void object_mark_exec(struct xvm_object *obj)
+{
+    if (obj->execmap || obj->use != XVM_USE_PAGECACHE)
+        return;
+    obj->execmap = true;
+    obj->objs->pd.execpages += obj->pages.n;
 }
 
 /* Public handle. */
@@ -136,7 +156,10 @@ void xvm_object_release(xvm_object *obj)
 
 void objects_check(const struct objects *objs, struct check *ck)
 {
+    uint64_t execpages = 0;
     for (struct xvm_object *o = objs->list; o && !ck->error; o = o->next) {
+        if (o->execmap)
+            execpages += o->pages.n;
         uint64_t off, v;
         if (o->refs == 0)
             return (void)check_fail(ck,
@@ -155,4 +178,8 @@ void objects_check(const struct objects *objs, struct check *ck)
                                         (void *)o, (unsigned long long)off);
         }
     }
+    if (!ck->error && execpages != objs->pd.execpages)
+        check_fail(ck, "%llu exec pages counted, %llu resident",
+                   (unsigned long long)objs->pd.execpages,
+                   (unsigned long long)execpages);
 }

@@ -12,6 +12,7 @@
 #include "check.h"
 #include "core.h"
 #include "hmap.h"
+#include "pageq.h"
 #include "physmem.h"
 #include "pmap.h"
 
@@ -30,25 +31,27 @@ struct pager_ops {
      */
     int (*get)(struct xvm_object *obj, uint64_t off, unsigned flags, pageh *pg);
     /*
-     * Gives back up to want resident pages that can be had again (clean,
-     * unwired), unmapping them first; the page daemon calls it.
-     * => how many were freed.  NULL: nothing is ever clean (no swap).
+     * Frees the resident page at off so that it can be had again: a
+     * clean page is dropped, a dirty one written to swap first; it is
+     * unmapped first.  The page daemon calls it (pgo_put, PGO_FREE).
+     * => 0 freed; ENOSPC it needs swap there is not; EBUSY not now.
+     *    NULL: its pages never go (no swap for them).
      */
-    uint64_t (*put)(struct xvm_object *obj, uint64_t want);
+    int (*put)(struct xvm_object *obj, uint64_t off);
     /* Frees the pager's private state; the object's pages are gone.
      * (UVM's pgo_reference/pgo_detach are object_ref/object_unref, which
      * count the references and call detach at the last.) */
     void (*detach)(struct xvm_object *obj);
 };
 
-/* The layer's state: every object of a machine, and the page daemon's
- * counters (pagedaemon.c). */
+/* The layer's state: every object of a machine, and the page daemon
+ * (pagedaemon.c) with its policy's queues. */
 struct objects {
     struct core *core;
     struct physmem *ph;
     struct mmu *mmu;
     struct xvm_object *list;
-    uint64_t reclaimed; /* page-cache pages the daemon freed */
+    struct pagedaemon pd;
 };
 
 struct xvm_object {
@@ -56,32 +59,50 @@ struct xvm_object {
     struct objects *objs;
     uint32_t refs;
     uint64_t size;
-    bool read_only;                 /* no writable shared mapping */
-    int use;                        /* XVM_USE_* of its RAM pages */
-    struct hmap pages;              /* offset -> pageh of resident RAM pages */
+    bool read_only;      /* no writable shared mapping */
+    int8_t ktype;        /* its kernel memory (enum xvm_kmem_type), or -1: part
+                     of a structure charged by its owner (a vnode) */
+    int use;             /* XVM_USE_* of its RAM pages */
+    struct hmap pages;   /* offset -> pageh of resident RAM pages */
+    struct hmap evicted; /* offsets the page daemon freed (refaults) */
+    bool execmap;        /* mapped executable: its pages are exec pages */
     struct xvm_object *next, *prev; /* the layer's list */
     uint64_t base;                  /* pager's scalar (devobj: physical base) */
     void *priv;                     /* pager's private state */
 };
 
+/* The page daemon in objs->pd is set up apart (pagedaemon_init). */
 void objects_init(struct objects *objs, struct core *core, struct physmem *ph,
                   struct mmu *mmu);
 /* Frees every object, whatever its references (machine teardown). */
 void objects_fini(struct objects *objs);
 
-/* => a new object with one reference, on the layer's list. */
+/* => a new object with one reference, on the layer's list; ktype: the
+ *    kernel memory it is charged as, or -1 when its owner's structure
+ *    holds it (a vnode's object). */
 int object_create(struct objects *objs, const struct pager_ops *ops,
-                  uint64_t size, int use, struct xvm_object **out);
+                  uint64_t size, int use, int ktype, struct xvm_object **out);
 void object_ref(struct xvm_object *obj);
 void object_unref(struct xvm_object *obj);
 pageh object_page(const struct xvm_object *obj, uint64_t off);
-/* put for pagers whose resident pages are always clean (read-only files). */
-uint64_t object_put_clean(struct xvm_object *obj, uint64_t want);
-/* Allocates a frame and enters it at off (not yet filled: caller fills). */
+/* put for pagers whose resident pages are always clean (read-only files):
+ * the page goes, and its offset is remembered (object_was_evicted). */
+int object_put_clean(struct xvm_object *obj, uint64_t off);
+/*
+ * Allocates a frame and enters it at off (not yet filled: caller fills);
+ * it joins the page queues.  => pqflags: PDP_READAHEAD for a page read
+ * ahead of the one asked for.
+ */
 int object_page_alloc(struct xvm_object *obj, uint64_t off, bool zero,
-                      pageh *pg);
+                      unsigned pqflags, pageh *pg);
 /* Frees the page at off that object_page_alloc entered (a failed fill). */
 void object_page_free(struct xvm_object *obj, uint64_t off);
+/* => true (once) when the page daemon freed the page at off before: a
+ *    fill of it now is a refault. */
+bool object_was_evicted(struct xvm_object *obj, uint64_t off);
+/* The object is mapped executable (vn_markexec): its pages count as
+ * exec pages for the page daemon's thresholds. */
+void object_mark_exec(struct xvm_object *obj);
 
 extern const struct pager_ops aobj_pager;
 extern const struct pager_ops devobj_pager;
@@ -90,6 +111,8 @@ extern const struct pager_ops devobj_pager;
 int aobj_create(struct objects *objs, uint64_t size, struct xvm_object **out);
 int devobj_create(struct objects *objs, uint64_t pa, uint64_t len,
                   struct xvm_object **out);
+/* => how many of an aobj's pages are in swap slots (0 for other objects). */
+uint64_t aobj_swapped(const struct xvm_object *obj);
 
 /* Every object is referenced, and its resident pages are its own. */
 void objects_check(const struct objects *objs, struct check *ck);

@@ -1,40 +1,251 @@
 /*
- * The page daemon.  It asks each object's pager to put back pages it can
- * have again: page-cache pages of files (the file system is read-only,
- * so they are always clean).  Anons and aobj pages have no swap to go to.
- *
- * Runs only when an allocation failed, and frees a batch (an eighth of
- * the page cache, at least one page) so the cost is amortised.
+ * The page daemon; see pagedaemon.h.  The policy (pdpolicy_clock.c)
+ * decides which pages go; this file decides when, and how each kind of
+ * page is freed.
  */
 #include <errno.h>
+#include <string.h>
 
+#include "object.h"
 #include "pagedaemon.h"
+#include "pmap.h"
+#include "swap.h"
 
-#define BATCH_MIN 1
-#define BATCH_DIV 8
-/* Restarts after reclaiming, as UVM waits for the pagedaemon and restarts
- * a fault; bounded, see pagedaemon_retry. */
+/* Restarts of one operation after scans, as UVM waits for the daemon and
+ * restarts a fault; bounded, see pagedaemon_retry. */
 #define MAX_RESTARTS 16
+/* Swap-backed pages a scan may find no swap for before it stops
+ * (UVMPD_NUMDIRTYREACTS). */
+#define NUMDIRTYREACTS 16
 
-uint64_t pagedaemon_reclaim(struct objects *objs)
+/* ---- what the policy may ask (struct pdpolicy_env) ---- */
+
+static bool env_referenced(void *arg, uint32_t i)
 {
-    uint64_t cached = objs->ph->use[XVM_USE_PAGECACHE].cur;
-    uint64_t want =
-        cached / BATCH_DIV > BATCH_MIN ? cached / BATCH_DIV : BATCH_MIN;
+    struct pagedaemon *pd = arg;
+    return pmap_is_referenced(pd->mmu, page_ram(i));
+}
+
+static void env_clear_reference(void *arg, uint32_t i)
+{
+    struct pagedaemon *pd = arg;
+    pmap_clear_reference(pd->mmu, page_ram(i));
+}
+
+static enum pdp_class env_page_class(void *arg, uint32_t i)
+{
+    struct pagedaemon *pd = arg;
+    const struct vm_page *pg = &pd->ph->pages[i];
+    if (pg->use != XVM_USE_PAGECACHE)
+        return PDP_ANON;
+    return pg->owner.obj->execmap ? PDP_EXEC : PDP_FILE;
+}
+
+static void env_counts(void *arg, uint64_t *anon, uint64_t *file,
+                       uint64_t *exec, uint64_t *free)
+{
+    struct pagedaemon *pd = arg;
+    const struct physmem *ph = pd->ph;
+    *anon = ph->use[XVM_USE_ANON].cur + ph->use[XVM_USE_AOBJ].cur;
+    *exec = pd->execpages;
+    *file = ph->use[XVM_USE_PAGECACHE].cur - pd->execpages;
+    *free = ph->nfree;
+}
+
+static bool env_swap_full(void *arg)
+{
+    struct pagedaemon *pd = arg;
+    return pd->swap == NULL || swap_full(pd->swap);
+}
+
+/* ---- set-up ---- */
+
+int pagedaemon_init(struct pagedaemon *pd, struct physmem *ph, struct mmu *mmu,
+                    uint64_t freemin, uint64_t freetarg)
+{
+    unsigned shift = ph->core->pgshift;
+    uint64_t n = ph->npages;
+    memset(pd, 0, sizeof(*pd));
+    pd->ph = ph;
+    pd->mmu = mmu;
+    pd->ops = &pdpolicy_clock;
+    if (freemin == 0) {
+        /* uvmpd_tune(): 0.5 % of RAM, between 128 KiB and 1 MiB; here
+         * also at most a sixteenth of RAM, so a small product's RAM is
+         * not half reserve. */
+        uint64_t v = n / 200;
+        if (v < (UINT64_C(128) << 10 >> shift))
+            v = UINT64_C(128) << 10 >> shift;
+        if (v > (UINT64_C(1) << 20 >> shift))
+            v = UINT64_C(1) << 20 >> shift;
+        if (v > n / 16)
+            v = n / 16;
+        freemin = v ? v : 1;
+    }
+    if (freetarg == 0) {
+        freetarg = freemin * 4 / 3;
+        if (freetarg <= freemin)
+            freetarg = freemin + 1;
+    }
+    if (freetarg <= freemin || freetarg >= n)
+        return EINVAL;
+    pd->freemin = freemin;
+    pd->freetarg = freetarg;
+    struct pdpolicy_env env = {
+        .arg = pd,
+        .npages = ph->npages,
+        .ph = ph,
+        .referenced = env_referenced,
+        .clear_reference = env_clear_reference,
+        .page_class = env_page_class,
+        .counts = env_counts,
+        .swap_full = env_swap_full,
+    };
+    pd->st = pd->ops->create(&env);
+    return pd->st ? 0 : ENOMEM;
+}
+
+void pagedaemon_fini(struct pagedaemon *pd)
+{
+    if (pd->st)
+        pd->ops->destroy(pd->st);
+    pd->st = NULL;
+}
+
+/* ---- the scan (uvmpd_scan, uvmpd_scan_queue) ---- */
+
+/* => 0 when the page was freed; ENOSPC when it needs swap there is not;
+ *    EBUSY when it cannot go now. */
+static int free_page(struct pagedaemon *pd, uint32_t i)
+{
+    struct vm_page *pg = &pd->ph->pages[i];
+    bool readahead = pg->flags & PG_READAHEAD;
+    int error;
+
+    if (pg->wire || (pg->flags & PG_BUSY))
+        return EBUSY;
+    switch (pg->use) {
+    case XVM_USE_PAGECACHE:
+    case XVM_USE_AOBJ: {
+        struct xvm_object *obj = pg->owner.obj;
+        bool file = pg->use == XVM_USE_PAGECACHE;
+        error = obj->ops->put ? obj->ops->put(obj, pg->offset) : ENOSPC;
+        if (error == 0 && file) {
+            pd->reclaimed++;
+            pd->readahead_unused += readahead;
+        } else if (error == 0) {
+            pd->swapped_out++;
+        }
+        return error;
+    }
+    case XVM_USE_ANON:
+        if (pd->anon == NULL)
+            return ENOSPC;
+        error = pd->anon->pageout(pd->anon_arg, i);
+        if (error == 0)
+            pd->swapped_out++;
+        return error;
+    default: return EBUSY;
+    }
+}
+
+/* A scan that frees pages until target are free. */
+static uint64_t scan(struct pagedaemon *pd, uint64_t target)
+{
+    struct physmem *ph = pd->ph;
     uint64_t freed = 0;
-    for (struct xvm_object *o = objs->list; o && freed < want; o = o->next)
-        if (o->ops->put)
-            freed += o->ops->put(o, want - freed);
-    objs->reclaimed += freed;
+    unsigned dirtyreacts = 0;
+
+    pd->runs++;
+    pd->ops->tune(pd->st, pd->freetarg);
+    pd->ops->scan_init(pd->st);
+    while (ph->nfree < target && dirtyreacts < NUMDIRTYREACTS) {
+        uint32_t i = pd->ops->select_victim(pd->st);
+        if (i == PDP_NONE)
+            break;
+        int error = free_page(pd, i);
+        if (error == 0) {
+            freed++;
+            continue;
+        }
+        /* Kept: wired, busy, or swap-backed with no swap to go to (a
+         * kernel without swap, or swap full: then the scan gives up
+         * after a few, as UVM does). */
+        pd->ops->activate(pd->st, i);
+        if (error == ENOSPC && pd->swap)
+            dirtyreacts++;
+    }
+    pd->ops->balance(pd->st);
+    pd->freed += freed;
     return freed;
 }
 
-int pagedaemon_retry(struct objects *objs, int (*op)(void *arg), void *arg)
+uint64_t pagedaemon_scan(struct pagedaemon *pd)
 {
-    int error;
-    unsigned restarts = 0;
-    while ((error = op(arg)) == ENOMEM && restarts++ < MAX_RESTARTS &&
-           pagedaemon_reclaim(objs) > 0)
-        ;
-    return error;
+    return scan(pd, pd->freetarg);
+}
+
+void pagedaemon_kick(struct pagedaemon *pd)
+{
+    uint64_t free = pd->ph->nfree;
+    /* A scan that can free nothing (no swap to page anons out to, too
+     * few file pages) is only cost: a machine that stays out of memory
+     * would pay it at every call. */
+    if ((free < pd->freemin ||
+         (free < pd->freetarg && pd->ops->needs_scan(pd->st))) &&
+        pagedaemon_reclaimable(pd))
+        (void)pagedaemon_scan(pd);
+}
+
+bool pagedaemon_reclaimable(const struct pagedaemon *pd)
+{
+    if (pd->swap && !swap_full(pd->swap))
+        return true;
+    /* File pages can always be dropped: worth waiting for when they are
+     * at least a sixteenth of the pageable pages, or 5 MiB. */
+    struct pdpolicy_stats s;
+    pd->ops->stats(pd->st, &s);
+    uint64_t file = pd->ph->use[XVM_USE_PAGECACHE].cur;
+    uint64_t want = (s.active + s.inactive) >> 4;
+    uint64_t cap = UINT64_C(5) << 20 >> pd->ph->core->pgshift;
+    return file > 0 && file >= (want < cap ? want : cap);
+}
+
+int pagedaemon_retry(struct pagedaemon *pd, int (*op)(void *arg), void *arg)
+{
+    struct physmem *ph = pd->ph;
+    pagedaemon_kick(pd);
+    for (unsigned restarts = 0;; restarts++) {
+        uint64_t refused = ph->refused;
+        int error = op(arg);
+        /* Only a full RAM is worth a scan: an injected failure, or a lack
+         * of address space, fails at once. */
+        if (error != ENOMEM || restarts == MAX_RESTARTS ||
+            ph->refused == refused || !pagedaemon_reclaimable(pd))
+            return error;
+        /* The call may need several frames (a kernel stack, a big slot
+         * array): each restart frees freetarg more than are free now.  A
+         * scan that frees nothing may still have moved referenced pages
+         * out of the way: the next one gets them. */
+        uint64_t target = ph->nfree + pd->freetarg;
+        if (scan(pd, target) == 0 && scan(pd, target) == 0)
+            return error;
+    }
+}
+
+void pagedaemon_check(const struct pagedaemon *pd, struct check *ck)
+{
+    char msg[128];
+    if (pd->ops->check && pd->ops->check(pd->st, msg, sizeof(msg)) != 0)
+        return (void)check_fail(ck, "%s", msg);
+    const struct physmem *ph = pd->ph;
+    for (uint32_t i = 0; i < ph->npages; i++) {
+        const struct vm_page *pg = &ph->pages[i];
+        bool pageable = pg->use == XVM_USE_ANON || pg->use == XVM_USE_AOBJ ||
+                        pg->use == XVM_USE_PAGECACHE;
+        if (pageable != ((pg->flags & PG_QUEUED) != 0))
+            return (void)check_fail(ck, "frame %u (%s) %s the page queues", i,
+                                    xvm_use_name(pg->use),
+                                    pageable ? "missing from" : "on");
+    }
 }

@@ -1,27 +1,54 @@
 /*
- * The page daemon: frees clean page-cache pages when RAM runs out, and
- * the one bounded reclaim-and-retry loop that faults and read() use.
+ * The page daemon (UVM's uvm_pdaemon.c): free targets that wake it, the
+ * scan that frees pages the policy chooses, and the one bounded
+ * reclaim-and-retry loop every operation that needs memory goes through.
+ *
+ * The daemon runs synchronously, only where no page pointer is held: at
+ * the start of an operation when free pages are below freemin (or below
+ * freetarg with the queues out of balance), and when the operation ran
+ * out of RAM.  A scan frees pages until freetarg are free: clean
+ * page-cache pages are dropped (a later read is a refault), anons and
+ * aobj pages are paged out when there is swap; then the policy refills
+ * its inactive queue.
  */
 #ifndef XVM_PAGEDAEMON_H
 #define XVM_PAGEDAEMON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
-#include "object.h"
+#include "check.h"
+#include "pageq.h"
 
 /*
- * Frees a batch of clean, unwired page-cache pages (unmapping them first).
- * => the number of frames freed; 0 when nothing could be reclaimed.
- * => only callable where no page pointer is held (fault entry, read()).
+ * => freemin, freetarg: pages, or 0 for uvmpd_tune()'s (0.5 % of RAM,
+ *    between 128 KiB and 1 MiB, at most RAM / 16 here; freetarg 4/3 of
+ *    freemin).  EINVAL unless freemin < freetarg < RAM; ENOMEM.
  */
-uint64_t pagedaemon_reclaim(struct objects *objs);
+int pagedaemon_init(struct pagedaemon *pd, struct physmem *ph, struct mmu *mmu,
+                    uint64_t freemin, uint64_t freetarg);
+void pagedaemon_fini(struct pagedaemon *pd);
+
+/* One scan.  => pages freed. */
+uint64_t pagedaemon_scan(struct pagedaemon *pd);
+
+/* Runs a scan when free pages are below the targets (uvm_kick_pdaemon). */
+void pagedaemon_kick(struct pagedaemon *pd);
+
+/* uvm_reclaimable(): whether waiting for the daemon can help; when it
+ * cannot (no swap, or swap full, and too few file pages), a fault out of
+ * memory kills its process. */
+bool pagedaemon_reclaimable(const struct pagedaemon *pd);
 
 /*
- * Runs op(arg); while it fails with ENOMEM and the daemon can free
- * something, frees a batch and runs it again, a bounded number of times
- * (the retry may refill exactly the pages just freed and fail again, for
- * ever).  => op's last result.
+ * Runs op(arg) after a kick; while it fails with ENOMEM, RAM is short and
+ * memory is reclaimable, scans and runs it again, a bounded number of
+ * times (the retry may refill exactly the pages just freed).
+ * => op's last result.  Only where no page pointer is held.
  */
-int pagedaemon_retry(struct objects *objs, int (*op)(void *arg), void *arg);
+int pagedaemon_retry(struct pagedaemon *pd, int (*op)(void *arg), void *arg);
+
+/* The policy's queues hold exactly the pageable pages. */
+void pagedaemon_check(const struct pagedaemon *pd, struct check *ck);
 
 #endif

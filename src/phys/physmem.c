@@ -7,7 +7,7 @@
 
 #include "physmem.h"
 
-#define NO_PAGE UINT32_MAX
+#define NO_PAGE PAGE_NONE
 
 /* The one update of the frame counters: by use, in use, and the mix of
  * uses when in-use frames peak (so RAM at peak adds up by kind). */
@@ -109,11 +109,15 @@ int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out)
 {
     struct core *c = ph->core;
 
-    if (core_inject(c, INJECT_FRAME) || ph->nfree == 0)
+    if (core_inject(c, INJECT_FRAME))
         return ENOMEM;
+    if (ph->nfree == 0) {
+        ph->refused++;
+        return ENOMEM;
+    }
     uint32_t i = ph->free_head != NO_PAGE ? ph->free_head : ph->fresh;
     struct vm_page *pg = &ph->pages[i];
-    if (pg->data == NULL) {
+    if (pg->data == NULL && use != XVM_USE_KERNEL) {
         /* Frame contents are host memory allocated on first use. */
         pg->data = core_alloc(c, c->pgsz);
         if (pg->data == NULL)
@@ -133,7 +137,7 @@ int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out)
     pg->offset = 0;
     pg->epoch = 0;
     pg->wire = 0;
-    if (zero)
+    if (zero && pg->data)
         memset(pg->data, 0, c->pgsz);
     count_use(ph, XVM_USE_FREE, -1);
     count_use(ph, use, 1);
@@ -217,7 +221,8 @@ uint64_t phys_free_base(const struct physmem *ph)
 const char *xvm_use_name(enum xvm_use use)
 {
     static const char *const names[XVM_USE_COUNT] = {
-        "free", "anon", "aobj", "page_cache", "page_table", "zero", "buffer",
+        "free",       "anon", "aobj",   "page_cache",
+        "page_table", "zero", "buffer", "kernel",
     };
     return (unsigned)use < XVM_USE_COUNT ? names[use] : "?";
 }

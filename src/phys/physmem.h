@@ -25,27 +25,50 @@ typedef uint64_t pageh;
 struct pv_entry;
 struct xvm_object;
 struct anon;
+struct kcache;
+struct kmem;
 
 /* vm_page flags */
 #define PG_FREE 0x01 /* on the free list */
 #define PG_BUSY 0x02 /* being filled; not yet visible */
+/* Page queues (the page daemon's policy, pdpolicy.h). */
+#define PG_ACTIVE    0x04 /* on the active queue */
+#define PG_INACTIVE  0x08 /* on the inactive queue */
+#define PG_READAHEAD 0x10 /* read ahead and not used yet */
+#define PG_CLEAN     0x20 /* anon page equal to its swap slot's copy */
 
-/* One RAM frame's metadata: the vm_page. */
+/*
+ * One RAM frame's metadata: the vm_page.  The two links serve whichever
+ * list the frame is on, by its use: the free list (next_free), a page
+ * queue of the page daemon (qnext, qprev: anon, aobj and page-cache
+ * pages), or a kernel slab cache's list of slabs with room (kmem.c).
+ */
 struct vm_page {
-    uint8_t *data;       /* host memory of the frame, allocated lazily */
+    uint8_t *data;       /* host memory of the frame, allocated lazily;
+                            kernel frames have none */
     struct pv_entry *pv; /* mappings of this page */
     union {
         struct xvm_object *obj; /* owner, for object pages */
         struct anon *anon;      /* owner, for anon pages */
         struct pv_entry **ptpv; /* leaf tables: each PTE's PV entry */
+        struct kcache *kc;      /* kernel slabs: their cache */
     } owner;
-    uint64_t offset;    /* object offset; PT pages: valid entries */
-    uint32_t next_free; /* free-list link (index) */
-    uint32_t epoch;     /* PT pages: write-protect epoch (pmap.c) */
-    uint32_t wire;      /* wired PTEs mapping the page */
-    uint8_t use;        /* enum xvm_use */
+    uint64_t offset; /* object offset; PT pages: valid entries; slabs:
+                        objects in use */
+    union {
+        uint32_t next_free; /* free-list link (index) */
+        uint32_t qnext;     /* page queue or slab list: next (index) */
+    };
+    union {
+        uint32_t epoch; /* PT pages: write-protect epoch (pmap.c) */
+        uint32_t qprev; /* page queue or slab list: previous (index) */
+    };
+    uint32_t wire; /* wired PTEs mapping the page */
+    uint8_t use;   /* enum xvm_use */
     uint8_t flags;
 };
+
+#define PAGE_NONE UINT32_MAX /* no frame: the end of a list */
 
 struct ram_seg {
     uint64_t pa, npages;
@@ -67,12 +90,14 @@ struct physmem {
     struct dev_seg *dev;
     unsigned ndev;
     pageh zero_page; /* the one shared zero page */
+    struct kmem *km; /* the kernel allocator on these frames (kmem.c) */
     /* Counters. */
     struct gauge use[XVM_USE_COUNT];    /* frames by use */
     struct gauge used;                  /* frames not free */
     uint64_t used_mix[XVM_USE_COUNT];   /* frames by use when used peaked */
     uint64_t device_pages;              /* pages in device segments */
     uint64_t dev_reads, dev_bytes_read; /* in place, through segments */
+    uint64_t refused; /* frame allocations refused: RAM was full */
 };
 
 static inline bool page_is_device(pageh h)
@@ -142,8 +167,10 @@ void phys_copy(struct physmem *ph, pageh dst, pageh src);
 
 /*
  * Frame allocation, O(1).
- * => use: enum xvm_use (not FREE); zero: clear the frame.
- * => 0, or ENOMEM when RAM (or host memory for the frame) ran out.
+ * => use: enum xvm_use (not FREE); zero: clear the frame.  Kernel frames
+ *    (XVM_USE_KERNEL) get no host bytes.
+ * => 0, or ENOMEM when RAM (or host memory for the frame) ran out; a
+ *    full RAM counts in `refused`, injected failures do not.
  */
 int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out);
 void phys_free(struct physmem *ph, pageh h);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kmem.h"
 #include "pmap.h"
 
 static struct vm_page *table_page(struct mmu *mu, pageh t)
@@ -136,6 +137,35 @@ static void model_drop(struct pmap *pm, uint64_t va)
 
 /* ---- PV tracking ---- */
 
+/*
+ * A PV entry for a new mapping of pg.  A RAM page's vm_page holds its
+ * first mapping's entry (NetBSD's pmaps embed one in vm_page_md), so only
+ * further ones, and every one of a device page (the paper's hash), are
+ * kernel memory.  The charge stays with the entry it was made for.
+ */
+static struct pv_entry *pv_alloc(struct mmu *mu, pageh pg)
+{
+    struct pv_entry *pv;
+    if (!page_is_device(pg) && phys_page(mu->ph, pg)->pv == NULL) {
+        pv = pool_get(mu->core, &mu->pv_pool);
+        if (pv)
+            pv->charged = false;
+    } else {
+        pv = kmem_alloc(mu->ph->km, XVM_KMEM_PV, 1, sizeof(*pv));
+        if (pv)
+            pv->charged = true;
+    }
+    return pv;
+}
+
+static void pv_release(struct mmu *mu, struct pv_entry *pv)
+{
+    if (pv->charged)
+        kmem_free(mu->ph->km, XVM_KMEM_PV, 1, pv);
+    else
+        pool_put(&mu->pv_pool, pv);
+}
+
 static struct pv_entry **pv_headp(const struct mmu *mu, pageh pg,
                                   struct pv_entry **scratch)
 {
@@ -194,7 +224,7 @@ static void pv_unlink(struct mmu *mu, pageh pg, struct pv_entry *pv)
         hmap_del(&mu->devpv, pg);
         gauge_add(&mu->device_mapped, -1);
     }
-    pool_put(&mu->pv_pool, pv);
+    pv_release(mu, pv);
     pv_count(mu, pg, -1);
 }
 /* ---- tables ---- */
@@ -504,13 +534,13 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
              core_zalloc(mu->core, level_entries(mu, mu->prof->levels - 1) *
                                        sizeof(*tp->owner.ptpv))) == NULL)
         return ENOMEM;
-    struct pv_entry *pv = pool_get(mu->core, &mu->pv_pool);
+    struct pv_entry *pv = pv_alloc(mu, pg);
     if (pv == NULL)
         return ENOMEM;
     pv->pmap = pm;
     pv->va = va;
     if (pv_insert(mu, pg, pv)) {
-        pool_put(&mu->pv_pool, pv);
+        pv_release(mu, pv);
         return ENOMEM;
     }
     if (old & PTE_V)

@@ -43,6 +43,7 @@ struct pv_entry {
     struct pv_entry *next, *prev; /* the page's list; prev NULL at head */
     struct pmap *pmap;
     uint64_t va;
+    bool charged; /* kernel memory (kmem); else held by the vm_page */
 };
 
 /* The layer's state: the MMU, the TLB and every pmap of a machine. */
@@ -54,7 +55,7 @@ struct mmu {
     unsigned lvl_shift[4]; /* VA shift of each page-table level */
     struct tlb tlb;
     struct hmap devpv;   /* device pa -> PV list head (paper §6.3) */
-    struct pool pv_pool; /* recycled PV entries */
+    struct pool pv_pool; /* recycled PV entries a vm_page holds */
     uint64_t next_asid;  /* never reused: stale TLB tags stay stale */
     struct pmap *pmaps;  /* every live pmap */
     /* Counters (and the TLB's, in tlb). */

@@ -13,11 +13,19 @@
 #include "vm.h"
 #include "xipvm.h"
 
-/* The layer's state: the process table of a machine. */
+#define PROC_OOM_RING 256 /* kills remembered until proc_oom_next */
+
+/* The layer's state: the process table of a machine, and the kills of
+ * the OOM killer not reported yet. */
 struct procs {
     struct core *core;
     struct vm *vm;
     struct hmap table; /* pid -> struct proc * */
+    uint32_t oom_ring[PROC_OOM_RING];
+    unsigned oom_head, oom_n;
+    /* Counters. */
+    uint64_t oom_kills; /* processes killed for lack of memory */
+    uint64_t oom_lost;  /* kills dropped from the ring unreported */
 };
 
 struct proc {
@@ -26,6 +34,7 @@ struct proc {
     struct xvm_mount *mp;  /* where exec finds programs */
     struct xvm_file *text; /* the running program (p_textvp) */
     struct xvm_proc_info info;
+    void *uarea; /* its u-area and kernel stack (kernel memory) */
 };
 
 void procs_init(struct procs *ps, struct core *core, struct vm *vm);
@@ -42,6 +51,12 @@ int proc_exit(struct procs *ps, uint32_t pid);
 int proc_brk(struct procs *ps, uint32_t pid, uint64_t addr);
 /* => the process, or NULL. */
 struct proc *proc_find(const struct procs *ps, uint32_t pid);
+/* Kills the processes whose faults ran out of memory (vm_oom); every
+ * call above runs it first. */
+void proc_oom_reap(struct procs *ps);
+/* => 0 and the pid of the next process killed for lack of memory (in
+ *    the order they were killed), or ENOENT. */
+int proc_oom_next(struct procs *ps, uint32_t *pid);
 
 /* exec.c: a new address space running path; nothing changes on error. */
 int exec_image(struct vm *vm, struct xvm_mount *mp, const char *path,

@@ -3,6 +3,7 @@
  * API only.  See xipvm.h.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,13 @@
 
 #define CHUNK 65536 /* r/w/x beyond this go in pieces */
 
+/* Pids of processes killed for lack of memory: open addressing, linear
+ * probing, deletion by backward shift; 0 is never a pid. */
+struct pidset {
+    uint32_t *slot;
+    size_t cap, n;
+};
+
 struct xvm_replay {
     xvm_machine *m;
     xvm_mount *mp;
@@ -20,8 +28,73 @@ struct xvm_replay {
     struct xvm_trace_event ev;
     uint32_t last_pid; /* pid -> vmspace cache for the hot path */
     xvm_vmspace *last_vs;
+    struct pidset killed; /* their events are skipped */
+    uint64_t oom_kills, skipped;
+    struct xvm_oom_event *ooms;
+    size_t nooms;
     uint8_t buf[CHUNK];
 };
+
+static size_t pid_home(const struct pidset *s, uint32_t pid)
+{
+    return (size_t)(pid * 0x9e3779b1u) & (s->cap - 1);
+}
+
+static bool pid_has(const struct pidset *s, uint32_t pid)
+{
+    if (s->n == 0)
+        return false;
+    for (size_t i = pid_home(s, pid);; i = (i + 1) & (s->cap - 1)) {
+        if (s->slot[i] == pid)
+            return true;
+        if (s->slot[i] == 0)
+            return false;
+    }
+}
+
+static int pid_add(struct pidset *s, uint32_t pid)
+{
+    if (pid == 0 || pid_has(s, pid))
+        return 0;
+    if (2 * (s->n + 1) > s->cap) {
+        struct pidset g = { calloc(s->cap ? 2 * s->cap : 16, sizeof(uint32_t)),
+                            s->cap ? 2 * s->cap : 16, 0 };
+        if (g.slot == NULL)
+            return ENOMEM;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->slot[i])
+                (void)pid_add(&g, s->slot[i]);
+        free(s->slot);
+        *s = g;
+    }
+    size_t i = pid_home(s, pid);
+    while (s->slot[i])
+        i = (i + 1) & (s->cap - 1);
+    s->slot[i] = pid;
+    s->n++;
+    return 0;
+}
+
+static void pid_del(struct pidset *s, uint32_t pid)
+{
+    if (!pid_has(s, pid))
+        return;
+    size_t i = pid_home(s, pid);
+    while (s->slot[i] != pid)
+        i = (i + 1) & (s->cap - 1);
+    s->slot[i] = 0;
+    s->n--;
+    /* Shift back the entries after it that probed past it. */
+    for (size_t j = (i + 1) & (s->cap - 1); s->slot[j];
+         j = (j + 1) & (s->cap - 1)) {
+        size_t h = pid_home(s, s->slot[j]);
+        if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
+            s->slot[i] = s->slot[j];
+            s->slot[j] = 0;
+            i = j;
+        }
+    }
+}
 
 int xvm_replay_create(xvm_machine *m, xvm_mount *mp, xvm_replay **out)
 {
@@ -40,6 +113,8 @@ void xvm_replay_destroy(xvm_replay *r)
 {
     if (r == NULL)
         return;
+    free(r->killed.slot);
+    free(r->ooms);
     free(r);
 }
 
@@ -52,6 +127,10 @@ void xvm_replay_totals(const xvm_replay *r, struct xvm_replay_totals *t)
     xvm_timeline_get(r->m, &tl);
     t->nmarks = (unsigned)tl.nmarks;
     t->marks = tl.marks;
+    t->oom_kills = r->oom_kills;
+    t->skipped = r->skipped;
+    t->nooms = r->nooms;
+    t->ooms = r->ooms;
 }
 
 static xvm_vmspace *space_of(struct xvm_replay *r, uint32_t pid)
@@ -143,6 +222,57 @@ static int run_event(struct xvm_replay *r, int *differs)
     }
 }
 
+/*
+ * Events of a process the machine killed are not replayed: the process
+ * is gone.  A fork by it makes no child, an exit ends its pid's record,
+ * and a spawn of its pid is a new process.  => true to skip the event.
+ */
+static bool skip_killed(struct xvm_replay *r)
+{
+    const struct xvm_trace_event *ev = &r->ev;
+    if (ev->op == XVM_T_MARK || r->killed.n == 0)
+        return false;
+    if (ev->op == XVM_T_SPAWN) {
+        pid_del(&r->killed, ev->pid);
+        return false;
+    }
+    if (!pid_has(&r->killed, ev->pid))
+        return false;
+    if (ev->op == XVM_T_FORK)
+        (void)pid_add(&r->killed, ev->pid2);
+    else if (ev->op == XVM_T_EXIT)
+        pid_del(&r->killed, ev->pid);
+    r->skipped++;
+    return true;
+}
+
+/* Takes the machine's kills; => true when the event's own process (or
+ * the child its fork was making) was killed. */
+static bool take_kills(struct xvm_replay *r)
+{
+    const struct xvm_trace_event *ev = &r->ev;
+    bool own = false;
+    uint32_t pid;
+    while (xvm_oom_next(r->m, &pid) == 0) {
+        r->oom_kills++;
+        r->last_vs = NULL;
+        (void)pid_add(&r->killed, pid);
+        own |= pid == ev->pid || (ev->op == XVM_T_FORK && pid == ev->pid2);
+        if (r->nooms == XVM_OOM_EVENTS_MAX)
+            continue;
+        if (r->nooms % 64 == 0) {
+            struct xvm_oom_event *n =
+                realloc(r->ooms, (r->nooms + 64) * sizeof(*n));
+            if (n == NULL)
+                continue; /* instrumentation: the count stays exact */
+            r->ooms = n;
+        }
+        r->ooms[r->nooms++] =
+            (struct xvm_oom_event){ pid, r->events, r->lines };
+    }
+    return own;
+}
+
 /* An errno the trace format has no name for is still named (strerror). */
 static const char *err_name(int e)
 {
@@ -176,8 +306,16 @@ int xvm_replay_line(xvm_replay *r, char *line, int *mismatch, char *msg,
     if (rc == 0)
         return 0;
     r->events++;
+    if (skip_killed(r))
+        return 0;
     int differs = 0, error = run_event(r, &differs);
     xvm_timeline_tick(r->m, r->events);
+    if (error == ENOMEM && take_kills(r)) {
+        snprintf(msg, msglen, "line %llu: pid %u killed: out of swap",
+                 (unsigned long long)r->lines,
+                 r->ooms && r->nooms ? r->ooms[r->nooms - 1].pid : r->ev.pid);
+        return 0;
+    }
     if (error != r->ev.expect_err) {
         snprintf(msg, msglen, "line %llu: expected %s, got %s",
                  (unsigned long long)r->lines, err_name(r->ev.expect_err),

@@ -5,36 +5,43 @@
 #include <string.h>
 
 #include "amap.h"
+#include "kmem.h"
+
+/* The header and the slot arrays are kernel memory, as amap_alloc1()
+ * allocates them: the structure from a pool, each array by kmem_alloc. */
+static void amap_free(struct vm *vm, struct amap *am)
+{
+    struct kmem *km = vm->ph->km;
+    uint32_t n = am->nslot;
+    kmem_free(km, XVM_KMEM_AMAP_SLOTS, n, am->slots);
+    kmem_free(km, XVM_KMEM_AMAP_SLOTS, n, am->bckptr);
+    kmem_free(km, XVM_KMEM_AMAP_ANONS, n, am->anon);
+    kmem_free(km, XVM_KMEM_AMAP_SLOTS, n, am->ppref);
+    kmem_free(km, XVM_KMEM_AMAP, 1, am);
+}
 
 int amap_alloc(struct vm *vm, uint32_t nslot, struct amap **out)
 {
-    struct core *c = vm->core;
-    struct amap *am = core_zalloc(c, sizeof(*am));
+    struct kmem *km = vm->ph->km;
+    if (nslot == 0)
+        return EINVAL;
+    struct amap *am = kmem_alloc(km, XVM_KMEM_AMAP, 1, sizeof(*am));
     if (am == NULL)
         return ENOMEM;
-    am->slots = core_alloc(c, (size_t)nslot * sizeof(*am->slots));
-    am->bckptr = core_alloc(c, (size_t)nslot * sizeof(*am->bckptr));
-    am->anon = core_zalloc(c, (size_t)nslot * sizeof(*am->anon));
+    am->nslot = nslot;
+    am->slots = kmem_alloc(km, XVM_KMEM_AMAP_SLOTS, nslot,
+                           (size_t)nslot * sizeof(*am->slots));
+    am->bckptr = kmem_alloc(km, XVM_KMEM_AMAP_SLOTS, nslot,
+                            (size_t)nslot * sizeof(*am->bckptr));
+    am->anon = kmem_alloc(km, XVM_KMEM_AMAP_ANONS, nslot,
+                          (size_t)nslot * sizeof(*am->anon));
     if (am->slots == NULL || am->bckptr == NULL || am->anon == NULL) {
-        core_free(c, am->slots);
-        core_free(c, am->bckptr);
-        core_free(c, am->anon);
-        core_free(c, am);
+        amap_free(vm, am);
         return ENOMEM;
     }
-    am->nslot = nslot;
     am->ref = 1;
     *out = am;
     return 0;
-}
-
-static void amap_free(struct vm *vm, struct amap *am)
-{
-    core_free(vm->core, am->slots);
-    core_free(vm->core, am->bckptr);
-    core_free(vm->core, am->anon);
-    core_free(vm->core, am->ppref);
-    core_free(vm->core, am);
 }
 
 /* Empties a used slot: the dense list stays dense by moving its last. */
@@ -57,7 +64,7 @@ void amap_add(struct vm *vm, struct amap *am, uint64_t slot, struct anon *an)
     if (old) {
         /* Other address spaces may map the old page through this shared
          * amap: they must fault and see the new one. */
-        if (am->flags & AMAP_SHARED)
+        if ((am->flags & AMAP_SHARED) && old->page != PAGEH_NONE)
             pmap_page_protect(vm->mmu, old->page, XVM_PROT_NONE);
         am->anon[s] = an;
         anon_unref(vm, old);
@@ -73,7 +80,8 @@ static int pp_establish(struct vm *vm, struct amap *am)
 {
     if (am->ppref)
         return 0;
-    am->ppref = core_alloc(vm->core, (size_t)am->nslot * sizeof(*am->ppref));
+    am->ppref = kmem_alloc(vm->ph->km, XVM_KMEM_AMAP_SLOTS, am->nslot,
+                           (size_t)am->nslot * sizeof(*am->ppref));
     if (am->ppref == NULL)
         return ENOMEM;
     for (uint32_t i = 0; i < am->nslot; i++)
@@ -165,8 +173,11 @@ int amap_copy(struct vm *vm, struct amap *old, uint64_t slot, uint64_t len,
 
 void amap_protect(struct vm *vm, struct amap *am, unsigned prot)
 {
-    for (uint32_t k = 0; k < am->nused; k++)
-        pmap_page_protect(vm->mmu, am->anon[am->slots[k]]->page, prot);
+    for (uint32_t k = 0; k < am->nused; k++) {
+        pageh pg = am->anon[am->slots[k]]->page;
+        if (pg != PAGEH_NONE) /* a paged-out anon has no mapping */
+            pmap_page_protect(vm->mmu, pg, prot);
+    }
 }
 
 void amap_check(const struct amap *am, uint64_t refs, const uint32_t *cover,

@@ -1,6 +1,7 @@
 /*
- * anon: one private page with a reference count (UVM's vm_anon).
- * There is no swap, so an anon always owns a RAM page.
+ * anon: one private page with a reference count (UVM's vm_anon), and the
+ * anon pager: with swap, the page daemon pages an anon's page out to a
+ * swap slot and a fault pages it back in (uvm_anon.c, uvm_swap.c).
  */
 #ifndef XVM_ANON_H
 #define XVM_ANON_H
@@ -11,8 +12,9 @@
 #include "vm.h"
 
 struct anon {
-    uint32_t ref; /* amap slots that point here */
-    pageh page;   /* always a RAM page */
+    uint32_t ref;    /* amap slots that point here */
+    uint32_t swslot; /* its copy in swap (an_swslot), or 0 */
+    pageh page;      /* its RAM page, or PAGEH_NONE while paged out */
 };
 
 /* => a new anon with ref 1 owning a fresh frame, a copy of page src (RAM or
@@ -20,7 +22,15 @@ struct anon {
 int anon_alloc(struct vm *vm, pageh src, struct anon **out);
 void anon_unref(struct vm *vm, struct anon *an);
 
-/* One anon: its page is an anon page that names it, refs as counted. */
+/* Brings a paged-out anon's page back from swap (a page-in).
+ * => 0 (also when it is resident), ENOMEM (no frame). */
+int anon_pagein(struct vm *vm, struct anon *an);
+
+/* The anon pager the page daemon calls (registered by vm_init). */
+extern const struct anon_pager anon_pager;
+
+/* One anon: its page is an anon page that names it (or it is in swap),
+ * refs as counted. */
 void anon_check(const struct vm *vm, const struct anon *an, uint32_t refs,
                 struct check *ck);
 

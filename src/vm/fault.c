@@ -110,6 +110,8 @@ static void neighbours(struct faultctx *f)
         if (va == f->va)
             continue;
         struct anon *an = e->amap ? amap_lookup(e->amap, slot_of(f, va)) : NULL;
+        if (an && an->page == PAGEH_NONE)
+            continue; /* in swap: no I/O for a neighbour */
         if (an) {
             unsigned prot = f->enter_prot;
             if (an->ref > 1)
@@ -204,12 +206,16 @@ static bool superpage(struct faultctx *f, pageh pg, unsigned prot)
     return false;
 }
 
+/* Maps the faulting page; a pageable page was used: it is activated
+ * (uvm_pageactivate), its neighbours only mapped. */
 static int enter(struct faultctx *f, pageh pg, unsigned prot)
 {
     struct vm *vm = f->vs->vm;
     int error = pmap_enter(f->vs->pmap, f->va, pg, prot, pmap_flags(f));
     if (error == 0 && page_is_device(pg))
         vm->st.device_maps++;
+    else if (error == 0)
+        pageq_activate(&vm->objs->pd, pg);
     return error;
 }
 
@@ -226,16 +232,18 @@ static int enter_promoted(struct faultctx *f, struct anon *an)
     return error;
 }
 
-/* An anon exists for the page. */
+/* An anon exists for the page (in RAM, or paged in first). */
 static int fault_upper(struct faultctx *f, struct anon *an)
 {
     struct vm *vm = f->vs->vm;
     vm->st.faults_upper++;
+    int error = anon_pagein(vm, an);
+    if (error)
+        return error;
     neighbours(f);
     if (f->cow_now && an->ref > 1) {
         struct anon *nan;
-        int error = promote(f, an->page, &nan);
-        if (error)
+        if ((error = promote(f, an->page, &nan)) != 0)
             return error;
         vm->st.cow_promotions++;
         return enter_promoted(f, nan);
@@ -358,7 +366,13 @@ static int fault_op(void *arg)
 int uvm_fault(struct xvm_vmspace *vs, uint64_t va, unsigned access, bool wire)
 {
     struct fault_args a = { vs, va, access, wire };
-    return pagedaemon_retry(vs->vm->objs, fault_op, &a);
+    uint64_t refused = vs->vm->ph->refused;
+    int error = pagedaemon_retry(&vs->vm->objs->pd, fault_op, &a);
+    /* RAM was full and the page daemon could not help: the process is
+     * killed (uvm_fault's caller, the trap handler, in NetBSD). */
+    if (error == ENOMEM && vs->vm->ph->refused != refused)
+        vm_oom(vs);
+    return error;
 }
 
 /*

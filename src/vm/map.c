@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "kmem.h"
 #include "map.h"
 
 void map_init(struct vm_map *map, uint64_t minva, uint64_t maxva)
@@ -47,7 +48,8 @@ struct vm_map_entry *map_first_after(struct vm_map *map, uint64_t va)
 
 struct vm_map_entry *map_entry_alloc(struct vm *vm, struct vm_map *map)
 {
-    struct vm_map_entry *e = core_zalloc(vm->core, sizeof(*e));
+    struct vm_map_entry *e =
+        kmem_alloc(vm->ph->km, XVM_KMEM_MAP_ENTRY, 1, sizeof(*e));
     if (e) {
         /* xorshift32: treap priorities, reproducible per map. */
         uint32_t x = map->rng;
@@ -148,7 +150,7 @@ int map_clip(struct vm *vm, struct vm_map *map, struct vm_map_entry *e,
     if (ne == NULL)
         return ENOMEM;
     if (e->amap && amap_splitref(vm, e->amap) != 0) {
-        core_free(vm->core, ne);
+        map_entry_release(vm, ne);
         return ENOMEM;
     }
     uint32_t prio = ne->prio;
@@ -205,12 +207,20 @@ void map_entry_free(struct vm *vm, struct vm_map_entry *e)
                    (e->end - e->start) >> vm->core->pgshift);
     if (e->obj)
         object_unref(e->obj);
-    core_free(vm->core, e);
+    map_entry_release(vm, e);
 }
 
-/* Entries larger than CHUNK_MAX get their amap a chunk at a time. */
-#define CHUNK_PAGES  16384u /* 64 MiB: forks stay O(entries) for big heaps */
-#define CHUNK_MAX(c) ((uint64_t)4 * CHUNK_PAGES << (c)->pgshift)
+void map_entry_release(struct vm *vm, struct vm_map_entry *e)
+{
+    kmem_free(vm->ph->km, XVM_KMEM_MAP_ENTRY, 1, e);
+}
+
+/* An entry of UVM_AMAP_LARGE pages or more gets its amap by the aligned
+ * chunk of UVM_AMAP_CHUNK pages around the write (uvm_amap.h): a stack
+ * or heap reservation costs the kernel what is touched, not what is
+ * mapped. */
+#define AMAP_LARGE 256u
+#define AMAP_CHUNK 16u
 
 int map_copy_amap(struct vm *vm, struct vm_map *map, uint64_t va, bool chunk,
                   struct vm_map_entry **ep)
@@ -220,8 +230,8 @@ int map_copy_amap(struct vm *vm, struct vm_map *map, uint64_t va, bool chunk,
     int error;
 
     assert(e != NULL && e->needs_copy);
-    if (chunk && e->end - e->start > CHUNK_MAX(c)) {
-        uint64_t chunk = (uint64_t)CHUNK_PAGES << c->pgshift;
+    if (chunk && (e->end - e->start) >> c->pgshift >= AMAP_LARGE) {
+        uint64_t chunk = (uint64_t)AMAP_CHUNK << c->pgshift;
         uint64_t lo = va & ~(chunk - 1), hi = lo + chunk;
         error = map_clip(vm, map, e, lo);
         if (error == 0)

@@ -57,11 +57,13 @@ int map_findspace(struct vm_map *map, uint64_t hint, uint64_t len,
                   uint64_t *addr);
 /* Drops an entry's references (amap, object) and frees it. */
 void map_entry_free(struct vm *vm, struct vm_map_entry *e);
+/* Frees an entry that holds no reference (a failed allocation's). */
+void map_entry_release(struct vm *vm, struct vm_map_entry *e);
 
 /*
  * Resolves needs-copy for the entry holding va before a write: gives it an
  * amap of its own (a new one, or a copy whose slots share the old anons).
- * With chunk, a huge entry is first clipped to the aligned chunk around va,
+ * With chunk, a large entry is first clipped to the aligned chunk around va,
  * as UVM's amap_copy chunks, so amaps (and their copies after fork) cost what is
  * touched, not what is mapped.  => 0 and *ep (the entry now holding va),
  * or ENOMEM with the entry unchanged (clips aside).

@@ -12,7 +12,6 @@
 #include "object.h"
 #include "physmem.h"
 #include "pmap.h"
-#include "pool.h"
 #include "xipvm.h"
 
 struct vm_stats {
@@ -28,9 +27,9 @@ struct vm {
     struct physmem *ph;
     struct mmu *mmu;
     struct objects *objs;
-    struct xvm_ahead ahead[3];  /* by enum xvm_advice */
-    struct pool anon_pool;      /* recycled anons */
-    struct xvm_vmspace *spaces; /* every live address space */
+    struct xvm_ahead ahead[3];               /* by enum xvm_advice */
+    struct xvm_vmspace *spaces;              /* every live address space */
+    struct xvm_vmspace *oom_head, *oom_tail; /* to be killed (vm_oom) */
     struct vm_stats st;
 };
 

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kmem.h"
+#include "pagedaemon.h"
+#include "swap.h"
 #include "vfs.h"
 #include "vmspace.h"
 
@@ -17,24 +20,26 @@ void vm_init(struct vm *vm, struct core *core, struct physmem *ph,
 {
     *vm = (struct vm){ .core = core, .ph = ph, .mmu = mmu, .objs = objs };
     memcpy(vm->ahead, ahead, sizeof(vm->ahead));
-    vm->anon_pool.size = sizeof(struct anon);
+    objs->pd.anon = &anon_pager;
+    objs->pd.anon_arg = vm;
 }
 
 void vm_fini(struct vm *vm)
 {
     while (vm->spaces)
         xvm_vmspace_destroy(vm->spaces);
-    pool_fini(vm->core, &vm->anon_pool);
 }
 
 int vmspace_create(struct vm *vm, struct xvm_vmspace **out)
 {
-    struct xvm_vmspace *vs = core_zalloc(vm->core, sizeof(*vs));
+    /* struct vmspace and its pmap, as the kernel has them. */
+    struct xvm_vmspace *vs =
+        kmem_alloc(vm->ph->km, XVM_KMEM_VMSPACE, 1, sizeof(*vs));
     if (vs == NULL)
         return ENOMEM;
     int error = pmap_create(vm->mmu, &vs->pmap);
     if (error) {
-        core_free(vm->core, vs);
+        kmem_free(vm->ph->km, XVM_KMEM_VMSPACE, 1, vs);
         return error;
     }
     vs->vm = vm;
@@ -48,11 +53,85 @@ int vmspace_create(struct vm *vm, struct xvm_vmspace **out)
     return 0;
 }
 
+/* ---- calls that need memory: the page daemon's retry, and OOM ---- */
+
+/* Frames refused because RAM was full (injected failures aside). */
+static uint64_t exhausted(const struct vm *vm)
+{
+    return vm->ph->refused;
+}
+
+void vm_oom(struct xvm_vmspace *vs)
+{
+    struct vm *vm = vs->vm;
+    if (vs->owner == NULL || vs->oom)
+        return; /* no process to kill, or already marked */
+    vs->oom = true;
+    vs->oom_next = NULL;
+    if (vm->oom_tail)
+        vm->oom_tail->oom_next = vs;
+    else
+        vm->oom_head = vs;
+    vm->oom_tail = vs;
+}
+
+struct xvm_vmspace *vm_oom_take(struct vm *vm)
+{
+    struct xvm_vmspace *vs = vm->oom_head;
+    if (vs == NULL)
+        return NULL;
+    vm->oom_head = vs->oom_next;
+    if (vm->oom_head == NULL)
+        vm->oom_tail = NULL;
+    vs->oom = false;
+    return vs;
+}
+
+static void oom_unlink(struct xvm_vmspace *vs)
+{
+    struct vm *vm = vs->vm;
+    struct xvm_vmspace **pp = &vm->oom_head, *prev = NULL;
+    for (; *pp && *pp != vs; prev = *pp, pp = &(*pp)->oom_next)
+        ;
+    if (*pp == NULL)
+        return;
+    *pp = vs->oom_next;
+    if (vm->oom_tail == vs)
+        vm->oom_tail = prev;
+    vs->oom = false;
+}
+
+struct vs_call {
+    struct xvm_vmspace *vs;
+    int (*body)(struct xvm_vmspace *vs, void *args);
+    void *args;
+};
+
+static int vs_call_op(void *arg)
+{
+    struct vs_call *c = arg;
+    return c->body(c->vs, c->args);
+}
+
+int vmspace_call(struct xvm_vmspace *vs,
+                 int (*body)(struct xvm_vmspace *vs, void *args), void *args)
+{
+    struct vm *vm = vs->vm;
+    uint64_t before = exhausted(vm);
+    struct vs_call c = { vs, body, args };
+    int error = pagedaemon_retry(&vm->objs->pd, vs_call_op, &c);
+    if (error == ENOMEM && exhausted(vm) != before)
+        vm_oom(vs);
+    return error;
+}
+
 void xvm_vmspace_destroy(xvm_vmspace *vs)
 {
     if (vs == NULL)
         return;
     struct vm *vm = vs->vm;
+    if (vs->oom)
+        oom_unlink(vs);
     /* Tear the tables down in one walk, then drop the references. */
     pmap_destroy(vs->pmap);
     while (vs->map.header.next != &vs->map.header) {
@@ -66,7 +145,7 @@ void xvm_vmspace_destroy(xvm_vmspace *vs)
         vm->spaces = vs->next;
     if (vs->next)
         vs->next->prev = vs->prev;
-    core_free(vm->core, vs);
+    kmem_free(vm->ph->km, XVM_KMEM_VMSPACE, 1, vs);
 }
 
 /* One parent entry into the child, by its inheritance (uvmspace_fork). */
@@ -94,7 +173,7 @@ static int fork_entry(struct xvm_vmspace *parent, struct xvm_vmspace *child,
     e->prio = prio;
     e->wired = 0;
     if (e->amap && (error = amap_ref(vm, e->amap, e->aoff, npages)) != 0) {
-        core_free(vm->core, e);
+        map_entry_release(vm, e);
         return error;
     }
     if (e->obj)
@@ -125,10 +204,9 @@ static int fork_entry(struct xvm_vmspace *parent, struct xvm_vmspace *child,
     return 0;
 }
 
-int xvm_vmspace_fork(xvm_vmspace *parent, xvm_vmspace **out)
+static int fork_body(struct xvm_vmspace *parent, void *args)
 {
-    if (parent == NULL || out == NULL)
-        return EINVAL;
+    xvm_vmspace **out = args;
     struct xvm_vmspace *child;
     int error = vmspace_create(parent->vm, &child);
     if (error)
@@ -148,6 +226,15 @@ int xvm_vmspace_fork(xvm_vmspace *parent, xvm_vmspace **out)
     }
     *out = child;
     return 0;
+}
+
+/* A fork that cannot get memory fails (the parent goes on): no OOM. */
+int xvm_vmspace_fork(xvm_vmspace *parent, xvm_vmspace **out)
+{
+    if (parent == NULL || out == NULL)
+        return EINVAL;
+    struct vs_call c = { parent, fork_body, out };
+    return pagedaemon_retry(&parent->vm->objs->pd, vs_call_op, &c);
 }
 
 void vmspace_unmap(struct xvm_vmspace *vs, uint64_t start, uint64_t end)
@@ -177,11 +264,21 @@ static int check_range(struct xvm_vmspace *vs, uint64_t addr, uint64_t len,
     return 0;
 }
 
-int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot, int flags,
-             xvm_object *obj, uint64_t off)
+/* ---- the mmap family ---- */
+
+struct mmap_args {
+    uint64_t *addr, len;
+    int prot, flags;
+    xvm_object *obj;
+    uint64_t off;
+};
+
+static int mmap_body(struct xvm_vmspace *vs, void *args)
 {
-    if (vs == NULL || addr == NULL)
-        return EINVAL;
+    const struct mmap_args *a = args;
+    uint64_t *addr = a->addr, len = a->len, off = a->off;
+    int prot = a->prot, flags = a->flags;
+    xvm_object *obj = a->obj;
     struct vm *vm = vs->vm;
     const struct core *c = vm->core;
     unsigned maxprot = (unsigned)prot >> 3 & XVM_PROT_ALL;
@@ -225,11 +322,13 @@ int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot, int flags,
         return ENOMEM;
     if (obj == NULL && shared) {
         if ((error = aobj_create(vm->objs, end - start, &obj)) != 0) {
-            core_free(vm->core, e);
+            map_entry_release(vm, e);
             return error;
         }
     } else if (obj) {
         object_ref(obj);
+        if (p & XVM_PROT_EXEC)
+            object_mark_exec(obj); /* vn_markexec */
     }
     /* Fixed mappings replace what was there; clipping cannot be undone,
      * so it happens after every allocation above. */
@@ -238,7 +337,7 @@ int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot, int flags,
         (error = map_clip_range(vm, &vs->map, start, end, &first)) != 0) {
         if (obj)
             object_unref(obj);
-        core_free(vm->core, e);
+        map_entry_release(vm, e);
         return error;
     }
     if (fixed)
@@ -258,29 +357,51 @@ int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot, int flags,
     return 0;
 }
 
-int xvm_munmap(xvm_vmspace *vs, uint64_t addr, uint64_t len)
+int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot, int flags,
+             xvm_object *obj, uint64_t off)
 {
+    if (vs == NULL || addr == NULL)
+        return EINVAL;
+    struct mmap_args a = { addr, len, prot, flags, obj, off };
+    return vmspace_call(vs, mmap_body, &a);
+}
+
+struct range_args {
+    uint64_t addr, len;
+    entry_fn check, apply;
+    int arg;
+};
+
+static int munmap_body(struct xvm_vmspace *vs, void *args)
+{
+    const struct range_args *a = args;
     uint64_t end;
     struct vm_map_entry *first;
     int error;
-    if (vs == NULL)
-        return EINVAL;
-    if ((error = check_range(vs, addr, len, &end)) != 0)
+    if ((error = check_range(vs, a->addr, a->len, &end)) != 0)
         return error;
-    if ((error = map_clip_range(vs->vm, &vs->map, addr, end, &first)) != 0)
+    if ((error = map_clip_range(vs->vm, &vs->map, a->addr, end, &first)) != 0)
         return error;
-    vmspace_unmap(vs, addr, end);
+    vmspace_unmap(vs, a->addr, end);
     return 0;
 }
 
-int vmspace_range_apply(xvm_vmspace *vs, uint64_t addr, uint64_t len,
-                        entry_fn check, entry_fn apply, int arg)
+int xvm_munmap(xvm_vmspace *vs, uint64_t addr, uint64_t len)
 {
-    uint64_t end;
-    struct vm_map_entry *e;
-    int error;
     if (vs == NULL)
         return EINVAL;
+    struct range_args a = { addr, len, NULL, NULL, 0 };
+    return vmspace_call(vs, munmap_body, &a);
+}
+
+static int range_body(struct xvm_vmspace *vs, void *args)
+{
+    const struct range_args *a = args;
+    uint64_t addr = a->addr, len = a->len, end;
+    entry_fn check = a->check, apply = a->apply;
+    int arg = a->arg;
+    struct vm_map_entry *e;
+    int error;
     if ((error = check_range(vs, addr, len, &end)) != 0)
         return error;
     /* Validate every entry first, so a refusal changes nothing. */
@@ -300,6 +421,15 @@ int vmspace_range_apply(xvm_vmspace *vs, uint64_t addr, uint64_t len,
     return 0;
 }
 
+int vmspace_range_apply(xvm_vmspace *vs, uint64_t addr, uint64_t len,
+                        entry_fn check, entry_fn apply, int arg)
+{
+    if (vs == NULL)
+        return EINVAL;
+    struct range_args a = { addr, len, check, apply, arg };
+    return vmspace_call(vs, range_body, &a);
+}
+
 static int protect_check(struct xvm_vmspace *vs, struct vm_map_entry *e, int p)
 {
     (void)vs;
@@ -308,6 +438,8 @@ static int protect_check(struct xvm_vmspace *vs, struct vm_map_entry *e, int p)
 
 static int protect_apply(struct xvm_vmspace *vs, struct vm_map_entry *e, int p)
 {
+    if ((p & XVM_PROT_EXEC) && e->obj)
+        object_mark_exec(e->obj);
     if ((e->prot & ~(unsigned)p) != 0)
         pmap_protect(vs->pmap, e->start, e->end, (unsigned)p);
     e->prot = (uint8_t)p;
@@ -447,23 +579,41 @@ static void check_amaps(struct vm_ck *k)
                 check_fail(k->ck, "checker: out of host memory");
         }
     }
-    for (size_t i = 0; hmap_next(&k->anons, &i, &a, &refs) && !k->ck->error;)
-        anon_check(k->vm, (struct anon *)(uintptr_t)a, (uint32_t)refs, k->ck);
+    uint64_t resident = 0, swapped = 0;
+    for (size_t i = 0; hmap_next(&k->anons, &i, &a, &refs) && !k->ck->error;) {
+        const struct anon *an = (const struct anon *)(uintptr_t)a;
+        anon_check(k->vm, an, (uint32_t)refs, k->ck);
+        resident += an->page != PAGEH_NONE;
+        swapped += an->swslot != 0;
+    }
     uint64_t frames = k->vm->ph->use[XVM_USE_ANON].cur;
-    if (!k->ck->error && k->anons.n != frames)
-        check_fail(k->ck, "%llu anons reachable, %llu anon frames",
-                   (unsigned long long)k->anons.n, (unsigned long long)frames);
+    if (!k->ck->error && resident != frames)
+        check_fail(k->ck, "%llu anons reachable in RAM, %llu anon frames",
+                   (unsigned long long)resident, (unsigned long long)frames);
+    /* Every slot in use is an anon's or an aobj page's. */
+    for (const struct xvm_object *o = k->vm->objs->list; o; o = o->next)
+        swapped += aobj_swapped(o);
+    const struct swapdev *sw = k->vm->objs->pd.swap;
+    if (!k->ck->error && swapped != (sw ? sw->used.cur : 0))
+        check_fail(k->ck, "%llu swap slots held, %llu in use",
+                   (unsigned long long)swapped,
+                   (unsigned long long)(sw ? sw->used.cur : 0));
 }
 
 /* => the page the map says va should show, or PAGEH_NONE when unknown
- *    (an object page that is not resident). */
-static pageh expected_page(struct vm *vm, struct vm_map_entry *e, uint64_t va)
+ *    (an object page that is not resident); *gone: an anon in swap, which
+ *    nothing may map. */
+static pageh expected_page(struct vm *vm, struct vm_map_entry *e, uint64_t va,
+                           bool *gone)
 {
+    *gone = false;
     if (e->amap) {
         struct anon *an = amap_lookup(
             e->amap, e->aoff + ((va - e->start) >> vm->core->pgshift));
-        if (an)
+        if (an) {
+            *gone = an->page == PAGEH_NONE;
             return an->page;
+        }
     }
     if (e->obj == NULL)
         return vm->ph->zero_page;
@@ -488,7 +638,12 @@ static void check_pte(void *arg, uint64_t va, uint64_t pte)
                                 "va %#llx: PTE allows more than the "
                                 "entry",
                                 (unsigned long long)va);
-    pageh want = expected_page(k->vm, e, va), pg = pte_page(k->vm->mmu, pte);
+    bool gone;
+    pageh want = expected_page(k->vm, e, va, &gone),
+          pg = pte_page(k->vm->mmu, pte);
+    if (gone)
+        return (void)check_fail(k->ck, "va %#llx maps a paged-out anon",
+                                (unsigned long long)va);
     if (want != PAGEH_NONE && want != pg)
         return (void)check_fail(k->ck, "va %#llx maps the wrong page",
                                 (unsigned long long)va);

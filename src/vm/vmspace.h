@@ -14,9 +14,27 @@ struct xvm_vmspace {
     struct vm_map map;
     struct pmap *pmap;
     struct xvm_vmspace *next, *prev; /* the layer's list */
+    void *owner; /* the process running in it (opaque here), or NULL */
+    bool oom;    /* out of memory: on the VM layer's queue to be killed */
+    struct xvm_vmspace *oom_next;
 };
 
 int vmspace_create(struct vm *vm, struct xvm_vmspace **out);
+
+/*
+ * Runs body(vs, args) with the page daemon's retry (pagedaemon_retry).
+ * When it still fails with ENOMEM because RAM was full (not an injected
+ * failure, not a lack of address space), the space's process is queued
+ * for the OOM killer (vm_oom).  => body's result.
+ */
+int vmspace_call(struct xvm_vmspace *vs,
+                 int (*body)(struct xvm_vmspace *vs, void *args), void *args);
+/* Queues vs's process to be killed: a fault could not get memory after
+ * the page daemon ran (NetBSD: "killed: out of swap").  Spaces without a
+ * process only fail the call. */
+void vm_oom(struct xvm_vmspace *vs);
+/* => the next space whose process is to be killed, or NULL. */
+struct xvm_vmspace *vm_oom_take(struct vm *vm);
 
 /* Unmaps [start, end) (page aligned): pmap, amap and object references. */
 void vmspace_unmap(struct xvm_vmspace *vs, uint64_t start, uint64_t end);

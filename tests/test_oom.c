@@ -1,0 +1,197 @@
+/*
+ * Out of memory as an event: a process whose memory runs out mid-trace
+ * is killed (an oom event with its pid, from the machine), its later
+ * events and those of the child it would have forked are skipped, none
+ * of this is a mismatch, the other processes go on unaffected (their
+ * =HEX reads still match), the checker passes, and a spawn of the same
+ * pid afterwards is a new process.  Without swap (the default) and with
+ * it (where the same trace fits).
+ */
+#include "testutil.h"
+#include "fstree.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xipvm_trace.h"
+
+struct fixture {
+    char *tree, *dir;
+    char img[1024];
+};
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    fx->tree = tree_new();
+    fx->dir = tree_new();
+    tree_dir(fx->tree, "bin");
+    char path[1200], cmd[2600];
+    tree_path(path, sizeof(path), fx->tree, "bin/busybox");
+    snprintf(cmd, sizeof(cmd), "cp /bin/busybox '%s'", path);
+    if (system(cmd) != 0)
+        fail_msg("no /bin/busybox (busybox-static)");
+    image_make_in(fx->img, sizeof(fx->img), fx->dir, "oom.img", fx->tree, 2,
+                  "little", 32768, 4096);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    tree_remove(fx->tree);
+    tree_remove(fx->dir);
+    free(fx);
+    return 0;
+}
+
+/* Pid 2 keeps data in two pages around pid 1 running out of RAM: pid 1
+ * writes 16 MiB into a 512 KiB machine. */
+static const char *const trace[] = {
+    "xipvm-trace 1",
+    "spawn 1 /bin/busybox",
+    "spawn 2 /bin/busybox",
+    "mmap 2 0x40000000 0x2000 rw- private,fixed",
+    "w 2 0x40000000 4 =aabbccdd",
+    "mmap 1 0x40000000 0x1000000 rw- private,fixed",
+    "w 1 0x40000000 0x1000000",   /* line 7: runs out */
+    "w 1 0x40000000 4 =01020304", /* skipped */
+    "r 1 0x40000000 4 =01020304", /* skipped */
+    "fork 1 3",                   /* skipped: no child 3 */
+    "w 3 0x40000000 4 =05060708", /* skipped */
+    "r 2 0x40000000 4 =aabbccdd", /* pid 2 unaffected */
+    "w 2 0x40001000 4 =11223344",
+    "r 2 0x40001000 4 =11223344",
+    "exit 3",               /* skipped: ends pid 3 */
+    "spawn 1 /bin/busybox", /* a new pid 1 */
+    "mmap 1 0x40000000 0x1000 rw- private,fixed",
+    "w 1 0x40000000 4 =0a0b0c0d",
+    "r 1 0x40000000 4 =0a0b0c0d",
+    "exit 1",
+    "r 2 0x40000000 4 =aabbccdd",
+    "exit 2",
+};
+
+/* The same first 14 lines where nobody is killed, then every process
+ * exits. */
+static const char *const fitting[] = {
+    "exit 1",
+    "exit 3",
+    "exit 2",
+};
+
+static void replay(const struct fixture *fx, int xip, uint64_t swap,
+                   const char *const *lines, size_t nlines,
+                   struct xvm_replay_totals *t, struct xvm_stats *st,
+                   uint32_t *oom_pid, uint64_t *oom_line)
+{
+    struct xvm_config cfg;
+    struct xvm_mount_config mc;
+    xvm_machine *m;
+    xvm_flash *flash;
+    xvm_mount *mp;
+    xvm_replay *r;
+    xvm_config_init(&cfg);
+    cfg.ram_bytes = 512u << 10;
+    assert_int_equal(xvm_machine_create(&cfg, &m), 0);
+    if (swap) {
+        struct xvm_swap_config sc;
+        xvm_swap_config_init(&sc);
+        sc.bytes = swap;
+        assert_int_equal(xvm_swapon(m, &sc), 0);
+    }
+    assert_int_equal(xvm_flash_open(m, fx->img, NULL, &flash), 0);
+    xvm_mount_config_init(&mc);
+    mc.flags = xip ? XVM_MOUNT_XIP : 0;
+    assert_int_equal(xvm_mount_flash(flash, &mc, &mp), 0);
+    assert_int_equal(xvm_replay_create(m, mp, &r), 0);
+    for (size_t i = 0; i < nlines; i++) {
+        char line[256], msg[256];
+        int mism;
+        snprintf(line, sizeof(line), "%s", lines[i]);
+        assert_int_equal(xvm_replay_line(r, line, &mism, msg, sizeof(msg)), 0);
+        if (mism)
+            fail_msg("%s", msg);
+        tm_check(m);
+    }
+    xvm_replay_totals(r, t);
+    *oom_pid = t->nooms ? t->ooms[0].pid : 0;
+    *oom_line = t->nooms ? t->ooms[0].line : 0;
+    xvm_machine_stats(m, st);
+    /* Every process ended: nothing of theirs is left. */
+    assert_null(xvm_proc_vmspace(m, 1));
+    assert_null(xvm_proc_vmspace(m, 2));
+    assert_null(xvm_proc_vmspace(m, 3));
+    uint32_t pid;
+    assert_int_equal(xvm_oom_next(m, &pid), ENOENT);
+    xvm_replay_destroy(r);
+    xvm_machine_destroy(m);
+}
+
+/* The whole trace in one mode: pid 1 killed at line 7, the rest as the
+ * trace expects. */
+static struct xvm_stats killed_mid_trace(const struct fixture *fx, int xip)
+{
+    struct xvm_replay_totals t;
+    struct xvm_stats st;
+    uint32_t pid;
+    uint64_t line;
+    replay(fx, xip, 0, trace, sizeof(trace) / sizeof(trace[0]), &t, &st, &pid,
+           &line);
+    assert_int_equal(t.mismatches, 0);
+    assert_int_equal(t.oom_kills, 1);
+    assert_int_equal(st.oom_kills, 1);
+    assert_int_equal(t.nooms, 1);
+    assert_int_equal(pid, 1);
+    assert_int_equal(line, 7);
+    /* Lines 8 to 11 and 15: pid 1's, the fork's, its child's. */
+    assert_int_equal(t.skipped, 5);
+    assert_int_equal(t.events, sizeof(trace) / sizeof(trace[0]) - 1);
+    assert_int_equal(st.pages[XVM_USE_ANON], 0);
+    return st;
+}
+
+static void test_oom_kill_mid_trace_xip(void **state)
+{
+    (void)killed_mid_trace(*state, 1);
+}
+
+static void test_oom_kill_mid_trace_copy(void **state)
+{
+    struct xvm_stats st = killed_mid_trace(*state, 0);
+    /* The page daemon freed page-cache pages before giving up. */
+    assert_true(st.pd_runs > 0);
+}
+
+/* With 32 MiB of swap the same trace fits: nobody is killed. */
+static void test_oom_swap_makes_it_fit(void **state)
+{
+    struct xvm_replay_totals t;
+    struct xvm_stats st;
+    uint32_t pid;
+    uint64_t line;
+    const char *lines[14 + sizeof(fitting) / sizeof(fitting[0])];
+    size_t n = 0;
+    for (; n < 14; n++)
+        lines[n] = trace[n];
+    for (size_t i = 0; i < sizeof(fitting) / sizeof(fitting[0]); i++)
+        lines[n++] = fitting[i];
+    replay(*state, 1, 32u << 20, lines, n, &t, &st, &pid, &line);
+    assert_int_equal(t.mismatches, 0);
+    assert_int_equal(t.oom_kills, 0);
+    assert_int_equal(t.skipped, 0);
+    assert_true(st.swap_outs > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_oom_kill_mid_trace_xip),
+        cmocka_unit_test(test_oom_kill_mid_trace_copy),
+        cmocka_unit_test(test_oom_swap_makes_it_fit),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

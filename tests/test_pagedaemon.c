@@ -1,0 +1,258 @@
+/*
+ * The page daemon and its clock policy on hand-made reference patterns,
+ * in copy mode (every file page is a page-cache page), with fault-ahead
+ * off so that only the pages the pattern touches are mapped.  Expected
+ * refault counts are reasoned out by hand for each pattern (see each
+ * test's comment), never taken from a run.
+ */
+#include "testutil.h"
+#include "fstree.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RAM_PAGES  64  /* 256 KiB: the whole machine */
+#define FILE_PAGES 200 /* the file the patterns read */
+
+struct fixture {
+    char *tree, *dir;
+    char img[1024];
+    uint8_t *file; /* its bytes */
+};
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    fx->tree = tree_new();
+    fx->dir = tree_new();
+    tree_file(fx->tree, "f", (uint64_t)FILE_PAGES * PG, 11);
+    image_make_in(fx->img, sizeof(fx->img), fx->dir, "pd.img", fx->tree, 2,
+                  "little", 16384, 2048);
+    uint64_t n;
+    fx->file = tree_slurp(fx->tree, "f", &n);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    tree_remove(fx->tree);
+    tree_remove(fx->dir);
+    free(fx->file);
+    free(fx);
+    return 0;
+}
+
+struct world {
+    xvm_machine *m;
+    xvm_flash *flash;
+    xvm_mount *mp;
+    xvm_file *f;
+    xvm_vmspace *vs;
+    uint64_t base; /* the file, mapped read-only */
+};
+
+/* RAM_PAGES of RAM, freemin 2 and freetarg 4 pages, no fault-ahead, a
+ * copy-mode mount with readahead pages read ahead and 2 buffers. */
+static void world_up(struct world *w, const struct fixture *fx, int readahead)
+{
+    struct xvm_config cfg;
+    struct xvm_mount_config mc;
+    memset(w, 0, sizeof(*w));
+    xvm_config_init(&cfg);
+    cfg.ram_bytes = (uint64_t)RAM_PAGES * PG;
+    cfg.freemin = 2 * PG;
+    cfg.freetarg = 4 * PG;
+    xvm_config_fault_ahead(&cfg, 0);
+    assert_int_equal(xvm_machine_create(&cfg, &w->m), 0);
+    assert_int_equal(xvm_flash_open(w->m, fx->img, NULL, &w->flash), 0);
+    xvm_mount_config_init(&mc);
+    mc.readahead = (unsigned)readahead;
+    mc.buffers = 2;
+    assert_int_equal(xvm_mount_flash(w->flash, &mc, &w->mp), 0);
+    assert_int_equal(xvm_open(w->mp, "/f", XVM_O_RDONLY, &w->f), 0);
+    assert_int_equal(xvm_vmspace_create(w->m, &w->vs), 0);
+    assert_int_equal(xvm_mmap_file(w->vs, &w->base, (uint64_t)FILE_PAGES * PG,
+                                   XVM_PROT_READ, XVM_MAP_PRIVATE, w->f, 0),
+                     0);
+}
+
+static void world_down(struct world *w)
+{
+    tm_check(w->m);
+    xvm_vmspace_destroy(w->vs);
+    xvm_close(w->f);
+    tm_check(w->m);
+    xvm_machine_destroy(w->m);
+}
+
+/* Reads one byte of file page p, and checks it is the file's. */
+static void touch(struct world *w, const struct fixture *fx, uint64_t p)
+{
+    uint64_t off = p * PG + (p * 7) % PG;
+    assert_int_equal(tm_rd8(w->vs, w->base + off), fx->file[off]);
+}
+
+/*
+ * A loop over L pages, R times.  When the L pages fit in RAM, each is
+ * read once and stays: no refault.  When L exceeds the whole RAM, no page
+ * can stay resident between two of its uses (L - 1 other pages are read
+ * in between and fewer than that fit), and the clock, which frees the
+ * least recently deactivated page, frees exactly the one the loop needs
+ * next: every read after the first pass is a refault, (R - 1) x L.
+ */
+static void loop(const struct fixture *fx, unsigned len, unsigned rounds,
+                 struct xvm_stats *out)
+{
+    struct world w;
+    world_up(&w, fx, 0);
+    for (unsigned r = 0; r < rounds; r++) {
+        for (unsigned p = 0; p < len; p++)
+            touch(&w, fx, p);
+        tm_check(w.m);
+    }
+    xvm_machine_stats(w.m, out);
+    world_down(&w);
+}
+
+static void test_pagedaemon_loop_that_fits_never_refaults(void **state)
+{
+    struct xvm_stats st;
+    loop(*state, RAM_PAGES / 4, 5, &st);
+    assert_int_equal(st.refaults, 0);
+    assert_int_equal(st.reclaimed, 0);
+    assert_int_equal(st.pagecache_fills, RAM_PAGES / 4);
+}
+
+static void test_pagedaemon_loop_slightly_larger_than_ram_refaults_every_read(
+    void **state)
+{
+    const unsigned len = RAM_PAGES + 2, rounds = 4;
+    struct xvm_stats st;
+    loop(*state, len, rounds, &st);
+    assert_true(st.pages_peak[XVM_USE_PAGECACHE] < len);
+    assert_int_equal(st.refaults, (uint64_t)(rounds - 1) * len);
+    assert_int_equal(st.pagecache_fills, (uint64_t)rounds * len);
+    /* Every fill past the first pass found its page freed before. */
+    assert_int_equal(st.reclaimed,
+                     st.pagecache_fills - st.pages[XVM_USE_PAGECACHE]);
+    assert_true(st.pd_runs > 0 && st.pd_deactivated > 0);
+}
+
+/*
+ * A hot set of 8 pages, read after every 4 pages of a scan of 120 pages
+ * that are each read once per pass, two passes.  The hot pages are
+ * referenced again long before the clock's hand (a third of the queues,
+ * about 16 pages behind) reaches them after a deactivation, so they are
+ * reactivated and never freed; the scan's pages cannot stay (120 of them
+ * in a RAM that holds fewer than 64): the first pass refaults nothing,
+ * the second refaults every scan page, and no hot page ever refaults.
+ */
+static void test_pagedaemon_hot_set_survives_a_scan(void **state)
+{
+    const struct fixture *fx = *state;
+    const unsigned hot = 8, scan = 120, passes = 2;
+    struct world w;
+    struct xvm_stats st;
+    world_up(&w, fx, 0);
+    for (unsigned p = 0; p < hot; p++)
+        touch(&w, fx, p);
+    for (unsigned pass = 0; pass < passes; pass++) {
+        for (unsigned s = 0; s < scan; s++) {
+            touch(&w, fx, hot + s);
+            if (s % 4 == 3)
+                for (unsigned p = 0; p < hot; p++)
+                    touch(&w, fx, p);
+        }
+        xvm_machine_stats(w.m, &st);
+        assert_int_equal(st.refaults, (uint64_t)pass * scan);
+        tm_check(w.m);
+    }
+    /* The hot pages were filled once each, and are still mapped. */
+    assert_int_equal(st.pagecache_fills, hot + passes * scan);
+    for (unsigned p = 0; p < hot; p++) {
+        uint64_t pa;
+        assert_int_equal(xvm_extract(w.vs, w.base + p * PG, &pa), 0);
+    }
+    assert_true(st.pd_reactivated > 0);
+    world_down(&w);
+}
+
+/*
+ * Every fifth page read, with 4 pages read ahead of each: 20 pages used,
+ * up to 80 read ahead and never used, in a RAM that holds fewer than 100
+ * but more than 20.  Read-ahead pages enter the inactive queue at its head,
+ * so the daemon frees them first: every page it frees is an unused
+ * read-ahead page, and reading the used pages again refaults nothing.
+ */
+static void test_pagedaemon_unused_readahead_goes_first(void **state)
+{
+    const struct fixture *fx = *state;
+    const unsigned used = 20, stride = 5;
+    struct world w;
+    struct xvm_stats st;
+    world_up(&w, fx, stride - 1);
+    for (unsigned round = 0; round < 2; round++)
+        for (unsigned k = 0; k < used; k++)
+            touch(&w, fx, k * stride);
+    xvm_machine_stats(w.m, &st);
+    assert_true(st.reclaimed > 0);
+    assert_int_equal(st.readahead_unused, st.reclaimed);
+    assert_int_equal(st.refaults, 0);
+    /* Read-ahead is a hint: it stops at the first page RAM cannot give. */
+    assert_true(st.readahead_pages > used &&
+                st.readahead_pages <= (uint64_t)used * (stride - 1));
+    assert_int_equal(st.pagecache_fills, used + st.readahead_pages);
+    world_down(&w);
+}
+
+/* The free targets: the defaults follow uvmpd_tune (0.5 % of RAM, at
+ * least 128 KiB, at most 1 MiB, here at most RAM / 16), freetarg 4/3;
+ * bad targets are refused. */
+static void test_pagedaemon_free_targets(void **state)
+{
+    (void)state;
+    static const struct {
+        uint64_t ram, freemin, freetarg;
+    } cases[] = {
+        { 256u << 10, 4, 5 },            /* RAM / 16 */
+        { 16u << 20, 32, 42 },           /* 128 KiB */
+        { 64u << 20, 81, 108 },          /* 0.5 % */
+        { UINT64_C(1) << 30, 256, 341 }, /* 1 MiB */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        xvm_machine *m = tm_machine("sgimips", cases[i].ram, 0);
+        struct xvm_stats st = tm_stats(m);
+        assert_int_equal(st.freemin, cases[i].freemin);
+        assert_int_equal(st.freetarg, cases[i].freetarg);
+        xvm_machine_destroy(m);
+    }
+    struct xvm_config cfg;
+    xvm_machine *m = NULL;
+    xvm_config_init(&cfg);
+    cfg.freemin = 8 * PG;
+    cfg.freetarg = 8 * PG; /* not above freemin */
+    assert_int_equal(xvm_machine_create(&cfg, &m), EINVAL);
+    cfg.freetarg = 8 * PG + 1; /* not whole pages */
+    assert_int_equal(xvm_machine_create(&cfg, &m), EINVAL);
+    cfg.ram_bytes = 64 * PG;
+    cfg.freetarg = 64 * PG; /* all of RAM */
+    assert_int_equal(xvm_machine_create(&cfg, &m), EINVAL);
+    assert_null(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pagedaemon_loop_that_fits_never_refaults),
+        cmocka_unit_test(
+            test_pagedaemon_loop_slightly_larger_than_ram_refaults_every_read),
+        cmocka_unit_test(test_pagedaemon_hot_set_survives_a_scan),
+        cmocka_unit_test(test_pagedaemon_unused_readahead_goes_first),
+        cmocka_unit_test(test_pagedaemon_free_targets),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

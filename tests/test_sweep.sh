@@ -1,0 +1,126 @@
+#!/bin/sh
+# xipvm sweep end to end: the CSV's columns, the smallest-RAM answer on a
+# trace whose working set is known (reasoned out below), the jobs run by
+# GNU parallel (--emit-jobs) and as a Slurm array script (--slurm, its
+# tasks run here one by one) merging to the same CSV as a local sweep,
+# results.json and the charts well-formed, and usage errors.
+# Usage: test_sweep.sh PATH-TO-xipvm
+NAME=test_sweep TOOLS="python3 parallel"
+. "$(dirname "$0")/cli_lib.sh"
+
+# The working set: 1 MiB of anonymous memory written and kept, and 1 MiB
+# of busybox's text fetched three times.  XIP needs RAM for the anonymous
+# MiB and about 0.3 MiB of kernel, tables, buffers, stack and data: it
+# cannot fit 1 MiB, it fits 2 MiB, and its time (flash reads in place,
+# the same at any RAM) is the same from 2 MiB on.  Copy mode fits 2 MiB
+# too (text pages can be dropped and read again), but it keeps the text
+# only with another MiB of page cache: at 2 MiB every pass reads the text
+# from flash again (three times the time), at 4 MiB once.  So: xip 2M and
+# 2M, copy 2M and 4M, and XIP saves 2 MiB within 10 %.
+cat >"$T/ws.trace" <<'END'
+xipvm-trace 1
+spawn 1 /bin/busybox
+mmap 1 0x40000000 0x100000 rw- private,fixed
+w 1 0x40000000 0x100000
+x 1 0x401000 0x100000
+x 1 0x401000 0x100000
+x 1 0x401000 0x100000
+r 1 0x40000000 0x100000
+exit 1
+END
+GRID="--image $T/img --ram 512K:8M --max-slowdown 10"
+
+expect 0 "a local sweep" -- "$XIPVM" sweep $GRID --jobs 2 --out "$T/local" "$T/ws.trace"
+cp "$T/out" "$T/local.txt"
+for f in results.csv results.json time_ns.svg faults.svg refaults.svg flash_bytes_read.svg; do
+    [ -s "$T/local/$f" ] || fail "the local sweep did not write $f"
+done
+python3 - "$T/local" <<'END' && ok "CSV columns, 10 runs, JSON and the minimum RAM" || fail "sweep results"
+import csv, json, sys, xml.etree.ElementTree as ET
+d = sys.argv[1]
+rows = list(csv.DictReader(open(d + "/results.csv")))
+cols = list(rows[0].keys())
+want = ["mode", "machine", "cpu", "image", "trace", "ram", "swap", "readahead",
+        "fault_ahead", "buffers", "version", "events", "mismatches",
+        "oom_kills", "fits", "ram_peak_total", "ram_peak_anon",
+        "ram_peak_aobj", "ram_peak_page_cache", "ram_peak_page_table",
+        "ram_peak_zero", "ram_peak_buffer", "ram_peak_kernel",
+        "ram_peak_vm_page", "faults", "refaults", "reclaimed", "pd_freed",
+        "pd_runs", "readahead_unused", "pagecache_fills",
+        "flash_bytes_read", "flash_ns", "swap_outs", "swap_ins", "swap_ns",
+        "io_ns", "kmem_bytes_peak", "cow_promotions", "device_maps",
+        "pv_entries_peak", "time_ns", "cycles", "stall_ns_ram",
+        "stall_ns_flash", "tlb_misses"]
+assert cols == want, cols
+assert len(rows) == 10, len(rows)
+# Job order: mode (xip first), then RAM.
+assert [r["mode"] for r in rows] == ["xip"] * 5 + ["copy"] * 5
+assert [int(r["ram"]) for r in rows[:5]] == [512 << 10 << k for k in range(5)]
+kinds = [k for k in cols if k.startswith("ram_peak_") and k != "ram_peak_total"]
+for r in rows:
+    assert r["mismatches"] == "0", r
+    assert (r["fits"] == "true") == (int(r["oom_kills"]) == 0), r
+    assert sum(int(r[k]) for k in kinds) == int(r["ram_peak_total"]), r
+fit = {(r["mode"], int(r["ram"])): r["fits"] == "true" for r in rows}
+assert not fit["xip", 512 << 10] and not fit["xip", 1 << 20]
+assert not fit["copy", 1 << 20] and fit["copy", 2 << 20]
+j = json.load(open(d + "/results.json"))
+p = j["params"]
+assert p["max_slowdown"] == 10 and p["time_metric"] == "time_ns" and p["version"]
+assert p["ram"] == [512 << 10 << k for k in range(5)] and p["mode"] == ["xip", "copy"]
+assert p["machine"] == ["sgimips"] and p["swap"] == [0] and p["readahead"] == [4]
+assert p["fault_ahead"] == ["uvm"] and p["buffers"] == [16] and len(p["trace"]) == 1
+assert len(j["runs"]) == 10 and j["runs"][0]["mode"] == "xip"
+(m,) = j["min_ram"]
+M = 1 << 20
+assert m["xip"] == {"fits": 2 * M, "within_max_slowdown": 2 * M}, m
+assert m["copy"] == {"fits": 2 * M, "within_max_slowdown": 4 * M}, m
+assert m["xip_saves"] == {"fits": 0, "within_max_slowdown": 2 * M}, m
+for f in ("time_ns", "faults", "refaults", "flash_bytes_read"):
+    assert ET.parse("%s/%s.svg" % (d, f)).getroot().tag.endswith("svg")
+END
+grep -Eq "within 10 %: +xip 2M +copy 4M +XIP saves 2M$" "$T/local.txt" ||
+    fail "the text does not give the answer: $(cat "$T/local.txt")"
+
+# The same grid as GNU parallel's jobs: one self-contained line each,
+# run from another directory.
+expect 0 "--emit-jobs" -- "$XIPVM" sweep $GRID --out "$T/par" --emit-jobs "$T/jobs.txt" "$T/ws.trace"
+[ "$(wc -l <"$T/jobs.txt")" -eq 10 ] || fail "--emit-jobs wrote $(wc -l <"$T/jobs.txt") lines, not 10"
+[ ! -e "$T/par/results.csv" ] || fail "--emit-jobs ran the sweep"
+(cd / && parallel --will-cite -j 2 <"$T/jobs.txt") >"$T/par.out" 2>&1 ||
+    fail "parallel ran the jobs with errors: $(cat "$T/par.out")"
+expect 0 "--merge after GNU parallel" -- "$XIPVM" sweep --merge "$T/par"
+cmp -s "$T/local/results.csv" "$T/par/results.csv" && ok "GNU parallel's jobs merge to the local sweep's CSV" ||
+    fail "GNU parallel's results.csv differs from the local one"
+cmp -s "$T/out" "$T/local.txt" || {
+    # The answer names the directory: compare it without.
+    sed "s#$T/par#DIR#" "$T/out" >"$T/a"; sed "s#$T/local#DIR#" "$T/local.txt" >"$T/b"
+    cmp -s "$T/a" "$T/b" || fail "the merged answer differs"
+}
+
+# As a Slurm array: the script's tasks, run here one by one.
+expect 0 "--slurm" -- "$XIPVM" sweep $GRID --out "$T/slurm" --slurm "$T/sweep.sbatch" "$T/ws.trace"
+grep -q "^#SBATCH --array=0-9$" "$T/sweep.sbatch" || fail "the sbatch script's array is not 0-9"
+i=0
+while [ $i -lt 10 ]; do
+    SLURM_ARRAY_TASK_ID=$i sh "$T/sweep.sbatch" || fail "array task $i"
+    i=$((i + 1))
+done
+expect 0 "--merge after the array" -- "$XIPVM" sweep --merge "$T/slurm"
+cmp -s "$T/local/results.csv" "$T/slurm/results.csv" && ok "the Slurm array merges to the local sweep's CSV" ||
+    fail "the array's results.csv differs from the local one"
+
+# Usage errors: exit 2 with a message; merging nothing: exit 1.
+expect 2 "sweep without a trace" -- "$XIPVM" sweep --image "$T/img" --out "$T/x"
+expect 2 "sweep without --out" -- "$XIPVM" sweep --image "$T/img" "$T/ws.trace"
+expect 2 "a bad --ram range" -- "$XIPVM" sweep --image "$T/img" --out "$T/x" --ram 4M:1M "$T/ws.trace"
+expect 2 "a bad --mode" -- "$XIPVM" sweep --image "$T/img" --out "$T/x" --mode xip,rom "$T/ws.trace"
+grep -q "rom" "$T/err" || fail "no message naming the bad mode"
+expect 2 "a bad --max-slowdown" -- "$XIPVM" sweep $GRID --max-slowdown lots --out "$T/x" "$T/ws.trace"
+expect 2 "--jobs with --emit-jobs" -- "$XIPVM" sweep $GRID --jobs 2 --emit-jobs "$T/j" --out "$T/x" "$T/ws.trace"
+expect 2 "--job past the grid" -- "$XIPVM" sweep $GRID --job 10 --out "$T/x" "$T/ws.trace"
+expect 1 "a missing trace" -- "$XIPVM" sweep --image "$T/img" --out "$T/x" "$T/nothere.trace"
+mkdir -p "$T/empty"
+expect 1 "--merge of a directory no job wrote" -- "$XIPVM" sweep --merge "$T/empty"
+
+finish
