@@ -114,17 +114,8 @@ static int setup(void **state)
     }
     fclose(f);
     /* The image the replay runs busybox from. */
-    uint64_t n;
-    char path[512];
     w->tree = tree_new();
-    tree_dir(w->tree, "bin");
-    tree_path(path, sizeof(path), w->tree, "bin/busybox");
-    uint8_t *bb = file_slurp(BUSYBOX, &n);
-    f = fopen(path, "wb");
-    if (f == NULL || fwrite(bb, 1, n, f) != n)
-        return -1;
-    fclose(f);
-    free(bb);
+    tree_copy(w->tree, "bin/busybox", BUSYBOX);
     image_make_in(w->img, sizeof(w->img), w->dir, "bb.img", w->tree, 2,
                   "little", 16384, 2048);
     *state = w;

@@ -66,18 +66,9 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
-    uint64_t n;
-    char path[512];
     fx->tree = tree_new();
     fx->dir = tree_new();
-    uint8_t *bb = file_slurp("/bin/busybox", &n);
-    tree_dir(fx->tree, "bin");
-    tree_path(path, sizeof(path), fx->tree, "bin/busybox");
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(bb, 1, n, f), n);
-    fclose(f);
-    free(bb);
+    tree_copy(fx->tree, "bin/busybox", "/bin/busybox");
     tree_file(fx->tree, "bin/text", 65536, 77);
     image_make_in(fx->img, sizeof(fx->img), fx->dir, "cpu.img", fx->tree, 2,
                   "little", 16384, 2048);
