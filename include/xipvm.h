@@ -482,20 +482,27 @@ XVM_API int xvm_mmap_file(xvm_vmspace *vs, uint64_t *addr, uint64_t len,
                           int prot, int flags, xvm_file *f, uint64_t off);
 
 /*
- * Processes: a table of pids in the machine.  Programs are static ELF
- * binaries (ELF32/ELF64, either byte order, ET_EXEC or static-pie ET_DYN
- * placed at 0x01000000) read from a mount; text and data map the file
- * private, bss and the brk heap are anonymous zero-fill, and a stack with
- * argv sits at the top of the address space.  A dynamically linked
- * program (PT_INTERP) is refused with ENOEXEC: crunch it (paper §4.3).
- * Errors: ESRCH (no such pid), EEXIST (pid in use), ENOEXEC (not a
- * loadable ELF; the caller's process is left as it was).
+ * Processes: a table of pids in the machine.  Programs are ELF binaries
+ * (ELF32/ELF64, either byte order, ET_EXEC or ET_DYN placed at
+ * 0x01000000) read from a mount; text and data map the file private, bss
+ * and the brk heap are anonymous zero-fill, and a stack with argv and the
+ * auxiliary vector sits at the top of the address space.  A dynamically
+ * linked program (PT_INTERP) gets its interpreter from the same mount,
+ * mapped too (an ET_DYN one at 0x20000000, or above a program reaching
+ * there), and starts in it, as NetBSD's exec_elf does; the libraries are
+ * then the interpreter's own mmaps.
+ * Errors: ESRCH (no such pid), EEXIST (pid in use), ENOENT (no such
+ * program or interpreter), ENOEXEC (not a loadable ELF, or a bad
+ * interpreter); the caller's process is left as it was.
  */
 struct xvm_proc_info {
-    uint64_t entry; /* relocated entry point */
+    uint64_t entry; /* where execution starts: the interpreter's entry
+                       when there is one, else the program's */
     uint64_t stack_top, stack_pointer;
     uint64_t brk_base, brk;
-    uint64_t load_base; /* 0 for ET_EXEC */
+    uint64_t load_base;     /* 0 for ET_EXEC */
+    uint64_t program_entry; /* the program's entry (AT_ENTRY) */
+    uint64_t interp_base;   /* the interpreter's first page (AT_BASE), or 0 */
 };
 XVM_API int xvm_spawn(xvm_machine *m, xvm_mount *mp, uint32_t pid,
                       const char *path, unsigned argc, const char *const *argv);
@@ -536,6 +543,39 @@ struct xvm_file_info {
 XVM_API int xvm_fsinfo(xvm_mount *mp,
                        int (*fn)(void *arg, const struct xvm_file_info *fi),
                        void *arg);
+
+/*
+ * The per-file report: what the run did with each regular file of a
+ * mount, counted by the file system and the fault handler as it ran
+ * (doc/figures.md, "Files").  Page figures are distinct pages of the
+ * file, over the whole run.
+ */
+struct xvm_file_report {
+    const char *path;           /* in the image (valid during the call) */
+    uint64_t size;              /* bytes */
+    uint64_t file_pages;        /* pages the file spans */
+    uint64_t pages_touched;     /* asked of its pager by a fault or read() */
+    uint64_t pages_in_place;    /* of those, mapped from flash (XIP) */
+    uint64_t pages_cached;      /* read into the page cache (copy mode,
+                                   read-ahead, XIP fallbacks) */
+    uint64_t pages_copied;      /* copy-on-write copies of its pages
+                                   into anons (data, relocations): one
+                                   per process that wrote the page */
+    uint64_t text_pages_copied; /* of those, in mappings that were ever
+                                   executable: writes to text */
+    uint64_t processes;         /* address spaces that mapped the file
+                                   (exec's own mappings included) */
+    int textrel;                /* an ELF asking for text relocations
+                                   (DT_TEXTREL, DF_TEXTREL) that some
+                                   process mapped */
+};
+/* Calls fn for every regular file of the mount, depth first; a non-zero
+ * return from fn stops the walk and is returned.  Reads nothing that
+ * counts (inspection is quiet). */
+XVM_API int xvm_file_report(xvm_mount *mp,
+                            int (*fn)(void *arg,
+                                      const struct xvm_file_report *fr),
+                            void *arg);
 
 #ifdef __cplusplus
 }

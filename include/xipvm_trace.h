@@ -1,6 +1,6 @@
 /*
- * libxipvm traces: the xipvm trace format, version 1 (doc/trace-format.md),
- * read, written and replayed on a machine.
+ * libxipvm traces: the xipvm trace format, version 2 (doc/trace-format.md;
+ * version 1 traces still read), read, written and replayed on a machine.
  *
  * Interface.  A trace is text: the header line XVM_TRACE_HEADER, then one
  * event a line.  Programs that record or generate traces fill a struct
@@ -21,8 +21,12 @@
 extern "C" {
 #endif
 
-/* The first line of every trace (a '\n' follows it in a file). */
-#define XVM_TRACE_HEADER "xipvm-trace 1"
+/* The first line of every trace written (a '\n' follows it in a file).
+ * Version 2 adds escapes in strings (so a path, argument or label may
+ * hold any byte), the pread op and 256 arguments; "xipvm-trace 1" traces
+ * read as they always did. */
+#define XVM_TRACE_HEADER  "xipvm-trace 2"
+#define XVM_TRACE_VERSION 2
 
 enum xvm_trace_op {
     XVM_T_SPAWN,
@@ -36,10 +40,11 @@ enum xvm_trace_op {
     XVM_T_READ,
     XVM_T_WRITE,
     XVM_T_EXEC_FETCH,
-    XVM_T_MARK
+    XVM_T_MARK,
+    XVM_T_PREAD /* read(2) of a file into memory (version 2) */
 };
 
-#define XVM_TRACE_MAX_ARGS 32
+#define XVM_TRACE_MAX_ARGS 256
 #define XVM_TRACE_MAX_DATA 4096 /* bytes of =HEX */
 #define XVM_TRACE_MAX_SIZE                                                     \
     UINT64_C(0x100000000) /* largest r/w/x SIZE without =HEX: 2^32 */
@@ -47,11 +52,13 @@ enum xvm_trace_op {
 struct xvm_trace_event {
     enum xvm_trace_op op;
     uint32_t pid, pid2; /* pid2: child of fork */
-    uint64_t addr, len; /* len also SIZE of r/w/x, ADDR of brk in addr */
+    uint64_t addr, len; /* len also SIZE of r/w/x and pread, ADDR of brk in
+                           addr */
     int prot;           /* XVM_PROT_READ | _WRITE | _EXEC */
     int shared, fixed;  /* mmap flags */
-    const char *path;   /* mmap file or spawn/exec path; NULL for anonymous */
-    uint64_t off;       /* mmap file offset; 0 when anonymous */
+    const char *path;   /* mmap or pread file, spawn/exec path; NULL for
+                           anonymous */
+    uint64_t off;       /* mmap or pread file offset; 0 when anonymous */
     unsigned argc;
     const char *argv[XVM_TRACE_MAX_ARGS]; /* spawn/exec args after PATH */
     const char *label;                    /* mark */
@@ -62,7 +69,8 @@ struct xvm_trace_event {
 };
 
 /*
- * Parse one line of a trace (not the header line).
+ * Parse one line of a trace (not the header line), of the current
+ * version (XVM_TRACE_VERSION): strings are unescaped in place.
  * => line: NUL-terminated, modified in place: tokens are NUL-terminated inside
  *    it, and ev's path/argv/label point into it (valid while line is).
  * => a trailing '\n' or "\r\n" is fine.
@@ -77,17 +85,27 @@ struct xvm_trace_event {
  */
 XVM_API int xvm_trace_parse_line(char *line, struct xvm_trace_event *ev,
                                  const char **msg);
+/* The same for a trace of the given version (1 or 2; see
+ * xvm_trace_header_version): version 1 has no escapes. */
+XVM_API int xvm_trace_parse_line_v(char *line, int version,
+                                   struct xvm_trace_event *ev,
+                                   const char **msg);
 
 /* Clears the scalar fields only: clearing data[] (4 KiB) per event would
  * cost more than the event; argv[] and data[] are valid up to argc/ndata. */
 XVM_API void xvm_trace_event_reset(struct xvm_trace_event *ev);
 
-/* => 0 when line is exactly XVM_TRACE_HEADER (trailing whitespace
- *    allowed), else EINVAL. */
+/* => 0 when line is the header of a version this library reads
+ *    ("xipvm-trace 1" or "xipvm-trace 2", trailing whitespace allowed),
+ *    else EINVAL. */
 XVM_API int xvm_trace_check_header(const char *line);
+/* => the version the header line names (1 or 2), or 0 when it is not a
+ *    header this library reads. */
+XVM_API int xvm_trace_header_version(const char *line);
 
-/* => 1 when s can be a PATH, ARG or LABEL: not NULL, not empty, no
- *    whitespace, not starting with '!' (the format has no quoting). */
+/* => 1 when s is written as itself, without escapes (and so can be a
+ *    PATH, ARG or LABEL of a version 1 trace): not NULL, not empty, no
+ *    whitespace, control character or backslash, not starting with '!'. */
 XVM_API int xvm_trace_token_ok(const char *s);
 
 /* => "EFAULT"... for the errnos a trace may name, else NULL. */
@@ -97,11 +115,12 @@ XVM_API const char *xvm_trace_errno_name(int err);
 XVM_API int xvm_trace_errno_from_name(const char *name);
 
 /*
- * Format one event as a trace line ending in '\n', NUL-terminated, into buf.
+ * Format one event as a line of the current version ending in '\n',
+ * NUL-terminated, into buf; strings are escaped where they must be.
  * => returns the length (without the NUL), -ENOSPC when cap is too small, or
  *    -EINVAL when the event cannot be written so that it parses back equal
- *    (unknown op/errno, bad prot, NULL/empty path or label, strings holding
- *    whitespace or starting with '!', data inconsistent with len, ...).
+ *    (unknown op/errno, bad prot, NULL path or label, data inconsistent
+ *    with len, too many arguments, ...).
  * => parsing the output gives back an equal event.
  */
 XVM_API int xvm_trace_format_event(const struct xvm_trace_event *ev, char *buf,
@@ -148,6 +167,21 @@ XVM_API int xvm_replay_line(xvm_replay *r, char *line, int *mismatch, char *msg,
                             size_t msglen);
 XVM_API void xvm_replay_totals(const xvm_replay *r,
                                struct xvm_replay_totals *t);
+
+/*
+ * Several traces on one machine, as a product runs several programs:
+ * announce n sources before the first line, then feed each source's
+ * lines (its header first) with xvm_replay_line_from, interleaved as the
+ * caller likes (xipvm run: slices of events).  With n > 1 every source's
+ * pids are renumbered apart (machine pids 1, 2, ... in order of first
+ * appearance, fork children included) and its mark labels become
+ * "SRC:LABEL" (SRC from 1); line numbers in messages are the source's.
+ * xvm_replay_line is source 0.  => 0, EINVAL (after the first line, n
+ * 0, or src out of range), ENOMEM, ERANGE (pids run out).
+ */
+XVM_API int xvm_replay_sources(xvm_replay *r, unsigned n);
+XVM_API int xvm_replay_line_from(xvm_replay *r, unsigned src, char *line,
+                                 int *mismatch, char *msg, size_t msglen);
 
 #ifdef __cplusplus
 }

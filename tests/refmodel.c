@@ -601,15 +601,41 @@ static void put_word(uint8_t *p, uint64_t v, unsigned size, bool big)
         p[big ? size - 1 - i : i] = (uint8_t)(v >> (8 * i));
 }
 
+/* Where the program headers are once loaded (AT_PHDR): the diff
+ * programs put them right after the ELF header, inside the PT_LOAD that
+ * maps file offset 0 (static programs: no bias). */
+static uint64_t phdr_va(const struct rm_prog *prog)
+{
+    uint64_t phoff = prog->is64 ? 64 : 52;
+    for (unsigned i = 0; i < prog->nseg; i++) {
+        const struct rm_seg *s = &prog->seg[i];
+        if (phoff >= s->offset && phoff < s->offset + s->filesz)
+            return s->vaddr + (phoff - s->offset);
+    }
+    return 0;
+}
+
 /* The initial stack: strings at the top, then argc, argv, NULL, envp
- * NULL and AT_NULL, 16-byte aligned, in the program's word size. */
+ * NULL and the auxiliary vector (AT_PHDR, AT_PHENT, AT_PHNUM,
+ * AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY, AT_NULL), 16-byte aligned, in
+ * the program's word size. */
 static int build_stack(struct rm_model *rm, struct rm_proc *p,
                        const struct rm_prog *prog, unsigned argc,
                        const char *const *argv)
 {
     unsigned w = prog->is64 ? 8 : 4;
     uint64_t top = trunc_pg(rm->va_max), sp = top, at = top - RM_STACK_SIZE;
-    uint8_t frame[(1 + 8 + 4) * 8];
+    const uint64_t aux[8][2] = {
+        { 3, phdr_va(prog) },
+        { 4, prog->is64 ? 56 : 32 },
+        { 5, prog->nseg },
+        { 6, RM_PG },
+        { 7, 0 },
+        { 8, 0 },
+        { 9, prog->entry },
+        { 0, 0 },
+    };
+    uint8_t frame[(1 + 8 + 2 + 16) * 8];
     size_t k = 0;
     if (argc > 8)
         return E2BIG;
@@ -622,12 +648,16 @@ static int build_stack(struct rm_model *rm, struct rm_proc *p,
         rm_write(rm, p, sp, (const uint8_t *)argv[i], n);
         ptrs[i] = sp;
     }
-    sp = (sp - (uint64_t)(argc + 5) * w) & ~UINT64_C(15);
+    sp = (sp - (uint64_t)(argc + 3 + 16) * w) & ~UINT64_C(15);
     put_word(frame, argc, w, prog->big_endian), k += w;
     for (unsigned i = 0; i < argc; i++)
         put_word(frame + k, ptrs[i], w, prog->big_endian), k += w;
-    memset(frame + k, 0, 4 * w);
-    k += 4 * w;
+    memset(frame + k, 0, 2 * w);
+    k += 2 * w;
+    for (unsigned i = 0; i < 8; i++) {
+        put_word(frame + k, aux[i][0], w, prog->big_endian), k += w;
+        put_word(frame + k, aux[i][1], w, prog->big_endian), k += w;
+    }
     rm_write(rm, p, sp, frame, k);
     p->stack_top = top;
     p->sp = sp;

@@ -335,8 +335,10 @@ static void replay_child(struct world *w, int in, int out)
         line[strcspn(line, "\n")] = '\0';
         for (size_t g = 0; g < NREPLAY; g++) {
             strcpy(copy, line); /* the parser works in place */
-            if (xvm_replay_line(rp[g], copy, &mism, err, sizeof err) != 0)
+            if (xvm_replay_line(rp[g], copy, &mism, err, sizeof err) != 0) {
+                fprintf(stderr, "replay: %s\n", err);
                 _exit(4);
+            }
         }
     }
     struct xvm_replay_totals t;
@@ -388,8 +390,12 @@ static pid_t start_replay(struct world *w, int in, int out, int parents)
         fin && fout ? lackey_import(fin, fout, &o, NULL, err, sizeof err) : EIO;
     if (fout)
         fclose(fout);
+    if (e != 0)
+        fprintf(stderr, "lackey_import: %s\n", err);
     int st;
     waitpid(gc, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fprintf(stderr, "the replay failed (status %d)\n", st);
     _exit(e == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 7);
 }
 

@@ -2,7 +2,7 @@
 # The xipvm command end to end: exit statuses, --json keys, compare's JSON
 # and SVG, gzip/zstd/stdin input giving the same figures, fsinfo, usage
 # and image errors.  Usage: test_cli.sh PATH-TO-xipvm
-NAME=test_cli TOOLS="python3 gzip zstd"
+NAME=test_cli TOOLS="python3 gzip zstd valgrind pgrep"
 . "$(dirname "$0")/cli_lib.sh"
 
 # A clean trace: the ELF magic at the start of busybox's first segment.
@@ -72,6 +72,17 @@ assert sum(d["ram_peak"].values()) == d["ram_peak_total"], d["ram_peak"]
 assert d["vm_page_metadata_bytes"] == d["ram_pages"] * d["vm_page_bytes"]
 # The timeline spans the run from its start.
 assert d["timeline"][0]["at"] == 0 and d["timeline"][-1]["at"] == d["events"]
+# Per file: busybox's header page (exec's read, then the r), the text page
+# fetched, the page under the start of bss (exec's copy-on-write); one
+# process mapped it; in place under XIP, cached in copy mode.
+f = d["files"]["/bin/busybox"]
+assert f["pages_touched"] == 3 and f["processes"] == 1, f
+assert f["pages_copied"] == 1 and f["text_pages_copied"] == 0, f
+assert f["file_pages"] == (f["size"] + 4095) // 4096 and f["textrel"] == 0, f
+if mode == "copy":
+    assert f["pages_cached"] == 3 and f["pages_in_place"] == 0, f
+else:
+    assert f["pages_in_place"] == 3 and f["pages_cached"] == 0, f
 EOF
 }
 expect 0 "run --json (xip)" -- $RUN --json "$T/clean.trace"
@@ -93,6 +104,8 @@ for k in ("pages", "pages_peak", "ram_now", "ram_peak"):
     keys |= set(d[k])
 for s in d["timeline"]:
     keys |= set(s) | set(s["ram"])
+for f in d["files"].values():
+    keys |= set(f)
 missing = sorted(k for k in keys if "`%s`" % k not in doc)
 assert not missing, "not in doc/figures.md: %s" % missing
 EOF
@@ -323,6 +336,94 @@ $RUN "$T/malformed.trace" >/dev/null 2>"$T/err.malformed"
 $CMP "$T/malformed.trace" >/dev/null 2>"$T/err.cmp-malformed"
 for f in missing-image missing-trace malformed cmp-malformed; do
     if grep -q "LeakSanitizer" "$T/err.$f"; then fail "run leaks on error ($f)"; else ok "no leak ($f)"; fi
+done
+
+
+# ---- Several traces at once ----
+expect 0 "run two traces at once" -- $RUN --json --slice 3 "$T/clean.trace" "$T/clean.trace"
+python3 - "$T/out" <<'EOF' && ok "two traces: events add up, pids and marks apart" || fail "two traces"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["events"] == 24 and d["mismatches"] == 0, (d["events"], d["mismatches"])
+assert set(d["marks"]) == {"1:middle", "1:end", "2:middle", "2:end"}, list(d["marks"])
+assert d["files"]["/bin/busybox"]["processes"] == 2
+EOF
+expect 0 "compare two traces at once" -- $CMP "$T/clean.trace" "$T/clean.trace.gz"
+expect 2 "a bad --slice" -- $RUN --slice 0 "$T/clean.trace"
+expect 2 "standard input twice" -- $RUN - -
+
+# ---- Escapes: version 2 strings; version 1 traces read as before ----
+printf 'xipvm-trace 2\nspawn 1 /bin/busybox a\\qb\n' >"$T/badesc.trace"
+expect 1 "a bad escape" -- $RUN "$T/badesc.trace"
+grep -q "line 2: bad escape" "$T/err" || fail "the bad escape's line is not named"
+printf 'xipvm-trace 1\nspawn 1 /bin/busybox a\\qb\n' >"$T/v1.trace"
+expect 0 "a version 1 trace keeps its backslashes" -- $RUN "$T/v1.trace"
+printf 'xipvm-trace 2\nspawn 1 /bin/busybox two\\x20words \\e\n' >"$T/v2.trace"
+expect 0 "a version 2 trace with escaped arguments" -- $RUN "$T/v2.trace"
+
+# ---- record: a process tree, its files, an image ----
+BB=/bin/busybox
+export LC_ALL=C
+expect 0 "record a process tree into .zst with --root" -- "$XIPVM" record \
+    --root "$T/root" -o "$T/tree.trace.zst" -- $BB sh -c \
+    'echo "two words" | /bin/busybox cat >/dev/null; /bin/busybox true'
+[ "$(head -c 4 "$T/tree.trace.zst" | od -An -tx1 | tr -d ' \n')" = 28b52ffd ] ||
+    fail "record -o x.zst is not zstd"
+zstd -q -dc "$T/tree.trace.zst" >"$T/tree.trace" || fail "the recorded .zst"
+sed -n 2p "$T/tree.trace" | grep -qF 'spawn 1 /bin/busybox sh -c echo\x20"two\x20words"\x20|' ||
+    fail "the spawn line does not carry the argument: $(sed -n 2p "$T/tree.trace")"
+[ "$(grep -c '^fork ' "$T/tree.trace")" -ge 2 ] || fail "no forks in the trace"
+[ "$(grep -c '^exec ' "$T/tree.trace")" -ge 2 ] || fail "no execs in the trace"
+[ "$(grep -c '^exit ' "$T/tree.trace")" -eq "$(($(grep -c '^fork ' "$T/tree.trace") + 1))" ] ||
+    fail "not every process exits"
+[ -f "$T/root/usr/bin/busybox" ] && [ -L "$T/root/bin" ] || fail "--root did not copy busybox"
+expect 0 "mkimage of the root" -- "$XIPVM" mkimage "$T/root" "$T/tree.img"
+expect 0 "compare on the recorded tree" -- "$XIPVM" compare --image "$T/tree.img" --json "$T/tree.trace.zst"
+python3 - "$T/out" <<'EOF' && ok "the tree replays in both modes" || fail "tree replay"
+import json, sys
+d = json.load(open(sys.argv[1]))
+for m in ("xip", "copy"):
+    assert d[m]["mismatches"] == 0
+    assert d[m]["files"]["/usr/bin/busybox"]["processes"] >= 3, d[m]["files"]
+assert d["saved"]["ram_peak_total"] > 0
+EOF
+expect 0 "record into .gz" -- "$XIPVM" record -o "$T/true.trace.gz" -- $BB true
+[ "$(head -c 2 "$T/true.trace.gz" | od -An -tx1 | tr -d ' \n')" = 1f8b ] ||
+    fail "record -o x.gz is not gzip"
+expect 1 "record of a missing program" -- "$XIPVM" record -o "$T/none.trace" -- /nonexistent/prog
+[ ! -e "$T/none.trace" ] || fail "a failed record left a file"
+expect 2 "mkimage with a bad --bsize" -- "$XIPVM" mkimage "$T/root" "$T/x.img" --bsize 1000
+expect 1 "mkimage of a file" -- "$XIPVM" mkimage "$T/clean.trace" "$T/x.img"
+[ ! -e "$T/x.img" ] || fail "a failed mkimage left an image"
+
+# An interrupted record stops every process it started, leaves no trace.
+"$XIPVM" record -o "$T/int.trace" -- /bin/sh -c '/bin/sleep 27.125; true' \
+    >/dev/null 2>"$T/err" &
+rpid=$!
+i=0
+while ! pgrep -f 'sleep 27.125' >/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 0.5
+kill -INT $rpid
+wait $rpid
+st=$?
+[ $st -eq 130 ] && ok "an interrupted record exits 130" || fail "interrupted record: exit $st"
+sleep 0.3
+pgrep -f 'sleep 27.125' >/dev/null && fail "the recorded processes outlive the record"
+[ -z "$(ls -A "$T" | grep int.trace)" ] || fail "an interrupted record left a file"
+
+# ---- import-lackey of per-process logs: bad ones, a clear error ----
+mkdir -p "$T/logs1" "$T/logs2" "$T/logs3"
+PRE='==100== Command: /bin/busybox true\n==100== Parent PID: 1\nI  0040ebf0,2\n'
+printf "${PRE}I  0040eb" >"$T/logs1/1.log"
+printf "${PRE}SYSCALL[100,1](9) sys_mmap ( 0x0, 4096, 1, 2, 7, 0 ) --> Success(0x4835000) \n" >"$T/logs2/1.log"
+printf "${PRE}SYSCALL[100,1](257) sys_openat ( 4294967196, 0x1(/nonexistent/x.so), 0 ) --> Success(0x3) \nSYSCALL[100,1](9) sys_mmap ( 0x0, 4096, 1, 2, 3, 0 ) --> Success(0x4835000) \n" >"$T/logs3/1.log"
+for c in "1:line 4:the log ends in the middle of a line" \
+         "2:line 4:mmap of fd 7" \
+         "3:line 5:mmap of /nonexistent/x.so"; do
+    n=${c%%:*}; rest=${c#*:}; at=${rest%%:*}; msg=${rest#*:}
+    expect 1 "import-lackey: $msg" -- "$XIPVM" import-lackey -o "$T/imp$n.trace" "$T/logs$n"
+    grep -q "$at: $msg" "$T/err" || fail "no '$at: $msg' in: $(cat "$T/err")"
+    [ -z "$(ls -A "$T" | grep "imp$n.trace")" ] || fail "a failed import left a file"
 done
 
 finish

@@ -170,11 +170,13 @@ struct expect {
     /* inputs */
     const struct ec_elf *elf;
     uint64_t file_pages;
-    uint64_t lo, npages;   /* the ELF's page range */
-    uint8_t *first;        /* per ELF page: 0, 'r' (read/exec) or 'w' */
-    uint8_t *written;      /* per ELF page */
-    uint8_t *file_touched; /* per file page */
-    uint8_t *anon_written; /* per page of the anonymous chunk area */
+    uint64_t lo, npages;     /* the ELF's page range */
+    uint8_t *first;          /* per ELF page: 0, 'r' (read/exec) or 'w' */
+    uint8_t *written;        /* per ELF page */
+    uint8_t *file_touched;   /* per file page */
+    uint8_t *anon_written;   /* per page of the anonymous chunk area */
+    uint64_t brk_lo, brk_hi; /* the heap the trace's brk lines grow */
+    uint8_t *heap_written;   /* per page of the heap */
     unsigned argc;
     size_t argbytes; /* argument strings, NULs included */
     uint64_t events, writes_to_readonly;
@@ -220,6 +222,9 @@ static void touch(struct expect *x, uint64_t va, int write)
     } else if (va >= TRACE_ANON_BASE && va < TRACE_ANON_LIMIT) {
         if (write)
             x->anon_written[(va - TRACE_ANON_BASE) / PG] = 1;
+    } else if (va >= x->brk_lo && va < x->brk_hi) {
+        if (write)
+            x->heap_written[(va - x->brk_lo) / PG] = 1;
     } else {
         fail_msg(
             "trace touches 0x%llx, outside the ELF and the anonymous chunks",
@@ -236,7 +241,7 @@ static void read_trace(struct expect *x, const char *path)
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     assert_non_null(fgets(line, sizeof(line), f));
-    assert_string_equal(line, "xipvm-trace 1\n");
+    assert_string_equal(line, XVM_TRACE_HEADER "\n");
     while (fgets(line, sizeof(line), f)) {
         if (line[0] == '#' || line[0] == '\n')
             continue;
@@ -252,6 +257,23 @@ static void read_trace(struct expect *x, const char *path)
         if (strncmp(line, "mmap ", 5) == 0) {
             assert_non_null(strstr(line, "private,fixed"));
             continue;
+        }
+        /* the heap: brk grows it right after the program's last page */
+        if (sscanf(line, "brk %u %llx", &pid, &addr) == 2) {
+            assert_true(round_pg(addr) >= x->brk_lo);
+            assert_true(round_pg(addr) - x->brk_lo <= (64u << 20));
+            if (round_pg(addr) > x->brk_hi)
+                x->brk_hi = round_pg(addr);
+            continue;
+        }
+        /* RELRO made read-only: no page count changes */
+        if (strncmp(line, "mprotect ", 9) == 0)
+            continue;
+        /* the process's exit ends the trace: replay_path stops before it */
+        if (strncmp(line, "exit ", 5) == 0) {
+            x->events--;
+            assert_null(fgets(line, sizeof(line), f));
+            break;
         }
         if (sscanf(line, "%15s %u %llx %llu", op, &pid, &addr, &size) != 4 ||
             strlen(op) != 1 || strchr("rwx", op[0]) == NULL)
@@ -291,8 +313,8 @@ static uint64_t stack_pages(const struct expect *x)
 {
     unsigned w = x->elf->is64 ? 8 : 4;
     uint64_t sp = STACK_TOP - x->argbytes;
-    sp = (sp - (uint64_t)(x->argc + 5) * w) &
-         ~UINT64_C(15); /* argc argv NULL NULL AT_NULL */
+    /* argc argv NULL, envp NULL, 8 auxv pairs */
+    sp = (sp - (uint64_t)(x->argc + 3 + 16) * w) & ~UINT64_C(15);
     return (STACK_TOP - trunc_pg(sp)) / PG;
 }
 
@@ -317,6 +339,8 @@ static void expect_compute(struct expect *x, const struct ec_elf *e,
     x->written = calloc(x->npages, 1);
     x->file_touched = calloc(x->file_pages, 1);
     x->anon_written = calloc(ANON_PAGES, 1);
+    x->brk_lo = x->brk_hi = round_pg(hi);
+    x->heap_written = calloc((64u << 20) / PG, 1);
     read_trace(x, trace);
     add_exec(x);
     for (uint64_t i = 0; i < x->file_pages; i++)
@@ -330,6 +354,8 @@ static void expect_compute(struct expect *x, const struct ec_elf *e,
     }
     for (uint64_t i = 0; i < ANON_PAGES; i++)
         x->anon += x->anon_written[i];
+    for (uint64_t i = 0; i < (x->brk_hi - x->brk_lo) / PG; i++)
+        x->anon += x->heap_written[i];
     x->anon += stack_pages(x);
 }
 
@@ -339,6 +365,7 @@ static void expect_free(struct expect *x)
     free(x->written);
     free(x->file_touched);
     free(x->anon_written);
+    free(x->heap_written);
 }
 
 /* ---------- replay ---------- */
@@ -361,6 +388,8 @@ static void replay_path(struct tm_world *w, const char *path,
     assert_int_equal(xvm_replay_create(w->m, w->mp, &r), 0);
     while (fgets(line, sizeof(line), f)) {
         line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, "exit ", 5) == 0)
+            break; /* the last line: the test looks first, then exits */
         if (xvm_replay_line(r, line, &mism, msg, sizeof(msg)) != 0)
             fail_msg("%s: %s", path, msg);
         if (mism)
@@ -657,7 +686,7 @@ static void test_malformed_traces_name_their_line(void **state)
     static const struct {
         const char *text, *msg;
     } cases[] = {
-        { "xipvm-trace 2\nspawn 1 /bin/prog\n", "line 1:" },
+        { "xipvm-trace 3\nspawn 1 /bin/prog\n", "line 1:" },
         { "spawn 1 /bin/prog\n", "line 1:" },
         { "xipvm-trace 1\n# comment\nspawn 1 /bin/prog\nread 1 0x400000 1\n",
           "line 4:" },

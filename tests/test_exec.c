@@ -35,12 +35,21 @@ static const char *const prog_path[NPROG] = {
     "/bin/prog64be", "/bin/prog32le", "/bin/prog32be",
 };
 
+/* A dynamically linked program and its interpreter, both from the host. */
+struct dynprog {
+    char interp[256]; /* its PT_INTERP, where the image has ld.so too */
+    uint8_t *bytes, *ld;
+    uint64_t size, ldsize;
+    struct ec_elf elf, ldelf;
+};
+
 struct fixture {
     char *dir, *tree;
     char img[512];
     uint8_t *bytes[NPROG];
     uint64_t size[NPROG];
     struct ec_elf elf[NPROG];
+    struct dynprog dyn;
 };
 
 static char *host(const struct fixture *fx, const char *rel)
@@ -71,6 +80,79 @@ static int copy_file(const char *from, const char *to)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The PT_INTERP string of e (in bytes), or NULL; *off and *len where. */
+static const char *interp_of(const struct ec_elf *e, const uint8_t *bytes,
+                             uint64_t *off, uint64_t *len)
+{
+    for (unsigned i = 0; i < e->phnum; i++)
+        if (e->ph[i].type == EC_PT_INTERP) {
+            *off = e->ph[i].offset;
+            *len = e->ph[i].filesz;
+            return (const char *)bytes + *off;
+        }
+    return NULL;
+}
+
+/* A dynamic program whose PT_INTERP names path instead (same length). */
+static void dyn_variant(const struct fixture *fx, const char *rel,
+                        const char *interp, int keep_nul)
+{
+    uint64_t off = 0, len = 0;
+    const struct dynprog *d = &fx->dyn;
+    uint8_t *b = malloc(d->size);
+    memcpy(b, d->bytes, d->size);
+    interp_of(&d->elf, d->bytes, &off, &len);
+    memcpy(b + off, interp, strlen(interp));
+    if (!keep_nul)
+        b[off + len - 1] = 'x'; /* no NUL at the end */
+    file_spit(host(fx, rel), b, d->size);
+    free(b);
+}
+
+/*
+ * /dyn/prog: the dynamic build, with its interpreter at its PT_INTERP
+ * path; and programs whose interpreter is missing (/bad/nointerp),
+ * malformed (/bad/badinterp), itself dynamic (/bad/dyninterp), or whose
+ * PT_INTERP lacks its NUL (/bad/nonul).  Replacement paths have the
+ * original's length.
+ */
+static int dyn_setup(struct fixture *fx)
+{
+    struct dynprog *d = &fx->dyn;
+    uint64_t off = 0, len = 0;
+    char dirpath[256], alt[256];
+    if (build(fx, "-O1", "/bad/dyn") != 0)
+        return -1;
+    d->bytes = file_slurp(host(fx, "/bad/dyn"), &d->size);
+    const char *ip;
+    if (ec_read(d->bytes, d->size, &d->elf) != 0 ||
+        (ip = interp_of(&d->elf, d->bytes, &off, &len)) == NULL ||
+        len >= sizeof(d->interp) || len < 12 || ip[len - 1] != '\0')
+        return -1;
+    memcpy(d->interp, ip, len);
+    d->ld = file_slurp(d->interp, &d->ldsize); /* the host's ld.so */
+    if (ec_read(d->ld, d->ldsize, &d->ldelf) != 0)
+        return -1;
+    snprintf(dirpath, sizeof(dirpath), "%s", d->interp);
+    *strrchr(dirpath, '/') = '\0';
+    tree_dir(fx->tree, dirpath + 1);
+    tree_dir(fx->tree, "dyn");
+    file_spit(host(fx, d->interp), d->ld, d->ldsize);
+    file_spit(host(fx, "/dyn/prog"), d->bytes, d->size);
+    size_t n = strlen(d->interp);
+    snprintf(alt, sizeof(alt), "%s", d->interp);
+    alt[n - 1] = '#'; /* nothing there */
+    dyn_variant(fx, "/bad/nointerp", alt, 1);
+    memset(alt, 'm', n), memcpy(alt, "/bad/", 5); /* a malformed ELF */
+    file_spit(host(fx, alt), d->bytes, 2000);
+    dyn_variant(fx, "/bad/badinterp", alt, 1);
+    memset(alt, 'd', n), memcpy(alt, "/bad/", 5); /* itself dynamic */
+    file_spit(host(fx, alt), d->bytes, d->size);
+    dyn_variant(fx, "/bad/dyninterp", alt, 1);
+    dyn_variant(fx, "/bad/nonul", d->interp, 0);
+    return 0;
+}
+
 static int group_setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
@@ -84,7 +166,6 @@ static int group_setup(void **state)
     /* A build that fails is a failed test, not a skipped one. */
     if (build(fx, "-static -O1", "/bin/prog") != 0 ||
         build(fx, "-static-pie -fPIE -O1", "/bin/pie") != 0 ||
-        build(fx, "-O1", "/bad/dyn") != 0 ||
         copy_file("/bin/busybox", host(fx, "/bin/busybox")) != 0)
         return -1;
     for (int i = 0; i < NPROG; i++) {
@@ -114,6 +195,8 @@ static int group_setup(void **state)
     file_spit(host(fx, "/bad/phoff"), b, 4096);
     free(b);
     file_spit(host(fx, "/bad/empty"), (const uint8_t *)"", 0);
+    if (dyn_setup(fx) != 0)
+        return -1;
     image_make_in(fx->img, sizeof(fx->img), fx->dir, "img", fx->tree, 2,
                   "little", 32768, 4096);
     *state = fx;
@@ -127,6 +210,8 @@ static int group_teardown(void **state)
         return 0;
     for (int i = 0; i < NPROG; i++)
         free(fx->bytes[i]);
+    free(fx->dyn.bytes);
+    free(fx->dyn.ld);
     tree_remove(fx->dir);
     tree_remove(fx->tree);
     free(fx);
@@ -167,12 +252,10 @@ static uint64_t bias_of(const struct ec_elf *e)
  * zero, as does all of bss; text refuses writes, data takes them without
  * touching the file.
  */
-static void check_segments(struct tm_world *w, const struct fixture *fx,
-                           int which, uint32_t pid)
+static void check_image(struct tm_world *w, const char *path,
+                        const struct ec_elf *e, const uint8_t *file,
+                        uint64_t size, uint64_t bias, uint32_t pid)
 {
-    const struct ec_elf *e = &fx->elf[which];
-    const uint8_t *file = fx->bytes[which];
-    uint64_t bias = bias_of(e);
     xvm_vmspace *vs = xvm_proc_vmspace(w->m, pid);
     uint8_t page[PG], want[PG];
     unsigned nload = 0;
@@ -190,17 +273,19 @@ static void check_segments(struct tm_world *w, const struct fixture *fx,
             for (unsigned k = 0; k < PG; k++) {
                 uint64_t a = p + k,
                          off = trunc_pg(h->offset) + (a - trunc_pg(va));
-                if (a >= round_pg(fend) || (writable && a >= fend))
-                    want[k] = 0; /* bss, and the page after p_filesz */
+                /* bss, and the part of the last file page exec zeroes:
+                 * past p_filesz up to p_memsz (the page ends sooner) */
+                if (a >= round_pg(fend) || (writable && a >= fend && a < mend))
+                    want[k] = 0;
                 else
-                    want[k] = off < fx->size[which] ? file[off] : 0;
+                    want[k] = off < size ? file[off] : 0;
             }
             memset(page, 0xa5, sizeof(page));
             int rc = (h->flags & EC_PF_X) ? xvm_fetch(vs, p, page, PG)
                                           : xvm_read(vs, p, page, PG);
             if (rc != 0 || memcmp(page, want, PG) != 0)
                 fail_msg("%s: segment %u page 0x%llx: rc %d or bytes differ",
-                         prog_path[which], i, (unsigned long long)p, rc);
+                         path, i, (unsigned long long)p, rc);
         }
         uint8_t x = 0x5a;
         if (!writable) {
@@ -213,8 +298,7 @@ static void check_segments(struct tm_world *w, const struct fixture *fx,
             assert_int_equal(xvm_write(vs, va, &x, 1), 0);
             assert_int_equal(xvm_read(vs, va, &back, 1), 0);
             assert_int_equal(back, 0x5a);
-            assert_int_equal(
-                xvm_open(w->mp, prog_path[which], XVM_O_RDONLY, &f), 0);
+            assert_int_equal(xvm_open(w->mp, path, XVM_O_RDONLY, &f), 0);
             assert_int_equal(xvm_pread(f, h->offset, &orig, 1, &done), 0);
             assert_int_equal(done, 1);
             assert_int_equal(orig, file[h->offset]); /* the file is unchanged */
@@ -230,6 +314,13 @@ static void check_segments(struct tm_world *w, const struct fixture *fx,
     }
     assert_true(nload >= 2);
     assert_true(saw_text && saw_data);
+}
+
+static void check_segments(struct tm_world *w, const struct fixture *fx,
+                           int which, uint32_t pid)
+{
+    check_image(w, prog_path[which], &fx->elf[which], fx->bytes[which],
+                fx->size[which], bias_of(&fx->elf[which]), pid);
 }
 
 static void test_exec_segments_read_back_the_file_bytes(void **state)
@@ -322,6 +413,134 @@ static void test_exec_stack_holds_argc_and_argv(void **state)
         /* the stack is there below the frame too, writable, zero */
         assert_int_equal(tm_rd8(vs, info.stack_top - (1u << 20)), 0);
         tm_wr8(vs, info.stack_top - (1u << 20), 9);
+        tm_world_drop(&w);
+    }
+}
+
+/* Reads the auxiliary vector after argv and envp: aux[type] = value. */
+static void read_auxv(xvm_vmspace *vs, const struct xvm_proc_info *info, int ws,
+                      int be, uint64_t aux[16], int *seen)
+{
+    uint64_t sp = info->stack_pointer;
+    uint64_t argc = get_word(vs, sp, ws, be);
+    uint64_t at = sp + (argc + 2) * (uint64_t)ws;  /* past argv's NULL */
+    assert_int_equal(get_word(vs, at, ws, be), 0); /* envp's NULL */
+    at += (uint64_t)ws;
+    *seen = 0;
+    for (int n = 0; n < 16; n++, at += 2u * (uint64_t)ws) {
+        uint64_t type = get_word(vs, at, ws, be);
+        if (type == 0)
+            return;
+        assert_true(type < 16);
+        aux[type] = get_word(vs, at + (uint64_t)ws, ws, be);
+        *seen |= 1 << type;
+    }
+    fail_msg("no AT_NULL in 16 pairs");
+}
+
+/* Program headers' vaddr: PT_PHDR's (type 6) in the test's own reader. */
+static uint64_t phdr_vaddr(const struct ec_elf *e)
+{
+    for (unsigned i = 0; i < e->phnum; i++)
+        if (e->ph[i].type == 6)
+            return e->ph[i].vaddr;
+    return 0;
+}
+
+/*
+ * A dynamically linked program: its interpreter (ld.so, from the host) is
+ * mapped at 0x20000000 as well, both read back as their files, execution
+ * starts at ld.so's entry, and the stack's auxiliary vector tells ld.so
+ * where the program is, in the program's word size and byte order.
+ */
+static void test_exec_dynamic_program_starts_in_its_interpreter(void **state)
+{
+    struct fixture *fx = *state;
+    const struct dynprog *d = &fx->dyn;
+    static const char *const profiles[] = { "amd64", "sgimips" };
+    const uint64_t ibase = UINT64_C(0x20000000);
+    uint64_t bias = bias_of(&d->elf), ibias = bias_of(&d->ldelf);
+    ibias += ibase - DYN_BASE; /* bias_of places ET_DYN at DYN_BASE */
+    assert_int_equal(d->elf.type, 3);
+    assert_int_equal(d->ldelf.type, 3);
+    for (int pr = 0; pr < 2; pr++)
+        for (int xip = 0; xip < 2; xip++) {
+            struct tm_world w;
+            struct xvm_proc_info info;
+            uint64_t aux[16] = { 0 };
+            int seen, ws = d->elf.is64 ? 8 : 4;
+            const char *argv[] = { "/dyn/prog", "one", "two" };
+            up(&w, fx, profiles[pr], xip);
+            struct xvm_stats st0 = tm_stats(w.m);
+            assert_int_equal(xvm_spawn(w.m, w.mp, 1, "/dyn/prog", 3, argv), 0);
+            assert_int_equal(xvm_proc_info(w.m, 1, &info), 0);
+            assert_int_equal(info.entry, d->ldelf.entry + ibias);
+            assert_int_equal(info.program_entry, d->elf.entry + bias);
+            assert_int_equal(info.interp_base, ibase);
+            assert_int_equal(info.load_base, DYN_BASE);
+            read_auxv(xvm_proc_vmspace(w.m, 1), &info, ws, d->elf.be, aux,
+                      &seen);
+            /* AT_PHDR 3 .. AT_ENTRY 9, all there */
+            assert_int_equal(seen & 0x3f8, 0x3f8);
+            assert_int_equal(aux[3], phdr_vaddr(&d->elf) + bias);
+            assert_int_equal(aux[4], d->elf.is64 ? 56 : 32);
+            assert_int_equal(aux[5], d->elf.phnum);
+            assert_int_equal(aux[6], PG);
+            assert_int_equal(aux[7], ibase);
+            assert_int_equal(aux[8], 0);
+            assert_int_equal(aux[9], d->elf.entry + bias);
+            check_image(&w, "/dyn/prog", &d->elf, d->bytes, d->size, bias, 1);
+            check_image(&w, d->interp, &d->ldelf, d->ld, d->ldsize, ibias, 1);
+            /* the interpreter's first instruction is there */
+            uint8_t insn[4];
+            assert_int_equal(xvm_fetch(xvm_proc_vmspace(w.m, 1), info.entry,
+                                       insn, sizeof(insn)),
+                             0);
+            assert_memory_equal(
+                insn, d->ld + (d->ldelf.entry - trunc_pg(d->ldelf.ph[0].vaddr)),
+                sizeof(insn));
+            /* fork and exec into it from another program, then all exit */
+            assert_int_equal(xvm_fork(w.m, 1, 2), 0);
+            assert_int_equal(xvm_exec(w.m, 2, "/bin/prog", 0, NULL), 0);
+            assert_int_equal(xvm_exec(w.m, 2, "/dyn/prog", 3, argv), 0);
+            assert_int_equal(xvm_proc_info(w.m, 2, &info), 0);
+            assert_int_equal(info.entry, d->ldelf.entry + ibias);
+            tm_check(w.m);
+            assert_int_equal(xvm_exit(w.m, 2), 0);
+            assert_int_equal(xvm_exit(w.m, 1), 0);
+            struct xvm_stats st = tm_stats(w.m);
+            assert_int_equal(st.pages[XVM_USE_ANON], st0.pages[XVM_USE_ANON]);
+            assert_int_equal(st.pv_entries, 0);
+            /* no file stays open: the mount can go */
+            assert_int_equal(xvm_unmount(w.mp), 0);
+            assert_int_equal(xvm_flash_close(w.flash), 0);
+            tm_world_drop(&w);
+        }
+}
+
+/* A static program's auxiliary vector: no interpreter, AT_BASE 0. */
+static void test_exec_static_program_has_an_auxiliary_vector(void **state)
+{
+    struct fixture *fx = *state;
+    static const int progs[] = { P_STATIC, P_PIE, P_BE32 };
+    for (size_t n = 0; n < sizeof(progs) / sizeof(progs[0]); n++) {
+        int which = progs[n];
+        const struct ec_elf *e = &fx->elf[which];
+        struct tm_world w;
+        struct xvm_proc_info info;
+        uint64_t aux[16] = { 0 };
+        int seen;
+        up(&w, fx, "sgimips", 0);
+        assert_int_equal(xvm_spawn(w.m, w.mp, 1, prog_path[which], 0, NULL), 0);
+        assert_int_equal(xvm_proc_info(w.m, 1, &info), 0);
+        assert_int_equal(info.interp_base, 0);
+        assert_int_equal(info.entry, info.program_entry);
+        read_auxv(xvm_proc_vmspace(w.m, 1), &info, e->is64 ? 8 : 4, e->be, aux,
+                  &seen);
+        assert_int_equal(seen & 0x3f8, 0x3f8);
+        assert_int_equal(aux[7], 0);
+        assert_int_equal(aux[9], e->entry + bias_of(e));
+        assert_int_equal(aux[5], e->phnum);
         tm_world_drop(&w);
     }
 }
@@ -559,9 +778,11 @@ struct bad {
 };
 static const struct bad bads[] = {
     { "/bad/truncated", ENOEXEC }, { "/bad/magic", ENOEXEC },
-    { "/bad/phoff", ENOEXEC },     { "/bad/dyn", ENOEXEC },
+    { "/bad/phoff", ENOEXEC },     { "/bad/nointerp", ENOENT },
     { "/bad/empty", ENOEXEC },     { "/bad/dir", EACCES },
     { "/bad/missing", ENOENT },    { "/bin", EACCES },
+    { "/bad/badinterp", ENOEXEC }, { "/bad/dyninterp", ENOEXEC },
+    { "/bad/nonul", ENOEXEC },
 };
 #define NBAD (sizeof(bads) / sizeof(bads[0]))
 
@@ -594,7 +815,7 @@ static void assert_frames_back(struct tm_world *w)
 static void test_exec_malformed_programs_are_refused_without_leaks(void **state)
 {
     struct fixture *fx = *state;
-    assert_true(has_interp(host(fx, "/bad/dyn")));
+    assert_true(has_interp(host(fx, "/bad/nointerp")));
     for (int xip = 0; xip < 2; xip++) {
         struct tm_world w;
         up(&w, fx, "amd64", xip);
@@ -680,6 +901,8 @@ int main(void)
         cmocka_unit_test(test_exec_converted_images_have_their_class_and_order),
         cmocka_unit_test(test_exec_segments_read_back_the_file_bytes),
         cmocka_unit_test(test_exec_stack_holds_argc_and_argv),
+        cmocka_unit_test(test_exec_dynamic_program_starts_in_its_interpreter),
+        cmocka_unit_test(test_exec_static_program_has_an_auxiliary_vector),
         cmocka_unit_test(test_exec_brk_starts_empty_right_after_bss),
         cmocka_unit_test(test_exec_brk_grows_by_zero_pages_up_to_the_break),
         cmocka_unit_test(test_exec_brk_shrink_frees_the_pages_above_the_break),

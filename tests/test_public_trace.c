@@ -104,10 +104,59 @@ static void test_public_trace_written_parsed_and_replayed(void **state)
     free(ev);
 }
 
+/* Two traces at once, through the shared library: pids and marks apart;
+ * a version 1 line and a version 2 one; the per-file report's symbol. */
+static void test_public_several_traces_and_versions(void **state)
+{
+    (void)state;
+    char a[64], b[64], msg[256];
+    struct xvm_trace_event ev;
+    struct xvm_replay_totals t;
+    struct xvm_config cfg;
+    xvm_machine *m;
+    xvm_replay *r;
+    int mismatch;
+
+    snprintf(a, sizeof(a), "spawn 1 /a\\x20b");
+    assert_int_equal(xvm_trace_parse_line_v(a, 2, &ev, NULL), 1);
+    assert_string_equal(ev.path, "/a b");
+    snprintf(b, sizeof(b), "spawn 1 /a\\x20b");
+    assert_int_equal(xvm_trace_parse_line_v(b, 1, &ev, NULL), 1);
+    assert_string_equal(ev.path, "/a\\x20b");
+    assert_int_equal(xvm_trace_header_version("xipvm-trace 1"), 1);
+    assert_int_equal(xvm_trace_header_version(XVM_TRACE_HEADER), 2);
+
+    xvm_config_init(&cfg);
+    assert_int_equal(xvm_machine_create(&cfg, &m), 0);
+    assert_int_equal(xvm_replay_create(m, NULL, &r), 0);
+    assert_int_equal(xvm_replay_sources(r, 2), 0);
+    static const char *const lines[] = { XVM_TRACE_HEADER, "mark x",
+                                         "exit 7 !ESRCH" };
+    for (unsigned k = 0; k < 2; k++)
+        for (size_t i = 0; i < 3; i++) {
+            snprintf(a, sizeof(a), "%s", lines[i]);
+            assert_int_equal(
+                xvm_replay_line_from(r, k, a, &mismatch, msg, sizeof(msg)), 0);
+            assert_int_equal(mismatch, 0);
+        }
+    snprintf(a, sizeof(a), "mark y");
+    assert_int_equal(xvm_replay_line_from(r, 2, a, &mismatch, msg, sizeof(msg)),
+                     EINVAL); /* no third trace */
+    xvm_replay_totals(r, &t);
+    assert_int_equal(t.events, 4);
+    assert_int_equal(t.nmarks, 2);
+    assert_string_equal(t.marks[0].label, "1:x");
+    assert_string_equal(t.marks[1].label, "2:x");
+    xvm_replay_destroy(r);
+    xvm_machine_destroy(m);
+    assert_int_equal(xvm_file_report(NULL, NULL, NULL), EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_public_trace_written_parsed_and_replayed),
+        cmocka_unit_test(test_public_several_traces_and_versions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -740,15 +740,23 @@ static void test_synth_program_missing_or_not_static_elf_is_refused(
         assert_int_equal(gen_error(&o), ENOEXEC);
 }
 
-static void test_synth_path_in_image_that_is_no_token_is_einval(void **state)
+/* A path in the image with a space (or a leading '!') is carried escaped. */
+static void test_synth_path_in_image_is_escaped(void **state)
 {
     struct fixture *fx = *state;
     struct synth_opts o;
+    struct xvm_trace_event ev;
+    size_t n;
     opts_for(&o, SYNTH_TEXT_WALK, &fx->prog[0]);
-    o.path_in_image = "/bin/has space";
-    assert_int_equal(gen_error(&o), EINVAL);
-    o.path_in_image = "!bang";
-    assert_int_equal(gen_error(&o), EINVAL);
+    o.path_in_image = "!bin/has space";
+    char *t = gen(&o, &n, NULL);
+    char *line = strchr(t, '\n') + 1;
+    *strchr(line, '\n') = '\0';
+    assert_non_null(strstr(line, " \\x21bin/has\\x20space"));
+    assert_int_equal(xvm_trace_parse_line(line, &ev, NULL), 1);
+    assert_int_equal(ev.op, XVM_T_SPAWN);
+    assert_string_equal(ev.path, "!bin/has space");
+    free(t);
 }
 
 /* Without events every kind still spawns, marks and exits. */
@@ -801,7 +809,7 @@ int main(void)
         cmocka_unit_test(test_synth_out_of_range_options_are_einval),
         cmocka_unit_test(
             test_synth_program_missing_or_not_static_elf_is_refused),
-        cmocka_unit_test(test_synth_path_in_image_that_is_no_token_is_einval),
+        cmocka_unit_test(test_synth_path_in_image_is_escaped),
         cmocka_unit_test(
             test_synth_every_kind_without_events_spawns_marks_and_exits),
     };

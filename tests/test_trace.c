@@ -14,7 +14,7 @@
 
 #include "xipvm_trace.h"
 
-#define LINE_CAP (2 * XVM_TRACE_MAX_DATA + 4096)
+#define LINE_CAP (2 * XVM_TRACE_MAX_DATA + 4096 + XVM_TRACE_MAX_ARGS * 40)
 
 /* events are big (4 KiB of data): keep them off the stack */
 static struct xvm_trace_event *new_event(void)
@@ -66,13 +66,22 @@ static void assert_events_equal(const struct xvm_trace_event *a,
 
 /* ---------- well-formed lines ---------- */
 
-static void test_trace_header_accepts_version_1_only(void **state)
+static void test_trace_header_accepts_versions_1_and_2(void **state)
 {
     (void)state;
     assert_int_equal(xvm_trace_check_header("xipvm-trace 1"), 0);
     assert_int_equal(xvm_trace_check_header("xipvm-trace 1\n"), 0);
     assert_int_equal(xvm_trace_check_header("xipvm-trace 1 \t\r\n"), 0);
-    assert_int_equal(xvm_trace_check_header("xipvm-trace 2"), EINVAL);
+    assert_int_equal(xvm_trace_check_header("xipvm-trace 2"), 0);
+    assert_int_equal(xvm_trace_check_header(XVM_TRACE_HEADER), 0);
+    assert_int_equal(xvm_trace_header_version("xipvm-trace 1 "), 1);
+    assert_int_equal(xvm_trace_header_version("xipvm-trace 2\r\n"), 2);
+    assert_int_equal(xvm_trace_header_version(XVM_TRACE_HEADER),
+                     XVM_TRACE_VERSION);
+    assert_int_equal(xvm_trace_header_version("xipvm-trace 3"), 0);
+    assert_int_equal(xvm_trace_header_version("xipvm-trace 21"), 0);
+    assert_int_equal(xvm_trace_header_version(NULL), 0);
+    assert_int_equal(xvm_trace_check_header("xipvm-trace 3"), EINVAL);
     assert_int_equal(xvm_trace_check_header("xipvm-trace 10"), EINVAL);
     assert_int_equal(xvm_trace_check_header("xipvm-trace  1"), EINVAL);
     assert_int_equal(xvm_trace_check_header(" xipvm-trace 1"), EINVAL);
@@ -80,6 +89,75 @@ static void test_trace_header_accepts_version_1_only(void **state)
     assert_int_equal(xvm_trace_check_header("xipvm-trace"), EINVAL);
     assert_int_equal(xvm_trace_check_header(""), EINVAL);
     assert_int_equal(xvm_trace_check_header(NULL), EINVAL);
+}
+
+/* Version 2 strings: escapes for any byte; version 1 reads backslashes
+ * as themselves, as it always did. */
+static void test_trace_version_2_escapes_any_byte_version_1_none(void **state)
+{
+    struct xvm_trace_event *ev = new_event();
+    char line[LINE_CAP];
+    const char *msg = NULL;
+    (void)state;
+
+    assert_int_equal(
+        parse_copy("exec 3 /bin/sh -c echo\\x20a;\\x09b \\e \\x21x a\\\\b",
+                   line, ev, &msg),
+        1);
+    assert_string_equal(ev->path, "/bin/sh");
+    assert_int_equal(ev->argc, 5);
+    assert_string_equal(ev->argv[0], "-c");
+    assert_string_equal(ev->argv[1], "echo a;\tb");
+    assert_string_equal(ev->argv[2], "");
+    assert_string_equal(ev->argv[3], "!x");
+    assert_string_equal(ev->argv[4], "a\\b");
+    assert_int_equal(
+        parse_copy("mmap 1 0x1000 4096 r-- private /my\\x20lib.so 0", line, ev,
+                   &msg),
+        1);
+    assert_string_equal(ev->path, "/my lib.so");
+    assert_int_equal(parse_copy("mark two\\x20words", line, ev, &msg), 1);
+    assert_string_equal(ev->label, "two words");
+    assert_int_equal(
+        parse_copy("pread 4 0x2000 100 /etc/x\\x20y 0x10", line, ev, &msg), 1);
+    assert_int_equal(ev->op, XVM_T_PREAD);
+    assert_int_equal(ev->addr, 0x2000);
+    assert_int_equal(ev->len, 100);
+    assert_string_equal(ev->path, "/etc/x y");
+    assert_int_equal(ev->off, 0x10);
+    static const char *const bad[] = {
+        "spawn 1 /a\\q",   "spawn 1 /a\\",       "spawn 1 /a\\x4",
+        "spawn 1 /a\\xg0", "spawn 1 /a\\x00b",   "spawn 1 /a \\ee",
+        "mark x\\e",       "pread 1 0 1 /a\\ 0", "mmap 1 0 1 r private /\\ 0",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        msg = NULL;
+        if (parse_copy(bad[i], line, ev, &msg) != -EINVAL)
+            fail_msg("%s: accepted", bad[i]);
+        assert_non_null(strstr(msg, "bad escape"));
+    }
+    assert_int_equal(parse_copy("pread 1 0 4294967297 /a 0", line, ev, &msg),
+                     -EINVAL);
+    assert_int_equal(parse_copy("pread 1 0 1 /a", line, ev, &msg), -EINVAL);
+    /* version 1: a backslash is a backslash */
+    snprintf(line, sizeof(line), "spawn 1 /a\\q \\e");
+    assert_int_equal(xvm_trace_parse_line_v(line, 1, ev, &msg), 1);
+    assert_string_equal(ev->path, "/a\\q");
+    assert_string_equal(ev->argv[0], "\\e");
+    /* the writer escapes what it must, and only that */
+    char out[256];
+    memset(ev, 0, sizeof(*ev));
+    ev->op = XVM_T_SPAWN, ev->pid = 1, ev->path = "/bin/sh", ev->argc = 3;
+    ev->argv[0] = "-c", ev->argv[1] = "a b\\!", ev->argv[2] = "";
+    assert_true(xvm_trace_format_event(ev, out, sizeof(out)) > 0);
+    assert_string_equal(out, "spawn 1 /bin/sh -c a\\x20b\\\\! \\e\n");
+    ev->argc = 1, ev->argv[0] = "!bang";
+    assert_true(xvm_trace_format_event(ev, out, sizeof(out)) > 0);
+    assert_string_equal(out, "spawn 1 /bin/sh \\x21bang\n");
+    assert_true(xvm_trace_token_ok("/bin/sh"));
+    assert_false(xvm_trace_token_ok("a\\b"));
+    assert_false(xvm_trace_token_ok(""));
+    free(ev);
 }
 
 static void test_trace_errno_names_map_both_ways(void **state)
@@ -650,19 +728,17 @@ static void test_trace_format_refuses_unrepresentable_events(void **state)
     memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_MPROTECT, ev->prot = 8,
                                 expect_format_einval(ev);
     memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_SPAWN, expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_SPAWN, ev->path = "",
-                                expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_EXEC, ev->path = "a b",
-                                expect_format_einval(ev);
     memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_EXEC, ev->path = "/x",
-                                ev->argc = 1, ev->argv[0] = "!x",
+                                ev->argc = 1, ev->argv[0] = NULL,
+                                expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_PREAD, expect_format_einval(ev);
+    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_PREAD, ev->path = "/x",
+                                ev->len = XVM_TRACE_MAX_SIZE + 1,
                                 expect_format_einval(ev);
     memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_EXEC, ev->path = "/x",
                                 ev->argc = XVM_TRACE_MAX_ARGS + 1,
                                 expect_format_einval(ev);
     memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_MARK, expect_format_einval(ev);
-    memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_MARK, ev->label = "a\tb",
-                                expect_format_einval(ev);
     memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_MMAP, ev->off = 1,
                                 expect_format_einval(ev);
     memset(ev, 0, sizeof(*ev)), ev->op = XVM_T_READ,
@@ -700,16 +776,16 @@ static uint64_t gen_num(uint64_t *s)
     }
 }
 
-/* a token: no whitespace, not starting with '!', any other printable or high byte */
+/* a string: any bytes but NUL (whitespace, '!', backslash, empty too) */
 static const char *gen_str(uint64_t *s, char **pool)
 {
     char *start = *pool;
-    unsigned n = 1 + (unsigned)(tm_prng(s) % 24);
+    unsigned n = (unsigned)(tm_prng(s) % 25);
     for (unsigned i = 0; i < n; i++) {
-        char c;
-        do
-            c = (char)(0x21 + tm_prng(s) % 0xdf);
-        while (c == '\x7f' || (i == 0 && c == '!'));
+        uint64_t r = tm_prng(s);
+        /* mostly plain characters, sometimes the ones that need escapes */
+        char c = r % 4 ? (char)(0x21 + r / 4 % 0x5e)
+                       : " \t\n!\\\x7f\x01\xff"[r / 4 % 8];
         *(*pool)++ = c;
     }
     *(*pool)++ = '\0';
@@ -735,7 +811,10 @@ static void gen_body(uint64_t *s, struct xvm_trace_event *ev, char **pool)
     case XVM_T_SPAWN:
     case XVM_T_EXEC:
         ev->path = gen_str(s, pool);
-        ev->argc = (unsigned)(tm_prng(s) % (XVM_TRACE_MAX_ARGS + 1));
+        /* mostly a few, sometimes up to the most a line may hold */
+        ev->argc = (unsigned)(tm_prng(s) % 64 == 0
+                                  ? tm_prng(s) % (XVM_TRACE_MAX_ARGS + 1)
+                                  : tm_prng(s) % 9);
         for (unsigned i = 0; i < ev->argc; i++)
             ev->argv[i] = gen_str(s, pool);
         break;
@@ -757,6 +836,10 @@ static void gen_body(uint64_t *s, struct xvm_trace_event *ev, char **pool)
     case XVM_T_WRITE:
     case XVM_T_EXEC_FETCH: gen_access(s, ev); break;
     case XVM_T_MARK: ev->label = gen_str(s, pool); break;
+    case XVM_T_PREAD:
+        ev->addr = gen_num(s), ev->len = tm_prng(s) % (XVM_TRACE_MAX_SIZE + 1);
+        ev->path = gen_str(s, pool), ev->off = gen_num(s);
+        break;
     case XVM_T_EXIT: break;
     }
 }
@@ -764,7 +847,7 @@ static void gen_body(uint64_t *s, struct xvm_trace_event *ev, char **pool)
 static void gen_event(uint64_t *s, struct xvm_trace_event *ev, char *pool)
 {
     memset(ev, 0, sizeof(*ev));
-    ev->op = (enum xvm_trace_op)(tm_prng(s) % (XVM_T_MARK + 1));
+    ev->op = (enum xvm_trace_op)(tm_prng(s) % (XVM_T_PREAD + 1));
     if (ev->op != XVM_T_MARK)
         ev->pid = (uint32_t)gen_num(s);
     gen_body(s, ev, &pool);
@@ -776,7 +859,7 @@ static void gen_event(uint64_t *s, struct xvm_trace_event *ev, char *pool)
 static void test_trace_generated_events_round_trip_through_text(void **state)
 {
     struct xvm_trace_event *a = new_event(), *b = new_event();
-    char *pool = malloc(4096), *buf = malloc(LINE_CAP),
+    char *pool = malloc(32 * (XVM_TRACE_MAX_ARGS + 2)), *buf = malloc(LINE_CAP),
          *buf2 = malloc(LINE_CAP);
     uint64_t seed = 0x1234567887654321ULL;
     (void)state;
@@ -955,7 +1038,8 @@ static void test_trace_mutated_valid_lines_never_crash_the_parser(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_trace_header_accepts_version_1_only),
+        cmocka_unit_test(test_trace_header_accepts_versions_1_and_2),
+        cmocka_unit_test(test_trace_version_2_escapes_any_byte_version_1_none),
         cmocka_unit_test(test_trace_errno_names_map_both_ways),
         cmocka_unit_test(test_trace_blank_and_comment_lines_are_no_events),
         cmocka_unit_test_setup_teardown(

@@ -22,12 +22,17 @@ struct run_opts {
     int readahead;   /* -1: the mount's default */
     bool json;
     const char *svg;
-    const char *trace;
+    const char *trace; /* the first TRACE */
     /* sizing (doc/sizing.md) */
     uint64_t swap; /* bytes of swap; 0: none */
     int buffers;   /* metadata buffers; -1: the mount's default */
     bool csv;      /* CSV instead of text or JSON */
     bool quiet;    /* no progress, no oom messages (sweep jobs) */
+    /* several traces at once: each trace's processes renumbered apart,
+     * interleaved in slices of `slice` events (--slice, default 10000) */
+    const char **traces;
+    int ntraces;
+    uint64_t slice;
     /* The CPU model (doc/time-model.md): --cpu NAME|FILE, cachegrind's
      * --I1= --D1= --LL=, --no-cache, --superpages / --no-superpages. */
     const char *cpu;     /* NULL: the built-in named like machine */
@@ -43,9 +48,12 @@ const char *opt_value(int argc, char **argv, int *i);
 int parse_size(const char *s, uint64_t *v);
 int parse_uint(const char *s, uint64_t max, uint64_t *v);
 /* Parses --image, --xip/--copy, --machine, --ram, --fault-ahead,
- * --readahead, --swap, --buffers, --json, --csv, --svg, the CPU options
- * and one positional TRACE.  => 0, or prints the problem and returns 2. */
+ * --readahead, --swap, --buffers, --json, --csv, --svg, --slice, the CPU
+ * options and the positional TRACEs.  => 0, or prints the problem and
+ * returns 2. */
 int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace);
+/* Frees what parse_run_opts allocated (its list of traces). */
+void run_opts_free(struct run_opts *o);
 /* The sizing options shared by run, compare and sweep (--swap SIZE,
  * --buffers N, --csv).  => 1 when argv[*i] was one (and *i advanced past
  * its value), 0 when it is not, 2 after printing a bad value. */
@@ -74,8 +82,17 @@ char *input_line(struct input *in, int *err);
 uint64_t input_bytes(const struct input *in); /* compressed bytes read */
 void input_close(struct input *in);
 
-/* One replay: the library's report, its timeline (copied out before the
- * machine goes), and how long it took. */
+/* Output written whole or not at all (a temporary file renamed at the
+ * end); .gz and .zst compress; "-" is standard output. */
+struct output;
+FILE *output_open(const char *path, struct output **o, char *err,
+                  size_t errlen);
+/* => 0 once the file is in place; -1 (message in err, nothing left). */
+int output_commit(struct output *o, char *err, size_t errlen);
+void output_abort(struct output *o);
+
+/* One replay: the library's report, its timeline and per-file report
+ * (copied out before the machine goes), and how long it took. */
 struct run_result {
     struct xvm_report rep;
     uint64_t lines, events, mismatches;
@@ -86,6 +103,8 @@ struct run_result {
     size_t nsamples;
     struct xvm_mark *marks;
     size_t nmarks;
+    struct xvm_file_report *files; /* every regular file; paths owned */
+    size_t nfiles;
     double seconds;
 };
 /* => 0 (mismatches counted in r), or 1 after printing an error (r then
@@ -123,6 +142,8 @@ void print_json_report(FILE *out, const struct xvm_report *rep,
 void json_string(FILE *out, const char *s);
 /* RAM by kind (bytes) as a JSON object. */
 void print_json_ram(FILE *out, const uint64_t *ram);
+/* The per-file report as a JSON object: path -> figures. */
+void print_json_files(FILE *out, const struct run_result *r, const char *ind);
 
 int write_svg(const char *path, const struct run_result *xip,
               const struct run_result *copy);
@@ -130,6 +151,7 @@ int write_svg(const char *path, const struct run_result *xip,
 int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_fsinfo(int argc, char **argv);
+int cmd_mkimage(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_profiles(int argc, char **argv);
 

@@ -15,16 +15,76 @@ static const char run_usage[] =
     "usage: xipvm run --image IMG [--xip|--copy] [--machine sgimips|amd64]\n"
     "                 [--ram SIZE] [--swap SIZE] [--fault-ahead N] "
     "[--readahead N]\n"
-    "                 [--buffers N] [--json|--csv] TRACE\n" CPU_USAGE
-    "the figures it prints are defined in doc/figures.md; the CPU model\n"
-    "and its profiles (xipvm profiles) in doc/time-model.md\n";
+    "                 [--buffers N] [--json|--csv] [--slice N] "
+    "TRACE...\n" CPU_USAGE
+    "several traces run at once: their processes apart, in turns of N events\n"
+    "(default 10000); the figures it prints are defined in doc/figures.md;\n"
+    "the CPU model and its profiles (xipvm profiles) in doc/time-model.md\n";
 static const char compare_usage[] =
     "usage: xipvm compare --image IMG [--machine sgimips|amd64] [--ram SIZE]\n"
     "                 [--swap SIZE] [--fault-ahead N] [--readahead N] "
     "[--buffers N]\n"
-    "                 [--json|--csv] [--svg FILE] TRACE\n" CPU_USAGE
-    "the figures it prints are defined in doc/figures.md; the CPU model\n"
-    "and its profiles (xipvm profiles) in doc/time-model.md\n";
+    "                 [--json|--csv] [--svg FILE] [--slice N] "
+    "TRACE...\n" CPU_USAGE
+    "several traces run at once: their processes apart, in turns of N events\n"
+    "(default 10000); the figures it prints are defined in doc/figures.md;\n"
+    "the CPU model and its profiles (xipvm profiles) in doc/time-model.md\n";
+
+/* A file the run did something with. */
+static int active(const struct xvm_file_report *f)
+{
+    return f->pages_touched || f->pages_cached || f->processes ||
+           f->pages_copied;
+}
+
+/* path, cut at the front to fit width. */
+static void put_path(const char *path, int width)
+{
+    int n = (int)strlen(path);
+    if (n <= width)
+        printf("  %-*s", width, path);
+    else
+        printf("  ...%s", path + n - (width - 3));
+}
+
+/* Text relocations and writes to text, called out. */
+static void text_notes(const struct run_result *r, const char *mode)
+{
+    for (size_t i = 0; i < r->nfiles; i++) {
+        const struct xvm_file_report *f = &r->files[i];
+        if (f->textrel)
+            printf("  TEXTREL: %s asks for text relocations (%s: %llu text "
+                   "pages copied)\n",
+                   f->path, mode, (unsigned long long)f->text_pages_copied);
+        else if (f->text_pages_copied)
+            printf("  writes to text: %s (%s: %llu text pages copied)\n",
+                   f->path, mode, (unsigned long long)f->text_pages_copied);
+    }
+}
+
+static void print_files(const struct run_result *r)
+{
+    int any = 0;
+    for (size_t i = 0; i < r->nfiles; i++) {
+        const struct xvm_file_report *f = &r->files[i];
+        if (!active(f))
+            continue;
+        if (!any++)
+            printf("\n  %-44s %7s %8s %8s %7s %7s %5s %6s\n", "files, pages",
+                   "pages", "touched", "in place", "cached", "copied", "text",
+                   "procs");
+        put_path(f->path, 44);
+        printf(" %7llu %8llu %8llu %7llu %7llu %5llu %6llu\n",
+               (unsigned long long)f->file_pages,
+               (unsigned long long)f->pages_touched,
+               (unsigned long long)f->pages_in_place,
+               (unsigned long long)f->pages_cached,
+               (unsigned long long)f->pages_copied,
+               (unsigned long long)f->text_pages_copied,
+               (unsigned long long)f->processes);
+    }
+    text_notes(r, "this run");
+}
 
 static double kib(uint64_t bytes)
 {
@@ -120,6 +180,7 @@ static void print_summary(const struct run_opts *o, int xip,
                (unsigned long long)st->swap_outs,
                (unsigned long long)st->swap_ins, st->swap_ns / 1e6,
                (unsigned long long)(st->swap_used_peak * st->page_size >> 10));
+    print_files(r);
 }
 
 int cmd_run(int argc, char **argv)
@@ -134,10 +195,14 @@ int cmd_run(int argc, char **argv)
     }
     if (rc) {
         fputs(run_usage, stderr);
+        run_opts_free(&o);
         return rc;
     }
-    if (replay_file(&o, o.xip, &r) != 0)
+    rc = replay_file(&o, o.xip, &r);
+    if (rc != 0) {
+        run_opts_free(&o);
         return 1;
+    }
     if (o.json) {
         print_json_run(stdout, &o, o.xip, &r);
         putchar('\n');
@@ -149,6 +214,7 @@ int cmd_run(int argc, char **argv)
     }
     rc = r.mismatches ? 1 : 0;
     run_result_free(&r);
+    run_opts_free(&o);
     return rc;
 }
 
@@ -168,6 +234,57 @@ static void nrow(const char *name, uint64_t x, uint64_t c)
 static void trow(const char *name, uint64_t x, uint64_t c)
 {
     printf("  %-22s %12.3f %12.3f\n", name, x / 1e6, c / 1e6);
+}
+
+/* The same file in the other run (both walked the same image). */
+static const struct xvm_file_report *same_file(const struct run_result *r,
+                                               size_t i, const char *path)
+{
+    if (i < r->nfiles && strcmp(r->files[i].path, path) == 0)
+        return &r->files[i];
+    for (size_t k = 0; k < r->nfiles; k++)
+        if (strcmp(r->files[k].path, path) == 0)
+            return &r->files[k];
+    return NULL;
+}
+
+/* Per file: what XIP mapped in place, what copy mode cached. */
+static void print_compare_files(const struct run_result *x,
+                                const struct run_result *c)
+{
+    static const struct xvm_file_report none;
+    uint64_t pg = x->rep.st.page_size;
+    int any = 0;
+    for (size_t i = 0; i < x->nfiles; i++) {
+        const struct xvm_file_report *fx = &x->files[i];
+        const struct xvm_file_report *fc = same_file(c, i, fx->path);
+        if (fc == NULL)
+            fc = &none;
+        if (!active(fx) && !active(fc))
+            continue;
+        if (!any++) {
+            printf("\n  %-44s %8s %8s %8s %8s %9s %6s\n", "per file, pages",
+                   "touched", "in place", "cached", "cached", "copied",
+                   "procs");
+            printf("  %-44s %8s %8s %8s %8s %9s %6s\n", "", "", "(xip)",
+                   "(xip)", "(copy)", "xip/copy", "");
+        }
+        put_path(fx->path, 44);
+        printf(" %8llu %8llu %8llu %8llu %4llu/%-4llu %6llu\n",
+               (unsigned long long)fx->pages_touched,
+               (unsigned long long)fx->pages_in_place,
+               (unsigned long long)fx->pages_cached,
+               (unsigned long long)fc->pages_cached,
+               (unsigned long long)fx->pages_copied,
+               (unsigned long long)fc->pages_copied,
+               (unsigned long long)fc->processes);
+    }
+    if (any)
+        printf("  (page cache saved by XIP: (copy - xip) cached pages x %llu "
+               "bytes)\n",
+               (unsigned long long)pg);
+    text_notes(x, "xip");
+    text_notes(c, "copy");
 }
 
 /* A saving (and a slowdown) means something only when both runs fit their
@@ -232,6 +349,7 @@ static void print_compare(const struct run_opts *o, const struct run_result *x,
     nrow("TLB misses (modelled)", rx->st.tlb_misses, rc->st.tlb_misses);
     nrow("PV entries, peak", rx->st.pv_entries_peak, rc->st.pv_entries_peak);
     printf("  %-22s %12.2f %12.2f\n", "replay, s", x->seconds, c->seconds);
+    print_compare_files(x, c);
     printf("\nstruct vm_page: %llu bytes per %llu-byte page = %.2f%% of RAM "
            "(paper, §2: about 1.8%%);\nthe %llu device pages mapped at peak "
            "cost none (as RAM pages their vm_pages would cost %.0f KiB).\n",
@@ -276,21 +394,29 @@ int cmd_compare(int argc, char **argv)
     int rc = parse_run_opts(argc, argv, &o, true);
     if (rc) {
         fputs(compare_usage, stderr);
+        run_opts_free(&o);
         return rc;
     }
     if (o.mode_given) {
         fprintf(stderr, "xipvm: compare runs both modes: --xip and --copy are "
                         "options of run\n");
+        run_opts_free(&o);
         return 2;
     }
-    if (strcmp(o.trace, "-") == 0) {
-        fprintf(stderr, "xipvm: compare reads the trace twice: give a file\n");
-        return 2;
-    }
-    if (replay_file(&o, 1, &x) != 0)
+    for (int k = 0; k < o.ntraces; k++)
+        if (strcmp(o.traces[k], "-") == 0) {
+            fprintf(stderr,
+                    "xipvm: compare reads the traces twice: give files\n");
+            run_opts_free(&o);
+            return 2;
+        }
+    if (replay_file(&o, 1, &x) != 0) {
+        run_opts_free(&o);
         return 1;
+    }
     if (replay_file(&o, 0, &c) != 0) {
         run_result_free(&x);
+        run_opts_free(&o);
         return 1;
     }
     if (o.json) {
@@ -310,5 +436,6 @@ int cmd_compare(int argc, char **argv)
         rc = 1;
     run_result_free(&x);
     run_result_free(&c);
+    run_opts_free(&o);
     return rc;
 }

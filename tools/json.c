@@ -75,6 +75,30 @@ void print_json_report(FILE *out, const struct xvm_report *rep, const char *ind)
             (unsigned long long)rep->device_vm_page_bytes);
 }
 
+void print_json_files(FILE *out, const struct run_result *r, const char *ind)
+{
+    fputc('{', out);
+    for (size_t i = 0; i < r->nfiles; i++) {
+        const struct xvm_file_report *f = &r->files[i];
+        fprintf(out, "%s\n%s  ", i ? "," : "", ind);
+        json_string(out, f->path);
+        fprintf(out,
+                ": {\"size\": %llu, \"file_pages\": %llu, "
+                "\"pages_touched\": %llu, \"pages_in_place\": %llu, "
+                "\"pages_cached\": %llu, \"pages_copied\": %llu, "
+                "\"text_pages_copied\": %llu, \"processes\": %llu, "
+                "\"textrel\": %d}",
+                (unsigned long long)f->size, (unsigned long long)f->file_pages,
+                (unsigned long long)f->pages_touched,
+                (unsigned long long)f->pages_in_place,
+                (unsigned long long)f->pages_cached,
+                (unsigned long long)f->pages_copied,
+                (unsigned long long)f->text_pages_copied,
+                (unsigned long long)f->processes, f->textrel);
+    }
+    fprintf(out, "%s%s}", r->nfiles ? "\n" : "", r->nfiles ? ind : "");
+}
+
 static void timeline(FILE *out, const struct run_result *r)
 {
     fprintf(out, "  \"timeline\": [");
@@ -141,7 +165,9 @@ void print_json_run(FILE *out, const struct run_opts *o, int xip,
         print_json_report(out, &r->marks[i].rep, "      ");
         fprintf(out, "\n    }");
     }
-    fprintf(out, "%s},\n", r->nmarks ? "\n  " : "");
+    fprintf(out, "%s},\n  \"files\": ", r->nmarks ? "\n  " : "");
+    print_json_files(out, r, "  ");
+    fprintf(out, ",\n");
     timeline(out, r);
     fprintf(out, "\n}");
 }

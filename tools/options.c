@@ -222,6 +222,11 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
     o->readahead = -1;
     o->buffers = -1;
     o->superpages = -1;
+    o->slice = 10000;
+    /* the positional TRACEs, pointers into argv */
+    if (want_trace &&
+        (o->traces = calloc((size_t)argc, sizeof(char *))) == NULL)
+        return 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         uint64_t n;
@@ -271,11 +276,28 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
                 return 2;
             }
             *(a[2] == 'f' ? &o->fault_ahead : &o->readahead) = (int)n;
+        } else if (strcmp(a, "--slice") == 0) {
+            if ((v = opt_value(argc, argv, &i)) == NULL)
+                return 2;
+            if (parse_uint(v, UINT32_MAX, &o->slice) || o->slice == 0) {
+                fprintf(stderr,
+                        "xipvm: --slice: expected 1 to 4294967295 "
+                        "events, got %s\n",
+                        v);
+                return 2;
+            }
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "xipvm: unknown option %s\n", a);
             return 2;
-        } else if (want_trace && o->trace == NULL) {
-            o->trace = a;
+        } else if (want_trace) {
+            if (strcmp(a, "-") == 0)
+                for (int k = 0; k < o->ntraces; k++)
+                    if (strcmp(o->traces[k], "-") == 0) {
+                        fprintf(stderr, "xipvm: standard input given twice\n");
+                        return 2;
+                    }
+            o->traces[o->ntraces++] = a;
+            o->trace = o->traces[0];
         } else {
             fprintf(stderr, "xipvm: unexpected argument %s\n", a);
             return 2;
@@ -300,4 +322,11 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
         return 2;
     }
     return 0;
+}
+
+void run_opts_free(struct run_opts *o)
+{
+    free(o->traces);
+    o->traces = NULL;
+    o->ntraces = 0;
 }

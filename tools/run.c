@@ -38,71 +38,129 @@ static int keep_timeline(xvm_machine *m, struct run_result *r)
     return 0;
 }
 
+/* Keeps the library's per-file report (paths copied). */
+static int keep_file(void *arg, const struct xvm_file_report *fr)
+{
+    struct run_result *r = arg;
+    if (r->nfiles % 64 == 0) {
+        size_t cap = r->nfiles + 64;
+        struct xvm_file_report *n = realloc(r->files, cap * sizeof(*n));
+        if (n == NULL)
+            return ENOMEM;
+        r->files = n;
+    }
+    r->files[r->nfiles] = *fr;
+    if ((r->files[r->nfiles].path = strdup(fr->path)) == NULL)
+        return ENOMEM;
+    r->nfiles++;
+    return 0;
+}
+
+/* One trace being read. */
+struct source {
+    const char *name;
+    struct input *in;
+    uint64_t lines;
+    int done;
+};
+
+/* A line that is an event: not blank, not a comment (nor the header). */
+static int is_event(const char *line)
+{
+    while (*line == ' ' || *line == '\t')
+        line++;
+    return *line != '\0' && *line != '#' && *line != '\r';
+}
+
 int replay_file(const struct run_opts *o, int xip, struct run_result *r)
 {
     struct world w;
     char err[512];
     int rc = 1, ioerr = 0, mism;
     uint64_t kills = 0;
-    uint64_t nlines = 0;
+    uint64_t nlines = 0, events = 0;
     bool progress = !o->quiet && isatty(STDERR_FILENO) && isatty(STDOUT_FILENO);
     double t0 = now(), shown = t0;
+    int n = o->ntraces > 0 ? o->ntraces : 1;
+    const char *const *names = o->ntraces > 0 ? o->traces : &o->trace;
+    struct source *src = calloc((size_t)n, sizeof(*src));
+    xvm_replay *rp = NULL;
 
     memset(r, 0, sizeof(*r));
-    if (world_open(o, xip, &w) != 0)
+    if (src == NULL) {
+        fprintf(stderr, "xipvm: out of memory\n");
         return 1;
-    struct input *in = input_open(o->trace, err, sizeof(err));
-    xvm_replay *rp = NULL;
-    if (in == NULL) {
-        fprintf(stderr, "xipvm: %s\n", err);
-        goto out;
     }
-    if (xvm_replay_create(w.m, w.mp, &rp) != 0) {
+    if (world_open(o, xip, &w) != 0) {
+        free(src);
+        return 1;
+    }
+    for (int k = 0; k < n; k++) {
+        src[k].name = names[k];
+        if ((src[k].in = input_open(names[k], err, sizeof(err))) == NULL) {
+            fprintf(stderr, "xipvm: %s\n", err);
+            goto out;
+        }
+    }
+    if (xvm_replay_create(w.m, w.mp, &rp) != 0 ||
+        xvm_replay_sources(rp, (unsigned)n) != 0) {
         fprintf(stderr, "xipvm: out of memory\n");
         goto out;
     }
     struct xvm_replay_totals t;
     xvm_timeline_sample(w.m, 0);
-    for (char *line; (line = input_line(in, &ioerr)) != NULL;) {
-        if (xvm_replay_line(rp, line, &mism, err, sizeof(err)) != 0) {
-            fprintf(stderr, "xipvm: %s: %s\n", o->trace, err);
-            goto out;
+    /* the traces in turn, a slice of events of each */
+    for (int left = n, k = 0; left > 0; k = (k + 1) % n) {
+        struct source *sc = &src[k];
+        uint64_t until = events + o->slice;
+        char *line;
+        while (!sc->done && (n == 1 || events < until)) {
+            if ((line = input_line(sc->in, &ioerr)) == NULL) {
+                if (ioerr) {
+                    fprintf(stderr, "xipvm: %s: %s\n", sc->name,
+                            ioerr == E2BIG    ? "line too long"
+                            : ioerr == EILSEQ ? "corrupt compressed data"
+                                              : strerror(ioerr));
+                    goto out;
+                }
+                if (sc->lines == 0) {
+                    fprintf(stderr, "xipvm: %s: empty trace\n", sc->name);
+                    goto out;
+                }
+                sc->done = 1;
+                left--;
+                break;
+            }
+            events += sc->lines++ > 0 && is_event(line);
+            if (xvm_replay_line_from(rp, (unsigned)k, line, &mism, err,
+                                     sizeof(err)) != 0) {
+                fprintf(stderr, "xipvm: %s: %s\n", sc->name, err);
+                goto out;
+            }
+            if (mism && r->mismatches++ < 10)
+                fprintf(stderr, "xipvm: %s: mismatch: %s\n", sc->name, err);
+            xvm_replay_totals(rp, &t);
+            for (; kills < t.oom_kills; kills++)
+                if (!o->quiet && kills < 10 && kills < t.nooms)
+                    fprintf(stderr,
+                            "xipvm: oom: pid %u killed at line %llu: out of "
+                            "swap (%s mode, %llu KiB of RAM)\n",
+                            (unsigned)t.ooms[kills].pid,
+                            (unsigned long long)t.ooms[kills].line,
+                            xip ? "XIP" : "copy",
+                            (unsigned long long)(o->ram >> 10));
+            if (!progress || (++nlines & 65535) != 0 ||
+                now() - shown < PROGRESS_NS * 1e-9)
+                continue;
+            shown = now();
+            fprintf(stderr, "\r%s: %llu events, %.1f MB read ",
+                    xip ? "xip" : "copy", (unsigned long long)events,
+                    input_bytes(sc->in) / 1e6);
         }
-        if (mism && r->mismatches++ < 10)
-            fprintf(stderr, "xipvm: mismatch: %s\n", err);
-        xvm_replay_totals(rp, &t);
-        for (; kills < t.oom_kills; kills++)
-            if (!o->quiet && kills < 10 && kills < t.nooms)
-                fprintf(stderr,
-                        "xipvm: oom: pid %u killed at line %llu: out of "
-                        "swap (%s mode, %llu KiB of RAM)\n",
-                        (unsigned)t.ooms[kills].pid,
-                        (unsigned long long)t.ooms[kills].line,
-                        xip ? "XIP" : "copy",
-                        (unsigned long long)(o->ram >> 10));
-        if (!progress || (++nlines & 65535) != 0 ||
-            now() - shown < PROGRESS_NS * 1e-9)
-            continue;
-        shown = now();
-        xvm_replay_totals(rp, &t);
-        fprintf(stderr, "\r%s: %llu events, %.1f MB read ",
-                xip ? "xip" : "copy", (unsigned long long)t.events,
-                input_bytes(in) / 1e6);
     }
     if (progress)
         fprintf(stderr, "\r%60s\r", "");
-    if (ioerr) {
-        fprintf(stderr, "xipvm: %s: %s\n", o->trace,
-                ioerr == E2BIG    ? "line too long"
-                : ioerr == EILSEQ ? "corrupt compressed data"
-                                  : strerror(ioerr));
-        goto out;
-    }
     xvm_replay_totals(rp, &t);
-    if (t.lines == 0) {
-        fprintf(stderr, "xipvm: %s: empty trace\n", o->trace);
-        goto out;
-    }
     xvm_timeline_sample(w.m, t.events);
     r->lines = t.lines;
     r->events = t.events;
@@ -119,15 +177,19 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
         r->nooms = t.nooms;
     }
     xvm_report(w.m, &r->rep);
-    if (keep_timeline(w.m, r) != 0) {
-        fprintf(stderr, "xipvm: out of memory\n");
+    int ferr = xvm_file_report(w.mp, keep_file, r);
+    if (keep_timeline(w.m, r) != 0 || ferr != 0) {
+        fprintf(stderr, "xipvm: %s\n",
+                ferr && ferr != ENOMEM ? strerror(ferr) : "out of memory");
         goto out;
     }
     r->seconds = now() - t0;
     rc = 0;
 out:
     xvm_replay_destroy(rp);
-    input_close(in);
+    for (int k = 0; k < n; k++)
+        input_close(src[k].in);
+    free(src);
     world_close(&w);
     if (rc != 0)
         run_result_free(r); /* callers free only a successful result */
@@ -136,6 +198,9 @@ out:
 
 void run_result_free(struct run_result *r)
 {
+    for (size_t i = 0; i < r->nfiles; i++)
+        free((char *)r->files[i].path);
+    free(r->files);
     free(r->marks);
     free(r->samples);
     free(r->ooms);

@@ -24,8 +24,11 @@ static const struct {
     { "fsinfo", cmd_fsinfo, "how each file of an image maps under XIP" },
     { "profiles", cmd_profiles,
       "the built-in CPU profiles (caches, TLB, latencies)" },
-    { "record", cmd_record, "record a program's trace with valgrind lackey" },
-    { "import-lackey", cmd_import_lackey, "convert a lackey log into a trace" },
+    { "record", cmd_record,
+      "record a command's trace, its whole process tree, with valgrind" },
+    { "mkimage", cmd_mkimage, "make an FFS image of a directory (makefs)" },
+    { "import-lackey", cmd_import_lackey,
+      "convert lackey logs (one, or a run's directory) into a trace" },
     { "synth", cmd_synth, "write a synthetic trace (same seed, same trace)" },
     { "bench", bench_main, "benchmarks, side by side with the host kernel" },
 };

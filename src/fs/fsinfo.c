@@ -1,7 +1,9 @@
 /*
  * fsinfo: how each file of a mounted image would map under XIP, the
- * paper's open question of file-system layout (§11.5).  Runs quiet (see
- * core_quiet_begin), so it never disturbs an experiment's figures.
+ * paper's open question of file-system layout (§11.5); and the walk over
+ * a mount's files it is made of, which the per-file report walks too.
+ * Both run quiet (see core_quiet_begin), so they never disturb an
+ * experiment's figures.
  */
 #include <errno.h>
 #include <string.h>
@@ -14,7 +16,7 @@
 
 struct walk {
     struct xvm_mount *mp;
-    int (*fn)(void *arg, const struct xvm_file_info *fi);
+    vfs_walk_fn fn;
     void *arg;
     char path[PATH_CAP];
     size_t len;
@@ -23,29 +25,6 @@ struct walk {
 };
 
 static int walk_dir(struct walk *w, uint32_t ino);
-
-/* Classifies every page of a regular file; a vnode only for the walk. */
-static int count_pages(struct walk *w, uint32_t ino, struct xvm_file_info *fi)
-{
-    const struct core *c = w->mp->vfs->core;
-    struct vnode vn = { .mp = w->mp, .ino = ino, .size = fi->size };
-    fi->pages = pg_round(c, fi->size) >> c->pgshift;
-    /* Sparse files may outgrow their image, but not absurdly: a corrupt
-     * size must not make the walk endless. */
-    if (fi->pages > SPARSE_MAX * (w->mp->flash->seglen >> c->pgshift) + 1024)
-        return EFBIG;
-    for (uint64_t p = 0; p < fi->pages; p++) {
-        enum xip_kind kind;
-        uint64_t pa;
-        int error = xip_classify(&vn, p << c->pgshift, &kind, &pa);
-        if (error)
-            return error;
-        fi->xip_pages += kind == XIP_DEVICE;
-        fi->hole_pages += kind == XIP_HOLE;
-        fi->fallback_pages += kind == XIP_FALLBACK;
-    }
-    return 0;
-}
 
 static int visit(void *arg, const char *name, uint32_t ino, enum ffs_type type)
 {
@@ -59,18 +38,10 @@ static int visit(void *arg, const char *name, uint32_t ino, enum ffs_type type)
     w->len += nlen;
 
     int error = ffs_stat(w->mp->fs, ino, &st);
-    struct xvm_file_info fi = {
-        .path = w->path,
-        .type = (int)type,
-        .size = st.size,
-        .alloc_bytes = st.alloc_bytes,
-    };
-    if (error == 0 && type == FFS_REG)
-        error = count_pages(w, ino, &fi);
     if (error == 0) {
         /* The caller's work is the caller's: counted as usual. */
         core_quiet_end(w->mp->vfs->core);
-        error = w->fn(w->arg, &fi);
+        error = w->fn(w->arg, w->path, ino, type, &st);
         core_quiet_begin(w->mp->vfs->core);
     }
     if (error == 0 && type == FFS_DIR)
@@ -95,11 +66,8 @@ static int walk_dir(struct walk *w, uint32_t ino)
     return error;
 }
 
-int xvm_fsinfo(xvm_mount *mp,
-               int (*fn)(void *arg, const struct xvm_file_info *fi), void *arg)
+int vfs_walk(struct xvm_mount *mp, vfs_walk_fn fn, void *arg)
 {
-    if (mp == NULL || fn == NULL)
-        return EINVAL;
     struct core *c = mp->vfs->core;
     struct walk *w = core_zalloc(c, sizeof(*w));
     if (w == NULL)
@@ -114,4 +82,64 @@ int xvm_fsinfo(xvm_mount *mp,
     hmap_fini(c, &w->seen);
     core_free(c, w);
     return error;
+}
+
+struct info_walk {
+    struct xvm_mount *mp;
+    int (*fn)(void *arg, const struct xvm_file_info *fi);
+    void *arg;
+};
+
+/* Classifies every page of a regular file; a vnode only for the walk. */
+static int count_pages(struct xvm_mount *mp, uint32_t ino,
+                       struct xvm_file_info *fi)
+{
+    const struct core *c = mp->vfs->core;
+    struct vnode vn = { .mp = mp, .ino = ino, .size = fi->size };
+    fi->pages = pg_round(c, fi->size) >> c->pgshift;
+    /* Sparse files may outgrow their image, but not absurdly: a corrupt
+     * size must not make the walk endless. */
+    if (fi->pages > SPARSE_MAX * (mp->flash->seglen >> c->pgshift) + 1024)
+        return EFBIG;
+    for (uint64_t p = 0; p < fi->pages; p++) {
+        enum xip_kind kind;
+        uint64_t pa;
+        int error = xip_classify(&vn, p << c->pgshift, &kind, &pa);
+        if (error)
+            return error;
+        fi->xip_pages += kind == XIP_DEVICE;
+        fi->hole_pages += kind == XIP_HOLE;
+        fi->fallback_pages += kind == XIP_FALLBACK;
+    }
+    return 0;
+}
+
+static int info_visit(void *arg, const char *path, uint32_t ino,
+                      enum ffs_type type, const struct ffs_stat *st)
+{
+    struct info_walk *iw = arg;
+    struct core *c = iw->mp->vfs->core;
+    struct xvm_file_info fi = {
+        .path = path,
+        .type = (int)type,
+        .size = st->size,
+        .alloc_bytes = st->alloc_bytes,
+    };
+    if (type == FFS_REG) {
+        core_quiet_begin(c);
+        int error = count_pages(iw->mp, ino, &fi);
+        core_quiet_end(c);
+        if (error)
+            return error;
+    }
+    return iw->fn(iw->arg, &fi);
+}
+
+int xvm_fsinfo(xvm_mount *mp,
+               int (*fn)(void *arg, const struct xvm_file_info *fi), void *arg)
+{
+    if (mp == NULL || fn == NULL)
+        return EINVAL;
+    struct info_walk iw = { mp, fn, arg };
+    return vfs_walk(mp, info_visit, &iw);
 }

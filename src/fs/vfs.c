@@ -75,6 +75,7 @@ int vfs_mount(struct vfs *vfs, struct xvm_flash *f,
     mp->xip = xip;
     mp->phys_base = xvm_flash_phys_base(f);
     hmap_init(&mp->vnodes);
+    hmap_init(&mp->accts);
     struct ffs_io io = { mp, f->len, io_read, io_alloc, io_free, io_quiet };
     int error = bufcache_init(&mp->bc, vfs->ph, f, cfg->buffers, &vfs->buf);
     if (error == 0)
@@ -84,6 +85,7 @@ int vfs_mount(struct vfs *vfs, struct xvm_flash *f,
     if (error) {
         ffs_unmount(mp->fs);
         bufcache_fini(&mp->bc);
+        hmap_fini(vfs->core, &mp->vnodes);
         core_free(vfs->core, mp);
         return error;
     }
@@ -106,6 +108,7 @@ int xvm_unmount(xvm_mount *mp)
     ffs_unmount(mp->fs);
     bufcache_fini(&mp->bc);
     hmap_fini(vfs->core, &mp->vnodes);
+    acct_fini(mp);
     mp->flash->mounted = NULL;
     if (mp->prev)
         mp->prev->next = mp->next;
@@ -138,11 +141,15 @@ int vnode_get(struct xvm_mount *mp, uint32_t ino, struct vnode **out)
         return error;
     if (st.type != FFS_REG)
         return st.type == FFS_DIR ? EISDIR : EINVAL;
+    struct file_acct *acct;
+    if ((error = acct_get(mp, ino, st.size, &acct)) != 0)
+        return error;
     /* The vnode, its inode and the in-core dinode: kernel memory. */
     struct vnode *vp = kmem_alloc(vfs->ph->km, XVM_KMEM_VNODE, 1, sizeof(*vp));
     if (vp == NULL)
         return ENOMEM;
     vp->mp = mp;
+    vp->acct = acct;
     vp->ino = ino;
     vp->size = st.size;
     /* The object spans whole pages; bytes past EOF read as zero. */

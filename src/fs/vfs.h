@@ -31,6 +31,28 @@ struct vfs {
     uint64_t xip_hole_maps;   /* XIP holes mapped to the zero page */
 };
 
+/*
+ * Per-file accounting (acct.c), for the per-file report: distinct pages
+ * of the file in each map below, copies on write of its pages, and the
+ * address spaces that mapped it.  One record per inode of a mount.
+ */
+enum acct_map {
+    ACCT_TOUCHED,  /* asked of the pager by a fault or read() */
+    ACCT_IN_PLACE, /* of those, given as device pages (XIP) */
+    ACCT_CACHED,   /* read into the page cache (read-ahead too) */
+    ACCT_MAPS
+};
+
+struct file_acct {
+    uint32_t ino;
+    uint64_t npages;
+    struct hmap bits;          /* page -> the maps it is in, a bit each */
+    uint64_t pages[ACCT_MAPS]; /* bits set in each */
+    uint64_t copied;           /* copy-on-write copies of its pages */
+    uint64_t text_copied;      /* of those, in executable mappings */
+    uint64_t processes;        /* address spaces that mapped it */
+};
+
 struct xvm_mount {
     struct vfs *vfs;
     struct xvm_flash *flash;
@@ -40,6 +62,7 @@ struct xvm_mount {
     struct bufcache bc;
     struct ffs *fs;                /* metadata through the buffer cache */
     struct hmap vnodes;            /* ino -> struct vnode * */
+    struct hmap accts;             /* ino -> struct file_acct * */
     struct xvm_mount *next, *prev; /* the layer's list */
 };
 
@@ -48,6 +71,7 @@ struct vnode {
     struct xvm_object *obj; /* obj->priv == this vnode */
     uint32_t ino;
     uint64_t size;
+    struct file_acct *acct; /* the mount's record of this inode */
 };
 
 struct xvm_file {
@@ -84,6 +108,28 @@ enum xip_kind { XIP_DEVICE, XIP_HOLE, XIP_FALLBACK };
 /* How file page off maps under XIP; *pa for XIP_DEVICE. */
 int xip_classify(struct vnode *vp, uint64_t off, enum xip_kind *kind,
                  uint64_t *pa);
+
+/* acct.c: the record of inode ino (size bytes), made on first use. */
+int acct_get(struct xvm_mount *mp, uint32_t ino, uint64_t size,
+             struct file_acct **out);
+/* => the record of ino, or NULL when nothing was ever counted for it. */
+const struct file_acct *acct_find(const struct xvm_mount *mp, uint32_t ino);
+/* Page pgidx of the file enters map which (counted once). */
+void acct_page(struct core *c, struct file_acct *a, enum acct_map which,
+               uint64_t pgidx);
+/* => the record behind a vnode's object, or NULL for other objects. */
+struct file_acct *vnode_acct(const struct xvm_object *obj);
+/* Frees every record of the mount. */
+void acct_fini(struct xvm_mount *mp);
+
+/*
+ * Walks every file, directory and link of the mount, depth first, quiet
+ * (core_quiet_begin); fn runs outside the quiet scope.  fsinfo and the
+ * per-file report are both walks.
+ */
+typedef int (*vfs_walk_fn)(void *arg, const char *path, uint32_t ino,
+                           enum ffs_type type, const struct ffs_stat *st);
+int vfs_walk(struct xvm_mount *mp, vfs_walk_fn fn, void *arg);
 
 /* Mounts, their vnodes (one per inode, each on a live object that names
  * it) and their buffer caches. */

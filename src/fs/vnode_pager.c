@@ -53,6 +53,8 @@ static int cache_fill(struct vnode *vp, uint64_t off, unsigned pqflags,
     vp->mp->vfs->pagecache_fills++;
     if (object_was_evicted(obj, off))
         vp->mp->vfs->refaults++;
+    acct_page(vp->mp->vfs->core, vp->acct, ACCT_CACHED,
+              off >> obj->objs->core->pgshift);
     cpu_pagecache_fill(obj->objs->mmu->cpu);
     return 0;
 }
@@ -89,6 +91,9 @@ static int vnode_get_page(struct xvm_object *obj, uint64_t off, unsigned flags,
     struct vnode *vp = obj->priv;
     if (off >= obj->size)
         return EFAULT;
+    if (!(flags & PGO_LOCKED))
+        acct_page(vp->mp->vfs->core, vp->acct, ACCT_TOUCHED,
+                  off >> obj->objs->core->pgshift);
     return vnode_cache_get(vp, off, flags,
                            flags & PGO_LOCKED ? 0 : vp->mp->cfg.readahead, pg);
 }

@@ -50,6 +50,10 @@ static int xip_get(struct xvm_object *obj, uint64_t off, unsigned flags,
 
     if (off >= obj->size)
         return EFAULT;
+    bool count = !(flags & PGO_LOCKED); /* a fault's or read()'s page */
+    uint64_t pgidx = off >> vfs->core->pgshift;
+    if (count)
+        acct_page(vp->mp->vfs->core, vp->acct, ACCT_TOUCHED, pgidx);
     /* A fallback copy made earlier. */
     if ((*pg = object_page(obj, off)) != PAGEH_NONE)
         return 0;
@@ -57,7 +61,11 @@ static int xip_get(struct xvm_object *obj, uint64_t off, unsigned flags,
     if (error)
         return error;
     switch (kind) {
-    case XIP_DEVICE: *pg = page_device(pa); return 0;
+    case XIP_DEVICE:
+        *pg = page_device(pa);
+        if (count)
+            acct_page(vp->mp->vfs->core, vp->acct, ACCT_IN_PLACE, pgidx);
+        return 0;
     case XIP_HOLE:
         *pg = vfs->ph->zero_page;
         if (!core_is_quiet(vfs->core))

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "elf.h"
 #include "machine.h"
 
 static uint64_t ns(double x)
@@ -287,6 +288,79 @@ void xvm_report_savings(const struct xvm_report *xip,
             100.0 * (double)s->ram_peak_total / (double)copy->ram_peak_total;
     if (copy->st.time_ns)
         s->slowdown = (double)xip->st.time_ns / (double)copy->st.time_ns;
+}
+
+/* ---- the per-file report (the fs layer counts, acct.c) ---- */
+
+#define ELF_HEAD (64u << 10) /* program headers read, as exec reads them */
+#define DYN_MAX  (64u << 10) /* dynamic section scanned for TEXTREL */
+
+struct file_walk {
+    struct xvm_mount *mp;
+    int (*fn)(void *arg, const struct xvm_file_report *fr);
+    void *arg;
+    uint8_t buf[ELF_HEAD > DYN_MAX ? ELF_HEAD : DYN_MAX];
+};
+
+/* => 1 when the file is an ELF that asks for text relocations. */
+static int file_textrel(struct file_walk *w, uint32_t ino, uint64_t size)
+{
+    struct ffs *fs = w->mp->fs;
+    struct elf_image im;
+    size_t got = 0;
+    int textrel = 0;
+    core_quiet_begin(w->mp->vfs->core);
+    if (ffs_read(fs, ino, 0, w->buf, ELF_HEAD, &got) == 0 &&
+        elf_parse_headers(w->buf, got, size, &im) == 0 && im.dyn_len > 0) {
+        size_t n = im.dyn_len < DYN_MAX ? (size_t)im.dyn_len : DYN_MAX;
+        if (ffs_read(fs, ino, im.dyn_off, w->buf, n, &got) == 0)
+            textrel = elf_has_textrel(&im, w->buf, got);
+    }
+    core_quiet_end(w->mp->vfs->core);
+    return textrel;
+}
+
+static int file_visit(void *arg, const char *path, uint32_t ino,
+                      enum ffs_type type, const struct ffs_stat *st)
+{
+    struct file_walk *w = arg;
+    const struct core *c = w->mp->vfs->core;
+    if (type != FFS_REG)
+        return 0;
+    struct xvm_file_report fr = {
+        .path = path,
+        .size = st->size,
+        .file_pages = pg_round(c, st->size) >> c->pgshift,
+    };
+    const struct file_acct *a = acct_find(w->mp, ino);
+    if (a) {
+        fr.pages_touched = a->pages[ACCT_TOUCHED];
+        fr.pages_in_place = a->pages[ACCT_IN_PLACE];
+        fr.pages_cached = a->pages[ACCT_CACHED];
+        fr.pages_copied = a->copied;
+        fr.text_pages_copied = a->text_copied;
+        fr.processes = a->processes;
+        if (a->processes > 0)
+            fr.textrel = file_textrel(w, ino, st->size);
+    }
+    return w->fn(w->arg, &fr);
+}
+
+int xvm_file_report(xvm_mount *mp,
+                    int (*fn)(void *arg, const struct xvm_file_report *fr),
+                    void *arg)
+{
+    if (mp == NULL || fn == NULL)
+        return EINVAL;
+    struct file_walk *w = core_alloc(mp->vfs->core, sizeof(*w));
+    if (w == NULL)
+        return ENOMEM;
+    w->mp = mp;
+    w->fn = fn;
+    w->arg = arg;
+    int error = vfs_walk(mp, file_visit, w);
+    core_free(mp->vfs->core, w);
+    return error;
 }
 
 /* ---- the timeline (timeline.c keeps it) ---- */

@@ -18,9 +18,15 @@
 #define ET_EXEC 2
 #define ET_DYN  3
 
-#define PT_LOAD   1
-#define PT_INTERP 3
-#define PT_PHDR   6
+#define PT_LOAD    1
+#define PT_DYNAMIC 2
+#define PT_INTERP  3
+#define PT_PHDR    6
+
+#define DT_NULL    0
+#define DT_TEXTREL 22
+#define DT_FLAGS   30
+#define DF_TEXTREL 0x4
 
 #define PF_X 1
 #define PF_W 2
@@ -158,7 +164,7 @@ static int check_ehdr(struct view eh, size_t len, const struct elf_layout *l,
     out->entry = rd(eh, l->e_entry, l->word);
     out->phentsize = (uint16_t)rd(eh, l->e_phentsize, 2);
     out->phnum = (uint16_t)rd(eh, l->e_phnum, 2);
-    *phoff = rd(eh, l->e_phoff, l->word);
+    *phoff = out->phoff = rd(eh, l->e_phoff, l->word);
 
     /* we index the table with our own struct size: it must match */
     if (out->phentsize != l->phentsize)
@@ -226,10 +232,23 @@ static int walk_phdrs(const uint8_t *buf, uint64_t fsize, uint64_t phoff,
         struct elf_load *seg;
         int err;
 
-        if (type == PT_PHDR)
+        if (type == PT_PHDR) {
             out->phdr_vaddr = rd(ph, l->p_vaddr, l->word);
-        else if (type == PT_INTERP)
-            out->has_interp = 1;
+        } else if (type == PT_INTERP || type == PT_DYNAMIC) {
+            uint64_t off = rd(ph, l->p_offset, l->word);
+            uint64_t n = rd(ph, l->p_filesz, l->word);
+            /* its bytes must be in the file */
+            if (off > fsize || n > fsize - off)
+                return ENOEXEC;
+            if (type == PT_INTERP) {
+                out->has_interp = 1;
+                out->interp_off = off;
+                out->interp_len = n;
+            } else {
+                out->dyn_off = off;
+                out->dyn_len = n;
+            }
+        }
         if (type != PT_LOAD)
             continue;
         /* more segments than the fixed table can hold */
@@ -308,5 +327,63 @@ int elf_parse_headers(const uint8_t *buf, size_t len, uint64_t fsize,
         return ENOEXEC;
     out->lo = out->load[0].vaddr;
     out->hi = out->load[out->nload - 1].vaddr + out->load[out->nload - 1].memsz;
+    return 0;
+}
+
+uint64_t elf_load_bias(const struct elf_image *im, uint64_t base, uint64_t pgsz)
+{
+    return im->is_dyn ? base - (im->lo & ~(pgsz - 1)) : 0;
+}
+
+uint64_t elf_interp_bias(const struct elf_image *prog, uint64_t prog_bias,
+                         const struct elf_image *interp, uint64_t pgsz)
+{
+    uint64_t base = ELF_INTERP_BASE, end = prog->hi + prog_bias;
+    const uint64_t mib = UINT64_C(1) << 20;
+
+    if (!interp->is_dyn)
+        return 0;
+    if (end > base)
+        base = (end + mib - 1) & ~(mib - 1);
+    return elf_load_bias(interp, base, pgsz);
+}
+
+int elf_check_interp(const char *s, size_t n)
+{
+    /* "/x" and its NUL at least; the NUL last and only there */
+    if (s == NULL || n < 2 || n > ELF_INTERP_MAX || s[n - 1] != '\0' ||
+        memchr(s, '\0', n - 1) != NULL)
+        return ENOEXEC;
+    return 0;
+}
+
+uint64_t elf_phdr_addr(const struct elf_image *im)
+{
+    uint64_t size = (uint64_t)im->phnum * im->phentsize;
+
+    if (im->phdr_vaddr != 0)
+        return im->phdr_vaddr;
+    for (unsigned i = 0; i < im->nload; i++) {
+        const struct elf_load *s = &im->load[i];
+        if (im->phoff >= s->offset && im->phoff - s->offset <= s->filesz &&
+            size <= s->filesz - (im->phoff - s->offset))
+            return s->vaddr + (im->phoff - s->offset);
+    }
+    return 0;
+}
+
+int elf_has_textrel(const struct elf_image *im, const uint8_t *dyn, size_t len)
+{
+    const struct elf_layout *l = im->is64 ? &layout64 : &layout32;
+    size_t ent = 2 * l->word;
+
+    for (size_t at = 0; at + ent <= len; at += ent) {
+        struct view v = { dyn + at, im->big_endian };
+        uint64_t tag = rd(v, 0, l->word), val = rd(v, l->word, l->word);
+        if (tag == DT_NULL)
+            break;
+        if (tag == DT_TEXTREL || (tag == DT_FLAGS && (val & DF_TEXTREL)))
+            return 1;
+    }
     return 0;
 }

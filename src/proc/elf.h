@@ -10,6 +10,17 @@
 /* Where exec places an ET_DYN image on every profile (its vaddr 0). */
 #define ELF_DYN_BASE UINT64_C(0x01000000)
 
+/*
+ * Where exec places an ET_DYN interpreter (PT_INTERP, the dynamic linker)
+ * on every profile: its own base, apart from the program and its heap,
+ * inside the 32-bit space (elf_interp_base() moves it above a program
+ * that reaches it).
+ */
+#define ELF_INTERP_BASE UINT64_C(0x20000000)
+
+/* Longest PT_INTERP path accepted, NUL included (MAXPATHLEN). */
+#define ELF_INTERP_MAX 1024
+
 /* prot bits, as mapped from the segment's PF_R/PF_W/PF_X */
 #define ELF_PROT_READ  1
 #define ELF_PROT_WRITE 2
@@ -25,8 +36,11 @@ struct elf_image {
     uint16_t machine;
     uint64_t entry;      /* e_entry as in the file (not relocated) */
     uint64_t phdr_vaddr; /* PT_PHDR vaddr or 0 */
+    uint64_t phoff;      /* e_phoff */
     uint16_t phnum, phentsize;
-    int has_interp; /* PT_INTERP present */
+    int has_interp;                  /* PT_INTERP present */
+    uint64_t interp_off, interp_len; /* its p_offset, p_filesz */
+    uint64_t dyn_off, dyn_len;       /* PT_DYNAMIC's bytes in the file */
     unsigned nload;
     struct elf_load load[ELF_MAX_LOAD];
     uint64_t lo,
@@ -62,5 +76,41 @@ int elf_parse_headers(const uint8_t *buf, size_t len, uint64_t fsize,
  * => pgsz: a power of two; a page-aligned load bias changes nothing.
  */
 uint64_t elf_bss_partial_page(const struct elf_load *l, uint64_t pgsz);
+
+/*
+ * Where exec loads an image: => the bias added to its vaddrs (0 for
+ * ET_EXEC; base - its first page for ET_DYN).  pgsz: a power of two.
+ */
+uint64_t elf_load_bias(const struct elf_image *im, uint64_t base,
+                       uint64_t pgsz);
+
+/*
+ * Where exec loads the interpreter of a program loaded at prog_bias:
+ * ELF_INTERP_BASE, or the first 1 MiB boundary above the program when
+ * the program reaches that far.  => the interpreter's bias (0 for an
+ * ET_EXEC interpreter, which stays at its own addresses).
+ */
+uint64_t elf_interp_bias(const struct elf_image *prog, uint64_t prog_bias,
+                         const struct elf_image *interp, uint64_t pgsz);
+
+/*
+ * The PT_INTERP string: bytes [interp_off, interp_off + interp_len) of
+ * the file.  => 0 when s[0..n) is a path that ends in its only NUL, is
+ * not empty and fits ELF_INTERP_MAX; ENOEXEC otherwise.
+ */
+int elf_check_interp(const char *s, size_t n);
+
+/*
+ * => the address of the program headers once loaded (AT_PHDR) before
+ *    any bias: PT_PHDR's vaddr, else where a PT_LOAD maps e_phoff, else 0.
+ */
+uint64_t elf_phdr_addr(const struct elf_image *im);
+
+/*
+ * Text relocations: => 1 when the dynamic section dyn (the bytes of
+ * PT_DYNAMIC, len of them) holds DT_TEXTREL or DF_TEXTREL in DT_FLAGS,
+ * before its DT_NULL; else 0.  Reads nothing outside dyn.
+ */
+int elf_has_textrel(const struct elf_image *im, const uint8_t *dyn, size_t len);
 
 #endif

@@ -1,12 +1,15 @@
 /*
- * exec: loads a static ELF program from a mount into a new address space,
- * as NetBSD's exec_elf does: each PT_LOAD maps the file private (text
+ * exec: loads an ELF program from a mount into a new address space, as
+ * NetBSD's exec_elf does: each PT_LOAD maps the file private (text
  * read-only and executable in place, data copy-on-write), the part of
  * the last file page past p_filesz is zeroed (a copy-on-write of that
  * page) and the rest of p_memsz is anonymous zero-fill; the break starts
- * after the last segment; the stack holds argc, argv and an empty
- * environment and auxiliary vector, in the program's word size and byte
- * order.
+ * after the last segment.  A program with PT_INTERP has its interpreter
+ * (the dynamic linker) opened on the same mount and mapped too, an
+ * ET_DYN one at its own base (elf_interp_bias), and execution starts in
+ * the interpreter.  The stack holds argc, argv, an empty environment and
+ * the auxiliary vector (AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE,
+ * AT_FLAGS, AT_ENTRY), in the program's word size and byte order.
  */
 #include <errno.h>
 #include <string.h>
@@ -19,6 +22,26 @@
 #define HEADER_MAX  (64u << 10) /* program headers further in */
 #define STACK_SIZE  (UINT64_C(8) << 20)
 #define MAX_ARGS    256
+
+/* The auxiliary vector's types (System V ABI; NetBSD's sys/exec_elf.h). */
+enum {
+    AT_NULL = 0,
+    AT_PHDR = 3,
+    AT_PHENT = 4,
+    AT_PHNUM = 5,
+    AT_PAGESZ = 6,
+    AT_BASE = 7,
+    AT_FLAGS = 8,
+    AT_ENTRY = 9,
+};
+#define NAUX 8 /* pairs, AT_NULL included */
+
+/* What exec loaded: the program and its interpreter (file NULL if none). */
+struct loaded {
+    struct elf_image prog, interp;
+    struct xvm_file *ifile;
+    uint64_t bias, ibias;
+};
 
 static int read_headers(struct xvm_file *f, struct elf_image *img)
 {
@@ -87,16 +110,36 @@ static void put_word(uint8_t *p, uint64_t v, unsigned size, bool big)
         p[big ? size - 1 - i : i] = (uint8_t)(v >> (8 * i));
 }
 
+/* The auxiliary vector of what was loaded, as (type, value) pairs. */
+static void auxv(const struct core *c, const struct loaded *ld,
+                 uint64_t aux[NAUX][2])
+{
+    const struct elf_image *p = &ld->prog;
+    uint64_t v[NAUX][2] = {
+        { AT_PHDR, elf_phdr_addr(p) + ld->bias },
+        { AT_PHENT, p->phentsize },
+        { AT_PHNUM, p->phnum },
+        { AT_PAGESZ, c->pgsz },
+        { AT_BASE, ld->ifile ? pg_trunc(c, ld->interp.lo) + ld->ibias : 0 },
+        { AT_FLAGS, 0 },
+        { AT_ENTRY, p->entry + ld->bias },
+        { AT_NULL, 0 },
+    };
+    memcpy(aux, v, sizeof(v));
+}
+
 /*
  * The initial stack, top down: argument strings, then (16-byte aligned)
- * argc, argv[0..argc-1], NULL, envp NULL, auxv AT_NULL.
+ * argc, argv[0..argc-1], NULL, envp NULL, the auxiliary vector.
  */
-static int build_stack(struct xvm_vmspace *vs, const struct elf_image *img,
+static int build_stack(struct xvm_vmspace *vs, const struct loaded *ld,
                        unsigned argc, const char *const *argv,
                        struct xvm_proc_info *info)
 {
     const struct core *c = vs->vm->core;
+    const struct elf_image *img = &ld->prog;
     unsigned w = img->is64 ? 8 : 4;
+    uint64_t aux[NAUX][2];
     uint64_t top = pg_trunc(c, c->prof->va_max), base = top - STACK_SIZE;
     uint64_t sp = top, ptrs[MAX_ARGS];
     int error;
@@ -118,15 +161,20 @@ static int build_stack(struct xvm_vmspace *vs, const struct elf_image *img,
             return error;
         ptrs[i] = sp;
     }
-    uint64_t nwords = 1 + argc + 1 + 1 + 2;
+    uint64_t nwords = 1 + argc + 1 + 1 + 2 * NAUX;
     sp = (sp - nwords * w) & ~UINT64_C(15);
-    uint8_t frame[(1 + MAX_ARGS + 4) * 8];
+    uint8_t frame[(1 + MAX_ARGS + 2 + 2 * NAUX) * 8];
     size_t k = 0;
     put_word(frame + k, argc, w, img->big_endian), k += w;
     for (unsigned i = 0; i < argc; i++)
         put_word(frame + k, ptrs[i], w, img->big_endian), k += w;
-    memset(frame + k, 0, 4 * w); /* argv NULL, envp NULL, AT_NULL pair */
-    k += 4 * w;
+    memset(frame + k, 0, 2 * w); /* argv NULL, envp NULL */
+    k += 2 * w;
+    auxv(c, ld, aux);
+    for (unsigned i = 0; i < NAUX; i++) {
+        put_word(frame + k, aux[i][0], w, img->big_endian), k += w;
+        put_word(frame + k, aux[i][1], w, img->big_endian), k += w;
+    }
     if ((error = xvm_write(vs, sp, frame, k)) != 0)
         return error;
     info->stack_top = top;
@@ -134,25 +182,86 @@ static int build_stack(struct xvm_vmspace *vs, const struct elf_image *img,
     return 0;
 }
 
-static int load(struct xvm_vmspace *vs, struct xvm_file *f,
-                const struct elf_image *img, unsigned argc,
-                const char *const *argv, struct xvm_proc_info *info)
+/* Maps every PT_LOAD of img from f at bias. */
+static int map_image(struct xvm_vmspace *vs, struct xvm_file *f,
+                     const struct elf_image *img, uint64_t bias)
 {
-    const struct core *c = vs->vm->core;
-    uint64_t bias = img->is_dyn ? ELF_DYN_BASE - pg_trunc(c, img->lo) : 0;
     int error;
-    if (img->has_interp)
-        return ENOEXEC; /* needs a dynamic linker: not simulated */
     for (unsigned i = 0; i < img->nload; i++)
         if ((error = map_segment(vs, f, &img->load[i], bias)) != 0)
             return error;
+    return 0;
+}
+
+/* => the image's pages [*lo, *hi) once loaded at bias. */
+static void image_span(const struct core *c, const struct elf_image *img,
+                       uint64_t bias, uint64_t *lo, uint64_t *hi)
+{
+    *lo = pg_trunc(c, img->lo) + bias;
+    *hi = pg_round(c, img->hi + bias);
+}
+
+/*
+ * The interpreter named by PT_INTERP, from the same mount: a missing one
+ * is ENOENT, one that is not a loadable ELF (or wants an interpreter
+ * itself) ENOEXEC.  => ld->ifile open and ld->interp parsed.
+ */
+static int open_interp(struct xvm_mount *mp, struct xvm_file *f,
+                       struct loaded *ld)
+{
+    char path[ELF_INTERP_MAX];
+    size_t got;
+    uint64_t n = ld->prog.interp_len;
+    int error;
+
+    if (n > sizeof(path))
+        return ENOEXEC;
+    if ((error = xvm_pread(f, ld->prog.interp_off, path, (size_t)n, &got)) != 0)
+        return error;
+    if (got != n || elf_check_interp(path, (size_t)n) != 0)
+        return ENOEXEC;
+    if ((error = xvm_open(mp, path, XVM_O_RDONLY, &ld->ifile)) != 0)
+        return error == EISDIR ? EACCES : error;
+    if ((error = read_headers(ld->ifile, &ld->interp)) == 0 &&
+        ld->interp.has_interp)
+        error = ENOEXEC; /* an interpreter has none of its own */
+    if (error) {
+        xvm_close(ld->ifile);
+        ld->ifile = NULL;
+    }
+    return error;
+}
+
+static int load(struct xvm_vmspace *vs, struct xvm_file *f, struct loaded *ld,
+                unsigned argc, const char *const *argv,
+                struct xvm_proc_info *info)
+{
+    const struct core *c = vs->vm->core;
+    const struct elf_image *img = &ld->prog;
+    int error;
+
+    ld->bias = elf_load_bias(img, ELF_DYN_BASE, c->pgsz);
+    if ((error = map_image(vs, f, img, ld->bias)) != 0)
+        return error;
     memset(info, 0, sizeof(*info));
     info->load_base = img->is_dyn ? ELF_DYN_BASE : 0;
-    info->entry = img->entry + bias;
-    info->brk_base = info->brk = pg_round(c, img->hi + bias);
+    info->program_entry = info->entry = img->entry + ld->bias;
+    info->brk_base = info->brk = pg_round(c, img->hi + ld->bias);
+    if (ld->ifile) {
+        uint64_t plo, phi, ilo, ihi;
+        ld->ibias = elf_interp_bias(img, ld->bias, &ld->interp, c->pgsz);
+        image_span(c, img, ld->bias, &plo, &phi);
+        image_span(c, &ld->interp, ld->ibias, &ilo, &ihi);
+        if (ilo < phi && plo < ihi)
+            return ENOEXEC; /* an ET_EXEC interpreter on the program */
+        if ((error = map_image(vs, ld->ifile, &ld->interp, ld->ibias)) != 0)
+            return error;
+        info->interp_base = ilo;
+        info->entry = ld->interp.entry + ld->ibias;
+    }
     if (info->brk_base + STACK_SIZE > pg_trunc(c, c->prof->va_max) - STACK_SIZE)
         return ENOEXEC; /* no room for heap and stack */
-    return build_stack(vs, img, argc, argv, info);
+    return build_stack(vs, ld, argc, argv, info);
 }
 
 int exec_image(struct vm *vm, struct xvm_mount *mp, const char *path,
@@ -162,21 +271,27 @@ int exec_image(struct vm *vm, struct xvm_mount *mp, const char *path,
 {
     struct xvm_file *f;
     struct xvm_vmspace *vs;
-    struct elf_image img;
+    struct loaded ld = { .ifile = NULL };
     const char *def[1] = { path };
     if (argc == 0 || argv == NULL)
         argc = 1, argv = def;
     int error = xvm_open(mp, path, XVM_O_RDONLY, &f);
     if (error)
         return error == EISDIR ? EACCES : error;
-    if ((error = read_headers(f, &img)) == 0 &&
-        (error = vmspace_create(vm, &vs)) == 0) {
-        if ((error = load(vs, f, &img, argc, argv, info)) == 0) {
+    if ((error = read_headers(f, &ld.prog)) == 0 && ld.prog.has_interp)
+        error = open_interp(mp, f, &ld);
+    if (error == 0 && (error = vmspace_create(vm, &vs)) == 0) {
+        error = load(vs, f, &ld, argc, argv, info);
+        if (error == 0)
             *vs_out = vs;
-            *text = f;
-            return 0;
-        }
-        xvm_vmspace_destroy(vs);
+        else
+            xvm_vmspace_destroy(vs);
+    }
+    /* The interpreter's mappings hold its vnode: the file can go. */
+    xvm_close(ld.ifile);
+    if (error == 0) {
+        *text = f;
+        return 0;
     }
     xvm_close(f);
     return error;

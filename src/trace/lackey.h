@@ -1,7 +1,23 @@
-/* lackey.h - valgrind lackey (--trace-mem=yes) logs to xipvm v1 traces: import and record. */
+/*
+ * lackey.h - real programs' memory traces from valgrind's lackey tool:
+ * whole process trees recorded in one run, and their per-process logs
+ * imported into one trace.
+ *
+ * The pipeline has four stages, each its own file:
+ *   lkrecord.c  run valgrind over a command line and keep one log per
+ *               process image (lackey_collect);
+ *   lklog.c     read one log: accesses and system calls, line by line;
+ *   lkproc.c    one process: its address space and files, host
+ *               addresses to trace addresses, log items to trace events;
+ *   lktree.c    the processes of a run interleaved into one trace
+ *               (lackey_import_dir), written through
+ *               xvm_trace_format_event (writer.c).
+ * doc/trace-format.md ("Recording real programs") documents the rules.
+ */
 #ifndef XVM_LACKEY_H
 #define XVM_LACKEY_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,14 +28,32 @@
 #define LACKEY_MAX_SIZE 65536u
 
 struct lackey_opts {
-    const char *
-        exec_host_path; /* the traced ELF on the host; record: NULL => program */
-    const char
-        *path_in_image; /* spawn PATH in the trace; NULL => exec_host_path */
-    unsigned argc;      /* spawn ARGs after PATH (at most 32) */
-    const char *const *argv; /* record: NULL => the program's argv[1..] */
-    uint32_t pid;            /* the trace's PID (the CLI's default is 1) */
-    int quiet; /* record: program's stdin/stdout/stderr on /dev/null */
+    /* lackey_import: the traced ELF on the host (one log, one process) */
+    const char *exec_host_path;
+    /* the root's spawn PATH; NULL: the program's host path */
+    const char *path_in_image;
+    /* the root's spawn ARGs after PATH; NULL: from the log (its Command
+     * line) or, for lackey_import, none */
+    unsigned argc;
+    const char *const *argv;
+    /* the root's trace pid (the CLI's default is 1); the processes it
+     * forks get the next ones, in fork order */
+    uint32_t pid;
+    /* record: the program's stdin, stdout and stderr on /dev/null */
+    int quiet;
+    /* import of a tree: where relative paths of the root start (the
+     * recording's working directory); NULL: the current one */
+    const char *cwd;
+    /* copy every file the trace names (programs, interpreters, files
+     * mapped or read) into this directory, at the same paths; NULL: none */
+    const char *root_dir;
+    /* record: polled while valgrind runs; once non-zero the whole process
+     * tree is killed and record returns EINTR (set it from a signal
+     * handler) */
+    volatile sig_atomic_t *stop;
+    /* record: keep the per-process logs in this new directory; NULL: a
+     * temporary one, removed */
+    const char *keep_logs;
 };
 
 struct lackey_stats {
@@ -34,45 +68,76 @@ struct lackey_stats {
     uint64_t
         chunks; /* anonymous TRACE_ANON_CHUNK (1 MiB)s created (== ev_mmap) */
     uint64_t forks; /* "created child" SYSCALL lines: the program forked */
+    /* whole trees (and logs with system calls) */
+    uint64_t mapped_bytes;  /* bytes of r/w/x events in mmap'd memory, brk */
+    uint64_t dropped_bytes; /* bytes in valgrind's own preload: left out */
+    uint64_t syscalls;      /* system calls that reached the trace */
+    uint64_t procs, execs;  /* processes; images after exec */
+    uint64_t reads, reads_skipped; /* read()s of files written as pread; of
+                                      devices, /proc, gone files: left out */
+    uint64_t files;                /* distinct files the trace names */
+    uint64_t logs;                 /* per-process logs read */
 };
 
 /*
- * Convert a lackey log into a v1 trace: header, `spawn PID PATH ARGS`, then
+ * Convert one lackey log into a trace: header, `spawn PID PATH ARGS`, then
  * I => x, L => r, S => w, M => r then w.
- * => in: lackey output; lines other than `I  HEX,N` / ` [LSM] HEX,N` are
- *    skipped and counted (SYSCALL lines with "created child" count as forks).
- * => addresses inside the ELF's page-rounded PT_LOAD segments are kept
- *    (ET_DYN: rebased from the bias seen on the first I line to ELF_DYN_BASE);
- *    all others are relocated per 1 MiB chunk into anonymous `mmap ...
- *    private,fixed` chunks from TRACE_ANON_BASE (above the ELF if it reaches
- *    there); accesses crossing a segment or chunk edge are split.
- * => streams in constant memory; st (may be NULL) is filled even on error.
- * => 0; EINVAL with "line N: ..." for a malformed lackey line, empty input or
- *    a first instruction that is not the entry; ENOEXEC for a bad ELF or one
- *    with PT_INTERP; ERANGE when anonymous chunks would pass
- *    TRACE_ANON_LIMIT or the ELF ends above 0x80000000; ENOMEM; EIO or the
- *    errno of a failed read or write. err (may be NULL) gets a message.
+ * => in: lackey output (with --trace-syscalls=yes or without); lines
+ *    other than accesses and system calls are skipped and counted.
+ * => the process alone: its forks are counted (st->forks), not followed;
+ *    its mmap, munmap, mprotect, brk and read() of files are written too.
+ * => the program is o->exec_host_path (static or dynamically linked);
+ *    its addresses are kept (ET_DYN: rebased to ELF_DYN_BASE, its
+ *    interpreter to where exec puts it); everything else is relocated
+ *    per 1 MiB chunk from TRACE_ANON_BASE; memory no system call mapped
+ *    is inferred as anonymous `mmap ... private,fixed` chunks.
+ * => 0; EINVAL with "line N: ..." for a malformed line, empty input or a
+ *    first instruction that is not the entry; ENOEXEC for a bad ELF;
+ *    ERANGE when the trace would not fit a 32-bit profile; ENOMEM; EIO
+ *    or the errno of a failed read or write.  err gets a message.
  */
 int lackey_import(FILE *in, FILE *out, const struct lackey_opts *o,
                   struct lackey_stats *st, char *err, size_t errlen);
 
 /*
+ * Import the per-process logs of one run (lackey_collect's directory:
+ * its files whose names end in ".log", in name order, each one process
+ * image) into one trace: the first log's process is spawned; forks,
+ * execs, waits and exits of the tree are followed and interleaved by
+ * the rule of doc/trace-format.md.
+ * => 0, or the errors of lackey_import, with the log's name; ENOENT when
+ *    a process's log is missing; EINVAL for a log ending mid-line, a
+ *    system call on an unknown fd, an mmap of a file that cannot go into
+ *    an image.
+ */
+int lackey_import_dir(const char *dir, FILE *out, const struct lackey_opts *o,
+                      struct lackey_stats *st, char *err, size_t errlen);
+
+/*
  * Run `valgrind --tool=lackey --trace-mem=yes --trace-syscalls=yes
- * --trace-children=no --child-silent-after-fork=yes --log-fd=N -- argv...`
- * (posix_spawnp, no shell) and stream its log through lackey_import into out.
- * => argv[0]: the program; without '/' it is looked up in $PATH.
- * => the log travels on a private pipe; the program's stdin/stdout/stderr are
- *    inherited unchanged, except that its stdout goes to stderr when out is
- *    stdout (fd 1), and all three are /dev/null when o->quiet.
- * => a forked child runs silenced (only the first process is recorded);
- *    st->forks > 0 tells that it forked.
- * => *child_status (may be NULL): the wait status of valgrind, whose exit
- *    code is the program's; a failing program is not an error here.
- * => 0, or the errnos of lackey_import; ENOENT when valgrind or the program
- *    cannot be found; ECHILD when valgrind produced no trace at all.
+ * --trace-children=yes` over argv (argv[0] looked up in $PATH) and keep
+ * one log per process image in dir (created; it must not exist), named
+ * so that name order is creation order.
+ * => *child_status: valgrind's wait status (the program's exit code).
+ * => 0; ENOENT (no valgrind, no program), EEXIST (dir exists), EINTR
+ *    (*o->stop was set: every process of the run is killed), ECHILD
+ *    (valgrind produced no log); on error dir is removed.
+ */
+int lackey_collect(const char *const *argv, const char *dir,
+                   const struct lackey_opts *o, int *child_status, char *err,
+                   size_t errlen);
+
+/*
+ * lackey_collect then lackey_import_dir into out; the logs are removed
+ * (kept in o->keep_logs when set).  A failing program is not an error.
+ * => 0 or the errors of both.
  */
 int lackey_record(const char *const *argv, FILE *out,
                   const struct lackey_opts *o, struct lackey_stats *st,
                   int *child_status, char *err, size_t errlen);
+
+/* The files a trace names, mirrored into a root directory (root.c):
+ * path's directories, symbolic links (and their targets) and the file. */
+int root_add(const char *root, const char *path, struct trace_err *e);
 
 #endif

@@ -13,6 +13,21 @@
 
 #define CHUNK 65536 /* r/w/x beyond this go in pieces */
 
+/* One trace among several replayed at once. */
+struct source {
+    uint64_t lines;
+    int version; /* the header's; 0 before it */
+};
+
+/* (source, pid) -> the pid it runs under, when several traces share a
+ * machine: open addressing, host memory. */
+struct pidmap {
+    uint64_t *key; /* (source + 1) << 32 | pid; 0 empty */
+    uint32_t *val;
+    size_t cap, n;
+    uint32_t next;
+};
+
 /* Pids of processes killed for lack of memory: open addressing, linear
  * probing, deletion by backward shift; 0 is never a pid. */
 struct pidset {
@@ -24,7 +39,9 @@ struct xvm_replay {
     xvm_machine *m;
     xvm_mount *mp;
     uint64_t lines, events, mismatches;
-    int header_seen;
+    struct source one, *src; /* src: nsrc of them, or &one */
+    unsigned nsrc;
+    struct pidmap pids;
     struct xvm_trace_event ev;
     uint32_t last_pid; /* pid -> vmspace cache for the hot path */
     xvm_vmspace *last_vs;
@@ -105,14 +122,97 @@ int xvm_replay_create(xvm_machine *m, xvm_mount *mp, xvm_replay **out)
         return ENOMEM;
     r->m = m;
     r->mp = mp;
+    r->src = &r->one;
+    r->nsrc = 1;
     *out = r;
     return 0;
+}
+
+int xvm_replay_sources(xvm_replay *r, unsigned n)
+{
+    if (r == NULL || n == 0 || r->lines > 0 || r->nsrc > 1)
+        return EINVAL;
+    if (n == 1)
+        return 0;
+    if ((r->src = calloc(n, sizeof(*r->src))) == NULL) {
+        r->src = &r->one;
+        return ENOMEM;
+    }
+    r->nsrc = n;
+    return 0;
+}
+
+static uint64_t pid_hash(uint64_t key, size_t cap)
+{
+    return (key * UINT64_C(0x9e3779b97f4a7c15)) >> 7 & (cap - 1);
+}
+
+/* => the machine's pid for the source's pid, a new one the first time. */
+static int pid_of(struct xvm_replay *r, unsigned src, uint32_t pid,
+                  uint32_t *out)
+{
+    struct pidmap *pm = &r->pids;
+    uint64_t key = (uint64_t)(src + 1) << 32 | pid;
+    if (2 * (pm->n + 1) > pm->cap) {
+        size_t ncap = pm->cap ? 2 * pm->cap : 64;
+        uint64_t *nk = calloc(ncap, sizeof(*nk));
+        uint32_t *nv = calloc(ncap, sizeof(*nv));
+        if (nk == NULL || nv == NULL) {
+            free(nk);
+            free(nv);
+            return ENOMEM;
+        }
+        for (size_t i = 0; i < pm->cap; i++) {
+            if (pm->key[i] == 0)
+                continue;
+            size_t j = pid_hash(pm->key[i], ncap);
+            while (nk[j] != 0)
+                j = (j + 1) & (ncap - 1);
+            nk[j] = pm->key[i];
+            nv[j] = pm->val[i];
+        }
+        free(pm->key);
+        free(pm->val);
+        pm->key = nk, pm->val = nv, pm->cap = ncap;
+    }
+    size_t i = pid_hash(key, pm->cap);
+    for (; pm->key[i] != 0; i = (i + 1) & (pm->cap - 1))
+        if (pm->key[i] == key) {
+            *out = pm->val[i];
+            return 0;
+        }
+    if (pm->next == UINT32_MAX)
+        return ERANGE;
+    pm->key[i] = key;
+    pm->val[i] = *out = ++pm->next;
+    pm->n++;
+    return 0;
+}
+
+/* Several sources: pids apart, marks prefixed with the source's number. */
+static int renumber(struct xvm_replay *r, unsigned src, char *label, size_t cap)
+{
+    struct xvm_trace_event *ev = &r->ev;
+    int error = 0;
+    if (ev->op == XVM_T_MARK) {
+        snprintf(label, cap, "%u:%s", src + 1, ev->label);
+        ev->label = label;
+        return 0;
+    }
+    if ((error = pid_of(r, src, ev->pid, &ev->pid)) == 0 &&
+        ev->op == XVM_T_FORK)
+        error = pid_of(r, src, ev->pid2, &ev->pid2);
+    return error;
 }
 
 void xvm_replay_destroy(xvm_replay *r)
 {
     if (r == NULL)
         return;
+    if (r->src != &r->one)
+        free(r->src);
+    free(r->pids.key);
+    free(r->pids.val);
     free(r->killed.slot);
     free(r->ooms);
     free(r);
@@ -188,6 +288,31 @@ static int do_mmap(struct xvm_replay *r, xvm_vmspace *vs)
     return error;
 }
 
+/* pread: the file's bytes through read(), then copied out to memory. */
+static int do_pread(struct xvm_replay *r, xvm_vmspace *vs)
+{
+    struct xvm_trace_event *ev = &r->ev;
+    uint64_t done = 0;
+    xvm_file *f;
+    if (r->mp == NULL)
+        return ENOENT;
+    int error = xvm_open(r->mp, ev->path, XVM_O_RDONLY, &f);
+    if (error)
+        return error;
+    while (error == 0 && done < ev->len) {
+        size_t n = ev->len - done < CHUNK ? (size_t)(ev->len - done) : CHUNK;
+        size_t got = 0;
+        error = xvm_pread(f, ev->off + done, r->buf, n, &got);
+        if (error == 0 && got > 0)
+            error = xvm_write(vs, ev->addr + done, r->buf, got);
+        if (got < n)
+            break; /* the end of the file */
+        done += n;
+    }
+    xvm_close(f);
+    return error;
+}
+
 static int run_event(struct xvm_replay *r, int *differs)
 {
     struct xvm_trace_event *ev = &r->ev;
@@ -218,6 +343,7 @@ static int run_event(struct xvm_replay *r, int *differs)
     case XVM_T_MMAP: return do_mmap(r, vs);
     case XVM_T_MUNMAP: return xvm_munmap(vs, ev->addr, ev->len);
     case XVM_T_MPROTECT: return xvm_mprotect(vs, ev->addr, ev->len, ev->prot);
+    case XVM_T_PREAD: return do_pread(r, vs);
     default: return do_access(r, vs, differs);
     }
 }
@@ -283,28 +409,46 @@ static const char *err_name(int e)
 int xvm_replay_line(xvm_replay *r, char *line, int *mismatch, char *msg,
                     size_t msglen)
 {
+    return xvm_replay_line_from(r, 0, line, mismatch, msg, msglen);
+}
+
+int xvm_replay_line_from(xvm_replay *r, unsigned src, char *line, int *mismatch,
+                         char *msg, size_t msglen)
+{
     const char *why = NULL;
+    char label[XVM_LABEL_MAX];
     *mismatch = 0;
+    if (src >= r->nsrc) {
+        snprintf(msg, msglen, "no trace %u: %u were announced", src + 1,
+                 r->nsrc);
+        return EINVAL;
+    }
+    struct source *s = &r->src[src];
     r->lines++;
-    if (!r->header_seen) {
-        if (xvm_trace_check_header(line) != 0) {
+    s->lines++;
+    if (s->version == 0) {
+        if ((s->version = xvm_trace_header_version(line)) == 0) {
             snprintf(msg, msglen,
                      "line %llu: not a trace: the first line "
-                     "must be '" XVM_TRACE_HEADER "'",
-                     (unsigned long long)r->lines);
+                     "must be '" XVM_TRACE_HEADER "' (or 'xipvm-trace 1')",
+                     (unsigned long long)s->lines);
             return EINVAL;
         }
-        r->header_seen = 1;
         return 0;
     }
-    int rc = xvm_trace_parse_line(line, &r->ev, &why);
+    int rc = xvm_trace_parse_line_v(line, s->version, &r->ev, &why);
     if (rc < 0) {
-        snprintf(msg, msglen, "line %llu: %s", (unsigned long long)r->lines,
+        snprintf(msg, msglen, "line %llu: %s", (unsigned long long)s->lines,
                  why ? why : "malformed");
         return EINVAL;
     }
     if (rc == 0)
         return 0;
+    if (r->nsrc > 1 && (rc = renumber(r, src, label, sizeof(label))) != 0) {
+        snprintf(msg, msglen, "line %llu: %s", (unsigned long long)s->lines,
+                 rc == ENOMEM ? "out of memory" : "out of pids");
+        return rc;
+    }
     r->events++;
     if (skip_killed(r))
         return 0;
@@ -312,18 +456,18 @@ int xvm_replay_line(xvm_replay *r, char *line, int *mismatch, char *msg,
     xvm_timeline_tick(r->m, r->events);
     if (error == ENOMEM && take_kills(r)) {
         snprintf(msg, msglen, "line %llu: pid %u killed: out of swap",
-                 (unsigned long long)r->lines,
+                 (unsigned long long)s->lines,
                  r->ooms && r->nooms ? r->ooms[r->nooms - 1].pid : r->ev.pid);
         return 0;
     }
     if (error != r->ev.expect_err) {
         snprintf(msg, msglen, "line %llu: expected %s, got %s",
-                 (unsigned long long)r->lines, err_name(r->ev.expect_err),
+                 (unsigned long long)s->lines, err_name(r->ev.expect_err),
                  err_name(error));
         *mismatch = 1;
     } else if (differs) {
         snprintf(msg, msglen, "line %llu: bytes read differ from =HEX",
-                 (unsigned long long)r->lines);
+                 (unsigned long long)s->lines);
         *mismatch = 1;
     }
     r->mismatches += (uint64_t)*mismatch;

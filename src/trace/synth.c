@@ -312,6 +312,14 @@ static int load_elf(struct gen *g)
     struct elf_image im;
     if (trace_load_elf(&g->e, g->o->exec_host_path, &g->file, &g->flen, &im))
         return g->e.code;
+    /* the model knows one image: a dynamic program's libraries would be
+     * its interpreter's mmaps, which it does not model */
+    if (im.has_interp)
+        return trace_fail(&g->e, ENOEXEC,
+                          "%s: dynamically linked (PT_INTERP); synthetic "
+                          "traces model static programs (-static, "
+                          "-static-pie); record a dynamic one instead",
+                          g->o->exec_host_path);
     return layout(g, &im);
 }
 

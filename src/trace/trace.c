@@ -1,4 +1,4 @@
-/* trace.c - parser and formatter for xipvm trace format v1 (doc/trace-format.md). */
+/* trace.c - parser and formatter for the xipvm trace format, versions 1 and 2 (doc/trace-format.md). */
 #include "xipvm_trace.h"
 
 #include <errno.h>
@@ -12,6 +12,7 @@ struct toks {
     char *t[TOK_MAX];
     unsigned n;
     int overflow;
+    int version; /* 2: strings hold escapes */
 };
 
 /* Messages for a numeric field: syntax error, value out of range. */
@@ -33,6 +34,8 @@ static const struct field F_SIZE = { "bad SIZE (want decimal or 0x hex)",
                                      "SIZE above 2^32" };
 static const struct field F_OFF = { "bad OFF (want decimal or 0x hex)",
                                     "OFF overflows 64 bits" };
+static const struct field F_RLEN = { "bad LEN (want decimal or 0x hex)",
+                                     "LEN above 2^32" };
 
 static const struct {
     int err;
@@ -107,6 +110,45 @@ static const int8_t hex_digit[256] = {
 static int hexval(char c)
 {
     return hex_digit[(unsigned char)c] - 1; /* stored +1: 0 means none */
+}
+
+/*
+ * A PATH, ARG or LABEL token of a version 2 trace, unescaped in place:
+ * `\\` is a backslash, `\xHH` the byte HH (not 00), and the token `\e`
+ * alone the empty string.  => 0, or -EINVAL for any other backslash.
+ */
+static int unescape(const struct toks *tk, char *s, const char **msg)
+{
+    char *out = s;
+
+    if (tk->version < 2)
+        return 0;
+    if (s[0] == '\\' && s[1] == 'e' && s[2] == '\0') {
+        s[0] = '\0';
+        return 0;
+    }
+    for (const char *in = s; *in;) {
+        if (*in != '\\') {
+            *out++ = *in++;
+            continue;
+        }
+        if (in[1] == '\\') {
+            *out++ = '\\';
+            in += 2;
+            continue;
+        }
+        int hi = in[1] == 'x' ? hexval(in[2]) : -1;
+        int lo = hi >= 0 ? hexval(in[3]) : -1;
+        if (lo < 0 || (hi | lo) == 0) {
+            *msg = "bad escape (want \\\\, \\xHH other than \\x00, or \\e "
+                   "alone)";
+            return -EINVAL;
+        }
+        *out++ = (char)(hi << 4 | lo);
+        in += 4;
+    }
+    *out = '\0';
+    return 0;
 }
 
 /* => 0 ok, 1 syntax error, 2 overflow.  Decimal or 0x hex, no sign.
@@ -258,12 +300,15 @@ static int op_spawn(struct toks *tk, struct xvm_trace_event *ev,
 
     if (rc == 0)
         rc = pid(tk->t[1], &ev->pid, &F_PID, msg);
-    if (rc)
+    if (rc || (rc = unescape(tk, tk->t[2], msg)) != 0)
         return rc;
     ev->path = tk->t[2];
     ev->argc = tk->n - 3;
-    for (unsigned i = 0; i < ev->argc; i++)
+    for (unsigned i = 0; i < ev->argc; i++) {
+        if ((rc = unescape(tk, tk->t[3 + i], msg)) != 0)
+            return rc;
         ev->argv[i] = tk->t[3 + i];
+    }
     return 0;
 }
 
@@ -319,7 +364,29 @@ static int op_mmap(struct toks *tk, struct xvm_trace_event *ev,
     if (rc == 0 && tk->n == 8) {
         ev->path = tk->t[6];
         rc = num(tk->t[7], UINT64_MAX, &ev->off, &F_OFF, msg);
+        if (rc == 0)
+            rc = unescape(tk, tk->t[6], msg);
     }
+    return rc;
+}
+
+/* pread PID ADDR LEN PATH OFF */
+static int op_pread(struct toks *tk, struct xvm_trace_event *ev,
+                    const char **msg)
+{
+    int rc = nfields(tk, 5, 5, msg);
+
+    if (rc == 0)
+        rc = pid(tk->t[1], &ev->pid, &F_PID, msg);
+    if (rc == 0)
+        rc = num(tk->t[2], UINT64_MAX, &ev->addr, &F_ADDR, msg);
+    if (rc == 0)
+        rc = num(tk->t[3], XVM_TRACE_MAX_SIZE, &ev->len, &F_RLEN, msg);
+    if (rc == 0)
+        rc = num(tk->t[5], UINT64_MAX, &ev->off, &F_OFF, msg);
+    if (rc == 0)
+        rc = unescape(tk, tk->t[4], msg);
+    ev->path = tk->t[4];
     return rc;
 }
 
@@ -377,7 +444,8 @@ static int op_mark(struct toks *tk, struct xvm_trace_event *ev,
     int rc = nfields(tk, 1, 1, msg);
 
     if (rc == 0)
-        ev->label = tk->t[1];
+        rc = unescape(tk, tk->t[1], msg);
+    ev->label = tk->t[1];
     return rc;
 }
 
@@ -401,6 +469,7 @@ static const struct {
     { "exec", XVM_T_EXEC, op_spawn },
     { "exit", XVM_T_EXIT, op_exit },
     { "mark", XVM_T_MARK, op_mark },
+    { "pread", XVM_T_PREAD, op_pread },
 };
 
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
@@ -521,10 +590,17 @@ static int fast_access(const char *p, struct xvm_trace_event *ev)
 int xvm_trace_parse_line(char *line, struct xvm_trace_event *ev,
                          const char **msg)
 {
+    return xvm_trace_parse_line_v(line, XVM_TRACE_VERSION, ev, msg);
+}
+
+int xvm_trace_parse_line_v(char *line, int version, struct xvm_trace_event *ev,
+                           const char **msg)
+{
     const char *dummy = NULL;
     struct toks tk;
     int rc;
 
+    tk.version = version;
     if (msg == NULL)
         msg = &dummy;
     *msg = NULL;
@@ -540,16 +616,23 @@ int xvm_trace_parse_line(char *line, struct xvm_trace_event *ev,
     return rc ? rc : 1;
 }
 
-int xvm_trace_check_header(const char *line)
+int xvm_trace_header_version(const char *line)
 {
-    static const char magic[] = XVM_TRACE_HEADER;
+    static const char magic[] = "xipvm-trace ";
 
     if (line == NULL || strncmp(line, magic, sizeof(magic) - 1) != 0)
-        return EINVAL;
-    for (line += sizeof(magic) - 1; *line; line++)
+        return 0;
+    line += sizeof(magic) - 1;
+    int version = line[0] == '1' ? 1 : line[0] == '2' ? 2 : 0;
+    for (line++; version && *line; line++)
         if (!is_sep(*line))
-            return EINVAL;
-    return 0;
+            return 0;
+    return version;
+}
+
+int xvm_trace_check_header(const char *line)
+{
+    return xvm_trace_header_version(line) ? 0 : EINVAL;
 }
 
 /* ---------- formatting ---------- */
@@ -613,10 +696,34 @@ static void put_sp_hex(struct out *o, uint64_t v)
     put_hex(o, v);
 }
 
+/* A byte that a string token cannot hold as itself. */
+static int must_escape(unsigned char c, int first)
+{
+    return c <= 0x20 || c == 0x7f || c == '\\' || (first && c == '!');
+}
+
+/* A PATH, ARG or LABEL, escaped where it must be (version 2). */
 static void put_sp_str(struct out *o, const char *s)
 {
+    static const char digits[] = "0123456789abcdef";
+
     put_char(o, ' ');
-    put_str(o, s);
+    if (*s == '\0') {
+        put_str(o, "\\e");
+        return;
+    }
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '\\') {
+            put_str(o, "\\\\");
+        } else if (must_escape(c, p == s)) {
+            put_str(o, "\\x");
+            put_char(o, digits[c >> 4]);
+            put_char(o, digits[c & 0xf]);
+        } else {
+            put_char(o, (char)c);
+        }
+    }
 }
 
 static void put_prot(struct out *o, int prot)
@@ -627,29 +734,32 @@ static void put_prot(struct out *o, int prot)
     put_char(o, (prot & XVM_PROT_EXEC) ? 'x' : '-');
 }
 
-/* => a string token that parses back as itself in any position. */
+/* => a string token written as itself, in any position, any version. */
 int xvm_trace_token_ok(const char *s)
 {
-    if (s == NULL || s[0] == '\0' || s[0] == '!')
+    if (s == NULL || s[0] == '\0')
         return 0;
-    for (; *s; s++)
-        if (is_sep(*s))
+    for (const char *p = s; *p; p++)
+        if (must_escape((unsigned char)*p, p == s))
             return 0;
     return 1;
 }
 
+/* Every string is written (escaped as needed): none may be NULL. */
 static int check_strings(const struct xvm_trace_event *ev)
 {
     if (ev->op == XVM_T_MARK)
-        return xvm_trace_token_ok(ev->label);
+        return ev->label != NULL;
     if (ev->op == XVM_T_MMAP)
-        return ev->path ? xvm_trace_token_ok(ev->path) : ev->off == 0;
+        return ev->path != NULL || ev->off == 0;
+    if (ev->op == XVM_T_PREAD)
+        return ev->path != NULL && ev->len <= XVM_TRACE_MAX_SIZE;
     if (ev->op != XVM_T_SPAWN && ev->op != XVM_T_EXEC)
         return 1;
-    if (!xvm_trace_token_ok(ev->path) || ev->argc > XVM_TRACE_MAX_ARGS)
+    if (ev->path == NULL || ev->argc > XVM_TRACE_MAX_ARGS)
         return 0;
     for (unsigned i = 0; i < ev->argc; i++)
-        if (!xvm_trace_token_ok(ev->argv[i]))
+        if (ev->argv[i] == NULL)
             return 0;
     return 1;
 }
@@ -667,7 +777,7 @@ static int check_access(const struct xvm_trace_event *ev)
 /* => 1 when the event can be written so that it parses back equal. */
 static int formattable(const struct xvm_trace_event *ev)
 {
-    if ((unsigned)ev->op > XVM_T_MARK)
+    if ((unsigned)ev->op > XVM_T_PREAD)
         return 0;
     if (ev->expect_err != 0 && xvm_trace_errno_name(ev->expect_err) == NULL)
         return 0;
@@ -733,6 +843,10 @@ static void put_body(struct out *o, const struct xvm_trace_event *ev)
     case XVM_T_READ:
     case XVM_T_WRITE:
     case XVM_T_EXEC_FETCH: put_access(o, ev); break;
+    case XVM_T_PREAD:
+        put_sp_hex(o, ev->addr), put_sp_dec(o, ev->len);
+        put_sp_str(o, ev->path), put_sp_hex(o, ev->off);
+        break;
     case XVM_T_EXIT:
     case XVM_T_MARK: break;
     }
@@ -751,6 +865,7 @@ static const char *const op_names[] = {
     [XVM_T_WRITE] = "w",
     [XVM_T_EXEC_FETCH] = "x",
     [XVM_T_MARK] = "mark",
+    [XVM_T_PREAD] = "pread",
 };
 
 int xvm_trace_format_event(const struct xvm_trace_event *ev, char *buf,

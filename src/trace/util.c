@@ -71,13 +71,5 @@ int trace_load_elf(struct trace_err *e, const char *path, uint8_t **file,
         return r;
     if (elf_parse(*file, *len, im) != 0)
         return trace_fail(e, ENOEXEC, "%s: not a loadable ELF program", path);
-    /* lackey: the first instruction would be the interpreter's; synth: the
-     * simulator would refuse it, so a trace would only hold failures */
-    if (im->has_interp)
-        return trace_fail(
-            e, ENOEXEC,
-            "%s: dynamically linked (PT_INTERP); only "
-            "static programs (-static, -static-pie) can be traced",
-            path);
     return 0;
 }

@@ -51,9 +51,8 @@ int trace_fail(struct trace_err *e, int code, const char *fmt, ...);
  * => *file (malloc'd; the caller frees it, also on failure) and *len:
  *    the whole file; *im: its headers.
  * => 0; EINVAL when path is NULL; the errno of a failed open or read;
- *    ENOEXEC for an empty or irregular file, a file that is not a
- *    loadable ELF, or a dynamically linked program (PT_INTERP: the
- *    simulator runs static programs only); ENOMEM.  e gets a message.
+ *    ENOEXEC for an empty or irregular file or a file that is not a
+ *    loadable ELF; ENOMEM.  e gets a message.
  */
 int trace_load_elf(struct trace_err *e, const char *path, uint8_t **file,
                    size_t *len, struct elf_image *im);

@@ -29,6 +29,7 @@
 
 #include "fault.h"
 #include "pagedaemon.h"
+#include "vfs.h"
 
 struct faultctx {
     struct xvm_vmspace *vs;
@@ -303,6 +304,11 @@ static int fault_lower(struct faultctx *f)
         vm->st.cow_promotions++;
         if (page_is_device(pg))
             vm->st.cow_from_device++;
+        struct file_acct *a = vnode_acct(e->obj);
+        if (a) {
+            a->copied++;
+            a->text_copied += e->text;
+        }
         return enter_promoted(f, an);
     }
     unsigned prot = f->enter_prot;

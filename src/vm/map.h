@@ -26,6 +26,7 @@ struct vm_map_entry {
     uint64_t aoff;          /* amap slot of start */
     uint8_t prot, maxprot, inherit, advice;
     bool cow;        /* private: copy on write */
+    bool text;       /* was ever executable: its copies are writes to text */
     bool needs_copy; /* amap must be copied before a write */
     uint32_t wired;  /* mlock count */
 };

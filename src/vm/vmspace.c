@@ -43,6 +43,7 @@ int vmspace_create(struct vm *vm, struct xvm_vmspace **out)
         return error;
     }
     vs->vm = vm;
+    hmap_init(&vs->files);
     /* Page zero stays unmapped so null pointers fault. */
     map_init(&vs->map, vm->core->pgsz, vm->core->prof->va_max);
     vs->next = vm->spaces;
@@ -139,6 +140,7 @@ void xvm_vmspace_destroy(xvm_vmspace *vs)
         map_remove(&vs->map, e);
         map_entry_free(vm, e);
     }
+    hmap_fini(vm->core, &vs->files);
     if (vs->prev)
         vs->prev->next = vs->next;
     else
@@ -351,6 +353,7 @@ static int mmap_body(struct xvm_vmspace *vs, void *args)
     e->inherit = shared ? XVM_INHERIT_SHARE : XVM_INHERIT_COPY;
     e->advice = XVM_ADV_NORMAL;
     e->cow = !shared;
+    e->text = (p & XVM_PROT_EXEC) != 0;
     e->needs_copy = !shared;
     map_insert(&vs->map, e);
     *addr = start;
@@ -443,6 +446,8 @@ static int protect_apply(struct xvm_vmspace *vs, struct vm_map_entry *e, int p)
     if ((e->prot & ~(unsigned)p) != 0)
         pmap_protect(vs->pmap, e->start, e->end, (unsigned)p);
     e->prot = (uint8_t)p;
+    if (p & XVM_PROT_EXEC)
+        e->text = true;
     return 0;
 }
 
@@ -495,7 +500,15 @@ int xvm_mmap_file(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot,
         return EROFS;
     if (f->vp->obj->objs != vs->vm->objs)
         return EINVAL; /* a file of another machine */
-    return xvm_mmap(vs, addr, len, prot, flags, f->vp->obj, off);
+    int error = xvm_mmap(vs, addr, len, prot, flags, f->vp->obj, off);
+    struct file_acct *a = f->vp->acct;
+    uint64_t key = (uint64_t)(uintptr_t)a;
+    /* The file's count of address spaces that mapped it; the set is
+     * bookkeeping of the report: a failure to grow it loses a count. */
+    if (error == 0 && !hmap_get(&vs->files, key, NULL) &&
+        hmap_put(vs->vm->core, &vs->files, key, 1) == 0)
+        a->processes++;
+    return error;
 }
 
 /* ---- the layer's invariants ---- */

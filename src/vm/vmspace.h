@@ -13,6 +13,7 @@ struct xvm_vmspace {
     struct vm *vm;
     struct vm_map map;
     struct pmap *pmap;
+    struct hmap files; /* file records (struct file_acct *) it mapped */
     struct xvm_vmspace *next, *prev; /* the layer's list */
     void *owner; /* the process running in it (opaque here), or NULL */
     bool oom;    /* out of memory: on the VM layer's queue to be killed */
