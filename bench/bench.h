@@ -50,6 +50,19 @@ struct kernel_results {
     double fork_exit[3];
     double faults_per_page; /* minor faults seen per page touched */
 };
+/* sim.c: the device-page designs side by side (doc/beyond-the-paper.md),
+ * by enum xvm_device_design.  Under callgrind (valgrind --tool=callgrind
+ * --collect-atstart=no) each timed loop is collected alone and dumped
+ * with a label naming the row, the design and its operations, so
+ * instructions per operation come from the dumps. */
+struct design_results {
+    double xip_fault[3];  /* ns per XIP read fault of a device page */
+    double cow_device[3]; /* ns per COW promotion from a device page */
+    double fork_exit[3];  /* ns per fork + exit of that process */
+    double fork_text[3];  /* ns per fork + child running text + exit */
+};
+int bench_designs(const struct bench_opts *o, struct design_results *r);
+
 struct replay_results {
     double plain, gz, zst; /* events per second, parsing included */
     double plain_nocache;  /* the same with the CPU model off */

@@ -12,18 +12,36 @@
 #include "pmap.h"
 #include "xipvm.h"
 
+/* Instruction counts by callgrind: each measured loop alone, dumped with
+ * its label (doc/beyond-the-paper.md runs the bench under it). */
+#ifdef HAVE_CALLGRIND_H
+#include <valgrind/callgrind.h>
+#define COLLECT_BEGIN() CALLGRIND_TOGGLE_COLLECT
+#define COLLECT_END(label)                                                     \
+    do {                                                                       \
+        CALLGRIND_TOGGLE_COLLECT;                                              \
+        CALLGRIND_DUMP_STATS_AT(label);                                        \
+    } while (0)
+#else
+#define COLLECT_BEGIN()    ((void)0)
+#define COLLECT_END(label) ((void)(label))
+#endif
+
 #define PG 4096u
 
 struct env {
     const struct bench_opts *o;
     char image[512];
     uint64_t file_pages;
+    enum xvm_device_design design; /* of the machines fs_up makes */
 };
 
 /* The VM alone: these rows compare the simulator's faults, forks and
- * accesses with the kernel's, so the CPU model is off (--no-cache); the
- * replay rows (replay.c) measure it on and off. */
-static xvm_machine *machine(uint64_t ram, unsigned ahead)
+ * accesses with the kernel's (and the device designs with each other), so
+ * the CPU model is off (--no-cache); the replay rows (replay.c) measure it
+ * on and off. */
+static xvm_machine *machine_design(uint64_t ram, unsigned ahead,
+                                   enum xvm_device_design d)
 {
     struct xvm_config cfg;
     xvm_cpu_profile *p = NULL;
@@ -37,10 +55,16 @@ static xvm_machine *machine(uint64_t ram, unsigned ahead)
     cfg.profile = "amd64";
     cfg.ram_bytes = ram;
     cfg.cpu = p;
+    cfg.device_design = d;
     xvm_config_fault_ahead(&cfg, ahead);
     int error = xvm_machine_create(&cfg, &m);
     xvm_cpu_profile_destroy(p);
     return error == 0 ? m : NULL;
+}
+
+static xvm_machine *machine(uint64_t ram, unsigned ahead)
+{
+    return machine_design(ram, ahead, XVM_DESIGN_SEGMENT);
 }
 
 /* An image holding one file of n pages (makefs, at bench time). */
@@ -70,7 +94,7 @@ static int fs_up(struct env *e, int xip, struct fs *s)
 {
     struct xvm_mount_config mc;
     memset(s, 0, sizeof(*s));
-    if ((s->m = machine(UINT64_C(512) << 20, 0)) == NULL)
+    if ((s->m = machine_design(UINT64_C(512) << 20, 0, e->design)) == NULL)
         return ENOMEM;
     xvm_mount_config_init(&mc);
     mc.flags = xip ? XVM_MOUNT_XIP : 0;
@@ -315,6 +339,99 @@ static double spread_row(uint32_t nproc, uint32_t nentries, uint32_t npages)
     xvm_machine_destroy(m);
     free(vs);
     return ns;
+}
+
+/* ---- the device-page designs side by side ---- */
+
+/* A fault row under design d, its loop collected alone under callgrind. */
+static double design_fault(struct env *e, enum fault_kind k)
+{
+    char label[96];
+    struct fs s;
+    uint64_t n = e->file_pages, a;
+    double ns = -1;
+    if (fs_up(e, 1, &s) != 0) {
+        fs_down(&s);
+        return -1;
+    }
+    warm(s.vs, 2 * n);
+    int cow = k == COW_DEVICE;
+    int prot = cow ? XVM_PROT_READ | XVM_PROT_WRITE : XVM_PROT_READ;
+    a = map_file(&s, n, prot);
+    touch(s.vs, a, n, cow);
+    xvm_munmap(s.vs, a, n * PG);
+    a = map_file(&s, n, prot);
+    snprintf(label, sizeof(label), "row=%s design=%s n=%llu",
+             cow ? "cow_device" : "xip_fault",
+             xvm_device_design_name(e->design), (unsigned long long)n);
+    if (a) {
+        COLLECT_BEGIN();
+        ns = touch(s.vs, a, n, cow);
+        COLLECT_END(label);
+    }
+    fs_down(&s);
+    return ns;
+}
+
+/*
+ * Fork-heavy: a process with 256 pages of XIP text it has run (device
+ * mappings) and 64 pages of data it has written (an amap) forks a child
+ * that runs `run` pages of the text and exits, iters times.  => ns each.
+ */
+static double design_fork(struct env *e, unsigned iters, uint64_t run)
+{
+    char label[96];
+    struct fs s;
+    uint64_t text = 256, data = 64, a, d = 0;
+    double ns = -1;
+    if (e->file_pages < text || fs_up(e, 1, &s) != 0) {
+        fs_down(&s);
+        return -1;
+    }
+    a = map_file(&s, text, XVM_PROT_READ | XVM_PROT_EXEC);
+    if (a == 0 || touch(s.vs, a, text, 0) < 0 ||
+        xvm_mmap(s.vs, &d, data * PG, XVM_PROT_READ | XVM_PROT_WRITE,
+                 XVM_MAP_PRIVATE, NULL, 0) != 0 ||
+        touch(s.vs, d, data, 1) < 0) {
+        fs_down(&s);
+        return -1;
+    }
+    snprintf(label, sizeof(label), "row=%s design=%s n=%u",
+             run ? "fork_text" : "fork_exit", xvm_device_design_name(e->design),
+             iters);
+    uint8_t b;
+    COLLECT_BEGIN();
+    double t0 = bench_now_ns();
+    for (unsigned i = 0; i < iters; i++) {
+        xvm_vmspace *c;
+        if (xvm_vmspace_fork(s.vs, &c) != 0)
+            break;
+        for (uint64_t p = 0; p < run; p++)
+            xvm_fetch(c, a + p * PG, &b, 1);
+        xvm_vmspace_destroy(c);
+        if (i + 1 == iters)
+            ns = (bench_now_ns() - t0) / iters;
+    }
+    COLLECT_END(label);
+    fs_down(&s);
+    return ns;
+}
+
+int bench_designs(const struct bench_opts *o, struct design_results *r)
+{
+    struct env e = { .o = o, .file_pages = o->quick ? 1024 : 4096 };
+    unsigned runs = o->runs > BENCH_MAX_RUNS ? BENCH_MAX_RUNS : o->runs;
+    memset(r, 0, sizeof(*r));
+    if (make_image(&e) != 0)
+        return EIO;
+    for (int d = 0; d < XVM_DESIGNS; d++) {
+        e.design = (enum xvm_device_design)d;
+        MEDIAN(r->xip_fault[d], runs, design_fault(&e, XIP_READ));
+        MEDIAN(r->cow_device[d], runs, design_fault(&e, COW_DEVICE));
+        MEDIAN(r->fork_exit[d], runs, design_fork(&e, o->quick ? 50 : 200, 0));
+        MEDIAN(r->fork_text[d], runs, design_fork(&e, o->quick ? 50 : 200, 64));
+    }
+    return 0;
 }
 
 int bench_sim(const struct bench_opts *o, struct sim_results *r)

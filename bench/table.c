@@ -11,10 +11,29 @@
 #include "bench.h"
 #include "cli.h"
 
-static const char usage[] =
-    "usage: xipvm bench [--quick] [--runs N] [--workdir DIR]\n"
-    "  Each row is the median of N runs (default 5).  --quick: smaller "
-    "sizes.\n";
+static const struct cli_opt bench_opts[] = {
+    { "--quick", NULL, NULL, "smaller sizes, for a quick look" },
+    { "--runs", "N", "5", "each row is the median of N runs, 1 to 31" },
+    { "--workdir", "DIR", "a temporary directory, removed after",
+      "where the images and traces are made" },
+    { "--designs", NULL, NULL,
+      "only the device-page designs' rows (doc/beyond-the-paper.md: under "
+      "callgrind, each loop's instructions)" },
+    { NULL, NULL, NULL, NULL },
+};
+
+const struct cli_cmd bench_cmd = {
+    .name = "bench",
+    .synopsis = "[--quick] [--runs N] [--workdir DIR] [--designs]",
+    .summary = "benchmarks, side by side with the host kernel",
+    .opts = bench_opts,
+    .details = "One table: each row's time in the simulator and, where the "
+               "host kernel\ndoes the same, in the kernel, their ratio and "
+               "the target\n(doc/performance.md).  Needs makefs and "
+               "valgrind.  Exit status: 0, 1\nwhen a row could not run, 2 "
+               "for a usage error.\n",
+    .fn = bench_main,
+};
 
 static void row(const char *what, double sim, double kern, const char *unit,
                 const char *target)
@@ -27,9 +46,12 @@ static void row(const char *what, double sim, double kern, const char *unit,
     printf("  %s\n", target);
 }
 
+static void print_designs(const struct design_results *d);
+
 static void print_table(const struct bench_opts *o, const struct sim_results *s,
                         const struct kernel_results *k,
-                        const struct replay_results *r)
+                        const struct replay_results *r,
+                        const struct design_results *dz)
 {
     static const char *const mib[3] = { "1", "16", "256" };
     char what[80];
@@ -85,6 +107,7 @@ static void print_table(const struct bench_opts *o, const struct sim_results *s,
         snprintf(what, sizeof(what), "per event, %s map entries", ne[i]);
         row(what, s->entries[i], 0, "ns", i == 2 ? "<= 2x smallest" : "");
     }
+    print_designs(dz);
     printf(
         "\nkernel: %.2f minor faults per page touched on the MADV_RANDOM file "
         "mapping; its fault costs are per fault.\n",
@@ -93,6 +116,30 @@ static void print_table(const struct bench_opts *o, const struct sim_results *s,
            "cachegrind ran the same\nworkload: %llu accesses (Ir + Dr + Dw), "
            "its time per access in the kernel column.\n",
            (unsigned long long)r->events, (unsigned long long)r->cg_accesses);
+}
+
+/* The device-page designs, one row per operation and design. */
+static void print_designs(const struct design_results *d)
+{
+    static const char *const what[4] = {
+        "XIP read fault, device page",
+        "COW fault from a device page",
+        "fork + exit, XIP process",
+        "fork + child runs 64 text pages",
+    };
+    const double *rows[4] = { d->xip_fault, d->cow_device, d->fork_exit,
+                              d->fork_text };
+    for (int r = 0; r < 4; r++)
+        for (int k = 0; k < XVM_DESIGNS; k++) {
+            char label[96];
+            const double *v = rows[r];
+            snprintf(label, sizeof(label), "%s: %s", what[r],
+                     xvm_device_design_name((enum xvm_device_design)k));
+            if (r >= 2)
+                row(label, v[k] / 1000, 0, "us", "");
+            else
+                row(label, v[k], 0, "ns", "");
+        }
 }
 
 /*
@@ -126,19 +173,33 @@ int bench_main(int argc, char **argv)
     struct sim_results s;
     struct kernel_results k;
     struct replay_results r;
+    struct design_results dz;
+    bool designs_only = false;
     char tmp[] = "/tmp/xipvm-bench.XXXXXX";
-    for (int i = 1; i < argc; i++) {
+    struct cli_args args = { &bench_cmd, argc, 1, argv, false };
+    const struct cli_opt *opt;
+    const char *v;
+    int kind;
+    while ((kind = cli_next(&args, &opt, &v)) != CLI_END) {
         uint64_t n;
-        if (strcmp(argv[i], "--quick") == 0) {
+        if (kind == CLI_OPT && strcmp(opt->name, "--quick") == 0) {
             o.quick = true;
-        } else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc &&
-                   parse_uint(argv[i + 1], 31, &n) == 0 && n > 0) {
+        } else if (kind == CLI_OPT && strcmp(opt->name, "--designs") == 0) {
+            designs_only = true;
+        } else if (kind == CLI_OPT && strcmp(opt->name, "--runs") == 0 &&
+                   parse_uint(v, 31, &n) == 0 && n > 0) {
             o.runs = (unsigned)n;
-            i++;
-        } else if (strcmp(argv[i], "--workdir") == 0 && i + 1 < argc) {
-            o.workdir = argv[++i];
+        } else if (kind == CLI_OPT && strcmp(opt->name, "--workdir") == 0) {
+            o.workdir = v;
         } else {
-            fputs(usage, stderr);
+            if (kind == CLI_OPT)
+                fprintf(stderr,
+                        "xipvm bench: --runs: expected 1 to 31, "
+                        "got %s\n",
+                        v);
+            else if (kind == CLI_ARG)
+                fprintf(stderr, "xipvm bench: unexpected argument %s\n", v);
+            cli_usage(stderr, &bench_cmd);
             return 2;
         }
     }
@@ -147,7 +208,17 @@ int bench_main(int argc, char **argv)
         return 1;
     }
     int rc = 1;
-    if (kernel_in_child(&o, &k) != 0)
+    if (designs_only) {
+        if (bench_designs(&o, &dz) != 0) {
+            fprintf(stderr, "xipvm bench: design rows failed (makefs "
+                            "missing?)\n");
+        } else {
+            printf("xipvm bench --designs: median of %u runs%s\n\n", o.runs,
+                   o.quick ? " (quick sizes)" : "");
+            print_designs(&dz);
+            rc = 0;
+        }
+    } else if (kernel_in_child(&o, &k) != 0)
         fprintf(stderr, "xipvm bench: kernel rows failed\n");
     else if (bench_sim(&o, &s) != 0)
         fprintf(stderr,
@@ -155,8 +226,10 @@ int bench_main(int argc, char **argv)
     else if (bench_replay(&o, &r) != 0)
         fprintf(stderr,
                 "xipvm bench: replay rows failed (valgrind missing?)\n");
+    else if (bench_designs(&o, &dz) != 0)
+        fprintf(stderr, "xipvm bench: design rows failed\n");
     else {
-        print_table(&o, &s, &k, &r);
+        print_table(&o, &s, &k, &r, &dz);
         rc = 0;
     }
     if (strcmp(o.workdir, tmp) == 0) {

@@ -9,6 +9,7 @@
 #ifndef XIPVM_H
 #define XIPVM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,7 @@ typedef struct xvm_machine xvm_machine;
 typedef struct xvm_vmspace xvm_vmspace;
 typedef struct xvm_object xvm_object;
 typedef struct xvm_cpu_profile xvm_cpu_profile;
+struct xvm_pdpolicy_ops;
 
 /* Protection bits, as PROT_* in mmap(2). */
 #define XVM_PROT_NONE  0x0
@@ -43,6 +45,27 @@ typedef struct xvm_cpu_profile xvm_cpu_profile;
 
 enum xvm_inherit { XVM_INHERIT_SHARE, XVM_INHERIT_COPY, XVM_INHERIT_NONE };
 enum xvm_advice { XVM_ADV_NORMAL, XVM_ADV_RANDOM, XVM_ADV_SEQUENTIAL };
+
+/*
+ * How device pages are tracked: the designs doc/beyond-the-paper.md
+ * compares (paper §6.3 and what came after).  Every design gives the same
+ * answers to every call; they differ in memory and cost.
+ */
+enum xvm_device_design {
+    XVM_DESIGN_SEGMENT,   /* the paper's: device pages have no vm_page (only
+                             their segment's), their PV entries live in one
+                             hash per machine */
+    XVM_DESIGN_AMAP_COPY, /* the paper's alternative: no shared amaps, amaps
+                             copied at every fork, no PV entries for device
+                             pages at all (a promotion in an amap shared by
+                             minherit finds the sharers by their maps) */
+    XVM_DESIGN_VM_PAGE,   /* OpenBSD's (PHYSLOAD_DEVICE, PG_DEV): device
+                             segments get vm_pages, charged to kernel memory,
+                             with PV lists in them as RAM pages have */
+    XVM_DESIGNS
+};
+/* "segment", "amap-copy", "vm_page" ("?" for others). */
+XVM_API const char *xvm_device_design_name(enum xvm_device_design d);
 
 /* Neighbour (fault-ahead) window in pages for one advice. */
 struct xvm_ahead {
@@ -63,6 +86,23 @@ struct xvm_config {
     /* The CPU: caches, TLB, latencies (the time model); copied at
      * creation.  NULL: the built-in CPU profile named like `profile`. */
     const xvm_cpu_profile *cpu;
+    /* How device pages are tracked; default XVM_DESIGN_SEGMENT. */
+    enum xvm_device_design device_design;
+    /*
+     * Bounded neighbour mappings (paper §11.2): UVM enters fault-ahead
+     * mappings whatever they cost.  With a reserve, a neighbour is
+     * skipped (counted in neighbour_skipped) while free frames are at or
+     * below neighbour_reserve (bytes, whole pages), or while PV entries in
+     * use are at or above neighbour_pv_limit (entries).  0: no bound
+     * (UVM's, the default).  The faulting page itself is always entered.
+     */
+    uint64_t neighbour_reserve;
+    uint64_t neighbour_pv_limit;
+    /* The page-replacement policy: a built-in by name ("clock", UVM's
+     * uvm_pdpolicy_clock, the default), or the caller's ops table
+     * (struct xvm_pdpolicy_ops, below), which wins when not NULL. */
+    const char *policy;
+    const struct xvm_pdpolicy_ops *policy_ops;
 };
 
 /* Fills *cfg with the defaults above. */
@@ -88,7 +128,9 @@ XVM_API int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen);
 /*
  * Fault injection (tests, fuzzers): the alloc_n-th host allocation and the
  * frame_n-th frame allocation from now fail once (ENOMEM); 0 disables.
- * xvm_alloc_counts gives the machine's running totals of both.
+ * xvm_alloc_counts gives the machine's running totals of both.  The same
+ * as xvm_inject() on XVM_INJECT_ALLOC and XVM_INJECT_FRAME (below), which
+ * names more sites.
  */
 XVM_API void xvm_inject_failures(xvm_machine *m, uint64_t alloc_n,
                                  uint64_t frame_n);
@@ -105,6 +147,10 @@ enum xvm_use {
     XVM_USE_ZERO,      /* the shared zero page */
     XVM_USE_BUFFER,    /* file-system metadata buffers */
     XVM_USE_KERNEL,    /* kernel memory: slabs of kernel objects, u-areas */
+    XVM_USE_MD,        /* memory disks' images (paper §11.6): RAM outside
+                          the managed pages, without vm_pages */
+    XVM_USE_LOAN,      /* pages only loans hold (§11.3): their owner wrote
+                          or freed them during the I/O */
     XVM_USE_COUNT
 };
 
@@ -128,6 +174,9 @@ enum xvm_kmem_type {
     XVM_KMEM_VNODE,      /* vnode + inode + in-core dinode */
     XVM_KMEM_PROC,       /* struct proc + struct lwp */
     XVM_KMEM_USPACE,     /* u-area and kernel stack (USPACE), whole pages */
+    XVM_KMEM_DEVICE_VM_PAGE, /* struct vm_page of device pages: one per
+                                page of each device segment, only in the
+                                vm_page design (an array) */
     XVM_KMEM_TYPES
 };
 /* "map_entry", "amap", "amap_slots", ... */
@@ -140,7 +189,9 @@ XVM_API const char *xvm_kmem_type_name(enum xvm_kmem_type type);
  */
 struct xvm_stats {
     uint64_t page_size;
-    uint64_t ram_pages;                 /* frames of RAM configured */
+    uint64_t ram_pages;                 /* frames of RAM managed: configured,
+                                           less memory disks' */
+    uint64_t md_pages;                  /* frames of RAM memory disks hold */
     uint64_t pages[XVM_USE_COUNT];      /* frames in use now, by use */
     uint64_t pages_peak[XVM_USE_COUNT]; /* each use's own maximum */
     uint64_t ram_used_peak;             /* frames in use (not free) at most */
@@ -157,7 +208,22 @@ struct xvm_stats {
     uint64_t zero_fills, cow_promotions, cow_from_device, zero_page_maps;
     uint64_t neighbour_maps, device_maps;
     uint64_t amap_copies, enomem;
-    uint64_t oom_kills; /* processes killed for lack of memory */
+    /* beyond the paper (doc/beyond-the-paper.md) */
+    uint64_t neighbour_skipped; /* fault-ahead mappings the reserve skipped */
+    uint64_t forks;             /* address spaces forked */
+    uint64_t amap_slots_copied; /* slots of amaps copied (fork's eager
+                                    copies under amap-copy, needs-copy) */
+    uint64_t sharer_scans;      /* amap-copy: promotions of a device page
+                                    in an amap shared by minherit, whose
+                                    sharers were found by their maps */
+    uint64_t device_metadata_bytes; /* vm_pages of device segments (the
+                                       vm_page design), bytes */
+    uint64_t loans;                 /* loans made (xvm_loan_start), §11.3 */
+    uint64_t loans_active;          /* loans not yet ended */
+    uint64_t loan_pages;            /* pages lent, RAM and device */
+    uint64_t loan_device_pages;     /* of those, device pages (kept per I/O) */
+    uint64_t loan_breaks;           /* writes during a loan that copied */
+    uint64_t oom_kills;             /* processes killed for lack of memory */
     /* the page daemon (doc/sizing.md) */
     uint64_t freemin, freetarg;            /* its free targets, pages */
     uint64_t pages_active, pages_inactive; /* its queues now */
@@ -205,7 +271,8 @@ struct xvm_stats {
     uint64_t kmem_refused;    /* kernel allocations RAM could not serve */
 };
 XVM_API void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st);
-/* "anon", "aobj", "page_cache", "page_table", "zero", "buffer" ("free"). */
+/* "anon", "aobj", "page_cache", "page_table", "zero", "buffer", "kernel",
+ * "md", "loan" ("free"). */
 XVM_API const char *xvm_use_name(enum xvm_use use);
 
 /*
@@ -231,8 +298,10 @@ enum xvm_ram_kind {
     XVM_RAM_PAGETABLE,
     XVM_RAM_ZERO,
     XVM_RAM_BUFFER,
-    XVM_RAM_KERNEL,  /* ... = XVM_USE_KERNEL */
-    XVM_RAM_VM_PAGE, /* vm_page metadata of the frames in use */
+    XVM_RAM_KERNEL,  /* = XVM_USE_KERNEL */
+    XVM_RAM_MD,      /* = XVM_USE_MD: memory-disk images */
+    XVM_RAM_LOAN,    /* ... = XVM_USE_LOAN: pages only loans hold */
+    XVM_RAM_VM_PAGE, /* vm_page metadata of the (managed) frames in use */
     XVM_RAM_KINDS
 };
 XVM_API const char *xvm_ram_kind_name(enum xvm_ram_kind kind);
@@ -383,7 +452,38 @@ XVM_API int xvm_read(xvm_vmspace *vs, uint64_t va, void *buf, size_t n);
 XVM_API int xvm_write(xvm_vmspace *vs, uint64_t va, const void *buf, size_t n);
 XVM_API int xvm_fetch(xvm_vmspace *vs, uint64_t va, void *buf, size_t n);
 
-/* Resolve va to a physical address through the page tables (no fault). */
+/*
+ * Page loaning (UVM's uvm_loan to kernel pages, paper §11.3): a zero-copy
+ * send.  The pages of [va, va+len) are lent to the kernel for the
+ * duration of an I/O: faulted in for reading, and write-protected in
+ * every address space.  The I/O reads them in place (xvm_loan_read; a
+ * device page is read straight from flash).  A process that writes a
+ * loaned page meanwhile gets a copy (a loan break): the I/O still sends
+ * the bytes of the loan.  RAM pages count their loans in their vm_page;
+ * device pages have none, so their loan state lives in the loan, per I/O,
+ * as the paper proposes.  Loans outlive the mapping and the process; a
+ * page nobody else holds is freed when its last loan ends.
+ * => 0 and *out; EINVAL (len 0 or above XVM_LOAN_MAX), EFAULT (a page
+ *    not mapped), EACCES (not readable), EBUSY (a page lent 65535 times
+ *    at once), ENOMEM.  On error nothing is lent.
+ */
+typedef struct xvm_loan xvm_loan;
+#define XVM_LOAN_MAX (UINT64_C(1) << 32) /* bytes of one loan, at most */
+XVM_API int xvm_loan_start(xvm_vmspace *vs, uint64_t va, uint64_t len,
+                           xvm_loan **out);
+/* The I/O reads n bytes at off of the loaned range.  => 0, or EINVAL past
+ * its end. */
+XVM_API int xvm_loan_read(const xvm_loan *ln, uint64_t off, void *buf,
+                          size_t n);
+/* The I/O is done: the loan ends.  NULL is ignored. */
+XVM_API void xvm_loan_end(xvm_loan *ln);
+
+/*
+ * Resolves va to a physical address through the page tables (no fault).
+ * => EFAULT: nothing is mapped at va; ENOENT: va is mapped but the page
+ *    tables hold no translation for it yet (not faulted in, or dropped);
+ *    an access would fault it in.  xvm_page_info() says more.
+ */
 XVM_API int xvm_extract(xvm_vmspace *vs, uint64_t va, uint64_t *pa);
 
 /*
@@ -395,17 +495,40 @@ XVM_API int xvm_extract(xvm_vmspace *vs, uint64_t va, uint64_t *pa);
  */
 typedef struct xvm_flash xvm_flash;
 
+/* The block device an image lives on. */
+enum xvm_device {
+    XVM_DEVICE_NOR, /* NOR flash: its own address range, no RAM */
+    XVM_DEVICE_MD   /* a memory disk (md(4)): the image in RAM (§11.6) */
+};
+
 struct xvm_flash_config {
     uint64_t phys_base;     /* 0: the first free 16 MiB boundary after RAM */
     uint32_t ns_per_access; /* block-interface cost model: each read ... */
     uint32_t ns_per_byte;   /* ... plus each byte (default 90 + 13/B) */
     int xip_capable;        /* memory-mappable (NOR); default 1 */
+    enum xvm_device device; /* default XVM_DEVICE_NOR */
 };
 /* A NULL config to xvm_flash_open/attach takes these defaults but the
  * block-interface cost of the machine's CPU profile (block_access_ns,
  * block_byte_ns).  Reads in place (XIP) cost what the CPU model says:
  * line fills from NOR at the profile's nor_* latencies. */
 XVM_API void xvm_flash_config_init(struct xvm_flash_config *cfg);
+/*
+ * A memory disk (paper §11.6): the image is loaded into the top of the
+ * machine's RAM, as a boot loader loads an md(4) root.  Those frames
+ * leave the managed pages (no vm_page; reported as use and kind `md`)
+ * and, xip_capable, become a device segment at their own address, so an
+ * XIP mount maps the image's pages in place and copy mode holds a
+ * second copy in the page cache.  Costs: block reads RAM's (60 ns +
+ * 1 ns/B); in place, the CPU model fills its lines at the profile's RAM
+ * latency (ram_line_ns), not NOR's.
+ * xvm_flash_open and _attach then answer EBUSY when those frames were
+ * ever allocated (open it right after xvm_machine_create), ENOMEM when
+ * the rest of RAM would not exceed the page daemon's free target, and
+ * EINVAL for a phys_base (it is the RAM's).  xvm_flash_close gives the
+ * frames back to RAM.
+ */
+XVM_API void xvm_md_config_init(struct xvm_flash_config *cfg);
 /* Maps the image file read-only; the file is never modified. */
 XVM_API int xvm_flash_open(xvm_machine *m, const char *path,
                            const struct xvm_flash_config *cfg, xvm_flash **out);
@@ -475,7 +598,7 @@ XVM_API int xvm_pread(xvm_file *f, uint64_t off, void *buf, size_t len,
                       size_t *done);
 /*
  * mmap of a file: max_protection follows the open mode (a read-only open
- * allows no writable shared mapping: EROFS on this read-only file system).
+ * allows no writable shared mapping: EACCES, as Linux and NetBSD answer).
  * Private mappings are copy-on-write.
  */
 XVM_API int xvm_mmap_file(xvm_vmspace *vs, uint64_t *addr, uint64_t len,
@@ -538,6 +661,17 @@ struct xvm_file_info {
     uint64_t xip_pages;      /* map straight from flash */
     uint64_t hole_pages;     /* map the zero page */
     uint64_t fallback_pages; /* need a page-cache copy */
+    /* of those, why: the first test of the XIP pager's rule each fails
+     * (doc/figures.md, "fsinfo") */
+    uint64_t spanning_pages;   /* blocks smaller than a page: a page spans
+                                  several (never with 4 KiB pages: FFS
+                                  blocks are 4 KiB or more) */
+    uint64_t unaligned_pages;  /* starts off a page boundary on flash: a
+                                  fragment tail makefs put at a fragment
+                                  boundary */
+    uint64_t tail_short_pages; /* in a fragment tail that ends before the
+                                  page does: other files' bytes follow */
+    uint64_t past_eof_pages;   /* bytes past EOF not zero on flash */
 };
 /* Calls fn for every file, directory and link, depth first. */
 XVM_API int xvm_fsinfo(xvm_mount *mp,
@@ -568,6 +702,8 @@ struct xvm_file_report {
     int textrel;                /* an ELF asking for text relocations
                                    (DT_TEXTREL, DF_TEXTREL) that some
                                    process mapped */
+    uint64_t ino;               /* its inode: hard links share it */
+    uint64_t pages_written;     /* distinct pages copied on write */
 };
 /* Calls fn for every regular file of the mount, depth first; a non-zero
  * return from fn stops the walk and is returned.  Reads nothing that
@@ -576,6 +712,326 @@ XVM_API int xvm_file_report(xvm_mount *mp,
                             int (*fn)(void *arg,
                                       const struct xvm_file_report *fr),
                             void *arg);
+
+/*
+ * The per-page report: one page of a file as the run used it (what an
+ * XIP advisor weighs, doc/figures.md "Pages").  Counted with the file's
+ * figures above, over the whole run.
+ */
+struct xvm_page_report {
+    uint64_t page;    /* index of the page in the file */
+    uint64_t touches; /* faults and read()s that asked the file's pager
+                         for it (at most 2^28 - 1) */
+    uint64_t copies;  /* copy-on-write copies of it into anons (at most
+                         2^28 - 1) */
+    int in_place;     /* given as a device page (XIP) at least once */
+    int cached;       /* read into the page cache at least once
+                         (read-ahead too) */
+    int written;      /* copied on write at least once: written */
+};
+/* Calls fn for every page of the regular file with inode ino
+ * (xvm_file_report's ino) that the run touched, cached or copied, in
+ * page order.  => 0; ENOENT when ino is no regular file of the mount;
+ * fn's non-zero value (which stops the walk); EINVAL; ENOMEM. */
+XVM_API int xvm_file_pages(xvm_mount *mp, uint64_t ino,
+                           int (*fn)(void *arg,
+                                     const struct xvm_page_report *pr),
+                           void *arg);
+
+/* ==================================================================
+ * For VM developers: introspection, user pagers, targeted fault
+ * injection.  (doc/libxipvm.3 is the tour; doc/design.md the decisions.)
+ * ================================================================== */
+
+/* ---- Introspection: what one page, one address space holds ---- */
+
+/* What a virtual address shows. */
+enum xvm_page_kind {
+    XVM_PAGE_UNMAPPED,     /* no mapping: an access is EFAULT */
+    XVM_PAGE_NOT_RESIDENT, /* mapped, but no page yet: an access faults */
+    XVM_PAGE_RAM,          /* a frame of RAM (anon, object page) */
+    XVM_PAGE_DEVICE,       /* a device page (XIP flash, device object) */
+    XVM_PAGE_ZERO,         /* the machine's shared zero page */
+    XVM_PAGE_KINDS
+};
+
+/* Who supplies the page at an address. */
+enum xvm_owner {
+    XVM_OWNER_NONE,   /* anonymous memory with no anon yet (zero-fill) */
+    XVM_OWNER_ANON,   /* an anon: a private page in the entry's amap */
+    XVM_OWNER_OBJECT, /* the mapped object's pager */
+};
+
+/* The pager behind an object. */
+enum xvm_object_kind {
+    XVM_OBJECT_NONE,   /* anonymous memory: no object */
+    XVM_OBJECT_AOBJ,   /* shared anonymous memory */
+    XVM_OBJECT_DEVICE, /* xvm_devobj_create */
+    XVM_OBJECT_VNODE,  /* a file through the page cache (copy mode) */
+    XVM_OBJECT_XIP,    /* a file on an XIP mount: in place from flash */
+    XVM_OBJECT_USER,   /* xvm_object_create: the caller's pager */
+};
+
+struct xvm_page_info {
+    enum xvm_page_kind kind;
+    uint64_t pa;          /* the page's physical address (RAM, DEVICE,
+                                ZERO); else 0 */
+    int mapped;           /* this space's page tables translate va now */
+    int writable;         /* ... and that translation allows writes */
+    unsigned prot;        /* what it allows, XVM_PROT_* (0 unmapped) */
+    unsigned pv_count;    /* mappings of the page, all spaces (0 for a
+                             device page under the amap-copy design,
+                             which tracks none) */
+    uint32_t wired;       /* wired mappings of the page (mlock) */
+    int modified;         /* some mapping of the page wrote it */
+    int referenced;       /* some mapping of the page accessed it */
+    enum xvm_owner owner; /* who supplies it */
+    uint32_t anon_refs;   /* ANON: amap slots sharing the anon */
+    uint32_t object_refs; /* OBJECT: references to the object */
+    enum xvm_object_kind object_kind; /* the entry's object, or NONE */
+    uint64_t object_offset;           /* the object's offset of va's page */
+    enum xvm_use use; /* RAM and ZERO: what the frame is used for */
+    uint32_t loans;   /* RAM and ZERO: loans holding the page (§11.3) */
+};
+/*
+ * Describes the page at va in vs: the map entry, the amap, the object's
+ * resident pages and the page tables, without faulting, counting or
+ * changing anything.  A page the VM holds but this space's tables do not
+ * translate yet (after a fork, or a resident page-cache page) has its
+ * kind with mapped = 0; XIP device pages are always there to be mapped.
+ * => 0 (kind UNMAPPED when nothing is mapped), EINVAL for NULL arguments.
+ */
+XVM_API int xvm_page_info(xvm_vmspace *vs, uint64_t va,
+                          struct xvm_page_info *out);
+
+struct xvm_map_entry_info {
+    uint64_t start, end;     /* [start, end), page aligned */
+    unsigned prot, max_prot; /* XVM_PROT_* */
+    enum xvm_inherit inherit;
+    enum xvm_advice advice;
+    int shared;     /* MAP_SHARED; else private, copy-on-write */
+    int needs_copy; /* its amap is copied before its next write */
+    int wired;      /* mlock'ed */
+    int has_amap;   /* holds private pages (anons), or will share them */
+    enum xvm_object_kind object_kind; /* NONE: anonymous memory */
+    uint64_t object_offset;           /* of start */
+};
+/*
+ * The map entry containing addr or, if none, the first one after it.
+ * Walk a space with
+ *   for (uint64_t a = 0; xvm_map_entry_next(vs, a, &ei) == 0; a = ei.end)
+ * => 0, ENOENT past the last entry, EINVAL for NULL arguments.
+ */
+XVM_API int xvm_map_entry_next(xvm_vmspace *vs, uint64_t addr,
+                               struct xvm_map_entry_info *out);
+
+/* One address space's pages, by what its page tables translate now. */
+struct xvm_vmspace_stats {
+    uint64_t map_entries;
+    uint64_t virtual_bytes; /* the entries' sizes, added */
+    uint64_t resident;      /* pages translated: the sum of resident_kind */
+    uint64_t resident_kind[XVM_PAGE_KINDS]; /* RAM, DEVICE, ZERO */
+    uint64_t resident_use[XVM_USE_COUNT];   /* RAM and ZERO, by frame use */
+    uint64_t writable;    /* of them, translations allowing writes */
+    uint64_t wired;       /* of them, wired translations */
+    uint64_t page_tables; /* table pages of this space, root included */
+};
+XVM_API int xvm_vmspace_stats(xvm_vmspace *vs, struct xvm_vmspace_stats *st);
+
+/* ---- User pagers: objects whose pages come from the caller ---- */
+
+/*
+ * A page handle (paper §6.2): a RAM page the pager allocated for its
+ * object (xvm_object_page_alloc), a device page (xvm_device_page), or the
+ * zero page (xvm_zero_page).  Handles name pages; they are not addresses.
+ */
+typedef uint64_t xvm_page_handle;
+#define XVM_PAGE_HANDLE_NONE UINT64_MAX
+
+/* get flags: resident pages only, no I/O, no allocation (the fault's
+ * neighbours and the checker ask so). */
+#define XVM_PGO_LOCKED 0x1
+
+struct xvm_pager_ops {
+    const char *name;
+    /*
+     * => off: page aligned, below the object's size.
+     * => 0 and *pg: a page holding the object's bytes at off: a RAM page
+     *    of this object at off, a device page, or the zero page.
+     * => ENOENT with XVM_PGO_LOCKED when nothing is resident at off;
+     *    ENOMEM (the page daemon frees memory and the fault is retried),
+     *    EIO, or any errno: the access that faulted returns it.
+     */
+    int (*get)(xvm_object *obj, uint64_t off, unsigned flags,
+               xvm_page_handle *pg);
+    /*
+     * Frees the resident page at off so that it can be had again
+     * (xvm_object_page_free, after writing it back if the pager keeps its
+     * data elsewhere); the page daemon calls it for the victims its
+     * policy chose (UVM's pgo_put with PGO_FREE).  => 0 freed; EBUSY not
+     * now; ENOSPC nowhere to write it.  NULL: its pages never go.
+     */
+    int (*put)(xvm_object *obj, uint64_t off);
+    /* The last reference is gone: the object's RAM pages are already
+     * freed; free the pager's own state.  May be NULL. */
+    void (*detach)(xvm_object *obj);
+};
+
+/* The object allows no writable shared mapping (as a read-only file). */
+#define XVM_OBJECT_READONLY 0x1
+
+/*
+ * An object of size bytes (rounded up to pages) whose pages come from
+ * ops; priv is the pager's (xvm_object_private).  Map it with xvm_mmap;
+ * drop the creator's reference with xvm_object_release.  ops must outlive
+ * the object.  The RAM pages it allocates count as XVM_USE_PAGECACHE.
+ * A pager that hands out device or zero pages must be XVM_OBJECT_READONLY
+ * or see writes through shared mappings refused (EACCES): those pages are
+ * never writable.  Handles that are none of the three make the access
+ * EIO.  => 0, EINVAL (bad size, flags, ops without get), ENOMEM.
+ */
+XVM_API int xvm_object_create(xvm_machine *m, const struct xvm_pager_ops *ops,
+                              uint64_t size, int flags, void *priv,
+                              xvm_object **out);
+XVM_API void *xvm_object_private(const xvm_object *obj);
+XVM_API uint64_t xvm_object_size(const xvm_object *obj);
+XVM_API xvm_machine *xvm_object_machine(const xvm_object *obj);
+/* One more reference (each is dropped with xvm_object_release). */
+XVM_API void xvm_object_ref(xvm_object *obj);
+
+/* For pagers: a RAM frame entered as the object's page at off, with
+ * *data its page_size bytes to fill (not cleared).  => EEXIST when a page
+ * is resident there, EINVAL, ENOMEM. */
+XVM_API int xvm_object_page_alloc(xvm_object *obj, uint64_t off,
+                                  xvm_page_handle *pg, uint8_t **data);
+/* => the object's resident RAM page at off, or XVM_PAGE_HANDLE_NONE. */
+XVM_API xvm_page_handle xvm_object_page_lookup(const xvm_object *obj,
+                                               uint64_t off);
+/* Unmaps and frees the resident page at off.  => 0, ENOENT (none), EBUSY
+ * (wired by mlock). */
+XVM_API int xvm_object_page_free(xvm_object *obj, uint64_t off);
+/* A put for pagers whose pages are all clean (read-only data): the page
+ * goes, and a later fill of it counts as a refault. */
+XVM_API int xvm_pager_put_clean(xvm_object *obj, uint64_t off);
+/* => 0 and the device page at pa (page aligned, in a device segment:
+ *    xvm_physload_device, a flash window), or EINVAL. */
+XVM_API int xvm_device_page(xvm_machine *m, uint64_t pa, xvm_page_handle *pg);
+XVM_API xvm_page_handle xvm_zero_page(xvm_machine *m);
+
+/* ---- Page-replacement policies: the page daemon's, or yours ---- */
+
+/*
+ * The page daemon (UVM's, doc/sizing.md) decides when pages must go and
+ * frees them; a policy decides which.  It is told which pages are
+ * pageable (anons, shared anonymous memory, page-cache and user-pager
+ * pages) and when they are used, and is asked for victims.  Pages are
+ * named by frame index, below env->npages, so a policy can keep its own
+ * per-page state in arrays of that size.  Pick one with
+ * xvm_config.policy (a built-in's name) or .policy_ops (yours).
+ */
+#define XVM_PDP_NONE      UINT32_MAX /* no page */
+#define XVM_PDP_READAHEAD 0x1        /* enqueue: read ahead, not asked for */
+
+/* What a page holds (the clock's usage thresholds). */
+enum xvm_pdp_class {
+    XVM_PDP_ANON, /* anons and shared anonymous memory: swap-backed */
+    XVM_PDP_FILE, /* page-cache pages of files not mapped executable */
+    XVM_PDP_EXEC, /* page-cache pages of files mapped executable */
+};
+
+/* What the machine offers a policy.  Calls take `arg`. */
+struct xvm_pdpolicy_env {
+    void *arg;
+    uint32_t npages; /* frames of RAM: every page index is below it */
+    void *builtin;   /* the built-in policies' own access; others ignore it */
+    /* pmap_is_referenced / pmap_clear_reference of the page's mappings */
+    bool (*referenced)(void *arg, uint32_t pg);
+    void (*clear_reference)(void *arg, uint32_t pg);
+    enum xvm_pdp_class (*page_class)(void *arg, uint32_t pg);
+    /* pages in use by class, and free pages */
+    void (*counts)(void *arg, uint64_t *anon, uint64_t *file, uint64_t *exec,
+                   uint64_t *free);
+    bool (*swap_full)(void *arg); /* true also when there is no swap */
+};
+
+/* A policy's counters (in struct xvm_stats: pages_active, ...). */
+struct xvm_pdpolicy_stats {
+    uint64_t active, inactive; /* pages on each queue now */
+    uint64_t scans;            /* inactive pages looked at (pdscans) */
+    uint64_t reactivations;    /* found referenced, or kept (pdreact) */
+    uint64_t deactivations;    /* moved to the inactive queue (pddeact) */
+};
+
+/*
+ * A policy.  create, enqueue, activate, dequeue and select_victim are
+ * required; the others may be NULL (nothing to do; never a scan due; no
+ * counters; nothing to check).  The daemon stops a scan at XVM_PDP_NONE,
+ * at a page index that is not a queued page, and after 2 x npages picks.
+ */
+struct xvm_pdpolicy_ops {
+    const char *name;
+    /* => the policy's state for one machine, or NULL (no memory). */
+    void *(*create)(const struct xvm_pdpolicy_env *env);
+    void (*destroy)(void *st);
+    /* A page became pageable (filled, promoted, paged in); flags:
+     * XVM_PDP_READAHEAD. */
+    void (*enqueue)(void *st, uint32_t pg, unsigned flags);
+    /* The page was used (a fault mapped it, read() copied it), or a
+     * victim could not go (wired, busy, no swap): keep it. */
+    void (*activate)(void *st, uint32_t pg);
+    /* The page leaves the queues (it is being freed). */
+    void (*dequeue)(void *st, uint32_t pg);
+    /* Before a scan: the free target the daemon works towards. */
+    void (*tune)(void *st, uint64_t freetarg);
+    /* => true while the queues are out of balance (a scan is due). */
+    bool (*needs_scan)(void *st);
+    void (*scan_init)(void *st);
+    /* => the next page to free, or XVM_PDP_NONE when the scan is over.
+     *    Pages passed over (referenced ones) are the policy's to requeue;
+     *    the page returned is freed (dequeue) or kept (activate). */
+    uint32_t (*select_victim)(void *st);
+    /* After the scan: refill the inactive queue to its target. */
+    void (*balance)(void *st);
+    void (*stats)(const void *st, struct xvm_pdpolicy_stats *out);
+    /* => 0, or EINVAL with a message when the queues are inconsistent
+     *    (xvm_machine_check asks). */
+    int (*check)(const void *st, char *msg, size_t len);
+};
+
+/* => the built-in policy called name ("clock"), or NULL. */
+XVM_API const struct xvm_pdpolicy_ops *xvm_pdpolicy_builtin(const char *name);
+
+/* ---- Targeted fault injection ---- */
+
+/* Named places that can be made to fail; each counts its occurrences. */
+enum xvm_inject_site {
+    XVM_INJECT_ALLOC,      /* host memory of the simulation: ENOMEM */
+    XVM_INJECT_FRAME,      /* a frame of simulated RAM (any use): ENOMEM */
+    XVM_INJECT_PAGETABLE,  /* a page-table page: ENOMEM */
+    XVM_INJECT_PV,         /* a PV entry (a new mapping): ENOMEM */
+    XVM_INJECT_AMAP,       /* a new amap, or a copy of one: ENOMEM */
+    XVM_INJECT_ANON,       /* an anon (zero-fill or copy): ENOMEM */
+    XVM_INJECT_COW,        /* a copy-on-write promotion (a copy): ENOMEM */
+    XVM_INJECT_FLASH_READ, /* a read through a flash's block interface:
+                              metadata, page-cache fills: EIO */
+    XVM_INJECT_SITES
+};
+/*
+ * The n-th occurrence of site from now fails, once; n = 0 disarms it.
+ * Sites are independent: a page-table page is also a frame, but arming
+ * one does not move the other.  An injected failure reaches the caller
+ * of the access or call that met it (the page daemon does not retry it)
+ * and leaves the machine consistent.  Inspection (the checker,
+ * xvm_page_info, fsinfo) neither counts nor fails.
+ * => 0, EINVAL for a bad site or NULL machine.
+ */
+XVM_API int xvm_inject(xvm_machine *m, enum xvm_inject_site site, uint64_t n);
+/* => how many times site occurred on m so far (0 for a bad site). */
+XVM_API uint64_t xvm_inject_count(const xvm_machine *m,
+                                  enum xvm_inject_site site);
+/* "alloc", "frame", "pagetable", "pv", "amap", "anon", "cow",
+ * "flash_read"; NULL for a bad site. */
+XVM_API const char *xvm_inject_site_name(enum xvm_inject_site site);
 
 #ifdef __cplusplus
 }

@@ -41,7 +41,9 @@ enum xvm_trace_op {
     XVM_T_WRITE,
     XVM_T_EXEC_FETCH,
     XVM_T_MARK,
-    XVM_T_PREAD /* read(2) of a file into memory (version 2) */
+    XVM_T_PREAD, /* read(2) of a file into memory (version 2) */
+    XVM_T_LOAN,  /* a range lent to the kernel for an I/O (version 2) */
+    XVM_T_UNLOAN /* that I/O done: the loan ends (version 2) */
 };
 
 #define XVM_TRACE_MAX_ARGS 256
@@ -52,8 +54,8 @@ enum xvm_trace_op {
 struct xvm_trace_event {
     enum xvm_trace_op op;
     uint32_t pid, pid2; /* pid2: child of fork */
-    uint64_t addr, len; /* len also SIZE of r/w/x and pread, ADDR of brk in
-                           addr */
+    uint64_t addr, len; /* len also SIZE of r/w/x, pread, loan and unloan,
+                           ADDR of brk in addr */
     int prot;           /* XVM_PROT_READ | _WRITE | _EXEC */
     int shared, fixed;  /* mmap flags */
     const char *path;   /* mmap or pread file, spawn/exec path; NULL for

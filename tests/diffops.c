@@ -34,6 +34,7 @@
 #define LOG_LINES    24
 #define VERIFY_EVERY 8
 #define TINY_FRAMES  256 /* below this, RAM may run out */
+#define MAX_LOANS    4   /* loans in flight at once */
 
 /* ---- the image -------------------------------------------------------- */
 
@@ -332,6 +333,7 @@ void diff_config_decode(struct diff_src *s, struct diff_config *cfg)
     cfg->xip = b & 4;
     cfg->ahead = b & 8;
     cfg->inject = b & 16;
+    cfg->design = (enum xvm_device_design)((b >> 5) % XVM_DESIGNS);
     cfg->max_ops = 200;
 }
 
@@ -356,6 +358,8 @@ enum op {
     OP_BRK,
     OP_INJECT,
     OP_VERIFY,
+    OP_LOAN,
+    OP_UNLOAN,
 };
 
 /* How often each operation is drawn. */
@@ -366,7 +370,8 @@ static const uint8_t op_table[] = {
     OP_MUNLOCK,   OP_FORK,      OP_FORK,      OP_EXIT,      OP_EXEC,
     OP_SPAWN,     OP_READ,      OP_READ,      OP_READ,      OP_READ,
     OP_WRITE,     OP_WRITE,     OP_WRITE,     OP_WRITE,     OP_FETCH,
-    OP_FETCH,     OP_BRK,       OP_INJECT,    OP_VERIFY,
+    OP_FETCH,     OP_BRK,       OP_INJECT,    OP_VERIFY,    OP_LOAN,
+    OP_LOAN,      OP_UNLOAN,
 };
 
 struct world {
@@ -381,6 +386,12 @@ struct world {
     struct rm_model rm;
     uint32_t next_pid;
     bool tiny;
+    struct {
+        xvm_loan *ln;
+        size_t n;
+        uint8_t snap[MAX_ACCESS]; /* the model's bytes at the loan */
+    } loans[MAX_LOANS];
+    unsigned nloans;
     char cur[192];
     char log[LOG_LINES][192];
     unsigned nlog;
@@ -429,10 +440,10 @@ static int fail(struct world *w, const char *fmt, ...)
     size_t cap = sizeof(w->res->msg), at;
     va_list ap;
     va_start(ap, fmt);
-    at = (size_t)snprintf(msg, cap, "op %u (%s, %s, %s%s): ", w->res->ops,
-                          w->cfg.profile, w->cfg.xip ? "xip" : "copy",
-                          w->tiny ? "tiny" : "large",
-                          w->cfg.inject ? ", inject" : "");
+    at = (size_t)snprintf(
+        msg, cap, "op %u (%s, %s, %s%s, %s design): ", w->res->ops,
+        w->cfg.profile, w->cfg.xip ? "xip" : "copy", w->tiny ? "tiny" : "large",
+        w->cfg.inject ? ", inject" : "", xvm_device_design_name(w->cfg.design));
     if (at < cap)
         at += (size_t)vsnprintf(msg + at, cap - at, fmt, ap);
     va_end(ap);
@@ -467,6 +478,7 @@ static int world_up(struct world *w)
     xvm_config_init(&cfg);
     cfg.profile = w->cfg.profile;
     cfg.ram_bytes = w->cfg.ram_bytes;
+    cfg.device_design = w->cfg.design;
     if (!w->cfg.ahead)
         xvm_config_fault_ahead(&cfg, 0);
     if (xvm_machine_create(&cfg, &w->m) != 0)
@@ -490,6 +502,9 @@ static int world_up(struct world *w)
 
 static void world_down(struct world *w)
 {
+    for (unsigned i = 0; i < w->nloans; i++)
+        xvm_loan_end(w->loans[i].ln);
+    w->nloans = 0;
     for (unsigned i = 0; i < DIFF_NFILES; i++)
         xvm_close(w->files[i]);
     if (w->mp)
@@ -622,13 +637,16 @@ static bool may_take_frames(enum op op)
     return op != OP_EXIT && op != OP_INJECT;
 }
 
+/* The sites whose failure is ENOMEM: all but the flash read (EIO). */
+#define ENOMEM_SITES INJECT_FLASH_READ
+
 /* An injected failure fires once; it is disarmed at the end of its step. */
 static bool fired(const struct xvm_machine *m)
 {
-    return (m->core.fail_at[INJECT_ALLOC] &&
-            m->core.occurred[INJECT_ALLOC] >= m->core.fail_at[INJECT_ALLOC]) ||
-           (m->core.fail_at[INJECT_FRAME] &&
-            m->core.occurred[INJECT_FRAME] >= m->core.fail_at[INJECT_FRAME]);
+    for (int s = 0; s < ENOMEM_SITES; s++)
+        if (m->core.fail_at[s] && m->core.occurred[s] >= m->core.fail_at[s])
+            return true;
+    return false;
 }
 
 static bool enomem_ok(const struct world *w, enum op op)
@@ -825,7 +843,7 @@ static int op_mmap_file(struct world *w)
               (b & 0x10 ? 0 : XVM_MAP_FIXED);
     if ((b & 8) && (c & 3))
         a.prot &=
-            ~XVM_PROT_WRITE; /* shared and writable: EROFS, now and then */
+            ~XVM_PROT_WRITE; /* shared and writable: EACCES, now and then */
     return do_mmap(w, &a);
 }
 
@@ -1092,20 +1110,83 @@ static int op_proc(struct world *w, enum op op)
     return compare(w, op, lib, model_proc, &a) < 0 ? -1 : 0;
 }
 
-/* Arms a failure of one of the next few host or frame allocations. */
+/* ---- page loans (§11.3) ---- */
+
+struct loan_args {
+    struct rm_proc *p;
+    uint64_t va;
+    size_t n;
+    uint8_t *snap;
+};
+
+static int model_loan(struct world *w, void *arg)
+{
+    struct loan_args *a = arg;
+    return rm_loan(&w->rm, a->p, a->va, a->snap, a->n);
+}
+
+/* Ends loan i: the I/O must send the bytes of the moment of the loan,
+ * whatever was written, unmapped or exited since. */
+static int end_loan(struct world *w, unsigned i)
+{
+    uint8_t *got = w->buf;
+    size_t n = w->loans[i].n, k = 0;
+    int error = xvm_loan_read(w->loans[i].ln, 0, got, n);
+    while (error == 0 && k < n && got[k] == w->loans[i].snap[k])
+        k++;
+    uint8_t lent = k < n ? w->loans[i].snap[k] : 0;
+    xvm_loan_end(w->loans[i].ln);
+    w->loans[i] = w->loans[--w->nloans];
+    if (error)
+        return fail(w, "loan_read: %d", error);
+    if (k < n)
+        return fail(w, "the loan sends byte %zu as %02x, lent %02x", k, got[k],
+                    lent);
+    return 0;
+}
+
+static int op_loan(struct world *w)
+{
+    struct loan_args a = { .p = pick_proc(w) };
+    pick_access(w, a.p, &a.va, &a.n);
+    if (byte(w) == 255)
+        a.n = 0; /* EINVAL */
+    note(w, "loan pid %u 0x%llx n %zu", a.p->pid, (unsigned long long)a.va,
+         a.n);
+    xvm_loan *ln = NULL;
+    int lib = xvm_loan_start(xvm_proc_vmspace(w->m, a.p->pid), a.va, a.n, &ln);
+    if (w->nloans == MAX_LOANS && lib == 0 && end_loan(w, 0) != 0)
+        return -1; /* room for this one: the oldest ends */
+    a.snap = w->loans[w->nloans].snap;
+    int c = compare(w, OP_LOAN, lib, model_loan, &a);
+    if (c < 0)
+        return -1;
+    if (c == 0 && lib == 0) {
+        w->loans[w->nloans].ln = ln;
+        w->loans[w->nloans++].n = a.n;
+    }
+    return 0;
+}
+
+static int op_unloan(struct world *w)
+{
+    unsigned b = byte(w);
+    note(w, "unloan %u of %u", w->nloans ? b % w->nloans : 0, w->nloans);
+    return w->nloans ? end_loan(w, b % w->nloans) : 0;
+}
+
+/* Arms a failure of one of the next few occurrences of a site whose
+ * failure is ENOMEM (host or frame allocation, page table, PV entry,
+ * amap, anon, copy-on-write). */
 static int op_inject(struct world *w)
 {
     unsigned b = byte(w);
-    note(w, "inject %s +%u", b & 1 ? "frame" : "alloc", 1 + (b >> 1) % 12);
+    enum xvm_inject_site site = (enum xvm_inject_site)(b % ENOMEM_SITES);
+    unsigned n = 1 + (b / ENOMEM_SITES) % 12;
+    note(w, "inject %s +%u", xvm_inject_site_name(site), n);
     if (!w->cfg.inject)
         return 0;
-    if (b & 1)
-        w->m->core.fail_at[INJECT_FRAME] =
-            w->m->core.occurred[INJECT_FRAME] + 1 + (b >> 1) % 12;
-    else
-        w->m->core.fail_at[INJECT_ALLOC] =
-            w->m->core.occurred[INJECT_ALLOC] + 1 + (b >> 1) % 12;
-    return 0;
+    return xvm_inject(w->m, site, n);
 }
 
 static int dispatch(struct world *w, enum op op)
@@ -1123,6 +1204,8 @@ static int dispatch(struct world *w, enum op op)
     case OP_BRK: return op_proc(w, op);
     case OP_INJECT: return op_inject(w);
     case OP_VERIFY: return op_verify(w);
+    case OP_LOAN: return op_loan(w);
+    case OP_UNLOAN: return op_unloan(w);
     default: return op_range(w, op);
     }
 }
@@ -1130,12 +1213,9 @@ static int dispatch(struct world *w, enum op op)
 /* Disarms an injected failure once it fired. */
 static void disarm_fired(struct xvm_machine *m)
 {
-    if (m->core.fail_at[INJECT_ALLOC] &&
-        m->core.occurred[INJECT_ALLOC] >= m->core.fail_at[INJECT_ALLOC])
-        m->core.fail_at[INJECT_ALLOC] = 0;
-    if (m->core.fail_at[INJECT_FRAME] &&
-        m->core.occurred[INJECT_FRAME] >= m->core.fail_at[INJECT_FRAME])
-        m->core.fail_at[INJECT_FRAME] = 0;
+    for (int s = 0; s < ENOMEM_SITES; s++)
+        if (m->core.fail_at[s] && m->core.occurred[s] >= m->core.fail_at[s])
+            m->core.fail_at[s] = 0;
 }
 
 /*
@@ -1193,15 +1273,25 @@ static int finish(struct world *w)
     }
     if (check_all(w, false))
         return -1;
+    /* Loans outlive their processes; they send what was lent. */
+    while (w->nloans > 0)
+        if (end_loan(w, w->nloans - 1) != 0)
+            return -1;
+    if (check_all(w, false))
+        return -1;
     struct xvm_stats st;
     xvm_machine_stats(w->m, &st);
+    w->res->loans = (unsigned)st.loans;
+    w->res->loan_breaks = (unsigned)st.loan_breaks;
     if (st.pages[XVM_USE_ANON] || st.pages[XVM_USE_AOBJ] ||
-        st.pages[XVM_USE_PAGETABLE])
-        return fail(
-            w, "leak after exit: %llu anon, %llu aobj, %llu page-table frames",
-            (unsigned long long)st.pages[XVM_USE_ANON],
-            (unsigned long long)st.pages[XVM_USE_AOBJ],
-            (unsigned long long)st.pages[XVM_USE_PAGETABLE]);
+        st.pages[XVM_USE_PAGETABLE] || st.pages[XVM_USE_LOAN])
+        return fail(w,
+                    "leak after exit: %llu anon, %llu aobj, %llu page-table, "
+                    "%llu loan frames",
+                    (unsigned long long)st.pages[XVM_USE_ANON],
+                    (unsigned long long)st.pages[XVM_USE_AOBJ],
+                    (unsigned long long)st.pages[XVM_USE_PAGETABLE],
+                    (unsigned long long)st.pages[XVM_USE_LOAN]);
     return 0;
 }
 

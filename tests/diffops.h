@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "refmodel.h"
+#include "xipvm.h"
 
 #define DIFF_NFILES 5
 #define DIFF_NPROGS 2
@@ -39,11 +40,12 @@ uint8_t *diff_prog_bytes(const struct rm_prog *prog, uint64_t size,
                          uint32_t seed);
 
 struct diff_config {
-    const char *profile; /* "sgimips" or "amd64" */
-    uint64_t ram_bytes;  /* tiny (e.g. 24 frames) or large */
-    bool xip;            /* mount with XIP, else copy mode */
-    bool ahead;          /* UVM's fault-ahead, else none */
-    bool inject;         /* inject allocation failures */
+    const char *profile;           /* "sgimips" or "amd64" */
+    uint64_t ram_bytes;            /* tiny (e.g. 24 frames) or large */
+    bool xip;                      /* mount with XIP, else copy mode */
+    bool ahead;                    /* UVM's fault-ahead, else none */
+    bool inject;                   /* inject failures (the ENOMEM sites) */
+    enum xvm_device_design design; /* how device pages are tracked */
     unsigned max_ops;
 };
 
@@ -61,11 +63,12 @@ unsigned diff_byte(struct diff_src *s);
 void diff_config_decode(struct diff_src *s, struct diff_config *cfg);
 
 struct diff_result {
-    unsigned ops;             /* operations run */
-    unsigned enomem_accepted; /* library ENOMEMs the rule allowed */
-    unsigned oom_kills;       /* processes the library killed (tiny RAM) */
-    unsigned errors;          /* predicted errors, matched */
-    char msg[16384];          /* the divergence, with the last operations */
+    unsigned ops;                /* operations run */
+    unsigned enomem_accepted;    /* library ENOMEMs the rule allowed */
+    unsigned oom_kills;          /* processes the library killed (tiny RAM) */
+    unsigned errors;             /* predicted errors, matched */
+    unsigned loans, loan_breaks; /* loans checked, writes that broke one */
+    char msg[16384];             /* the divergence, with the last operations */
 };
 
 /* => 0 when library and model agreed on everything, -1 with res->msg. */

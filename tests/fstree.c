@@ -160,3 +160,27 @@ uint64_t file_hash(const char *path)
     free(b);
     return h;
 }
+
+struct one_file_image *one_file_image_new(const char *rel, uint64_t size,
+                                          uint32_t seed)
+{
+    struct one_file_image *o = calloc(1, sizeof(*o));
+    assert_non_null(o);
+    o->tree = tree_new();
+    o->dir = tree_new();
+    tree_file(o->tree, rel, size, seed);
+    image_make_in(o->img, sizeof(o->img), o->dir, "one.img", o->tree, 2,
+                  "little", 16384, 2048);
+    o->data = tree_slurp(o->tree, rel, &o->size);
+    return o;
+}
+
+void one_file_image_free(struct one_file_image *o)
+{
+    if (o == NULL)
+        return;
+    tree_remove(o->tree);
+    tree_remove(o->dir);
+    free(o->data);
+    free(o);
+}

@@ -35,6 +35,19 @@ uint8_t *file_slurp(const char *path, uint64_t *size);
 /* => file_slurp of root/rel. */
 uint8_t *tree_slurp(const char *root, const char *rel, uint64_t *size);
 void file_spit(const char *path, const uint8_t *data, uint64_t size);
+/* The fixture of tests that need one file on an image: a host tree with
+ * rel of size bytes (tree_file's, seeded), its makefs image (UFS2, little
+ * endian, 16 KiB blocks, 2 KiB fragments) and the file's bytes. */
+struct one_file_image {
+    char *tree, *dir;
+    char img[1024];
+    uint8_t *data;
+    uint64_t size;
+};
+struct one_file_image *one_file_image_new(const char *rel, uint64_t size,
+                                          uint32_t seed);
+void one_file_image_free(struct one_file_image *o);
+
 /* FNV-1a of a file's bytes. */
 uint64_t file_hash(const char *path);
 

@@ -322,8 +322,6 @@ static int mmap_args(const struct rm_model *rm, uint64_t len, int prot,
     unsigned mp = (unsigned)prot >> 3 & XVM_PROT_ALL;
     unsigned pr = (unsigned)prot & XVM_PROT_ALL;
     bool shared = flags & XVM_MAP_SHARED;
-    if (file >= 0 && shared && (prot & XVM_PROT_WRITE))
-        return EROFS; /* read-only file system */
     if ((unsigned)prot >> 6 ||
         (flags & ~(XVM_MAP_SHARED | XVM_MAP_PRIVATE | XVM_MAP_FIXED)) ||
         shared == !!(flags & XVM_MAP_PRIVATE) || (off & PGMASK))
@@ -331,7 +329,7 @@ static int mmap_args(const struct rm_model *rm, uint64_t len, int prot,
     if (mp == 0)
         mp = XVM_PROT_ALL;
     if (file >= 0 && shared)
-        mp &= ~(unsigned)XVM_PROT_WRITE;
+        mp &= ~(unsigned)XVM_PROT_WRITE; /* opened read-only: EACCES below */
     if ((pr & mp) != pr)
         return EACCES;
     if (file >= 0) {
@@ -396,6 +394,10 @@ typedef int (*page_check)(const struct rm_model *rm, const struct rm_map *m,
 static int range_walk(struct rm_model *rm, struct rm_proc *p, uint64_t addr,
                       uint64_t len, page_check check, int arg, uint64_t *end)
 {
+    if (len == 0 && (addr & PGMASK) == 0) {
+        *end = addr; /* Linux and NetBSD: nothing to do, success */
+        return 0;
+    }
     int error = check_range(rm, addr, len, end);
     if (error)
         return error;
@@ -536,6 +538,13 @@ int rm_access(struct rm_model *rm, struct rm_proc *p, uint64_t va, uint8_t *buf,
         buf += chunk, va += chunk, n -= chunk;
     }
     return 0;
+}
+
+int rm_loan(struct rm_model *rm, struct rm_proc *p, uint64_t va, uint8_t *buf,
+            size_t n)
+{
+    /* Lending is reading now: the bytes are what the I/O sends. */
+    return n == 0 ? EINVAL : rm_access(rm, p, va, buf, n, XVM_PROT_READ);
 }
 
 int rm_write(struct rm_model *rm, struct rm_proc *p, uint64_t va,

@@ -139,6 +139,11 @@ int rm_access(struct rm_model *rm, struct rm_proc *p, uint64_t va, uint8_t *buf,
               size_t n, unsigned access);
 int rm_write(struct rm_model *rm, struct rm_proc *p, uint64_t va,
              const uint8_t *src, size_t n);
+/* A page loan (xvm_loan_start): the n bytes at va an I/O will send, as
+ * they are now, whatever is written later.  EINVAL for n 0, else the
+ * errors of a read. */
+int rm_loan(struct rm_model *rm, struct rm_proc *p, uint64_t va, uint8_t *buf,
+            size_t n);
 /* The page at pva (page aligned) as the process would read it, ignoring
  * protection; => false when nothing is mapped there. */
 bool rm_page(const struct rm_model *rm, const struct rm_proc *p, uint64_t pva,

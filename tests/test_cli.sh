@@ -317,7 +317,7 @@ expect 1 "a missing image" -- "$XIPVM" run --image "$T/nothere" "$T/clean.trace"
 grep -q "nothere" "$T/err" || fail "no message naming the missing image"
 head -c 1048576 /dev/zero >"$T/zeros.img"
 expect 1 "a non-FFS image" -- "$XIPVM" run --image "$T/zeros.img" "$T/clean.trace"
-grep -q "not a valid FFS image" "$T/err" || fail "no message for a non-FFS image"
+grep -q "not an FFS image" "$T/err" || fail "no message for a non-FFS image"
 expect 1 "fsinfo of a non-FFS image" -- "$XIPVM" fsinfo "$T/zeros.img"
 expect 1 "a missing trace" -- $RUN "$T/nothere.trace"
 printf 'xipvm-trace 1\nspawn 1 /bin/busybox\nbogus 1\n' >"$T/malformed.trace"
@@ -424,6 +424,71 @@ for c in "1:line 4:the log ends in the middle of a line" \
     expect 1 "import-lackey: $msg" -- "$XIPVM" import-lackey -o "$T/imp$n.trace" "$T/logs$n"
     grep -q "$at: $msg" "$T/err" || fail "no '$at: $msg' in: $(cat "$T/err")"
     [ -z "$(ls -A "$T" | grep "imp$n.trace")" ] || fail "a failed import left a file"
+done
+
+# ---- A command that explains itself ----
+# --help on every command lists each option with its default, on standard
+# output, exit 0; the manual page has a section for every command and
+# names every option --help lists.
+MAN="$(dirname "$0")/../doc/xipvm.1"
+expect 0 "xipvm --help" -- "$XIPVM" --help
+cmds=$(awk '/^commands:/ { f = 1; next } f && /^  [a-z]/ { print $1 }' "$T/out")
+[ -n "$cmds" ] || fail "xipvm --help lists no command"
+for c in $cmds; do
+    expect 0 "$c --help" -- "$XIPVM" "$c" --help
+    [ -s "$T/err" ] && fail "$c --help wrote to standard error"
+    cp "$T/out" "$T/help.$c"
+    expect 0 "$c -h" -- "$XIPVM" "$c" -h
+    cmp -s "$T/out" "$T/help.$c" || fail "$c -h and --help differ"
+done
+# Help wins wherever it is (before --): no image, no trace needed.
+expect 0 "run --ram 1M --help" -- "$XIPVM" run --ram 1M --help
+python3 - "$MAN" "$T" $cmds <<'PY' && ok "the manual page covers every command and option" ||
+import re, sys
+man, tmp, cmds = sys.argv[1], sys.argv[2], sys.argv[3:]
+text = open(man).read().replace("\\-", "-")
+missing = []
+for c in cmds:
+    if not re.search(r"^\.SS %s$" % re.escape(c), text, re.M):
+        missing.append("section " + c)
+    help = open("%s/help.%s" % (tmp, c)).read()
+    opts = re.findall(r"^  (-[-\w]+)", help.split("\noptions:\n", 1)[1], re.M)
+    assert opts, "no options in %s --help" % c
+    missing += ["%s %s" % (c, o) for o in opts
+                if not re.search(r"(?<![-\w])%s(?![-\w])" % re.escape(o), text)]
+for section in ("EXIT STATUS", "OUTPUT", "EXAMPLES"):
+    if ".SH %s" % section not in text and '.SH "%s"' % section not in text:
+        missing.append(section)
+assert not missing, "not in doc/xipvm.1: %s" % missing
+# Defaults are shown: run's options that have one say so.
+run = open("%s/help.run" % tmp).read()
+for o, d in (("--ram", "64M"), ("--machine", "sgimips"), ("--readahead", "4")):
+    line = re.search(r"^  %s .*?(?=^  -)" % o, run, re.M | re.S).group(0)
+    assert "default: %s" % d in " ".join(line.split()), (o, line)
+PY
+    fail "the manual page or the defaults"
+expect 0 "--version" -- "$XIPVM" --version
+grep -Eq '^xipvm [0-9]+\.[0-9]+\.[0-9]+' "$T/out" || fail "--version: $(cat "$T/out")"
+# Conflicting options are refused, not silently decided.
+expect 2 "run --xip --copy" -- $RUN --xip --copy "$T/clean.trace"
+grep -q "conflict" "$T/err" || fail "no message for --xip --copy"
+expect 2 "record --as without its value" -- "$XIPVM" record --as
+grep -q "needs a value" "$T/err" || fail "no message for a missing value"
+expect 2 "import-lackey without --exec" -- "$XIPVM" import-lackey "$T/clean.trace"
+grep -q "exec" "$T/err" || fail "no message about --exec"
+# Sizes keep their unit: 512K is 512 KiB, not 0 MiB.
+expect 0 "run --ram 512K" -- $RUN --ram 512K "$T/clean.trace"
+grep -q "512 KiB RAM" "$T/out" || fail "--ram 512K printed as: $(head -n 1 "$T/out")"
+expect 0 "run --ram 1536K" -- $RUN --ram 1536K "$T/clean.trace"
+grep -q "1.5 MiB RAM" "$T/out" || fail "--ram 1536K printed as: $(head -n 1 "$T/out")"
+# One message for every file that is not an FFS image.
+head -c 100 /dev/urandom >"$T/tiny.img"
+head -c 300000 /dev/urandom >"$T/noise.img"
+: >"$T/empty.img"
+for f in tiny noise empty zeros; do
+    expect 1 "fsinfo of $f.img" -- "$XIPVM" fsinfo "$T/$f.img"
+    [ "$(cat "$T/err")" = "xipvm: $T/$f.img: not an FFS image" ] ||
+        fail "fsinfo of $f.img says: $(cat "$T/err")"
 done
 
 finish

@@ -1,8 +1,9 @@
 /*
  * Differential testing against the reference model: thousands of random
  * operation sequences with fixed seeds, on both profiles, XIP and copy
- * mounts, tiny and large RAM, with and without injected failures.  Every
- * byte read, every error and every map layout must match the model.
+ * mounts, tiny and large RAM, with and without injected failures, under
+ * each device-page design.  Every byte read, every error and every map
+ * layout must match the model.
  */
 #include "testutil.h"
 
@@ -57,7 +58,9 @@ static void run_seeds(struct fixture *fx, uint64_t frames, int inject,
                       uint64_t first, unsigned n)
 {
     static const char *const profiles[] = { "sgimips", "amd64" };
-    unsigned total = 0, accepted = 0, errors = 0, kills = 0;
+    unsigned total = 0, accepted = 0, errors = 0, kills = 0, loans = 0,
+             breaks = 0;
+    unsigned by_design[XVM_DESIGNS] = { 0 };
     n = scaled(n);
     for (unsigned k = 0; k < 4 * n; k++) {
         struct diff_config cfg = {
@@ -66,25 +69,37 @@ static void run_seeds(struct fixture *fx, uint64_t frames, int inject,
             .xip = k & 2,
             .ahead = (k / 4) & 1,
             .inject = inject,
+            /* Each design sees every profile, mode, image, fault-ahead. */
+            .design = (enum xvm_device_design)((k / 16) % XVM_DESIGNS),
             .max_ops = OPS_PER_SEQ,
         };
+        by_design[cfg.design]++;
         struct diff_src src;
         struct diff_result res;
         uint64_t seed = first + k / 4;
         diff_src_seed(&src, seed);
         if (diff_run(&fx->img[(k / 8) & 1], &cfg, &src, &res) != 0) {
             fprintf(stderr, "%s", res.msg); /* longer than fail_msg takes */
-            fail_msg("seed %llu, image %u, fault-ahead %u: see above",
-                     (unsigned long long)seed, (k / 8) & 1, (k / 4) & 1);
+            fail_msg("seed %llu, image %u, fault-ahead %u, %s design: see "
+                     "above",
+                     (unsigned long long)seed, (k / 8) & 1, (k / 4) & 1,
+                     xvm_device_design_name(cfg.design));
         }
         total += res.ops;
         accepted += res.enomem_accepted;
         kills += res.oom_kills;
         errors += res.errors;
+        loans += res.loans;
+        breaks += res.loan_breaks;
     }
-    print_message("%u sequences, %u operations, %u predicted errors matched, "
-                  "%u ENOMEM accepted, %u processes killed out of memory\n",
-                  4 * n, total, errors, accepted, kills);
+    print_message("%u sequences (%u, %u, %u by design), %u operations, %u "
+                  "predicted errors matched, %u ENOMEM accepted, %u processes "
+                  "killed out of memory, %u loans (%u writes during one "
+                  "copied)\n",
+                  4 * n, by_design[0], by_design[1], by_design[2], total,
+                  errors, accepted, kills, loans, breaks);
+    for (int d = 0; d < XVM_DESIGNS; d++)
+        assert_true(by_design[d] >= 4 * n / 4); /* each gets its share */
 }
 
 static void test_diff_large_ram_never_runs_out(void **state)

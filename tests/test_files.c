@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NDATA 6 /* pages of /lib/data */
 
@@ -99,6 +100,11 @@ static int setup(void **state)
     fx->dir = tree_new();
     tree_dir(fx->tree, "bin");
     tree_file(fx->tree, "lib/data", NDATA * PG, 7);
+    /* a hard link: one inode, two paths */
+    char data[1024];
+    tree_path(data, sizeof(data), fx->tree, "lib/data");
+    tree_path(path, sizeof(path), fx->tree, "lib/data.link");
+    assert_int_equal(link(data, path), 0);
     tree_file(fx->tree, "etc/untouched", 3 * PG + 5, 9);
     tree_path(path, sizeof(path), fx->tree, "lib/tr.so");
     write_textrel_so(path);
@@ -200,7 +206,7 @@ static void test_files_report_counts_each_files_pages_by_hand(void **state)
 
         int files = 0;
         struct xvm_file_report r = report_of(w.mp, "/lib/data", &files);
-        assert_int_equal(files, 4);
+        assert_int_equal(files, 5); /* four files, one of them twice */
         assert_int_equal(r.size, NDATA * PG);
         assert_int_equal(r.file_pages, NDATA);
         assert_int_equal(r.pages_touched, 5); /* 0, 1, 2, 3, 5 */
@@ -251,6 +257,110 @@ static void test_files_report_counts_each_files_pages_by_hand(void **state)
     }
 }
 
+/* What the per-page report says of a page. */
+struct page_want {
+    uint64_t page, touches, copies;
+    int written;
+};
+
+struct pages_got {
+    struct xvm_page_report pr[16];
+    size_t n;
+    int stop_after; /* fn's value after that many pages: stops the walk */
+};
+
+static int collect_page(void *arg, const struct xvm_page_report *pr)
+{
+    struct pages_got *g = arg;
+    assert_true(g->n < 16);
+    g->pr[g->n++] = *pr;
+    return g->stop_after && g->n == (size_t)g->stop_after ? 42 : 0;
+}
+
+static void test_files_pages_count_touches_and_writes_by_hand(void **state)
+{
+    struct fixture *fx = *state;
+    for (int xip = 0; xip < 2; xip++) {
+        struct tm_world w;
+        tm_world_up(&w, "amd64", 64u << 20, 0, fx->img, xip, 0);
+        xvm_machine *m = w.m;
+        assert_int_equal(xvm_spawn(m, w.mp, 1, "/bin/busybox", 0, NULL), 0);
+        assert_int_equal(xvm_fork(m, 1, 2), 0);
+        xvm_vmspace *p1 = xvm_proc_vmspace(m, 1), *p2 = xvm_proc_vmspace(m, 2);
+        /* /lib/data: page 0 read by both (a fault each), page 2 read then
+         * written by pid 1 (the write faults again: the pager is asked
+         * for the page it copies) and written by pid 2 at once (one
+         * fault, one copy), page 4 read() twice, page 5 read twice by one
+         * process (the second read a TLB hit: no touch) */
+        uint64_t d1 = map_file(w.mp, p1, "/lib/data", NDATA * PG,
+                               XVM_PROT_READ | XVM_PROT_WRITE);
+        uint64_t d2 = map_file(w.mp, p2, "/lib/data.link", NDATA * PG,
+                               XVM_PROT_READ | XVM_PROT_WRITE);
+        tm_rd8(p1, d1), tm_rd8(p2, d2);
+        tm_rd8(p1, d1 + 2 * PG), tm_wr8(p1, d1 + 2 * PG, 1);
+        tm_wr8(p1, d1 + 2 * PG + 8, 2); /* the same copy */
+        tm_wr8(p2, d2 + 2 * PG + 5, 3);
+        tm_rd8(p1, d1 + 5 * PG), tm_rd8(p1, d1 + 5 * PG + 1);
+        xvm_file *f;
+        char buf[8];
+        size_t done;
+        assert_int_equal(xvm_open(w.mp, "/lib/data", XVM_O_RDONLY, &f), 0);
+        assert_int_equal(xvm_pread(f, 4 * PG, buf, sizeof(buf), &done), 0);
+        assert_int_equal(xvm_pread(f, 4 * PG + 9, buf, sizeof(buf), &done), 0);
+        xvm_close(f);
+        tm_check(m);
+
+        struct xvm_file_report a = report_of(w.mp, "/lib/data", NULL);
+        struct xvm_file_report b = report_of(w.mp, "/lib/data.link", NULL);
+        assert_int_equal(a.ino, b.ino); /* one inode */
+        assert_int_equal(a.pages_touched, 4);
+        assert_int_equal(a.pages_written, 1);
+        assert_int_equal(a.pages_copied, 2);
+
+        static const struct page_want want[] = {
+            { 0, 2, 0, 0 },
+            { 2, 3, 2, 1 },
+            { 4, 2, 0, 0 },
+            { 5, 1, 0, 0 },
+        };
+        struct xvm_stats s0 = tm_stats(m);
+        struct pages_got g = { .n = 0 };
+        assert_int_equal(xvm_file_pages(w.mp, a.ino, collect_page, &g), 0);
+        struct xvm_stats s1 = tm_stats(m);
+        assert_memory_equal(&s0, &s1, sizeof(s0)); /* inspection is quiet */
+        assert_int_equal(g.n, 4);
+        for (size_t i = 0; i < 4; i++) {
+            assert_int_equal(g.pr[i].page, want[i].page);
+            assert_int_equal(g.pr[i].touches, want[i].touches);
+            assert_int_equal(g.pr[i].copies, want[i].copies);
+            assert_int_equal(g.pr[i].written, want[i].written);
+            /* read() of a device page reads it in place too */
+            assert_int_equal(g.pr[i].in_place, xip);
+            assert_int_equal(g.pr[i].cached, !xip);
+        }
+
+        /* a file nothing touched has no pages; fn's value stops the walk */
+        struct xvm_file_report u = report_of(w.mp, "/etc/untouched", NULL);
+        g.n = 0;
+        assert_int_equal(xvm_file_pages(w.mp, u.ino, collect_page, &g), 0);
+        assert_int_equal(g.n, 0);
+        g.stop_after = 2;
+        assert_int_equal(xvm_file_pages(w.mp, a.ino, collect_page, &g), 42);
+        assert_int_equal(g.n, 2);
+
+        /* no such regular file: the root directory, inode 0, out of range */
+        g.n = 0;
+        assert_int_equal(xvm_file_pages(w.mp, 2, collect_page, &g), ENOENT);
+        assert_int_equal(xvm_file_pages(w.mp, 0, collect_page, &g), ENOENT);
+        assert_int_equal(
+            xvm_file_pages(w.mp, UINT64_C(1) << 40, collect_page, &g), ENOENT);
+        assert_int_equal(xvm_file_pages(w.mp, a.ino, NULL, &g), EINVAL);
+        assert_int_equal(xvm_file_pages(NULL, a.ino, collect_page, &g), EINVAL);
+        assert_int_equal(g.n, 0);
+        tm_world_drop(&w);
+    }
+}
+
 static void test_files_report_without_a_mount_is_einval(void **state)
 {
     (void)state;
@@ -263,6 +373,8 @@ int main(void)
         cmocka_unit_test(test_files_report_without_a_mount_is_einval),
         cmocka_unit_test_setup_teardown(
             test_files_report_counts_each_files_pages_by_hand, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_files_pages_count_touches_and_writes_by_hand, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

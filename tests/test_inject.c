@@ -1,13 +1,15 @@
 /*
- * Fault injection through the public injector (xvm_inject_failures):
- * for each representative scenario, the Nth host allocation and,
- * separately, the Nth frame allocation fail, for N = 1, 2, 3, ... until
- * the scenario completes without reaching the injected failure.  At
- * every N each call returns 0 or ENOMEM; a call that fails leaves the
- * machine as it was (checker, bytes read back) and succeeds when run
- * again; afterwards the checker passes, the machine keeps working and,
- * once everything is destroyed, every frame is back where it started.
- * Host leaks are LeakSanitizer's to find (the ASan build).
+ * Fault injection through the public injector (xvm_inject): for each
+ * representative scenario and each named site (host allocation, frame,
+ * page-table page, PV entry, amap, anon, copy-on-write promotion, flash
+ * read), the Nth occurrence of that site alone fails, for N = 1, 2, 3,
+ * ... until the scenario completes without reaching it, so every
+ * occurrence is walked to the last.  At every N each call returns 0 or
+ * the site's error (ENOMEM; EIO for a flash read); a call that fails
+ * leaves the machine as it was (checker, bytes read back) and succeeds
+ * when run again; afterwards the checker passes, the machine keeps
+ * working and, once everything is destroyed, every frame is back where
+ * it started.  Host leaks are LeakSanitizer's to find (the ASan build).
  */
 #define _DEFAULT_SOURCE
 #include "testutil.h"
@@ -26,8 +28,6 @@
 #define RAM        (8u << 20)
 #define MAX_POINTS 100000u
 
-enum kind { K_ALLOC, K_FRAME };
-
 static const char prog_c[] = "char data[3 * 4096] = { 1, 2, 3 };\n"
                              "int main(int argc, char **argv)\n"
                              "{\n"
@@ -42,11 +42,14 @@ struct fixture {
     bool have_prog;
     uint8_t *data; /* the host bytes of the image's "data" */
     uint64_t data_size;
+    uint8_t *big; /* and of "big" */
+    uint64_t big_size;
     uint64_t dpage;    /* a file-backed page of the program's data */
     uint8_t dbytes[2]; /* its first two bytes in the file */
 };
 
 #define DATA_SIZE 20000u
+#define BIG_SIZE  (16u * 16384u)
 
 static int setup(void **state)
 {
@@ -55,6 +58,9 @@ static int setup(void **state)
     fx->tree = tree_new();
     fx->dir = tree_new();
     tree_file(fx->tree, "data", DATA_SIZE, 77);
+    /* Past 12 direct blocks of 16 KiB: bmap reads an indirect block. */
+    tree_file(fx->tree, "big", BIG_SIZE, 78);
+    fx->big = tree_slurp(fx->tree, "big", &fx->big_size);
     fx->data = tree_slurp(fx->tree, "data", &fx->data_size);
 
     snprintf(path, sizeof(path), "%s/prog.c", fx->dir);
@@ -95,6 +101,7 @@ static int teardown(void **state)
     tree_remove(fx->tree);
     tree_remove(fx->dir);
     free(fx->data);
+    free(fx->big);
     free(fx);
     return 0;
 }
@@ -117,7 +124,7 @@ struct probe {
 
 struct run {
     xvm_machine *m;
-    enum kind kind;
+    enum xvm_inject_site site;
     uint64_t n, base;
     int failures;
     struct probe pr[32];
@@ -127,27 +134,31 @@ struct run {
 
 static uint64_t count(const struct run *r)
 {
-    uint64_t allocs, frames;
-    xvm_alloc_counts(r->m, &allocs, &frames);
-    return r->kind == K_ALLOC ? allocs : frames;
+    return xvm_inject_count(r->m, r->site);
 }
 
-static void run_begin(struct run *r, enum kind kind, uint64_t n)
+/* What a failure at the site returns. */
+static int site_error(enum xvm_inject_site site)
+{
+    return site == XVM_INJECT_FLASH_READ ? EIO : ENOMEM;
+}
+
+static void run_begin(struct run *r, enum xvm_inject_site site, uint64_t n)
 {
     memset(r, 0, sizeof(*r));
     r->m = tm_machine("amd64", RAM, 1);
-    r->kind = kind;
+    r->site = site;
     r->n = n;
     r->st0 = tm_stats(r->m);
     r->base = count(r);
-    xvm_inject_failures(r->m, kind == K_ALLOC ? n : 0, kind == K_FRAME ? n : 0);
+    assert_int_equal(xvm_inject(r->m, site, n), 0);
 }
 
 /* => whether the scenario reached the injected failure. */
 static bool run_reached(struct run *r)
 {
     bool reached = count(r) - r->base >= r->n;
-    xvm_inject_failures(r->m, 0, 0);
+    assert_int_equal(xvm_inject(r->m, r->site, 0), 0);
     return reached;
 }
 
@@ -204,7 +215,7 @@ static void verify(struct run *r, int line)
         if (e != 0 || v != p->want)
             fail_msg("line %d (%s point %llu): pid %u va %#llx: error %d, read "
                      "%#x, want %#x",
-                     line, r->kind == K_ALLOC ? "allocation" : "frame",
+                     line, xvm_inject_site_name(r->site),
                      (unsigned long long)r->n, p->pid,
                      (unsigned long long)p->va, e, v, p->want);
     }
@@ -229,15 +240,17 @@ static int probes_step(struct run *r)
 /* A failed call: nothing changed, the checker passes. */
 static void after_failure(struct run *r, int err, const char *what, int line)
 {
-    if (err != ENOMEM)
-        fail_msg("line %d: %s failed with %d, not ENOMEM", line, what, err);
+    if (err != site_error(r->site))
+        fail_msg("line %d: %s failed with %d, not %d (%s point %llu)", line,
+                 what, err, site_error(r->site), xvm_inject_site_name(r->site),
+                 (unsigned long long)r->n);
     r->failures++;
     tm_check_at(r->m, __FILE__, line);
     verify(r, line);
 }
 
-/* Runs a step; on ENOMEM checks the machine and runs it again (the
- * injected point fires once, so the second run must succeed). */
+/* Runs a step; on the site's error checks the machine and runs it again
+ * (the injected point fires once, so the second run must succeed). */
 #define STEP(r, call)                                                          \
     do {                                                                       \
         int err_ = (call);                                                     \
@@ -345,8 +358,8 @@ static void run_finish(struct run *r)
     for (int u = 0; u < XVM_USE_COUNT; u++)
         if (st.pages[u] != r->st0.pages[u])
             fail_msg("%s point %llu: %s frames %llu, %llu at the start",
-                     r->kind == K_ALLOC ? "allocation" : "frame",
-                     (unsigned long long)r->n, xvm_use_name((enum xvm_use)u),
+                     xvm_inject_site_name(r->site), (unsigned long long)r->n,
+                     xvm_use_name((enum xvm_use)u),
                      (unsigned long long)st.pages[u],
                      (unsigned long long)r->st0.pages[u]);
     assert_int_equal(st.pv_entries, 0);
@@ -575,9 +588,11 @@ static bool scenario_replay(struct fixture *fx, struct run *r)
             if (!mismatch)
                 break;
             /* Only the injected failure may go wrong, and only once. */
-            if (attempt > 0 || strstr(msg, "got ENOMEM") == NULL)
+            const char *got =
+                site_error(r->site) == EIO ? "got EIO" : "got ENOMEM";
+            if (attempt > 0 || strstr(msg, got) == NULL)
                 fail_msg("trace line %zu (%s point %llu): %s", i + 1,
-                         r->kind == K_ALLOC ? "allocation" : "frame",
+                         xvm_inject_site_name(r->site),
                          (unsigned long long)r->n, msg);
             r->failures++;
             line_failures++;
@@ -605,100 +620,112 @@ static bool scenario_replay(struct fixture *fx, struct run *r)
 
 typedef bool (*scenario_fn)(struct fixture *fx, struct run *r);
 
-/* => the number of allocation points of the scenario. */
-static uint64_t walk(struct fixture *fx, scenario_fn fn, enum kind kind,
-                     const char *name)
+struct walked {
+    uint64_t points; /* occurrences of the site in the scenario */
+    int reported;    /* of them, failures a call returned */
+};
+
+/* Walks every occurrence of site in the scenario, to the last. */
+static struct walked walk(struct fixture *fx, scenario_fn fn,
+                          enum xvm_inject_site site, const char *name)
 {
     struct run r;
+    struct walked w = { 0, 0 };
     uint64_t n;
-    int reported = 0;
     for (n = 1; n < MAX_POINTS; n++) {
-        run_begin(&r, kind, n);
+        run_begin(&r, site, n);
         bool reached = fn(fx, &r);
         assert_true(r.failures <= 1); /* the point fires once */
-        reported += r.failures;
+        w.reported += r.failures;
         if (!reached)
             break;
     }
     assert_true(n < MAX_POINTS);
-    uint64_t points = n - 1;
-    print_message("%-14s %-16s %4llu points, %d reported as ENOMEM\n", name,
-                  kind == K_ALLOC ? "host allocation" : "frame",
-                  (unsigned long long)points, reported);
-    assert_true(points > 0);
-    /* Most failures surface; the rest are hints (neighbours, read-ahead,
-     * buffers) that are skipped silently. */
-    assert_true(reported > 0);
-    return points;
+    w.points = n - 1;
+    print_message("%-10s %-11s %4llu points, %d reported as %s\n", name,
+                  xvm_inject_site_name(site), (unsigned long long)w.points,
+                  w.reported, site_error(site) == EIO ? "EIO" : "ENOMEM");
+    return w;
 }
 
-static void test_inject_fork_cow_fails_cleanly_at_every_host_allocation(
-    void **state)
+static const struct {
+    const char *name;
+    scenario_fn fn;
+    bool needs_prog;
+} scenarios[] = {
+    { "fork-cow", scenario_fork_cow, false },
+    { "file-xip", scenario_file_xip, false },
+    { "file-copy", scenario_file_copy, false },
+    { "proc", scenario_proc, true },
+    { "replay", scenario_replay, true },
+};
+#define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
+
+/*
+ * One site through every scenario.  The site occurs, and some of its
+ * failures reach a caller, in every scenario that uses it (want lists
+ * them by bit); the rest are hints (neighbours, read-ahead, buffers)
+ * that are skipped silently.
+ */
+static void walk_site(struct fixture *fx, enum xvm_inject_site site,
+                      unsigned want)
 {
-    walk(*state, scenario_fork_cow, K_ALLOC, "fork-cow");
+    need_prog(fx);
+    for (unsigned i = 0; i < NSCENARIOS; i++) {
+        struct walked w = walk(fx, scenarios[i].fn, site, scenarios[i].name);
+        if (want & (1u << i) && (w.points == 0 || w.reported == 0))
+            fail_msg("%s: the %s site was never met or never reported",
+                     scenarios[i].name, xvm_inject_site_name(site));
+        if (!(want & (1u << i)) && w.points != 0)
+            fail_msg("%s: met the %s site %llu times, where it has none",
+                     scenarios[i].name, xvm_inject_site_name(site),
+                     (unsigned long long)w.points);
+    }
 }
 
-static void test_inject_fork_cow_fails_cleanly_at_every_frame_allocation(
-    void **state)
+#define ALL      0x1fu
+#define NO_FLASH 0x01u /* fork-cow reads no flash */
+#define FILES    (ALL & ~NO_FLASH)
+
+static void test_inject_every_host_allocation_fails_cleanly(void **state)
 {
-    walk(*state, scenario_fork_cow, K_FRAME, "fork-cow");
+    walk_site(*state, XVM_INJECT_ALLOC, ALL);
 }
 
-static void test_inject_xip_file_mapping_fails_cleanly_at_every_host_allocation(
-    void **state)
+static void test_inject_every_frame_fails_cleanly(void **state)
 {
-    walk(*state, scenario_file_xip, K_ALLOC, "file-xip");
+    walk_site(*state, XVM_INJECT_FRAME, ALL);
 }
 
-static void
-test_inject_xip_file_mapping_fails_cleanly_at_every_frame_allocation(
-    void **state)
+static void test_inject_every_page_table_page_fails_cleanly(void **state)
 {
-    walk(*state, scenario_file_xip, K_FRAME, "file-xip");
+    walk_site(*state, XVM_INJECT_PAGETABLE, ALL);
 }
 
-static void
-test_inject_copy_file_mapping_fails_cleanly_at_every_host_allocation(
-    void **state)
+static void test_inject_every_pv_entry_fails_cleanly(void **state)
 {
-    walk(*state, scenario_file_copy, K_ALLOC, "file-copy");
+    walk_site(*state, XVM_INJECT_PV, ALL);
 }
 
-static void
-test_inject_copy_file_mapping_fails_cleanly_at_every_frame_allocation(
-    void **state)
+static void test_inject_every_amap_fails_cleanly(void **state)
 {
-    walk(*state, scenario_file_copy, K_FRAME, "file-copy");
+    walk_site(*state, XVM_INJECT_AMAP, ALL);
 }
 
-static void
-test_inject_spawn_fork_exec_brk_fails_cleanly_at_every_host_allocation(
-    void **state)
+static void test_inject_every_anon_fails_cleanly(void **state)
 {
-    need_prog(*state);
-    walk(*state, scenario_proc, K_ALLOC, "proc");
+    walk_site(*state, XVM_INJECT_ANON, ALL);
 }
 
-static void
-test_inject_spawn_fork_exec_brk_fails_cleanly_at_every_frame_allocation(
-    void **state)
+static void test_inject_every_cow_promotion_fails_cleanly(void **state)
 {
-    need_prog(*state);
-    walk(*state, scenario_proc, K_FRAME, "proc");
+    walk_site(*state, XVM_INJECT_COW, ALL);
 }
 
-static void test_inject_replay_fails_cleanly_at_every_host_allocation(
-    void **state)
+/* EIO from the flash reaches the caller of the read or access. */
+static void test_inject_every_flash_read_fails_cleanly_with_eio(void **state)
 {
-    need_prog(*state);
-    walk(*state, scenario_replay, K_ALLOC, "replay");
-}
-
-static void test_inject_replay_fails_cleanly_at_every_frame_allocation(
-    void **state)
-{
-    need_prog(*state);
-    walk(*state, scenario_replay, K_FRAME, "replay");
+    walk_site(*state, XVM_INJECT_FLASH_READ, FILES);
 }
 
 /* The injector itself: counts, fires once, 0 disables, one machine only. */
@@ -807,6 +834,213 @@ static void test_inject_calls_without_a_machine_are_harmless(void **state)
     xvm_machine_destroy(m);
 }
 
+/* Deltas of every site's count since a snapshot. */
+struct counts {
+    uint64_t n[XVM_INJECT_SITES];
+};
+
+static struct counts counts_of(xvm_machine *m)
+{
+    struct counts c;
+    for (int i = 0; i < XVM_INJECT_SITES; i++)
+        c.n[i] = xvm_inject_count(m, (enum xvm_inject_site)i);
+    return c;
+}
+
+/* The counts moved by exactly pagetable, pv, amap, anon, cow (and no
+ * flash read), and frames by at least frame: kernel memory takes a slab
+ * frame now and then on top (doc/kernel-memory.md).  Host allocations
+ * are not pinned.  frame_exact: frames too exactly. */
+static void moved(xvm_machine *m, struct counts *since, uint64_t frame,
+                  bool frame_exact, uint64_t pt, uint64_t pv, uint64_t amap,
+                  uint64_t anon, uint64_t cow, int line)
+{
+    struct counts now = counts_of(m);
+    const uint64_t want[XVM_INJECT_SITES] = {
+        now.n[0] - since->n[0], frame, pt, pv, amap, anon, cow, 0
+    };
+    for (int i = 0; i < XVM_INJECT_SITES; i++) {
+        uint64_t got = now.n[i] - since->n[i];
+        bool ok = i == XVM_INJECT_FRAME && !frame_exact ? got >= want[i]
+                                                        : got == want[i];
+        if (!ok)
+            fail_msg("line %d: %s occurred %llu times, expected %s%llu", line,
+                     xvm_inject_site_name((enum xvm_inject_site)i),
+                     (unsigned long long)got,
+                     i == XVM_INJECT_FRAME && !frame_exact ? "at least " : "",
+                     (unsigned long long)want[i]);
+    }
+    *since = now;
+}
+
+/*
+ * Counts by hand on amd64 (4-level tables, fault-ahead off): a first
+ * write to anonymous memory makes an amap, an anon and its frame, three
+ * tables below the root (3 frames) and one PV entry; after a fork, the
+ * child's write copies the amap and promotes (a copy-on-write) into a new
+ * anon, in tables of its own.  Arming one site never fires or moves
+ * another, and a site fires at exactly its nth occurrence.
+ */
+static void test_inject_sites_are_independent_and_counted(void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("amd64", 1u << 20, 0);
+    xvm_vmspace *vs, *child;
+    uint64_t a = 0;
+    struct counts c = counts_of(m);
+
+    assert_int_equal(xvm_inject(m, XVM_INJECT_SITES, 1), EINVAL);
+    assert_int_equal(xvm_inject(NULL, XVM_INJECT_PV, 1), EINVAL);
+    assert_int_equal(xvm_inject_count(m, XVM_INJECT_SITES), 0);
+    assert_null(xvm_inject_site_name(XVM_INJECT_SITES));
+    assert_string_equal(xvm_inject_site_name(XVM_INJECT_FLASH_READ),
+                        "flash_read");
+
+    vs = tm_vs(m);
+    moved(m, &c, 1, false, 1, 0, 0, 0, 0, __LINE__); /* the root table */
+    assert_int_equal(xvm_mmap(vs, &a, 2 * PG, RW, XVM_MAP_PRIVATE, NULL, 0), 0);
+    moved(m, &c, 0, false, 0, 0, 0, 0, 0, __LINE__);
+
+    /* The first PV entry fails; a frame far ahead is armed too and does
+     * not fire.  The failed enter leaves the anon in the amap but frees
+     * the tables it made (they hold nothing): the retry makes them
+     * again. */
+    assert_int_equal(xvm_inject(m, XVM_INJECT_PV, 1), 0);
+    assert_int_equal(xvm_inject(m, XVM_INJECT_FRAME, 1000), 0);
+    assert_int_equal(tm_wr_step(vs, a, 1), ENOMEM);
+    moved(m, &c, 4, false, 3, 1, 1, 1, 0, __LINE__);
+    tm_check(m);
+    assert_int_equal(tm_wr_step(vs, a, 1), 0);
+    moved(m, &c, 3, false, 3, 1, 0, 0, 0, __LINE__);
+    /* The next frame fails, whatever wants it first (the anon's frame, or
+     * a slab for the anon): the write stops there. */
+    assert_int_equal(xvm_inject(m, XVM_INJECT_FRAME, 1), 0);
+    assert_int_equal(tm_wr_step(vs, a + PG, 2), ENOMEM);
+    moved(m, &c, 1, true, 0, 0, 0, 1, 0, __LINE__);
+    tm_check(m);
+    assert_int_equal(tm_wr_step(vs, a + PG, 2), 0);
+    moved(m, &c, 1, false, 0, 1, 0, 1, 0, __LINE__);
+
+    /* A page-table page fails without taking a frame. */
+    assert_int_equal(xvm_inject(m, XVM_INJECT_PAGETABLE, 1), 0);
+    assert_int_equal(xvm_vmspace_fork(vs, &child), ENOMEM);
+    moved(m, &c, 0, false, 1, 0, 0, 0, 0, __LINE__);
+    assert_int_equal(xvm_vmspace_fork(vs, &child), 0);
+    moved(m, &c, 1, false, 1, 0, 0, 0, 0, __LINE__);
+
+    /* The child's write: amap copy, copy-on-write, anon, tables, PV. */
+    assert_int_equal(xvm_inject(m, XVM_INJECT_COW, 1), 0);
+    assert_int_equal(tm_wr_step(child, a, 3), ENOMEM);
+    moved(m, &c, 0, false, 0, 0, 1, 0, 1, __LINE__);
+    tm_check(m);
+    assert_int_equal(tm_wr_step(child, a, 3), 0);
+    moved(m, &c, 4, false, 3, 1, 0, 1, 1, __LINE__);
+    assert_int_equal(tm_rd8(vs, a), 1);
+
+    /* Disarmed: nothing fails. */
+    assert_int_equal(xvm_inject(m, XVM_INJECT_AMAP, 1), 0);
+    assert_int_equal(xvm_inject(m, XVM_INJECT_AMAP, 0), 0);
+    assert_int_equal(tm_wr_step(vs, a, 4), 0);
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+/*
+ * A flash read that fails is EIO for the access that needed it: a fault
+ * filling the page cache (copy mode), a fault whose bmap reads an
+ * indirect block (XIP), and read() of either.  Nothing is left half
+ * done: the page is still not resident, the checker passes, and the
+ * same access then succeeds.
+ */
+static void flash_eio(struct fixture *fx, int xip, int via_read)
+{
+    const uint64_t off = 13 * 16384; /* behind the first indirect block */
+    struct tm_world w;
+    struct xvm_page_info pi;
+    xvm_file *f;
+    uint64_t a = 0, pa;
+    uint8_t b[4];
+    size_t done;
+    tm_world_up(&w, "amd64", RAM, 0, fx->img, xip, 0);
+    assert_int_equal(xvm_open(w.mp, "big", XVM_O_RDONLY, &f), 0);
+    assert_int_equal(xvm_mmap_file(w.vs, &a, BIG_SIZE,
+                                   XVM_PROT_READ | XVM_PROT_EXEC,
+                                   XVM_MAP_PRIVATE, f, 0),
+                     0);
+    uint64_t n0 = xvm_inject_count(w.m, XVM_INJECT_FLASH_READ);
+    assert_int_equal(xvm_inject(w.m, XVM_INJECT_FLASH_READ, 1), 0);
+    if (via_read) {
+        assert_int_equal(xvm_pread(f, off, b, 4, &done), EIO);
+        assert_int_equal(done, 0);
+    } else {
+        assert_int_equal(xvm_fetch(w.vs, a + off, b, 4), EIO);
+    }
+    assert_int_equal(xvm_inject_count(w.m, XVM_INJECT_FLASH_READ), n0 + 1);
+    tm_check(w.m);
+    assert_int_equal(xvm_page_info(w.vs, a + off, &pi), 0);
+    assert_int_equal(pi.kind, xip ? XVM_PAGE_DEVICE : XVM_PAGE_NOT_RESIDENT);
+    assert_int_equal(pi.mapped, 0);
+    assert_int_equal(xvm_extract(w.vs, a + off, &pa), ENOENT);
+    if (via_read) {
+        assert_int_equal(xvm_pread(f, off, b, 4, &done), 0);
+        assert_int_equal(done, 4);
+    } else {
+        assert_int_equal(xvm_fetch(w.vs, a + off, b, 4), 0);
+    }
+    assert_memory_equal(b, fx->big + off, 4);
+    xvm_close(f);
+    tm_world_down(&w);
+}
+
+/*
+ * A flash read that fails is EIO for the access or read() that needed
+ * it: a fault filling the page cache (copy mode), a fault whose bmap
+ * reads an indirect block (XIP).  Nothing is left half done: the page is
+ * still not mapped, the checker passes, and the same call then succeeds.
+ */
+static void test_inject_flash_eio_reaches_the_access(void **state)
+{
+    for (int xip = 0; xip <= 1; xip++)
+        for (int via_read = 0; via_read <= 1; via_read++)
+            flash_eio(*state, xip, via_read);
+}
+
+/*
+ * An injected failure reaches the caller: the page daemon, which could
+ * free page-cache pages and retry, does not absorb it (a real shortage
+ * it does).  Copy mode, a private mapping of a cached file page.
+ */
+static void test_inject_failure_is_not_absorbed_by_the_page_daemon(void **state)
+{
+    struct fixture *fx = *state;
+    struct tm_world w;
+    xvm_file *f;
+    uint64_t a = 0;
+    tm_world_up(&w, "amd64", RAM, 0, fx->img, 0, 4);
+    assert_int_equal(xvm_open(w.mp, "data", XVM_O_RDONLY, &f), 0);
+    assert_int_equal(
+        xvm_mmap_file(w.vs, &a, DATA_SIZE, RW, XVM_MAP_PRIVATE, f, 0), 0);
+    assert_int_equal(tm_rd8(w.vs, a), fx->data[0]);
+    assert_true(tm_stats(w.m).pages[XVM_USE_PAGECACHE] > 0);
+    /* The first write makes the amap; each then fails on a page of its
+     * own, already read (mapped, cached). */
+    static const enum xvm_inject_site sites[] = {
+        XVM_INJECT_AMAP, XVM_INJECT_FRAME, XVM_INJECT_ANON, XVM_INJECT_COW
+    };
+    for (unsigned i = 0; i < sizeof(sites) / sizeof(sites[0]); i++) {
+        enum xvm_inject_site site = sites[i];
+        uint64_t va = a + i * PG;
+        assert_int_equal(tm_rd8(w.vs, va), fx->data[va - a]);
+        assert_int_equal(xvm_inject(w.m, site, 1), 0);
+        if (tm_wr_step(w.vs, va, 0x77) != ENOMEM)
+            fail_msg("a %s failure was absorbed", xvm_inject_site_name(site));
+        tm_check(w.m);
+        assert_int_equal(tm_wr_step(w.vs, va, 0x77), 0);
+    }
+    xvm_close(f);
+    tm_world_down(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -818,26 +1052,18 @@ int main(void)
             test_inject_failure_counts_its_own_machines_allocations_only),
         cmocka_unit_test(test_inject_zero_disables_a_pending_failure),
         cmocka_unit_test(test_inject_calls_without_a_machine_are_harmless),
+        cmocka_unit_test(test_inject_sites_are_independent_and_counted),
         cmocka_unit_test(
-            test_inject_fork_cow_fails_cleanly_at_every_host_allocation),
-        cmocka_unit_test(
-            test_inject_fork_cow_fails_cleanly_at_every_frame_allocation),
-        cmocka_unit_test(
-            test_inject_xip_file_mapping_fails_cleanly_at_every_host_allocation),
-        cmocka_unit_test(
-            test_inject_xip_file_mapping_fails_cleanly_at_every_frame_allocation),
-        cmocka_unit_test(
-            test_inject_copy_file_mapping_fails_cleanly_at_every_host_allocation),
-        cmocka_unit_test(
-            test_inject_copy_file_mapping_fails_cleanly_at_every_frame_allocation),
-        cmocka_unit_test(
-            test_inject_spawn_fork_exec_brk_fails_cleanly_at_every_host_allocation),
-        cmocka_unit_test(
-            test_inject_spawn_fork_exec_brk_fails_cleanly_at_every_frame_allocation),
-        cmocka_unit_test(
-            test_inject_replay_fails_cleanly_at_every_host_allocation),
-        cmocka_unit_test(
-            test_inject_replay_fails_cleanly_at_every_frame_allocation),
+            test_inject_failure_is_not_absorbed_by_the_page_daemon),
+        cmocka_unit_test(test_inject_flash_eio_reaches_the_access),
+        cmocka_unit_test(test_inject_every_host_allocation_fails_cleanly),
+        cmocka_unit_test(test_inject_every_frame_fails_cleanly),
+        cmocka_unit_test(test_inject_every_page_table_page_fails_cleanly),
+        cmocka_unit_test(test_inject_every_pv_entry_fails_cleanly),
+        cmocka_unit_test(test_inject_every_amap_fails_cleanly),
+        cmocka_unit_test(test_inject_every_anon_fails_cleanly),
+        cmocka_unit_test(test_inject_every_cow_promotion_fails_cleanly),
+        cmocka_unit_test(test_inject_every_flash_read_fails_cleanly_with_eio),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

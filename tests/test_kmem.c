@@ -23,7 +23,7 @@ static const uint64_t size_sgimips[XVM_KMEM_TYPES] = {
     [XVM_KMEM_ANON] = 16,      [XVM_KMEM_PV] = 12,
     [XVM_KMEM_VMSPACE] = 288,  [XVM_KMEM_AOBJ] = 72,
     [XVM_KMEM_VNODE] = 512,    [XVM_KMEM_PROC] = 1408,
-    [XVM_KMEM_USPACE] = 8192,
+    [XVM_KMEM_USPACE] = 8192,  [XVM_KMEM_DEVICE_VM_PAGE] = 72,
 };
 
 struct want {

@@ -151,12 +151,59 @@ static void test_public_api_sizing_calls_are_exported(void **state)
     xvm_machine_destroy(m);
 }
 
+/* Beyond the paper: memory disks, designs, the reserve and loans. */
+static void test_public_api_beyond_calls_are_exported(void **state)
+{
+    (void)state;
+    struct xvm_config cfg;
+    struct xvm_flash_config fc;
+    static uint8_t img[8 * 4096];
+    xvm_machine *m;
+    xvm_flash *f;
+    xvm_vmspace *vs;
+    xvm_loan *ln;
+    uint64_t a = 0, v = 7;
+
+    xvm_config_init(&cfg);
+    cfg.device_design = XVM_DESIGN_VM_PAGE;
+    cfg.neighbour_reserve = 4096;
+    cfg.neighbour_pv_limit = 100;
+    assert_int_equal(xvm_machine_create(&cfg, &m), 0);
+    assert_string_equal(xvm_device_design_name(XVM_DESIGN_AMAP_COPY),
+                        "amap-copy");
+    xvm_md_config_init(&fc);
+    assert_int_equal(fc.device, XVM_DEVICE_MD);
+    assert_int_equal(xvm_flash_attach(m, img, sizeof(img), &fc, &f), 0);
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    assert_int_equal(xvm_mmap(vs, &a, 4096, XVM_PROT_READ | XVM_PROT_WRITE,
+                              XVM_MAP_PRIVATE, NULL, 0),
+                     0);
+    assert_int_equal(xvm_write(vs, a, &v, sizeof(v)), 0);
+    assert_int_equal(xvm_loan_start(vs, a, sizeof(v), &ln), 0);
+    v = 8;
+    assert_int_equal(xvm_write(vs, a, &v, sizeof(v)), 0);
+    assert_int_equal(xvm_loan_read(ln, 0, &v, sizeof(v)), 0);
+    assert_int_equal(v, 7);
+    xvm_loan_end(ln);
+    struct xvm_stats st;
+    xvm_machine_stats(m, &st);
+    assert_int_equal(st.md_pages, 8);
+    assert_int_equal(st.loan_breaks, 1);
+    assert_int_equal(st.device_metadata_bytes, 8 * 72);
+    assert_string_equal(xvm_ram_kind_name(XVM_RAM_MD), "md");
+    assert_string_equal(xvm_ram_kind_name(XVM_RAM_LOAN), "loan");
+    xvm_vmspace_destroy(vs);
+    assert_int_equal(xvm_flash_close(f), 0);
+    xvm_machine_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_public_api_calls_work_through_the_shared_library),
         cmocka_unit_test(test_public_api_cpu_profiles_and_time),
         cmocka_unit_test(test_public_api_sizing_calls_are_exported),
+        cmocka_unit_test(test_public_api_beyond_calls_are_exported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,6 +150,7 @@ static void test_public_several_traces_and_versions(void **state)
     xvm_replay_destroy(r);
     xvm_machine_destroy(m);
     assert_int_equal(xvm_file_report(NULL, NULL, NULL), EINVAL);
+    assert_int_equal(xvm_file_pages(NULL, 2, NULL, NULL), EINVAL);
 }
 
 int main(void)

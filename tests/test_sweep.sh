@@ -41,16 +41,18 @@ d = sys.argv[1]
 rows = list(csv.DictReader(open(d + "/results.csv")))
 cols = list(rows[0].keys())
 want = ["mode", "machine", "cpu", "image", "trace", "ram", "swap", "readahead",
-        "fault_ahead", "buffers", "version", "events", "mismatches",
+        "fault_ahead", "buffers", "device", "device_design",
+        "neighbour_reserve", "neighbour_pv_limit", "version", "events", "mismatches",
         "oom_kills", "fits", "ram_peak_total", "ram_peak_anon",
         "ram_peak_aobj", "ram_peak_page_cache", "ram_peak_page_table",
-        "ram_peak_zero", "ram_peak_buffer", "ram_peak_kernel",
+        "ram_peak_zero", "ram_peak_buffer", "ram_peak_kernel", "ram_peak_md",
+        "ram_peak_loan",
         "ram_peak_vm_page", "faults", "refaults", "reclaimed", "pd_freed",
         "pd_runs", "readahead_unused", "pagecache_fills",
         "flash_bytes_read", "flash_ns", "swap_outs", "swap_ins", "swap_ns",
         "io_ns", "kmem_bytes_peak", "cow_promotions", "device_maps",
-        "pv_entries_peak", "time_ns", "cycles", "stall_ns_ram",
-        "stall_ns_flash", "tlb_misses"]
+        "pv_entries_peak", "neighbour_maps", "neighbour_skipped", "time_ns",
+        "cycles", "stall_ns_ram", "stall_ns_flash", "tlb_misses"]
 assert cols == want, cols
 assert len(rows) == 10, len(rows)
 # Job order: mode (xip first), then RAM.

@@ -796,7 +796,7 @@ static void gen_access(uint64_t *s, struct xvm_trace_event *ev)
 {
     ev->addr = gen_num(s);
     ev->len = tm_prng(s) % (XVM_TRACE_MAX_SIZE + 1);
-    if (ev->op != XVM_T_EXEC_FETCH && tm_prng(s) % 2) {
+    if (ev->op != XVM_T_EXEC_FETCH && ev->op != XVM_T_LOAN && tm_prng(s) % 2) {
         ev->len = 1 + tm_prng(s) % (tm_prng(s) % 8 ? 16 : XVM_TRACE_MAX_DATA);
         ev->has_data = 1;
         ev->ndata = (size_t)ev->len;
@@ -834,7 +834,9 @@ static void gen_body(uint64_t *s, struct xvm_trace_event *ev, char **pool)
     case XVM_T_BRK: ev->addr = gen_num(s); break;
     case XVM_T_READ:
     case XVM_T_WRITE:
-    case XVM_T_EXEC_FETCH: gen_access(s, ev); break;
+    case XVM_T_EXEC_FETCH:
+    case XVM_T_LOAN:
+    case XVM_T_UNLOAN: gen_access(s, ev); break;
     case XVM_T_MARK: ev->label = gen_str(s, pool); break;
     case XVM_T_PREAD:
         ev->addr = gen_num(s), ev->len = tm_prng(s) % (XVM_TRACE_MAX_SIZE + 1);
@@ -847,7 +849,7 @@ static void gen_body(uint64_t *s, struct xvm_trace_event *ev, char **pool)
 static void gen_event(uint64_t *s, struct xvm_trace_event *ev, char *pool)
 {
     memset(ev, 0, sizeof(*ev));
-    ev->op = (enum xvm_trace_op)(tm_prng(s) % (XVM_T_PREAD + 1));
+    ev->op = (enum xvm_trace_op)(tm_prng(s) % (XVM_T_UNLOAN + 1));
     if (ev->op != XVM_T_MARK)
         ev->pid = (uint32_t)gen_num(s);
     gen_body(s, ev, &pool);

@@ -7,6 +7,23 @@
 #include "machine.h"
 #include "vmspace.h"
 
+enum xvm_device_design tm_design = XVM_DESIGN_SEGMENT;
+
+int tm_run_designs(const char *name, const struct CMUnitTest *tests, size_t n,
+                   CMFixtureFunction setup, CMFixtureFunction teardown)
+{
+    int failed = 0;
+    for (int d = 0; d < XVM_DESIGNS; d++) {
+        char group[128];
+        tm_design = (enum xvm_device_design)d;
+        snprintf(group, sizeof(group), "%s, %s design", name,
+                 xvm_device_design_name(tm_design));
+        failed += _cmocka_run_group_tests(group, tests, n, setup, teardown);
+    }
+    tm_design = XVM_DESIGN_SEGMENT;
+    return failed;
+}
+
 xvm_machine *tm_machine(const char *profile, uint64_t ram_bytes, int ahead)
 {
     struct xvm_config cfg;
@@ -14,6 +31,7 @@ xvm_machine *tm_machine(const char *profile, uint64_t ram_bytes, int ahead)
     xvm_config_init(&cfg);
     cfg.profile = profile;
     cfg.ram_bytes = ram_bytes;
+    cfg.device_design = tm_design;
     if (!ahead)
         xvm_config_fault_ahead(&cfg, 0);
     assert_int_equal(xvm_machine_create(&cfg, &m), 0);

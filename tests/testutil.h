@@ -14,8 +14,15 @@
 
 #define PG 4096u
 
-/* A machine with fault-ahead off unless ahead says otherwise. */
+/* A machine with fault-ahead off unless ahead says otherwise, under the
+ * device-page design tm_design names (the paper's segment by default). */
 xvm_machine *tm_machine(const char *profile, uint64_t ram_bytes, int ahead);
+extern enum xvm_device_design tm_design;
+/* Runs a group of tests once under each device-page design (the suite of
+ * tests that must pass under every design: doc/beyond-the-paper.md).
+ * => the failures of all runs. */
+int tm_run_designs(const char *name, const struct CMUnitTest *tests, size_t n,
+                   CMFixtureFunction setup, CMFixtureFunction teardown);
 /* Runs the whole-machine checker; fails the test with its message. */
 void tm_check_at(xvm_machine *m, const char *file, int line);
 #define tm_check(m) tm_check_at((m), __FILE__, __LINE__)

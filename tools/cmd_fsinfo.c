@@ -1,22 +1,121 @@
 /*
- * xipvm fsinfo IMAGE: each file's size, allocated blocks, and how many of
- * its pages map in place, are holes, or need a page-cache copy (§11.5).
+ * xipvm fsinfo [--json] IMAGE: each file's size, allocated blocks, and how
+ * many of its pages map in place, are holes, or need a page-cache copy
+ * (§11.5), and why makefs's layout makes a page need a copy.
  */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 
-static const char usage[] = "usage: xipvm fsinfo IMAGE\n";
+static const struct cli_opt fsinfo_opts[] = {
+    { "--json", NULL, NULL,
+      "print the files and totals as JSON (doc/figures.md, \"fsinfo\")" },
+    { NULL, NULL, NULL, NULL },
+};
+
+const struct cli_cmd fsinfo_cmd = {
+    .name = "fsinfo",
+    .synopsis = "[--json] IMAGE",
+    .summary = "how each file of an image maps under XIP, and why not",
+    .opts = fsinfo_opts,
+    .details =
+        "One line per file, directory and link: type, size and allocated "
+        "bytes;\nfor files, pages, then how many map in place from flash "
+        "(xip), map\nthe zero page (holes) and need a page-cache copy "
+        "(copies), and under a\nfile with copies why makefs's layout makes "
+        "them (a fragment tail off a\npage boundary or ending before the "
+        "page, bytes past EOF not zero,\nblocks smaller than a page); then "
+        "the totals.  Exit status: 0, 1 when\nIMAGE cannot be read or is "
+        "not an FFS image, 2 for a usage error.\n",
+    .fn = cmd_fsinfo,
+};
 
 struct totals {
+    FILE *json; /* the JSON document as it is made, or NULL: text */
     uint64_t files, size, alloc, pages, xip, holes, fallbacks;
+    uint64_t spanning, unaligned, tail_short, past_eof;
+    uint64_t files_with_copies;
 };
+
+/* Each reason a file's pages need copies, in words. */
+static const struct why {
+    const char *key; /* the JSON key (doc/figures.md, "fsinfo") */
+    size_t off;      /* its count in struct xvm_file_info */
+    const char *words;
+} whys[] = {
+    { "spanning_pages", offsetof(struct xvm_file_info, spanning_pages),
+      "spanning several blocks (blocks smaller than a page)" },
+    { "unaligned_pages", offsetof(struct xvm_file_info, unaligned_pages),
+      "off a page boundary on flash (a fragment tail at a fragment "
+      "boundary)" },
+    { "tail_short_pages", offsetof(struct xvm_file_info, tail_short_pages),
+      "in a fragment tail that ends before the page (other files' bytes "
+      "follow)" },
+    { "past_eof_pages", offsetof(struct xvm_file_info, past_eof_pages),
+      "with bytes past EOF that are not zero on flash" },
+};
+#define NWHYS (sizeof(whys) / sizeof(whys[0]))
+
+static uint64_t why_count(const struct xvm_file_info *fi, size_t k)
+{
+    return *(const uint64_t *)(const void *)((const char *)fi + whys[k].off);
+}
+
+static const char *type_name(int type)
+{
+    static const char *const types[] = { "?", "file", "dir", "link", "other" };
+    return type >= 1 && type <= 4 ? types[type] : "?";
+}
+
+static void add(struct totals *t, const struct xvm_file_info *fi)
+{
+    t->files++;
+    t->size += fi->size;
+    t->alloc += fi->alloc_bytes;
+    t->pages += fi->pages;
+    t->xip += fi->xip_pages;
+    t->holes += fi->hole_pages;
+    t->fallbacks += fi->fallback_pages;
+    t->spanning += fi->spanning_pages;
+    t->unaligned += fi->unaligned_pages;
+    t->tail_short += fi->tail_short_pages;
+    t->past_eof += fi->past_eof_pages;
+    t->files_with_copies += fi->fallback_pages > 0;
+}
+
+static void json_counts(FILE *out, const struct xvm_file_info *fi)
+{
+    fprintf(out,
+            "\"size\": %llu, \"alloc_bytes\": %llu, \"file_pages\": %llu, "
+            "\"xip_pages\": %llu, \"hole_pages\": %llu, \"fallback_pages\": "
+            "%llu",
+            (unsigned long long)fi->size, (unsigned long long)fi->alloc_bytes,
+            (unsigned long long)fi->pages, (unsigned long long)fi->xip_pages,
+            (unsigned long long)fi->hole_pages,
+            (unsigned long long)fi->fallback_pages);
+    for (size_t k = 0; k < NWHYS; k++)
+        fprintf(out, ", \"%s\": %llu", whys[k].key,
+                (unsigned long long)why_count(fi, k));
+}
 
 static int show(void *arg, const struct xvm_file_info *fi)
 {
     struct totals *t = arg;
-    static const char *const types[] = { "?", "file", "dir", "link", "other" };
-    const char *type = fi->type >= 1 && fi->type <= 4 ? types[fi->type] : "?";
+    const char *type = type_name(fi->type);
+    if (t->json) {
+        if (fi->type != 1)
+            return 0;
+        fprintf(t->json, "%s\n    ", t->files ? "," : "");
+        json_string(t->json, fi->path);
+        fprintf(t->json, ": {");
+        json_counts(t->json, fi);
+        fputc('}', t->json);
+        add(t, fi);
+        return 0;
+    }
     if (fi->type != 1) {
         printf("%-5s %10llu %10llu %7s %7s %7s %7s  %s\n", type,
                (unsigned long long)fi->size,
@@ -29,14 +128,68 @@ static int show(void *arg, const struct xvm_file_info *fi)
            (unsigned long long)fi->pages, (unsigned long long)fi->xip_pages,
            (unsigned long long)fi->hole_pages,
            (unsigned long long)fi->fallback_pages, fi->path);
-    t->files++;
-    t->size += fi->size;
-    t->alloc += fi->alloc_bytes;
-    t->pages += fi->pages;
-    t->xip += fi->xip_pages;
-    t->holes += fi->hole_pages;
-    t->fallbacks += fi->fallback_pages;
+    if (fi->hole_pages)
+        printf("%52s holes: %llu page%s map the zero page (no copy)\n", "",
+               (unsigned long long)fi->hole_pages,
+               fi->hole_pages == 1 ? "" : "s");
+    /* why the copies: one line per reason, under the file */
+    for (size_t k = 0; k < NWHYS; k++)
+        if (why_count(fi, k))
+            printf("%52s copies: %llu page%s %s\n", "",
+                   (unsigned long long)why_count(fi, k),
+                   why_count(fi, k) == 1 ? "" : "s", whys[k].words);
+    add(t, fi);
     return 0;
+}
+
+static void print_totals(const struct totals *t)
+{
+    printf(
+        "\n%llu files, %llu bytes (%llu allocated), %llu pages: %llu in place "
+        "(%.1f%%), %llu holes, %llu need a copy\n",
+        (unsigned long long)t->files, (unsigned long long)t->size,
+        (unsigned long long)t->alloc, (unsigned long long)t->pages,
+        (unsigned long long)t->xip, t->pages ? 100.0 * t->xip / t->pages : 0.0,
+        (unsigned long long)t->holes, (unsigned long long)t->fallbacks);
+    if (t->fallbacks == 0)
+        return;
+    printf("copies in %llu files:", (unsigned long long)t->files_with_copies);
+    const uint64_t n[NWHYS] = { t->spanning, t->unaligned, t->tail_short,
+                                t->past_eof };
+    for (size_t k = 0, first = 1; k < NWHYS; k++)
+        if (n[k]) {
+            printf("%s %llu %s", first ? "" : ";", (unsigned long long)n[k],
+                   whys[k].words);
+            first = 0;
+        }
+    putchar('\n');
+    if (t->unaligned + t->tail_short)
+        printf("(fragments smaller than a page let makefs put a file's tail "
+               "anywhere;\n xipvm mkimage --bsize 32768, or makefs -o "
+               "fsize=4096, keeps every tail on whole pages)\n");
+}
+
+static void print_json_totals(FILE *out, const char *image,
+                              const struct totals *t)
+{
+    struct xvm_file_info sum = {
+        .size = t->size,
+        .alloc_bytes = t->alloc,
+        .pages = t->pages,
+        .xip_pages = t->xip,
+        .hole_pages = t->holes,
+        .fallback_pages = t->fallbacks,
+        .spanning_pages = t->spanning,
+        .unaligned_pages = t->unaligned,
+        .tail_short_pages = t->tail_short,
+        .past_eof_pages = t->past_eof,
+    };
+    fprintf(out, "%s},\n  \"totals\": {\"regular_files\": %llu, ",
+            t->files ? "\n  " : "", (unsigned long long)t->files);
+    json_counts(out, &sum);
+    fprintf(out, "},\n  \"image\": ");
+    json_string(out, image);
+    fprintf(out, "\n}\n");
 }
 
 int cmd_fsinfo(int argc, char **argv)
@@ -44,32 +197,61 @@ int cmd_fsinfo(int argc, char **argv)
     struct run_opts o;
     struct world w;
     struct totals t = { 0 };
-    if (argc != 2 || argv[1][0] == '-') {
-        fputs(usage, stderr);
+    struct cli_args args = { &fsinfo_cmd, argc, 1, argv, false };
+    const struct cli_opt *opt;
+    const char *v, *image = NULL;
+    bool json = false;
+    char *doc = NULL;
+    size_t doclen = 0;
+    int kind;
+    while ((kind = cli_next(&args, &opt, &v)) == CLI_OPT ||
+           (kind == CLI_ARG && image == NULL)) {
+        if (kind == CLI_ARG)
+            image = v;
+        else
+            json = true; /* the one option */
+    }
+    if (kind != CLI_END || image == NULL) {
+        if (kind == CLI_ARG)
+            fprintf(stderr, "xipvm fsinfo: one IMAGE only\n");
+        cli_usage(stderr, &fsinfo_cmd);
         return 2;
     }
     memset(&o, 0, sizeof(o));
-    o.image = argv[1];
+    o.image = image;
     o.machine = "amd64"; /* room for any image's physical window */
     o.ram = UINT64_C(16) << 20;
     o.fault_ahead = o.readahead = -1;
     if (world_open(&o, 1, &w) != 0)
         return 1;
-    printf("%-5s %10s %10s %7s %7s %7s %7s  %s\n", "type", "size", "allocated",
-           "pages", "xip", "holes", "copies", "path");
-    int error = xvm_fsinfo(w.mp, show, &t);
-    if (error) {
-        fprintf(stderr, "xipvm: %s: %s\n", o.image, strerror(error));
+    /* JSON is printed whole once the walk succeeds, or not at all */
+    if (json && (t.json = open_memstream(&doc, &doclen)) == NULL) {
+        fprintf(stderr, "xipvm: out of memory\n");
         world_close(&w);
         return 1;
     }
-    printf(
-        "\n%llu files, %llu bytes (%llu allocated), %llu pages: %llu in place "
-        "(%.1f%%), %llu holes, %llu need a copy\n",
-        (unsigned long long)t.files, (unsigned long long)t.size,
-        (unsigned long long)t.alloc, (unsigned long long)t.pages,
-        (unsigned long long)t.xip, t.pages ? 100.0 * t.xip / t.pages : 0.0,
-        (unsigned long long)t.holes, (unsigned long long)t.fallbacks);
+    if (json)
+        fprintf(t.json, "{\n  \"page_size\": %u,\n  \"files\": {",
+                (unsigned)xvm_page_size(w.m));
+    else
+        printf("%-5s %10s %10s %7s %7s %7s %7s  %s\n", "type", "size",
+               "allocated", "pages", "xip", "holes", "copies", "path");
+    int error = xvm_fsinfo(w.mp, show, &t);
+    if (error == 0 && json)
+        print_json_totals(t.json, image, &t);
+    if (json && fclose(t.json) != 0 && error == 0)
+        error = ENOMEM;
+    if (error) {
+        fprintf(stderr, "xipvm: %s: %s\n", o.image, strerror(error));
+        free(doc);
+        world_close(&w);
+        return 1;
+    }
+    if (json)
+        fwrite(doc, 1, doclen, stdout);
+    else
+        print_totals(&t);
+    free(doc);
     world_close(&w);
     return 0;
 }

@@ -13,22 +13,70 @@
 #include "cli.h"
 #include "lackey.h"
 
-static const char import_usage[] =
-    "usage: xipvm import-lackey --exec PATH [--as IMAGE_PATH] [--pid N]\n"
-    "                           [-o TRACE] [LACKEY_LOG]\n"
-    "       xipvm import-lackey [--as IMAGE_PATH] [--pid N] [--cwd DIR]\n"
-    "                           [--root DIR] [-o TRACE] LOG_DIR\n"
-    "  Converts one `valgrind --tool=lackey --trace-mem=yes PATH` log (a\n"
-    "  file, or standard input) of one process, or a directory of\n"
-    "  per-process logs (xipvm record --keep-logs), into a trace (standard\n"
-    "  output unless -o; .gz and .zst compress).\n";
-static const char record_usage[] =
-    "usage: xipvm record [--root DIR] [--as IMAGE_PATH] [--pid N]\n"
-    "                    [--keep-logs DIR] -o TRACE -- COMMAND [ARGS...]\n"
-    "  Runs COMMAND on the host under valgrind lackey, following every\n"
-    "  process it starts, and writes one trace of them all (.gz and .zst\n"
-    "  compress).  --root copies every file the run executed, mapped or\n"
-    "  read into DIR at the same paths (then: xipvm mkimage DIR IMAGE).\n";
+int cmd_import_lackey(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+
+static const struct cli_opt import_opts[] = {
+    { "--exec", "PATH", NULL,
+      "the program's ELF on the host, as it ran under lackey; required "
+      "for one LACKEY_LOG, refused for a LOG_DIR" },
+    { "--as", "IMAGE_PATH", "the --exec path",
+      "the program's path in the image (the spawn line)" },
+    { "--pid", "N", "1", "the (first) process id in the trace" },
+    { "--cwd", "DIR", "the directory the run started in",
+      "LOG_DIR: resolve the run's relative paths from DIR" },
+    { "--root", "DIR", NULL,
+      "LOG_DIR: copy every file the run used into DIR at the same paths" },
+    { "-o", "TRACE", "standard output",
+      "write the trace there (.gz and .zst compress)" },
+    { NULL, NULL, NULL, NULL },
+};
+
+const struct cli_cmd import_lackey_cmd = {
+    .name = "import-lackey",
+    .synopsis = "--exec PATH [OPTIONS] [LACKEY_LOG] | [OPTIONS] LOG_DIR",
+    .summary = "convert lackey logs (one, or a run's directory) into a trace",
+    .opts = import_opts,
+    .details =
+        "Converts one `valgrind --tool=lackey --trace-mem=yes PATH` log (a "
+        "file, or\nstandard input) of one process, or a directory of "
+        "per-process logs\n(xipvm record --keep-logs), into a trace; what "
+        "it inferred is said on\nstandard error, and a file is written only "
+        "when complete.  Exit status:\n0, 1 when a file cannot be read or "
+        "written or a log is not lackey's, 2\nfor a usage error.\n",
+    .fn = cmd_import_lackey,
+};
+
+static const struct cli_opt record_opts[] = {
+    { "--root", "DIR", NULL,
+      "copy every file the run executed, mapped or read into DIR at the "
+      "same paths (then: xipvm mkimage DIR IMAGE)" },
+    { "--as", "IMAGE_PATH", "COMMAND's host path",
+      "the first program's path in the image (its spawn line)" },
+    { "--pid", "N", "1", "the first process id in the trace" },
+    { "--keep-logs", "DIR", NULL,
+      "keep lackey's per-process logs in DIR (for import-lackey)" },
+    { "-o", "TRACE", NULL,
+      "write the trace there (- for standard output; .gz and .zst "
+      "compress); required" },
+    { NULL, NULL, NULL, NULL },
+};
+
+const struct cli_cmd record_cmd = {
+    .name = "record",
+    .synopsis = "[OPTIONS] -o TRACE -- COMMAND [ARGS...]",
+    .summary = "record a command's trace, its whole process tree, with "
+               "valgrind",
+    .opts = record_opts,
+    .details = "Runs COMMAND on the host under valgrind lackey (valgrind "
+               "must be\ninstalled), following every process it starts "
+               "(forks, execs, exits,\nthe dynamic linker's mmaps), and "
+               "writes one trace of them all, only\nwhen complete.  Exit "
+               "status: 0 (COMMAND's own status is said on\nstandard error), "
+               "1 when valgrind or the output fails or the run is\n"
+               "interrupted, 2 for a usage error.\n",
+    .fn = cmd_record,
+};
 
 /* Set by SIGINT, SIGTERM, SIGHUP: record stops its processes. */
 static volatile sig_atomic_t stop;
@@ -63,46 +111,45 @@ struct opts {
     const char *out, *exec;
 };
 
-/* Options up to "--" or the first operand: => its index, or -1. */
-static int options(int argc, char **argv, struct opts *o, int record)
+/* The options of cmd's table, up to "--" or the first operand.
+ * => the operand's index, or -1 after a message. */
+static int options(const struct cli_cmd *cmd, int argc, char **argv,
+                   struct opts *o)
 {
-    int i;
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
+    struct cli_args args = { cmd, argc, 1, argv, true };
+    const struct cli_opt *opt;
+    const char *v;
+    int kind;
+    while ((kind = cli_next(&args, &opt, &v)) == CLI_OPT) {
+        const char *a = opt->name;
         uint64_t n;
-        if (strcmp(a, "--") == 0)
-            return i + 1;
-        if (a[0] != '-' || a[1] == '\0')
-            return i;
-        if (i + 1 >= argc) {
-            fprintf(stderr, "xipvm: %s needs a value\n", a);
-            return -1;
-        }
-        const char *v = argv[++i];
         if (strcmp(a, "--as") == 0) {
             o->lk.path_in_image = v;
         } else if (strcmp(a, "-o") == 0) {
             o->out = v;
         } else if (strcmp(a, "--root") == 0) {
             o->lk.root_dir = v;
-        } else if (strcmp(a, "--exec") == 0 && !record) {
+        } else if (strcmp(a, "--exec") == 0) {
             o->exec = v;
-        } else if (strcmp(a, "--cwd") == 0 && !record) {
+        } else if (strcmp(a, "--cwd") == 0) {
             o->lk.cwd = v;
-        } else if (strcmp(a, "--keep-logs") == 0 && record) {
+        } else if (strcmp(a, "--keep-logs") == 0) {
             o->lk.keep_logs = v;
         } else if (strcmp(a, "--pid") == 0) {
             if (parse_uint(v, UINT32_MAX, &n) || n == 0) {
-                fprintf(stderr, "xipvm: --pid: expected 1 to 4294967295\n");
+                fprintf(stderr,
+                        "xipvm %s: --pid: expected 1 to 4294967295, "
+                        "got %s\n",
+                        cmd->name, v);
                 return -1;
             }
             o->lk.pid = (uint32_t)n;
-        } else {
-            fprintf(stderr, "xipvm: unknown option %s\n", a);
-            return -1;
         }
     }
-    return i;
+    if (kind == CLI_ERR)
+        return -1;
+    /* CLI_ARG: the argument just taken is the first other one. */
+    return kind == CLI_ARG ? args.i - 1 : args.i;
 }
 
 static int is_dir(const char *path)
@@ -117,12 +164,20 @@ int cmd_import_lackey(int argc, char **argv)
     struct lackey_stats st;
     struct output *out;
     char err[1024];
-    int i = options(argc, argv, &o, 0);
+    int i = options(&import_lackey_cmd, argc, argv, &o);
     const char *in_path = i >= 0 && i < argc ? argv[i] : NULL;
     int dir = in_path != NULL && strcmp(in_path, "-") != 0 && is_dir(in_path);
-    if (i < 0 || argc - i > 1 || (!dir && o.exec == NULL) ||
-        (dir && o.exec != NULL) || (!dir && (o.lk.root_dir || o.lk.cwd))) {
-        fputs(import_usage, stderr);
+    const char *why = i < 0             ? NULL
+                      : argc - i > 1    ? "one LACKEY_LOG or LOG_DIR only"
+                      : !dir && !o.exec ? "--exec PATH is required for a log"
+                      : dir && o.exec   ? "a LOG_DIR takes no --exec"
+                      : !dir && (o.lk.root_dir || o.lk.cwd)
+                          ? "--root and --cwd are for a LOG_DIR"
+                          : NULL;
+    if (i < 0 || why) {
+        if (why)
+            fprintf(stderr, "xipvm import-lackey: %s\n", why);
+        cli_usage(stderr, &import_lackey_cmd);
         return 2;
     }
     FILE *in = NULL;
@@ -168,9 +223,13 @@ int cmd_record(int argc, char **argv)
     static const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
     char err[1024];
     int status = 0;
-    int i = options(argc, argv, &o, 1);
+    int i = options(&record_cmd, argc, argv, &o);
+    if (i >= 0 && o.out == NULL)
+        fprintf(stderr, "xipvm record: -o TRACE is required\n");
+    else if (i >= argc)
+        fprintf(stderr, "xipvm record: the COMMAND to run is missing\n");
     if (i < 0 || i >= argc || o.out == NULL) {
-        fputs(record_usage, stderr);
+        cli_usage(stderr, &record_cmd);
         return 2;
     }
     FILE *f = output_open(o.out, &out, err, sizeof(err));

@@ -16,11 +16,31 @@
 
 extern char **environ;
 
-static const char usage[] =
-    "usage: xipvm mkimage DIR IMAGE [--ufs1|--ufs2] [--be|--le] [--bsize N]\n"
-    "  Makes an FFS image of DIR with makefs (default: UFS1, big-endian,\n"
-    "  16384-byte blocks and 2048-byte fragments, as the experiments use).\n"
-    "  Blocks of at least a page let files map in place (XIP).\n";
+int cmd_mkimage(int argc, char **argv);
+
+static const struct cli_opt mkimage_opts[] = {
+    { "--ufs1", NULL, NULL, "UFS1 (the default)" },
+    { "--ufs2", NULL, NULL, "UFS2" },
+    { "--be", NULL, NULL, "big-endian (the default)" },
+    { "--le", NULL, NULL, "little-endian" },
+    { "--bsize", "N", "16384",
+      "block size, a power of two from 4096 to 65536; fragments are an "
+      "eighth" },
+    { NULL, NULL, NULL, NULL },
+};
+
+const struct cli_cmd mkimage_cmd = {
+    .name = "mkimage",
+    .synopsis = "DIR IMAGE [--ufs1|--ufs2] [--be|--le] [--bsize N]",
+    .summary = "make an FFS image of a directory (makefs)",
+    .opts = mkimage_opts,
+    .details = "Makes an FFS image of DIR with makefs (Debian package "
+               "makefs), written\naside and renamed: never a partial image.  "
+               "Blocks of at least a page let\nfiles map in place (XIP).  Exit "
+               "status: 0, 1 when DIR is not a directory\nor makefs fails, 2 "
+               "for a usage error.\n",
+    .fn = cmd_mkimage,
+};
 
 /* => makefs's path: $MAKEFS, then $PATH, then /usr/sbin/makefs. */
 static const char *makefs_path(char *buf, size_t cap)
@@ -66,35 +86,48 @@ int cmd_mkimage(int argc, char **argv)
     const char *dir = NULL, *img = NULL, *endian = "big";
     int version = 1;
     uint64_t bsize = 16384;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--ufs1") == 0 || strcmp(a, "--ufs2") == 0) {
-            version = a[5] - '0';
-        } else if (strcmp(a, "--be") == 0 || strcmp(a, "--le") == 0) {
-            endian = a[2] == 'b' ? "big" : "little";
-        } else if (strcmp(a, "--bsize") == 0) {
-            if (i + 1 >= argc || parse_uint(argv[++i], 65536, &bsize) ||
-                bsize < 4096 || (bsize & (bsize - 1))) {
-                fprintf(stderr, "xipvm: --bsize: expected a power of two "
-                                "from 4096 to 65536\n");
-                return 2;
-            }
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "xipvm: unknown option %s\n", a);
-            fputs(usage, stderr);
-            return 2;
-        } else if (dir == NULL) {
-            dir = a;
-        } else if (img == NULL) {
-            img = a;
-        } else {
-            fprintf(stderr, "xipvm: unexpected argument %s\n", a);
-            fputs(usage, stderr);
+    struct cli_args args = { &mkimage_cmd, argc, 1, argv, false };
+    const struct cli_opt *opt;
+    const char *v;
+    int kind, versions = 0, endians = 0;
+    while ((kind = cli_next(&args, &opt, &v)) != CLI_END) {
+        if (kind == CLI_ERR) {
+            cli_usage(stderr, &mkimage_cmd);
             return 2;
         }
+        if (kind == CLI_ARG) {
+            if (dir == NULL) {
+                dir = v;
+            } else if (img == NULL) {
+                img = v;
+            } else {
+                fprintf(stderr, "xipvm mkimage: unexpected argument %s\n", v);
+                cli_usage(stderr, &mkimage_cmd);
+                return 2;
+            }
+            continue;
+        }
+        const char *a = opt->name;
+        if (strcmp(a, "--ufs1") == 0 || strcmp(a, "--ufs2") == 0) {
+            versions |= 1 << (a[5] - '0');
+            version = a[5] - '0';
+        } else if (strcmp(a, "--be") == 0 || strcmp(a, "--le") == 0) {
+            endians |= a[2] == 'b' ? 1 : 2;
+            endian = a[2] == 'b' ? "big" : "little";
+        } else if (strcmp(a, "--bsize") == 0) {
+            if (parse_uint(v, 65536, &bsize) || bsize < 4096 ||
+                (bsize & (bsize - 1))) {
+                fprintf(stderr, "xipvm mkimage: --bsize: expected a power of "
+                                "two from 4096 to 65536\n");
+                return 2;
+            }
+        }
     }
-    if (dir == NULL || img == NULL) {
-        fputs(usage, stderr);
+    if (versions == 6 || endians == 3 || dir == NULL || img == NULL) {
+        if (versions == 6 || endians == 3)
+            fprintf(stderr, "xipvm mkimage: %s conflict: give one\n",
+                    versions == 6 ? "--ufs1 and --ufs2" : "--be and --le");
+        cli_usage(stderr, &mkimage_cmd);
         return 2;
     }
     struct stat sb;

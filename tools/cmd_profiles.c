@@ -25,19 +25,43 @@ static void summary(const char *text, char *out, size_t cap)
     out[n] = '\0';
 }
 
+static const struct cli_opt profiles_opts[] = {
+    { NULL, NULL, NULL, NULL },
+};
+
+const struct cli_cmd profiles_cmd = {
+    .name = "profiles",
+    .synopsis = "[NAME]",
+    .summary = "the built-in CPU profiles (caches, TLB, latencies)",
+    .opts = profiles_opts,
+    .details = "Without NAME, lists them; with NAME, prints that profile's "
+               "file: copy it,\nedit it and give it to run, compare or sweep "
+               "with --cpu FILE.  Every key\nand its source: "
+               "doc/time-model.md.\n",
+    .fn = cmd_profiles,
+};
+
 int cmd_profiles(int argc, char **argv)
 {
-    if (argc > 2) {
-        fprintf(stderr, "usage: xipvm profiles [NAME]\n");
+    struct cli_args args = { &profiles_cmd, argc, 1, argv, false };
+    const struct cli_opt *opt;
+    const char *v, *name = NULL;
+    int kind;
+    while ((kind = cli_next(&args, &opt, &v)) == CLI_ARG && name == NULL)
+        name = v;
+    if (kind != CLI_END) {
+        if (kind == CLI_ARG)
+            fprintf(stderr, "xipvm profiles: one NAME only\n");
+        cli_usage(stderr, &profiles_cmd);
         return 2;
     }
-    if (argc == 2) {
-        const char *text = xvm_cpu_builtin_text(argv[1]);
+    if (name) {
+        const char *text = xvm_cpu_builtin_text(name);
         if (text == NULL) {
             fprintf(stderr,
                     "xipvm: no built-in CPU profile '%s' (xipvm profiles "
                     "lists them)\n",
-                    argv[1]);
+                    name);
             return 2;
         }
         fputs(text, stdout);

@@ -29,21 +29,53 @@
 #include "cli.h"
 #include "sweep.h"
 
-static const char usage[] =
-    "usage: xipvm sweep --image IMG --out DIR [--ram A:B|LIST] "
-    "[--mode xip,copy]\n"
-    "                   [--machine LIST] [--readahead LIST] [--fault-ahead "
-    "LIST]\n"
-    "                   [--swap LIST] [--buffers LIST] [--max-slowdown P]\n"
-    "                   [--jobs N | --emit-jobs FILE | --slurm FILE] "
-    "TRACE...\n"
-    "       xipvm sweep --merge DIR [--max-slowdown P]\n"
-    "--ram 256K:64M doubles from 256K to 64M; lists are comma-separated;\n"
-    "--fault-ahead takes uvm (UVM's table) or pages; --max-slowdown P: the\n"
-    "smallest RAM whose time stays within P % of the largest RAM's (time:\n"
-    "time_ns, the CPU model's estimate, doc/time-model.md).\n"
-    "Writes DIR/results.csv, DIR/results.json and DIR/<metric>.svg; see\n"
-    "doc/sizing.md\n";
+static const struct cli_opt sweep_opts[] = {
+    { "--image", "IMG", NULL, "the FFS image on emulated NOR flash; required" },
+    { "--out", "DIR", NULL,
+      "where the jobs and the results go; required (but with --merge)" },
+    { "-o", "DIR", NULL, "the same as --out" },
+    { "--ram", "A:B|LIST", "64M",
+      "RAM sizes: A:B doubles from A to B, or a comma-separated list" },
+    { "--mode", "LIST", "xip,copy", "mount modes: xip, copy" },
+    { "--machine", "LIST", "sgimips", "profiles: sgimips, amd64" },
+    { "--readahead", "LIST", "4", "read-ahead pages, 0 to 64 each" },
+    { "--fault-ahead", "LIST", "uvm",
+      "fault-ahead pages on each side, or uvm (UVM's table)" },
+    { "--swap", "LIST", "0", "swap sizes (0: none), whole 4 KiB pages" },
+    { "--buffers", "LIST", "16", "metadata buffer pages, 0 to 65536" },
+    { "--device", "LIST", "nor",
+      "where the image lives: nor (NOR flash), md (a memory disk in RAM)" },
+    { "--max-slowdown", "P", NULL,
+      "report the smallest RAM each mode needs to stay within P % of its "
+      "time with the largest RAM" },
+    { "--jobs", "N", "all local cores", "run N jobs at a time here" },
+    { "--emit-jobs", "FILE", NULL,
+      "write one command per job to FILE (for GNU parallel) instead" },
+    { "--slurm", "FILE", NULL, "write a Slurm array script to FILE instead" },
+    { "--merge", "DIR", NULL,
+      "collect what the jobs wrote in DIR into the results" },
+    { "--job", "N", NULL, "run job N of the grid only (emitted job lines)" },
+    CLI_CPU_OPTS,
+    { NULL, NULL, NULL, NULL },
+};
+
+const struct cli_cmd sweep_cmd = {
+    .name = "sweep",
+    .synopsis = "--image IMG --out DIR [OPTIONS] TRACE... | --merge DIR "
+                "[--max-slowdown P]",
+    .summary = "replay traces over a grid of RAM sizes and settings: the RAM "
+               "each mode needs",
+    .opts = sweep_opts,
+    .details =
+        "Each job is one trace at one point of the grid (RAM varies "
+        "fastest).  Writes\nDIR/results.csv, DIR/results.json and "
+        "DIR/<metric>.svg; --jobs, --emit-jobs,\n--slurm and --job exclude "
+        "each other.  Time is time_ns, the CPU model's estimate\n"
+        "(doc/time-model.md); the CPU options apply to every job.  See\n"
+        "doc/sizing.md.  Exit status: 0, 1 when a job or the merge failed, 2\n"
+        "for a usage error.\n",
+    .fn = cmd_sweep,
+};
 
 /* ---- the grid ---- */
 
@@ -52,6 +84,7 @@ static void grid_init(struct grid *g)
     memset(g, 0, sizeof(*g));
     g->job = -1;
     g->max_slowdown = -1;
+    g->cpu.superpages = -1;
 }
 
 /* Values of an axis: comma-separated; parse one with fn. */
@@ -133,6 +166,11 @@ static int tok_mode(const char *t, void *out)
     return 0;
 }
 
+static int tok_device(const char *t, void *out)
+{
+    return parse_device(t, out);
+}
+
 static int tok_machine(const char *t, void *out)
 {
     static const char *const known[] = { "sgimips", "amd64" };
@@ -183,20 +221,24 @@ static int absolute(const char *path, char **out)
 
 int grid_parse(int argc, char **argv, struct grid *g)
 {
+    struct cli_args args = { &sweep_cmd, argc, 1, argv, false };
+    const struct cli_opt *opt;
+    const char *v;
+    int kind;
     grid_init(g);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
+    while ((kind = cli_next(&args, &opt, &v)) != CLI_END) {
         int rc = 0;
-        if (a[0] != '-' || a[1] == '\0') {
+        if (kind == CLI_ERR)
+            return 2;
+        if (kind == CLI_ARG) {
             if (g->ntraces == GRID_MAX) {
                 fprintf(stderr, "xipvm: more than %d traces\n", GRID_MAX);
                 return 2;
             }
-            g->traces[g->ntraces++] = (char *)a;
+            g->traces[g->ntraces++] = (char *)v;
             continue;
         }
-        if ((v = opt_value(argc, argv, &i)) == NULL)
-            return 2;
+        const char *a = opt->name;
         if (strcmp(a, "--image") == 0)
             g->image = (char *)v;
         else if (strcmp(a, "--out") == 0 || strcmp(a, "-o") == 0)
@@ -216,6 +258,9 @@ int grid_parse(int argc, char **argv, struct grid *g)
                       sizeof(g->fault_ahead[0]), tok_fault_ahead);
         else if (strcmp(a, "--swap") == 0)
             rc = list(a, v, &g->nswap, g->swap, sizeof(g->swap[0]), tok_size);
+        else if (strcmp(a, "--device") == 0)
+            rc = list(a, v, &g->ndevice, g->device, sizeof(g->device[0]),
+                      tok_device);
         else if (strcmp(a, "--buffers") == 0)
             rc = list(a, v, &g->nbuffers, g->buffers, sizeof(g->buffers[0]),
                       tok_buffers);
@@ -252,7 +297,7 @@ int grid_parse(int argc, char **argv, struct grid *g)
                 return 2;
             }
             g->job = (long)n;
-        } else {
+        } else if (parse_cpu_opt(a, v, &g->cpu) == 0) {
             fprintf(stderr, "xipvm: unknown option %s\n", a);
             return 2;
         }
@@ -260,7 +305,9 @@ int grid_parse(int argc, char **argv, struct grid *g)
             return rc;
     }
     if (g->merge) {
-        if (g->image || g->ntraces || g->emit || g->slurm || g->job >= 0) {
+        if (g->image || g->ntraces || g->emit || g->slurm || g->job >= 0 ||
+            g->cpu.cpu || g->cpu.geom[0] || g->cpu.geom[1] || g->cpu.geom[2] ||
+            g->cpu.no_cache || g->cpu.superpages >= 0) {
             fprintf(stderr, "xipvm: --merge DIR takes only --max-slowdown\n");
             return 2;
         }
@@ -295,8 +342,10 @@ int grid_parse(int argc, char **argv, struct grid *g)
         g->swap[g->nswap++] = 0;
     if (g->nbuffers == 0)
         g->buffers[g->nbuffers++] = -1;
+    if (g->ndevice == 0)
+        g->device[g->ndevice++] = XVM_DEVICE_NOR;
     uint64_t n = g->ntraces;
-    n *= g->nmachine * g->nmode * g->nswap;
+    n *= g->nmachine * g->nmode * g->nswap * g->ndevice;
     n *= g->nreadahead * g->nfault_ahead * g->nbuffers;
     n *= g->nram;
     if (n > 1000000) {
@@ -305,6 +354,22 @@ int grid_parse(int argc, char **argv, struct grid *g)
         return 2;
     }
     g->njobs = (unsigned)n;
+    /* The CPU options, checked once for every job (on each machine). */
+    for (unsigned k = 0; k < g->nmachine; k++) {
+        xvm_cpu_profile *p;
+        g->cpu.machine = g->machine[k];
+        int rc = cpu_profile_of(&g->cpu, &p);
+        if (rc)
+            return rc;
+        xvm_cpu_profile_destroy(p);
+    }
+    /* A profile file, by an absolute path as the image (jobs run from
+     * anywhere); a built-in's name stays. */
+    if (g->cpu.cpu && xvm_cpu_builtin_text(g->cpu.cpu) == NULL) {
+        if (absolute(g->cpu.cpu, &g->cpu_file))
+            return 1;
+        g->cpu.cpu = g->cpu_file;
+    }
     if (absolute(g->image, &g->image))
         return 1;
     for (unsigned t = 0; t < g->ntraces; t++)
@@ -318,13 +383,14 @@ void grid_free(struct grid *g)
     if (g->merge)
         return;
     free(g->image);
+    free(g->cpu_file);
     for (unsigned t = 0; t < g->ntraces; t++)
         free(g->traces[t]);
     free(g->outabs);
 }
 
 /* Job i's point: RAM fastest, then buffers, fault-ahead, read-ahead,
- * swap, mode, machine, trace. */
+ * swap, device, mode, machine, trace. */
 void grid_point(const struct grid *g, unsigned i, struct run_opts *o)
 {
     memset(o, 0, sizeof(*o));
@@ -334,10 +400,15 @@ void grid_point(const struct grid *g, unsigned i, struct run_opts *o)
     o->fault_ahead = g->fault_ahead[i % g->nfault_ahead], i /= g->nfault_ahead;
     o->readahead = g->readahead[i % g->nreadahead], i /= g->nreadahead;
     o->swap = g->swap[i % g->nswap], i /= g->nswap;
+    o->device = g->device[i % g->ndevice], i /= g->ndevice;
     o->xip = g->mode[i % g->nmode], i /= g->nmode;
     o->machine = g->machine[i % g->nmachine], i /= g->nmachine;
     o->trace = g->traces[i];
     o->quiet = true;
+    o->cpu = g->cpu.cpu;
+    memcpy(o->geom, g->cpu.geom, sizeof(o->geom));
+    o->no_cache = g->cpu.no_cache;
+    o->superpages = g->cpu.superpages;
 }
 
 /* ---- running jobs ---- */
@@ -373,7 +444,9 @@ static int run_job(const struct grid *g, unsigned i)
         fprintf(stderr, "xipvm: %s: path too long\n", g->out);
         return 1;
     }
-    if (replay_file(&o, o.xip, &r) != 0)
+    /* A memory disk larger than the point's RAM: a row that does not fit. */
+    int rc = replay_file(&o, o.xip, &r);
+    if (rc != 0 && rc != WORLD_NO_ROOM)
         return 1;
     FILE *f = fopen(tmp, "w");
     if (f == NULL) {
@@ -506,8 +579,25 @@ static void grid_args(FILE *f, const struct grid *g)
         def.buffers = g->buffers[k];
         fprintf(f, "%s%d", k ? "," : "", run_buffers(&def));
     }
+    fputs(" --device ", f);
+    for (unsigned k = 0; k < g->ndevice; k++)
+        fprintf(f, "%s%s", k ? "," : "", device_name(g->device[k]));
     if (g->max_slowdown >= 0)
         fprintf(f, " --max-slowdown %g", g->max_slowdown);
+    if (g->cpu.cpu) {
+        fputs(" --cpu ", f);
+        shq(f, g->cpu.cpu);
+    }
+    static const char *const geo[3] = { " --I1 ", " --D1 ", " --LL " };
+    for (int k = 0; k < 3; k++)
+        if (g->cpu.geom[k]) {
+            fputs(geo[k], f);
+            shq(f, g->cpu.geom[k]);
+        }
+    if (g->cpu.no_cache)
+        fputs(" --no-cache", f);
+    if (g->cpu.superpages >= 0)
+        fputs(g->cpu.superpages ? " --superpages" : " --no-superpages", f);
     for (unsigned t = 0; t < g->ntraces; t++) {
         fputc(' ', f);
         shq(f, g->traces[t]);
@@ -616,7 +706,7 @@ int cmd_sweep(int argc, char **argv)
     int rc = grid_parse(argc, argv, &g);
     if (rc) {
         if (rc == 2)
-            fputs(usage, stderr);
+            cli_usage(stderr, &sweep_cmd);
         return rc;
     }
     if (g.merge) {

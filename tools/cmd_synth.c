@@ -8,32 +8,54 @@
 #include "cli.h"
 #include "synth.h"
 
-static const char synth_usage[] =
-    "usage: xipvm synth KIND --exec HOSTPATH [--as IMAGE_PATH] [--seed N]\n"
-    "                   [--events N] [-o TRACE] [KIND OPTIONS]\n"
-    "  Writes a synthetic v1 trace of the static ELF HOSTPATH, spawned as\n"
-    "  IMAGE_PATH (default: HOSTPATH); the same options and seed (default 1)\n"
-    "  always give the same trace.  --events N: r/w/x events in all (default\n"
-    "  100000; k, M, G are powers of 2).  Marks: spawned, peak, end.\n"
-    "kinds:\n"
-    "  spawn-many    --procs N (16) processes spawn the program, walk its text "
-    "in\n"
-    "                random slices, use their heap, and exit as they finish\n"
-    "                (--keep: none exits)\n"
-    "  fork-storm    one process writes its data and 64 heap pages, then forks "
-    "a\n"
-    "                random tree of --procs N (16) processes; each child "
-    "writes\n"
-    "                --write-fraction F (0.25) of those pages and reads the "
-    "rest;\n"
-    "                children exit before their parents\n"
-    "  data-writers  --procs N (16) processes each write --write-fraction F "
-    "(0.5)\n"
-    "                of the data and bss pages, then read them back and exit\n"
-    "  text-walk     one process: instruction fetches, rodata loads, stack\n"
-    "                loads and stores\n"
-    "  Every kind walks text with --hot-pages N (32) hot pages, jumped into\n"
-    "  with probability --locality F (0.9), in runs of 1-15 byte fetches.\n";
+static const struct cli_opt synth_opts[] = {
+    { "--exec", "HOSTPATH", NULL, "the static ELF program to model; required" },
+    { "--as", "IMAGE_PATH", "HOSTPATH", "its path in the image (spawn lines)" },
+    { "--seed", "N", "1", "the same options and seed give the same trace" },
+    { "--events", "N", "100000",
+      "r/w/x events in all (k, M, G are powers of 2)" },
+    { "-o", "TRACE", "standard output", "write the trace there" },
+    { "--procs", "N", "16",
+      "processes (spawn-many, fork-storm, data-writers)" },
+    { "--keep", NULL, NULL, "no process exits (spawn-many)" },
+    { "--write-fraction", "F", "0.25 fork-storm, 0.5 data-writers",
+      "of the pages each process writes" },
+    { "--hot-pages", "N", "32", "hot text pages" },
+    { "--locality", "F", "0.9", "chance a text jump lands on a hot page" },
+    { NULL, NULL, NULL, NULL },
+};
+
+int cmd_synth(int argc, char **argv);
+
+const struct cli_cmd synth_cmd = {
+    .name = "synth",
+    .synopsis = "KIND --exec HOSTPATH [OPTIONS]",
+    .summary = "write a synthetic trace (same seed, same trace)",
+    .opts = synth_opts,
+    .details =
+        "Writes a synthetic v1 trace of the static ELF HOSTPATH; marks: "
+        "spawned,\npeak, end.  KIND is one of:\n"
+        "  spawn-many    --procs processes spawn the program, walk its text "
+        "in\n"
+        "                random slices, use their heap, and exit as they "
+        "finish\n"
+        "  fork-storm    one process writes its data and 64 heap pages, then "
+        "forks a\n"
+        "                random tree of --procs processes; each child writes\n"
+        "                --write-fraction of those pages and reads the rest;\n"
+        "                children exit before their parents\n"
+        "  data-writers  --procs processes each write --write-fraction of "
+        "the data\n"
+        "                and bss pages, then read them back and exit\n"
+        "  text-walk     one process: instruction fetches, rodata loads, "
+        "stack\n"
+        "                loads and stores\n"
+        "Every kind walks text with --hot-pages hot pages, jumped into with\n"
+        "probability --locality, in runs of 1-15 byte fetches.  Exit status: "
+        "0,\n1 when the output cannot be written, 2 for a usage error or a "
+        "program\nthat is not a static ELF.\n",
+    .fn = cmd_synth,
+};
 
 /* Options given, to refuse the ones the kind does not take. */
 struct given {
@@ -101,21 +123,22 @@ static int option_value(const char *a, const char *v, struct synth_opts *o,
 static int parse(int argc, char **argv, struct synth_opts *o, const char **out)
 {
     struct given gv = { 0, 0, 0 };
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--keep") == 0) {
+    struct cli_args args = { &synth_cmd, argc, 2, argv, false };
+    const struct cli_opt *opt;
+    const char *v;
+    int got;
+    while ((got = cli_next(&args, &opt, &v)) != CLI_END) {
+        if (got == CLI_ERR)
+            return 2;
+        if (got == CLI_ARG) {
+            fprintf(stderr, "xipvm synth: unexpected argument %s\n", v);
+            return 2;
+        }
+        if (strcmp(opt->name, "--keep") == 0) {
             o->keep = gv.keep = 1;
             continue;
         }
-        if (a[0] != '-') {
-            fprintf(stderr, "xipvm synth: unexpected argument %s\n", a);
-            return 2;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "xipvm synth: %s needs a value\n", a);
-            return 2;
-        }
-        int rc = option_value(a, argv[++i], o, &gv, out);
+        int rc = option_value(opt->name, v, o, &gv, out);
         if (rc)
             return rc;
     }
@@ -146,10 +169,9 @@ int cmd_synth(int argc, char **argv)
     enum synth_kind kind;
     const char *out = NULL;
     char err[512];
-    if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "--help") == 0) {
-        fputs(synth_usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        cli_usage(stderr, &synth_cmd);
+        return 2;
     }
     if (synth_kind_from_name(argv[1], &kind) != 0) {
         fprintf(stderr,
@@ -159,8 +181,10 @@ int cmd_synth(int argc, char **argv)
         return 2;
     }
     synth_opts_init(&o, kind);
-    if (parse(argc, argv, &o, &out) != 0)
+    if (parse(argc, argv, &o, &out) != 0) {
+        cli_usage(stderr, &synth_cmd);
         return 2;
+    }
     FILE *f = out == NULL || strcmp(out, "-") == 0 ? stdout : fopen(out, "w");
     if (f == NULL) {
         fprintf(stderr, "xipvm synth: %s: %s\n", out, strerror(errno));

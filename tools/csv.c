@@ -32,20 +32,37 @@ static const struct {
     const char *name;
     size_t off;
 } stats[] = {
-    STAT(faults),          STAT(refaults),         STAT(reclaimed),
-    STAT(pd_freed),        STAT(pd_runs),          STAT(readahead_unused),
-    STAT(pagecache_fills), STAT(flash_bytes_read), STAT(flash_ns),
-    STAT(swap_outs),       STAT(swap_ins),         STAT(swap_ns),
-    STAT(io_ns),           STAT(kmem_bytes_peak),  STAT(cow_promotions),
-    STAT(device_maps),     STAT(pv_entries_peak),  STAT(time_ns),
-    STAT(cycles),          STAT(stall_ns_ram),     STAT(stall_ns_flash),
+    STAT(faults),
+    STAT(refaults),
+    STAT(reclaimed),
+    STAT(pd_freed),
+    STAT(pd_runs),
+    STAT(readahead_unused),
+    STAT(pagecache_fills),
+    STAT(flash_bytes_read),
+    STAT(flash_ns),
+    STAT(swap_outs),
+    STAT(swap_ins),
+    STAT(swap_ns),
+    STAT(io_ns),
+    STAT(kmem_bytes_peak),
+    STAT(cow_promotions),
+    STAT(device_maps),
+    STAT(pv_entries_peak),
+    STAT(neighbour_maps),
+    STAT(neighbour_skipped),
+    STAT(time_ns),
+    STAT(cycles),
+    STAT(stall_ns_ram),
+    STAT(stall_ns_flash),
     STAT(tlb_misses),
 };
 
 void csv_header(FILE *out)
 {
     fputs("mode,machine,cpu,image,trace,ram,swap,readahead,fault_ahead,buffers,"
-          "version,events,mismatches,oom_kills,fits,ram_peak_total",
+          "device,device_design,neighbour_reserve,neighbour_pv_limit,version,"
+          "events,mismatches,oom_kills,fits,ram_peak_total",
           out);
     for (int k = 0; k < XVM_RAM_KINDS; k++)
         fprintf(out, ",ram_peak_%s", xvm_ram_kind_name((enum xvm_ram_kind)k));
@@ -69,9 +86,13 @@ void csv_row(FILE *out, const struct run_opts *o, int xip,
     csv_field(out, o->image);
     fputc(',', out);
     csv_field(out, o->trace);
-    fprintf(out, ",%llu,%llu,%d,%s,%d,%s,%llu,%llu,%llu,%s,%llu",
+    fprintf(out,
+            ",%llu,%llu,%d,%s,%d,%s,%s,%llu,%llu,%s,%llu,%llu,%llu,%s,%llu",
             (unsigned long long)o->ram, (unsigned long long)o->swap,
-            run_readahead(o), fa, run_buffers(o), xvm_version(),
+            run_readahead(o), fa, run_buffers(o), device_name(o->device),
+            xvm_device_design_name((enum xvm_device_design)o->design),
+            (unsigned long long)o->neighbour_reserve,
+            (unsigned long long)o->neighbour_pv_limit, xvm_version(),
             (unsigned long long)r->events, (unsigned long long)r->mismatches,
             (unsigned long long)r->oom_kills, run_fits(r) ? "true" : "false",
             (unsigned long long)rep->ram_peak_total);

@@ -87,14 +87,15 @@ void print_json_files(FILE *out, const struct run_result *r, const char *ind)
                 "\"pages_touched\": %llu, \"pages_in_place\": %llu, "
                 "\"pages_cached\": %llu, \"pages_copied\": %llu, "
                 "\"text_pages_copied\": %llu, \"processes\": %llu, "
-                "\"textrel\": %d}",
+                "\"textrel\": %d, \"pages_written\": %llu}",
                 (unsigned long long)f->size, (unsigned long long)f->file_pages,
                 (unsigned long long)f->pages_touched,
                 (unsigned long long)f->pages_in_place,
                 (unsigned long long)f->pages_cached,
                 (unsigned long long)f->pages_copied,
                 (unsigned long long)f->text_pages_copied,
-                (unsigned long long)f->processes, f->textrel);
+                (unsigned long long)f->processes, f->textrel,
+                (unsigned long long)f->pages_written);
     }
     fprintf(out, "%s%s}", r->nfiles ? "\n" : "", r->nfiles ? ind : "");
 }
@@ -131,8 +132,14 @@ void print_json_params(FILE *out, const struct run_opts *o, int xip)
         fprintf(out, "\"fault_ahead\": %d, ", o->fault_ahead);
     else
         fprintf(out, "\"fault_ahead\": \"uvm\", ");
-    fprintf(out, "\"buffers\": %d, \"policy\": \"clock\", \"version\": ",
-            run_buffers(o));
+    fprintf(out,
+            "\"buffers\": %d, \"policy\": \"clock\", \"device\": \"%s\", "
+            "\"device_design\": \"%s\", \"neighbour_reserve\": %llu, "
+            "\"neighbour_pv_limit\": %llu, \"version\": ",
+            run_buffers(o), device_name(o->device),
+            xvm_device_design_name((enum xvm_device_design)o->design),
+            (unsigned long long)o->neighbour_reserve,
+            (unsigned long long)o->neighbour_pv_limit);
     json_string(out, xvm_version());
     fputc('}', out);
 }

@@ -2,6 +2,7 @@
  * Command-line options shared by run, compare and bench.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,28 +63,107 @@ int parse_size(const char *s, uint64_t *v)
     return 0;
 }
 
-const char *opt_value(int argc, char **argv, int *i)
+/* The command named argv[0] (run, compare, ...); run's by default. */
+static const struct cli_cmd *command(const char *name)
 {
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "xipvm: %s needs a value\n", argv[*i]);
-        return NULL;
+    extern const struct cli_cmd run_cmd;
+    for (const struct cli_cmd *const *c = cli_commands; *c; c++)
+        if (strcmp((*c)->name, name) == 0)
+            return *c;
+    return &run_cmd;
+}
+
+/* A usage error: says it and => 2. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static int
+bad(const struct cli_cmd *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "xipvm %s: ", cmd->name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 2;
+}
+
+/* ---- beyond the paper (doc/beyond-the-paper.md) ---- */
+
+int parse_device(const char *s, int *device)
+{
+    if (strcmp(s, "nor") == 0)
+        *device = XVM_DEVICE_NOR;
+    else if (strcmp(s, "md") == 0)
+        *device = XVM_DEVICE_MD;
+    else
+        return -1;
+    return 0;
+}
+
+const char *device_name(int device)
+{
+    return device == XVM_DEVICE_MD ? "md" : "nor";
+}
+
+int parse_design(const char *s, int *design)
+{
+    for (int d = 0; d < XVM_DESIGNS; d++)
+        if (strcmp(s, xvm_device_design_name((enum xvm_device_design)d)) == 0) {
+            *design = d;
+            return 0;
+        }
+    return -1;
+}
+
+/* --device nor|md, --device-design segment|amap-copy|vm_page,
+ * --neighbour-reserve SIZE, --neighbour-pv-limit N: the option a with its
+ * value v.  => 1 when a was one, 0 when not, 2 after printing a bad value. */
+int parse_beyond_opt(const char *a, const char *v, struct run_opts *o)
+{
+    if (strcmp(a, "--device") == 0) {
+        if (parse_device(v, &o->device) == 0)
+            return 1;
+        fprintf(stderr, "xipvm: --device: expected nor or md, got %s\n", v);
+    } else if (strcmp(a, "--device-design") == 0) {
+        if (parse_design(v, &o->design) == 0)
+            return 1;
+        fprintf(stderr,
+                "xipvm: --device-design: expected segment, amap-copy or "
+                "vm_page, got %s\n",
+                v);
+    } else if (strcmp(a, "--neighbour-reserve") == 0) {
+        if (parse_size(v, &o->neighbour_reserve) == 0 &&
+            (o->neighbour_reserve & 4095) == 0)
+            return 1;
+        fprintf(stderr,
+                "xipvm: --neighbour-reserve: not a size in whole 4 KiB "
+                "pages: %s\n",
+                v);
+    } else if (strcmp(a, "--neighbour-pv-limit") == 0) {
+        if (parse_uint(v, UINT32_MAX, &o->neighbour_pv_limit) == 0)
+            return 1;
+        fprintf(stderr,
+                "xipvm: --neighbour-pv-limit: expected a number of PV "
+                "entries, got %s\n",
+                v);
+    } else {
+        return 0;
     }
-    return argv[++*i];
+    return 2;
 }
 
 /* ---- sizing options: --swap, --buffers, --csv (doc/sizing.md) ---- */
 
-int parse_sizing_opt(int argc, char **argv, int *i, struct run_opts *o)
+int parse_sizing_opt(const char *a, const char *v, struct run_opts *o)
 {
-    const char *a = argv[*i], *v;
     uint64_t n;
     if (strcmp(a, "--csv") == 0) {
         o->csv = true;
         return 1;
     }
     if (strcmp(a, "--swap") == 0) {
-        if ((v = opt_value(argc, argv, i)) == NULL)
-            return 2;
         if (parse_size(v, &o->swap) || (o->swap & 4095)) {
             fprintf(stderr,
                     "xipvm: --swap: not a size in whole 4 KiB pages: %s\n", v);
@@ -92,8 +172,6 @@ int parse_sizing_opt(int argc, char **argv, int *i, struct run_opts *o)
         return 1;
     }
     if (strcmp(a, "--buffers") == 0) {
-        if ((v = opt_value(argc, argv, i)) == NULL)
-            return 2;
         if (parse_uint(v, 65536, &n)) {
             fprintf(stderr, "xipvm: --buffers: expected 0 to 65536, got %s\n",
                     v);
@@ -106,32 +184,30 @@ int parse_sizing_opt(int argc, char **argv, int *i, struct run_opts *o)
 }
 
 /*
- * The CPU model's options, in one block: --cpu NAME|FILE, --I1=G, --D1=G,
- * --LL=G (cachegrind's SIZE,ASSOC,LINE), --no-cache, --superpages and
- * --no-superpages.  => 1 when argv[*i] was one, 0 when not, 2 on error (as
- * parse_sizing_opt).
+ * The CPU model's options (CLI_CPU_OPTS): --cpu NAME|FILE, --I1 G, --D1 G,
+ * --LL G (cachegrind's SIZE,ASSOC,LINE; cli_next takes --I1=G as
+ * cachegrind writes it), --no-cache, --superpages and --no-superpages:
+ * the option a with its value v.  => 1 when a was one, 0 when not.  The
+ * values are checked together, by cpu_profile_of.
  */
-static int cpu_option(int argc, char **argv, int *i, struct run_opts *o)
+int parse_cpu_opt(const char *a, const char *v, struct run_opts *o)
 {
-    static const char *const geo[3] = { "--I1=", "--D1=", "--LL=" };
-    const char *a = argv[*i];
+    static const char *const geo[3] = { "--I1", "--D1", "--LL" };
     for (int k = 0; k < 3; k++)
-        if (strncmp(a, geo[k], 5) == 0) {
-            o->geom[k] = a + 5;
+        if (strcmp(a, geo[k]) == 0) {
+            o->geom[k] = v;
             return 1;
         }
-    if (strcmp(a, "--cpu") == 0) {
-        if ((o->cpu = opt_value(argc, argv, i)) == NULL)
-            return 2;
-    } else if (strcmp(a, "--no-cache") == 0) {
+    if (strcmp(a, "--cpu") == 0)
+        o->cpu = v;
+    else if (strcmp(a, "--no-cache") == 0)
         o->no_cache = true;
-    } else if (strcmp(a, "--superpages") == 0) {
+    else if (strcmp(a, "--superpages") == 0)
         o->superpages = 1;
-    } else if (strcmp(a, "--no-superpages") == 0) {
+    else if (strcmp(a, "--no-superpages") == 0)
         o->superpages = 0;
-    } else {
+    else
         return 0;
-    }
     return 1;
 }
 
@@ -212,8 +288,103 @@ out:
     return rc;
 }
 
+static int parse(const struct cli_cmd *cmd, int argc, char **argv,
+                 struct run_opts *o, bool want_trace, cli_own_fn own,
+                 void *own_arg)
+{
+    struct cli_args args = { cmd, argc, 1, argv, false };
+    const struct cli_opt *opt;
+    const char *v;
+    bool xip_given = false, copy_given = false;
+    int kind;
+    while ((kind = cli_next(&args, &opt, &v)) != CLI_END) {
+        uint64_t n;
+        if (kind == CLI_ERR)
+            return 2;
+        if (kind == CLI_ARG) {
+            if (!want_trace)
+                return bad(cmd, "unexpected argument %s", v);
+            if (strcmp(v, "-") == 0)
+                for (int k = 0; k < o->ntraces; k++)
+                    if (strcmp(o->traces[k], "-") == 0)
+                        return bad(cmd, "standard input given twice");
+            o->traces[o->ntraces++] = v;
+            o->trace = o->traces[0];
+            continue;
+        }
+        const char *a = opt->name;
+        int sizing = parse_sizing_opt(a, v, o);
+        if (sizing == 0)
+            sizing = parse_beyond_opt(a, v, o);
+        if (sizing == 0)
+            sizing = parse_cpu_opt(a, v, o);
+        if (sizing == 2)
+            return 2;
+        if (sizing == 1)
+            continue;
+        if (strcmp(a, "--xip") == 0) {
+            o->xip = 1;
+            o->mode_given = xip_given = true;
+        } else if (strcmp(a, "--copy") == 0) {
+            o->xip = 0;
+            o->mode_given = copy_given = true;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if (strcmp(a, "--image") == 0) {
+            o->image = v;
+        } else if (strcmp(a, "--svg") == 0) {
+            o->svg = v;
+        } else if (strcmp(a, "--machine") == 0) {
+            /* A bad --machine is a usage error (2), like a bad --ram. */
+            if (strcmp(v, "sgimips") != 0 && strcmp(v, "amd64") != 0)
+                return bad(cmd, "%s: expected sgimips or amd64, got %s", a, v);
+            o->machine = v;
+        } else if (strcmp(a, "--ram") == 0) {
+            if (parse_size(v, &o->ram) || o->ram == 0)
+                return bad(cmd, "%s: not a size: %s", a, v);
+        } else if (strcmp(a, "--fault-ahead") == 0 ||
+                   strcmp(a, "--readahead") == 0) {
+            if (parse_uint(v, 64, &n))
+                return bad(cmd, "%s: expected 0 to 64, got %s", a, v);
+            *(a[2] == 'f' ? &o->fault_ahead : &o->readahead) = (int)n;
+        } else if (strcmp(a, "--slice") == 0) {
+            if (parse_uint(v, UINT32_MAX, &o->slice) || o->slice == 0)
+                return bad(cmd, "%s: expected 1 to 4294967295 events, got %s",
+                           a, v);
+        } else if (own != NULL) {
+            int rc = own(own_arg, a, v);
+            if (rc)
+                return rc;
+        } else {
+            return bad(cmd, "%s: in the table, not parsed", a);
+        }
+    }
+    if (xip_given && copy_given)
+        return bad(cmd, "--xip and --copy conflict: give one");
+    if (o->json && o->csv)
+        return bad(cmd, "--json or --csv, not both");
+    if (o->image == NULL)
+        return bad(cmd, "--image IMAGE is required");
+    /* The CPU options together: a bad geometry or profile key is named. */
+    xvm_cpu_profile *p;
+    int rc = cpu_profile_of(o, &p);
+    if (rc)
+        return rc;
+    xvm_cpu_profile_destroy(p);
+    if (want_trace && o->trace == NULL)
+        return bad(cmd, "a TRACE file (or - for standard input) is required");
+    return 0;
+}
+
 int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
 {
+    return parse_run_opts_own(argc, argv, o, want_trace, NULL, NULL);
+}
+
+int parse_run_opts_own(int argc, char **argv, struct run_opts *o,
+                       bool want_trace, cli_own_fn own, void *own_arg)
+{
+    const struct cli_cmd *cmd = command(argc > 0 ? argv[0] : "run");
     memset(o, 0, sizeof(*o));
     o->machine = "sgimips";
     o->ram = UINT64_C(64) << 20;
@@ -227,101 +398,12 @@ int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace)
     if (want_trace &&
         (o->traces = calloc((size_t)argc, sizeof(char *))) == NULL)
         return 2;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        uint64_t n;
-        int s = parse_sizing_opt(argc, argv, &i, o);
-        if (s == 0)
-            s = cpu_option(argc, argv, &i, o);
-        if (s == 2)
-            return 2;
-        if (s == 1)
-            continue;
-        if (strcmp(a, "--xip") == 0) {
-            o->xip = 1;
-            o->mode_given = true;
-        } else if (strcmp(a, "--copy") == 0) {
-            o->xip = 0;
-            o->mode_given = true;
-        } else if (strcmp(a, "--json") == 0) {
-            o->json = true;
-        } else if (strcmp(a, "--image") == 0 || strcmp(a, "--machine") == 0 ||
-                   strcmp(a, "--svg") == 0) {
-            if ((v = opt_value(argc, argv, &i)) == NULL)
-                return 2;
-            /* A bad --machine is a usage error (2), like a bad --ram. */
-            if (a[2] == 'm' && strcmp(v, "sgimips") != 0 &&
-                strcmp(v, "amd64") != 0) {
-                fprintf(stderr,
-                        "xipvm: --machine: expected sgimips or amd64, got %s\n",
-                        v);
-                return 2;
-            }
-            *(a[2] == 'i'   ? &o->image
-              : a[2] == 'm' ? &o->machine
-                            : &o->svg) = v;
-        } else if (strcmp(a, "--ram") == 0) {
-            if ((v = opt_value(argc, argv, &i)) == NULL)
-                return 2;
-            if (parse_size(v, &o->ram) || o->ram == 0) {
-                fprintf(stderr, "xipvm: --ram: not a size: %s\n", v);
-                return 2;
-            }
-        } else if (strcmp(a, "--fault-ahead") == 0 ||
-                   strcmp(a, "--readahead") == 0) {
-            if ((v = opt_value(argc, argv, &i)) == NULL)
-                return 2;
-            if (parse_uint(v, 64, &n)) {
-                fprintf(stderr, "xipvm: %s: expected 0 to 64, got %s\n", a, v);
-                return 2;
-            }
-            *(a[2] == 'f' ? &o->fault_ahead : &o->readahead) = (int)n;
-        } else if (strcmp(a, "--slice") == 0) {
-            if ((v = opt_value(argc, argv, &i)) == NULL)
-                return 2;
-            if (parse_uint(v, UINT32_MAX, &o->slice) || o->slice == 0) {
-                fprintf(stderr,
-                        "xipvm: --slice: expected 1 to 4294967295 "
-                        "events, got %s\n",
-                        v);
-                return 2;
-            }
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "xipvm: unknown option %s\n", a);
-            return 2;
-        } else if (want_trace) {
-            if (strcmp(a, "-") == 0)
-                for (int k = 0; k < o->ntraces; k++)
-                    if (strcmp(o->traces[k], "-") == 0) {
-                        fprintf(stderr, "xipvm: standard input given twice\n");
-                        return 2;
-                    }
-            o->traces[o->ntraces++] = a;
-            o->trace = o->traces[0];
-        } else {
-            fprintf(stderr, "xipvm: unexpected argument %s\n", a);
-            return 2;
-        }
+    int rc = parse(cmd, argc, argv, o, want_trace, own, own_arg);
+    if (rc) {
+        cli_usage(stderr, cmd);
+        run_opts_free(o);
     }
-    if (o->image == NULL) {
-        fprintf(stderr, "xipvm: --image IMAGE is required\n");
-        return 2;
-    }
-    if (o->json && o->csv) {
-        fprintf(stderr, "xipvm: --json or --csv, not both\n");
-        return 2;
-    }
-    xvm_cpu_profile *p;
-    int rc = cpu_profile_of(o, &p);
-    if (rc)
-        return rc;
-    xvm_cpu_profile_destroy(p);
-    if (want_trace && o->trace == NULL) {
-        fprintf(stderr,
-                "xipvm: a TRACE file (or - for standard input) is required\n");
-        return 2;
-    }
-    return 0;
+    return rc;
 }
 
 void run_opts_free(struct run_opts *o)

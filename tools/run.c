@@ -38,20 +38,53 @@ static int keep_timeline(xvm_machine *m, struct run_result *r)
     return 0;
 }
 
-/* Keeps the library's per-file report (paths copied). */
+struct keep {
+    struct run_result *r;
+    xvm_mount *mp;
+    bool pages; /* each file's pages too */
+};
+
+static int keep_page(void *arg, const struct xvm_page_report *pr)
+{
+    struct file_pages *fp = arg;
+    if (fp->n % 64 == 0) {
+        struct xvm_page_report *n = realloc(fp->v, (fp->n + 64) * sizeof(*n));
+        if (n == NULL)
+            return ENOMEM;
+        fp->v = n;
+    }
+    fp->v[fp->n++] = *pr;
+    return 0;
+}
+
+/* Keeps the library's per-file report (paths copied), and each file's
+ * pages when asked. */
 static int keep_file(void *arg, const struct xvm_file_report *fr)
 {
-    struct run_result *r = arg;
+    struct keep *k = arg;
+    struct run_result *r = k->r;
     if (r->nfiles % 64 == 0) {
         size_t cap = r->nfiles + 64;
         struct xvm_file_report *n = realloc(r->files, cap * sizeof(*n));
         if (n == NULL)
             return ENOMEM;
         r->files = n;
+        if (k->pages) {
+            struct file_pages *p = realloc(r->pages, cap * sizeof(*p));
+            if (p == NULL)
+                return ENOMEM;
+            r->pages = p;
+        }
     }
     r->files[r->nfiles] = *fr;
     if ((r->files[r->nfiles].path = strdup(fr->path)) == NULL)
         return ENOMEM;
+    if (k->pages) {
+        r->pages[r->nfiles] = (struct file_pages){ NULL, 0 };
+        r->nfiles++;
+        return xvm_file_pages(k->mp, fr->ino, keep_page,
+                              &r->pages[r->nfiles - 1]);
+    }
     r->nfiles++;
     return 0;
 }
@@ -91,10 +124,12 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
         fprintf(stderr, "xipvm: out of memory\n");
         return 1;
     }
-    if (world_open(o, xip, &w) != 0) {
+    if ((rc = world_open(o, xip, &w)) != 0) {
         free(src);
-        return 1;
+        r->no_room = rc == WORLD_NO_ROOM;
+        return rc;
     }
+    rc = 1;
     for (int k = 0; k < n; k++) {
         src[k].name = names[k];
         if ((src[k].in = input_open(names[k], err, sizeof(err))) == NULL) {
@@ -177,7 +212,8 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
         r->nooms = t.nooms;
     }
     xvm_report(w.m, &r->rep);
-    int ferr = xvm_file_report(w.mp, keep_file, r);
+    struct keep keep = { r, w.mp, o->pages };
+    int ferr = xvm_file_report(w.mp, keep_file, &keep);
     if (keep_timeline(w.m, r) != 0 || ferr != 0) {
         fprintf(stderr, "xipvm: %s\n",
                 ferr && ferr != ENOMEM ? strerror(ferr) : "out of memory");
@@ -198,9 +234,13 @@ out:
 
 void run_result_free(struct run_result *r)
 {
-    for (size_t i = 0; i < r->nfiles; i++)
+    for (size_t i = 0; i < r->nfiles; i++) {
         free((char *)r->files[i].path);
+        if (r->pages)
+            free(r->pages[i].v);
+    }
     free(r->files);
+    free(r->pages);
     free(r->marks);
     free(r->samples);
     free(r->ooms);

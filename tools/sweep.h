@@ -29,12 +29,18 @@ struct grid {
     unsigned nswap;
     int buffers[GRID_MAX]; /* -1: the mount's default */
     unsigned nbuffers;
+    int device[2]; /* XVM_DEVICE_NOR, XVM_DEVICE_MD */
+    unsigned ndevice;
     double max_slowdown; /* percent; < 0: not asked */
     unsigned jobs;       /* local children; 0: every core */
     const char *out;     /* as given */
     char *outabs;        /* absolute, once made */
     const char *emit, *slurm, *merge;
     long job; /* --job N, or -1 */
+    /* the CPU options of every job (only cpu, geom, no_cache, superpages;
+     * machine while they are checked) */
+    struct run_opts cpu;
+    char *cpu_file; /* --cpu FILE made absolute, or NULL */
     unsigned njobs;
 };
 

@@ -481,12 +481,14 @@ int sweep_merge(const char *dir, double pct)
     int c_mode = col(&t, "mode"), c_ram = col(&t, "ram"),
         c_fits = col(&t, "fits"), c_mism = col(&t, "mismatches"), c_metric[4];
     static const char *const axes[] = { "trace",     "machine",     "swap",
-                                        "readahead", "fault_ahead", "buffers" };
-    int c_axes[6];
+                                        "readahead", "fault_ahead", "buffers",
+                                        "device" };
+    enum { NAXES = sizeof(axes) / sizeof(axes[0]) };
+    int c_axes[NAXES];
     bool cols_ok = c_mode >= 0 && c_ram >= 0 && c_fits >= 0 && c_mism >= 0;
     for (int m = 0; m < 4; m++)
         cols_ok &= (c_metric[m] = col(&t, metrics[m])) >= 0;
-    for (int a = 0; a < 6; a++)
+    for (int a = 0; a < NAXES; a++)
         cols_ok &= (c_axes[a] = col(&t, axes[a])) >= 0;
     if (r == NULL || copies == NULL || keys == NULL || ans == NULL) {
         fprintf(stderr, "xipvm: out of memory\n");
@@ -519,13 +521,13 @@ int sweep_merge(const char *dir, double pct)
             goto out;
         }
         size_t klen = 0;
-        for (int a = 0; a < 6; a++)
+        for (int a = 0; a < NAXES; a++)
             klen += strlen(fld[c_axes[a]]) + 16;
         if ((keys[i] = malloc(klen)) == NULL)
             goto out;
-        snprintf(keys[i], klen, "%s %s swap=%s ra=%s fa=%s buf=%s",
+        snprintf(keys[i], klen, "%s %s swap=%s ra=%s fa=%s buf=%s dev=%s",
                  fld[c_axes[0]], fld[c_axes[1]], fld[c_axes[2]], fld[c_axes[3]],
-                 fld[c_axes[4]], fld[c_axes[5]]);
+                 fld[c_axes[4]], fld[c_axes[5]], fld[c_axes[6]]);
         r[i].line = i;
         r[i].key = keys[i];
         r[i].xip = strcmp(fld[c_mode], "xip") == 0;
@@ -556,9 +558,10 @@ int sweep_merge(const char *dir, double pct)
     fprintf(f, "{\n\"params\": {\"sweep\": ");
     json_string(f, args ? args : "");
     /* Each axis's values, as the rows have them, in job order. */
-    static const char *const grid[] = { "image",     "trace",       "machine",
-                                        "mode",      "ram",         "swap",
-                                        "readahead", "fault_ahead", "buffers" };
+    static const char *const grid[] = {
+        "image", "trace",     "machine",     "mode",    "ram",
+        "swap",  "readahead", "fault_ahead", "buffers", "device",
+    };
     for (size_t g = 0; g < sizeof(grid) / sizeof(grid[0]); g++)
         axis_values(f, &t, grid[g]);
     fprintf(f, ", \"max_slowdown\": ");

@@ -6,6 +6,19 @@
 
 #include "cli.h"
 
+/*
+ * One message for an image that is not one: an empty or special file
+ * (flash open: EINVAL), no superblock, or one that claims more than the
+ * file holds (mount: EINVAL, EIO).
+ */
+static void image_error(const char *image, int error)
+{
+    if (error == EINVAL || error == EIO)
+        fprintf(stderr, "xipvm: %s: not an FFS image\n", image);
+    else
+        fprintf(stderr, "xipvm: %s: %s\n", image, strerror(error));
+}
+
 int world_open(const struct run_opts *o, int xip, struct world *w)
 {
     struct xvm_config cfg;
@@ -18,6 +31,9 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
     cfg.ram_bytes = o->ram;
     if (o->fault_ahead >= 0)
         xvm_config_fault_ahead(&cfg, (unsigned)o->fault_ahead);
+    cfg.device_design = (enum xvm_device_design)o->design;
+    cfg.neighbour_reserve = o->neighbour_reserve;
+    cfg.neighbour_pv_limit = o->neighbour_pv_limit;
     xvm_cpu_profile *cpu;
     if (cpu_profile_of(o, &cpu) != 0)
         return 1;
@@ -25,11 +41,13 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
     error = xvm_machine_create(&cfg, &w->m);
     xvm_cpu_profile_destroy(cpu);
     if (error != 0) {
-        fprintf(stderr, "xipvm: machine %s with %llu bytes of RAM: %s\n",
-                o->machine, (unsigned long long)o->ram,
+        char ram[32];
+        fprintf(stderr, "xipvm: machine %s with %s of RAM: %s\n", o->machine,
+                fmt_size(ram, sizeof(ram), o->ram),
                 error == EINVAL
-                    ? "unknown profile or bad RAM size (sgimips "
-                      "or amd64; a multiple of 4K, at most 4G on sgimips)"
+                    ? "unknown profile, bad RAM size (sgimips "
+                      "or amd64; a multiple of 4K, at most 4G on sgimips) "
+                      "or a neighbour reserve above it"
                     : strerror(error));
         return 1;
     }
@@ -44,9 +62,24 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
             return 1;
         }
     }
-    if ((error = xvm_flash_open(w->m, o->image, NULL, &w->flash)) != 0) {
-        fprintf(stderr, "xipvm: %s: %s\n", o->image, strerror(error));
+    /* NOR: the CPU profile's block-interface cost (a NULL config). */
+    struct xvm_flash_config fc;
+    if (o->device == XVM_DEVICE_MD)
+        xvm_md_config_init(&fc); /* the image in RAM (§11.6) */
+    if ((error = xvm_flash_open(w->m, o->image,
+                                o->device == XVM_DEVICE_MD ? &fc : NULL,
+                                &w->flash)) != 0) {
+        char ram[32];
         world_close(w);
+        if (o->device == XVM_DEVICE_MD && error == ENOMEM) {
+            if (!o->quiet) /* a sweep's row says it does not fit */
+                fprintf(stderr,
+                        "xipvm: %s: the memory disk leaves too little of %s of "
+                        "RAM\n",
+                        o->image, fmt_size(ram, sizeof(ram), o->ram));
+            return WORLD_NO_ROOM;
+        }
+        image_error(o->image, error);
         return 1;
     }
     xvm_mount_config_init(&mc);
@@ -56,8 +89,7 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
     if (o->buffers >= 0)
         mc.buffers = (unsigned)o->buffers;
     if ((error = xvm_mount_flash(w->flash, &mc, &w->mp)) != 0) {
-        fprintf(stderr, "xipvm: %s: cannot mount: %s\n", o->image,
-                error == EINVAL ? "not a valid FFS image" : strerror(error));
+        image_error(o->image, error);
         world_close(w);
         return 1;
     }

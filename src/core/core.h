@@ -12,10 +12,19 @@
 
 #include "profile.h"
 
-/* Places where a test can make the Nth occurrence fail (xvm_inject). */
+/*
+ * Places where a test can make the Nth occurrence fail (xvm_inject); the
+ * same order as enum xvm_inject_site.  Each layer asks at its own site.
+ */
 enum inject_site {
-    INJECT_ALLOC, /* host memory of the simulation */
-    INJECT_FRAME, /* a frame of simulated RAM */
+    INJECT_ALLOC,      /* host memory of the simulation (core) */
+    INJECT_FRAME,      /* a frame of simulated RAM (phys) */
+    INJECT_PAGETABLE,  /* a page-table page (pmap) */
+    INJECT_PV,         /* a PV entry (pmap) */
+    INJECT_AMAP,       /* an amap, new or copied (vm) */
+    INJECT_ANON,       /* an anon (vm) */
+    INJECT_COW,        /* a copy-on-write promotion (vm) */
+    INJECT_FLASH_READ, /* a block read of a flash (dev): EIO */
     INJECT_SITES
 };
 
@@ -32,11 +41,12 @@ void core_init(struct core *c, const struct profile *prof);
 
 /*
  * => true when this occurrence of site is the one set to fail.
- * Every occurrence is counted, failing or not.
+ * Every occurrence is counted, failing or not; inspection (quiet) neither
+ * counts nor fails.
  */
 static inline bool core_inject(struct core *c, enum inject_site site)
 {
-    return ++c->occurred[site] == c->fail_at[site];
+    return !c->quiet && ++c->occurred[site] == c->fail_at[site];
 }
 
 /* Host memory of the simulation; NULL on failure (or injected failure). */

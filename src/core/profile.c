@@ -31,6 +31,7 @@ static const struct profile profiles[] = {
             [XVM_KMEM_VNODE] = 512,
             [XVM_KMEM_PROC] = 1408,
             [XVM_KMEM_USPACE] = 8192, /* UPAGES 2 */
+            [XVM_KMEM_DEVICE_VM_PAGE] = 72, /* as vm_page_size */
         },
         .kmem_align = 8,
     },
@@ -57,6 +58,7 @@ static const struct profile profiles[] = {
             [XVM_KMEM_VNODE] = 832,
             [XVM_KMEM_PROC] = 2304,
             [XVM_KMEM_USPACE] = 16384, /* UPAGES 4 */
+            [XVM_KMEM_DEVICE_VM_PAGE] = 128, /* as vm_page_size */
         },
         .kmem_align = 8,
     },

@@ -27,6 +27,16 @@ void xvm_flash_config_init(struct xvm_flash_config *cfg)
     cfg->xip_capable = 1;
 }
 
+/* A memory disk reads at RAM's speed: a DRAM access, then a byte a ns
+ * (a memcpy of a page by a small CPU). */
+void xvm_md_config_init(struct xvm_flash_config *cfg)
+{
+    xvm_flash_config_init(cfg);
+    cfg->device = XVM_DEVICE_MD;
+    cfg->ns_per_access = 60;
+    cfg->ns_per_byte = 1;
+}
+
 static int flash_new(struct devices *devs, const struct xvm_flash_config *cfg,
                      struct xvm_flash **out)
 {
@@ -38,6 +48,11 @@ static int flash_new(struct devices *devs, const struct xvm_flash_config *cfg,
         f->cfg = *cfg;
     else
         xvm_flash_config_init(&f->cfg);
+    if ((unsigned)f->cfg.device > XVM_DEVICE_MD ||
+        (f->cfg.device == XVM_DEVICE_MD && f->cfg.phys_base)) {
+        core_free(devs->core, f);
+        return EINVAL; /* a memory disk's address is its RAM's */
+    }
     *out = f;
     return 0;
 }
@@ -124,7 +139,8 @@ uint64_t xvm_flash_size(const xvm_flash *f)
 
 int flash_read(struct xvm_flash *f, uint64_t off, void *buf, size_t len)
 {
-    if (off > f->len || f->len - off < len)
+    if (off > f->len || f->len - off < len ||
+        core_inject(f->devs->core, INJECT_FLASH_READ))
         return EIO;
     memcpy(buf, f->data + off, len);
     if (!core_is_quiet(f->devs->core)) {

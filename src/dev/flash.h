@@ -1,8 +1,10 @@
 /*
- * NOR flash devices: an image the simulation only reads, a block interface
- * (counted and costed), and a window that can be registered as a device
- * segment so its pages map in place (paper §8.1, §8.2).  Registering the
- * window and mounting are done above this layer.
+ * Block devices holding an image: NOR flash, or a memory disk (md(4),
+ * paper §11.6) whose image lives in RAM.  An image the simulation only
+ * reads, a block interface (counted and costed), and a window that can be
+ * registered as a device segment so its pages map in place (paper §8.1,
+ * §8.2).  Taking a memory disk's RAM, registering the window and mounting
+ * are done above this layer.
  */
 #ifndef XVM_FLASH_H
 #define XVM_FLASH_H
@@ -40,6 +42,7 @@ struct xvm_flash {
     void *map;           /* host mapping of an image file */
     size_t maplen;
     bool registered; /* window registered as a device segment */
+    uint64_t md_pa;  /* memory disk: where its RAM is (carved), or 0 */
     struct xvm_mount *mounted;
     struct xvm_flash *next; /* the machine's list */
 };
@@ -57,7 +60,8 @@ void flash_free(struct xvm_flash *f);
 
 /*
  * The block interface: copies [off, off+len) and counts it (not while the
- * core is quiet).  => 0, or EIO past the end of the image.
+ * core is quiet).  => 0, or EIO past the end of the image or when a read
+ * error is injected (INJECT_FLASH_READ).
  */
 int flash_read(struct xvm_flash *f, uint64_t off, void *buf, size_t len);
 

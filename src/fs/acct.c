@@ -7,8 +7,20 @@
  * instrumentation, in host memory, and charge nothing to the machine.
  * A file's pages are kept in a hash by page: the memory is that of the
  * pages used, whatever size the file (or a corrupt image) claims.
+ *
+ * A page's value in the hash packs what the per-page report says of it:
+ *
+ *   63        36 35         8 7      0
+ *   +-----------+------------+--------+
+ *   |  copies   |  touches   |  maps  |   maps: a bit per enum acct_map
+ *   +-----------+------------+--------+
+ *
+ * touches (faults and read()s that asked the pager for the page) and
+ * copies (copies on write into anons) are 28-bit counts that stop at
+ * their maximum rather than wrap.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vfs.h"
@@ -43,17 +55,88 @@ const struct file_acct *acct_find(const struct xvm_mount *mp, uint32_t ino)
                                          : NULL;
 }
 
+#define TOUCH_SHIFT 8
+#define COPY_SHIFT  36
+#define COUNT_MAX   ((UINT64_C(1) << 28) - 1)
+
+static uint64_t count_of(uint64_t v, unsigned shift)
+{
+    return (v >> shift) & COUNT_MAX;
+}
+
+/* v with the count at shift one more (at most COUNT_MAX). */
+static uint64_t count_inc(uint64_t v, unsigned shift)
+{
+    return count_of(v, shift) < COUNT_MAX ? v + (UINT64_C(1) << shift) : v;
+}
+
+/* Page pgidx enters map which; a touch and a copy are counted each time. */
+static void mark(struct core *c, struct file_acct *a, enum acct_map which,
+                 uint64_t pgidx)
+{
+    uint64_t v = 0, bit = UINT64_C(1) << which, nv;
+    /* inspection counts nothing */
+    if (core_is_quiet(c) || pgidx >= a->npages)
+        return;
+    (void)hmap_get(&a->bits, pgidx, &v);
+    nv = v | bit;
+    if (which == ACCT_TOUCHED)
+        nv = count_inc(nv, TOUCH_SHIFT);
+    else if (which == ACCT_WRITTEN)
+        nv = count_inc(nv, COPY_SHIFT);
+    /* bookkeeping of the report: a failure to grow loses a count */
+    if (nv != v && hmap_put(c, &a->bits, pgidx, nv) == 0 && !(v & bit))
+        a->pages[which]++;
+}
+
 void acct_page(struct core *c, struct file_acct *a, enum acct_map which,
                uint64_t pgidx)
 {
-    uint64_t v = 0, bit = UINT64_C(1) << which;
-    /* inspection counts nothing */
-    if (core_is_quiet(c) || pgidx >= a->npages ||
-        (hmap_get(&a->bits, pgidx, &v) && (v & bit)))
-        return;
-    /* bookkeeping of the report: a failure to grow loses a count */
-    if (hmap_put(c, &a->bits, pgidx, v | bit) == 0)
-        a->pages[which]++;
+    mark(c, a, which, pgidx);
+}
+
+void acct_copy(struct core *c, struct file_acct *a, uint64_t pgidx, bool text)
+{
+    a->copied++;
+    a->text_copied += text;
+    mark(c, a, ACCT_WRITTEN, pgidx);
+}
+
+static int by_page(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+int acct_pages(struct core *c, const struct file_acct *a,
+               int (*fn)(void *arg, const struct xvm_page_report *pr),
+               void *arg)
+{
+    size_t n = a->bits.n, k = 0;
+    uint64_t key, v;
+    if (n == 0)
+        return 0;
+    uint64_t *pages = core_alloc(c, n * sizeof(*pages));
+    if (pages == NULL)
+        return ENOMEM;
+    for (size_t i = 0; hmap_next(&a->bits, &i, &key, NULL);)
+        pages[k++] = key;
+    qsort(pages, n, sizeof(*pages), by_page);
+    int rc = 0;
+    for (k = 0; k < n && rc == 0; k++) {
+        (void)hmap_get(&a->bits, pages[k], &v);
+        struct xvm_page_report pr = {
+            .page = pages[k],
+            .touches = count_of(v, TOUCH_SHIFT),
+            .copies = count_of(v, COPY_SHIFT),
+            .in_place = (v >> ACCT_IN_PLACE) & 1,
+            .cached = (v >> ACCT_CACHED) & 1,
+            .written = (v >> ACCT_WRITTEN) & 1,
+        };
+        rc = fn(arg, &pr);
+    }
+    core_free(c, pages);
+    return rc;
 }
 
 struct file_acct *vnode_acct(const struct xvm_object *obj)

@@ -78,9 +78,12 @@ static uint32_t buf_take(struct bufcache *bc)
     return i;
 }
 
-/* Copies part of flash block blk, through a buffer when one can be had. */
-static void read_block(struct bufcache *bc, uint64_t blk, size_t boff,
-                       uint8_t *dst, size_t n)
+/*
+ * Copies part of flash block blk, through a buffer when one can be had.
+ * => 0, or the flash's error (EIO): the buffer then holds no block.
+ */
+static int read_block(struct bufcache *bc, uint64_t blk, size_t boff,
+                      uint8_t *dst, size_t n)
 {
     uint32_t pgsz = bc->core->pgsz;
     uint64_t v;
@@ -89,7 +92,7 @@ static void read_block(struct bufcache *bc, uint64_t blk, size_t boff,
         lru_unlink(bc, (uint32_t)v);
         lru_push(bc, (uint32_t)v);
         memcpy(dst, phys_page(bc->ph, bc->bufs[v].frame)->data + boff, n);
-        return;
+        return 0;
     }
     bc->st->misses++;
     uint64_t off = blk << bc->core->pgshift;
@@ -99,14 +102,20 @@ static void read_block(struct bufcache *bc, uint64_t blk, size_t boff,
         if (i != NIL)
             lru_push(bc, i), bc->bufs[i].blk = UINT64_MAX;
         /* No buffer: read through, uncached. */
-        (void)flash_read(bc->f, off + boff, dst, n);
-        return;
+        return flash_read(bc->f, off + boff, dst, n);
     }
     uint8_t *data = phys_page(bc->ph, bc->bufs[i].frame)->data;
-    (void)flash_read(bc->f, off, data, fill);
+    int error = flash_read(bc->f, off, data, fill);
+    if (error) {
+        hmap_del(&bc->index, blk);
+        bc->bufs[i].blk = UINT64_MAX;
+        lru_push(bc, i);
+        return error;
+    }
     bc->bufs[i].blk = blk;
     lru_push(bc, i);
     memcpy(dst, data + boff, n);
+    return 0;
 }
 
 int bufcache_read(struct bufcache *bc, uint64_t off, void *buf, size_t len)
@@ -118,7 +127,9 @@ int bufcache_read(struct bufcache *bc, uint64_t off, void *buf, size_t len)
     while (len > 0) {
         size_t boff = (size_t)(off & (pgsz - 1));
         size_t n = pgsz - boff < len ? pgsz - boff : len;
-        read_block(bc, off >> bc->core->pgshift, boff, dst, n);
+        int error = read_block(bc, off >> bc->core->pgshift, boff, dst, n);
+        if (error)
+            return error;
         dst += n;
         off += n;
         len -= n;

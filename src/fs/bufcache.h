@@ -40,7 +40,8 @@ struct bufcache {
 int bufcache_init(struct bufcache *bc, struct physmem *ph, struct xvm_flash *f,
                   unsigned cap, struct buf_stats *st);
 void bufcache_fini(struct bufcache *bc);
-/* => 0, or EIO past the end of the device.  Never fails for lack of
+/* => 0, or EIO past the end of the device or when the flash fails a
+ *    read (no buffer then keeps the block).  Never fails for lack of
  *    frames: it then reads through without caching. */
 int bufcache_read(struct bufcache *bc, uint64_t off, void *buf, size_t len);
 

@@ -90,6 +90,20 @@ struct info_walk {
     void *arg;
 };
 
+/* One page, by the pager's rule: in place, a hole, or a copy and why. */
+static void count_why(struct xvm_file_info *fi, enum xip_why why)
+{
+    switch (why) {
+    case XIP_OK: fi->xip_pages++; return;
+    case XIP_WHY_HOLE: fi->hole_pages++; return;
+    case XIP_WHY_SPANNING: fi->spanning_pages++; break;
+    case XIP_WHY_UNALIGNED: fi->unaligned_pages++; break;
+    case XIP_WHY_TAIL_SHORT: fi->tail_short_pages++; break;
+    case XIP_WHY_PAST_EOF: fi->past_eof_pages++; break;
+    }
+    fi->fallback_pages++;
+}
+
 /* Classifies every page of a regular file; a vnode only for the walk. */
 static int count_pages(struct xvm_mount *mp, uint32_t ino,
                        struct xvm_file_info *fi)
@@ -102,14 +116,12 @@ static int count_pages(struct xvm_mount *mp, uint32_t ino,
     if (fi->pages > SPARSE_MAX * (mp->flash->seglen >> c->pgshift) + 1024)
         return EFBIG;
     for (uint64_t p = 0; p < fi->pages; p++) {
-        enum xip_kind kind;
+        enum xip_why why;
         uint64_t pa;
-        int error = xip_classify(&vn, p << c->pgshift, &kind, &pa);
+        int error = xip_explain(&vn, p << c->pgshift, &why, &pa);
         if (error)
             return error;
-        fi->xip_pages += kind == XIP_DEVICE;
-        fi->hole_pages += kind == XIP_HOLE;
-        fi->fallback_pages += kind == XIP_FALLBACK;
+        count_why(fi, why);
     }
     return 0;
 }

@@ -40,13 +40,14 @@ enum acct_map {
     ACCT_TOUCHED,  /* asked of the pager by a fault or read() */
     ACCT_IN_PLACE, /* of those, given as device pages (XIP) */
     ACCT_CACHED,   /* read into the page cache (read-ahead too) */
+    ACCT_WRITTEN,  /* copied on write into an anon at least once */
     ACCT_MAPS
 };
 
 struct file_acct {
     uint32_t ino;
     uint64_t npages;
-    struct hmap bits;          /* page -> the maps it is in, a bit each */
+    struct hmap bits;          /* page -> its maps and counts (acct.c) */
     uint64_t pages[ACCT_MAPS]; /* bits set in each */
     uint64_t copied;           /* copy-on-write copies of its pages */
     uint64_t text_copied;      /* of those, in executable mappings */
@@ -108,6 +109,23 @@ enum xip_kind { XIP_DEVICE, XIP_HOLE, XIP_FALLBACK };
 /* How file page off maps under XIP; *pa for XIP_DEVICE. */
 int xip_classify(struct vnode *vp, uint64_t off, enum xip_kind *kind,
                  uint64_t *pa);
+/* Why a page maps as it does: the XIP pager's one rule, the first test
+ * a page fails (fsinfo tells them). */
+enum xip_why {
+    XIP_OK,             /* in place */
+    XIP_WHY_HOLE,       /* a hole: the zero page */
+    XIP_WHY_SPANNING,   /* blocks smaller than a page: it spans several */
+    XIP_WHY_UNALIGNED,  /* it starts off a page boundary on flash */
+    XIP_WHY_TAIL_SHORT, /* a fragment tail ending before the page does */
+    XIP_WHY_PAST_EOF,   /* bytes past EOF not zero on flash */
+};
+/* => the rule for page off of a file of size bytes, its block at dev
+ *    with alen bytes allocated there (ffs_bmap's). */
+enum xip_why xip_rule(struct xvm_mount *mp, uint64_t size, uint64_t off,
+                      uint64_t dev, uint32_t alen);
+/* xip_rule for page off of vp (its block map read); *pa for XIP_OK. */
+int xip_explain(struct vnode *vp, uint64_t off, enum xip_why *why,
+                uint64_t *pa);
 
 /* acct.c: the record of inode ino (size bytes), made on first use. */
 int acct_get(struct xvm_mount *mp, uint32_t ino, uint64_t size,
@@ -117,6 +135,14 @@ const struct file_acct *acct_find(const struct xvm_mount *mp, uint32_t ino);
 /* Page pgidx of the file enters map which (counted once). */
 void acct_page(struct core *c, struct file_acct *a, enum acct_map which,
                uint64_t pgidx);
+/* A copy on write of page pgidx into an anon (text: in a mapping that
+ * was ever executable). */
+void acct_copy(struct core *c, struct file_acct *a, uint64_t pgidx, bool text);
+/* Calls fn for each page the record counted anything for, in page order.
+ * => 0, fn's non-zero value, or ENOMEM. */
+int acct_pages(struct core *c, const struct file_acct *a,
+               int (*fn)(void *arg, const struct xvm_page_report *pr),
+               void *arg);
 /* => the record behind a vnode's object, or NULL for other objects. */
 struct file_acct *vnode_acct(const struct xvm_object *obj);
 /* Frees every record of the mount. */

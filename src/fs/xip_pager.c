@@ -13,31 +13,50 @@
 
 #include "vfs.h"
 
+enum xip_why xip_rule(struct xvm_mount *mp, uint64_t size, uint64_t off,
+                      uint64_t dev, uint32_t alen)
+{
+    uint32_t pgsz = mp->vfs->core->pgsz, bsize = ffs_bsize(mp->fs);
+    uint64_t boff = off % bsize;
+    if (dev == FFS_HOLE)
+        return XIP_WHY_HOLE;
+    if (bsize < pgsz)
+        return XIP_WHY_SPANNING;
+    if ((dev + boff) & (pgsz - 1))
+        return XIP_WHY_UNALIGNED;
+    if (boff + pgsz > alen)
+        return XIP_WHY_TAIL_SHORT;
+    uint64_t tail = size - off;
+    if (tail < pgsz &&
+        !flash_is_zero(mp->flash, dev + boff + tail, pgsz - tail))
+        return XIP_WHY_PAST_EOF;
+    return XIP_OK;
+}
+
+int xip_explain(struct vnode *vp, uint64_t off, enum xip_why *why, uint64_t *pa)
+{
+    struct xvm_mount *mp = vp->mp;
+    uint32_t bsize = ffs_bsize(mp->fs), alen;
+    uint64_t dev;
+    int error = ffs_bmap(mp->fs, vp->ino, off / bsize, &dev, &alen);
+    if (error)
+        return error;
+    *why = xip_rule(mp, vp->size, off, dev, alen);
+    if (*why == XIP_OK)
+        *pa = mp->phys_base + dev + off % bsize;
+    return 0;
+}
+
 int xip_classify(struct vnode *vp, uint64_t off, enum xip_kind *kind,
                  uint64_t *pa)
 {
-    struct xvm_mount *mp = vp->mp;
-    struct ffs *fs = mp->fs;
-    uint32_t pgsz = mp->vfs->core->pgsz, bsize = ffs_bsize(fs), alen;
-    uint64_t boff = off % bsize, dev;
-
-    int error = ffs_bmap(fs, vp->ino, off / bsize, &dev, &alen);
-    if (error)
-        return error;
-    *kind = XIP_FALLBACK;
-    if (dev == FFS_HOLE) {
-        *kind = XIP_HOLE;
-        return 0;
-    }
-    if (bsize < pgsz || ((dev + boff) & (pgsz - 1)) || boff + pgsz > alen)
-        return 0;
-    uint64_t tail = vp->size - off;
-    if (tail < pgsz &&
-        !flash_is_zero(mp->flash, dev + boff + tail, pgsz - tail))
-        return 0;
-    *kind = XIP_DEVICE;
-    *pa = mp->phys_base + dev + boff;
-    return 0;
+    enum xip_why why;
+    int error = xip_explain(vp, off, &why, pa);
+    if (error == 0)
+        *kind = why == XIP_OK         ? XIP_DEVICE
+                : why == XIP_WHY_HOLE ? XIP_HOLE
+                                      : XIP_FALLBACK;
+    return error;
 }
 
 static int xip_get(struct xvm_object *obj, uint64_t off, unsigned flags,

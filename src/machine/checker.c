@@ -1,12 +1,13 @@
 /*
  * The whole-machine checker: each layer's own check, bottom up.  Costs
  * O(everything); for tests, fuzzers and debugging, never on a hot path.
- * It runs quiet (core_quiet_begin) and its own host allocations do not
- * move fault injection: checking changes nothing.
+ * It runs quiet (core_quiet_begin), so its own host allocations do not
+ * move fault injection (core_inject): checking changes nothing.
  */
 #include <errno.h>
 #include <string.h>
 
+#include "loan.h"
 #include "machine.h"
 #include "pagedaemon.h"
 #include "vmspace.h"
@@ -17,9 +18,6 @@ int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen)
         return EINVAL;
     struct check ck = { .msg = msg, .len = msglen };
     struct core *c = &m->core;
-    uint64_t allocs = c->occurred[INJECT_ALLOC],
-             fail_at = c->fail_at[INJECT_ALLOC];
-    c->fail_at[INJECT_ALLOC] = 0;
     core_quiet_begin(c);
     phys_check(&m->ph, &ck);
     if (!ck.error) {
@@ -40,14 +38,14 @@ int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen)
     if (!ck.error)
         vm_check(&m->vm, &ck);
     if (!ck.error)
+        loan_check(&m->vm, &ck);
+    if (!ck.error)
         procs_check(&m->procs, &ck);
     /* Last: a page on the wrong queue is most often a symptom of what a
      * layer's own check names better. */
     if (!ck.error)
         pagedaemon_check(&m->objs.pd, &ck);
     core_quiet_end(c);
-    c->occurred[INJECT_ALLOC] = allocs;
-    c->fail_at[INJECT_ALLOC] = fail_at;
     if (!ck.error && msg && msglen)
         msg[0] = '\0';
     return ck.error;

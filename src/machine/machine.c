@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loan.h"
 #include "machine.h"
 #include "pagedaemon.h"
 #include "vmspace.h"
@@ -15,6 +16,7 @@ void xvm_config_init(struct xvm_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->profile = "sgimips";
+    cfg->policy = "clock";
     cfg->ram_bytes = UINT64_C(64) << 20;
     /* UVM's fault-ahead table (uvm_fault.c uvmadvice[]). */
     cfg->ahead[XVM_ADV_NORMAL] = (struct xvm_ahead){ 3, 4 };
@@ -33,6 +35,8 @@ void xvm_config_fault_ahead(struct xvm_config *cfg, unsigned n)
     cfg->ahead[XVM_ADV_SEQUENTIAL] = (struct xvm_ahead){ n, n };
 }
 
+static int segment_unload(struct xvm_machine *m, uint64_t pa);
+
 static int check_config(const struct xvm_config *cfg, const struct profile *p)
 {
     uint64_t pgsz = UINT64_C(1) << p->page_shift;
@@ -49,7 +53,18 @@ static int check_config(const struct xvm_config *cfg, const struct profile *p)
     for (int i = 0; i < 3; i++)
         if (cfg->ahead[i].back > 64 || cfg->ahead[i].forward > 64)
             return EINVAL;
+    if ((unsigned)cfg->device_design >= XVM_DESIGNS ||
+        cfg->neighbour_reserve % pgsz ||
+        cfg->neighbour_reserve > cfg->ram_bytes)
+        return EINVAL;
     return 0;
+}
+
+const char *xvm_device_design_name(enum xvm_device_design d)
+{
+    static const char *const names[XVM_DESIGNS] = { "segment", "amap-copy",
+                                                    "vm_page" };
+    return (unsigned)d < XVM_DESIGNS ? names[d] : "?";
 }
 
 int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out)
@@ -98,23 +113,28 @@ int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out)
         free(m);
         return error;
     }
-    if ((error = mmu_init(&m->mmu, &m->core, &m->ph, &m->cpu,
-                          cfg->tlb_entries)) != 0 ||
+    if ((error = mmu_init(&m->mmu, &m->core, &m->ph, &m->cpu, cfg->tlb_entries,
+                          cfg->device_design)) != 0 ||
         (error = phys_init(&m->ph, &m->core, cfg->ram_base, cfg->ram_bytes)) !=
             0) {
         xvm_machine_destroy(m);
         return error;
     }
     kmem_init(&m->kmem, &m->ph);
-    if ((error = pagedaemon_init(&m->objs.pd, &m->ph, &m->mmu,
-                                 cfg->freemin >> p->page_shift,
-                                 cfg->freetarg >> p->page_shift)) != 0) {
+    const struct pdpolicy_ops *policy =
+        cfg->policy_ops ? cfg->policy_ops
+                        : pdpolicy_find(cfg->policy ? cfg->policy : "clock");
+    if ((error = pagedaemon_init(
+             &m->objs.pd, &m->ph, &m->mmu, cfg->freemin >> p->page_shift,
+             cfg->freetarg >> p->page_shift, policy)) != 0) {
         xvm_machine_destroy(m);
         return error;
     }
     vfs_init(&m->vfs, &m->core, &m->ph, &m->objs);
     /* The VM layer registers its anon pager with the page daemon. */
     vm_init(&m->vm, &m->core, &m->ph, &m->mmu, &m->objs, cfg->ahead);
+    vm_set_neighbour_reserve(&m->vm, cfg->neighbour_reserve >> p->page_shift,
+                             cfg->neighbour_pv_limit);
     *out = m;
     return 0;
 }
@@ -125,6 +145,7 @@ void xvm_machine_destroy(xvm_machine *m)
         return;
     /* Top down: processes and spaces hold objects, objects hold vnodes. */
     procs_fini(&m->procs);
+    vm_loans_fini(&m->vm);
     vm_fini(&m->vm);
     objects_fini(&m->objs);
     pagedaemon_fini(&m->objs.pd);
@@ -136,6 +157,9 @@ void xvm_machine_destroy(xvm_machine *m)
             break;
     }
     swap_destroy(m->devs.swap);
+    /* Segments loaded by xvm_physload_device stay to the end. */
+    while (m->ph.ndev && m->ph.km)
+        (void)segment_unload(m, m->ph.dev[0].pa);
     mmu_fini(&m->mmu);
     cpu_fini(&m->cpu);
     if (m->ph.km)
@@ -150,12 +174,44 @@ uint32_t xvm_page_size(const xvm_machine *m)
     return m->core.pgsz;
 }
 
+/*
+ * A device segment.  Under the vm_page design it gets a vm_page per page,
+ * charged to kernel memory (OpenBSD allocates them at physload time); the
+ * other designs keep nothing per page.
+ */
+static int segment_load(struct xvm_machine *m, uint64_t pa, uint64_t len,
+                        const void *data, bool ram)
+{
+    struct vm_page *pages = NULL;
+    uint64_t n = len >> m->core.pgshift;
+    if (m->mmu.design == XVM_DESIGN_VM_PAGE && len &&
+        !(len & (m->core.pgsz - 1)) &&
+        (pages = kmem_alloc(&m->kmem, XVM_KMEM_DEVICE_VM_PAGE, n,
+                            (size_t)n * sizeof(*pages))) == NULL)
+        return ENOMEM;
+    int error = phys_load_device(&m->ph, pa, len, data, ram, pages);
+    if (error)
+        kmem_free(&m->kmem, XVM_KMEM_DEVICE_VM_PAGE, n, pages);
+    return error;
+}
+
+static int segment_unload(struct xvm_machine *m, uint64_t pa)
+{
+    struct dev_seg *d = phys_dev_seg(&m->ph, pa);
+    uint64_t n = d ? d->npages : 0;
+    struct vm_page *pages;
+    int error = phys_unload_device(&m->ph, pa, &pages);
+    if (error == 0)
+        kmem_free(&m->kmem, XVM_KMEM_DEVICE_VM_PAGE, n, pages);
+    return error;
+}
+
 int xvm_physload_device(xvm_machine *m, uint64_t pa, uint64_t len,
                         const void *data)
 {
     if (m == NULL)
         return EINVAL;
-    return phys_load_device(&m->ph, pa, len, data);
+    return segment_load(m, pa, len, data, false);
 }
 
 int xvm_swapon(xvm_machine *m, const struct xvm_swap_config *cfg)
@@ -200,18 +256,81 @@ int xvm_devobj_create(xvm_machine *m, uint64_t pa, uint64_t len,
     return devobj_create(&m->objs, pa, len, out);
 }
 
+int xvm_object_create(xvm_machine *m, const struct xvm_pager_ops *ops,
+                      uint64_t size, int flags, void *priv, xvm_object **out)
+{
+    if (m == NULL || ops == NULL || ops->get == NULL || out == NULL ||
+        size == 0 || pg_round(&m->core, size) < size ||
+        (flags & ~XVM_OBJECT_READONLY))
+        return EINVAL;
+    /* The object is part of the caller's structures: host memory, not
+     * the machine's kernel memory (as a vnode's is part of the vnode's). */
+    int error = object_create(&m->objs, ops, pg_round(&m->core, size),
+                              XVM_USE_PAGECACHE, -1, out);
+    if (error)
+        return error;
+    (*out)->user = true;
+    (*out)->read_only = (flags & XVM_OBJECT_READONLY) != 0;
+    (*out)->priv = priv;
+    return 0;
+}
+
+xvm_machine *xvm_object_machine(const xvm_object *obj)
+{
+    if (obj == NULL)
+        return NULL;
+    /* The object layer's state lives inside its machine. */
+    return (xvm_machine *)(void *)((char *)obj->objs -
+                                   offsetof(xvm_machine, objs));
+}
+
+int xvm_device_page(xvm_machine *m, uint64_t pa, xvm_page_handle *pg)
+{
+    if (m == NULL || pg == NULL || (pa & (m->core.pgsz - 1)))
+        return EINVAL;
+    pageh h = phys_lookup_device(&m->ph, pa);
+    if (h == PAGEH_NONE)
+        return EINVAL;
+    *pg = h;
+    return 0;
+}
+
+xvm_page_handle xvm_zero_page(xvm_machine *m)
+{
+    return m ? m->ph.zero_page : XVM_PAGE_HANDLE_NONE;
+}
+
 /* ---- flash devices: the device layer, physical memory, and mounts ---- */
 
-/* Registers the window as a device segment: its pages are device pages. */
+/*
+ * Registers the window as a device segment: its pages are device pages.
+ * A memory disk first takes its RAM out of the managed pages (§11.6): the
+ * window is that RAM, so no page of the image has a vm_page, and the page
+ * daemon keeps at least its free target of the rest.
+ */
 static int flash_register(struct xvm_machine *m, struct xvm_flash *f)
 {
+    int error;
+    if (f->cfg.device == XVM_DEVICE_MD) {
+        uint64_t pa;
+        error = phys_md_carve(&m->ph, f->seglen >> m->core.pgshift,
+                              m->objs.pd.freetarg, &pa);
+        if (error)
+            return error;
+        f->md_pa = f->cfg.phys_base = pa;
+    }
     if (!f->cfg.xip_capable)
         return 0;
     if (f->cfg.phys_base == 0)
         f->cfg.phys_base = phys_free_base(&m->ph);
-    int error = phys_load_device(&m->ph, f->cfg.phys_base, f->seglen, f->data);
+    /* A memory disk's lines fill from RAM; NOR's at the profile's nor_*
+     * latencies (the CPU model, doc/time-model.md). */
+    error = segment_load(m, f->cfg.phys_base, f->seglen, f->data,
+                         f->cfg.device == XVM_DEVICE_MD);
     if (error == 0)
         f->registered = true;
+    else if (f->md_pa)
+        phys_md_release(&m->ph, f->md_pa);
     return error;
 }
 
@@ -271,12 +390,15 @@ int xvm_flash_close(xvm_flash *f)
     if (f->mounted)
         return EBUSY;
     if (f->registered) {
-        if (pmap_device_mapped(&m->mmu, f->cfg.phys_base, f->seglen))
-            return EBUSY;
-        int error = phys_unload_device(&m->ph, f->cfg.phys_base);
+        if (pmap_device_mapped(&m->mmu, f->cfg.phys_base, f->seglen) ||
+            vm_loans_hold(&m->vm, f->cfg.phys_base, f->seglen))
+            return EBUSY; /* mapped, or lent to an I/O */
+        int error = segment_unload(m, f->cfg.phys_base);
         if (error)
             return error;
     }
+    if (f->md_pa)
+        phys_md_release(&m->ph, f->md_pa);
     flash_free(f);
     return 0;
 }

@@ -58,6 +58,7 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     memset(st, 0, sizeof(*st));
     st->page_size = m->core.pgsz;
     st->ram_pages = ph->npages;
+    st->md_pages = ph->md_pages;
     for (int u = 0; u < XVM_USE_COUNT; u++) {
         st->pages[u] = ph->use[u].cur;
         st->pages_peak[u] = ph->use[u].peak;
@@ -81,6 +82,18 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     st->device_maps = vs->device_maps;
     st->amap_copies = vs->amap_copies;
     st->enomem = vs->enomem;
+    st->neighbour_skipped = vs->neighbour_skipped;
+    st->forks = vs->forks;
+    st->amap_slots_copied = vs->amap_slots_copied;
+    st->sharer_scans = vs->sharer_scans;
+    st->loans = vs->loans;
+    st->loans_active = m->vm.nloans;
+    st->loan_pages = vs->loan_pages;
+    st->loan_device_pages = vs->loan_device_pages;
+    st->loan_breaks = vs->loan_breaks;
+    st->device_metadata_bytes =
+        m->kmem.units[XVM_KMEM_DEVICE_VM_PAGE].cur *
+        m->core.prof->kmem_size[XVM_KMEM_DEVICE_VM_PAGE];
     st->oom_kills = m->procs.oom_kills;
     const struct pagedaemon *pd = &m->objs.pd;
     struct pdpolicy_stats ps;
@@ -151,6 +164,7 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
 static const struct xvm_figure figures[] = {
     FIGURE(page_size),
     FIGURE(ram_pages),
+    FIGURE(md_pages),
     FIGURE(ram_used_peak),
     FIGURE(vm_page_bytes),
     FIGURE(vm_page_metadata_bytes),
@@ -170,6 +184,16 @@ static const struct xvm_figure figures[] = {
     FIGURE(device_maps),
     FIGURE(amap_copies),
     FIGURE(enomem),
+    FIGURE(neighbour_skipped),
+    FIGURE(forks),
+    FIGURE(amap_slots_copied),
+    FIGURE(sharer_scans),
+    FIGURE(device_metadata_bytes),
+    FIGURE(loans),
+    FIGURE(loans_active),
+    FIGURE(loan_pages),
+    FIGURE(loan_device_pages),
+    FIGURE(loan_breaks),
     FIGURE(oom_kills),
     FIGURE(freemin),
     FIGURE(freetarg),
@@ -244,8 +268,8 @@ const struct xvm_figure *xvm_stats_figures(size_t *n)
 const char *xvm_ram_kind_name(enum xvm_ram_kind kind)
 {
     static const char *const names[XVM_RAM_KINDS] = {
-        "anon", "aobj",   "page_cache", "page_table",
-        "zero", "buffer", "kernel",     "vm_page",
+        "anon",   "aobj",   "page_cache", "page_table", "zero",
+        "buffer", "kernel", "md",         "loan",       "vm_page",
     };
     return (unsigned)kind < XVM_RAM_KINDS ? names[kind] : "?";
 }
@@ -253,8 +277,9 @@ const char *xvm_ram_kind_name(enum xvm_ram_kind kind)
 const char *xvm_kmem_type_name(enum xvm_kmem_type type)
 {
     static const char *const names[XVM_KMEM_TYPES] = {
-        "map_entry", "amap", "amap_slots", "amap_anons", "anon",   "pv",
-        "vmspace",   "aobj", "vnode",      "proc",       "uspace",
+        "map_entry", "amap", "amap_slots", "amap_anons",
+        "anon",      "pv",   "vmspace",    "aobj",
+        "vnode",     "proc", "uspace",     "device_vm_page",
     };
     return (unsigned)type < XVM_KMEM_TYPES ? names[type] : "?";
 }
@@ -331,6 +356,7 @@ static int file_visit(void *arg, const char *path, uint32_t ino,
         .path = path,
         .size = st->size,
         .file_pages = pg_round(c, st->size) >> c->pgshift,
+        .ino = ino,
     };
     const struct file_acct *a = acct_find(w->mp, ino);
     if (a) {
@@ -340,6 +366,7 @@ static int file_visit(void *arg, const char *path, uint32_t ino,
         fr.pages_copied = a->copied;
         fr.text_pages_copied = a->text_copied;
         fr.processes = a->processes;
+        fr.pages_written = a->pages[ACCT_WRITTEN];
         if (a->processes > 0)
             fr.textrel = file_textrel(w, ino, st->size);
     }
@@ -361,6 +388,26 @@ int xvm_file_report(xvm_mount *mp,
     int error = vfs_walk(mp, file_visit, w);
     core_free(mp->vfs->core, w);
     return error;
+}
+
+int xvm_file_pages(xvm_mount *mp, uint64_t ino,
+                   int (*fn)(void *arg, const struct xvm_page_report *pr),
+                   void *arg)
+{
+    struct ffs_stat st;
+    if (mp == NULL || fn == NULL)
+        return EINVAL;
+    struct core *c = mp->vfs->core;
+    core_quiet_begin(c);
+    int error =
+        ino > UINT32_MAX ? ENOENT : ffs_stat(mp->fs, (uint32_t)ino, &st);
+    core_quiet_end(c);
+    if (error == EINVAL || (error == 0 && st.type != FFS_REG))
+        return ENOENT;
+    if (error)
+        return error;
+    const struct file_acct *a = acct_find(mp, (uint32_t)ino);
+    return a ? acct_pages(c, a, fn, arg) : 0;
 }
 
 /* ---- the timeline (timeline.c keeps it) ---- */

@@ -41,14 +41,15 @@ void ram_by_kind(const struct physmem *ph, const uint64_t *pages, uint64_t *ram,
                  uint64_t *total)
 {
     const struct core *c = ph->core;
-    uint64_t used = 0;
+    uint64_t managed = 0;
     *total = 0;
     for (int k = 0; k < XVM_RAM_VM_PAGE; k++) {
         ram[k] = pages[k + 1] * c->pgsz; /* kind k is use k + 1 */
-        used += pages[k + 1];
         *total += ram[k];
+        if (k != XVM_RAM_MD) /* a memory disk's RAM has no vm_pages */
+            managed += pages[k + 1];
     }
-    ram[XVM_RAM_VM_PAGE] = used * c->prof->vm_page_size;
+    ram[XVM_RAM_VM_PAGE] = managed * c->prof->vm_page_size;
     *total += ram[XVM_RAM_VM_PAGE];
 }
 
@@ -69,7 +70,9 @@ void timeline_sample(struct timeline *tl, struct physmem *ph, uint64_t at)
         now[u] = ph->use[u].cur;
     s->at = at;
     ram_by_kind(ph, now, s->ram, &s->ram_total);
-    s->ram_total_max = ph->used.window_peak * (c->pgsz + c->prof->vm_page_size);
+    s->ram_total_max = (ph->used.window_peak - ph->md_pages) *
+                           (c->pgsz + c->prof->vm_page_size) +
+                       ph->md_pages * c->pgsz;
     gauge_window_reset(&ph->used);
     tl->next = at + tl->every;
 }

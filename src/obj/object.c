@@ -59,7 +59,7 @@ void object_unref(struct xvm_object *obj)
     for (size_t i = 0; hmap_next(&obj->pages, &i, &off, &v);) {
         pmap_page_protect(objs->mmu, v, XVM_PROT_NONE);
         pageq_dequeue(&objs->pd, v);
-        phys_free(objs->ph, v);
+        phys_release(objs->ph, v); /* loaned: kept until the I/O is done */
     }
     if (obj->execmap)
         objs->pd.execpages -= obj->pages.n;
@@ -85,6 +85,27 @@ pageh object_page(const struct xvm_object *obj, uint64_t off)
     return hmap_get(&obj->pages, off, &v) ? v : PAGEH_NONE;
 }
 
+/* A page a user pager may hand out for off. */
+static bool user_page_ok(const struct xvm_object *obj, uint64_t off, pageh pg)
+{
+    const struct physmem *ph = obj->objs->ph;
+    if (pg == PAGEH_NONE) /* odd, but no device page */
+        return false;
+    if (pg == ph->zero_page)
+        return true;
+    if (page_is_device(pg))
+        return phys_lookup_device(ph, pg & ~(uint64_t)1) == pg;
+    return object_page(obj, off) == pg;
+}
+
+int object_get(struct xvm_object *obj, uint64_t off, unsigned flags, pageh *pg)
+{
+    int error = obj->ops->get(obj, off, flags, pg);
+    if (error == 0 && obj->user && !user_page_ok(obj, off, *pg))
+        return EIO;
+    return error;
+}
+
 int object_page_alloc(struct xvm_object *obj, uint64_t off, bool zero,
                       unsigned pqflags, pageh *out)
 {
@@ -104,6 +125,27 @@ int object_page_alloc(struct xvm_object *obj, uint64_t off, bool zero,
     if (obj->execmap)
         objs->pd.execpages++;
     pageq_enqueue(&objs->pd, pg, pqflags);
+    *out = pg;
+    return 0;
+}
+
+int object_loanbreak(struct xvm_object *obj, uint64_t off, pageh *out)
+{
+    struct objects *objs = obj->objs;
+    pageh old = object_page(obj, off), pg;
+    int error = phys_alloc(objs->ph, obj->use, false, &pg);
+    if (error)
+        return error;
+    phys_copy(objs->ph, pg, old);
+    pmap_page_protect(objs->mmu, old, XVM_PROT_NONE);
+    pageq_dequeue(&objs->pd, old);
+    phys_release(objs->ph, old);
+    /* The key is there: replacing its value needs no memory. */
+    (void)hmap_put(objs->core, &obj->pages, off, pg);
+    struct vm_page *p = phys_page(objs->ph, pg);
+    p->owner.obj = obj;
+    p->offset = off;
+    pageq_enqueue(&objs->pd, pg, 0);
     *out = pg;
     return 0;
 }
@@ -152,6 +194,72 @@ void xvm_object_release(xvm_object *obj)
 {
     if (obj)
         object_unref(obj);
+}
+
+void xvm_object_ref(xvm_object *obj)
+{
+    if (obj)
+        object_ref(obj);
+}
+
+/* ---- user pagers (xvm_object_create is the machine's) ---- */
+
+void *xvm_object_private(const xvm_object *obj)
+{
+    return obj ? obj->priv : NULL;
+}
+
+uint64_t xvm_object_size(const xvm_object *obj)
+{
+    return obj ? obj->size : 0;
+}
+
+/* => whether off names a page of a user object. */
+static bool user_off_ok(const struct xvm_object *obj, uint64_t off)
+{
+    return obj && obj->user && off < obj->size &&
+           !(off & (obj->objs->core->pgsz - 1));
+}
+
+int xvm_object_page_alloc(xvm_object *obj, uint64_t off, xvm_page_handle *pg,
+                          uint8_t **data)
+{
+    if (!user_off_ok(obj, off) || pg == NULL || data == NULL)
+        return EINVAL;
+    if (object_page(obj, off) != PAGEH_NONE)
+        return EEXIST;
+    int error = object_page_alloc(obj, off, false, 0, pg);
+    if (error == 0)
+        *data = phys_page(obj->objs->ph, *pg)->data;
+    return error;
+}
+
+xvm_page_handle xvm_object_page_lookup(const xvm_object *obj, uint64_t off)
+{
+    return user_off_ok(obj, off) ? object_page(obj, off) : PAGEH_NONE;
+}
+
+int xvm_object_page_free(xvm_object *obj, uint64_t off)
+{
+    if (!user_off_ok(obj, off))
+        return EINVAL;
+    pageh pg = object_page(obj, off);
+    if (pg == PAGEH_NONE)
+        return ENOENT;
+    if (phys_page(obj->objs->ph, pg)->wire)
+        return EBUSY;
+    object_page_free(obj, off);
+    return 0;
+}
+
+int xvm_pager_put_clean(xvm_object *obj, uint64_t off)
+{
+    if (!user_off_ok(obj, off))
+        return EINVAL;
+    if (object_page(obj, off) != PAGEH_NONE &&
+        phys_page(obj->objs->ph, object_page(obj, off))->wire)
+        return EBUSY;
+    return object_put_clean(obj, off);
 }
 
 void objects_check(const struct objects *objs, struct check *ck)

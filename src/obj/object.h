@@ -19,30 +19,28 @@
 struct xvm_object;
 
 /* pgo_get flags */
-#define PGO_LOCKED 0x1 /* resident pages only: no I/O, no allocation */
+#define PGO_LOCKED                                                             \
+    XVM_PGO_LOCKED /* resident pages only: no I/O, no
+                                     allocation */
 
-struct pager_ops {
-    const char *name;
-    /*
-     * => off: page aligned, inside the object.
-     * => *pg: a RAM or device page with the bytes at off.
-     * => ENOENT with PGO_LOCKED when the page is not resident; EFAULT
-     *    past the end of the object; ENOMEM, EIO.
-     */
-    int (*get)(struct xvm_object *obj, uint64_t off, unsigned flags, pageh *pg);
-    /*
-     * Frees the resident page at off so that it can be had again: a
-     * clean page is dropped, a dirty one written to swap first; it is
-     * unmapped first.  The page daemon calls it (pgo_put, PGO_FREE).
-     * => 0 freed; ENOSPC it needs swap there is not; EBUSY not now.
-     *    NULL: its pages never go (no swap for them).
-     */
-    int (*put)(struct xvm_object *obj, uint64_t off);
-    /* Frees the pager's private state; the object's pages are gone.
-     * (UVM's pgo_reference/pgo_detach are object_ref/object_unref, which
-     * count the references and call detach at the last.) */
-    void (*detach)(struct xvm_object *obj);
-};
+/*
+ * The pager ops are the public table (struct xvm_pager_ops in xipvm.h),
+ * so the built-in pagers and users' are one kind:
+ *   get     => off: page aligned, inside the object.
+ *           => *pg: a RAM or device page with the bytes at off.
+ *           => ENOENT with PGO_LOCKED when the page is not resident;
+ *              EFAULT past the end of the object; ENOMEM, EIO.
+ *   put     frees the resident page at off so that it can be had again:
+ *           a clean page is dropped, a dirty one written to swap first;
+ *           it is unmapped first.  The page daemon calls it (pgo_put,
+ *           PGO_FREE).  => 0 freed; ENOSPC it needs swap there is not;
+ *           EBUSY not now.  NULL: its pages never go (no swap for them).
+ *   detach  frees the pager's private state; the object's pages are
+ *           gone.  (UVM's pgo_reference/pgo_detach are object_ref and
+ *           object_unref, which count the references and call detach at
+ *           the last.)
+ */
+#define pager_ops xvm_pager_ops
 
 /* The layer's state: every object of a machine, and the page daemon
  * (pagedaemon.c) with its policy's queues. */
@@ -60,8 +58,10 @@ struct xvm_object {
     uint32_t refs;
     uint64_t size;
     bool read_only;      /* no writable shared mapping */
+    bool user;           /* a user's pager: its pages are checked */
     int8_t ktype;        /* its kernel memory (enum xvm_kmem_type), or -1: part
-                     of a structure charged by its owner (a vnode) */
+                      of a structure charged by its owner (a vnode; a user
+                      object's owner is the caller) */
     int use;             /* XVM_USE_* of its RAM pages */
     struct hmap pages;   /* offset -> pageh of resident RAM pages */
     struct hmap evicted; /* offsets the page daemon freed (refaults) */
@@ -85,6 +85,12 @@ int object_create(struct objects *objs, const struct pager_ops *ops,
 void object_ref(struct xvm_object *obj);
 void object_unref(struct xvm_object *obj);
 pageh object_page(const struct xvm_object *obj, uint64_t off);
+/*
+ * The pager's get, for every caller (fault, checker, introspection).  A
+ * user pager's page must be its own RAM page at off, a device page or
+ * the zero page: anything else is EIO, never dereferenced.
+ */
+int object_get(struct xvm_object *obj, uint64_t off, unsigned flags, pageh *pg);
 /* put for pagers whose resident pages are always clean (read-only files):
  * the page goes, and its offset is remembered (object_was_evicted). */
 int object_put_clean(struct xvm_object *obj, uint64_t off);
@@ -95,6 +101,10 @@ int object_put_clean(struct xvm_object *obj, uint64_t off);
  */
 int object_page_alloc(struct xvm_object *obj, uint64_t off, bool zero,
                       unsigned pqflags, pageh *pg);
+/* A write to a loaned page at off (§11.3): the object gets a copy in a
+ * new frame in its place; the old page stays with its loans.
+ * => 0 and *pg, the copy; ENOMEM. */
+int object_loanbreak(struct xvm_object *obj, uint64_t off, pageh *pg);
 /* Frees the page at off that object_page_alloc entered (a failed fill). */
 void object_page_free(struct xvm_object *obj, uint64_t off);
 /* => true (once) when the page daemon freed the page at off before: a

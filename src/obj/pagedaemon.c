@@ -58,17 +58,90 @@ static bool env_swap_full(void *arg)
     return pd->swap == NULL || swap_full(pd->swap);
 }
 
+/* ---- the policies ---- */
+
+static const struct pdpolicy_ops *const builtin[] = { &pdpolicy_clock };
+
+const struct pdpolicy_ops *pdpolicy_find(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof(builtin) / sizeof(builtin[0]); i++)
+        if (strcmp(builtin[i]->name, name) == 0)
+            return builtin[i];
+    return NULL;
+}
+
+const struct xvm_pdpolicy_ops *xvm_pdpolicy_builtin(const char *name)
+{
+    return pdpolicy_find(name);
+}
+
+/* What a policy's optional members do when it has none. */
+static void no_destroy(void *st)
+{
+    (void)st;
+}
+
+static void no_tune(void *st, uint64_t freetarg)
+{
+    (void)st, (void)freetarg;
+}
+
+static bool no_scan_due(void *st)
+{
+    (void)st;
+    return false;
+}
+
+static void no_step(void *st)
+{
+    (void)st;
+}
+
+static void no_stats(const void *st, struct pdpolicy_stats *out)
+{
+    (void)st;
+    memset(out, 0, sizeof(*out));
+}
+
+/* => EINVAL unless the required members are there; fills the rest. */
+static int policy_complete(struct pdpolicy_ops *own,
+                           const struct pdpolicy_ops *p)
+{
+    if (p == NULL || p->create == NULL || p->enqueue == NULL ||
+        p->activate == NULL || p->dequeue == NULL || p->select_victim == NULL)
+        return EINVAL;
+    *own = *p;
+    if (own->name == NULL)
+        own->name = "";
+    if (own->destroy == NULL)
+        own->destroy = no_destroy;
+    if (own->tune == NULL)
+        own->tune = no_tune;
+    if (own->needs_scan == NULL)
+        own->needs_scan = no_scan_due;
+    if (own->scan_init == NULL)
+        own->scan_init = no_step;
+    if (own->balance == NULL)
+        own->balance = no_step;
+    if (own->stats == NULL)
+        own->stats = no_stats;
+    return 0;
+}
+
 /* ---- set-up ---- */
 
 int pagedaemon_init(struct pagedaemon *pd, struct physmem *ph, struct mmu *mmu,
-                    uint64_t freemin, uint64_t freetarg)
+                    uint64_t freemin, uint64_t freetarg,
+                    const struct pdpolicy_ops *policy)
 {
     unsigned shift = ph->core->pgshift;
     uint64_t n = ph->npages;
     memset(pd, 0, sizeof(*pd));
     pd->ph = ph;
     pd->mmu = mmu;
-    pd->ops = &pdpolicy_clock;
+    if (policy_complete(&pd->own, policy) != 0)
+        return EINVAL;
+    pd->ops = &pd->own;
     if (freemin == 0) {
         /* uvmpd_tune(): 0.5 % of RAM, between 128 KiB and 1 MiB; here
          * also at most a sixteenth of RAM, so a small product's RAM is
@@ -94,7 +167,7 @@ int pagedaemon_init(struct pagedaemon *pd, struct physmem *ph, struct mmu *mmu,
     struct pdpolicy_env env = {
         .arg = pd,
         .npages = ph->npages,
-        .ph = ph,
+        .builtin = ph,
         .referenced = env_referenced,
         .clear_reference = env_clear_reference,
         .page_class = env_page_class,
@@ -122,8 +195,8 @@ static int free_page(struct pagedaemon *pd, uint32_t i)
     bool readahead = pg->flags & PG_READAHEAD;
     int error;
 
-    if (pg->wire || (pg->flags & PG_BUSY))
-        return EBUSY;
+    if (pg->wire || pg->loan || (pg->flags & PG_BUSY))
+        return EBUSY; /* wired, lent to an I/O (§11.3), or being filled */
     switch (pg->use) {
     case XVM_USE_PAGECACHE:
     case XVM_USE_AOBJ: {
@@ -159,9 +232,14 @@ static uint64_t scan(struct pagedaemon *pd, uint64_t target)
     pd->runs++;
     pd->ops->tune(pd->st, pd->freetarg);
     pd->ops->scan_init(pd->st);
-    while (ph->nfree < target && dirtyreacts < NUMDIRTYREACTS) {
+    /* A policy (a user's) may name what is not a queued page, or keep
+     * naming pages that cannot go: the scan stops, it never hangs. */
+    for (uint64_t picks = 0;
+         ph->nfree < target && dirtyreacts < NUMDIRTYREACTS &&
+         picks < 2 * (uint64_t)ph->npages;
+         picks++) {
         uint32_t i = pd->ops->select_victim(pd->st);
-        if (i == PDP_NONE)
+        if (i >= ph->npages || !(ph->pages[i].flags & PG_QUEUED))
             break;
         int error = free_page(pd, i);
         if (error == 0) {

@@ -25,8 +25,11 @@
  *    between 128 KiB and 1 MiB, at most RAM / 16 here; freetarg 4/3 of
  *    freemin).  EINVAL unless freemin < freetarg < RAM; ENOMEM.
  */
+/* => policy: a built-in's ops or a user's (its required members checked:
+ *    EINVAL), whose NULL optional members do nothing. */
 int pagedaemon_init(struct pagedaemon *pd, struct physmem *ph, struct mmu *mmu,
-                    uint64_t freemin, uint64_t freetarg);
+                    uint64_t freemin, uint64_t freetarg,
+                    const struct pdpolicy_ops *policy);
 void pagedaemon_fini(struct pagedaemon *pd);
 
 /* One scan.  => pages freed. */
@@ -43,7 +46,9 @@ bool pagedaemon_reclaimable(const struct pagedaemon *pd);
 /*
  * Runs op(arg) after a kick; while it fails with ENOMEM, RAM is short and
  * memory is reclaimable, scans and runs it again, a bounded number of
- * times (the retry may refill exactly the pages just freed).
+ * times (the retry may refill exactly the pages just freed).  A failure
+ * injected during op (xvm_inject) is not retried: it is meant for the
+ * caller (only a full RAM moves physmem's `refused`).
  * => op's last result.  Only where no page pointer is held.
  */
 int pagedaemon_retry(struct pagedaemon *pd, int (*op)(void *arg), void *arg);

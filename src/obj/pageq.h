@@ -33,7 +33,8 @@ struct anon_pager {
 struct pagedaemon {
     struct physmem *ph;
     struct mmu *mmu;
-    const struct pdpolicy_ops *ops;
+    const struct pdpolicy_ops *ops; /* = &own */
+    struct pdpolicy_ops own;    /* the policy's, optional members filled in */
     void *st;                   /* the policy's state */
     uint64_t freemin, freetarg; /* pages (uvmexp.freemin, freetarg) */
     const struct anon_pager *anon;

@@ -59,7 +59,7 @@ struct clock {
 
 static struct vm_page *page(const struct clock *c, uint32_t i)
 {
-    return &c->env.ph->pages[i];
+    return &((struct physmem *)c->env.builtin)->pages[i];
 }
 
 static void q_init(struct queue *q)

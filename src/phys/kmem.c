@@ -22,7 +22,8 @@
  * the kernel stack by the page. */
 static bool is_array(enum xvm_kmem_type t)
 {
-    return t == XVM_KMEM_AMAP_SLOTS || t == XVM_KMEM_AMAP_ANONS;
+    return t == XVM_KMEM_AMAP_SLOTS || t == XVM_KMEM_AMAP_ANONS ||
+           t == XVM_KMEM_DEVICE_VM_PAGE;
 }
 
 static uint32_t round_up(uint32_t n, uint32_t align)

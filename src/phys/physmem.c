@@ -36,7 +36,7 @@ int phys_init(struct physmem *ph, struct core *core, uint64_t ram_pa,
     ph->pages = core_zalloc(core, (size_t)n * sizeof(*ph->pages));
     if (ph->pages == NULL)
         return ENOMEM;
-    ph->npages = (uint32_t)n;
+    ph->npages = ph->nframes = (uint32_t)n;
     ph->ram = (struct ram_seg){ .pa = ram_pa, .npages = n, .first = 0 };
     /* Frames from `fresh` on were never used: they are free without being
      * on the list, so a large RAM costs no host memory until touched. */
@@ -49,7 +49,7 @@ int phys_init(struct physmem *ph, struct core *core, uint64_t ram_pa,
 
 void phys_fini(struct physmem *ph)
 {
-    for (uint32_t i = 0; i < ph->npages; i++)
+    for (uint32_t i = 0; i < ph->nframes; i++)
         core_free(ph->core, ph->pages[i].data);
     core_free(ph->core, ph->pages);
     core_free(ph->core, ph->dev);
@@ -137,6 +137,7 @@ int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out)
     pg->offset = 0;
     pg->epoch = 0;
     pg->wire = 0;
+    pg->loan = 0;
     if (zero && pg->data)
         memset(pg->data, 0, c->pgsz);
     count_use(ph, XVM_USE_FREE, -1);
@@ -150,7 +151,7 @@ void phys_free(struct physmem *ph, pageh h)
     uint32_t i = (uint32_t)(h >> 1);
     struct vm_page *pg = &ph->pages[i];
 
-    assert(pg->use != XVM_USE_FREE);
+    assert(pg->use != XVM_USE_FREE && pg->loan == 0);
     count_use(ph, pg->use, -1);
     count_use(ph, XVM_USE_FREE, 1);
     pg->use = XVM_USE_FREE;
@@ -161,8 +162,30 @@ void phys_free(struct physmem *ph, pageh h)
     ph->nfree++;
 }
 
+void phys_release(struct physmem *ph, pageh h)
+{
+    struct vm_page *pg = phys_page(ph, h);
+    if (pg->loan == 0) {
+        phys_free(ph, h);
+        return;
+    }
+    count_use(ph, pg->use, -1);
+    count_use(ph, XVM_USE_LOAN, 1);
+    pg->use = XVM_USE_LOAN;
+    pg->owner.obj = NULL;
+    pg->flags = 0;
+}
+
+void phys_unloan(struct physmem *ph, pageh h)
+{
+    struct vm_page *pg = phys_page(ph, h);
+    assert(pg->loan > 0);
+    if (--pg->loan == 0 && pg->use == XVM_USE_LOAN)
+        phys_free(ph, h);
+}
+
 int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
-                     const void *data)
+                     const void *data, bool ram, struct vm_page *pages)
 {
     struct core *c = ph->core;
 
@@ -187,7 +210,10 @@ int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
         return ENOMEM;
     if (ph->ndev)
         memcpy(nd, ph->dev, ph->ndev * sizeof(*nd));
-    nd[ph->ndev] = (struct dev_seg){ pa, len >> c->pgshift, data };
+    nd[ph->ndev] =
+        (struct dev_seg){ pa, len >> c->pgshift, data, ram, 0, pages };
+    for (uint64_t i = 0; pages && i < len >> c->pgshift; i++)
+        pages[i].flags = PG_DEV;
     core_free(c, ph->dev);
     ph->dev = nd;
     ph->ndev++;
@@ -195,14 +221,56 @@ int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
     return 0;
 }
 
-int phys_unload_device(struct physmem *ph, uint64_t pa)
+int phys_unload_device(struct physmem *ph, uint64_t pa, struct vm_page **pages)
 {
     struct dev_seg *d = phys_dev_seg(ph, pa);
     if (d == NULL || d->pa != pa)
         return EINVAL;
+    *pages = d->pages;
     ph->device_pages -= d->npages;
     *d = ph->dev[--ph->ndev];
     return 0;
+}
+
+/* ---- memory disks (§11.6) ---- */
+
+/* Moves the top of managed RAM by delta frames (its frames from `fresh`
+ * on were never used, so they are free without being on the list). */
+static void ram_resize(struct physmem *ph, int64_t delta)
+{
+    ph->npages = (uint32_t)((int64_t)ph->npages + delta);
+    ph->ram.npages = ph->npages;
+    ph->nfree = (uint32_t)((int64_t)ph->nfree + delta);
+    ph->md_pages = (uint64_t)((int64_t)ph->md_pages - delta);
+    count_use(ph, XVM_USE_FREE, delta);
+    count_use(ph, XVM_USE_MD, -delta);
+}
+
+int phys_md_carve(struct physmem *ph, uint64_t npages, uint64_t keep,
+                  uint64_t *pa)
+{
+    if (npages == 0)
+        return EINVAL;
+    if (ph->nmd == MD_MAX)
+        return E2BIG;
+    if (npages >= ph->npages || ph->npages - npages <= keep)
+        return ENOMEM;
+    uint32_t first = ph->npages - (uint32_t)npages;
+    if (first < ph->fresh)
+        return EBUSY; /* frames there were used: only at boot */
+    ram_resize(ph, -(int64_t)npages);
+    *pa = ph->ram.pa + ((uint64_t)first << ph->core->pgshift);
+    ph->md[ph->nmd++] = (struct md_carve){ *pa, npages, false };
+    return 0;
+}
+
+void phys_md_release(struct physmem *ph, uint64_t pa)
+{
+    for (unsigned i = 0; i < ph->nmd; i++)
+        if (ph->md[i].pa == pa)
+            ph->md[i].gone = true;
+    while (ph->nmd && ph->md[ph->nmd - 1].gone)
+        ram_resize(ph, (int64_t)ph->md[--ph->nmd].npages);
 }
 
 uint64_t phys_free_base(const struct physmem *ph)
@@ -221,8 +289,8 @@ uint64_t phys_free_base(const struct physmem *ph)
 const char *xvm_use_name(enum xvm_use use)
 {
     static const char *const names[XVM_USE_COUNT] = {
-        "free",       "anon", "aobj",   "page_cache",
-        "page_table", "zero", "buffer", "kernel",
+        "free", "anon",   "aobj",   "page_cache", "page_table",
+        "zero", "buffer", "kernel", "md",         "loan",
     };
     return (unsigned)use < XVM_USE_COUNT ? names[use] : "?";
 }
@@ -241,6 +309,10 @@ void phys_check(const struct physmem *ph, struct check *ck)
                 ck, "frame %u: free flag disagrees with use", i);
         if (pg->use == XVM_USE_FREE && pg->pv)
             return (void)check_fail(ck, "frame %u: free but mapped", i);
+        if ((pg->use == XVM_USE_FREE && pg->loan) ||
+            (pg->use == XVM_USE_LOAN && (pg->loan == 0 || pg->pv)))
+            return (void)check_fail(ck, "frame %u: %s with %u loans", i,
+                                    xvm_use_name(pg->use), pg->loan);
         by_use[pg->use]++;
     }
     for (uint32_t i = ph->free_head; i != NO_PAGE; i = ph->pages[i].next_free) {
@@ -254,6 +326,24 @@ void phys_check(const struct physmem *ph, struct check *ck)
                                 "free list holds %llu frames, %llu are free",
                                 (unsigned long long)onlist,
                                 (unsigned long long)by_use[XVM_USE_FREE]);
+    /* Memory disks' frames are counted, but beyond the managed ones. */
+    uint64_t md = 0,
+             at = ph->ram.pa + ((uint64_t)ph->npages << ph->core->pgshift);
+    for (unsigned i = ph->nmd; i-- > 0;) { /* the last carved is lowest */
+        if (ph->md[i].pa != at)
+            return (void)check_fail(ck, "memory disk %u not stacked on RAM", i);
+        md += ph->md[i].npages;
+        at += ph->md[i].npages << ph->core->pgshift;
+    }
+    if (ph->md_pages != md || ph->npages + md != ph->nframes)
+        return (void)check_fail(
+            ck, "memory disks hold %llu frames, counted %llu",
+            (unsigned long long)md, (unsigned long long)ph->md_pages);
+    for (uint32_t i = ph->npages; i < ph->nframes; i++)
+        if (ph->pages[i].use != XVM_USE_FREE || ph->pages[i].data)
+            return (void)check_fail(ck, "frame %u of a memory disk was used",
+                                    i);
+    by_use[XVM_USE_MD] = md;
     uint64_t sum = 0;
     for (int u = 0; u < XVM_USE_COUNT; u++) {
         sum += by_use[u];
@@ -263,9 +353,9 @@ void phys_check(const struct physmem *ph, struct check *ck)
                                     (unsigned long long)ph->use[u].cur,
                                     (unsigned long long)by_use[u]);
     }
-    if (sum != ph->npages || ph->used.cur != ph->npages - ph->nfree)
+    if (sum != ph->nframes || ph->used.cur != ph->nframes - ph->nfree)
         return (void)check_fail(ck, "frames add up to %llu, RAM has %u",
-                                (unsigned long long)sum, ph->npages);
+                                (unsigned long long)sum, ph->nframes);
     if (ph->zero_page == PAGEH_NONE ||
         phys_page(ph, ph->zero_page)->use != XVM_USE_ZERO)
         return (void)check_fail(ck, "zero page lost");

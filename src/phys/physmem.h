@@ -36,6 +36,7 @@ struct kmem;
 #define PG_INACTIVE  0x08 /* on the inactive queue */
 #define PG_READAHEAD 0x10 /* read ahead and not used yet */
 #define PG_CLEAN     0x20 /* anon page equal to its swap slot's copy */
+#define PG_DEV       0x40 /* a device page's vm_page (the vm_page design) */
 
 /*
  * One RAM frame's metadata: the vm_page.  The two links serve whichever
@@ -66,7 +67,10 @@ struct vm_page {
     uint32_t wire; /* wired PTEs mapping the page */
     uint8_t use;   /* enum xvm_use */
     uint8_t flags;
+    uint16_t loan; /* loans holding the page (UVM's loan_count, §11.3) */
 };
+
+#define LOAN_MAX UINT16_MAX /* loans of one page at once */
 
 #define PAGE_NONE UINT32_MAX /* no frame: the end of a list */
 
@@ -78,6 +82,23 @@ struct ram_seg {
 struct dev_seg {
     uint64_t pa, npages;
     const uint8_t *data;
+    bool ram;              /* a memory disk's (§11.6): lines fill from RAM,
+                              not NOR (the CPU model) */
+    uint64_t mapped;       /* valid PTEs mapping its pages (pmap.c): one count
+                        per segment, as the paper's struct vm_physseg */
+    struct vm_page *pages; /* the vm_page design: one per page (PG_DEV),
+                              for their PV lists; else NULL */
+};
+
+/*
+ * A memory disk's RAM (md(4), paper §11.6): frames at the top of RAM
+ * taken out of the managed pages.  They are stacked: only the topmost
+ * goes back to RAM, so one given back below another waits for it (gone).
+ */
+#define MD_MAX 8
+struct md_carve {
+    uint64_t pa, npages;
+    bool gone; /* given back, waiting for those above it */
 };
 
 struct physmem {
@@ -89,8 +110,12 @@ struct physmem {
     struct ram_seg ram;
     struct dev_seg *dev;
     unsigned ndev;
-    pageh zero_page; /* the one shared zero page */
-    struct kmem *km; /* the kernel allocator on these frames (kmem.c) */
+    struct md_carve md[MD_MAX]; /* memory disks' RAM, bottom up */
+    unsigned nmd;
+    uint64_t md_pages; /* frames they hold (use XVM_USE_MD) */
+    uint32_t nframes;  /* frames of the vm_page array (RAM configured) */
+    pageh zero_page;   /* the one shared zero page */
+    struct kmem *km;   /* the kernel allocator on these frames (kmem.c) */
     /* Counters. */
     struct gauge use[XVM_USE_COUNT];    /* frames by use */
     struct gauge used;                  /* frames not free */
@@ -161,6 +186,15 @@ static inline void phys_dev_read(struct physmem *ph, const struct dev_seg *d,
     ph->dev_bytes_read += n;
 }
 
+/* => true when page h is on NOR flash: a device page not of a memory
+ *    disk (whose lines fill from RAM). */
+static inline bool phys_on_nor(const struct physmem *ph, pageh h)
+{
+    const struct dev_seg *d;
+    return page_is_device(h) &&
+           (d = phys_dev_seg(ph, phys_addr(ph, h))) != NULL && !d->ram;
+}
+
 /* Copies page src (RAM or device: device reads are counted) into the RAM
  * page dst. */
 void phys_copy(struct physmem *ph, pageh dst, pageh src);
@@ -173,14 +207,53 @@ void phys_copy(struct physmem *ph, pageh dst, pageh src);
  *    full RAM counts in `refused`, injected failures do not.
  */
 int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out);
+/* => a page no loan holds (loaned pages go through phys_orphan). */
 void phys_free(struct physmem *ph, pageh h);
+/* Frees a page its owner no longer has, unless loans hold it: it then
+ * stays, of use XVM_USE_LOAN and without owner, until the last loan of it
+ * ends (phys_unloan).  The caller unmapped and dequeued it. */
+void phys_release(struct physmem *ph, pageh h);
+/* One loan of a RAM page ends; an orphan no loan holds is freed. */
+void phys_unloan(struct physmem *ph, pageh h);
 
-/* => EINVAL for a bad range, EEXIST when it overlaps a segment. */
+/* => true when a RAM page is lent to an I/O: it must not be mapped
+ *    writable (a write copies it first, §11.3). */
+static inline bool page_loaned(const struct physmem *ph, pageh h)
+{
+    return !page_is_device(h) && phys_page(ph, h)->loan != 0;
+}
+
+/* => pages: len / page size vm_pages for it (the vm_page design), or NULL.
+ * => EINVAL for a bad range, EEXIST when it overlaps a segment. */
 int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
-                     const void *data);
-/* => EINVAL when no segment starts at pa.  The caller makes sure that no
- *    page of it is mapped any more. */
-int phys_unload_device(struct physmem *ph, uint64_t pa);
+                     const void *data, bool ram, struct vm_page *pages);
+/* => EINVAL when no segment starts at pa; else 0 and its vm_pages (or
+ *    NULL) in *pages for the caller to free.  The caller makes sure that
+ *    no page of it is mapped any more. */
+int phys_unload_device(struct physmem *ph, uint64_t pa, struct vm_page **pages);
+
+/* => the vm_page of a device page in a segment that has them, else NULL. */
+static inline struct vm_page *phys_dev_page(const struct physmem *ph,
+                                            const struct dev_seg *d, pageh h)
+{
+    return d->pages
+               ? &d->pages[((h & ~(uint64_t)1) - d->pa) >> ph->core->pgshift]
+               : NULL;
+}
+/*
+ * Memory disks (paper §11.6): the top npages frames of RAM leave the
+ * managed pages (no vm_page is ever used for them; they count as use
+ * XVM_USE_MD, which has no vm_page metadata) so that the caller can
+ * register them as a device segment.
+ * => 0 and *pa; EBUSY when one of them was ever allocated (a memory disk
+ *    is set up at boot); ENOMEM when keep frames or fewer would remain;
+ *    E2BIG past MD_MAX of them.
+ */
+int phys_md_carve(struct physmem *ph, uint64_t npages, uint64_t keep,
+                  uint64_t *pa);
+/* Gives a memory disk's frames back to RAM (once those above it went). */
+void phys_md_release(struct physmem *ph, uint64_t pa);
+
 /* => the lowest 16 MiB boundary above RAM and every device segment. */
 uint64_t phys_free_base(const struct physmem *ph);
 

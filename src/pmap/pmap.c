@@ -138,15 +138,31 @@ static void model_drop(struct pmap *pm, uint64_t va)
 /* ---- PV tracking ---- */
 
 /*
- * A PV entry for a new mapping of pg.  A RAM page's vm_page holds its
- * first mapping's entry (NetBSD's pmaps embed one in vm_page_md), so only
- * further ones, and every one of a device page (the paper's hash), are
+ * Where a page's PV list lives, by the machine's device-page design:
+ *
+ *   page        segment (paper)      amap-copy        vm_page (OpenBSD)
+ *   RAM         its vm_page          its vm_page      its vm_page
+ *   device      the machine's hash   none: untracked  its segment's vm_page
+ *
+ * A vm_page holds its first mapping's entry (NetBSD's pmaps embed one in
+ * vm_page_md), so only further ones, and every one in the hash, are
  * kernel memory.  The charge stays with the entry it was made for.
  */
+static struct vm_page *pv_page(const struct mmu *mu, pageh pg)
+{
+    if (!page_is_device(pg))
+        return phys_page(mu->ph, pg);
+    if (mu->design != XVM_DESIGN_VM_PAGE)
+        return NULL;
+    const struct dev_seg *d = phys_dev_seg(mu->ph, pg & ~(uint64_t)1);
+    return phys_dev_page(mu->ph, d, pg);
+}
+
 static struct pv_entry *pv_alloc(struct mmu *mu, pageh pg)
 {
     struct pv_entry *pv;
-    if (!page_is_device(pg) && phys_page(mu->ph, pg)->pv == NULL) {
+    struct vm_page *p = pv_page(mu, pg);
+    if (p && p->pv == NULL) {
         pv = pool_get(mu->core, &mu->pv_pool);
         if (pv)
             pv->charged = false;
@@ -169,11 +185,13 @@ static void pv_release(struct mmu *mu, struct pv_entry *pv)
 static struct pv_entry **pv_headp(const struct mmu *mu, pageh pg,
                                   struct pv_entry **scratch)
 {
-    if (!page_is_device(pg))
-        return &phys_page(mu->ph, pg)->pv;
+    struct vm_page *p = pv_page(mu, pg);
+    if (p)
+        return &p->pv;
     uint64_t v = 0;
-    *scratch =
-        hmap_get(&mu->devpv, pg, &v) ? (struct pv_entry *)(uintptr_t)v : NULL;
+    *scratch = pmap_tracks(mu, pg) && hmap_get(&mu->devpv, pg, &v)
+                   ? (struct pv_entry *)(uintptr_t)v
+                   : NULL;
     return scratch;
 }
 
@@ -190,20 +208,26 @@ static void pv_count(struct mmu *mu, pageh pg, int delta)
         gauge_add(&mu->pv_device, delta);
 }
 
+/* The segment design's hash holds a device page's list head. */
+static bool pv_in_hash(const struct mmu *mu, pageh pg)
+{
+    return page_is_device(pg) && mu->design == XVM_DESIGN_SEGMENT;
+}
+
 /* => pv: a preallocated entry, so this step cannot fail for RAM pages. */
 static int pv_insert(struct mmu *mu, pageh pg, struct pv_entry *pv)
 {
     struct pv_entry *scratch, **headp = pv_headp(mu, pg, &scratch);
-    if (page_is_device(pg) &&
+    if (pv_in_hash(mu, pg) &&
         hmap_put(mu->core, &mu->devpv, pg, (uint64_t)(uintptr_t)pv))
         return ENOMEM; /* device pages: one hash per machine (§6.3) */
     pv->prev = NULL;
     pv->next = *headp;
     if (pv->next)
         pv->next->prev = pv;
-    if (!page_is_device(pg))
+    if (!pv_in_hash(mu, pg))
         *headp = pv;
-    else if (pv->next == NULL)
+    if (page_is_device(pg) && pv->next == NULL)
         gauge_add(&mu->device_mapped, 1);
     pv_count(mu, pg, 1);
     return 0;
@@ -215,18 +239,27 @@ static void pv_unlink(struct mmu *mu, pageh pg, struct pv_entry *pv)
         pv->next->prev = pv->prev;
     if (pv->prev) {
         pv->prev->next = pv->next;
-    } else if (!page_is_device(pg)) {
-        phys_page(mu->ph, pg)->pv = pv->next;
+    } else if (!pv_in_hash(mu, pg)) {
+        pv_page(mu, pg)->pv = pv->next;
     } else if (pv->next) {
         /* The key exists, so hmap_put cannot need memory here. */
         (void)hmap_put(mu->core, &mu->devpv, pg, (uint64_t)(uintptr_t)pv->next);
     } else {
         hmap_del(&mu->devpv, pg);
-        gauge_add(&mu->device_mapped, -1);
     }
+    if (page_is_device(pg) && pv->prev == NULL && pv->next == NULL)
+        gauge_add(&mu->device_mapped, -1);
     pv_release(mu, pv);
     pv_count(mu, pg, -1);
 }
+
+/* Each device segment counts the PTEs that map its pages. */
+static void seg_count(struct mmu *mu, pageh pg, int delta)
+{
+    if (page_is_device(pg))
+        phys_dev_seg(mu->ph, pg & ~(uint64_t)1)->mapped += (uint64_t)delta;
+}
+
 /* ---- tables ---- */
 
 static void leaf_sync(struct pmap *pm, pageh leaf)
@@ -246,6 +279,8 @@ static void leaf_sync(struct pmap *pm, pageh leaf)
 
 static int table_alloc(struct pmap *pm, pageh *out)
 {
+    if (core_inject(pm->mmu->core, INJECT_PAGETABLE))
+        return ENOMEM;
     int error = phys_alloc(pm->mmu->ph, XVM_USE_PAGETABLE, true, out);
     if (error)
         return error;
@@ -342,8 +377,11 @@ static void leaf_zap(struct pmap *pm, struct vm_page *tp, unsigned i,
     struct mmu *mu = pm->mmu;
     pageh pg = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
     struct pv_entry *pv = tp->owner.ptpv[i];
-    assert(pv != NULL && pv->pmap == pm && pv->va == va);
-    pv_unlink(mu, pg, pv);
+    if (pmap_tracks(mu, pg)) {
+        assert(pv != NULL && pv->pmap == pm && pv->va == va);
+        pv_unlink(mu, pg, pv);
+    }
+    seg_count(mu, pg, -1);
     tp->owner.ptpv[i] = NULL;
     if ((pte & PTE_WIRED) && !page_is_device(pg))
         phys_page(mu->ph, pg)->wire--;
@@ -534,18 +572,23 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
              core_zalloc(mu->core, level_entries(mu, mu->prof->levels - 1) *
                                        sizeof(*tp->owner.ptpv))) == NULL)
         return ENOMEM;
-    struct pv_entry *pv = pv_alloc(mu, pg);
-    if (pv == NULL)
-        return ENOMEM;
-    pv->pmap = pm;
-    pv->va = va;
-    if (pv_insert(mu, pg, pv)) {
-        pv_release(mu, pv);
-        return ENOMEM;
+    struct pv_entry *pv = NULL;
+    if (pmap_tracks(mu, pg)) {
+        if (core_inject(mu->core, INJECT_PV))
+            return ENOMEM;
+        if ((pv = pv_alloc(mu, pg)) == NULL)
+            return ENOMEM;
+        pv->pmap = pm;
+        pv->va = va;
+        if (pv_insert(mu, pg, pv)) {
+            pv_release(mu, pv);
+            return ENOMEM;
+        }
     }
     if (old & PTE_V)
         leaf_zap(pm, tp, i, va, old);
     tp->owner.ptpv[i] = pv;
+    seg_count(mu, pg, 1);
     pte_store(mu, tp->data, i, pte_make(mu, pa, nflags));
     tp->offset++;
     pm->resident++;
@@ -650,6 +693,7 @@ static bool pv_apply(struct mmu *mu, pageh pg, int op, uint64_t bits,
 
 void pmap_page_protect(struct mmu *mu, pageh pg, unsigned prot)
 {
+    assert(pmap_tracks(mu, pg));
     (void)pv_apply(mu, pg, 0, 0, prot);
 }
 
@@ -785,19 +829,24 @@ unsigned pmap_pv_count(const struct mmu *mu, pageh pg)
 
 bool pmap_device_mapped(const struct mmu *mu, uint64_t pa, uint64_t len)
 {
-    uint64_t key;
-    for (size_t i = 0; hmap_next(&mu->devpv, &i, &key, NULL);)
-        if (key - 1 - pa < len) /* key is the device page: pa | 1 */
+    const struct physmem *ph = mu->ph;
+    for (unsigned i = 0; i < ph->ndev; i++) {
+        const struct dev_seg *d = &ph->dev[i];
+        if (d->mapped && pa < d->pa + (d->npages << mu->core->pgshift) &&
+            d->pa < pa + len)
             return true;
+    }
     return false;
 }
 
 int mmu_init(struct mmu *mu, struct core *core, struct physmem *ph,
-             struct cpu *cpu, unsigned tlb_entries)
+             struct cpu *cpu, unsigned tlb_entries,
+             enum xvm_device_design design)
 {
     const struct profile *p = core->prof;
     memset(mu, 0, sizeof(*mu));
     mu->core = core;
+    mu->design = design;
     mu->prof = p;
     mu->ph = ph;
     mu->cpu = cpu;
@@ -831,8 +880,10 @@ void mmu_fini(struct mmu *mu)
 typedef void (*table_visit_fn)(void *arg, pageh table, unsigned level,
                                unsigned valid);
 
+/* current: pass leaf PTEs as the MMU sees them (pmap_pte_current). */
 static void visit_rec(struct pmap *pm, pageh t, unsigned l, uint64_t base,
-                      pte_visit_fn pfn, table_visit_fn tfn, void *arg)
+                      pte_visit_fn pfn, table_visit_fn tfn, void *arg,
+                      bool current)
 {
     struct mmu *mu = pm->mmu;
     /* Profiles have at most 4 levels; the bound also tells the compiler. */
@@ -848,11 +899,13 @@ static void visit_rec(struct pmap *pm, pageh t, unsigned l, uint64_t base,
         valid++;
         uint64_t va = base + ((uint64_t)i << mu->lvl_shift[l]);
         if (leaf) {
+            if (current && tp->epoch != pm->epoch)
+                pte &= ~(uint64_t)PTE_W;
             if (pfn)
                 pfn(arg, va, pte);
         } else {
             visit_rec(pm, phys_lookup(mu->ph, pte_frame_pa(mu, pte)), l + 1, va,
-                      pfn, tfn, arg);
+                      pfn, tfn, arg, current);
         }
     }
     if (tfn)
@@ -861,7 +914,23 @@ static void visit_rec(struct pmap *pm, pageh t, unsigned l, uint64_t base,
 
 void pmap_visit(struct pmap *pm, pte_visit_fn fn, void *arg)
 {
-    visit_rec(pm, pm->root, 0, 0, fn, NULL, arg);
+    visit_rec(pm, pm->root, 0, 0, fn, NULL, arg, false);
+}
+
+void pmap_visit_current(struct pmap *pm, pte_visit_fn fn, void *arg)
+{
+    visit_rec(pm, pm->root, 0, 0, fn, NULL, arg, true);
+}
+
+uint64_t pmap_pte_current(struct pmap *pm, uint64_t va)
+{
+    pageh leaf;
+    if (va >= pm->mmu->prof->va_max || pt_leaf(pm, va, false, false, &leaf))
+        return 0;
+    struct vm_page *tp = table_page(pm->mmu, leaf);
+    uint64_t pte = pte_load(
+        pm->mmu, tp->data, level_index(pm->mmu, pm->mmu->prof->levels - 1, va));
+    return tp->epoch == pm->epoch ? pte : pte & ~(uint64_t)PTE_W;
 }
 
 struct mmu_ck {
@@ -871,6 +940,7 @@ struct mmu_ck {
     uint64_t leaves, tables;
     struct hmap ptes;    /* page -> valid PTEs mapping it */
     struct hmap wired;   /* RAM page -> wired PTEs mapping it */
+    uint64_t *segptes;   /* valid PTEs per device segment */
     struct pv_key *keys; /* scratch: one PV list's (pmap, va) */
     size_t capkeys;
 };
@@ -937,15 +1007,26 @@ static void check_pte(void *arg, uint64_t va, uint64_t pte)
     if (!page_is_device(pg) && phys_page(mu->ph, pg)->use == XVM_USE_FREE)
         return (void)check_fail(k->ck, "va %#llx maps a free frame",
                                 (unsigned long long)va);
+    if (page_is_device(pg)) {
+        const struct dev_seg *d = phys_dev_seg(mu->ph, pg & ~(uint64_t)1);
+        k->segptes[d - mu->ph->dev]++;
+    }
     /* Each page's PTEs are counted here and matched against its PV list
      * in check_pv: a scan of the list per PTE would be quadratic. */
-    bump(k, &k->ptes, pg);
     struct pv_entry *pv = pv_at(k->pm, va);
-    if (pv == NULL || pv->pmap != k->pm || pv->va != va)
+    if (!pmap_tracks(mu, pg)) {
+        if (pv != NULL)
+            return (void)check_fail(k->ck,
+                                    "va %#llx: an untracked device "
+                                    "page has a PV entry",
+                                    (unsigned long long)va);
+    } else if (bump(k, &k->ptes, pg),
+               pv == NULL || pv->pmap != k->pm || pv->va != va) {
         return (void)check_fail(k->ck,
                                 "va %#llx: the leaf table's PV entry "
                                 "is wrong",
                                 (unsigned long long)va);
+    }
     if ((pte & PTE_WIRED) && !page_is_device(pg))
         bump(k, &k->wired, pg);
     if ((pte & PTE_W) && (page_is_device(pg) || pg == mu->ph->zero_page))
@@ -1037,20 +1118,50 @@ static uint64_t check_pv_list(struct mmu_ck *k, pageh pg)
 static void check_pv(struct mmu_ck *k)
 {
     struct mmu *mu = k->mu;
-    uint64_t total = 0, dev = 0, key, v;
-    for (uint32_t i = 0; i < mu->ph->npages && !k->ck->error; i++)
+    const struct physmem *ph = mu->ph;
+    uint64_t total = 0, dev = 0, listed = 0, key, v;
+    for (uint32_t i = 0; i < ph->npages && !k->ck->error; i++)
         total += check_pv_list(k, page_ram(i));
+    if (mu->design != XVM_DESIGN_SEGMENT && mu->devpv.n)
+        return (void)check_fail(k->ck, "device PV hash used by the %s design",
+                                xvm_device_design_name(mu->design));
     for (size_t i = 0; hmap_next(&mu->devpv, &i, &key, &v) && !k->ck->error;) {
         if (!page_is_device(key) || v == 0)
             return (void)check_fail(k->ck, "device PV hash holds a bad key");
         dev += check_pv_list(k, key);
+        listed++;
+    }
+    /* The vm_page design: every device page's list. */
+    for (unsigned s = 0; s < ph->ndev && !k->ck->error; s++) {
+        const struct dev_seg *d = &ph->dev[s];
+        if ((d->pages != NULL) != (mu->design == XVM_DESIGN_VM_PAGE))
+            return (void)check_fail(k->ck,
+                                    "device segment %#llx: vm_pages "
+                                    "under the %s design",
+                                    (unsigned long long)d->pa,
+                                    xvm_device_design_name(mu->design));
+        if (d->mapped != k->segptes[s])
+            return (void)check_fail(k->ck,
+                                    "device segment %#llx: %llu mappings "
+                                    "counted, %llu PTEs",
+                                    (unsigned long long)d->pa,
+                                    (unsigned long long)d->mapped,
+                                    (unsigned long long)k->segptes[s]);
+        for (uint64_t p = 0; d->pages && p < d->npages; p++) {
+            if (d->pages[p].flags != PG_DEV)
+                return (void)check_fail(k->ck, "device vm_page lost PG_DEV");
+            uint64_t n =
+                check_pv_list(k, page_device(d->pa + (p << mu->core->pgshift)));
+            dev += n;
+            listed += n != 0;
+        }
     }
     for (size_t i = 0; hmap_next(&k->ptes, &i, &key, &v) && !k->ck->error;)
-        if (page_is_device(key) && !hmap_get(&mu->devpv, key, NULL))
+        if (page_is_device(key) && pv_head(mu, key) == NULL)
             return (void)check_fail(k->ck, "device page mapped without PV "
                                            "entries");
     if (total + dev != mu->pv.cur || dev != mu->pv_device.cur ||
-        mu->devpv.n != mu->device_mapped.cur)
+        listed != mu->device_mapped.cur)
         check_fail(k->ck,
                    "PV entries: counted %llu (%llu device), found "
                    "%llu (%llu)",
@@ -1104,10 +1215,13 @@ void mmu_check(struct mmu *mu, struct check *ck)
     struct mmu_ck k = { .mu = mu, .ck = ck };
     hmap_init(&k.ptes);
     hmap_init(&k.wired);
+    k.segptes = calloc(mu->ph->ndev + 1, sizeof(*k.segptes));
+    if (k.segptes == NULL)
+        return (void)check_fail(ck, "checker: out of host memory");
     for (struct pmap *pm = mu->pmaps; pm && !ck->error; pm = pm->next) {
         k.pm = pm;
         k.leaves = k.tables = 0;
-        visit_rec(pm, pm->root, 0, 0, check_pte, check_table, &k);
+        visit_rec(pm, pm->root, 0, 0, check_pte, check_table, &k, false);
         if (k.leaves != pm->resident)
             check_fail(ck, "pmap: %llu valid PTEs, resident count %llu",
                        (unsigned long long)k.leaves,
@@ -1126,4 +1240,5 @@ void mmu_check(struct mmu *mu, struct check *ck)
     hmap_fini(mu->core, &k.ptes);
     hmap_fini(mu->core, &k.wired);
     free(k.keys);
+    free(k.segptes);
 }

@@ -54,14 +54,16 @@ struct mmu {
     struct cpu *cpu;       /* its TLB model drops what the TLB drops */
     unsigned lvl_shift[4]; /* VA shift of each page-table level */
     struct tlb tlb;
-    struct hmap devpv;   /* device pa -> PV list head (paper §6.3) */
+    enum xvm_device_design design; /* where device pages' PV lists live */
+    struct hmap devpv;   /* segment design: device pa -> PV list head (§6.3) */
     struct pool pv_pool; /* recycled PV entries a vm_page holds */
     uint64_t next_asid;  /* never reused: stale TLB tags stay stale */
     struct pmap *pmaps;  /* every live pmap */
     /* Counters (and the TLB's, in tlb). */
     struct gauge pv;            /* PV entries */
     struct gauge pv_device;     /* PV entries of device pages */
-    struct gauge device_mapped; /* device pages with at least one mapping */
+    struct gauge device_mapped; /* device pages with at least one mapping
+                                   (not known under amap-copy: 0) */
     uint64_t superpages;        /* super pages entered */
     uint64_t demotions;         /* super pages split back into pages */
 };
@@ -87,7 +89,8 @@ struct pmap {
 
 /* => ENOMEM (host memory for the TLB) or EINVAL (its size). */
 int mmu_init(struct mmu *mu, struct core *core, struct physmem *ph,
-             struct cpu *cpu, unsigned tlb_entries);
+             struct cpu *cpu, unsigned tlb_entries,
+             enum xvm_device_design design);
 void mmu_fini(struct mmu *mu);
 
 int pmap_create(struct mmu *mu, struct pmap **out);
@@ -116,8 +119,15 @@ int pmap_enter_large(struct pmap *pm, uint64_t va, uint64_t pa, unsigned shift,
 void pmap_remove(struct pmap *pm, uint64_t sva, uint64_t eva);
 /* Lowers the protection of every mapping in [sva, eva) to at most prot. */
 void pmap_protect(struct pmap *pm, uint64_t sva, uint64_t eva, unsigned prot);
-/* Lowers every mapping of page pg (through its PV list) to at most prot. */
+/* Lowers every mapping of page pg (through its PV list) to at most prot.
+ * Under the amap-copy design a device page has no PV list: never asked. */
 void pmap_page_protect(struct mmu *mu, pageh pg, unsigned prot);
+/* => whether mappings of pg are tracked (all but device pages under
+ *    amap-copy). */
+static inline bool pmap_tracks(const struct mmu *mu, pageh pg)
+{
+    return !page_is_device(pg) || mu->design != XVM_DESIGN_AMAP_COPY;
+}
 /* => 0 and *pa, or EFAULT when va is not mapped. */
 int pmap_extract(struct pmap *pm, uint64_t va, uint64_t *pa);
 bool pmap_is_modified(struct mmu *mu, pageh pg);
@@ -129,7 +139,8 @@ void pmap_unwire(struct pmap *pm, uint64_t va);
 void pmap_write_protect_all(struct pmap *pm);
 /* => how many mappings page pg has (its PV list's length). */
 unsigned pmap_pv_count(const struct mmu *mu, pageh pg);
-/* => true while some page of [pa, pa+len) of device memory is mapped. */
+/* => true while some page of [pa, pa+len) of device memory is mapped
+ *    (each device segment counts its mappings, in every design). */
 bool pmap_device_mapped(const struct mmu *mu, uint64_t pa, uint64_t len);
 
 /*
@@ -157,6 +168,14 @@ pageh pte_page(const struct mmu *mu, uint64_t pte);
 /* Visits every valid leaf PTE of pm in address order. */
 typedef void (*pte_visit_fn)(void *arg, uint64_t va, uint64_t pte);
 void pmap_visit(struct pmap *pm, pte_visit_fn fn, void *arg);
+
+/*
+ * The same as the MMU sees them: a write bit in a table that a fork
+ * write-protected lazily (stale, see pmap.c) counts as cleared.  Nothing
+ * is changed (introspection).
+ */
+uint64_t pmap_pte_current(struct pmap *pm, uint64_t va);
+void pmap_visit_current(struct pmap *pm, pte_visit_fn fn, void *arg);
 
 /*
  * The layer's invariants: every pmap's tables count their valid entries,

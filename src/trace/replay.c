@@ -35,6 +35,13 @@ struct pidset {
     size_t cap, n;
 };
 
+/* A loan the trace made and has not ended: its process and range. */
+struct lent {
+    uint32_t pid;
+    uint64_t addr, len;
+    xvm_loan *ln;
+};
+
 struct xvm_replay {
     xvm_machine *m;
     xvm_mount *mp;
@@ -49,6 +56,8 @@ struct xvm_replay {
     uint64_t oom_kills, skipped;
     struct xvm_oom_event *ooms;
     size_t nooms;
+    struct lent *loans; /* I/Os in flight: the trace's loans (§11.3) */
+    size_t nloans, caploans;
     uint8_t buf[CHUNK];
 };
 
@@ -209,6 +218,9 @@ void xvm_replay_destroy(xvm_replay *r)
 {
     if (r == NULL)
         return;
+    for (size_t i = 0; i < r->nloans; i++)
+        xvm_loan_end(r->loans[i].ln);
+    free(r->loans);
     if (r->src != &r->one)
         free(r->src);
     free(r->pids.key);
@@ -313,6 +325,51 @@ static int do_pread(struct xvm_replay *r, xvm_vmspace *vs)
     return error;
 }
 
+/* loan: the range goes to the kernel until the trace's unloan. */
+static int do_loan(struct xvm_replay *r, xvm_vmspace *vs)
+{
+    struct xvm_trace_event *ev = &r->ev;
+    if (r->nloans == r->caploans) {
+        size_t cap = r->caploans ? 2 * r->caploans : 8;
+        struct lent *n = realloc(r->loans, cap * sizeof(*n));
+        if (n == NULL)
+            return ENOMEM;
+        r->loans = n;
+        r->caploans = cap;
+    }
+    xvm_loan *ln;
+    int error = xvm_loan_start(vs, ev->addr, ev->len, &ln);
+    if (error == 0)
+        r->loans[r->nloans++] = (struct lent){ ev->pid, ev->addr, ev->len, ln };
+    return error;
+}
+
+/* unloan: the I/O reads the lent bytes (as a device's transfer does:
+ * device pages in place, counted as flash reads) and the earliest loan of
+ * that process and range ends; =HEX: the bytes it sent.  No such loan:
+ * EINVAL. */
+static int do_unloan(struct xvm_replay *r, int *differs)
+{
+    struct xvm_trace_event *ev = &r->ev;
+    for (size_t i = 0; i < r->nloans; i++) {
+        struct lent *l = &r->loans[i];
+        if (l->pid != ev->pid || l->addr != ev->addr || l->len != ev->len)
+            continue;
+        for (uint64_t at = 0; at < l->len; at += CHUNK) {
+            size_t n = l->len - at < CHUNK ? (size_t)(l->len - at) : CHUNK;
+            if (xvm_loan_read(l->ln, at, r->buf, n) != 0 ||
+                (at == 0 && ev->has_data &&
+                 memcmp(r->buf, ev->data, ev->ndata) != 0))
+                *differs = 1;
+        }
+        xvm_loan_end(l->ln);
+        memmove(l, l + 1, (r->nloans - i - 1) * sizeof(*l));
+        r->nloans--;
+        return 0;
+    }
+    return EINVAL;
+}
+
 static int run_event(struct xvm_replay *r, int *differs)
 {
     struct xvm_trace_event *ev = &r->ev;
@@ -335,6 +392,7 @@ static int run_event(struct xvm_replay *r, int *differs)
     case XVM_T_EXIT: r->last_vs = NULL; return xvm_exit(r->m, ev->pid);
     case XVM_T_BRK: return xvm_brk(r->m, ev->pid, ev->addr);
     case XVM_T_MARK: return xvm_timeline_mark(r->m, ev->label, r->events);
+    case XVM_T_UNLOAN: return do_unloan(r, differs); /* may outlive pid */
     default: break;
     }
     if ((vs = space_of(r, ev->pid)) == NULL)
@@ -344,6 +402,7 @@ static int run_event(struct xvm_replay *r, int *differs)
     case XVM_T_MUNMAP: return xvm_munmap(vs, ev->addr, ev->len);
     case XVM_T_MPROTECT: return xvm_mprotect(vs, ev->addr, ev->len, ev->prot);
     case XVM_T_PREAD: return do_pread(r, vs);
+    case XVM_T_LOAN: return do_loan(r, vs);
     default: return do_access(r, vs, differs);
     }
 }

@@ -417,11 +417,13 @@ static int op_brk(struct toks *tk, struct xvm_trace_event *ev, const char **msg)
     return rc ? rc : num(tk->t[2], UINT64_MAX, &ev->addr, &F_ADDR, msg);
 }
 
-/* r/w/x: PID ADDR SIZE, plus =HEX for r and w */
+/* r/w/x: PID ADDR SIZE, plus =HEX for r and w; loan and unloan (§11.3)
+ * the same: PID ADDR LEN, plus =HEX for unloan */
 static int op_access(struct toks *tk, struct xvm_trace_event *ev,
                      const char **msg)
 {
-    int rc = nfields(tk, 3, ev->op == XVM_T_EXEC_FETCH ? 3 : 4, msg);
+    bool no_data = ev->op == XVM_T_EXEC_FETCH || ev->op == XVM_T_LOAN;
+    int rc = nfields(tk, 3, no_data ? 3 : 4, msg);
 
     if (rc == 0)
         rc = pid(tk->t[1], &ev->pid, &F_PID, msg);
@@ -470,6 +472,8 @@ static const struct {
     { "exit", XVM_T_EXIT, op_exit },
     { "mark", XVM_T_MARK, op_mark },
     { "pread", XVM_T_PREAD, op_pread },
+    { "loan", XVM_T_LOAN, op_access },
+    { "unloan", XVM_T_UNLOAN, op_access },
 };
 
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
@@ -777,7 +781,7 @@ static int check_access(const struct xvm_trace_event *ev)
 /* => 1 when the event can be written so that it parses back equal. */
 static int formattable(const struct xvm_trace_event *ev)
 {
-    if ((unsigned)ev->op > XVM_T_PREAD)
+    if ((unsigned)ev->op > XVM_T_UNLOAN)
         return 0;
     if (ev->expect_err != 0 && xvm_trace_errno_name(ev->expect_err) == NULL)
         return 0;
@@ -785,8 +789,10 @@ static int formattable(const struct xvm_trace_event *ev)
         (ev->prot & ~7) != 0)
         return 0;
     if ((ev->op == XVM_T_READ || ev->op == XVM_T_WRITE ||
-         ev->op == XVM_T_EXEC_FETCH) &&
+         ev->op == XVM_T_EXEC_FETCH || ev->op == XVM_T_UNLOAN) &&
         !check_access(ev))
+        return 0;
+    if (ev->op == XVM_T_LOAN && (ev->len > XVM_TRACE_MAX_SIZE || ev->has_data))
         return 0;
     return check_strings(ev);
 }
@@ -842,7 +848,9 @@ static void put_body(struct out *o, const struct xvm_trace_event *ev)
     case XVM_T_BRK: put_sp_hex(o, ev->addr); break;
     case XVM_T_READ:
     case XVM_T_WRITE:
-    case XVM_T_EXEC_FETCH: put_access(o, ev); break;
+    case XVM_T_EXEC_FETCH:
+    case XVM_T_LOAN:
+    case XVM_T_UNLOAN: put_access(o, ev); break;
     case XVM_T_PREAD:
         put_sp_hex(o, ev->addr), put_sp_dec(o, ev->len);
         put_sp_str(o, ev->path), put_sp_hex(o, ev->off);
@@ -866,6 +874,8 @@ static const char *const op_names[] = {
     [XVM_T_EXEC_FETCH] = "x",
     [XVM_T_MARK] = "mark",
     [XVM_T_PREAD] = "pread",
+    [XVM_T_LOAN] = "loan",
+    [XVM_T_UNLOAN] = "unloan",
 };
 
 int xvm_trace_format_event(const struct xvm_trace_event *ev, char *buf,

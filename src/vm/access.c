@@ -47,7 +47,8 @@ static void walk_reads(struct xvm_vmspace *vs, uint64_t va, unsigned shift)
 }
 
 /* The CPU model's full path: its TLB (a miss reads the tables), then its
- * caches at the physical address, which tell RAM from NOR. */
+ * caches at the physical address, which tell RAM (a memory disk's too)
+ * from NOR. */
 XVM_NOINLINE
 static void cpu_charge_full(struct xvm_vmspace *vs, const struct tlbent *e,
                             uint64_t va, size_t n, unsigned kind)
@@ -56,7 +57,7 @@ static void cpu_charge_full(struct xvm_vmspace *vs, const struct tlbent *e,
     if (cpu_tlb(c, e->asid, va, kind, e->shift) >= TLBM_REFILL)
         walk_reads(vs, va, e->shift);
     cpu_cache(c, e->asid, va, e->pa + (va & (vs->vm->core->pgsz - 1)),
-              (uint32_t)n, e->dev != NULL, kind);
+              (uint32_t)n, e->dev != NULL && !e->dev->ram, kind);
 }
 
 /*
@@ -73,7 +74,8 @@ static XVM_INLINE void cpu_charge(struct xvm_vmspace *vs,
     if (cpu_quick(c, e->asid, va, (uint32_t)n, kind))
         return;
     if (!c->p.caches)
-        cpu_uncached(c, e->dev != NULL, (uint32_t)n, kind); /* model off */
+        cpu_uncached(c, e->dev != NULL && !e->dev->ram, (uint32_t)n,
+                     kind); /* model off */
     else
         cpu_charge_full(vs, e, va, n, kind);
 }
@@ -196,5 +198,10 @@ int xvm_extract(xvm_vmspace *vs, uint64_t va, uint64_t *pa)
 {
     if (vs == NULL || pa == NULL)
         return EINVAL;
-    return pmap_extract(vs->pmap, va, pa);
+    int error = pmap_extract(vs->pmap, va, pa);
+    /* Mapped, but no translation yet: not the same as nothing there. */
+    if (error == EFAULT && va < vs->vm->core->prof->va_max &&
+        map_lookup(&vs->map, va) != NULL)
+        return ENOENT;
+    return error;
 }

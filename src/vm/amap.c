@@ -25,6 +25,8 @@ int amap_alloc(struct vm *vm, uint32_t nslot, struct amap **out)
     struct kmem *km = vm->ph->km;
     if (nslot == 0)
         return EINVAL;
+    if (core_inject(vm->core, INJECT_AMAP))
+        return ENOMEM;
     struct amap *am = kmem_alloc(km, XVM_KMEM_AMAP, 1, sizeof(*am));
     if (am == NULL)
         return ENOMEM;
@@ -165,6 +167,7 @@ int amap_copy(struct vm *vm, struct amap *old, uint64_t slot, uint64_t len,
             amap_add(vm, am, s - slot, an);
         }
         amap_unref(vm, old, slot, len);
+        vm->st.amap_slots_copied += len;
     }
     vm->st.amap_copies++;
     *out = am;

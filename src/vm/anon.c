@@ -18,6 +18,8 @@
 
 int anon_alloc(struct vm *vm, pageh src, struct anon **out)
 {
+    if (core_inject(vm->core, INJECT_ANON))
+        return ENOMEM;
     struct anon *an = kmem_alloc(vm->ph->km, XVM_KMEM_ANON, 1, sizeof(*an));
     if (an == NULL)
         return ENOMEM;
@@ -41,14 +43,33 @@ void anon_unref(struct vm *vm, struct anon *an)
     if (--an->ref > 0)
         return;
     if (an->page != PAGEH_NONE) {
-        /* Nobody references it, but a stale mapping must not survive. */
+        /* Nobody references it, but a stale mapping must not survive;
+         * loans keep the page until their I/O is done. */
         pmap_page_protect(vm->mmu, an->page, XVM_PROT_NONE);
         pageq_dequeue(&vm->objs->pd, an->page);
-        phys_free(vm->ph, an->page);
+        phys_release(vm->ph, an->page);
     }
     if (an->swslot)
         swap_free(vm->objs->pd.swap, an->swslot);
     kmem_free(vm->ph->km, XVM_KMEM_ANON, 1, an);
+}
+
+int anon_loanbreak(struct vm *vm, struct anon *an)
+{
+    pageh old = an->page, pg;
+    int error = phys_alloc(vm->ph, XVM_USE_ANON, false, &pg);
+    if (error)
+        return error;
+    phys_copy(vm->ph, pg, old);
+    /* Every mapping of the old page goes: the anon's sharers (a shared
+     * amap) fault and find the copy. */
+    pmap_page_protect(vm->mmu, old, XVM_PROT_NONE);
+    pageq_dequeue(&vm->objs->pd, old);
+    phys_release(vm->ph, old);
+    phys_page(vm->ph, pg)->owner.anon = an;
+    an->page = pg;
+    pageq_enqueue(&vm->objs->pd, pg, 0);
+    return 0;
 }
 
 int anon_pagein(struct vm *vm, struct anon *an)

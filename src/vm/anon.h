@@ -26,6 +26,10 @@ void anon_unref(struct vm *vm, struct anon *an);
  * => 0 (also when it is resident), ENOMEM (no frame). */
 int anon_pagein(struct vm *vm, struct anon *an);
 
+/* A write to a loaned anon page (§11.3): the anon gets a copy in a new
+ * frame; the old page stays with its loans.  => 0, ENOMEM. */
+int anon_loanbreak(struct vm *vm, struct anon *an);
+
 /* The anon pager the page daemon calls (registered by vm_init). */
 extern const struct anon_pager anon_pager;
 

@@ -21,7 +21,9 @@
  *                lower, shared       -> map the object page writable.
  *
  * Device pages skip all paging state: they are never wired (paper §11.4),
- * never loaned, and a write always promotes them (§6.3).
+ * and a write always promotes them (§6.3).  A loaned RAM page is never
+ * mapped writable: a write copies it first (a loan break, §11.3); a
+ * loaned device page needs nothing (loan.h).
  */
 #include <assert.h>
 #include <errno.h>
@@ -85,6 +87,25 @@ static int fault_check(struct faultctx *f)
     return 0;
 }
 
+void vm_set_neighbour_reserve(struct vm *vm, uint64_t pages, uint64_t pv_limit)
+{
+    vm->reserve_pages = pages;
+    vm->pv_limit = pv_limit;
+}
+
+/*
+ * The neighbour reserve (§11.2): UVM enters fault-ahead mappings without
+ * asking what they cost; each may take a PV entry (kernel memory) and a
+ * page-table page.  Bounded, they are skipped while free frames or PV
+ * entries are short, so a tight system spends its last pages on what was
+ * asked for.
+ */
+static bool neighbour_reserved(const struct vm *vm)
+{
+    return (vm->reserve_pages && vm->ph->nfree <= vm->reserve_pages) ||
+           (vm->pv_limit && vm->mmu->pv.cur >= vm->pv_limit);
+}
+
 /* Optional mappings around the fault: failure is harmless (§11.2). */
 static void neighbour(struct faultctx *f, uint64_t va, pageh pg, unsigned prot)
 {
@@ -92,7 +113,11 @@ static void neighbour(struct faultctx *f, uint64_t va, pageh pg, unsigned prot)
     uint64_t pa;
     if (pmap_extract(f->vs->pmap, va, &pa) == 0)
         return; /* already mapped: leave it */
-    if (page_is_device(pg))
+    if (neighbour_reserved(vm)) {
+        vm->st.neighbour_skipped++;
+        return;
+    }
+    if (page_is_device(pg) || page_loaned(vm->ph, pg))
         prot &= ~(unsigned)XVM_PROT_WRITE;
     if (pmap_enter(f->vs->pmap, va, pg, prot, PMAP_NEIGHBOUR) == 0) {
         cpu_fault_ahead(vm->mmu->cpu);
@@ -121,7 +146,7 @@ static void neighbours(struct faultctx *f)
         } else if (e->obj) {
             pageh pg;
             uint64_t off = e->offset + (va - e->start);
-            if (e->obj->ops->get(e->obj, off, PGO_LOCKED, &pg) != 0)
+            if (object_get(e->obj, off, PGO_LOCKED, &pg) != 0)
                 continue;
             unsigned prot = f->enter_prot;
             if (e->cow)
@@ -138,13 +163,15 @@ static int promote(struct faultctx *f, pageh src, struct anon **out)
     struct vm *vm = f->vs->vm;
     struct vm_map_entry *e = f->entry;
     assert(e->amap != NULL && !e->needs_copy);
+    if (src != PAGEH_NONE && core_inject(vm->core, INJECT_COW))
+        return ENOMEM; /* a copy-on-write promotion, not a zero-fill */
     int error = anon_alloc(vm, src, out);
     if (error)
         return error;
     if (src == PAGEH_NONE)
         cpu_zero_fill(vm->mmu->cpu);
     else
-        cpu_copy(vm->mmu->cpu, vm->core->pgsz, page_is_device(src));
+        cpu_copy(vm->mmu->cpu, vm->core->pgsz, phys_on_nor(vm->ph, src));
     amap_add(vm, e->amap, slot_of(f, f->va), *out);
     return 0;
 }
@@ -212,6 +239,8 @@ static bool superpage(struct faultctx *f, pageh pg, unsigned prot)
 static int enter(struct faultctx *f, pageh pg, unsigned prot)
 {
     struct vm *vm = f->vs->vm;
+    if (page_loaned(vm->ph, pg))
+        prot &= ~(unsigned)XVM_PROT_WRITE; /* a write must copy (§11.3) */
     int error = pmap_enter(f->vs->pmap, f->va, pg, prot, pmap_flags(f));
     if (error == 0 && page_is_device(pg))
         vm->st.device_maps++;
@@ -249,6 +278,12 @@ static int fault_upper(struct faultctx *f, struct anon *an)
         vm->st.cow_promotions++;
         return enter_promoted(f, nan);
     }
+    if (f->cow_now && page_loaned(vm->ph, an->page)) {
+        /* Its own page, lent to an I/O: the anon takes a copy. */
+        if ((error = anon_loanbreak(vm, an)) != 0)
+            return error;
+        vm->st.loan_breaks++;
+    }
     unsigned prot = f->enter_prot;
     if (an->ref > 1)
         prot &= ~(unsigned)XVM_PROT_WRITE;
@@ -259,11 +294,18 @@ static int fault_upper(struct faultctx *f, struct anon *an)
  * A page promoted into a shared amap replaces, for every sharer, the
  * object or zero page they may have mapped: they must fault and see the
  * new one (as uvm_fault_lower_promote does; amap_add covers old anons).
+ * Without PV entries for device pages (the amap-copy design), the sharers
+ * are found by their maps instead.
  */
 static void unshare_source(struct faultctx *f, pageh src)
 {
-    if (f->entry->amap->flags & AMAP_SHARED)
-        pmap_page_protect(f->vs->vm->mmu, src, XVM_PROT_NONE);
+    struct vm *vm = f->vs->vm;
+    if (!(f->entry->amap->flags & AMAP_SHARED))
+        return;
+    if (pmap_tracks(vm->mmu, src))
+        pmap_page_protect(vm->mmu, src, XVM_PROT_NONE);
+    else
+        vm_unmap_sharers(vm, f->entry->amap, slot_of(f, f->va));
 }
 
 /* No anon: the object's page, the zero page, or a fresh private copy. */
@@ -291,7 +333,7 @@ static int fault_lower(struct faultctx *f)
         return enter_promoted(f, an);
     }
 
-    error = e->obj->ops->get(e->obj, e->offset + (f->va - e->start), 0, &pg);
+    error = object_get(e->obj, e->offset + (f->va - e->start), 0, &pg);
     if (error)
         return error;
     if (f->wire && page_is_device(pg))
@@ -305,14 +347,25 @@ static int fault_lower(struct faultctx *f)
         if (page_is_device(pg))
             vm->st.cow_from_device++;
         struct file_acct *a = vnode_acct(e->obj);
-        if (a) {
-            a->copied++;
-            a->text_copied += e->text;
-        }
+        if (a)
+            acct_copy(vm->core, a,
+                      (e->offset + (f->va - e->start)) >> vm->core->pgshift,
+                      e->text);
         return enter_promoted(f, an);
     }
+    bool never_writable = page_is_device(pg) || pg == vm->ph->zero_page;
+    if (f->cow_now && never_writable)
+        return EACCES; /* a shared write to a device or zero page */
+    if (f->cow_now && page_loaned(vm->ph, pg)) {
+        /* A shared object's page, lent to an I/O: the object takes a
+         * copy in its place. */
+        uint64_t off = e->offset + (f->va - e->start);
+        if ((error = object_loanbreak(e->obj, off, &pg)) != 0)
+            return error;
+        vm->st.loan_breaks++;
+    }
     unsigned prot = f->enter_prot;
-    if (e->cow || page_is_device(pg) || pg == vm->ph->zero_page)
+    if (e->cow || never_writable)
         prot &= ~(unsigned)XVM_PROT_WRITE;
     if (page_is_device(pg) && superpage(f, pg, prot))
         return 0;

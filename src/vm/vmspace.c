@@ -189,15 +189,20 @@ static int fork_entry(struct xvm_vmspace *parent, struct xvm_vmspace *child,
     }
     /* Copy: both sides copy the amap before their next write. */
     if (e->amap) {
-        if (e->amap->flags & AMAP_SHARED) {
-            /* Others share that amap: the child's copy must be taken now. */
+        bool shared = e->amap->flags & AMAP_SHARED;
+        if (shared || vm->mmu->design == XVM_DESIGN_AMAP_COPY) {
+            /* Others share that amap, or amaps are never shared (the
+             * paper's alternative to tracking device pages, §6.3): the
+             * child's copy is taken now. */
             e->needs_copy = true;
             if ((error = map_copy_amap(vm, &child->map, e->start, false, &e)) !=
                 0)
                 return error;
             /* The sharers may map these anons writable: now that the copy
-             * shares them too, their writes must fault and promote. */
-            amap_protect(vm, e->amap, XVM_PROT_READ | XVM_PROT_EXEC);
+             * shares them too, their writes must fault and promote.  The
+             * parent alone is write-protected by the fork. */
+            if (shared)
+                amap_protect(vm, e->amap, XVM_PROT_READ | XVM_PROT_EXEC);
             return 0;
         }
         e->needs_copy = true;
@@ -236,7 +241,26 @@ int xvm_vmspace_fork(xvm_vmspace *parent, xvm_vmspace **out)
     if (parent == NULL || out == NULL)
         return EINVAL;
     struct vs_call c = { parent, fork_body, out };
-    return pagedaemon_retry(&parent->vm->objs->pd, vs_call_op, &c);
+    int error = pagedaemon_retry(&parent->vm->objs->pd, vs_call_op, &c);
+    if (error == 0)
+        parent->vm->st.forks++;
+    return error;
+}
+
+void vm_unmap_sharers(struct vm *vm, const struct amap *am, uint64_t slot)
+{
+    unsigned shift = vm->core->pgshift;
+    vm->st.sharer_scans++;
+    for (struct xvm_vmspace *vs = vm->spaces; vs; vs = vs->next) {
+        struct vm_map_entry *e;
+        map_foreach(&vs->map, e) {
+            uint64_t n = (e->end - e->start) >> shift;
+            if (e->amap == am && slot >= e->aoff && slot - e->aoff < n) {
+                uint64_t va = e->start + ((slot - e->aoff) << shift);
+                pmap_remove(vs->pmap, va, va + vm->core->pgsz);
+            }
+        }
+    }
 }
 
 void vmspace_unmap(struct xvm_vmspace *vs, uint64_t start, uint64_t end)
@@ -299,8 +323,9 @@ static int mmap_body(struct xvm_vmspace *vs, void *args)
         maxprot &= ~(unsigned)XVM_PROT_WRITE;
     if ((p & maxprot) != p)
         return EACCES;
-    if (obj && (off >= obj->size || obj->size - off < len))
-        return EINVAL;
+    if (obj &&
+        (obj->objs != vm->objs || off >= obj->size || obj->size - off < len))
+        return EINVAL; /* another machine's object, or past its end */
     if (fixed) {
         start = *addr;
         if ((error = check_range(vs, start, len, &end)) != 0)
@@ -405,6 +430,10 @@ static int range_body(struct xvm_vmspace *vs, void *args)
     int arg = a->arg;
     struct vm_map_entry *e;
     int error;
+    /* An empty range at an aligned address: nothing to do, as both
+     * kernels answer (munmap, which Linux refuses, does not come here). */
+    if (len == 0 && !(addr & (vs->vm->core->pgsz - 1)))
+        return 0;
     if ((error = check_range(vs, addr, len, &end)) != 0)
         return error;
     /* Validate every entry first, so a refusal changes nothing. */
@@ -494,12 +523,10 @@ int xvm_mmap_file(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot,
 {
     if (vs == NULL || f == NULL)
         return EINVAL;
-    /* Open read-only on a read-only file system: a shared mapping can
-     * never write back. */
-    if ((flags & XVM_MAP_SHARED) && (prot & XVM_PROT_WRITE))
-        return EROFS;
-    if (f->vp->obj->objs != vs->vm->objs)
-        return EINVAL; /* a file of another machine */
+    /* Files are open read-only (a read-only file system): their objects
+     * are read_only, so xvm_mmap refuses a writable shared mapping with
+     * EACCES, as both kernels do for a file opened O_RDONLY; it refuses
+     * an object of another machine (EINVAL). */
     int error = xvm_mmap(vs, addr, len, prot, flags, f->vp->obj, off);
     struct file_acct *a = f->vp->acct;
     uint64_t key = (uint64_t)(uintptr_t)a;
@@ -631,7 +658,7 @@ static pageh expected_page(struct vm *vm, struct vm_map_entry *e, uint64_t va,
     if (e->obj == NULL)
         return vm->ph->zero_page;
     pageh pg;
-    if (e->obj->ops->get(e->obj, e->offset + (va - e->start), PGO_LOCKED, &pg))
+    if (object_get(e->obj, e->offset + (va - e->start), PGO_LOCKED, &pg))
         return PAGEH_NONE;
     return pg;
 }
@@ -659,6 +686,9 @@ static void check_pte(void *arg, uint64_t va, uint64_t pte)
                                 (unsigned long long)va);
     if (want != PAGEH_NONE && want != pg)
         return (void)check_fail(k->ck, "va %#llx maps the wrong page",
+                                (unsigned long long)va);
+    if ((pte_prot(pte) & XVM_PROT_WRITE) && page_loaned(k->vm->ph, pg))
+        return (void)check_fail(k->ck, "va %#llx maps a loaned page writable",
                                 (unsigned long long)va);
 }
 
@@ -701,6 +731,7 @@ void vm_check(struct vm *vm, struct check *ck)
         pmap_visit(vs->pmap, check_pte, &k);
         check_tlb_writes(&k, vs);
     }
+
     hmap_fini(vm->core, &k.amaps);
     hmap_fini(vm->core, &k.anons);
     for (size_t i = 0; i < k.nseen; i++)

@@ -37,12 +37,21 @@ void vm_oom(struct xvm_vmspace *vs);
 /* => the next space whose process is to be killed, or NULL. */
 struct xvm_vmspace *vm_oom_take(struct vm *vm);
 
+/*
+ * Removes every mapping of amap slot `slot` in the address spaces whose
+ * entries reference am: the amap-copy design's way (no PV entries for
+ * device pages) to make the sharers of an amap shared by minherit see a
+ * page just promoted into it.  O(spaces x entries): rare.
+ */
+void vm_unmap_sharers(struct vm *vm, const struct amap *am, uint64_t slot);
+
 /* Unmaps [start, end) (page aligned): pmap, amap and object references. */
 void vmspace_unmap(struct xvm_vmspace *vs, uint64_t start, uint64_t end);
 
 /* Clipped walk over [addr, addr+len): check on every entry first (a
- * refusal changes nothing), then apply on each.  => EINVAL for a bad
- * range, ENOMEM for a hole in it (as POSIX says), or their errors. */
+ * refusal changes nothing), then apply on each.  => 0 for len 0 at an
+ * aligned address; EINVAL for a bad range, ENOMEM for a hole in it (as
+ * POSIX says), or their errors. */
 typedef int (*entry_fn)(struct xvm_vmspace *vs, struct vm_map_entry *e,
                         int arg);
 int vmspace_range_apply(struct xvm_vmspace *vs, uint64_t addr, uint64_t len,
