@@ -112,6 +112,29 @@ expect 0 "--merge after the array" -- "$XIPVM" sweep --merge "$T/slurm"
 cmp -s "$T/local/results.csv" "$T/slurm/results.csv" && ok "the Slurm array merges to the local sweep's CSV" ||
     fail "the array's results.csv differs from the local one"
 
+# The CPU options go to every job: a profile file by a relative path
+# still reads in jobs run from /, and each row's time is what run says.
+"$XIPVM" profiles cortex-a7 | sed 's/^clock_mhz *=.*/clock_mhz = 500/' >"$T/slow.cpu"
+(cd "$T" && "$XIPVM" sweep --image "$T/img" --ram 1M,4M --mode xip --cpu slow.cpu \
+    --I1=8192,2,32 --out "$T/cpu" --emit-jobs "$T/cpujobs.txt" "$T/ws.trace" >/dev/null) ||
+    fail "sweep --cpu FILE --I1=G --emit-jobs"
+grep -q -- "--cpu '$T/slow.cpu' --I1 '8192,2,32'" "$T/cpujobs.txt" ||
+    fail "the jobs do not carry the CPU options: $(head -n 1 "$T/cpujobs.txt")"
+(cd / && sh "$T/cpujobs.txt") >"$T/cpu.out" 2>&1 || fail "the CPU jobs: $(cat "$T/cpu.out")"
+expect 0 "--merge of the CPU jobs" -- "$XIPVM" sweep --merge "$T/cpu"
+expect 0 "run with the same CPU options" -- "$XIPVM" run --image "$T/img" --ram 4M --csv \
+    --cpu "$T/slow.cpu" --I1 8192,2,32 "$T/ws.trace"
+python3 - "$T/cpu/results.csv" "$T/out" "$T/slow.cpu" <<'END' && ok "sweep --cpu: every job on the profile, run's time" || fail "sweep --cpu"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+run = list(csv.DictReader(open(sys.argv[2])))[0]
+assert [r["cpu"] for r in rows] == [sys.argv[3]] * 2, rows
+r4 = [r for r in rows if r["ram"] == str(4 << 20)][0]
+assert r4["time_ns"] == run["time_ns"] and r4["cycles"] == run["cycles"], (r4, run)
+END
+expect 2 "sweep with a bad --I1" -- "$XIPVM" sweep $GRID --I1=1000,3,64 --out "$T/x" "$T/ws.trace"
+grep -q -- "--I1" "$T/err" || fail "bad --I1 not named: $(cat "$T/err")"
+
 # Usage errors: exit 2 with a message; merging nothing: exit 1.
 expect 2 "sweep without a trace" -- "$XIPVM" sweep --image "$T/img" --out "$T/x"
 expect 2 "sweep without --out" -- "$XIPVM" sweep --image "$T/img" "$T/ws.trace"
