@@ -116,8 +116,8 @@ cmp -s "$T/local/results.csv" "$T/slurm/results.csv" && ok "the Slurm array merg
 # still reads in jobs run from /, and each row's time is what run says.
 "$XIPVM" profiles cortex-a7 | sed 's/^clock_mhz *=.*/clock_mhz = 500/' >"$T/slow.cpu"
 (cd "$T" && "$XIPVM" sweep --image "$T/img" --ram 1M,4M --mode xip --cpu slow.cpu \
-    --I1=8192,2,32 --out "$T/cpu" --emit-jobs "$T/cpujobs.txt" "$T/ws.trace" >/dev/null) ||
-    fail "sweep --cpu FILE --I1=G --emit-jobs"
+    --I1=8192,2,32 --out "$T/cpu" --emit-jobs "$T/cpujobs.txt" "$T/ws.trace" >/dev/null 2>"$T/cpuemit.err") ||
+    fail "sweep --cpu FILE --I1=G --emit-jobs: $(cat "$T/cpuemit.err")"
 grep -q -- "--cpu '$T/slow.cpu' --I1 '8192,2,32'" "$T/cpujobs.txt" ||
     fail "the jobs do not carry the CPU options: $(head -n 1 "$T/cpujobs.txt")"
 (cd / && sh "$T/cpujobs.txt") >"$T/cpu.out" 2>&1 || fail "the CPU jobs: $(cat "$T/cpu.out")"
