@@ -523,9 +523,9 @@ struct sp {
     uint8_t *bytes;
 };
 
-static void sp_up_ahead(struct sp *s, const char *machine, const char *cpu,
-                        int on, uint64_t pa, uint64_t va, uint64_t len,
-                        unsigned ahead)
+static void sp_up_design(struct sp *s, const char *machine, const char *cpu,
+                         int on, uint64_t pa, uint64_t va, uint64_t len,
+                         unsigned ahead, enum xvm_device_design design)
 {
     struct xvm_config cfg;
     xvm_cpu_profile *p;
@@ -544,6 +544,7 @@ static void sp_up_ahead(struct sp *s, const char *machine, const char *cpu,
     xvm_config_init(&cfg);
     cfg.profile = machine;
     cfg.cpu = p;
+    cfg.device_design = design;
     xvm_config_fault_ahead(&cfg, ahead);
     assert_int_equal(xvm_machine_create(&cfg, &s->m), 0);
     xvm_cpu_profile_destroy(p);
@@ -557,6 +558,13 @@ static void sp_up_ahead(struct sp *s, const char *machine, const char *cpu,
     assert_int_equal(xvm_mmap(s->vs, &at, len, XVM_PROT_READ | XVM_PROT_EXEC,
                               XVM_MAP_PRIVATE | XVM_MAP_FIXED, s->obj, 0),
                      0);
+}
+
+static void sp_up_ahead(struct sp *s, const char *machine, const char *cpu,
+                        int on, uint64_t pa, uint64_t va, uint64_t len,
+                        unsigned ahead)
+{
+    sp_up_design(s, machine, cpu, on, pa, va, len, ahead, XVM_DESIGN_SEGMENT);
 }
 
 static void sp_up(struct sp *s, const char *machine, const char *cpu, int on,
@@ -633,6 +641,49 @@ static void test_superpage_entry_and_demotion_by_write(void **state)
                   (unsigned long long)refills[1]);
     assert_int_equal(refills[0], 16);
     assert_int_equal(refills[1], 1);
+}
+
+/*
+ * Super pages under every device-page design (doc/beyond-the-paper.md):
+ * the PV hash, vm_pages of device pages, no PV entries at all.  A fork
+ * makes the child's own (two mappings of each device page), a write in
+ * the child demotes its super page and not the parent's, and the checker,
+ * which knows large entries and each design's PV tracking, stays clean.
+ */
+static void test_superpage_under_each_device_design(void **state)
+{
+    (void)state;
+    const uint64_t pa = 0x10000000, va = 0x20000000, len = 0x20000;
+    for (int d = 0; d < XVM_DESIGNS; d++) {
+        struct sp s;
+        xvm_vmspace *child;
+        sp_up_design(&s, "sgimips", NULL, 1, pa, va, len, 0,
+                     (enum xvm_device_design)d);
+        fetch_pages(&s, va, len);
+        assert_int_equal(tm_stats(s.m).superpages, 2);
+        assert_int_equal(lg_shift(&s, va + 0x5000), 16);
+        tm_check(s.m);
+        assert_int_equal(xvm_vmspace_fork(s.vs, &child), 0);
+        uint8_t b[4];
+        for (uint64_t off = 0; off < len; off += PG)
+            assert_int_equal(xvm_fetch(child, va + off, b, 4), 0);
+        assert_int_equal(tm_stats(s.m).superpages, 4); /* the child's too */
+        tm_check(s.m);
+        uint64_t demoted = tm_stats(s.m).superpage_demotions;
+        assert_int_equal(xvm_mprotect(child, va, len, XVM_PROT_ALL), 0);
+        tm_wr8(child, va + 0x13000, 0xab);
+        assert_int_equal(tm_rd8(child, va + 0x13000), 0xab);
+        assert_int_equal(tm_rd8(s.vs, va + 0x13000), s.bytes[0x13000]);
+        assert_true(tm_stats(s.m).superpage_demotions > demoted);
+        assert_int_equal(lg_shift(&s, va + 0x15000), 16); /* the parent's */
+        tm_check(s.m);
+        assert_int_equal(xvm_mprotect(s.vs, va + 0x2000, PG, XVM_PROT_READ), 0);
+        assert_int_equal(lg_shift(&s, va), 12);
+        tm_check(s.m);
+        xvm_vmspace_destroy(child);
+        tm_check(s.m);
+        sp_down(&s);
+    }
 }
 
 /* mprotect of one page inside a super page, and munmap of one, demote
@@ -893,6 +944,7 @@ int main(void)
         cmocka_unit_test(test_cpu_no_cache),
         cmocka_unit_test(test_cpu_profile_errors),
         cmocka_unit_test(test_superpage_entry_and_demotion_by_write),
+        cmocka_unit_test(test_superpage_under_each_device_design),
         cmocka_unit_test(test_superpage_demotion_by_mprotect_and_munmap),
         cmocka_unit_test(test_superpage_amd64_2m),
         cmocka_unit_test(test_superpage_xip_text),
