@@ -175,6 +175,33 @@ struct one_file_image *one_file_image_new(const char *rel, uint64_t size,
     return o;
 }
 
+void tree_image_init(struct tree_image *t)
+{
+    t->tree = tree_new();
+    t->dir = tree_new();
+}
+
+void tree_image_fini(struct tree_image *t)
+{
+    tree_remove(t->tree);
+    tree_remove(t->dir);
+}
+
+struct tree_image *tree_image_new(void)
+{
+    struct tree_image *t = calloc(1, sizeof(*t));
+    assert_non_null(t);
+    tree_image_init(t);
+    return t;
+}
+
+int tree_image_teardown(void **state)
+{
+    tree_image_fini(*state);
+    free(*state);
+    return 0;
+}
+
 void one_file_image_free(struct one_file_image *o)
 {
     if (o == NULL)

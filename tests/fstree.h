@@ -48,6 +48,18 @@ struct one_file_image *one_file_image_new(const char *rel, uint64_t size,
                                           uint32_t seed);
 void one_file_image_free(struct one_file_image *o);
 
+/* The fixture of tests that lay out their own tree: the host tree to fill,
+ * a folder for images and the path of the one image_make_in writes. */
+struct tree_image {
+    char *tree, *dir;
+    char img[1024];
+};
+void tree_image_init(struct tree_image *t);
+void tree_image_fini(struct tree_image *t);
+/* => a calloc'd, initialised tree_image; its teardown frees it. */
+struct tree_image *tree_image_new(void);
+int tree_image_teardown(void **state);
+
 /* FNV-1a of a file's bytes. */
 uint64_t file_hash(const char *path);
 

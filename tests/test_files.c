@@ -18,8 +18,7 @@
 #define NDATA 6 /* pages of /lib/data */
 
 struct fixture {
-    char *tree, *dir;
-    char img[512];
+    struct tree_image ti;
     uint64_t bb_cow;     /* bss partial pages of busybox: copies per exec */
     uint64_t bb_touched; /* its pages exec itself touches */
 };
@@ -96,27 +95,26 @@ static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
     char path[1024];
-    fx->tree = tree_new();
-    fx->dir = tree_new();
-    tree_dir(fx->tree, "bin");
-    tree_file(fx->tree, "lib/data", NDATA * PG, 7);
+    tree_image_init(&fx->ti);
+    tree_dir(fx->ti.tree, "bin");
+    tree_file(fx->ti.tree, "lib/data", NDATA * PG, 7);
     /* a hard link: one inode, two paths */
     char data[1024];
-    tree_path(data, sizeof(data), fx->tree, "lib/data");
-    tree_path(path, sizeof(path), fx->tree, "lib/data.link");
+    tree_path(data, sizeof(data), fx->ti.tree, "lib/data");
+    tree_path(path, sizeof(path), fx->ti.tree, "lib/data.link");
     assert_int_equal(link(data, path), 0);
-    tree_file(fx->tree, "etc/untouched", 3 * PG + 5, 9);
-    tree_path(path, sizeof(path), fx->tree, "lib/tr.so");
+    tree_file(fx->ti.tree, "etc/untouched", 3 * PG + 5, 9);
+    tree_path(path, sizeof(path), fx->ti.tree, "lib/tr.so");
     write_textrel_so(path);
     uint64_t n;
     uint8_t *bb = file_slurp("/bin/busybox", &n);
-    tree_path(path, sizeof(path), fx->tree, "bin/busybox");
+    tree_path(path, sizeof(path), fx->ti.tree, "bin/busybox");
     file_spit(path, bb, n);
     free(bb);
     busybox_pages(fx);
     /* blocks of one page: every whole page of a file maps in place */
-    image_make_in(fx->img, sizeof(fx->img), fx->dir, "img", fx->tree, 2,
-                  "little", 4096, 4096);
+    image_make_in(fx->ti.img, sizeof(fx->ti.img), fx->ti.dir, "img",
+                  fx->ti.tree, 2, "little", 4096, 4096);
     *state = fx;
     return 0;
 }
@@ -124,8 +122,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    tree_remove(fx->tree);
-    tree_remove(fx->dir);
+    tree_image_fini(&fx->ti);
     free(fx);
     return 0;
 }
@@ -171,7 +168,7 @@ static void test_files_report_counts_each_files_pages_by_hand(void **state)
     struct fixture *fx = *state;
     for (int xip = 0; xip < 2; xip++) {
         struct tm_world w;
-        tm_world_up(&w, "amd64", 64u << 20, 0, fx->img, xip, 0);
+        tm_world_up(&w, "amd64", 64u << 20, 0, fx->ti.img, xip, 0);
         xvm_machine *m = w.m;
         assert_int_equal(xvm_spawn(m, w.mp, 1, "/bin/busybox", 0, NULL), 0);
         assert_int_equal(xvm_spawn(m, w.mp, 2, "/bin/busybox", 0, NULL), 0);
@@ -282,7 +279,7 @@ static void test_files_pages_count_touches_and_writes_by_hand(void **state)
     struct fixture *fx = *state;
     for (int xip = 0; xip < 2; xip++) {
         struct tm_world w;
-        tm_world_up(&w, "amd64", 64u << 20, 0, fx->img, xip, 0);
+        tm_world_up(&w, "amd64", 64u << 20, 0, fx->ti.img, xip, 0);
         xvm_machine *m = w.m;
         assert_int_equal(xvm_spawn(m, w.mp, 1, "/bin/busybox", 0, NULL), 0);
         assert_int_equal(xvm_fork(m, 1, 2), 0);

@@ -20,31 +20,15 @@
 #define BSIZE 16384u
 #define FSIZE 2048u
 
-struct fixture {
-    char *tree, *dir;
-    char img[512];
-};
-
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
-    fx->tree = tree_new();
-    fx->dir = tree_new();
+    struct tree_image *fx = tree_image_new();
     tree_file(fx->tree, "t", 5000, 11); /* 3 fragments: 6144 bytes */
     tree_file(fx->tree, "s", 3000, 12); /* 2 fragments: a page */
     tree_file(fx->tree, "big", 3 * BSIZE, 13);
     image_make_in(fx->img, sizeof(fx->img), fx->dir, "frag.img", fx->tree, 2,
                   "little", BSIZE, FSIZE);
     *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-    tree_remove(fx->tree);
-    tree_remove(fx->dir);
-    free(fx);
     return 0;
 }
 
@@ -135,7 +119,7 @@ static int in_place(void *arg, const struct xvm_file_report *fr)
  * fsinfo's xip_pages, its fallbacks the run's, and the bytes the host
  * file's (zeros past EOF).
  */
-static struct xvm_file_info explain(struct fixture *fx, const uint8_t *bytes,
+static struct xvm_file_info explain(struct tree_image *fx, const uint8_t *bytes,
                                     uint64_t n, const char *path)
 {
     struct tm_world w;
@@ -176,7 +160,7 @@ static struct xvm_file_info explain(struct fixture *fx, const uint8_t *bytes,
 
 /* explain() of path on the image with its tail moved to byte `at` of
  * a free block. */
-static struct xvm_file_info moved(struct fixture *fx, const char *path,
+static struct xvm_file_info moved(struct tree_image *fx, const char *path,
                                   uint64_t at)
 {
     uint64_t n;
@@ -209,7 +193,7 @@ static void test_fsinfo_tail_off_a_page_boundary(void **state)
 
 static void test_fsinfo_bytes_past_eof_not_zero(void **state)
 {
-    struct fixture *fx = *state;
+    struct tree_image *fx = *state;
     uint64_t n, to;
     uint8_t *b = file_slurp(fx->img, &n);
     /* s: 3000 bytes in two fragments, a whole page: in place ... */
@@ -228,7 +212,7 @@ static void test_fsinfo_bytes_past_eof_not_zero(void **state)
 
 static void test_fsinfo_holes_are_no_copies(void **state)
 {
-    struct fixture *fx = *state;
+    struct tree_image *fx = *state;
     uint64_t n;
     uint8_t *b = file_slurp(fx->img, &n);
     struct where wh = locate(b, n, "big", 1);
@@ -244,7 +228,7 @@ static void test_fsinfo_holes_are_no_copies(void **state)
  * smaller than a page (a profile with 32 KiB pages would meet it). */
 static void test_fsinfo_rule_blocks_smaller_than_a_page(void **state)
 {
-    struct fixture *fx = *state;
+    struct tree_image *fx = *state;
     struct tm_world w;
     tm_world_up(&w, "amd64", 16u << 20, 0, fx->img, 1, 0);
     struct core *c = w.mp->vfs->core;
@@ -269,5 +253,5 @@ int main(void)
         cmocka_unit_test(test_fsinfo_holes_are_no_copies),
         cmocka_unit_test(test_fsinfo_rule_blocks_smaller_than_a_page),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tree_image_teardown);
 }

@@ -37,8 +37,7 @@ static const char prog_c[] = "char data[3 * 4096] = { 1, 2, 3 };\n"
                              "}\n";
 
 struct fixture {
-    char *tree, *dir;
-    char img[1024];
+    struct tree_image ti;
     bool have_prog;
     uint8_t *data; /* the host bytes of the image's "data" */
     uint64_t data_size;
@@ -55,24 +54,23 @@ static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
     char path[1200], cmd[2600];
-    fx->tree = tree_new();
-    fx->dir = tree_new();
-    tree_file(fx->tree, "data", DATA_SIZE, 77);
+    tree_image_init(&fx->ti);
+    tree_file(fx->ti.tree, "data", DATA_SIZE, 77);
     /* Past 12 direct blocks of 16 KiB: bmap reads an indirect block. */
-    tree_file(fx->tree, "big", BIG_SIZE, 78);
-    fx->big = tree_slurp(fx->tree, "big", &fx->big_size);
-    fx->data = tree_slurp(fx->tree, "data", &fx->data_size);
+    tree_file(fx->ti.tree, "big", BIG_SIZE, 78);
+    fx->big = tree_slurp(fx->ti.tree, "big", &fx->big_size);
+    fx->data = tree_slurp(fx->ti.tree, "data", &fx->data_size);
 
-    snprintf(path, sizeof(path), "%s/prog.c", fx->dir);
+    snprintf(path, sizeof(path), "%s/prog.c", fx->ti.dir);
     file_spit(path, (const uint8_t *)prog_c, sizeof(prog_c) - 1);
-    tree_dir(fx->tree, "bin");
+    tree_dir(fx->ti.tree, "bin");
     snprintf(cmd, sizeof(cmd),
-             "cc -static -O1 -o '%s/bin/prog' '%s' >/dev/null 2>&1", fx->tree,
-             path);
+             "cc -static -O1 -o '%s/bin/prog' '%s' >/dev/null 2>&1",
+             fx->ti.tree, path);
     if (system(cmd) == 0) {
         uint64_t n;
         struct elf_image img;
-        uint8_t *bin = tree_slurp(fx->tree, "bin/prog", &n);
+        uint8_t *bin = tree_slurp(fx->ti.tree, "bin/prog", &n);
         if (elf_parse(bin, (size_t)n, &img) == 0 && !img.is_dyn) {
             /* The first whole page of file bytes in the writable segment. */
             for (unsigned i = 0; i < img.nload; i++) {
@@ -89,8 +87,8 @@ static int setup(void **state)
         }
         free(bin);
     }
-    image_make_in(fx->img, sizeof(fx->img), fx->dir, "inject.img", fx->tree, 2,
-                  "little", 16384, 2048);
+    image_make_in(fx->ti.img, sizeof(fx->ti.img), fx->ti.dir, "inject.img",
+                  fx->ti.tree, 2, "little", 16384, 2048);
     *state = fx;
     return 0;
 }
@@ -98,8 +96,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    tree_remove(fx->tree);
-    tree_remove(fx->dir);
+    tree_image_fini(&fx->ti);
     free(fx->data);
     free(fx->big);
     free(fx);
@@ -423,7 +420,7 @@ static bool scenario_file(struct fixture *fx, struct run *r, int xip)
     uint8_t *buf = malloc(DATA_SIZE);
     assert_non_null(buf);
 
-    STEP(r, flash_step(r->m, fx->img, &fl));
+    STEP(r, flash_step(r->m, fx->ti.img, &fl));
     STEP(r, mount_step(fl, xip, &mp));
     STEP(r, xvm_open(mp, "data", XVM_O_RDONLY, &f));
     STEP(r, xvm_pread(f, 0, buf, DATA_SIZE, &done));
@@ -482,7 +479,7 @@ static bool scenario_proc(struct fixture *fx, struct run *r)
     xvm_mount *mp;
     uint64_t d = fx->dpage;
 
-    STEP(r, flash_step(r->m, fx->img, &fl));
+    STEP(r, flash_step(r->m, fx->ti.img, &fl));
     STEP(r, mount_step(fl, 1, &mp));
     STEP(r, spawn_step(r->m, mp, 1));
     uint64_t heap = brk_of(r->m, 1);
@@ -572,7 +569,7 @@ static bool scenario_replay(struct fixture *fx, struct run *r)
     char line[256], msg[256];
     int mismatch, line_failures = 0;
 
-    STEP(r, flash_step(r->m, fx->img, &fl));
+    STEP(r, flash_step(r->m, fx->ti.img, &fl));
     STEP(r, mount_step(fl, 1, &mp));
     STEP(r, replay_step(r->m, mp, &rp));
     for (size_t i = 0; i < NLINES; i++) {
@@ -961,7 +958,7 @@ static void flash_eio(struct fixture *fx, int xip, int via_read)
     uint64_t a = 0, pa;
     uint8_t b[4];
     size_t done;
-    tm_world_up(&w, "amd64", RAM, 0, fx->img, xip, 0);
+    tm_world_up(&w, "amd64", RAM, 0, fx->ti.img, xip, 0);
     assert_int_equal(xvm_open(w.mp, "big", XVM_O_RDONLY, &f), 0);
     assert_int_equal(xvm_mmap_file(w.vs, &a, BIG_SIZE,
                                    XVM_PROT_READ | XVM_PROT_EXEC,
@@ -1016,7 +1013,7 @@ static void test_inject_failure_is_not_absorbed_by_the_page_daemon(void **state)
     struct tm_world w;
     xvm_file *f;
     uint64_t a = 0;
-    tm_world_up(&w, "amd64", RAM, 0, fx->img, 0, 4);
+    tm_world_up(&w, "amd64", RAM, 0, fx->ti.img, 0, 4);
     assert_int_equal(xvm_open(w.mp, "data", XVM_O_RDONLY, &f), 0);
     assert_int_equal(
         xvm_mmap_file(w.vs, &a, DATA_SIZE, RW, XVM_MAP_PRIVATE, f, 0), 0);

@@ -19,8 +19,7 @@
 #define FILE_PAGES 5
 
 struct fixture {
-    char *tree, *dir;
-    char img[1024];
+    struct tree_image ti;
     uint8_t *file; /* the host bytes of "f" */
     uint64_t file_size;
 };
@@ -28,12 +27,11 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
-    fx->tree = tree_new();
-    fx->dir = tree_new();
-    tree_file(fx->tree, "f", FILE_PAGES * PG, 31);
-    fx->file = tree_slurp(fx->tree, "f", &fx->file_size);
-    image_make_in(fx->img, sizeof(fx->img), fx->dir, "introspect.img", fx->tree,
-                  2, "little", 16384, 4096);
+    tree_image_init(&fx->ti);
+    tree_file(fx->ti.tree, "f", FILE_PAGES * PG, 31);
+    fx->file = tree_slurp(fx->ti.tree, "f", &fx->file_size);
+    image_make_in(fx->ti.img, sizeof(fx->ti.img), fx->ti.dir, "introspect.img",
+                  fx->ti.tree, 2, "little", 16384, 4096);
     *state = fx;
     return 0;
 }
@@ -41,8 +39,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    tree_remove(fx->tree);
-    tree_remove(fx->dir);
+    tree_image_fini(&fx->ti);
     free(fx->file);
     free(fx);
     return 0;
@@ -233,7 +230,7 @@ static void test_page_info_device_pages_in_xip_and_cache_in_copy(void **state)
         uint64_t a = 0;
         struct xvm_page_info pi;
         uint8_t page[PG];
-        tm_world_up(&w, "amd64", 8u << 20, 0, fx->img, xip, 0);
+        tm_world_up(&w, "amd64", 8u << 20, 0, fx->ti.img, xip, 0);
         assert_int_equal(xvm_open(w.mp, "f", XVM_O_RDONLY, &f), 0);
         assert_int_equal(
             xvm_mmap_file(w.vs, &a, fx->file_size, RW, XVM_MAP_PRIVATE, f, 0),

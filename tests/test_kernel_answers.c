@@ -23,30 +23,14 @@
 #define RW   (R | W)
 #define BASE UINT64_C(0x10000000)
 
-struct fixture {
-    char *tree, *dir;
-    char img[1024];
-};
-
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
-    fx->tree = tree_new();
-    fx->dir = tree_new();
+    struct tree_image *fx = tree_image_new();
     tree_file(fx->tree, "f", 2 * PG + 100, 5); /* three pages */
     tree_dir(fx->tree, "d");
     image_make_in(fx->img, sizeof(fx->img), fx->dir, "answers.img", fx->tree, 2,
                   "little", 16384, 4096);
     *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-    tree_remove(fx->tree);
-    tree_remove(fx->dir);
-    free(fx);
     return 0;
 }
 
@@ -76,7 +60,7 @@ static uint64_t map_at(xvm_vmspace *vs, uint64_t addr, uint64_t pages, int prot)
  * (both kernels); EINVAL past the end (both kernels map it); EISDIR. */
 static void test_answers_files(void **state)
 {
-    struct fixture *fx = *state;
+    struct tree_image *fx = *state;
     struct tm_world w;
     xvm_file *f;
     uint64_t a = 0;
@@ -274,5 +258,5 @@ int main(void)
         cmocka_unit_test(test_answers_max_protection_wiring_and_device_memory),
         cmocka_unit_test(test_answers_zero_page_and_out_of_ram),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tree_image_teardown);
 }

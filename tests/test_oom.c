@@ -17,16 +17,9 @@
 
 #include "xipvm_trace.h"
 
-struct fixture {
-    char *tree, *dir;
-    char img[1024];
-};
-
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
-    fx->tree = tree_new();
-    fx->dir = tree_new();
+    struct tree_image *fx = tree_image_new();
     tree_dir(fx->tree, "bin");
     char path[1200], cmd[2600];
     tree_path(path, sizeof(path), fx->tree, "bin/busybox");
@@ -36,15 +29,6 @@ static int setup(void **state)
     image_make_in(fx->img, sizeof(fx->img), fx->dir, "oom.img", fx->tree, 2,
                   "little", 32768, 4096);
     *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-    tree_remove(fx->tree);
-    tree_remove(fx->dir);
-    free(fx);
     return 0;
 }
 
@@ -83,7 +67,7 @@ static const char *const fitting[] = {
     "exit 2",
 };
 
-static void replay(const struct fixture *fx, int xip, uint64_t swap,
+static void replay(const struct tree_image *fx, int xip, uint64_t swap,
                    const char *const *lines, size_t nlines,
                    struct xvm_replay_totals *t, struct xvm_stats *st,
                    uint32_t *oom_pid, uint64_t *oom_line)
@@ -133,7 +117,7 @@ static void replay(const struct fixture *fx, int xip, uint64_t swap,
 
 /* The whole trace in one mode: pid 1 killed at line 7, the rest as the
  * trace expects. */
-static struct xvm_stats killed_mid_trace(const struct fixture *fx, int xip)
+static struct xvm_stats killed_mid_trace(const struct tree_image *fx, int xip)
 {
     struct xvm_replay_totals t;
     struct xvm_stats st;
@@ -193,5 +177,5 @@ int main(void)
         cmocka_unit_test(test_oom_kill_mid_trace_copy),
         cmocka_unit_test(test_oom_swap_makes_it_fit),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tree_image_teardown);
 }

@@ -17,21 +17,19 @@
 #define FILE_PAGES 200 /* the file the patterns read */
 
 struct fixture {
-    char *tree, *dir;
-    char img[1024];
+    struct tree_image ti;
     uint8_t *file; /* its bytes */
 };
 
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
-    fx->tree = tree_new();
-    fx->dir = tree_new();
-    tree_file(fx->tree, "f", (uint64_t)FILE_PAGES * PG, 11);
-    image_make_in(fx->img, sizeof(fx->img), fx->dir, "pd.img", fx->tree, 2,
-                  "little", 16384, 2048);
+    tree_image_init(&fx->ti);
+    tree_file(fx->ti.tree, "f", (uint64_t)FILE_PAGES * PG, 11);
+    image_make_in(fx->ti.img, sizeof(fx->ti.img), fx->ti.dir, "pd.img",
+                  fx->ti.tree, 2, "little", 16384, 2048);
     uint64_t n;
-    fx->file = tree_slurp(fx->tree, "f", &n);
+    fx->file = tree_slurp(fx->ti.tree, "f", &n);
     *state = fx;
     return 0;
 }
@@ -39,8 +37,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    tree_remove(fx->tree);
-    tree_remove(fx->dir);
+    tree_image_fini(&fx->ti);
     free(fx->file);
     free(fx);
     return 0;
@@ -68,7 +65,7 @@ static void world_up(struct world *w, const struct fixture *fx, int readahead)
     cfg.freetarg = 4 * PG;
     xvm_config_fault_ahead(&cfg, 0);
     assert_int_equal(xvm_machine_create(&cfg, &w->m), 0);
-    assert_int_equal(xvm_flash_open(w->m, fx->img, NULL, &w->flash), 0);
+    assert_int_equal(xvm_flash_open(w->m, fx->ti.img, NULL, &w->flash), 0);
     xvm_mount_config_init(&mc);
     mc.readahead = (unsigned)readahead;
     mc.buffers = 2;

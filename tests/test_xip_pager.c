@@ -21,8 +21,7 @@
 #define TAIL 5000u   /* fragments only */
 
 struct fixture {
-    char *tree, *dir;
-    char img[1024];
+    struct tree_image ti;
     uint8_t *big;
 };
 
@@ -30,13 +29,12 @@ static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
     uint64_t n;
-    fx->tree = tree_new();
-    fx->dir = tree_new();
-    tree_file(fx->tree, "big", BIG, 11);
-    tree_file(fx->tree, "tail", TAIL, 12);
-    fx->big = tree_slurp(fx->tree, "big", &n);
-    image_make_in(fx->img, sizeof(fx->img), fx->dir, "pager.img", fx->tree, 2,
-                  "little", 16384, 2048);
+    tree_image_init(&fx->ti);
+    tree_file(fx->ti.tree, "big", BIG, 11);
+    tree_file(fx->ti.tree, "tail", TAIL, 12);
+    fx->big = tree_slurp(fx->ti.tree, "big", &n);
+    image_make_in(fx->ti.img, sizeof(fx->ti.img), fx->ti.dir, "pager.img",
+                  fx->ti.tree, 2, "little", 16384, 2048);
     *state = fx;
     return 0;
 }
@@ -44,8 +42,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    tree_remove(fx->tree);
-    tree_remove(fx->dir);
+    tree_image_fini(&fx->ti);
     free(fx->big);
     free(fx);
     return 0;
@@ -56,7 +53,7 @@ static void world_up(struct tm_world *w, const struct fixture *fx, int xip,
                      int ahead, void (*edit)(uint8_t *bytes, xvm_mount *mp))
 {
     uint64_t n;
-    uint8_t *bytes = file_slurp(fx->img, &n);
+    uint8_t *bytes = file_slurp(fx->ti.img, &n);
     tm_world_attach(w, "amd64", 8u << 20, ahead, bytes, n);
     w->bytes = bytes;
     if (edit) {
