@@ -79,6 +79,8 @@ static void fig(char *buf, size_t len, double v, const char *unit)
         snprintf(buf, len, "failed");
     else if (strcmp(unit, "ns") == 0 && v >= 10000)
         snprintf(buf, len, "%.1f us", v / 1000);
+    else if (strcmp(unit, "x") == 0)
+        snprintf(buf, len, "%.2fx", v);
     else if (strcmp(unit, "B") == 0 || strcmp(unit, "instr") == 0)
         snprintf(buf, len, "%.0f %s", v, unit);
     else

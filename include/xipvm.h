@@ -26,6 +26,7 @@ extern "C" {
 typedef struct xvm_machine xvm_machine;
 typedef struct xvm_vmspace xvm_vmspace;
 typedef struct xvm_object xvm_object;
+typedef struct xvm_cpu_profile xvm_cpu_profile;
 struct xvm_pdpolicy_ops;
 
 /* Protection bits, as PROT_* in mmap(2). */
@@ -82,6 +83,9 @@ struct xvm_config {
      * uvmpd_tune() (0.5 % of RAM, 128 KiB to 1 MiB, here at most RAM/16;
      * freetarg = 4/3 freemin).  Whole pages, freemin < freetarg < RAM. */
     uint64_t freemin, freetarg;
+    /* The CPU: caches, TLB, latencies (the time model); copied at
+     * creation.  NULL: the built-in CPU profile named like `profile`. */
+    const xvm_cpu_profile *cpu;
     /* How device pages are tracked; default XVM_DESIGN_SEGMENT. */
     enum xvm_device_design device_design;
     /*
@@ -111,8 +115,9 @@ XVM_API void xvm_config_fault_ahead(struct xvm_config *cfg, unsigned n);
 
 /*
  * => 0; EINVAL for an unknown profile or a bad configuration (RAM not in
- *    whole pages, fault-ahead windows above 64); ERANGE for more RAM than
- *    the profile allows (xvm_profile_ram_max); ENOMEM.
+ *    whole pages, fault-ahead windows above 64) or CPU profile (see
+ *    xvm_cpu_profile_check); ERANGE for more RAM than the profile allows
+ *    (xvm_profile_ram_max); ENOMEM.
  */
 XVM_API int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out);
 /* => the most RAM a machine of the profile may have (sgimips: 3 GiB, so
@@ -245,14 +250,23 @@ struct xvm_stats {
     uint64_t swap_outs, swap_ins;       /* pages written, read */
     uint64_t swap_ns;                   /* their simulated time */
     uint64_t io_ns;                     /* flash_ns + swap_ns */
-    /* pmap and TLB */
+    /* pmap and the simulator's software TLB */
     uint64_t pv_entries, pv_entries_peak, pv_device, pv_device_peak;
-    uint64_t tlb_hits, tlb_misses, tlb_flushes;
+    uint64_t soft_tlb_hits, soft_tlb_misses, soft_tlb_flushes;
+    uint64_t superpages, superpage_demotions; /* large mappings of text */
+    /* the CPU model: time (ns rounded) and its breakdown, which adds up */
+    uint64_t cycles, time_ns;
+    uint64_t time_ns_exec, stall_ns_ram, stall_ns_flash, time_ns_tlb;
+    uint64_t time_ns_kernel;
+    uint64_t i1_refs, i1_misses, d1_refs, d1_misses, ll_misses;
+    uint64_t tlb_misses, tlb_refills; /* the modelled TLB */
+    uint64_t ram_line_fills, ram_writebacks, nor_line_fills;
     /* flash, by path: the block interface and in place (XIP) */
     uint64_t flash_block_reads, flash_block_bytes_read;
     uint64_t flash_xip_reads, flash_xip_bytes_read;
     uint64_t flash_bytes_read; /* block + in place */
-    uint64_t flash_ns;         /* simulated time of both */
+    uint64_t flash_block_ns;   /* the block interface's time */
+    uint64_t flash_ns;         /* stall_ns_flash + flash_block_ns */
     uint64_t pagecache_fills, readahead_pages, fallback_pages;
     uint64_t xip_hole_maps;
     uint64_t buf_hits, buf_misses;
@@ -315,11 +329,13 @@ struct xvm_report {
 };
 XVM_API void xvm_report(const xvm_machine *m, struct xvm_report *r);
 
-/* What one run (XIP) saves against another (copy): copy minus xip. */
+/* What one run (XIP) saves against another (copy): copy minus xip;
+ * and what it costs: its time over the other's. */
 struct xvm_savings {
     int64_t ram_peak[XVM_RAM_KINDS];
     int64_t ram_peak_total;
     double ram_peak_total_percent; /* of copy's total; 0 if it is 0 */
+    double slowdown;               /* time_ns xip / copy; 0 if copy's is 0 */
 };
 XVM_API void xvm_report_savings(const struct xvm_report *xip,
                                 const struct xvm_report *copy,
@@ -362,6 +378,34 @@ XVM_API void xvm_timeline_sample(xvm_machine *m, uint64_t at);
 /* => 0, E2BIG past XVM_MARKS_MAX marks, ENOMEM. */
 XVM_API int xvm_timeline_mark(xvm_machine *m, const char *label, uint64_t at);
 XVM_API void xvm_timeline_get(const xvm_machine *m, struct xvm_timeline *t);
+
+/*
+ * CPU profiles: a machine's caches, TLB and latencies, the parameters of
+ * its time model (doc/time-model.md).  A profile is text, `key = value`
+ * lines with `#` comments; the built-in ones (sgimips, amd64, cortex-a7)
+ * are files installed under DATADIR/xipvm/cpu and compiled in.
+ */
+/* => the i-th built-in profile's name; NULL past the last. */
+XVM_API const char *xvm_cpu_builtin(size_t i);
+/* => the built-in profile's file, or NULL when there is none of name. */
+XVM_API const char *xvm_cpu_builtin_text(const char *name);
+/* A new profile holding the built-in's values, or (builtin NULL) none
+ * set.  => 0, ENOENT (no such built-in), ENOMEM. */
+XVM_API int xvm_cpu_profile_create(const char *builtin, xvm_cpu_profile **out);
+XVM_API void xvm_cpu_profile_destroy(xvm_cpu_profile *p);
+/* Reads a profile's text over p (later keys override earlier ones).
+ * => 0, or EINVAL with "ORIGIN:LINE: KEY: problem" in err (an unknown
+ *    key, a bad value, a zero clock, a bad cache geometry). */
+XVM_API int xvm_cpu_profile_parse(xvm_cpu_profile *p, const char *text,
+                                  const char *origin, char *err, size_t errlen);
+/* Sets one key, as a line `key = value` would (cache geometries take
+ * cachegrind's SIZE,ASSOC,LINE).  => 0, or EINVAL with "KEY: problem". */
+XVM_API int xvm_cpu_profile_set(xvm_cpu_profile *p, const char *key,
+                                const char *value, char *err, size_t errlen);
+/* Is p whole and consistent (a clock, valid caches and TLB, super page
+ * sizes the TLB holds)?  => 0, or EINVAL with "KEY: problem". */
+XVM_API int xvm_cpu_profile_check(const xvm_cpu_profile *p, char *err,
+                                  size_t errlen);
 
 /*
  * Physical device segment, like the paper's bus_space_physload_device():
@@ -467,11 +511,15 @@ enum xvm_device {
 
 struct xvm_flash_config {
     uint64_t phys_base;     /* 0: the first free 16 MiB boundary after RAM */
-    uint32_t ns_per_access; /* read-cost model: each access ... */
+    uint32_t ns_per_access; /* block-interface cost model: each read ... */
     uint32_t ns_per_byte;   /* ... plus each byte (default 90 + 13/B) */
     int xip_capable;        /* memory-mappable (NOR); default 1 */
     enum xvm_device device; /* default XVM_DEVICE_NOR */
 };
+/* A NULL config to xvm_flash_open/attach takes these defaults but the
+ * block-interface cost of the machine's CPU profile (block_access_ns,
+ * block_byte_ns).  Reads in place (XIP) cost what the CPU model says:
+ * line fills from NOR at the profile's nor_* latencies. */
 XVM_API void xvm_flash_config_init(struct xvm_flash_config *cfg);
 /*
  * A memory disk (paper §11.6): the image is loaded into the top of the
@@ -479,7 +527,9 @@ XVM_API void xvm_flash_config_init(struct xvm_flash_config *cfg);
  * leave the managed pages (no vm_page; reported as use and kind `md`)
  * and, xip_capable, become a device segment at their own address, so an
  * XIP mount maps the image's pages in place and copy mode holds a
- * second copy in the page cache.  Costs: RAM's (60 ns + 1 ns/B).
+ * second copy in the page cache.  Costs: block reads RAM's (60 ns +
+ * 1 ns/B); in place, the CPU model fills its lines at the profile's RAM
+ * latency (ram_line_ns), not NOR's.
  * xvm_flash_open and _attach then answer EBUSY when those frames were
  * ever allocated (open it right after xvm_machine_create), ENOMEM when
  * the rest of RAM would not exceed the page daemon's free target, and

@@ -122,6 +122,20 @@ uint8_t *file_slurp(const char *path, uint64_t *size)
     return buf;
 }
 
+void tree_copy(const char *root, const char *rel, const char *host)
+{
+    char path[1024];
+    uint64_t n;
+    uint8_t *buf = file_slurp(host, &n);
+    parents(root, rel);
+    tree_path(path, sizeof(path), root, rel);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, (size_t)n, f), (size_t)n);
+    assert_int_equal(fclose(f), 0);
+    free(buf);
+}
+
 uint8_t *tree_slurp(const char *root, const char *rel, uint64_t *size)
 {
     char path[1024];

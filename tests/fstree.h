@@ -16,6 +16,8 @@ void tree_path(char *out, size_t cap, const char *root, const char *rel);
 /* Writes rel (creating parents) with size bytes from a seeded generator. */
 void tree_file(const char *root, const char *rel, uint64_t size, uint32_t seed);
 void tree_dir(const char *root, const char *rel);
+/* Copies the host file host to rel (creating parents), e.g. busybox. */
+void tree_copy(const char *root, const char *rel, const char *host);
 void tree_link(const char *root, const char *target, const char *rel);
 /* Runs makefs -t ffs; fails the test when makefs is missing or fails. */
 void image_make(const char *tree, const char *img, int version,

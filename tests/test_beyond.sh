@@ -52,6 +52,18 @@ assert c["ram_peak"]["page_cache"] > 0 and c["device_maps"] == 0
 assert x["ram_peak_total"] - n["ram_peak_total"] == pages * 4096, \
     (x["ram_peak_total"], n["ram_peak_total"])
 EOF
+python3 - "$T/md-xip.json" "$T/nor-xip.json" <<'EOF' \
+    && ok "md: its pages are RAM to the CPU model (no flash stalls), NOR's are flash" \
+    || fail "md time figures"
+import json, sys
+x, n = (json.load(open(p)) for p in sys.argv[1:])
+# Nothing lives on NOR with the image on a memory disk: not one line, not
+# one ns of flash; the fetches the NOR run stalls on flash for miss to RAM.
+assert x["nor_line_fills"] == 0 and x["stall_ns_flash"] == 0, x["stall_ns_flash"]
+assert n["nor_line_fills"] > 0 and n["stall_ns_flash"] > 0
+assert x["ram_line_fills"] > n["ram_line_fills"]
+assert x["i1_refs"] == n["i1_refs"] and x["d1_refs"] == n["d1_refs"]
+EOF
 expect 0 "compare --device md --json" -- "$XIPVM" compare --image "$T/img" --device md --json "$T/t.trace"
 python3 - "$T/out" <<'EOF' && ok "compare on md: XIP saves the page cache, not the md" || fail "md compare"
 import json, sys

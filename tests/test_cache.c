@@ -377,7 +377,7 @@ static void *no_alloc(void *ctx, size_t n)
 static void *counted_alloc(void *ctx, size_t n)
 {
     *(size_t *)ctx += n;
-    return malloc(n);
+    return calloc(1, n); /* cache_init wants zeroed memory */
 }
 
 static void counted_free(void *ctx, void *p)

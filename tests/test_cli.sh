@@ -35,7 +35,9 @@ expect 1 "copy mode exits 1 on the mismatch too" -- $RUN --copy "$T/bad.trace"
 KEYS="mode machine events mismatches ram_used_peak pages_peak ram_peak
 ram_peak_total vm_page_metadata_bytes faults cow_promotions zero_fills
 device_maps fallback_pages flash_bytes_read flash_block_bytes_read
-flash_xip_bytes_read pv_entries_peak tlb_hits tlb_misses marks timeline"
+flash_xip_bytes_read pv_entries_peak soft_tlb_hits soft_tlb_misses tlb_misses
+cycles time_ns i1_refs i1_misses d1_refs d1_misses ll_misses stall_ns_flash
+stall_ns_ram marks timeline"
 
 # check_json FILE MODE: one object with every key, the mode, no mismatch
 check_json() {
@@ -155,14 +157,74 @@ assert set(d) >= {"xip", "copy", "saved"}, list(d)
 assert d["xip"]["mode"] == "xip" and d["copy"]["mode"] == "copy"
 assert d["saved"]["ram_peak"]["page_cache"] == 3 * 4096, d["saved"]
 assert d["saved"]["ram_peak_total"] == d["copy"]["ram_peak_total"] - d["xip"]["ram_peak_total"]
+# What XIP costs, beside what it saves: its time over copy mode's.
+x, c = d["xip"]["time_ns"], d["copy"]["time_ns"]
+assert abs(d["slowdown"] - x / c) < 1e-3, (d["slowdown"], x, c)
+for m in (d["xip"], d["copy"]):
+    parts = ("time_ns_exec", "stall_ns_ram", "stall_ns_flash", "time_ns_tlb", "time_ns_kernel")
+    assert sum(m[k] for k in parts) == m["time_ns"], m
+    assert m["flash_ns"] == m["stall_ns_flash"] + m["flash_block_ns"]
 EOF
 python3 - "$T/chart.svg" <<'EOF' && ok "the SVG is well-formed" || fail "SVG"
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 assert root.tag.endswith("svg"), root.tag
 assert len(list(root.iter())) > 3
+text = " ".join(t.text or "" for t in root.iter() if t.tag.endswith("text"))
+assert "XIP saves" in text and "the time of copy mode" in text, text
 EOF
 expect 1 "compare exits 1 on a mismatch" -- $CMP "$T/bad.trace"
+
+# The CPU model's options and profiles (doc/time-model.md).
+expect 0 "compare (text) says RAM saved and slowdown" -- $CMP "$T/clean.trace"
+grep -q "^XIP saves .* KiB of RAM at peak .* and takes .*x the time of copy mode" "$T/out" ||
+    fail "compare's text has no saving-and-slowdown line"
+grep -q "slowdown (xip / copy)" "$T/out" || fail "compare's text has no slowdown row"
+expect 0 "profiles lists the built-ins" -- "$XIPVM" profiles
+for p in sgimips amd64 cortex-a7; do
+    grep -q "^  $p " "$T/out" || fail "profiles does not list $p"
+done
+for p in sgimips amd64 cortex-a7; do
+    expect 0 "profiles $p prints the installed file" -- "$XIPVM" profiles $p
+    cmp -s "$T/out" "$(dirname "$0")/../data/cpu/$p.cpu" ||
+        fail "profiles $p differs from data/cpu/$p.cpu"
+done
+"$XIPVM" profiles sgimips >"$T/my.cpu"
+grep -q "^clock_mhz = 180" "$T/my.cpu" || fail "the sgimips file has no clock"
+expect 2 "profiles of an unknown name" -- "$XIPVM" profiles vax
+expect 0 "run --cpu FILE (a copied built-in) gives the built-in's figures" -- \
+    $RUN --json --cpu "$T/my.cpu" "$T/clean.trace"
+python3 -c 'import json,sys; a,b=(json.load(open(p)) for p in sys.argv[1:3]); assert a["time_ns"] == b["time_ns"] and a["cycles"] == b["cycles"], (a["time_ns"], b["time_ns"])' \
+    "$T/out" "$T/xip.json" || fail "--cpu with the copied file changes the figures"
+sed 's/^clock_mhz = 180/clock_mhz = 360/' "$T/my.cpu" >"$T/fast.cpu"
+expect 0 "run --cpu with the clock doubled" -- $RUN --json --cpu "$T/fast.cpu" "$T/clean.trace"
+python3 -c 'import json,sys; a,b=(json.load(open(p)) for p in sys.argv[1:3]); assert abs(2 * a["time_ns_exec"] - b["time_ns_exec"]) <= 2, (a["time_ns_exec"], b["time_ns_exec"])' \
+    "$T/out" "$T/xip.json" || fail "doubling clock_mhz does not halve the execution time"
+expect 0 "run --cpu cortex-a7 (a built-in by name)" -- $RUN --cpu cortex-a7 "$T/clean.trace"
+grep -q "CPU cortex-a7" "$T/out" || fail "the summary does not name the CPU"
+expect 0 "run --no-cache" -- $RUN --json --no-cache "$T/clean.trace"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["i1_misses"] == 0 and d["tlb_misses"] == 0 and d["i1_refs"] > 0 and d["stall_ns_flash"] > 0, d' \
+    "$T/out" || fail "--no-cache: no misses, every access to memory"
+expect 0 "run with cachegrind-style geometry" -- $RUN --json --I1=16384,4,32 --D1=8K,2,64 --LL=none "$T/clean.trace"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["ll_misses"] == 0 and d["i1_refs"] > 0, d' \
+    "$T/out" || fail "--LL=none still has LL misses"
+expect 0 "run --superpages" -- $RUN --superpages "$T/clean.trace"
+# Bad input: exit 2, the option or key named, nothing run.
+expect 2 "a line size that is not a power of two" -- $RUN --D1=32768,8,48 "$T/clean.trace"
+grep -q -- "--D1: line size 48 is not a power of two" "$T/err" || fail "bad --D1 not named: $(cat "$T/err")"
+expect 2 "ways times line that do not divide the size" -- $RUN --I1=40000,8,64 "$T/clean.trace"
+grep -q -- "--I1: .*does not divide" "$T/err" || fail "bad --I1 not named: $(cat "$T/err")"
+expect 2 "a set count that is not a power of two" -- $CMP --LL=3145728,8,64 "$T/clean.trace"
+grep -q -- "--LL: set count" "$T/err" || fail "bad --LL not named: $(cat "$T/err")"
+[ -s "$T/out" ] && fail "a refused compare printed figures" || ok "a refused compare prints nothing"
+sed 's/^clock_mhz = 180/clock_mhz = 0/' "$T/my.cpu" >"$T/zero.cpu"
+expect 2 "a zero clock" -- $RUN --cpu "$T/zero.cpu" "$T/clean.trace"
+grep -q "zero.cpu:[0-9]*: clock_mhz: a zero clock" "$T/err" || fail "zero clock not named: $(cat "$T/err")"
+printf 'icache_ways = 4\n' >>"$T/my.cpu"
+expect 2 "an unknown profile key" -- $RUN --cpu "$T/my.cpu" "$T/clean.trace"
+grep -q "my.cpu:[0-9]*: icache_ways: unknown key" "$T/err" || fail "unknown key not named: $(cat "$T/err")"
+expect 2 "a --cpu that is no file and no built-in" -- $RUN --cpu "$T/none.cpu" "$T/clean.trace"
+grep -q "none.cpu" "$T/err" || fail "the missing profile is not named"
 
 # Parameters and CSV: every run records its own settings.
 python3 - "$T/xip.json" <<'EOF' && ok "run JSON records its parameters" || fail "run JSON params"

@@ -615,6 +615,38 @@ static void test_lackey_import_of_busybox_true_matches_the_raw_log(void **state)
     check_import(f, raw, &p, c);
 }
 
+/* A log read from a pipe (copied aside, it is read twice) gives the trace
+ * the same log gives from a file, to its last line. */
+static void test_lackey_import_from_a_pipe_equals_the_import_from_a_file(
+    void **state)
+{
+    struct fixture *f = *state;
+    const char *argv[] = { BUSYBOX, "true", NULL };
+    struct lackey_opts o = { .exec_host_path = BUSYBOX, .pid = 1 };
+    char raw[256], cmd[600], err[256];
+    valgrind_raw(f, argv);
+    snprintf(raw, sizeof raw, "%s", tmp(f, "raw"));
+    snprintf(cmd, sizeof cmd, "cat '%s'", raw);
+    FILE *in = fopen(raw, "r"), *a = tmpfile(), *b = tmpfile();
+    FILE *pipe = popen(cmd, "r");
+    assert_true(in && a && b && pipe);
+    assert_int_equal(lackey_import(in, a, &o, NULL, err, sizeof err), 0);
+    if (lackey_import(pipe, b, &o, NULL, err, sizeof err) != 0)
+        fail_msg("from a pipe: %s", err);
+    assert_int_equal(pclose(pipe), 0);
+    fclose(in);
+    rewind(a);
+    rewind(b);
+    int x, y;
+    do {
+        x = getc(a);
+        y = getc(b);
+        assert_int_equal(x, y);
+    } while (x != EOF);
+    fclose(a);
+    fclose(b);
+}
+
 static void test_lackey_record_passes_the_program_output_through(void **state)
 {
     struct fixture *f = *state;
@@ -1130,6 +1162,9 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_lackey_import_of_busybox_true_matches_the_raw_log, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_lackey_import_from_a_pipe_equals_the_import_from_a_file, setup,
             teardown),
         cmocka_unit_test_setup_teardown(
             test_lackey_record_passes_the_program_output_through, setup,

@@ -80,6 +80,59 @@ static void test_public_api_ram_max_per_profile(void **state)
     assert_int_equal(xvm_machine_create(&cfg, &m), ERANGE);
 }
 
+/* CPU profiles: the built-ins, a key changed, a machine made from one,
+ * and its time in the report (a fetch of a fresh page takes time). */
+static void test_public_api_cpu_profiles_and_time(void **state)
+{
+    (void)state;
+    xvm_cpu_profile *p;
+    char err[200];
+    size_t n = 0;
+    while (xvm_cpu_builtin(n) != NULL)
+        n++;
+    assert_true(n >= 3);
+    assert_non_null(xvm_cpu_builtin_text("cortex-a7"));
+    assert_null(xvm_cpu_builtin_text("vax"));
+    assert_int_equal(xvm_cpu_profile_create("cortex-a7", &p), 0);
+    assert_int_equal(
+        xvm_cpu_profile_set(p, "clock_mhz", "500", err, sizeof(err)), 0);
+    assert_int_equal(xvm_cpu_profile_parse(p, "superpages = on\n", "extra", err,
+                                           sizeof(err)),
+                     0);
+    assert_int_equal(xvm_cpu_profile_check(p, err, sizeof(err)), 0);
+    assert_int_equal(xvm_cpu_profile_set(p, "nonsense", "1", err, sizeof(err)),
+                     EINVAL);
+    struct xvm_config cfg;
+    xvm_machine *m;
+    xvm_vmspace *vs;
+    uint64_t a = 0;
+    uint8_t b[4];
+    xvm_config_init(&cfg);
+    cfg.cpu = p;
+    assert_int_equal(xvm_machine_create(&cfg, &m), 0);
+    xvm_cpu_profile_destroy(p); /* the machine keeps its own copy */
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    assert_int_equal(
+        xvm_mmap(vs, &a, 4096, XVM_PROT_ALL, XVM_MAP_PRIVATE, NULL, 0), 0);
+    assert_int_equal(xvm_fetch(vs, a, b, 4), 0);
+    struct xvm_report r, r2;
+    struct xvm_savings sv;
+    xvm_report(m, &r);
+    assert_int_equal(r.st.i1_refs, 1);
+    assert_int_equal(r.st.i1_misses, 1);
+    assert_true(r.st.time_ns > 0 && r.st.cycles > 0);
+    assert_int_equal(r.st.time_ns_exec + r.st.stall_ns_ram +
+                         r.st.stall_ns_flash + r.st.time_ns_tlb +
+                         r.st.time_ns_kernel,
+                     r.st.time_ns);
+    r2 = r;
+    r2.st.time_ns *= 2;
+    xvm_report_savings(&r2, &r, &sv);
+    assert_true(sv.slowdown > 1.99 && sv.slowdown < 2.01);
+    xvm_vmspace_destroy(vs);
+    xvm_machine_destroy(m);
+}
+
 /* Sizing: free targets, swap, kernel memory and the OOM killer. */
 static void test_public_api_sizing_calls_are_exported(void **state)
 {
@@ -171,6 +224,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_public_api_calls_work_through_the_shared_library),
         cmocka_unit_test(test_public_api_ram_max_per_profile),
+        cmocka_unit_test(test_public_api_cpu_profiles_and_time),
         cmocka_unit_test(test_public_api_sizing_calls_are_exported),
         cmocka_unit_test(test_public_api_beyond_calls_are_exported),
     };

@@ -32,7 +32,7 @@ GRID="--image $T/img --ram 512K:8M --max-slowdown 10"
 
 expect 0 "a local sweep" -- "$XIPVM" sweep $GRID --jobs 2 --out "$T/local" "$T/ws.trace"
 cp "$T/out" "$T/local.txt"
-for f in results.csv results.json io_ns.svg faults.svg refaults.svg flash_bytes_read.svg; do
+for f in results.csv results.json time_ns.svg faults.svg refaults.svg flash_bytes_read.svg; do
     [ -s "$T/local/$f" ] || fail "the local sweep did not write $f"
 done
 python3 - "$T/local" <<'END' && ok "CSV columns, 10 runs, JSON and the minimum RAM" || fail "sweep results"
@@ -40,7 +40,7 @@ import csv, json, sys, xml.etree.ElementTree as ET
 d = sys.argv[1]
 rows = list(csv.DictReader(open(d + "/results.csv")))
 cols = list(rows[0].keys())
-want = ["mode", "machine", "image", "trace", "ram", "swap", "readahead",
+want = ["mode", "machine", "cpu", "image", "trace", "ram", "swap", "readahead",
         "fault_ahead", "buffers", "device", "device_design",
         "neighbour_reserve", "neighbour_pv_limit", "version", "events", "mismatches",
         "oom_kills", "fits", "ram_peak_total", "ram_peak_anon",
@@ -51,7 +51,8 @@ want = ["mode", "machine", "image", "trace", "ram", "swap", "readahead",
         "pd_runs", "readahead_unused", "pagecache_fills",
         "flash_bytes_read", "flash_ns", "swap_outs", "swap_ins", "swap_ns",
         "io_ns", "kmem_bytes_peak", "cow_promotions", "device_maps",
-        "pv_entries_peak", "neighbour_maps", "neighbour_skipped"]
+        "pv_entries_peak", "neighbour_maps", "neighbour_skipped", "time_ns",
+        "cycles", "stall_ns_ram", "stall_ns_flash", "tlb_misses"]
 assert cols == want, cols
 assert len(rows) == 10, len(rows)
 # Job order: mode (xip first), then RAM.
@@ -67,7 +68,7 @@ assert not fit["xip", 512 << 10] and not fit["xip", 1 << 20]
 assert not fit["copy", 1 << 20] and fit["copy", 2 << 20]
 j = json.load(open(d + "/results.json"))
 p = j["params"]
-assert p["max_slowdown"] == 10 and p["time_metric"] == "io_ns" and p["version"]
+assert p["max_slowdown"] == 10 and p["time_metric"] == "time_ns" and p["version"]
 assert p["ram"] == [512 << 10 << k for k in range(5)] and p["mode"] == ["xip", "copy"]
 assert p["machine"] == ["sgimips"] and p["swap"] == [0] and p["readahead"] == [4]
 assert p["fault_ahead"] == ["uvm"] and p["buffers"] == [16] and len(p["trace"]) == 1
@@ -77,7 +78,7 @@ M = 1 << 20
 assert m["xip"] == {"fits": 2 * M, "within_max_slowdown": 2 * M}, m
 assert m["copy"] == {"fits": 2 * M, "within_max_slowdown": 4 * M}, m
 assert m["xip_saves"] == {"fits": 0, "within_max_slowdown": 2 * M}, m
-for f in ("io_ns", "faults", "refaults", "flash_bytes_read"):
+for f in ("time_ns", "faults", "refaults", "flash_bytes_read"):
     assert ET.parse("%s/%s.svg" % (d, f)).getroot().tag.endswith("svg")
 END
 grep -Eq "within 10 %: +xip 2M +copy 4M +XIP saves 2M$" "$T/local.txt" ||
@@ -110,6 +111,29 @@ done
 expect 0 "--merge after the array" -- "$XIPVM" sweep --merge "$T/slurm"
 cmp -s "$T/local/results.csv" "$T/slurm/results.csv" && ok "the Slurm array merges to the local sweep's CSV" ||
     fail "the array's results.csv differs from the local one"
+
+# The CPU options go to every job: a profile file by a relative path
+# still reads in jobs run from /, and each row's time is what run says.
+"$XIPVM" profiles cortex-a7 | sed 's/^clock_mhz *=.*/clock_mhz = 500/' >"$T/slow.cpu"
+(cd "$T" && "$XIPVM" sweep --image "$T/img" --ram 1M,4M --mode xip --cpu slow.cpu \
+    --I1=8192,2,32 --out "$T/cpu" --emit-jobs "$T/cpujobs.txt" "$T/ws.trace" >/dev/null 2>"$T/cpuemit.err") ||
+    fail "sweep --cpu FILE --I1=G --emit-jobs: $(cat "$T/cpuemit.err")"
+grep -q -- "--cpu '$T/slow.cpu' --I1 '8192,2,32'" "$T/cpujobs.txt" ||
+    fail "the jobs do not carry the CPU options: $(head -n 1 "$T/cpujobs.txt")"
+(cd / && sh "$T/cpujobs.txt") >"$T/cpu.out" 2>&1 || fail "the CPU jobs: $(cat "$T/cpu.out")"
+expect 0 "--merge of the CPU jobs" -- "$XIPVM" sweep --merge "$T/cpu"
+expect 0 "run with the same CPU options" -- "$XIPVM" run --image "$T/img" --ram 4M --csv \
+    --cpu "$T/slow.cpu" --I1 8192,2,32 "$T/ws.trace"
+python3 - "$T/cpu/results.csv" "$T/out" "$T/slow.cpu" <<'END' && ok "sweep --cpu: every job on the profile, run's time" || fail "sweep --cpu"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+run = list(csv.DictReader(open(sys.argv[2])))[0]
+assert [r["cpu"] for r in rows] == [sys.argv[3]] * 2, rows
+r4 = [r for r in rows if r["ram"] == str(4 << 20)][0]
+assert r4["time_ns"] == run["time_ns"] and r4["cycles"] == run["cycles"], (r4, run)
+END
+expect 2 "sweep with a bad --I1" -- "$XIPVM" sweep $GRID --I1=1000,3,64 --out "$T/x" "$T/ws.trace"
+grep -q -- "--I1" "$T/err" || fail "bad --I1 not named: $(cat "$T/err")"
 
 # Usage errors: exit 2 with a message; merging nothing: exit 1.
 expect 2 "sweep without a trace" -- "$XIPVM" sweep --image "$T/img" --out "$T/x"

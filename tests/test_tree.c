@@ -765,6 +765,24 @@ static void expect_bad(const char *const *logs, int n, int want,
         fail_msg("error %d `%s', expected %d and `%s'", r, err, want, msg);
 }
 
+/* valgrind writes "Parent PID:" only when it traces children: without it
+ * the next valgrind line ends the command (it used to swallow the log). */
+static void test_tree_log_without_parent_pid_keeps_its_command(void **state)
+{
+    const char *logs[] = { "==100== Command: " BB " true\n==100== \n" ENTRY
+                           "SYSCALL[100,1](231) exit_group( 0 ) --> "
+                           "[pre-success] Success(0x0) \n" };
+    char err[1024], *trace = NULL;
+    (void)state;
+    if (import_logs(logs, 1, err, sizeof(err), &trace) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(trace, XVM_TRACE_HEADER "\n"
+                                                "spawn 1 /bin/busybox true\n"
+                                                "x 1 0x40ebf0 2\n"
+                                                "exit 1\n");
+    free(trace);
+}
+
 static void test_tree_logs_made_by_hand_interleave_by_the_rule(void **state)
 {
     /* 100 forks 101, which execs busybox again; 100 waits for it */
@@ -949,6 +967,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tree_logs_made_by_hand_interleave_by_the_rule),
+        cmocka_unit_test(test_tree_log_without_parent_pid_keeps_its_command),
         cmocka_unit_test(test_tree_bad_logs_are_refused_with_their_line),
         cmocka_unit_test(test_tree_system_calls_become_events),
         cmocka_unit_test(test_tree_per_file_pages_match_the_raw_logs),

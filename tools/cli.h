@@ -109,6 +109,26 @@ const char *fmt_size(char *buf, size_t len, uint64_t bytes);
             "skip fault-ahead mappings while N PV entries or more are in use"  \
     }
 
+/* The CPU model (doc/time-model.md), options of every command that
+ * replays (cpu_option in options.c).  cli_next also takes cachegrind's
+ * --I1=SIZE,ASSOC,LINE form of the cache options. */
+#define CLI_CPU_OPTS                                                           \
+    { "--cpu", "NAME|FILE", "the profile named like --machine",                \
+      "the CPU profile: a built-in (xipvm profiles) or a key = value file" },  \
+        { "--I1", "SIZE,ASSOC,LINE", "the profile's",                          \
+          "the L1 instruction cache, as cachegrind's --I1=" },                 \
+        { "--D1", "SIZE,ASSOC,LINE", "the profile's",                          \
+          "the L1 data cache, as cachegrind's --D1=" },                        \
+        { "--LL", "SIZE,ASSOC,LINE", "the profile's",                          \
+          "the last-level cache, as cachegrind's --LL=, or none" },            \
+        { "--no-cache", NULL, NULL,                                            \
+          "no caches and no TLB model: every access goes to memory" },         \
+        { "--superpages", NULL, "the profile's",                               \
+          "map aligned runs of XIP text as large pages" },                     \
+    {                                                                          \
+        "--no-superpages", NULL, NULL, "map XIP text in pages only"            \
+    }
+
 /* Options common to run, compare and bench. */
 struct run_opts {
     const char *image;
@@ -131,6 +151,12 @@ struct run_opts {
     const char **traces;
     int ntraces;
     uint64_t slice;
+    /* The CPU model (doc/time-model.md): --cpu NAME|FILE, cachegrind's
+     * --I1= --D1= --LL=, --no-cache, --superpages / --no-superpages. */
+    const char *cpu;     /* NULL: the built-in named like machine */
+    const char *geom[3]; /* I1, D1, LL values, or NULL */
+    bool no_cache;
+    int superpages; /* -1: the profile's choice */
     /* beyond the paper (doc/beyond-the-paper.md) */
     int device; /* XVM_DEVICE_NOR or XVM_DEVICE_MD: where the image lives */
     int design; /* enum xvm_device_design */
@@ -143,9 +169,10 @@ struct run_opts {
 int parse_size(const char *s, uint64_t *v);
 int parse_uint(const char *s, uint64_t max, uint64_t *v);
 /* Parses --image, --xip/--copy, --machine, --ram, --fault-ahead,
- * --readahead, --swap, --buffers, --json, --csv, --svg, --slice and the
- * positional TRACEs, as far as the table of the command argv[0] names
- * them (--xip and --copy conflict, --json and --csv too).
+ * --readahead, --swap, --buffers, --json, --csv, --svg, --slice, the CPU
+ * options and the positional TRACEs, as far as the table of the command
+ * argv[0] names them (--xip and --copy conflict, --json and --csv too),
+ * then checks the CPU profile they make (cpu_profile_of).
  * => 0, or prints the problem and the usage and returns 2 (nothing then
  *    to free). */
 int parse_run_opts(int argc, char **argv, struct run_opts *o, bool want_trace);
@@ -163,6 +190,14 @@ void run_opts_free(struct run_opts *o);
 int parse_sizing_opt(const char *a, const char *v, struct run_opts *o);
 /* The options of CLI_BEYOND_OPTS, the same way. */
 int parse_beyond_opt(const char *a, const char *v, struct run_opts *o);
+/* The options of CLI_CPU_OPTS: the option a with its value v.  => 1 when
+ * a was one, 0 when not; the values are checked by cpu_profile_of. */
+int parse_cpu_opt(const char *a, const char *v, struct run_opts *o);
+/* The CPU profile the options name (--cpu, then the cache, --no-cache
+ * and super page options over it), checked.  => 0 and *out (the caller
+ * destroys it), or prints the problem (naming the option or the file's
+ * key) and returns 2 (bad input) or 1 (I/O, memory). */
+int cpu_profile_of(const struct run_opts *o, xvm_cpu_profile **out);
 
 /* A machine with the image on flash, mounted. */
 struct world {
@@ -271,5 +306,6 @@ int cmd_fsinfo(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_mkimage(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_profiles(int argc, char **argv);
 
 #endif

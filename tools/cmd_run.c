@@ -9,6 +9,7 @@
 static const struct cli_opt run_opts[] = {
     CLI_RUN_OPTS,
     CLI_BEYOND_OPTS,
+    CLI_CPU_OPTS,
     { "--xip", NULL, NULL,
       "mount the image XIP: file pages map in place (the default)" },
     { "--copy", NULL, NULL,
@@ -23,7 +24,9 @@ static const char trace_details[] =
     "programs: their processes apart, in turns of --slice events.  Exit\n"
     "status: 0, 1 when the traces' expectations (=HEX, !ERR) are not all met\n"
     "or a file cannot be read, 2 for a usage error.  --fault-ahead 0\n"
-    "--readahead 0: no page is touched that the trace does not.\n";
+    "--readahead 0: no page is touched that the trace does not.  Time is\n"
+    "the CPU model's estimate (caches, TLB, latencies of the --cpu profile,\n"
+    "xipvm profiles; doc/time-model.md).\n";
 
 const struct cli_cmd run_cmd = {
     .name = "run",
@@ -37,14 +40,16 @@ const struct cli_cmd run_cmd = {
 static const struct cli_opt compare_opts[] = {
     CLI_RUN_OPTS,
     CLI_BEYOND_OPTS,
-    { "--svg", "FILE", NULL, "draw RAM over the replay, both modes, as SVG" },
+    CLI_CPU_OPTS,
+    { "--svg", "FILE", NULL,
+      "draw RAM over the replay and both modes' time, as SVG" },
     { NULL, NULL, NULL, NULL },
 };
 
 const struct cli_cmd compare_cmd = {
     .name = "compare",
     .synopsis = "--image IMG [OPTIONS] [--svg FILE] TRACE...",
-    .summary = "replay a trace in both modes: the RAM XIP saves",
+    .summary = "replay a trace in both modes: RAM saved and time lost by XIP",
     .opts = compare_opts,
     .details = trace_details,
     .fn = cmd_compare,
@@ -157,10 +162,28 @@ static void print_summary(const struct run_opts *o, int xip,
            (unsigned long long)st->fallback_pages);
     printf("  flash read        %10.0f KiB  (%.3f ms simulated)\n",
            kib(st->flash_bytes_read), st->flash_ns / 1e6);
-    printf("  PV entries peak   %10llu      TLB hits %llu, misses %llu\n",
+    printf("  PV entries peak   %10llu      software TLB hits %llu, misses "
+           "%llu\n",
            (unsigned long long)st->pv_entries_peak,
-           (unsigned long long)st->tlb_hits,
-           (unsigned long long)st->tlb_misses);
+           (unsigned long long)st->soft_tlb_hits,
+           (unsigned long long)st->soft_tlb_misses);
+    printf("  time              %10.3f ms   (%.2f M cycles, CPU %s)\n"
+           "    execution %.3f, stalls on RAM %.3f, on flash %.3f, TLB %.3f, "
+           "kernel %.3f ms\n",
+           st->time_ns / 1e6, st->cycles / 1e6, o->cpu ? o->cpu : o->machine,
+           st->time_ns_exec / 1e6, st->stall_ns_ram / 1e6,
+           st->stall_ns_flash / 1e6, st->time_ns_tlb / 1e6,
+           st->time_ns_kernel / 1e6);
+    printf("  caches            I1 %llu misses of %llu, D1 %llu of %llu, LL "
+           "%llu\n",
+           (unsigned long long)st->i1_misses, (unsigned long long)st->i1_refs,
+           (unsigned long long)st->d1_misses, (unsigned long long)st->d1_refs,
+           (unsigned long long)st->ll_misses);
+    printf("  TLB (modelled)    %10llu misses, %llu refills or walks; %llu "
+           "super pages\n",
+           (unsigned long long)st->tlb_misses,
+           (unsigned long long)st->tlb_refills,
+           (unsigned long long)st->superpages);
     printf("  page daemon       %10llu runs (%llu pages freed, %llu refaults, "
            "%llu read ahead and unused)\n",
            (unsigned long long)st->pd_runs, (unsigned long long)st->pd_freed,
@@ -208,6 +231,18 @@ static void row(const char *name, uint64_t x, uint64_t c, int64_t saved)
 {
     printf("  %-18s %12.0f %12.0f %12.0f %7.1f%%\n", name, kib(x), kib(c),
            (double)saved / 1024.0, c ? 100.0 * (double)saved / (double)c : 0.0);
+}
+
+/* A row of counts, and one of ns shown as ms, xip then copy. */
+static void nrow(const char *name, uint64_t x, uint64_t c)
+{
+    printf("  %-22s %12llu %12llu\n", name, (unsigned long long)x,
+           (unsigned long long)c);
+}
+
+static void trow(const char *name, uint64_t x, uint64_t c)
+{
+    printf("  %-22s %12.3f %12.3f\n", name, x / 1e6, c / 1e6);
 }
 
 /* The same file in the other run (both walked the same image). */
@@ -261,7 +296,8 @@ static void print_compare_files(const struct run_result *x,
     text_notes(c, "copy");
 }
 
-/* A saving means something only when both runs fit their RAM. */
+/* A saving (and a slowdown) means something only when both runs fit their
+ * RAM. */
 static void print_compare(const struct run_opts *o, const struct run_result *x,
                           const struct run_result *c)
 {
@@ -269,6 +305,10 @@ static void print_compare(const struct run_opts *o, const struct run_result *x,
     struct xvm_savings sv;
     xvm_report_savings(rx, rc, &sv);
     if (run_fits(x) && run_fits(c)) {
+        printf("XIP saves %.0f KiB of RAM at peak (%.1f%%) and takes %.3fx the "
+               "time of copy mode\n(%.3f ms against %.3f ms).\n\n",
+               (double)sv.ram_peak_total / 1024.0, sv.ram_peak_total_percent,
+               sv.slowdown, rx->st.time_ns / 1e6, rc->st.time_ns / 1e6);
         printf("RAM at peak, KiB        %12s %12s %12s %8s\n", "xip", "copy",
                "saved", "");
         for (int k = 0; k < XVM_RAM_KINDS; k++)
@@ -290,35 +330,33 @@ static void print_compare(const struct run_opts *o, const struct run_result *x,
                kib(rc->ram_peak_total));
     }
     printf("\n%-24s %12s %12s\n", "", "xip", "copy");
-    printf("  %-22s %12llu %12llu\n", "events", (unsigned long long)x->events,
-           (unsigned long long)c->events);
-    printf("  %-22s %12llu %12llu\n", "mismatches",
-           (unsigned long long)x->mismatches,
-           (unsigned long long)c->mismatches);
-    printf("  %-22s %12llu %12llu\n", "processes killed (OOM)",
-           (unsigned long long)x->oom_kills, (unsigned long long)c->oom_kills);
-    printf("  %-22s %12llu %12llu\n", "faults",
-           (unsigned long long)rx->st.faults,
-           (unsigned long long)rc->st.faults);
-    printf("  %-22s %12llu %12llu\n", "refaults",
-           (unsigned long long)rx->st.refaults,
-           (unsigned long long)rc->st.refaults);
-    printf("  %-22s %12llu %12llu\n", "COW promotions",
-           (unsigned long long)rx->st.cow_promotions,
-           (unsigned long long)rc->st.cow_promotions);
-    printf("  %-22s %12llu %12llu\n", "device maps",
-           (unsigned long long)rx->st.device_maps,
-           (unsigned long long)rc->st.device_maps);
-    printf("  %-22s %12llu %12llu\n", "fallback pages",
-           (unsigned long long)rx->st.fallback_pages,
-           (unsigned long long)rc->st.fallback_pages);
+    nrow("events", x->events, c->events);
+    nrow("mismatches", x->mismatches, c->mismatches);
+    nrow("processes killed (OOM)", x->oom_kills, c->oom_kills);
+    nrow("faults", rx->st.faults, rc->st.faults);
+    nrow("refaults", rx->st.refaults, rc->st.refaults);
+    nrow("COW promotions", rx->st.cow_promotions, rc->st.cow_promotions);
+    nrow("device maps", rx->st.device_maps, rc->st.device_maps);
+    nrow("fallback pages", rx->st.fallback_pages, rc->st.fallback_pages);
     printf("  %-22s %12.0f %12.0f\n", "flash read, KiB",
            kib(rx->st.flash_bytes_read), kib(rc->st.flash_bytes_read));
     printf("  %-22s %12.3f %12.3f\n", "flash time, ms", rx->st.flash_ns / 1e6,
            rc->st.flash_ns / 1e6);
-    printf("  %-22s %12llu %12llu\n", "PV entries, peak",
-           (unsigned long long)rx->st.pv_entries_peak,
-           (unsigned long long)rc->st.pv_entries_peak);
+    printf("\n%-24s %12s %12s\n", "time, ms", "xip", "copy");
+    trow("total", rx->st.time_ns, rc->st.time_ns);
+    trow("execution", rx->st.time_ns_exec, rc->st.time_ns_exec);
+    trow("stalls on RAM", rx->st.stall_ns_ram, rc->st.stall_ns_ram);
+    trow("stalls on flash", rx->st.stall_ns_flash, rc->st.stall_ns_flash);
+    trow("TLB refills", rx->st.time_ns_tlb, rc->st.time_ns_tlb);
+    trow("kernel (faults, I/O)", rx->st.time_ns_kernel, rc->st.time_ns_kernel);
+    if (run_fits(x) && run_fits(c))
+        printf("  %-22s %12.3f %12s\n", "slowdown (xip / copy)", sv.slowdown,
+               "");
+    nrow("I1 misses", rx->st.i1_misses, rc->st.i1_misses);
+    nrow("D1 misses", rx->st.d1_misses, rc->st.d1_misses);
+    nrow("LL misses", rx->st.ll_misses, rc->st.ll_misses);
+    nrow("TLB misses (modelled)", rx->st.tlb_misses, rc->st.tlb_misses);
+    nrow("PV entries, peak", rx->st.pv_entries_peak, rc->st.pv_entries_peak);
     printf("  %-22s %12.2f %12.2f\n", "replay, s", x->seconds, c->seconds);
     print_compare_files(x, c);
     printf("\nstruct vm_page: %llu bytes per %llu-byte page = %.2f%% of RAM "
@@ -344,7 +382,7 @@ static void print_compare_json(const struct run_opts *o,
            run_fits(x) ? "true" : "false", run_fits(c) ? "true" : "false");
     if (!run_fits(x) || !run_fits(c)) {
         /* No saving: a run that does not fit its RAM measures nothing. */
-        printf(",\n\"saved\": null\n}\n");
+        printf(",\n\"saved\": null,\n\"slowdown\": null\n}\n");
         return;
     }
     printf(",\n\"saved\": {\n  \"ram_peak\": {");
@@ -353,8 +391,9 @@ static void print_compare_json(const struct run_opts *o,
                xvm_ram_kind_name((enum xvm_ram_kind)k),
                (long long)sv.ram_peak[k]);
     printf("},\n  \"ram_peak_total\": %lld,\n  \"ram_peak_total_percent\": "
-           "%.2f\n}\n}\n",
-           (long long)sv.ram_peak_total, sv.ram_peak_total_percent);
+           "%.2f\n},\n\"slowdown\": %.4f\n}\n",
+           (long long)sv.ram_peak_total, sv.ram_peak_total_percent,
+           sv.slowdown);
 }
 
 int cmd_compare(int argc, char **argv)

@@ -55,6 +55,7 @@ static const struct cli_opt sweep_opts[] = {
     { "--merge", "DIR", NULL,
       "collect what the jobs wrote in DIR into the results" },
     { "--job", "N", NULL, "run job N of the grid only (emitted job lines)" },
+    CLI_CPU_OPTS,
     { NULL, NULL, NULL, NULL },
 };
 
@@ -69,9 +70,10 @@ const struct cli_cmd sweep_cmd = {
         "Each job is one trace at one point of the grid (RAM varies "
         "fastest).  Writes\nDIR/results.csv, DIR/results.json and "
         "DIR/<metric>.svg; --jobs, --emit-jobs,\n--slurm and --job exclude "
-        "each other.  Time is io_ns (flash and swap I/O)\nuntil the CPU "
-        "model reports time.  See doc/sizing.md.  Exit status: 0, 1\nwhen "
-        "a job or the merge failed, 2 for a usage error.\n",
+        "each other.  Time is time_ns, the CPU model's estimate\n"
+        "(doc/time-model.md); the CPU options apply to every job.  See\n"
+        "doc/sizing.md.  Exit status: 0, 1 when a job or the merge failed, 2\n"
+        "for a usage error.\n",
     .fn = cmd_sweep,
 };
 
@@ -82,6 +84,7 @@ static void grid_init(struct grid *g)
     memset(g, 0, sizeof(*g));
     g->job = -1;
     g->max_slowdown = -1;
+    g->cpu.superpages = -1;
 }
 
 /* Values of an axis: comma-separated; parse one with fn. */
@@ -294,7 +297,7 @@ int grid_parse(int argc, char **argv, struct grid *g)
                 return 2;
             }
             g->job = (long)n;
-        } else {
+        } else if (parse_cpu_opt(a, v, &g->cpu) == 0) {
             fprintf(stderr, "xipvm: unknown option %s\n", a);
             return 2;
         }
@@ -302,7 +305,9 @@ int grid_parse(int argc, char **argv, struct grid *g)
             return rc;
     }
     if (g->merge) {
-        if (g->image || g->ntraces || g->emit || g->slurm || g->job >= 0) {
+        if (g->image || g->ntraces || g->emit || g->slurm || g->job >= 0 ||
+            g->cpu.cpu || g->cpu.geom[0] || g->cpu.geom[1] || g->cpu.geom[2] ||
+            g->cpu.no_cache || g->cpu.superpages >= 0) {
             fprintf(stderr, "xipvm: --merge DIR takes only --max-slowdown\n");
             return 2;
         }
@@ -349,6 +354,22 @@ int grid_parse(int argc, char **argv, struct grid *g)
         return 2;
     }
     g->njobs = (unsigned)n;
+    /* The CPU options, checked once for every job (on each machine). */
+    for (unsigned k = 0; k < g->nmachine; k++) {
+        xvm_cpu_profile *p;
+        g->cpu.machine = g->machine[k];
+        int rc = cpu_profile_of(&g->cpu, &p);
+        if (rc)
+            return rc;
+        xvm_cpu_profile_destroy(p);
+    }
+    /* A profile file, by an absolute path as the image (jobs run from
+     * anywhere); a built-in's name stays. */
+    if (g->cpu.cpu && xvm_cpu_builtin_text(g->cpu.cpu) == NULL) {
+        if (absolute(g->cpu.cpu, &g->cpu_file))
+            return 1;
+        g->cpu.cpu = g->cpu_file;
+    }
     if (absolute(g->image, &g->image))
         return 1;
     for (unsigned t = 0; t < g->ntraces; t++)
@@ -362,6 +383,7 @@ void grid_free(struct grid *g)
     if (g->merge)
         return;
     free(g->image);
+    free(g->cpu_file);
     for (unsigned t = 0; t < g->ntraces; t++)
         free(g->traces[t]);
     free(g->outabs);
@@ -383,6 +405,10 @@ void grid_point(const struct grid *g, unsigned i, struct run_opts *o)
     o->machine = g->machine[i % g->nmachine], i /= g->nmachine;
     o->trace = g->traces[i];
     o->quiet = true;
+    o->cpu = g->cpu.cpu;
+    memcpy(o->geom, g->cpu.geom, sizeof(o->geom));
+    o->no_cache = g->cpu.no_cache;
+    o->superpages = g->cpu.superpages;
 }
 
 /* ---- running jobs ---- */
@@ -558,6 +584,20 @@ static void grid_args(FILE *f, const struct grid *g)
         fprintf(f, "%s%s", k ? "," : "", device_name(g->device[k]));
     if (g->max_slowdown >= 0)
         fprintf(f, " --max-slowdown %g", g->max_slowdown);
+    if (g->cpu.cpu) {
+        fputs(" --cpu ", f);
+        shq(f, g->cpu.cpu);
+    }
+    static const char *const geo[3] = { " --I1 ", " --D1 ", " --LL " };
+    for (int k = 0; k < 3; k++)
+        if (g->cpu.geom[k]) {
+            fputs(geo[k], f);
+            shq(f, g->cpu.geom[k]);
+        }
+    if (g->cpu.no_cache)
+        fputs(" --no-cache", f);
+    if (g->cpu.superpages >= 0)
+        fputs(g->cpu.superpages ? " --superpages" : " --no-superpages", f);
     for (unsigned t = 0; t < g->ntraces; t++) {
         fputc(' ', f);
         shq(f, g->traces[t]);

@@ -51,11 +51,16 @@ static const struct {
     STAT(pv_entries_peak),
     STAT(neighbour_maps),
     STAT(neighbour_skipped),
+    STAT(time_ns),
+    STAT(cycles),
+    STAT(stall_ns_ram),
+    STAT(stall_ns_flash),
+    STAT(tlb_misses),
 };
 
 void csv_header(FILE *out)
 {
-    fputs("mode,machine,image,trace,ram,swap,readahead,fault_ahead,buffers,"
+    fputs("mode,machine,cpu,image,trace,ram,swap,readahead,fault_ahead,buffers,"
           "device,device_design,neighbour_reserve,neighbour_pv_limit,version,"
           "events,mismatches,oom_kills,fits,ram_peak_total",
           out);
@@ -76,6 +81,8 @@ void csv_row(FILE *out, const struct run_opts *o, int xip,
     else
         snprintf(fa, sizeof(fa), "uvm");
     fprintf(out, "%s,%s,", xip ? "xip" : "copy", o->machine);
+    csv_field(out, o->cpu ? o->cpu : o->machine);
+    fputc(',', out);
     csv_field(out, o->image);
     fputc(',', out);
     csv_field(out, o->trace);

@@ -99,6 +99,23 @@ int cli_next(struct cli_args *a, const struct cli_opt **opt, const char **val)
         return CLI_ARG;
     }
     const struct cli_opt *o = cli_opt_find(a->cmd, s);
+    /* --name=VALUE, as cachegrind writes its cache options (--I1=...):
+     * for an option that takes a value. */
+    const char *eq = strchr(s, '=');
+    if (o == NULL && eq && s[1] == '-') {
+        char name[64];
+        size_t n = (size_t)(eq - s);
+        if (n < sizeof(name)) {
+            memcpy(name, s, n);
+            name[n] = '\0';
+            const struct cli_opt *w = cli_opt_find(a->cmd, name);
+            if (w && w->arg) {
+                *opt = w;
+                *val = eq + 1;
+                return CLI_OPT;
+            }
+        }
+    }
     if (o == NULL) {
         fprintf(stderr, "xipvm %s: unknown option %s", a->cmd->name, s);
         /* A mistake worth naming: another command's option. */

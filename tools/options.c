@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -187,6 +188,111 @@ int parse_sizing_opt(const char *a, const char *v, struct run_opts *o)
     return 0;
 }
 
+/*
+ * The CPU model's options (CLI_CPU_OPTS): --cpu NAME|FILE, --I1 G, --D1 G,
+ * --LL G (cachegrind's SIZE,ASSOC,LINE; cli_next takes --I1=G as
+ * cachegrind writes it), --no-cache, --superpages and --no-superpages:
+ * the option a with its value v.  => 1 when a was one, 0 when not.  The
+ * values are checked together, by cpu_profile_of.
+ */
+int parse_cpu_opt(const char *a, const char *v, struct run_opts *o)
+{
+    static const char *const geo[3] = { "--I1", "--D1", "--LL" };
+    for (int k = 0; k < 3; k++)
+        if (strcmp(a, geo[k]) == 0) {
+            o->geom[k] = v;
+            return 1;
+        }
+    if (strcmp(a, "--cpu") == 0)
+        o->cpu = v;
+    else if (strcmp(a, "--no-cache") == 0)
+        o->no_cache = true;
+    else if (strcmp(a, "--superpages") == 0)
+        o->superpages = 1;
+    else if (strcmp(a, "--no-superpages") == 0)
+        o->superpages = 0;
+    else
+        return 0;
+    return 1;
+}
+
+/* A profile file, whole; NULL (with a message) when it cannot be read. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    size_t n = 0, cap = 1 << 16;
+    if (f == NULL || (buf = malloc(cap + 1)) == NULL) {
+        fprintf(stderr, "xipvm: --cpu %s: %s\n", path,
+                f ? "out of memory" : strerror(errno));
+        if (f)
+            fclose(f);
+        return NULL;
+    }
+    n = fread(buf, 1, cap + 1, f);
+    int bad = ferror(f) || n > cap || memchr(buf, '\0', n) != NULL;
+    fclose(f);
+    if (bad) {
+        fprintf(stderr,
+                "xipvm: --cpu %s: not a profile (unreadable, binary or "
+                "above 64 KiB)\n",
+                path);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+int cpu_profile_of(const struct run_opts *o, xvm_cpu_profile **out)
+{
+    static const char *const key[3] = { "I1", "D1", "LL" };
+    char err[400];
+    xvm_cpu_profile *p = NULL;
+    const char *name = o->cpu ? o->cpu : o->machine;
+    int rc = 2;
+    /* A built-in's name, unless a file of that name is in the way. */
+    bool builtin = xvm_cpu_builtin_text(name) != NULL &&
+                   (o->cpu == NULL || access(name, F_OK) != 0);
+    if (xvm_cpu_profile_create(builtin ? name : NULL, &p) != 0) {
+        fprintf(stderr, "xipvm: out of memory\n");
+        return 1;
+    }
+    if (!builtin) {
+        char *text = slurp(name);
+        if (text == NULL) {
+            xvm_cpu_profile_destroy(p);
+            return 2;
+        }
+        int e = xvm_cpu_profile_parse(p, text, name, err, sizeof(err));
+        free(text);
+        if (e) {
+            fprintf(stderr, "xipvm: --cpu %s\n", err);
+            goto out;
+        }
+    }
+    for (int k = 0; k < 3; k++)
+        if (o->geom[k] &&
+            xvm_cpu_profile_set(p, key[k], o->geom[k], err, sizeof(err))) {
+            fprintf(stderr, "xipvm: --%s\n", err);
+            goto out;
+        }
+    if (o->no_cache)
+        (void)xvm_cpu_profile_set(p, "caches", "off", NULL, 0);
+    if (o->superpages >= 0)
+        (void)xvm_cpu_profile_set(p, "superpages", o->superpages ? "on" : "off",
+                                  NULL, 0);
+    if (xvm_cpu_profile_check(p, err, sizeof(err)) != 0) {
+        fprintf(stderr, "xipvm: --cpu %s: %s\n", name, err);
+        goto out;
+    }
+    *out = p;
+    return 0;
+out:
+    xvm_cpu_profile_destroy(p);
+    return rc;
+}
+
 static int parse(const struct cli_cmd *cmd, int argc, char **argv,
                  struct run_opts *o, bool want_trace, cli_own_fn own,
                  void *own_arg)
@@ -215,6 +321,8 @@ static int parse(const struct cli_cmd *cmd, int argc, char **argv,
         int sizing = parse_sizing_opt(a, v, o);
         if (sizing == 0)
             sizing = parse_beyond_opt(a, v, o);
+        if (sizing == 0)
+            sizing = parse_cpu_opt(a, v, o);
         if (sizing == 2)
             return 2;
         if (sizing == 1)
@@ -262,6 +370,12 @@ static int parse(const struct cli_cmd *cmd, int argc, char **argv,
         return bad(cmd, "--json or --csv, not both");
     if (o->image == NULL)
         return bad(cmd, "--image IMAGE is required");
+    /* The CPU options together: a bad geometry or profile key is named. */
+    xvm_cpu_profile *p;
+    int rc = cpu_profile_of(o, &p);
+    if (rc)
+        return rc;
+    xvm_cpu_profile_destroy(p);
     if (want_trace && o->trace == NULL)
         return bad(cmd, "a TRACE file (or - for standard input) is required");
     return 0;
@@ -283,6 +397,7 @@ int parse_run_opts_own(int argc, char **argv, struct run_opts *o,
     o->fault_ahead = -1;
     o->readahead = -1;
     o->buffers = -1;
+    o->superpages = -1;
     o->slice = 10000;
     /* the positional TRACEs, pointers into argv */
     if (want_trace &&

@@ -1,6 +1,8 @@
 /*
  * Charts of a comparison, as SVG: RAM in use over the replay, XIP against
- * copy mode; below, the page cache of each file in both modes.
+ * copy mode, with what XIP saves and what it costs in the title; below,
+ * the time of both runs by part, and the page cache of each file in both
+ * modes.
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,8 +13,9 @@
 #define H      420
 #define LEFT   70
 #define RIGHT  20
-#define TOP    40
+#define TOP    56
 #define BOTTOM 50
+#define TIME_H 120 /* the time panel, below the RAM chart */
 
 /* The most in use over each sample's span: no peak falls between samples. */
 static uint64_t used(const struct xvm_sample *s)
@@ -128,6 +131,54 @@ static void file_chart(FILE *f, const struct run_result *xip,
     }
 }
 
+/* The time of each run as a bar of its parts (doc/figures.md, time). */
+static void time_panel(FILE *f, const struct run_result *xip,
+                       const struct run_result *copy)
+{
+    static const char *const part[5] = { "execution", "stalls on RAM",
+                                         "stalls on flash", "TLB refills",
+                                         "kernel" };
+    static const char *const colour[5] = { "#7570b3", "#e7298a", "#d95f02",
+                                           "#66a61e", "#a6761d" };
+    const struct run_result *runs[2] = { xip, copy };
+    double tmax = 1;
+    for (int k = 0; k < 2; k++)
+        if ((double)runs[k]->rep.st.time_ns > tmax)
+            tmax = (double)runs[k]->rep.st.time_ns;
+    int y0 = H + 16;
+    fprintf(f,
+            "<text x=\"%d\" y=\"%d\" font-size=\"13\">Estimated time "
+            "(ms), by part</text>\n",
+            LEFT, y0);
+    for (int k = 0; k < 2; k++) {
+        const struct xvm_stats *st = &runs[k]->rep.st;
+        uint64_t v[5] = { st->time_ns_exec, st->stall_ns_ram,
+                          st->stall_ns_flash, st->time_ns_tlb,
+                          st->time_ns_kernel };
+        double x = LEFT, y = y0 + 12 + 28 * k;
+        fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
+                LEFT - 6, y + 14, k ? "copy" : "xip");
+        for (int i = 0; i < 5; i++) {
+            double w = (double)v[i] / tmax * (W - LEFT - RIGHT - 80);
+            fprintf(f,
+                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                    "height=\"20\" fill=\"%s\"><title>%s %.3f ms</title>"
+                    "</rect>\n",
+                    x, y, w, colour[i], part[i], v[i] / 1e6);
+            x += w;
+        }
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%.3f</text>\n", x + 6, y + 14,
+                st->time_ns / 1e6);
+    }
+    for (int i = 0; i < 5; i++) {
+        int x = LEFT + i * 140, y = y0 + 80;
+        fprintf(f,
+                "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" "
+                "fill=\"%s\"/><text x=\"%d\" y=\"%d\">%s</text>\n",
+                x, y, colour[i], x + 14, y + 10, part[i]);
+    }
+}
+
 int write_svg(const char *path, const struct run_result *xip,
               const struct run_result *copy)
 {
@@ -135,7 +186,7 @@ int write_svg(const char *path, const struct run_result *xip,
     if (f == NULL)
         return -1;
     size_t idx[FILES_MAX], nfiles = pick_files(xip, copy, idx);
-    int height = H + (nfiles ? 40 + (int)nfiles * ROW : 0);
+    int height = H + TIME_H + (nfiles ? 40 + (int)nfiles * ROW : 0);
     uint64_t xmax = 1, ymax = 1;
     const struct run_result *runs[2] = { xip, copy };
     for (int k = 0; k < 2; k++)
@@ -152,10 +203,25 @@ int write_svg(const char *path, const struct run_result *xip,
         "font-family=\"sans-serif\" font-size=\"12\">\n",
         W, height);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+    struct xvm_savings sv;
+    xvm_report_savings(&xip->rep, &copy->rep, &sv);
     fprintf(f,
-            "<text x=\"%d\" y=\"24\" font-size=\"15\">RAM in use during the "
+            "<text x=\"%d\" y=\"22\" font-size=\"15\">RAM in use during the "
             "replay</text>\n",
             LEFT);
+    if (run_fits(xip) && run_fits(copy))
+        fprintf(f,
+                "<text x=\"%d\" y=\"42\" font-size=\"13\">XIP saves %.0f KiB "
+                "of RAM at peak (%.1f%%) and takes %.3fx the time of copy mode "
+                "(%.3f ms against %.3f ms)</text>\n",
+                LEFT, (double)sv.ram_peak_total / 1024.0,
+                sv.ram_peak_total_percent, sv.slowdown,
+                xip->rep.st.time_ns / 1e6, copy->rep.st.time_ns / 1e6);
+    else
+        fprintf(f,
+                "<text x=\"%d\" y=\"42\" font-size=\"13\">A run does not "
+                "fit its RAM: no saving and no slowdown to report</text>\n",
+                LEFT);
     fprintf(
         f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n",
         LEFT, H - BOTTOM, W - RIGHT, H - BOTTOM);
@@ -185,8 +251,9 @@ int write_svg(const char *path, const struct run_result *xip,
             W - 120, TOP + 4);
     fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#1b9e77\">xip</text>\n", W - 120,
             TOP + 20);
+    time_panel(f, xip, copy);
     if (nfiles)
-        file_chart(f, xip, copy, H + 24);
+        file_chart(f, xip, copy, H + TIME_H + 24);
     fprintf(f, "</svg>\n");
     return fclose(f) == 0 ? 0 : -1;
 }

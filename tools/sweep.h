@@ -37,6 +37,10 @@ struct grid {
     char *outabs;        /* absolute, once made */
     const char *emit, *slurm, *merge;
     long job; /* --job N, or -1 */
+    /* the CPU options of every job (only cpu, geom, no_cache, superpages;
+     * machine while they are checked) */
+    struct run_opts cpu;
+    char *cpu_file; /* --cpu FILE made absolute, or NULL */
     unsigned njobs;
 };
 
@@ -48,7 +52,7 @@ void grid_point(const struct grid *g, unsigned i, struct run_opts *o);
 
 /*
  * Collects DIR/jobs/NNNNNN.csv into DIR/results.csv, DIR/results.json and a
- * chart per metric (DIR/io_ns.svg, faults.svg, refaults.svg,
+ * chart per metric (DIR/time_ns.svg, faults.svg, refaults.svg,
  * flash_bytes_read.svg), and prints the smallest RAM each mode needs.
  * max_slowdown < 0: the value the sweep was given, if any.  => 0, or 1
  * after printing what is wrong.

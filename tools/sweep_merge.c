@@ -5,9 +5,9 @@
  * each mode needs: to fit (no process killed), and to stay within P % of
  * the time it takes with the grid's largest RAM.
  *
- * The time is io_ns (flash and swap transfers) until the CPU model
- * reports time: doc/sizing.md.  The merge reads nothing but the rows and
- * DIR/sweep.args, so jobs may have run anywhere.
+ * The time is time_ns, the CPU model's estimate of the whole run
+ * (doc/time-model.md; before it, io_ns: doc/sizing.md).  The merge reads
+ * nothing but the rows and DIR/sweep.args, so jobs may have run anywhere.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,7 +19,7 @@
 #include "cli.h"
 #include "sweep.h"
 
-#define TIME_METRIC "io_ns"
+#define TIME_METRIC "time_ns"
 
 struct table {
     char *header; /* the header line, as the jobs wrote it */
@@ -42,7 +42,7 @@ struct rec {
 static const char *const metrics[4] = { TIME_METRIC, "faults", "refaults",
                                         "flash_bytes_read" };
 static const char *const metric_titles[4] = {
-    "time: flash and swap I/O (io_ns), ms", "faults", "refaults",
+    "time: the CPU model's estimate (time_ns), ms", "faults", "refaults",
     "flash bytes read, MiB"
 };
 static const double metric_scale[4] = { 1e-6, 1, 1, 1.0 / 1048576 };
@@ -626,7 +626,7 @@ int sweep_merge(const char *dir, double pct)
     printf("smallest RAM for each mode: to fit (no process killed)");
     if (pct >= 0)
         printf(", and within %g %% of the time at the largest RAM\n(time: "
-               "%s, flash and swap I/O)",
+               "%s, the CPU model's estimate of the run)",
                pct, TIME_METRIC);
     printf("\n");
     for (size_t k = 0; k < nans; k++) {

@@ -34,7 +34,13 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
     cfg.device_design = (enum xvm_device_design)o->design;
     cfg.neighbour_reserve = o->neighbour_reserve;
     cfg.neighbour_pv_limit = o->neighbour_pv_limit;
-    if ((error = xvm_machine_create(&cfg, &w->m)) != 0) {
+    xvm_cpu_profile *cpu;
+    if (cpu_profile_of(o, &cpu) != 0)
+        return 1;
+    cfg.cpu = cpu;
+    error = xvm_machine_create(&cfg, &w->m);
+    xvm_cpu_profile_destroy(cpu);
+    if (error != 0) {
         char ram[32], max[32];
         if (error == ERANGE)
             fprintf(
@@ -62,12 +68,13 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
             return 1;
         }
     }
+    /* NOR: the CPU profile's block-interface cost (a NULL config). */
     struct xvm_flash_config fc;
     if (o->device == XVM_DEVICE_MD)
         xvm_md_config_init(&fc); /* the image in RAM (§11.6) */
-    else
-        xvm_flash_config_init(&fc);
-    if ((error = xvm_flash_open(w->m, o->image, &fc, &w->flash)) != 0) {
+    if ((error = xvm_flash_open(w->m, o->image,
+                                o->device == XVM_DEVICE_MD ? &fc : NULL,
+                                &w->flash)) != 0) {
         char ram[32];
         world_close(w);
         if (o->device == XVM_DEVICE_MD && error == ENOMEM) {

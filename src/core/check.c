@@ -19,3 +19,14 @@ int check_fail(struct check *ck, const char *fmt, ...)
     ck->error = EINVAL;
     return EINVAL;
 }
+
+int errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err != NULL && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return EINVAL;
+}

@@ -20,4 +20,12 @@ int check_fail(struct check *ck, const char *fmt, ...)
 #endif
     ;
 
+/* A message into err (when err and errlen allow) for a caller that
+ * reports one bad input.  => EINVAL. */
+int errf(char *err, size_t errlen, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
 #endif

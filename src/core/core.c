@@ -21,12 +21,12 @@ void *core_alloc(struct core *c, size_t n)
     return malloc(n ? n : 1);
 }
 
+/* calloc: a large block is fresh zero pages, touched only when used. */
 void *core_zalloc(struct core *c, size_t n)
 {
-    void *p = core_alloc(c, n);
-    if (p)
-        memset(p, 0, n);
-    return p;
+    if (core_inject(c, INJECT_ALLOC))
+        return NULL;
+    return calloc(1, n ? n : 1);
 }
 
 void core_free(struct core *c, void *p)

@@ -91,4 +91,12 @@ static inline uint64_t pg_round(const struct core *c, uint64_t va)
 #define XVM_NOINLINE
 #endif
 
+/* A fast path that must melt into its caller, so that constant arguments
+ * (the kind of access) fold away. */
+#if defined(__GNUC__)
+#define XVM_INLINE inline __attribute__((always_inline))
+#else
+#define XVM_INLINE inline
+#endif
+
 #endif

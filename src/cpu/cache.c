@@ -4,23 +4,13 @@
  * cachegrind's (see cache.h and doc/cpu-model.md); write-backs are ours.
  */
 #include "cache.h"
+#include "check.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return EINVAL;
-}
 
 static bool pow2(uint64_t x)
 {
@@ -41,41 +31,41 @@ int cache_geom_check(const char *opt, const struct cache_geom *g, char *err,
                      size_t errlen)
 {
     if (g->size == 0 || g->assoc == 0 || g->line == 0)
-        return fail(err, errlen,
+        return errf(err, errlen,
                     "%s: size, associativity and line size "
                     "must all be above zero (got %u,%u,%u)",
                     opt, g->size, g->assoc, g->line);
     if (g->size > INT32_MAX)
-        return fail(err, errlen,
+        return errf(err, errlen,
                     "%s: size %u is too large (at most %d "
                     "bytes)",
                     opt, g->size, INT32_MAX);
     if (!pow2(g->line))
-        return fail(err, errlen, "%s: line size %u is not a power of two", opt,
+        return errf(err, errlen, "%s: line size %u is not a power of two", opt,
                     g->line);
     if (g->line < CACHE_MIN_LINE)
-        return fail(err, errlen,
+        return errf(err, errlen,
                     "%s: line size %u is below %u bytes (an "
                     "access could span three lines)",
                     opt, g->line, CACHE_MIN_LINE);
     if (g->size <= g->line)
-        return fail(err, errlen,
+        return errf(err, errlen,
                     "%s: size %u is not larger than the line "
                     "size %u",
                     opt, g->size, g->line);
     if (g->assoc > g->size / g->line)
-        return fail(err, errlen,
+        return errf(err, errlen,
                     "%s: associativity %u is larger than the "
                     "%u lines of the cache",
                     opt, g->assoc, g->size / g->line);
     if (g->size % ((uint64_t)g->line * g->assoc) != 0)
-        return fail(err, errlen,
+        return errf(err, errlen,
                     "%s: line size %u times associativity %u "
                     "does not divide the size %u",
                     opt, g->line, g->assoc, g->size);
     uint64_t sets = g->size / ((uint64_t)g->line * g->assoc);
     if (!pow2(sets))
-        return fail(err, errlen,
+        return errf(err, errlen,
                     "%s: set count %llu (size / (line * "
                     "associativity)) is not a power of two",
                     opt, (unsigned long long)sets);
@@ -105,7 +95,7 @@ int cache_geom_parse(const char *opt, const char *val, struct cache_geom *g,
     for (int i = 0; i < 3; i++) {
         s = number(s, &v[i]);
         if (s == NULL)
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "%s: '%s' is not SIZE,ASSOC,LINE "
                         "(decimal numbers below 2^32, e.g. 32768,8,64)",
                         opt, val);
@@ -113,11 +103,11 @@ int cache_geom_parse(const char *opt, const char *val, struct cache_geom *g,
             v[0] <<= (*s == 'K' || *s == 'k') ? 10 : 20;
             s++;
             if (v[0] > UINT32_MAX)
-                return fail(err, errlen, "%s: size in '%s' is too large", opt,
+                return errf(err, errlen, "%s: size in '%s' is too large", opt,
                             val);
         }
         if (*s != (i < 2 ? ',' : '\0'))
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "%s: '%s' is not SIZE,ASSOC,LINE "
                         "(e.g. 32768,8,64 or 32K,8,64)",
                         opt, val);
@@ -196,19 +186,19 @@ static void level_init(struct cache_level *l, const struct cache_geom *g,
     l->tags = (uint64_t *)(void *)*mem;
     l->stamp = l->tags + lines;
     l->mru = (uint32_t *)(void *)(l->stamp + lines);
-    memset(l->tags, 0xff, lines * sizeof *l->tags); /* CACHE_EMPTY */
-    memset(l->stamp, 0, lines * sizeof *l->stamp);
-    memset(l->mru, 0, sets * sizeof *l->mru);
+    (void)sets; /* the allocator zeroed everything: empty, never used */
     *mem += level_bytes(g);
     l->assoc = g->assoc;
     l->line_bits = log2u(g->line);
     l->set_mask = sets - 1;
 }
 
+/* Zeroed: a large calloc is fresh pages, touched only when used, so a
+ * large LL costs nothing until the lines fill. */
 static void *default_alloc(void *ctx, size_t n)
 {
     (void)ctx;
-    return malloc(n);
+    return calloc(1, n);
 }
 
 static void default_free(void *ctx, void *p)
@@ -233,7 +223,7 @@ int cache_init(struct cache *c, const struct cache_config *cfg, char *err,
     size_t bytes = cache_host_bytes(cfg);
     char *mem = alloc(cfg->alloc_ctx, bytes);
     if (mem == NULL) {
-        fail(err, errlen, "cache: no memory for %zu bytes of tags", bytes);
+        errf(err, errlen, "cache: no memory for %zu bytes of tags", bytes);
         return ENOMEM;
     }
     level_init(&c->i1, &cfg->i1, &mem);
@@ -261,7 +251,7 @@ static bool ll_mark_dirty(struct cache_level *ll, uint64_t b)
 {
     uint64_t *set = ll->tags + (b & ll->set_mask) * ll->assoc;
     for (uint32_t i = 0; i < ll->assoc; i++) {
-        if (set[i] >> 1 == b) {
+        if (set[i] >> 1 == b + 1) {
             set[i] |= 1;
             return true;
         }
@@ -305,7 +295,7 @@ static bool set_ref(struct cache *c, struct cache_level *l, uint64_t b,
     uint64_t *stamp = l->stamp + set * l->assoc;
     uint32_t w = l->assoc;
     for (uint32_t i = 0; i < l->assoc; i++)
-        w = tags[i] >> 1 == b ? i : w;
+        w = tags[i] >> 1 == b + 1 ? i : w;
     if (w < l->assoc) {
         tags[w] |= (uint64_t)dirty;
         stamp[w] = ++l->clock;
@@ -316,11 +306,11 @@ static bool set_ref(struct cache *c, struct cache_level *l, uint64_t b,
     for (uint32_t i = 1; i < l->assoc; i++)
         v = stamp[i] < stamp[v] ? i : v;
     uint64_t victim = tags[v];
-    tags[v] = b << 1 | (uint64_t)dirty;
+    tags[v] = (b + 1) << 1 | (uint64_t)dirty;
     stamp[v] = ++l->clock;
     l->mru[set] = v;
     if (victim != CACHE_EMPTY && (victim & 1))
-        write_back(c, l, victim >> 1, wbs);
+        write_back(c, l, (victim >> 1) - 1, wbs);
     return true;
 }
 
@@ -380,7 +370,7 @@ static void level_flush(struct cache *c, struct cache_level *l)
         l->tags[i] = CACHE_EMPTY;
         l->stamp[i] = 0;
         if (t != CACHE_EMPTY && (t & 1))
-            write_back(c, l, t >> 1, &wbs);
+            write_back(c, l, (t >> 1) - 1, &wbs);
     }
     memset(l->mru, 0, (size_t)(l->set_mask + 1) * sizeof *l->mru);
 }
@@ -413,12 +403,12 @@ static int level_check(const struct cache_level *l, const char *name,
         const uint64_t *stamp = l->stamp + s * l->assoc;
         uint64_t newest = 0;
         if (l->mru[s] >= l->assoc)
-            return fail(err, errlen, "cache %s: set %llu names way %u", name,
+            return errf(err, errlen, "cache %s: set %llu names way %u", name,
                         (unsigned long long)s, l->mru[s]);
         for (uint32_t i = 0; i < l->assoc; i++) {
             if ((set[i] == CACHE_EMPTY) != (stamp[i] == 0) ||
                 stamp[i] > l->clock)
-                return fail(err, errlen,
+                return errf(err, errlen,
                             "cache %s: set %llu way %u: stamp "
                             "%llu does not fit its tag",
                             name, (unsigned long long)s, i,
@@ -427,26 +417,26 @@ static int level_check(const struct cache_level *l, const char *name,
                 newest = stamp[i];
             if (set[i] == CACHE_EMPTY)
                 continue;
-            uint64_t b = set[i] >> 1;
+            uint64_t b = (set[i] >> 1) - 1;
             if ((b & l->set_mask) != s)
-                return fail(err, errlen,
+                return errf(err, errlen,
                             "cache %s: block %#llx sits in set "
                             "%llu",
                             name, (unsigned long long)b, (unsigned long long)s);
             if (clean && (set[i] & 1))
-                return fail(err, errlen, "cache %s: dirty line %#llx", name,
+                return errf(err, errlen, "cache %s: dirty line %#llx", name,
                             (unsigned long long)b);
             for (uint32_t j = 0; j < i; j++)
                 if (set[j] != CACHE_EMPTY &&
-                    (set[j] >> 1 == b || stamp[j] == stamp[i]))
-                    return fail(err, errlen,
+                    ((set[j] >> 1) - 1 == b || stamp[j] == stamp[i]))
+                    return errf(err, errlen,
                                 "cache %s: set %llu holds block "
                                 "%#llx twice or two ways of one age",
                                 name, (unsigned long long)s,
                                 (unsigned long long)b);
         }
         if (newest != 0 && stamp[l->mru[s]] != newest)
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "cache %s: set %llu: mru is not the "
                         "newest way",
                         name, (unsigned long long)s);
@@ -454,13 +444,16 @@ static int level_check(const struct cache_level *l, const char *name,
     return 0;
 }
 
+int cache_check_l1(const struct cache *c, char *err, size_t errlen)
+{
+    int e = level_check(&c->i1, "I1", true, err, errlen);
+    return e ? e : level_check(&c->d1, "D1", false, err, errlen);
+}
+
 int cache_check(const struct cache *c, char *err, size_t errlen)
 {
-    int e;
-    if ((e = level_check(&c->i1, "I1", true, err, errlen)) != 0 ||
-        (e = level_check(&c->d1, "D1", false, err, errlen)) != 0)
-        return e;
-    if (c->has_ll && (e = level_check(&c->ll, "LL", false, err, errlen)) != 0)
-        return e;
-    return 0;
+    int e = cache_check_l1(c, err, errlen);
+    if (e == 0 && c->has_ll)
+        e = level_check(&c->ll, "LL", false, err, errlen);
+    return e;
 }

@@ -44,6 +44,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core.h" /* XVM_INLINE */
+
 /* One level's shape, cachegrind's `SIZE,ASSOC,LINE`; size 0: absent. */
 struct cache_geom {
     uint32_t size;  /* bytes */
@@ -58,7 +60,9 @@ struct cache_geom {
 
 struct cache_config {
     struct cache_geom i1, d1, ll; /* ll.size == 0: no last level */
-    /* Host memory for the tag arrays, taken once by cache_init; NULL: malloc. */
+    /* Host memory for the tag arrays, taken once by cache_init; it must
+     * come zeroed (calloc does; a large one then costs nothing until
+     * lines fill).  NULL: calloc. */
     void *(*alloc)(void *ctx, size_t n);
     void (*free)(void *ctx, void *p);
     void *alloc_ctx;
@@ -74,7 +78,7 @@ enum cache_kind { CACHE_I = 0, CACHE_R = 1, CACHE_W = 2 };
  * names the way used last, so a repeat needs no scan at all.
  */
 struct cache_level {
-    uint64_t *tags;  /* sets * assoc: block << 1 | dirty */
+    uint64_t *tags;  /* sets * assoc: (block + 1) << 1 | dirty; 0 empty */
     uint64_t *stamp; /* sets * assoc: clock at last use; 0 never */
     uint32_t *mru;   /* sets: the way used last */
     uint64_t clock;
@@ -97,8 +101,8 @@ struct cache {
     void *alloc_ctx;
 };
 
-/* An empty way: no block number shifted left is ever all ones. */
-#define CACHE_EMPTY UINT64_MAX
+/* An empty way: tags store block + 1, so no line has tag 0. */
+#define CACHE_EMPTY 0
 
 /* The access result word. */
 #define CACHE_L1_MISS     1u
@@ -166,6 +170,9 @@ void cache_reset_stats(struct cache *c);
  * => 0, or EINVAL with a message.  Walks every tag: not for hot paths.
  */
 int cache_check(const struct cache *c, char *err, size_t errlen);
+/* The same for I1 and D1 only: a few thousand lines, where an LL has
+ * hundreds of thousands (the machine checker runs after every step). */
+int cache_check_l1(const struct cache *c, char *err, size_t errlen);
 
 /* The part of an access that is not a single-line MRU hit (cache.c). */
 unsigned cache_access_slow(struct cache *c, struct cache_level *l,
@@ -178,16 +185,16 @@ unsigned cache_access_slow(struct cache *c, struct cache_level *l,
  * mask, two loads and a compare; everything else goes to
  * cache_access_slow.
  */
-static inline unsigned cache_access_(struct cache *c, struct cache_level *l,
-                                     unsigned kind, bool dirty, uint64_t addr,
-                                     uint32_t size)
+static XVM_INLINE unsigned cache_access_(struct cache *c, struct cache_level *l,
+                                         unsigned kind, bool dirty,
+                                         uint64_t addr, uint32_t size)
 {
     uint64_t b = addr >> l->line_bits;
     uint64_t last = addr + (size ? size - 1 : 0);
     if (last >> l->line_bits == b && last >= addr) {
         uint64_t set = b & l->set_mask;
         uint64_t *t = l->tags + set * l->assoc + l->mru[set];
-        if (*t >> 1 == b) {
+        if (*t >> 1 == b + 1) {
             l->refs[kind]++;
             *t |= (uint64_t)dirty;
             return 0;
@@ -208,25 +215,26 @@ static inline unsigned cache_access_(struct cache *c, struct cache_level *l,
  *    becomes dirty; modify: one D1 read reference that also dirties the
  *    line (cachegrind counts a modify as a read).
  */
-static inline unsigned cache_fetch(struct cache *c, uint64_t addr,
-                                   uint32_t size)
+static XVM_INLINE unsigned cache_fetch(struct cache *c, uint64_t addr,
+                                       uint32_t size)
 {
     return cache_access_(c, &c->i1, CACHE_I, false, addr, size);
 }
 
-static inline unsigned cache_load(struct cache *c, uint64_t addr, uint32_t size)
+static XVM_INLINE unsigned cache_load(struct cache *c, uint64_t addr,
+                                      uint32_t size)
 {
     return cache_access_(c, &c->d1, CACHE_R, false, addr, size);
 }
 
-static inline unsigned cache_store(struct cache *c, uint64_t addr,
-                                   uint32_t size)
+static XVM_INLINE unsigned cache_store(struct cache *c, uint64_t addr,
+                                       uint32_t size)
 {
     return cache_access_(c, &c->d1, CACHE_W, true, addr, size);
 }
 
-static inline unsigned cache_modify(struct cache *c, uint64_t addr,
-                                    uint32_t size)
+static XVM_INLINE unsigned cache_modify(struct cache *c, uint64_t addr,
+                                        uint32_t size)
 {
     return cache_access_(c, &c->d1, CACHE_R, true, addr, size);
 }

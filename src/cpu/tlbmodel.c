@@ -4,6 +4,7 @@
  * replacement policies.
  */
 #include "tlbmodel.h"
+#include "check.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -14,17 +15,6 @@
 #define KEY(vpn, shift) ((vpn) << 6 | (uint64_t)(shift))
 #define KEY_VPN(k)      ((k) >> 6)
 #define KEY_SHIFT(k)    ((unsigned)((k)&63))
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return EINVAL;
-}
 
 static bool pow2(uint64_t x)
 {
@@ -55,6 +45,7 @@ void tlbm_config_default(struct tlbm_config *cfg, enum tlbm_kind kind)
         cfg->stlb_large = true;
         cfg->stlb_cycles = 9;
         cfg->walk_reads = 4;
+        cfg->large_shift = 21;
         break;
     }
 }
@@ -69,15 +60,15 @@ static int shape_check(const char *name, const struct tlbm_shape *s, char *err,
                        size_t errlen)
 {
     if (s->entries == 0 || s->ways == 0)
-        return fail(err, errlen,
+        return errf(err, errlen,
                     "tlb %s: entries and ways must be above "
                     "zero (got %u, %u)",
                     name, s->entries, s->ways);
     if (s->ways > s->entries || s->entries % s->ways != 0)
-        return fail(err, errlen, "tlb %s: %u ways do not divide %u entries",
+        return errf(err, errlen, "tlb %s: %u ways do not divide %u entries",
                     name, s->ways, s->entries);
     if (!pow2(s->entries / s->ways))
-        return fail(err, errlen, "tlb %s: set count %u is not a power of two",
+        return errf(err, errlen, "tlb %s: set count %u is not a power of two",
                     name, s->entries / s->ways);
     return 0;
 }
@@ -104,7 +95,7 @@ int tlbm_init(struct tlbm *t, const struct tlbm_config *cfg, char *err,
     switch (cfg->kind) {
     case TLBM_DIRECT:
         if (!pow2(cfg->entries) || cfg->entries > (1u << 24))
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "tlb entries: %u is not a power of two "
                         "from 1 to 2^24",
                         cfg->entries);
@@ -113,10 +104,10 @@ int tlbm_init(struct tlbm *t, const struct tlbm_config *cfg, char *err,
         break;
     case TLBM_R4K:
         if (cfg->entries == 0 || cfg->entries > 255)
-            return fail(err, errlen, "tlb entries: %u is not from 1 to 255",
+            return errf(err, errlen, "tlb entries: %u is not from 1 to 255",
                         cfg->entries);
         if (cfg->wired >= cfg->entries)
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "tlb wired: %u leaves none of the %u "
                         "entries to replace",
                         cfg->wired, cfg->entries);
@@ -139,10 +130,13 @@ int tlbm_init(struct tlbm *t, const struct tlbm_config *cfg, char *err,
             if ((e = shape_check(names[i], sh[i], err, errlen)) != 0)
                 return e;
         if (cfg->walk_reads < 2)
-            return fail(err, errlen,
-                        "tlb walk_reads: %u is below 2 (a 2 MiB "
+            return errf(err, errlen,
+                        "tlb walk_reads: %u is below 2 (a large-page "
                         "walk reads one fewer)",
                         cfg->walk_reads);
+        if (cfg->large_shift <= 12 || cfg->large_shift > 40)
+            return errf(err, errlen, "tlb large_shift: %u is not from 13 to 40",
+                        cfg->large_shift);
         for (int i = 0; i < 5 && e == 0; i++)
             e = array_init(&t->arr[i], sh[i]->entries, sh[i]->ways);
         t->l1[0][0] = &t->arr[TLBM_DTLB];
@@ -151,11 +145,11 @@ int tlbm_init(struct tlbm *t, const struct tlbm_config *cfg, char *err,
         t->l1[1][1] = &t->arr[TLBM_ITLB2M];
         break;
     }
-    default: return fail(err, errlen, "tlb kind: unknown (%d)", (int)cfg->kind);
+    default: return errf(err, errlen, "tlb kind: unknown (%d)", (int)cfg->kind);
     }
     if (e != 0) {
         tlbm_fini(t);
-        fail(err, errlen, "tlb: no memory");
+        errf(err, errlen, "tlb: no memory");
     }
     return e;
 }
@@ -172,14 +166,14 @@ bool tlbm_page_ok(const struct tlbm *t, unsigned shift)
 {
     switch (t->cfg.kind) {
     case TLBM_R4K: return shift >= 12 && shift <= 24 && shift % 2 == 0;
-    case TLBM_AMD64: return shift == 12 || shift == 21;
+    case TLBM_AMD64: return shift == 12 || shift == t->cfg.large_shift;
     default: return shift >= 12 && shift <= 40;
     }
 }
 
 unsigned tlbm_walk_reads(const struct tlbm *t, unsigned shift)
 {
-    if (t->cfg.kind == TLBM_AMD64 && shift == 21)
+    if (t->cfg.kind == TLBM_AMD64 && shift == t->cfg.large_shift)
         return t->cfg.walk_reads - 1;
     return t->cfg.walk_reads;
 }
@@ -368,9 +362,8 @@ void tlbm_flush_page(struct tlbm *t, uint64_t asid, uint64_t va)
         struct tlbm_array *a = &t->arr[n];
         if (a->ent == NULL)
             continue;
-        for (unsigned s = 12; s < 64; s++) {
-            if (!(t->shifts_seen >> s & 1))
-                continue;
+        for (uint64_t seen = t->shifts_seen; seen != 0; seen &= seen - 1) {
+            unsigned s = (unsigned)__builtin_ctzll(seen);
             uint64_t key = KEY(va >> s, s);
             struct tlbm_ent *set = set_of(a, va >> s);
             for (uint32_t i = 0; i < a->ways; i++) {
@@ -436,7 +429,7 @@ int tlbm_check(const struct tlbm *t, char *err, size_t errlen)
                     continue;
                 unsigned sh = (p->shift > q->shift ? p->shift : q->shift) + 1;
                 if (base >> sh == (q->vpn2 << (q->shift + 1)) >> sh)
-                    return fail(err, errlen,
+                    return errf(err, errlen,
                                 "tlb: R4K entries %u and %u "
                                 "overlap at %#llx",
                                 j, i, (unsigned long long)base);
@@ -455,19 +448,19 @@ int tlbm_check(const struct tlbm *t, char *err, size_t errlen)
                     continue;
                 }
                 if (empty)
-                    return fail(err, errlen,
+                    return errf(err, errlen,
                                 "tlb array %d set %llu: an entry "
                                 "after an empty way",
                                 n, (unsigned long long)s);
                 if ((KEY_VPN(set[i].key) & a->set_mask) != s)
-                    return fail(err, errlen,
+                    return errf(err, errlen,
                                 "tlb array %d: page %#llx in set "
                                 "%llu",
                                 n, (unsigned long long)KEY_VPN(set[i].key),
                                 (unsigned long long)s);
                 for (uint32_t j = 0; j < i; j++)
                     if (set[j].key == set[i].key && set[j].asid == set[i].asid)
-                        return fail(err, errlen,
+                        return errf(err, errlen,
                                     "tlb array %d: page %#llx "
                                     "twice",
                                     n, (unsigned long long)KEY_VPN(set[i].key));

@@ -44,6 +44,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core.h" /* XVM_INLINE */
+
 enum tlbm_kind { TLBM_DIRECT, TLBM_R4K, TLBM_AMD64 };
 
 /* One array: entries in total, ways per set (== entries: fully assoc). */
@@ -63,6 +65,9 @@ struct tlbm_config {
     struct tlbm_shape stlb;                   /* unified second level */
     bool stlb_large;      /* the STLB holds 2 MiB entries too */
     uint32_t stlb_cycles; /* a first-level miss that hits the STLB */
+    /* The large page's shift (21: 2 MiB; 20 for an ARM short-descriptor
+     * section).  Its walk stops one level early: walk_reads - 1 reads. */
+    uint32_t large_shift;
 };
 
 /* Results of tlbm_access. */
@@ -153,11 +158,11 @@ int tlbm_init(struct tlbm *t, const struct tlbm_config *cfg, char *err,
 void tlbm_fini(struct tlbm *t);
 
 /* => whether a mapping of 2^shift bytes can be held: R4K 12..24 even;
- *    AMD64 12 or 21; DIRECT any from 12 to 40. */
+ *    AMD64 12 or large_shift (21); DIRECT any from 12 to 40. */
 bool tlbm_page_ok(const struct tlbm *t, unsigned shift);
 
 /* => table reads of one refill or walk for a 2^shift page (AMD64: one
- *    fewer for 2 MiB pages, whose PDE is the leaf). */
+ *    fewer for large pages, whose PDE is the leaf). */
 unsigned tlbm_walk_reads(const struct tlbm *t, unsigned shift);
 
 /* R4K: the hint slot of (asid, va): which pair last served its 8 KiB. */
@@ -184,8 +189,8 @@ unsigned tlbm_access_slow(struct tlbm *t, uint64_t asid, uint64_t va, bool exec,
  *    its page first, as an OS must on real hardware: lookups use the
  *    arrays for the size passed.
  */
-static inline unsigned tlbm_access(struct tlbm *t, uint64_t asid, uint64_t va,
-                                   bool exec, unsigned shift)
+static XVM_INLINE unsigned tlbm_access(struct tlbm *t, uint64_t asid,
+                                       uint64_t va, bool exec, unsigned shift)
 {
     struct tlbm_memo *m = &t->memo[exec];
     t->st.lookups[exec]++;

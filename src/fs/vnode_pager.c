@@ -55,6 +55,7 @@ static int cache_fill(struct vnode *vp, uint64_t off, unsigned pqflags,
         vp->mp->vfs->refaults++;
     acct_page(vp->mp->vfs->core, vp->acct, ACCT_CACHED,
               off >> obj->objs->core->pgshift);
+    cpu_pagecache_fill(obj->objs->mmu->cpu);
     return 0;
 }
 

@@ -21,6 +21,11 @@ int xvm_machine_check(xvm_machine *m, char *msg, size_t msglen)
     struct core *c = &m->core;
     core_quiet_begin(c);
     phys_check(&m->ph, &ck);
+    if (!ck.error) {
+        char why[200];
+        if (cpu_check(&m->cpu, why, sizeof(why)) != 0)
+            check_fail(&ck, "cpu model: %s", why);
+    }
     if (!ck.error)
         kmem_check(&m->kmem, &ck);
     if (!ck.error && m->devs.swap)

@@ -85,17 +85,37 @@ int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out)
     if (error)
         return error;
 
+    /* The CPU: the caller's profile, or the built-in of the machine's. */
+    xvm_cpu_profile *own = NULL;
+    const xvm_cpu_profile *cp = cfg->cpu;
+    if (cp == NULL && (error = xvm_cpu_profile_create(p->name, &own)) != 0)
+        return error == ENOENT ? EINVAL : error;
+    if (cp == NULL)
+        cp = own;
+    if (cpu_params_check(&cp->p, NULL, 0) != 0) {
+        xvm_cpu_profile_destroy(own);
+        return EINVAL;
+    }
     struct xvm_machine *m = calloc(1, sizeof(*m));
-    if (m == NULL)
+    if (m == NULL) {
+        xvm_cpu_profile_destroy(own);
         return ENOMEM;
+    }
     m->cfg = *cfg;
     m->cfg.profile = p->name;
+    m->cfg.cpu = NULL; /* the caller's profile may go: ours is m->cpu.p */
     /* Bottom up: each layer's init may rely on those below it. */
     core_init(&m->core, p);
     devices_init(&m->devs, &m->core);
     objects_init(&m->objs, &m->core, &m->ph, &m->mmu);
     procs_init(&m->procs, &m->core, &m->vm);
-    if ((error = mmu_init(&m->mmu, &m->core, &m->ph, cfg->tlb_entries,
+    error = cpu_init(&m->cpu, &m->core, &cp->p, p->levels, NULL, 0);
+    xvm_cpu_profile_destroy(own);
+    if (error) {
+        free(m);
+        return error;
+    }
+    if ((error = mmu_init(&m->mmu, &m->core, &m->ph, &m->cpu, cfg->tlb_entries,
                           cfg->device_design)) != 0 ||
         (error = phys_init(&m->ph, &m->core, cfg->ram_base, cfg->ram_bytes)) !=
             0) {
@@ -143,6 +163,7 @@ void xvm_machine_destroy(xvm_machine *m)
     while (m->ph.ndev && m->ph.km)
         (void)segment_unload(m, m->ph.dev[0].pa);
     mmu_fini(&m->mmu);
+    cpu_fini(&m->cpu);
     if (m->ph.km)
         kmem_fini(&m->kmem);
     phys_fini(&m->ph);
@@ -161,7 +182,7 @@ uint32_t xvm_page_size(const xvm_machine *m)
  * other designs keep nothing per page.
  */
 static int segment_load(struct xvm_machine *m, uint64_t pa, uint64_t len,
-                        const void *data, struct dev_cost cost)
+                        const void *data, bool ram)
 {
     struct vm_page *pages = NULL;
     uint64_t n = len >> m->core.pgshift;
@@ -170,7 +191,7 @@ static int segment_load(struct xvm_machine *m, uint64_t pa, uint64_t len,
         (pages = kmem_alloc(&m->kmem, XVM_KMEM_DEVICE_VM_PAGE, n,
                             (size_t)n * sizeof(*pages))) == NULL)
         return ENOMEM;
-    int error = phys_load_device(&m->ph, pa, len, data, cost, pages);
+    int error = phys_load_device(&m->ph, pa, len, data, ram, pages);
     if (error)
         kmem_free(&m->kmem, XVM_KMEM_DEVICE_VM_PAGE, n, pages);
     return error;
@@ -192,7 +213,7 @@ int xvm_physload_device(xvm_machine *m, uint64_t pa, uint64_t len,
 {
     if (m == NULL)
         return EINVAL;
-    return segment_load(m, pa, len, data, (struct dev_cost){ 0, 0 });
+    return segment_load(m, pa, len, data, false);
 }
 
 int xvm_swapon(xvm_machine *m, const struct xvm_swap_config *cfg)
@@ -304,8 +325,10 @@ static int flash_register(struct xvm_machine *m, struct xvm_flash *f)
         return 0;
     if (f->cfg.phys_base == 0)
         f->cfg.phys_base = phys_free_base(&m->ph);
-    struct dev_cost cost = { f->cfg.ns_per_access, f->cfg.ns_per_byte };
-    error = segment_load(m, f->cfg.phys_base, f->seglen, f->data, cost);
+    /* A memory disk's lines fill from RAM; NOR's at the profile's nor_*
+     * latencies (the CPU model, doc/time-model.md). */
+    error = segment_load(m, f->cfg.phys_base, f->seglen, f->data,
+                         f->cfg.device == XVM_DEVICE_MD);
     if (error == 0)
         f->registered = true;
     else if (f->md_pa)
@@ -326,13 +349,27 @@ static int flash_setup(struct xvm_machine *m, struct xvm_flash *f,
     return 0;
 }
 
+/* No config: the defaults, with the CPU profile's block-interface cost. */
+static const struct xvm_flash_config *flash_cfg(
+    const struct xvm_machine *m, const struct xvm_flash_config *cfg,
+    struct xvm_flash_config *def)
+{
+    if (cfg)
+        return cfg;
+    xvm_flash_config_init(def);
+    def->ns_per_access = m->cpu.p.block_access_ns;
+    def->ns_per_byte = m->cpu.p.block_byte_ns;
+    return def;
+}
+
 int xvm_flash_open(xvm_machine *m, const char *path,
                    const struct xvm_flash_config *cfg, xvm_flash **out)
 {
     struct xvm_flash *f = NULL;
+    struct xvm_flash_config def;
     if (m == NULL || path == NULL || out == NULL)
         return EINVAL;
-    int error = flash_open(&m->devs, path, cfg, &f);
+    int error = flash_open(&m->devs, path, flash_cfg(m, cfg, &def), &f);
     return error ? error : flash_setup(m, f, out);
 }
 
@@ -340,9 +377,10 @@ int xvm_flash_attach(xvm_machine *m, const void *buf, uint64_t len,
                      const struct xvm_flash_config *cfg, xvm_flash **out)
 {
     struct xvm_flash *f = NULL;
+    struct xvm_flash_config def;
     if (m == NULL || out == NULL)
         return EINVAL;
-    int error = flash_attach(&m->devs, buf, len, cfg, &f);
+    int error = flash_attach(&m->devs, buf, len, flash_cfg(m, cfg, &def), &f);
     return error ? error : flash_setup(m, f, out);
 }
 

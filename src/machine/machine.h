@@ -7,6 +7,7 @@
 #define XVM_MACHINE_H
 
 #include "core.h"
+#include "cpu.h"
 #include "flash.h"
 #include "kmem.h"
 #include "swap.h"
@@ -25,6 +26,7 @@ struct xvm_machine {
     struct devices devs;
     struct physmem ph;
     struct kmem kmem; /* kernel memory, on ph's frames */
+    struct cpu cpu;
     struct mmu mmu;
     struct objects objs;
     struct vfs vfs;

@@ -10,6 +10,47 @@
 #include "elf.h"
 #include "machine.h"
 
+static uint64_t ns(double x)
+{
+    return x > 0 ? (uint64_t)(x + 0.5) : 0;
+}
+
+/* The CPU model's counts and time.  The breakdown is rounded so that it
+ * adds up to time_ns exactly (the rounding goes to the largest part). */
+static void cpu_figures(const struct cpu *c, uint64_t block_ns,
+                        struct xvm_stats *st)
+{
+    struct cpu_counts n;
+    struct cpu_time t;
+    cpu_counts(c, &n);
+    cpu_time(c, block_ns, &t);
+    st->i1_refs = n.i1_refs;
+    st->i1_misses = n.i1_misses;
+    st->d1_refs = n.d1_refs;
+    st->d1_misses = n.d1_misses;
+    st->ll_misses = n.ll_misses;
+    st->tlb_misses = n.tlb_misses;
+    st->tlb_refills = n.tlb_refills;
+    st->ram_line_fills = c->ram_fills;
+    st->ram_writebacks = c->ram_writebacks;
+    st->nor_line_fills = c->nor_fills;
+    st->time_ns = ns(t.total_ns);
+    st->cycles = ns(t.cycles);
+    uint64_t *part[CPU_BUCKETS] = {
+        &st->time_ns_exec, &st->stall_ns_ram,   &st->stall_ns_flash,
+        &st->time_ns_tlb,  &st->time_ns_kernel,
+    };
+    uint64_t sum = 0;
+    int big = 0;
+    for (int b = 0; b < CPU_BUCKETS; b++) {
+        *part[b] = ns(t.ns[b]);
+        sum += *part[b];
+        if (t.ns[b] > t.ns[big])
+            big = b;
+    }
+    *part[big] += st->time_ns - sum; /* unsigned wrap-around cancels */
+}
+
 void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
 {
     const struct physmem *ph = &m->ph;
@@ -83,17 +124,22 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     st->pv_entries_peak = m->mmu.pv.peak;
     st->pv_device = m->mmu.pv_device.cur;
     st->pv_device_peak = m->mmu.pv_device.peak;
-    st->tlb_hits = m->mmu.tlb.hits;
-    st->tlb_misses = m->mmu.tlb.misses;
-    st->tlb_flushes = m->mmu.tlb.flushes;
+    st->soft_tlb_hits = m->mmu.tlb.hits;
+    st->soft_tlb_misses = m->mmu.tlb.misses;
+    st->soft_tlb_flushes = m->mmu.tlb.flushes;
+    st->superpages = m->mmu.superpages;
+    st->superpage_demotions = m->mmu.demotions;
+    /* The kernel's I/O: the block interface's reads and swap's. */
+    cpu_figures(&m->cpu, m->devs.st.ns + st->swap_ns, st);
     st->flash_block_reads = m->devs.st.reads;
     st->flash_block_bytes_read = m->devs.st.bytes_read;
     st->flash_xip_reads = ph->dev_reads;
     st->flash_xip_bytes_read = ph->dev_bytes_read;
     st->flash_bytes_read =
         st->flash_block_bytes_read + st->flash_xip_bytes_read;
-    st->flash_ns = m->devs.st.ns + ph->dev_ns;
-    st->io_ns = st->flash_ns + (m->devs.swap ? m->devs.swap->ns : 0);
+    st->flash_block_ns = m->devs.st.ns;
+    st->flash_ns = st->stall_ns_flash + st->flash_block_ns;
+    st->io_ns = st->flash_ns + st->swap_ns;
     st->pagecache_fills = m->vfs.pagecache_fills;
     st->readahead_pages = m->vfs.readahead_pages;
     st->fallback_pages = m->vfs.fallback_pages;
@@ -172,14 +218,34 @@ static const struct xvm_figure figures[] = {
     FIGURE(pv_entries_peak),
     FIGURE(pv_device),
     FIGURE(pv_device_peak),
-    FIGURE(tlb_hits),
+    FIGURE(soft_tlb_hits),
+    FIGURE(soft_tlb_misses),
+    FIGURE(soft_tlb_flushes),
+    FIGURE(superpages),
+    FIGURE(superpage_demotions),
+    FIGURE(cycles),
+    FIGURE(time_ns),
+    FIGURE(time_ns_exec),
+    FIGURE(stall_ns_ram),
+    FIGURE(stall_ns_flash),
+    FIGURE(time_ns_tlb),
+    FIGURE(time_ns_kernel),
+    FIGURE(i1_refs),
+    FIGURE(i1_misses),
+    FIGURE(d1_refs),
+    FIGURE(d1_misses),
+    FIGURE(ll_misses),
     FIGURE(tlb_misses),
-    FIGURE(tlb_flushes),
+    FIGURE(tlb_refills),
+    FIGURE(ram_line_fills),
+    FIGURE(ram_writebacks),
+    FIGURE(nor_line_fills),
     FIGURE(flash_block_reads),
     FIGURE(flash_block_bytes_read),
     FIGURE(flash_xip_reads),
     FIGURE(flash_xip_bytes_read),
     FIGURE(flash_bytes_read),
+    FIGURE(flash_block_ns),
     FIGURE(flash_ns),
     FIGURE(io_ns),
     FIGURE(pagecache_fills),
@@ -245,6 +311,8 @@ void xvm_report_savings(const struct xvm_report *xip,
     if (copy->ram_peak_total)
         s->ram_peak_total_percent =
             100.0 * (double)s->ram_peak_total / (double)copy->ram_peak_total;
+    if (copy->st.time_ns)
+        s->slowdown = (double)xip->st.time_ns / (double)copy->st.time_ns;
 }
 
 /* ---- the per-file report (the fs layer counts, acct.c) ---- */

@@ -225,8 +225,7 @@ void phys_unloan(struct physmem *ph, pageh h)
 }
 
 int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
-                     const void *data, struct dev_cost cost,
-                     struct vm_page *pages)
+                     const void *data, bool ram, struct vm_page *pages)
 {
     struct core *c = ph->core;
 
@@ -252,7 +251,7 @@ int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
     if (ph->ndev)
         memcpy(nd, ph->dev, ph->ndev * sizeof(*nd));
     nd[ph->ndev] =
-        (struct dev_seg){ pa, len >> c->pgshift, data, cost, 0, pages };
+        (struct dev_seg){ pa, len >> c->pgshift, data, ram, 0, pages };
     for (uint64_t i = 0; pages && i < len >> c->pgshift; i++)
         pages[i].flags = PG_DEV;
     core_free(c, ph->dev);

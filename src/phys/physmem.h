@@ -80,15 +80,11 @@ struct ram_seg {
     uint32_t first; /* index of its first vm_page */
 };
 
-/* Read-cost model of a device segment: each access, plus each byte. */
-struct dev_cost {
-    uint32_t ns_access, ns_byte;
-};
-
 struct dev_seg {
     uint64_t pa, npages;
     const uint8_t *data;
-    struct dev_cost cost;
+    bool ram;              /* a memory disk's (§11.6): lines fill from RAM,
+                              not NOR (the CPU model) */
     uint64_t mapped;       /* valid PTEs mapping its pages (pmap.c): one count
                         per segment, as the paper's struct vm_physseg */
     struct vm_page *pages; /* the vm_page design: one per page (PG_DEV),
@@ -129,7 +125,6 @@ struct physmem {
     uint64_t used_mix[XVM_USE_COUNT];   /* frames by use when used peaked */
     uint64_t device_pages;              /* pages in device segments */
     uint64_t dev_reads, dev_bytes_read; /* in place, through segments */
-    uint64_t dev_ns;                    /* their simulated time */
     uint64_t refused; /* frame allocations refused: RAM was full */
 };
 
@@ -181,16 +176,26 @@ uint8_t *phys_data(const struct physmem *ph, pageh h);
 
 /*
  * Reads n bytes in place from device memory at src (inside segment d)
- * into dst, and counts and costs them: the one way device bytes are read
- * by the CPU (loads, fetches, read(), copy-on-write copies).
+ * into dst, and counts them: the one way device bytes are read by the
+ * CPU (loads, fetches, read(), copy-on-write copies).  What they cost is
+ * the CPU model's business (the caller's layer charges it).
  */
 static inline void phys_dev_read(struct physmem *ph, const struct dev_seg *d,
                                  void *dst, const uint8_t *src, size_t n)
 {
+    (void)d;
     memcpy(dst, src, n);
     ph->dev_reads++;
     ph->dev_bytes_read += n;
-    ph->dev_ns += d->cost.ns_access + n * d->cost.ns_byte;
+}
+
+/* => true when page h is on NOR flash: a device page not of a memory
+ *    disk (whose lines fill from RAM). */
+static inline bool phys_on_nor(const struct physmem *ph, pageh h)
+{
+    const struct dev_seg *d;
+    return page_is_device(h) &&
+           (d = phys_dev_seg(ph, phys_addr(ph, h))) != NULL && !d->ram;
 }
 
 /* Copies page src (RAM or device: device reads are counted) into the RAM
@@ -225,8 +230,7 @@ static inline bool page_loaned(const struct physmem *ph, pageh h)
  * => EINVAL for a bad range, EEXIST when it overlaps a segment, ERANGE
  *    when it lies beyond the physical addresses the PTEs reach. */
 int phys_load_device(struct physmem *ph, uint64_t pa, uint64_t len,
-                     const void *data, struct dev_cost cost,
-                     struct vm_page *pages);
+                     const void *data, bool ram, struct vm_page *pages);
 /* => EINVAL when no segment starts at pa; else 0 and its vm_pages (or
  *    NULL) in *pages for the caller to free.  The caller makes sure that
  *    no page of it is mapped any more. */

@@ -120,6 +120,23 @@ static uint64_t asid_next(struct mmu *mu)
     return mu->next_asid++ * 0x9e3779b97f4a7c15ULL;
 }
 
+/*
+ * The CPU's TLB model drops its entries of va where real hardware must:
+ * the mapping went, changed frame or size, or lost rights.  (A new
+ * mapping where none was needs no flush: no TLB holds a translation that
+ * was never valid, and MIPS pmaps update a pair entry in place.)
+ */
+static void model_drop(struct pmap *pm, uint64_t va)
+{
+    if (!pm->model_flushed)
+        cpu_tlb_flush_page(pm->mmu->cpu, pm->asid, va);
+}
+
+/* Removing more than this many pages flushes the TLB model's entries of
+ * the address space once instead of page by page, as pmaps flush a whole
+ * TLB for a large range. */
+#define MODEL_FLUSH_PAGES 32
+
 /* ---- PV tracking ---- */
 
 /*
@@ -441,6 +458,48 @@ static void leaf_zap(struct pmap *pm, struct vm_page *tp, unsigned i,
     tp->offset--;
     pm->resident--;
     tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
+    model_drop(pm, va);
+}
+
+static uint8_t *pte_slot(struct pmap *pm, uint64_t va, bool sync,
+                         unsigned *idx);
+
+/* The super page holding va (its PTE pte): [*base, *base + size). */
+static uint64_t lg_span(const struct mmu *mu, uint64_t va, uint64_t pte,
+                        uint64_t *base)
+{
+    uint64_t size = UINT64_C(1) << pte_shift(pte, mu->core->pgshift);
+    *base = va & ~(size - 1);
+    return size;
+}
+
+/* The page at va (one of a super page's) becomes a plain page; the
+ * software TLB forgets it, its entry carried the size. */
+static void lg_strip(struct pmap *pm, uint64_t va)
+{
+    struct mmu *mu = pm->mmu;
+    unsigned i;
+    uint8_t *tbl = pte_slot(pm, va, false, &i);
+    assert(tbl != NULL);
+    uint64_t p = pte_load(mu, tbl, i);
+    assert((p & PTE_V) && (p & PTE_LG));
+    pte_store(mu, tbl, i, p & ~(uint64_t)PTE_LG);
+    tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
+}
+
+/*
+ * Splits the super page holding va back into plain pages: each of its
+ * PTEs loses PTE_LG and the TLB model drops the large entry.  A run is
+ * whole until it is demoted.
+ */
+static void demote(struct pmap *pm, uint64_t va, uint64_t pte)
+{
+    struct mmu *mu = pm->mmu;
+    uint64_t base, size = lg_span(mu, va, pte, &base);
+    for (uint64_t a = base; a - base < size; a += mu->core->pgsz)
+        lg_strip(pm, a);
+    model_drop(pm, base);
+    mu->demotions++;
 }
 
 /*
@@ -477,6 +536,14 @@ static void pt_range(struct pmap *pm, pageh t, unsigned l, uint64_t base,
             continue;
         left--;
         uint64_t va = base + (i << shift);
+        if (leaf && (pte & PTE_LG)) {
+            /* A super page only partly inside the range is split first. */
+            uint64_t lb, lsize = lg_span(mu, va, pte, &lb);
+            if (lb < sva || lb + lsize > eva) {
+                demote(pm, va, pte);
+                pte &= ~(uint64_t)PTE_LG;
+            }
+        }
         if (!leaf) {
             pageh child = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
             pt_range(pm, child, l + 1, va, sva, eva, prot);
@@ -494,6 +561,7 @@ static void pt_range(struct pmap *pm, pageh t, unsigned l, uint64_t base,
             if (npte != pte) {
                 pte_store(mu, tp->data, (unsigned)i, npte);
                 tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
+                model_drop(pm, va);
             }
         }
     }
@@ -501,8 +569,17 @@ static void pt_range(struct pmap *pm, pageh t, unsigned l, uint64_t base,
 
 void pmap_remove(struct pmap *pm, uint64_t sva, uint64_t eva)
 {
-    if (sva < eva)
+    if (sva >= eva)
+        return;
+    bool whole = (eva - sva) >> pm->mmu->core->pgshift > MODEL_FLUSH_PAGES;
+    if (whole && !pm->model_flushed) {
+        cpu_tlb_flush_asid(pm->mmu->cpu, pm->asid);
+        pm->model_flushed = true;
         pt_range(pm, pm->root, 0, 0, sva, eva, -1);
+        pm->model_flushed = false;
+        return;
+    }
+    pt_range(pm, pm->root, 0, 0, sva, eva, -1);
 }
 
 void pmap_protect(struct pmap *pm, uint64_t sva, uint64_t eva, unsigned prot)
@@ -514,6 +591,9 @@ void pmap_protect(struct pmap *pm, uint64_t sva, uint64_t eva, unsigned prot)
 void pmap_fini(struct pmap *pm)
 {
     struct mmu *mu = pm->mmu;
+    /* Its address-space id dies and is never reused: the TLB model's
+     * entries of it can never hit again and age out (doc/design.md). */
+    pm->model_flushed = true;
     pmap_remove(pm, 0, mu->prof->va_max);
     assert(pm->resident == 0);
     table_free(pm, pm->root);
@@ -548,9 +628,17 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
     unsigned i = level_index(mu, mu->prof->levels - 1, va);
     uint64_t old = pte_load(mu, tp->data, i);
     uint64_t pa = phys_addr(mu->ph, pg);
-    uint64_t nflags =
-        PTE_V | PTE_U | prot_bits(prot) | (flags & PMAP_WIRED ? PTE_WIRED : 0);
+    uint64_t nflags = PTE_V | PTE_U | prot_bits(prot) |
+                      (flags & PMAP_WIRED ? PTE_WIRED : 0) |
+                      (flags & PMAP_LG_MASK);
 
+    if ((old & PTE_LG) && (pte_frame_pa(mu, old) != pa ||
+                           (nflags & (PTE_LG | PTE_R | PTE_W | PTE_X)) !=
+                               (old & (PTE_LG | PTE_R | PTE_W | PTE_X)))) {
+        /* Another page, size or protection inside a super page. */
+        demote(pm, va, old);
+        old &= ~(uint64_t)PTE_LG;
+    }
     if ((old & PTE_V) && pte_frame_pa(mu, old) == pa) {
         /* Same page: change protection, keep referenced/modified. */
         if ((flags & PMAP_WIRED) && !(old & PTE_WIRED) && !page_is_device(pg))
@@ -558,6 +646,8 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
         nflags |= old & (PTE_REF | PTE_MOD | PTE_WIRED);
         pte_store(mu, tp->data, i, pte_make(mu, pa, nflags));
         tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
+        if ((nflags ^ old) & PTE_LG)
+            model_drop(pm, va); /* the mapping changed size */
         return 0;
     }
     /* A leaf table keeps a pointer to each PTE's PV entry beside it. */
@@ -668,9 +758,16 @@ static bool pv_apply(struct mmu *mu, pageh pg, int op, uint64_t bits,
         }
         uint64_t npte =
             op == 0 ? pte & ~prot_bits(~prot & XVM_PROT_ALL) : pte & ~bits;
+        if (npte != pte && op == 0 && (pte & PTE_LG)) {
+            demote(pm, pv->va, pte);
+            pte &= ~(uint64_t)PTE_LG;
+            npte &= ~(uint64_t)PTE_LG;
+        }
         if (npte != pte) {
             pte_store(mu, tbl, i, npte);
             tlb_invalidate(&mu->tlb, pm->asid, pv->va >> mu->core->pgshift);
+            if (op == 0)
+                model_drop(pm, pv->va);
         }
     }
     return false;
@@ -738,8 +835,58 @@ int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
     e->host = phys_data(mu->ph, pg);
     e->dev = page_is_device(pg) ? phys_dev_seg(mu->ph, pa) : NULL;
     e->perm = tlb_perm(npte);
+    e->shift = pte_shift(npte, mu->core->pgshift);
     *out = e;
     return 0;
+}
+
+int pmap_enter_large(struct pmap *pm, uint64_t va, uint64_t pa, unsigned shift,
+                     unsigned prot)
+{
+    struct mmu *mu = pm->mmu;
+    unsigned pgshift = mu->core->pgshift;
+    if (shift <= pgshift || shift - 12 > PTE_LG >> 8 || shift >= 40)
+        return EINVAL;
+    uint64_t size = UINT64_C(1) << shift;
+    if (((va | pa) & (size - 1)) || (prot & XVM_PROT_WRITE) ||
+        va >= mu->prof->va_max || mu->prof->va_max - va < size)
+        return EINVAL;
+    for (uint64_t off = 0; off < size; off += mu->core->pgsz)
+        if (phys_lookup_device(mu->ph, pa + off) == PAGEH_NONE)
+            return EINVAL; /* super pages are for device pages only */
+    for (uint64_t off = 0; off < size; off += mu->core->pgsz) {
+        int error = pmap_enter(pm, va + off, page_device(pa + off), prot,
+                               PMAP_LG(shift));
+        if (error) { /* no part of a run stays: they fault back in */
+            for (uint64_t a = va; a < va + off; a += mu->core->pgsz)
+                lg_strip(pm, a);
+            pmap_remove(pm, va, va + off);
+            return error;
+        }
+    }
+    mu->superpages++;
+    return 0;
+}
+
+unsigned pmap_walk_pas(struct pmap *pm, uint64_t va, uint64_t pas[5])
+{
+    struct mmu *mu = pm->mmu;
+    unsigned levels = mu->prof->levels, sz = mu->prof->pte_size;
+    pageh t = pm->root;
+    if (va >= mu->prof->va_max)
+        return 0;
+    for (unsigned l = 0; l < levels; l++) {
+        unsigned i = level_index(mu, l, va);
+        pas[l] = phys_addr(mu->ph, t) + (uint64_t)i * sz;
+        if (l + 1 == levels)
+            break;
+        uint64_t pte = pte_load(mu, table_page(mu, t)->data, i);
+        if (!(pte & PTE_V))
+            return 0;
+        t = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
+    }
+    pas[levels] = pas[levels - 1] ^ sz; /* the pair's other PTE */
+    return levels + 1;
 }
 
 unsigned pte_prot(uint64_t pte)
@@ -775,7 +922,8 @@ bool pmap_device_mapped(const struct mmu *mu, uint64_t pa, uint64_t len)
 }
 
 int mmu_init(struct mmu *mu, struct core *core, struct physmem *ph,
-             unsigned tlb_entries, enum xvm_device_design design)
+             struct cpu *cpu, unsigned tlb_entries,
+             enum xvm_device_design design)
 {
     const struct profile *p = core->prof;
     memset(mu, 0, sizeof(*mu));
@@ -783,6 +931,7 @@ int mmu_init(struct mmu *mu, struct core *core, struct physmem *ph,
     mu->design = design;
     mu->prof = p;
     mu->ph = ph;
+    mu->cpu = cpu;
     unsigned shift = p->page_shift;
     for (unsigned l = p->levels; l-- > 0;) {
         mu->lvl_shift[l] = shift;
@@ -892,6 +1041,46 @@ static void bump(struct mmu_ck *k, struct hmap *h, uint64_t key)
         check_fail(k->ck, "checker: out of host memory");
 }
 
+/*
+ * A super page: device pages only, never writable; its first page checks
+ * the whole run: every page valid, of the same size and rights, mapping
+ * the next page of one aligned, contiguous run of device memory.
+ */
+static void check_large(struct mmu_ck *k, uint64_t va, uint64_t pte, pageh pg)
+{
+    struct mmu *mu = k->mu;
+    uint64_t base, size = lg_span(mu, va, pte, &base);
+    uint64_t same = PTE_V | PTE_LG | PTE_R | PTE_W | PTE_X;
+    if (!page_is_device(pg) || (pte & PTE_W) ||
+        pte_shift(pte, mu->core->pgshift) >= 40)
+        return (void)check_fail(k->ck,
+                                "va %#llx: a super page of a RAM page, "
+                                "writable or too large",
+                                (unsigned long long)va);
+    if (va != base) {
+        if ((pmap_pte(k->pm, base) & same) != (pte & same))
+            check_fail(k->ck, "va %#llx: super page without its first page",
+                       (unsigned long long)va);
+        return;
+    }
+    uint64_t pa0 = pte_frame_pa(mu, pte);
+    if (pa0 & (size - 1))
+        return (void)check_fail(k->ck,
+                                "va %#llx: super page of unaligned "
+                                "memory %#llx",
+                                (unsigned long long)va,
+                                (unsigned long long)pa0);
+    for (uint64_t off = mu->core->pgsz; off < size; off += mu->core->pgsz) {
+        uint64_t p = pmap_pte(k->pm, va + off);
+        if ((p & same) != (pte & same) || pte_frame_pa(mu, p) != pa0 + off)
+            return (void)check_fail(k->ck,
+                                    "va %#llx: page %#llx of its super "
+                                    "page is missing, other or elsewhere",
+                                    (unsigned long long)va,
+                                    (unsigned long long)(va + off));
+    }
+}
+
 static void check_pte(void *arg, uint64_t va, uint64_t pte)
 {
     struct mmu_ck *k = arg;
@@ -932,6 +1121,8 @@ static void check_pte(void *arg, uint64_t va, uint64_t pte)
         return (void)check_fail(k->ck, "va %#llx: writable %s page",
                                 (unsigned long long)va,
                                 page_is_device(pg) ? "device" : "zero");
+    if (pte & PTE_LG)
+        check_large(k, va, pte, pg);
 }
 
 static void check_table(void *arg, pageh t, unsigned level, unsigned valid)
@@ -1097,6 +1288,11 @@ static void check_tlb(struct mmu_ck *k)
                 return (void)check_fail(k->ck,
                                         "TLB entry for va %#llx grants "
                                         "more than its PTE",
+                                        (unsigned long long)va);
+            if (e->shift != pte_shift(pte, shift))
+                return (void)check_fail(k->ck,
+                                        "TLB entry for va %#llx has the "
+                                        "wrong page size",
                                         (unsigned long long)va);
         }
     }

@@ -15,6 +15,7 @@
 #include "check.h"
 #include "core.h"
 #include "counter.h"
+#include "cpu.h"
 #include "hmap.h"
 #include "physmem.h"
 #include "pool.h"
@@ -28,7 +29,15 @@
 #define PTE_REF   0x020
 #define PTE_MOD   0x040
 #define PTE_WIRED 0x080
+#define PTE_LG    0xf00 /* a super page's page: its shift - 12 (0: none) */
 #define PTE_FLAGS 0xfffULL
+
+/* The page shift of the mapping a PTE belongs to (a super page's). */
+static inline unsigned pte_shift(uint64_t pte, unsigned pgshift)
+{
+    unsigned lg = (unsigned)(pte & PTE_LG) >> 8;
+    return lg ? lg + 12 : pgshift;
+}
 
 struct pv_entry {
     struct pv_entry *next, *prev; /* the page's list; prev NULL at head */
@@ -42,6 +51,7 @@ struct mmu {
     struct core *core;
     const struct profile *prof; /* core's, at hand */
     struct physmem *ph;
+    struct cpu *cpu;       /* its TLB model drops what the TLB drops */
     unsigned lvl_shift[4]; /* VA shift of each page-table level */
     struct tlb tlb;
     enum xvm_device_design design; /* where device pages' PV lists live */
@@ -57,6 +67,8 @@ struct mmu {
     struct gauge pv_device;     /* PV entries of device pages */
     struct gauge device_mapped; /* device pages with at least one mapping
                                    (not known under amap-copy: 0) */
+    uint64_t superpages;        /* super pages entered */
+    uint64_t demotions;         /* super pages split back into pages */
 };
 
 /* What the access path and the walk read comes first (one cache line
@@ -70,16 +82,20 @@ struct pmap {
     uint32_t epoch;           /* bumped to write-protect everything lazily */
     uint64_t ptpages;         /* table pages, root included */
     uint64_t resident;        /* valid leaf PTEs */
+    bool model_flushed;       /* pmap_remove flushed the TLB model whole */
     struct pmap *next, *prev; /* the mmu's list */
 };
 
 /* pmap_enter flags */
 #define PMAP_WIRED     0x1
 #define PMAP_NEIGHBOUR 0x2 /* a fault-ahead mapping (paper §11.2) */
+#define PMAP_LG(shift) (((shift)-12u) << 8) /* a super page's page */
+#define PMAP_LG_MASK   PTE_LG
 
 /* => ENOMEM (host memory for the TLB) or EINVAL (its size). */
 int mmu_init(struct mmu *mu, struct core *core, struct physmem *ph,
-             unsigned tlb_entries, enum xvm_device_design design);
+             struct cpu *cpu, unsigned tlb_entries,
+             enum xvm_device_design design);
 void mmu_fini(struct mmu *mu);
 
 int pmap_create(struct mmu *mu, struct pmap **out);
@@ -96,6 +112,19 @@ void pmap_fini(struct pmap *pm);
  */
 int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
                unsigned flags);
+/*
+ * A super page (paper §11 "Super pages", §4.2): the device pages of
+ * [pa, pa + 2^shift) at [va, va + 2^shift), both aligned, entered as one
+ * large mapping.  Its PTEs are the run's 4 KiB PTEs (each with its PV
+ * entry), marked PTE_LG with the shift, so the software TLB and every
+ * walk stay per page while the CPU's TLB model sees one entry.  Anything
+ * that changes one page of it (an enter of another page, a protection
+ * change, a removal) first demotes the whole run to plain pages.
+ * => prot: no write.  0; EINVAL (not device memory, not aligned, write);
+ *    ENOMEM (then nothing of it is left mapped but what was before).
+ */
+int pmap_enter_large(struct pmap *pm, uint64_t va, uint64_t pa, unsigned shift,
+                     unsigned prot);
 void pmap_remove(struct pmap *pm, uint64_t sva, uint64_t eva);
 /* Lowers the protection of every mapping in [sva, eva) to at most prot. */
 void pmap_protect(struct pmap *pm, uint64_t sva, uint64_t eva, unsigned prot);
@@ -133,6 +162,13 @@ int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
 
 /* The leaf PTE for va, or 0; no table is made current. */
 uint64_t pmap_pte(struct pmap *pm, uint64_t va);
+/*
+ * The physical addresses of the table entries a walk for va reads, root
+ * first: one per level, then the leaf's pair partner (the R4000 refill
+ * loads the even and odd PTE).  Changes nothing.  => how many (levels+1),
+ * or 0 when no table maps va.
+ */
+unsigned pmap_walk_pas(struct pmap *pm, uint64_t va, uint64_t pas[5]);
 /* What a PTE allows, as XVM_PROT_* (write only if the PTE has it). */
 unsigned pte_prot(uint64_t pte);
 /* The page a PTE maps. */

@@ -21,6 +21,8 @@ struct tlbent {
     uint8_t *host;       /* host bytes of the frame */
     uint64_t pa;         /* physical address of the frame */
     unsigned perm;       /* XVM_PROT_* granted by this entry */
+    unsigned shift;      /* the mapping's size for the CPU's TLB model:
+                            the page shift, or a super page's */
     struct dev_seg *dev; /* device (flash) page: its segment */
 };
 

@@ -382,8 +382,12 @@ static int read_preamble(struct lklog *l)
     while ((r = read_line(l)) == 1) {
         uint32_t pid = 0;
         const char *p = vg_prefix(l->line, &pid);
-        if (in_command && (p == NULL || strncmp(p, "Parent PID: ", 12) != 0)) {
-            /* an argument holding a newline */
+        if (in_command && p == NULL) {
+            /* an argument holding a newline: the rest of it has no
+             * "==PID== " in front; the next valgrind line ends the
+             * command (valgrind writes "Parent PID:" only when tracing
+             * children, so it cannot be the only end: without it the
+             * whole log became the command, copied line after line) */
             size_t add = l->len + 1;
             char *c = realloc(l->command, cap + add + 1);
             if (c == NULL)
@@ -471,6 +475,12 @@ int lklog_open(struct lklog *l, const char *path, FILE *f,
         if (ferror(f))
             return trace_fail(e, errno ? errno : EIO,
                               "reading the lackey log: %s",
+                              strerror(errno ? errno : EIO));
+        /* Reading a stream just written needs a flush and a seek between
+         * (C11 7.21.5.3): without them the last buffer never reaches the
+         * copy and the log looks cut. */
+        if (fflush(l->f) != 0 || fseek(l->f, 0, SEEK_SET) != 0)
+            return trace_fail(e, errno ? errno : EIO, "copying the log: %s",
                               strerror(errno ? errno : EIO));
     } else {
         l->f = f;

@@ -2,6 +2,8 @@
  * Access to simulated memory: the emulated MMU's view of a process.
  * A TLB hit is a tag compare and a copy; a miss walks the page tables;
  * a missing or insufficient mapping runs the fault handler and retries.
+ * Every piece of an access the software TLB translated also goes through
+ * the CPU model (cpu_charge): what it costs, never what it does.
  */
 #include <errno.h>
 #include <string.h>
@@ -32,6 +34,59 @@ static int translate(struct xvm_vmspace *vs, uint64_t va, unsigned access,
     return EFAULT;
 }
 
+/* The table reads of a refill or walk the CPU's TLB model asked for. */
+XVM_NOINLINE
+static void walk_reads(struct xvm_vmspace *vs, uint64_t va, unsigned shift)
+{
+    struct cpu *c = vs->pmap->mmu->cpu;
+    uint64_t pas[5];
+    unsigned n = pmap_walk_pas(vs->pmap, va, pas);
+    unsigned want = tlbm_walk_reads(&c->tlb, shift);
+    for (unsigned i = 0; i < want && i < n; i++)
+        cpu_walk_read(c, pas[i], vs->vm->core->prof->pte_size);
+}
+
+/* The CPU model's full path: its TLB (a miss reads the tables), then its
+ * caches at the physical address, which tell RAM (a memory disk's too)
+ * from NOR. */
+XVM_NOINLINE
+static void cpu_charge_full(struct xvm_vmspace *vs, const struct tlbent *e,
+                            uint64_t va, size_t n, unsigned kind)
+{
+    struct cpu *c = vs->pmap->mmu->cpu;
+    if (cpu_tlb(c, e->asid, va, kind, e->shift) >= TLBM_REFILL)
+        walk_reads(vs, va, e->shift);
+    cpu_cache(c, e->asid, va, e->pa + (va & (vs->vm->core->pgsz - 1)),
+              (uint32_t)n, e->dev != NULL && !e->dev->ram, kind);
+}
+
+/*
+ * The CPU model's cost of n bytes at va that the software TLB entry e
+ * translated: a compare when the line is the one this side used last,
+ * a count when the model is off, else the full path.  What the access
+ * does is not its business.
+ */
+static XVM_INLINE void cpu_charge(struct xvm_vmspace *vs,
+                                  const struct tlbent *e, uint64_t va, size_t n,
+                                  unsigned kind)
+{
+    struct cpu *c = vs->pmap->mmu->cpu;
+    if (cpu_quick(c, e->asid, va, (uint32_t)n, kind))
+        return;
+    if (!c->p.caches)
+        cpu_uncached(c, e->dev != NULL && !e->dev->ram, (uint32_t)n,
+                     kind); /* model off */
+    else
+        cpu_charge_full(vs, e, va, n, kind);
+}
+
+static unsigned cpu_kind(unsigned access)
+{
+    return access & XVM_PROT_WRITE  ? CPU_STORE
+           : access & XVM_PROT_EXEC ? CPU_FETCH
+                                    : CPU_LOAD;
+}
+
 XVM_NOINLINE
 static int access_range(struct xvm_vmspace *vs, uint64_t va, uint8_t *buf,
                         const uint8_t *src, size_t n, unsigned access)
@@ -49,6 +104,7 @@ static int access_range(struct xvm_vmspace *vs, uint64_t va, uint8_t *buf,
         int error = translate(vs, va, access, &e);
         if (error)
             return error;
+        cpu_charge(vs, e, va, chunk, cpu_kind(access));
         uint8_t *host = e->host;
         if (src)
             memcpy(host + off, src, chunk), src += chunk;
@@ -109,6 +165,7 @@ int xvm_read(xvm_vmspace *vs, uint64_t va, void *buf, size_t n)
 {
     struct tlbent *e = vs && buf ? tlb_hit(vs, va, n, XVM_PROT_READ) : NULL;
     if (e) {
+        cpu_charge(vs, e, va, n, CPU_LOAD);
         load_hit(vs, e, va, buf, n);
         return 0;
     }
@@ -119,6 +176,7 @@ int xvm_write(xvm_vmspace *vs, uint64_t va, const void *buf, size_t n)
 {
     struct tlbent *e = vs && buf ? tlb_hit(vs, va, n, XVM_PROT_WRITE) : NULL;
     if (e) {
+        cpu_charge(vs, e, va, n, CPU_STORE);
         copy_small(e->host + (va & (vs->vm->core->pgsz - 1)), buf, n);
         return 0;
     }
@@ -129,6 +187,7 @@ int xvm_fetch(xvm_vmspace *vs, uint64_t va, void *buf, size_t n)
 {
     struct tlbent *e = vs && buf ? tlb_hit(vs, va, n, XVM_PROT_EXEC) : NULL;
     if (e) {
+        cpu_charge(vs, e, va, n, CPU_FETCH);
         load_hit(vs, e, va, buf, n);
         return 0;
     }

@@ -120,6 +120,7 @@ static void neighbour(struct faultctx *f, uint64_t va, pageh pg, unsigned prot)
     if (page_is_device(pg) || page_loaned(vm->ph, pg))
         prot &= ~(unsigned)XVM_PROT_WRITE;
     if (pmap_enter(f->vs->pmap, va, pg, prot, PMAP_NEIGHBOUR) == 0) {
+        cpu_fault_ahead(vm->mmu->cpu);
         vm->st.neighbour_maps++;
         if (page_is_device(pg))
             vm->st.device_maps++;
@@ -167,8 +168,70 @@ static int promote(struct faultctx *f, pageh src, struct anon **out)
     int error = anon_alloc(vm, src, out);
     if (error)
         return error;
+    if (src == PAGEH_NONE)
+        cpu_zero_fill(vm->mmu->cpu);
+    else
+        cpu_copy(vm->mmu->cpu, vm->core->pgsz, phys_on_nor(vm->ph, src));
     amap_add(vm, e->amap, slot_of(f, f->va), *out);
     return 0;
+}
+
+/*
+ * Is [va, va + size) of the entry one aligned, contiguous run of device
+ * pages from pa, with no private copy over any of it?  Asked quietly: the
+ * layout is the file system's, known at makefs time (paper §11.5), and
+ * looking must change no figure.
+ */
+static bool device_run(struct faultctx *f, uint64_t va, uint64_t pa,
+                       uint64_t size)
+{
+    struct vm_map_entry *e = f->entry;
+    struct core *core = f->vs->vm->core;
+    bool ok = true;
+    core_quiet_begin(core);
+    for (uint64_t off = 0; ok && off < size; off += core->pgsz) {
+        pageh pg;
+        if (e->amap && amap_lookup(e->amap, slot_of(f, va + off)))
+            ok = false;
+        else if (e->obj->ops->get(e->obj, e->offset + (va + off - e->start),
+                                  PGO_LOCKED, &pg) != 0 ||
+                 pg != page_device(pa + off))
+            ok = false;
+    }
+    core_quiet_end(core);
+    return ok;
+}
+
+/*
+ * Super pages for XIP text (paper §11 "Super pages", §4.2): when the
+ * profile turns them on and the fault is on a read-only, executable
+ * mapping of device pages, the largest size the CPU's TLB holds whose
+ * aligned run around the fault lies in the entry and is one contiguous,
+ * equally aligned run of device memory is entered as one large mapping.
+ * => true when it was.
+ */
+static bool superpage(struct faultctx *f, pageh pg, unsigned prot)
+{
+    struct vm *vm = f->vs->vm;
+    const struct cpu_params *cp = &vm->mmu->cpu->p;
+    struct vm_map_entry *e = f->entry;
+    if (!cp->superpages || f->wire || e->wired || e->obj == NULL ||
+        (e->prot & XVM_PROT_WRITE) || !(e->prot & XVM_PROT_EXEC))
+        return false;
+    uint64_t pa = phys_addr(vm->ph, pg);
+    for (unsigned s = 40; s > vm->core->pgshift; s--) {
+        uint64_t size = UINT64_C(1) << s;
+        uint64_t va0 = f->va & ~(size - 1), pa0 = pa - (f->va - va0);
+        if (!(cp->superpage_sizes >> s & 1) || va0 < e->start ||
+            e->end - va0 < size || pa < f->va - va0 || (pa0 & (size - 1)) ||
+            !device_run(f, va0, pa0, size))
+            continue;
+        if (pmap_enter_large(f->vs->pmap, va0, pa0, s, prot) == 0) {
+            vm->st.device_maps += size >> vm->core->pgshift;
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Maps the faulting page; a pageable page was used: it is activated
@@ -304,6 +367,8 @@ static int fault_lower(struct faultctx *f)
     unsigned prot = f->enter_prot;
     if (e->cow || never_writable)
         prot &= ~(unsigned)XVM_PROT_WRITE;
+    if (page_is_device(pg) && superpage(f, pg, prot))
+        return 0;
     return enter(f, pg, prot);
 }
 
@@ -319,6 +384,7 @@ static int fault_once(struct xvm_vmspace *vs, uint64_t va, unsigned access,
     };
 
     vm->st.faults++;
+    cpu_fault(vm->mmu->cpu);
     if (access & XVM_PROT_WRITE)
         vm->st.faults_write++;
     else if (access & XVM_PROT_EXEC)

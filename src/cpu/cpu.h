@@ -1,0 +1,305 @@
+/*
+ * The CPU model of a machine: its caches, its TLB model and its
+ * latencies, consulted by every access of the access path and charged by
+ * the fault handler and the pager.  It never changes what the VM does,
+ * only what it costs: counts (references, misses, refills, line fills)
+ * and time, in cycles of the core and picoseconds of memory, by bucket.
+ *
+ * A profile (struct cpu_params) holds every parameter; profiles are text
+ * files of `key = value` lines (cpuprof.c, doc/time-model.md), and the
+ * built-in ones are compiled in from data/cpu/.  The machine owns one
+ * struct cpu, made from a profile by cpu_init.
+ *
+ * The access path calls, per page-sized piece of an access the software
+ * TLB translated: cpu_tlb() (the modelled TLB; on a miss the caller sends
+ * the page walk's PTE reads through cpu_walk_read()), then cpu_cache()
+ * with the physical address.  Device (flash) pages fill their lines from
+ * NOR, RAM pages from RAM.  With the caches off (`caches = off`, the
+ * command's --no-cache) the model is off: no caches and no TLB model,
+ * every access goes to memory at its latency (as an uncached machine's
+ * would, and as the simulator charged flash before it had a CPU model).
+ */
+#ifndef XVM_CPU_H
+#define XVM_CPU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "core.h"
+#include "tlbmodel.h"
+#include "xipvm.h"
+
+#define CPU_NAME_MAX 32
+
+/* What a profile sets.  Latencies of memory are in picoseconds (the
+ * files write ns with up to three decimals), of the core in cycles. */
+struct cpu_params {
+    char name[CPU_NAME_MAX];
+    double clock_mhz;
+    bool caches;                  /* false: no caches, no TLB model */
+    struct cache_geom i1, d1, ll; /* ll.size 0: no last level */
+    struct tlbm_config tlb;       /* walk_reads: set by the machine */
+    uint32_t instr_cycles;        /* an instruction whose fetch hits I1 */
+    uint32_t l1_hit_cycles;       /* a data access that hits D1 */
+    uint32_t ll_hit_cycles;       /* an L1 line looked up in LL */
+    uint64_t ram_line_ps;         /* a line filled from RAM or written back */
+    uint64_t nor_first_ps;        /* NOR: the first word of a read */
+    uint64_t nor_word_ps;         /* NOR: each further word (burst) */
+    uint32_t nor_word_bytes;      /* NOR: bytes per word of the bus */
+    uint32_t walk_cycles;         /* a hardware page walk, beyond its reads */
+    uint32_t fault_cycles;        /* every fault: trap, lookup, pmap_enter */
+    uint32_t fault_ahead_cycles;  /* each fault-ahead mapping entered */
+    uint32_t zero_fill_cycles;    /* allocate and zero a page */
+    uint32_t cow_copy_cycles;     /* allocate and copy a page */
+    uint32_t pagecache_cycles;    /* pager and driver work of a fill */
+    uint32_t block_access_ns;     /* the block interface: each read ... */
+    uint32_t block_byte_ns;       /* ... plus each byte */
+    uint64_t superpage_sizes;     /* bit n: 2^n-byte super pages allowed */
+    bool superpages;              /* enter them (--superpages) */
+};
+
+/* The public handle (xipvm.h): a profile's parameters. */
+struct xvm_cpu_profile {
+    struct cpu_params p;
+};
+
+/* Time buckets: each cost goes to exactly one. */
+enum cpu_bucket {
+    CPU_EXEC,   /* the program's instructions and cache hits (L1, LL) */
+    CPU_RAM,    /* line fills from RAM and write-backs, whoever's */
+    CPU_FLASH,  /* line fills from NOR through the window */
+    CPU_TLB,    /* refill handlers, STLB hits, walkers (their hits) */
+    CPU_KERNEL, /* faults, zero fills, copies, page-cache fills, read() */
+    CPU_BUCKETS
+};
+
+/* Kinds of access; equal to enum cache_kind. */
+#define CPU_FETCH 0u
+#define CPU_LOAD  1u
+#define CPU_STORE 2u
+
+/*
+ * The line each side (data, fetch) used last, by virtual line of one
+ * address space, and its tag in L1.  The next access to the same line
+ * hits the TLB model's entry and the L1 way it used last, so it changes
+ * no state but counters and the dirty bit: cpu_quick() does just that.
+ * Forgotten whenever the TLB model misses or is flushed (an entry could
+ * have gone) and, for data, when a walk reads through D1.
+ */
+struct cpu_memo {
+    uint64_t asid;
+    uint64_t line; /* va >> bits; UINT64_MAX: none */
+    uint64_t *tag; /* the line's tag in I1 or D1 */
+    unsigned bits; /* the L1's line shift */
+};
+
+struct cpu {
+    struct core *core;
+    struct cpu_params p;
+    struct cpu_memo memo[2]; /* [0] data, [1] fetch */
+    struct cache cache;      /* when p.caches */
+    struct tlbm tlb;
+    uint64_t nor_fill_ps[2]; /* a line from NOR: [0] data, [1] fetch side */
+    /* Counters (the report reads them). */
+    uint64_t acc[3];               /* accesses by kind (pieces of a page) */
+    uint64_t walk_refs;            /* PTE reads of walks and refills */
+    uint64_t walk_d1_misses;       /* of those, D1 misses */
+    uint64_t walk_ll_misses;       /* and LL misses */
+    uint64_t ram_fills, nor_fills; /* lines from memory */
+    uint64_t ram_writebacks;       /* dirty lines to RAM */
+    uint64_t cyc[CPU_BUCKETS];     /* core cycles by bucket */
+    uint64_t ps[CPU_BUCKETS];      /* memory picoseconds by bucket */
+};
+
+/* ---- profiles (cpuprof.c) ---- */
+
+/* The built-in profiles compiled in from the files data/cpu/NAME.cpu (cpu_builtin.c,
+ * generated at build time). */
+struct cpu_builtin {
+    const char *name, *text;
+};
+extern const struct cpu_builtin cpu_builtins[];
+extern const size_t cpu_nbuiltins;
+
+/* Every parameter zero but the few with a neutral default (caches on,
+ * 1 cycle per instruction, 4-byte NOR words, the TLB kind's defaults). */
+void cpu_params_init(struct cpu_params *p);
+/*
+ * One `key = value`.  => 0; EINVAL with "KEY: problem" in err: an unknown
+ * key, a value that is not a number in range, a bad cache geometry (the
+ * cachegrind rules, cache_geom_check), a page size the TLB cannot hold.
+ */
+int cpu_params_set(struct cpu_params *p, const char *key, const char *value,
+                   char *err, size_t errlen);
+/*
+ * A whole profile file: `key = value` lines, `#` comments, blank lines;
+ * later keys override earlier ones.  origin names the text in messages
+ * ("FILE:LINE: KEY: problem").
+ * => 0, or EINVAL (the first bad line; p is then partly set).
+ */
+int cpu_params_parse(struct cpu_params *p, const char *text, const char *origin,
+                     char *err, size_t errlen);
+/* The profile as a whole: a clock above zero, caches that cachegrind
+ * would accept, a TLB that tlbm_init would accept, super page sizes the
+ * TLB holds.  => 0 or EINVAL naming the key. */
+int cpu_params_check(const struct cpu_params *p, char *err, size_t errlen);
+/* => the built-in called name, or NULL. */
+const struct cpu_builtin *cpu_builtin_find(const char *name);
+
+/* ---- the model ---- */
+
+/*
+ * cpu_init: a cold model from checked params for a machine whose page
+ * walks read `levels` table entries.  Cache tags come from the core's
+ * allocator.  => 0, EINVAL (bad params, message in err), ENOMEM.
+ */
+int cpu_init(struct cpu *c, struct core *core, const struct cpu_params *p,
+             unsigned levels, char *err, size_t errlen);
+void cpu_fini(struct cpu *c);
+
+/* The cost of line fills and write-backs an access caused (cold path). */
+void cpu_cache_miss(struct cpu *c, unsigned r, bool dev, unsigned kind);
+
+/* An access with the model off (--no-cache): straight to memory, NOR in
+ * words of the bus, RAM at a line's latency. */
+static XVM_INLINE void cpu_uncached(struct cpu *c, bool dev, uint32_t n,
+                                    unsigned kind)
+{
+    c->acc[kind]++;
+    if (dev) {
+        uint32_t w = c->p.nor_word_bytes, words = n ? (n + w - 1) / w : 1;
+        c->nor_fills++;
+        c->ps[CPU_FLASH] += c->p.nor_first_ps + (words - 1) * c->p.nor_word_ps;
+        return;
+    }
+    if (kind == CPU_STORE)
+        c->ram_writebacks++;
+    else
+        c->ram_fills++;
+    c->ps[CPU_RAM] += c->p.ram_line_ps;
+}
+
+/*
+ * The modelled TLB for one access at va in address space asid, through a
+ * mapping of 2^shift bytes.  => TLBM_HIT (the common case, inline) or
+ * what the miss needs: TLBM_REFILL / TLBM_WALK (charged here; the caller
+ * then sends the walk's table reads through cpu_walk_read) or
+ * TLBM_HIT_L2 (charged here).
+ */
+unsigned cpu_tlb_miss(struct cpu *c, unsigned r, unsigned shift);
+
+static XVM_INLINE unsigned cpu_tlb(struct cpu *c, uint64_t asid, uint64_t va,
+                                   unsigned kind, unsigned shift)
+{
+    if (!c->p.caches)
+        return TLBM_HIT; /* --no-cache: no caches, no TLB model */
+    unsigned r = tlbm_access(&c->tlb, asid, va, kind == CPU_FETCH, shift);
+    return r == TLBM_HIT ? r : cpu_tlb_miss(c, r, shift);
+}
+
+/* One table read of a refill handler or walker, at physical address pa:
+ * through the data cache when the caches are on, counted apart from the
+ * program's references. */
+void cpu_walk_read(struct cpu *c, uint64_t pa, uint32_t size);
+
+/* Remembers the line an access of n bytes at va (physical pa) used. */
+static XVM_INLINE void cpu_memo_set(struct cpu *c, uint64_t asid, uint64_t va,
+                                    uint64_t pa, uint32_t n, unsigned kind)
+{
+    struct cpu_memo *m = &c->memo[kind == CPU_FETCH];
+    struct cache_level *l = kind == CPU_FETCH ? &c->cache.i1 : &c->cache.d1;
+    uint64_t b = pa >> l->line_bits;
+    if ((pa + (n ? n - 1 : 0)) >> l->line_bits != b) {
+        m->line = UINT64_MAX; /* two lines: not one to remember */
+        return;
+    }
+    uint64_t set = b & l->set_mask;
+    m->tag = l->tags + set * l->assoc + l->mru[set];
+    m->line = va >> l->line_bits;
+    m->asid = asid;
+}
+
+/*
+ * The caches for n bytes at physical address pa (one page), of a device
+ * (NOR) page or not; asid and va name the line for cpu_quick.  An L1
+ * hit costs nothing here: the execution time comes from the reference
+ * counts.
+ */
+static XVM_INLINE void cpu_cache(struct cpu *c, uint64_t asid, uint64_t va,
+                                 uint64_t pa, uint32_t n, bool dev,
+                                 unsigned kind)
+{
+    if (!c->p.caches) {
+        cpu_uncached(c, dev, n, kind);
+        return;
+    }
+    unsigned r = kind == CPU_FETCH  ? cache_fetch(&c->cache, pa, n)
+                 : kind == CPU_LOAD ? cache_load(&c->cache, pa, n)
+                                    : cache_store(&c->cache, pa, n);
+    if (r != 0)
+        cpu_cache_miss(c, r, dev, kind);
+    cpu_memo_set(c, asid, va, pa, n, kind);
+}
+
+/*
+ * The common case at the cost of a compare: an access of one line that
+ * the same side used last, in the same address space.  => true when it
+ * was counted (an L1 hit, a TLB hit); false: take cpu_tlb and cpu_cache.
+ */
+static XVM_INLINE bool cpu_quick(struct cpu *c, uint64_t asid, uint64_t va,
+                                 uint32_t n, unsigned kind)
+{
+    struct cpu_memo *m = &c->memo[kind == CPU_FETCH];
+    uint64_t line = va >> m->bits;
+    if (line != m->line || (va + n - 1) >> m->bits != line || m->asid != asid)
+        return false;
+    (kind == CPU_FETCH ? &c->cache.i1 : &c->cache.d1)->refs[kind]++;
+    *m->tag |= (uint64_t)(kind == CPU_STORE);
+    c->tlb.st.lookups[kind == CPU_FETCH]++;
+    return true;
+}
+
+/* The modelled TLB's entries of a page, or of an address space, go:
+ * wherever the software TLB drops entries. */
+void cpu_tlb_flush_page(struct cpu *c, uint64_t asid, uint64_t va);
+void cpu_tlb_flush_asid(struct cpu *c, uint64_t asid);
+
+/* ---- the kernel's work (fault handler, pagers, read()) ---- */
+
+void cpu_fault(struct cpu *c);          /* a fault taken */
+void cpu_fault_ahead(struct cpu *c);    /* a neighbour mapping entered */
+void cpu_zero_fill(struct cpu *c);      /* a page zeroed */
+void cpu_pagecache_fill(struct cpu *c); /* a page read into the page cache
+                                           (its block read is the flash
+                                           device's own cost) */
+/* A copy of bytes by the kernel (copy-on-write: a page; read(): the
+ * bytes): cow_copy_cycles per page, and when the source is on flash its
+ * lines are read from NOR. */
+void cpu_copy(struct cpu *c, uint64_t bytes, bool from_flash);
+
+/* ---- figures ---- */
+
+/* The time of the run, ns, by bucket; block_ns is the block interface's
+ * time, which the device layer keeps and the kernel bucket holds. */
+struct cpu_time {
+    double ns[CPU_BUCKETS];
+    double total_ns, cycles;
+};
+void cpu_time(const struct cpu *c, uint64_t block_ns, struct cpu_time *t);
+
+/* The program's references and misses (walk reads taken out), as
+ * cachegrind counts them. */
+struct cpu_counts {
+    uint64_t i1_refs, i1_misses, d1_refs, d1_misses, ll_misses;
+    uint64_t tlb_misses, tlb_refills;
+};
+void cpu_counts(const struct cpu *c, struct cpu_counts *n);
+
+/* The TLB model's and the L1 caches' invariants (every entry; the LL's
+ * walk, hundreds of thousands of lines, is left to cache_check's own
+ * callers: the machine checker runs after every step of a test). */
+int cpu_check(const struct cpu *c, char *err, size_t errlen);
+
+#endif
