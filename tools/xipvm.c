@@ -12,10 +12,9 @@ extern const struct cli_cmd run_cmd, compare_cmd, sweep_cmd, fsinfo_cmd,
     synth_cmd, convert_cmd, bench_cmd;
 
 const struct cli_cmd *const cli_commands[] = {
-    &run_cmd,           &compare_cmd, &sweep_cmd,   &fsinfo_cmd,
-    &profiles_cmd,      &advise_cmd,  &record_cmd,  &mkimage_cmd,
-    &import_lackey_cmd, &synth_cmd,   &convert_cmd, &bench_cmd,
-    NULL,
+    &run_cmd,     &compare_cmd, &sweep_cmd,   &fsinfo_cmd,        &profiles_cmd,
+    &advise_cmd,  &record_cmd,  &mkimage_cmd, &import_lackey_cmd, &synth_cmd,
+    &convert_cmd, &bench_cmd,   NULL,
 };
 
 static int usage(FILE *f)
