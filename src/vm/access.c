@@ -71,12 +71,9 @@ static XVM_INLINE void cpu_charge(struct xvm_vmspace *vs,
                                   unsigned kind)
 {
     struct cpu *c = vs->pmap->mmu->cpu;
-    if (cpu_quick(c, e->asid, va, (uint32_t)n, kind))
-        return;
-    if (!c->p.caches)
-        cpu_uncached(c, e->dev != NULL && !e->dev->ram, (uint32_t)n,
-                     kind); /* model off */
-    else
+    if (!c->p.caches) /* model off: no line to remember */
+        cpu_uncached(c, e->dev != NULL && !e->dev->ram, (uint32_t)n, kind);
+    else if (!cpu_quick(c, e->asid, va, (uint32_t)n, kind))
         cpu_charge_full(vs, e, va, n, kind);
 }
 
@@ -141,6 +138,10 @@ static inline struct tlbent *tlb_hit(struct xvm_vmspace *vs, uint64_t va,
 
 static inline void copy_small(void *dst, const void *src, size_t n)
 {
+    if (n == 8) { /* the commonest, tested first */
+        memcpy(dst, src, 8);
+        return;
+    }
     switch (n) {
     case 8: memcpy(dst, src, 8); break;
     case 4: memcpy(dst, src, 4); break;
@@ -150,48 +151,90 @@ static inline void copy_small(void *dst, const void *src, size_t n)
     }
 }
 
-/* A read or fetch that hit: device bytes are read (and counted) in place. */
+/* Device bytes read in place (and counted): out of the hit's way. */
+XVM_NOINLINE
+static void dev_load(struct xvm_vmspace *vs, const struct tlbent *e, void *buf,
+                     const uint8_t *src, size_t n)
+{
+    phys_dev_read(vs->vm->ph, e->dev, buf, src, n);
+}
+
+/* A read or fetch that hit. */
 static inline void load_hit(struct xvm_vmspace *vs, const struct tlbent *e,
                             uint64_t va, void *buf, size_t n)
 {
     const uint8_t *src = e->host + (va & (vs->vm->core->pgsz - 1));
     if (e->dev)
-        phys_dev_read(vs->vm->ph, e->dev, buf, src, n);
+        dev_load(vs, e, buf, src, n);
     else
         copy_small(buf, src, n);
 }
 
+/*
+ * The hit's model cost where it needs no call: the model off (a count of
+ * a line from memory), or on and the line the one this side used last.
+ * => false, nothing counted: the caller takes cpu_charge.
+ */
+static XVM_INLINE bool charge_quick(struct xvm_vmspace *vs,
+                                    const struct tlbent *e, uint64_t va,
+                                    size_t n, unsigned kind)
+{
+    struct cpu *c = vs->pmap->mmu->cpu;
+    if (c->p.caches)
+        return cpu_quick(c, e->asid, va, (uint32_t)n, kind);
+    cpu_uncached(c, false, (uint32_t)n, kind); /* a RAM page */
+    return true;
+}
+
+/* Everything but the commonest hit: a miss, a device page, the model's
+ * full path.  e: the hit's entry, or NULL. */
+/* buf: where a read or fetch goes, what a write stores.  Six arguments,
+ * so that the hit path's call is a jump. */
+XVM_NOINLINE
+static int access_slow(struct xvm_vmspace *vs, struct tlbent *e, uint64_t va,
+                       void *buf, size_t n, unsigned access)
+{
+    bool write = access & XVM_PROT_WRITE;
+    if (e == NULL)
+        return access_range(vs, va, write ? NULL : buf, write ? buf : NULL, n,
+                            access);
+    cpu_charge(vs, e, va, n, cpu_kind(access));
+    if (write)
+        copy_small(e->host + (va & (vs->vm->core->pgsz - 1)), buf, n);
+    else
+        load_hit(vs, e, va, buf, n);
+    return 0;
+}
+
+/* The hit path makes no call: a RAM page, its cost counted inline. */
 int xvm_read(xvm_vmspace *vs, uint64_t va, void *buf, size_t n)
 {
     struct tlbent *e = vs && buf ? tlb_hit(vs, va, n, XVM_PROT_READ) : NULL;
-    if (e) {
-        cpu_charge(vs, e, va, n, CPU_LOAD);
-        load_hit(vs, e, va, buf, n);
+    if (e && !e->dev && charge_quick(vs, e, va, n, CPU_LOAD)) {
+        copy_small(buf, e->host + (va & (vs->vm->core->pgsz - 1)), n);
         return 0;
     }
-    return access_range(vs, va, buf, NULL, n, XVM_PROT_READ);
+    return access_slow(vs, e, va, buf, n, XVM_PROT_READ);
 }
 
 int xvm_write(xvm_vmspace *vs, uint64_t va, const void *buf, size_t n)
 {
     struct tlbent *e = vs && buf ? tlb_hit(vs, va, n, XVM_PROT_WRITE) : NULL;
-    if (e) {
-        cpu_charge(vs, e, va, n, CPU_STORE);
+    if (e && !e->dev && charge_quick(vs, e, va, n, CPU_STORE)) {
         copy_small(e->host + (va & (vs->vm->core->pgsz - 1)), buf, n);
         return 0;
     }
-    return access_range(vs, va, NULL, buf, n, XVM_PROT_WRITE);
+    return access_slow(vs, e, va, (void *)(uintptr_t)buf, n, XVM_PROT_WRITE);
 }
 
 int xvm_fetch(xvm_vmspace *vs, uint64_t va, void *buf, size_t n)
 {
     struct tlbent *e = vs && buf ? tlb_hit(vs, va, n, XVM_PROT_EXEC) : NULL;
-    if (e) {
-        cpu_charge(vs, e, va, n, CPU_FETCH);
-        load_hit(vs, e, va, buf, n);
+    if (e && !e->dev && charge_quick(vs, e, va, n, CPU_FETCH)) {
+        copy_small(buf, e->host + (va & (vs->vm->core->pgsz - 1)), n);
         return 0;
     }
-    return access_range(vs, va, buf, NULL, n, XVM_PROT_EXEC);
+    return access_slow(vs, e, va, buf, n, XVM_PROT_EXEC);
 }
 
 int xvm_extract(xvm_vmspace *vs, uint64_t va, uint64_t *pa)
