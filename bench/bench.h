@@ -137,6 +137,15 @@ int bench_designs(const struct bench_opts *o, struct table *t);
 /* The probe callgrind runs (xipvm bench --probe-tlb KIND N). */
 int bench_tlb_probe(int kind, unsigned n);
 
+/* replay.c: an image holding /bin/busybox at that path, made in workdir
+ * as NAME.img (from the tree NAME.root). */
+int bench_busybox_image(const char *workdir, const char *name, char *img,
+                        size_t cap);
+/* A replay of trace on img (sgimips, 64 MiB, XIP; no_cache: the CPU model
+ * off).  => its time, whole; *status replay_file's, *events its events. */
+struct span bench_replay_trace(const char *img, const char *trace,
+                               bool no_cache, int *status, uint64_t *events);
+
 /* A makefs image of dir at img (FFS2, 16K/2K blocks, little-endian). */
 int bench_makefs(const char *dir, const char *img, const char *opts);
 

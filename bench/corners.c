@@ -21,35 +21,11 @@
 
 #define PG 4096u
 
-/* busybox at /bin/busybox, in an image of the workdir. */
-static int busybox_image(const char *workdir, char *img, size_t cap)
-{
-    char dir[600], cmd[1400];
-    snprintf(img, cap, "%s/corners.img", workdir);
-    snprintf(dir, sizeof(dir), "%s/cnroot", workdir);
-    snprintf(cmd, sizeof(cmd), "mkdir -p '%s/bin' && cp /bin/busybox '%s/bin/'",
-             dir, dir);
-    return system(cmd) == 0 && bench_makefs(dir, img, NULL) == 0 ? 0 : EIO;
-}
-
 /* A replay of a trace file, with its status; => its time, whole. */
 static struct span replay(const char *img, const char *trace, int *status)
 {
-    struct run_opts o;
-    struct run_result r;
-    memset(&o, 0, sizeof(o));
-    o.image = img;
-    o.machine = "sgimips";
-    o.ram = UINT64_C(64) << 20;
-    o.fault_ahead = o.readahead = -1;
-    o.trace = trace;
-    o.quiet = true;
-    struct span t0 = tm_now(false);
-    *status = replay_file(&o, 1, &r);
-    struct span t = tm_per(t0, false, 1);
-    if (*status == 0)
-        run_result_free(&r);
-    return t;
+    uint64_t events;
+    return bench_replay_trace(img, trace, false, status, &events);
 }
 
 /* n `mmap 1 0 4096` lines after a spawn: per line. */
@@ -142,20 +118,35 @@ static int count(void *arg, const struct xvm_file_info *fi)
     return fi->error;
 }
 
-static struct span fsinfo(const char *img, uint64_t *entries)
+/* An amd64 machine of ram bytes (0: the default) with img mounted at
+ * *mp (NULL when it could not be); NULL: no machine. */
+static xvm_machine *mounted(const char *img, uint64_t ram, xvm_mount **mp)
 {
     struct xvm_config cfg;
     xvm_machine *m;
     xvm_flash *f;
-    xvm_mount *mp;
-    struct span t = { -1, -1 };
     xvm_config_init(&cfg);
     cfg.profile = "amd64";
-    *entries = 0;
+    if (ram)
+        cfg.ram_bytes = ram;
+    *mp = NULL;
     if (xvm_machine_create(&cfg, &m) != 0)
+        return NULL;
+    if (xvm_flash_open(m, img, NULL, &f) != 0 ||
+        xvm_mount_flash(f, NULL, mp) != 0)
+        *mp = NULL;
+    return m;
+}
+
+static struct span fsinfo(const char *img, uint64_t *entries)
+{
+    xvm_mount *mp;
+    struct span t = { -1, -1 };
+    *entries = 0;
+    xvm_machine *m = mounted(img, 0, &mp);
+    if (m == NULL)
         return t;
-    if (xvm_flash_open(m, img, NULL, &f) == 0 &&
-        xvm_mount_flash(f, NULL, &mp) == 0) {
+    if (mp) {
         struct span t0 = tm_now(false);
         if (xvm_fsinfo(mp, count, entries) == 0)
             t = tm_per(t0, false, 1);
@@ -167,19 +158,12 @@ static struct span fsinfo(const char *img, uint64_t *entries)
 /* n processes (a spawn, then forks of it): the machine's destruction. */
 static struct span teardown(const char *img, uint32_t n)
 {
-    struct xvm_config cfg;
-    xvm_machine *m;
-    xvm_flash *f;
     xvm_mount *mp;
     struct span t = { -1, -1 };
-    xvm_config_init(&cfg);
-    cfg.profile = "amd64";
-    cfg.ram_bytes = UINT64_C(8) << 30;
-    if (xvm_machine_create(&cfg, &m) != 0)
+    xvm_machine *m = mounted(img, UINT64_C(8) << 30, &mp);
+    if (m == NULL)
         return t;
-    if (xvm_flash_open(m, img, NULL, &f) == 0 &&
-        xvm_mount_flash(f, NULL, &mp) == 0 &&
-        xvm_spawn(m, mp, 1, "/bin/busybox", 0, NULL) == 0) {
+    if (mp && xvm_spawn(m, mp, 1, "/bin/busybox", 0, NULL) == 0) {
         uint32_t i;
         for (i = 2; i <= n && xvm_fork(m, 1, i) == 0; i++)
             ;
@@ -207,7 +191,7 @@ int bench_corners(const struct bench_opts *o, struct table *t)
     struct span v, w;
     struct row *r;
     int status;
-    if (busybox_image(o->workdir, img, sizeof(img)) != 0)
+    if (bench_busybox_image(o->workdir, "corners", img, sizeof(img)) != 0)
         return EIO;
     /* Anywhere-mappings: flat per line. */
     snprintf(path, sizeof(path), "%s/mmaps.trace", o->workdir);

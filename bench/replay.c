@@ -69,21 +69,19 @@ static int convert(const char *src, const char *dst,
     return rc;
 }
 
-/* An image with busybox at /bin/busybox. */
-static int image(const char *workdir, char *img, size_t cap)
+int bench_busybox_image(const char *workdir, const char *name, char *img,
+                        size_t cap)
 {
     char dir[600], cmd[1400];
-    snprintf(img, cap, "%s/busybox.img", workdir);
-    snprintf(dir, sizeof(dir), "%s/bbroot", workdir);
+    snprintf(img, cap, "%s/%s.img", workdir, name);
+    snprintf(dir, sizeof(dir), "%s/%s.root", workdir, name);
     snprintf(cmd, sizeof(cmd), "mkdir -p '%s/bin' && cp /bin/busybox '%s/bin/'",
              dir, dir);
     return system(cmd) == 0 && bench_makefs(dir, img, NULL) == 0 ? 0 : EIO;
 }
 
-/* A replay of trace (no_cache: the CPU model off): per event; *events
- * set. */
-static struct span replay_model(const char *img, const char *trace,
-                                bool no_cache, uint64_t *events)
+struct span bench_replay_trace(const char *img, const char *trace,
+                               bool no_cache, int *status, uint64_t *events)
 {
     struct run_opts o;
     struct run_result r;
@@ -96,11 +94,25 @@ static struct span replay_model(const char *img, const char *trace,
     o.trace = trace;
     o.quiet = true;
     struct span t0 = tm_now(false);
-    if (replay_file(&o, 1, &r) != 0)
+    *status = replay_file(&o, 1, &r);
+    struct span t = tm_per(t0, false, 1);
+    *events = *status == 0 ? r.events : 0;
+    if (*status == 0)
+        run_result_free(&r);
+    return t;
+}
+
+/* A replay of trace (no_cache: the CPU model off): per event; *events
+ * set. */
+static struct span replay_model(const char *img, const char *trace,
+                                bool no_cache, uint64_t *events)
+{
+    int status;
+    struct span t = bench_replay_trace(img, trace, no_cache, &status, events);
+    if (status != 0 || *events == 0)
         return (struct span){ -1, -1 };
-    *events = r.events;
-    struct span t = tm_per(t0, false, (double)r.events);
-    run_result_free(&r);
+    t.cpu /= (double)*events;
+    t.wall /= (double)*events;
     return t;
 }
 
@@ -214,7 +226,7 @@ int bench_replay(const struct bench_opts *o, struct table *t)
                                               0 };
     snprintf(cmd, sizeof(cmd), "gzip -c '%s' > '%s' && zstd -q -f '%s' -o '%s'",
              plain, gz, plain, zst);
-    int error = image(o->workdir, img, sizeof(img));
+    int error = bench_busybox_image(o->workdir, "busybox", img, sizeof(img));
     if (error == 0)
         error = record(plain, o->quick);
     if (error == 0 && system(cmd) != 0)

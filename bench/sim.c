@@ -6,6 +6,7 @@
  */
 #define _DEFAULT_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -586,48 +587,52 @@ out:
     return t;
 }
 
+/* A row of a scale: the first (*first 0) sets the base, the others are
+ * held to at most twice it. */
+__attribute__((format(printf, 5, 6))) static void scale_row(
+    struct table *t, struct span v, double *first, const char *base,
+    const char *fmt, ...)
+{
+    char name[80];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof(name), fmt, ap);
+    va_end(ap);
+    struct row *r = table_row(t, "ns", "%s", name);
+    r->cpu = v.cpu, r->wall = v.wall;
+    if (*first == 0) {
+        *first = v.cpu;
+        return;
+    }
+    snprintf(r->target, sizeof(r->target), "<= 2x %s", base);
+    row_verdict(r, v.cpu <= 2 * *first, "%.1fx", v.cpu / *first);
+}
+
 int bench_scale(const struct bench_opts *o, struct table *t)
 {
     unsigned runs = o->runs;
     static const unsigned nprocs[3] = { 1, 100, 10000 },
                           nentries[3] = { 10, 1000, 100000 };
     const uint32_t spread = 100000; /* 10 pages per process at 10,000 */
-    struct span first = { 0, 0 }, v;
-    struct row *r;
-    for (int i = 0; i < 3; i++) {
-        MEDIAN_TM(v, runs, spread_row(nprocs[i], 1, spread));
-        r = table_row(t, "ns", "per event, %u processes", nprocs[i]);
-        r->cpu = v.cpu, r->wall = v.wall;
-        if (i == 0) {
-            first = v;
-        } else {
-            snprintf(r->target, sizeof(r->target), "<= 2x 1 process");
-            row_verdict(r, v.cpu <= 2 * first.cpu, "%.1fx", v.cpu / first.cpu);
-        }
-    }
-    for (int i = 0; i < 3; i++) {
-        MEDIAN_TM(v, runs, spread_row(1, nentries[i], spread));
-        r = table_row(t, "ns", "per event, %u map entries", nentries[i]);
-        r->cpu = v.cpu, r->wall = v.wall;
-        if (i == 0) {
-            first = v;
-        } else {
-            snprintf(r->target, sizeof(r->target), "<= 2x 10 entries");
-            row_verdict(r, v.cpu <= 2 * first.cpu, "%.1fx", v.cpu / first.cpu);
+    struct span v;
+    for (int k = 0; k < 2; k++) {
+        const unsigned *n = k == 0 ? nprocs : nentries;
+        double first = 0;
+        for (int i = 0; i < 3; i++) {
+            MEDIAN_TM(v, runs,
+                      spread_row(k == 0 ? n[i] : 1, k == 0 ? 1 : n[i], spread));
+            scale_row(t, v, &first, k == 0 ? "1 process" : "10 entries",
+                      "per event, %u %s", n[i],
+                      k == 0 ? "processes" : "map entries");
         }
     }
     static const uint32_t spaces[2] = { 100, 100000 };
+    double first = 0;
     for (int i = 0; i < 2; i++) {
         uint32_t n = o->quick && i == 1 ? 20000 : spaces[i];
         MEDIAN_TM(v, runs, first_touch(n));
-        r = table_row(t, "ns", "first-touch fault among %u address spaces", n);
-        r->cpu = v.cpu, r->wall = v.wall;
-        if (i == 0) {
-            first = v;
-        } else {
-            snprintf(r->target, sizeof(r->target), "<= 2x 100 spaces");
-            row_verdict(r, v.cpu <= 2 * first.cpu, "%.1fx", v.cpu / first.cpu);
-        }
+        scale_row(t, v, &first, "100 spaces",
+                  "first-touch fault among %u address spaces", n);
     }
     return 0;
 }

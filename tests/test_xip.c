@@ -520,6 +520,24 @@ static void poke(uint8_t *img, uint64_t off, unsigned n, uint64_t v)
         img[off + k] = (uint8_t)(v >> (8 * k));
 }
 
+/* The image's bytes attached and mounted XIP (amd64, 64 MiB) in *w, and
+ * where path's inode keeps its first direct block pointer (*off, *psz:
+ * its size) in them. */
+static uint8_t *attach_at_inode(struct tm_world *w, const char *img,
+                                const char *path, uint64_t *off, unsigned *psz)
+{
+    uint64_t n;
+    uint32_t ino;
+    uint8_t *bytes = file_slurp(img, &n);
+    tm_world_attach(w, "amd64", 64u << 20, 0, bytes, n);
+    tm_world_mount(w, 1, 0, 0);
+    tm_quiet_begin(w->m);
+    assert_int_equal(ffs_namei(w->mp->fs, path, 1, &ino), 0);
+    assert_int_equal(ffs_db_offset(w->mp->fs, ino, 0, off, psz), 0);
+    tm_quiet_end(w->m);
+    return bytes;
+}
+
 /*
  * fsinfo walks block maps in runs: on files with holes in the direct
  * blocks, a whole single-indirect range missing and a sparse tail reaching
@@ -535,20 +553,13 @@ static void test_fsinfo_equals_the_pager_page_by_page(void **state)
     } geo[] = { { 1, 4096, 512 }, { 2, 16384, 2048 }, { 2, 65536, 8192 } };
     for (size_t g = 0; g < sizeof(geo) / sizeof(geo[0]); g++) {
         char img[1024], name[32];
-        uint64_t n, off;
+        uint64_t off;
         unsigned psz;
-        uint32_t ino;
         snprintf(name, sizeof(name), "runs%zu.img", g);
         image_make_in(img, sizeof(img), fx->dir, name, fx->big, geo[g].version,
                       "little", geo[g].bsize, geo[g].fsize);
-        uint8_t *bytes = file_slurp(img, &n);
         struct tm_world w;
-        tm_world_attach(&w, "amd64", 64u << 20, 0, bytes, n);
-        tm_world_mount(&w, 1, 0, 0);
-        tm_quiet_begin(w.m);
-        assert_int_equal(ffs_namei(w.mp->fs, "big", 1, &ino), 0);
-        assert_int_equal(ffs_db_offset(w.mp->fs, ino, 0, &off, &psz), 0);
-        tm_quiet_end(w.m);
+        uint8_t *bytes = attach_at_inode(&w, img, "big", &off, &psz);
         int ufs2 = geo[g].version == 2;
         uint64_t dino = off - (ufs2 ? FFS_DI2_DB : FFS_DI1_DB);
         poke(bytes, off + 3 * psz, psz, 0); /* db[3]: a hole */
@@ -643,17 +654,10 @@ static void test_fsinfo_lists_every_hard_link(void **state)
     image_make_in(img, sizeof(img), fx->dir, "links.img", tree, 2, "little",
                   16384, 2048);
     tree_remove(tree);
-    uint64_t n, off;
+    uint64_t off;
     unsigned psz;
-    uint32_t ino;
-    uint8_t *bytes = file_slurp(img, &n);
     struct tm_world w;
-    tm_world_attach(&w, "amd64", 64u << 20, 0, bytes, n);
-    tm_world_mount(&w, 1, 0, 0);
-    tm_quiet_begin(w.m);
-    assert_int_equal(ffs_namei(w.mp->fs, "l/f0000", 1, &ino), 0);
-    assert_int_equal(ffs_db_offset(w.mp->fs, ino, 0, &off, &psz), 0);
-    tm_quiet_end(w.m);
+    uint8_t *bytes = attach_at_inode(&w, img, "l/f0000", &off, &psz);
     poke(bytes, off - FFS_DI2_DB + FFS_DI2_SIZE, 8, (uint64_t)80 << 20);
     ffs_invalidate(w.mp->fs);
     struct link_info l = { 0 };

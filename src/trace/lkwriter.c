@@ -55,72 +55,72 @@ static int file_sink(void *ctx, const void *buf, size_t len)
     return fwrite(buf, 1, len, ctx) == len ? 0 : errno ? errno : EIO;
 }
 
-/* A plain text writer on out. */
-static int file_writer(FILE *out, xvm_trace_writer **w, struct trace_err *e)
+/* A plain text writer on a FILE, for the three entry points below. */
+struct on_file {
+    FILE *out;
+    xvm_trace_writer *w;
+    struct trace_err e;
+};
+
+static int file_open(struct on_file *f, FILE *out, char *err, size_t errlen)
 {
     struct xvm_trace_writer_config cfg;
     xvm_trace_writer_config_init(&cfg);
     cfg.format = XVM_TRACE_TEXT;
     cfg.compression = XVM_TRACE_PLAIN;
-    int r = out ? xvm_trace_writer_create(&cfg, file_sink, out, w) : EINVAL;
+    f->out = out;
+    trace_err_init(&f->e, err, errlen);
+    int r = out ? xvm_trace_writer_create(&cfg, file_sink, out, &f->w) : EINVAL;
     if (r)
-        return trace_fail(e, r, "%s",
+        return trace_fail(&f->e, r, "%s",
                           r == EINVAL ? "lackey: NULL output" : strerror(r));
     return 0;
 }
 
-/* Closes w (its last bytes out) and flushes out; r: the import's. */
-static int file_done(xvm_trace_writer *w, FILE *out, int r, struct trace_err *e)
+/* Closes the writer (its last bytes out) and flushes the FILE; r: the
+ * import's result. */
+static int file_close(struct on_file *f, int r)
 {
-    int c = xvm_trace_writer_close(w);
-    if (c == 0 && fflush(out) != 0)
+    int c = xvm_trace_writer_close(f->w);
+    if (c == 0 && fflush(f->out) != 0)
         c = errno ? errno : EIO;
     if (r == 0 && c != 0)
-        r = trace_fail(e, c, "writing the trace: %s", strerror(c));
+        r = trace_fail(&f->e, c, "writing the trace: %s", strerror(c));
     return r;
 }
 
 int lackey_import(FILE *in, FILE *out, const struct lackey_opts *o,
                   struct lackey_stats *st, char *err, size_t errlen)
 {
-    struct trace_err e;
-    xvm_trace_writer *w;
-    trace_err_init(&e, err, errlen);
-    int r = file_writer(out, &w, &e);
-    if (r)
-        return r;
-    return file_done(w, out, lackey_import_to(in, w, o, st, err, errlen), &e);
+    struct on_file f;
+    int r = file_open(&f, out, err, errlen);
+    return r ? r
+             : file_close(&f, lackey_import_to(in, f.w, o, st, err, errlen));
 }
 
 int lackey_import_dir(const char *dir, FILE *out, const struct lackey_opts *o,
                       struct lackey_stats *st, char *err, size_t errlen)
 {
-    struct trace_err e;
-    xvm_trace_writer *w;
-    trace_err_init(&e, err, errlen);
-    int r = file_writer(out, &w, &e);
-    if (r)
-        return r;
-    return file_done(w, out, lackey_import_dir_to(dir, w, o, st, err, errlen),
-                     &e);
+    struct on_file f;
+    int r = file_open(&f, out, err, errlen);
+    return r ? r
+             : file_close(&f,
+                          lackey_import_dir_to(dir, f.w, o, st, err, errlen));
 }
 
 int lackey_record(const char *const *argv, FILE *out,
                   const struct lackey_opts *o, struct lackey_stats *st,
                   int *child_status, char *err, size_t errlen)
 {
-    struct trace_err e;
+    struct on_file f;
     struct lackey_opts io;
-    xvm_trace_writer *w;
-    trace_err_init(&e, err, errlen);
-    if (o == NULL)
-        return trace_fail(&e, EINVAL, "lackey_record: no options");
-    int r = file_writer(out, &w, &e);
+    int r = file_open(&f, out, err, errlen);
     if (r)
         return r;
-    io = *o;
-    io.trace_on_stdout = fileno(out) == 1;
-    return file_done(
-        w, out, lackey_record_to(argv, w, &io, st, child_status, err, errlen),
-        &e);
+    if (o) {
+        io = *o;
+        io.trace_on_stdout = fileno(out) == 1;
+    }
+    return file_close(&f, lackey_record_to(argv, f.w, o ? &io : NULL, st,
+                                           child_status, err, errlen));
 }
