@@ -21,11 +21,13 @@ static const char *const prog_full[] = { "/bin/busybox", "ls", "-lR",
 static const char *const prog_quick[] = { "/bin/busybox", "ls", "-l",
                                           "/usr/share", NULL };
 
-static int record(const char *trace, int quick)
+/* The trace, every file it reads copied into root (for the image). */
+static int record(const char *trace, const char *root, int quick)
 {
     struct lackey_opts o = { .path_in_image = "/bin/busybox",
                              .pid = 1,
-                             .quiet = 1 };
+                             .quiet = 1,
+                             .root_dir = root };
     struct lackey_stats st;
     char err[256];
     FILE *f = fopen(trace, "w");
@@ -226,9 +228,11 @@ int bench_replay(const struct bench_opts *o, struct table *t)
                                               0 };
     snprintf(cmd, sizeof(cmd), "gzip -c '%s' > '%s' && zstd -q -f '%s' -o '%s'",
              plain, gz, plain, zst);
-    int error = bench_busybox_image(o->workdir, "busybox", img, sizeof(img));
+    char root[600];
+    snprintf(root, sizeof(root), "%s/busybox.root", o->workdir);
+    int error = record(plain, root, o->quick);
     if (error == 0)
-        error = record(plain, o->quick);
+        error = bench_busybox_image(o->workdir, "busybox", img, sizeof(img));
     if (error == 0 && system(cmd) != 0)
         error = EIO;
     if (error == 0)
