@@ -1163,7 +1163,9 @@ static int op_loan(struct world *w)
     int lib = xvm_loan_start(xvm_proc_vmspace(w->m, a.p->pid), a.va, a.n, &ln);
     if (w->nloans == MAX_LOANS && lib == 0 && end_loan(w, 0) != 0)
         return -1; /* room for this one: the oldest ends */
-    a.snap = w->loans[w->nloans].snap;
+    /* A refused loan needs no slot; the model's snapshot goes aside. */
+    uint8_t aside[MAX_ACCESS];
+    a.snap = w->nloans < MAX_LOANS ? w->loans[w->nloans].snap : aside;
     int c = compare(w, OP_LOAN, lib, model_loan, &a);
     if (c < 0)
         return -1;

@@ -58,30 +58,14 @@ static const char tiny[] = "name = tiny\n"
                            "pagecache_cycles = 700\n"
                            "superpage_sizes = 16K,64K\n";
 
-struct fixture {
-    char *tree, *dir;
-    char img[512];
-};
-
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
-    fx->tree = tree_new();
-    fx->dir = tree_new();
+    struct tree_image *fx = tree_image_new();
     tree_copy(fx->tree, "bin/busybox", "/bin/busybox");
     tree_file(fx->tree, "bin/text", 65536, 77);
     image_make_in(fx->img, sizeof(fx->img), fx->dir, "cpu.img", fx->tree, 2,
                   "little", 16384, 2048);
     *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-    tree_remove(fx->tree);
-    tree_remove(fx->dir);
-    free(fx);
     return 0;
 }
 
@@ -119,7 +103,7 @@ static void start(struct run *r)
 /* A machine of the given CPU profile text (and key overrides), the image
  * mounted XIP or copy, fault-ahead and read-ahead off, busybox spawned as
  * pid 1, /bin/text mapped at TEXT (r-x) and DATA (r--), a page at ANON. */
-static void up(struct run *r, const struct fixture *fx, const char *machine,
+static void up(struct run *r, const struct tree_image *fx, const char *machine,
                const char *profile, int xip, const char *key, const char *value)
 {
     struct xvm_config cfg;
@@ -953,5 +937,5 @@ int main(void)
             test_superpage_over_neighbours_pv_protect_and_no_memory),
         cmocka_unit_test(test_superpage_refusals_and_walks),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tree_image_teardown);
 }
