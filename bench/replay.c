@@ -24,10 +24,9 @@ static const char *const prog_quick[] = { "/bin/busybox", "ls", "-l",
 /* The trace, every file it reads copied into root (for the image). */
 static int record(const char *trace, const char *root, int quick)
 {
-    struct lackey_opts o = { .path_in_image = "/bin/busybox",
-                             .pid = 1,
-                             .quiet = 1,
-                             .root_dir = root };
+    struct lackey_opts o = {
+        .path_in_image = "/bin/busybox", .pid = 1, .quiet = 1, .root_dir = root
+    };
     struct lackey_stats st;
     char err[256];
     FILE *f = fopen(trace, "w");
