@@ -196,7 +196,8 @@ void cpu_copy(struct cpu *c, uint64_t bytes, bool from_flash)
 
 /* ---- figures ---- */
 
-void cpu_counts(const struct cpu *c, struct cpu_counts *n)
+void cpu_counts(const struct cpu *c, const uint64_t fast[3],
+                struct cpu_counts *n)
 {
     const struct cache *k = &c->cache;
     memset(n, 0, sizeof(*n));
@@ -210,30 +211,43 @@ void cpu_counts(const struct cpu *c, struct cpu_counts *n)
             n->ll_misses = k->ll.misses[CACHE_I] + k->ll.misses[CACHE_R] +
                            k->ll.misses[CACHE_W] - c->walk_ll_misses;
     } else {
-        n->i1_refs = c->acc[CPU_FETCH];
-        n->d1_refs = c->acc[CPU_LOAD] + c->acc[CPU_STORE];
+        const uint64_t *f = fast;
+        n->i1_refs = c->acc[CPU_FETCH] + f[CPU_FETCH];
+        n->d1_refs =
+            c->acc[CPU_LOAD] + c->acc[CPU_STORE] + f[CPU_LOAD] + f[CPU_STORE];
     }
     n->tlb_misses = c->tlb.st.misses[0] + c->tlb.st.misses[1];
     n->tlb_refills = c->tlb.st.refills + c->tlb.st.walks;
 }
 
-void cpu_time(const struct cpu *c, uint64_t block_ns, struct cpu_time *t)
+void cpu_time(const struct cpu *c, const uint64_t fast[3], uint64_t block_ns,
+              struct cpu_time *t)
 {
     struct cpu_counts n;
-    cpu_counts(c, &n);
+    cpu_counts(c, fast, &n);
     uint64_t cyc[CPU_BUCKETS];
     memcpy(cyc, c->cyc, sizeof(cyc));
     cyc[CPU_EXEC] += n.i1_refs * c->p.instr_cycles +
                      n.d1_refs * (uint64_t)c->p.l1_hit_cycles;
     memset(t, 0, sizeof(*t));
     for (int b = 0; b < CPU_BUCKETS; b++) {
-        t->ns[b] = (double)cyc[b] * 1000.0 / c->p.clock_mhz +
-                   (double)c->ps[b] / 1000.0;
+        uint64_t ps = c->ps[b];
+        if (b == CPU_RAM)
+            ps += (fast[0] + fast[1] + fast[2]) * c->p.ram_line_ps;
+        t->ns[b] =
+            (double)cyc[b] * 1000.0 / c->p.clock_mhz + (double)ps / 1000.0;
         if (b == CPU_KERNEL)
             t->ns[b] += (double)block_ns;
         t->total_ns += t->ns[b];
     }
     t->cycles = t->total_ns * c->p.clock_mhz / 1000.0;
+}
+
+void cpu_ram_lines(const struct cpu *c, const uint64_t fast[3], uint64_t *fills,
+                   uint64_t *writebacks)
+{
+    *fills = c->ram_fills + fast[CPU_LOAD] + fast[CPU_FETCH];
+    *writebacks = c->ram_writebacks + fast[CPU_STORE];
 }
 
 int cpu_check(const struct cpu *c, char *err, size_t errlen)

@@ -281,13 +281,25 @@ void cpu_copy(struct cpu *c, uint64_t bytes, bool from_flash);
 
 /* ---- figures ---- */
 
+/*
+ * fast[kind]: the accesses by kind that the hit path counted apart (the
+ * pmaps' fast_hits: the model off, a RAM page, a software TLB hit), each
+ * as cpu_uncached would have: an access, a line from RAM (a write-back
+ * for a store) and its latency.  The figures below add them in, so that
+ * such a hit is one increment.
+ */
+
 /* The time of the run, ns, by bucket; block_ns is the block interface's
  * time, which the device layer keeps and the kernel bucket holds. */
 struct cpu_time {
     double ns[CPU_BUCKETS];
     double total_ns, cycles;
 };
-void cpu_time(const struct cpu *c, uint64_t block_ns, struct cpu_time *t);
+void cpu_time(const struct cpu *c, const uint64_t fast[3], uint64_t block_ns,
+              struct cpu_time *t);
+/* Lines filled from RAM and written back to it, fast included. */
+void cpu_ram_lines(const struct cpu *c, const uint64_t fast[3], uint64_t *fills,
+                   uint64_t *writebacks);
 
 /* The program's references and misses (walk reads taken out), as
  * cachegrind counts them. */
@@ -295,7 +307,8 @@ struct cpu_counts {
     uint64_t i1_refs, i1_misses, d1_refs, d1_misses, ll_misses;
     uint64_t tlb_misses, tlb_refills;
 };
-void cpu_counts(const struct cpu *c, struct cpu_counts *n);
+void cpu_counts(const struct cpu *c, const uint64_t fast[3],
+                struct cpu_counts *n);
 
 /* The TLB model's and the L1 caches' invariants (every entry; the LL's
  * walk, hundreds of thousands of lines, is left to cache_check's own

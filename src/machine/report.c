@@ -17,13 +17,13 @@ static uint64_t ns(double x)
 
 /* The CPU model's counts and time.  The breakdown is rounded so that it
  * adds up to time_ns exactly (the rounding goes to the largest part). */
-static void cpu_figures(const struct cpu *c, uint64_t block_ns,
-                        struct xvm_stats *st)
+static void cpu_figures(const struct cpu *c, const uint64_t fast[3],
+                        uint64_t block_ns, struct xvm_stats *st)
 {
     struct cpu_counts n;
     struct cpu_time t;
-    cpu_counts(c, &n);
-    cpu_time(c, block_ns, &t);
+    cpu_counts(c, fast, &n);
+    cpu_time(c, fast, block_ns, &t);
     st->i1_refs = n.i1_refs;
     st->i1_misses = n.i1_misses;
     st->d1_refs = n.d1_refs;
@@ -31,8 +31,7 @@ static void cpu_figures(const struct cpu *c, uint64_t block_ns,
     st->ll_misses = n.ll_misses;
     st->tlb_misses = n.tlb_misses;
     st->tlb_refills = n.tlb_refills;
-    st->ram_line_fills = c->ram_fills;
-    st->ram_writebacks = c->ram_writebacks;
+    cpu_ram_lines(c, fast, &st->ram_line_fills, &st->ram_writebacks);
     st->nor_line_fills = c->nor_fills;
     st->time_ns = ns(t.total_ns);
     st->cycles = ns(t.cycles);
@@ -124,13 +123,15 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     st->pv_entries_peak = m->mmu.pv.peak;
     st->pv_device = m->mmu.pv_device.cur;
     st->pv_device_peak = m->mmu.pv_device.peak;
-    st->soft_tlb_hits = m->mmu.tlb.hits;
+    uint64_t fast[3];
+    mmu_fast_hits(&m->mmu, fast);
+    st->soft_tlb_hits = m->mmu.tlb.hits + fast[0] + fast[1] + fast[2];
     st->soft_tlb_misses = m->mmu.tlb.misses;
     st->soft_tlb_flushes = m->mmu.tlb.flushes;
     st->superpages = m->mmu.superpages;
     st->superpage_demotions = m->mmu.demotions;
     /* The kernel's I/O: the block interface's reads and swap's. */
-    cpu_figures(&m->cpu, m->devs.st.ns + st->swap_ns, st);
+    cpu_figures(&m->cpu, fast, m->devs.st.ns + st->swap_ns, st);
     st->flash_block_reads = m->devs.st.reads;
     st->flash_block_bytes_read = m->devs.st.bytes_read;
     st->flash_xip_reads = ph->dev_reads;

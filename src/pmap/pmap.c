@@ -120,6 +120,13 @@ static uint64_t asid_next(struct mmu *mu)
     return mu->next_asid++ * 0x9e3779b97f4a7c15ULL;
 }
 
+/* A fresh asid, and the TLB window that goes with it. */
+static void pmap_new_asid(struct pmap *pm)
+{
+    pm->asid = asid_next(pm->mmu);
+    pm->tlb_win = tlb_base(&pm->mmu->tlb, pm->asid);
+}
+
 /*
  * The CPU's TLB model drops its entries of va where real hardware must:
  * the mapping went, changed frame or size, or lost rights.  (A new
@@ -404,7 +411,12 @@ int pmap_init(struct mmu *mu, struct pmap *pm)
 {
     memset(pm, 0, sizeof(*pm));
     pm->mmu = mu;
-    pm->asid = asid_next(mu);
+    pmap_new_asid(pm);
+    pm->tlb_maskb = mu->tlb.mask << TLB_ENT_SHIFT;
+    pm->page_mask = ~(uint64_t)(mu->core->pgsz - 1);
+    pm->tlb_mask = mu->tlb.mask;
+    pm->fast_n = mmu_fast(mu) ? 8 : SIZE_MAX;
+    pm->pgshift = mu->core->pgshift;
     pm->hint_leaf = PAGEH_NONE;
     int error = table_alloc(pm, &pm->root);
     if (error)
@@ -597,12 +609,29 @@ void pmap_fini(struct pmap *pm)
     pmap_remove(pm, 0, mu->prof->va_max);
     assert(pm->resident == 0);
     table_free(pm, pm->root);
+    for (int k = 0; k < 3; k++)
+        mu->fast_hits_gone[k] += pm->fast_hits[k];
     if (pm->prev)
         pm->prev->next = pm->next;
     else
         mu->pmaps = pm->next;
     if (pm->next)
         pm->next->prev = pm->prev;
+}
+
+bool mmu_fast(const struct mmu *mu)
+{
+    return !mu->cpu->p.caches && mu->tlb.mask &&
+           mu->core->pgshift == PMAP_FAST_PGSHIFT;
+}
+
+void mmu_fast_hits(const struct mmu *mu, uint64_t fast[3])
+{
+    for (int k = 0; k < 3; k++)
+        fast[k] = mu->fast_hits_gone[k];
+    for (const struct pmap *pm = mu->pmaps; pm; pm = pm->next)
+        for (int k = 0; k < 3; k++)
+            fast[k] += pm->fast_hits[k];
 }
 
 void pmap_destroy(struct pmap *pm)
@@ -728,7 +757,7 @@ void pmap_unwire(struct pmap *pm, uint64_t va)
 void pmap_write_protect_all(struct pmap *pm)
 {
     pm->epoch++;
-    pm->asid = asid_next(pm->mmu);
+    pmap_new_asid(pm);
     pm->mmu->tlb.flushes++;
 }
 
@@ -836,6 +865,15 @@ int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
     e->dev = page_is_device(pg) ? phys_dev_seg(mu->ph, pa) : NULL;
     e->perm = tlb_perm(npte);
     e->shift = pte_shift(npte, mu->core->pgshift);
+    /* The hit path's tags: a RAM page with the CPU model off, whose every
+     * hit is a count (cpu.h, fast_hits); else the full path. */
+    uint64_t base = va & ~(uint64_t)(mu->core->pgsz - 1);
+    bool fast = e->dev == NULL && mmu_fast(mu);
+    e->fast[CPU_FETCH] = fast && e->perm & XVM_PROT_EXEC ? base : TLB_FAST_NONE;
+    e->fast[CPU_LOAD] = fast && e->perm & XVM_PROT_READ ? base : TLB_FAST_NONE;
+    e->fast[CPU_STORE] =
+        fast && e->perm & XVM_PROT_WRITE ? base : TLB_FAST_NONE;
+    e->delta = (uintptr_t)e->host - (uintptr_t)base;
     *out = e;
     return 0;
 }
@@ -948,8 +986,8 @@ int mmu_init(struct mmu *mu, struct core *core, struct physmem *ph,
         tlb_entries = p->tlb_entries;
     if (tlb_entries > TLB_ENTRIES_MAX || (tlb_entries & (tlb_entries - 1)))
         return EINVAL;
-    mu->tlb.ent = core_zalloc(core, tlb_entries * sizeof(*mu->tlb.ent));
     mu->tlb.mask = tlb_entries - 1;
+    mu->tlb.ent = core_zalloc(core, tlb_size(&mu->tlb) * sizeof(*mu->tlb.ent));
     return mu->tlb.ent ? 0 : ENOMEM;
 }
 
@@ -1264,7 +1302,7 @@ static void check_tlb(struct mmu_ck *k)
     struct mmu *mu = k->mu;
     unsigned shift = mu->core->pgshift;
     for (struct pmap *pm = mu->pmaps; pm && !k->ck->error; pm = pm->next) {
-        for (uint64_t i = 0; i <= mu->tlb.mask; i++) {
+        for (uint64_t i = 0; i < tlb_size(&mu->tlb); i++) {
             struct tlbent *e = &mu->tlb.ent[i];
             uint64_t pa, va = e->vpn << shift;
             if (e->asid != pm->asid)

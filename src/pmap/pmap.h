@@ -57,11 +57,12 @@ struct mmu {
     enum xvm_device_design design; /* where device pages' PV lists live */
     struct hmap devpv;   /* segment design: device pa -> PV list head (§6.3) */
     struct pool pv_pool; /* recycled PV entries a vm_page holds */
-    struct pool seg_pool; /* segments of leaf tables' PV pointers */
-    struct pool dir_pool; /* their directories, one per leaf table */
-    unsigned nseg;        /* segments a leaf table's pointers fill */
-    uint64_t next_asid;   /* never reused: stale TLB tags stay stale */
-    struct pmap *pmaps;   /* every live pmap */
+    struct pool seg_pool;       /* segments of leaf tables' PV pointers */
+    struct pool dir_pool;       /* their directories, one per leaf table */
+    unsigned nseg;              /* segments a leaf table's pointers fill */
+    uint64_t next_asid;         /* never reused: stale TLB tags stay stale */
+    uint64_t fast_hits_gone[3]; /* fast_hits of pmaps that are gone */
+    struct pmap *pmaps;         /* every live pmap */
     /* Counters (and the TLB's, in tlb). */
     struct gauge pv;            /* PV entries */
     struct gauge pv_device;     /* PV entries of device pages */
@@ -76,6 +77,18 @@ struct mmu {
 struct pmap {
     struct mmu *mmu;
     uint64_t asid;
+    /* The hit path's view of the TLB (tlb.h), from the pmap alone: its
+     * window, the page number's index into it in bytes
+     * ((va >> tlb_shift) & tlb_maskb), a page's base (va & page_mask),
+     * and its hits by kind (cpu.h's "fast"; mmu_fast_hits sums them). */
+    size_t fast_n; /* the size the hit path takes: 8, or SIZE_MAX when
+                      no entry has fast tags (the CPU model on) */
+    struct tlbent *tlb_win;
+    uint64_t tlb_maskb;
+    uint64_t page_mask;
+    uint64_t fast_hits[3];
+    uint64_t tlb_mask; /* the full path's: the window's slots, less one */
+    unsigned pgshift;
     pageh root;
     uint64_t hint_key;        /* va >> leaf span of the last leaf found */
     pageh hint_leaf;          /* or PAGEH_NONE */
@@ -91,6 +104,17 @@ struct pmap {
 #define PMAP_NEIGHBOUR 0x2 /* a fault-ahead mapping (paper §11.2) */
 #define PMAP_LG(shift) (((shift)-12u) << 8) /* a super page's page */
 #define PMAP_LG_MASK   PTE_LG
+
+/* The hit path's TLB index is compiled for this page shift (access.c):
+ * with another, no entry has fast tags and every hit takes the full path. */
+#define PMAP_FAST_PGSHIFT 12
+
+/* => whether TLB entries get fast tags: the CPU model off, 4 KiB pages
+ *    and a TLB of more than one entry (consecutive pages in two slots). */
+bool mmu_fast(const struct mmu *mu);
+
+/* => fast[kind]: the hit path's accesses (pmap fast_hits), all pmaps'. */
+void mmu_fast_hits(const struct mmu *mu, uint64_t fast[3]);
 
 /* => ENOMEM (host memory for the TLB) or EINVAL (its size). */
 int mmu_init(struct mmu *mu, struct core *core, struct physmem *ph,

@@ -38,7 +38,7 @@ static int translate(struct xvm_vmspace *vs, uint64_t va, unsigned access,
 XVM_NOINLINE
 static void walk_reads(struct xvm_vmspace *vs, uint64_t va, unsigned shift)
 {
-    struct cpu *c = vs->pmap->mmu->cpu;
+    struct cpu *c = vs->pmap_store.mmu->cpu;
     uint64_t pas[5];
     unsigned n = pmap_walk_pas(vs->pmap, va, pas);
     unsigned want = tlbm_walk_reads(&c->tlb, shift);
@@ -53,7 +53,7 @@ XVM_NOINLINE
 static void cpu_charge_full(struct xvm_vmspace *vs, const struct tlbent *e,
                             uint64_t va, size_t n, unsigned kind)
 {
-    struct cpu *c = vs->pmap->mmu->cpu;
+    struct cpu *c = vs->pmap_store.mmu->cpu;
     if (cpu_tlb(c, e->asid, va, kind, e->shift) >= TLBM_REFILL)
         walk_reads(vs, va, e->shift);
     cpu_cache(c, e->asid, va, e->pa + (va & (vs->vm->core->pgsz - 1)),
@@ -70,7 +70,7 @@ static XVM_INLINE void cpu_charge(struct xvm_vmspace *vs,
                                   const struct tlbent *e, uint64_t va, size_t n,
                                   unsigned kind)
 {
-    struct cpu *c = vs->pmap->mmu->cpu;
+    struct cpu *c = vs->pmap_store.mmu->cpu;
     if (!c->p.caches) /* model off: no line to remember */
         cpu_uncached(c, e->dev != NULL && !e->dev->ram, (uint32_t)n, kind);
     else if (!cpu_quick(c, e->asid, va, (uint32_t)n, kind))
@@ -123,16 +123,15 @@ static int access_range(struct xvm_vmspace *vs, uint64_t va, uint8_t *buf,
 static inline struct tlbent *tlb_hit(struct xvm_vmspace *vs, uint64_t va,
                                      size_t n, unsigned access)
 {
-    const struct core *c = vs->vm->core;
-    struct tlb *t = &vs->pmap->mmu->tlb;
-    uint64_t asid = vs->pmap->asid, vpn = va >> c->pgshift;
-    size_t off = (size_t)va & (c->pgsz - 1);
-    struct tlbent *e = tlb_slot(t, asid, vpn);
+    struct pmap *pm = &vs->pmap_store;
+    uint64_t vpn = va >> pm->pgshift, pgsz = ~pm->page_mask + 1;
+    size_t off = (size_t)(va & ~pm->page_mask);
+    struct tlbent *e = &pm->tlb_win[vpn & pm->tlb_mask];
     /* n > pgsz - off, not off + n > pgsz: a huge n must not wrap past it. */
-    if (e->asid != asid || e->vpn != vpn || (e->perm & access) != access ||
-        n > c->pgsz - off)
+    if (e->asid != pm->asid || e->vpn != vpn || (e->perm & access) != access ||
+        n > pgsz - off)
         return NULL;
-    t->hits++;
+    pm->mmu->tlb.hits++;
     return e;
 }
 
@@ -179,7 +178,7 @@ static XVM_INLINE bool charge_quick(struct xvm_vmspace *vs,
                                     const struct tlbent *e, uint64_t va,
                                     size_t n, unsigned kind)
 {
-    struct cpu *c = vs->pmap->mmu->cpu;
+    struct cpu *c = vs->pmap_store.mmu->cpu;
     if (c->p.caches)
         return cpu_quick(c, e->asid, va, (uint32_t)n, kind);
     cpu_uncached(c, false, (uint32_t)n, kind); /* a RAM page */
@@ -206,35 +205,99 @@ static int access_slow(struct xvm_vmspace *vs, struct tlbent *e, uint64_t va,
     return 0;
 }
 
-/* The hit path makes no call: a RAM page, its cost counted inline. */
-int xvm_read(xvm_vmspace *vs, uint64_t va, void *buf, size_t n)
+/* The full hit path: a TLB hit and the model's quick count, then the
+ * copy; anything else goes to access_slow. */
+static XVM_INLINE int load_full(xvm_vmspace *vs, uint64_t va, void *buf,
+                                size_t n, unsigned access, unsigned kind)
 {
-    struct tlbent *e = vs && buf ? tlb_hit(vs, va, n, XVM_PROT_READ) : NULL;
-    if (e && !e->dev && charge_quick(vs, e, va, n, CPU_LOAD)) {
-        copy_small(buf, e->host + (va & (vs->vm->core->pgsz - 1)), n);
+    struct tlbent *e = vs && buf ? tlb_hit(vs, va, n, access) : NULL;
+    if (e && !e->dev && charge_quick(vs, e, va, n, kind)) {
+        copy_small(buf, (const uint8_t *)(uintptr_t)(va + e->delta), n);
         return 0;
     }
-    return access_slow(vs, e, va, buf, n, XVM_PROT_READ);
+    return access_slow(vs, e, va, buf, n, access);
 }
 
-int xvm_write(xvm_vmspace *vs, uint64_t va, const void *buf, size_t n)
+XVM_NOINLINE
+static int read_full(xvm_vmspace *vs, uint64_t va, void *buf, size_t n)
+{
+    return load_full(vs, va, buf, n, XVM_PROT_READ, CPU_LOAD);
+}
+
+XVM_NOINLINE
+static int fetch_full(xvm_vmspace *vs, uint64_t va, void *buf, size_t n)
+{
+    return load_full(vs, va, buf, n, XVM_PROT_EXEC, CPU_FETCH);
+}
+
+XVM_NOINLINE
+static int write_full(xvm_vmspace *vs, uint64_t va, const void *buf, size_t n)
 {
     struct tlbent *e = vs && buf ? tlb_hit(vs, va, n, XVM_PROT_WRITE) : NULL;
     if (e && !e->dev && charge_quick(vs, e, va, n, CPU_STORE)) {
-        copy_small(e->host + (va & (vs->vm->core->pgsz - 1)), buf, n);
+        copy_small((uint8_t *)(uintptr_t)(va + e->delta), buf, n);
         return 0;
     }
     return access_slow(vs, e, va, (void *)(uintptr_t)buf, n, XVM_PROT_WRITE);
 }
 
-int xvm_fetch(xvm_vmspace *vs, uint64_t va, void *buf, size_t n)
+/*
+ * The commonest access in a handful of instructions: 8 bytes that hit an
+ * entry whose fast tag grants the kind (tlb.h: a RAM page, the CPU model
+ * off).  The tag is compared with the base of the page of the last byte
+ * while the slot is the first byte's: an access crossing into the next
+ * page never matches, since consecutive pages never share a slot.  vs
+ * and buf are tested together (their bits ANDed): a false alarm only
+ * takes the full path, which tests them apart.  With the CPU model on
+ * the pmap's fast_n is SIZE_MAX, so that the full path is two
+ * instructions away (and a SIZE_MAX access still finds no fast tag).
+ * => the entry, or NULL.
+ */
+static XVM_INLINE const struct tlbent *fast_hit(xvm_vmspace *vs, uint64_t va,
+                                                const void *buf, size_t n,
+                                                unsigned kind)
 {
-    struct tlbent *e = vs && buf ? tlb_hit(vs, va, n, XVM_PROT_EXEC) : NULL;
-    if (e && !e->dev && charge_quick(vs, e, va, n, CPU_FETCH)) {
-        copy_small(buf, e->host + (va & (vs->vm->core->pgsz - 1)), n);
+    if (((uintptr_t)vs & (uintptr_t)buf) == 0 || n != vs->pmap_store.fast_n)
+        return NULL;
+    struct pmap *pm = &vs->pmap_store;
+    const struct tlbent *e =
+        (const struct tlbent *)((const char *)pm->tlb_win +
+                                ((va >> (PMAP_FAST_PGSHIFT - TLB_ENT_SHIFT)) &
+                                 pm->tlb_maskb));
+    if (e->fast[kind] != ((va + 7) & pm->page_mask) || e->asid != pm->asid)
+        return NULL;
+    pm->fast_hits[kind]++;
+    return e;
+}
+
+int xvm_read(xvm_vmspace *vs, uint64_t va, void *buf, size_t n)
+{
+    const struct tlbent *e = fast_hit(vs, va, buf, n, CPU_LOAD);
+    if (e) {
+        memcpy(buf, (const uint8_t *)(uintptr_t)(va + e->delta), 8);
         return 0;
     }
-    return access_slow(vs, e, va, buf, n, XVM_PROT_EXEC);
+    return read_full(vs, va, buf, n);
+}
+
+int xvm_write(xvm_vmspace *vs, uint64_t va, const void *buf, size_t n)
+{
+    const struct tlbent *e = fast_hit(vs, va, buf, n, CPU_STORE);
+    if (e) {
+        memcpy((uint8_t *)(uintptr_t)(va + e->delta), buf, 8);
+        return 0;
+    }
+    return write_full(vs, va, buf, n);
+}
+
+int xvm_fetch(xvm_vmspace *vs, uint64_t va, void *buf, size_t n)
+{
+    const struct tlbent *e = fast_hit(vs, va, buf, n, CPU_FETCH);
+    if (e) {
+        memcpy(buf, (const uint8_t *)(uintptr_t)(va + e->delta), 8);
+        return 0;
+    }
+    return fetch_full(vs, va, buf, n);
 }
 
 int xvm_extract(xvm_vmspace *vs, uint64_t va, uint64_t *pa)

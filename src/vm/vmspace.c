@@ -694,7 +694,7 @@ static void check_tlb_writes(struct vm_ck *k, struct xvm_vmspace *vs)
 {
     struct mmu *mu = k->vm->mmu;
     unsigned shift = k->vm->core->pgshift;
-    for (uint64_t i = 0; i <= mu->tlb.mask && !k->ck->error; i++) {
+    for (uint64_t i = 0; i < tlb_size(&mu->tlb) && !k->ck->error; i++) {
         struct tlbent *t = &mu->tlb.ent[i];
         if (t->asid != vs->pmap->asid || !(t->perm & XVM_PROT_WRITE))
             continue;
