@@ -264,6 +264,99 @@ static void test_pmap_check_catches_tlb_write_beyond_pte(void **state)
     xvm_machine_destroy(m);
 }
 
+/* A machine with the CPU model off: its RAM hits take the hit path of
+ * 8-byte accesses (access.c, fast tags). */
+static xvm_machine *model_off(const char *profile, unsigned tlb_entries)
+{
+    struct xvm_config cfg;
+    xvm_cpu_profile *p = NULL;
+    xvm_machine *m = NULL;
+    assert_int_equal(xvm_cpu_profile_create(profile, &p), 0);
+    assert_int_equal(xvm_cpu_profile_set(p, "caches", "off", NULL, 0), 0);
+    xvm_config_init(&cfg);
+    cfg.profile = profile;
+    cfg.ram_bytes = 4u << 20;
+    cfg.cpu = p;
+    cfg.tlb_entries = tlb_entries;
+    xvm_config_fault_ahead(&cfg, 0);
+    assert_int_equal(xvm_machine_create(&cfg, &m), 0);
+    xvm_cpu_profile_destroy(p);
+    return m;
+}
+
+/*
+ * 8-byte accesses with the model off: each hit counts as the full path
+ * would (a software TLB hit, a reference, a line from RAM), one crossing
+ * a page boundary reads both pages' bytes, and the hit stops where the
+ * translation does (mprotect, munmap, an address past the space, NULL).
+ * Expected bytes are written one at a time (no 8-byte path).
+ */
+static void test_pmap_fast_hits_count_and_stop_like_the_full_path(void **state)
+{
+    (void)state;
+    static const char *const names[] = { "sgimips", "amd64" };
+    static const unsigned sizes[] = { 0, 4, 2 }; /* 2: no fast tags */
+    for (int p = 0; p < 2; p++)
+        for (int z = 0; z < 3; z++) {
+            xvm_machine *m = model_off(names[p], sizes[z]);
+            xvm_vmspace *vs = tm_vs(m);
+            uint64_t a =
+                tm_anon(vs, 3, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
+            for (uint64_t i = 0; i < 2 * PG; i++)
+                tm_wr8(vs, a + i, (uint8_t)(i * 7 + 3));
+            uint64_t v = 0, want;
+            /* Warm the entries (the first access after a write may walk). */
+            assert_int_equal(xvm_read(vs, a, &v, 8), 0);
+            assert_int_equal(xvm_read(vs, a + PG, &v, 8), 0);
+            struct xvm_stats s0 = tm_stats(m);
+            for (int i = 0; i < 100; i++)
+                assert_int_equal(xvm_read(vs, a + 8 * (uint64_t)i, &v, 8), 0);
+            for (int i = 0; i < 50; i++)
+                assert_int_equal(xvm_write(vs, a + 8 * (uint64_t)i, &v, 8), 0);
+            struct xvm_stats s1 = tm_stats(m);
+            assert_int_equal(s1.soft_tlb_hits - s0.soft_tlb_hits, 150);
+            assert_int_equal(s1.soft_tlb_misses, s0.soft_tlb_misses);
+            assert_int_equal(s1.d1_refs - s0.d1_refs, 150);
+            assert_int_equal(s1.ram_line_fills - s0.ram_line_fills, 100);
+            assert_int_equal(s1.ram_writebacks - s0.ram_writebacks, 50);
+            assert_true(s1.time_ns > s0.time_ns);
+            /* Across the boundary: 5 bytes of one page, 3 of the next. */
+            uint8_t got[8], exp[8];
+            for (int k = 0; k < 8; k++)
+                exp[k] = tm_rd8(vs, a + PG - 5 + (uint64_t)k);
+            assert_int_equal(xvm_read(vs, a + PG - 5, got, 8), 0);
+            assert_memory_equal(got, exp, 8);
+            assert_int_equal(xvm_fetch(vs, a, &v, 8), EACCES);
+            /* No 8 bytes past the space, wrapping or not. */
+            assert_int_equal(xvm_read(vs, UINT64_MAX - 3, &v, 8), EFAULT);
+            assert_int_equal(xvm_read(vs, UINT64_MAX - 7, &v, 8), EFAULT);
+            assert_int_equal(xvm_read(vs, a + (UINT64_C(1) << 63), &v, 8),
+                             EFAULT);
+            assert_int_equal(xvm_read(vs, a, NULL, 8), EINVAL);
+            assert_int_equal(xvm_read(NULL, a, &v, 8), EINVAL);
+            memcpy(&want, exp, 8);
+            assert_int_equal(xvm_write(vs, a, &want, 8), 0);
+            assert_int_equal(xvm_mprotect(vs, a, PG, XVM_PROT_READ), 0);
+            assert_int_equal(xvm_write(vs, a, &v, 8), EACCES);
+            assert_int_equal(xvm_read(vs, a, &v, 8), 0);
+            assert_memory_equal(&v, exp, 8);
+            assert_int_equal(xvm_munmap(vs, a, PG), 0);
+            assert_int_equal(xvm_read(vs, a, &v, 8), EFAULT);
+            /* A fork write-protects lazily: the parent's next write
+             * copies, the child still sees the old bytes. */
+            xvm_vmspace *c = tm_fork(vs);
+            uint64_t old = 0, nw = ~UINT64_C(0);
+            assert_int_equal(xvm_read(vs, a + PG, &old, 8), 0);
+            assert_int_equal(xvm_write(vs, a + PG, &nw, 8), 0);
+            assert_int_equal(xvm_read(c, a + PG, &v, 8), 0);
+            assert_true(v == old);
+            assert_int_equal(xvm_read(vs, a + PG, &v, 8), 0);
+            assert_true(v == nw);
+            tm_check(m);
+            xvm_machine_destroy(m);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +375,7 @@ int main(void)
             tlb_teardown),
         cmocka_unit_test(test_pmap_fork_write_protect_is_lazy_and_complete),
         cmocka_unit_test(test_pmap_check_catches_tlb_write_beyond_pte),
+        cmocka_unit_test(test_pmap_fast_hits_count_and_stop_like_the_full_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

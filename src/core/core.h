@@ -99,4 +99,13 @@ static inline uint64_t pg_round(const struct core *c, uint64_t va)
 #define XVM_INLINE inline
 #endif
 
+/* The compiler forgets what it knew of x's value (no code): a fast path's
+ * register stays the one it computed, and a slow path recomputes what it
+ * needs from it instead of the fast path keeping a copy. */
+#if defined(__GNUC__)
+#define XVM_OPAQUE(x) __asm__("" : "+r"(x))
+#else
+#define XVM_OPAQUE(x) ((void)0)
+#endif
+
 #endif

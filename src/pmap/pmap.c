@@ -621,7 +621,7 @@ void pmap_fini(struct pmap *pm)
 
 bool mmu_fast(const struct mmu *mu)
 {
-    return !mu->cpu->p.caches && mu->tlb.mask &&
+    return !mu->cpu->p.caches && mu->tlb.mask >= 3 &&
            mu->core->pgshift == PMAP_FAST_PGSHIFT;
 }
 
@@ -869,10 +869,10 @@ int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
      * hit is a count (cpu.h, fast_hits); else the full path. */
     uint64_t base = va & ~(uint64_t)(mu->core->pgsz - 1);
     bool fast = e->dev == NULL && mmu_fast(mu);
-    e->fast[CPU_FETCH] = fast && e->perm & XVM_PROT_EXEC ? base : TLB_FAST_NONE;
-    e->fast[CPU_LOAD] = fast && e->perm & XVM_PROT_READ ? base : TLB_FAST_NONE;
-    e->fast[CPU_STORE] =
-        fast && e->perm & XVM_PROT_WRITE ? base : TLB_FAST_NONE;
+    uint64_t none = tlb_fast_none(e->vpn, mu->core->pgshift);
+    e->fast[CPU_FETCH] = fast && e->perm & XVM_PROT_EXEC ? base : none;
+    e->fast[CPU_LOAD] = fast && e->perm & XVM_PROT_READ ? base : none;
+    e->fast[CPU_STORE] = fast && e->perm & XVM_PROT_WRITE ? base : none;
     e->delta = (uintptr_t)e->host - (uintptr_t)base;
     *out = e;
     return 0;

@@ -110,7 +110,7 @@ struct pmap {
 #define PMAP_FAST_PGSHIFT 12
 
 /* => whether TLB entries get fast tags: the CPU model off, 4 KiB pages
- *    and a TLB of more than one entry (consecutive pages in two slots). */
+ *    and a TLB of four entries or more (tlb.h, tlb_fast_none). */
 bool mmu_fast(const struct mmu *mu);
 
 /* => fast[kind]: the hit path's accesses (pmap fast_hits), all pmaps'. */

@@ -12,10 +12,13 @@
  * add from the pmap alone.  An entry is 128 bytes (1 << TLB_ENT_SHIFT)
  * so that the shift of the address and the entry's size are one shift.
  *
- * The hit path (access.c) compares one word per access kind: fast[k] is
- * the page's base address while the entry grants kind k to the hit path
- * (a RAM page, the CPU model off), else TLB_FAST_NONE, which no page base
- * equals.  It is a cache of what asid, vpn, perm and dev say, never more.
+ * The hit path (access.c) reads one word per access kind: fast[k] is the
+ * page's base address while the entry grants kind k to the hit path (a
+ * RAM page, the CPU model off), else tlb_fast_none(): the base of the
+ * page two after it, which no access whose first byte indexes this slot
+ * can reach (windows of four slots or more).  The hit path takes the
+ * offset of the access's last byte from it and hits when that is within
+ * a page.  It is a cache of what asid, vpn, perm and dev say, never more.
  */
 #ifndef XVM_TLB_H
 #define XVM_TLB_H
@@ -27,12 +30,12 @@ struct dev_seg;
 
 #define TLB_ENTRIES_MAX (1u << 20)
 #define TLB_ENT_SHIFT   7
-#define TLB_FAST_NONE   UINT64_C(1) /* no page base: never a fast hit */
 
 struct tlbent {
     /* What the hit path reads, first. */
     uint64_t fast[3]; /* per access kind (cpu.h's CPU_FETCH, _LOAD,
-                            _STORE): the page's base va, or TLB_FAST_NONE */
+                            _STORE): the page's base va, or
+                            tlb_fast_none() */
     uint64_t asid;    /* 0: invalid */
     uintptr_t delta;  /* host - page base va, modulo 2^64 */
     uint64_t vpn;
@@ -64,6 +67,12 @@ static inline uint64_t tlb_size(const struct tlb *t)
 static inline struct tlbent *tlb_base(const struct tlb *t, uint64_t asid)
 {
     return &t->ent[(asid >> 40) & t->mask];
+}
+
+/* The fast tag of a kind the entry of vpn does not grant fast. */
+static inline uint64_t tlb_fast_none(uint64_t vpn, unsigned pgshift)
+{
+    return (vpn + 2) << pgshift;
 }
 
 static inline struct tlbent *tlb_slot(const struct tlb *t, uint64_t asid,

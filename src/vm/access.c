@@ -244,60 +244,66 @@ static int write_full(xvm_vmspace *vs, uint64_t va, const void *buf, size_t n)
 /*
  * The commonest access in a handful of instructions: 8 bytes that hit an
  * entry whose fast tag grants the kind (tlb.h: a RAM page, the CPU model
- * off).  The tag is compared with the base of the page of the last byte
- * while the slot is the first byte's: an access crossing into the next
- * page never matches, since consecutive pages never share a slot.  vs
+ * off).  The slot is the last byte's and the hit is the first byte's
+ * offset from the tag being within a page: an access crossing into the
+ * next page never hits, since consecutive pages never share a slot.  vs
  * and buf are tested together (their bits ANDed): a false alarm only
  * takes the full path, which tests them apart.  With the CPU model on
  * the pmap's fast_n is SIZE_MAX, so that the full path is two
  * instructions away (and a SIZE_MAX access still finds no fast tag).
- * => the entry, or NULL.
+ * A macro, so that a miss's tail call gets back va from the offset and
+ * the hit keeps no copy of it.
  */
-static XVM_INLINE const struct tlbent *fast_hit(xvm_vmspace *vs, uint64_t va,
-                                                const void *buf, size_t n,
-                                                unsigned kind)
+/* A miss's reload of the tag it compared, so that the hit keeps no copy
+ * of it either. */
+static inline uint64_t fast_tag(const struct tlbent *e, unsigned kind)
 {
-    if (((uintptr_t)vs & (uintptr_t)buf) == 0 || n != vs->pmap_store.fast_n)
-        return NULL;
-    struct pmap *pm = &vs->pmap_store;
-    const struct tlbent *e =
-        (const struct tlbent *)((const char *)pm->tlb_win +
-                                ((va >> (PMAP_FAST_PGSHIFT - TLB_ENT_SHIFT)) &
-                                 pm->tlb_maskb));
-    if (e->fast[kind] != ((va + 7) & pm->page_mask) || e->asid != pm->asid)
-        return NULL;
-    pm->fast_hits[kind]++;
-    return e;
+    XVM_OPAQUE(e);
+    return e->fast[kind];
 }
+
+#define FAST_HIT(vs, va, buf, n, kind, out, full)                              \
+    do {                                                                       \
+        if (((uintptr_t)(vs) & (uintptr_t)(buf)) == 0 ||                       \
+            (n) != (vs)->pmap_store.fast_n)                                    \
+            return full(vs, va, buf, n);                                       \
+        struct pmap *pm_ = &(vs)->pmap_store;                                  \
+        const struct tlbent *e_ =                                              \
+            (const struct tlbent *)((const char *)pm_->tlb_win +               \
+                                    (((va) + 7) >>                             \
+                                         (PMAP_FAST_PGSHIFT - TLB_ENT_SHIFT) & \
+                                     pm_->tlb_maskb));                         \
+        uint64_t d_ = (va)-e_->fast[kind]; /* the first byte's offset */       \
+        XVM_OPAQUE(d_);                                                        \
+        if (d_ > (UINT64_C(1) << PMAP_FAST_PGSHIFT) - 1 ||                     \
+            e_->asid != pm_->asid)                                             \
+            return full(vs, d_ + fast_tag(e_, kind), buf, n);                  \
+        pm_->fast_hits[kind]++;                                                \
+        (out) = e_->host + d_;                                                 \
+    } while (0)
 
 int xvm_read(xvm_vmspace *vs, uint64_t va, void *buf, size_t n)
 {
-    const struct tlbent *e = fast_hit(vs, va, buf, n, CPU_LOAD);
-    if (e) {
-        memcpy(buf, (const uint8_t *)(uintptr_t)(va + e->delta), 8);
-        return 0;
-    }
-    return read_full(vs, va, buf, n);
+    const uint8_t *p;
+    FAST_HIT(vs, va, buf, n, CPU_LOAD, p, read_full);
+    memcpy(buf, p, 8);
+    return 0;
 }
 
 int xvm_write(xvm_vmspace *vs, uint64_t va, const void *buf, size_t n)
 {
-    const struct tlbent *e = fast_hit(vs, va, buf, n, CPU_STORE);
-    if (e) {
-        memcpy((uint8_t *)(uintptr_t)(va + e->delta), buf, 8);
-        return 0;
-    }
-    return write_full(vs, va, buf, n);
+    uint8_t *p;
+    FAST_HIT(vs, va, buf, n, CPU_STORE, p, write_full);
+    memcpy(p, buf, 8);
+    return 0;
 }
 
 int xvm_fetch(xvm_vmspace *vs, uint64_t va, void *buf, size_t n)
 {
-    const struct tlbent *e = fast_hit(vs, va, buf, n, CPU_FETCH);
-    if (e) {
-        memcpy(buf, (const uint8_t *)(uintptr_t)(va + e->delta), 8);
-        return 0;
-    }
-    return fetch_full(vs, va, buf, n);
+    const uint8_t *p;
+    FAST_HIT(vs, va, buf, n, CPU_FETCH, p, fetch_full);
+    memcpy(buf, p, 8);
+    return 0;
 }
 
 int xvm_extract(xvm_vmspace *vs, uint64_t va, uint64_t *pa)
