@@ -180,13 +180,19 @@ uint8_t *phys_data(const struct physmem *ph, pageh h);
  * CPU (loads, fetches, read(), copy-on-write copies).  What they cost is
  * the CPU model's business (the caller's layer charges it).
  */
+/* Counts a read of n device bytes in place (the caller copies them). */
+static inline void phys_dev_count(struct physmem *ph, size_t n)
+{
+    ph->dev_reads++;
+    ph->dev_bytes_read += n;
+}
+
 static inline void phys_dev_read(struct physmem *ph, const struct dev_seg *d,
                                  void *dst, const uint8_t *src, size_t n)
 {
     (void)d;
     memcpy(dst, src, n);
-    ph->dev_reads++;
-    ph->dev_bytes_read += n;
+    phys_dev_count(ph, n);
 }
 
 /* => true when page h is on NOR flash: a device page not of a memory

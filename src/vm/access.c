@@ -135,38 +135,32 @@ static inline struct tlbent *tlb_hit(struct xvm_vmspace *vs, uint64_t va,
     return e;
 }
 
+/* n bytes, in at most two fixed-size moves for up to 16 (each pair
+ * overlapping within the n bytes, never past them): the sizes an
+ * instruction fetch or a data access has. */
 static inline void copy_small(void *dst, const void *src, size_t n)
 {
+    uint8_t *d = dst;
+    const uint8_t *s = src;
     if (n == 8) { /* the commonest, tested first */
-        memcpy(dst, src, 8);
-        return;
+        memcpy(d, s, 8);
+    } else if (n > 16) {
+        memcpy(d, s, n);
+    } else if (n > 8) {
+        uint64_t a, b;
+        memcpy(&a, s, 8), memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8), memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4), memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4), memcpy(d + n - 4, &b, 4);
+    } else if (n >= 2) {
+        uint16_t a, b;
+        memcpy(&a, s, 2), memcpy(&b, s + n - 2, 2);
+        memcpy(d, &a, 2), memcpy(d + n - 2, &b, 2);
+    } else if (n == 1) {
+        *d = *s;
     }
-    switch (n) {
-    case 8: memcpy(dst, src, 8); break;
-    case 4: memcpy(dst, src, 4); break;
-    case 2: memcpy(dst, src, 2); break;
-    case 1: memcpy(dst, src, 1); break;
-    default: memcpy(dst, src, n); break;
-    }
-}
-
-/* Device bytes read in place (and counted): out of the hit's way. */
-XVM_NOINLINE
-static void dev_load(struct xvm_vmspace *vs, const struct tlbent *e, void *buf,
-                     const uint8_t *src, size_t n)
-{
-    phys_dev_read(vs->vm->ph, e->dev, buf, src, n);
-}
-
-/* A read or fetch that hit. */
-static inline void load_hit(struct xvm_vmspace *vs, const struct tlbent *e,
-                            uint64_t va, void *buf, size_t n)
-{
-    const uint8_t *src = e->host + (va & (vs->vm->core->pgsz - 1));
-    if (e->dev)
-        dev_load(vs, e, buf, src, n);
-    else
-        copy_small(buf, src, n);
 }
 
 /*
@@ -185,37 +179,35 @@ static XVM_INLINE bool charge_quick(struct xvm_vmspace *vs,
     return true;
 }
 
-/* Everything but the commonest hit: a miss, a device page, the model's
- * full path.  e: the hit's entry, or NULL. */
-/* buf: where a read or fetch goes, what a write stores.  Six arguments,
- * so that the hit path's call is a jump. */
+/* A miss (or bad arguments): buf is where a read or fetch goes, what a
+ * write stores.  Out of line, so that the hit paths' call is a jump. */
 XVM_NOINLINE
-static int access_slow(struct xvm_vmspace *vs, struct tlbent *e, uint64_t va,
-                       void *buf, size_t n, unsigned access)
+static int access_miss(struct xvm_vmspace *vs, uint64_t va, void *buf, size_t n,
+                       unsigned access)
 {
     bool write = access & XVM_PROT_WRITE;
-    if (e == NULL)
-        return access_range(vs, va, write ? NULL : buf, write ? buf : NULL, n,
-                            access);
-    cpu_charge(vs, e, va, n, cpu_kind(access));
-    if (write)
-        copy_small(e->host + (va & (vs->vm->core->pgsz - 1)), buf, n);
-    else
-        load_hit(vs, e, va, buf, n);
-    return 0;
+    return access_range(vs, va, write ? NULL : buf, write ? buf : NULL, n,
+                        access);
 }
 
-/* The full hit path: a TLB hit and the model's quick count, then the
- * copy; anything else goes to access_slow. */
+/* The full hit path: a TLB hit, the model's count (quick, or its full
+ * path out of line), device reads counted, then the copy; a miss goes
+ * to access_miss. */
 static XVM_INLINE int load_full(xvm_vmspace *vs, uint64_t va, void *buf,
                                 size_t n, unsigned access, unsigned kind)
 {
     struct tlbent *e = vs && buf ? tlb_hit(vs, va, n, access) : NULL;
-    if (e && !e->dev && charge_quick(vs, e, va, n, kind)) {
-        copy_small(buf, (const uint8_t *)(uintptr_t)(va + e->delta), n);
-        return 0;
+    if (e == NULL)
+        return access_miss(vs, va, buf, n, access);
+    if (e->dev == NULL) {
+        if (!charge_quick(vs, e, va, n, kind))
+            cpu_charge_full(vs, e, va, n, kind);
+    } else { /* a device page read in place: costs flash time, counted */
+        cpu_charge(vs, e, va, n, kind);
+        phys_dev_count(vs->vm->ph, n);
     }
-    return access_slow(vs, e, va, buf, n, access);
+    copy_small(buf, (const uint8_t *)(uintptr_t)(va + e->delta), n);
+    return 0;
 }
 
 XVM_NOINLINE
@@ -234,11 +226,13 @@ XVM_NOINLINE
 static int write_full(xvm_vmspace *vs, uint64_t va, const void *buf, size_t n)
 {
     struct tlbent *e = vs && buf ? tlb_hit(vs, va, n, XVM_PROT_WRITE) : NULL;
-    if (e && !e->dev && charge_quick(vs, e, va, n, CPU_STORE)) {
-        copy_small((uint8_t *)(uintptr_t)(va + e->delta), buf, n);
-        return 0;
-    }
-    return access_slow(vs, e, va, (void *)(uintptr_t)buf, n, XVM_PROT_WRITE);
+    if (e == NULL)
+        return access_miss(vs, va, (void *)(uintptr_t)buf, n, XVM_PROT_WRITE);
+    /* A RAM page: the TLB never grants write on a device page. */
+    if (!charge_quick(vs, e, va, n, CPU_STORE))
+        cpu_charge_full(vs, e, va, n, CPU_STORE);
+    copy_small((uint8_t *)(uintptr_t)(va + e->delta), buf, n);
+    return 0;
 }
 
 /*
