@@ -416,20 +416,6 @@ int pmap_init(struct mmu *mu, struct pmap *pm)
     return 0;
 }
 
-int pmap_create(struct mmu *mu, struct pmap **out)
-{
-    struct pmap *pm = core_alloc(mu->core, sizeof(*pm));
-    if (pm == NULL)
-        return ENOMEM;
-    int error = pmap_init(mu, pm);
-    if (error) {
-        core_free(mu->core, pm);
-        return error;
-    }
-    *out = pm;
-    return 0;
-}
-
 static struct pv_entry *pv_at(struct pmap *pm, uint64_t va)
 {
     pageh leaf;
@@ -603,12 +589,6 @@ void pmap_fini(struct pmap *pm)
         mu->pmaps = pm->next;
     if (pm->next)
         pm->next->prev = pm->prev;
-}
-
-void pmap_destroy(struct pmap *pm)
-{
-    pmap_fini(pm);
-    core_free(pm->mmu->core, pm);
 }
 
 int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
