@@ -428,20 +428,6 @@ int pmap_init(struct mmu *mu, struct pmap *pm)
     return 0;
 }
 
-int pmap_create(struct mmu *mu, struct pmap **out)
-{
-    struct pmap *pm = core_alloc(mu->core, sizeof(*pm));
-    if (pm == NULL)
-        return ENOMEM;
-    int error = pmap_init(mu, pm);
-    if (error) {
-        core_free(mu->core, pm);
-        return error;
-    }
-    *out = pm;
-    return 0;
-}
-
 static struct pv_entry *pv_at(struct pmap *pm, uint64_t va)
 {
     pageh leaf;
@@ -632,12 +618,6 @@ void mmu_fast_hits(const struct mmu *mu, uint64_t fast[3])
     for (const struct pmap *pm = mu->pmaps; pm; pm = pm->next)
         for (int k = 0; k < 3; k++)
             fast[k] += pm->fast_hits[k];
-}
-
-void pmap_destroy(struct pmap *pm)
-{
-    pmap_fini(pm);
-    core_free(pm->mmu->core, pm);
 }
 
 int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,

@@ -122,10 +122,8 @@ int mmu_init(struct mmu *mu, struct core *core, struct physmem *ph,
              enum xvm_device_design design);
 void mmu_fini(struct mmu *mu);
 
-int pmap_create(struct mmu *mu, struct pmap **out);
-void pmap_destroy(struct pmap *pm);
-/* The same in the caller's storage (an address space keeps its pmap
- * beside its other hot fields): => 0 or ENOMEM; pmap_fini undoes it. */
+/* A pmap in the caller's storage (an address space keeps its pmap beside
+ * its other hot fields): => 0 or ENOMEM; pmap_fini undoes it. */
 int pmap_init(struct mmu *mu, struct pmap *pm);
 void pmap_fini(struct pmap *pm);
 
