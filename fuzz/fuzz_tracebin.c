@@ -10,28 +10,9 @@
 #include <string.h>
 
 #include "xipvm_trace.h"
+#include "memsink.h"
 
 #define MAX_INPUT (1u << 20)
-
-struct sink {
-    uint8_t *p;
-    size_t n, cap;
-};
-
-static int sink_fn(void *ctx, const void *buf, size_t len)
-{
-    struct sink *s = ctx;
-    if (s->n + len > s->cap) {
-        size_t cap = (s->n + len) * 2;
-        uint8_t *p = realloc(s->p, cap);
-        if (p == NULL)
-            return 12; /* ENOMEM */
-        s->p = p, s->cap = cap;
-    }
-    memcpy(s->p + s->n, buf, len);
-    s->n += len;
-    return 0;
-}
 
 /* Events compare as their text lines: a line parses back to one event. */
 static char line[XVM_TRACE_MAX_LINE + 1];

@@ -16,26 +16,7 @@
 #include <string.h>
 
 #include "xipvm_trace.h"
-
-/* ---- an in-memory sink for the writer ---- */
-
-struct sink {
-    uint8_t *p;
-    size_t n, cap;
-};
-
-static int sink_fn(void *ctx, const void *buf, size_t len)
-{
-    struct sink *s = ctx;
-    if (s->n + len > s->cap) {
-        s->cap = (s->n + len) * 2;
-        s->p = realloc(s->p, s->cap);
-        assert_non_null(s->p);
-    }
-    memcpy(s->p + s->n, buf, len);
-    s->n += len;
-    return 0;
-}
+#include "memsink.h"
 
 static struct xvm_trace_event *new_event(void)
 {
