@@ -263,16 +263,30 @@ static inline long tb_peek_access(const uint8_t *p, const uint8_t *end,
     return q <= end ? q - p : 0;
 }
 
-/* The access an op byte (tb_peek_access's) and its delta make. */
+/* The access an op byte (tb_peek_access's) and its delta make, into a.
+ * The op's kind is enum xvm_access_kind's: fetch, read, write. */
+static inline void tb_take_ref(struct tb_reg *r, uint8_t op, uint64_t delta,
+                               struct xvm_access *a)
+{
+    unsigned kind = op >> 5, cls = kind != 0;
+    a->kind = kind;
+    a->len = op & 31;
+    a->va = r->end[cls] + (uint64_t)tb_unzigzag(delta);
+    r->end[cls] = a->va + a->len;
+}
+
+/* tb_take_ref as a trace event's op, address and length. */
 static inline void tb_take_access(struct tb_reg *r, uint8_t op, uint64_t delta,
                                   enum xvm_trace_op *xop, uint64_t *addr,
                                   uint64_t *len)
 {
-    unsigned kind = op >> 5, cls = kind != 0;
-    *xop = kind == 0 ? XVM_T_EXEC_FETCH : kind == 1 ? XVM_T_READ : XVM_T_WRITE;
-    *len = op & 31;
-    *addr = r->end[cls] + (uint64_t)tb_unzigzag(delta);
-    r->end[cls] = *addr + *len;
+    static const enum xvm_trace_op ops[3] = { XVM_T_EXEC_FETCH, XVM_T_READ,
+                                              XVM_T_WRITE };
+    struct xvm_access a;
+    tb_take_ref(r, op, delta, &a);
+    *xop = ops[a.kind];
+    *addr = a.va;
+    *len = a.len;
 }
 
 /* tb_peek_access and tb_take_access for the current process, into *ev. */
