@@ -83,7 +83,7 @@ enum cpu_bucket {
 struct cpu {
     struct core *core;
     struct cpu_params p;
-    struct cache cache;      /* when p.caches */
+    struct cache cache; /* when p.caches */
     struct tlbm tlb;
     uint64_t nor_fill_ps[2]; /* a line from NOR: [0] data, [1] fetch side */
     /* Counters (the report reads them). */
@@ -207,57 +207,78 @@ static XVM_INLINE void cpu_cache(struct cpu *c, uint64_t pa, uint32_t n,
         cpu_cache_miss(c, r, dev, kind);
 }
 
-/* => the tag of block b when it is the newest way of its L1 set. */
-static XVM_INLINE uint64_t *cpu_l1_newest(uint64_t *tags, const uint32_t *mru,
-                                          uint64_t set_mask, uint32_t assoc,
-                                          uint64_t b)
-{
-    uint64_t set = b & set_mask;
-    uint64_t *t = tags + set * assoc + mru[set];
-    return *t >> 1 == b + 1 ? t : NULL;
-}
-
 /* An L1 as cpu_quick reads it. */
 struct cpu_l1_view {
-    uint64_t *tags;
-    const uint32_t *mru;
+    uint64_t *tags, *stamp, *clock;
+    uint32_t *mru;
     uint64_t set_mask;
     uint32_t assoc, line_bits;
 };
 
+static XVM_INLINE struct cpu_l1_view cpu_l1_view_of(struct cache_level *l)
+{
+    return (struct cpu_l1_view){ l->tags,     l->stamp, &l->clock,   l->mru,
+                                 l->set_mask, l->assoc, l->line_bits };
+}
+
+/* => the way of block b in its L1 set (its newest tested first), or
+ *    assoc when the set does not hold it. */
+static XVM_INLINE uint32_t cpu_l1_way(const struct cpu_l1_view *v, uint64_t b)
+{
+    uint64_t set = b & v->set_mask;
+    const uint64_t *t = v->tags + set * v->assoc;
+    uint32_t w = v->mru[set];
+    if (t[w] >> 1 == b + 1)
+        return w;
+    for (w = 0; w < v->assoc && t[w] >> 1 != b + 1; w++)
+        ;
+    return w;
+}
+
+/* Block b, held in way w of its set, used: the newest of its set (as
+ * set_ref makes it; where it is the newest already, its stamp need not
+ * grow), dirty for a store.  => its tag. */
+static XVM_INLINE uint64_t *cpu_l1_use(const struct cpu_l1_view *v, uint64_t b,
+                                       uint32_t w, bool store)
+{
+    uint64_t set = b & v->set_mask, i = set * v->assoc + w;
+    if (v->mru[set] != w) {
+        v->stamp[i] = ++*v->clock;
+        v->mru[set] = w;
+    }
+    v->tags[i] |= (uint64_t)store;
+    return &v->tags[i];
+}
+
 /*
- * The L1 part of cpu_quick: the line of n bytes at pa (or the two, when
- * they straddle) each the newest way of its set.  => true, the line
- * marked dirty for a store and *tag the (first) line's tag; false,
- * nothing changed.
+ * The L1 part of cpu_quick: an L1 hit of n bytes at pa, the line (or
+ * the two, when they straddle) held in its set.  => true, each line used
+ * as the cache's own hit would (cpu_l1_use) and *tag the first line's
+ * tag; false, a miss: nothing changed.
  */
 static XVM_INLINE bool cpu_l1_quick(const struct cpu_l1_view *v, uint64_t pa,
                                     uint32_t n, bool store, uint64_t **tag)
 {
     uint64_t b = pa >> v->line_bits;
     uint64_t last = (pa + n - (n != 0)) >> v->line_bits;
-    uint64_t *t = cpu_l1_newest(v->tags, v->mru, v->set_mask, v->assoc, b);
-    uint64_t *u = t;
-    if (t == NULL ||
-        (last != b &&
-         (last != b + 1 || (u = cpu_l1_newest(v->tags, v->mru, v->set_mask,
-                                              v->assoc, last)) == NULL)))
+    uint32_t w = cpu_l1_way(v, b), x = 0;
+    if (w == v->assoc ||
+        (last != b && (last != b + 1 || (x = cpu_l1_way(v, last)) == v->assoc)))
         return false;
-    *t |= (uint64_t)store;
-    *u |= (uint64_t)store;
-    *tag = t;
+    *tag = cpu_l1_use(v, b, w, store);
+    if (last != b)
+        cpu_l1_use(v, last, x, store);
     return true;
 }
 
 /*
  * The common case in a few compares: an access of n bytes at va
  * (physical pa, one page) that the TLB model's entry of its side used
- * last covers, and whose line (or two lines, when it straddles) is the
- * newest way of its L1 set.  Using either again changes no state but
- * counters and the dirty bit (an LRU stamp would only grow where it is
- * already the newest), so the count is all there is to do.
- * => true when counted; false, nothing counted: take cpu_tlb and
- *    cpu_cache.  The caches must be on.
+ * last covers (using it again changes no state) and that hits L1 (the
+ * line, or the two lines when it straddles, held in its set: the hit
+ * makes each the newest of its set, as the cache's own lookup would).
+ * => true when counted; false, nothing counted or changed: take cpu_tlb
+ *    and cpu_cache.  The caches must be on.
  */
 static XVM_INLINE bool cpu_quick(struct cpu *c, uint64_t asid, uint64_t va,
                                  uint64_t pa, uint32_t n, unsigned kind)
@@ -267,8 +288,7 @@ static XVM_INLINE bool cpu_quick(struct cpu *c, uint64_t asid, uint64_t va,
     if (va >> m->shift != m->vpn || m->asid != asid)
         return false;
     struct cache_level *l = fetch ? &c->cache.i1 : &c->cache.d1;
-    struct cpu_l1_view v = { l->tags, l->mru, l->set_mask, l->assoc,
-                             l->line_bits };
+    struct cpu_l1_view v = cpu_l1_view_of(l);
     uint64_t *tag;
     if (!cpu_l1_quick(&v, pa, n, kind == CPU_STORE, &tag))
         return false;
@@ -290,15 +310,12 @@ struct cpu_run {
     uint64_t refs[3];         /* by kind: each also a TLB lookup */
 };
 
-static XVM_INLINE void cpu_run_begin(const struct cpu *c, struct cpu_run *q)
+static XVM_INLINE void cpu_run_begin(struct cpu *c, struct cpu_run *q)
 {
-    const struct cache_level *l[2] = { &c->cache.d1, &c->cache.i1 };
-    for (int i = 0; i < 2; i++) {
-        q->memo[i] = c->tlb.memo[i];
-        q->l1[i] = (struct cpu_l1_view){ l[i]->tags, l[i]->mru,
-                                         l[i]->set_mask, l[i]->assoc,
-                                         l[i]->line_bits };
-    }
+    q->memo[0] = c->tlb.memo[0];
+    q->memo[1] = c->tlb.memo[1];
+    q->l1[0] = cpu_l1_view_of(&c->cache.d1);
+    q->l1[1] = cpu_l1_view_of(&c->cache.i1);
     q->refs[0] = q->refs[1] = q->refs[2] = 0;
 }
 

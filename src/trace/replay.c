@@ -652,47 +652,30 @@ static void run_accesses(struct xvm_replay *r, unsigned src,
         return;
     const uint8_t *frame = rd->frame, *end = frame + rd->flen;
     size_t pos = rd->fpos;
-    struct tb_reg *reg = d->reg;
     struct xvm_access acc[BATCH];
-    size_t at[BATCH + 1]; /* each record's offset, and the end's */
     while (r->events != stop) {
-        size_t room = batch_room(r, stop), k = 0, done;
-        struct tb_reg before = *reg;
-        for (; k < room; k++) {
-            uint8_t op;
-            uint64_t delta;
-            long n = tb_peek_access(frame + pos, end, &op, &delta);
-            if (n <= 0)
-                break;
-            tb_take_ref(reg, op, delta, &acc[k]);
-            at[k] = pos;
-            pos += (size_t)n;
-        }
-        at[k] = pos;
+        struct tb_reg before = *d->reg;
+        size_t used, last, done;
+        size_t k = tb_take_refs(d->reg, frame + pos, end, acc,
+                                batch_room(r, stop), &used, &last);
         if (k == 0)
             break;
         int error = xvm_access_batch(vs, acc, k, &done);
         if (error) {
-            /* Back to just after the access that failed: the decoder
-             * takes the rest. */
-            *reg = before;
-            for (size_t i = 0; i <= done; i++) {
-                uint8_t op = 0;
-                uint64_t delta = 0;
-                tb_peek_access(frame + at[i], end, &op, &delta);
-                tb_take_ref(reg, op, delta, &acc[i]);
-            }
-            k = done + 1;
+            /* Up to the access that failed and no further: the decoder
+             * takes the records after it. */
+            *d->reg = before;
+            k = tb_take_refs(d->reg, frame + pos, end, acc, done + 1, &used,
+                             &last);
         }
-        rd->rec_at = at[k - 1];
-        rd->fpos = pos = at[k];
+        rd->rec_at = pos + last;
+        rd->fpos = pos += used;
         rd->events += k;
         r->events += k;
         xvm_timeline_tick(r->m, r->events);
         if (error) {
-            static const enum xvm_trace_op ops[3] = {
-                XVM_T_EXEC_FETCH, XVM_T_READ, XVM_T_WRITE
-            };
+            static const enum xvm_trace_op ops[3] = { XVM_T_EXEC_FETCH,
+                                                      XVM_T_READ, XVM_T_WRITE };
             char what[96];
             int mismatch;
             trace_event_clear(&r->ev);

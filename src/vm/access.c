@@ -61,8 +61,8 @@ static void cpu_charge_full(struct xvm_vmspace *vs, const struct tlbent *e,
 }
 
 /* => the physical address of va, which the software TLB entry e maps. */
-static XVM_INLINE uint64_t ent_pa(const struct pmap *pm,
-                                  const struct tlbent *e, uint64_t va)
+static XVM_INLINE uint64_t ent_pa(const struct pmap *pm, const struct tlbent *e,
+                                  uint64_t va)
 {
     return e->pa + (va & ~pm->page_mask);
 }
@@ -376,120 +376,160 @@ static int batch_one(xvm_vmspace *vs, uint64_t va, uint32_t len, unsigned kind)
     return 0;
 }
 
-/*
- * The lines a batch's side (data, fetch) used last, when that access was
- * all hits that change nothing: its software TLB entry, the TLB model's
- * entry and the line's L1 way (two lines' when it straddled).  The next
- * access of that side within them is the same again, so it is counted
- * and nothing else.  Anything that goes the general way forgets both.
- */
-struct batch_memo {
-    uint64_t lo, span; /* va of the first line, bytes; span 0: none */
-    uint64_t dev;      /* all ones: a device page, read in place */
-    uint64_t *tag;     /* data, one line: its tag, for a store's dirty bit */
-    uint64_t delta;    /* host minus simulated address (a store's zeros) */
-    unsigned perm;     /* data: the software TLB entry's, XVM_PROT_* */
+/* The page of a batch's side: its software TLB entry's. */
+struct batch_page {
+    uint64_t page, pgspan; /* its va, bytes; 0: none */
+    uint64_t pa_off;       /* physical minus virtual address in it */
+    uint64_t delta;        /* host minus virtual address (a store's zeros) */
+    uint64_t dev;          /* all ones: a device page, read in place */
+    unsigned perm;         /* the software TLB entry's, XVM_PROT_* */
 };
 
-/* Remembers the lines of an access that cpu_run_quick just counted. */
-static inline struct batch_memo memo_of(const struct tlbent *e, uint64_t va,
-                                        uint32_t len, unsigned line_bits,
-                                        uint64_t *tag)
+/*
+ * What a batch's side (data, fetch) used last, when that access was all
+ * hits that change no state: the lines of the access, the newest of their
+ * L1 sets, on a page whose software TLB entry and TLB model's entry (the
+ * side's memo, which stays so until the side uses another) it hit.
+ * Another access of the side within the lines is the same again: counted
+ * and nothing else; within the page, it asks only whether its line hits
+ * L1.  Anything that goes the general way forgets both sides.
+ */
+struct batch_memo {
+    uint64_t lo, span; /* lines: va of the first, bytes; 0: none */
+    uint64_t *tag;     /* one line: its L1 tag; NULL: two */
+    struct batch_page cur;
+};
+
+/* => whether the len bytes at va lie within [lo, lo + span). */
+static inline bool within(uint64_t lo, uint64_t span, uint64_t va, uint32_t len)
+{
+    uint64_t d = va - lo;
+    return d < span && span - d >= len;
+}
+
+/* The lines of len bytes at va, the first one's L1 tag. */
+static inline void memo_lines(struct batch_memo *m, uint64_t va, uint32_t len,
+                              unsigned line_bits, uint64_t *tag)
 {
     uint64_t first = va >> line_bits;
     uint64_t last = (va + len - (len != 0)) >> line_bits;
-    return (struct batch_memo){
-        .lo = first << line_bits,
-        .span = (last - first + 1) << line_bits,
-        .dev = e->dev ? ~UINT64_C(0) : 0,
-        .tag = tag,
+    m->lo = first << line_bits;
+    m->span = (last - first + 1) << line_bits;
+    m->tag = last == first ? tag : NULL;
+}
+
+/* The page the software TLB entry e maps (v's page size) at va. */
+static inline struct batch_page page_of(const struct tlbent *e,
+                                        const struct tlb_view *v, uint64_t va)
+{
+    uint64_t page = va & v->page_mask;
+    return (struct batch_page){
+        .page = page,
+        .pgspan = ~v->page_mask + 1,
+        .pa_off = e->pa - page,
         .delta = e->delta,
-        /* a store through the memo marks one line dirty */
-        .perm = e->perm & (last == first ? ~0u : ~(unsigned)XVM_PROT_WRITE),
+        .dev = e->dev ? ~UINT64_C(0) : 0,
+        .perm = e->perm,
     };
 }
 
-/* => whether the len bytes at va lie within m's lines. */
-static inline bool memo_covers(const struct batch_memo *m, uint64_t va,
-                               uint32_t len)
+/* A batch with the CPU model on, between its accesses. */
+struct batch {
+    xvm_vmspace *vs;
+    struct cpu_run q;
+    struct tlb_view v;
+    struct batch_memo fm, dm; /* fetch, data */
+    uint64_t dev_reads, dev_bytes;
+};
+
+/* What an access of a batch on page p reads or writes. */
+static inline void batch_bytes(struct batch *b, const struct batch_page *p,
+                               uint64_t va, uint32_t len, unsigned kind)
 {
-    uint64_t d = va - m->lo;
-    return d < m->span && m->span - d >= len;
+    b->dev_reads += p->dev & 1;
+    b->dev_bytes += p->dev & len;
+    if (kind == CPU_STORE)
+        zero_small((uint8_t *)(uintptr_t)(va + p->delta), len);
 }
 
 /*
- * A batch with the CPU model on: an access within the lines its side
- * used last costs a compare and its counts (struct batch_memo); else,
- * when it hits the software TLB and takes cpu_quick's case, everything it
- * reads stays in registers and its counts in locals; any other access
- * ends the run (the counts added in) and goes the general way.  The
- * fetch side is tested first and apart: three accesses in four are
- * fetches, most within the line of the one before.
+ * An access beyond its side's memo: when it hits the software TLB and
+ * takes cpu_quick's case, counted in the run and the side's memo made
+ * from it; else the general way, the run ended (its counts added in)
+ * before and begun again after.  => 0 or the access's error.
+ */
+XVM_NOINLINE
+static int batch_step(struct batch *b, uint64_t va, uint32_t len, unsigned kind)
+{
+    struct pmap *pm = &b->vs->pmap_store;
+    struct cpu *c = pm->mmu->cpu;
+    uint64_t *tag;
+    const struct tlbent *e = view_peek(&b->v, va, len, kind_prot[kind]);
+    if (e &&
+        cpu_run_quick(&b->q, c, b->v.asid, va, e->pa + (va & ~b->v.page_mask),
+                      len, kind, e->shift, &tag)) {
+        bool fetch = kind == CPU_FETCH;
+        struct batch_memo *m = fetch ? &b->fm : &b->dm;
+        m->cur = page_of(e, &b->v, va);
+        memo_lines(m, va, len, b->q.l1[fetch].line_bits, tag);
+        batch_bytes(b, &m->cur, va, len, kind);
+        return 0;
+    }
+    pm->mmu->tlb.hits += cpu_run_counted(&b->q);
+    cpu_run_end(c, &b->q);
+    b->fm.span = b->fm.cur.pgspan = b->dm.span = b->dm.cur.pgspan = 0;
+    int error = batch_one(b->vs, va, len, kind);
+    cpu_run_begin(c, &b->q);
+    b->v = tlb_view_of(pm); /* a fault may have given a new asid */
+    return error;
+}
+
+/*
+ * A batch with the CPU model on: an access its side's memo covers costs
+ * a compare or two and its counts, in the loop the replay spends most of
+ * its time in; any other is batch_step's.
  */
 static int batch_quick(xvm_vmspace *vs, const struct xvm_access *a, size_t n,
                        size_t *done)
 {
     struct pmap *pm = &vs->pmap_store;
     struct cpu *c = pm->mmu->cpu;
-    struct physmem *ph = vs->vm->ph;
-    struct cpu_run q;
-    struct tlb_view v = tlb_view_of(pm);
-    struct batch_memo fm = { 0 }, dm = { 0 }; /* fetch, data */
-    uint64_t dev_reads = 0, dev_bytes = 0;
+    struct batch b = { .vs = vs, .v = tlb_view_of(pm) };
     int error = 0;
     size_t i;
-    cpu_run_begin(c, &q);
+    cpu_run_begin(c, &b.q);
     for (i = 0; i < n; i++) {
-        uint64_t va = a[i].va;
+        uint64_t va = a[i].va, *tag;
         uint32_t len = a[i].len, kind = a[i].kind;
-        if (kind == CPU_FETCH) {
-            if (memo_covers(&fm, va, len)) {
-                cpu_run_count(&q, CPU_FETCH);
-                dev_reads += fm.dev & 1;
-                dev_bytes += fm.dev & len;
-                continue;
-            }
-        } else if (kind > XVM_ACCESS_WRITE) {
+        if (kind > XVM_ACCESS_WRITE) {
             error = EINVAL;
             break;
-        } else if (memo_covers(&dm, va, len) &&
-                   (kind_prot[kind] & ~dm.perm) == 0) {
-            cpu_run_count(&q, kind);
-            dev_reads += dm.dev & 1;
-            dev_bytes += dm.dev & len;
-            if (kind == CPU_STORE) {
-                *dm.tag |= 1; /* dirty */
-                zero_small((uint8_t *)(uintptr_t)(va + dm.delta), len);
-            }
-            continue;
         }
-        uint64_t *tag;
-        const struct tlbent *e = view_peek(&v, va, len, kind_prot[kind]);
-        if (e && cpu_run_quick(&q, c, v.asid, va, e->pa + (va & ~v.page_mask),
-                               len, kind, e->shift, &tag)) {
-            bool fetch = kind == CPU_FETCH;
-            *(fetch ? &fm : &dm) =
-                memo_of(e, va, len, q.l1[fetch].line_bits, tag);
-            if (e->dev)
-                dev_reads++, dev_bytes += len;
-            else if (kind == CPU_STORE)
-                zero_small((uint8_t *)(uintptr_t)(va + e->delta), len);
-            continue;
+        bool fetch = kind == CPU_FETCH, store = kind == CPU_STORE;
+        struct batch_memo *m = fetch ? &b.fm : &b.dm;
+        if ((kind_prot[kind] & ~m->cur.perm) != 0)
+            goto step;
+        if (within(m->lo, m->span, va, len) && (!store || m->tag)) {
+            if (store)
+                *m->tag |= 1; /* dirty */
+        } else if (within(m->cur.page, m->cur.pgspan, va, len) &&
+                   cpu_l1_quick(&b.q.l1[fetch], va + m->cur.pa_off, len, store,
+                                &tag)) {
+            memo_lines(m, va, len, b.q.l1[fetch].line_bits, tag);
+        } else {
+            goto step;
         }
-        pm->mmu->tlb.hits += cpu_run_counted(&q);
-        cpu_run_end(c, &q);
-        fm.span = dm.span = 0;
-        if ((error = batch_one(vs, va, len, kind)) != 0)
+        cpu_run_count(&b.q, kind);
+        batch_bytes(&b, &m->cur, va, len, kind);
+        continue;
+    step:
+        if ((error = batch_step(&b, va, len, kind)) != 0)
             break;
-        cpu_run_begin(c, &q);
-        v = tlb_view_of(pm); /* a fault may have given a new asid */
     }
-    if (error == 0) {
-        pm->mmu->tlb.hits += cpu_run_counted(&q);
-        cpu_run_end(c, &q);
-    }
-    ph->dev_reads += dev_reads;
-    ph->dev_bytes_read += dev_bytes;
+    pm->mmu->tlb.hits += cpu_run_counted(&b.q);
+    cpu_run_end(c, &b.q);
+    vs->vm->ph->dev_reads += b.dev_reads;
+    vs->vm->ph->dev_bytes_read += b.dev_bytes;
     *done = i;
     return error;
 }
