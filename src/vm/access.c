@@ -484,10 +484,31 @@ static int batch_step(struct batch *b, uint64_t va, uint32_t len, unsigned kind)
     return error;
 }
 
+/* Accesses within a side's lines, counted in registers until the side's
+ * page may change (batch_tally). */
+struct batch_tally {
+    uint64_t fetches, fbytes; /* on the fetch side's page */
+    uint64_t loads, lbytes;   /* on the data side's */
+    uint64_t stores;
+};
+
+/* The tally into the run's counts and the device reads of each side's
+ * page; zeroed. */
+static inline void batch_tally(struct batch *b, struct batch_tally *t)
+{
+    b->q.refs[CPU_FETCH] += t->fetches;
+    b->q.refs[CPU_LOAD] += t->loads;
+    b->q.refs[CPU_STORE] += t->stores;
+    b->dev_reads += (t->fetches & b->fm.cur.dev) + (t->loads & b->dm.cur.dev);
+    b->dev_bytes += (t->fbytes & b->fm.cur.dev) + (t->lbytes & b->dm.cur.dev);
+    *t = (struct batch_tally){ 0 };
+}
+
 /*
- * A batch with the CPU model on: an access its side's memo covers costs
- * a compare or two and its counts, in the loop the replay spends most of
- * its time in; any other is batch_step's.
+ * A batch with the CPU model on.  An access within its side's lines is
+ * a compare and a count in registers (struct batch_tally), in the loop
+ * the replay spends most of its time in; within its side's page, a look
+ * at its L1 set; any other is batch_step's.
  */
 static int batch_quick(xvm_vmspace *vs, const struct xvm_access *a, size_t n,
                        size_t *done)
@@ -495,37 +516,54 @@ static int batch_quick(xvm_vmspace *vs, const struct xvm_access *a, size_t n,
     struct pmap *pm = &vs->pmap_store;
     struct cpu *c = pm->mmu->cpu;
     struct batch b = { .vs = vs, .v = tlb_view_of(pm) };
+    struct batch_tally t = { 0 };
     int error = 0;
     size_t i;
     cpu_run_begin(c, &b.q);
     for (i = 0; i < n; i++) {
         uint64_t va = a[i].va, *tag;
         uint32_t len = a[i].len, kind = a[i].kind;
-        if (kind > XVM_ACCESS_WRITE) {
+        /* A side's memo is set by an access its page's entry allowed:
+         * the fetch side's by a fetch, the data side's by a load or a
+         * store, and a store's on one line only when it may write. */
+        if (kind == CPU_FETCH) {
+            if (within(b.fm.lo, b.fm.span, va, len)) {
+                t.fetches++, t.fbytes += len;
+                continue;
+            }
+        } else if (kind == CPU_LOAD) {
+            if (within(b.dm.lo, b.dm.span, va, len) &&
+                (b.dm.cur.perm & XVM_PROT_READ)) {
+                t.loads++, t.lbytes += len;
+                continue;
+            }
+        } else if (kind == CPU_STORE) {
+            if (within(b.dm.lo, b.dm.span, va, len) && b.dm.tag &&
+                (b.dm.cur.perm & XVM_PROT_WRITE)) {
+                t.stores++;
+                *b.dm.tag |= 1; /* dirty */
+                zero_small((uint8_t *)(uintptr_t)(va + b.dm.cur.delta), len);
+                continue;
+            }
+        } else {
             error = EINVAL;
             break;
         }
-        bool fetch = kind == CPU_FETCH, store = kind == CPU_STORE;
+        batch_tally(&b, &t);
+        bool fetch = kind == CPU_FETCH;
         struct batch_memo *m = fetch ? &b.fm : &b.dm;
-        if ((kind_prot[kind] & ~m->cur.perm) != 0)
-            goto step;
-        if (within(m->lo, m->span, va, len) && (!store || m->tag)) {
-            if (store)
-                *m->tag |= 1; /* dirty */
-        } else if (within(m->cur.page, m->cur.pgspan, va, len) &&
-                   cpu_l1_quick(&b.q.l1[fetch], va + m->cur.pa_off, len, store,
-                                &tag)) {
+        if ((kind_prot[kind] & ~m->cur.perm) == 0 &&
+            within(m->cur.page, m->cur.pgspan, va, len) &&
+            cpu_l1_quick(&b.q.l1[fetch], va + m->cur.pa_off, len,
+                         kind == CPU_STORE, &tag)) {
             memo_lines(m, va, len, b.q.l1[fetch].line_bits, tag);
-        } else {
-            goto step;
-        }
-        cpu_run_count(&b.q, kind);
-        batch_bytes(&b, &m->cur, va, len, kind);
-        continue;
-    step:
-        if ((error = batch_step(&b, va, len, kind)) != 0)
+            cpu_run_count(&b.q, kind);
+            batch_bytes(&b, &m->cur, va, len, kind);
+        } else if ((error = batch_step(&b, va, len, kind)) != 0) {
             break;
+        }
     }
+    batch_tally(&b, &t);
     pm->mmu->tlb.hits += cpu_run_counted(&b.q);
     cpu_run_end(c, &b.q);
     vs->vm->ph->dev_reads += b.dev_reads;
