@@ -117,6 +117,10 @@ struct tlbm_stats {
     uint64_t walks, walk_reads;  /* AMD64 hardware walks and their reads */
 };
 
+/* R4K hint slots (tlbm_hint). */
+#define TLBM_HINT_BITS 10
+#define TLBM_HINTS     (1u << TLBM_HINT_BITS)
+
 struct tlbm {
     struct tlbm_config cfg;
     struct tlbm_memo memo[2];
@@ -125,9 +129,9 @@ struct tlbm {
     struct tlbm_array arr[5];
     /* R4K. */
     struct tlbm_pair *pair;
-    uint8_t hint[256];    /* tlbm_hint(asid, va) -> pair index */
-    uint32_t victim;      /* next round-robin victim */
-    uint64_t shifts_seen; /* bit n: a 2^n entry was ever made */
+    uint8_t hint[TLBM_HINTS]; /* tlbm_hint(asid, va) -> pair index */
+    uint32_t victim;          /* next round-robin victim */
+    uint64_t shifts_seen;     /* bit n: a 2^n entry was ever made */
     /* [exec][large]: the array whose MRU way, when it matches, is a hit
      * that changes nothing (DIRECT: its slots; AMD64: the L1 arrays). */
     struct tlbm_array *l1[2][2];
@@ -165,11 +169,15 @@ bool tlbm_page_ok(const struct tlbm *t, unsigned shift);
  *    fewer for large pages, whose PDE is the leaf). */
 unsigned tlbm_walk_reads(const struct tlbm *t, unsigned shift);
 
-/* R4K: the hint slot of (asid, va): which pair last served its 8 KiB. */
+/* R4K: the hint slot of (asid, va): which pair last served its 8 KiB.
+ * A multiplicative hash, so that the pages a program goes between (its
+ * text, its libraries, its stack) rarely share a slot: a hint that
+ * misses costs a scan of the pairs. */
 static inline unsigned tlbm_hint(uint64_t asid, uint64_t va)
 {
-    uint64_t h = (va >> 13) ^ asid ^ (asid >> 40);
-    return (unsigned)((h ^ h >> 8 ^ h >> 16) & 255);
+    uint64_t h =
+        ((va >> 13) ^ asid ^ (asid >> 40)) * UINT64_C(0x9e3779b97f4a7c15);
+    return (unsigned)(h >> (64 - TLBM_HINT_BITS));
 }
 
 unsigned tlbm_access_slow(struct tlbm *t, uint64_t asid, uint64_t va, bool exec,
