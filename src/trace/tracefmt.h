@@ -285,9 +285,9 @@ static inline size_t tb_take_refs(struct tb_reg *r, const uint8_t *p,
                                   const uint8_t *end, struct xvm_access *a,
                                   size_t max, size_t *used, size_t *last)
 {
-    /* tb_peek_access and tb_take_ref, unrolled: the registers in locals,
-     * a one-byte delta (four records in five) tested first. */
-    uint64_t ends[2] = { r->end[0], r->end[1] };
+    /* tb_peek_access and tb_take_ref, unrolled: the two registers in
+     * locals, a one-byte delta (four records in five) tested first. */
+    uint64_t fetch_end = r->end[0], data_end = r->end[1];
     const uint8_t *q = p, *start = p;
     size_t k;
     for (k = 0; k < max; k++) {
@@ -301,14 +301,18 @@ static inline size_t tb_take_refs(struct tb_reg *r, const uint8_t *p,
         if (next > end)
             break;
         unsigned kind = op >> 5, len = op & 31;
-        uint64_t va = ends[kind != 0] + (uint64_t)tb_unzigzag(delta);
-        ends[kind != 0] = va + len;
+        uint64_t from = kind ? data_end : fetch_end;
+        uint64_t va = from + (uint64_t)tb_unzigzag(delta);
+        if (kind)
+            data_end = va + len;
+        else
+            fetch_end = va + len;
         a[k] = (struct xvm_access){ va, len, kind };
         start = q;
         q = next;
     }
-    r->end[0] = ends[0];
-    r->end[1] = ends[1];
+    r->end[0] = fetch_end;
+    r->end[1] = data_end;
     *used = (size_t)(q - p);
     *last = (size_t)(start - p);
     return k;

@@ -484,31 +484,57 @@ static int batch_step(struct batch *b, uint64_t va, uint32_t len, unsigned kind)
     return error;
 }
 
-/* Accesses within a side's lines, counted in registers until the side's
- * page may change (batch_tally). */
+/* Accesses on each side's page, counted in registers until the page
+ * may change (batch_tally). */
 struct batch_tally {
-    uint64_t fetches, fbytes; /* on the fetch side's page */
-    uint64_t loads, lbytes;   /* on the data side's */
-    uint64_t stores;
+    uint64_t n[3];       /* by kind */
+    uint64_t fbytes;     /* fetched */
+    uint64_t lbytes;     /* loaded */
 };
 
 /* The tally into the run's counts and the device reads of each side's
  * page; zeroed. */
 static inline void batch_tally(struct batch *b, struct batch_tally *t)
 {
-    b->q.refs[CPU_FETCH] += t->fetches;
-    b->q.refs[CPU_LOAD] += t->loads;
-    b->q.refs[CPU_STORE] += t->stores;
-    b->dev_reads += (t->fetches & b->fm.cur.dev) + (t->loads & b->dm.cur.dev);
+    uint64_t f = t->n[CPU_FETCH], l = t->n[CPU_LOAD];
+    b->q.refs[CPU_FETCH] += f;
+    b->q.refs[CPU_LOAD] += l;
+    b->q.refs[CPU_STORE] += t->n[CPU_STORE];
+    b->dev_reads += (f & b->fm.cur.dev) + (l & b->dm.cur.dev);
     b->dev_bytes += (t->fbytes & b->fm.cur.dev) + (t->lbytes & b->dm.cur.dev);
-    *t = (struct batch_tally){ 0 };
+    memset(t, 0, sizeof(*t));
 }
 
 /*
- * A batch with the CPU model on.  An access within its side's lines is
- * a compare and a count in registers (struct batch_tally), in the loop
- * the replay spends most of its time in; within its side's page, a look
- * at its L1 set; any other is batch_step's.
+ * Is an access of the kind prot at va within its side's lines, or on its
+ * side's page and an L1 hit (the lines then its)?  A side's memo is set
+ * by an access its page's entry allowed (the fetch side's by a fetch),
+ * and covers a store's lines only when they are one.
+ */
+static inline bool batch_hit(struct batch_memo *m, const struct cpu_l1_view *l1,
+                             uint64_t va, uint32_t len, unsigned prot)
+{
+    uint64_t *tag;
+    bool store = prot == XVM_PROT_WRITE;
+    if ((prot & ~m->cur.perm) != 0)
+        return false;
+    if (within(m->lo, m->span, va, len) && (!store || m->tag)) {
+        if (store)
+            *m->tag |= 1; /* dirty */
+        return true;
+    }
+    if (!within(m->cur.page, m->cur.pgspan, va, len) ||
+        !cpu_l1_quick(l1, va + m->cur.pa_off, len, store, &tag))
+        return false;
+    memo_lines(m, va, len, l1->line_bits, tag);
+    return true;
+}
+
+/*
+ * A batch with the CPU model on.  An access on its side's page that hits
+ * L1 (within the side's lines: a compare) is counted in registers
+ * (struct batch_tally), in the loop the replay spends most of its time
+ * in; any other is batch_step's.
  */
 static int batch_quick(xvm_vmspace *vs, const struct xvm_access *a, size_t n,
                        size_t *done)
@@ -516,32 +542,27 @@ static int batch_quick(xvm_vmspace *vs, const struct xvm_access *a, size_t n,
     struct pmap *pm = &vs->pmap_store;
     struct cpu *c = pm->mmu->cpu;
     struct batch b = { .vs = vs, .v = tlb_view_of(pm) };
-    struct batch_tally t = { 0 };
+    struct batch_tally t;
+    memset(&t, 0, sizeof(t));
     int error = 0;
     size_t i;
     cpu_run_begin(c, &b.q);
     for (i = 0; i < n; i++) {
-        uint64_t va = a[i].va, *tag;
+        uint64_t va = a[i].va;
         uint32_t len = a[i].len, kind = a[i].kind;
-        /* A side's memo is set by an access its page's entry allowed:
-         * the fetch side's by a fetch, the data side's by a load or a
-         * store, and a store's on one line only when it may write. */
         if (kind == CPU_FETCH) {
-            if (within(b.fm.lo, b.fm.span, va, len)) {
-                t.fetches++, t.fbytes += len;
+            if (batch_hit(&b.fm, &b.q.l1[1], va, len, XVM_PROT_EXEC)) {
+                t.n[CPU_FETCH]++, t.fbytes += len;
                 continue;
             }
         } else if (kind == CPU_LOAD) {
-            if (within(b.dm.lo, b.dm.span, va, len) &&
-                (b.dm.cur.perm & XVM_PROT_READ)) {
-                t.loads++, t.lbytes += len;
+            if (batch_hit(&b.dm, &b.q.l1[0], va, len, XVM_PROT_READ)) {
+                t.n[CPU_LOAD]++, t.lbytes += len;
                 continue;
             }
         } else if (kind == CPU_STORE) {
-            if (within(b.dm.lo, b.dm.span, va, len) && b.dm.tag &&
-                (b.dm.cur.perm & XVM_PROT_WRITE)) {
-                t.stores++;
-                *b.dm.tag |= 1; /* dirty */
+            if (batch_hit(&b.dm, &b.q.l1[0], va, len, XVM_PROT_WRITE)) {
+                t.n[CPU_STORE]++;
                 zero_small((uint8_t *)(uintptr_t)(va + b.dm.cur.delta), len);
                 continue;
             }
@@ -550,18 +571,8 @@ static int batch_quick(xvm_vmspace *vs, const struct xvm_access *a, size_t n,
             break;
         }
         batch_tally(&b, &t);
-        bool fetch = kind == CPU_FETCH;
-        struct batch_memo *m = fetch ? &b.fm : &b.dm;
-        if ((kind_prot[kind] & ~m->cur.perm) == 0 &&
-            within(m->cur.page, m->cur.pgspan, va, len) &&
-            cpu_l1_quick(&b.q.l1[fetch], va + m->cur.pa_off, len,
-                         kind == CPU_STORE, &tag)) {
-            memo_lines(m, va, len, b.q.l1[fetch].line_bits, tag);
-            cpu_run_count(&b.q, kind);
-            batch_bytes(&b, &m->cur, va, len, kind);
-        } else if ((error = batch_step(&b, va, len, kind)) != 0) {
+        if ((error = batch_step(&b, va, len, kind)) != 0)
             break;
-        }
     }
     batch_tally(&b, &t);
     pm->mmu->tlb.hits += cpu_run_counted(&b.q);
