@@ -32,12 +32,15 @@ static void expect_fail(xvm_machine *m, const char *what)
 static uint8_t *pte_bytes(xvm_machine *m, xvm_vmspace *vs, uint64_t va)
 {
     assert_string_equal(m->core.prof->name, "sgimips");
-    const uint8_t *root = phys_page(&m->ph, vs->pmap->root)->data;
-    const uint8_t *p = root + 4 * ((va >> 22) & 1023);
+    const uint8_t *p =
+        pmap_table_entry(&m->mmu, vs->pmap->root, (va >> 22) & 1023);
+    assert_non_null(p);
     uint64_t pde = (uint64_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
     assert_true(pde & PTE_V);
     pageh leaf = phys_lookup(&m->ph, (pde >> 12) << 12);
-    return phys_page(&m->ph, leaf)->data + 4 * ((va >> 12) & 1023);
+    uint8_t *pte = pmap_table_entry(&m->mmu, leaf, (va >> 12) & 1023);
+    assert_non_null(pte);
+    return pte;
 }
 
 static void flip_pte(xvm_machine *m, xvm_vmspace *vs, uint64_t va,
@@ -198,13 +201,20 @@ static void test_check_pmap_catches_a_pte_on_unmanaged_memory(void **state)
     scene_down(&s);
 }
 
-/* The leaf table of va in vs: its vm_page (which keeps each PTE's PV). */
+/* The leaf table of va in vs (which keeps each PTE's PV). */
+static pageh leaf_table(xvm_machine *m, xvm_vmspace *vs, uint64_t va)
+{
+    const uint8_t *p =
+        pmap_table_entry(&m->mmu, vs->pmap->root, (va >> 22) & 1023);
+    assert_non_null(p);
+    uint64_t pde = (uint64_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+    return phys_lookup(&m->ph, (pde >> 12) << 12);
+}
+
+/* Its vm_page. */
 static struct vm_page *leaf_of(xvm_machine *m, xvm_vmspace *vs, uint64_t va)
 {
-    const uint8_t *root = phys_page(&m->ph, vs->pmap->root)->data;
-    const uint8_t *p = root + 4 * ((va >> 22) & 1023);
-    uint64_t pde = (uint64_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
-    return phys_page(&m->ph, phys_lookup(&m->ph, (pde >> 12) << 12));
+    return phys_page(&m->ph, leaf_table(m, vs, va));
 }
 
 static void test_check_pmap_catches_pv_lists_that_disagree(void **state)
@@ -234,11 +244,12 @@ static void test_check_pmap_catches_pv_lists_that_disagree(void **state)
     pg->pv = head;
 
     /* The PTE's own PV pointer names another mapping. */
-    struct vm_page *leaf = leaf_of(s.m, s.p, s.a);
     unsigned i = (unsigned)((s.a >> 12) & 1023);
-    /* Pointers beside a leaf table come in segments of 64. */
-    struct pv_entry **slot = &leaf->owner.ptpv[i / 64][i % 64], *mine = *slot;
-    *slot = leaf_of(s.m, s.c, s.a)->owner.ptpv[i / 64][i % 64];
+    struct pv_entry **slot =
+        pmap_table_pv(&s.m->mmu, leaf_table(s.m, s.p, s.a), i);
+    assert_non_null(slot);
+    struct pv_entry *mine = *slot;
+    *slot = *pmap_table_pv(&s.m->mmu, leaf_table(s.m, s.c, s.a), i);
     expect_fail(s.m, "PV entry is wrong");
     *slot = mine;
     scene_down(&s);

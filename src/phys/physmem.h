@@ -46,14 +46,14 @@ struct kmem;
  */
 struct vm_page {
     uint8_t *data;       /* its bytes in the arena, set on first use;
-                            kernel frames have none */
+                            kernel and page-table frames have none */
     struct pv_entry *pv; /* mappings of this page */
     union {
-        struct xvm_object *obj;  /* owner, for object pages */
-        struct anon *anon;       /* owner, for anon pages */
-        struct pv_entry ***ptpv; /* leaf tables: each PTE's PV entry, in
-                                    segments made as needed (pmap.c) */
-        struct kcache *kc;       /* kernel slabs: their cache */
+        struct xvm_object *obj; /* owner, for object pages */
+        struct anon *anon;      /* owner, for anon pages */
+        uint8_t **ptdir;        /* page tables: their PTEs (and a leaf's
+                                    PV pointers) in chunks (pmap.c) */
+        struct kcache *kc;      /* kernel slabs: their cache */
     } owner;
     uint64_t offset; /* object offset; PT pages: valid entries; slabs:
                         objects in use */

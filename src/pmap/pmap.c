@@ -20,7 +20,7 @@
 #include "kmem.h"
 #include "pmap.h"
 
-static struct vm_page *table_page(struct mmu *mu, pageh t)
+static struct vm_page *table_page(const struct mmu *mu, pageh t)
 {
     return phys_page(mu->ph, t);
 }
@@ -271,6 +271,123 @@ static void seg_count(struct mmu *mu, pageh pg, int delta)
 
 /* ---- tables ---- */
 
+/*
+ * A table is a frame of simulated RAM (its physical address is what the
+ * CPU model's walk reads, pmap_walk_pas), but its host form is compact:
+ * the frame's vm_page points to a directory of chunks of PT_CHUNK
+ * entries, each made the first time one of its entries is set, and a
+ * missing chunk reads as invalid entries (all zeros).  A leaf table's
+ * chunk holds, after its PTEs, a pointer to each valid PTE's PV entry.
+ * So a table of a few mappings costs a directory and a chunk of host
+ * memory (a few hundred bytes), not a 4 KiB page, and a burst of new
+ * address spaces takes no fresh host pages.  Chunks stay until the table
+ * goes.  Directories and chunks come from blocks of the pmap's own,
+ * carved in order (4 KiB first, then twice the last, up to PT_BLOCK_MAX)
+ * and recycled within the pmap: an address space's tables sit together,
+ * a few host pages, not one piece per heap corner.
+ */
+#define PT_BLOCK_MIN 4096
+#define PT_BLOCK_MAX 65536
+
+static void *pt_get(struct pmap *pm, int kind)
+{
+    struct mmu *mu = pm->mmu;
+    size_t n = mu->pt_size[kind];
+    void *p = pm->pt_free[kind].free;
+    if (p) {
+        pm->pt_free[kind].free = pm->pt_free[kind].free->next;
+    } else {
+        struct pt_block *b = pm->blocks;
+        if (b == NULL || b->size - pm->blk_used < n) {
+            size_t size = b == NULL                ? PT_BLOCK_MIN
+                          : b->size < PT_BLOCK_MAX ? 2 * b->size
+                                                   : PT_BLOCK_MAX;
+            if ((b = core_alloc(mu->core, sizeof(*b) + size)) == NULL)
+                return NULL;
+            b->size = size;
+            b->next = pm->blocks;
+            pm->blocks = b;
+            pm->blk_used = 0;
+        }
+        p = b->data + pm->blk_used;
+        pm->blk_used += n;
+    }
+    memset(p, 0, n);
+    return p;
+}
+
+static void pt_put(struct pmap *pm, int kind, void *p)
+{
+    pool_put(&pm->pt_free[kind], p);
+}
+
+/* Once its tables are gone. */
+static void pt_blocks_free(struct pmap *pm)
+{
+    while (pm->blocks) {
+        struct pt_block *b = pm->blocks;
+        pm->blocks = b->next;
+        core_free(pm->mmu->core, b);
+    }
+}
+
+static uint8_t *pt_chunk(const struct vm_page *tp, unsigned i)
+{
+    return tp->owner.ptdir[i / PT_CHUNK];
+}
+
+static uint64_t pte_get(const struct mmu *mu, const struct vm_page *tp,
+                        unsigned i)
+{
+    const uint8_t *c = pt_chunk(tp, i);
+    return c ? pte_load(mu, c, i % PT_CHUNK) : 0;
+}
+
+/* Stores a PTE whose chunk exists (only a store of 0 may find none). */
+static void pte_put(const struct mmu *mu, struct vm_page *tp, unsigned i,
+                    uint64_t v)
+{
+    uint8_t *c = pt_chunk(tp, i);
+    assert(c != NULL || v == 0);
+    if (c)
+        pte_store(mu, c, i % PT_CHUNK, v);
+}
+
+static bool is_leaf(const struct mmu *mu, unsigned level)
+{
+    return level + 1 == mu->prof->levels;
+}
+
+/* The chunk of entry i, made if need be; NULL: out of host memory. */
+static uint8_t *pt_chunk_make(struct pmap *pm, struct vm_page *tp, unsigned i,
+                              bool leaf)
+{
+    uint8_t **slot = &tp->owner.ptdir[i / PT_CHUNK];
+    if (*slot == NULL)
+        *slot = pt_get(pm, leaf ? PT_LEAF : PT_UPPER);
+    return *slot;
+}
+
+/* Beside each leaf PTE, its PV entry: after the chunk's PTEs. */
+static struct pv_entry **pv_slots(const struct mmu *mu, uint8_t *chunk)
+{
+    return (struct pv_entry **)(void *)(chunk + PT_CHUNK * mu->prof->pte_size);
+}
+
+static struct pv_entry **ptpv_slot(const struct mmu *mu,
+                                   const struct vm_page *tp, unsigned i)
+{
+    uint8_t *c = pt_chunk(tp, i);
+    return c ? &pv_slots(mu, c)[i % PT_CHUNK] : NULL;
+}
+
+static struct pv_entry *ptpv_get(const struct mmu *mu, const struct vm_page *tp,
+                                 unsigned i)
+{
+    struct pv_entry **slot = ptpv_slot(mu, tp, i);
+    return slot ? *slot : NULL;
+}
+
 static void leaf_sync(struct pmap *pm, pageh leaf)
 {
     struct mmu *mu = pm->mmu;
@@ -280,89 +397,66 @@ static void leaf_sync(struct pmap *pm, pageh leaf)
     unsigned n = level_entries(mu, mu->prof->levels - 1);
     uint64_t left = tp->offset; /* valid entries not yet seen */
     for (unsigned i = 0; i < n && left > 0; i++) {
-        uint64_t pte = pte_load(mu, tp->data, i);
+        uint8_t *c = pt_chunk(tp, i);
+        if (c == NULL) {
+            i |= PT_CHUNK - 1; /* a chunk never made: none valid */
+            continue;
+        }
+        uint64_t pte = pte_load(mu, c, i % PT_CHUNK);
         if (!(pte & PTE_V))
             continue;
         left--;
         if (pte & PTE_W)
-            pte_store(mu, tp->data, i, pte & ~(uint64_t)PTE_W);
+            pte_store(mu, c, i % PT_CHUNK, pte & ~(uint64_t)PTE_W);
     }
     tp->epoch = pm->epoch;
 }
 
+/* A new, empty table: a frame of simulated RAM (no host bytes: see
+ * above) and its directory. */
 static int table_alloc(struct pmap *pm, pageh *out)
 {
-    if (core_inject(pm->mmu->core, INJECT_PAGETABLE))
+    struct mmu *mu = pm->mmu;
+    if (core_inject(mu->core, INJECT_PAGETABLE))
         return ENOMEM;
-    int error = phys_alloc(pm->mmu->ph, XVM_USE_PAGETABLE, true, out);
-    if (error)
+    uint8_t **dir = pt_get(pm, PT_DIR);
+    if (dir == NULL)
+        return ENOMEM;
+    int error = phys_alloc(mu->ph, XVM_USE_PAGETABLE, false, out);
+    if (error) {
+        pt_put(pm, PT_DIR, dir);
         return error;
-    table_page(pm->mmu, *out)->epoch = pm->epoch;
+    }
+    struct vm_page *tp = table_page(mu, *out);
+    tp->owner.ptdir = dir;
+    tp->epoch = pm->epoch;
     pm->ptpages++;
     return 0;
 }
 
-/*
- * Beside each leaf table, a pointer to each valid PTE's PV entry, in
- * segments of PTPV_SEG made when a PTE among them is first entered: a
- * table of a few mappings costs a directory and a segment, not a pointer
- * per PTE, and nothing comes from fresh host pages in a burst of new
- * address spaces.
- */
-#define PTPV_SEG 64
-
-static struct pv_entry **ptpv_slot(struct vm_page *tp, unsigned i)
+static void table_free(struct pmap *pm, pageh t, bool leaf)
 {
-    struct pv_entry **seg =
-        tp->owner.ptpv ? tp->owner.ptpv[i / PTPV_SEG] : NULL;
-    return seg ? &seg[i % PTPV_SEG] : NULL;
-}
-
-static struct pv_entry *ptpv_get(struct vm_page *tp, unsigned i)
-{
-    struct pv_entry **slot = ptpv_slot(tp, i);
-    return slot ? *slot : NULL;
-}
-
-/* => the slot for PTE i, made if need be; NULL: out of memory. */
-static struct pv_entry **ptpv_make(struct mmu *mu, struct vm_page *tp,
-                                   unsigned i)
-{
-    struct pv_entry ***dir = tp->owner.ptpv;
-    if (dir == NULL) {
-        if ((dir = pool_get(mu->core, &mu->dir_pool)) == NULL)
-            return NULL;
-        memset(dir, 0, mu->dir_pool.size);
-        tp->owner.ptpv = dir;
-    }
-    if (dir[i / PTPV_SEG] == NULL) {
-        struct pv_entry **seg = pool_get(mu->core, &mu->seg_pool);
-        if (seg == NULL)
-            return NULL;
-        memset(seg, 0, mu->seg_pool.size);
-        dir[i / PTPV_SEG] = seg;
-    }
-    return &dir[i / PTPV_SEG][i % PTPV_SEG];
-}
-
-static void ptpv_free(struct mmu *mu, struct vm_page *tp)
-{
-    struct pv_entry ***dir = tp->owner.ptpv;
-    if (dir == NULL)
-        return;
-    for (unsigned s = 0; s < mu->nseg; s++)
-        if (dir[s])
-            pool_put(&mu->seg_pool, dir[s]);
-    pool_put(&mu->dir_pool, dir);
-    tp->owner.ptpv = NULL;
-}
-
-static void table_free(struct pmap *pm, pageh t)
-{
-    ptpv_free(pm->mmu, table_page(pm->mmu, t));
-    phys_free(pm->mmu->ph, t);
+    struct mmu *mu = pm->mmu;
+    struct vm_page *tp = table_page(mu, t);
+    for (unsigned c = 0; c < mu->nchunk; c++)
+        if (tp->owner.ptdir[c])
+            pt_put(pm, leaf ? PT_LEAF : PT_UPPER, tp->owner.ptdir[c]);
+    pt_put(pm, PT_DIR, tp->owner.ptdir);
+    tp->owner.ptdir = NULL;
+    phys_free(mu->ph, t);
     pm->ptpages--;
     pm->hint_leaf = PAGEH_NONE;
+}
+
+uint8_t *pmap_table_entry(const struct mmu *mu, pageh table, unsigned i)
+{
+    uint8_t *c = pt_chunk(table_page(mu, table), i);
+    return c ? c + (size_t)(i % PT_CHUNK) * mu->prof->pte_size : NULL;
+}
+
+struct pv_entry **pmap_table_pv(const struct mmu *mu, pageh leaf, unsigned i)
+{
+    return ptpv_slot(mu, table_page(mu, leaf), i);
 }
 
 /*
@@ -385,16 +479,19 @@ static int pt_leaf(struct pmap *pm, uint64_t va, bool create, bool sync,
     for (unsigned l = 0; l + 1 < mu->prof->levels; l++) {
         struct vm_page *tp = table_page(mu, t);
         unsigned i = level_index(mu, l, va);
-        uint64_t pte = pte_load(mu, tp->data, i);
+        uint64_t pte = pte_get(mu, tp, i);
         if (!(pte & PTE_V)) {
             if (!create)
                 return ENOENT;
             pageh nt;
+            /* The entry's chunk first: a table once made is linked. */
+            if (pt_chunk_make(pm, tp, i, false) == NULL)
+                return ENOMEM;
             int error = table_alloc(pm, &nt);
             if (error)
                 return error;
             pte = pte_make(mu, phys_addr(mu->ph, nt), PTE_V);
-            pte_store(mu, tp->data, i, pte);
+            pte_put(mu, tp, i, pte);
             tp->offset++;
         }
         t = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
@@ -419,8 +516,10 @@ int pmap_init(struct mmu *mu, struct pmap *pm)
     pm->pgshift = mu->core->pgshift;
     pm->hint_leaf = PAGEH_NONE;
     int error = table_alloc(pm, &pm->root);
-    if (error)
+    if (error) {
+        pt_blocks_free(pm);
         return error;
+    }
     pm->next = mu->pmaps;
     if (mu->pmaps)
         mu->pmaps->prev = pm;
@@ -433,7 +532,7 @@ static struct pv_entry *pv_at(struct pmap *pm, uint64_t va)
     pageh leaf;
     if (va >= pm->mmu->prof->va_max || pt_leaf(pm, va, false, false, &leaf))
         return NULL;
-    return ptpv_get(table_page(pm->mmu, leaf),
+    return ptpv_get(pm->mmu, table_page(pm->mmu, leaf),
                     level_index(pm->mmu, pm->mmu->prof->levels - 1, va));
 }
 
@@ -443,7 +542,7 @@ static void leaf_zap(struct pmap *pm, struct vm_page *tp, unsigned i,
 {
     struct mmu *mu = pm->mmu;
     pageh pg = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
-    struct pv_entry **slot = ptpv_slot(tp, i), *pv = *slot;
+    struct pv_entry **slot = ptpv_slot(mu, tp, i), *pv = *slot;
     if (pmap_tracks(mu, pg)) {
         assert(pv != NULL && pv->pmap == pm && pv->va == va);
         pv_unlink(mu, pg, pv);
@@ -452,15 +551,15 @@ static void leaf_zap(struct pmap *pm, struct vm_page *tp, unsigned i,
     *slot = NULL;
     if ((pte & PTE_WIRED) && !page_is_device(pg))
         phys_page(mu->ph, pg)->wire--;
-    pte_store(mu, tp->data, i, 0);
+    pte_put(mu, tp, i, 0);
     tp->offset--;
     pm->resident--;
     tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
     model_drop(pm, va);
 }
 
-static uint8_t *pte_slot(struct pmap *pm, uint64_t va, bool sync,
-                         unsigned *idx);
+static struct vm_page *pte_slot(struct pmap *pm, uint64_t va, bool sync,
+                                unsigned *idx);
 
 /* The super page holding va (its PTE pte): [*base, *base + size). */
 static uint64_t lg_span(const struct mmu *mu, uint64_t va, uint64_t pte,
@@ -477,11 +576,11 @@ static void lg_strip(struct pmap *pm, uint64_t va)
 {
     struct mmu *mu = pm->mmu;
     unsigned i;
-    uint8_t *tbl = pte_slot(pm, va, false, &i);
-    assert(tbl != NULL);
-    uint64_t p = pte_load(mu, tbl, i);
+    struct vm_page *tp = pte_slot(pm, va, false, &i);
+    assert(tp != NULL);
+    uint64_t p = pte_get(mu, tp, i);
     assert((p & PTE_V) && (p & PTE_LG));
-    pte_store(mu, tbl, i, p & ~(uint64_t)PTE_LG);
+    pte_put(mu, tp, i, p & ~(uint64_t)PTE_LG);
     tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
 }
 
@@ -514,7 +613,7 @@ static void pt_range(struct pmap *pm, pageh t, unsigned l, uint64_t base,
     uint64_t span = (uint64_t)level_entries(mu, l) << shift;
     uint64_t lo = sva > base ? sva : base;
     uint64_t hi = eva - base < span ? eva : base + span;
-    bool leaf = l + 1 == mu->prof->levels;
+    bool leaf = is_leaf(mu, l);
     uint64_t left = tp->offset; /* valid entries not yet met */
 
     uint64_t last = (hi - 1 - base) >> shift;
@@ -522,14 +621,20 @@ static void pt_range(struct pmap *pm, pageh t, unsigned l, uint64_t base,
     for (uint64_t i = (lo - base) >> shift; i <= last; i++) {
         if (left == 0)
             break; /* the rest of the table is empty */
+        uint8_t *c = pt_chunk(tp, (unsigned)i);
+        if (c == NULL) { /* a chunk never made: none valid */
+            i |= PT_CHUNK - 1;
+            continue;
+        }
         /* Tables are mostly empty, and an invalid PTE is all zeros: skip
          * 64 bytes of them at a time. */
-        if ((i * psz) % 64 == 0 && last - i >= 64 / psz &&
-            memcmp(tp->data + i * psz, zero_line, 64) == 0) {
+        unsigned ci = (unsigned)(i % PT_CHUNK);
+        if ((ci * psz) % 64 == 0 && last - i >= 64 / psz &&
+            memcmp(c + ci * psz, zero_line, 64) == 0) {
             i += 64 / psz - 1;
             continue;
         }
-        uint64_t pte = pte_load(mu, tp->data, (unsigned)i);
+        uint64_t pte = pte_load(mu, c, ci);
         if (!(pte & PTE_V))
             continue;
         left--;
@@ -546,8 +651,8 @@ static void pt_range(struct pmap *pm, pageh t, unsigned l, uint64_t base,
             pageh child = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
             pt_range(pm, child, l + 1, va, sva, eva, prot);
             if (prot < 0 && table_page(mu, child)->offset == 0) {
-                table_free(pm, child);
-                pte_store(mu, tp->data, (unsigned)i, 0);
+                table_free(pm, child, is_leaf(mu, l + 1));
+                pte_store(mu, c, ci, 0);
                 tp->offset--;
             }
         } else if (prot < 0 || (!(prot & (XVM_PROT_READ | XVM_PROT_EXEC)) &&
@@ -557,7 +662,7 @@ static void pt_range(struct pmap *pm, pageh t, unsigned l, uint64_t base,
             /* Lower the bits; a wired mapping stays, without access. */
             uint64_t npte = pte & ~(prot_bits(~(unsigned)prot & XVM_PROT_ALL));
             if (npte != pte) {
-                pte_store(mu, tp->data, (unsigned)i, npte);
+                pte_store(mu, c, ci, npte);
                 tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
                 model_drop(pm, va);
             }
@@ -594,7 +699,8 @@ void pmap_fini(struct pmap *pm)
     pm->model_flushed = true;
     pmap_remove(pm, 0, mu->prof->va_max);
     assert(pm->resident == 0);
-    table_free(pm, pm->root);
+    table_free(pm, pm->root, is_leaf(mu, 0));
+    pt_blocks_free(pm);
     for (int k = 0; k < 3; k++)
         mu->fast_hits_gone[k] += pm->fast_hits[k];
     if (pm->prev)
@@ -635,7 +741,7 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
         return error;
     struct vm_page *tp = table_page(mu, leaf);
     unsigned i = level_index(mu, mu->prof->levels - 1, va);
-    uint64_t old = pte_load(mu, tp->data, i);
+    uint64_t old = pte_get(mu, tp, i);
     uint64_t pa = phys_addr(mu->ph, pg);
     uint64_t nflags = PTE_V | PTE_U | prot_bits(prot) |
                       (flags & PMAP_WIRED ? PTE_WIRED : 0) |
@@ -653,16 +759,17 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
         if ((flags & PMAP_WIRED) && !(old & PTE_WIRED) && !page_is_device(pg))
             phys_page(mu->ph, pg)->wire++;
         nflags |= old & (PTE_REF | PTE_MOD | PTE_WIRED);
-        pte_store(mu, tp->data, i, pte_make(mu, pa, nflags));
+        pte_put(mu, tp, i, pte_make(mu, pa, nflags));
         tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
         if ((nflags ^ old) & PTE_LG)
             model_drop(pm, va); /* the mapping changed size */
         return 0;
     }
-    /* A leaf table keeps a pointer to each PTE's PV entry beside it. */
-    struct pv_entry **slot = ptpv_make(mu, tp, i);
-    if (slot == NULL)
+    /* The PTE's chunk, with its PV entry's pointer beside it. */
+    uint8_t *c = pt_chunk_make(pm, tp, i, true);
+    if (c == NULL)
         return ENOMEM;
+    struct pv_entry **slot = &pv_slots(mu, c)[i % PT_CHUNK];
     struct pv_entry *pv = NULL;
     if (pmap_tracks(mu, pg)) {
         if (core_inject(mu->core, INJECT_PV))
@@ -680,7 +787,7 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
         leaf_zap(pm, tp, i, va, old);
     *slot = pv;
     seg_count(mu, pg, 1);
-    pte_store(mu, tp->data, i, pte_make(mu, pa, nflags));
+    pte_store(mu, c, i % PT_CHUNK, pte_make(mu, pa, nflags));
     tp->offset++;
     pm->resident++;
     if ((flags & PMAP_WIRED) && !page_is_device(pg))
@@ -694,20 +801,21 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
  * => sync: make a stale table current first; only paths that grant
  *    access need it (lowering, testing and reading never do).
  */
-static uint8_t *pte_slot(struct pmap *pm, uint64_t va, bool sync, unsigned *idx)
+static struct vm_page *pte_slot(struct pmap *pm, uint64_t va, bool sync,
+                                unsigned *idx)
 {
     pageh leaf;
     if (va >= pm->mmu->prof->va_max || pt_leaf(pm, va, false, sync, &leaf))
         return NULL;
     *idx = level_index(pm->mmu, pm->mmu->prof->levels - 1, va);
-    return table_page(pm->mmu, leaf)->data;
+    return table_page(pm->mmu, leaf);
 }
 
 int pmap_extract(struct pmap *pm, uint64_t va, uint64_t *pa)
 {
     unsigned i;
-    uint8_t *tbl = pte_slot(pm, va, false, &i);
-    uint64_t pte = tbl ? pte_load(pm->mmu, tbl, i) : 0;
+    struct vm_page *tp = pte_slot(pm, va, false, &i);
+    uint64_t pte = tp ? pte_get(pm->mmu, tp, i) : 0;
     if (!(pte & PTE_V))
         return EFAULT;
     *pa = pte_frame_pa(pm->mmu, pte) | (va & (pm->mmu->core->pgsz - 1));
@@ -717,18 +825,18 @@ int pmap_extract(struct pmap *pm, uint64_t va, uint64_t *pa)
 uint64_t pmap_pte(struct pmap *pm, uint64_t va)
 {
     unsigned i;
-    uint8_t *tbl = pte_slot(pm, va, false, &i);
-    return tbl ? pte_load(pm->mmu, tbl, i) : 0;
+    struct vm_page *tp = pte_slot(pm, va, false, &i);
+    return tp ? pte_get(pm->mmu, tp, i) : 0;
 }
 
 void pmap_unwire(struct pmap *pm, uint64_t va)
 {
     unsigned i;
-    uint8_t *tbl = pte_slot(pm, va, false, &i);
-    uint64_t pte = tbl ? pte_load(pm->mmu, tbl, i) : 0;
+    struct vm_page *tp = pte_slot(pm, va, false, &i);
+    uint64_t pte = tp ? pte_get(pm->mmu, tp, i) : 0;
     if ((pte & (PTE_V | PTE_WIRED)) != (PTE_V | PTE_WIRED))
         return;
-    pte_store(pm->mmu, tbl, i, pte & ~(uint64_t)PTE_WIRED);
+    pte_put(pm->mmu, tp, i, pte & ~(uint64_t)PTE_WIRED);
     pageh pg = phys_lookup(pm->mmu->ph, pte_frame_pa(pm->mmu, pte));
     if (!page_is_device(pg))
         phys_page(pm->mmu->ph, pg)->wire--;
@@ -753,9 +861,9 @@ static bool pv_apply(struct mmu *mu, pageh pg, int op, uint64_t bits,
         next = pv->next;
         struct pmap *pm = pv->pmap;
         unsigned i;
-        uint8_t *tbl = pte_slot(pm, pv->va, false, &i);
-        assert(tbl != NULL);
-        uint64_t pte = pte_load(mu, tbl, i);
+        struct vm_page *tp = pte_slot(pm, pv->va, false, &i);
+        assert(tp != NULL);
+        uint64_t pte = pte_get(mu, tp, i);
         if (op == 2) {
             if (pte & bits)
                 return true;
@@ -773,7 +881,7 @@ static bool pv_apply(struct mmu *mu, pageh pg, int op, uint64_t bits,
             npte &= ~(uint64_t)PTE_LG;
         }
         if (npte != pte) {
-            pte_store(mu, tbl, i, npte);
+            pte_put(mu, tp, i, npte);
             tlb_invalidate(&mu->tlb, pm->asid, pv->va >> mu->core->pgshift);
             if (op == 0)
                 model_drop(pm, pv->va);
@@ -824,8 +932,8 @@ int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
 {
     struct mmu *mu = pm->mmu;
     unsigned i;
-    uint8_t *tbl = pte_slot(pm, va, true, &i);
-    uint64_t pte = tbl ? pte_load(mu, tbl, i) : 0;
+    struct vm_page *tp = pte_slot(pm, va, true, &i);
+    uint64_t pte = tp ? pte_get(mu, tp, i) : 0;
 
     if (!(pte & PTE_V))
         return EFAULT;
@@ -833,7 +941,7 @@ int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
         return EACCES;
     uint64_t npte = pte | PTE_REF | (access & XVM_PROT_WRITE ? PTE_MOD : 0);
     if (npte != pte)
-        pte_store(mu, tbl, i, npte);
+        pte_put(mu, tp, i, npte);
 
     uint64_t pa = pte_frame_pa(mu, npte);
     pageh pg = phys_lookup(mu->ph, pa);
@@ -898,7 +1006,7 @@ unsigned pmap_walk_pas(struct pmap *pm, uint64_t va, uint64_t pas[5])
         pas[l] = phys_addr(mu->ph, t) + (uint64_t)i * sz;
         if (l + 1 == levels)
             break;
-        uint64_t pte = pte_load(mu, table_page(mu, t)->data, i);
+        uint64_t pte = pte_get(mu, table_page(mu, t), i);
         if (!(pte & PTE_V))
             return 0;
         t = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
@@ -957,10 +1065,14 @@ int mmu_init(struct mmu *mu, struct core *core, struct physmem *ph,
     }
     mu->next_asid = 1;
     mu->pv_pool.size = sizeof(struct pv_entry);
-    unsigned leaf_ptes = 1u << p->level_bits[p->levels - 1];
-    mu->nseg = (leaf_ptes + PTPV_SEG - 1) / PTPV_SEG;
-    mu->seg_pool.size = PTPV_SEG * sizeof(struct pv_entry *);
-    mu->dir_pool.size = mu->nseg * sizeof(struct pv_entry **);
+    for (unsigned l = 0; l < p->levels; l++) {
+        unsigned n = (level_entries(mu, l) + PT_CHUNK - 1) / PT_CHUNK;
+        mu->nchunk = n > mu->nchunk ? n : mu->nchunk;
+    }
+    /* Multiples of 16 bytes, as blocks are aligned. */
+    mu->pt_size[PT_DIR] = (mu->nchunk * sizeof(uint8_t *) + 15) & ~(size_t)15;
+    mu->pt_size[PT_UPPER] = PT_CHUNK * p->pte_size;
+    mu->pt_size[PT_LEAF] = PT_CHUNK * (p->pte_size + sizeof(struct pv_entry *));
     hmap_init(&mu->devpv);
     if (tlb_entries == 0)
         tlb_entries = p->tlb_entries;
@@ -975,8 +1087,6 @@ void mmu_fini(struct mmu *mu)
 {
     hmap_fini(mu->core, &mu->devpv);
     pool_fini(mu->core, &mu->pv_pool);
-    pool_fini(mu->core, &mu->seg_pool);
-    pool_fini(mu->core, &mu->dir_pool);
     core_free(mu->core, mu->tlb.ent);
     mu->tlb.ent = NULL;
 }
@@ -997,9 +1107,9 @@ static void visit_rec(struct pmap *pm, pageh t, unsigned l, uint64_t base,
         return;
     struct vm_page *tp = table_page(mu, t);
     unsigned n = level_entries(mu, l), valid = 0;
-    bool leaf = l + 1 == mu->prof->levels;
+    bool leaf = is_leaf(mu, l);
     for (unsigned i = 0; i < n; i++) {
-        uint64_t pte = pte_load(mu, tp->data, i);
+        uint64_t pte = pte_get(mu, tp, i);
         if (!(pte & PTE_V))
             continue;
         valid++;
@@ -1034,8 +1144,8 @@ uint64_t pmap_pte_current(struct pmap *pm, uint64_t va)
     if (va >= pm->mmu->prof->va_max || pt_leaf(pm, va, false, false, &leaf))
         return 0;
     struct vm_page *tp = table_page(pm->mmu, leaf);
-    uint64_t pte = pte_load(
-        pm->mmu, tp->data, level_index(pm->mmu, pm->mmu->prof->levels - 1, va));
+    uint64_t pte = pte_get(pm->mmu, tp,
+                           level_index(pm->mmu, pm->mmu->prof->levels - 1, va));
     return tp->epoch == pm->epoch ? pte : pte & ~(uint64_t)PTE_W;
 }
 
