@@ -143,10 +143,22 @@ static void test_check_pmap_catches_wrong_counts(void **state)
     s.p->pmap->ptpages++;
     expect_fail(s.m, "tables, counted");
     s.p->pmap->ptpages--;
-    struct vm_page *root = phys_page(&s.m->ph, s.p->pmap->root);
-    root->offset++;
+    struct pt_dir *root = pmap_table_dir(&s.m->mmu, s.p->pmap->root);
+    root->valid++;
     expect_fail(s.m, "page table frame");
-    root->offset--;
+    root->valid--;
+    /* The pmap links a copy of the root's directory, not its own: every
+     * walk still finds the same tables. */
+    struct pt_dir *linked = s.p->pmap->root_dir;
+    size_t dsize = sizeof(*linked) + s.m->mmu.nchunk * sizeof(uint8_t *);
+    struct pt_dir *copy = malloc(dsize);
+    assert_non_null(copy);
+    memcpy(copy, linked, dsize);
+    s.p->pmap->root_dir = copy;
+    s.p->pmap->hint_dir = NULL;
+    expect_fail(s.m, "links another directory");
+    s.p->pmap->root_dir = linked;
+    free(copy);
     gauge_add(&s.m->mmu.pv, 1);
     expect_fail(s.m, "PV entries: counted");
     gauge_add(&s.m->mmu.pv, -1);
@@ -211,12 +223,6 @@ static pageh leaf_table(xvm_machine *m, xvm_vmspace *vs, uint64_t va)
     return phys_lookup(&m->ph, (pde >> 12) << 12);
 }
 
-/* Its vm_page. */
-static struct vm_page *leaf_of(xvm_machine *m, xvm_vmspace *vs, uint64_t va)
-{
-    return phys_page(&m->ph, leaf_table(m, vs, va));
-}
-
 static void test_check_pmap_catches_pv_lists_that_disagree(void **state)
 {
     (void)state;
@@ -263,16 +269,16 @@ static void test_check_pmap_catches_a_pv_entry_without_its_pte(void **state)
     /* The child's mapping of page 0 vanishes from its table, counts and
      * all, while its PV entry stays on the page's list. */
     assert_int_equal(tm_rd8(s.c, s.a), 7);
-    struct vm_page *leaf = leaf_of(s.m, s.c, s.a);
+    struct pt_dir *leaf = pmap_table_dir(&s.m->mmu, leaf_table(s.m, s.c, s.a));
     flip_pte(s.m, s.c, s.a, PTE_V);
-    leaf->offset--;
+    leaf->valid--;
     s.c->pmap->resident--;
     struct tlbent *e = tlb_slot(&s.m->mmu.tlb, s.c->pmap->asid, s.a >> 12);
     uint64_t asid = e->asid;
     e->asid = 0;
     expect_fail(s.m, "has no matching PTE");
     flip_pte(s.m, s.c, s.a, PTE_V);
-    leaf->offset++;
+    leaf->valid++;
     s.c->pmap->resident++;
     e->asid = asid;
     scene_down(&s);

@@ -176,7 +176,7 @@ int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out)
     pg->pv = NULL;
     pg->owner.obj = NULL;
     pg->offset = 0;
-    pg->epoch = 0;
+    pg->qprev = 0;
     pg->wire = 0;
     pg->loan = 0;
     if (zero && pg->data)

@@ -23,6 +23,7 @@ typedef uint64_t pageh;
 #define PAGEH_NONE UINT64_MAX
 
 struct pv_entry;
+struct pt_dir;
 struct xvm_object;
 struct anon;
 struct kcache;
@@ -51,22 +52,18 @@ struct vm_page {
     union {
         struct xvm_object *obj; /* owner, for object pages */
         struct anon *anon;      /* owner, for anon pages */
-        uint8_t **ptdir;        /* page tables: their PTEs (and a leaf's
-                                    PV pointers) in chunks (pmap.c) */
+        struct pt_dir *ptdir;   /* page tables: their host form, the
+                                    entries in chunks (pmap.c) */
         struct kcache *kc;      /* kernel slabs: their cache */
     } owner;
-    uint64_t offset; /* object offset; PT pages: valid entries; slabs:
-                        objects in use */
+    uint64_t offset; /* object offset; slabs: objects in use */
     union {
         uint32_t next_free; /* free-list link (index) */
         uint32_t qnext;     /* page queue or slab list: next (index) */
     };
-    union {
-        uint32_t epoch; /* PT pages: write-protect epoch (pmap.c) */
-        uint32_t qprev; /* page queue or slab list: previous (index) */
-    };
-    uint32_t wire; /* wired PTEs mapping the page */
-    uint8_t use;   /* enum xvm_use */
+    uint32_t qprev; /* page queue or slab list: previous (index) */
+    uint32_t wire;  /* wired PTEs mapping the page */
+    uint8_t use;    /* enum xvm_use */
     uint8_t flags;
     uint16_t loan; /* loans holding the page (UVM's loan_count, §11.3) */
 };

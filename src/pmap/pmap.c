@@ -331,23 +331,28 @@ static void pt_blocks_free(struct pmap *pm)
     }
 }
 
-static uint8_t *pt_chunk(const struct vm_page *tp, unsigned i)
+static struct pt_dir *table_dir(const struct mmu *mu, pageh t)
 {
-    return tp->owner.ptdir[i / PT_CHUNK];
+    return table_page(mu, t)->owner.ptdir;
 }
 
-static uint64_t pte_get(const struct mmu *mu, const struct vm_page *tp,
+static uint8_t *pt_chunk(const struct pt_dir *d, unsigned i)
+{
+    return d->chunk[i / PT_CHUNK];
+}
+
+static uint64_t pte_get(const struct mmu *mu, const struct pt_dir *d,
                         unsigned i)
 {
-    const uint8_t *c = pt_chunk(tp, i);
+    const uint8_t *c = pt_chunk(d, i);
     return c ? pte_load(mu, c, i % PT_CHUNK) : 0;
 }
 
 /* Stores a PTE whose chunk exists (only a store of 0 may find none). */
-static void pte_put(const struct mmu *mu, struct vm_page *tp, unsigned i,
+static void pte_put(const struct mmu *mu, struct pt_dir *d, unsigned i,
                     uint64_t v)
 {
-    uint8_t *c = pt_chunk(tp, i);
+    uint8_t *c = pt_chunk(d, i);
     assert(c != NULL || v == 0);
     if (c)
         pte_store(mu, c, i % PT_CHUNK, v);
@@ -359,45 +364,42 @@ static bool is_leaf(const struct mmu *mu, unsigned level)
 }
 
 /* The chunk of entry i, made if need be; NULL: out of host memory. */
-static uint8_t *pt_chunk_make(struct pmap *pm, struct vm_page *tp, unsigned i,
-                              bool leaf)
+static uint8_t *pt_chunk_make(struct pmap *pm, struct pt_dir *d, unsigned i)
 {
-    uint8_t **slot = &tp->owner.ptdir[i / PT_CHUNK];
+    uint8_t **slot = &d->chunk[i / PT_CHUNK];
     if (*slot == NULL)
-        *slot = pt_get(pm, leaf ? PT_LEAF : PT_UPPER);
+        *slot = pt_get(pm, PT_CHUNKS);
     return *slot;
 }
 
-/* Beside each leaf PTE, its PV entry: after the chunk's PTEs. */
-static struct pv_entry **pv_slots(const struct mmu *mu, uint8_t *chunk)
+/* Beside each entry, a pointer: a leaf PTE's PV entry, an upper entry's
+ * table (its directory), after the chunk's PTEs. */
+static void **ptr_slots(const struct mmu *mu, uint8_t *chunk)
 {
-    return (struct pv_entry **)(void *)(chunk + PT_CHUNK * mu->prof->pte_size);
+    return (void **)(void *)(chunk + PT_CHUNK * mu->prof->pte_size);
 }
 
-static struct pv_entry **ptpv_slot(const struct mmu *mu,
-                                   const struct vm_page *tp, unsigned i)
+static void **ptr_slot(const struct mmu *mu, const struct pt_dir *d, unsigned i)
 {
-    uint8_t *c = pt_chunk(tp, i);
-    return c ? &pv_slots(mu, c)[i % PT_CHUNK] : NULL;
+    uint8_t *c = pt_chunk(d, i);
+    return c ? &ptr_slots(mu, c)[i % PT_CHUNK] : NULL;
 }
 
-static struct pv_entry *ptpv_get(const struct mmu *mu, const struct vm_page *tp,
-                                 unsigned i)
+static void *ptr_get(const struct mmu *mu, const struct pt_dir *d, unsigned i)
 {
-    struct pv_entry **slot = ptpv_slot(mu, tp, i);
+    void **slot = ptr_slot(mu, d, i);
     return slot ? *slot : NULL;
 }
 
-static void leaf_sync(struct pmap *pm, pageh leaf)
+static void leaf_sync(struct pmap *pm, struct pt_dir *d)
 {
     struct mmu *mu = pm->mmu;
-    struct vm_page *tp = table_page(mu, leaf);
-    if (tp->epoch == pm->epoch)
+    if (d->epoch == pm->epoch)
         return;
     unsigned n = level_entries(mu, mu->prof->levels - 1);
-    uint64_t left = tp->offset; /* valid entries not yet seen */
+    uint64_t left = d->valid; /* valid entries not yet seen */
     for (unsigned i = 0; i < n && left > 0; i++) {
-        uint8_t *c = pt_chunk(tp, i);
+        uint8_t *c = pt_chunk(d, i);
         if (c == NULL) {
             i |= PT_CHUNK - 1; /* a chunk never made: none valid */
             continue;
@@ -409,98 +411,104 @@ static void leaf_sync(struct pmap *pm, pageh leaf)
         if (pte & PTE_W)
             pte_store(mu, c, i % PT_CHUNK, pte & ~(uint64_t)PTE_W);
     }
-    tp->epoch = pm->epoch;
+    d->epoch = pm->epoch;
 }
 
 /* A new, empty table: a frame of simulated RAM (no host bytes: see
  * above) and its directory. */
-static int table_alloc(struct pmap *pm, pageh *out)
+static int table_alloc(struct pmap *pm, pageh *out, struct pt_dir **dirp)
 {
     struct mmu *mu = pm->mmu;
     if (core_inject(mu->core, INJECT_PAGETABLE))
         return ENOMEM;
-    uint8_t **dir = pt_get(pm, PT_DIR);
-    if (dir == NULL)
+    struct pt_dir *d = pt_get(pm, PT_DIR);
+    if (d == NULL)
         return ENOMEM;
     int error = phys_alloc(mu->ph, XVM_USE_PAGETABLE, false, out);
     if (error) {
-        pt_put(pm, PT_DIR, dir);
+        pt_put(pm, PT_DIR, d);
         return error;
     }
-    struct vm_page *tp = table_page(mu, *out);
-    tp->owner.ptdir = dir;
-    tp->epoch = pm->epoch;
+    table_page(mu, *out)->owner.ptdir = d;
+    d->epoch = pm->epoch;
     pm->ptpages++;
+    *dirp = d;
     return 0;
 }
 
-static void table_free(struct pmap *pm, pageh t, bool leaf)
+static void table_free(struct pmap *pm, pageh t)
 {
     struct mmu *mu = pm->mmu;
     struct vm_page *tp = table_page(mu, t);
+    struct pt_dir *d = tp->owner.ptdir;
     for (unsigned c = 0; c < mu->nchunk; c++)
-        if (tp->owner.ptdir[c])
-            pt_put(pm, leaf ? PT_LEAF : PT_UPPER, tp->owner.ptdir[c]);
-    pt_put(pm, PT_DIR, tp->owner.ptdir);
+        if (d->chunk[c])
+            pt_put(pm, PT_CHUNKS, d->chunk[c]);
+    pt_put(pm, PT_DIR, d);
     tp->owner.ptdir = NULL;
     phys_free(mu->ph, t);
     pm->ptpages--;
-    pm->hint_leaf = PAGEH_NONE;
+    pm->hint_dir = NULL;
+}
+
+struct pt_dir *pmap_table_dir(const struct mmu *mu, pageh table)
+{
+    return table_dir(mu, table);
 }
 
 uint8_t *pmap_table_entry(const struct mmu *mu, pageh table, unsigned i)
 {
-    uint8_t *c = pt_chunk(table_page(mu, table), i);
+    uint8_t *c = pt_chunk(table_dir(mu, table), i);
     return c ? c + (size_t)(i % PT_CHUNK) * mu->prof->pte_size : NULL;
 }
 
 struct pv_entry **pmap_table_pv(const struct mmu *mu, pageh leaf, unsigned i)
 {
-    return ptpv_slot(mu, table_page(mu, leaf), i);
+    return (struct pv_entry **)ptr_slot(mu, table_dir(mu, leaf), i);
 }
 
 /*
- * => the leaf table covering va in *leaf, made current (leaf_sync).
+ * => the leaf table covering va (its directory) in *leaf, made current
+ *    (leaf_sync).  Walks from directory to directory: no vm_page is read.
  * => create: allocate missing tables (ENOMEM); else ENOENT when absent.
  */
 static int pt_leaf(struct pmap *pm, uint64_t va, bool create, bool sync,
-                   pageh *leaf)
+                   struct pt_dir **leaf)
 {
     struct mmu *mu = pm->mmu;
-    pageh t = pm->root;
+    struct pt_dir *d = pm->root_dir;
     /* Faults and misses come in runs: the last leaf found is the hint. */
     uint64_t key = va >> mu->lvl_shift[mu->prof->levels - 2];
-    if (pm->hint_leaf != PAGEH_NONE && pm->hint_key == key) {
+    if (pm->hint_dir != NULL && pm->hint_key == key) {
         if (sync)
-            leaf_sync(pm, pm->hint_leaf);
-        *leaf = pm->hint_leaf;
+            leaf_sync(pm, pm->hint_dir);
+        *leaf = pm->hint_dir;
         return 0;
     }
     for (unsigned l = 0; l + 1 < mu->prof->levels; l++) {
-        struct vm_page *tp = table_page(mu, t);
         unsigned i = level_index(mu, l, va);
-        uint64_t pte = pte_get(mu, tp, i);
-        if (!(pte & PTE_V)) {
+        struct pt_dir *child = ptr_get(mu, d, i);
+        if (child == NULL) {
             if (!create)
                 return ENOENT;
             pageh nt;
             /* The entry's chunk first: a table once made is linked. */
-            if (pt_chunk_make(pm, tp, i, false) == NULL)
+            if (pt_chunk_make(pm, d, i) == NULL)
                 return ENOMEM;
-            int error = table_alloc(pm, &nt);
+            int error = table_alloc(pm, &nt, &child);
             if (error)
                 return error;
-            pte = pte_make(mu, phys_addr(mu->ph, nt), PTE_V);
-            pte_put(mu, tp, i, pte);
-            tp->offset++;
+            pte_put(mu, d, i, pte_make(mu, phys_addr(mu->ph, nt), PTE_V));
+            *ptr_slot(mu, d, i) = child;
+            d->valid++;
         }
-        t = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
+        d = child;
     }
     if (sync)
-        leaf_sync(pm, t);
+        leaf_sync(pm, d);
     pm->hint_key = key;
-    pm->hint_leaf = t;
-    *leaf = t;
+    pm->hint_dir = d;
+    *leaf = d;
     return 0;
 }
 
@@ -514,8 +522,7 @@ int pmap_init(struct mmu *mu, struct pmap *pm)
     pm->tlb_mask = mu->tlb.mask;
     pm->fast_n = mmu_fast(mu) ? 8 : SIZE_MAX;
     pm->pgshift = mu->core->pgshift;
-    pm->hint_leaf = PAGEH_NONE;
-    int error = table_alloc(pm, &pm->root);
+    int error = table_alloc(pm, &pm->root, &pm->root_dir);
     if (error) {
         pt_blocks_free(pm);
         return error;
@@ -529,20 +536,21 @@ int pmap_init(struct mmu *mu, struct pmap *pm)
 
 static struct pv_entry *pv_at(struct pmap *pm, uint64_t va)
 {
-    pageh leaf;
+    struct pt_dir *leaf;
     if (va >= pm->mmu->prof->va_max || pt_leaf(pm, va, false, false, &leaf))
         return NULL;
-    return ptpv_get(pm->mmu, table_page(pm->mmu, leaf),
-                    level_index(pm->mmu, pm->mmu->prof->levels - 1, va));
+    return ptr_get(pm->mmu, leaf,
+                   level_index(pm->mmu, pm->mmu->prof->levels - 1, va));
 }
 
 /* Removes one valid leaf mapping: PV, counts, TLB. */
-static void leaf_zap(struct pmap *pm, struct vm_page *tp, unsigned i,
+static void leaf_zap(struct pmap *pm, struct pt_dir *tp, unsigned i,
                      uint64_t va, uint64_t pte)
 {
     struct mmu *mu = pm->mmu;
     pageh pg = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
-    struct pv_entry **slot = ptpv_slot(mu, tp, i), *pv = *slot;
+    struct pv_entry **slot = (struct pv_entry **)ptr_slot(mu, tp, i);
+    struct pv_entry *pv = *slot;
     if (pmap_tracks(mu, pg)) {
         assert(pv != NULL && pv->pmap == pm && pv->va == va);
         pv_unlink(mu, pg, pv);
@@ -552,14 +560,14 @@ static void leaf_zap(struct pmap *pm, struct vm_page *tp, unsigned i,
     if ((pte & PTE_WIRED) && !page_is_device(pg))
         phys_page(mu->ph, pg)->wire--;
     pte_put(mu, tp, i, 0);
-    tp->offset--;
+    tp->valid--;
     pm->resident--;
     tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
     model_drop(pm, va);
 }
 
-static struct vm_page *pte_slot(struct pmap *pm, uint64_t va, bool sync,
-                                unsigned *idx);
+static struct pt_dir *pte_slot(struct pmap *pm, uint64_t va, bool sync,
+                               unsigned *idx);
 
 /* The super page holding va (its PTE pte): [*base, *base + size). */
 static uint64_t lg_span(const struct mmu *mu, uint64_t va, uint64_t pte,
@@ -576,7 +584,7 @@ static void lg_strip(struct pmap *pm, uint64_t va)
 {
     struct mmu *mu = pm->mmu;
     unsigned i;
-    struct vm_page *tp = pte_slot(pm, va, false, &i);
+    struct pt_dir *tp = pte_slot(pm, va, false, &i);
     assert(tp != NULL);
     uint64_t p = pte_get(mu, tp, i);
     assert((p & PTE_V) && (p & PTE_LG));
@@ -604,17 +612,16 @@ static void demote(struct pmap *pm, uint64_t va, uint64_t pte)
  * base).  prot < 0: remove mappings and free tables left empty; else
  * lower leaf protection to prot.
  */
-static void pt_range(struct pmap *pm, pageh t, unsigned l, uint64_t base,
-                     uint64_t sva, uint64_t eva, int prot)
+static void pt_range(struct pmap *pm, struct pt_dir *tp, unsigned l,
+                     uint64_t base, uint64_t sva, uint64_t eva, int prot)
 {
     struct mmu *mu = pm->mmu;
-    struct vm_page *tp = table_page(mu, t);
     unsigned shift = mu->lvl_shift[l];
     uint64_t span = (uint64_t)level_entries(mu, l) << shift;
     uint64_t lo = sva > base ? sva : base;
     uint64_t hi = eva - base < span ? eva : base + span;
     bool leaf = is_leaf(mu, l);
-    uint64_t left = tp->offset; /* valid entries not yet met */
+    uint64_t left = tp->valid; /* valid entries not yet met */
 
     uint64_t last = (hi - 1 - base) >> shift;
     unsigned psz = mu->prof->pte_size;
@@ -648,12 +655,13 @@ static void pt_range(struct pmap *pm, pageh t, unsigned l, uint64_t base,
             }
         }
         if (!leaf) {
-            pageh child = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
-            pt_range(pm, child, l + 1, va, sva, eva, prot);
-            if (prot < 0 && table_page(mu, child)->offset == 0) {
-                table_free(pm, child, is_leaf(mu, l + 1));
+            void **child = &ptr_slots(mu, c)[ci];
+            pt_range(pm, *child, l + 1, va, sva, eva, prot);
+            if (prot < 0 && ((struct pt_dir *)*child)->valid == 0) {
+                table_free(pm, phys_lookup(mu->ph, pte_frame_pa(mu, pte)));
+                *child = NULL;
                 pte_store(mu, c, ci, 0);
-                tp->offset--;
+                tp->valid--;
             }
         } else if (prot < 0 || (!(prot & (XVM_PROT_READ | XVM_PROT_EXEC)) &&
                                 !(pte & PTE_WIRED))) {
@@ -678,17 +686,17 @@ void pmap_remove(struct pmap *pm, uint64_t sva, uint64_t eva)
     if (whole && !pm->model_flushed) {
         cpu_tlb_flush_asid(pm->mmu->cpu, pm->asid);
         pm->model_flushed = true;
-        pt_range(pm, pm->root, 0, 0, sva, eva, -1);
+        pt_range(pm, pm->root_dir, 0, 0, sva, eva, -1);
         pm->model_flushed = false;
         return;
     }
-    pt_range(pm, pm->root, 0, 0, sva, eva, -1);
+    pt_range(pm, pm->root_dir, 0, 0, sva, eva, -1);
 }
 
 void pmap_protect(struct pmap *pm, uint64_t sva, uint64_t eva, unsigned prot)
 {
     if (sva < eva)
-        pt_range(pm, pm->root, 0, 0, sva, eva, (int)(prot & XVM_PROT_ALL));
+        pt_range(pm, pm->root_dir, 0, 0, sva, eva, (int)(prot & XVM_PROT_ALL));
 }
 
 void pmap_fini(struct pmap *pm)
@@ -699,7 +707,7 @@ void pmap_fini(struct pmap *pm)
     pm->model_flushed = true;
     pmap_remove(pm, 0, mu->prof->va_max);
     assert(pm->resident == 0);
-    table_free(pm, pm->root, is_leaf(mu, 0));
+    table_free(pm, pm->root);
     pt_blocks_free(pm);
     for (int k = 0; k < 3; k++)
         mu->fast_hits_gone[k] += pm->fast_hits[k];
@@ -735,11 +743,10 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
     if (va >= mu->prof->va_max)
         return EINVAL;
 
-    pageh leaf;
-    int error = pt_leaf(pm, va, true, true, &leaf);
+    struct pt_dir *tp;
+    int error = pt_leaf(pm, va, true, true, &tp);
     if (error)
         return error;
-    struct vm_page *tp = table_page(mu, leaf);
     unsigned i = level_index(mu, mu->prof->levels - 1, va);
     uint64_t old = pte_get(mu, tp, i);
     uint64_t pa = phys_addr(mu->ph, pg);
@@ -766,10 +773,11 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
         return 0;
     }
     /* The PTE's chunk, with its PV entry's pointer beside it. */
-    uint8_t *c = pt_chunk_make(pm, tp, i, true);
+    uint8_t *c = pt_chunk_make(pm, tp, i);
     if (c == NULL)
         return ENOMEM;
-    struct pv_entry **slot = &pv_slots(mu, c)[i % PT_CHUNK];
+    struct pv_entry **slot =
+        (struct pv_entry **)&ptr_slots(mu, c)[i % PT_CHUNK];
     struct pv_entry *pv = NULL;
     if (pmap_tracks(mu, pg)) {
         if (core_inject(mu->core, INJECT_PV))
@@ -788,7 +796,7 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
     *slot = pv;
     seg_count(mu, pg, 1);
     pte_store(mu, c, i % PT_CHUNK, pte_make(mu, pa, nflags));
-    tp->offset++;
+    tp->valid++;
     pm->resident++;
     if ((flags & PMAP_WIRED) && !page_is_device(pg))
         phys_page(mu->ph, pg)->wire++;
@@ -801,20 +809,20 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
  * => sync: make a stale table current first; only paths that grant
  *    access need it (lowering, testing and reading never do).
  */
-static struct vm_page *pte_slot(struct pmap *pm, uint64_t va, bool sync,
-                                unsigned *idx)
+static struct pt_dir *pte_slot(struct pmap *pm, uint64_t va, bool sync,
+                               unsigned *idx)
 {
-    pageh leaf;
+    struct pt_dir *leaf;
     if (va >= pm->mmu->prof->va_max || pt_leaf(pm, va, false, sync, &leaf))
         return NULL;
     *idx = level_index(pm->mmu, pm->mmu->prof->levels - 1, va);
-    return table_page(pm->mmu, leaf);
+    return leaf;
 }
 
 int pmap_extract(struct pmap *pm, uint64_t va, uint64_t *pa)
 {
     unsigned i;
-    struct vm_page *tp = pte_slot(pm, va, false, &i);
+    struct pt_dir *tp = pte_slot(pm, va, false, &i);
     uint64_t pte = tp ? pte_get(pm->mmu, tp, i) : 0;
     if (!(pte & PTE_V))
         return EFAULT;
@@ -825,14 +833,14 @@ int pmap_extract(struct pmap *pm, uint64_t va, uint64_t *pa)
 uint64_t pmap_pte(struct pmap *pm, uint64_t va)
 {
     unsigned i;
-    struct vm_page *tp = pte_slot(pm, va, false, &i);
+    struct pt_dir *tp = pte_slot(pm, va, false, &i);
     return tp ? pte_get(pm->mmu, tp, i) : 0;
 }
 
 void pmap_unwire(struct pmap *pm, uint64_t va)
 {
     unsigned i;
-    struct vm_page *tp = pte_slot(pm, va, false, &i);
+    struct pt_dir *tp = pte_slot(pm, va, false, &i);
     uint64_t pte = tp ? pte_get(pm->mmu, tp, i) : 0;
     if ((pte & (PTE_V | PTE_WIRED)) != (PTE_V | PTE_WIRED))
         return;
@@ -861,7 +869,7 @@ static bool pv_apply(struct mmu *mu, pageh pg, int op, uint64_t bits,
         next = pv->next;
         struct pmap *pm = pv->pmap;
         unsigned i;
-        struct vm_page *tp = pte_slot(pm, pv->va, false, &i);
+        struct pt_dir *tp = pte_slot(pm, pv->va, false, &i);
         assert(tp != NULL);
         uint64_t pte = pte_get(mu, tp, i);
         if (op == 2) {
@@ -932,7 +940,7 @@ int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
 {
     struct mmu *mu = pm->mmu;
     unsigned i;
-    struct vm_page *tp = pte_slot(pm, va, true, &i);
+    struct pt_dir *tp = pte_slot(pm, va, true, &i);
     uint64_t pte = tp ? pte_get(mu, tp, i) : 0;
 
     if (!(pte & PTE_V))
@@ -1006,7 +1014,7 @@ unsigned pmap_walk_pas(struct pmap *pm, uint64_t va, uint64_t pas[5])
         pas[l] = phys_addr(mu->ph, t) + (uint64_t)i * sz;
         if (l + 1 == levels)
             break;
-        uint64_t pte = pte_get(mu, table_page(mu, t), i);
+        uint64_t pte = pte_get(mu, table_dir(mu, t), i);
         if (!(pte & PTE_V))
             return 0;
         t = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
@@ -1070,9 +1078,10 @@ int mmu_init(struct mmu *mu, struct core *core, struct physmem *ph,
         mu->nchunk = n > mu->nchunk ? n : mu->nchunk;
     }
     /* Multiples of 16 bytes, as blocks are aligned. */
-    mu->pt_size[PT_DIR] = (mu->nchunk * sizeof(uint8_t *) + 15) & ~(size_t)15;
-    mu->pt_size[PT_UPPER] = PT_CHUNK * p->pte_size;
-    mu->pt_size[PT_LEAF] = PT_CHUNK * (p->pte_size + sizeof(struct pv_entry *));
+    mu->pt_size[PT_DIR] =
+        (sizeof(struct pt_dir) + mu->nchunk * sizeof(uint8_t *) + 15) &
+        ~(size_t)15;
+    mu->pt_size[PT_CHUNKS] = PT_CHUNK * (p->pte_size + sizeof(void *));
     hmap_init(&mu->devpv);
     if (tlb_entries == 0)
         tlb_entries = p->tlb_entries;
@@ -1093,22 +1102,29 @@ void mmu_fini(struct mmu *mu)
 
 /* ---- the layer's invariants ---- */
 
-typedef void (*table_visit_fn)(void *arg, pageh table, unsigned level,
-                               unsigned valid);
+/* linked: the directory the table's parent (or the pmap, for the root)
+ * holds for it; valid: the valid entries found in it. */
+typedef void (*table_visit_fn)(void *arg, pageh table,
+                               const struct pt_dir *linked, unsigned valid);
 
-/* current: pass leaf PTEs as the MMU sees them (pmap_pte_current). */
-static void visit_rec(struct pmap *pm, pageh t, unsigned l, uint64_t base,
-                      pte_visit_fn pfn, table_visit_fn tfn, void *arg,
-                      bool current)
+/*
+ * From table frame to table frame by the PTEs' frame numbers, as the
+ * MMU walks (not by the directories' own links, which the checker
+ * holds against them).  current: pass leaf PTEs as the MMU sees them
+ * (pmap_pte_current).
+ */
+static void visit_rec(struct pmap *pm, pageh t, const struct pt_dir *linked,
+                      unsigned l, uint64_t base, pte_visit_fn pfn,
+                      table_visit_fn tfn, void *arg, bool current)
 {
     struct mmu *mu = pm->mmu;
     /* Profiles have at most 4 levels; the bound also tells the compiler. */
     if (l >= sizeof(mu->lvl_shift) / sizeof(mu->lvl_shift[0]))
         return;
-    struct vm_page *tp = table_page(mu, t);
+    const struct pt_dir *tp = table_dir(mu, t);
     unsigned n = level_entries(mu, l), valid = 0;
     bool leaf = is_leaf(mu, l);
-    for (unsigned i = 0; i < n; i++) {
+    for (unsigned i = 0; tp && i < n; i++) {
         uint64_t pte = pte_get(mu, tp, i);
         if (!(pte & PTE_V))
             continue;
@@ -1120,30 +1136,29 @@ static void visit_rec(struct pmap *pm, pageh t, unsigned l, uint64_t base,
             if (pfn)
                 pfn(arg, va, pte);
         } else {
-            visit_rec(pm, phys_lookup(mu->ph, pte_frame_pa(mu, pte)), l + 1, va,
-                      pfn, tfn, arg, current);
+            visit_rec(pm, phys_lookup(mu->ph, pte_frame_pa(mu, pte)),
+                      ptr_get(mu, tp, i), l + 1, va, pfn, tfn, arg, current);
         }
     }
     if (tfn)
-        tfn(arg, t, l, valid);
+        tfn(arg, t, linked, valid);
 }
 
 void pmap_visit(struct pmap *pm, pte_visit_fn fn, void *arg)
 {
-    visit_rec(pm, pm->root, 0, 0, fn, NULL, arg, false);
+    visit_rec(pm, pm->root, pm->root_dir, 0, 0, fn, NULL, arg, false);
 }
 
 void pmap_visit_current(struct pmap *pm, pte_visit_fn fn, void *arg)
 {
-    visit_rec(pm, pm->root, 0, 0, fn, NULL, arg, true);
+    visit_rec(pm, pm->root, pm->root_dir, 0, 0, fn, NULL, arg, true);
 }
 
 uint64_t pmap_pte_current(struct pmap *pm, uint64_t va)
 {
-    pageh leaf;
-    if (va >= pm->mmu->prof->va_max || pt_leaf(pm, va, false, false, &leaf))
+    struct pt_dir *tp;
+    if (va >= pm->mmu->prof->va_max || pt_leaf(pm, va, false, false, &tp))
         return 0;
-    struct vm_page *tp = table_page(pm->mmu, leaf);
     uint64_t pte = pte_get(pm->mmu, tp,
                            level_index(pm->mmu, pm->mmu->prof->levels - 1, va));
     return tp->epoch == pm->epoch ? pte : pte & ~(uint64_t)PTE_W;
@@ -1253,15 +1268,19 @@ static void check_pte(void *arg, uint64_t va, uint64_t pte)
         check_large(k, va, pte, pg);
 }
 
-static void check_table(void *arg, pageh t, unsigned level, unsigned valid)
+static void check_table(void *arg, pageh t, const struct pt_dir *linked,
+                        unsigned valid)
 {
     struct mmu_ck *k = arg;
-    struct vm_page *tp = table_page(k->mu, t);
-    (void)level;
+    const struct vm_page *tp = table_page(k->mu, t);
+    const struct pt_dir *d = tp->owner.ptdir;
     k->tables++;
-    if (tp->use != XVM_USE_PAGETABLE || tp->offset != valid)
+    if (tp->use != XVM_USE_PAGETABLE || d == NULL || d->valid != valid)
         check_fail(k->ck, "page table frame: use %u, counts %llu valid of %u",
-                   tp->use, (unsigned long long)tp->offset, valid);
+                   tp->use, d ? (unsigned long long)d->valid : 0ULL, valid);
+    else if (d != linked)
+        check_fail(k->ck, "page table frame: its parent links another "
+                          "directory");
 }
 
 /* A RAM page's wire count is the number of wired PTEs mapping it. */
@@ -1437,7 +1456,8 @@ void mmu_check(struct mmu *mu, struct check *ck)
     for (struct pmap *pm = mu->pmaps; pm && !ck->error; pm = pm->next) {
         k.pm = pm;
         k.leaves = k.tables = 0;
-        visit_rec(pm, pm->root, 0, 0, check_pte, check_table, &k, false);
+        visit_rec(pm, pm->root, pm->root_dir, 0, 0, check_pte, check_table, &k,
+                  false);
         if (k.leaves != pm->resident)
             check_fail(ck, "pmap: %llu valid PTEs, resident count %llu",
                        (unsigned long long)k.leaves,

@@ -40,11 +40,18 @@ static inline unsigned pte_shift(uint64_t pte, unsigned pgshift)
 }
 
 /* Entries of a table per host chunk (pmap.c). */
-#define PT_CHUNK 64
+#define PT_CHUNK 32
 
-/* The kinds of a table's host pieces (pmap.c): a directory, an upper
- * table's chunk, a leaf table's chunk. */
-enum { PT_DIR, PT_UPPER, PT_LEAF, PT_KINDS };
+/* The kinds of a table's host pieces (pmap.c): a directory, a chunk. */
+enum { PT_DIR, PT_CHUNKS, PT_KINDS };
+
+/* A page table's host form (pmap.c, "tables"), which its frame's
+ * vm_page points to (owner.ptdir): its counts, then its chunks. */
+struct pt_dir {
+    uint32_t valid;   /* valid entries */
+    uint32_t epoch;   /* a leaf's: the pmap epoch it is current with */
+    uint8_t *chunk[]; /* the mmu's nchunk; NULL: never made */
+};
 
 /* A block of host memory a pmap carves its tables' pieces from. */
 struct pt_block {
@@ -107,7 +114,8 @@ struct pmap {
     unsigned pgshift;
     pageh root;
     uint64_t hint_key;        /* va >> leaf span of the last leaf found */
-    pageh hint_leaf;          /* or PAGEH_NONE */
+    struct pt_dir *hint_dir;  /* its directory, or NULL */
+    struct pt_dir *root_dir;  /* root's */
     uint32_t epoch;           /* bumped to write-protect everything lazily */
     uint64_t ptpages;         /* table pages, root included */
     uint64_t resident;        /* valid leaf PTEs */
@@ -217,6 +225,8 @@ unsigned pte_prot(uint64_t pte);
 /* The page a PTE maps. */
 pageh pte_page(const struct mmu *mu, uint64_t pte);
 
+/* A table's directory (its counts), for tests. */
+struct pt_dir *pmap_table_dir(const struct mmu *mu, pageh table);
 /* Test access to a table's raw entry i (profile width and byte order),
  * or NULL when its chunk was never made (the entry is 0); to a leaf
  * table's PV pointer of entry i, or NULL likewise. */
