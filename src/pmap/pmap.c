@@ -449,6 +449,7 @@ static void table_free(struct pmap *pm, pageh t)
     phys_free(mu->ph, t);
     pm->ptpages--;
     pm->hint_dir = NULL;
+    pm->hint_chunk = NULL;
 }
 
 struct pt_dir *pmap_table_dir(const struct mmu *mu, pageh table)
@@ -853,6 +854,7 @@ void pmap_unwire(struct pmap *pm, uint64_t va)
 void pmap_write_protect_all(struct pmap *pm)
 {
     pm->epoch++;
+    pm->hint_chunk = NULL; /* its table is stale now */
     pmap_new_asid(pm);
     pm->mmu->tlb.flushes++;
 }
@@ -939,9 +941,28 @@ int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
                    struct tlbent **out)
 {
     struct mmu *mu = pm->mmu;
-    unsigned i;
-    struct pt_dir *tp = pte_slot(pm, va, true, &i);
-    uint64_t pte = tp ? pte_get(mu, tp, i) : 0;
+    unsigned shift = mu->lvl_shift[mu->prof->levels - 1], i;
+    uint64_t ckey = va >> (shift + PT_CHUNK_SHIFT);
+    uint8_t *c;
+    if (pm->hint_chunk != NULL && pm->hint_ckey == ckey) {
+        /* The chunk of the last PTE found, current: no directory read.
+         * A fault's pmap_enter reads the directory and the PV pointer
+         * next; their lines come while the fault finds its map entry. */
+        c = pm->hint_chunk;
+        i = (unsigned)(va >> shift) % PT_CHUNK;
+        __builtin_prefetch(pm->hint_cdir, 1);
+        __builtin_prefetch(&ptr_slots(mu, c)[i], 1);
+    } else {
+        struct pt_dir *tp = pte_slot(pm, va, true, &i);
+        c = tp ? pt_chunk(tp, i) : NULL;
+        i %= PT_CHUNK;
+        if (c) {
+            pm->hint_chunk = c;
+            pm->hint_cdir = tp;
+            pm->hint_ckey = ckey;
+        }
+    }
+    uint64_t pte = c ? pte_load(mu, c, i) : 0;
 
     if (!(pte & PTE_V))
         return EFAULT;
@@ -949,7 +970,7 @@ int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
         return EACCES;
     uint64_t npte = pte | PTE_REF | (access & XVM_PROT_WRITE ? PTE_MOD : 0);
     if (npte != pte)
-        pte_put(mu, tp, i, npte);
+        pte_store(mu, c, i, npte);
 
     uint64_t pa = pte_frame_pa(mu, npte);
     pageh pg = phys_lookup(mu->ph, pa);

@@ -40,7 +40,8 @@ static inline unsigned pte_shift(uint64_t pte, unsigned pgshift)
 }
 
 /* Entries of a table per host chunk (pmap.c). */
-#define PT_CHUNK 32
+#define PT_CHUNK_SHIFT 5
+#define PT_CHUNK       (1u << PT_CHUNK_SHIFT)
 
 /* The kinds of a table's host pieces (pmap.c): a directory, a chunk. */
 enum { PT_DIR, PT_CHUNKS, PT_KINDS };
@@ -113,9 +114,14 @@ struct pmap {
     uint64_t tlb_mask; /* the full path's: the window's slots, less one */
     unsigned pgshift;
     pageh root;
-    uint64_t hint_key;        /* va >> leaf span of the last leaf found */
-    struct pt_dir *hint_dir;  /* its directory, or NULL */
-    struct pt_dir *root_dir;  /* root's */
+    uint64_t hint_key;       /* va >> leaf span of the last leaf found */
+    struct pt_dir *hint_dir; /* its directory, or NULL */
+    struct pt_dir *root_dir; /* root's */
+    /* pmap_translate's hint: the chunk of the last leaf PTE it found (its
+     * table current), va >> the chunk's span, the table's directory. */
+    uint8_t *hint_chunk; /* or NULL */
+    uint64_t hint_ckey;
+    struct pt_dir *hint_cdir;
     uint32_t epoch;           /* bumped to write-protect everything lazily */
     uint64_t ptpages;         /* table pages, root included */
     uint64_t resident;        /* valid leaf PTEs */
