@@ -1109,8 +1109,16 @@ int mmu_init(struct mmu *mu, struct core *core, struct physmem *ph,
     if (tlb_entries > TLB_ENTRIES_MAX || (tlb_entries & (tlb_entries - 1)))
         return EINVAL;
     mu->tlb.mask = tlb_entries - 1;
-    mu->tlb.ent = core_zalloc(core, tlb_size(&mu->tlb) * sizeof(*mu->tlb.ent));
-    return mu->tlb.ent ? 0 : ENOMEM;
+    /* Written whole now (not calloc's untouched zero pages): a host page
+     * of it first touched by a TLB fill would cost that access two host
+     * faults, and a first touch anywhere in the table is likely (each
+     * address space's window starts at random). */
+    size_t bytes = tlb_size(&mu->tlb) * sizeof(*mu->tlb.ent);
+    mu->tlb.ent = core_alloc(core, bytes);
+    if (mu->tlb.ent == NULL)
+        return ENOMEM;
+    memset(mu->tlb.ent, 0, bytes);
+    return 0;
 }
 
 void mmu_fini(struct mmu *mu)
