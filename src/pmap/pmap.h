@@ -113,16 +113,16 @@ struct pmap {
     uint64_t fast_hits[3];
     uint64_t tlb_mask; /* the full path's: the window's slots, less one */
     unsigned pgshift;
-    pageh root;
-    uint64_t hint_key;       /* va >> leaf span of the last leaf found */
-    struct pt_dir *hint_dir; /* its directory, or NULL */
-    struct pt_dir *root_dir; /* root's */
+    uint32_t epoch; /* bumped to write-protect everything lazily */
     /* pmap_translate's hint: the chunk of the last leaf PTE it found (its
      * table current), va >> the chunk's span, the table's directory. */
     uint8_t *hint_chunk; /* or NULL */
     uint64_t hint_ckey;
     struct pt_dir *hint_cdir;
-    uint32_t epoch;           /* bumped to write-protect everything lazily */
+    uint64_t hint_key;       /* va >> leaf span of the last leaf found */
+    struct pt_dir *hint_dir; /* its directory, or NULL */
+    pageh root;
+    struct pt_dir *root_dir;  /* root's */
     uint64_t ptpages;         /* table pages, root included */
     uint64_t resident;        /* valid leaf PTEs */
     bool model_flushed;       /* pmap_remove flushed the TLB model whole */
