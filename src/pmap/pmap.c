@@ -1,9 +1,10 @@
 /*
  * pmap: page tables in simulated RAM, PV tracking, and the MMU walk.
  *
- * Table pages are frames taken from simulated RAM (XVM_USE_PAGETABLE);
- * each table's vm_page counts its valid entries in `offset`, so a table
- * emptied by pmap_remove is freed at once.
+ * Table pages are frames taken from simulated RAM (XVM_USE_PAGETABLE)
+ * with a compact host form ("tables" below); each table's directory
+ * counts its valid entries, so a table emptied by pmap_remove is freed at
+ * once.
  *
  * Fork write-protects the parent in O(1): pmap_write_protect_all() bumps
  * the pmap's epoch and takes a fresh asid (dropping its TLB entries).  A
@@ -274,11 +275,13 @@ static void seg_count(struct mmu *mu, pageh pg, int delta)
 /*
  * A table is a frame of simulated RAM (its physical address is what the
  * CPU model's walk reads, pmap_walk_pas), but its host form is compact:
- * the frame's vm_page points to a directory of chunks of PT_CHUNK
- * entries, each made the first time one of its entries is set, and a
- * missing chunk reads as invalid entries (all zeros).  A leaf table's
- * chunk holds, after its PTEs, a pointer to each valid PTE's PV entry.
- * So a table of a few mappings costs a directory and a chunk of host
+ * the frame's vm_page points to a directory (struct pt_dir: the valid
+ * entries, a leaf's epoch, the chunks) of chunks of PT_CHUNK entries,
+ * each made the first time one of its entries is set, and a missing
+ * chunk reads as invalid entries (all zeros).  A chunk holds, after its
+ * PTEs, a pointer per entry: a leaf PTE's PV entry, an upper entry's
+ * table (its directory), so walks go from directory to directory and
+ * read no vm_page.  So a table of a few mappings costs a directory and a chunk of host
  * memory (a few hundred bytes), not a 4 KiB page, and a burst of new
  * address spaces takes no fresh host pages.  Chunks stay until the table
  * goes.  Directories and chunks come from blocks of the pmap's own,
