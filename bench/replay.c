@@ -1,15 +1,18 @@
 /*
  * Trace replay on a real lackey trace of busybox recorded at bench time,
  * in every form (text plain, .gz, .zst; binary raw and zstd frames),
- * parsing included; reading alone against wc -l and zstd -dc; and the
+ * parsing included; reading alone against wc -l and zstd -dc; the
  * replay's CPU per access against valgrind's cachegrind simulating the
- * same program's caches online, run here.
+ * same program's caches online, run here; and the recording itself
+ * (`xipvm record`'s work) against valgrind lackey alone and against a
+ * binary replay of what it recorded.
  */
 #define _DEFAULT_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "bench.h"
 #include "cli.h"
@@ -21,24 +24,84 @@ static const char *const prog_full[] = { "/bin/busybox", "ls", "-lR",
 static const char *const prog_quick[] = { "/bin/busybox", "ls", "-l",
                                           "/usr/share", NULL };
 
-/* The trace, every file it reads copied into root (for the image). */
-static int record(const char *trace, const char *root, int quick)
+/* Where a recording's CPU time went, ns: the bench's own (the import,
+ * the trace writer, the root's copies) and its children's (valgrind
+ * lackey under the recording's helper), each user and system. */
+struct rec_cost {
+    double self_user, self_sys, vg_user, vg_sys, wall;
+    uint64_t events, logs;
+};
+
+static double ns_tv(const struct timeval *tv)
+{
+    return (double)tv->tv_sec * 1e9 + (double)tv->tv_usec * 1e3;
+}
+
+/*
+ * The trace, as `xipvm record --root ROOT -o TRACE.xvt` makes it (binary,
+ * zstd frames, written as the logs are imported), every file it reads
+ * copied into root (for the image); *c what it cost.
+ */
+static int record(const char *trace, const char *root, int quick,
+                  struct rec_cost *c)
 {
     struct lackey_opts o = {
         .path_in_image = "/bin/busybox", .pid = 1, .quiet = 1, .root_dir = root
     };
     struct lackey_stats st;
-    char err[256];
-    FILE *f = fopen(trace, "w");
-    if (f == NULL)
-        return errno;
-    int error = lackey_record(quick ? prog_quick : prog_full, f, &o, &st, NULL,
-                              err, sizeof(err));
-    if (fclose(f) != 0 && error == 0)
-        error = EIO;
+    struct rusage s0, c0, s1, c1;
+    char err[512];
+    xvm_trace_writer *w;
+    int error = xvm_trace_writer_open(trace, NULL, &w, err, sizeof(err));
+    if (error) {
+        fprintf(stderr, "bench: %s\n", err);
+        return error;
+    }
+    struct span t0 = tm_now(false);
+    getrusage(RUSAGE_SELF, &s0);
+    getrusage(RUSAGE_CHILDREN, &c0);
+    error = lackey_record_to(quick ? prog_quick : prog_full, w, &o, &st, NULL,
+                             err, sizeof(err));
+    int cl = xvm_trace_writer_close(w);
+    getrusage(RUSAGE_SELF, &s1);
+    getrusage(RUSAGE_CHILDREN, &c1);
+    c->wall = tm_per(t0, false, 1).wall;
+    c->self_user = ns_tv(&s1.ru_utime) - ns_tv(&s0.ru_utime);
+    c->self_sys = ns_tv(&s1.ru_stime) - ns_tv(&s0.ru_stime);
+    c->vg_user = ns_tv(&c1.ru_utime) - ns_tv(&c0.ru_utime);
+    c->vg_sys = ns_tv(&c1.ru_stime) - ns_tv(&c0.ru_stime);
+    c->events = st.events;
+    c->logs = st.logs;
+    if (error == 0 && cl != 0)
+        error = cl, snprintf(err, sizeof(err), "closing: %s", strerror(cl));
     if (error)
         fprintf(stderr, "bench: recording busybox: %s\n", err);
     return error;
+}
+
+/*
+ * The part of a recording no import can make cheaper: valgrind lackey
+ * alone over the same command, as the recording runs it (lkrecord.c),
+ * writing its per-process logs to files in dir; its children's CPU.
+ */
+static struct span lackey_alone(const char *dir, int quick)
+{
+    const char *const *argv = quick ? prog_quick : prog_full;
+    char cmd[2048];
+    size_t n = 0;
+    struct span t;
+    n += (size_t)snprintf(cmd + n, sizeof(cmd) - n,
+                          "rm -rf '%s' && mkdir '%s' && valgrind "
+                          "--tool=lackey --trace-mem=yes --trace-syscalls=yes "
+                          "--trace-children=yes --log-file='%s/log.%%p.%%n' --",
+                          dir, dir, dir);
+    for (; *argv; argv++)
+        n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, " '%s'", *argv);
+    snprintf(cmd + n, sizeof(cmd) - n, " >/dev/null 2>&1 </dev/null");
+    if (run_timed(cmd, &t) != 0)
+        return (struct span){ -1, -1 };
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? t : (struct span){ -1, -1 };
 }
 
 /* src rewritten by the library's writer as cfg says. */
@@ -223,21 +286,31 @@ int bench_replay(const struct bench_opts *o, struct table *t)
     snprintf(binz, sizeof(binz), "%s/busybox.xvt", o->workdir);
     struct xvm_trace_writer_config raw = { XVM_TRACE_BINARY, XVM_TRACE_PLAIN,
                                            0 },
-                                   framed = { XVM_TRACE_BINARY, XVM_TRACE_ZSTD,
+                                   totext = { XVM_TRACE_TEXT, XVM_TRACE_PLAIN,
                                               0 };
     snprintf(cmd, sizeof(cmd), "gzip -c '%s' > '%s' && zstd -q -f '%s' -o '%s'",
              plain, gz, plain, zst);
-    char root[600];
+    char root[600], logs[600];
     snprintf(root, sizeof(root), "%s/busybox.root", o->workdir);
-    int error = record(plain, root, o->quick);
+    snprintf(logs, sizeof(logs), "%s/lackey.logs", o->workdir);
+    /* Recorded once, as `xipvm record -o busybox.xvt` would (a recording
+     * takes tens of seconds); the other forms are converted from it. */
+    struct rec_cost rec;
+    int error = record(binz, root, o->quick, &rec);
+    /* valgrind lackey alone on the same command, right after. */
+    struct span lk = { -1, -1 };
+    if (error == 0 && (lk = lackey_alone(logs, o->quick)).cpu < 0) {
+        fprintf(stderr, "bench: valgrind lackey alone failed\n");
+        error = EIO;
+    }
     if (error == 0)
         error = bench_busybox_image(o->workdir, "busybox", img, sizeof(img));
+    if (error == 0)
+        error = convert(binz, plain, &totext);
     if (error == 0 && system(cmd) != 0)
         error = EIO;
     if (error == 0)
         error = convert(plain, bin, &raw);
-    if (error == 0)
-        error = convert(plain, binz, &framed);
     if (error) {
         fprintf(stderr, "bench: replay inputs: %s\n", strerror(error));
         return error;
@@ -279,6 +352,31 @@ int bench_replay(const struct bench_opts *o, struct table *t)
     snprintf(r->anchor_name, sizeof(r->anchor_name), "cachegrind");
     snprintf(r->target, sizeof(r->target), "<= cachegrind");
     row_verdict(r, rawbin.cpu <= cg.cpu, "%.2fx", rawbin.cpu / cg.cpu);
+    /* The recording against valgrind lackey alone and against a replay
+     * of what it recorded (binary), per event of the trace. */
+    double ev = rec.events ? (double)rec.events : 1;
+    double self = rec.self_user + rec.self_sys, vg = rec.vg_user + rec.vg_sys;
+    r = table_row(t, "ns", "record (valgrind lackey + import), per event");
+    r->cpu = (self + vg) / ev, r->wall = rec.wall / ev;
+    r->anchor = lk.cpu / ev;
+    snprintf(r->anchor_name, sizeof(r->anchor_name), "lackey alone");
+    r = table_row(t, "ns", "record: valgrind's part (children), per event");
+    r->cpu = vg / ev;
+    r->anchor = lk.cpu / ev;
+    snprintf(r->anchor_name, sizeof(r->anchor_name), "lackey alone");
+    r = table_row(t, "ns", "record: the import's part (own), per event");
+    r->cpu = self / ev;
+    r = table_row(t, "ns", "record vs a binary replay of it, per event");
+    r->cpu = (self + vg) / ev, r->wall = rec.wall / ev;
+    r->anchor = rawbin.cpu;
+    snprintf(r->anchor_name, sizeof(r->anchor_name), "binary replay");
+    table_note(t,
+               "record (once; %llu events, %llu logs, %.1f s wall): valgrind "
+               "%.2f s user + %.2f s sys, import %.2f s user + %.2f s sys; "
+               "lackey alone %.2f s.\n",
+               (unsigned long long)rec.events, (unsigned long long)rec.logs,
+               rec.wall / 1e9, rec.vg_user / 1e9, rec.vg_sys / 1e9,
+               rec.self_user / 1e9, rec.self_sys / 1e9, lk.cpu / 1e9);
     /* Reading alone, against the tools that only read. */
     MEDIAN_TM(v, runs, read_only(plain, &lines));
     r = timed(t, v, "ns", "reading text, per event (no replay)");

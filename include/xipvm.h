@@ -373,6 +373,8 @@ struct xvm_timeline {
 };
 /* Takes a sample when one is due at `at` (cheap when none is). */
 XVM_API void xvm_timeline_tick(xvm_machine *m, uint64_t at);
+/* => the event count at which xvm_timeline_tick takes its next sample. */
+XVM_API uint64_t xvm_timeline_due(const xvm_machine *m);
 /* Takes a sample at `at` now (the end of a run). */
 XVM_API void xvm_timeline_sample(xvm_machine *m, uint64_t at);
 /* => 0, E2BIG past XVM_MARKS_MAX marks, ENOMEM. */
@@ -459,6 +461,25 @@ XVM_API int xvm_munlock(xvm_vmspace *vs, uint64_t addr, uint64_t len);
 XVM_API int xvm_read(xvm_vmspace *vs, uint64_t va, void *buf, size_t n);
 XVM_API int xvm_write(xvm_vmspace *vs, uint64_t va, const void *buf, size_t n);
 XVM_API int xvm_fetch(xvm_vmspace *vs, uint64_t va, void *buf, size_t n);
+
+/* One access of a batch: what xvm_fetch, xvm_read or xvm_write makes. */
+enum xvm_access_kind { XVM_ACCESS_FETCH, XVM_ACCESS_READ, XVM_ACCESS_WRITE };
+struct xvm_access {
+    uint64_t va;
+    uint32_t len;
+    uint32_t kind; /* enum xvm_access_kind */
+};
+/*
+ * n accesses in order, each with the faults, counts and costs that
+ * xvm_fetch, xvm_read or xvm_write would give it, but no bytes: a read
+ * discards what it reads, a write stores zeros.  A trace's replay at
+ * speed: no call per access, no copy.
+ * => 0 with *done (if not NULL) = n; else the error of access a[*done]
+ *    (those before it were made; it was not, or in part as xvm_write's
+ *    would be).  EINVAL: vs NULL, a NULL with n > 0, a kind out of range.
+ */
+XVM_API int xvm_access_batch(xvm_vmspace *vs, const struct xvm_access *a,
+                             size_t n, size_t *done);
 
 /*
  * Page loaning (UVM's uvm_loan to kernel pages, paper §11.3): a zero-copy

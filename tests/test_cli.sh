@@ -500,6 +500,18 @@ cp "$T/out" "$T/imported.trace"
 expect 0 "convert the recorded .xvt to text" -- "$XIPVM" convert "$T/true.xvt" "$T/true.txt"
 cmp -s "$T/true.txt" "$T/imported.trace" && ok "record -o x.xvt holds the events of the text import" ||
     fail "the recorded .xvt and the text import differ"
+# The binary replay runs its accesses in batches (xvm_access_batch), the
+# text one by one: a real program's figures and timeline must agree.
+$RUN --json "$T/true.txt" >"$T/true-text.json" 2>/dev/null
+expect 0 "run the recorded .xvt" -- $RUN --json "$T/true.xvt"
+python3 - "$T/true-text.json" "$T/out" <<'EOF2' || fail "batched binary and text replays differ"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+for d in (a, b):
+    d["params"].pop("trace")
+assert a["events"] > 10000 and len(a["timeline"]) > 100, (a["events"], len(a["timeline"]))
+assert a == b
+EOF2
 [ "$(grep -c '^fork ' "$T/imported.trace")" -ge 1 ] || fail "no fork in the recorded tree"
 expect 1 "record of a missing program" -- "$XIPVM" record -o "$T/none.trace" -- /nonexistent/prog
 [ ! -e "$T/none.trace" ] || fail "a failed record left a file"

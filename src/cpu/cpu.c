@@ -56,10 +56,6 @@ int cpu_init(struct cpu *c, struct core *core, const struct cpu_params *p,
             return e;
         }
     }
-    for (int k = 0; k < 2; k++) /* nothing remembered; caches off: never */
-        c->memo[k] = (struct cpu_memo){ 0, UINT64_MAX, NULL,
-                                        k ? c->cache.i1.line_bits
-                                          : c->cache.d1.line_bits };
     /* Fills come in lines of the level next to memory. */
     bool ll = p->ll.size != 0;
     c->nor_fill_ps[0] = nor_line_ps(p, ll ? p->ll.line : p->d1.line);
@@ -98,15 +94,9 @@ void cpu_cache_miss(struct cpu *c, unsigned r, bool dev, unsigned kind)
     miss_cost(c, r, dev, kind == CPU_FETCH, CPU_EXEC);
 }
 
-static void memo_forget(struct cpu *c)
-{
-    c->memo[0].line = c->memo[1].line = UINT64_MAX;
-}
-
 unsigned cpu_tlb_miss(struct cpu *c, unsigned r, unsigned shift)
 {
     (void)shift;
-    memo_forget(c); /* a refill may have replaced either side's entry */
     switch (r) {
     case TLBM_HIT_L2: c->cyc[CPU_TLB] += c->p.tlb.stlb_cycles; break;
     case TLBM_REFILL: c->cyc[CPU_TLB] += c->p.tlb.refill_cycles; break;
@@ -125,7 +115,6 @@ void cpu_walk_read(struct cpu *c, uint64_t pa, uint32_t size)
         return;
     }
     struct cache *k = &c->cache;
-    c->memo[0].line = UINT64_MAX; /* the read may take the data line's way */
     uint64_t d1 = k->d1.misses[CACHE_R];
     uint64_t ll = k->ll.misses[CACHE_R];
     c->cyc[CPU_TLB] += c->p.l1_hit_cycles;
@@ -140,7 +129,6 @@ void cpu_tlb_flush_page(struct cpu *c, uint64_t asid, uint64_t va)
 {
     if (!c->p.caches)
         return; /* the model is off: no TLB to flush */
-    memo_forget(c);
     tlbm_flush_page(&c->tlb, asid, va);
 }
 
@@ -148,7 +136,6 @@ void cpu_tlb_flush_asid(struct cpu *c, uint64_t asid)
 {
     if (!c->p.caches)
         return;
-    memo_forget(c);
     tlbm_flush_asid(&c->tlb, asid);
 }
 

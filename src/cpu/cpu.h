@@ -80,26 +80,10 @@ enum cpu_bucket {
 #define CPU_LOAD  1u
 #define CPU_STORE 2u
 
-/*
- * The line each side (data, fetch) used last, by virtual line of one
- * address space, and its tag in L1.  The next access to the same line
- * hits the TLB model's entry and the L1 way it used last, so it changes
- * no state but counters and the dirty bit: cpu_quick() does just that.
- * Forgotten whenever the TLB model misses or is flushed (an entry could
- * have gone) and, for data, when a walk reads through D1.
- */
-struct cpu_memo {
-    uint64_t asid;
-    uint64_t line; /* va >> bits; UINT64_MAX: none */
-    uint64_t *tag; /* the line's tag in I1 or D1 */
-    unsigned bits; /* the L1's line shift */
-};
-
 struct cpu {
     struct core *core;
     struct cpu_params p;
-    struct cpu_memo memo[2]; /* [0] data, [1] fetch */
-    struct cache cache;      /* when p.caches */
+    struct cache cache; /* when p.caches */
     struct tlbm tlb;
     uint64_t nor_fill_ps[2]; /* a line from NOR: [0] data, [1] fetch side */
     /* Counters (the report reads them). */
@@ -204,32 +188,13 @@ static XVM_INLINE unsigned cpu_tlb(struct cpu *c, uint64_t asid, uint64_t va,
  * program's references. */
 void cpu_walk_read(struct cpu *c, uint64_t pa, uint32_t size);
 
-/* Remembers the line an access of n bytes at va (physical pa) used. */
-static XVM_INLINE void cpu_memo_set(struct cpu *c, uint64_t asid, uint64_t va,
-                                    uint64_t pa, uint32_t n, unsigned kind)
-{
-    struct cpu_memo *m = &c->memo[kind == CPU_FETCH];
-    struct cache_level *l = kind == CPU_FETCH ? &c->cache.i1 : &c->cache.d1;
-    uint64_t b = pa >> l->line_bits;
-    if ((pa + (n ? n - 1 : 0)) >> l->line_bits != b) {
-        m->line = UINT64_MAX; /* two lines: not one to remember */
-        return;
-    }
-    uint64_t set = b & l->set_mask;
-    m->tag = l->tags + set * l->assoc + l->mru[set];
-    m->line = va >> l->line_bits;
-    m->asid = asid;
-}
-
 /*
  * The caches for n bytes at physical address pa (one page), of a device
- * (NOR) page or not; asid and va name the line for cpu_quick.  An L1
- * hit costs nothing here: the execution time comes from the reference
- * counts.
+ * (NOR) page or not.  An L1 hit costs nothing here: the execution
+ * time comes from the reference counts.
  */
-static XVM_INLINE void cpu_cache(struct cpu *c, uint64_t asid, uint64_t va,
-                                 uint64_t pa, uint32_t n, bool dev,
-                                 unsigned kind)
+static XVM_INLINE void cpu_cache(struct cpu *c, uint64_t pa, uint32_t n,
+                                 bool dev, unsigned kind)
 {
     if (!c->p.caches) {
         cpu_uncached(c, dev, n, kind);
@@ -240,25 +205,163 @@ static XVM_INLINE void cpu_cache(struct cpu *c, uint64_t asid, uint64_t va,
                                     : cache_store(&c->cache, pa, n);
     if (r != 0)
         cpu_cache_miss(c, r, dev, kind);
-    cpu_memo_set(c, asid, va, pa, n, kind);
+}
+
+/* An L1 as cpu_quick reads it. */
+struct cpu_l1_view {
+    uint64_t *tags, *stamp, *clock;
+    uint32_t *mru;
+    uint64_t set_mask;
+    uint32_t assoc, line_bits;
+};
+
+static XVM_INLINE struct cpu_l1_view cpu_l1_view_of(struct cache_level *l)
+{
+    return (struct cpu_l1_view){ l->tags,     l->stamp, &l->clock,   l->mru,
+                                 l->set_mask, l->assoc, l->line_bits };
+}
+
+/* => the way of block b in its L1 set (its newest tested first), or
+ *    assoc when the set does not hold it. */
+static XVM_INLINE uint32_t cpu_l1_way(const struct cpu_l1_view *v, uint64_t b)
+{
+    uint64_t set = b & v->set_mask;
+    const uint64_t *t = v->tags + set * v->assoc;
+    uint32_t w = v->mru[set];
+    if (t[w] >> 1 == b + 1)
+        return w;
+    for (w = 0; w < v->assoc && t[w] >> 1 != b + 1; w++)
+        ;
+    return w;
+}
+
+/* Block b, held in way w of its set, used: the newest of its set (as
+ * set_ref makes it; where it is the newest already, its stamp need not
+ * grow), dirty for a store.  => its tag. */
+static XVM_INLINE uint64_t *cpu_l1_use(const struct cpu_l1_view *v, uint64_t b,
+                                       uint32_t w, bool store)
+{
+    uint64_t set = b & v->set_mask, i = set * v->assoc + w;
+    if (v->mru[set] != w) {
+        v->stamp[i] = ++*v->clock;
+        v->mru[set] = w;
+    }
+    v->tags[i] |= (uint64_t)store;
+    return &v->tags[i];
 }
 
 /*
- * The common case at the cost of a compare: an access of one line that
- * the same side used last, in the same address space.  => true when it
- * was counted (an L1 hit, a TLB hit); false: take cpu_tlb and cpu_cache.
+ * The L1 part of cpu_quick: an L1 hit of n bytes at pa, the line (or
+ * the two, when they straddle) held in its set.  => true, each line used
+ * as the cache's own hit would (cpu_l1_use) and *tag the first line's
+ * tag; false, a miss: nothing changed.
+ */
+static XVM_INLINE bool cpu_l1_quick(const struct cpu_l1_view *v, uint64_t pa,
+                                    uint32_t n, bool store, uint64_t **tag)
+{
+    uint64_t b = pa >> v->line_bits;
+    uint64_t last = (pa + n - (n != 0)) >> v->line_bits;
+    uint32_t w = cpu_l1_way(v, b), x = 0;
+    if (w == v->assoc ||
+        (last != b && (last != b + 1 || (x = cpu_l1_way(v, last)) == v->assoc)))
+        return false;
+    *tag = cpu_l1_use(v, b, w, store);
+    if (last != b)
+        cpu_l1_use(v, last, x, store);
+    return true;
+}
+
+/*
+ * The common case in a few compares: an access of n bytes at va
+ * (physical pa, one page) that the TLB model's entry of its side used
+ * last covers (using it again changes no state) and that hits L1 (the
+ * line, or the two lines when it straddles, held in its set: the hit
+ * makes each the newest of its set, as the cache's own lookup would).
+ * => true when counted; false, nothing counted or changed: take cpu_tlb
+ *    and cpu_cache.  The caches must be on.
  */
 static XVM_INLINE bool cpu_quick(struct cpu *c, uint64_t asid, uint64_t va,
-                                 uint32_t n, unsigned kind)
+                                 uint64_t pa, uint32_t n, unsigned kind)
 {
-    struct cpu_memo *m = &c->memo[kind == CPU_FETCH];
-    uint64_t line = va >> m->bits;
-    if (line != m->line || (va + n - 1) >> m->bits != line || m->asid != asid)
+    bool fetch = kind == CPU_FETCH;
+    const struct tlbm_memo *m = &c->tlb.memo[fetch];
+    if (va >> m->shift != m->vpn || m->asid != asid)
         return false;
-    (kind == CPU_FETCH ? &c->cache.i1 : &c->cache.d1)->refs[kind]++;
-    *m->tag |= (uint64_t)(kind == CPU_STORE);
-    c->tlb.st.lookups[kind == CPU_FETCH]++;
+    struct cache_level *l = fetch ? &c->cache.i1 : &c->cache.d1;
+    struct cpu_l1_view v = cpu_l1_view_of(l);
+    uint64_t *tag;
+    if (!cpu_l1_quick(&v, pa, n, kind == CPU_STORE, &tag))
+        return false;
+    l->refs[kind]++;
+    c->tlb.st.lookups[fetch]++;
     return true;
+}
+
+/*
+ * cpu_quick for a run of accesses with nothing else between them (a
+ * batch): what it reads copied out once, so that the compiler keeps it
+ * in registers, and its counts kept here until cpu_run_end adds them in.
+ * Anything else that uses the model (cpu_tlb, cpu_cache, a flush) ends
+ * the run first and begins another after.
+ */
+struct cpu_run {
+    struct tlbm_memo memo[2]; /* the TLB model's: [0] data, [1] fetch */
+    struct cpu_l1_view l1[2]; /* D1, I1 */
+    uint64_t refs[3];         /* by kind: each also a TLB lookup */
+};
+
+static XVM_INLINE void cpu_run_begin(struct cpu *c, struct cpu_run *q)
+{
+    q->memo[0] = c->tlb.memo[0];
+    q->memo[1] = c->tlb.memo[1];
+    q->l1[0] = cpu_l1_view_of(&c->cache.d1);
+    q->l1[1] = cpu_l1_view_of(&c->cache.i1);
+    q->refs[0] = q->refs[1] = q->refs[2] = 0;
+}
+
+/* => the accesses the run counted so far. */
+static XVM_INLINE uint64_t cpu_run_counted(const struct cpu_run *q)
+{
+    return q->refs[0] + q->refs[1] + q->refs[2];
+}
+
+static XVM_INLINE void cpu_run_end(struct cpu *c, const struct cpu_run *q)
+{
+    uint64_t data = q->refs[CPU_LOAD] + q->refs[CPU_STORE];
+    c->tlb.memo[0] = q->memo[0];
+    c->tlb.memo[1] = q->memo[1];
+    c->cache.i1.refs[CPU_FETCH] += q->refs[CPU_FETCH];
+    c->cache.d1.refs[CPU_LOAD] += q->refs[CPU_LOAD];
+    c->cache.d1.refs[CPU_STORE] += q->refs[CPU_STORE];
+    c->tlb.st.lookups[0] += data;
+    c->tlb.st.lookups[1] += q->refs[CPU_FETCH];
+}
+
+/* cpu_quick within a run, the TLB model's state-free hits included
+ * (tlbm_quick); *tag: the (first) line's L1 tag. */
+static XVM_INLINE bool cpu_run_quick(struct cpu_run *q, struct cpu *c,
+                                     uint64_t asid, uint64_t va, uint64_t pa,
+                                     uint32_t n, unsigned kind, unsigned shift,
+                                     uint64_t **tag)
+{
+    bool fetch = kind == CPU_FETCH;
+    struct tlbm_memo m = q->memo[fetch];
+    struct tlbm_array *a = NULL;
+    if (!tlbm_quick(&c->tlb, asid, va, fetch, shift, &m, &a) ||
+        !cpu_l1_quick(&q->l1[fetch], pa, n, kind == CPU_STORE, tag))
+        return false;
+    if (a != NULL)
+        a->hits++;
+    q->memo[fetch] = m;
+    q->refs[kind]++;
+    return true;
+}
+
+/* An access counted as cpu_run_quick's again: the same side's lines, TLB
+ * entry and ways as one it counted, nothing else between. */
+static XVM_INLINE void cpu_run_count(struct cpu_run *q, unsigned kind)
+{
+    q->refs[kind]++;
 }
 
 /* The modelled TLB's entries of a page, or of an address space, go:

@@ -189,30 +189,69 @@ unsigned tlbm_access_slow(struct tlbm *t, uint64_t asid, uint64_t va, bool exec,
  *    its page first, as an OS must on real hardware: lookups use the
  *    arrays for the size passed.
  */
+static XVM_INLINE bool tlbm_quick(const struct tlbm *t, uint64_t asid,
+                                  uint64_t va, bool exec, unsigned shift,
+                                  struct tlbm_memo *m, struct tlbm_array **arr);
+
 static XVM_INLINE unsigned tlbm_access(struct tlbm *t, uint64_t asid,
                                        uint64_t va, bool exec, unsigned shift)
 {
-    struct tlbm_memo *m = &t->memo[exec];
+    struct tlbm_array *a = NULL;
     t->st.lookups[exec]++;
-    if (va >> m->shift == m->vpn && m->asid == asid)
-        return TLBM_HIT;
+    if (!tlbm_quick(t, asid, va, exec, shift, &t->memo[exec], &a))
+        return tlbm_access_slow(t, asid, va, exec, shift);
+    if (a != NULL)
+        a->hits++;
+    return TLBM_HIT;
+}
+
+/*
+ * tlbm_quick apart from the memo: the page is the MRU way of its
+ * first-level set, or (R4K) the hint names a pair covering it.
+ * => true, with *m the entry and *arr the first-level array whose hit it
+ *    is (NULL: a pair's); false: not such a hit.
+ */
+static XVM_INLINE bool tlbm_quick_entry(const struct tlbm *t, uint64_t asid,
+                                        uint64_t va, bool exec, unsigned shift,
+                                        struct tlbm_memo *m,
+                                        struct tlbm_array **arr)
+{
     struct tlbm_array *a = t->l1[exec][shift != 12];
     if (a != NULL) {
         uint64_t vpn = va >> shift;
         const struct tlbm_ent *e = a->ent + (vpn & a->set_mask) * a->ways;
         if (e->key == (vpn << 6 | shift) && e->asid == asid) {
-            a->hits++;
+            *arr = a;
             *m = (struct tlbm_memo){ asid, vpn, shift };
-            return TLBM_HIT;
+            return true;
         }
     } else if (t->pair != NULL) {
         const struct tlbm_pair *p = &t->pair[t->hint[tlbm_hint(asid, va)]];
         if (va >> (p->shift + 1) == p->vpn2 && p->asid == asid) {
+            *arr = NULL;
             *m = (struct tlbm_memo){ asid, p->vpn2, p->shift + 1 };
-            return TLBM_HIT;
+            return true;
         }
     }
-    return tlbm_access_slow(t, asid, va, exec, shift);
+    return false;
+}
+
+/*
+ * tlbm_access's hits that change no state, without counting them: the
+ * memo *m (the side's, or a copy of it) covers va, or tlbm_quick_entry.
+ * => true, with *m the entry used and *arr the first-level array whose
+ *    hit it was (NULL: none, the memo's or a pair's); false: a lookup
+ *    that changes state, tlbm_access_slow's.
+ */
+static XVM_INLINE bool tlbm_quick(const struct tlbm *t, uint64_t asid,
+                                  uint64_t va, bool exec, unsigned shift,
+                                  struct tlbm_memo *m, struct tlbm_array **arr)
+{
+    if (va >> m->shift == m->vpn && m->asid == asid) {
+        *arr = NULL;
+        return true;
+    }
+    return tlbm_quick_entry(t, asid, va, exec, shift, m, arr);
 }
 
 /* Drops every entry covering va in asid, of any size. */

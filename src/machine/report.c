@@ -424,6 +424,11 @@ void xvm_timeline_tick(xvm_machine *m, uint64_t at)
         timeline_sample(&m->tl, &m->ph, at);
 }
 
+uint64_t xvm_timeline_due(const xvm_machine *m)
+{
+    return m->tl.next;
+}
+
 int xvm_timeline_mark(xvm_machine *m, const char *label, uint64_t at)
 {
     int error = 0;

@@ -610,12 +610,33 @@ static void report_mismatch(const struct xvm_replay_hooks *h,
     h->mismatch(h->arg, where, what);
 }
 
+/* Accesses run in one call: enough that the call and the loop around it
+ * cost little per access, few enough to stay in the host's L1. */
+#define BATCH 256
+
+/* => how many events the next batch may hold: up to stop, to the
+ * timeline's next sample and to the next progress report, so that each
+ * comes at the event it would come at one by one. */
+static size_t batch_room(const struct xvm_replay *r, uint64_t stop)
+{
+    uint64_t now = r->events, due = xvm_timeline_due(r->m);
+    uint64_t room = stop - now, prog = (now | (PROGRESS_EVERY - 1)) + 1 - now;
+    if (due > now && due - now < room)
+        room = due - now;
+    else if (due <= now)
+        room = 1; /* overdue: tick after the next event, as one by one */
+    if (prog < room)
+        room = prog;
+    return room < BATCH ? (size_t)room : BATCH;
+}
+
 /*
  * The hot loop of a binary replay: the plain access records of the
- * current frame, decoded where they lie and run at once, until a record
- * of another kind, one that did not succeed (xvm_replay_reader_from takes
- * the rest through the reader), or the event numbered stop.  Not while
- * killed processes are skipped.
+ * current frame, decoded where they lie into batches that
+ * xvm_access_batch runs, until a record of another kind, one that did
+ * not succeed (xvm_replay_reader_from takes the rest through the
+ * reader), or the event numbered stop.  Not while killed processes are
+ * skipped.
  */
 static void run_accesses(struct xvm_replay *r, unsigned src,
                          xvm_trace_reader *rd, uint64_t stop,
@@ -631,39 +652,42 @@ static void run_accesses(struct xvm_replay *r, unsigned src,
         return;
     const uint8_t *frame = rd->frame, *end = frame + rd->flen;
     size_t pos = rd->fpos;
-    struct tb_reg *reg = d->reg;
+    struct xvm_access acc[BATCH];
     while (r->events != stop) {
-        uint8_t op;
-        uint64_t delta, addr, len;
-        enum xvm_trace_op xop;
-        long n = tb_peek_access(frame + pos, end, &op, &delta);
-        if (n <= 0)
+        struct tb_reg before = *d->reg;
+        size_t used, last, done;
+        size_t k = tb_take_refs(d->reg, frame + pos, end, acc,
+                                batch_room(r, stop), &used, &last);
+        if (k == 0)
             break;
-        tb_take_access(reg, op, delta, &xop, &addr, &len);
-        int error = xop == XVM_T_EXEC_FETCH ? xvm_fetch(vs, addr, r->buf, len)
-                    : xop == XVM_T_READ     ? xvm_read(vs, addr, r->buf, len)
-                                        : xvm_write(vs, addr, r->zeros, len);
-        rd->rec_at = pos;
-        pos += (size_t)n;
-        rd->events++;
-        r->events++;
+        int error = xvm_access_batch(vs, acc, k, &done);
+        if (error) {
+            /* Up to the access that failed and no further: the decoder
+             * takes the records after it. */
+            *d->reg = before;
+            k = tb_take_refs(d->reg, frame + pos, end, acc, done + 1, &used,
+                             &last);
+        }
+        rd->rec_at = pos + last;
+        rd->fpos = pos += used;
+        rd->events += k;
+        r->events += k;
         xvm_timeline_tick(r->m, r->events);
         if (error) {
+            static const enum xvm_trace_op ops[3] = { XVM_T_EXEC_FETCH,
+                                                      XVM_T_READ, XVM_T_WRITE };
             char what[96];
             int mismatch;
             trace_event_clear(&r->ev);
-            r->ev.op = xop, r->ev.pid = pid, r->ev.addr = addr;
-            r->ev.len = len;
-            rd->fpos = pos;
+            r->ev.op = ops[acc[done].kind], r->ev.pid = pid;
+            r->ev.addr = acc[done].va, r->ev.len = acc[done].len;
             settle(r, &r->ev, error, 0, &mismatch, what, sizeof(what));
             if (mismatch)
                 report_mismatch(h, rd, what);
             return; /* a kill changes what the next events are */
         }
-        if ((r->events & (PROGRESS_EVERY - 1)) == 0 && h && h->progress) {
-            rd->fpos = pos;
+        if ((r->events & (PROGRESS_EVERY - 1)) == 0 && h && h->progress)
             h->progress(h->arg, r->events);
-        }
     }
     rd->fpos = pos;
 }

@@ -263,16 +263,69 @@ static inline long tb_peek_access(const uint8_t *p, const uint8_t *end,
     return q <= end ? q - p : 0;
 }
 
-/* The access an op byte (tb_peek_access's) and its delta make. */
+/* The access an op byte (tb_peek_access's) and its delta make, into a.
+ * The op's kind is enum xvm_access_kind's: fetch, read, write. */
+static inline void tb_take_ref(struct tb_reg *r, uint8_t op, uint64_t delta,
+                               struct xvm_access *a)
+{
+    unsigned kind = op >> 5, cls = kind != 0;
+    a->kind = kind;
+    a->len = op & 31;
+    a->va = r->end[cls] + (uint64_t)tb_unzigzag(delta);
+    r->end[cls] = a->va + a->len;
+}
+
+/*
+ * The plain access records at p, up to max of them and none past end,
+ * decoded into a (the process's address registers r advanced), the bytes
+ * after end up to TB_SLACK readable.  => how many; *used: their bytes,
+ * *last: where the last one starts.
+ */
+static inline size_t tb_take_refs(struct tb_reg *r, const uint8_t *p,
+                                  const uint8_t *end, struct xvm_access *a,
+                                  size_t max, size_t *used, size_t *last)
+{
+    /* tb_peek_access and tb_take_ref, unrolled: the registers in locals,
+     * a one-byte delta (four records in five) tested first. */
+    uint64_t ends[2] = { r->end[0], r->end[1] };
+    const uint8_t *q = p, *start = p;
+    size_t k;
+    for (k = 0; k < max; k++) {
+        unsigned op = q[0];
+        uint64_t delta = q[1];
+        const uint8_t *next = q + 2;
+        if (op >= TB_ACCESS_END || (op & 31) == 0)
+            break;
+        if (delta >= 0x80 && (next = tb_get_varint(q + 1, &delta)) == NULL)
+            break;
+        if (next > end)
+            break;
+        unsigned kind = op >> 5, len = op & 31;
+        uint64_t va = ends[kind != 0] + (uint64_t)tb_unzigzag(delta);
+        ends[kind != 0] = va + len;
+        a[k] = (struct xvm_access){ va, len, kind };
+        start = q;
+        q = next;
+    }
+    r->end[0] = ends[0];
+    r->end[1] = ends[1];
+    *used = (size_t)(q - p);
+    *last = (size_t)(start - p);
+    return k;
+}
+
+/* tb_take_ref as a trace event's op, address and length. */
 static inline void tb_take_access(struct tb_reg *r, uint8_t op, uint64_t delta,
                                   enum xvm_trace_op *xop, uint64_t *addr,
                                   uint64_t *len)
 {
-    unsigned kind = op >> 5, cls = kind != 0;
-    *xop = kind == 0 ? XVM_T_EXEC_FETCH : kind == 1 ? XVM_T_READ : XVM_T_WRITE;
-    *len = op & 31;
-    *addr = r->end[cls] + (uint64_t)tb_unzigzag(delta);
-    r->end[cls] = *addr + *len;
+    static const enum xvm_trace_op ops[3] = { XVM_T_EXEC_FETCH, XVM_T_READ,
+                                              XVM_T_WRITE };
+    struct xvm_access a;
+    tb_take_ref(r, op, delta, &a);
+    *xop = ops[a.kind];
+    *addr = a.va;
+    *len = a.len;
 }
 
 /* tb_peek_access and tb_take_access for the current process, into *ev. */

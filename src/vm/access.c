@@ -56,15 +56,22 @@ static void cpu_charge_full(struct xvm_vmspace *vs, const struct tlbent *e,
     struct cpu *c = vs->pmap_store.mmu->cpu;
     if (cpu_tlb(c, e->asid, va, kind, e->shift) >= TLBM_REFILL)
         walk_reads(vs, va, e->shift);
-    cpu_cache(c, e->asid, va, e->pa + (va & (vs->vm->core->pgsz - 1)),
-              (uint32_t)n, e->dev != NULL && !e->dev->ram, kind);
+    cpu_cache(c, e->pa + (va & (vs->vm->core->pgsz - 1)), (uint32_t)n,
+              e->dev != NULL && !e->dev->ram, kind);
+}
+
+/* => the physical address of va, which the software TLB entry e maps. */
+static XVM_INLINE uint64_t ent_pa(const struct pmap *pm, const struct tlbent *e,
+                                  uint64_t va)
+{
+    return e->pa + (va & ~pm->page_mask);
 }
 
 /*
  * The CPU model's cost of n bytes at va that the software TLB entry e
- * translated: a compare when the line is the one this side used last,
- * a count when the model is off, else the full path.  What the access
- * does is not its business.
+ * translated: a few compares when its TLB entry and lines are the ones
+ * used last (cpu_quick), a count when the model is off, else the full
+ * path.  What the access does is not its business.
  */
 static XVM_INLINE void cpu_charge(struct xvm_vmspace *vs,
                                   const struct tlbent *e, uint64_t va, size_t n,
@@ -73,7 +80,8 @@ static XVM_INLINE void cpu_charge(struct xvm_vmspace *vs,
     struct cpu *c = vs->pmap_store.mmu->cpu;
     if (!c->p.caches) /* model off: no line to remember */
         cpu_uncached(c, e->dev != NULL && !e->dev->ram, (uint32_t)n, kind);
-    else if (!cpu_quick(c, e->asid, va, (uint32_t)n, kind))
+    else if (!cpu_quick(c, e->asid, va, ent_pa(&vs->pmap_store, e, va),
+                        (uint32_t)n, kind))
         cpu_charge_full(vs, e, va, n, kind);
 }
 
@@ -84,12 +92,15 @@ static unsigned cpu_kind(unsigned access)
                                     : CPU_LOAD;
 }
 
+/*
+ * n bytes at va, page by page.  buf receives a read or fetch (NULL:
+ * discarded, a device page's bytes still counted as read), src is what
+ * a write stores (NULL: zeros).
+ */
 XVM_NOINLINE
 static int access_range(struct xvm_vmspace *vs, uint64_t va, uint8_t *buf,
                         const uint8_t *src, size_t n, unsigned access)
 {
-    if (vs == NULL || (buf == NULL && src == NULL && n))
-        return EINVAL;
     const struct core *c = vs->vm->core;
     uint64_t va_max = c->prof->va_max;
     if (va >= va_max || va_max - va < n)
@@ -102,14 +113,21 @@ static int access_range(struct xvm_vmspace *vs, uint64_t va, uint8_t *buf,
         if (error)
             return error;
         cpu_charge(vs, e, va, chunk, cpu_kind(access));
-        uint8_t *host = e->host;
-        if (src)
-            memcpy(host + off, src, chunk), src += chunk;
-        else if (e->dev) /* in place: costs flash time */
-            phys_dev_read(vs->vm->ph, e->dev, buf, host + off, chunk),
-                buf += chunk;
-        else
-            memcpy(buf, host + off, chunk), buf += chunk;
+        uint8_t *host = e->host + off;
+        if (access & XVM_PROT_WRITE) {
+            if (src)
+                memcpy(host, src, chunk), src += chunk;
+            else
+                memset(host, 0, chunk);
+        } else if (e->dev) { /* in place: costs flash time */
+            if (buf)
+                phys_dev_read(vs->vm->ph, e->dev, buf, host, chunk),
+                    buf += chunk;
+            else
+                phys_dev_count(vs->vm->ph, chunk);
+        } else if (buf) {
+            memcpy(buf, host, chunk), buf += chunk;
+        }
         va += chunk;
         n -= chunk;
     }
@@ -120,18 +138,46 @@ static int access_range(struct xvm_vmspace *vs, uint64_t va, uint8_t *buf,
  * The fast path: the access stays in one page and hits the TLB.  Small
  * sizes copy with constant-size moves the compiler inlines.
  */
+/* The software TLB as a lookup reads it; a batch keeps it in registers. */
+struct tlb_view {
+    struct tlbent *win;
+    uint64_t mask, asid, page_mask;
+    unsigned pgshift;
+};
+
+static inline struct tlb_view tlb_view_of(const struct pmap *pm)
+{
+    return (struct tlb_view){ pm->tlb_win, pm->tlb_mask, pm->asid,
+                              pm->page_mask, pm->pgshift };
+}
+
+static inline struct tlbent *view_peek(const struct tlb_view *v, uint64_t va,
+                                       size_t n, unsigned access)
+{
+    uint64_t vpn = va >> v->pgshift, pgsz = ~v->page_mask + 1;
+    size_t off = (size_t)(va & ~v->page_mask);
+    struct tlbent *e = &v->win[vpn & v->mask];
+    /* n > pgsz - off, not off + n > pgsz: a huge n must not wrap past it. */
+    if (e->asid != v->asid || e->vpn != vpn || (e->perm & access) != access ||
+        n > pgsz - off)
+        return NULL;
+    return e;
+}
+
+static inline struct tlbent *tlb_peek(const struct pmap *pm, uint64_t va,
+                                      size_t n, unsigned access)
+{
+    struct tlb_view v = tlb_view_of(pm);
+    return view_peek(&v, va, n, access);
+}
+
+/* tlb_peek, the hit counted. */
 static inline struct tlbent *tlb_hit(struct xvm_vmspace *vs, uint64_t va,
                                      size_t n, unsigned access)
 {
-    struct pmap *pm = &vs->pmap_store;
-    uint64_t vpn = va >> pm->pgshift, pgsz = ~pm->page_mask + 1;
-    size_t off = (size_t)(va & ~pm->page_mask);
-    struct tlbent *e = &pm->tlb_win[vpn & pm->tlb_mask];
-    /* n > pgsz - off, not off + n > pgsz: a huge n must not wrap past it. */
-    if (e->asid != pm->asid || e->vpn != vpn || (e->perm & access) != access ||
-        n > pgsz - off)
-        return NULL;
-    pm->mmu->tlb.hits++;
+    struct tlbent *e = tlb_peek(&vs->pmap_store, va, n, access);
+    if (e)
+        vs->pmap_store.mmu->tlb.hits++;
     return e;
 }
 
@@ -165,7 +211,7 @@ static inline void copy_small(void *dst, const void *src, size_t n)
 
 /*
  * The hit's model cost where it needs no call: the model off (a count of
- * a line from memory), or on and the line the one this side used last.
+ * a line from memory), or on and cpu_quick's case.
  * => false, nothing counted: the caller takes cpu_charge.
  */
 static XVM_INLINE bool charge_quick(struct xvm_vmspace *vs,
@@ -174,7 +220,8 @@ static XVM_INLINE bool charge_quick(struct xvm_vmspace *vs,
 {
     struct cpu *c = vs->pmap_store.mmu->cpu;
     if (c->p.caches)
-        return cpu_quick(c, e->asid, va, (uint32_t)n, kind);
+        return cpu_quick(c, e->asid, va, ent_pa(&vs->pmap_store, e, va),
+                         (uint32_t)n, kind);
     cpu_uncached(c, false, (uint32_t)n, kind); /* a RAM page */
     return true;
 }
@@ -186,6 +233,8 @@ static int access_miss(struct xvm_vmspace *vs, uint64_t va, void *buf, size_t n,
                        unsigned access)
 {
     bool write = access & XVM_PROT_WRITE;
+    if (vs == NULL || (buf == NULL && n))
+        return EINVAL;
     return access_range(vs, va, write ? NULL : buf, write ? buf : NULL, n,
                         access);
 }
@@ -298,6 +347,255 @@ int xvm_fetch(xvm_vmspace *vs, uint64_t va, void *buf, size_t n)
     FAST_HIT(vs, va, buf, n, CPU_FETCH, p, fetch_full);
     memcpy(buf, p, 8);
     return 0;
+}
+
+static const unsigned kind_prot[3] = { XVM_PROT_EXEC, XVM_PROT_READ,
+                                       XVM_PROT_WRITE };
+
+/* What a batch's write stores at p: n zero bytes, small ones inline. */
+static inline void zero_small(uint8_t *p, size_t n)
+{
+    static const uint8_t zeros[16];
+    if (n <= 16)
+        copy_small(p, zeros, n);
+    else
+        memset(p, 0, n);
+}
+
+/* One access of a batch through the access path's own steps, no bytes. */
+static int batch_one(xvm_vmspace *vs, uint64_t va, uint32_t len, unsigned kind)
+{
+    struct tlbent *e = tlb_hit(vs, va, len, kind_prot[kind]);
+    if (e == NULL)
+        return access_range(vs, va, NULL, NULL, len, kind_prot[kind]);
+    cpu_charge(vs, e, va, len, kind);
+    if (e->dev) /* read in place: counted */
+        phys_dev_count(vs->vm->ph, len);
+    else if (kind == CPU_STORE)
+        zero_small((uint8_t *)(uintptr_t)(va + e->delta), len);
+    return 0;
+}
+
+/* The page of a batch's side: its software TLB entry's. */
+struct batch_page {
+    uint64_t page, pgspan; /* its va, bytes; 0: none */
+    uint64_t pa_off;       /* physical minus virtual address in it */
+    uint64_t delta;        /* host minus virtual address (a store's zeros) */
+    uint64_t dev;          /* all ones: a device page, read in place */
+    unsigned perm;         /* the software TLB entry's, XVM_PROT_* */
+};
+
+/*
+ * What a batch's side (data, fetch) used last, when that access was all
+ * hits that change no state: the lines of the access, the newest of their
+ * L1 sets, on a page whose software TLB entry and TLB model's entry (the
+ * side's memo, which stays so until the side uses another) it hit.
+ * Another access of the side within the lines is the same again: counted
+ * and nothing else; within the page, it asks only whether its line hits
+ * L1.  Anything that goes the general way forgets both sides.
+ */
+struct batch_memo {
+    uint64_t lo, span; /* lines: va of the first, bytes; 0: none */
+    uint64_t *tag;     /* one line: its L1 tag; NULL: two */
+    struct batch_page cur;
+};
+
+/* => whether the len bytes at va lie within [lo, lo + span). */
+static inline bool within(uint64_t lo, uint64_t span, uint64_t va, uint32_t len)
+{
+    uint64_t d = va - lo;
+    return d < span && span - d >= len;
+}
+
+/* The lines of len bytes at va, the first one's L1 tag. */
+static inline void memo_lines(struct batch_memo *m, uint64_t va, uint32_t len,
+                              unsigned line_bits, uint64_t *tag)
+{
+    uint64_t first = va >> line_bits;
+    uint64_t last = (va + len - (len != 0)) >> line_bits;
+    m->lo = first << line_bits;
+    m->span = (last - first + 1) << line_bits;
+    m->tag = last == first ? tag : NULL;
+}
+
+/* The page the software TLB entry e maps (v's page size) at va. */
+static inline struct batch_page page_of(const struct tlbent *e,
+                                        const struct tlb_view *v, uint64_t va)
+{
+    uint64_t page = va & v->page_mask;
+    return (struct batch_page){
+        .page = page,
+        .pgspan = ~v->page_mask + 1,
+        .pa_off = e->pa - page,
+        .delta = e->delta,
+        .dev = e->dev ? ~UINT64_C(0) : 0,
+        .perm = e->perm,
+    };
+}
+
+/* A batch with the CPU model on, between its accesses. */
+struct batch {
+    xvm_vmspace *vs;
+    struct cpu_run q;
+    struct tlb_view v;
+    struct batch_memo fm, dm; /* fetch, data */
+    uint64_t dev_reads, dev_bytes;
+};
+
+/* What an access of a batch on page p reads or writes. */
+static inline void batch_bytes(struct batch *b, const struct batch_page *p,
+                               uint64_t va, uint32_t len, unsigned kind)
+{
+    b->dev_reads += p->dev & 1;
+    b->dev_bytes += p->dev & len;
+    if (kind == CPU_STORE)
+        zero_small((uint8_t *)(uintptr_t)(va + p->delta), len);
+}
+
+/*
+ * An access beyond its side's memo: when it hits the software TLB and
+ * takes cpu_quick's case, counted in the run and the side's memo made
+ * from it; else the general way, the run ended (its counts added in)
+ * before and begun again after.  => 0 or the access's error.
+ */
+XVM_NOINLINE
+static int batch_step(struct batch *b, uint64_t va, uint32_t len, unsigned kind)
+{
+    struct pmap *pm = &b->vs->pmap_store;
+    struct cpu *c = pm->mmu->cpu;
+    uint64_t *tag;
+    const struct tlbent *e = view_peek(&b->v, va, len, kind_prot[kind]);
+    if (e &&
+        cpu_run_quick(&b->q, c, b->v.asid, va, e->pa + (va & ~b->v.page_mask),
+                      len, kind, e->shift, &tag)) {
+        bool fetch = kind == CPU_FETCH;
+        struct batch_memo *m = fetch ? &b->fm : &b->dm;
+        m->cur = page_of(e, &b->v, va);
+        memo_lines(m, va, len, b->q.l1[fetch].line_bits, tag);
+        batch_bytes(b, &m->cur, va, len, kind);
+        return 0;
+    }
+    pm->mmu->tlb.hits += cpu_run_counted(&b->q);
+    cpu_run_end(c, &b->q);
+    b->fm.span = b->fm.cur.pgspan = b->dm.span = b->dm.cur.pgspan = 0;
+    int error = batch_one(b->vs, va, len, kind);
+    cpu_run_begin(c, &b->q);
+    b->v = tlb_view_of(pm); /* a fault may have given a new asid */
+    return error;
+}
+
+/* Accesses within a side's lines, counted in registers until the side's
+ * page may change (batch_tally). */
+struct batch_tally {
+    uint64_t fetches, fbytes; /* on the fetch side's page */
+    uint64_t loads, lbytes;   /* on the data side's */
+    uint64_t stores;
+};
+
+/* The tally into the run's counts and the device reads of each side's
+ * page; zeroed. */
+static inline void batch_tally(struct batch *b, struct batch_tally *t)
+{
+    b->q.refs[CPU_FETCH] += t->fetches;
+    b->q.refs[CPU_LOAD] += t->loads;
+    b->q.refs[CPU_STORE] += t->stores;
+    b->dev_reads += (t->fetches & b->fm.cur.dev) + (t->loads & b->dm.cur.dev);
+    b->dev_bytes += (t->fbytes & b->fm.cur.dev) + (t->lbytes & b->dm.cur.dev);
+    *t = (struct batch_tally){ 0 };
+}
+
+/*
+ * A batch with the CPU model on.  An access within its side's lines is
+ * a compare and a count in registers (struct batch_tally), in the loop
+ * the replay spends most of its time in; within its side's page, a look
+ * at its L1 set; any other is batch_step's.
+ */
+static int batch_quick(xvm_vmspace *vs, const struct xvm_access *a, size_t n,
+                       size_t *done)
+{
+    struct pmap *pm = &vs->pmap_store;
+    struct cpu *c = pm->mmu->cpu;
+    struct batch b = { .vs = vs, .v = tlb_view_of(pm) };
+    struct batch_tally t = { 0 };
+    int error = 0;
+    size_t i;
+    cpu_run_begin(c, &b.q);
+    for (i = 0; i < n; i++) {
+        uint64_t va = a[i].va, *tag;
+        uint32_t len = a[i].len, kind = a[i].kind;
+        /* A side's memo is set by an access its page's entry allowed:
+         * the fetch side's by a fetch, the data side's by a load or a
+         * store, and a store's on one line only when it may write. */
+        if (kind == CPU_FETCH) {
+            if (within(b.fm.lo, b.fm.span, va, len)) {
+                t.fetches++, t.fbytes += len;
+                continue;
+            }
+        } else if (kind == CPU_LOAD) {
+            if (within(b.dm.lo, b.dm.span, va, len) &&
+                (b.dm.cur.perm & XVM_PROT_READ)) {
+                t.loads++, t.lbytes += len;
+                continue;
+            }
+        } else if (kind == CPU_STORE) {
+            if (within(b.dm.lo, b.dm.span, va, len) && b.dm.tag &&
+                (b.dm.cur.perm & XVM_PROT_WRITE)) {
+                t.stores++;
+                *b.dm.tag |= 1; /* dirty */
+                zero_small((uint8_t *)(uintptr_t)(va + b.dm.cur.delta), len);
+                continue;
+            }
+        } else {
+            error = EINVAL;
+            break;
+        }
+        batch_tally(&b, &t);
+        bool fetch = kind == CPU_FETCH;
+        struct batch_memo *m = fetch ? &b.fm : &b.dm;
+        if ((kind_prot[kind] & ~m->cur.perm) == 0 &&
+            within(m->cur.page, m->cur.pgspan, va, len) &&
+            cpu_l1_quick(&b.q.l1[fetch], va + m->cur.pa_off, len,
+                         kind == CPU_STORE, &tag)) {
+            memo_lines(m, va, len, b.q.l1[fetch].line_bits, tag);
+            cpu_run_count(&b.q, kind);
+            batch_bytes(&b, &m->cur, va, len, kind);
+        } else if ((error = batch_step(&b, va, len, kind)) != 0) {
+            break;
+        }
+    }
+    batch_tally(&b, &t);
+    pm->mmu->tlb.hits += cpu_run_counted(&b.q);
+    cpu_run_end(c, &b.q);
+    vs->vm->ph->dev_reads += b.dev_reads;
+    vs->vm->ph->dev_bytes_read += b.dev_bytes;
+    *done = i;
+    return error;
+}
+
+_Static_assert(XVM_ACCESS_FETCH == CPU_FETCH && XVM_ACCESS_READ == CPU_LOAD &&
+                   XVM_ACCESS_WRITE == CPU_STORE,
+               "an access's kind is the CPU model's");
+
+int xvm_access_batch(xvm_vmspace *vs, const struct xvm_access *a, size_t n,
+                     size_t *done)
+{
+    size_t i = 0, dummy;
+    int error = 0;
+    if (vs == NULL || (a == NULL && n))
+        n = 0, error = EINVAL;
+    else if (vs->pmap_store.mmu->cpu->p.caches)
+        return batch_quick(vs, a, n, done ? done : &dummy);
+    for (; i < n; i++) {
+        if (a[i].kind > XVM_ACCESS_WRITE) {
+            error = EINVAL;
+            break;
+        }
+        if ((error = batch_one(vs, a[i].va, a[i].len, a[i].kind)) != 0)
+            break;
+    }
+    if (done)
+        *done = i;
+    return error;
 }
 
 int xvm_extract(xvm_vmspace *vs, uint64_t va, uint64_t *pa)
