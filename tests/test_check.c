@@ -32,12 +32,15 @@ static void expect_fail(xvm_machine *m, const char *what)
 static uint8_t *pte_bytes(xvm_machine *m, xvm_vmspace *vs, uint64_t va)
 {
     assert_string_equal(m->core.prof->name, "sgimips");
-    const uint8_t *root = phys_page(&m->ph, vs->pmap->root)->data;
-    const uint8_t *p = root + 4 * ((va >> 22) & 1023);
+    const uint8_t *p =
+        pmap_table_entry(&m->mmu, vs->pmap->root, (va >> 22) & 1023);
+    assert_non_null(p);
     uint64_t pde = (uint64_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
     assert_true(pde & PTE_V);
     pageh leaf = phys_lookup(&m->ph, (pde >> 12) << 12);
-    return phys_page(&m->ph, leaf)->data + 4 * ((va >> 12) & 1023);
+    uint8_t *pte = pmap_table_entry(&m->mmu, leaf, (va >> 12) & 1023);
+    assert_non_null(pte);
+    return pte;
 }
 
 static void flip_pte(xvm_machine *m, xvm_vmspace *vs, uint64_t va,
@@ -140,10 +143,22 @@ static void test_check_pmap_catches_wrong_counts(void **state)
     s.p->pmap->ptpages++;
     expect_fail(s.m, "tables, counted");
     s.p->pmap->ptpages--;
-    struct vm_page *root = phys_page(&s.m->ph, s.p->pmap->root);
-    root->offset++;
+    struct pt_dir *root = pmap_table_dir(&s.m->mmu, s.p->pmap->root);
+    root->valid++;
     expect_fail(s.m, "page table frame");
-    root->offset--;
+    root->valid--;
+    /* The pmap links a copy of the root's directory, not its own: every
+     * walk still finds the same tables. */
+    struct pt_dir *linked = s.p->pmap->root_dir;
+    size_t dsize = sizeof(*linked) + s.m->mmu.nchunk * sizeof(uint8_t *);
+    struct pt_dir *copy = malloc(dsize);
+    assert_non_null(copy);
+    memcpy(copy, linked, dsize);
+    s.p->pmap->root_dir = copy;
+    s.p->pmap->hint_dir = NULL;
+    expect_fail(s.m, "links another directory");
+    s.p->pmap->root_dir = linked;
+    free(copy);
     gauge_add(&s.m->mmu.pv, 1);
     expect_fail(s.m, "PV entries: counted");
     gauge_add(&s.m->mmu.pv, -1);
@@ -198,13 +213,14 @@ static void test_check_pmap_catches_a_pte_on_unmanaged_memory(void **state)
     scene_down(&s);
 }
 
-/* The leaf table of va in vs: its vm_page (which keeps each PTE's PV). */
-static struct vm_page *leaf_of(xvm_machine *m, xvm_vmspace *vs, uint64_t va)
+/* The leaf table of va in vs (which keeps each PTE's PV). */
+static pageh leaf_table(xvm_machine *m, xvm_vmspace *vs, uint64_t va)
 {
-    const uint8_t *root = phys_page(&m->ph, vs->pmap->root)->data;
-    const uint8_t *p = root + 4 * ((va >> 22) & 1023);
+    const uint8_t *p =
+        pmap_table_entry(&m->mmu, vs->pmap->root, (va >> 22) & 1023);
+    assert_non_null(p);
     uint64_t pde = (uint64_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
-    return phys_page(&m->ph, phys_lookup(&m->ph, (pde >> 12) << 12));
+    return phys_lookup(&m->ph, (pde >> 12) << 12);
 }
 
 static void test_check_pmap_catches_pv_lists_that_disagree(void **state)
@@ -234,11 +250,12 @@ static void test_check_pmap_catches_pv_lists_that_disagree(void **state)
     pg->pv = head;
 
     /* The PTE's own PV pointer names another mapping. */
-    struct vm_page *leaf = leaf_of(s.m, s.p, s.a);
     unsigned i = (unsigned)((s.a >> 12) & 1023);
-    /* Pointers beside a leaf table come in segments of 64. */
-    struct pv_entry **slot = &leaf->owner.ptpv[i / 64][i % 64], *mine = *slot;
-    *slot = leaf_of(s.m, s.c, s.a)->owner.ptpv[i / 64][i % 64];
+    struct pv_entry **slot =
+        pmap_table_pv(&s.m->mmu, leaf_table(s.m, s.p, s.a), i);
+    assert_non_null(slot);
+    struct pv_entry *mine = *slot;
+    *slot = *pmap_table_pv(&s.m->mmu, leaf_table(s.m, s.c, s.a), i);
     expect_fail(s.m, "PV entry is wrong");
     *slot = mine;
     scene_down(&s);
@@ -252,16 +269,16 @@ static void test_check_pmap_catches_a_pv_entry_without_its_pte(void **state)
     /* The child's mapping of page 0 vanishes from its table, counts and
      * all, while its PV entry stays on the page's list. */
     assert_int_equal(tm_rd8(s.c, s.a), 7);
-    struct vm_page *leaf = leaf_of(s.m, s.c, s.a);
+    struct pt_dir *leaf = pmap_table_dir(&s.m->mmu, leaf_table(s.m, s.c, s.a));
     flip_pte(s.m, s.c, s.a, PTE_V);
-    leaf->offset--;
+    leaf->valid--;
     s.c->pmap->resident--;
     struct tlbent *e = tlb_slot(&s.m->mmu.tlb, s.c->pmap->asid, s.a >> 12);
     uint64_t asid = e->asid;
     e->asid = 0;
     expect_fail(s.m, "has no matching PTE");
     flip_pte(s.m, s.c, s.a, PTE_V);
-    leaf->offset++;
+    leaf->valid++;
     s.c->pmap->resident++;
     e->asid = asid;
     scene_down(&s);

@@ -765,11 +765,14 @@ static void test_superpage_xip_text(void **state)
 /* The raw PTE bytes of va (sgimips: 4-byte big-endian, 10/10/12). */
 static uint8_t *pte_bytes(xvm_machine *m, xvm_vmspace *vs, uint64_t va)
 {
-    const uint8_t *root = phys_page(&m->ph, vs->pmap->root)->data;
-    const uint8_t *p = root + 4 * ((va >> 22) & 1023);
+    const uint8_t *p =
+        pmap_table_entry(&m->mmu, vs->pmap->root, (va >> 22) & 1023);
+    assert_non_null(p);
     uint64_t pde = (uint64_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
     pageh leaf = phys_lookup(&m->ph, (pde >> 12) << 12);
-    return phys_page(&m->ph, leaf)->data + 4 * ((va >> 12) & 1023);
+    uint8_t *pte = pmap_table_entry(&m->mmu, leaf, (va >> 12) & 1023);
+    assert_non_null(pte);
+    return pte;
 }
 
 static void expect_fail(xvm_machine *m, const char *what)

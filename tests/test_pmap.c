@@ -1,6 +1,7 @@
 /*
  * pmap, PV tracking, the MMU walk and the software TLB, seen from inside:
- * PTE bytes in simulated RAM are decoded here independently of pmap.c.
+ * PTE bytes (a table's host chunks, pmap_table_entry) are decoded here
+ * independently of pmap.c.
  */
 #include "testutil.h"
 
@@ -12,12 +13,14 @@
 #include "pmap.h"
 #include "vmspace.h"
 
-/* Decodes one PTE from a table frame, by the profile's size and order. */
+/* Decodes one PTE of a table, by the profile's size and order (0 where
+ * its chunk was never made). */
 static uint64_t raw_pte(struct xvm_machine *m, pageh table, unsigned idx)
 {
-    const uint8_t *p =
-        phys_page(&m->ph, table)->data + idx * m->core.prof->pte_size;
+    const uint8_t *p = pmap_table_entry(&m->mmu, table, idx);
     uint64_t v = 0;
+    if (p == NULL)
+        return 0;
     for (unsigned k = 0; k < m->core.prof->pte_size; k++) {
         unsigned b =
             m->core.prof->big_endian ? k : m->core.prof->pte_size - 1 - k;
@@ -66,8 +69,15 @@ static void test_pmap_ptes_in_simulated_ram_decode_by_hand(void **state)
         assert_true(pte & PTE_MOD);
         assert_true(pte & PTE_REF);
         assert_int_equal(walk_by_hand(m, vs->pmap, a + 2 * PG), 0);
-        /* Tables: root plus one per lower level. */
+        /* A page far off: no table, or a chunk never made, on its way. */
+        assert_int_equal(walk_by_hand(m, vs->pmap, a + 512 * PG), 0);
+        assert_int_equal(walk_by_hand(m, vs->pmap, a + 4096 * PG), 0);
+        /* Tables: root plus one per lower level; frames of simulated RAM
+         * with a physical address each, but no host bytes of their own. */
         assert_int_equal(vs->pmap->ptpages, m->core.prof->levels);
+        assert_null(phys_page(&m->ph, vs->pmap->root)->data);
+        assert_null(pmap_table_entry(&m->mmu, vs->pmap->root,
+                                     (1u << m->core.prof->level_bits[0]) - 1));
         assert_int_equal(tm_stats(m).pages[XVM_USE_PAGETABLE],
                          m->core.prof->levels);
         assert_int_equal(xvm_munmap(vs, a, 3 * PG), 0);

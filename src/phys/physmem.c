@@ -143,9 +143,10 @@ int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out)
     }
     uint32_t i = ph->free_head != NO_PAGE ? ph->free_head : ph->fresh;
     struct vm_page *pg = &ph->pages[i];
-    if (pg->data == NULL && use != XVM_USE_KERNEL) {
+    if (pg->data == NULL && use != XVM_USE_KERNEL && use != XVM_USE_PAGETABLE) {
         /* A frame never used: its arena bytes are still the host's zeros.
-         * Kernel frames (kmem) have no bytes. */
+         * Kernel frames (kmem) have no bytes, nor do page tables: pmap
+         * keeps their entries in compact host chunks. */
         pg->data = ph->arena + (size_t)i * c->pgsz;
         zero = false;
 #ifdef MADV_POPULATE_WRITE
@@ -175,7 +176,7 @@ int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out)
     pg->pv = NULL;
     pg->owner.obj = NULL;
     pg->offset = 0;
-    pg->epoch = 0;
+    pg->qprev = 0;
     pg->wire = 0;
     pg->loan = 0;
     if (zero && pg->data)

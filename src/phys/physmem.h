@@ -23,6 +23,7 @@ typedef uint64_t pageh;
 #define PAGEH_NONE UINT64_MAX
 
 struct pv_entry;
+struct pt_dir;
 struct xvm_object;
 struct anon;
 struct kcache;
@@ -46,27 +47,23 @@ struct kmem;
  */
 struct vm_page {
     uint8_t *data;       /* its bytes in the arena, set on first use;
-                            kernel frames have none */
+                            kernel and page-table frames have none */
     struct pv_entry *pv; /* mappings of this page */
     union {
-        struct xvm_object *obj;  /* owner, for object pages */
-        struct anon *anon;       /* owner, for anon pages */
-        struct pv_entry ***ptpv; /* leaf tables: each PTE's PV entry, in
-                                    segments made as needed (pmap.c) */
-        struct kcache *kc;       /* kernel slabs: their cache */
+        struct xvm_object *obj; /* owner, for object pages */
+        struct anon *anon;      /* owner, for anon pages */
+        struct pt_dir *ptdir;   /* page tables: their host form, the
+                                    entries in chunks (pmap.c) */
+        struct kcache *kc;      /* kernel slabs: their cache */
     } owner;
-    uint64_t offset; /* object offset; PT pages: valid entries; slabs:
-                        objects in use */
+    uint64_t offset; /* object offset; slabs: objects in use */
     union {
         uint32_t next_free; /* free-list link (index) */
         uint32_t qnext;     /* page queue or slab list: next (index) */
     };
-    union {
-        uint32_t epoch; /* PT pages: write-protect epoch (pmap.c) */
-        uint32_t qprev; /* page queue or slab list: previous (index) */
-    };
-    uint32_t wire; /* wired PTEs mapping the page */
-    uint8_t use;   /* enum xvm_use */
+    uint32_t qprev; /* page queue or slab list: previous (index) */
+    uint32_t wire;  /* wired PTEs mapping the page */
+    uint8_t use;    /* enum xvm_use */
     uint8_t flags;
     uint16_t loan; /* loans holding the page (UVM's loan_count, §11.3) */
 };

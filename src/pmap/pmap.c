@@ -1,9 +1,10 @@
 /*
  * pmap: page tables in simulated RAM, PV tracking, and the MMU walk.
  *
- * Table pages are frames taken from simulated RAM (XVM_USE_PAGETABLE);
- * each table's vm_page counts its valid entries in `offset`, so a table
- * emptied by pmap_remove is freed at once.
+ * Table pages are frames taken from simulated RAM (XVM_USE_PAGETABLE)
+ * with a compact host form ("tables" below); each table's directory
+ * counts its valid entries, so a table emptied by pmap_remove is freed at
+ * once.
  *
  * Fork write-protects the parent in O(1): pmap_write_protect_all() bumps
  * the pmap's epoch and takes a fresh asid (dropping its TLB entries).  A
@@ -20,7 +21,7 @@
 #include "kmem.h"
 #include "pmap.h"
 
-static struct vm_page *table_page(struct mmu *mu, pageh t)
+static struct vm_page *table_page(const struct mmu *mu, pageh t)
 {
     return phys_page(mu->ph, t);
 }
@@ -271,139 +272,247 @@ static void seg_count(struct mmu *mu, pageh pg, int delta)
 
 /* ---- tables ---- */
 
-static void leaf_sync(struct pmap *pm, pageh leaf)
+/*
+ * A table is a frame of simulated RAM (its physical address is what the
+ * CPU model's walk reads, pmap_walk_pas), but its host form is compact:
+ * the frame's vm_page points to a directory (struct pt_dir: the valid
+ * entries, a leaf's epoch, the chunks) of chunks of PT_CHUNK entries,
+ * each made the first time one of its entries is set, and a missing
+ * chunk reads as invalid entries (all zeros).  A chunk holds, after its
+ * PTEs, a pointer per entry: a leaf PTE's PV entry, an upper entry's
+ * table (its directory), so walks go from directory to directory and
+ * read no vm_page.  So a table of a few mappings costs a directory and a chunk of host
+ * memory (a few hundred bytes), not a 4 KiB page, and a burst of new
+ * address spaces takes no fresh host pages.  Chunks stay until the table
+ * goes.  Directories and chunks come from blocks of the pmap's own,
+ * carved in order (4 KiB first, then twice the last, up to PT_BLOCK_MAX)
+ * and recycled within the pmap: an address space's tables sit together,
+ * a few host pages, not one piece per heap corner.
+ */
+#define PT_BLOCK_MIN 4096
+#define PT_BLOCK_MAX 65536
+
+static void *pt_get(struct pmap *pm, int kind)
 {
     struct mmu *mu = pm->mmu;
-    struct vm_page *tp = table_page(mu, leaf);
-    if (tp->epoch == pm->epoch)
+    size_t n = mu->pt_size[kind];
+    void *p = pm->pt_free[kind].free;
+    if (p) {
+        pm->pt_free[kind].free = pm->pt_free[kind].free->next;
+    } else {
+        struct pt_block *b = pm->blocks;
+        if (b == NULL || b->size - pm->blk_used < n) {
+            size_t size = b == NULL                ? PT_BLOCK_MIN
+                          : b->size < PT_BLOCK_MAX ? 2 * b->size
+                                                   : PT_BLOCK_MAX;
+            if ((b = core_alloc(mu->core, sizeof(*b) + size)) == NULL)
+                return NULL;
+            b->size = size;
+            b->next = pm->blocks;
+            pm->blocks = b;
+            pm->blk_used = 0;
+        }
+        p = b->data + pm->blk_used;
+        pm->blk_used += n;
+    }
+    memset(p, 0, n);
+    return p;
+}
+
+static void pt_put(struct pmap *pm, int kind, void *p)
+{
+    pool_put(&pm->pt_free[kind], p);
+}
+
+/* Once its tables are gone. */
+static void pt_blocks_free(struct pmap *pm)
+{
+    while (pm->blocks) {
+        struct pt_block *b = pm->blocks;
+        pm->blocks = b->next;
+        core_free(pm->mmu->core, b);
+    }
+}
+
+static struct pt_dir *table_dir(const struct mmu *mu, pageh t)
+{
+    return table_page(mu, t)->owner.ptdir;
+}
+
+static uint8_t *pt_chunk(const struct pt_dir *d, unsigned i)
+{
+    return d->chunk[i / PT_CHUNK];
+}
+
+static uint64_t pte_get(const struct mmu *mu, const struct pt_dir *d,
+                        unsigned i)
+{
+    const uint8_t *c = pt_chunk(d, i);
+    return c ? pte_load(mu, c, i % PT_CHUNK) : 0;
+}
+
+/* Stores a PTE whose chunk exists (only a store of 0 may find none). */
+static void pte_put(const struct mmu *mu, struct pt_dir *d, unsigned i,
+                    uint64_t v)
+{
+    uint8_t *c = pt_chunk(d, i);
+    assert(c != NULL || v == 0);
+    if (c)
+        pte_store(mu, c, i % PT_CHUNK, v);
+}
+
+static bool is_leaf(const struct mmu *mu, unsigned level)
+{
+    return level + 1 == mu->prof->levels;
+}
+
+/* The chunk of entry i, made if need be; NULL: out of host memory. */
+static uint8_t *pt_chunk_make(struct pmap *pm, struct pt_dir *d, unsigned i)
+{
+    uint8_t **slot = &d->chunk[i / PT_CHUNK];
+    if (*slot == NULL)
+        *slot = pt_get(pm, PT_CHUNKS);
+    return *slot;
+}
+
+/* Beside each entry, a pointer: a leaf PTE's PV entry, an upper entry's
+ * table (its directory), after the chunk's PTEs. */
+static void **ptr_slots(const struct mmu *mu, uint8_t *chunk)
+{
+    return (void **)(void *)(chunk + PT_CHUNK * mu->prof->pte_size);
+}
+
+static void **ptr_slot(const struct mmu *mu, const struct pt_dir *d, unsigned i)
+{
+    uint8_t *c = pt_chunk(d, i);
+    return c ? &ptr_slots(mu, c)[i % PT_CHUNK] : NULL;
+}
+
+static void *ptr_get(const struct mmu *mu, const struct pt_dir *d, unsigned i)
+{
+    void **slot = ptr_slot(mu, d, i);
+    return slot ? *slot : NULL;
+}
+
+static void leaf_sync(struct pmap *pm, struct pt_dir *d)
+{
+    struct mmu *mu = pm->mmu;
+    if (d->epoch == pm->epoch)
         return;
     unsigned n = level_entries(mu, mu->prof->levels - 1);
-    uint64_t left = tp->offset; /* valid entries not yet seen */
+    uint64_t left = d->valid; /* valid entries not yet seen */
     for (unsigned i = 0; i < n && left > 0; i++) {
-        uint64_t pte = pte_load(mu, tp->data, i);
+        uint8_t *c = pt_chunk(d, i);
+        if (c == NULL) {
+            i |= PT_CHUNK - 1; /* a chunk never made: none valid */
+            continue;
+        }
+        uint64_t pte = pte_load(mu, c, i % PT_CHUNK);
         if (!(pte & PTE_V))
             continue;
         left--;
         if (pte & PTE_W)
-            pte_store(mu, tp->data, i, pte & ~(uint64_t)PTE_W);
+            pte_store(mu, c, i % PT_CHUNK, pte & ~(uint64_t)PTE_W);
     }
-    tp->epoch = pm->epoch;
+    d->epoch = pm->epoch;
 }
 
-static int table_alloc(struct pmap *pm, pageh *out)
+/* A new, empty table: a frame of simulated RAM (no host bytes: see
+ * above) and its directory. */
+static int table_alloc(struct pmap *pm, pageh *out, struct pt_dir **dirp)
 {
-    if (core_inject(pm->mmu->core, INJECT_PAGETABLE))
+    struct mmu *mu = pm->mmu;
+    if (core_inject(mu->core, INJECT_PAGETABLE))
         return ENOMEM;
-    int error = phys_alloc(pm->mmu->ph, XVM_USE_PAGETABLE, true, out);
-    if (error)
+    struct pt_dir *d = pt_get(pm, PT_DIR);
+    if (d == NULL)
+        return ENOMEM;
+    int error = phys_alloc(mu->ph, XVM_USE_PAGETABLE, false, out);
+    if (error) {
+        pt_put(pm, PT_DIR, d);
         return error;
-    table_page(pm->mmu, *out)->epoch = pm->epoch;
+    }
+    table_page(mu, *out)->owner.ptdir = d;
+    d->epoch = pm->epoch;
     pm->ptpages++;
+    *dirp = d;
     return 0;
-}
-
-/*
- * Beside each leaf table, a pointer to each valid PTE's PV entry, in
- * segments of PTPV_SEG made when a PTE among them is first entered: a
- * table of a few mappings costs a directory and a segment, not a pointer
- * per PTE, and nothing comes from fresh host pages in a burst of new
- * address spaces.
- */
-#define PTPV_SEG 64
-
-static struct pv_entry **ptpv_slot(struct vm_page *tp, unsigned i)
-{
-    struct pv_entry **seg =
-        tp->owner.ptpv ? tp->owner.ptpv[i / PTPV_SEG] : NULL;
-    return seg ? &seg[i % PTPV_SEG] : NULL;
-}
-
-static struct pv_entry *ptpv_get(struct vm_page *tp, unsigned i)
-{
-    struct pv_entry **slot = ptpv_slot(tp, i);
-    return slot ? *slot : NULL;
-}
-
-/* => the slot for PTE i, made if need be; NULL: out of memory. */
-static struct pv_entry **ptpv_make(struct mmu *mu, struct vm_page *tp,
-                                   unsigned i)
-{
-    struct pv_entry ***dir = tp->owner.ptpv;
-    if (dir == NULL) {
-        if ((dir = pool_get(mu->core, &mu->dir_pool)) == NULL)
-            return NULL;
-        memset(dir, 0, mu->dir_pool.size);
-        tp->owner.ptpv = dir;
-    }
-    if (dir[i / PTPV_SEG] == NULL) {
-        struct pv_entry **seg = pool_get(mu->core, &mu->seg_pool);
-        if (seg == NULL)
-            return NULL;
-        memset(seg, 0, mu->seg_pool.size);
-        dir[i / PTPV_SEG] = seg;
-    }
-    return &dir[i / PTPV_SEG][i % PTPV_SEG];
-}
-
-static void ptpv_free(struct mmu *mu, struct vm_page *tp)
-{
-    struct pv_entry ***dir = tp->owner.ptpv;
-    if (dir == NULL)
-        return;
-    for (unsigned s = 0; s < mu->nseg; s++)
-        if (dir[s])
-            pool_put(&mu->seg_pool, dir[s]);
-    pool_put(&mu->dir_pool, dir);
-    tp->owner.ptpv = NULL;
 }
 
 static void table_free(struct pmap *pm, pageh t)
 {
-    ptpv_free(pm->mmu, table_page(pm->mmu, t));
-    phys_free(pm->mmu->ph, t);
+    struct mmu *mu = pm->mmu;
+    struct vm_page *tp = table_page(mu, t);
+    struct pt_dir *d = tp->owner.ptdir;
+    for (unsigned c = 0; c < mu->nchunk; c++)
+        if (d->chunk[c])
+            pt_put(pm, PT_CHUNKS, d->chunk[c]);
+    pt_put(pm, PT_DIR, d);
+    tp->owner.ptdir = NULL;
+    phys_free(mu->ph, t);
     pm->ptpages--;
-    pm->hint_leaf = PAGEH_NONE;
+    pm->hint_dir = NULL;
+    pm->hint_chunk = NULL;
+}
+
+struct pt_dir *pmap_table_dir(const struct mmu *mu, pageh table)
+{
+    return table_dir(mu, table);
+}
+
+uint8_t *pmap_table_entry(const struct mmu *mu, pageh table, unsigned i)
+{
+    uint8_t *c = pt_chunk(table_dir(mu, table), i);
+    return c ? c + (size_t)(i % PT_CHUNK) * mu->prof->pte_size : NULL;
+}
+
+struct pv_entry **pmap_table_pv(const struct mmu *mu, pageh leaf, unsigned i)
+{
+    return (struct pv_entry **)ptr_slot(mu, table_dir(mu, leaf), i);
 }
 
 /*
- * => the leaf table covering va in *leaf, made current (leaf_sync).
+ * => the leaf table covering va (its directory) in *leaf, made current
+ *    (leaf_sync).  Walks from directory to directory: no vm_page is read.
  * => create: allocate missing tables (ENOMEM); else ENOENT when absent.
  */
 static int pt_leaf(struct pmap *pm, uint64_t va, bool create, bool sync,
-                   pageh *leaf)
+                   struct pt_dir **leaf)
 {
     struct mmu *mu = pm->mmu;
-    pageh t = pm->root;
+    struct pt_dir *d = pm->root_dir;
     /* Faults and misses come in runs: the last leaf found is the hint. */
     uint64_t key = va >> mu->lvl_shift[mu->prof->levels - 2];
-    if (pm->hint_leaf != PAGEH_NONE && pm->hint_key == key) {
+    if (pm->hint_dir != NULL && pm->hint_key == key) {
         if (sync)
-            leaf_sync(pm, pm->hint_leaf);
-        *leaf = pm->hint_leaf;
+            leaf_sync(pm, pm->hint_dir);
+        *leaf = pm->hint_dir;
         return 0;
     }
     for (unsigned l = 0; l + 1 < mu->prof->levels; l++) {
-        struct vm_page *tp = table_page(mu, t);
         unsigned i = level_index(mu, l, va);
-        uint64_t pte = pte_load(mu, tp->data, i);
-        if (!(pte & PTE_V)) {
+        struct pt_dir *child = ptr_get(mu, d, i);
+        if (child == NULL) {
             if (!create)
                 return ENOENT;
             pageh nt;
-            int error = table_alloc(pm, &nt);
+            /* The entry's chunk first: a table once made is linked. */
+            if (pt_chunk_make(pm, d, i) == NULL)
+                return ENOMEM;
+            int error = table_alloc(pm, &nt, &child);
             if (error)
                 return error;
-            pte = pte_make(mu, phys_addr(mu->ph, nt), PTE_V);
-            pte_store(mu, tp->data, i, pte);
-            tp->offset++;
+            pte_put(mu, d, i, pte_make(mu, phys_addr(mu->ph, nt), PTE_V));
+            *ptr_slot(mu, d, i) = child;
+            d->valid++;
         }
-        t = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
+        d = child;
     }
     if (sync)
-        leaf_sync(pm, t);
+        leaf_sync(pm, d);
     pm->hint_key = key;
-    pm->hint_leaf = t;
-    *leaf = t;
+    pm->hint_dir = d;
+    *leaf = d;
     return 0;
 }
 
@@ -417,10 +526,11 @@ int pmap_init(struct mmu *mu, struct pmap *pm)
     pm->tlb_mask = mu->tlb.mask;
     pm->fast_n = mmu_fast(mu) ? 8 : SIZE_MAX;
     pm->pgshift = mu->core->pgshift;
-    pm->hint_leaf = PAGEH_NONE;
-    int error = table_alloc(pm, &pm->root);
-    if (error)
+    int error = table_alloc(pm, &pm->root, &pm->root_dir);
+    if (error) {
+        pt_blocks_free(pm);
         return error;
+    }
     pm->next = mu->pmaps;
     if (mu->pmaps)
         mu->pmaps->prev = pm;
@@ -430,20 +540,21 @@ int pmap_init(struct mmu *mu, struct pmap *pm)
 
 static struct pv_entry *pv_at(struct pmap *pm, uint64_t va)
 {
-    pageh leaf;
+    struct pt_dir *leaf;
     if (va >= pm->mmu->prof->va_max || pt_leaf(pm, va, false, false, &leaf))
         return NULL;
-    return ptpv_get(table_page(pm->mmu, leaf),
-                    level_index(pm->mmu, pm->mmu->prof->levels - 1, va));
+    return ptr_get(pm->mmu, leaf,
+                   level_index(pm->mmu, pm->mmu->prof->levels - 1, va));
 }
 
 /* Removes one valid leaf mapping: PV, counts, TLB. */
-static void leaf_zap(struct pmap *pm, struct vm_page *tp, unsigned i,
+static void leaf_zap(struct pmap *pm, struct pt_dir *tp, unsigned i,
                      uint64_t va, uint64_t pte)
 {
     struct mmu *mu = pm->mmu;
     pageh pg = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
-    struct pv_entry **slot = ptpv_slot(tp, i), *pv = *slot;
+    struct pv_entry **slot = (struct pv_entry **)ptr_slot(mu, tp, i);
+    struct pv_entry *pv = *slot;
     if (pmap_tracks(mu, pg)) {
         assert(pv != NULL && pv->pmap == pm && pv->va == va);
         pv_unlink(mu, pg, pv);
@@ -452,15 +563,15 @@ static void leaf_zap(struct pmap *pm, struct vm_page *tp, unsigned i,
     *slot = NULL;
     if ((pte & PTE_WIRED) && !page_is_device(pg))
         phys_page(mu->ph, pg)->wire--;
-    pte_store(mu, tp->data, i, 0);
-    tp->offset--;
+    pte_put(mu, tp, i, 0);
+    tp->valid--;
     pm->resident--;
     tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
     model_drop(pm, va);
 }
 
-static uint8_t *pte_slot(struct pmap *pm, uint64_t va, bool sync,
-                         unsigned *idx);
+static struct pt_dir *pte_slot(struct pmap *pm, uint64_t va, bool sync,
+                               unsigned *idx);
 
 /* The super page holding va (its PTE pte): [*base, *base + size). */
 static uint64_t lg_span(const struct mmu *mu, uint64_t va, uint64_t pte,
@@ -477,11 +588,11 @@ static void lg_strip(struct pmap *pm, uint64_t va)
 {
     struct mmu *mu = pm->mmu;
     unsigned i;
-    uint8_t *tbl = pte_slot(pm, va, false, &i);
-    assert(tbl != NULL);
-    uint64_t p = pte_load(mu, tbl, i);
+    struct pt_dir *tp = pte_slot(pm, va, false, &i);
+    assert(tp != NULL);
+    uint64_t p = pte_get(mu, tp, i);
     assert((p & PTE_V) && (p & PTE_LG));
-    pte_store(mu, tbl, i, p & ~(uint64_t)PTE_LG);
+    pte_put(mu, tp, i, p & ~(uint64_t)PTE_LG);
     tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
 }
 
@@ -505,31 +616,36 @@ static void demote(struct pmap *pm, uint64_t va, uint64_t pte)
  * base).  prot < 0: remove mappings and free tables left empty; else
  * lower leaf protection to prot.
  */
-static void pt_range(struct pmap *pm, pageh t, unsigned l, uint64_t base,
-                     uint64_t sva, uint64_t eva, int prot)
+static void pt_range(struct pmap *pm, struct pt_dir *tp, unsigned l,
+                     uint64_t base, uint64_t sva, uint64_t eva, int prot)
 {
     struct mmu *mu = pm->mmu;
-    struct vm_page *tp = table_page(mu, t);
     unsigned shift = mu->lvl_shift[l];
     uint64_t span = (uint64_t)level_entries(mu, l) << shift;
     uint64_t lo = sva > base ? sva : base;
     uint64_t hi = eva - base < span ? eva : base + span;
-    bool leaf = l + 1 == mu->prof->levels;
-    uint64_t left = tp->offset; /* valid entries not yet met */
+    bool leaf = is_leaf(mu, l);
+    uint64_t left = tp->valid; /* valid entries not yet met */
 
     uint64_t last = (hi - 1 - base) >> shift;
     unsigned psz = mu->prof->pte_size;
     for (uint64_t i = (lo - base) >> shift; i <= last; i++) {
         if (left == 0)
             break; /* the rest of the table is empty */
+        uint8_t *c = pt_chunk(tp, (unsigned)i);
+        if (c == NULL) { /* a chunk never made: none valid */
+            i |= PT_CHUNK - 1;
+            continue;
+        }
         /* Tables are mostly empty, and an invalid PTE is all zeros: skip
          * 64 bytes of them at a time. */
-        if ((i * psz) % 64 == 0 && last - i >= 64 / psz &&
-            memcmp(tp->data + i * psz, zero_line, 64) == 0) {
+        unsigned ci = (unsigned)(i % PT_CHUNK);
+        if ((ci * psz) % 64 == 0 && last - i >= 64 / psz &&
+            memcmp(c + ci * psz, zero_line, 64) == 0) {
             i += 64 / psz - 1;
             continue;
         }
-        uint64_t pte = pte_load(mu, tp->data, (unsigned)i);
+        uint64_t pte = pte_load(mu, c, ci);
         if (!(pte & PTE_V))
             continue;
         left--;
@@ -543,12 +659,13 @@ static void pt_range(struct pmap *pm, pageh t, unsigned l, uint64_t base,
             }
         }
         if (!leaf) {
-            pageh child = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
-            pt_range(pm, child, l + 1, va, sva, eva, prot);
-            if (prot < 0 && table_page(mu, child)->offset == 0) {
-                table_free(pm, child);
-                pte_store(mu, tp->data, (unsigned)i, 0);
-                tp->offset--;
+            void **child = &ptr_slots(mu, c)[ci];
+            pt_range(pm, *child, l + 1, va, sva, eva, prot);
+            if (prot < 0 && ((struct pt_dir *)*child)->valid == 0) {
+                table_free(pm, phys_lookup(mu->ph, pte_frame_pa(mu, pte)));
+                *child = NULL;
+                pte_store(mu, c, ci, 0);
+                tp->valid--;
             }
         } else if (prot < 0 || (!(prot & (XVM_PROT_READ | XVM_PROT_EXEC)) &&
                                 !(pte & PTE_WIRED))) {
@@ -557,7 +674,7 @@ static void pt_range(struct pmap *pm, pageh t, unsigned l, uint64_t base,
             /* Lower the bits; a wired mapping stays, without access. */
             uint64_t npte = pte & ~(prot_bits(~(unsigned)prot & XVM_PROT_ALL));
             if (npte != pte) {
-                pte_store(mu, tp->data, (unsigned)i, npte);
+                pte_store(mu, c, ci, npte);
                 tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
                 model_drop(pm, va);
             }
@@ -573,17 +690,17 @@ void pmap_remove(struct pmap *pm, uint64_t sva, uint64_t eva)
     if (whole && !pm->model_flushed) {
         cpu_tlb_flush_asid(pm->mmu->cpu, pm->asid);
         pm->model_flushed = true;
-        pt_range(pm, pm->root, 0, 0, sva, eva, -1);
+        pt_range(pm, pm->root_dir, 0, 0, sva, eva, -1);
         pm->model_flushed = false;
         return;
     }
-    pt_range(pm, pm->root, 0, 0, sva, eva, -1);
+    pt_range(pm, pm->root_dir, 0, 0, sva, eva, -1);
 }
 
 void pmap_protect(struct pmap *pm, uint64_t sva, uint64_t eva, unsigned prot)
 {
     if (sva < eva)
-        pt_range(pm, pm->root, 0, 0, sva, eva, (int)(prot & XVM_PROT_ALL));
+        pt_range(pm, pm->root_dir, 0, 0, sva, eva, (int)(prot & XVM_PROT_ALL));
 }
 
 void pmap_fini(struct pmap *pm)
@@ -595,6 +712,7 @@ void pmap_fini(struct pmap *pm)
     pmap_remove(pm, 0, mu->prof->va_max);
     assert(pm->resident == 0);
     table_free(pm, pm->root);
+    pt_blocks_free(pm);
     for (int k = 0; k < 3; k++)
         mu->fast_hits_gone[k] += pm->fast_hits[k];
     if (pm->prev)
@@ -629,13 +747,12 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
     if (va >= mu->prof->va_max)
         return EINVAL;
 
-    pageh leaf;
-    int error = pt_leaf(pm, va, true, true, &leaf);
+    struct pt_dir *tp;
+    int error = pt_leaf(pm, va, true, true, &tp);
     if (error)
         return error;
-    struct vm_page *tp = table_page(mu, leaf);
     unsigned i = level_index(mu, mu->prof->levels - 1, va);
-    uint64_t old = pte_load(mu, tp->data, i);
+    uint64_t old = pte_get(mu, tp, i);
     uint64_t pa = phys_addr(mu->ph, pg);
     uint64_t nflags = PTE_V | PTE_U | prot_bits(prot) |
                       (flags & PMAP_WIRED ? PTE_WIRED : 0) |
@@ -653,16 +770,18 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
         if ((flags & PMAP_WIRED) && !(old & PTE_WIRED) && !page_is_device(pg))
             phys_page(mu->ph, pg)->wire++;
         nflags |= old & (PTE_REF | PTE_MOD | PTE_WIRED);
-        pte_store(mu, tp->data, i, pte_make(mu, pa, nflags));
+        pte_put(mu, tp, i, pte_make(mu, pa, nflags));
         tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
         if ((nflags ^ old) & PTE_LG)
             model_drop(pm, va); /* the mapping changed size */
         return 0;
     }
-    /* A leaf table keeps a pointer to each PTE's PV entry beside it. */
-    struct pv_entry **slot = ptpv_make(mu, tp, i);
-    if (slot == NULL)
+    /* The PTE's chunk, with its PV entry's pointer beside it. */
+    uint8_t *c = pt_chunk_make(pm, tp, i);
+    if (c == NULL)
         return ENOMEM;
+    struct pv_entry **slot =
+        (struct pv_entry **)&ptr_slots(mu, c)[i % PT_CHUNK];
     struct pv_entry *pv = NULL;
     if (pmap_tracks(mu, pg)) {
         if (core_inject(mu->core, INJECT_PV))
@@ -680,8 +799,8 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
         leaf_zap(pm, tp, i, va, old);
     *slot = pv;
     seg_count(mu, pg, 1);
-    pte_store(mu, tp->data, i, pte_make(mu, pa, nflags));
-    tp->offset++;
+    pte_store(mu, c, i % PT_CHUNK, pte_make(mu, pa, nflags));
+    tp->valid++;
     pm->resident++;
     if ((flags & PMAP_WIRED) && !page_is_device(pg))
         phys_page(mu->ph, pg)->wire++;
@@ -694,20 +813,21 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
  * => sync: make a stale table current first; only paths that grant
  *    access need it (lowering, testing and reading never do).
  */
-static uint8_t *pte_slot(struct pmap *pm, uint64_t va, bool sync, unsigned *idx)
+static struct pt_dir *pte_slot(struct pmap *pm, uint64_t va, bool sync,
+                               unsigned *idx)
 {
-    pageh leaf;
+    struct pt_dir *leaf;
     if (va >= pm->mmu->prof->va_max || pt_leaf(pm, va, false, sync, &leaf))
         return NULL;
     *idx = level_index(pm->mmu, pm->mmu->prof->levels - 1, va);
-    return table_page(pm->mmu, leaf)->data;
+    return leaf;
 }
 
 int pmap_extract(struct pmap *pm, uint64_t va, uint64_t *pa)
 {
     unsigned i;
-    uint8_t *tbl = pte_slot(pm, va, false, &i);
-    uint64_t pte = tbl ? pte_load(pm->mmu, tbl, i) : 0;
+    struct pt_dir *tp = pte_slot(pm, va, false, &i);
+    uint64_t pte = tp ? pte_get(pm->mmu, tp, i) : 0;
     if (!(pte & PTE_V))
         return EFAULT;
     *pa = pte_frame_pa(pm->mmu, pte) | (va & (pm->mmu->core->pgsz - 1));
@@ -717,18 +837,18 @@ int pmap_extract(struct pmap *pm, uint64_t va, uint64_t *pa)
 uint64_t pmap_pte(struct pmap *pm, uint64_t va)
 {
     unsigned i;
-    uint8_t *tbl = pte_slot(pm, va, false, &i);
-    return tbl ? pte_load(pm->mmu, tbl, i) : 0;
+    struct pt_dir *tp = pte_slot(pm, va, false, &i);
+    return tp ? pte_get(pm->mmu, tp, i) : 0;
 }
 
 void pmap_unwire(struct pmap *pm, uint64_t va)
 {
     unsigned i;
-    uint8_t *tbl = pte_slot(pm, va, false, &i);
-    uint64_t pte = tbl ? pte_load(pm->mmu, tbl, i) : 0;
+    struct pt_dir *tp = pte_slot(pm, va, false, &i);
+    uint64_t pte = tp ? pte_get(pm->mmu, tp, i) : 0;
     if ((pte & (PTE_V | PTE_WIRED)) != (PTE_V | PTE_WIRED))
         return;
-    pte_store(pm->mmu, tbl, i, pte & ~(uint64_t)PTE_WIRED);
+    pte_put(pm->mmu, tp, i, pte & ~(uint64_t)PTE_WIRED);
     pageh pg = phys_lookup(pm->mmu->ph, pte_frame_pa(pm->mmu, pte));
     if (!page_is_device(pg))
         phys_page(pm->mmu->ph, pg)->wire--;
@@ -737,6 +857,7 @@ void pmap_unwire(struct pmap *pm, uint64_t va)
 void pmap_write_protect_all(struct pmap *pm)
 {
     pm->epoch++;
+    pm->hint_chunk = NULL; /* its table is stale now */
     pmap_new_asid(pm);
     pm->mmu->tlb.flushes++;
 }
@@ -753,9 +874,9 @@ static bool pv_apply(struct mmu *mu, pageh pg, int op, uint64_t bits,
         next = pv->next;
         struct pmap *pm = pv->pmap;
         unsigned i;
-        uint8_t *tbl = pte_slot(pm, pv->va, false, &i);
-        assert(tbl != NULL);
-        uint64_t pte = pte_load(mu, tbl, i);
+        struct pt_dir *tp = pte_slot(pm, pv->va, false, &i);
+        assert(tp != NULL);
+        uint64_t pte = pte_get(mu, tp, i);
         if (op == 2) {
             if (pte & bits)
                 return true;
@@ -773,7 +894,7 @@ static bool pv_apply(struct mmu *mu, pageh pg, int op, uint64_t bits,
             npte &= ~(uint64_t)PTE_LG;
         }
         if (npte != pte) {
-            pte_store(mu, tbl, i, npte);
+            pte_put(mu, tp, i, npte);
             tlb_invalidate(&mu->tlb, pm->asid, pv->va >> mu->core->pgshift);
             if (op == 0)
                 model_drop(pm, pv->va);
@@ -823,9 +944,28 @@ int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
                    struct tlbent **out)
 {
     struct mmu *mu = pm->mmu;
-    unsigned i;
-    uint8_t *tbl = pte_slot(pm, va, true, &i);
-    uint64_t pte = tbl ? pte_load(mu, tbl, i) : 0;
+    unsigned shift = mu->lvl_shift[mu->prof->levels - 1], i;
+    uint64_t ckey = va >> (shift + PT_CHUNK_SHIFT);
+    uint8_t *c;
+    if (pm->hint_chunk != NULL && pm->hint_ckey == ckey) {
+        /* The chunk of the last PTE found, current: no directory read.
+         * A fault's pmap_enter reads the directory and the PV pointer
+         * next; their lines come while the fault finds its map entry. */
+        c = pm->hint_chunk;
+        i = (unsigned)(va >> shift) % PT_CHUNK;
+        __builtin_prefetch(pm->hint_cdir, 1);
+        __builtin_prefetch(&ptr_slots(mu, c)[i], 1);
+    } else {
+        struct pt_dir *tp = pte_slot(pm, va, true, &i);
+        c = tp ? pt_chunk(tp, i) : NULL;
+        i %= PT_CHUNK;
+        if (c) {
+            pm->hint_chunk = c;
+            pm->hint_cdir = tp;
+            pm->hint_ckey = ckey;
+        }
+    }
+    uint64_t pte = c ? pte_load(mu, c, i) : 0;
 
     if (!(pte & PTE_V))
         return EFAULT;
@@ -833,7 +973,7 @@ int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
         return EACCES;
     uint64_t npte = pte | PTE_REF | (access & XVM_PROT_WRITE ? PTE_MOD : 0);
     if (npte != pte)
-        pte_store(mu, tbl, i, npte);
+        pte_store(mu, c, i, npte);
 
     uint64_t pa = pte_frame_pa(mu, npte);
     pageh pg = phys_lookup(mu->ph, pa);
@@ -898,7 +1038,7 @@ unsigned pmap_walk_pas(struct pmap *pm, uint64_t va, uint64_t pas[5])
         pas[l] = phys_addr(mu->ph, t) + (uint64_t)i * sz;
         if (l + 1 == levels)
             break;
-        uint64_t pte = pte_load(mu, table_page(mu, t)->data, i);
+        uint64_t pte = pte_get(mu, table_dir(mu, t), i);
         if (!(pte & PTE_V))
             return 0;
         t = phys_lookup(mu->ph, pte_frame_pa(mu, pte));
@@ -957,49 +1097,67 @@ int mmu_init(struct mmu *mu, struct core *core, struct physmem *ph,
     }
     mu->next_asid = 1;
     mu->pv_pool.size = sizeof(struct pv_entry);
-    unsigned leaf_ptes = 1u << p->level_bits[p->levels - 1];
-    mu->nseg = (leaf_ptes + PTPV_SEG - 1) / PTPV_SEG;
-    mu->seg_pool.size = PTPV_SEG * sizeof(struct pv_entry *);
-    mu->dir_pool.size = mu->nseg * sizeof(struct pv_entry **);
+    for (unsigned l = 0; l < p->levels; l++) {
+        unsigned n = (level_entries(mu, l) + PT_CHUNK - 1) / PT_CHUNK;
+        mu->nchunk = n > mu->nchunk ? n : mu->nchunk;
+    }
+    /* Multiples of 16 bytes, as blocks are aligned. */
+    mu->pt_size[PT_DIR] =
+        (sizeof(struct pt_dir) + mu->nchunk * sizeof(uint8_t *) + 15) &
+        ~(size_t)15;
+    mu->pt_size[PT_CHUNKS] = PT_CHUNK * (p->pte_size + sizeof(void *));
     hmap_init(&mu->devpv);
     if (tlb_entries == 0)
         tlb_entries = p->tlb_entries;
     if (tlb_entries > TLB_ENTRIES_MAX || (tlb_entries & (tlb_entries - 1)))
         return EINVAL;
     mu->tlb.mask = tlb_entries - 1;
-    mu->tlb.ent = core_zalloc(core, tlb_size(&mu->tlb) * sizeof(*mu->tlb.ent));
-    return mu->tlb.ent ? 0 : ENOMEM;
+    /* Written whole now (not calloc's untouched zero pages): a host page
+     * of it first touched by a TLB fill would cost that access two host
+     * faults, and a first touch anywhere in the table is likely (each
+     * address space's window starts at random). */
+    size_t bytes = tlb_size(&mu->tlb) * sizeof(*mu->tlb.ent);
+    mu->tlb.ent = core_alloc(core, bytes);
+    if (mu->tlb.ent == NULL)
+        return ENOMEM;
+    memset(mu->tlb.ent, 0, bytes);
+    return 0;
 }
 
 void mmu_fini(struct mmu *mu)
 {
     hmap_fini(mu->core, &mu->devpv);
     pool_fini(mu->core, &mu->pv_pool);
-    pool_fini(mu->core, &mu->seg_pool);
-    pool_fini(mu->core, &mu->dir_pool);
     core_free(mu->core, mu->tlb.ent);
     mu->tlb.ent = NULL;
 }
 
 /* ---- the layer's invariants ---- */
 
-typedef void (*table_visit_fn)(void *arg, pageh table, unsigned level,
-                               unsigned valid);
+/* linked: the directory the table's parent (or the pmap, for the root)
+ * holds for it; valid: the valid entries found in it. */
+typedef void (*table_visit_fn)(void *arg, pageh table,
+                               const struct pt_dir *linked, unsigned valid);
 
-/* current: pass leaf PTEs as the MMU sees them (pmap_pte_current). */
-static void visit_rec(struct pmap *pm, pageh t, unsigned l, uint64_t base,
-                      pte_visit_fn pfn, table_visit_fn tfn, void *arg,
-                      bool current)
+/*
+ * From table frame to table frame by the PTEs' frame numbers, as the
+ * MMU walks (not by the directories' own links, which the checker
+ * holds against them).  current: pass leaf PTEs as the MMU sees them
+ * (pmap_pte_current).
+ */
+static void visit_rec(struct pmap *pm, pageh t, const struct pt_dir *linked,
+                      unsigned l, uint64_t base, pte_visit_fn pfn,
+                      table_visit_fn tfn, void *arg, bool current)
 {
     struct mmu *mu = pm->mmu;
     /* Profiles have at most 4 levels; the bound also tells the compiler. */
     if (l >= sizeof(mu->lvl_shift) / sizeof(mu->lvl_shift[0]))
         return;
-    struct vm_page *tp = table_page(mu, t);
+    const struct pt_dir *tp = table_dir(mu, t);
     unsigned n = level_entries(mu, l), valid = 0;
-    bool leaf = l + 1 == mu->prof->levels;
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t pte = pte_load(mu, tp->data, i);
+    bool leaf = is_leaf(mu, l);
+    for (unsigned i = 0; tp && i < n; i++) {
+        uint64_t pte = pte_get(mu, tp, i);
         if (!(pte & PTE_V))
             continue;
         valid++;
@@ -1010,32 +1168,31 @@ static void visit_rec(struct pmap *pm, pageh t, unsigned l, uint64_t base,
             if (pfn)
                 pfn(arg, va, pte);
         } else {
-            visit_rec(pm, phys_lookup(mu->ph, pte_frame_pa(mu, pte)), l + 1, va,
-                      pfn, tfn, arg, current);
+            visit_rec(pm, phys_lookup(mu->ph, pte_frame_pa(mu, pte)),
+                      ptr_get(mu, tp, i), l + 1, va, pfn, tfn, arg, current);
         }
     }
     if (tfn)
-        tfn(arg, t, l, valid);
+        tfn(arg, t, linked, valid);
 }
 
 void pmap_visit(struct pmap *pm, pte_visit_fn fn, void *arg)
 {
-    visit_rec(pm, pm->root, 0, 0, fn, NULL, arg, false);
+    visit_rec(pm, pm->root, pm->root_dir, 0, 0, fn, NULL, arg, false);
 }
 
 void pmap_visit_current(struct pmap *pm, pte_visit_fn fn, void *arg)
 {
-    visit_rec(pm, pm->root, 0, 0, fn, NULL, arg, true);
+    visit_rec(pm, pm->root, pm->root_dir, 0, 0, fn, NULL, arg, true);
 }
 
 uint64_t pmap_pte_current(struct pmap *pm, uint64_t va)
 {
-    pageh leaf;
-    if (va >= pm->mmu->prof->va_max || pt_leaf(pm, va, false, false, &leaf))
+    struct pt_dir *tp;
+    if (va >= pm->mmu->prof->va_max || pt_leaf(pm, va, false, false, &tp))
         return 0;
-    struct vm_page *tp = table_page(pm->mmu, leaf);
-    uint64_t pte = pte_load(
-        pm->mmu, tp->data, level_index(pm->mmu, pm->mmu->prof->levels - 1, va));
+    uint64_t pte = pte_get(pm->mmu, tp,
+                           level_index(pm->mmu, pm->mmu->prof->levels - 1, va));
     return tp->epoch == pm->epoch ? pte : pte & ~(uint64_t)PTE_W;
 }
 
@@ -1143,15 +1300,19 @@ static void check_pte(void *arg, uint64_t va, uint64_t pte)
         check_large(k, va, pte, pg);
 }
 
-static void check_table(void *arg, pageh t, unsigned level, unsigned valid)
+static void check_table(void *arg, pageh t, const struct pt_dir *linked,
+                        unsigned valid)
 {
     struct mmu_ck *k = arg;
-    struct vm_page *tp = table_page(k->mu, t);
-    (void)level;
+    const struct vm_page *tp = table_page(k->mu, t);
+    const struct pt_dir *d = tp->owner.ptdir;
     k->tables++;
-    if (tp->use != XVM_USE_PAGETABLE || tp->offset != valid)
+    if (tp->use != XVM_USE_PAGETABLE || d == NULL || d->valid != valid)
         check_fail(k->ck, "page table frame: use %u, counts %llu valid of %u",
-                   tp->use, (unsigned long long)tp->offset, valid);
+                   tp->use, d ? (unsigned long long)d->valid : 0ULL, valid);
+    else if (d != linked)
+        check_fail(k->ck, "page table frame: its parent links another "
+                          "directory");
 }
 
 /* A RAM page's wire count is the number of wired PTEs mapping it. */
@@ -1327,7 +1488,8 @@ void mmu_check(struct mmu *mu, struct check *ck)
     for (struct pmap *pm = mu->pmaps; pm && !ck->error; pm = pm->next) {
         k.pm = pm;
         k.leaves = k.tables = 0;
-        visit_rec(pm, pm->root, 0, 0, check_pte, check_table, &k, false);
+        visit_rec(pm, pm->root, pm->root_dir, 0, 0, check_pte, check_table, &k,
+                  false);
         if (k.leaves != pm->resident)
             check_fail(ck, "pmap: %llu valid PTEs, resident count %llu",
                        (unsigned long long)k.leaves,

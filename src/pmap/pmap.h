@@ -39,6 +39,28 @@ static inline unsigned pte_shift(uint64_t pte, unsigned pgshift)
     return lg ? lg + 12 : pgshift;
 }
 
+/* Entries of a table per host chunk (pmap.c). */
+#define PT_CHUNK_SHIFT 5
+#define PT_CHUNK       (1u << PT_CHUNK_SHIFT)
+
+/* The kinds of a table's host pieces (pmap.c): a directory, a chunk. */
+enum { PT_DIR, PT_CHUNKS, PT_KINDS };
+
+/* A page table's host form (pmap.c, "tables"), which its frame's
+ * vm_page points to (owner.ptdir): its counts, then its chunks. */
+struct pt_dir {
+    uint32_t valid;   /* valid entries */
+    uint32_t epoch;   /* a leaf's: the pmap epoch it is current with */
+    uint8_t *chunk[]; /* the mmu's nchunk; NULL: never made */
+};
+
+/* A block of host memory a pmap carves its tables' pieces from. */
+struct pt_block {
+    struct pt_block *next;
+    size_t size;    /* bytes of data */
+    uint8_t data[]; /* 16-byte aligned, as malloc's */
+};
+
 struct pv_entry {
     struct pv_entry *next, *prev; /* the page's list; prev NULL at head */
     struct pmap *pmap;
@@ -57,9 +79,11 @@ struct mmu {
     enum xvm_device_design design; /* where device pages' PV lists live */
     struct hmap devpv;   /* segment design: device pa -> PV list head (§6.3) */
     struct pool pv_pool; /* recycled PV entries a vm_page holds */
-    struct pool seg_pool;       /* segments of leaf tables' PV pointers */
-    struct pool dir_pool;       /* their directories, one per leaf table */
-    unsigned nseg;              /* segments a leaf table's pointers fill */
+    /* A table's host form (pmap.c, "tables"): a directory of chunks of
+     * PT_CHUNK entries, each made when one of its entries is first set,
+     * from its pmap's blocks. */
+    size_t pt_size[PT_KINDS];   /* bytes of each kind */
+    unsigned nchunk;            /* chunks a directory holds */
     uint64_t next_asid;         /* never reused: stale TLB tags stay stale */
     uint64_t fast_hits_gone[3]; /* fast_hits of pmaps that are gone */
     struct pmap *pmaps;         /* every live pmap */
@@ -89,14 +113,25 @@ struct pmap {
     uint64_t fast_hits[3];
     uint64_t tlb_mask; /* the full path's: the window's slots, less one */
     unsigned pgshift;
+    uint32_t epoch; /* bumped to write-protect everything lazily */
+    /* pmap_translate's hint: the chunk of the last leaf PTE it found (its
+     * table current), va >> the chunk's span, the table's directory. */
+    uint8_t *hint_chunk; /* or NULL */
+    uint64_t hint_ckey;
+    struct pt_dir *hint_cdir;
+    uint64_t hint_key;       /* va >> leaf span of the last leaf found */
+    struct pt_dir *hint_dir; /* its directory, or NULL */
     pageh root;
-    uint64_t hint_key;        /* va >> leaf span of the last leaf found */
-    pageh hint_leaf;          /* or PAGEH_NONE */
-    uint32_t epoch;           /* bumped to write-protect everything lazily */
+    struct pt_dir *root_dir;  /* root's */
     uint64_t ptpages;         /* table pages, root included */
     uint64_t resident;        /* valid leaf PTEs */
     bool model_flushed;       /* pmap_remove flushed the TLB model whole */
     struct pmap *next, *prev; /* the mmu's list */
+    /* Its tables' host pieces, from its own blocks so that an address
+     * space's tables sit together (pmap.c, "tables"). */
+    struct pt_block *blocks;       /* newest first */
+    size_t blk_used;               /* bytes of the newest block carved */
+    struct pool pt_free[PT_KINDS]; /* pieces freed, by kind */
 };
 
 /* pmap_enter flags */
@@ -195,6 +230,14 @@ unsigned pmap_walk_pas(struct pmap *pm, uint64_t va, uint64_t pas[5]);
 unsigned pte_prot(uint64_t pte);
 /* The page a PTE maps. */
 pageh pte_page(const struct mmu *mu, uint64_t pte);
+
+/* A table's directory (its counts), for tests. */
+struct pt_dir *pmap_table_dir(const struct mmu *mu, pageh table);
+/* Test access to a table's raw entry i (profile width and byte order),
+ * or NULL when its chunk was never made (the entry is 0); to a leaf
+ * table's PV pointer of entry i, or NULL likewise. */
+uint8_t *pmap_table_entry(const struct mmu *mu, pageh table, unsigned i);
+struct pv_entry **pmap_table_pv(const struct mmu *mu, pageh leaf, unsigned i);
 
 /* Visits every valid leaf PTE of pm in address order. */
 typedef void (*pte_visit_fn)(void *arg, uint64_t va, uint64_t pte);
