@@ -612,7 +612,7 @@ static void report_mismatch(const struct xvm_replay_hooks *h,
 
 /* Accesses run in one call: enough that the call and the loop around it
  * cost little per access, few enough to stay in the host's L1. */
-#define BATCH 256
+#define BATCH 1024
 
 /* => how many events the next batch may hold: up to stop, to the
  * timeline's next sample and to the next progress report, so that each
