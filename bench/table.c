@@ -6,7 +6,9 @@
 #define _DEFAULT_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -199,6 +201,13 @@ int bench_main(int argc, char **argv)
     }
     if (o.workdir == NULL && (o.workdir = mkdtemp(tmp)) == NULL) {
         perror("xipvm bench: mkdtemp");
+        return 1;
+    }
+    struct stat wd;
+    if ((mkdir(o.workdir, 0777) != 0 && errno != EEXIST) ||
+        stat(o.workdir, &wd) != 0 || !S_ISDIR(wd.st_mode)) {
+        fprintf(stderr, "xipvm bench: --workdir %s: %s\n", o.workdir,
+                errno == EEXIST ? "not a directory" : strerror(errno));
         return 1;
     }
     int rc = 0;
