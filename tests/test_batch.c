@@ -40,14 +40,7 @@ static int setup(void **state)
     return 0;
 }
 
-struct side {
-    xvm_machine *m;
-    xvm_flash *flash;
-    xvm_mount *mp;
-    xvm_vmspace *vs;
-};
-
-static void map_file(struct side *s, uint64_t at, int prot)
+static void map_file(struct tm_world *s, uint64_t at, int prot)
 {
     xvm_file *f;
     uint64_t a = at;
@@ -60,8 +53,8 @@ static void map_file(struct side *s, uint64_t at, int prot)
 
 /* A machine of profile (the CPU model on or off, ram bytes of RAM), the
  * image mounted XIP, the file mapped at TEXT and DATA, ANON mapped. */
-static void up(struct side *s, const struct tree_image *fx, const char *profile,
-               bool model, uint64_t ram)
+static void up(struct tm_world *s, const struct tree_image *fx,
+               const char *profile, bool model, uint64_t ram)
 {
     struct xvm_config cfg;
     struct xvm_mount_config mc;
@@ -90,15 +83,6 @@ static void up(struct side *s, const struct tree_image *fx, const char *profile,
                               XVM_PROT_READ | XVM_PROT_WRITE,
                               XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0),
                      0);
-}
-
-static void down(struct side *s)
-{
-    tm_check(s->m);
-    xvm_vmspace_destroy(s->vs);
-    xvm_unmount(s->mp);
-    xvm_flash_close(s->flash);
-    xvm_machine_destroy(s->m);
 }
 
 /* A program's mix of accesses: fetches mostly in sequence through the
@@ -151,7 +135,7 @@ static int one(xvm_vmspace *vs, const struct xvm_access *a)
 }
 
 /* Every figure of the two machines' reports, by name. */
-static void same_reports(const struct side *x, const struct side *y,
+static void same_reports(const struct tm_world *x, const struct tm_world *y,
                          const char *what)
 {
     struct xvm_report rx, ry;
@@ -175,7 +159,7 @@ static void compare(const struct tree_image *fx, const char *profile,
                     bool model, uint64_t ram, uint64_t seed)
 {
     char what[96];
-    struct side one_by_one, batched;
+    struct tm_world one_by_one, batched;
     struct xvm_access *a = calloc(ACCESSES, sizeof(*a));
     int *want = calloc(ACCESSES, sizeof(*want));
     size_t fails = 0;
@@ -221,8 +205,8 @@ static void compare(const struct tree_image *fx, const char *profile,
     if (ram < UINT64_C(1) << 20)
         assert_true(tm_stats(one_by_one.m).pd_freed > 0);
     same_reports(&one_by_one, &batched, what);
-    down(&one_by_one);
-    down(&batched);
+    tm_world_down(&one_by_one);
+    tm_world_down(&batched);
     free(a);
     free(want);
 }
@@ -256,7 +240,7 @@ static void test_under_pressure(void **state)
 
 static void test_bad_arguments(void **state)
 {
-    struct side s;
+    struct tm_world s;
     struct xvm_access a[3] = {
         { TEXT, 4, XVM_ACCESS_FETCH },
         { ANON, 8, XVM_ACCESS_WRITE },
@@ -277,7 +261,7 @@ static void test_bad_arguments(void **state)
     assert_true(after.faults > before.faults);
     assert_int_equal(tm_rd8(s.vs, ANON), 0); /* a batch's write: zeros */
     assert_int_equal(xvm_access_batch(s.vs, a, 2, NULL), 0);
-    down(&s);
+    tm_world_down(&s);
 }
 
 int main(void)
