@@ -487,9 +487,9 @@ static int batch_step(struct batch *b, uint64_t va, uint32_t len, unsigned kind)
 /* Accesses on each side's page, counted in registers until the page
  * may change (batch_tally). */
 struct batch_tally {
-    uint64_t n[3];       /* by kind */
-    uint64_t fbytes;     /* fetched */
-    uint64_t lbytes;     /* loaded */
+    uint64_t n[3];   /* by kind */
+    uint64_t fbytes; /* fetched */
+    uint64_t lbytes; /* loaded */
 };
 
 /* The tally into the run's counts and the device reads of each side's
