@@ -69,9 +69,10 @@ static XVM_INLINE uint64_t ent_pa(const struct pmap *pm, const struct tlbent *e,
 
 /*
  * The CPU model's cost of n bytes at va that the software TLB entry e
- * translated: a few compares when its TLB entry and lines are the ones
- * used last (cpu_quick), a count when the model is off, else the full
- * path.  What the access does is not its business.
+ * translated: a set lookup when the TLB model finds its entry without
+ * changing state and its lines hit L1 (cpu_quick), a count when the
+ * model is off, else the full path.  What the access does is not its
+ * business.
  */
 static XVM_INLINE void cpu_charge(struct xvm_vmspace *vs,
                                   const struct tlbent *e, uint64_t va, size_t n,
