@@ -273,24 +273,44 @@ static XVM_INLINE bool cpu_l1_quick(const struct cpu_l1_view *v, uint64_t pa,
 
 /*
  * The common case in a few compares: an access of n bytes at va
- * (physical pa, one page) that the TLB model's entry of its side used
- * last covers (using it again changes no state) and that hits L1 (the
- * line, or the two lines when it straddles, held in its set: the hit
- * makes each the newest of its set, as the cache's own lookup would).
- * => true when counted; false, nothing counted or changed: take cpu_tlb
- *    and cpu_cache.  The caches must be on.
+ * (physical pa, one page, through a mapping of 2^shift bytes) that the
+ * TLB model finds without changing state (tlbm_quick, from *memo: the
+ * side's memo, or a run's copy of it) and that hits L1 (the line, or the
+ * two lines when it straddles, held in its set: the hit makes each the
+ * newest of its set, as the cache's own lookup would).
+ * => true: *memo the entry used and its array's hit counted, as
+ *    tlbm_access does, the access itself not yet counted; false, nothing
+ *    changed: take cpu_tlb and cpu_cache.  The caches must be on.
  */
+static XVM_INLINE bool cpu_quick_with(const struct tlbm *t,
+                                      struct tlbm_memo *memo,
+                                      const struct cpu_l1_view *l1,
+                                      uint64_t asid, uint64_t va, uint64_t pa,
+                                      uint32_t n, unsigned kind, unsigned shift,
+                                      uint64_t **tag)
+{
+    struct tlbm_memo m = *memo; /* a lookup that fails leaves it */
+    struct tlbm_array *a = NULL;
+    if (!tlbm_quick(t, asid, va, kind == CPU_FETCH, shift, &m, &a) ||
+        !cpu_l1_quick(l1, pa, n, kind == CPU_STORE, tag))
+        return false;
+    if (a != NULL)
+        a->hits++;
+    *memo = m;
+    return true;
+}
+
+/* cpu_quick_with on the model itself, the access counted. */
 static XVM_INLINE bool cpu_quick(struct cpu *c, uint64_t asid, uint64_t va,
-                                 uint64_t pa, uint32_t n, unsigned kind)
+                                 uint64_t pa, uint32_t n, unsigned kind,
+                                 unsigned shift)
 {
     bool fetch = kind == CPU_FETCH;
-    const struct tlbm_memo *m = &c->tlb.memo[fetch];
-    if (va >> m->shift != m->vpn || m->asid != asid)
-        return false;
     struct cache_level *l = fetch ? &c->cache.i1 : &c->cache.d1;
     struct cpu_l1_view v = cpu_l1_view_of(l);
     uint64_t *tag;
-    if (!cpu_l1_quick(&v, pa, n, kind == CPU_STORE, &tag))
+    if (!cpu_quick_with(&c->tlb, &c->tlb.memo[fetch], &v, asid, va, pa, n, kind,
+                        shift, &tag))
         return false;
     l->refs[kind]++;
     c->tlb.st.lookups[fetch]++;
@@ -337,22 +357,16 @@ static XVM_INLINE void cpu_run_end(struct cpu *c, const struct cpu_run *q)
     c->tlb.st.lookups[1] += q->refs[CPU_FETCH];
 }
 
-/* cpu_quick within a run, the TLB model's state-free hits included
- * (tlbm_quick); *tag: the (first) line's L1 tag. */
-static XVM_INLINE bool cpu_run_quick(struct cpu_run *q, struct cpu *c,
+/* cpu_quick within a run; *tag: the (first) line's L1 tag. */
+static XVM_INLINE bool cpu_run_quick(struct cpu_run *q, const struct cpu *c,
                                      uint64_t asid, uint64_t va, uint64_t pa,
                                      uint32_t n, unsigned kind, unsigned shift,
                                      uint64_t **tag)
 {
     bool fetch = kind == CPU_FETCH;
-    struct tlbm_memo m = q->memo[fetch];
-    struct tlbm_array *a = NULL;
-    if (!tlbm_quick(&c->tlb, asid, va, fetch, shift, &m, &a) ||
-        !cpu_l1_quick(&q->l1[fetch], pa, n, kind == CPU_STORE, tag))
+    if (!cpu_quick_with(&c->tlb, &q->memo[fetch], &q->l1[fetch], asid, va, pa,
+                        n, kind, shift, tag))
         return false;
-    if (a != NULL)
-        a->hits++;
-    q->memo[fetch] = m;
     q->refs[kind]++;
     return true;
 }

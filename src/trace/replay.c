@@ -674,12 +674,10 @@ static void run_accesses(struct xvm_replay *r, unsigned src,
         r->events += k;
         xvm_timeline_tick(r->m, r->events);
         if (error) {
-            static const enum xvm_trace_op ops[3] = { XVM_T_EXEC_FETCH,
-                                                      XVM_T_READ, XVM_T_WRITE };
             char what[96];
             int mismatch;
             trace_event_clear(&r->ev);
-            r->ev.op = ops[acc[done].kind], r->ev.pid = pid;
+            r->ev.op = tb_trace_op(acc[done].kind), r->ev.pid = pid;
             r->ev.addr = acc[done].va, r->ev.len = acc[done].len;
             settle(r, &r->ev, error, 0, &mismatch, what, sizeof(what));
             if (mismatch)

@@ -243,24 +243,22 @@ void tb_dec_frame(struct tb_dec *d);
 
 /*
  * The bulk of a trace: an access record without data or errno whose size
- * is in its first byte.  => its length with *op (its first byte) and
- * *delta, or 0 when the record at p is anything else (tb_decode takes it,
- * errors included).  Reads at most TB_SLACK bytes from p.
+ * is in its first byte.  => past it, with *op (its first byte) and
+ * *delta, or NULL when the record at p is anything else (tb_decode takes
+ * it, errors included).  Reads at most TB_SLACK bytes from p.
  */
-static inline long tb_peek_access(const uint8_t *p, const uint8_t *end,
-                                  uint8_t *op, uint64_t *delta)
+static inline const uint8_t *tb_peek_access(const uint8_t *p,
+                                            const uint8_t *end, uint8_t *op,
+                                            uint64_t *delta)
 {
-    const uint8_t *q;
+    const uint8_t *q = p + 2;
     *op = p[0];
+    *delta = p[1];
     if (*op >= TB_ACCESS_END || (*op & 31) == 0)
-        return 0;
-    if (p[1] < 0x80) {
-        *delta = p[1];
-        q = p + 2;
-    } else if ((q = tb_get_varint(p + 1, delta)) == NULL) {
-        return 0;
-    }
-    return q <= end ? q - p : 0;
+        return NULL;
+    if (*delta >= 0x80 && (q = tb_get_varint(p + 1, delta)) == NULL)
+        return NULL;
+    return q <= end ? q : NULL;
 }
 
 /* The access an op byte (tb_peek_access's) and its delta make, into a.
@@ -285,24 +283,19 @@ static inline size_t tb_take_refs(struct tb_reg *r, const uint8_t *p,
                                   const uint8_t *end, struct xvm_access *a,
                                   size_t max, size_t *used, size_t *last)
 {
-    /* tb_peek_access and tb_take_ref, unrolled: the two registers in
-     * locals, a one-byte delta (four records in five) tested first. */
+    /* The two registers in locals while the loop runs (tb_take_ref's
+     * work, kept apart so that they stay in registers). */
     uint64_t fetch_end = r->end[0], data_end = r->end[1];
-    const uint8_t *q = p, *start = p;
+    const uint8_t *q = p, *start = p, *next;
     size_t k;
     for (k = 0; k < max; k++) {
-        unsigned op = q[0];
-        uint64_t delta = q[1];
-        const uint8_t *next = q + 2;
-        if (op >= TB_ACCESS_END || (op & 31) == 0)
-            break;
-        if (delta >= 0x80 && (next = tb_get_varint(q + 1, &delta)) == NULL)
-            break;
-        if (next > end)
+        uint8_t op;
+        uint64_t delta;
+        if ((next = tb_peek_access(q, end, &op, &delta)) == NULL)
             break;
         unsigned kind = op >> 5, len = op & 31;
-        uint64_t from = kind ? data_end : fetch_end;
-        uint64_t va = from + (uint64_t)tb_unzigzag(delta);
+        uint64_t va =
+            (kind ? data_end : fetch_end) + (uint64_t)tb_unzigzag(delta);
         if (kind)
             data_end = va + len;
         else
@@ -318,16 +311,22 @@ static inline size_t tb_take_refs(struct tb_reg *r, const uint8_t *p,
     return k;
 }
 
+/* The trace op of an access's kind (enum xvm_access_kind). */
+static inline enum xvm_trace_op tb_trace_op(unsigned kind)
+{
+    static const enum xvm_trace_op ops[3] = { XVM_T_EXEC_FETCH, XVM_T_READ,
+                                              XVM_T_WRITE };
+    return ops[kind];
+}
+
 /* tb_take_ref as a trace event's op, address and length. */
 static inline void tb_take_access(struct tb_reg *r, uint8_t op, uint64_t delta,
                                   enum xvm_trace_op *xop, uint64_t *addr,
                                   uint64_t *len)
 {
-    static const enum xvm_trace_op ops[3] = { XVM_T_EXEC_FETCH, XVM_T_READ,
-                                              XVM_T_WRITE };
     struct xvm_access a;
     tb_take_ref(r, op, delta, &a);
-    *xop = ops[a.kind];
+    *xop = tb_trace_op(a.kind);
     *addr = a.va;
     *len = a.len;
 }
@@ -339,7 +338,8 @@ static inline long tb_decode_access(struct tb_dec *d, const uint8_t *p,
 {
     uint8_t op;
     uint64_t delta;
-    long n = d->have_pid ? tb_peek_access(p, end, &op, &delta) : 0;
+    const uint8_t *q = d->have_pid ? tb_peek_access(p, end, &op, &delta) : NULL;
+    long n = q ? q - p : 0;
     if (n > 0) {
         trace_event_clear(ev);
         ev->pid = d->pid;

@@ -82,7 +82,7 @@ static XVM_INLINE void cpu_charge(struct xvm_vmspace *vs,
     if (!c->p.caches) /* model off: no line to remember */
         cpu_uncached(c, e->dev != NULL && !e->dev->ram, (uint32_t)n, kind);
     else if (!cpu_quick(c, e->asid, va, ent_pa(&vs->pmap_store, e, va),
-                        (uint32_t)n, kind))
+                        (uint32_t)n, kind, e->shift))
         cpu_charge_full(vs, e, va, n, kind);
 }
 
@@ -210,21 +210,15 @@ static inline void copy_small(void *dst, const void *src, size_t n)
     }
 }
 
-/*
- * The hit's model cost where it needs no call: the model off (a count of
- * a line from memory), or on and cpu_quick's case.
- * => false, nothing counted: the caller takes cpu_charge.
- */
-static XVM_INLINE bool charge_quick(struct xvm_vmspace *vs,
-                                    const struct tlbent *e, uint64_t va,
-                                    size_t n, unsigned kind)
+/* A hit's cost: the model's (cpu_charge), and a device page's bytes
+ * read in place, counted. */
+static XVM_INLINE void charge_hit(struct xvm_vmspace *vs,
+                                  const struct tlbent *e, uint64_t va, size_t n,
+                                  unsigned kind)
 {
-    struct cpu *c = vs->pmap_store.mmu->cpu;
-    if (c->p.caches)
-        return cpu_quick(c, e->asid, va, ent_pa(&vs->pmap_store, e, va),
-                         (uint32_t)n, kind);
-    cpu_uncached(c, false, (uint32_t)n, kind); /* a RAM page */
-    return true;
+    cpu_charge(vs, e, va, n, kind);
+    if (e->dev)
+        phys_dev_count(vs->vm->ph, n);
 }
 
 /* A miss (or bad arguments): buf is where a read or fetch goes, what a
@@ -240,22 +234,15 @@ static int access_miss(struct xvm_vmspace *vs, uint64_t va, void *buf, size_t n,
                         access);
 }
 
-/* The full hit path: a TLB hit, the model's count (quick, or its full
- * path out of line), device reads counted, then the copy; a miss goes
- * to access_miss. */
+/* The full hit path: a TLB hit, its cost (charge_hit), then the copy;
+ * a miss goes to access_miss. */
 static XVM_INLINE int load_full(xvm_vmspace *vs, uint64_t va, void *buf,
                                 size_t n, unsigned access, unsigned kind)
 {
     struct tlbent *e = vs && buf ? tlb_hit(vs, va, n, access) : NULL;
     if (e == NULL)
         return access_miss(vs, va, buf, n, access);
-    if (e->dev == NULL) {
-        if (!charge_quick(vs, e, va, n, kind))
-            cpu_charge_full(vs, e, va, n, kind);
-    } else { /* a device page read in place: costs flash time, counted */
-        cpu_charge(vs, e, va, n, kind);
-        phys_dev_count(vs->vm->ph, n);
-    }
+    charge_hit(vs, e, va, n, kind);
     copy_small(buf, (const uint8_t *)(uintptr_t)(va + e->delta), n);
     return 0;
 }
@@ -279,8 +266,7 @@ static int write_full(xvm_vmspace *vs, uint64_t va, const void *buf, size_t n)
     if (e == NULL)
         return access_miss(vs, va, (void *)(uintptr_t)buf, n, XVM_PROT_WRITE);
     /* A RAM page: the TLB never grants write on a device page. */
-    if (!charge_quick(vs, e, va, n, CPU_STORE))
-        cpu_charge_full(vs, e, va, n, CPU_STORE);
+    cpu_charge(vs, e, va, n, CPU_STORE);
     copy_small((uint8_t *)(uintptr_t)(va + e->delta), buf, n);
     return 0;
 }
@@ -369,10 +355,8 @@ static int batch_one(xvm_vmspace *vs, uint64_t va, uint32_t len, unsigned kind)
     struct tlbent *e = tlb_hit(vs, va, len, kind_prot[kind]);
     if (e == NULL)
         return access_range(vs, va, NULL, NULL, len, kind_prot[kind]);
-    cpu_charge(vs, e, va, len, kind);
-    if (e->dev) /* read in place: counted */
-        phys_dev_count(vs->vm->ph, len);
-    else if (kind == CPU_STORE)
+    charge_hit(vs, e, va, len, kind);
+    if (kind == CPU_STORE) /* a RAM page */
         zero_small((uint8_t *)(uintptr_t)(va + e->delta), len);
     return 0;
 }
