@@ -28,16 +28,26 @@ enum inject_site {
     INJECT_SITES
 };
 
+/* A chunk of the pack (core_pack), its header at its start. */
+struct pack_chunk {
+    struct pack_chunk *prev;
+    size_t size;
+};
+
 struct core {
     const struct profile *prof;
     uint32_t pgsz;
     unsigned pgshift;
     uint64_t occurred[INJECT_SITES]; /* occurrences so far, per site */
     uint64_t fail_at[INJECT_SITES];  /* occurrence that fails; 0: none */
-    unsigned quiet; /* > 0: inspecting (see core_quiet_begin) */
+    unsigned quiet;          /* > 0: inspecting (see core_quiet_begin) */
+    struct pack_chunk *pack; /* core_pack's chunks, newest first */
+    size_t pack_used;        /* bytes of the newest carved */
 };
 
 void core_init(struct core *c, const struct profile *prof);
+/* Gives the pack's memory back (core_pack): after every layer's fini. */
+void core_fini(struct core *c);
 
 /*
  * => true when this occurrence of site is the one set to fail.
@@ -53,6 +63,40 @@ static inline bool core_inject(struct core *c, enum inject_site site)
 void *core_alloc(struct core *c, size_t n);
 void *core_zalloc(struct core *c, size_t n);
 void core_free(struct core *c, void *p);
+
+/*
+ * The pack: host memory for the small objects a process is made of and
+ * that their layers recycle themselves (pools: address spaces, map
+ * entries and other kernel objects, tree nodes, page-table blocks, PV
+ * entries), carved in order from chunks that grow to 2 MiB, which the
+ * host may back with huge pages (Linux: MADV_HUGEPAGE).  So the state
+ * of thousands of processes sits in a few host pages, not one or two
+ * per process: a fault in a process out of the caches then misses the
+ * host's caches, not its TLB too.  An object of 64 bytes or more past
+ * `skew` (a header before it) starts, past the header, on a cache line.
+ * Never freed one by one: core_unpack drops an object (a pool's fini),
+ * core_fini the whole.  Under AddressSanitizer each object is a malloc
+ * of its own, so that overflows between them are still caught.
+ * => NULL on failure (or injected failure, INJECT_ALLOC as core_alloc).
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define CORE_PACKED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CORE_PACKED 0
+#endif
+#endif
+#ifndef CORE_PACKED
+#define CORE_PACKED 1
+#endif
+void *core_pack(struct core *c, size_t n, size_t skew);
+/* An object of the pack its user no longer keeps (a pool's fini). */
+static inline void core_unpack(struct core *c, void *p)
+{
+    if (!CORE_PACKED)
+        core_free(c, p);
+    (void)c, (void)p;
+}
 
 /*
  * Inspection (the checker, fsinfo) must change no figure and no state the
@@ -106,6 +150,18 @@ static inline uint64_t pg_round(const struct core *c, uint64_t va)
 #define XVM_OPAQUE(x) __asm__("" : "+r"(x))
 #else
 #define XVM_OPAQUE(x) ((void)0)
+#endif
+
+/* Asks the host to bring the cache line holding p (to read, or to write
+ * with _W) while the caller goes on: independent misses overlap instead of
+ * coming one after the other.  A hint, nothing else: p may be anything,
+ * even NULL; compilers without the builtin get no code. */
+#if defined(__GNUC__)
+#define XVM_PREFETCH(p)   __builtin_prefetch((p), 0)
+#define XVM_PREFETCH_W(p) __builtin_prefetch((p), 1)
+#else
+#define XVM_PREFETCH(p)   ((void)(p))
+#define XVM_PREFETCH_W(p) ((void)(p))
 #endif
 
 #endif

@@ -168,6 +168,7 @@ void xvm_machine_destroy(xvm_machine *m)
         kmem_fini(&m->kmem);
     phys_fini(&m->ph);
     timeline_fini(&m->tl);
+    core_fini(&m->core);
     free(m);
 }
 

@@ -207,6 +207,7 @@ void *kmem_alloc(struct kmem *km, enum xvm_kmem_type type, uint64_t n,
         assert(km->hostsize[type] == 0 || km->hostsize[type] == host_size);
         km->hostsize[type] = host_size;
         km->hostfree[type].size = HDR + host_size;
+        km->hostfree[type].skew = HDR; /* the object on a line */
         h = pool_get(km->core, &km->hostfree[type]);
     } else {
         h = core_alloc(km->core, HDR + host_size);

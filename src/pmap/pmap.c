@@ -292,6 +292,16 @@ static void seg_count(struct mmu *mu, pageh pg, int delta)
 #define PT_BLOCK_MIN 4096
 #define PT_BLOCK_MAX 65536
 
+/* Blocks of a size, of pmaps gone, for the next ones (core_pack). */
+static struct pool *blk_pool(struct mmu *mu, size_t size)
+{
+    unsigned k = 0;
+    while ((size_t)PT_BLOCK_MIN << k < size)
+        k++;
+    assert(k < sizeof(mu->blk_pool) / sizeof(mu->blk_pool[0]));
+    return &mu->blk_pool[k];
+}
+
 static void *pt_get(struct pmap *pm, int kind)
 {
     struct mmu *mu = pm->mmu;
@@ -305,7 +315,7 @@ static void *pt_get(struct pmap *pm, int kind)
             size_t size = b == NULL                ? PT_BLOCK_MIN
                           : b->size < PT_BLOCK_MAX ? 2 * b->size
                                                    : PT_BLOCK_MAX;
-            if ((b = core_alloc(mu->core, sizeof(*b) + size)) == NULL)
+            if ((b = pool_get(mu->core, blk_pool(mu, size))) == NULL)
                 return NULL;
             b->size = size;
             b->next = pm->blocks;
@@ -330,7 +340,7 @@ static void pt_blocks_free(struct pmap *pm)
     while (pm->blocks) {
         struct pt_block *b = pm->blocks;
         pm->blocks = b->next;
-        core_free(pm->mmu->core, b);
+        pool_put(blk_pool(pm->mmu, b->size), b);
     }
 }
 
@@ -940,6 +950,22 @@ static unsigned tlb_perm(uint64_t pte)
                                                            : 0);
 }
 
+void pmap_prefetch(const struct pmap *pm, uint64_t va)
+{
+    const struct mmu *mu = pm->mmu;
+    unsigned shift = mu->lvl_shift[mu->prof->levels - 1];
+    if (pm->hint_chunk != NULL &&
+        pm->hint_ckey == va >> (shift + PT_CHUNK_SHIFT)) {
+        unsigned i = (unsigned)(va >> shift) % PT_CHUNK;
+        XVM_PREFETCH_W(pm->hint_chunk + (size_t)i * mu->prof->pte_size);
+        XVM_PREFETCH_W(&ptr_slots(mu, pm->hint_chunk)[i]);
+        XVM_PREFETCH_W(pm->hint_cdir);
+    } else {
+        XVM_PREFETCH(pm->root_dir);
+    }
+    XVM_PREFETCH_W(pm->hint_dir);
+}
+
 int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
                    struct tlbent **out)
 {
@@ -953,8 +979,8 @@ int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
          * next; their lines come while the fault finds its map entry. */
         c = pm->hint_chunk;
         i = (unsigned)(va >> shift) % PT_CHUNK;
-        __builtin_prefetch(pm->hint_cdir, 1);
-        __builtin_prefetch(&ptr_slots(mu, c)[i], 1);
+        XVM_PREFETCH_W(pm->hint_cdir);
+        XVM_PREFETCH_W(&ptr_slots(mu, c)[i]);
     } else {
         struct pt_dir *tp = pte_slot(pm, va, true, &i);
         c = tp ? pt_chunk(tp, i) : NULL;
@@ -1097,6 +1123,11 @@ int mmu_init(struct mmu *mu, struct core *core, struct physmem *ph,
     }
     mu->next_asid = 1;
     mu->pv_pool.size = sizeof(struct pv_entry);
+    for (unsigned k = 0; k < sizeof(mu->blk_pool) / sizeof(mu->blk_pool[0]);
+         k++) {
+        mu->blk_pool[k].size = sizeof(struct pt_block) + (PT_BLOCK_MIN << k);
+        mu->blk_pool[k].skew = sizeof(struct pt_block); /* data on a line */
+    }
     for (unsigned l = 0; l < p->levels; l++) {
         unsigned n = (level_entries(mu, l) + PT_CHUNK - 1) / PT_CHUNK;
         mu->nchunk = n > mu->nchunk ? n : mu->nchunk;
@@ -1128,6 +1159,9 @@ void mmu_fini(struct mmu *mu)
 {
     hmap_fini(mu->core, &mu->devpv);
     pool_fini(mu->core, &mu->pv_pool);
+    for (unsigned k = 0; k < sizeof(mu->blk_pool) / sizeof(mu->blk_pool[0]);
+         k++)
+        pool_fini(mu->core, &mu->blk_pool[k]);
     core_free(mu->core, mu->tlb.ent);
     mu->tlb.ent = NULL;
 }

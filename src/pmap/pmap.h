@@ -83,6 +83,7 @@ struct mmu {
      * PT_CHUNK entries, each made when one of its entries is first set,
      * from its pmap's blocks. */
     size_t pt_size[PT_KINDS];   /* bytes of each kind */
+    struct pool blk_pool[5];    /* pmaps' blocks gone, by size (pmap.c) */
     unsigned nchunk;            /* chunks a directory holds */
     uint64_t next_asid;         /* never reused: stale TLB tags stay stale */
     uint64_t fast_hits_gone[3]; /* fast_hits of pmaps that are gone */
@@ -216,6 +217,10 @@ bool pmap_device_mapped(const struct mmu *mu, uint64_t pa, uint64_t len);
  */
 int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
                    struct tlbent **out);
+
+/* Asks the host for the lines a walk and a fault's pmap_enter at va
+ * will read, all at once (core.h, XVM_PREFETCH); changes nothing. */
+void pmap_prefetch(const struct pmap *pm, uint64_t va);
 
 /* The leaf PTE for va, or 0; no table is made current. */
 uint64_t pmap_pte(struct pmap *pm, uint64_t va);

@@ -24,6 +24,7 @@ static int translate(struct xvm_vmspace *vs, uint64_t va, unsigned access,
         *out = e;
         return 0;
     }
+    vmspace_prefetch(vs, va);
     for (int tries = 0; tries <= MAX_RETRIES; tries++) {
         if (pmap_translate(pm, va, access, out) == 0)
             return 0;

@@ -13,8 +13,10 @@
 
 #include "maptree.h"
 
-#define MT_MAXH   24 /* far above what memory allows */
-#define SPARE_MAX 64 /* nodes kept for reuse by the whole layer */
+#define MT_MAXH 24 /* far above what memory allows */
+/* Nodes kept for reuse by the whole layer when each is a malloc of its
+ * own (core_pack under a sanitizer); else all of them. */
+#define SPARE_MAX 64
 
 struct path {
     struct mt_node *node[MT_MAXH];
@@ -31,12 +33,10 @@ int mt_reserve(struct mt_spare *sp, const struct maptree *t)
      * entry) after one reservation, growing the tree by one level each. */
     unsigned need = 3 * (t->height + 3);
     while (sp->n < need) {
-        void *mem = core_alloc(sp->core, sizeof(struct mt_node) + 63);
-        if (mem == NULL)
+        /* On a cache line (core_pack), beside the layer's other state. */
+        struct mt_node *nd = core_pack(sp->core, sizeof(struct mt_node), 0);
+        if (nd == NULL)
             return ENOMEM;
-        struct mt_node *nd =
-            (struct mt_node *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
-        nd->mem = mem;
         nd->u.c[0] = sp->list;
         sp->list = nd;
         sp->n++;
@@ -59,8 +59,8 @@ static struct mt_node *node_new(struct mt_spare *sp, bool leaf)
 
 static void node_free(struct mt_spare *sp, struct mt_node *nd)
 {
-    if (sp->n >= SPARE_MAX) {
-        core_free(sp->core, nd->mem);
+    if (!CORE_PACKED && sp->n >= SPARE_MAX) {
+        core_unpack(sp->core, nd);
         return;
     }
     nd->u.c[0] = sp->list;
@@ -73,7 +73,7 @@ void mt_spare_fini(struct mt_spare *sp)
     while (sp->list) {
         struct mt_node *nd = sp->list;
         sp->list = nd->u.c[0];
-        core_free(sp->core, nd->mem);
+        core_unpack(sp->core, nd);
     }
     sp->n = 0;
 }
@@ -160,14 +160,10 @@ static struct mt_node *node_split(struct mt_spare *sp, struct mt_node *nd,
  * pointers, one of which it takes. */
 static inline void prefetch_node(const struct mt_node *nd)
 {
-#if defined(__GNUC__)
-    __builtin_prefetch(&nd->key[0]);
-    __builtin_prefetch(&nd->key[MT_FAN / 2]);
-    __builtin_prefetch(&nd->u.c[0]);
-    __builtin_prefetch(&nd->u.c[MT_FAN / 2]);
-#else
-    (void)nd;
-#endif
+    XVM_PREFETCH(&nd->key[0]);
+    XVM_PREFETCH(&nd->key[MT_FAN / 2]);
+    XVM_PREFETCH(&nd->u.c[0]);
+    XVM_PREFETCH(&nd->u.c[MT_FAN / 2]);
 }
 
 /* Down to the leaf where key is or would go. */

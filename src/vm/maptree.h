@@ -36,7 +36,6 @@ struct mt_node {
     uint64_t gap[MT_FAN]; /* an entry's gap; a child's largest gap */
     uint16_t n;           /* entries (leaf) or children */
     bool leaf;
-    void *mem; /* the allocation it lies in */
 };
 
 struct maptree {

@@ -26,6 +26,21 @@ struct xvm_vmspace {
 
 int vmspace_create(struct vm *vm, struct xvm_vmspace **out);
 
+/* On a software-TLB miss at va: asks the host for the lines of vs a
+ * translation and a fault read (past the first, which the TLB lookup
+ * read), then for the map entry and tree root and the page tables' lines
+ * they point to, so that these misses overlap (core.h, XVM_PREFETCH). */
+static inline void vmspace_prefetch(const struct xvm_vmspace *vs, uint64_t va)
+{
+    const char *p = (const char *)vs;
+    for (size_t off = 64; off < offsetof(struct xvm_vmspace, map.header);
+         off += 64)
+        XVM_PREFETCH(p + off);
+    XVM_PREFETCH(vs->map.hint);
+    XVM_PREFETCH(vs->map.tree.root);
+    pmap_prefetch(&vs->pmap_store, va);
+}
+
 /*
  * Runs body(vs, args) with the page daemon's retry (pagedaemon_retry).
  * When it still fails with ENOMEM because RAM was full (not an injected
