@@ -28,16 +28,22 @@ int vmspace_create(struct vm *vm, struct xvm_vmspace **out);
 
 /* On a software-TLB miss at va: asks the host for the lines of vs a
  * translation and a fault read (past the first, which the TLB lookup
- * read), then for the map entry and tree root and the page tables' lines
- * they point to, so that these misses overlap (core.h, XVM_PREFETCH). */
+ * read), for the page tables' lines (pmap_prefetch) and for the map entry
+ * holding va, so that these misses overlap (core.h, XVM_PREFETCH).  When
+ * the map's hint is not that entry the tree finds it here (its upper
+ * levels stay in the host's caches): the leaf's miss then overlaps the
+ * page table's, and only the entry's comes after it.  Changes nothing. */
 static inline void vmspace_prefetch(const struct xvm_vmspace *vs, uint64_t va)
 {
     const char *p = (const char *)vs;
     for (size_t off = 64; off < offsetof(struct xvm_vmspace, map.header);
          off += 64)
         XVM_PREFETCH(p + off);
-    XVM_PREFETCH(vs->map.hint);
-    XVM_PREFETCH(vs->map.tree.root);
+    const struct vm_map_entry *h = vs->map.hint;
+    if (h != NULL && h->start <= va && va < h->end)
+        XVM_PREFETCH(h);
+    else /* the tree's leaf is the miss to start now; then its entry */
+        XVM_PREFETCH(mt_floor(&vs->map.tree, va));
     pmap_prefetch(&vs->pmap_store, va);
 }
 
