@@ -489,31 +489,29 @@ static int batch_slow(struct batch *b, uint64_t va, uint32_t len, unsigned kind)
     return error;
 }
 
-/* Accesses on each side's page, counted in registers until that side's
- * page may change (batch_tally_side). */
-struct batch_tally {
-    uint64_t n[3];   /* by kind */
-    uint64_t fbytes; /* fetched */
-    uint64_t lbytes; /* loaded */
-};
+/* Accesses on each side's page are counted in registers (scalars, which
+ * the compiler keeps there) until that side's page may change. */
 
-/* A side's tally into the run's counts and the device reads of its page;
- * zeroed. */
-static inline void batch_tally_side(struct batch *b, struct batch_tally *t,
-                                    bool fetch)
+/* The fetch side's tally into the run's counts and the device reads of
+ * its page; zeroed. */
+static inline void tally_fetch(struct batch *b, uint64_t *fetches,
+                               uint64_t *fbytes)
 {
-    if (fetch) {
-        b->q.refs[CPU_FETCH] += t->n[CPU_FETCH];
-        b->dev_reads += t->n[CPU_FETCH] & b->fm.cur.dev;
-        b->dev_bytes += t->fbytes & b->fm.cur.dev;
-        t->n[CPU_FETCH] = t->fbytes = 0;
-    } else {
-        b->q.refs[CPU_LOAD] += t->n[CPU_LOAD];
-        b->q.refs[CPU_STORE] += t->n[CPU_STORE];
-        b->dev_reads += t->n[CPU_LOAD] & b->dm.cur.dev;
-        b->dev_bytes += t->lbytes & b->dm.cur.dev;
-        t->n[CPU_LOAD] = t->n[CPU_STORE] = t->lbytes = 0;
-    }
+    b->q.refs[CPU_FETCH] += *fetches;
+    b->dev_reads += *fetches & b->fm.cur.dev;
+    b->dev_bytes += *fbytes & b->fm.cur.dev;
+    *fetches = *fbytes = 0;
+}
+
+/* The data side's, the same way. */
+static inline void tally_data(struct batch *b, uint64_t *loads,
+                              uint64_t *lbytes, uint64_t *stores)
+{
+    b->q.refs[CPU_LOAD] += *loads;
+    b->q.refs[CPU_STORE] += *stores;
+    b->dev_reads += *loads & b->dm.cur.dev;
+    b->dev_bytes += *lbytes & b->dm.cur.dev;
+    *loads = *lbytes = *stores = 0;
 }
 
 /*
@@ -541,7 +539,7 @@ static inline bool batch_hit(struct batch_memo *m, const struct cpu_l1_view *l1,
 /*
  * A batch with the CPU model on.  An access on its side's page that hits
  * L1 (within the side's lines: a compare) is counted in registers
- * (struct batch_tally), in the loop the replay spends most of its time
+ * (tally_fetch, tally_data), in the loop the replay spends most of its time
  * in; any other is batch_step's, or failing that batch_slow's.
  */
 static int batch_quick(xvm_vmspace *vs, const struct xvm_access *a, size_t n,
@@ -550,8 +548,7 @@ static int batch_quick(xvm_vmspace *vs, const struct xvm_access *a, size_t n,
     struct pmap *pm = &vs->pmap_store;
     struct cpu *c = pm->mmu->cpu;
     struct batch b = { .vs = vs, .v = tlb_view_of(pm) };
-    struct batch_tally t;
-    memset(&t, 0, sizeof(t));
+    uint64_t fetches = 0, fbytes = 0, loads = 0, lbytes = 0, stores = 0;
     int error = 0;
     size_t i;
     cpu_run_begin(c, &b.q);
@@ -560,34 +557,37 @@ static int batch_quick(xvm_vmspace *vs, const struct xvm_access *a, size_t n,
         uint32_t len = a[i].len, kind = a[i].kind;
         if (kind == CPU_FETCH) {
             if (batch_hit(&b.fm, &b.q.l1[1], va, len, CPU_FETCH)) {
-                t.n[CPU_FETCH]++, t.fbytes += len;
+                fetches++, fbytes += len;
                 continue;
             }
+            /* Only the access's side may change its page. */
+            tally_fetch(&b, &fetches, &fbytes);
         } else if (kind == CPU_LOAD) {
             if (batch_hit(&b.dm, &b.q.l1[0], va, len, CPU_LOAD)) {
-                t.n[CPU_LOAD]++, t.lbytes += len;
+                loads++, lbytes += len;
                 continue;
             }
+            tally_data(&b, &loads, &lbytes, &stores);
         } else if (kind == CPU_STORE) {
             if (batch_hit(&b.dm, &b.q.l1[0], va, len, CPU_STORE)) {
-                t.n[CPU_STORE]++;
+                stores++;
                 zero_small((uint8_t *)(uintptr_t)(va + b.dm.cur.delta), len);
                 continue;
             }
+            tally_data(&b, &loads, &lbytes, &stores);
         } else {
             error = EINVAL;
             break;
         }
-        /* Only the access's side may change its page. */
-        batch_tally_side(&b, &t, kind == CPU_FETCH);
         if (batch_step(&b, va, len, kind))
             continue;
-        batch_tally_side(&b, &t, kind != CPU_FETCH);
+        tally_fetch(&b, &fetches, &fbytes);
+        tally_data(&b, &loads, &lbytes, &stores);
         if ((error = batch_slow(&b, va, len, kind)) != 0)
             break;
     }
-    batch_tally_side(&b, &t, true);
-    batch_tally_side(&b, &t, false);
+    tally_fetch(&b, &fetches, &fbytes);
+    tally_data(&b, &loads, &lbytes, &stores);
     pm->mmu->tlb.hits += cpu_run_counted(&b.q);
     cpu_run_end(c, &b.q);
     vs->vm->ph->dev_reads += b.dev_reads;
