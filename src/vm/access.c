@@ -396,24 +396,29 @@ static inline bool within(uint64_t lo, uint64_t span, uint64_t va, uint32_t len)
     return d < span && span - d >= len;
 }
 
-/* The lines of len bytes at va, the first one's L1 tag. */
-static inline void memo_lines(struct batch_memo *m, uint64_t va, uint32_t len,
-                              unsigned line_bits, uint64_t *tag)
+/* The lines of len bytes at va, the first one's L1 tag, in the memo of
+ * the fetch side or the data side (only its own kinds' spans). */
+static inline void memo_lines(struct batch_memo *m, bool fetch, uint64_t va,
+                              uint32_t len, unsigned line_bits, uint64_t *tag)
 {
     uint64_t first = va >> line_bits;
     uint64_t last = (va + len - (len != 0)) >> line_bits;
     uint64_t span = (last - first + 1) << line_bits;
     m->lo = first << line_bits;
     m->tag = last == first ? tag : NULL;
-    m->lspan[CPU_FETCH] = m->pspan[CPU_FETCH] ? span : 0;
-    m->lspan[CPU_LOAD] = m->pspan[CPU_LOAD] ? span : 0;
-    m->lspan[CPU_STORE] = m->pspan[CPU_STORE] && m->tag ? span : 0;
+    if (fetch) {
+        m->lspan[CPU_FETCH] = span; /* a fetch made the memo: allowed */
+    } else {
+        m->lspan[CPU_LOAD] = m->pspan[CPU_LOAD] ? span : 0;
+        m->lspan[CPU_STORE] = m->pspan[CPU_STORE] && m->tag ? span : 0;
+    }
 }
 
 /* The memo's page: the one the software TLB entry e maps (v's page size)
- * at va. */
-static inline void memo_page(struct batch_memo *m, const struct tlbent *e,
-                             const struct tlb_view *v, uint64_t va)
+ * at va, for the fetch side (a fetch allowed) or the data side. */
+static inline void memo_page(struct batch_memo *m, bool fetch,
+                             const struct tlbent *e, const struct tlb_view *v,
+                             uint64_t va)
 {
     uint64_t page = va & v->page_mask, pgspan = ~v->page_mask + 1;
     m->cur = (struct batch_page){
@@ -422,8 +427,12 @@ static inline void memo_page(struct batch_memo *m, const struct tlbent *e,
         .delta = e->delta,
         .dev = e->dev ? ~UINT64_C(0) : 0,
     };
-    for (unsigned k = 0; k < 3; k++)
-        m->pspan[k] = (e->perm & kind_prot[k]) == kind_prot[k] ? pgspan : 0;
+    if (fetch) {
+        m->pspan[CPU_FETCH] = pgspan;
+    } else {
+        m->pspan[CPU_LOAD] = e->perm & XVM_PROT_READ ? pgspan : 0;
+        m->pspan[CPU_STORE] = e->perm & XVM_PROT_WRITE ? pgspan : 0;
+    }
 }
 
 /* A batch with the CPU model on, between its accesses. */
@@ -463,8 +472,8 @@ static bool batch_step(struct batch *b, uint64_t va, uint32_t len,
         return false;
     bool fetch = kind == CPU_FETCH;
     struct batch_memo *m = fetch ? &b->fm : &b->dm;
-    memo_page(m, e, &b->v, va);
-    memo_lines(m, va, len, b->q.l1[fetch].line_bits, tag);
+    memo_page(m, fetch, e, &b->v, va);
+    memo_lines(m, fetch, va, len, b->q.l1[fetch].line_bits, tag);
     batch_bytes(b, &m->cur, va, len, kind);
     return true;
 }
@@ -532,7 +541,7 @@ static inline bool batch_hit(struct batch_memo *m, const struct cpu_l1_view *l1,
     if (!within(m->cur.page, m->pspan[kind], va, len) ||
         !cpu_l1_quick(l1, va + m->cur.pa_off, len, store, &tag))
         return false;
-    memo_lines(m, va, len, l1->line_bits, tag);
+    memo_lines(m, kind == CPU_FETCH, va, len, l1->line_bits, tag);
     return true;
 }
 
