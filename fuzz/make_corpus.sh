@@ -75,6 +75,10 @@ def end(n): return b'E' + struct.pack('<II', 0, 8) + struct.pack('<Q', n)
 hand = bytes([0x70,1,4,0x80,0xc0,0x80,4,2,0,4,0x0b,0x28,0x80,0x80,0x80,0x80,8,
               0x61,8,0,1,2,3,4,5,6,7,8,0x71,1,0x21,0xe0,0xff,0xff,0xff,1,0x88,3]) + b'end'
 open('tracebin/hand.xvt', 'wb').write(head + frame(0x52, hand) + end(7))
+# version 2: the second fetch at its register, one byte; sizes by varint
+hand2 = hand[:7] + bytes([0xa2]) + hand[9:] + bytes([0x70, 2, 0xa0, 0x20, 0xc0, 0x81, 0x01, 0xe8])
+open('tracebin/hand-v2.xvt', 'wb').write(
+    head[:8] + bytes([2]) + bytes(7) + frame(0x52, hand2) + end(10))
 rec = bytearray()
 for i in range(200):
     rec += bytes([0x70, 1 + (i % 2)]) + bytes([0x04, 0x00, 0x28, 0x10, 0x48, 0x03])
@@ -85,6 +89,10 @@ XIPVM=${XIPVM:-../../build/xipvm}
 "$XIPVM" convert --compress none trace/basic.trace tracebin/basic-raw.xvt
 "$XIPVM" convert trace/basic.trace tracebin/basic-zstd.xvt
 "$XIPVM" convert --compress none trace/errors.trace tracebin/errors-raw.xvt
+# (the .xvt files above that are in the tree were written by version 1;
+# v2-*.xvt by version 2)
+"$XIPVM" convert --compress none trace/basic.trace tracebin/v2-basic-raw.xvt
+"$XIPVM" convert --compress none trace/errors.trace tracebin/v2-errors-raw.xvt
 
 # ffs, more of what makefs makes: UFS2 big-endian with 32K blocks, UFS1
 # with 64K blocks, a tree 40 directories deep, 30 hard links to one file,

@@ -28,11 +28,27 @@ static struct xvm_trace_event *new_event(void)
 
 /* ---- a trace made by hand ---- */
 
-/* The header, then one raw frame of 41 bytes of records: */
+/* The header, then one raw frame of 41 bytes of records, as version 1
+ * wrote them: */
 static const uint8_t hand_records[] = {
     0x70, 0x01,                         /* PID 1 */
     0x04, 0x80, 0xc0, 0x80, 0x04,       /* x 1 0x401000 4: zigzag 0x802000 */
     0x02, 0x00,                         /* x 1 0x401004 2: delta 0 */
+    0x04, 0x0b,                         /* x 1 0x401000 4: delta -6 */
+    0x28, 0x80, 0x80, 0x80, 0x80, 0x08, /* r 1 0x40000000 8 */
+    0x61, 0x08, 0x00, 1,    2,    3,
+    4,    5,    6,    7,    8,          /* w ... 8 =0102030405060708 */
+    0x71, 0x01,                         /* EXPECT EFAULT */
+    0x21, 0xe0, 0xff, 0xff, 0xff, 0x01, /* r 1 0x50000000 1 */
+    0x88, 0x03, 'e',  'n',  'd',        /* mark end */
+};
+
+/* The same as version 2 writes them: the fetch that follows on from the
+ * one before is one byte, at its register. */
+static const uint8_t hand_records_v2[] = {
+    0x70, 0x01,                         /* PID 1 */
+    0x04, 0x80, 0xc0, 0x80, 0x04,       /* x 1 0x401000 4: zigzag 0x802000 */
+    0xa2,                               /* x 1 0x401004 2: at the register */
     0x04, 0x0b,                         /* x 1 0x401000 4: delta -6 */
     0x28, 0x80, 0x80, 0x80, 0x80, 0x08, /* r 1 0x40000000 8 */
     0x61, 0x08, 0x00, 1,    2,    3,
@@ -59,16 +75,17 @@ static void put_u32(uint8_t *p, uint32_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* => a binary trace: header, one frame of records (kind), end frame
- *    counting events.  *n gets its length. */
-static uint8_t *make_trace(char kind, const uint8_t *rec, size_t nrec,
-                           uint64_t events, size_t *n)
+/* => a binary trace of the version: header, one frame of records
+ *    (kind), end frame counting events.  *n gets its length. */
+static uint8_t *make_trace_v(unsigned version, char kind, const uint8_t *rec,
+                             size_t nrec, uint64_t events, size_t *n)
 {
-    static const uint8_t head[16] = { 0x89, 'X',  'V',  'T', '\r',
-                                      '\n', 0x1a, '\n', 1 };
+    static const uint8_t head[16] = { 0x89, 'X',  'V',  'T',
+                                      '\r', '\n', 0x1a, '\n' };
     uint8_t *b = calloc(1, 16 + 9 + nrec + 17);
     assert_non_null(b);
     memcpy(b, head, 16);
+    b[8] = (uint8_t)version;
     b[16] = (uint8_t)kind;
     put_u32(b + 17, (uint32_t)nrec);
     put_u32(b + 21, (uint32_t)nrec);
@@ -81,6 +98,13 @@ static uint8_t *make_trace(char kind, const uint8_t *rec, size_t nrec,
         e[9 + i] = (uint8_t)(events >> (8 * i));
     *n = 16 + 9 + nrec + 17;
     return b;
+}
+
+/* make_trace_v of the version the writer writes. */
+static uint8_t *make_trace(char kind, const uint8_t *rec, size_t nrec,
+                           uint64_t events, size_t *n)
+{
+    return make_trace_v(2, kind, rec, nrec, events, n);
 }
 
 /* Reads every event of buf, writing each to w (if any); => the reader's
@@ -125,26 +149,32 @@ static const struct xvm_trace_writer_config bin_raw = { XVM_TRACE_BINARY,
 static const struct xvm_trace_writer_config bin_zstd = { XVM_TRACE_BINARY,
                                                          XVM_TRACE_ZSTD, 0 };
 
+/* Both versions' bytes read as the same text. */
 static void test_hand_made_binary_reads_as_its_text(void **state)
 {
     (void)state;
-    size_t n;
-    uint8_t *b =
-        make_trace('R', hand_records, sizeof(hand_records), HAND_EVENTS, &n);
-    struct sink s;
-    convert(b, n, &text_plain, &s);
-    assert_int_equal(s.n, strlen(hand_text));
-    assert_memory_equal(s.p, hand_text, s.n);
-    free(s.p);
-    free(b);
+    for (unsigned v = 1; v <= 2; v++) {
+        size_t n;
+        uint8_t *b = v == 1
+                         ? make_trace_v(1, 'R', hand_records,
+                                        sizeof(hand_records), HAND_EVENTS, &n)
+                         : make_trace('R', hand_records_v2,
+                                      sizeof(hand_records_v2), HAND_EVENTS, &n);
+        struct sink s;
+        convert(b, n, &text_plain, &s);
+        assert_int_equal(s.n, strlen(hand_text));
+        assert_memory_equal(s.p, hand_text, s.n);
+        free(s.p);
+        free(b);
+    }
 }
 
 static void test_text_writes_as_the_hand_made_binary(void **state)
 {
     (void)state;
     size_t n;
-    uint8_t *b =
-        make_trace('R', hand_records, sizeof(hand_records), HAND_EVENTS, &n);
+    uint8_t *b = make_trace('R', hand_records_v2, sizeof(hand_records_v2),
+                            HAND_EVENTS, &n);
     struct sink s;
     convert(hand_text, strlen(hand_text), &bin_raw, &s);
     assert_int_equal(s.n, n);
@@ -261,6 +291,18 @@ static const struct bad bad_records[] = {
       { 0x70, 0x01, 0x02, 0x00, 0x90, 0x00 },
       6,
       AT(4) "unknown record type" },
+    { "a record at its register, cut in its size",
+      { 0x70, 0x01, 0xc0 },
+      3,
+      AT(2) "truncated record" },
+    { "a record at its register, a size above 2^32",
+      { 0x70, 0x01, 0xe0, 0x81, 0x80, 0x80, 0x80, 0x10 },
+      8,
+      AT(2) "size above 2^32" },
+    { "a record at its register before any PID",
+      { 0xa2 },
+      1,
+      AT(0) "access before any PID record" },
     { "an access before any PID",
       { 0x02, 0x00 },
       2,
@@ -348,6 +390,26 @@ static void test_bad_records_say_what_and_where(void **state)
     }
 }
 
+/* Records at their register came with version 2: in a version-1 trace
+ * they are unknown records. */
+static void test_at_register_is_version_2(void **state)
+{
+    (void)state;
+    static const uint8_t rec[] = { 0x70, 0x01, 0x02, 0x00, 0xa2 };
+    size_t n;
+    uint64_t events;
+    char msg[512];
+    uint8_t *t = make_trace_v(1, 'R', rec, sizeof(rec), 2, &n);
+    assert_int_equal(read_all(t, n, NULL, &events, msg, sizeof(msg)), EINVAL);
+    assert_string_equal(msg, AT(4) "unknown record type");
+    assert_int_equal(events, 1);
+    free(t);
+    t = make_trace_v(2, 'R', rec, sizeof(rec), 2, &n);
+    assert_int_equal(read_all(t, n, NULL, &events, msg, sizeof(msg)), 0);
+    assert_int_equal(events, 2);
+    free(t);
+}
+
 /* Frames and the file around them. */
 static void test_bad_frames_say_what_and_where(void **state)
 {
@@ -355,8 +417,8 @@ static void test_bad_frames_say_what_and_where(void **state)
     size_t n;
     uint64_t events;
     char msg[512];
-    uint8_t *t =
-        make_trace('R', hand_records, sizeof(hand_records), HAND_EVENTS, &n);
+    uint8_t *t = make_trace_v(1, 'R', hand_records, sizeof(hand_records),
+                              HAND_EVENTS, &n);
     uint8_t *c = malloc(n + 64);
     static const struct {
         const char *what;
@@ -366,7 +428,9 @@ static void test_bad_frames_say_what_and_where(void **state)
         const char *msg;
     } cases[] = {
         { "a cut header", 10, 0x100, EINVAL, "binary trace: truncated header" },
-        { "another version", 8, 2, EINVAL, "binary trace: version 2, not 1" },
+        { "a later version", 8, 3, EINVAL,
+          "binary trace: version 3, not 1 to 2" },
+        { "version 0", 8, 0, EINVAL, "binary trace: version 0, not 1 to 2" },
         { "a reserved byte set", 12, 1, EINVAL,
           "binary trace: reserved header byte 12 not 0" },
         { "an unknown frame kind", 16, 'X', EINVAL,
@@ -660,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_bad_frames_say_what_and_where),
         cmocka_unit_test(test_corrupt_zstd_frame),
         cmocka_unit_test(test_version_2_events_both_ways),
+        cmocka_unit_test(test_at_register_is_version_2),
         cmocka_unit_test(test_writers_refuse_the_same_events),
         cmocka_unit_test(test_text_nul_bytes_are_errors),
         cmocka_unit_test(test_text_line_limit_holds_everywhere),

@@ -246,8 +246,8 @@ static int start(xvm_trace_reader *rd)
         const uint8_t *h = rd->buf + rd->pos;
         if (rd->len - rd->pos < TB_HEAD_LEN)
             return failf(rd, EINVAL, "binary trace: truncated header");
-        if (h[TB_MAGIC_LEN] != TB_VERSION)
-            return failf(rd, EINVAL, "binary trace: version %u, not %u",
+        if (h[TB_MAGIC_LEN] < 1 || h[TB_MAGIC_LEN] > TB_VERSION)
+            return failf(rd, EINVAL, "binary trace: version %u, not 1 to %u",
                          h[TB_MAGIC_LEN], TB_VERSION);
         for (unsigned i = TB_MAGIC_LEN + 1; i < TB_HEAD_LEN; i++)
             if (h[i] != 0)
@@ -258,6 +258,7 @@ static int start(xvm_trace_reader *rd)
             return failf(rd, ENOMEM, "out of memory");
         memset(&rd->dec->regs, 0, sizeof(rd->dec->regs));
         rd->dec->have_pid = false;
+        rd->dec->at_reg = h[TB_MAGIC_LEN] >= 2 ? TB_AT_REG : TB_NO_AT_REG;
         return 0;
     }
     rd->fmt = XVM_TRACE_TEXT;

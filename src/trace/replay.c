@@ -656,7 +656,7 @@ static void run_accesses(struct xvm_replay *r, unsigned src,
     while (r->events != stop) {
         struct tb_reg before = *d->reg;
         size_t used, last, done;
-        size_t k = tb_take_refs(d->reg, frame + pos, end, acc,
+        size_t k = tb_take_refs(d->reg, d->at_reg, frame + pos, end, acc,
                                 batch_room(r, stop), &used, &last);
         if (k == 0)
             break;
@@ -665,8 +665,8 @@ static void run_accesses(struct xvm_replay *r, unsigned src,
             /* Up to the access that failed and no further: the decoder
              * takes the records after it. */
             *d->reg = before;
-            k = tb_take_refs(d->reg, frame + pos, end, acc, done + 1, &used,
-                             &last);
+            k = tb_take_refs(d->reg, d->at_reg, frame + pos, end, acc, done + 1,
+                             &used, &last);
         }
         rd->rec_at = pos + last;
         rd->fpos = pos += used;

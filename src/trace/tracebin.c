@@ -56,13 +56,15 @@ static uint8_t *put_access(struct tb_enc *e, const struct xvm_trace_event *ev,
     unsigned kind = ev->op == XVM_T_EXEC_FETCH ? 0
                     : ev->op == XVM_T_READ     ? 1
                                                : 2;
+    /* At its register when it can be: the one encoding of a delta 0. */
+    unsigned first = (delta == 0 ? TB_AT_REG : 0) + (kind << 5);
     if (ev->len >= 1 && ev->len <= 31) {
-        *p++ = (uint8_t)(kind << 5 | ev->len);
+        *p++ = (uint8_t)(first | ev->len);
     } else {
-        *p++ = (uint8_t)(kind << 5);
+        *p++ = (uint8_t)first;
         p = tb_put_varint(p, ev->len);
     }
-    return tb_put_varint(p, delta);
+    return delta == 0 ? p : tb_put_varint(p, delta);
 }
 
 static uint8_t *put_op(const struct xvm_trace_event *ev, uint8_t *p)
@@ -149,6 +151,27 @@ int tb_encode(struct tb_enc *e, const struct xvm_trace_event *ev, uint8_t *out)
 }
 
 /* ---- decoding ---- */
+
+size_t tb_take_refs(struct tb_reg *r, unsigned at_reg, const uint8_t *p,
+                    const uint8_t *end, struct xvm_access *a, size_t max,
+                    size_t *used, size_t *last)
+{
+    uint64_t fetch_end = r->end[0], data_end = r->end[1];
+    const uint8_t *q = p, *start = p, *next;
+    size_t k;
+    for (k = 0; k < max; k++) {
+        next = tb_next_access(q, end, at_reg, &fetch_end, &data_end, &a[k]);
+        if (next == NULL)
+            break;
+        start = q;
+        q = next;
+    }
+    r->end[0] = fetch_end;
+    r->end[1] = data_end;
+    *used = (size_t)(q - p);
+    *last = (size_t)(start - p);
+    return k;
+}
 
 struct cur {
     const uint8_t *p, *end;
@@ -322,14 +345,17 @@ static bool get_access(struct tb_dec *d, struct cur *c, uint8_t op,
         ev->has_data = 1;
         ev->ndata = (size_t)size;
     } else {
-        ev->op = (op >> 5) == 0   ? XVM_T_EXEC_FETCH
-                 : (op >> 5) == 1 ? XVM_T_READ
-                                  : XVM_T_WRITE;
+        bool at_reg = op >= d->at_reg;
+        unsigned kind = (at_reg ? op - TB_AT_REG : op) >> 5;
+        ev->op = kind == 0   ? XVM_T_EXEC_FETCH
+                 : kind == 1 ? XVM_T_READ
+                             : XVM_T_WRITE;
         size = op & 31;
         if (size == 0 &&
             !get_max(c, XVM_TRACE_MAX_SIZE, &size, "size above 2^32"))
             return false;
-        if (!get(c, &delta))
+        delta = 0;
+        if (!at_reg && !get(c, &delta))
             return false;
     }
     struct tb_reg *r = d->reg;
@@ -385,7 +411,8 @@ long tb_decode(struct tb_dec *d, const uint8_t *p, const uint8_t *end,
         rec = expect_at;
         goto bad;
     }
-    if (op < TB_ACCESS_END || op == TB_READ_DATA || op == TB_WRITE_DATA) {
+    if (op < TB_ACCESS_END || op >= d->at_reg || op == TB_READ_DATA ||
+        op == TB_WRITE_DATA) {
         if (!get_access(d, &c, op, ev))
             goto bad;
     } else if (!get_op(&c, op, ev)) {

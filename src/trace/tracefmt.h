@@ -55,7 +55,7 @@ int trace_event_ok(const struct xvm_trace_event *ev);
 #define TB_MAGIC     "\x89XVT\r\n\x1a\n"
 #define TB_MAGIC_LEN 8
 #define TB_HEAD_LEN  16
-#define TB_VERSION   1
+#define TB_VERSION   2 /* what the writer writes; the reader takes 1 too */
 
 /* Frames: kind, raw length (u32 LE), stored length (u32 LE), payload. */
 #define TB_FRAME_HEAD 9
@@ -84,6 +84,11 @@ int trace_event_ok(const struct xvm_trace_event *ev);
 #define TB_LOAN        0x8a
 #define TB_UNLOAN      0x8b
 #define TB_UNLOAN_DATA 0x8c /* unloan with =HEX: LEN bytes follow */
+/* Version 2: 0xa0..0xff, x, r, w at its register, delta 0 (kind << 5 |
+ * size code, plus 0xa0); an access that follows on from the last of its
+ * kind, one byte.  In a version-1 trace they are unknown records. */
+#define TB_AT_REG    0xa0
+#define TB_NO_AT_REG 0x100 /* tb_dec.at_reg of a version-1 trace: none */
 
 /* mmap's flags byte */
 #define TB_MMAP_SHARED 0x08
@@ -234,7 +239,8 @@ struct tb_dec {
     struct tb_regs regs;
     uint32_t pid;
     bool have_pid;
-    struct tb_reg *reg;                   /* pid's registers, while have_pid */
+    struct tb_reg *reg; /* pid's registers, while have_pid */
+    unsigned at_reg;    /* TB_AT_REG, or TB_NO_AT_REG in a version-1 trace */
     char strings[XVM_TRACE_MAX_LINE + 1]; /* the event's, NUL-terminated */
     char line[XVM_TRACE_MAX_LINE + 1];    /* to check the event's line */
 };
@@ -243,73 +249,58 @@ void tb_dec_frame(struct tb_dec *d);
 
 /*
  * The bulk of a trace: an access record without data or errno whose size
- * is in its first byte.  => past it, with *op (its first byte) and
- * *delta, or NULL when the record at p is anything else (tb_decode takes
- * it, errors included).  Reads at most TB_SLACK bytes from p.
+ * is in its first byte, with a delta or at its register (records from
+ * at_reg, tb_dec's).  => past it, with the access in *a and its register
+ * (where the process's last fetch, or read or write, ended) advanced, or
+ * NULL when the record at p is anything else (tb_decode takes it, errors
+ * included).  Reads at most TB_SLACK bytes from p.
  */
-static inline const uint8_t *tb_peek_access(const uint8_t *p,
-                                            const uint8_t *end, uint8_t *op,
-                                            uint64_t *delta)
+static inline const uint8_t *tb_next_access(const uint8_t *p,
+                                            const uint8_t *end, unsigned at_reg,
+                                            uint64_t *fetch_end,
+                                            uint64_t *data_end,
+                                            struct xvm_access *a)
 {
-    const uint8_t *q = p + 2;
-    *op = p[0];
-    *delta = p[1];
-    if (*op >= TB_ACCESS_END || (*op & 31) == 0)
+    const uint8_t *q;
+    unsigned b = p[0], len = b & 31, kind;
+    uint64_t va;
+    if (len == 0)
         return NULL;
-    if (*delta >= 0x80 && (q = tb_get_varint(p + 1, delta)) == NULL)
+    if (b >= at_reg) { /* the commonest: the next instruction */
+        kind = (b - TB_AT_REG) >> 5;
+        va = kind ? *data_end : *fetch_end;
+        q = p + 1;
+    } else {
+        uint64_t delta = p[1];
+        if (b >= TB_ACCESS_END)
+            return NULL;
+        kind = b >> 5;
+        q = p + 2;
+        if (delta >= 0x80 && (q = tb_get_varint(p + 1, &delta)) == NULL)
+            return NULL;
+        va = (kind ? *data_end : *fetch_end) + (uint64_t)tb_unzigzag(delta);
+    }
+    if (q > end)
         return NULL;
-    return q <= end ? q : NULL;
-}
-
-/* The access an op byte (tb_peek_access's) and its delta make, into a.
- * The op's kind is enum xvm_access_kind's: fetch, read, write. */
-static inline void tb_take_ref(struct tb_reg *r, uint8_t op, uint64_t delta,
-                               struct xvm_access *a)
-{
-    unsigned kind = op >> 5, cls = kind != 0;
-    a->kind = kind;
-    a->len = op & 31;
-    a->va = r->end[cls] + (uint64_t)tb_unzigzag(delta);
-    r->end[cls] = a->va + a->len;
+    /* Branches, not an index: the registers stay in the host's. */
+    if (kind)
+        *data_end = va + len;
+    else
+        *fetch_end = va + len;
+    *a = (struct xvm_access){ va, len, kind };
+    return q;
 }
 
 /*
- * The plain access records at p, up to max of them and none past end,
- * decoded into a (the process's address registers r advanced), the bytes
- * after end up to TB_SLACK readable.  => how many; *used: their bytes,
- * *last: where the last one starts.
+ * The plain access records at p (those from at_reg as tb_dec's at_reg),
+ * up to max of them and none past end, decoded into a (the process's
+ * address registers r advanced), the bytes after end up to TB_SLACK
+ * readable.  => how many; *used: their bytes, *last: where the last one
+ * starts.  Out of line, so that its loop has the host's registers.
  */
-static inline size_t tb_take_refs(struct tb_reg *r, const uint8_t *p,
-                                  const uint8_t *end, struct xvm_access *a,
-                                  size_t max, size_t *used, size_t *last)
-{
-    /* The two registers in locals while the loop runs (tb_take_ref's
-     * work, kept apart so that they stay in registers). */
-    uint64_t fetch_end = r->end[0], data_end = r->end[1];
-    const uint8_t *q = p, *start = p, *next;
-    size_t k;
-    for (k = 0; k < max; k++) {
-        uint8_t op;
-        uint64_t delta;
-        if ((next = tb_peek_access(q, end, &op, &delta)) == NULL)
-            break;
-        unsigned kind = op >> 5, len = op & 31;
-        uint64_t va =
-            (kind ? data_end : fetch_end) + (uint64_t)tb_unzigzag(delta);
-        if (kind)
-            data_end = va + len;
-        else
-            fetch_end = va + len;
-        a[k] = (struct xvm_access){ va, len, kind };
-        start = q;
-        q = next;
-    }
-    r->end[0] = fetch_end;
-    r->end[1] = data_end;
-    *used = (size_t)(q - p);
-    *last = (size_t)(start - p);
-    return k;
-}
+size_t tb_take_refs(struct tb_reg *r, unsigned at_reg, const uint8_t *p,
+                    const uint8_t *end, struct xvm_access *a, size_t max,
+                    size_t *used, size_t *last);
 
 /* The trace op of an access's kind (enum xvm_access_kind). */
 static inline enum xvm_trace_op tb_trace_op(unsigned kind)
@@ -319,33 +310,25 @@ static inline enum xvm_trace_op tb_trace_op(unsigned kind)
     return ops[kind];
 }
 
-/* tb_take_ref as a trace event's op, address and length. */
-static inline void tb_take_access(struct tb_reg *r, uint8_t op, uint64_t delta,
-                                  enum xvm_trace_op *xop, uint64_t *addr,
-                                  uint64_t *len)
-{
-    struct xvm_access a;
-    tb_take_ref(r, op, delta, &a);
-    *xop = tb_trace_op(a.kind);
-    *addr = a.va;
-    *len = a.len;
-}
-
-/* tb_peek_access and tb_take_access for the current process, into *ev. */
+/* tb_next_access for the current process, into *ev.  => its bytes, or 0
+ * (tb_decode takes the record). */
 static inline long tb_decode_access(struct tb_dec *d, const uint8_t *p,
                                     const uint8_t *end,
                                     struct xvm_trace_event *ev)
 {
-    uint8_t op;
-    uint64_t delta;
-    const uint8_t *q = d->have_pid ? tb_peek_access(p, end, &op, &delta) : NULL;
-    long n = q ? q - p : 0;
-    if (n > 0) {
-        trace_event_clear(ev);
-        ev->pid = d->pid;
-        tb_take_access(d->reg, op, delta, &ev->op, &ev->addr, &ev->len);
-    }
-    return n;
+    struct xvm_access a;
+    const uint8_t *q = d->have_pid
+                           ? tb_next_access(p, end, d->at_reg, &d->reg->end[0],
+                                            &d->reg->end[1], &a)
+                           : NULL;
+    if (q == NULL)
+        return 0;
+    trace_event_clear(ev);
+    ev->pid = d->pid;
+    ev->op = tb_trace_op(a.kind);
+    ev->addr = a.va;
+    ev->len = a.len;
+    return q - p;
 }
 
 /*

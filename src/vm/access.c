@@ -364,11 +364,10 @@ static int batch_one(xvm_vmspace *vs, uint64_t va, uint32_t len, unsigned kind)
 
 /* The page of a batch's side: its software TLB entry's. */
 struct batch_page {
-    uint64_t page, pgspan; /* its va, bytes; 0: none */
-    uint64_t pa_off;       /* physical minus virtual address in it */
-    uint64_t delta;        /* host minus virtual address (a store's zeros) */
-    uint64_t dev;          /* all ones: a device page, read in place */
-    unsigned perm;         /* the software TLB entry's, XVM_PROT_* */
+    uint64_t page;   /* its va */
+    uint64_t pa_off; /* physical minus virtual address in it */
+    uint64_t delta;  /* host minus virtual address (a store's zeros) */
+    uint64_t dev;    /* all ones: a device page, read in place */
 };
 
 /*
@@ -378,10 +377,15 @@ struct batch_page {
  * side's memo, which stays so until the side uses another) it hit.
  * Another access of the side within the lines is the same again: counted
  * and nothing else; within the page, it asks only whether its line hits
- * L1.  Anything that goes the general way forgets both sides.
+ * L1.  Anything that goes the general way forgets both sides.  The spans
+ * are by access kind, 0 where the page's entry does not allow it (and
+ * the lines' for a store when they are two: only one line's tag is kept
+ * to mark dirty), so that one compare answers for kind and place.
  */
 struct batch_memo {
-    uint64_t lo, span; /* lines: va of the first, bytes; 0: none */
+    uint64_t lo;       /* lines: va of the first */
+    uint64_t lspan[3]; /* lines: bytes, by kind; 0: none */
+    uint64_t pspan[3]; /* the page: bytes, by kind; 0: none */
     uint64_t *tag;     /* one line: its L1 tag; NULL: two */
     struct batch_page cur;
 };
@@ -393,30 +397,43 @@ static inline bool within(uint64_t lo, uint64_t span, uint64_t va, uint32_t len)
     return d < span && span - d >= len;
 }
 
-/* The lines of len bytes at va, the first one's L1 tag. */
-static inline void memo_lines(struct batch_memo *m, uint64_t va, uint32_t len,
-                              unsigned line_bits, uint64_t *tag)
+/* The lines of len bytes at va, the first one's L1 tag, in the memo of
+ * the fetch side or the data side (only its own kinds' spans). */
+static inline void memo_lines(struct batch_memo *m, bool fetch, uint64_t va,
+                              uint32_t len, unsigned line_bits, uint64_t *tag)
 {
     uint64_t first = va >> line_bits;
     uint64_t last = (va + len - (len != 0)) >> line_bits;
+    uint64_t span = (last - first + 1) << line_bits;
     m->lo = first << line_bits;
-    m->span = (last - first + 1) << line_bits;
     m->tag = last == first ? tag : NULL;
+    if (fetch) {
+        m->lspan[CPU_FETCH] = span; /* a fetch made the memo: allowed */
+    } else {
+        m->lspan[CPU_LOAD] = m->pspan[CPU_LOAD] ? span : 0;
+        m->lspan[CPU_STORE] = m->pspan[CPU_STORE] && m->tag ? span : 0;
+    }
 }
 
-/* The page the software TLB entry e maps (v's page size) at va. */
-static inline struct batch_page page_of(const struct tlbent *e,
-                                        const struct tlb_view *v, uint64_t va)
+/* The memo's page: the one the software TLB entry e maps (v's page size)
+ * at va, for the fetch side (a fetch allowed) or the data side. */
+static inline void memo_page(struct batch_memo *m, bool fetch,
+                             const struct tlbent *e, const struct tlb_view *v,
+                             uint64_t va)
 {
-    uint64_t page = va & v->page_mask;
-    return (struct batch_page){
+    uint64_t page = va & v->page_mask, pgspan = ~v->page_mask + 1;
+    m->cur = (struct batch_page){
         .page = page,
-        .pgspan = ~v->page_mask + 1,
         .pa_off = e->pa - page,
         .delta = e->delta,
         .dev = e->dev ? ~UINT64_C(0) : 0,
-        .perm = e->perm,
     };
+    if (fetch) {
+        m->pspan[CPU_FETCH] = pgspan;
+    } else {
+        m->pspan[CPU_LOAD] = e->perm & XVM_PROT_READ ? pgspan : 0;
+        m->pspan[CPU_STORE] = e->perm & XVM_PROT_WRITE ? pgspan : 0;
+    }
 }
 
 /* A batch with the CPU model on, between its accesses. */
@@ -439,88 +456,101 @@ static inline void batch_bytes(struct batch *b, const struct batch_page *p,
 }
 
 /*
- * An access beyond its side's memo: when it hits the software TLB and
- * takes cpu_quick's case, counted in the run and the side's memo made
- * from it; else the general way, the run ended (its counts added in)
- * before and begun again after.  => 0 or the access's error.
+ * An access beyond its side's memo, when it hits the software TLB and
+ * takes cpu_quick's case: counted in the run, the side's memo made from
+ * it.  => false (nothing done) for any other: batch_slow's.
  */
 XVM_NOINLINE
-static int batch_step(struct batch *b, uint64_t va, uint32_t len, unsigned kind)
+static bool batch_step(struct batch *b, uint64_t va, uint32_t len,
+                       unsigned kind)
+{
+    struct cpu *c = b->vs->pmap_store.mmu->cpu;
+    uint64_t *tag;
+    const struct tlbent *e = view_peek(&b->v, va, len, kind_prot[kind]);
+    if (e == NULL ||
+        !cpu_run_quick(&b->q, c, b->v.asid, va, e->pa + (va & ~b->v.page_mask),
+                       len, kind, e->shift, &tag))
+        return false;
+    bool fetch = kind == CPU_FETCH;
+    struct batch_memo *m = fetch ? &b->fm : &b->dm;
+    memo_page(m, fetch, e, &b->v, va);
+    memo_lines(m, fetch, va, len, b->q.l1[fetch].line_bits, tag);
+    batch_bytes(b, &m->cur, va, len, kind);
+    return true;
+}
+
+/* An access the general way: the run ended (its counts added in) before
+ * and begun again after, both sides' memos forgotten.  => 0 or its
+ * error. */
+XVM_NOINLINE
+static int batch_slow(struct batch *b, uint64_t va, uint32_t len, unsigned kind)
 {
     struct pmap *pm = &b->vs->pmap_store;
     struct cpu *c = pm->mmu->cpu;
-    uint64_t *tag;
-    const struct tlbent *e = view_peek(&b->v, va, len, kind_prot[kind]);
-    if (e &&
-        cpu_run_quick(&b->q, c, b->v.asid, va, e->pa + (va & ~b->v.page_mask),
-                      len, kind, e->shift, &tag)) {
-        bool fetch = kind == CPU_FETCH;
-        struct batch_memo *m = fetch ? &b->fm : &b->dm;
-        m->cur = page_of(e, &b->v, va);
-        memo_lines(m, va, len, b->q.l1[fetch].line_bits, tag);
-        batch_bytes(b, &m->cur, va, len, kind);
-        return 0;
-    }
     pm->mmu->tlb.hits += cpu_run_counted(&b->q);
     cpu_run_end(c, &b->q);
-    b->fm.span = b->fm.cur.pgspan = b->dm.span = b->dm.cur.pgspan = 0;
+    memset(b->fm.lspan, 0, sizeof(b->fm.lspan));
+    memset(b->fm.pspan, 0, sizeof(b->fm.pspan));
+    memset(b->dm.lspan, 0, sizeof(b->dm.lspan));
+    memset(b->dm.pspan, 0, sizeof(b->dm.pspan));
     int error = batch_one(b->vs, va, len, kind);
     cpu_run_begin(c, &b->q);
     b->v = tlb_view_of(pm); /* a fault may have given a new asid */
     return error;
 }
 
-/* Accesses on each side's page, counted in registers until the page
- * may change (batch_tally). */
-struct batch_tally {
-    uint64_t n[3];   /* by kind */
-    uint64_t fbytes; /* fetched */
-    uint64_t lbytes; /* loaded */
-};
+/* Accesses on each side's page are counted in registers (scalars, which
+ * the compiler keeps there) until that side's page may change. */
 
-/* The tally into the run's counts and the device reads of each side's
- * page; zeroed. */
-static inline void batch_tally(struct batch *b, struct batch_tally *t)
+/* The fetch side's tally into the run's counts and the device reads of
+ * its page; zeroed. */
+static inline void tally_fetch(struct batch *b, uint64_t *fetches,
+                               uint64_t *fbytes)
 {
-    uint64_t f = t->n[CPU_FETCH], l = t->n[CPU_LOAD];
-    b->q.refs[CPU_FETCH] += f;
-    b->q.refs[CPU_LOAD] += l;
-    b->q.refs[CPU_STORE] += t->n[CPU_STORE];
-    b->dev_reads += (f & b->fm.cur.dev) + (l & b->dm.cur.dev);
-    b->dev_bytes += (t->fbytes & b->fm.cur.dev) + (t->lbytes & b->dm.cur.dev);
-    memset(t, 0, sizeof(*t));
+    b->q.refs[CPU_FETCH] += *fetches;
+    b->dev_reads += *fetches & b->fm.cur.dev;
+    b->dev_bytes += *fbytes & b->fm.cur.dev;
+    *fetches = *fbytes = 0;
+}
+
+/* The data side's, the same way. */
+static inline void tally_data(struct batch *b, uint64_t *loads,
+                              uint64_t *lbytes, uint64_t *stores)
+{
+    b->q.refs[CPU_LOAD] += *loads;
+    b->q.refs[CPU_STORE] += *stores;
+    b->dev_reads += *loads & b->dm.cur.dev;
+    b->dev_bytes += *lbytes & b->dm.cur.dev;
+    *loads = *lbytes = *stores = 0;
 }
 
 /*
- * Is an access of the kind prot at va within its side's lines, or on its
+ * Is an access of the kind at va within its side's lines, or on its
  * side's page and an L1 hit (the lines then its)?  A side's memo is set
- * by an access its page's entry allowed (the fetch side's by a fetch),
- * and covers a store's lines only when they are one.
+ * by an access its page's entry allowed (the fetch side's by a fetch).
  */
 static inline bool batch_hit(struct batch_memo *m, const struct cpu_l1_view *l1,
-                             uint64_t va, uint32_t len, unsigned prot)
+                             uint64_t va, uint32_t len, unsigned kind)
 {
     uint64_t *tag;
-    bool store = prot == XVM_PROT_WRITE;
-    if ((prot & ~m->cur.perm) != 0)
-        return false;
-    if (within(m->lo, m->span, va, len) && (!store || m->tag)) {
+    bool store = kind == CPU_STORE;
+    if (within(m->lo, m->lspan[kind], va, len)) {
         if (store)
             *m->tag |= 1; /* dirty */
         return true;
     }
-    if (!within(m->cur.page, m->cur.pgspan, va, len) ||
+    if (!within(m->cur.page, m->pspan[kind], va, len) ||
         !cpu_l1_quick(l1, va + m->cur.pa_off, len, store, &tag))
         return false;
-    memo_lines(m, va, len, l1->line_bits, tag);
+    memo_lines(m, kind == CPU_FETCH, va, len, l1->line_bits, tag);
     return true;
 }
 
 /*
  * A batch with the CPU model on.  An access on its side's page that hits
  * L1 (within the side's lines: a compare) is counted in registers
- * (struct batch_tally), in the loop the replay spends most of its time
- * in; any other is batch_step's.
+ * (tally_fetch, tally_data), in the loop the replay spends most of its time
+ * in; any other is batch_step's, or failing that batch_slow's.
  */
 static int batch_quick(xvm_vmspace *vs, const struct xvm_access *a, size_t n,
                        size_t *done)
@@ -528,8 +558,7 @@ static int batch_quick(xvm_vmspace *vs, const struct xvm_access *a, size_t n,
     struct pmap *pm = &vs->pmap_store;
     struct cpu *c = pm->mmu->cpu;
     struct batch b = { .vs = vs, .v = tlb_view_of(pm) };
-    struct batch_tally t;
-    memset(&t, 0, sizeof(t));
+    uint64_t fetches = 0, fbytes = 0, loads = 0, lbytes = 0, stores = 0;
     int error = 0;
     size_t i;
     cpu_run_begin(c, &b.q);
@@ -537,30 +566,38 @@ static int batch_quick(xvm_vmspace *vs, const struct xvm_access *a, size_t n,
         uint64_t va = a[i].va;
         uint32_t len = a[i].len, kind = a[i].kind;
         if (kind == CPU_FETCH) {
-            if (batch_hit(&b.fm, &b.q.l1[1], va, len, XVM_PROT_EXEC)) {
-                t.n[CPU_FETCH]++, t.fbytes += len;
+            if (batch_hit(&b.fm, &b.q.l1[1], va, len, CPU_FETCH)) {
+                fetches++, fbytes += len;
                 continue;
             }
+            /* Only the access's side may change its page. */
+            tally_fetch(&b, &fetches, &fbytes);
         } else if (kind == CPU_LOAD) {
-            if (batch_hit(&b.dm, &b.q.l1[0], va, len, XVM_PROT_READ)) {
-                t.n[CPU_LOAD]++, t.lbytes += len;
+            if (batch_hit(&b.dm, &b.q.l1[0], va, len, CPU_LOAD)) {
+                loads++, lbytes += len;
                 continue;
             }
+            tally_data(&b, &loads, &lbytes, &stores);
         } else if (kind == CPU_STORE) {
-            if (batch_hit(&b.dm, &b.q.l1[0], va, len, XVM_PROT_WRITE)) {
-                t.n[CPU_STORE]++;
+            if (batch_hit(&b.dm, &b.q.l1[0], va, len, CPU_STORE)) {
+                stores++;
                 zero_small((uint8_t *)(uintptr_t)(va + b.dm.cur.delta), len);
                 continue;
             }
+            tally_data(&b, &loads, &lbytes, &stores);
         } else {
             error = EINVAL;
             break;
         }
-        batch_tally(&b, &t);
-        if ((error = batch_step(&b, va, len, kind)) != 0)
+        if (batch_step(&b, va, len, kind))
+            continue;
+        tally_fetch(&b, &fetches, &fbytes);
+        tally_data(&b, &loads, &lbytes, &stores);
+        if ((error = batch_slow(&b, va, len, kind)) != 0)
             break;
     }
-    batch_tally(&b, &t);
+    tally_fetch(&b, &fetches, &fbytes);
+    tally_data(&b, &loads, &lbytes, &stores);
     pm->mmu->tlb.hits += cpu_run_counted(&b.q);
     cpu_run_end(c, &b.q);
     vs->vm->ph->dev_reads += b.dev_reads;
