@@ -285,16 +285,11 @@ static void seg_count(struct mmu *mu, pageh pg, int delta)
  * memory (a few hundred bytes), not a 4 KiB page, and a burst of new
  * address spaces takes no fresh host pages.  Chunks stay until the table
  * goes.  Directories and chunks come from blocks of the pmap's own,
- * carved in order (1 KiB first, then twice the last, up to PT_BLOCK_MAX)
+ * carved in order (4 KiB first, then twice the last, up to PT_BLOCK_MAX)
  * and recycled within the pmap: an address space's tables sit together,
- * a few host pages, not one piece per heap corner.  The first block holds
- * little more than the root table, so that the tables a new address space
- * makes on its first fault come from a block taken then, next to those
- * other spaces took just before (core_pack), not from a cold corner of
- * one reserved when it was forked.  Blocks of pmaps gone are kept by size
- * for the next pmaps.
+ * a few host pages, not one piece per heap corner.
  */
-#define PT_BLOCK_MIN 1024
+#define PT_BLOCK_MIN 4096
 #define PT_BLOCK_MAX 65536
 
 /* Blocks of a size, of pmaps gone, for the next ones (core_pack). */

@@ -83,7 +83,7 @@ struct mmu {
      * PT_CHUNK entries, each made when one of its entries is first set,
      * from its pmap's blocks. */
     size_t pt_size[PT_KINDS];   /* bytes of each kind */
-    struct pool blk_pool[7];    /* pmaps' blocks gone, by size (pmap.c) */
+    struct pool blk_pool[5];    /* pmaps' blocks gone, by size (pmap.c) */
     unsigned nchunk;            /* chunks a directory holds */
     uint64_t next_asid;         /* never reused: stale TLB tags stay stale */
     uint64_t fast_hits_gone[3]; /* fast_hits of pmaps that are gone */
