@@ -287,7 +287,8 @@ static void seg_count(struct mmu *mu, pageh pg, int delta)
  * goes.  Directories and chunks come from blocks of the pmap's own,
  * carved in order (4 KiB first, then twice the last, up to PT_BLOCK_MAX)
  * and recycled within the pmap: an address space's tables sit together,
- * a few host pages, not one piece per heap corner.
+ * a few host pages, not one piece per heap corner.  Blocks of pmaps gone
+ * are kept by size for the next pmaps (they come from core_pack).
  */
 #define PT_BLOCK_MIN 4096
 #define PT_BLOCK_MAX 65536
