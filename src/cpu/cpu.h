@@ -289,14 +289,20 @@ static XVM_INLINE bool cpu_quick_with(const struct tlbm *t,
                                       uint32_t n, unsigned kind, unsigned shift,
                                       uint64_t **tag)
 {
-    struct tlbm_memo m = *memo; /* a lookup that fails leaves it */
+    /* The memo's hit first and without a copy (the commonest); another
+     * entry's lookup fills m, and a lookup that fails leaves the memo. */
+    struct tlbm_memo m;
     struct tlbm_array *a = NULL;
-    if (!tlbm_quick(t, asid, va, kind == CPU_FETCH, shift, &m, &a) ||
+    bool memo_hit = va >> memo->shift == memo->vpn && memo->asid == asid;
+    if ((!memo_hit &&
+         !tlbm_quick_entry(t, asid, va, kind == CPU_FETCH, shift, &m, &a)) ||
         !cpu_l1_quick(l1, pa, n, kind == CPU_STORE, tag))
         return false;
-    if (a != NULL)
-        a->hits++;
-    *memo = m;
+    if (!memo_hit) {
+        if (a != NULL)
+            a->hits++;
+        *memo = m;
+    }
     return true;
 }
 
