@@ -6,7 +6,6 @@
  */
 #define _DEFAULT_SOURCE
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -587,53 +586,77 @@ out:
     return t;
 }
 
-/* A row of a scale: the first (*first 0) sets the base, the others are
- * held to at most twice it. */
-__attribute__((format(printf, 5, 6))) static void scale_row(
-    struct table *t, struct span v, double *first, const char *base,
-    const char *fmt, ...)
+/*
+ * A scale's rows: the sizes measured in turns (each turn every size once,
+ * so that a machine whose load drifts slows them alike), each row the
+ * median of its turns, and each size after the first held to at most
+ * twice it by the median of its turns' ratios.  measure(size index) =>
+ * one measurement.
+ */
+struct scale {
+    const char *base;  /* the first size's name, for the target */
+    const char *fmt;   /* a row's name from its size */
+    const uint32_t *n; /* the sizes */
+    int count;
+};
+
+static void scale_rows(struct table *t, const struct scale *sc, unsigned runs,
+                       struct span (*measure)(const struct scale *, int))
 {
-    char name[80];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof(name), fmt, ap);
-    va_end(ap);
-    struct row *r = table_row(t, "ns", "%s", name);
-    r->cpu = v.cpu, r->wall = v.wall;
-    if (*first == 0) {
-        *first = v.cpu;
-        return;
+    double c[3][BENCH_MAX_RUNS], w[3][BENCH_MAX_RUNS], ratio[BENCH_MAX_RUNS];
+    for (unsigned i = 0; i < runs; i++)
+        for (int k = 0; k < sc->count; k++) {
+            struct span v = measure(sc, k);
+            c[k][i] = v.cpu, w[k][i] = v.wall;
+        }
+    for (int k = 0; k < sc->count; k++) {
+        char name[80];
+        snprintf(name, sizeof(name), sc->fmt, sc->n[k]);
+        struct row *r = table_row(t, "ns", "%s", name);
+        r->cpu = median(c[k], runs), r->wall = median(w[k], runs);
+        if (k == 0)
+            continue;
+        for (unsigned i = 0; i < runs; i++)
+            ratio[i] = c[0][i] > 0 && c[k][i] > 0 ? c[k][i] / c[0][i] : -1;
+        double x = median(ratio, runs);
+        snprintf(r->target, sizeof(r->target), "<= 2x %s", sc->base);
+        row_verdict(r, x > 0 && x <= 2, "%.2fx", x);
     }
-    snprintf(r->target, sizeof(r->target), "<= 2x %s", base);
-    row_verdict(r, v.cpu <= 2 * *first, "%.1fx", v.cpu / *first);
+}
+
+/* 100,000 first touches: 10 pages per process at 10,000. */
+#define SPREAD 100000
+
+static struct span measure_procs(const struct scale *sc, int k)
+{
+    return spread_row(sc->n[k], 1, SPREAD);
+}
+
+static struct span measure_entries(const struct scale *sc, int k)
+{
+    return spread_row(1, sc->n[k], SPREAD);
+}
+
+static struct span measure_first_touch(const struct scale *sc, int k)
+{
+    return first_touch(sc->n[k]);
 }
 
 int bench_scale(const struct bench_opts *o, struct table *t)
 {
-    unsigned runs = o->runs;
-    static const unsigned nprocs[3] = { 1, 100, 10000 },
+    static const uint32_t nprocs[3] = { 1, 100, 10000 },
                           nentries[3] = { 10, 1000, 100000 };
-    const uint32_t spread = 100000; /* 10 pages per process at 10,000 */
-    struct span v;
-    for (int k = 0; k < 2; k++) {
-        const unsigned *n = k == 0 ? nprocs : nentries;
-        double first = 0;
-        for (int i = 0; i < 3; i++) {
-            MEDIAN_TM(v, runs,
-                      spread_row(k == 0 ? n[i] : 1, k == 0 ? 1 : n[i], spread));
-            scale_row(t, v, &first, k == 0 ? "1 process" : "10 entries",
-                      "per event, %u %s", n[i],
-                      k == 0 ? "processes" : "map entries");
-        }
-    }
-    static const uint32_t spaces[2] = { 100, 100000 };
-    double first = 0;
-    for (int i = 0; i < 2; i++) {
-        uint32_t n = o->quick && i == 1 ? 20000 : spaces[i];
-        MEDIAN_TM(v, runs, first_touch(n));
-        scale_row(t, v, &first, "100 spaces",
-                  "first-touch fault among %u address spaces", n);
-    }
+    uint32_t spaces[2] = { 100, o->quick ? 20000 : 100000 };
+    const struct scale procs = { "1 process", "per event, %u processes", nprocs,
+                                 3 },
+                       entries = { "10 entries", "per event, %u map entries",
+                                   nentries, 3 },
+                       touch = { "100 spaces",
+                                 "first-touch fault among %u address spaces",
+                                 spaces, 2 };
+    scale_rows(t, &procs, o->runs, measure_procs);
+    scale_rows(t, &entries, o->runs, measure_entries);
+    scale_rows(t, &touch, o->runs, measure_first_touch);
     return 0;
 }
 
