@@ -28,34 +28,32 @@ static struct xvm_trace_event *new_event(void)
 
 /* ---- a trace made by hand ---- */
 
-/* The header, then one raw frame of 41 bytes of records, as version 1
- * wrote them: */
+/* The header, then one raw frame of records: the same trace as version 1
+ * wrote it (41 bytes) and as version 2 does (40), where the fetch that
+ * follows on from the one before is one byte, at its register.  The
+ * records before and after that fetch are the same in both. */
+#define HAND_BEFORE                                                            \
+    0x70, 0x01,                      /* PID 1 */                               \
+        0x04, 0x80, 0xc0, 0x80, 0x04 /* x 1 0x401000 4: zigzag 0x802000 */
+#define HAND_AFTER                                                             \
+    0x04, 0x0b,                             /* x 1 0x401000 4: delta -6 */     \
+        0x28, 0x80, 0x80, 0x80, 0x80, 0x08, /* r 1 0x40000000 8 */             \
+        0x61, 0x08, 0x00, 1, 2, 3, 4, 5, 6, 7, 8, /* w ... 8 =01..08 */        \
+        0x71, 0x01,                               /* EXPECT EFAULT */          \
+        0x21, 0xe0, 0xff, 0xff, 0xff, 0x01,       /* r 1 0x50000000 1 */       \
+        0x88, 0x03, 'e', 'n', 'd'                 /* mark end */
+
 static const uint8_t hand_records[] = {
-    0x70, 0x01,                         /* PID 1 */
-    0x04, 0x80, 0xc0, 0x80, 0x04,       /* x 1 0x401000 4: zigzag 0x802000 */
-    0x02, 0x00,                         /* x 1 0x401004 2: delta 0 */
-    0x04, 0x0b,                         /* x 1 0x401000 4: delta -6 */
-    0x28, 0x80, 0x80, 0x80, 0x80, 0x08, /* r 1 0x40000000 8 */
-    0x61, 0x08, 0x00, 1,    2,    3,
-    4,    5,    6,    7,    8,          /* w ... 8 =0102030405060708 */
-    0x71, 0x01,                         /* EXPECT EFAULT */
-    0x21, 0xe0, 0xff, 0xff, 0xff, 0x01, /* r 1 0x50000000 1 */
-    0x88, 0x03, 'e',  'n',  'd',        /* mark end */
+    HAND_BEFORE,
+    0x02,
+    0x00, /* x 1 0x401004 2: delta 0 */
+    HAND_AFTER,
 };
 
-/* The same as version 2 writes them: the fetch that follows on from the
- * one before is one byte, at its register. */
 static const uint8_t hand_records_v2[] = {
-    0x70, 0x01,                         /* PID 1 */
-    0x04, 0x80, 0xc0, 0x80, 0x04,       /* x 1 0x401000 4: zigzag 0x802000 */
-    0xa2,                               /* x 1 0x401004 2: at the register */
-    0x04, 0x0b,                         /* x 1 0x401000 4: delta -6 */
-    0x28, 0x80, 0x80, 0x80, 0x80, 0x08, /* r 1 0x40000000 8 */
-    0x61, 0x08, 0x00, 1,    2,    3,
-    4,    5,    6,    7,    8,          /* w ... 8 =0102030405060708 */
-    0x71, 0x01,                         /* EXPECT EFAULT */
-    0x21, 0xe0, 0xff, 0xff, 0xff, 0x01, /* r 1 0x50000000 1 */
-    0x88, 0x03, 'e',  'n',  'd',        /* mark end */
+    HAND_BEFORE,
+    0xa2, /* x 1 0x401004 2: at the register */
+    HAND_AFTER,
 };
 
 static const char hand_text[] = "xipvm-trace 2\n"

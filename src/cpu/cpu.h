@@ -293,7 +293,7 @@ static XVM_INLINE bool cpu_quick_with(const struct tlbm *t,
      * entry's lookup fills m, and a lookup that fails leaves the memo. */
     struct tlbm_memo m;
     struct tlbm_array *a = NULL;
-    bool memo_hit = va >> memo->shift == memo->vpn && memo->asid == asid;
+    bool memo_hit = tlbm_memo_covers(memo, asid, va);
     if ((!memo_hit &&
          !tlbm_quick_entry(t, asid, va, kind == CPU_FETCH, shift, &m, &a)) ||
         !cpu_l1_quick(l1, pa, n, kind == CPU_STORE, tag))

@@ -213,6 +213,13 @@ static XVM_INLINE unsigned tlbm_access(struct tlbm *t, uint64_t asid,
     return TLBM_HIT;
 }
 
+/* => whether the memo m covers va in asid. */
+static XVM_INLINE bool tlbm_memo_covers(const struct tlbm_memo *m,
+                                        uint64_t asid, uint64_t va)
+{
+    return va >> m->shift == m->vpn && m->asid == asid;
+}
+
 /*
  * tlbm_quick apart from the memo: the page is the MRU way of its
  * first-level set, or (R4K) the hint names a pair covering it.
@@ -255,7 +262,7 @@ static XVM_INLINE bool tlbm_quick(const struct tlbm *t, uint64_t asid,
                                   uint64_t va, bool exec, unsigned shift,
                                   struct tlbm_memo *m, struct tlbm_array **arr)
 {
-    if (va >> m->shift == m->vpn && m->asid == asid) {
+    if (tlbm_memo_covers(m, asid, va)) {
         *arr = NULL;
         return true;
     }

@@ -347,9 +347,7 @@ static bool get_access(struct tb_dec *d, struct cur *c, uint8_t op,
     } else {
         bool at_reg = op >= d->at_reg;
         unsigned kind = (at_reg ? op - TB_AT_REG : op) >> 5;
-        ev->op = kind == 0   ? XVM_T_EXEC_FETCH
-                 : kind == 1 ? XVM_T_READ
-                             : XVM_T_WRITE;
+        ev->op = tb_trace_op(kind);
         size = op & 31;
         if (size == 0 &&
             !get_max(c, XVM_TRACE_MAX_SIZE, &size, "size above 2^32"))

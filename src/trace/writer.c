@@ -204,7 +204,8 @@ static int frame_flush(xvm_trace_writer *w)
 
 static int binary_start(xvm_trace_writer *w)
 {
-    static const uint8_t head[TB_HEAD_LEN] = TB_MAGIC "\x02";
+    uint8_t head[TB_HEAD_LEN] = TB_MAGIC; /* the rest zero */
+    head[TB_MAGIC_LEN] = TB_VERSION;
     if (w->cfg.compression == XVM_TRACE_GZIP)
         return EINVAL; /* binary traces compress frame by frame (zstd) */
     if ((w->frame = malloc(TB_FRAME_MAX + TB_EVENT_MAX)) == NULL)

@@ -489,10 +489,8 @@ static int batch_slow(struct batch *b, uint64_t va, uint32_t len, unsigned kind)
     struct cpu *c = pm->mmu->cpu;
     pm->mmu->tlb.hits += cpu_run_counted(&b->q);
     cpu_run_end(c, &b->q);
-    memset(b->fm.lspan, 0, sizeof(b->fm.lspan));
-    memset(b->fm.pspan, 0, sizeof(b->fm.pspan));
-    memset(b->dm.lspan, 0, sizeof(b->dm.lspan));
-    memset(b->dm.pspan, 0, sizeof(b->dm.pspan));
+    memset(&b->fm, 0, sizeof(b->fm)); /* no spans: nothing hits */
+    memset(&b->dm, 0, sizeof(b->dm));
     int error = batch_one(b->vs, va, len, kind);
     cpu_run_begin(c, &b->q);
     b->v = tlb_view_of(pm); /* a fault may have given a new asid */
@@ -500,10 +498,9 @@ static int batch_slow(struct batch *b, uint64_t va, uint32_t len, unsigned kind)
 }
 
 /* Accesses on each side's page are counted in registers (scalars, which
- * the compiler keeps there) until that side's page may change. */
-
-/* The fetch side's tally into the run's counts and the device reads of
- * its page; zeroed. */
+ * the compiler keeps there) until that side's page may change: then the
+ * fetch side's tally goes into the run's counts and the device reads of
+ * its page, zeroed. */
 static inline void tally_fetch(struct batch *b, uint64_t *fetches,
                                uint64_t *fbytes)
 {
