@@ -1452,7 +1452,7 @@ static int tf_get(struct xvm_object *obj, uint64_t off, unsigned flags,
     int error = object_page_alloc(obj, off, false, 0, pg);
     if (error)
         return error;
-    uint8_t *data = phys_page(obj->objs->ph, *pg)->data;
+    uint8_t *data = phys_data(obj->objs->ph, *pg);
     for (uint64_t i = 0; i < PG; i++)
         data[i] = tf_byte(off + i);
     return 0;

@@ -1,8 +1,8 @@
 /*
  * A small open-addressing hash map from 64-bit keys to 64-bit values,
  * with linear probing and backward-shift deletion (no tombstones).
- * Used for object pages (offset -> page), device PV lists (pa -> PV) and
- * by the checker.  Memory comes from the machine's allocator.
+ * Used for device PV lists (pa -> PV), the runs of struct runs, inodes'
+ * records and by the checker.  Memory comes from the machine's allocator.
  */
 #ifndef XVM_HMAP_H
 #define XVM_HMAP_H

@@ -5,10 +5,10 @@
  * on write and address spaces it gave.  Records live as long as the
  * mount, by inode, whatever becomes of the file's vnode; they are
  * instrumentation, in host memory, and charge nothing to the machine.
- * A file's pages are kept in a hash by page: the memory is that of the
- * pages used, whatever size the file (or a corrupt image) claims.
+ * A file's pages are kept in runs by page (runs.h): the memory is that
+ * of the pages used, whatever size the file (or a corrupt image) claims.
  *
- * A page's value in the hash packs what the per-page report says of it:
+ * A page's word packs what the per-page report says of it:
  *
  *   63        36 35         8 7      0
  *   +-----------+------------+--------+
@@ -39,7 +39,7 @@ int acct_get(struct xvm_mount *mp, uint32_t ino, uint64_t size,
         return ENOMEM;
     a->ino = ino;
     a->npages = pg_round(c, size) >> c->pgshift;
-    hmap_init(&a->bits);
+    runs_init(&a->bits, sizeof(uint64_t));
     if (hmap_put(c, &mp->accts, ino, (uint64_t)(uintptr_t)a) != 0) {
         core_free(c, a);
         return ENOMEM;
@@ -74,18 +74,17 @@ static uint64_t count_inc(uint64_t v, unsigned shift)
 static void mark(struct core *c, struct file_acct *a, enum acct_map which,
                  uint64_t pgidx)
 {
-    uint64_t v = 0, bit = UINT64_C(1) << which, nv;
+    uint64_t bit = UINT64_C(1) << which;
     /* inspection counts nothing */
     if (core_is_quiet(c) || pgidx >= a->npages)
         return;
-    (void)hmap_get(&a->bits, pgidx, &v);
-    nv = v | bit;
+    uint64_t v = runs_get(&a->bits, pgidx), nv = v | bit;
     if (which == ACCT_TOUCHED)
         nv = count_inc(nv, TOUCH_SHIFT);
     else if (which == ACCT_WRITTEN)
         nv = count_inc(nv, COPY_SHIFT);
     /* bookkeeping of the report: a failure to grow loses a count */
-    if (nv != v && hmap_put(c, &a->bits, pgidx, nv) == 0 && !(v & bit))
+    if (nv != v && runs_set(c, &a->bits, pgidx, nv) == 0 && !(v & bit))
         a->pages[which]++;
 }
 
@@ -102,9 +101,14 @@ void acct_copy(struct core *c, struct file_acct *a, uint64_t pgidx, bool text)
     mark(c, a, ACCT_WRITTEN, pgidx);
 }
 
+struct page_word {
+    uint64_t page, v;
+};
+
 static int by_page(const void *x, const void *y)
 {
-    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    uint64_t a = ((const struct page_word *)x)->page,
+             b = ((const struct page_word *)y)->page;
     return a < b ? -1 : a > b;
 }
 
@@ -113,20 +117,20 @@ int acct_pages(struct core *c, const struct file_acct *a,
                void *arg)
 {
     size_t n = a->bits.n, k = 0;
-    uint64_t key, v;
+    uint64_t page, v;
     if (n == 0)
         return 0;
-    uint64_t *pages = core_alloc(c, n * sizeof(*pages));
+    struct page_word *pages = core_alloc(c, n * sizeof(*pages));
     if (pages == NULL)
         return ENOMEM;
-    for (size_t i = 0; hmap_next(&a->bits, &i, &key, NULL);)
-        pages[k++] = key;
+    for (struct runs_pos p = { 0 }; runs_next(&a->bits, &p, &page, &v);)
+        pages[k++] = (struct page_word){ page, v };
     qsort(pages, n, sizeof(*pages), by_page);
     int rc = 0;
     for (k = 0; k < n && rc == 0; k++) {
-        (void)hmap_get(&a->bits, pages[k], &v);
+        v = pages[k].v;
         struct xvm_page_report pr = {
-            .page = pages[k],
+            .page = pages[k].page,
             .touches = count_of(v, TOUCH_SHIFT),
             .copies = count_of(v, COPY_SHIFT),
             .in_place = (v >> ACCT_IN_PLACE) & 1,
@@ -152,7 +156,7 @@ void acct_fini(struct xvm_mount *mp)
     uint64_t v;
     for (size_t i = 0; hmap_next(&mp->accts, &i, NULL, &v);) {
         struct file_acct *a = (struct file_acct *)(uintptr_t)v;
-        hmap_fini(c, &a->bits);
+        runs_fini(c, &a->bits);
         core_free(c, a);
     }
     hmap_fini(c, &mp->accts);

@@ -91,7 +91,7 @@ static int read_block(struct bufcache *bc, uint64_t blk, size_t boff,
         bc->st->hits++;
         lru_unlink(bc, (uint32_t)v);
         lru_push(bc, (uint32_t)v);
-        memcpy(dst, phys_page(bc->ph, bc->bufs[v].frame)->data + boff, n);
+        memcpy(dst, phys_ram_data(bc->ph, bc->bufs[v].frame) + boff, n);
         return 0;
     }
     bc->st->misses++;
@@ -104,7 +104,7 @@ static int read_block(struct bufcache *bc, uint64_t blk, size_t boff,
         /* No buffer: read through, uncached. */
         return flash_read(bc->f, off + boff, dst, n);
     }
-    uint8_t *data = phys_page(bc->ph, bc->bufs[i].frame)->data;
+    uint8_t *data = phys_ram_data(bc->ph, bc->bufs[i].frame);
     int error = flash_read(bc->f, off, data, fill);
     if (error) {
         hmap_del(&bc->index, blk);

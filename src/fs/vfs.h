@@ -15,6 +15,7 @@
 #include "flash.h"
 #include "hmap.h"
 #include "object.h"
+#include "runs.h"
 #include "xipvm.h"
 
 /* The layer's state: every mount of a machine, and the layer's counters. */
@@ -47,7 +48,7 @@ enum acct_map {
 struct file_acct {
     uint32_t ino;
     uint64_t npages;
-    struct hmap bits;          /* page -> its maps and counts (acct.c) */
+    struct runs bits;          /* page -> its maps and counts (acct.c) */
     uint64_t pages[ACCT_MAPS]; /* bits set in each */
     uint64_t copied;           /* copy-on-write copies of its pages */
     uint64_t text_copied;      /* of those, in executable mappings */

@@ -45,8 +45,7 @@ static int cache_fill(struct vnode *vp, uint64_t off, unsigned pqflags,
     int error = object_page_alloc(obj, off, false, pqflags, pg);
     if (error)
         return error;
-    if ((error = vnode_fill(vp, off, phys_page(obj->objs->ph, *pg)->data)) !=
-        0) {
+    if ((error = vnode_fill(vp, off, phys_ram_data(obj->objs->ph, *pg))) != 0) {
         object_page_free(obj, off);
         return error;
     }

@@ -41,7 +41,8 @@ static int aobj_get(struct xvm_object *obj, uint64_t off, unsigned flags,
         return error;
     /* A page-in. */
     struct vm_page *p = phys_page(obj->objs->ph, *pg);
-    swap_read(obj->objs->pd.swap, (uint32_t)slot, p->data);
+    swap_read(obj->objs->pd.swap, (uint32_t)slot,
+              phys_ram_data(obj->objs->ph, *pg));
     p->flags |= PG_CLEAN;
     return 0;
 }
@@ -76,7 +77,7 @@ static int aobj_put(struct xvm_object *obj, uint64_t off)
             }
             slot = s;
         }
-        if (swap_write(sw, (uint32_t)slot, p->data) != 0)
+        if (swap_write(sw, (uint32_t)slot, phys_ram_data(objs->ph, pg)) != 0)
             return EAGAIN;
     }
     object_page_free(obj, off);

@@ -6,6 +6,18 @@
 #include "kmem.h"
 #include "object.h"
 
+/* An object's page index holds a RAM page as its frame number plus one,
+ * so that 0 is none. */
+static uint64_t page_word(pageh pg)
+{
+    return (pg >> 1) + 1;
+}
+
+static pageh word_page(uint64_t w)
+{
+    return page_ram((uint32_t)(w - 1));
+}
+
 void objects_init(struct objects *objs, struct core *core, struct physmem *ph,
                   struct mmu *mmu)
 {
@@ -35,7 +47,7 @@ int object_create(struct objects *objs, const struct pager_ops *ops,
     obj->refs = 1;
     obj->size = size;
     obj->use = use;
-    hmap_init(&obj->pages);
+    runs_init(&obj->pages, sizeof(uint32_t));
     hmap_init(&obj->evicted);
     obj->next = objs->list;
     if (objs->list)
@@ -55,15 +67,16 @@ void object_unref(struct xvm_object *obj)
     struct objects *objs = obj->objs;
     if (--obj->refs > 0)
         return;
-    uint64_t off, v;
-    for (size_t i = 0; hmap_next(&obj->pages, &i, &off, &v);) {
+    uint64_t pgno, w;
+    for (struct runs_pos p = { 0 }; runs_next(&obj->pages, &p, &pgno, &w);) {
+        pageh v = word_page(w);
         pmap_page_protect(objs->mmu, v, XVM_PROT_NONE);
         pageq_dequeue(&objs->pd, v);
         phys_release(objs->ph, v); /* loaned: kept until the I/O is done */
     }
     if (obj->execmap)
         objs->pd.execpages -= obj->pages.n;
-    hmap_fini(objs->core, &obj->pages);
+    runs_fini(objs->core, &obj->pages);
     hmap_fini(objs->core, &obj->evicted);
     if (obj->ops->detach)
         obj->ops->detach(obj);
@@ -81,8 +94,8 @@ void object_unref(struct xvm_object *obj)
 
 pageh object_page(const struct xvm_object *obj, uint64_t off)
 {
-    uint64_t v;
-    return hmap_get(&obj->pages, off, &v) ? v : PAGEH_NONE;
+    uint64_t w = runs_get(&obj->pages, off >> obj->objs->core->pgshift);
+    return w ? word_page(w) : PAGEH_NONE;
 }
 
 /* A page a user pager may hand out for off. */
@@ -114,7 +127,8 @@ int object_page_alloc(struct xvm_object *obj, uint64_t off, bool zero,
     int error = phys_alloc(objs->ph, obj->use, zero, &pg);
     if (error)
         return error;
-    error = hmap_put(objs->core, &obj->pages, off, pg);
+    error = runs_set(objs->core, &obj->pages, off >> objs->core->pgshift,
+                     page_word(pg));
     if (error) {
         phys_free(objs->ph, pg);
         return error;
@@ -140,8 +154,9 @@ int object_loanbreak(struct xvm_object *obj, uint64_t off, pageh *out)
     pmap_page_protect(objs->mmu, old, XVM_PROT_NONE);
     pageq_dequeue(&objs->pd, old);
     phys_release(objs->ph, old);
-    /* The key is there: replacing its value needs no memory. */
-    (void)hmap_put(objs->core, &obj->pages, off, pg);
+    /* The page number is held: replacing its page needs no memory. */
+    (void)runs_set(objs->core, &obj->pages, off >> objs->core->pgshift,
+                   page_word(pg));
     struct vm_page *p = phys_page(objs->ph, pg);
     p->owner.obj = obj;
     p->offset = off;
@@ -158,7 +173,7 @@ void object_page_free(struct xvm_object *obj, uint64_t off)
         return;
     pmap_page_protect(objs->mmu, pg, XVM_PROT_NONE);
     pageq_dequeue(&objs->pd, pg);
-    hmap_del(&obj->pages, off);
+    (void)runs_set(objs->core, &obj->pages, off >> objs->core->pgshift, 0);
     if (obj->execmap)
         objs->pd.execpages--;
     phys_free(objs->ph, pg);
@@ -230,7 +245,7 @@ int xvm_object_page_alloc(xvm_object *obj, uint64_t off, xvm_page_handle *pg,
         return EEXIST;
     int error = object_page_alloc(obj, off, false, 0, pg);
     if (error == 0)
-        *data = phys_page(obj->objs->ph, *pg)->data;
+        *data = phys_ram_data(obj->objs->ph, *pg);
     return error;
 }
 
@@ -268,7 +283,7 @@ void objects_check(const struct objects *objs, struct check *ck)
     for (struct xvm_object *o = objs->list; o && !ck->error; o = o->next) {
         if (o->execmap)
             execpages += o->pages.n;
-        uint64_t off, v;
+        uint64_t pgno, w;
         if (o->refs == 0)
             return (void)check_fail(ck,
                                     "object %p on the list with no "
@@ -276,10 +291,12 @@ void objects_check(const struct objects *objs, struct check *ck)
                                     (void *)o);
         if ((o->next && o->next->prev != o) || (o->prev && o->prev->next != o))
             return (void)check_fail(ck, "object list links broken");
-        for (size_t i = 0; hmap_next(&o->pages, &i, &off, &v);) {
-            struct vm_page *pg = phys_page(objs->ph, v);
-            if (page_is_device(v) || pg->owner.obj != o || pg->offset != off ||
-                pg->use != o->use)
+        runs_check(&o->pages, ck);
+        for (struct runs_pos p = { 0 };
+             !ck->error && runs_next(&o->pages, &p, &pgno, &w);) {
+            uint64_t off = pgno << objs->core->pgshift;
+            struct vm_page *pg = phys_page(objs->ph, word_page(w));
+            if (pg->owner.obj != o || pg->offset != off || pg->use != o->use)
                 return (void)check_fail(ck,
                                         "object %p: page at %#llx "
                                         "misowned",

@@ -15,6 +15,7 @@
 #include "pageq.h"
 #include "physmem.h"
 #include "pmap.h"
+#include "runs.h"
 
 struct xvm_object;
 
@@ -63,7 +64,7 @@ struct xvm_object {
                       of a structure charged by its owner (a vnode; a user
                       object's owner is the caller) */
     int use;             /* XVM_USE_* of its RAM pages */
-    struct hmap pages;   /* offset -> pageh of resident RAM pages */
+    struct runs pages;   /* page number -> its resident RAM page (object.c) */
     struct hmap evicted; /* offsets the page daemon freed (refaults) */
     bool execmap;        /* mapped executable: its pages are exec pages */
     struct xvm_object *next, *prev; /* the layer's list */

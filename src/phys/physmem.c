@@ -108,10 +108,15 @@ pageh phys_lookup_device(const struct physmem *ph, uint64_t pa)
     return PAGEH_NONE;
 }
 
+/* The host's cost of a frame beyond its bytes (doc/design.md): grow it
+ * only knowingly. */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct vm_page) == 40,
+               "a vm_page is 40 host bytes on a 64-bit host");
+
 uint8_t *phys_data(const struct physmem *ph, pageh h)
 {
     if (!page_is_device(h))
-        return phys_page(ph, h)->data;
+        return phys_ram_data(ph, h);
     uint64_t pa = h & ~(uint64_t)1;
     const struct dev_seg *d = phys_dev_seg(ph, pa);
     /* Device memory is read-only to the simulation: the MMU never grants
@@ -121,9 +126,9 @@ uint8_t *phys_data(const struct physmem *ph, pageh h)
 
 void phys_copy(struct physmem *ph, pageh dst, pageh src)
 {
-    uint8_t *to = phys_page(ph, dst)->data;
+    uint8_t *to = phys_ram_data(ph, dst);
     if (!page_is_device(src)) {
-        memcpy(to, phys_page(ph, src)->data, ph->core->pgsz);
+        memcpy(to, phys_ram_data(ph, src), ph->core->pgsz);
         return;
     }
     uint64_t pa = phys_addr(ph, src);
@@ -143,32 +148,32 @@ int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out)
     }
     uint32_t i = ph->free_head != NO_PAGE ? ph->free_head : ph->fresh;
     struct vm_page *pg = &ph->pages[i];
-    if (pg->data == NULL && use != XVM_USE_KERNEL && use != XVM_USE_PAGETABLE) {
-        /* A frame never used: its arena bytes are still the host's zeros.
-         * Kernel frames (kmem) have no bytes, nor do page tables: pmap
-         * keeps their entries in compact host chunks. */
-        pg->data = ph->arena + (size_t)i * c->pgsz;
+    /* A frame never used has the host's zeros for bytes.  One used
+     * before is zeroed, even if it held only kernel objects or a page
+     * table, whose contents live in host structures, not in its bytes. */
+    bool never_used = i == ph->fresh;
+    if (never_used)
         zero = false;
 #ifdef MADV_POPULATE_WRITE
-        /* Frames are first used in order: the host backs them in runs
-         * of up to 2 MiB, in one call, not one host fault per frame; 16
-         * frames first, twice as many each time, so a small machine does
-         * not pay for a big run. */
-        if (i >= ph->populated) {
-            uint32_t want = ph->populated < 16         ? 16
-                            : ph->populated < POPULATE ? ph->populated
-                                                       : POPULATE;
-            uint32_t n = ph->npages - i < want ? ph->npages - i : want;
-            (void)madvise(ph->arena + (size_t)i * c->pgsz, (size_t)n * c->pgsz,
-                          MADV_POPULATE_WRITE); /* a hint: may be refused */
-            ph->populated = i + n;
-        }
-#endif
+    /* Frames are first used in order: the host backs them in runs of up
+     * to 2 MiB, in one call, not one host fault per frame; 16 frames
+     * first, twice as many each time, so a small machine does not pay for
+     * a big run.  Kernel and page-table frames need no backing. */
+    if (never_used && i >= ph->populated && use != XVM_USE_KERNEL &&
+        use != XVM_USE_PAGETABLE) {
+        uint32_t want = ph->populated < 16         ? 16
+                        : ph->populated < POPULATE ? ph->populated
+                                                   : POPULATE;
+        uint32_t n = ph->npages - i < want ? ph->npages - i : want;
+        (void)madvise(ph->arena + (size_t)i * c->pgsz, (size_t)n * c->pgsz,
+                      MADV_POPULATE_WRITE); /* a hint: may be refused */
+        ph->populated = i + n;
     }
-    if (i == ph->free_head)
-        ph->free_head = pg->next_free;
-    else
+#endif
+    if (never_used)
         ph->fresh++;
+    else
+        ph->free_head = pg->next_free;
     ph->nfree--;
     pg->next_free = NO_PAGE;
     pg->flags = 0;
@@ -179,8 +184,8 @@ int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out)
     pg->qprev = 0;
     pg->wire = 0;
     pg->loan = 0;
-    if (zero && pg->data)
-        memset(pg->data, 0, c->pgsz);
+    if (zero)
+        memset(phys_ram_data(ph, page_ram(i)), 0, c->pgsz);
     count_use(ph, XVM_USE_FREE, -1);
     count_use(ph, use, 1);
     *out = page_ram(i);
@@ -384,7 +389,7 @@ void phys_check(const struct physmem *ph, struct check *ck)
             ck, "memory disks hold %llu frames, counted %llu",
             (unsigned long long)md, (unsigned long long)ph->md_pages);
     for (uint32_t i = ph->npages; i < ph->nframes; i++)
-        if (ph->pages[i].use != XVM_USE_FREE || ph->pages[i].data)
+        if (ph->pages[i].use != XVM_USE_FREE)
             return (void)check_fail(ck, "frame %u of a memory disk was used",
                                     i);
     by_use[XVM_USE_MD] = md;

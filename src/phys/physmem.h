@@ -46,8 +46,6 @@ struct kmem;
  * pages), or a kernel slab cache's list of slabs with room (kmem.c).
  */
 struct vm_page {
-    uint8_t *data;       /* its bytes in the arena, set on first use;
-                            kernel and page-table frames have none */
     struct pv_entry *pv; /* mappings of this page */
     union {
         struct xvm_object *obj; /* owner, for object pages */
@@ -149,6 +147,14 @@ void phys_fini(struct physmem *ph);
 static inline struct vm_page *phys_page(const struct physmem *ph, pageh h)
 {
     return &ph->pages[h >> 1];
+}
+
+/* A RAM page's bytes: its frame's place in the arena.  Kernel and
+ * page-table frames leave theirs untouched (kmem and pmap keep their
+ * contents in host structures). */
+static inline uint8_t *phys_ram_data(const struct physmem *ph, pageh h)
+{
+    return ph->arena + ((size_t)(h >> 1) << ph->core->pgshift);
 }
 
 /* => the device segment holding pa, or NULL. */

@@ -82,7 +82,7 @@ int anon_pagein(struct vm *vm, struct anon *an)
     if (error)
         return error;
     struct vm_page *p = phys_page(vm->ph, pg);
-    swap_read(vm->objs->pd.swap, an->swslot, p->data);
+    swap_read(vm->objs->pd.swap, an->swslot, phys_ram_data(vm->ph, pg));
     p->owner.anon = an;
     p->flags |= PG_CLEAN;
     an->page = pg;
@@ -112,7 +112,7 @@ static int anon_pageout(void *arg, uint32_t i)
                 return ENOSPC;
             an->swslot = slot;
         }
-        if (swap_write(sw, an->swslot, p->data) != 0)
+        if (swap_write(sw, an->swslot, phys_ram_data(vm->ph, pg)) != 0)
             return EAGAIN;
     }
     pmap_page_protect(vm->mmu, pg, XVM_PROT_NONE);
