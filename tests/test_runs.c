@@ -67,12 +67,25 @@ static void agrees(struct fx *f)
     assert_int_equal(ck.error, 0);
 }
 
+/* An empty array of width-byte words on a machine's allocator. */
+static void begin(struct core *c, struct runs *r, unsigned width)
+{
+    core_init(c, profile_find("amd64"));
+    runs_init(r, width);
+}
+
+static void end(struct core *c, struct runs *r)
+{
+    runs_fini(c, r);
+    assert_int_equal(r->n, 0);
+    core_fini(c);
+}
+
 static void random_against_array(unsigned width, uint64_t base)
 {
     struct fx *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    core_init(&f->core, profile_find("amd64"));
-    runs_init(&f->r, width);
+    begin(&f->core, &f->r, width);
     f->base = base;
     uint64_t s = 0x9e3779b97f4a7c15u ^ base ^ width;
     uint64_t mask = width == 4 ? UINT32_MAX : UINT64_MAX;
@@ -92,8 +105,7 @@ static void random_against_array(unsigned width, uint64_t base)
     }
     agrees(f);
     assert_int_equal(f->r.chunks.n, 0);
-    runs_fini(&f->core, &f->r);
-    core_fini(&f->core);
+    end(&f->core, &f->r);
     free(f);
 }
 
@@ -117,8 +129,7 @@ static void test_runs_chunks_follow_what_is_held(void **state)
     (void)state;
     struct core c;
     struct runs r;
-    core_init(&c, profile_find("amd64"));
-    runs_init(&r, 4);
+    begin(&c, &r, 4);
     for (uint64_t i = 0; i < 64 * RUNS_LEN; i++)
         assert_int_equal(runs_set(&c, &r, i, i + 1), 0);
     assert_int_equal(r.chunks.n, 64);
@@ -129,9 +140,7 @@ static void test_runs_chunks_follow_what_is_held(void **state)
     /* Removing what is not held changes nothing and allocates nothing. */
     assert_int_equal(runs_set(&c, &r, UINT64_C(1) << 60, 0), 0);
     assert_int_equal(r.chunks.n, 164);
-    runs_fini(&c, &r);
-    assert_int_equal(r.n, 0);
-    core_fini(&c);
+    end(&c, &r);
 }
 
 /* The chunk's allocation failing, then the hash's growth: neither leaves
@@ -141,8 +150,7 @@ static void test_runs_failed_allocation_changes_nothing(void **state)
     (void)state;
     struct core c;
     struct runs r;
-    core_init(&c, profile_find("amd64"));
-    runs_init(&r, 8);
+    begin(&c, &r, 8);
     assert_int_equal(runs_set(&c, &r, 5, 1), 0); /* the hash's first slots */
     c.fail_at[INJECT_ALLOC] = c.occurred[INJECT_ALLOC] + 1;
     assert_int_equal(runs_set(&c, &r, 1000, 9), ENOMEM);
@@ -166,8 +174,7 @@ static void test_runs_failed_allocation_changes_nothing(void **state)
     c.fail_at[INJECT_ALLOC] = c.occurred[INJECT_ALLOC] + 1;
     assert_int_equal(runs_set(&c, &r, 5, 2), 0);
     assert_int_equal(runs_get(&r, 5), 2);
-    runs_fini(&c, &r);
-    core_fini(&c);
+    end(&c, &r);
 }
 
 /* runs_check finds a chunk left with no word and a count that is off. */
@@ -177,8 +184,7 @@ static void test_runs_check_finds_corruption(void **state)
     struct core c;
     struct runs r;
     struct check ck = { 0 };
-    core_init(&c, profile_find("amd64"));
-    runs_init(&r, 8);
+    begin(&c, &r, 8);
     assert_int_equal(runs_set(&c, &r, 40, 1), 0);
     r.n++;
     runs_check(&r, &ck);
@@ -190,8 +196,7 @@ static void test_runs_check_finds_corruption(void **state)
     ck = (struct check){ 0 };
     runs_check(&r, &ck);
     assert_int_not_equal(ck.error, 0);
-    runs_fini(&c, &r);
-    core_fini(&c);
+    end(&c, &r);
 }
 
 int main(void)

@@ -148,19 +148,19 @@ int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out)
     }
     uint32_t i = ph->free_head != NO_PAGE ? ph->free_head : ph->fresh;
     struct vm_page *pg = &ph->pages[i];
-    /* A frame never used has the host's zeros for bytes.  One used
-     * before is zeroed, even if it held only kernel objects or a page
-     * table, whose contents live in host structures, not in its bytes. */
-    bool never_used = i == ph->fresh;
-    if (never_used)
+    /* A frame never used has the host's zeros for bytes.  Kernel and
+     * page-table frames leave their bytes alone (their contents live in
+     * host structures), so theirs are not zeroed: nothing reads them. */
+    bool never_used = i == ph->fresh,
+         bytes = use != XVM_USE_KERNEL && use != XVM_USE_PAGETABLE;
+    if (never_used || !bytes)
         zero = false;
 #ifdef MADV_POPULATE_WRITE
     /* Frames are first used in order: the host backs them in runs of up
      * to 2 MiB, in one call, not one host fault per frame; 16 frames
      * first, twice as many each time, so a small machine does not pay for
      * a big run.  Kernel and page-table frames need no backing. */
-    if (never_used && i >= ph->populated && use != XVM_USE_KERNEL &&
-        use != XVM_USE_PAGETABLE) {
+    if (never_used && bytes && i >= ph->populated) {
         uint32_t want = ph->populated < 16         ? 16
                         : ph->populated < POPULATE ? ph->populated
                                                    : POPULATE;
