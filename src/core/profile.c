@@ -17,7 +17,7 @@ static const struct profile profiles[] = {
         .pte_size = 4,
         .vm_page_size = 72,
         .big_endian = true,
-        .tlb_entries = 64,
+        .tlb_entries = 1024, /* the software TLB (tlb.h), not the CPU's */
         .va_max = UINT64_C(0x80000000), /* kuseg */
         /* 4-byte PTEs hold 20-bit frame numbers: physical addresses stay
          * below 4 GiB, and the flash window and other device segments
