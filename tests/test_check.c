@@ -505,6 +505,18 @@ static void test_check_objects_vfs_and_buffers_catch_corruption(void **state)
     expect_fail(w.m, "misowned");
     phys_page(&w.m->ph, pg)->offset -= PG;
 
+    /* The page index: a count that is off, a frame past RAM. */
+    obj->pages.n++;
+    expect_fail(w.m, "runs count");
+    obj->pages.n--;
+    uint64_t word = runs_get(&obj->pages, 1), chunk;
+    assert_int_equal(word, (pg >> 1) + 1); /* page 1: its frame, plus one */
+    assert_true(hmap_get(&obj->pages.chunks, 1 / RUNS_LEN, &chunk));
+    uint32_t *frames = (uint32_t *)(uintptr_t)chunk;
+    frames[1 % RUNS_LEN] = w.m->ph.nframes + 1;
+    expect_fail(w.m, "not RAM");
+    frames[1 % RUNS_LEN] = (uint32_t)word;
+
     obj->size += PG;
     expect_fail(w.m, "object size");
     obj->size -= PG;

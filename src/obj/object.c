@@ -295,6 +295,9 @@ void objects_check(const struct objects *objs, struct check *ck)
         for (struct runs_pos p = { 0 };
              !ck->error && runs_next(&o->pages, &p, &pgno, &w);) {
             uint64_t off = pgno << objs->core->pgshift;
+            if (w - 1 >= objs->ph->nframes)
+                return (void)check_fail(ck, "object %p: page at %#llx not RAM",
+                                        (void *)o, (unsigned long long)off);
             struct vm_page *pg = phys_page(objs->ph, word_page(w));
             if (pg->owner.obj != o || pg->offset != off || pg->use != o->use)
                 return (void)check_fail(ck,
