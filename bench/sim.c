@@ -662,14 +662,12 @@ int bench_scale(const struct bench_opts *o, struct table *t)
 
 /* ---- host memory, from the resident set ---- */
 
-/* Host bytes of frames the arena backs ahead of their first use (at most
- * 2 MiB, whatever the RAM): a fixed cost, not one per page. */
-static uint64_t backed_ahead(const xvm_machine *m)
+/* The resident set less what m backs ahead of its frames' first use (at
+ * most 2 MiB of their bytes and 2 MiB of their vm_pages, whatever the
+ * RAM): a fixed cost, not one per page. */
+static uint64_t rss_in_use(const xvm_machine *m)
 {
-    const struct physmem *ph = &m->ph;
-    return ph->populated > ph->fresh
-               ? (uint64_t)(ph->populated - ph->fresh) * m->core.pgsz
-               : 0;
+    return rss_bytes() - phys_backed_ahead(&m->ph);
 }
 
 /* Per resident page-cache page: the image's file read() whole in copy
@@ -681,7 +679,7 @@ static double bytes_per_cached_page(const char *image, uint64_t n)
     uint8_t *buf = malloc(PG);
     if (buf && fs_up(image, (n + 8192) * PG, 0, &s) == 0) {
         size_t done;
-        uint64_t before = rss_bytes();
+        uint64_t before = rss_in_use(s.m);
         struct xvm_stats st0, st;
         xvm_machine_stats(s.m, &st0);
         for (uint64_t p = 0; p < n; p++)
@@ -691,8 +689,7 @@ static double bytes_per_cached_page(const char *image, uint64_t n)
         uint64_t frames =
             st.pages[XVM_USE_PAGECACHE] - st0.pages[XVM_USE_PAGECACHE];
         if (frames)
-            b = (double)(rss_bytes() - backed_ahead(s.m) - before) /
-                (double)frames;
+            b = (double)(rss_in_use(s.m) - before) / (double)frames;
     }
     fs_down(&s);
     free(buf);
@@ -705,7 +702,7 @@ static double bytes_per_ram_page(uint64_t n)
 {
     xvm_machine *m = machine((n + 4096) * PG, 0);
     xvm_vmspace *vs;
-    uint64_t a = 0, before = rss_bytes();
+    uint64_t a = 0, before = m ? rss_in_use(m) : 0;
     double b = -1;
     if (m && xvm_vmspace_create(m, &vs) == 0 &&
         xvm_mmap(vs, &a, n * PG, XVM_PROT_READ | XVM_PROT_WRITE,
@@ -714,7 +711,7 @@ static double bytes_per_ram_page(uint64_t n)
         struct xvm_stats st;
         xvm_machine_stats(m, &st);
         uint64_t frames = st.ram_pages - st.pages[XVM_USE_FREE];
-        b = (double)(rss_bytes() - backed_ahead(m) - before) / (double)frames;
+        b = (double)(rss_in_use(m) - before) / (double)frames;
     }
     xvm_machine_destroy(m);
     return b;
@@ -726,9 +723,9 @@ static double bytes_per_device_mapping(const char *image, uint64_t n)
     struct fs s = { 0 };
     double b = -1;
     if (fs_up(image, UINT64_C(256) << 20, 1, &s) == 0) {
-        uint64_t before = rss_bytes(), a = map_file(&s, n, XVM_PROT_READ);
+        uint64_t before = rss_in_use(s.m), a = map_file(&s, n, XVM_PROT_READ);
         if (a && touch(s.vs, a, n, 0).cpu >= 0)
-            b = (double)(rss_bytes() - before) / (double)n;
+            b = (double)(rss_in_use(s.m) - before) / (double)n;
     }
     fs_down(&s);
     return b;
@@ -759,11 +756,11 @@ static double bytes_per_space(uint32_t n)
                  XVM_MAP_PRIVATE, NULL, 0) != 0)
         goto out;
     touch(p, a, 16, 1);
-    before = rss_bytes();
+    before = rss_in_use(m);
     for (uint32_t i = 0; i < n; i++)
         if (xvm_vmspace_fork(p, &c) != 0)
             goto out;
-    b = (double)(rss_bytes() - before) / (double)n;
+    b = (double)(rss_in_use(m) - before) / (double)n;
 out:
     xvm_machine_destroy(m);
     return b;
@@ -810,8 +807,8 @@ static double space(const char *unused, uint64_t n)
 
 int bench_memory(const struct bench_opts *o, struct table *t)
 {
-    /* 16384 pages: what the arena backs ahead of use (at most 2 MiB) is
-     * under 1% of them. */
+    /* 16384 pages (64 MiB); what the machine backs ahead of its frames'
+     * use (at most 2 MiB of bytes, 2 MiB of vm_pages) is left out. */
     struct env e = { .o = o, .file_pages = 16384 };
     struct row *r;
     double b;
@@ -838,8 +835,9 @@ int bench_memory(const struct bench_opts *o, struct table *t)
     r->cpu = b;
     table_note(t, "memory rows: the growth of this process's anonymous "
                   "resident memory (RssAnon) over the work, divided by it "
-                  "(no sizeof); frames the arena backs ahead of use (at most "
-                  "2 MiB) left out.\n");
+                  "(no sizeof); what the machine backs ahead of its "
+                  "frames' first use (at most 2 MiB of their bytes, 2 MiB "
+                  "of their vm_pages) left out.\n");
     return 0;
 }
 

@@ -4,21 +4,22 @@
  * Host memory: the frames' bytes are one arena and their vm_pages one
  * array, both reserved address space that the host backs only where it
  * is touched (frames are used from the bottom up), so a machine costs
- * what it uses, whatever its RAM; the arena is backed 2 MiB at a time as
- * frames are first used, so a burst of new frames (page tables of many
- * new address spaces) costs one host call per 512 frames, not a host
- * page fault per frame.
+ * what it uses, whatever its RAM; both are backed up to 2 MiB at a time
+ * as frames are first used (back_ahead), so a burst of new frames costs
+ * one host call per 512 frames' bytes and per 52,428 frames' vm_pages,
+ * not a host page fault per frame and per 102 vm_pages.
  */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE, madvise */
 #include <assert.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "physmem.h"
 
-#define NO_PAGE  PAGE_NONE
-#define POPULATE 512u /* frames the host backs at once: 2 MiB of 4 KiB */
+#define NO_PAGE        PAGE_NONE
+#define POPULATE_BYTES (UINT32_C(2) << 20) /* the most backed at once */
 
 /* The one update of the frame counters: by use, in use, and the mix of
  * uses when in-use frames peak (so RAM at peak adds up by kind). */
@@ -55,6 +56,8 @@ int phys_init(struct physmem *ph, struct core *core, uint64_t ram_pa,
     memset(ph, 0, sizeof(*ph));
     ph->core = core;
     ph->zero_page = PAGEH_NONE;
+    long hp = sysconf(_SC_PAGESIZE);
+    ph->host_page = hp > 0 ? (size_t)hp : 4096;
     if (n < 4 || n >= NO_PAGE || (ram_pa & (core->pgsz - 1)))
         return EINVAL;
     ph->npages = ph->nframes = (uint32_t)n;
@@ -136,6 +139,43 @@ void phys_copy(struct physmem *ph, pageh dst, pageh src)
     phys_dev_read(ph, d, to, d->data + (pa - d->pa), ph->core->pgsz);
 }
 
+/*
+ * Frames are first used in order: the host backs what frame i on needs
+ * (each bytes a frame at base: their vm_pages, or their bytes) in runs,
+ * in one call, not one host fault per host page; 16 frames first, twice
+ * as many each time up to 2 MiB, so a small machine does not pay for a
+ * big run.  *upto: the frames backed so far.
+ */
+static void back_ahead(const struct physmem *ph, uint8_t *base, size_t each,
+                       uint32_t i, uint32_t *upto)
+{
+#ifdef MADV_POPULATE_WRITE
+    if (i < *upto)
+        return;
+    uint32_t most = (uint32_t)(POPULATE_BYTES / each);
+    uint32_t want = *upto < 16 ? 16 : *upto < most ? *upto : most;
+    uint32_t n = ph->npages - i < want ? ph->npages - i : want;
+    uintptr_t lo = (uintptr_t)(base + (size_t)i * each) & ~(ph->host_page - 1),
+              hi = (uintptr_t)(base + (size_t)(i + n) * each);
+    (void)madvise((void *)lo, hi - lo,
+                  MADV_POPULATE_WRITE); /* a hint: may be refused */
+    *upto = i + n;
+#else
+    (void)ph, (void)base, (void)each, (void)i, (void)upto;
+#endif
+}
+
+uint64_t phys_backed_ahead(const struct physmem *ph)
+{
+    uint64_t b = 0;
+    if (ph->populated > ph->fresh)
+        b += (uint64_t)(ph->populated - ph->fresh) * ph->core->pgsz;
+    if (ph->meta_populated > ph->fresh)
+        b +=
+            (uint64_t)(ph->meta_populated - ph->fresh) * sizeof(struct vm_page);
+    return b;
+}
+
 int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out)
 {
     struct core *c = ph->core;
@@ -155,21 +195,12 @@ int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out)
          bytes = use != XVM_USE_KERNEL && use != XVM_USE_PAGETABLE;
     if (never_used || !bytes)
         zero = false;
-#ifdef MADV_POPULATE_WRITE
-    /* Frames are first used in order: the host backs them in runs of up
-     * to 2 MiB, in one call, not one host fault per frame; 16 frames
-     * first, twice as many each time, so a small machine does not pay for
-     * a big run.  Kernel and page-table frames need no backing. */
-    if (never_used && bytes && i >= ph->populated) {
-        uint32_t want = ph->populated < 16         ? 16
-                        : ph->populated < POPULATE ? ph->populated
-                                                   : POPULATE;
-        uint32_t n = ph->npages - i < want ? ph->npages - i : want;
-        (void)madvise(ph->arena + (size_t)i * c->pgsz, (size_t)n * c->pgsz,
-                      MADV_POPULATE_WRITE); /* a hint: may be refused */
-        ph->populated = i + n;
+    if (never_used) {
+        back_ahead(ph, (uint8_t *)ph->pages, sizeof(*pg), i,
+                   &ph->meta_populated);
+        if (bytes)
+            back_ahead(ph, ph->arena, c->pgsz, i, &ph->populated);
     }
-#endif
     if (never_used)
         ph->fresh++;
     else

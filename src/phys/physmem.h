@@ -99,9 +99,11 @@ struct md_carve {
 
 struct physmem {
     struct core *core;
-    struct vm_page *pages; /* every RAM frame (reserved, touched in use) */
-    uint8_t *arena;        /* the frames' bytes, the same way */
-    uint32_t populated;    /* arena frames below it are backed */
+    struct vm_page *pages;   /* every RAM frame (reserved, touched in use) */
+    uint8_t *arena;          /* the frames' bytes, the same way */
+    uint32_t populated;      /* arena frames below it are backed */
+    uint32_t meta_populated; /* frames whose vm_pages are backed */
+    size_t host_page;        /* the host's page size (madvise's unit) */
     uint32_t npages;
     uint32_t free_head, nfree;
     uint32_t fresh; /* frames from here on were never used */
@@ -174,6 +176,10 @@ static inline pageh phys_lookup(const struct physmem *ph, uint64_t pa)
 }
 
 uint64_t phys_addr(const struct physmem *ph, pageh h);
+/* => host bytes backed ahead of the frames' first use (their bytes and
+ *    vm_pages, at most 2 MiB of each): a fixed cost, not one per page. */
+uint64_t phys_backed_ahead(const struct physmem *ph);
+
 /* => host bytes of the page (RAM data or the device's backing store). */
 uint8_t *phys_data(const struct physmem *ph, pageh h);
 
