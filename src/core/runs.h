@@ -4,8 +4,9 @@
  * holding any word, found through a hash of run numbers.  For what is
  * dense in practice but must cost only what it holds: an object's
  * resident pages by page number (UVM keeps them in a tree per object),
- * a file's pages in its accounting.  A dense run costs its words plus
- * half a byte each; a word alone in its run costs a chunk and a slot.
+ * a file's pages in its accounting.  A dense run costs its words plus 1
+ * to 2 bytes each (its chunk's slot in the hash, kept at most half
+ * full); a word alone in its run costs a chunk and a slot.
  * Memory comes from the machine's allocator.
  */
 #ifndef XVM_RUNS_H
