@@ -460,9 +460,8 @@ static inline void batch_bytes(struct batch *b, const struct batch_page *p,
  * takes cpu_quick's case: counted in the run, the side's memo made from
  * it.  => false (nothing done) for any other: batch_slow's.
  */
-XVM_NOINLINE
-static bool batch_step(struct batch *b, uint64_t va, uint32_t len,
-                       unsigned kind)
+static XVM_INLINE bool batch_step_kind(struct batch *b, uint64_t va,
+                                       uint32_t len, unsigned kind)
 {
     struct cpu *c = b->vs->pmap_store.mmu->cpu;
     uint64_t *tag;
@@ -477,6 +476,19 @@ static bool batch_step(struct batch *b, uint64_t va, uint32_t len,
     memo_lines(m, fetch, va, len, b->q.l1[fetch].line_bits, tag);
     batch_bytes(b, &m->cur, va, len, kind);
     return true;
+}
+
+/* batch_step_kind made once for each kind, so that each side's copy
+ * keeps only its own case (and its registers). */
+XVM_NOINLINE
+static bool batch_step(struct batch *b, uint64_t va, uint32_t len,
+                       unsigned kind)
+{
+    if (kind == CPU_FETCH)
+        return batch_step_kind(b, va, len, CPU_FETCH);
+    if (kind == CPU_LOAD)
+        return batch_step_kind(b, va, len, CPU_LOAD);
+    return batch_step_kind(b, va, len, CPU_STORE);
 }
 
 /* An access the general way: the run ended (its counts added in) before
