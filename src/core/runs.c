@@ -41,12 +41,13 @@ uint64_t runs_get(const struct runs *r, uint64_t i)
     return k ? word(r, k, i % RUNS_LEN) : 0;
 }
 
-static bool chunk_empty(const struct runs *r, const void *chunk)
+/* => the words chunk holds. */
+static unsigned chunk_held(const struct runs *r, const void *chunk)
 {
+    unsigned n = 0;
     for (unsigned at = 0; at < RUNS_LEN; at++)
-        if (word(r, chunk, at))
-            return false;
-    return true;
+        n += word(r, chunk, at) != 0;
+    return n;
 }
 
 int runs_set(struct core *c, struct runs *r, uint64_t i, uint64_t w)
@@ -74,7 +75,7 @@ int runs_set(struct core *c, struct runs *r, uint64_t i, uint64_t w)
         ((uint32_t *)k)[at] = (uint32_t)w;
     else
         ((uint64_t *)k)[at] = w;
-    if (w == 0 && chunk_empty(r, k)) { /* its last word went */
+    if (w == 0 && chunk_held(r, k) == 0) { /* its last word went */
         hmap_del(&r->chunks, i / RUNS_LEN);
         core_free(c, k);
     }
@@ -105,12 +106,11 @@ void runs_check(const struct runs *r, struct check *ck)
 {
     uint64_t run, v, held = 0;
     for (size_t i = 0; !ck->error && hmap_next(&r->chunks, &i, &run, &v);) {
-        const void *k = (const void *)(uintptr_t)v;
-        if (chunk_empty(r, k))
+        unsigned n = chunk_held(r, (const void *)(uintptr_t)v);
+        if (n == 0)
             check_fail(ck, "run %llu kept with no word",
                        (unsigned long long)run);
-        for (unsigned at = 0; at < RUNS_LEN; at++)
-            held += word(r, k, at) != 0;
+        held += n;
     }
     if (!ck->error && held != r->n)
         check_fail(ck, "runs count %llu words, hold %llu",

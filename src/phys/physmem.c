@@ -200,11 +200,10 @@ int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out)
                    &ph->meta_populated);
         if (bytes)
             back_ahead(ph, ph->arena, c->pgsz, i, &ph->populated);
-    }
-    if (never_used)
         ph->fresh++;
-    else
+    } else {
         ph->free_head = pg->next_free;
+    }
     ph->nfree--;
     pg->next_free = NO_PAGE;
     pg->flags = 0;
