@@ -186,8 +186,8 @@ for p in sgimips amd64 cortex-a7; do
 done
 for p in sgimips amd64 cortex-a7; do
     expect 0 "profiles $p prints the installed file" -- "$XIPVM" profiles $p
-    cmp -s "$T/out" "$(dirname "$0")/../data/cpu/$p.cpu" ||
-        fail "profiles $p differs from data/cpu/$p.cpu"
+    cmp -s "$T/out" "$(dirname "$0")/../src/cpu/profiles/$p.cpu" ||
+        fail "profiles $p differs from src/cpu/profiles/$p.cpu"
 done
 "$XIPVM" profiles sgimips >"$T/my.cpu"
 grep -q "^clock_mhz = 180" "$T/my.cpu" || fail "the sgimips file has no clock"

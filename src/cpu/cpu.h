@@ -7,7 +7,7 @@
  *
  * A profile (struct cpu_params) holds every parameter; profiles are text
  * files of `key = value` lines (cpuprof.c, doc/time-model.md), and the
- * built-in ones are compiled in from data/cpu/.  The machine owns one
+ * built-in ones are compiled in from src/cpu/profiles/.  The machine owns one
  * struct cpu, made from a profile by cpu_init.
  *
  * The access path calls, per page-sized piece of an access the software
@@ -99,8 +99,8 @@ struct cpu {
 
 /* ---- profiles (cpuprof.c) ---- */
 
-/* The built-in profiles compiled in from the files data/cpu/NAME.cpu (cpu_builtin.c,
- * generated at build time). */
+/* The built-in profiles compiled in from the files
+ * src/cpu/profiles/NAME.cpu (cpu_builtin.c, generated at build time). */
 struct cpu_builtin {
     const char *name, *text;
 };
