@@ -125,7 +125,8 @@ static uint64_t asid_next(struct mmu *mu)
 static void pmap_new_asid(struct pmap *pm)
 {
     pm->asid = asid_next(pm->mmu);
-    pm->tlb_win = tlb_base(&pm->mmu->tlb, pm->asid);
+    pm->tlb_win = &pm->mmu->tlb_empty;
+    pm->tlb_mask = pm->tlb_maskb = 0;
 }
 
 /*
@@ -532,9 +533,7 @@ int pmap_init(struct mmu *mu, struct pmap *pm)
     memset(pm, 0, sizeof(*pm));
     pm->mmu = mu;
     pmap_new_asid(pm);
-    pm->tlb_maskb = mu->tlb.mask << TLB_ENT_SHIFT;
     pm->page_mask = ~(uint64_t)(mu->core->pgsz - 1);
-    pm->tlb_mask = mu->tlb.mask;
     pm->fast_n = mmu_fast(mu) ? 8 : SIZE_MAX;
     pm->pgshift = mu->core->pgshift;
     int error = table_alloc(pm, &pm->root, &pm->root_dir);
@@ -1005,6 +1004,9 @@ int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
     uint64_t pa = pte_frame_pa(mu, npte);
     pageh pg = phys_lookup(mu->ph, pa);
     struct tlbent *e = tlb_slot(&mu->tlb, pm->asid, va >> mu->core->pgshift);
+    pm->tlb_win = tlb_base(&mu->tlb, pm->asid);
+    pm->tlb_mask = mu->tlb.mask;
+    pm->tlb_maskb = mu->tlb.mask << TLB_ENT_SHIFT;
     e->asid = pm->asid;
     e->vpn = va >> mu->core->pgshift;
     e->pa = pa;
@@ -1477,12 +1479,17 @@ static void check_tlb(struct mmu_ck *k)
 {
     struct mmu *mu = k->mu;
     unsigned shift = mu->core->pgshift;
+    if (mu->tlb_empty.asid != 0)
+        return (void)check_fail(k->ck, "the empty TLB entry holds an asid");
     for (struct pmap *pm = mu->pmaps; pm && !k->ck->error; pm = pm->next) {
         for (uint64_t i = 0; i < tlb_size(&mu->tlb); i++) {
             struct tlbent *e = &mu->tlb.ent[i];
             uint64_t pa, va = e->vpn << shift;
             if (e->asid != pm->asid)
                 continue;
+            if (pm->tlb_win == &mu->tlb_empty)
+                return (void)check_fail(k->ck, "TLB entry of an address "
+                                               "space that reads none");
             if (tlb_slot(&mu->tlb, e->asid, e->vpn) != e)
                 return (void)check_fail(k->ck, "TLB entry in the wrong slot");
             if (pmap_extract(pm, va, &pa) || pa != e->pa ||

@@ -76,6 +76,10 @@ struct mmu {
     struct cpu *cpu;       /* its TLB model drops what the TLB drops */
     unsigned lvl_shift[4]; /* VA shift of each page-table level */
     struct tlb tlb;
+    /* Asid 0: never hits.  An asid with no entry yet reads it on the hit
+     * path (pmap_new_asid), one line in the caches for every new address
+     * space's first accesses, not a slot of its own out of them. */
+    struct tlbent tlb_empty;
     enum xvm_device_design design; /* where device pages' PV lists live */
     struct hmap devpv;   /* segment design: device pa -> PV list head (§6.3) */
     struct pool pv_pool; /* recycled PV entries a vm_page holds */
@@ -106,9 +110,10 @@ struct pmap {
      * window, the page number's index into it in bytes
      * ((va >> tlb_shift) & tlb_maskb), a page's base (va & page_mask),
      * and its hits by kind (cpu.h's "fast"; mmu_fast_hits sums them). */
-    size_t fast_n; /* the size the hit path takes: 8, or SIZE_MAX when
+    size_t fast_n;          /* the size the hit path takes: 8, or SIZE_MAX when
                       no entry has fast tags (the CPU model on) */
-    struct tlbent *tlb_win;
+    struct tlbent *tlb_win; /* tlb_empty, masks 0, while the asid has no
+                               entry (pmap_new_asid), then its slots */
     uint64_t tlb_maskb;
     uint64_t page_mask;
     uint64_t fast_hits[3];

@@ -9,7 +9,10 @@
  * offset taken from its asid's high bits (its base, which the pmap keeps)
  * and the page number's low bits index from there, so the table holds
  * twice its size less one entry and a lookup is a shift, a mask and an
- * add from the pmap alone.  An entry is 128 bytes (1 << TLB_ENT_SHIFT)
+ * add from the pmap alone.  Until its asid's first entry, an address
+ * space's window is one entry that never hits (the mmu's tlb_empty, mask
+ * 0): a new process's first accesses then read a line every process
+ * shares, not a slot of its own that no access has brought in.  An entry is 128 bytes (1 << TLB_ENT_SHIFT)
  * so that the shift of the address and the entry's size are one shift.
  *
  * The hit path (access.c) reads one word per access kind: fast[k] is the
