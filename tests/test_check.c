@@ -194,6 +194,14 @@ static void test_check_pmap_catches_stale_and_misplaced_tlb_entries(
     e->vpn += 1; /* a tag of the next slot */
     expect_fail(s.m, "wrong slot");
     e->vpn -= 1;
+    /* An address space that reads the shared empty entry has none. */
+    struct tlbent *win = s.p->pmap->tlb_win;
+    s.p->pmap->tlb_win = &s.m->mmu.tlb_empty;
+    expect_fail(s.m, "reads none");
+    s.p->pmap->tlb_win = win;
+    s.m->mmu.tlb_empty.asid = s.c->pmap->asid;
+    expect_fail(s.m, "empty TLB entry");
+    s.m->mmu.tlb_empty.asid = 0;
     scene_down(&s);
 }
 
@@ -425,6 +433,11 @@ static void test_check_map_catches_entry_faults(void **state)
     leaf->key[0]++;
     expect_fail(s.m, "map tree key or gap");
     leaf->key[0]--;
+    /* A hint that is not one of the map's entries. */
+    struct vm_map_entry stray = *e;
+    s.p->map.hint = &stray;
+    expect_fail(s.m, "map hint");
+    s.p->map.hint = e;
     tm_check(s.m);
     scene_down(&s);
 }

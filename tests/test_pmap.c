@@ -250,6 +250,42 @@ static void test_pmap_fork_write_protect_is_lazy_and_complete(void **state)
 }
 
 /*
+ * A new address space reads the mmu's empty TLB entry (one line all new
+ * spaces share) until its first fill, and its own window after it; a
+ * child's first fault finds its entry without its tree (its hint is the
+ * copy of the parent's).  Misses and hits are counted alike either way.
+ */
+static void test_pmap_new_space_reads_the_empty_tlb_entry_until_filled(
+    void **state)
+{
+    (void)state;
+    xvm_machine *m = tm_machine("amd64", 8u << 20, 0);
+    xvm_vmspace *P = tm_vs(m), *C;
+    uint64_t a = tm_anon(P, 4, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
+    tm_anon(P, 4, XVM_PROT_READ, XVM_MAP_PRIVATE);
+    assert_ptr_equal(P->pmap->tlb_win, &m->mmu.tlb_empty);
+    assert_int_equal(P->pmap->tlb_maskb, 0);
+    tm_wr8(P, a, 5);
+    assert_ptr_equal(P->map.hint, map_lookup(&P->map, a));
+    assert_ptr_not_equal(P->pmap->tlb_win, &m->mmu.tlb_empty);
+    assert_int_equal(P->pmap->tlb_mask, m->mmu.tlb.mask);
+    C = tm_fork(P);
+    assert_ptr_equal(C->pmap->tlb_win, &m->mmu.tlb_empty);
+    assert_ptr_equal(C->map.hint, map_lookup(&C->map, a));
+    assert_ptr_not_equal(C->map.hint, P->map.hint);
+    struct xvm_stats s0 = tm_stats(m);
+    assert_int_equal(tm_rd8(C, a), 5);
+    assert_int_equal(tm_rd8(C, a + 1), 0);
+    struct xvm_stats s1 = tm_stats(m);
+    assert_int_equal(s1.soft_tlb_misses - s0.soft_tlb_misses, 1);
+    assert_int_equal(s1.soft_tlb_hits - s0.soft_tlb_hits, 1);
+    assert_ptr_not_equal(C->pmap->tlb_win, &m->mmu.tlb_empty);
+    assert_int_equal(m->mmu.tlb_empty.asid, 0);
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
+/*
  * The checker sees a TLB entry that grants more than its PTE: a write
  * permission left behind after the PTE was write-protected.
  */
@@ -386,6 +422,8 @@ int main(void)
             test_pmap_tlb_loses_the_translation_at_munmap, tlb_setup,
             tlb_teardown),
         cmocka_unit_test(test_pmap_fork_write_protect_is_lazy_and_complete),
+        cmocka_unit_test(
+            test_pmap_new_space_reads_the_empty_tlb_entry_until_filled),
         cmocka_unit_test(test_pmap_check_catches_tlb_write_beyond_pte),
         cmocka_unit_test(test_pmap_fast_hits_count_and_stop_like_the_full_path),
     };

@@ -121,6 +121,14 @@ static uint64_t asid_next(struct mmu *mu)
     return mu->next_asid++ * 0x9e3779b97f4a7c15ULL;
 }
 
+/* The software TLB's entry of va in pm's asid goes, if it is there (a
+ * pmap with no entry yet reads tlb_empty: no line of the table). */
+static void tlb_drop(struct pmap *pm, uint64_t va)
+{
+    uint64_t vpn = va >> pm->pgshift;
+    tlb_invalidate(&pm->tlb_win[vpn & pm->tlb_mask], pm->asid, vpn);
+}
+
 /* A fresh asid, and the TLB window that goes with it. */
 static void pmap_new_asid(struct pmap *pm)
 {
@@ -576,7 +584,7 @@ static void leaf_zap(struct pmap *pm, struct pt_dir *tp, unsigned i,
     pte_put(mu, tp, i, 0);
     tp->valid--;
     pm->resident--;
-    tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
+    tlb_drop(pm, va);
     model_drop(pm, va);
 }
 
@@ -603,7 +611,7 @@ static void lg_strip(struct pmap *pm, uint64_t va)
     uint64_t p = pte_get(mu, tp, i);
     assert((p & PTE_V) && (p & PTE_LG));
     pte_put(mu, tp, i, p & ~(uint64_t)PTE_LG);
-    tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
+    tlb_drop(pm, va);
 }
 
 /*
@@ -685,7 +693,7 @@ static void pt_range(struct pmap *pm, struct pt_dir *tp, unsigned l,
             uint64_t npte = pte & ~(prot_bits(~(unsigned)prot & XVM_PROT_ALL));
             if (npte != pte) {
                 pte_store(mu, c, ci, npte);
-                tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
+                tlb_drop(pm, va);
                 model_drop(pm, va);
             }
         }
@@ -781,7 +789,7 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
             phys_page(mu->ph, pg)->wire++;
         nflags |= old & (PTE_REF | PTE_MOD | PTE_WIRED);
         pte_put(mu, tp, i, pte_make(mu, pa, nflags));
-        tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
+        tlb_drop(pm, va);
         if ((nflags ^ old) & PTE_LG)
             model_drop(pm, va); /* the mapping changed size */
         return 0;
@@ -814,7 +822,7 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
     pm->resident++;
     if ((flags & PMAP_WIRED) && !page_is_device(pg))
         phys_page(mu->ph, pg)->wire++;
-    tlb_invalidate(&mu->tlb, pm->asid, va >> mu->core->pgshift);
+    tlb_drop(pm, va);
     return 0;
 }
 
@@ -905,7 +913,7 @@ static bool pv_apply(struct mmu *mu, pageh pg, int op, uint64_t bits,
         }
         if (npte != pte) {
             pte_put(mu, tp, i, npte);
-            tlb_invalidate(&mu->tlb, pm->asid, pv->va >> mu->core->pgshift);
+            tlb_drop(pm, pv->va);
             if (op == 0)
                 model_drop(pm, pv->va);
         }

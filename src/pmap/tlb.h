@@ -84,12 +84,13 @@ static inline struct tlbent *tlb_slot(const struct tlb *t, uint64_t asid,
     return &tlb_base(t, asid)[vpn & t->mask];
 }
 
-/* => the entry translating vpn for access, counting the hit; NULL (and a
- *    miss counted) when the MMU must walk the tables. */
-static inline struct tlbent *tlb_lookup(struct tlb *t, uint64_t asid,
-                                        uint64_t vpn, unsigned access)
+/* e: vpn's slot in the window the asid's pmap reads (tlb_empty before
+ * its first entry).  => e when it translates vpn for access, counting the
+ * hit; NULL (and a miss counted) when the MMU must walk the tables. */
+static inline struct tlbent *tlb_lookup(struct tlb *t, struct tlbent *e,
+                                        uint64_t asid, uint64_t vpn,
+                                        unsigned access)
 {
-    struct tlbent *e = tlb_slot(t, asid, vpn);
     if (e->asid == asid && e->vpn == vpn && (e->perm & access) == access) {
         t->hits++;
         return e;
@@ -98,9 +99,9 @@ static inline struct tlbent *tlb_lookup(struct tlb *t, uint64_t asid,
     return NULL;
 }
 
-static inline void tlb_invalidate(struct tlb *t, uint64_t asid, uint64_t vpn)
+/* e: vpn's slot in the asid's window, as tlb_lookup's. */
+static inline void tlb_invalidate(struct tlbent *e, uint64_t asid, uint64_t vpn)
 {
-    struct tlbent *e = tlb_slot(t, asid, vpn);
     if (e->asid == asid && e->vpn == vpn)
         e->asid = 0;
 }

@@ -18,8 +18,9 @@ static int translate(struct xvm_vmspace *vs, uint64_t va, unsigned access,
                      struct tlbent **out)
 {
     struct pmap *pm = vs->pmap;
-    struct tlbent *e = tlb_lookup(&pm->mmu->tlb, pm->asid,
-                                  va >> vs->vm->core->pgshift, access);
+    uint64_t vpn = va >> pm->pgshift;
+    struct tlbent *e = tlb_lookup(
+        &pm->mmu->tlb, &pm->tlb_win[vpn & pm->tlb_mask], pm->asid, vpn, access);
     if (e) {
         *out = e;
         return 0;

@@ -270,6 +270,9 @@ void map_check(const struct vm *vm, const struct vm_map *map, struct check *ck)
         check_fail(ck, "map list has entries the tree lacks");
     if (ck->error)
         return;
+    /* A hint is an entry of the map (a fault may read it first). */
+    if (map->hint && map_lookup(map, map->hint->start) != map->hint)
+        return (void)check_fail(ck, "map hint is not one of its entries");
     map_foreach(map, e) {
         n++;
         if (e->next->prev != e || e->prev->next != e)

@@ -159,6 +159,10 @@ static int fork_entry(struct xvm_vmspace *parent, struct xvm_vmspace *child,
 
     if (old->inherit == XVM_INHERIT_NONE)
         return 0;
+    /* The child goes on where the parent was: its copy of the parent's
+     * hint is its own (else its first entry), so that its first fault
+     * need not read its tree. */
+    bool hint = parent->map.hint == old || child->map.hint == NULL;
     if (old->inherit == XVM_INHERIT_SHARE && old->cow &&
         (old->needs_copy || old->amap == NULL)) {
         /* Both must see one amap: make the parent's real first. */
@@ -178,6 +182,8 @@ static int fork_entry(struct xvm_vmspace *parent, struct xvm_vmspace *child,
     if (e->obj)
         object_ref(e->obj);
     map_insert(vm, &child->map, e);
+    if (hint)
+        child->map.hint = e;
 
     if (old->inherit == XVM_INHERIT_SHARE) {
         if (e->amap)
