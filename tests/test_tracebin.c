@@ -17,6 +17,7 @@
 
 #include "xipvm_trace.h"
 #include "memsink.h"
+#include "tracefmt.h"
 
 static struct xvm_trace_event *new_event(void)
 {
@@ -408,6 +409,51 @@ static void test_at_register_is_version_2(void **state)
     free(t);
 }
 
+/*
+ * The batch decoder (tb_take_refs) takes access records up to max, and
+ * stops at the first that runs past end, whether the records fit with
+ * room to spare (no record tested against end) or end is near.
+ */
+static void test_batch_decoder_stops_at_a_record_past_end(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    uint8_t *buf = calloc(1, N + TB_SLACK);
+    struct xvm_access a[N];
+    assert_non_null(buf);
+    for (size_t i = 0; i < N; i++)
+        buf[i] = TB_AT_REG | 4; /* x at its register, 4 bytes */
+    for (size_t cut = 0; cut < 24; cut++) {
+        /* Records of cut at-register fetches, then one whose delta's
+         * varint goes on past end. */
+        size_t n = cut + 2;
+        buf[cut] = 0x04, buf[cut + 1] = 0x80, buf[cut + 2] = 0x01;
+        for (size_t max = 1; max <= 30; max++) {
+            struct tb_reg r = { .end = { 0x1000, 0x8000 } };
+            size_t used, last, want = max < cut ? max : cut;
+            size_t k =
+                tb_take_refs(&r, TB_AT_REG, buf, buf + n, a, max, &used, &last);
+            if (k != want || used != want || r.end[0] != 0x1000 + 4 * want ||
+                r.end[1] != 0x8000 || (want && last != want - 1))
+                fail_msg("cut %zu max %zu: %zu records, %zu bytes", cut, max, k,
+                         used);
+            for (size_t i = 0; i < k; i++)
+                assert_true(a[i].va == 0x1000 + 4 * i && a[i].len == 4 &&
+                            a[i].kind == XVM_ACCESS_FETCH);
+        }
+        buf[cut] = buf[cut + 1] = buf[cut + 2] = TB_AT_REG | 4;
+    }
+    /* Room for max records of the most bytes: the whole batch. */
+    struct tb_reg r = { .end = { 0, 0 } };
+    size_t used, last;
+    assert_int_equal(
+        tb_take_refs(&r, TB_AT_REG, buf, buf + N, a, N / 11, &used, &last),
+        N / 11);
+    assert_int_equal(used, N / 11);
+    assert_int_equal(r.end[0], 4 * (N / 11));
+    free(buf);
+}
+
 /* Frames and the file around them. */
 static void test_bad_frames_say_what_and_where(void **state)
 {
@@ -719,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_text_writes_as_the_hand_made_binary),
         cmocka_unit_test(test_round_trip_many_frames_both_compressions),
         cmocka_unit_test(test_bad_records_say_what_and_where),
+        cmocka_unit_test(test_batch_decoder_stops_at_a_record_past_end),
         cmocka_unit_test(test_bad_frames_say_what_and_where),
         cmocka_unit_test(test_corrupt_zstd_frame),
         cmocka_unit_test(test_version_2_events_both_ways),

@@ -152,20 +152,41 @@ int tb_encode(struct tb_enc *e, const struct xvm_trace_event *ev, uint8_t *out)
 
 /* ---- decoding ---- */
 
+/* tb_take_refs's loop, each record tested against end unless in_bounds
+ * (a constant in each of its two copies).  => past the last record
+ * taken; *k: how many, *start: where the last one starts. */
+static inline const uint8_t *take_refs(const uint8_t *q, const uint8_t *end,
+                                       bool in_bounds, unsigned at_reg,
+                                       uint64_t *fetch_end, uint64_t *data_end,
+                                       struct xvm_access *a, size_t max,
+                                       size_t *k, const uint8_t **start)
+{
+    for (; *k < max; ++*k) {
+        const uint8_t *next = tb_access_record(q, end, in_bounds, at_reg,
+                                               fetch_end, data_end, &a[*k]);
+        if (next == NULL)
+            break;
+        *start = q;
+        q = next;
+    }
+    return q;
+}
+
 size_t tb_take_refs(struct tb_reg *r, unsigned at_reg, const uint8_t *p,
                     const uint8_t *end, struct xvm_access *a, size_t max,
                     size_t *used, size_t *last)
 {
     uint64_t fetch_end = r->end[0], data_end = r->end[1];
-    const uint8_t *q = p, *start = p, *next;
-    size_t k;
-    for (k = 0; k < max; k++) {
-        next = tb_next_access(q, end, at_reg, &fetch_end, &data_end, &a[k]);
-        if (next == NULL)
-            break;
-        start = q;
-        q = next;
-    }
+    const uint8_t *q, *start = p;
+    size_t k = 0;
+    /* Where max records of the most bytes end by end, none is tested
+     * against it. */
+    if (end >= p && (size_t)(end - p) / TB_ACCESS_MAX >= max)
+        q = take_refs(p, end, true, at_reg, &fetch_end, &data_end, a, max, &k,
+                      &start);
+    else
+        q = take_refs(p, end, false, at_reg, &fetch_end, &data_end, a, max, &k,
+                      &start);
     r->end[0] = fetch_end;
     r->end[1] = data_end;
     *used = (size_t)(q - p);

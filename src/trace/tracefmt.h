@@ -255,11 +255,14 @@ void tb_dec_frame(struct tb_dec *d);
  * NULL when the record at p is anything else (tb_decode takes it, errors
  * included).  Reads at most TB_SLACK bytes from p.
  */
-static inline const uint8_t *tb_next_access(const uint8_t *p,
-                                            const uint8_t *end, unsigned at_reg,
-                                            uint64_t *fetch_end,
-                                            uint64_t *data_end,
-                                            struct xvm_access *a)
+/* The most bytes such a record takes: its first byte and a varint. */
+#define TB_ACCESS_MAX 11
+
+/* tb_next_access, the record known to end by end when in_bounds (a
+ * constant where it is inlined, so that the test goes). */
+static inline const uint8_t *tb_access_record(
+    const uint8_t *p, const uint8_t *end, bool in_bounds, unsigned at_reg,
+    uint64_t *fetch_end, uint64_t *data_end, struct xvm_access *a)
 {
     const uint8_t *q;
     unsigned b = p[0], len = b & 31, kind;
@@ -280,7 +283,7 @@ static inline const uint8_t *tb_next_access(const uint8_t *p,
             return NULL;
         va = (kind ? *data_end : *fetch_end) + (uint64_t)tb_unzigzag(delta);
     }
-    if (q > end)
+    if (!in_bounds && q > end)
         return NULL;
     /* Branches, not an index: the registers stay in the host's. */
     if (kind)
@@ -289,6 +292,15 @@ static inline const uint8_t *tb_next_access(const uint8_t *p,
         *fetch_end = va + len;
     *a = (struct xvm_access){ va, len, kind };
     return q;
+}
+
+static inline const uint8_t *tb_next_access(const uint8_t *p,
+                                            const uint8_t *end, unsigned at_reg,
+                                            uint64_t *fetch_end,
+                                            uint64_t *data_end,
+                                            struct xvm_access *a)
+{
+    return tb_access_record(p, end, false, at_reg, fetch_end, data_end, a);
 }
 
 /*
