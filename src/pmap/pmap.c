@@ -290,14 +290,15 @@ static void seg_count(struct mmu *mu, pageh pg, int delta)
  * chunk reads as invalid entries (all zeros).  A chunk holds, after its
  * PTEs, a pointer per entry: a leaf PTE's PV entry, an upper entry's
  * table (its directory), so walks go from directory to directory and
- * read no vm_page.  So a table of a few mappings costs a directory and a chunk of host
- * memory (a few hundred bytes), not a 4 KiB page, and a burst of new
- * address spaces takes no fresh host pages.  Chunks stay until the table
- * goes.  Directories and chunks come from blocks of the pmap's own,
- * carved in order (4 KiB first, then twice the last, up to PT_BLOCK_MAX)
- * and recycled within the pmap: an address space's tables sit together,
- * a few host pages, not one piece per heap corner.  Blocks of pmaps gone
- * are kept by size for the next pmaps (they come from core_pack).
+ * read no vm_page.  So a table of a few mappings costs a directory and a
+ * chunk of host memory (a few hundred bytes), not a 4 KiB page, and a
+ * burst of new address spaces takes no fresh host pages.  Chunks stay
+ * until the table goes.  Directories and chunks come from blocks of the
+ * pmap's own, carved in order (4 KiB first, then twice the last, up to
+ * PT_BLOCK_MAX) and recycled within the pmap: an address space's tables
+ * sit together, a few host pages, not one piece per heap corner.  Blocks
+ * of pmaps gone are kept by size for the next pmaps (they come from
+ * core_pack).
  */
 #define PT_BLOCK_MIN 4096
 #define PT_BLOCK_MAX 65536

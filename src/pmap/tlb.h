@@ -12,8 +12,9 @@
  * add from the pmap alone.  Until its asid's first entry, an address
  * space's window is one entry that never hits (the mmu's tlb_empty, mask
  * 0): a new process's first accesses then read a line every process
- * shares, not a slot of its own that no access has brought in.  An entry is 128 bytes (1 << TLB_ENT_SHIFT)
- * so that the shift of the address and the entry's size are one shift.
+ * shares, not a slot of its own that no access has brought in.  An entry
+ * is 128 bytes (1 << TLB_ENT_SHIFT) so that the shift of the address and
+ * the entry's size are one shift.
  *
  * The hit path (access.c) reads one word per access kind: fast[k] is the
  * page's base address while the entry grants kind k to the hit path (a
