@@ -577,13 +577,13 @@ static struct span first_touch(uint32_t n)
     /* The same work for every size: 100 first touches, spread evenly,
      * their spaces gathered first (at 100,000 the harness's own array
      * misses the caches: its misses are not the fault's). */
-    xvm_vmspace *touch[100];
+    xvm_vmspace *touched[100];
     uint32_t step = n / 100 ? n / 100 : 1, k = 0;
     for (uint32_t i = 0; i < n && k < 100; i += step)
-        touch[k++] = kids[i];
+        touched[k++] = kids[i];
     struct span t0 = tm_now(false);
     for (uint32_t i = 0; i < k; i++)
-        xvm_read(touch[i], a + (i * step % 16) * PG, &v, 8);
+        xvm_read(touched[i], a + (i * step % 16) * PG, &v, 8);
     t = tm_per(t0, false, k);
 out:
     xvm_machine_destroy(m);

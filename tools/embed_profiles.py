@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Compiles the built-in CPU profiles (src/cpu/profiles/*.cpu) into the library.
+"""Compiles the built-in CPU profiles (src/cpu/profiles/*.cpu) into the
+library.
 
 usage: embed_profiles.py OUTPUT.c PROFILE.cpu...
 

@@ -7,8 +7,8 @@
  *
  * A profile (struct cpu_params) holds every parameter; profiles are text
  * files of `key = value` lines (cpuprof.c, doc/time-model.md), and the
- * built-in ones are compiled in from src/cpu/profiles/.  The machine owns one
- * struct cpu, made from a profile by cpu_init.
+ * built-in ones are compiled in from src/cpu/profiles/.  The machine
+ * owns one struct cpu, made from a profile by cpu_init.
  *
  * The access path calls, per page-sized piece of an access the software
  * TLB translated: cpu_tlb() (the modelled TLB; on a miss the caller sends

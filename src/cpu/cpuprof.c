@@ -1,7 +1,8 @@
 /*
  * CPU profiles: `key = value` text files (doc/time-model.md lists every
  * key), parsed into struct cpu_params.  The built-in ones are the files
- * of src/cpu/profiles/, compiled in (cpu_builtin.c is generated from them).
+ * of src/cpu/profiles/, compiled in (cpu_builtin.c is generated from
+ * them).
  */
 #include "cpu.h"
 #include "check.h"

@@ -126,15 +126,24 @@ static uint64_t asid_next(struct mmu *mu)
 static void tlb_drop(struct pmap *pm, uint64_t va)
 {
     uint64_t vpn = va >> pm->pgshift;
-    tlb_invalidate(&pm->tlb_win[vpn & pm->tlb_mask], pm->asid, vpn);
+    tlb_invalidate(pmap_tlb_slot(pm, vpn), pm->asid, vpn);
 }
 
-/* A fresh asid, and the TLB window that goes with it. */
+/* pm's window of the TLB: its asid's slots once it has an entry there,
+ * else tlb_empty (masks 0), which every lookup misses. */
+static void pmap_window(struct pmap *pm, bool filled)
+{
+    struct mmu *mu = pm->mmu;
+    pm->tlb_win = filled ? tlb_base(&mu->tlb, pm->asid) : &mu->tlb_empty;
+    pm->tlb_mask = filled ? mu->tlb.mask : 0;
+    pm->tlb_maskb = pm->tlb_mask << TLB_ENT_SHIFT;
+}
+
+/* A fresh asid: no entry of it yet. */
 static void pmap_new_asid(struct pmap *pm)
 {
     pm->asid = asid_next(pm->mmu);
-    pm->tlb_win = &pm->mmu->tlb_empty;
-    pm->tlb_mask = pm->tlb_maskb = 0;
+    pmap_window(pm, false);
 }
 
 /*
@@ -1012,10 +1021,9 @@ int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
 
     uint64_t pa = pte_frame_pa(mu, npte);
     pageh pg = phys_lookup(mu->ph, pa);
-    struct tlbent *e = tlb_slot(&mu->tlb, pm->asid, va >> mu->core->pgshift);
-    pm->tlb_win = tlb_base(&mu->tlb, pm->asid);
-    pm->tlb_mask = mu->tlb.mask;
-    pm->tlb_maskb = mu->tlb.mask << TLB_ENT_SHIFT;
+    if (pm->tlb_win == &mu->tlb_empty) /* its asid's first entry */
+        pmap_window(pm, true);
+    struct tlbent *e = pmap_tlb_slot(pm, va >> mu->core->pgshift);
     e->asid = pm->asid;
     e->vpn = va >> mu->core->pgshift;
     e->pa = pa;

@@ -76,9 +76,9 @@ struct mmu {
     struct cpu *cpu;       /* its TLB model drops what the TLB drops */
     unsigned lvl_shift[4]; /* VA shift of each page-table level */
     struct tlb tlb;
-    /* Asid 0: never hits.  An asid with no entry yet reads it on the hit
-     * path (pmap_new_asid), one line in the caches for every new address
-     * space's first accesses, not a slot of its own out of them. */
+    /* Asid 0: never hits.  An asid with no entry yet reads it instead of
+     * its slots (pmap_window): one line in the caches for every new
+     * address space's first accesses, not a slot of its own out of them. */
     struct tlbent tlb_empty;
     enum xvm_device_design design; /* where device pages' PV lists live */
     struct hmap devpv;   /* segment design: device pa -> PV list head (§6.3) */
@@ -110,10 +110,10 @@ struct pmap {
      * window, the page number's index into it in bytes
      * ((va >> tlb_shift) & tlb_maskb), a page's base (va & page_mask),
      * and its hits by kind (cpu.h's "fast"; mmu_fast_hits sums them). */
-    size_t fast_n;          /* the size the hit path takes: 8, or SIZE_MAX when
+    size_t fast_n; /* the size the hit path takes: 8, or SIZE_MAX when
                       no entry has fast tags (the CPU model on) */
-    struct tlbent *tlb_win; /* tlb_empty, masks 0, while the asid has no
-                               entry (pmap_new_asid), then its slots */
+    /* tlb_empty, masks 0, while the asid has no entry (pmap_window). */
+    struct tlbent *tlb_win;
     uint64_t tlb_maskb;
     uint64_t page_mask;
     uint64_t fast_hits[3];
@@ -225,6 +225,13 @@ int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
 
 /* Asks the host for the lines a walk and a fault's pmap_enter at va
  * will read, all at once (core.h, XVM_PREFETCH); changes nothing. */
+/* vpn's slot in the software TLB as pm sees it (tlb_empty while its asid
+ * has no entry): what every lookup and drop of pm's entries reads. */
+static inline struct tlbent *pmap_tlb_slot(const struct pmap *pm, uint64_t vpn)
+{
+    return &pm->tlb_win[vpn & pm->tlb_mask];
+}
+
 void pmap_prefetch(const struct pmap *pm, uint64_t va);
 
 /* The leaf PTE for va, or 0; no table is made current. */

@@ -253,13 +253,10 @@ void tb_dec_frame(struct tb_dec *d);
  * at_reg, tb_dec's).  => past it, with the access in *a and its register
  * (where the process's last fetch, or read or write, ended) advanced, or
  * NULL when the record at p is anything else (tb_decode takes it, errors
- * included).  Reads at most TB_SLACK bytes from p.
+ * included) or runs past end; in_bounds says the caller knows it ends by
+ * end (a constant where this is inlined, so that the test goes).  Reads
+ * at most TB_SLACK bytes from p.
  */
-/* The most bytes such a record takes: its first byte and a varint. */
-#define TB_ACCESS_MAX 11
-
-/* tb_next_access, the record known to end by end when in_bounds (a
- * constant where it is inlined, so that the test goes). */
 static inline const uint8_t *tb_access_record(
     const uint8_t *p, const uint8_t *end, bool in_bounds, unsigned at_reg,
     uint64_t *fetch_end, uint64_t *data_end, struct xvm_access *a)
@@ -294,6 +291,10 @@ static inline const uint8_t *tb_access_record(
     return q;
 }
 
+/* The most bytes an access record takes: its first byte and a varint. */
+#define TB_ACCESS_MAX 11
+
+/* tb_access_record, the record tested against end. */
 static inline const uint8_t *tb_next_access(const uint8_t *p,
                                             const uint8_t *end, unsigned at_reg,
                                             uint64_t *fetch_end,

@@ -19,8 +19,8 @@ static int translate(struct xvm_vmspace *vs, uint64_t va, unsigned access,
 {
     struct pmap *pm = vs->pmap;
     uint64_t vpn = va >> pm->pgshift;
-    struct tlbent *e = tlb_lookup(
-        &pm->mmu->tlb, &pm->tlb_win[vpn & pm->tlb_mask], pm->asid, vpn, access);
+    struct tlbent *e = tlb_lookup(&pm->mmu->tlb, pmap_tlb_slot(pm, vpn),
+                                  pm->asid, vpn, access);
     if (e) {
         *out = e;
         return 0;
