@@ -5,7 +5,7 @@
  * checked cheaply after each operation and whole at the end (as fuzz_ops
  * runs), and with the whole-machine checker after every operation.  This
  * build has no sanitizer: fuzz_ops under libFuzzer with AddressSanitizer
- * and UBSan, as CI fuzzes, runs 200-224 executions a second from its
+ * and UBSan, as CI fuzzes, runs about 200 executions a second from its
  * corpus (doc/performance.md, "The fuzzers under libFuzzer").
  */
 #include <stdio.h>
