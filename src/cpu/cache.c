@@ -285,9 +285,10 @@ static void write_back(struct cache *c, struct cache_level *l, uint64_t vb,
  * One line lookup: block b becomes the newest way of its set (dirty if
  * asked).  => true on a miss; the least recently used way was replaced
  * (written back if dirty).  Both scans run over every way without an
- * early exit: the compiler makes them branch-free.  Out of line, so that
- * the fuzzers' coverage can leave its loops out (fuzz/coverage-ignore.txt):
- * it is called on an L1 miss only.
+ * early exit: the compiler makes them branch-free.  Out of line (it runs
+ * on an L1 miss only), so that the fuzz build can leave it out of its
+ * coverage and sanitizer checks (fuzz/coverage-ignore.txt,
+ * fuzz/sanitize-ignore.txt).
  */
 XVM_NOINLINE
 static bool set_ref(struct cache *c, struct cache_level *l, uint64_t b,

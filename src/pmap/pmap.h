@@ -110,8 +110,9 @@ struct pmap {
      * window, the page number's index into it in bytes
      * ((va >> tlb_shift) & tlb_maskb), a page's base (va & page_mask),
      * and its hits by kind (cpu.h's "fast"; mmu_fast_hits sums them). */
-    size_t fast_n; /* the size the hit path takes: 8, or SIZE_MAX when
-                      no entry has fast tags (the CPU model on) */
+    /* The size the hit path takes: 8, or SIZE_MAX when no entry has fast
+     * tags (the CPU model on). */
+    size_t fast_n;
     /* tlb_empty, masks 0, while the asid has no entry (pmap_window). */
     struct tlbent *tlb_win;
     uint64_t tlb_maskb;
@@ -223,8 +224,6 @@ bool pmap_device_mapped(const struct mmu *mu, uint64_t pa, uint64_t len);
 int pmap_translate(struct pmap *pm, uint64_t va, unsigned access,
                    struct tlbent **out);
 
-/* Asks the host for the lines a walk and a fault's pmap_enter at va
- * will read, all at once (core.h, XVM_PREFETCH); changes nothing. */
 /* vpn's slot in the software TLB as pm sees it (tlb_empty while its asid
  * has no entry): what every lookup and drop of pm's entries reads. */
 static inline struct tlbent *pmap_tlb_slot(const struct pmap *pm, uint64_t vpn)
@@ -232,6 +231,8 @@ static inline struct tlbent *pmap_tlb_slot(const struct pmap *pm, uint64_t vpn)
     return &pm->tlb_win[vpn & pm->tlb_mask];
 }
 
+/* Asks the host for the lines a walk and a fault's pmap_enter at va
+ * will read, all at once (core.h, XVM_PREFETCH); changes nothing. */
 void pmap_prefetch(const struct pmap *pm, uint64_t va);
 
 /* The leaf PTE for va, or 0; no table is made current. */
