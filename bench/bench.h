@@ -75,6 +75,10 @@ double median(double *v, unsigned n);
  * memory, /proc/self/status RssAnon: not the pages of files it maps, such
  * as an image's), bytes. */
 uint64_t rss_bytes(void);
+/* One dependent load over a random cycle through bytes of host memory
+ * (huge pages advised), per load: a host cache miss's cost when bytes
+ * is past the host's last-level cache (hostmem.c). */
+struct span host_load_latency(size_t bytes);
 /* Runs a shell command; => its exit status, *t its children's time. */
 int run_timed(const char *cmd, struct span *t);
 

@@ -595,7 +595,10 @@ out:
  * A scale's rows: the sizes measured in turns (each turn every size once,
  * so that a machine whose load drifts slows them alike), each row the
  * median of its turns, and each size after the first held to at most
- * twice it by the median of its turns' ratios.  measure(size index) =>
+ * twice it by the median of its turns' ratios.  The verdict also tells
+ * the row's extra CPU over the first in host memory latencies (lat, ns):
+ * what a miss to memory costs this host, and the least the simulator
+ * pays for a cold line of state it must read.  measure(size index) =>
  * one measurement.
  */
 struct scale {
@@ -606,6 +609,7 @@ struct scale {
 };
 
 static void scale_rows(struct table *t, const struct scale *sc, unsigned runs,
+                       double lat,
                        struct span (*measure)(const struct scale *, int))
 {
     double c[3][BENCH_MAX_RUNS], w[3][BENCH_MAX_RUNS], ratio[BENCH_MAX_RUNS];
@@ -623,11 +627,21 @@ static void scale_rows(struct table *t, const struct scale *sc, unsigned runs,
             continue;
         for (unsigned i = 0; i < runs; i++)
             ratio[i] = c[0][i] > 0 && c[k][i] > 0 ? c[k][i] / c[0][i] : -1;
-        double x = median(ratio, runs);
+        double x = median(ratio, runs), extra = r->cpu - median(c[0], runs);
+        double nlat = extra / lat;
+        if (nlat > -0.05 && nlat < 0.05)
+            nlat = 0; /* no "-0.0" */
         snprintf(r->target, sizeof(r->target), "<= 2x %s", sc->base);
-        row_verdict(r, x > 0 && x <= 2, "%.2fx", x);
+        if (lat > 0)
+            row_verdict(r, x > 0 && x <= 2, "%.2fx; %+.0f ns, %.1f latencies",
+                        x, extra, nlat);
+        else
+            row_verdict(r, x > 0 && x <= 2, "%.2fx", x);
     }
 }
+
+/* Past the host's last-level cache, as 10,000 processes' state is. */
+#define LATENCY_SPAN ((size_t)64 << 20)
 
 /* 100,000 first touches: 10 pages per process at 10,000. */
 #define SPREAD 100000
@@ -659,9 +673,13 @@ int bench_scale(const struct bench_opts *o, struct table *t)
                        touch = { "100 spaces",
                                  "first-touch fault among %u address spaces",
                                  spaces, 2 };
-    scale_rows(t, &procs, o->runs, measure_procs);
-    scale_rows(t, &entries, o->runs, measure_entries);
-    scale_rows(t, &touch, o->runs, measure_first_touch);
+    struct span lat;
+    MEDIAN_TM(lat, o->runs, host_load_latency(LATENCY_SPAN));
+    struct row *r = table_row(t, "ns", "host memory latency (a load, 64 MiB)");
+    r->cpu = lat.cpu, r->wall = lat.wall;
+    scale_rows(t, &procs, o->runs, lat.cpu, measure_procs);
+    scale_rows(t, &entries, o->runs, lat.cpu, measure_entries);
+    scale_rows(t, &touch, o->runs, lat.cpu, measure_first_touch);
     return 0;
 }
 
