@@ -75,6 +75,15 @@ double median(double *v, unsigned n);
  * memory, /proc/self/status RssAnon: not the pages of files it maps, such
  * as an image's), bytes. */
 uint64_t rss_bytes(void);
+/* xorshift64: the bench's random numbers, the same in every run. */
+static inline uint64_t bench_rnd(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
 /* One dependent load over a random cycle through bytes of host memory
  * (huge pages advised), per load: a host cache miss's cost when bytes
  * is past the host's last-level cache (hostmem.c). */

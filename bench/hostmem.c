@@ -39,16 +39,13 @@ struct span host_load_latency(size_t bytes)
     for (size_t i = 0; i < n; i++)
         next[i] = i;
     for (size_t i = n - 1; i > 0; i--) {
-        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-        size_t j = (size_t)(s % i), v = next[i];
+        size_t j = (size_t)(bench_rnd(&s) % i), v = next[i];
         next[i] = next[j], next[j] = v;
     }
     for (size_t i = 0; i < n; i++)
         *(void **)(buf + i * LINE) = buf + next[i] * LINE;
     free(next);
     void *volatile *p = (void *volatile *)buf;
-    for (size_t i = 0; i < n; i++) /* in the host's TLB and page tables */
-        p = (void *volatile *)*p;
     struct span t0 = tm_now(false);
     for (size_t i = 0; i < LOADS; i++)
         p = (void *volatile *)*p;

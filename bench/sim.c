@@ -383,14 +383,6 @@ int bench_access(const struct bench_opts *o, const struct kernel_results *k,
 
 /* ---- scaling ---- */
 
-static uint64_t rnd(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
 /* A random order of n events (Fisher-Yates). */
 static uint32_t *shuffled(uint32_t n)
 {
@@ -401,7 +393,7 @@ static uint32_t *shuffled(uint32_t n)
     for (uint32_t i = 0; i < n; i++)
         v[i] = i;
     for (uint32_t i = n - 1; i > 0; i--) {
-        uint32_t j = (uint32_t)(rnd(&s) % (i + 1)), t = v[i];
+        uint32_t j = (uint32_t)(bench_rnd(&s) % (i + 1)), t = v[i];
         v[i] = v[j];
         v[j] = t;
     }
@@ -628,15 +620,16 @@ static void scale_rows(struct table *t, const struct scale *sc, unsigned runs,
         for (unsigned i = 0; i < runs; i++)
             ratio[i] = c[0][i] > 0 && c[k][i] > 0 ? c[k][i] / c[0][i] : -1;
         double x = median(ratio, runs), extra = r->cpu - median(c[0], runs);
-        double nlat = extra / lat;
-        if (nlat > -0.05 && nlat < 0.05)
-            nlat = 0; /* no "-0.0" */
         snprintf(r->target, sizeof(r->target), "<= 2x %s", sc->base);
-        if (lat > 0)
+        if (lat > 0) {
+            double nlat = extra / lat;
+            if (nlat > -0.05 && nlat < 0.05)
+                nlat = 0; /* no "-0.0" */
             row_verdict(r, x > 0 && x <= 2, "%.2fx; %+.0f ns, %.1f latencies",
                         x, extra, nlat);
-        else
+        } else {
             row_verdict(r, x > 0 && x <= 2, "%.2fx", x);
+        }
     }
 }
 
