@@ -97,7 +97,7 @@ static void run(const uint8_t *img, int xip)
     xvm_config_init(&cfg);
     cfg.profile = xip ? "amd64" : "sgimips";
     cfg.ram_bytes = 2u << 20;
-    if (xvm_machine_create(&cfg, &m) != 0)
+    if (diff_machine_create(&cfg, &m) != 0)
         abort();
     xvm_mount_config_init(&mc);
     mc.flags = xip ? XVM_MOUNT_XIP : 0;

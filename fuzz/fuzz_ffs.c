@@ -8,9 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xipvm.h"
+#include "diffops.h"
 #include "ffs.h"
 #include "vfs.h"
+#include "xipvm.h"
 
 #define MAX_IMAGE (4u << 20)
 #define MAX_FILES 32
@@ -105,7 +106,7 @@ static void run(const uint8_t *data, size_t size, int xip)
     static struct listing l;
     xvm_config_init(&cfg);
     cfg.ram_bytes = 1u << 20; /* small: the page daemon runs */
-    if (xvm_machine_create(&cfg, &m) != 0)
+    if (diff_machine_create(&cfg, &m) != 0)
         abort();
     xvm_mount_config_init(&mc);
     mc.flags = xip ? XVM_MOUNT_XIP : 0;

@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     xvm_config_init(&cfg);
     cfg.profile = size & 1 ? "amd64" : "sgimips";
     cfg.ram_bytes = 1u << 20;
-    if (xvm_machine_create(&cfg, &m) != 0)
+    if (diff_machine_create(&cfg, &m) != 0)
         abort();
     xvm_mount_config_init(&mc);
     mc.flags = size & 2 ? XVM_MOUNT_XIP : 0;

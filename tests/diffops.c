@@ -473,37 +473,43 @@ static void note(struct world *w, const char *fmt, ...)
 }
 
 /*
- * The machine's host arrays are sized for many short runs: a software TLB
- * of 64 entries, not the profile's 1024 (256 KiB written whole per
+ * A machine whose host arrays are sized for many short runs: a software
+ * TLB of 64 entries, not the profile's 1024 (256 KiB written whole per
  * machine; a small one also evicts, which a run should reach), and
  * amd64's last-level cache at 256 KiB of its 8 MiB, the same ways and
  * lines (its tags and stamps, 2 MiB per machine).  Under ASan each
  * machine's large arrays are freshly mapped memory whose page faults
- * were most of a fuzz_ops execution (doc/performance.md); the model's
- * counts for the full geometries are checked against cachegrind in
+ * were most of a fuzz execution (doc/performance.md); the model's counts
+ * for the full geometries are checked against cachegrind in
  * tests/test_cachegrind.c.
  */
+int diff_machine_create(struct xvm_config *cfg, xvm_machine **m)
+{
+    const char *profile = cfg->profile ? cfg->profile : "sgimips";
+    xvm_cpu_profile *cpu = NULL;
+    int error = xvm_cpu_profile_create(profile, &cpu);
+    if (error == 0 && strcmp(profile, "amd64") == 0)
+        error = xvm_cpu_profile_set(cpu, "LL", "262144,16,64", NULL, 0);
+    cfg->tlb_entries = 64;
+    cfg->cpu = cpu;
+    if (error == 0)
+        error = xvm_machine_create(cfg, m);
+    cfg->cpu = NULL; /* the machine keeps its own copy */
+    xvm_cpu_profile_destroy(cpu);
+    return error;
+}
+
 static int world_up(struct world *w)
 {
     struct xvm_config cfg;
     struct xvm_mount_config mc;
-    xvm_cpu_profile *cpu = NULL;
     xvm_config_init(&cfg);
     cfg.profile = w->cfg.profile;
     cfg.ram_bytes = w->cfg.ram_bytes;
     cfg.device_design = w->cfg.design;
-    cfg.tlb_entries = 64;
-    if (xvm_cpu_profile_create(w->cfg.profile, &cpu) != 0 ||
-        (strcmp(w->cfg.profile, "amd64") == 0 &&
-         xvm_cpu_profile_set(cpu, "LL", "262144,16,64", NULL, 0) != 0)) {
-        xvm_cpu_profile_destroy(cpu);
-        return fail(w, "cpu profile");
-    }
-    cfg.cpu = cpu;
     if (!w->cfg.ahead)
         xvm_config_fault_ahead(&cfg, 0);
-    int error = xvm_machine_create(&cfg, &w->m);
-    xvm_cpu_profile_destroy(cpu);
+    int error = diff_machine_create(&cfg, &w->m);
     if (error != 0)
         return fail(w, "machine_create");
     xvm_mount_config_init(&mc);
