@@ -483,18 +483,19 @@ static void note(struct world *w, const char *fmt, ...)
  * for the full geometries are checked against cachegrind in
  * tests/test_cachegrind.c.
  */
-int diff_machine_create(struct xvm_config *cfg, xvm_machine **m)
+int diff_machine_create(const struct xvm_config *cfg, xvm_machine **m)
 {
-    const char *profile = cfg->profile ? cfg->profile : "sgimips";
+    struct xvm_config c = *cfg;
     xvm_cpu_profile *cpu = NULL;
-    int error = xvm_cpu_profile_create(profile, &cpu);
-    if (error == 0 && strcmp(profile, "amd64") == 0)
+    if (c.profile == NULL)
+        return EINVAL;
+    int error = xvm_cpu_profile_create(c.profile, &cpu);
+    if (error == 0 && strcmp(c.profile, "amd64") == 0)
         error = xvm_cpu_profile_set(cpu, "LL", "262144,16,64", NULL, 0);
-    cfg->tlb_entries = 64;
-    cfg->cpu = cpu;
+    c.tlb_entries = 64;
+    c.cpu = cpu; /* the machine keeps a copy */
     if (error == 0)
-        error = xvm_machine_create(cfg, m);
-    cfg->cpu = NULL; /* the machine keeps its own copy */
+        error = xvm_machine_create(&c, m);
     xvm_cpu_profile_destroy(cpu);
     return error;
 }

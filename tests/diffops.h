@@ -77,10 +77,10 @@ struct diff_result {
     char msg[16384];             /* the divergence, with the last operations */
 };
 
-/* xvm_machine_create with cfg's profile (NULL: sgimips) and the host
- * arrays of a short run: a 64-entry software TLB, amd64's last level at
- * 256 KiB (diffops.c).  => 0 or an errno. */
-int diff_machine_create(struct xvm_config *cfg, xvm_machine **m);
+/* xvm_machine_create of cfg (its profile named) with the host arrays of
+ * a short run: a 64-entry software TLB, amd64's last level at 256 KiB
+ * (diffops.c).  => 0 or an errno. */
+int diff_machine_create(const struct xvm_config *cfg, xvm_machine **m);
 
 /* => 0 when library and model agreed on everything, -1 with res->msg. */
 int diff_run(const struct diff_image *di, const struct diff_config *cfg,
