@@ -497,6 +497,16 @@ expect 0 "import-lackey the kept logs into .xvt" -- "$XIPVM" import-lackey \
 cmp -s "$T/true.xvt" "$T/imported.xvt" || fail "record and import-lackey wrote different .xvt"
 expect 0 "import-lackey the kept logs as text" -- "$XIPVM" import-lackey "$T/logs"
 cp "$T/out" "$T/imported.trace"
+# Run from a directory removed under it, where the root process's cwd
+# (getcwd) cannot be known: a clear error and no trace, not a crash.
+set -- "$T"/logs/*
+mkdir "$T/gone"
+expect 1 "import-lackey of one log from a removed directory" -- \
+    sh -c 'cd "$1" && rmdir "$1" && exec "$2" import-lackey --exec /bin/busybox \
+        -o "$3" "$4"' sh "$T/gone" "$XIPVM" "$T/gone.trace" "$1"
+grep -q "getcwd: No such file or directory" "$T/err" ||
+    fail "no getcwd error in: $(cat "$T/err")"
+[ ! -e "$T/gone.trace" ] || fail "a failed import left a file"
 expect 0 "convert the recorded .xvt to text" -- "$XIPVM" convert "$T/true.xvt" "$T/true.txt"
 cmp -s "$T/true.txt" "$T/imported.trace" && ok "record -o x.xvt holds the events of the text import" ||
     fail "the recorded .xvt and the text import differ"

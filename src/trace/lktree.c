@@ -410,11 +410,15 @@ static int run(struct tree *t, struct lkproc *p, int fresh)
 
 /* ---------- the import ---------- */
 
-static int tree_init(struct tree *t, struct twriter *w, xvm_trace_writer *out,
+/* A tree writing to out through a writer of its own.  => 0 or ENOMEM. */
+static int tree_init(struct tree *t, xvm_trace_writer *out,
                      const struct lackey_opts *o, struct lackey_stats *st,
                      struct trace_err *e)
 {
+    struct twriter *w = malloc(sizeof(*w));
     memset(t, 0, sizeof(*t));
+    if (w == NULL)
+        return trace_fail(e, ENOMEM, "out of memory");
     t->o = o;
     t->im.w = w;
     t->im.st = st;
@@ -436,6 +440,7 @@ static void tree_fini(struct tree *t)
     free(t->segs);
     str_fini(&t->im.strs);
     free(t->im.used);
+    free(t->im.w);
 }
 
 /* The root process, its cwd the option's or ours. */
@@ -481,7 +486,6 @@ int lackey_import_to(FILE *in, xvm_trace_writer *out,
 {
     struct lackey_stats local;
     struct trace_err e;
-    struct twriter *w;
     struct tree t;
     struct lkproc *p = NULL;
     int r;
@@ -494,9 +498,8 @@ int lackey_import_to(FILE *in, xvm_trace_writer *out,
         return trace_fail(&e, EINVAL, "lackey_import: NULL argument");
     if (o->exec_host_path == NULL)
         return trace_fail(&e, EINVAL, "no ELF program given (--exec)");
-    if ((w = malloc(sizeof(*w))) == NULL)
-        return trace_fail(&e, ENOMEM, "out of memory");
-    tree_init(&t, w, out, o, st, &e);
+    if ((r = tree_init(&t, out, o, st, &e)) != 0)
+        return r;
     t.im.single = 1;
     if ((r = new_root(&t, &p)) == 0) {
         struct xvm_trace_event ev;
@@ -512,11 +515,12 @@ int lackey_import_to(FILE *in, xvm_trace_writer *out,
         for (unsigned i = 0; r == 0 && i < o->argc; i++)
             ev.argv[i] = o->argv[i];
         if (r == 0)
-            r = tw_event(w, &ev);
+            r = tw_event(t.im.w, &ev);
     }
-    if (r == 0 && (r = lklog_open(&p->log, NULL, in, st, &e)) == 0)
+    if (r == 0 && (r = lklog_open(&p->log, NULL, in, st, &e)) == 0) {
         p->log_open = 1;
-    p->log.stop = o->stop;
+        p->log.stop = o->stop;
+    }
     if (r == 0) {
         char full[LK_PATH_MAX];
         r = lkproc_path(&t.im, p, o->exec_host_path, full, sizeof(full));
@@ -528,7 +532,6 @@ int lackey_import_to(FILE *in, xvm_trace_writer *out,
     if (r == 0)
         r = fill_root(&t);
     tree_fini(&t);
-    free(w);
     return r;
 }
 
@@ -538,7 +541,6 @@ int lackey_import_dir_to(const char *dir, xvm_trace_writer *out,
 {
     struct lackey_stats local;
     struct trace_err e;
-    struct twriter *w;
     struct tree t;
     struct lkproc *root = NULL;
     int r;
@@ -549,9 +551,8 @@ int lackey_import_dir_to(const char *dir, xvm_trace_writer *out,
     trace_err_init(&e, err, errlen);
     if (dir == NULL || out == NULL || o == NULL)
         return trace_fail(&e, EINVAL, "lackey_import_dir: NULL argument");
-    if ((w = malloc(sizeof(*w))) == NULL)
-        return trace_fail(&e, ENOMEM, "out of memory");
-    tree_init(&t, w, out, o, st, &e);
+    if ((r = tree_init(&t, out, o, st, &e)) != 0)
+        return r;
     if ((r = index_logs(&t, dir)) == 0 && t.segs[0].fork_child)
         r = trace_fail(&e, EINVAL,
                        "%s: the first log is a forked child's, not a "
@@ -577,6 +578,5 @@ int lackey_import_dir_to(const char *dir, xvm_trace_writer *out,
     if (r == 0)
         r = fill_root(&t);
     tree_fini(&t);
-    free(w);
     return r;
 }
