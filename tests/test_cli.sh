@@ -510,6 +510,41 @@ grep -q "getcwd: No such file or directory" "$T/err" ||
 expect 0 "convert the recorded .xvt to text" -- "$XIPVM" convert "$T/true.xvt" "$T/true.txt"
 cmp -s "$T/true.txt" "$T/imported.trace" && ok "record -o x.xvt holds the events of the text import" ||
     fail "the recorded .xvt and the text import differ"
+# OUT may be IN: written aside and renamed, never truncated before the read.
+cp "$T/true.xvt" "$T/same.xvt"
+expect 0 "convert a trace onto itself" -- "$XIPVM" convert "$T/same.xvt" "$T/same.xvt"
+cmp -s "$T/same.xvt" "$T/true.xvt" || fail "convert IN IN changed or lost the trace"
+# A FIFO named as OUT is written in place: still a FIFO, never removed or
+# replaced by a file (nor would a device such as /dev/null be).
+mkfifo "$T/fifo"
+for c in "convert:convert $T/true.xvt" "import-lackey:import-lackey -o" \
+         "synth:synth text-walk --exec /bin/busybox --events 1000 -o"; do
+    what=${c%%:*}; args=${c#*:}
+    rm -f "$T/from-fifo"
+    timeout 60 cat "$T/fifo" >"$T/from-fifo" &
+    reader=$!
+    if [ "$what" = import-lackey ]; then
+        expect 0 "$what into a FIFO" -- "$XIPVM" $args "$T/fifo" "$T/logs"
+    else
+        expect 0 "$what into a FIFO" -- "$XIPVM" $args "$T/fifo"
+    fi
+    if [ ! -p "$T/fifo" ]; then
+        fail "$what replaced the FIFO"
+        kill $reader # its FIFO gets no writer now
+        rm -f "$T/fifo" && mkfifo "$T/fifo"
+    fi
+    wait $reader
+    [ "$(head -c 13 "$T/from-fifo")" = "xipvm-trace 2" ] ||
+        fail "$what wrote no trace into the FIFO"
+done
+# A report lost to a full device is a failure, said on standard error.
+for args in "profiles" "--help" "--version" "run --image $T/img $T/true.xvt"; do
+    "$XIPVM" $args >/dev/full 2>"$T/err"
+    st=$?
+    [ $st -eq 1 ] && grep -q "standard output: No space left on device" "$T/err" &&
+        ok "xipvm $args >/dev/full exits 1" ||
+        fail "xipvm $args >/dev/full: exit $st, $(cat "$T/err")"
+done
 # The binary replay runs its accesses in batches (xvm_access_batch), the
 # text one by one: a real program's figures and timeline must agree.
 $RUN --json "$T/true.txt" >"$T/true-text.json" 2>/dev/null
@@ -527,6 +562,11 @@ expect 1 "record of a missing program" -- "$XIPVM" record -o "$T/none.trace" -- 
 [ ! -e "$T/none.trace" ] || fail "a failed record left a file"
 expect 2 "mkimage with a bad --bsize" -- "$XIPVM" mkimage "$T/root" "$T/x.img" --bsize 1000
 expect 1 "mkimage of a file" -- "$XIPVM" mkimage "$T/clean.trace" "$T/x.img"
+[ ! -e "$T/x.img" ] || fail "a failed mkimage left an image"
+expect 1 "mkimage with a makefs that cannot run" -- \
+    env MAKEFS=/nonexistent/makefs "$XIPVM" mkimage "$T/root" "$T/x.img"
+grep -q "cannot run /nonexistent/makefs: No such file or directory" "$T/err" ||
+    fail "mkimage blamed another file: $(cat "$T/err")"
 [ ! -e "$T/x.img" ] || fail "a failed mkimage left an image"
 
 # An interrupted record stops every process it started, leaves no trace.

@@ -213,7 +213,8 @@ int world_open(const struct run_opts *o, int xip, struct world *w);
 void world_close(struct world *w);
 
 /* Output written whole or not at all (a temporary file renamed at the
- * end); "-" is standard output. */
+ * end); "-" is standard output, and a device or FIFO already at the path
+ * is written in place (never replaced, never removed). */
 struct output;
 FILE *output_open(const char *path, struct output **o, char *err,
                   size_t errlen);
@@ -225,6 +226,10 @@ void output_abort(struct output *o);
  * text, else plain text; "-" plain text).  commit closes the writer. */
 xvm_trace_writer *trace_output_open(const char *path, struct output **o,
                                     char *err, size_t errlen);
+/* The same with the writer's form given (NULL: by the name). */
+xvm_trace_writer *trace_output_open_cfg(
+    const char *path, const struct xvm_trace_writer_config *cfg,
+    struct output **o, char *err, size_t errlen);
 int trace_output_commit(xvm_trace_writer *w, struct output *o, char *err,
                         size_t errlen);
 void trace_output_abort(xvm_trace_writer *w, struct output *o);

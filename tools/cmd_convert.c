@@ -131,13 +131,16 @@ int cmd_convert(int argc, char **argv)
     struct xvm_trace_event *ev = malloc(sizeof(*ev));
     xvm_trace_reader *rd = NULL;
     xvm_trace_writer *w = NULL;
+    struct output *o = NULL;
     if (ev == NULL) {
         fprintf(stderr, "xipvm: out of memory\n");
         return 1;
     }
     rc = 1;
+    /* OUT written aside and renamed (output.c): IN may be OUT, and a
+     * failure leaves OUT as it was. */
     if (xvm_trace_reader_open(in, &rd, err, sizeof(err)) != 0 ||
-        xvm_trace_writer_open(out, &cfg, &w, err, sizeof(err)) != 0) {
+        (w = trace_output_open_cfg(out, &cfg, &o, err, sizeof(err))) == NULL) {
         fprintf(stderr, "xipvm: %s\n", err);
         goto done;
     }
@@ -157,15 +160,12 @@ int cmd_convert(int argc, char **argv)
     }
     rc = 0;
 done:
-    if (w) {
-        int error = xvm_trace_writer_close(w);
-        if (error && rc == 0) {
-            fprintf(stderr, "xipvm: %s: %s\n", out, strerror(error));
-            rc = 1;
-        }
+    if (w && rc == 0 && trace_output_commit(w, o, err, sizeof(err)) != 0) {
+        fprintf(stderr, "xipvm: %s\n", err);
+        rc = 1;
+    } else if (w && rc != 0) {
+        trace_output_abort(w, o); /* no partial trace left behind */
     }
-    if (rc != 0 && w && strcmp(out, "-") != 0)
-        unlink(out); /* no partial trace left behind */
     xvm_trace_reader_close(rd);
     free(ev);
     return rc;

@@ -73,8 +73,8 @@ const struct cli_cmd record_cmd = {
                "(forks, execs, exits,\nthe dynamic linker's mmaps), and "
                "writes one trace of them all, only\nwhen complete.  Exit "
                "status: 0 (COMMAND's own status is said on\nstandard error), "
-               "1 when valgrind or the output fails or the run is\n"
-               "interrupted, 2 for a usage error.\n",
+               "1 when valgrind or the output fails, 130 when the run\n"
+               "is interrupted, 2 for a usage error.\n",
     .fn = cmd_record,
 };
 

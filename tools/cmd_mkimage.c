@@ -58,6 +58,8 @@ static const char *makefs_path(char *buf, size_t cap)
     return access("/usr/sbin/makefs", X_OK) == 0 ? "/usr/sbin/makefs" : NULL;
 }
 
+/* => 0; 1 when makefs failed (it said why); 2 when it could not be run
+ * (said here); -1 with errno. */
 static int run_makefs(const char *makefs, const char *const *argv)
 {
     pid_t pid;
@@ -71,9 +73,9 @@ static int run_makefs(const char *makefs, const char *const *argv)
     posix_spawn_file_actions_destroy(&fa);
     if (null >= 0)
         close(null);
-    if (r != 0) {
-        errno = r;
-        return -1;
+    if (r != 0) { /* makefs's fault, not the image's: said so here */
+        fprintf(stderr, "xipvm: cannot run %s: %s\n", makefs, strerror(r));
+        return 2;
     }
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR)
@@ -157,7 +159,7 @@ int cmd_mkimage(int argc, char **argv)
     if (r != 0) {
         if (r < 0)
             fprintf(stderr, "xipvm: %s: %s\n", img, strerror(errno));
-        else
+        else if (r == 1)
             fprintf(stderr, "xipvm: makefs failed on %s (see above)\n", dir);
         unlink(tmp);
         free(tmp);

@@ -370,11 +370,19 @@ int grid_parse(int argc, char **argv, struct grid *g)
             return 1;
         g->cpu.cpu = g->cpu_file;
     }
-    if (absolute(g->image, &g->image))
+    /* On a failure, what was made here goes: grid_free is not called. */
+    if (absolute(g->image, &g->image)) {
+        free(g->cpu_file);
         return 1;
+    }
     for (unsigned t = 0; t < g->ntraces; t++)
-        if (absolute(g->traces[t], &g->traces[t]))
+        if (absolute(g->traces[t], &g->traces[t])) {
+            while (t-- > 0)
+                free(g->traces[t]);
+            free(g->image);
+            free(g->cpu_file);
             return 1;
+        }
     return 0;
 }
 
@@ -697,7 +705,12 @@ static int write_conf(const struct grid *g)
     fputs("xipvm sweep", f);
     grid_args(f, g);
     fputc('\n', f);
-    return fclose(f) == 0 ? 0 : 1;
+    if (fclose(f) != 0) {
+        fprintf(stderr, "xipvm: %s: %s\n", path, strerror(errno));
+        unlink(path);
+        return 1;
+    }
+    return 0;
 }
 
 int cmd_sweep(int argc, char **argv)

@@ -185,18 +185,23 @@ int cmd_synth(int argc, char **argv)
         cli_usage(stderr, &synth_cmd);
         return 2;
     }
-    FILE *f = out == NULL || strcmp(out, "-") == 0 ? stdout : fopen(out, "w");
+    /* written aside and renamed (output.c): no half-written trace left
+     * behind, and a device named as OUT is written, never removed */
+    struct output *oo;
+    FILE *f = output_open(out ? out : "-", &oo, err, sizeof(err));
     if (f == NULL) {
-        fprintf(stderr, "xipvm synth: %s: %s\n", out, strerror(errno));
+        fprintf(stderr, "xipvm synth: %s\n", err);
         return 1;
     }
     int error = synth_write(f, &o, &st, err, sizeof(err));
-    int cerr = f != stdout ? fclose(f) != 0 : fflush(f) != 0;
-    if (error || cerr) {
-        fprintf(stderr, "xipvm synth: %s\n", error ? err : "write error");
-        if (f != stdout)
-            remove(out); /* no half-written trace left behind */
+    if (error) {
+        output_abort(oo);
+        fprintf(stderr, "xipvm synth: %s\n", err);
         return error == EINVAL || error == ENOEXEC ? 2 : 1;
+    }
+    if (output_commit(oo, err, sizeof(err)) != 0) {
+        fprintf(stderr, "xipvm synth: %s\n", err);
+        return 1;
     }
     fprintf(stderr,
             "xipvm synth: %llu events (%llu x, %llu r, %llu w, %llu spawn, "

@@ -40,6 +40,23 @@ FILE *output_open(const char *path, struct output **out, char *err,
         *out = o;
         return stdout;
     }
+    /* A device or a FIFO (/dev/null, a pipe's name) is written in place:
+     * never replaced by a file of ours, never removed. */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        if ((o->path = strdup(path)) == NULL) {
+            release(o);
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+        if ((o->raw = fopen(path, "wbe")) == NULL) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            release(o);
+            return NULL;
+        }
+        *out = o;
+        return o->raw;
+    }
     const char *slash = strrchr(path, '/');
     size_t dl = slash ? (size_t)(slash - path) + 1 : 0;
     if ((o->path = strdup(path)) == NULL ||
@@ -74,14 +91,21 @@ int output_commit(struct output *o, char *err, size_t errlen)
             snprintf(err, errlen, "standard output: write error");
         return bad ? -1 : 0;
     }
-    bad |= fflush(o->raw) != 0 || fsync(fileno(o->raw)) != 0;
-    bad |= fclose(o->raw) != 0;
-    if (!bad && rename(o->tmp, o->path) != 0)
-        bad = 1;
+    errno = 0;
+    if (o->tmp == NULL) { /* written in place (output_open) */
+        bad |= fflush(o->raw) != 0;
+        bad |= fclose(o->raw) != 0;
+    } else {
+        bad |= fflush(o->raw) != 0 || fsync(fileno(o->raw)) != 0;
+        bad |= fclose(o->raw) != 0;
+        if (!bad && rename(o->tmp, o->path) != 0)
+            bad = 1;
+    }
     if (bad) {
         snprintf(err, errlen, "%s: %s", o->path,
                  errno ? strerror(errno) : "write error");
-        unlink(o->tmp);
+        if (o->tmp)
+            unlink(o->tmp);
     }
     release(o);
     return bad ? -1 : 0;
@@ -97,7 +121,8 @@ void output_abort(struct output *o)
         return;
     }
     fclose(o->raw);
-    unlink(o->tmp);
+    if (o->tmp)
+        unlink(o->tmp);
     release(o);
 }
 
@@ -111,12 +136,23 @@ static int to_file(void *ctx, const void *buf, size_t len)
 xvm_trace_writer *trace_output_open(const char *path, struct output **o,
                                     char *err, size_t errlen)
 {
+    return trace_output_open_cfg(path, NULL, o, err, errlen);
+}
+
+xvm_trace_writer *trace_output_open_cfg(
+    const char *path, const struct xvm_trace_writer_config *given,
+    struct output **o, char *err, size_t errlen)
+{
     struct xvm_trace_writer_config cfg;
     xvm_trace_writer *w;
     FILE *f = output_open(path, o, err, errlen);
     if (f == NULL)
         return NULL;
-    xvm_trace_writer_config_path(strcmp(path, "-") == 0 ? NULL : path, &cfg);
+    if (given)
+        cfg = *given;
+    else
+        xvm_trace_writer_config_path(strcmp(path, "-") == 0 ? NULL : path,
+                                     &cfg);
     int r = xvm_trace_writer_create(&cfg, to_file, f, &w);
     if (r) {
         snprintf(err, errlen, "%s: %s", path, strerror(r));

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "sweep.h"
@@ -341,6 +342,19 @@ static void print_saved(uint64_t copy, uint64_t xip)
     printf("\n");
 }
 
+/* Closes a file written at path: => 0, or 1 after saying why and
+ * removing what was written of it. */
+static int close_written(FILE *f, const char *path)
+{
+    errno = 0;
+    if (fclose(f) == 0)
+        return 0;
+    fprintf(stderr, "xipvm: %s: %s\n", path,
+            errno ? strerror(errno) : "write error");
+    unlink(path);
+    return 1;
+}
+
 /* ---- charts ---- */
 
 #define W      860
@@ -444,7 +458,7 @@ static int chart(const char *dir, int m, const struct rec *r, size_t n)
 #undef PX
 #undef PY
     fprintf(f, "</svg>\n");
-    return fclose(f) == 0 ? 0 : 1;
+    return close_written(f, path);
 }
 
 /* ---- the merge ---- */
@@ -507,7 +521,7 @@ int sweep_merge(const char *dir, double pct)
     fprintf(f, "%s\n", t.header);
     for (size_t i = 0; i < t.n; i++)
         fprintf(f, "%s\n", t.lines[i]);
-    int closed = fclose(f);
+    int closed = close_written(f, path);
     f = NULL;
     if (closed != 0)
         goto out;
@@ -612,7 +626,7 @@ int sweep_merge(const char *dir, double pct)
         fputs("}}", f);
     }
     fprintf(f, "\n]\n}\n");
-    closed = fclose(f);
+    closed = close_written(f, path);
     f = NULL;
     if (closed != 0)
         goto out;

@@ -3,6 +3,7 @@
  * itself (struct cli_cmd in cli.h); this file lists them and answers
  * --help and --version for all of them alike.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "cli.h"
@@ -30,6 +31,20 @@ static int usage(FILE *f)
     return f == stdout ? 0 : 2;
 }
 
+/* What went to standard output must have reached it: a report lost to a
+ * full disk or a closed pipe is a failure, not a success (a command that
+ * failed has said why already). */
+static int stdout_checked(int rc)
+{
+    errno = 0;
+    if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
+        fprintf(stderr, "xipvm: standard output: %s\n",
+                errno ? strerror(errno) : "write error");
+        return 1;
+    }
+    return rc;
+}
+
 static bool is_help(const char *a)
 {
     return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0;
@@ -40,10 +55,10 @@ int main(int argc, char **argv)
     if (argc < 2)
         return usage(stderr);
     if (is_help(argv[1]) || strcmp(argv[1], "help") == 0)
-        return usage(stdout);
+        return stdout_checked(usage(stdout));
     if (strcmp(argv[1], "--version") == 0) {
         cli_version(stdout);
-        return 0;
+        return stdout_checked(0);
     }
     for (const struct cli_cmd *const *c = cli_commands; *c; c++) {
         if (strcmp(argv[1], (*c)->name) != 0)
@@ -52,14 +67,14 @@ int main(int argc, char **argv)
         for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++) {
             if (is_help(argv[i])) {
                 cli_help(stdout, *c);
-                return 0;
+                return stdout_checked(0);
             }
             if (strcmp(argv[i], "--version") == 0) {
                 cli_version(stdout);
-                return 0;
+                return stdout_checked(0);
             }
         }
-        return (*c)->fn(argc - 1, argv + 1);
+        return stdout_checked((*c)->fn(argc - 1, argv + 1));
     }
     fprintf(stderr, "xipvm: unknown command '%s'\n", argv[1]);
     return usage(stderr);
