@@ -590,14 +590,48 @@ PRE='==100== Command: /bin/busybox true\n==100== Parent PID: 1\nI  0040ebf0,2\n'
 printf "${PRE}I  0040eb" >"$T/logs1/1.log"
 printf "${PRE}SYSCALL[100,1](9) sys_mmap ( 0x0, 4096, 1, 2, 7, 0 ) --> Success(0x4835000) \n" >"$T/logs2/1.log"
 printf "${PRE}SYSCALL[100,1](257) sys_openat ( 4294967196, 0x1(/nonexistent/x.so), 0 ) --> Success(0x3) \nSYSCALL[100,1](9) sys_mmap ( 0x0, 4096, 1, 2, 3, 0 ) --> Success(0x4835000) \n" >"$T/logs3/1.log"
+# An access in the last MiB below 2^64, whose chunk would end at 0 (the
+# import used to loop there, its memory growing).
+mkdir -p "$T/logs4" "$T/logs5" "$T/logs6"
+printf "${PRE} L fffffffffffffff0,8\n" >"$T/logs4/1.log"
+# A heap grown into the anonymous memory the trace places above it.
+EXIT='SYSCALL[100,1](231) exit_group( 0 ) --> [pre-success] Success(0x0) \n'
+printf "${PRE} L 1fff000600,8\nSYSCALL[100,1](12) sys_brk ( 0x0 ) --> [pre-success] Success(0x4000000) \nSYSCALL[100,1](12) sys_brk ( 0x43f00000 ) --> [pre-success] Success(0x43f00000) \n S 43e00000,8\n$EXIT" >"$T/logs5/1.log"
+# A process that forks a child of its own pid.
+printf "==100== Command: /bin/busybox sh\n==100== Parent PID: 1\nI  0040ebf0,2\nSYSCALL[100,1](56) sys_clone ( 1200011, 0x0, 0x0, 0x4000690, 0x0 )   clone(fork): process 100 created child 100\n --> [pre-success] Success(0x64) \n$EXIT" >"$T/logs6/1.log"
+printf '==100== Command: /bin/busybox sh\n==100== Parent PID: 100\n --> [pre-success] Success(0x0) \nI  004610d3,6\n' >"$T/logs6/2.log"
+# A decimal argument past 2^64 - 1 (it used to wrap: a munmap of 1 byte).
+mkdir -p "$T/logs8"
+printf "${PRE}SYSCALL[100,1](11) sys_munmap ( 0x0, 18446744073709551617 ) --> Success(0x0) \n$EXIT" >"$T/logs8/1.log"
 for c in "1:line 4:the log ends in the middle of a line" \
          "2:line 4:mmap of fd 7" \
-         "3:line 5:mmap of /nonexistent/x.so"; do
+         "3:line 5:mmap of /nonexistent/x.so" \
+         "4:line 4:memory at 0xfffffffffffffff0, in the last MiB below 2^64" \
+         "5:line 6:brk to 0x43f00000: a heap of 0x3ff00000 bytes runs into what the trace has above it at 0x40000000" \
+         "6:line 4:process 100 forked a child of its own pid" \
+         "8:line 4:malformed system call"; do
     n=${c%%:*}; rest=${c#*:}; at=${rest%%:*}; msg=${rest#*:}
-    expect 1 "import-lackey: $msg" -- "$XIPVM" import-lackey -o "$T/imp$n.trace" "$T/logs$n"
+    expect 1 "import-lackey: $msg" -- timeout 60 "$XIPVM" import-lackey \
+        -o "$T/imp$n.trace" "$T/logs$n"
     grep -q "$at: $msg" "$T/err" || fail "no '$at: $msg' in: $(cat "$T/err")"
     [ -z "$(ls -A "$T" | grep "imp$n.trace")" ] || fail "a failed import left a file"
 done
+# munmap and mprotect of all but the last page of the address space: a
+# hole is one piece, not 2^44 chunks (the import used to spin for hours).
+mkdir -p "$T/logs7"
+printf "${PRE}SYSCALL[100,1](11) sys_munmap ( 0x0, 18446744073709547520 ) --> Success(0x0) \nSYSCALL[100,1](10) sys_mprotect ( 0x0, 18446744073709547520, 1 ) --> Success(0x0) \n$EXIT" >"$T/logs7/1.log"
+expect 0 "import-lackey: munmap and mprotect of 2^64 - 4096 bytes" -- \
+    timeout 60 "$XIPVM" import-lackey -o "$T/imp7.trace" "$T/logs7"
+# A program's first instruction at a load bias past 2^64 - its size: said
+# at its line (it used to be "line 0").
+entry() { readelf -h "$1" | awk '/Entry point/ { print $4 }'; }
+ld=$(readelf -l /bin/true | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
+printf '==100== Command: /bin/true\n==100== Parent PID: 1\nI  %016x,2\nI  %016x,1\n' \
+    "$(($(entry "$ld")))" "$(( $(entry /bin/true) - 0x3000 ))" >"$T/bias.log"
+expect 1 "import-lackey: a load bias past 2^64" -- \
+    "$XIPVM" import-lackey --exec /bin/true -o "$T/bias.trace" "$T/bias.log"
+grep -q "line 4: a load bias that puts the program above 2^64" "$T/err" ||
+    fail "no load bias error at line 4 in: $(cat "$T/err")"
 
 # ---- A command that explains itself ----
 # --help on every command lists each option with its default, on standard

@@ -190,6 +190,7 @@ struct lkproc {
     /* the image */
     struct image prog, interp;
     uint64_t hbrk0, hbrk, tbrk0;
+    uint64_t tbrk_max; /* the trace heap ends by there (what is above it) */
     int brk_known;
     struct chunkmap *cm;
     uint64_t next_anon;

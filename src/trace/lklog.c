@@ -215,8 +215,12 @@ static const char *number(const char *p, uint64_t *v)
         if (hv[(unsigned char)*p] != 0)
             return NULL;
     } else {
-        for (start = p; *p >= '0' && *p <= '9' && p - start < 20; p++)
-            x = x * 10 + (uint64_t)(*p - '0');
+        for (start = p; *p >= '0' && *p <= '9'; p++) {
+            uint64_t d = (uint64_t)(*p - '0');
+            if (x > (UINT64_MAX - d) / 10)
+                return NULL; /* past 2^64 - 1: not a value of the kernel's */
+            x = x * 10 + d;
+        }
     }
     *v = x;
     return p == start ? NULL : p;

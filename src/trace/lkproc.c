@@ -429,6 +429,11 @@ static enum cls classify(const struct lkproc *p, uint64_t a, uint64_t *t,
 static int infer(struct lkimp *im, struct lkproc *p, uint64_t a, uint64_t line)
 {
     uint64_t c = a >> 20, base;
+    if (c == UINT64_MAX >> 20) /* its [lo, hi) would end at 2^64, as 0 */
+        return trace_fail(im->e, ERANGE,
+                          "line %llu: memory at 0x%llx, in the last MiB "
+                          "below 2^64: no process has any there",
+                          (unsigned long long)line, (unsigned long long)a);
     int fresh = chunk_of(p, c) == 0;
     int r = chunk_get(im, p, c, line, &base);
     if (r)
@@ -677,7 +682,9 @@ static int regular(struct ofile *of, const struct lkimp *im)
     return of->regular;
 }
 
-/* Classifies [a, a+n) into pieces: fn(arg, piece class, host, trace, len). */
+/* Classifies [a, a+n) into pieces: fn(arg, piece class, host, trace, len).
+ * fill > 0: holes are inferred first; < 0: a hole is one piece, however
+ * many chunks it spans (fn ignores holes); 0: a hole piece per chunk. */
 typedef int (*piece_fn)(struct lkimp *im, struct lkproc *p, enum cls k,
                         uint64_t a, uint64_t t, uint64_t n, void *arg);
 
@@ -689,10 +696,16 @@ static int pieces(struct lkimp *im, struct lkproc *p, uint64_t a, uint64_t n,
         uint64_t t = 0, end;
         enum cls k = classify(p, a, &t, &end);
         int r;
-        if (k == C_HOLE && fill) {
+        if (k == C_HOLE && fill > 0) {
             if ((r = infer(im, p, a, line)) != 0)
                 return r;
             continue;
+        }
+        if (k == C_HOLE && fill < 0) { /* the whole hole, not a chunk */
+            uint64_t next = next_region(p, a);
+            end = iv_next(&p->maps, a);
+            if (next < end)
+                end = next;
         }
         if (end > stop)
             end = stop;
@@ -890,7 +903,7 @@ static int do_munmap(struct lkimp *im, struct lkproc *p, uint64_t a, uint64_t n,
                      uint64_t line)
 {
     forget_hit(p);
-    return pieces(im, p, a, pg_round(n), 0, line, unmap_piece, NULL);
+    return pieces(im, p, a, pg_round(n), -1, line, unmap_piece, NULL);
 }
 
 /* mremap: the old range goes, the new one is mapped like it (its pages
@@ -933,6 +946,13 @@ static int do_brk(struct lkimp *im, struct lkproc *p, const struct lk_sys *s)
     }
     if (b == p->hbrk || b < p->hbrk0)
         return 0;
+    if (b - p->hbrk0 > p->tbrk_max - p->tbrk0)
+        return trace_fail(im->e, ERANGE,
+                          "line %llu: brk to 0x%llx: a heap of 0x%llx bytes "
+                          "runs into what the trace has above it at 0x%llx",
+                          (unsigned long long)s->line, (unsigned long long)b,
+                          (unsigned long long)(b - p->hbrk0),
+                          (unsigned long long)p->tbrk_max);
     p->hbrk = b;
     forget_hit(p);
     struct xvm_trace_event ev;
@@ -958,8 +978,8 @@ static int do_syscall(struct lkimp *im, struct lkproc *p, struct lklog *l,
     case SC_MPROTECT:
         prot = (int)(s->arg[2] & 7);
         forget_hit(p);
-        return s->ok ? pieces(im, p, s->arg[0], pg_round(s->arg[1]), 0, s->line,
-                              protect_piece, &prot)
+        return s->ok ? pieces(im, p, s->arg[0], pg_round(s->arg[1]), -1,
+                              s->line, protect_piece, &prot)
                      : 0;
     case SC_MREMAP: return do_mremap(im, p, s);
     case SC_BRK: return do_brk(im, p, s);
@@ -1253,6 +1273,13 @@ static int scan(struct lkimp *im, struct lkproc *p, uint64_t *ihb,
                                (unsigned long long)it.line, msg);
                 break;
             }
+            const struct image *img = dyn ? &p->interp : &p->prog;
+            if (bias > UINT64_MAX - img->hi[img->nseg - 1]) {
+                r = lklog_bad(l, it.line,
+                              "a load bias that puts the image "
+                              "above 2^64");
+                break;
+            }
             if (!dyn) {
                 *phb = bias;
                 *known = 2;
@@ -1285,6 +1312,12 @@ static int scan(struct lkimp *im, struct lkproc *p, uint64_t *ihb,
                      (unsigned long long)a, str_of(im, p->prog.path),
                      (unsigned long long)pe->entry);
             r = lklog_bad(l, it.line, msg);
+            break;
+        }
+        if (a - pe->entry > UINT64_MAX - p->prog.hi[p->prog.nseg - 1]) {
+            r = lklog_bad(l, it.line,
+                          "a load bias that puts the program "
+                          "above 2^64");
             break;
         }
         *phb = a - pe->entry;
@@ -1342,7 +1375,10 @@ int lkproc_image(struct lkimp *im, struct lkproc *p, const char *prog, int exec)
         if (p->interp.hi[p->interp.nseg - 1] + itb > top)
             top = p->interp.hi[p->interp.nseg - 1] + itb;
     }
-    p->next_anon = trace_anon_start(top);
+    p->next_anon = p->tbrk_max = trace_anon_start(top);
+    if (p->prog.elf.has_interp && p->interp.lo[0] + itb > p->tbrk0 &&
+        p->interp.lo[0] + itb < p->tbrk_max)
+        p->tbrk_max = p->interp.lo[0] + itb;
     /* where valgrind put them: a first pass, its counts undone */
     struct lackey_stats saved = *im->st;
     uint64_t ihb = 0, phb = 0;

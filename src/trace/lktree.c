@@ -317,9 +317,16 @@ static int run(struct tree *t, struct lkproc *p, int fresh);
 static int do_fork(struct tree *t, struct lkproc *p, uint32_t child,
                    uint64_t line)
 {
-    struct seg *s = next_seg(t, child);
+    struct seg *s;
     struct lkproc *c = NULL;
     int r;
+    if (child == p->hpid)
+        return trace_fail(t->im.e, EINVAL,
+                          "%s: line %llu: process %u forked a child of its "
+                          "own pid",
+                          p->log.name, (unsigned long long)line,
+                          (unsigned)p->hpid);
+    s = next_seg(t, child);
     if (s == NULL || !s->fork_child)
         return trace_fail(
             t->im.e, ENOENT,
@@ -517,7 +524,9 @@ int lackey_import_to(FILE *in, xvm_trace_writer *out,
         if (r == 0)
             r = tw_event(t.im.w, &ev);
     }
-    if (r == 0 && (r = lklog_open(&p->log, NULL, in, st, &e)) == 0) {
+    if (r == 0) {
+        /* open or not, p's log is closed with p (as open_log's is) */
+        r = lklog_open(&p->log, NULL, in, st, &e);
         p->log_open = 1;
         p->log.stop = o->stop;
     }
