@@ -1106,6 +1106,26 @@ static void test_lackey_overlong_lackey_line_is_einval(void **state)
     free(in);
 }
 
+/* A system call dropped would change the trace: too long is an error. */
+static void test_lackey_overlong_syscall_line_is_einval(void **state)
+{
+    size_t big = LONG_LINE, n;
+    char *in = malloc(big + 128), err[256], *out = NULL;
+    struct lackey_stats st;
+
+    (void)state;
+    assert_non_null(in);
+    n = (size_t)sprintf(in, START "SYSCALL[100,1](231) exit_group( 0");
+    memset(in + n, ' ', big);
+    n += big;
+    n += (size_t)sprintf(in + n, ") --> [pre-success] Success(0x0) \n");
+    assert_int_equal(import_str(in, n, BUSYBOX, err, sizeof err, &out, &st),
+                     EINVAL);
+    assert_non_null(strstr(err, "line 2: line too long"));
+    free(out);
+    free(in);
+}
+
 /* Arguments with spaces, empty, or starting with '!': carried, escaped. */
 static void test_lackey_spawn_arguments_are_escaped(void **state)
 {
@@ -1146,6 +1166,7 @@ int main(void)
         cmocka_unit_test(test_lackey_more_chunks_than_fit_is_erange),
         cmocka_unit_test(test_lackey_overlong_foreign_line_is_skipped),
         cmocka_unit_test(test_lackey_overlong_lackey_line_is_einval),
+        cmocka_unit_test(test_lackey_overlong_syscall_line_is_einval),
         cmocka_unit_test(test_lackey_spawn_arguments_are_escaped),
         cmocka_unit_test_setup_teardown(
             test_lackey_import_with_non_elf_exec_is_enoexec, setup, teardown),

@@ -83,13 +83,15 @@ static int read_line(struct lklog *l)
         l->have -= l->pos;
         l->pos = 0;
         if (l->have == LK_LINE_MAX) {
-            /* an overlong line: judged by its start, then dropped */
+            /* an overlong line: judged by its start, then dropped (an
+             * access or a system call dropped would change the trace) */
             if (!l->skipping) {
                 l->lineno++;
                 l->st->lines++;
                 l->st->skipped++;
                 if ((l->buf[0] == 'I' && l->buf[1] == ' ') ||
-                    (l->buf[0] == ' ' && strchr("LSM", l->buf[1]) != NULL)) {
+                    (l->buf[0] == ' ' && strchr("LSM", l->buf[1]) != NULL) ||
+                    strncmp(l->buf, "SYSCALL[", 8) == 0) {
                     l->line = l->buf;
                     l->len = LINE_SHOW;
                     lklog_bad(l, l->lineno, "line too long");
