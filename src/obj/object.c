@@ -176,7 +176,7 @@ void object_page_free(struct xvm_object *obj, uint64_t off)
     (void)runs_set(objs->core, &obj->pages, off >> objs->core->pgshift, 0);
     if (obj->execmap)
         objs->pd.execpages--;
-    phys_free(objs->ph, pg);
+    phys_release(objs->ph, pg); /* loaned: kept until the I/O is done */
 }
 
 int object_put_clean(struct xvm_object *obj, uint64_t off)
