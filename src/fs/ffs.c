@@ -745,7 +745,7 @@ static enum ffs_type mode_type(uint16_t mode)
 
 /* Symlinks. */
 
-/* Copies the link text (size < MAXPATHLEN) into buf[cap]; *len = bytes copied. */
+/* Copies min(size, cap) bytes of the link text into buf; *len = bytes copied. */
 static int link_text(struct ffs *fs, const struct ffs_inode *ip, char *buf,
                      size_t cap, size_t *len)
 {
@@ -754,8 +754,6 @@ static int link_text(struct ffs *fs, const struct ffs_inode *ip, char *buf,
     *len = 0;
     if ((ip->mode & FFS_IFMT) != FFS_IFLNK)
         return EINVAL;
-    if (ip->size >= FFS_MAXPATHLEN)
-        return ENAMETOOLONG;
     n = (size_t)min_u64(ip->size, cap);
     if (is_fast_symlink(fs, ip)) {
         size_t area =
@@ -805,6 +803,9 @@ static int splice_link(struct ffs *fs, struct walk *w,
 
     if (++w->hops > FFS_MAXSYMLINKS)
         return ELOOP;
+    /* namei's limit, not readlink's: the text must fit a path buffer. */
+    if (ip->size >= FFS_MAXPATHLEN)
+        return ENAMETOOLONG;
     if ((err = link_text(fs, ip, w->link, FFS_MAXPATHLEN, &llen)) != 0)
         return err;
     if (llen == 0)
