@@ -1,12 +1,10 @@
 /*
  * The core: see core.h.
  */
-#define _DEFAULT_SOURCE /* madvise */
+#define _DEFAULT_SOURCE /* madvise, MAP_ANONYMOUS, MAP_NORESERVE */
 #include <stdlib.h>
 #include <string.h>
-#if defined(__linux__)
 #include <sys/mman.h>
-#endif
 
 #include "core.h"
 
@@ -43,6 +41,21 @@ void core_free(struct core *c, void *p)
 {
     (void)c;
     free(p);
+}
+
+void *core_reserve(struct core *c, size_t len)
+{
+    if (core_inject(c, INJECT_ALLOC))
+        return NULL;
+    void *p = mmap(NULL, len ? len : 1, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void core_unreserve(void *p, size_t len)
+{
+    if (p)
+        munmap(p, len ? len : 1);
 }
 
 void core_fini(struct core *c)

@@ -63,6 +63,12 @@ static inline bool core_inject(struct core *c, enum inject_site site)
 void *core_alloc(struct core *c, size_t n);
 void *core_zalloc(struct core *c, size_t n);
 void core_free(struct core *c, void *p);
+/* len bytes of zeroed address space that the host backs only where it is
+ * touched (its fresh pages, whatever malloc's debugging or a sanitizer
+ * would do with calloc): a large array costs what is used of it.  NULL
+ * when the host refuses (or an injected failure). */
+void *core_reserve(struct core *c, size_t len);
+void core_unreserve(void *p, size_t len); /* NULL is ignored */
 
 /*
  * The pack: host memory for the small objects a process is made of and

@@ -21,6 +21,8 @@ void devices_init(struct devices *devs, struct core *core)
 
 void xvm_flash_config_init(struct xvm_flash_config *cfg)
 {
+    if (cfg == NULL)
+        return;
     memset(cfg, 0, sizeof(*cfg));
     cfg->ns_per_access = 90;
     cfg->ns_per_byte = 13;
@@ -31,6 +33,8 @@ void xvm_flash_config_init(struct xvm_flash_config *cfg)
  * (a memcpy of a page by a small CPU). */
 void xvm_md_config_init(struct xvm_flash_config *cfg)
 {
+    if (cfg == NULL)
+        return;
     xvm_flash_config_init(cfg);
     cfg->device = XVM_DEVICE_MD;
     cfg->ns_per_access = 60;
@@ -129,12 +133,12 @@ void flash_free(struct xvm_flash *f)
 
 uint64_t xvm_flash_phys_base(const xvm_flash *f)
 {
-    return f->registered ? f->cfg.phys_base : 0;
+    return f && f->registered ? f->cfg.phys_base : 0;
 }
 
 uint64_t xvm_flash_size(const xvm_flash *f)
 {
-    return f->len;
+    return f ? f->len : 0;
 }
 
 int flash_read(struct xvm_flash *f, uint64_t off, void *buf, size_t len)

@@ -10,6 +10,8 @@
 
 void xvm_swap_config_init(struct xvm_swap_config *cfg)
 {
+    if (cfg == NULL)
+        return;
     memset(cfg, 0, sizeof(*cfg));
     /* A managed NAND (eMMC-class) device: a 4 KiB random read in about
      * 0.1 ms, a write in about 0.4 ms (doc/sizing.md). */
@@ -17,6 +19,11 @@ void xvm_swap_config_init(struct xvm_swap_config *cfg)
     cfg->ns_read_byte = 10;
     cfg->ns_write_access = 300000;
     cfg->ns_write_byte = 25;
+}
+
+static size_t swap_bitmap_bytes(const struct swapdev *sw)
+{
+    return ((size_t)sw->nslots + 63) / 64 * sizeof(uint64_t);
 }
 
 int swap_create(struct core *core, const struct xvm_swap_config *cfg,
@@ -32,8 +39,8 @@ int swap_create(struct core *core, const struct xvm_swap_config *cfg,
     sw->core = core;
     sw->cfg = *cfg;
     sw->nslots = (uint32_t)pages;
-    sw->bitmap = core_zalloc(core, (pages + 63) / 64 * sizeof(uint64_t));
-    sw->data = core_zalloc(core, pages * sizeof(*sw->data));
+    sw->bitmap = core_reserve(core, swap_bitmap_bytes(sw));
+    sw->data = core_reserve(core, pages * sizeof(*sw->data));
     if (sw->bitmap == NULL || sw->data == NULL) {
         swap_destroy(sw);
         return ENOMEM;
@@ -46,10 +53,10 @@ void swap_destroy(struct swapdev *sw)
 {
     if (sw == NULL)
         return;
-    for (uint32_t i = 0; sw->data && i < sw->nslots; i++)
+    for (uint32_t i = 0; sw->data && i < sw->data_hi; i++)
         core_free(sw->core, sw->data[i]);
-    core_free(sw->core, sw->data);
-    core_free(sw->core, sw->bitmap);
+    core_unreserve(sw->data, (size_t)sw->nslots * sizeof(*sw->data));
+    core_unreserve(sw->bitmap, swap_bitmap_bytes(sw));
     core_free(sw->core, sw);
 }
 
@@ -91,6 +98,8 @@ int swap_write(struct swapdev *sw, uint32_t slot, const void *page)
     uint8_t **d = &sw->data[slot - 1];
     if (*d == NULL && (*d = core_alloc(sw->core, pgsz)) == NULL)
         return ENOMEM;
+    if (slot > sw->data_hi)
+        sw->data_hi = slot;
     memcpy(*d, page, pgsz);
     sw->writes++;
     sw->bytes_written += pgsz;

@@ -23,6 +23,7 @@ struct swapdev {
     uint32_t nslots;
     uint64_t *bitmap; /* slot s in use: bit s - 1 */
     uint8_t **data;   /* slot s's page: data[s - 1], made at first write */
+    uint32_t data_hi; /* data[] past it was never made */
     uint32_t hint;    /* where the next search starts */
     /* Counters. */
     struct gauge used; /* slots in use */

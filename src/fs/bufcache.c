@@ -16,6 +16,9 @@ int bufcache_init(struct bufcache *bc, struct physmem *ph, struct xvm_flash *f,
     bc->ph = ph;
     bc->f = f;
     bc->st = st;
+    /* Each buffer is a frame of RAM: no more can ever be in use. */
+    if (cap > ph->npages)
+        cap = ph->npages;
     bc->cap = cap;
     bc->head = bc->tail = NIL;
     hmap_init(&bc->index);

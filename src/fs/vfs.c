@@ -19,6 +19,8 @@ void vfs_init(struct vfs *vfs, struct core *core, struct physmem *ph,
 
 void xvm_mount_config_init(struct xvm_mount_config *cfg)
 {
+    if (cfg == NULL)
+        return;
     memset(cfg, 0, sizeof(*cfg));
     cfg->readahead = DEFAULT_READAHEAD;
     cfg->buffers = DEFAULT_BUFFERS;
@@ -178,6 +180,15 @@ void vnode_detach(struct xvm_object *obj)
     kmem_free(vp->mp->vfs->ph->km, XVM_KMEM_VNODE, 1, vp);
 }
 
+static void file_link(struct vfs *vfs, struct xvm_file *f)
+{
+    f->prev = NULL;
+    f->next = vfs->files;
+    if (vfs->files)
+        vfs->files->prev = f;
+    vfs->files = f;
+}
+
 int xvm_open(xvm_mount *mp, const char *path, int oflags, xvm_file **out)
 {
     uint32_t ino;
@@ -200,6 +211,7 @@ int xvm_open(xvm_mount *mp, const char *path, int oflags, xvm_file **out)
     }
     f->vp = vp;
     f->oflags = oflags;
+    file_link(mp->vfs, f);
     *out = f;
     return 0;
 }
@@ -211,6 +223,7 @@ int file_dup(struct xvm_file *f, struct xvm_file **out)
         return ENOMEM;
     *nf = *f;
     object_ref(f->vp->obj);
+    file_link(f->vp->mp->vfs, nf);
     *out = nf;
     return 0;
 }
@@ -220,8 +233,20 @@ void xvm_close(xvm_file *f)
     if (f == NULL)
         return;
     struct vfs *vfs = f->vp->mp->vfs;
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        vfs->files = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
     object_unref(f->vp->obj);
     core_free(vfs->core, f);
+}
+
+void vfs_close_files(struct vfs *vfs)
+{
+    while (vfs->files)
+        xvm_close(vfs->files);
 }
 
 uint64_t xvm_file_size(const xvm_file *f)

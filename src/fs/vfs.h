@@ -24,6 +24,7 @@ struct vfs {
     struct physmem *ph;
     struct objects *objs;
     struct xvm_mount *mounts;
+    struct xvm_file *files;   /* open files, freed with the machine */
     struct buf_stats buf;     /* every mount's buffer cache */
     uint64_t pagecache_fills; /* file pages read into RAM */
     uint64_t readahead_pages; /* of which read ahead */
@@ -79,7 +80,11 @@ struct vnode {
 struct xvm_file {
     struct vnode *vp; /* holds one reference on vp->obj */
     int oflags;
+    struct xvm_file *next, *prev; /* on vfs->files */
 };
+
+/* Closes the files left open (the machine is being destroyed). */
+void vfs_close_files(struct vfs *vfs);
 
 void vfs_init(struct vfs *vfs, struct core *core, struct physmem *ph,
               struct objects *objs);

@@ -14,6 +14,8 @@
 
 void xvm_config_init(struct xvm_config *cfg)
 {
+    if (cfg == NULL)
+        return;
     memset(cfg, 0, sizeof(*cfg));
     cfg->profile = "sgimips";
     cfg->policy = "clock";
@@ -31,6 +33,8 @@ const char *xvm_version(void)
 
 void xvm_config_fault_ahead(struct xvm_config *cfg, unsigned n)
 {
+    if (cfg == NULL)
+        return;
     cfg->ahead[XVM_ADV_NORMAL] = (struct xvm_ahead){ n, n };
     cfg->ahead[XVM_ADV_SEQUENTIAL] = (struct xvm_ahead){ n, n };
 }
@@ -147,6 +151,7 @@ void xvm_machine_destroy(xvm_machine *m)
         return;
     /* Top down: processes and spaces hold objects, objects hold vnodes. */
     procs_fini(&m->procs);
+    vfs_close_files(&m->vfs); /* the caller's open files */
     vm_loans_fini(&m->vm);
     vm_fini(&m->vm);
     objects_fini(&m->objs);
@@ -174,7 +179,7 @@ void xvm_machine_destroy(xvm_machine *m)
 
 uint32_t xvm_page_size(const xvm_machine *m)
 {
-    return m->core.pgsz;
+    return m ? m->core.pgsz : 0;
 }
 
 /*

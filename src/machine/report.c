@@ -52,6 +52,10 @@ static void cpu_figures(const struct cpu *c, const uint64_t fast[3],
 
 void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
 {
+    if (st == NULL)
+        return;
+    if (m == NULL)
+        return (void)memset(st, 0, sizeof(*st));
     const struct physmem *ph = &m->ph;
     const struct vm_stats *vs = &m->vm.st;
     memset(st, 0, sizeof(*st));
@@ -262,7 +266,8 @@ static const struct xvm_figure figures[] = {
 
 const struct xvm_figure *xvm_stats_figures(size_t *n)
 {
-    *n = sizeof(figures) / sizeof(figures[0]);
+    if (n)
+        *n = sizeof(figures) / sizeof(figures[0]);
     return figures;
 }
 
@@ -287,6 +292,10 @@ const char *xvm_kmem_type_name(enum xvm_kmem_type type)
 
 void xvm_report(const xvm_machine *m, struct xvm_report *r)
 {
+    if (r == NULL)
+        return;
+    if (m == NULL)
+        return (void)memset(r, 0, sizeof(*r));
     const struct physmem *ph = &m->ph;
     uint64_t now[XVM_USE_COUNT];
     memset(r, 0, sizeof(*r));
@@ -304,7 +313,11 @@ void xvm_report(const xvm_machine *m, struct xvm_report *r)
 void xvm_report_savings(const struct xvm_report *xip,
                         const struct xvm_report *copy, struct xvm_savings *s)
 {
+    if (s == NULL)
+        return;
     memset(s, 0, sizeof(*s));
+    if (xip == NULL || copy == NULL)
+        return;
     for (int k = 0; k < XVM_RAM_KINDS; k++)
         s->ram_peak[k] = (int64_t)copy->ram_peak[k] - (int64_t)xip->ram_peak[k];
     s->ram_peak_total =
@@ -415,18 +428,20 @@ int xvm_file_pages(xvm_mount *mp, uint64_t ino,
 
 void xvm_timeline_sample(xvm_machine *m, uint64_t at)
 {
+    if (m == NULL)
+        return;
     timeline_sample(&m->tl, &m->ph, at);
 }
 
 void xvm_timeline_tick(xvm_machine *m, uint64_t at)
 {
-    if (at >= m->tl.next)
+    if (m && at >= m->tl.next)
         timeline_sample(&m->tl, &m->ph, at);
 }
 
 uint64_t xvm_timeline_due(const xvm_machine *m)
 {
-    return m->tl.next;
+    return m ? m->tl.next : 0;
 }
 
 int xvm_timeline_mark(xvm_machine *m, const char *label, uint64_t at)
@@ -442,6 +457,10 @@ int xvm_timeline_mark(xvm_machine *m, const char *label, uint64_t at)
 
 void xvm_timeline_get(const xvm_machine *m, struct xvm_timeline *t)
 {
+    if (t == NULL)
+        return;
+    if (m == NULL)
+        return (void)memset(t, 0, sizeof(*t));
     t->samples = m->tl.samples;
     t->nsamples = m->tl.n;
     t->marks = m->tl.marks;

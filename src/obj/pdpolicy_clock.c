@@ -304,7 +304,9 @@ static int clock_check(const void *st, char *msg, size_t len)
     if (error)
         return error;
     uint64_t flagged = 0;
-    for (uint32_t i = 0; i < c->env.npages; i++)
+    /* Frames never used (from fresh on) were never queued. */
+    uint32_t used = ((const struct physmem *)c->env.builtin)->fresh;
+    for (uint32_t i = 0; i < c->env.npages && i < used; i++)
         flagged += (page(c, i)->flags & (PG_ACTIVE | PG_INACTIVE)) != 0;
     if (flagged != c->active.n + c->inactive.n) {
         snprintf(msg, len, "clock: %llu pages flagged queued, %llu queued",

@@ -35,19 +35,6 @@ static void count_use(struct physmem *ph, int use, int64_t delta)
             ph->used_mix[u] = ph->use[u].cur;
 }
 
-/* => len bytes of zeroed memory, backed by the host as touched; NULL
- *    when the host refuses (or an injected failure). */
-static void *reserve(struct core *c, size_t len)
-{
-    if (core_inject(c, INJECT_ALLOC))
-        return NULL;
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
-        return NULL;
-    return p;
-}
-
 int phys_init(struct physmem *ph, struct core *core, uint64_t ram_pa,
               uint64_t ram_bytes)
 {
@@ -62,8 +49,9 @@ int phys_init(struct physmem *ph, struct core *core, uint64_t ram_pa,
         return EINVAL;
     ph->npages = ph->nframes = (uint32_t)n;
     ph->ram = (struct ram_seg){ .pa = ram_pa, .npages = n, .first = 0 };
-    if ((ph->pages = reserve(core, (size_t)n * sizeof(*ph->pages))) == NULL ||
-        (ph->arena = reserve(core, (size_t)n * core->pgsz)) == NULL)
+    if ((ph->pages = core_reserve(core, (size_t)n * sizeof(*ph->pages))) ==
+            NULL ||
+        (ph->arena = core_reserve(core, (size_t)n * core->pgsz)) == NULL)
         return ENOMEM;
     /* Frames from `fresh` on were never used: they are free without being
      * on the list, so a large RAM costs no host memory until touched. */
@@ -78,9 +66,9 @@ void phys_fini(struct physmem *ph)
 {
     size_t n = ph->nframes; /* memory disks' frames too */
     if (ph->pages)
-        munmap(ph->pages, n * sizeof(*ph->pages));
-    if (ph->arena)
-        munmap(ph->arena, n * ph->core->pgsz);
+        core_unreserve(ph->pages, n * sizeof(*ph->pages));
+    if (ph->arena) /* else ph->core may be unset: never initialised */
+        core_unreserve(ph->arena, n * ph->core->pgsz);
     core_free(ph->core, ph->dev);
     memset(ph, 0, sizeof(*ph));
 }

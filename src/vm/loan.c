@@ -221,7 +221,8 @@ void loan_check(struct vm *vm, struct check *ck)
     if (!ck->error && n != vm->nloans)
         check_fail(ck, "%llu loans listed, %llu counted", (unsigned long long)n,
                    (unsigned long long)vm->nloans);
-    for (uint32_t i = 0; i < ph->npages && !ck->error; i++) {
+    /* Frames never used (from ph->fresh on) were never lent. */
+    for (uint32_t i = 0; i < ph->fresh && i < ph->npages && !ck->error; i++) {
         uint64_t v = 0;
         (void)hmap_get(&k.held, page_ram(i), &v);
         if (ph->pages[i].loan != v)
