@@ -914,7 +914,8 @@ struct xvm_pager_ops {
      * (xvm_object_page_free, after writing it back if the pager keeps its
      * data elsewhere); the page daemon calls it for the victims its
      * policy chose (UVM's pgo_put with PGO_FREE).  => 0 freed; EBUSY not
-     * now; ENOSPC nowhere to write it.  NULL: its pages never go.
+     * now; ENOSPC nowhere to write it.  NULL: its pages never go.  A 0
+     * that leaves the page resident counts as EBUSY: kept, not freed.
      */
     int (*put)(xvm_object *obj, uint64_t off);
     /* The last reference is gone: the object's RAM pages are already

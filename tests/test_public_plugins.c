@@ -298,6 +298,53 @@ static void test_user_pager_put_when_ram_runs_out(void **state)
     xvm_machine_destroy(m);
 }
 
+/* A pager whose put says 0 but frees nothing: the page daemon counts
+ * no page freed (it counted every one), and RAM runs out cleanly. */
+static int liar_put(xvm_object *obj, uint64_t off)
+{
+    struct pattern *pt = xvm_object_private(obj);
+    (void)off;
+    pt->puts++;
+    return 0;
+}
+
+static const struct xvm_pager_ops liar_ops = {
+    .name = "liar",
+    .get = pattern_get,
+    .put = liar_put,
+};
+
+static void test_user_pager_put_that_keeps_its_page(void **state)
+{
+    (void)state;
+    const uint64_t pages = 200; /* 800 KiB through 512 KiB of RAM */
+    xvm_machine *m = machine(512u << 10);
+    struct pattern pt = { .seed = 3 };
+    xvm_vmspace *vs;
+    xvm_object *obj;
+    uint64_t a = 0, p;
+    uint8_t v;
+    int error = 0;
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    assert_int_equal(xvm_object_create(m, &liar_ops, pages * PG,
+                                       XVM_OBJECT_READONLY, &pt, &obj),
+                     0);
+    assert_int_equal(
+        xvm_mmap(vs, &a, pages * PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, 0), 0);
+    for (p = 0; p < pages && error == 0; p++)
+        error = xvm_read(vs, a + p * PG, &v, 1);
+    assert_int_equal(error, ENOMEM);
+    assert_true(pt.puts > 0);
+    struct xvm_stats st;
+    xvm_machine_stats(m, &st);
+    assert_int_equal(st.pd_freed, 0);
+    assert_int_equal(st.reclaimed + st.swap_outs, 0);
+    check(m);
+    xvm_vmspace_destroy(vs);
+    xvm_object_release(obj);
+    xvm_machine_destroy(m);
+}
+
 /* ---- a pager of device pages: page p is device page n-1-p ---- */
 
 #define DEV_PA    0x40000000ull
@@ -814,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_user_pager_ram_pages_private_shared_and_freed),
         cmocka_unit_test(test_user_pager_frees_a_lent_page),
         cmocka_unit_test(test_user_pager_put_when_ram_runs_out),
+        cmocka_unit_test(test_user_pager_put_that_keeps_its_page),
         cmocka_unit_test(test_user_pager_device_pages),
         cmocka_unit_test(test_user_pager_bad_pages_are_eio),
         cmocka_unit_test(test_user_policy_decides_what_goes),

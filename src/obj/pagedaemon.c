@@ -201,8 +201,15 @@ static int free_page(struct pagedaemon *pd, uint32_t i)
     case XVM_USE_PAGECACHE:
     case XVM_USE_AOBJ: {
         struct xvm_object *obj = pg->owner.obj;
-        bool file = pg->use == XVM_USE_PAGECACHE;
-        error = obj->ops->put ? obj->ops->put(obj, pg->offset) : ENOSPC;
+        uint64_t off = pg->offset;
+        unsigned use = pg->use;
+        bool file = use == XVM_USE_PAGECACHE;
+        error = obj->ops->put ? obj->ops->put(obj, off) : ENOSPC;
+        /* A user's pager that says 0 but keeps the page has not freed
+         * it: kept, not counted. */
+        if (error == 0 && pg->use == use && pg->owner.obj == obj &&
+            pg->offset == off)
+            error = EBUSY;
         if (error == 0 && file) {
             pd->reclaimed++;
             pd->readahead_unused += readahead;
