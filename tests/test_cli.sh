@@ -88,6 +88,23 @@ EOF
 expect 0 "run --json (xip)" -- $RUN --json "$T/clean.trace"
 cp "$T/out" "$T/xip.json"
 check_json "$T/xip.json" xip && ok "xip JSON has every key and the expected pages"
+# Several TRACEs at once: params.traces names them all, in order (trace
+# the first), and the CSV's trace field each on a line of its own.
+cp "$T/clean.trace" "$T/second.trace"
+expect 0 "run --json of two traces" -- $RUN --json "$T/clean.trace" "$T/second.trace"
+python3 - "$T/out" "$T/clean.trace" "$T/second.trace" <<'EOF' && ok "params.traces names both traces" ||
+import json, sys
+p = json.load(open(sys.argv[1]))["params"]
+assert p["traces"] == sys.argv[2:4] and p["trace"] == sys.argv[2], p
+EOF
+    fail "params.traces of two traces"
+expect 0 "run --csv of two traces" -- $RUN --csv "$T/clean.trace" "$T/second.trace"
+python3 - "$T/out" "$T/clean.trace" "$T/second.trace" <<'EOF' && ok "the CSV trace field holds both" ||
+import csv, sys
+head, row = list(csv.reader(open(sys.argv[1], newline="")))
+assert row[head.index("trace")] == "\n".join(sys.argv[2:4]), row
+EOF
+    fail "the CSV trace field of two traces"
 expect 0 "run --json --copy" -- $RUN --copy --json "$T/clean.trace"
 cp "$T/out" "$T/copy.json"
 check_json "$T/copy.json" copy && ok "copy JSON has every key and the expected pages"
@@ -312,7 +329,7 @@ import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 for d in (a, b):
     d.pop("timeline", None)
-    d["params"].pop("trace")
+    d["params"].pop("trace"), d["params"].pop("traces")
 assert a == b
 EOF2
 # A cut binary trace: an error naming the frame, and no output left.
@@ -553,7 +570,7 @@ python3 - "$T/true-text.json" "$T/out" <<'EOF2' || fail "batched binary and text
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 for d in (a, b):
-    d["params"].pop("trace")
+    d["params"].pop("trace"), d["params"].pop("traces")
 assert a["events"] > 10000 and len(a["timeline"]) > 100, (a["events"], len(a["timeline"]))
 assert a == b
 EOF2

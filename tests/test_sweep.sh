@@ -148,4 +148,24 @@ expect 1 "a missing trace" -- "$XIPVM" sweep --image "$T/img" --out "$T/x" "$T/n
 mkdir -p "$T/empty"
 expect 1 "--merge of a directory no job wrote" -- "$XIPVM" sweep --merge "$T/empty"
 
+# A trace whose name holds XML's markup and a newline: the charts escape
+# it (they were not well-formed), and the merge reads the quoted newline
+# in the job rows (it cut them in two).
+odd="$T/a<b&c>
+x.trace"
+cp "$T/ws.trace" "$odd"
+expect 0 "a sweep of a trace with markup and a newline in its name" -- \
+    "$XIPVM" sweep --image "$T/img" --ram 1M --out "$T/odd" "$odd"
+python3 - "$T/odd" "$odd" <<'END' && ok "its charts parse, its rows name the trace" ||
+import csv, sys, xml.etree.ElementTree as ET
+d, name = sys.argv[1], sys.argv[2]
+rows = list(csv.reader(open(d + "/results.csv", newline="")))
+assert len(rows) == 3 and all(len(r) == len(rows[0]) for r in rows), rows
+assert all(r[rows[0].index("trace")] == name for r in rows[1:])
+for f in ("time_ns", "faults", "refaults", "flash_bytes_read"):
+    text = "".join(ET.parse("%s/%s.svg" % (d, f)).getroot().itertext())
+    assert "a<b&c>" in text, f
+END
+    fail "a trace name with markup and a newline"
+
 finish

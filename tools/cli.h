@@ -297,6 +297,8 @@ void print_json_report(FILE *out, const struct xvm_report *rep,
                        const char *ind);
 /* s as a JSON string, escaped. */
 void json_string(FILE *out, const char *s);
+/* s as SVG (XML) text, escaped (json.c). */
+void xml_text(FILE *out, const char *s);
 /* RAM by kind (bytes) as a JSON object. */
 void print_json_ram(FILE *out, const uint64_t *ram);
 /* The per-file report as a JSON object: path -> figures. */

@@ -4,6 +4,7 @@
  * results.csv.  Parameters first, then the figures, named as in
  * doc/figures.md (RAM at peak by kind as ram_peak_KIND).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -85,7 +86,25 @@ void csv_row(FILE *out, const struct run_opts *o, int xip,
     fputc(',', out);
     csv_field(out, o->image);
     fputc(',', out);
-    csv_field(out, o->trace);
+    if (o->ntraces > 1) {
+        /* Several TRACEs run at once: all of them, a line each. */
+        size_t len = 1;
+        for (int k = 0; k < o->ntraces; k++)
+            len += strlen(o->traces[k]) + 1;
+        char *all = malloc(len);
+        if (all != NULL) {
+            all[0] = '\0';
+            for (int k = 0; k < o->ntraces; k++) {
+                if (k)
+                    strcat(all, "\n");
+                strcat(all, o->traces[k]);
+            }
+        }
+        csv_field(out, all ? all : o->trace);
+        free(all);
+    } else {
+        csv_field(out, o->trace);
+    }
     fprintf(out,
             ",%llu,%llu,%d,%s,%d,%s,%s,%llu,%llu,%s,%llu,%llu,%llu,%s,%llu",
             (unsigned long long)o->ram, (unsigned long long)o->swap,

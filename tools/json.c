@@ -52,6 +52,36 @@ void json_string(FILE *out, const char *str)
     fputc('"', out);
 }
 
+/*
+ * s as the text of an SVG (XML) element or attribute: the markup
+ * characters as entities; a byte that is not part of well-formed UTF-8 as
+ * its Latin-1 reading (as json_string); the C0 controls, which XML 1.0
+ * does not allow even as references, as their Control Pictures (U+24xx).
+ */
+void xml_text(FILE *out, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    while (*s) {
+        size_t n = utf8_len(s);
+        if (*s < 0x20)
+            fprintf(out, "&#x%x;", 0x2400u + *s++);
+        else if (n == 0)
+            fprintf(out, "&#x%x;", *s++);
+        else if (*s == '&')
+            fputs("&amp;", out), s++;
+        else if (*s == '<')
+            fputs("&lt;", out), s++;
+        else if (*s == '>')
+            fputs("&gt;", out), s++;
+        else if (*s == '"')
+            fputs("&quot;", out), s++;
+        else {
+            fwrite(s, 1, n, out);
+            s += n;
+        }
+    }
+}
+
 void print_json_ram(FILE *out, const uint64_t *ram)
 {
     fputc('{', out);
@@ -153,6 +183,16 @@ void print_json_params(FILE *out, const struct run_opts *o, int xip)
     json_string(out, o->image);
     fprintf(out, ", \"trace\": ");
     json_string(out, o->trace ? o->trace : "");
+    /* Several TRACEs run at once: every one, in order. */
+    fprintf(out, ", \"traces\": [");
+    if (o->ntraces > 0)
+        for (int k = 0; k < o->ntraces; k++) {
+            fputs(k ? ", " : "", out);
+            json_string(out, o->traces[k]);
+        }
+    else
+        json_string(out, o->trace ? o->trace : "");
+    fputc(']', out);
     fprintf(out, ", \"mode\": \"%s\", \"machine\": ", xip ? "xip" : "copy");
     json_string(out, o->machine);
     fprintf(out, ", \"cpu\": ");

@@ -108,9 +108,10 @@ static void file_chart(FILE *f, const struct run_result *xip,
         int y = y0 + 16 + (int)k * ROW;
         const char *name = x->path;
         size_t len = strlen(name);
-        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s%s</text>\n",
-                x0 - 6, y + BAR + 4, len > 44 ? "..." : "",
-                len > 44 ? name + len - 41 : name);
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s", x0 - 6,
+                y + BAR + 4, len > 44 ? "..." : "");
+        xml_text(f, len > 44 ? name + len - 41 : name);
+        fputs("</text>\n", f);
         fprintf(f,
                 "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
                 "fill=\"#d95f02\"/>\n",

@@ -56,18 +56,43 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* => a line of f without its newline (malloc'd), or NULL at the end. */
+/* => a record of f without its newline (malloc'd), or NULL at the end:
+ * a line, and the lines after it while a quoted field (csv_field quotes
+ * a newline) is open. */
 static char *read_line(FILE *f)
 {
     char *line = NULL;
-    size_t cap = 0;
-    ssize_t n = getline(&line, &cap, f);
-    if (n <= 0) {
+    size_t len = 0;
+    bool quoted = false;
+    for (;;) {
+        char *more = NULL;
+        size_t mcap = 0;
+        ssize_t n = getline(&more, &mcap, f);
+        if (n <= 0) {
+            free(more);
+            break;
+        }
+        for (ssize_t i = 0; i < n; i++)
+            quoted ^= more[i] == '"';
+        char *grown = realloc(line, len + (size_t)n + 1);
+        if (grown == NULL) {
+            free(more);
+            free(line);
+            return NULL;
+        }
+        line = grown;
+        memcpy(line + len, more, (size_t)n + 1);
+        len += (size_t)n;
+        free(more);
+        if (!quoted)
+            break;
+    }
+    if (len == 0) {
         free(line);
         return NULL;
     }
-    if (line[n - 1] == '\n')
-        line[n - 1] = '\0';
+    if (line[len - 1] == '\n')
+        line[len - 1] = '\0';
     return line;
 }
 
@@ -451,9 +476,10 @@ static int chart(const char *dir, int m, const struct rec *r, size_t n)
                         "text-anchor=\"middle\">x</text>\n",
                         x, y + 4);
         }
-        fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\">%s %s</text>\n",
-                W - RIGHT + 10, TOP + 16 * (int)s, c,
-                r[lo].xip ? "xip" : "copy", r[lo].key);
+        fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\">%s ", W - RIGHT + 10,
+                TOP + 16 * (int)s, c, r[lo].xip ? "xip" : "copy");
+        xml_text(f, r[lo].key);
+        fputs("</text>\n", f);
     }
 #undef PX
 #undef PY
