@@ -1087,18 +1087,19 @@ static void test_lackey_overlong_foreign_line_is_skipped(void **state)
     free(in);
 }
 
-static void test_lackey_overlong_lackey_line_is_einval(void **state)
+/* A line of head, LONG_LINE fill bytes and tail is "line too long" at
+ * line 2: dropping it would change the trace. */
+static void overlong_is_einval(const char *head, char fill, const char *tail)
 {
     size_t big = LONG_LINE, n;
-    char *in = malloc(big + 64), err[256], *out = NULL;
+    char *in = malloc(big + 128), err[256], *out = NULL;
     struct lackey_stats st;
 
-    (void)state;
     assert_non_null(in);
-    n = (size_t)sprintf(in, START "I  ");
-    memset(in + n, '0', big);
+    n = (size_t)sprintf(in, START "%s", head);
+    memset(in + n, fill, big);
     n += big;
-    in[n++] = '\n';
+    n += (size_t)sprintf(in + n, "%s\n", tail);
     assert_int_equal(import_str(in, n, BUSYBOX, err, sizeof err, &out, &st),
                      EINVAL);
     assert_non_null(strstr(err, "line 2: line too long"));
@@ -1106,24 +1107,17 @@ static void test_lackey_overlong_lackey_line_is_einval(void **state)
     free(in);
 }
 
-/* A system call dropped would change the trace: too long is an error. */
+static void test_lackey_overlong_lackey_line_is_einval(void **state)
+{
+    (void)state;
+    overlong_is_einval("I  ", '0', "");
+}
+
 static void test_lackey_overlong_syscall_line_is_einval(void **state)
 {
-    size_t big = LONG_LINE, n;
-    char *in = malloc(big + 128), err[256], *out = NULL;
-    struct lackey_stats st;
-
     (void)state;
-    assert_non_null(in);
-    n = (size_t)sprintf(in, START "SYSCALL[100,1](231) exit_group( 0");
-    memset(in + n, ' ', big);
-    n += big;
-    n += (size_t)sprintf(in + n, ") --> [pre-success] Success(0x0) \n");
-    assert_int_equal(import_str(in, n, BUSYBOX, err, sizeof err, &out, &st),
-                     EINVAL);
-    assert_non_null(strstr(err, "line 2: line too long"));
-    free(out);
-    free(in);
+    overlong_is_einval("SYSCALL[100,1](231) exit_group( 0", ' ',
+                       ") --> [pre-success] Success(0x0) ");
 }
 
 /* Arguments with spaces, empty, or starting with '!': carried, escaped. */
