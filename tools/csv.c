@@ -4,10 +4,19 @@
  * results.csv.  Parameters first, then the figures, named as in
  * doc/figures.md (RAM at peak by kind as ram_peak_KIND).
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+
+/* s inside a quoted field: its quotes doubled. */
+static void csv_quoted(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', out);
+        fputc(*s, out);
+    }
+}
 
 void csv_field(FILE *out, const char *s)
 {
@@ -16,11 +25,7 @@ void csv_field(FILE *out, const char *s)
         return;
     }
     fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', out);
-        fputc(*s, out);
-    }
+    csv_quoted(out, s);
     fputc('"', out);
 }
 
@@ -87,21 +92,15 @@ void csv_row(FILE *out, const struct run_opts *o, int xip,
     csv_field(out, o->image);
     fputc(',', out);
     if (o->ntraces > 1) {
-        /* Several TRACEs run at once: all of them, a line each. */
-        size_t len = 1;
-        for (int k = 0; k < o->ntraces; k++)
-            len += strlen(o->traces[k]) + 1;
-        char *all = malloc(len);
-        if (all != NULL) {
-            all[0] = '\0';
-            for (int k = 0; k < o->ntraces; k++) {
-                if (k)
-                    strcat(all, "\n");
-                strcat(all, o->traces[k]);
-            }
+        /* Several TRACEs run at once: all of them, a line each (a
+         * newline: quoted). */
+        fputc('"', out);
+        for (int k = 0; k < o->ntraces; k++) {
+            if (k)
+                fputc('\n', out);
+            csv_quoted(out, o->traces[k]);
         }
-        csv_field(out, all ? all : o->trace);
-        free(all);
+        fputc('"', out);
     } else {
         csv_field(out, o->trace);
     }

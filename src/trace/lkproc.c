@@ -682,26 +682,29 @@ static int regular(struct ofile *of, const struct lkimp *im)
     return of->regular;
 }
 
-/* Classifies [a, a+n) into pieces: fn(arg, piece class, host, trace, len).
- * fill > 0: holes are inferred first; < 0: a hole is one piece, however
- * many chunks it spans (fn ignores holes); 0: a hole piece per chunk. */
+/* What pieces() does with a hole: infers its memory first, hands it to
+ * fn a chunk at a time (a chunk's trace place is its own), or whole, however
+ * many chunks it spans (for an fn that ignores holes). */
+enum holes { HOLES_INFER, HOLES_BY_CHUNK, HOLES_WHOLE };
+
+/* Classifies [a, a+n) into pieces: fn(arg, piece class, host, trace, len). */
 typedef int (*piece_fn)(struct lkimp *im, struct lkproc *p, enum cls k,
                         uint64_t a, uint64_t t, uint64_t n, void *arg);
 
 static int pieces(struct lkimp *im, struct lkproc *p, uint64_t a, uint64_t n,
-                  int fill, uint64_t line, piece_fn fn, void *arg)
+                  enum holes holes, uint64_t line, piece_fn fn, void *arg)
 {
     uint64_t stop = a + n < a ? UINT64_MAX : a + n;
     while (a < stop) {
         uint64_t t = 0, end;
         enum cls k = classify(p, a, &t, &end);
         int r;
-        if (k == C_HOLE && fill > 0) {
+        if (k == C_HOLE && holes == HOLES_INFER) {
             if ((r = infer(im, p, a, line)) != 0)
                 return r;
             continue;
         }
-        if (k == C_HOLE && fill < 0) { /* the whole hole, not a chunk */
+        if (k == C_HOLE && holes == HOLES_WHOLE) {
             uint64_t next = next_region(p, a);
             end = iv_next(&p->maps, a);
             if (next < end)
@@ -757,7 +760,8 @@ static int do_read(struct lkimp *im, struct lkproc *p, const struct lk_sys *s)
     }
     use(im, of->path);
     struct pread_arg pa = { of->path, off };
-    return pieces(im, p, s->arg[1], s->res, 1, s->line, pread_piece, &pa);
+    return pieces(im, p, s->arg[1], s->res, HOLES_INFER, s->line, pread_piece,
+                  &pa);
 }
 
 /* ---------- mappings ---------- */
@@ -812,7 +816,7 @@ static int map_host(struct lkimp *im, struct lkproc *p, uint64_t a, uint64_t n,
     if (iv_remove(&p->drop, a, a + n) != 0 || iv_remove(&p->maps, a, a + n))
         return nomem(im);
     forget_hit(p);
-    return pieces(im, p, a, n, 0, m->line, map_piece, m);
+    return pieces(im, p, a, n, HOLES_BY_CHUNK, m->line, map_piece, m);
 }
 
 static int do_mmap(struct lkimp *im, struct lkproc *p, const struct lk_sys *s,
@@ -903,7 +907,7 @@ static int do_munmap(struct lkimp *im, struct lkproc *p, uint64_t a, uint64_t n,
                      uint64_t line)
 {
     forget_hit(p);
-    return pieces(im, p, a, pg_round(n), -1, line, unmap_piece, NULL);
+    return pieces(im, p, a, pg_round(n), HOLES_WHOLE, line, unmap_piece, NULL);
 }
 
 /* mremap: the old range goes, the new one is mapped like it (its pages
@@ -978,8 +982,8 @@ static int do_syscall(struct lkimp *im, struct lkproc *p, struct lklog *l,
     case SC_MPROTECT:
         prot = (int)(s->arg[2] & 7);
         forget_hit(p);
-        return s->ok ? pieces(im, p, s->arg[0], pg_round(s->arg[1]), -1,
-                              s->line, protect_piece, &prot)
+        return s->ok ? pieces(im, p, s->arg[0], pg_round(s->arg[1]),
+                              HOLES_WHOLE, s->line, protect_piece, &prot)
                      : 0;
     case SC_MREMAP: return do_mremap(im, p, s);
     case SC_BRK: return do_brk(im, p, s);
@@ -1180,11 +1184,17 @@ static int segments(struct lkimp *im, struct image *img, const char *path)
     return 0;
 }
 
+/* => whether img's segments at bias would end past 2^64. */
+static bool past_2_64(const struct image *img, uint64_t bias)
+{
+    return bias > UINT64_MAX - img->hi[img->nseg - 1];
+}
+
 /* Places img at host bias hbias, trace bias tbias. */
 static int place(struct lkimp *im, struct image *img, uint64_t hbias,
                  uint64_t tbias, uint64_t line)
 {
-    if (hbias > UINT64_MAX - img->hi[img->nseg - 1])
+    if (past_2_64(img, hbias))
         return trace_fail(im->e, EINVAL,
                           "line %llu: load bias 0x%llx puts %s above 2^64",
                           (unsigned long long)line, (unsigned long long)hbias,
@@ -1274,7 +1284,7 @@ static int scan(struct lkimp *im, struct lkproc *p, uint64_t *ihb,
                 break;
             }
             const struct image *img = dyn ? &p->interp : &p->prog;
-            if (bias > UINT64_MAX - img->hi[img->nseg - 1]) {
+            if (past_2_64(img, bias)) {
                 r = lklog_bad(l, it.line,
                               "a load bias that puts the image "
                               "above 2^64");
@@ -1314,7 +1324,7 @@ static int scan(struct lkimp *im, struct lkproc *p, uint64_t *ihb,
             r = lklog_bad(l, it.line, msg);
             break;
         }
-        if (a - pe->entry > UINT64_MAX - p->prog.hi[p->prog.nseg - 1]) {
+        if (past_2_64(&p->prog, a - pe->entry)) {
             r = lklog_bad(l, it.line,
                           "a load bias that puts the program "
                           "above 2^64");
