@@ -958,8 +958,8 @@ static void test_bss_partial_page_only_for_writable_mid_page_bss(void **state)
                           .memsz = 0x3000,
                           .prot = ELF_PROT_READ | ELF_PROT_WRITE };
     assert_int_equal(elf_bss_partial_page(&l, 4096), 4096 - 0x300);
-    l.memsz = 0x280; /* bss ends inside the page */
-    assert_int_equal(elf_bss_partial_page(&l, 4096), 0x80);
+    l.memsz = 0x280; /* bss ends inside the page: zeroed to its end */
+    assert_int_equal(elf_bss_partial_page(&l, 4096), 4096 - 0x300);
     l.memsz = 0x200; /* no bss */
     assert_int_equal(elf_bss_partial_page(&l, 4096), 0);
     l.memsz = 0x3000;

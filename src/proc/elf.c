@@ -280,12 +280,13 @@ static int entry_ok(const struct elf_image *out)
 uint64_t elf_bss_partial_page(const struct elf_load *l, uint64_t pgsz)
 {
     uint64_t in_page = (l->vaddr + l->filesz) & (pgsz - 1);
-    uint64_t n = pgsz - in_page, bss = l->memsz - l->filesz;
 
     if (l->memsz <= l->filesz || l->filesz == 0 || in_page == 0 ||
         !(l->prot & ELF_PROT_WRITE))
         return 0;
-    return n < bss ? n : bss;
+    /* to the page's end, past memsz too: ld.so's first mallocs take the
+     * rest of its bss page as zeroed memory, as both kernels leave it */
+    return pgsz - in_page;
 }
 
 int elf_parse(const uint8_t *buf, size_t len, struct elf_image *out)

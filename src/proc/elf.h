@@ -70,9 +70,10 @@ int elf_parse_headers(const uint8_t *buf, size_t len, uint64_t fsize,
  * exec's bss rule: bss that begins inside the last file page of a
  * writable segment is zeroed by a write there, as kernels do, which costs
  * one copy-on-write page.
- * => the bytes exec zeroes from vaddr + filesz: the rest of that page, or
- *    less when memsz ends sooner; 0 when the rule does not apply (no bss,
- *    no file bytes, file bytes ending on a page boundary, read-only).
+ * => the bytes exec zeroes from vaddr + filesz: the rest of that page,
+ *    past memsz too, as Linux and NetBSD do; 0 when the rule does not
+ *    apply (no bss, no file bytes, file bytes ending on a page boundary,
+ *    read-only).
  * => pgsz: a power of two; a page-aligned load bias changes nothing.
  */
 uint64_t elf_bss_partial_page(const struct elf_load *l, uint64_t pgsz);
