@@ -647,7 +647,9 @@ XVM_API int xvm_mmap_file(xvm_vmspace *vs, uint64_t *addr, uint64_t len,
  * then the interpreter's own mmaps.
  * Errors: ESRCH (no such pid), EEXIST (pid in use), ENOENT (no such
  * program or interpreter), ENOEXEC (not a loadable ELF, or a bad
- * interpreter); the caller's process is left as it was.
+ * interpreter), E2BIG (more than 1024 arguments, or more than 256 KiB
+ * of them with their NULs: NetBSD's ARG_MAX); the caller's process is
+ * left as it was.
  */
 struct xvm_proc_info {
     uint64_t entry; /* where execution starts: the interpreter's entry

@@ -509,6 +509,50 @@ static uint64_t phdr_vaddr(const struct ec_elf *e)
 }
 
 /*
+ * argv as a trace holds it (PATH and 256 arguments, a line of 64 KiB)
+ * and as kernels take it (NetBSD's ARG_MAX, 256 KiB of strings): all of
+ * it on the stack; more is E2BIG, and nothing is left behind.
+ */
+static void test_exec_takes_the_arguments_a_trace_holds(void **state)
+{
+    struct fixture *fx = *state;
+    enum { MANY = 257, LONG = 60000, BIG = (128 << 10) - 8 };
+    static const char *argv[1025];
+    char *big = malloc(BIG), s[16];
+    struct tm_world w;
+    struct xvm_proc_info info;
+    memset(big, 'a', BIG - 1);
+    big[BIG - 1] = '\0';
+    for (int i = 0; i < 1025; i++)
+        argv[i] = i == 1 ? big + BIG - 1 - LONG : "x";
+    up(&w, fx, "sgimips", 1);
+    struct xvm_stats st0 = tm_stats(w.m);
+    assert_int_equal(xvm_spawn(w.m, w.mp, 1, "/bin/prog", MANY, argv), 0);
+    assert_int_equal(xvm_proc_info(w.m, 1, &info), 0);
+    xvm_vmspace *vs = xvm_proc_vmspace(w.m, 1);
+    assert_int_equal(get_word(vs, info.stack_pointer, 8, 0), MANY);
+    for (int i = 1; i < MANY; i += MANY - 2) {
+        uint64_t p = get_word(vs, info.stack_pointer + (i + 1) * 8u, 8, 0);
+        size_t n = i == 1 ? LONG + 1 : 2;
+        assert_int_equal(xvm_read(vs, p + n - 2, s, 2), 0);
+        assert_memory_equal(s, argv[i] + n - 2, 2);
+    }
+    /* 1024 arguments, or 256 KiB of them, but no more */
+    argv[1] = argv[2] = argv[3] = big;
+    assert_int_equal(xvm_exec(w.m, 1, "/bin/prog", 3, argv), 0);
+    assert_int_equal(xvm_exec(w.m, 1, "/bin/prog", 4, argv), E2BIG);
+    argv[1] = argv[2] = argv[3] = "x";
+    assert_int_equal(xvm_exec(w.m, 1, "/bin/prog", 1024, argv), 0);
+    assert_int_equal(xvm_exec(w.m, 1, "/bin/prog", 1025, argv), E2BIG);
+    assert_int_equal(xvm_exit(w.m, 1), 0);
+    struct xvm_stats st = tm_stats(w.m);
+    assert_int_equal(st.pages[XVM_USE_ANON], st0.pages[XVM_USE_ANON]);
+    tm_check(w.m);
+    tm_world_drop(&w);
+    free(big);
+}
+
+/*
  * A dynamically linked program: its interpreter (ld.so, from the host) is
  * mapped at 0x20000000 as well, both read back as their files, execution
  * starts at ld.so's entry, and the stack's auxiliary vector tells ld.so
@@ -963,6 +1007,7 @@ int main(void)
         cmocka_unit_test(test_exec_segments_read_back_the_file_bytes),
         cmocka_unit_test(test_exec_last_data_page_reads_zero_past_short_bss),
         cmocka_unit_test(test_exec_stack_holds_argc_and_argv),
+        cmocka_unit_test(test_exec_takes_the_arguments_a_trace_holds),
         cmocka_unit_test(test_exec_dynamic_program_starts_in_its_interpreter),
         cmocka_unit_test(test_exec_static_program_has_an_auxiliary_vector),
         cmocka_unit_test(test_exec_brk_starts_empty_right_after_bss),

@@ -21,7 +21,8 @@
 #define HEADER_READ 4096u       /* the first page, as vn_rdwr does */
 #define HEADER_MAX  (64u << 10) /* program headers further in */
 #define STACK_SIZE  (UINT64_C(8) << 20)
-#define MAX_ARGS    256
+#define MAX_ARGS    1024 /* argv[0] and a trace line's 256 arguments fit */
+#define ARG_MAX     (256u << 10) /* NetBSD's: the strings, NULs included */
 
 /* The auxiliary vector's types (System V ABI; NetBSD's sys/exec_elf.h). */
 enum {
@@ -141,7 +142,7 @@ static int build_stack(struct xvm_vmspace *vs, const struct loaded *ld,
     unsigned w = img->is64 ? 8 : 4;
     uint64_t aux[NAUX][2];
     uint64_t top = pg_trunc(c, c->prof->va_max), base = top - STACK_SIZE;
-    uint64_t sp = top, ptrs[MAX_ARGS];
+    uint64_t sp = top, ptrs[MAX_ARGS], bytes = 0;
     int error;
 
     if (argc > MAX_ARGS)
@@ -154,7 +155,7 @@ static int build_stack(struct xvm_vmspace *vs, const struct loaded *ld,
         if (argv[i] == NULL)
             return EINVAL; /* bad input must not crash: no string to copy */
         size_t n = strlen(argv[i]) + 1;
-        if (n > 4096)
+        if ((bytes += n) > ARG_MAX)
             return E2BIG;
         sp -= n;
         if ((error = xvm_write(vs, sp, argv[i], n)) != 0)
