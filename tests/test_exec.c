@@ -180,6 +180,27 @@ static int shortbss_setup(struct fixture *fx)
     return -1;
 }
 
+/*
+ * /bad/wrap: the static-pie program with its last segment moved near
+ * 2^64, so that its span, placed at DYN_BASE, wraps around to page 0.
+ */
+static int wrap_setup(struct fixture *fx)
+{
+    const struct ec_elf *e = &fx->elf[P_PIE];
+    uint8_t *b = malloc(fx->size[P_PIE]);
+    unsigned last = 0;
+    memcpy(b, fx->bytes[P_PIE], fx->size[P_PIE]);
+    for (unsigned i = 0; i < e->phnum; i++)
+        if (e->ph[i].type == EC_PT_LOAD)
+            last = i;
+    struct ec_phdr h = e->ph[last];
+    h.vaddr = h.paddr = UINT64_C(0xffffffffff000000) | (h.vaddr & 0xffffff);
+    ec_write_phdr(b + e->phoff + (uint64_t)last * 56, &h, 1, 0);
+    file_spit(host(fx, "/bad/wrap"), b, fx->size[P_PIE]);
+    free(b);
+    return e->type == 3 && h.vaddr + h.memsz > h.vaddr ? 0 : -1;
+}
+
 static int group_setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
@@ -222,6 +243,8 @@ static int group_setup(void **state)
     file_spit(host(fx, "/bad/phoff"), b, 4096);
     free(b);
     file_spit(host(fx, "/bad/empty"), (const uint8_t *)"", 0);
+    if (wrap_setup(fx) != 0)
+        return -1;
     if (shortbss_setup(fx) != 0)
         return -1;
     if (dyn_setup(fx) != 0)
@@ -887,7 +910,7 @@ static const struct bad bads[] = {
     { "/bad/empty", ENOEXEC },     { "/bad/dir", EACCES },
     { "/bad/missing", ENOENT },    { "/bin", EACCES },
     { "/bad/badinterp", ENOEXEC }, { "/bad/dyninterp", ENOEXEC },
-    { "/bad/nonul", ENOEXEC },
+    { "/bad/nonul", ENOEXEC },     { "/bad/wrap", ENOEXEC },
 };
 #define NBAD (sizeof(bads) / sizeof(bads[0]))
 

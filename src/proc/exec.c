@@ -203,6 +203,21 @@ static void image_span(const struct core *c, const struct elf_image *img,
 }
 
 /*
+ * => 0 when img's pages at bias lie in the user space, ENOEXEC when
+ *    they do not: an ET_DYN whose span, moved to its base, would run
+ *    past the space's end or wrap around to address 0.
+ */
+static int image_fits(const struct core *c, const struct elf_image *img,
+                      uint64_t bias)
+{
+    uint64_t lo = pg_trunc(c, img->lo), va_max = c->prof->va_max;
+
+    if (lo + bias > va_max || img->hi - lo > va_max - (lo + bias))
+        return ENOEXEC;
+    return 0;
+}
+
+/*
  * The interpreter named by PT_INTERP, from the same mount: a missing one
  * is ENOENT, one that is not a loadable ELF (or wants an interpreter
  * itself) ENOEXEC.  => ld->ifile open and ld->interp parsed.
@@ -242,7 +257,8 @@ static int load(struct xvm_vmspace *vs, struct xvm_file *f, struct loaded *ld,
     int error;
 
     ld->bias = elf_load_bias(img, ELF_DYN_BASE, c->pgsz);
-    if ((error = map_image(vs, f, img, ld->bias)) != 0)
+    if ((error = image_fits(c, img, ld->bias)) != 0 ||
+        (error = map_image(vs, f, img, ld->bias)) != 0)
         return error;
     memset(info, 0, sizeof(*info));
     info->load_base = img->is_dyn ? ELF_DYN_BASE : 0;
@@ -255,7 +271,8 @@ static int load(struct xvm_vmspace *vs, struct xvm_file *f, struct loaded *ld,
         image_span(c, &ld->interp, ld->ibias, &ilo, &ihi);
         if (ilo < phi && plo < ihi)
             return ENOEXEC; /* an ET_EXEC interpreter on the program */
-        if ((error = map_image(vs, ld->ifile, &ld->interp, ld->ibias)) != 0)
+        if ((error = image_fits(c, &ld->interp, ld->ibias)) != 0 ||
+            (error = map_image(vs, ld->ifile, &ld->interp, ld->ibias)) != 0)
             return error;
         info->interp_base = ilo;
         info->entry = ld->interp.entry + ld->ibias;
