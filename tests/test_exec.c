@@ -1002,6 +1002,54 @@ static void test_exec_failed_exec_leaves_the_old_image_running(void **state)
     tm_world_drop(&w);
 }
 
+/* xvm_file_report's callback: the report of the file named arg. */
+static int report_of(void *arg, const struct xvm_file_report *fr)
+{
+    struct xvm_file_report *out = arg;
+    if (strcmp(fr->path, out->path) == 0) {
+        const char *path = out->path; /* fr's is valid in the call only */
+        *out = *fr;
+        out->path = path;
+    }
+    return 0;
+}
+
+/*
+ * An exec refused for its arguments maps nothing first: no fault, no
+ * copy of the data page, no process in the program's file report.
+ */
+static void test_exec_refused_exec_leaves_no_trace_in_the_figures(void **state)
+{
+    struct fixture *fx = *state;
+    enum { BIG = 200 << 10 };
+    char *big = malloc(BIG);
+    const char *argv[] = { "/bin/prog", big, big };
+    memset(big, 'a', BIG - 1);
+    big[BIG - 1] = '\0';
+    for (int xip = 0; xip < 2; xip++) {
+        struct tm_world w;
+        struct xvm_file_report fr = { .path = "/bin/prog" };
+        up(&w, fx, "amd64", xip);
+        struct xvm_stats st0 = tm_stats(w.m);
+        assert_int_equal(xvm_spawn(w.m, w.mp, 1, "/bin/prog", 3, argv), E2BIG);
+        struct xvm_stats st = tm_stats(w.m);
+        assert_int_equal(st.faults, st0.faults);
+        assert_int_equal(st.cow_promotions, st0.cow_promotions);
+        assert_int_equal(xvm_file_report(w.mp, report_of, &fr), 0);
+        assert_int_equal(fr.processes, 0);
+        assert_int_equal(fr.pages_copied, 0);
+        /* the same exec with the arguments it can take runs */
+        assert_int_equal(xvm_spawn(w.m, w.mp, 1, "/bin/prog", 2, argv), 0);
+        assert_int_equal(xvm_file_report(w.mp, report_of, &fr), 0);
+        assert_int_equal(fr.processes, 1);
+        assert_int_equal(fr.pages_copied, 1); /* its bss page */
+        assert_int_equal(xvm_exit(w.m, 1), 0);
+        tm_check(w.m);
+        tm_world_drop(&w);
+    }
+    free(big);
+}
+
 /* A NULL argument string is bad input: EINVAL, not a crash. */
 static void test_exec_null_argument_string_is_einval(void **state)
 {
@@ -1026,6 +1074,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exec_null_argument_string_is_einval),
+        cmocka_unit_test(test_exec_refused_exec_leaves_no_trace_in_the_figures),
         cmocka_unit_test(test_exec_converted_images_have_their_class_and_order),
         cmocka_unit_test(test_exec_segments_read_back_the_file_bytes),
         cmocka_unit_test(test_exec_last_data_page_reads_zero_past_short_bss),

@@ -62,7 +62,7 @@ static int read_headers(struct xvm_file *f, struct elf_image *img)
     return error;
 }
 
-/* Maps one PT_LOAD at bias. */
+/* Maps one PT_LOAD at bias (image_fits said it can be). */
 static int map_segment(struct xvm_vmspace *vs, struct xvm_file *f,
                        const struct elf_load *s, uint64_t bias)
 {
@@ -71,10 +71,6 @@ static int map_segment(struct xvm_vmspace *vs, struct xvm_file *f,
     uint64_t fend = va + s->filesz, mend = va + s->memsz;
     int prot = s->prot & XVM_PROT_ALL, error;
 
-    if ((va - s->offset) & (c->pgsz - 1))
-        return ENOEXEC; /* file and memory pages do not line up */
-    if (mend > c->prof->va_max || mend < va)
-        return ENOEXEC;
     if (s->filesz > 0) {
         uint64_t at = start;
         error = xvm_mmap_file(vs, &at, pg_round(c, fend) - start, prot,
@@ -142,21 +138,15 @@ static int build_stack(struct xvm_vmspace *vs, const struct loaded *ld,
     unsigned w = img->is64 ? 8 : 4;
     uint64_t aux[NAUX][2];
     uint64_t top = pg_trunc(c, c->prof->va_max), base = top - STACK_SIZE;
-    uint64_t sp = top, ptrs[MAX_ARGS], bytes = 0;
+    uint64_t sp = top, ptrs[MAX_ARGS];
     int error;
 
-    if (argc > MAX_ARGS)
-        return E2BIG;
     uint64_t at = base;
     if ((error = xvm_mmap(vs, &at, STACK_SIZE, XVM_PROT_READ | XVM_PROT_WRITE,
                           XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0)) != 0)
         return error;
     for (unsigned i = argc; i-- > 0;) {
-        if (argv[i] == NULL)
-            return EINVAL; /* bad input must not crash: no string to copy */
         size_t n = strlen(argv[i]) + 1;
-        if ((bytes += n) > ARG_MAX)
-            return E2BIG;
         sp -= n;
         if ((error = xvm_write(vs, sp, argv[i], n)) != 0)
             return error;
@@ -203,9 +193,10 @@ static void image_span(const struct core *c, const struct elf_image *img,
 }
 
 /*
- * => 0 when img's pages at bias lie in the user space, ENOEXEC when
- *    they do not: an ET_DYN whose span, moved to its base, would run
- *    past the space's end or wrap around to address 0.
+ * => 0 when img's pages at bias lie in the user space and each segment's
+ *    file and memory pages line up, ENOEXEC when not (an ET_DYN whose
+ *    span, moved to its base, would run past the space's end or wrap
+ *    around to address 0).
  */
 static int image_fits(const struct core *c, const struct elf_image *img,
                       uint64_t bias)
@@ -214,6 +205,26 @@ static int image_fits(const struct core *c, const struct elf_image *img,
 
     if (lo + bias > va_max || img->hi - lo > va_max - (lo + bias))
         return ENOEXEC;
+    for (unsigned i = 0; i < img->nload; i++)
+        if ((img->load[i].vaddr + bias - img->load[i].offset) & (c->pgsz - 1))
+            return ENOEXEC;
+    return 0;
+}
+
+/* => 0 when exec can put argv on the stack: E2BIG past MAX_ARGS strings
+ *    or ARG_MAX bytes, EINVAL for a NULL string. */
+static int check_args(unsigned argc, const char *const *argv)
+{
+    uint64_t bytes = 0;
+
+    if (argc > MAX_ARGS)
+        return E2BIG;
+    for (unsigned i = 0; i < argc; i++) {
+        if (argv[i] == NULL)
+            return EINVAL; /* bad input must not crash: no string to copy */
+        if ((bytes += strlen(argv[i]) + 1) > ARG_MAX)
+            return E2BIG;
+    }
     return 0;
 }
 
@@ -248,37 +259,47 @@ static int open_interp(struct xvm_mount *mp, struct xvm_file *f,
     return error;
 }
 
+/*
+ * Everything that can refuse the program is asked before anything is
+ * mapped, as NetBSD runs its vmcmds only once the exec cannot fail: a
+ * refused exec leaves no fault, copy or mapping in the figures.
+ */
 static int load(struct xvm_vmspace *vs, struct xvm_file *f, struct loaded *ld,
                 unsigned argc, const char *const *argv,
                 struct xvm_proc_info *info)
 {
     const struct core *c = vs->vm->core;
     const struct elf_image *img = &ld->prog;
+    uint64_t plo, phi, ilo = 0, ihi;
     int error;
 
     ld->bias = elf_load_bias(img, ELF_DYN_BASE, c->pgsz);
-    if ((error = image_fits(c, img, ld->bias)) != 0 ||
-        (error = map_image(vs, f, img, ld->bias)) != 0)
+    if ((error = image_fits(c, img, ld->bias)) != 0)
+        return error;
+    image_span(c, img, ld->bias, &plo, &phi);
+    if (ld->ifile) {
+        ld->ibias = elf_interp_bias(img, ld->bias, &ld->interp, c->pgsz);
+        if ((error = image_fits(c, &ld->interp, ld->ibias)) != 0)
+            return error;
+        image_span(c, &ld->interp, ld->ibias, &ilo, &ihi);
+        if (ilo < phi && plo < ihi)
+            return ENOEXEC; /* an ET_EXEC interpreter on the program */
+    }
+    if (phi + STACK_SIZE > pg_trunc(c, c->prof->va_max) - STACK_SIZE)
+        return ENOEXEC; /* no room for heap and stack */
+    if ((error = check_args(argc, argv)) != 0 ||
+        (error = map_image(vs, f, img, ld->bias)) != 0 ||
+        (ld->ifile &&
+         (error = map_image(vs, ld->ifile, &ld->interp, ld->ibias)) != 0))
         return error;
     memset(info, 0, sizeof(*info));
     info->load_base = img->is_dyn ? ELF_DYN_BASE : 0;
     info->program_entry = info->entry = img->entry + ld->bias;
-    info->brk_base = info->brk = pg_round(c, img->hi + ld->bias);
+    info->brk_base = info->brk = phi;
     if (ld->ifile) {
-        uint64_t plo, phi, ilo, ihi;
-        ld->ibias = elf_interp_bias(img, ld->bias, &ld->interp, c->pgsz);
-        image_span(c, img, ld->bias, &plo, &phi);
-        image_span(c, &ld->interp, ld->ibias, &ilo, &ihi);
-        if (ilo < phi && plo < ihi)
-            return ENOEXEC; /* an ET_EXEC interpreter on the program */
-        if ((error = image_fits(c, &ld->interp, ld->ibias)) != 0 ||
-            (error = map_image(vs, ld->ifile, &ld->interp, ld->ibias)) != 0)
-            return error;
         info->interp_base = ilo;
         info->entry = ld->interp.entry + ld->ibias;
     }
-    if (info->brk_base + STACK_SIZE > pg_trunc(c, c->prof->va_max) - STACK_SIZE)
-        return ENOEXEC; /* no room for heap and stack */
     return build_stack(vs, ld, argc, argv, info);
 }
 
