@@ -704,6 +704,12 @@ static void syn_interp(int is64, int be)
     assert_int_equal(syn_parse(&t, SYN_LEN, &img), 0);
     assert_int_equal(img.has_interp, 1);
     assert_int_equal(img.phdr_vaddr, 0);
+    /* a second PT_INTERP is ignored, as Linux and NetBSD take the first */
+    t.ph[3] = (struct ec_phdr){ .type = 3, .offset = 0x1000, .filesz = 8 };
+    t.phnum = 4;
+    assert_int_equal(syn_parse(&t, SYN_LEN, &img), 0);
+    assert_int_equal(img.interp_off, t.ph[0].offset);
+    assert_int_equal(img.interp_len, t.ph[0].filesz);
 }
 
 /* Runs one family of synthetic cases in all four class/order combinations. */

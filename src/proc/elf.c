@@ -240,11 +240,12 @@ static int walk_phdrs(const uint8_t *buf, uint64_t fsize, uint64_t phoff,
             /* its bytes must be in the file */
             if (off > fsize || n > fsize - off)
                 return ENOEXEC;
-            if (type == PT_INTERP) {
+            if (type == PT_INTERP && !out->has_interp) {
+                /* the first, as both kernels take it */
                 out->has_interp = 1;
                 out->interp_off = off;
                 out->interp_len = n;
-            } else {
+            } else if (type == PT_DYNAMIC) {
                 out->dyn_off = off;
                 out->dyn_len = n;
             }
