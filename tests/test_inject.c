@@ -1038,6 +1038,73 @@ static void test_inject_failure_is_not_absorbed_by_the_page_daemon(void **state)
     tm_world_down(&w);
 }
 
+/*
+ * The same on a full RAM: a fault whose read-ahead (a hint) found no
+ * frame, then met the injected failure, got it retried by the page
+ * daemon (absorbed); one that ran out, had a scan, and met it on the
+ * restart got its process killed.  Now an injected failure that comes
+ * last reaches the caller and kills nobody, whatever RAM did before it.
+ * Copy mode, a process writing a private mapping of a file while read()
+ * keeps the page cache full, at several small RAMs.
+ */
+static void test_inject_failure_on_a_full_ram_is_not_retried_nor_kills(
+    void **state)
+{
+    struct fixture *fx = *state;
+    static const enum xvm_inject_site sites[] = { XVM_INJECT_ANON,
+                                                  XVM_INJECT_COW };
+    uint8_t *buf = malloc(BIG_SIZE);
+    unsigned fired = 0;
+    assert_non_null(buf);
+    need_prog(fx);
+    for (unsigned pages = 56; pages <= 96; pages += 8)
+        for (unsigned k = 0; k < 2 * 2; k++) {
+            enum xvm_inject_site site = sites[k % 2];
+            uint64_t nth = 1 + k / 2, a = 0;
+            struct tm_world w;
+            xvm_file *f;
+            size_t done;
+            uint32_t pid;
+            tm_world_open(&w, "amd64", (uint64_t)pages * PG, 0, fx->ti.img);
+            tm_world_mount(&w, 0, 4, 0);
+            assert_int_equal(spawn_step(w.m, w.mp, 1), 0);
+            xvm_vmspace *vs = xvm_proc_vmspace(w.m, 1);
+            assert_int_equal(xvm_open(w.mp, "big", XVM_O_RDONLY, &f), 0);
+            assert_int_equal(
+                xvm_mmap_file(vs, &a, BIG_SIZE, RW, XVM_MAP_PRIVATE, f, 0), 0);
+            for (unsigned p = 0; p < BIG_SIZE / PG; p += 2) {
+                /* The anons written fill RAM at last: that is the end. */
+                if (xvm_pread(f, 0, buf, BIG_SIZE, &done) != 0)
+                    break;
+                uint64_t base = xvm_inject_count(w.m, site);
+                assert_int_equal(xvm_inject(w.m, site, nth), 0);
+                int error = tm_wr_step(vs, a + p * PG, 0x77);
+                bool met = xvm_inject_count(w.m, site) - base >= nth;
+                assert_int_equal(xvm_inject(w.m, site, 0), 0);
+                tm_check(w.m);
+                if (met && error != ENOMEM)
+                    fail_msg("%u pages, page %u: a %s failure was absorbed",
+                             pages, p, xvm_inject_site_name(site));
+                if (met && xvm_oom_next(w.m, &pid) == 0)
+                    fail_msg("%u pages, page %u: a %s failure killed pid %u",
+                             pages, p, xvm_inject_site_name(site), pid);
+                fired += met;
+                if (error == 0)
+                    continue;
+                /* Again, with nothing armed: RAM itself may not have it
+                 * (the process is then killed, and that is the end). */
+                if (tm_wr_step(vs, a + p * PG, 0x77) != 0)
+                    break;
+            }
+            xvm_close(f);
+            (void)xvm_oom_next(w.m, &pid);
+            xvm_exit(w.m, 1);
+            tm_world_down(&w);
+        }
+    assert_true(fired > 0);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1052,6 +1119,8 @@ int main(void)
         cmocka_unit_test(test_inject_sites_are_independent_and_counted),
         cmocka_unit_test(
             test_inject_failure_is_not_absorbed_by_the_page_daemon),
+        cmocka_unit_test(
+            test_inject_failure_on_a_full_ram_is_not_retried_nor_kills),
         cmocka_unit_test(test_inject_flash_eio_reaches_the_access),
         cmocka_unit_test(test_inject_every_host_allocation_fails_cleanly),
         cmocka_unit_test(test_inject_every_frame_fails_cleanly),

@@ -40,6 +40,10 @@ struct core {
     unsigned pgshift;
     uint64_t occurred[INJECT_SITES]; /* occurrences so far, per site */
     uint64_t fail_at[INJECT_SITES];  /* occurrence that fails; 0: none */
+    /* The last allocation that failed was an injected one, not one a
+     * full RAM refused (physmem clears it): only the latter is retried
+     * by the page daemon or kills. */
+    bool injected_last;
     unsigned quiet;          /* > 0: inspecting (see core_quiet_begin) */
     struct pack_chunk *pack; /* core_pack's chunks, newest first */
     size_t pack_used;        /* bytes of the newest carved */
@@ -56,7 +60,10 @@ void core_fini(struct core *c);
  */
 static inline bool core_inject(struct core *c, enum inject_site site)
 {
-    return !c->quiet && ++c->occurred[site] == c->fail_at[site];
+    if (c->quiet || ++c->occurred[site] != c->fail_at[site])
+        return false;
+    c->injected_last = true;
+    return true;
 }
 
 /* Host memory of the simulation; NULL on failure (or injected failure). */

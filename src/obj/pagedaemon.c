@@ -303,10 +303,11 @@ int pagedaemon_retry(struct pagedaemon *pd, int (*op)(void *arg), void *arg)
     for (unsigned restarts = 0;; restarts++) {
         uint64_t refused = ph->refused;
         int error = op(arg);
-        /* Only a full RAM is worth a scan: an injected failure, or a lack
-         * of address space, fails at once. */
+        /* Only a full RAM is worth a scan: an injected failure (even one
+         * after a hint, as read-ahead, found RAM full), or a lack of
+         * address space, fails at once. */
         if (error != ENOMEM || restarts == MAX_RESTARTS ||
-            ph->refused == refused || !pagedaemon_reclaimable(pd))
+            !phys_ran_out(ph, refused) || !pagedaemon_reclaimable(pd))
             return error;
         /* The call may need several frames (a kernel stack, a big slot
          * array): each restart frees freetarg more than are free now.  A

@@ -48,7 +48,8 @@ bool pagedaemon_reclaimable(const struct pagedaemon *pd);
  * memory is reclaimable, scans and runs it again, a bounded number of
  * times (the retry may refill exactly the pages just freed).  A failure
  * injected during op (xvm_inject) is not retried: it is meant for the
- * caller (only a full RAM moves physmem's `refused`).
+ * caller (only a full RAM moves physmem's `refused`, and only a refusal
+ * that came last is retried: phys_ran_out).
  * => op's last result.  Only where no page pointer is held.
  */
 int pagedaemon_retry(struct pagedaemon *pd, int (*op)(void *arg), void *arg);

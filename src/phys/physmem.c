@@ -172,6 +172,7 @@ int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out)
         return ENOMEM;
     if (ph->nfree == 0) {
         ph->refused++;
+        c->injected_last = false;
         return ENOMEM;
     }
     uint32_t i = ph->free_head != NO_PAGE ? ph->free_head : ph->fresh;

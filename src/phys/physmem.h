@@ -225,6 +225,13 @@ void phys_copy(struct physmem *ph, pageh dst, pageh src);
  *    full RAM counts in `refused`, injected failures do not.
  */
 int phys_alloc(struct physmem *ph, int use, bool zero, pageh *out);
+/* => whether RAM was full since `refused` was `since`, and that refusal,
+ *    not an injected failure, came last: a call failing then ran out of
+ *    memory (the page daemon retries it, the OOM killer kills for it). */
+static inline bool phys_ran_out(const struct physmem *ph, uint64_t since)
+{
+    return ph->refused != since && !ph->core->injected_last;
+}
 /* => a page no loan holds (loaned pages go through phys_orphan). */
 void phys_free(struct physmem *ph, pageh h);
 /* Frees a page its owner no longer has, unless loans hold it: it then

@@ -121,7 +121,7 @@ static int proc_call(struct procs *ps, int (*body)(struct procs *, void *),
     uint64_t refused = ps->vm->ph->refused;
     struct proc_call c = { body, ps, args };
     int error = pagedaemon_retry(&ps->vm->objs->pd, proc_call_op, &c);
-    *oom = error == ENOMEM && ps->vm->ph->refused != refused;
+    *oom = error == ENOMEM && phys_ran_out(ps->vm->ph, refused);
     return error;
 }
 

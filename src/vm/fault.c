@@ -429,7 +429,7 @@ int uvm_fault(struct xvm_vmspace *vs, uint64_t va, unsigned access, bool wire)
     int error = pagedaemon_retry(&vs->vm->objs->pd, fault_op, &a);
     /* RAM was full and the page daemon could not help: the process is
      * killed (uvm_fault's caller, the trap handler, in NetBSD). */
-    if (error == ENOMEM && vs->vm->ph->refused != refused)
+    if (error == ENOMEM && phys_ran_out(vs->vm->ph, refused))
         vm_oom(vs);
     return error;
 }

@@ -124,7 +124,7 @@ int vmspace_call(struct xvm_vmspace *vs,
     uint64_t before = exhausted(vm);
     struct vs_call c = { vs, body, args };
     int error = pagedaemon_retry(&vm->objs->pd, vs_call_op, &c);
-    if (error == ENOMEM && exhausted(vm) != before)
+    if (error == ENOMEM && phys_ran_out(vm->ph, before))
         vm_oom(vs);
     return error;
 }
