@@ -27,6 +27,10 @@ struct swapdev {
     uint32_t hint;    /* where the next search starts */
     /* Counters. */
     struct gauge used; /* slots in use */
+    /* Of those, slots whose page is in RAM too (paged in, or a page-out
+     * that could not write): the page can go again without a new slot.
+     * The anon and aobj pagers keep it. */
+    uint64_t in_ram;
     uint64_t writes, reads;
     uint64_t bytes_written, bytes_read;
     uint64_t ns; /* simulated time of those transfers */
@@ -42,6 +46,14 @@ void swap_destroy(struct swapdev *sw);
 static inline bool swap_full(const struct swapdev *sw)
 {
     return sw->used.cur >= sw->nslots;
+}
+
+/* => whether a page-out can still be had: a free slot, or a page in RAM
+ *    whose slot it already holds (dropped if clean, else written there
+ *    again).  uvm_swapisfull() counts only pages that are nowhere else. */
+static inline bool swap_can_page_out(const struct swapdev *sw)
+{
+    return !swap_full(sw) || sw->in_ram > 0;
 }
 
 /* => 0 and a free slot, or ENOSPC. */

@@ -11,10 +11,28 @@
 #include "object.h"
 #include "swap.h"
 
-/* The object's swap slots: offset -> slot, made at the first page-out. */
-static struct hmap *slots(struct xvm_object *obj)
+/* The object's swap slots, made at the first page-out. */
+struct aobj_swap {
+    struct hmap slots; /* offset -> slot */
+    uint64_t in_ram;   /* of them, slots whose page is resident too (its
+                          share of the swap area's in_ram) */
+};
+
+static struct aobj_swap *aswap(const struct xvm_object *obj)
 {
     return obj->priv;
+}
+
+static struct hmap *slots(struct xvm_object *obj)
+{
+    return aswap(obj) ? &aswap(obj)->slots : NULL;
+}
+
+/* The page at a slot came into RAM (+1) or left it (-1). */
+static void slot_in_ram(struct xvm_object *obj, int d)
+{
+    aswap(obj)->in_ram += (uint64_t)(int64_t)d;
+    obj->objs->pd.swap->in_ram += (uint64_t)(int64_t)d;
 }
 
 static uint64_t slot_at(struct xvm_object *obj, uint64_t off)
@@ -44,6 +62,7 @@ static int aobj_get(struct xvm_object *obj, uint64_t off, unsigned flags,
     swap_read(obj->objs->pd.swap, (uint32_t)slot,
               phys_ram_data(obj->objs->ph, *pg));
     p->flags |= PG_CLEAN;
+    slot_in_ram(obj, 1);
     return 0;
 }
 
@@ -66,8 +85,8 @@ static int aobj_put(struct xvm_object *obj, uint64_t off)
         if (slot == 0) {
             uint32_t s;
             if (obj->priv == NULL &&
-                (obj->priv = core_zalloc(objs->core, sizeof(struct hmap))) ==
-                    NULL)
+                (obj->priv =
+                     core_zalloc(objs->core, sizeof(struct aobj_swap))) == NULL)
                 return EAGAIN;
             if (swap_alloc(sw, &s) != 0)
                 return ENOSPC;
@@ -76,11 +95,13 @@ static int aobj_put(struct xvm_object *obj, uint64_t off)
                 return EAGAIN;
             }
             slot = s;
+            slot_in_ram(obj, 1);
         }
         if (swap_write(sw, (uint32_t)slot, phys_ram_data(objs->ph, pg)) != 0)
             return EAGAIN;
     }
     object_page_free(obj, off);
+    slot_in_ram(obj, -1);
     return 0;
 }
 
@@ -92,8 +113,10 @@ static void aobj_detach(struct xvm_object *obj)
         return;
     for (size_t i = 0; hmap_next(h, &i, NULL, &slot);)
         swap_free(obj->objs->pd.swap, (uint32_t)slot);
+    /* Its resident pages are already freed. */
+    obj->objs->pd.swap->in_ram -= aswap(obj)->in_ram;
     hmap_fini(obj->objs->core, h);
-    core_free(obj->objs->core, h);
+    core_free(obj->objs->core, obj->priv);
     obj->priv = NULL;
 }
 
@@ -114,7 +137,15 @@ int aobj_create(struct objects *objs, uint64_t size, struct xvm_object **out)
 
 uint64_t aobj_swapped(const struct xvm_object *obj)
 {
-    return obj->ops == &aobj_pager && obj->priv
-               ? ((const struct hmap *)obj->priv)->n
-               : 0;
+    return obj->ops == &aobj_pager && obj->priv ? aswap(obj)->slots.n : 0;
+}
+
+uint64_t aobj_swapped_in_ram(const struct xvm_object *obj)
+{
+    uint64_t off, slot, n = 0;
+    if (obj->ops != &aobj_pager || obj->priv == NULL)
+        return 0;
+    for (size_t i = 0; hmap_next(&aswap(obj)->slots, &i, &off, &slot);)
+        n += object_page(obj, off) != PAGEH_NONE;
+    return n;
 }

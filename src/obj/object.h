@@ -124,6 +124,8 @@ int devobj_create(struct objects *objs, uint64_t pa, uint64_t len,
                   struct xvm_object **out);
 /* => how many of an aobj's pages are in swap slots (0 for other objects). */
 uint64_t aobj_swapped(const struct xvm_object *obj);
+/* => of those, slots whose page is resident too (counted again). */
+uint64_t aobj_swapped_in_ram(const struct xvm_object *obj);
 
 /* Every object is referenced, and its resident pages are its own. */
 void objects_check(const struct objects *objs, struct check *ck);

@@ -284,7 +284,7 @@ void pagedaemon_kick(struct pagedaemon *pd)
 
 bool pagedaemon_reclaimable(const struct pagedaemon *pd)
 {
-    if (pd->swap && !swap_full(pd->swap))
+    if (pd->swap && swap_can_page_out(pd->swap))
         return true;
     /* File pages can always be dropped: worth waiting for when they are
      * at least a sixteenth of the pageable pages, or 5 MiB. */

@@ -39,8 +39,8 @@ uint64_t pagedaemon_scan(struct pagedaemon *pd);
 void pagedaemon_kick(struct pagedaemon *pd);
 
 /* uvm_reclaimable(): whether waiting for the daemon can help; when it
- * cannot (no swap, or swap full, and too few file pages), a fault out of
- * memory kills its process. */
+ * cannot (no swap, or swap full and no page in RAM holding a slot, and
+ * too few file pages), a fault out of memory kills its process. */
 bool pagedaemon_reclaimable(const struct pagedaemon *pd);
 
 /*

@@ -48,6 +48,8 @@ void anon_unref(struct vm *vm, struct anon *an)
         pmap_page_protect(vm->mmu, an->page, XVM_PROT_NONE);
         pageq_dequeue(&vm->objs->pd, an->page);
         phys_release(vm->ph, an->page);
+        if (an->swslot)
+            vm->objs->pd.swap->in_ram--;
     }
     if (an->swslot)
         swap_free(vm->objs->pd.swap, an->swslot);
@@ -86,6 +88,7 @@ int anon_pagein(struct vm *vm, struct anon *an)
     p->owner.anon = an;
     p->flags |= PG_CLEAN;
     an->page = pg;
+    vm->objs->pd.swap->in_ram++;
     pageq_enqueue(&vm->objs->pd, pg, 0);
     return 0;
 }
@@ -111,6 +114,7 @@ static int anon_pageout(void *arg, uint32_t i)
             if (swap_alloc(sw, &slot) != 0)
                 return ENOSPC;
             an->swslot = slot;
+            sw->in_ram++;
         }
         if (swap_write(sw, an->swslot, phys_ram_data(vm->ph, pg)) != 0)
             return EAGAIN;
@@ -120,6 +124,7 @@ static int anon_pageout(void *arg, uint32_t i)
     p->flags &= (uint8_t)~PG_CLEAN;
     phys_free(vm->ph, pg);
     an->page = PAGEH_NONE;
+    sw->in_ram--;
     return 0;
 }
 

@@ -622,25 +622,32 @@ static void check_amaps(struct vm_ck *k)
                 check_fail(k->ck, "checker: out of host memory");
         }
     }
-    uint64_t resident = 0, swapped = 0;
+    uint64_t resident = 0, swapped = 0, both = 0;
     for (size_t i = 0; hmap_next(&k->anons, &i, &a, &refs) && !k->ck->error;) {
         const struct anon *an = (const struct anon *)(uintptr_t)a;
         anon_check(k->vm, an, (uint32_t)refs, k->ck);
         resident += an->page != PAGEH_NONE;
         swapped += an->swslot != 0;
+        both += an->page != PAGEH_NONE && an->swslot != 0;
     }
     uint64_t frames = k->vm->ph->use[XVM_USE_ANON].cur;
     if (!k->ck->error && resident != frames)
         check_fail(k->ck, "%llu anons reachable in RAM, %llu anon frames",
                    (unsigned long long)resident, (unsigned long long)frames);
     /* Every slot in use is an anon's or an aobj page's. */
-    for (const struct xvm_object *o = k->vm->objs->list; o; o = o->next)
+    for (const struct xvm_object *o = k->vm->objs->list; o; o = o->next) {
         swapped += aobj_swapped(o);
+        both += aobj_swapped_in_ram(o);
+    }
     const struct swapdev *sw = k->vm->objs->pd.swap;
     if (!k->ck->error && swapped != (sw ? sw->used.cur : 0))
         check_fail(k->ck, "%llu swap slots held, %llu in use",
                    (unsigned long long)swapped,
                    (unsigned long long)(sw ? sw->used.cur : 0));
+    if (!k->ck->error && both != (sw ? sw->in_ram : 0))
+        check_fail(k->ck, "%llu swap slots with a page in RAM, %llu counted",
+                   (unsigned long long)both,
+                   (unsigned long long)(sw ? sw->in_ram : 0));
 }
 
 /* => the page the map says va should show, or PAGEH_NONE when unknown
