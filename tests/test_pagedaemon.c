@@ -15,6 +15,7 @@
 
 #define RAM_PAGES  64  /* 256 KiB: the whole machine */
 #define FILE_PAGES 200 /* the file the patterns read */
+#define NSMALL     16  /* small files, more vnodes than a slab holds */
 
 struct fixture {
     struct tree_image ti;
@@ -26,6 +27,11 @@ static int setup(void **state)
     struct fixture *fx = calloc(1, sizeof(*fx));
     tree_image_init(&fx->ti);
     tree_file(fx->ti.tree, "f", (uint64_t)FILE_PAGES * PG, 11);
+    for (unsigned i = 0; i < NSMALL; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "g%u", i);
+        tree_file(fx->ti.tree, name, PG, 12 + i);
+    }
     image_make_in(fx->ti.img, sizeof(fx->ti.img), fx->ti.dir, "pd.img",
                   fx->ti.tree, 2, "little", 16384, 2048);
     uint64_t n;
@@ -206,6 +212,73 @@ static void test_pagedaemon_unused_readahead_goes_first(void **state)
     world_down(&w);
 }
 
+/* A user pager of clean pages (zeros): the daemon may drop any. */
+static int zeros_get(xvm_object *obj, uint64_t off, unsigned flags,
+                     xvm_page_handle *pg)
+{
+    uint8_t *data;
+    if ((*pg = xvm_object_page_lookup(obj, off)) != XVM_PAGE_HANDLE_NONE)
+        return 0;
+    if (flags & XVM_PGO_LOCKED)
+        return ENOENT;
+    int error = xvm_object_page_alloc(obj, off, pg, &data);
+    if (error == 0)
+        memset(data, 0, PG);
+    return error;
+}
+
+/* Takes every free frame for the pager's pages, as a fault may leave RAM. */
+static void fill_ram(struct world *w, xvm_object *o)
+{
+    xvm_page_handle pg;
+    uint8_t *data;
+    for (uint64_t p = 0; p < RAM_PAGES; p++) {
+        int error = xvm_object_page_alloc(o, p * PG, &pg, &data);
+        if (error == ENOMEM)
+            break;
+        assert_true(error == 0 || error == EEXIST);
+    }
+    assert_int_equal(tm_stats(w->m).pages[XVM_USE_FREE], 0);
+}
+
+/*
+ * Calls that need kernel memory only (an address space, shared
+ * anonymous memory, a file's vnode) wait for the daemon, as the kernel's
+ * allocations that may sleep do, when a fault left no frame free: they
+ * failed with ENOMEM while RAM was full of pages the daemon could drop.
+ */
+static void test_pagedaemon_frees_ram_for_kernel_memory(void **state)
+{
+    static const struct xvm_pager_ops zeros = { .name = "zeros",
+                                                .get = zeros_get,
+                                                .put = xvm_pager_put_clean };
+    struct world w;
+    xvm_object *o, *ao;
+    xvm_vmspace *vs;
+    xvm_file *g[NSMALL];
+    world_up(&w, *state, 0);
+    assert_int_equal(xvm_object_create(w.m, &zeros, RAM_PAGES * PG,
+                                       XVM_OBJECT_READONLY, NULL, &o),
+                     0);
+    fill_ram(&w, o);
+    assert_int_equal(xvm_vmspace_create(w.m, &vs), 0);
+    fill_ram(&w, o);
+    assert_int_equal(xvm_aobj_create(w.m, PG, &ao), 0);
+    for (unsigned i = 0; i < NSMALL; i++) {
+        char path[8];
+        snprintf(path, sizeof(path), "/g%u", i);
+        fill_ram(&w, o);
+        assert_int_equal(xvm_open(w.mp, path, XVM_O_RDONLY, &g[i]), 0);
+    }
+    tm_check(w.m);
+    for (unsigned i = 0; i < NSMALL; i++)
+        xvm_close(g[i]);
+    xvm_object_release(ao);
+    xvm_vmspace_destroy(vs);
+    xvm_object_release(o);
+    world_down(&w);
+}
+
 /* The free targets: the defaults follow uvmpd_tune (0.5 % of RAM, at
  * least 128 KiB, at most 1 MiB, here at most RAM / 16), freetarg 4/3;
  * bad targets are refused. */
@@ -249,6 +322,7 @@ int main(void)
             test_pagedaemon_loop_slightly_larger_than_ram_refaults_every_read),
         cmocka_unit_test(test_pagedaemon_hot_set_survives_a_scan),
         cmocka_unit_test(test_pagedaemon_unused_readahead_goes_first),
+        cmocka_unit_test(test_pagedaemon_frees_ram_for_kernel_memory),
         cmocka_unit_test(test_pagedaemon_free_targets),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

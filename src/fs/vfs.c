@@ -189,6 +189,18 @@ static void file_link(struct vfs *vfs, struct xvm_file *f)
     vfs->files = f;
 }
 
+struct vnode_get_args {
+    struct xvm_mount *mp;
+    uint32_t ino;
+    struct vnode **out;
+};
+
+static int vnode_get_op(void *arg)
+{
+    struct vnode_get_args *g = arg;
+    return vnode_get(g->mp, g->ino, g->out);
+}
+
 int xvm_open(xvm_mount *mp, const char *path, int oflags, xvm_file **out)
 {
     uint32_t ino;
@@ -202,7 +214,9 @@ int xvm_open(xvm_mount *mp, const char *path, int oflags, xvm_file **out)
         return error;
     if (oflags != XVM_O_RDONLY)
         return EROFS;
-    if ((error = vnode_get(mp, ino, &vp)) != 0)
+    /* A new vnode is kernel memory: the page daemon's to find. */
+    struct vnode_get_args g = { mp, ino, &vp };
+    if ((error = pagedaemon_retry(&mp->vfs->objs->pd, vnode_get_op, &g)) != 0)
         return error;
     struct xvm_file *f = core_alloc(mp->vfs->core, sizeof(*f));
     if (f == NULL) {

@@ -234,11 +234,27 @@ int xvm_swapon(xvm_machine *m, const struct xvm_swap_config *cfg)
     return error;
 }
 
+/* Creations that need kernel memory wait for the page daemon, as the
+ * kernel's allocations that may sleep do: restarted after a scan when RAM
+ * is full (a fault may have left no frame free). */
+struct create {
+    xvm_machine *m;
+    uint64_t size;
+    void *out;
+};
+
+static int vmspace_create_op(void *arg)
+{
+    struct create *c = arg;
+    return vmspace_create(&c->m->vm, c->out);
+}
+
 int xvm_vmspace_create(xvm_machine *m, xvm_vmspace **out)
 {
     if (m == NULL || out == NULL)
         return EINVAL;
-    return vmspace_create(&m->vm, out);
+    struct create c = { m, 0, out };
+    return pagedaemon_retry(&m->objs.pd, vmspace_create_op, &c);
 }
 
 xvm_machine *xvm_vmspace_machine(const xvm_vmspace *vs)
@@ -249,11 +265,18 @@ xvm_machine *xvm_vmspace_machine(const xvm_vmspace *vs)
     return (xvm_machine *)(void *)((char *)vs->vm - offsetof(xvm_machine, vm));
 }
 
+static int aobj_create_op(void *arg)
+{
+    struct create *c = arg;
+    return aobj_create(&c->m->objs, c->size, c->out);
+}
+
 int xvm_aobj_create(xvm_machine *m, uint64_t size, xvm_object **out)
 {
     if (m == NULL)
         return EINVAL;
-    return aobj_create(&m->objs, size, out);
+    struct create c = { m, size, out };
+    return pagedaemon_retry(&m->objs.pd, aobj_create_op, &c);
 }
 
 int xvm_devobj_create(xvm_machine *m, uint64_t pa, uint64_t len,
