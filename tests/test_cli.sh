@@ -424,6 +424,20 @@ expect 2 "fsinfo without an image" -- "$XIPVM" fsinfo
 expect 1 "--machine sgimips --ram 4G is past its maximum" -- $RUN --machine sgimips --ram 4G "$T/clean.trace"
 grep -q "the sgimips profile has at most 3 GiB of RAM" "$T/err" || fail "no message naming the maximum: $(cat "$T/err")"
 expect 0 "--machine sgimips --ram 3G, the maximum" -- $RUN --machine sgimips --ram 3G "$T/clean.trace"
+# The least RAM: 4 pages, named when passed.
+printf 'xipvm-trace 1\n' >"$T/noevents.trace"
+expect 1 "--ram 12K is below the least" -- $RUN --ram 12K "$T/noevents.trace"
+grep -q "at least 16 KiB" "$T/err" || fail "no message naming the least RAM: $(cat "$T/err")"
+expect 0 "--ram 16K, the least" -- $RUN --ram 16K "$T/noevents.trace"
+# The manual's range for --ram is the one run takes.
+python3 -c 'import re, sys
+s = re.sub(r"\s+", " ", open(sys.argv[1]).read())
+m = re.search(r"(?:from (\S+) \(4 pages\) )?(?:at most|to) (\S+) on sgimips", s)
+print(m.group(1) or "16K", m.group(2))' "$(dirname "$0")/../doc/xipvm.1" \
+    >"$T/range" || fail "doc/xipvm.1 does not give --ram's range"
+read -r least most <"$T/range"
+expect 0 "--ram $least, the manual's least" -- $RUN --ram "$least" "$T/noevents.trace"
+expect 0 "--ram $most on sgimips, the manual's most" -- $RUN --ram "$most" "$T/noevents.trace"
 
 # Bad images and traces: a clear error, exit 1.
 expect 1 "a missing image" -- "$XIPVM" run --image "$T/nothere" "$T/clean.trace"

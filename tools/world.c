@@ -19,6 +19,26 @@ static void image_error(const char *image, int error)
         fprintf(stderr, "xipvm: %s: %s\n", image, strerror(error));
 }
 
+#define RAM_MIN (UINT64_C(16) << 10) /* 4 pages of 4 KiB: phys_init's */
+
+int world_ram_ok(const char *machine, uint64_t ram)
+{
+    char have[32], bound[32];
+    uint64_t max = xvm_profile_ram_max(machine);
+    if (ram >= RAM_MIN && ram <= max)
+        return 0;
+    if (ram < RAM_MIN)
+        fprintf(stderr, "xipvm: --ram %s: a machine needs at least %s\n",
+                fmt_size(have, sizeof(have), ram),
+                fmt_size(bound, sizeof(bound), RAM_MIN));
+    else
+        fprintf(stderr,
+                "xipvm: --ram %s: the %s profile has at most %s of RAM\n",
+                fmt_size(have, sizeof(have), ram), machine,
+                fmt_size(bound, sizeof(bound), max));
+    return 1;
+}
+
 int world_open(const struct run_opts *o, int xip, struct world *w)
 {
     struct xvm_config cfg;
@@ -35,26 +55,19 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
     cfg.neighbour_reserve = o->neighbour_reserve;
     cfg.neighbour_pv_limit = o->neighbour_pv_limit;
     xvm_cpu_profile *cpu;
-    if (cpu_profile_of(o, &cpu) != 0)
+    if (world_ram_ok(o->machine, o->ram) || cpu_profile_of(o, &cpu) != 0)
         return 1;
     cfg.cpu = cpu;
     error = xvm_machine_create(&cfg, &w->m);
     xvm_cpu_profile_destroy(cpu);
     if (error != 0) {
-        char ram[32], max[32];
-        if (error == ERANGE)
-            fprintf(
-                stderr,
-                "xipvm: --ram %s: the %s profile has at most %s of RAM\n",
-                fmt_size(ram, sizeof(ram), o->ram), o->machine,
-                fmt_size(max, sizeof(max), xvm_profile_ram_max(o->machine)));
-        else
-            fprintf(stderr, "xipvm: machine %s with %s of RAM: %s\n",
-                    o->machine, fmt_size(ram, sizeof(ram), o->ram),
-                    error == EINVAL
-                        ? "unknown profile, bad RAM size (sgimips or amd64; "
-                          "a multiple of 4K) or a neighbour reserve above it"
-                        : strerror(error));
+        char ram[32];
+        fprintf(stderr, "xipvm: machine %s with %s of RAM: %s\n", o->machine,
+                fmt_size(ram, sizeof(ram), o->ram),
+                error == EINVAL
+                    ? "unknown profile, bad RAM size (sgimips or amd64; "
+                      "a multiple of 4K) or a neighbour reserve above it"
+                    : strerror(error));
         return 1;
     }
     if (o->swap) {
