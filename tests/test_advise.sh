@@ -199,6 +199,13 @@ python3 -c "import sys, xml.dom.minidom as m; d = m.parse(sys.argv[1]); assert d
 expect 1 "a flash budget below every page compressed" -- \
     $ADV --flash-budget 4K "$T/adv.trace"
 grep -q "need" "$T/err" || fail "the too-small budget says what is needed"
+# One byte short: the need in bytes, not rounded to the budget's KiB.
+need=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["flash_all_zlib"])' "$T/adv.json")
+expect 1 "a flash budget one byte short" -- \
+    $ADV --flash-budget $((need - 1)) "$T/adv.trace"
+grep -q "need $need bytes" "$T/err" || fail "the need is not exact: $(cat "$T/err")"
+expect 0 "a flash budget of exactly every page compressed" -- \
+    $ADV --flash-budget "$need" "$T/adv.trace"
 expect 2 "two budgets" -- $ADV --flash-budget 1M --ram-budget 1M "$T/adv.trace"
 expect 2 "an unknown codec" -- $ADV --codec lz4 "$T/adv.trace"
 expect 2 "a budget that is not a size" -- $ADV --ram-budget lots "$T/adv.trace"

@@ -517,10 +517,14 @@ static int decide(struct advice *ad)
     ad->k = ad->a->budget == 'f' ? adv_plan_flash_budget(pl, ad->a->limit)
                                  : adv_plan_ram_budget(pl, ad->a->limit);
     if (ad->k == ADV_NONE) {
+        /* The need in bytes: both rounded to KiB may read the same. */
+        char b[32];
         fprintf(stderr,
-                "xipvm: --flash-budget %.0f KiB: the files need %.0f KiB "
-                "with every page compressed (%s)\n",
-                kib(ad->a->limit), kib(pl->flash[0]), codec_name(ad->a->codec));
+                "xipvm: --flash-budget %s: the files need %llu bytes (%.0f "
+                "KiB) with every page compressed (%s)\n",
+                fmt_size(b, sizeof(b), ad->a->limit),
+                (unsigned long long)pl->flash[0], kib(pl->flash[0]),
+                codec_name(ad->a->codec));
         return ERANGE;
     }
     ad->chosen = true;
