@@ -197,6 +197,18 @@ expect 0 "compare (text) says RAM saved and slowdown" -- $CMP "$T/clean.trace"
 grep -q "^XIP saves .* KiB of RAM at peak .* and takes .*x the time of copy mode" "$T/out" ||
     fail "compare's text has no saving-and-slowdown line"
 grep -q "slowdown (xip / copy)" "$T/out" || fail "compare's text has no slowdown row"
+# A profile of zero costs and no events: copy mode takes no time, and
+# 0/0 is no ratio (null, and no number in the text).
+"$XIPVM" profiles sgimips | sed -e 's/^block_access_ns = .*/block_access_ns = 0/' \
+    -e 's/^block_byte_ns = .*/block_byte_ns = 0/' >"$T/free.cpu"
+printf 'xipvm-trace 1\n' >"$T/quiet.trace"
+expect 0 "compare --json of no events at no cost" -- $CMP --cpu "$T/free.cpu" --json "$T/quiet.trace"
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1]))
+assert d["copy"]["time_ns"] == 0 and d["slowdown"] is None, d["slowdown"]' \
+    "$T/out" && ok "0/0 is no slowdown in JSON" || fail "0/0 slowdown in JSON"
+expect 0 "compare of no events at no cost" -- $CMP --cpu "$T/free.cpu" --svg "$T/free.svg" "$T/quiet.trace"
+! grep -q "0\.000x\|slowdown (xip / copy)" "$T/out" "$T/free.svg" ||
+    fail "0/0 printed as a slowdown: $(grep -h 'x the time' "$T/out" "$T/free.svg")"
 expect 0 "profiles lists the built-ins" -- "$XIPVM" profiles
 for p in sgimips amd64 cortex-a7; do
     grep -q "^  $p " "$T/out" || fail "profiles does not list $p"

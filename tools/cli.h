@@ -289,6 +289,19 @@ static inline bool run_fits(const struct run_result *r)
     return r->oom_kills == 0 && !r->no_room;
 }
 
+/* "takes 1.250x the time of copy mode", or, when copy mode took no time
+ * (a profile of zero costs and a trace of no events: 0/0), no ratio. */
+static inline const char *slowdown_text(char *buf, size_t len,
+                                        const struct run_result *copy,
+                                        double slowdown)
+{
+    if (copy->rep.st.time_ns == 0)
+        snprintf(buf, len, "has no slowdown to report: copy mode took no time");
+    else
+        snprintf(buf, len, "takes %.3fx the time of copy mode", slowdown);
+    return buf;
+}
+
 /* CSV (csv.c): one header, then one row per run, the same columns for
  * run, compare and sweep. */
 void csv_header(FILE *out);

@@ -305,10 +305,12 @@ static void print_compare(const struct run_opts *o, const struct run_result *x,
     struct xvm_savings sv;
     xvm_report_savings(rx, rc, &sv);
     if (run_fits(x) && run_fits(c)) {
-        printf("XIP saves %.0f KiB of RAM at peak (%.1f%%) and takes %.3fx the "
-               "time of copy mode\n(%.3f ms against %.3f ms).\n\n",
+        char sd[64];
+        printf("XIP saves %.0f KiB of RAM at peak (%.1f%%) and %s\n(%.3f ms "
+               "against %.3f ms).\n\n",
                (double)sv.ram_peak_total / 1024.0, sv.ram_peak_total_percent,
-               sv.slowdown, rx->st.time_ns / 1e6, rc->st.time_ns / 1e6);
+               slowdown_text(sd, sizeof(sd), c, sv.slowdown),
+               rx->st.time_ns / 1e6, rc->st.time_ns / 1e6);
         printf("RAM at peak, KiB        %12s %12s %12s %8s\n", "xip", "copy",
                "saved", "");
         for (int k = 0; k < XVM_RAM_KINDS; k++)
@@ -349,7 +351,7 @@ static void print_compare(const struct run_opts *o, const struct run_result *x,
     trow("stalls on flash", rx->st.stall_ns_flash, rc->st.stall_ns_flash);
     trow("TLB refills", rx->st.time_ns_tlb, rc->st.time_ns_tlb);
     trow("kernel (faults, I/O)", rx->st.time_ns_kernel, rc->st.time_ns_kernel);
-    if (run_fits(x) && run_fits(c))
+    if (run_fits(x) && run_fits(c) && rc->st.time_ns)
         printf("  %-22s %12.3f %12s\n", "slowdown (xip / copy)", sv.slowdown,
                "");
     nrow("I1 misses", rx->st.i1_misses, rc->st.i1_misses);
@@ -391,9 +393,13 @@ static void print_compare_json(const struct run_opts *o,
                xvm_ram_kind_name((enum xvm_ram_kind)k),
                (long long)sv.ram_peak[k]);
     printf("},\n  \"ram_peak_total\": %lld,\n  \"ram_peak_total_percent\": "
-           "%.2f\n},\n\"slowdown\": %.4f\n}\n",
-           (long long)sv.ram_peak_total, sv.ram_peak_total_percent,
-           sv.slowdown);
+           "%.2f\n},\n\"slowdown\": ",
+           (long long)sv.ram_peak_total, sv.ram_peak_total_percent);
+    /* 0/0 when copy mode took no time: no ratio. */
+    if (c->rep.st.time_ns)
+        printf("%.4f\n}\n", sv.slowdown);
+    else
+        printf("null\n}\n");
 }
 
 int cmd_compare(int argc, char **argv)

@@ -210,13 +210,15 @@ int write_svg(const char *path, const struct run_result *xip,
             "<text x=\"%d\" y=\"22\" font-size=\"15\">RAM in use during the "
             "replay</text>\n",
             LEFT);
+    char sd[64];
     if (run_fits(xip) && run_fits(copy))
         fprintf(f,
                 "<text x=\"%d\" y=\"42\" font-size=\"13\">XIP saves %.0f KiB "
-                "of RAM at peak (%.1f%%) and takes %.3fx the time of copy mode "
+                "of RAM at peak (%.1f%%) and %s "
                 "(%.3f ms against %.3f ms)</text>\n",
                 LEFT, (double)sv.ram_peak_total / 1024.0,
-                sv.ram_peak_total_percent, sv.slowdown,
+                sv.ram_peak_total_percent,
+                slowdown_text(sd, sizeof(sd), copy, sv.slowdown),
                 xip->rep.st.time_ns / 1e6, copy->rep.st.time_ns / 1e6);
     else
         fprintf(f,
