@@ -89,6 +89,9 @@ grep -Eq "within 10 %: +xip 2M +copy 4M +XIP saves 2M$" "$T/local.txt" ||
 expect 0 "--emit-jobs" -- "$XIPVM" sweep $GRID --out "$T/par" --emit-jobs "$T/jobs.txt" "$T/ws.trace"
 [ "$(wc -l <"$T/jobs.txt")" -eq 10 ] || fail "--emit-jobs wrote $(wc -l <"$T/jobs.txt") lines, not 10"
 [ ! -e "$T/par/results.csv" ] || fail "--emit-jobs ran the sweep"
+# A:B ends at B when doubling does not land on it: 3M, 6M, 8M.
+expect 0 "--ram 3M:8M" -- "$XIPVM" sweep --image "$T/img" --ram 3M:8M --out "$T/ends" --emit-jobs "$T/ends.txt" "$T/ws.trace"
+[ "$(wc -l <"$T/ends.txt")" -eq 6 ] || fail "--ram 3M:8M made $(wc -l <"$T/ends.txt") jobs, not 6 (3M, 6M, 8M in two modes)"
 (cd / && parallel --will-cite -j 2 <"$T/jobs.txt") >"$T/par.out" 2>&1 ||
     fail "parallel ran the jobs with errors: $(cat "$T/par.out")"
 expect 0 "--merge after GNU parallel" -- "$XIPVM" sweep --merge "$T/par"

@@ -35,7 +35,7 @@ static const struct cli_opt sweep_opts[] = {
       "where the jobs and the results go; required (but with --merge)" },
     { "-o", "DIR", NULL, "the same as --out" },
     { "--ram", "A:B|LIST", "64M",
-      "RAM sizes: A:B doubles from A to B, or a comma-separated list" },
+      "RAM sizes: A:B doubles from A, ending at B, or a comma-separated list" },
     { "--mode", "LIST", "xip,copy", "mount modes: xip, copy" },
     { "--machine", "LIST", "sgimips", "profiles: sgimips, amd64" },
     { "--readahead", "LIST", "4", "read-ahead pages, 0 to 64 each" },
@@ -182,7 +182,8 @@ static int tok_machine(const char *t, void *out)
     return -1;
 }
 
-/* --ram A:B: A, 2A, 4A, ... up to B. */
+/* --ram A:B: A, 2A, 4A, ... below B, then B itself (the end a user
+ * names is a size they want to see, doubling lands on it or not). */
 static int ram_axis(const char *s, struct grid *g)
 {
     const char *colon = strchr(s, ':');
@@ -199,11 +200,12 @@ static int ram_axis(const char *s, struct grid *g)
         return 2;
     }
     g->nram = 0;
-    for (uint64_t r = a; r <= b && g->nram < GRID_MAX; r *= 2) {
+    for (uint64_t r = a; r < b && g->nram < GRID_MAX - 1; r *= 2) {
         g->ram[g->nram++] = r;
         if (r > UINT64_MAX / 2)
             break;
     }
+    g->ram[g->nram++] = b;
     return 0;
 }
 
