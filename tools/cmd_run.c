@@ -262,7 +262,6 @@ static void print_compare_files(const struct run_result *x,
                                 const struct run_result *c)
 {
     static const struct xvm_file_report none;
-    uint64_t pg = x->rep.st.page_size;
     int any = 0;
     for (size_t i = 0; i < x->nfiles; i++) {
         const struct xvm_file_report *fx = &x->files[i];
@@ -289,9 +288,8 @@ static void print_compare_files(const struct run_result *x,
                (unsigned long long)fc->processes);
     }
     if (any)
-        printf("  (page cache saved by XIP: (copy - xip) cached pages x %llu "
-               "bytes)\n",
-               (unsigned long long)pg);
+        printf("  (cached: pages read into the page cache over the whole "
+               "run, not at peak)\n");
     text_notes(x, "xip");
     text_notes(c, "copy");
 }
