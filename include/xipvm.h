@@ -1069,7 +1069,8 @@ enum xvm_inject_site {
  * Sites are independent: a page-table page is also a frame, but arming
  * one does not move the other.  An injected failure reaches the caller
  * of the access or call that met it (the page daemon does not retry it)
- * and leaves the machine consistent.  Inspection (the checker,
+ * and leaves the machine consistent; one met by a page-out reaches no
+ * caller: the page stays resident.  Inspection (the checker,
  * xvm_page_info, fsinfo) neither counts nor fails.
  * => 0, EINVAL for a bad site or NULL machine.
  */
