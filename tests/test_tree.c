@@ -911,6 +911,47 @@ static void test_tree_system_calls_become_events(void **state)
     tree_remove(dir);
 }
 
+/*
+ * A thread: valgrind prints clone's flags in hex without 0x, and ends the
+ * clone's line only when the parent runs again, so the new thread's next
+ * line is glued to it (an access, or a blocking call's completion), as
+ * valgrind 3.19 wrote them for pthread_create.
+ */
+static void test_tree_threads_clone_and_glued_lines(void **state)
+{
+    const char *logs[] = {
+        PRE(100) ENTRY
+        "SYSCALL[100,1](9) sys_mmap ( 0x0, 8192, 3, 34, 4294967295, 0 ) "
+        "--> [pre-success] Success(0x4835000) \n"
+        "SYSCALL[100,1](56) sys_clone ( 3d0f00, 0x522bf70, 0x522c990, "
+        "0x522c990, 0x522c6c0 ) --> [pre-success] Success(0x7028) "
+        "I  0040ebf0,2\n"
+        "SYSCALL[100,2](11) sys_munmap ( 0x4836000, 4096 ) --> [async] "
+        "... \n"
+        "SYSCALL[100,1](56) sys_clone ( 3d0f00, 0x5a2cf70, 0x5a2d990, "
+        "0x5a2d990, 0x5a2d6c0 ) --> [pre-success] Success(0x7029) "
+        "SYSCALL[100,2](11) ... [async] --> Success(0x0) \n"
+        "\n"
+        " S 04835008,8\n"
+        "SYSCALL[100,1](231) exit_group( 0 ) --> [pre-success] "
+        "Success(0x0) \n"
+    };
+    char err[1024], *trace = NULL;
+    (void)state;
+    if (import_logs(logs, 1, err, sizeof(err), &trace) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(trace, XVM_TRACE_HEADER "\n"
+                                                "spawn 1 /bin/busybox true\n"
+                                                "x 1 0x40ebf0 2\n"
+                                                "mmap 1 0x40035000 8192 rw- "
+                                                "private,fixed\n"
+                                                "x 1 0x40ebf0 2\n"
+                                                "munmap 1 0x40036000 4096\n"
+                                                "w 1 0x40035008 8\n"
+                                                "exit 1\n");
+    free(trace);
+}
+
 /* Malformed, truncated and missing logs: a clear error with the line. */
 static void test_tree_bad_logs_are_refused_with_their_line(void **state)
 {
@@ -970,6 +1011,7 @@ int main(void)
         cmocka_unit_test(test_tree_log_without_parent_pid_keeps_its_command),
         cmocka_unit_test(test_tree_bad_logs_are_refused_with_their_line),
         cmocka_unit_test(test_tree_system_calls_become_events),
+        cmocka_unit_test(test_tree_threads_clone_and_glued_lines),
         cmocka_unit_test(test_tree_per_file_pages_match_the_raw_logs),
         cmocka_unit_test(test_tree_several_traces_at_once_share_the_files),
     };

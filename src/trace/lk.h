@@ -92,8 +92,9 @@ struct lklog {
     char *buf; /* LK_LINE_MAX + 1 */
     size_t have, pos;
     int eof, skipping, pushback;
-    int cut;    /* the last line had no end (an execve's) */
-    char *line; /* the current line (NUL-terminated), len bytes */
+    size_t glued; /* > 0: the current line goes on with another there */
+    int cut;      /* the last line had no end (an execve's) */
+    char *line;   /* the current line (NUL-terminated), len bytes */
     size_t len;
     /* the preamble */
     uint32_t pid, ppid;

@@ -228,8 +228,9 @@ static const char *number(const char *p, uint64_t *v)
     return p == start ? NULL : p;
 }
 
-/* The result after "--> ": Success(0x..), Failure(0x..), or [async]. */
-static void parse_result(struct lk_sys *s, const char *p, int *async)
+/* The result after "--> ": Success(0x..), Failure(0x..), or [async].
+ * => past the result, or NULL when there is none. */
+static const char *parse_result(struct lk_sys *s, const char *p, int *async)
 {
     *async = 0;
     for (;;) {
@@ -237,33 +238,56 @@ static void parse_result(struct lk_sys *s, const char *p, int *async)
             p++;
         if (strncmp(p, "[async]", 7) == 0) {
             *async = 1;
-            return;
+            return NULL;
         }
         if (*p != '[')
             break;
         const char *q = strchr(p, ']');
         if (q == NULL)
-            return;
+            return NULL;
         p = q + 1;
     }
     uint64_t v;
-    if (strncmp(p, "Success(", 8) == 0 && number(p + 8, &v) != NULL) {
+    const char *q;
+    if (strncmp(p, "Success(", 8) == 0 && (q = number(p + 8, &v)) != NULL) {
         s->done = s->ok = 1;
         s->res = v;
-    } else if (strncmp(p, "Failure(", 8) == 0 && number(p + 8, &v) != NULL) {
+        return *q == ')' ? q + 1 : NULL;
+    }
+    if (strncmp(p, "Failure(", 8) == 0 && (q = number(p + 8, &v)) != NULL) {
         s->done = 1;
         s->ok = 0;
         s->res = v;
-    } else if (strncmp(p, "NoWriteResult", 13) == 0) {
-        s->done = s->ok = 1;
+        return *q == ')' ? q + 1 : NULL;
     }
+    if (strncmp(p, "NoWriteResult", 13) == 0) {
+        s->done = s->ok = 1;
+        return p + 13;
+    }
+    return NULL;
+}
+
+/*
+ * What follows a result on its line: valgrind ends the line of a clone
+ * that starts a thread only when the parent runs again, so the new
+ * thread's next line (an access, a system call) is glued to it.  That
+ * rest is read as the next line.
+ */
+static void unglue(struct lklog *l, const char *end)
+{
+    if (end == NULL || *end != ' ')
+        return;
+    const char *rest = end + 1;
+    if (rest[strspn(rest, " ")] == '\0')
+        return;
+    l->glued = (size_t)(rest - l->line);
 }
 
 /*
  * Arguments: numbers, each maybe followed by `(STRING)` (a pointer and
  * what it points at), up to the closing parenthesis.  => past it, or NULL.
  */
-static const char *parse_args(struct lk_sys *s, const char *p)
+static const char *parse_args(struct lk_sys *s, const char *p, int hex_first)
 {
     s->nargs = 0;
     for (;;) {
@@ -272,8 +296,16 @@ static const char *parse_args(struct lk_sys *s, const char *p)
         if (*p == ')')
             return p + 1;
         uint64_t v = 0;
-        if ((p = number(p, &v)) == NULL)
+        if (s->nargs == 0 && hex_first) { /* clone's flags: %lx, no 0x */
+            const signed char *hv = hexval();
+            const char *q = p;
+            for (; hv[(unsigned char)*p] != 0 && p - q < 16; p++)
+                v = v << 4 | (uint64_t)(hv[(unsigned char)*p] - 1);
+            if (p == q)
+                return NULL;
+        } else if ((p = number(p, &v)) == NULL) {
             return NULL;
+        }
         if (s->nargs < 6)
             s->arg[s->nargs] = v;
         s->nargs++;
@@ -322,14 +354,16 @@ static int parse_syscall(struct lklog *l, struct lk_sys *s, int *async)
             struct lk_sys *q = &l->pend[i];
             if (q->used && q->tid == s->tid && q->nr == s->nr) {
                 int again;
-                parse_result(q, p + 16, &again);
+                unglue(l, parse_result(q, p + 16, &again));
                 q->used = 0;
                 *s = *q;
                 s->completion = 1;
                 return 0;
             }
         }
+        int again;
         s->sc = SC_OTHER; /* its start was before this log: ignored */
+        unglue(l, parse_result(s, p + 16, &again));
         return 0;
     }
     size_t n = strcspn(p, " ([");
@@ -337,7 +371,8 @@ static int parse_syscall(struct lklog *l, struct lk_sys *s, int *async)
     const char *args = strchr(p + n, '(');
     if (args == NULL)
         return s->sc == SC_OTHER ? 1 : -1;
-    const char *tail = parse_args(s, args + 1);
+    const char *tail =
+        parse_args(s, args + 1, n == 9 && strncmp(p, "sys_clone", 9) == 0);
     if (tail == NULL && s->sc == SC_EXECVE && l->cut) {
         /* the log's last line, cut: as much of the path as there is */
         const char *q = strchr(args + 1, '(');
@@ -361,7 +396,7 @@ static int parse_syscall(struct lklog *l, struct lk_sys *s, int *async)
         s->sc = SC_OTHER; /* a thread, not a process */
     const char *res = strstr(tail, "--> ");
     if (res != NULL)
-        parse_result(s, res + 4, async);
+        unglue(l, parse_result(s, res + 4, async));
     return 1;
 }
 
@@ -445,6 +480,7 @@ static void reset(struct lklog *l)
     l->lineno = 0;
     l->have = l->pos = 0;
     l->eof = l->skipping = l->pushback = 0;
+    l->glued = 0;
     l->line = NULL;
     l->len = 0;
     memset(l->pend, 0, sizeof(l->pend));
@@ -543,10 +579,15 @@ int lklog_next(struct lklog *l, struct lk_item *it)
 {
     for (;;) {
         int r = 1;
-        if (l->pushback)
+        if (l->pushback) {
             l->pushback = 0;
-        else if ((r = read_line(l)) < 0)
+        } else if (l->glued > 0) {
+            l->line += l->glued;
+            l->len -= l->glued;
+            l->glued = 0;
+        } else if ((r = read_line(l)) < 0) {
             return l->e->code;
+        }
         if (r == 0) {
             if (l->cont.used && flush_cont(l, it))
                 return 0;
@@ -580,7 +621,7 @@ int lklog_next(struct lklog *l, struct lk_item *it)
         if (is_cont) {
             if (l->cont.used) {
                 int async;
-                parse_result(&l->cont, l->line + 5, &async);
+                unglue(l, parse_result(&l->cont, l->line + 5, &async));
                 l->cont.used = 0;
                 if (deliver(l, &l->cont, it))
                     return 0;
