@@ -952,6 +952,54 @@ static void test_tree_threads_clone_and_glued_lines(void **state)
     free(trace);
 }
 
+/*
+ * madvise(MADV_DONTNEED) drops private pages: the range is mapped anew,
+ * as it was (the heap too), so its pages are no longer counted and read
+ * zeros again; MADV_FREE (8) keeps them, as the host did without memory
+ * pressure.
+ */
+static void test_tree_madvise_dontneed_maps_the_range_anew(void **state)
+{
+    const char *logs[] = {
+        PRE(100) ENTRY
+        "SYSCALL[100,1](12) sys_brk ( 0x0 ) --> [pre-success] "
+        "Success(0x5ed000) \n"
+        "SYSCALL[100,1](12) sys_brk ( 0x5f0000 ) --> [pre-success] "
+        "Success(0x5f0000) \n"
+        "SYSCALL[100,1](9) sys_mmap ( 0x0, 12288, 3, 34, 4294967295, 0 ) "
+        "--> [pre-success] Success(0x4835000) \n"
+        " S 04835008,8\n"
+        "SYSCALL[100,1](28) sys_madvise ( 0x4836000, 8192, 4 ) --> [async] "
+        "... \n"
+        "SYSCALL[100,1](28) ... [async] --> Success(0x0) \n"
+        "SYSCALL[100,1](28) sys_madvise ( 0x4835000, 4096, 8 ) --> [async] "
+        "... \n"
+        "SYSCALL[100,1](28) ... [async] --> Success(0x0) \n"
+        "SYSCALL[100,1](28) sys_madvise ( 0x5ed000, 4096, 4 ) --> [async] "
+        "... \n"
+        "SYSCALL[100,1](28) ... [async] --> Success(0x0) \n"
+        "SYSCALL[100,1](231) exit_group( 0 ) --> [pre-success] "
+        "Success(0x0) \n"
+    };
+    char err[1024], *trace = NULL;
+    (void)state;
+    if (import_logs(logs, 1, err, sizeof(err), &trace) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(trace, XVM_TRACE_HEADER "\n"
+                                                "spawn 1 /bin/busybox true\n"
+                                                "x 1 0x40ebf0 2\n"
+                                                "brk 1 0x5ef000\n"
+                                                "mmap 1 0x40035000 12288 rw- "
+                                                "private,fixed\n"
+                                                "w 1 0x40035008 8\n"
+                                                "mmap 1 0x40036000 8192 rw- "
+                                                "private,fixed\n"
+                                                "mmap 1 0x5ec000 4096 rw- "
+                                                "private,fixed\n"
+                                                "exit 1\n");
+    free(trace);
+}
+
 /* Malformed, truncated and missing logs: a clear error with the line. */
 static void test_tree_bad_logs_are_refused_with_their_line(void **state)
 {
@@ -1012,6 +1060,7 @@ int main(void)
         cmocka_unit_test(test_tree_bad_logs_are_refused_with_their_line),
         cmocka_unit_test(test_tree_system_calls_become_events),
         cmocka_unit_test(test_tree_threads_clone_and_glued_lines),
+        cmocka_unit_test(test_tree_madvise_dontneed_maps_the_range_anew),
         cmocka_unit_test(test_tree_per_file_pages_match_the_raw_logs),
         cmocka_unit_test(test_tree_several_traces_at_once_share_the_files),
     };

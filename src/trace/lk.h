@@ -35,6 +35,7 @@ enum lk_sc {
     SC_MUNMAP,
     SC_MPROTECT,
     SC_MREMAP,
+    SC_MADVISE,
     SC_BRK,
     SC_OPEN,
     SC_OPENAT,

@@ -179,16 +179,17 @@ static const struct {
 } scnames[] = {
     { "sys_mmap", SC_MMAP },         { "sys_munmap", SC_MUNMAP },
     { "sys_mprotect", SC_MPROTECT }, { "sys_mremap", SC_MREMAP },
-    { "sys_brk", SC_BRK },           { "sys_open", SC_OPEN },
-    { "sys_openat", SC_OPENAT },     { "sys_close", SC_CLOSE },
-    { "sys_dup", SC_DUP },           { "sys_dup2", SC_DUP2 },
-    { "sys_dup3", SC_DUP3 },         { "sys_fcntl", SC_FCNTL },
-    { "sys_read", SC_READ },         { "sys_pread64", SC_PREAD },
-    { "sys_lseek", SC_LSEEK },       { "sys_chdir", SC_CHDIR },
-    { "sys_fchdir", SC_FCHDIR },     { "sys_fork", SC_FORK },
-    { "sys_vfork", SC_FORK },        { "sys_clone", SC_FORK },
-    { "sys_execve", SC_EXECVE },     { "exit_group", SC_EXIT },
-    { "sys_exit_group", SC_EXIT },   { "sys_wait4", SC_WAIT4 },
+    { "sys_madvise", SC_MADVISE },   { "sys_brk", SC_BRK },
+    { "sys_open", SC_OPEN },         { "sys_openat", SC_OPENAT },
+    { "sys_close", SC_CLOSE },       { "sys_dup", SC_DUP },
+    { "sys_dup2", SC_DUP2 },         { "sys_dup3", SC_DUP3 },
+    { "sys_fcntl", SC_FCNTL },       { "sys_read", SC_READ },
+    { "sys_pread64", SC_PREAD },     { "sys_lseek", SC_LSEEK },
+    { "sys_chdir", SC_CHDIR },       { "sys_fchdir", SC_FCHDIR },
+    { "sys_fork", SC_FORK },         { "sys_vfork", SC_FORK },
+    { "sys_clone", SC_FORK },        { "sys_execve", SC_EXECVE },
+    { "exit_group", SC_EXIT },       { "sys_exit_group", SC_EXIT },
+    { "sys_wait4", SC_WAIT4 },
 };
 
 static enum lk_sc sc_of(const char *s, size_t n)

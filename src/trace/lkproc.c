@@ -22,15 +22,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define PAGE       TRACE_PAGE
-#define PAGE_MASK  (TRACE_PAGE - 1)
-#define CHUNK_MASK (TRACE_ANON_CHUNK - 1)
-#define USER_TOP   UINT64_C(0x80000000) /* 32-bit profiles */
-#define AT_FDCWD   UINT64_C(4294967196) /* -100 as valgrind prints it */
-#define MAP_SHARED 0x01
-#define MAP_ANON   0x20
-#define O_CLOEXEC_ 0x80000
-#define SCAN_MAPS  256 /* mmaps the layout scan remembers */
+#define PAGE          TRACE_PAGE
+#define PAGE_MASK     (TRACE_PAGE - 1)
+#define CHUNK_MASK    (TRACE_ANON_CHUNK - 1)
+#define USER_TOP      UINT64_C(0x80000000) /* 32-bit profiles */
+#define AT_FDCWD      UINT64_C(4294967196) /* -100 as valgrind prints it */
+#define MAP_SHARED    0x01
+#define MAP_ANON      0x20
+#define MADV_DONTNEED 4
+#define O_CLOEXEC_    0x80000
+#define SCAN_MAPS     256 /* mmaps the layout scan remembers */
 
 static uint64_t pg_trunc(uint64_t a)
 {
@@ -910,6 +911,22 @@ static int do_munmap(struct lkimp *im, struct lkproc *p, uint64_t a, uint64_t n,
     return pieces(im, p, a, pg_round(n), HOLES_WHOLE, line, unmap_piece, NULL);
 }
 
+/* MADV_DONTNEED: private pages go, the next access reads the file or
+ * zeros again, as a new mapping of the same would give. */
+static int dontneed_piece(struct lkimp *im, struct lkproc *p, enum cls k,
+                          uint64_t a, uint64_t t, uint64_t n, void *arg)
+{
+    (void)arg;
+    if (k == C_BRK)
+        return emit_mmap(im, p, t, n, XVM_PROT_READ | XVM_PROT_WRITE, 0, 0, 0);
+    if (k != C_MAPPED && k != C_INFERRED)
+        return 0; /* the images' own pages are kept: see the doc */
+    const struct ival *x = iv_at(&p->maps, a);
+    if (x == NULL || x->shared)
+        return 0; /* shared memory keeps its contents */
+    return emit_mmap(im, p, t, n, x->prot, 0, x->path, x->off + (a - x->lo));
+}
+
 /* mremap: the old range goes, the new one is mapped like it (its pages
  * come back by faults: the trace cannot move them). */
 static int do_mremap(struct lkimp *im, struct lkproc *p, const struct lk_sys *s)
@@ -986,6 +1003,12 @@ static int do_syscall(struct lkimp *im, struct lkproc *p, struct lklog *l,
                               HOLES_WHOLE, s->line, protect_piece, &prot)
                      : 0;
     case SC_MREMAP: return do_mremap(im, p, s);
+    case SC_MADVISE:
+        forget_hit(p);
+        return s->ok && s->arg[2] == MADV_DONTNEED
+                   ? pieces(im, p, s->arg[0], pg_round(s->arg[1]), HOLES_WHOLE,
+                            s->line, dontneed_piece, NULL)
+                   : 0;
     case SC_BRK: return do_brk(im, p, s);
     case SC_OPEN:
     case SC_OPENAT: return s->ok ? do_open(im, p, s, l) : 0;
