@@ -1000,6 +1000,49 @@ static void test_tree_madvise_dontneed_maps_the_range_anew(void **state)
     free(trace);
 }
 
+/* mremap in place keeps the pages it had: a grown tail is mapped like the
+ * rest (the file's next page, anonymous memory past its end), a shrunk
+ * one goes; only a move maps the whole range anew. */
+static void test_tree_mremap_in_place_keeps_its_pages(void **state)
+{
+    char *dir = tree_new(), path[PATH_MAX], log[2 * PATH_MAX];
+    char want[3 * PATH_MAX], err[1024], *trace = NULL;
+    (void)state;
+    tree_file(dir, "data", 5000, 3); /* two pages, the second partly */
+    tree_path(path, sizeof(path), dir, "data");
+    snprintf(log, sizeof(log),
+             PRE(100) ENTRY
+             "SYSCALL[100,1](257) sys_openat ( 4294967196, 0x1(%s), 0 ) "
+             "--> Success(0x3) \n"
+             "SYSCALL[100,1](9) sys_mmap ( 0x0, 4096, 1, 2, 3, 0 ) --> "
+             "[pre-success] Success(0x4835000) \n"
+             "SYSCALL[100,1](25) sys_mremap ( 0x4835000, 4096, 12288, 0x0 ) "
+             "--> [pre-success] Success(0x4835000) \n"
+             "SYSCALL[100,1](25) sys_mremap ( 0x4835000, 12288, 4096, 0x0 ) "
+             "--> [pre-success] Success(0x4835000) \n"
+             "SYSCALL[100,1](231) exit_group( 0 ) --> [pre-success] "
+             "Success(0x0) \n",
+             path);
+    snprintf(want, sizeof(want),
+             XVM_TRACE_HEADER "\n"
+                              "spawn 1 /bin/busybox true\n"
+                              "x 1 0x40ebf0 2\n"
+                              "mmap 1 0x40035000 4096 r-- private,fixed %s "
+                              "0x0\n"
+                              "mmap 1 0x40036000 4096 r-- private,fixed %s "
+                              "0x1000\n"
+                              "mmap 1 0x40037000 4096 r-- private,fixed\n"
+                              "munmap 1 0x40036000 8192\n"
+                              "exit 1\n",
+             path, path);
+    const char *logs[] = { log };
+    if (import_logs(logs, 1, err, sizeof(err), &trace) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(trace, want);
+    free(trace);
+    tree_remove(dir);
+}
+
 /* Malformed, truncated and missing logs: a clear error with the line. */
 static void test_tree_bad_logs_are_refused_with_their_line(void **state)
 {
@@ -1061,6 +1104,7 @@ int main(void)
         cmocka_unit_test(test_tree_system_calls_become_events),
         cmocka_unit_test(test_tree_threads_clone_and_glued_lines),
         cmocka_unit_test(test_tree_madvise_dontneed_maps_the_range_anew),
+        cmocka_unit_test(test_tree_mremap_in_place_keeps_its_pages),
         cmocka_unit_test(test_tree_per_file_pages_match_the_raw_logs),
         cmocka_unit_test(test_tree_several_traces_at_once_share_the_files),
     };

@@ -927,7 +927,8 @@ static int dontneed_piece(struct lkimp *im, struct lkproc *p, enum cls k,
     return emit_mmap(im, p, t, n, x->prot, 0, x->path, x->off + (a - x->lo));
 }
 
-/* mremap: the old range goes, the new one is mapped like it (its pages
+/* mremap: in place, the tail grows (mapped like the rest) or goes;
+ * moved, the old range goes and the new one is mapped like it (its pages
  * come back by faults: the trace cannot move them). */
 static int do_mremap(struct lkimp *im, struct lkproc *p, const struct lk_sys *s)
 {
@@ -950,6 +951,10 @@ static int do_mremap(struct lkimp *im, struct lkproc *p, const struct lk_sys *s)
             m.fend = pg_round(size) > m.off ? a + pg_round(size) - m.off : a;
         }
     }
+    if (a == old && n <= oldn)
+        return n < oldn ? do_munmap(im, p, a + n, oldn - n, s->line) : 0;
+    if (a == old) /* map_piece: the file's offset follows from start */
+        return map_host(im, p, a + oldn, n - oldn, &m);
     int r = do_munmap(im, p, old, oldn, s->line);
     return r ? r : map_host(im, p, a, n, &m);
 }
