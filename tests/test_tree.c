@@ -1043,6 +1043,39 @@ static void test_tree_mremap_in_place_keeps_its_pages(void **state)
     tree_remove(dir);
 }
 
+/* Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS, or of /dev/zero)
+ * stays shared: after a fork, parent and child write one object, as the
+ * host's did; MADV_DONTNEED leaves its contents. */
+static void test_tree_shared_anonymous_memory_stays_shared(void **state)
+{
+    const char *logs[] = {
+        PRE(100) ENTRY
+        "SYSCALL[100,1](9) sys_mmap ( 0x0, 8192, 3, 33, 4294967295, 0 ) "
+        "--> [pre-success] Success(0x4835000) \n"
+        "SYSCALL[100,1](257) sys_openat ( 4294967196, 0x1(/dev/zero), 2 ) "
+        "--> Success(0x3) \n"
+        "SYSCALL[100,1](9) sys_mmap ( 0x0, 4096, 3, 1, 3, 0 ) --> "
+        "[pre-success] Success(0x4837000) \n"
+        "SYSCALL[100,1](28) sys_madvise ( 0x4835000, 12288, 4 ) --> "
+        "Success(0x0) \n"
+        "SYSCALL[100,1](231) exit_group( 0 ) --> [pre-success] "
+        "Success(0x0) \n"
+    };
+    char err[1024], *trace = NULL;
+    (void)state;
+    if (import_logs(logs, 1, err, sizeof(err), &trace) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(trace, XVM_TRACE_HEADER "\n"
+                                                "spawn 1 /bin/busybox true\n"
+                                                "x 1 0x40ebf0 2\n"
+                                                "mmap 1 0x40035000 8192 rw- "
+                                                "shared,fixed\n"
+                                                "mmap 1 0x40037000 4096 rw- "
+                                                "shared,fixed\n"
+                                                "exit 1\n");
+    free(trace);
+}
+
 /* Malformed, truncated and missing logs: a clear error with the line. */
 static void test_tree_bad_logs_are_refused_with_their_line(void **state)
 {
@@ -1105,6 +1138,7 @@ int main(void)
         cmocka_unit_test(test_tree_threads_clone_and_glued_lines),
         cmocka_unit_test(test_tree_madvise_dontneed_maps_the_range_anew),
         cmocka_unit_test(test_tree_mremap_in_place_keeps_its_pages),
+        cmocka_unit_test(test_tree_shared_anonymous_memory_stays_shared),
         cmocka_unit_test(test_tree_per_file_pages_match_the_raw_logs),
         cmocka_unit_test(test_tree_several_traces_at_once_share_the_files),
     };

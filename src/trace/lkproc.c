@@ -794,7 +794,8 @@ static int map_piece(struct lkimp *im, struct lkproc *p, enum cls k, uint64_t a,
     if (fn > 0 && (r = emit_mmap(im, p, t, fn, m->prot, m->shared, m->path,
                                  m->off + (a - m->start))) != 0)
         return r;
-    if (n > fn && (r = emit_mmap(im, p, t + fn, n - fn, m->prot, 0, 0, 0)) != 0)
+    if (n > fn && (r = emit_mmap(im, p, t + fn, n - fn, m->prot,
+                                 m->path ? 0 : m->shared, 0, 0)) != 0)
         return r;
     if (k == C_ELF || k == C_BRK)
         return 0;
@@ -872,9 +873,8 @@ static int do_mmap(struct lkimp *im, struct lkproc *p, const struct lk_sys *s,
                 m.shared = 0;
         }
     }
-    if (!m.path)
-        m.shared = 0; /* shared anonymous memory between processes is
-                         not followed: private */
+    /* shared anonymous memory (and /dev/zero's) stays shared: one
+     * object for the processes that fork with it */
     return map_host(im, p, a, n, &m);
 }
 
@@ -942,6 +942,7 @@ static int do_mremap(struct lkimp *im, struct lkproc *p, const struct lk_sys *s)
         return 0;
     if (x != NULL) {
         m.prot = x->prot;
+        m.shared = x->shared;
         if (x->path) {
             uint64_t size = 0;
             m.path = x->path;
