@@ -1112,6 +1112,11 @@ static void test_tree_bad_logs_are_refused_with_their_line(void **state)
                "the first log is a forked child's");
     expect_bad((const char *[]){ ENTRY }, 1, EINVAL,
                "not a valgrind log (no ==PID== preamble)");
+    /* valgrind 3.19 writes the log of a process 6 forks below an exec
+     * to standard error, leaving its file empty */
+    expect_bad((const char *[]){ PRE(100) ENTRY FORK101, "" }, 2, EINVAL,
+               "2.log: empty: valgrind wrote this process's log to "
+               "standard error");
     expect_bad((const char *[]){ PRE(100) ENTRY, PRE(999) ENTRY }, 2, EINVAL,
                "2.log: a log no process of the run led to (pid 999)");
     expect_bad((const char *[]){ PRE(100) " L 1000,8\n" ENTRY }, 1, EINVAL,

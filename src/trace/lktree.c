@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_DEPTH 1000 /* processes nested in forks and waits */
@@ -92,9 +93,17 @@ static int index_logs(struct tree *t, const char *dir)
     qsort(t->segs, t->nsegs, sizeof(*t->segs), by_name);
     for (unsigned i = 0; i < t->nsegs; i++) {
         struct lklog l;
+        struct stat sb;
         struct seg *s = &t->segs[i];
         r = lklog_open(&l, s->file, NULL, t->im.st, t->im.e);
-        if (r == 0 && l.pid == 0)
+        if (r == 0 && l.pid == 0 && stat(s->file, &sb) == 0 && sb.st_size == 0)
+            r = trace_fail(t->im.e, EINVAL,
+                           "%s: empty: valgrind wrote this process's log "
+                           "to standard error instead, as valgrind 3.19 "
+                           "does 6 forks or more below an exec; such a run "
+                           "cannot be recorded",
+                           s->file);
+        else if (r == 0 && l.pid == 0)
             r = trace_fail(t->im.e, EINVAL,
                            "%s: not a valgrind log (no ==PID== preamble)",
                            s->file);
