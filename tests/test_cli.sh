@@ -426,6 +426,10 @@ expect 2 "compare refuses --copy (it runs both modes)" -- $CMP --copy "$T/clean.
 expect 2 "run with an unknown --machine" -- $RUN --machine vax "$T/clean.trace"
 grep -q "machine" "$T/err" || fail "no message about --machine"
 expect 2 "run with a negative --ram" -- $RUN --ram " -1" "$T/clean.trace"
+# A RAM that is not whole pages is a bad value: a usage error, as a bad
+# --swap is (it was exit 1, "unknown profile, bad RAM size ...").
+expect 2 "run with a --ram of 5000 bytes" -- $RUN --ram 5000 "$T/clean.trace"
+grep -q "whole 4 KiB pages" "$T/err" || fail "no message for --ram 5000: $(cat "$T/err")"
 # Numbers are decimal or 0x hex: a leading zero does not mean octal.
 expect 0 "--fault-ahead 08 is eight" -- $RUN --fault-ahead 08 "$T/clean.trace"
 expect 0 "--ram 0100M" -- $RUN --ram 0100M --json "$T/clean.trace"

@@ -345,8 +345,11 @@ static int parse(const struct cli_cmd *cmd, int argc, char **argv,
                 return bad(cmd, "%s: expected sgimips or amd64, got %s", a, v);
             o->machine = v;
         } else if (strcmp(a, "--ram") == 0) {
-            if (parse_size(v, &o->ram) || o->ram == 0)
-                return bad(cmd, "%s: not a size: %s", a, v);
+            /* Both profiles have 4 KiB pages: a bad size is a usage
+             * error here, not a failed machine later. */
+            if (parse_size(v, &o->ram) || o->ram == 0 || (o->ram & 4095))
+                return bad(cmd, "%s: not a size in whole 4 KiB pages: %s", a,
+                           v);
         } else if (strcmp(a, "--fault-ahead") == 0 ||
                    strcmp(a, "--readahead") == 0) {
             if (parse_uint(v, 64, &n))
