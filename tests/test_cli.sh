@@ -710,6 +710,15 @@ for c in cmds:
     assert opts, "no options in %s --help" % c
     missing += ["%s %s" % (c, o) for o in opts
                 if not re.search(r"(?<![-\w])%s(?![-\w])" % re.escape(o), text)]
+    # An option as long as its column goes on a line of its own: the
+    # help never runs into it ("--neighbour-pv-limit Nskip ...").
+    for line in help.split("\noptions:\n", 1)[1].splitlines():
+        if not line.startswith("  -"):
+            continue
+        if "  " in line[2:]:  # the head, blanks, then the help
+            assert line[23] == " ", "%s --help: %r" % (c, line)
+        else:  # a long head alone, the help below
+            assert len(line.split()) <= 2, "%s --help: %r" % (c, line)
 for section in ("EXIT STATUS", "OUTPUT", "EXAMPLES"):
     if ".SH %s" % section not in text and '.SH "%s"' % section not in text:
         missing.append(section)

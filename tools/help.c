@@ -50,7 +50,8 @@ static void opt_line(FILE *f, const char *name, const char *arg,
     snprintf(text, sizeof(text), "%s%s%s%s", help, def ? " (default: " : "",
              def ? def : "", def ? ")" : "");
     int col = fprintf(f, "  %-*s", HELP_COL - 2, head);
-    if (col > HELP_COL) { /* a long head: the help on the next line */
+    /* A head that fills its column would run into the help: next line. */
+    if (col > HELP_COL || (int)strlen(head) >= HELP_COL - 2) {
         fprintf(f, "\n%*s", HELP_COL, "");
         col = HELP_COL;
     }
