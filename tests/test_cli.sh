@@ -584,6 +584,20 @@ for c in "convert:convert $T/true.xvt" "import-lackey:import-lackey -o" \
     [ "$(head -c 13 "$T/from-fifo")" = "xipvm-trace 2" ] ||
         fail "$what wrote no trace into the FIFO"
 done
+# synth's -o takes its form from the name, as record's and convert's do
+# (it wrote plain text into x.xvt and x.gz).
+S="synth text-walk --exec /bin/busybox --events 1000"
+expect 0 "synth -o x.trace" -- "$XIPVM" $S -o "$T/synth.trace"
+expect 0 "synth -o x.xvt" -- "$XIPVM" $S -o "$T/synth.xvt"
+expect 0 "synth -o x.gz" -- "$XIPVM" $S -o "$T/synth.gz"
+[ "$(head -c 4 "$T/synth.xvt" | od -An -tx1 | tr -d ' ')" = 89585654 ] ||
+    fail "synth -o x.xvt did not write the binary form"
+[ "$(head -c 2 "$T/synth.gz" | od -An -tx1 | tr -d ' ')" = 1f8b ] ||
+    fail "synth -o x.gz did not write gzip"
+"$XIPVM" convert "$T/synth.xvt" - 2>/dev/null | cmp -s - "$T/synth.trace" &&
+    gzip -dc "$T/synth.gz" | cmp -s - "$T/synth.trace" &&
+    ok "synth writes the same events in every form" ||
+    fail "synth's forms hold different events"
 # A report lost to a full device is a failure, said on standard error.
 for args in "profiles" "--help" "--version" "run --image $T/img $T/true.xvt"; do
     "$XIPVM" $args >/dev/full 2>"$T/err"

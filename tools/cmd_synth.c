@@ -14,7 +14,8 @@ static const struct cli_opt synth_opts[] = {
     { "--seed", "N", "1", "the same options and seed give the same trace" },
     { "--events", "N", "100000",
       "r/w/x events in all (k, M, G are powers of 2)" },
-    { "-o", "TRACE", "standard output", "write the trace there" },
+    { "-o", "TRACE", "standard output",
+      "write the trace there (.xvt: binary; .gz and .zst compress)" },
     { "--procs", "N", "16",
       "processes (spawn-many, fork-storm, data-writers)" },
     { "--keep", NULL, NULL, "no process exits (spawn-many)" },
@@ -33,7 +34,7 @@ const struct cli_cmd synth_cmd = {
     .summary = "write a synthetic trace (same seed, same trace)",
     .opts = synth_opts,
     .details =
-        "Writes a synthetic v1 trace of the static ELF HOSTPATH; marks: "
+        "Writes a synthetic trace of the static ELF HOSTPATH; marks: "
         "spawned,\npeak, end.  KIND is one of:\n"
         "  spawn-many    --procs processes spawn the program, walk its text "
         "in\n"
@@ -162,6 +163,18 @@ static int parse(int argc, char **argv, struct synth_opts *o, const char **out)
     return 0;
 }
 
+struct synth_out {
+    const char *path;
+    struct output *oo;
+};
+
+static int open_out(void *arg, xvm_trace_writer **w, char *err, size_t errlen)
+{
+    struct synth_out *so = arg;
+    *w = trace_output_open(so->path, &so->oo, err, errlen);
+    return *w ? 0 : EIO;
+}
+
 int cmd_synth(int argc, char **argv)
 {
     struct synth_opts o;
@@ -186,20 +199,19 @@ int cmd_synth(int argc, char **argv)
         return 2;
     }
     /* written aside and renamed (output.c): no half-written trace left
-     * behind, and a device named as OUT is written, never removed */
-    struct output *oo;
-    FILE *f = output_open(out ? out : "-", &oo, err, sizeof(err));
-    if (f == NULL) {
-        fprintf(stderr, "xipvm synth: %s\n", err);
-        return 1;
-    }
-    int error = synth_write(f, &o, &st, err, sizeof(err));
+     * behind, and a device named as OUT is written, never removed; the
+     * form by the name, as record's (.xvt binary, .gz, .zst) */
+    struct synth_out so = { out ? out : "-", NULL };
+    xvm_trace_writer *w;
+    int error = synth_write_trace(&o, open_out, &so, &w, &st, err, sizeof(err));
     if (error) {
-        output_abort(oo);
+        if (w)
+            trace_output_abort(w, so.oo);
         fprintf(stderr, "xipvm synth: %s\n", err);
         return error == EINVAL || error == ENOEXEC ? 2 : 1;
     }
-    if (output_commit(oo, err, sizeof(err)) != 0) {
+    struct output *oo = so.oo;
+    if (trace_output_commit(w, oo, err, sizeof(err)) != 0) {
         fprintf(stderr, "xipvm synth: %s\n", err);
         return 1;
     }

@@ -57,7 +57,7 @@ struct proc {
 };
 
 struct gen {
-    FILE *out;
+    xvm_trace_writer *w; /* either form, by the caller */
     const struct synth_opts *o;
     struct synth_stats st;
     uint64_t rng;
@@ -179,14 +179,14 @@ static void emit(struct gen *g)
 {
     if (g->e.code)
         return;
-    int n = xvm_trace_format_event(&g->ev, g->line, sizeof(g->line));
-    if (n < 0) {
+    int rc = xvm_trace_write(g->w, &g->ev);
+    if (rc == EINVAL) {
         trace_fail(&g->e, EINVAL, "cannot write a %s event (path '%s')",
                    g->ev.op == XVM_T_SPAWN ? "spawn" : "trace", g->path);
         return;
     }
-    if (fwrite(g->line, 1, (size_t)n, g->out) != (size_t)n) {
-        trace_fail(&g->e, EIO, "write error");
+    if (rc) {
+        trace_fail(&g->e, rc, "write error");
         return;
     }
     g->st.lines++;
@@ -833,19 +833,13 @@ static int prepare(struct gen *g)
 
 static void generate(struct gen *g)
 {
-    if (fputs(XVM_TRACE_HEADER "\n", g->out) == EOF) {
-        trace_fail(&g->e, EIO, "write error");
-        return;
-    }
-    g->st.lines = 1;
+    g->st.lines = 1; /* the writer's header */
     switch (g->o->kind) {
     case SYNTH_SPAWN_MANY: kind_spawn_many(g); break;
     case SYNTH_FORK_STORM: kind_fork_storm(g); break;
     case SYNTH_DATA_WRITERS: kind_data_writers(g); break;
     default: kind_text_walk(g); break;
     }
-    if (!g->e.code && (fflush(g->out) != 0 || ferror(g->out)))
-        trace_fail(&g->e, errno ? errno : EIO, "write error");
 }
 
 static void cleanup(struct gen *g)
@@ -865,28 +859,69 @@ static void cleanup(struct gen *g)
     free(g);
 }
 
-int synth_write(FILE *out, const struct synth_opts *o, struct synth_stats *st,
-                char *err, size_t errlen)
+int synth_write_trace(const struct synth_opts *o, synth_open_fn open, void *arg,
+                      xvm_trace_writer **w, struct synth_stats *st, char *err,
+                      size_t errlen)
 {
     struct gen *g = calloc(1, sizeof(*g));
     struct trace_err e;
+    *w = NULL;
     if (st)
         memset(st, 0, sizeof(*st));
     trace_err_init(&e, err, errlen);
     if (g == NULL)
         return trace_fail(&e, ENOMEM, "out of memory");
-    g->out = out;
     g->o = o;
     g->e = e;
     g->path = o->path_in_image ? o->path_in_image : o->exec_host_path;
     /* the seed is mixed once so that seeds 1 and 2 share no stream */
     g->rng = o->seed;
     g->rng = rnd(g) ^ (uint64_t)o->kind;
-    if (prepare(g) == 0)
-        generate(g);
+    /* The output is opened once the program is known good: a refused
+     * one leaves nothing behind, not even a header. */
+    if (prepare(g) == 0) {
+        int rc = open(arg, w, err, errlen);
+        if (rc)
+            g->e.code = rc; /* open said why in err */
+        else {
+            g->w = *w;
+            generate(g);
+        }
+    }
     if (st)
         *st = g->st;
     int error = g->e.code;
     cleanup(g);
     return error;
+}
+
+static int to_file(void *ctx, const void *buf, size_t len)
+{
+    return fwrite(buf, 1, len, ctx) == len ? 0 : errno ? errno : EIO;
+}
+
+/* synth_write's output: plain text on its FILE. */
+static int open_file(void *arg, xvm_trace_writer **w, char *err, size_t errlen)
+{
+    struct xvm_trace_writer_config cfg = { XVM_TRACE_TEXT, XVM_TRACE_PLAIN, 0 };
+    int rc = xvm_trace_writer_create(&cfg, to_file, arg, w);
+    if (rc)
+        snprintf(err, errlen, "cannot write the trace: %s", strerror(rc));
+    return rc;
+}
+
+int synth_write(FILE *out, const struct synth_opts *o, struct synth_stats *st,
+                char *err, size_t errlen)
+{
+    struct trace_err e;
+    xvm_trace_writer *w;
+    int rc = synth_write_trace(o, open_file, out, &w, st, err, errlen);
+    if (w == NULL)
+        return rc;
+    int wrc = xvm_trace_writer_close(w);
+    if (rc == 0 && (wrc != 0 || fflush(out) != 0 || ferror(out))) {
+        trace_err_init(&e, err, errlen);
+        rc = trace_fail(&e, wrc ? wrc : errno ? errno : EIO, "write error");
+    }
+    return rc;
 }

@@ -1,4 +1,4 @@
-/* synth.h - synthetic v1 traces of a real static ELF: spawn storms, fork trees, data writers, text walks. */
+/* synth.h - synthetic traces of a real static ELF: spawn storms, fork trees, data writers, text walks. */
 #ifndef XVM_SYNTH_H
 #define XVM_SYNTH_H
 
@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "util.h"
+#include "xipvm_trace.h"
 
 enum synth_kind {
     SYNTH_SPAWN_MANY,   /* N processes of one binary walk its text, then exit */
@@ -70,5 +71,15 @@ const char *synth_kind_name(enum synth_kind kind);
  */
 int synth_write(FILE *out, const struct synth_opts *o, struct synth_stats *st,
                 char *err, size_t errlen);
+/*
+ * The same through a trace writer of either form, which open(arg, ...)
+ * makes once the program is read (=> 0, or an errno with a message in
+ * err).  *w: the writer for the caller to close, or NULL (none opened).
+ */
+typedef int (*synth_open_fn)(void *arg, xvm_trace_writer **w, char *err,
+                             size_t errlen);
+int synth_write_trace(const struct synth_opts *o, synth_open_fn open, void *arg,
+                      xvm_trace_writer **w, struct synth_stats *st, char *err,
+                      size_t errlen);
 
 #endif
