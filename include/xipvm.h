@@ -284,8 +284,9 @@ XVM_API void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st);
 XVM_API const char *xvm_use_name(enum xvm_use use);
 
 /*
- * The counters of struct xvm_stats as a table, in declaration order: each
- * scalar's name (its field name, and its JSON key) and where it is.
+ * The counters of struct xvm_stats as a table, in declaration order (but
+ * io_ns, which follows its part flash_ns): each scalar's name (its field
+ * name, and its JSON key) and where it is.
  * pages[] and pages_peak[] are not in it (one value per use).
  */
 struct xvm_figure {

@@ -23,8 +23,9 @@ static const struct cli_opt import_opts[] = {
     { "--as", "IMAGE_PATH", "the --exec path",
       "the program's path in the image (the spawn line)" },
     { "--pid", "N", "1", "the (first) process id in the trace" },
-    { "--cwd", "DIR", "the directory the run started in",
-      "LOG_DIR: resolve the run's relative paths from DIR" },
+    { "--cwd", "DIR", "the current directory",
+      "LOG_DIR: the directory the run started in, to resolve its "
+      "relative paths" },
     { "--root", "DIR", NULL,
       "LOG_DIR: copy every file the run used into DIR at the same paths" },
     { "-o", "TRACE", "standard output",
