@@ -1076,6 +1076,165 @@ static void test_tree_shared_anonymous_memory_stays_shared(void **state)
     free(trace);
 }
 
+/* Imports logs as import_logs does, into a root and its image, checks
+ * the trace against want and replays it (XIP): no mismatch.  => the
+ * import's figures and the machine's. */
+static void import_and_replay(const char *const *logs, int n, const char *want,
+                              struct lackey_stats *st, struct xvm_stats *s)
+{
+    char *dir = tree_new(), path[PATH_MAX], root[PATH_MAX], trace[PATH_MAX];
+    char img[PATH_MAX], err[1024];
+    struct lackey_opts o = { .pid = 1, .root_dir = root };
+    struct tm_world w;
+    struct xvm_replay_totals t;
+    tree_dir(dir, "logs");
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "%s/logs/%d.log", dir, i + 1);
+        file_spit(path, (const uint8_t *)logs[i], strlen(logs[i]));
+    }
+    tree_path(path, sizeof(path), dir, "logs");
+    tree_path(root, sizeof(root), dir, "root");
+    tree_path(trace, sizeof(trace), dir, "trace");
+    tree_path(img, sizeof(img), dir, "img");
+    FILE *out = fopen(trace, "w");
+    assert_non_null(out);
+    if (lackey_import_dir(path, out, &o, st, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    fclose(out);
+    uint64_t len;
+    char *text = (char *)file_slurp(trace, &len);
+    text[len] = '\0';
+    assert_string_equal(text, want);
+    free(text);
+    image_make(root, img, 2, "little", 32768, 4096);
+    tm_world_up(&w, "amd64", 64u << 20, 0, img, 1, 0);
+    replay(&w, trace, 1, UINT64_MAX, &t);
+    assert_int_equal(t.mismatches, 0);
+    *s = tm_stats(w.m);
+    tm_world_down(&w);
+    tree_remove(dir);
+}
+
+#define MEMFD3                                                                 \
+    "SYSCALL[100,1](319) sys_memfd_create ( 0x10a00b, 1 )[sync] --> "          \
+    "Success(0x3) \n"
+
+/*
+ * memfd_create's memory is shared anonymous memory (tmpfs pages, in no
+ * file): an mmap of it is anonymous, shared when MAP_SHARED; its fd is
+ * followed through dup, fork and close.  Parent and child write one
+ * object, counted once; a second mmap of the memfd (in the child, by the
+ * fd it inherited) is an object of its own (the trace cannot name one
+ * object twice: doc/trace-format.md).
+ */
+static void test_tree_memfd_memory_is_shared_anonymous_memory(void **state)
+{
+    const char *logs[] = {
+        PRE(100) ENTRY MEMFD3
+        "SYSCALL[100,1](77) sys_ftruncate ( 3, 8192 ) --> [async] ... \n"
+        "SYSCALL[100,1](77) ... [async] --> Success(0x0) \n"
+        "SYSCALL[100,1](9) sys_mmap ( 0x0, 8192, 3, 1, 3, 0 ) --> "
+        "[pre-success] Success(0x4835000) \n"
+        " S 04835008,8\n"
+        "SYSCALL[100,1](32) sys_dup ( 3 )[sync] --> Success(0x4) \n"
+        "SYSCALL[100,1](3) sys_close ( 3 )[sync] --> Success(0x0) \n" FORK101
+        " S 04836008,8\n"
+        "SYSCALL[100,1](3) sys_close ( 4 )[sync] --> Success(0x0) \n"
+        "SYSCALL[100,1](11) sys_munmap ( 0x4835000, 8192 )[sync] --> "
+        "Success(0x0) \n"
+        "SYSCALL[100,1](231) exit_group( 0 ) --> [pre-success] "
+        "Success(0x0) \n",
+        PRE(101) FORKED ENTRY
+        " S 04836010,8\n"
+        "SYSCALL[101,1](9) sys_mmap ( 0x0, 4096, 3, 1, 4, 0 ) --> "
+        "[pre-success] Success(0x4900000) \n"
+        " S 04900000,8\n"
+        "SYSCALL[101,1](3) sys_close ( 4 )[sync] --> Success(0x0) \n"
+        "SYSCALL[101,1](231) exit_group( 0 ) --> [pre-success] "
+        "Success(0x0) \n",
+    };
+    static const char want[] =
+        XVM_TRACE_HEADER "\n"
+                         "spawn 1 /bin/busybox true\n"
+                         "x 1 0x40ebf0 2\n"
+                         "mmap 1 0x40035000 8192 rw- shared,fixed\n"
+                         "w 1 0x40035008 8\n"
+                         "fork 1 2\n"
+                         "x 2 0x40ebf0 2\n"
+                         "w 2 0x40036010 8\n"
+                         "mmap 2 0x40100000 4096 rw- shared,fixed\n"
+                         "w 2 0x40100000 8\n"
+                         "exit 2\n"
+                         "w 1 0x40036008 8\n"
+                         "munmap 1 0x40035000 8192\n"
+                         "exit 1\n";
+    struct lackey_stats st;
+    struct xvm_stats s;
+    (void)state;
+    import_and_replay(logs, 2, want, &st, &s);
+    assert_int_equal(st.files, 1); /* busybox: the memfd is no file */
+    /* the fork's object once (2 pages), the child's second mmap apart */
+    assert_int_equal(s.pages_peak[XVM_USE_AOBJ], 3);
+    /* a closed memfd is gone: mapping its fd again is refused */
+    expect_bad((const char *[]){ PRE(100) ENTRY MEMFD3
+                                 "SYSCALL[100,1](3) sys_close ( 3 )[sync] --> "
+                                 "Success(0x0) \n"
+                                 "SYSCALL[100,1](9) sys_mmap ( 0x0, 4096, 3, "
+                                 "1, 3, 0 ) --> [pre-success] "
+                                 "Success(0x4835000) \n" },
+               1, EINVAL,
+               "line 6: mmap of fd 3, which this process never opened");
+}
+
+/* POSIX shared memory (shm_open: a file under /dev/shm, on tmpfs) is
+ * anonymous memory too: shared when mapped MAP_SHARED, private when
+ * MAP_PRIVATE; it goes into no image. */
+static void test_tree_posix_shared_memory_is_anonymous_memory(void **state)
+{
+    const char *logs[] = {
+        PRE(100) ENTRY
+        "SYSCALL[100,1](257) sys_openat ( 4294967196, "
+        "0x1fff0003c0(/dev/shm/xipvm-ring), 655426, 384 ) --> [async] ... \n"
+        "SYSCALL[100,1](257) ... [async] --> Success(0x3) \n"
+        "SYSCALL[100,1](9) sys_mmap ( 0x0, 8192, 3, 1, 3, 0 ) --> "
+        "[pre-success] Success(0x4835000) \n"
+        "SYSCALL[100,1](9) sys_mmap ( 0x0, 4096, 3, 2, 3, 0 ) --> "
+        "[pre-success] Success(0x4837000) \n"
+        "SYSCALL[100,1](3) sys_close ( 3 )[sync] --> Success(0x0) \n"
+        " S 04835008,8\n"
+        " S 04836008,8\n"
+        " S 04837008,8\n"
+        "SYSCALL[100,1](231) exit_group( 0 ) --> [pre-success] "
+        "Success(0x0) \n"
+    };
+    static const char want[] =
+        XVM_TRACE_HEADER "\n"
+                         "spawn 1 /bin/busybox true\n"
+                         "x 1 0x40ebf0 2\n"
+                         "mmap 1 0x40035000 8192 rw- shared,fixed\n"
+                         "mmap 1 0x40037000 4096 rw- private,fixed\n"
+                         "w 1 0x40035008 8\n"
+                         "w 1 0x40036008 8\n"
+                         "w 1 0x40037008 8\n"
+                         "exit 1\n";
+    struct lackey_stats st;
+    struct xvm_stats s, s0;
+    (void)state;
+    import_and_replay(logs, 1, want, &st, &s);
+    assert_int_equal(st.files, 1);
+    assert_int_equal(s.pages_peak[XVM_USE_AOBJ], 2);
+    /* the private mapping's page is one anon more than busybox alone */
+    const char *alone[] = { PRE(100) ENTRY
+                            "SYSCALL[100,1](231) exit_group( 0 ) --> "
+                            "[pre-success] Success(0x0) \n" };
+    import_and_replay(alone, 1,
+                      XVM_TRACE_HEADER "\nspawn 1 /bin/busybox true\n"
+                                       "x 1 0x40ebf0 2\nexit 1\n",
+                      &st, &s0);
+    assert_int_equal(s.pages_peak[XVM_USE_ANON],
+                     s0.pages_peak[XVM_USE_ANON] + 1);
+}
+
 /* Malformed, truncated and missing logs: a clear error with the line. */
 static void test_tree_bad_logs_are_refused_with_their_line(void **state)
 {
@@ -1144,6 +1303,8 @@ int main(void)
         cmocka_unit_test(test_tree_madvise_dontneed_maps_the_range_anew),
         cmocka_unit_test(test_tree_mremap_in_place_keeps_its_pages),
         cmocka_unit_test(test_tree_shared_anonymous_memory_stays_shared),
+        cmocka_unit_test(test_tree_memfd_memory_is_shared_anonymous_memory),
+        cmocka_unit_test(test_tree_posix_shared_memory_is_anonymous_memory),
         cmocka_unit_test(test_tree_per_file_pages_match_the_raw_logs),
         cmocka_unit_test(test_tree_several_traces_at_once_share_the_files),
     };

@@ -53,6 +53,7 @@ enum lk_sc {
     SC_EXECVE,
     SC_EXIT,
     SC_WAIT4,
+    SC_MEMFD,
 };
 
 struct lk_sys {
@@ -162,6 +163,8 @@ struct ofile {
     uint64_t pos;
     int8_t regular; /* -1 unknown, 0 no, 1 a regular file (host stat) */
     uint8_t vg;     /* valgrind's own preload */
+    uint8_t shm;    /* memfd_create's or under /dev/shm: tmpfs memory,
+                       mapped as anonymous memory, in no image */
 };
 
 #define LK_MAXFD 1024

@@ -189,7 +189,7 @@ static const struct {
     { "sys_fork", SC_FORK },         { "sys_vfork", SC_FORK },
     { "sys_clone", SC_FORK },        { "sys_execve", SC_EXECVE },
     { "exit_group", SC_EXIT },       { "sys_exit_group", SC_EXIT },
-    { "sys_wait4", SC_WAIT4 },
+    { "sys_wait4", SC_WAIT4 },       { "sys_memfd_create", SC_MEMFD },
 };
 
 static enum lk_sc sc_of(const char *s, size_t n)

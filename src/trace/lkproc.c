@@ -31,6 +31,7 @@
 #define MAP_ANON      0x20
 #define MADV_DONTNEED 4
 #define O_CLOEXEC_    0x80000
+#define MFD_CLOEXEC_  1
 #define SCAN_MAPS     256 /* mmaps the layout scan remembers */
 
 static uint64_t pg_trunc(uint64_t a)
@@ -671,8 +672,23 @@ static int do_open(struct lkimp *im, struct lkproc *p, const struct lk_sys *s,
     }
     const char *base = strrchr(full, '/');
     of->vg = strncmp(base + 1, "vgpreload_", 10) == 0;
+    of->shm = strncmp(full, "/dev/shm/", 9) == 0; /* shm_open's */
     of->regular = -1;
     fd_set_(p, s->res, of, (flags & O_CLOEXEC_) != 0);
+    return 0;
+}
+
+/* memfd_create: an fd of tmpfs memory that no path names. */
+static int do_memfd(struct lkimp *im, struct lkproc *p, const struct lk_sys *s)
+{
+    if (s->res >= LK_MAXFD)
+        return 0;
+    struct ofile *of = calloc(1, sizeof(*of));
+    if (of == NULL)
+        return nomem(im);
+    of->shm = 1;
+    of->regular = 0; /* its reads are no file's */
+    fd_set_(p, s->res, of, (s->arg[1] & MFD_CLOEXEC_) != 0);
     return 0;
 }
 
@@ -853,7 +869,8 @@ static int do_mmap(struct lkimp *im, struct lkproc *p, const struct lk_sys *s,
         }
         const char *path = str_of(im, of->path);
         uint64_t size = 0;
-        if (strcmp(path, "/dev/zero") != 0) {
+        /* tmpfs memory (memfd, /dev/shm) and /dev/zero's: anonymous */
+        if (!of->shm && strcmp(path, "/dev/zero") != 0) {
             if (!is_regular(path, &size))
                 return trace_fail(
                     im->e, EINVAL,
@@ -873,8 +890,8 @@ static int do_mmap(struct lkimp *im, struct lkproc *p, const struct lk_sys *s,
                 m.shared = 0;
         }
     }
-    /* shared anonymous memory (and /dev/zero's) stays shared: one
-     * object for the processes that fork with it */
+    /* shared anonymous memory (and /dev/zero's, a memfd's, /dev/shm's)
+     * stays shared: one object for the processes that fork with it */
     return map_host(im, p, a, n, &m);
 }
 
@@ -1018,6 +1035,7 @@ static int do_syscall(struct lkimp *im, struct lkproc *p, struct lklog *l,
     case SC_BRK: return do_brk(im, p, s);
     case SC_OPEN:
     case SC_OPENAT: return s->ok ? do_open(im, p, s, l) : 0;
+    case SC_MEMFD: return s->ok ? do_memfd(im, p, s) : 0;
     case SC_CLOSE:
         if (s->ok)
             fd_set_(p, s->arg[0], NULL, 0);
