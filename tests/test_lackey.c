@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 #include "elf.h"
+#include "fstree.h"
 #include "lackey.h"
+#include "testutil.h"
 #include "xipvm_trace.h"
 
 extern char **environ;
@@ -839,6 +841,107 @@ static void test_lackey_record_follows_the_forks_of_the_program(void **state)
     check_trace_alone(tmp(f, "trace"), &p, 1, &st);
 }
 
+/* A program that shares memory as daemons do: a memfd (16 pages) and an
+ * shm_open file (8 pages) mapped MAP_SHARED, written, then a fork whose
+ * child writes both; exits 0 only when the parent sees those writes. */
+static const char shm_src[] =
+    "#define _GNU_SOURCE\n"
+    "#include <fcntl.h>\n"
+    "#include <string.h>\n"
+    "#include <sys/mman.h>\n"
+    "#include <sys/wait.h>\n"
+    "#include <unistd.h>\n"
+    "int main(void)\n"
+    "{\n"
+    "    int fd = memfd_create(\"ring\", MFD_CLOEXEC), sfd;\n"
+    "    char *p, *q;\n"
+    "    if (fd < 0 || ftruncate(fd, 16 * 4096) != 0)\n"
+    "        return 1;\n"
+    "    p = mmap(0, 16 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);\n"
+    "    sfd = shm_open(\"/xipvm-test-lackey\", O_RDWR | O_CREAT, 0600);\n"
+    "    shm_unlink(\"/xipvm-test-lackey\");\n"
+    "    if (p == MAP_FAILED || sfd < 0 || ftruncate(sfd, 8 * 4096) != 0)\n"
+    "        return 2;\n"
+    "    q = mmap(0, 8 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);\n"
+    "    if (q == MAP_FAILED)\n"
+    "        return 3;\n"
+    "    close(sfd);\n"
+    "    memset(p, 1, 8 * 4096);\n"
+    "    memset(q, 3, 8 * 4096);\n"
+    "    pid_t c = fork();\n"
+    "    if (c == 0) {\n"
+    "        memset(p + 8 * 4096, 2, 8 * 4096);\n"
+    "        q[0] = 4;\n"
+    "        _exit(0);\n"
+    "    }\n"
+    "    waitpid(c, 0, 0);\n"
+    "    if (p[16 * 4096 - 1] != 2 || q[0] != 4)\n"
+    "        return 4;\n"
+    "    munmap(p, 16 * 4096);\n"
+    "    munmap(q, 8 * 4096);\n"
+    "    close(fd);\n"
+    "    return 0;\n"
+    "}\n";
+
+/*
+ * Memory of memfd_create and shm_open, recorded: it is shared anonymous
+ * memory (no file of the image), one object for parent and child, and
+ * the trace replays with no mismatch holding the host's 24 pages of it.
+ */
+static void test_lackey_record_of_memfd_and_shm_is_shared_memory(void **state)
+{
+    char *dir = tree_new(), src[1024], prog[1024], root[1024], trace[1024];
+    char img[1024], err[512], line[1 << 16], msg[256];
+    struct lackey_opts o = { .pid = 1, .quiet = 1, .root_dir = root };
+    struct lackey_stats st;
+    struct xvm_replay_totals t;
+    struct tm_world w;
+    xvm_replay *r;
+    int status = -1, mism, shared = 0;
+    (void)state;
+    tree_path(src, sizeof src, dir, "shm.c");
+    tree_path(prog, sizeof prog, dir, "shm");
+    tree_path(root, sizeof root, dir, "root");
+    tree_path(trace, sizeof trace, dir, "trace");
+    tree_path(img, sizeof img, dir, "img");
+    file_spit(src, (const uint8_t *)shm_src, strlen(shm_src));
+    assert_int_equal(
+        run((const char *[]){ "cc", "-static", "-O1", "-o", prog, src, NULL },
+            NULL),
+        0);
+    FILE *out = fopen(trace, "w");
+    assert_non_null(out);
+    if (lackey_record((const char *[]){ prog, NULL }, out, &o, &st, &status,
+                      err, sizeof err) != 0)
+        fail_msg("%s", err);
+    fclose(out);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(st.procs, 2);
+    assert_int_equal(st.files, 1); /* the program alone */
+    FILE *in = fopen(trace, "r");
+    assert_non_null(in);
+    while (fgets(line, sizeof line, in))
+        shared += strncmp(line, "mmap 1 ", 7) == 0 &&
+                  strstr(line, " rw- shared,fixed\n") != NULL;
+    assert_int_equal(shared, 2);
+    image_make(root, img, 2, "little", 32768, 4096);
+    tm_world_up(&w, "amd64", 64u << 20, 0, img, 1, 0);
+    assert_int_equal(xvm_replay_create(w.m, w.mp, &r), 0);
+    rewind(in);
+    while (fgets(line, sizeof line, in)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (xvm_replay_line(r, line, &mism, msg, sizeof msg) != 0 || mism)
+            fail_msg("%s", msg);
+    }
+    fclose(in);
+    xvm_replay_totals(r, &t);
+    xvm_replay_destroy(r);
+    assert_int_equal(t.mismatches, 0);
+    assert_int_equal(tm_stats(w.m).pages_peak[XVM_USE_AOBJ], 24);
+    tm_world_down(&w);
+    tree_remove(dir);
+}
+
 /* => lackey_record's error for argv (its trace into the fixture's), with
  * its message in err. */
 static int record_error(struct fixture *f, const char *const *argv, char *err,
@@ -1201,6 +1304,9 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_lackey_record_follows_the_forks_of_the_program, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_lackey_record_of_memfd_and_shm_is_shared_memory, setup,
             teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
