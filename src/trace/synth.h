@@ -1,4 +1,5 @@
-/* synth.h - synthetic traces of a real static ELF: spawn storms, fork trees, data writers, text walks. */
+/* synth.h - synthetic traces of a real static ELF: spawn storms, fork
+ * trees, data writers, text walks. */
 #ifndef XVM_SYNTH_H
 #define XVM_SYNTH_H
 
