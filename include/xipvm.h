@@ -124,6 +124,9 @@ XVM_API int xvm_machine_create(const struct xvm_config *cfg, xvm_machine **out);
  *    that RAM and the flash window fit the 4 GiB its 4-byte PTEs reach;
  *    amd64: 8 TiB), or 0 for an unknown profile. */
 XVM_API uint64_t xvm_profile_ram_max(const char *profile);
+/* => the least RAM a machine of the profile may have (4 pages: the page
+ *    daemon's targets need them), or 0 for an unknown profile. */
+XVM_API uint64_t xvm_profile_ram_min(const char *profile);
 XVM_API void xvm_machine_destroy(xvm_machine *m);
 XVM_API uint32_t xvm_page_size(const xvm_machine *m);
 

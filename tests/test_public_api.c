@@ -58,7 +58,8 @@ static void test_public_api_calls_work_through_the_shared_library(void **state)
     xvm_machine_destroy(m);
 }
 
-/* Each profile's most RAM: refused past it with ERANGE, taken at it. */
+/* Each profile's most RAM: refused past it with ERANGE, taken at it; and
+ * its least. */
 static void test_public_api_ram_max_per_profile(void **state)
 {
     (void)state;
@@ -78,6 +79,17 @@ static void test_public_api_ram_max_per_profile(void **state)
     cfg.profile = "amd64";
     cfg.ram_bytes = ((uint64_t)8 << 40) + 4096;
     assert_int_equal(xvm_machine_create(&cfg, &m), ERANGE);
+    /* The least: taken at it, EINVAL a page below. */
+    assert_int_equal(xvm_profile_ram_min("vax"), 0);
+    for (int k = 0; k < 2; k++) {
+        cfg.profile = k ? "amd64" : "sgimips";
+        cfg.ram_bytes = xvm_profile_ram_min(cfg.profile);
+        assert_int_equal(cfg.ram_bytes, 4 * 4096);
+        assert_int_equal(xvm_machine_create(&cfg, &m), 0);
+        xvm_machine_destroy(m);
+        cfg.ram_bytes -= 4096;
+        assert_int_equal(xvm_machine_create(&cfg, &m), EINVAL);
+    }
 }
 
 /* CPU profiles: the built-ins, a key changed, a machine made from one,

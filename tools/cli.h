@@ -211,9 +211,9 @@ struct world {
 #define WORLD_NO_ROOM 3
 int world_open(const struct run_opts *o, int xip, struct world *w);
 void world_close(struct world *w);
-/* => 0 when a machine of the profile may have ram bytes of RAM: at least
- * 4 pages (what the page daemon's targets need), at most the profile's
- * xvm_profile_ram_max; else 1 after saying which bound it passes. */
+/* => 0 when a machine of the profile may have ram bytes of RAM (from
+ * xvm_profile_ram_min to xvm_profile_ram_max); else 1 after saying which
+ * bound it passes. */
 int world_ram_ok(const char *machine, uint64_t ram);
 
 /* Output written whole or not at all (a temporary file renamed at the

@@ -19,18 +19,17 @@ static void image_error(const char *image, int error)
         fprintf(stderr, "xipvm: %s: %s\n", image, strerror(error));
 }
 
-#define RAM_MIN (UINT64_C(16) << 10) /* 4 pages of 4 KiB: phys_init's */
-
 int world_ram_ok(const char *machine, uint64_t ram)
 {
     char have[32], bound[32];
-    uint64_t max = xvm_profile_ram_max(machine);
-    if (ram >= RAM_MIN && ram <= max)
+    uint64_t min = xvm_profile_ram_min(machine),
+             max = xvm_profile_ram_max(machine);
+    if (ram >= min && ram <= max)
         return 0;
-    if (ram < RAM_MIN)
+    if (ram < min)
         fprintf(stderr, "xipvm: --ram %s: a machine needs at least %s\n",
                 fmt_size(have, sizeof(have), ram),
-                fmt_size(bound, sizeof(bound), RAM_MIN));
+                fmt_size(bound, sizeof(bound), min));
     else
         fprintf(stderr,
                 "xipvm: --ram %s: the %s profile has at most %s of RAM\n",

@@ -71,6 +71,12 @@ static const struct profile profiles[] = {
     },
 };
 
+uint64_t xvm_profile_ram_min(const char *name)
+{
+    const struct profile *p = name ? profile_find(name) : NULL;
+    return p ? (uint64_t)PROFILE_RAM_MIN_PAGES << p->page_shift : 0;
+}
+
 uint64_t xvm_profile_ram_max(const char *name)
 {
     const struct profile *p = name ? profile_find(name) : NULL;

@@ -9,6 +9,10 @@
 
 #include "xipvm.h"
 
+/* The fewest frames a machine may have: the page daemon's targets need
+ * them. */
+#define PROFILE_RAM_MIN_PAGES 4
+
 struct profile {
     const char *name;
     unsigned page_shift;

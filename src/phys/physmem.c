@@ -45,7 +45,8 @@ int phys_init(struct physmem *ph, struct core *core, uint64_t ram_pa,
     ph->zero_page = PAGEH_NONE;
     long hp = sysconf(_SC_PAGESIZE);
     ph->host_page = hp > 0 ? (size_t)hp : 4096;
-    if (n < 4 || n >= NO_PAGE || (ram_pa & (core->pgsz - 1)))
+    if (n < PROFILE_RAM_MIN_PAGES || n >= NO_PAGE ||
+        (ram_pa & (core->pgsz - 1)))
         return EINVAL;
     ph->npages = ph->nframes = (uint32_t)n;
     ph->ram = (struct ram_seg){ .pa = ram_pa, .npages = n, .first = 0 };
