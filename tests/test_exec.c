@@ -909,8 +909,8 @@ static const struct bad bads[] = {
     { "/bad/phoff", ENOEXEC },     { "/bad/nointerp", ENOENT },
     { "/bad/empty", ENOEXEC },     { "/bad/dir", EACCES },
     { "/bad/missing", ENOENT },    { "/bin", EACCES },
-    { "/bad/badinterp", ENOEXEC }, { "/bad/dyninterp", ENOEXEC },
-    { "/bad/nonul", ENOEXEC },     { "/bad/wrap", ENOEXEC },
+    { "/bad/badinterp", ENOEXEC }, { "/bad/nonul", ENOEXEC },
+    { "/bad/wrap", ENOEXEC },
 };
 #define NBAD (sizeof(bads) / sizeof(bads[0]))
 
@@ -965,6 +965,52 @@ static void test_exec_malformed_programs_are_refused_without_leaks(void **state)
         /* with nothing running the mount can go: no file was left open */
         assert_int_equal(xvm_unmount(w.mp), 0);
         assert_int_equal(xvm_flash_close(w.flash), 0);
+        tm_world_drop(&w);
+    }
+}
+
+/* xvm_file_report's processes for path. */
+struct procs_of {
+    const char *path;
+    uint64_t n;
+};
+static int count_procs(void *arg, const struct xvm_file_report *fr)
+{
+    struct procs_of *p = arg;
+    if (strcmp(fr->path, p->path) == 0)
+        p->n = fr->processes;
+    return 0;
+}
+
+/*
+ * An interpreter with a PT_INTERP of its own (/bad/dyninterp's is the
+ * dynamic program itself): runs, that PT_INTERP not followed, as in
+ * NetBSD's and Linux's exec; ld.so, which it names, is not mapped.
+ */
+static void test_exec_interpreters_own_interpreter_is_not_loaded(void **state)
+{
+    struct fixture *fx = *state;
+    const struct dynprog *d = &fx->dyn;
+    char inner[256];
+    size_t n = strlen(d->interp);
+    memset(inner, 'd', n), memcpy(inner, "/bad/", 5), inner[n] = '\0';
+    uint64_t ibias = bias_of(&d->elf) + (UINT64_C(0x20000000) - DYN_BASE);
+    for (int xip = 0; xip < 2; xip++) {
+        struct tm_world w;
+        struct xvm_proc_info info;
+        struct procs_of ld = { d->interp, 0 }, in = { inner, 0 };
+        up(&w, fx, "amd64", xip);
+        assert_int_equal(xvm_spawn(w.m, w.mp, 1, "/bad/dyninterp", 0, NULL), 0);
+        assert_int_equal(xvm_proc_info(w.m, 1, &info), 0);
+        assert_int_equal(info.entry, d->elf.entry + ibias);
+        check_image(&w, inner, &d->elf, d->bytes, d->size, ibias, 1);
+        assert_int_equal(xvm_file_report(w.mp, count_procs, &ld), 0);
+        assert_int_equal(xvm_file_report(w.mp, count_procs, &in), 0);
+        assert_int_equal(ld.n, 0);
+        assert_int_equal(in.n, 1);
+        tm_check(w.m);
+        assert_int_equal(xvm_exit(w.m, 1), 0);
+        assert_frames_back(&w);
         tm_world_drop(&w);
     }
 }
@@ -1081,6 +1127,7 @@ int main(void)
         cmocka_unit_test(test_exec_stack_holds_argc_and_argv),
         cmocka_unit_test(test_exec_takes_the_arguments_a_trace_holds),
         cmocka_unit_test(test_exec_dynamic_program_starts_in_its_interpreter),
+        cmocka_unit_test(test_exec_interpreters_own_interpreter_is_not_loaded),
         cmocka_unit_test(test_exec_static_program_has_an_auxiliary_vector),
         cmocka_unit_test(test_exec_brk_starts_empty_right_after_bss),
         cmocka_unit_test(test_exec_brk_grows_by_zero_pages_up_to_the_break),

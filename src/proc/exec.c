@@ -230,8 +230,9 @@ static int check_args(unsigned argc, const char *const *argv)
 
 /*
  * The interpreter named by PT_INTERP, from the same mount: a missing one
- * is ENOENT, one that is not a loadable ELF (or wants an interpreter
- * itself) ENOEXEC.  => ld->ifile open and ld->interp parsed.
+ * is ENOENT, one that is not a loadable ELF ENOEXEC.  Its own
+ * PT_INTERP, if any, is not followed, as in NetBSD's and Linux's exec.
+ * => ld->ifile open and ld->interp parsed.
  */
 static int open_interp(struct xvm_mount *mp, struct xvm_file *f,
                        struct loaded *ld)
@@ -249,10 +250,7 @@ static int open_interp(struct xvm_mount *mp, struct xvm_file *f,
         return ENOEXEC;
     if ((error = xvm_open(mp, path, XVM_O_RDONLY, &ld->ifile)) != 0)
         return error == EISDIR ? EACCES : error;
-    if ((error = read_headers(ld->ifile, &ld->interp)) == 0 &&
-        ld->interp.has_interp)
-        error = ENOEXEC; /* an interpreter has none of its own */
-    if (error) {
+    if ((error = read_headers(ld->ifile, &ld->interp)) != 0) {
         xvm_close(ld->ifile);
         ld->ifile = NULL;
     }

@@ -1422,10 +1422,6 @@ int lkproc_image(struct lkimp *im, struct lkproc *p, const char *prog, int exec)
         if ((r = load(im, interp, &p->interp.elf, NULL, 0)) != 0 ||
             (r = segments(im, &p->interp, interp)) != 0)
             return r;
-        if (p->interp.elf.has_interp)
-            return trace_fail(im->e, ENOEXEC,
-                              "%s: an interpreter that wants one itself",
-                              interp);
         itb = elf_interp_bias(&p->prog.elf, ptb, &p->interp.elf, PAGE);
         if ((r = fits(im, &p->interp, itb)) != 0)
             return r;
