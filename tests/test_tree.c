@@ -818,6 +818,39 @@ static void test_tree_logs_made_by_hand_interleave_by_the_rule(void **state)
 }
 
 /*
+ * A script run by a relative path (`./s.sh a`, as a shell runs it): its
+ * #! interpreter runs with the script as execve was given it, the kernel's
+ * argv[1] ("$0" reads ./s.sh), not the path made absolute.
+ */
+static void test_tree_script_keeps_its_path_as_execve_was_given(void **state)
+{
+    char *dir = tree_new(), path[PATH_MAX], err[1024], *trace = NULL;
+    static const char script[] = "#!" BB " sh -e\ntrue\n";
+    static const char log[] = "==100== Command: ./s.sh a\n"
+                              "==100== Parent PID: 1\n" ENTRY
+                              "SYSCALL[100,1](231) exit_group( 0 ) --> "
+                              "[pre-success] Success(0x0) \n";
+    size_t len = 0;
+    (void)state;
+    snprintf(path, sizeof(path), "%s/s.sh", dir);
+    file_spit(path, (const uint8_t *)script, sizeof(script) - 1);
+    snprintf(path, sizeof(path), "%s/1.log", dir);
+    file_spit(path, (const uint8_t *)log, sizeof(log) - 1);
+    struct lackey_opts o = { .pid = 1, .cwd = dir };
+    FILE *out = open_memstream(&trace, &len);
+    assert_non_null(out);
+    int r = lackey_import_dir(dir, out, &o, NULL, err, sizeof(err));
+    fclose(out);
+    tree_remove(dir);
+    if (r != 0)
+        fail_msg("%s", err);
+    /* the rest of the #! line is one argument, as Linux passes it */
+    if (strstr(trace, "\nspawn 1 " BB " sh\\x20-e ./s.sh a\n") == NULL)
+        fail_msg("the trace has:\n%s", trace);
+    free(trace);
+}
+
+/*
  * One process's system calls, by hand, and the events they become: brk
  * moves the heap after exec's break; a file mmap is the file's pages and
  * anonymous memory past its last page, in a trace chunk; dup2, close,
@@ -1297,6 +1330,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tree_logs_made_by_hand_interleave_by_the_rule),
         cmocka_unit_test(test_tree_log_without_parent_pid_keeps_its_command),
+        cmocka_unit_test(test_tree_script_keeps_its_path_as_execve_was_given),
         cmocka_unit_test(test_tree_bad_logs_are_refused_with_their_line),
         cmocka_unit_test(test_tree_system_calls_become_events),
         cmocka_unit_test(test_tree_threads_clone_and_glued_lines),

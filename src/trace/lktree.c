@@ -182,11 +182,13 @@ static int open_log(struct tree *t, struct lkproc *p, struct seg *s)
 
 /*
  * The program an exec of path runs: path itself, or for a script ("#!")
- * its interpreter, with the interpreter's argument and the script path
- * to go before the arguments.  => *prog (cap bytes), extra[0..*nextra).
+ * its interpreter, with the interpreter's argument and the script to go
+ * before the arguments: as execve was given it (given), as the kernel
+ * passes it.  => *prog (cap bytes), extra[0..*nextra).
  */
-static int exec_target(struct tree *t, const char *path, char *prog, size_t cap,
-                       char extra[2][LK_PATH_MAX], int *nextra)
+static int exec_target(struct tree *t, const char *path, const char *given,
+                       char *prog, size_t cap, char extra[2][LK_PATH_MAX],
+                       int *nextra)
 {
     char head[256];
     FILE *f = fopen(path, "rb");
@@ -210,6 +212,8 @@ static int exec_target(struct tree *t, const char *path, char *prog, size_t cap,
     size_t plen = strcspn(s, " \t");
     if (plen == 0 || plen >= cap)
         return trace_fail(t->im.e, ENOEXEC, "%s: a bad #! line", path);
+    if (strlen(given) >= LK_PATH_MAX)
+        return trace_fail(t->im.e, ENAMETOOLONG, "%s: too long", given);
     memcpy(prog, s, plen);
     prog[plen] = '\0';
     s += plen;
@@ -219,7 +223,7 @@ static int exec_target(struct tree *t, const char *path, char *prog, size_t cap,
         s[--alen] = '\0';
     if (alen > 0)
         strcpy(extra[(*nextra)++], s);
-    strcpy(extra[(*nextra)++], path);
+    strcpy(extra[(*nextra)++], given);
     return 0;
 }
 
@@ -269,9 +273,9 @@ static int start_image(struct tree *t, struct lkproc *p, struct seg *s,
     else
         r = lkproc_path(&t->im, p, name, full, sizeof(full));
     if (r == 0)
-        r = exec_target(t, full, prog, sizeof(prog), extra, &nextra);
+        r = exec_target(t, full, name, prog, sizeof(prog), extra, &nextra);
     if (r == 0 && nextra > 0) {
-        uint32_t id = str_intern(&t->im, extra[nextra - 1]);
+        uint32_t id = str_intern(&t->im, full);
         if (id == 0)
             r = nomem(t);
         else if (!t->im.used[id])
