@@ -817,12 +817,9 @@ static void test_tree_logs_made_by_hand_interleave_by_the_rule(void **state)
     free(trace);
 }
 
-/*
- * A script run by a relative path (`./s.sh a`, as a shell runs it): its
- * #! interpreter runs with the script as execve was given it, the kernel's
- * argv[1] ("$0" reads ./s.sh), not the path made absolute.
- */
-static void test_tree_script_keeps_its_path_as_execve_was_given(void **state)
+/* Imports one log of `./s.sh a`, a script in a new directory that is the
+ * run's working directory, with --as as (or NULL) => the trace. */
+static char *import_script(const char *as)
 {
     char *dir = tree_new(), path[PATH_MAX], err[1024], *trace = NULL;
     static const char script[] = "#!" BB " sh -e\ntrue\n";
@@ -831,12 +828,11 @@ static void test_tree_script_keeps_its_path_as_execve_was_given(void **state)
                               "SYSCALL[100,1](231) exit_group( 0 ) --> "
                               "[pre-success] Success(0x0) \n";
     size_t len = 0;
-    (void)state;
     snprintf(path, sizeof(path), "%s/s.sh", dir);
     file_spit(path, (const uint8_t *)script, sizeof(script) - 1);
     snprintf(path, sizeof(path), "%s/1.log", dir);
     file_spit(path, (const uint8_t *)log, sizeof(log) - 1);
-    struct lackey_opts o = { .pid = 1, .cwd = dir };
+    struct lackey_opts o = { .pid = 1, .cwd = dir, .path_in_image = as };
     FILE *out = open_memstream(&trace, &len);
     assert_non_null(out);
     int r = lackey_import_dir(dir, out, &o, NULL, err, sizeof(err));
@@ -844,8 +840,31 @@ static void test_tree_script_keeps_its_path_as_execve_was_given(void **state)
     tree_remove(dir);
     if (r != 0)
         fail_msg("%s", err);
+    return trace;
+}
+
+/*
+ * A script run by a relative path (`./s.sh a`, as a shell runs it): its
+ * #! interpreter runs with the script as execve was given it, the kernel's
+ * argv[1] ("$0" reads ./s.sh), not the path made absolute.
+ */
+static void test_tree_script_keeps_its_path_as_execve_was_given(void **state)
+{
+    char *trace = import_script(NULL);
+    (void)state;
     /* the rest of the #! line is one argument, as Linux passes it */
     if (strstr(trace, "\nspawn 1 " BB " sh\\x20-e ./s.sh a\n") == NULL)
+        fail_msg("the trace has:\n%s", trace);
+    free(trace);
+}
+
+/* --as names a script in the image: its interpreter still runs, given
+ * that path (a spawn of the script itself is ENOEXEC in every replay). */
+static void test_tree_script_as_names_the_script_not_the_program(void **state)
+{
+    char *trace = import_script("/etc/s.sh");
+    (void)state;
+    if (strstr(trace, "\nspawn 1 " BB " sh\\x20-e /etc/s.sh a\n") == NULL)
         fail_msg("the trace has:\n%s", trace);
     free(trace);
 }
@@ -1331,6 +1350,7 @@ int main(void)
         cmocka_unit_test(test_tree_logs_made_by_hand_interleave_by_the_rule),
         cmocka_unit_test(test_tree_log_without_parent_pid_keeps_its_command),
         cmocka_unit_test(test_tree_script_keeps_its_path_as_execve_was_given),
+        cmocka_unit_test(test_tree_script_as_names_the_script_not_the_program),
         cmocka_unit_test(test_tree_bad_logs_are_refused_with_their_line),
         cmocka_unit_test(test_tree_system_calls_become_events),
         cmocka_unit_test(test_tree_threads_clone_and_glued_lines),

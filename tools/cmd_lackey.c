@@ -53,7 +53,8 @@ static const struct cli_opt record_opts[] = {
       "copy every file the run executed, mapped or read into DIR at the "
       "same paths (then: xipvm mkimage DIR IMAGE)" },
     { "--as", "IMAGE_PATH", "COMMAND's host path",
-      "the first program's path in the image (its spawn line)" },
+      "the first program's path in the image (its spawn line; a script's: "
+      "what its interpreter is given)" },
     { "--pid", "N", "1", "the first process id in the trace" },
     { "--keep-logs", "DIR", NULL,
       "keep lackey's per-process logs in DIR (for import-lackey)" },

@@ -31,7 +31,8 @@
 struct lackey_opts {
     /* lackey_import: the traced ELF on the host (one log, one process) */
     const char *exec_host_path;
-    /* the root's spawn PATH; NULL: the program's host path */
+    /* the root's spawn PATH (a script's: its interpreter's argument);
+     * NULL: the program's host path */
     const char *path_in_image;
     /* the root's spawn ARGs after PATH; NULL: from the log (its Command
      * line) or, for lackey_import, none */

@@ -272,8 +272,12 @@ static int start_image(struct tree *t, struct lkproc *p, struct seg *s,
                        s->file, name);
     else
         r = lkproc_path(&t->im, p, name, full, sizeof(full));
+    /* --as names the root's command in the image: for a script, the
+     * argument its interpreter (which keeps its own path) is given */
+    const char *as = given == NULL ? t->o->path_in_image : NULL;
     if (r == 0)
-        r = exec_target(t, full, name, prog, sizeof(prog), extra, &nextra);
+        r = exec_target(t, full, as ? as : name, prog, sizeof(prog), extra,
+                        &nextra);
     if (r == 0 && nextra > 0) {
         uint32_t id = str_intern(&t->im, full);
         if (id == 0)
@@ -285,8 +289,7 @@ static int start_image(struct tree *t, struct lkproc *p, struct seg *s,
         xvm_trace_event_reset(&ev);
         ev.op = given ? XVM_T_EXEC : XVM_T_SPAWN;
         ev.pid = p->tpid;
-        ev.path =
-            given == NULL && t->o->path_in_image ? t->o->path_in_image : prog;
+        ev.path = as && nextra == 0 ? as : prog;
         for (int i = 0; i < nextra; i++)
             ev.argv[ev.argc++] = extra[i];
         if (given == NULL && t->o->argv != NULL) {
