@@ -537,6 +537,37 @@ static void test_corrupt_zstd_frame(void **state)
     free(z.p);
 }
 
+/* A zstd stream may hold skippable frames, first too (pzstd's do). */
+static void test_zstd_skippable_frames(void **state)
+{
+    (void)state;
+    static const struct xvm_trace_writer_config text_zstd = { XVM_TRACE_TEXT,
+                                                              XVM_TRACE_ZSTD,
+                                                              0 };
+    /* Magics 0x184d2a50 to 0x184d2a5f, then a length and its bytes. */
+    static const uint8_t skip[2][11] = {
+        { 0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 'a', 'b', 'c' },
+        { 0x5f, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 'a', 'b', 'c' },
+    };
+    struct sink z;
+    uint64_t events;
+    char msg[512];
+    convert(hand_text, strlen(hand_text), &text_zstd, &z);
+    uint8_t *b = malloc(z.n + 2 * sizeof(skip[0]));
+    assert_non_null(b);
+    for (int k = 0; k < 2; k++) {
+        memcpy(b, skip[k], sizeof(skip[k]));
+        memcpy(b + sizeof(skip[k]), z.p, z.n);
+        memcpy(b + sizeof(skip[k]) + z.n, skip[!k], sizeof(skip[k]));
+        size_t n = z.n + 2 * sizeof(skip[k]);
+        if (read_all(b, n, NULL, &events, msg, sizeof(msg)) != 0)
+            fail_msg("skippable frame 0x%02x first: %s", skip[k][0], msg);
+        assert_int_equal(events, HAND_EVENTS);
+    }
+    free(b);
+    free(z.p);
+}
+
 /* ---- version 2: strings of any bytes, pread, loan, unloan ---- */
 
 static const uint8_t v2_records[] = {
@@ -768,6 +799,7 @@ int main(void)
         cmocka_unit_test(test_batch_decoder_stops_at_a_record_past_end),
         cmocka_unit_test(test_bad_frames_say_what_and_where),
         cmocka_unit_test(test_corrupt_zstd_frame),
+        cmocka_unit_test(test_zstd_skippable_frames),
         cmocka_unit_test(test_version_2_events_both_ways),
         cmocka_unit_test(test_at_register_is_version_2),
         cmocka_unit_test(test_writers_refuse_the_same_events),

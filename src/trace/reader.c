@@ -183,6 +183,19 @@ static int ensure(xvm_trace_reader *rd, size_t n)
     return 0;
 }
 
+static bool gzip_magic(const uint8_t *h, size_t got)
+{
+    return got >= 2 && h[0] == 0x1f && h[1] == 0x8b;
+}
+
+/* A zstd frame, or a skippable frame (pzstd's streams start with one). */
+static bool zstd_magic(const uint8_t *h, size_t got)
+{
+    return got == 4 &&
+           (memcmp(h, "\x28\xb5\x2f\xfd", 4) == 0 ||
+            ((h[0] & 0xf0) == 0x50 && memcmp(h + 1, "\x2a\x4d\x18", 3) == 0));
+}
+
 /* Tells the compression by its magic bytes and starts a decoder. */
 static int start(xvm_trace_reader *rd)
 {
@@ -196,25 +209,22 @@ static int start(xvm_trace_reader *rd)
     if (k < 0)
         return failf(rd, (int)-k, "read error: %s", strerror((int)-k));
     /* A plain trace in memory needs no more than itself. */
-    bool small = rd->mem && rd->mem_len < BUF_CAP &&
-                 !(got >= 2 && head[0] == 0x1f && head[1] == 0x8b) &&
-                 !(got == 4 && memcmp(head, "\x28\xb5\x2f\xfd", 4) == 0);
+    bool small = rd->mem && rd->mem_len < BUF_CAP && !gzip_magic(head, got) &&
+                 !zstd_magic(head, got);
     rd->cap = small ? rd->mem_len + 1 : BUF_CAP;
     /* Zeroed: a decoder may read the slack past a frame's end. */
     if ((rd->buf = calloc(1, rd->cap + TB_SLACK)) == NULL)
         return failf(rd, ENOMEM, "out of memory");
 #ifdef XVM_NO_COMPRESSION
-    if ((got >= 2 && head[0] == 0x1f && head[1] == 0x8b) ||
-        (got == 4 && memcmp(head, "\x28\xb5\x2f\xfd", 4) == 0))
+    if (gzip_magic(head, got) || zstd_magic(head, got))
         return failf(rd, ENOTSUP, "%s", NO_COMPRESSION);
 #else
-    if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
+    if (gzip_magic(head, got)) {
         rd->comp = GZIP;
         if (inflateInit2(&rd->z, 15 + 32) != Z_OK) /* gzip or zlib */
             return failf(rd, ENOMEM, "out of memory");
         rd->z_init = true;
-    } else if (got == 4 && head[0] == 0x28 && head[1] == 0xb5 &&
-               head[2] == 0x2f && head[3] == 0xfd) {
+    } else if (zstd_magic(head, got)) {
         rd->comp = ZSTD;
         if ((rd->zs = ZSTD_createDStream()) == NULL ||
             ZSTD_isError(ZSTD_initDStream(rd->zs)))
