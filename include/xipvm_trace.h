@@ -208,8 +208,8 @@ XVM_API void xvm_trace_writer_config_init(struct xvm_trace_writer_config *cfg);
  * compressed so; anything else plain text. */
 XVM_API void xvm_trace_writer_config_path(const char *path,
                                           struct xvm_trace_writer_config *cfg);
-/* => 0, EINVAL for a bad configuration (binary and gzip), ENOMEM, or the
- *    errno of the first write (the binary header). */
+/* => 0, EINVAL for a bad configuration (binary and gzip, a level out of
+ *    range), ENOMEM, or the errno of the first write (the binary header). */
 XVM_API int xvm_trace_writer_create(const struct xvm_trace_writer_config *cfg,
                                     xvm_trace_write_fn fn, void *ctx,
                                     xvm_trace_writer **out);

@@ -333,6 +333,11 @@ expect 0 "convert to .zst text" -- "$XIPVM" convert "$T/clean.xvt" "$T/back.trac
 zstd -dc "$T/back.trace.zst" | cmp -s - "$T/canon.trace" || fail ".zst text differs"
 expect 2 "convert --to binary --compress gzip is refused" -- "$XIPVM" convert --to binary --compress gzip "$T/clean.trace" "$T/x.xvt"
 expect 2 "convert with one argument" -- "$XIPVM" convert "$T/clean.trace"
+# gzip's levels are 1 to 9: a usage error, not "out of memory".
+expect 2 "convert --level 10 to gzip is refused" -- "$XIPVM" convert --level 10 "$T/clean.trace" "$T/x.gz"
+grep -q "1 to 9 for gzip" "$T/err" || fail "no message for gzip's level: $(cat "$T/err")"
+[ ! -e "$T/x.gz" ] || fail "a refused convert left its output"
+expect 0 "convert --level 9 to gzip" -- "$XIPVM" convert --level 9 "$T/clean.trace" "$T/x.gz"
 # A binary trace replays with the same figures as its text.
 $RUN --json "$T/clean.trace" >"$T/text.json" 2>/dev/null
 expect 0 "run a binary trace" -- $RUN --json "$T/clean.xvt"

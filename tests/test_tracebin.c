@@ -650,6 +650,38 @@ static void test_writers_refuse_the_same_events(void **state)
     free(huge);
 }
 
+/* Levels: 1 to 22 for zstd, 1 to 9 for gzip; others are EINVAL. */
+static void test_writer_levels(void **state)
+{
+    (void)state;
+    static const struct {
+        enum xvm_trace_format format;
+        enum xvm_trace_compression comp;
+        int level, rc;
+    } cases[] = {
+        { XVM_TRACE_TEXT, XVM_TRACE_GZIP, 9, 0 },
+        { XVM_TRACE_TEXT, XVM_TRACE_GZIP, 10, EINVAL },
+        { XVM_TRACE_TEXT, XVM_TRACE_GZIP, 22, EINVAL },
+        { XVM_TRACE_TEXT, XVM_TRACE_ZSTD, 22, 0 },
+        { XVM_TRACE_BINARY, XVM_TRACE_ZSTD, 22, 0 },
+        { XVM_TRACE_BINARY, XVM_TRACE_ZSTD, 23, EINVAL },
+        { XVM_TRACE_TEXT, XVM_TRACE_PLAIN, -1, EINVAL },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct xvm_trace_writer_config cfg = { cases[i].format, cases[i].comp,
+                                               cases[i].level };
+        struct sink s = { 0 };
+        xvm_trace_writer *w = NULL;
+        int rc = xvm_trace_writer_create(&cfg, sink_fn, &s, &w);
+        if (rc != cases[i].rc)
+            fail_msg("case %zu (level %d): %d, wanted %d", i, cases[i].level,
+                     rc, cases[i].rc);
+        if (rc == 0)
+            assert_int_equal(xvm_trace_writer_close(w), 0);
+        free(s.p);
+    }
+}
+
 /* ---- the text form's edges ---- */
 
 static int read_text(const char *text, size_t len, char *msg, size_t msglen)
@@ -803,6 +835,7 @@ int main(void)
         cmocka_unit_test(test_version_2_events_both_ways),
         cmocka_unit_test(test_at_register_is_version_2),
         cmocka_unit_test(test_writers_refuse_the_same_events),
+        cmocka_unit_test(test_writer_levels),
         cmocka_unit_test(test_text_nul_bytes_are_errors),
         cmocka_unit_test(test_text_line_limit_holds_everywhere),
         cmocka_unit_test(test_every_errno_name_round_trips),

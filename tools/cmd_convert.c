@@ -14,7 +14,8 @@ static const struct cli_opt convert_opts[] = {
       "text or binary (the other form's compression by default)" },
     { "--compress", "KIND", "by OUT's name",
       "none, gzip or zstd (binary: zstd or none)" },
-    { "--level", "N", "zstd's 3, gzip's 6", "compression level, 1 to 22" },
+    { "--level", "N", "zstd's 3, gzip's 6",
+      "compression level, 1 to 22 (gzip: 1 to 9)" },
     { NULL, NULL, NULL, NULL },
 };
 
@@ -115,6 +116,10 @@ static int options(int argc, char **argv, struct xvm_trace_writer_config *cfg,
     if (cfg->format == XVM_TRACE_BINARY && cfg->compression == XVM_TRACE_GZIP) {
         fprintf(stderr, "xipvm: binary traces compress with zstd or not at "
                         "all (--compress zstd or none)\n");
+        return 2;
+    }
+    if (cfg->compression == XVM_TRACE_GZIP && cfg->level > 9) {
+        fprintf(stderr, "xipvm convert: --level: 1 to 9 for gzip\n");
         return 2;
     }
     return 0;

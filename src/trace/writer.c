@@ -250,7 +250,7 @@ static int writer_make(const struct xvm_trace_writer_config *cfg,
     if (cfg == NULL || out == NULL ||
         (cfg->format != XVM_TRACE_TEXT && cfg->format != XVM_TRACE_BINARY) ||
         (unsigned)cfg->compression > XVM_TRACE_ZSTD || cfg->level < 0 ||
-        cfg->level > 22 ||
+        cfg->level > (cfg->compression == XVM_TRACE_GZIP ? 9 : 22) ||
         (cfg->format == XVM_TRACE_BINARY && cfg->compression == XVM_TRACE_GZIP))
         return EINVAL;
 #ifdef XVM_NO_COMPRESSION
