@@ -214,7 +214,8 @@ XVM_API int xvm_trace_writer_create(const struct xvm_trace_writer_config *cfg,
                                     xvm_trace_write_fn fn, void *ctx,
                                     xvm_trace_writer **out);
 /* A file ("-": standard output), created or truncated; cfg NULL: by the
- * name (xvm_trace_writer_config_path).  err gets a message. */
+ * name (xvm_trace_writer_config_path).  err gets a message.  A bad
+ * configuration (EINVAL) leaves the file as it was. */
 XVM_API int xvm_trace_writer_open(const char *path,
                                   const struct xvm_trace_writer_config *cfg,
                                   xvm_trace_writer **out, char *err,

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "xipvm_trace.h"
 #include "memsink.h"
@@ -682,6 +683,35 @@ static void test_writer_levels(void **state)
     }
 }
 
+/* A configuration no writer takes is refused before the file is
+ * opened: an existing file stays as it was. */
+static void test_writer_open_refuses_before_truncating(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_tracebin.XXXXXX", err[512], back[8] = { 0 };
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "keep me", 7), 7);
+    close(fd);
+    static const struct xvm_trace_writer_config bad[] = {
+        { XVM_TRACE_BINARY, XVM_TRACE_GZIP, 0 },
+        { XVM_TRACE_TEXT, XVM_TRACE_GZIP, 10 },
+        { XVM_TRACE_TEXT, XVM_TRACE_PLAIN, 23 },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        xvm_trace_writer *w = NULL;
+        assert_int_equal(
+            xvm_trace_writer_open(path, &bad[i], &w, err, sizeof(err)), EINVAL);
+        assert_non_null(strstr(err, "bad trace format"));
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        assert_int_equal(fread(back, 1, sizeof(back), f), 7);
+        fclose(f);
+        assert_memory_equal(back, "keep me", 7);
+    }
+    unlink(path);
+}
+
 /* ---- the text form's edges ---- */
 
 static int read_text(const char *text, size_t len, char *msg, size_t msglen)
@@ -836,6 +866,7 @@ int main(void)
         cmocka_unit_test(test_at_register_is_version_2),
         cmocka_unit_test(test_writers_refuse_the_same_events),
         cmocka_unit_test(test_writer_levels),
+        cmocka_unit_test(test_writer_open_refuses_before_truncating),
         cmocka_unit_test(test_text_nul_bytes_are_errors),
         cmocka_unit_test(test_text_line_limit_holds_everywhere),
         cmocka_unit_test(test_every_errno_name_round_trips),

@@ -242,13 +242,10 @@ static int binary_write(xvm_trace_writer *w, const struct xvm_trace_event *ev)
 
 /* ---- the interface ---- */
 
-/* fd >= 0: the writer writes to it (fd_write, with itself as context). */
-static int writer_make(const struct xvm_trace_writer_config *cfg,
-                       xvm_trace_write_fn fn, void *ctx, int fd,
-                       xvm_trace_writer **out)
+/* => 0, EINVAL or ENOTSUP for a configuration no writer takes. */
+static int config_check(const struct xvm_trace_writer_config *cfg)
 {
-    if (cfg == NULL || out == NULL ||
-        (cfg->format != XVM_TRACE_TEXT && cfg->format != XVM_TRACE_BINARY) ||
+    if ((cfg->format != XVM_TRACE_TEXT && cfg->format != XVM_TRACE_BINARY) ||
         (unsigned)cfg->compression > XVM_TRACE_ZSTD || cfg->level < 0 ||
         cfg->level > (cfg->compression == XVM_TRACE_GZIP ? 9 : 22) ||
         (cfg->format == XVM_TRACE_BINARY && cfg->compression == XVM_TRACE_GZIP))
@@ -257,6 +254,19 @@ static int writer_make(const struct xvm_trace_writer_config *cfg,
     if (cfg->compression != XVM_TRACE_PLAIN)
         return ENOTSUP;
 #endif
+    return 0;
+}
+
+/* fd >= 0: the writer writes to it (fd_write, with itself as context). */
+static int writer_make(const struct xvm_trace_writer_config *cfg,
+                       xvm_trace_write_fn fn, void *ctx, int fd,
+                       xvm_trace_writer **out)
+{
+    if (cfg == NULL || out == NULL)
+        return EINVAL;
+    int bad = config_check(cfg);
+    if (bad)
+        return bad;
     xvm_trace_writer *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return ENOMEM;
@@ -293,14 +303,19 @@ int xvm_trace_writer_open(const char *path,
         cfg = &by_path;
     }
     bool std = strcmp(path, "-") == 0;
-    int fd = std ? STDOUT_FILENO
+    /* Checked before open(): a configuration no writer takes leaves the
+     * file as it was. */
+    int fd = -1, error = config_check(cfg);
+    if (error == 0) {
+        fd = std ? STDOUT_FILENO
                  : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(err, errlen, "%s: %s", path, strerror(e));
-        return e;
+        if (fd < 0) {
+            int e = errno;
+            snprintf(err, errlen, "%s: %s", path, strerror(e));
+            return e;
+        }
+        error = writer_make(cfg, NULL, NULL, fd, out);
     }
-    int error = writer_make(cfg, NULL, NULL, fd, out);
     if (error) {
         snprintf(err, errlen, "%s: %s", path,
                  error == EINVAL    ? "bad trace format"
@@ -308,7 +323,7 @@ int xvm_trace_writer_open(const char *path,
                                       "was built without zlib and zstd "
                                       "(-Dcompression=false)"
                                     : strerror(error));
-        if (!std)
+        if (fd >= 0 && !std)
             close(fd);
         return error;
     }
