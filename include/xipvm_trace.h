@@ -82,7 +82,8 @@ struct xvm_trace_event {
  * => line: len bytes and a NUL after them (line[len] == '\0'), modified in
  *    place: tokens are NUL-terminated inside it, and ev's path/argv/label
  *    point into it (valid while line is).  A NUL byte among the len bytes
- *    is an error, as is a line of XVM_TRACE_MAX_LINE bytes or more.
+ *    is an error, as is a line of XVM_TRACE_MAX_LINE bytes or more before
+ *    its '\n'.
  * => a trailing '\n' or "\r\n" is fine.
  * => returns 1 with *ev filled for an event, 0 for a blank/comment line, or
  *    -EINVAL with *msg set to a short static human message.

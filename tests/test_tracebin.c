@@ -789,6 +789,44 @@ static void test_text_line_limit_holds_everywhere(void **state)
     free(t);
 }
 
+/* The longest line the formatter writes (65,535 bytes and its '\n')
+ * parses back with its '\n', as the parser's comment promises. */
+static void test_longest_line_parses_with_its_newline(void **state)
+{
+    (void)state;
+    struct xvm_trace_event *ev = new_event(), *back = new_event();
+    size_t max = XVM_TRACE_MAX_LINE - 1; /* bytes before the '\n' */
+    char *label = malloc(max), *buf = malloc(max + 3);
+    const char *why = NULL;
+    assert_non_null(label);
+    assert_non_null(buf);
+    memset(label, 'a', max - 5); /* "mark " and the label */
+    label[max - 5] = '\0';
+    ev->op = XVM_T_MARK;
+    ev->label = label;
+    int n = xvm_trace_format_event(ev, buf, max + 2);
+    assert_int_equal(n, max + 1);
+    assert_int_equal(xvm_trace_parse_text(buf, (size_t)n, back, &why), 1);
+    assert_string_equal(back->label, label);
+    assert_int_equal(xvm_trace_format_event(ev, buf, max + 2), n);
+    assert_int_equal(xvm_trace_parse_line(buf, back, &why), 1);
+    /* One byte more is too long, with its '\n' or without. */
+    memcpy(buf, "mark ", 5);
+    memset(buf + 5, 'a', max + 1 - 5);
+    buf[max + 1] = '\0';
+    assert_int_equal(xvm_trace_parse_line(buf, back, &why), -EINVAL);
+    memcpy(buf, "mark ", 5);
+    memset(buf + 5, 'a', max + 1 - 5);
+    buf[max + 1] = '\n';
+    buf[max + 2] = '\0';
+    assert_int_equal(xvm_trace_parse_line(buf, back, &why), -EINVAL);
+    assert_string_equal(why, "line longer than 65535 bytes");
+    free(label);
+    free(buf);
+    free(ev);
+    free(back);
+}
+
 /* Every errno the format names: through both forms. */
 static void test_every_errno_name_round_trips(void **state)
 {
@@ -869,6 +907,7 @@ int main(void)
         cmocka_unit_test(test_writer_open_refuses_before_truncating),
         cmocka_unit_test(test_text_nul_bytes_are_errors),
         cmocka_unit_test(test_text_line_limit_holds_everywhere),
+        cmocka_unit_test(test_longest_line_parses_with_its_newline),
         cmocka_unit_test(test_every_errno_name_round_trips),
         cmocka_unit_test(test_replay_marks_past_the_bound_are_an_error),
     };
