@@ -205,8 +205,8 @@ typedef int (*xvm_trace_write_fn)(void *ctx, const void *buf, size_t len);
 
 /* Binary, zstd frames, default level. */
 XVM_API void xvm_trace_writer_config_init(struct xvm_trace_writer_config *cfg);
-/* By the name's ending: ".xvt" binary (zstd frames); ".gz", ".zst" text
- * compressed so; anything else plain text. */
+/* By the name's ending: ".xvt", ".xvt.zst" binary (zstd frames); other
+ * ".gz", ".zst" text compressed so; anything else plain text. */
 XVM_API void xvm_trace_writer_config_path(const char *path,
                                           struct xvm_trace_writer_config *cfg);
 /* => 0, EINVAL for a bad configuration (binary and gzip, a level out of

@@ -28,10 +28,11 @@ const struct cli_cmd convert_cmd = {
     .details =
         "Reads a trace in either form (text or binary, plain, .gz or .zst; "
         "'-' is\nstandard input) and writes the same events to OUT ('-' is "
-        "standard\noutput).  By default OUT's name decides: *.xvt binary "
-        "with zstd frames,\n*.gz and *.zst compressed text, anything else "
-        "plain text.  Exit status: 0,\n1 when IN cannot be read or OUT "
-        "written (no partial OUT is left), 2 for\na usage error.\n",
+        "standard\noutput).  By default OUT's name decides: *.xvt (and "
+        "*.xvt.zst) binary\nwith zstd frames, other *.gz and *.zst "
+        "compressed text, anything else\nplain text.  Exit status: 0, 1 "
+        "when IN cannot be read or OUT written (no\npartial OUT is left), "
+        "2 for a usage error.\n",
     .fn = cmd_convert,
 };
 
