@@ -279,6 +279,47 @@ static void test_pagedaemon_frees_ram_for_kernel_memory(void **state)
     world_down(&w);
 }
 
+/*
+ * Under the vm_page design a device segment's vm_pages are kernel memory:
+ * registering one (a flash, attached or opened, or xvm_physload_device)
+ * waits for the daemon as the calls above do; it failed with ENOMEM.
+ */
+static void test_pagedaemon_frees_ram_for_device_vm_pages(void **state)
+{
+    static const struct xvm_pager_ops zeros = { .name = "zeros",
+                                                .get = zeros_get,
+                                                .put = xvm_pager_put_clean };
+    static uint8_t dev[16 * PG];
+    const struct fixture *fx = *state;
+    struct xvm_config cfg;
+    struct world w = { 0 };
+    xvm_object *o;
+    xvm_flash *f1, *f2;
+    xvm_config_init(&cfg);
+    cfg.ram_bytes = (uint64_t)RAM_PAGES * PG;
+    cfg.freemin = 2 * PG;
+    cfg.freetarg = 4 * PG;
+    cfg.device_design = XVM_DESIGN_VM_PAGE;
+    assert_int_equal(xvm_machine_create(&cfg, &w.m), 0);
+    assert_int_equal(xvm_object_create(w.m, &zeros, RAM_PAGES * PG,
+                                       XVM_OBJECT_READONLY, NULL, &o),
+                     0);
+    fill_ram(&w, o);
+    assert_int_equal(xvm_flash_open(w.m, fx->ti.img, NULL, &f1), 0);
+    fill_ram(&w, o);
+    assert_int_equal(xvm_flash_attach(w.m, dev, sizeof(dev), NULL, &f2), 0);
+    fill_ram(&w, o);
+    assert_int_equal(
+        xvm_physload_device(w.m, UINT64_C(1) << 30, sizeof(dev), dev), 0);
+    assert_true(tm_stats(w.m).kmem_units[XVM_KMEM_DEVICE_VM_PAGE] > 0);
+    tm_check(w.m);
+    assert_int_equal(xvm_flash_close(f2), 0);
+    assert_int_equal(xvm_flash_close(f1), 0);
+    xvm_object_release(o);
+    tm_check(w.m);
+    xvm_machine_destroy(w.m);
+}
+
 /* The free targets: the defaults follow uvmpd_tune (0.5 % of RAM, at
  * least 128 KiB, at most 1 MiB, here at most RAM / 16), freetarg 4/3;
  * bad targets are refused. */
@@ -323,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_pagedaemon_hot_set_survives_a_scan),
         cmocka_unit_test(test_pagedaemon_unused_readahead_goes_first),
         cmocka_unit_test(test_pagedaemon_frees_ram_for_kernel_memory),
+        cmocka_unit_test(test_pagedaemon_frees_ram_for_device_vm_pages),
         cmocka_unit_test(test_pagedaemon_free_targets),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -187,9 +187,20 @@ uint32_t xvm_page_size(const xvm_machine *m)
  * charged to kernel memory (OpenBSD allocates them at physload time); the
  * other designs keep nothing per page.
  */
-static int segment_load(struct xvm_machine *m, uint64_t pa, uint64_t len,
-                        const void *data, bool ram)
+struct segment {
+    struct xvm_machine *m;
+    uint64_t pa, len;
+    const void *data;
+    bool ram;
+};
+
+static int segment_load_op(void *arg)
 {
+    struct segment *s = arg;
+    struct xvm_machine *m = s->m;
+    uint64_t pa = s->pa, len = s->len;
+    const void *data = s->data;
+    bool ram = s->ram;
     struct vm_page *pages = NULL;
     uint64_t n = len >> m->core.pgshift;
     if (m->mmu.design == XVM_DESIGN_VM_PAGE && len &&
@@ -201,6 +212,15 @@ static int segment_load(struct xvm_machine *m, uint64_t pa, uint64_t len,
     if (error)
         kmem_free(&m->kmem, XVM_KMEM_DEVICE_VM_PAGE, n, pages);
     return error;
+}
+
+/* The vm_pages are kernel memory: wait for the page daemon when RAM is
+ * full, as xvm_vmspace_create does. */
+static int segment_load(struct xvm_machine *m, uint64_t pa, uint64_t len,
+                        const void *data, bool ram)
+{
+    struct segment s = { m, pa, len, data, ram };
+    return pagedaemon_retry(&m->objs.pd, segment_load_op, &s);
 }
 
 static int segment_unload(struct xvm_machine *m, uint64_t pa)
