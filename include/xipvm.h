@@ -925,7 +925,9 @@ struct xvm_pager_ops {
      */
     int (*put)(xvm_object *obj, uint64_t off);
     /* The last reference is gone: the object's RAM pages are already
-     * freed; free the pager's own state.  May be NULL. */
+     * freed; free the pager's own state.  May be NULL.  The objects left
+     * at xvm_machine_destroy are detached in no set order, but none is
+     * freed before all are: a detach may release objects it holds. */
     void (*detach)(xvm_object *obj);
 };
 

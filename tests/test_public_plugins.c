@@ -345,6 +345,84 @@ static void test_user_pager_put_that_keeps_its_page(void **state)
     xvm_machine_destroy(m);
 }
 
+/* ---- a pager stacked on another object: it holds a reference to the
+ *      object below and drops it in its detach ---- */
+
+struct stacked {
+    struct pattern pt;
+    xvm_object *below;   /* NULL at the bottom */
+    uint64_t below_size; /* what the object below must still say */
+    struct pattern *below_pt;
+};
+
+static void stacked_detach(xvm_object *obj)
+{
+    struct stacked *st = xvm_object_private(obj);
+    st->pt.detaches++;
+    if (st->below == NULL)
+        return;
+    /* The object below is alive: this pager holds a reference to it. */
+    assert_int_equal(xvm_object_size(st->below), st->below_size);
+    assert_ptr_equal(xvm_object_private(st->below), st->below_pt);
+    xvm_object_release(st->below);
+}
+
+static const struct xvm_pager_ops stacked_ops = {
+    .name = "stacked",
+    .get = pattern_get, /* a struct stacked begins with its pattern */
+    .put = pattern_put,
+    .detach = stacked_detach,
+};
+
+/*
+ * Each object's detach runs once, and the object below stays valid until
+ * the pager above has let it go: when the caller releases the top, and
+ * when the machine is destroyed with both still held, whichever was made
+ * first (the machine used to free the object below first, and the detach
+ * above read and released freed memory).
+ */
+static void test_user_pager_stacked_on_another_object(void **state)
+{
+    (void)state;
+    for (int order = 0; order < 2; order++)
+        for (int destroy = 0; destroy < 2; destroy++) {
+            xvm_machine *m = machine(1u << 20);
+            struct stacked top = { .pt = { .seed = 1 } };
+            struct stacked bot = { .pt = { .seed = 2 } };
+            xvm_object *t = NULL, *b = NULL;
+            xvm_vmspace *vs;
+            uint64_t a = 0;
+            uint8_t v;
+            for (int i = 0; i < 2; i++)
+                if (i == order)
+                    assert_int_equal(
+                        xvm_object_create(m, &stacked_ops, PG, 0, &top, &t), 0);
+                else
+                    assert_int_equal(
+                        xvm_object_create(m, &stacked_ops, 3 * PG, 0, &bot, &b),
+                        0);
+            top.below = b; /* takes the creator's reference */
+            top.below_size = 3 * PG;
+            top.below_pt = &bot.pt;
+            assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+            assert_int_equal(
+                xvm_mmap(vs, &a, PG, XVM_PROT_READ, XVM_MAP_SHARED, t, 0), 0);
+            assert_int_equal(xvm_read(vs, a, &v, 1), 0);
+            assert_int_equal(v, pattern(&top.pt, 0, 0));
+            check(m);
+            if (!destroy) {
+                xvm_vmspace_destroy(vs);
+                xvm_object_release(t);
+                assert_int_equal(top.pt.detaches, 1);
+                assert_int_equal(bot.pt.detaches, 1);
+                check(m);
+            }
+            xvm_machine_destroy(m);
+            assert_int_equal(top.pt.detaches, 1);
+            assert_int_equal(bot.pt.detaches, 1);
+        }
+}
+
 /* ---- a pager of device pages: page p is device page n-1-p ---- */
 
 #define DEV_PA    0x40000000ull
@@ -862,6 +940,7 @@ int main(void)
         cmocka_unit_test(test_user_pager_frees_a_lent_page),
         cmocka_unit_test(test_user_pager_put_when_ram_runs_out),
         cmocka_unit_test(test_user_pager_put_that_keeps_its_page),
+        cmocka_unit_test(test_user_pager_stacked_on_another_object),
         cmocka_unit_test(test_user_pager_device_pages),
         cmocka_unit_test(test_user_pager_bad_pages_are_eio),
         cmocka_unit_test(test_user_policy_decides_what_goes),

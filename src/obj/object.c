@@ -24,14 +24,6 @@ void objects_init(struct objects *objs, struct core *core, struct physmem *ph,
     *objs = (struct objects){ .core = core, .ph = ph, .mmu = mmu };
 }
 
-void objects_fini(struct objects *objs)
-{
-    while (objs->list) {
-        objs->list->refs = 1;
-        object_unref(objs->list);
-    }
-}
-
 int object_create(struct objects *objs, const struct pager_ops *ops,
                   uint64_t size, int use, int ktype, struct xvm_object **out)
 {
@@ -62,11 +54,10 @@ void object_ref(struct xvm_object *obj)
     obj->refs++;
 }
 
-void object_unref(struct xvm_object *obj)
+/* Frees the object's pages, then the pager's state (detach). */
+static void object_empty(struct xvm_object *obj)
 {
     struct objects *objs = obj->objs;
-    if (--obj->refs > 0)
-        return;
     uint64_t pgno, w;
     for (struct runs_pos p = { 0 }; runs_next(&obj->pages, &p, &pgno, &w);) {
         pageh v = word_page(w);
@@ -80,6 +71,11 @@ void object_unref(struct xvm_object *obj)
     hmap_fini(objs->core, &obj->evicted);
     if (obj->ops->detach)
         obj->ops->detach(obj);
+}
+
+static void object_free(struct xvm_object *obj)
+{
+    struct objects *objs = obj->objs;
     if (obj->prev)
         obj->prev->next = obj->next;
     else
@@ -90,6 +86,26 @@ void object_unref(struct xvm_object *obj)
         kmem_free(objs->ph->km, (enum xvm_kmem_type)obj->ktype, 1, obj);
     else
         core_free(objs->core, obj);
+}
+
+void object_unref(struct xvm_object *obj)
+{
+    if (--obj->refs > 0)
+        return;
+    object_empty(obj);
+    object_free(obj);
+}
+
+void objects_fini(struct objects *objs)
+{
+    /* A pager may hold references to other objects and drop them in its
+     * detach: every object stays allocated until all have detached. */
+    for (struct xvm_object *o = objs->list; o; o = o->next)
+        o->refs++;
+    for (struct xvm_object *o = objs->list; o; o = o->next)
+        object_empty(o);
+    while (objs->list)
+        object_free(objs->list);
 }
 
 pageh object_page(const struct xvm_object *obj, uint64_t off)
