@@ -921,7 +921,8 @@ struct xvm_pager_ops {
      * data elsewhere); the page daemon calls it for the victims its
      * policy chose (UVM's pgo_put with PGO_FREE).  => 0 freed; EBUSY not
      * now; ENOSPC nowhere to write it.  NULL: its pages never go.  A 0
-     * that leaves the page resident counts as EBUSY: kept, not freed.
+     * that leaves the page resident counts as EBUSY: kept, not freed;
+     * an error after freeing it counts as 0: freed.
      */
     int (*put)(xvm_object *obj, uint64_t off);
     /* The last reference is gone: the object's RAM pages are already

@@ -345,6 +345,56 @@ static void test_user_pager_put_that_keeps_its_page(void **state)
     xvm_machine_destroy(m);
 }
 
+/* A pager whose put frees the page and then says it failed (its
+ * write-back's error, say): the page is gone all the same, and the
+ * daemon counts it freed.  It used to be put back on the page queues,
+ * free, which broke the free list at the first scan. */
+static int put_then_fail(xvm_object *obj, uint64_t off)
+{
+    struct pattern *pt = xvm_object_private(obj);
+    pt->puts++;
+    assert_int_equal(xvm_object_page_free(obj, off), 0);
+    return pt->puts % 2 ? EIO : EBUSY;
+}
+
+static const struct xvm_pager_ops put_then_fail_ops = {
+    .name = "put_then_fail",
+    .get = pattern_get,
+    .put = put_then_fail,
+};
+
+static void test_user_pager_put_that_frees_and_fails(void **state)
+{
+    (void)state;
+    const uint64_t pages = 200; /* 800 KiB through 512 KiB of RAM */
+    xvm_machine *m = machine(512u << 10);
+    struct pattern pt = { .seed = 4 };
+    xvm_vmspace *vs;
+    xvm_object *obj;
+    uint64_t a = 0;
+    uint8_t v;
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    assert_int_equal(xvm_object_create(m, &put_then_fail_ops, pages * PG,
+                                       XVM_OBJECT_READONLY, &pt, &obj),
+                     0);
+    assert_int_equal(
+        xvm_mmap(vs, &a, pages * PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, 0), 0);
+    for (int round = 0; round < 2; round++)
+        for (uint64_t p = 0; p < pages; p++) {
+            assert_int_equal(xvm_read(vs, a + p * PG + p % PG, &v, 1), 0);
+            assert_int_equal(v, pattern(&pt, p, p % PG));
+            check(m);
+        }
+    struct xvm_stats st;
+    xvm_machine_stats(m, &st);
+    assert_true(pt.puts > 0);
+    assert_int_equal(st.pd_freed, pt.puts);
+    xvm_vmspace_destroy(vs);
+    xvm_object_release(obj);
+    check(m);
+    xvm_machine_destroy(m);
+}
+
 /* ---- a pager stacked on another object: it holds a reference to the
  *      object below and drops it in its detach ---- */
 
@@ -940,6 +990,7 @@ int main(void)
         cmocka_unit_test(test_user_pager_frees_a_lent_page),
         cmocka_unit_test(test_user_pager_put_when_ram_runs_out),
         cmocka_unit_test(test_user_pager_put_that_keeps_its_page),
+        cmocka_unit_test(test_user_pager_put_that_frees_and_fails),
         cmocka_unit_test(test_user_pager_stacked_on_another_object),
         cmocka_unit_test(test_user_pager_device_pages),
         cmocka_unit_test(test_user_pager_bad_pages_are_eio),

@@ -205,11 +205,11 @@ static int free_page(struct pagedaemon *pd, uint32_t i)
         unsigned use = pg->use;
         bool file = use == XVM_USE_PAGECACHE;
         error = obj->ops->put ? obj->ops->put(obj, off) : ENOSPC;
-        /* A user's pager that says 0 but keeps the page has not freed
-         * it: kept, not counted. */
-        if (error == 0 && pg->use == use && pg->owner.obj == obj &&
-            pg->offset == off)
-            error = EBUSY;
+        /* What a user's pager did counts, not what it said: a 0 that
+         * keeps the page is EBUSY; an error after freeing it is 0 (kept,
+         * the free page would go back on the queues). */
+        bool kept = pg->use == use && pg->owner.obj == obj && pg->offset == off;
+        error = kept ? (error ? error : EBUSY) : 0;
         if (error == 0 && file) {
             pd->reclaimed++;
             pd->readahead_unused += readahead;
