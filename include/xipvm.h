@@ -835,7 +835,9 @@ struct xvm_page_info {
                              which tracks none) */
     uint32_t wired;       /* wired mappings of the page (mlock) */
     int modified;         /* some mapping of the page wrote it */
-    int referenced;       /* some mapping of the page accessed it */
+    int referenced;       /* some mapping of the page accessed it (0,
+                             as pv_count, for a device page under the
+                             amap-copy design) */
     enum xvm_owner owner; /* who supplies it */
     uint32_t anon_refs;   /* ANON: amap slots sharing the anon */
     uint32_t object_refs; /* OBJECT: references to the object */
