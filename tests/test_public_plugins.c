@@ -273,7 +273,8 @@ static void test_user_pager_ram_pages_private_shared_and_freed(void **state)
 }
 
 /* Out of RAM, the page daemon asks the pager to put pages back; every
- * page read after that is the pattern again (filled anew). */
+ * page read after that is the pattern again (filled anew), and each
+ * fill of a page put clean is a refault (none were counted). */
 static void test_user_pager_put_when_ram_runs_out(void **state)
 {
     (void)state;
@@ -292,6 +293,7 @@ static void test_user_pager_put_when_ram_runs_out(void **state)
     struct xvm_stats st;
     xvm_machine_stats(m, &st);
     assert_true(st.reclaimed > 0);
+    assert_int_equal(st.refaults, pt.fills - pages);
     check(m);
     patmap_down(&pm);
     assert_int_equal(pt.detaches, 1);

@@ -260,9 +260,12 @@ int xvm_object_page_alloc(xvm_object *obj, uint64_t off, xvm_page_handle *pg,
     if (object_page(obj, off) != PAGEH_NONE)
         return EEXIST;
     int error = object_page_alloc(obj, off, false, 0, pg);
-    if (error == 0)
-        *data = phys_ram_data(obj->objs->ph, *pg);
-    return error;
+    if (error)
+        return error;
+    *data = phys_ram_data(obj->objs->ph, *pg);
+    if (object_was_evicted(obj, off)) /* xvm_pager_put_clean's */
+        obj->objs->refaults++;
+    return 0;
 }
 
 xvm_page_handle xvm_object_page_lookup(const xvm_object *obj, uint64_t off)

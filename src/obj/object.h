@@ -51,6 +51,7 @@ struct objects {
     struct mmu *mmu;
     struct xvm_object *list;
     struct pagedaemon pd;
+    uint64_t refaults; /* user pagers' fills of pages put clean */
 };
 
 struct xvm_object {
