@@ -311,7 +311,8 @@ XVM_API void xvm_replay_totals(const xvm_replay *r,
  * lines (its header first) with xvm_replay_line_from, interleaved as the
  * caller likes (xipvm run: slices of events).  With n > 1 every source's
  * pids are renumbered apart (machine pids 1, 2, ... in order of first
- * appearance, fork children included) and its mark labels become
+ * appearance, fork children included; pid 0, which no process may
+ * have, stays 0) and its mark labels become
  * "SRC:LABEL" (SRC from 1); line numbers in messages are the source's.
  * xvm_replay_line is source 0.  => 0, EINVAL (after the first line, n
  * 0, or src out of range), ENOMEM, ERANGE (pids run out).

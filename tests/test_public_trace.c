@@ -130,10 +130,11 @@ static void test_public_several_traces_and_versions(void **state)
     assert_int_equal(xvm_machine_create(&cfg, &m), 0);
     assert_int_equal(xvm_replay_create(m, NULL, &r), 0);
     assert_int_equal(xvm_replay_sources(r, 2), 0);
+    /* pid 0 is refused alone and beside another trace alike */
     static const char *const lines[] = { XVM_TRACE_HEADER, "mark x",
-                                         "exit 7 !ESRCH" };
+                                         "exit 7 !ESRCH", "fork 7 0 !EINVAL" };
     for (unsigned k = 0; k < 2; k++)
-        for (size_t i = 0; i < 3; i++) {
+        for (size_t i = 0; i < 4; i++) {
             snprintf(a, sizeof(a), "%s", lines[i]);
             assert_int_equal(
                 xvm_replay_line_from(r, k, a, &mismatch, msg, sizeof(msg)), 0);
@@ -143,7 +144,7 @@ static void test_public_several_traces_and_versions(void **state)
     assert_int_equal(xvm_replay_line_from(r, 2, a, &mismatch, msg, sizeof(msg)),
                      EINVAL); /* no third trace */
     xvm_replay_totals(r, &t);
-    assert_int_equal(t.events, 4);
+    assert_int_equal(t.events, 6);
     assert_int_equal(t.nmarks, 2);
     assert_string_equal(t.marks[0].label, "1:x");
     assert_string_equal(t.marks[1].label, "2:x");

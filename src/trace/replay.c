@@ -213,8 +213,10 @@ static int renumber(struct xvm_replay *r, unsigned src,
         ev->label = label;
         return 0;
     }
-    if ((error = pid_of(r, src, ev->pid, &ev->pid)) == 0 &&
-        ev->op == XVM_T_FORK)
+    /* pid 0 stays 0: the machine refuses it, as for a trace alone */
+    if (ev->pid != 0)
+        error = pid_of(r, src, ev->pid, &ev->pid);
+    if (error == 0 && ev->op == XVM_T_FORK && ev->pid2 != 0)
         error = pid_of(r, src, ev->pid2, &ev->pid2);
     return error;
 }
