@@ -80,8 +80,10 @@ struct xvm_config {
     struct xvm_ahead ahead[3]; /* by enum xvm_advice; UVM's table by default */
     /* The page daemon's free targets, bytes: it wakes when free RAM falls
      * below freemin and frees pages until freetarg are free.  0: NetBSD's
-     * uvmpd_tune() (0.5 % of RAM, 128 KiB to 1 MiB, here at most RAM/16;
-     * freetarg = 4/3 freemin).  Whole pages, freemin < freetarg < RAM. */
+     * uvmpd_tune() (0.5 % of managed RAM, 128 KiB to 1 MiB, here at most
+     * RAM/16; freetarg = 4/3 freemin), tuned again when a memory disk
+     * takes RAM out or gives it back.  Whole pages, freemin < freetarg <
+     * RAM. */
     uint64_t freemin, freetarg;
     /* The CPU: caches, TLB, latencies (the time model); copied at
      * creation.  NULL: the built-in CPU profile named like `profile`. */
@@ -557,9 +559,10 @@ XVM_API void xvm_flash_config_init(struct xvm_flash_config *cfg);
  * latency (ram_line_ns), not NOR's.
  * xvm_flash_open and _attach then answer EBUSY when those frames were
  * ever allocated (open it right after xvm_machine_create), ENOMEM when
- * the rest of RAM would not exceed the page daemon's free target, and
- * EINVAL for a phys_base (it is the RAM's).  xvm_flash_close gives the
- * frames back to RAM.
+ * the rest of RAM would not exceed the page daemon's free target (its
+ * own, unless configured), and EINVAL for a phys_base (it is the RAM's).
+ * The default free targets follow the rest of RAM.  xvm_flash_close
+ * gives the frames back to RAM.
  */
 XVM_API void xvm_md_config_init(struct xvm_flash_config *cfg);
 /* Maps the image file read-only; the file is never modified. */

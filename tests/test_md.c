@@ -205,6 +205,61 @@ static void test_md_xip_holds_one_copy_copy_mode_two(void **state)
     }
 }
 
+/* uvmpd_tune's targets for n managed pages (sgimips, 4 KiB pages): 0.5 %,
+ * at least 128 KiB, at most 1 MiB, here at most a sixteenth; 4/3. */
+static void tune(uint64_t n, uint64_t *min, uint64_t *targ)
+{
+    uint64_t v = n / 200;
+    v = v < 32 ? 32 : v > 256 ? 256 : v;
+    v = v > n / 16 ? n / 16 : v;
+    *min = v ? v : 1;
+    *targ = *min * 4 / 3 > *min ? *min * 4 / 3 : *min + 1;
+}
+
+/* The free targets follow the managed pages, as uvm_pageout re-tunes
+ * when uvmexp.npages changes: the md's frames are not among them. */
+static void test_md_free_targets_follow_the_managed_pages(void **state)
+{
+    struct fixture *fx = *state;
+    uint64_t n = image_pages(fx), min, targ;
+    /* A board whose RAM / 16 sets the targets: 48 pages after the md. */
+    uint64_t ram = (n + 48) * PG;
+    xvm_machine *m = tm_machine("sgimips", ram, 0);
+    tune(ram / PG, &min, &targ);
+    assert_int_equal(tm_stats(m).freemin, min);
+    assert_int_equal(tm_stats(m).freetarg, targ);
+    xvm_flash *f = md_open(m, fx->img);
+    struct xvm_stats s = tm_stats(m);
+    assert_int_equal(s.ram_pages, 48);
+    tune(48, &min, &targ);
+    assert_int_equal(s.freemin, min); /* 3, not the whole board's */
+    assert_int_equal(s.freetarg, targ);
+    tm_check(m);
+    assert_int_equal(xvm_flash_close(f), 0);
+    tune(ram / PG, &min, &targ);
+    assert_int_equal(tm_stats(m).freemin, min);
+    assert_int_equal(tm_stats(m).freetarg, targ);
+    xvm_machine_destroy(m);
+
+    /* The smallest board: what is left keeps more than its own target
+     * (3 pages: freemin 1, freetarg 2); a page less is ENOMEM. */
+    for (uint64_t left = 2; left <= 3; left++) {
+        m = tm_machine("sgimips", (n + left) * PG, 0);
+        struct xvm_flash_config fc;
+        xvm_md_config_init(&fc);
+        assert_int_equal(xvm_flash_open(m, fx->img, &fc, &f),
+                         left == 2 ? ENOMEM : 0);
+        s = tm_stats(m);
+        assert_int_equal(s.ram_pages, left == 2 ? n + left : left);
+        if (left == 3) {
+            assert_int_equal(s.freemin, 1);
+            assert_int_equal(s.freetarg, 2);
+        }
+        tm_check(m);
+        xvm_machine_destroy(m);
+    }
+}
+
 /* Errors change nothing: a base given, too big an image, used frames. */
 static void test_md_refusals_change_nothing(void **state)
 {
@@ -347,6 +402,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_md_takes_its_ram_out_of_the_managed_pages),
         cmocka_unit_test(test_md_xip_holds_one_copy_copy_mode_two),
+        cmocka_unit_test(test_md_free_targets_follow_the_managed_pages),
         cmocka_unit_test(test_md_refusals_change_nothing),
         cmocka_unit_test(test_md_two_disks_give_ram_back_in_stack_order),
         cmocka_unit_test(test_md_not_mappable_keeps_its_ram_and_refuses_xip),

@@ -353,22 +353,34 @@ xvm_page_handle xvm_zero_page(xvm_machine *m)
 
 /* ---- flash devices: the device layer, physical memory, and mounts ---- */
 
+/* A memory disk's frames go back to managed RAM, and the targets with
+ * them. */
+static void md_release(struct xvm_machine *m, uint64_t pa)
+{
+    phys_md_release(&m->ph, pa);
+    pagedaemon_tune(&m->objs.pd);
+}
+
 /*
  * Registers the window as a device segment: its pages are device pages.
  * A memory disk first takes its RAM out of the managed pages (§11.6): the
- * window is that RAM, so no page of the image has a vm_page, and the page
- * daemon keeps at least its free target of the rest.
+ * window is that RAM, so no page of the image has a vm_page; the page
+ * daemon's targets then follow the rest, which must exceed them.
  */
 static int flash_register(struct xvm_machine *m, struct xvm_flash *f)
 {
     int error;
     if (f->cfg.device == XVM_DEVICE_MD) {
-        uint64_t pa;
-        error = phys_md_carve(&m->ph, f->seglen >> m->core.pgshift,
-                              m->objs.pd.freetarg, &pa);
-        if (error)
+        uint64_t pa, n = f->seglen >> m->core.pgshift;
+        /* The rest must keep more than its own free target. */
+        uint64_t keep =
+            n < m->ph.npages
+                ? pagedaemon_freetarg_at(&m->objs.pd, m->ph.npages - n)
+                : 0;
+        if ((error = phys_md_carve(&m->ph, n, keep, &pa)) != 0)
             return error;
         f->md_pa = f->cfg.phys_base = pa;
+        pagedaemon_tune(&m->objs.pd);
     }
     if (!f->cfg.xip_capable)
         return 0;
@@ -381,7 +393,7 @@ static int flash_register(struct xvm_machine *m, struct xvm_flash *f)
     if (error == 0)
         f->registered = true;
     else if (f->md_pa)
-        phys_md_release(&m->ph, f->md_pa);
+        md_release(m, f->md_pa);
     return error;
 }
 
@@ -449,7 +461,7 @@ int xvm_flash_close(xvm_flash *f)
             return error;
     }
     if (f->md_pa)
-        phys_md_release(&m->ph, f->md_pa);
+        md_release(m, f->md_pa);
     flash_free(f);
     return 0;
 }

@@ -130,11 +130,49 @@ static int policy_complete(struct pdpolicy_ops *own,
 
 /* ---- set-up ---- */
 
+/* The targets for n managed pages: the configured ones, or uvmpd_tune()'s
+ * (0.5 % of RAM, between 128 KiB and 1 MiB; here also at most a
+ * sixteenth of RAM, so a small product's RAM is not half reserve). */
+static void targets(const struct pagedaemon *pd, uint64_t n, uint64_t *min,
+                    uint64_t *targ)
+{
+    unsigned shift = pd->ph->core->pgshift;
+    uint64_t v = pd->want_min;
+    if (v == 0) {
+        v = n / 200;
+        if (v < (UINT64_C(128) << 10 >> shift))
+            v = UINT64_C(128) << 10 >> shift;
+        if (v > (UINT64_C(1) << 20 >> shift))
+            v = UINT64_C(1) << 20 >> shift;
+        if (v > n / 16)
+            v = n / 16;
+        v = v ? v : 1;
+    }
+    *min = v;
+    *targ = pd->want_targ;
+    if (*targ == 0) {
+        *targ = v * 4 / 3;
+        if (*targ <= v)
+            *targ = v + 1;
+    }
+}
+
+uint64_t pagedaemon_freetarg_at(const struct pagedaemon *pd, uint64_t npages)
+{
+    uint64_t min, targ;
+    targets(pd, npages, &min, &targ);
+    return targ;
+}
+
+void pagedaemon_tune(struct pagedaemon *pd)
+{
+    targets(pd, pd->ph->npages, &pd->freemin, &pd->freetarg);
+}
+
 int pagedaemon_init(struct pagedaemon *pd, struct physmem *ph, struct mmu *mmu,
                     uint64_t freemin, uint64_t freetarg,
                     const struct pdpolicy_ops *policy)
 {
-    unsigned shift = ph->core->pgshift;
     uint64_t n = ph->npages;
     memset(pd, 0, sizeof(*pd));
     pd->ph = ph;
@@ -142,24 +180,9 @@ int pagedaemon_init(struct pagedaemon *pd, struct physmem *ph, struct mmu *mmu,
     if (policy_complete(&pd->own, policy) != 0)
         return EINVAL;
     pd->ops = &pd->own;
-    if (freemin == 0) {
-        /* uvmpd_tune(): 0.5 % of RAM, between 128 KiB and 1 MiB; here
-         * also at most a sixteenth of RAM, so a small product's RAM is
-         * not half reserve. */
-        uint64_t v = n / 200;
-        if (v < (UINT64_C(128) << 10 >> shift))
-            v = UINT64_C(128) << 10 >> shift;
-        if (v > (UINT64_C(1) << 20 >> shift))
-            v = UINT64_C(1) << 20 >> shift;
-        if (v > n / 16)
-            v = n / 16;
-        freemin = v ? v : 1;
-    }
-    if (freetarg == 0) {
-        freetarg = freemin * 4 / 3;
-        if (freetarg <= freemin)
-            freetarg = freemin + 1;
-    }
+    pd->want_min = freemin;
+    pd->want_targ = freetarg;
+    targets(pd, n, &freemin, &freetarg);
     if (freetarg <= freemin || freetarg >= n)
         return EINVAL;
     pd->freemin = freemin;

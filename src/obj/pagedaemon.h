@@ -21,9 +21,9 @@
 #include "pageq.h"
 
 /*
- * => freemin, freetarg: pages, or 0 for uvmpd_tune()'s (0.5 % of RAM,
- *    between 128 KiB and 1 MiB, at most RAM / 16 here; freetarg 4/3 of
- *    freemin).  EINVAL unless freemin < freetarg < RAM; ENOMEM.
+ * => freemin, freetarg: pages, or 0 for uvmpd_tune()'s (0.5 % of managed
+ *    RAM, between 128 KiB and 1 MiB, at most RAM / 16 here; freetarg 4/3
+ *    of freemin).  EINVAL unless freemin < freetarg < RAM; ENOMEM.
  */
 /* => policy: a built-in's ops or a user's (its required members checked:
  *    EINVAL), whose NULL optional members do nothing. */
@@ -31,6 +31,16 @@ int pagedaemon_init(struct pagedaemon *pd, struct physmem *ph, struct mmu *mmu,
                     uint64_t freemin, uint64_t freetarg,
                     const struct pdpolicy_ops *policy);
 void pagedaemon_fini(struct pagedaemon *pd);
+
+/*
+ * The targets follow the managed pages, as uvm_pageout re-tunes when
+ * uvmexp.npages changes (a memory disk takes its frames out of them).
+ * pagedaemon_tune: from physmem's managed pages now;
+ * pagedaemon_freetarg_at => freetarg were there npages of them.
+ * Configured targets stay as they were given.
+ */
+void pagedaemon_tune(struct pagedaemon *pd);
+uint64_t pagedaemon_freetarg_at(const struct pagedaemon *pd, uint64_t npages);
 
 /* One scan.  => pages freed. */
 uint64_t pagedaemon_scan(struct pagedaemon *pd);

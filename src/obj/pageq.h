@@ -37,6 +37,8 @@ struct pagedaemon {
     struct pdpolicy_ops own;    /* the policy's, optional members filled in */
     void *st;                   /* the policy's state */
     uint64_t freemin, freetarg; /* pages (uvmexp.freemin, freetarg) */
+    /* The targets configured, in pages; 0: from the managed pages. */
+    uint64_t want_min, want_targ;
     const struct anon_pager *anon;
     void *anon_arg;
     struct swapdev *swap; /* or NULL */
