@@ -130,7 +130,7 @@ static void test_cache_straddling_access_counts_once(void **state)
     (void)state;
     struct cache c;
     mk(&c, G1K2W, G1K2W, NONE);
-    unsigned r = cache_load(&c, 0x103c, 8); /* lines 0x40, 0x41: both miss */
+    uint64_t r = cache_load(&c, 0x103c, 8); /* lines 0x40, 0x41: both miss */
     assert_int_equal(r & CACHE_L1_MISS, 1);
     assert_int_equal(CACHE_FILLS(r), 2); /* two lines from memory */
     assert_int_equal(CACHE_L1_LINES(r), 2);
@@ -164,7 +164,7 @@ static void test_cache_straddle_looks_up_both_ll_lines(void **state)
     (void)state;
     struct cache c;
     mk(&c, G1K2W, G1K2W, (struct cache_geom){ 8192, 4, 64 });
-    unsigned r = cache_load(&c, 0x2000, 4);
+    uint64_t r = cache_load(&c, 0x2000, 4);
     assert_int_equal(CACHE_FILLS(r), 1);
     r = cache_fetch(&c, 0x203c, 8);
     assert_int_equal(r & CACHE_L1_MISS, 1);
@@ -194,7 +194,7 @@ static void test_cache_modify_is_one_read_that_dirties(void **state)
     assert_int_equal(c.d1.refs[CACHE_W], 0);
     /* Two more lines of set 0 push it out: it was dirty. */
     assert_int_equal(CACHE_WBS(cache_load(&c, 0x10200, 4)), 0);
-    unsigned r = cache_load(&c, 0x10400, 4);
+    uint64_t r = cache_load(&c, 0x10400, 4);
     assert_int_equal(CACHE_WBS(r), 1);
     assert_int_equal(c.d1.writebacks, 1);
     check(&c);
@@ -231,13 +231,37 @@ static void test_cache_writebacks_counted_on_dirty_evictions(void **state)
     const uint64_t X0 = 0x40000, X1 = X0 + 1024, X2 = X0 + 2048;
     cache_store(&c, X0, 4);
     cache_load(&c, X1, 4);
-    unsigned r = cache_load(&c, X2, 4);
+    uint64_t r = cache_load(&c, X2, 4);
     assert_int_equal(CACHE_FILLS(r), 1);
     assert_int_equal(CACHE_WBS(r), 1);
     assert_int_equal(c.d1.writebacks, 1);
     assert_int_equal(c.ll.writebacks, 1);
     assert_int_equal(c.mem_writebacks, 1);
     assert_int_equal(c.ll.misses[CACHE_R] + c.ll.misses[CACHE_W], 3);
+    check(&c);
+    cache_fini(&c);
+}
+
+/*
+ * A dirty D1 line over many LL lines LL no longer holds goes to memory as
+ * that many lines, and the result word says so however many: one set of
+ * two 64 KiB ways over an LL of two 16-byte lines; a store at 0, loads
+ * at 64 KiB and 128 KiB: the last evicts the dirty line, 4096 LL lines
+ * (LL dropped the store's own at the first load: every address is set 0).
+ */
+static void test_cache_writebacks_of_a_line_over_many_ll_lines(void **state)
+{
+    (void)state;
+    struct cache c;
+    mk(&c, G1K2W, (struct cache_geom){ 131072, 2, 65536 },
+       (struct cache_geom){ 32, 1, 16 });
+    cache_store(&c, 0, 4);
+    assert_int_equal(CACHE_WBS(cache_load(&c, 0x10000, 4)), 0);
+    uint64_t r = cache_load(&c, 0x20000, 4);
+    assert_int_equal(CACHE_FILLS(r), 1);
+    assert_int_equal(CACHE_WBS(r), 4096);
+    assert_int_equal(c.mem_writebacks, 4096);
+    assert_int_equal(c.d1.writebacks, 1);
     check(&c);
     cache_fini(&c);
 }
@@ -431,7 +455,7 @@ static void test_cache_odd_sizes_and_addresses(void **state)
     mk(&c, G1K2W, G1K2W, NONE);
     assert_int_not_equal(cache_load(&c, 0x5000, 0), 0); /* counts as 1 */
     assert_int_equal(cache_load(&c, 0x5000, 1), 0);
-    unsigned r = cache_load(&c, 0x8000, 100000); /* a page: 64 lines */
+    uint64_t r = cache_load(&c, 0x8000, 100000); /* a page: 64 lines */
     assert_int_equal(CACHE_FILLS(r), 64);
     assert_int_equal(CACHE_L1_LINES(r), 64);
     r = cache_load(&c, UINT64_MAX - 3, 16); /* no wrap to 0 */
@@ -451,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_cache_straddle_looks_up_both_ll_lines),
         cmocka_unit_test(test_cache_modify_is_one_read_that_dirties),
         cmocka_unit_test(test_cache_writebacks_counted_on_dirty_evictions),
+        cmocka_unit_test(test_cache_writebacks_of_a_line_over_many_ll_lines),
         cmocka_unit_test(test_cache_ll_holds_the_lines_d1_cannot),
         cmocka_unit_test(test_cache_ll_set_overflow_misses_every_time),
         cmocka_unit_test(test_cache_fully_associative_lru),

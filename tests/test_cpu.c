@@ -357,6 +357,43 @@ static void test_cpu_write_back(void **state)
 }
 
 /*
+ * A dirty line of D1 costs a RAM write for every LL line of it that LL
+ * no longer holds, however many: D1 one set of two 64 KiB ways, LL two
+ * 16-byte lines (one per set).  The store misses (a line from RAM); the
+ * first load, of 32 bytes, evicts a clean line and fills both of LL's
+ * lines from NOR; the second evicts the dirty line: 4096 write-backs.
+ */
+static void test_cpu_write_back_of_a_line_over_many_ll_lines(void **state)
+{
+    static const uint64_t bb[4] = { 0x401000, 0x421000, 0x441000, 0x461000 };
+    char profile[sizeof(tiny) + 64];
+    snprintf(profile, sizeof(profile), "%sD1 = 131072,2,65536\nLL = 32,1,16\n",
+             tiny);
+    struct run r;
+    up(&r, *state, "sgimips", profile, 1, NULL, NULL);
+    /* Mapped, and in the TLB, first: a refill's table reads go through
+     * D1.  Then D1's set and LL hold clean lines only. */
+    line(&r, "w 1 %#llx 8", (unsigned long long)ANON); /* zero fill */
+    for (int k = 0; k < 4; k++) /* busybox's text, 128 KiB apart */
+        line(&r, "x 1 %#llx 4", (unsigned long long)bb[k]);
+    line(&r, "r 1 %#llx 4", (unsigned long long)bb[2]);
+    line(&r, "r 1 %#llx 32", (unsigned long long)bb[3]);
+    line(&r, "mark a");
+    line(&r, "w 1 %#llx 8", (unsigned long long)ANON);
+    line(&r, "r 1 %#llx 32", (unsigned long long)bb[0]);
+    line(&r, "r 1 %#llx 4", (unsigned long long)bb[1]);
+    line(&r, "mark b");
+    struct delta d = diff(&r, 0, 1);
+    assert_int_equal(d.d1_misses, 3);
+    assert_int_equal(d.ram_fills, 1);
+    assert_int_equal(d.nor_fills, 3);
+    assert_int_equal(d.ram_wbs, 4096);
+    assert_int_equal(d.ram, (1 + 4096) * RAMNS);
+    assert_int_equal(d.time, 3 + (1 + 4096) * RAMNS + 3 * (90 + 7 * 25));
+    down(&r);
+}
+
+/*
  * The R4000 joint TLB maps an even/odd pair of pages per entry: pages 0
  * and 1 of the text take one refill, pages 1 and 2 two.  A refill costs
  * the handler's cycles and its three table loads (through D1).
@@ -926,6 +963,7 @@ int main(void)
         cmocka_unit_test(test_cpu_stride_across_sets),
         cmocka_unit_test(test_cpu_straddling_access),
         cmocka_unit_test(test_cpu_write_back),
+        cmocka_unit_test(test_cpu_write_back_of_a_line_over_many_ll_lines),
         cmocka_unit_test(test_cpu_r4000_pairs),
         cmocka_unit_test(test_cpu_xip_vs_copy_time),
         cmocka_unit_test(test_cpu_no_cache),

@@ -261,7 +261,7 @@ static bool ll_mark_dirty(struct cache_level *ll, uint64_t b)
 
 /* A dirty line (block vb of level l) leaves l: into LL, or to memory. */
 static void write_back(struct cache *c, struct cache_level *l, uint64_t vb,
-                       unsigned *wbs)
+                       uint64_t *wbs)
 {
     l->writebacks++;
     if (l == &c->d1 && c->has_ll) {
@@ -292,7 +292,7 @@ static void write_back(struct cache *c, struct cache_level *l, uint64_t vb,
  */
 XVM_NOINLINE
 static bool set_ref(struct cache *c, struct cache_level *l, uint64_t b,
-                    bool dirty, unsigned *wbs)
+                    bool dirty, uint64_t *wbs)
 {
     uint64_t set = b & l->set_mask;
     uint64_t *tags = l->tags + set * l->assoc;
@@ -318,7 +318,7 @@ static bool set_ref(struct cache *c, struct cache_level *l, uint64_t b,
     return true;
 }
 
-unsigned cache_access_slow(struct cache *c, struct cache_level *l,
+uint64_t cache_access_slow(struct cache *c, struct cache_level *l,
                            unsigned kind, bool dirty, uint64_t addr,
                            uint32_t size)
 {
@@ -329,7 +329,8 @@ unsigned cache_access_slow(struct cache *c, struct cache_level *l,
     uint64_t last = addr + (size - 1);
     if (last < addr)
         last = UINT64_MAX; /* no wrap past the top */
-    unsigned wbs = 0, fills = 0, l1_missed = 0;
+    uint64_t wbs = 0;
+    unsigned fills = 0, l1_missed = 0;
 
     l->refs[kind]++;
     /* Every line is looked up, even after a miss: the state changes. */
@@ -353,19 +354,18 @@ unsigned cache_access_slow(struct cache *c, struct cache_level *l,
         fills = l1_missed;
     }
     c->mem_fills += fills;
-    /* At most 257 lines (a page of 16-byte lines, misaligned) each way. */
+    /* At most 257 lines (a page of 16-byte lines, misaligned).  Not so
+     * write-backs: a 64 KiB D1 line goes out as 4096 16-byte LL lines. */
     if (fills > 0x3ff)
         fills = 0x3ff;
-    if (wbs > 0x7ff)
-        wbs = 0x7ff;
     if (l1_missed > 0x3ff)
         l1_missed = 0x3ff;
-    return CACHE_L1_MISS | fills << 1 | wbs << 11 | l1_missed << 22;
+    return CACHE_L1_MISS | fills << 1 | l1_missed << 22 | wbs << 32;
 }
 
 static void level_flush(struct cache *c, struct cache_level *l)
 {
-    unsigned wbs = 0;
+    uint64_t wbs = 0;
     if (l->tags == NULL)
         return;
     size_t n = (size_t)(l->set_mask + 1) * l->assoc;

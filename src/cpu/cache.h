@@ -25,12 +25,13 @@
  * unchanged) and to memory otherwise; a dirty line evicted from LL goes to
  * memory.  I1 lines are never dirty.
  *
- * Every access returns a small word: 0 on an L1 hit (the common case,
- * decided inline without a call), else CACHE_L1_MISS with the number of
- * L1 lines that missed (CACHE_L1_LINES, 1 or 2 unless the access is
- * larger than a line), the number of lines that came from memory
- * (CACHE_FILLS; LL lines when there is an LL, the rest came from LL) and
- * the number of dirty lines written to memory (CACHE_WBS).  The caller
+ * Every access returns a word: 0 on an L1 hit (the common case, decided
+ * inline without a call), else CACHE_L1_MISS with the number of L1 lines
+ * that missed (CACHE_L1_LINES, 1 or 2 unless the access is larger than a
+ * line), the number of lines that came from memory (CACHE_FILLS; LL lines
+ * when there is an LL, the rest came from LL) and the number of dirty
+ * lines written to memory (CACHE_WBS: its own 32 bits, since one dirty
+ * D1 line may go out as thousands of smaller LL lines).  The caller
  * charges RAM or flash by the physical address it passed: when accesses
  * are split at page boundaries, all the lines of one access are in one
  * page, so one address decides.
@@ -104,11 +105,11 @@ struct cache {
 /* An empty way: tags store block + 1, so no line has tag 0. */
 #define CACHE_EMPTY 0
 
-/* The access result word. */
+/* The access result word (64 bits). */
 #define CACHE_L1_MISS     1u
 #define CACHE_FILLS(r)    (((r) >> 1) & 0x3ffu)  /* lines from memory */
-#define CACHE_WBS(r)      (((r) >> 11) & 0x7ffu) /* dirty lines to memory */
-#define CACHE_L1_LINES(r) (((r) >> 22) & 0x3ffu) /* L1 lines that missed */
+#define CACHE_L1_LINES(r) (((r) >> 22) & 0x3ffu) /* L1 lines missed */
+#define CACHE_WBS(r)      ((uint64_t)(r) >> 32)  /* lines to memory */
 
 /*
  * cache_geom_check: is g a geometry cachegrind accepts?
@@ -175,7 +176,7 @@ int cache_check(const struct cache *c, char *err, size_t errlen);
 int cache_check_l1(const struct cache *c, char *err, size_t errlen);
 
 /* The part of an access that is not a single-line MRU hit (cache.c). */
-unsigned cache_access_slow(struct cache *c, struct cache_level *l,
+uint64_t cache_access_slow(struct cache *c, struct cache_level *l,
                            unsigned kind, bool dirty, uint64_t addr,
                            uint32_t size);
 
@@ -185,7 +186,7 @@ unsigned cache_access_slow(struct cache *c, struct cache_level *l,
  * mask, two loads and a compare; everything else goes to
  * cache_access_slow.
  */
-static XVM_INLINE unsigned cache_access_(struct cache *c, struct cache_level *l,
+static XVM_INLINE uint64_t cache_access_(struct cache *c, struct cache_level *l,
                                          unsigned kind, bool dirty,
                                          uint64_t addr, uint32_t size)
 {
@@ -215,25 +216,25 @@ static XVM_INLINE unsigned cache_access_(struct cache *c, struct cache_level *l,
  *    becomes dirty; modify: one D1 read reference that also dirties the
  *    line (cachegrind counts a modify as a read).
  */
-static XVM_INLINE unsigned cache_fetch(struct cache *c, uint64_t addr,
+static XVM_INLINE uint64_t cache_fetch(struct cache *c, uint64_t addr,
                                        uint32_t size)
 {
     return cache_access_(c, &c->i1, CACHE_I, false, addr, size);
 }
 
-static XVM_INLINE unsigned cache_load(struct cache *c, uint64_t addr,
+static XVM_INLINE uint64_t cache_load(struct cache *c, uint64_t addr,
                                       uint32_t size)
 {
     return cache_access_(c, &c->d1, CACHE_R, false, addr, size);
 }
 
-static XVM_INLINE unsigned cache_store(struct cache *c, uint64_t addr,
+static XVM_INLINE uint64_t cache_store(struct cache *c, uint64_t addr,
                                        uint32_t size)
 {
     return cache_access_(c, &c->d1, CACHE_W, true, addr, size);
 }
 
-static XVM_INLINE unsigned cache_modify(struct cache *c, uint64_t addr,
+static XVM_INLINE uint64_t cache_modify(struct cache *c, uint64_t addr,
                                         uint32_t size)
 {
     return cache_access_(c, &c->d1, CACHE_R, true, addr, size);

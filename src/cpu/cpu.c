@@ -72,7 +72,7 @@ void cpu_fini(struct cpu *c)
 
 /* Fills and write-backs of one access (or walk read); L1 lines looked up
  * in LL cost ll_hit_cycles each, to bucket hits. */
-static void miss_cost(struct cpu *c, unsigned r, bool dev, unsigned side,
+static void miss_cost(struct cpu *c, uint64_t r, bool dev, unsigned side,
                       enum cpu_bucket hits)
 {
     uint64_t fills = CACHE_FILLS(r), wbs = CACHE_WBS(r);
@@ -89,7 +89,7 @@ static void miss_cost(struct cpu *c, unsigned r, bool dev, unsigned side,
     c->ps[CPU_RAM] += wbs * c->p.ram_line_ps;
 }
 
-void cpu_cache_miss(struct cpu *c, unsigned r, bool dev, unsigned kind)
+void cpu_cache_miss(struct cpu *c, uint64_t r, bool dev, unsigned kind)
 {
     miss_cost(c, r, dev, kind == CPU_FETCH, CPU_EXEC);
 }
@@ -118,7 +118,7 @@ void cpu_walk_read(struct cpu *c, uint64_t pa, uint32_t size)
     uint64_t d1 = k->d1.misses[CACHE_R];
     uint64_t ll = k->ll.misses[CACHE_R];
     c->cyc[CPU_TLB] += c->p.l1_hit_cycles;
-    unsigned r = cache_load(k, pa, size);
+    uint64_t r = cache_load(k, pa, size);
     if (r != 0)
         miss_cost(c, r, false, 0, CPU_TLB);
     c->walk_d1_misses += k->d1.misses[CACHE_R] - d1;

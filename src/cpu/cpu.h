@@ -144,7 +144,7 @@ int cpu_init(struct cpu *c, struct core *core, const struct cpu_params *p,
 void cpu_fini(struct cpu *c);
 
 /* The cost of line fills and write-backs an access caused (cold path). */
-void cpu_cache_miss(struct cpu *c, unsigned r, bool dev, unsigned kind);
+void cpu_cache_miss(struct cpu *c, uint64_t r, bool dev, unsigned kind);
 
 /* An access with the model off (--no-cache): straight to memory, NOR in
  * words of the bus, RAM at a line's latency. */
@@ -200,7 +200,7 @@ static XVM_INLINE void cpu_cache(struct cpu *c, uint64_t pa, uint32_t n,
         cpu_uncached(c, dev, n, kind);
         return;
     }
-    unsigned r = kind == CPU_FETCH  ? cache_fetch(&c->cache, pa, n)
+    uint64_t r = kind == CPU_FETCH  ? cache_fetch(&c->cache, pa, n)
                  : kind == CPU_LOAD ? cache_load(&c->cache, pa, n)
                                     : cache_store(&c->cache, pa, n);
     if (r != 0)
