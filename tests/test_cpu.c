@@ -457,6 +457,36 @@ static void test_cpu_xip_vs_copy_time(void **state)
     assert_int_equal(thrash[1] - thrash[0], 6399 * (NOR - RAMNS));
 }
 
+/*
+ * An estimate past 2^64 ns (a 1 kHz clock: 10^6 ns a cycle) stays at
+ * the top, its parts adding up to it: 80,000 page-sized loads, each of
+ * 256 lines missing a 1-way D1 and looked up in LL at 10^6 cycles,
+ * take 2.05 x 10^19 ns.
+ */
+static void test_cpu_time_past_2_64_ns_stays_at_the_top(void **state)
+{
+    char profile[sizeof(tiny) + 128];
+    snprintf(profile, sizeof(profile),
+             "%sclock_mhz = 0.001\nD1 = 4096,1,16\nLL = 32,1,16\n"
+             "ll_hit_cycles = 1000000\n",
+             tiny);
+    struct run r;
+    up(&r, *state, "sgimips", profile, 1, NULL, NULL);
+    for (int k = 0; k < 40000; k++) {
+        line(&r, "r 1 %#llx 4096", (unsigned long long)ANON);
+        line(&r, "r 1 %#llx 4096", (unsigned long long)DATA);
+    }
+    struct xvm_stats st;
+    xvm_machine_stats(r.m, &st);
+    assert_int_equal(st.time_ns, UINT64_MAX);
+    assert_true(st.time_ns_exec > UINT64_MAX / 2);
+    assert_int_equal(st.time_ns_exec + st.stall_ns_ram + st.stall_ns_flash +
+                         st.time_ns_tlb + st.time_ns_kernel,
+                     UINT64_MAX);
+    assert_true(st.cycles > UINT64_C(20000000000)); /* 2.05 x 10^10 */
+    down(&r);
+}
+
 /* With the caches off every access goes to memory: a 4-byte fetch from
  * NOR reads 2 words (90 + 25 ns), from RAM one line's latency. */
 static void test_cpu_no_cache(void **state)
@@ -967,6 +997,7 @@ int main(void)
         cmocka_unit_test(test_cpu_r4000_pairs),
         cmocka_unit_test(test_cpu_xip_vs_copy_time),
         cmocka_unit_test(test_cpu_no_cache),
+        cmocka_unit_test(test_cpu_time_past_2_64_ns_stays_at_the_top),
         cmocka_unit_test(test_cpu_profile_errors),
         cmocka_unit_test(test_superpage_entry_and_demotion_by_write),
         cmocka_unit_test(test_superpage_under_each_device_design),

@@ -10,8 +10,12 @@
 #include "elf.h"
 #include "machine.h"
 
+/* Rounded; 2^64 ns (584 years, a sub-MHz clock can get there) and more
+ * stay at the top rather than wrap. */
 static uint64_t ns(double x)
 {
+    if (x >= 0x1p64)
+        return UINT64_MAX;
     return x > 0 ? (uint64_t)(x + 0.5) : 0;
 }
 
