@@ -488,7 +488,8 @@ static void test_cpu_time_past_2_64_ns_stays_at_the_top(void **state)
 }
 
 /* With the caches off every access goes to memory: a 4-byte fetch from
- * NOR reads 2 words (90 + 25 ns), from RAM one line's latency. */
+ * NOR reads 2 words (90 + 25 ns), 3 at an odd address (90 + 2 x 25), a
+ * 2-byte one there 2; from RAM one line's latency. */
 static void test_cpu_no_cache(void **state)
 {
     for (int xip = 0; xip < 2; xip++) {
@@ -498,10 +499,17 @@ static void test_cpu_no_cache(void **state)
         line(&r, "mark a");
         passes(&r, "x 1", 4, TEXT, 0, 10, 1, false);
         line(&r, "mark b");
+        passes(&r, "x 1", 4, TEXT + 1, 0, 10, 1, false);
+        passes(&r, "x 1", 2, TEXT + 3, 0, 10, 1, false);
+        line(&r, "mark c");
         struct delta d = diff(&r, 0, 1);
         assert_int_equal(d.i1_refs, 10);
         assert_int_equal(d.i1_misses, 0);
         assert_int_equal(d.time, 10 + 10 * (xip ? 90 + 25 : RAMNS));
+        d = diff(&r, 1, 2);
+        assert_int_equal(d.i1_refs, 20);
+        assert_int_equal(d.time, 20 + (xip ? 10 * (90 + 2 * 25) + 10 * (90 + 25)
+                                           : 20 * RAMNS));
         down(&r);
     }
 }

@@ -146,14 +146,16 @@ void cpu_fini(struct cpu *c);
 /* The cost of line fills and write-backs an access caused (cold path). */
 void cpu_cache_miss(struct cpu *c, uint64_t r, bool dev, unsigned kind);
 
-/* An access with the model off (--no-cache): straight to memory, NOR in
- * words of the bus, RAM at a line's latency. */
-static XVM_INLINE void cpu_uncached(struct cpu *c, bool dev, uint32_t n,
-                                    unsigned kind)
+/* An access of n bytes at pa with the model off (--no-cache): straight
+ * to memory, NOR in the words of the bus it spans (an unaligned one
+ * spans one more), RAM at a line's latency. */
+static XVM_INLINE void cpu_uncached(struct cpu *c, uint64_t pa, bool dev,
+                                    uint32_t n, unsigned kind)
 {
     c->acc[kind]++;
     if (dev) {
-        uint32_t w = c->p.nor_word_bytes, words = n ? (n + w - 1) / w : 1;
+        uint64_t w = c->p.nor_word_bytes;
+        uint64_t words = (pa + (n ? n - 1 : 0)) / w - pa / w + 1;
         c->nor_fills++;
         c->ps[CPU_FLASH] += c->p.nor_first_ps + (words - 1) * c->p.nor_word_ps;
         return;
@@ -197,7 +199,7 @@ static XVM_INLINE void cpu_cache(struct cpu *c, uint64_t pa, uint32_t n,
                                  bool dev, unsigned kind)
 {
     if (!c->p.caches) {
-        cpu_uncached(c, dev, n, kind);
+        cpu_uncached(c, pa, dev, n, kind);
         return;
     }
     uint64_t r = kind == CPU_FETCH  ? cache_fetch(&c->cache, pa, n)

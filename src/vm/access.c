@@ -81,10 +81,10 @@ static XVM_INLINE void cpu_charge(struct xvm_vmspace *vs,
                                   unsigned kind)
 {
     struct cpu *c = vs->pmap_store.mmu->cpu;
+    uint64_t pa = ent_pa(&vs->pmap_store, e, va);
     if (!c->p.caches) /* model off: no line to remember */
-        cpu_uncached(c, e->dev != NULL && !e->dev->ram, (uint32_t)n, kind);
-    else if (!cpu_quick(c, e->asid, va, ent_pa(&vs->pmap_store, e, va),
-                        (uint32_t)n, kind, e->shift))
+        cpu_uncached(c, pa, e->dev != NULL && !e->dev->ram, (uint32_t)n, kind);
+    else if (!cpu_quick(c, e->asid, va, pa, (uint32_t)n, kind, e->shift))
         cpu_charge_full(vs, e, va, n, kind);
 }
 
