@@ -457,6 +457,25 @@ static void test_cpu_xip_vs_copy_time(void **state)
     assert_int_equal(thrash[1] - thrash[0], 6399 * (NOR - RAMNS));
 }
 
+/* read() of a device page reads from NOR every line its bytes span:
+ * two bytes across a 32-byte line boundary are two lines, inside one
+ * line one. */
+static void test_cpu_read_from_flash_reads_the_lines_it_spans(void **state)
+{
+    struct run r;
+    up(&r, *state, "sgimips", tiny, 1, NULL, NULL);
+    line(&r, "w 1 %#llx 8", (unsigned long long)ANON); /* zero fill */
+    line(&r, "mark a");
+    line(&r, "pread 1 %#llx 2 /bin/text 31", (unsigned long long)ANON);
+    line(&r, "mark b");
+    line(&r, "pread 1 %#llx 2 /bin/text 40", (unsigned long long)ANON);
+    line(&r, "mark c");
+    assert_int_equal(diff(&r, 0, 1).nor_fills, 2);
+    assert_int_equal(diff(&r, 0, 1).flash, 2 * NOR);
+    assert_int_equal(diff(&r, 1, 2).nor_fills, 1);
+    down(&r);
+}
+
 /*
  * An estimate past 2^64 ns (a 1 kHz clock: 10^6 ns a cycle) stays at
  * the top, its parts adding up to it: 80,000 page-sized loads, each of
@@ -1005,6 +1024,7 @@ int main(void)
         cmocka_unit_test(test_cpu_r4000_pairs),
         cmocka_unit_test(test_cpu_xip_vs_copy_time),
         cmocka_unit_test(test_cpu_no_cache),
+        cmocka_unit_test(test_cpu_read_from_flash_reads_the_lines_it_spans),
         cmocka_unit_test(test_cpu_time_past_2_64_ns_stays_at_the_top),
         cmocka_unit_test(test_cpu_profile_errors),
         cmocka_unit_test(test_superpage_entry_and_demotion_by_write),

@@ -167,7 +167,7 @@ void cpu_pagecache_fill(struct cpu *c)
     kernel(c, c->p.pagecache_cycles);
 }
 
-void cpu_copy(struct cpu *c, uint64_t bytes, bool from_flash)
+void cpu_copy(struct cpu *c, uint64_t off, uint64_t bytes, bool from_flash)
 {
     if (core_is_quiet(c->core) || bytes == 0)
         return;
@@ -175,7 +175,7 @@ void cpu_copy(struct cpu *c, uint64_t bytes, bool from_flash)
     kernel(c, (bytes * c->p.cow_copy_cycles + pg - 1) / pg);
     if (from_flash) {
         uint32_t line = c->p.ll.size ? c->p.ll.line : c->p.d1.line;
-        uint64_t lines = (bytes + line - 1) / line;
+        uint64_t lines = (off + bytes - 1) / line - off / line + 1;
         c->nor_fills += lines;
         c->ps[CPU_FLASH] += lines * c->nor_fill_ps[0];
     }

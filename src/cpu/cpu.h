@@ -399,10 +399,10 @@ void cpu_zero_fill(struct cpu *c);      /* a page zeroed */
 void cpu_pagecache_fill(struct cpu *c); /* a page read into the page cache
                                            (its block read is the flash
                                            device's own cost) */
-/* A copy of bytes by the kernel (copy-on-write: a page; read(): the
- * bytes): cow_copy_cycles per page, and when the source is on flash its
- * lines are read from NOR. */
-void cpu_copy(struct cpu *c, uint64_t bytes, bool from_flash);
+/* A copy of bytes by the kernel from offset off of a page (copy-on-write:
+ * a page; read(): the bytes): cow_copy_cycles per page, and when the
+ * source is on flash every line the bytes span is read from NOR. */
+void cpu_copy(struct cpu *c, uint64_t off, uint64_t bytes, bool from_flash);
 
 /* ---- figures ---- */
 

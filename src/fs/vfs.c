@@ -307,7 +307,7 @@ int xvm_pread(xvm_file *f, uint64_t off, void *buf, size_t len, size_t *done)
         }
         pageq_activate(&vfs->objs->pd, g.pg);
         const uint8_t *src = phys_data(vfs->ph, g.pg) + in;
-        cpu_copy(vfs->objs->mmu->cpu, chunk, phys_on_nor(vfs->ph, g.pg));
+        cpu_copy(vfs->objs->mmu->cpu, in, chunk, phys_on_nor(vfs->ph, g.pg));
         if (page_is_device(g.pg))
             phys_dev_read(vfs->ph,
                           phys_dev_seg(vfs->ph, phys_addr(vfs->ph, g.pg)),

@@ -171,7 +171,7 @@ static int promote(struct faultctx *f, pageh src, struct anon **out)
     if (src == PAGEH_NONE)
         cpu_zero_fill(vm->mmu->cpu);
     else
-        cpu_copy(vm->mmu->cpu, vm->core->pgsz, phys_on_nor(vm->ph, src));
+        cpu_copy(vm->mmu->cpu, 0, vm->core->pgsz, phys_on_nor(vm->ph, src));
     amap_add(vm, e->amap, slot_of(f, f->va), *out);
     return 0;
 }
