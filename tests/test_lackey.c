@@ -1043,6 +1043,11 @@ static void test_lackey_malformed_log_is_einval_naming_the_line(void **state)
     expect_bad("", EINVAL, "line 0: no lackey instruction lines");
     expect_bad("==1== Lackey\nhello world\n", EINVAL,
                "line 2: no lackey instruction");
+    /* processes sharing one log (--log-file without %p): pid 6's call in
+     * pid 5's log */
+    expect_bad("==5== Command: /bin/busybox\n\n" START
+               "SYSCALL[6,6](12) sys_brk ( 0x0 ) --> Success(0x600000)\n",
+               EINVAL, "line 4: a system call of another process");
 }
 
 static void test_lackey_import_with_non_elf_exec_is_enoexec(void **state)

@@ -335,7 +335,8 @@ static const char *parse_args(struct lk_sys *s, const char *p, int hex_first)
 }
 
 /* => 1 when a SYSCALL line parsed into s (0: a completion line, into the
- *    pending one; -1 malformed).  *async: the result comes later. */
+ *    pending one; -1 malformed; -2 another process's, as when processes
+ *    share one log).  *async: the result comes later. */
 static int parse_syscall(struct lklog *l, struct lk_sys *s, int *async)
 {
     const char *p = l->line + 8; /* past "SYSCALL[" */
@@ -348,6 +349,8 @@ static int parse_syscall(struct lklog *l, struct lk_sys *s, int *async)
         (p = number(p, &tid)) == NULL || *p++ != ']' || *p++ != '(' ||
         (p = number(p, &nr)) == NULL || *p++ != ')' || *p++ != ' ')
         return -1;
+    if (l->pid != 0 && pid != l->pid) /* a log with a preamble */
+        return -2;
     s->tid = (unsigned)tid;
     s->nr = (unsigned)nr;
     if (strncmp(p, "... [async] --> ", 16) == 0) {
@@ -634,6 +637,11 @@ int lklog_next(struct lklog *l, struct lk_item *it)
         struct lk_sys s;
         int async;
         int k = parse_syscall(l, &s, &async);
+        if (k == -2)
+            return lklog_bad(l, l->lineno,
+                             "a system call of another process than the "
+                             "log's (one log per process: valgrind "
+                             "--log-file=NAME.%p)");
         if (k < 0) {
             if (s.sc == SC_FORK)
                 l->st->forks++;
