@@ -112,18 +112,25 @@ struct patmap {
     uint64_t a, pages;
 };
 
-static void patmap_up(xvm_machine *m, struct pattern *pt, uint64_t pages,
-                      struct patmap *pm)
+/* The same with another pager whose private data is pt. */
+static void patmap_up_ops(xvm_machine *m, const struct xvm_pager_ops *ops,
+                          struct pattern *pt, uint64_t pages, struct patmap *pm)
 {
     pm->a = 0;
     pm->pages = pages;
     assert_int_equal(xvm_vmspace_create(m, &pm->vs), 0);
-    assert_int_equal(xvm_object_create(m, &pattern_ops, pages * PG,
-                                       XVM_OBJECT_READONLY, pt, &pm->obj),
+    assert_int_equal(xvm_object_create(m, ops, pages * PG, XVM_OBJECT_READONLY,
+                                       pt, &pm->obj),
                      0);
     assert_int_equal(xvm_mmap(pm->vs, &pm->a, pages * PG, XVM_PROT_READ,
                               XVM_MAP_SHARED, pm->obj, 0),
                      0);
+}
+
+static void patmap_up(xvm_machine *m, struct pattern *pt, uint64_t pages,
+                      struct patmap *pm)
+{
+    patmap_up_ops(m, &pattern_ops, pt, pages, pm);
 }
 
 /* Reads byte p % PG of every page p from `from` on, checking it. */
@@ -322,19 +329,13 @@ static void test_user_pager_put_that_keeps_its_page(void **state)
     const uint64_t pages = 200; /* 800 KiB through 512 KiB of RAM */
     xvm_machine *m = machine(512u << 10);
     struct pattern pt = { .seed = 3 };
-    xvm_vmspace *vs;
-    xvm_object *obj;
-    uint64_t a = 0, p;
+    struct patmap pm;
+    uint64_t p;
     uint8_t v;
     int error = 0;
-    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
-    assert_int_equal(xvm_object_create(m, &liar_ops, pages * PG,
-                                       XVM_OBJECT_READONLY, &pt, &obj),
-                     0);
-    assert_int_equal(
-        xvm_mmap(vs, &a, pages * PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, 0), 0);
+    patmap_up_ops(m, &liar_ops, &pt, pages, &pm);
     for (p = 0; p < pages && error == 0; p++)
-        error = xvm_read(vs, a + p * PG, &v, 1);
+        error = xvm_read(pm.vs, pm.a + p * PG, &v, 1);
     assert_int_equal(error, ENOMEM);
     assert_true(pt.puts > 0);
     struct xvm_stats st;
@@ -342,8 +343,7 @@ static void test_user_pager_put_that_keeps_its_page(void **state)
     assert_int_equal(st.pd_freed, 0);
     assert_int_equal(st.reclaimed + st.swap_outs, 0);
     check(m);
-    xvm_vmspace_destroy(vs);
-    xvm_object_release(obj);
+    patmap_down(&pm);
     xvm_machine_destroy(m);
 }
 
@@ -371,19 +371,12 @@ static void test_user_pager_put_that_frees_and_fails(void **state)
     const uint64_t pages = 200; /* 800 KiB through 512 KiB of RAM */
     xvm_machine *m = machine(512u << 10);
     struct pattern pt = { .seed = 4 };
-    xvm_vmspace *vs;
-    xvm_object *obj;
-    uint64_t a = 0;
+    struct patmap pm;
     uint8_t v;
-    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
-    assert_int_equal(xvm_object_create(m, &put_then_fail_ops, pages * PG,
-                                       XVM_OBJECT_READONLY, &pt, &obj),
-                     0);
-    assert_int_equal(
-        xvm_mmap(vs, &a, pages * PG, XVM_PROT_READ, XVM_MAP_SHARED, obj, 0), 0);
+    patmap_up_ops(m, &put_then_fail_ops, &pt, pages, &pm);
     for (int round = 0; round < 2; round++)
         for (uint64_t p = 0; p < pages; p++) {
-            assert_int_equal(xvm_read(vs, a + p * PG + p % PG, &v, 1), 0);
+            assert_int_equal(xvm_read(pm.vs, pm.a + p * PG + p % PG, &v, 1), 0);
             assert_int_equal(v, pattern(&pt, p, p % PG));
             check(m);
         }
@@ -391,8 +384,7 @@ static void test_user_pager_put_that_frees_and_fails(void **state)
     xvm_machine_stats(m, &st);
     assert_true(pt.puts > 0);
     assert_int_equal(st.pd_freed, pt.puts);
-    xvm_vmspace_destroy(vs);
-    xvm_object_release(obj);
+    patmap_down(&pm);
     check(m);
     xvm_machine_destroy(m);
 }
