@@ -245,6 +245,13 @@ expect 2 "ways times line that do not divide the size" -- $RUN --I1=40000,8,64 "
 grep -q -- "--I1: .*does not divide" "$T/err" || fail "bad --I1 not named: $(cat "$T/err")"
 expect 2 "a set count that is not a power of two" -- $CMP --LL=3145728,8,64 "$T/clean.trace"
 grep -q -- "--LL: set count" "$T/err" || fail "bad --LL not named: $(cat "$T/err")"
+# --L2, cachegrind's older name for --LL (doc/cpu-model.md): the same
+# level, the same errors under its own name.
+expect 0 "run --L2=none" -- $RUN --json --L2=none "$T/clean.trace"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["ll_misses"] == 0 and d["i1_refs"] > 0, d' \
+    "$T/out" || fail "--L2=none still has LL misses"
+expect 2 "a bad --L2" -- $RUN --L2 3145728,8,64 "$T/clean.trace"
+grep -q -- "--L2: set count" "$T/err" || fail "bad --L2 not named: $(cat "$T/err")"
 [ -s "$T/out" ] && fail "a refused compare printed figures" || ok "a refused compare prints nothing"
 sed 's/^clock_mhz = 180/clock_mhz = 0/' "$T/my.cpu" >"$T/zero.cpu"
 expect 2 "a zero clock" -- $RUN --cpu "$T/zero.cpu" "$T/clean.trace"

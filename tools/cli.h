@@ -121,6 +121,8 @@ const char *fmt_size(char *buf, size_t len, uint64_t bytes);
           "the L1 data cache, as cachegrind's --D1=" },                        \
         { "--LL", "SIZE,ASSOC,LINE", "the profile's",                          \
           "the last-level cache, as cachegrind's --LL=, or none" },            \
+        { "--L2", "SIZE,ASSOC,LINE", NULL,                                     \
+          "the same as --LL (cachegrind's older name)" },                      \
         { "--no-cache", NULL, NULL,                                            \
           "no caches and no TLB model: every access goes to memory" },         \
         { "--superpages", NULL, "the profile's",                               \
@@ -155,6 +157,7 @@ struct run_opts {
      * --I1= --D1= --LL=, --no-cache, --superpages / --no-superpages. */
     const char *cpu;     /* NULL: the built-in named like machine */
     const char *geom[3]; /* I1, D1, LL values, or NULL */
+    const char *ll_opt;  /* "--LL" or "--L2", as given, for errors */
     bool no_cache;
     int superpages; /* -1: the profile's choice */
     /* beyond the paper (doc/beyond-the-paper.md) */

@@ -190,17 +190,19 @@ int parse_sizing_opt(const char *a, const char *v, struct run_opts *o)
 
 /*
  * The CPU model's options (CLI_CPU_OPTS): --cpu NAME|FILE, --I1 G, --D1 G,
- * --LL G (cachegrind's SIZE,ASSOC,LINE; cli_next takes --I1=G as
- * cachegrind writes it), --no-cache, --superpages and --no-superpages:
- * the option a with its value v.  => 1 when a was one, 0 when not.  The
- * values are checked together, by cpu_profile_of.
+ * --LL G or --L2 G (cachegrind's SIZE,ASSOC,LINE and its old name for LL;
+ * cli_next takes --I1=G as cachegrind writes it), --no-cache, --superpages
+ * and --no-superpages: the option a with its value v.  => 1 when a was
+ * one, 0 when not.  The values are checked together, by cpu_profile_of.
  */
 int parse_cpu_opt(const char *a, const char *v, struct run_opts *o)
 {
-    static const char *const geo[3] = { "--I1", "--D1", "--LL" };
-    for (int k = 0; k < 3; k++)
+    static const char *const geo[4] = { "--I1", "--D1", "--LL", "--L2" };
+    for (int k = 0; k < 4; k++)
         if (strcmp(a, geo[k]) == 0) {
-            o->geom[k] = v;
+            o->geom[k < 2 ? k : 2] = v;
+            if (k >= 2) /* the last one given wins */
+                o->ll_opt = geo[k];
             return 1;
         }
     if (strcmp(a, "--cpu") == 0)
@@ -274,7 +276,12 @@ int cpu_profile_of(const struct run_opts *o, xvm_cpu_profile **out)
     for (int k = 0; k < 3; k++)
         if (o->geom[k] &&
             xvm_cpu_profile_set(p, key[k], o->geom[k], err, sizeof(err))) {
-            fprintf(stderr, "xipvm: --%s\n", err);
+            /* err starts with the key: name the option as given */
+            const char *opt = k == 2 && o->ll_opt ? o->ll_opt : NULL;
+            if (opt && strncmp(err, key[k], 2) == 0)
+                fprintf(stderr, "xipvm: %s%s\n", opt, err + 2);
+            else
+                fprintf(stderr, "xipvm: --%s\n", err);
             goto out;
         }
     if (o->no_cache)
