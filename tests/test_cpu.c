@@ -559,6 +559,9 @@ static void test_cpu_profile_errors(void **state)
         { "ram_line_ns = 1.2345\n", "f:1: ram_line_ns:" },
         { "tlb = sparc\n", "f:1: tlb: expected r4000, split or direct" },
         { "superpage_sizes = 3K\n", "f:1: superpage_sizes:" },
+        { "superpage_sizes = 16K,,64K\n", "f:1: superpage_sizes: an empty" },
+        { "superpage_sizes = 16K,\n", "f:1: superpage_sizes: an empty" },
+        { "superpage_sizes = ,16K\n", "f:1: superpage_sizes: an empty" },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(xvm_cpu_profile_create("sgimips", &p), 0);

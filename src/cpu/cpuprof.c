@@ -234,9 +234,17 @@ static int set_sizes(struct cpu_params *p, const char *value, char *err,
         return errf(err, errlen, "superpage_sizes: too long");
     strcpy(b, value);
     if (strcmp(b, "none") != 0) {
-        for (char *tok = strtok(b, ","); tok; tok = strtok(NULL, ",")) {
+        /* Not strtok: it would skip the empty entries of "16K,,64K". */
+        for (char *tok = b, *next; tok; tok = next) {
             uint64_t sz;
             int sh;
+            if ((next = strchr(tok, ',')) != NULL)
+                *next++ = '\0';
+            if (*tok == '\0')
+                return errf(err, errlen,
+                            "superpage_sizes: an empty size in '%s' "
+                            "(sizes are separated by single commas)",
+                            value);
             if (size_of(tok, &sz) || (sh = log2_exact(sz)) < 13 || sh > 40)
                 return errf(err, errlen,
                             "superpage_sizes: '%s' is not a power of two "
