@@ -403,7 +403,8 @@ XVM_API int xvm_cpu_profile_create(const char *builtin, xvm_cpu_profile **out);
 XVM_API void xvm_cpu_profile_destroy(xvm_cpu_profile *p);
 /* Reads a profile's text over p (later keys override earlier ones).
  * => 0, or EINVAL with "ORIGIN:LINE: KEY: problem" in err (an unknown
- *    key, a bad value, a zero clock, a bad cache geometry). */
+ *    key, a bad value, a zero clock, a bad cache geometry); p is then
+ *    unchanged, even by the lines before the bad one. */
 XVM_API int xvm_cpu_profile_parse(xvm_cpu_profile *p, const char *text,
                                   const char *origin, char *err, size_t errlen);
 /* Sets one key, as a line `key = value` would (cache geometries take

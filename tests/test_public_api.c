@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <string.h>
 
 #include "xipvm.h"
 
@@ -90,6 +91,30 @@ static void test_public_api_ram_max_per_profile(void **state)
         cfg.ram_bytes -= 4096;
         assert_int_equal(xvm_machine_create(&cfg, &m), EINVAL);
     }
+}
+
+/* A profile text with a bad line changes nothing, not even the keys
+ * before that line: the check still sees the profile as it was. */
+static void test_public_api_cpu_profile_parse_is_all_or_nothing(void **state)
+{
+    (void)state;
+    xvm_cpu_profile *p;
+    char err[200];
+    assert_int_equal(xvm_cpu_profile_create("sgimips", &p), 0);
+    /* 2 MiB pages do not fit an R4000 TLB: applied, the check fails */
+    assert_int_equal(xvm_cpu_profile_parse(p,
+                                           "superpage_sizes = 2M\nbogus = 1\n",
+                                           "f", err, sizeof(err)),
+                     EINVAL);
+    assert_int_equal(xvm_cpu_profile_check(p, err, sizeof(err)), 0);
+    xvm_cpu_profile_destroy(p);
+    assert_int_equal(xvm_cpu_profile_create(NULL, &p), 0);
+    assert_int_equal(xvm_cpu_profile_parse(p, "clock_mhz = 100\nI1 = 1,2,3\n",
+                                           "f", err, sizeof(err)),
+                     EINVAL);
+    assert_int_equal(xvm_cpu_profile_check(p, err, sizeof(err)), EINVAL);
+    assert_non_null(strstr(err, "clock_mhz")); /* still no clock */
+    xvm_cpu_profile_destroy(p);
 }
 
 /* CPU profiles: the built-ins, a key changed, a machine made from one,
@@ -237,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_public_api_calls_work_through_the_shared_library),
         cmocka_unit_test(test_public_api_ram_max_per_profile),
         cmocka_unit_test(test_public_api_cpu_profiles_and_time),
+        cmocka_unit_test(test_public_api_cpu_profile_parse_is_all_or_nothing),
         cmocka_unit_test(test_public_api_sizing_calls_are_exported),
         cmocka_unit_test(test_public_api_beyond_calls_are_exported),
     };

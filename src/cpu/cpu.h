@@ -121,7 +121,7 @@ int cpu_params_set(struct cpu_params *p, const char *key, const char *value,
  * A whole profile file: `key = value` lines, `#` comments, blank lines;
  * later keys override earlier ones.  origin names the text in messages
  * ("FILE:LINE: KEY: problem").
- * => 0, or EINVAL (the first bad line; p is then partly set).
+ * => 0, or EINVAL (the first bad line; p is then unchanged).
  */
 int cpu_params_parse(struct cpu_params *p, const char *text, const char *origin,
                      char *err, size_t errlen);

@@ -401,6 +401,7 @@ int cpu_params_parse(struct cpu_params *p, const char *text, const char *origin,
 {
     char line[512], msg[256];
     unsigned lineno = 0;
+    struct cpu_params q = *p; /* applied whole, when every line parses */
     if (origin == NULL)
         origin = "profile";
     for (const char *s = text; s != NULL && *s != '\0';) {
@@ -427,9 +428,10 @@ int cpu_params_parse(struct cpu_params *p, const char *text, const char *origin,
         if (*key == '\0' || *value == '\0')
             return errf(err, errlen, "%s:%u: expected KEY = VALUE", origin,
                         lineno);
-        if (cpu_params_set(p, key, value, msg, sizeof(msg)) != 0)
+        if (cpu_params_set(&q, key, value, msg, sizeof(msg)) != 0)
             return errf(err, errlen, "%s:%u: %s", origin, lineno, msg);
     }
+    *p = q;
     return 0;
 }
 
