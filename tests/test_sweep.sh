@@ -135,6 +135,15 @@ assert [r["cpu"] for r in rows] == [sys.argv[3]] * 2, rows
 r4 = [r for r in rows if r["ram"] == str(4 << 20)][0]
 assert r4["time_ns"] == run["time_ns"] and r4["cycles"] == run["cycles"], (r4, run)
 END
+# A file in the current directory named like a built-in is what --cpu
+# reads (as run does): the jobs get its absolute path, not the bare name
+# that would mean the built-in anywhere else.
+mkdir -p "$T/shadow" && cp "$T/slow.cpu" "$T/shadow/cortex-a7"
+(cd "$T/shadow" && "$XIPVM" sweep --image "$T/img" --ram 1M --mode xip --cpu cortex-a7 \
+    --out "$T/shadowed" --emit-jobs "$T/shadowjobs.txt" "$T/ws.trace" >/dev/null 2>"$T/shadow.err") ||
+    fail "sweep --cpu with a file shadowing a built-in: $(cat "$T/shadow.err")"
+grep -q -- "--cpu '$T/shadow/cortex-a7'" "$T/shadowjobs.txt" && ok "a shadowing file goes to the jobs by its path" ||
+    fail "the jobs do not name the file read: $(head -n 1 "$T/shadowjobs.txt")"
 expect 2 "sweep with a bad --I1" -- "$XIPVM" sweep $GRID --I1=1000,3,64 --out "$T/x" "$T/ws.trace"
 grep -q -- "--I1" "$T/err" || fail "bad --I1 not named: $(cat "$T/err")"
 

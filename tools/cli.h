@@ -196,6 +196,9 @@ int parse_beyond_opt(const char *a, const char *v, struct run_opts *o);
 /* The options of CLI_CPU_OPTS: the option a with its value v.  => 1 when
  * a was one, 0 when not; the values are checked by cpu_profile_of. */
 int parse_cpu_opt(const char *a, const char *v, struct run_opts *o);
+/* Does --cpu cpu read a file (no built-in of that name, or a file of that
+ * name in the current directory)? */
+bool cpu_is_file(const char *cpu);
 /* The CPU profile the options name (--cpu, then the cache, --no-cache
  * and super page options over it), checked.  => 0 and *out (the caller
  * destroys it), or prints the problem (naming the option or the file's

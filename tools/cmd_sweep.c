@@ -372,8 +372,8 @@ int grid_parse(int argc, char **argv, struct grid *g)
         xvm_cpu_profile_destroy(p);
     }
     /* A profile file, by an absolute path as the image (jobs run from
-     * anywhere); a built-in's name stays. */
-    if (g->cpu.cpu && xvm_cpu_builtin_text(g->cpu.cpu) == NULL) {
+     * anywhere), even one named like a built-in; a built-in's name stays. */
+    if (g->cpu.cpu && cpu_is_file(g->cpu.cpu)) {
         if (absolute(g->cpu.cpu, &g->cpu_file))
             return 1;
         g->cpu.cpu = g->cpu_file;

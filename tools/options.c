@@ -246,6 +246,12 @@ static char *slurp(const char *path)
     return buf;
 }
 
+/* A file named like a built-in is in the way: it is what is read. */
+bool cpu_is_file(const char *cpu)
+{
+    return xvm_cpu_builtin_text(cpu) == NULL || access(cpu, F_OK) == 0;
+}
+
 int cpu_profile_of(const struct run_opts *o, xvm_cpu_profile **out)
 {
     static const char *const key[3] = { "I1", "D1", "LL" };
@@ -253,9 +259,8 @@ int cpu_profile_of(const struct run_opts *o, xvm_cpu_profile **out)
     xvm_cpu_profile *p = NULL;
     const char *name = o->cpu ? o->cpu : o->machine;
     int rc = 2;
-    /* A built-in's name, unless a file of that name is in the way. */
-    bool builtin = xvm_cpu_builtin_text(name) != NULL &&
-                   (o->cpu == NULL || access(name, F_OK) != 0);
+    bool builtin =
+        o->cpu ? !cpu_is_file(o->cpu) : xvm_cpu_builtin_text(name) != NULL;
     if (xvm_cpu_profile_create(builtin ? name : NULL, &p) != 0) {
         fprintf(stderr, "xipvm: out of memory\n");
         return 1;
