@@ -213,6 +213,21 @@ expect 0 "profiles lists the built-ins" -- "$XIPVM" profiles
 for p in sgimips amd64 cortex-a7; do
     grep -q "^  $p " "$T/out" || fail "profiles does not list $p"
 done
+# Each with its file's first sentence whole, wrapped: not cut at the end
+# of the first comment line.
+python3 - "$T/out" "$(dirname "$0")/../src/cpu/profiles" <<'PY' && ok "profiles gives each first sentence" || fail "profiles cuts the descriptions: $(cat "$T/out")"
+import re, sys
+listing = open(sys.argv[1]).read().split("\n", 2)[2]
+for name, desc in re.findall(r"^  (\S+) +(.*?)(?=^  \S|\Z)", listing, re.M | re.S):
+    head = []
+    for line in open("%s/%s.cpu" % (sys.argv[2], name)):
+        if not line.startswith("#") or line.strip() == "#":
+            break
+        head.append(line[1:].strip())
+    text = " ".join(head)[len(name) + 2:]
+    want = re.match(r".*?\.(?=\s|$)", text).group(0)
+    assert " ".join(desc.split()) == want, (name, desc, want)
+PY
 for p in sgimips amd64 cortex-a7; do
     expect 0 "profiles $p prints the installed file" -- "$XIPVM" profiles $p
     cmp -s "$T/out" "$(dirname "$0")/../src/cpu/profiles/$p.cpu" ||

@@ -5,24 +5,59 @@
 
 #include "cli.h"
 
-/* A profile's first comment line, without the "# NAME: " in front. */
+/* A profile's first sentence, as its leading comment lines write it
+ * (up to a "#" line alone), without the "# NAME: " in front. */
 static void summary(const char *text, char *out, size_t cap)
 {
-    const char *s = text, *nl;
+    size_t n = 0;
     out[0] = '\0';
-    if (s[0] != '#')
-        return;
-    for (s++; *s == ' '; s++)
-        ;
-    const char *colon = strstr(s, ": ");
-    nl = strchr(s, '\n');
-    if (colon && (nl == NULL || colon < nl))
-        s = colon + 2;
-    size_t n = nl ? (size_t)(nl - s) : strlen(s);
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, s, n);
-    out[n] = '\0';
+    for (const char *s = text; *s == '#';) {
+        const char *nl = strchr(s, '\n');
+        const char *e = nl ? nl : s + strlen(s);
+        for (s++; s < e && (*s == ' ' || *s == '\t'); s++)
+            ;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+            e--;
+        if (s == e)
+            break;
+        if (n == 0) {
+            const char *colon = strstr(s, ": ");
+            if (colon && colon < e)
+                s = colon + 2;
+        } else if (n + 1 < cap) {
+            out[n++] = ' ';
+        }
+        size_t k = (size_t)(e - s);
+        if (k > cap - 1 - n)
+            k = cap - 1 - n;
+        memcpy(out + n, s, k);
+        out[n += k] = '\0';
+        if (nl == NULL)
+            break;
+        s = nl + 1;
+    }
+    for (char *d = strchr(out, '.'); d; d = strchr(d + 1, '.'))
+        if (d[1] == ' ' || d[1] == '\0') {
+            d[1] = '\0';
+            break;
+        }
+}
+
+/* "  NAME       words...", wrapped at 79 columns under the words. */
+static void print_entry(const char *name, const char *text)
+{
+    int col = printf("  %-10s", name);
+    const int indent = col + 1;
+    while (*text) {
+        size_t w = strcspn(text, " ");
+        if (col > indent && col + 1 + (int)w > 79)
+            col = printf("\n%*s", indent - 1, "") - 1;
+        col += printf(" %.*s", (int)w, text);
+        text += w;
+        while (*text == ' ')
+            text++;
+    }
+    putchar('\n');
 }
 
 static const struct cli_opt profiles_opts[] = {
@@ -71,9 +106,9 @@ int cmd_profiles(int argc, char **argv)
            "edit it,\nuse it with --cpu FILE; doc/time-model.md describes "
            "every key):\n");
     for (size_t i = 0; xvm_cpu_builtin(i) != NULL; i++) {
-        char line[200];
+        char line[1024];
         summary(xvm_cpu_builtin_text(xvm_cpu_builtin(i)), line, sizeof(line));
-        printf("  %-10s %s\n", xvm_cpu_builtin(i), line);
+        print_entry(xvm_cpu_builtin(i), line);
     }
     return 0;
 }
