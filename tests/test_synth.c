@@ -619,6 +619,31 @@ static void test_synth_fork_storm_of_static_pie_children_copy_on_write(
     fork_storm(fx, &fx->prog[1]);
 }
 
+/*
+ * fork-storm's --events: its set-up (pid 1's writes, then each child's
+ * reads and writes of the same pages: N times the data pages and 64 heap
+ * pages) is made whatever the count; from the set-up on, it is exact.
+ */
+static void test_synth_fork_storm_events_exact_from_the_setup_on(void **state)
+{
+    struct fixture *fx = *state;
+    struct synth_opts o;
+    struct synth_stats st;
+    size_t len;
+    opts_for(&o, SYNTH_FORK_STORM, &fx->prog[0]);
+    o.events = 1;
+    free(gen(&o, &len, &st));
+    uint64_t setup = st.r + st.w;
+    assert_int_equal(st.x, 0);
+    assert_int_equal(setup % PROCS, 0);
+    assert_true(setup / PROCS > 64);
+    for (uint64_t e = setup; e <= setup + 1; e++) {
+        o.events = e;
+        free(gen(&o, &len, &st));
+        assert_int_equal(st.x + st.r + st.w, e);
+    }
+}
+
 static void test_synth_data_writers_of_busybox_write_half_their_data(
     void **state)
 {
@@ -793,6 +818,7 @@ int main(void)
             test_synth_fork_storm_of_busybox_children_copy_on_write),
         cmocka_unit_test(
             test_synth_fork_storm_of_static_pie_children_copy_on_write),
+        cmocka_unit_test(test_synth_fork_storm_events_exact_from_the_setup_on),
         cmocka_unit_test(
             test_synth_data_writers_of_busybox_write_half_their_data),
         cmocka_unit_test(

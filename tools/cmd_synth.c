@@ -13,7 +13,8 @@ static const struct cli_opt synth_opts[] = {
     { "--as", "IMAGE_PATH", "HOSTPATH", "its path in the image (spawn lines)" },
     { "--seed", "N", "1", "the same options and seed give the same trace" },
     { "--events", "N", "100000",
-      "r/w/x events in all (k, M, G are powers of 2)" },
+      "r/w/x events in all (k, M, G are powers of 2; a minimum for "
+      "fork-storm and data-writers)" },
     { "-o", "TRACE", "standard output",
       "write the trace there (.xvt: binary; .gz and .zst compress)" },
     { "--procs", "N", "16",
