@@ -530,6 +530,10 @@ static const struct bad bad_lines[] = {
     { "x 1 0 0x100000001", "SIZE above" },
     { "w 1 0 zz", "bad SIZE" },
     { "r 1 nope 1", "bad ADDR" },
+    /* a loan of nothing: LEN is 1 to 2^32 */
+    { "loan 1 0x1000 0", "LEN out of range" },
+    { "unloan 1 0x1000 0", "LEN out of range" },
+    { "unloan 1 0x1000 0 =", "LEN out of range" },
     /* =HEX */
     { "r 1 0 2 =abc", "odd" },
     { "w 1 0 2 =abcdef", "differs" },

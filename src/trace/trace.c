@@ -452,6 +452,11 @@ static int op_access(struct toks *tk, struct xvm_trace_event *ev,
         rc = num(tk->t[2], UINT64_MAX, &ev->addr, &F_ADDR, msg);
     if (rc == 0)
         rc = num(tk->t[3], XVM_TRACE_MAX_SIZE, &ev->len, &F_SIZE, msg);
+    if (rc == 0 && ev->len == 0 &&
+        (ev->op == XVM_T_LOAN || ev->op == XVM_T_UNLOAN)) {
+        *msg = "LEN out of range (1 to 2^32)"; /* a loan of nothing */
+        return -EINVAL;
+    }
     if (rc || tk->n == 4)
         return rc;
     if (tk->t[4][0] != '=') {
@@ -796,6 +801,8 @@ int trace_event_ok(const struct xvm_trace_event *ev)
         !check_access(ev))
         return 0;
     if (ev->op == XVM_T_LOAN && (ev->len > XVM_TRACE_MAX_SIZE || ev->has_data))
+        return 0;
+    if ((ev->op == XVM_T_LOAN || ev->op == XVM_T_UNLOAN) && ev->len == 0)
         return 0;
     return check_strings(ev);
 }

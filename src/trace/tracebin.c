@@ -325,8 +325,10 @@ static bool get_op(struct cur *c, uint8_t op, struct xvm_trace_event *ev)
     case TB_LOAN:
     case TB_UNLOAN:
         ev->op = op == TB_LOAN ? XVM_T_LOAN : XVM_T_UNLOAN;
-        return get_pid(c, &ev->pid) && get(c, &ev->addr) &&
-               get_max(c, XVM_TRACE_MAX_SIZE, &ev->len, "size above 2^32");
+        if (!get_pid(c, &ev->pid) || !get(c, &ev->addr) ||
+            !get_max(c, XVM_TRACE_MAX_SIZE, &ev->len, "size above 2^32"))
+            return false;
+        return ev->len > 0 || fail(c, "LEN out of range (1 to 2^32)");
     case TB_UNLOAN_DATA:
         ev->op = XVM_T_UNLOAN;
         if (!get_pid(c, &ev->pid) || !get(c, &ev->addr) ||
