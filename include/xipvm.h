@@ -275,6 +275,7 @@ struct xvm_stats {
     uint64_t pagecache_fills, readahead_pages, fallback_pages;
     uint64_t xip_hole_maps;
     uint64_t buf_hits, buf_misses;
+    uint64_t buf_drained; /* buffers the page daemon freed */
     /* kernel memory: per type, units live now and at most, bytes a unit */
     uint64_t kmem_units[XVM_KMEM_TYPES];
     uint64_t kmem_units_peak[XVM_KMEM_TYPES];

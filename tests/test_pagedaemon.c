@@ -7,6 +7,7 @@
  */
 #include "testutil.h"
 #include "fstree.h"
+#include "vfs.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -323,6 +324,141 @@ static void test_pagedaemon_frees_ram_for_device_vm_pages(void **state)
 /* The free targets: the defaults follow uvmpd_tune (0.5 % of RAM, at
  * least 128 KiB, at most 1 MiB, here at most RAM / 16), freetarg 4/3;
  * bad targets are refused. */
+/*
+ * Metadata buffers are frames the daemon takes back (buf_drain).  A
+ * machine with no swap, buffers holding frames (every file opened) and
+ * anonymous memory written page by page until RAM is full: the writes
+ * that succeed are those of the same machine without buffers, because
+ * the daemon frees the buffers, least recently used first, as free pages
+ * run short.  They failed with ENOMEM while buffers held frames.
+ */
+struct anon_fill {
+    uint64_t buffers; /* frames buffers held before the writes */
+    uint64_t written; /* anon pages written before ENOMEM */
+    struct xvm_stats st;
+};
+
+/* A machine of RAM_PAGES, no swap, a copy-mode mount with nbuf buffers
+ * whose metadata is in them: every file opened once. */
+static void buffered_up(const struct fixture *fx, unsigned nbuf,
+                        xvm_machine **m, xvm_flash **flash, xvm_mount **mp)
+{
+    struct xvm_config cfg;
+    struct xvm_mount_config mc;
+    xvm_file *f;
+    xvm_config_init(&cfg);
+    cfg.ram_bytes = (uint64_t)RAM_PAGES * PG;
+    xvm_config_fault_ahead(&cfg, 0);
+    assert_int_equal(xvm_machine_create(&cfg, m), 0);
+    assert_int_equal(xvm_flash_open(*m, fx->ti.img, NULL, flash), 0);
+    xvm_mount_config_init(&mc);
+    mc.buffers = nbuf;
+    assert_int_equal(xvm_mount_flash(*flash, &mc, mp), 0);
+    for (unsigned i = 0; i < NSMALL; i++) {
+        char path[8];
+        snprintf(path, sizeof(path), "/g%u", i);
+        assert_int_equal(xvm_open(*mp, path, XVM_O_RDONLY, &f), 0);
+        xvm_close(f);
+    }
+    assert_int_equal(xvm_open(*mp, "/f", XVM_O_RDONLY, &f), 0);
+    xvm_close(f);
+}
+
+static void anon_until_full(const struct fixture *fx, unsigned nbuf,
+                            struct anon_fill *out)
+{
+    xvm_machine *m;
+    xvm_flash *flash;
+    xvm_mount *mp;
+    buffered_up(fx, nbuf, &m, &flash, &mp);
+    xvm_vmspace *vs = tm_vs(m);
+    uint64_t base =
+        tm_anon(vs, RAM_PAGES, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
+    out->buffers = tm_stats(m).pages[XVM_USE_BUFFER];
+    out->written = 0;
+    for (uint64_t p = 0; p < RAM_PAGES; p++) {
+        int error = tm_wr_step(vs, base + p * PG, (uint8_t)(p + 1));
+        if (error) {
+            assert_int_equal(error, ENOMEM);
+            break;
+        }
+        out->written++;
+    }
+    tm_check(m);
+    for (uint64_t p = 0; p < out->written; p++)
+        assert_int_equal(tm_rd8(vs, base + p * PG), (uint8_t)(p + 1));
+    out->st = tm_stats(m);
+    xvm_vmspace_destroy(vs);
+    tm_check(m);
+    assert_int_equal(xvm_unmount(mp), 0);
+    xvm_flash_close(flash);
+    xvm_machine_destroy(m);
+}
+
+static void test_pagedaemon_drains_buffers_for_anon_memory(void **state)
+{
+    struct anon_fill none, some;
+    anon_until_full(*state, 0, &none);
+    anon_until_full(*state, 16, &some);
+    assert_int_equal(none.buffers, 0);
+    assert_true(some.buffers >= 3); /* superblock, directory, inodes */
+    assert_int_equal(some.written, none.written);
+    assert_int_equal(some.st.buf_drained, some.buffers);
+    assert_int_equal(some.st.pages[XVM_USE_BUFFER], 0);
+    assert_int_equal(none.st.buf_drained, 0);
+}
+
+/* The blocks of the buffers, most recently used first.  => how many */
+static unsigned lru_blocks(const struct bufcache *bc, uint64_t *blk)
+{
+    unsigned n = 0;
+    for (uint32_t i = bc->head; i != UINT32_MAX; i = bc->bufs[i].next)
+        blk[n++] = bc->bufs[i].blk;
+    return n;
+}
+
+/* The drain takes the least recently used buffers, none while a read
+ * uses one, and the cache grows again on the next miss. */
+static void test_pagedaemon_drain_takes_lru_buffers(void **state)
+{
+    xvm_machine *m;
+    xvm_flash *flash;
+    xvm_mount *mp;
+    uint64_t before[16], after[16];
+    buffered_up(*state, 16, &m, &flash, &mp);
+    struct bufcache *bc = &mp->bc;
+    struct shrinker *s = &bc->shrinker;
+    unsigned n = lru_blocks(bc, before);
+    assert_true(n >= 3);
+    assert_int_equal(s->count(s->arg), n);
+
+    bc->reading = true;
+    assert_int_equal(s->count(s->arg), 0);
+    assert_int_equal(s->shrink(s->arg, n), 0);
+    bc->reading = false;
+
+    assert_int_equal(s->shrink(s->arg, 2), 2);
+    assert_int_equal(lru_blocks(bc, after), n - 2);
+    assert_memory_equal(after, before, (n - 2) * sizeof(*after));
+    struct xvm_stats st = tm_stats(m);
+    assert_int_equal(st.pages[XVM_USE_BUFFER], n - 2);
+    assert_int_equal(st.buf_drained, 2);
+    tm_check(m);
+
+    assert_int_equal(s->shrink(s->arg, UINT64_MAX), n - 2);
+    assert_int_equal(bc->n, 0);
+    tm_check(m);
+    xvm_file *f;
+    assert_int_equal(xvm_open(mp, "/g0", XVM_O_RDONLY, &f), 0);
+    xvm_close(f);
+    assert_true(bc->n > 0);
+    assert_int_equal(tm_stats(m).buf_misses, st.buf_misses + bc->n);
+    tm_check(m);
+    assert_int_equal(xvm_unmount(mp), 0);
+    xvm_flash_close(flash);
+    xvm_machine_destroy(m);
+}
+
 static void test_pagedaemon_free_targets(void **state)
 {
     (void)state;
@@ -365,6 +501,8 @@ int main(void)
         cmocka_unit_test(test_pagedaemon_unused_readahead_goes_first),
         cmocka_unit_test(test_pagedaemon_frees_ram_for_kernel_memory),
         cmocka_unit_test(test_pagedaemon_frees_ram_for_device_vm_pages),
+        cmocka_unit_test(test_pagedaemon_drains_buffers_for_anon_memory),
+        cmocka_unit_test(test_pagedaemon_drain_takes_lru_buffers),
         cmocka_unit_test(test_pagedaemon_free_targets),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

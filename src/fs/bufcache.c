@@ -8,8 +8,12 @@
 
 #define NIL UINT32_MAX
 
-int bufcache_init(struct bufcache *bc, struct physmem *ph, struct xvm_flash *f,
-                  unsigned cap, struct buf_stats *st)
+static uint64_t drainable(void *arg);
+static uint64_t drain(void *arg, uint64_t n);
+
+int bufcache_init(struct bufcache *bc, struct physmem *ph,
+                  struct pagedaemon *pd, struct xvm_flash *f, unsigned cap,
+                  struct buf_stats *st)
 {
     memset(bc, 0, sizeof(*bc));
     bc->core = ph->core;
@@ -25,11 +29,18 @@ int bufcache_init(struct bufcache *bc, struct physmem *ph, struct xvm_flash *f,
     if (cap &&
         (bc->bufs = core_alloc(bc->core, cap * sizeof(*bc->bufs))) == NULL)
         return ENOMEM;
+    if (pd) {
+        bc->pd = pd;
+        bc->shrinker = (struct shrinker){ drainable, drain, bc, NULL, NULL };
+        pagedaemon_shrinker_add(pd, &bc->shrinker);
+    }
     return 0;
 }
 
 void bufcache_fini(struct bufcache *bc)
 {
+    if (bc->pd)
+        pagedaemon_shrinker_remove(bc->pd, &bc->shrinker);
     for (unsigned i = 0; i < bc->n; i++)
         phys_free(bc->ph, bc->bufs[i].frame);
     core_free(bc->core, bc->bufs);
@@ -60,6 +71,46 @@ static void lru_push(struct bufcache *bc, uint32_t i)
     bc->head = i;
     if (bc->tail == NIL)
         bc->tail = i;
+}
+
+static uint64_t drainable(void *arg)
+{
+    const struct bufcache *bc = arg;
+    return bc->reading ? 0 : bc->n;
+}
+
+/* Frees the frames of up to n buffers, least recently used first; the
+ * last buffer of the array takes each freed one's place.
+ * => frames freed */
+static uint64_t drain(void *arg, uint64_t n)
+{
+    struct bufcache *bc = arg;
+    uint64_t freed = 0;
+    for (; freed < n && !bc->reading && bc->tail != NIL; freed++) {
+        uint32_t i = bc->tail, last = bc->n - 1;
+        lru_unlink(bc, i);
+        if (bc->bufs[i].blk != UINT64_MAX)
+            hmap_del(&bc->index, bc->bufs[i].blk);
+        phys_free(bc->ph, bc->bufs[i].frame);
+        bc->n--;
+        if (i == last)
+            continue;
+        struct buf *b = &bc->bufs[i];
+        *b = bc->bufs[last];
+        if (b->prev != NIL)
+            bc->bufs[b->prev].next = i;
+        else
+            bc->head = i;
+        if (b->next != NIL)
+            bc->bufs[b->next].prev = i;
+        else
+            bc->tail = i;
+        /* The block is indexed already: a new value, no allocation. */
+        if (b->blk != UINT64_MAX)
+            (void)hmap_put(bc->core, &bc->index, b->blk, i);
+    }
+    bc->st->drained += freed;
+    return freed;
 }
 
 /* => a buffer to (re)fill: a new one while under the cap and RAM allows,
@@ -125,19 +176,20 @@ int bufcache_read(struct bufcache *bc, uint64_t off, void *buf, size_t len)
 {
     uint32_t pgsz = bc->core->pgsz;
     uint8_t *dst = buf;
+    int error = 0;
     if (off > bc->f->len || bc->f->len - off < len)
         return EIO;
-    while (len > 0) {
+    bc->reading = true;
+    while (len > 0 && error == 0) {
         size_t boff = (size_t)(off & (pgsz - 1));
         size_t n = pgsz - boff < len ? pgsz - boff : len;
-        int error = read_block(bc, off >> bc->core->pgshift, boff, dst, n);
-        if (error)
-            return error;
+        error = read_block(bc, off >> bc->core->pgshift, boff, dst, n);
         dst += n;
         off += n;
         len -= n;
     }
-    return 0;
+    bc->reading = false;
+    return error;
 }
 
 void bufcache_check(const struct bufcache *bc, struct check *ck)

@@ -79,7 +79,8 @@ int vfs_mount(struct vfs *vfs, struct xvm_flash *f,
     hmap_init(&mp->vnodes);
     hmap_init(&mp->accts);
     struct ffs_io io = { mp, f->len, io_read, io_alloc, io_free, io_quiet };
-    int error = bufcache_init(&mp->bc, vfs->ph, f, cfg->buffers, &vfs->buf);
+    int error = bufcache_init(&mp->bc, vfs->ph, &vfs->objs->pd, f, cfg->buffers,
+                              &vfs->buf);
     if (error == 0)
         error = ffs_mount(&io, &mp->fs);
     if (error == 0 && ffs_bsize(mp->fs) < vfs->core->pgsz && xip)

@@ -155,6 +155,7 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     st->xip_hole_maps = m->vfs.xip_hole_maps;
     st->buf_hits = m->vfs.buf.hits;
     st->buf_misses = m->vfs.buf.misses;
+    st->buf_drained = m->vfs.buf.drained;
     for (int t = 0; t < XVM_KMEM_TYPES; t++) {
         st->kmem_units[t] = m->kmem.units[t].cur;
         st->kmem_units_peak[t] = m->kmem.units[t].peak;
@@ -263,6 +264,7 @@ static const struct xvm_figure figures[] = {
     FIGURE(xip_hole_maps),
     FIGURE(buf_hits),
     FIGURE(buf_misses),
+    FIGURE(buf_drained),
     FIGURE(kmem_bytes),
     FIGURE(kmem_bytes_peak),
     FIGURE(kmem_refused),

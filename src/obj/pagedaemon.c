@@ -252,8 +252,40 @@ static int free_page(struct pagedaemon *pd, uint32_t i)
     }
 }
 
-/* A scan that frees pages until target are free. */
-static uint64_t scan(struct pagedaemon *pd, uint64_t target)
+/* ---- shrinkers (buf_drain) ---- */
+
+void pagedaemon_shrinker_add(struct pagedaemon *pd, struct shrinker *s)
+{
+    s->prev = NULL;
+    s->next = pd->shrinkers;
+    if (pd->shrinkers)
+        pd->shrinkers->prev = s;
+    pd->shrinkers = s;
+}
+
+void pagedaemon_shrinker_remove(struct pagedaemon *pd, struct shrinker *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        pd->shrinkers = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+/* Has the shrinkers free frames until target are free.  => frames freed */
+static uint64_t drain(struct pagedaemon *pd, uint64_t target)
+{
+    uint64_t freed = 0;
+    for (struct shrinker *s = pd->shrinkers;
+         s != NULL && pd->ph->nfree < target; s = s->next)
+        freed += s->shrink(s->arg, target - pd->ph->nfree);
+    return freed;
+}
+
+/* A scan of the queues that frees pages until target are free. */
+static uint64_t scan_queues(struct pagedaemon *pd, uint64_t target)
 {
     struct physmem *ph = pd->ph;
     uint64_t freed = 0;
@@ -288,24 +320,8 @@ static uint64_t scan(struct pagedaemon *pd, uint64_t target)
     return freed;
 }
 
-uint64_t pagedaemon_scan(struct pagedaemon *pd)
-{
-    return scan(pd, pd->freetarg);
-}
-
-void pagedaemon_kick(struct pagedaemon *pd)
-{
-    uint64_t free = pd->ph->nfree;
-    /* A scan that can free nothing (no swap to page anons out to, too
-     * few file pages) is only cost: a machine that stays out of memory
-     * would pay it at every call. */
-    if ((free < pd->freemin ||
-         (free < pd->freetarg && pd->ops->needs_scan(pd->st))) &&
-        pagedaemon_reclaimable(pd))
-        (void)pagedaemon_scan(pd);
-}
-
-bool pagedaemon_reclaimable(const struct pagedaemon *pd)
+/* Whether a scan of the queues can free anything. */
+static bool queues_reclaimable(const struct pagedaemon *pd)
 {
     if (pd->swap && swap_can_page_out(pd->swap))
         return true;
@@ -317,6 +333,43 @@ bool pagedaemon_reclaimable(const struct pagedaemon *pd)
     uint64_t want = (s.active + s.inactive) >> 4;
     uint64_t cap = UINT64_C(5) << 20 >> pd->ph->core->pgshift;
     return file > 0 && file >= (want < cap ? want : cap);
+}
+
+bool pagedaemon_reclaimable(const struct pagedaemon *pd)
+{
+    for (const struct shrinker *s = pd->shrinkers; s != NULL; s = s->next)
+        if (s->count(s->arg) > 0)
+            return true;
+    return queues_reclaimable(pd);
+}
+
+/* The daemon's run: the queues, unless they can free nothing (then a
+ * scan is only cost), then what that leaves short from the shrinkers
+ * (uvm_pageout drains buffers by what free pages lack of the target).
+ * => pages freed */
+static uint64_t scan(struct pagedaemon *pd, uint64_t target)
+{
+    uint64_t freed = 0;
+    if (queues_reclaimable(pd))
+        freed = scan_queues(pd, target);
+    return freed + drain(pd, target);
+}
+
+uint64_t pagedaemon_scan(struct pagedaemon *pd)
+{
+    return scan(pd, pd->freetarg);
+}
+
+void pagedaemon_kick(struct pagedaemon *pd)
+{
+    uint64_t free = pd->ph->nfree;
+    /* A scan that can free nothing (no swap to page anons out to, too
+     * few file pages, no buffers) is only cost: a machine that stays out
+     * of memory would pay it at every call. */
+    if ((free < pd->freemin ||
+         (free < pd->freetarg && pd->ops->needs_scan(pd->st))) &&
+        pagedaemon_reclaimable(pd))
+        (void)pagedaemon_scan(pd);
 }
 
 int pagedaemon_retry(struct pagedaemon *pd, int (*op)(void *arg), void *arg)

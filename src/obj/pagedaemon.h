@@ -8,8 +8,9 @@
  * freetarg with the queues out of balance), and when the operation ran
  * out of RAM.  A scan frees pages until freetarg are free: clean
  * page-cache pages are dropped (a later read is a refault), anons and
- * aobj pages are paged out when there is swap; then the policy refills
- * its inactive queue.
+ * aobj pages are paged out when there is swap, and the policy refills
+ * its inactive queue; what that leaves short the shrinkers free
+ * (metadata buffers, as uvm_pageout's buf_drain).
  */
 #ifndef XVM_PAGEDAEMON_H
 #define XVM_PAGEDAEMON_H
@@ -42,15 +43,22 @@ void pagedaemon_fini(struct pagedaemon *pd);
 void pagedaemon_tune(struct pagedaemon *pd);
 uint64_t pagedaemon_freetarg_at(const struct pagedaemon *pd, uint64_t npages);
 
-/* One scan.  => pages freed. */
+/* A cache of frames (struct shrinker) joins or leaves the daemon: while
+ * it is there, a scan that leaves free pages short of its target has the
+ * shrinkers free the rest, and its frames count as reclaimable. */
+void pagedaemon_shrinker_add(struct pagedaemon *pd, struct shrinker *s);
+void pagedaemon_shrinker_remove(struct pagedaemon *pd, struct shrinker *s);
+
+/* One scan.  => pages freed (shrinkers' frames too). */
 uint64_t pagedaemon_scan(struct pagedaemon *pd);
 
 /* Runs a scan when free pages are below the targets (uvm_kick_pdaemon). */
 void pagedaemon_kick(struct pagedaemon *pd);
 
 /* uvm_reclaimable(): whether waiting for the daemon can help; when it
- * cannot (no swap, or swap full and no page in RAM holding a slot, and
- * too few file pages), a fault out of memory kills its process. */
+ * cannot (no swap, or swap full and no page in RAM holding a slot, too
+ * few file pages and no shrinker's frame), a fault out of memory kills
+ * its process. */
 bool pagedaemon_reclaimable(const struct pagedaemon *pd);
 
 /*

@@ -30,6 +30,17 @@ struct anon_pager {
     int (*pageout)(void *arg, uint32_t pg);
 };
 
+/* Frames the page daemon can have back that are on no page queue: a file
+ * system's metadata buffers (UVM's buf_drain).  The layer above registers
+ * one per cache (pagedaemon_shrinker_add). */
+struct shrinker {
+    uint64_t (*count)(void *arg); /* frames it could free now */
+    /* Frees up to n frames, least recently used first.  => frames freed */
+    uint64_t (*shrink)(void *arg, uint64_t n);
+    void *arg;
+    struct shrinker *next, *prev; /* the daemon's list */
+};
+
 struct pagedaemon {
     struct physmem *ph;
     struct mmu *mmu;
@@ -42,6 +53,7 @@ struct pagedaemon {
     const struct anon_pager *anon;
     void *anon_arg;
     struct swapdev *swap; /* or NULL */
+    struct shrinker *shrinkers;
     /* Counters (the policy keeps its own: pdpolicy_stats). */
     uint64_t runs;             /* scans run (pdrevs) */
     uint64_t freed;            /* pages freed (pdfreed) */
