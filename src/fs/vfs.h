@@ -28,7 +28,6 @@ struct vfs {
     struct buf_stats buf;     /* every mount's buffer cache */
     uint64_t pagecache_fills; /* file pages read into RAM */
     uint64_t readahead_pages; /* of which read ahead */
-    uint64_t refaults;        /* of which the page daemon had freed */
     uint64_t fallback_pages;  /* XIP pages that needed a copy */
     uint64_t xip_hole_maps;   /* XIP holes mapped to the zero page */
 };

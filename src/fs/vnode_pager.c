@@ -50,8 +50,7 @@ static int cache_fill(struct vnode *vp, uint64_t off, unsigned pqflags,
         return error;
     }
     vp->mp->vfs->pagecache_fills++;
-    if (object_was_evicted(obj, off))
-        vp->mp->vfs->refaults++;
+    object_filled(obj, off);
     acct_page(vp->mp->vfs->core, vp->acct, ACCT_CACHED,
               off >> obj->objs->core->pgshift);
     cpu_pagecache_fill(obj->objs->mmu->cpu);

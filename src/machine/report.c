@@ -115,7 +115,7 @@ void xvm_machine_stats(const xvm_machine *m, struct xvm_stats *st)
     st->pd_deactivated = ps.deactivations;
     st->pd_freed = pd->freed;
     st->reclaimed = pd->reclaimed;
-    st->refaults = m->vfs.refaults + m->objs.refaults;
+    st->refaults = m->objs.refaults;
     st->readahead_used = pd->readahead_used;
     st->readahead_unused = pd->readahead_unused;
     const struct swapdev *sw = m->devs.swap;

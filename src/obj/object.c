@@ -207,9 +207,10 @@ int object_put_clean(struct xvm_object *obj, uint64_t off)
     return 0;
 }
 
-bool object_was_evicted(struct xvm_object *obj, uint64_t off)
+void object_filled(struct xvm_object *obj, uint64_t off)
 {
-    return hmap_del(&obj->evicted, off);
+    if (hmap_del(&obj->evicted, off))
+        obj->objs->refaults++;
 }
 
 void object_mark_exec(struct xvm_object *obj)
@@ -263,8 +264,7 @@ int xvm_object_page_alloc(xvm_object *obj, uint64_t off, xvm_page_handle *pg,
     if (error)
         return error;
     *data = phys_ram_data(obj->objs->ph, *pg);
-    if (object_was_evicted(obj, off)) /* xvm_pager_put_clean's */
-        obj->objs->refaults++;
+    object_filled(obj, off); /* the caller's fill comes next */
     return 0;
 }
 

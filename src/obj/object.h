@@ -51,7 +51,7 @@ struct objects {
     struct mmu *mmu;
     struct xvm_object *list;
     struct pagedaemon pd;
-    uint64_t refaults; /* user pagers' fills of pages put clean */
+    uint64_t refaults; /* fills of pages the page daemon had freed */
 };
 
 struct xvm_object {
@@ -94,7 +94,8 @@ pageh object_page(const struct xvm_object *obj, uint64_t off);
  */
 int object_get(struct xvm_object *obj, uint64_t off, unsigned flags, pageh *pg);
 /* put for pagers whose resident pages are always clean (read-only files):
- * the page goes, and its offset is remembered (object_was_evicted). */
+ * the page goes, and its offset is remembered: object_filled counts the
+ * refault. */
 int object_put_clean(struct xvm_object *obj, uint64_t off);
 /*
  * Allocates a frame and enters it at off (not yet filled: caller fills);
@@ -109,9 +110,9 @@ int object_page_alloc(struct xvm_object *obj, uint64_t off, bool zero,
 int object_loanbreak(struct xvm_object *obj, uint64_t off, pageh *pg);
 /* Frees the page at off that object_page_alloc entered (a failed fill). */
 void object_page_free(struct xvm_object *obj, uint64_t off);
-/* => true (once) when the page daemon freed the page at off before: a
- *    fill of it now is a refault. */
-bool object_was_evicted(struct xvm_object *obj, uint64_t off);
+/* A fill of the page at off is done: a refault, counted, when the page
+ * daemon had freed it before (every pager's fills come here). */
+void object_filled(struct xvm_object *obj, uint64_t off);
 /* The object is mapped executable (vn_markexec): its pages count as
  * exec pages for the page daemon's thresholds. */
 void object_mark_exec(struct xvm_object *obj);
