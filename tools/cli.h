@@ -43,6 +43,9 @@ extern const struct cli_cmd *const cli_commands[];
 void cli_help(FILE *f, const struct cli_cmd *cmd);
 /* A usage error's reminder: the synopsis and where the help is. */
 void cli_usage(FILE *f, const struct cli_cmd *cmd);
+/* Prints text from column col, wrapping at word breaks before column 80
+ * to lines that start at column indent. */
+void cli_wrapped(FILE *f, const char *text, int col, int indent);
 /* => the table's entry for name, or NULL. */
 const struct cli_opt *cli_opt_find(const struct cli_cmd *cmd, const char *name);
 /* "xipvm 0.1.0" and the trace format it reads and writes. */

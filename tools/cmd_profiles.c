@@ -43,23 +43,6 @@ static void summary(const char *text, char *out, size_t cap)
         }
 }
 
-/* "  NAME       words...", wrapped at 79 columns under the words. */
-static void print_entry(const char *name, const char *text)
-{
-    int col = printf("  %-10s", name);
-    const int indent = col + 1;
-    while (*text) {
-        size_t w = strcspn(text, " ");
-        if (col > indent && col + 1 + (int)w > 79)
-            col = printf("\n%*s", indent - 1, "") - 1;
-        col += printf(" %.*s", (int)w, text);
-        text += w;
-        while (*text == ' ')
-            text++;
-    }
-    putchar('\n');
-}
-
 static const struct cli_opt profiles_opts[] = {
     { NULL, NULL, NULL, NULL },
 };
@@ -108,7 +91,9 @@ int cmd_profiles(int argc, char **argv)
     for (size_t i = 0; xvm_cpu_builtin(i) != NULL; i++) {
         char line[1024];
         summary(xvm_cpu_builtin_text(xvm_cpu_builtin(i)), line, sizeof(line));
-        print_entry(xvm_cpu_builtin(i), line);
+        /* "  NAME       words...", wrapped under the words */
+        int col = printf("  %-10s ", xvm_cpu_builtin(i));
+        cli_wrapped(stdout, line, col, col);
     }
     return 0;
 }

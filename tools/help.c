@@ -18,8 +18,7 @@ void cli_usage(FILE *f, const struct cli_cmd *cmd)
             cmd->name, cmd->synopsis, cmd->name);
 }
 
-/* Prints text from column col, wrapping at word breaks to HELP_COL. */
-static void wrapped(FILE *f, const char *text, int col)
+void cli_wrapped(FILE *f, const char *text, int col, int indent)
 {
     while (*text) {
         int room = WIDTH - col, n = (int)strlen(text);
@@ -36,8 +35,8 @@ static void wrapped(FILE *f, const char *text, int col)
         while (*text == ' ')
             text++;
         if (*text)
-            fprintf(f, "%*s", HELP_COL, "");
-        col = HELP_COL;
+            fprintf(f, "%*s", indent, "");
+        col = indent;
     }
 }
 
@@ -55,7 +54,7 @@ static void opt_line(FILE *f, const char *name, const char *arg,
         fprintf(f, "\n%*s", HELP_COL, "");
         col = HELP_COL;
     }
-    wrapped(f, text, col);
+    cli_wrapped(f, text, col, HELP_COL);
 }
 
 void cli_help(FILE *f, const struct cli_cmd *cmd)
