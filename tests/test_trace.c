@@ -144,6 +144,12 @@ static void test_trace_version_2_escapes_any_byte_version_1_none(void **state)
     assert_int_equal(xvm_trace_parse_line_v(line, 1, ev, &msg), 1);
     assert_string_equal(ev->path, "/a\\q");
     assert_string_equal(ev->argv[0], "\\e");
+    /* ... and version 2's events read in it too (doc/trace-format.md) */
+    snprintf(line, sizeof(line), "pread 1 0x1000 16 /a\\b 0 !ENAMETOOLONG");
+    assert_int_equal(xvm_trace_parse_line_v(line, 1, ev, &msg), 1);
+    assert_int_equal(ev->op, XVM_T_PREAD);
+    assert_string_equal(ev->path, "/a\\b");
+    assert_int_equal(ev->expect_err, ENAMETOOLONG);
     /* the writer escapes what it must, and only that */
     char out[256];
     memset(ev, 0, sizeof(*ev));
