@@ -1096,6 +1096,36 @@ static void test_exec_refused_exec_leaves_no_trace_in_the_figures(void **state)
     free(big);
 }
 
+/*
+ * An exec that runs out of RAM after mapping its program (its stack,
+ * its tables) made no process: the file's processes stay 0, however
+ * many times the page daemon restarted it.  RAM grows a page at a time
+ * until the spawn runs; then it counts once.
+ */
+static void test_exec_spawn_out_of_memory_counts_no_process(void **state)
+{
+    struct fixture *fx = *state;
+    int failed = 0;
+    for (uint64_t ram = 16 << 10; ram <= (1u << 20); ram += PG) {
+        struct tm_world w;
+        struct xvm_file_report fr = { .path = "/bin/prog" };
+        tm_world_open(&w, "sgimips", ram, 0, fx->img);
+        tm_world_mount(&w, 1, 0, 0);
+        int error = xvm_spawn(w.m, w.mp, 1, "/bin/prog", 0, NULL);
+        assert_int_equal(xvm_file_report(w.mp, report_of, &fr), 0);
+        if (error == 0) {
+            assert_int_equal(fr.processes, 1);
+            tm_world_drop(&w);
+            break;
+        }
+        assert_int_equal(error, ENOMEM);
+        assert_int_equal(fr.processes, 0);
+        failed++;
+        tm_world_drop(&w);
+    }
+    assert_true(failed > 0);
+}
+
 /* A NULL argument string is bad input: EINVAL, not a crash. */
 static void test_exec_null_argument_string_is_einval(void **state)
 {
@@ -1142,6 +1172,7 @@ int main(void)
         cmocka_unit_test(
             test_exec_malformed_programs_are_refused_without_leaks),
         cmocka_unit_test(test_exec_failed_exec_leaves_the_old_image_running),
+        cmocka_unit_test(test_exec_spawn_out_of_memory_counts_no_process),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

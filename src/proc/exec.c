@@ -319,10 +319,12 @@ int exec_image(struct vm *vm, struct xvm_mount *mp, const char *path,
         error = open_interp(mp, f, &ld);
     if (error == 0 && (error = vmspace_create(vm, &vs)) == 0) {
         error = load(vs, f, &ld, argc, argv, info);
-        if (error == 0)
+        if (error == 0) {
             *vs_out = vs;
-        else
+        } else {
+            vmspace_uncount_files(vs);
             xvm_vmspace_destroy(vs);
+        }
     }
     /* The interpreter's mappings hold its vnode: the file can go. */
     xvm_close(ld.ifile);

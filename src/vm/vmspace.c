@@ -541,6 +541,16 @@ int xvm_mmap_file(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot,
     return error;
 }
 
+/* The space never ran (a failed exec): its files' counts go back. */
+void vmspace_uncount_files(struct xvm_vmspace *vs)
+{
+    uint64_t key;
+    for (size_t i = 0; hmap_next(&vs->files, &i, &key, NULL);)
+        ((struct file_acct *)(uintptr_t)key)->processes--;
+    hmap_fini(vs->vm->core, &vs->files);
+    hmap_init(&vs->files);
+}
+
 /* ---- the layer's invariants ---- */
 
 /* An amap reached from some entry: references and per-slot coverage. */

@@ -25,6 +25,9 @@ struct xvm_vmspace {
 };
 
 int vmspace_create(struct vm *vm, struct xvm_vmspace **out);
+/* Takes back what vs's mappings added to their files' processes: an
+ * exec that failed (or is restarted) made no process. */
+void vmspace_uncount_files(struct xvm_vmspace *vs);
 
 /* On a software-TLB miss at va: asks the host for the lines of vs a
  * translation and a fault read (past the first, which the TLB lookup
