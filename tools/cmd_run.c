@@ -360,12 +360,23 @@ static void print_compare(const struct run_opts *o, const struct run_result *x,
     printf("  %-22s %12.2f %12.2f\n", "replay, s", x->seconds, c->seconds);
     print_compare_files(x, c);
     printf("\nstruct vm_page: %llu bytes per %llu-byte page = %.2f%% of RAM "
-           "(paper, §2: about 1.8%%);\nthe %llu device pages mapped at peak "
-           "cost none (as RAM pages their vm_pages would cost %.0f KiB).\n",
+           "(paper, §2: about 1.8%%);\n",
            (unsigned long long)rx->st.vm_page_bytes,
-           (unsigned long long)rx->st.page_size, rx->vm_page_share_percent,
-           (unsigned long long)rx->st.device_pages_mapped_peak,
-           kib(rx->device_vm_page_bytes));
+           (unsigned long long)rx->st.page_size, rx->vm_page_share_percent);
+    /* Only the paper's design leaves device pages without vm_pages. */
+    if (o->design == XVM_DESIGN_VM_PAGE)
+        printf("under --device-design vm_page the device's %llu pages have "
+               "vm_pages: %.0f KiB of kernel memory.\n",
+               (unsigned long long)rx->st.device_pages,
+               kib(rx->st.device_metadata_bytes));
+    else if (o->design == XVM_DESIGN_AMAP_COPY)
+        printf("under --device-design amap-copy the device pages mapped are "
+               "not counted.\n");
+    else
+        printf("the %llu device pages mapped at peak cost none (as RAM pages "
+               "their vm_pages would cost %.0f KiB).\n",
+               (unsigned long long)rx->st.device_pages_mapped_peak,
+               kib(rx->device_vm_page_bytes));
 }
 
 static void print_compare_json(const struct run_opts *o,
