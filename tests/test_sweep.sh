@@ -151,6 +151,14 @@ grep -q -- "--I1" "$T/err" || fail "bad --I1 not named: $(cat "$T/err")"
 expect 2 "sweep without a trace" -- "$XIPVM" sweep --image "$T/img" --out "$T/x"
 expect 2 "sweep without --out" -- "$XIPVM" sweep --image "$T/img" "$T/ws.trace"
 expect 2 "a bad --ram range" -- "$XIPVM" sweep --image "$T/img" --out "$T/x" --ram 4M:1M "$T/ws.trace"
+grep -q "A <= B" "$T/err" || fail "a reversed --ram range not said: $(cat "$T/err")"
+# An end that is no size is named, not called a reversed range.
+for r in 0:1M 1M:0 1M: :1M 1M:99999999999999999999999 \
+    0000000000000000000000000000000000000000000000000000000000000000001M:2M; do
+    expect 2 "--ram $r" -- "$XIPVM" sweep --image "$T/img" --out "$T/x" --ram "$r" "$T/ws.trace"
+    grep -q "^xipvm: --ram $r: [AB] is not a RAM size" "$T/err" ||
+        fail "--ram $r: the bad end not named: $(cat "$T/err")"
+done
 # A RAM no job can run on: said before any job runs, not as failed jobs.
 expect 2 "a --ram past sgimips' most" -- "$XIPVM" sweep --image "$T/img" --out "$T/big" --ram 1M,4G --machine amd64,sgimips --jobs 2 "$T/ws.trace"
 grep -q "the sgimips profile has at most 3 GiB" "$T/err" || fail "the maximum not named: $(cat "$T/err")"

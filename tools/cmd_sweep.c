@@ -190,12 +190,25 @@ static int ram_axis(const char *s, struct grid *g)
     if (colon == NULL)
         return list("--ram", s, &g->nram, g->ram, sizeof(g->ram[0]), tok_ram);
     char lo[64];
-    uint64_t a, b;
-    if ((size_t)(colon - s) >= sizeof(lo))
+    uint64_t a = 0, b = 0;
+    size_t n = (size_t)(colon - s);
+    const char *bad = NULL;
+    if (n < sizeof(lo)) {
+        memcpy(lo, s, n);
+        lo[n] = '\0';
+    }
+    if (n >= sizeof(lo) || tok_ram(lo, &a))
+        bad = "A";
+    else if (tok_ram(colon + 1, &b))
+        bad = "B";
+    if (bad) { /* not "A > B": say which end is wrong */
+        fprintf(stderr,
+                "xipvm: --ram %s: %s is not a RAM size (whole 4 KiB pages, "
+                "not 0)\n",
+                s, bad);
         return 2;
-    memcpy(lo, s, (size_t)(colon - s));
-    lo[colon - s] = '\0';
-    if (tok_ram(lo, &a) || tok_ram(colon + 1, &b) || a > b) {
+    }
+    if (a > b) {
         fprintf(stderr, "xipvm: --ram: expected A:B with A <= B, got %s\n", s);
         return 2;
     }
