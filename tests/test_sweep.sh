@@ -147,6 +147,18 @@ grep -q -- "--cpu '$T/shadow/cortex-a7'" "$T/shadowjobs.txt" && ok "a shadowing 
 expect 2 "sweep with a bad --I1" -- "$XIPVM" sweep $GRID --I1=1000,3,64 --out "$T/x" "$T/ws.trace"
 grep -q -- "--I1" "$T/err" || fail "bad --I1 not named: $(cat "$T/err")"
 
+# A run with a mismatch gives no answer though it fits: the answer says so.
+printf 'xipvm-trace 1\nspawn 1 /bin/busybox\nr 1 0x400000 4 =00000000\nexit 1\n' >"$T/mism.trace"
+expect 0 "a sweep of a trace with a mismatch" -- "$XIPVM" sweep --image "$T/img" --ram 4M --jobs 2 --out "$T/mism" "$T/mism.trace"
+grep -q "to fit (no process killed, no mismatch)" "$T/out" &&
+    ok "no answer for runs with a mismatch, and the reason said" ||
+    fail "the answer's condition misses the mismatch: $(head -3 "$T/out")"
+python3 - "$T/mism/results.json" <<'END' || fail "mismatch: results.json"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert all(r["fits"] is True and r["mismatches"] == 1 for r in d["runs"]), d["runs"]
+assert d["min_ram"][0]["xip"]["fits"] is None, d["min_ram"]
+END
 # Usage errors: exit 2 with a message; merging nothing: exit 1.
 expect 2 "sweep without a trace" -- "$XIPVM" sweep --image "$T/img" --out "$T/x"
 expect 2 "sweep without --out" -- "$XIPVM" sweep --image "$T/img" "$T/ws.trace"

@@ -2,8 +2,8 @@
  * xipvm sweep --merge: what the jobs of a sweep wrote (DIR/jobs/NNNNNN.csv,
  * each a header and one row), collected in job order into results.csv,
  * results.json and a chart per metric against RAM, with the smallest RAM
- * each mode needs: to fit (no process killed), and to stay within P % of
- * the time it takes with the grid's largest RAM.
+ * each mode needs: to fit (no process killed, no mismatch), and to stay
+ * within P % of the time it takes with the grid's largest RAM.
  *
  * The time is time_ns, the CPU model's estimate of the whole run
  * (doc/time-model.md; before it, io_ns: doc/sizing.md).  The merge reads
@@ -663,7 +663,8 @@ int sweep_merge(const char *dir, double pct)
     printf("%zu runs in %s/results.csv, results.json; charts: %s.svg, "
            "faults.svg, refaults.svg, flash_bytes_read.svg\n\n",
            t.n, dir, TIME_METRIC);
-    printf("smallest RAM for each mode: to fit (no process killed)");
+    printf("smallest RAM for each mode: to fit (no process killed, no "
+           "mismatch)");
     if (pct >= 0)
         printf(", and within %g %% of the time at the largest RAM\n(time: "
                "%s, the CPU model's estimate of the run)",
