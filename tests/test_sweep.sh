@@ -159,6 +159,13 @@ d = json.load(open(sys.argv[1]))
 assert all(r["fits"] is True and r["mismatches"] == 1 for r in d["runs"]), d["runs"]
 assert d["min_ram"][0]["xip"]["fits"] is None, d["min_ram"]
 END
+# --mode and --device hold two values each: a third is refused, not
+# written past them (it used to change the grid's size).
+for m in "--mode xip,copy,xip" "--device nor,md,nor"; do
+    expect 2 "$m" -- "$XIPVM" sweep --image "$T/img" --out "$T/x3" --emit-jobs "$T/x3.txt" $m "$T/ws.trace"
+    grep -q "more than 2 values" "$T/err" || fail "$m: $(cat "$T/err")"
+done
+[ ! -e "$T/x3.txt" ] || fail "a third --mode or --device made jobs"
 # Usage errors: exit 2 with a message; merging nothing: exit 1.
 expect 2 "sweep without a trace" -- "$XIPVM" sweep --image "$T/img" --out "$T/x"
 expect 2 "sweep without --out" -- "$XIPVM" sweep --image "$T/img" "$T/ws.trace"

@@ -89,7 +89,8 @@ static void grid_init(struct grid *g)
 
 /* Values of an axis: comma-separated; parse one with fn. */
 static int list(const char *opt, const char *s, unsigned *n, void *vals,
-                size_t size, int (*fn)(const char *tok, void *out))
+                size_t size, unsigned max,
+                int (*fn)(const char *tok, void *out))
 {
     char buf[4096], *save = NULL;
     if (strlen(s) >= sizeof(buf)) {
@@ -100,8 +101,8 @@ static int list(const char *opt, const char *s, unsigned *n, void *vals,
     *n = 0;
     for (char *t = strtok_r(buf, ",", &save); t;
          t = strtok_r(NULL, ",", &save)) {
-        if (*n == GRID_MAX) {
-            fprintf(stderr, "xipvm: %s: more than %d values\n", opt, GRID_MAX);
+        if (*n == max) {
+            fprintf(stderr, "xipvm: %s: more than %u values\n", opt, max);
             return 2;
         }
         if (fn(t, (char *)vals + *n * size) != 0) {
@@ -116,6 +117,12 @@ static int list(const char *opt, const char *s, unsigned *n, void *vals,
     }
     return 0;
 }
+
+/* An axis into its array, no more values than it holds (--mode and
+ * --device hold two). */
+#define LIST(opt, s, n, arr, fn)                                               \
+    list(opt, s, n, arr, sizeof((arr)[0]),                                     \
+         (unsigned)(sizeof(arr) / sizeof((arr)[0])), fn)
 
 static int tok_size(const char *t, void *out)
 {
@@ -188,7 +195,7 @@ static int ram_axis(const char *s, struct grid *g)
 {
     const char *colon = strchr(s, ':');
     if (colon == NULL)
-        return list("--ram", s, &g->nram, g->ram, sizeof(g->ram[0]), tok_ram);
+        return LIST("--ram", s, &g->nram, g->ram, tok_ram);
     char lo[64];
     uint64_t a = 0, b = 0;
     size_t n = (size_t)(colon - s);
@@ -261,24 +268,19 @@ int grid_parse(int argc, char **argv, struct grid *g)
         else if (strcmp(a, "--ram") == 0)
             rc = ram_axis(v, g);
         else if (strcmp(a, "--mode") == 0)
-            rc = list(a, v, &g->nmode, g->mode, sizeof(g->mode[0]), tok_mode);
+            rc = LIST(a, v, &g->nmode, g->mode, tok_mode);
         else if (strcmp(a, "--machine") == 0)
-            rc = list(a, v, &g->nmachine, g->machine, sizeof(g->machine[0]),
-                      tok_machine);
+            rc = LIST(a, v, &g->nmachine, g->machine, tok_machine);
         else if (strcmp(a, "--readahead") == 0)
-            rc = list(a, v, &g->nreadahead, g->readahead,
-                      sizeof(g->readahead[0]), tok_pages);
+            rc = LIST(a, v, &g->nreadahead, g->readahead, tok_pages);
         else if (strcmp(a, "--fault-ahead") == 0)
-            rc = list(a, v, &g->nfault_ahead, g->fault_ahead,
-                      sizeof(g->fault_ahead[0]), tok_fault_ahead);
+            rc = LIST(a, v, &g->nfault_ahead, g->fault_ahead, tok_fault_ahead);
         else if (strcmp(a, "--swap") == 0)
-            rc = list(a, v, &g->nswap, g->swap, sizeof(g->swap[0]), tok_size);
+            rc = LIST(a, v, &g->nswap, g->swap, tok_size);
         else if (strcmp(a, "--device") == 0)
-            rc = list(a, v, &g->ndevice, g->device, sizeof(g->device[0]),
-                      tok_device);
+            rc = LIST(a, v, &g->ndevice, g->device, tok_device);
         else if (strcmp(a, "--buffers") == 0)
-            rc = list(a, v, &g->nbuffers, g->buffers, sizeof(g->buffers[0]),
-                      tok_buffers);
+            rc = LIST(a, v, &g->nbuffers, g->buffers, tok_buffers);
         else if (strcmp(a, "--max-slowdown") == 0) {
             char *end;
             errno = 0;
