@@ -108,13 +108,19 @@ expect 2 "a bad --device-design" -- $RUN --device-design hash "$T/t.trace"
 # compare's last words on device pages' vm_pages hold under each design:
 # vm_page gives the device vm_pages (kernel memory), amap-copy counts no
 # device page mapped.
-expect 0 "compare --device-design vm_page" -- "$XIPVM" compare --image "$T/img" --device-design vm_page "$T/t.trace"
-grep -q "cost none" "$T/out" && fail "compare says device pages cost no vm_page under vm_page"
-kib=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["device_metadata_bytes"] / 1024))' "$T/design-vm_page.json")
-grep -q "the device's [0-9]* pages have vm_pages: $kib KiB of kernel memory" "$T/out" &&
+CMP="$XIPVM compare --image $T/img"
+expect 0 "compare --device-design vm_page" -- \
+    $CMP --device-design vm_page "$T/t.trace"
+grep -q "cost none" "$T/out" &&
+    fail "compare says device pages cost no vm_page under vm_page"
+kib=$(python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(round(d["device_metadata_bytes"] / 1024))' "$T/design-vm_page.json")
+grep -q "the device.s [0-9]* pages have vm_pages: $kib KiB of" "$T/out" &&
     ok "compare, vm_page: the device's vm_pages, not none" ||
     fail "compare, vm_page: $(tail -2 "$T/out")"
-expect 0 "compare --device-design amap-copy" -- "$XIPVM" compare --image "$T/img" --device-design amap-copy "$T/t.trace"
+expect 0 "compare --device-design amap-copy" -- \
+    $CMP --device-design amap-copy "$T/t.trace"
 grep -q "device pages mapped at peak cost none" "$T/out" &&
     fail "compare, amap-copy: a count it does not keep: $(tail -1 "$T/out")" ||
     ok "compare, amap-copy: no count of device pages mapped claimed"

@@ -148,21 +148,25 @@ expect 2 "sweep with a bad --I1" -- "$XIPVM" sweep $GRID --I1=1000,3,64 --out "$
 grep -q -- "--I1" "$T/err" || fail "bad --I1 not named: $(cat "$T/err")"
 
 # A run with a mismatch gives no answer though it fits: the answer says so.
-printf 'xipvm-trace 1\nspawn 1 /bin/busybox\nr 1 0x400000 4 =00000000\nexit 1\n' >"$T/mism.trace"
-expect 0 "a sweep of a trace with a mismatch" -- "$XIPVM" sweep --image "$T/img" --ram 4M --jobs 2 --out "$T/mism" "$T/mism.trace"
+printf 'xipvm-trace 1\nspawn 1 /bin/busybox\nr 1 0x400000 4 =00000000\n' \
+    >"$T/mism.trace"
+expect 0 "a sweep of a trace with a mismatch" -- "$XIPVM" sweep \
+    --image "$T/img" --ram 4M --jobs 2 --out "$T/mism" "$T/mism.trace"
 grep -q "to fit (no process killed, no mismatch)" "$T/out" &&
     ok "no answer for runs with a mismatch, and the reason said" ||
     fail "the answer's condition misses the mismatch: $(head -3 "$T/out")"
 python3 - "$T/mism/results.json" <<'END' || fail "mismatch: results.json"
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert all(r["fits"] is True and r["mismatches"] == 1 for r in d["runs"]), d["runs"]
+assert all(r["fits"] is True and r["mismatches"] == 1
+           for r in d["runs"]), d["runs"]
 assert d["min_ram"][0]["xip"]["fits"] is None, d["min_ram"]
 END
 # --mode and --device hold two values each: a third is refused, not
 # written past them (it used to change the grid's size).
 for m in "--mode xip,copy,xip" "--device nor,md,nor"; do
-    expect 2 "$m" -- "$XIPVM" sweep --image "$T/img" --out "$T/x3" --emit-jobs "$T/x3.txt" $m "$T/ws.trace"
+    expect 2 "$m" -- "$XIPVM" sweep --image "$T/img" --out "$T/x3" \
+        --emit-jobs "$T/x3.txt" $m "$T/ws.trace"
     grep -q "more than 2 values" "$T/err" || fail "$m: $(cat "$T/err")"
 done
 [ ! -e "$T/x3.txt" ] || fail "a third --mode or --device made jobs"
@@ -170,11 +174,13 @@ done
 expect 2 "sweep without a trace" -- "$XIPVM" sweep --image "$T/img" --out "$T/x"
 expect 2 "sweep without --out" -- "$XIPVM" sweep --image "$T/img" "$T/ws.trace"
 expect 2 "a bad --ram range" -- "$XIPVM" sweep --image "$T/img" --out "$T/x" --ram 4M:1M "$T/ws.trace"
-grep -q "A <= B" "$T/err" || fail "a reversed --ram range not said: $(cat "$T/err")"
+grep -q "A <= B" "$T/err" ||
+    fail "a reversed --ram range not said: $(cat "$T/err")"
 # An end that is no size is named, not called a reversed range.
 for r in 0:1M 1M:0 1M: :1M 1M:99999999999999999999999 \
     0000000000000000000000000000000000000000000000000000000000000000001M:2M; do
-    expect 2 "--ram $r" -- "$XIPVM" sweep --image "$T/img" --out "$T/x" --ram "$r" "$T/ws.trace"
+    expect 2 "--ram $r" -- "$XIPVM" sweep --image "$T/img" --out "$T/x" \
+        --ram "$r" "$T/ws.trace"
     grep -q "^xipvm: --ram $r: [AB] is not a RAM size" "$T/err" ||
         fail "--ram $r: the bad end not named: $(cat "$T/err")"
 done
