@@ -491,6 +491,39 @@ static void test_pagedaemon_free_targets(void **state)
     assert_null(m);
 }
 
+/*
+ * Without swap, once RAM is full of anons and of file pages wired by
+ * mlock, the daemon can free nothing: a call that runs out must fail at
+ * once.  Every failing write ran three scans of the queues (the wired
+ * pages were counted as file pages the daemon could drop).
+ */
+static void test_pagedaemon_wired_file_pages_are_not_reclaimable(void **state)
+{
+    struct fixture *fx = *state;
+    struct world w;
+    world_up(&w, fx, 0);
+    for (unsigned p = 0; p < 40; p++)
+        touch(&w, fx, p);
+    assert_int_equal(xvm_mlock(w.vs, w.base, 20 * PG), 0);
+    uint64_t a = tm_anon(w.vs, RAM_PAGES, XVM_PROT_READ | XVM_PROT_WRITE,
+                         XVM_MAP_PRIVATE);
+    uint64_t p = 0;
+    while (p < RAM_PAGES && xvm_write(w.vs, a + p * PG, "x", 1) == 0)
+        p++;
+    assert_true(p < RAM_PAGES);
+    struct xvm_stats st = tm_stats(w.m);
+    assert_true(st.pages[XVM_USE_PAGECACHE] >= 20);
+    for (int k = 0; k < 10; k++)
+        assert_int_equal(xvm_write(w.vs, a + p * PG, "x", 1), ENOMEM);
+    struct xvm_stats st2 = tm_stats(w.m);
+    assert_int_equal(st2.pd_runs, st.pd_runs);
+    assert_int_equal(st2.pd_scanned, st.pd_scanned);
+    tm_check(w.m);
+    assert_int_equal(xvm_munlock(w.vs, w.base, 20 * PG), 0);
+    tm_check(w.m);
+    world_down(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_pagedaemon_drains_buffers_for_anon_memory),
         cmocka_unit_test(test_pagedaemon_drain_takes_lru_buffers),
         cmocka_unit_test(test_pagedaemon_free_targets),
+        cmocka_unit_test(test_pagedaemon_wired_file_pages_are_not_reclaimable),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

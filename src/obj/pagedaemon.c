@@ -325,11 +325,11 @@ static bool queues_reclaimable(const struct pagedaemon *pd)
 {
     if (pd->swap && swap_can_page_out(pd->swap))
         return true;
-    /* File pages can always be dropped: worth waiting for when they are
-     * at least a sixteenth of the pageable pages, or 5 MiB. */
+    /* File pages can be dropped unless wired: worth waiting for when
+     * they are at least a sixteenth of the pageable pages, or 5 MiB. */
     struct pdpolicy_stats s;
     pd->ops->stats(pd->st, &s);
-    uint64_t file = pd->ph->use[XVM_USE_PAGECACHE].cur;
+    uint64_t file = pd->ph->use[XVM_USE_PAGECACHE].cur - pd->ph->wired_cache;
     uint64_t want = (s.active + s.inactive) >> 4;
     uint64_t cap = UINT64_C(5) << 20 >> pd->ph->core->pgshift;
     return file > 0 && file >= (want < cap ? want : cap);

@@ -123,6 +123,9 @@ struct physmem {
     uint64_t device_pages;              /* pages in device segments */
     uint64_t dev_reads, dev_bytes_read; /* in place, through segments */
     uint64_t refused; /* frame allocations refused: RAM was full */
+    /* Page-cache frames with a wired mapping: the page daemon cannot
+     * drop them (phys_wire keeps it). */
+    uint64_t wired_cache;
 };
 
 static inline bool page_is_device(pageh h)
@@ -149,6 +152,14 @@ void phys_fini(struct physmem *ph);
 static inline struct vm_page *phys_page(const struct physmem *ph, pageh h)
 {
     return &ph->pages[h >> 1];
+}
+
+/* One wired PTE more (d = 1) or fewer (d = -1) maps RAM page pg. */
+static inline void phys_wire(struct physmem *ph, struct vm_page *pg, int d)
+{
+    if (pg->use == XVM_USE_PAGECACHE && pg->wire == (d > 0 ? 0u : 1u))
+        ph->wired_cache += (uint64_t)(int64_t)d;
+    pg->wire += (uint32_t)d;
 }
 
 /* A RAM page's bytes: its frame's place in the arena.  Kernel and

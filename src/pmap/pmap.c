@@ -590,7 +590,7 @@ static void leaf_zap(struct pmap *pm, struct pt_dir *tp, unsigned i,
     seg_count(mu, pg, -1);
     *slot = NULL;
     if ((pte & PTE_WIRED) && !page_is_device(pg))
-        phys_page(mu->ph, pg)->wire--;
+        phys_wire(mu->ph, phys_page(mu->ph, pg), -1);
     pte_put(mu, tp, i, 0);
     tp->valid--;
     pm->resident--;
@@ -796,7 +796,7 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
     if ((old & PTE_V) && pte_frame_pa(mu, old) == pa) {
         /* Same page: change protection, keep referenced/modified. */
         if ((flags & PMAP_WIRED) && !(old & PTE_WIRED) && !page_is_device(pg))
-            phys_page(mu->ph, pg)->wire++;
+            phys_wire(mu->ph, phys_page(mu->ph, pg), 1);
         nflags |= old & (PTE_REF | PTE_MOD | PTE_WIRED);
         pte_put(mu, tp, i, pte_make(mu, pa, nflags));
         tlb_drop(pm, va);
@@ -831,7 +831,7 @@ int pmap_enter(struct pmap *pm, uint64_t va, pageh pg, unsigned prot,
     tp->valid++;
     pm->resident++;
     if ((flags & PMAP_WIRED) && !page_is_device(pg))
-        phys_page(mu->ph, pg)->wire++;
+        phys_wire(mu->ph, phys_page(mu->ph, pg), 1);
     tlb_drop(pm, va);
     return 0;
 }
@@ -879,7 +879,7 @@ void pmap_unwire(struct pmap *pm, uint64_t va)
     pte_put(pm->mmu, tp, i, pte & ~(uint64_t)PTE_WIRED);
     pageh pg = phys_lookup(pm->mmu->ph, pte_frame_pa(pm->mmu, pte));
     if (!page_is_device(pg))
-        phys_page(pm->mmu->ph, pg)->wire--;
+        phys_wire(pm->mmu->ph, phys_page(pm->mmu->ph, pg), -1);
 }
 
 void pmap_write_protect_all(struct pmap *pm)
@@ -1373,13 +1373,19 @@ static void check_table(void *arg, pageh t, const struct pt_dir *linked,
 static void check_wired(struct mmu_ck *k)
 {
     const struct physmem *ph = k->mu->ph;
+    uint64_t cache = 0;
     for (uint32_t i = 0; i < ph->fresh && !k->ck->error; i++) {
+        cache += ph->pages[i].use == XVM_USE_PAGECACHE && ph->pages[i].wire;
         uint64_t n = 0; /* frames from `fresh` on were never used */
         (void)hmap_get(&k->wired, page_ram(i), &n);
         if (ph->pages[i].use != XVM_USE_FREE && ph->pages[i].wire != n)
             check_fail(k->ck, "frame %u: wire count %u, %llu wired mappings", i,
                        (unsigned)ph->pages[i].wire, (unsigned long long)n);
     }
+    if (!k->ck->error && cache != ph->wired_cache)
+        check_fail(k->ck, "%llu page-cache frames wired, %llu counted",
+                   (unsigned long long)cache,
+                   (unsigned long long)ph->wired_cache);
 }
 
 struct pv_key {
