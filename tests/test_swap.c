@@ -51,6 +51,24 @@ static void check_all(xvm_vmspace *vs, uint64_t a, uint64_t seed)
     }
 }
 
+/* Page p's pattern at the start of each of the first n pages. */
+static void write_n(xvm_vmspace *vs, uint64_t a, unsigned n, uint64_t seed)
+{
+    for (unsigned p = 0; p < n; p++) {
+        uint64_t v = pattern(seed, p);
+        assert_int_equal(xvm_write(vs, a + p * PG, &v, 8), 0);
+    }
+}
+
+static void check_n(xvm_vmspace *vs, uint64_t a, unsigned n, uint64_t seed)
+{
+    for (unsigned p = 0; p < n; p++) {
+        uint64_t v = 0;
+        assert_int_equal(xvm_read(vs, a + p * PG, &v, 8), 0);
+        assert_true(v == pattern(seed, p));
+    }
+}
+
 static void test_swap_round_trips_keep_every_page(void **state)
 {
     (void)state;
@@ -267,6 +285,59 @@ static void test_swap_bad_configs_are_refused(void **state)
     xvm_machine_destroy(m);
 }
 
+/*
+ * A page paged in is clean; written, it is dirty, and stays dirty when
+ * the mapping that wrote it goes while the page stays (mprotect to none;
+ * the writer exits after a fork; one sharer of shared anonymous memory
+ * unmaps it).  The modified bit went with the PTE: the next page-out
+ * dropped the page as clean and the write was lost (the old bytes came
+ * back from swap).
+ */
+static void test_swap_write_survives_its_mapping(void **state)
+{
+    (void)state;
+    for (int how = 0; how < 3; how++) {
+        xvm_machine *m = machine_with_swap();
+        xvm_vmspace *vs = tm_vs(m), *other = NULL;
+        unsigned n = 2 * RAM / PG, q = n - 1;
+        uint64_t a =
+            tm_anon(vs, n, RW, how == 2 ? XVM_MAP_SHARED : XVM_MAP_PRIVATE);
+        uint64_t v;
+        write_n(vs, a, n, 1);
+        check_n(vs, a, n, 1); /* q, read last, is in RAM and clean */
+        v = pattern(2, q);
+        assert_int_equal(xvm_write(vs, a + q * PG, &v, 8), 0);
+        if (how == 0) {
+            assert_int_equal(xvm_mprotect(vs, a + q * PG, PG, XVM_PROT_NONE),
+                             0);
+        } else if (how == 1) {
+            other = tm_fork(vs);
+            xvm_vmspace_destroy(vs);
+            vs = other;
+            other = NULL;
+        } else {
+            other = tm_fork(vs);
+            assert_int_equal(xvm_munmap(vs, a + q * PG, PG), 0);
+            xvm_vmspace *t = vs;
+            vs = other;
+            other = t;
+        }
+        uint64_t outs = tm_stats(m).swap_outs;
+        check_n(vs, a, n - 1, 1); /* q goes out */
+        uint64_t outs_q = tm_stats(m).swap_outs - outs;
+        if (how == 0)
+            assert_int_equal(xvm_mprotect(vs, a + q * PG, PG, RW), 0);
+        assert_int_equal(xvm_read(vs, a + q * PG, &v, 8), 0);
+        if (v != pattern(2, q))
+            fail_msg("case %d: the write was lost", how);
+        assert_int_equal(outs_q, 1); /* written out, not dropped */
+        tm_check(m);
+        xvm_vmspace_destroy(vs);
+        xvm_vmspace_destroy(other);
+        xvm_machine_destroy(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_swap_shared_anonymous_memory_pages_out_and_in),
         cmocka_unit_test(test_swap_full_fails_cleanly),
         cmocka_unit_test(test_swap_full_still_pages_out_pages_that_hold_slots),
+        cmocka_unit_test(test_swap_write_survives_its_mapping),
         cmocka_unit_test(test_swap_bad_configs_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -591,6 +591,10 @@ static void leaf_zap(struct pmap *pm, struct pt_dir *tp, unsigned i,
     *slot = NULL;
     if ((pte & PTE_WIRED) && !page_is_device(pg))
         phys_wire(mu->ph, phys_page(mu->ph, pg), -1);
+    /* The modified bit goes with the PTE: the page no longer equals its
+     * swap copy (NetBSD's pmaps keep the bit in the page's attributes). */
+    if ((pte & PTE_MOD) && !page_is_device(pg))
+        phys_page(mu->ph, pg)->flags &= (uint8_t)~PG_CLEAN;
     pte_put(mu, tp, i, 0);
     tp->valid--;
     pm->resident--;
