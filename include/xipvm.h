@@ -763,7 +763,9 @@ struct xvm_file_report {
 };
 /* Calls fn for every regular file of the mount, depth first; a non-zero
  * return from fn stops the walk and is returned.  Reads nothing that
- * counts (inspection is quiet). */
+ * counts (inspection is quiet).  An entry that cannot be read (a corrupt
+ * image) is passed over: once every other file is told, its error
+ * (EINVAL, EIO) is returned; xvm_fsinfo names each.  ENOMEM. */
 XVM_API int xvm_file_report(xvm_mount *mp,
                             int (*fn)(void *arg,
                                       const struct xvm_file_report *fr),

@@ -436,6 +436,34 @@ grep -q "corrupt.img: /d/$victim (inode $ino): corrupt directory entry" "$T/err"
 awk '$NF ~ /^\/d\// { sub("/d/", "", $NF); print $NF }' "$T/out" | sort >"$T/listed"
 tail -n +2 "$T/expect" | cmp -s - "$T/listed" || fail "fsinfo does not list the intact rest"
 
+# run on an image with a corrupt record the trace never uses: the replay
+# stands (exit 0, its report, busybox in it) and the record is named as
+# fsinfo names it.  The per-file report's walk met the record: run failed
+# with a bare "xipvm: Invalid argument", no report, exit 1.
+mkdir -p "$T/dtree/unused" && cp -r "$T/tree/bin" "$T/dtree/" &&
+    echo data >"$T/dtree/unused/somefile" ||
+    fail "cannot make dtree"
+"$MAKEFS" -t ffs -M 1m -b 10% -B little -o version=2,bsize=32768,fsize=4096 \
+    "$T/damaged.img" "$T/dtree" >/dev/null 2>&1 || fail "makefs of dtree"
+python3 - "$T/damaged.img" <<'EOF2' || fail "cannot damage the image"
+import sys
+img = bytearray(open(sys.argv[1], "rb").read())
+at = img.find(b"\x08\x08somefile")  # d_type, d_namlen, d_name
+assert at > 0 and img.find(b"somefile", at + 3) < 0
+img[at + 1] = 0  # a name of length 0: a corrupt record
+open(sys.argv[1], "wb").write(img)
+EOF2
+RUND="$XIPVM run --image $T/damaged.img --fault-ahead 0 --readahead 0"
+expect 0 "run on an image with a corrupt record it never uses" -- \
+    $RUND --json "$T/clean.trace"
+grep -q "damaged.img: /unused/.*corrupt directory entry" "$T/err" ||
+    fail "the corrupt record is not named: $(cat "$T/err")"
+python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["mismatches"] == 0, d["mismatches"]
+assert d["files"]["/bin/busybox"]["pages_touched"] > 0, d["files"]' \
+    "$T/out" || fail "run on a damaged image: no per-file report"
+
 # Usage errors: exit 2 with a message.
 expect 2 "no command" -- "$XIPVM"
 expect 2 "unknown command" -- "$XIPVM" frobnicate

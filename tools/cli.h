@@ -224,6 +224,10 @@ void world_close(struct world *w);
  * xvm_profile_ram_min to xvm_profile_ram_max); else 1 after saying which
  * bound it passes. */
 int world_ram_ok(const char *machine, uint64_t ram);
+/* An entry of image that cannot be read (xvm_fsinfo's fi->error), named
+ * on stderr; world_damage names every such entry of the mount. */
+void world_damaged(const char *image, const struct xvm_file_info *fi);
+void world_damage(const char *image, xvm_mount *mp);
 
 /* Output written whole or not at all (a temporary file renamed at the
  * end); "-" is standard output, and a device or FIFO already at the path

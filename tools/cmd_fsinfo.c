@@ -109,9 +109,7 @@ static int show(void *arg, const struct xvm_file_info *fi)
     if (fi->error) {
         /* Told, and the rest listed. */
         fflush(stdout);
-        fprintf(stderr, "xipvm: %s: %s (inode %llu): %s (%s)\n", t->image,
-                fi->path, (unsigned long long)fi->ino,
-                fi->problem ? fi->problem : "unreadable", strerror(fi->error));
+        world_damaged(t->image, fi);
         t->damaged++;
         return 0;
     }

@@ -42,6 +42,7 @@ struct keep {
     struct run_result *r;
     xvm_mount *mp;
     bool pages; /* each file's pages too */
+    int failed; /* keep_file's own error */
 };
 
 static int keep_page(void *arg, const struct xvm_page_report *pr)
@@ -59,9 +60,8 @@ static int keep_page(void *arg, const struct xvm_page_report *pr)
 
 /* Keeps the library's per-file report (paths copied), and each file's
  * pages when asked. */
-static int keep_file(void *arg, const struct xvm_file_report *fr)
+static int keep_one(struct keep *k, const struct xvm_file_report *fr)
 {
-    struct keep *k = arg;
     struct run_result *r = k->r;
     if (r->nfiles % 64 == 0) {
         size_t cap = r->nfiles + 64;
@@ -87,6 +87,12 @@ static int keep_file(void *arg, const struct xvm_file_report *fr)
     }
     r->nfiles++;
     return 0;
+}
+
+static int keep_file(void *arg, const struct xvm_file_report *fr)
+{
+    struct keep *k = arg;
+    return k->failed = keep_one(k, fr);
 }
 
 struct progress {
@@ -215,8 +221,15 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
         r->nooms = t.nooms;
     }
     xvm_report(w.m, &r->rep);
-    struct keep keep = { r, w.mp, o->pages };
+    struct keep keep = { r, w.mp, o->pages, 0 };
     int ferr = xvm_file_report(w.mp, keep_file, &keep);
+    /* An entry of a corrupt image that cannot be read: every file that
+     * can be is kept; the run stands, and the damage is named. */
+    if (ferr != 0 && ferr != ENOMEM && keep.failed == 0) {
+        if (!o->quiet)
+            world_damage(o->image, w.mp);
+        ferr = 0;
+    }
     if (keep_timeline(w.m, r) != 0 || ferr != 0) {
         fprintf(stderr, "xipvm: %s\n",
                 ferr && ferr != ENOMEM ? strerror(ferr) : "out of memory");

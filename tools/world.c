@@ -121,6 +121,25 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
     return 0;
 }
 
+void world_damaged(const char *image, const struct xvm_file_info *fi)
+{
+    fprintf(stderr, "xipvm: %s: %s (inode %llu): %s (%s)\n", image, fi->path,
+            (unsigned long long)fi->ino,
+            fi->problem ? fi->problem : "unreadable", strerror(fi->error));
+}
+
+static int tell_damaged(void *arg, const struct xvm_file_info *fi)
+{
+    if (fi->error)
+        world_damaged(arg, fi);
+    return 0;
+}
+
+void world_damage(const char *image, xvm_mount *mp)
+{
+    (void)xvm_fsinfo(mp, tell_damaged, (void *)image);
+}
+
 void world_close(struct world *w)
 {
     /* Processes hold files: the machine goes first, taking them along. */
