@@ -224,12 +224,13 @@ int replay_file(const struct run_opts *o, int xip, struct run_result *r)
     struct keep keep = { r, w.mp, o->pages, 0 };
     int ferr = xvm_file_report(w.mp, keep_file, &keep);
     /* An entry of a corrupt image that cannot be read: every file that
-     * can be is kept; the run stands, and the damage is named. */
-    if (ferr != 0 && ferr != ENOMEM && keep.failed == 0) {
-        if (!o->quiet)
-            world_damage(o->image, w.mp);
+     * can be is kept; the run stands.  Damage (there, or in a file's
+     * block map, which only mismatches show) is named. */
+    bool damaged = ferr != 0 && ferr != ENOMEM && keep.failed == 0;
+    if (damaged)
         ferr = 0;
-    }
+    if (!o->quiet && (damaged || t.mismatches > 0))
+        world_damage(o->image, w.mp);
     if (keep_timeline(w.m, r) != 0 || ferr != 0) {
         fprintf(stderr, "xipvm: %s\n",
                 ferr && ferr != ENOMEM ? strerror(ferr) : "out of memory");
