@@ -614,8 +614,9 @@ struct xvm_mount_config {
     unsigned buffers;   /* metadata buffer cache, in pages; default 16 */
 };
 XVM_API void xvm_mount_config_init(struct xvm_mount_config *cfg);
-/* => EINVAL for a bad image; EOPNOTSUPP for xip on a device that is not
- *    memory-mappable. */
+/* => EINVAL for a bad image, EIO for a valid superblock on a device too
+ *    short for its file system (a truncated image); EOPNOTSUPP for xip on
+ *    a device that is not memory-mappable. */
 XVM_API int xvm_mount_flash(xvm_flash *f, const struct xvm_mount_config *cfg,
                             xvm_mount **out);
 /* EBUSY while files are open or mapped. */
