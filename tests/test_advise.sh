@@ -150,7 +150,7 @@ assert rm["choice"]["flash"] == rm["curve"][k]["flash"]
 
 # every key is defined in doc/figures.md
 doc = open(figures).read()
-defined = set(re.findall(r"`([a-z_]+)`", doc))
+defined = set(re.findall(r"`([a-z0-9_]+)`", doc))
 def keys(x):
     if isinstance(x, dict):
         for k, v in x.items():
@@ -244,7 +244,7 @@ grep -q "copies: 1 page " "$T/out" || fail "fsinfo's text gives no reason"
 python3 - "$T/whole.json" "$T/frag.json" "$(dirname "$0")/../doc/figures.md" <<'EOF' && ok "fsinfo's reasons" || fail "fsinfo's reasons"
 import json, re, sys
 whole, frag = (json.load(open(p)) for p in sys.argv[1:3])
-defined = set(re.findall(r"`([a-z_]+)`", open(sys.argv[3]).read()))
+defined = set(re.findall(r"`([a-z0-9_]+)`", open(sys.argv[3]).read()))
 why = ("spanning_pages", "unaligned_pages", "tail_short_pages", "past_eof_pages")
 for d in (whole, frag):
     keys = set(d) | set(d["totals"]) | {k for f in d["files"].values() for k in f}

@@ -288,6 +288,26 @@ assert p["buffers"] == 16 and p["policy"] == "clock" and p["version"]
 assert p["image"].endswith("/img") and p["trace"].endswith("clean.trace")
 assert d["fits"] is True and d["oom"] == [] and d["oom_kills"] == 0
 EOF
+# The CPU options and --slice change figures: params records them.
+expect 0 "run --json with CPU options" -- $RUN --json --I1=16384,2,32 \
+    --LL none --no-cache --superpages --slice 7 "$T/clean.trace"
+python3 - "$T/out" <<'EOF' && ok "params records the CPU options" ||
+import json, sys
+p = json.load(open(sys.argv[1]))["params"]
+assert p["i1"] == "16384,2,32" and p["d1"] == "profile" and p["ll"] == "none", p
+assert p["no_cache"] is True and p["superpages"] == "on" and p["slice"] == 7, p
+EOF
+    fail "params of the CPU options"
+expect 0 "run --csv with CPU options" -- $RUN --csv --D1=8192,2,32 \
+    --no-superpages "$T/clean.trace"
+python3 - "$T/out" <<'EOF' && ok "the CSV records the CPU options" ||
+import csv, sys
+row = list(csv.DictReader(open(sys.argv[1], newline="")))[0]
+assert row["d1"] == "8192,2,32" and row["i1"] == "profile", row
+assert row["no_cache"] == "false" and row["superpages"] == "off", row
+assert row["slice"] == "10000", row
+EOF
+    fail "the CSV of the CPU options"
 expect 0 "run --csv" -- $RUN --csv "$T/clean.trace"
 python3 - "$T/out" <<'EOF' && ok "run --csv: a header and one row" || fail "run --csv"
 import csv, sys

@@ -42,7 +42,8 @@ rows = list(csv.DictReader(open(d + "/results.csv")))
 cols = list(rows[0].keys())
 want = ["mode", "machine", "cpu", "image", "trace", "ram", "swap", "readahead",
         "fault_ahead", "buffers", "device", "device_design",
-        "neighbour_reserve", "neighbour_pv_limit", "version", "events", "mismatches",
+        "neighbour_reserve", "neighbour_pv_limit", "i1", "d1", "ll",
+        "no_cache", "superpages", "slice", "version", "events", "mismatches",
         "oom_kills", "fits", "ram_peak_total", "ram_peak_anon",
         "ram_peak_aobj", "ram_peak_page_cache", "ram_peak_page_table",
         "ram_peak_zero", "ram_peak_buffer", "ram_peak_kernel", "ram_peak_md",

@@ -134,6 +134,9 @@ const char *fmt_size(char *buf, size_t len, uint64_t bytes);
         "--no-superpages", NULL, NULL, "map XIP text in pages only"            \
     }
 
+/* --slice's default: events per turn of several TRACEs. */
+#define RUN_SLICE 10000
+
 /* Options common to run, compare and bench. */
 struct run_opts {
     const char *image;
@@ -155,7 +158,7 @@ struct run_opts {
      * interleaved in slices of `slice` events (--slice, default 10000) */
     const char **traces;
     int ntraces;
-    uint64_t slice;
+    uint64_t slice; /* RUN_SLICE unless --slice */
     /* The CPU model (doc/time-model.md): --cpu NAME|FILE, cachegrind's
      * --I1= --D1= --LL=, --no-cache, --superpages / --no-superpages. */
     const char *cpu;     /* NULL: the built-in named like machine */
@@ -294,6 +297,11 @@ int parse_design(const char *s, int *design);
  * resolved), as the parameters record them. */
 int run_readahead(const struct run_opts *o);
 int run_buffers(const struct run_opts *o);
+/* The CPU options as the parameters record them: a cache's geometry as
+ * given (k: 0 I1, 1 D1, 2 LL) or "profile", and super pages "on", "off"
+ * or "profile". */
+const char *run_geom(const struct run_opts *o, int k);
+const char *run_superpages(const struct run_opts *o);
 
 /* => whether the run fits its RAM: no process was killed for lack of
  *    memory. */

@@ -436,6 +436,7 @@ void grid_point(const struct grid *g, unsigned i, struct run_opts *o)
     o->machine = g->machine[i % g->nmachine], i /= g->nmachine;
     o->trace = g->traces[i];
     o->quiet = true;
+    o->slice = RUN_SLICE; /* as the parameters record it */
     o->cpu = g->cpu.cpu;
     memcpy(o->geom, g->cpu.geom, sizeof(o->geom));
     o->no_cache = g->cpu.no_cache;

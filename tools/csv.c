@@ -67,7 +67,8 @@ static const struct {
 void csv_header(FILE *out)
 {
     fputs("mode,machine,cpu,image,trace,ram,swap,readahead,fault_ahead,buffers,"
-          "device,device_design,neighbour_reserve,neighbour_pv_limit,version,"
+          "device,device_design,neighbour_reserve,neighbour_pv_limit,i1,d1,ll,"
+          "no_cache,superpages,slice,version,"
           "events,mismatches,oom_kills,fits,ram_peak_total",
           out);
     for (int k = 0; k < XVM_RAM_KINDS; k++)
@@ -104,13 +105,19 @@ void csv_row(FILE *out, const struct run_opts *o, int xip,
     } else {
         csv_field(out, o->trace);
     }
-    fprintf(out,
-            ",%llu,%llu,%d,%s,%d,%s,%s,%llu,%llu,%s,%llu,%llu,%llu,%s,%llu",
+    fprintf(out, ",%llu,%llu,%d,%s,%d,%s,%s,%llu,%llu,",
             (unsigned long long)o->ram, (unsigned long long)o->swap,
             run_readahead(o), fa, run_buffers(o), device_name(o->device),
             xvm_device_design_name((enum xvm_device_design)o->design),
             (unsigned long long)o->neighbour_reserve,
-            (unsigned long long)o->neighbour_pv_limit, xvm_version(),
+            (unsigned long long)o->neighbour_pv_limit);
+    for (int k = 0; k < 3; k++) { /* "SIZE,ASSOC,LINE": quoted */
+        csv_field(out, run_geom(o, k));
+        fputc(',', out);
+    }
+    fprintf(out, "%s,%s,%llu,%s,%llu,%llu,%llu,%s,%llu",
+            o->no_cache ? "true" : "false", run_superpages(o),
+            (unsigned long long)o->slice, xvm_version(),
             (unsigned long long)r->events, (unsigned long long)r->mismatches,
             (unsigned long long)r->oom_kills, run_fits(r) ? "true" : "false",
             (unsigned long long)rep->ram_peak_total);

@@ -213,7 +213,17 @@ void print_json_params(FILE *out, const struct run_opts *o, int xip)
             (unsigned long long)o->neighbour_reserve,
             (unsigned long long)o->neighbour_pv_limit);
     json_string(out, xvm_version());
-    fputc('}', out);
+    /* The CPU options and --slice change figures too. */
+    static const char *const geo[3] = { "i1", "d1", "ll" };
+    for (int k = 0; k < 3; k++) {
+        fprintf(out, ", \"%s\": ", geo[k]);
+        json_string(out, run_geom(o, k));
+    }
+    fprintf(out,
+            ", \"no_cache\": %s, \"superpages\": \"%s\", "
+            "\"slice\": %llu}",
+            o->no_cache ? "true" : "false", run_superpages(o),
+            (unsigned long long)o->slice);
 }
 
 void print_json_run(FILE *out, const struct run_opts *o, int xip,

@@ -413,7 +413,7 @@ int parse_run_opts_own(int argc, char **argv, struct run_opts *o,
     o->readahead = -1;
     o->buffers = -1;
     o->superpages = -1;
-    o->slice = 10000;
+    o->slice = RUN_SLICE;
     /* the positional TRACEs, pointers into argv */
     if (want_trace &&
         (o->traces = calloc((size_t)argc, sizeof(char *))) == NULL)

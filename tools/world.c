@@ -162,3 +162,13 @@ int run_buffers(const struct run_opts *o)
     xvm_mount_config_init(&mc);
     return o->buffers >= 0 ? o->buffers : (int)mc.buffers;
 }
+
+const char *run_geom(const struct run_opts *o, int k)
+{
+    return o->geom[k] ? o->geom[k] : "profile";
+}
+
+const char *run_superpages(const struct run_opts *o)
+{
+    return o->superpages < 0 ? "profile" : o->superpages ? "on" : "off";
+}
