@@ -115,6 +115,15 @@ done
 expect 0 "--merge after the array" -- "$XIPVM" sweep --merge "$T/slurm"
 cmp -s "$T/local/results.csv" "$T/slurm/results.csv" && ok "the Slurm array merges to the local sweep's CSV" ||
     fail "the array's results.csv differs from the local one"
+# A job that has not written its row: the merge names it and fails (the
+# answer could change with it), writing no results.
+mkdir -p "$T/gap/jobs"
+cp "$T/slurm/sweep.args" "$T/gap/" && cp "$T/slurm/jobs/"*.csv "$T/gap/jobs/"
+rm "$T/gap/jobs/000003.csv"
+expect 1 "--merge with a job's row missing" -- "$XIPVM" sweep --merge "$T/gap"
+grep -q "1 of 10 jobs have not written their row: 000003$" "$T/err" ||
+    fail "the missing job is not named: $(cat "$T/err")"
+[ ! -e "$T/gap/results.csv" ] || fail "a merge with a job missing wrote results"
 
 # The CPU options go to every job: a profile file by a relative path
 # still reads in jobs run from /, and each row's time is what run says.

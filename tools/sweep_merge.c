@@ -144,7 +144,43 @@ static void table_free(struct table *t)
     memset(t, 0, sizeof(*t));
 }
 
-static int table_read(const char *dir, struct table *t)
+/* => 0 when idx[0..n) (sorted) are jobs 0 to njobs-1, every one; else
+ * 1 after naming the jobs missing or foreign.  njobs < 0: unknown. */
+static int jobs_complete(const char *dir, const uint32_t *idx, size_t n,
+                         long njobs)
+{
+    if (njobs < 0) {
+        fprintf(stderr,
+                "xipvm: %s/sweep.args: no job count (an older sweep): "
+                "a missing job's row goes unnoticed\n",
+                dir);
+        return 0;
+    }
+    if (n > 0 && idx[n - 1] >= (unsigned long)njobs) {
+        fprintf(stderr,
+                "xipvm: %s/jobs/%06u.csv: not a job of this grid "
+                "(%ld jobs)\n",
+                dir, idx[n - 1], njobs);
+        return 1;
+    }
+    if (n == (size_t)njobs)
+        return 0;
+    /* A missing row changes the answers: name the jobs to run again. */
+    fprintf(stderr,
+            "xipvm: %s: %ld of %ld jobs have not written their row:", dir,
+            njobs - (long)n, njobs);
+    int said = 0;
+    for (size_t k = 0, j = 0; j < (unsigned long)njobs && said < 10; j++) {
+        if (k < n && idx[k] == j)
+            k++;
+        else
+            fprintf(stderr, " %06zu", j), said++;
+    }
+    fprintf(stderr, "%s\n", njobs - (long)n > said ? " ..." : "");
+    return 1;
+}
+
+static int table_read(const char *dir, long njobs, struct table *t)
 {
     char path[PATH_MAX];
     uint32_t *idx = NULL;
@@ -181,6 +217,10 @@ static int table_read(const char *dir, struct table *t)
         return 1;
     }
     qsort(idx, n, sizeof(*idx), cmp_u32);
+    if (jobs_complete(dir, idx, n, njobs) != 0) {
+        free(idx);
+        return 1;
+    }
     t->lines = calloc(n, sizeof(*t->lines));
     if (t->lines == NULL) {
         free(idx);
@@ -489,18 +529,23 @@ static int chart(const char *dir, int m, const struct rec *r, size_t n)
 
 /* ---- the merge ---- */
 
-/* The sweep's options as recorded, and its --max-slowdown. */
-static char *read_args(const char *dir, double *pct)
+/* The sweep's options as recorded, its --max-slowdown, and its number
+ * of jobs (write_conf's second line; -1 when there is none). */
+static char *read_args(const char *dir, double *pct, long *njobs)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/sweep.args", dir);
     FILE *f = fopen(path, "r");
     char *line = f ? read_line(f) : NULL;
+    char *count = line ? read_line(f) : NULL;
     if (f)
         fclose(f);
     const char *p = line ? strstr(line, " --max-slowdown ") : NULL;
     if (p && *pct < 0)
         *pct = strtod(p + strlen(" --max-slowdown "), NULL);
+    if (count == NULL || sscanf(count, "# %ld jobs", njobs) != 1 || *njobs < 1)
+        *njobs = -1;
+    free(count);
     return line;
 }
 
@@ -508,9 +553,12 @@ int sweep_merge(const char *dir, double pct)
 {
     struct table t;
     char path[PATH_MAX];
-    if (table_read(dir, &t) != 0)
+    long njobs;
+    char *args = read_args(dir, &pct, &njobs);
+    if (table_read(dir, njobs, &t) != 0) {
+        free(args);
         return 1;
-    char *args = read_args(dir, &pct);
+    }
     int rc = 1;
     struct rec *r = calloc(t.n, sizeof(*r));
     char **copies = calloc(t.n, sizeof(*copies));
