@@ -343,6 +343,8 @@ struct xvm_savings {
     int64_t ram_peak_total;
     double ram_peak_total_percent; /* of copy's total; 0 if it is 0 */
     double slowdown;               /* time_ns xip / copy; 0 if copy's is 0 */
+    /* ram_peak[k] as a share of copy's ram_peak[k]; 0 if that is 0 */
+    double ram_peak_percent[XVM_RAM_KINDS];
 };
 XVM_API void xvm_report_savings(const struct xvm_report *xip,
                                 const struct xvm_report *copy,

@@ -173,6 +173,9 @@ d = json.load(open(sys.argv[1]))
 assert set(d) >= {"xip", "copy", "saved"}, list(d)
 assert d["xip"]["mode"] == "xip" and d["copy"]["mode"] == "copy"
 assert d["saved"]["ram_peak"]["page_cache"] == 3 * 4096, d["saved"]
+# By kind, the share of copy's peak saved (the text's % column).
+pc = d["saved"]["ram_peak_percent"]
+assert pc["page_cache"] == 100 and pc["aobj"] == 0, pc
 assert d["saved"]["ram_peak_total"] == d["copy"]["ram_peak_total"] - d["xip"]["ram_peak_total"]
 # What XIP costs, beside what it saves: its time over copy mode's.
 x, c = d["xip"]["time_ns"], d["copy"]["time_ns"]

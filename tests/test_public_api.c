@@ -166,6 +166,18 @@ static void test_public_api_cpu_profiles_and_time(void **state)
     r2.st.time_ns *= 2;
     xvm_report_savings(&r2, &r, &sv);
     assert_true(sv.slowdown > 1.99 && sv.slowdown < 2.01);
+    /* By kind, the share of copy's peak saved; 0 where copy had none. */
+    memset(&r, 0, sizeof(r));
+    memset(&r2, 0, sizeof(r2));
+    r.ram_peak[XVM_RAM_PAGECACHE] = 4 * 4096;
+    r2.ram_peak[XVM_RAM_PAGECACHE] = 4096;
+    r.ram_peak[XVM_RAM_ANON] = 4096;
+    r2.ram_peak[XVM_RAM_ANON] = 2 * 4096;
+    r2.ram_peak[XVM_RAM_ZERO] = 4096;
+    xvm_report_savings(&r2, &r, &sv);
+    assert_true(sv.ram_peak_percent[XVM_RAM_PAGECACHE] == 75.0);
+    assert_true(sv.ram_peak_percent[XVM_RAM_ANON] == -100.0);
+    assert_true(sv.ram_peak_percent[XVM_RAM_ZERO] == 0.0);
     xvm_vmspace_destroy(vs);
     xvm_machine_destroy(m);
 }

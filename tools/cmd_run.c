@@ -227,10 +227,11 @@ int cmd_run(int argc, char **argv)
     return rc;
 }
 
-static void row(const char *name, uint64_t x, uint64_t c, int64_t saved)
+static void row(const char *name, uint64_t x, uint64_t c, int64_t saved,
+                double percent)
 {
     printf("  %-18s %12.0f %12.0f %12.0f %7.1f%%\n", name, kib(x), kib(c),
-           (double)saved / 1024.0, c ? 100.0 * (double)saved / (double)c : 0.0);
+           (double)saved / 1024.0, percent);
 }
 
 /* A row of counts, and one of ns shown as ms, xip then copy. */
@@ -313,8 +314,9 @@ static void print_compare(const struct run_opts *o, const struct run_result *x,
                "saved", "");
         for (int k = 0; k < XVM_RAM_KINDS; k++)
             row(xvm_ram_kind_name((enum xvm_ram_kind)k), rx->ram_peak[k],
-                rc->ram_peak[k], sv.ram_peak[k]);
-        row("total", rx->ram_peak_total, rc->ram_peak_total, sv.ram_peak_total);
+                rc->ram_peak[k], sv.ram_peak[k], sv.ram_peak_percent[k]);
+        row("total", rx->ram_peak_total, rc->ram_peak_total, sv.ram_peak_total,
+            sv.ram_peak_total_percent);
     } else {
         print_fit(o, 1, x);
         print_fit(o, 0, c);
@@ -401,6 +403,10 @@ static void print_compare_json(const struct run_opts *o,
         printf("%s\"%s\": %lld", k ? ", " : "",
                xvm_ram_kind_name((enum xvm_ram_kind)k),
                (long long)sv.ram_peak[k]);
+    printf("},\n  \"ram_peak_percent\": {");
+    for (int k = 0; k < XVM_RAM_KINDS; k++)
+        printf("%s\"%s\": %.2f", k ? ", " : "",
+               xvm_ram_kind_name((enum xvm_ram_kind)k), sv.ram_peak_percent[k]);
     printf("},\n  \"ram_peak_total\": %lld,\n  \"ram_peak_total_percent\": "
            "%.2f\n},\n\"slowdown\": ",
            (long long)sv.ram_peak_total, sv.ram_peak_total_percent);

@@ -324,8 +324,12 @@ void xvm_report_savings(const struct xvm_report *xip,
     memset(s, 0, sizeof(*s));
     if (xip == NULL || copy == NULL)
         return;
-    for (int k = 0; k < XVM_RAM_KINDS; k++)
+    for (int k = 0; k < XVM_RAM_KINDS; k++) {
         s->ram_peak[k] = (int64_t)copy->ram_peak[k] - (int64_t)xip->ram_peak[k];
+        if (copy->ram_peak[k])
+            s->ram_peak_percent[k] =
+                100.0 * (double)s->ram_peak[k] / (double)copy->ram_peak[k];
+    }
     s->ram_peak_total =
         (int64_t)copy->ram_peak_total - (int64_t)xip->ram_peak_total;
     if (copy->ram_peak_total)
