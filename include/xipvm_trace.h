@@ -254,6 +254,11 @@ struct xvm_oom_event {
     uint64_t event; /* events replayed when it was killed */
     uint64_t line;  /* the text trace's line that ran out of memory (0
                        in a binary trace: its event tells) */
+    /* Several traces at once (xvm_replay_sources), numbered from 1, as
+     * marks are; 1 with one trace: */
+    unsigned trace;     /* the trace whose event (and line) ran out */
+    unsigned pid_trace; /* the trace the killed process is of, */
+    uint32_t trace_pid; /* and its pid there (pid is the machine's) */
 };
 
 struct xvm_replay_totals {

@@ -342,9 +342,24 @@ python3 - "$T/out" <<'EOF' && ok "JSON: fits false, the kill, events skipped" ||
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["fits"] is False and d["oom_kills"] == 1 and d["mismatches"] == 0
-assert d["oom"] == [{"pid": 1, "event": 3, "line": 4}], d["oom"]
+assert d["oom"] == [{"pid": 1, "event": 3, "line": 4, "trace": 1,
+                     "pid_trace": 1, "trace_pid": 1}], d["oom"]
 assert d["events_skipped"] == 2
 EOF
+# Several TRACEs: a kill names the trace of its line, and the killed
+# process's own trace and pid (the machine's pid is renumbered).
+expect 0 "run --json of a trace that fits and one that does not" -- \
+    $RUN --ram 512K --json "$T/clean.trace" "$T/oom.trace"
+python3 - "$T/out" <<'EOF' && ok "the oom entry names its trace" ||
+import json, sys
+(o,) = json.load(open(sys.argv[1]))["oom"]
+assert o["trace"] == 2 and o["pid_trace"] == 2 and o["trace_pid"] == 1, o
+assert o["pid"] == 3 and o["line"] == 4, o
+EOF
+    fail "the oom entry of two traces"
+o="$T/oom.trace"
+grep -q "oom: pid 1 of $o (pid 3 here) killed at line 4 of $o" "$T/err" ||
+    fail "the oom message does not name the trace: $(cat "$T/err")"
 expect 0 "compare --json of it" -- $CMP --ram 512K --json "$T/oom.trace"
 python3 - "$T/out" <<'EOF' && ok "compare JSON: no saving" || fail "compare oom JSON"
 import json, sys

@@ -239,10 +239,13 @@ void print_json_run(FILE *out, const struct run_opts *o, int xip,
     fprintf(out, "  \"fits\": %s,\n  \"events_skipped\": %llu,\n  \"oom\": [",
             run_fits(r) ? "true" : "false", (unsigned long long)r->skipped);
     for (size_t i = 0; i < r->nooms; i++)
-        fprintf(out, "%s{\"pid\": %u, \"event\": %llu, \"line\": %llu}",
+        fprintf(out,
+                "%s{\"pid\": %u, \"event\": %llu, \"line\": %llu, "
+                "\"trace\": %u, \"pid_trace\": %u, \"trace_pid\": %u}",
                 i ? ", " : "", (unsigned)r->ooms[i].pid,
                 (unsigned long long)r->ooms[i].event,
-                (unsigned long long)r->ooms[i].line);
+                (unsigned long long)r->ooms[i].line, r->ooms[i].trace,
+                r->ooms[i].pid_trace, (unsigned)r->ooms[i].trace_pid);
     fprintf(out, "],\n");
     print_json_report(out, &r->rep, "  ");
     fprintf(out, ",\n  \"marks\": {");

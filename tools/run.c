@@ -124,11 +124,22 @@ static void on_oom(void *arg, const struct xvm_oom_event *oom)
     else
         snprintf(where, sizeof(where), "event %llu",
                  (unsigned long long)oom->event);
-    fprintf(stderr,
-            "xipvm: oom: pid %u killed at %s: out of swap (%s mode, %llu KiB "
-            "of RAM)\n",
-            (unsigned)oom->pid, where, p->xip ? "XIP" : "copy",
-            (unsigned long long)(p->o->ram >> 10));
+    if (p->o->ntraces > 1 && oom->trace >= 1 && oom->pid_trace >= 1 &&
+        oom->trace <= (unsigned)p->o->ntraces &&
+        oom->pid_trace <= (unsigned)p->o->ntraces)
+        /* pids are renumbered apart: the trace's own, and which trace */
+        fprintf(stderr,
+                "xipvm: oom: pid %u of %s (pid %u here) killed at %s of %s: "
+                "out of swap (%s mode, %llu KiB of RAM)\n",
+                (unsigned)oom->trace_pid, p->o->traces[oom->pid_trace - 1],
+                (unsigned)oom->pid, where, p->o->traces[oom->trace - 1],
+                p->xip ? "XIP" : "copy", (unsigned long long)(p->o->ram >> 10));
+    else
+        fprintf(stderr,
+                "xipvm: oom: pid %u killed at %s: out of swap (%s mode, %llu "
+                "KiB of RAM)\n",
+                (unsigned)oom->pid, where, p->xip ? "XIP" : "copy",
+                (unsigned long long)(p->o->ram >> 10));
 }
 
 static void on_progress(void *arg, uint64_t events)

@@ -28,6 +28,8 @@ struct pidmap {
     uint32_t *val;
     size_t cap, n;
     uint32_t next;
+    uint64_t *back; /* back[pid - 1]: the key of machine pid (oom) */
+    size_t capback;
 };
 
 /* Pids of processes killed for lack of memory: open addressing, linear
@@ -59,6 +61,7 @@ struct xvm_replay {
     struct xvm_oom_event *ooms;
     size_t nooms;
     uint64_t line_now; /* the text line of the event running, or 0 */
+    unsigned src_now;  /* the source of the event running */
     const struct xvm_replay_hooks *hooks; /* xvm_replay_reader's */
     struct lent *loans; /* I/Os in flight: the trace's loans (§11.3) */
     size_t nloans, caploans;
@@ -197,6 +200,14 @@ static int pid_of(struct xvm_replay *r, unsigned src, uint32_t pid,
         }
     if (pm->next == UINT32_MAX)
         return ERANGE;
+    if (pm->next == pm->capback) {
+        size_t nb = pm->capback ? 2 * pm->capback : 64;
+        uint64_t *b = realloc(pm->back, nb * sizeof(*b));
+        if (b == NULL)
+            return ENOMEM;
+        pm->back = b, pm->capback = nb;
+    }
+    pm->back[pm->next] = key;
     pm->key[i] = key;
     pm->val[i] = *out = ++pm->next;
     pm->n++;
@@ -232,6 +243,7 @@ void xvm_replay_destroy(xvm_replay *r)
         free(r->src);
     free(r->pids.key);
     free(r->pids.val);
+    free(r->pids.back);
     free(r->killed.slot);
     free(r->ooms);
     free(r);
@@ -462,7 +474,20 @@ static bool take_kills(struct xvm_replay *r, const struct xvm_trace_event *ev)
     bool own = false;
     uint32_t pid;
     while (xvm_oom_next(r->m, &pid) == 0) {
-        struct xvm_oom_event oom = { pid, r->events, r->line_now };
+        struct xvm_oom_event oom = {
+            .pid = pid,
+            .event = r->events,
+            .line = r->line_now,
+            .trace = r->src_now + 1,
+            .pid_trace = 1,
+            .trace_pid = pid,
+        };
+        /* Several traces: the victim's own trace and pid. */
+        if (r->nsrc > 1 && pid >= 1 && pid <= r->pids.next) {
+            uint64_t key = r->pids.back[pid - 1];
+            oom.pid_trace = (unsigned)(key >> 32);
+            oom.trace_pid = (uint32_t)key;
+        }
         r->oom_kills++;
         r->last_vs = NULL;
         (void)pid_add(&r->killed, pid);
@@ -563,6 +588,7 @@ int xvm_replay_line_from(xvm_replay *r, unsigned src, char *line, int *mismatch,
         return EINVAL;
     }
     struct source *s = &r->src[src];
+    r->src_now = src;
     r->lines++;
     s->lines++;
     if (s->version == 0) {
@@ -707,6 +733,7 @@ int xvm_replay_reader_from(xvm_replay *r, unsigned src, xvm_trace_reader *rd,
         return EINVAL;
     }
     struct source *s = &r->src[src];
+    r->src_now = src;
     /* r->events never wraps: no limit is a stop never reached */
     uint64_t stop = max_events ? r->events + max_events : UINT64_MAX;
     *done = 0;
