@@ -277,7 +277,7 @@ XVM_API void xvm_replay_destroy(xvm_replay *r);
  * Runs one event, as given (machine pids, whatever xvm_replay_sources
  * said).  => 0, with *mismatch set and msg describing it (no
  * position: the caller knows it) when the event's outcome differs from
- * the trace's, or msg set ("pid 7 killed: out of swap") and no mismatch
+ * the trace's, or msg set ("pid 7 killed: out of memory") and no mismatch
  * when the machine killed its process; or E2BIG past XVM_MARKS_MAX marks,
  * ENOMEM for a mark, with msg.
  */

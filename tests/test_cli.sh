@@ -887,4 +887,19 @@ for f in tiny noise empty zeros; do
         fail "fsinfo of $f.img says: $(cat "$T/err")"
 done
 
+# A kill with swap to spare (16 processes' page tables and u-areas fill
+# 256K; none of that can be paged out) is not said to be "out of swap".
+expect 0 "synth spawn-many" -- "$XIPVM" synth spawn-many \
+    --exec /bin/busybox --events 2000 -o "$T/many.trace"
+expect 0 "run of 16 processes in 256K, 1M of swap" -- \
+    $RUN --ram 256K --swap 1M --json "$T/many.trace"
+python3 - "$T/out" <<'EOF' && ok "kills with free swap" || fail "no kill"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["oom_kills"] > 0 and d["swap_used_peak"] < d["swap_pages"], d
+EOF
+grep -q "at line [0-9]*: out of memory, nothing left to page out" "$T/err" &&
+    ! grep -q "out of swap" "$T/err" ||
+    fail "the kill is said as: $(head -n 1 "$T/err")"
+
 finish

@@ -126,7 +126,7 @@ static void print_fit(const struct run_opts *o, int xip,
     if (run_fits(r))
         return;
     printf("  DOES NOT FIT      %s mode in %s of RAM%s: %llu process%s "
-           "killed (out of swap), %llu events of them skipped\n",
+           "killed (out of memory), %llu events of them skipped\n",
            xip ? "XIP" : "copy", ram, o->swap ? " and its swap" : "",
            (unsigned long long)r->oom_kills, r->oom_kills == 1 ? "" : "es",
            (unsigned long long)r->skipped);

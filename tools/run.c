@@ -130,14 +130,15 @@ static void on_oom(void *arg, const struct xvm_oom_event *oom)
         /* pids are renumbered apart: the trace's own, and which trace */
         fprintf(stderr,
                 "xipvm: oom: pid %u of %s (pid %u here) killed at %s of %s: "
-                "out of swap (%s mode, %llu KiB of RAM)\n",
+                "out of memory, nothing left to page out (%s mode, %llu KiB of "
+                "RAM)\n",
                 (unsigned)oom->trace_pid, p->o->traces[oom->pid_trace - 1],
                 (unsigned)oom->pid, where, p->o->traces[oom->trace - 1],
                 p->xip ? "XIP" : "copy", (unsigned long long)(p->o->ram >> 10));
     else
         fprintf(stderr,
-                "xipvm: oom: pid %u killed at %s: out of swap (%s mode, %llu "
-                "KiB of RAM)\n",
+                "xipvm: oom: pid %u killed at %s: out of memory, nothing left "
+                "to page out (%s mode, %llu KiB of RAM)\n",
                 (unsigned)oom->pid, where, p->xip ? "XIP" : "copy",
                 (unsigned long long)(p->o->ram >> 10));
 }

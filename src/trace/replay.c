@@ -522,7 +522,7 @@ static void settle(struct xvm_replay *r, const struct xvm_trace_event *ev,
 {
     *mismatch = 0;
     if (error == ENOMEM && take_kills(r, ev)) {
-        snprintf(msg, msglen, "pid %u killed: out of swap",
+        snprintf(msg, msglen, "pid %u killed: out of memory",
                  r->ooms && r->nooms ? r->ooms[r->nooms - 1].pid : ev->pid);
         return;
     }
