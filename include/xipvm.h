@@ -458,7 +458,9 @@ XVM_API int xvm_minherit(xvm_vmspace *vs, uint64_t addr, uint64_t len,
 XVM_API int xvm_madvise(xvm_vmspace *vs, uint64_t addr, uint64_t len,
                         enum xvm_advice adv);
 /* Wires pages (faults them in, they stay resident); refused with EINVAL
- * for device pages (paper §11.4). */
+ * for device pages (paper §11.4), with EAGAIN when more than a third of
+ * RAM would be wired (NetBSD's wiredmax).  Out of RAM: ENOMEM, nothing
+ * left wired, and no process killed. */
 XVM_API int xvm_mlock(xvm_vmspace *vs, uint64_t addr, uint64_t len);
 XVM_API int xvm_munlock(xvm_vmspace *vs, uint64_t addr, uint64_t len);
 

@@ -916,6 +916,20 @@ static int lib_range(struct xvm_vmspace *vs, const struct range_args *a)
     }
 }
 
+/* => whether the library refuses this mlock with EAGAIN: more than a
+ *    third of RAM would be wired (uvmexp.wiredmax).  The model keeps no
+ *    count of wired frames. */
+static bool beyond_wiredmax(struct world *w, const struct range_args *a)
+{
+    struct xvm_vmspace *vs = xvm_proc_vmspace(w->m, a->p->pid);
+    const struct physmem *ph = &w->m->ph;
+    uint64_t end;
+    if (a->op != OP_MLOCK || a->len == 0 ||
+        vmspace_check_range(vs, a->addr, a->len, &end) != 0)
+        return false;
+    return ((end - a->addr) >> w->m->core.pgshift) + ph->wired > ph->npages / 3;
+}
+
 static int op_range(struct world *w, enum op op)
 {
     static const char *const names[] = {
@@ -931,6 +945,11 @@ static int op_range(struct world *w, enum op op)
         a.v = 9; /* out of range: EINVAL */
     note(w, "%s pid %u 0x%llx len 0x%llx v %d", names[op], a.p->pid,
          (unsigned long long)a.addr, (unsigned long long)a.len, a.v);
+    if (beyond_wiredmax(w, &a)) {
+        int lib = lib_range(xvm_proc_vmspace(w->m, a.p->pid), &a);
+        /* Refused before any change: the layout checks prove it. */
+        return lib == EAGAIN ? 0 : fail(w, "mlock: %d, not EAGAIN", lib);
+    }
     int lib = lib_range(xvm_proc_vmspace(w->m, a.p->pid), &a);
     if (lib == ENOMEM && op == OP_MLOCK && enomem_ok(w, op)) {
         /* Partial wiring promoted pages the model must copy too. */

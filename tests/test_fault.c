@@ -1199,27 +1199,36 @@ static void test_fault_mlock_refused_part_way_unwires_everything(void **state)
     xvm_object_release(d.obj);
 }
 
-/* Out of RAM in the middle of an entry: ENOMEM, nothing left wired. */
+/* Out of RAM in the middle of an entry: ENOMEM, nothing left wired.
+ * Another space holds all RAM but a few frames (an mlock of more than a
+ * third of RAM is refused before it starts). */
 static void test_fault_mlock_out_of_ram_part_way_unwires_everything(
     void **state)
 {
     (void)state;
-    xvm_machine *m = tm_machine("sgimips", 24 * PG, 0);
+    xvm_machine *m = tm_machine("sgimips", 48 * PG, 0);
     xvm_vmspace *P = tm_vs(m);
     uint64_t a = tm_anon(P, 2, RW, XVM_MAP_PRIVATE);
-    uint64_t b = tm_anon(P, 64, RW, XVM_MAP_PRIVATE);
+    uint64_t b = tm_anon(P, 14, RW, XVM_MAP_PRIVATE);
     assert_int_equal(b, a + 2 * PG);
     tm_wr8(P, a, 1);
-    assert_int_equal(xvm_mlock(P, a, 66 * PG), ENOMEM);
+    xvm_vmspace *hog = tm_vs(m);
+    uint64_t h = tm_anon(hog, 48, RW, XVM_MAP_PRIVATE);
+    uint64_t held = 0;
+    while (held < 48 && xvm_write(hog, h + held * PG, "x", 1) == 0)
+        held++;
+    assert_int_equal(xvm_munmap(hog, h, 4 * PG), 0);
+    assert_int_equal(xvm_mlock(P, a, 16 * PG), ENOMEM);
     tm_check(m);
     assert_int_equal(wire_of(P, a), 0);
     assert_int_equal(wire_of(P, a + PG), 0);
-    uint64_t got = count_mapped(P, b, 64);
-    assert_true(got > 0 && got < 64);
+    uint64_t got = count_mapped(P, b, 14);
+    assert_true(got > 0 && got < 14);
     for (uint64_t i = 0; i < got; i++)
         assert_int_equal(wire_of(P, b + i * PG), 0);
     /* Freeing RAM lets the rest of the program go on. */
-    assert_int_equal(xvm_munmap(P, b, 64 * PG), 0);
+    xvm_vmspace_destroy(hog);
+    assert_int_equal(xvm_munmap(P, b, 14 * PG), 0);
     tm_check(m);
     assert_int_equal(xvm_mlock(P, a, 2 * PG), 0);
     assert_int_equal(tm_rd8(P, a), 1);
@@ -1873,7 +1882,8 @@ static void test_fault_enomem_at_every_host_allocation_of_fork_cow(void **state)
 static void test_fault_mlock_wire_count_of_one_page_does_not_wrap(void **state)
 {
     (void)state;
-    xvm_machine *m = tm_machine("amd64", 4u << 20, 0);
+    /* 1 GiB: a third of it (uvmexp.wiredmax) is more than n pages. */
+    xvm_machine *m = tm_machine("amd64", 1u << 30, 0);
     xvm_vmspace *P = tm_vs(m);
     const uint64_t n = 65537;
     uint64_t a = tm_anon(P, n, XVM_PROT_READ, XVM_MAP_PRIVATE);

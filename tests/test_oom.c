@@ -170,12 +170,98 @@ static void test_oom_swap_makes_it_fit(void **state)
     assert_true(st.swap_outs > 0);
 }
 
+/* A 64-page machine (swap as asked) running pid 1, busybox in XIP. */
+static xvm_machine *small_machine(const struct tree_image *fx, uint64_t swap)
+{
+    struct xvm_config cfg;
+    struct xvm_mount_config mc;
+    xvm_machine *m;
+    xvm_flash *flash;
+    xvm_mount *mp;
+    xvm_config_init(&cfg);
+    cfg.ram_bytes = 64 * PG;
+    assert_int_equal(xvm_machine_create(&cfg, &m), 0);
+    if (swap) {
+        struct xvm_swap_config sc;
+        xvm_swap_config_init(&sc);
+        sc.bytes = swap;
+        assert_int_equal(xvm_swapon(m, &sc), 0);
+    }
+    assert_int_equal(xvm_flash_open(m, fx->img, NULL, &flash), 0);
+    xvm_mount_config_init(&mc);
+    mc.flags = XVM_MOUNT_XIP;
+    assert_int_equal(xvm_mount_flash(flash, &mc, &mp), 0);
+    const char *argv[] = { "busybox" };
+    assert_int_equal(xvm_spawn(m, mp, 1, "/bin/busybox", 1, argv), 0);
+    return m;
+}
+
+/* NetBSD's sys_mlock refuses to wire past uvmexp.wiredmax, a third of
+ * RAM, with EAGAIN, before faulting anything in.  All of RAM could be
+ * locked (45 of 64 pages), and the mlock that then ran out killed pid 1;
+ * with swap, a 64-page mlock scanned 90 pages before failing. */
+static void test_oom_mlock_stops_at_a_third_of_ram(void **state)
+{
+    for (int swap = 0; swap < 2; swap++) {
+        xvm_machine *m = small_machine(*state, swap ? 1u << 20 : 0);
+        xvm_vmspace *vs = xvm_proc_vmspace(m, 1);
+        uint64_t a =
+            tm_anon(vs, 64, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
+        unsigned n = 0;
+        int error;
+        while ((error = xvm_mlock(vs, a + n * PG, PG)) == 0)
+            n++;
+        assert_int_equal(error, EAGAIN);
+        assert_int_equal(n, 64 / 3);
+        struct xvm_stats st = tm_stats(m);
+        assert_int_equal(xvm_mlock(vs, a + n * PG, (64 - n) * PG), EAGAIN);
+        struct xvm_stats st2 = tm_stats(m);
+        assert_int_equal(st2.pd_scanned, st.pd_scanned);
+        assert_int_equal(st2.swap_ins + st2.swap_outs,
+                         st.swap_ins + st.swap_outs);
+        uint32_t pid;
+        assert_int_equal(xvm_oom_next(m, &pid), ENOENT);
+        /* Unlocked, the same pages can be locked again. */
+        assert_int_equal(xvm_munlock(vs, a, n * PG), 0);
+        assert_int_equal(xvm_mlock(vs, a + 20 * PG, n * PG), 0);
+        tm_check(m);
+        xvm_machine_destroy(m);
+    }
+}
+
+/* An mlock that cannot get RAM fails with ENOMEM, as sys_mlock does
+ * (uvm_fault_wire's error): its process is not killed. */
+static void test_oom_mlock_out_of_ram_kills_nobody(void **state)
+{
+    xvm_machine *m = small_machine(*state, 0);
+    xvm_vmspace *vs = xvm_proc_vmspace(m, 1);
+    uint64_t a =
+        tm_anon(vs, 8, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
+    /* A space of no process takes the rest of RAM. */
+    xvm_vmspace *hog = tm_vs(m);
+    uint64_t h =
+        tm_anon(hog, 64, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
+    for (unsigned p = 0; p < 64 && xvm_write(hog, h + p * PG, "x", 1) == 0;)
+        p++;
+    assert_int_equal(xvm_mlock(vs, a, 8 * PG), ENOMEM);
+    uint32_t pid;
+    assert_int_equal(xvm_oom_next(m, &pid), ENOENT);
+    assert_ptr_equal(xvm_proc_vmspace(m, 1), vs);
+    tm_check(m);
+    xvm_vmspace_destroy(hog);
+    assert_int_equal(xvm_mlock(vs, a, 8 * PG), 0);
+    tm_check(m);
+    xvm_machine_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_oom_kill_mid_trace_xip),
         cmocka_unit_test(test_oom_kill_mid_trace_copy),
         cmocka_unit_test(test_oom_swap_makes_it_fit),
+        cmocka_unit_test(test_oom_mlock_stops_at_a_third_of_ram),
+        cmocka_unit_test(test_oom_mlock_out_of_ram_kills_nobody),
     };
     return cmocka_run_group_tests(tests, setup, tree_image_teardown);
 }

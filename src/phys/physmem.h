@@ -126,6 +126,8 @@ struct physmem {
     /* Page-cache frames with a wired mapping: the page daemon cannot
      * drop them (phys_wire keeps it). */
     uint64_t wired_cache;
+    /* Frames with a wired mapping, of any use (uvmexp.wired). */
+    uint64_t wired;
 };
 
 static inline bool page_is_device(pageh h)
@@ -157,8 +159,11 @@ static inline struct vm_page *phys_page(const struct physmem *ph, pageh h)
 /* One wired PTE more (d = 1) or fewer (d = -1) maps RAM page pg. */
 static inline void phys_wire(struct physmem *ph, struct vm_page *pg, int d)
 {
-    if (pg->use == XVM_USE_PAGECACHE && pg->wire == (d > 0 ? 0u : 1u))
-        ph->wired_cache += (uint64_t)(int64_t)d;
+    if (pg->wire == (d > 0 ? 0u : 1u)) {
+        ph->wired += (uint64_t)(int64_t)d;
+        if (pg->use == XVM_USE_PAGECACHE)
+            ph->wired_cache += (uint64_t)(int64_t)d;
+    }
     pg->wire += (uint32_t)d;
 }
 

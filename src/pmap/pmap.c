@@ -1377,9 +1377,10 @@ static void check_table(void *arg, pageh t, const struct pt_dir *linked,
 static void check_wired(struct mmu_ck *k)
 {
     const struct physmem *ph = k->mu->ph;
-    uint64_t cache = 0;
+    uint64_t cache = 0, wired = 0;
     for (uint32_t i = 0; i < ph->fresh && !k->ck->error; i++) {
         cache += ph->pages[i].use == XVM_USE_PAGECACHE && ph->pages[i].wire;
+        wired += ph->pages[i].use != XVM_USE_FREE && ph->pages[i].wire;
         uint64_t n = 0; /* frames from `fresh` on were never used */
         (void)hmap_get(&k->wired, page_ram(i), &n);
         if (ph->pages[i].use != XVM_USE_FREE && ph->pages[i].wire != n)
@@ -1390,6 +1391,9 @@ static void check_wired(struct mmu_ck *k)
         check_fail(k->ck, "%llu page-cache frames wired, %llu counted",
                    (unsigned long long)cache,
                    (unsigned long long)ph->wired_cache);
+    if (!k->ck->error && wired != ph->wired)
+        check_fail(k->ck, "%llu frames wired, %llu counted",
+                   (unsigned long long)wired, (unsigned long long)ph->wired);
 }
 
 struct pv_key {

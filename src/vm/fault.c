@@ -428,8 +428,9 @@ int uvm_fault(struct xvm_vmspace *vs, uint64_t va, unsigned access, bool wire)
     uint64_t refused = vs->vm->ph->refused;
     int error = pagedaemon_retry(&vs->vm->objs->pd, fault_op, &a);
     /* RAM was full and the page daemon could not help: the process is
-     * killed (uvm_fault's caller, the trap handler, in NetBSD). */
-    if (error == ENOMEM && phys_ran_out(vs->vm->ph, refused))
+     * killed (uvm_fault's caller, the trap handler, in NetBSD).  Not for
+     * mlock's faults: sys_mlock returns ENOMEM. */
+    if (error == ENOMEM && !wire && phys_ran_out(vs->vm->ph, refused))
         vm_oom(vs);
     return error;
 }
@@ -440,6 +441,10 @@ int uvm_fault(struct xvm_vmspace *vs, uint64_t va, unsigned access, bool wire)
  * call may still have to undo it.
  */
 #define WIRING 2
+/* A wiring fault's ENOMEM, under another name while the call's own retry
+ * sees it: the fault's retry already gave up, running the whole mlock
+ * again would only page the same pages out and in. */
+#define WIRE_NOMEM ENOBUFS
 
 static void unwire_pages(struct xvm_vmspace *vs, struct vm_map_entry *e,
                          uint64_t upto)
@@ -469,7 +474,7 @@ static int wire_apply(struct xvm_vmspace *vs, struct vm_map_entry *e, int v)
         int error = uvm_fault(vs, va, access, true);
         if (error) {
             unwire_pages(vs, e, va);
-            return error;
+            return error == ENOMEM ? WIRE_NOMEM : error;
         }
     }
     return 0;
@@ -483,9 +488,23 @@ static int unwire_apply(struct xvm_vmspace *vs, struct vm_map_entry *e, int v)
     return 0;
 }
 
+/* => whether wiring npages more would pass uvmexp.wiredmax, a third of
+ *    RAM: a machine whose RAM is all wired could not page at all. */
+static bool beyond_wiredmax(const struct xvm_vmspace *vs, uint64_t npages)
+{
+    const struct physmem *ph = vs->vm->ph;
+    return npages > ph->npages / 3 || ph->wired > ph->npages / 3 - npages;
+}
+
 int xvm_mlock(xvm_vmspace *vs, uint64_t addr, uint64_t len)
 {
+    uint64_t top;
+    if (vs && len && vmspace_check_range(vs, addr, len, &top) == 0 &&
+        beyond_wiredmax(vs, (top - addr) >> vs->vm->core->pgshift))
+        return EAGAIN; /* sys_mlock, before anything is faulted in */
     int error = vmspace_range_apply(vs, addr, len, wire_check, wire_apply, 0);
+    if (error == WIRE_NOMEM)
+        error = ENOMEM;
     if (vs == NULL)
         return error;
     /* Entries wired by this call are undone if any part was refused. */

@@ -279,8 +279,8 @@ void vmspace_unmap(struct xvm_vmspace *vs, uint64_t start, uint64_t end)
 }
 
 /* => EINVAL unless [addr, addr+len) is a page-aligned user range. */
-static int check_range(struct xvm_vmspace *vs, uint64_t addr, uint64_t len,
-                       uint64_t *end)
+int vmspace_check_range(struct xvm_vmspace *vs, uint64_t addr, uint64_t len,
+                        uint64_t *end)
 {
     const struct core *c = vs->vm->core;
     if (len == 0 || (addr & (c->pgsz - 1)))
@@ -331,7 +331,7 @@ static int mmap_body(struct xvm_vmspace *vs, void *args)
         return EINVAL; /* another machine's object, or past its end */
     if (fixed) {
         start = *addr;
-        if ((error = check_range(vs, start, len, &end)) != 0)
+        if ((error = vmspace_check_range(vs, start, len, &end)) != 0)
             return error;
     } else {
         uint64_t rlen = pg_round(c, len);
@@ -409,7 +409,7 @@ static int munmap_body(struct xvm_vmspace *vs, void *args)
     uint64_t end;
     struct vm_map_entry *first;
     int error;
-    if ((error = check_range(vs, a->addr, a->len, &end)) != 0)
+    if ((error = vmspace_check_range(vs, a->addr, a->len, &end)) != 0)
         return error;
     if ((error = map_clip_range(vs->vm, &vs->map, a->addr, end, &first)) != 0)
         return error;
@@ -437,7 +437,7 @@ static int range_body(struct xvm_vmspace *vs, void *args)
      * kernels answer (munmap, which Linux refuses, does not come here). */
     if (len == 0 && !(addr & (vs->vm->core->pgsz - 1)))
         return 0;
-    if ((error = check_range(vs, addr, len, &end)) != 0)
+    if ((error = vmspace_check_range(vs, addr, len, &end)) != 0)
         return error;
     /* Validate every entry first, so a refusal changes nothing. */
     uint64_t at = addr;

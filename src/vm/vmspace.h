@@ -76,6 +76,11 @@ void vm_unmap_sharers(struct vm *vm, const struct amap *am, uint64_t slot);
 /* Unmaps [start, end) (page aligned): pmap, amap and object references. */
 void vmspace_unmap(struct xvm_vmspace *vs, uint64_t start, uint64_t end);
 
+/* => EINVAL unless [addr, addr+len) is a page-aligned user range; else 0
+ *    and its end (len rounded up to pages). */
+int vmspace_check_range(struct xvm_vmspace *vs, uint64_t addr, uint64_t len,
+                        uint64_t *end);
+
 /* Clipped walk over [addr, addr+len): check on every entry first (a
  * refusal changes nothing), then apply on each.  => 0 for len 0 at an
  * aligned address; EINVAL for a bad range, ENOMEM for a hole in it (as
