@@ -605,6 +605,9 @@ struct xvm_swap_config {
 XVM_API void xvm_swap_config_init(struct xvm_swap_config *cfg);
 /* => EINVAL for a bad size, EBUSY when the machine has swap already. */
 XVM_API int xvm_swapon(xvm_machine *m, const struct xvm_swap_config *cfg);
+/* => the largest swap area a machine of the profile takes (2^32 - 2
+ *    pages: slots have 32-bit numbers), or 0 for an unknown profile. */
+XVM_API uint64_t xvm_profile_swap_max(const char *profile);
 
 /* Read-only FFS on a flash, mounted with or without XIP (paper §4.4). */
 typedef struct xvm_mount xvm_mount;

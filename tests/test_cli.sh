@@ -902,4 +902,13 @@ grep -q "at line [0-9]*: out of memory, nothing left to page out" "$T/err" &&
     ! grep -q "out of swap" "$T/err" ||
     fail "the kill is said as: $(head -n 1 "$T/err")"
 
+# Too much swap is said with the bound, as too much RAM is.
+expect 1 "run --swap 16T" -- $RUN --swap 16T "$T/clean.trace"
+[ "$(cat "$T/err")" = "xipvm: --swap 16 TiB: the sgimips profile has at most 17179869176 KiB of swap" ] ||
+    fail "--swap 16T says: $(cat "$T/err")"
+expect 2 "sweep --swap 0,16T" -- "$XIPVM" sweep --image "$T/img" \
+    --out "$T/sw16" --swap 0,16T "$T/clean.trace"
+grep -q "at most 17179869176 KiB of swap" "$T/err" ||
+    fail "sweep --swap 16T says: $(cat "$T/err")"
+
 finish

@@ -69,6 +69,9 @@ static void test_public_api_ram_max_per_profile(void **state)
     assert_int_equal(xvm_profile_ram_max("sgimips"), (uint64_t)3 << 30);
     assert_int_equal(xvm_profile_ram_max("amd64"), (uint64_t)8 << 40);
     assert_int_equal(xvm_profile_ram_max("vax"), 0);
+    assert_int_equal(xvm_profile_swap_max("sgimips"), ((UINT64_C(1) << 32) - 2)
+                                                          << 12);
+    assert_int_equal(xvm_profile_swap_max("vax"), 0);
     xvm_config_init(&cfg);
     cfg.ram_bytes = ((uint64_t)3 << 30) + 4096;
     assert_int_equal(xvm_machine_create(&cfg, &m), ERANGE);

@@ -227,6 +227,9 @@ void world_close(struct world *w);
  * xvm_profile_ram_min to xvm_profile_ram_max); else 1 after saying which
  * bound it passes. */
 int world_ram_ok(const char *machine, uint64_t ram);
+/* => 0 when a machine of the profile takes a swap area of swap bytes (at
+ *    most xvm_profile_swap_max); else 1 after saying the bound. */
+int world_swap_ok(const char *machine, uint64_t swap);
 /* An entry of image that cannot be read (xvm_fsinfo's fi->error), named
  * on stderr; world_damage names every such entry of the mount. */
 void world_damaged(const char *image, const struct xvm_file_info *fi);

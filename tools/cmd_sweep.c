@@ -373,10 +373,14 @@ int grid_parse(int argc, char **argv, struct grid *g)
     g->njobs = (unsigned)n;
     /* Every RAM on every machine, before any job runs: one out of range
      * would fail its jobs and leave the sweep without results. */
-    for (unsigned k = 0; k < g->nmachine; k++)
+    for (unsigned k = 0; k < g->nmachine; k++) {
         for (unsigned r = 0; r < g->nram; r++)
             if (world_ram_ok(g->machine[k], g->ram[r]))
                 return 2;
+        for (unsigned s = 0; s < g->nswap; s++)
+            if (world_swap_ok(g->machine[k], g->swap[s]))
+                return 2;
+    }
     /* The CPU options, checked once for every job (on each machine). */
     for (unsigned k = 0; k < g->nmachine; k++) {
         xvm_cpu_profile *p;

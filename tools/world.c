@@ -38,6 +38,21 @@ int world_ram_ok(const char *machine, uint64_t ram)
     return 1;
 }
 
+int world_swap_ok(const char *machine, uint64_t swap)
+{
+    char have[32];
+    uint64_t max = xvm_profile_swap_max(machine);
+    if (swap <= max || max == 0) /* an unknown profile: said elsewhere */
+        return 0;
+    /* Exact: the bound is just under 16 TiB, which rounds to it. */
+    fprintf(stderr,
+            "xipvm: --swap %s: the %s profile has at most %llu KiB of "
+            "swap\n",
+            fmt_size(have, sizeof(have), swap), machine,
+            (unsigned long long)(max >> 10));
+    return 1;
+}
+
 int world_open(const struct run_opts *o, int xip, struct world *w)
 {
     struct xvm_config cfg;
@@ -54,7 +69,8 @@ int world_open(const struct run_opts *o, int xip, struct world *w)
     cfg.neighbour_reserve = o->neighbour_reserve;
     cfg.neighbour_pv_limit = o->neighbour_pv_limit;
     xvm_cpu_profile *cpu;
-    if (world_ram_ok(o->machine, o->ram) || cpu_profile_of(o, &cpu) != 0)
+    if (world_ram_ok(o->machine, o->ram) ||
+        world_swap_ok(o->machine, o->swap) || cpu_profile_of(o, &cpu) != 0)
         return 1;
     cfg.cpu = cpu;
     error = xvm_machine_create(&cfg, &w->m);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "profile.h"
 #include "swap.h"
 
 void xvm_swap_config_init(struct xvm_swap_config *cfg)
@@ -21,6 +22,12 @@ void xvm_swap_config_init(struct xvm_swap_config *cfg)
     cfg->ns_write_byte = 25;
 }
 
+uint64_t xvm_profile_swap_max(const char *name)
+{
+    const struct profile *p = name ? profile_find(name) : NULL;
+    return p ? (uint64_t)SWAP_MAX_SLOTS << p->page_shift : 0;
+}
+
 static size_t swap_bitmap_bytes(const struct swapdev *sw)
 {
     return ((size_t)sw->nslots + 63) / 64 * sizeof(uint64_t);
@@ -31,7 +38,7 @@ int swap_create(struct core *core, const struct xvm_swap_config *cfg,
 {
     uint64_t pages = cfg->bytes >> core->pgshift;
     if (cfg->bytes == 0 || (cfg->bytes & (core->pgsz - 1)) ||
-        pages >= UINT32_MAX)
+        pages > SWAP_MAX_SLOTS)
         return EINVAL;
     struct swapdev *sw = core_zalloc(core, sizeof(*sw));
     if (sw == NULL)

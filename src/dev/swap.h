@@ -17,6 +17,9 @@
 #include "counter.h"
 #include "xipvm.h"
 
+/* The most slots a swap area has: slot numbers (1 on) are 32 bits. */
+#define SWAP_MAX_SLOTS (UINT32_MAX - 1)
+
 struct swapdev {
     struct core *core;
     struct xvm_swap_config cfg;
