@@ -67,19 +67,17 @@ static const char *const fitting[] = {
     "exit 2",
 };
 
-static void replay(const struct tree_image *fx, int xip, uint64_t swap,
-                   const char *const *lines, size_t nlines,
-                   struct xvm_replay_totals *t, struct xvm_stats *st,
-                   uint32_t *oom_pid, uint64_t *oom_line)
+/* A machine of ram bytes (and swap bytes of swap) with the image
+ * mounted, in XIP or copy mode. */
+static xvm_machine *mounted(const struct tree_image *fx, uint64_t ram,
+                            uint64_t swap, int xip, xvm_mount **mp)
 {
     struct xvm_config cfg;
     struct xvm_mount_config mc;
     xvm_machine *m;
     xvm_flash *flash;
-    xvm_mount *mp;
-    xvm_replay *r;
     xvm_config_init(&cfg);
-    cfg.ram_bytes = 512u << 10;
+    cfg.ram_bytes = ram;
     assert_int_equal(xvm_machine_create(&cfg, &m), 0);
     if (swap) {
         struct xvm_swap_config sc;
@@ -90,7 +88,18 @@ static void replay(const struct tree_image *fx, int xip, uint64_t swap,
     assert_int_equal(xvm_flash_open(m, fx->img, NULL, &flash), 0);
     xvm_mount_config_init(&mc);
     mc.flags = xip ? XVM_MOUNT_XIP : 0;
-    assert_int_equal(xvm_mount_flash(flash, &mc, &mp), 0);
+    assert_int_equal(xvm_mount_flash(flash, &mc, mp), 0);
+    return m;
+}
+
+static void replay(const struct tree_image *fx, int xip, uint64_t swap,
+                   const char *const *lines, size_t nlines,
+                   struct xvm_replay_totals *t, struct xvm_stats *st,
+                   uint32_t *oom_pid, uint64_t *oom_line)
+{
+    xvm_mount *mp;
+    xvm_machine *m = mounted(fx, 512u << 10, swap, xip, &mp);
+    xvm_replay *r;
     assert_int_equal(xvm_replay_create(m, mp, &r), 0);
     for (size_t i = 0; i < nlines; i++) {
         char line[256], msg[256];
@@ -173,24 +182,8 @@ static void test_oom_swap_makes_it_fit(void **state)
 /* A 64-page machine (swap as asked) running pid 1, busybox in XIP. */
 static xvm_machine *small_machine(const struct tree_image *fx, uint64_t swap)
 {
-    struct xvm_config cfg;
-    struct xvm_mount_config mc;
-    xvm_machine *m;
-    xvm_flash *flash;
     xvm_mount *mp;
-    xvm_config_init(&cfg);
-    cfg.ram_bytes = 64 * PG;
-    assert_int_equal(xvm_machine_create(&cfg, &m), 0);
-    if (swap) {
-        struct xvm_swap_config sc;
-        xvm_swap_config_init(&sc);
-        sc.bytes = swap;
-        assert_int_equal(xvm_swapon(m, &sc), 0);
-    }
-    assert_int_equal(xvm_flash_open(m, fx->img, NULL, &flash), 0);
-    xvm_mount_config_init(&mc);
-    mc.flags = XVM_MOUNT_XIP;
-    assert_int_equal(xvm_mount_flash(flash, &mc, &mp), 0);
+    xvm_machine *m = mounted(fx, 64 * PG, swap, 1, &mp);
     const char *argv[] = { "busybox" };
     assert_int_equal(xvm_spawn(m, mp, 1, "/bin/busybox", 1, argv), 0);
     return m;
