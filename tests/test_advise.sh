@@ -207,6 +207,13 @@ grep -q "need $need bytes" "$T/err" || fail "the need is not exact: $(cat "$T/er
 expect 0 "a flash budget of exactly every page compressed" -- \
     $ADV --flash-budget "$need" "$T/adv.trace"
 expect 2 "two budgets" -- $ADV --flash-budget 1M --ram-budget 1M "$T/adv.trace"
+# The same budget again replaces it, as other options do; only the two
+# kinds conflict.
+expect 0 "a flash budget given twice" -- \
+    $ADV --json --flash-budget 4K --flash-budget 1200K "$T/adv.trace"
+grep -q '"flash_budget": 1228800,' "$T/out" || fail "the last budget counts"
+expect 2 "a RAM budget, then a flash budget" -- \
+    $ADV --ram-budget 1M --flash-budget 1M "$T/adv.trace"
 expect 2 "an unknown codec" -- $ADV --codec lz4 "$T/adv.trace"
 expect 2 "a budget that is not a size" -- $ADV --ram-budget lots "$T/adv.trace"
 expect 2 "--xip (advise replays copy mode)" -- $ADV --xip "$T/adv.trace"

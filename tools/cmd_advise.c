@@ -72,8 +72,10 @@ static int advise_opt(void *arg, const char *a, const char *v)
         }
         ao->codec = v[1] == 's' ? ADV_ZSTD : ADV_ZLIB;
     } else {
-        /* --flash-budget, --ram-budget */
-        if (ao->budget) {
+        /* --flash-budget, --ram-budget: the same one again replaces it,
+         * as other options do */
+        int which = a[2] == 'f' ? 'f' : 'r';
+        if (ao->budget && ao->budget != which) {
             fprintf(stderr, "xipvm advise: --flash-budget and --ram-budget "
                             "conflict: give one\n");
             return 2;
@@ -82,7 +84,7 @@ static int advise_opt(void *arg, const char *a, const char *v)
             fprintf(stderr, "xipvm advise: %s: not a size: %s\n", a, v);
             return 2;
         }
-        ao->budget = a[2] == 'f' ? 'f' : 'r';
+        ao->budget = which;
     }
     return 0;
 }
