@@ -690,7 +690,9 @@ XVM_API int xvm_exit(xvm_machine *m, uint32_t pid);
  * the child of a fork that cannot (the parent gets ENOMEM and goes on).
  * The call that ran out returns ENOMEM; the kill happens at the next
  * spawn, fork, exec, exit, brk or xvm_oom_next.  Only a full RAM kills:
- * injected failures and a lack of address space only fail their call.
+ * injected failures and a lack of address space only fail their call,
+ * as do munmap, mprotect, minherit, madvise, mlock and munlock when they
+ * cannot split a map entry.
  * => 0 and the pid of the next process killed (in order), or ENOENT.
  */
 XVM_API int xvm_oom_next(xvm_machine *m, uint32_t *pid);

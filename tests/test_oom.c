@@ -247,6 +247,46 @@ static void test_oom_mlock_out_of_ram_kills_nobody(void **state)
     xvm_machine_destroy(m);
 }
 
+/* A map call that must split an entry when RAM is full fails with
+ * ENOMEM and kills nobody: a map entry is kernel memory, and NetBSD's
+ * clip waits for it (PR_WAITOK) instead of killing.  mprotect, madvise,
+ * minherit, munlock and an munmap of a middle part. */
+static void test_oom_split_out_of_ram_kills_nobody(void **state)
+{
+    for (int call = 0; call < 5; call++) {
+        xvm_machine *m = small_machine(*state, 0);
+        xvm_vmspace *vs = xvm_proc_vmspace(m, 1);
+        const uint64_t n = 512;
+        uint64_t a =
+            tm_anon(vs, n, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
+        xvm_vmspace *hog = tm_vs(m);
+        uint64_t h =
+            tm_anon(hog, 64, XVM_PROT_READ | XVM_PROT_WRITE, XVM_MAP_PRIVATE);
+        for (unsigned p = 0; p < 64 && xvm_write(hog, h + p * PG, "x", 1) == 0;)
+            p++;
+        /* Every other page its own entry, until no slab has room. */
+        int error = 0;
+        uint64_t p = 1;
+        for (; p < n - 1 && error == 0; p += 2) {
+            uint64_t va = a + p * PG;
+            switch (call) {
+            case 0: error = xvm_mprotect(vs, va, PG, XVM_PROT_READ); break;
+            case 1: error = xvm_madvise(vs, va, PG, XVM_ADV_RANDOM); break;
+            case 2: error = xvm_minherit(vs, va, PG, XVM_INHERIT_NONE); break;
+            case 3: error = xvm_munlock(vs, va, PG); break;
+            default: error = xvm_munmap(vs, va, PG);
+            }
+        }
+        assert_int_equal(error, ENOMEM);
+        uint32_t pid;
+        assert_int_equal(xvm_oom_next(m, &pid), ENOENT);
+        assert_ptr_equal(xvm_proc_vmspace(m, 1), vs);
+        tm_check(m);
+        xvm_vmspace_destroy(hog);
+        xvm_machine_destroy(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +295,7 @@ int main(void)
         cmocka_unit_test(test_oom_swap_makes_it_fit),
         cmocka_unit_test(test_oom_mlock_stops_at_a_third_of_ram),
         cmocka_unit_test(test_oom_mlock_out_of_ram_kills_nobody),
+        cmocka_unit_test(test_oom_split_out_of_ram_kills_nobody),
     };
     return cmocka_run_group_tests(tests, setup, tree_image_teardown);
 }

@@ -129,6 +129,16 @@ int vmspace_call(struct xvm_vmspace *vs,
     return error;
 }
 
+/* A call that only splits or changes entries: its ENOMEM is a map entry
+ * (kernel memory) it could not get, for which NetBSD's clip waits and
+ * kills nobody; the call fails instead. */
+static int map_call(struct xvm_vmspace *vs,
+                    int (*body)(struct xvm_vmspace *vs, void *args), void *args)
+{
+    struct vs_call c = { vs, body, args };
+    return pagedaemon_retry(&vs->vm->objs->pd, vs_call_op, &c);
+}
+
 void xvm_vmspace_destroy(xvm_vmspace *vs)
 {
     if (vs == NULL)
@@ -422,7 +432,7 @@ int xvm_munmap(xvm_vmspace *vs, uint64_t addr, uint64_t len)
     if (vs == NULL)
         return EINVAL;
     struct range_args a = { addr, len, NULL, NULL, 0 };
-    return vmspace_call(vs, munmap_body, &a);
+    return map_call(vs, munmap_body, &a);
 }
 
 static int range_body(struct xvm_vmspace *vs, void *args)
@@ -462,7 +472,7 @@ int vmspace_range_apply(xvm_vmspace *vs, uint64_t addr, uint64_t len,
     if (vs == NULL)
         return EINVAL;
     struct range_args a = { addr, len, check, apply, arg };
-    return vmspace_call(vs, range_body, &a);
+    return map_call(vs, range_body, &a);
 }
 
 static int protect_check(struct xvm_vmspace *vs, struct vm_map_entry *e, int p)
