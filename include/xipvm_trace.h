@@ -122,6 +122,12 @@ XVM_API int xvm_trace_header_version(const char *line);
  *    whitespace, control character or backslash, not starting with '!'. */
 XVM_API int xvm_trace_token_ok(const char *s);
 
+/* s as a PATH, ARG or LABEL token, escaped as xvm_trace_format_event
+ * writes it (doc/trace-format.md, "Escapes"), NUL-terminated into buf: at
+ * most 4 * strlen(s) + 3 bytes.  => its length (without the NUL),
+ * -ENOSPC when cap is too small, -EINVAL when s is NULL. */
+XVM_API int xvm_trace_escape(const char *s, char *buf, size_t cap);
+
 /* => "EFAULT"... for the errnos a trace may name (every errno a trace
  *    event can fail with), else NULL. */
 XVM_API const char *xvm_trace_errno_name(int err);

@@ -377,6 +377,19 @@ expect 2 "a bad --swap" -- $RUN --swap 1000 "$T/oom.trace"
 expect 0 "fsinfo" -- "$XIPVM" fsinfo "$T/img"
 grep -q "/bin/busybox" "$T/out" || fail "fsinfo does not list /bin/busybox"
 
+# A name with a newline (or a tab) is one line, escaped as a trace writes
+# it; it was printed raw, splitting the entry in two lines.
+mkdir -p "$T/oddnames" || exit 1
+printf x >"$T/oddnames/a
+b" && printf y >"$T/oddnames/t	c" || exit 1
+"$MAKEFS" -t ffs -M 1m -B little -o version=2,bsize=32768,fsize=4096 \
+    "$T/oddnames.img" "$T/oddnames" >/dev/null 2>&1 ||
+    { echo "FAIL: makefs failed" >&2; exit 1; }
+expect 0 "fsinfo of odd names" -- "$XIPVM" fsinfo "$T/oddnames.img"
+[ "$(wc -l <"$T/out")" -eq 5 ] && grep -q ' /a\\x0ab$' "$T/out" &&
+    grep -q ' /t\\x09c$' "$T/out" ||
+    fail "fsinfo does not escape names: $(cat "$T/out")"
+
 # convert: text <-> binary, by name or --to, and back to the same bytes
 # (the writer's canonical text: decimal sizes, lower-case hex).
 expect 0 "convert text to canonical text" -- "$XIPVM" convert "$T/clean.trace" "$T/canon.trace"

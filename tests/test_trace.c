@@ -163,6 +163,14 @@ static void test_trace_version_2_escapes_any_byte_version_1_none(void **state)
     assert_true(xvm_trace_token_ok("/bin/sh"));
     assert_false(xvm_trace_token_ok("a\\b"));
     assert_false(xvm_trace_token_ok(""));
+    /* The same escapes for a string alone (xipvm fsinfo's paths). */
+    assert_int_equal(xvm_trace_escape("/a\nb c\\", out, sizeof(out)), 14);
+    assert_string_equal(out, "/a\\x0ab\\x20c\\\\");
+    assert_int_equal(xvm_trace_escape("", out, sizeof(out)), 2);
+    assert_string_equal(out, "\\e");
+    assert_int_equal(xvm_trace_escape("!x", out, 5), -ENOSPC);
+    assert_int_equal(xvm_trace_escape("!x", out, 6), 5);
+    assert_string_equal(out, "\\x21x");
     free(ev);
 }
 

@@ -103,6 +103,20 @@ static void json_counts(FILE *out, const struct xvm_file_info *fi)
                 (unsigned long long)why_count(fi, k));
 }
 
+/* The path as a trace writes it (a newline or control byte in a name
+ * would break the one line per entry), then the line's end. */
+static void print_path(const char *path)
+{
+    size_t cap = 4 * strlen(path) + 3;
+    char *buf = malloc(cap);
+    if (buf && xvm_trace_escape(path, buf, cap) >= 0)
+        fputs(buf, stdout);
+    else
+        fputs("?", stdout); /* no memory for it */
+    free(buf);
+    putchar('\n');
+}
+
 static int show(void *arg, const struct xvm_file_info *fi)
 {
     struct totals *t = arg;
@@ -126,17 +140,18 @@ static int show(void *arg, const struct xvm_file_info *fi)
         return 0;
     }
     if (fi->type != 1) {
-        printf("%-5s %10llu %10llu %7s %7s %7s %7s  %s\n", type,
+        printf("%-5s %10llu %10llu %7s %7s %7s %7s  ", type,
                (unsigned long long)fi->size,
-               (unsigned long long)fi->alloc_bytes, "-", "-", "-", "-",
-               fi->path);
+               (unsigned long long)fi->alloc_bytes, "-", "-", "-", "-");
+        print_path(fi->path);
         return 0;
     }
-    printf("%-5s %10llu %10llu %7llu %7llu %7llu %7llu  %s\n", type,
+    printf("%-5s %10llu %10llu %7llu %7llu %7llu %7llu  ", type,
            (unsigned long long)fi->size, (unsigned long long)fi->alloc_bytes,
            (unsigned long long)fi->pages, (unsigned long long)fi->xip_pages,
            (unsigned long long)fi->hole_pages,
-           (unsigned long long)fi->fallback_pages, fi->path);
+           (unsigned long long)fi->fallback_pages);
+    print_path(fi->path);
     if (fi->hole_pages)
         printf("%52s holes: %llu page%s map the zero page (no copy)\n", "",
                (unsigned long long)fi->hole_pages,

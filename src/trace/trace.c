@@ -715,11 +715,10 @@ static int must_escape(unsigned char c, int first)
 }
 
 /* A PATH, ARG or LABEL, escaped where it must be (version 2). */
-static void put_sp_str(struct out *o, const char *s)
+static void put_esc(struct out *o, const char *s)
 {
     static const char digits[] = "0123456789abcdef";
 
-    put_char(o, ' ');
     if (*s == '\0') {
         put_str(o, "\\e");
         return;
@@ -736,6 +735,26 @@ static void put_sp_str(struct out *o, const char *s)
             put_char(o, (char)c);
         }
     }
+}
+
+static void put_sp_str(struct out *o, const char *s)
+{
+    put_char(o, ' ');
+    put_esc(o, s);
+}
+
+int xvm_trace_escape(const char *s, char *buf, size_t cap)
+{
+    struct out o = { buf, cap > INT_MAX ? INT_MAX : cap, 0, 0 };
+    if (s == NULL)
+        return -EINVAL;
+    if (buf == NULL || cap == 0)
+        return -ENOSPC;
+    put_esc(&o, s);
+    if (o.full)
+        return -ENOSPC;
+    buf[o.n] = '\0';
+    return (int)o.n;
 }
 
 static void put_prot(struct out *o, int prot)
