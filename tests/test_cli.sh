@@ -212,6 +212,30 @@ assert d["copy"]["time_ns"] == 0 and d["slowdown"] is None, d["slowdown"]' \
 expect 0 "compare of no events at no cost" -- $CMP --cpu "$T/free.cpu" --svg "$T/free.svg" "$T/quiet.trace"
 ! grep -q "0\.000x\|slowdown (xip / copy)" "$T/out" "$T/free.svg" ||
     fail "0/0 printed as a slowdown: $(grep -h 'x the time' "$T/out" "$T/free.svg")"
+# params tell an edited --cpu FILE from the file before it (cpu_hash, of
+# its text: the built-in's text hashes as the built-in); they were equal.
+"$XIPVM" profiles sgimips >"$T/prof.cpu"
+expect 0 "run --cpu FILE" -- $RUN --cpu "$T/prof.cpu" --json "$T/clean.trace"
+mv "$T/out" "$T/prof1.json"
+sed 's/^clock_mhz *=.*/clock_mhz = 50/' "$T/prof.cpu" >"$T/prof2.cpu" &&
+    mv "$T/prof2.cpu" "$T/prof.cpu"
+expect 0 "run --cpu FILE, edited" -- \
+    $RUN --cpu "$T/prof.cpu" --json "$T/clean.trace"
+mv "$T/out" "$T/prof2.json"
+expect 0 "run on the built-in" -- $RUN --json "$T/clean.trace"
+mv "$T/out" "$T/prof0.json"
+expect 0 "run --cpu FILE --csv" -- \
+    $RUN --cpu "$T/prof.cpu" --csv "$T/clean.trace"
+python3 - "$T" <<'END' && ok "params name the profile's text" || fail "cpu_hash"
+import csv, json, sys
+d = [json.load(open(sys.argv[1] + "/prof%d.json" % i)) for i in range(3)]
+p = [x["params"] for x in d]
+assert p[1]["cpu"] == p[2]["cpu"] and d[1]["time_ns"] != d[2]["time_ns"]
+assert p[1]["cpu_hash"] != p[2]["cpu_hash"], p
+assert p[0]["cpu_hash"] == p[1]["cpu_hash"] and len(p[0]["cpu_hash"]) == 16
+row = next(csv.DictReader(open(sys.argv[1] + "/out")))
+assert row["cpu_hash"] == p[2]["cpu_hash"], row
+END
 expect 0 "profiles lists the built-ins" -- "$XIPVM" profiles
 for p in sgimips amd64 cortex-a7; do
     grep -q "^  $p " "$T/out" || fail "profiles does not list $p"

@@ -40,8 +40,9 @@ import csv, json, sys, xml.etree.ElementTree as ET
 d = sys.argv[1]
 rows = list(csv.DictReader(open(d + "/results.csv")))
 cols = list(rows[0].keys())
-want = ["mode", "machine", "cpu", "image", "trace", "ram", "swap", "readahead",
-        "fault_ahead", "buffers", "device", "device_design",
+want = ["mode", "machine", "cpu", "cpu_hash", "image", "trace", "ram",
+        "swap", "readahead", "fault_ahead", "buffers", "device",
+        "device_design",
         "neighbour_reserve", "neighbour_pv_limit", "i1", "d1", "ll",
         "no_cache", "superpages", "slice", "version", "events", "mismatches",
         "oom_kills", "fits", "ram_peak_total", "ram_peak_anon",
@@ -144,6 +145,7 @@ run = list(csv.DictReader(open(sys.argv[2])))[0]
 assert [r["cpu"] for r in rows] == [sys.argv[3]] * 2, rows
 r4 = [r for r in rows if r["ram"] == str(4 << 20)][0]
 assert r4["time_ns"] == run["time_ns"] and r4["cycles"] == run["cycles"], (r4, run)
+assert [r["cpu_hash"] for r in rows] == [run["cpu_hash"]] * 2, (rows, run)
 END
 # A file in the current directory named like a built-in is what --cpu
 # reads (as run does): the jobs get its absolute path, not the bare name

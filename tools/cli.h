@@ -162,6 +162,7 @@ struct run_opts {
     /* The CPU model (doc/time-model.md): --cpu NAME|FILE, cachegrind's
      * --I1= --D1= --LL=, --no-cache, --superpages / --no-superpages. */
     const char *cpu;     /* NULL: the built-in named like machine */
+    uint64_t cpu_hash;   /* of its text (cpu_hash_of), for params */
     const char *geom[3]; /* I1, D1, LL values, or NULL */
     const char *ll_opt;  /* "--LL" or "--L2", as given, for errors */
     bool no_cache;
@@ -210,6 +211,10 @@ bool cpu_is_file(const char *cpu);
  * destroys it), or prints the problem (naming the option or the file's
  * key) and returns 2 (bad input) or 1 (I/O, memory). */
 int cpu_profile_of(const struct run_opts *o, xvm_cpu_profile **out);
+/* Sets o->cpu_hash: FNV-1a 64 of the profile text the options name (the
+ * file's bytes, or the built-in's), so params tell an edited file apart
+ * (0 when it cannot be read). */
+void cpu_hash_of(struct run_opts *o);
 
 /* A machine with the image on flash, mounted. */
 struct world {

@@ -442,6 +442,7 @@ void grid_point(const struct grid *g, unsigned i, struct run_opts *o)
     o->quiet = true;
     o->slice = RUN_SLICE; /* as the parameters record it */
     o->cpu = g->cpu.cpu;
+    cpu_hash_of(o);
     memcpy(o->geom, g->cpu.geom, sizeof(o->geom));
     o->no_cache = g->cpu.no_cache;
     o->superpages = g->cpu.superpages;

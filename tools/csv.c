@@ -66,7 +66,8 @@ static const struct {
 
 void csv_header(FILE *out)
 {
-    fputs("mode,machine,cpu,image,trace,ram,swap,readahead,fault_ahead,buffers,"
+    fputs("mode,machine,cpu,cpu_hash,image,trace,ram,swap,readahead,fault_"
+          "ahead,buffers,"
           "device,device_design,neighbour_reserve,neighbour_pv_limit,i1,d1,ll,"
           "no_cache,superpages,slice,version,"
           "events,mismatches,oom_kills,fits,ram_peak_total",
@@ -89,7 +90,7 @@ void csv_row(FILE *out, const struct run_opts *o, int xip,
         snprintf(fa, sizeof(fa), "uvm");
     fprintf(out, "%s,%s,", xip ? "xip" : "copy", o->machine);
     csv_field(out, o->cpu ? o->cpu : o->machine);
-    fputc(',', out);
+    fprintf(out, ",%016llx,", (unsigned long long)o->cpu_hash);
     csv_field(out, o->image);
     fputc(',', out);
     if (o->ntraces > 1) {

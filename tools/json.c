@@ -197,6 +197,8 @@ void print_json_params(FILE *out, const struct run_opts *o, int xip)
     json_string(out, o->machine);
     fprintf(out, ", \"cpu\": ");
     json_string(out, o->cpu ? o->cpu : o->machine);
+    fprintf(out, ", \"cpu_hash\": \"%016llx\"",
+            (unsigned long long)o->cpu_hash);
     fprintf(out, ", \"ram\": %llu, \"swap\": %llu, \"readahead\": %d, ",
             (unsigned long long)o->ram, (unsigned long long)o->swap,
             run_readahead(o));

@@ -246,6 +246,22 @@ static char *slurp(const char *path)
     return buf;
 }
 
+void cpu_hash_of(struct run_opts *o)
+{
+    const char *name = o->cpu ? o->cpu : o->machine;
+    const char *text = NULL;
+    char *file = NULL;
+    if (o->cpu ? !cpu_is_file(o->cpu) : xvm_cpu_builtin_text(name) != NULL)
+        text = xvm_cpu_builtin_text(name);
+    else
+        text = file = slurp(name);
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (const char *p = text; p && *p; p++)
+        h = (h ^ (unsigned char)*p) * UINT64_C(0x100000001b3);
+    o->cpu_hash = text ? h : 0;
+    free(file);
+}
+
 /* A file named like a built-in is in the way: it is what is read. */
 bool cpu_is_file(const char *cpu)
 {
@@ -391,6 +407,7 @@ static int parse(const struct cli_cmd *cmd, int argc, char **argv,
     if (rc)
         return rc;
     xvm_cpu_profile_destroy(p);
+    cpu_hash_of(o);
     if (want_trace && o->trace == NULL)
         return bad(cmd, "a TRACE file (or - for standard input) is required");
     return 0;
