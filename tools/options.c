@@ -246,15 +246,21 @@ static char *slurp(const char *path)
     return buf;
 }
 
-void cpu_hash_of(struct run_opts *o)
+/* The profile text the options name: a built-in's (*file NULL), or the
+ * file's, read whole into *file (to free); NULL when it cannot be read. */
+static const char *profile_text(const struct run_opts *o, char **file)
 {
     const char *name = o->cpu ? o->cpu : o->machine;
-    const char *text = NULL;
-    char *file = NULL;
+    *file = NULL;
     if (o->cpu ? !cpu_is_file(o->cpu) : xvm_cpu_builtin_text(name) != NULL)
-        text = xvm_cpu_builtin_text(name);
-    else
-        text = file = slurp(name);
+        return xvm_cpu_builtin_text(name);
+    return *file = slurp(name);
+}
+
+void cpu_hash_of(struct run_opts *o)
+{
+    char *file;
+    const char *text = profile_text(o, &file);
     uint64_t h = UINT64_C(0xcbf29ce484222325);
     for (const char *p = text; p && *p; p++)
         h = (h ^ (unsigned char)*p) * UINT64_C(0x100000001b3);
@@ -275,20 +281,17 @@ int cpu_profile_of(const struct run_opts *o, xvm_cpu_profile **out)
     xvm_cpu_profile *p = NULL;
     const char *name = o->cpu ? o->cpu : o->machine;
     int rc = 2;
-    bool builtin =
-        o->cpu ? !cpu_is_file(o->cpu) : xvm_cpu_builtin_text(name) != NULL;
-    if (xvm_cpu_profile_create(builtin ? name : NULL, &p) != 0) {
+    char *file;
+    if (profile_text(o, &file) == NULL)
+        return 2;
+    if (xvm_cpu_profile_create(file ? NULL : name, &p) != 0) {
         fprintf(stderr, "xipvm: out of memory\n");
+        free(file);
         return 1;
     }
-    if (!builtin) {
-        char *text = slurp(name);
-        if (text == NULL) {
-            xvm_cpu_profile_destroy(p);
-            return 2;
-        }
-        int e = xvm_cpu_profile_parse(p, text, name, err, sizeof(err));
-        free(text);
+    if (file) {
+        int e = xvm_cpu_profile_parse(p, file, name, err, sizeof(err));
+        free(file);
         if (e) {
             fprintf(stderr, "xipvm: --cpu %s\n", err);
             goto out;

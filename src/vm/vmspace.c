@@ -117,18 +117,6 @@ static int vs_call_op(void *arg)
     return c->body(c->vs, c->args);
 }
 
-int vmspace_call(struct xvm_vmspace *vs,
-                 int (*body)(struct xvm_vmspace *vs, void *args), void *args)
-{
-    struct vm *vm = vs->vm;
-    uint64_t before = exhausted(vm);
-    struct vs_call c = { vs, body, args };
-    int error = pagedaemon_retry(&vm->objs->pd, vs_call_op, &c);
-    if (error == ENOMEM && phys_ran_out(vm->ph, before))
-        vm_oom(vs);
-    return error;
-}
-
 /* A call that only splits or changes entries: its ENOMEM is a map entry
  * (kernel memory) it could not get, for which NetBSD's clip waits and
  * kills nobody; the call fails instead. */
@@ -137,6 +125,16 @@ static int map_call(struct xvm_vmspace *vs,
 {
     struct vs_call c = { vs, body, args };
     return pagedaemon_retry(&vs->vm->objs->pd, vs_call_op, &c);
+}
+
+int vmspace_call(struct xvm_vmspace *vs,
+                 int (*body)(struct xvm_vmspace *vs, void *args), void *args)
+{
+    uint64_t before = exhausted(vs->vm);
+    int error = map_call(vs, body, args);
+    if (error == ENOMEM && phys_ran_out(vs->vm->ph, before))
+        vm_oom(vs);
+    return error;
 }
 
 void xvm_vmspace_destroy(xvm_vmspace *vs)
