@@ -729,6 +729,8 @@ struct xvm_file_info {
     const char *problem;       /* with error: "corrupt directory entry",
                                 "unreadable inode", "bad block map",
                                 "directory loop", ... */
+    int first_link;            /* a regular file's first path told: its inode's
+                       figures are new (hard links repeat them) */
 };
 /*
  * Calls fn for every file, directory and link, depth first.  Each regular
@@ -743,6 +745,27 @@ struct xvm_file_info {
 XVM_API int xvm_fsinfo(xvm_mount *mp,
                        int (*fn)(void *arg, const struct xvm_file_info *fi),
                        void *arg);
+
+/*
+ * The totals of an xvm_fsinfo walk, summed as it tells each entry
+ * (xvm_fsinfo_add; zero the struct first).  `paths` sums the regular
+ * files' counts over their paths (a hard link under each, as `files`
+ * lists them); `inodes_sum` over their inodes, each once: what the
+ * image holds, as du(1) counts (doc/figures.md, "fsinfo").  The sums'
+ * path, type, ino, error and problem stay zero.
+ */
+struct xvm_fsinfo_totals {
+    uint64_t regular_files;      /* paths of regular files told */
+    uint64_t inodes;             /* their distinct inodes */
+    uint64_t inodes_with_copies; /* of those, with fallback pages */
+    uint64_t damaged;            /* entries told with an error */
+    struct xvm_file_info paths;
+    struct xvm_file_info inodes_sum;
+};
+/* Adds one entry xvm_fsinfo told (directories and links count nothing;
+ * a damaged entry counts in `damaged` only). */
+XVM_API void xvm_fsinfo_add(struct xvm_fsinfo_totals *t,
+                            const struct xvm_file_info *fi);
 
 /*
  * The per-file report: what the run did with each regular file of a

@@ -254,9 +254,10 @@ whole, frag = (json.load(open(p)) for p in sys.argv[1:3])
 defined = set(re.findall(r"`([a-z0-9_]+)`", open(sys.argv[3]).read()))
 why = ("spanning_pages", "unaligned_pages", "tail_short_pages", "past_eof_pages")
 for d in (whole, frag):
-    keys = set(d) | set(d["totals"]) | {k for f in d["files"].values() for k in f}
+    keys = set(d) | set(d["totals"]) | set(d["inode_totals"]) | \
+        {k for f in d["files"].values() for k in f}
     assert not keys - defined, "not in doc/figures.md: %s" % (keys - defined)
-    for f in list(d["files"].values()) + [d["totals"]]:
+    for f in list(d["files"].values()) + [d["totals"], d["inode_totals"]]:
         assert sum(f[k] for k in why) == f["fallback_pages"], f
         assert f["xip_pages"] + f["hole_pages"] + f["fallback_pages"] == f["file_pages"]
     for k in d["totals"]:
@@ -264,6 +265,12 @@ for d in (whole, frag):
             assert d["totals"][k] == sum(f[k] for f in d["files"].values()), k
 assert whole["totals"]["fallback_pages"] == 0, whole["totals"]
 assert whole["totals"]["regular_files"] == 4  # the hard link under both paths
+# ... and once by inode: the totals less the link's figures
+assert whole["inode_totals"]["inodes"] == 3, whole["inode_totals"]
+link = whole["files"]["/etc/data.link"]
+for k, v in whole["inode_totals"].items():
+    if k != "inodes":
+        assert v == whole["totals"][k] - link[k], k
 f0 = frag["files"]["/f0"]
 assert f0["file_pages"] == 1 and f0["fallback_pages"] == 1
 assert f0["unaligned_pages"] + f0["tail_short_pages"] == 1, f0

@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "machine.h"
 #include "vfs.h"
@@ -244,6 +246,94 @@ static void test_fsinfo_rule_blocks_smaller_than_a_page(void **state)
     tm_world_down(&w);
 }
 
+/* Totals over an image with hard links: `paths` sums each path's
+ * figures, `inodes_sum` each inode's once, as the host's tree holds
+ * them (sizes and inodes from stat(2) there). */
+struct links {
+    struct xvm_fsinfo_totals t;
+    uint64_t firsts, a_alloc;
+};
+
+static int total(void *arg, const struct xvm_file_info *fi)
+{
+    struct links *l = arg;
+    xvm_fsinfo_add(&l->t, fi);
+    l->firsts += fi->first_link != 0;
+    if (fi->type == 1 && strcmp(fi->path, "/a") == 0)
+        l->a_alloc = fi->alloc_bytes;
+    return 0;
+}
+
+static void test_fsinfo_totals_count_hard_links_once(void **state)
+{
+    (void)state;
+    struct tree_image fx;
+    char a[1024], b[1024], c[1024];
+    tree_image_init(&fx);
+    tree_file(fx.tree, "a", 40000, 21);
+    tree_file(fx.tree, "other", 9000, 22);
+    tree_dir(fx.tree, "d");
+    tree_path(a, sizeof(a), fx.tree, "a");
+    tree_path(b, sizeof(b), fx.tree, "d/b");
+    tree_path(c, sizeof(c), fx.tree, "d/c");
+    assert_int_equal(link(a, b), 0);
+    assert_int_equal(link(a, c), 0);
+    /* the host's figures: every path, and each inode once */
+    const char *rel[4] = { "a", "d/b", "d/c", "other" };
+    uint64_t by_path = 0, by_inode = 0, pages = 0, ino[4], ninos = 0;
+    for (int i = 0; i < 4; i++) {
+        char path[1024];
+        struct stat st;
+        tree_path(path, sizeof(path), fx.tree, rel[i]);
+        assert_int_equal(stat(path, &st), 0);
+        by_path += (uint64_t)st.st_size;
+        int seen = 0;
+        for (uint64_t k = 0; k < ninos; k++)
+            seen |= ino[k] == (uint64_t)st.st_ino;
+        if (!seen) {
+            ino[ninos++] = (uint64_t)st.st_ino;
+            by_inode += (uint64_t)st.st_size;
+            pages += ((uint64_t)st.st_size + PG - 1) / PG;
+        }
+    }
+    assert_int_equal(ninos, 2);
+    image_make_in(fx.img, sizeof(fx.img), fx.dir, "links.img", fx.tree, 2,
+                  "little", BSIZE, FSIZE);
+
+    struct tm_world w;
+    struct links l = { 0 };
+    tm_world_up(&w, "amd64", 16u << 20, 0, fx.img, 1, 0);
+    assert_int_equal(xvm_fsinfo(w.mp, total, &l), 0);
+    tm_world_down(&w);
+    assert_int_equal(l.t.regular_files, 4);
+    assert_int_equal(l.t.inodes, ninos);
+    assert_int_equal(l.firsts, ninos);
+    assert_int_equal(l.t.damaged, 0);
+    assert_int_equal(l.t.paths.size, by_path);
+    assert_int_equal(l.t.inodes_sum.size, by_inode);
+    assert_int_equal(l.t.inodes_sum.pages, pages);
+    /* a's blocks counted under each of its three paths, once by inode */
+    assert_true(l.a_alloc >= 40000);
+    assert_int_equal(l.t.paths.alloc_bytes,
+                     l.t.inodes_sum.alloc_bytes + 2 * l.a_alloc);
+    assert_int_equal(l.t.inodes_sum.xip_pages + l.t.inodes_sum.hole_pages +
+                         l.t.inodes_sum.fallback_pages,
+                     pages);
+    /* a damaged entry counts there alone; no pointer, no change */
+    struct xvm_file_info bad = {
+        .path = "/x", .type = 1, .size = 7, .error = EINVAL
+    };
+    struct xvm_fsinfo_totals before = l.t;
+    xvm_fsinfo_add(&l.t, &bad);
+    assert_int_equal(l.t.damaged, 1);
+    assert_int_equal(l.t.regular_files, before.regular_files);
+    assert_int_equal(l.t.paths.size, before.paths.size);
+    xvm_fsinfo_add(NULL, &bad);
+    xvm_fsinfo_add(&l.t, NULL);
+    assert_int_equal(l.t.damaged, 1);
+    tree_image_fini(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_fsinfo_bytes_past_eof_not_zero),
         cmocka_unit_test(test_fsinfo_holes_are_no_copies),
         cmocka_unit_test(test_fsinfo_rule_blocks_smaller_than_a_page),
+        cmocka_unit_test(test_fsinfo_totals_count_hard_links_once),
     };
     return cmocka_run_group_tests(tests, setup, tree_image_teardown);
 }

@@ -12,7 +12,8 @@
 
 static const struct cli_opt fsinfo_opts[] = {
     { "--json", NULL, NULL,
-      "print the files and totals as JSON (doc/figures.md, \"fsinfo\")" },
+      "print the files and totals (by path and by inode) as JSON "
+      "(doc/figures.md, \"fsinfo\")" },
     { NULL, NULL, NULL, NULL },
 };
 
@@ -28,7 +29,8 @@ const struct cli_cmd fsinfo_cmd = {
         "(copies), and under a\nfile with copies why makefs's layout makes "
         "them (a fragment tail off a\npage boundary or ending before the "
         "page, bytes past EOF not zero,\nblocks smaller than a page); then "
-        "the totals.  Exit status: 0, 1 when\nIMAGE cannot be read or is "
+        "the totals, each inode once (hard\nlinks repeat a line, not its "
+        "bytes).  Exit status: 0, 1 when\nIMAGE cannot be read or is "
         "not an FFS image or an entry of it is corrupt\n(named; the rest "
         "still listed in text, no JSON), 2 for a usage error.\n",
     .fn = cmd_fsinfo,
@@ -37,9 +39,7 @@ const struct cli_cmd fsinfo_cmd = {
 struct totals {
     const char *image;
     FILE *json; /* the JSON document as it is made, or NULL: text */
-    uint64_t files, size, alloc, pages, xip, holes, fallbacks, damaged;
-    uint64_t spanning, unaligned, tail_short, past_eof;
-    uint64_t files_with_copies;
+    struct xvm_fsinfo_totals sum; /* the library's (xvm_fsinfo_add) */
 };
 
 /* Each reason a file's pages need copies, in words. */
@@ -70,22 +70,6 @@ static const char *type_name(int type)
 {
     static const char *const types[] = { "?", "file", "dir", "link", "other" };
     return type >= 1 && type <= 4 ? types[type] : "?";
-}
-
-static void add(struct totals *t, const struct xvm_file_info *fi)
-{
-    t->files++;
-    t->size += fi->size;
-    t->alloc += fi->alloc_bytes;
-    t->pages += fi->pages;
-    t->xip += fi->xip_pages;
-    t->holes += fi->hole_pages;
-    t->fallbacks += fi->fallback_pages;
-    t->spanning += fi->spanning_pages;
-    t->unaligned += fi->unaligned_pages;
-    t->tail_short += fi->tail_short_pages;
-    t->past_eof += fi->past_eof_pages;
-    t->files_with_copies += fi->fallback_pages > 0;
 }
 
 static void json_counts(FILE *out, const struct xvm_file_info *fi)
@@ -124,19 +108,19 @@ static int show(void *arg, const struct xvm_file_info *fi)
         /* Told, and the rest listed. */
         fflush(stdout);
         world_damaged(t->image, fi);
-        t->damaged++;
+        xvm_fsinfo_add(&t->sum, fi);
         return 0;
     }
     const char *type = type_name(fi->type);
     if (t->json) {
         if (fi->type != 1)
             return 0;
-        fprintf(t->json, "%s\n    ", t->files ? "," : "");
+        fprintf(t->json, "%s\n    ", t->sum.regular_files ? "," : "");
         json_string(t->json, fi->path);
         fprintf(t->json, ": {");
         json_counts(t->json, fi);
         fputc('}', t->json);
-        add(t, fi);
+        xvm_fsinfo_add(&t->sum, fi);
         return 0;
     }
     if (fi->type != 1) {
@@ -162,55 +146,52 @@ static int show(void *arg, const struct xvm_file_info *fi)
             printf("%52s copies: %llu page%s %s\n", "",
                    (unsigned long long)why_count(fi, k),
                    why_count(fi, k) == 1 ? "" : "s", whys[k].words);
-    add(t, fi);
+    xvm_fsinfo_add(&t->sum, fi);
     return 0;
 }
 
-static void print_totals(const struct totals *t)
+/* The image's figures: each inode once, hard links or not. */
+static void print_totals(const struct xvm_fsinfo_totals *t)
 {
-    printf(
-        "\n%llu files, %llu bytes (%llu allocated), %llu pages: %llu in place "
-        "(%.1f%%), %llu holes, %llu need a copy\n",
-        (unsigned long long)t->files, (unsigned long long)t->size,
-        (unsigned long long)t->alloc, (unsigned long long)t->pages,
-        (unsigned long long)t->xip, t->pages ? 100.0 * t->xip / t->pages : 0.0,
-        (unsigned long long)t->holes, (unsigned long long)t->fallbacks);
-    if (t->fallbacks == 0)
+    const struct xvm_file_info *f = &t->inodes_sum;
+    printf("\n%llu files", (unsigned long long)t->regular_files);
+    if (t->inodes != t->regular_files)
+        printf(" (%llu inode%s: hard links counted once)",
+               (unsigned long long)t->inodes, t->inodes == 1 ? "" : "s");
+    printf(", %llu bytes (%llu allocated), %llu pages: %llu in place "
+           "(%.1f%%), %llu holes, %llu need a copy\n",
+           (unsigned long long)f->size, (unsigned long long)f->alloc_bytes,
+           (unsigned long long)f->pages, (unsigned long long)f->xip_pages,
+           f->pages ? 100.0 * (double)f->xip_pages / (double)f->pages : 0.0,
+           (unsigned long long)f->hole_pages,
+           (unsigned long long)f->fallback_pages);
+    if (f->fallback_pages == 0)
         return;
-    printf("copies in %llu files:", (unsigned long long)t->files_with_copies);
-    const uint64_t n[NWHYS] = { t->spanning, t->unaligned, t->tail_short,
-                                t->past_eof };
+    printf("copies in %llu file%s:", (unsigned long long)t->inodes_with_copies,
+           t->inodes_with_copies == 1 ? "" : "s");
     for (size_t k = 0, first = 1; k < NWHYS; k++)
-        if (n[k]) {
-            printf("%s %llu %s", first ? "" : ";", (unsigned long long)n[k],
-                   whys[k].words);
+        if (why_count(f, k)) {
+            printf("%s %llu %s", first ? "" : ";",
+                   (unsigned long long)why_count(f, k), whys[k].words);
             first = 0;
         }
     putchar('\n');
-    if (t->unaligned + t->tail_short)
+    if (f->unaligned_pages + f->tail_short_pages)
         printf("(fragments smaller than a page let makefs put a file's tail "
                "anywhere;\n xipvm mkimage --bsize 32768, or makefs -o "
                "fsize=4096, keeps every tail on whole pages)\n");
 }
 
 static void print_json_totals(FILE *out, const char *image,
-                              const struct totals *t)
+                              const struct xvm_fsinfo_totals *t)
 {
-    struct xvm_file_info sum = {
-        .size = t->size,
-        .alloc_bytes = t->alloc,
-        .pages = t->pages,
-        .xip_pages = t->xip,
-        .hole_pages = t->holes,
-        .fallback_pages = t->fallbacks,
-        .spanning_pages = t->spanning,
-        .unaligned_pages = t->unaligned,
-        .tail_short_pages = t->tail_short,
-        .past_eof_pages = t->past_eof,
-    };
     fprintf(out, "%s},\n  \"totals\": {\"regular_files\": %llu, ",
-            t->files ? "\n  " : "", (unsigned long long)t->files);
-    json_counts(out, &sum);
+            t->regular_files ? "\n  " : "",
+            (unsigned long long)t->regular_files);
+    json_counts(out, &t->paths);
+    fprintf(out, "},\n  \"inode_totals\": {\"inodes\": %llu, ",
+            (unsigned long long)t->inodes);
+    json_counts(out, &t->inodes_sum);
     fprintf(out, "},\n  \"image\": ");
     json_string(out, image);
     fprintf(out, "\n}\n");
@@ -263,11 +244,11 @@ int cmd_fsinfo(int argc, char **argv)
                "allocated", "pages", "xip", "holes", "copies", "path");
     int error = xvm_fsinfo(w.mp, show, &t);
     if (error == 0 && json)
-        print_json_totals(t.json, image, &t);
+        print_json_totals(t.json, image, &t.sum);
     if (json && fclose(t.json) != 0 && error == 0)
         error = ENOMEM;
-    if (error && (json || t.damaged == 0)) {
-        if (!json || t.damaged == 0)
+    if (error && (json || t.sum.damaged == 0)) {
+        if (!json || t.sum.damaged == 0)
             fprintf(stderr, "xipvm: %s: %s\n", o.image, strerror(error));
         free(doc);
         world_close(&w);
@@ -276,10 +257,10 @@ int cmd_fsinfo(int argc, char **argv)
     if (json)
         fwrite(doc, 1, doclen, stdout);
     else
-        print_totals(&t);
-    if (t.damaged)
+        print_totals(&t.sum);
+    if (t.sum.damaged)
         printf("%llu entries could not be read (see above)\n",
-               (unsigned long long)t.damaged);
+               (unsigned long long)t.sum.damaged);
     free(doc);
     world_close(&w);
     return error ? 1 : 0;

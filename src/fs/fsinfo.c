@@ -226,10 +226,11 @@ static int classify_run(void *arg, uint64_t lblk, uint64_t n, uint64_t dev,
 /* => the classification of regular file ino of size bytes, made once
  *    (quiet, as the walk). */
 static int file_counts(struct info_walk *iw, uint32_t ino, uint64_t size,
-                       struct counts **out)
+                       struct counts **out, int *first)
 {
     struct core *c = iw->mp->vfs->core;
     uint64_t v;
+    *first = 0;
     if (hmap_get(&iw->files, ino, &v)) {
         *out = &iw->counts[v];
         return 0;
@@ -260,6 +261,7 @@ static int file_counts(struct info_walk *iw, uint32_t ino, uint64_t size,
         return ENOMEM;
     }
     *out = k;
+    *first = 1;
     return 0;
 }
 
@@ -276,7 +278,7 @@ static int info_visit(void *arg, const char *path, uint32_t ino,
         .alloc_bytes = st->alloc_bytes,
     };
     if (type == FFS_REG) {
-        int error = file_counts(iw, ino, st->size, &k);
+        int error = file_counts(iw, ino, st->size, &k, &fi.first_link);
         if (error)
             return error;
         fi.pages = k->pages;
@@ -325,4 +327,40 @@ int xvm_fsinfo(xvm_mount *mp,
     hmap_fini(c, &iw.files);
     core_free(c, iw.counts);
     return error;
+}
+
+/* ---- the totals ---- */
+
+static void sum_counts(struct xvm_file_info *sum,
+                       const struct xvm_file_info *fi)
+{
+    sum->size += fi->size;
+    sum->alloc_bytes += fi->alloc_bytes;
+    sum->pages += fi->pages;
+    sum->xip_pages += fi->xip_pages;
+    sum->hole_pages += fi->hole_pages;
+    sum->fallback_pages += fi->fallback_pages;
+    sum->spanning_pages += fi->spanning_pages;
+    sum->unaligned_pages += fi->unaligned_pages;
+    sum->tail_short_pages += fi->tail_short_pages;
+    sum->past_eof_pages += fi->past_eof_pages;
+}
+
+void xvm_fsinfo_add(struct xvm_fsinfo_totals *t, const struct xvm_file_info *fi)
+{
+    if (t == NULL || fi == NULL)
+        return;
+    if (fi->error) {
+        t->damaged++;
+        return;
+    }
+    if (fi->type != FFS_REG)
+        return;
+    t->regular_files++;
+    sum_counts(&t->paths, fi);
+    if (!fi->first_link)
+        return;
+    t->inodes++;
+    t->inodes_with_copies += fi->fallback_pages > 0;
+    sum_counts(&t->inodes_sum, fi);
 }
