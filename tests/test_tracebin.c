@@ -257,6 +257,76 @@ static void test_round_trip_many_frames_both_compressions(void **state)
     free(text);
 }
 
+/*
+ * The largest records of one event: a spawn whose line is as long as a
+ * line can be, its 257 strings each long enough for a 2-byte length (one
+ * for a 3-byte one), so its records are longer than its line.  A frame
+ * ends early when the largest event might not fit; it left too little
+ * room for this one, and the writer wrote a frame over 1 MiB that its own
+ * reader refused.
+ */
+static void test_longest_spawn_fits_its_frame(void **state)
+{
+    (void)state;
+    struct xvm_trace_event *ev = new_event(), *got = new_event();
+    char *path = malloc(XVM_TRACE_MAX_LINE), *line;
+    static char arg[129];
+    uint8_t *rec = malloc(2 * TB_EVENT_MAX);
+    struct tb_enc *e = calloc(1, sizeof(*e));
+    assert_true(path && rec && e);
+    line = (char *)rec;
+    memset(arg, 'a', 128);
+    strcpy(path, "/");
+    ev->op = XVM_T_SPAWN;
+    ev->path = path;
+    ev->argc = XVM_TRACE_MAX_ARGS;
+    for (unsigned i = 0; i < ev->argc; i++)
+        ev->argv[i] = arg;
+    /* PATH grown until the line (with its '\n') is XVM_TRACE_MAX_LINE. */
+    int n = xvm_trace_format_event(ev, line, XVM_TRACE_MAX_LINE + 1);
+    size_t plen = 1 + XVM_TRACE_MAX_LINE - (size_t)n;
+    memset(path + 1, 'p', plen - 1);
+    path[plen] = '\0';
+    assert_int_equal(xvm_trace_format_event(ev, line, XVM_TRACE_MAX_LINE + 1),
+                     XVM_TRACE_MAX_LINE);
+    tb_enc_frame(e);
+    n = tb_encode(e, ev, rec);
+    assert_true(n > XVM_TRACE_MAX_LINE && n <= TB_EVENT_MAX);
+
+    /* One-byte fetches fill the frame to where the writer still takes
+     * an event into it; then the spawn. */
+    struct sink s = { 0 };
+    xvm_trace_writer *w;
+    struct xvm_trace_event *x = new_event();
+    size_t fill = 0;
+    uint64_t events = 0;
+    assert_int_equal(xvm_trace_writer_create(&bin_raw, sink_fn, &s, &w), 0);
+    tb_enc_frame(e);
+    x->op = XVM_T_EXEC_FETCH, x->pid = 1, x->len = 1;
+    while (fill < TB_FRAME_MAX - TB_EVENT_MAX) {
+        fill += (size_t)tb_encode(e, x, rec);
+        assert_int_equal(xvm_trace_write(w, x), 0);
+        x->addr++, events++;
+    }
+    assert_int_equal(fill, TB_FRAME_MAX - TB_EVENT_MAX);
+    assert_int_equal(xvm_trace_write(w, ev), 0);
+    assert_int_equal(xvm_trace_writer_close(w), 0);
+
+    xvm_trace_reader *rd;
+    uint64_t k = 0;
+    assert_int_equal(xvm_trace_reader_mem(s.p, s.n, &rd), 0);
+    while (xvm_trace_read(rd, got) == 1)
+        k++;
+    assert_null(xvm_trace_reader_error(rd));
+    assert_int_equal(k, events + 1);
+    assert_int_equal(got->op, XVM_T_SPAWN);
+    assert_string_equal(got->path, path);
+    assert_int_equal(got->argc, XVM_TRACE_MAX_ARGS);
+    assert_string_equal(got->argv[XVM_TRACE_MAX_ARGS - 1], arg);
+    xvm_trace_reader_close(rd);
+    free(s.p), free(x), free(e), free(rec), free(path), free(got), free(ev);
+}
+
 /* ---- bad binary input: a message naming the place ---- */
 
 struct bad {
@@ -903,6 +973,7 @@ int main(void)
         cmocka_unit_test(test_hand_made_binary_reads_as_its_text),
         cmocka_unit_test(test_text_writes_as_the_hand_made_binary),
         cmocka_unit_test(test_round_trip_many_frames_both_compressions),
+        cmocka_unit_test(test_longest_spawn_fits_its_frame),
         cmocka_unit_test(test_bad_records_say_what_and_where),
         cmocka_unit_test(test_batch_decoder_stops_at_a_record_past_end),
         cmocka_unit_test(test_bad_frames_say_what_and_where),

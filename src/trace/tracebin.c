@@ -3,6 +3,7 @@
  * "Binary form"): one event in, its records out, and back.  Frames, files
  * and compression are the reader's and the writer's (reader.c, writer.c).
  */
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
@@ -147,6 +148,7 @@ int tb_encode(struct tb_enc *e, const struct xvm_trace_event *ev, uint8_t *out)
         p = tb_put_varint(p, (uint64_t)xvm_trace_errno_code(ev->expect_err));
     }
     p = is_access(ev->op) ? put_access(e, ev, p) : put_op(ev, p);
+    assert(p - out <= TB_EVENT_MAX); /* the writer's frames rely on it */
     return (int)(p - out);
 }
 

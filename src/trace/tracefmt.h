@@ -225,8 +225,11 @@ struct tb_enc {
 void tb_enc_frame(struct tb_enc *e);
 
 /* The most bytes one event's records take: an access with 4 KiB of data,
- * or a line's worth of strings and their lengths. */
-#define TB_EVENT_MAX (XVM_TRACE_MAX_LINE + 2 * TB_SLACK)
+ * or a line's worth of strings and their lengths.  A string's length
+ * takes up to 3 bytes where its line has 1 (a space): 2 more for each of
+ * spawn's 1 + XVM_TRACE_MAX_ARGS strings. */
+#define TB_EVENT_MAX                                                           \
+    (XVM_TRACE_MAX_LINE + 2 * (1 + XVM_TRACE_MAX_ARGS) + 2 * TB_SLACK)
 
 /*
  * => the number of bytes written at out (at most TB_EVENT_MAX), or
