@@ -453,6 +453,17 @@ expect 1 "a cut binary trace" -- $RUN "$T/cut.xvt"
 grep -q "binary trace: frame at byte" "$T/err" || fail "no frame offset: $(cat "$T/err")"
 expect 1 "converting a cut binary trace fails" -- "$XIPVM" convert "$T/cut.xvt" "$T/cut.trace"
 [ ! -e "$T/cut.trace" ] || fail "a failed convert left its output"
+# On standard output a failed convert stops without its end (the binary
+# form's end frame, a zstd stream's end): it wrote them, and what came out
+# read as a whole trace, shorter by the events after the fault.
+{ cat "$T/clean.trace"; echo "bogus line"; } >"$T/badend.trace"
+for form in "binary" "text --compress zstd"; do
+    expect 1 "convert --to $form of a bad trace to stdout" -- \
+        "$XIPVM" convert --to $form "$T/badend.trace" -
+    cp "$T/out" "$T/badend.out"
+    expect 1 "what it wrote to stdout is not a whole trace ($form)" -- \
+        "$XIPVM" convert "$T/badend.out" "$T/badend.back"
+done
 # A NUL byte ends nothing: it is an error, with the line.
 printf 'xipvm-trace 1\nspawn 1 /bin/busybox\nx 1 0x401000 16\000junk\n' >"$T/nul.trace"
 expect 1 "a NUL byte in a line" -- $RUN "$T/nul.trace"

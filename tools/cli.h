@@ -251,7 +251,9 @@ int output_commit(struct output *o, char *err, size_t errlen);
 void output_abort(struct output *o);
 /* A trace written so, through a trace writer whose form the name picks
  * (xvm_trace_writer_config_path: .xvt binary, .gz and .zst compressed
- * text, else plain text; "-" plain text).  commit closes the writer. */
+ * text, else plain text; "-" plain text).  commit closes the writer;
+ * abort drops it, and on standard output or in place writes nothing more
+ * (no end frame: what is out does not read as a whole trace). */
 xvm_trace_writer *trace_output_open(const char *path, struct output **o,
                                     char *err, size_t errlen);
 /* The same with the writer's form given (NULL: by the name). */

@@ -31,8 +31,10 @@ const struct cli_cmd convert_cmd = {
         "standard\noutput).  By default OUT's name decides: *.xvt (and "
         "*.xvt.zst) binary\nwith zstd frames, other *.gz and *.zst "
         "compressed text, anything else\nplain text.  Exit status: 0, 1 "
-        "when IN cannot be read or OUT written (no\npartial OUT is left), "
-        "2 for a usage error.\n",
+        "when IN cannot be read or OUT written (no\npartial OUT is left; "
+        "on standard output, a FIFO or a device, the trace\nstops without "
+        "its end, so no reader takes it for whole), 2 for a usage\n"
+        "error.\n",
     .fn = cmd_convert,
 };
 

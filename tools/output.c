@@ -16,7 +16,8 @@
 
 struct output {
     char *path, *tmp;
-    FILE *raw; /* the temporary file, or stdout */
+    FILE *raw;    /* the temporary file, or stdout */
+    bool aborted; /* a trace on it failed: nothing more goes out */
 };
 
 static void release(struct output *o)
@@ -130,7 +131,10 @@ void output_abort(struct output *o)
 
 static int to_file(void *ctx, const void *buf, size_t len)
 {
-    return fwrite(buf, 1, len, ctx) == len ? 0 : errno ? errno : EIO;
+    struct output *o = ctx;
+    if (o->aborted)
+        return ECANCELED;
+    return fwrite(buf, 1, len, o->raw) == len ? 0 : errno ? errno : EIO;
 }
 
 xvm_trace_writer *trace_output_open(const char *path, struct output **o,
@@ -153,7 +157,7 @@ xvm_trace_writer *trace_output_open_cfg(
     else
         xvm_trace_writer_config_path(strcmp(path, "-") == 0 ? NULL : path,
                                      &cfg);
-    int r = xvm_trace_writer_create(&cfg, to_file, f, &w);
+    int r = xvm_trace_writer_create(&cfg, to_file, *o, &w);
     if (r) {
         snprintf(err, errlen, "%s: %s", path, strerror(r));
         output_abort(*o);
@@ -176,8 +180,13 @@ int trace_output_commit(xvm_trace_writer *w, struct output *o, char *err,
     return output_commit(o, err, errlen);
 }
 
+/* On standard output or a FIFO the bytes already out stay: the trace's
+ * end (the binary form's end frame, a compressed stream's) must not
+ * follow them, or a reader takes the trace for whole. */
 void trace_output_abort(xvm_trace_writer *w, struct output *o)
 {
-    (void)xvm_trace_writer_close(w); /* its bytes go with the file */
+    if (o)
+        o->aborted = true;
+    (void)xvm_trace_writer_close(w);
     output_abort(o);
 }
