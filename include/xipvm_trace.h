@@ -83,7 +83,8 @@ struct xvm_trace_event {
  *    place: tokens are NUL-terminated inside it, and ev's path/argv/label
  *    point into it (valid while line is).  A NUL byte among the len bytes
  *    is an error, as is a line of XVM_TRACE_MAX_LINE bytes or more before
- *    its '\n'.
+ *    its '\n', or an event whose line xvm_trace_format_event would write
+ *    so (escapes, hex): an event of either form must fit one.
  * => a trailing '\n' or "\r\n" is fine.
  * => returns 1 with *ev filled for an event, 0 for a blank/comment line, or
  *    -EINVAL with *msg set to a short static human message.

@@ -906,6 +906,62 @@ static void test_longest_line_parses_with_its_newline(void **state)
 }
 
 /* Every errno the format names: through both forms. */
+/*
+ * A line within the limit whose event, written back, is not: raw control
+ * bytes the writer escapes as \xHH, numbers it writes in 0x hex, PROT's
+ * filler.  It read, and then neither form could write it ("the event
+ * cannot be written"): now the parser refuses it, as the binary reader
+ * refuses an event whose line would be too long.  The written length is
+ * counted here from xvm_trace_escape, not from the formatter.
+ */
+static void test_line_that_outgrows_the_limit_is_refused(void **state)
+{
+    (void)state;
+    static const char head[] = "mmap 1 0 0 r private ";
+    static const char out_head[] = "mmap 1 0x0 0 r-- private ";
+    struct xvm_trace_event *ev = new_event();
+    char *line = malloc(XVM_TRACE_MAX_LINE + 1);
+    char *path = malloc(XVM_TRACE_MAX_LINE), *esc = malloc(4 * 65536);
+    const char *why;
+    assert_true(line && path && esc);
+    /* "/" and k bytes of 0x01: the longest k whose written line fits
+     * (XVM_TRACE_MAX_LINE with its '\n'), then one more. */
+    size_t k = 0;
+    for (;; k++) {
+        path[0] = '/';
+        memset(path + 1, 1, k + 1);
+        path[k + 2] = '\0';
+        int e = xvm_trace_escape(path, esc, 4 * 65536);
+        assert_true(e > 0);
+        if (strlen(out_head) + (size_t)e + strlen(" 0x0\n") >
+            XVM_TRACE_MAX_LINE)
+            break;
+    }
+    for (size_t extra = 0; extra < 2; extra++) {
+        path[0] = '/';
+        memset(path + 1, 1, k + extra);
+        path[k + extra + 1] = '\0';
+        size_t want = strlen(out_head) +
+                      (size_t)xvm_trace_escape(path, esc, 4 * 65536) +
+                      strlen(" 0x0\n");
+        assert_true(extra ? want > XVM_TRACE_MAX_LINE
+                          : want <= XVM_TRACE_MAX_LINE);
+        int n = snprintf(line, XVM_TRACE_MAX_LINE + 1, "%s%s 0\n", head, path);
+        assert_true(n < XVM_TRACE_MAX_LINE / 2); /* far from the limit */
+        int rc = xvm_trace_parse_text(line, (size_t)n, ev, &why);
+        if (extra == 0) {
+            assert_int_equal(rc, 1);
+            assert_int_equal(
+                xvm_trace_format_event(ev, esc, XVM_TRACE_MAX_LINE + 1), want);
+        } else {
+            assert_int_equal(rc, -EINVAL);
+            assert_string_equal(why, "event longer than a trace line once "
+                                     "written (escapes, hex)");
+        }
+    }
+    free(line), free(path), free(esc), free(ev);
+}
+
 static void test_every_errno_name_round_trips(void **state)
 {
     (void)state;
@@ -987,6 +1043,7 @@ int main(void)
         cmocka_unit_test(test_text_nul_bytes_are_errors),
         cmocka_unit_test(test_text_line_limit_holds_everywhere),
         cmocka_unit_test(test_longest_line_parses_with_its_newline),
+        cmocka_unit_test(test_line_that_outgrows_the_limit_is_refused),
         cmocka_unit_test(test_every_errno_name_round_trips),
         cmocka_unit_test(test_replay_marks_past_the_bound_are_an_error),
     };

@@ -577,6 +577,13 @@ static inline int fast_access(const char *p, const char *end,
     return 0;
 }
 
+static int written_fits(const struct xvm_trace_event *ev);
+
+/* A line written back is at most 4 times as long (a byte escaped as \xHH)
+ * and a few bytes (0x, PROT's filler): only a longer line than this can
+ * make an event whose line is too long to write. */
+#define MAY_OUTGROW (XVM_TRACE_MAX_LINE / 4 - 64)
+
 int trace_parse_text_v(char *line, size_t len, int version,
                        struct xvm_trace_event *ev, const char **msg)
 {
@@ -607,6 +614,11 @@ int trace_parse_text_v(char *line, size_t len, int version,
     if (tk.n == 0 || tk.t[0][0] == '#')
         return 0;
     rc = parse_tokens(&tk, ev, msg);
+    if (rc == 0 && body >= MAY_OUTGROW && !written_fits(ev)) {
+        /* As in the binary form: every trace converts to the other. */
+        *msg = "event longer than a trace line once written (escapes, hex)";
+        rc = -EINVAL;
+    }
     return rc ? rc : 1;
 }
 
@@ -662,7 +674,9 @@ static void put_char(struct out *o, char c)
         o->full = 1;
         return;
     }
-    o->p[o->n++] = c;
+    if (o->p) /* NULL: counting only (written_fits) */
+        o->p[o->n] = c;
+    o->n++;
 }
 
 static void put_str(struct out *o, const char *s)
@@ -907,6 +921,29 @@ static const char *const op_names[] = {
     [XVM_T_UNLOAN] = "unloan",
 };
 
+static void put_event(struct out *o, const struct xvm_trace_event *ev)
+{
+    put_str(o, op_names[ev->op]);
+    if (ev->op == XVM_T_MARK)
+        put_sp_str(o, ev->label);
+    else
+        put_sp_dec(o, ev->pid);
+    put_body(o, ev);
+    if (ev->expect_err) {
+        put_str(o, " !");
+        put_str(o, xvm_trace_errno_name(ev->expect_err));
+    }
+    put_char(o, '\n');
+}
+
+/* => 1 when ev's line, written, fits XVM_TRACE_MAX_LINE with its '\n'. */
+static int written_fits(const struct xvm_trace_event *ev)
+{
+    struct out o = { NULL, XVM_TRACE_MAX_LINE + 1, 0, 0 };
+    put_event(&o, ev);
+    return !o.full;
+}
+
 int xvm_trace_format_event(const struct xvm_trace_event *ev, char *buf,
                            size_t cap)
 {
@@ -917,17 +954,7 @@ int xvm_trace_format_event(const struct xvm_trace_event *ev, char *buf,
         return -EINVAL;
     if (buf == NULL || cap == 0)
         return -ENOSPC;
-    put_str(&o, op_names[ev->op]);
-    if (ev->op == XVM_T_MARK)
-        put_sp_str(&o, ev->label);
-    else
-        put_sp_dec(&o, ev->pid);
-    put_body(&o, ev);
-    if (ev->expect_err) {
-        put_str(&o, " !");
-        put_str(&o, xvm_trace_errno_name(ev->expect_err));
-    }
-    put_char(&o, '\n');
+    put_event(&o, ev);
     if (o.full)
         return -ENOSPC;
     buf[o.n] = '\0';
