@@ -669,6 +669,52 @@ static const char v2_text[] = "xipvm-trace 2\n"
                               "unloan 1 0x2000 2 =abcd\n"
                               "unloan 1 0x2000 8192\n";
 
+/*
+ * A stream of empty frames before the trace: skippable zstd frames, empty
+ * gzip members.  Valid (zstd -d and gzip -d read them), but after a
+ * million of them with no byte out the reader said "corrupt compressed
+ * data (no progress)": input taken is progress.
+ */
+static void test_many_empty_frames_are_progress(void **state)
+{
+    (void)state;
+    static const struct xvm_trace_writer_config text_zstd = { XVM_TRACE_TEXT,
+                                                              XVM_TRACE_ZSTD,
+                                                              0 };
+    static const struct xvm_trace_writer_config text_gzip = { XVM_TRACE_TEXT,
+                                                              XVM_TRACE_GZIP,
+                                                              0 };
+    /* A skippable frame of no bytes; a gzip member of none (RFC 1952:
+     * its header, an empty final block, CRC 0, size 0). */
+    static const uint8_t skip[] = { 0x50, 0x2a, 0x4d, 0x18, 0, 0, 0, 0 };
+    static const uint8_t member[] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3,
+                                      3,    0,    0, 0, 0, 0, 0, 0, 0, 0 };
+    const struct {
+        const struct xvm_trace_writer_config *cfg;
+        const uint8_t *empty;
+        size_t n;
+    } kinds[] = { { &text_zstd, skip, sizeof(skip) },
+                  { &text_gzip, member, sizeof(member) } };
+    const size_t count = 1100000; /* more than the reader's guard */
+    for (size_t k = 0; k < 2; k++) {
+        struct sink z;
+        uint64_t events;
+        char msg[512];
+        convert(hand_text, strlen(hand_text), kinds[k].cfg, &z);
+        size_t n = count * kinds[k].n + z.n;
+        uint8_t *b = malloc(n);
+        assert_non_null(b);
+        for (size_t i = 0; i < count; i++)
+            memcpy(b + i * kinds[k].n, kinds[k].empty, kinds[k].n);
+        memcpy(b + count * kinds[k].n, z.p, z.n);
+        if (read_all(b, n, NULL, &events, msg, sizeof(msg)) != 0)
+            fail_msg("%s: %s", k ? "gzip" : "zstd", msg);
+        assert_int_equal(events, HAND_EVENTS);
+        free(b);
+        free(z.p);
+    }
+}
+
 static void test_version_2_events_both_ways(void **state)
 {
     (void)state;
@@ -1035,6 +1081,7 @@ int main(void)
         cmocka_unit_test(test_bad_frames_say_what_and_where),
         cmocka_unit_test(test_corrupt_zstd_frame),
         cmocka_unit_test(test_zstd_skippable_frames),
+        cmocka_unit_test(test_many_empty_frames_are_progress),
         cmocka_unit_test(test_version_2_events_both_ways),
         cmocka_unit_test(test_at_register_is_version_2),
         cmocka_unit_test(test_writers_refuse_the_same_events),

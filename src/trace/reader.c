@@ -131,6 +131,12 @@ static int inflate_more(xvm_trace_reader *rd)
 #endif
 }
 
+/* => the source's bytes the decoder has taken so far. */
+static uint64_t taken_in(const xvm_trace_reader *rd)
+{
+    return rd->src_bytes - (rd->raw_len - rd->raw_pos);
+}
+
 /*
  * More decoded bytes after len, at least one unless at the end; the
  * unread part moves to the front first when the buffer is full.
@@ -150,8 +156,9 @@ static int more(xvm_trace_reader *rd)
             return failf(rd, E2BIG, "internal: buffer full");
     }
     size_t before = rd->len;
-    for (int guard = 0; rd->len == before && !rd->eof; guard++) {
-        if (guard == 1000000)
+    uint64_t taken = taken_in(rd);
+    for (int idle = 0; rd->len == before && !rd->eof;) {
+        if (idle == 1000000)
             return failf(rd, EILSEQ, "corrupt compressed data (no progress)");
         if (rd->comp == PLAIN) {
             long k = src_read(rd, rd->buf + rd->len, rd->cap - rd->len);
@@ -162,6 +169,12 @@ static int more(xvm_trace_reader *rd)
         } else if (inflate_more(rd) != 0) {
             return rd->error;
         }
+        /* Input taken is progress, though nothing came of it (skippable
+         * frames, empty gzip members): only a decoder that takes nothing
+         * and gives nothing is stuck. */
+        uint64_t now = taken_in(rd);
+        idle = now == taken ? idle + 1 : 0;
+        taken = now;
     }
     rd->buf[rd->len] = '\0'; /* stops the text fast path (text_fast) */
     return 0;
