@@ -386,7 +386,9 @@ XVM_API void xvm_timeline_tick(xvm_machine *m, uint64_t at);
 XVM_API uint64_t xvm_timeline_due(const xvm_machine *m);
 /* Takes a sample at `at` now (the end of a run). */
 XVM_API void xvm_timeline_sample(xvm_machine *m, uint64_t at);
-/* => 0, E2BIG past XVM_MARKS_MAX marks, ENOMEM. */
+/* A mark under label (cut to XVM_LABEL_MAX - 1 bytes; one an earlier
+ * mark has becomes label#2, label#3, ...: each mark its own label).
+ * => 0, E2BIG past XVM_MARKS_MAX marks, ENOMEM. */
 XVM_API int xvm_timeline_mark(xvm_machine *m, const char *label, uint64_t at);
 XVM_API void xvm_timeline_get(const xvm_machine *m, struct xvm_timeline *t);
 

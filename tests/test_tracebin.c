@@ -1069,6 +1069,49 @@ static void test_replay_marks_past_the_bound_are_an_error(void **state)
     free(ev);
 }
 
+/* A repeated mark label is reported under LABEL#N, so that every mark
+ * keeps its own key in a report (JSON's object of marks); a label cut
+ * to XVM_LABEL_MAX is cut shorter for its #N. */
+static void test_replay_repeated_mark_labels_stay_apart(void **state)
+{
+    (void)state;
+    xvm_machine *m;
+    xvm_replay *r;
+    struct xvm_trace_event *ev = new_event();
+    struct xvm_replay_totals t;
+    char msg[256], longl[100];
+    int mismatch;
+    memset(longl, 'x', sizeof(longl) - 1);
+    longl[sizeof(longl) - 1] = '\0';
+    const char *in[] = { "a", "a", "a#2", "a", "b", longl, longl };
+    const size_t n = sizeof(in) / sizeof(in[0]);
+    assert_int_equal(xvm_machine_create(NULL, &m), 0);
+    assert_int_equal(xvm_replay_create(m, NULL, &r), 0);
+    ev->op = XVM_T_MARK;
+    for (size_t i = 0; i < n; i++) {
+        ev->label = in[i];
+        assert_int_equal(xvm_replay_event(r, ev, &mismatch, msg, sizeof(msg)),
+                         0);
+    }
+    xvm_replay_totals(r, &t);
+    assert_int_equal(t.nmarks, n);
+    assert_string_equal(t.marks[0].label, "a");
+    assert_string_equal(t.marks[1].label, "a#2");
+    assert_string_equal(t.marks[2].label, "a#2#2"); /* the trace's a#2 */
+    assert_string_equal(t.marks[3].label, "a#3");
+    assert_string_equal(t.marks[4].label, "b");
+    assert_int_equal(strlen(t.marks[5].label), XVM_LABEL_MAX - 1);
+    assert_int_equal(strlen(t.marks[6].label), XVM_LABEL_MAX - 1);
+    assert_memory_equal(t.marks[6].label, longl, XVM_LABEL_MAX - 3);
+    assert_string_equal(t.marks[6].label + XVM_LABEL_MAX - 3, "#2");
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(t.marks[i].label, t.marks[j].label);
+    xvm_replay_destroy(r);
+    xvm_machine_destroy(m);
+    free(ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1093,6 +1136,7 @@ int main(void)
         cmocka_unit_test(test_line_that_outgrows_the_limit_is_refused),
         cmocka_unit_test(test_every_errno_name_round_trips),
         cmocka_unit_test(test_replay_marks_past_the_bound_are_an_error),
+        cmocka_unit_test(test_replay_repeated_mark_labels_stay_apart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
  * The first sample is never merged: the run's start stays in view.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,59 @@ void timeline_sample(struct timeline *tl, struct physmem *ph, uint64_t at)
     tl->next = at + tl->every;
 }
 
+/* Whether an earlier mark is labelled s. */
+static bool label_taken(const struct timeline *tl, const char *s)
+{
+    for (size_t i = 0; i < tl->nmarks; i++)
+        if (strcmp(tl->marks[i].label, s) == 0)
+            return true;
+    return false;
+}
+
+/* Whether s is base, or base#N (N decimal digits): a mark base named. */
+static bool label_of(const char *s, const char *base, size_t blen)
+{
+    if (strncmp(s, base, blen) != 0)
+        return false;
+    if (s[blen] == '\0')
+        return true;
+    if (s[blen] != '#' || s[blen + 1] == '\0')
+        return false;
+    for (s += blen + 1; *s; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
+}
+
+/* The label a new mark is reported under (out: XVM_LABEL_MAX bytes):
+ * label cut to fit; a label an earlier mark has gets #N, N its
+ * occurrence (2, 3, ...; higher when a trace wrote such a label
+ * itself), the label cut shorter for it if need be, so each mark keeps
+ * its own key in a report. */
+static void mark_label(const struct timeline *tl, const char *label, char *out)
+{
+    char base[XVM_LABEL_MAX];
+    snprintf(out, XVM_LABEL_MAX, "%s", label);
+    if (!label_taken(tl, out))
+        return;
+    snprintf(base, sizeof(base), "%s", out);
+    size_t blen = strlen(base);
+    uint64_t n = 1;
+    for (size_t i = 0; i < tl->nmarks; i++)
+        n += label_of(tl->marks[i].label, base, blen);
+    for (;; n++) {
+        char suffix[24];
+        int len =
+            snprintf(suffix, sizeof(suffix), "#%llu", (unsigned long long)n);
+        size_t keep = blen < XVM_LABEL_MAX - 1 - (size_t)len
+                          ? blen
+                          : XVM_LABEL_MAX - 1 - (size_t)len;
+        snprintf(out, XVM_LABEL_MAX, "%.*s%s", (int)keep, base, suffix);
+        if (!label_taken(tl, out))
+            return;
+    }
+}
+
 struct xvm_mark *timeline_mark(struct timeline *tl, const char *label,
                                uint64_t at, int *error)
 {
@@ -94,8 +148,9 @@ struct xvm_mark *timeline_mark(struct timeline *tl, const char *label,
         tl->marks = n;
         tl->capmarks = cap;
     }
-    struct xvm_mark *mk = &tl->marks[tl->nmarks++];
-    snprintf(mk->label, sizeof(mk->label), "%s", label);
+    struct xvm_mark *mk = &tl->marks[tl->nmarks];
+    mark_label(tl, label, mk->label);
+    tl->nmarks++;
     mk->event = at;
     return mk;
 }
