@@ -638,6 +638,67 @@ static void test_user_pager_bad_pages_are_eio(void **state)
     xvm_machine_destroy(m);
 }
 
+/* ---- a pager of zero pages ---- */
+
+static int zeros_get(xvm_object *obj, uint64_t off, unsigned flags,
+                     xvm_page_handle *pg)
+{
+    (void)off;
+    (void)flags;
+    *pg = xvm_zero_page(xvm_object_machine(obj));
+    return 0;
+}
+
+static const struct xvm_pager_ops zeros_ops = { .name = "zeros",
+                                                .get = zeros_get };
+
+/*
+ * The zero page a pager hands out is never writable, also where
+ * fault-ahead enters it around a read into a writable shared mapping
+ * (of an object that is not read-only): a write there is refused, and
+ * the machine's one zero page stays zero for every process.
+ */
+static void test_user_pager_zero_page_neighbours_are_not_writable(void **state)
+{
+    (void)state;
+    struct xvm_config cfg;
+    xvm_machine *m;
+    xvm_config_init(&cfg); /* UVM's fault-ahead windows */
+    cfg.profile = "amd64";
+    cfg.ram_bytes = 4u << 20;
+    assert_int_equal(xvm_machine_create(&cfg, &m), 0);
+    xvm_object *obj;
+    xvm_vmspace *vs;
+    uint64_t w = 0, z = 0, val = UINT64_C(0x1122334455667788);
+    uint8_t v, page[PG], zeros[PG] = { 0 };
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    assert_int_equal(xvm_object_create(m, &zeros_ops, 8 * PG, 0, NULL, &obj),
+                     0);
+    assert_int_equal(xvm_mmap(vs, &w, 8 * PG, RW, XVM_MAP_SHARED, obj, 0), 0);
+    assert_int_equal(xvm_mmap(vs, &z, PG, RW, XVM_MAP_PRIVATE, NULL, 0), 0);
+    assert_int_equal(xvm_read(vs, w + 4 * PG, &v, 1), 0);
+    assert_int_equal(v, 0);
+    check(m);
+    unsigned mapped = 0;
+    for (unsigned p = 0; p < 8; p++) {
+        struct xvm_page_info pi;
+        assert_int_equal(xvm_page_info(vs, w + p * PG, &pi), 0);
+        assert_int_equal(pi.kind, XVM_PAGE_ZERO);
+        mapped += pi.mapped;
+        assert_int_equal(pi.writable, 0);
+    }
+    assert_true(mapped > 1); /* fault-ahead entered neighbours */
+    for (unsigned p = 0; p < 8; p++)
+        assert_int_equal(xvm_write(vs, w + p * PG + 16, &val, sizeof(val)),
+                         EACCES);
+    assert_int_equal(xvm_read(vs, z, page, PG), 0);
+    assert_memory_equal(page, zeros, PG);
+    check(m);
+    xvm_object_release(obj);
+    xvm_vmspace_destroy(vs);
+    xvm_machine_destroy(m);
+}
+
 /* ---- a page-replacement policy of our own: FIFO, with one page it
  *      never picks ---- */
 
@@ -988,6 +1049,7 @@ int main(void)
         cmocka_unit_test(test_user_pager_stacked_on_another_object),
         cmocka_unit_test(test_user_pager_device_pages),
         cmocka_unit_test(test_user_pager_bad_pages_are_eio),
+        cmocka_unit_test(test_user_pager_zero_page_neighbours_are_not_writable),
         cmocka_unit_test(test_user_policy_decides_what_goes),
         cmocka_unit_test(test_user_policy_bad_victims_stop_the_scan),
         cmocka_unit_test(test_policy_config_choices),

@@ -106,6 +106,13 @@ static bool neighbour_reserved(const struct vm *vm)
            (vm->pv_limit && vm->mmu->pv.cur >= vm->pv_limit);
 }
 
+/* Pages no mapping may write, shared or not: device pages (§6.3) and
+ * the zero page every process shares. */
+static bool never_writable(const struct vm *vm, pageh pg)
+{
+    return page_is_device(pg) || pg == vm->ph->zero_page;
+}
+
 /* Optional mappings around the fault: failure is harmless (§11.2). */
 static void neighbour(struct faultctx *f, uint64_t va, pageh pg, unsigned prot)
 {
@@ -117,7 +124,7 @@ static void neighbour(struct faultctx *f, uint64_t va, pageh pg, unsigned prot)
         vm->st.neighbour_skipped++;
         return;
     }
-    if (page_is_device(pg) || page_loaned(vm->ph, pg))
+    if (never_writable(vm, pg) || page_loaned(vm->ph, pg))
         prot &= ~(unsigned)XVM_PROT_WRITE;
     if (pmap_enter(f->vs->pmap, va, pg, prot, PMAP_NEIGHBOUR) == 0) {
         cpu_fault_ahead(vm->mmu->cpu);
@@ -353,8 +360,7 @@ static int fault_lower(struct faultctx *f)
                       e->text);
         return enter_promoted(f, an);
     }
-    bool never_writable = page_is_device(pg) || pg == vm->ph->zero_page;
-    if (f->cow_now && never_writable)
+    if (f->cow_now && never_writable(vm, pg))
         return EACCES; /* a shared write to a device or zero page */
     if (f->cow_now && page_loaned(vm->ph, pg)) {
         /* A shared object's page, lent to an I/O: the object takes a
@@ -365,7 +371,7 @@ static int fault_lower(struct faultctx *f)
         vm->st.loan_breaks++;
     }
     unsigned prot = f->enter_prot;
-    if (e->cow || never_writable)
+    if (e->cow || never_writable(vm, pg))
         prot &= ~(unsigned)XVM_PROT_WRITE;
     if (page_is_device(pg) && superpage(f, pg, prot))
         return 0;
