@@ -950,7 +950,8 @@ typedef uint64_t xvm_page_handle;
 struct xvm_pager_ops {
     const char *name;
     /*
-     * => off: page aligned, below the object's size.
+     * => off: page aligned, below the object's size; *pg holds
+     *    XVM_PAGE_HANDLE_NONE (a 0 that leaves it so names no page: EIO).
      * => 0 and *pg: a page holding the object's bytes at off: a RAM page
      *    of this object at off, a device page, or the zero page.
      * => ENOENT with XVM_PGO_LOCKED when nothing is resident at off;

@@ -638,6 +638,75 @@ static void test_user_pager_bad_pages_are_eio(void **state)
     xvm_machine_destroy(m);
 }
 
+/*
+ * A get that answers 0 but never sets *pg names no page: *pg holds
+ * XVM_PAGE_HANDLE_NONE when get is called, so the access is EIO, never a
+ * page left over from an earlier fault (the zero page, say).
+ */
+struct silent {
+    unsigned gets, preset; /* calls, and those that found NONE in *pg */
+};
+
+static int silent_get(xvm_object *obj, uint64_t off, unsigned flags,
+                      xvm_page_handle *pg)
+{
+    struct silent *sl = xvm_object_private(obj);
+    (void)off;
+    (void)flags;
+    sl->gets++;
+    sl->preset += *pg == XVM_PAGE_HANDLE_NONE;
+    return 0;
+}
+
+static const struct xvm_pager_ops silent_ops = { .name = "silent",
+                                                 .get = silent_get };
+
+static void test_user_pager_get_that_names_no_page_is_eio(void **state)
+{
+    (void)state;
+    struct xvm_config cfg;
+    xvm_machine *m;
+    xvm_config_init(&cfg); /* fault-ahead on: neighbours ask get too */
+    cfg.profile = "amd64";
+    cfg.ram_bytes = 4u << 20;
+    assert_int_equal(xvm_machine_create(&cfg, &m), 0);
+    struct silent sl = { 0, 0 };
+    xvm_object *obj;
+    xvm_vmspace *vs;
+    uint64_t a = 0, s = 0;
+    uint8_t v = 1;
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    assert_int_equal(xvm_object_create(m, &silent_ops, 4 * PG, 0, &sl, &obj),
+                     0);
+    assert_int_equal(xvm_mmap(vs, &a, 4 * PG, RW, XVM_MAP_PRIVATE, obj, 0), 0);
+    assert_int_equal(xvm_mmap(vs, &s, 4 * PG, RW, XVM_MAP_SHARED, obj, 0), 0);
+    for (unsigned p = 0; p < 4; p++) {
+        assert_int_equal(xvm_read(vs, a + p * PG, &v, 1), EIO);
+        assert_int_equal(xvm_write(vs, a + p * PG, &v, 1), EIO);
+        assert_int_equal(xvm_read(vs, s + p * PG, &v, 1), EIO);
+        assert_int_equal(xvm_write(vs, s + p * PG, &v, 1), EIO);
+        check(m);
+    }
+    assert_int_equal(xvm_mlock(vs, a, 4 * PG), EIO);
+    assert_true(sl.gets > 0);
+    assert_int_equal(sl.preset, sl.gets);
+    /* Nothing of the object was mapped, nothing copied. */
+    for (unsigned p = 0; p < 4; p++) {
+        struct xvm_page_info pi;
+        assert_int_equal(xvm_page_info(vs, a + p * PG, &pi), 0);
+        assert_int_equal(pi.mapped, 0);
+        assert_int_equal(xvm_page_info(vs, s + p * PG, &pi), 0);
+        assert_int_equal(pi.mapped, 0);
+    }
+    struct xvm_stats st;
+    xvm_machine_stats(m, &st);
+    assert_int_equal(st.pages[XVM_USE_ANON], 0);
+    check(m);
+    xvm_object_release(obj);
+    xvm_vmspace_destroy(vs);
+    xvm_machine_destroy(m);
+}
+
 /* ---- a pager of zero pages ---- */
 
 static int zeros_get(xvm_object *obj, uint64_t off, unsigned flags,
@@ -1049,6 +1118,7 @@ int main(void)
         cmocka_unit_test(test_user_pager_stacked_on_another_object),
         cmocka_unit_test(test_user_pager_device_pages),
         cmocka_unit_test(test_user_pager_bad_pages_are_eio),
+        cmocka_unit_test(test_user_pager_get_that_names_no_page_is_eio),
         cmocka_unit_test(test_user_pager_zero_page_neighbours_are_not_writable),
         cmocka_unit_test(test_user_policy_decides_what_goes),
         cmocka_unit_test(test_user_policy_bad_victims_stop_the_scan),

@@ -129,6 +129,9 @@ static bool user_page_ok(const struct xvm_object *obj, uint64_t off, pageh pg)
 
 int object_get(struct xvm_object *obj, uint64_t off, unsigned flags, pageh *pg)
 {
+    /* A get that answers 0 without naming a page names none, not what
+     * the caller's variable held (an earlier fault's page). */
+    *pg = PAGEH_NONE;
     int error = obj->ops->get(obj, off, flags, pg);
     if (error == 0 && obj->user && !user_page_ok(obj, off, *pg))
         return EIO;

@@ -90,7 +90,8 @@ pageh object_page(const struct xvm_object *obj, uint64_t off);
 /*
  * The pager's get, for every caller (fault, checker, introspection).  A
  * user pager's page must be its own RAM page at off, a device page or
- * the zero page: anything else is EIO, never dereferenced.
+ * the zero page: anything else is EIO, never dereferenced.  *pg is
+ * PAGEH_NONE when the pager's get is called.
  */
 int object_get(struct xvm_object *obj, uint64_t off, unsigned flags, pageh *pg);
 /* put for pagers whose resident pages are always clean (read-only files):

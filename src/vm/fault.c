@@ -200,8 +200,8 @@ static bool device_run(struct faultctx *f, uint64_t va, uint64_t pa,
         pageh pg;
         if (e->amap && amap_lookup(e->amap, slot_of(f, va + off)))
             ok = false;
-        else if (e->obj->ops->get(e->obj, e->offset + (va + off - e->start),
-                                  PGO_LOCKED, &pg) != 0 ||
+        else if (object_get(e->obj, e->offset + (va + off - e->start),
+                            PGO_LOCKED, &pg) != 0 ||
                  pg != page_device(pa + off))
             ok = false;
     }
