@@ -271,6 +271,33 @@ static void test_public_api_beyond_calls_are_exported(void **state)
     xvm_machine_destroy(m);
 }
 
+/* Every process call answers a NULL machine, or a NULL result pointer,
+ * as a bad argument (EINVAL), as spawn, fork, exec and oom_next do; a
+ * pid that is not there is ESRCH. */
+static void test_public_api_process_calls_refuse_null_alike(void **state)
+{
+    (void)state;
+    struct xvm_proc_info info;
+    uint32_t pid;
+    xvm_machine *m;
+    assert_int_equal(xvm_spawn(NULL, NULL, 1, "/p", 0, NULL), EINVAL);
+    assert_int_equal(xvm_fork(NULL, 1, 2), EINVAL);
+    assert_int_equal(xvm_exec(NULL, 1, "/p", 0, NULL), EINVAL);
+    assert_int_equal(xvm_oom_next(NULL, &pid), EINVAL);
+    assert_int_equal(xvm_exit(NULL, 1), EINVAL);
+    assert_int_equal(xvm_brk(NULL, 1, 0), EINVAL);
+    assert_int_equal(xvm_proc_info(NULL, 1, &info), EINVAL);
+    assert_null(xvm_proc_vmspace(NULL, 1));
+    assert_int_equal(xvm_machine_create(NULL, &m), 0);
+    assert_int_equal(xvm_oom_next(m, NULL), EINVAL);
+    assert_int_equal(xvm_proc_info(m, 1, NULL), EINVAL);
+    assert_int_equal(xvm_fork(m, 1, 2), ESRCH);
+    assert_int_equal(xvm_exit(m, 1), ESRCH);
+    assert_int_equal(xvm_brk(m, 1, 0), ESRCH);
+    assert_int_equal(xvm_proc_info(m, 1, &info), ESRCH);
+    xvm_machine_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_public_api_cpu_profile_parse_is_all_or_nothing),
         cmocka_unit_test(test_public_api_sizing_calls_are_exported),
         cmocka_unit_test(test_public_api_beyond_calls_are_exported),
+        cmocka_unit_test(test_public_api_process_calls_refuse_null_alike),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -502,12 +502,12 @@ int xvm_oom_next(xvm_machine *m, uint32_t *pid)
 
 int xvm_exit(xvm_machine *m, uint32_t pid)
 {
-    return m ? proc_exit(&m->procs, pid) : ESRCH;
+    return m ? proc_exit(&m->procs, pid) : EINVAL;
 }
 
 int xvm_brk(xvm_machine *m, uint32_t pid, uint64_t addr)
 {
-    return m ? proc_brk(&m->procs, pid, addr) : ESRCH;
+    return m ? proc_brk(&m->procs, pid, addr) : EINVAL;
 }
 
 xvm_vmspace *xvm_proc_vmspace(xvm_machine *m, uint32_t pid)
@@ -518,9 +518,11 @@ xvm_vmspace *xvm_proc_vmspace(xvm_machine *m, uint32_t pid)
 
 int xvm_proc_info(xvm_machine *m, uint32_t pid, struct xvm_proc_info *info)
 {
-    struct proc *p = m ? proc_find(&m->procs, pid) : NULL;
-    if (p == NULL || info == NULL)
-        return p ? EINVAL : ESRCH;
+    if (m == NULL || info == NULL)
+        return EINVAL;
+    struct proc *p = proc_find(&m->procs, pid);
+    if (p == NULL)
+        return ESRCH;
     *info = p->info;
     return 0;
 }
