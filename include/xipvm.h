@@ -469,8 +469,10 @@ XVM_API int xvm_munlock(xvm_vmspace *vs, uint64_t addr, uint64_t len);
 /*
  * Access n bytes at va, any alignment, crossing pages.  A TLB miss walks
  * the page tables; a missing or insufficient mapping runs the fault
- * handler and retries.  EFAULT: nothing mapped; EACCES: protection.
- * On error, *done (if not NULL) says how many bytes were transferred.
+ * handler and retries.  EFAULT: nothing mapped; EACCES: protection;
+ * EINVAL: vs NULL, or buf NULL with n > 0; or the fault's error (ENOMEM,
+ * a pager's EIO).  An access that fails part way has moved the bytes of
+ * the pages before the one that failed; no count is returned.
  */
 XVM_API int xvm_read(xvm_vmspace *vs, uint64_t va, void *buf, size_t n);
 XVM_API int xvm_write(xvm_vmspace *vs, uint64_t va, const void *buf, size_t n);

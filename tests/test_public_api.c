@@ -298,6 +298,41 @@ static void test_public_api_process_calls_refuse_null_alike(void **state)
     xvm_machine_destroy(m);
 }
 
+/* An access that fails part way (the next page is not mapped) has moved
+ * the bytes of the pages before it, as the header says, and no more. */
+static void test_public_api_access_failing_midway_moved_earlier_pages(
+    void **state)
+{
+    (void)state;
+    enum { PG = 4096 };
+    static uint8_t out[2 * PG], in[2 * PG], zeros[2 * PG];
+    xvm_machine *m;
+    xvm_vmspace *vs;
+    uint64_t a = 0;
+    assert_int_equal(xvm_machine_create(NULL, &m), 0);
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    assert_int_equal(xvm_mmap(vs, &a, 2 * PG, XVM_PROT_READ | XVM_PROT_WRITE,
+                              XVM_MAP_PRIVATE, NULL, 0),
+                     0);
+    assert_int_equal(xvm_munmap(vs, a + PG, PG), 0);
+    for (size_t i = 0; i < sizeof(out); i++)
+        out[i] = (uint8_t)(i * 7 + 1);
+    assert_int_equal(xvm_write(vs, a + 8, out, PG), EFAULT);
+    memset(in, 0xee, sizeof(in));
+    assert_int_equal(xvm_read(vs, a, in, PG), 0);
+    assert_memory_equal(in, zeros, 8);
+    assert_memory_equal(in + 8, out, PG - 8);
+    memset(in, 0xee, sizeof(in));
+    assert_int_equal(xvm_read(vs, a + 8, in, PG), EFAULT);
+    assert_memory_equal(in, out, PG - 8);
+    assert_int_equal(in[PG - 8], 0xee); /* nothing past the hole */
+    assert_int_equal(xvm_read(vs, a, NULL, 1), EINVAL);
+    assert_int_equal(xvm_read(vs, a, NULL, 0), 0);
+    assert_int_equal(xvm_write(NULL, a, out, 1), EINVAL);
+    xvm_vmspace_destroy(vs);
+    xvm_machine_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +343,8 @@ int main(void)
         cmocka_unit_test(test_public_api_sizing_calls_are_exported),
         cmocka_unit_test(test_public_api_beyond_calls_are_exported),
         cmocka_unit_test(test_public_api_process_calls_refuse_null_alike),
+        cmocka_unit_test(
+            test_public_api_access_failing_midway_moved_earlier_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
