@@ -707,6 +707,53 @@ static void test_user_pager_get_that_names_no_page_is_eio(void **state)
     xvm_machine_destroy(m);
 }
 
+/* A pager's own error reaches mlock's caller as it is, whatever errno
+ * it is (ENOBUFS, ENOMEM, EIO), and nothing stays wired. */
+static int errno_get(xvm_object *obj, uint64_t off, unsigned flags,
+                     xvm_page_handle *pg)
+{
+    int *e = xvm_object_private(obj);
+    (void)off;
+    (void)pg;
+    return flags & XVM_PGO_LOCKED ? ENOENT : *e;
+}
+
+static const struct xvm_pager_ops errno_ops = { .name = "errno",
+                                                .get = errno_get };
+
+static void test_user_pager_error_reaches_mlock_as_it_is(void **state)
+{
+    (void)state;
+    static const int errs[] = { ENOBUFS, ENOMEM, EIO, EAGAIN, EFAULT };
+    xvm_machine *m = machine(4u << 20);
+    xvm_vmspace *vs;
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+        int e = errs[i];
+        xvm_object *obj;
+        uint64_t a = 0;
+        uint8_t v;
+        assert_int_equal(xvm_object_create(m, &errno_ops, 2 * PG, 0, &e, &obj),
+                         0);
+        assert_int_equal(xvm_mmap(vs, &a, 2 * PG, RW, XVM_MAP_PRIVATE, obj, 0),
+                         0);
+        assert_int_equal(xvm_read(vs, a, &v, 1), e);
+        assert_int_equal(xvm_mlock(vs, a, 2 * PG), e);
+        struct xvm_map_entry_info ei;
+        assert_int_equal(xvm_map_entry_next(vs, a, &ei), 0);
+        assert_int_equal(ei.wired, 0);
+        check(m);
+        assert_int_equal(xvm_munmap(vs, a, 2 * PG), 0);
+        xvm_object_release(obj);
+    }
+    struct xvm_stats st;
+    xvm_machine_stats(m, &st);
+    assert_int_equal(st.oom_kills, 0);
+    xvm_vmspace_destroy(vs);
+    check(m);
+    xvm_machine_destroy(m);
+}
+
 /* ---- a pager of zero pages ---- */
 
 static int zeros_get(xvm_object *obj, uint64_t off, unsigned flags,
@@ -1119,6 +1166,7 @@ int main(void)
         cmocka_unit_test(test_user_pager_device_pages),
         cmocka_unit_test(test_user_pager_bad_pages_are_eio),
         cmocka_unit_test(test_user_pager_get_that_names_no_page_is_eio),
+        cmocka_unit_test(test_user_pager_error_reaches_mlock_as_it_is),
         cmocka_unit_test(test_user_pager_zero_page_neighbours_are_not_writable),
         cmocka_unit_test(test_user_policy_decides_what_goes),
         cmocka_unit_test(test_user_policy_bad_victims_stop_the_scan),

@@ -449,8 +449,9 @@ int uvm_fault(struct xvm_vmspace *vs, uint64_t va, unsigned access, bool wire)
 #define WIRING 2
 /* A wiring fault's ENOMEM, under another name while the call's own retry
  * sees it: the fault's retry already gave up, running the whole mlock
- * again would only page the same pages out and in. */
-#define WIRE_NOMEM ENOBUFS
+ * again would only page the same pages out and in.  Negative, so that
+ * no errno a pager returns is mistaken for it. */
+#define WIRE_NOMEM (-ENOMEM)
 
 static void unwire_pages(struct xvm_vmspace *vs, struct vm_map_entry *e,
                          uint64_t upto)
