@@ -582,7 +582,8 @@ XVM_API int xvm_flash_open(xvm_machine *m, const char *path,
 XVM_API int xvm_flash_attach(xvm_machine *m, const void *buf, uint64_t len,
                              const struct xvm_flash_config *cfg,
                              xvm_flash **out);
-/* EBUSY while mounted or while any of its pages is mapped. */
+/* EBUSY while mounted, while any of its pages is mapped or lent, or
+ * while a device object (xvm_devobj_create) covers any of its window. */
 XVM_API int xvm_flash_close(xvm_flash *f);
 XVM_API uint64_t xvm_flash_phys_base(const xvm_flash *f);
 XVM_API uint64_t xvm_flash_size(const xvm_flash *f);

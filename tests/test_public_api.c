@@ -333,6 +333,43 @@ static void test_public_api_access_failing_midway_moved_earlier_pages(
     xvm_machine_destroy(m);
 }
 
+/* A device object over a flash's window holds the window: the flash
+ * does not close under it (EBUSY), mapped or not, faulted or not; once
+ * the object is gone it closes.  Before, the close succeeded and the
+ * next fault on the object entered a page of a segment that was gone. */
+static void test_public_api_flash_close_waits_for_device_objects(void **state)
+{
+    (void)state;
+    enum { PG = 4096 };
+    static uint8_t img[16 * PG];
+    xvm_machine *m;
+    xvm_flash *f;
+    xvm_object *dobj;
+    xvm_vmspace *vs;
+    uint64_t a = 0;
+    uint8_t v = 0;
+    char msg[128];
+    memset(img, 0xab, sizeof(img));
+    assert_int_equal(xvm_machine_create(NULL, &m), 0);
+    assert_int_equal(xvm_flash_attach(m, img, sizeof(img), NULL, &f), 0);
+    uint64_t base = xvm_flash_phys_base(f);
+    assert_int_equal(xvm_devobj_create(m, base + 4 * PG, 4 * PG, &dobj), 0);
+    assert_int_equal(xvm_flash_close(f), EBUSY); /* not even mapped */
+    assert_int_equal(xvm_vmspace_create(m, &vs), 0);
+    assert_int_equal(
+        xvm_mmap(vs, &a, 4 * PG, XVM_PROT_READ, XVM_MAP_SHARED, dobj, 0), 0);
+    xvm_object_release(dobj);                    /* the mapping holds it now */
+    assert_int_equal(xvm_flash_close(f), EBUSY); /* mapped, not faulted */
+    assert_int_equal(xvm_read(vs, a + PG, &v, 1), 0);
+    assert_int_equal(v, 0xab);
+    assert_int_equal(xvm_machine_check(m, msg, sizeof(msg)), 0);
+    assert_int_equal(xvm_munmap(vs, a, 4 * PG), 0);
+    assert_int_equal(xvm_flash_close(f), 0);
+    assert_int_equal(xvm_machine_check(m, msg, sizeof(msg)), 0);
+    xvm_vmspace_destroy(vs);
+    xvm_machine_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_public_api_process_calls_refuse_null_alike),
         cmocka_unit_test(
             test_public_api_access_failing_midway_moved_earlier_pages),
+        cmocka_unit_test(test_public_api_flash_close_waits_for_device_objects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -454,8 +454,9 @@ int xvm_flash_close(xvm_flash *f)
         return EBUSY;
     if (f->registered) {
         if (pmap_device_mapped(&m->mmu, f->cfg.phys_base, f->seglen) ||
-            vm_loans_hold(&m->vm, f->cfg.phys_base, f->seglen))
-            return EBUSY; /* mapped, or lent to an I/O */
+            vm_loans_hold(&m->vm, f->cfg.phys_base, f->seglen) ||
+            devobj_holds(&m->objs, f->cfg.phys_base, f->seglen))
+            return EBUSY; /* mapped, lent to an I/O, or a device object's */
         int error = segment_unload(m, f->cfg.phys_base);
         if (error)
             return error;

@@ -42,3 +42,12 @@ int devobj_create(struct objects *objs, uint64_t pa, uint64_t len,
     (*out)->read_only = true;
     return 0;
 }
+
+bool devobj_holds(const struct objects *objs, uint64_t pa, uint64_t len)
+{
+    for (const struct xvm_object *o = objs->list; o; o = o->next)
+        if (o->ops == &devobj_pager && o->base < pa + len &&
+            pa < o->base + o->size)
+            return true;
+    return false;
+}

@@ -125,6 +125,9 @@ extern const struct pager_ops devobj_pager;
 int aobj_create(struct objects *objs, uint64_t size, struct xvm_object **out);
 int devobj_create(struct objects *objs, uint64_t pa, uint64_t len,
                   struct xvm_object **out);
+/* => whether a device object covers some of [pa, pa + len): the segment
+ *    must stay while it lives (uvm_device's reference on the device). */
+bool devobj_holds(const struct objects *objs, uint64_t pa, uint64_t len);
 /* => how many of an aobj's pages are in swap slots (0 for other objects). */
 uint64_t aobj_swapped(const struct xvm_object *obj);
 /* => of those, slots whose page is resident too (counted again). */
