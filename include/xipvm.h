@@ -293,7 +293,9 @@ XVM_API const char *xvm_use_name(enum xvm_use use);
  * The counters of struct xvm_stats as a table, in declaration order (but
  * io_ns, which follows its part flash_ns): each scalar's name (its field
  * name, and its JSON key) and where it is.
- * pages[] and pages_peak[] are not in it (one value per use).
+ * The arrays are not in it: pages[] and pages_peak[] (one value per
+ * use), kmem_units[], kmem_units_peak[] and kmem_unit_bytes[] (one per
+ * type).
  */
 struct xvm_figure {
     const char *name;

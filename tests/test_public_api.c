@@ -370,6 +370,41 @@ static void test_public_api_flash_close_waits_for_device_objects(void **state)
     xvm_machine_destroy(m);
 }
 
+/* The figures table names every scalar of struct xvm_stats once, in
+ * declaration order but io_ns, and none of its arrays, as the header
+ * says: the words it covers and the arrays' words add up to the whole. */
+static void test_public_api_figures_cover_every_scalar_once(void **state)
+{
+    (void)state;
+    enum { WORDS = sizeof(struct xvm_stats) / sizeof(uint64_t) };
+    static const struct {
+        size_t offset, n;
+    } arrays[] = {
+        { offsetof(struct xvm_stats, pages), XVM_USE_COUNT },
+        { offsetof(struct xvm_stats, pages_peak), XVM_USE_COUNT },
+        { offsetof(struct xvm_stats, kmem_units), XVM_KMEM_TYPES },
+        { offsetof(struct xvm_stats, kmem_units_peak), XVM_KMEM_TYPES },
+        { offsetof(struct xvm_stats, kmem_unit_bytes), XVM_KMEM_TYPES },
+    };
+    unsigned covered[WORDS] = { 0 };
+    size_t n, in_arrays = 0;
+    const struct xvm_figure *f = xvm_stats_figures(&n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(f[i].offset % sizeof(uint64_t), 0);
+        assert_true(f[i].offset < sizeof(struct xvm_stats));
+        covered[f[i].offset / sizeof(uint64_t)]++;
+        if (i > 0 && strcmp(f[i].name, "io_ns") != 0)
+            assert_true(f[i].offset > f[i - 1].offset ||
+                        strcmp(f[i - 1].name, "io_ns") == 0);
+    }
+    for (size_t a = 0; a < sizeof(arrays) / sizeof(arrays[0]); a++)
+        for (size_t j = 0; j < arrays[a].n; j++, in_arrays++)
+            covered[arrays[a].offset / sizeof(uint64_t) + j]++;
+    for (size_t w = 0; w < WORDS; w++)
+        assert_int_equal(covered[w], 1);
+    assert_int_equal(n + in_arrays, WORDS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -383,6 +418,7 @@ int main(void)
         cmocka_unit_test(
             test_public_api_access_failing_midway_moved_earlier_pages),
         cmocka_unit_test(test_public_api_flash_close_waits_for_device_objects),
+        cmocka_unit_test(test_public_api_figures_cover_every_scalar_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
