@@ -952,6 +952,14 @@ typedef uint64_t xvm_page_handle;
  * neighbours and the checker ask so). */
 #define XVM_PGO_LOCKED 0x1
 
+/*
+ * get and put run inside a fault or a page-daemon scan that holds map
+ * entries and pages (UVM holds the map's lock): from them, the calls
+ * that fault or change address spaces (mmap, munmap, mprotect, minherit,
+ * madvise, mlock, munlock, an access that misses, fork, loans, process
+ * calls) fail with EDEADLK and change nothing; xvm_vmspace_destroy does
+ * nothing.  The xvm_object_* calls and xvm_device_page are theirs.
+ */
 struct xvm_pager_ops {
     const char *name;
     /*

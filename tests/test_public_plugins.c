@@ -754,6 +754,114 @@ static void test_user_pager_error_reaches_mlock_as_it_is(void **state)
     xvm_machine_destroy(m);
 }
 
+/* ---- a pager that calls back into the VM from its get and put ---- */
+
+/*
+ * The fault (or the page daemon's scan) that calls a pager holds the
+ * map entry and the pages it works on, as UVM holds the map's lock: a
+ * get or put that maps, unmaps, protects, wires, accesses or forks is
+ * refused with EDEADLK and changes nothing; the fault it came from goes
+ * on.  (An unmap from get used to free the entry, and the object, under
+ * the fault.)
+ */
+struct reentry {
+    struct pattern pt;
+    xvm_vmspace *vs;
+    uint64_t a, other; /* the faulting mapping; another one */
+    int calls[8];      /* what each call from get answered */
+    unsigned ncalls;
+    int put_unmap; /* what xvm_munmap from put answered (-1: none) */
+};
+
+static int reentry_get(xvm_object *obj, uint64_t off, unsigned flags,
+                       xvm_page_handle *pg)
+{
+    struct reentry *r = xvm_object_private(obj);
+    if (!(flags & XVM_PGO_LOCKED) && r->ncalls == 0) {
+        xvm_vmspace *child = NULL;
+        uint64_t x = r->a, y = 0;
+        uint8_t v;
+        r->calls[r->ncalls++] = xvm_munmap(r->vs, r->a, 4 * PG);
+        r->calls[r->ncalls++] = xvm_mmap(
+            r->vs, &x, 4 * PG, RW, XVM_MAP_PRIVATE | XVM_MAP_FIXED, NULL, 0);
+        r->calls[r->ncalls++] =
+            xvm_mmap(r->vs, &y, PG, RW, XVM_MAP_PRIVATE, NULL, 0);
+        r->calls[r->ncalls++] = xvm_mprotect(r->vs, r->a, PG, XVM_PROT_NONE);
+        r->calls[r->ncalls++] = xvm_mlock(r->vs, r->other, PG);
+        r->calls[r->ncalls++] = xvm_read(r->vs, r->other, &v, 1);
+        r->calls[r->ncalls++] = xvm_vmspace_fork(r->vs, &child);
+        xvm_vmspace_destroy(r->vs); /* does nothing from here */
+        r->calls[r->ncalls++] = child != NULL;
+    }
+    return pattern_get(obj, off, flags, pg);
+}
+
+static int reentry_put(xvm_object *obj, uint64_t off)
+{
+    struct reentry *r = xvm_object_private(obj);
+    r->put_unmap = xvm_munmap(r->vs, r->a, 4 * PG);
+    return pattern_put(obj, off);
+}
+
+static const struct xvm_pager_ops reentry_ops = {
+    .name = "reentry",
+    .get = reentry_get,
+    .put = reentry_put,
+    .detach = pattern_detach,
+};
+
+static void test_user_pager_calling_back_into_the_vm_is_edeadlk(void **state)
+{
+    (void)state;
+    enum { NPG = 512 }; /* 2 MiB through 1 MiB of RAM */
+    static const int want[] = { EDEADLK, EDEADLK, EDEADLK, EDEADLK,
+                                EDEADLK, EDEADLK, EDEADLK, 0 };
+    xvm_machine *m = machine(1u << 20);
+    struct reentry r = { .pt = { .seed = 5 }, .put_unmap = -1 };
+    xvm_object *obj;
+    uint8_t v;
+    assert_int_equal(xvm_vmspace_create(m, &r.vs), 0);
+    assert_int_equal(xvm_object_create(m, &reentry_ops, NPG * PG, 0, &r, &obj),
+                     0);
+    assert_int_equal(
+        xvm_mmap(r.vs, &r.a, NPG * PG, RW, XVM_MAP_PRIVATE, obj, 0), 0);
+    xvm_object_release(obj); /* the mapping holds it */
+    assert_int_equal(xvm_mmap(r.vs, &r.other, PG, RW, XVM_MAP_PRIVATE, NULL, 0),
+                     0);
+    assert_int_equal(xvm_read(r.vs, r.a + PG + 3, &v, 1), 0);
+    assert_int_equal(v, pattern(&r.pt, 1, 3));
+    assert_int_equal(r.ncalls, 8);
+    for (unsigned i = 0; i < r.ncalls; i++)
+        assert_int_equal(r.calls[i], want[i]);
+    /* Nothing changed: the mapping, its protection, the other page. */
+    struct xvm_map_entry_info ei;
+    assert_int_equal(xvm_map_entry_next(r.vs, r.a, &ei), 0);
+    assert_int_equal(ei.start, r.a);
+    assert_int_equal(ei.end, r.a + NPG * PG);
+    assert_int_equal(ei.prot, RW);
+    assert_int_equal(ei.object_kind, XVM_OBJECT_USER);
+    assert_int_equal(xvm_map_entry_next(r.vs, r.other, &ei), 0);
+    assert_int_equal(ei.wired, 0);
+    struct xvm_vmspace_stats vst;
+    assert_int_equal(xvm_vmspace_stats(r.vs, &vst), 0);
+    assert_int_equal(vst.map_entries, 2);
+    check(m);
+    /* The page daemon's put is a pager call too: read the object
+     * through more RAM than there is until a page of it is put. */
+    for (uint64_t p = 0; p < NPG && r.put_unmap == -1; p++)
+        assert_int_equal(xvm_read(r.vs, r.a + p * PG, &v, 1), 0);
+    assert_int_equal(r.put_unmap, EDEADLK);
+    assert_int_equal(xvm_map_entry_next(r.vs, r.a, &ei), 0);
+    assert_int_equal(ei.start, r.a);
+    check(m);
+    /* Outside the pager, the same calls work. */
+    assert_int_equal(xvm_munmap(r.vs, r.a, NPG * PG), 0);
+    xvm_vmspace_destroy(r.vs);
+    assert_int_equal(r.pt.detaches, 1);
+    check(m);
+    xvm_machine_destroy(m);
+}
+
 /* ---- a pager of zero pages ---- */
 
 static int zeros_get(xvm_object *obj, uint64_t off, unsigned flags,
@@ -1167,6 +1275,7 @@ int main(void)
         cmocka_unit_test(test_user_pager_bad_pages_are_eio),
         cmocka_unit_test(test_user_pager_get_that_names_no_page_is_eio),
         cmocka_unit_test(test_user_pager_error_reaches_mlock_as_it_is),
+        cmocka_unit_test(test_user_pager_calling_back_into_the_vm_is_edeadlk),
         cmocka_unit_test(test_user_pager_zero_page_neighbours_are_not_writable),
         cmocka_unit_test(test_user_policy_decides_what_goes),
         cmocka_unit_test(test_user_policy_bad_victims_stop_the_scan),

@@ -480,18 +480,27 @@ int xvm_mount_flash(xvm_flash *f, const struct xvm_mount_config *cfg,
 int xvm_spawn(xvm_machine *m, xvm_mount *mp, uint32_t pid, const char *path,
               unsigned argc, const char *const *argv)
 {
-    return m ? proc_spawn(&m->procs, mp, pid, path, argc, argv) : EINVAL;
+    if (m == NULL)
+        return EINVAL;
+    return vm_reentered(&m->vm)
+               ? EDEADLK
+               : proc_spawn(&m->procs, mp, pid, path, argc, argv);
 }
 
 int xvm_fork(xvm_machine *m, uint32_t ppid, uint32_t cpid)
 {
-    return m ? proc_fork(&m->procs, ppid, cpid) : EINVAL;
+    if (m == NULL)
+        return EINVAL;
+    return vm_reentered(&m->vm) ? EDEADLK : proc_fork(&m->procs, ppid, cpid);
 }
 
 int xvm_exec(xvm_machine *m, uint32_t pid, const char *path, unsigned argc,
              const char *const *argv)
 {
-    return m ? proc_exec(&m->procs, pid, path, argc, argv) : EINVAL;
+    if (m == NULL)
+        return EINVAL;
+    return vm_reentered(&m->vm) ? EDEADLK
+                                : proc_exec(&m->procs, pid, path, argc, argv);
 }
 
 int xvm_oom_next(xvm_machine *m, uint32_t *pid)
@@ -503,12 +512,16 @@ int xvm_oom_next(xvm_machine *m, uint32_t *pid)
 
 int xvm_exit(xvm_machine *m, uint32_t pid)
 {
-    return m ? proc_exit(&m->procs, pid) : EINVAL;
+    if (m == NULL)
+        return EINVAL;
+    return vm_reentered(&m->vm) ? EDEADLK : proc_exit(&m->procs, pid);
 }
 
 int xvm_brk(xvm_machine *m, uint32_t pid, uint64_t addr)
 {
-    return m ? proc_brk(&m->procs, pid, addr) : EINVAL;
+    if (m == NULL)
+        return EINVAL;
+    return vm_reentered(&m->vm) ? EDEADLK : proc_brk(&m->procs, pid, addr);
 }
 
 xvm_vmspace *xvm_proc_vmspace(xvm_machine *m, uint32_t pid)

@@ -132,7 +132,9 @@ int object_get(struct xvm_object *obj, uint64_t off, unsigned flags, pageh *pg)
     /* A get that answers 0 without naming a page names none, not what
      * the caller's variable held (an earlier fault's page). */
     *pg = PAGEH_NONE;
+    obj->objs->in_pager++;
     int error = obj->ops->get(obj, off, flags, pg);
+    obj->objs->in_pager--;
     if (error == 0 && obj->user && !user_page_ok(obj, off, *pg))
         return EIO;
     return error;

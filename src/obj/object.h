@@ -52,6 +52,7 @@ struct objects {
     struct xvm_object *list;
     struct pagedaemon pd;
     uint64_t refaults; /* fills of pages the page daemon had freed */
+    unsigned in_pager; /* pager gets and puts running (vm_reentered) */
 };
 
 struct xvm_object {

@@ -227,7 +227,9 @@ static int free_page(struct pagedaemon *pd, uint32_t i)
         uint64_t off = pg->offset;
         unsigned use = pg->use;
         bool file = use == XVM_USE_PAGECACHE;
+        obj->objs->in_pager++;
         error = obj->ops->put ? obj->ops->put(obj, off) : ENOSPC;
+        obj->objs->in_pager--;
         /* What a user's pager did counts, not what it said: a 0 that
          * keeps the page is EBUSY; an error after freeing it is 0 (kept,
          * the free page would go back on the queues). */

@@ -432,6 +432,8 @@ int uvm_fault(struct xvm_vmspace *vs, uint64_t va, unsigned access, bool wire)
 {
     struct fault_args a = { vs, va, access, wire };
     uint64_t refused = vs->vm->ph->refused;
+    if (vm_reentered(vs->vm))
+        return EDEADLK;
     int error = pagedaemon_retry(&vs->vm->objs->pd, fault_op, &a);
     /* RAM was full and the page daemon could not help: the process is
      * killed (uvm_fault's caller, the trap handler, in NetBSD).  Not for

@@ -6,6 +6,7 @@
 #ifndef XVM_VM_H
 #define XVM_VM_H
 
+#include <errno.h>
 #include <stdint.h>
 
 #include "core.h"
@@ -53,5 +54,12 @@ void vm_init(struct vm *vm, struct core *core, struct physmem *ph,
 void vm_set_neighbour_reserve(struct vm *vm, uint64_t pages, uint64_t pv_limit);
 /* Destroys every address space (machine teardown). */
 void vm_fini(struct vm *vm);
+/* => EDEADLK while a pager's get or put runs, else 0: the fault or scan
+ *    that called it holds map entries and pages (UVM holds the map's
+ *    lock), so calls that fault or change maps must not come in. */
+static inline int vm_reentered(const struct vm *vm)
+{
+    return vm->objs->in_pager ? EDEADLK : 0;
+}
 
 #endif

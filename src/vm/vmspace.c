@@ -25,10 +25,12 @@ void vm_init(struct vm *vm, struct core *core, struct physmem *ph,
     objs->pd.anon_arg = vm;
 }
 
+static void vmspace_free(struct xvm_vmspace *vs);
+
 void vm_fini(struct vm *vm)
 {
     while (vm->spaces)
-        xvm_vmspace_destroy(vm->spaces);
+        vmspace_free(vm->spaces);
     mt_spare_fini(&vm->mt_spare);
 }
 
@@ -139,8 +141,12 @@ int vmspace_call(struct xvm_vmspace *vs,
 
 void xvm_vmspace_destroy(xvm_vmspace *vs)
 {
-    if (vs == NULL)
-        return;
+    if (vs != NULL && !vm_reentered(vs->vm))
+        vmspace_free(vs); /* from a pager: it goes with the machine */
+}
+
+static void vmspace_free(struct xvm_vmspace *vs)
+{
     struct vm *vm = vs->vm;
     if (vs->oom)
         oom_unlink(vs);
@@ -251,6 +257,8 @@ int xvm_vmspace_fork(xvm_vmspace *parent, xvm_vmspace **out)
 {
     if (parent == NULL || out == NULL)
         return EINVAL;
+    if (vm_reentered(parent->vm))
+        return EDEADLK;
     struct vs_call c = { parent, fork_body, out };
     int error = pagedaemon_retry(&parent->vm->objs->pd, vs_call_op, &c);
     if (error == 0)
@@ -401,6 +409,8 @@ int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot, int flags,
 {
     if (vs == NULL || addr == NULL)
         return EINVAL;
+    if (vm_reentered(vs->vm))
+        return EDEADLK;
     struct mmap_args a = { addr, len, prot, flags, obj, off };
     return vmspace_call(vs, mmap_body, &a);
 }
@@ -429,6 +439,8 @@ int xvm_munmap(xvm_vmspace *vs, uint64_t addr, uint64_t len)
 {
     if (vs == NULL)
         return EINVAL;
+    if (vm_reentered(vs->vm))
+        return EDEADLK;
     struct range_args a = { addr, len, NULL, NULL, 0 };
     return map_call(vs, munmap_body, &a);
 }
@@ -469,6 +481,8 @@ int vmspace_range_apply(xvm_vmspace *vs, uint64_t addr, uint64_t len,
 {
     if (vs == NULL)
         return EINVAL;
+    if (vm_reentered(vs->vm))
+        return EDEADLK;
     struct range_args a = { addr, len, check, apply, arg };
     return map_call(vs, range_body, &a);
 }
