@@ -768,7 +768,7 @@ struct reentry {
     struct pattern pt;
     xvm_vmspace *vs;
     uint64_t a, other; /* the faulting mapping; another one */
-    int calls[8];      /* what each call from get answered */
+    int calls[9];      /* what each call from get answered */
     unsigned ncalls;
     int put_unmap; /* what xvm_munmap from put answered (-1: none) */
 };
@@ -779,6 +779,7 @@ static int reentry_get(xvm_object *obj, uint64_t off, unsigned flags,
     struct reentry *r = xvm_object_private(obj);
     if (!(flags & XVM_PGO_LOCKED) && r->ncalls == 0) {
         xvm_vmspace *child = NULL;
+        xvm_loan *ln = NULL;
         uint64_t x = r->a, y = 0;
         uint8_t v;
         r->calls[r->ncalls++] = xvm_munmap(r->vs, r->a, 4 * PG);
@@ -788,8 +789,10 @@ static int reentry_get(xvm_object *obj, uint64_t off, unsigned flags,
             xvm_mmap(r->vs, &y, PG, RW, XVM_MAP_PRIVATE, NULL, 0);
         r->calls[r->ncalls++] = xvm_mprotect(r->vs, r->a, PG, XVM_PROT_NONE);
         r->calls[r->ncalls++] = xvm_mlock(r->vs, r->other, PG);
-        r->calls[r->ncalls++] = xvm_read(r->vs, r->other, &v, 1);
+        r->calls[r->ncalls++] = xvm_read(r->vs, r->a + 3 * PG, &v, 1);
         r->calls[r->ncalls++] = xvm_vmspace_fork(r->vs, &child);
+        /* A loan of a page mapped already needs no fault. */
+        r->calls[r->ncalls++] = xvm_loan_start(r->vs, r->other, PG, &ln);
         xvm_vmspace_destroy(r->vs); /* does nothing from here */
         r->calls[r->ncalls++] = child != NULL;
     }
@@ -814,7 +817,7 @@ static void test_user_pager_calling_back_into_the_vm_is_edeadlk(void **state)
 {
     (void)state;
     enum { NPG = 512 }; /* 2 MiB through 1 MiB of RAM */
-    static const int want[] = { EDEADLK, EDEADLK, EDEADLK, EDEADLK,
+    static const int want[] = { EDEADLK, EDEADLK, EDEADLK, EDEADLK, EDEADLK,
                                 EDEADLK, EDEADLK, EDEADLK, 0 };
     xvm_machine *m = machine(1u << 20);
     struct reentry r = { .pt = { .seed = 5 }, .put_unmap = -1 };
@@ -828,9 +831,10 @@ static void test_user_pager_calling_back_into_the_vm_is_edeadlk(void **state)
     xvm_object_release(obj); /* the mapping holds it */
     assert_int_equal(xvm_mmap(r.vs, &r.other, PG, RW, XVM_MAP_PRIVATE, NULL, 0),
                      0);
+    assert_int_equal(xvm_write(r.vs, r.other, &v, 1), 0);
     assert_int_equal(xvm_read(r.vs, r.a + PG + 3, &v, 1), 0);
     assert_int_equal(v, pattern(&r.pt, 1, 3));
-    assert_int_equal(r.ncalls, 8);
+    assert_int_equal(r.ncalls, 9);
     for (unsigned i = 0; i < r.ncalls; i++)
         assert_int_equal(r.calls[i], want[i]);
     /* Nothing changed: the mapping, its protection, the other page. */
@@ -845,6 +849,9 @@ static void test_user_pager_calling_back_into_the_vm_is_edeadlk(void **state)
     struct xvm_vmspace_stats vst;
     assert_int_equal(xvm_vmspace_stats(r.vs, &vst), 0);
     assert_int_equal(vst.map_entries, 2);
+    struct xvm_stats st;
+    xvm_machine_stats(m, &st);
+    assert_int_equal(st.loans_active, 0);
     check(m);
     /* The page daemon's put is a pager call too: read the object
      * through more RAM than there is until a page of it is put. */

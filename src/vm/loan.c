@@ -105,6 +105,8 @@ int xvm_loan_start(xvm_vmspace *vs, uint64_t va, uint64_t len, xvm_loan **out)
     if (vs == NULL || out == NULL || len == 0 || len > XVM_LOAN_MAX)
         return EINVAL;
     struct vm *vm = vs->vm;
+    if (vm_reentered(vm))
+        return EDEADLK; /* it write-protects pages the caller's fault maps */
     const struct core *c = vm->core;
     uint64_t va_max = c->prof->va_max;
     if (va >= va_max || va_max - va < len)
