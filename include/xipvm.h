@@ -435,6 +435,8 @@ XVM_API int xvm_physload_device(xvm_machine *m, uint64_t pa, uint64_t len,
 XVM_API int xvm_vmspace_create(xvm_machine *m, xvm_vmspace **out);
 /* No page is copied: the cost is O(map entries). */
 XVM_API int xvm_vmspace_fork(xvm_vmspace *parent, xvm_vmspace **child);
+/* A process's space (xvm_proc_vmspace) is its process's: destroying it
+ * does nothing (xvm_exit frees it). */
 XVM_API void xvm_vmspace_destroy(xvm_vmspace *vs);
 /* => the machine the address space belongs to. */
 XVM_API xvm_machine *xvm_vmspace_machine(const xvm_vmspace *vs);

@@ -900,6 +900,36 @@ static void test_exec_exit_frees_the_process_and_its_pid(void **state)
     on_parent_and_child(*state, exit_both);
 }
 
+/* A process's address space is its process's: xvm_vmspace_destroy of it
+ * (a caller holding xvm_proc_vmspace's pointer) changes nothing, and the
+ * process runs on and exits as before.  (It used to free the space under
+ * the process, which freed it again at exit.) */
+static void destroy_a_process_space(const struct fixture *fx,
+                                    struct tm_world *w)
+{
+    uint64_t d = data_va(fx, P_STATIC);
+    xvm_vmspace *c = xvm_proc_vmspace(w->m, 2);
+    struct xvm_vmspace_stats before, after;
+    tm_wr8(c, d, 0x5a);
+    assert_int_equal(xvm_vmspace_stats(c, &before), 0);
+    xvm_vmspace_destroy(c);
+    tm_check(w->m);
+    assert_ptr_equal(xvm_proc_vmspace(w->m, 2), c);
+    assert_int_equal(xvm_vmspace_stats(c, &after), 0);
+    assert_int_equal(after.map_entries, before.map_entries);
+    assert_int_equal(after.resident, before.resident);
+    assert_int_equal(tm_rd8(c, d), 0x5a);
+    assert_int_equal(xvm_exit(w->m, 2), 0);
+    tm_check(w->m);
+    struct xvm_stats st = tm_stats(w->m);
+    assert_int_equal(st.kmem_units[XVM_KMEM_VMSPACE], 1); /* the parent's */
+}
+
+static void test_exec_destroying_a_process_space_is_refused(void **state)
+{
+    on_parent_and_child(*state, destroy_a_process_space);
+}
+
 struct bad {
     const char *path;
     int error;
@@ -1169,6 +1199,7 @@ int main(void)
             test_exec_forked_child_and_parent_write_their_own_data),
         cmocka_unit_test(test_exec_replaces_the_childs_image_only),
         cmocka_unit_test(test_exec_exit_frees_the_process_and_its_pid),
+        cmocka_unit_test(test_exec_destroying_a_process_space_is_refused),
         cmocka_unit_test(
             test_exec_malformed_programs_are_refused_without_leaks),
         cmocka_unit_test(test_exec_failed_exec_leaves_the_old_image_running),

@@ -323,7 +323,7 @@ int exec_image(struct vm *vm, struct xvm_mount *mp, const char *path,
             *vs_out = vs;
         } else {
             vmspace_uncount_files(vs);
-            xvm_vmspace_destroy(vs);
+            vmspace_destroy(vs);
         }
     }
     /* The interpreter's mappings hold its vnode: the file can go. */

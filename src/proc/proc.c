@@ -56,7 +56,7 @@ static void proc_release(struct procs *ps, struct proc *p)
 
 static void proc_free(struct procs *ps, struct proc *p)
 {
-    xvm_vmspace_destroy(p->vs);
+    vmspace_destroy(p->vs);
     xvm_close(p->text);
     proc_release(ps, p);
 }
@@ -216,7 +216,7 @@ static int fork_body(struct procs *ps, void *args)
              hmap_put(ps->core, &ps->table, a->cpid, (uint64_t)(uintptr_t)c))) {
         if (c->text != parent->text)
             xvm_close(c->text);
-        xvm_vmspace_destroy(c->vs);
+        vmspace_destroy(c->vs);
         proc_release(ps, c);
         return error;
     }
@@ -259,7 +259,7 @@ static int exec_body(struct procs *ps, void *args)
         exec_image(ps->vm, p->mp, a->path, a->argc, a->argv, &vs, &text, &info);
     if (error)
         return error; /* the old image runs on */
-    xvm_vmspace_destroy(p->vs);
+    vmspace_destroy(p->vs);
     xvm_close(p->text);
     attach(p, vs);
     p->text = text;

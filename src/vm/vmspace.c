@@ -25,12 +25,10 @@ void vm_init(struct vm *vm, struct core *core, struct physmem *ph,
     objs->pd.anon_arg = vm;
 }
 
-static void vmspace_free(struct xvm_vmspace *vs);
-
 void vm_fini(struct vm *vm)
 {
     while (vm->spaces)
-        vmspace_free(vm->spaces);
+        vmspace_destroy(vm->spaces);
     mt_spare_fini(&vm->mt_spare);
 }
 
@@ -139,14 +137,18 @@ int vmspace_call(struct xvm_vmspace *vs,
     return error;
 }
 
+/* A process's space goes with the process (xvm_exit); from a pager the
+ * space goes with the machine. */
 void xvm_vmspace_destroy(xvm_vmspace *vs)
 {
-    if (vs != NULL && !vm_reentered(vs->vm))
-        vmspace_free(vs); /* from a pager: it goes with the machine */
+    if (vs != NULL && vs->owner == NULL && !vm_reentered(vs->vm))
+        vmspace_destroy(vs);
 }
 
-static void vmspace_free(struct xvm_vmspace *vs)
+void vmspace_destroy(struct xvm_vmspace *vs)
 {
+    if (vs == NULL)
+        return;
     struct vm *vm = vs->vm;
     if (vs->oom)
         oom_unlink(vs);
@@ -245,7 +247,7 @@ static int fork_body(struct xvm_vmspace *parent, void *args)
      * failure: entries already marked needs-copy must not stay writable. */
     pmap_write_protect_all(parent->pmap);
     if (error) {
-        xvm_vmspace_destroy(child);
+        vmspace_destroy(child);
         return error;
     }
     *out = child;

@@ -25,6 +25,10 @@ struct xvm_vmspace {
 };
 
 int vmspace_create(struct vm *vm, struct xvm_vmspace **out);
+/* Frees the space (NULL: nothing), its entries and tables, whoever runs
+ * in it (the process layer's exit and exec; xvm_vmspace_destroy refuses
+ * those). */
+void vmspace_destroy(struct xvm_vmspace *vs);
 /* Takes back what vs's mappings added to their files' processes: an
  * exec that failed (or is restarted) made no process. */
 void vmspace_uncount_files(struct xvm_vmspace *vs);
