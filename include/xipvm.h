@@ -738,8 +738,9 @@ struct xvm_file_info {
     const char *problem;       /* with error: "corrupt directory entry",
                                 "unreadable inode", "bad block map",
                                 "directory loop", ... */
-    int first_link;            /* a regular file's first path told: its inode's
-                       figures are new (hard links repeat them) */
+    int first_link;            /* 1 at a regular file's first path told:
+                                  its inode's figures are new there (hard
+                                  links repeat them) */
 };
 /*
  * Calls fn for every file, directory and link, depth first.  Each regular

@@ -477,30 +477,31 @@ int xvm_mount_flash(xvm_flash *f, const struct xvm_mount_config *cfg,
 
 /* ---- processes ---- */
 
+/* => EINVAL without a machine, EDEADLK from a pager's get or put
+ *    (vm_reentered), else 0: what the process calls check first. */
+static int proc_gate(xvm_machine *m)
+{
+    return m == NULL ? EINVAL : vm_reentered(&m->vm);
+}
+
 int xvm_spawn(xvm_machine *m, xvm_mount *mp, uint32_t pid, const char *path,
               unsigned argc, const char *const *argv)
 {
-    if (m == NULL)
-        return EINVAL;
-    return vm_reentered(&m->vm)
-               ? EDEADLK
-               : proc_spawn(&m->procs, mp, pid, path, argc, argv);
+    int error = proc_gate(m);
+    return error ? error : proc_spawn(&m->procs, mp, pid, path, argc, argv);
 }
 
 int xvm_fork(xvm_machine *m, uint32_t ppid, uint32_t cpid)
 {
-    if (m == NULL)
-        return EINVAL;
-    return vm_reentered(&m->vm) ? EDEADLK : proc_fork(&m->procs, ppid, cpid);
+    int error = proc_gate(m);
+    return error ? error : proc_fork(&m->procs, ppid, cpid);
 }
 
 int xvm_exec(xvm_machine *m, uint32_t pid, const char *path, unsigned argc,
              const char *const *argv)
 {
-    if (m == NULL)
-        return EINVAL;
-    return vm_reentered(&m->vm) ? EDEADLK
-                                : proc_exec(&m->procs, pid, path, argc, argv);
+    int error = proc_gate(m);
+    return error ? error : proc_exec(&m->procs, pid, path, argc, argv);
 }
 
 int xvm_oom_next(xvm_machine *m, uint32_t *pid)
@@ -512,16 +513,14 @@ int xvm_oom_next(xvm_machine *m, uint32_t *pid)
 
 int xvm_exit(xvm_machine *m, uint32_t pid)
 {
-    if (m == NULL)
-        return EINVAL;
-    return vm_reentered(&m->vm) ? EDEADLK : proc_exit(&m->procs, pid);
+    int error = proc_gate(m);
+    return error ? error : proc_exit(&m->procs, pid);
 }
 
 int xvm_brk(xvm_machine *m, uint32_t pid, uint64_t addr)
 {
-    if (m == NULL)
-        return EINVAL;
-    return vm_reentered(&m->vm) ? EDEADLK : proc_brk(&m->procs, pid, addr);
+    int error = proc_gate(m);
+    return error ? error : proc_brk(&m->procs, pid, addr);
 }
 
 xvm_vmspace *xvm_proc_vmspace(xvm_machine *m, uint32_t pid)

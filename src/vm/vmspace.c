@@ -123,6 +123,8 @@ static int vs_call_op(void *arg)
 static int map_call(struct xvm_vmspace *vs,
                     int (*body)(struct xvm_vmspace *vs, void *args), void *args)
 {
+    if (vm_reentered(vs->vm))
+        return EDEADLK; /* from a pager's get or put (vm.h) */
     struct vs_call c = { vs, body, args };
     return pagedaemon_retry(&vs->vm->objs->pd, vs_call_op, &c);
 }
@@ -259,10 +261,7 @@ int xvm_vmspace_fork(xvm_vmspace *parent, xvm_vmspace **out)
 {
     if (parent == NULL || out == NULL)
         return EINVAL;
-    if (vm_reentered(parent->vm))
-        return EDEADLK;
-    struct vs_call c = { parent, fork_body, out };
-    int error = pagedaemon_retry(&parent->vm->objs->pd, vs_call_op, &c);
+    int error = map_call(parent, fork_body, out);
     if (error == 0)
         parent->vm->st.forks++;
     return error;
@@ -411,8 +410,6 @@ int xvm_mmap(xvm_vmspace *vs, uint64_t *addr, uint64_t len, int prot, int flags,
 {
     if (vs == NULL || addr == NULL)
         return EINVAL;
-    if (vm_reentered(vs->vm))
-        return EDEADLK;
     struct mmap_args a = { addr, len, prot, flags, obj, off };
     return vmspace_call(vs, mmap_body, &a);
 }
@@ -441,8 +438,6 @@ int xvm_munmap(xvm_vmspace *vs, uint64_t addr, uint64_t len)
 {
     if (vs == NULL)
         return EINVAL;
-    if (vm_reentered(vs->vm))
-        return EDEADLK;
     struct range_args a = { addr, len, NULL, NULL, 0 };
     return map_call(vs, munmap_body, &a);
 }
@@ -483,8 +478,6 @@ int vmspace_range_apply(xvm_vmspace *vs, uint64_t addr, uint64_t len,
 {
     if (vs == NULL)
         return EINVAL;
-    if (vm_reentered(vs->vm))
-        return EDEADLK;
     struct range_args a = { addr, len, check, apply, arg };
     return map_call(vs, range_body, &a);
 }
